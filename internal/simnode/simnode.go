@@ -1,0 +1,382 @@
+// Package simnode emulates what kubelet and a CRI runtime (containerd,
+// CRI-O) do to a node's container log files, for the demo, the end-to-end
+// tests and the benchmark: pods whose containers write CRI-format lines
+// under <root>/<namespace>_<pod>_<uid>/<container>/0.log, long lines split
+// into 16 KiB partials the way containerd splits them, and rotation the
+// kubelet way (rename to 0.log.<timestamp>, reopen, gzip the older ones,
+// keep a bounded number) or the copytruncate way.
+//
+// Every logical line carries a sequence number and its own length, so a
+// Checker can tell lost, duplicated, reordered and corrupted lines apart.
+package simnode
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PartialSize is where containerd splits a long line into partial (P)
+// lines: 16 KiB of message per CRI line.
+const PartialSize = 16 << 10
+
+// Config describes a simulated node.
+type Config struct {
+	// Root is the directory playing /var/log/pods.
+	Root string
+	// Pods and ContainersPerPod set how many log files are written at once.
+	Pods, ContainersPerPod int
+	// LinesPerSecond is each container's rate; 0 writes as fast as possible.
+	LinesPerSecond int
+	// LongEvery makes every n-th line LongBytes long (split into partials);
+	// 0 never.
+	LongEvery, LongBytes int
+	// RotateBytes rotates a container's 0.log when it reaches this size;
+	// 0 never rotates.
+	RotateBytes int64
+	// Keep is how many rotated files are kept (kubelet's
+	// containerLogMaxFiles minus the live one). Default 4.
+	Keep int
+	// Compress gzips rotated files older than the newest one, as kubelet does.
+	Compress bool
+	// CopyTruncate rotates by copying 0.log aside and truncating it in
+	// place instead of renaming it.
+	CopyTruncate bool
+	// Seed makes line content and timing reproducible.
+	Seed uint64
+}
+
+// Container is one simulated container and its log directory.
+type Container struct {
+	Namespace, Pod, UID, Name string
+	Dir                       string
+	written                   atomic.Int64
+	rotations                 atomic.Int64
+}
+
+// Source is how a Checker names a container's stream of lines.
+func (c *Container) Source() string { return c.Namespace + "/" + c.Pod + "/" + c.Name }
+
+// Written is how many logical lines the container has written.
+func (c *Container) Written() int64 { return c.written.Load() }
+
+// Node is a simulated node: a set of containers writing logs.
+type Node struct {
+	cfg        Config
+	containers []*Container
+}
+
+var namespaces = []string{"shop", "payments", "search", "kube-system"}
+var containerNames = []string{"app", "sidecar", "proxy"}
+
+// New lays out the pod directories of a simulated node.
+func New(cfg Config) (*Node, error) {
+	if cfg.Pods <= 0 || cfg.ContainersPerPod <= 0 {
+		return nil, fmt.Errorf("simnode: pods and containers per pod must be > 0")
+	}
+	if cfg.Keep <= 0 {
+		cfg.Keep = 4
+	}
+	n := &Node{cfg: cfg}
+	for p := 0; p < cfg.Pods; p++ {
+		ns := namespaces[p%len(namespaces)]
+		pod := fmt.Sprintf("web-%d-7d9f8c6b5-x%03d", p, p)
+		uid := fmt.Sprintf("0b1e2c3d-4e5f-4a6b-8c7d-%012d", p)
+		for c := 0; c < cfg.ContainersPerPod; c++ {
+			name := containerNames[c%len(containerNames)]
+			if c >= len(containerNames) {
+				name = fmt.Sprintf("%s-%d", name, c)
+			}
+			dir := filepath.Join(cfg.Root, ns+"_"+pod+"_"+uid, name)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("simnode: %w", err)
+			}
+			n.containers = append(n.containers, &Container{Namespace: ns, Pod: pod, UID: uid, Name: name, Dir: dir})
+		}
+	}
+	return n, nil
+}
+
+// Containers returns the node's containers.
+func (n *Node) Containers() []*Container { return n.containers }
+
+// Written is how many logical lines all containers have written.
+func (n *Node) Written() int64 {
+	var t int64
+	for _, c := range n.containers {
+		t += c.Written()
+	}
+	return t
+}
+
+// Rotations is how many times any container's log was rotated.
+func (n *Node) Rotations() int64 {
+	var t int64
+	for _, c := range n.containers {
+		t += c.rotations.Load()
+	}
+	return t
+}
+
+// Run writes until ctx is done, then closes the files. Every line that was
+// counted as written is complete on disk when Run returns.
+func (n *Node) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(n.containers))
+	for i, c := range n.containers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.write(ctx, c, n.cfg.Seed+uint64(i)); err != nil {
+				errs <- fmt.Errorf("simnode: %s: %w", c.Source(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func (n *Node) write(ctx context.Context, c *Container, seed uint64) error {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	path := filepath.Join(c.Dir, "0.log")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() { f.Close() }()
+	w := bufio.NewWriterSize(f, 64<<10)
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+
+	var tick *time.Ticker
+	perTick := 1
+	if n.cfg.LinesPerSecond > 0 {
+		interval := time.Second / time.Duration(n.cfg.LinesPerSecond)
+		if interval < 10*time.Millisecond {
+			perTick = int((10 * time.Millisecond) / interval)
+			interval = 10 * time.Millisecond
+		}
+		tick = time.NewTicker(interval)
+		defer tick.Stop()
+	}
+	buf := make([]byte, 0, 256)
+	for seq := int64(1); ; {
+		if tick != nil {
+			select {
+			case <-ctx.Done():
+				return w.Flush()
+			case <-tick.C:
+			}
+		} else if ctx.Err() != nil {
+			return w.Flush()
+		}
+		for k := 0; k < perTick; k++ {
+			stream := "stdout"
+			if rng.IntN(4) == 0 {
+				stream = "stderr"
+			}
+			length := 40 + rng.IntN(200)
+			if n.cfg.LongEvery > 0 && seq%int64(n.cfg.LongEvery) == 0 {
+				length = n.cfg.LongBytes
+			}
+			msg := Line(c.Source(), seq, length)
+			buf = appendCRI(buf[:0], time.Now(), stream, msg)
+			nw, err := w.Write(buf)
+			if err != nil {
+				return err
+			}
+			size += int64(nw)
+			c.written.Add(1)
+			seq++
+			if n.cfg.RotateBytes > 0 && size >= n.cfg.RotateBytes {
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				if f, err = n.rotate(c, f, path); err != nil {
+					return err
+				}
+				w.Reset(f)
+				size = 0
+			}
+		}
+		// Containers write as they go: what was written reaches the file at
+		// once, as a runtime's write(2) per line would (batched per tick).
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+}
+
+// rotate rotates path the kubelet way (or copytruncate) and returns the
+// file the container writes to next.
+func (n *Node) rotate(c *Container, f *os.File, path string) (*os.File, error) {
+	c.rotations.Add(1)
+	stamp := time.Now().UTC().Format("20060102-150405.000000000")
+	rotated := path + "." + stamp
+	if n.cfg.CopyTruncate {
+		if err := copyFile(path, rotated); err != nil {
+			return nil, err
+		}
+		if err := f.Truncate(0); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := os.Rename(path, rotated); err != nil {
+			return nil, err
+		}
+		f.Close()
+		nf, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		f = nf
+	}
+	return f, n.cleanup(path)
+}
+
+// cleanup gzips every rotated file but the newest and keeps at most Keep.
+func (n *Node) cleanup(path string) error {
+	matches, err := filepath.Glob(path + ".*")
+	if err != nil {
+		return err
+	}
+	sort.Strings(matches) // timestamps sort by time
+	for len(matches) > n.cfg.Keep {
+		os.Remove(matches[0])
+		matches = matches[1:]
+	}
+	if !n.cfg.Compress {
+		return nil
+	}
+	for _, m := range matches[:max(0, len(matches)-1)] {
+		if strings.HasSuffix(m, ".gz") {
+			continue
+		}
+		if err := gzipFile(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func gzipFile(path string) error {
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(path + ".gz")
+	if err != nil {
+		return err
+	}
+	zw := gzip.NewWriter(out)
+	if _, err := io.Copy(zw, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
+// Line builds the message of a logical line: "seq=N src=S len=L " padded
+// with filler to exactly length bytes (or longer when the header alone is).
+func Line(src string, seq int64, length int) []byte {
+	b := make([]byte, 0, max(length, 64))
+	b = append(b, "seq="...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, " src="...)
+	b = append(b, src...)
+	b = append(b, " len="...)
+	b = strconv.AppendInt(b, int64(length), 10)
+	b = append(b, ' ')
+	for i := 0; len(b) < length; i++ {
+		b = append(b, "abcdefghijklmnopqrstuvwxyz0123456789"[i%36])
+	}
+	return b
+}
+
+// ParseLine reads back what Line wrote; ok is false when msg is not such a
+// line or its length does not match (a corrupted line).
+func ParseLine(msg []byte) (src string, seq int64, ok bool) {
+	s := string(msg)
+	if !strings.HasPrefix(s, "seq=") {
+		return "", 0, false
+	}
+	fields := strings.SplitN(s, " ", 4)
+	if len(fields) < 3 {
+		return "", 0, false
+	}
+	seq, err := strconv.ParseInt(strings.TrimPrefix(fields[0], "seq="), 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	src = strings.TrimPrefix(fields[1], "src=")
+	length, err := strconv.Atoi(strings.TrimPrefix(fields[2], "len="))
+	if err != nil {
+		return "", 0, false
+	}
+	header := len(fields[0]) + len(fields[1]) + len(fields[2]) + 3
+	return src, seq, len(msg) == max(length, header)
+}
+
+// appendCRI appends msg as CRI log lines: full (F) when it fits, else
+// PartialSize pieces marked P and a last piece marked F.
+func appendCRI(b []byte, t time.Time, stream string, msg []byte) []byte {
+	ts := t.UTC().AppendFormat(nil, time.RFC3339Nano)
+	for {
+		tag := "F"
+		chunk := msg
+		if len(msg) > PartialSize {
+			tag, chunk = "P", msg[:PartialSize]
+		}
+		b = append(b, ts...)
+		b = append(b, ' ')
+		b = append(b, stream...)
+		b = append(b, ' ')
+		b = append(b, tag...)
+		b = append(b, ' ')
+		b = append(b, chunk...)
+		b = append(b, '\n')
+		msg = msg[len(chunk):]
+		if tag == "F" {
+			return b
+		}
+	}
+}
