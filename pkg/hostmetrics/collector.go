@@ -74,6 +74,17 @@ var _ prometheus.Collector = (*Collector)(nil)
 // goroutines and reads no files: a source that is missing shows up at
 // collection time as node_scrape_collector_success 0 and one warning.
 func New(cfg Config, logger *slog.Logger, opts Options) (*Collector, error) {
+	return newCollector(cfg, logger, opts, hooks{statfs: statfs, machine: machine})
+}
+
+// hooks are the system calls tests replace: statfs (to make a mount hang)
+// and uname's machine field (to make fixtures independent of the CPU).
+type hooks struct {
+	statfs  statfsFunc
+	machine func() (string, error)
+}
+
+func newCollector(cfg Config, logger *slog.Logger, opts Options, h hooks) (*Collector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -102,7 +113,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Collector, error) {
 	if opts.Out != nil && cap(opts.Out) < c.maxHeld {
 		c.maxHeld = cap(opts.Out)
 	}
-	parts, err := buildParts(cfg)
+	parts, err := buildParts(cfg, h)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +128,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Collector, error) {
 	return c, nil
 }
 
-func buildParts(cfg Config) ([]*part, error) {
+func buildParts(cfg Config, h hooks) ([]*part, error) {
 	var parts []*part
 	add := func(on bool, name string, src source) {
 		if on {
@@ -143,7 +154,7 @@ func buildParts(cfg Config) ([]*part, error) {
 		add(true, "netdev", n)
 	}
 	if cc.Filesystem {
-		f, err := newFilesystemCollector(cfg, statfs)
+		f, err := newFilesystemCollector(cfg, h.statfs)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +170,7 @@ func buildParts(cfg Config) ([]*part, error) {
 	}
 	add(cc.Stat, "stat", &statCollector{proc: cfg.Proc})
 	add(cc.FileFD, "filefd", &filefdCollector{proc: cfg.Proc})
-	add(cc.Uname, "uname", &unameCollector{proc: cfg.Proc, machine: machine})
+	add(cc.Uname, "uname", &unameCollector{proc: cfg.Proc, machine: h.machine})
 	add(cc.Sockstat, "sockstat", &sockstatCollector{proc: cfg.Proc})
 	return parts, nil
 }
