@@ -19,6 +19,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/ferry-dev/ferry/pkg/event"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/golden")
@@ -48,8 +50,8 @@ func fakeStatfs(rootfs string) statfsFunc {
 		if mp == "/mnt/denied" {
 			return fsStat{}, syscall.EACCES
 		}
-		// Sizes derived from the path, so every mount differs.
-		n := uint64(len(mp))
+		// Sizes derived from the path (root included), so every mount differs.
+		n := uint64(len(mp) + 1)
 		return fsStat{Blocks: 1000 * n, Bfree: 400 * n, Bavail: 300 * n, Files: 64 * n, Ffree: 32 * n, Bsize: 4096}, nil
 	}
 }
@@ -220,3 +222,5 @@ func labelPairs(m *dto.Metric) []string {
 }
 
 func fmtSscanf(s, format string, args ...any) (int, error) { return fmt.Sscanf(s, format, args...) }
+
+type eventSnapshot = event.Snapshot
