@@ -136,7 +136,7 @@ func buildParts(cfg Config, h hooks) ([]*part, error) {
 		}
 	}
 	cc := cfg.Collectors
-	add(cc.CPU, "cpu", newCPUCollector(cfg.Proc))
+	add(cc.CPU, "cpu", newCPUCollector(cfg.Proc, cfg.Sys))
 	add(cc.Meminfo, "meminfo", &meminfoCollector{proc: cfg.Proc})
 	add(cc.Loadavg, "loadavg", &loadavgCollector{proc: cfg.Proc})
 	if cc.Diskstats {

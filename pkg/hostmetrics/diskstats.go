@@ -46,6 +46,23 @@ var diskDescs = []*desc{
 	diskCounter("flush_requests_time_seconds_total", "This is the total number of seconds spent by all flush requests."),
 }
 
+var (
+	diskFilesystemInfoDesc = newDesc("node_disk_filesystem_info", "Info about disk filesystem.", prometheus.GaugeValue,
+		"device", "type", "usage", "uuid", "version")
+	diskDeviceMapperInfoDesc = newDesc("node_disk_device_mapper_info", "Info about disk device mapper.", prometheus.GaugeValue,
+		"device", "name", "uuid", "vg_name", "lv_name", "lv_layer")
+	// diskATADescs are udev's ATA properties and their families, in a
+	// fixed order.
+	diskATADescs = []struct {
+		prop string
+		d    *desc
+	}{
+		{"ID_ATA_WRITE_CACHE", newDesc("node_disk_ata_write_cache", "ATA disk has a write cache.", prometheus.GaugeValue, "device")},
+		{"ID_ATA_WRITE_CACHE_ENABLED", newDesc("node_disk_ata_write_cache_enabled", "ATA disk has its write cache enabled.", prometheus.GaugeValue, "device")},
+		{"ID_ATA_ROTATION_RATE_RPM", newDesc("node_disk_ata_rotation_rate_rpm", "ATA disk rotation rate in RPMs (0 for SSDs).", prometheus.GaugeValue, "device")},
+	}
+)
+
 var diskInfoDesc = newDesc("node_disk_info", "Info of /sys/block/<block_device>.", prometheus.GaugeValue,
 	"device", "major", "minor", "path", "wwn", "model", "serial", "revision", "rotational")
 
@@ -131,6 +148,19 @@ func emitDisk(e *emitter, s blockdevice.Diskstats, rotational uint64, udev map[s
 	n := min(s.IoStatsCount-3, len(vals)) // less major, minor and name
 	for i := 0; i < n; i++ {
 		e.emit(diskDescs[i], vals[i], dev)
+	}
+	if t := udev["ID_FS_TYPE"]; t != "" {
+		e.emit(diskFilesystemInfoDesc, 1, dev, t, udev["ID_FS_USAGE"], udev["ID_FS_UUID"], udev["ID_FS_VERSION"])
+	}
+	if name := udev["DM_NAME"]; name != "" {
+		e.emit(diskDeviceMapperInfoDesc, 1, dev, name, udev["DM_UUID"], udev["DM_VG_NAME"], udev["DM_LV_NAME"], udev["DM_LV_LAYER"])
+	}
+	if udev["ID_ATA"] != "" {
+		for _, a := range diskATADescs {
+			if v, err := strconv.ParseFloat(udev[a.prop], 64); err == nil {
+				e.emit(a.d, v, dev)
+			}
+		}
 	}
 }
 
