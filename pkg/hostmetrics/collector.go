@@ -172,6 +172,7 @@ func buildParts(cfg Config, h hooks) ([]*part, error) {
 	add(cc.FileFD, "filefd", &filefdCollector{proc: cfg.Proc})
 	add(cc.Uname, "uname", &unameCollector{proc: cfg.Proc, machine: h.machine})
 	add(cc.Sockstat, "sockstat", &sockstatCollector{proc: cfg.Proc})
+	add(cc.Conntrack, "conntrack", &conntrackCollector{proc: cfg.Proc})
 	return parts, nil
 }
 

@@ -74,6 +74,7 @@ type Collectors struct {
 	FileFD     bool `yaml:"filefd"`     // node_filefd_*; default true
 	Uname      bool `yaml:"uname"`      // node_uname_info; default true
 	Sockstat   bool `yaml:"sockstat"`   // node_sockstat_*; default true
+	Conntrack  bool `yaml:"conntrack"`  // node_nf_conntrack_*; default true
 }
 
 // FilesystemConfig tunes the filesystem collector.
@@ -124,7 +125,7 @@ func DefaultConfig() Config {
 		Collectors: Collectors{
 			CPU: true, Meminfo: true, Loadavg: true, Diskstats: true, Netdev: true,
 			Filesystem: true, Pressure: true, VMStat: true, Stat: true, FileFD: true,
-			Uname: true, Sockstat: true,
+			Uname: true, Sockstat: true, Conntrack: true,
 		},
 		Filesystem: FilesystemConfig{
 			StatfsTimeout:      Duration(5 * time.Second),

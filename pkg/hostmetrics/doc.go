@@ -12,7 +12,8 @@
 //     node_network_receive_bytes_total{device},
 //     node_filesystem_avail_bytes{device,mountpoint,fstype,device_error},
 //     node_load1, node_pressure_*, node_vmstat_*, node_boot_time_seconds,
-//     node_filefd_*, node_uname_info, node_sockstat_*, and per collector
+//     node_filefd_*, node_uname_info, node_sockstat_*, node_nf_conntrack_*,
+//     and per collector
 //     node_scrape_collector_duration_seconds{collector} and
 //     node_scrape_collector_success{collector}. Existing dashboards and
 //     alerts work unchanged. Snapshots ship node_exporter's untyped vmstat
@@ -20,21 +21,21 @@
 //   - One gather path feeds both outlets: a scrape and a snapshot of the
 //     same state carry the same families, labels and values.
 //   - Each collector (cpu, meminfo, loadavg, diskstats, netdev, filesystem,
-//     pressure, vmstat, stat, filefd, uname, sockstat) can be turned off,
-//     reads only under the configured roots (proc, sys, rootfs), and has a
-//     read step (files, through github.com/prometheus/procfs where it
-//     parses them) apart from a pure step that turns what was read into
-//     samples.
+//     pressure, vmstat, stat, filefd, uname, sockstat, conntrack) can be
+//     turned off, reads only under the configured roots (proc, sys,
+//     rootfs), and has a read step (files, through
+//     github.com/prometheus/procfs where it parses them) apart from a pure
+//     step that turns what was read into samples.
 //   - A missing or unreadable source (no PSI on this kernel, no permission,
 //     a file of unexpected shape, even one that makes a parser panic) costs
 //     only its collector: its metrics are left out, its success gauge is 0,
 //     and one warning is logged until it recovers. Nothing here stops the
 //     agent, and a malformed file cannot make a scrape fail as a whole
 //     (repeated series are dropped, label values are made valid UTF-8).
-//   - The node's view, not the pod's: network counters (netdev, sockstat)
-//     are read from <proc>/1/net, the network namespace of the host's PID 1,
-//     so a pod without hostNetwork reports the node's interfaces when given
-//     the host's /proc. Mounts are read from <proc>/1/mountinfo (falling
+//   - The node's view, not the pod's: network counters (netdev, sockstat,
+//     conntrack) are read from <proc>/1/net, the network namespace of the
+//     host's PID 1, so a pod without hostNetwork reports the node's
+//     interfaces when given the host's /proc. Mounts are read from <proc>/1/mountinfo (falling
 //     back to the agent's own when PID 1 is hidden) and measured under
 //     rootfs, with mount points reported relative to it.
 //   - A statfs that hangs (a dead network mount) is waited for at most

@@ -51,7 +51,7 @@ func TestHangingStatfs(t *testing.T) {
 			t.Errorf("first collection took %v, want the 5s timeout", d)
 		}
 		checkNFS(t, mfs, "mountpoint timeout")
-		for _, col := range []string{"cpu", "meminfo", "loadavg", "diskstats", "netdev", "filesystem", "pressure", "vmstat", "stat", "filefd", "uname", "sockstat"} {
+		for _, col := range []string{"cpu", "meminfo", "loadavg", "diskstats", "netdev", "filesystem", "pressure", "vmstat", "stat", "filefd", "uname", "sockstat", "conntrack"} {
 			if v, _ := value(mfs, "node_scrape_collector_success", "collector", col); v != 1 {
 				t.Errorf("collector %s: success %v while a mount hangs", col, v)
 			}

@@ -82,6 +82,10 @@ func TestFixtureValues(t *testing.T) {
 		{"no ata metrics without ID_ATA", "node_disk_ata_rotation_rate_rpm", []string{"device", "nvme0n1"}, 0, true},
 		{"core throttles", "node_cpu_core_throttles_total", []string{"package", "1", "core", "1"}, 33, false},
 		{"package throttles from the first cpu of the package", "node_cpu_package_throttles_total", []string{"package", "1"}, 107, false},
+		{"conntrack entries once, not summed", "node_nf_conntrack_entries", nil, 42, false},
+		{"conntrack stats summed over CPUs", "node_nf_conntrack_stat_found", nil, 0x30, false},
+		{"conntrack search restart on a 17-column kernel", "node_nf_conntrack_stat_search_restart", nil, 8, false},
+		{"conntrack limit", "node_nf_conntrack_entries_limit", nil, 262144, false},
 		{"unicode interface", "node_network_receive_bytes_total", []string{"device", "wlän0"}, 98765432, false},
 		{"legacy name for carrier", "node_network_transmit_carrier_total", []string{"device", "docker0"}, 6, false},
 		{"escaped space in mount point", "node_filesystem_size_bytes", []string{"mountpoint", "/mnt/my disk", "device", "/dev/sdb1"}, float64(len("/mnt/my disk")+1) * 1000 * 4096, false},
@@ -310,8 +314,8 @@ func TestMissingRoots(t *testing.T) {
 			t.Errorf("family %s reported without a /proc", mf.GetName())
 		}
 	}
-	if n != 12 {
-		t.Errorf("%d collectors reported, want 12", n)
+	if n != 13 {
+		t.Errorf("%d collectors reported, want 13", n)
 	}
 }
 

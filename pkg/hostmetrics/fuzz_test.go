@@ -69,7 +69,7 @@ func FuzzUnescapeMount(f *testing.F) {
 var fuzzFiles = []string{
 	"stat", "meminfo", "loadavg", "diskstats", "1/net/dev", "1/mountinfo",
 	"pressure/cpu", "pressure/io", "vmstat", "sys/fs/file-nr", "1/net/sockstat",
-	"1/net/sockstat6", "sys/kernel/hostname",
+	"1/net/sockstat6", "sys/kernel/hostname", "1/net/stat/nf_conntrack",
 }
 
 // FuzzCollectFile puts arbitrary bytes in one file of a copy of the

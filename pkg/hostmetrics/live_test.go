@@ -23,6 +23,8 @@ func liveAbsent(collector string) (string, bool) {
 		path = "/proc/pressure"
 	case "sockstat":
 		path = "/proc/1/net/sockstat"
+	case "conntrack":
+		path = "/proc/1/net/stat/nf_conntrack"
 	default:
 		return "", false
 	}
