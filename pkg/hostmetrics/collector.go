@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,14 +75,16 @@ var _ prometheus.Collector = (*Collector)(nil)
 // goroutines and reads no files: a source that is missing shows up at
 // collection time as node_scrape_collector_success 0 and one warning.
 func New(cfg Config, logger *slog.Logger, opts Options) (*Collector, error) {
-	return newCollector(cfg, logger, opts, hooks{statfs: statfs, machine: machine})
+	return newCollector(cfg, logger, opts, hooks{statfs: statfs, machine: machine, pageSize: os.Getpagesize()})
 }
 
-// hooks are the system calls tests replace: statfs (to make a mount hang)
-// and uname's machine field (to make fixtures independent of the CPU).
+// hooks are what tests replace: statfs (to make a mount hang), and
+// uname's machine field and the page size (to make fixtures independent
+// of the machine).
 type hooks struct {
-	statfs  statfsFunc
-	machine func() (string, error)
+	statfs   statfsFunc
+	machine  func() (string, error)
+	pageSize int
 }
 
 func newCollector(cfg Config, logger *slog.Logger, opts Options, h hooks) (*Collector, error) {
@@ -171,7 +174,7 @@ func buildParts(cfg Config, h hooks) ([]*part, error) {
 	add(cc.Stat, "stat", &statCollector{proc: cfg.Proc})
 	add(cc.FileFD, "filefd", &filefdCollector{proc: cfg.Proc})
 	add(cc.Uname, "uname", &unameCollector{proc: cfg.Proc, machine: h.machine})
-	add(cc.Sockstat, "sockstat", &sockstatCollector{proc: cfg.Proc})
+	add(cc.Sockstat, "sockstat", &sockstatCollector{proc: cfg.Proc, pageSize: h.pageSize})
 	add(cc.Conntrack, "conntrack", &conntrackCollector{proc: cfg.Proc})
 	return parts, nil
 }

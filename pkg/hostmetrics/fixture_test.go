@@ -105,7 +105,7 @@ func TestFixtureValues(t *testing.T) {
 		{"procs running", "node_procs_running", nil, 9, false},
 		{"filefd maximum", "node_filefd_maximum", nil, mustFileNRMax(t), false},
 		{"uname", "node_uname_info", []string{"nodename", "node-1", "sysname", "Linux", "machine", "x86_64"}, 1, false},
-		{"sockstat TCP mem in bytes", "node_sockstat_TCP_mem_bytes", nil, 108 * float64(pageSize), false},
+		{"sockstat TCP mem in bytes", "node_sockstat_TCP_mem_bytes", nil, 108 * 4096, false},
 		{"sockstat v6", "node_sockstat_TCP6_inuse", nil, 0, false},
 		{"vmstat field", "node_vmstat_oom_kill", nil, mustVMStat(t, "oom_kill"), false},
 		{"vmstat field outside the default filter", "node_vmstat_nr_free_pages", nil, 0, true},
@@ -256,7 +256,7 @@ func TestAbsentPSI(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &recordHandler{}
-	c, err := newCollector(cfg, slog.New(h), Options{}, hooks{statfs: fakeStatfs(cfg.RootFS), machine: fixedMachine})
+	c, err := newCollector(cfg, slog.New(h), Options{}, hooks{statfs: fakeStatfs(cfg.RootFS), machine: fixedMachine, pageSize: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func FuzzCollectFile(f *testing.F) {
 	for i, name := range fuzzFiles {
 		originals[i], _ = os.ReadFile(filepath.Join(cfg.Proc, name))
 	}
-	c, err := newCollector(cfg, slog.New(slog.DiscardHandler), Options{}, hooks{statfs: fakeStatfs(cfg.RootFS), machine: fixedMachine})
+	c, err := newCollector(cfg, slog.New(slog.DiscardHandler), Options{}, hooks{statfs: fakeStatfs(cfg.RootFS), machine: fixedMachine, pageSize: 4096})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func newFixture(t testing.TB, cfg Config, sf statfsFunc, opts Options) *Collecto
 	if sf == nil {
 		sf = fakeStatfs(cfg.RootFS)
 	}
-	c, err := newCollector(cfg, testLogger(t), opts, hooks{statfs: sf, machine: fixedMachine})
+	c, err := newCollector(cfg, testLogger(t), opts, hooks{statfs: sf, machine: fixedMachine, pageSize: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -16,9 +15,10 @@ var sockstatUsedDesc = newDesc("node_sockstat_sockets_used", "Number of IPv4 soc
 
 // sockstatCollector reports <proc>/1/net/sockstat and sockstat6: the
 // host's network namespace, as for netdev.
-type sockstatCollector struct{ proc string }
-
-var pageSize = os.Getpagesize()
+type sockstatCollector struct {
+	proc     string
+	pageSize int // bytes per page, for the mem_bytes families
+}
 
 func (c *sockstatCollector) collect(e *emitter) error {
 	pfs, err := procfs.NewFS(filepath.Join(c.proc, "1"))
@@ -43,8 +43,8 @@ func (c *sockstatCollector) collect(e *emitter) error {
 	if err := validateSockstat(true, s6); err != nil {
 		return err
 	}
-	emitSockstat(e, false, s4)
-	emitSockstat(e, true, s6)
+	emitSockstat(e, false, s4, c.pageSize)
+	emitSockstat(e, true, s6, c.pageSize)
 	return nil
 }
 
@@ -56,7 +56,7 @@ type ssPair struct {
 	v          *int
 }
 
-func sockstatPairs(p procfs.NetSockstatProtocol) []ssPair {
+func sockstatPairs(p procfs.NetSockstatProtocol, pageSize int) []ssPair {
 	pairs := []ssPair{
 		{"inuse", "Number of %s in use.", false, &p.InUse},
 		{"orphan", "Number of orphaned %s.", true, p.Orphan},
@@ -78,7 +78,7 @@ func validateSockstat(v6 bool, s *procfs.NetSockstat) error {
 	}
 	for _, p := range s.Protocols {
 		if v6 {
-			for _, pair := range sockstatPairs(p) {
+			for _, pair := range sockstatPairs(p, 1) {
 				if pair.shared && pair.v != nil {
 					return fmt.Errorf("unexpected %s %s in sockstat6", p.Protocol, pair.name)
 				}
@@ -92,7 +92,7 @@ func validateSockstat(v6 bool, s *procfs.NetSockstat) error {
 
 // emitSockstat reports one file under node_exporter's names
 // (node_sockstat_<PROTOCOL>_<field>) and help texts.
-func emitSockstat(e *emitter, v6 bool, s *procfs.NetSockstat) {
+func emitSockstat(e *emitter, v6 bool, s *procfs.NetSockstat, pageSize int) {
 	if s == nil {
 		return
 	}
@@ -103,7 +103,7 @@ func emitSockstat(e *emitter, v6 bool, s *procfs.NetSockstat) {
 		if !validMetricName(p.Protocol) {
 			continue
 		}
-		for _, pair := range sockstatPairs(p) {
+		for _, pair := range sockstatPairs(p, pageSize) {
 			if pair.v == nil {
 				continue
 			}
