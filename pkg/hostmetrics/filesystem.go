@@ -58,16 +58,17 @@ type fsMount struct {
 // Each statfs runs in its own goroutine and is waited for at most the
 // configured timeout. A mount that times out is marked stuck: it is
 // reported with device_error{device_error="mountpoint timeout"} and not
-// statted again until its pending call returns, so at most one goroutine
-// per dead mount is ever outstanding.
+// statted again until its pending call returns. Collections that overlap
+// share calls, so at most one goroutine per mount is ever outstanding.
 type filesystemCollector struct {
 	proc, rootfs         string
 	mpExclude, fsExclude *regexp.Regexp
 	timeout              time.Duration
 	statfs               statfsFunc
 
-	mu    sync.Mutex
-	stuck map[string]struct{} // statfs paths with a call outstanding past the timeout
+	mu       sync.Mutex
+	inflight map[string]*statCall // statfs calls not yet returned, by path
+	stuck    map[string]struct{}  // paths whose call outlived a timeout
 }
 
 func newFilesystemCollector(cfg Config, sf statfsFunc) (*filesystemCollector, error) {
@@ -82,9 +83,10 @@ func newFilesystemCollector(cfg Config, sf statfsFunc) (*filesystemCollector, er
 	return &filesystemCollector{
 		proc: cfg.Proc, rootfs: cfg.RootFS,
 		mpExclude: mp, fsExclude: ft,
-		timeout: time.Duration(cfg.Filesystem.StatfsTimeout),
-		statfs:  sf,
-		stuck:   make(map[string]struct{}),
+		timeout:  time.Duration(cfg.Filesystem.StatfsTimeout),
+		statfs:   sf,
+		inflight: make(map[string]*statCall),
+		stuck:    make(map[string]struct{}),
 	}, nil
 }
 
@@ -111,11 +113,21 @@ type fsResult struct {
 	err error
 }
 
+// statCall is one statfs in flight, shared by every collection that wants
+// the same path meanwhile (a scrape overlapping a snapshot).
+type statCall struct {
+	done chan struct{} // closed when res is set
+	res  fsResult
+}
+
 // statAll statfs's every mount concurrently and waits for all of them at
-// most the timeout in total.
+// most the timeout in total. There is never more than one call in flight
+// per path: a collection that needs a path already being statted waits
+// for that call, and a path whose call outlived a timeout is not waited
+// for at all until the call returns.
 func (c *filesystemCollector) statAll(ms []fsMount) []fsResult {
 	res := make([]fsResult, len(ms))
-	chs := make([]chan fsResult, len(ms))
+	calls := make([]*statCall, len(ms))
 	paths := make([]string, len(ms))
 	c.mu.Lock()
 	for i, m := range ms {
@@ -124,39 +136,40 @@ func (c *filesystemCollector) statAll(ms []fsMount) []fsResult {
 			res[i].err = errMountTimeout
 			continue
 		}
-		ch := make(chan fsResult, 1)
-		chs[i] = ch
-		go func(path string) {
-			st, err := c.statfs(path)
-			ch <- fsResult{st, err}
-			c.mu.Lock()
-			delete(c.stuck, path) // it answered: stat it again next time
-			c.mu.Unlock()
-		}(paths[i])
+		call := c.inflight[paths[i]]
+		if call == nil {
+			call = &statCall{done: make(chan struct{})}
+			c.inflight[paths[i]] = call
+			go c.run(paths[i], call)
+		}
+		calls[i] = call
 	}
 	c.mu.Unlock()
 
 	deadline := time.NewTimer(c.timeout)
 	defer deadline.Stop()
 	expired := false
-	for i, ch := range chs {
-		if ch == nil {
+	for i, call := range calls {
+		if call == nil {
 			continue
 		}
 		if !expired {
 			select {
-			case res[i] = <-ch:
+			case <-call.done:
+				res[i] = call.res
 				continue
 			case <-deadline.C:
 				expired = true
 			}
 		}
 		// Past the deadline: take an answer that is already there, else
-		// mark the mount stuck. Checking under the lock means a call that
-		// answers right now either is seen here or clears the mark itself.
+		// mark the path stuck. run closes done before it takes the lock to
+		// clear the mark, so checking done under the lock cannot leave a
+		// mark behind a call that has returned.
 		c.mu.Lock()
 		select {
-		case res[i] = <-ch:
+		case <-call.done:
+			res[i] = call.res
 		default:
 			c.stuck[paths[i]] = struct{}{}
 			res[i].err = errMountTimeout
@@ -164,6 +177,17 @@ func (c *filesystemCollector) statAll(ms []fsMount) []fsResult {
 		c.mu.Unlock()
 	}
 	return res
+}
+
+// run makes one statfs call and publishes its result.
+func (c *filesystemCollector) run(path string, call *statCall) {
+	st, err := c.statfs(path)
+	call.res = fsResult{st, err}
+	close(call.done)
+	c.mu.Lock()
+	delete(c.inflight, path)
+	delete(c.stuck, path) // it answered: stat it again next time
+	c.mu.Unlock()
 }
 
 // fsMounts turns mountinfo entries into the mounts to report: mount points
