@@ -71,9 +71,10 @@ type Collector struct {
 
 var _ prometheus.Collector = (*Collector)(nil)
 
-// New builds a Collector from a validated configuration. It starts no
-// goroutines and reads no files: a source that is missing shows up at
-// collection time as node_scrape_collector_success 0 and one warning.
+// New validates cfg and builds a Collector. It starts no goroutines and
+// reads no files: a source that is missing shows up at collection time as
+// node_scrape_collector_success 0 and one warning. With a Registerer, it
+// registers the collector and the ferry_hostmetrics_* counters on it.
 func New(cfg Config, logger *slog.Logger, opts Options) (*Collector, error) {
 	return newCollector(cfg, logger, opts, hooks{statfs: statfs, machine: machine, pageSize: os.Getpagesize()})
 }
