@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -99,16 +100,6 @@ func TestLive(t *testing.T) {
 		t.Errorf("%d CPUs in node_cpu_seconds_total, %d in sysfs", ncpu, len(ents))
 	}
 
-	// Burn a little CPU so that the counters move, then read again.
-	x := 0
-	for i := range 20_000_000 {
-		x += i ^ (x >> 3)
-	}
-	_ = x
-	second, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	sum := func(mfs []*dto.MetricFamily) (s float64) {
 		for _, mf := range mfs {
 			if mf.GetName() == "node_cpu_seconds_total" {
@@ -118,6 +109,18 @@ func TestLive(t *testing.T) {
 			}
 		}
 		return s
+	}
+	// The kernel accounts CPU time in ticks, and lazily on an idle tickless
+	// CPU: read again until the total moves, for at most 10 s.
+	var second []*dto.MetricFamily
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		time.Sleep(20 * time.Millisecond)
+		if second, err = reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+		if sum(second) > sum(first) || time.Now().After(deadline) {
+			break
+		}
 	}
 	before := map[string]float64{}
 	for _, mf := range first {
