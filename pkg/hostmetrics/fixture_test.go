@@ -1,0 +1,341 @@
+package hostmetrics
+
+import (
+	"bytes"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// TestFixtureGolden collects the fixture trees (real files of a Linux 6.18
+// VM, edited for 15 CPUs with one offline, an NVMe disk with udev data, an
+// old-kernel disk line, a unicode interface name, mount points with
+// escapes, unicode, read-only flags and a permission error) and compares
+// the exposition with the golden file, then with testutil.CollectAndCompare.
+func TestFixtureGolden(t *testing.T) {
+	cfg := fixtureConfig(t)
+	c := newFixture(t, cfg, nil, Options{})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+
+	got := gatherText(t, reg, "node_scrape_collector_duration_seconds")
+	golden(t, "fixture.prom", got)
+
+	want, err := os.ReadFile(filepath.Join("testdata", "golden", "fixture.prom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := familyNames(t, bytes.NewReader(want))
+	if slices.Contains(names, "node_scrape_collector_duration_seconds") {
+		t.Fatal("golden file holds scrape durations, which vary")
+	}
+	if err := testutil.CollectAndCompare(c, bytes.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestFixtureValues checks the hand-edited edge cases one by one, so a
+// golden file refreshed carelessly cannot hide a regression in them.
+func TestFixtureValues(t *testing.T) {
+	cfg := fixtureConfig(t)
+	c := newFixture(t, cfg, nil, Options{})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		metric string
+		labels []string
+		want   float64
+		absent bool
+	}{
+		{"cpu seconds are USER_HZ/100", "node_cpu_seconds_total", []string{"cpu", "0", "mode", "user"}, 394.87, false},
+		{"cpu 15 is there", "node_cpu_seconds_total", []string{"cpu", "15", "mode", "idle"}, (27917*1 + 15) / 100.0, false},
+		{"offline cpu 7 is absent", "node_cpu_seconds_total", []string{"cpu", "7", "mode", "idle"}, 0, true},
+		{"guest time", "node_cpu_guest_seconds_total", []string{"cpu", "3", "mode", "user"}, 12.34, false},
+		{"partition excluded", "node_disk_reads_completed_total", []string{"device", "nvme0n1p1"}, 0, true},
+		{"loop excluded", "node_disk_reads_completed_total", []string{"device", "loop0"}, 0, true},
+		{"zram excluded", "node_disk_reads_completed_total", []string{"device", "zram0"}, 0, true},
+		{"read bytes in 512-byte sectors", "node_disk_read_bytes_total", []string{"device", "vda"}, 2464618 * 512, false},
+		{"io time in seconds", "node_disk_io_time_seconds_total", []string{"device", "nvme0n1"}, 53.976, false},
+		{"flush on a 20-field kernel", "node_disk_flush_requests_total", []string{"device", "nvme0n1"}, 609, false},
+		{"old 14-field kernel has no discards", "node_disk_discards_completed_total", []string{"device", "sda"}, 0, true},
+		{"old kernel still has io_now", "node_disk_io_now", []string{"device", "sda"}, 0, false},
+		{"udev model and serial", "node_disk_info", []string{"device", "nvme0n1", "model", "ACME SSD 970", "serial", "S3X9NX0M", "rotational", "0"}, 1, false},
+		{"rotational from sysfs", "node_disk_info", []string{"device", "vda", "rotational", "1", "major", "254"}, 1, false},
+		{"dm filesystem info from udev", "node_disk_filesystem_info", []string{"device", "dm-0", "type", "xfs", "uuid", "9d1c-77"}, 1, false},
+		{"dm info from udev", "node_disk_device_mapper_info", []string{"device", "dm-0", "name", "vg-data", "vg_name", "vg", "lv_name", "data", "lv_layer", ""}, 1, false},
+		{"ata rotation rate", "node_disk_ata_rotation_rate_rpm", []string{"device", "sda"}, 7200, false},
+		{"ata write cache enabled", "node_disk_ata_write_cache_enabled", []string{"device", "sda"}, 0, false},
+		{"serial prefers SCSI_IDENT_SERIAL", "node_disk_info", []string{"device", "sda", "serial", "Z1X2"}, 1, false},
+		{"no ata metrics without ID_ATA", "node_disk_ata_rotation_rate_rpm", []string{"device", "nvme0n1"}, 0, true},
+		{"core throttles", "node_cpu_core_throttles_total", []string{"package", "1", "core", "1"}, 33, false},
+		{"package throttles from the first cpu of the package", "node_cpu_package_throttles_total", []string{"package", "1"}, 107, false},
+		{"conntrack entries once, not summed", "node_nf_conntrack_entries", nil, 42, false},
+		{"conntrack stats summed over CPUs", "node_nf_conntrack_stat_found", nil, 0x30, false},
+		{"conntrack search restart on a 17-column kernel", "node_nf_conntrack_stat_search_restart", nil, 8, false},
+		{"conntrack limit", "node_nf_conntrack_entries_limit", nil, 262144, false},
+		{"unicode interface", "node_network_receive_bytes_total", []string{"device", "wlän0"}, 98765432, false},
+		{"legacy name for carrier", "node_network_transmit_carrier_total", []string{"device", "docker0"}, 6, false},
+		{"escaped space in mount point", "node_filesystem_size_bytes", []string{"mountpoint", "/mnt/my disk", "device", "/dev/sdb1"}, float64(len("/mnt/my disk")+1) * 1000 * 4096, false},
+		{"escaped backslash and space in device", "node_filesystem_readonly", []string{"mountpoint", `/media/usb\stick`, "device", "My Stick"}, 0, false},
+		{"unicode mount point read-only by mount option", "node_filesystem_readonly", []string{"mountpoint", "/srv/données"}, 1, false},
+		{"read-only by superblock option", "node_filesystem_readonly", []string{"mountpoint", "/data"}, 1, false},
+		{"permission denied is a device error", "node_filesystem_device_error", []string{"mountpoint", "/mnt/denied", "device_error", "permission denied"}, 1, false},
+		{"no size for a failed statfs", "node_filesystem_size_bytes", []string{"mountpoint", "/mnt/denied"}, 0, true},
+		{"overlay excluded", "node_filesystem_size_bytes", []string{"fstype", "overlay"}, 0, true},
+		{"cgroup excluded", "node_filesystem_size_bytes", []string{"fstype", "cgroup"}, 0, true},
+		{"/proc excluded", "node_filesystem_size_bytes", []string{"mountpoint", "/proc"}, 0, true},
+		{"kubelet tmpfs kept", "node_filesystem_avail_bytes", []string{"fstype", "tmpfs", "mountpoint", "/var/lib/kubelet/pods/0c6f/volumes/kubernetes.io~projected/kube-api-access"}, float64(len("/var/lib/kubelet/pods/0c6f/volumes/kubernetes.io~projected/kube-api-access")+1) * 300 * 4096, false},
+		{"mount info major minor", "node_filesystem_mount_info", []string{"mountpoint", "/data", "major", "259", "minor", "1"}, 1, false},
+		{"psi cpu some total in seconds", "node_pressure_cpu_waiting_seconds_total", nil, 408.11839, false},
+		{"psi irq absent on this kernel", "node_pressure_irq_stalled_seconds_total", nil, 0, true},
+		{"boot time", "node_boot_time_seconds", nil, 1795672106, false},
+		{"procs running", "node_procs_running", nil, 9, false},
+		{"filefd maximum", "node_filefd_maximum", nil, mustFileNRMax(t), false},
+		{"uname", "node_uname_info", []string{"nodename", "node-1", "sysname", "Linux", "machine", "x86_64"}, 1, false},
+		{"sockstat TCP mem in bytes", "node_sockstat_TCP_mem_bytes", nil, 108 * 4096, false},
+		{"sockstat v6", "node_sockstat_TCP6_inuse", nil, 0, false},
+		{"vmstat field", "node_vmstat_oom_kill", nil, mustVMStat(t, "oom_kill"), false},
+		{"vmstat field outside the default filter", "node_vmstat_nr_free_pages", nil, 0, true},
+		{"meminfo", "node_memory_MemTotal_bytes", nil, mustMemTotal(t), false},
+		{"every collector succeeded but pressure irq", "node_scrape_collector_success", []string{"collector", "pressure"}, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := value(mfs, tt.metric, tt.labels...)
+			if tt.absent {
+				if ok {
+					t.Fatalf("%s%v = %v, want absent", tt.metric, tt.labels, got)
+				}
+				return
+			}
+			if !ok {
+				t.Fatalf("%s%v absent", tt.metric, tt.labels)
+			}
+			if math.Abs(got-tt.want) > 1e-9*math.Max(1, math.Abs(tt.want)) {
+				t.Errorf("%s%v = %v, want %v", tt.metric, tt.labels, got, tt.want)
+			}
+		})
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "node_scrape_collector_success" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetGauge().GetValue() != 1 {
+				t.Errorf("collector %v failed on the fixture", m.GetLabel())
+			}
+		}
+	}
+}
+
+func mustFileNRMax(t *testing.T) float64 {
+	b, err := os.ReadFile("testdata/proc/sys/fs/file-nr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, m, err := parseFileNR(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func mustVMStat(t *testing.T, key string) float64 {
+	b, err := os.ReadFile("testdata/proc/vmstat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kvs, err := parseVMStat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range kvs {
+		if kv.key == key {
+			return kv.val
+		}
+	}
+	t.Fatalf("no %s in fixture vmstat", key)
+	return 0
+}
+
+func mustMemTotal(t *testing.T) float64 {
+	b, err := os.ReadFile("testdata/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		var kb float64
+		if n, _ := fmtSscanf(line, "MemTotal: %f kB", &kb); n == 1 {
+			return kb * 1024
+		}
+	}
+	t.Fatal("no MemTotal in fixture meminfo")
+	return 0
+}
+
+// TestBothOutletsAgree checks that a snapshot and a scrape of the same
+// (unchanging) fixture carry the same families, label sets, values and
+// types.
+func TestBothOutletsAgree(t *testing.T) {
+	cfg := fixtureConfig(t)
+	c := newFixture(t, cfg, nil, Options{Node: "node-1"})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := c.Snapshot()
+	if snap.Node != "node-1" || snap.Time.IsZero() {
+		t.Fatalf("snapshot node %q time %v", snap.Node, snap.Time)
+	}
+	type row struct {
+		Name, Labels, Type string
+		Value              float64
+	}
+	var fromProm, fromSnap []row
+	for _, mf := range mfs {
+		if mf.GetName() == "node_scrape_collector_duration_seconds" {
+			continue
+		}
+		typ := "gauge"
+		if mf.GetType().String() == "COUNTER" {
+			typ = "counter"
+		}
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, lp := range m.GetLabel() {
+				ls = append(ls, lp.GetName()+"="+lp.GetValue())
+			}
+			slices.Sort(ls)
+			v, _ := value([]*dtoMetricFamily{mf}, mf.GetName(), labelPairs(m)...)
+			fromProm = append(fromProm, row{mf.GetName(), strings.Join(ls, ","), typ, v})
+		}
+	}
+	for _, m := range snap.Metrics {
+		if m.Name == "node_scrape_collector_duration_seconds" {
+			continue
+		}
+		var ls []string
+		for _, l := range m.Labels {
+			ls = append(ls, l.Name+"="+l.Value)
+		}
+		slices.Sort(ls)
+		fromSnap = append(fromSnap, row{m.Name, strings.Join(ls, ","), m.Type.String(), m.Value})
+	}
+	less := func(a, b row) int { return strings.Compare(a.Name+"|"+a.Labels, b.Name+"|"+b.Labels) }
+	slices.SortFunc(fromProm, less)
+	slices.SortFunc(fromSnap, less)
+	if len(fromSnap) < 300 {
+		t.Fatalf("only %d metrics in the snapshot", len(fromSnap))
+	}
+	if diff := cmp.Diff(fromProm, fromSnap); diff != "" {
+		t.Errorf("scrape and snapshot differ (-scrape +snapshot):\n%s", diff)
+	}
+}
+
+// TestAbsentPSI: a kernel without /proc/pressure fails the pressure
+// collector only, with success 0 and one warning however often it runs.
+func TestAbsentPSI(t *testing.T) {
+	cfg := fixtureConfig(t)
+	cfg.Proc = copyTree(t, cfg.Proc)
+	if err := os.RemoveAll(filepath.Join(cfg.Proc, "pressure")); err != nil {
+		t.Fatal(err)
+	}
+	h := &recordHandler{}
+	c, err := newCollector(cfg, slog.New(h), Options{}, hooks{statfs: fakeStatfs(cfg.RootFS), machine: fixedMachine, pageSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	for range 3 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, col := range []string{"cpu", "meminfo", "filesystem", "netdev", "diskstats", "vmstat"} {
+			if v, _ := value(mfs, "node_scrape_collector_success", "collector", col); v != 1 {
+				t.Errorf("collector %s: success %v, want 1", col, v)
+			}
+		}
+		if v, ok := value(mfs, "node_scrape_collector_success", "collector", "pressure"); !ok || v != 0 {
+			t.Errorf("pressure success = %v (present %v), want 0", v, ok)
+		}
+		if _, ok := value(mfs, "node_pressure_cpu_waiting_seconds_total"); ok {
+			t.Error("pressure metrics reported without /proc/pressure")
+		}
+	}
+	if n := h.count(slog.LevelWarn); n != 1 {
+		t.Errorf("%d warnings over 3 collections, want 1", n)
+	}
+}
+
+// TestMissingRoots: roots that do not exist fail every collector, never
+// the agent; New still succeeds (the mounts may come later).
+func TestMissingRoots(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Proc, cfg.Sys, cfg.RootFS = "/nonexistent/proc", "/nonexistent/sys", "/nonexistent/root"
+	c, err := New(cfg, testLogger(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "node_scrape_collector_success":
+			for _, m := range mf.GetMetric() {
+				n++
+				if m.GetGauge().GetValue() != 0 {
+					t.Errorf("%v succeeded without a /proc", m.GetLabel())
+				}
+			}
+		case "node_scrape_collector_duration_seconds":
+		default:
+			t.Errorf("family %s reported without a /proc", mf.GetName())
+		}
+	}
+	if n != 13 {
+		t.Errorf("%d collectors reported, want 13", n)
+	}
+}
+
+// TestCollectorsOff: a collector turned off is neither run nor reported.
+func TestCollectorsOff(t *testing.T) {
+	cfg := fixtureConfig(t)
+	cfg.Collectors = Collectors{Loadavg: true}
+	c := newFixture(t, cfg, nil, Options{})
+	var names []string
+	for _, m := range c.Snapshot().Metrics {
+		names = append(names, m.Name)
+	}
+	want := []string{"node_load1", "node_load5", "node_load15",
+		"node_scrape_collector_duration_seconds", "node_scrape_collector_success"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("metrics (-want +got):\n%s", diff)
+	}
+	cfg.Enabled = false
+	c = newFixture(t, cfg, nil, Options{})
+	if n := testutil.CollectAndCount(c); n != 0 {
+		t.Errorf("disabled collector reported %d metrics", n)
+	}
+}

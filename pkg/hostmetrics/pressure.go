@@ -1,0 +1,87 @@
+package hostmetrics
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/procfs"
+)
+
+var (
+	psiCPUWaiting = newDesc("node_pressure_cpu_waiting_seconds_total",
+		"Total time in seconds that processes have waited for CPU time", prometheus.CounterValue)
+	psiIOWaiting = newDesc("node_pressure_io_waiting_seconds_total",
+		"Total time in seconds that processes have waited due to IO congestion", prometheus.CounterValue)
+	psiIOStalled = newDesc("node_pressure_io_stalled_seconds_total",
+		"Total time in seconds no process could make progress due to IO congestion", prometheus.CounterValue)
+	psiMemWaiting = newDesc("node_pressure_memory_waiting_seconds_total",
+		"Total time in seconds that processes have waited for memory", prometheus.CounterValue)
+	psiMemStalled = newDesc("node_pressure_memory_stalled_seconds_total",
+		"Total time in seconds no process could make progress due to memory congestion", prometheus.CounterValue)
+	psiIRQStalled = newDesc("node_pressure_irq_stalled_seconds_total",
+		"Total time in seconds no process could make progress due to IRQ congestion", prometheus.CounterValue)
+)
+
+// errNoPSI: the kernel has no pressure stall information (older than 4.20,
+// or CONFIG_PSI off, or psi=0).
+var errNoPSI = errors.New("no pressure stall information under <proc>/pressure (needs Linux >= 4.20 with PSI enabled)")
+
+// pressureCollector reports <proc>/pressure/{cpu,io,memory,irq}. A
+// resource the kernel lacks (irq before 6.1) is left out; no resource at
+// all makes the collector fail.
+type pressureCollector struct{ proc string }
+
+var psiResources = []string{"cpu", "io", "memory", "irq"}
+
+func (c *pressureCollector) collect(e *emitter) error {
+	pfs, err := procfs.NewFS(c.proc)
+	if err != nil {
+		return err
+	}
+	found := 0
+	for _, res := range psiResources {
+		st, err := pfs.PSIStatsForResource(res)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := emitPressure(e, res, st); err != nil {
+			return err
+		}
+		found++
+	}
+	if found == 0 {
+		return errNoPSI
+	}
+	return nil
+}
+
+const microsecond = 1e-6
+
+// emitPressure reports one resource; a file without the lines its resource
+// must have is an error, as in node_exporter.
+func emitPressure(e *emitter, res string, st procfs.PSIStats) error {
+	if st.Some == nil && res != "irq" {
+		return fmt.Errorf("pressure %s: no \"some\" line", res)
+	}
+	if st.Full == nil && res != "cpu" {
+		return fmt.Errorf("pressure %s: no \"full\" line", res)
+	}
+	switch res {
+	case "cpu":
+		e.emit(psiCPUWaiting, float64(st.Some.Total)*microsecond)
+	case "io":
+		e.emit(psiIOWaiting, float64(st.Some.Total)*microsecond)
+		e.emit(psiIOStalled, float64(st.Full.Total)*microsecond)
+	case "memory":
+		e.emit(psiMemWaiting, float64(st.Some.Total)*microsecond)
+		e.emit(psiMemStalled, float64(st.Full.Total)*microsecond)
+	case "irq":
+		e.emit(psiIRQStalled, float64(st.Full.Total)*microsecond)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package hostmetrics
+
+import (
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// desc describes one metric family, named as node_exporter names it. A desc
+// is immutable once built; both outlets read from it.
+type desc struct {
+	name   string
+	help   string
+	labels []string
+	vt     prometheus.ValueType
+	pd     *prometheus.Desc
+}
+
+func newDesc(name, help string, vt prometheus.ValueType, labels ...string) *desc {
+	return &desc{
+		name:   name,
+		help:   help,
+		labels: labels,
+		vt:     vt,
+		pd:     prometheus.NewDesc(name, help, labels, nil),
+	}
+}
+
+// eventType is how the family is shipped: counters as counters, everything
+// else (gauges and node_exporter's untyped vmstat fields) as gauges.
+func (d *desc) eventType() event.MetricType {
+	if d.vt == prometheus.CounterValue {
+		return event.Counter
+	}
+	return event.Gauge
+}
+
+// sample is one value of one family: what a collection produces, before it
+// becomes a prometheus.Metric or an event.Metric.
+type sample struct {
+	d  *desc
+	lv []string
+	v  float64
+}
+
+// descCache holds the families whose names come from the data (meminfo
+// is fixed, but vmstat fields and sockstat protocols are not), so that one
+// name always has one desc and one help text.
+type descCache struct {
+	m sync.Map // name -> *desc
+}
+
+func (c *descCache) get(name, help string, vt prometheus.ValueType, labels ...string) *desc {
+	if d, ok := c.m.Load(name); ok {
+		return d.(*desc)
+	}
+	d, _ := c.m.LoadOrStore(name, newDesc(name, help, vt, labels...))
+	return d.(*desc)
+}
+
+// emitter collects the samples of one collector.
+type emitter struct {
+	dyn     *descCache
+	samples []sample
+}
+
+// emit appends one sample. Label values that are not valid UTF-8 (a device
+// name of odd bytes) are repaired, because Prometheus rejects them.
+func (e *emitter) emit(d *desc, v float64, lv ...string) {
+	for i, s := range lv {
+		if !utf8.ValidString(s) {
+			lv[i] = strings.ToValidUTF8(s, "\uFFFD")
+		}
+	}
+	e.samples = append(e.samples, sample{d: d, lv: lv, v: v})
+}
+
+// validMetricName reports whether s can follow a prefix in a metric name
+// (letters, digits, underscores), so names built from file contents stay
+// legal.
+func validMetricName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
