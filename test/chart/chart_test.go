@@ -157,7 +157,8 @@ func checkHostMounts(t *testing.T, m *manifests, cfg agentConfig) {
 			t.Errorf("volume %s: type %s, want %s", v.Name, typ, w.typ)
 		}
 	}
-	if len(host) != len(wants) {
+	// /host/root is optional (hostPaths.root: ""); the others are not.
+	if len(host) != len(wants) && !(len(host) == len(wants)-1 && !host["root"]) {
 		t.Errorf("hostPath volumes %v, want %v", keys(host), keys(wants))
 	}
 	mounted := map[string]bool{}
@@ -180,14 +181,24 @@ func checkHostMounts(t *testing.T, m *manifests, cfg agentConfig) {
 		if vm.ReadOnly == w.writable {
 			t.Errorf("mount %s: readOnly=%v, want %v", vm.Name, vm.ReadOnly, !w.writable)
 		}
-		var prop corev1.MountPropagationMode
+		var prop corev1.MountPropagationMode = corev1.MountPropagationNone
 		if vm.MountPropagation != nil {
 			prop = *vm.MountPropagation
 		}
-		if prop != w.propagation && !(prop == corev1.MountPropagationNone && w.propagation == "") {
+		switch {
+		case prop == corev1.MountPropagationNone && w.propagation == "":
+		case prop == w.propagation:
+		case vm.Name == "root" && prop == corev1.MountPropagationNone: // hostPaths.rootPropagation: None
+		default:
 			t.Errorf("mount %s: propagation %q, want %q", vm.Name, prop, w.propagation)
 		}
-		if vm.RecursiveReadOnly != nil && *vm.RecursiveReadOnly != corev1.RecursiveReadOnlyDisabled && prop != "" && prop != corev1.MountPropagationNone {
+		// Read-only without propagation is read-only all the way down: the
+		// host's sub-mounts must not stay writable underneath.
+		rro := vm.RecursiveReadOnly != nil && *vm.RecursiveReadOnly != corev1.RecursiveReadOnlyDisabled
+		if !w.writable && prop == corev1.MountPropagationNone && !rro {
+			t.Errorf("mount %s: read-only but not recursively (recursiveReadOnly %v)", vm.Name, vm.RecursiveReadOnly)
+		}
+		if rro && prop != corev1.MountPropagationNone {
 			t.Errorf("mount %s: recursiveReadOnly needs propagation None", vm.Name)
 		}
 		if vm.SubPath != "" || vm.SubPathExpr != "" {
@@ -195,7 +206,7 @@ func checkHostMounts(t *testing.T, m *manifests, cfg agentConfig) {
 		}
 	}
 	for name := range wants {
-		if !mounted[name] {
+		if !mounted[name] && host[name] {
 			t.Errorf("host volume %s is not mounted", name)
 		}
 	}
@@ -430,6 +441,15 @@ func TestDefaults(t *testing.T) {
 	if _, ok := m.ConfigMaps[release+"-dashboard"]; !ok {
 		t.Errorf("no dashboard ConfigMap by default; kinds %v", m.Kinds)
 	}
+	var rootMount bool
+	for _, vm := range c.VolumeMounts {
+		if vm.Name == "root" && vm.MountPropagation != nil && *vm.MountPropagation == corev1.MountPropagationHostToContainer {
+			rootMount = true
+		}
+	}
+	if !rootMount {
+		t.Error("by default / is mounted at /host/root with HostToContainer propagation")
+	}
 	if _, ok := spec.NodeSelector["kubernetes.io/os"]; !ok {
 		t.Errorf("nodeSelector %v: want kubernetes.io/os", spec.NodeSelector)
 	}
@@ -609,6 +629,14 @@ func TestOptIns(t *testing.T) {
 	if !slices.Contains(c.SecurityContext.Capabilities.Drop, "ALL") {
 		t.Error("adding a capability must keep drop ALL")
 	}
+	m = render(t, "--set", "hostPaths.root=")
+	for _, v := range m.DaemonSet.Spec.Template.Spec.Volumes {
+		if v.Name == "root" {
+			t.Errorf("hostPaths.root empty still mounts %+v", v)
+		}
+	}
+	cfg, _ := configOf(t, m)
+	checkHostMounts(t, m, cfg)
 	m = render(t, "--set", "config.kubernetes.enabled=false")
 	if a := m.DaemonSet.Spec.Template.Spec.AutomountServiceAccountToken; a == nil || *a {
 		t.Errorf("token mounted although enrichment is off")
