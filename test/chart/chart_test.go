@@ -590,6 +590,8 @@ func TestValuesRejected(t *testing.T) {
 		{"bad quantity", "memory", []string{"--set", "resources.limits.memory=lots"}},
 		{"bad duration", "shutdown_timeout", []string{"--set", "config.shutdown_timeout=soon"}},
 		{"grace below shutdown", "terminationGracePeriodSeconds", []string{"--set", "terminationGracePeriodSeconds=20"}},
+		{"shutdown above grace", "terminationGracePeriodSeconds", []string{"--set", "config.shutdown_timeout=29.5s"}},
+		{"shutdown in minutes above grace", "terminationGracePeriodSeconds", []string{"--set", "config.shutdown_timeout=1m"}},
 		{"literal password", "password", []string{"--set", "config.sink.kafka.sasl.password=hunter2"}},
 		{"sasl without secret", "kafka.passwordSecret.name", []string{"--set", "config.sink.kafka.sasl.mechanism=PLAIN"}},
 		{"tls file without secret", "kafka.tlsSecret.name", []string{"--set", "config.sink.kafka.tls.ca_file=/etc/ferry/tls/ca.crt"}},

@@ -106,25 +106,23 @@ and RBAC follow the config the agent really reads, raw override included.
 {{- end -}}
 
 {{/*
-shutdown_timeout in whole seconds (rounded up), for a Go duration made of h, m, s
-and ms parts; terminationGracePeriodSeconds must exceed it.
+shutdown_timeout in whole seconds (rounded up), from a Go duration such as
+20s, 1m30s or 1.5m; terminationGracePeriodSeconds must exceed it.
 */}}
 {{- define "ferry.shutdownSeconds" -}}
 {{- $cfg := fromJson (include "ferry.configMap" .) -}}
 {{- $d := dig "shutdown_timeout" "20s" $cfg | toString -}}
-{{- if not (regexMatch "^([0-9]+(h|ms|m|s))+$" $d) -}}
-{{- fail (printf "config shutdown_timeout %q: use a duration made of h, m, s and ms parts, e.g. 20s" $d) -}}
+{{- $part := "[0-9]+(\\.[0-9]*)?(h|ms|us|µs|ns|m|s)" -}}
+{{- if not (regexMatch (printf "^(%s)+$" $part) $d) -}}
+{{- fail (printf "config shutdown_timeout %q: not a Go duration (e.g. 20s, 1m30s)" $d) -}}
 {{- end -}}
-{{- $ms := 0 -}}
-{{- range regexFindAll "[0-9]+(h|ms|m|s)" $d -1 -}}
-{{- $n := regexFind "^[0-9]+" . | atoi -}}
-{{- $u := trimPrefix (regexFind "^[0-9]+" .) . -}}
-{{- if eq $u "h" }}{{ $ms = add $ms (mul $n 3600000) }}{{ end -}}
-{{- if eq $u "m" }}{{ $ms = add $ms (mul $n 60000) }}{{ end -}}
-{{- if eq $u "s" }}{{ $ms = add $ms (mul $n 1000) }}{{ end -}}
-{{- if eq $u "ms" }}{{ $ms = add $ms $n }}{{ end -}}
+{{- $unit := dict "h" 3600.0 "m" 60.0 "s" 1.0 "ms" 0.001 "us" 0.000001 "µs" 0.000001 "ns" 0.000000001 -}}
+{{- $sec := 0.0 -}}
+{{- range regexFindAll $part $d -1 -}}
+{{- $n := regexFind "^[0-9.]+" . -}}
+{{- $sec = addf $sec (mulf (float64 $n) (get $unit (trimPrefix $n .))) -}}
 {{- end -}}
-{{- div (add $ms 999) 1000 -}}
+{{- ceil $sec | int -}}
 {{- end -}}
 
 {{/* Render-time checks that the schema cannot express. */}}
