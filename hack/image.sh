@@ -57,8 +57,9 @@ VERSION="$VERSION" COMMIT="$COMMIT" TARGETOS="$TARGETOS" TARGETARCH="$TARGETARCH
 # The binary carries its build settings: check them rather than trust them
 # (-ldflags is not recorded with -trimpath; `ferry version` below shows it).
 info=$(go version -m "$ctx/ferry")
-for setting in 'build\tCGO_ENABLED=0' 'build\t-trimpath=true'; do
-  printf '%s\n' "$info" | grep -q "$(printf "$setting")" ||
+tab=$(printf '\t')
+for setting in "build${tab}CGO_ENABLED=0" "build${tab}-trimpath=true"; do
+  printf '%s\n' "$info" | grep -qF "$setting" ||
     { echo "binary build info lacks $setting:" >&2; echo "$info" >&2; exit 1; }
 done
 cp "$CA_BUNDLE" "$ctx/ca-certificates.crt"
