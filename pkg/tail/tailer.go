@@ -549,7 +549,14 @@ func (t *Tailer) handleEvent(ev fsnotify.Event, now time.Time) bool {
 		if f != nil {
 			t.check(f, now)
 		}
-		return true
+		if t.included(ev.Name) {
+			// A new file (or the new file of a rotation): take it now, so
+			// that even a short-lived file is open before it can be
+			// rotated away.
+			t.discover(ev.Name, now, false)
+			return false
+		}
+		return true // a directory, perhaps: rescan soon
 	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
 		if f != nil {
 			t.check(f, now)
