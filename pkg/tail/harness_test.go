@@ -57,10 +57,14 @@ type runner struct {
 
 func startRunner(t *testing.T, cfg Config, opts Options) *runner {
 	t.Helper()
+	return startRunnerLog(t, cfg, opts, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel})))
+}
+
+func startRunnerLog(t *testing.T, cfg Config, opts Options, logger *slog.Logger) *runner {
+	t.Helper()
 	r := &runner{t: t, reg: prometheus.NewRegistry(), done: make(chan error, 1), cdone: make(chan struct{})}
 	opts.Registerer = r.reg
 	out := make(chan []event.Log, 4)
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel}))
 	tl, err := New(cfg, logger, out, opts)
 	if err != nil {
 		t.Fatal(err)
