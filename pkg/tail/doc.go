@@ -1,0 +1,81 @@
+// Package tail follows every container log file on a node and emits its lines,
+// losslessly, through rotation, truncation and restarts.
+//
+// # What it reads
+//
+// Files matching the include globs minus the exclude globs (and minus what an
+// Excluder rejects) are discovered by fsnotify within about a second and by a
+// periodic rescan, because notifications can be dropped. Compressed and
+// temporary files and kubelet's rotated copies (0.log.20261126-035509) are
+// never taken as logs. A file is known by device + inode + a fingerprint of
+// its first bytes (up to 1 KiB); the same inode reached by two paths (a
+// /var/log/containers symlink and its /var/log/pods target) is read once, under
+// the first path found. A file that the Excluder excludes once it is open
+// keeps being read.
+//
+// Reading is coalesced: change notifications only mark a file; a file that was
+// read to its end is not read again before read_interval, and every file is
+// checked each poll_interval even without a notification. One file reads at
+// most read_bytes_per_turn before the others get their turn.
+//
+// # Decoding
+//
+// The format (CRI or docker json-file) is detected per file from its first
+// line. Partial lines (CRI "P", docker log values without a final newline) are
+// merged per stream until the final fragment of the same stream. A merged
+// line longer than max_line_bytes is cut to it, flagged Truncated and counted.
+// A line that does not parse is emitted raw with ParseError set and counted;
+// nothing is dropped silently. Bodies keep the bytes as written (a CR before
+// the newline stays; invalid UTF-8 stays). A line with no newline for more
+// than 2*max_line_bytes+64KiB is cut there and the rest of it is skipped, so
+// memory does not grow with line length.
+//
+// # Rotation, truncation, deletion
+//
+// A renamed file is finished through its open descriptor, then closed; the
+// new file at the path is read from 0 only after that, so the lines of one
+// path stay in order. A file whose size falls below the read offset (or whose
+// first bytes change) was truncated: if a copy that starts with the same
+// fingerprint sits beside it (copytruncate), the copy is finished from the old
+// offset first; otherwise the bytes never read are counted as lost (reason
+// "truncated"). A deleted file is still read through its descriptor; if it
+// is not read to its end within delete_wait (because of backpressure) it is
+// closed and its unread bytes are counted as lost (reason "deleted").
+//
+// # Acknowledgement and checkpoints
+//
+// Every emitted line carries a Cursor (a per-process file identity and the
+// end offset of the line). Reading commits nothing. The consumer gives cursors
+// back with Ack, in any order; the committed offset of a file is the end of its
+// longest fully acknowledged prefix (never inside a partial line still being
+// merged on the other stream). Committed offsets are written to
+// state_dir/tail.json atomically (temporary file, fsync, rename) in a
+// versioned format about every commit_interval and by Close. A state file that
+// cannot be read is set aside as tail.json.corrupt with a warning and the
+// tailer starts by its start_at policy. A state directory that cannot be
+// written does not stop reading: it is warned about once per episode and
+// retried. Entries of files that no longer exist are pruned.
+//
+// So: after Run returns and every delivered line was acknowledged, Close
+// leaves a checkpoint from which a new tailer continues without loss or
+// duplicate (a line merged across streams and still open at shutdown may be
+// read again). After a crash, the new tailer resumes from the last checkpoint
+// written: nothing is lost, and what is repeated is what was read after that
+// checkpoint's offsets.
+//
+// Files found at startup resume at their committed offset when their inode and
+// fingerprint match; a file on a reused inode with other first bytes is read
+// from 0. A fresh agent (no usable state) starts files found at startup at
+// start_at; files that appear later are always read from 0.
+//
+// # Memory
+//
+// Bytes of emitted but unacknowledged lines are bounded by MaxInflightBytes
+// (exceeded by at most one read turn); when the bound is reached reading
+// pauses until acknowledgements free room, and the pause is counted in
+// ferry_tail_backpressure_seconds_total. Per file the tailer keeps a carry of
+// at most one incomplete line and merge buffers of at most max_line_bytes.
+//
+// Like every package under pkg/, tail carries no API stability promise before
+// v1.
+package tail

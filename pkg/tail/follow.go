@@ -1,0 +1,521 @@
+package tail
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// maxChunk bounds one read call; a turn may make several up to
+// ReadBytesPerTurn.
+const maxChunk = 128 << 10
+
+// follower is one open file. It is owned by the Run goroutine.
+type follower struct {
+	tr       *tracker
+	path     string
+	f        *os.File
+	key      fileKey
+	fp       [fpSize]byte
+	fpLen    int
+	off      int64 // next byte to read
+	consumed int64 // end of the last complete line (off minus carry)
+	carry    []byte
+	skip     bool // discarding the rest of an over-long line
+	dec      decoder
+	size     int64 // size at the last stat
+	dirty    bool  // may have new bytes
+	more     bool  // stopped by the turn budget, more to read
+	lastRead time.Time
+	gone     time.Time // when its path was seen naming another file or nothing
+	deleted  time.Time // when it was seen unlinked
+	pred     *follower // must be closed before this one is read
+	drain    bool      // read to the end, then close (copy of a truncated file)
+	closed   bool
+}
+
+func keyOf(fi os.FileInfo) (fileKey, uint64) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fileKey{dev: uint64(st.Dev), ino: st.Ino}, uint64(st.Nlink)
+	}
+	return fileKey{}, 1
+}
+
+// ignoredName reports files that are never logs being written: compressed or
+// temporary files and kubelet's rotated copies (0.log.20261126-035509).
+func ignoredName(path string) bool {
+	base := filepath.Base(path)
+	for _, s := range []string{".gz", ".tmp", ".swp", ".zip", ".bz2", ".xz", ".zst", ".lz4", "~"} {
+		if strings.HasSuffix(base, s) {
+			return true
+		}
+	}
+	if i := strings.Index(base, ".log."); i >= 0 {
+		rest := base[i+5:]
+		if rest != "" && rest[0] >= '0' && rest[0] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Tailer) excluded(path string) bool {
+	base := filepath.Base(path)
+	for _, p := range t.cfg.Exclude {
+		if ok, _ := filepath.Match(p, path); ok {
+			return true
+		}
+		if ok, _ := filepath.Match(p, base); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// included says whether a scan would take path.
+func (t *Tailer) included(path string) bool {
+	if ignoredName(path) || t.excluded(path) {
+		return false
+	}
+	for _, p := range t.cfg.Include {
+		if ok, _ := filepath.Match(p, path); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// rescan expands the include globs and starts following new files.
+func (t *Tailer) rescan(now time.Time, initial bool) {
+	for _, p := range t.cfg.Include {
+		ms, err := filepath.Glob(p)
+		if err != nil {
+			continue
+		}
+		for _, m := range ms {
+			if ignoredName(m) || t.excluded(m) {
+				continue
+			}
+			t.discover(m, now, initial)
+		}
+	}
+}
+
+// readFP reads up to fpSize bytes from the start of f.
+func readFP(f *os.File, buf []byte) int {
+	n, _ := f.ReadAt(buf[:fpSize], 0)
+	return n
+}
+
+// discover starts following path unless it (or its inode under another
+// path) is followed already.
+func (t *Tailer) discover(path string, now time.Time, initial bool) {
+	if f := t.byPath[path]; f != nil && !f.closed && f.gone.IsZero() {
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	key, _ := keyOf(fi)
+	if f := t.files[key]; f != nil && !f.closed {
+		return
+	}
+	if t.opts.Excluder != nil && t.opts.Excluder.Excluded(path) {
+		return
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		t.warnOnce("open:"+path, "cannot open log file", "path", path, "err", err)
+		return
+	}
+	fi, err = fh.Stat()
+	if err != nil {
+		_ = fh.Close()
+		return
+	}
+	if k, _ := keyOf(fi); k != key { // replaced between stat and open
+		key = k
+		if f := t.files[key]; f != nil && !f.closed {
+			_ = fh.Close()
+			return
+		}
+	}
+	f := &follower{path: path, f: fh, key: key, size: fi.Size(), dirty: true}
+	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
+	f.fpLen = readFP(fh, f.fp[:])
+	var start int64
+	if e, ok := t.resume[key]; ok {
+		delete(t.resume, key)
+		if fpMatches(e.Fingerprint, f.fp[:f.fpLen]) {
+			start = e.Offset
+			if start > f.size {
+				t.m.truncations.Inc()
+				t.log.Debug("file shorter than its checkpoint; reading from the start", "path", path)
+				start = 0
+			}
+		}
+	} else if initial && t.fresh && t.cfg.StartAt == "end" {
+		start = lineStartBefore(fh, f.size)
+	}
+	f.off, f.consumed = start, start
+	f.tr = t.newTracker(key, path, start, f.fp[:f.fpLen])
+	if p := t.byPath[path]; p != nil && !p.closed {
+		f.pred = p
+	}
+	t.add(f)
+	t.byPath[path] = f
+	t.log.Debug("following", "path", path, "offset", start)
+}
+
+func (t *Tailer) add(f *follower) {
+	t.files[f.key] = f
+	t.order = append(t.order, f)
+	t.m.openFiles.Inc()
+}
+
+// lineStartBefore returns the start of the line that holds offset size-1:
+// size itself if the file ends with a newline.
+func lineStartBefore(f *os.File, size int64) int64 {
+	if size == 0 {
+		return 0
+	}
+	n := min(size, 64<<10)
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, size-n); err != nil && !errors.Is(err, io.EOF) {
+		return size
+	}
+	i := bytes.LastIndexByte(buf, '\n')
+	if i < 0 {
+		if n == size {
+			return 0
+		}
+		return size
+	}
+	return size - n + int64(i) + 1
+}
+
+// resumeRotated finishes files a previous run was reading that were rotated
+// while no agent ran: their checkpoint names a path that now holds another
+// file, and the old file sits beside it under a new name.
+func (t *Tailer) resumeRotated(now time.Time) {
+	for key, e := range t.resume {
+		dir := filepath.Dir(e.Path)
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, de := range ents {
+			if !de.Type().IsRegular() {
+				continue
+			}
+			p := filepath.Join(dir, de.Name())
+			if p == e.Path && t.included(p) {
+				// Still under its own name but not taken by the scan (for
+				// instance excluded for now): a later scan resumes it.
+				break
+			}
+			fi, err := os.Stat(p)
+			if err != nil {
+				continue
+			}
+			if k, _ := keyOf(fi); k != key || t.files[k] != nil {
+				continue
+			}
+			fh, err := os.Open(p)
+			if err != nil {
+				break
+			}
+			f := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now}
+			f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, e.Path
+			f.fpLen = readFP(fh, f.fp[:])
+			if !fpMatches(e.Fingerprint, f.fp[:f.fpLen]) || e.Offset > f.size {
+				_ = fh.Close()
+				break
+			}
+			f.off, f.consumed = e.Offset, e.Offset
+			f.tr = t.newTracker(key, p, e.Offset, f.fp[:f.fpLen])
+			if cur := t.byPath[e.Path]; cur != nil && cur.pred == nil {
+				cur.pred = f
+			}
+			t.add(f)
+			t.log.Debug("finishing file rotated while stopped", "path", p, "offset", e.Offset)
+			break
+		}
+	}
+}
+
+// poll checks every open file; true asks for a rescan (a path changed).
+func (t *Tailer) poll(now time.Time) bool {
+	var behind int64
+	rescan := false
+	for _, f := range t.order {
+		if f.closed {
+			continue
+		}
+		f.dirty = true
+		if t.check(f, now) {
+			rescan = true
+		}
+		if !f.closed && f.size > f.off {
+			behind += f.size - f.off
+		}
+	}
+	t.m.behind.Set(float64(behind))
+	return rescan
+}
+
+// check looks for rotation, deletion and truncation of f; true if its path
+// now names another file or nothing.
+func (t *Tailer) check(f *follower, now time.Time) bool {
+	if f.closed {
+		return false
+	}
+	fi, err := f.f.Stat()
+	if err != nil {
+		return false
+	}
+	_, nlink := keyOf(fi)
+	changed := false
+	if f.gone.IsZero() && !f.drain {
+		st, err := os.Stat(f.path)
+		changed = true
+		if err == nil {
+			k, _ := keyOf(st)
+			changed = k != f.key
+		}
+		if changed {
+			f.gone = now
+			if nlink > 0 {
+				t.m.rotations.Inc()
+				t.log.Debug("rotated", "path", f.path)
+			}
+		}
+	}
+	if nlink == 0 && f.deleted.IsZero() {
+		f.deleted = now
+		if f.gone.IsZero() {
+			f.gone = now
+			changed = true
+		}
+	}
+	size := fi.Size()
+	switch {
+	case size < f.off:
+		t.truncated(f, now)
+	case f.fpLen > 0 && !t.sameStart(f):
+		t.truncated(f, now)
+	default:
+		f.size = size
+		if !f.deleted.IsZero() && now.Sub(f.deleted) >= t.cfg.DeleteWait && f.off < size {
+			t.closeFollower(f, false)
+		}
+	}
+	f.dirty = true
+	return changed
+}
+
+// sameStart says whether the file still begins with its fingerprint (a file
+// truncated and written past the old offset between two polls does not).
+func (t *Tailer) sameStart(f *follower) bool {
+	var buf [fpSize]byte
+	n, _ := f.f.ReadAt(buf[:f.fpLen], 0)
+	return n == f.fpLen && bytes.Equal(buf[:n], f.fp[:f.fpLen])
+}
+
+// readFile reads what f has, up to the turn budget.
+func (t *Tailer) readFile(f *follower, now time.Time) {
+	fi, err := f.f.Stat()
+	if err != nil {
+		return
+	}
+	size := fi.Size()
+	if size < f.off {
+		t.truncated(f, now)
+		return
+	}
+	f.size = size
+	if f.fpLen < fpSize && int64(f.fpLen) < size {
+		f.fpLen = readFP(f.f, f.fp[:])
+		t.mu.Lock()
+		f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
+		t.mu.Unlock()
+	}
+	budget := int64(t.cfg.ReadBytesPerTurn)
+	f.dec.now = now.UnixNano()
+	for budget > 0 && f.off < size {
+		n := min(size-f.off, budget, maxChunk)
+		chunk := make([]byte, int64(len(f.carry))+n)
+		copy(chunk, f.carry)
+		m, _ := f.f.ReadAt(chunk[len(f.carry):], f.off)
+		chunk = chunk[:len(f.carry)+m]
+		f.off += int64(m)
+		budget -= int64(m)
+		t.m.bytesRead.Add(float64(m))
+		t.consume(f, chunk)
+		if int64(m) < n {
+			break
+		}
+	}
+	t.collect(f)
+	f.lastRead = now
+	f.more = f.off < size
+	f.dirty = f.more
+	if !f.more && !f.gone.IsZero() && (f.drain || now.Sub(f.gone) >= t.cfg.ReadInterval || !f.deleted.IsZero()) {
+		// Finished a rotated, copied or deleted file through its descriptor.
+		t.closeFollower(f, true)
+	} else if !f.more && !f.gone.IsZero() {
+		f.dirty = true // come back to close it
+	}
+}
+
+// consume decodes the complete lines of chunk (which starts with f's carry
+// and ends at f.off) and keeps the incomplete rest as the new carry.
+func (t *Tailer) consume(f *follower, chunk []byte) {
+	base := f.off - int64(len(chunk))
+	data := chunk
+	if f.skip {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			f.carry = f.carry[:0]
+			f.consumed = f.off
+			return
+		}
+		f.skip = false
+		data = data[i+1:]
+		base += int64(i) + 1
+		f.consumed = base
+	}
+	n := f.dec.splitLines(data, base)
+	rest := data[n:]
+	f.consumed = base + int64(n)
+	if len(rest) > t.rawMax {
+		// A line without newline for longer than any line may be: decode
+		// what there is as a cut line and discard the rest of it.
+		f.dec.line(rest[:t.rawMax:t.rawMax], f.consumed, f.off, true)
+		f.skip = true
+		f.carry = f.carry[:0]
+		f.consumed = f.off
+		return
+	}
+	f.carry = append(f.carry[:0], rest...)
+	if cap(f.carry) > 64<<10 && len(f.carry) < 4<<10 {
+		f.carry = append([]byte(nil), f.carry...) // give back a big buffer
+	}
+}
+
+// truncated handles a file whose size fell below the read offset (or whose
+// start changed): copytruncate. If a copy with the same start sits beside it,
+// the copy is finished from the old offset first; otherwise the bytes never
+// read are counted as lost. The file is then read again from 0 as a new
+// generation.
+func (t *Tailer) truncated(f *follower, now time.Time) {
+	t.m.truncations.Inc()
+	if c := t.findCopy(f, now); c != nil {
+		t.log.Debug("truncated; finishing its copy first", "path", f.path, "copy", c.path)
+	} else if lost := f.size - f.consumed; lost > 0 {
+		t.m.lost.WithLabelValues(lostTruncated).Add(float64(lost))
+		t.log.Debug("truncated before it was read; bytes lost", "path", f.path, "bytes", lost)
+	}
+	t.closeTracker(f.tr, true)
+	f.off, f.consumed, f.size = 0, 0, 0
+	f.carry, f.skip = f.carry[:0], false
+	f.dec = decoder{maxLine: t.cfg.MaxLineBytes, path: f.path, logs: f.dec.logs[:0], marks: f.dec.marks[:0]}
+	f.fpLen = readFP(f.f, f.fp[:])
+	f.tr = t.newTracker(f.key, f.path, 0, f.fp[:f.fpLen])
+	f.dirty, f.more = true, false
+}
+
+// findCopy looks beside f for the copy a copytruncate made: a regular file
+// named after f that starts with f's fingerprint and is at least as long as
+// what was read. It takes over f's read position and merge state.
+func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
+	if f.fpLen == 0 {
+		return nil
+	}
+	dir, base := filepath.Split(f.path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var buf [fpSize]byte
+	for _, de := range ents {
+		name := de.Name()
+		if !de.Type().IsRegular() || name == base || !strings.HasPrefix(name, base) || strings.HasSuffix(name, ".gz") {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		fh, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		fi, err := fh.Stat()
+		if err != nil {
+			_ = fh.Close()
+			continue
+		}
+		key, _ := keyOf(fi)
+		if key == f.key || fi.Size() < f.off || t.files[key] != nil {
+			_ = fh.Close()
+			continue
+		}
+		n, _ := fh.ReadAt(buf[:f.fpLen], 0)
+		if n != f.fpLen || !bytes.Equal(buf[:n], f.fp[:f.fpLen]) {
+			_ = fh.Close()
+			continue
+		}
+		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now,
+			off: f.off, consumed: f.consumed, skip: f.skip, fp: f.fp, fpLen: f.fpLen, pred: f.pred}
+		c.carry = append([]byte(nil), f.carry...)
+		c.dec = f.dec
+		c.dec.path = f.path // lines keep the name they were read under
+		c.dec.logs, c.dec.marks = nil, nil
+		c.tr = t.newTracker(key, p, f.consumed, f.fp[:f.fpLen])
+		// The copy's pending lines are acknowledged under the copy's
+		// identity from here on; what f emitted stays with f's old tracker.
+		t.add(c)
+		f.pred = c
+		return c
+	}
+	return nil
+}
+
+// closeFollower closes f for good. atEnd says it was read to its end: an
+// unterminated last line and unfinished partials are emitted. Otherwise
+// (deleted and not read in time) the unread bytes are counted as lost.
+func (t *Tailer) closeFollower(f *follower, atEnd bool) {
+	if f.closed {
+		return
+	}
+	if atEnd {
+		if len(f.carry) > 0 && !f.skip {
+			line := append([]byte(nil), f.carry...)
+			f.dec.line(line, f.consumed, f.off, false)
+			f.consumed = f.off
+		}
+		f.dec.flush(f.consumed)
+	} else {
+		if lost := f.size - f.consumed; lost > 0 {
+			t.m.lost.WithLabelValues(lostDeleted).Add(float64(lost))
+			t.log.Warn("deleted log file closed before it was read to its end; bytes lost", "path", f.path, "bytes", lost)
+		}
+		f.dec.flush(f.consumed)
+	}
+	t.collect(f)
+	f.closed = true
+	_ = f.f.Close()
+	t.m.openFiles.Dec()
+	if t.files[f.key] == f {
+		delete(t.files, f.key)
+	}
+	if t.byPath[f.path] == f {
+		delete(t.byPath, f.path)
+	}
+	t.closeTracker(f.tr, false)
+	t.log.Debug("closed", "path", f.path, "offset", f.consumed)
+}

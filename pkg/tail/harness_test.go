@@ -1,0 +1,215 @@
+package tail
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// testConfig is a configuration with short intervals for tests.
+func testConfig(dir, state string) Config {
+	c := DefaultConfig()
+	c.Include = []string{filepath.Join(dir, "*", "*", "*.log")}
+	c.StateDir = state
+	c.ReadInterval = 10 * time.Millisecond
+	c.PollInterval = 50 * time.Millisecond
+	c.RescanInterval = 200 * time.Millisecond
+	c.CommitInterval = 50 * time.Millisecond
+	c.MaxLineBytes = 64 << 10
+	return c
+}
+
+// rec is one received line, copied out of the batch.
+type rec struct {
+	path      string
+	body      string
+	stream    event.Stream
+	cursor    event.Cursor
+	truncated bool
+	parseErr  bool
+}
+
+// runner runs a tailer with a consumer that records and acknowledges lines.
+type runner struct {
+	t      *testing.T
+	tl     *Tailer
+	reg    *prometheus.Registry
+	cancel context.CancelFunc
+	done   chan error
+	cdone  chan struct{}
+
+	mu   sync.Mutex
+	recs []rec
+	hold bool // do not acknowledge while set
+	held []event.Cursor
+}
+
+func startRunner(t *testing.T, cfg Config, opts Options) *runner {
+	t.Helper()
+	return startRunnerLog(t, cfg, opts, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel})))
+}
+
+func startRunnerLog(t *testing.T, cfg Config, opts Options, logger *slog.Logger) *runner {
+	t.Helper()
+	r := &runner{t: t, reg: prometheus.NewRegistry(), done: make(chan error, 1), cdone: make(chan struct{})}
+	opts.Registerer = r.reg
+	out := make(chan []event.Log, 4)
+	tl, err := New(cfg, logger, out, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.tl = tl
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- tl.Run(ctx) }()
+	go r.consume(out)
+	t.Cleanup(func() { r.stop(); _ = tl.Close() })
+	return r
+}
+
+// consume records every line and acknowledges batches in reverse order of
+// arrival, two at a time, to exercise out-of-order acknowledgement.
+func (r *runner) consume(out <-chan []event.Log) {
+	defer close(r.cdone)
+	var prev []event.Cursor
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	ack := func(cs []event.Cursor) {
+		r.mu.Lock()
+		hold := r.hold
+		if hold {
+			r.held = append(r.held, cs...)
+		}
+		r.mu.Unlock()
+		if !hold {
+			for i, j := 0, len(cs)-1; i < j; i, j = i+1, j-1 {
+				cs[i], cs[j] = cs[j], cs[i]
+			}
+			r.tl.Ack(cs)
+		}
+	}
+	for {
+		select {
+		case b, ok := <-out:
+			if !ok {
+				if prev != nil {
+					ack(prev)
+				}
+				return
+			}
+			cs := make([]event.Cursor, len(b))
+			r.mu.Lock()
+			for i, l := range b {
+				r.recs = append(r.recs, rec{path: l.Path, body: string(l.Body), stream: l.Stream, cursor: l.Cursor, truncated: l.Truncated, parseErr: l.ParseError})
+				cs[i] = l.Cursor
+			}
+			r.mu.Unlock()
+			if prev != nil {
+				ack(cs)
+				ack(prev)
+				prev = nil
+			} else {
+				prev = cs
+			}
+		case <-tick.C:
+			if prev != nil {
+				ack(prev)
+				prev = nil
+			}
+		}
+	}
+}
+
+func (r *runner) setHold(h bool) {
+	r.mu.Lock()
+	r.hold = h
+	held := r.held
+	r.held = nil
+	r.mu.Unlock()
+	if !h && len(held) > 0 {
+		r.tl.Ack(held)
+	}
+}
+
+// stop cancels Run and waits for it and the consumer.
+func (r *runner) stop() {
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			r.t.Errorf("Run: %v", err)
+		}
+		r.done <- nil
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("Run did not return")
+	}
+	<-r.cdone
+}
+
+func (r *runner) snapshot() []rec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]rec(nil), r.recs...)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// seqOf reads the sequence number that test lines start with ("seq=123 ...").
+func seqOf(body string) (int, bool) {
+	if !strings.HasPrefix(body, "seq=") {
+		return 0, false
+	}
+	end := strings.IndexByte(body, ' ')
+	if end < 0 {
+		end = len(body)
+	}
+	n, err := strconv.Atoi(body[4:end])
+	return n, err == nil
+}
+
+// criLine frames msg as one CRI line.
+func criLine(stream, tag, msg string) string {
+	return fmt.Sprintf("2026-11-26T03:55:09.123456789Z %s %s %s\n", stream, tag, msg)
+}
+
+func appendFile(t *testing.T, path, data string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var testLogLevel = func() slog.Level {
+	if os.Getenv("TAIL_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}()

@@ -1,0 +1,80 @@
+package tail
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Reasons for lost bytes.
+const (
+	lostDeleted   = "deleted"   // file deleted and closed before it was read to its end
+	lostTruncated = "truncated" // file truncated before it was read, no copy found
+)
+
+type metrics struct {
+	linesRead     *prometheus.CounterVec
+	bytesRead     prometheus.Counter
+	truncated     prometheus.Counter
+	parseErrors   prometheus.Counter
+	rotations     prometheus.Counter
+	truncations   prometheus.Counter
+	lost          *prometheus.CounterVec
+	openFiles     prometheus.Gauge
+	behind        prometheus.Gauge
+	inflight      prometheus.GaugeFunc
+	inflightLimit prometheus.Gauge
+	backpressure  prometheus.Counter
+	commitErrors  prometheus.Counter
+	commits       prometheus.Counter
+}
+
+func newMetrics(inflight func() float64) *metrics {
+	const ns, sub = "ferry", "tail"
+	m := &metrics{
+		linesRead: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "lines_read_total", Help: "Log lines emitted, after merging partials, by stream."}, []string{"stream"}),
+		bytesRead: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "read_bytes_total", Help: "Bytes read from log files."}),
+		truncated: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "lines_truncated_total", Help: "Lines cut to max_line_bytes."}),
+		parseErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "parse_errors_total", Help: "Lines that did not match their file's format, emitted raw."}),
+		rotations: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "rotations_total", Help: "Files whose path came to name another file (rename rotation) or vanished."}),
+		truncations: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "truncations_total", Help: "Files found truncated or rewritten below the read offset."}),
+		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "lost_bytes_total", Help: "Bytes never read, by reason (deleted, truncated)."}, []string{"reason"}),
+		openFiles: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "open_files", Help: "Log files open."}),
+		behind: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "behind_bytes", Help: "Bytes between the read offsets and the ends of the open files, at the last poll."}),
+		inflight: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "inflight_bytes", Help: "Bytes of emitted lines not yet acknowledged."}, inflight),
+		inflightLimit: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "inflight_limit_bytes", Help: "Limit of inflight_bytes; reading pauses when it is reached."}),
+		backpressure: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "backpressure_seconds_total", Help: "Time reading was paused because the in-flight limit was reached."}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "checkpoint_errors_total", Help: "Failed writes of the state file."}),
+		commits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "checkpoints_total", Help: "Successful writes of the state file."}),
+	}
+	for _, s := range []string{"stdout", "stderr"} {
+		m.linesRead.WithLabelValues(s)
+	}
+	for _, r := range []string{lostDeleted, lostTruncated} {
+		m.lost.WithLabelValues(r)
+	}
+	return m
+}
+
+func (m *metrics) register(r prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.truncated, m.parseErrors,
+		m.rotations, m.truncations, m.lost, m.openFiles, m.behind, m.inflight, m.inflightLimit,
+		m.backpressure, m.commitErrors, m.commits} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package tail
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+const (
+	stateName    = "tail.json"
+	stateVersion = 1
+	fpSize       = 1024 // bytes of a file's start that identify it with dev+inode
+)
+
+// stateFile is the on-disk checkpoint format. Version 1:
+//
+//	{"version":1,"files":[{"dev":..,"ino":..,"fingerprint":"<base64>","path":"..","offset":..}]}
+type stateFile struct {
+	Version int          `json:"version"`
+	Files   []stateEntry `json:"files"`
+}
+
+// stateEntry is the committed offset of one file, known by device, inode and
+// the first bytes it had (up to fpSize) when the entry was written.
+type stateEntry struct {
+	Dev         uint64 `json:"dev"`
+	Ino         uint64 `json:"ino"`
+	Fingerprint []byte `json:"fingerprint"`
+	Path        string `json:"path"`
+	Offset      int64  `json:"offset"`
+}
+
+type fileKey struct{ dev, ino uint64 }
+
+// fpMatches says whether a file whose first bytes are now is the file an
+// entry with fingerprint stored was written for.
+func fpMatches(stored, now []byte) bool {
+	return len(stored) <= len(now) && bytes.Equal(now[:len(stored)], stored)
+}
+
+// loadState reads the state file in dir. A missing file gives no entries
+// and no error. A file that cannot be read or decoded is renamed aside (to
+// tail.json.corrupt) and reported as an error; the caller warns and starts
+// fresh.
+func loadState(dir string) (map[fileKey]stateEntry, bool, error) {
+	path := filepath.Join(dir, stateName)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err == nil {
+		var st stateFile
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err = dec.Decode(&st); err == nil {
+			switch {
+			case st.Version != stateVersion:
+				err = fmt.Errorf("unsupported version %d", st.Version)
+			case dec.More():
+				err = errors.New("trailing data")
+			}
+		}
+		if err == nil {
+			m := make(map[fileKey]stateEntry, len(st.Files))
+			for i, e := range st.Files {
+				if e.Offset < 0 || len(e.Fingerprint) > fpSize {
+					err = fmt.Errorf("files[%d]: invalid entry", i)
+					break
+				}
+				m[fileKey{e.Dev, e.Ino}] = e
+			}
+			if err == nil {
+				return m, true, nil
+			}
+		}
+	}
+	aside := path + ".corrupt"
+	if rerr := os.Rename(path, aside); rerr != nil {
+		return nil, false, fmt.Errorf("read state %s: %w (and setting it aside failed: %v)", path, err, rerr)
+	}
+	return nil, false, fmt.Errorf("read state %s: %w; set aside as %s", path, err, aside)
+}
+
+// writeState replaces the state file atomically: temporary file, fsync,
+// rename, fsync of the directory.
+func writeState(dir string, entries []stateEntry) error {
+	data, err := json.Marshal(stateFile{Version: stateVersion, Files: entries})
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	path := filepath.Join(dir, stateName)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write state %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}

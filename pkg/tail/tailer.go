@@ -1,0 +1,620 @@
+package tail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// Excluder is implemented by enrichment: a file it excludes is never opened
+// or read. It is consulted when a file is discovered and again on each
+// rescan while the file is not open (the pod may appear in its cache later).
+// A file already open keeps being read even if it becomes excluded.
+type Excluder interface{ Excluded(path string) bool }
+
+// Options holds the tailer's optional dependencies.
+type Options struct {
+	Excluder   Excluder              // nil: nothing excluded
+	Registerer prometheus.Registerer // nil: metrics not registered
+}
+
+// maxBatchLines bounds the lines of one emitted batch.
+const maxBatchLines = 1024
+
+// Tailer follows log files and emits their lines. See the package
+// documentation for what it guarantees.
+type Tailer struct {
+	cfg     Config
+	log     *slog.Logger
+	out     chan<- []event.Log
+	opts    Options
+	m       *metrics
+	rawMax  int
+	running atomic.Bool
+
+	// mu guards the trackers (shared by the reading goroutine, Ack and Close).
+	mu       sync.Mutex
+	trackers map[uint64]*tracker
+	changes  uint64 // bumped whenever what a checkpoint would hold changes
+	nextID   uint64
+	loaded   bool // state was loaded by Run: Close may write it
+
+	inflight atomic.Int64
+	ackCh    chan struct{}
+
+	commitMu     sync.Mutex
+	written      uint64 // changes at the last successful write
+	stateFailing bool
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// Owned by the Run goroutine.
+	files   map[fileKey]*follower
+	byPath  map[string]*follower
+	order   []*follower
+	rr      int
+	resume  map[fileKey]stateEntry
+	fresh   bool
+	batch   []event.Log
+	watcher *fsnotify.Watcher
+	watched map[string]bool
+	warned  map[string]bool
+}
+
+// New checks cfg and builds a tailer that sends batches of lines to out.
+// Nothing runs until Run.
+func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) (*Tailer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, errors.New("tail: out channel is nil")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Tailer{
+		cfg:      cfg,
+		log:      logger.With("component", "tail"),
+		out:      out,
+		opts:     opts,
+		rawMax:   2*cfg.MaxLineBytes + 64<<10,
+		trackers: make(map[uint64]*tracker),
+		ackCh:    make(chan struct{}, 1),
+		files:    make(map[fileKey]*follower),
+		byPath:   make(map[string]*follower),
+		watched:  make(map[string]bool),
+		warned:   make(map[string]bool),
+	}
+	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
+	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
+	if opts.Registerer != nil {
+		if err := t.m.register(opts.Registerer); err != nil {
+			return nil, fmt.Errorf("tail: register metrics: %w", err)
+		}
+	}
+	return t, nil
+}
+
+// tracker holds the acknowledgement state of one generation of one file: the
+// lines emitted and not yet acknowledged, and the committed offset.
+type tracker struct {
+	id         uint64
+	key        fileKey
+	path       string
+	fp         []byte
+	committed  int64
+	lastEnd    int64
+	entries    []entry
+	head       int
+	closed     bool // the file is closed for good: forget it once all is acknowledged
+	superseded bool // a newer generation of the same file exists (truncation)
+}
+
+type entry struct {
+	end, safe, size int64
+	acked           bool
+}
+
+// ack marks the line ending at off as acknowledged and returns the bytes it
+// frees. Unknown or repeated cursors free nothing.
+func (tr *tracker) ack(off int64) (freed int64, advanced bool) {
+	es := tr.entries[tr.head:]
+	i := sort.Search(len(es), func(i int) bool { return es[i].end >= off })
+	for ; i < len(es) && es[i].end == off; i++ {
+		if !es[i].acked {
+			es[i].acked = true
+			freed = es[i].size
+			break
+		}
+	}
+	for tr.head < len(tr.entries) && tr.entries[tr.head].acked {
+		tr.committed = tr.entries[tr.head].safe
+		tr.head++
+		advanced = true
+	}
+	if tr.head == len(tr.entries) {
+		tr.entries, tr.head = tr.entries[:0], 0
+	} else if tr.head > 1024 && tr.head > len(tr.entries)/2 {
+		n := copy(tr.entries, tr.entries[tr.head:])
+		tr.entries, tr.head = tr.entries[:n], 0
+	}
+	return freed, advanced
+}
+
+func (tr *tracker) idle() bool { return tr.head == len(tr.entries) }
+
+// Ack gives back cursors of lines that were delivered (or dropped and
+// counted) downstream, in any order, from any goroutine, before, during or
+// after Run. Acknowledged lines free in-flight budget; the committed offset
+// of each file moves to the end of its longest acknowledged prefix.
+func (t *Tailer) Ack(cursors []event.Cursor) {
+	var freed int64
+	t.mu.Lock()
+	var tr *tracker
+	for _, c := range cursors {
+		if tr == nil || tr.id != c.Source {
+			if tr = t.trackers[c.Source]; tr == nil {
+				continue
+			}
+		}
+		n, adv := tr.ack(c.Offset)
+		freed += n
+		if adv {
+			t.changes++
+		}
+		if tr.closed && tr.idle() {
+			delete(t.trackers, tr.id)
+			tr = nil
+		}
+	}
+	t.mu.Unlock()
+	if freed > 0 {
+		t.inflight.Add(-freed)
+		select {
+		case t.ackCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (t *Tailer) newTracker(key fileKey, path string, start int64, fp []byte) *tracker {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.nextID++
+	tr := &tracker{id: t.nextID, key: key, path: path, committed: start, lastEnd: start, fp: append([]byte(nil), fp...)}
+	t.trackers[tr.id] = tr
+	t.changes++
+	return tr
+}
+
+// closeTracker ends a generation: it is forgotten once all its lines are
+// acknowledged, and a closed generation is never checkpointed again when
+// superseded.
+func (t *Tailer) closeTracker(tr *tracker, superseded bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr.closed = true
+	tr.superseded = tr.superseded || superseded
+	if tr.idle() {
+		delete(t.trackers, tr.id)
+	}
+	t.changes++
+}
+
+// Close writes the final checkpoint. Call it after Run returned and the sink
+// acknowledged what it delivered. It is idempotent; it writes nothing if Run
+// never loaded the state.
+func (t *Tailer) Close() error {
+	t.closeOnce.Do(func() {
+		t.mu.Lock()
+		loaded := t.loaded
+		t.mu.Unlock()
+		if loaded {
+			t.closeErr = t.commit(true)
+		}
+	})
+	return t.closeErr
+}
+
+// commit writes the checkpoint if anything changed since the last write.
+func (t *Tailer) commit(force bool) error {
+	if t.cfg.StateDir == "" {
+		return nil
+	}
+	t.commitMu.Lock()
+	defer t.commitMu.Unlock()
+	t.mu.Lock()
+	changes := t.changes
+	if changes == t.written && !force {
+		t.mu.Unlock()
+		return nil
+	}
+	entries := make([]stateEntry, 0, len(t.trackers))
+	for _, tr := range t.trackers {
+		if tr.superseded || (tr.closed && tr.idle()) {
+			continue
+		}
+		entries = append(entries, stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, Fingerprint: tr.fp, Path: tr.path, Offset: tr.committed})
+	}
+	t.mu.Unlock()
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+	if err := writeState(t.cfg.StateDir, entries); err != nil {
+		t.m.commitErrors.Inc()
+		if !t.stateFailing {
+			t.stateFailing = true
+			t.log.Warn("cannot write checkpoint; still reading, will retry", "err", err)
+		}
+		return err
+	}
+	if t.stateFailing {
+		t.stateFailing = false
+		t.log.Info("checkpoint written again", "dir", t.cfg.StateDir)
+	}
+	t.written = changes
+	t.m.commits.Inc()
+	return nil
+}
+
+// Run discovers and reads until ctx is done, then stops reading, closes out,
+// and returns nil. It returns an error only if it cannot work at all.
+func (t *Tailer) Run(ctx context.Context) error {
+	if t.running.Swap(true) {
+		return errors.New("tail: Run called twice")
+	}
+	defer close(t.out)
+	t.loadState()
+	if w, err := fsnotify.NewWatcher(); err != nil {
+		t.log.Warn("file notifications unavailable; relying on polling", "err", err)
+	} else {
+		t.watcher = w
+		defer w.Close()
+	}
+	defer t.closeAll()
+
+	now := time.Now()
+	t.rescan(now, true)
+	t.resumeRotated(now)
+	t.watch()
+
+	var (
+		nextPoll   = now.Add(t.cfg.PollInterval)
+		nextRescan = now.Add(t.cfg.RescanInterval)
+		nextCommit = now.Add(t.cfg.CommitInterval)
+		rescanAt   time.Time
+		events     <-chan fsnotify.Event
+		errs       <-chan error
+		timer      = time.NewTimer(time.Hour)
+	)
+	defer timer.Stop()
+	if t.watcher != nil {
+		events, errs = t.watcher.Events, t.watcher.Errors
+	}
+	for ctx.Err() == nil {
+		now = time.Now()
+		if (!rescanAt.IsZero() && !now.Before(rescanAt)) || !now.Before(nextRescan) {
+			t.rescan(now, false)
+			t.watch()
+			rescanAt, nextRescan = time.Time{}, now.Add(t.cfg.RescanInterval)
+		}
+		if !now.Before(nextPoll) {
+			if t.poll(now) {
+				rescanAt = now
+			}
+			nextPoll = now.Add(t.cfg.PollInterval)
+		}
+		if !now.Before(nextCommit) {
+			_ = t.commit(false)
+			nextCommit = now.Add(t.cfg.CommitInterval)
+		}
+		more, blocked := t.readTurn(ctx, now)
+		if ctx.Err() != nil {
+			break
+		}
+		wake := nextPoll
+		for _, w := range []time.Time{nextRescan, nextCommit, rescanAt} {
+			if !w.IsZero() && w.Before(wake) {
+				wake = w
+			}
+		}
+		if !blocked {
+			if more {
+				wake = now
+			} else if e := t.nextEligible(); !e.IsZero() && e.Before(wake) {
+				wake = e
+			}
+		}
+		d := time.Until(wake)
+		if d <= 0 {
+			// More to read now; still take notifications that are ready.
+			select {
+			case ev := <-events:
+				if t.handleEvent(ev, time.Now()) && rescanAt.IsZero() {
+					rescanAt = time.Now().Add(50 * time.Millisecond)
+				}
+			default:
+			}
+			continue
+		}
+		timer.Reset(d)
+		waitStart := time.Now()
+		select {
+		case <-ctx.Done():
+		case ev := <-events:
+			if t.handleEvent(ev, time.Now()) && rescanAt.IsZero() {
+				rescanAt = time.Now().Add(50 * time.Millisecond)
+			}
+		case err := <-errs:
+			t.log.Debug("file notification error; rescanning", "err", err)
+			rescanAt = time.Now()
+		case <-timer.C:
+		case <-t.ackCh:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		if blocked {
+			t.m.backpressure.Add(time.Since(waitStart).Seconds())
+		}
+	}
+	return nil
+}
+
+// loadState reads the checkpoint and decides whether this agent is fresh.
+func (t *Tailer) loadState() {
+	t.fresh = true
+	if t.cfg.StateDir != "" {
+		if err := os.MkdirAll(t.cfg.StateDir, 0o700); err != nil {
+			t.log.Warn("cannot create state directory; offsets will not be kept", "dir", t.cfg.StateDir, "err", err)
+		}
+		m, ok, err := loadState(t.cfg.StateDir)
+		if err != nil {
+			t.log.Warn("state file unusable; starting by start_at", "err", err, "start_at", t.cfg.StartAt)
+		}
+		if ok {
+			t.resume, t.fresh = m, false
+		}
+	}
+	t.mu.Lock()
+	t.loaded = true
+	t.mu.Unlock()
+}
+
+// closeAll closes every open file when Run ends. Their trackers stay: the
+// files still exist and Close checkpoints them.
+func (t *Tailer) closeAll() {
+	for _, f := range t.order {
+		if !f.closed {
+			f.closed = true
+			_ = f.f.Close()
+			t.m.openFiles.Dec()
+		}
+	}
+	t.order = nil
+	clear(t.files)
+	clear(t.byPath)
+}
+
+// nextEligible is the earliest time a dirty file may be read again.
+func (t *Tailer) nextEligible() time.Time {
+	var e time.Time
+	for _, f := range t.order {
+		if f.closed || !f.dirty || (f.pred != nil && !f.pred.closed) {
+			continue
+		}
+		at := f.lastRead.Add(t.cfg.ReadInterval)
+		if e.IsZero() || at.Before(e) {
+			e = at
+		}
+	}
+	return e
+}
+
+// readTurn gives every file that is due one bounded read, then sends what was
+// read. more says some file has more to read right away; blocked says the
+// in-flight budget stopped the turn.
+func (t *Tailer) readTurn(ctx context.Context, now time.Time) (more, blocked bool) {
+	n := len(t.order)
+	if n > 0 {
+		t.rr = (t.rr + 1) % n
+	}
+	for k := 0; k < n; k++ {
+		f := t.order[(t.rr+k)%n]
+		if f.closed || (f.pred != nil && !f.pred.closed) {
+			continue
+		}
+		if !f.more && !(f.dirty && now.Sub(f.lastRead) >= t.cfg.ReadInterval) {
+			continue
+		}
+		if t.inflight.Load() >= t.cfg.MaxInflightBytes {
+			blocked = true
+			break
+		}
+		t.readFile(f, now)
+		more = more || f.more
+		if len(t.batch) >= maxBatchLines && !t.flush(ctx) {
+			return more, blocked
+		}
+	}
+	t.flush(ctx)
+	// Drop closed files from the rotation.
+	j := 0
+	for _, f := range t.order {
+		if !f.closed {
+			t.order[j] = f
+			j++
+		}
+	}
+	clear(t.order[j:])
+	t.order = t.order[:j]
+	return more, blocked
+}
+
+// flush hands the batch to the receiver; false if ctx ended first.
+func (t *Tailer) flush(ctx context.Context) bool {
+	if len(t.batch) == 0 {
+		return true
+	}
+	select {
+	case t.out <- t.batch:
+		t.batch = nil
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// collect moves what f's decoder produced into the batch and f's tracker.
+func (t *Tailer) collect(f *follower) {
+	d := &f.dec
+	if len(d.logs) == 0 {
+		return
+	}
+	if t.batch == nil {
+		t.batch = make([]event.Log, 0, 256)
+	}
+	var stdout, stderr int
+	for i := range d.logs {
+		d.logs[i].Cursor = event.Cursor{Source: f.tr.id, Offset: d.marks[i].end}
+		if d.logs[i].Stream == event.Stderr {
+			stderr++
+		} else {
+			stdout++
+		}
+	}
+	t.batch = append(t.batch, d.logs...)
+	var size int64
+	t.mu.Lock()
+	tr := f.tr
+	for _, mk := range d.marks {
+		s := mk.end - tr.lastEnd
+		tr.lastEnd = mk.end
+		size += s
+		tr.entries = append(tr.entries, entry{end: mk.end, safe: mk.safe, size: s})
+	}
+	t.mu.Unlock()
+	t.inflight.Add(size)
+	t.m.linesRead.WithLabelValues("stdout").Add(float64(stdout))
+	if stderr > 0 {
+		t.m.linesRead.WithLabelValues("stderr").Add(float64(stderr))
+	}
+	if d.truncated > 0 {
+		t.m.truncated.Add(float64(d.truncated))
+	}
+	if d.parseErrors > 0 {
+		t.m.parseErrors.Add(float64(d.parseErrors))
+	}
+	clear(d.logs)
+	d.logs, d.marks, d.truncated, d.parseErrors = d.logs[:0], d.marks[:0], 0, 0
+}
+
+// warnOnce logs an operator-actionable problem once per key.
+func (t *Tailer) warnOnce(key, msg string, args ...any) {
+	if t.warned[key] {
+		return
+	}
+	if len(t.warned) > 10000 {
+		clear(t.warned)
+	}
+	t.warned[key] = true
+	t.log.Warn(msg, args...)
+}
+
+// handleEvent reacts to one notification; true asks for a rescan soon.
+func (t *Tailer) handleEvent(ev fsnotify.Event, now time.Time) bool {
+	f := t.byPath[ev.Name]
+	switch {
+	case ev.Has(fsnotify.Write):
+		if f != nil {
+			f.dirty = true
+		}
+		return false
+	case ev.Has(fsnotify.Create):
+		if f != nil {
+			t.check(f, now)
+		}
+		if t.included(ev.Name) {
+			// A new file (or the new file of a rotation): take it now, so
+			// that even a short-lived file is open before it can be
+			// rotated away.
+			t.discover(ev.Name, now, false)
+			return false
+		}
+		return true // a directory, perhaps: rescan soon
+	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
+		if f != nil {
+			t.check(f, now)
+		}
+		if t.watched[ev.Name] {
+			delete(t.watched, ev.Name)
+		}
+		return f != nil
+	}
+	return false
+}
+
+// watch adds notification watches on every directory the include globs can
+// create or write files in, and on their ancestors down from the first
+// directory without glob characters, so new pods are seen.
+func (t *Tailer) watch() {
+	if t.watcher == nil {
+		return
+	}
+	want := make(map[string]bool)
+	for _, p := range t.cfg.Include {
+		for d := filepath.Dir(p); ; d = filepath.Dir(d) {
+			if !hasMeta(d) {
+				want[d] = true
+				break
+			}
+			ms, _ := filepath.Glob(d)
+			for _, m := range ms {
+				want[m] = true
+			}
+		}
+	}
+	for d := range want {
+		if t.watched[d] {
+			continue
+		}
+		if err := t.watcher.Add(d); err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				t.warnOnce("watch", "cannot watch a directory; new files there are found by rescan", "dir", d, "err", err)
+			}
+			continue
+		}
+		t.watched[d] = true
+	}
+	for d := range t.watched {
+		if !want[d] {
+			_ = t.watcher.Remove(d)
+			delete(t.watched, d)
+		}
+	}
+}
+
+func hasMeta(p string) bool {
+	for _, c := range p {
+		switch c {
+		case '*', '?', '[', '\\':
+			return true
+		}
+	}
+	return false
+}
