@@ -35,7 +35,7 @@ func BenchmarkEncodeLog(b *testing.B) {
 }
 
 func BenchmarkEncodeMetric(b *testing.B) {
-	m := event.Metric{Name: "node_cpu_seconds_total", Labels: []event.Label{{"cpu", "0"}, {"mode", "idle"}}, Value: 1234.5, Type: event.Counter}
+	m := event.Metric{Name: "node_cpu_seconds_total", Labels: []event.Label{{Name: "cpu", Value: "0"}, {Name: "mode", Value: "idle"}}, Value: 1234.5, Type: event.Counter}
 	now := time.Now()
 	buf := appendMetric(nil, &m, now, "node-1")
 	b.SetBytes(int64(len(buf)))

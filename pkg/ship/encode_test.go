@@ -79,7 +79,7 @@ func TestEncodeLogExact(t *testing.T) {
 		},
 		{
 			name: "annotations",
-			log: event.Log{Time: time.Unix(0, 0), Meta: &event.Meta{Annotations: map[string]string{"app.kubernetes.io/x": "1"}}},
+			log:  event.Log{Time: time.Unix(0, 0), Meta: &event.Meta{Annotations: map[string]string{"app.kubernetes.io/x": "1"}}},
 			want: `{"time":"1970-01-01T00:00:00.000000000Z","stream":"stdout","message":"","kubernetes":` +
 				`{"namespace":"","pod":"","pod_uid":"","container":"","container_id":"","image":"","node":"","labels":{},` +
 				`"annotations":{"app.kubernetes.io/x":"1"},"owner":{"kind":"","name":""}},"file":"","offset":0,"truncated":false}`,
@@ -112,7 +112,7 @@ func TestEncodeMetric(t *testing.T) {
 		m    event.Metric
 		want string
 	}{
-		{"counter", event.Metric{Name: "node_cpu_seconds_total", Labels: []event.Label{{"cpu", "0"}, {"mode", "idle"}}, Value: 1234.5, Type: event.Counter},
+		{"counter", event.Metric{Name: "node_cpu_seconds_total", Labels: []event.Label{{Name: "cpu", Value: "0"}, {Name: "mode", Value: "idle"}}, Value: 1234.5, Type: event.Counter},
 			`{"name":"node_cpu_seconds_total","labels":{"cpu":"0","mode":"idle"},"value":1234.5,"type":"counter","time":"2026-11-26T03:55:09.000000005Z","node":"n\"1"}`},
 		{"gauge no labels", event.Metric{Name: "node_load1", Value: 0.25},
 			`{"name":"node_load1","labels":{},"value":0.25,"type":"gauge","time":"2026-11-26T03:55:09.000000005Z","node":"n\"1"}`},
@@ -192,7 +192,7 @@ func FuzzEncodeLog(f *testing.F) {
 		if rec.Message != want {
 			t.Fatalf("message: got %q, want %q", rec.Message, want)
 		}
-		m := event.Metric{Name: label, Labels: []event.Label{{label, string(body)}}}
+		m := event.Metric{Name: label, Labels: []event.Label{{Name: label, Value: string(body)}}}
 		if out := appendMetric(nil, &m, time.Unix(0, 0), label); !json.Valid(out) {
 			t.Fatalf("invalid metric JSON: %s", out)
 		}
