@@ -593,7 +593,7 @@ func (s *Shipper) hint(err error) string {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		if s.sasl {
-			return "the broker closed the connection; with SASL this usually means authentication likely failed (check kafka.sasl.mechanism, username and password)"
+			return "the broker closed the connection: with SASL, authentication likely failed (check kafka.sasl.mechanism, username and password)"
 		}
 		return "the broker closed the connection"
 	case errors.Is(err, context.DeadlineExceeded):
