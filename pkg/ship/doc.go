@@ -19,7 +19,7 @@
 // moves on: too_large (larger than kafka.max_message_bytes, or refused by
 // the broker as too large), invalid_topic, topic_authorization,
 // invalid_record, policy_violation. When the broker refuses a batch of
-// several records for such a reason, ship resends them one by one to find
+// several records for such a reason, ship resends them in halves to find
 // the culprit, so that one poisoned record never takes others with it.
 // A record can be delivered twice (a retry after a timeout the broker had
 // in fact served): consumers must tolerate duplicates.

@@ -493,3 +493,35 @@ func TestKafkaRunHardStopPromptly(t *testing.T) {
 		t.Errorf("acked %d unconfirmed records", n)
 	}
 }
+
+// The default batch bound keeps an uncompressed produce request within a
+// broker's default message.max.bytes: nothing is refused, nothing resent.
+func TestKafkaDefaultBatchFitsBroker(t *testing.T) {
+	_, addr := startCluster(t, kfake.SeedTopics(1, "logs"))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Compression = "none"
+	cfg.Kafka.Batch.Linger = Duration(time.Second)
+	h := runShipper(t, cfg, nil)
+	ls := makeLogs(1, 0, 6000, metaFor(1)) // ~2.5 MB
+	for i := 0; i < len(ls); i += 1000 {
+		h.logs <- ls[i : i+1000]
+	}
+	h.finish(t)
+	if got := testutil.ToFloat64(h.s.m.sent.WithLabelValues("log")); got != 6000 {
+		t.Errorf("sent %v, want 6000", got)
+	}
+	mfs, _ := h.reg.Gather()
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "ferry_ship_kafka_writer_messages_total":
+			if v := mf.GetMetric()[0].GetCounter().GetValue(); v != 6000 {
+				t.Errorf("kafka-go wrote %v messages, want 6000 (no resend)", v)
+			}
+		case "ferry_ship_dropped_records_total":
+			t.Errorf("drops: %v", mf)
+		}
+	}
+	if got := testutil.ToFloat64(h.s.m.batches); got < 3 {
+		t.Errorf("batches %v: 2.5 MB should need at least 3 batches of 1 MiB", got)
+	}
+}

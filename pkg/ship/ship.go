@@ -201,13 +201,14 @@ type batch struct {
 	buf     []byte
 	items   []item
 	bytes   int // encoded bytes of the records not dropped
+	wire    int // bytes plus Kafka's per-record overhead
 	msgs    []kafka.Message
 	call    []kafka.Message
 	pending []int
 }
 
 func (b *batch) reset() {
-	b.buf, b.items, b.bytes = b.buf[:0], b.items[:0], 0
+	b.buf, b.items, b.bytes, b.wire = b.buf[:0], b.items[:0], 0, 0
 	clear(b.msgs)
 	clear(b.call)
 }
@@ -282,11 +283,18 @@ func (s *Shipper) batcher(ctx context.Context, full chan<- *batch, free <-chan *
 		cur = nil
 		return get()
 	}
-	added := func() bool {
+	var scratch []byte
+	put := func(it item, path string) bool {
+		if !s.place(cur, it, scratch, path) {
+			if !flush() {
+				return false
+			}
+			s.place(cur, it, scratch, path)
+		}
 		if len(cur.items) == 1 {
 			timer.Reset(s.linger)
 		}
-		if cur.bytes >= s.maxBytes || len(cur.items) >= s.maxRecords {
+		if cur.wire >= s.maxBytes-batchHeader || len(cur.items) >= s.maxRecords {
 			return flush()
 		}
 		return true
@@ -300,8 +308,9 @@ func (s *Shipper) batcher(ctx context.Context, full chan<- *batch, free <-chan *
 				continue
 			}
 			for i := range ls {
-				s.addLog(enc, cur, &ls[i])
-				if !added() {
+				var it item
+				it, scratch = s.encodeLog(enc, scratch, &ls[i])
+				if !put(it, ls[i].Path) {
 					return
 				}
 			}
@@ -311,8 +320,9 @@ func (s *Shipper) batcher(ctx context.Context, full chan<- *batch, free <-chan *
 				continue
 			}
 			for i := range snap.Metrics {
-				s.addMetric(cur, &snap.Metrics[i], snap.Time, snap.Node)
-				if !added() {
+				var it item
+				it, scratch = s.encodeMetric(scratch, &snap.Metrics[i], snap.Time, snap.Node)
+				if !put(it, "") {
 					return
 				}
 			}
@@ -335,11 +345,21 @@ func (s *Shipper) forget(b *batch) {
 	}
 }
 
-func (s *Shipper) addLog(enc *encoder, b *batch, l *event.Log) {
-	it := item{cursor: l.Cursor, readAt: l.ReadAt, isLog: true, start: len(b.buf)}
-	b.buf = enc.appendLog(b.buf, l)
-	it.end = len(b.buf)
-	it.keyStart, it.keyEnd = it.end, it.end
+// recordOverhead bounds what Kafka's record format adds to a record's key
+// and value (length, attributes, timestamp and offset deltas, key and value
+// lengths, header count), so that a batch's produce request stays within
+// batch.max_bytes.
+const recordOverhead = 32
+
+// batchHeader is the size of a Kafka record batch header, with a margin.
+const batchHeader = 128
+
+// encodeLog encodes l into buf (reset), followed by its key; it returns the
+// item (start..end is the value, end..keyEnd the key, within buf).
+func (s *Shipper) encodeLog(enc *encoder, buf []byte, l *event.Log) (item, []byte) {
+	it := item{cursor: l.Cursor, readAt: l.ReadAt, isLog: true}
+	buf = enc.appendLog(buf[:0], l)
+	it.end, it.keyStart, it.keyEnd = len(buf), len(buf), len(buf)
 	if s.route != nil {
 		var fallback bool
 		it.topic, fallback = s.route.topic(l.Meta)
@@ -347,40 +367,53 @@ func (s *Shipper) addLog(enc *encoder, b *batch, l *event.Log) {
 			s.m.fallback.Inc()
 		}
 		if s.keyPodUID && l.Meta != nil && l.Meta.PodUID != "" {
-			b.buf = append(b.buf, l.Meta.PodUID...)
-			it.keyEnd = len(b.buf)
+			buf = append(buf, l.Meta.PodUID...)
+			it.keyEnd = len(buf)
 		}
 	}
-	s.heldLogs.Add(1)
-	s.add(b, it, l.Path)
+	return it, buf
 }
 
-func (s *Shipper) addMetric(b *batch, m *event.Metric, t time.Time, node string) {
-	it := item{start: len(b.buf), topic: s.metricsTop}
-	b.buf = appendMetric(b.buf, m, t, node)
-	it.end = len(b.buf)
-	it.keyStart, it.keyEnd = it.end, it.end
+func (s *Shipper) encodeMetric(buf []byte, m *event.Metric, t time.Time, node string) (item, []byte) {
+	it := item{topic: s.metricsTop}
+	buf = appendMetric(buf[:0], m, t, node)
+	it.end, it.keyStart, it.keyEnd = len(buf), len(buf), len(buf)
 	if s.route != nil && s.keyPodUID && node != "" {
-		b.buf = append(b.buf, node...)
-		it.keyEnd = len(b.buf)
+		buf = append(buf, node...)
+		it.keyEnd = len(buf)
 	}
-	s.heldMetrics.Add(1)
-	s.add(b, it, "")
+	return it, buf
 }
 
-func (s *Shipper) add(b *batch, it item, path string) {
-	if n := it.size(); n > s.maxMsg {
-		b.buf = b.buf[:it.start]
+// place copies an encoded record (it over enc) into the batch b. It returns
+// false, placing nothing, when b holds records and this one would take it
+// over the size bound: the caller flushes b and places it in the next one.
+func (s *Shipper) place(b *batch, it item, enc []byte, path string) bool {
+	n := it.size()
+	if n > s.maxMsg {
 		it.start, it.end, it.keyStart, it.keyEnd = 0, 0, 0, 0
 		it.done, it.dropped = true, "too_large"
 		s.m.dropped.WithLabelValues(it.kind(), it.dropped).Inc()
 		s.log.Warn("record dropped: larger than kafka.max_message_bytes", "record", it.kind(),
 			"bytes", n, "limit", s.maxMsg, "file", path, "offset", it.cursor.Offset)
 	} else {
+		if len(b.items) > 0 && b.wire+n+recordOverhead > s.maxBytes-batchHeader {
+			return false
+		}
+		base := len(b.buf)
+		b.buf = append(b.buf, enc...)
+		it.start, it.end, it.keyStart, it.keyEnd = base, base+it.end, base+it.keyStart, base+it.keyEnd
 		b.bytes += n
+		b.wire += n + recordOverhead
 		s.m.heldBytes.Add(float64(n))
 	}
+	if it.isLog {
+		s.heldLogs.Add(1)
+	} else {
+		s.heldMetrics.Add(1)
+	}
 	b.items = append(b.items, it)
+	return true
 }
 
 // sender delivers batches one after the other, then acknowledges them and
@@ -462,14 +495,14 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 		b.msgs = append(b.msgs, msg)
 		b.pending = append(b.pending, i)
 	}
-	isolate := false // send one record per call to find which one is refused
+	// limit is how many pending records go in one call. When the sink
+	// refuses several records for a reason about a record, it is halved
+	// until the refused record is alone, and only that one is dropped.
+	limit := len(b.pending)
 	attempt := 0
 	var firstFailure time.Time
 	for len(b.pending) > 0 {
-		n := len(b.pending)
-		if isolate {
-			n = 1
-		}
+		n := min(limit, len(b.pending))
 		b.call = b.call[:0]
 		for _, i := range b.pending[:n] {
 			b.call = append(b.call, b.msgs[i])
@@ -502,8 +535,8 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 				retryErr = e
 				keep = append(keep, i)
 			case n > 1:
-				// The broker refused a multi-record batch: find the culprit.
-				isolate = true
+				// The broker refused several records: find the culprit.
+				limit = max(1, n/2)
 				keep = append(keep, i)
 			default:
 				it.done, it.dropped = true, reason
