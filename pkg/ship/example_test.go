@@ -13,7 +13,9 @@ import (
 
 type printAcker struct{}
 
-func (printAcker) Ack(cs []event.Cursor) { fmt.Printf("acked %d cursor(s), first %+v\n", len(cs), cs[0]) }
+func (printAcker) Ack(cs []event.Cursor) {
+	fmt.Printf("acked %d cursor(s), first %+v\n", len(cs), cs[0])
+}
 
 // A Shipper with the stdout sink: records are written as NDJSON, then
 // acknowledged.
