@@ -21,6 +21,10 @@
 // invalid_record, policy_violation. When the broker refuses a batch of
 // several records for such a reason, ship resends them in halves to find
 // the culprit, so that one poisoned record never takes others with it.
+// A log record whose topic template names a topic the brokers do not know
+// (and kafka.allow_auto_topic_creation is off) goes to kafka.fallback_topic
+// rather than wait forever; that topic is tried again after a minute. A
+// fixed topic that does not exist is retried (and logged) until it does.
 // A record can be delivered twice (a retry after a timeout the broker had
 // in fact served): consumers must tolerate duplicates.
 //

@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -79,13 +82,48 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 		}),
 	}
 	s.prod = s.writer
-	client := &kafka.Client{Addr: s.writer.Addr, Transport: transport, Timeout: time.Duration(k.WriteTimeout)}
+	s.client = &kafka.Client{Addr: s.writer.Addr, Transport: transport, Timeout: time.Duration(k.WriteTimeout)}
+	s.autoCreate = k.AllowAutoTopicCreation
 	topic := k.MetricsTopic
 	s.ping = func(ctx context.Context) error {
-		_, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		_, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 		return err
 	}
 	return nil
+}
+
+// rerouteMissing handles a produce that failed because a topic is unknown.
+// With a topic template and no auto-creation, a topic the brokers do not
+// know would hold every record behind it forever: ship asks the brokers
+// about each templated topic of the pending records, and sends the records
+// of the missing ones to the fallback topic (counted as fallbacks, logged).
+func (s *Shipper) rerouteMissing(ctx context.Context, b *batch) {
+	if s.route == nil || s.route.tmpl == nil || s.autoCreate {
+		return
+	}
+	checked := map[string]bool{}
+	for _, i := range b.pending {
+		it := &b.items[i]
+		if !it.isLog || it.topic == s.route.fallback {
+			continue
+		}
+		missing, ok := checked[it.topic]
+		if !ok {
+			res, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{it.topic}})
+			missing = err == nil && len(res.Topics) == 1 && errors.Is(res.Topics[0].Error, kafka.UnknownTopicOrPartition)
+			checked[it.topic] = missing
+			if missing {
+				s.route.markMissing(it.topic)
+				s.log.Warn("topic does not exist: sending its records to kafka.fallback_topic",
+					"topic", it.topic, "fallback_topic", s.route.fallback, "recheck_after", missingTopicRecheck)
+			}
+		}
+		if missing {
+			it.topic = s.route.fallback
+			b.msgs[i].Topic = it.topic
+			s.m.fallback.Inc()
+		}
+	}
 }
 
 func codec(name string) (kafka.Compression, error) {
@@ -163,11 +201,45 @@ type router struct {
 	fallback string
 	cache    map[*event.Meta]route
 	buf      bytes.Buffer
+
+	// Topics the brokers said do not exist, until when they are avoided.
+	// The sender marks them, the batcher reads them; gen tells the batcher
+	// to forget its cache.
+	mu      sync.Mutex
+	missing map[string]time.Time
+	gen     atomic.Uint64
+	seenGen uint64
 }
 
 type route struct {
 	topic    string
 	fallback bool
+	until    time.Time // when fallback because the topic was missing: recheck after
+}
+
+// missingTopicRecheck is how long the records of a topic the brokers do not
+// know go to the fallback topic before the topic is tried again.
+const missingTopicRecheck = time.Minute
+
+func (r *router) markMissing(topic string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.missing == nil {
+		r.missing = map[string]time.Time{}
+	}
+	r.missing[topic] = time.Now().Add(missingTopicRecheck)
+	r.gen.Add(1)
+}
+
+func (r *router) missingUntil(topic string) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	until, ok := r.missing[topic]
+	if ok && time.Now().After(until) {
+		delete(r.missing, topic)
+		return time.Time{}, false
+	}
+	return until, ok
 }
 
 func newRouter(topic, fallback string) (*router, error) {
@@ -192,7 +264,11 @@ func (r *router) topic(m *event.Meta) (string, bool) {
 	if m == nil {
 		m = emptyMeta
 	}
-	if rt, ok := r.cache[m]; ok {
+	if g := r.gen.Load(); g != r.seenGen {
+		clear(r.cache)
+		r.seenGen = g
+	}
+	if rt, ok := r.cache[m]; ok && (rt.until.IsZero() || time.Now().Before(rt.until)) {
 		return rt.topic, rt.fallback
 	}
 	if len(r.cache) >= maxMetaCache {
@@ -202,6 +278,9 @@ func (r *router) topic(m *event.Meta) (string, bool) {
 	rt := route{topic: r.fallback, fallback: true}
 	if err := r.tmpl.Execute(&r.buf, m); err == nil && checkTopic(r.buf.String()) == nil {
 		rt = route{topic: r.buf.String()}
+		if until, missing := r.missingUntil(rt.topic); missing {
+			rt = route{topic: r.fallback, fallback: true, until: until}
+		}
 	}
 	r.cache[m] = rt
 	return rt.topic, rt.fallback

@@ -525,3 +525,40 @@ func TestKafkaDefaultBatchFitsBroker(t *testing.T) {
 		t.Errorf("batches %v: 2.5 MB should need at least 3 batches of 1 MiB", got)
 	}
 }
+
+// A template naming a topic the brokers do not know must not hold the
+// pipeline: those records go to the fallback topic.
+func TestKafkaTemplateMissingTopic(t *testing.T) {
+	_, addr := startCluster(t, kfake.SeedTopics(2, "logs.shop", "logs-fallback"))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Topic = "logs.{{ .Namespace }}"
+	cfg.Kafka.FallbackTopic = "logs-fallback"
+	h := runShipper(t, cfg, nil)
+	ghost := metaFor(2)
+	ghost.Namespace = "ghost"
+	shop := makeLogs(1, 0, 10, metaFor(1))
+	lost := makeLogs(2, 0, 10, ghost)
+	h.logs <- shop
+	h.logs <- lost
+	h.logs <- makeLogs(1, 10, 5, metaFor(1))
+	h.logs <- makeLogs(2, 10, 5, ghost) // after the topic was found missing
+	h.finish(t)
+	recs := consume(t, addr, 30, []string{"logs.shop", "logs-fallback"})
+	got := map[string]int{}
+	for _, r := range dedup(recs) {
+		var rec logRecord
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			t.Fatal(err)
+		}
+		got[r.Topic+" <- "+rec.Kubernetes.Namespace]++
+	}
+	if diff := cmp.Diff(map[string]int{"logs.shop <- shop": 15, "logs-fallback <- ghost": 15}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if n := len(h.ack.cursors()); n != 30 {
+		t.Errorf("acked %d, want 30", n)
+	}
+	if !strings.Contains(h.logBuf.String(), "topic does not exist") {
+		t.Errorf("no log line about the missing topic")
+	}
+}

@@ -53,11 +53,13 @@ type Shipper struct {
 	opts Options
 	m    *metrics
 
-	prod   producer
-	writer *kafka.Writer // nil for the debug sinks
-	ping   func(ctx context.Context) error
-	closer io.Closer
-	sasl   bool
+	prod       producer
+	writer     *kafka.Writer // nil for the debug sinks
+	ping       func(ctx context.Context) error
+	client     *kafka.Client // metadata requests (Kafka only)
+	autoCreate bool
+	closer     io.Closer
+	sasl       bool
 
 	route      *router // nil for the debug sinks
 	keyPodUID  bool
@@ -560,6 +562,9 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 			continue
 		}
 		s.m.sendFailures.Inc()
+		if errors.Is(retryErr, kafka.UnknownTopicOrPartition) {
+			s.rerouteMissing(ctx, b)
+		}
 		if attempt == 0 {
 			firstFailure = time.Now()
 		}
