@@ -1,8 +1,10 @@
 package ship
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/template"
@@ -323,6 +325,64 @@ func checkTopic(name string) error {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
 			return fmt.Errorf("character %q not allowed (only ASCII letters, digits, '.', '_', '-')", c)
 		}
+	}
+	return nil
+}
+
+// UnmarshalYAML decodes the sink section strictly (unknown keys are
+// errors). Only the sinks the YAML names are set, and a Kafka section
+// starts from DefaultKafkaConfig, so `sink: {file: {path: x}}` yields a
+// file sink alone and `sink: {kafka: {brokers: [..]}}` keeps every other
+// Kafka default. When the sink section is absent, the Config's existing
+// value (usually DefaultConfig) is kept.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	var raw struct {
+		Kafka  yaml.Node `yaml:"kafka"`
+		File   yaml.Node `yaml:"file"`
+		Stdout yaml.Node `yaml:"stdout"`
+	}
+	if err := strictDecode(n, &raw); err != nil {
+		return err
+	}
+	*c = Config{}
+	if raw.Kafka.Kind != 0 {
+		k := DefaultKafkaConfig()
+		if err := strictDecode(&raw.Kafka, &k); err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+		c.Kafka = &k
+	}
+	if raw.File.Kind != 0 {
+		var f FileConfig
+		if err := strictDecode(&raw.File, &f); err != nil {
+			return fmt.Errorf("file: %w", err)
+		}
+		c.File = &f
+	}
+	if raw.Stdout.Kind != 0 {
+		var s StdoutConfig
+		if err := strictDecode(&raw.Stdout, &s); err != nil {
+			return fmt.Errorf("stdout: %w", err)
+		}
+		c.Stdout = &s
+	}
+	return nil
+}
+
+// strictDecode decodes n into v refusing unknown keys (yaml.Node.Decode
+// would not: the option belongs to a Decoder).
+func strictDecode(n *yaml.Node, v any) error {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
 	}
 	return nil
 }

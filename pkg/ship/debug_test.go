@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -347,6 +349,62 @@ kafka.sasl.mechanism: "GSSAPI": must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`},
 				got = err.Error()
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestConfigYAML(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     func() Config
+		err      string
+	}{
+		{"absent keeps defaults", "other: 1\n", DefaultConfig, ""},
+		{"architecture example", `sink:
+  kafka:
+    brokers: ["kafka-0.kafka:9092"]
+    topic: logs
+    metrics_topic: metrics
+    key: pod_uid
+    compression: zstd
+    required_acks: all
+    batch: {max_bytes: 1048576, linger: 200ms}
+    tls: {enabled: false, ca_file: "", cert_file: "", key_file: ""}
+    sasl: {mechanism: "", username: "", password: "secret"}
+    retry: {backoff_max: 30s}
+`, func() Config {
+			c := DefaultConfig()
+			c.Kafka.Brokers = []string{"kafka-0.kafka:9092"}
+			c.Kafka.SASL.Password = "secret"
+			c.Kafka.Retry.BackoffMax = Duration(30 * time.Second)
+			return c
+		}, ""},
+		{"file only", "sink:\n  file: {path: /tmp/x.ndjson, linger: 1s}\n", func() Config {
+			return Config{File: &FileConfig{Path: "/tmp/x.ndjson", Linger: Duration(time.Second)}}
+		}, ""},
+		{"stdout null", "sink:\n  stdout:\n", func() Config { return Config{Stdout: &StdoutConfig{}} }, ""},
+		{"typo", "sink:\n  kafka: {brokerz: [a]}\n", nil, "field brokerz not found"},
+		{"bad duration", "sink:\n  kafka: {batch: {linger: soon}}\n", nil, `invalid duration "soon"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var doc struct {
+				Sink Config `yaml:"sink"`
+			}
+			doc.Sink = DefaultConfig()
+			err := yaml.Unmarshal([]byte(tc.in), &doc)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want(), doc.Sink); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
