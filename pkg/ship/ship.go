@@ -181,6 +181,7 @@ type item struct {
 	cursor           event.Cursor
 	readAt           int64
 	topic            string
+	path             string // file of a log record (shared string: no copy)
 	start, end       int
 	keyStart, keyEnd int
 	isLog            bool
@@ -286,12 +287,12 @@ func (s *Shipper) batcher(ctx context.Context, full chan<- *batch, free <-chan *
 		return get()
 	}
 	var scratch []byte
-	put := func(it item, path string) bool {
-		if !s.place(cur, it, scratch, path) {
+	put := func(it item) bool {
+		if !s.place(cur, it, scratch) {
 			if !flush() {
 				return false
 			}
-			s.place(cur, it, scratch, path)
+			s.place(cur, it, scratch)
 		}
 		if len(cur.items) == 1 {
 			timer.Reset(s.linger)
@@ -312,7 +313,7 @@ func (s *Shipper) batcher(ctx context.Context, full chan<- *batch, free <-chan *
 			for i := range ls {
 				var it item
 				it, scratch = s.encodeLog(enc, scratch, &ls[i])
-				if !put(it, ls[i].Path) {
+				if !put(it) {
 					return
 				}
 			}
@@ -324,7 +325,7 @@ func (s *Shipper) batcher(ctx context.Context, full chan<- *batch, free <-chan *
 			for i := range snap.Metrics {
 				var it item
 				it, scratch = s.encodeMetric(scratch, &snap.Metrics[i], snap.Time, snap.Node)
-				if !put(it, "") {
+				if !put(it) {
 					return
 				}
 			}
@@ -359,7 +360,7 @@ const batchHeader = 128
 // encodeLog encodes l into buf (reset), followed by its key; it returns the
 // item (start..end is the value, end..keyEnd the key, within buf).
 func (s *Shipper) encodeLog(enc *encoder, buf []byte, l *event.Log) (item, []byte) {
-	it := item{cursor: l.Cursor, readAt: l.ReadAt, isLog: true}
+	it := item{cursor: l.Cursor, readAt: l.ReadAt, isLog: true, path: l.Path}
 	buf = enc.appendLog(buf[:0], l)
 	it.end, it.keyStart, it.keyEnd = len(buf), len(buf), len(buf)
 	if s.route != nil {
@@ -390,14 +391,14 @@ func (s *Shipper) encodeMetric(buf []byte, m *event.Metric, t time.Time, node st
 // place copies an encoded record (it over enc) into the batch b. It returns
 // false, placing nothing, when b holds records and this one would take it
 // over the size bound: the caller flushes b and places it in the next one.
-func (s *Shipper) place(b *batch, it item, enc []byte, path string) bool {
+func (s *Shipper) place(b *batch, it item, enc []byte) bool {
 	n := it.size()
 	if n > s.maxMsg {
 		it.start, it.end, it.keyStart, it.keyEnd = 0, 0, 0, 0
 		it.done, it.dropped = true, "too_large"
 		s.m.dropped.WithLabelValues(it.kind(), it.dropped).Inc()
 		s.log.Warn("record dropped: larger than kafka.max_message_bytes", "record", it.kind(),
-			"bytes", n, "limit", s.maxMsg, "file", path, "offset", it.cursor.Offset)
+			"bytes", n, "limit", s.maxMsg, "file", it.path, "offset", it.cursor.Offset)
 	} else {
 		if len(b.items) > 0 && b.wire+n+recordOverhead > s.maxBytes-batchHeader {
 			return false
@@ -439,7 +440,13 @@ func (s *Shipper) sender(ctx context.Context, full <-chan *batch, free chan<- *b
 // complete acknowledges a batch whose records were all delivered or dropped.
 func (s *Shipper) complete(b *batch) {
 	now := time.Now()
-	var cursors []event.Cursor
+	n := 0
+	for i := range b.items {
+		if b.items[i].isLog {
+			n++
+		}
+	}
+	cursors := make([]event.Cursor, 0, n) // the Acker may keep it
 	var logs, metrics, logBytes, metricBytes int
 	for i := range b.items {
 		it := &b.items[i]
@@ -546,7 +553,7 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 				s.m.heldBytes.Sub(float64(it.size()))
 				b.bytes -= it.size()
 				s.log.Warn("record dropped: refused by the sink", "record", it.kind(), "reason", reason,
-					"topic", it.topic, "bytes", it.size(), "offset", it.cursor.Offset, "error", e)
+					"topic", it.topic, "bytes", it.size(), "file", it.path, "offset", it.cursor.Offset, "error", e)
 			}
 		}
 		keep = append(keep, b.pending[n:]...)

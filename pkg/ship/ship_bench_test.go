@@ -2,6 +2,7 @@ package ship
 
 import (
 	"context"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -64,5 +65,40 @@ func BenchmarkSendKafka(b *testing.B) {
 			}
 			b.ReportMetric(float64(size)/perSlice, "B/record")
 		})
+	}
+}
+
+// BenchmarkPipelineStdout measures ship's own work per record (encode,
+// route, batch, ack) with a sink that discards: allocations here are ship's,
+// not kafka-go's.
+func BenchmarkPipelineStdout(b *testing.B) {
+	const perSlice = 1000
+	ls := make([]event.Log, perSlice)
+	for i := range ls {
+		ls[i] = benchLog(strings.Repeat("GET /api/v1/cart?id=42 200 0.003s ", 6)[:200])
+	}
+	enc := newEncoder()
+	size := 0
+	for i := range ls {
+		size += len(enc.appendLog(nil, &ls[i]))
+	}
+	ack := &countAcker{}
+	logs := make(chan []event.Log, 4)
+	s, err := New(Config{Stdout: &StdoutConfig{}}, nil, Options{Logs: logs, Acker: ack, Stdout: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	errc := make(chan error, 1)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() { errc <- s.Run(context.Background()) }()
+	for b.Loop() {
+		logs <- ls
+	}
+	close(logs)
+	if err := <-errc; err != nil {
+		b.Fatal(err)
 	}
 }
