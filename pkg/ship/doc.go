@@ -51,6 +51,11 @@
 // Partitioning is murmur2 over the key (kafka.Murmur2Balancer), like the
 // Java client and librdkafka, so other producers of the same keys agree.
 // Records without a key (key: none, or no pod UID) go to a random partition.
+// Adding partitions to a topic moves keys, as with any Kafka producer.
+//
+// Ack is called from a single goroutine, once per batch, with a slice ship
+// does not touch afterwards. A batch is acknowledged as a whole, when its
+// last record is resolved.
 //
 // Bounded memory. Ship holds at most two batches: one being filled and one
 // in flight, each at most batch.max_bytes plus one record

@@ -299,6 +299,9 @@ func TestKafkaOversize(t *testing.T) {
 	if diff := cmp.Diff(sortCursors(cursorsOf(ls)), sortCursors(h.ack.cursors())); diff != "" {
 		t.Errorf("every record, dropped ones included, must be acked (-want +got):\n%s", diff)
 	}
+	if got := testutil.ToFloat64(h.s.m.heldBytes); got != 0 {
+		t.Errorf("held bytes after drain: %v", got)
+	}
 	if !strings.Contains(h.logBuf.String(), "record dropped") {
 		t.Errorf("no log line for the drops:\n%s", h.logBuf.String())
 	}
