@@ -191,6 +191,13 @@ func TestKafkaCodecs(t *testing.T) {
 			if len(parts) < 2 {
 				t.Errorf("4 keys over 3 partitions landed in %d partition(s)", len(parts))
 			}
+			// The partition a Java producer (murmur2) would choose.
+			javaLike := kgo.StickyKeyPartitioner(nil).ForTopic("logs")
+			for _, r := range recs {
+				if want := int32(javaLike.Partition(&kgo.Record{Key: r.Key}, 3)); want != r.Partition {
+					t.Errorf("key %q in partition %d, a murmur2 producer would use %d", r.Key, r.Partition, want)
+				}
+			}
 			mrecs := consume(t, addr, 2, []string{"metrics"})
 			for _, r := range mrecs {
 				if string(r.Key) != "node-1" || !strings.Contains(string(r.Value), `"node":"node-1"`) {
