@@ -64,6 +64,9 @@ func BenchmarkSendKafka(b *testing.B) {
 				b.Fatalf("acked %d of %d", got, n*perSlice)
 			}
 			b.ReportMetric(float64(size)/perSlice, "B/record")
+			sec := b.Elapsed().Seconds()
+			b.ReportMetric(float64(n*perSlice)/sec, "lines/s")
+			b.ReportMetric(float64(n*perSlice*len(msg))/sec/(1<<20), "line_MiB/s")
 		})
 	}
 }
