@@ -135,6 +135,12 @@ func TestFileSink(t *testing.T) {
 	if diff := cmp.Diff(sortCursors(cursorsOf(a, b)), sortCursors(ack.cursors())); diff != "" {
 		t.Errorf("acked cursors (-want +got):\n%s", diff)
 	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)

@@ -131,7 +131,7 @@ func (s *Shipper) setupDebug(linger Duration) {
 	if linger > 0 {
 		s.linger = time.Duration(linger)
 	}
-	s.maxBytes, s.maxRecords, s.maxMsg = 1<<20, 4096, 1<<30
+	s.maxBytes, s.maxRecords, s.maxMsg = 1<<20, 4096, 16<<20
 	s.backoffMin, s.backoffMax = 100*time.Millisecond, 10*time.Second
 	s.ping = func(context.Context) error { return nil }
 }
