@@ -198,3 +198,17 @@ func FuzzEncodeLog(f *testing.F) {
 		}
 	})
 }
+
+func TestEncodeAllocatesNothingPerRecord(t *testing.T) {
+	enc := newEncoder()
+	l := benchLog(strings.Repeat("é\"x\n", 50))
+	m := event.Metric{Name: "node_load1", Labels: []event.Label{{Name: "a", Value: "b"}}, Value: 1}
+	buf := enc.appendLog(nil, &l) // first sight of the Meta fills the cache
+	buf = appendMetric(buf, &m, l.Time, "n")
+	if n := testing.AllocsPerRun(100, func() {
+		buf = enc.appendLog(buf[:0], &l)
+		buf = appendMetric(buf, &m, l.Time, "n")
+	}); n != 0 {
+		t.Errorf("%v allocations per record", n)
+	}
+}

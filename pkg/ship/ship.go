@@ -397,7 +397,7 @@ func (s *Shipper) place(b *batch, it item, enc []byte) bool {
 		it.start, it.end, it.keyStart, it.keyEnd = 0, 0, 0, 0
 		it.done, it.dropped = true, "too_large"
 		s.m.dropped.WithLabelValues(it.kind(), it.dropped).Inc()
-		s.log.Warn("record dropped: larger than kafka.max_message_bytes", "record", it.kind(),
+		s.log.Warn("record dropped: larger than the largest record the sink takes (kafka.max_message_bytes)", "record", it.kind(),
 			"bytes", n, "limit", s.maxMsg, "file", it.path, "offset", it.cursor.Offset)
 	} else {
 		if len(b.items) > 0 && b.wire+n+recordOverhead > s.maxBytes-batchHeader {
