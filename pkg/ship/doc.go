@@ -26,7 +26,8 @@
 // rather than wait forever; that topic is tried again after a minute. A
 // fixed topic that does not exist is retried (and logged) until it does.
 // A record can be delivered twice (a retry after a timeout the broker had
-// in fact served): consumers must tolerate duplicates.
+// in fact served; kafka-go has no idempotent producer): consumers must
+// tolerate duplicates.
 //
 // Order. Records with the same key (log records: the pod UID; metric
 // records: the node name) keep their order within their partition, retries
@@ -48,6 +49,11 @@
 //   - failed records are resent, in their original order, before anything
 //     that came after them.
 //
+// Other kafka-go settings are explicit too: RequiredAcks (all by default,
+// none refused), Compression, ReadTimeout and WriteTimeout (write_timeout),
+// Transport DialTimeout, ClientID, TLS, SASL and MetadataTTL (6s), Async
+// false, AllowAutoTopicCreation.
+//
 // Partitioning is murmur2 over the key (kafka.Murmur2Balancer), like the
 // Java client and librdkafka, so other producers of the same keys agree.
 // Records without a key (key: none, or no pod UID) go to a random partition.
@@ -58,7 +64,9 @@
 // last record is resolved.
 //
 // Bounded memory. Ship holds at most two batches: one being filled and one
-// in flight, each at most batch.max_bytes plus one record
+// in flight, each at most batch.max_bytes including Kafka's per-record
+// overhead (so an uncompressed batch fits a broker's default
+// message.max.bytes), or a single record of up to max_message_bytes
 // (ferry_ship_held_bytes, ferry_ship_held_bytes_limit). When the sink is
 // slow or down, ship stops reading its input channels: the backpressure
 // reaches the tailer, and the files on disk are the buffer.
