@@ -116,5 +116,7 @@
 // ferry_ship_fallback_topic_records_total, ferry_ship_batch_duration_seconds,
 // ferry_ship_held_bytes, ferry_ship_held_bytes_limit, the pipeline's
 // ferry_read_to_ack_seconds (observed at ack time from event.Log.ReadAt),
-// and kafka-go's Writer.Stats() as ferry_ship_kafka_writer_*.
+// ferry_ship_kafka_dials_total{result}, and kafka-go's Writer.Stats() as
+// ferry_ship_kafka_writer_* (writes, messages, bytes, errors, retries,
+// write, wait and batch queue seconds).
 package ship

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -45,7 +46,17 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 	s.maxRecords = max(1, k.Batch.MaxBytes/256)
 	s.backoffMin, s.backoffMax = time.Duration(k.Retry.BackoffMin), time.Duration(k.Retry.BackoffMax)
 
+	dialer := &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second}
 	transport := &kafka.Transport{
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				s.m.dials.WithLabelValues("error").Inc()
+			} else {
+				s.m.dials.WithLabelValues("ok").Inc()
+			}
+			return c, err
+		},
 		DialTimeout: time.Duration(k.DialTimeout),
 		IdleTimeout: 30 * time.Second,
 		MetadataTTL: 6 * time.Second,

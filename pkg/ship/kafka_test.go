@@ -425,6 +425,9 @@ func TestKafkaOutage(t *testing.T) {
 	}
 	defer c2.Close()
 	h.finish(t)
+	if got := testutil.ToFloat64(h.s.m.dials.WithLabelValues("error")); got < 1 {
+		t.Errorf("dials{error} = %v during the outage", got)
+	}
 	if ackedDuring != 100 {
 		t.Errorf("acked %d records while the broker was down", ackedDuring-100)
 	}
@@ -473,6 +476,9 @@ func TestKafkaPingAndMetrics(t *testing.T) {
 	}
 	if found["ferry_ship_kafka_writer_messages_total"] != 10 || found["ferry_ship_kafka_writer_writes_total"] < 1 {
 		t.Errorf("kafka-go stats not mapped: %v", found)
+	}
+	if got := testutil.ToFloat64(h.s.m.dials.WithLabelValues("ok")); got < 1 {
+		t.Errorf("dials{ok} = %v", got)
 	}
 	if testutil.CollectAndCount(h.s.m.readToAck) != 1 {
 		t.Error("ferry_read_to_ack_seconds missing")

@@ -22,11 +22,15 @@ type metrics struct {
 	heldBytes     prometheus.Gauge
 	heldLimit     prometheus.Gauge
 	readToAck     prometheus.Histogram
+	dials         *prometheus.CounterVec
 	writer        *writerCollector // nil for the debug sinks
 }
 
-func newMetrics(w *kafka.Writer, limit float64) *metrics {
+func newMetrics() *metrics {
 	m := &metrics{
+		dials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_ship_kafka_dials_total", Help: "TCP connections to brokers attempted, by result (ok, error).",
+		}, []string{"result"}),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_ship_records_sent_total", Help: "Records the sink confirmed, by record kind (log, metric).",
 		}, []string{"record"}),
@@ -67,10 +71,6 @@ func newMetrics(w *kafka.Writer, limit float64) *metrics {
 		m.sent.WithLabelValues(r)
 		m.sentBytes.WithLabelValues(r)
 	}
-	m.heldLimit.Set(limit)
-	if w != nil {
-		m.writer = newWriterCollector(w)
-	}
 	return m
 }
 
@@ -78,7 +78,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	cs := []prometheus.Collector{m.sent, m.sentBytes, m.batches, m.retries, m.sendFailures, m.dropped, m.fallback,
 		m.batchDuration, m.heldBytes, m.heldLimit, m.readToAck}
 	if m.writer != nil {
-		cs = append(cs, m.writer)
+		cs = append(cs, m.writer, m.dials)
 	}
 	var errs []error
 	for _, c := range cs {
@@ -94,21 +94,21 @@ type writerCollector struct {
 	w     *kafka.Writer
 	mu    sync.Mutex
 	total struct {
-		dials, writes, messages, bytes, errors, retries          int64
-		dialSec, writeSec, waitSec, queueSec, batchSec           float64
-		dialCount, writeCount, waitCount, queueCount, batchCount int64
+		writes, messages, bytes, errors, retries int64
+		writeSec, waitSec, queueSec              float64
 	}
 	descs map[string]*prometheus.Desc
 }
 
+// Dials and DialTime are left out: kafka-go counts them only for writers
+// built by the deprecated NewWriter (ship counts dials itself through its
+// Transport's Dial).
 var writerMetrics = []struct{ name, help string }{
-	{"dials_total", "Connections kafka-go opened."},
 	{"writes_total", "Produce requests kafka-go sent."},
 	{"messages_total", "Messages kafka-go sent in produce requests (retried ones count again)."},
 	{"bytes_total", "Bytes kafka-go counted in produce requests."},
 	{"errors_total", "Produce requests kafka-go saw fail."},
 	{"retries_total", "Retries inside kafka-go (0: ship retries itself)."},
-	{"dial_seconds_total", "Time spent dialing."},
 	{"write_seconds_total", "Time spent in produce requests."},
 	{"wait_seconds_total", "Time the brokers throttled the writer for."},
 	{"batch_queue_seconds_total", "Time batches waited inside kafka-go before being written."},
@@ -133,21 +133,19 @@ func (c *writerCollector) Collect(ch chan<- prometheus.Metric) {
 	defer c.mu.Unlock()
 	s := c.w.Stats()
 	t := &c.total
-	t.dials += s.Dials
 	t.writes += s.Writes
 	t.messages += s.Messages
 	t.bytes += s.Bytes
 	t.errors += s.Errors
 	t.retries += s.Retries
 	// Duration summaries give Avg and Count: their product is the sum.
-	t.dialSec += s.DialTime.Avg.Seconds() * float64(s.DialTime.Count)
 	t.writeSec += s.WriteTime.Avg.Seconds() * float64(s.WriteTime.Count)
 	t.waitSec += s.WaitTime.Avg.Seconds() * float64(s.WaitTime.Count)
 	t.queueSec += s.BatchQueueTime.Avg.Seconds() * float64(s.BatchQueueTime.Count)
 	for name, v := range map[string]float64{
-		"dials_total": float64(t.dials), "writes_total": float64(t.writes), "messages_total": float64(t.messages),
+		"writes_total": float64(t.writes), "messages_total": float64(t.messages),
 		"bytes_total": float64(t.bytes), "errors_total": float64(t.errors), "retries_total": float64(t.retries),
-		"dial_seconds_total": t.dialSec, "write_seconds_total": t.writeSec, "wait_seconds_total": t.waitSec,
+		"write_seconds_total": t.writeSec, "wait_seconds_total": t.waitSec,
 		"batch_queue_seconds_total": t.queueSec,
 	} {
 		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.CounterValue, v)

@@ -93,7 +93,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Shipper{log: logger.With("component", "ship"), opts: opts}
+	s := &Shipper{log: logger.With("component", "ship"), opts: opts, m: newMetrics()}
 	switch {
 	case cfg.Kafka != nil:
 		s.log = s.log.With("sink", "kafka")
@@ -117,7 +117,10 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 		s.prod = &ndjson{w: w}
 		s.setupDebug(cfg.Stdout.Linger)
 	}
-	s.m = newMetrics(s.writer, float64(2*(s.maxBytes+s.maxMsg)))
+	s.m.heldLimit.Set(float64(2 * (s.maxBytes + s.maxMsg)))
+	if s.writer != nil {
+		s.m.writer = newWriterCollector(s.writer)
+	}
 	if opts.Registerer != nil {
 		if err := s.m.register(opts.Registerer); err != nil {
 			return nil, fmt.Errorf("ship: register metrics: %w", err)
