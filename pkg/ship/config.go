@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ferry-dev/ferry/pkg/event"
 )
 
 // Duration is a time.Duration written in YAML as a Go duration string
@@ -226,7 +228,9 @@ func (c Config) Validate() error {
 		if k.Topic == "" {
 			bad("kafka.topic", "must not be empty")
 		} else if isTemplate(k.Topic) {
-			if _, err := parseTopicTemplate(k.Topic); err != nil {
+			if t, err := parseTopicTemplate(k.Topic); err != nil {
+				bad("kafka.topic", "%v", err)
+			} else if err := t.Execute(io.Discard, &event.Meta{Labels: map[string]string{}}); err != nil {
 				bad("kafka.topic", "%v", err)
 			}
 			if k.FallbackTopic == "" {

@@ -176,8 +176,18 @@ func TestFileSink(t *testing.T) {
 	if got := testutil.ToFloat64(s.m.heldBytes); got != 0 {
 		t.Errorf("held bytes after drain: %v", got)
 	}
-	if n := testutil.CollectAndCount(s.m.readToAck); n != 1 {
-		t.Errorf("read_to_ack collected %d series", n)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var observed uint64
+	for _, mf := range mfs {
+		if mf.GetName() == "ferry_read_to_ack_seconds" {
+			observed = mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	if observed != 57 {
+		t.Errorf("ferry_read_to_ack_seconds observed %d records, want 57", observed)
 	}
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
@@ -334,6 +344,8 @@ func TestConfigValidate(t *testing.T) {
 			"kafka.fallback_topic: must be set when kafka.topic is a template"},
 		{"bad template", kafkaWith(func(k *KafkaConfig) { k.Topic = "logs.{{ .Namespace "; k.FallbackTopic = "logs" }),
 			`kafka.topic: template: topic:1: unclosed action`},
+		{"unknown field in template", kafkaWith(func(k *KafkaConfig) { k.Topic = "logs.{{ .Namespaec }}"; k.FallbackTopic = "logs" }),
+			`kafka.topic: template: topic:1:8: executing "topic" at <.Namespaec>: can't evaluate field Namespaec in type *event.Meta`},
 		{"bad topic", kafkaWith(func(k *KafkaConfig) { k.Topic = "a b" }), `kafka.topic: "a b": character ' ' not allowed (only ASCII letters, digits, '.', '_', '-')`},
 		{"many", kafkaWith(func(k *KafkaConfig) {
 			k.Key, k.Compression, k.RequiredAcks, k.Batch.MaxBytes = "pod", "brotli", "none", 0
