@@ -54,13 +54,15 @@ type FileConfig struct {
 	// Path of the file, created if missing and appended to. Default: none
 	// (required).
 	Path string `yaml:"path"`
-	// Linger is how long records wait to be written together. Default: 200ms.
+	// Linger is how long records wait to be written together (0: the
+	// default). Default: 200ms.
 	Linger Duration `yaml:"linger"`
 }
 
 // StdoutConfig configures the NDJSON stdout sink. It has no required field.
 type StdoutConfig struct {
-	// Linger is how long records wait to be written together. Default: 200ms.
+	// Linger is how long records wait to be written together (0: the
+	// default). Default: 200ms.
 	Linger Duration `yaml:"linger"`
 }
 

@@ -123,6 +123,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 	}
 	if opts.Registerer != nil {
 		if err := s.m.register(opts.Registerer); err != nil {
+			_ = s.Close()
 			return nil, fmt.Errorf("ship: register metrics: %w", err)
 		}
 	}
