@@ -1,0 +1,233 @@
+package ship
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// timeLayout is RFC 3339 with exactly nine fractional digits, always in UTC,
+// so that shipped timestamps sort as strings.
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// emptyKubernetes is the "kubernetes" object of a record without metadata.
+const emptyKubernetes = `{"namespace":"","pod":"","pod_uid":"","container":"","container_id":"","image":"","node":"","labels":{},"owner":{"kind":"","name":""}}`
+
+// maxMetaCache bounds the number of encoded metadata objects an encoder
+// keeps. When full, the cache is cleared and refilled.
+const maxMetaCache = 4096
+
+// encoder turns records into JSON documents. It caches the encoded
+// "kubernetes" object of each *event.Meta it has seen (a Meta is immutable
+// and shared by many lines), so that encoding a line allocates nothing once
+// its Meta was seen. An encoder is not safe for concurrent use.
+type encoder struct {
+	meta map[*event.Meta][]byte
+	keys []string // scratch for sorting map keys
+}
+
+func newEncoder() *encoder {
+	return &encoder{meta: make(map[*event.Meta][]byte)}
+}
+
+// appendLog appends the JSON document of l (without a trailing newline).
+func (e *encoder) appendLog(dst []byte, l *event.Log) []byte {
+	dst = append(dst, `{"time":"`...)
+	dst = l.Time.UTC().AppendFormat(dst, timeLayout)
+	dst = append(dst, `","stream":"`...)
+	dst = append(dst, l.Stream.String()...)
+	dst = append(dst, `","message":`...)
+	dst = appendString(dst, l.Body)
+	dst = append(dst, `,"kubernetes":`...)
+	dst = append(dst, e.kubernetes(l.Meta)...)
+	dst = append(dst, `,"file":`...)
+	dst = appendString(dst, l.Path)
+	dst = append(dst, `,"offset":`...)
+	dst = strconv.AppendInt(dst, l.Cursor.Offset, 10)
+	if l.Truncated {
+		dst = append(dst, `,"truncated":true}`...)
+	} else {
+		dst = append(dst, `,"truncated":false}`...)
+	}
+	return dst
+}
+
+// kubernetes returns the encoded "kubernetes" object of m.
+func (e *encoder) kubernetes(m *event.Meta) []byte {
+	if m == nil {
+		return []byte(emptyKubernetes)
+	}
+	if b, ok := e.meta[m]; ok {
+		return b
+	}
+	if len(e.meta) >= maxMetaCache {
+		clear(e.meta)
+	}
+	b := e.encodeMeta(nil, m)
+	e.meta[m] = b
+	return b
+}
+
+func (e *encoder) encodeMeta(dst []byte, m *event.Meta) []byte {
+	dst = append(dst, `{"namespace":`...)
+	dst = appendString(dst, m.Namespace)
+	dst = append(dst, `,"pod":`...)
+	dst = appendString(dst, m.Pod)
+	dst = append(dst, `,"pod_uid":`...)
+	dst = appendString(dst, m.PodUID)
+	dst = append(dst, `,"container":`...)
+	dst = appendString(dst, m.Container)
+	dst = append(dst, `,"container_id":`...)
+	dst = appendString(dst, m.ContainerID)
+	dst = append(dst, `,"image":`...)
+	dst = appendString(dst, m.Image)
+	dst = append(dst, `,"node":`...)
+	dst = appendString(dst, m.Node)
+	dst = append(dst, `,"labels":`...)
+	dst = e.appendMap(dst, m.Labels)
+	if len(m.Annotations) > 0 {
+		dst = append(dst, `,"annotations":`...)
+		dst = e.appendMap(dst, m.Annotations)
+	}
+	if len(m.NamespaceLabels) > 0 {
+		dst = append(dst, `,"namespace_labels":`...)
+		dst = e.appendMap(dst, m.NamespaceLabels)
+	}
+	dst = append(dst, `,"owner":{"kind":`...)
+	dst = appendString(dst, m.Owner.Kind)
+	dst = append(dst, `,"name":`...)
+	dst = appendString(dst, m.Owner.Name)
+	dst = append(dst, `}}`...)
+	return dst
+}
+
+// appendMap appends a JSON object of m with its keys sorted.
+func (e *encoder) appendMap(dst []byte, m map[string]string) []byte {
+	e.keys = e.keys[:0]
+	for k := range m {
+		e.keys = append(e.keys, k)
+	}
+	slices.Sort(e.keys)
+	dst = append(dst, '{')
+	for i, k := range e.keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		dst = appendString(dst, m[k])
+	}
+	clear(e.keys) // do not keep the strings alive
+	return append(dst, '}')
+}
+
+// appendMetric appends the JSON document of one metric sample taken at t on
+// node (see the package documentation for the schema).
+func appendMetric(dst []byte, m *event.Metric, t time.Time, node string) []byte {
+	dst = append(dst, `{"name":`...)
+	dst = appendString(dst, m.Name)
+	dst = append(dst, `,"labels":{`...)
+	for i := range m.Labels {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, m.Labels[i].Name)
+		dst = append(dst, ':')
+		dst = appendString(dst, m.Labels[i].Value)
+	}
+	dst = append(dst, `},"value":`...)
+	dst = appendFloat(dst, m.Value)
+	dst = append(dst, `,"type":"`...)
+	dst = append(dst, m.Type.String()...)
+	dst = append(dst, `","time":"`...)
+	dst = t.UTC().AppendFormat(dst, timeLayout)
+	dst = append(dst, `","node":`...)
+	dst = appendString(dst, node)
+	return append(dst, '}')
+}
+
+// appendFloat appends v as a JSON number; NaN and infinities, which JSON
+// cannot represent, become null.
+func appendFloat(dst []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(dst, "null"...)
+	}
+	// Like encoding/json: plain notation for ordinary magnitudes.
+	abs := math.Abs(v)
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		return strconv.AppendFloat(dst, v, 'e', -1, 64)
+	}
+	return strconv.AppendFloat(dst, v, 'f', -1, 64)
+}
+
+const hex = "0123456789abcdef"
+
+// safe reports the ASCII bytes that need no escaping inside a JSON string.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for i := 0x20; i < utf8.RuneSelf; i++ {
+		t[i] = i != '"' && i != '\\'
+	}
+	return t
+}()
+
+// appendString appends s as a JSON string. Invalid UTF-8 is replaced by
+// U+FFFD byte by byte, control characters are escaped, and U+2028/U+2029
+// are escaped, exactly as encoding/json does (except that <, > and & are
+// left as they are, which decodes to the same string).
+func appendString[T string | []byte](dst []byte, s T) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if safe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		var r rune
+		var size int
+		switch v := any(s).(type) {
+		case string:
+			r, size = utf8.DecodeRuneInString(v[i:])
+		case []byte:
+			r, size = utf8.DecodeRune(v[i:])
+		}
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -1,0 +1,46 @@
+package ship
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// benchLog returns a log record whose encoded form is about 200 bytes longer
+// than its body.
+func benchLog(body string) event.Log {
+	return event.Log{Time: time.Now(), Body: []byte(body), Path: "/var/log/pods/shop_checkout-7d9f8_0b6d/app/0.log",
+		Cursor: event.Cursor{Source: 1, Offset: 1 << 20}, Meta: testMeta}
+}
+
+func BenchmarkEncodeLog(b *testing.B) {
+	for _, bc := range []struct{ name, body string }{
+		{"ascii200", strings.Repeat("GET /cart 200 ok ", 12)},
+		{"escapes200", strings.Repeat("a\"b\\c\td\x01é", 20)},
+		{"ascii4k", strings.Repeat("0123456789abcdef", 256)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			l := benchLog(bc.body)
+			enc := newEncoder()
+			buf := enc.appendLog(nil, &l)
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = enc.appendLog(buf[:0], &l)
+			}
+		})
+	}
+}
+
+func BenchmarkEncodeMetric(b *testing.B) {
+	m := event.Metric{Name: "node_cpu_seconds_total", Labels: []event.Label{{Name: "cpu", Value: "0"}, {Name: "mode", Value: "idle"}}, Value: 1234.5, Type: event.Counter}
+	now := time.Now()
+	buf := appendMetric(nil, &m, now, "node-1")
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = appendMetric(buf[:0], &m, now, "node-1")
+	}
+}

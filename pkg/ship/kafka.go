@@ -1,0 +1,298 @@
+package ship
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"text/template"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// setupKafka builds the kafka-go Writer. Every setting that matters is set
+// explicitly; see the package documentation for why each has its value.
+func (s *Shipper) setupKafka(k KafkaConfig) error {
+	tlsCfg, err := k.TLS.build()
+	if err != nil {
+		return fmt.Errorf("ship: kafka.tls: %w", err)
+	}
+	mech, err := k.SASL.build()
+	if err != nil {
+		return fmt.Errorf("ship: kafka.sasl: %w", err)
+	}
+	route, err := newRouter(k.Topic, k.FallbackTopic)
+	if err != nil {
+		return fmt.Errorf("ship: kafka.topic: %w", err)
+	}
+	comp, _ := codec(k.Compression)
+	acks, _ := requiredAcks(k.RequiredAcks)
+
+	s.route, s.keyPodUID, s.metricsTop, s.sasl = route, k.Key == "pod_uid", k.MetricsTopic, mech != nil
+	s.linger = time.Duration(k.Batch.Linger)
+	s.maxBytes, s.maxMsg = k.Batch.MaxBytes, k.MaxMessageBytes
+	s.maxRecords = max(1, k.Batch.MaxBytes/256)
+	s.backoffMin, s.backoffMax = time.Duration(k.Retry.BackoffMin), time.Duration(k.Retry.BackoffMax)
+
+	dialer := &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second}
+	transport := &kafka.Transport{
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				s.m.dials.WithLabelValues("error").Inc()
+			} else {
+				s.m.dials.WithLabelValues("ok").Inc()
+			}
+			return c, err
+		},
+		DialTimeout: time.Duration(k.DialTimeout),
+		IdleTimeout: 30 * time.Second,
+		MetadataTTL: 6 * time.Second,
+		ClientID:    k.ClientID,
+		TLS:         tlsCfg,
+		SASL:        mech,
+	}
+	s.writer = &kafka.Writer{
+		Addr:      kafka.TCP(k.Brokers...),
+		Transport: transport,
+		// Java's and librdkafka's default partitioner for keyed records, so
+		// other producers of the same keys agree on partitions.
+		Balancer: kafka.Murmur2Balancer{},
+		// Ship retries itself, forever, with its own backoff; kafka-go's
+		// internal retries would let a later batch of the same partition
+		// overtake a failed one.
+		MaxAttempts: 1,
+		// A call must form at most one kafka-go batch per partition: these
+		// bounds are never reached by one of ship's batches.
+		BatchSize:  s.maxRecords + 1,
+		BatchBytes: int64(k.Batch.MaxBytes+k.MaxMessageBytes) + int64(s.maxRecords+1)*64,
+		// Ship lingers itself; kafka-go's timer only hands over the batch a
+		// synchronous call formed (it cannot split it: see doc.go).
+		BatchTimeout:           time.Microsecond,
+		ReadTimeout:            time.Duration(k.WriteTimeout),
+		WriteTimeout:           time.Duration(k.WriteTimeout),
+		RequiredAcks:           acks,
+		Async:                  false,
+		Compression:            comp,
+		AllowAutoTopicCreation: k.AllowAutoTopicCreation,
+		Logger:                 kafka.LoggerFunc(func(string, ...any) {}),
+		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) {
+			s.log.Debug("kafka-go: " + fmt.Sprintf(f, a...))
+		}),
+	}
+	s.prod = s.writer
+	s.client = &kafka.Client{Addr: s.writer.Addr, Transport: transport, Timeout: time.Duration(k.WriteTimeout)}
+	s.autoCreate = k.AllowAutoTopicCreation
+	topic := k.MetricsTopic
+	s.ping = func(ctx context.Context) error {
+		_, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		return err
+	}
+	return nil
+}
+
+// rerouteMissing handles a produce that failed because a topic is unknown.
+// With a topic template and no auto-creation, a topic the brokers do not
+// know would hold every record behind it forever: ship asks the brokers
+// about each templated topic of the pending records, and sends the records
+// of the missing ones to the fallback topic (counted as fallbacks, logged).
+func (s *Shipper) rerouteMissing(ctx context.Context, b *batch) {
+	if s.route == nil || s.route.tmpl == nil || s.autoCreate {
+		return
+	}
+	checked := map[string]bool{}
+	for _, i := range b.pending {
+		it := &b.items[i]
+		if !it.isLog || it.topic == s.route.fallback {
+			continue
+		}
+		missing, ok := checked[it.topic]
+		if !ok {
+			res, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{it.topic}})
+			missing = err == nil && len(res.Topics) == 1 && errors.Is(res.Topics[0].Error, kafka.UnknownTopicOrPartition)
+			checked[it.topic] = missing
+			if missing {
+				s.route.markMissing(it.topic)
+				s.log.Warn("topic does not exist: sending its records to kafka.fallback_topic",
+					"topic", it.topic, "fallback_topic", s.route.fallback, "recheck_after", missingTopicRecheck)
+			}
+		}
+		if missing {
+			it.topic = s.route.fallback
+			b.msgs[i].Topic = it.topic
+			s.m.fallback.Inc()
+		}
+	}
+}
+
+func codec(name string) (kafka.Compression, error) {
+	switch name {
+	case "none", "":
+		return 0, nil
+	case "gzip":
+		return kafka.Gzip, nil
+	case "snappy":
+		return kafka.Snappy, nil
+	case "lz4":
+		return kafka.Lz4, nil
+	case "zstd":
+		return kafka.Zstd, nil
+	}
+	return 0, fmt.Errorf("%q: must be none, gzip, snappy, lz4 or zstd", name)
+}
+
+func requiredAcks(name string) (kafka.RequiredAcks, error) {
+	switch name {
+	case "all":
+		return kafka.RequireAll, nil
+	case "one", "leader":
+		return kafka.RequireOne, nil
+	}
+	return 0, fmt.Errorf("%q: must be all or one (none would acknowledge records no broker confirmed)", name)
+}
+
+func (t TLSConfig) build() (*tls.Config, error) {
+	if !t.Enabled {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file: %s: no PEM certificate found", t.CAFile)
+		}
+		c.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("cert_file, key_file: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
+func (c SASLConfig) build() (sasl.Mechanism, error) {
+	switch c.Mechanism {
+	case "":
+		return nil, nil
+	case "PLAIN":
+		return plain.Mechanism{Username: c.Username, Password: c.Password}, nil
+	case "SCRAM-SHA-256":
+		return scram.Mechanism(scram.SHA256, c.Username, c.Password)
+	case "SCRAM-SHA-512":
+		return scram.Mechanism(scram.SHA512, c.Username, c.Password)
+	}
+	return nil, fmt.Errorf("mechanism %q: unknown", c.Mechanism)
+}
+
+// router chooses the topic of a log record. A template's result is cached
+// per *event.Meta (immutable and shared by a pod's lines), so routing costs
+// a map lookup per record.
+type router struct {
+	fixed    string
+	tmpl     *template.Template
+	fallback string
+	cache    map[*event.Meta]route
+	buf      bytes.Buffer
+
+	// Topics the brokers said do not exist, until when they are avoided.
+	// The sender marks them, the batcher reads them; gen tells the batcher
+	// to forget its cache.
+	mu      sync.Mutex
+	missing map[string]time.Time
+	gen     atomic.Uint64
+	seenGen uint64
+}
+
+type route struct {
+	topic    string
+	fallback bool
+	until    time.Time // when fallback because the topic was missing: recheck after
+}
+
+// missingTopicRecheck is how long the records of a topic the brokers do not
+// know go to the fallback topic before the topic is tried again.
+const missingTopicRecheck = time.Minute
+
+func (r *router) markMissing(topic string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.missing == nil {
+		r.missing = map[string]time.Time{}
+	}
+	r.missing[topic] = time.Now().Add(missingTopicRecheck)
+	r.gen.Add(1)
+}
+
+func (r *router) missingUntil(topic string) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	until, ok := r.missing[topic]
+	if ok && time.Now().After(until) {
+		delete(r.missing, topic)
+		return time.Time{}, false
+	}
+	return until, ok
+}
+
+func newRouter(topic, fallback string) (*router, error) {
+	if !isTemplate(topic) {
+		return &router{fixed: topic}, nil
+	}
+	t, err := parseTopicTemplate(topic)
+	if err != nil {
+		return nil, err
+	}
+	return &router{tmpl: t, fallback: fallback, cache: make(map[*event.Meta]route)}, nil
+}
+
+var emptyMeta = &event.Meta{}
+
+// topic returns the topic of a record with metadata m, and whether it is
+// the fallback because the template failed or gave an invalid name.
+func (r *router) topic(m *event.Meta) (string, bool) {
+	if r.tmpl == nil {
+		return r.fixed, false
+	}
+	if m == nil {
+		m = emptyMeta
+	}
+	if g := r.gen.Load(); g != r.seenGen {
+		clear(r.cache)
+		r.seenGen = g
+	}
+	if rt, ok := r.cache[m]; ok && (rt.until.IsZero() || time.Now().Before(rt.until)) {
+		return rt.topic, rt.fallback
+	}
+	if len(r.cache) >= maxMetaCache {
+		clear(r.cache)
+	}
+	r.buf.Reset()
+	rt := route{topic: r.fallback, fallback: true}
+	if err := r.tmpl.Execute(&r.buf, m); err == nil && checkTopic(r.buf.String()) == nil {
+		rt = route{topic: r.buf.String()}
+		if until, missing := r.missingUntil(rt.topic); missing {
+			rt = route{topic: r.fallback, fallback: true, until: until}
+		}
+	}
+	r.cache[m] = rt
+	return rt.topic, rt.fallback
+}

@@ -1,0 +1,580 @@
+package ship
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+func startCluster(t testing.TB, opts ...kfake.Opt) (*kfake.Cluster, string) {
+	t.Helper()
+	opts = append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, "logs", "metrics")}, opts...)
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c, c.ListenAddrs()[0]
+}
+
+func testKafkaConfig(addr string) Config {
+	c := DefaultConfig()
+	k := c.Kafka
+	k.Brokers = []string{addr}
+	k.Batch.Linger = Duration(5 * time.Millisecond)
+	k.Retry = RetryConfig{BackoffMin: Duration(10 * time.Millisecond), BackoffMax: Duration(200 * time.Millisecond)}
+	k.DialTimeout, k.WriteTimeout = Duration(2*time.Second), Duration(3*time.Second)
+	return c
+}
+
+// shipper runs a Shipper on cfg; feed closes logs (and metrics) after
+// sending, and wait returns Run's error.
+type harness struct {
+	s       *Shipper
+	logs    chan []event.Log
+	metrics chan event.Snapshot
+	ack     *recAcker
+	reg     *prometheus.Registry
+	errc    chan error
+	cancel  context.CancelFunc
+	logBuf  *syncBuffer
+}
+
+func runShipper(t testing.TB, cfg Config, ack *recAcker) *harness {
+	t.Helper()
+	if ack == nil {
+		ack = &recAcker{}
+	}
+	h := &harness{logs: make(chan []event.Log), metrics: make(chan event.Snapshot), ack: ack,
+		reg: prometheus.NewPedanticRegistry(), errc: make(chan error, 1), logBuf: &syncBuffer{}}
+	logger := slog.New(slog.NewTextHandler(h.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := New(cfg, logger, Options{Logs: h.logs, Metrics: h.metrics, Acker: ack, Registerer: h.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.s = s
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	t.Cleanup(cancel)
+	go func() { h.errc <- s.Run(ctx) }()
+	return h
+}
+
+func (h *harness) finish(t testing.TB) {
+	t.Helper()
+	close(h.logs)
+	close(h.metrics)
+	select {
+	case err := <-h.errc:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not return after its inputs were closed")
+	}
+}
+
+// consume reads at least n records of topics from the start with franz-go.
+func consume(t testing.TB, addr string, n int, topics []string, opts ...kgo.Opt) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100 * time.Millisecond)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for len(recs) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d records before the deadline", len(recs), n)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Logf("fetch %s/%d: %v", topic, p, err) })
+		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+	}
+	return recs
+}
+
+func metaFor(i int) *event.Meta {
+	return &event.Meta{Namespace: "shop", Pod: fmt.Sprintf("pod-%d", i), PodUID: fmt.Sprintf("uid-%d", i),
+		Container: "app", Node: "node-1", Labels: map[string]string{"app": "x"}}
+}
+
+// checkPerKeyOrder asserts that the records of each key sit in one
+// partition and carry increasing offsets of their file.
+func checkPerKeyOrder(t *testing.T, recs []*kgo.Record) {
+	t.Helper()
+	part := map[string]int32{}
+	last := map[string]int64{}
+	for _, r := range recs {
+		var rec logRecord
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			t.Fatalf("%s: %v", r.Value, err)
+		}
+		k := string(r.Key)
+		if p, ok := part[k]; ok && p != r.Partition {
+			t.Errorf("key %q in partitions %d and %d", k, p, r.Partition)
+		}
+		part[k] = r.Partition
+		if rec.Offset <= last[k] {
+			t.Errorf("key %q: offset %d after %d: order broken", k, rec.Offset, last[k])
+		}
+		last[k] = rec.Offset
+		if rec.Kubernetes.PodUID != k {
+			t.Errorf("key %q but pod_uid %q", k, rec.Kubernetes.PodUID)
+		}
+	}
+}
+
+func TestKafkaCodecs(t *testing.T) {
+	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		t.Run(codec, func(t *testing.T) {
+			_, addr := startCluster(t)
+			cfg := testKafkaConfig(addr)
+			cfg.Kafka.Compression = codec
+			cfg.Kafka.Batch.MaxBytes = 16 << 10 // several batches
+			h := runShipper(t, cfg, nil)
+			var sent [][]event.Log
+			for i := range 20 {
+				ls := makeLogs(uint64(i%4), i*10, 10, metaFor(i%4))
+				sent = append(sent, ls)
+				h.logs <- ls
+			}
+			h.metrics <- event.Snapshot{Time: time.Unix(9, 0), Node: "node-1", Metrics: []event.Metric{
+				{Name: "node_load1", Value: 0.5}, {Name: "node_cpu_seconds_total", Type: event.Counter, Value: 3,
+					Labels: []event.Label{{Name: "cpu", Value: "0"}}}}}
+			h.finish(t)
+
+			recs := consume(t, addr, 200, []string{"logs"})
+			got := map[string][]string{}
+			for _, r := range recs {
+				var rec logRecord
+				if err := json.Unmarshal(r.Value, &rec); err != nil {
+					t.Fatal(err)
+				}
+				got[string(r.Key)] = append(got[string(r.Key)], rec.Message)
+			}
+			want := map[string][]string{}
+			for _, ls := range sent {
+				for _, l := range ls {
+					want[l.Meta.PodUID] = append(want[l.Meta.PodUID], string(l.Body))
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("consumed per key (-want +got):\n%s", diff)
+			}
+			checkPerKeyOrder(t, recs)
+			parts := map[int32]bool{}
+			for _, r := range recs {
+				parts[r.Partition] = true
+			}
+			if len(parts) < 2 {
+				t.Errorf("4 keys over 3 partitions landed in %d partition(s)", len(parts))
+			}
+			// The partition a Java producer (murmur2) would choose.
+			javaLike := kgo.StickyKeyPartitioner(nil).ForTopic("logs")
+			for _, r := range recs {
+				if want := int32(javaLike.Partition(&kgo.Record{Key: r.Key}, 3)); want != r.Partition {
+					t.Errorf("key %q in partition %d, a murmur2 producer would use %d", r.Key, r.Partition, want)
+				}
+			}
+			mrecs := consume(t, addr, 2, []string{"metrics"})
+			for _, r := range mrecs {
+				if string(r.Key) != "node-1" || !strings.Contains(string(r.Value), `"node":"node-1"`) {
+					t.Errorf("metric record key %q value %s", r.Key, r.Value)
+				}
+			}
+			if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
+				t.Errorf("acks (-want +got):\n%s", diff)
+			}
+			if got := testutil.ToFloat64(h.s.m.sent.WithLabelValues("log")); got != 200 {
+				t.Errorf("records_sent{log} = %v", got)
+			}
+		})
+	}
+}
+
+func TestKafkaKeyNone(t *testing.T) {
+	_, addr := startCluster(t)
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Key = "none"
+	h := runShipper(t, cfg, nil)
+	h.logs <- makeLogs(1, 0, 30, metaFor(1))
+	h.finish(t)
+	recs := consume(t, addr, 30, []string{"logs"})
+	for _, r := range recs {
+		if r.Key != nil {
+			t.Fatalf("key %q with key: none", r.Key)
+		}
+	}
+}
+
+func TestKafkaTopicTemplate(t *testing.T) {
+	_, addr := startCluster(t, kfake.SeedTopics(1, "logs.a", "logs.b", "logs-fallback"))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Topic = `{{ with index .Labels "team" }}logs.{{ . }}{{ end }}`
+	cfg.Kafka.FallbackTopic = "logs-fallback"
+	h := runShipper(t, cfg, nil)
+	team := func(v string) *event.Meta {
+		m := metaFor(0)
+		m.Labels = map[string]string{"team": v}
+		return m
+	}
+	h.logs <- makeLogs(1, 0, 3, team("a"))
+	h.logs <- makeLogs(2, 0, 4, team("b"))
+	h.logs <- makeLogs(3, 0, 5, team("bad team")) // invalid name
+	h.logs <- makeLogs(4, 0, 6, metaFor(4))       // no label: empty name
+	h.logs <- makeLogs(5, 0, 7, nil)              // no metadata at all
+	h.finish(t)
+	recs := consume(t, addr, 25, []string{"logs.a", "logs.b", "logs-fallback"})
+	got := map[string]int{}
+	for _, r := range recs {
+		var rec logRecord
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			t.Fatal(err)
+		}
+		got[fmt.Sprintf("%s <- %s", r.Topic, rec.File)]++
+	}
+	want := map[string]int{
+		"logs.a <- /var/log/pods/f1.log":        3,
+		"logs.b <- /var/log/pods/f2.log":        4,
+		"logs-fallback <- /var/log/pods/f3.log": 5,
+		"logs-fallback <- /var/log/pods/f4.log": 6,
+		"logs-fallback <- /var/log/pods/f5.log": 7,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records per topic and file (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(h.s.m.fallback); got != 18 {
+		t.Errorf("fallback counter %v, want 18", got)
+	}
+}
+
+func TestKafkaOversize(t *testing.T) {
+	_, addr := startCluster(t, kfake.BrokerConfigs(map[string]string{"message.max.bytes": "100000"}))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Compression = "none"
+	cfg.Kafka.MaxMessageBytes = 300000
+	h := runShipper(t, cfg, nil)
+	ls := makeLogs(1, 0, 40, metaFor(1))
+	ls[10].Body = []byte(strings.Repeat("x", 150000)) // the broker refuses it
+	ls[30].Body = []byte(strings.Repeat("y", 400000)) // ship refuses it
+	h.logs <- ls[:20]
+	h.logs <- ls[20:]
+	h.finish(t)
+	recs := consume(t, addr, 38, []string{"logs"})
+	var offsets []int64
+	for _, r := range recs {
+		var rec logRecord
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			t.Fatal(err)
+		}
+		offsets = append(offsets, rec.Offset)
+	}
+	var want []int64
+	for i, l := range ls {
+		if i != 10 && i != 30 {
+			want = append(want, l.Cursor.Offset)
+		}
+	}
+	if diff := cmp.Diff(want, offsets); diff != "" {
+		t.Errorf("delivered offsets, in order (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(h.s.m.dropped.WithLabelValues("log", "too_large")); got != 2 {
+		t.Errorf("dropped{too_large} = %v, want 2", got)
+	}
+	if diff := cmp.Diff(sortCursors(cursorsOf(ls)), sortCursors(h.ack.cursors())); diff != "" {
+		t.Errorf("every record, dropped ones included, must be acked (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(h.s.m.heldBytes); got != 0 {
+		t.Errorf("held bytes after drain: %v", got)
+	}
+	if !strings.Contains(h.logBuf.String(), "record dropped") {
+		t.Errorf("no log line for the drops:\n%s", h.logBuf.String())
+	}
+}
+
+func TestKafkaFaults(t *testing.T) {
+	for _, code := range []*kerr.Error{kerr.NotEnoughReplicas, kerr.LeaderNotAvailable} {
+		t.Run(code.Message, func(t *testing.T) {
+			c, addr := startCluster(t)
+			fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: code, Count: -1})
+			var mu sync.Mutex
+			var early bool
+			ack := &recAcker{hook: func([]event.Cursor) {
+				mu.Lock()
+				defer mu.Unlock()
+				if fault != nil {
+					early = true
+				}
+			}}
+			h := runShipper(t, testKafkaConfig(addr), ack)
+			var sent [][]event.Log
+			for i := range 5 {
+				ls := makeLogs(uint64(i), 0, 20, metaFor(i))
+				sent = append(sent, ls)
+				h.logs <- ls
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := fault.Wait(ctx, 6); err != nil {
+				t.Fatalf("fault not hit 6 times: %v", err)
+			}
+			if n := len(h.ack.cursors()); n != 0 {
+				t.Fatalf("%d records acked while every produce failed", n)
+			}
+			mu.Lock()
+			fault.Remove()
+			fault = nil
+			mu.Unlock()
+			h.finish(t)
+			if early {
+				t.Error("acked before the broker accepted")
+			}
+			recs := consume(t, addr, 100, []string{"logs"})
+			checkPerKeyOrder(t, dedup(recs))
+			if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
+				t.Errorf("acks (-want +got):\n%s", diff)
+			}
+			if got := testutil.ToFloat64(h.s.m.retries); got < 2 {
+				t.Errorf("retries = %v", got)
+			}
+		})
+	}
+}
+
+// dedup drops repeated deliveries (same value), keeping the first.
+func dedup(recs []*kgo.Record) []*kgo.Record {
+	seen := map[string]bool{}
+	var out []*kgo.Record
+	for _, r := range recs {
+		if !seen[string(r.Value)] {
+			seen[string(r.Value)] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestKafkaOutage(t *testing.T) {
+	dir := t.TempDir()
+	c1, addr := startCluster(t, kfake.DataDir(dir))
+	_, port, _ := net.SplitHostPort(addr)
+	var portN int
+	fmt.Sscan(port, &portN)
+	h := runShipper(t, testKafkaConfig(addr), nil)
+	var sent [][]event.Log
+	for i := range 5 {
+		ls := makeLogs(uint64(i), 0, 20, metaFor(i))
+		sent = append(sent, ls)
+		h.logs <- ls
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(h.ack.cursors()) < 100 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(h.ack.cursors()); n != 100 {
+		t.Fatalf("acked %d of 100 before the outage", n)
+	}
+	c1.Close()
+
+	// While the broker is down, ship takes at most what fills its two batches.
+	accepted := 0
+	for i := range 200 {
+		ls := makeLogs(uint64(10+i%5), 100+i*20, 20, metaFor(10+i%5))
+		select {
+		case h.logs <- ls:
+			sent = append(sent, ls)
+			accepted++
+			continue
+		case <-time.After(300 * time.Millisecond):
+		}
+		break
+	}
+	if accepted == 200 {
+		t.Fatalf("ship accepted all input while the broker was down")
+	}
+	held, limit := testutil.ToFloat64(h.s.m.heldBytes), testutil.ToFloat64(h.s.m.heldLimit)
+	if held > limit {
+		t.Errorf("held bytes %v above limit %v", held, limit)
+	}
+	ackedDuring := len(h.ack.cursors())
+	c2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(portN), kfake.DataDir(dir), kfake.SeedTopics(3, "logs", "metrics"))
+	if err != nil {
+		t.Fatalf("restart on port %d: %v", portN, err)
+	}
+	defer c2.Close()
+	h.finish(t)
+	if got := testutil.ToFloat64(h.s.m.dials.WithLabelValues("error")); got < 1 {
+		t.Errorf("dials{error} = %v during the outage", got)
+	}
+	if ackedDuring != 100 {
+		t.Errorf("acked %d records while the broker was down", ackedDuring-100)
+	}
+	total := 20 * len(sent)
+	recs := dedup(consume(t, addr, total, []string{"logs"}))
+	if len(recs) != total {
+		t.Errorf("distinct records consumed %d, want %d", len(recs), total)
+	}
+	checkPerKeyOrder(t, recs)
+	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+	t.Logf("accepted %d slices of 20 during the outage; held %v bytes (limit %v)", accepted, held, limit)
+}
+
+func TestKafkaPingAndMetrics(t *testing.T) {
+	_, addr := startCluster(t)
+	h := runShipper(t, testKafkaConfig(addr), nil)
+	if !h.s.LastSuccess().IsZero() {
+		t.Fatal("LastSuccess set before any contact")
+	}
+	if err := h.s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(h.s.LastSuccess()) > time.Minute {
+		t.Fatal("LastSuccess not updated by Ping")
+	}
+	h.logs <- makeLogs(1, 0, 10, metaFor(1))
+	h.finish(t)
+	problems, err := testutil.GatherAndLint(h.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("metric lint: %s: %s", p.Metric, p.Text)
+	}
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]float64{}
+	for _, mf := range mfs {
+		if m := mf.GetMetric(); len(m) == 1 && m[0].GetCounter() != nil {
+			found[mf.GetName()] = m[0].GetCounter().GetValue()
+		}
+	}
+	if found["ferry_ship_kafka_writer_messages_total"] != 10 || found["ferry_ship_kafka_writer_writes_total"] < 1 {
+		t.Errorf("kafka-go stats not mapped: %v", found)
+	}
+	if got := testutil.ToFloat64(h.s.m.dials.WithLabelValues("ok")); got < 1 {
+		t.Errorf("dials{ok} = %v", got)
+	}
+	if testutil.CollectAndCount(h.s.m.readToAck) != 1 {
+		t.Error("ferry_read_to_ack_seconds missing")
+	}
+}
+
+func TestKafkaRunHardStopPromptly(t *testing.T) {
+	c, addr := startCluster(t)
+	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.NotEnoughReplicas, Count: -1})
+	defer fault.Remove()
+	h := runShipper(t, testKafkaConfig(addr), nil)
+	h.logs <- makeLogs(1, 0, 10, metaFor(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fault.Wait(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	h.cancel()
+	select {
+	case err := <-h.errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after the hard stop")
+	}
+	if n := len(h.ack.cursors()); n != 0 {
+		t.Errorf("acked %d unconfirmed records", n)
+	}
+}
+
+// The default batch bound keeps an uncompressed produce request within a
+// broker's default message.max.bytes: nothing is refused, nothing resent.
+func TestKafkaDefaultBatchFitsBroker(t *testing.T) {
+	_, addr := startCluster(t, kfake.SeedTopics(1, "logs"))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Compression = "none"
+	cfg.Kafka.Batch.Linger = Duration(time.Second)
+	h := runShipper(t, cfg, nil)
+	ls := makeLogs(1, 0, 6000, metaFor(1)) // ~2.5 MB
+	for i := 0; i < len(ls); i += 1000 {
+		h.logs <- ls[i : i+1000]
+	}
+	h.finish(t)
+	if got := testutil.ToFloat64(h.s.m.sent.WithLabelValues("log")); got != 6000 {
+		t.Errorf("sent %v, want 6000", got)
+	}
+	mfs, _ := h.reg.Gather()
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "ferry_ship_kafka_writer_messages_total":
+			if v := mf.GetMetric()[0].GetCounter().GetValue(); v != 6000 {
+				t.Errorf("kafka-go wrote %v messages, want 6000 (no resend)", v)
+			}
+		case "ferry_ship_dropped_records_total":
+			t.Errorf("drops: %v", mf)
+		}
+	}
+	if got := testutil.ToFloat64(h.s.m.batches); got < 3 {
+		t.Errorf("batches %v: 2.5 MB should need at least 3 batches of 1 MiB", got)
+	}
+}
+
+// A template naming a topic the brokers do not know must not hold the
+// pipeline: those records go to the fallback topic.
+func TestKafkaTemplateMissingTopic(t *testing.T) {
+	_, addr := startCluster(t, kfake.SeedTopics(2, "logs.shop", "logs-fallback"))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Topic = "logs.{{ .Namespace }}"
+	cfg.Kafka.FallbackTopic = "logs-fallback"
+	h := runShipper(t, cfg, nil)
+	ghost := metaFor(2)
+	ghost.Namespace = "ghost"
+	shop := makeLogs(1, 0, 10, metaFor(1))
+	lost := makeLogs(2, 0, 10, ghost)
+	h.logs <- shop
+	h.logs <- lost
+	h.logs <- makeLogs(1, 10, 5, metaFor(1))
+	h.logs <- makeLogs(2, 10, 5, ghost) // after the topic was found missing
+	h.finish(t)
+	recs := consume(t, addr, 30, []string{"logs.shop", "logs-fallback"})
+	got := map[string]int{}
+	for _, r := range dedup(recs) {
+		var rec logRecord
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			t.Fatal(err)
+		}
+		got[r.Topic+" <- "+rec.Kubernetes.Namespace]++
+	}
+	if diff := cmp.Diff(map[string]int{"logs.shop <- shop": 15, "logs-fallback <- ghost": 15}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if n := len(h.ack.cursors()); n != 30 {
+		t.Errorf("acked %d, want 30", n)
+	}
+	if !strings.Contains(h.logBuf.String(), "topic does not exist") {
+		t.Errorf("no log line about the missing topic")
+	}
+}
