@@ -8,7 +8,7 @@ import (
 
 // Miss reasons, the values of the reason label of ferry_enrich_misses_total.
 const (
-	reasonNotInCache = "not_in_cache"   // the pod was not in the cache when the file's wait ended
+	reasonNotInCache = "not_in_cache"    // the pod was not in the cache when the file's wait ended
 	reasonBadPath    = "unparsable_path" // the path is not a kubelet pod log path
 )
 
