@@ -79,7 +79,11 @@ type countingPods struct {
 
 func (p countingPods) List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error) {
 	p.m.apiRequests.WithLabelValues("pods", "list").Inc()
-	return p.PodInterface.List(ctx, opts)
+	l, err := p.PodInterface.List(ctx, opts)
+	if err != nil {
+		p.m.apiErrors.WithLabelValues("pods", "list").Inc()
+	}
+	return l, err
 }
 
 func (p countingPods) Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
@@ -87,7 +91,11 @@ func (p countingPods) Watch(ctx context.Context, opts metav1.ListOptions) (watch
 	if p.m.podWatches.Add(1) > 1 {
 		p.m.watchRestarts.WithLabelValues("pods").Inc()
 	}
-	return p.PodInterface.Watch(ctx, opts)
+	w, err := p.PodInterface.Watch(ctx, opts)
+	if err != nil {
+		p.m.apiErrors.WithLabelValues("pods", "watch").Inc()
+	}
+	return w, err
 }
 
 type countingNamespaces struct {
@@ -97,7 +105,11 @@ type countingNamespaces struct {
 
 func (n countingNamespaces) List(ctx context.Context, opts metav1.ListOptions) (*corev1.NamespaceList, error) {
 	n.m.apiRequests.WithLabelValues("namespaces", "list").Inc()
-	return n.NamespaceInterface.List(ctx, opts)
+	l, err := n.NamespaceInterface.List(ctx, opts)
+	if err != nil {
+		n.m.apiErrors.WithLabelValues("namespaces", "list").Inc()
+	}
+	return l, err
 }
 
 func (n countingNamespaces) Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
@@ -105,5 +117,9 @@ func (n countingNamespaces) Watch(ctx context.Context, opts metav1.ListOptions) 
 	if n.m.nsWatches.Add(1) > 1 {
 		n.m.watchRestarts.WithLabelValues("namespaces").Inc()
 	}
-	return n.NamespaceInterface.Watch(ctx, opts)
+	w, err := n.NamespaceInterface.Watch(ctx, opts)
+	if err != nil {
+		n.m.apiErrors.WithLabelValues("namespaces", "watch").Inc()
+	}
+	return w, err
 }

@@ -20,6 +20,7 @@ type metrics struct {
 	watchErrors   *prometheus.CounterVec
 	watchRestarts *prometheus.CounterVec
 	apiRequests   *prometheus.CounterVec
+	apiErrors     *prometheus.CounterVec
 	livePods      prometheus.GaugeFunc
 	deletedPods   prometheus.GaugeFunc
 
@@ -47,7 +48,7 @@ func newMetrics(e *Enricher) *metrics {
 		}),
 		watchErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_enrich_watch_errors_total",
-			Help: "List or watch failures of the informers (client-go retries with backoff), by resource.",
+			Help: "Failures client-go's reflector reported to its watch error handler (it lists and watches again with backoff), by resource.",
 		}, []string{"resource"}),
 		watchRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_enrich_watch_restarts_total",
@@ -56,6 +57,10 @@ func newMetrics(e *Enricher) *metrics {
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_enrich_api_requests_total",
 			Help: "List and watch requests sent to the API server, by resource and verb.",
+		}, []string{"resource", "verb"}),
+		apiErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_enrich_api_request_errors_total",
+			Help: "List and watch requests that failed (API server unreachable, forbidden, ...), by resource and verb.",
 		}, []string{"resource", "verb"}),
 	}
 	m.livePods = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -76,6 +81,8 @@ func newMetrics(e *Enricher) *metrics {
 		m.watchRestarts.WithLabelValues(r)
 		m.apiRequests.WithLabelValues(r, "list")
 		m.apiRequests.WithLabelValues(r, "watch")
+		m.apiErrors.WithLabelValues(r, "list")
+		m.apiErrors.WithLabelValues(r, "watch")
 	}
 	return m
 }
@@ -85,7 +92,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 		return nil
 	}
 	for _, c := range []prometheus.Collector{m.misses, m.excludedFiles, m.synced, m.parkedLines,
-		m.watchErrors, m.watchRestarts, m.apiRequests, m.livePods, m.deletedPods} {
+		m.watchErrors, m.watchRestarts, m.apiRequests, m.apiErrors, m.livePods, m.deletedPods} {
 		if err := r.Register(c); err != nil {
 			return err
 		}
