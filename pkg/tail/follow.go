@@ -215,17 +215,19 @@ func (t *Tailer) resumeRotated(now time.Time) {
 				continue
 			}
 			p := filepath.Join(dir, de.Name())
-			if p == e.Path && t.included(p) {
-				// Still under its own name but not taken by the scan (for
-				// instance excluded for now): a later scan resumes it.
-				break
-			}
 			fi, err := os.Stat(p)
 			if err != nil {
 				continue
 			}
 			if k, _ := keyOf(fi); k != key || t.files[k] != nil {
+				// Another file, or this one already followed. The path the
+				// entry names usually holds the file that replaced it.
 				continue
+			}
+			if p == e.Path && t.included(p) {
+				// Still under its own name but not taken by the scan (for
+				// instance excluded for now): a later scan resumes it.
+				break
 			}
 			fh, err := os.Open(p)
 			if err != nil {
