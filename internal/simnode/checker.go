@@ -61,6 +61,8 @@ type Report struct {
 	Reordered         int64 // lines that arrived after a later line of their source
 	Corrupt, Foreign  int64
 	LostBySource      map[string]int64
+	// FirstLost holds, per source, the first few sequence numbers lost.
+	FirstLost map[string][]int64
 }
 
 // OK is true when nothing was lost or corrupted.
@@ -79,6 +81,10 @@ func (r Report) String() string {
 			parts = append(parts[:10], "...")
 		}
 		s += " (lost by source: " + strings.Join(parts, " ") + ")"
+		for k, v := range r.FirstLost {
+			s += fmt.Sprintf(" first lost of %s: %v", k, v)
+			break
+		}
 	}
 	return s
 }
@@ -87,7 +93,7 @@ func (r Report) String() string {
 func (c *Checker) Report(containers []*Container) Report {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := Report{Corrupt: c.corrupt, Foreign: c.foreign, LostBySource: map[string]int64{}}
+	r := Report{Corrupt: c.corrupt, Foreign: c.foreign, LostBySource: map[string]int64{}, FirstLost: map[string][]int64{}}
 	for _, ct := range containers {
 		written := ct.Written()
 		r.Written += written
@@ -100,6 +106,9 @@ func (c *Checker) Report(containers []*Container) Report {
 			}
 			if n == 0 {
 				lost++
+				if len(r.FirstLost[ct.Source()]) < 5 {
+					r.FirstLost[ct.Source()] = append(r.FirstLost[ct.Source()], seq)
+				}
 				continue
 			}
 			r.Received++

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+const minimal = `
+node_name: node-1
+sink:
+  kafka:
+    brokers: ["127.0.0.1:9092"]
+`
+
+func TestParseConfigDefaults(t *testing.T) {
+	cfg, err := ParseConfig([]byte(minimal), env(nil))
+	if err != nil {
+		t.Fatalf("minimal config: %v", err)
+	}
+	if cfg.ShutdownTimeout != 20*time.Second || cfg.StateDir != "/var/lib/ferry" || cfg.HTTP.Listen != ":2020" {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+	if cfg.Logs.StateDir != cfg.StateDir || cfg.Logs.MaxInflightBytes != cfg.Memory.QueueBytes || cfg.Kubernetes.NodeName != "node-1" {
+		t.Errorf("top-level settings not handed to the sections: logs=%q/%d kubernetes=%q",
+			cfg.Logs.StateDir, cfg.Logs.MaxInflightBytes, cfg.Kubernetes.NodeName)
+	}
+	if cfg.Sink.Kafka == nil || cfg.Sink.File != nil {
+		t.Errorf("sink: want kafka only, got %+v", cfg.Sink)
+	}
+}
+
+func TestParseConfigEnvExpansion(t *testing.T) {
+	data := `
+node_name: ${NODE_NAME}
+state_dir: /var/lib/ferry/${UNSET}x
+sink:
+  kafka:
+    brokers: ["${BROKER}"]
+    sasl: {mechanism: PLAIN, username: u, password: "${KAFKA_PASSWORD}"}
+logs:
+  exclude: ["$${NOT_EXPANDED}", "a$b"]
+`
+	cfg, err := ParseConfig([]byte(data), env(map[string]string{
+		"NODE_NAME": "node-7", "BROKER": "127.0.0.1:9093", "KAFKA_PASSWORD": `p@$$"w`,
+	}))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	if cfg.NodeName != "node-7" || cfg.StateDir != "/var/lib/ferry/x" {
+		t.Errorf("node_name=%q state_dir=%q", cfg.NodeName, cfg.StateDir)
+	}
+	if diff := cmp.Diff([]string{"${NOT_EXPANDED}", "a$b"}, cfg.Logs.Exclude); diff != "" {
+		t.Errorf("logs.exclude (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseConfigSinkReplacesDefault(t *testing.T) {
+	cfg, err := ParseConfig([]byte("node_name: n\nsink:\n  file: {path: /tmp/x.ndjson}\n"), env(nil))
+	if err != nil {
+		t.Fatalf("file sink config: %v", err)
+	}
+	if cfg.Sink.Kafka != nil || cfg.Sink.File == nil {
+		t.Errorf("want only the file sink, got %+v", cfg.Sink)
+	}
+}
+
+// TestParseConfigErrors checks that every problem is reported, each naming
+// its field path.
+func TestParseConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data string
+		want []string // substrings, each must appear
+	}{
+		{"bad yaml", "node_name: [", []string{"config: yaml"}},
+		{"unknown key", minimal + "logz: {}\n", []string{"logz: unknown key (line 6)"}},
+		{"unknown nested key", minimal + "logs:\n  max_line_byte: 5\n", []string{"logs.max_line_byte: unknown key (line 7)"}},
+		{"wrong type", minimal + "logs:\n  max_line_bytes: lots\n", []string{"logs.max_line_bytes: cannot unmarshal !!str `lots` into int"}},
+		{"bad duration", minimal + "shutdown_timeout: soon\n", []string{"shutdown_timeout: cannot unmarshal"}},
+		{"negative duration", minimal + "shutdown_timeout: -1s\n", []string{"shutdown_timeout: must be > 0"}},
+		{"empty brokers", "node_name: n\nsink:\n  kafka:\n    brokers: []\n", []string{"sink.kafka.brokers: must not be empty"}},
+		{"no node name", "sink:\n  kafka:\n    brokers: [\"h:1\"]\n", []string{"node_name: required when enabled"}},
+		{"several at once", minimal + "log: {level: loud, format: xml}\nhttp: {listen: nowhere}\nmemory: {queue_bytes: 10}\n",
+			[]string{"log.level: must be", "log.format: must be json or text", "http.listen: must be host:port", "memory.queue_bytes: must be at least"}},
+		{"two errors in types", minimal + "logs:\n  max_line_bytes: x\n  start_at: [1]\n", []string{"logs.max_line_bytes:", "logs.start_at:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tc.data), env(nil))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte(minimal), 0o644)
+	os.WriteFile(bad, []byte("node_name: n\nsink:\n  kafka:\n    brokers: []\nlogs: {max_line_bytes: -1}\n"), 0o644)
+
+	var out, errOut strings.Builder
+	if code := cli([]string{"validate", "--config", good}, &out, &errOut); code != 0 {
+		t.Errorf("validate good: exit %d, stderr %s", code, errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := cli([]string{"validate", "--config", bad}, &out, &errOut); code != 1 {
+		t.Errorf("validate bad: exit %d, want 1", code)
+	}
+	for _, w := range []string{"sink.kafka.brokers: must not be empty", "logs.max_line_bytes:"} {
+		if !strings.Contains(errOut.String(), w) {
+			t.Errorf("validate output lacks %q:\n%s", w, errOut.String())
+		}
+	}
+	if code := cli([]string{"validate", "--config", filepath.Join(dir, "missing.yaml")}, &out, &errOut); code != 1 {
+		t.Errorf("validate missing file: exit %d, want 1", code)
+	}
+}
+
+func TestCLI(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := cli([]string{"version"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "ferry ") {
+		t.Errorf("version: exit %d, %q", code, out.String())
+	}
+	out.Reset()
+	if code := cli([]string{"help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "ferry validate --config FILE") {
+		t.Errorf("help: exit %d, %q", code, out.String())
+	}
+	if code := cli([]string{"frobnicate"}, &out, &errOut); code != 2 {
+		t.Errorf("unknown subcommand: exit %d, want 2", code)
+	}
+	if code := cli([]string{"run", "--config", "/nonexistent/ferry.yaml"}, &out, &errOut); code != 1 {
+		t.Errorf("run with a missing config: exit %d, want 1", code)
+	}
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ferry-dev/ferry/internal/simnode"
+)
+
+// demoConfig is the embedded default the demo runs the real agent on. The
+// ${DEMO_*} references are filled in by the demo itself.
+const demoConfig = `
+node_name: demo-node
+state_dir: ${DEMO_DIR}/state
+shutdown_timeout: 10s
+log: {level: warn, format: text}
+logs:
+  include: ["${DEMO_DIR}/pods/*/*/*.log"]
+kubernetes:
+  enabled: false
+hostmetrics:
+  enabled: true
+  interval: 2s
+sink:
+  kafka:
+    brokers: ["${DEMO_BROKER}"]
+    topic: logs
+    metrics_topic: metrics
+    compression: lz4
+http:
+  listen: ${DEMO_LISTEN}
+`
+
+type demoOptions struct {
+	duration       time.Duration
+	pods           int
+	rate           int
+	listen         string
+	rotateBytes    int64
+	drainTimeout   time.Duration
+	keepDir        bool
+	progressPeriod time.Duration
+}
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("demo", "Run the whole pipeline on a simulated node and an in-process Kafka-protocol broker.", stderr)
+	var o demoOptions
+	fs.DurationVar(&o.duration, "duration", 15*time.Second, "how long the simulated containers write")
+	fs.IntVar(&o.pods, "pods", 4, "simulated pods (two containers each)")
+	fs.IntVar(&o.rate, "rate", 200, "lines per second per container")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "address of the agent's /metrics, /healthz and /readyz")
+	fs.Int64Var(&o.rotateBytes, "rotate-bytes", 256<<10, "rotate a container's log at this size, the kubelet way")
+	fs.BoolVar(&o.keepDir, "keep", false, "keep the simulated node's directory instead of removing it")
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	o.drainTimeout = 20 * time.Second
+	o.progressPeriod = time.Second
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ok, err := runDemo(ctx, o, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return 1
+	}
+	if !ok {
+		return 1
+	}
+	return 0
+}
+
+// runDemo runs the demo and reports whether every line written reached the
+// broker.
+func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (bool, error) {
+	dir, err := os.MkdirTemp("", "ferry-demo-")
+	if err != nil {
+		return false, err
+	}
+	if o.keepDir {
+		fmt.Fprintf(stdout, "simulated node directory: %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "logs", "metrics"))
+	if err != nil {
+		return false, fmt.Errorf("start broker: %w", err)
+	}
+	defer cluster.Close()
+	broker := cluster.ListenAddrs()[0]
+
+	env := map[string]string{"DEMO_DIR": dir, "DEMO_BROKER": broker, "DEMO_LISTEN": o.listen}
+	cfg, err := ParseConfig([]byte(demoConfig), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		return false, fmt.Errorf("embedded config: %w", err)
+	}
+	logger, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return false, err
+	}
+
+	node, err := simnode.New(simnode.Config{
+		Root: filepath.Join(dir, "pods"), Pods: o.pods, ContainersPerPod: 2,
+		LinesPerSecond: o.rate, LongEvery: 50, LongBytes: 40 << 10,
+		RotateBytes: o.rotateBytes, Keep: 4, Compress: true, Seed: 1,
+	})
+	if err != nil {
+		return false, err
+	}
+
+	fmt.Fprintf(stdout, "ferry demo: %d containers writing %d lines/s each (1 in 50 lines 40 KiB long, split into 16 KiB CRI partials),\n",
+		len(node.Containers()), o.rate)
+	fmt.Fprintf(stdout, "rotated the kubelet way every %d KiB; Kafka-protocol broker on %s; for %s.\n", o.rotateBytes>>10, broker, o.duration)
+
+	// The independent reader: a second Kafka client consuming what the agent shipped.
+	chk := simnode.NewChecker()
+	var metricsRecords atomic.Int64
+	var samples sampleSet
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics("logs", "metrics"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		return false, err
+	}
+	defer consumer.Close()
+	consumeCtx, stopConsuming := context.WithCancel(context.Background())
+	defer stopConsuming()
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		for consumeCtx.Err() == nil {
+			fetches := consumer.PollFetches(consumeCtx)
+			fetches.EachRecord(func(r *kgo.Record) {
+				if r.Topic == "metrics" {
+					metricsRecords.Add(1)
+					samples.offer("metric", r.Value)
+					return
+				}
+				var rec struct {
+					Message string `json:"message"`
+				}
+				if err := json.Unmarshal(r.Value, &rec); err != nil {
+					chk.Observe(r.Value)
+					return
+				}
+				chk.Observe([]byte(rec.Message))
+				samples.offer("log", r.Value)
+			})
+		}
+	}()
+
+	// The agent, exactly as `ferry run` runs it.
+	addrCh := make(chan string, 1)
+	agentCtx, stopAgent := context.WithCancel(context.Background())
+	defer stopAgent()
+	agentDone := make(chan error, 1)
+	go func() {
+		agentDone <- runAgent(agentCtx, cfg, logger, runHooks{Listening: func(a string) { addrCh <- a }})
+	}()
+	var addr string
+	select {
+	case addr = <-addrCh:
+		fmt.Fprintf(stdout, "agent serving http://%s/metrics, /healthz, /readyz\n\n", addr)
+	case err := <-agentDone:
+		return false, fmt.Errorf("agent: %w", err)
+	}
+
+	writeCtx, stopWriting := context.WithCancel(ctx)
+	writeDone := make(chan error, 1)
+	go func() { writeDone <- node.Run(writeCtx) }()
+
+	start := time.Now()
+	tick := time.NewTicker(o.progressPeriod)
+	progress := func() {
+		rep := chk.Report(node.Containers())
+		fmt.Fprintf(stdout, "%5.1fs  written %7d  in Kafka %7d  rotations %4d  metric records %5d\n",
+			time.Since(start).Seconds(), rep.Written, rep.Received, node.Rotations(), metricsRecords.Load())
+	}
+	timer := time.NewTimer(o.duration)
+wait:
+	for {
+		select {
+		case <-tick.C:
+			progress()
+		case <-timer.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		case err := <-agentDone:
+			stopWriting()
+			<-writeDone
+			return false, fmt.Errorf("agent stopped early: %v", err)
+		}
+	}
+	stopWriting()
+	if err := <-writeDone; err != nil {
+		stopAgent()
+		<-agentDone
+		return false, err
+	}
+	fmt.Fprintf(stdout, "writers stopped at %d lines; waiting for the agent to ship the rest...\n", node.Written())
+
+	// Let the agent catch up, then stop it the way SIGTERM does.
+	deadline := time.Now().Add(o.drainTimeout)
+	for time.Now().Before(deadline) {
+		if rep := chk.Report(node.Containers()); rep.Received >= rep.Written {
+			break
+		}
+		select {
+		case <-tick.C:
+			progress()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	tick.Stop()
+	stopAgent()
+	agentErr := <-agentDone
+	time.Sleep(500 * time.Millisecond) // the reader's last fetch
+	stopConsuming()
+	<-consumed
+
+	rep := chk.Report(node.Containers())
+	fmt.Fprintf(stdout, "\n== summary\n")
+	fmt.Fprintf(stdout, "lines written by containers:   %d (%d rotations)\n", rep.Written, node.Rotations())
+	fmt.Fprintf(stdout, "lines consumed from Kafka:     %d distinct, %d duplicates, %d reordered\n", rep.Received, rep.Duplicates, rep.Reordered)
+	fmt.Fprintf(stdout, "lines lost:                    %d\n", rep.Lost)
+	fmt.Fprintf(stdout, "corrupted lines:               %d\n", rep.Corrupt)
+	fmt.Fprintf(stdout, "host metric records:           %d\n", metricsRecords.Load())
+	fmt.Fprintf(stdout, "metrics were served at:        http://%s/metrics\n", addr)
+	samples.print(stdout)
+	if agentErr != nil {
+		fmt.Fprintf(stdout, "\nagent exited with an error: %v\n", agentErr)
+		return false, nil
+	}
+	if !rep.OK() {
+		fmt.Fprintf(stdout, "\nFAIL: %s\n", rep)
+		return false, nil
+	}
+	fmt.Fprintf(stdout, "\nOK: every line written reached the broker.\n")
+	return true, nil
+}
+
+// sampleSet keeps a few records to show.
+type sampleSet struct {
+	mu   sync.Mutex
+	logs [][]byte
+	mets [][]byte
+}
+
+func (s *sampleSet) offer(kind string, v []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case kind == "log" && len(s.logs) < 2 && len(v) < 1024:
+		s.logs = append(s.logs, append([]byte(nil), v...))
+	case kind == "metric" && len(s.mets) < 1:
+		s.mets = append(s.mets, append([]byte(nil), v...))
+	}
+}
+
+func (s *sampleSet) print(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintln(w, "\nsample records:")
+	for _, v := range append(append([][]byte(nil), s.logs...), s.mets...) {
+		fmt.Fprintf(w, "  %s\n", v)
+	}
+}
