@@ -28,6 +28,9 @@ type runHooks struct {
 	Listening func(addr string)
 	// Registry, when set, is used instead of a fresh one.
 	Registry *prometheus.Registry
+	// Extra, when set, runs as one more component (tests use it to show
+	// what a component failing does to the agent).
+	Extra func(context.Context) error
 }
 
 // Channel capacities between rooms, in batches. Memory is bounded by the
@@ -134,6 +137,9 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 	component("ship", shipper.Run, hardCtx)
 	if host != nil {
 		component("hostmetrics", host.Run, readCtx)
+	}
+	if hooks.Extra != nil {
+		component("extra", hooks.Extra, readCtx)
 	}
 	pingDone := make(chan struct{})
 	go func() {

@@ -160,15 +160,6 @@ func ParseConfig(data []byte, lookup func(string) (string, bool)) (Config, error
 	if root.Content[0].Kind != yaml.MappingNode {
 		return Config{}, fmt.Errorf("config: the document must be a mapping of keys (line %d)", root.Content[0].Line)
 	}
-	// A sink section in the file replaces the default sink rather than
-	// merging into it: naming `file:` must not leave the default kafka set.
-	if sink := lookupKey(root.Content[0], "sink"); sink != nil {
-		cfg.Sink = ship.Config{}
-		if lookupKey(sink, "kafka") != nil {
-			cfg.Sink.Kafka = ship.DefaultConfig().Kafka
-		}
-	}
-
 	// Lines of the file as written, by field path, for error messages.
 	origLines := map[string]int{}
 	for line, path := range indexPaths(&root) {
@@ -193,18 +184,6 @@ func ParseConfig(data []byte, lookup func(string) (string, bool)) (Config, error
 	}
 	cfg.apply()
 	return cfg, cfg.Validate()
-}
-
-func lookupKey(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
 }
 
 var (
