@@ -15,8 +15,8 @@ import (
 // which now names the new file) and reads the new file from 0.
 func TestRotatedWhileStopped(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		newFile   bool // a new 0.log exists when the tailer starts again
+		name    string
+		newFile bool // a new 0.log exists when the tailer starts again
 	}{
 		{name: "new file at the old path", newFile: true},
 		{name: "no new file yet", newFile: false},
