@@ -26,6 +26,7 @@ type seqWriter struct {
 	rotated []string
 	f       *os.File
 	size    int64
+	keep    bool // do not compress and remove old rotated files
 }
 
 func (w *seqWriter) body(n int) string {
@@ -115,7 +116,7 @@ func (w *seqWriter) rotate() {
 	}
 	w.rotated = append(w.rotated, name)
 	w.open()
-	if len(w.rotated) > 3 {
+	if len(w.rotated) > 3 && !w.keep {
 		old := w.rotated[len(w.rotated)-4]
 		data, err := os.ReadFile(old)
 		if err != nil {

@@ -32,6 +32,11 @@ type stateEntry struct {
 	Fingerprint []byte `json:"fingerprint"`
 	Path        string `json:"path"`
 	Offset      int64  `json:"offset"`
+	// AckedTo is the end of the last acknowledged line of the prefix. It is
+	// above Offset when a line of one stream was acknowledged while a
+	// partial line of the other stream was still being merged: on resume,
+	// lines ending at or below it are read (to merge) but not emitted again.
+	AckedTo int64 `json:"acked_to,omitempty"`
 }
 
 type fileKey struct{ dev, ino uint64 }
@@ -67,7 +72,7 @@ func loadState(dir string) (map[fileKey]stateEntry, bool, error) {
 		if err == nil {
 			m := make(map[fileKey]stateEntry, len(st.Files))
 			for i, e := range st.Files {
-				if e.Offset < 0 || len(e.Fingerprint) > fpSize {
+				if e.Offset < 0 || len(e.Fingerprint) > fpSize || (e.AckedTo != 0 && e.AckedTo < e.Offset) {
 					err = fmt.Errorf("files[%d]: invalid entry", i)
 					break
 				}

@@ -72,6 +72,8 @@ type Tailer struct {
 	watcher *fsnotify.Watcher
 	watched map[string]bool
 	warned  map[string]bool
+	// lastRotated is the last rotated file closed per path.
+	lastRotated map[string]rotated
 }
 
 // New checks cfg and builds a tailer that sends batches of lines to out.
@@ -98,6 +100,8 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		byPath:   make(map[string]*follower),
 		watched:  make(map[string]bool),
 		warned:   make(map[string]bool),
+
+		lastRotated: make(map[string]rotated),
 	}
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
@@ -117,6 +121,7 @@ type tracker struct {
 	path       string
 	fp         []byte
 	committed  int64
+	ackedEnd   int64 // end of the last line of the acknowledged prefix
 	lastEnd    int64
 	entries    []entry
 	head       int
@@ -143,6 +148,7 @@ func (tr *tracker) ack(off int64) (freed int64, advanced bool) {
 	}
 	for tr.head < len(tr.entries) && tr.entries[tr.head].acked {
 		tr.committed = tr.entries[tr.head].safe
+		tr.ackedEnd = tr.entries[tr.head].end
 		tr.head++
 		advanced = true
 	}
@@ -191,11 +197,11 @@ func (t *Tailer) Ack(cursors []event.Cursor) {
 	}
 }
 
-func (t *Tailer) newTracker(key fileKey, path string, start int64, fp []byte) *tracker {
+func (t *Tailer) newTracker(key fileKey, path string, start, ackedTo int64, fp []byte) *tracker {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.nextID++
-	tr := &tracker{id: t.nextID, key: key, path: path, committed: start, lastEnd: start, fp: append([]byte(nil), fp...)}
+	tr := &tracker{id: t.nextID, key: key, path: path, committed: start, ackedEnd: max(start, ackedTo), lastEnd: start, fp: append([]byte(nil), fp...)}
 	t.trackers[tr.id] = tr
 	t.changes++
 	return tr
@@ -248,7 +254,7 @@ func (t *Tailer) commit(force bool) error {
 		if tr.superseded || (tr.closed && tr.idle()) {
 			continue
 		}
-		entries = append(entries, stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, Fingerprint: tr.fp, Path: tr.path, Offset: tr.committed})
+		entries = append(entries, stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, Fingerprint: tr.fp, Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)})
 	}
 	t.mu.Unlock()
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
@@ -490,23 +496,25 @@ func (t *Tailer) collect(f *follower) {
 		t.batch = make([]event.Log, 0, 256)
 	}
 	var stdout, stderr int
-	for i := range d.logs {
-		d.logs[i].Cursor = event.Cursor{Source: f.tr.id, Offset: d.marks[i].end}
-		if d.logs[i].Stream == event.Stderr {
+	var size int64
+	t.mu.Lock()
+	tr := f.tr
+	for i, mk := range d.marks {
+		s := mk.end - tr.lastEnd
+		tr.lastEnd = mk.end
+		if mk.end <= f.suppressTo {
+			continue // delivered before a restart (see stateEntry.AckedTo)
+		}
+		size += s
+		tr.entries = append(tr.entries, entry{end: mk.end, safe: mk.safe, size: s})
+		l := d.logs[i]
+		l.Cursor = event.Cursor{Source: tr.id, Offset: mk.end}
+		if l.Stream == event.Stderr {
 			stderr++
 		} else {
 			stdout++
 		}
-	}
-	t.batch = append(t.batch, d.logs...)
-	var size int64
-	t.mu.Lock()
-	tr := f.tr
-	for _, mk := range d.marks {
-		s := mk.end - tr.lastEnd
-		tr.lastEnd = mk.end
-		size += s
-		tr.entries = append(tr.entries, entry{end: mk.end, safe: mk.safe, size: s})
+		t.batch = append(t.batch, l)
 	}
 	t.mu.Unlock()
 	t.inflight.Add(size)
