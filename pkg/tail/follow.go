@@ -465,6 +465,7 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	}
 	budget := int64(t.cfg.ReadBytesPerTurn)
 	f.dec.now = now.UnixNano()
+	t.attach(f)
 	for budget > 0 && f.off < size {
 		n := min(size-f.off, budget, maxChunk)
 		chunk := make([]byte, int64(len(f.carry))+n)
@@ -544,7 +545,7 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	}
 	f.off, f.consumed, f.size = 0, 0, 0
 	f.carry, f.skip, f.suppressTo = f.carry[:0], false, 0
-	f.dec = decoder{maxLine: t.cfg.MaxLineBytes, path: f.path, logs: f.dec.logs[:0], marks: f.dec.marks[:0]}
+	f.dec = decoder{maxLine: t.cfg.MaxLineBytes, path: f.path}
 	f.fpLen = readFP(f.f, f.fp[:])
 	f.tr = t.newTracker(f.key, f.path, 0, 0, f.fp[:f.fpLen])
 	f.dirty, f.more = true, false
@@ -593,7 +594,6 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		c.carry = append([]byte(nil), f.carry...)
 		c.dec = f.dec
 		c.dec.path = f.path // lines keep the name they were read under
-		c.dec.logs, c.dec.marks = nil, nil
 		// The copy holds the same bytes at the same offsets: it takes over
 		// f's tracker (lines already emitted, committed offset), now
 		// checkpointed under the copy's identity.
@@ -616,6 +616,7 @@ func (t *Tailer) closeFollower(f *follower, atEnd bool) {
 	if f.closed {
 		return
 	}
+	t.attach(f)
 	if atEnd {
 		if len(f.carry) > 0 && !f.skip {
 			line := append([]byte(nil), f.carry...)

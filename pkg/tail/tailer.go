@@ -62,16 +62,18 @@ type Tailer struct {
 	closeErr  error
 
 	// Owned by the Run goroutine.
-	files   map[fileKey]*follower
-	byPath  map[string]*follower
-	order   []*follower
-	rr      int
-	resume  map[fileKey]stateEntry
-	fresh   bool
-	batch   []event.Log
-	watcher *fsnotify.Watcher
-	watched map[string]bool
-	warned  map[string]bool
+	files    map[fileKey]*follower
+	byPath   map[string]*follower
+	order    []*follower
+	rr       int
+	resume   map[fileKey]stateEntry
+	fresh    bool
+	batch    []event.Log
+	watcher  *fsnotify.Watcher
+	watched  map[string]bool
+	warned   map[string]bool
+	logsBuf  []event.Log
+	marksBuf []mark
 	// lastRotated is the last rotated file closed per path.
 	lastRotated map[string]rotated
 }
@@ -490,10 +492,11 @@ func (t *Tailer) flush(ctx context.Context) bool {
 func (t *Tailer) collect(f *follower) {
 	d := &f.dec
 	if len(d.logs) == 0 {
+		t.detach(f)
 		return
 	}
 	if t.batch == nil {
-		t.batch = make([]event.Log, 0, 256)
+		t.batch = make([]event.Log, 0, 2*maxBatchLines)
 	}
 	var stdout, stderr int
 	var size int64
@@ -529,7 +532,20 @@ func (t *Tailer) collect(f *follower) {
 		t.m.parseErrors.Add(float64(d.parseErrors))
 	}
 	clear(d.logs)
-	d.logs, d.marks, d.truncated, d.parseErrors = d.logs[:0], d.marks[:0], 0, 0
+	d.truncated, d.parseErrors = 0, 0
+	t.detach(f)
+}
+
+// attach lends f's decoder the shared output buffers (one goroutine reads,
+// so one set serves every file: memory does not grow with the number of
+// files).
+func (t *Tailer) attach(f *follower) {
+	f.dec.logs, f.dec.marks = t.logsBuf[:0], t.marksBuf[:0]
+}
+
+func (t *Tailer) detach(f *follower) {
+	t.logsBuf, t.marksBuf = f.dec.logs[:0], f.dec.marks[:0]
+	f.dec.logs, f.dec.marks = nil, nil
 }
 
 // warnOnce logs an operator-actionable problem once per key.
