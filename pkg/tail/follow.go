@@ -166,7 +166,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var start int64
 	if e, ok := t.resume[key]; ok {
 		delete(t.resume, key)
-		if fpMatches(e.Fingerprint, f.fp[:f.fpLen]) {
+		if e.fpMatches(f.fp[:f.fpLen]) {
 			start, f.suppressTo = e.Offset, e.AckedTo
 			if start > f.size || f.suppressTo > f.size {
 				t.m.truncations.Inc()
@@ -206,6 +206,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 }
 
 func (t *Tailer) add(f *follower) {
+	t.wantRead(time.Now())
 	t.files[f.key] = f
 	t.order = append(t.order, f)
 	t.m.openFiles.Inc()
@@ -267,7 +268,7 @@ func (t *Tailer) resumeRotated(now time.Time) {
 			f := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now}
 			f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, e.Path
 			f.fpLen = readFP(fh, f.fp[:])
-			if !fpMatches(e.Fingerprint, f.fp[:f.fpLen]) || e.Offset > f.size {
+			if !e.fpMatches(f.fp[:f.fpLen]) || e.Offset > f.size {
 				_ = fh.Close()
 				break
 			}
@@ -434,6 +435,7 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 		}
 	}
 	f.dirty = true
+	t.wantRead(now)
 	return changed
 }
 
@@ -463,6 +465,7 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
 		t.mu.Unlock()
 	}
+	t.m.reads.Inc()
 	budget := int64(t.cfg.ReadBytesPerTurn)
 	f.dec.now = now.UnixNano()
 	t.attach(f)
@@ -477,6 +480,7 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		t.m.bytesRead.Add(float64(m))
 		t.consume(f, chunk)
 		if int64(m) < n {
+			size = f.off // shrank meanwhile, or a read error: stop here
 			break
 		}
 	}
@@ -647,5 +651,6 @@ func (t *Tailer) closeFollower(f *follower, atEnd bool) {
 		delete(t.byPath, f.path)
 	}
 	t.closeTracker(f.tr, false)
+	t.wantRead(time.Now()) // its successor may read now
 	t.log.Debug("closed", "path", f.path, "offset", f.consumed)
 }

@@ -137,12 +137,17 @@ func TestDeletedBeforeRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	lost := r.tl.m.lost.WithLabelValues(lostDeleted)
-	waitFor(t, 5*time.Second, "deleted file closed", func() bool { return testutil.ToFloat64(lost) > 0 })
+	waitFor(t, 5*time.Second, "deleted file closed", func() bool {
+		return testutil.ToFloat64(lost) > 0 && testutil.ToFloat64(r.tl.m.openFiles) == 0
+	})
 	if got := testutil.ToFloat64(lost); got != float64(len(unread)) {
 		t.Fatalf("lost %v bytes, want exactly %d", got, len(unread))
 	}
 	if got := testutil.ToFloat64(r.tl.m.openFiles); got != 0 {
 		t.Fatalf("open files = %v", got)
+	}
+	if got := testutil.ToFloat64(r.tl.m.backpressure); got <= 0 {
+		t.Fatalf("backpressure seconds = %v while blocked", got)
 	}
 	r.setHold(false)
 	time.Sleep(50 * time.Millisecond)
@@ -173,7 +178,7 @@ func writeStateFor(t *testing.T, state, path string, fp []byte, offset int64) {
 		t.Fatal(err)
 	}
 	st := fi.Sys().(*syscall.Stat_t)
-	if err := writeState(state, []stateEntry{{Dev: uint64(st.Dev), Ino: st.Ino, Fingerprint: fp, Path: path, Offset: offset}}); err != nil {
+	if err := writeState(state, []stateEntry{{Dev: uint64(st.Dev), Ino: st.Ino, FingerprintLen: len(fp), Fingerprint: fpHash(fp), Path: path, Offset: offset}}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -80,6 +80,14 @@ func TestRestartExactlyOnce(t *testing.T) {
 		t.Fatalf("only %d rotations", len(w.rotated))
 	}
 	checkSeqs(t, w, append(r1.snapshot(), r2.snapshot()...), cfg.MaxLineBytes)
+	// Rotated files, read and acknowledged, are pruned from the checkpoint.
+	if err := r2.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := readState(t, cfg.StateDir)
+	if len(st.Files) != 1 || st.Files[0].Path != w.path {
+		t.Fatalf("checkpoint not pruned to the current file: %+v", st.Files)
+	}
 }
 
 // TestCrashNoLoss abandons a tailer without Close, as a crash would: the new

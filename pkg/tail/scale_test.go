@@ -2,6 +2,7 @@ package tail
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func TestMetricsLint(t *testing.T) {
 		"ferry_tail_backpressure_seconds_total", "ferry_tail_behind_bytes", "ferry_tail_checkpoint_errors_total",
 		"ferry_tail_checkpoints_total", "ferry_tail_inflight_bytes", "ferry_tail_inflight_limit_bytes",
 		"ferry_tail_lines_read_total", "ferry_tail_lines_truncated_total", "ferry_tail_lost_bytes_total",
-		"ferry_tail_open_files", "ferry_tail_parse_errors_total", "ferry_tail_read_bytes_total",
+		"ferry_tail_open_files", "ferry_tail_parse_errors_total", "ferry_tail_read_bytes_total", "ferry_tail_reads_total",
 		"ferry_tail_rotations_total", "ferry_tail_truncations_total",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
@@ -171,5 +172,46 @@ func TestConfigValidate(t *testing.T) {
 	c.StartAt, c.MaxLineBytes = "x", -1
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "start_at") || !strings.Contains(err.Error(), "max_line_bytes") {
 		t.Fatalf("not every problem reported: %v", err)
+	}
+}
+
+// TestCoalescedReads: a container writing one line per write call costs one
+// read per read_interval, not one per line.
+func TestCoalescedReads(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 1))
+	cfg := testConfig(dir, t.TempDir())
+	cfg.ReadInterval = 100 * time.Millisecond
+	cfg.PollInterval = time.Second
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "first line", func() bool { return len(r.snapshot()) == 1 })
+	reads0 := testutil.ToFloat64(r.tl.m.reads)
+	start := time.Now()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	for i := 1; i <= n; i++ {
+		if _, err := f.WriteString(lines(i, i+1)); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	_ = f.Close()
+	waitFor(t, 10*time.Second, "every line", func() bool { return len(r.snapshot()) == n+1 })
+	elapsed := time.Since(start)
+	reads := testutil.ToFloat64(r.tl.m.reads) - reads0
+	r.stop()
+	limit := float64(elapsed/cfg.ReadInterval) + 3
+	t.Logf("%d lines written one per call in %v: %v reads", n, elapsed.Round(time.Millisecond), reads)
+	if reads > limit || reads >= n/10 {
+		t.Fatalf("%v reads for %d single-line writes in %v (limit %v)", reads, n, elapsed, limit)
+	}
+	if diff := cmp.Diff(upto(0, n+1), seqs(r.snapshot())); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }

@@ -72,6 +72,7 @@ type Tailer struct {
 	watcher  *fsnotify.Watcher
 	watched  map[string]bool
 	warned   map[string]bool
+	nextRead time.Time // when the next read turn is due
 	logsBuf  []event.Log
 	marksBuf []mark
 	// lastRotated is the last rotated file closed per path.
@@ -256,7 +257,8 @@ func (t *Tailer) commit(force bool) error {
 		if tr.superseded || (tr.closed && tr.idle()) {
 			continue
 		}
-		entries = append(entries, stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, Fingerprint: tr.fp, Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)})
+		entries = append(entries, stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, FingerprintLen: len(tr.fp), Fingerprint: fpHash(tr.fp),
+			Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)})
 	}
 	t.mu.Unlock()
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
@@ -306,7 +308,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 		events     <-chan fsnotify.Event
 		errs       <-chan error
 		timer      = time.NewTimer(time.Hour)
+		blocked    bool
 	)
+	t.nextRead = now
 	defer timer.Stop()
 	if t.watcher != nil {
 		events, errs = t.watcher.Events, t.watcher.Errors
@@ -328,33 +332,52 @@ func (t *Tailer) Run(ctx context.Context) error {
 			_ = t.commit(false)
 			nextCommit = now.Add(t.cfg.CommitInterval)
 		}
-		more, blocked := t.readTurn(ctx, now)
-		if ctx.Err() != nil {
-			break
+		if !now.Before(t.nextRead) {
+			var more bool
+			more, blocked = t.readTurn(ctx, now)
+			if ctx.Err() != nil {
+				break
+			}
+			switch {
+			case blocked:
+				t.nextRead = now.Add(24 * time.Hour) // an acknowledgement brings it back
+			case more:
+				t.nextRead = now
+			default:
+				t.nextRead = now.Add(24 * time.Hour)
+				if e := t.nextEligible(); !e.IsZero() {
+					t.nextRead = e
+				}
+			}
 		}
-		wake := nextPoll
-		for _, w := range []time.Time{nextRescan, nextCommit, rescanAt} {
+		wake := t.nextRead
+		for _, w := range []time.Time{nextPoll, nextRescan, nextCommit, rescanAt} {
 			if !w.IsZero() && w.Before(wake) {
 				wake = w
 			}
 		}
-		if !blocked {
-			if more {
-				wake = now
-			} else if e := t.nextEligible(); !e.IsZero() && e.Before(wake) {
-				wake = e
+		takeEvents := func(first *fsnotify.Event) {
+			// Take every notification that is ready: a burst of writes
+			// costs one pass, not one loop per event.
+			for i := 0; i < 1024; i++ {
+				var ev fsnotify.Event
+				if first != nil {
+					ev, first = *first, nil
+				} else {
+					select {
+					case ev = <-events:
+					default:
+						return
+					}
+				}
+				if t.handleEvent(ev, time.Now()) && rescanAt.IsZero() {
+					rescanAt = time.Now().Add(50 * time.Millisecond)
+				}
 			}
 		}
 		d := time.Until(wake)
 		if d <= 0 {
-			// More to read now; still take notifications that are ready.
-			select {
-			case ev := <-events:
-				if t.handleEvent(ev, time.Now()) && rescanAt.IsZero() {
-					rescanAt = time.Now().Add(50 * time.Millisecond)
-				}
-			default:
-			}
+			takeEvents(nil)
 			continue
 		}
 		timer.Reset(d)
@@ -362,14 +385,15 @@ func (t *Tailer) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case ev := <-events:
-			if t.handleEvent(ev, time.Now()) && rescanAt.IsZero() {
-				rescanAt = time.Now().Add(50 * time.Millisecond)
-			}
+			takeEvents(&ev)
 		case err := <-errs:
 			t.log.Debug("file notification error; rescanning", "err", err)
 			rescanAt = time.Now()
 		case <-timer.C:
 		case <-t.ackCh:
+			if blocked {
+				t.nextRead = time.Now()
+			}
 		}
 		if !timer.Stop() {
 			select {
@@ -548,6 +572,13 @@ func (t *Tailer) detach(f *follower) {
 	f.dec.logs, f.dec.marks = nil, nil
 }
 
+// wantRead brings the next read turn forward to at.
+func (t *Tailer) wantRead(at time.Time) {
+	if at.Before(t.nextRead) {
+		t.nextRead = at
+	}
+}
+
 // warnOnce logs an operator-actionable problem once per key.
 func (t *Tailer) warnOnce(key, msg string, args ...any) {
 	if t.warned[key] {
@@ -567,6 +598,7 @@ func (t *Tailer) handleEvent(ev fsnotify.Event, now time.Time) bool {
 	case ev.Has(fsnotify.Write):
 		if f != nil {
 			f.dirty = true
+			t.wantRead(f.lastRead.Add(t.cfg.ReadInterval))
 		}
 		return false
 	case ev.Has(fsnotify.Create):
