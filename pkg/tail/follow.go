@@ -273,7 +273,7 @@ func (t *Tailer) resumeRotated(now time.Time) {
 				break
 			}
 			f.off, f.consumed, f.suppressTo = e.Offset, e.Offset, e.AckedTo
-			f.tr = t.newTracker(key, p, e.Offset, e.AckedTo, f.fp[:f.fpLen])
+			f.tr = t.newTracker(key, e.Path, e.Offset, e.AckedTo, f.fp[:f.fpLen])
 			t.add(f)
 			t.log.Debug("finishing file rotated while stopped", "path", p, "offset", e.Offset)
 			groups[e.Path] = append(groups[e.Path], resumed{f, fi})
@@ -360,7 +360,7 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, now 
 		f := &follower{path: c.p, f: fh, key: key, size: c.fi.Size(), dirty: true, drain: true, gone: now}
 		f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 		f.fpLen = readFP(fh, f.fp[:])
-		f.tr = t.newTracker(key, c.p, 0, 0, f.fp[:f.fpLen])
+		f.tr = t.newTracker(key, path, 0, 0, f.fp[:f.fpLen])
 		t.add(f)
 		out = append(out, f)
 		t.log.Debug("reading file rotated while stopped", "path", c.p)
@@ -603,7 +603,7 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		// checkpointed under the copy's identity.
 		c.tr = f.tr
 		t.mu.Lock()
-		c.tr.key, c.tr.path = key, p
+		c.tr.key = key
 		t.changes++
 		t.mu.Unlock()
 		t.add(c)

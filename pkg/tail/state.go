@@ -36,8 +36,10 @@ type stateEntry struct {
 	// many there were (up to 1 KiB) and their FNV-1a 64 hash, in hex.
 	FingerprintLen int    `json:"fingerprint_len"`
 	Fingerprint    string `json:"fingerprint"`
-	Path           string `json:"path"`
-	Offset         int64  `json:"offset"`
+	// Path is the path the file was followed under; a rotated file keeps
+	// it and is found again by inode in the same directory.
+	Path   string `json:"path"`
+	Offset int64  `json:"offset"`
 	// AckedTo is the end of the last acknowledged line of the prefix. It is
 	// above Offset when a line of one stream was acknowledged while a
 	// partial line of the other stream was still being merged: on resume,
