@@ -463,10 +463,9 @@ func unescapeInPlace(b []byte) []byte {
 	w := r
 	for r < len(b) {
 		// b[r] is a backslash.
-		if r+1 >= len(b) {
+		if r+1 >= len(b) { // a lone backslash at the end stays
 			b[w] = '\\'
 			w++
-			r++
 			break
 		}
 		c := b[r+1]

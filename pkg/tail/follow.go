@@ -244,6 +244,7 @@ func (t *Tailer) resumeRotated(now time.Time) {
 		if err != nil {
 			continue
 		}
+		found := false
 		for _, de := range ents {
 			if !de.Type().IsRegular() {
 				continue
@@ -256,6 +257,7 @@ func (t *Tailer) resumeRotated(now time.Time) {
 			if k, _ := keyOf(fi); k != key || t.files[k] != nil {
 				continue
 			}
+			found = true
 			if p == e.Path && t.included(p) {
 				// Still under its own name but not taken by the scan (for
 				// instance excluded for now): a later scan resumes it.
@@ -278,6 +280,12 @@ func (t *Tailer) resumeRotated(now time.Time) {
 			t.log.Debug("finishing file rotated while stopped", "path", p, "offset", e.Offset)
 			groups[e.Path] = append(groups[e.Path], resumed{f, fi})
 			break
+		}
+		if !found {
+			// Rotated and compressed (or deleted) while no agent ran: what
+			// was not read before the stop cannot be read any more.
+			t.log.Warn("file in the checkpoint vanished while stopped; lines not read before the stop, if any, are lost",
+				"path", e.Path, "offset", e.Offset)
 		}
 	}
 	// Per path: the resumed files and those rotated after the oldest of them
