@@ -468,7 +468,13 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	}
 	f.size = size
 	if f.fpLen < fpSize && int64(f.fpLen) < size {
-		f.fpLen = readFP(f.f, f.fp[:])
+		var buf [fpSize]byte
+		n := readFP(f.f, buf[:])
+		if n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) {
+			t.truncated(f, now) // rewritten from the start since we looked
+			return
+		}
+		f.fp, f.fpLen = buf, n
 		t.mu.Lock()
 		f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
 		t.mu.Unlock()

@@ -296,9 +296,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 	defer t.closeAll()
 
 	now := time.Now()
+	t.watch() // before the first scan, so nothing created meanwhile is missed
 	t.rescan(now, true)
 	t.resumeRotated(now)
-	t.watch()
 
 	var (
 		nextPoll   = now.Add(t.cfg.PollInterval)
