@@ -421,3 +421,25 @@ func TestExcluder(t *testing.T) {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestPruneVanished(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 3))
+	gone := mkContainer(t, dir, "ns_gone_uid")
+	appendFile(t, gone, lines(0, 3))
+	writeStateFor(t, state, gone, []byte(lines(0, 1)), 10)
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	r := startRunner(t, testConfig(dir, state), Options{})
+	waitFor(t, 5*time.Second, "lines", func() bool { return len(r.snapshot()) == 3 })
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := readState(t, state)
+	if len(st.Files) != 1 || st.Files[0].Path != path {
+		t.Fatalf("vanished file not pruned: %+v", st.Files)
+	}
+}
