@@ -443,3 +443,36 @@ func TestPruneVanished(t *testing.T) {
 		t.Fatalf("vanished file not pruned: %+v", st.Files)
 	}
 }
+
+// TestRotatedAwayUnderBackpressure: the sink is stalled, kubelet rotates and
+// compresses the file the tailer has not finished: the rotated file is read
+// through its descriptor until delete_wait, then its unread bytes are counted
+// as lost, to the byte, and the new file is read whole.
+func TestRotatedAwayUnderBackpressure(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	r := blockedRunner(t, dir, lines(0, 10), path)
+	unread := lines(10, 20)
+	appendFile(t, path, unread)
+	waitFor(t, 5*time.Second, "bytes behind", func() bool { return testutil.ToFloat64(r.tl.m.behind) == float64(len(unread)) })
+	rotated := path + ".20261126-035509"
+	if err := os.Rename(path, rotated); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(20, 30))
+	if err := os.Remove(rotated); err != nil { // compressed away
+		t.Fatal(err)
+	}
+	lost := r.tl.m.lost.WithLabelValues(lostDeleted)
+	waitFor(t, 5*time.Second, "rotated file given up", func() bool { return testutil.ToFloat64(lost) > 0 })
+	if got := testutil.ToFloat64(lost); got != float64(len(unread)) {
+		t.Fatalf("lost %v bytes, want %d", got, len(unread))
+	}
+	r.setHold(false)
+	waitFor(t, 5*time.Second, "new file", func() bool { return len(r.snapshot()) >= 20 })
+	time.Sleep(50 * time.Millisecond)
+	r.stop()
+	if diff := cmp.Diff(append(upto(0, 10), upto(20, 30)...), seqs(r.snapshot())); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+}
