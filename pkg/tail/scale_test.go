@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -213,5 +214,45 @@ func TestCoalescedReads(t *testing.T) {
 	}
 	if diff := cmp.Diff(upto(0, n+1), seqs(r.snapshot())); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestConfigYAML decodes the logs section the way the agent does (strict,
+// over the defaults).
+func TestConfigYAML(t *testing.T) {
+	src := `
+include: ["/var/log/pods/*/*/*.log", "/var/log/containers/*.log"]
+exclude: ["/var/log/pods/kube-system_*/*/*.log"]
+start_at: end
+max_line_bytes: 1048576
+read_interval: 250ms
+poll_interval: 2s
+rescan_interval: 10s
+read_bytes_per_turn: 65536
+commit_interval: 500ms
+delete_wait: 1m
+`
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.Include = []string{"/var/log/pods/*/*/*.log", "/var/log/containers/*.log"}
+	want.Exclude = []string{"/var/log/pods/kube-system_*/*/*.log"}
+	want.StartAt, want.MaxLineBytes = "end", 1<<20
+	want.ReadInterval, want.PollInterval, want.RescanInterval = 250*time.Millisecond, 2*time.Second, 10*time.Second
+	want.ReadBytesPerTurn, want.CommitInterval, want.DeleteWait = 65536, 500*time.Millisecond, time.Minute
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := yaml.NewDecoder(strings.NewReader("max_inflight_bytes: 5\n"))
+	bad.KnownFields(true)
+	if err := bad.Decode(&cfg); err == nil {
+		t.Fatal("a field set by the agent was accepted from YAML")
 	}
 }
