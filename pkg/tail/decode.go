@@ -57,6 +57,7 @@ type decoder struct {
 	format  format
 	maxLine int
 	pend    [2]pending
+	tc      tsCache
 
 	logs  []event.Log // output: records, appended
 	marks []mark      // output: one per record
@@ -130,9 +131,9 @@ func (d *decoder) line(raw []byte, start, end int64, cut bool) {
 		ok      bool
 	)
 	if d.format == formatDocker {
-		ts, stream, partial, msg, ok = parseDocker(raw)
+		ts, stream, partial, msg, ok = parseDocker(raw, &d.tc)
 	} else {
-		ts, stream, partial, msg, ok = parseCRI(raw)
+		ts, stream, partial, msg, ok = parseCRI(raw, &d.tc)
 	}
 	if !ok {
 		d.raw(raw, end, cut)
@@ -213,12 +214,12 @@ func (d *decoder) splitLines(data []byte, base int64) int {
 }
 
 // parseCRI parses `<RFC3339Nano> <stdout|stderr> <P|F>[:tags] <message>`.
-func parseCRI(line []byte) (ts time.Time, stream event.Stream, partial bool, msg []byte, ok bool) {
+func parseCRI(line []byte, tc *tsCache) (ts time.Time, stream event.Stream, partial bool, msg []byte, ok bool) {
 	sp := bytes.IndexByte(line, ' ')
 	if sp < 0 {
 		return
 	}
-	if ts, ok = parseTime(line[:sp]); !ok {
+	if ts, ok = tc.parse(line[:sp]); !ok {
 		return
 	}
 	ok = false
@@ -258,7 +259,7 @@ func parseCRI(line []byte) (ts time.Time, stream event.Stream, partial bool, msg
 // parseDocker parses one docker json-file line:
 // {"log":"...\n","stream":"stdout","time":"..."} in any key order, other
 // keys ignored. The log value is unescaped in place; msg aliases line.
-func parseDocker(line []byte) (ts time.Time, stream event.Stream, partial bool, msg []byte, ok bool) {
+func parseDocker(line []byte, tc *tsCache) (ts time.Time, stream event.Stream, partial bool, msg []byte, ok bool) {
 	i := skipWS(line, 0)
 	if i >= len(line) || line[i] != '{' {
 		return
@@ -334,7 +335,7 @@ func parseDocker(line []byte) (ts time.Time, stream event.Stream, partial bool, 
 				return
 			}
 			var tok bool
-			if ts, tok = parseTime(line[i+1 : e]); !tok {
+			if ts, tok = tc.parse(line[i+1 : e]); !tok {
 				return
 			}
 			haveTime = true
@@ -390,24 +391,28 @@ func skipWS(b []byte, i int) int {
 }
 
 // scanString finds the closing quote of a JSON string whose content starts
-// at i. It reports whether any escape was seen.
+// at i. It reports whether any escape was seen. It is linear in the string's
+// length whatever the number of escapes.
 func scanString(b []byte, i int) (end int, esc bool, ok bool) {
-	q := bytes.IndexByte(b[i:], '"')
-	if q < 0 {
-		return 0, false, false
-	}
-	if bytes.IndexByte(b[i:i+q], '\\') < 0 {
-		return i + q, false, true
-	}
-	for j := i; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j, true, true
+	q := -1
+	for j := i; ; {
+		if q < j {
+			n := bytes.IndexByte(b[j:], '"')
+			if n < 0 {
+				return 0, false, false
+			}
+			q = j + n
+		}
+		bs := bytes.IndexByte(b[j:q], '\\')
+		if bs < 0 {
+			return q, esc, true
+		}
+		esc = true
+		j += bs + 2 // skip the escaped byte (which may be the quote at q)
+		if j > len(b) {
+			return 0, false, false
 		}
 	}
-	return 0, false, false
 }
 
 // skipValue skips one JSON value of a key we do not use (objects and arrays
@@ -447,42 +452,53 @@ func skipValue(b []byte, i int) (int, bool) {
 }
 
 // unescapeInPlace decodes JSON string escapes; the result is never longer
-// than the input, so it is written over it. Invalid escapes are kept as
-// written; invalid \u sequences become U+FFFD.
+// than the input, so it is written over it. Runs without escapes are moved
+// with copy. Invalid escapes are kept as written; invalid \u sequences become
+// U+FFFD.
 func unescapeInPlace(b []byte) []byte {
-	w := 0
-	for r := 0; r < len(b); r++ {
-		c := b[r]
-		if c != '\\' || r+1 >= len(b) {
+	r := bytes.IndexByte(b, '\\')
+	if r < 0 {
+		return b
+	}
+	w := r
+	for r < len(b) {
+		// b[r] is a backslash.
+		if r+1 >= len(b) { // a lone backslash at the end stays
+			b[w] = '\\'
+			w++
+			break
+		}
+		c := b[r+1]
+		r += 2
+		switch c {
+		case '"', '\\', '/':
 			b[w] = c
 			w++
-			continue
-		}
-		r++
-		switch b[r] {
-		case '"', '\\', '/':
-			b[w] = b[r]
 		case 'b':
 			b[w] = '\b'
+			w++
 		case 'f':
 			b[w] = '\f'
+			w++
 		case 'n':
 			b[w] = '\n'
+			w++
 		case 'r':
 			b[w] = '\r'
+			w++
 		case 't':
 			b[w] = '\t'
+			w++
 		case 'u':
-			cp, ok := hex4(b, r+1)
+			cp, ok := hex4(b, r)
 			if !ok {
-				b[w] = '\\'
-				b[w+1] = 'u'
+				b[w], b[w+1] = '\\', 'u'
 				w += 2
-				continue
+				break
 			}
 			r += 4
 			if utf16IsHigh(cp) {
-				if lo, ok := hex4(b, r+3); ok && r+2 < len(b) && b[r+1] == '\\' && b[r+2] == 'u' && utf16IsLow(lo) {
+				if lo, ok := hex4(b, r+2); ok && r+1 < len(b) && b[r] == '\\' && b[r+1] == 'u' && utf16IsLow(lo) {
 					cp = 0x10000 + (cp-0xD800)<<10 + (lo - 0xDC00)
 					r += 6
 				} else {
@@ -492,14 +508,17 @@ func unescapeInPlace(b []byte) []byte {
 				cp = utf8.RuneError
 			}
 			w += utf8.EncodeRune(b[w:], cp)
-			continue
 		default:
-			b[w] = '\\'
-			b[w+1] = b[r]
+			b[w], b[w+1] = '\\', c
 			w += 2
-			continue
 		}
-		w++
+		next := bytes.IndexByte(b[r:], '\\')
+		if next < 0 {
+			w += copy(b[w:], b[r:])
+			break
+		}
+		w += copy(b[w:], b[r:r+next])
+		r += next
 	}
 	return b[:w:w]
 }
@@ -531,8 +550,46 @@ func hex4(b []byte, i int) (rune, bool) {
 // digits are kept) and a Z or ±hh:mm zone, without allocating. The result is
 // in UTC.
 func parseTime(b []byte) (time.Time, bool) {
-	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+	return (*tsCache)(nil).parse(b)
+}
+
+// tsCache remembers the seconds of the last "YYYY-MM-DDTHH:MM:SS" seen:
+// consecutive lines of a log mostly share it, and then only the fraction and
+// the zone are parsed.
+type tsCache struct {
+	key [19]byte
+	sec int64
+	ok  bool
+}
+
+func (c *tsCache) parse(b []byte) (time.Time, bool) {
+	if len(b) < 20 {
 		return time.Time{}, false
+	}
+	var sec int64
+	if c != nil && c.ok && string(b[:19]) == string(c.key[:]) {
+		sec = c.sec
+	} else {
+		var ok bool
+		if sec, ok = parseSeconds(b[:19]); !ok {
+			return time.Time{}, false
+		}
+		if c != nil {
+			copy(c.key[:], b[:19])
+			c.sec, c.ok = sec, true
+		}
+	}
+	nsec, off, ok := parseFracZone(b[19:])
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(sec-int64(off), int64(nsec)).UTC(), true
+}
+
+// parseSeconds parses "YYYY-MM-DDTHH:MM:SS" as seconds since the epoch.
+func parseSeconds(b []byte) (int64, bool) {
+	if b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+		return 0, false
 	}
 	year, ok1 := digits(b[0:4])
 	month, ok2 := digits(b[5:7])
@@ -542,11 +599,16 @@ func parseTime(b []byte) (time.Time, bool) {
 	sec, ok6 := digits(b[17:19])
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
 		day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
-		return time.Time{}, false
+		return 0, false
 	}
-	i := 19
-	nsec := 0
-	if b[i] == '.' {
+	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC).Unix(), true
+}
+
+// parseFracZone parses "[.fraction](Z|±hh:mm)" into nanoseconds and the
+// zone's offset east of UTC in seconds.
+func parseFracZone(b []byte) (nsec, off int, ok bool) {
+	i := 0
+	if i < len(b) && b[i] == '.' {
 		i++
 		n := 0
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
@@ -557,42 +619,37 @@ func parseTime(b []byte) (time.Time, bool) {
 			i++
 		}
 		if n == 0 {
-			return time.Time{}, false
+			return 0, 0, false
 		}
 		for ; n < 9; n++ {
 			nsec *= 10
 		}
 	}
 	if i >= len(b) {
-		return time.Time{}, false
+		return 0, 0, false
 	}
-	var off int
 	switch b[i] {
 	case 'Z', 'z':
 		if i+1 != len(b) {
-			return time.Time{}, false
+			return 0, 0, false
 		}
 	case '+', '-':
 		if i+6 != len(b) || b[i+3] != ':' {
-			return time.Time{}, false
+			return 0, 0, false
 		}
 		oh, ok1 := digits(b[i+1 : i+3])
 		om, ok2 := digits(b[i+4 : i+6])
 		if !ok1 || !ok2 || oh > 23 || om > 59 {
-			return time.Time{}, false
+			return 0, 0, false
 		}
 		off = (oh*60 + om) * 60
 		if b[i] == '-' {
 			off = -off
 		}
 	default:
-		return time.Time{}, false
+		return 0, 0, false
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	if off != 0 {
-		t = t.Add(-time.Duration(off) * time.Second)
-	}
-	return t, true
+	return nsec, off, true
 }
 
 func digits(b []byte) (int, bool) {

@@ -14,9 +14,13 @@
 // keeps being read.
 //
 // Reading is coalesced: change notifications only mark a file; a file that was
-// read to its end is not read again before read_interval, and every file is
-// checked each poll_interval even without a notification. One file reads at
-// most read_bytes_per_turn before the others get their turn.
+// read to its end is not read again before read_interval, so a container
+// writing one line per write call costs one read per read_interval
+// (ferry_tail_reads_total), and every file is checked each poll_interval even
+// without a notification. One file reads at most read_bytes_per_turn before
+// the others get their turn. Files rotated before they could be opened (while
+// reading was stalled, or while no agent ran) are found beside their path by
+// kubelet's naming and read whole, oldest first, before the current file.
 //
 // # Decoding
 //
@@ -56,15 +60,19 @@
 // written does not stop reading: it is warned about once per episode and
 // retried. Entries of files that no longer exist are pruned.
 //
+// The checkpoint also keeps the end of the last acknowledged line, so that a
+// resume before a partial line still being merged re-reads the other stream's
+// lines for merging without emitting them again.
+//
 // So: after Run returns and every delivered line was acknowledged, Close
 // leaves a checkpoint from which a new tailer continues without loss or
-// duplicate (a line merged across streams and still open at shutdown may be
-// read again). After a crash, the new tailer resumes from the last checkpoint
-// written: nothing is lost, and what is repeated is what was read after that
-// checkpoint's offsets.
+// duplicate. After a crash, the new tailer resumes from the last checkpoint
+// written: nothing is lost, and what is repeated is what was acknowledged
+// after that checkpoint (at most commit_interval of acknowledgements plus
+// the unacknowledged window).
 //
 // Files found at startup resume at their committed offset when their inode and
-// fingerprint match; a file on a reused inode with other first bytes is read
+// fingerprint (length and FNV-1a hash of the first bytes) match; a file on a reused inode with other first bytes is read
 // from 0. A fresh agent (no usable state) starts files found at startup at
 // start_at; files that appear later are always read from 0.
 //
@@ -75,6 +83,16 @@
 // pauses until acknowledgements free room, and the pause is counted in
 // ferry_tail_backpressure_seconds_total. Per file the tailer keeps a carry of
 // at most one incomplete line and merge buffers of at most max_line_bytes.
+//
+// # Lifecycle
+//
+// New checks the configuration and starts nothing. Run does all reading on one
+// goroutine (plus fsnotify's), sends batches on out, and on cancellation stops
+// reading, closes out, and returns nil; a blocked send gives up when the
+// context ends. Ack may be called from any goroutine at any time. Close,
+// called once Run returned and the sink acknowledged what it delivered,
+// writes the final checkpoint; it is idempotent. The tailer is Linux-only
+// (device and inode numbers come from syscall.Stat_t).
 //
 // Like every package under pkg/, tail carries no API stability promise before
 // v1.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -17,26 +18,27 @@ const maxChunk = 128 << 10
 
 // follower is one open file. It is owned by the Run goroutine.
 type follower struct {
-	tr       *tracker
-	path     string
-	f        *os.File
-	key      fileKey
-	fp       [fpSize]byte
-	fpLen    int
-	off      int64 // next byte to read
-	consumed int64 // end of the last complete line (off minus carry)
-	carry    []byte
-	skip     bool // discarding the rest of an over-long line
-	dec      decoder
-	size     int64 // size at the last stat
-	dirty    bool  // may have new bytes
-	more     bool  // stopped by the turn budget, more to read
-	lastRead time.Time
-	gone     time.Time // when its path was seen naming another file or nothing
-	deleted  time.Time // when it was seen unlinked
-	pred     *follower // must be closed before this one is read
-	drain    bool      // read to the end, then close (copy of a truncated file)
-	closed   bool
+	tr         *tracker
+	path       string
+	f          *os.File
+	key        fileKey
+	fp         [fpSize]byte
+	fpLen      int
+	off        int64 // next byte to read
+	consumed   int64 // end of the last complete line (off minus carry)
+	carry      []byte
+	skip       bool // discarding the rest of an over-long line
+	dec        decoder
+	size       int64 // size at the last stat
+	dirty      bool  // may have new bytes
+	more       bool  // stopped by the turn budget, more to read
+	lastRead   time.Time
+	gone       time.Time // when its path was seen naming another file or nothing
+	deleted    time.Time // when it was seen unlinked
+	pred       *follower // must be closed before this one is read
+	drain      bool      // read to the end, then close (copy of a truncated file)
+	suppressTo int64     // lines ending at or below were delivered before a restart
+	closed     bool
 }
 
 func keyOf(fi os.FileInfo) (fileKey, uint64) {
@@ -90,8 +92,20 @@ func (t *Tailer) included(path string) bool {
 	return false
 }
 
+// rotated remembers the last rotated file closed for a path, to find the
+// files rotated after it that were never opened.
+type rotated struct {
+	fi  os.FileInfo
+	key fileKey
+}
+
 // rescan expands the include globs and starts following new files.
 func (t *Tailer) rescan(now time.Time, initial bool) {
+	for p := range t.lastRotated {
+		if _, err := os.Stat(filepath.Dir(p)); err != nil {
+			delete(t.lastRotated, p)
+		}
+	}
 	for _, p := range t.cfg.Include {
 		ms, err := filepath.Glob(p)
 		if err != nil {
@@ -152,21 +166,39 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var start int64
 	if e, ok := t.resume[key]; ok {
 		delete(t.resume, key)
-		if fpMatches(e.Fingerprint, f.fp[:f.fpLen]) {
-			start = e.Offset
-			if start > f.size {
+		if e.fpMatches(f.fp[:f.fpLen]) {
+			start, f.suppressTo = e.Offset, e.AckedTo
+			if start > f.size || f.suppressTo > f.size {
 				t.m.truncations.Inc()
 				t.log.Debug("file shorter than its checkpoint; reading from the start", "path", path)
-				start = 0
+				start, f.suppressTo = 0, 0
 			}
 		}
 	} else if initial && t.fresh && t.cfg.StartAt == "end" {
 		start = lineStartBefore(fh, f.size)
 	}
 	f.off, f.consumed = start, start
-	f.tr = t.newTracker(key, path, start, f.fp[:f.fpLen])
+	f.tr = t.newTracker(key, path, start, f.suppressTo, f.fp[:f.fpLen])
+	var ref os.FileInfo
+	var refKey fileKey
 	if p := t.byPath[path]; p != nil && !p.closed {
 		f.pred = p
+		if fi, err := p.f.Stat(); err == nil {
+			ref, refKey = fi, p.key
+		}
+	} else if r, ok := t.lastRotated[path]; ok {
+		ref, refKey = r.fi, r.key
+	}
+	delete(t.lastRotated, path)
+	if ref != nil && !initial {
+		// Files rotated after the one we knew and before this one (while
+		// notifications were not being taken) are read whole first.
+		for _, s := range t.rotatedAfter(path, ref, refKey, now) {
+			if f.pred != nil {
+				s.pred = f.pred
+			}
+			f.pred = s
+		}
 	}
 	t.add(f)
 	t.byPath[path] = f
@@ -174,6 +206,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 }
 
 func (t *Tailer) add(f *follower) {
+	t.wantRead(time.Now())
 	t.files[f.key] = f
 	t.order = append(t.order, f)
 	t.m.openFiles.Inc()
@@ -204,12 +237,14 @@ func lineStartBefore(f *os.File, size int64) int64 {
 // while no agent ran: their checkpoint names a path that now holds another
 // file, and the old file sits beside it under a new name.
 func (t *Tailer) resumeRotated(now time.Time) {
+	groups := make(map[string][]resumed)
 	for key, e := range t.resume {
 		dir := filepath.Dir(e.Path)
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			continue
 		}
+		found := false
 		for _, de := range ents {
 			if !de.Type().IsRegular() {
 				continue
@@ -224,6 +259,7 @@ func (t *Tailer) resumeRotated(now time.Time) {
 				// entry names usually holds the file that replaced it.
 				continue
 			}
+			found = true
 			if p == e.Path && t.included(p) {
 				// Still under its own name but not taken by the scan (for
 				// instance excluded for now): a later scan resumes it.
@@ -236,20 +272,110 @@ func (t *Tailer) resumeRotated(now time.Time) {
 			f := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now}
 			f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, e.Path
 			f.fpLen = readFP(fh, f.fp[:])
-			if !fpMatches(e.Fingerprint, f.fp[:f.fpLen]) || e.Offset > f.size {
+			if !e.fpMatches(f.fp[:f.fpLen]) || e.Offset > f.size {
 				_ = fh.Close()
 				break
 			}
-			f.off, f.consumed = e.Offset, e.Offset
-			f.tr = t.newTracker(key, p, e.Offset, f.fp[:f.fpLen])
-			if cur := t.byPath[e.Path]; cur != nil && cur.pred == nil {
-				cur.pred = f
-			}
+			f.off, f.consumed, f.suppressTo = e.Offset, e.Offset, e.AckedTo
+			f.tr = t.newTracker(key, e.Path, e.Offset, e.AckedTo, f.fp[:f.fpLen])
 			t.add(f)
 			t.log.Debug("finishing file rotated while stopped", "path", p, "offset", e.Offset)
+			groups[e.Path] = append(groups[e.Path], resumed{f, fi})
 			break
 		}
+		if !found {
+			// Rotated and compressed (or deleted) while no agent ran: what
+			// was not read before the stop cannot be read any more.
+			t.log.Warn("file in the checkpoint vanished while stopped; lines not read before the stop, if any, are lost",
+				"path", e.Path, "offset", e.Offset)
+		}
 	}
+	// Per path: the resumed files and those rotated after the oldest of them
+	// (never opened) are read in the order they were written, then the
+	// current file.
+	for path, rs := range groups {
+		sort.Slice(rs, func(i, j int) bool { return olderThan(rs[i].fi, rs[j].fi) })
+		var chain []*follower
+		for _, r := range rs {
+			chain = append(chain, r.f)
+		}
+		chain = append(chain, t.rotatedAfter(path, rs[0].fi, rs[0].f.key, now)...)
+		sort.SliceStable(chain, func(i, j int) bool {
+			a, errA := chain[i].f.Stat()
+			b, errB := chain[j].f.Stat()
+			return errA == nil && errB == nil && olderThan(a, b)
+		})
+		for i := 1; i < len(chain); i++ {
+			chain[i].pred = chain[i-1]
+		}
+		if cur := t.byPath[path]; cur != nil && cur.pred == nil {
+			cur.pred = chain[len(chain)-1]
+		}
+	}
+}
+
+type resumed struct {
+	f  *follower
+	fi os.FileInfo
+}
+
+// olderThan orders files by last write, then by name.
+func olderThan(a, b os.FileInfo) bool {
+	if !a.ModTime().Equal(b.ModTime()) {
+		return a.ModTime().Before(b.ModTime())
+	}
+	return a.Name() < b.Name()
+}
+
+// rotatedAfter opens the rotated siblings of path (same name plus a
+// suffix, not compressed) last written after ref, oldest first, to be read
+// from 0 and closed.
+func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, now time.Time) []*follower {
+	dir, base := filepath.Split(path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	type cand struct {
+		p  string
+		fi os.FileInfo
+	}
+	var cs []cand
+	for _, de := range ents {
+		name := de.Name()
+		if !de.Type().IsRegular() || !strings.HasPrefix(name, base+".") {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if !ignoredName(p) || strings.HasSuffix(name, ".gz") || strings.HasSuffix(name, ".tmp") {
+			continue // only kubelet-style rotated names (0.log.<digits...>)
+		}
+		fi, err := os.Stat(p)
+		if err != nil || !fi.ModTime().After(ref.ModTime()) {
+			continue
+		}
+		if k, _ := keyOf(fi); t.files[k] != nil || k == refKey {
+			continue
+		}
+		cs = append(cs, cand{p, fi})
+	}
+	sort.Slice(cs, func(i, j int) bool { return olderThan(cs[i].fi, cs[j].fi) })
+	var out []*follower
+	for _, c := range cs {
+		fh, err := os.Open(c.p)
+		if err != nil {
+			continue
+		}
+		key, _ := keyOf(c.fi)
+		f := &follower{path: c.p, f: fh, key: key, size: c.fi.Size(), dirty: true, drain: true, gone: now}
+		f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
+		f.fpLen = readFP(fh, f.fp[:])
+		f.tr = t.newTracker(key, path, 0, 0, f.fp[:f.fpLen])
+		t.add(f)
+		out = append(out, f)
+		t.log.Debug("reading file rotated while stopped", "path", c.p)
+	}
+	return out
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).
@@ -319,6 +445,7 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 		}
 	}
 	f.dirty = true
+	t.wantRead(now)
 	return changed
 }
 
@@ -343,13 +470,21 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	}
 	f.size = size
 	if f.fpLen < fpSize && int64(f.fpLen) < size {
-		f.fpLen = readFP(f.f, f.fp[:])
+		var buf [fpSize]byte
+		n := readFP(f.f, buf[:])
+		if n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) {
+			t.truncated(f, now) // rewritten from the start since we looked
+			return
+		}
+		f.fp, f.fpLen = buf, n
 		t.mu.Lock()
 		f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
 		t.mu.Unlock()
 	}
+	t.m.reads.Inc()
 	budget := int64(t.cfg.ReadBytesPerTurn)
 	f.dec.now = now.UnixNano()
+	t.attach(f)
 	for budget > 0 && f.off < size {
 		n := min(size-f.off, budget, maxChunk)
 		chunk := make([]byte, int64(len(f.carry))+n)
@@ -361,6 +496,7 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		t.m.bytesRead.Add(float64(m))
 		t.consume(f, chunk)
 		if int64(m) < n {
+			size = f.off // shrank meanwhile, or a read error: stop here
 			break
 		}
 	}
@@ -420,16 +556,18 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	t.m.truncations.Inc()
 	if c := t.findCopy(f, now); c != nil {
 		t.log.Debug("truncated; finishing its copy first", "path", f.path, "copy", c.path)
-	} else if lost := f.size - f.consumed; lost > 0 {
-		t.m.lost.WithLabelValues(lostTruncated).Add(float64(lost))
-		t.log.Debug("truncated before it was read; bytes lost", "path", f.path, "bytes", lost)
+	} else {
+		if lost := f.size - f.consumed; lost > 0 {
+			t.m.lost.WithLabelValues(lostTruncated).Add(float64(lost))
+			t.log.Debug("truncated before it was read; bytes lost", "path", f.path, "bytes", lost)
+		}
+		t.closeTracker(f.tr, true)
 	}
-	t.closeTracker(f.tr, true)
 	f.off, f.consumed, f.size = 0, 0, 0
-	f.carry, f.skip = f.carry[:0], false
-	f.dec = decoder{maxLine: t.cfg.MaxLineBytes, path: f.path, logs: f.dec.logs[:0], marks: f.dec.marks[:0]}
+	f.carry, f.skip, f.suppressTo = f.carry[:0], false, 0
+	f.dec = decoder{maxLine: t.cfg.MaxLineBytes, path: f.path}
 	f.fpLen = readFP(f.f, f.fp[:])
-	f.tr = t.newTracker(f.key, f.path, 0, f.fp[:f.fpLen])
+	f.tr = t.newTracker(f.key, f.path, 0, 0, f.fp[:f.fpLen])
 	f.dirty, f.more = true, false
 }
 
@@ -472,14 +610,18 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 			continue
 		}
 		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now,
-			off: f.off, consumed: f.consumed, skip: f.skip, fp: f.fp, fpLen: f.fpLen, pred: f.pred}
+			off: f.off, consumed: f.consumed, skip: f.skip, fp: f.fp, fpLen: f.fpLen, pred: f.pred, suppressTo: f.suppressTo}
 		c.carry = append([]byte(nil), f.carry...)
 		c.dec = f.dec
 		c.dec.path = f.path // lines keep the name they were read under
-		c.dec.logs, c.dec.marks = nil, nil
-		c.tr = t.newTracker(key, p, f.consumed, f.fp[:f.fpLen])
-		// The copy's pending lines are acknowledged under the copy's
-		// identity from here on; what f emitted stays with f's old tracker.
+		// The copy holds the same bytes at the same offsets: it takes over
+		// f's tracker (lines already emitted, committed offset), now
+		// checkpointed under the copy's identity.
+		c.tr = f.tr
+		t.mu.Lock()
+		c.tr.key = key
+		t.changes++
+		t.mu.Unlock()
 		t.add(c)
 		f.pred = c
 		return c
@@ -494,6 +636,7 @@ func (t *Tailer) closeFollower(f *follower, atEnd bool) {
 	if f.closed {
 		return
 	}
+	t.attach(f)
 	if atEnd {
 		if len(f.carry) > 0 && !f.skip {
 			line := append([]byte(nil), f.carry...)
@@ -509,6 +652,11 @@ func (t *Tailer) closeFollower(f *follower, atEnd bool) {
 		f.dec.flush(f.consumed)
 	}
 	t.collect(f)
+	if !f.gone.IsZero() {
+		if fi, err := f.f.Stat(); err == nil {
+			t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key}
+		}
+	}
 	f.closed = true
 	_ = f.f.Close()
 	t.m.openFiles.Dec()
@@ -519,5 +667,6 @@ func (t *Tailer) closeFollower(f *follower, atEnd bool) {
 		delete(t.byPath, f.path)
 	}
 	t.closeTracker(f.tr, false)
+	t.wantRead(time.Now()) // its successor may read now
 	t.log.Debug("closed", "path", f.path, "offset", f.consumed)
 }

@@ -211,5 +211,5 @@ var testLogLevel = func() slog.Level {
 	if os.Getenv("TAIL_DEBUG") != "" {
 		return slog.LevelDebug
 	}
-	return slog.LevelWarn
+	return slog.LevelError
 }()

@@ -137,12 +137,17 @@ func TestDeletedBeforeRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	lost := r.tl.m.lost.WithLabelValues(lostDeleted)
-	waitFor(t, 5*time.Second, "deleted file closed", func() bool { return testutil.ToFloat64(lost) > 0 })
+	waitFor(t, 5*time.Second, "deleted file closed", func() bool {
+		return testutil.ToFloat64(lost) > 0 && testutil.ToFloat64(r.tl.m.openFiles) == 0
+	})
 	if got := testutil.ToFloat64(lost); got != float64(len(unread)) {
 		t.Fatalf("lost %v bytes, want exactly %d", got, len(unread))
 	}
 	if got := testutil.ToFloat64(r.tl.m.openFiles); got != 0 {
 		t.Fatalf("open files = %v", got)
+	}
+	if got := testutil.ToFloat64(r.tl.m.backpressure); got <= 0 {
+		t.Fatalf("backpressure seconds = %v while blocked", got)
 	}
 	r.setHold(false)
 	time.Sleep(50 * time.Millisecond)
@@ -173,7 +178,7 @@ func writeStateFor(t *testing.T, state, path string, fp []byte, offset int64) {
 		t.Fatal(err)
 	}
 	st := fi.Sys().(*syscall.Stat_t)
-	if err := writeState(state, []stateEntry{{Dev: uint64(st.Dev), Ino: st.Ino, Fingerprint: fp, Path: path, Offset: offset}}); err != nil {
+	if err := writeState(state, []stateEntry{{Dev: uint64(st.Dev), Ino: st.Ino, FingerprintLen: len(fp), Fingerprint: fpHash(fp), Path: path, Offset: offset}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -413,6 +418,61 @@ func TestExcluder(t *testing.T) {
 	waitFor(t, 5*time.Second, "b", func() bool { return len(r.snapshot()) >= 6 })
 	r.stop()
 	if diff := cmp.Diff(append(upto(0, 3), upto(10, 13)...), seqs(r.snapshot())); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestPruneVanished(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 3))
+	gone := mkContainer(t, dir, "ns_gone_uid")
+	appendFile(t, gone, lines(0, 3))
+	writeStateFor(t, state, gone, []byte(lines(0, 1)), 10)
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	r := startRunner(t, testConfig(dir, state), Options{})
+	waitFor(t, 5*time.Second, "lines", func() bool { return len(r.snapshot()) == 3 })
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := readState(t, state)
+	if len(st.Files) != 1 || st.Files[0].Path != path {
+		t.Fatalf("vanished file not pruned: %+v", st.Files)
+	}
+}
+
+// TestRotatedAwayUnderBackpressure: the sink is stalled, kubelet rotates and
+// compresses the file the tailer has not finished: the rotated file is read
+// through its descriptor until delete_wait, then its unread bytes are counted
+// as lost, to the byte, and the new file is read whole.
+func TestRotatedAwayUnderBackpressure(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	r := blockedRunner(t, dir, lines(0, 10), path)
+	unread := lines(10, 20)
+	appendFile(t, path, unread)
+	waitFor(t, 5*time.Second, "bytes behind", func() bool { return testutil.ToFloat64(r.tl.m.behind) == float64(len(unread)) })
+	rotated := path + ".20261126-035509"
+	if err := os.Rename(path, rotated); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(20, 30))
+	if err := os.Remove(rotated); err != nil { // compressed away
+		t.Fatal(err)
+	}
+	lost := r.tl.m.lost.WithLabelValues(lostDeleted)
+	waitFor(t, 5*time.Second, "rotated file given up", func() bool { return testutil.ToFloat64(lost) > 0 })
+	if got := testutil.ToFloat64(lost); got != float64(len(unread)) {
+		t.Fatalf("lost %v bytes, want %d", got, len(unread))
+	}
+	r.setHold(false)
+	waitFor(t, 5*time.Second, "new file", func() bool { return len(r.snapshot()) >= 20 })
+	time.Sleep(50 * time.Millisecond)
+	r.stop()
+	if diff := cmp.Diff(append(upto(0, 10), upto(20, 30)...), seqs(r.snapshot())); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }

@@ -13,6 +13,7 @@ const (
 type metrics struct {
 	linesRead     *prometheus.CounterVec
 	bytesRead     prometheus.Counter
+	reads         prometheus.Counter
 	truncated     prometheus.Counter
 	parseErrors   prometheus.Counter
 	rotations     prometheus.Counter
@@ -34,6 +35,8 @@ func newMetrics(inflight func() float64) *metrics {
 			Name: "lines_read_total", Help: "Log lines emitted, after merging partials, by stream."}, []string{"stream"}),
 		bytesRead: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "read_bytes_total", Help: "Bytes read from log files."}),
+		reads: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "reads_total", Help: "Turns in which one file was read; notifications are coalesced into them."}),
 		truncated: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "lines_truncated_total", Help: "Lines cut to max_line_bytes."}),
 		parseErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -69,7 +72,7 @@ func newMetrics(inflight func() float64) *metrics {
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.truncated, m.parseErrors,
+	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.reads, m.truncated, m.parseErrors,
 		m.rotations, m.truncations, m.lost, m.openFiles, m.behind, m.inflight, m.inflightLimit,
 		m.backpressure, m.commitErrors, m.commits} {
 		if err := r.Register(c); err != nil {

@@ -26,6 +26,8 @@ type seqWriter struct {
 	rotated []string
 	f       *os.File
 	size    int64
+	keep    bool // do not compress and remove old rotated files
+	docker  bool // docker json-file lines instead of CRI
 }
 
 func (w *seqWriter) body(n int) string {
@@ -50,14 +52,30 @@ func (w *seqWriter) open() {
 	w.f, w.size = f, 0
 }
 
-// frags frames body as CRI fragments of at most 16 KiB.
-func frags(stream, body string) []string {
+// frags frames body as fragments of at most 16 KiB, as containerd (CRI) or
+// docker's json-file driver write them.
+func (w *seqWriter) frags(stream, body string) []string {
 	var out []string
 	for len(body) > 16<<10 {
-		out = append(out, criLine(stream, "P", body[:16<<10]))
+		out = append(out, w.frame(stream, body[:16<<10], false))
 		body = body[16<<10:]
 	}
-	return append(out, criLine(stream, "F", body))
+	return append(out, w.frame(stream, body, true))
+}
+
+func (w *seqWriter) frame(stream, msg string, final bool) string {
+	if !w.docker {
+		tag := "P"
+		if final {
+			tag = "F"
+		}
+		return criLine(stream, tag, msg)
+	}
+	nl := ""
+	if final {
+		nl = `\n`
+	}
+	return fmt.Sprintf(`{"log":"%s%s","stream":"%s","time":"2026-11-26T03:55:09.123456789Z"}`+"\n", msg, nl, stream)
 }
 
 // next writes one group of lines: one short line, or two long lines on
@@ -67,7 +85,7 @@ func (w *seqWriter) next() {
 	n := w.seq
 	if n%9 == 7 {
 		a, b := w.body(n), w.body(n+1)
-		fa, fb := frags("stdout", a), frags("stderr", b)
+		fa, fb := w.frags("stdout", a), w.frags("stderr", b)
 		// stdout's last fragment goes first so that seq n completes first.
 		for i := range fa {
 			buf.WriteString(fa[i])
@@ -91,7 +109,7 @@ func (w *seqWriter) next() {
 			s, st = "stderr", event.Stderr
 		}
 		b := w.body(n)
-		for _, fr := range frags(s, b) {
+		for _, fr := range w.frags(s, b) {
 			buf.WriteString(fr)
 		}
 		w.want = append(w.want, b)
@@ -115,7 +133,7 @@ func (w *seqWriter) rotate() {
 	}
 	w.rotated = append(w.rotated, name)
 	w.open()
-	if len(w.rotated) > 3 {
+	if len(w.rotated) > 3 && !w.keep {
 		old := w.rotated[len(w.rotated)-4]
 		data, err := os.ReadFile(old)
 		if err != nil {
@@ -160,18 +178,22 @@ func checkSeqs(t *testing.T, w *seqWriter, recs []rec, maxLine int) {
 }
 
 func TestRotationKubelet(t *testing.T) {
+	t.Run("cri", func(t *testing.T) { testRotation(t, false, 30) })
+	t.Run("docker", func(t *testing.T) { testRotation(t, true, 12) })
+}
+
+func testRotation(t *testing.T, docker bool, rotations int) {
 	dir := t.TempDir()
 	cdir := filepath.Join(dir, "ns_pod_uid", "app")
 	if err := os.MkdirAll(cdir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig(dir, t.TempDir())
-	cfg.MaxInflightBytes = 1 << 20
-	w := &seqWriter{t: t, path: filepath.Join(cdir, "0.log")}
+	cfg.MaxInflightBytes = 128 << 10 // reading often waits for acknowledgements
+	w := &seqWriter{t: t, path: filepath.Join(cdir, "0.log"), docker: docker}
 	w.open()
 	w.next() // the file exists before the tailer starts
 	r := startRunner(t, cfg, Options{})
-	const rotations = 30
 	for len(w.rotated) < rotations {
 		w.next()
 		if w.size >= 1<<20 {
@@ -193,7 +215,7 @@ func TestRotationKubelet(t *testing.T) {
 	r.stop()
 	checkSeqs(t, w, r.snapshot(), cfg.MaxLineBytes)
 	m := r.tl.m
-	if got := testutil.ToFloat64(m.rotations); got < rotations-3 || got > rotations {
+	if got := testutil.ToFloat64(m.rotations); got < float64(rotations-3) || got > float64(rotations) {
 		t.Errorf("rotations_total = %v, want about %d", got, rotations)
 	}
 	for _, reason := range []string{lostDeleted, lostTruncated} {

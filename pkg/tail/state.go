@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 const (
@@ -18,7 +20,8 @@ const (
 
 // stateFile is the on-disk checkpoint format. Version 1:
 //
-//	{"version":1,"files":[{"dev":..,"ino":..,"fingerprint":"<base64>","path":"..","offset":..}]}
+//	{"version":1,"files":[{"dev":..,"ino":..,"fingerprint_len":..,"fingerprint":"<fnv64a hex>",
+//	  "path":"..","offset":..,"acked_to":..}]}
 type stateFile struct {
 	Version int          `json:"version"`
 	Files   []stateEntry `json:"files"`
@@ -27,19 +30,35 @@ type stateFile struct {
 // stateEntry is the committed offset of one file, known by device, inode and
 // the first bytes it had (up to fpSize) when the entry was written.
 type stateEntry struct {
-	Dev         uint64 `json:"dev"`
-	Ino         uint64 `json:"ino"`
-	Fingerprint []byte `json:"fingerprint"`
-	Path        string `json:"path"`
-	Offset      int64  `json:"offset"`
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+	// FingerprintLen and Fingerprint identify the file's first bytes: how
+	// many there were (up to 1 KiB) and their FNV-1a 64 hash, in hex.
+	FingerprintLen int    `json:"fingerprint_len"`
+	Fingerprint    string `json:"fingerprint"`
+	// Path is the path the file was followed under; a rotated file keeps
+	// it and is found again by inode in the same directory.
+	Path   string `json:"path"`
+	Offset int64  `json:"offset"`
+	// AckedTo is the end of the last acknowledged line of the prefix. It is
+	// above Offset when a line of one stream was acknowledged while a
+	// partial line of the other stream was still being merged: on resume,
+	// lines ending at or below it are read (to merge) but not emitted again.
+	AckedTo int64 `json:"acked_to,omitempty"`
 }
 
 type fileKey struct{ dev, ino uint64 }
 
-// fpMatches says whether a file whose first bytes are now is the file an
-// entry with fingerprint stored was written for.
-func fpMatches(stored, now []byte) bool {
-	return len(stored) <= len(now) && bytes.Equal(now[:len(stored)], stored)
+// fpMatches says whether a file whose first bytes are now is the file the
+// entry was written for.
+func (e stateEntry) fpMatches(now []byte) bool {
+	return e.FingerprintLen <= len(now) && fpHash(now[:e.FingerprintLen]) == e.Fingerprint
+}
+
+func fpHash(b []byte) string {
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return strconv.FormatUint(h.Sum64(), 16)
 }
 
 // loadState reads the state file in dir. A missing file gives no entries
@@ -67,7 +86,7 @@ func loadState(dir string) (map[fileKey]stateEntry, bool, error) {
 		if err == nil {
 			m := make(map[fileKey]stateEntry, len(st.Files))
 			for i, e := range st.Files {
-				if e.Offset < 0 || len(e.Fingerprint) > fpSize {
+				if e.Offset < 0 || e.FingerprintLen < 0 || e.FingerprintLen > fpSize || (e.AckedTo != 0 && e.AckedTo < e.Offset) {
 					err = fmt.Errorf("files[%d]: invalid entry", i)
 					break
 				}

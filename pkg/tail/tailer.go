@@ -62,16 +62,21 @@ type Tailer struct {
 	closeErr  error
 
 	// Owned by the Run goroutine.
-	files   map[fileKey]*follower
-	byPath  map[string]*follower
-	order   []*follower
-	rr      int
-	resume  map[fileKey]stateEntry
-	fresh   bool
-	batch   []event.Log
-	watcher *fsnotify.Watcher
-	watched map[string]bool
-	warned  map[string]bool
+	files    map[fileKey]*follower
+	byPath   map[string]*follower
+	order    []*follower
+	rr       int
+	resume   map[fileKey]stateEntry
+	fresh    bool
+	batch    []event.Log
+	watcher  *fsnotify.Watcher
+	watched  map[string]bool
+	warned   map[string]bool
+	nextRead time.Time // when the next read turn is due
+	logsBuf  []event.Log
+	marksBuf []mark
+	// lastRotated is the last rotated file closed per path.
+	lastRotated map[string]rotated
 }
 
 // New checks cfg and builds a tailer that sends batches of lines to out.
@@ -98,6 +103,8 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		byPath:   make(map[string]*follower),
 		watched:  make(map[string]bool),
 		warned:   make(map[string]bool),
+
+		lastRotated: make(map[string]rotated),
 	}
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
@@ -117,6 +124,7 @@ type tracker struct {
 	path       string
 	fp         []byte
 	committed  int64
+	ackedEnd   int64 // end of the last line of the acknowledged prefix
 	lastEnd    int64
 	entries    []entry
 	head       int
@@ -143,6 +151,7 @@ func (tr *tracker) ack(off int64) (freed int64, advanced bool) {
 	}
 	for tr.head < len(tr.entries) && tr.entries[tr.head].acked {
 		tr.committed = tr.entries[tr.head].safe
+		tr.ackedEnd = tr.entries[tr.head].end
 		tr.head++
 		advanced = true
 	}
@@ -191,11 +200,11 @@ func (t *Tailer) Ack(cursors []event.Cursor) {
 	}
 }
 
-func (t *Tailer) newTracker(key fileKey, path string, start int64, fp []byte) *tracker {
+func (t *Tailer) newTracker(key fileKey, path string, start, ackedTo int64, fp []byte) *tracker {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.nextID++
-	tr := &tracker{id: t.nextID, key: key, path: path, committed: start, lastEnd: start, fp: append([]byte(nil), fp...)}
+	tr := &tracker{id: t.nextID, key: key, path: path, committed: start, ackedEnd: max(start, ackedTo), lastEnd: start, fp: append([]byte(nil), fp...)}
 	t.trackers[tr.id] = tr
 	t.changes++
 	return tr
@@ -248,7 +257,8 @@ func (t *Tailer) commit(force bool) error {
 		if tr.superseded || (tr.closed && tr.idle()) {
 			continue
 		}
-		entries = append(entries, stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, Fingerprint: tr.fp, Path: tr.path, Offset: tr.committed})
+		entries = append(entries, stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, FingerprintLen: len(tr.fp), Fingerprint: fpHash(tr.fp),
+			Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)})
 	}
 	t.mu.Unlock()
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
@@ -286,9 +296,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 	defer t.closeAll()
 
 	now := time.Now()
+	t.watch() // before the first scan, so nothing created meanwhile is missed
 	t.rescan(now, true)
 	t.resumeRotated(now)
-	t.watch()
 
 	var (
 		nextPoll   = now.Add(t.cfg.PollInterval)
@@ -298,7 +308,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 		events     <-chan fsnotify.Event
 		errs       <-chan error
 		timer      = time.NewTimer(time.Hour)
+		blocked    bool
 	)
+	t.nextRead = now
 	defer timer.Stop()
 	if t.watcher != nil {
 		events, errs = t.watcher.Events, t.watcher.Errors
@@ -320,33 +332,52 @@ func (t *Tailer) Run(ctx context.Context) error {
 			_ = t.commit(false)
 			nextCommit = now.Add(t.cfg.CommitInterval)
 		}
-		more, blocked := t.readTurn(ctx, now)
-		if ctx.Err() != nil {
-			break
+		if !now.Before(t.nextRead) {
+			var more bool
+			more, blocked = t.readTurn(ctx, now)
+			if ctx.Err() != nil {
+				break
+			}
+			switch {
+			case blocked:
+				t.nextRead = now.Add(24 * time.Hour) // an acknowledgement brings it back
+			case more:
+				t.nextRead = now
+			default:
+				t.nextRead = now.Add(24 * time.Hour)
+				if e := t.nextEligible(); !e.IsZero() {
+					t.nextRead = e
+				}
+			}
 		}
-		wake := nextPoll
-		for _, w := range []time.Time{nextRescan, nextCommit, rescanAt} {
+		wake := t.nextRead
+		for _, w := range []time.Time{nextPoll, nextRescan, nextCommit, rescanAt} {
 			if !w.IsZero() && w.Before(wake) {
 				wake = w
 			}
 		}
-		if !blocked {
-			if more {
-				wake = now
-			} else if e := t.nextEligible(); !e.IsZero() && e.Before(wake) {
-				wake = e
+		takeEvents := func(first *fsnotify.Event) {
+			// Take every notification that is ready: a burst of writes
+			// costs one pass, not one loop per event.
+			for i := 0; i < 1024; i++ {
+				var ev fsnotify.Event
+				if first != nil {
+					ev, first = *first, nil
+				} else {
+					select {
+					case ev = <-events:
+					default:
+						return
+					}
+				}
+				if t.handleEvent(ev, time.Now()) && rescanAt.IsZero() {
+					rescanAt = time.Now().Add(50 * time.Millisecond)
+				}
 			}
 		}
 		d := time.Until(wake)
 		if d <= 0 {
-			// More to read now; still take notifications that are ready.
-			select {
-			case ev := <-events:
-				if t.handleEvent(ev, time.Now()) && rescanAt.IsZero() {
-					rescanAt = time.Now().Add(50 * time.Millisecond)
-				}
-			default:
-			}
+			takeEvents(nil)
 			continue
 		}
 		timer.Reset(d)
@@ -354,14 +385,15 @@ func (t *Tailer) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case ev := <-events:
-			if t.handleEvent(ev, time.Now()) && rescanAt.IsZero() {
-				rescanAt = time.Now().Add(50 * time.Millisecond)
-			}
+			takeEvents(&ev)
 		case err := <-errs:
 			t.log.Debug("file notification error; rescanning", "err", err)
 			rescanAt = time.Now()
 		case <-timer.C:
 		case <-t.ackCh:
+			if blocked {
+				t.nextRead = time.Now()
+			}
 		}
 		if !timer.Stop() {
 			select {
@@ -484,29 +516,32 @@ func (t *Tailer) flush(ctx context.Context) bool {
 func (t *Tailer) collect(f *follower) {
 	d := &f.dec
 	if len(d.logs) == 0 {
+		t.detach(f)
 		return
 	}
 	if t.batch == nil {
-		t.batch = make([]event.Log, 0, 256)
+		t.batch = make([]event.Log, 0, 2*maxBatchLines)
 	}
 	var stdout, stderr int
-	for i := range d.logs {
-		d.logs[i].Cursor = event.Cursor{Source: f.tr.id, Offset: d.marks[i].end}
-		if d.logs[i].Stream == event.Stderr {
+	var size int64
+	t.mu.Lock()
+	tr := f.tr
+	for i, mk := range d.marks {
+		s := mk.end - tr.lastEnd
+		tr.lastEnd = mk.end
+		if mk.end <= f.suppressTo {
+			continue // delivered before a restart (see stateEntry.AckedTo)
+		}
+		size += s
+		tr.entries = append(tr.entries, entry{end: mk.end, safe: mk.safe, size: s})
+		l := d.logs[i]
+		l.Cursor = event.Cursor{Source: tr.id, Offset: mk.end}
+		if l.Stream == event.Stderr {
 			stderr++
 		} else {
 			stdout++
 		}
-	}
-	t.batch = append(t.batch, d.logs...)
-	var size int64
-	t.mu.Lock()
-	tr := f.tr
-	for _, mk := range d.marks {
-		s := mk.end - tr.lastEnd
-		tr.lastEnd = mk.end
-		size += s
-		tr.entries = append(tr.entries, entry{end: mk.end, safe: mk.safe, size: s})
+		t.batch = append(t.batch, l)
 	}
 	t.mu.Unlock()
 	t.inflight.Add(size)
@@ -521,7 +556,27 @@ func (t *Tailer) collect(f *follower) {
 		t.m.parseErrors.Add(float64(d.parseErrors))
 	}
 	clear(d.logs)
-	d.logs, d.marks, d.truncated, d.parseErrors = d.logs[:0], d.marks[:0], 0, 0
+	d.truncated, d.parseErrors = 0, 0
+	t.detach(f)
+}
+
+// attach lends f's decoder the shared output buffers (one goroutine reads,
+// so one set serves every file: memory does not grow with the number of
+// files).
+func (t *Tailer) attach(f *follower) {
+	f.dec.logs, f.dec.marks = t.logsBuf[:0], t.marksBuf[:0]
+}
+
+func (t *Tailer) detach(f *follower) {
+	t.logsBuf, t.marksBuf = f.dec.logs[:0], f.dec.marks[:0]
+	f.dec.logs, f.dec.marks = nil, nil
+}
+
+// wantRead brings the next read turn forward to at.
+func (t *Tailer) wantRead(at time.Time) {
+	if at.Before(t.nextRead) {
+		t.nextRead = at
+	}
 }
 
 // warnOnce logs an operator-actionable problem once per key.
@@ -543,6 +598,7 @@ func (t *Tailer) handleEvent(ev fsnotify.Event, now time.Time) bool {
 	case ev.Has(fsnotify.Write):
 		if f != nil {
 			f.dirty = true
+			t.wantRead(f.lastRead.Add(t.cfg.ReadInterval))
 		}
 		return false
 	case ev.Has(fsnotify.Create):
