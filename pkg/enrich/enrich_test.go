@@ -128,6 +128,7 @@ func TestTransformKeepsOnlyWhatIsRead(t *testing.T) {
 	p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
 	p.Spec.Volumes = []corev1.Volume{{Name: "data"}}
 	p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "SECRET", Value: "s"}}
+	p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "sidecar", Image: "envoy:1", Args: []string{"-x"}})
 	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady}}
 	p.Status.ContainerStatuses[0].RestartCount = 3
 	got, err := e.transformPod(p)
@@ -138,7 +139,7 @@ func TestTransformKeepsOnlyWhatIsRead(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "u1", Labels: map[string]string{"app": "web"},
 			Annotations:     map[string]string{"app.kubernetes.io/name": "web", "ferry.dev/exclude-containers": "a", "kubernetes.io/config.mirror": "h"},
 			OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "web-1", Controller: new(true)}}},
-		Spec: corev1.PodSpec{NodeName: testNode, Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}},
+		Spec: corev1.PodSpec{NodeName: testNode, Containers: []corev1.Container{{Name: "sidecar", Image: "envoy:1"}}},
 		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Image: "registry.example/app:1",
 			ContainerID: "containerd://u1-app"}}},
 	}

@@ -86,13 +86,14 @@ func (e *Enricher) transformPod(obj any) (any, error) {
 	if ref := ownerRef(p.OwnerReferences); ref != nil {
 		out.OwnerReferences = []metav1.OwnerReference{{Kind: ref.Kind, Name: ref.Name, Controller: ref.Controller}}
 	}
-	out.Spec.Containers = slimContainers(p.Spec.Containers)
-	out.Spec.InitContainers = slimContainers(p.Spec.InitContainers)
-	if n := len(p.Spec.EphemeralContainers); n > 0 {
-		out.Spec.EphemeralContainers = make([]corev1.EphemeralContainer, n)
-		for i, c := range p.Spec.EphemeralContainers {
-			out.Spec.EphemeralContainers[i].Name = c.Name
-			out.Spec.EphemeralContainers[i].Image = c.Image
+	// The spec's image is kept only for containers kubelet reported no image for yet: the
+	// status has the resolved one, and a Container struct is 400 bytes even when empty.
+	out.Spec.Containers = slimContainers(p.Spec.Containers, p.Status.ContainerStatuses)
+	out.Spec.InitContainers = slimContainers(p.Spec.InitContainers, p.Status.InitContainerStatuses)
+	for _, c := range p.Spec.EphemeralContainers {
+		if !hasStatusImage(p.Status.EphemeralContainerStatuses, c.Name) {
+			out.Spec.EphemeralContainers = append(out.Spec.EphemeralContainers, corev1.EphemeralContainer{
+				EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: c.Name, Image: c.Image}})
 		}
 	}
 	out.Status.ContainerStatuses = slimStatuses(p.Status.ContainerStatuses)
@@ -101,13 +102,21 @@ func (e *Enricher) transformPod(obj any) (any, error) {
 	return out, nil
 }
 
-func slimContainers(cs []corev1.Container) []corev1.Container {
-	if len(cs) == 0 {
-		return nil
+func hasStatusImage(ss []corev1.ContainerStatus, name string) bool {
+	for i := range ss {
+		if ss[i].Name == name && ss[i].Image != "" {
+			return true
+		}
 	}
-	out := make([]corev1.Container, len(cs))
-	for i, c := range cs {
-		out[i].Name, out[i].Image = c.Name, c.Image
+	return false
+}
+
+func slimContainers(cs []corev1.Container, ss []corev1.ContainerStatus) []corev1.Container {
+	var out []corev1.Container
+	for _, c := range cs {
+		if !hasStatusImage(ss, c.Name) {
+			out = append(out, corev1.Container{Name: c.Name, Image: c.Image})
+		}
 	}
 	return out
 }
