@@ -379,11 +379,20 @@ func (e *Enricher) Excluded(path string) bool {
 }
 
 // Run starts the informers (when enabled) and enriches batches from In to Out until In is
-// closed and drained; then it closes Out and returns nil. Cancelling ctx is the hard stop: Run
-// closes Out and returns ctx.Err() without flushing. With Enabled false it fills each line's
-// Meta from its path alone.
+// closed and drained (lines still waiting for their pod are released first); then it closes Out
+// and returns nil. Cancelling ctx is the hard stop: Run closes Out and returns nil at once,
+// abandoning what it holds (the tailer re-reads unacknowledged lines after a restart). With
+// Enabled false it fills each line's Meta from its path alone.
 func (e *Enricher) Run(ctx context.Context) error {
 	defer close(e.out)
+	err := e.run(ctx)
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil // the hard stop is not a failure
+	}
+	return err
+}
+
+func (e *Enricher) run(ctx context.Context) error {
 	if e.cfg.Enabled {
 		stop := make(chan struct{})
 		e.podFactory.Start(stop)

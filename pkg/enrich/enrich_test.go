@@ -413,3 +413,27 @@ func TestNewErrors(t *testing.T) {
 		t.Errorf("New with a missing kubeconfig: %v", err)
 	}
 }
+
+func TestHardStop(t *testing.T) {
+	in, out := make(chan []event.Log), make(chan []event.Log) // nobody reads Out
+	e, err := New(testConfig(), nil, Options{In: in, Out: out, Client: fake.NewClientset()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	in <- []event.Log{line("/var/log/pods/a_b_c/d/0.log", 1)}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after cancel: %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel while blocked on Out")
+	}
+	if _, ok := <-out; ok {
+		t.Errorf("Out not closed after the hard stop")
+	}
+}
