@@ -198,7 +198,7 @@ func BenchmarkHeap110Pods(b *testing.B) {
 			e.mu.Unlock()
 			for _, p := range slim[k] {
 				for _, c := range []string{"app", "istio-proxy"} {
-					if e.metaFor(string(p.UID), c) == nil {
+					if e.metaFor(string(p.UID), c, 0) == nil {
 						b.Fatal("miss")
 					}
 				}

@@ -127,7 +127,10 @@ func slimStatuses(ss []corev1.ContainerStatus) []corev1.ContainerStatus {
 	}
 	out := make([]corev1.ContainerStatus, len(ss))
 	for i, s := range ss {
-		out[i].Name, out[i].Image, out[i].ContainerID = s.Name, s.Image, s.ContainerID
+		out[i].Name, out[i].Image, out[i].ContainerID, out[i].RestartCount = s.Name, s.Image, s.ContainerID, s.RestartCount
+		if t := s.LastTerminationState.Terminated; t != nil && t.ContainerID != "" {
+			out[i].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ContainerID: t.ContainerID}
+		}
 	}
 	return out
 }
@@ -226,29 +229,53 @@ func (e *Enricher) podInfo(p *corev1.Pod) podInfo {
 }
 
 // containerIdentity returns the image and container id of the named container, from its
-// status when kubelet reported one, else the image from the spec.
-func containerIdentity(p *corev1.Pod, name string) (image, id string) {
+// status when kubelet reported one, else the image from the spec. kubelet names a container's
+// log file after its restart count, so attempt (the file's number, -1 if unknown) one below
+// the current restart count is the previous instance: its id is the last terminated one.
+func containerIdentity(p *corev1.Pod, name string, attempt int) (image, id string, previous bool) {
 	for _, ss := range [][]corev1.ContainerStatus{p.Status.ContainerStatuses, p.Status.InitContainerStatuses, p.Status.EphemeralContainerStatuses} {
 		for i := range ss {
 			if ss[i].Name == name {
 				image, id = ss[i].Image, ss[i].ContainerID
+				if t := ss[i].LastTerminationState.Terminated; t != nil && t.ContainerID != "" &&
+					attempt >= 0 && int64(attempt) == int64(ss[i].RestartCount)-1 {
+					id, previous = t.ContainerID, true
+				}
 			}
 		}
 	}
 	if image != "" {
-		return image, id
+		return image, id, previous
 	}
 	for _, cs := range [][]corev1.Container{p.Spec.Containers, p.Spec.InitContainers} {
 		for i := range cs {
 			if cs[i].Name == name {
-				return cs[i].Image, id
+				return cs[i].Image, id, previous
 			}
 		}
 	}
 	for i := range p.Spec.EphemeralContainers {
 		if p.Spec.EphemeralContainers[i].Name == name {
-			return p.Spec.EphemeralContainers[i].Image, id
+			return p.Spec.EphemeralContainers[i].Image, id, previous
 		}
 	}
-	return "", id
+	return "", id, previous
+}
+
+// logAttempt returns n of a log file named "<n>.log" (or "<n>.log.<rotation suffix>"), -1 when
+// the name has no such number.
+func logAttempt(path string) int {
+	base := path[strings.LastIndexByte(path, '/')+1:]
+	i := strings.Index(base, ".log")
+	if i <= 0 || i > 9 {
+		return -1
+	}
+	n := 0
+	for _, c := range []byte(base[:i]) {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
