@@ -88,6 +88,7 @@ type fileState struct {
 	path                    string
 	ns, pod, uid, container string
 	ok                      bool // the path parsed
+	attempt                 int  // n of <n>.log: the container's restart count when it wrote it
 	meta                    *event.Meta
 	enriched                bool   // meta came from the cache (else: from the path)
 	gen                     uint64 // cache generation meta was resolved at
@@ -303,8 +304,9 @@ func (e *Enricher) podCacheLocked(uid string, p *corev1.Pod, ns *corev1.Namespac
 	return pc
 }
 
-// metaFor returns the shared Meta of (uid, container), or nil when the pod is unknown.
-func (e *Enricher) metaFor(uid, container string) *event.Meta {
+// metaFor returns the shared Meta of (uid, container, log file attempt), or nil when the pod is
+// unknown.
+func (e *Enricher) metaFor(uid, container string, attempt int) *event.Meta {
 	p := e.lookupPod(uid)
 	if p == nil {
 		return nil
@@ -313,10 +315,14 @@ func (e *Enricher) metaFor(uid, container string) *event.Meta {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	pc := e.podCacheLocked(uid, p, ns)
-	if m := pc.metas[container]; m != nil {
+	image, id, previous := containerIdentity(p, container, attempt)
+	key := container
+	if previous {
+		key += "/previous"
+	}
+	if m := pc.metas[key]; m != nil {
 		return m
 	}
-	image, id := containerIdentity(p, container)
 	m := &event.Meta{
 		Namespace:   p.Namespace,
 		Pod:         p.Name,
@@ -335,7 +341,7 @@ func (e *Enricher) metaFor(uid, container string) *event.Meta {
 	if pc.metas == nil {
 		pc.metas = make(map[string]*event.Meta)
 	}
-	pc.metas[container] = m
+	pc.metas[key] = m
 	return m
 }
 
@@ -379,11 +385,20 @@ func (e *Enricher) Excluded(path string) bool {
 }
 
 // Run starts the informers (when enabled) and enriches batches from In to Out until In is
-// closed and drained; then it closes Out and returns nil. Cancelling ctx is the hard stop: Run
-// closes Out and returns ctx.Err() without flushing. With Enabled false it fills each line's
-// Meta from its path alone.
+// closed and drained (lines still waiting for their pod are released first); then it closes Out
+// and returns nil. Cancelling ctx is the hard stop: Run closes Out and returns nil at once,
+// abandoning what it holds (the tailer re-reads unacknowledged lines after a restart). With
+// Enabled false it fills each line's Meta from its path alone.
 func (e *Enricher) Run(ctx context.Context) error {
 	defer close(e.out)
+	err := e.run(ctx)
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil // the hard stop is not a failure
+	}
+	return err
+}
+
+func (e *Enricher) run(ctx context.Context) error {
 	if e.cfg.Enabled {
 		stop := make(chan struct{})
 		e.podFactory.Start(stop)
@@ -506,6 +521,7 @@ func (e *Enricher) file(path string) *fileState {
 	if fs == nil {
 		fs = &fileState{path: path}
 		fs.ns, fs.pod, fs.uid, fs.container, fs.ok = ParsePath(path)
+		fs.attempt = logAttempt(path)
 		if fs.ok {
 			fs.pathMeta = &event.Meta{Namespace: fs.ns, Pod: fs.pod, PodUID: fs.uid, Container: fs.container, Node: e.cfg.NodeName}
 		}
@@ -526,7 +542,7 @@ func (e *Enricher) resolve(fs *fileState) (*event.Meta, bool) {
 	if fs.meta != nil && fs.gen == g {
 		return fs.meta, fs.enriched
 	}
-	if m := e.metaFor(fs.uid, fs.container); m != nil {
+	if m := e.metaFor(fs.uid, fs.container, fs.attempt); m != nil {
 		fs.meta, fs.enriched, fs.gen = m, true, g
 	} else {
 		fs.meta, fs.enriched, fs.gen = fs.pathMeta, false, g

@@ -128,6 +128,7 @@ func TestTransformKeepsOnlyWhatIsRead(t *testing.T) {
 	p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
 	p.Spec.Volumes = []corev1.Volume{{Name: "data"}}
 	p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "SECRET", Value: "s"}}
+	p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "sidecar", Image: "envoy:1", Args: []string{"-x"}})
 	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady}}
 	p.Status.ContainerStatuses[0].RestartCount = 3
 	got, err := e.transformPod(p)
@@ -138,9 +139,9 @@ func TestTransformKeepsOnlyWhatIsRead(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "u1", Labels: map[string]string{"app": "web"},
 			Annotations:     map[string]string{"app.kubernetes.io/name": "web", "ferry.dev/exclude-containers": "a", "kubernetes.io/config.mirror": "h"},
 			OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "web-1", Controller: new(true)}}},
-		Spec: corev1.PodSpec{NodeName: testNode, Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}},
+		Spec: corev1.PodSpec{NodeName: testNode, Containers: []corev1.Container{{Name: "sidecar", Image: "envoy:1"}}},
 		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Image: "registry.example/app:1",
-			ContainerID: "containerd://u1-app"}}},
+			ContainerID: "containerd://u1-app", RestartCount: 3}}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("transformed (-want +got):\n%s", diff)
@@ -410,5 +411,96 @@ func TestNewErrors(t *testing.T) {
 	cfg.Kubeconfig = "/nonexistent/kubeconfig"
 	if _, err := New(cfg, nil, Options{In: in, Out: out}); err == nil || !strings.Contains(err.Error(), "/nonexistent/kubeconfig") {
 		t.Errorf("New with a missing kubeconfig: %v", err)
+	}
+}
+
+func TestHardStop(t *testing.T) {
+	in, out := make(chan []event.Log), make(chan []event.Log) // nobody reads Out
+	e, err := New(testConfig(), nil, Options{In: in, Out: out, Client: fake.NewClientset()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	in <- []event.Log{line("/var/log/pods/a_b_c/d/0.log", 1)}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after cancel: %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel while blocked on Out")
+	}
+	if _, ok := <-out; ok {
+		t.Errorf("Out not closed after the hard stop")
+	}
+}
+
+func TestRestartedContainerKeepsEachInstanceID(t *testing.T) {
+	p := pod("shop", "crashy", "u-restart", func(p *corev1.Pod) {
+		p.Status.ContainerStatuses[0].RestartCount = 1
+		p.Status.ContainerStatuses[0].ContainerID = "containerd://new"
+		p.Status.ContainerStatuses[0].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ContainerID: "containerd://old", ExitCode: 1}
+	})
+	h, _ := startFake(t, testConfig(), p)
+	h.waitSynced()
+	dir := "/var/log/pods/shop_crashy_u-restart/app/"
+	h.send(line(dir+"0.log", 1), line(dir+"1.log", 1), line(dir+"0.log.20260101-000000", 1), line(dir+"x.log", 1))
+	got := h.recv()
+	var ids []string
+	for _, l := range got {
+		ids = append(ids, l.Meta.ContainerID)
+	}
+	if diff := cmp.Diff([]string{"containerd://old", "containerd://new", "containerd://old", "containerd://new"}, ids); diff != "" {
+		t.Errorf("container ids (-want +got):\n%s", diff)
+	}
+	if got[0].Meta != got[2].Meta || got[1].Meta != got[3].Meta {
+		t.Errorf("Metas of one container instance not shared")
+	}
+}
+
+func TestUnparsablePathWhenEnabled(t *testing.T) {
+	h, _ := startFake(t, testConfig())
+	h.waitSynced()
+	h.send(line("/var/log/messages", 1), line("/var/log/messages", 2))
+	got := h.recv()
+	if len(got) != 2 || !cmp.Equal(*got[0].Meta, event.Meta{Node: testNode}) {
+		t.Errorf("unparsable path lines: %+v", got)
+	}
+	if n := counterValue(t, h.e.m.misses.WithLabelValues(reasonBadPath)); n != 2 {
+		t.Errorf("unparsable_path misses = %v, want 2", n)
+	}
+	if n := testGauge(h.e.m.parkedLines); n != 0 {
+		t.Errorf("unparsable path lines were parked: %v", n)
+	}
+}
+
+// Excluded, asked before the first sync, waits for it rather than letting an excluded file
+// through.
+func TestExcludedWaitsForInitialSync(t *testing.T) {
+	p := pod("shop", "noisy", "u-early", withAnnotations("ferry.dev/exclude", "true"))
+	in, out := make(chan []event.Log), make(chan []event.Log)
+	e, err := New(testConfig(), nil, Options{In: in, Out: out, Client: fake.NewClientset(p)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan bool)
+	go func() { res <- e.Excluded(logPath(p, "app")) }()
+	time.Sleep(50 * time.Millisecond) // Excluded is now waiting (the sync has not even started)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = e.Run(ctx) }()
+	select {
+	case ex := <-res:
+		if !ex {
+			t.Errorf("Excluded before sync = false, want true")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Excluded did not return")
+	}
+	close(in)
+	for range out {
 	}
 }

@@ -84,14 +84,15 @@ func line(path string, offset int64) event.Log {
 }
 
 type harness struct {
-	t      testing.TB
-	e      *Enricher
-	client kubernetes.Interface
-	reg    *prometheus.Registry
-	in     chan []event.Log
-	out    chan []event.Log
-	cancel context.CancelFunc
-	done   chan error
+	t       testing.TB
+	e       *Enricher
+	client  kubernetes.Interface
+	reg     *prometheus.Registry
+	in      chan []event.Log
+	out     chan []event.Log
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
 }
 
 // start runs an Enricher over client until the test ends.
@@ -123,15 +124,12 @@ func startFake(t testing.TB, cfg Config, objs ...*corev1.Pod) (*harness, *fake.C
 
 // stop closes In and waits for Run to drain and return.
 func (h *harness) stop() {
-	select {
-	case <-h.done:
+	if h.stopped {
 		return
-	default:
 	}
-	func() {
-		defer func() { _ = recover() }() // In may already be closed by the test
-		close(h.in)
-	}()
+	h.stopped = true
+	close(h.in)
+	out := h.out
 	for {
 		select {
 		case err := <-h.done:
@@ -140,7 +138,10 @@ func (h *harness) stop() {
 			}
 			h.cancel()
 			return
-		case <-h.out:
+		case _, ok := <-out:
+			if !ok {
+				out = nil
+			}
 		case <-time.After(30 * time.Second):
 			h.t.Errorf("Run did not return after In was closed")
 			h.cancel()
@@ -203,3 +204,5 @@ func counterValue(t testing.TB, c prometheus.Collector) float64 {
 	t.Helper()
 	return testutil.ToFloat64(c)
 }
+
+func testGauge(g prometheus.Collector) float64 { return testutil.ToFloat64(g) }

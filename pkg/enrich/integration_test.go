@@ -132,6 +132,9 @@ func TestRealAPIServer(t *testing.T) {
 	db := mk("db-0", node, owned("StatefulSet", "db"))
 	job := mk("report-29391840-q8v4z", node, owned("Job", "report-29391840"))
 	elsewhere := mk("elsewhere", other, owned("StatefulSet", "elsewhere"))
+	skipped := mk("skipped", node, func(p *corev1.Pod) {
+		p.Annotations = map[string]string{"ferry.dev/exclude-containers": "app"}
+	})
 
 	// kubelet would report container statuses; do it as admin for one pod.
 	web.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", Image: "registry.example/web:1@sha", ContainerID: "containerd://abc123"}}
@@ -150,6 +153,9 @@ func TestRealAPIServer(t *testing.T) {
 		if m.Namespace != ns || m.Pod != p.Name || m.PodUID != string(p.UID) || m.Node != node || m.Labels["app"] != p.Name {
 			t.Errorf("%s: Meta %+v", p.Name, m)
 		}
+	}
+	if !h.e.Excluded(logPath(skipped, "app")) || h.e.Excluded(logPath(skipped, "other")) || h.e.Excluded(logPath(web, "app")) {
+		t.Errorf("exclusion by annotation not applied as annotated")
 	}
 	checkMeta(web, event.Owner{Kind: "Deployment", Name: "web"})
 	checkMeta(db, event.Owner{Kind: "StatefulSet", Name: "db"})

@@ -86,13 +86,14 @@ func (e *Enricher) transformPod(obj any) (any, error) {
 	if ref := ownerRef(p.OwnerReferences); ref != nil {
 		out.OwnerReferences = []metav1.OwnerReference{{Kind: ref.Kind, Name: ref.Name, Controller: ref.Controller}}
 	}
-	out.Spec.Containers = slimContainers(p.Spec.Containers)
-	out.Spec.InitContainers = slimContainers(p.Spec.InitContainers)
-	if n := len(p.Spec.EphemeralContainers); n > 0 {
-		out.Spec.EphemeralContainers = make([]corev1.EphemeralContainer, n)
-		for i, c := range p.Spec.EphemeralContainers {
-			out.Spec.EphemeralContainers[i].Name = c.Name
-			out.Spec.EphemeralContainers[i].Image = c.Image
+	// The spec's image is kept only for containers kubelet reported no image for yet: the
+	// status has the resolved one, and a Container struct is 400 bytes even when empty.
+	out.Spec.Containers = slimContainers(p.Spec.Containers, p.Status.ContainerStatuses)
+	out.Spec.InitContainers = slimContainers(p.Spec.InitContainers, p.Status.InitContainerStatuses)
+	for _, c := range p.Spec.EphemeralContainers {
+		if !hasStatusImage(p.Status.EphemeralContainerStatuses, c.Name) {
+			out.Spec.EphemeralContainers = append(out.Spec.EphemeralContainers, corev1.EphemeralContainer{
+				EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: c.Name, Image: c.Image}})
 		}
 	}
 	out.Status.ContainerStatuses = slimStatuses(p.Status.ContainerStatuses)
@@ -101,13 +102,21 @@ func (e *Enricher) transformPod(obj any) (any, error) {
 	return out, nil
 }
 
-func slimContainers(cs []corev1.Container) []corev1.Container {
-	if len(cs) == 0 {
-		return nil
+func hasStatusImage(ss []corev1.ContainerStatus, name string) bool {
+	for i := range ss {
+		if ss[i].Name == name && ss[i].Image != "" {
+			return true
+		}
 	}
-	out := make([]corev1.Container, len(cs))
-	for i, c := range cs {
-		out[i].Name, out[i].Image = c.Name, c.Image
+	return false
+}
+
+func slimContainers(cs []corev1.Container, ss []corev1.ContainerStatus) []corev1.Container {
+	var out []corev1.Container
+	for _, c := range cs {
+		if !hasStatusImage(ss, c.Name) {
+			out = append(out, corev1.Container{Name: c.Name, Image: c.Image})
+		}
 	}
 	return out
 }
@@ -118,7 +127,10 @@ func slimStatuses(ss []corev1.ContainerStatus) []corev1.ContainerStatus {
 	}
 	out := make([]corev1.ContainerStatus, len(ss))
 	for i, s := range ss {
-		out[i].Name, out[i].Image, out[i].ContainerID = s.Name, s.Image, s.ContainerID
+		out[i].Name, out[i].Image, out[i].ContainerID, out[i].RestartCount = s.Name, s.Image, s.ContainerID, s.RestartCount
+		if t := s.LastTerminationState.Terminated; t != nil && t.ContainerID != "" {
+			out[i].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ContainerID: t.ContainerID}
+		}
 	}
 	return out
 }
@@ -217,29 +229,53 @@ func (e *Enricher) podInfo(p *corev1.Pod) podInfo {
 }
 
 // containerIdentity returns the image and container id of the named container, from its
-// status when kubelet reported one, else the image from the spec.
-func containerIdentity(p *corev1.Pod, name string) (image, id string) {
+// status when kubelet reported one, else the image from the spec. kubelet names a container's
+// log file after its restart count, so attempt (the file's number, -1 if unknown) one below
+// the current restart count is the previous instance: its id is the last terminated one.
+func containerIdentity(p *corev1.Pod, name string, attempt int) (image, id string, previous bool) {
 	for _, ss := range [][]corev1.ContainerStatus{p.Status.ContainerStatuses, p.Status.InitContainerStatuses, p.Status.EphemeralContainerStatuses} {
 		for i := range ss {
 			if ss[i].Name == name {
 				image, id = ss[i].Image, ss[i].ContainerID
+				if t := ss[i].LastTerminationState.Terminated; t != nil && t.ContainerID != "" &&
+					attempt >= 0 && int64(attempt) == int64(ss[i].RestartCount)-1 {
+					id, previous = t.ContainerID, true
+				}
 			}
 		}
 	}
 	if image != "" {
-		return image, id
+		return image, id, previous
 	}
 	for _, cs := range [][]corev1.Container{p.Spec.Containers, p.Spec.InitContainers} {
 		for i := range cs {
 			if cs[i].Name == name {
-				return cs[i].Image, id
+				return cs[i].Image, id, previous
 			}
 		}
 	}
 	for i := range p.Spec.EphemeralContainers {
 		if p.Spec.EphemeralContainers[i].Name == name {
-			return p.Spec.EphemeralContainers[i].Image, id
+			return p.Spec.EphemeralContainers[i].Image, id, previous
 		}
 	}
-	return "", id
+	return "", id, previous
+}
+
+// logAttempt returns n of a log file named "<n>.log" (or "<n>.log.<rotation suffix>"), -1 when
+// the name has no such number.
+func logAttempt(path string) int {
+	base := path[strings.LastIndexByte(path, '/')+1:]
+	i := strings.Index(base, ".log")
+	if i <= 0 || i > 9 {
+		return -1
+	}
+	n := 0
+	for _, c := range []byte(base[:i]) {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
