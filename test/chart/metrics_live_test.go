@@ -1,0 +1,211 @@
+package chart
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hugeLine is longer than the largest record the file sink takes (16 MiB), so
+// the agent drops it and ferry_ship_dropped_records_total{reason="too_large"}
+// appears: that counter has no series until the first drop.
+const hugeLine = 17 << 20
+
+// TestMetricNamesAreReal runs the agent (FERRY_BIN) on a small node of its own
+// (real log files, a file sink, host metrics from this machine's /proc and
+// /sys, kubernetes off), scrapes its /metrics, and asserts that every metric
+// the alerts and the dashboard query is one the agent really serves. The run
+// includes a line too large for the sink, so that the drop counter, which has
+// no series before the first drop, is in the exposition too.
+func TestMetricNamesAreReal(t *testing.T) {
+	bin := os.Getenv("FERRY_BIN")
+	if bin == "" {
+		t.Skip("FERRY_BIN is not set: cannot run the agent to read its metric names (hack/helm.sh builds it from cmd/agent and sets it)")
+	}
+	wanted := map[string][]string{}
+	for _, q := range shippedQueries(t) {
+		for _, n := range metricNames(t, q.where, q.expr) {
+			if !slices.Contains(wanted[n], q.where) {
+				wanted[n] = append(wanted[n], q.where)
+			}
+		}
+	}
+	if len(wanted) < 20 {
+		t.Fatalf("only %d metric names found in the alerts and the dashboard: %v", len(wanted), keys(wanted))
+	}
+
+	served := scrapeAgent(t, bin)
+	var missing []string
+	for name, where := range wanted {
+		if slices.Contains(thirdPartyMetrics, name) {
+			continue
+		}
+		if !served[name] {
+			missing = append(missing, fmt.Sprintf("%s (queried by %s)", name, strings.Join(where, "; ")))
+		}
+	}
+	sort.Strings(missing)
+	for _, m := range missing {
+		t.Errorf("the agent does not serve %s", m)
+	}
+	// The third-party names must really be someone else's.
+	for _, name := range thirdPartyMetrics {
+		if served[name] {
+			t.Errorf("%s is listed as third-party but the agent serves it", name)
+		}
+	}
+	if t.Failed() {
+		var all []string
+		for n := range served {
+			if strings.HasPrefix(n, "ferry_") {
+				all = append(all, n)
+			}
+		}
+		sort.Strings(all)
+		t.Logf("the agent's ferry_* series names:\n%s", strings.Join(all, "\n"))
+	}
+}
+
+// scrapeAgent starts `ferry run` on a temporary node and returns the series
+// names of its /metrics once lines were read, the huge line was dropped and
+// host metrics were collected.
+func scrapeAgent(t *testing.T, bin string) map[string]bool {
+	t.Helper()
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "pods", "shop_web-0_0b1e2c3d-4e5f-4a6b-8c7d-000000000000", "app")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	ts := time.Now().UTC().Format(time.RFC3339Nano)
+	fmt.Fprintf(&logs, "%s stdout F first line\n", ts)
+	fmt.Fprintf(&logs, "%s stderr F second line\n", ts)
+	fmt.Fprintf(&logs, "%s stdout F %s\n", ts, strings.Repeat("x", hugeLine))
+	fmt.Fprintf(&logs, "%s stdout F after the huge one\n", ts)
+	if err := os.WriteFile(filepath.Join(logDir, "0.log"), logs.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	config := fmt.Sprintf(`node_name: chart-test-node
+state_dir: %[1]s/state
+shutdown_timeout: 5s
+log: {level: warn, format: text}
+logs:
+  include: ["%[1]s/pods/*/*/*.log"]
+  max_line_bytes: %[2]d
+kubernetes: {enabled: false}
+hostmetrics: {enabled: true, interval: 1s, proc: /proc, sys: /sys, rootfs: /}
+sink:
+  file: {path: "%[1]s/out.ndjson"}
+http: {listen: "%[3]s"}
+`, dir, hugeLine+4<<20, addr)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "run", "--config", cfgPath)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cancel()
+		if err := <-exited; err != nil && ctx.Err() == nil {
+			t.Errorf("agent: %v\n%s", err, out.String())
+		}
+	}()
+
+	ready := func(s map[string]float64) bool {
+		return s[`ferry_tail_lines_read_total{stream="stdout"}`] >= 2 &&
+			s[`ferry_ship_dropped_records_total{reason="too_large",record="log"}`] >= 1 &&
+			s[`ferry_ship_records_sent_total{record="metric"}`] >= 1
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var last map[string]float64
+	for {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("agent exited before its metrics were complete: %v\n%s", err, out.String())
+		default:
+		}
+		if s, err := scrape("http://" + addr + "/metrics"); err == nil {
+			last = s
+			if ready(s) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no complete exposition within 60s; last scrape had %d series, agent output:\n%s", len(last), out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	names := map[string]bool{}
+	for series := range last {
+		names[strings.SplitN(series, "{", 2)[0]] = true
+	}
+	return names
+}
+
+// scrape reads a text exposition into series (name{labels} as printed) and values.
+func scrape(url string) (map[string]float64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	series := map[string]float64{}
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 64<<20))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			return nil, fmt.Errorf("malformed exposition line %q", line)
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[i+1:], &v); err != nil {
+			return nil, fmt.Errorf("exposition line %q: %v", line, err)
+		}
+		series[line[:i]] = v
+	}
+	return series, sc.Err()
+}
+
+// freeAddr returns a 127.0.0.1 address with a port nobody listened on a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
