@@ -55,7 +55,13 @@ func helmBin(t testing.TB) string {
 // returns its output, or its error with stderr.
 func helmTemplate(t testing.TB, args ...string) (string, error) {
 	t.Helper()
-	all := append([]string{"template", release, chartDir(t), "--namespace", namespace}, args...)
+	return helmTemplateAs(t, release, namespace, args...)
+}
+
+// helmTemplateAs is helmTemplate with another release name and namespace.
+func helmTemplateAs(t testing.TB, rel, ns string, args ...string) (string, error) {
+	t.Helper()
+	all := append([]string{"template", rel, chartDir(t), "--namespace", ns}, args...)
 	cmd := exec.Command(helmBin(t), all...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
