@@ -58,8 +58,21 @@ func helmTemplate(t testing.TB, args ...string) (string, error) {
 	return helmTemplateAs(t, release, namespace, args...)
 }
 
+// requiredValues is testdata/required-values.yaml: what every install must set.
+func requiredValues(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(chartDir(t), "..", "..", "test", "chart", "testdata", "required-values.yaml")
+}
+
 // helmTemplateAs is helmTemplate with another release name and namespace.
+// The required values come first, so args (-f and --set) override them.
 func helmTemplateAs(t testing.TB, rel, ns string, args ...string) (string, error) {
+	t.Helper()
+	return helmTemplateBare(t, rel, ns, append([]string{"-f", requiredValues(t)}, args...)...)
+}
+
+// helmTemplateBare renders with args alone, without the required values.
+func helmTemplateBare(t testing.TB, rel, ns string, args ...string) (string, error) {
 	t.Helper()
 	all := append([]string{"template", rel, chartDir(t), "--namespace", ns}, args...)
 	cmd := exec.Command(helmBin(t), all...)

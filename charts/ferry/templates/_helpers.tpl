@@ -136,7 +136,13 @@ shutdown_timeout in whole seconds (rounded up), from a Go duration such as
 {{- if le $grace $shutdown -}}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed config shutdown_timeout (%ds), or kubelet kills the agent before it has flushed and committed" $grace $shutdown) -}}
 {{- end -}}
-{{- $kafka := dig "sink" "kafka" dict $cfg -}}
+{{- $sink := dig "sink" dict $cfg -}}
+{{- $kafka := dig "kafka" dict $sink -}}
+{{- if not (or (hasKey $sink "file") (hasKey $sink "stdout")) -}}
+{{- if not (dig "brokers" list $kafka) -}}
+{{- fail "config.sink.kafka.brokers: no Kafka broker set; name at least one bootstrap broker (host:port), e.g. --set 'config.sink.kafka.brokers={kafka-0.kafka:9092}' (with config.raw: sink.kafka.brokers in it)" -}}
+{{- end -}}
+{{- end -}}
 {{- $sasl := dig "sasl" dict $kafka -}}
 {{- if and (dig "mechanism" "" $sasl) (not .Values.kafka.passwordSecret.name) -}}
 {{- fail "kafka.passwordSecret.name is required when config.sink.kafka.sasl.mechanism is set" -}}
