@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -47,6 +48,13 @@ func TestMetricNamesAreReal(t *testing.T) {
 		t.Fatalf("only %d metric names found in the alerts and the dashboard: %v", len(wanted), keys(wanted))
 	}
 
+	// NOTES.txt tells the user which counters to look at.
+	for _, name := range notesMetrics(t) {
+		if !slices.Contains(wanted[name], "NOTES.txt") {
+			wanted[name] = append(wanted[name], "NOTES.txt")
+		}
+	}
+
 	served := scrapeAgent(t, bin)
 	var missing []string
 	for name, where := range wanted {
@@ -77,6 +85,36 @@ func TestMetricNamesAreReal(t *testing.T) {
 		sort.Strings(all)
 		t.Logf("the agent's ferry_* series names:\n%s", strings.Join(all, "\n"))
 	}
+}
+
+var (
+	notesGrep  = regexp.MustCompile(`grep -E '([^']*)'`)
+	notesNames = regexp.MustCompile(`^\^ferry_\(([a-z_|]+)\)_total$`)
+)
+
+// notesMetrics reads the metric names NOTES.txt greps for: a pattern
+// ^ferry_(a|b|c)_total stands for ferry_a_total, ferry_b_total, ferry_c_total.
+func notesMetrics(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(chartDir(t), "templates", "NOTES.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range notesGrep.FindAllStringSubmatch(string(b), -1) {
+		alts := notesNames.FindStringSubmatch(m[1])
+		if alts == nil {
+			t.Errorf("NOTES.txt greps for %q; the test understands only ^ferry_(a|b)_total", m[1])
+			continue
+		}
+		for _, a := range strings.Split(alts[1], "|") {
+			names = append(names, "ferry_"+a+"_total")
+		}
+	}
+	if len(names) == 0 {
+		t.Error("NOTES.txt names no metric to check")
+	}
+	return names
 }
 
 // scrapeAgent starts `ferry run` on a temporary node and returns the series
