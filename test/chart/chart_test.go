@@ -599,6 +599,8 @@ func TestValuesRejected(t *testing.T) {
 		{"bad listen", "listen", []string{"--set", "config.http.listen=localhost"}},
 		{"raw not yaml", "config.raw", []string{"--set-string", "config.raw=a: [b"}},
 		{"bad maxUnavailable", "maxUnavailable", []string{"--set", "updateStrategy.rollingUpdate.maxUnavailable=lots"}},
+		{"rollout that replaces nothing", "maxUnavailable", []string{"--set", "updateStrategy.rollingUpdate.maxUnavailable=0"}},
+		{"rollout that replaces nothing, percent", "maxUnavailable", []string{"--set", "updateStrategy.rollingUpdate.maxUnavailable=0%"}},
 		{"broker without port", "brokers", []string{"--set", "config.sink.kafka.brokers={kafka-0.kafka}"}},
 		{"brokers emptied", "config.sink.kafka.brokers", []string{"--set", "config.sink.kafka.brokers=null"}},
 		{"raw without brokers", "config.sink.kafka.brokers", []string{"--set-string", "config.raw=sink: {kafka: {topic: logs}}"}},

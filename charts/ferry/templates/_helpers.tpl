@@ -130,6 +130,14 @@ shutdown_timeout in whole seconds (rounded up), from a Go duration such as
 {{- if and .Values.metrics.serviceMonitor.enabled .Values.metrics.podMonitor.enabled -}}
 {{- fail "metrics.serviceMonitor.enabled and metrics.podMonitor.enabled: choose one, or every agent is scraped twice" -}}
 {{- end -}}
+{{- with .Values.updateStrategy.rollingUpdate -}}
+{{- $zero := list "0" "0%" -}}
+{{- $unavailable := ternary (toString .maxUnavailable) "1" (hasKey . "maxUnavailable") -}}
+{{- $surge := ternary (toString .maxSurge) "0" (hasKey . "maxSurge") -}}
+{{- if and (has $unavailable $zero) (has $surge $zero) -}}
+{{- fail "updateStrategy.rollingUpdate.maxUnavailable: cannot be 0 when maxSurge is 0 (no agent could ever be replaced)" -}}
+{{- end -}}
+{{- end -}}
 {{- $cfg := fromJson (include "ferry.configMap" .) -}}
 {{- $grace := int .Values.terminationGracePeriodSeconds -}}
 {{- $shutdown := include "ferry.shutdownSeconds" . | atoi -}}
