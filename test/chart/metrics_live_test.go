@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // hugeLine is longer than the largest record the file sink takes (16 MiB), so
@@ -28,7 +31,8 @@ const hugeLine = 17 << 20
 // TestMetricNamesAreReal runs the agent (FERRY_BIN) on a small node of its own
 // (real log files, a file sink, host metrics from this machine's /proc and
 // /sys, kubernetes off), scrapes its /metrics, and asserts that every metric
-// the alerts and the dashboard query is one the agent really serves. The run
+// the alerts, the dashboard and NOTES.txt query is one the agent really
+// serves, with the labels (and label values) they select and group by. The run
 // includes a line too large for the sink, so that the drop counter, which has
 // no series before the first drop, is in the exposition too.
 func TestMetricNamesAreReal(t *testing.T) {
@@ -61,7 +65,7 @@ func TestMetricNamesAreReal(t *testing.T) {
 		if slices.Contains(thirdPartyMetrics, name) {
 			continue
 		}
-		if !served[name] {
+		if len(served[name]) == 0 {
 			missing = append(missing, fmt.Sprintf("%s (queried by %s)", name, strings.Join(where, "; ")))
 		}
 	}
@@ -69,9 +73,13 @@ func TestMetricNamesAreReal(t *testing.T) {
 	for _, m := range missing {
 		t.Errorf("the agent does not serve %s", m)
 	}
+	// The labels the queries select and group by are the agent's too.
+	for _, q := range shippedQueries(t) {
+		checkLabels(t, q, served)
+	}
 	// The third-party names must really be someone else's.
 	for _, name := range thirdPartyMetrics {
-		if served[name] {
+		if len(served[name]) > 0 {
 			t.Errorf("%s is listed as third-party but the agent serves it", name)
 		}
 	}
@@ -117,10 +125,81 @@ func notesMetrics(t *testing.T) []string {
 	return names
 }
 
+// targetLabels are added by Prometheus when it scrapes (the chart's monitors
+// relabel the pod's node into node); the agent does not serve them.
+var targetLabels = []string{"node"}
+
+// checkLabels: every label a query matches on must be on some served series
+// of that metric (with that value, for an equality), and every label it
+// groups by must be on some series of a metric it aggregates. Otherwise a
+// panel stays empty or an alert never fires, with no error anywhere.
+func checkLabels(t *testing.T, q query, served map[string][]labels.Labels) {
+	t.Helper()
+	e, err := promql.ParseExpr(q.expr)
+	if err != nil {
+		return // reported by metricNames
+	}
+	ours := func(name string) bool { return len(served[name]) > 0 }
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.VectorSelector:
+			name := ""
+			for _, m := range n.LabelMatchers {
+				if m.Name == labels.MetricName {
+					name = m.Value
+				}
+			}
+			if !ours(name) {
+				return nil
+			}
+			for _, m := range n.LabelMatchers {
+				if m.Name == labels.MetricName || slices.Contains(targetLabels, m.Name) {
+					continue
+				}
+				found := slices.ContainsFunc(served[name], func(ls labels.Labels) bool {
+					if m.Type == labels.MatchEqual {
+						return ls.Get(m.Name) == m.Value
+					}
+					return ls.Has(m.Name)
+				})
+				if !found {
+					some := served[name][:min(3, len(served[name]))]
+					t.Errorf("%s: no series %s{%s} among the agent's %d (e.g. %v)", q.where, name, m, len(served[name]), some)
+				}
+			}
+		case *parser.AggregateExpr:
+			if n.Without {
+				return nil
+			}
+			var names []string
+			for _, v := range []parser.Node{n.Expr} {
+				parser.Inspect(v, func(c parser.Node, _ []parser.Node) error {
+					if vs, ok := c.(*parser.VectorSelector); ok && ours(vs.Name) {
+						names = append(names, vs.Name)
+					}
+					return nil
+				})
+			}
+			for _, g := range n.Grouping {
+				if slices.Contains(targetLabels, g) || len(names) == 0 {
+					continue
+				}
+				found := slices.ContainsFunc(names, func(name string) bool {
+					return slices.ContainsFunc(served[name], func(ls labels.Labels) bool { return ls.Has(g) })
+				})
+				if !found {
+					t.Errorf("%s: groups by %q, a label none of %v has", q.where, g, names)
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // scrapeAgent starts `ferry run` on a temporary node and returns the series
-// names of its /metrics once lines were read, the huge line was dropped and
-// host metrics were collected.
-func scrapeAgent(t *testing.T, bin string) map[string]bool {
+// of its /metrics, by metric name, once lines were read, the huge line was
+// dropped and host metrics were collected.
+func scrapeAgent(t *testing.T, bin string) map[string][]labels.Labels {
 	t.Helper()
 	dir := t.TempDir()
 	logDir := filepath.Join(dir, "pods", "shop_web-0_0b1e2c3d-4e5f-4a6b-8c7d-000000000000", "app")
@@ -199,11 +278,16 @@ http: {listen: "%[3]s"}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	names := map[string]bool{}
+	byName := map[string][]labels.Labels{}
 	for series := range last {
-		names[strings.SplitN(series, "{", 2)[0]] = true
+		ls, err := promql.ParseMetric(series)
+		if err != nil {
+			t.Fatalf("exposition series %q: %v", series, err)
+		}
+		name := ls.Get(labels.MetricName)
+		byName[name] = append(byName[name], ls)
 	}
-	return names
+	return byName
 }
 
 // scrape reads a text exposition into series (name{labels} as printed) and values.
