@@ -60,9 +60,14 @@ func TestMetricNamesAreReal(t *testing.T) {
 	}
 
 	served := scrapeAgent(t, bin)
+	_, errPSI := os.Stat("/proc/pressure/cpu")
 	var missing []string
 	for name, where := range wanted {
 		if slices.Contains(thirdPartyMetrics, name) {
+			continue
+		}
+		if strings.HasPrefix(name, "node_pressure_") && errPSI != nil && len(served[name]) == 0 {
+			t.Logf("%s not checked: this kernel has no pressure stall information (%v)", name, errPSI)
 			continue
 		}
 		if len(served[name]) == 0 {
