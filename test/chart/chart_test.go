@@ -475,8 +475,8 @@ func TestRBACNamespaces(t *testing.T) {
 	}{
 		{"off", nil, false},
 		{"on", []string{"--set", "config.kubernetes.namespace_labels=true"}, true},
-		{"raw string on", []string{"--set-string", "config.raw=kubernetes: {namespace_labels: true}"}, true},
-		{"raw string off", []string{"--set-string", "config.raw=kubernetes: {enabled: true}"}, false},
+		{"raw string on", []string{"--set-string", "config.raw=kubernetes: {namespace_labels: true}\nsink: {kafka: {brokers: [k:9092]}}"}, true},
+		{"raw string off", []string{"--set-string", "config.raw=kubernetes: {enabled: true}\nsink: {kafka: {brokers: [k:9092]}}"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -599,6 +599,11 @@ func TestValuesRejected(t *testing.T) {
 		{"bad listen", "listen", []string{"--set", "config.http.listen=localhost"}},
 		{"raw not yaml", "config.raw", []string{"--set-string", "config.raw=a: [b"}},
 		{"bad maxUnavailable", "maxUnavailable", []string{"--set", "updateStrategy.rollingUpdate.maxUnavailable=lots"}},
+		{"rollout that replaces nothing", "maxUnavailable", []string{"--set", "updateStrategy.rollingUpdate.maxUnavailable=0"}},
+		{"rollout that replaces nothing, percent", "maxUnavailable", []string{"--set", "updateStrategy.rollingUpdate.maxUnavailable=0%"}},
+		{"broker without port", "brokers", []string{"--set", "config.sink.kafka.brokers={kafka-0.kafka}"}},
+		{"brokers emptied", "config.sink.kafka.brokers", []string{"--set", "config.sink.kafka.brokers=null"}},
+		{"raw without brokers", "config.sink.kafka.brokers", []string{"--set-string", "config.raw=sink: {kafka: {topic: logs}}"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -610,6 +615,23 @@ func TestValuesRejected(t *testing.T) {
 				t.Errorf("error does not name %q:\n%v", tc.mention, err)
 			}
 		})
+	}
+}
+
+// TestBrokersRequired: an install that names no Kafka broker fails at render
+// time, naming the value to set, rather than installing agents that ship
+// nowhere; a raw config with a debugging sink needs none.
+func TestBrokersRequired(t *testing.T) {
+	_, err := helmTemplateBare(t, release, namespace)
+	if err == nil {
+		t.Fatal("the chart rendered without any Kafka broker")
+	}
+	if !strings.Contains(err.Error(), "config.sink.kafka.brokers") || !strings.Contains(err.Error(), "--set") {
+		t.Errorf("error does not say which value to set and how:\n%v", err)
+	}
+	m := render(t, "--set-string", "config.raw=sink: {stdout: {}}\nkubernetes: {enabled: false}")
+	if cfg, _ := configOf(t, m); len(cfg.Sink.Kafka.Brokers) != 0 {
+		t.Errorf("raw stdout config rendered brokers %v", cfg.Sink.Kafka.Brokers)
 	}
 }
 

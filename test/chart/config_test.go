@@ -46,14 +46,15 @@ type agentConfig struct {
 	} `yaml:"hostmetrics"`
 	Sink struct {
 		Kafka struct {
-			Brokers      []string `yaml:"brokers"`
-			Topic        string   `yaml:"topic"`
-			MetricsTopic string   `yaml:"metrics_topic"`
-			Key          string   `yaml:"key"`
-			Compression  string   `yaml:"compression"`
-			RequiredAcks string   `yaml:"required_acks"`
-			ClientID     string   `yaml:"client_id"`
-			Batch        struct {
+			Brokers       []string `yaml:"brokers"`
+			Topic         string   `yaml:"topic"`
+			FallbackTopic string   `yaml:"fallback_topic"`
+			MetricsTopic  string   `yaml:"metrics_topic"`
+			Key           string   `yaml:"key"`
+			Compression   string   `yaml:"compression"`
+			RequiredAcks  string   `yaml:"required_acks"`
+			ClientID      string   `yaml:"client_id"`
+			Batch         struct {
 				MaxBytes int64         `yaml:"max_bytes"`
 				Linger   time.Duration `yaml:"linger"`
 			} `yaml:"batch"`
@@ -70,6 +71,13 @@ type agentConfig struct {
 				Password  string `yaml:"password"`
 			} `yaml:"sasl"`
 		} `yaml:"kafka"`
+		File *struct {
+			Path   string        `yaml:"path"`
+			Linger time.Duration `yaml:"linger"`
+		} `yaml:"file"`
+		Stdout *struct {
+			Linger time.Duration `yaml:"linger"`
+		} `yaml:"stdout"`
 	} `yaml:"sink"`
 	HTTP struct {
 		Listen string `yaml:"listen"`

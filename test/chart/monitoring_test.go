@@ -3,6 +3,7 @@ package chart
 import (
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -15,29 +16,18 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// selfMetrics are the agent's own metric names that the alerts and the dashboard
-// query: the contract between the chart and the agent's packages (traffic,
-// errors, latency, saturation). Drops are matched by the pattern
-// ferry_<package>_dropped_<what>_total{reason}.
-var selfMetrics = []string{
-	"ferry_ship_bytes_total",
-	"ferry_ship_errors_total",
-	"ferry_ship_queue_bytes",
-	"ferry_ship_queue_limit_bytes",
-	"ferry_ship_read_to_ack_seconds_bucket",
-	"ferry_ship_records_total",
-	"ferry_tail_backpressure_seconds_total",
-	"ferry_tail_bytes_total",
-	"ferry_tail_files_open",
-	"ferry_tail_lag_bytes",
-	"ferry_tail_lines_total",
-	"ferry_tail_parse_errors_total",
+// thirdPartyMetrics are the only names the alerts and the dashboard query that
+// the agent does not expose itself; every other name must be one the agent
+// really serves (TestMetricNamesAreReal runs the agent and checks them).
+var thirdPartyMetrics = []string{
+	"kube_daemonset_status_number_unavailable", // kube-state-metrics
 }
 
 var promql = parser.NewParser(parser.Options{})
 
-// metricNames parses expr and returns the metric names it selects by equality;
-// a regexp on __name__ is returned as "~" + the regexp.
+// metricNames parses expr and returns the metric names it selects. Every
+// selector must name its metric by equality: a regexp on __name__ could match
+// nothing and no test would notice.
 func metricNames(t *testing.T, where, expr string) []string {
 	t.Helper()
 	e, err := promql.ParseExpr(expr)
@@ -51,36 +41,42 @@ func metricNames(t *testing.T, where, expr string) []string {
 		if !ok {
 			return nil
 		}
+		var name string
 		for _, m := range vs.LabelMatchers {
 			if m.Name != labels.MetricName {
 				continue
 			}
-			switch m.Type {
-			case labels.MatchEqual:
-				names = append(names, m.Value)
-			case labels.MatchRegexp:
-				names = append(names, "~"+m.Value)
+			if m.Type != labels.MatchEqual {
+				t.Errorf("%s: %q selects metrics by a pattern (%s); name each metric", where, expr, m)
+				continue
 			}
+			name = m.Value
+		}
+		if name != "" {
+			names = append(names, name)
 		}
 		return nil
 	})
 	return names
 }
 
-// checkSelfMetric accepts the contract's names, the drop counters' pattern, and
-// everything not ours (node_exporter, process_, go_, kube-state-metrics).
+// checkSelfMetric accepts the agent's own families (ferry_, node_, and the Go
+// client's process_ and go_) and the listed third-party names; anything else is
+// a typo or a dependency the chart does not declare.
 func checkSelfMetric(t *testing.T, where, name string) {
 	t.Helper()
-	if strings.HasPrefix(name, "~") {
-		if name != "~ferry_.+_dropped_.*total" {
-			t.Errorf("%s: unexpected name pattern %s", where, name)
+	for _, p := range agentPrefixes {
+		if strings.HasPrefix(name, p) {
+			return
 		}
-		return
 	}
-	if strings.HasPrefix(name, "ferry_") && !slices.Contains(selfMetrics, name) {
-		t.Errorf("%s: %s is not one of the agent metrics the chart relies on (selfMetrics)", where, name)
+	if !slices.Contains(thirdPartyMetrics, name) {
+		t.Errorf("%s: %s is neither the agent's (%v) nor a listed third-party metric", where, name, agentPrefixes)
 	}
 }
+
+// agentPrefixes are the metric families the agent's /metrics serves.
+var agentPrefixes = []string{"ferry_", "node_", "process_", "go_"}
 
 // checkMonitoring runs for every rendering: whatever monitoring objects exist
 // select the agent's pods and its http port, and their PromQL parses.
@@ -154,7 +150,7 @@ func checkMonitoring(t *testing.T, m *manifests) {
 				alerts = append(alerts, r.Alert)
 			}
 		}
-		for _, a := range []string{"FerryDroppingLogs", "FerrySustainedBackpressure", "FerrySinkErrors", "FerryTailerStalled"} {
+		for _, a := range []string{"FerryDroppingLogs", "FerryLostLogBytes", "FerrySustainedBackpressure", "FerrySinkErrors", "FerryTailerStalled"} {
 			if !slices.Contains(alerts, a) {
 				t.Errorf("PrometheusRule lacks alert %s; has %v", a, alerts)
 			}
@@ -205,7 +201,8 @@ type dashboard struct {
 	UID        string `json:"uid"`
 	Templating struct {
 		List []struct {
-			Name string `json:"name"`
+			Name       string `json:"name"`
+			Definition string `json:"definition"`
 		} `json:"list"`
 	} `json:"templating"`
 	Panels []panel `json:"panels"`
@@ -234,11 +231,7 @@ func TestDashboard(t *testing.T) {
 	if cm.Namespace != "monitoring" {
 		t.Errorf("dashboard namespace %q, want monitoring from values", cm.Namespace)
 	}
-	var d dashboard
-	dec := json.NewDecoder(strings.NewReader(cm.Data["ferry.json"]))
-	if err := dec.Decode(&d); err != nil {
-		t.Fatalf("dashboard JSON: %v", err)
-	}
+	d := dashboardOf(t, m)
 	if d.UID == "" || d.Title == "" {
 		t.Errorf("dashboard needs a uid and a title: %q %q", d.UID, d.Title)
 	}
@@ -249,7 +242,11 @@ func TestDashboard(t *testing.T) {
 	if diff := cmp.Diff([]string{"datasource", "node"}, vars); diff != "" {
 		t.Errorf("dashboard variables (-want +got):\n%s", diff)
 	}
-	grafanaVars := strings.NewReplacer("$__rate_interval", "5m", "$node", ".*")
+	for _, q := range dashboardVariableQueries(t, d) {
+		for _, n := range metricNames(t, q.where, q.expr) {
+			checkSelfMetric(t, q.where, n)
+		}
+	}
 	signals := map[string]bool{}
 	var nodeSaturation []string
 	var walk func(ps []panel)
@@ -290,4 +287,73 @@ func TestDashboard(t *testing.T) {
 	if off := render(t, "--set", "metrics.dashboard.enabled=false"); off.ConfigMaps[release+"-dashboard"] != nil {
 		t.Error("metrics.dashboard.enabled=false still renders the dashboard")
 	}
+}
+
+// grafanaVars stands in for the dashboard's variables so that its PromQL parses.
+var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$node", ".*")
+
+// dashboardOf decodes the dashboard JSON of the rendering's dashboard ConfigMap.
+func dashboardOf(t *testing.T, m *manifests) dashboard {
+	t.Helper()
+	cm := m.ConfigMaps[release+"-dashboard"]
+	if cm == nil {
+		t.Fatalf("no dashboard ConfigMap; kinds %v", m.Kinds)
+	}
+	var d dashboard
+	if err := json.NewDecoder(strings.NewReader(cm.Data["ferry.json"])).Decode(&d); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	return d
+}
+
+// query is one PromQL expression the chart ships, and where it is.
+type query struct{ where, expr string }
+
+var labelValues = regexp.MustCompile(`^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})?)\s*,\s*[a-zA-Z_][a-zA-Z0-9_]*\s*\)$`)
+
+// dashboardVariableQueries turns the query variables (label_values(metric,
+// label)) into the selectors they evaluate.
+func dashboardVariableQueries(t *testing.T, d dashboard) []query {
+	t.Helper()
+	var qs []query
+	for _, v := range d.Templating.List {
+		if v.Definition == "" {
+			continue
+		}
+		m := labelValues.FindStringSubmatch(v.Definition)
+		if m == nil {
+			t.Errorf("variable %s: query %q is not label_values(metric, label)", v.Name, v.Definition)
+			continue
+		}
+		qs = append(qs, query{"variable " + v.Name, m[1]})
+	}
+	return qs
+}
+
+// shippedQueries is every PromQL expression of the monitoring rendering: the
+// alerts, the dashboard's panels and its variables.
+func shippedQueries(t *testing.T) []query {
+	t.Helper()
+	m := render(t, "-f", filepath.Join(chartDir(t), "ci", "monitoring-values.yaml"))
+	if m.PrometheusRule == nil {
+		t.Fatalf("monitoring values render no PrometheusRule; kinds %v", m.Kinds)
+	}
+	var qs []query
+	for _, g := range m.PrometheusRule.Spec.Groups {
+		for _, r := range g.Rules {
+			qs = append(qs, query{"alert " + r.Alert, r.Expr.String()})
+		}
+	}
+	d := dashboardOf(t, m)
+	var walk func(ps []panel)
+	walk = func(ps []panel) {
+		for _, p := range ps {
+			walk(p.Panels)
+			for _, tg := range p.Targets {
+				qs = append(qs, query{"panel " + p.Title, grafanaVars.Replace(tg.Expr)})
+			}
+		}
+	}
+	walk(d.Panels)
+	return append(qs, dashboardVariableQueries(t, d)...)
 }

@@ -55,7 +55,26 @@ func helmBin(t testing.TB) string {
 // returns its output, or its error with stderr.
 func helmTemplate(t testing.TB, args ...string) (string, error) {
 	t.Helper()
-	all := append([]string{"template", release, chartDir(t), "--namespace", namespace}, args...)
+	return helmTemplateAs(t, release, namespace, args...)
+}
+
+// requiredValues is testdata/required-values.yaml: what every install must set.
+func requiredValues(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(chartDir(t), "..", "..", "test", "chart", "testdata", "required-values.yaml")
+}
+
+// helmTemplateAs is helmTemplate with another release name and namespace.
+// The required values come first, so args (-f and --set) override them.
+func helmTemplateAs(t testing.TB, rel, ns string, args ...string) (string, error) {
+	t.Helper()
+	return helmTemplateBare(t, rel, ns, append([]string{"-f", requiredValues(t)}, args...)...)
+}
+
+// helmTemplateBare renders with args alone, without the required values.
+func helmTemplateBare(t testing.TB, rel, ns string, args ...string) (string, error) {
+	t.Helper()
+	all := append([]string{"template", rel, chartDir(t), "--namespace", ns}, args...)
 	cmd := exec.Command(helmBin(t), all...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

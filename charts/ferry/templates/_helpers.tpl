@@ -130,13 +130,27 @@ shutdown_timeout in whole seconds (rounded up), from a Go duration such as
 {{- if and .Values.metrics.serviceMonitor.enabled .Values.metrics.podMonitor.enabled -}}
 {{- fail "metrics.serviceMonitor.enabled and metrics.podMonitor.enabled: choose one, or every agent is scraped twice" -}}
 {{- end -}}
+{{- with .Values.updateStrategy.rollingUpdate -}}
+{{- $zero := list "0" "0%" -}}
+{{- $unavailable := ternary (toString .maxUnavailable) "1" (hasKey . "maxUnavailable") -}}
+{{- $surge := ternary (toString .maxSurge) "0" (hasKey . "maxSurge") -}}
+{{- if and (has $unavailable $zero) (has $surge $zero) -}}
+{{- fail "updateStrategy.rollingUpdate.maxUnavailable: cannot be 0 when maxSurge is 0 (no agent could ever be replaced)" -}}
+{{- end -}}
+{{- end -}}
 {{- $cfg := fromJson (include "ferry.configMap" .) -}}
 {{- $grace := int .Values.terminationGracePeriodSeconds -}}
 {{- $shutdown := include "ferry.shutdownSeconds" . | atoi -}}
 {{- if le $grace $shutdown -}}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed config shutdown_timeout (%ds), or kubelet kills the agent before it has flushed and committed" $grace $shutdown) -}}
 {{- end -}}
-{{- $kafka := dig "sink" "kafka" dict $cfg -}}
+{{- $sink := dig "sink" dict $cfg -}}
+{{- $kafka := dig "kafka" dict $sink -}}
+{{- if not (or (hasKey $sink "file") (hasKey $sink "stdout")) -}}
+{{- if not (dig "brokers" list $kafka) -}}
+{{- fail "config.sink.kafka.brokers: no Kafka broker set; name at least one bootstrap broker (host:port), e.g. --set 'config.sink.kafka.brokers={kafka-0.kafka:9092}' (with config.raw: sink.kafka.brokers in it)" -}}
+{{- end -}}
+{{- end -}}
 {{- $sasl := dig "sasl" dict $kafka -}}
 {{- if and (dig "mechanism" "" $sasl) (not .Values.kafka.passwordSecret.name) -}}
 {{- fail "kafka.passwordSecret.name is required when config.sink.kafka.sasl.mechanism is set" -}}
