@@ -534,7 +534,11 @@ func TestKafkaDefaultBatchFitsBroker(t *testing.T) {
 				t.Errorf("kafka-go wrote %v messages, want 6000 (no resend)", v)
 			}
 		case "ferry_ship_dropped_records_total":
-			t.Errorf("drops: %v", mf)
+			for _, m := range mf.GetMetric() {
+				if m.GetCounter().GetValue() != 0 {
+					t.Errorf("drops: %v", m)
+				}
+			}
 		}
 	}
 	if got := testutil.ToFloat64(h.s.m.batches); got < 3 {

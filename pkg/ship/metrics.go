@@ -26,6 +26,10 @@ type metrics struct {
 	writer        *writerCollector // nil for the debug sinks
 }
 
+// dropReasons are the values of ferry_ship_dropped_records_total's reason
+// label; classify and the shutdown path use no others.
+var dropReasons = []string{"too_large", "invalid_topic", "topic_authorization", "invalid_record", "policy_violation", "shutdown"}
+
 func newMetrics() *metrics {
 	m := &metrics{
 		dials: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -70,6 +74,11 @@ func newMetrics() *metrics {
 	for _, r := range []string{"log", "metric"} {
 		m.sent.WithLabelValues(r)
 		m.sentBytes.WithLabelValues(r)
+		// Every drop series exists from the start at 0, so that increase()
+		// and alerts see the first drop of a reason too.
+		for _, reason := range dropReasons {
+			m.dropped.WithLabelValues(r, reason)
+		}
 	}
 	return m
 }
