@@ -38,6 +38,7 @@ type env struct {
 	cons    *e2eharness.Consumer
 	started time.Time
 	extra   []*simnode.Container // hand-written containers also checked
+	hostile bool                 // input meant to be lost, cut or unparsable
 
 	stopWriting context.CancelFunc
 	writeDone   chan error
@@ -122,6 +123,15 @@ func (e *env) balanced() e2eharness.Metrics {
 	start := time.Now()
 	m := e.agent.WaitBalanced(20 * time.Second)
 	e.t.Logf("counters: %s (balanced after %.1fs)", e2eharness.BalanceOf(m), time.Since(start).Seconds())
+	if !e.hostile {
+		// Nothing was destroyed, cut or malformed: those counters say so.
+		for _, name := range []string{"ferry_tail_lost_bytes_total", "ferry_tail_lines_truncated_total",
+			"ferry_tail_parse_errors_total", "ferry_ship_dropped_records_total"} {
+			if v := m.Sum(name); v != 0 {
+				e.t.Errorf("%s = %v, want 0", name, v)
+			}
+		}
+	}
 	return m
 }
 

@@ -37,6 +37,7 @@ func TestHostileInput(t *testing.T) {
 		c.QueueBytes = 1 << 20
 		c.Logs = append(c.Logs, "delete_wait: 1s", fmt.Sprintf("max_line_bytes: %d", maxLine))
 	})
+	e.hostile = true
 	root := e.dir + "/pods"
 	newWriter := func(pod string) *simnode.Writer {
 		w, err := simnode.NewWriter(root, "hostile", pod, "0b1e2c3d-0000-4a6b-8c7d-"+fmt.Sprintf("%012d", len(e.extra)), "app")
