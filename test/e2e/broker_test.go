@@ -33,7 +33,9 @@ func keepDeleted(d time.Duration) func(*e2eharness.AgentConfig) {
 // for FERRY_CHAOS_OUTAGE under load, then comes back on the same port with
 // its data. Nothing is lost. Duplicates are bounded by the records whose
 // produce the broker stored but whose answer was lost when it closed: at
-// most what ship holds in flight (here well under 5,000 records).
+// most what ship holds (ferry_ship_held_bytes_limit) divided by the
+// smallest encoded record here (over 200 bytes: a 40-byte message, its
+// file path and metadata).
 func TestBrokerDown(t *testing.T) {
 	d := outage(t)
 	e := newEnv(t, outageNode(3), keepDeleted(d))
@@ -63,7 +65,8 @@ func TestBrokerDown(t *testing.T) {
 	}
 	time.Sleep(3 * time.Second)
 	e.stop()
-	e.drain("broker-down", 5000, 90*time.Second)
+	bound := int64(during.Sum("ferry_ship_held_bytes_limit") / 200)
+	e.drain("broker-down", bound, 90*time.Second)
 	e.balanced()
 	e.term(p)
 }

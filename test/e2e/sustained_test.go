@@ -35,6 +35,28 @@ func TestSustainedRateWithRotation(t *testing.T) {
 	e.term(p)
 }
 
+// TestSustainedCopyTruncate: 40 containers at 50 lines/s for 12 s, each
+// file rotated the copytruncate way (copied aside, truncated in place)
+// every few seconds. Nothing is lost and nothing duplicated: the tailer
+// finishes the copy from where it was before reading the truncated file
+// again.
+func TestSustainedCopyTruncate(t *testing.T) {
+	const containers, rate, run = 40, 50, 12 * time.Second
+	e := newEnv(t, simnode.Config{Pods: containers / 2, ContainersPerPod: 2, LinesPerSecond: rate,
+		LongEvery: 200, LongBytes: 20 << 10, RotateBytes: 32 << 10, Keep: 4, Compress: true, CopyTruncate: true, Seed: 11}, nil)
+	e.cons.Start()
+	p := e.agent.Start()
+	e.write()
+	time.Sleep(run)
+	e.stop()
+	e.drain("copytruncate", 0, 60*time.Second)
+	m := e.balanced()
+	if got := m.Sum("ferry_tail_truncations_total"); got < float64(e.node.Rotations()) {
+		t.Errorf("ferry_tail_truncations_total %v < copytruncate rotations made %d", got, e.node.Rotations())
+	}
+	e.term(p)
+}
+
 // TestKillAtRandomMoments: the agent is SIGKILLed at seeded random moments
 // (FERRY_CHAOS_SEED, FERRY_CHAOS_KILLS) while containers write and rotate,
 // and restarted each time. Nothing is lost; each kill may repeat what was
