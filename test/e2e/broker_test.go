@@ -36,9 +36,32 @@ func keepDeleted(d time.Duration) func(*e2eharness.AgentConfig) {
 // most what ship holds (ferry_ship_held_bytes_limit) divided by the
 // smallest encoded record here (over 200 bytes: a 40-byte message, its
 // file path and metadata).
-func TestBrokerDown(t *testing.T) {
-	d := outage(t)
-	e := newEnv(t, outageNode(3), keepDeleted(d))
+func TestBrokerDown(t *testing.T) { brokerDown(t, outageNode(3), outage(t)) }
+
+// TestBrokerDownFastRotation is TestBrokerDown with files rotated every ~3 s
+// (128 KiB), so that a 15 s outage spans several rotations. It loses lines
+// silently: while the sink is down the channel to enrich fills, the tailer's
+// Run loop blocks handing it a batch (Tailer.flush) and stops polling and
+// rescanning, so a 0.log created after the outage began is never opened;
+// kubelet renames it and later gzips it (deleting the plain copy) before the
+// loop runs again. The lines of those files never arrive and no counter says
+// so (ferry_tail_lost_bytes_total stays 0). Seen with FERRY_CHAOS_OUTAGE=60s
+// on TestBrokerDown too: 3 whole files (lines 1401-5600) of every container
+// lost. A goroutine dump of the agent mid-outage shows Tailer.Run parked in
+// Tailer.flush (tailer.go:474, from readTurn at tailer.go:455).
+// Backpressure by the in-flight budget does not have this problem (the loop
+// keeps polling while it waits); blocking on the channel does. With the
+// default 15 s outage and TestBrokerDown's 512 KiB rotation no file goes
+// that way, so TestBrokerDown passes.
+func TestBrokerDownFastRotation(t *testing.T) {
+	t.Skip("TODO(tail): the tailer stops discovering files while its output channel is full, so files rotated and compressed during a sink outage are lost without a counter; remove this skip once fixed")
+	n := outageNode(9)
+	n.RotateBytes = 128 << 10
+	brokerDown(t, n, 15*time.Second)
+}
+
+func brokerDown(t *testing.T, n simnode.Config, d time.Duration) {
+	e := newEnv(t, n, keepDeleted(d))
 	e.cons.Start()
 	p := e.agent.Start()
 	e.write()
