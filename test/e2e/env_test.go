@@ -122,7 +122,8 @@ func (e *env) balanced() e2eharness.Metrics {
 	e.t.Helper()
 	start := time.Now()
 	m := e.agent.WaitBalanced(20 * time.Second)
-	e.t.Logf("counters: %s (balanced after %.1fs)", e2eharness.BalanceOf(m), time.Since(start).Seconds())
+	e.t.Logf("counters: %s (balanced after %.1fs); agent RSS %.1f MiB, CPU %.1fs", e2eharness.BalanceOf(m), time.Since(start).Seconds(),
+		m.Sum("process_resident_memory_bytes")/(1<<20), m.Sum("process_cpu_seconds_total"))
 	if !e.hostile {
 		// Nothing was destroyed, cut or malformed: those counters say so.
 		for _, name := range []string{"ferry_tail_lost_bytes_total", "ferry_tail_lines_truncated_total",

@@ -169,6 +169,10 @@ func TestHostileInput(t *testing.T) {
 	e.drain("hostile", 0, 90*time.Second)
 	m := e.balanced()
 
+	// Memory does not grow with line length (1 MiB queue, 256 KiB lines).
+	if rss := m.Sum("process_resident_memory_bytes"); rss > 128<<20 {
+		t.Errorf("agent RSS %.1f MiB after a 100 MiB line", rss/(1<<20))
+	}
 	// The 100 MiB line: one record, cut to max_line_bytes, flagged.
 	mu.Lock()
 	defer mu.Unlock()
