@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,6 +86,9 @@ func brokerDown(t *testing.T, n simnode.Config, d time.Duration) {
 	}
 	if r := during.Sum("ferry_tail_lines_read_total") - during.Sum("ferry_ship_records_sent_total", `record="log"`); r <= 0 {
 		t.Errorf("no line waiting during the outage (read - sent = %v)", r)
+	}
+	if out := p.Output(); !strings.Contains(out, `"level":"WARN"`) || !strings.Contains(out, "send failed") {
+		t.Errorf("the agent did not warn about failed sends during the outage")
 	}
 	time.Sleep(3 * time.Second)
 	e.stop()

@@ -4,9 +4,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/e2eharness"
 	"github.com/ferry-dev/ferry/internal/simnode"
 )
 
@@ -76,8 +78,10 @@ func TestKillAtRandomMoments(t *testing.T) {
 	e.write()
 	rng := rand.New(rand.NewPCG(seed, 0xc4a05))
 	var killedAfter []time.Duration
+	var procs []*e2eharness.Proc
 	for i := 0; i < kills; i++ {
 		p := e.agent.Start()
+		procs = append(procs, p)
 		d := time.Duration(200+rng.IntN(2800)) * time.Millisecond
 		killedAfter = append(killedAfter, d)
 		time.Sleep(d)
@@ -97,4 +101,11 @@ func TestKillAtRandomMoments(t *testing.T) {
 		t.Logf("no duplicate at all: every kill fell right after a checkpoint")
 	}
 	e.term(p)
+	// A kill in the middle of a checkpoint write must not leave a state
+	// file the next process cannot use (it is replaced atomically).
+	for i, p := range append(procs, p) {
+		if out := p.Output(); strings.Contains(out, "state file unusable") {
+			t.Errorf("agent %d found the state file unusable:\n%s", i, tailOf(out, 2000))
+		}
+	}
 }
