@@ -124,3 +124,29 @@ func (c *Checker) Report(containers []*Container) Report {
 	}
 	return r
 }
+
+// Prefix is the length of the longest run of sequence numbers 1, 2, ...
+// of src that were all observed.
+func (c *Checker) Prefix(src string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.sources[src]
+	if s == nil {
+		return 0
+	}
+	var n int64
+	for s.seen[n+1] > 0 {
+		n++
+	}
+	return n
+}
+
+// Distinct is how many distinct sequence numbers of src were observed.
+func (c *Checker) Distinct(src string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.sources[src]; s != nil {
+		return int64(len(s.seen))
+	}
+	return 0
+}

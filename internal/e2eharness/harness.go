@@ -1,0 +1,504 @@
+// Package e2eharness runs the built ferry binary against a real
+// Kafka-protocol broker (kfake, in the test process) and real files written
+// by a simulated node (internal/simnode), and checks what reached the broker
+// with an independent client (franz-go kgo). It is shared by the end-to-end
+// tests (cmd/agent, test/e2e); it is internal and has no API promise.
+package e2eharness
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ferry-dev/ferry/internal/simnode"
+)
+
+// Topic is the topic the agent ships logs to.
+const Topic = "logs"
+
+// buildFerry builds the agent binary once per test binary run, without
+// -race (the agent's speed must not be the race detector's).
+var buildFerry = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "ferry-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "ferry")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/ferry-dev/ferry/cmd/agent")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// Ferry returns the path of the built agent binary.
+func Ferry(t testing.TB) string {
+	t.Helper()
+	bin, err := buildFerry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// FreePort returns a loopback port the kernel just handed out and released.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Broker is a one-broker kfake cluster on a fixed loopback port that keeps
+// its data in a directory, so that it can be stopped and started again
+// (an outage) without losing what it had.
+type Broker struct {
+	t    testing.TB
+	port int
+	dir  string
+	opts []kfake.Opt
+	mu   sync.Mutex
+	c    *kfake.Cluster
+}
+
+// NewBroker starts a broker with the topics logs and metrics (3 partitions).
+func NewBroker(t testing.TB, opts ...kfake.Opt) *Broker {
+	t.Helper()
+	b := &Broker{t: t, port: FreePort(t), dir: t.TempDir(), opts: opts}
+	b.Start()
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// Addr is the broker's host:port.
+func (b *Broker) Addr() string { return "127.0.0.1:" + strconv.Itoa(b.port) }
+
+// Cluster is the running cluster (nil while stopped).
+func (b *Broker) Cluster() *kfake.Cluster {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.c
+}
+
+// Start starts the broker (again) on its port with its data.
+func (b *Broker) Start() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.c != nil {
+		return
+	}
+	opts := append([]kfake.Opt{kfake.NumBrokers(1), kfake.Ports(b.port), kfake.DataDir(b.dir),
+		kfake.SeedTopics(3, Topic, "metrics")}, b.opts...)
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		b.c, err = kfake.NewCluster(opts...)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the port may linger a moment
+	}
+	if err != nil {
+		b.t.Fatalf("start broker on %d: %v", b.port, err)
+	}
+}
+
+// Stop stops the broker: connections are closed, the port refuses.
+func (b *Broker) Stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.c != nil {
+		b.c.Close()
+		b.c = nil
+	}
+}
+
+// AgentConfig is what an agent's config file says.
+type AgentConfig struct {
+	Root       string // the directory playing /var/log/pods
+	StateDir   string
+	Broker     string
+	Listen     string
+	QueueBytes int64 // memory.queue_bytes; 0 is the default
+	// Logs holds extra keys of the logs section, e.g. "delete_wait: 1s".
+	Logs []string
+	// ShutdownTimeout; 0 is 15s.
+	ShutdownTimeout time.Duration
+}
+
+// YAML renders the config file.
+func (c AgentConfig) YAML() string {
+	var b strings.Builder
+	st := c.ShutdownTimeout
+	if st == 0 {
+		st = 15 * time.Second
+	}
+	fmt.Fprintf(&b, "node_name: e2e-node\nstate_dir: %q\nshutdown_timeout: %s\nlog: {level: info, format: json}\n", c.StateDir, st)
+	if c.QueueBytes > 0 {
+		fmt.Fprintf(&b, "memory: {queue_bytes: %d}\n", c.QueueBytes)
+	}
+	fmt.Fprintf(&b, "logs:\n  include: [%q]\n", c.Root+"/*/*/*.log")
+	for _, l := range c.Logs {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	fmt.Fprintf(&b, "kubernetes: {enabled: false}\nhostmetrics: {enabled: false}\n")
+	fmt.Fprintf(&b, "sink:\n  kafka:\n    brokers: [%q]\n    topic: %s\n    compression: lz4\n", c.Broker, Topic)
+	fmt.Fprintf(&b, "http: {listen: %q}\n", c.Listen)
+	return b.String()
+}
+
+// Agent runs the ferry binary on one config, as many processes in a row as
+// a scenario needs (restarts).
+type Agent struct {
+	t      testing.TB
+	bin    string
+	dir    string
+	Config string // path of the config file
+	Addr   string // HTTP address
+	n      int
+	cur    *Proc
+}
+
+// NewAgent writes cfg (Listen is filled in when empty) into dir.
+func NewAgent(t testing.TB, dir string, cfg AgentConfig) *Agent {
+	t.Helper()
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	}
+	a := &Agent{t: t, bin: Ferry(t), dir: dir, Config: filepath.Join(dir, "config.yaml"), Addr: cfg.Listen}
+	if err := os.WriteFile(a.Config, []byte(cfg.YAML()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// Proc is one agent process.
+type Proc struct {
+	Cmd  *exec.Cmd
+	Log  string // path of its output
+	done chan struct{}
+	err  error
+}
+
+// Start runs a new agent process and waits until /healthz answers 200.
+func (a *Agent) Start() *Proc {
+	a.t.Helper()
+	p := &Proc{Log: filepath.Join(a.dir, fmt.Sprintf("agent-%d.log", a.n)), done: make(chan struct{})}
+	a.n++
+	logf, err := os.Create(p.Log)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	p.Cmd = exec.Command(a.bin, "run", "--config", a.Config)
+	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
+	if err := p.Cmd.Start(); err != nil {
+		a.t.Fatal(err)
+	}
+	go func() {
+		p.err = p.Cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	a.t.Cleanup(func() {
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+	})
+	a.cur = p
+	a.WaitHTTP("/healthz", 200, 20*time.Second)
+	return p
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Proc) Kill() {
+	_ = p.Cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// Term sends SIGTERM and waits up to timeout for the exit; the error is
+// the exit status (nil for 0).
+func (p *Proc) Term(timeout time.Duration) error {
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("agent did not exit within %s after SIGTERM", timeout)
+	}
+}
+
+// Output returns what the process logged so far.
+func (p *Proc) Output() string {
+	b, _ := os.ReadFile(p.Log)
+	return string(b)
+}
+
+// Get fetches path from the agent's HTTP endpoint.
+func (a *Agent) Get(path string) (int, string) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + a.Addr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// WaitHTTP polls path until it answers code, or fails the test at timeout.
+func (a *Agent) WaitHTTP(path string, code int, timeout time.Duration) string {
+	a.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c, body := a.Get(path)
+		if c == code {
+			return body
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("%s: got %d %.300q, want %d within %s", path, c, body, code, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Metrics is one scrape of /metrics: series (name plus labels, as
+// exposed) to value.
+type Metrics map[string]float64
+
+// Scrape reads /metrics; an unreachable agent gives an error.
+func (a *Agent) Scrape() (Metrics, error) {
+	code, body := a.Get("/metrics")
+	if code != 200 {
+		return nil, fmt.Errorf("/metrics: %d %.200s", code, body)
+	}
+	return ParseMetrics(body), nil
+}
+
+// ParseMetrics reads the Prometheus text exposition (comments skipped).
+func ParseMetrics(body string) Metrics {
+	m := Metrics{}
+	sc := bufio.NewScanner(strings.NewReader(body))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(l[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		m[l[:i]] = v
+	}
+	return m
+}
+
+// Sum adds every series of the metric name whose labels contain each of
+// the given `key="value"` pairs.
+func (m Metrics) Sum(name string, labels ...string) float64 {
+	var s float64
+	for k, v := range m {
+		base, lbl := k, ""
+		if i := strings.IndexByte(k, '{'); i >= 0 {
+			base, lbl = k[:i], k[i:]
+		}
+		if base != name {
+			continue
+		}
+		ok := true
+		for _, want := range labels {
+			if !strings.Contains(lbl, want) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			s += v
+		}
+	}
+	return s
+}
+
+// Balance is the accounting every scenario checks: lines the tailer read
+// against log records the sink confirmed plus those it dropped (by any
+// reason).
+type Balance struct {
+	Read, Sent, Dropped, Inflight float64
+}
+
+func (b Balance) String() string {
+	return fmt.Sprintf("read %.0f = sent %.0f + dropped %.0f? (inflight bytes %.0f)", b.Read, b.Sent, b.Dropped, b.Inflight)
+}
+
+// Balanced is true when every line read was sent or dropped.
+func (b Balance) Balanced() bool { return b.Read == b.Sent+b.Dropped && b.Inflight == 0 }
+
+// BalanceOf extracts the accounting from a scrape.
+func BalanceOf(m Metrics) Balance {
+	return Balance{
+		Read:     m.Sum("ferry_tail_lines_read_total"),
+		Sent:     m.Sum("ferry_ship_records_sent_total", `record="log"`),
+		Dropped:  m.Sum("ferry_ship_dropped_records_total", `record="log"`),
+		Inflight: m.Sum("ferry_tail_inflight_bytes"),
+	}
+}
+
+// WaitBalanced polls /metrics until read == sent + dropped with nothing in
+// flight (the pipeline is quiet), and returns the last scrape. It fails the
+// test if that does not happen within timeout.
+func (a *Agent) WaitBalanced(timeout time.Duration) Metrics {
+	a.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last Balance
+	for {
+		m, err := a.Scrape()
+		if err == nil {
+			last = BalanceOf(m)
+			if last.Balanced() && last.Read > 0 {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("the counters do not balance within %s: %s (err %v)", timeout, last, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Record is the part of a shipped log record the checks read.
+type Record struct {
+	Message   string `json:"message"`
+	Stream    string `json:"stream"`
+	File      string `json:"file"`
+	Offset    int64  `json:"offset"`
+	Truncated bool   `json:"truncated"`
+}
+
+// Consumer reads the logs topic from its start with an independent client
+// (franz-go), in the background, into a simnode.Checker. Records that are
+// not simnode lines are handed to Foreign, if set, before Start.
+type Consumer struct {
+	Checker *simnode.Checker
+	Foreign func(Record)
+	t       testing.TB
+	broker  string
+	mu      sync.Mutex
+	records int64
+	last    time.Time
+	bad     []string
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// NewConsumer makes a consumer of broker's logs topic; Start starts it.
+func NewConsumer(t testing.TB, broker string) *Consumer {
+	return &Consumer{Checker: simnode.NewChecker(), t: t, broker: broker}
+}
+
+// Start begins consuming; it stops at test cleanup.
+func (c *Consumer) Start() {
+	c.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.broker), kgo.ConsumeTopics(Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.FetchMaxPartitionBytes(8<<20), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel, c.done = cancel, make(chan struct{})
+	go func() {
+		defer close(c.done)
+		defer cl.Close()
+		for ctx.Err() == nil {
+			fetches := cl.PollFetches(ctx)
+			n := int64(0)
+			fetches.EachRecord(func(r *kgo.Record) {
+				n++
+				var rec Record
+				if err := json.Unmarshal(r.Value, &rec); err != nil {
+					c.mu.Lock()
+					c.bad = append(c.bad, fmt.Sprintf("%v: %.200s", err, r.Value))
+					c.mu.Unlock()
+					return
+				}
+				if strings.HasPrefix(rec.Message, "seq=") {
+					c.Checker.Observe([]byte(rec.Message))
+				} else if c.Foreign != nil {
+					c.Foreign(rec)
+				}
+			})
+			if n > 0 {
+				c.mu.Lock()
+				c.records += n
+				c.last = time.Now()
+				c.mu.Unlock()
+			}
+		}
+	}()
+	c.t.Cleanup(c.Stop)
+}
+
+// Stop stops consuming and waits for the reader to end.
+func (c *Consumer) Stop() {
+	if c.cancel != nil {
+		c.cancel()
+		<-c.done
+		c.cancel = nil
+	}
+}
+
+// Records is how many records were consumed.
+func (c *Consumer) Records() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.records
+}
+
+// Bad lists records that were not JSON.
+func (c *Consumer) Bad() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.bad...)
+}
+
+// Drain waits until every line written by containers was received and
+// nothing new arrived for quiet (so duplicates in flight are counted too),
+// or timeout; it returns the report either way.
+func (c *Consumer) Drain(containers []*simnode.Container, quiet, timeout time.Duration) simnode.Report {
+	deadline := time.Now().Add(timeout)
+	for {
+		rep := c.Checker.Report(containers)
+		c.mu.Lock()
+		last := c.last
+		c.mu.Unlock()
+		if rep.Lost == 0 && time.Since(last) >= quiet || time.Now().After(deadline) {
+			return rep
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

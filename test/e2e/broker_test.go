@@ -1,0 +1,220 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-dev/ferry/internal/e2eharness"
+	"github.com/ferry-dev/ferry/internal/simnode"
+)
+
+// outageNode: 24 containers at 100 lines/s, rotating at 512 KiB (about
+// every 25 s), so that the files written during an outage stay on disk.
+func outageNode(seed uint64) simnode.Config {
+	return simnode.Config{Pods: 12, ContainersPerPod: 2, LinesPerSecond: 100, LongEvery: 100, LongBytes: 20 << 10,
+		RotateBytes: 512 << 10, Keep: 4, Compress: true, Seed: seed}
+}
+
+// keepDeleted keeps files that kubelet deletes during a long outage open
+// until they are read: the files on disk are the buffer.
+func keepDeleted(d time.Duration) func(*e2eharness.AgentConfig) {
+	return func(c *e2eharness.AgentConfig) {
+		c.Logs = append(c.Logs, fmt.Sprintf("delete_wait: %s", 2*d+time.Minute))
+	}
+}
+
+// TestBrokerDown: the broker goes away (connections closed, port refusing)
+// for FERRY_CHAOS_OUTAGE under load, then comes back on the same port with
+// its data. Nothing is lost. Duplicates are bounded by the records whose
+// produce the broker stored but whose answer was lost when it closed: at
+// most what ship holds (ferry_ship_held_bytes_limit) divided by the
+// smallest encoded record here (over 200 bytes: a 40-byte message, its
+// file path and metadata).
+func TestBrokerDown(t *testing.T) { brokerDown(t, outageNode(3), outage(t)) }
+
+// TestBrokerDownFastRotation is TestBrokerDown with files rotated every ~3 s
+// (128 KiB), so that a 15 s outage spans several rotations. It loses lines
+// silently: while the sink is down the channel to enrich fills, the tailer's
+// Run loop blocks handing it a batch (Tailer.flush) and stops polling and
+// rescanning, so a 0.log created after the outage began is never opened;
+// kubelet renames it and later gzips it (deleting the plain copy) before the
+// loop runs again. The lines of those files never arrive and no counter says
+// so (ferry_tail_lost_bytes_total stays 0). Seen with FERRY_CHAOS_OUTAGE=60s
+// on TestBrokerDown too: 3 whole files (lines 1401-5600) of every container
+// lost. A goroutine dump of the agent mid-outage shows Tailer.Run parked in
+// Tailer.flush (tailer.go:474, from readTurn at tailer.go:455).
+// Backpressure by the in-flight budget does not have this problem (the loop
+// keeps polling while it waits); blocking on the channel does. With the
+// default 15 s outage and TestBrokerDown's 512 KiB rotation no file goes
+// that way, so TestBrokerDown passes.
+func TestBrokerDownFastRotation(t *testing.T) {
+	t.Skip("TODO(tail): the tailer stops discovering files while its output channel is full, so files rotated and compressed during a sink outage are lost without a counter; remove this skip once fixed")
+	n := outageNode(9)
+	n.RotateBytes = 128 << 10
+	brokerDown(t, n, 15*time.Second)
+}
+
+func brokerDown(t *testing.T, n simnode.Config, d time.Duration) {
+	e := newEnv(t, n, keepDeleted(d))
+	e.cons.Start()
+	p := e.agent.Start()
+	e.write()
+	time.Sleep(3 * time.Second)
+	e.broker.Stop()
+	down := time.Now()
+	time.Sleep(2 * time.Second) // let what was in flight fail
+	before := e.scrape()
+	time.Sleep(d - 2*time.Second)
+	during := e.scrape()
+	written := e.node.Written()
+	e.broker.Start()
+	t.Logf("broker down %.1fs; %d lines written by then", time.Since(down).Seconds(), written)
+
+	sentDuring := during.Sum("ferry_ship_records_sent_total", `record="log"`) - before.Sum("ferry_ship_records_sent_total", `record="log"`)
+	if sentDuring != 0 {
+		t.Errorf("%v records reported sent while the broker was down", sentDuring)
+	}
+	if f := during.Sum("ferry_ship_send_failures_total"); f == 0 {
+		t.Errorf("no send failure counted during the outage")
+	}
+	if r := during.Sum("ferry_tail_lines_read_total") - during.Sum("ferry_ship_records_sent_total", `record="log"`); r <= 0 {
+		t.Errorf("no line waiting during the outage (read - sent = %v)", r)
+	}
+	if out := p.Output(); !strings.Contains(out, `"level":"WARN"`) || !strings.Contains(out, "send failed") {
+		t.Errorf("the agent did not warn about failed sends during the outage")
+	}
+	time.Sleep(3 * time.Second)
+	e.stop()
+	bound := int64(during.Sum("ferry_ship_held_bytes_limit") / 200)
+	e.drain("broker-down", bound, 90*time.Second)
+	e.balanced()
+	e.term(p)
+}
+
+// TestBrokerRefusesProduce: the broker answers every Produce with
+// NOT_ENOUGH_REPLICAS (retryable; nothing stored) for FERRY_CHAOS_OUTAGE,
+// then accepts again. Nothing is lost, nothing is duplicated.
+func TestBrokerRefusesProduce(t *testing.T) {
+	d := outage(t)
+	e := newEnv(t, outageNode(4), keepDeleted(d))
+	e.cons.Start()
+	p := e.agent.Start()
+	e.write()
+	time.Sleep(3 * time.Second)
+	h := e.broker.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.NotEnoughReplicas, Count: -1})
+	time.Sleep(2 * time.Second)
+	before := e.scrape()
+	time.Sleep(d - 2*time.Second)
+	during := e.scrape()
+	h.Remove()
+	t.Logf("produce refused for %s: %d requests refused", d, h.Hits())
+	if h.Hits() == 0 {
+		t.Fatal("the fault refused nothing")
+	}
+	sentDuring := during.Sum("ferry_ship_records_sent_total", `record="log"`) - before.Sum("ferry_ship_records_sent_total", `record="log"`)
+	if sentDuring != 0 {
+		t.Errorf("%v records reported sent while the broker refused them", sentDuring)
+	}
+	if f := during.Sum("ferry_ship_send_failures_total") - before.Sum("ferry_ship_send_failures_total"); f == 0 {
+		t.Errorf("no send failure counted while produce was refused")
+	}
+	time.Sleep(3 * time.Second)
+	e.stop()
+	e.drain("produce-refused", 0, 90*time.Second)
+	e.balanced() // and no record dropped for a retryable refusal
+	e.term(p)
+}
+
+// TestSlowBroker: every Produce answer is delayed by 500ms while the node
+// writes faster than that lets through, with memory.queue_bytes 1 MiB.
+// Reading pauses (backpressure is counted), the in-flight bytes stay within
+// the limit plus one read turn plus the longest line (see
+// TestInflightBoundAsDocumented), and when the broker is fast again
+// everything arrives, once.
+func TestSlowBroker(t *testing.T) { slowBroker(t, false) }
+
+// TestInflightBoundAsDocumented is TestSlowBroker holding pkg/tail to its
+// doc ("exceeded by at most one read turn"), which it does not meet: a turn
+// that completes a line begun in an earlier turn (a carry, or CRI partials
+// being merged) adds that line's earlier bytes too. Observed: 1125447 bytes
+// in flight with a 1048576 limit and a 65536-byte turn (20 KiB lines in 16
+// KiB partials).
+func TestInflightBoundAsDocumented(t *testing.T) {
+	t.Skip("TODO(tail): in-flight bytes exceed max_inflight_bytes by more than one read turn (by up to one turn plus the longest line); fix the bound or the doc, then remove this skip")
+	slowBroker(t, true)
+}
+
+func slowBroker(t *testing.T, strict bool) {
+	const queue, turn, long = 1 << 20, 64 << 10, 20 << 10
+	// A line's bytes in flight: its message plus one CRI header per
+	// partial (well under 256 bytes for a 20 KiB line).
+	const longest = long + 256
+	e := newEnv(t, simnode.Config{Pods: 10, ContainersPerPod: 2, LinesPerSecond: 200, LongEvery: 50, LongBytes: long,
+		RotateBytes: 8 << 20, Keep: 4, Compress: true, Seed: 5}, func(c *e2eharness.AgentConfig) {
+		c.QueueBytes = queue
+		c.Logs = append(c.Logs, fmt.Sprintf("read_bytes_per_turn: %d", turn))
+	})
+	var slow atomic.Bool
+	slow.Store(true)
+	var delayed atomic.Int64
+	c := e.broker.Cluster()
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		if slow.Load() {
+			delayed.Add(1)
+			c.SleepControl(func() { time.Sleep(500 * time.Millisecond) })
+		}
+		return nil, nil, false // then handled as usual
+	})
+	e.cons.Start()
+	p := e.agent.Start()
+	e.write()
+
+	var maxInflight, limit, maxHeld, heldLimit, maxRSS float64
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		m, err := e.agent.Scrape()
+		if err != nil {
+			t.Fatal(err)
+		}
+		maxInflight = max(maxInflight, m.Sum("ferry_tail_inflight_bytes"))
+		limit = m.Sum("ferry_tail_inflight_limit_bytes")
+		maxHeld = max(maxHeld, m.Sum("ferry_ship_held_bytes"))
+		heldLimit = m.Sum("ferry_ship_held_bytes_limit")
+		maxRSS = max(maxRSS, m.Sum("process_resident_memory_bytes"))
+		time.Sleep(100 * time.Millisecond)
+	}
+	slowM := e.scrape()
+	slow.Store(false)
+	t.Logf("slow phase: %d produce requests delayed; max inflight %.0f of limit %.0f; max ship held %.0f of %.0f; max RSS %.1f MiB; backpressure %.1fs; behind %.0f bytes",
+		delayed.Load(), maxInflight, limit, maxHeld, heldLimit, maxRSS/(1<<20),
+		slowM.Sum("ferry_tail_backpressure_seconds_total"), slowM.Sum("ferry_tail_behind_bytes"))
+	if limit != queue {
+		t.Errorf("ferry_tail_inflight_limit_bytes %v, want memory.queue_bytes %d", limit, queue)
+	}
+	if strict && maxInflight > queue+turn {
+		t.Errorf("inflight bytes reached %v, over the limit %d plus one read turn %d", maxInflight, queue, turn)
+	}
+	if maxInflight > queue+turn+longest {
+		t.Errorf("inflight bytes reached %v, over the limit %d plus one read turn %d plus the longest line %d", maxInflight, queue, turn, longest)
+	}
+	if maxHeld > heldLimit {
+		t.Errorf("ship held %v bytes, over its limit %v", maxHeld, heldLimit)
+	}
+	if bp := slowM.Sum("ferry_tail_backpressure_seconds_total"); bp < 1 {
+		t.Errorf("ferry_tail_backpressure_seconds_total %v: reading never paused", bp)
+	}
+	if maxRSS > 128<<20 {
+		t.Errorf("RSS reached %.1f MiB with a 1 MiB queue", maxRSS/(1<<20))
+	}
+	e.stop()
+	e.drain("slow-broker", 0, 90*time.Second)
+	e.balanced()
+	e.term(p)
+}
