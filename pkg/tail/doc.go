@@ -78,10 +78,15 @@
 //
 // # Memory
 //
-// Bytes of emitted but unacknowledged lines are bounded by MaxInflightBytes
-// (exceeded by at most one read turn); when the bound is reached reading
-// pauses until acknowledgements free room, and the pause is counted in
-// ferry_tail_backpressure_seconds_total. Per file the tailer keeps a carry of
+// Bytes of emitted but unacknowledged lines are bounded by MaxInflightBytes,
+// exceeded by at most one read turn (read_bytes_per_turn) plus one merged
+// line (max_line_bytes): a line is accounted whole when it completes. When
+// the bound is reached, or the receiver does not take batches, reading
+// pauses until there is room again, and the pause is counted in
+// ferry_tail_backpressure_seconds_total. Polling and discovery go on while
+// reading pauses, so files created and rotated away meanwhile are opened
+// and held (a deleted one up to delete_wait, then its unread bytes are
+// counted as lost). Per file the tailer keeps a carry of
 // at most one incomplete line and merge buffers of at most max_line_bytes.
 //
 // # Lifecycle

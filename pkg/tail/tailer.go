@@ -334,10 +334,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		}
 		if !now.Before(t.nextRead) {
 			var more bool
-			more, blocked = t.readTurn(ctx, now)
-			if ctx.Err() != nil {
-				break
-			}
+			more, blocked = t.readTurn(now)
 			switch {
 			case blocked:
 				t.nextRead = now.Add(24 * time.Hour) // an acknowledgement brings it back
@@ -380,10 +377,22 @@ func (t *Tailer) Run(ctx context.Context) error {
 			takeEvents(nil)
 			continue
 		}
+		// A batch the consumer did not take yet is offered while waiting:
+		// a full channel stops reading, never polling or discovery, so
+		// files created and rotated away meanwhile are still opened.
+		var out chan<- []event.Log
+		if len(t.batch) > 0 {
+			out = t.out
+		}
 		timer.Reset(d)
 		waitStart := time.Now()
 		select {
 		case <-ctx.Done():
+		case out <- t.batch:
+			t.batch = nil
+			if blocked {
+				t.nextRead = time.Now()
+			}
 		case ev := <-events:
 			takeEvents(&ev)
 		case err := <-errs:
@@ -461,7 +470,7 @@ func (t *Tailer) nextEligible() time.Time {
 // readTurn gives every file that is due one bounded read, then sends what was
 // read. more says some file has more to read right away; blocked says the
 // in-flight budget stopped the turn.
-func (t *Tailer) readTurn(ctx context.Context, now time.Time) (more, blocked bool) {
+func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 	n := len(t.order)
 	if n > 0 {
 		t.rr = (t.rr + 1) % n
@@ -480,11 +489,15 @@ func (t *Tailer) readTurn(ctx context.Context, now time.Time) (more, blocked boo
 		}
 		t.readFile(f, now)
 		more = more || f.more
-		if len(t.batch) >= maxBatchLines && !t.flush(ctx) {
-			return more, blocked
+		if len(t.batch) >= maxBatchLines && !t.tryFlush() {
+			// The consumer is behind: stop reading, but keep polling and
+			// discovering (Run offers the batch until it is taken).
+			return more, true
 		}
 	}
-	t.flush(ctx)
+	if !t.tryFlush() {
+		blocked = true
+	}
 	// Drop closed files from the rotation.
 	j := 0
 	for _, f := range t.order {
@@ -498,8 +511,9 @@ func (t *Tailer) readTurn(ctx context.Context, now time.Time) (more, blocked boo
 	return more, blocked
 }
 
-// flush hands the batch to the receiver; false if ctx ended first.
-func (t *Tailer) flush(ctx context.Context) bool {
+// tryFlush hands the batch to the receiver if it has room; false if the
+// batch is still held.
+func (t *Tailer) tryFlush() bool {
 	if len(t.batch) == 0 {
 		return true
 	}
@@ -507,7 +521,7 @@ func (t *Tailer) flush(ctx context.Context) bool {
 	case t.out <- t.batch:
 		t.batch = nil
 		return true
-	case <-ctx.Done():
+	default:
 		return false
 	}
 }
