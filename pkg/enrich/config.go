@@ -28,14 +28,14 @@ type Config struct {
 	// the ClusterRole then needs get/list/watch on namespaces). Default false.
 	NamespaceLabels bool `yaml:"namespace_labels"`
 	// SyncTimeout bounds the wait for the first cache sync before lines flow. Default 10s.
-	SyncTimeout Duration `yaml:"sync_timeout"`
+	SyncTimeout time.Duration `yaml:"sync_timeout"`
 	// MissWait is how long the lines of one file wait for their pod to show up in the cache,
 	// once per file, before they go out with the metadata their path gives. Other files keep
 	// flowing meanwhile. Default 2s; 0 disables waiting.
-	MissWait Duration `yaml:"miss_wait"`
+	MissWait time.Duration `yaml:"miss_wait"`
 	// DeleteGrace is how long a deleted pod's metadata is kept after both its deletion and the
 	// last line seen from its files. Default 60s.
-	DeleteGrace Duration `yaml:"delete_grace"`
+	DeleteGrace time.Duration `yaml:"delete_grace"`
 	// MaxDeletedPods bounds how many deleted pods are kept for their last lines; beyond it the
 	// oldest deletions are forgotten first. Default 1000.
 	MaxDeletedPods int `yaml:"max_deleted_pods"`
@@ -53,9 +53,9 @@ func DefaultConfig() Config {
 		Enabled:           true,
 		Annotations:       []string{"app.kubernetes.io/*"},
 		ExcludeAnnotation: "ferry.dev/exclude",
-		SyncTimeout:       Duration(10 * time.Second),
-		MissWait:          Duration(2 * time.Second),
-		DeleteGrace:       Duration(60 * time.Second),
+		SyncTimeout:       10 * time.Second,
+		MissWait:          2 * time.Second,
+		DeleteGrace:       60 * time.Second,
 		MaxDeletedPods:    1000,
 		MaxParkedLines:    10000,
 	}
@@ -102,30 +102,6 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-// Duration is a time.Duration written in YAML as a Go duration string ("2s", "1m30s").
-type Duration time.Duration
-
-// UnmarshalYAML parses a Go duration string. It uses the unmarshal-function form, which both
-// go.yaml.in/yaml/v3 and v2 call, so this package needs no YAML import.
-func (d *Duration) UnmarshalYAML(unmarshal func(any) error) error {
-	var s string
-	if err := unmarshal(&s); err != nil {
-		return fmt.Errorf("duration: %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a Go duration string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
-
-// String returns the Go duration string.
-func (d Duration) String() string { return time.Duration(d).String() }
 
 // globMatch reports whether name matches pattern, where '*' matches any run of characters
 // ('/' included) and '?' any single byte; everything else is literal.

@@ -73,8 +73,8 @@ max_parked_lines: 100
 		t.Fatal(err)
 	}
 	want := Config{Enabled: true, Kubeconfig: "/etc/kube/config", Annotations: []string{"app.kubernetes.io/*", "team"},
-		ExcludeAnnotation: "example.com/skip", NamespaceLabels: true, SyncTimeout: Duration(30 * time.Second),
-		MissWait: Duration(500 * time.Millisecond), DeleteGrace: Duration(2 * time.Minute), MaxDeletedPods: 50, MaxParkedLines: 100}
+		ExcludeAnnotation: "example.com/skip", NamespaceLabels: true, SyncTimeout: 30 * time.Second,
+		MissWait: 500 * time.Millisecond, DeleteGrace: 2 * time.Minute, MaxDeletedPods: 50, MaxParkedLines: 100}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("decoded (-want +got):\n%s", diff)
 	}

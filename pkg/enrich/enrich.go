@@ -359,7 +359,7 @@ func (e *Enricher) Excluded(path string) bool {
 		return false
 	}
 	if !e.synced.Load() {
-		t := time.NewTimer(time.Duration(e.cfg.SyncTimeout))
+		t := time.NewTimer(e.cfg.SyncTimeout)
 		select {
 		case <-e.syncDone:
 		case <-t.C:
@@ -417,7 +417,7 @@ func (e *Enricher) run(ctx context.Context) error {
 		}
 	}
 
-	sweepEvery := min(max(time.Duration(e.cfg.DeleteGrace)/4, 100*time.Millisecond), 5*time.Second)
+	sweepEvery := min(max(e.cfg.DeleteGrace/4, 100*time.Millisecond), 5*time.Second)
 	sweep := time.NewTicker(sweepEvery)
 	defer sweep.Stop()
 	wait := time.NewTimer(time.Hour)
@@ -477,7 +477,7 @@ func (e *Enricher) run(ctx context.Context) error {
 // waitInitialSync waits for the informers' first sync, at most SyncTimeout; after that the logs
 // flow anyway and Synced turns true whenever the sync completes.
 func (e *Enricher) waitInitialSync(ctx context.Context) error {
-	t := time.NewTimer(time.Duration(e.cfg.SyncTimeout))
+	t := time.NewTimer(e.cfg.SyncTimeout)
 	defer t.Stop()
 	done := make(chan struct{})
 	syncCtx, cancel := context.WithCancel(ctx)
@@ -578,7 +578,7 @@ func (e *Enricher) process(ctx context.Context, batch []event.Log) error {
 				if !hit && cur.ok && !cur.waited {
 					cur.waited = true
 					if e.cfg.MissWait > 0 && e.synced.Load() {
-						cur.deadline = now.Add(time.Duration(e.cfg.MissWait))
+						cur.deadline = now.Add(e.cfg.MissWait)
 						cur.lines = make([]event.Log, 0, len(batch)-i)
 						e.parked[cur] = struct{}{}
 					}
@@ -674,7 +674,7 @@ func (e *Enricher) sweep(now time.Time) {
 			e.markSynced()
 		}
 	}
-	grace := time.Duration(e.cfg.DeleteGrace)
+	grace := e.cfg.DeleteGrace
 	idle := grace + time.Minute
 	lastSeen := make(map[string]time.Time)
 	for path, fs := range e.files {

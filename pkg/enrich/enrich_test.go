@@ -364,7 +364,7 @@ func TestSyncTimeoutDoesNotBlock(t *testing.T) {
 		return true, nil, errors.New("API down")
 	})
 	cfg := testConfig()
-	cfg.SyncTimeout = Duration(200 * time.Millisecond)
+	cfg.SyncTimeout = 200 * time.Millisecond
 	h := start(t, cfg, c)
 	path := "/var/log/pods/shop_web_u-down/app/0.log"
 	h.send(line(path, 1))

@@ -142,8 +142,8 @@ func TestRealAPIServer(t *testing.T) {
 
 	cfg := DefaultConfig()
 	cfg.NodeName = node
-	cfg.MissWait = Duration(300 * time.Millisecond)
-	cfg.DeleteGrace = Duration(2 * time.Second)
+	cfg.MissWait = 300 * time.Millisecond
+	cfg.DeleteGrace = 2 * time.Second
 	h := start(t, cfg, sa)
 	h.waitSynced()
 

@@ -31,7 +31,7 @@ func TestMissWaitIsPerFileAndDoesNotStallOthers(t *testing.T) {
 		known := pod("shop", "known", "uid-known")
 		c := fake.NewClientset(known)
 		cfg := testConfig()
-		cfg.MissWait = Duration(2 * time.Second)
+		cfg.MissWait = 2 * time.Second
 		h := start(t, cfg, c)
 		h.waitSynced()
 		a := logPath(known, "app")
@@ -107,7 +107,7 @@ func TestMissWaitIsPerFileAndDoesNotStallOthers(t *testing.T) {
 func TestParkedLinesBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.MissWait = Duration(time.Minute)
+		cfg.MissWait = time.Minute
 		cfg.MaxParkedLines = 3
 		h := start(t, cfg, fake.NewClientset())
 		h.waitSynced()
@@ -131,7 +131,7 @@ func TestParkedLinesBounded(t *testing.T) {
 func TestDrainReleasesParkedLines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.MissWait = Duration(time.Hour)
+		cfg.MissWait = time.Hour
 		in, out := make(chan []event.Log), make(chan []event.Log, 8)
 		e, err := New(cfg, nil, Options{In: in, Out: out, Client: fake.NewClientset()})
 		if err != nil {
@@ -162,7 +162,7 @@ func TestDeletionGrace(t *testing.T) {
 		p := pod("shop", "gone", "uid-gone", ownedBy("StatefulSet", "gone"))
 		c := fake.NewClientset(p)
 		cfg := testConfig()
-		cfg.DeleteGrace = Duration(60 * time.Second)
+		cfg.DeleteGrace = 60 * time.Second
 		cfg.MissWait = 0
 		h := start(t, cfg, c)
 		h.waitSynced()

@@ -331,7 +331,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	if !c.cfg.Enabled {
 		return nil
 	}
-	t := time.NewTicker(time.Duration(c.cfg.Interval))
+	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()
 	for {
 		if ctx.Err() != nil {

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Defaults of the node_exporter filters this package copies.
@@ -33,7 +31,7 @@ type Config struct {
 	Enabled bool `yaml:"enabled"`
 	// Interval is how often a snapshot is taken for the sink. Default 15s.
 	// The /metrics endpoint collects at scrape time, independently.
-	Interval Duration `yaml:"interval"`
+	Interval time.Duration `yaml:"interval"`
 	// Proc is where the host's procfs is mounted. Default /proc (the chart
 	// sets /host/proc).
 	Proc string `yaml:"proc"`
@@ -82,7 +80,7 @@ type FilesystemConfig struct {
 	// StatfsTimeout bounds one statfs call. A mount that does not answer in
 	// time (a dead NFS server) is reported with node_filesystem_device_error
 	// and skipped until its pending call returns. Default 5s.
-	StatfsTimeout Duration `yaml:"statfs_timeout"`
+	StatfsTimeout time.Duration `yaml:"statfs_timeout"`
 	// MountPointsExclude is a regular expression of mount points (as
 	// reported, relative to rootfs) to leave out. Default
 	// DefaultMountPointsExclude.
@@ -118,7 +116,7 @@ type VMStatConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Enabled:  true,
-		Interval: Duration(15 * time.Second),
+		Interval: 15 * time.Second,
 		Proc:     "/proc",
 		Sys:      "/sys",
 		RootFS:   "/",
@@ -128,7 +126,7 @@ func DefaultConfig() Config {
 			Uname: true, Sockstat: true, Conntrack: true,
 		},
 		Filesystem: FilesystemConfig{
-			StatfsTimeout:      Duration(5 * time.Second),
+			StatfsTimeout:      5 * time.Second,
 			MountPointsExclude: DefaultMountPointsExclude,
 			FSTypesExclude:     DefaultFSTypesExclude,
 		},
@@ -182,35 +180,4 @@ func compileOptional(expr string) (*regexp.Regexp, error) {
 		return nil, nil
 	}
 	return regexp.Compile(expr)
-}
-
-// Duration is a time.Duration written in configuration as a Go duration
-// string ("15s", "1m30s").
-type Duration time.Duration
-
-// String formats the duration as time.Duration does.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText formats the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
-// UnmarshalYAML parses a Go duration string from a YAML scalar.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: duration must be a string such as \"15s\"", n.Line)
-	}
-	if err := d.UnmarshalText([]byte(n.Value)); err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	return nil
 }

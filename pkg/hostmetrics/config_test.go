@@ -79,9 +79,9 @@ max_held_snapshots: 2
 		t.Fatal(err)
 	}
 	want := DefaultConfig()
-	want.Interval = Duration(30 * time.Second)
+	want.Interval = 30 * time.Second
 	want.Proc, want.Sys, want.RootFS = "/host/proc", "/host/sys", "/host/root"
-	want.Filesystem.StatfsTimeout = Duration(90 * time.Second)
+	want.Filesystem.StatfsTimeout = 90 * time.Second
 	want.MaxHeldSnapshots = 2
 	// yaml.v3 decodes into the existing struct: collectors not named keep
 	// their default (true).

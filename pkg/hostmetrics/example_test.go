@@ -15,7 +15,7 @@ import (
 // The agent registers the collector for /metrics and runs it for the sink.
 func Example() {
 	cfg := hostmetrics.DefaultConfig() // in a pod: Proc "/host/proc", Sys "/host/sys", RootFS "/host/root"
-	cfg.Interval = hostmetrics.Duration(50 * time.Millisecond)
+	cfg.Interval = 50 * time.Millisecond
 
 	reg := prometheus.NewRegistry()
 	out := make(chan event.Snapshot, 4)

@@ -83,7 +83,7 @@ func newFilesystemCollector(cfg Config, sf statfsFunc) (*filesystemCollector, er
 	return &filesystemCollector{
 		proc: cfg.Proc, rootfs: cfg.RootFS,
 		mpExclude: mp, fsExclude: ft,
-		timeout:  time.Duration(cfg.Filesystem.StatfsTimeout),
+		timeout:  cfg.Filesystem.StatfsTimeout,
 		statfs:   sf,
 		inflight: make(map[string]*statCall),
 		stuck:    make(map[string]struct{}),

@@ -36,7 +36,7 @@ func (h *hangingStatfs) statfs(path string) (fsStat, error) {
 func TestHangingStatfs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := fixtureConfig(t)
-		cfg.Filesystem.StatfsTimeout = Duration(5 * time.Second)
+		cfg.Filesystem.StatfsTimeout = 5 * time.Second
 		h := &hangingStatfs{rootfs: cfg.RootFS, release: make(chan struct{})}
 		c := newFixture(t, cfg, h.statfs, Options{})
 		reg := prometheus.NewPedanticRegistry()
@@ -124,7 +124,7 @@ func checkNFS(t *testing.T, mfs []*dto.MetricFamily, wantErr string) {
 // marked stuck forever; run many times under -race.
 func TestStatAllRace(t *testing.T) {
 	cfg := fixtureConfig(t)
-	cfg.Filesystem.StatfsTimeout = Duration(time.Microsecond)
+	cfg.Filesystem.StatfsTimeout = time.Microsecond
 	var mu sync.Mutex
 	calls := map[string]int{}
 	f, err := newFilesystemCollector(cfg, func(path string) (fsStat, error) {

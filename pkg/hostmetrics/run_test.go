@@ -17,7 +17,7 @@ import (
 func TestRunDropOldest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := fixtureConfig(t)
-		cfg.Interval = Duration(15 * time.Second)
+		cfg.Interval = 15 * time.Second
 		cfg.MaxHeldSnapshots = 2
 		out := make(chan event.Snapshot, 8) // larger than the bound: the bound wins
 		c := newFixture(t, cfg, nil, Options{Node: "node-1", Out: out})
@@ -63,7 +63,7 @@ func TestRunDropOldest(t *testing.T) {
 func TestRunDelivers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := fixtureConfig(t)
-		cfg.Interval = Duration(10 * time.Second)
+		cfg.Interval = 10 * time.Second
 		out := make(chan event.Snapshot, 1)
 		c := newFixture(t, cfg, nil, Options{Node: "n", Out: out})
 		ctx, cancel := context.WithCancel(t.Context())
