@@ -40,7 +40,7 @@
 //     confirmed or dropped;
 //   - Writer.MaxAttempts = 1: ship retries, not kafka-go;
 //   - Writer.BatchSize and BatchBytes exceed what one ship batch can hold
-//     (batch.max_bytes bytes, batch.max_bytes/256 records), so one call forms
+//     (batch.max_bytes bytes, batch.max_bytes/1024 records), so one call forms
 //     at most one produce batch per partition, which the broker accepts or
 //     refuses as a whole; kafka-go appends a call's messages to a partition
 //     batch under that partition's lock, so its batch timer cannot split it;

@@ -43,7 +43,7 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 	s.route, s.keyPodUID, s.metricsTop, s.sasl = route, k.Key == "pod_uid", k.MetricsTopic, mech != nil
 	s.linger = time.Duration(k.Batch.Linger)
 	s.maxBytes, s.maxMsg = k.Batch.MaxBytes, k.MaxMessageBytes
-	s.maxRecords = max(1, k.Batch.MaxBytes/256)
+	s.maxRecords = max(1, k.Batch.MaxBytes/recordsPerBatchDivisor)
 	s.backoffMin, s.backoffMax = time.Duration(k.Retry.BackoffMin), time.Duration(k.Retry.BackoffMax)
 
 	dialer := &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second}
@@ -296,3 +296,11 @@ func (r *router) topic(m *event.Meta) (string, bool) {
 	r.cache[m] = rt
 	return rt.topic, rt.fallback
 }
+
+// recordsPerBatchDivisor sets a batch's record bound: batch.max_bytes
+// divided by it. kafka-go allocates, per partition of every call, room for
+// Writer.BatchSize messages (about 150 bytes each, zeroed) whether or not
+// they come; a bound of one record per 1 KiB keeps that below the size of
+// the records themselves (log records are rarely under 300 bytes encoded)
+// while a batch of small records still carries hundreds of them.
+const recordsPerBatchDivisor = 1024
