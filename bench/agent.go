@@ -27,6 +27,21 @@ func buildFerry(root, dir string) (string, error) {
 	return bin, nil
 }
 
+// buildCeiling builds bench/ceiling into dir.
+func buildCeiling(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "ceiling")
+	cmd := exec.Command("go", "build", "-o", bin, "./bench/ceiling")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./bench/ceiling: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// agentQueueBytes is memory.queue_bytes of the agent's config; 0 leaves
+// the agent's default.
+var agentQueueBytes int64
+
 // moduleRoot is the directory of the ferry module's go.mod.
 func moduleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
@@ -94,18 +109,22 @@ func startAgent(bin, dir, include, startAt string, s *sink) (*agentRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	memory := ""
+	if agentQueueBytes > 0 {
+		memory = fmt.Sprintf("memory: {queue_bytes: %d}\n", agentQueueBytes)
+	}
 	cfg := fmt.Sprintf(`node_name: bench
 state_dir: %q
 shutdown_timeout: 20s
 log: {level: warn, format: json}
-logs:
+%slogs:
   include: [%q]
   start_at: %s
 kubernetes: {enabled: false}
 hostmetrics: {enabled: false}
 sink:
 %shttp: {listen: %q}
-`, filepath.Join(dir, "state"), include, startAt, s.yaml, addr)
+`, filepath.Join(dir, "state"), memory, include, startAt, s.yaml, addr)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -233,13 +252,14 @@ func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, poll, 
 	}
 	wall := done.at.Sub(r.started)
 	load := load1()
-	rss := peakRSS(strconv.Itoa(r.cmd.Process.Pid))
+	pid := strconv.Itoa(r.cmd.Process.Pid)
+	rss, anon := peakRSS(pid), procStatus(pid, "RssAnon")
 	if err := r.stop(30 * time.Second); err != nil {
 		return Figures{}, err
 	}
 	cpu := cpuTime(r.cmd.ProcessState)
-	f := Figures{Name: "ferry -> " + s.name, Wall: wall, CPU: cpu, MaxRSS: rss, Lines: c.Lines, Bytes: c.Bytes, Load1: load}
-	f.Comment = fmt.Sprintf("process_cpu_seconds_total at completion %.2f s; read bytes %.0f; dropped %.0f",
-		done.sum("process_cpu_seconds_total"), done.sum("ferry_tail_read_bytes_total"), done.sum("ferry_ship_dropped_records_total"))
+	f := Figures{Name: "ferry -> " + s.name, Wall: wall, CPU: cpu, MaxRSS: rss, Anon: anon, Lines: c.Lines, Bytes: c.Bytes, Load1: load}
+	f.Comment = fmt.Sprintf("CPU at completion %.2f s (process_cpu_seconds_total), the rest is start and shutdown; RssAnon at completion %.1f MiB (the rest of RSS is the binary's mapped pages); dropped %.0f",
+		done.sum("process_cpu_seconds_total"), mib(anon), done.sum("ferry_ship_dropped_records_total"))
 	return f, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,9 +12,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ferry-dev/ferry/bench/internal/linescan"
 	"github.com/ferry-dev/ferry/internal/simnode"
 	"github.com/ferry-dev/ferry/pkg/event"
+	"github.com/ferry-dev/ferry/pkg/ship"
 	"github.com/ferry-dev/ferry/pkg/tail"
 )
 
@@ -43,11 +48,15 @@ func TestCorpusDecodes(t *testing.T) {
 		t.Errorf("bytes: manifest %d, on disk %d, asked %d", c.Bytes, onDisk, cfg.Bytes)
 	}
 	// The ceiling scan counts the physical lines.
-	r, err := ceilingScan(c.Dir, c.Paths)
+	abs := make([]string, len(c.Paths))
+	for i, p := range c.Paths {
+		abs[i] = filepath.Join(c.Dir, p)
+	}
+	r, err := linescan.Scan(abs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(ceilingResult{Lines: c.CRILines, Bytes: c.Bytes}, r); diff != "" {
+	if diff := cmp.Diff(linescan.Result{Lines: c.CRILines, Bytes: c.Bytes}, r); diff != "" {
 		t.Errorf("ceiling scan (-want +got):\n%s", diff)
 	}
 
@@ -59,7 +68,8 @@ func TestCorpusDecodes(t *testing.T) {
 	out := make(chan []event.Log, 16)
 	tcfg := tail.DefaultConfig()
 	tcfg.Include = []string{c.Glob()}
-	tc, err := tail.New(tcfg, nil, out, tail.Options{})
+	reg := prometheus.NewRegistry()
+	tc, err := tail.New(tcfg, nil, out, tail.Options{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +122,56 @@ func TestCorpusDecodes(t *testing.T) {
 	}
 	if long == 0 || jsonLines == 0 {
 		t.Errorf("mix not exercised: %d long lines, %d JSON lines", long, jsonLines)
+	}
+	// Completion is detected on this counter, as the exposition spells it.
+	sc := scrapeRegistry(t, reg)
+	if got := int64(sc.sum("ferry_tail_lines_read_total")); got != c.Lines {
+		t.Errorf("scraped ferry_tail_lines_read_total = %d, want %d", got, c.Lines)
+	}
+}
+
+func scrapeRegistry(t *testing.T, reg *prometheus.Registry) scrape {
+	t.Helper()
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	sc, err := scrapeMetrics(context.Background(), strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// TestScrapeShipMetrics runs the real shipper to the file sink on /dev/null
+// and reads back, through /metrics, the counters and the histogram the
+// benchmark relies on.
+func TestScrapeShipMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	logs := make(chan []event.Log, 1)
+	s, err := ship.New(ship.Config{File: &ship.FileConfig{Path: os.DevNull, Linger: ship.Duration(time.Millisecond)}}, nil,
+		ship.Options{Logs: logs, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	batch := make([]event.Log, 10)
+	for i := range batch {
+		batch[i] = event.Log{Time: time.Now(), ReadAt: time.Now().UnixNano(), Body: []byte("hello"), Cursor: event.Cursor{Source: 1, Offset: int64(i + 1)}}
+	}
+	logs <- batch
+	close(logs)
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sc := scrapeRegistry(t, reg)
+	if got := sc.sum("ferry_ship_records_sent_total", "record", "log"); got != 10 {
+		t.Errorf("ferry_ship_records_sent_total{record=log} = %v, want 10", got)
+	}
+	h := sc.histogram("ferry_read_to_ack_seconds")
+	if len(h) < 2 || h[len(h)-1].count != 10 {
+		t.Fatalf("ferry_read_to_ack_seconds buckets %v: want 10 observations", h)
+	}
+	if q := quantile(0.99, h); math.IsNaN(q) || q < 0 || q > 10 {
+		t.Errorf("p99 read-to-ack = %v", q)
 	}
 }
 

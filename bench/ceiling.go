@@ -4,64 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ferry-dev/ferry/bench/internal/linescan"
 )
 
-// ceilingResult is what the ceiling child reports on stdout.
+// ceilingResult is what the ceiling process reports on stdout.
 type ceilingResult struct {
-	Lines int64 `json:"lines"`
-	Bytes int64 `json:"bytes"`
-	HWM   int64 `json:"hwm,omitempty"` // peak RSS of the child, bytes
-}
-
-// ceilingScan is the machine's ceiling on the corpus: every file read once
-// in 128 KiB reads (the tailer's chunk size) and split into lines with
-// bytes.IndexByte, on one core. Nothing is decoded, merged or written.
-func ceilingScan(dir string, paths []string) (ceilingResult, error) {
-	runtime.GOMAXPROCS(1)
-	var r ceilingResult
-	buf := make([]byte, 128<<10)
-	for _, p := range paths {
-		f, err := os.Open(filepath.Join(dir, p))
-		if err != nil {
-			return r, err
-		}
-		carry := 0
-		for {
-			n, err := f.Read(buf[carry:])
-			r.Bytes += int64(n)
-			data := buf[:carry+n]
-			i := 0
-			for {
-				j := bytes.IndexByte(data[i:], '\n')
-				if j < 0 {
-					break
-				}
-				r.Lines++
-				i += j + 1
-			}
-			carry = copy(buf, data[i:])
-			if carry == len(buf) { // a line longer than the buffer: skip past it
-				carry = 0
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				f.Close()
-				return r, err
-			}
-		}
-		f.Close()
-	}
-	return r, nil
+	linescan.Result
+	HWM int64 `json:"hwm"` // peak RSS of the process, bytes
 }
 
 // Figures are the measurements of one run over the corpus.
@@ -70,6 +26,7 @@ type Figures struct {
 	Wall    time.Duration
 	CPU     time.Duration // user + sys of the process
 	MaxRSS  int64         // bytes
+	Anon    int64         // RssAnon at completion, bytes (0: not measured)
 	Lines   int64
 	Bytes   int64
 	Load1   float64 // load average when the run ended
@@ -80,19 +37,17 @@ func (f Figures) LinesPerSec() float64 { return float64(f.Lines) / f.Wall.Second
 func (f Figures) MiBPerSec() float64   { return float64(f.Bytes) / (1 << 20) / f.Wall.Seconds() }
 func (f Figures) CPUPerGiB() float64   { return f.CPU.Seconds() / (float64(f.Bytes) / (1 << 30)) }
 
-// runCeiling runs the ceiling scan in a child process (this binary, mode
-// ceiling-child) so that its CPU time and peak RSS come from the same
-// rusage as the agent's. It takes the best of runs, the first of which also
-// warms the page cache.
-func runCeiling(c *Corpus, runs int) (Figures, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return Figures{}, err
-	}
+// runCeiling runs the ceiling (bench/ceiling, built like the agent) over
+// the corpus so that its CPU time and peak RSS are measured as the agent's
+// are. It keeps the run of least CPU; the first also warms the page cache.
+func runCeiling(bin string, c *Corpus, runs int) (Figures, error) {
 	best := Figures{Name: "ceiling (read + IndexByte split, 1 core)"}
+	args := make([]string, len(c.Paths))
+	for i, p := range c.Paths {
+		args[i] = filepath.Join(c.Dir, p)
+	}
 	for range max(1, runs) {
-		manifest := filepath.Join(c.Dir, "manifest.json")
-		cmd := exec.Command(self, "-mode", "ceiling-child", "-corpus-manifest", manifest)
+		cmd := exec.Command(bin, args...)
 		cmd.Stderr = os.Stderr
 		var out bytes.Buffer
 		cmd.Stdout = &out
@@ -108,26 +63,12 @@ func runCeiling(c *Corpus, runs int) (Figures, error) {
 		if r.Lines != c.CRILines || r.Bytes != c.Bytes {
 			return Figures{}, fmt.Errorf("ceiling: read %d lines and %d bytes, corpus has %d CRI lines and %d bytes", r.Lines, r.Bytes, c.CRILines, c.Bytes)
 		}
-		cpu := cpuTime(cmd.ProcessState)
-		f := Figures{Name: best.Name, Wall: wall, CPU: cpu, MaxRSS: r.HWM, Lines: c.Lines, Bytes: r.Bytes, Load1: load1()}
+		f := Figures{Name: best.Name, Wall: wall, CPU: cpuTime(cmd.ProcessState), MaxRSS: r.HWM, Lines: c.Lines, Bytes: r.Bytes, Load1: load1()}
 		if best.CPU == 0 || f.CPU < best.CPU {
 			best = f
 		}
 	}
 	return best, nil
-}
-
-func ceilingChild(manifest string) error {
-	c, err := loadCorpus(filepath.Dir(manifest))
-	if err != nil {
-		return err
-	}
-	r, err := ceilingScan(c.Dir, c.Paths)
-	if err != nil {
-		return err
-	}
-	r.HWM = peakRSS("self")
-	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
 // cpuTime is the user+sys CPU time of an exited child (its rusage).
@@ -145,13 +86,19 @@ func cpuTime(ps *os.ProcessState) time.Duration {
 // RSS at exec time into the child's ru_maxrss, which would charge the
 // benchmark's own memory (corpus buffers, the in-process broker) to the
 // agent. VmHWM belongs to the child's own address space.
-func peakRSS(pid string) int64 {
+func peakRSS(pid string) int64 { return procStatus(pid, "VmHWM") }
+
+// procStatus is a "<key>: N kB" field of /proc/<pid>/status in bytes, 0 if
+// unknown. RssAnon is the process's own memory (heap, stacks); RssFile is
+// the pages of its binary (and other files) it mapped and touched, shared
+// with the page cache.
+func procStatus(pid, key string) int64 {
 	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
 			var kib int64
 			fmt.Sscanf(strings.TrimSpace(v), "%d", &kib)
 			return kib << 10

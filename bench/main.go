@@ -59,17 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cpuProf   = fs.String("cpuprofile", "cpu.pprof", "profile: CPU profile output")
 		memProf   = fs.String("memprofile", "mem.pprof", "profile: allocation profile output")
 		pSink     = fs.String("profile-sink", "file", "profile: file or kafka")
-		manifest  = fs.String("corpus-manifest", "", "internal (ceiling-child)")
+		queue     = fs.Int64("queue-bytes", 0, "agent memory.queue_bytes (0: the agent's default, 32 MiB)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
-	}
-	if *mode == "ceiling-child" {
-		if err := ceilingChild(*manifest); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -144,9 +137,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	ceilBin, err := buildCeiling(root, binDir)
+	if err != nil {
+		return fail(err)
+	}
+	agentQueueBytes = *queue
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		fmt.Fprintf(stdout, "agent environment: GOMEMLIMIT=%s\n", v)
+	}
 
 	if needCorpus {
-		ceil, err := runCeiling(c, *ceilRuns)
+		ceil, err := runCeiling(ceilBin, c, *ceilRuns)
 		if err != nil {
 			return fail(err)
 		}
@@ -176,8 +177,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "steady: %d lines/s target over %d files -> %s, window %.0fs\n", *rate, f.Files, f.Sink, f.Window.Seconds())
-		fmt.Fprintf(stdout, "  written %.0f lines/s, read %.0f lines/s; agent CPU %.1f%% of one core; RSS %.1f MiB (peak %.1f MiB); read-to-ack p50 %.3fs p99 %.3fs over %.0f lines; load1 %.2f\n",
-			f.Rate, f.ReadRate, f.CPUPercent, mib(f.RSS), mib(f.MaxRSS), f.P50, f.P99, f.Acked, f.Load1)
+		fmt.Fprintf(stdout, "  written %.0f lines/s, read %.0f lines/s; agent CPU %.1f%% of one core; RSS %.1f MiB (peak %.1f MiB; RssAnon %.1f MiB, RssFile %.1f MiB); read-to-ack p50 %.3fs p99 %.3fs over %.0f lines; load1 %.2f\n",
+			f.Rate, f.ReadRate, f.CPUPercent, mib(f.RSS), mib(f.MaxRSS), mib(f.Anon), mib(f.File), f.P50, f.P99, f.Acked, f.Load1)
 	}
 	return 0
 }

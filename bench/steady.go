@@ -19,6 +19,7 @@ type SteadyFigures struct {
 	ReadRate          float64 // lines/s the agent read
 	CPUPercent        float64 // of one core
 	RSS               int64   // resident at the end of the window
+	Anon, File        int64   // RssAnon and RssFile at the end
 	MaxRSS            int64   // peak (rusage)
 	P50, P99          float64 // read-to-ack seconds over the window
 	Window            time.Duration
@@ -92,7 +93,8 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 		return SteadyFigures{}, fmt.Errorf("writer: %w", err)
 	}
 	load := load1()
-	maxRSS := peakRSS(strconv.Itoa(r.cmd.Process.Pid))
+	pid := strconv.Itoa(r.cmd.Process.Pid)
+	maxRSS, anon, file := peakRSS(pid), procStatus(pid, "RssAnon"), procStatus(pid, "RssFile")
 	if err := r.stop(30 * time.Second); err != nil {
 		return SteadyFigures{}, err
 	}
@@ -105,6 +107,8 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 		CPUPercent: 100 * (m1.sum("process_cpu_seconds_total") - m0.sum("process_cpu_seconds_total")) / dt,
 		RSS:        int64(m1.sum("process_resident_memory_bytes")),
 		MaxRSS:     maxRSS,
+		Anon:       anon,
+		File:       file,
 		P50:        quantile(0.5, lat),
 		P99:        quantile(0.99, lat),
 		Window:     m1.at.Sub(m0.at),
