@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/simnode"
 	"github.com/ferry-dev/ferry/pkg/ship"
 )
 
@@ -39,7 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		mode      = fs.String("mode", "all", "all | corpus | steady | profile (corpus: ceiling and both sinks; all: corpus then steady)")
+		mode      = fs.String("mode", "all", "all | corpus | steady | profile | profile-steady (corpus: ceiling and both sinks; all: corpus then steady; profile*: the pipeline in process under pprof)")
 		work      = fs.String("dir", filepath.Join(os.TempDir(), "ferry-bench"), "work directory (the corpus is kept there and reused)")
 		files     = fs.Int("files", 50, "corpus files (containers)")
 		size      = fs.String("size", "256MiB", "corpus total size (the reference run uses 1GiB)")
@@ -89,6 +90,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	needCorpus := *mode == "all" || *mode == "corpus" || *mode == "profile"
+	var steadyProf *steadyProfile
+	if *mode == "profile-steady" {
+		root := filepath.Join(*work, "profile-steady")
+		_ = os.RemoveAll(root)
+		node, err := simnode.New(simnode.Config{Root: root, Pods: *sFiles, ContainersPerPod: 1, LinesPerSecond: *rate / *sFiles, Seed: 3})
+		if err != nil {
+			return fail(err)
+		}
+		defer os.RemoveAll(root)
+		steadyProf = &steadyProfile{root: root, node: node, warmup: *warmup, d: *steadyDur}
+	}
 	var c *Corpus
 	if needCorpus {
 		cfg := CorpusConfig{Files: *files, Bytes: bytes, Mix: mix, LongBytes: *longBytes, Seed: *seed}
@@ -106,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			c.Dir, len(c.Paths), c.MiB(), c.Lines, c.CRILines, mix, *longBytes>>10, how)
 	}
 
-	if *mode == "profile" {
+	if *mode == "profile" || *mode == "profile-steady" {
 		sc := ship.Config{File: &ship.FileConfig{Path: os.DevNull}}
 		if *pSink == "kafka" {
 			k, err := kafkaSink(*comp)
@@ -119,11 +131,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			kc.Compression = *comp
 			sc = ship.Config{Kafka: &kc}
 		}
-		f, err := profileRun(ctx, c, sc, *work, *cpuProf, *memProf)
+		f, err := profileRun(ctx, c, sc, *work, *cpuProf, *memProf, steadyProf)
 		if err != nil {
 			return fail(err)
 		}
-		printFigures(stdout, f, nil)
+		if steadyProf != nil {
+			fmt.Fprintf(stdout, "%s: %s\n", f.Name, f.Comment)
+		} else {
+			printFigures(stdout, f, nil)
+		}
 		fmt.Fprintf(stdout, "profiles: %s %s (go tool pprof -top %s)\n", *cpuProf, *memProf, *cpuProf)
 		return 0
 	}
