@@ -3,6 +3,7 @@ package ship
 import (
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -221,25 +222,32 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plain8 reports whether the 8 bytes of x (little endian) are all ASCII
-// that needs no escaping: no byte >= 0x80, < 0x20, '"' or '\\'. A zero byte
-// test (v - lsb) &^ v & msb may flag a byte above a true match but never
-// misses one, so a false "no" only sends 8 bytes down the slow path.
-func plain8(x uint64) bool {
+// special8 flags, in the high bit of each byte of the 8 bytes of x (little
+// endian), the bytes that are not plain ASCII needing no escape: >= 0x80,
+// < 0x20, '"' or '\\'. The zero-byte tests ((v - lsb) &^ v & msb) may also
+// flag bytes above a true match, never below one, so the lowest flagged
+// byte is always a true one.
+func special8(x uint64) uint64 {
 	ctl := (x - lsb*0x20) &^ x
 	q := x ^ (lsb * '"')
 	q = (q - lsb) &^ q
 	bs := x ^ (lsb * '\\')
 	bs = (bs - lsb) &^ bs
-	return (x|ctl|q|bs)&msb == 0
+	return (x | ctl | q | bs) & msb
 }
 
 func appendJSONString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		// Skip 8 plain ASCII bytes at a time; most log text is.
-		for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
+		// Skip plain ASCII 8 bytes at a time (most log text is), then
+		// straight to the first byte that needs a look.
+		for i+8 <= len(s) {
+			m := special8(binary.LittleEndian.Uint64(s[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		if i >= len(s) {
