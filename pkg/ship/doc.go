@@ -52,7 +52,9 @@
 // Other kafka-go settings are explicit too: RequiredAcks (all by default,
 // none refused), Compression, ReadTimeout and WriteTimeout (write_timeout),
 // Transport DialTimeout, ClientID, TLS, SASL and MetadataTTL (6s), Async
-// false, AllowAutoTopicCreation.
+// false, AllowAutoTopicCreation. The Writer's per-message lookups of a
+// topic's partition count are answered from a one-second cache in front
+// of the Transport.
 //
 // Partitioning is murmur2 over the key (kafka.Murmur2Balancer), like the
 // Java client and librdkafka, so other producers of the same keys agree.
