@@ -7,7 +7,8 @@
 //
 // At least once. A log record's cursor is handed to the Acker only after the
 // sink confirmed the batch holding it (Kafka: the produce response with the
-// configured required_acks; file: write and fsync returned; stdout: write
+// configured required_acks; file: write and fsync returned, write alone
+// for a path that is not a regular file such as /dev/null; stdout: write
 // returned), or after the record was dropped and counted. Retryable
 // failures (connection refused or reset, a closed connection, timeouts,
 // leadership changes, not enough replicas, unknown topic, authentication
