@@ -183,7 +183,7 @@ func TestParseMixAndSize(t *testing.T) {
 	if diff := cmp.Diff(Mix{Short: 70, JSON: 29.9, Long: 0.1}, m); diff != "" {
 		t.Errorf("mix (-want +got):\n%s", diff)
 	}
-	for _, bad := range []string{"short", "short=x", "tiny=3", "short=0,json=0,long=0", "short=-1"} {
+	for _, bad := range []string{"short", "short=x", "tiny=3", "short=0,json=0,long=0", "short=-1", "short=NaN", "json=+Inf", "short=1e308,json=1e308"} {
 		if _, err := ParseMix(bad); err == nil {
 			t.Errorf("ParseMix(%q): no error", bad)
 		}
@@ -233,4 +233,26 @@ func TestQuantile(t *testing.T) {
 	if diff := cmp.Diff([]bucket{{1, 20}, {inf, 25}}, d, cmp.AllowUnexported(bucket{})); diff != "" {
 		t.Errorf("delta (-want +got):\n%s", diff)
 	}
+}
+
+// FuzzParseMix: any accepted mix prints back to itself and has a positive,
+// finite total weight.
+func FuzzParseMix(f *testing.F) {
+	for _, s := range []string{"short=70,json=29.9,long=0.1", "long=1", "short=1e300,json=1e300", "json=0x10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMix(s)
+		if err != nil {
+			return
+		}
+		total := m.Short + m.JSON + m.Long
+		if !(total > 0) || math.IsInf(total, 0) {
+			t.Fatalf("ParseMix(%q) = %+v: total weight %v", s, m, total)
+		}
+		m2, err := ParseMix(m.String())
+		if err != nil || m2 != m {
+			t.Fatalf("ParseMix(%q) = %+v, printed %q, parsed back %+v, %v", s, m, m.String(), m2, err)
+		}
+	})
 }

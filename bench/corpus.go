@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -33,7 +34,7 @@ func ParseMix(s string) (Mix, error) {
 			return m, fmt.Errorf("mix: %q: want kind=weight", part)
 		}
 		w, err := strconv.ParseFloat(v, 64)
-		if err != nil || w < 0 {
+		if err != nil || !(w >= 0) || math.IsInf(w, 0) {
 			return m, fmt.Errorf("mix: %q: weight must be a number >= 0", part)
 		}
 		switch k {
@@ -47,8 +48,8 @@ func ParseMix(s string) (Mix, error) {
 			return m, fmt.Errorf("mix: unknown kind %q (short, json, long)", k)
 		}
 	}
-	if m.Short+m.JSON+m.Long <= 0 {
-		return m, errors.New("mix: weights must not all be 0")
+	if t := m.Short + m.JSON + m.Long; !(t > 0) || math.IsInf(t, 0) {
+		return m, errors.New("mix: weights must not all be 0, and their sum must be finite")
 	}
 	return m, nil
 }
