@@ -356,10 +356,27 @@ func ParseLine(msg []byte) (src string, seq int64, ok bool) {
 	return src, seq, len(msg) == max(length, header)
 }
 
+// AppendCRI appends msg as CRI log lines written at t on stream ("stdout"
+// or "stderr"): one full (F) line when it fits in PartialSize, else
+// PartialSize pieces marked P and a last piece marked F, as containerd
+// writes them.
+func AppendCRI(b []byte, t time.Time, stream string, msg []byte) []byte {
+	return appendCRI(b, t, stream, msg)
+}
+
+// CRILines is how many CRI lines AppendCRI writes for a message of n bytes.
+func CRILines(n int) int {
+	if n <= PartialSize {
+		return 1
+	}
+	return (n + PartialSize - 1) / PartialSize
+}
+
 // appendCRI appends msg as CRI log lines: full (F) when it fits, else
 // PartialSize pieces marked P and a last piece marked F.
 func appendCRI(b []byte, t time.Time, stream string, msg []byte) []byte {
-	ts := t.UTC().AppendFormat(nil, time.RFC3339Nano)
+	var tsb [40]byte
+	ts := t.UTC().AppendFormat(tsb[:0], time.RFC3339Nano)
 	for {
 		tag := "F"
 		chunk := msg

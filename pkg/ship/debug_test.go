@@ -428,3 +428,39 @@ func TestConfigYAML(t *testing.T) {
 		})
 	}
 }
+
+// TestFileSinkDevNull checks that the file sink works on a device that
+// cannot be synced (fsync of /dev/null fails with EINVAL): every record is
+// confirmed and acknowledged, none retried.
+func TestFileSinkDevNull(t *testing.T) {
+	if _, err := os.Stat("/dev/null"); err != nil {
+		t.Skip("no /dev/null")
+	}
+	logs := make(chan []event.Log)
+	ack := &recAcker{}
+	s, err := New(Config{File: &FileConfig{Path: "/dev/null", Linger: Duration(time.Millisecond)}}, nil,
+		Options{Logs: logs, Acker: ack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(context.Background()) }()
+	a := makeLogs(1, 0, 20, testMeta)
+	logs <- a
+	close(logs)
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return: the sink keeps failing")
+	}
+	if diff := cmp.Diff(sortCursors(cursorsOf(a)), sortCursors(ack.cursors())); diff != "" {
+		t.Errorf("acked cursors (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(s.m.retries); got != 0 {
+		t.Errorf("retries: %v, want 0", got)
+	}
+}

@@ -7,7 +7,8 @@
 //
 // At least once. A log record's cursor is handed to the Acker only after the
 // sink confirmed the batch holding it (Kafka: the produce response with the
-// configured required_acks; file: write and fsync returned; stdout: write
+// configured required_acks; file: write and fsync returned, write alone
+// for a path that is not a regular file such as /dev/null; stdout: write
 // returned), or after the record was dropped and counted. Retryable
 // failures (connection refused or reset, a closed connection, timeouts,
 // leadership changes, not enough replicas, unknown topic, authentication
@@ -40,7 +41,7 @@
 //     confirmed or dropped;
 //   - Writer.MaxAttempts = 1: ship retries, not kafka-go;
 //   - Writer.BatchSize and BatchBytes exceed what one ship batch can hold
-//     (batch.max_bytes bytes, batch.max_bytes/256 records), so one call forms
+//     (batch.max_bytes bytes, batch.max_bytes/1024 records), so one call forms
 //     at most one produce batch per partition, which the broker accepts or
 //     refuses as a whole; kafka-go appends a call's messages to a partition
 //     batch under that partition's lock, so its batch timer cannot split it;
@@ -52,7 +53,9 @@
 // Other kafka-go settings are explicit too: RequiredAcks (all by default,
 // none refused), Compression, ReadTimeout and WriteTimeout (write_timeout),
 // Transport DialTimeout, ClientID, TLS, SASL and MetadataTTL (6s), Async
-// false, AllowAutoTopicCreation.
+// false, AllowAutoTopicCreation. The Writer's per-message lookups of a
+// topic's partition count are answered from a one-second cache in front
+// of the Transport.
 //
 // Partitioning is murmur2 over the key (kafka.Murmur2Balancer), like the
 // Java client and librdkafka, so other producers of the same keys agree.

@@ -1,11 +1,14 @@
 package ship
 
 import (
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -28,6 +31,11 @@ const maxMetaCache = 4096
 type encoder struct {
 	meta map[*event.Meta][]byte
 	keys []string // scratch for sorting map keys
+
+	// The seconds part of the last timestamp encoded: lines come in time
+	// order, so most share it and only the nanoseconds are formatted.
+	sec    int64
+	secFmt []byte
 }
 
 func newEncoder() *encoder {
@@ -37,7 +45,7 @@ func newEncoder() *encoder {
 // appendLog appends the JSON document of l (without a trailing newline).
 func (e *encoder) appendLog(dst []byte, l *event.Log) []byte {
 	dst = append(dst, `{"time":"`...)
-	dst = l.Time.UTC().AppendFormat(dst, timeLayout)
+	dst = e.appendTime(dst, l.Time)
 	dst = append(dst, `","stream":"`...)
 	dst = append(dst, l.Stream.String()...)
 	dst = append(dst, `","message":`...)
@@ -54,6 +62,26 @@ func (e *encoder) appendLog(dst []byte, l *event.Log) []byte {
 		dst = append(dst, `,"truncated":false}`...)
 	}
 	return dst
+}
+
+// appendTime appends t as timeLayout does (UTC, nine fractional digits),
+// formatting the date and clock only when the second changes.
+func (e *encoder) appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	if sec := t.Unix(); sec != e.sec || e.secFmt == nil {
+		e.sec = sec
+		e.secFmt = t.AppendFormat(e.secFmt[:0], "2006-01-02T15:04:05")
+	}
+	dst = append(dst, e.secFmt...)
+	var frac [10]byte
+	frac[0] = '.'
+	ns := t.Nanosecond()
+	for i := 9; i > 0; i-- {
+		frac[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	dst = append(dst, frac[:]...)
+	return append(dst, 'Z')
 }
 
 // kubernetes returns the encoded "kubernetes" object of m.
@@ -179,9 +207,52 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 // are escaped, exactly as encoding/json does (except that <, > and & are
 // left as they are, which decodes to the same string).
 func appendString[T string | []byte](dst []byte, s T) []byte {
+	var b []byte
+	switch v := any(s).(type) {
+	case string:
+		b = unsafe.Slice(unsafe.StringData(v), len(v)) // read only
+	case []byte:
+		b = v
+	}
+	return appendJSONString(dst, b)
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// special8 flags, in the high bit of each byte of the 8 bytes of x (little
+// endian), the bytes that are not plain ASCII needing no escape: >= 0x80,
+// < 0x20, '"' or '\\'. The zero-byte tests ((v - lsb) &^ v & msb) may also
+// flag bytes above a true match, never below one, so the lowest flagged
+// byte is always a true one.
+func special8(x uint64) uint64 {
+	ctl := (x - lsb*0x20) &^ x
+	q := x ^ (lsb * '"')
+	q = (q - lsb) &^ q
+	bs := x ^ (lsb * '\\')
+	bs = (bs - lsb) &^ bs
+	return (x | ctl | q | bs) & msb
+}
+
+func appendJSONString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip plain ASCII 8 bytes at a time (most log text is), then
+		// straight to the first byte that needs a look.
+		for i+8 <= len(s) {
+			m := special8(binary.LittleEndian.Uint64(s[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		if b := s[i]; b < utf8.RuneSelf {
 			if safe[b] {
 				i++
@@ -204,14 +275,7 @@ func appendString[T string | []byte](dst []byte, s T) []byte {
 			start = i
 			continue
 		}
-		var r rune
-		var size int
-		switch v := any(s).(type) {
-		case string:
-			r, size = utf8.DecodeRuneInString(v[i:])
-		case []byte:
-			r, size = utf8.DecodeRune(v[i:])
-		}
+		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)

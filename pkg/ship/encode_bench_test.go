@@ -44,3 +44,28 @@ func BenchmarkEncodeMetric(b *testing.B) {
 		buf = appendMetric(buf[:0], &m, now, "node-1")
 	}
 }
+
+// BenchmarkAppendString compares the word-at-a-time JSON string encoder
+// with the byte-at-a-time reference on the kinds of message the benchmark
+// corpus holds: plain text and JSON (a quote every few bytes).
+func BenchmarkAppendString(b *testing.B) {
+	for _, bc := range []struct{ name, s string }{
+		{"text120", "seq=123456 src=shop/svc-1-6c8f9b7d4-00002/app len=120 abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz01"},
+		{"json330", `{"ts":"2026-11-26T00:00:01.234567Z","level":"info","logger":"http.server","msg":"request served","seq":42,"method":"GET","path":"/api/v1/cart?id=123456","status":200,"duration_ms":12.345,"bytes":65536,"trace_id":"0123456789abcdef0123456789abcdef","user_agent":"Mozilla/5.0 (X11; Linux x86_64)"}`},
+	} {
+		s := []byte(bc.s)
+		for _, impl := range []struct {
+			name string
+			f    func([]byte, []byte) []byte
+		}{{"words", func(d, s []byte) []byte { return appendString(d, s) }}, {"bytes", appendStringRef}} {
+			b.Run(bc.name+"/"+impl.name, func(b *testing.B) {
+				buf := impl.f(nil, s)
+				b.SetBytes(int64(len(s)))
+				b.ReportAllocs()
+				for b.Loop() {
+					buf = impl.f(buf[:0], s)
+				}
+			})
+		}
+	}
+}

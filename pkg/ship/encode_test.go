@@ -1,11 +1,14 @@
 package ship
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -210,5 +213,92 @@ func TestEncodeAllocatesNothingPerRecord(t *testing.T) {
 		buf = appendMetric(buf, &m, l.Time, "n")
 	}); n != 0 {
 		t.Errorf("%v allocations per record", n)
+	}
+}
+
+// appendStringRef is the byte-at-a-time encoder the fast path must match.
+func appendStringRef(dst []byte, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if safe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// TestAppendStringFastPath puts every byte value at every position of a
+// 8-byte word (and around it) inside plain text: the word-at-a-time scan
+// must produce exactly what the byte-at-a-time encoder does.
+func TestAppendStringFastPath(t *testing.T) {
+	plain := []byte("abcdefghijklmnopqrstuvwxyz0123")
+	for v := 0; v < 256; v++ {
+		for pos := 0; pos < 20; pos++ {
+			s := slices.Clone(plain)
+			s[pos] = byte(v)
+			if got, want := appendString(nil, s), appendStringRef(nil, s); !bytes.Equal(got, want) {
+				t.Fatalf("byte %#x at %d: got %s, want %s", v, pos, got, want)
+			}
+		}
+	}
+	for _, s := range []string{"é€😀 plain text after", "0123456\u2028abcdefgh\u2029", "01234567\xff89abcdef", "\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f"} {
+		if got, want := appendString(nil, s), appendStringRef(nil, []byte(s)); !bytes.Equal(got, want) {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+}
+
+// TestAppendTime checks the cached-seconds timestamp against timeLayout,
+// across second, day and year boundaries and time zones.
+func TestAppendTime(t *testing.T) {
+	e := newEncoder()
+	base := time.Date(2026, 12, 31, 23, 59, 58, 999999990, time.FixedZone("X", 3600))
+	for i := range 50 {
+		tm := base.Add(time.Duration(i) * 123456789 * time.Nanosecond)
+		if got, want := string(e.appendTime(nil, tm)), tm.UTC().Format(timeLayout); got != want {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+	for _, tm := range []time.Time{time.Unix(0, 0), time.Unix(0, 1), time.Unix(-1, 5), {}} {
+		if got, want := string(e.appendTime(nil, tm)), tm.UTC().Format(timeLayout); got != want {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
 	}
 }

@@ -9,12 +9,16 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/metadata"
+	"github.com/segmentio/kafka-go/protocol/produce"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -580,5 +584,69 @@ func TestKafkaTemplateMissingTopic(t *testing.T) {
 	}
 	if !strings.Contains(h.logBuf.String(), "topic does not exist") {
 		t.Errorf("no log line about the missing topic")
+	}
+}
+
+// countingRT counts the requests that reach the real transport.
+type countingRT struct {
+	next          kafka.RoundTripper
+	meta, produce atomic.Int64
+}
+
+func (c *countingRT) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
+	switch req.(type) {
+	case *metadata.Request:
+		c.meta.Add(1)
+	case *produce.Request:
+		c.produce.Add(1)
+	}
+	return c.next.RoundTrip(ctx, addr, req)
+}
+
+// TestKafkaMetadataCache checks that the Writer's per-message metadata
+// lookups are answered by the cache: a thousand records in several
+// batches cost a metadata request or two, and every record arrives.
+func TestKafkaMetadataCache(t *testing.T) {
+	_, addr := startCluster(t)
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Batch.MaxBytes = 64 << 10 // several produce requests
+	logs := make(chan []event.Log)
+	ack := &recAcker{}
+	s, err := New(cfg, nil, Options{Logs: logs, Acker: ack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mc, ok := s.writer.Transport.(*metaCache)
+	if !ok {
+		t.Fatalf("writer transport is %T, want *metaCache", s.writer.Transport)
+	}
+	rt := &countingRT{next: mc.next}
+	mc.next = rt
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(context.Background()) }()
+	var sent [][]event.Log
+	for i := range 10 {
+		ls := makeLogs(uint64(i%3), i*100, 100, metaFor(i%3))
+		sent = append(sent, ls)
+		logs <- ls
+	}
+	close(logs)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(consume(t, addr, 1000, []string{"logs"})); n != 1000 {
+		t.Errorf("consumed %d records, want 1000", n)
+	}
+	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(ack.cursors())); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+	if p := rt.produce.Load(); p < 2 {
+		t.Errorf("%d produce requests, want several (batches of 64 KiB)", p)
+	}
+	// One lookup per metaCacheTTL, plus kafka-go's own first lookups; not
+	// one per record.
+	if m := rt.meta.Load(); m < 1 || m > 10 {
+		t.Errorf("%d metadata requests reached the transport for 1000 records, want 1..10", m)
 	}
 }

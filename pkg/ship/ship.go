@@ -106,7 +106,13 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ship: open file sink: %w", err)
 		}
-		s.prod, s.closer = &ndjson{w: f, sync: f.Sync}, f
+		nd := &ndjson{w: f}
+		// Only a regular file can be synced: fsync of a device such as
+		// /dev/null fails (EINVAL), which would fail every send forever.
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			nd.sync = f.Sync
+		}
+		s.prod, s.closer = nd, f
 		s.setupDebug(cfg.File.Linger)
 	case cfg.Stdout != nil:
 		s.log = s.log.With("sink", "stdout")

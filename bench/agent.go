@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// buildFerry builds cmd/agent of the module at root into dir.
+func buildFerry(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "ferry")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/agent")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/agent: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// buildCeiling builds bench/ceiling into dir.
+func buildCeiling(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "ceiling")
+	cmd := exec.Command("go", "build", "-o", bin, "./bench/ceiling")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./bench/ceiling: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// agentQueueBytes is memory.queue_bytes of the agent's config; 0 leaves
+// the agent's default.
+var agentQueueBytes int64
+
+// moduleRoot is the directory of the ferry module's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the ferry module: run from the repository")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// sink is where a run ships to.
+type sink struct {
+	name string
+	addr string // kafka: the broker
+	yaml string
+	stop func()
+}
+
+// fileSink is the NDJSON file sink on /dev/null.
+func fileSink() (*sink, error) {
+	return &sink{name: "file sink (/dev/null)", yaml: "  file: {path: /dev/null}\n", stop: func() {}}, nil
+}
+
+// kafkaSink starts an in-process kfake broker that accepts and discards
+// every produce request, and returns the sink section for it (lz4, acks
+// all: what production runs, except for zstd).
+func kafkaSink(compression string) (*sink, error) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "logs", "metrics"), kfake.BlackholeProduce())
+	if err != nil {
+		return nil, fmt.Errorf("kfake: %w", err)
+	}
+	y := fmt.Sprintf("  kafka:\n    brokers: [%q]\n    topic: logs\n    compression: %s\n    required_acks: all\n", c.ListenAddrs()[0], compression)
+	return &sink{name: fmt.Sprintf("kafka (kfake blackhole, %s, acks=all)", compression), addr: c.ListenAddrs()[0], yaml: y, stop: c.Close}, nil
+}
+
+// agentRun is one ferry process.
+type agentRun struct {
+	cmd     *exec.Cmd
+	addr    string
+	dir     string
+	logPath string
+	started time.Time
+	exited  chan struct{}
+	waitErr error
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startAgent writes a config and starts `ferry run --config` on it.
+func startAgent(bin, dir, include, startAt string, s *sink) (*agentRun, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	memory := ""
+	if agentQueueBytes > 0 {
+		memory = fmt.Sprintf("memory: {queue_bytes: %d}\n", agentQueueBytes)
+	}
+	cfg := fmt.Sprintf(`node_name: bench
+state_dir: %q
+shutdown_timeout: 20s
+log: {level: warn, format: json}
+%slogs:
+  include: [%q]
+  start_at: %s
+kubernetes: {enabled: false}
+hostmetrics: {enabled: false}
+sink:
+%shttp: {listen: %q}
+`, filepath.Join(dir, "state"), memory, include, startAt, s.yaml, addr)
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	r := &agentRun{addr: addr, dir: dir, logPath: filepath.Join(dir, "agent.log"), exited: make(chan struct{})}
+	logf, err := os.Create(r.logPath)
+	if err != nil {
+		return nil, err
+	}
+	r.cmd = exec.Command(bin, "run", "--config", path)
+	r.cmd.Stdout, r.cmd.Stderr = logf, logf
+	r.started = time.Now()
+	if err := r.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	go func() {
+		r.waitErr = r.cmd.Wait()
+		logf.Close()
+		close(r.exited)
+	}()
+	return r, nil
+}
+
+// stop sends SIGTERM (graceful: flush, commit) and waits for the exit.
+func (r *agentRun) stop(timeout time.Duration) error {
+	select {
+	case <-r.exited:
+		return fmt.Errorf("agent exited early: %v\n%s", r.waitErr, r.logTail())
+	default:
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(timeout):
+		_ = r.cmd.Process.Kill()
+		<-r.exited
+		return fmt.Errorf("agent did not stop within %s after SIGTERM", timeout)
+	}
+	if r.waitErr != nil {
+		return fmt.Errorf("agent: %v\n%s", r.waitErr, r.logTail())
+	}
+	return nil
+}
+
+func (r *agentRun) kill() {
+	select {
+	case <-r.exited:
+	default:
+		_ = r.cmd.Process.Kill()
+		<-r.exited
+	}
+}
+
+func (r *agentRun) logTail() string {
+	b, _ := os.ReadFile(r.logPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// waitReady waits until /metrics answers.
+func (r *agentRun) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := scrapeMetrics(ctx, r.addr); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("agent not serving /metrics after %s: %v\n%s", timeout, err, r.logTail())
+		}
+		select {
+		case <-r.exited:
+			return fmt.Errorf("agent exited: %v\n%s", r.waitErr, r.logTail())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// runCorpus runs the agent from the beginning of the corpus to s, waits
+// until every line was read and confirmed by the sink, stops it, and
+// returns its figures.
+func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, poll, timeout time.Duration) (Figures, error) {
+	dir, err := os.MkdirTemp(work, "run-")
+	if err != nil {
+		return Figures{}, err
+	}
+	defer os.RemoveAll(dir)
+	r, err := startAgent(bin, dir, c.Glob(), "beginning", s)
+	if err != nil {
+		return Figures{}, err
+	}
+	defer r.kill()
+	var done scrape
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-r.exited:
+			return Figures{}, fmt.Errorf("agent exited: %v\n%s", r.waitErr, r.logTail())
+		case <-ctx.Done():
+			return Figures{}, ctx.Err()
+		case <-time.After(poll):
+		}
+		sc, err := scrapeMetrics(ctx, r.addr)
+		if err != nil {
+			if time.Since(r.started) > 20*time.Second {
+				return Figures{}, err
+			}
+			continue
+		}
+		read := int64(sc.sum("ferry_tail_lines_read_total"))
+		sent := int64(sc.sum("ferry_ship_records_sent_total", "record", "log"))
+		if read > c.Lines {
+			return Figures{}, fmt.Errorf("agent read %d lines, the corpus has %d", read, c.Lines)
+		}
+		if read == c.Lines && sent >= c.Lines {
+			done = sc
+			break
+		}
+		if time.Now().After(deadline) {
+			return Figures{}, fmt.Errorf("timeout after %s: read %d, sent %d of %d lines", timeout, read, sent, c.Lines)
+		}
+	}
+	wall := done.at.Sub(r.started)
+	load := load1()
+	pid := strconv.Itoa(r.cmd.Process.Pid)
+	rss, anon := peakRSS(pid), procStatus(pid, "RssAnon")
+	if err := r.stop(30 * time.Second); err != nil {
+		return Figures{}, err
+	}
+	cpu := cpuTime(r.cmd.ProcessState)
+	f := Figures{Name: "ferry -> " + s.name, Wall: wall, CPU: cpu, MaxRSS: rss, Anon: anon, Lines: c.Lines, Bytes: c.Bytes, Load1: load}
+	f.Comment = fmt.Sprintf("CPU at completion %.2f s (process_cpu_seconds_total), the rest is start and shutdown; RssAnon at completion %.1f MiB (the rest of RSS is the binary's mapped pages); dropped %.0f",
+		done.sum("process_cpu_seconds_total"), mib(anon), done.sum("ferry_ship_dropped_records_total"))
+	return f, nil
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ferry-dev/ferry/bench/internal/linescan"
+)
+
+// ceilingResult is what the ceiling process reports on stdout.
+type ceilingResult struct {
+	linescan.Result
+	HWM int64 `json:"hwm"` // peak RSS of the process, bytes
+}
+
+// Figures are the measurements of one run over the corpus.
+type Figures struct {
+	Name    string
+	Wall    time.Duration
+	CPU     time.Duration // user + sys of the process
+	MaxRSS  int64         // bytes
+	Anon    int64         // RssAnon at completion, bytes (0: not measured)
+	Lines   int64
+	Bytes   int64
+	Load1   float64 // load average when the run ended
+	Comment string
+}
+
+func (f Figures) LinesPerSec() float64 { return float64(f.Lines) / f.Wall.Seconds() }
+func (f Figures) MiBPerSec() float64   { return float64(f.Bytes) / (1 << 20) / f.Wall.Seconds() }
+func (f Figures) CPUPerGiB() float64   { return f.CPU.Seconds() / (float64(f.Bytes) / (1 << 30)) }
+
+// runCeiling runs the ceiling (bench/ceiling, built like the agent) over
+// the corpus so that its CPU time and peak RSS are measured as the agent's
+// are. It keeps the run of least CPU; the first also warms the page cache.
+func runCeiling(bin string, c *Corpus, runs int) (Figures, error) {
+	best := Figures{Name: "ceiling (read + IndexByte split, 1 core)"}
+	args := make([]string, len(c.Paths))
+	for i, p := range c.Paths {
+		args[i] = filepath.Join(c.Dir, p)
+	}
+	for range max(1, runs) {
+		cmd := exec.Command(bin, args...)
+		cmd.Stderr = os.Stderr
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			return Figures{}, fmt.Errorf("ceiling: %w", err)
+		}
+		wall := time.Since(start)
+		var r ceilingResult
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			return Figures{}, fmt.Errorf("ceiling: %w (%q)", err, out.String())
+		}
+		if r.Lines != c.CRILines || r.Bytes != c.Bytes {
+			return Figures{}, fmt.Errorf("ceiling: read %d lines and %d bytes, corpus has %d CRI lines and %d bytes", r.Lines, r.Bytes, c.CRILines, c.Bytes)
+		}
+		f := Figures{Name: best.Name, Wall: wall, CPU: cpuTime(cmd.ProcessState), MaxRSS: r.HWM, Lines: c.Lines, Bytes: r.Bytes, Load1: load1()}
+		if best.CPU == 0 || f.CPU < best.CPU {
+			best = f
+		}
+	}
+	return best, nil
+}
+
+// cpuTime is the user+sys CPU time of an exited child (its rusage).
+func cpuTime(ps *os.ProcessState) time.Duration {
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return ps.UserTime() + ps.SystemTime()
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSS is VmHWM of /proc/<pid>/status in bytes (pid "self" for this
+// process), 0 if unknown. The rusage ru_maxrss of a child is not used: Go
+// starts children with vfork semantics, so the kernel folds the parent's
+// RSS at exec time into the child's ru_maxrss, which would charge the
+// benchmark's own memory (corpus buffers, the in-process broker) to the
+// agent. VmHWM belongs to the child's own address space.
+func peakRSS(pid string) int64 { return procStatus(pid, "VmHWM") }
+
+// procStatus is a "<key>: N kB" field of /proc/<pid>/status in bytes, 0 if
+// unknown. RssAnon is the process's own memory (heap, stacks); RssFile is
+// the pages of its binary (and other files) it mapped and touched, shared
+// with the page cache.
+func procStatus(pid, key string) int64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
+			var kib int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kib)
+			return kib << 10
+		}
+	}
+	return 0
+}
+
+// load1 is the 1-minute load average (0 if unknown).
+func load1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	fmt.Sscanf(string(b), "%g", &l)
+	return l
+}

@@ -1,0 +1,248 @@
+// Command bench is ferry's reproducible performance benchmark (issue 8).
+//
+//	go run ./bench                          # quick: 50 files, 256 MiB, then 15 s steady
+//	go run ./bench -size 1GiB -steady 60s   # the reference run
+//
+// It generates a CRI-format corpus (plain lines, JSON lines, 16 KiB
+// partials), measures the machine's ceiling on it (read + line split on one
+// core), builds the ferry binary and runs `ferry run --config` from the
+// beginning of the corpus to the file sink on /dev/null and to an
+// in-process Kafka-protocol broker that discards what it receives (lz4,
+// acks=all), and prints wall time, lines/s, MiB/s, CPU-seconds per GiB and
+// peak RSS, each also as a ratio to the ceiling. Steady mode runs a writer
+// at a fixed rate and prints the agent's CPU %, RSS and read-to-ack
+// p50/p99 from its own histogram. Mode profile runs the same pipeline in
+// process under pprof. See bench/README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/simnode"
+	"github.com/ferry-dev/ferry/pkg/ship"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		mode      = fs.String("mode", "all", "all | corpus | steady | profile | profile-steady (corpus: ceiling and both sinks; all: corpus then steady; profile*: the pipeline in process under pprof)")
+		work      = fs.String("dir", filepath.Join(os.TempDir(), "ferry-bench"), "work directory (the corpus is kept there and reused)")
+		files     = fs.Int("files", 50, "corpus files (containers)")
+		size      = fs.String("size", "256MiB", "corpus total size (the reference run uses 1GiB)")
+		mixFlag   = fs.String("mix", "short=70,json=29.9,long=0.1", "line mix by weight: short text lines, JSON lines, long lines split into 16 KiB partials")
+		longBytes = fs.Int("long-bytes", 40<<10, "length of a long line (split into 16 KiB CRI partials)")
+		seed      = fs.Uint64("seed", 1, "corpus seed")
+		sinks     = fs.String("sinks", "file,kafka", "sinks of the corpus runs: file (NDJSON on /dev/null), kafka (kfake blackhole)")
+		comp      = fs.String("compression", "lz4", "kafka compression of the corpus and steady runs")
+		ceilRuns  = fs.Int("ceiling-runs", 3, "ceiling runs (best CPU kept; the first warms the page cache)")
+		timeout   = fs.Duration("timeout", 15*time.Minute, "bound of one corpus run")
+		poll      = fs.Duration("poll", 250*time.Millisecond, "how often /metrics is scraped to detect completion")
+		rate      = fs.Int("rate", 10000, "steady: lines/s over all files")
+		sFiles    = fs.Int("steady-files", 50, "steady: files written to")
+		steadyDur = fs.Duration("steady", 15*time.Second, "steady: measuring window (the reference run uses 60s)")
+		warmup    = fs.Duration("warmup", 5*time.Second, "steady: time before the window starts")
+		sSink     = fs.String("steady-sink", "kafka", "steady: file or kafka")
+		cpuProf   = fs.String("cpuprofile", "cpu.pprof", "profile: CPU profile output")
+		memProf   = fs.String("memprofile", "mem.pprof", "profile: allocation profile output")
+		pSink     = fs.String("profile-sink", "file", "profile: file or kafka")
+		queue     = fs.Int64("queue-bytes", 0, "agent memory.queue_bytes (0: the agent's default, 32 MiB)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+
+	bytes, err := parseSize(*size)
+	if err != nil {
+		return fail(fmt.Errorf("-size: %w", err))
+	}
+	mix, err := ParseMix(*mixFlag)
+	if err != nil {
+		return fail(fmt.Errorf("-mix: %w", err))
+	}
+	if err := os.MkdirAll(*work, 0o755); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(stdout, "machine: %s\n", machine())
+
+	root, err := moduleRoot()
+	if err != nil {
+		return fail(err)
+	}
+	needCorpus := *mode == "all" || *mode == "corpus" || *mode == "profile"
+	var steadyProf *steadyProfile
+	if *mode == "profile-steady" {
+		root := filepath.Join(*work, "profile-steady")
+		_ = os.RemoveAll(root)
+		node, err := simnode.New(simnode.Config{Root: root, Pods: *sFiles, ContainersPerPod: 1, LinesPerSecond: *rate / *sFiles, Seed: 3})
+		if err != nil {
+			return fail(err)
+		}
+		defer os.RemoveAll(root)
+		steadyProf = &steadyProfile{root: root, node: node, warmup: *warmup, d: *steadyDur}
+	}
+	var c *Corpus
+	if needCorpus {
+		cfg := CorpusConfig{Files: *files, Bytes: bytes, Mix: mix, LongBytes: *longBytes, Seed: *seed}
+		t0 := time.Now()
+		var reused bool
+		c, reused, err = LoadOrGenerate(filepath.Join(*work, "corpus"), cfg)
+		if err != nil {
+			return fail(err)
+		}
+		how := fmt.Sprintf("generated in %.1fs", time.Since(t0).Seconds())
+		if reused {
+			how = "reused"
+		}
+		fmt.Fprintf(stdout, "corpus: %s, %d files, %.1f MiB, %d lines (%d CRI lines), mix %s, long lines %d KiB; %s\n",
+			c.Dir, len(c.Paths), c.MiB(), c.Lines, c.CRILines, mix, *longBytes>>10, how)
+	}
+
+	if *mode == "profile" || *mode == "profile-steady" {
+		sc := ship.Config{File: &ship.FileConfig{Path: os.DevNull}}
+		if *pSink == "kafka" {
+			k, err := kafkaSink(*comp)
+			if err != nil {
+				return fail(err)
+			}
+			defer k.stop()
+			kc := ship.DefaultKafkaConfig()
+			kc.Brokers = []string{k.addr}
+			kc.Compression = *comp
+			sc = ship.Config{Kafka: &kc}
+		}
+		f, err := profileRun(ctx, c, sc, *work, *cpuProf, *memProf, steadyProf)
+		if err != nil {
+			return fail(err)
+		}
+		if steadyProf != nil {
+			fmt.Fprintf(stdout, "%s: %s\n", f.Name, f.Comment)
+		} else {
+			printFigures(stdout, f, nil)
+		}
+		fmt.Fprintf(stdout, "profiles: %s %s (go tool pprof -top %s)\n", *cpuProf, *memProf, *cpuProf)
+		return 0
+	}
+
+	binDir, err := os.MkdirTemp(*work, "bin-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(binDir)
+	bin, err := buildFerry(root, binDir)
+	if err != nil {
+		return fail(err)
+	}
+	ceilBin, err := buildCeiling(root, binDir)
+	if err != nil {
+		return fail(err)
+	}
+	agentQueueBytes = *queue
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		fmt.Fprintf(stdout, "agent environment: GOMEMLIMIT=%s\n", v)
+	}
+
+	if needCorpus {
+		ceil, err := runCeiling(ceilBin, c, *ceilRuns)
+		if err != nil {
+			return fail(err)
+		}
+		printHeader(stdout)
+		printFigures(stdout, ceil, nil)
+		for _, name := range strings.Split(*sinks, ",") {
+			s, err := newSink(strings.TrimSpace(name), *comp)
+			if err != nil {
+				return fail(err)
+			}
+			f, err := runCorpus(ctx, bin, *work, c, s, *poll, *timeout)
+			s.stop()
+			if err != nil {
+				return fail(err)
+			}
+			printFigures(stdout, f, &ceil)
+		}
+	}
+	if *mode == "all" || *mode == "steady" {
+		s, err := newSink(*sSink, *comp)
+		if err != nil {
+			return fail(err)
+		}
+		defer s.stop()
+		f, err := runSteady(ctx, bin, *work, *sFiles, *rate, *warmup, *steadyDur, s)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "steady: %d lines/s target over %d files -> %s, window %.0fs\n", *rate, f.Files, f.Sink, f.Window.Seconds())
+		fmt.Fprintf(stdout, "  written %.0f lines/s, read %.0f lines/s; agent CPU %.1f%% of one core; RSS %.1f MiB (peak %.1f MiB; RssAnon %.1f MiB, RssFile %.1f MiB); read-to-ack p50 %.3fs p99 %.3fs over %.0f lines; load1 %.2f\n",
+			f.Rate, f.ReadRate, f.CPUPercent, mib(f.RSS), mib(f.MaxRSS), mib(f.Anon), mib(f.File), f.P50, f.P99, f.Acked, f.Load1)
+	}
+	return 0
+}
+
+func newSink(name, comp string) (*sink, error) {
+	switch name {
+	case "file":
+		return fileSink()
+	case "kafka":
+		return kafkaSink(comp)
+	}
+	return nil, fmt.Errorf("sink %q: want file or kafka", name)
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func printHeader(w io.Writer) {
+	fmt.Fprintf(w, "%-48s %8s %11s %8s %9s %8s %6s\n", "run", "wall s", "lines/s", "MiB/s", "CPU-s/GiB", "RSS MiB", "load1")
+}
+
+// printFigures prints one run; with a ceiling, a second line gives each
+// figure as a ratio to it (wall, CPU and RSS: times the ceiling's;
+// throughput: fraction of the ceiling's).
+func printFigures(w io.Writer, f Figures, ceil *Figures) {
+	fmt.Fprintf(w, "%-48s %8.2f %11.0f %8.1f %9.2f %8.1f %6.2f\n", f.Name, f.Wall.Seconds(), f.LinesPerSec(), f.MiBPerSec(), f.CPUPerGiB(), mib(f.MaxRSS), f.Load1)
+	if ceil != nil {
+		fmt.Fprintf(w, "%-48s %7.1fx %10.3fx %7.3fx %8.1fx %7.1fx\n", "  ratio to ceiling", f.Wall.Seconds()/ceil.Wall.Seconds(),
+			f.LinesPerSec()/ceil.LinesPerSec(), f.MiBPerSec()/ceil.MiBPerSec(), f.CPUPerGiB()/ceil.CPUPerGiB(), float64(f.MaxRSS)/float64(ceil.MaxRSS))
+	}
+	if f.Comment != "" {
+		fmt.Fprintf(w, "  (%s)\n", f.Comment)
+	}
+}
+
+// machine describes where the figures were taken.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	la := "?"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		la = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return fmt.Sprintf("%d CPUs (%s), %s %s/%s, load average %s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, la)
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ferry-dev/ferry/internal/simnode"
+	"github.com/ferry-dev/ferry/pkg/enrich"
+	"github.com/ferry-dev/ferry/pkg/event"
+	"github.com/ferry-dev/ferry/pkg/ship"
+	"github.com/ferry-dev/ferry/pkg/tail"
+)
+
+// steadyProfile is the writer of a steady profile.
+type steadyProfile struct {
+	root      string
+	node      *simnode.Node
+	warmup, d time.Duration
+}
+
+// countingAcker forwards acknowledgements to the tailer and counts them.
+type countingAcker struct {
+	next  *tail.Tailer
+	n     atomic.Int64
+	want  int64
+	reach chan struct{}
+}
+
+func (a *countingAcker) Ack(c []event.Cursor) {
+	a.next.Ack(c)
+	if a.n.Add(int64(len(c))) >= a.want {
+		select {
+		case a.reach <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// profileRun runs the agent's pipeline in this process (tail, enrich with
+// kubernetes disabled, ship), wired as cmd/agent wires it with the same
+// configuration, over the corpus, under the CPU profiler. It returns when
+// the sink confirmed every line.
+//
+// With c nil it profiles the steady mode instead: the pipeline follows
+// files under root that a writer fills at rate lines/s, for the duration
+// d (after a warmup outside the profile).
+func profileRun(ctx context.Context, c *Corpus, sinkCfg ship.Config, work, cpuOut, memOut string, steady *steadyProfile) (Figures, error) {
+	state, err := os.MkdirTemp(work, "profile-state-")
+	if err != nil {
+		return Figures{}, err
+	}
+	defer os.RemoveAll(state)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	reg := prometheus.NewRegistry()
+
+	tcfg := tail.DefaultConfig()
+	want := int64(math.MaxInt64)
+	if c != nil {
+		tcfg.Include = []string{c.Glob()}
+		want = c.Lines
+	} else {
+		tcfg.Include = []string{filepath.Join(steady.root, "*", "*", "*.log")}
+	}
+	tcfg.StartAt = "beginning"
+	tcfg.StateDir = state
+	tcfg.MaxInflightBytes = 32 << 20 // memory.queue_bytes default
+	ecfg := enrich.DefaultConfig()
+	ecfg.Enabled = false
+	ecfg.NodeName = "bench"
+
+	raw := make(chan []event.Log, 16) // cmd/agent's stageQueue
+	enriched := make(chan []event.Log, 16)
+	enricher, err := enrich.New(ecfg, logger, enrich.Options{In: raw, Out: enriched, Registerer: reg})
+	if err != nil {
+		return Figures{}, err
+	}
+	tailer, err := tail.New(tcfg, logger, raw, tail.Options{Excluder: enricher, Registerer: reg})
+	if err != nil {
+		return Figures{}, err
+	}
+	acker := &countingAcker{next: tailer, want: want, reach: make(chan struct{}, 1)}
+	shipper, err := ship.New(sinkCfg, logger, ship.Options{Logs: enriched, Acker: acker, Registerer: reg})
+	if err != nil {
+		return Figures{}, err
+	}
+	defer shipper.Close()
+
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	g, _ := errgroup.WithContext(ctx)
+	g.Go(func() error { return tailer.Run(readCtx) })
+	g.Go(func() error { return enricher.Run(ctx) })
+	g.Go(func() error { return shipper.Run(ctx) })
+	if steady != nil {
+		wctx, stopWriter := context.WithCancel(ctx)
+		defer stopWriter()
+		go func() { _ = steady.node.Run(wctx) }()
+		select {
+		case <-time.After(steady.warmup):
+		case <-ctx.Done():
+		}
+	}
+
+	if memOut != "" {
+		runtime.MemProfileRate = 64 << 10
+	}
+	var cpuFile *os.File
+	if cpuOut != "" {
+		if cpuFile, err = os.Create(cpuOut); err != nil {
+			return Figures{}, err
+		}
+		defer cpuFile.Close()
+		if err := pprof.StartCPUProfile(cpuFile); err != nil {
+			return Figures{}, err
+		}
+	}
+	var ru0 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	start := time.Now()
+	n0 := acker.n.Load()
+
+	var runErr error
+	var until <-chan time.Time
+	if steady != nil {
+		until = time.After(steady.d)
+	}
+	select {
+	case <-acker.reach:
+	case <-until:
+	case <-ctx.Done():
+		runErr = ctx.Err()
+	}
+	wall := time.Since(start)
+	var ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	if cpuOut != "" {
+		pprof.StopCPUProfile()
+	}
+	stopReading()
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		runErr = errors.Join(runErr, err)
+	}
+	_ = tailer.Close()
+	if memOut != "" {
+		f, err := os.Create(memOut)
+		if err != nil {
+			return Figures{}, err
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			return Figures{}, err
+		}
+	}
+	if runErr != nil {
+		return Figures{}, runErr
+	}
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()) - time.Duration(ru0.Utime.Nano()+ru0.Stime.Nano())
+	if steady != nil {
+		return Figures{Name: "in-process pipeline, steady (profile)", Wall: wall, CPU: cpu, Lines: acker.n.Load() - n0, Bytes: 1, Load1: load1(),
+			Comment: fmt.Sprintf("acked %d lines in %.1fs; CPU %.1f%% of one core (whole bench process, writer included)",
+				acker.n.Load()-n0, wall.Seconds(), 100*cpu.Seconds()/wall.Seconds())}, nil
+	}
+	return Figures{Name: "in-process pipeline (profile)", Wall: wall, CPU: cpu, MaxRSS: ru1.Maxrss << 10,
+		Lines: acker.n.Load(), Bytes: c.Bytes, Load1: load1(),
+		Comment: fmt.Sprintf("acked %d of %d lines", acker.n.Load(), c.Lines)}, nil
+}

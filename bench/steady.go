@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/simnode"
+)
+
+// SteadyFigures are the measurements of a steady run.
+type SteadyFigures struct {
+	Sink              string
+	Rate              float64 // lines/s the writer achieved
+	ReadRate          float64 // lines/s the agent read
+	CPUPercent        float64 // of one core
+	RSS               int64   // resident at the end of the window
+	Anon, File        int64   // RssAnon and RssFile at the end
+	MaxRSS            int64   // peak (rusage)
+	P50, P99          float64 // read-to-ack seconds over the window
+	Window            time.Duration
+	Acked             float64 // observations in the window
+	Load1             float64
+	Files, Containers int
+}
+
+// runSteady starts the agent on an empty directory, then a writer that
+// emulates containers writing rate lines/s over files log files; after
+// warmup it measures the agent over window.
+func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, window time.Duration, s *sink) (SteadyFigures, error) {
+	dir, err := os.MkdirTemp(work, "steady-")
+	if err != nil {
+		return SteadyFigures{}, err
+	}
+	defer os.RemoveAll(dir)
+	root := filepath.Join(dir, "pods")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return SteadyFigures{}, err
+	}
+	perFile := rate / files
+	if perFile <= 0 {
+		return SteadyFigures{}, fmt.Errorf("rate: %d lines/s over %d files is less than 1 line/s each", rate, files)
+	}
+	node, err := simnode.New(simnode.Config{Root: root, Pods: files, ContainersPerPod: 1, LinesPerSecond: perFile, Seed: 3})
+	if err != nil {
+		return SteadyFigures{}, err
+	}
+	r, err := startAgent(bin, filepath.Join(dir, "agent"), filepath.Join(root, "*", "*", "*.log"), "beginning", s)
+	if err != nil {
+		return SteadyFigures{}, err
+	}
+	defer r.kill()
+	if err := r.waitReady(ctx, 20*time.Second); err != nil {
+		return SteadyFigures{}, err
+	}
+	wctx, stopWriter := context.WithCancel(ctx)
+	defer stopWriter()
+	werr := make(chan error, 1)
+	go func() { werr <- node.Run(wctx) }()
+
+	sleep := func(d time.Duration) error {
+		select {
+		case <-time.After(d):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.exited:
+			return fmt.Errorf("agent exited: %v\n%s", r.waitErr, r.logTail())
+		}
+	}
+	if err := sleep(warmup); err != nil {
+		return SteadyFigures{}, err
+	}
+	w0 := node.Written()
+	m0, err := scrapeMetrics(ctx, r.addr)
+	if err != nil {
+		return SteadyFigures{}, err
+	}
+	if err := sleep(window); err != nil {
+		return SteadyFigures{}, err
+	}
+	m1, err := scrapeMetrics(ctx, r.addr)
+	if err != nil {
+		return SteadyFigures{}, err
+	}
+	w1 := node.Written()
+	stopWriter()
+	if err := <-werr; err != nil {
+		return SteadyFigures{}, fmt.Errorf("writer: %w", err)
+	}
+	load := load1()
+	pid := strconv.Itoa(r.cmd.Process.Pid)
+	maxRSS, anon, file := peakRSS(pid), procStatus(pid, "RssAnon"), procStatus(pid, "RssFile")
+	if err := r.stop(30 * time.Second); err != nil {
+		return SteadyFigures{}, err
+	}
+	dt := m1.at.Sub(m0.at).Seconds()
+	lat := delta(m1.histogram("ferry_read_to_ack_seconds"), m0.histogram("ferry_read_to_ack_seconds"))
+	f := SteadyFigures{
+		Sink:       s.name,
+		Rate:       float64(w1-w0) / dt,
+		ReadRate:   (m1.sum("ferry_tail_lines_read_total") - m0.sum("ferry_tail_lines_read_total")) / dt,
+		CPUPercent: 100 * (m1.sum("process_cpu_seconds_total") - m0.sum("process_cpu_seconds_total")) / dt,
+		RSS:        int64(m1.sum("process_resident_memory_bytes")),
+		MaxRSS:     maxRSS,
+		Anon:       anon,
+		File:       file,
+		P50:        quantile(0.5, lat),
+		P99:        quantile(0.99, lat),
+		Window:     m1.at.Sub(m0.at),
+		Load1:      load,
+		Files:      files,
+	}
+	if len(lat) > 0 {
+		f.Acked = lat[len(lat)-1].count
+	}
+	if math.IsNaN(f.P99) {
+		return f, fmt.Errorf("no read-to-ack observation in the window")
+	}
+	return f, nil
+}
