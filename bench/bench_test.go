@@ -147,7 +147,7 @@ func scrapeRegistry(t *testing.T, reg *prometheus.Registry) scrape {
 func TestScrapeShipMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	logs := make(chan []event.Log, 1)
-	s, err := ship.New(ship.Config{File: &ship.FileConfig{Path: os.DevNull, Linger: ship.Duration(time.Millisecond)}}, nil,
+	s, err := ship.New(ship.Config{File: &ship.FileConfig{Path: os.DevNull, Linger: time.Millisecond}}, nil,
 		ship.Options{Logs: logs, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)

@@ -160,6 +160,20 @@ func ParseConfig(data []byte, lookup func(string) (string, bool)) (Config, error
 	if root.Content[0].Kind != yaml.MappingNode {
 		return Config{}, fmt.Errorf("config: the document must be a mapping of keys (line %d)", root.Content[0].Line)
 	}
+	// A sink section names the sinks it wants: the default kafka sink is
+	// not merged into `file:`. A named kafka sink starts from its defaults.
+	sinkKeys := map[string]bool{}
+	if sink := lookupKey(root.Content[0], "sink"); sink != nil && sink.Kind == yaml.MappingNode {
+		cfg.Sink = ship.Config{}
+		for i := 0; i+1 < len(sink.Content); i += 2 {
+			sinkKeys[sink.Content[i].Value] = true
+		}
+		if sinkKeys["kafka"] {
+			k := ship.DefaultKafkaConfig()
+			cfg.Sink.Kafka = &k
+		}
+	}
+
 	// Lines of the file as written, by field path, for error messages.
 	origLines := map[string]int{}
 	for line, path := range indexPaths(&root) {
@@ -182,8 +196,23 @@ func ParseConfig(data []byte, lookup func(string) (string, bool)) (Config, error
 	if err := dec.Decode(&cfg); err != nil {
 		return Config{}, decodeError(err, indexPaths(&tree), origLines)
 	}
+	if sinkKeys["stdout"] && cfg.Sink.Stdout == nil {
+		cfg.Sink.Stdout = &ship.StdoutConfig{} // `stdout:` with nothing after it
+	}
 	cfg.apply()
 	return cfg, cfg.Validate()
+}
+
+func lookupKey(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }
 
 var (

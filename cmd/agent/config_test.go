@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferry-dev/ferry/pkg/ship"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -63,13 +65,46 @@ logs:
 	}
 }
 
-func TestParseConfigSinkReplacesDefault(t *testing.T) {
-	cfg, err := ParseConfig([]byte("node_name: n\nsink:\n  file: {path: /tmp/x.ndjson}\n"), env(nil))
-	if err != nil {
-		t.Fatalf("file sink config: %v", err)
-	}
-	if cfg.Sink.Kafka != nil || cfg.Sink.File == nil {
-		t.Errorf("want only the file sink, got %+v", cfg.Sink)
+// TestParseConfigSink: a sink section names the sinks it wants; a named
+// kafka sink starts from its defaults.
+func TestParseConfigSink(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     func() ship.Config
+	}{
+		{"absent keeps the default kafka sink", "http: {listen: ':2020'}\n", func() ship.Config {
+			c := ship.DefaultConfig()
+			c.Kafka.Brokers = nil
+			return c
+		}},
+		{"kafka over its defaults", "sink:\n  kafka:\n    brokers: [\"k:9092\"]\n    retry: {backoff_max: 30s}\n", func() ship.Config {
+			c := ship.DefaultConfig()
+			c.Kafka.Brokers = []string{"k:9092"}
+			c.Kafka.Retry.BackoffMax = 30 * time.Second
+			return c
+		}},
+		{"file only", "sink:\n  file: {path: /tmp/x.ndjson, linger: 1s}\n", func() ship.Config {
+			return ship.Config{File: &ship.FileConfig{Path: "/tmp/x.ndjson", Linger: time.Second}}
+		}},
+		{"bare stdout", "sink:\n  stdout:\n", func() ship.Config { return ship.Config{Stdout: &ship.StdoutConfig{}} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte("node_name: n\n"+tc.in), env(nil))
+			want := tc.want()
+			if want.Kafka != nil && len(want.Kafka.Brokers) == 0 {
+				// the default sink without brokers does not validate
+				if err == nil || !strings.Contains(err.Error(), "sink.kafka.brokers: must not be empty") {
+					t.Fatalf("error %v, want the brokers named", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, cfg.Sink); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -86,6 +121,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"unknown nested key", minimal + "logs:\n  max_line_byte: 5\n", []string{"logs.max_line_byte: unknown key (line 7)"}},
 		{"wrong type", minimal + "logs:\n  max_line_bytes: lots\n", []string{"logs.max_line_bytes: cannot unmarshal !!str `lots` into int"}},
 		{"bad duration", minimal + "shutdown_timeout: soon\n", []string{"shutdown_timeout: cannot unmarshal"}},
+		{"bad durations in every section", "node_name: n\nhostmetrics: {interval: never}\nkubernetes: {miss_wait: 5}\n" +
+			"sink:\n  kafka:\n    brokers: [\"k:1\"]\n    batch: {linger: soon}\n",
+			[]string{"hostmetrics.interval: cannot unmarshal !!str `never` into time.Duration (line 2)",
+				"kubernetes.miss_wait: cannot unmarshal !!int `5` into time.Duration (line 3)",
+				"sink.kafka.batch.linger: cannot unmarshal !!str `soon` into time.Duration (line 7)"}},
+		{"unknown sink key", "node_name: n\nsink:\n  kafka: {brokerz: [a]}\n", []string{"sink.kafka.brokerz: unknown key (line 3)"}},
 		{"negative duration", minimal + "shutdown_timeout: -1s\n", []string{"shutdown_timeout: must be > 0"}},
 		{"empty brokers", "node_name: n\nsink:\n  kafka:\n    brokers: []\n", []string{"sink.kafka.brokers: must not be empty"}},
 		{"no node name", "sink:\n  kafka:\n    brokers: [\"h:1\"]\n", []string{"node_name: required when enabled"}},

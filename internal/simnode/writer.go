@@ -84,9 +84,3 @@ func (w *Writer) Raw(b []byte) error {
 
 // Close closes the file (it stays on disk).
 func (w *Writer) Close() error { return w.f.Close() }
-
-// AppendCRI appends msg as CRI log lines the way containerd writes them:
-// one full (F) line, or PartialSize pieces marked P and a last one marked F.
-func AppendCRI(b []byte, t time.Time, stream string, msg []byte) []byte {
-	return appendCRI(b, t, stream, msg)
-}

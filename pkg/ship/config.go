@@ -1,7 +1,6 @@
 package ship
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,34 +9,8 @@ import (
 	"text/template"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/ferry-dev/ferry/pkg/event"
 )
-
-// Duration is a time.Duration written in YAML as a Go duration string
-// ("200ms", "10s").
-type Duration time.Duration
-
-// UnmarshalYAML parses a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("duration: %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a Go duration string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
-
-// String returns the Go duration string.
-func (d Duration) String() string { return time.Duration(d).String() }
 
 // Config is the `sink:` section; exactly one of the three must be set.
 type Config struct {
@@ -56,14 +29,14 @@ type FileConfig struct {
 	Path string `yaml:"path"`
 	// Linger is how long records wait to be written together (0: the
 	// default). Default: 200ms.
-	Linger Duration `yaml:"linger"`
+	Linger time.Duration `yaml:"linger"`
 }
 
 // StdoutConfig configures the NDJSON stdout sink. It has no required field.
 type StdoutConfig struct {
 	// Linger is how long records wait to be written together (0: the
 	// default). Default: 200ms.
-	Linger Duration `yaml:"linger"`
+	Linger time.Duration `yaml:"linger"`
 }
 
 // KafkaConfig configures the Kafka sink.
@@ -99,9 +72,9 @@ type KafkaConfig struct {
 	// ClientID is sent to the brokers. Default: "ferry".
 	ClientID string `yaml:"client_id"`
 	// DialTimeout bounds connecting (TCP, TLS and SASL). Default: 10s.
-	DialTimeout Duration `yaml:"dial_timeout"`
+	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// WriteTimeout bounds one produce or metadata request. Default: 10s.
-	WriteTimeout Duration `yaml:"write_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// AllowAutoTopicCreation lets metadata requests create missing topics
 	// (when the brokers allow it). Default: false.
 	AllowAutoTopicCreation bool `yaml:"allow_auto_topic_creation"`
@@ -120,16 +93,16 @@ type BatchConfig struct {
 	MaxBytes int `yaml:"max_bytes"`
 	// Linger is the longest a record waits for its batch to fill.
 	// Default: 200ms.
-	Linger Duration `yaml:"linger"`
+	Linger time.Duration `yaml:"linger"`
 }
 
 // RetryConfig is an exponential backoff with jitter: retry n (from 0) waits
 // a random time in [b/2, b] where b = min(BackoffMax, BackoffMin*2^n).
 type RetryConfig struct {
 	// BackoffMin is the first backoff bound. Default: 100ms.
-	BackoffMin Duration `yaml:"backoff_min"`
+	BackoffMin time.Duration `yaml:"backoff_min"`
 	// BackoffMax caps the backoff bound. Default: 10s.
-	BackoffMax Duration `yaml:"backoff_max"`
+	BackoffMax time.Duration `yaml:"backoff_max"`
 }
 
 // TLSConfig configures TLS to the brokers.
@@ -178,12 +151,12 @@ func DefaultKafkaConfig() KafkaConfig {
 		Key:             "pod_uid",
 		Compression:     "zstd",
 		RequiredAcks:    "all",
-		Batch:           BatchConfig{MaxBytes: 1 << 20, Linger: Duration(200 * time.Millisecond)},
+		Batch:           BatchConfig{MaxBytes: 1 << 20, Linger: 200 * time.Millisecond},
 		MaxMessageBytes: 1000000,
 		ClientID:        "ferry",
-		DialTimeout:     Duration(10 * time.Second),
-		WriteTimeout:    Duration(10 * time.Second),
-		Retry:           RetryConfig{BackoffMin: Duration(100 * time.Millisecond), BackoffMax: Duration(10 * time.Second)},
+		DialTimeout:     10 * time.Second,
+		WriteTimeout:    10 * time.Second,
+		Retry:           RetryConfig{BackoffMin: 100 * time.Millisecond, BackoffMax: 10 * time.Second},
 	}
 }
 
@@ -331,64 +304,6 @@ func checkTopic(name string) error {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
 			return fmt.Errorf("character %q not allowed (only ASCII letters, digits, '.', '_', '-')", c)
 		}
-	}
-	return nil
-}
-
-// UnmarshalYAML decodes the sink section strictly (unknown keys are
-// errors). Only the sinks the YAML names are set, and a Kafka section
-// starts from DefaultKafkaConfig, so `sink: {file: {path: x}}` yields a
-// file sink alone and `sink: {kafka: {brokers: [..]}}` keeps every other
-// Kafka default. When the sink section is absent, the Config's existing
-// value (usually DefaultConfig) is kept.
-func (c *Config) UnmarshalYAML(n *yaml.Node) error {
-	var raw struct {
-		Kafka  yaml.Node `yaml:"kafka"`
-		File   yaml.Node `yaml:"file"`
-		Stdout yaml.Node `yaml:"stdout"`
-	}
-	if err := strictDecode(n, &raw); err != nil {
-		return err
-	}
-	*c = Config{}
-	if raw.Kafka.Kind != 0 {
-		k := DefaultKafkaConfig()
-		if err := strictDecode(&raw.Kafka, &k); err != nil {
-			return fmt.Errorf("kafka: %w", err)
-		}
-		c.Kafka = &k
-	}
-	if raw.File.Kind != 0 {
-		var f FileConfig
-		if err := strictDecode(&raw.File, &f); err != nil {
-			return fmt.Errorf("file: %w", err)
-		}
-		c.File = &f
-	}
-	if raw.Stdout.Kind != 0 {
-		var s StdoutConfig
-		if err := strictDecode(&raw.Stdout, &s); err != nil {
-			return fmt.Errorf("stdout: %w", err)
-		}
-		c.Stdout = &s
-	}
-	return nil
-}
-
-// strictDecode decodes n into v refusing unknown keys (yaml.Node.Decode
-// would not: the option belongs to a Decoder).
-func strictDecode(n *yaml.Node, v any) error {
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return nil
-	}
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
 	}
 	return nil
 }

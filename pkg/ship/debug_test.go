@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -19,7 +18,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -115,7 +113,7 @@ func TestFileSink(t *testing.T) {
 	metrics := make(chan event.Snapshot)
 	ack := &recAcker{}
 	reg := prometheus.NewPedanticRegistry()
-	s, err := New(Config{File: &FileConfig{Path: path, Linger: Duration(time.Millisecond)}}, nil,
+	s, err := New(Config{File: &FileConfig{Path: path, Linger: time.Millisecond}}, nil,
 		Options{Logs: logs, Metrics: metrics, Acker: ack, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +201,7 @@ func TestStdoutLinger(t *testing.T) {
 		out := &syncBuffer{}
 		logs := make(chan []event.Log)
 		ack := &recAcker{}
-		s, err := New(Config{Stdout: &StdoutConfig{Linger: Duration(200 * time.Millisecond)}}, nil,
+		s, err := New(Config{Stdout: &StdoutConfig{Linger: 200 * time.Millisecond}}, nil,
 			Options{Logs: logs, Acker: ack, Stdout: out})
 		if err != nil {
 			t.Fatal(err)
@@ -241,7 +239,7 @@ func TestStdoutRetryBackoff(t *testing.T) {
 		logs := make(chan []event.Log)
 		var ackedAt time.Time
 		ack := &recAcker{hook: func([]event.Cursor) { ackedAt = time.Now() }}
-		s, err := New(Config{Stdout: &StdoutConfig{Linger: Duration(10 * time.Millisecond)}}, nil,
+		s, err := New(Config{Stdout: &StdoutConfig{Linger: 10 * time.Millisecond}}, nil,
 			Options{Logs: logs, Acker: ack, Stdout: out})
 		if err != nil {
 			t.Fatal(err)
@@ -279,7 +277,7 @@ func TestHardStopAndBackpressure(t *testing.T) {
 		logs := make(chan []event.Log)
 		metrics := make(chan event.Snapshot)
 		ack := &recAcker{}
-		s, err := New(Config{Stdout: &StdoutConfig{Linger: Duration(time.Millisecond)}}, nil,
+		s, err := New(Config{Stdout: &StdoutConfig{Linger: time.Millisecond}}, nil,
 			Options{Logs: logs, Metrics: metrics, Acker: ack, Stdout: out})
 		if err != nil {
 			t.Fatal(err)
@@ -373,62 +371,6 @@ kafka.sasl.mechanism: "GSSAPI": must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`},
 	}
 }
 
-func TestConfigYAML(t *testing.T) {
-	tests := []struct {
-		name, in string
-		want     func() Config
-		err      string
-	}{
-		{"absent keeps defaults", "other: 1\n", DefaultConfig, ""},
-		{"architecture example", `sink:
-  kafka:
-    brokers: ["kafka-0.kafka:9092"]
-    topic: logs
-    metrics_topic: metrics
-    key: pod_uid
-    compression: zstd
-    required_acks: all
-    batch: {max_bytes: 1048576, linger: 200ms}
-    tls: {enabled: false, ca_file: "", cert_file: "", key_file: ""}
-    sasl: {mechanism: "", username: "", password: "secret"}
-    retry: {backoff_max: 30s}
-`, func() Config {
-			c := DefaultConfig()
-			c.Kafka.Brokers = []string{"kafka-0.kafka:9092"}
-			c.Kafka.SASL.Password = "secret"
-			c.Kafka.Retry.BackoffMax = Duration(30 * time.Second)
-			return c
-		}, ""},
-		{"file only", "sink:\n  file: {path: /tmp/x.ndjson, linger: 1s}\n", func() Config {
-			return Config{File: &FileConfig{Path: "/tmp/x.ndjson", Linger: Duration(time.Second)}}
-		}, ""},
-		{"stdout null", "sink:\n  stdout:\n", func() Config { return Config{Stdout: &StdoutConfig{}} }, ""},
-		{"typo", "sink:\n  kafka: {brokerz: [a]}\n", nil, "field brokerz not found"},
-		{"bad duration", "sink:\n  kafka: {batch: {linger: soon}}\n", nil, `invalid duration "soon"`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var doc struct {
-				Sink Config `yaml:"sink"`
-			}
-			doc.Sink = DefaultConfig()
-			err := yaml.Unmarshal([]byte(tc.in), &doc)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one containing %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want(), doc.Sink); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 // TestFileSinkDevNull checks that the file sink works on a device that
 // cannot be synced (fsync of /dev/null fails with EINVAL): every record is
 // confirmed and acknowledged, none retried.
@@ -438,7 +380,7 @@ func TestFileSinkDevNull(t *testing.T) {
 	}
 	logs := make(chan []event.Log)
 	ack := &recAcker{}
-	s, err := New(Config{File: &FileConfig{Path: "/dev/null", Linger: Duration(time.Millisecond)}}, nil,
+	s, err := New(Config{File: &FileConfig{Path: "/dev/null", Linger: time.Millisecond}}, nil,
 		Options{Logs: logs, Acker: ack})
 	if err != nil {
 		t.Fatal(err)

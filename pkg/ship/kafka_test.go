@@ -42,9 +42,9 @@ func testKafkaConfig(addr string) Config {
 	c := DefaultConfig()
 	k := c.Kafka
 	k.Brokers = []string{addr}
-	k.Batch.Linger = Duration(5 * time.Millisecond)
-	k.Retry = RetryConfig{BackoffMin: Duration(10 * time.Millisecond), BackoffMax: Duration(200 * time.Millisecond)}
-	k.DialTimeout, k.WriteTimeout = Duration(2*time.Second), Duration(3*time.Second)
+	k.Batch.Linger = 5 * time.Millisecond
+	k.Retry = RetryConfig{BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond}
+	k.DialTimeout, k.WriteTimeout = 2*time.Second, 3*time.Second
 	return c
 }
 
@@ -520,7 +520,7 @@ func TestKafkaDefaultBatchFitsBroker(t *testing.T) {
 	_, addr := startCluster(t, kfake.SeedTopics(1, "logs"))
 	cfg := testKafkaConfig(addr)
 	cfg.Kafka.Compression = "none"
-	cfg.Kafka.Batch.Linger = Duration(time.Second)
+	cfg.Kafka.Batch.Linger = time.Second
 	h := runShipper(t, cfg, nil)
 	ls := makeLogs(1, 0, 6000, metaFor(1)) // ~2.5 MB
 	for i := 0; i < len(ls); i += 1000 {

@@ -136,7 +136,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 	return s, nil
 }
 
-func (s *Shipper) setupDebug(linger Duration) {
+func (s *Shipper) setupDebug(linger time.Duration) {
 	s.linger = defaultDebugLinger
 	if linger > 0 {
 		s.linger = time.Duration(linger)
