@@ -287,7 +287,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 	}
 	defer close(t.out)
 	t.loadState()
-	if w, err := fsnotify.NewWatcher(); err != nil {
+	// Buffered, so that notifications left waiting while a read is due
+	// anyway are taken in one pass (see the wait below).
+	if w, err := fsnotify.NewBufferedWatcher(4096); err != nil {
 		t.log.Warn("file notifications unavailable; relying on polling", "err", err)
 	} else {
 		t.watcher = w
@@ -315,6 +317,25 @@ func (t *Tailer) Run(ctx context.Context) error {
 	if t.watcher != nil {
 		events, errs = t.watcher.Events, t.watcher.Errors
 	}
+	takeEvents := func(first *fsnotify.Event) {
+		// Take every notification that is ready: a burst of writes
+		// costs one pass, not one loop per event.
+		for i := 0; i < 4096; i++ {
+			var ev fsnotify.Event
+			if first != nil {
+				ev, first = *first, nil
+			} else {
+				select {
+				case ev = <-events:
+				default:
+					return
+				}
+			}
+			if t.handleEvent(ev, time.Now()) && rescanAt.IsZero() {
+				rescanAt = time.Now().Add(50 * time.Millisecond)
+			}
+		}
+	}
 	for ctx.Err() == nil {
 		now = time.Now()
 		if (!rescanAt.IsZero() && !now.Before(rescanAt)) || !now.Before(nextRescan) {
@@ -333,6 +354,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			nextCommit = now.Add(t.cfg.CommitInterval)
 		}
 		if !now.Before(t.nextRead) {
+			takeEvents(nil) // what was left queued while this read was due
 			var more bool
 			more, blocked = t.readTurn(now)
 			switch {
@@ -353,25 +375,6 @@ func (t *Tailer) Run(ctx context.Context) error {
 				wake = w
 			}
 		}
-		takeEvents := func(first *fsnotify.Event) {
-			// Take every notification that is ready: a burst of writes
-			// costs one pass, not one loop per event.
-			for i := 0; i < 1024; i++ {
-				var ev fsnotify.Event
-				if first != nil {
-					ev, first = *first, nil
-				} else {
-					select {
-					case ev = <-events:
-					default:
-						return
-					}
-				}
-				if t.handleEvent(ev, time.Now()) && rescanAt.IsZero() {
-					rescanAt = time.Now().Add(50 * time.Millisecond)
-				}
-			}
-		}
 		d := time.Until(wake)
 		if d <= 0 {
 			takeEvents(nil)
@@ -384,6 +387,15 @@ func (t *Tailer) Run(ctx context.Context) error {
 		if len(t.batch) > 0 {
 			out = t.out
 		}
+		// While a read is due within read_interval anyway, notifications
+		// change nothing but which files it reads: leave them queued and
+		// take them all when it comes. A container writing one line per
+		// write call then costs one wakeup per read_interval, not one per
+		// line.
+		evCh := events
+		if time.Until(t.nextRead) <= t.cfg.ReadInterval {
+			evCh = nil
+		}
 		timer.Reset(d)
 		waitStart := time.Now()
 		select {
@@ -393,7 +405,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			if blocked {
 				t.nextRead = time.Now()
 			}
-		case ev := <-events:
+		case ev := <-evCh:
 			takeEvents(&ev)
 		case err := <-errs:
 			t.log.Debug("file notification error; rescanning", "err", err)
