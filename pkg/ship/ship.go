@@ -21,6 +21,10 @@ import (
 // Acker receives the cursors of log records that were delivered, or dropped
 // and counted. pkg/tail's *Tailer satisfies it. Ship calls it from a single
 // goroutine and never reuses the slice it passed.
+//
+// Ack must not wait for a send on Options.Logs to complete (for example by
+// taking a lock the sending goroutine holds while it sends): ship may be
+// waiting for Ack to return before it reads Logs again.
 type Acker interface{ Ack(cursors []event.Cursor) }
 
 // Options are the Shipper's inputs and dependencies.
