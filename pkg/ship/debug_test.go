@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -427,4 +429,26 @@ func TestConfigYAML(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDropLogLimited(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &syncBuffer{}
+		s, err := New(Config{Stdout: &StdoutConfig{}}, slog.New(slog.NewTextHandler(out, nil)),
+			Options{Logs: make(chan []event.Log), Stdout: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 25 {
+			s.logDrop("record dropped", "reason", "too_large")
+		}
+		if n := strings.Count(out.String(), "record dropped"); n != maxDropLines {
+			t.Errorf("%d lines in the first second, want %d", n, maxDropLines)
+		}
+		time.Sleep(time.Second)
+		s.logDrop("record dropped", "reason", "too_large")
+		if !strings.Contains(out.String(), "suppressed_before=15") {
+			t.Errorf("suppressed count not reported:\n%s", out.String())
+		}
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -605,5 +606,73 @@ func TestKafkaTemplateMissingTopic(t *testing.T) {
 	}
 	if !strings.Contains(h.logBuf.String(), "topic does not exist") {
 		t.Errorf("no log line about the missing topic")
+	}
+}
+
+// Records the broker refuses for good (here: topic authorization on one
+// topic) are dropped, counted and acknowledged; the rest flows in order.
+func TestKafkaNonRetryableDropped(t *testing.T) {
+	c, addr := startCluster(t, kfake.SeedTopics(2, "logs.shop", "logs.secret", "logs-fallback"))
+	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs.secret", Err: kerr.TopicAuthorizationFailed, Count: -1})
+	defer fault.Remove()
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Topic = "logs.{{ .Namespace }}"
+	cfg.Kafka.FallbackTopic = "logs-fallback"
+	h := runShipper(t, cfg, nil)
+	secret := metaFor(2)
+	secret.Namespace = "secret"
+	var sent [][]event.Log
+	for i := range 4 {
+		a, b := makeLogs(1, i*10, 10, metaFor(1)), makeLogs(2, i*10, 10, secret)
+		sent = append(sent, a, b)
+		h.logs <- a
+		h.logs <- b
+	}
+	h.finish(t)
+	recs := consumeDistinct(t, addr, 40, []string{"logs.shop"})
+	checkPerKeyOrder(t, recs)
+	if got := testutil.ToFloat64(h.s.m.dropped.WithLabelValues("log", "topic_authorization")); got != 40 {
+		t.Errorf("dropped{topic_authorization} = %v, want 40", got)
+	}
+	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+}
+
+// The kafka-go settings the ordering and at-least-once guarantees rest on.
+func TestKafkaWriterSettings(t *testing.T) {
+	cfg := testKafkaConfig("127.0.0.1:9")
+	cfg.Kafka.RequiredAcks = "one"
+	cfg.Kafka.Compression = "lz4"
+	cfg.Kafka.ClientID = "ferry-node-1"
+	s, err := New(cfg, nil, Options{Logs: make(chan []event.Log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := s.writer
+	type settings struct {
+		MaxAttempts  int
+		Async        bool
+		RequiredAcks kafka.RequiredAcks
+		Compression  kafka.Compression
+		BatchTimeout time.Duration
+		BatchSizeOK  bool
+		BatchBytesOK bool
+		Balancer     string
+		ClientID     string
+		WriteTimeout time.Duration
+		ReadTimeout  time.Duration
+		DialTimeout  time.Duration
+		AutoCreate   bool
+	}
+	tr := w.Transport.(*kafka.Transport)
+	got := settings{w.MaxAttempts, w.Async, w.RequiredAcks, w.Compression, w.BatchTimeout,
+		w.BatchSize > s.maxRecords, w.BatchBytes >= int64(s.maxBytes+s.maxMsg), fmt.Sprintf("%T", w.Balancer),
+		tr.ClientID, w.WriteTimeout, w.ReadTimeout, tr.DialTimeout, w.AllowAutoTopicCreation}
+	want := settings{1, false, kafka.RequireOne, kafka.Lz4, time.Microsecond, true, true, "kafka.Murmur2Balancer",
+		"ferry-node-1", 3 * time.Second, 3 * time.Second, 2 * time.Second, false}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -76,6 +76,13 @@ type Shipper struct {
 	backoffMin time.Duration
 	backoffMax time.Duration
 
+	dropLog struct {
+		sync.Mutex
+		window     time.Time
+		lines      int
+		suppressed int
+	}
+
 	lastSuccess atomic.Int64
 	heldLogs    atomic.Int64
 	heldMetrics atomic.Int64
@@ -405,7 +412,7 @@ func (s *Shipper) place(b *batch, it item, enc []byte) bool {
 		it.start, it.end, it.keyStart, it.keyEnd = 0, 0, 0, 0
 		it.done, it.dropped = true, "too_large"
 		s.m.dropped.WithLabelValues(it.kind(), it.dropped).Inc()
-		s.log.Warn("record dropped: larger than the largest record the sink takes (kafka.max_message_bytes)", "record", it.kind(),
+		s.logDrop("record dropped: larger than the largest record the sink takes (kafka.max_message_bytes)", "record", it.kind(),
 			"bytes", n, "limit", s.maxMsg, "file", it.path, "offset", it.cursor.Offset)
 	} else {
 		if len(b.items) > 0 && b.wire+n+recordOverhead > s.maxBytes-batchHeader {
@@ -560,7 +567,7 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 				s.m.dropped.WithLabelValues(it.kind(), reason).Inc()
 				s.m.heldBytes.Sub(float64(it.size()))
 				b.bytes -= it.size()
-				s.log.Warn("record dropped: refused by the sink", "record", it.kind(), "reason", reason,
+				s.logDrop("record dropped: refused by the sink", "record", it.kind(), "reason", reason,
 					"topic", it.topic, "bytes", it.size(), "file", it.path, "offset", it.cursor.Offset, "error", e)
 			}
 		}
@@ -601,6 +608,31 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 		}
 	}
 	return true
+}
+
+// maxDropLines is how many drop lines per second are logged; the others
+// are counted and reported with the next line (the metric counts all).
+const maxDropLines = 10
+
+func (s *Shipper) logDrop(msg string, args ...any) {
+	d := &s.dropLog
+	d.Lock()
+	now := time.Now()
+	if now.Sub(d.window) >= time.Second {
+		d.window, d.lines = now, 0
+		if d.suppressed > 0 {
+			args = append(args, "suppressed_before", d.suppressed)
+			d.suppressed = 0
+		}
+	}
+	if d.lines >= maxDropLines {
+		d.suppressed++
+		d.Unlock()
+		return
+	}
+	d.lines++
+	d.Unlock()
+	s.log.Warn(msg, args...)
 }
 
 // backoff returns the wait before retry attempt n (from 0): a random time
