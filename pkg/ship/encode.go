@@ -37,7 +37,7 @@ func newEncoder() *encoder {
 // appendLog appends the JSON document of l (without a trailing newline).
 func (e *encoder) appendLog(dst []byte, l *event.Log) []byte {
 	dst = append(dst, `{"time":"`...)
-	dst = l.Time.UTC().AppendFormat(dst, timeLayout)
+	dst = appendTime(dst, l.Time)
 	dst = append(dst, `","stream":"`...)
 	dst = append(dst, l.Stream.String()...)
 	dst = append(dst, `","message":`...)
@@ -144,10 +144,33 @@ func appendMetric(dst []byte, m *event.Metric, t time.Time, node string) []byte 
 	dst = append(dst, `,"type":"`...)
 	dst = append(dst, m.Type.String()...)
 	dst = append(dst, `","time":"`...)
-	dst = t.UTC().AppendFormat(dst, timeLayout)
+	dst = appendTime(dst, t)
 	dst = append(dst, `","node":`...)
 	dst = appendString(dst, node)
 	return append(dst, '}')
+}
+
+// appendTime appends t in UTC as timeLayout does, several times faster than
+// time.Time.AppendFormat for the years 0 to 9999 (others go through it).
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(dst, timeLayout)
+	}
+	h, mi, sec := t.Clock()
+	ns := t.Nanosecond()
+	dst = append(dst, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.')
+	var frac [9]byte
+	for i := 8; i >= 0; i-- {
+		frac[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	dst = append(dst, frac[:]...)
+	return append(dst, 'Z')
 }
 
 // appendFloat appends v as a JSON number; NaN and infinities, which JSON
@@ -166,6 +189,23 @@ func appendFloat(dst []byte, v float64) []byte {
 
 const hex = "0123456789abcdef"
 
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// needsEscape reports whether any of the eight bytes in w is not plain
+// ASCII that JSON strings take as is: a control character, '"', '\\' or a
+// byte of a multi-byte (or invalid) UTF-8 sequence.
+func needsEscape(w uint64) bool {
+	hasLess := (w - lsb*0x20) & ^w
+	q := w ^ (lsb * '"')
+	hasQuote := (q - lsb) & ^q
+	bs := w ^ (lsb * '\\')
+	hasBackslash := (bs - lsb) & ^bs
+	return (hasLess|hasQuote|hasBackslash|w)&msb != 0
+}
+
 // safe reports the ASCII bytes that need no escaping inside a JSON string.
 var safe = func() (t [utf8.RuneSelf]bool) {
 	for i := 0x20; i < utf8.RuneSelf; i++ {
@@ -182,6 +222,18 @@ func appendString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight plain ASCII bytes at a time.
+		for i+8 <= len(s) {
+			w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			if needsEscape(w) {
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		if b := s[i]; b < utf8.RuneSelf {
 			if safe[b] {
 				i++

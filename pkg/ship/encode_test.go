@@ -3,6 +3,8 @@ package ship
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"unicode/utf8"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +141,9 @@ func TestEncodeMetric(t *testing.T) {
 func checkString(t *testing.T, s []byte) {
 	t.Helper()
 	enc := appendString(nil, s)
+	if !utf8.Valid(enc) {
+		t.Fatalf("output is not valid UTF-8 for %q: %q", s, enc)
+	}
 	if !json.Valid(enc) {
 		t.Fatalf("invalid JSON for %q: %s", s, enc)
 	}
@@ -210,5 +215,57 @@ func TestEncodeAllocatesNothingPerRecord(t *testing.T) {
 		buf = appendMetric(buf, &m, l.Time, "n")
 	}); n != 0 {
 		t.Errorf("%v allocations per record", n)
+	}
+}
+
+func TestAppendTime(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	times := []time.Time{{}, time.Unix(0, 0), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 29, 2, 30, 0, 1, time.FixedZone("y", -5*3600-1800))}
+	for range 10000 {
+		times = append(times, time.Unix(r.Int64N(1<<36)-1<<35, r.Int64N(1e9)).In(time.FixedZone("z", r.IntN(50000)-25000)))
+	}
+	for _, tm := range times {
+		if got, want := string(appendTime(nil, tm)), tm.UTC().Format(timeLayout); got != want {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+func TestNeedsEscape(t *testing.T) {
+	naive := func(w uint64) bool {
+		for i := 0; i < 8; i++ {
+			b := byte(w >> (8 * i))
+			if b >= utf8.RuneSelf || !safe[b] {
+				return true
+			}
+		}
+		return false
+	}
+	const plain = 0x6161616161616161 // "aaaaaaaa"
+	for pos := 0; pos < 8; pos++ {
+		for b := 0; b < 256; b++ {
+			w := plain&^(0xff<<(8*pos)) | uint64(b)<<(8*pos)
+			if got, want := needsEscape(w), naive(w); got != want {
+				t.Fatalf("byte %#x at %d: needsEscape %v, want %v", b, pos, got, want)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 1000000 {
+		// Mostly safe bytes, some next to the boundaries of the unsafe ones.
+		edges := []byte{'a', ' ', '!', '#', '[', ']', '~', 0x7f, '"', '\\', 0x1f, 0x00, 0x80, 0xff, 0x01, 0x21}
+		var w uint64
+		for i := range 8 {
+			b := byte('a' + r.IntN(26))
+			if r.IntN(8) == 0 {
+				b = edges[r.IntN(len(edges))]
+			}
+			w |= uint64(b) << (8 * i)
+		}
+		if got, want := needsEscape(w), naive(w); got != want {
+			t.Fatalf("%#016x: needsEscape %v, want %v", w, got, want)
+		}
 	}
 }
