@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"unicode/utf8"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
