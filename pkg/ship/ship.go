@@ -2,12 +2,14 @@ package ship
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -683,6 +685,10 @@ func (s *Shipper) hint(err error) string {
 		return "the broker closed the connection"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "the broker did not answer within kafka.write_timeout or kafka.dial_timeout"
+	}
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) || strings.Contains(err.Error(), "tls: ") {
+		return "the TLS handshake failed (check kafka.tls: ca_file, cert_file, key_file, server_name)"
 	}
 	var ke kafka.Error
 	if errors.As(err, &ke) {
