@@ -676,3 +676,40 @@ func TestKafkaWriterSettings(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// A fault injected N times: the first ack comes only after the N-th faulted
+// produce, and everything arrives.
+func TestKafkaFaultNTimes(t *testing.T) {
+	for _, code := range []*kerr.Error{kerr.NotEnoughReplicas, kerr.LeaderNotAvailable} {
+		t.Run(code.Message, func(t *testing.T) {
+			c, addr := startCluster(t, kfake.SeedTopics(1, "logs"))
+			const n = 4
+			fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: code, Count: n})
+			defer fault.Remove()
+			var mu sync.Mutex
+			hitsAtFirstAck := -1
+			ack := &recAcker{hook: func([]event.Cursor) {
+				mu.Lock()
+				defer mu.Unlock()
+				if hitsAtFirstAck < 0 {
+					hitsAtFirstAck = fault.Hits()
+				}
+			}}
+			h := runShipper(t, testKafkaConfig(addr), ack)
+			ls := makeLogs(1, 0, 50, metaFor(1))
+			h.logs <- ls
+			h.finish(t)
+			if hitsAtFirstAck != n {
+				t.Errorf("first ack after %d faulted produces, want %d", hitsAtFirstAck, n)
+			}
+			recs := consumeDistinct(t, addr, 50, []string{"logs"})
+			checkPerKeyOrder(t, dedup(recs))
+			if diff := cmp.Diff(cursorsOf(ls), h.ack.cursors()); diff != "" {
+				t.Errorf("acks (-want +got):\n%s", diff)
+			}
+			if got := testutil.ToFloat64(h.s.m.retries); got != n {
+				t.Errorf("retries = %v, want %d", got, n)
+			}
+		})
+	}
+}
