@@ -7,9 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -405,4 +408,26 @@ func TestFileSinkDevNull(t *testing.T) {
 	if got := testutil.ToFloat64(s.m.retries); got != 0 {
 		t.Errorf("retries: %v, want 0", got)
 	}
+}
+
+func TestDropLogLimited(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &syncBuffer{}
+		s, err := New(Config{Stdout: &StdoutConfig{}}, slog.New(slog.NewTextHandler(out, nil)),
+			Options{Logs: make(chan []event.Log), Stdout: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 25 {
+			s.logDrop("record dropped", "reason", "too_large")
+		}
+		if n := strings.Count(out.String(), "record dropped"); n != maxDropLines {
+			t.Errorf("%d lines in the first second, want %d", n, maxDropLines)
+		}
+		time.Sleep(time.Second)
+		s.logDrop("record dropped", "reason", "too_large")
+		if !strings.Contains(out.String(), "suppressed_before=15") {
+			t.Errorf("suppressed count not reported:\n%s", out.String())
+		}
+	})
 }

@@ -142,6 +142,9 @@ func TestEncodeMetric(t *testing.T) {
 func checkString(t *testing.T, s []byte) {
 	t.Helper()
 	enc := appendString(nil, s)
+	if !utf8.Valid(enc) {
+		t.Fatalf("output is not valid UTF-8 for %q: %q", s, enc)
+	}
 	if !json.Valid(enc) {
 		t.Fatalf("invalid JSON for %q: %s", s, enc)
 	}

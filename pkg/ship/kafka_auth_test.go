@@ -117,9 +117,11 @@ func TestKafkaTLSWithoutClientCertFails(t *testing.T) {
 	h := runShipper(t, cfg, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := h.s.Ping(ctx); err == nil {
+	err := h.s.Ping(ctx)
+	if err == nil {
 		t.Fatal("Ping succeeded without the client certificate the broker requires")
 	}
+	t.Logf("Ping: %v", err)
 }
 
 func TestKafkaSASL(t *testing.T) {
@@ -182,5 +184,19 @@ func TestKafkaSASLWrongPassword(t *testing.T) {
 	}
 	if !h.s.LastSuccess().IsZero() {
 		t.Error("LastSuccess set though nothing succeeded")
+	}
+}
+
+func TestKafkaTLSUnknownCA(t *testing.T) {
+	p, other := newTestPKI(t), newTestPKI(t)
+	_, addr := startCluster(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{p.server}}))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.TLS = TLSConfig{Enabled: true, CAFile: other.caFile}
+	h := runShipper(t, cfg, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := h.s.Ping(ctx)
+	if err == nil || !strings.Contains(err.Error(), "TLS handshake failed") {
+		t.Fatalf("Ping against a broker signed by another CA: %v; want a TLS hint", err)
 	}
 }

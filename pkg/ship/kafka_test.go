@@ -99,24 +99,7 @@ func (h *harness) finish(t testing.TB) {
 // consume reads at least n records of topics from the start with franz-go.
 func consume(t testing.TB, addr string, n int, topics []string, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100 * time.Millisecond)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var recs []*kgo.Record
-	for len(recs) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("consumed %d of %d records before the deadline", len(recs), n)
-		}
-		fs.EachError(func(topic string, p int32, err error) { t.Logf("fetch %s/%d: %v", topic, p, err) })
-		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
-	}
-	return recs
+	return consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(recs) >= n }, topics, opts...)
 }
 
 func metaFor(i int) *event.Meta {
@@ -355,7 +338,7 @@ func TestKafkaFaults(t *testing.T) {
 			if early {
 				t.Error("acked before the broker accepted")
 			}
-			recs := consume(t, addr, 100, []string{"logs"})
+			recs := consumeDistinct(t, addr, 100, []string{"logs"})
 			checkPerKeyOrder(t, dedup(recs))
 			if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
 				t.Errorf("acks (-want +got):\n%s", diff)
@@ -385,58 +368,74 @@ func TestKafkaOutage(t *testing.T) {
 	c1, addr := startCluster(t, kfake.DataDir(dir))
 	_, port, _ := net.SplitHostPort(addr)
 	var portN int
-	fmt.Sscan(port, &portN)
+	if _, err := fmt.Sscan(port, &portN); err != nil {
+		t.Fatal(err)
+	}
 	h := runShipper(t, testKafkaConfig(addr), nil)
-	var sent [][]event.Log
-	for i := range 5 {
-		ls := makeLogs(uint64(i), 0, 20, metaFor(i))
-		sent = append(sent, ls)
-		h.logs <- ls
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(h.ack.cursors()) < 100 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := len(h.ack.cursors()); n != 100 {
-		t.Fatalf("acked %d of 100 before the outage", n)
-	}
-	c1.Close()
 
-	// While the broker is down, ship takes at most what fills its two batches.
-	accepted := 0
-	for i := range 200 {
-		ls := makeLogs(uint64(10+i%5), 100+i*20, 20, metaFor(10+i%5))
-		select {
-		case h.logs <- ls:
-			sent = append(sent, ls)
-			accepted++
-			continue
-		case <-time.After(300 * time.Millisecond):
+	// A producer feeds ship without pause through the whole test.
+	var accepted atomic.Int64
+	var sent [][]event.Log
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			src := i % 5
+			ls := makeLogs(uint64(src), (i/5)*20, 20, metaFor(src))
+			select {
+			case h.logs <- ls:
+				sent = append(sent, ls)
+				accepted.Add(1)
+				time.Sleep(time.Millisecond)
+			case <-stop:
+				return
+			}
 		}
-		break
+	}()
+	waitAcks := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for len(h.ack.cursors()) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("acked %d, waited for %d", len(h.ack.cursors()), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
-	if accepted == 200 {
-		t.Fatalf("ship accepted all input while the broker was down")
+	waitAcks(500)
+	c1.Close() // mid-stream: batches are being produced
+
+	time.Sleep(500 * time.Millisecond) // ship fills what it may hold, then stops reading
+	a1, acks1 := accepted.Load(), len(h.ack.cursors())
+	time.Sleep(time.Second)
+	a2, acks2 := accepted.Load(), len(h.ack.cursors())
+	if a2-a1 > 1 {
+		t.Errorf("ship took %d more slices while the broker was down: not bounded", a2-a1)
+	}
+	if acks2 != acks1 {
+		t.Errorf("%d records acked while the broker was down", acks2-acks1)
 	}
 	held, limit := testutil.ToFloat64(h.s.m.heldBytes), testutil.ToFloat64(h.s.m.heldLimit)
-	if held > limit {
-		t.Errorf("held bytes %v above limit %v", held, limit)
+	if held <= 0 || held > limit {
+		t.Errorf("held bytes %v, limit %v", held, limit)
 	}
-	ackedDuring := len(h.ack.cursors())
+	if got := testutil.ToFloat64(h.s.m.dials.WithLabelValues("error")); got < 1 {
+		t.Errorf("dials{error} = %v during the outage", got)
+	}
+
 	c2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(portN), kfake.DataDir(dir), kfake.SeedTopics(3, "logs", "metrics"))
 	if err != nil {
 		t.Fatalf("restart on port %d: %v", portN, err)
 	}
 	defer c2.Close()
+	waitAcks(acks2 + 500) // flowing again
+	close(stop)
+	<-done
 	h.finish(t)
-	if got := testutil.ToFloat64(h.s.m.dials.WithLabelValues("error")); got < 1 {
-		t.Errorf("dials{error} = %v during the outage", got)
-	}
-	if ackedDuring != 100 {
-		t.Errorf("acked %d records while the broker was down", ackedDuring-100)
-	}
+
 	total := 20 * len(sent)
-	recs := dedup(consume(t, addr, total, []string{"logs"}))
+	all := consumeDistinct(t, addr, total, []string{"logs"})
+	recs := dedup(all)
 	if len(recs) != total {
 		t.Errorf("distinct records consumed %d, want %d", len(recs), total)
 	}
@@ -444,7 +443,8 @@ func TestKafkaOutage(t *testing.T) {
 	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
 		t.Errorf("acks (-want +got):\n%s", diff)
 	}
-	t.Logf("accepted %d slices of 20 during the outage; held %v bytes (limit %v)", accepted, held, limit)
+	t.Logf("%d records sent, %d consumed (%d duplicates); held %v bytes (limit %v) during the outage",
+		total, len(all), len(all)-len(recs), held, limit)
 }
 
 func TestKafkaPingAndMetrics(t *testing.T) {
@@ -567,7 +567,7 @@ func TestKafkaTemplateMissingTopic(t *testing.T) {
 	h.logs <- makeLogs(1, 10, 5, metaFor(1))
 	h.logs <- makeLogs(2, 10, 5, ghost) // after the topic was found missing
 	h.finish(t)
-	recs := consume(t, addr, 30, []string{"logs.shop", "logs-fallback"})
+	recs := consumeDistinct(t, addr, 30, []string{"logs.shop", "logs-fallback"})
 	got := map[string]int{}
 	for _, r := range dedup(recs) {
 		var rec logRecord
@@ -648,5 +648,139 @@ func TestKafkaMetadataCache(t *testing.T) {
 	// one per record.
 	if m := rt.meta.Load(); m < 1 || m > 10 {
 		t.Errorf("%d metadata requests reached the transport for 1000 records, want 1..10", m)
+	}
+}
+
+// consumeDistinct reads until n distinct records (by value) were seen.
+func consumeDistinct(t testing.TB, addr string, n int, topics []string) []*kgo.Record {
+	t.Helper()
+	return consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= n }, topics)
+}
+
+func consumeUntil(t testing.TB, addr string, enough func([]*kgo.Record) bool, topics []string, opts ...kgo.Opt) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100 * time.Millisecond)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for !enough(recs) {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed only %d records before the deadline", len(recs))
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Logf("fetch %s/%d: %v", topic, p, err) })
+		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+	}
+	return recs
+}
+
+// Records the broker refuses for good (here: topic authorization on one
+// topic) are dropped, counted and acknowledged; the rest flows in order.
+func TestKafkaNonRetryableDropped(t *testing.T) {
+	c, addr := startCluster(t, kfake.SeedTopics(2, "logs.shop", "logs.secret", "logs-fallback"))
+	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs.secret", Err: kerr.TopicAuthorizationFailed, Count: -1})
+	defer fault.Remove()
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Topic = "logs.{{ .Namespace }}"
+	cfg.Kafka.FallbackTopic = "logs-fallback"
+	h := runShipper(t, cfg, nil)
+	secret := metaFor(2)
+	secret.Namespace = "secret"
+	var sent [][]event.Log
+	for i := range 4 {
+		a, b := makeLogs(1, i*10, 10, metaFor(1)), makeLogs(2, i*10, 10, secret)
+		sent = append(sent, a, b)
+		h.logs <- a
+		h.logs <- b
+	}
+	h.finish(t)
+	recs := consumeDistinct(t, addr, 40, []string{"logs.shop"})
+	checkPerKeyOrder(t, recs)
+	if got := testutil.ToFloat64(h.s.m.dropped.WithLabelValues("log", "topic_authorization")); got != 40 {
+		t.Errorf("dropped{topic_authorization} = %v, want 40", got)
+	}
+	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+}
+
+// The kafka-go settings the ordering and at-least-once guarantees rest on.
+func TestKafkaWriterSettings(t *testing.T) {
+	cfg := testKafkaConfig("127.0.0.1:9")
+	cfg.Kafka.RequiredAcks = "one"
+	cfg.Kafka.Compression = "lz4"
+	cfg.Kafka.ClientID = "ferry-node-1"
+	s, err := New(cfg, nil, Options{Logs: make(chan []event.Log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := s.writer
+	type settings struct {
+		MaxAttempts  int
+		Async        bool
+		RequiredAcks kafka.RequiredAcks
+		Compression  kafka.Compression
+		BatchTimeout time.Duration
+		BatchSizeOK  bool // ship's batches never reach kafka-go's limits
+		BatchBytesOK bool
+		Balancer     string
+		ClientID     string
+		WriteTimeout time.Duration
+		ReadTimeout  time.Duration
+		DialTimeout  time.Duration
+		AutoCreate   bool
+	}
+	// The metadata cache sits in front of kafka-go's own transport.
+	tr := w.Transport.(*metaCache).next.(*kafka.Transport)
+	got := settings{w.MaxAttempts, w.Async, w.RequiredAcks, w.Compression, w.BatchTimeout,
+		w.BatchSize > s.maxRecords, w.BatchBytes >= int64(s.maxBytes+s.maxMsg), fmt.Sprintf("%T", w.Balancer),
+		tr.ClientID, w.WriteTimeout, w.ReadTimeout, tr.DialTimeout, w.AllowAutoTopicCreation}
+	want := settings{1, false, kafka.RequireOne, kafka.Lz4, time.Microsecond, true, true, "kafka.Murmur2Balancer",
+		"ferry-node-1", 3 * time.Second, 3 * time.Second, 2 * time.Second, false}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// A fault injected N times: the first ack comes only after the N-th faulted
+// produce, and everything arrives.
+func TestKafkaFaultNTimes(t *testing.T) {
+	for _, code := range []*kerr.Error{kerr.NotEnoughReplicas, kerr.LeaderNotAvailable} {
+		t.Run(code.Message, func(t *testing.T) {
+			c, addr := startCluster(t, kfake.SeedTopics(1, "logs"))
+			const n = 4
+			fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: code, Count: n})
+			defer fault.Remove()
+			var mu sync.Mutex
+			hitsAtFirstAck := -1
+			ack := &recAcker{hook: func([]event.Cursor) {
+				mu.Lock()
+				defer mu.Unlock()
+				if hitsAtFirstAck < 0 {
+					hitsAtFirstAck = fault.Hits()
+				}
+			}}
+			h := runShipper(t, testKafkaConfig(addr), ack)
+			ls := makeLogs(1, 0, 50, metaFor(1))
+			h.logs <- ls
+			h.finish(t)
+			if hitsAtFirstAck != n {
+				t.Errorf("first ack after %d faulted produces, want %d", hitsAtFirstAck, n)
+			}
+			recs := consumeDistinct(t, addr, 50, []string{"logs"})
+			checkPerKeyOrder(t, dedup(recs))
+			if diff := cmp.Diff(cursorsOf(ls), h.ack.cursors()); diff != "" {
+				t.Errorf("acks (-want +got):\n%s", diff)
+			}
+			if got := testutil.ToFloat64(h.s.m.retries); got != n {
+				t.Errorf("retries = %v, want %d", got, n)
+			}
+		})
 	}
 }

@@ -2,12 +2,14 @@ package ship
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +23,10 @@ import (
 // Acker receives the cursors of log records that were delivered, or dropped
 // and counted. pkg/tail's *Tailer satisfies it. Ship calls it from a single
 // goroutine and never reuses the slice it passed.
+//
+// Ack must not wait for a send on Options.Logs to complete (for example by
+// taking a lock the sending goroutine holds while it sends): ship may be
+// waiting for Ack to return before it reads Logs again.
 type Acker interface{ Ack(cursors []event.Cursor) }
 
 // Options are the Shipper's inputs and dependencies.
@@ -71,6 +77,13 @@ type Shipper struct {
 	maxMsg     int
 	backoffMin time.Duration
 	backoffMax time.Duration
+
+	dropLog struct {
+		sync.Mutex
+		window     time.Time
+		lines      int
+		suppressed int
+	}
 
 	lastSuccess atomic.Int64
 	heldLogs    atomic.Int64
@@ -407,7 +420,7 @@ func (s *Shipper) place(b *batch, it item, enc []byte) bool {
 		it.start, it.end, it.keyStart, it.keyEnd = 0, 0, 0, 0
 		it.done, it.dropped = true, "too_large"
 		s.m.dropped.WithLabelValues(it.kind(), it.dropped).Inc()
-		s.log.Warn("record dropped: larger than the largest record the sink takes (kafka.max_message_bytes)", "record", it.kind(),
+		s.logDrop("record dropped: larger than the largest record the sink takes (kafka.max_message_bytes)", "record", it.kind(),
 			"bytes", n, "limit", s.maxMsg, "file", it.path, "offset", it.cursor.Offset)
 	} else {
 		if len(b.items) > 0 && b.wire+n+recordOverhead > s.maxBytes-batchHeader {
@@ -562,7 +575,7 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 				s.m.dropped.WithLabelValues(it.kind(), reason).Inc()
 				s.m.heldBytes.Sub(float64(it.size()))
 				b.bytes -= it.size()
-				s.log.Warn("record dropped: refused by the sink", "record", it.kind(), "reason", reason,
+				s.logDrop("record dropped: refused by the sink", "record", it.kind(), "reason", reason,
 					"topic", it.topic, "bytes", it.size(), "file", it.path, "offset", it.cursor.Offset, "error", e)
 			}
 		}
@@ -603,6 +616,31 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 		}
 	}
 	return true
+}
+
+// maxDropLines is how many drop lines per second are logged; the others
+// are counted and reported with the next line (the metric counts all).
+const maxDropLines = 10
+
+func (s *Shipper) logDrop(msg string, args ...any) {
+	d := &s.dropLog
+	d.Lock()
+	now := time.Now()
+	if now.Sub(d.window) >= time.Second {
+		d.window, d.lines = now, 0
+		if d.suppressed > 0 {
+			args = append(args, "suppressed_before", d.suppressed)
+			d.suppressed = 0
+		}
+	}
+	if d.lines >= maxDropLines {
+		d.suppressed++
+		d.Unlock()
+		return
+	}
+	d.lines++
+	d.Unlock()
+	s.log.Warn(msg, args...)
 }
 
 // backoff returns the wait before retry attempt n (from 0): a random time
@@ -653,6 +691,10 @@ func (s *Shipper) hint(err error) string {
 		return "the broker closed the connection"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "the broker did not answer within kafka.write_timeout or kafka.dial_timeout"
+	}
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) || strings.Contains(err.Error(), "tls: ") {
+		return "the TLS handshake failed (check kafka.tls: ca_file, cert_file, key_file, server_name)"
 	}
 	var ke kafka.Error
 	if errors.As(err, &ke) {
