@@ -32,6 +32,10 @@ import (
 // Topic is the topic the agent ships logs to.
 const Topic = "logs"
 
+// binDir holds the agent binary built for this test binary run; Main
+// removes it.
+var binDir string
+
 // buildFerry builds the agent binary once per test binary run, without
 // -race (the agent's speed must not be the race detector's).
 var buildFerry = sync.OnceValues(func() (string, error) {
@@ -39,6 +43,7 @@ var buildFerry = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "ferry")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/ferry-dev/ferry/cmd/agent")
 	out, err := cmd.CombinedOutput()
@@ -48,7 +53,18 @@ var buildFerry = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// Ferry returns the path of the built agent binary.
+// Main runs a package's tests and then removes the agent binary they
+// built (a test package using Ferry calls it from TestMain).
+func Main(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// Ferry returns the path of the built agent binary. A package using it
+// calls Main from its TestMain, so the binary does not outlive the run.
 func Ferry(t testing.TB) string {
 	t.Helper()
 	bin, err := buildFerry()
