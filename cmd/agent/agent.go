@@ -105,7 +105,7 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 	if err != nil {
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
-	st := &status{shipper: shipper, enricher: enricher}
+	st := &status{shipper: shipper}
 	srv := &http.Server{Handler: newMux(reg, st), ReadHeaderTimeout: 5 * time.Second}
 	if hooks.Listening != nil {
 		hooks.Listening(ln.Addr().String())
@@ -216,9 +216,8 @@ func pingLoop(ctx context.Context, s *ship.Shipper, logger *slog.Logger) {
 
 // status is what /healthz and /readyz report.
 type status struct {
-	shipper  *ship.Shipper
-	enricher *enrich.Enricher
-	started  atomic.Bool  // every component was started (config and state loaded)
-	running  atomic.Int32 // components whose Run has not returned
-	failed   atomic.Bool  // a component returned an error
+	shipper *ship.Shipper
+	started atomic.Bool  // every component was started (config and state loaded)
+	running atomic.Int32 // components whose Run has not returned
+	failed  atomic.Bool  // a component returned an error
 }

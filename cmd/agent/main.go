@@ -19,7 +19,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
-	"time"
 )
 
 // Stamped at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -191,12 +190,4 @@ func setMemoryLimit(logger interface {
 	soft := limit / 10 * 9
 	debug.SetMemoryLimit(soft)
 	logger.Info("memory limit set from FERRY_MEMORY_LIMIT", "limit_bytes", limit, "gomemlimit_bytes", soft)
-}
-
-// durationOr returns d, or def when d is not positive.
-func durationOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }

@@ -21,8 +21,8 @@ import (
 // labels, kubectl's last-applied annotation, managedFields, two containers with env and mounts.
 func realisticPod(i int) *corev1.Pod {
 	name := fmt.Sprintf("svc%03d-7d9f8c6b5-x%04d", i, i)
-	fields := metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{".":{},"f:app.kubernetes.io/name":{},"f:app.kubernetes.io/instance":{},` +
-		strings.Repeat(`"f:x":{},`, 60) + `"f:y":{}}}}`)}
+	fields := metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{".":{},"f:app.kubernetes.io/name":{},"f:app.kubernetes.io/instance":{},` +
+		strings.Repeat(`"f:x":{},`, 60) + `"f:y":{}}}}`)
 	env := make([]corev1.EnvVar, 12)
 	for j := range env {
 		env[j] = corev1.EnvVar{Name: fmt.Sprintf("SETTING_%d", j), Value: strings.Repeat("v", 40)}
@@ -54,8 +54,8 @@ func realisticPod(i int) *corev1.Pod {
 			},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: name[:len(name)-6],
 				UID: "1c2d", Controller: new(true), BlockOwnerDeletion: new(true)}},
-			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kube-controller-manager", Operation: "Update", FieldsV1: &fields},
-				{Manager: "kubelet", Operation: "Update", Subresource: "status", FieldsV1: &fields}},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kube-controller-manager", Operation: "Update", FieldsV1: fields},
+				{Manager: "kubelet", Operation: "Update", Subresource: "status", FieldsV1: fields}},
 		},
 		Spec: corev1.PodSpec{NodeName: testNode, ServiceAccountName: "default",
 			Containers: []corev1.Container{c("app"), c("istio-proxy")},

@@ -297,7 +297,7 @@ func checkTopic(name string) error {
 	case len(name) > 249:
 		return errors.New("longer than 249 characters")
 	case name == "." || name == "..":
-		return errors.New("must not be . or ..")
+		return errors.New(`must not be "." or ".."`)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
