@@ -242,30 +242,13 @@ func (g *lineGen) next(b []byte, cri int64) ([]byte, int64) {
 	p := g.rng.Float64()
 	switch {
 	case p < g.pShort:
-		g.msg = appendLine(g.msg[:0], g.src, g.seq, 40+g.rng.IntN(160))
+		g.msg = simnode.AppendLine(g.msg[:0], g.src, g.seq, 40+g.rng.IntN(160))
 	case p < g.pJSON:
 		g.msg = g.appendJSON(g.msg[:0])
 	default:
-		g.msg = appendLine(g.msg[:0], g.src, g.seq, g.longBytes)
+		g.msg = simnode.AppendLine(g.msg[:0], g.src, g.seq, g.longBytes)
 	}
 	return simnode.AppendCRI(b, g.t, stream, g.msg), cri + int64(simnode.CRILines(len(g.msg)))
-}
-
-// appendLine is simnode.Line (a checkable "seq=N src=S len=L ..." message)
-// without its allocation.
-func appendLine(b []byte, src string, seq int64, length int) []byte {
-	start := len(b)
-	b = append(b, "seq="...)
-	b = strconv.AppendInt(b, seq, 10)
-	b = append(b, " src="...)
-	b = append(b, src...)
-	b = append(b, " len="...)
-	b = strconv.AppendInt(b, int64(length), 10)
-	b = append(b, ' ')
-	for i := 0; len(b)-start < length; i++ {
-		b = append(b, "abcdefghijklmnopqrstuvwxyz0123456789"[i%36])
-	}
-	return b
 }
 
 // appendJSON appends a structured log line such as an HTTP service writes.

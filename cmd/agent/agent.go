@@ -121,9 +121,7 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 
 	g, gctx := errgroup.WithContext(context.Background())
 	component := func(name string, run func(context.Context) error, ctx context.Context) {
-		st.running.Add(1)
 		g.Go(func() error {
-			defer st.running.Add(-1)
 			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 				st.failed.Store(true)
 				return fmt.Errorf("%s: %w", name, err)
@@ -217,7 +215,6 @@ func pingLoop(ctx context.Context, s *ship.Shipper, logger *slog.Logger) {
 // status is what /healthz and /readyz report.
 type status struct {
 	shipper *ship.Shipper
-	started atomic.Bool  // every component was started (config and state loaded)
-	running atomic.Int32 // components whose Run has not returned
-	failed  atomic.Bool  // a component returned an error
+	started atomic.Bool // every component was started (config and state loaded)
+	failed  atomic.Bool // a component returned an error
 }

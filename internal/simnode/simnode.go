@@ -318,7 +318,12 @@ func gzipFile(path string) error {
 // Line builds the message of a logical line: "seq=N src=S len=L " padded
 // with filler to exactly length bytes (or longer when the header alone is).
 func Line(src string, seq int64, length int) []byte {
-	b := make([]byte, 0, max(length, 64))
+	return AppendLine(make([]byte, 0, max(length, 64)), src, seq, length)
+}
+
+// AppendLine appends Line's message to b, for writers that reuse a buffer.
+func AppendLine(b []byte, src string, seq int64, length int) []byte {
+	start := len(b)
 	b = append(b, "seq="...)
 	b = strconv.AppendInt(b, seq, 10)
 	b = append(b, " src="...)
@@ -326,7 +331,7 @@ func Line(src string, seq int64, length int) []byte {
 	b = append(b, " len="...)
 	b = strconv.AppendInt(b, int64(length), 10)
 	b = append(b, ' ')
-	for i := 0; len(b) < length; i++ {
+	for i := 0; len(b)-start < length; i++ {
 		b = append(b, "abcdefghijklmnopqrstuvwxyz0123456789"[i%36])
 	}
 	return b

@@ -3,6 +3,7 @@ package enrich
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -77,25 +78,31 @@ type countingPods struct {
 	m *metrics
 }
 
-func (p countingPods) List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error) {
-	p.m.apiRequests.WithLabelValues("pods", "list").Inc()
-	l, err := p.PodInterface.List(ctx, opts)
+// counted makes one API request, counting it and its failure.
+func counted[T any](m *metrics, resource, verb string, call func() (T, error)) (T, error) {
+	m.apiRequests.WithLabelValues(resource, verb).Inc()
+	v, err := call()
 	if err != nil {
-		p.m.apiErrors.WithLabelValues("pods", "list").Inc()
+		m.apiErrors.WithLabelValues(resource, verb).Inc()
 	}
-	return l, err
+	return v, err
+}
+
+// countedWatch is counted for a watch; every watch after the first is a
+// restart.
+func countedWatch(m *metrics, resource string, watches *atomic.Int64, call func() (watch.Interface, error)) (watch.Interface, error) {
+	if watches.Add(1) > 1 {
+		m.watchRestarts.WithLabelValues(resource).Inc()
+	}
+	return counted(m, resource, "watch", call)
+}
+
+func (p countingPods) List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error) {
+	return counted(p.m, "pods", "list", func() (*corev1.PodList, error) { return p.PodInterface.List(ctx, opts) })
 }
 
 func (p countingPods) Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	p.m.apiRequests.WithLabelValues("pods", "watch").Inc()
-	if p.m.podWatches.Add(1) > 1 {
-		p.m.watchRestarts.WithLabelValues("pods").Inc()
-	}
-	w, err := p.PodInterface.Watch(ctx, opts)
-	if err != nil {
-		p.m.apiErrors.WithLabelValues("pods", "watch").Inc()
-	}
-	return w, err
+	return countedWatch(p.m, "pods", &p.m.podWatches, func() (watch.Interface, error) { return p.PodInterface.Watch(ctx, opts) })
 }
 
 type countingNamespaces struct {
@@ -104,22 +111,9 @@ type countingNamespaces struct {
 }
 
 func (n countingNamespaces) List(ctx context.Context, opts metav1.ListOptions) (*corev1.NamespaceList, error) {
-	n.m.apiRequests.WithLabelValues("namespaces", "list").Inc()
-	l, err := n.NamespaceInterface.List(ctx, opts)
-	if err != nil {
-		n.m.apiErrors.WithLabelValues("namespaces", "list").Inc()
-	}
-	return l, err
+	return counted(n.m, "namespaces", "list", func() (*corev1.NamespaceList, error) { return n.NamespaceInterface.List(ctx, opts) })
 }
 
 func (n countingNamespaces) Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	n.m.apiRequests.WithLabelValues("namespaces", "watch").Inc()
-	if n.m.nsWatches.Add(1) > 1 {
-		n.m.watchRestarts.WithLabelValues("namespaces").Inc()
-	}
-	w, err := n.NamespaceInterface.Watch(ctx, opts)
-	if err != nil {
-		n.m.apiErrors.WithLabelValues("namespaces", "watch").Inc()
-	}
-	return w, err
+	return countedWatch(n.m, "namespaces", &n.m.nsWatches, func() (watch.Interface, error) { return n.NamespaceInterface.Watch(ctx, opts) })
 }
