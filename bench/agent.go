@@ -42,6 +42,9 @@ func buildCeiling(root, dir string) (string, error) {
 // the agent's default.
 var agentQueueBytes int64
 
+// keepWork keeps the steady run's directory (config, agent log, state).
+var keepWork bool
+
 // moduleRoot is the directory of the ferry module's go.mod.
 func moduleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()

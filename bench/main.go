@@ -61,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		memProf   = fs.String("memprofile", "mem.pprof", "profile: allocation profile output")
 		pSink     = fs.String("profile-sink", "file", "profile: file or kafka")
 		queue     = fs.Int64("queue-bytes", 0, "agent memory.queue_bytes (0: the agent's default, 32 MiB)")
+		keep      = fs.Bool("keep", false, "steady: keep the run's directory (the agent's config, log and state) under -dir")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -157,7 +158,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	agentQueueBytes = *queue
+	agentQueueBytes, keepWork = *queue, *keep
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
 		fmt.Fprintf(stdout, "agent environment: GOMEMLIMIT=%s\n", v)
 	}
@@ -195,6 +196,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "steady: %d lines/s target over %d files -> %s, window %.0fs\n", *rate, f.Files, f.Sink, f.Window.Seconds())
 		fmt.Fprintf(stdout, "  written %.0f lines/s, read %.0f lines/s; agent CPU %.1f%% of one core; RSS %.1f MiB (peak %.1f MiB; RssAnon %.1f MiB, RssFile %.1f MiB); read-to-ack p50 %.3fs p99 %.3fs over %.0f lines; load1 %.2f\n",
 			f.Rate, f.ReadRate, f.CPUPercent, mib(f.RSS), mib(f.MaxRSS), mib(f.Anon), mib(f.File), f.P50, f.P99, f.Acked, f.Load1)
+		fmt.Fprintf(stdout, "  Go runtime at the end: heap in use %.1f MiB, stacks %.1f MiB, held from the OS %.1f MiB; %.0f GC cycles in the window\n",
+			mib(int64(f.HeapInuse)), mib(int64(f.StackInuse)), mib(int64(f.GoSys)), f.GCs)
 	}
 	return 0
 }

@@ -26,6 +26,10 @@ type SteadyFigures struct {
 	Acked             float64 // observations in the window
 	Load1             float64
 	Files, Containers int
+	// Go runtime figures at the end of the window: heap in use, goroutine
+	// stacks, what the runtime holds from the OS, GC cycles in the window.
+	HeapInuse, StackInuse, GoSys float64
+	GCs                          float64
 }
 
 // runSteady starts the agent on an empty directory, then a writer that
@@ -36,7 +40,9 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 	if err != nil {
 		return SteadyFigures{}, err
 	}
-	defer os.RemoveAll(dir)
+	if !keepWork {
+		defer os.RemoveAll(dir)
+	}
 	root := filepath.Join(dir, "pods")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return SteadyFigures{}, err
@@ -114,6 +120,10 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 		Window:     m1.at.Sub(m0.at),
 		Load1:      load,
 		Files:      files,
+		HeapInuse:  m1.sum("go_memstats_heap_inuse_bytes"),
+		StackInuse: m1.sum("go_memstats_stack_inuse_bytes"),
+		GoSys:      m1.sum("go_memstats_sys_bytes"),
+		GCs:        m1.sum("go_gc_duration_seconds_count") - m0.sum("go_gc_duration_seconds_count"),
 	}
 	if len(lat) > 0 {
 		f.Acked = lat[len(lat)-1].count
