@@ -42,7 +42,8 @@ func scrapeMetrics(ctx context.Context, addr string) (scrape, error) {
 	return scrape{at: time.Now(), mfs: mfs}, nil
 }
 
-// sum adds the values of every series of a counter or gauge whose labels
+// sum adds the values of every series of a counter or gauge (the count of a
+// summary) whose labels
 // include all of match.
 func (s scrape) sum(name string, match ...string) float64 {
 	mf := s.mfs[name]
@@ -61,6 +62,8 @@ func (s scrape) sum(name string, match ...string) float64 {
 			t += m.GetGauge().GetValue()
 		case m.Untyped != nil:
 			t += m.GetUntyped().GetValue()
+		case m.Summary != nil:
+			t += float64(m.GetSummary().GetSampleCount())
 		}
 	}
 	return t

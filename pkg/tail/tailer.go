@@ -10,9 +10,9 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ferry-dev/ferry/pkg/event"
@@ -69,8 +69,7 @@ type Tailer struct {
 	resume   map[fileKey]stateEntry
 	fresh    bool
 	batch    []event.Log
-	watcher  *fsnotify.Watcher
-	watched  map[string]bool
+	watcher  *notifier
 	warned   map[string]bool
 	nextRead time.Time // when the next read turn is due
 	logsBuf  []event.Log
@@ -101,7 +100,6 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		ackCh:    make(chan struct{}, 1),
 		files:    make(map[fileKey]*follower),
 		byPath:   make(map[string]*follower),
-		watched:  make(map[string]bool),
 		warned:   make(map[string]bool),
 
 		lastRotated: make(map[string]rotated),
@@ -115,6 +113,19 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 	}
 	return t, nil
 }
+
+// notifyEvent is a directory entry's change; Name is the entry's path.
+type notifyEvent struct {
+	Name string
+	Op   notifyOp
+}
+
+type notifyOp uint8
+
+const (
+	opCreate notifyOp = 1 << iota // created or moved in
+	opRemove                      // deleted or moved away
+)
 
 // tracker holds the acknowledgement state of one generation of one file: the
 // lines emitted and not yet acknowledged, and the committed offset.
@@ -287,9 +298,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 	}
 	defer close(t.out)
 	t.loadState()
-	// Buffered, so that notifications left waiting while a read is due
-	// anyway are taken in one pass (see the wait below).
-	if w, err := fsnotify.NewBufferedWatcher(4096); err != nil {
+	if w, err := newNotifier(); err != nil {
 		t.log.Warn("file notifications unavailable; relying on polling", "err", err)
 	} else {
 		t.watcher = w
@@ -307,33 +316,31 @@ func (t *Tailer) Run(ctx context.Context) error {
 		nextRescan = now.Add(t.cfg.RescanInterval)
 		nextCommit = now.Add(t.cfg.CommitInterval)
 		rescanAt   time.Time
-		events     <-chan fsnotify.Event
-		errs       <-chan error
+		wakeCh     <-chan struct{}
 		timer      = time.NewTimer(time.Hour)
 		blocked    bool
 	)
 	t.nextRead = now
 	defer timer.Stop()
 	if t.watcher != nil {
-		events, errs = t.watcher.Events, t.watcher.Errors
+		wakeCh = t.watcher.Wake()
 	}
-	takeEvents := func(first *fsnotify.Event) {
-		// Take every notification that is ready: a burst of writes
-		// costs one pass, not one loop per event.
-		for i := 0; i < 4096; i++ {
-			var ev fsnotify.Event
-			if first != nil {
-				ev, first = *first, nil
-			} else {
-				select {
-				case ev = <-events:
-				default:
-					return
-				}
+	// takeEvents reads every queued notification in one pass: a burst of
+	// writes costs one read(2), not one wakeup per write.
+	takeEvents := func() {
+		if t.watcher == nil {
+			return
+		}
+		now := time.Now()
+		overflow := t.watcher.Drain(16, t.fileWritten, func(ev notifyEvent) {
+			if t.handleEvent(ev, now) && rescanAt.IsZero() {
+				rescanAt = now.Add(50 * time.Millisecond)
 			}
-			if t.handleEvent(ev, time.Now()) && rescanAt.IsZero() {
-				rescanAt = time.Now().Add(50 * time.Millisecond)
-			}
+		})
+		if overflow {
+			// Events were lost: look at everything now.
+			t.log.Debug("file notification queue overflowed; polling and rescanning")
+			nextPoll, rescanAt = now, now
 		}
 	}
 	for ctx.Err() == nil {
@@ -354,7 +361,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			nextCommit = now.Add(t.cfg.CommitInterval)
 		}
 		if !now.Before(t.nextRead) {
-			takeEvents(nil) // what was left queued while this read was due
+			takeEvents() // what was left queued while this read was due
 			var more bool
 			more, blocked = t.readTurn(now)
 			switch {
@@ -377,7 +384,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		}
 		d := time.Until(wake)
 		if d <= 0 {
-			takeEvents(nil)
+			takeEvents()
 			continue
 		}
 		// A batch the consumer did not take yet is offered while waiting:
@@ -388,13 +395,15 @@ func (t *Tailer) Run(ctx context.Context) error {
 			out = t.out
 		}
 		// While a read is due within read_interval anyway, notifications
-		// change nothing but which files it reads: leave them queued and
-		// take them all when it comes. A container writing one line per
-		// write call then costs one wakeup per read_interval, not one per
-		// line.
-		evCh := events
+		// change nothing but which files it reads: leave them queued in
+		// the kernel and take them all when it comes. A container writing
+		// one line per write call then costs one wakeup per read_interval,
+		// not one per line.
+		evCh := wakeCh
 		if time.Until(t.nextRead) <= t.cfg.ReadInterval {
 			evCh = nil
+		} else if t.watcher != nil {
+			t.watcher.Arm()
 		}
 		timer.Reset(d)
 		waitStart := time.Now()
@@ -405,11 +414,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 			if blocked {
 				t.nextRead = time.Now()
 			}
-		case ev := <-evCh:
-			takeEvents(&ev)
-		case err := <-errs:
-			t.log.Debug("file notification error; rescanning", "err", err)
-			rescanAt = time.Now()
+		case <-evCh:
+			t.watcher.Woken()
+			takeEvents()
 		case <-timer.C:
 		case <-t.ackCh:
 			if blocked {
@@ -617,17 +624,19 @@ func (t *Tailer) warnOnce(key, msg string, args ...any) {
 	t.log.Warn(msg, args...)
 }
 
+// fileWritten marks the file at path (if open) for a read.
+func (t *Tailer) fileWritten(path []byte) {
+	if f := t.byPath[string(path)]; f != nil {
+		f.dirty = true
+		t.wantRead(f.lastRead.Add(t.cfg.ReadInterval))
+	}
+}
+
 // handleEvent reacts to one notification; true asks for a rescan soon.
-func (t *Tailer) handleEvent(ev fsnotify.Event, now time.Time) bool {
+func (t *Tailer) handleEvent(ev notifyEvent, now time.Time) bool {
 	f := t.byPath[ev.Name]
-	switch {
-	case ev.Has(fsnotify.Write):
-		if f != nil {
-			f.dirty = true
-			t.wantRead(f.lastRead.Add(t.cfg.ReadInterval))
-		}
-		return false
-	case ev.Has(fsnotify.Create):
+	switch ev.Op {
+	case opCreate:
 		if f != nil {
 			t.check(f, now)
 		}
@@ -639,12 +648,12 @@ func (t *Tailer) handleEvent(ev fsnotify.Event, now time.Time) bool {
 			return false
 		}
 		return true // a directory, perhaps: rescan soon
-	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
+	case opRemove:
 		if f != nil {
 			t.check(f, now)
 		}
-		if t.watched[ev.Name] {
-			delete(t.watched, ev.Name)
+		if t.watcher.Watching(ev.Name) {
+			t.watcher.Remove(ev.Name) // a directory moved away: watch it anew where it is found
 		}
 		return f != nil
 	}
@@ -672,21 +681,18 @@ func (t *Tailer) watch() {
 		}
 	}
 	for d := range want {
-		if t.watched[d] {
+		if t.watcher.Watching(d) {
 			continue
 		}
 		if err := t.watcher.Add(d); err != nil {
-			if !errors.Is(err, os.ErrNotExist) {
+			if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 				t.warnOnce("watch", "cannot watch a directory; new files there are found by rescan", "dir", d, "err", err)
 			}
-			continue
 		}
-		t.watched[d] = true
 	}
-	for d := range t.watched {
+	for _, d := range t.watcher.Dirs() {
 		if !want[d] {
-			_ = t.watcher.Remove(d)
-			delete(t.watched, d)
+			t.watcher.Remove(d)
 		}
 	}
 }
