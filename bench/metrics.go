@@ -43,8 +43,7 @@ func scrapeMetrics(ctx context.Context, addr string) (scrape, error) {
 }
 
 // sum adds the values of every series of a counter or gauge (the count of a
-// summary) whose labels
-// include all of match.
+// summary) whose labels include all of match.
 func (s scrape) sum(name string, match ...string) float64 {
 	mf := s.mfs[name]
 	if mf == nil {
