@@ -27,35 +27,29 @@
 // rather than wait forever; that topic is tried again after a minute. A
 // fixed topic that does not exist is retried (and logged) until it does.
 // A record can be delivered twice (a retry after a timeout the broker had
-// in fact served; kafka-go has no idempotent producer): consumers must
-// tolerate duplicates.
+// in fact served; ship does not use Kafka's idempotent producer): consumers
+// must tolerate duplicates.
 //
 // Order. Records with the same key (log records: the pod UID; metric
 // records: the node name) keep their order within their partition, retries
-// included. kafka-go's Writer would break this with its own retries (after a
-// batch fails MaxAttempts times, the next batch of the same partition goes
-// on) and by splitting a call into several batches per partition. So ship
-// drives batches itself:
-//   - one synchronous WriteMessages call is in flight at a time, and the
-//     next batch starts only when every record of the previous one was
-//     confirmed or dropped;
-//   - Writer.MaxAttempts = 1: ship retries, not kafka-go;
-//   - Writer.BatchSize and BatchBytes exceed what one ship batch can hold
-//     (batch.max_bytes bytes, batch.max_bytes/1024 records), so one call forms
-//     at most one produce batch per partition, which the broker accepts or
-//     refuses as a whole; kafka-go appends a call's messages to a partition
-//     batch under that partition's lock, so its batch timer cannot split it;
-//   - Writer.BatchTimeout = 1µs: ship lingers itself (batch.linger), and
-//     kafka-go hands over the batch as soon as the call formed it;
-//   - failed records are resent, in their original order, before anything
-//     that came after them.
+// included. Ship forms, bounds and retries its batches itself, and sends
+// them with kafka-go's Client and Transport, not its Writer (whose own
+// batching, retries and per-partition buffers would have to be defeated):
+//   - one batch is in flight at a time, and the next starts only when every
+//     record of the previous one was confirmed or dropped;
+//   - a batch goes out as one produce request per partition (concurrently),
+//     which the partition's leader accepts or refuses as a whole: a
+//     partition's records are never split across requests;
+//   - kafka-go does not retry produce requests; ship resends failed records,
+//     in their original order, before anything that came after them.
 //
-// Other kafka-go settings are explicit too: RequiredAcks (all by default,
-// none refused), Compression, ReadTimeout and WriteTimeout (write_timeout),
-// Transport DialTimeout, ClientID, TLS, SASL and MetadataTTL (6s), Async
-// false, AllowAutoTopicCreation. The Writer's per-message lookups of a
-// topic's partition count are answered from a one-second cache in front
-// of the Transport.
+// Other settings are explicit too: RequiredAcks (all by default, none
+// refused), Compression (LZ4 frames with 64 KiB blocks and no content
+// checksum, as Kafka's Java producer writes them), the request timeout
+// (write_timeout, also given to the brokers to reach required_acks),
+// Transport DialTimeout, ClientID, TLS, SASL and MetadataTTL (6s),
+// auto-creation of topics. A batch looks up each topic's partition count
+// once, from a one-second cache in front of the Transport.
 //
 // Partitioning is murmur2 over the key (kafka.Murmur2Balancer), like the
 // Java client and librdkafka, so other producers of the same keys agree.
@@ -119,7 +113,7 @@
 // ferry_ship_fallback_topic_records_total, ferry_ship_batch_duration_seconds,
 // ferry_ship_held_bytes, ferry_ship_held_bytes_limit, the pipeline's
 // ferry_read_to_ack_seconds (observed at ack time from event.Log.ReadAt),
-// ferry_ship_kafka_dials_total{result}, and kafka-go's Writer.Stats() as
-// ferry_ship_kafka_writer_* (writes, messages, bytes, errors, retries,
-// write, wait and batch queue seconds).
+// ferry_ship_kafka_dials_total{result} and
+// ferry_ship_kafka_produce_requests_total{result} (one request per
+// partition of a batch).
 package ship

@@ -23,8 +23,8 @@ import (
 	"github.com/ferry-dev/ferry/pkg/event"
 )
 
-// setupKafka builds the kafka-go Writer. Every setting that matters is set
-// explicitly; see the package documentation for why each has its value.
+// setupKafka builds the Kafka producer on kafka-go's Transport. Every
+// setting that matters is set explicitly; see the package documentation.
 func (s *Shipper) setupKafka(k KafkaConfig) error {
 	tlsCfg, err := k.TLS.build()
 	if err != nil {
@@ -65,36 +65,27 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 		TLS:         tlsCfg,
 		SASL:        mech,
 	}
-	s.writer = &kafka.Writer{
-		Addr:      kafka.TCP(k.Brokers...),
-		Transport: &metaCache{next: transport},
+	addr := kafka.TCP(k.Brokers...)
+	s.transport = &metaCache{next: transport}
+	s.prod = &kafkaProducer{
+		// Client.Timeout bounds each produce request, and is the timeout
+		// the brokers are given to reach required_acks.
+		client:     &kafka.Client{Addr: addr, Transport: s.transport, Timeout: time.Duration(k.WriteTimeout)},
+		acks:       acks,
+		comp:       comp,
+		autoCreate: k.AllowAutoTopicCreation,
 		// Java's and librdkafka's default partitioner for keyed records, so
 		// other producers of the same keys agree on partitions.
-		Balancer: kafka.Murmur2Balancer{},
-		// Ship retries itself, forever, with its own backoff; kafka-go's
-		// internal retries would let a later batch of the same partition
-		// overtake a failed one.
-		MaxAttempts: 1,
-		// A call must form at most one kafka-go batch per partition: these
-		// bounds are never reached by one of ship's batches.
-		BatchSize:  s.maxRecords + 1,
-		BatchBytes: int64(k.Batch.MaxBytes+k.MaxMessageBytes) + int64(s.maxRecords+1)*64,
-		// Ship lingers itself; kafka-go's timer only hands over the batch a
-		// synchronous call formed (it cannot split it: see doc.go).
-		BatchTimeout:           time.Microsecond,
-		ReadTimeout:            time.Duration(k.WriteTimeout),
-		WriteTimeout:           time.Duration(k.WriteTimeout),
-		RequiredAcks:           acks,
-		Async:                  false,
-		Compression:            comp,
-		AllowAutoTopicCreation: k.AllowAutoTopicCreation,
-		Logger:                 kafka.LoggerFunc(func(string, ...any) {}),
-		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) {
-			s.log.Debug("kafka-go: " + fmt.Sprintf(f, a...))
-		}),
+		balancer: kafka.Murmur2Balancer{},
+		requests: func(ok bool) {
+			if ok {
+				s.m.produceRequests.WithLabelValues("ok").Inc()
+			} else {
+				s.m.produceRequests.WithLabelValues("error").Inc()
+			}
+		},
 	}
-	s.prod = s.writer
-	s.client = &kafka.Client{Addr: s.writer.Addr, Transport: transport, Timeout: time.Duration(k.WriteTimeout)}
+	s.client = &kafka.Client{Addr: addr, Transport: transport, Timeout: time.Duration(k.WriteTimeout)}
 	s.autoCreate = k.AllowAutoTopicCreation
 	topic := k.MetricsTopic
 	s.ping = func(ctx context.Context) error {
@@ -299,24 +290,23 @@ func (r *router) topic(m *event.Meta) (string, bool) {
 }
 
 // recordsPerBatchDivisor sets a batch's record bound: batch.max_bytes
-// divided by it. kafka-go allocates, per partition of every call, room for
-// Writer.BatchSize messages (about 150 bytes each, zeroed) whether or not
-// they come; a bound of one record per 1 KiB keeps that below the size of
-// the records themselves (log records are rarely under 300 bytes encoded)
-// while a batch of small records still carries hundreds of them.
-const recordsPerBatchDivisor = 1024
+// divided by it. It bounds the per-record bookkeeping of a batch (about 100
+// bytes a record, allocated once per batch buffer) when records are tiny;
+// log records are rarely under 300 bytes encoded, so the byte bound is
+// the one that fills a batch.
+const recordsPerBatchDivisor = 128
 
 // metaCacheTTL is how long metaCache reuses a topic's metadata.
 const metaCacheTTL = time.Second
 
-// metaCache sits in front of the Writer's transport. kafka-go's Writer asks
-// the transport for a topic's metadata once per message, to count its
+// metaCache sits in front of the producer's transport. The producer asks
+// for a topic's metadata once per topic of every batch, to count its
 // partitions; kafka.Transport answers from its own cache but takes locks
-// and copies the response every time (9% of the CPU of shipping to Kafka
-// in the benchmark). metaCache answers a repeated single-topic metadata
-// request from the last good response (the topic found, no error) for up
-// to metaCacheTTL; everything else, produce requests included, goes
-// through. The Writer only reads the responses it gets.
+// and copies the response every time. metaCache answers a repeated
+// single-topic metadata request from the last good response (the topic
+// found, no error) for up to metaCacheTTL; everything else, produce
+// requests included, goes through. The producer only reads the responses
+// it gets.
 type metaCache struct {
 	next kafka.RoundTripper
 

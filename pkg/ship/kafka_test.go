@@ -478,8 +478,8 @@ func TestKafkaPingAndMetrics(t *testing.T) {
 			found[mf.GetName()] = m[0].GetCounter().GetValue()
 		}
 	}
-	if found["ferry_ship_kafka_writer_messages_total"] != 10 || found["ferry_ship_kafka_writer_writes_total"] < 1 {
-		t.Errorf("kafka-go stats not mapped: %v", found)
+	if ok, bad := testutil.ToFloat64(h.s.m.produceRequests.WithLabelValues("ok")), testutil.ToFloat64(h.s.m.produceRequests.WithLabelValues("error")); ok < 1 || bad != 0 {
+		t.Errorf("produce requests: %v ok, %v failed; want at least 1 ok, none failed", ok, bad)
 	}
 	if got := testutil.ToFloat64(h.s.m.dials.WithLabelValues("ok")); got < 1 {
 		t.Errorf("dials{ok} = %v", got)
@@ -533,9 +533,11 @@ func TestKafkaDefaultBatchFitsBroker(t *testing.T) {
 	mfs, _ := h.reg.Gather()
 	for _, mf := range mfs {
 		switch mf.GetName() {
-		case "ferry_ship_kafka_writer_messages_total":
-			if v := mf.GetMetric()[0].GetCounter().GetValue(); v != 6000 {
-				t.Errorf("kafka-go wrote %v messages, want 6000 (no resend)", v)
+		case "ferry_ship_kafka_produce_requests_total":
+			for _, m := range mf.GetMetric() {
+				if m.GetLabel()[0].GetValue() == "error" && m.GetCounter().GetValue() != 0 {
+					t.Errorf("%v produce requests failed, want none (no resend)", m.GetCounter().GetValue())
+				}
 			}
 		case "ferry_ship_dropped_records_total":
 			for _, m := range mf.GetMetric() {
@@ -617,9 +619,9 @@ func TestKafkaMetadataCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	mc, ok := s.writer.Transport.(*metaCache)
+	mc, ok := s.transport.(*metaCache)
 	if !ok {
-		t.Fatalf("writer transport is %T, want *metaCache", s.writer.Transport)
+		t.Fatalf("transport is %T, want *metaCache", s.transport)
 	}
 	rt := &countingRT{next: mc.next}
 	mc.next = rt
@@ -710,7 +712,7 @@ func TestKafkaNonRetryableDropped(t *testing.T) {
 }
 
 // The kafka-go settings the ordering and at-least-once guarantees rest on.
-func TestKafkaWriterSettings(t *testing.T) {
+func TestKafkaProducerSettings(t *testing.T) {
 	cfg := testKafkaConfig("127.0.0.1:9")
 	cfg.Kafka.RequiredAcks = "one"
 	cfg.Kafka.Compression = "lz4"
@@ -720,29 +722,22 @@ func TestKafkaWriterSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	w := s.writer
+	p := s.prod.(*kafkaProducer)
 	type settings struct {
-		MaxAttempts  int
-		Async        bool
 		RequiredAcks kafka.RequiredAcks
 		Compression  kafka.Compression
-		BatchTimeout time.Duration
-		BatchSizeOK  bool // ship's batches never reach kafka-go's limits
-		BatchBytesOK bool
 		Balancer     string
 		ClientID     string
-		WriteTimeout time.Duration
-		ReadTimeout  time.Duration
+		Timeout      time.Duration
 		DialTimeout  time.Duration
 		AutoCreate   bool
+		Cached       bool // the producer's metadata goes through the cache
 	}
 	// The metadata cache sits in front of kafka-go's own transport.
-	tr := w.Transport.(*metaCache).next.(*kafka.Transport)
-	got := settings{w.MaxAttempts, w.Async, w.RequiredAcks, w.Compression, w.BatchTimeout,
-		w.BatchSize > s.maxRecords, w.BatchBytes >= int64(s.maxBytes+s.maxMsg), fmt.Sprintf("%T", w.Balancer),
-		tr.ClientID, w.WriteTimeout, w.ReadTimeout, tr.DialTimeout, w.AllowAutoTopicCreation}
-	want := settings{1, false, kafka.RequireOne, kafka.Lz4, time.Microsecond, true, true, "kafka.Murmur2Balancer",
-		"ferry-node-1", 3 * time.Second, 3 * time.Second, 2 * time.Second, false}
+	tr := s.transport.(*metaCache).next.(*kafka.Transport)
+	got := settings{p.acks, p.comp, fmt.Sprintf("%T", p.balancer), tr.ClientID, p.client.Timeout, tr.DialTimeout,
+		p.autoCreate, p.client.Transport == s.transport}
+	want := settings{kafka.RequireOne, kafka.Lz4, "kafka.Murmur2Balancer", "ferry-node-1", 3 * time.Second, 2 * time.Second, false, true}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

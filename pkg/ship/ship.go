@@ -43,13 +43,12 @@ type Options struct {
 	Stdout io.Writer
 }
 
-// producer is what ship needs from a sink. *kafka.Writer satisfies it, and
-// so do the NDJSON debug sinks.
+// producer is what ship needs from a sink: the Kafka producer and the
+// NDJSON debug sinks. A call returns nil when every message was confirmed,
+// or kafka.WriteErrors with one entry per message, or one error for all.
 type producer interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
-
-var _ producer = (*kafka.Writer)(nil)
 
 // Shipper encodes records, batches them, sends the batches to the sink and
 // acknowledges what the sink confirmed. See the package documentation for
@@ -60,7 +59,7 @@ type Shipper struct {
 	m    *metrics
 
 	prod       producer
-	writer     *kafka.Writer // nil for the debug sinks
+	transport  kafka.RoundTripper // Kafka only
 	ping       func(ctx context.Context) error
 	client     *kafka.Client // metadata requests (Kafka only)
 	autoCreate bool
@@ -137,9 +136,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 		s.setupDebug(cfg.Stdout.Linger)
 	}
 	s.m.heldLimit.Set(float64(2 * (s.maxBytes + s.maxMsg)))
-	if s.writer != nil {
-		s.m.writer = newWriterCollector(s.writer)
-	}
+	s.m.kafka = s.transport != nil
 	if opts.Registerer != nil {
 		if err := s.m.register(opts.Registerer); err != nil {
 			_ = s.Close()
@@ -187,8 +184,8 @@ func (s *Shipper) Ping(ctx context.Context) error {
 func (s *Shipper) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		if s.writer != nil {
-			errs = append(errs, s.writer.Close())
+		if s.transport != nil {
+			closeIdle(s.transport)
 		}
 		if s.closer != nil {
 			errs = append(errs, s.closer.Close())
