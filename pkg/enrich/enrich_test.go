@@ -337,9 +337,11 @@ func TestFieldSelectorIsTheNode(t *testing.T) {
 	h := start(t, testConfig(), fakeClient{c})
 	h.waitSynced()
 	var seen []string
+	lists := 0
 	for _, a := range c.Actions() {
 		if l, ok := a.(k8stesting.ListAction); ok && a.GetResource().Resource == "pods" {
 			seen = append(seen, l.GetListRestrictions().Fields.String())
+			lists++
 		}
 		if w, ok := a.(k8stesting.WatchAction); ok && a.GetResource().Resource == "pods" {
 			seen = append(seen, w.GetWatchRestrictions().Fields.String())
@@ -348,7 +350,9 @@ func TestFieldSelectorIsTheNode(t *testing.T) {
 			t.Errorf("request scoped to a namespace: %v", a)
 		}
 	}
-	if len(seen) < 2 {
+	// The fake clientset cannot serve streaming lists and says so; the adapter passes that on,
+	// so client-go lists (as it would on the clientset) instead of waiting for a stream.
+	if len(seen) < 2 || lists == 0 {
 		t.Fatalf("want a list and a watch of pods, got %v", c.Actions())
 	}
 	for _, s := range seen {

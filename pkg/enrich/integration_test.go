@@ -158,6 +158,14 @@ func TestRealAPIServer(t *testing.T) {
 	}
 	h := start(t, cfg, nil)
 	h.waitSynced()
+	// client-go filled the cache with a streaming list (a watch with sendInitialEvents): the
+	// client supports it, and no list request was sent.
+	if n := counterValue(t, h.e.m.apiRequests.WithLabelValues("pods", "list")); n != 0 {
+		t.Errorf("pod list requests = %v, want 0 (client-go should use the streaming watch-list)", n)
+	}
+	if n := counterValue(t, h.e.m.apiRequests.WithLabelValues("pods", "watch")); n < 1 {
+		t.Errorf("pod watch requests = %v, want >= 1", n)
+	}
 
 	checkMeta := func(p *corev1.Pod, owner event.Owner) {
 		t.Helper()
