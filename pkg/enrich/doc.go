@@ -12,6 +12,13 @@
 // time suffix), so no ReplicaSet or Job informer runs. With namespace_labels on, one more
 // informer watches namespaces (name and labels only).
 //
+// The informers list and watch through a Client. The agent's own (Options.Client nil) is a REST
+// client of the core/v1 API alone, built from the kubeconfig or the in-cluster service account,
+// asking for protobuf; client-go's reflector fills the caches with a streaming list (a watch
+// with sendInitialEvents) where the API server serves one. client-go's typed clientset and
+// informer factory are not used: they register the types of every API group, which more than
+// doubles the binary's size and the part of it resident in memory.
+//
 // A line's pod is found by the uid in its path (/var/log/pods/<ns>_<pod>_<uid>/<container>/
 // <n>.log, see ParsePath). Static pods log under their config hash, which their mirror pod
 // carries in the kubernetes.io/config.mirror annotation; the cache is indexed by it too, and

@@ -14,8 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/ferry-dev/ferry/pkg/event"
@@ -30,7 +29,7 @@ type Options struct {
 	Out chan<- []event.Log
 	// Client is the API client. Nil: built from Config.Kubeconfig, or the in-cluster service
 	// account, when Enabled.
-	Client kubernetes.Interface
+	Client Client
 	// Registerer receives the metrics. Nil: no registration.
 	Registerer prometheus.Registerer
 }
@@ -45,9 +44,7 @@ type Enricher struct {
 	excludeContainersKey string
 	nodeMeta             *event.Meta // for lines whose path does not parse
 
-	// Informers (nil when disabled).
-	podFactory informers.SharedInformerFactory
-	nsFactory  informers.SharedInformerFactory
+	// Informers (nil when disabled; namespaces also when NamespaceLabels is off).
 	pods       cache.SharedIndexInformer
 	namespaces cache.SharedIndexInformer
 
@@ -145,13 +142,14 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Enricher, error) {
 		}
 		client = c
 	}
-	client = countingClient{Interface: client, m: e.m}
 
 	selector := fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
-	e.podFactory = informers.NewSharedInformerFactoryWithOptions(client, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = selector }),
-		informers.WithTransform(e.transformPod))
-	e.pods = e.podFactory.Core().V1().Pods().Informer()
+	e.pods = newInformer(listWatch(e.m, "pods", &e.m.podWatches, client,
+		func(o *metav1.ListOptions) { o.FieldSelector = selector },
+		client.ListPods, client.WatchPods), &corev1.Pod{})
+	if err := e.pods.SetTransform(e.transformPod); err != nil {
+		return nil, fmt.Errorf("enrich: pod transform: %w", err)
+	}
 	if err := e.pods.AddIndexers(cache.Indexers{pathUIDIndex: pathUIDIndexFunc}); err != nil {
 		return nil, fmt.Errorf("enrich: pod index: %w", err)
 	}
@@ -166,9 +164,11 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Enricher, error) {
 		return nil, fmt.Errorf("enrich: pod event handler: %w", err)
 	}
 	if cfg.NamespaceLabels {
-		e.nsFactory = informers.NewSharedInformerFactoryWithOptions(client, 0,
-			informers.WithTransform(transformNamespace))
-		e.namespaces = e.nsFactory.Core().V1().Namespaces().Informer()
+		e.namespaces = newInformer(listWatch(e.m, "namespaces", &e.m.nsWatches, client, nil,
+			client.ListNamespaces, client.WatchNamespaces), &corev1.Namespace{})
+		if err := e.namespaces.SetTransform(transformNamespace); err != nil {
+			return nil, fmt.Errorf("enrich: namespace transform: %w", err)
+		}
 		if err := e.namespaces.SetWatchErrorHandler(e.watchErrorHandler("namespaces")); err != nil {
 			return nil, fmt.Errorf("enrich: namespace watch error handler: %w", err)
 		}
@@ -181,6 +181,30 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Enricher, error) {
 		}
 	}
 	return e, nil
+}
+
+// newInformer is the informer client-go's informer factory would build for obj's type (no
+// resync, indexed by namespace), over lw.
+func newInformer(lw cache.ListerWatcher, obj runtime.Object) cache.SharedIndexInformer {
+	return cache.NewSharedIndexInformerWithOptions(lw, obj, cache.SharedIndexInformerOptions{
+		Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
+	})
+}
+
+// startInformers runs the informers until the returned stop is called; stop returns once they
+// have ended.
+func (e *Enricher) startInformers() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, inf := range []cache.SharedIndexInformer{e.pods, e.namespaces} {
+		if inf != nil {
+			wg.Go(func() { inf.RunWithContext(ctx) })
+		}
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+	}
 }
 
 func (e *Enricher) watchErrorHandler(resource string) cache.WatchErrorHandler {
@@ -400,18 +424,8 @@ func (e *Enricher) Run(ctx context.Context) error {
 
 func (e *Enricher) run(ctx context.Context) error {
 	if e.cfg.Enabled {
-		stop := make(chan struct{})
-		e.podFactory.Start(stop)
-		if e.nsFactory != nil {
-			e.nsFactory.Start(stop)
-		}
-		defer func() {
-			close(stop)
-			e.podFactory.Shutdown()
-			if e.nsFactory != nil {
-				e.nsFactory.Shutdown()
-			}
-		}()
+		stop := e.startInformers()
+		defer stop()
 		if err := e.waitInitialSync(ctx); err != nil {
 			return err
 		}

@@ -89,17 +89,16 @@ func realisticClient(n int) (*fake.Clientset, []*corev1.Pod) {
 
 func syncedEnricherOn(tb testing.TB, client *fake.Clientset) (*Enricher, func()) {
 	tb.Helper()
-	e, err := New(testConfig(), nil, Options{In: make(chan []event.Log), Out: make(chan []event.Log), Client: client})
+	e, err := New(testConfig(), nil, Options{In: make(chan []event.Log), Out: make(chan []event.Log), Client: fakeClient{client}})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	stop := make(chan struct{})
-	e.podFactory.Start(stop)
-	if !cache.WaitForCacheSync(stop, e.pods.HasSynced) {
+	stop := e.startInformers()
+	if !cache.WaitForCacheSync(nil, e.pods.HasSynced) {
 		tb.Fatal("no sync")
 	}
 	e.markSynced()
-	return e, func() { close(stop); e.podFactory.Shutdown() }
+	return e, stop
 }
 
 // BenchmarkEnrichBatch is the steady state: batches of 512 lines from 16 files of cached pods.

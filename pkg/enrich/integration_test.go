@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferry-dev/ferry/pkg/event"
@@ -140,12 +141,31 @@ func TestRealAPIServer(t *testing.T) {
 	web.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", Image: "registry.example/web:1@sha", ContainerID: "containerd://abc123"}}
 	must(admin.CoreV1().Pods(ns).UpdateStatus(ctx, web, metav1.UpdateOptions{}))
 
+	// The enricher builds its own client, as in the agent, from a kubeconfig with ferry's token.
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["it"] = &clientcmdapi.Cluster{Server: adminCfg.Host,
+		CertificateAuthority: adminCfg.CAFile, CertificateAuthorityData: adminCfg.CAData}
+	kc.AuthInfos["ferry"] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	kc.Contexts["it"] = &clientcmdapi.Context{Cluster: "it", AuthInfo: "ferry"}
+	kc.CurrentContext = "it"
 	cfg := DefaultConfig()
 	cfg.NodeName = node
 	cfg.MissWait = 300 * time.Millisecond
 	cfg.DeleteGrace = 2 * time.Second
-	h := start(t, cfg, sa)
+	cfg.Kubeconfig = filepath.Join(t.TempDir(), "ferry.kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, cfg.Kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, cfg, nil)
 	h.waitSynced()
+	// client-go filled the cache with a streaming list (a watch with sendInitialEvents): the
+	// client supports it, and no list request was sent.
+	if n := counterValue(t, h.e.m.apiRequests.WithLabelValues("pods", "list")); n != 0 {
+		t.Errorf("pod list requests = %v, want 0 (client-go should use the streaming watch-list)", n)
+	}
+	if n := counterValue(t, h.e.m.apiRequests.WithLabelValues("pods", "watch")); n < 1 {
+		t.Errorf("pod watch requests = %v, want >= 1", n)
+	}
 
 	checkMeta := func(p *corev1.Pod, owner event.Owner) {
 		t.Helper()
