@@ -71,20 +71,20 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 		snapshots = make(chan event.Snapshot, metricsSnapshots)
 	}
 
-	enricher, err := enrich.New(cfg.Kubernetes, logger.With("component", "enrich"), enrich.Options{
+	enricher, err := enrich.New(cfg.Kubernetes, logger, enrich.Options{
 		In: raw, Out: enriched, Registerer: reg,
 	})
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
-	tailer, err := tail.New(cfg.Logs, logger.With("component", "tail"), raw, tail.Options{
+	tailer, err := tail.New(cfg.Logs, logger, raw, tail.Options{
 		Excluder: enricher, Registerer: reg,
 	})
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
 	defer tailer.Close()
-	shipper, err := ship.New(cfg.Sink, logger.With("component", "ship"), ship.Options{
+	shipper, err := ship.New(cfg.Sink, logger, ship.Options{
 		Logs: enriched, Metrics: snapshots, Acker: tailer, Registerer: reg,
 	})
 	if err != nil {
@@ -93,7 +93,7 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 	defer shipper.Close()
 	var host *hostmetrics.Collector
 	if cfg.HostMetrics.Enabled {
-		host, err = hostmetrics.New(cfg.HostMetrics, logger.With("component", "hostmetrics"), hostmetrics.Options{
+		host, err = hostmetrics.New(cfg.HostMetrics, logger, hostmetrics.Options{
 			Node: cfg.NodeName, Out: snapshots, Registerer: reg,
 		})
 		if err != nil {
