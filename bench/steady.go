@@ -123,7 +123,7 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 		HeapInuse:  m1.sum("go_memstats_heap_inuse_bytes"),
 		StackInuse: m1.sum("go_memstats_stack_inuse_bytes"),
 		GoSys:      m1.sum("go_memstats_sys_bytes"),
-		GCs:        m1.sum("go_gc_duration_seconds_count") - m0.sum("go_gc_duration_seconds_count"),
+		GCs:        m1.sum("go_gc_duration_seconds") - m0.sum("go_gc_duration_seconds"),
 	}
 	if len(lat) > 0 {
 		f.Acked = lat[len(lat)-1].count
