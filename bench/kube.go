@@ -405,3 +405,11 @@ func enrichCorpus(ctx context.Context, kube *kubeCluster, c *Corpus, dst string)
 	}
 	return &enrichOn{kubeconfig: kube.kubeconfig, include: include, pods: len(refs)}, refs, nil
 }
+
+// deletePodsAfter deletes the pods of refs when a run ends, interrupted
+// too (within 30 s; the API server is stopped anyway at the end).
+func (k *kubeCluster) deletePodsAfter(ctx context.Context, refs []podRef) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_ = deletePods(ctx, k.client, refs)
+}

@@ -245,7 +245,7 @@ func corpusRuns(ctx context.Context, w io.Writer, bin, work string, c *Corpus, c
 		var err error
 		en, refs, err = enrichCorpus(ctx, kube, c, dst)
 		// The steady run's agent is to cache only its own pods.
-		defer func() { _ = deletePods(context.WithoutCancel(ctx), kube.client, refs) }()
+		defer kube.deletePodsAfter(ctx, refs)
 		defer os.RemoveAll(dst)
 		if err != nil {
 			return err

@@ -74,7 +74,7 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 			refs = append(refs, ref)
 			return createPod(ctx, kube.client, ref)
 		}
-		defer func() { _ = deletePods(context.WithoutCancel(ctx), kube.client, refs) }()
+		defer func() { kube.deletePodsAfter(ctx, refs) }() // refs is filled by simnode.New below
 	}
 	node, err := simnode.New(ncfg)
 	if err != nil {
