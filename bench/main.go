@@ -12,7 +12,9 @@
 // peak RSS, each also as a ratio to the ceiling. Steady mode runs a writer
 // at a fixed rate and prints the agent's CPU %, RSS and read-to-ack
 // p50/p99 from its own histogram. Mode profile runs the same pipeline in
-// process under pprof. See bench/README.md.
+// process under pprof. With -enrich, the corpus and steady runs have
+// enrichment on, against a real kube-apiserver started by
+// hack/kube-apiserver.sh with one pod per log file. See bench/README.md.
 package main
 
 import (
