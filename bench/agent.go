@@ -103,8 +103,36 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// enrichOn is how a run enriches its lines from a real kube-apiserver; a
+// nil *enrichOn runs the agent with kubernetes disabled.
+type enrichOn struct {
+	kubeconfig string // the agent's kubernetes.kubeconfig
+	include    string // the log files, under directories named with the pods' real UIDs
+	pods       int    // pods created for them, all on node bench
+}
+
+// kubernetesYAML is the kubernetes section of the agent's config.
+func (e *enrichOn) kubernetesYAML() string {
+	if e == nil {
+		return "kubernetes: {enabled: false}\n"
+	}
+	return fmt.Sprintf("kubernetes: {enabled: true, kubeconfig: %q}\n", e.kubeconfig)
+}
+
+// label is a run's sink name with ", enrichment on" inside its parentheses
+// when e is set.
+func (e *enrichOn) label(name string) string {
+	if e == nil {
+		return name
+	}
+	if strings.HasSuffix(name, ")") {
+		return name[:len(name)-1] + ", enrichment on)"
+	}
+	return name + " (enrichment on)"
+}
+
 // startAgent writes a config and starts `ferry run --config` on it.
-func startAgent(bin, dir, include, startAt string, s *sink) (*agentRun, error) {
+func startAgent(bin, dir, include, startAt string, s *sink, en *enrichOn) (*agentRun, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -123,11 +151,10 @@ log: {level: warn, format: json}
 %slogs:
   include: [%q]
   start_at: %s
-kubernetes: {enabled: false}
-hostmetrics: {enabled: false}
+%shostmetrics: {enabled: false}
 sink:
 %shttp: {listen: %q}
-`, filepath.Join(dir, "state"), memory, include, startAt, s.yaml, addr)
+`, filepath.Join(dir, "state"), memory, include, startAt, en.kubernetesYAML(), s.yaml, addr)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -211,14 +238,20 @@ func (r *agentRun) waitReady(ctx context.Context, timeout time.Duration) error {
 
 // runCorpus runs the agent from the beginning of the corpus to s, waits
 // until every line was read and confirmed by the sink, stops it, and
-// returns its figures.
-func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, poll, timeout time.Duration) (Figures, error) {
+// returns its figures. With en set, the agent reads the corpus through
+// en.include with enrichment on, and the run fails unless its lines were
+// enriched.
+func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, en *enrichOn, poll, timeout time.Duration) (Figures, error) {
 	dir, err := os.MkdirTemp(work, "run-")
 	if err != nil {
 		return Figures{}, err
 	}
 	defer os.RemoveAll(dir)
-	r, err := startAgent(bin, dir, c.Glob(), "beginning", s)
+	include := c.Glob()
+	if en != nil {
+		include = en.include
+	}
+	r, err := startAgent(bin, dir, include, "beginning", s, en)
 	if err != nil {
 		return Figures{}, err
 	}
@@ -261,8 +294,15 @@ func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, poll, 
 		return Figures{}, err
 	}
 	cpu := cpuTime(r.cmd.ProcessState)
-	f := Figures{Name: "ferry -> " + s.name, Wall: wall, CPU: cpu, MaxRSS: rss, Anon: anon, Lines: c.Lines, Bytes: c.Bytes, Load1: load}
+	f := Figures{Name: "ferry -> " + en.label(s.name), Wall: wall, CPU: cpu, MaxRSS: rss, Anon: anon, Lines: c.Lines, Bytes: c.Bytes, Load1: load}
 	f.Comment = fmt.Sprintf("CPU at completion %.2f s (process_cpu_seconds_total), the rest is start and shutdown; RssAnon at completion %.1f MiB (the rest of RSS is the binary's mapped pages); dropped %.0f",
 		done.sum("process_cpu_seconds_total"), mib(anon), done.sum("ferry_ship_dropped_records_total"))
+	if en != nil {
+		e := enrichmentOf(done)
+		if err := e.check(en.pods); err != nil {
+			return Figures{}, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		f.Comment += "; " + e.String()
+	}
 	return f, nil
 }

@@ -12,7 +12,9 @@
 // peak RSS, each also as a ratio to the ceiling. Steady mode runs a writer
 // at a fixed rate and prints the agent's CPU %, RSS and read-to-ack
 // p50/p99 from its own histogram. Mode profile runs the same pipeline in
-// process under pprof. See bench/README.md.
+// process under pprof. With -enrich, the corpus and steady runs have
+// enrichment on, against a real kube-apiserver started by
+// hack/kube-apiserver.sh with one pod per log file. See bench/README.md.
 package main
 
 import (
@@ -62,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		pSink     = fs.String("profile-sink", "file", "profile: file or kafka")
 		queue     = fs.Int64("queue-bytes", 0, "agent memory.queue_bytes (0: the agent's default, 32 MiB)")
 		keep      = fs.Bool("keep", false, "steady: keep the run's directory (the agent's config, log and state) under -dir")
+		enrichF   = fs.Bool("enrich", false, "corpus and steady runs with enrichment on: start a real kube-apiserver + etcd (hack/kube-apiserver.sh, state in <dir>/kube), create one pod per log file on node bench, run the agent with kubernetes.enabled: true, and fail unless its lines were enriched")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -89,6 +92,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root, err := moduleRoot()
 	if err != nil {
 		return fail(err)
+	}
+	if *enrichF && (*mode == "profile" || *mode == "profile-steady") {
+		return fail(fmt.Errorf("-enrich: mode %s runs the pipeline in process with kubernetes disabled; use it with modes all, corpus or steady", *mode))
 	}
 	needCorpus := *mode == "all" || *mode == "corpus" || *mode == "profile"
 	var steadyProf *steadyProfile
@@ -162,34 +168,56 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
 		fmt.Fprintf(stdout, "agent environment: GOMEMLIMIT=%s\n", v)
 	}
+	// With -enrich, the API server starts after the ceiling runs and stops
+	// when the benchmark returns, on an error or an interrupt too.
+	var kube *kubeCluster
+	defer func() {
+		if kube != nil {
+			if err := kube.stop(); err != nil {
+				fmt.Fprintln(stderr, "bench:", err)
+			}
+		}
+	}()
+	startKubeOnce := func() error {
+		if !*enrichF || kube != nil {
+			return nil
+		}
+		t0 := time.Now()
+		k, err := startKube(ctx, root, filepath.Join(*work, "kube"), stderr)
+		if err != nil {
+			return err
+		}
+		kube = k
+		fmt.Fprintf(stdout, "enrichment on: kube-apiserver + etcd started in %.1fs (state in %s); the agent runs with kubernetes.enabled: true, node_name %s\n",
+			time.Since(t0).Seconds(), k.dir, benchNode)
+		return nil
+	}
+	if *enrichF {
+		nameWidth = 64
+	}
 
 	if needCorpus {
 		ceil, err := runCeiling(ceilBin, c, *ceilRuns)
 		if err != nil {
 			return fail(err)
 		}
-		printHeader(stdout)
-		printFigures(stdout, ceil, nil)
-		for _, name := range strings.Split(*sinks, ",") {
-			s, err := newSink(strings.TrimSpace(name), *comp)
-			if err != nil {
-				return fail(err)
-			}
-			f, err := runCorpus(ctx, bin, *work, c, s, *poll, *timeout)
-			s.stop()
-			if err != nil {
-				return fail(err)
-			}
-			printFigures(stdout, f, &ceil)
+		if err := startKubeOnce(); err != nil {
+			return fail(err)
+		}
+		if err := corpusRuns(ctx, stdout, bin, *work, c, ceil, strings.Split(*sinks, ","), *comp, kube, *poll, *timeout); err != nil {
+			return fail(err)
 		}
 	}
 	if *mode == "all" || *mode == "steady" {
+		if err := startKubeOnce(); err != nil {
+			return fail(err)
+		}
 		s, err := newSink(*sSink, *comp)
 		if err != nil {
 			return fail(err)
 		}
 		defer s.stop()
-		f, err := runSteady(ctx, bin, *work, *sFiles, *rate, *warmup, *steadyDur, s)
+		f, err := runSteady(ctx, bin, *work, *sFiles, *rate, *warmup, *steadyDur, s, kube)
 		if err != nil {
 			return fail(err)
 		}
@@ -198,8 +226,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 			f.Rate, f.ReadRate, f.CPUPercent, mib(f.RSS), mib(f.MaxRSS), mib(f.Anon), mib(f.File), f.P50, f.P99, f.Acked, f.Load1)
 		fmt.Fprintf(stdout, "  Go runtime at the end: heap in use %.1f MiB, stacks %.1f MiB, held from the OS %.1f MiB; %.0f GC cycles in the window\n",
 			mib(int64(f.HeapInuse)), mib(int64(f.StackInuse)), mib(int64(f.GoSys)), f.GCs)
+		if f.Enrichment != "" {
+			fmt.Fprintf(stdout, "  %s\n", f.Enrichment)
+		}
 	}
 	return 0
+}
+
+// corpusRuns prints the header and the ceiling, then runs the agent over
+// the corpus to each sink and prints its figures. With kube set the runs
+// have enrichment on: a pod per corpus file is created first and the
+// corpus linked under <work>/enrich-pods with their UIDs; both are removed
+// at the end.
+func corpusRuns(ctx context.Context, w io.Writer, bin, work string, c *Corpus, ceil Figures, sinks []string, comp string, kube *kubeCluster, poll, timeout time.Duration) error {
+	var en *enrichOn
+	if kube != nil {
+		t0 := time.Now()
+		dst := filepath.Join(work, "enrich-pods")
+		var refs []podRef
+		var err error
+		en, refs, err = enrichCorpus(ctx, kube, c, dst)
+		// The steady run's agent is to cache only its own pods.
+		defer kube.deletePodsAfter(ctx, refs)
+		defer os.RemoveAll(dst)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "enrichment on: %d pods created in %.1fs, the corpus linked under %s with their UIDs\n",
+			en.pods, time.Since(t0).Seconds(), dst)
+	}
+	printHeader(w)
+	printFigures(w, ceil, nil)
+	for _, name := range sinks {
+		s, err := newSink(strings.TrimSpace(name), comp)
+		if err != nil {
+			return err
+		}
+		f, err := runCorpus(ctx, bin, work, c, s, en, poll, timeout)
+		s.stop()
+		if err != nil {
+			return err
+		}
+		printFigures(w, f, &ceil)
+	}
+	return nil
 }
 
 func newSink(name, comp string) (*sink, error) {
@@ -214,17 +284,21 @@ func newSink(name, comp string) (*sink, error) {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
+// nameWidth is the width of the run column (wider with -enrich, whose run
+// names say so).
+var nameWidth = 48
+
 func printHeader(w io.Writer) {
-	fmt.Fprintf(w, "%-48s %8s %11s %8s %9s %8s %6s\n", "run", "wall s", "lines/s", "MiB/s", "CPU-s/GiB", "RSS MiB", "load1")
+	fmt.Fprintf(w, "%-*s %8s %11s %8s %9s %8s %6s\n", nameWidth, "run", "wall s", "lines/s", "MiB/s", "CPU-s/GiB", "RSS MiB", "load1")
 }
 
 // printFigures prints one run; with a ceiling, a second line gives each
 // figure as a ratio to it (wall, CPU and RSS: times the ceiling's;
 // throughput: fraction of the ceiling's).
 func printFigures(w io.Writer, f Figures, ceil *Figures) {
-	fmt.Fprintf(w, "%-48s %8.2f %11.0f %8.1f %9.2f %8.1f %6.2f\n", f.Name, f.Wall.Seconds(), f.LinesPerSec(), f.MiBPerSec(), f.CPUPerGiB(), mib(f.MaxRSS), f.Load1)
+	fmt.Fprintf(w, "%-*s %8.2f %11.0f %8.1f %9.2f %8.1f %6.2f\n", nameWidth, f.Name, f.Wall.Seconds(), f.LinesPerSec(), f.MiBPerSec(), f.CPUPerGiB(), mib(f.MaxRSS), f.Load1)
 	if ceil != nil {
-		fmt.Fprintf(w, "%-48s %7.1fx %10.3fx %7.3fx %8.1fx %7.1fx\n", "  ratio to ceiling", f.Wall.Seconds()/ceil.Wall.Seconds(),
+		fmt.Fprintf(w, "%-*s %7.1fx %10.3fx %7.3fx %8.1fx %7.1fx\n", nameWidth, "  ratio to ceiling", f.Wall.Seconds()/ceil.Wall.Seconds(),
 			f.LinesPerSec()/ceil.LinesPerSec(), f.MiBPerSec()/ceil.MiBPerSec(), f.CPUPerGiB()/ceil.CPUPerGiB(), float64(f.MaxRSS)/float64(ceil.MaxRSS))
 	}
 	if f.Comment != "" {

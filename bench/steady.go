@@ -30,12 +30,17 @@ type SteadyFigures struct {
 	// stacks, what the runtime holds from the OS, GC cycles in the window.
 	HeapInuse, StackInuse, GoSys float64
 	GCs                          float64
+	// Enrichment says how many lines were enriched, with enrichment on.
+	Enrichment string
 }
 
 // runSteady starts the agent on an empty directory, then a writer that
 // emulates containers writing rate lines/s over files log files; after
-// warmup it measures the agent over window.
-func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, window time.Duration, s *sink) (SteadyFigures, error) {
+// warmup it measures the agent over window. With kube set, each container's
+// pod is created in that API server first (and deleted at the end), the
+// agent runs with enrichment on, and the run fails unless its lines were
+// enriched.
+func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, window time.Duration, s *sink, kube *kubeCluster) (SteadyFigures, error) {
 	dir, err := os.MkdirTemp(work, "steady-")
 	if err != nil {
 		return SteadyFigures{}, err
@@ -51,17 +56,46 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 	if perFile <= 0 {
 		return SteadyFigures{}, fmt.Errorf("rate: %d lines/s over %d files is less than 1 line/s each", rate, files)
 	}
-	node, err := simnode.New(simnode.Config{Root: root, Pods: files, ContainersPerPod: 1, LinesPerSecond: perFile, Seed: 3})
+	ncfg := simnode.Config{Root: root, Pods: files, ContainersPerPod: 1, LinesPerSecond: perFile, Seed: 3}
+	var (
+		en   *enrichOn
+		refs []podRef
+	)
+	if kube != nil {
+		made := map[string]bool{} // namespaces
+		ncfg.PodUID = func(ns, pod string, containers []string) (string, error) {
+			ref := podRef{Namespace: ns, Pod: pod, Container: containers[0]}
+			if !made[ns] {
+				if err := ensureNamespace(ctx, kube.client, ns); err != nil {
+					return "", err
+				}
+				made[ns] = true
+			}
+			refs = append(refs, ref)
+			return createPod(ctx, kube.client, ref)
+		}
+		defer func() { kube.deletePodsAfter(ctx, refs) }() // refs is filled by simnode.New below
+	}
+	node, err := simnode.New(ncfg)
 	if err != nil {
 		return SteadyFigures{}, err
 	}
-	r, err := startAgent(bin, filepath.Join(dir, "agent"), filepath.Join(root, "*", "*", "*.log"), "beginning", s)
+	include := filepath.Join(root, "*", "*", "*.log")
+	if kube != nil {
+		en = &enrichOn{kubeconfig: kube.kubeconfig, include: include, pods: len(refs)}
+	}
+	r, err := startAgent(bin, filepath.Join(dir, "agent"), include, "beginning", s, en)
 	if err != nil {
 		return SteadyFigures{}, err
 	}
 	defer r.kill()
 	if err := r.waitReady(ctx, 20*time.Second); err != nil {
 		return SteadyFigures{}, err
+	}
+	if en != nil {
+		if err := r.waitEnrichSynced(ctx, en.pods, 30*time.Second); err != nil {
+			return SteadyFigures{}, err
+		}
 	}
 	wctx, stopWriter := context.WithCancel(ctx)
 	defer stopWriter()
@@ -107,7 +141,7 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 	dt := m1.at.Sub(m0.at).Seconds()
 	lat := delta(m1.histogram("ferry_read_to_ack_seconds"), m0.histogram("ferry_read_to_ack_seconds"))
 	f := SteadyFigures{
-		Sink:       s.name,
+		Sink:       en.label(s.name),
 		Rate:       float64(w1-w0) / dt,
 		ReadRate:   (m1.sum("ferry_tail_lines_read_total") - m0.sum("ferry_tail_lines_read_total")) / dt,
 		CPUPercent: 100 * (m1.sum("process_cpu_seconds_total") - m0.sum("process_cpu_seconds_total")) / dt,
@@ -130,6 +164,13 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 	}
 	if math.IsNaN(f.P99) {
 		return f, fmt.Errorf("no read-to-ack observation in the window")
+	}
+	if en != nil {
+		e := enrichmentOf(m1)
+		if err := e.check(en.pods); err != nil {
+			return f, fmt.Errorf("steady -> %s: %w", f.Sink, err)
+		}
+		f.Enrichment = e.String()
 	}
 	return f, nil
 }

@@ -55,6 +55,10 @@ type Config struct {
 	CopyTruncate bool
 	// Seed makes line content and timing reproducible.
 	Seed uint64
+	// PodUID, when set, gives each pod's UID before its directories are laid out, for callers
+	// that create the pods in an API server first (the server assigns UIDs). It gets the pod's
+	// namespace, name and container names; an error fails New. Nil: a made-up UID.
+	PodUID func(namespace, pod string, containers []string) (string, error)
 }
 
 // Container is one simulated container and its log directory.
@@ -93,11 +97,20 @@ func New(cfg Config) (*Node, error) {
 		ns := namespaces[p%len(namespaces)]
 		pod := fmt.Sprintf("web-%d-7d9f8c6b5-x%03d", p, p)
 		uid := fmt.Sprintf("0b1e2c3d-4e5f-4a6b-8c7d-%012d", p)
-		for c := 0; c < cfg.ContainersPerPod; c++ {
-			name := containerNames[c%len(containerNames)]
+		names := make([]string, cfg.ContainersPerPod)
+		for c := range names {
+			names[c] = containerNames[c%len(containerNames)]
 			if c >= len(containerNames) {
-				name = fmt.Sprintf("%s-%d", name, c)
+				names[c] = fmt.Sprintf("%s-%d", names[c], c)
 			}
+		}
+		if cfg.PodUID != nil {
+			var err error
+			if uid, err = cfg.PodUID(ns, pod, names); err != nil {
+				return nil, fmt.Errorf("simnode: pod %s/%s: %w", ns, pod, err)
+			}
+		}
+		for _, name := range names {
 			dir := filepath.Join(cfg.Root, ns+"_"+pod+"_"+uid, name)
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return nil, fmt.Errorf("simnode: %w", err)

@@ -95,3 +95,58 @@ func TestNodeWritesRotatesAndChecks(t *testing.T) {
 		t.Fatalf("empty checker lost %d, want %d", rep2.Lost, rep.Written)
 	}
 }
+
+// TestPodUID lays out directories named with the UIDs the caller gives, after
+// telling it each pod's namespace, name and containers; without PodUID the
+// made-up UIDs stay.
+func TestPodUID(t *testing.T) {
+	root := t.TempDir()
+	type call struct {
+		ns, pod    string
+		containers []string
+	}
+	var calls []call
+	n, err := New(Config{Root: root, Pods: 2, ContainersPerPod: 2, PodUID: func(ns, pod string, containers []string) (string, error) {
+		calls = append(calls, call{ns, pod, containers})
+		return "uid-of-" + pod, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []call{
+		{"shop", "web-0-7d9f8c6b5-x000", []string{"app", "sidecar"}},
+		{"payments", "web-1-7d9f8c6b5-x001", []string{"app", "sidecar"}},
+	}
+	if len(calls) != len(want) {
+		t.Fatalf("PodUID called %d times, want %d: %v", len(calls), len(want), calls)
+	}
+	for i := range want {
+		if calls[i].ns != want[i].ns || calls[i].pod != want[i].pod || strings.Join(calls[i].containers, ",") != strings.Join(want[i].containers, ",") {
+			t.Errorf("call %d: %v, want %v", i, calls[i], want[i])
+		}
+	}
+	for _, c := range n.Containers() {
+		wantDir := filepath.Join(root, c.Namespace+"_"+c.Pod+"_uid-of-"+c.Pod, c.Name)
+		if c.UID != "uid-of-"+c.Pod || c.Dir != wantDir {
+			t.Errorf("container %s: uid %q dir %q, want dir %q", c.Source(), c.UID, c.Dir, wantDir)
+		}
+		if fi, err := os.Stat(c.Dir); err != nil || !fi.IsDir() {
+			t.Errorf("%s: not a directory: %v", c.Dir, err)
+		}
+	}
+
+	_, err = New(Config{Root: t.TempDir(), Pods: 1, ContainersPerPod: 1, PodUID: func(string, string, []string) (string, error) {
+		return "", io.ErrUnexpectedEOF
+	}})
+	if err == nil || !strings.Contains(err.Error(), "shop/web-0-7d9f8c6b5-x000") {
+		t.Errorf("New with a failing PodUID: %v, want an error naming the pod", err)
+	}
+
+	plain, err := New(Config{Root: t.TempDir(), Pods: 1, ContainersPerPod: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plain.Containers()[0].UID; got != "0b1e2c3d-4e5f-4a6b-8c7d-000000000000" {
+		t.Errorf("default UID %q", got)
+	}
+}
