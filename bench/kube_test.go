@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/ferry-dev/ferry/internal/kubefake"
 	"github.com/ferry-dev/ferry/pkg/enrich"
 	"github.com/ferry-dev/ferry/pkg/event"
 	"github.com/ferry-dev/ferry/pkg/tail"
@@ -166,7 +167,7 @@ func enrichTree(t *testing.T, include string, client *fake.Clientset, lines int6
 	ecfg.NodeName = benchNode
 	ecfg.MissWait = 0 // without the pods, lines are not held back
 	raw, out := make(chan []event.Log, 16), make(chan []event.Log, 16)
-	en, err := enrich.New(ecfg, nil, enrich.Options{In: raw, Out: out, Client: client, Registerer: reg})
+	en, err := enrich.New(ecfg, nil, enrich.Options{In: raw, Out: out, Client: kubefake.Client{Interface: client}, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

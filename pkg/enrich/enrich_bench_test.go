@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/ferry-dev/ferry/internal/kubefake"
 	"github.com/ferry-dev/ferry/pkg/event"
 )
 
@@ -89,7 +90,7 @@ func realisticClient(n int) (*fake.Clientset, []*corev1.Pod) {
 
 func syncedEnricherOn(tb testing.TB, client *fake.Clientset) (*Enricher, func()) {
 	tb.Helper()
-	e, err := New(testConfig(), nil, Options{In: make(chan []event.Log), Out: make(chan []event.Log), Client: fakeClient{client}})
+	e, err := New(testConfig(), nil, Options{In: make(chan []event.Log), Out: make(chan []event.Log), Client: kubefake.Client{Interface: client}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/ferry-dev/ferry/internal/kubefake"
 	"github.com/ferry-dev/ferry/pkg/event"
 )
 
@@ -190,7 +191,7 @@ func TestNamespaceLabels(t *testing.T) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"team": "payments"}}}
 	p := pod("shop", "web", "u-ns")
 	c := fake.NewClientset(ns, p)
-	h := start(t, cfg, fakeClient{c})
+	h := start(t, cfg, kubefake.Client{Interface: c})
 	h.waitSynced()
 	m := h.eventually(logPath(p, "app"), func(m *event.Meta) bool { return m.Owner == (event.Owner{}) && m.Image != "" })
 	if diff := cmp.Diff(map[string]string{"team": "payments"}, m.NamespaceLabels); diff != "" {
@@ -207,7 +208,7 @@ func TestNamespaceLabels(t *testing.T) {
 func TestNamespaceLabelsOffByDefault(t *testing.T) {
 	p := pod("shop", "web", "u-nsoff")
 	c := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"team": "a"}}}, p)
-	h := start(t, testConfig(), fakeClient{c})
+	h := start(t, testConfig(), kubefake.Client{Interface: c})
 	h.waitSynced()
 	h.send(line(logPath(p, "app"), 1))
 	if m := h.recv()[0].Meta; m.NamespaceLabels != nil {
@@ -322,7 +323,7 @@ func TestWatchErrorsCounted(t *testing.T) {
 		return false, nil, nil
 	})
 	cfg := testConfig()
-	h := start(t, cfg, fakeClient{c})
+	h := start(t, cfg, kubefake.Client{Interface: c})
 	h.waitSynced()
 	if got := counterValue(t, h.e.m.watchErrors.WithLabelValues("pods")); got < 2 {
 		t.Errorf("watch errors = %v, want >= 2", got)
@@ -334,7 +335,7 @@ func TestWatchErrorsCounted(t *testing.T) {
 
 func TestFieldSelectorIsTheNode(t *testing.T) {
 	c := fake.NewClientset()
-	h := start(t, testConfig(), fakeClient{c})
+	h := start(t, testConfig(), kubefake.Client{Interface: c})
 	h.waitSynced()
 	var seen []string
 	lists := 0
@@ -369,7 +370,7 @@ func TestSyncTimeoutDoesNotBlock(t *testing.T) {
 	})
 	cfg := testConfig()
 	cfg.SyncTimeout = 200 * time.Millisecond
-	h := start(t, cfg, fakeClient{c})
+	h := start(t, cfg, kubefake.Client{Interface: c})
 	path := "/var/log/pods/shop_web_u-down/app/0.log"
 	h.send(line(path, 1))
 	b := h.recv()
@@ -420,7 +421,7 @@ func TestNewErrors(t *testing.T) {
 
 func TestHardStop(t *testing.T) {
 	in, out := make(chan []event.Log), make(chan []event.Log) // nobody reads Out
-	e, err := New(testConfig(), nil, Options{In: in, Out: out, Client: fakeClient{fake.NewClientset()}})
+	e, err := New(testConfig(), nil, Options{In: in, Out: out, Client: kubefake.Client{Interface: fake.NewClientset()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +487,7 @@ func TestUnparsablePathWhenEnabled(t *testing.T) {
 func TestExcludedWaitsForInitialSync(t *testing.T) {
 	p := pod("shop", "noisy", "u-early", withAnnotations("ferry.dev/exclude", "true"))
 	in, out := make(chan []event.Log), make(chan []event.Log)
-	e, err := New(testConfig(), nil, Options{In: in, Out: out, Client: fakeClient{fake.NewClientset(p)}})
+	e, err := New(testConfig(), nil, Options{In: in, Out: out, Client: kubefake.Client{Interface: fake.NewClientset(p)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,39 +7,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/client-go/util/watchlist"
 
+	"github.com/ferry-dev/ferry/internal/kubefake"
 	"github.com/ferry-dev/ferry/pkg/enrich"
 	"github.com/ferry-dev/ferry/pkg/event"
 )
-
-// fakeClient serves enrich.Client from client-go's fake clientset. (The agent leaves
-// Options.Client nil: enrich then builds its own client from the kubeconfig or the in-cluster
-// service account.)
-type fakeClient struct{ c *fake.Clientset }
-
-func (f fakeClient) ListPods(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error) {
-	return f.c.CoreV1().Pods("").List(ctx, opts)
-}
-
-func (f fakeClient) WatchPods(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	return f.c.CoreV1().Pods("").Watch(ctx, opts)
-}
-
-func (f fakeClient) ListNamespaces(ctx context.Context, opts metav1.ListOptions) (*corev1.NamespaceList, error) {
-	return f.c.CoreV1().Namespaces().List(ctx, opts)
-}
-
-func (f fakeClient) WatchNamespaces(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	return f.c.CoreV1().Namespaces().Watch(ctx, opts)
-}
-
-// IsWatchListSemanticsUnSupported passes on that the fake clientset cannot serve streaming lists.
-func (f fakeClient) IsWatchListSemanticsUnSupported() bool {
-	return watchlist.DoesClientNotSupportWatchListSemantics(f.c)
-}
 
 func ExampleEnricher() {
 	client := fake.NewClientset(&corev1.Pod{
@@ -51,7 +24,7 @@ func ExampleEnricher() {
 	cfg := enrich.DefaultConfig()
 	cfg.NodeName = "node-1"
 	in, out := make(chan []event.Log), make(chan []event.Log)
-	e, err := enrich.New(cfg, slog.New(slog.DiscardHandler), enrich.Options{In: in, Out: out, Client: fakeClient{client}})
+	e, err := enrich.New(cfg, slog.New(slog.DiscardHandler), enrich.Options{In: in, Out: out, Client: kubefake.Client{Interface: client}})
 	if err != nil {
 		panic(err)
 	}

@@ -14,40 +14,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/client-go/util/watchlist"
 
+	"github.com/ferry-dev/ferry/internal/kubefake"
 	"github.com/ferry-dev/ferry/pkg/event"
 )
 
 const testNode = "node-1"
-
-// fakeClient is the Client of the tests: client-go's fake clientset, whose actions and reactors
-// the tests inspect and set.
-type fakeClient struct{ c *fake.Clientset }
-
-func (f fakeClient) ListPods(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error) {
-	return f.c.CoreV1().Pods("").List(ctx, opts)
-}
-
-func (f fakeClient) WatchPods(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	return f.c.CoreV1().Pods("").Watch(ctx, opts)
-}
-
-func (f fakeClient) ListNamespaces(ctx context.Context, opts metav1.ListOptions) (*corev1.NamespaceList, error) {
-	return f.c.CoreV1().Namespaces().List(ctx, opts)
-}
-
-func (f fakeClient) WatchNamespaces(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	return f.c.CoreV1().Namespaces().Watch(ctx, opts)
-}
-
-// IsWatchListSemanticsUnSupported passes on the fake clientset's answer (true: it cannot serve
-// streaming lists), so client-go's reflector lists and watches as it would on the clientset.
-func (f fakeClient) IsWatchListSemanticsUnSupported() bool {
-	return watchlist.DoesClientNotSupportWatchListSemantics(f.c)
-}
 
 func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("FERRY_TEST_LOG") != "" {
@@ -146,7 +119,7 @@ func startFake(t testing.TB, cfg Config, objs ...*corev1.Pod) (*harness, *fake.C
 		ro = append(ro, o)
 	}
 	c := fake.NewClientset(ro...)
-	return start(t, cfg, fakeClient{c}), c
+	return start(t, cfg, kubefake.Client{Interface: c}), c
 }
 
 // stop closes In and waits for Run to drain and return.

@@ -4,14 +4,16 @@ import (
 	"context"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"testing/synctest"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/ferry-dev/ferry/internal/kubefake"
 	"github.com/ferry-dev/ferry/pkg/event"
 )
 
@@ -32,7 +34,7 @@ func TestMissWaitIsPerFileAndDoesNotStallOthers(t *testing.T) {
 		c := fake.NewClientset(known)
 		cfg := testConfig()
 		cfg.MissWait = 2 * time.Second
-		h := start(t, cfg, fakeClient{c})
+		h := start(t, cfg, kubefake.Client{Interface: c})
 		h.waitSynced()
 		a := logPath(known, "app")
 		b := "/var/log/pods/shop_late_uid-late/app/0.log"
@@ -109,7 +111,7 @@ func TestParkedLinesBounded(t *testing.T) {
 		cfg := testConfig()
 		cfg.MissWait = time.Minute
 		cfg.MaxParkedLines = 3
-		h := start(t, cfg, fakeClient{fake.NewClientset()})
+		h := start(t, cfg, kubefake.Client{Interface: fake.NewClientset()})
 		h.waitSynced()
 		p := "/var/log/pods/shop_x_uid-x/app/0.log"
 		h.send(line(p, 1), line(p, 2))
@@ -133,7 +135,7 @@ func TestDrainReleasesParkedLines(t *testing.T) {
 		cfg := testConfig()
 		cfg.MissWait = time.Hour
 		in, out := make(chan []event.Log), make(chan []event.Log, 8)
-		e, err := New(cfg, nil, Options{In: in, Out: out, Client: fakeClient{fake.NewClientset()}})
+		e, err := New(cfg, nil, Options{In: in, Out: out, Client: kubefake.Client{Interface: fake.NewClientset()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +166,7 @@ func TestDeletionGrace(t *testing.T) {
 		cfg := testConfig()
 		cfg.DeleteGrace = 60 * time.Second
 		cfg.MissWait = 0
-		h := start(t, cfg, fakeClient{c})
+		h := start(t, cfg, kubefake.Client{Interface: c})
 		h.waitSynced()
 		path := logPath(p, "app")
 		enriched := func(off int64) bool {
@@ -214,7 +216,7 @@ func TestDeletionGrace(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		h2 := start(t, cfg, fakeClient{c2})
+		h2 := start(t, cfg, kubefake.Client{Interface: c2})
 		h2.waitSynced()
 		for _, q := range pods {
 			time.Sleep(time.Second)
