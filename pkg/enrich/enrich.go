@@ -614,6 +614,9 @@ func (e *Enricher) process(ctx context.Context, batch []event.Log) error {
 		k++
 	}
 	e.m.parkedLines.Set(float64(e.parkedLines))
+	// What was parked was copied: clear it from this batch, whose last
+	// holder recycles it (see event.Recycle).
+	clear(batch[k:])
 	if k > 0 {
 		if err := e.send(ctx, batch[:k]); err != nil {
 			return err

@@ -337,6 +337,9 @@ func (s *Shipper) batcher(ctx context.Context, full chan<- *batch, free <-chan *
 					return
 				}
 			}
+			// Every line is encoded into the batch buffer: ship is the
+			// last holder of the slice and of the bodies it refers to.
+			event.Recycle(ls)
 		case snap, ok := <-snaps:
 			if !ok {
 				snaps = nil

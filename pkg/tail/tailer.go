@@ -30,7 +30,8 @@ type Options struct {
 	Registerer prometheus.Registerer // nil: metrics not registered
 }
 
-// maxBatchLines bounds the lines of one emitted batch.
+// maxBatchLines is the size at which a batch is sent: a read turn stops
+// when its batch reached it and the consumer cannot take it.
 const maxBatchLines = 1024
 
 // Tailer follows log files and emits their lines. See the package
@@ -553,7 +554,7 @@ func (t *Tailer) collect(f *follower) {
 		return
 	}
 	if t.batch == nil {
-		t.batch = make([]event.Log, 0, 2*maxBatchLines)
+		t.batch = event.NewBatch()
 	}
 	var stdout, stderr int
 	var size int64
