@@ -81,8 +81,8 @@ func profileRun(ctx context.Context, c *Corpus, sinkCfg ship.Config, work, cpuOu
 	ecfg.Enabled = false
 	ecfg.NodeName = "bench"
 
-	raw := make(chan []event.Log, 16) // cmd/agent's stageQueue
-	enriched := make(chan []event.Log, 16)
+	raw := make(chan []event.Log, 4) // cmd/agent's stageQueue
+	enriched := make(chan []event.Log, 4)
 	enricher, err := enrich.New(ecfg, logger, enrich.Options{In: raw, Out: enriched, Registerer: reg})
 	if err != nil {
 		return Figures{}, err
