@@ -42,7 +42,7 @@ func buildCeiling(root, dir string) (string, error) {
 // the agent's default.
 var agentQueueBytes int64
 
-// keepWork keeps the steady run's directory (config, agent log, state).
+// keepWork keeps each run's directory (config, agent log, state).
 var keepWork bool
 
 // moduleRoot is the directory of the ferry module's go.mod.
@@ -246,7 +246,9 @@ func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, en *en
 	if err != nil {
 		return Figures{}, err
 	}
-	defer os.RemoveAll(dir)
+	if !keepWork {
+		defer os.RemoveAll(dir)
+	}
 	include := c.Glob()
 	if en != nil {
 		include = en.include

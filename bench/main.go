@@ -63,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		memProf   = fs.String("memprofile", "mem.pprof", "profile: allocation profile output")
 		pSink     = fs.String("profile-sink", "file", "profile: file or kafka")
 		queue     = fs.Int64("queue-bytes", 0, "agent memory.queue_bytes (0: the agent's default, 32 MiB)")
-		keep      = fs.Bool("keep", false, "steady: keep the run's directory (the agent's config, log and state) under -dir")
+		keep      = fs.Bool("keep", false, "keep each run's directory (the agent's config, log and state) under -dir")
 		enrichF   = fs.Bool("enrich", false, "corpus and steady runs with enrichment on: start a real kube-apiserver + etcd (hack/kube-apiserver.sh, state in <dir>/kube), create one pod per log file on node bench, run the agent with kubernetes.enabled: true, and fail unless its lines were enriched")
 	)
 	if err := fs.Parse(args); err != nil {

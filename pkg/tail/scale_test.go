@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -254,5 +255,49 @@ delete_wait: 1m
 	bad.KnownFields(true)
 	if err := bad.Decode(&cfg); err == nil {
 		t.Fatal("a field set by the agent was accepted from YAML")
+	}
+}
+
+// TestHeldBatchDoesNotGrow: while the consumer does not take the next
+// batch, acknowledgements of the previous one free budget but must not make
+// the tailer read more into the batch it holds (it grew by a file's turn per
+// acknowledgement, up to the whole in-flight budget, before).
+func TestHeldBatchDoesNotGrow(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 20 {
+		appendFile(t, mkContainer(t, dir, fmt.Sprintf("ns_pod%d_uid%d", i, i)), lines(0, 4000))
+	}
+	cfg := testConfig(dir, t.TempDir())
+	cfg.MaxInflightBytes = 64 << 20 // not the bound here
+	out := make(chan []event.Log)
+	tl, err := New(cfg, nil, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tl.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	first := <-out
+	// Hold the next batch back while acknowledging the first one line by
+	// line, each acknowledgement a chance for a read turn.
+	acks := 0
+	for i := 0; i < len(first); i += 8 {
+		var cs []event.Cursor
+		for _, l := range first[i:min(i+8, len(first))] {
+			cs = append(cs, l.Cursor)
+		}
+		tl.Ack(cs)
+		acks++
+		time.Sleep(100 * time.Microsecond)
+	}
+	second := <-out
+	// A batch is sent once it holds maxBatchLines; one file's turn
+	// (read_bytes_per_turn, lines of at least 60 bytes here) may come on top.
+	limit := maxBatchLines + cfg.ReadBytesPerTurn/60
+	t.Logf("first batch %d lines, the held one %d after %d acknowledgements", len(first), len(second), acks)
+	if len(second) > limit {
+		t.Fatalf("the held batch grew to %d lines (limit %d) while %d acknowledgements came", len(second), limit, acks)
 	}
 }

@@ -507,13 +507,15 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 			blocked = true
 			break
 		}
-		t.readFile(f, now)
-		more = more || f.more
 		if len(t.batch) >= maxBatchLines && !t.tryFlush() {
 			// The consumer is behind: stop reading, but keep polling and
-			// discovering (Run offers the batch until it is taken).
+			// discovering (Run offers the batch until it is taken). Checked
+			// before a read, not only after: a turn that an acknowledgement
+			// starts while the batch is still held must not grow it.
 			return more, true
 		}
+		t.readFile(f, now)
+		more = more || f.more
 	}
 	if !t.tryFlush() {
 		blocked = true
