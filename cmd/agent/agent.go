@@ -109,7 +109,7 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
 	st := &status{shipper: shipper}
-	srv := &http.Server{Handler: newMux(reg, st), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: newMux(reg, st, cfg.HTTP.Pprof), ReadHeaderTimeout: 5 * time.Second}
 	if hooks.Listening != nil {
 		hooks.Listening(ln.Addr().String())
 	}

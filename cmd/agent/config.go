@@ -70,6 +70,10 @@ type MemoryConfig struct {
 type HTTPConfig struct {
 	// Listen is the address to serve on. Default: ":2020".
 	Listen string `yaml:"listen"`
+	// Pprof serves Go's profiles under /debug/pprof/ on the same address
+	// (heap, CPU, goroutines: what to attach to a report of the agent using
+	// too much memory or CPU). Default: false.
+	Pprof bool `yaml:"pprof"`
 }
 
 // DefaultConfig returns a configuration that fits a standard node, except

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +21,9 @@ import (
 //     (the offsets state is loaded), and the sink accepted a batch or
 //     answered a metadata request within the last 30 s; 503 with the reason
 //     otherwise.
-func newMux(reg *prometheus.Registry, st *status) *http.ServeMux {
+//
+// With withPprof, Go's profiles are served under /debug/pprof/ too.
+func newMux(reg *prometheus.Registry, st *status, withPprof bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -37,6 +40,15 @@ func newMux(reg *prometheus.Registry, st *status) *http.ServeMux {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	if withPprof {
+		// net/http/pprof's handlers, on this mux only (its init registers
+		// them on http.DefaultServeMux, which the agent does not serve).
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
