@@ -454,8 +454,8 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("nodeSelector %v: want kubernetes.io/os", spec.NodeSelector)
 	}
 	cfg, text := configOf(t, m)
-	if cfg.NodeName != "${NODE_NAME}" || cfg.StateDir != "/var/lib/ferry" || cfg.ShutdownTimeout.String() != "20s" || cfg.HTTP.Listen != ":2020" {
-		t.Errorf("default config: node_name %q state_dir %q shutdown_timeout %s listen %q", cfg.NodeName, cfg.StateDir, cfg.ShutdownTimeout, cfg.HTTP.Listen)
+	if cfg.NodeName != "${NODE_NAME}" || cfg.StateDir != "/var/lib/ferry" || cfg.ShutdownTimeout.String() != "20s" || cfg.HTTP.Listen != ":2020" || cfg.HTTP.Pprof {
+		t.Errorf("default config: node_name %q state_dir %q shutdown_timeout %s listen %q pprof %v", cfg.NodeName, cfg.StateDir, cfg.ShutdownTimeout, cfg.HTTP.Listen, cfg.HTTP.Pprof)
 	}
 	if cfg.HostMetrics.Proc != "/host/proc" || cfg.HostMetrics.Sys != "/host/sys" || cfg.HostMetrics.RootFS != "/host/root" {
 		t.Errorf("hostmetrics paths %+v do not match the mounts", cfg.HostMetrics)

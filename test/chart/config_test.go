@@ -81,6 +81,7 @@ type agentConfig struct {
 	} `yaml:"sink"`
 	HTTP struct {
 		Listen string `yaml:"listen"`
+		Pprof  bool   `yaml:"pprof"`
 	} `yaml:"http"`
 }
 
