@@ -54,7 +54,7 @@ var _ producer = (*kafkaProducer)(nil)
 // WriteMessages sends msgs and returns nil when the brokers confirmed all
 // of them. Otherwise it returns kafka.WriteErrors with one entry per
 // message (nil for the confirmed ones): a partition's request succeeds or
-// fails as a whole.
+// fails as a whole. The WriteErrors slice is reused by the next call.
 func (p *kafkaProducer) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
