@@ -28,14 +28,14 @@ type FileConfig struct {
 	// (required).
 	Path string `yaml:"path"`
 	// Linger is how long records wait to be written together (0: the
-	// default). Default: 50ms.
+	// default). Default: 100ms.
 	Linger time.Duration `yaml:"linger"`
 }
 
 // StdoutConfig configures the NDJSON stdout sink. It has no required field.
 type StdoutConfig struct {
 	// Linger is how long records wait to be written together (0: the
-	// default). Default: 50ms.
+	// default). Default: 100ms.
 	Linger time.Duration `yaml:"linger"`
 }
 
@@ -92,7 +92,7 @@ type BatchConfig struct {
 	// for Linger. Default: 1048576.
 	MaxBytes int `yaml:"max_bytes"`
 	// Linger is the longest a record waits for its batch to fill.
-	// Default: 50ms.
+	// Default: 100ms.
 	Linger time.Duration `yaml:"linger"`
 }
 
@@ -151,7 +151,7 @@ func DefaultKafkaConfig() KafkaConfig {
 		Key:             "pod_uid",
 		Compression:     "zstd",
 		RequiredAcks:    "all",
-		Batch:           BatchConfig{MaxBytes: 1 << 20, Linger: 50 * time.Millisecond},
+		Batch:           BatchConfig{MaxBytes: 1 << 20, Linger: 100 * time.Millisecond},
 		MaxMessageBytes: 1000000,
 		ClientID:        "ferry",
 		DialTimeout:     10 * time.Second,
@@ -160,7 +160,7 @@ func DefaultKafkaConfig() KafkaConfig {
 	}
 }
 
-const defaultDebugLinger = 50 * time.Millisecond
+const defaultDebugLinger = 100 * time.Millisecond
 
 // Validate returns every problem of c, each prefixed with its YAML key path
 // inside the sink section.
