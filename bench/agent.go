@@ -219,19 +219,32 @@ func (r *agentRun) logTail() string {
 
 // waitReady waits until /metrics answers.
 func (r *agentRun) waitReady(ctx context.Context, timeout time.Duration) error {
+	return r.poll(ctx, timeout, 20*time.Millisecond, func() (bool, error) {
+		if _, err := scrapeMetrics(ctx, r.addr); err != nil {
+			return false, fmt.Errorf("agent not serving /metrics after %s: %v\n%s", timeout, err, r.logTail())
+		}
+		return true, nil
+	})
+}
+
+// poll calls check every interval until it is done. It fails when the
+// agent exits, ctx ends, or timeout passes (with check's last error).
+func (r *agentRun) poll(ctx context.Context, timeout, interval time.Duration, check func() (done bool, err error)) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		if _, err := scrapeMetrics(ctx, r.addr); err == nil {
+		done, err := check()
+		if done {
 			return nil
-		} else if time.Now().After(deadline) {
-			return fmt.Errorf("agent not serving /metrics after %s: %v\n%s", timeout, err, r.logTail())
+		}
+		if time.Now().After(deadline) {
+			return err
 		}
 		select {
 		case <-r.exited:
 			return fmt.Errorf("agent exited: %v\n%s", r.waitErr, r.logTail())
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 }

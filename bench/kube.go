@@ -365,26 +365,17 @@ func (e enrichment) check(pods int) error {
 // waitEnrichSynced waits until the agent's pod cache synced and holds at
 // least pods pods.
 func (r *agentRun) waitEnrichSynced(ctx context.Context, pods int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	return r.poll(ctx, timeout, 50*time.Millisecond, func() (bool, error) {
 		sc, err := scrapeMetrics(ctx, r.addr)
-		if err == nil {
-			if e := enrichmentOf(sc); e.Synced && e.LivePods >= float64(pods) {
-				return nil
-			} else if time.Now().After(deadline) {
-				return fmt.Errorf("agent's pod cache not synced with %d pods after %s: %s\n%s", pods, timeout, e, r.logTail())
-			}
-		} else if time.Now().After(deadline) {
-			return fmt.Errorf("agent's /metrics after %s: %w", timeout, err)
+		if err != nil {
+			return false, fmt.Errorf("agent's /metrics after %s: %w", timeout, err)
 		}
-		select {
-		case <-r.exited:
-			return fmt.Errorf("agent exited: %v\n%s", r.waitErr, r.logTail())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		e := enrichmentOf(sc)
+		if e.Synced && e.LivePods >= float64(pods) {
+			return true, nil
 		}
-	}
+		return false, fmt.Errorf("agent's pod cache not synced with %d pods after %s: %s\n%s", pods, timeout, e, r.logTail())
+	})
 }
 
 // enrichCorpus creates a pod for each of the corpus's files in kube and
