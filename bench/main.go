@@ -54,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ceilRuns  = fs.Int("ceiling-runs", 3, "ceiling runs (best CPU kept; the first warms the page cache)")
 		timeout   = fs.Duration("timeout", 15*time.Minute, "bound of one corpus run")
 		poll      = fs.Duration("poll", 250*time.Millisecond, "how often /metrics is scraped to detect completion")
-		rate      = fs.Int("rate", 10000, "steady: lines/s over all files")
+		rate      = fs.Int("rate", 10000, "steady: lines/s over all files (0: nothing written, the agent idles on quiet files)")
 		sFiles    = fs.Int("steady-files", 50, "steady: files written to")
 		steadyDur = fs.Duration("steady", 15*time.Second, "steady: measuring window (the reference run uses 60s)")
 		warmup    = fs.Duration("warmup", 5*time.Second, "steady: time before the window starts")
@@ -222,8 +222,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "steady: %d lines/s target over %d files -> %s, window %.0fs\n", *rate, f.Files, f.Sink, f.Window.Seconds())
-		fmt.Fprintf(stdout, "  written %.0f lines/s, read %.0f lines/s; agent CPU %.1f%% of one core; RSS %.1f MiB (peak %.1f MiB; RssAnon %.1f MiB, RssFile %.1f MiB); read-to-ack p50 %.3fs p99 %.3fs over %.0f lines; load1 %.2f\n",
-			f.Rate, f.ReadRate, f.CPUPercent, mib(f.RSS), mib(f.MaxRSS), mib(f.Anon), mib(f.File), f.P50, f.P99, f.Acked, f.Load1)
+		latency := fmt.Sprintf("read-to-ack p50 %.3fs p99 %.3fs over %.0f lines", f.P50, f.P99, f.Acked)
+		if f.Acked == 0 {
+			latency = "no line acknowledged"
+		}
+		fmt.Fprintf(stdout, "  written %.0f lines/s, read %.0f lines/s; agent CPU %.2f%% of one core; RSS %.1f MiB (peak %.1f MiB; RssAnon %.1f MiB, RssFile %.1f MiB); %s; load1 %.2f\n",
+			f.Rate, f.ReadRate, f.CPUPercent, mib(f.RSS), mib(f.MaxRSS), mib(f.Anon), mib(f.File), latency, f.Load1)
 		fmt.Fprintf(stdout, "  Go runtime at the end: heap in use %.1f MiB, stacks %.1f MiB, held from the OS %.1f MiB; %.0f GC cycles in the window\n",
 			mib(int64(f.HeapInuse)), mib(int64(f.StackInuse)), mib(int64(f.GoSys)), f.GCs)
 		if f.Enrichment != "" {

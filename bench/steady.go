@@ -36,7 +36,8 @@ type SteadyFigures struct {
 
 // runSteady starts the agent on an empty directory, then a writer that
 // emulates containers writing rate lines/s over files log files; after
-// warmup it measures the agent over window. With kube set, each container's
+// warmup it measures the agent over window. With rate 0 nothing is written:
+// the agent follows files log files that stay quiet (an idle node). With kube set, each container's
 // pod is created in that API server first (and deleted at the end), the
 // agent runs with enrichment on, and the run fails unless its lines were
 // enriched.
@@ -53,7 +54,7 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 		return SteadyFigures{}, err
 	}
 	perFile := rate / files
-	if perFile <= 0 {
+	if rate != 0 && perFile <= 0 {
 		return SteadyFigures{}, fmt.Errorf("rate: %d lines/s over %d files is less than 1 line/s each", rate, files)
 	}
 	ncfg := simnode.Config{Root: root, Pods: files, ContainersPerPod: 1, LinesPerSecond: perFile, Seed: 3}
@@ -100,7 +101,11 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 	wctx, stopWriter := context.WithCancel(ctx)
 	defer stopWriter()
 	werr := make(chan error, 1)
-	go func() { werr <- node.Run(wctx) }()
+	if rate > 0 {
+		go func() { werr <- node.Run(wctx) }()
+	} else {
+		werr <- nil // idle: nothing is written (simnode's rate 0 means as fast as it can)
+	}
 
 	sleep := func(d time.Duration) error {
 		select {
@@ -162,7 +167,7 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 	if len(lat) > 0 {
 		f.Acked = lat[len(lat)-1].count
 	}
-	if math.IsNaN(f.P99) {
+	if math.IsNaN(f.P99) && rate > 0 {
 		return f, fmt.Errorf("no read-to-ack observation in the window")
 	}
 	if en != nil {
