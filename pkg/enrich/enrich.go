@@ -146,12 +146,9 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Enricher, error) {
 	selector := fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
 	e.pods = newInformer(listWatch(e.m, "pods", &e.m.podWatches, client,
 		func(o *metav1.ListOptions) { o.FieldSelector = selector },
-		client.ListPods, client.WatchPods), &corev1.Pod{})
+		client.ListPods, client.WatchPods), &corev1.Pod{}, cache.Indexers{pathUIDIndex: pathUIDIndexFunc})
 	if err := e.pods.SetTransform(e.transformPod); err != nil {
 		return nil, fmt.Errorf("enrich: pod transform: %w", err)
-	}
-	if err := e.pods.AddIndexers(cache.Indexers{pathUIDIndex: pathUIDIndexFunc}); err != nil {
-		return nil, fmt.Errorf("enrich: pod index: %w", err)
 	}
 	if err := e.pods.SetWatchErrorHandler(e.watchErrorHandler("pods")); err != nil {
 		return nil, fmt.Errorf("enrich: pod watch error handler: %w", err)
@@ -165,7 +162,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Enricher, error) {
 	}
 	if cfg.NamespaceLabels {
 		e.namespaces = newInformer(listWatch(e.m, "namespaces", &e.m.nsWatches, client, nil,
-			client.ListNamespaces, client.WatchNamespaces), &corev1.Namespace{})
+			client.ListNamespaces, client.WatchNamespaces), &corev1.Namespace{}, cache.Indexers{})
 		if err := e.namespaces.SetTransform(transformNamespace); err != nil {
 			return nil, fmt.Errorf("enrich: namespace transform: %w", err)
 		}
@@ -183,12 +180,11 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Enricher, error) {
 	return e, nil
 }
 
-// newInformer is the informer client-go's informer factory would build for obj's type (no
-// resync, indexed by namespace), over lw.
-func newInformer(lw cache.ListerWatcher, obj runtime.Object) cache.SharedIndexInformer {
-	return cache.NewSharedIndexInformerWithOptions(lw, obj, cache.SharedIndexInformerOptions{
-		Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
-	})
+// newInformer builds an informer of obj's type over lw, without resync, with exactly the
+// given indexes. (client-go's informer factory adds a namespace index, which enrich never
+// reads: it looks pods up by the UID of their log paths.)
+func newInformer(lw cache.ListerWatcher, obj runtime.Object, indexers cache.Indexers) cache.SharedIndexInformer {
+	return cache.NewSharedIndexInformerWithOptions(lw, obj, cache.SharedIndexInformerOptions{Indexers: indexers})
 }
 
 // startInformers runs the informers until the returned stop is called; stop returns once they
