@@ -12,23 +12,24 @@ func TestBatchRecycle(t *testing.T) {
 	}
 	meta := &Meta{Namespace: "shop"}
 	b = append(b, Log{Body: []byte("x"), Path: "/p", Meta: meta, Time: time.Unix(1, 0)}, Log{Body: []byte("y")})
+	lines := b[:2] // the same array, seen after Recycle
 	Recycle(b)
-	// Whatever comes back (the pool may or may not return b) is empty and
-	// holds no reference to recycled lines.
-	for range 3 {
-		c := NewBatch()
-		if len(c) != 0 || cap(c) != BatchCap {
-			t.Fatalf("recycled batch: len %d cap %d", len(c), cap(c))
-		}
-		for i, l := range c[:2] {
-			if l.Body != nil || l.Meta != nil || l.Path != "" || !l.Time.IsZero() {
-				t.Fatalf("recycled batch line %d not cleared: %+v", i, l)
-			}
+	// Recycle cleared the lines it was given, so a pooled batch refers to
+	// no body or metadata.
+	for i, l := range lines {
+		if l.Body != nil || l.Meta != nil || l.Path != "" || !l.Time.IsZero() {
+			t.Fatalf("recycled line %d not cleared: %+v", i, l)
 		}
 	}
-	// A batch of another capacity is not pooled.
-	Recycle(make([]Log, 3, 10))
-	if c := NewBatch(); cap(c) != BatchCap {
-		t.Fatalf("cap %d after recycling a foreign batch", cap(c))
+	for range 3 {
+		if c := NewBatch(); len(c) != 0 || cap(c) != BatchCap {
+			t.Fatalf("batch after recycling: len %d cap %d", len(c), cap(c))
+		}
+	}
+	// A batch of another capacity is neither cleared nor pooled.
+	other := []Log{{Path: "/q"}}
+	Recycle(other)
+	if other[0].Path != "/q" {
+		t.Fatal("a batch of another capacity was cleared")
 	}
 }

@@ -20,8 +20,10 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 // emptyKubernetes is the "kubernetes" object of a record without metadata.
 const emptyKubernetes = `{"namespace":"","pod":"","pod_uid":"","container":"","container_id":"","image":"","node":"","labels":{},"owner":{"kind":"","name":""}}`
 
-// maxMetaCache bounds the number of encoded metadata objects an encoder
-// keeps. When full, the cache is cleared and refilled.
+// maxMetaCache bounds each of ship's small caches: the encoded metadata
+// objects an encoder keeps, the topics a router has resolved, the metadata
+// responses of metaCache and the partition lists of the producer. When
+// one is full it is cleared and refilled.
 const maxMetaCache = 4096
 
 // encoder turns records into JSON documents. It caches the encoded

@@ -191,7 +191,7 @@ func (p *kafkaProducer) partitions(ctx context.Context, topic string) ([]int, er
 			for i := range parts {
 				parts[i] = i
 			}
-			if len(p.parts) > maxMetaCache {
+			if len(p.parts) >= maxMetaCache {
 				clear(p.parts)
 			}
 			p.parts[topic] = parts
