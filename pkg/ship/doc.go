@@ -53,7 +53,9 @@
 //
 // Partitioning is murmur2 over the key (kafka.Murmur2Balancer), like the
 // Java client and librdkafka, so other producers of the same keys agree.
-// Records without a key (key: none, or no pod UID) go to a random partition.
+// Records without a key (key: none, or no pod UID) go to a random partition,
+// the same for all of a batch's unkeyed records of one topic (as the Java
+// client's sticky partitioner does).
 // Adding partitions to a topic moves keys, as with any Kafka producer.
 //
 // Ack is called from a single goroutine, once per batch, with a slice ship

@@ -201,18 +201,52 @@ func TestKafkaCodecs(t *testing.T) {
 	}
 }
 
+// TestKafkaKeyNone: records without a key go to one random partition per
+// batch (one produce request), and batches spread over the partitions.
 func TestKafkaKeyNone(t *testing.T) {
 	_, addr := startCluster(t)
 	cfg := testKafkaConfig(addr)
 	cfg.Kafka.Key = "none"
 	h := runShipper(t, cfg, nil)
-	h.logs <- makeLogs(1, 0, 30, metaFor(1))
+	const batches = 20
+	for i := range batches {
+		h.logs <- makeLogs(uint64(i), 0, 30, metaFor(i))
+		// Wait until the batch was sent, so that each goes alone.
+		for deadline := time.Now().Add(10 * time.Second); testutil.ToFloat64(h.s.m.batches) < float64(i+1); {
+			if time.Now().After(deadline) {
+				t.Fatalf("batch %d not sent after 10s", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	h.finish(t)
-	recs := consume(t, addr, 30, []string{"logs"})
+	recs := consume(t, addr, 30*batches, []string{"logs"})
+	perFile := map[string]map[int32]bool{} // each batch is one file's lines
+	used := map[int32]bool{}
 	for _, r := range recs {
 		if r.Key != nil {
 			t.Fatalf("key %q with key: none", r.Key)
 		}
+		var rec logRecord
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if perFile[rec.File] == nil {
+			perFile[rec.File] = map[int32]bool{}
+		}
+		perFile[rec.File][r.Partition] = true
+		used[r.Partition] = true
+	}
+	for f, ps := range perFile {
+		if len(ps) != 1 {
+			t.Errorf("the unkeyed records of one batch (%s) went to partitions %v", f, ps)
+		}
+	}
+	if len(used) < 2 {
+		t.Errorf("%d batches all went to partitions %v: not random", batches, used)
+	}
+	if got := testutil.ToFloat64(h.s.m.produceRequests.WithLabelValues("ok")); got != batches {
+		t.Errorf("%v produce requests for %d batches of unkeyed records, want one each", got, batches)
 	}
 }
 

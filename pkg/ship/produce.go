@@ -79,11 +79,15 @@ func (p *kafkaProducer) WriteMessages(ctx context.Context, msgs ...kafka.Message
 		topicErr error
 		lastKey  []byte
 		lastPart = -1
+		// Records without a key all go to one random partition per topic
+		// of a call, as Java's sticky partitioner does: one request, not
+		// one per partition.
+		sticky = -1
 	)
 	for i := range msgs {
 		m := &msgs[i]
 		if i == 0 || m.Topic != topic {
-			topic, lastPart = m.Topic, -1
+			topic, lastPart, sticky = m.Topic, -1, -1
 			parts, topicErr = p.partitions(ctx, topic)
 		}
 		if topicErr != nil {
@@ -92,8 +96,11 @@ func (p *kafkaProducer) WriteMessages(ctx context.Context, msgs ...kafka.Message
 		}
 		var part int
 		switch {
-		case m.Key == nil: // a random partition each time
-			part = p.balancer.Balance(*m, parts...)
+		case m.Key == nil:
+			if sticky < 0 {
+				sticky = p.balancer.Balance(*m, parts...)
+			}
+			part = sticky
 		case lastPart >= 0 && bytes.Equal(m.Key, lastKey):
 			part = lastPart
 		default:
