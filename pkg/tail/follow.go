@@ -38,6 +38,7 @@ type follower struct {
 	pred       *follower // must be closed before this one is read
 	drain      bool      // read to the end, then close (copy of a truncated file)
 	suppressTo int64     // lines ending at or below were delivered before a restart
+	inflated   bool      // an unlinked copy of a compressed file, made by the tailer: never "deleted"
 	closed     bool
 }
 
@@ -233,92 +234,6 @@ func lineStartBefore(f *os.File, size int64) int64 {
 	return size - n + int64(i) + 1
 }
 
-// resumeRotated finishes files a previous run was reading that were rotated
-// while no agent ran: their checkpoint names a path that now holds another
-// file, and the old file sits beside it under a new name.
-func (t *Tailer) resumeRotated(now time.Time) {
-	groups := make(map[string][]resumed)
-	for key, e := range t.resume {
-		dir := filepath.Dir(e.Path)
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		found := false
-		for _, de := range ents {
-			if !de.Type().IsRegular() {
-				continue
-			}
-			p := filepath.Join(dir, de.Name())
-			fi, err := os.Stat(p)
-			if err != nil {
-				continue
-			}
-			if k, _ := keyOf(fi); k != key || t.files[k] != nil {
-				// Another file, or this one already followed. The path the
-				// entry names usually holds the file that replaced it.
-				continue
-			}
-			found = true
-			if p == e.Path && t.included(p) {
-				// Still under its own name but not taken by the scan (for
-				// instance excluded for now): a later scan resumes it.
-				break
-			}
-			fh, err := os.Open(p)
-			if err != nil {
-				break
-			}
-			f := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now}
-			f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, e.Path
-			f.fpLen = readFP(fh, f.fp[:])
-			if !e.fpMatches(f.fp[:f.fpLen]) || e.Offset > f.size {
-				_ = fh.Close()
-				break
-			}
-			f.off, f.consumed, f.suppressTo = e.Offset, e.Offset, e.AckedTo
-			f.tr = t.newTracker(key, e.Path, e.Offset, e.AckedTo, f.fp[:f.fpLen])
-			t.add(f)
-			t.log.Debug("finishing file rotated while stopped", "path", p, "offset", e.Offset)
-			groups[e.Path] = append(groups[e.Path], resumed{f, fi})
-			break
-		}
-		if !found {
-			// Rotated and compressed (or deleted) while no agent ran: what
-			// was not read before the stop cannot be read any more.
-			t.log.Warn("file in the checkpoint vanished while stopped; lines not read before the stop, if any, are lost",
-				"path", e.Path, "offset", e.Offset)
-		}
-	}
-	// Per path: the resumed files and those rotated after the oldest of them
-	// (never opened) are read in the order they were written, then the
-	// current file.
-	for path, rs := range groups {
-		sort.Slice(rs, func(i, j int) bool { return olderThan(rs[i].fi, rs[j].fi) })
-		var chain []*follower
-		for _, r := range rs {
-			chain = append(chain, r.f)
-		}
-		chain = append(chain, t.rotatedAfter(path, rs[0].fi, rs[0].f.key, now)...)
-		sort.SliceStable(chain, func(i, j int) bool {
-			a, errA := chain[i].f.Stat()
-			b, errB := chain[j].f.Stat()
-			return errA == nil && errB == nil && olderThan(a, b)
-		})
-		for i := 1; i < len(chain); i++ {
-			chain[i].pred = chain[i-1]
-		}
-		if cur := t.byPath[path]; cur != nil && cur.pred == nil {
-			cur.pred = chain[len(chain)-1]
-		}
-	}
-}
-
-type resumed struct {
-	f  *follower
-	fi os.FileInfo
-}
-
 // olderThan orders files by last write, then by name.
 func olderThan(a, b os.FileInfo) bool {
 	if !a.ModTime().Equal(b.ModTime()) {
@@ -425,7 +340,7 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 			}
 		}
 	}
-	if nlink == 0 && f.deleted.IsZero() {
+	if nlink == 0 && f.deleted.IsZero() && !f.inflated {
 		f.deleted = now
 		if f.gone.IsZero() {
 			f.gone = now

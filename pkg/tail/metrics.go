@@ -8,6 +8,11 @@ import (
 const (
 	lostDeleted   = "deleted"   // file deleted and closed before it was read to its end
 	lostTruncated = "truncated" // file truncated before it was read, no copy found
+	// lostVanished: a file in the checkpoint that was neither at its path nor
+	// among its rotated siblings (plain or compressed) when the tailer
+	// started: deleted while no agent ran. Its size is unknown, so it is
+	// counted in files (ferry_tail_lost_files_total).
+	lostVanished = "vanished"
 )
 
 type metrics struct {
@@ -19,6 +24,7 @@ type metrics struct {
 	rotations     prometheus.Counter
 	truncations   prometheus.Counter
 	lost          *prometheus.CounterVec
+	lostFiles     *prometheus.CounterVec
 	openFiles     prometheus.Gauge
 	behind        prometheus.Gauge
 	inflight      prometheus.GaugeFunc
@@ -47,6 +53,8 @@ func newMetrics(inflight func() float64) *metrics {
 			Name: "truncations_total", Help: "Files found truncated or rewritten below the read offset."}),
 		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "lost_bytes_total", Help: "Bytes never read, by reason (deleted, truncated)."}, []string{"reason"}),
+		lostFiles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "lost_files_total", Help: "Files lost whole, of unknown size, by reason (vanished: deleted while no agent ran)."}, []string{"reason"}),
 		openFiles: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "open_files", Help: "Log files open."}),
 		behind: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
@@ -68,12 +76,13 @@ func newMetrics(inflight func() float64) *metrics {
 	for _, r := range []string{lostDeleted, lostTruncated} {
 		m.lost.WithLabelValues(r)
 	}
+	m.lostFiles.WithLabelValues(lostVanished)
 	return m
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.reads, m.truncated, m.parseErrors,
-		m.rotations, m.truncations, m.lost, m.openFiles, m.behind, m.inflight, m.inflightLimit,
+		m.rotations, m.truncations, m.lost, m.lostFiles, m.openFiles, m.behind, m.inflight, m.inflightLimit,
 		m.backpressure, m.commitErrors, m.commits} {
 		if err := r.Register(c); err != nil {
 			return err

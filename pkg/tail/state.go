@@ -49,6 +49,8 @@ type stateEntry struct {
 
 type fileKey struct{ dev, ino uint64 }
 
+func (e stateEntry) key() fileKey { return fileKey{e.Dev, e.Ino} }
+
 // fpMatches says whether a file whose first bytes are now is the file the
 // entry was written for.
 func (e stateEntry) fpMatches(now []byte) bool {

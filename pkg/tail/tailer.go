@@ -308,9 +308,13 @@ func (t *Tailer) Run(ctx context.Context) error {
 	defer t.closeAll()
 
 	now := time.Now()
+	saved := make([]stateEntry, 0, len(t.resume))
+	for _, e := range t.resume {
+		saved = append(saved, e)
+	}
 	t.watch() // before the first scan, so nothing created meanwhile is missed
 	t.rescan(now, true)
-	t.resumeRotated(now)
+	t.resumeRotated(now, saved)
 
 	var (
 		nextPoll   = now.Add(t.cfg.PollInterval)
