@@ -58,6 +58,11 @@ type decoder struct {
 	maxLine int
 	pend    [2]pending
 	tc      tsCache
+	// cont marks a stream whose first line in this file continues a line
+	// cut by rotation in the previous file: it is flagged truncated.
+	cont [2]bool
+	// cutStream is set by flush(…, true) for each stream it cut.
+	cutStream [2]bool
 
 	logs  []event.Log // output: records, appended
 	marks []mark      // output: one per record
@@ -81,6 +86,9 @@ func (d *decoder) safeOffset(end int64) int64 {
 }
 
 func (d *decoder) emit(l event.Log, end int64) {
+	if s := l.Stream; (s == event.Stdout || s == event.Stderr) && d.cont[s] && !l.ParseError {
+		l.Truncated, d.cont[s] = true, false
+	}
 	l.ReadAt = d.now
 	l.Path = d.path
 	if l.Truncated {
@@ -182,19 +190,26 @@ func (d *decoder) raw(raw []byte, end int64, cut bool) {
 }
 
 // flush emits merges still in progress as they are, for a file that will not
-// grow any more (closed after rotation or deletion).
-func (d *decoder) flush(end int64) {
+// grow any more (closed after rotation or deletion, or truncated), and
+// returns how many. cut flags them truncated (their end will never come
+// from this file) and records which streams were cut in cutStream.
+func (d *decoder) flush(end int64, cut bool) int {
+	n := 0
 	for s := range d.pend {
 		p := &d.pend[s]
+		d.cutStream[s] = false
 		if !p.active {
 			continue
 		}
 		body := make([]byte, len(p.buf))
 		copy(body, p.buf)
-		l := event.Log{Time: p.time, Body: body, Stream: event.Stream(s), Truncated: p.truncated}
+		l := event.Log{Time: p.time, Body: body, Stream: event.Stream(s), Truncated: p.truncated || cut}
 		p.active, p.truncated = false, false
 		d.emit(l, end)
+		d.cutStream[s] = cut
+		n++
 	}
+	return n
 }
 
 // splitLines feeds every complete line of data to d. data starts at file

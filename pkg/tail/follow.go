@@ -98,6 +98,11 @@ func (t *Tailer) included(path string) bool {
 type rotated struct {
 	fi  os.FileInfo
 	key fileKey
+	// Where reading stopped and the first bytes: if kubelet renames the
+	// file back (an undone rotation), reading continues there.
+	off   int64
+	fp    [fpSize]byte
+	fpLen int
 }
 
 // rescan expands the include globs and starts following new files.
@@ -139,6 +144,9 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	}
 	key, _ := keyOf(fi)
 	if f := t.files[key]; f != nil && !f.closed {
+		if f.path == path && !f.gone.IsZero() {
+			t.undone(f)
+		}
 		return
 	}
 	if t.opts.Excluder != nil && t.opts.Excluder.Excluded(path) {
@@ -175,8 +183,15 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 				start, f.suppressTo = 0, 0
 			}
 		}
+	} else if r, ok := t.lastRotated[path]; ok && r.key == key && r.fpLen <= f.fpLen &&
+		bytes.Equal(r.fp[:r.fpLen], f.fp[:r.fpLen]) && r.off <= f.size {
+		// Renamed back after it was closed as rotated: continue where
+		// reading stopped.
+		start, f.suppressTo = r.off, r.off
+		delete(t.lastRotated, path)
+		t.log.Debug("rotation undone; continuing", "path", path, "offset", start)
 	} else if initial && t.fresh && t.cfg.StartAt == "end" {
-		start = lineStartBefore(fh, f.size)
+		start, f.skip = lineStartBefore(fh, f.size)
 	}
 	f.off, f.consumed = start, start
 	f.tr = t.newTracker(key, path, start, f.suppressTo, f.fp[:f.fpLen])
@@ -214,24 +229,26 @@ func (t *Tailer) add(f *follower) {
 }
 
 // lineStartBefore returns the start of the line that holds offset size-1:
-// size itself if the file ends with a newline.
-func lineStartBefore(f *os.File, size int64) int64 {
+// size itself if the file ends with a newline. If that line started more
+// than 64 KiB before the end, it returns size and midLine: the rest of that
+// line is to be skipped.
+func lineStartBefore(f *os.File, size int64) (off int64, midLine bool) {
 	if size == 0 {
-		return 0
+		return 0, false
 	}
 	n := min(size, 64<<10)
 	buf := make([]byte, n)
 	if _, err := f.ReadAt(buf, size-n); err != nil && !errors.Is(err, io.EOF) {
-		return size
+		return size, true
 	}
 	i := bytes.LastIndexByte(buf, '\n')
 	if i < 0 {
 		if n == size {
-			return 0
+			return 0, false
 		}
-		return size
+		return size, true
 	}
-	return size - n + int64(i) + 1
+	return size - n + int64(i) + 1, false
 }
 
 // olderThan orders files by last write, then by name.
@@ -325,6 +342,13 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 	}
 	_, nlink := keyOf(fi)
 	changed := false
+	if !f.gone.IsZero() && f.deleted.IsZero() && !f.drain && nlink > 0 {
+		if st, err := os.Stat(f.path); err == nil {
+			if k, _ := keyOf(st); k == f.key {
+				t.undone(f)
+			}
+		}
+	}
 	if f.gone.IsZero() && !f.drain {
 		st, err := os.Stat(f.path)
 		changed = true
@@ -349,9 +373,7 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 	}
 	size := fi.Size()
 	switch {
-	case size < f.off:
-		t.truncated(f, now)
-	case f.fpLen > 0 && !t.sameStart(f):
+	case size < f.off || t.rewritten(f, size):
 		t.truncated(f, now)
 	default:
 		f.size = size
@@ -364,12 +386,43 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 	return changed
 }
 
-// sameStart says whether the file still begins with its fingerprint (a file
-// truncated and written past the old offset between two polls does not).
-func (t *Tailer) sameStart(f *follower) bool {
+// undone takes back a follower whose path names its file again: kubelet
+// renamed the rotated file back because the runtime could not reopen its
+// log. Reading goes on; nothing is read again.
+func (t *Tailer) undone(f *follower) {
+	f.gone = time.Time{}
+	if p := t.byPath[f.path]; p == nil || p.closed || p == f {
+		t.byPath[f.path] = f
+	}
+	t.log.Debug("rotation undone; continuing", "path", f.path, "offset", f.consumed)
+}
+
+// rewritten says whether f's file no longer holds what was read from it: its
+// first bytes are not its fingerprint any more, or the byte before the end
+// of the last complete line read is not a newline. It catches a file
+// truncated and written past the old offset between two looks, which a
+// size check cannot. It runs before every read (two small preads). A
+// longer start is taken into the fingerprint.
+func (t *Tailer) rewritten(f *follower, size int64) bool {
 	var buf [fpSize]byte
-	n, _ := f.f.ReadAt(buf[:f.fpLen], 0)
-	return n == f.fpLen && bytes.Equal(buf[:n], f.fp[:f.fpLen])
+	if f.fpLen > 0 || size > 0 {
+		n := readFP(f.f, buf[:])
+		if n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) {
+			return true
+		}
+		if n > f.fpLen {
+			f.fp, f.fpLen = buf, n
+			t.mu.Lock()
+			f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
+			t.mu.Unlock()
+		}
+	}
+	if f.consumed > 0 && !f.skip {
+		if n, _ := f.f.ReadAt(buf[:1], f.consumed-1); n == 1 && buf[0] != '\n' {
+			return true
+		}
+	}
+	return false
 }
 
 // readFile reads what f has, up to the turn budget.
@@ -379,23 +432,11 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		return
 	}
 	size := fi.Size()
-	if size < f.off {
+	if size < f.off || t.rewritten(f, size) {
 		t.truncated(f, now)
 		return
 	}
 	f.size = size
-	if f.fpLen < fpSize && int64(f.fpLen) < size {
-		var buf [fpSize]byte
-		n := readFP(f.f, buf[:])
-		if n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) {
-			t.truncated(f, now) // rewritten from the start since we looked
-			return
-		}
-		f.fp, f.fpLen = buf, n
-		t.mu.Lock()
-		f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
-		t.mu.Unlock()
-	}
 	t.m.reads.Inc()
 	budget := int64(t.cfg.ReadBytesPerTurn)
 	f.dec.now = now.UnixNano()
@@ -449,8 +490,16 @@ func (t *Tailer) consume(f *follower, chunk []byte) {
 	f.consumed = base + int64(n)
 	if len(rest) > t.rawMax {
 		// A line without newline for longer than any line may be: decode
-		// what there is as a cut line and discard the rest of it.
-		f.dec.line(rest[:t.rawMax:t.rawMax], f.consumed, f.off, true)
+		// what there is as a cut line and discard the rest of it. Its
+		// cursor is the cut (the same after a restart, so an acknowledged
+		// cut line is not emitted again), but a restart resumes at the
+		// line's start: only line boundaries are committed.
+		end := f.consumed + int64(t.rawMax)
+		nm := len(f.dec.marks)
+		f.dec.line(rest[:t.rawMax:t.rawMax], f.consumed, end, true)
+		for i := nm; i < len(f.dec.marks); i++ {
+			f.dec.marks[i].safe = min(f.dec.marks[i].safe, f.consumed)
+		}
 		f.skip = true
 		f.carry = f.carry[:0]
 		f.consumed = f.off
@@ -476,6 +525,13 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 			t.m.lost.WithLabelValues(lostTruncated).Add(float64(lost))
 			t.log.Debug("truncated before it was read; bytes lost", "path", f.path, "bytes", lost)
 		}
+		// Fragments of a line whose end was truncated away are emitted
+		// as they are, flagged truncated and counted.
+		t.attach(f)
+		if n := f.dec.flush(f.consumed, true); n > 0 {
+			t.m.partialsCut.WithLabelValues(cutTruncated).Add(float64(n))
+		}
+		t.collect(f)
 		t.closeTracker(f.tr, true)
 	}
 	f.off, f.consumed, f.size = 0, 0, 0
@@ -558,18 +614,26 @@ func (t *Tailer) closeFollower(f *follower, atEnd bool) {
 			f.dec.line(line, f.consumed, f.off, false)
 			f.consumed = f.off
 		}
-		f.dec.flush(f.consumed)
-	} else {
-		if lost := f.size - f.consumed; lost > 0 {
-			t.m.lost.WithLabelValues(lostDeleted).Add(float64(lost))
-			t.log.Warn("deleted log file closed before it was read to its end; bytes lost", "path", f.path, "bytes", lost)
+	} else if lost := f.size - f.consumed; lost > 0 {
+		t.m.lost.WithLabelValues(lostDeleted).Add(float64(lost))
+		t.log.Warn("deleted log file closed before it was read to its end; bytes lost", "path", f.path, "bytes", lost)
+	}
+	// A line whose fragments continue in the next file (rotation between
+	// two fragments) or never came (deletion) is emitted as far as it
+	// got, flagged truncated and counted; the successor at the same path
+	// flags the first line of that stream, which is its continuation.
+	if n := f.dec.flush(f.consumed, true); n > 0 {
+		t.m.partialsCut.WithLabelValues(cutRotated).Add(float64(n))
+		if next := t.byPath[f.dec.path]; next != nil && next != f && next.off == 0 {
+			for s := range f.dec.pend {
+				next.dec.cont[s] = next.dec.cont[s] || f.dec.cutStream[s]
+			}
 		}
-		f.dec.flush(f.consumed)
 	}
 	t.collect(f)
 	if !f.gone.IsZero() {
 		if fi, err := f.f.Stat(); err == nil {
-			t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key}
+			t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen}
 		}
 	}
 	f.closed = true

@@ -15,6 +15,12 @@ const (
 	lostVanished = "vanished"
 )
 
+// Reasons for partial lines whose merge was cut short.
+const (
+	cutTruncated = "truncated" // the file was truncated between fragments
+	cutRotated   = "rotated"   // the file was rotated (or deleted) between fragments
+)
+
 type metrics struct {
 	linesRead     *prometheus.CounterVec
 	bytesRead     prometheus.Counter
@@ -25,6 +31,7 @@ type metrics struct {
 	truncations   prometheus.Counter
 	lost          *prometheus.CounterVec
 	lostFiles     *prometheus.CounterVec
+	partialsCut   *prometheus.CounterVec
 	openFiles     prometheus.Gauge
 	behind        prometheus.Gauge
 	inflight      prometheus.GaugeFunc
@@ -55,6 +62,8 @@ func newMetrics(inflight func() float64) *metrics {
 			Name: "lost_bytes_total", Help: "Bytes never read, by reason (deleted, truncated)."}, []string{"reason"}),
 		lostFiles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "lost_files_total", Help: "Files lost whole, of unknown size, by reason (vanished: deleted while no agent ran)."}, []string{"reason"}),
+		partialsCut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "partial_lines_cut_total", Help: "Partial lines (CRI P fragments) whose merge was cut short, emitted flagged truncated, by reason (truncated: the file was truncated; rotated: the file was rotated between fragments)."}, []string{"reason"}),
 		openFiles: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "open_files", Help: "Log files open."}),
 		behind: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
@@ -77,12 +86,15 @@ func newMetrics(inflight func() float64) *metrics {
 		m.lost.WithLabelValues(r)
 	}
 	m.lostFiles.WithLabelValues(lostVanished)
+	for _, r := range []string{cutTruncated, cutRotated} {
+		m.partialsCut.WithLabelValues(r)
+	}
 	return m
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.reads, m.truncated, m.parseErrors,
-		m.rotations, m.truncations, m.lost, m.lostFiles, m.openFiles, m.behind, m.inflight, m.inflightLimit,
+		m.rotations, m.truncations, m.lost, m.lostFiles, m.partialsCut, m.openFiles, m.behind, m.inflight, m.inflightLimit,
 		m.backpressure, m.commitErrors, m.commits} {
 		if err := r.Register(c); err != nil {
 			return err
