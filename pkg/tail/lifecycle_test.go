@@ -276,7 +276,7 @@ func TestStartAtEnd(t *testing.T) {
 }
 
 func TestCorruptStateSetAside(t *testing.T) {
-	for _, garbage := range []string{"{not json", `{"version":99,"files":[]}`, `{"version":1,"files":[{"offset":-1}]}`, ""} {
+	for _, garbage := range []string{"{not json", `{"version":99,"files":[]}`, `{"version":1,"files":{}}`, ""} {
 		t.Run(garbage, func(t *testing.T) {
 			dir, state := t.TempDir(), t.TempDir()
 			path := mkContainer(t, dir, "ns_pod_uid")

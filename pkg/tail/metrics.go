@@ -39,6 +39,7 @@ type metrics struct {
 	backpressure  prometheus.Counter
 	commitErrors  prometheus.Counter
 	commits       prometheus.Counter
+	stateInvalid  prometheus.Counter
 }
 
 func newMetrics(inflight func() float64) *metrics {
@@ -78,6 +79,8 @@ func newMetrics(inflight func() float64) *metrics {
 			Name: "checkpoint_errors_total", Help: "Failed writes of the state file."}),
 		commits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "checkpoints_total", Help: "Successful writes of the state file."}),
+		stateInvalid: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "checkpoint_entries_invalid_total", Help: "Entries of the state file skipped at startup because they were invalid; the other entries are used."}),
 	}
 	for _, s := range []string{"stdout", "stderr"} {
 		m.linesRead.WithLabelValues(s)
@@ -95,7 +98,7 @@ func newMetrics(inflight func() float64) *metrics {
 func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.reads, m.truncated, m.parseErrors,
 		m.rotations, m.truncations, m.lost, m.lostFiles, m.partialsCut, m.openFiles, m.behind, m.inflight, m.inflightLimit,
-		m.backpressure, m.commitErrors, m.commits} {
+		m.backpressure, m.commitErrors, m.commits, m.stateInvalid} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

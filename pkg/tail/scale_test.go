@@ -118,7 +118,8 @@ func TestMetricsLint(t *testing.T) {
 		names = append(names, mf.GetName())
 	}
 	want := []string{
-		"ferry_tail_backpressure_seconds_total", "ferry_tail_behind_bytes", "ferry_tail_checkpoint_errors_total",
+		"ferry_tail_backpressure_seconds_total", "ferry_tail_behind_bytes", "ferry_tail_checkpoint_entries_invalid_total",
+		"ferry_tail_checkpoint_errors_total",
 		"ferry_tail_checkpoints_total", "ferry_tail_inflight_bytes", "ferry_tail_inflight_limit_bytes",
 		"ferry_tail_lines_read_total", "ferry_tail_lines_truncated_total", "ferry_tail_lost_bytes_total",
 		"ferry_tail_lost_files_total", "ferry_tail_open_files", "ferry_tail_parse_errors_total",

@@ -448,9 +448,14 @@ func (t *Tailer) loadState() {
 		if err := os.MkdirAll(t.cfg.StateDir, 0o700); err != nil {
 			t.log.Warn("cannot create state directory; offsets will not be kept", "dir", t.cfg.StateDir, "err", err)
 		}
-		m, ok, err := loadState(t.cfg.StateDir)
+		m, ok, invalid, err := loadState(t.cfg.StateDir)
 		if err != nil {
 			t.log.Warn("state file unusable; starting by start_at", "err", err, "start_at", t.cfg.StartAt)
+		}
+		if len(invalid) > 0 {
+			t.m.stateInvalid.Add(float64(len(invalid)))
+			t.log.Warn("invalid entries in the state file skipped; their files are read from the start",
+				"skipped", len(invalid), "first", invalid[0], "used", len(m))
 		}
 		if ok {
 			t.resume, t.fresh = m, false
