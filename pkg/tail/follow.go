@@ -24,10 +24,12 @@ type follower struct {
 	key        fileKey
 	fp         [fpSize]byte
 	fpLen      int
-	off        int64 // next byte to read
-	consumed   int64 // end of the last complete line (off minus carry)
-	carry      []byte
-	skip       bool // discarding the rest of an over-long line
+	off        int64  // next byte to read
+	consumed   int64  // end of the last complete line (off minus carry)
+	carry      []byte // the incomplete last line read: in own, or the tail of the last chunk
+	carryOwned bool   // carry is in own (no record refers to it), not in a chunk
+	own        []byte // a small buffer for a short carry, so an idle file holds no chunk
+	skip       bool   // discarding the rest of an over-long line
 	dec        decoder
 	size       int64 // size at the last stat
 	dirty      bool  // may have new bytes
@@ -443,8 +445,7 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	t.attach(f)
 	for budget > 0 && f.off < size {
 		n := min(size-f.off, budget, maxChunk)
-		chunk := make([]byte, int64(len(f.carry))+n)
-		copy(chunk, f.carry)
+		chunk := t.chunkFor(f, len(f.carry)+int(n))
 		m, _ := f.f.ReadAt(chunk[len(f.carry):], f.off)
 		chunk = chunk[:len(f.carry)+m]
 		f.off += int64(m)
@@ -468,6 +469,31 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	}
 }
 
+// chunkFor returns a buffer of length need that starts with f's carry. A
+// carry that is the tail of the last chunk is extended in place when that
+// chunk has room (no record refers to the bytes after it). Otherwise the
+// carry is copied into a new buffer; a long one (64 KiB or more, a long line
+// in progress) gets room for the longest line there can be, so a pending
+// long line is copied at most once however many reads it spans.
+func (t *Tailer) chunkFor(f *follower, need int) []byte {
+	if !f.carryOwned && len(f.carry) > 0 && cap(f.carry) >= need {
+		return f.carry[:need]
+	}
+	c := need
+	if len(f.carry) >= 64<<10 {
+		c = max(need, t.rawMax+maxChunk)
+	}
+	chunk := make([]byte, need, c)
+	copy(chunk, f.carry)
+	return chunk
+}
+
+// dropCarry forgets the carry without reusing its bytes (records may refer
+// to them).
+func (f *follower) dropCarry() {
+	f.carry, f.carryOwned = f.own[:0], true
+}
+
 // consume decodes the complete lines of chunk (which starts with f's carry
 // and ends at f.off) and keeps the incomplete rest as the new carry.
 func (t *Tailer) consume(f *follower, chunk []byte) {
@@ -476,7 +502,7 @@ func (t *Tailer) consume(f *follower, chunk []byte) {
 	if f.skip {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			f.carry = f.carry[:0]
+			f.dropCarry()
 			f.consumed = f.off
 			return
 		}
@@ -501,13 +527,18 @@ func (t *Tailer) consume(f *follower, chunk []byte) {
 			f.dec.marks[i].safe = min(f.dec.marks[i].safe, f.consumed)
 		}
 		f.skip = true
-		f.carry = f.carry[:0]
+		f.dropCarry()
 		f.consumed = f.off
 		return
 	}
-	f.carry = append(f.carry[:0], rest...)
-	if cap(f.carry) > 64<<10 && len(f.carry) < 4<<10 {
-		f.carry = append([]byte(nil), f.carry...) // give back a big buffer
+	if len(rest) <= 4<<10 {
+		// Short: copied into the file's own small buffer, so that an idle
+		// file with an unfinished last line does not hold a whole chunk.
+		f.own = append(f.own[:0], rest...)
+		f.carry, f.carryOwned = f.own, true
+	} else {
+		// Long: stays where it is; the next read extends it in place.
+		f.carry, f.carryOwned = rest, false
 	}
 }
 
@@ -535,7 +566,8 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 		t.closeTracker(f.tr, true)
 	}
 	f.off, f.consumed, f.size = 0, 0, 0
-	f.carry, f.skip, f.suppressTo = f.carry[:0], false, 0
+	f.dropCarry()
+	f.skip, f.suppressTo = false, 0
 	f.dec = decoder{maxLine: t.cfg.MaxLineBytes, path: f.path}
 	f.fpLen = readFP(f.f, f.fp[:])
 	f.tr = t.newTracker(f.key, f.path, 0, 0, f.fp[:f.fpLen])
@@ -582,7 +614,8 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		}
 		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now,
 			off: f.off, consumed: f.consumed, skip: f.skip, fp: f.fp, fpLen: f.fpLen, pred: f.pred, suppressTo: f.suppressTo}
-		c.carry = append([]byte(nil), f.carry...)
+		c.own = append([]byte(nil), f.carry...)
+		c.carry, c.carryOwned = c.own, true
 		c.dec = f.dec
 		c.dec.path = f.path // lines keep the name they were read under
 		// The copy holds the same bytes at the same offsets: it takes over

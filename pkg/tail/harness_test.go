@@ -62,6 +62,13 @@ func startRunner(t *testing.T, cfg Config, opts Options) *runner {
 
 func startRunnerLog(t *testing.T, cfg Config, opts Options, logger *slog.Logger) *runner {
 	t.Helper()
+	return startRunnerTuned(t, cfg, opts, logger, nil)
+}
+
+// startRunnerTuned is startRunnerLog with tune applied to the tailer before
+// Run, for settings Validate refuses.
+func startRunnerTuned(t *testing.T, cfg Config, opts Options, logger *slog.Logger, tune func(*Tailer)) *runner {
+	t.Helper()
 	r := &runner{t: t, reg: prometheus.NewRegistry(), done: make(chan error, 1), cdone: make(chan struct{})}
 	opts.Registerer = r.reg
 	out := make(chan []event.Log, 4)
@@ -70,6 +77,9 @@ func startRunnerLog(t *testing.T, cfg Config, opts Options, logger *slog.Logger)
 		t.Fatal(err)
 	}
 	r.tl = tl
+	if tune != nil {
+		tune(tl)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- tl.Run(ctx) }()

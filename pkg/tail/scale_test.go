@@ -158,6 +158,8 @@ func TestConfigValidate(t *testing.T) {
 		{"delete_wait", func(c *Config) { c.DeleteWait = 0 }, "delete_wait: must be > 0"},
 		{"read_bytes_per_turn", func(c *Config) { c.ReadBytesPerTurn = 10 }, "read_bytes_per_turn: must be >= 4096"},
 		{"inflight", func(c *Config) { c.MaxInflightBytes = 0 }, "max_inflight_bytes: must be > 0"},
+		{"line above the budget", func(c *Config) { c.MaxLineBytes, c.MaxInflightBytes = 1<<20, 512<<10 },
+			"max_line_bytes: must not exceed max_inflight_bytes (524288): one line must fit in memory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,6 +30,10 @@ type Options struct {
 	Excluder   Excluder              // nil: nothing excluded
 	Registerer prometheus.Registerer // nil: metrics not registered
 }
+
+// lineOverhead is what a line costs in memory beside its bytes: its record
+// in the batch and its acknowledgement entry.
+const lineOverhead = int64(unsafe.Sizeof(event.Log{}) + unsafe.Sizeof(entry{}))
 
 // maxBatchLines is the size at which a batch is sent: a read turn stops
 // when its batch reached it and the consumer cannot take it.
@@ -572,7 +577,7 @@ func (t *Tailer) collect(f *follower) {
 	t.mu.Lock()
 	tr := f.tr
 	for i, mk := range d.marks {
-		s := mk.end - tr.lastEnd
+		s := mk.end - tr.lastEnd + mk.heap + lineOverhead
 		tr.lastEnd = mk.end
 		if mk.end <= f.suppressTo {
 			continue // delivered before a restart (see stateEntry.AckedTo)
