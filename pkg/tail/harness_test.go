@@ -53,6 +53,8 @@ type runner struct {
 	recs []rec
 	hold bool // do not acknowledge while set
 	held []event.Cursor
+
+	maxBatch, maxBatchBody int // the most lines, and body bytes, in one batch
 }
 
 func startRunner(t *testing.T, cfg Config, opts Options) *runner {
@@ -120,6 +122,11 @@ func (r *runner) consume(out <-chan []event.Log) {
 			}
 			cs := make([]event.Cursor, len(b))
 			r.mu.Lock()
+			body := 0
+			for _, l := range b {
+				body += len(l.Body)
+			}
+			r.maxBatch, r.maxBatchBody = max(r.maxBatch, len(b)), max(r.maxBatchBody, body)
 			for i, l := range b {
 				r.recs = append(r.recs, rec{path: l.Path, body: string(l.Body), stream: l.Stream, cursor: l.Cursor, truncated: l.Truncated, parseErr: l.ParseError})
 				cs[i] = l.Cursor

@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,4 +70,45 @@ func TestLongLineCopiedOnce(t *testing.T) {
 			t.Fatalf("the pending line (%d bytes) was copied again", len(f.carry))
 		}
 	}
+}
+
+// TestBatchesBounded: a batch holds at most maxBatchLines lines and about
+// maxBatchBytes, however much one read turn reads: a file of tiny lines,
+// and many files of long lines read in the same turn.
+func TestBatchesBounded(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.MaxInflightBytes = 64 << 20
+	r := startRunner(t, cfg, Options{})
+	r.setHold(true) // the consumer takes batches but reading is not slowed by acks
+	tiny := mkContainer(t, dir, "ns_tiny_uid")
+	var b strings.Builder
+	for i := 0; i < 5000; i++ {
+		b.WriteString(criLine("stdout", "F", "seq="+strconv.Itoa(i)))
+	}
+	want := 5000
+	long := strings.Repeat("z", 5000)
+	for p := 0; p < 10; p++ {
+		path := mkContainer(t, dir, "ns_long"+strconv.Itoa(p)+"_uid")
+		var lb strings.Builder
+		for i := 0; i < 100; i++ {
+			lb.WriteString(criLine("stdout", "F", "seq="+strconv.Itoa(10000+i)+" "+long))
+		}
+		appendFile(t, path, lb.String())
+		want += 100
+	}
+	appendFile(t, tiny, b.String())
+	waitFor(t, 10*time.Second, "every line", func() bool { return len(r.snapshot()) == want })
+	r.mu.Lock()
+	lines, body := r.maxBatch, r.maxBatchBody
+	r.mu.Unlock()
+	r.setHold(false)
+	r.stop()
+	if lines > maxBatchLines {
+		t.Errorf("a batch of %d lines, bound %d", lines, maxBatchLines)
+	}
+	if body > (1<<20)+len(long)+100 {
+		t.Errorf("a batch of %d body bytes, bound %d plus one line", body, 1<<20)
+	}
+	t.Logf("largest batch: %d lines, %d body bytes", lines, body)
 }
