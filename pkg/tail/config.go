@@ -21,7 +21,8 @@ type Config struct {
 	// Default "beginning".
 	StartAt string `yaml:"start_at"`
 	// MaxLineBytes caps a (merged) line; longer lines are cut, flagged
-	// truncated and counted. Default 262144.
+	// truncated and counted. At most 64 MiB and at most MaxInflightBytes.
+	// Default 262144.
 	MaxLineBytes int `yaml:"max_line_bytes"`
 	// ReadInterval is the shortest time between two reads of one file that
 	// reached its end: change notifications within it are coalesced into
@@ -99,6 +100,8 @@ func (c Config) Validate() error {
 		bad("max_line_bytes", "must be > 0")
 	} else if c.MaxLineBytes > 64<<20 {
 		bad("max_line_bytes", "must be <= 64 MiB")
+	} else if c.MaxInflightBytes > 0 && int64(c.MaxLineBytes) > c.MaxInflightBytes {
+		bad("max_line_bytes", "must not exceed max_inflight_bytes (%d): one line must fit in memory", c.MaxInflightBytes)
 	}
 	for _, d := range []struct {
 		key string

@@ -40,6 +40,7 @@ func detectFormat(line []byte) format {
 type mark struct {
 	end  int64
 	safe int64
+	heap int64 // bytes of the record's own body (a merged line), beside the file bytes it was read from
 }
 
 // pending is a partial line being merged, one per stream.
@@ -58,6 +59,12 @@ type decoder struct {
 	maxLine int
 	pend    [2]pending
 	tc      tsCache
+	// cont marks a stream whose first line in this file continues a line
+	// cut by rotation in the previous file: it is flagged truncated.
+	cont [2]bool
+	// cutStream is set by flush(…, true) for each stream it cut.
+	cutStream [2]bool
+	heap      int64 // for the next emit: bytes of a body allocated for it
 
 	logs  []event.Log // output: records, appended
 	marks []mark      // output: one per record
@@ -81,6 +88,9 @@ func (d *decoder) safeOffset(end int64) int64 {
 }
 
 func (d *decoder) emit(l event.Log, end int64) {
+	if s := l.Stream; (s == event.Stdout || s == event.Stderr) && d.cont[s] && !l.ParseError {
+		l.Truncated, d.cont[s] = true, false
+	}
 	l.ReadAt = d.now
 	l.Path = d.path
 	if l.Truncated {
@@ -90,7 +100,8 @@ func (d *decoder) emit(l event.Log, end int64) {
 		d.parseErrors++
 	}
 	d.logs = append(d.logs, l)
-	d.marks = append(d.marks, mark{end: end, safe: d.safeOffset(end)})
+	d.marks = append(d.marks, mark{end: end, safe: d.safeOffset(end), heap: d.heap})
+	d.heap = 0
 }
 
 // clip returns b cut to max bytes (never splitting a UTF-8 sequence when a
@@ -161,13 +172,12 @@ func (d *decoder) line(raw []byte, start, end int64, cut bool) {
 		if partial {
 			return
 		}
-		body := make([]byte, len(p.buf))
-		copy(body, p.buf)
+		// The merge buffer becomes the record's body (no copy); the next
+		// merge starts a new one.
+		body := p.buf[:len(p.buf):len(p.buf)]
 		l := event.Log{Time: p.time, Body: body, Stream: stream, Truncated: p.truncated}
-		p.active, p.truncated = false, false
-		if cap(p.buf) > 64<<10 { // do not keep a huge merge buffer per file
-			p.buf = nil
-		}
+		d.heap = int64(cap(p.buf))
+		p.active, p.truncated, p.buf = false, false, nil
 		d.emit(l, end)
 		return
 	}
@@ -182,19 +192,26 @@ func (d *decoder) raw(raw []byte, end int64, cut bool) {
 }
 
 // flush emits merges still in progress as they are, for a file that will not
-// grow any more (closed after rotation or deletion).
-func (d *decoder) flush(end int64) {
+// grow any more (closed after rotation or deletion, or truncated), and
+// returns how many. cut flags them truncated (their end will never come
+// from this file) and records which streams were cut in cutStream.
+func (d *decoder) flush(end int64, cut bool) int {
+	n := 0
 	for s := range d.pend {
 		p := &d.pend[s]
+		d.cutStream[s] = false
 		if !p.active {
 			continue
 		}
-		body := make([]byte, len(p.buf))
-		copy(body, p.buf)
-		l := event.Log{Time: p.time, Body: body, Stream: event.Stream(s), Truncated: p.truncated}
-		p.active, p.truncated = false, false
+		body := p.buf[:len(p.buf):len(p.buf)]
+		l := event.Log{Time: p.time, Body: body, Stream: event.Stream(s), Truncated: p.truncated || cut}
+		d.heap = int64(cap(p.buf))
+		p.active, p.truncated, p.buf = false, false, nil
 		d.emit(l, end)
+		d.cutStream[s] = cut
+		n++
 	}
+	return n
 }
 
 // splitLines feeds every complete line of data to d. data starts at file

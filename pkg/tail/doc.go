@@ -25,6 +25,29 @@
 // reading was stalled, or while no agent ran) are found beside their path by
 // kubelet's naming and read whole, oldest first, before the current file.
 //
+// # Restarts and rotation while no agent ran
+//
+// kubelet goes on rotating while the agent is down (a rolling update, an OOM
+// kill): it renames 0.log to 0.log.<timestamp>, starts a new 0.log, gzips
+// older rotated files (0.log.<timestamp>.gz) and deletes the oldest. At
+// startup, per path of the checkpoint (and per path found with no entry),
+// the tailer lists the rotated siblings in kubelet's order (by the name
+// after "0.log.", a timestamp) and looks for each checkpointed file among the
+// path and its siblings: a plain file by device, inode and fingerprint, a
+// compressed one by the fingerprint of its decompressed start. The oldest
+// one found is continued from its committed offset and every newer sibling
+// is read from 0, in order, before the current file; a new file at the path
+// (even one that reuses the old inode) is read from 0 after them.
+// Compression is not loss: a compressed file is decompressed into an
+// unlinked temporary file in state_dir (os.TempDir without one), at the same
+// offsets, with the part before the committed offset left as a hole, and read
+// from there. A checkpointed file found nowhere was deleted before it was
+// read: it counts in ferry_tail_lost_files_total{reason="vanished"} (its size
+// is unknown; a pod directory deleted while stopped counts its files), and
+// every remaining sibling is then newer than it and is read. A path that has
+// no checkpoint entry (it appeared while no agent ran) has all its siblings
+// read. The code is in rotated.go.
+//
 // # Decoding
 //
 // The format (CRI or docker json-file) is detected per file from its first
@@ -35,19 +58,37 @@
 // nothing is dropped silently. Bodies keep the bytes as written (a CR before
 // the newline stays; invalid UTF-8 stays). A line with no newline for more
 // than 2*max_line_bytes+64KiB is cut there and the rest of it is skipped, so
-// memory does not grow with line length.
+// memory does not grow with line length. Such a cut line's cursor is the cut
+// (an offset that does not depend on how the file was read), but the offset
+// it commits is the start of the line: only line boundaries are committed,
+// and a restart inside the line reads it again from its start without
+// emitting the cut line a second time or the rest of it as a record.
 //
 // # Rotation, truncation, deletion
 //
 // A renamed file is finished through its open descriptor, then closed; the
 // new file at the path is read from 0 only after that, so the lines of one
-// path stay in order. A file whose size falls below the read offset (or whose
-// first bytes change) was truncated: if a copy that starts with the same
-// fingerprint sits beside it (copytruncate), the copy is finished from the old
-// offset first; otherwise the bytes never read are counted as lost (reason
-// "truncated"). A deleted file is still read through its descriptor; if it
-// is not read to its end within delete_wait (because of backpressure) it is
-// closed and its unread bytes are counted as lost (reason "deleted").
+// path stay in order. An undone rotation (kubelet renames 0.log.<timestamp>
+// back to 0.log when the runtime could not reopen the log) continues where
+// reading was, whether the file was still open or already closed: nothing is
+// read twice. Before every read (not only on polls) the tailer checks that
+// the file still starts with its fingerprint and that the byte before the end
+// of the last complete line read is still a newline; a file whose size falls
+// below the read offset, or that fails this check (truncated and written past
+// the old offset between two looks), was truncated: if a copy that starts
+// with the same fingerprint sits beside it (copytruncate), the copy is
+// finished from the old offset first; otherwise the bytes never read are
+// counted as lost (reason "truncated"). A deleted file is still read through
+// its descriptor; if it is not read to its end within delete_wait (because
+// of backpressure) it is closed and its unread bytes are counted as lost
+// (reason "deleted").
+//
+// CRI P fragments still being merged when their file is truncated, or at the
+// end of a file closed after rotation or deletion, are emitted as they are,
+// flagged Truncated and counted in ferry_tail_partial_lines_cut_total{reason}
+// ("truncated", "rotated"). When a rotation cut a line between two fragments,
+// the first line of that stream in the next file (its continuation) is
+// flagged Truncated too: the two halves are not merged across files.
 //
 // # Acknowledgement and checkpoints
 //
@@ -58,8 +99,13 @@
 // merged on the other stream). Committed offsets are written to
 // state_dir/tail.json atomically (temporary file, fsync, rename) in a
 // versioned format about every commit_interval and by Close. A state file that
-// cannot be read is set aside as tail.json.corrupt with a warning and the
-// tailer starts by its start_at policy. A state directory that cannot be
+// cannot be read as a whole (not JSON, another version) is set aside as
+// tail.json.corrupt with a warning and the tailer starts by its start_at
+// policy. Within a readable file each entry stands alone: an invalid one
+// (bad offsets, fingerprint or path, unknown fields, a second entry for the
+// same file) is skipped, counted in ferry_tail_checkpoint_entries_invalid_total
+// and warned about once; its file is read from the start, the other entries
+// are used. A state directory that cannot be
 // written does not stop reading: it is warned about once per episode and
 // retried. Entries of files that no longer exist are pruned.
 //
@@ -83,7 +129,18 @@
 //
 // Bytes of emitted but unacknowledged lines are bounded by MaxInflightBytes,
 // exceeded by at most one read turn (read_bytes_per_turn) plus one merged
-// line (max_line_bytes): a line is accounted whole when it completes. When
+// line (max_line_bytes): a line is accounted whole when it completes. A line
+// is accounted at its real cost: its file bytes (its record's body refers to
+// the buffer they were read into), its record and its acknowledgement entry
+// (lineOverhead), and a merged line's own body. Validate refuses a
+// max_line_bytes above MaxInflightBytes. A batch is closed as soon as it
+// holds 1024 lines or 1 MiB of that accounted memory, at every append;
+// closed batches are sent in order, and reading stops while one waits for
+// the receiver. The unfinished last line of a file is not copied on each
+// read: a short one (up to 4 KiB) sits in a small per-file buffer, a long
+// one stays in its read buffer, which is extended in place; once past 64
+// KiB it moves once into a buffer with room for the longest line there can
+// be. A merged line's buffer becomes its record's body without a copy. When
 // the bound is reached, or the receiver does not take batches, reading
 // pauses until there is room again, and the pause is counted in
 // ferry_tail_backpressure_seconds_total. Polling and discovery go on while

@@ -24,10 +24,12 @@ type follower struct {
 	key        fileKey
 	fp         [fpSize]byte
 	fpLen      int
-	off        int64 // next byte to read
-	consumed   int64 // end of the last complete line (off minus carry)
-	carry      []byte
-	skip       bool // discarding the rest of an over-long line
+	off        int64  // next byte to read
+	consumed   int64  // end of the last complete line (off minus carry)
+	carry      []byte // the incomplete last line read: in own, or the tail of the last chunk
+	carryOwned bool   // carry is in own (no record refers to it), not in a chunk
+	own        []byte // a small buffer for a short carry, so an idle file holds no chunk
+	skip       bool   // discarding the rest of an over-long line
 	dec        decoder
 	size       int64 // size at the last stat
 	dirty      bool  // may have new bytes
@@ -38,6 +40,7 @@ type follower struct {
 	pred       *follower // must be closed before this one is read
 	drain      bool      // read to the end, then close (copy of a truncated file)
 	suppressTo int64     // lines ending at or below were delivered before a restart
+	inflated   bool      // an unlinked copy of a compressed file, made by the tailer: never "deleted"
 	closed     bool
 }
 
@@ -97,6 +100,11 @@ func (t *Tailer) included(path string) bool {
 type rotated struct {
 	fi  os.FileInfo
 	key fileKey
+	// Where reading stopped and the first bytes: if kubelet renames the
+	// file back (an undone rotation), reading continues there.
+	off   int64
+	fp    [fpSize]byte
+	fpLen int
 }
 
 // rescan expands the include globs and starts following new files.
@@ -138,6 +146,9 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	}
 	key, _ := keyOf(fi)
 	if f := t.files[key]; f != nil && !f.closed {
+		if f.path == path && !f.gone.IsZero() {
+			t.undone(f)
+		}
 		return
 	}
 	if t.opts.Excluder != nil && t.opts.Excluder.Excluded(path) {
@@ -174,8 +185,15 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 				start, f.suppressTo = 0, 0
 			}
 		}
+	} else if r, ok := t.lastRotated[path]; ok && r.key == key && r.fpLen <= f.fpLen &&
+		bytes.Equal(r.fp[:r.fpLen], f.fp[:r.fpLen]) && r.off <= f.size {
+		// Renamed back after it was closed as rotated: continue where
+		// reading stopped.
+		start, f.suppressTo = r.off, r.off
+		delete(t.lastRotated, path)
+		t.log.Debug("rotation undone; continuing", "path", path, "offset", start)
 	} else if initial && t.fresh && t.cfg.StartAt == "end" {
-		start = lineStartBefore(fh, f.size)
+		start, f.skip = lineStartBefore(fh, f.size)
 	}
 	f.off, f.consumed = start, start
 	f.tr = t.newTracker(key, path, start, f.suppressTo, f.fp[:f.fpLen])
@@ -213,110 +231,26 @@ func (t *Tailer) add(f *follower) {
 }
 
 // lineStartBefore returns the start of the line that holds offset size-1:
-// size itself if the file ends with a newline.
-func lineStartBefore(f *os.File, size int64) int64 {
+// size itself if the file ends with a newline. If that line started more
+// than 64 KiB before the end, it returns size and midLine: the rest of that
+// line is to be skipped.
+func lineStartBefore(f *os.File, size int64) (off int64, midLine bool) {
 	if size == 0 {
-		return 0
+		return 0, false
 	}
 	n := min(size, 64<<10)
 	buf := make([]byte, n)
 	if _, err := f.ReadAt(buf, size-n); err != nil && !errors.Is(err, io.EOF) {
-		return size
+		return size, true
 	}
 	i := bytes.LastIndexByte(buf, '\n')
 	if i < 0 {
 		if n == size {
-			return 0
+			return 0, false
 		}
-		return size
+		return size, true
 	}
-	return size - n + int64(i) + 1
-}
-
-// resumeRotated finishes files a previous run was reading that were rotated
-// while no agent ran: their checkpoint names a path that now holds another
-// file, and the old file sits beside it under a new name.
-func (t *Tailer) resumeRotated(now time.Time) {
-	groups := make(map[string][]resumed)
-	for key, e := range t.resume {
-		dir := filepath.Dir(e.Path)
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		found := false
-		for _, de := range ents {
-			if !de.Type().IsRegular() {
-				continue
-			}
-			p := filepath.Join(dir, de.Name())
-			fi, err := os.Stat(p)
-			if err != nil {
-				continue
-			}
-			if k, _ := keyOf(fi); k != key || t.files[k] != nil {
-				// Another file, or this one already followed. The path the
-				// entry names usually holds the file that replaced it.
-				continue
-			}
-			found = true
-			if p == e.Path && t.included(p) {
-				// Still under its own name but not taken by the scan (for
-				// instance excluded for now): a later scan resumes it.
-				break
-			}
-			fh, err := os.Open(p)
-			if err != nil {
-				break
-			}
-			f := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now}
-			f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, e.Path
-			f.fpLen = readFP(fh, f.fp[:])
-			if !e.fpMatches(f.fp[:f.fpLen]) || e.Offset > f.size {
-				_ = fh.Close()
-				break
-			}
-			f.off, f.consumed, f.suppressTo = e.Offset, e.Offset, e.AckedTo
-			f.tr = t.newTracker(key, e.Path, e.Offset, e.AckedTo, f.fp[:f.fpLen])
-			t.add(f)
-			t.log.Debug("finishing file rotated while stopped", "path", p, "offset", e.Offset)
-			groups[e.Path] = append(groups[e.Path], resumed{f, fi})
-			break
-		}
-		if !found {
-			// Rotated and compressed (or deleted) while no agent ran: what
-			// was not read before the stop cannot be read any more.
-			t.log.Warn("file in the checkpoint vanished while stopped; lines not read before the stop, if any, are lost",
-				"path", e.Path, "offset", e.Offset)
-		}
-	}
-	// Per path: the resumed files and those rotated after the oldest of them
-	// (never opened) are read in the order they were written, then the
-	// current file.
-	for path, rs := range groups {
-		sort.Slice(rs, func(i, j int) bool { return olderThan(rs[i].fi, rs[j].fi) })
-		var chain []*follower
-		for _, r := range rs {
-			chain = append(chain, r.f)
-		}
-		chain = append(chain, t.rotatedAfter(path, rs[0].fi, rs[0].f.key, now)...)
-		sort.SliceStable(chain, func(i, j int) bool {
-			a, errA := chain[i].f.Stat()
-			b, errB := chain[j].f.Stat()
-			return errA == nil && errB == nil && olderThan(a, b)
-		})
-		for i := 1; i < len(chain); i++ {
-			chain[i].pred = chain[i-1]
-		}
-		if cur := t.byPath[path]; cur != nil && cur.pred == nil {
-			cur.pred = chain[len(chain)-1]
-		}
-	}
-}
-
-type resumed struct {
-	f  *follower
-	fi os.FileInfo
+	return size - n + int64(i) + 1, false
 }
 
 // olderThan orders files by last write, then by name.
@@ -410,6 +344,13 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 	}
 	_, nlink := keyOf(fi)
 	changed := false
+	if !f.gone.IsZero() && f.deleted.IsZero() && !f.drain && nlink > 0 {
+		if st, err := os.Stat(f.path); err == nil {
+			if k, _ := keyOf(st); k == f.key {
+				t.undone(f)
+			}
+		}
+	}
 	if f.gone.IsZero() && !f.drain {
 		st, err := os.Stat(f.path)
 		changed = true
@@ -425,7 +366,7 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 			}
 		}
 	}
-	if nlink == 0 && f.deleted.IsZero() {
+	if nlink == 0 && f.deleted.IsZero() && !f.inflated {
 		f.deleted = now
 		if f.gone.IsZero() {
 			f.gone = now
@@ -434,9 +375,7 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 	}
 	size := fi.Size()
 	switch {
-	case size < f.off:
-		t.truncated(f, now)
-	case f.fpLen > 0 && !t.sameStart(f):
+	case size < f.off || t.rewritten(f, size):
 		t.truncated(f, now)
 	default:
 		f.size = size
@@ -449,12 +388,43 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 	return changed
 }
 
-// sameStart says whether the file still begins with its fingerprint (a file
-// truncated and written past the old offset between two polls does not).
-func (t *Tailer) sameStart(f *follower) bool {
+// undone takes back a follower whose path names its file again: kubelet
+// renamed the rotated file back because the runtime could not reopen its
+// log. Reading goes on; nothing is read again.
+func (t *Tailer) undone(f *follower) {
+	f.gone = time.Time{}
+	if p := t.byPath[f.path]; p == nil || p.closed || p == f {
+		t.byPath[f.path] = f
+	}
+	t.log.Debug("rotation undone; continuing", "path", f.path, "offset", f.consumed)
+}
+
+// rewritten says whether f's file no longer holds what was read from it: its
+// first bytes are not its fingerprint any more, or the byte before the end
+// of the last complete line read is not a newline. It catches a file
+// truncated and written past the old offset between two looks, which a
+// size check cannot. It runs before every read (two small preads). A
+// longer start is taken into the fingerprint.
+func (t *Tailer) rewritten(f *follower, size int64) bool {
 	var buf [fpSize]byte
-	n, _ := f.f.ReadAt(buf[:f.fpLen], 0)
-	return n == f.fpLen && bytes.Equal(buf[:n], f.fp[:f.fpLen])
+	if f.fpLen > 0 || size > 0 {
+		n := readFP(f.f, buf[:])
+		if n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) {
+			return true
+		}
+		if n > f.fpLen {
+			f.fp, f.fpLen = buf, n
+			t.mu.Lock()
+			f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
+			t.mu.Unlock()
+		}
+	}
+	if f.consumed > 0 && !f.skip {
+		if n, _ := f.f.ReadAt(buf[:1], f.consumed-1); n == 1 && buf[0] != '\n' {
+			return true
+		}
+	}
+	return false
 }
 
 // readFile reads what f has, up to the turn budget.
@@ -464,31 +434,18 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		return
 	}
 	size := fi.Size()
-	if size < f.off {
+	if size < f.off || t.rewritten(f, size) {
 		t.truncated(f, now)
 		return
 	}
 	f.size = size
-	if f.fpLen < fpSize && int64(f.fpLen) < size {
-		var buf [fpSize]byte
-		n := readFP(f.f, buf[:])
-		if n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) {
-			t.truncated(f, now) // rewritten from the start since we looked
-			return
-		}
-		f.fp, f.fpLen = buf, n
-		t.mu.Lock()
-		f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
-		t.mu.Unlock()
-	}
 	t.m.reads.Inc()
 	budget := int64(t.cfg.ReadBytesPerTurn)
 	f.dec.now = now.UnixNano()
 	t.attach(f)
 	for budget > 0 && f.off < size {
 		n := min(size-f.off, budget, maxChunk)
-		chunk := make([]byte, int64(len(f.carry))+n)
-		copy(chunk, f.carry)
+		chunk := t.chunkFor(f, len(f.carry)+int(n))
 		m, _ := f.f.ReadAt(chunk[len(f.carry):], f.off)
 		chunk = chunk[:len(f.carry)+m]
 		f.off += int64(m)
@@ -512,6 +469,31 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	}
 }
 
+// chunkFor returns a buffer of length need that starts with f's carry. A
+// carry that is the tail of the last chunk is extended in place when that
+// chunk has room (no record refers to the bytes after it). Otherwise the
+// carry is copied into a new buffer; a long one (64 KiB or more, a long line
+// in progress) gets room for the longest line there can be, so a pending
+// long line is copied at most once however many reads it spans.
+func (t *Tailer) chunkFor(f *follower, need int) []byte {
+	if !f.carryOwned && len(f.carry) > 0 && cap(f.carry) >= need {
+		return f.carry[:need]
+	}
+	c := need
+	if len(f.carry) >= 64<<10 {
+		c = max(need, t.rawMax+maxChunk)
+	}
+	chunk := make([]byte, need, c)
+	copy(chunk, f.carry)
+	return chunk
+}
+
+// dropCarry forgets the carry without reusing its bytes (records may refer
+// to them).
+func (f *follower) dropCarry() {
+	f.carry, f.carryOwned = f.own[:0], true
+}
+
 // consume decodes the complete lines of chunk (which starts with f's carry
 // and ends at f.off) and keeps the incomplete rest as the new carry.
 func (t *Tailer) consume(f *follower, chunk []byte) {
@@ -520,7 +502,7 @@ func (t *Tailer) consume(f *follower, chunk []byte) {
 	if f.skip {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			f.carry = f.carry[:0]
+			f.dropCarry()
 			f.consumed = f.off
 			return
 		}
@@ -534,16 +516,29 @@ func (t *Tailer) consume(f *follower, chunk []byte) {
 	f.consumed = base + int64(n)
 	if len(rest) > t.rawMax {
 		// A line without newline for longer than any line may be: decode
-		// what there is as a cut line and discard the rest of it.
-		f.dec.line(rest[:t.rawMax:t.rawMax], f.consumed, f.off, true)
+		// what there is as a cut line and discard the rest of it. Its
+		// cursor is the cut (the same after a restart, so an acknowledged
+		// cut line is not emitted again), but a restart resumes at the
+		// line's start: only line boundaries are committed.
+		end := f.consumed + int64(t.rawMax)
+		nm := len(f.dec.marks)
+		f.dec.line(rest[:t.rawMax:t.rawMax], f.consumed, end, true)
+		for i := nm; i < len(f.dec.marks); i++ {
+			f.dec.marks[i].safe = min(f.dec.marks[i].safe, f.consumed)
+		}
 		f.skip = true
-		f.carry = f.carry[:0]
+		f.dropCarry()
 		f.consumed = f.off
 		return
 	}
-	f.carry = append(f.carry[:0], rest...)
-	if cap(f.carry) > 64<<10 && len(f.carry) < 4<<10 {
-		f.carry = append([]byte(nil), f.carry...) // give back a big buffer
+	if len(rest) <= 4<<10 {
+		// Short: copied into the file's own small buffer, so that an idle
+		// file with an unfinished last line does not hold a whole chunk.
+		f.own = append(f.own[:0], rest...)
+		f.carry, f.carryOwned = f.own, true
+	} else {
+		// Long: stays where it is; the next read extends it in place.
+		f.carry, f.carryOwned = rest, false
 	}
 }
 
@@ -561,10 +556,18 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 			t.m.lost.WithLabelValues(lostTruncated).Add(float64(lost))
 			t.log.Debug("truncated before it was read; bytes lost", "path", f.path, "bytes", lost)
 		}
+		// Fragments of a line whose end was truncated away are emitted
+		// as they are, flagged truncated and counted.
+		t.attach(f)
+		if n := f.dec.flush(f.consumed, true); n > 0 {
+			t.m.partialsCut.WithLabelValues(cutTruncated).Add(float64(n))
+		}
+		t.collect(f)
 		t.closeTracker(f.tr, true)
 	}
 	f.off, f.consumed, f.size = 0, 0, 0
-	f.carry, f.skip, f.suppressTo = f.carry[:0], false, 0
+	f.dropCarry()
+	f.skip, f.suppressTo = false, 0
 	f.dec = decoder{maxLine: t.cfg.MaxLineBytes, path: f.path}
 	f.fpLen = readFP(f.f, f.fp[:])
 	f.tr = t.newTracker(f.key, f.path, 0, 0, f.fp[:f.fpLen])
@@ -611,7 +614,8 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		}
 		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now,
 			off: f.off, consumed: f.consumed, skip: f.skip, fp: f.fp, fpLen: f.fpLen, pred: f.pred, suppressTo: f.suppressTo}
-		c.carry = append([]byte(nil), f.carry...)
+		c.own = append([]byte(nil), f.carry...)
+		c.carry, c.carryOwned = c.own, true
 		c.dec = f.dec
 		c.dec.path = f.path // lines keep the name they were read under
 		// The copy holds the same bytes at the same offsets: it takes over
@@ -643,18 +647,26 @@ func (t *Tailer) closeFollower(f *follower, atEnd bool) {
 			f.dec.line(line, f.consumed, f.off, false)
 			f.consumed = f.off
 		}
-		f.dec.flush(f.consumed)
-	} else {
-		if lost := f.size - f.consumed; lost > 0 {
-			t.m.lost.WithLabelValues(lostDeleted).Add(float64(lost))
-			t.log.Warn("deleted log file closed before it was read to its end; bytes lost", "path", f.path, "bytes", lost)
+	} else if lost := f.size - f.consumed; lost > 0 {
+		t.m.lost.WithLabelValues(lostDeleted).Add(float64(lost))
+		t.log.Warn("deleted log file closed before it was read to its end; bytes lost", "path", f.path, "bytes", lost)
+	}
+	// A line whose fragments continue in the next file (rotation between
+	// two fragments) or never came (deletion) is emitted as far as it
+	// got, flagged truncated and counted; the successor at the same path
+	// flags the first line of that stream, which is its continuation.
+	if n := f.dec.flush(f.consumed, true); n > 0 {
+		t.m.partialsCut.WithLabelValues(cutRotated).Add(float64(n))
+		if next := t.byPath[f.dec.path]; next != nil && next != f && next.off == 0 {
+			for s := range f.dec.pend {
+				next.dec.cont[s] = next.dec.cont[s] || f.dec.cutStream[s]
+			}
 		}
-		f.dec.flush(f.consumed)
 	}
 	t.collect(f)
 	if !f.gone.IsZero() {
 		if fi, err := f.f.Stat(); err == nil {
-			t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key}
+			t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen}
 		}
 	}
 	f.closed = true

@@ -53,6 +53,8 @@ type runner struct {
 	recs []rec
 	hold bool // do not acknowledge while set
 	held []event.Cursor
+
+	maxBatch, maxBatchBody int // the most lines, and body bytes, in one batch
 }
 
 func startRunner(t *testing.T, cfg Config, opts Options) *runner {
@@ -62,6 +64,13 @@ func startRunner(t *testing.T, cfg Config, opts Options) *runner {
 
 func startRunnerLog(t *testing.T, cfg Config, opts Options, logger *slog.Logger) *runner {
 	t.Helper()
+	return startRunnerTuned(t, cfg, opts, logger, nil)
+}
+
+// startRunnerTuned is startRunnerLog with tune applied to the tailer before
+// Run, for settings Validate refuses.
+func startRunnerTuned(t *testing.T, cfg Config, opts Options, logger *slog.Logger, tune func(*Tailer)) *runner {
+	t.Helper()
 	r := &runner{t: t, reg: prometheus.NewRegistry(), done: make(chan error, 1), cdone: make(chan struct{})}
 	opts.Registerer = r.reg
 	out := make(chan []event.Log, 4)
@@ -70,6 +79,9 @@ func startRunnerLog(t *testing.T, cfg Config, opts Options, logger *slog.Logger)
 		t.Fatal(err)
 	}
 	r.tl = tl
+	if tune != nil {
+		tune(tl)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- tl.Run(ctx) }()
@@ -110,6 +122,11 @@ func (r *runner) consume(out <-chan []event.Log) {
 			}
 			cs := make([]event.Cursor, len(b))
 			r.mu.Lock()
+			body := 0
+			for _, l := range b {
+				body += len(l.Body)
+			}
+			r.maxBatch, r.maxBatchBody = max(r.maxBatch, len(b)), max(r.maxBatchBody, body)
 			for i, l := range b {
 				r.recs = append(r.recs, rec{path: l.Path, body: string(l.Body), stream: l.Stream, cursor: l.Cursor, truncated: l.Truncated, parseErr: l.ParseError})
 				cs[i] = l.Cursor

@@ -8,6 +8,17 @@ import (
 const (
 	lostDeleted   = "deleted"   // file deleted and closed before it was read to its end
 	lostTruncated = "truncated" // file truncated before it was read, no copy found
+	// lostVanished: a file in the checkpoint that was neither at its path nor
+	// among its rotated siblings (plain or compressed) when the tailer
+	// started: deleted while no agent ran. Its size is unknown, so it is
+	// counted in files (ferry_tail_lost_files_total).
+	lostVanished = "vanished"
+)
+
+// Reasons for partial lines whose merge was cut short.
+const (
+	cutTruncated = "truncated" // the file was truncated between fragments
+	cutRotated   = "rotated"   // the file was rotated (or deleted) between fragments
 )
 
 type metrics struct {
@@ -19,6 +30,8 @@ type metrics struct {
 	rotations     prometheus.Counter
 	truncations   prometheus.Counter
 	lost          *prometheus.CounterVec
+	lostFiles     *prometheus.CounterVec
+	partialsCut   *prometheus.CounterVec
 	openFiles     prometheus.Gauge
 	behind        prometheus.Gauge
 	inflight      prometheus.GaugeFunc
@@ -26,6 +39,7 @@ type metrics struct {
 	backpressure  prometheus.Counter
 	commitErrors  prometheus.Counter
 	commits       prometheus.Counter
+	stateInvalid  prometheus.Counter
 }
 
 func newMetrics(inflight func() float64) *metrics {
@@ -47,6 +61,10 @@ func newMetrics(inflight func() float64) *metrics {
 			Name: "truncations_total", Help: "Files found truncated or rewritten below the read offset."}),
 		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "lost_bytes_total", Help: "Bytes never read, by reason (deleted, truncated)."}, []string{"reason"}),
+		lostFiles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "lost_files_total", Help: "Files lost whole, of unknown size, by reason (vanished: deleted while no agent ran)."}, []string{"reason"}),
+		partialsCut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "partial_lines_cut_total", Help: "Partial lines (CRI P fragments) whose merge was cut short, emitted flagged truncated, by reason (truncated: the file was truncated; rotated: the file was rotated between fragments)."}, []string{"reason"}),
 		openFiles: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "open_files", Help: "Log files open."}),
 		behind: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
@@ -61,6 +79,8 @@ func newMetrics(inflight func() float64) *metrics {
 			Name: "checkpoint_errors_total", Help: "Failed writes of the state file."}),
 		commits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "checkpoints_total", Help: "Successful writes of the state file."}),
+		stateInvalid: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "checkpoint_entries_invalid_total", Help: "Entries of the state file skipped at startup because they were invalid; the other entries are used."}),
 	}
 	for _, s := range []string{"stdout", "stderr"} {
 		m.linesRead.WithLabelValues(s)
@@ -68,13 +88,17 @@ func newMetrics(inflight func() float64) *metrics {
 	for _, r := range []string{lostDeleted, lostTruncated} {
 		m.lost.WithLabelValues(r)
 	}
+	m.lostFiles.WithLabelValues(lostVanished)
+	for _, r := range []string{cutTruncated, cutRotated} {
+		m.partialsCut.WithLabelValues(r)
+	}
 	return m
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.reads, m.truncated, m.parseErrors,
-		m.rotations, m.truncations, m.lost, m.openFiles, m.behind, m.inflight, m.inflightLimit,
-		m.backpressure, m.commitErrors, m.commits} {
+		m.rotations, m.truncations, m.lost, m.lostFiles, m.partialsCut, m.openFiles, m.behind, m.inflight, m.inflightLimit,
+		m.backpressure, m.commitErrors, m.commits, m.stateInvalid} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

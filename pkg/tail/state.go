@@ -49,6 +49,8 @@ type stateEntry struct {
 
 type fileKey struct{ dev, ino uint64 }
 
+func (e stateEntry) key() fileKey { return fileKey{e.Dev, e.Ino} }
+
 // fpMatches says whether a file whose first bytes are now is the file the
 // entry was written for.
 func (e stateEntry) fpMatches(now []byte) bool {
@@ -61,18 +63,49 @@ func fpHash(b []byte) string {
 	return strconv.FormatUint(h.Sum64(), 16)
 }
 
+// stateFileRaw is stateFile with its entries still undecoded, so that each
+// is checked on its own.
+type stateFileRaw struct {
+	Version int               `json:"version"`
+	Files   []json.RawMessage `json:"files"`
+}
+
+// parseEntry decodes and checks one entry of the state file.
+func parseEntry(raw []byte) (stateEntry, error) {
+	var e stateEntry
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return e, err
+	}
+	_, hexErr := strconv.ParseUint(e.Fingerprint, 16, 64)
+	switch {
+	case e.Offset < 0, e.AckedTo < 0, e.AckedTo != 0 && e.AckedTo < e.Offset:
+		return e, fmt.Errorf("offsets %d, %d", e.Offset, e.AckedTo)
+	case e.FingerprintLen < 0 || e.FingerprintLen > fpSize:
+		return e, fmt.Errorf("fingerprint length %d", e.FingerprintLen)
+	case hexErr != nil:
+		return e, fmt.Errorf("fingerprint %q", e.Fingerprint)
+	case !filepath.IsAbs(e.Path):
+		return e, fmt.Errorf("path %q", e.Path)
+	}
+	return e, nil
+}
+
 // loadState reads the state file in dir. A missing file gives no entries
-// and no error. A file that cannot be read or decoded is renamed aside (to
-// tail.json.corrupt) and reported as an error; the caller warns and starts
-// fresh.
-func loadState(dir string) (map[fileKey]stateEntry, bool, error) {
+// and no error. A file that cannot be read or decoded as a whole (not JSON,
+// another version) is renamed aside (to tail.json.corrupt) and reported as
+// an error; the caller warns and starts fresh. Within a readable file, each
+// entry stands alone: an invalid one (or a second one for the same file) is
+// skipped and counted in invalid, the others are used.
+func loadState(dir string) (entries map[fileKey]stateEntry, ok bool, invalid []error, err error) {
 	path := filepath.Join(dir, stateName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
+		return nil, false, nil, nil
 	}
 	if err == nil {
-		var st stateFile
+		var st stateFileRaw
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
 		if err = dec.Decode(&st); err == nil {
@@ -85,23 +118,27 @@ func loadState(dir string) (map[fileKey]stateEntry, bool, error) {
 		}
 		if err == nil {
 			m := make(map[fileKey]stateEntry, len(st.Files))
-			for i, e := range st.Files {
-				if e.Offset < 0 || e.FingerprintLen < 0 || e.FingerprintLen > fpSize || (e.AckedTo != 0 && e.AckedTo < e.Offset) {
-					err = fmt.Errorf("files[%d]: invalid entry", i)
-					break
+			for i, raw := range st.Files {
+				e, perr := parseEntry(raw)
+				if perr == nil {
+					if _, dup := m[e.key()]; dup {
+						perr = fmt.Errorf("second entry for device %d inode %d", e.Dev, e.Ino)
+					}
 				}
-				m[fileKey{e.Dev, e.Ino}] = e
+				if perr != nil {
+					invalid = append(invalid, fmt.Errorf("files[%d]: %w", i, perr))
+					continue
+				}
+				m[e.key()] = e
 			}
-			if err == nil {
-				return m, true, nil
-			}
+			return m, true, invalid, nil
 		}
 	}
 	aside := path + ".corrupt"
 	if rerr := os.Rename(path, aside); rerr != nil {
-		return nil, false, fmt.Errorf("read state %s: %w (and setting it aside failed: %v)", path, err, rerr)
+		return nil, false, nil, fmt.Errorf("read state %s: %w (and setting it aside failed: %v)", path, err, rerr)
 	}
-	return nil, false, fmt.Errorf("read state %s: %w; set aside as %s", path, err, aside)
+	return nil, false, nil, fmt.Errorf("read state %s: %w; set aside as %s", path, err, aside)
 }
 
 // writeState replaces the state file atomically: temporary file, fsync,

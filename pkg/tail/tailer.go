@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,9 +31,17 @@ type Options struct {
 	Registerer prometheus.Registerer // nil: metrics not registered
 }
 
-// maxBatchLines is the size at which a batch is sent: a read turn stops
-// when its batch reached it and the consumer cannot take it.
-const maxBatchLines = 1024
+// lineOverhead is what a line costs in memory beside its bytes: its record
+// in the batch and its acknowledgement entry.
+const lineOverhead = int64(unsafe.Sizeof(event.Log{}) + unsafe.Sizeof(entry{}))
+
+// A batch is closed (queued to be sent) as soon as it holds maxBatchLines
+// lines or maxBatchBytes of accounted memory (see lineOverhead); a read turn
+// stops when a closed batch waits and the consumer cannot take it.
+const (
+	maxBatchLines = 1024
+	maxBatchBytes = 1 << 20
+)
 
 // Tailer follows log files and emits their lines. See the package
 // documentation for what it guarantees.
@@ -69,7 +78,9 @@ type Tailer struct {
 	rr       int
 	resume   map[fileKey]stateEntry
 	fresh    bool
-	batch    []event.Log
+	batch    []event.Log   // the batch being filled
+	ready    [][]event.Log // closed batches, oldest first, to be sent before batch
+	batchMem int64         // accounted bytes in batch
 	watcher  *notifier
 	warned   map[string]bool
 	nextRead time.Time // when the next read turn is due
@@ -308,9 +319,13 @@ func (t *Tailer) Run(ctx context.Context) error {
 	defer t.closeAll()
 
 	now := time.Now()
+	saved := make([]stateEntry, 0, len(t.resume))
+	for _, e := range t.resume {
+		saved = append(saved, e)
+	}
 	t.watch() // before the first scan, so nothing created meanwhile is missed
 	t.rescan(now, true)
-	t.resumeRotated(now)
+	t.resumeRotated(now, saved)
 
 	var (
 		nextPoll   = now.Add(t.cfg.PollInterval)
@@ -392,7 +407,8 @@ func (t *Tailer) Run(ctx context.Context) error {
 		// a full channel stops reading, never polling or discovery, so
 		// files created and rotated away meanwhile are still opened.
 		var out chan<- []event.Log
-		if len(t.batch) > 0 {
+		next := t.nextBatch()
+		if len(next) > 0 {
 			out = t.out
 		}
 		// While a read is due within read_interval anyway, notifications
@@ -410,8 +426,8 @@ func (t *Tailer) Run(ctx context.Context) error {
 		waitStart := time.Now()
 		select {
 		case <-ctx.Done():
-		case out <- t.batch:
-			t.batch = nil
+		case out <- next:
+			t.batchSent()
 			if blocked {
 				t.nextRead = time.Now()
 			}
@@ -444,9 +460,14 @@ func (t *Tailer) loadState() {
 		if err := os.MkdirAll(t.cfg.StateDir, 0o700); err != nil {
 			t.log.Warn("cannot create state directory; offsets will not be kept", "dir", t.cfg.StateDir, "err", err)
 		}
-		m, ok, err := loadState(t.cfg.StateDir)
+		m, ok, invalid, err := loadState(t.cfg.StateDir)
 		if err != nil {
 			t.log.Warn("state file unusable; starting by start_at", "err", err, "start_at", t.cfg.StartAt)
+		}
+		if len(invalid) > 0 {
+			t.m.stateInvalid.Add(float64(len(invalid)))
+			t.log.Warn("invalid entries in the state file skipped; their files are read from the start",
+				"skipped", len(invalid), "first", invalid[0], "used", len(m))
 		}
 		if ok {
 			t.resume, t.fresh = m, false
@@ -507,7 +528,7 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 			blocked = true
 			break
 		}
-		if len(t.batch) >= maxBatchLines && !t.tryFlush() {
+		if len(t.ready) > 0 && !t.tryFlush() {
 			// The consumer is behind: stop reading, but keep polling and
 			// discovering (Run offers the batch until it is taken). Checked
 			// before a read, not only after: a turn that an acknowledgement
@@ -533,19 +554,43 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 	return more, blocked
 }
 
-// tryFlush hands the batch to the receiver if it has room; false if the
-// batch is still held.
+// tryFlush hands the batches to the receiver while it has room; false if
+// one is still held.
 func (t *Tailer) tryFlush() bool {
-	if len(t.batch) == 0 {
-		return true
+	for {
+		next := t.nextBatch()
+		if len(next) == 0 {
+			return true
+		}
+		select {
+		case t.out <- next:
+			t.batchSent()
+		default:
+			return false
+		}
 	}
-	select {
-	case t.out <- t.batch:
-		t.batch = nil
-		return true
-	default:
-		return false
+}
+
+// nextBatch is the batch to send next: the oldest closed one, else the one
+// being filled.
+func (t *Tailer) nextBatch() []event.Log {
+	if len(t.ready) > 0 {
+		return t.ready[0]
 	}
+	return t.batch
+}
+
+// batchSent forgets the batch nextBatch returned, now sent.
+func (t *Tailer) batchSent() {
+	if len(t.ready) > 0 {
+		t.ready[0] = nil
+		t.ready = t.ready[1:]
+		if len(t.ready) == 0 {
+			t.ready = nil
+		}
+		return
+	}
+	t.batch, t.batchMem = nil, 0
 }
 
 // collect moves what f's decoder produced into the batch and f's tracker.
@@ -555,15 +600,12 @@ func (t *Tailer) collect(f *follower) {
 		t.detach(f)
 		return
 	}
-	if t.batch == nil {
-		t.batch = event.NewBatch()
-	}
 	var stdout, stderr int
 	var size int64
 	t.mu.Lock()
 	tr := f.tr
 	for i, mk := range d.marks {
-		s := mk.end - tr.lastEnd
+		s := mk.end - tr.lastEnd + mk.heap + lineOverhead
 		tr.lastEnd = mk.end
 		if mk.end <= f.suppressTo {
 			continue // delivered before a restart (see stateEntry.AckedTo)
@@ -577,7 +619,15 @@ func (t *Tailer) collect(f *follower) {
 		} else {
 			stdout++
 		}
+		if t.batch == nil {
+			t.batch = event.NewBatch()
+		}
 		t.batch = append(t.batch, l)
+		t.batchMem += s
+		if len(t.batch) >= maxBatchLines || t.batchMem >= maxBatchBytes {
+			t.ready = append(t.ready, t.batch)
+			t.batch, t.batchMem = nil, 0
+		}
 	}
 	t.mu.Unlock()
 	t.inflight.Add(size)

@@ -1,0 +1,173 @@
+package tail
+
+import (
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func gzipAway(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(path + ".gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(out)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustRename(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// firstRun reads seq 0-99 of path, acknowledges them and stops gracefully.
+func firstRun(t *testing.T, cfg Config, path string) {
+	t.Helper()
+	appendFile(t, path, lines(0, 100))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "first lines", func() bool { return len(r.snapshot()) == 100 })
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRotationWhileStopped: while no tailer runs, kubelet rotates the
+// checkpointed file twice, and then compresses or deletes it, or the new
+// 0.log takes its inode. The next tailer reads every rotated file newer than
+// the checkpoint in order, then the current file; only a deleted file is
+// lost, and it is counted.
+func TestRotationWhileStopped(t *testing.T) {
+	const ts1, ts2 = ".20261126-035509", ".20261126-035510"
+	for _, tc := range []struct {
+		name      string
+		away      func(t *testing.T, path, state string) // what happens to path+ts1 after both rotations
+		want      []int
+		lostFiles float64
+	}{
+		{
+			name: "compressed",
+			away: func(t *testing.T, path, _ string) { gzipAway(t, path+ts1) },
+			want: upto(100, 250),
+		},
+		{
+			name: "compressed, inode reused by the new file",
+			away: func(t *testing.T, path, state string) {
+				gzipAway(t, path+ts1)
+				// The checkpoint's inode now names the current 0.log (as a
+				// file system that reuses inodes does).
+				st := readState(t, state)
+				fi, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sys := fi.Sys().(*syscall.Stat_t)
+				st.Files[0].Dev, st.Files[0].Ino = uint64(sys.Dev), sys.Ino
+				if err := writeState(state, st.Files); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: upto(100, 250),
+		},
+		{
+			name: "compressed twice (multistream)",
+			away: func(t *testing.T, path, _ string) {
+				// Two gzip members in one file read as one stream.
+				data, err := os.ReadFile(path + ts1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := os.Create(path + ts1 + ".gz")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, part := range [][]byte{data[:len(data)/3], data[len(data)/3:]} {
+					zw := gzip.NewWriter(out)
+					_, _ = zw.Write(part)
+					_ = zw.Close()
+				}
+				_ = out.Close()
+				_ = os.Remove(path + ts1)
+			},
+			want: upto(100, 250),
+		},
+		{
+			name:      "deleted",
+			away:      func(t *testing.T, path, _ string) { _ = os.Remove(path + ts1) },
+			want:      upto(150, 250),
+			lostFiles: 1,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			cfg := testConfig(dir, state)
+			firstRun(t, cfg, path)
+			appendFile(t, path, lines(100, 150))
+			mustRename(t, path, path+ts1)
+			appendFile(t, path, lines(150, 200))
+			mustRename(t, path, path+ts2)
+			appendFile(t, path, lines(200, 250))
+			tc.away(t, path, state)
+
+			r := startRunner(t, cfg, Options{})
+			appendFile(t, path, lines(250, 251)) // the sentinel: the last line
+			waitFor(t, 5*time.Second, "the sentinel", func() bool {
+				s := seqs(r.snapshot())
+				return len(s) > 0 && s[len(s)-1] == 250
+			})
+			r.stop()
+			got := seqs(r.snapshot())
+			if diff := cmp.Diff(append(tc.want, 250), got); diff != "" {
+				t.Errorf("lines after the restart (-want +got):\n%s", diff)
+			}
+			if got := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); got != tc.lostFiles {
+				t.Errorf("lost files = %v, want %v", got, tc.lostFiles)
+			}
+		})
+	}
+}
+
+// TestPodVanishedWhileStopped: a checkpointed pod directory deleted while no
+// tailer ran is a counted loss, not only a warning.
+func TestPodVanishedWhileStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	firstRun(t, cfg, path)
+	if err := os.RemoveAll(filepath.Dir(filepath.Dir(path))); err != nil {
+		t.Fatal(err)
+	}
+	other := mkContainer(t, dir, "ns_other_uid")
+	appendFile(t, other, lines(0, 5))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the other pod", func() bool { return len(r.snapshot()) == 5 })
+	r.stop()
+	if got := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 1 {
+		t.Errorf("lost files = %v, want 1", got)
+	}
+}

@@ -1,0 +1,304 @@
+package tail
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// This file holds what happens to a path's rotated siblings across a
+// restart: kubelet renames 0.log to 0.log.<timestamp>, starts a new 0.log,
+// gzips the older rotated files (0.log.<timestamp>.gz) and deletes the
+// oldest, whether or not an agent runs.
+
+// sibling is a rotated copy of a log found beside its path.
+type sibling struct {
+	path  string
+	order string // the name after "<base>.", without ".gz": kubelet's timestamps sort by it
+	gz    bool
+}
+
+// rotatedName reports whether name is a rotated copy of base the way
+// kubelet names them (base.<digits...>, optionally .gz), and its order key.
+func rotatedName(base, name string) (order string, gz, ok bool) {
+	rest, found := strings.CutPrefix(name, base+".")
+	if !found || rest == "" || rest[0] < '0' || rest[0] > '9' {
+		return "", false, false
+	}
+	if r, isGz := strings.CutSuffix(rest, ".gz"); isGz {
+		return r, true, true
+	}
+	for _, c := range rest {
+		if (c < '0' || c > '9') && c != '-' && c != '.' {
+			return "", false, false // a temporary file (0.log.<ts>.gz.tmp) or another compression
+		}
+	}
+	return rest, false, true
+}
+
+// listSiblings lists the rotated copies of path, oldest first. When a file
+// exists both plain and compressed (kubelet removes the plain one after the
+// compressed one is complete), the plain one is taken.
+func listSiblings(path string) []sibling {
+	dir, base := filepath.Split(path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	byOrder := make(map[string]sibling)
+	for _, de := range ents {
+		if !de.Type().IsRegular() {
+			continue
+		}
+		order, gz, ok := rotatedName(base, de.Name())
+		if !ok {
+			continue
+		}
+		if prev, dup := byOrder[order]; dup && !prev.gz {
+			continue
+		}
+		byOrder[order] = sibling{path: filepath.Join(dir, de.Name()), order: order, gz: gz}
+	}
+	out := make([]sibling, 0, len(byOrder))
+	for _, s := range byOrder {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].order < out[j].order })
+	return out
+}
+
+// siblingStart reads the first bytes of a sibling (decompressed if it is
+// compressed) and, for a plain file, its identity.
+func siblingStart(s sibling, buf []byte) (fileKey, int, error) {
+	fh, err := os.Open(s.path)
+	if err != nil {
+		return fileKey{}, 0, err
+	}
+	defer fh.Close()
+	if !s.gz {
+		fi, err := fh.Stat()
+		if err != nil {
+			return fileKey{}, 0, err
+		}
+		key, _ := keyOf(fi)
+		return key, readFP(fh, buf), nil
+	}
+	zr, err := gzip.NewReader(bufio.NewReader(fh))
+	if err != nil {
+		return fileKey{}, 0, fmt.Errorf("gunzip %s: %w", s.path, err)
+	}
+	n, err := io.ReadFull(zr, buf[:fpSize])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return fileKey{}, n, fmt.Errorf("gunzip %s: %w", s.path, err)
+	}
+	return fileKey{}, n, nil
+}
+
+// inflate decompresses the gzip file path into an unlinked temporary file
+// in dir, at the same offsets as the original: the first fpSize bytes (for
+// the fingerprint) and everything from from-1 on (the newline before the
+// resume point, which the truncation check reads). What lies between is a
+// hole that takes no space and is never read.
+func inflate(path, dir string, from int64) (*os.File, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(src, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("gunzip %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".tail-inflate-*")
+	if err != nil {
+		return nil, fmt.Errorf("gunzip %s: %w", path, err)
+	}
+	_ = os.Remove(tmp.Name()) // the descriptor keeps it; a crash leaves nothing behind
+	w := bufio.NewWriterSize(tmp, 64<<10)
+	err = func() error {
+		head := int64(fpSize)
+		if n, err := io.CopyN(w, zr, head); err != nil {
+			if errors.Is(err, io.EOF) && n < head {
+				return nil
+			}
+			return err
+		}
+		if skip := from - 1 - head; skip > 0 {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if _, err := io.CopyN(io.Discard, zr, skip); err != nil {
+				return err
+			}
+			if _, err := tmp.Seek(from-1, io.SeekStart); err != nil {
+				return err
+			}
+			w.Reset(tmp)
+		}
+		_, err := io.Copy(w, zr)
+		return err
+	}()
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		_ = tmp.Close()
+		return nil, fmt.Errorf("gunzip %s: %w", path, err)
+	}
+	return tmp, nil
+}
+
+// resumeRotated runs once at startup, after the first scan opened the
+// current files. Per path it finds the files of the checkpoint among the
+// path and its rotated siblings (by device, inode and fingerprint for plain
+// files, by fingerprint for compressed ones), and reads, in the order
+// kubelet rotated them, the oldest one found from its committed offset and
+// every newer sibling from 0, before the current file. A checkpointed file
+// found nowhere was deleted while no agent ran: it is counted as lost, and
+// then every sibling is newer than it (kubelet deletes the oldest first).
+// A path with no checkpoint entry (it appeared while no agent ran) has all
+// its siblings read.
+func (t *Tailer) resumeRotated(now time.Time, saved []stateEntry) {
+	if t.fresh {
+		return
+	}
+	paths := make(map[string][]stateEntry)
+	for _, e := range saved {
+		paths[e.Path] = append(paths[e.Path], e)
+	}
+	for p := range t.byPath {
+		if _, ok := paths[p]; !ok {
+			paths[p] = nil
+		}
+	}
+	for path, es := range paths {
+		t.resumePath(path, es, now)
+	}
+}
+
+func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
+	cur := t.byPath[path]
+	matched := make([]bool, len(es))
+	anyMatched := false
+	if fi, err := os.Stat(path); err == nil {
+		key, _ := keyOf(fi)
+		for i, e := range es {
+			if e.key() != key {
+				continue
+			}
+			// The current file resumed by the scan, or not opened yet
+			// (excluded for now): a later scan resumes it.
+			if cur == nil || (cur.key == key && e.fpMatches(cur.fp[:cur.fpLen])) {
+				matched[i], anyMatched = true, true
+			}
+		}
+	}
+	sibs := listSiblings(path)
+	entryOf := make([]int, len(sibs))
+	start := -1
+	var buf [fpSize]byte
+	for j, s := range sibs {
+		entryOf[j] = -1
+		key, n, err := siblingStart(s, buf[:])
+		if err != nil {
+			t.log.Debug("cannot read rotated file", "path", s.path, "err", err)
+			continue
+		}
+		for i, e := range es {
+			if matched[i] || (!s.gz && key != e.key()) || (s.gz && e.FingerprintLen == 0) || !e.fpMatches(buf[:n]) {
+				continue
+			}
+			entryOf[j], matched[i], anyMatched = i, true, true
+			if start < 0 {
+				start = j
+			}
+			break
+		}
+	}
+	for i, e := range es {
+		if !matched[i] {
+			t.m.lostFiles.WithLabelValues(lostVanished).Inc()
+			t.log.Warn("file in the checkpoint vanished while stopped; lines not read before the stop, if any, are lost",
+				"path", e.Path, "offset", e.Offset)
+		}
+	}
+	switch {
+	case start >= 0:
+	case anyMatched:
+		return // the checkpoint's file is still current: nothing rotated since
+	default:
+		start = 0 // every sibling is newer than what the checkpoint knew
+	}
+	var prev *follower
+	for j := start; j < len(sibs); j++ {
+		var e *stateEntry
+		if entryOf[j] >= 0 {
+			e = &es[entryOf[j]]
+		}
+		f := t.openSibling(path, sibs[j], e, now)
+		if f == nil {
+			continue
+		}
+		f.pred = prev
+		prev = f
+	}
+	if cur != nil && cur.pred == nil && prev != nil {
+		cur.pred = prev
+	}
+}
+
+// openSibling opens a rotated sibling of path to be read to its end and
+// closed: from the entry's offset if it has one, else from 0. A compressed
+// sibling is inflated first.
+func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Time) *follower {
+	var off, acked int64
+	if e != nil {
+		off, acked = e.Offset, e.AckedTo
+	}
+	var (
+		fh  *os.File
+		err error
+	)
+	if s.gz {
+		dir := t.cfg.StateDir
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		fh, err = inflate(s.path, dir, off)
+	} else {
+		fh, err = os.Open(s.path)
+	}
+	if err != nil {
+		t.warnOnce("open:"+s.path, "cannot read rotated log file", "path", s.path, "err", err)
+		return nil
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		_ = fh.Close()
+		return nil
+	}
+	key, _ := keyOf(fi)
+	if t.files[key] != nil {
+		_ = fh.Close()
+		return nil
+	}
+	f := &follower{path: s.path, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now, inflated: s.gz}
+	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
+	f.fpLen = readFP(fh, f.fp[:])
+	if off > f.size {
+		t.m.truncations.Inc()
+		off, acked = 0, 0
+	}
+	f.off, f.consumed, f.suppressTo = off, off, acked
+	f.tr = t.newTracker(key, path, off, acked, f.fp[:f.fpLen])
+	t.add(f)
+	t.log.Debug("reading file rotated while stopped", "path", s.path, "offset", off, "compressed", s.gz)
+	return f
+}
