@@ -1,10 +1,12 @@
 package process
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -401,6 +403,10 @@ func (p *Processor) flush(due time.Time) []event.Log {
 			out = append(out, rec)
 		}
 	}
+	// Streams come out in file and offset order, whatever the map's order.
+	slices.SortFunc(out, func(a, b event.Log) int {
+		return cmp.Or(cmp.Compare(a.Cursor.Source, b.Cursor.Source), cmp.Compare(a.Cursor.Offset, b.Cursor.Offset))
+	})
 	if !due.IsZero() {
 		p.m.timeoutFlushes.Add(float64(len(out)))
 		for k, st := range p.streams {
