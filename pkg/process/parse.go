@@ -278,11 +278,20 @@ func normLevel(s string) string {
 }
 
 // detectLevel finds a severity at the head of a plain line: a klog header
-// ("E1204 10:00:00.000000 ..."), or one of the first four words, bare or
-// in brackets ("ERROR", "[warn]", "level=info" is left to logfmt).
+// ("E1204 10:00:00.000000 ..."), or one of the first four words when it is
+// upper case ("ERROR", "WARN") or marked ("[warn]", "error:"). A word of a
+// sentence ("an error happened") is not a level.
 func detectLevel(msg []byte) string {
 	if len(msg) > 5 && strings.IndexByte("IWEF", msg[0]) >= 0 && isDigits(msg[1:5]) {
-		return map[byte]string{'I': "info", 'W': "warn", 'E': "error", 'F': "fatal"}[msg[0]]
+		switch msg[0] {
+		case 'I':
+			return "info"
+		case 'W':
+			return "warn"
+		case 'E':
+			return "error"
+		}
+		return "fatal"
 	}
 	b := msg
 	if len(b) > 80 {
@@ -294,30 +303,29 @@ func detectLevel(msg []byte) string {
 		if end < 0 {
 			end = len(b)
 		}
-		word := bytes.Trim(b[:end], "[]():|")
-		if l := normWord(word); l != "" {
-			return l
+		tok := b[:end]
+		word := bytes.Trim(tok, "[]():|")
+		marked := len(word) < len(tok)
+		if (marked || isUpper(word)) && len(word) >= 4 && len(word) <= 8 {
+			if l := normLevel(string(word)); l != "" && !ambiguous[string(bytes.ToLower(word))] {
+				return l
+			}
 		}
 		b = b[end:]
 	}
 	return ""
 }
 
-// normWord is normLevel for a word of a plain line: only the spellings
-// that are not also common words or numbers.
-func normWord(w []byte) string {
-	if len(w) < 4 || len(w) > 8 {
-		return ""
+// ambiguous are level spellings that are also common words.
+var ambiguous = map[string]bool{"config": true, "fine": true, "alert": true, "notice": true, "panic": true}
+
+func isUpper(w []byte) bool {
+	for _, c := range w {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
 	}
-	l := normLevel(string(w))
-	if l == "" {
-		return ""
-	}
-	switch string(bytes.ToLower(w)) {
-	case "config", "fine", "alert", "notice", "panic", "information":
-		return ""
-	}
-	return l
+	return len(w) > 0
 }
 
 func isDigits(b []byte) bool {
