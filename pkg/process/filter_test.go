@@ -144,10 +144,18 @@ func FuzzRedact(f *testing.F) {
 	f.Add([]byte("4111-1111-1111-1111"))
 	var rs []*redaction
 	for _, n := range redactNames() {
-		b := builtinRedactions[n]
-		rs = append(rs, newRedaction(n, b.pattern, b.pre, b.valid))
+		rs = append(rs, newBuiltinRedaction(n))
 	}
+	email := regexp.MustCompile(builtinRedactions["email"].pattern)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// findEmails is the email pattern, without a regular expression.
+		var want [][2]int
+		for _, m := range email.FindAllIndex(b, -1) {
+			want = append(want, [2]int{m[0], m[1]})
+		}
+		if got := findEmails(nil, b); !cmp.Equal(want, got) {
+			t.Fatalf("findEmails(%q) = %v, the pattern finds %v", b, got, want)
+		}
 		orig := bytes.Clone(b)
 		for _, r := range rs {
 			out, ok := r.redact(b, "[REDACTED]")

@@ -37,6 +37,12 @@ func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
 		return dst, false
 	}
 	n0 := len(dst)
+	if cap(dst)-n0 < 8 {
+		dst = append(make([]event.Field, 0, n0+8), dst...)
+	}
+	// One string holds the message: keys and values without escapes are
+	// slices of it (one allocation, not two per field).
+	str := string(b)
 	i := 1
 	for {
 		i = skipWS(b, i)
@@ -47,7 +53,7 @@ func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
 			i++
 			continue
 		}
-		key, j, ok := scanString(b, i)
+		key, j, ok := scanString(b, str, i)
 		if !ok {
 			return dst[:n0], false
 		}
@@ -55,14 +61,14 @@ func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
 		i = skipWS(b, i)
 		var f event.Field
 		if b[i] == '"' {
-			v, j, ok := scanString(b, i)
+			v, j, ok := scanString(b, str, i)
 			if !ok {
 				return dst[:n0], false
 			}
 			f, i = event.Field{Key: key, Value: v}, j
 		} else {
 			j := scanValue(b, i)
-			f, i = event.Field{Key: key, Value: rawValue(b[i:j]), Raw: true}, j
+			f, i = event.Field{Key: key, Value: rawValue(b[i:j], str[i:j]), Raw: true}, j
 		}
 		dst = setField(dst, n0, f)
 	}
@@ -82,9 +88,9 @@ func setField(dst []event.Field, n0 int, f event.Field) []event.Field {
 
 // rawValue returns JSON text to embed as is; a value with invalid UTF-8 is
 // re-encoded (as encoding/json does, with U+FFFD).
-func rawValue(b []byte) string {
+func rawValue(b []byte, s string) string {
 	if utf8.Valid(b) {
-		return string(b)
+		return s
 	}
 	var v any
 	if json.Unmarshal(b, &v) != nil {
@@ -105,8 +111,8 @@ func skipWS(b []byte, i int) int {
 }
 
 // scanString decodes the JSON string starting at b[i] ('"') of valid JSON
-// and returns the index just past it.
-func scanString(b []byte, i int) (string, int, bool) {
+// (str is b as a string) and returns the index just past it.
+func scanString(b []byte, str string, i int) (string, int, bool) {
 	esc := false
 	for j := i + 1; j < len(b); j++ {
 		switch b[j] {
@@ -114,8 +120,8 @@ func scanString(b []byte, i int) (string, int, bool) {
 			esc = true
 			j++
 		case '"':
-			if !esc {
-				return string(b[i+1 : j]), j + 1, true
+			if !esc && utf8.Valid(b[i+1:j]) {
+				return str[i+1 : j], j + 1, true
 			}
 			var s string
 			if json.Unmarshal(b[i:j+1], &s) != nil {

@@ -124,8 +124,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Processor, error) {
 		p.filters = append(p.filters, newFilter(r))
 	}
 	for _, b := range cfg.Redact.Builtins {
-		br := builtinRedactions[b]
-		p.redactions = append(p.redactions, newRedaction(b, br.pattern, br.pre, br.valid))
+		p.redactions = append(p.redactions, newBuiltinRedaction(b))
 	}
 	for _, c := range cfg.Redact.Custom {
 		p.redactions = append(p.redactions, newRedaction(c.Name, c.Pattern, nil, nil))

@@ -19,13 +19,17 @@ type redaction struct {
 	group int
 	pre   func([]byte) bool
 	valid func([]byte) bool
+	// find, when set, replaces re: it appends the spans to mask.
+	find  func(dst [][2]int, b []byte) [][2]int
 	n     int // masked since the counters were last flushed
+	spans [][2]int
 }
 
 type builtinRedaction struct {
-	pattern string
+	pattern string // documents find, when find is set
 	pre     func([]byte) bool
 	valid   func([]byte) bool
+	find    func(dst [][2]int, b []byte) [][2]int
 }
 
 var builtinRedactions = map[string]*builtinRedaction{
@@ -44,13 +48,12 @@ var builtinRedactions = map[string]*builtinRedaction{
 	// JSON Web Tokens.
 	"jwt": {pattern: `\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+`,
 		pre: func(b []byte) bool { return bytes.Contains(b, []byte("eyJ")) }},
-	// Payment card numbers: 13 to 19 digits, spaces or dashes allowed, that
-	// pass the Luhn check.
-	"card": {pattern: `\b\d(?:[ -]?\d){12,18}\b`,
-		pre: func(b []byte) bool { return countDigits(b) >= 13 }, valid: luhn},
+	// Payment card numbers: runs of 13 to 19 digits, single spaces or
+	// dashes between them, that pass the Luhn check (findCards; the pattern
+	// says roughly what it finds).
+	"card": {pattern: `\b\d(?:[ -]?\d){12,18}\b`, find: findCards},
 	// E-mail addresses.
-	"email": {pattern: `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`,
-		pre: func(b []byte) bool { return bytes.IndexByte(b, '@') > 0 }},
+	"email": {pattern: `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`, find: findEmails},
 }
 
 func redactNames() []string {
@@ -67,42 +70,136 @@ func newRedaction(name, pattern string, pre, valid func([]byte) bool) *redaction
 	return &redaction{name: name, re: re, group: re.SubexpIndex("secret"), pre: pre, valid: valid}
 }
 
+func newBuiltinRedaction(name string) *redaction {
+	b := builtinRedactions[name]
+	r := newRedaction(name, b.pattern, b.pre, b.valid)
+	r.find = b.find
+	return r
+}
+
 // redact returns b with every match masked by repl, and whether anything
 // was; b itself is never modified (a line's body belongs to the tailer).
 func (r *redaction) redact(b []byte, repl string) ([]byte, bool) {
 	if r.pre != nil && !r.pre(b) {
 		return b, false
 	}
-	ms := r.re.FindAllSubmatchIndex(b, -1)
-	if ms == nil {
-		return b, false
-	}
-	var out []byte
-	last := 0
-	for _, m := range ms {
-		s, e := m[0], m[1]
-		if r.group > 0 {
-			s, e = m[2*r.group], m[2*r.group+1]
-			if s < 0 {
+	r.spans = r.spans[:0]
+	if r.find != nil {
+		r.spans = r.find(r.spans, b)
+	} else {
+		for _, m := range r.re.FindAllSubmatchIndex(b, -1) {
+			s, e := m[0], m[1]
+			if r.group > 0 {
+				s, e = m[2*r.group], m[2*r.group+1]
+				if s < 0 {
+					continue
+				}
+			}
+			if r.valid != nil && !r.valid(b[s:e]) {
 				continue
 			}
+			r.spans = append(r.spans, [2]int{s, e})
 		}
-		if r.valid != nil && !r.valid(b[s:e]) {
-			continue
-		}
-		if out == nil {
-			out = make([]byte, 0, len(b))
-		}
-		out = append(out, b[last:s]...)
-		out = append(out, repl...)
-		last = e
-		r.n++
 	}
-	if out == nil {
+	if len(r.spans) == 0 {
 		return b, false
 	}
+	out := make([]byte, 0, len(b))
+	last := 0
+	for _, sp := range r.spans {
+		out = append(out, b[last:sp[0]]...)
+		out = append(out, repl...)
+		last = sp[1]
+	}
+	r.n += len(r.spans)
 	return append(out, b[last:]...), true
 }
+
+// findEmails finds what the email pattern matches, without a regular
+// expression: around each '@', the longest local part and a domain whose
+// last label is two letters or more.
+func findEmails(dst [][2]int, b []byte) [][2]int {
+	last := 0
+	for {
+		i := bytes.IndexByte(b[last:], '@')
+		if i < 0 {
+			return dst
+		}
+		at := last + i
+		s := at
+		for s > last && emailLocal(b[s-1]) {
+			s--
+		}
+		e, dot := at+1, -1
+		for e < len(b) && (isAlnum(b[e]) || b[e] == '-' || (b[e] == '.' && e > at+1 && b[e-1] != '.')) {
+			if b[e] == '.' {
+				dot = e
+			}
+			e++
+		}
+		// The domain ends at its last label made of letters only, two or more.
+		for dot > 0 {
+			end := dot + 1
+			for end < e && isLetter(b[end]) {
+				end++
+			}
+			if end-dot-1 >= 2 && dot > at+1 {
+				e = end
+				break
+			}
+			dot = bytes.LastIndexByte(b[at+1:dot], '.')
+			if dot >= 0 {
+				dot += at + 1
+			}
+		}
+		if s < at && dot > at+1 {
+			dst = append(dst, [2]int{s, e})
+			last = e
+		} else {
+			last = at + 1
+		}
+	}
+}
+
+func emailLocal(c byte) bool {
+	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+func isAlnum(c byte) bool { return isLetter(c) || '0' <= c && c <= '9' }
+
+// findCards finds runs of 13 to 19 digits, single spaces or dashes
+// between them, not inside a longer word or number, that pass the Luhn
+// check (the card pattern).
+func findCards(dst [][2]int, b []byte) [][2]int {
+	for i := 0; i < len(b); i++ {
+		if !isDigit(b[i]) || (i > 0 && (isAlnum(b[i-1]) || b[i-1] == '_')) {
+			continue
+		}
+		j, n, end := i, 0, i
+		for j < len(b) {
+			if isDigit(b[j]) {
+				n++
+				j++
+				end = j
+				continue
+			}
+			if (b[j] == ' ' || b[j] == '-') && j+1 < len(b) && isDigit(b[j+1]) {
+				j++
+				continue
+			}
+			break
+		}
+		if n >= 13 && n <= 19 && !(end < len(b) && (isAlnum(b[end]) || b[end] == '_')) && luhn(b[i:end]) {
+			dst = append(dst, [2]int{i, end})
+		}
+		i = end
+	}
+	return dst
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // redactString is redact over a string (a parsed field's value).
 func (r *redaction) redactString(s, repl string) (string, bool) {
@@ -131,16 +228,6 @@ func containsFold(b []byte, lower string) bool {
 		}
 	}
 	return false
-}
-
-func countDigits(b []byte) int {
-	n := 0
-	for _, c := range b {
-		if '0' <= c && c <= '9' {
-			n++
-		}
-	}
-	return n
 }
 
 // luhn reports whether the digits of b (spaces and dashes ignored) pass

@@ -65,12 +65,32 @@ var errorWords = []string{"error", "exception", "fatal", "critical", "severe", "
 // mentionsError reports whether a plain line may introduce the trace that
 // follows it: a log line at error level, not "starting" or "done".
 func mentionsError(l []byte) bool {
-	for _, w := range errorWords {
-		if containsFold(l, w) {
-			return true
+	for i, c := range l {
+		switch c | 0x20 {
+		case 'e', 'f', 'c', 's', 'w':
+			for _, w := range errorWords {
+				if w[0] == c|0x20 && len(l)-i >= len(w) && equalFold(l[i:i+len(w)], w) {
+					return true
+				}
+			}
 		}
 	}
 	return false
+}
+
+// equalFold compares ASCII letters of b with lower, ignoring case.
+func equalFold(b []byte, lower string) bool {
+	for i := range b {
+		if b[i]|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// mayHeader is the cheap test before an exception header's expression.
+func mayHeader(l []byte) bool {
+	return bytes.Contains(l, []byte("Exception")) || bytes.Contains(l, []byte("Error")) || bytes.Contains(l, []byte("Throwable"))
 }
 
 func indented(l []byte) bool { return len(l) > 0 && (l[0] == ' ' || l[0] == '\t') }
@@ -99,7 +119,7 @@ const (
 var javaHeader = regexp.MustCompile(`^(?:Exception in thread "[^"]*" )?(?:[a-zA-Z_$][\w$]*\.)+[\w$]*(?:Exception|Error|Throwable)[\w$]*(?::.*)?$`)
 
 func javaBegin(l []byte) uint8 {
-	if javaHeader.Match(l) {
+	if mayHeader(l) && javaHeader.Match(l) {
 		return jTrace
 	}
 	if mentionsError(l) {
@@ -116,7 +136,7 @@ func javaNext(st uint8, l []byte) (bool, uint8) {
 		hasPrefix(t, "Caused by: "), hasPrefix(t, "Suppressed: "),
 		hasPrefix(t, "nested exception is"):
 		return true, jTrace
-	case st == jPlainErr && !hasPrefix(l, "Exception in thread ") && javaHeader.Match(l):
+	case st == jPlainErr && !hasPrefix(l, "Exception in thread ") && mayHeader(l) && javaHeader.Match(l):
 		return true, jTrace
 	}
 	return false, st
@@ -252,7 +272,7 @@ func rubyBegin(l []byte) uint8 {
 	if hasPrefix(l, "Traceback (most recent call last):") {
 		return rTraceback
 	}
-	if rubyHeader.Match(l) {
+	if bytes.Contains(l, []byte(":in ")) && rubyHeader.Match(l) {
 		return rTrace
 	}
 	return rPlain
@@ -260,7 +280,7 @@ func rubyBegin(l []byte) uint8 {
 
 func rubyNext(st uint8, l []byte) (bool, uint8) {
 	switch {
-	case rubyFrame.Match(l):
+	case indented(l) && rubyFrame.Match(l):
 		if st == rTraceback {
 			return true, rTraceback
 		}
@@ -292,9 +312,9 @@ var (
 
 func nodeBegin(l []byte) uint8 {
 	switch {
-	case nodeLocation.Match(l):
+	case len(l) > 0 && isDigit(l[len(l)-1]) && nodeLocation.Match(l):
 		return nUncaught
-	case nodeHeader.Match(l):
+	case mayHeader(l) && nodeHeader.Match(l):
 		return nTrace
 	}
 	return nPlain
@@ -303,7 +323,7 @@ func nodeBegin(l []byte) uint8 {
 func nodeNext(st uint8, l []byte) (bool, uint8) {
 	switch st {
 	case nUncaught:
-		if nodeHeader.Match(l) {
+		if mayHeader(l) && nodeHeader.Match(l) {
 			return true, nUncaughtTrace
 		}
 		return true, nUncaught // source line, caret, blank line
@@ -339,7 +359,7 @@ const (
 var dotnetHeader = regexp.MustCompile(`^(?:Unhandled exception\. )?(?:[A-Za-z_]\w*\.)+\w*Exception\b`)
 
 func dotnetBegin(l []byte) uint8 {
-	if dotnetHeader.Match(l) {
+	if mayHeader(l) && dotnetHeader.Match(l) {
 		return dTrace
 	}
 	if mentionsError(l) {
@@ -352,7 +372,7 @@ func dotnetNext(st uint8, l []byte) (bool, uint8) {
 	switch {
 	case indented(l) && !blank(l), hasPrefix(l, "--- End of "):
 		return true, dTrace
-	case st == dPlainErr && !hasPrefix(l, "Unhandled exception.") && dotnetHeader.Match(l):
+	case st == dPlainErr && !hasPrefix(l, "Unhandled exception.") && mayHeader(l) && dotnetHeader.Match(l):
 		return true, dTrace
 	}
 	return false, st
