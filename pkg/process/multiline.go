@@ -61,7 +61,7 @@ func (s *stream) add(l *event.Log, rule *mlRule, res *resolved, lim groupLimits,
 		cont := false
 		if g.rule == rule {
 			var nst uint8
-			cont, nst = rule.next(g.state, l.Body)
+			cont, nst = rule.next(g.state, g.first.Body, l.Body)
 			if cont {
 				switch {
 				case g.lines >= lim.maxLines:

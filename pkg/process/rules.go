@@ -14,11 +14,12 @@ import (
 type mlRule struct {
 	name  string
 	begin func(line []byte) uint8
-	next  func(st uint8, line []byte) (cont bool, nst uint8)
+	next  func(st uint8, first, line []byte) (cont bool, nst uint8)
 }
 
 // builtinRules are the stack-trace formats of the runtimes, as they print
-// them (testdata/multiline has one real trace of each).
+// them (testdata/multiline has one real trace of each). first is the
+// group's first line.
 var builtinRules = map[string]*mlRule{
 	"java":   {name: "java", begin: javaBegin, next: javaNext},
 	"python": {name: "python", begin: pythonBegin, next: pythonNext},
@@ -49,11 +50,11 @@ func customRule(c CustomRule) *mlRule {
 	r := &mlRule{name: c.Name, begin: func([]byte) uint8 { return 0 }}
 	switch {
 	case start != nil && cont != nil:
-		r.next = func(_ uint8, l []byte) (bool, uint8) { return !start.Match(l) && cont.Match(l), 0 }
+		r.next = func(_ uint8, _, l []byte) (bool, uint8) { return !start.Match(l) && cont.Match(l), 0 }
 	case start != nil:
-		r.next = func(_ uint8, l []byte) (bool, uint8) { return start.Match(l) == c.Negate, 0 }
+		r.next = func(_ uint8, _, l []byte) (bool, uint8) { return start.Match(l) == c.Negate, 0 }
 	default:
-		r.next = func(_ uint8, l []byte) (bool, uint8) { return cont.Match(l) != c.Negate, 0 }
+		r.next = func(_ uint8, _, l []byte) (bool, uint8) { return cont.Match(l) != c.Negate, 0 }
 	}
 	return r
 }
@@ -111,8 +112,7 @@ func blank(l []byte) bool { return len(bytes.TrimSpace(l)) == 0 }
 // exception header takes the trace along (what loggers print) when it
 // mentions an error.
 const (
-	jPlain    uint8 = iota
-	jPlainErr       // a plain line that mentions an error
+	jPlain uint8 = iota
 	jTrace
 )
 
@@ -122,13 +122,10 @@ func javaBegin(l []byte) uint8 {
 	if mayHeader(l) && javaHeader.Match(l) {
 		return jTrace
 	}
-	if mentionsError(l) {
-		return jPlainErr
-	}
 	return jPlain
 }
 
-func javaNext(st uint8, l []byte) (bool, uint8) {
+func javaNext(st uint8, first, l []byte) (bool, uint8) {
 	t := trimLeft(l)
 	switch {
 	case indented(l) && hasPrefix(t, "at "),
@@ -136,7 +133,7 @@ func javaNext(st uint8, l []byte) (bool, uint8) {
 		hasPrefix(t, "Caused by: "), hasPrefix(t, "Suppressed: "),
 		hasPrefix(t, "nested exception is"):
 		return true, jTrace
-	case st == jPlainErr && !hasPrefix(l, "Exception in thread ") && mayHeader(l) && javaHeader.Match(l):
+	case st == jPlain && !hasPrefix(l, "Exception in thread ") && mayHeader(l) && javaHeader.Match(l) && mentionsError(first):
 		return true, jTrace
 	}
 	return false, st
@@ -149,8 +146,7 @@ func javaNext(st uint8, l []byte) (bool, uint8) {
 // lines. A log line that mentions an error followed by a traceback
 // (logging.exception) keeps it.
 const (
-	pPlain    uint8 = iota
-	pPlainErr       // a plain line that mentions an error
+	pPlain uint8 = iota
 	pFrames
 	pException
 	pBlank
@@ -166,16 +162,13 @@ func pythonBegin(l []byte) uint8 {
 	if pyTraceback(l) {
 		return pFrames
 	}
-	if mentionsError(l) {
-		return pPlainErr
-	}
 	return pPlain
 }
 
-func pythonNext(st uint8, l []byte) (bool, uint8) {
+func pythonNext(st uint8, first, l []byte) (bool, uint8) {
 	switch st {
-	case pPlainErr, pChain:
-		if pyTraceback(l) {
+	case pPlain, pChain:
+		if pyTraceback(l) && (st == pChain || mentionsError(first)) {
 			return true, pFrames
 		}
 		if st == pChain && blank(l) {
@@ -234,7 +227,7 @@ func goBegin(l []byte) uint8 {
 	return gPlain
 }
 
-func goNext(st uint8, l []byte) (bool, uint8) {
+func goNext(st uint8, first, l []byte) (bool, uint8) {
 	if st == gPlain {
 		if goroutineHeader(l) {
 			return true, gDump
@@ -278,7 +271,7 @@ func rubyBegin(l []byte) uint8 {
 	return rPlain
 }
 
-func rubyNext(st uint8, l []byte) (bool, uint8) {
+func rubyNext(st uint8, first, l []byte) (bool, uint8) {
 	switch {
 	case indented(l) && rubyFrame.Match(l):
 		if st == rTraceback {
@@ -320,7 +313,7 @@ func nodeBegin(l []byte) uint8 {
 	return nPlain
 }
 
-func nodeNext(st uint8, l []byte) (bool, uint8) {
+func nodeNext(st uint8, first, l []byte) (bool, uint8) {
 	switch st {
 	case nUncaught:
 		if mayHeader(l) && nodeHeader.Match(l) {
@@ -351,8 +344,7 @@ func nodeNext(st uint8, l []byte) (bool, uint8) {
 // and the console logger's indented continuation lines. A log line that
 // mentions an error followed by an exception header keeps it.
 const (
-	dPlain    uint8 = iota
-	dPlainErr       // a plain line that mentions an error
+	dPlain uint8 = iota
 	dTrace
 )
 
@@ -362,17 +354,14 @@ func dotnetBegin(l []byte) uint8 {
 	if mayHeader(l) && dotnetHeader.Match(l) {
 		return dTrace
 	}
-	if mentionsError(l) {
-		return dPlainErr
-	}
 	return dPlain
 }
 
-func dotnetNext(st uint8, l []byte) (bool, uint8) {
+func dotnetNext(st uint8, first, l []byte) (bool, uint8) {
 	switch {
 	case indented(l) && !blank(l), hasPrefix(l, "--- End of "):
 		return true, dTrace
-	case st == dPlainErr && !hasPrefix(l, "Unhandled exception.") && mayHeader(l) && dotnetHeader.Match(l):
+	case st == dPlain && !hasPrefix(l, "Unhandled exception.") && mayHeader(l) && dotnetHeader.Match(l) && mentionsError(first):
 		return true, dTrace
 	}
 	return false, st
