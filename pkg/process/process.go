@@ -64,6 +64,7 @@ type Processor struct {
 	lastRes    *resolved
 
 	streams map[streamKey]*stream
+	swept   time.Time // last sweep of idle streams
 	held    map[*stream]struct{}
 	heldN   int // lines held in groups
 
@@ -247,8 +248,21 @@ func (p *Processor) Process(batch []event.Log) []event.Log {
 		}
 	}
 	clear(batch[k:])
+	if !now.IsZero() && now.Sub(p.swept) > streamIdle {
+		p.sweep(now)
+	}
 	p.flushCounts()
 	return batch[:k]
+}
+
+// sweep forgets the streams idle for streamIdle with nothing held.
+func (p *Processor) sweep(now time.Time) {
+	p.swept = now
+	for k, st := range p.streams {
+		if st.g.empty() && now.Sub(st.lastSeen) > streamIdle {
+			delete(p.streams, k)
+		}
+	}
 }
 
 func (p *Processor) stream(k streamKey) *stream {
@@ -408,10 +422,8 @@ func (p *Processor) flush(due time.Time) []event.Log {
 	})
 	if !due.IsZero() {
 		p.m.timeoutFlushes.Add(float64(len(out)))
-		for k, st := range p.streams {
-			if st.g.empty() && due.Sub(st.lastSeen) > streamIdle {
-				delete(p.streams, k)
-			}
+		if due.Sub(p.swept) > streamIdle {
+			p.sweep(due)
 		}
 	}
 	p.flushCounts()

@@ -253,3 +253,20 @@ func TestCustomRules(t *testing.T) {
 		}
 	}
 }
+
+// The state of a stream idle for a while, with nothing held, is forgotten.
+func TestIdleStreamsForgotten(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, _ := newTest(t, javaConfig())
+		runAll(p, linesOf([]byte("a\nb"), nil, event.Stdout), 10)
+		if len(p.streams) != 1 {
+			t.Fatalf("%d streams, want 1", len(p.streams))
+		}
+		time.Sleep(2 * streamIdle)
+		l := linesOf([]byte("c"), nil, event.Stderr)
+		p.Process(l)
+		if len(p.streams) != 1 {
+			t.Errorf("%d streams after the first went idle, want only the new one", len(p.streams))
+		}
+	})
+}
