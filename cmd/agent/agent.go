@@ -87,8 +87,12 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 		return fmt.Errorf("tail: %w", err)
 	}
 	defer tailer.Close()
+	toShip, shipAcker, runProcess, err := processStage(cfg.Processing, logger, enriched, tailer, reg)
+	if err != nil {
+		return fmt.Errorf("process: %w", err)
+	}
 	shipper, err := ship.New(cfg.Sink, logger, ship.Options{
-		Logs: enriched, Metrics: snapshots, Acker: tailer, Registerer: reg,
+		Logs: toShip, Metrics: snapshots, Acker: shipAcker, Registerer: reg,
 	})
 	if err != nil {
 		return fmt.Errorf("ship: %w", err)
@@ -135,6 +139,9 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 	st.started.Store(true)
 	component("tail", tailer.Run, readCtx)
 	component("enrich", enricher.Run, hardCtx)
+	if runProcess != nil {
+		component("process", runProcess, hardCtx)
+	}
 	component("ship", shipper.Run, hardCtx)
 	if host != nil {
 		component("hostmetrics", host.Run, readCtx)

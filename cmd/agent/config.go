@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferry-dev/ferry/pkg/enrich"
 	"github.com/ferry-dev/ferry/pkg/hostmetrics"
+	"github.com/ferry-dev/ferry/pkg/process"
 	"github.com/ferry-dev/ferry/pkg/ship"
 	"github.com/ferry-dev/ferry/pkg/tail"
 )
@@ -41,6 +42,9 @@ type Config struct {
 	Logs tail.Config `yaml:"logs"`
 	// Kubernetes configures enrichment (pkg/enrich).
 	Kubernetes enrich.Config `yaml:"kubernetes"`
+	// Processing configures multiline, parsing, filters and redaction
+	// (pkg/process); nothing by default.
+	Processing process.Config `yaml:"processing"`
 	// HostMetrics configures host metrics (pkg/hostmetrics).
 	HostMetrics hostmetrics.Config `yaml:"hostmetrics"`
 	// Sink configures where records go (pkg/ship); exactly one sink.
@@ -87,6 +91,7 @@ func DefaultConfig() Config {
 		Memory:          MemoryConfig{QueueBytes: 32 << 20},
 		Logs:            tail.DefaultConfig(),
 		Kubernetes:      enrich.DefaultConfig(),
+		Processing:      process.DefaultConfig(),
 		HostMetrics:     hostmetrics.DefaultConfig(),
 		Sink:            ship.DefaultConfig(),
 		HTTP:            HTTPConfig{Listen: ":2020"},
@@ -327,6 +332,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, prefixed("logs", c.Logs.Validate())...)
 	errs = append(errs, prefixed("kubernetes", c.Kubernetes.Validate())...)
+	errs = append(errs, prefixed("processing", c.Processing.Validate())...)
 	errs = append(errs, prefixed("hostmetrics", c.HostMetrics.Validate())...)
 	errs = append(errs, prefixed("sink", c.Sink.Validate())...)
 	return errors.Join(errs...)
@@ -375,4 +381,5 @@ func (c *Config) apply() {
 	c.Logs.StateDir = c.StateDir
 	c.Logs.MaxInflightBytes = c.Memory.QueueBytes
 	c.Kubernetes.NodeName = c.NodeName
+	c.Kubernetes.Annotations = processingAnnotations(c.Kubernetes.Annotations, c.Processing)
 }

@@ -75,6 +75,30 @@ type Log struct {
 	// ParseError is set when the line did not match its file's format and
 	// Body holds the raw bytes as read.
 	ParseError bool
+
+	// The fields below are set only by processing (pkg/process); they are
+	// zero when it is not configured.
+
+	// Lines is how many log lines were merged into this record (multiline
+	// grouping); 0 means one line, never grouped. A merged record carries
+	// the Cursor of its last line; processing gives back the cursors of the
+	// other lines when that one is acknowledged.
+	Lines int32
+	// Level is the record's severity, normalised to trace, debug, info,
+	// warn, error or fatal; empty when unknown.
+	Level string
+	// Fields are the structured fields parsed from the message (json,
+	// logfmt, regex), in the order they were found, keys unique.
+	Fields []Field
+}
+
+// Field is one structured field parsed from a log line.
+type Field struct {
+	Key string
+	// Value is a string when Raw is false, else JSON text: a number, true,
+	// false, null, an object or an array (always valid JSON).
+	Value string
+	Raw   bool
 }
 
 // Meta is the Kubernetes metadata of the container that wrote a line.

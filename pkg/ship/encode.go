@@ -52,6 +52,7 @@ func (e *encoder) appendLog(dst []byte, l *event.Log) []byte {
 	dst = append(dst, l.Stream.String()...)
 	dst = append(dst, `","message":`...)
 	dst = appendString(dst, l.Body)
+	dst = appendProcessed(dst, l)
 	dst = append(dst, `,"kubernetes":`...)
 	dst = append(dst, e.kubernetes(l.Meta)...)
 	dst = append(dst, `,"file":`...)
@@ -62,6 +63,37 @@ func (e *encoder) appendLog(dst []byte, l *event.Log) []byte {
 		dst = append(dst, `,"truncated":true}`...)
 	} else {
 		dst = append(dst, `,"truncated":false}`...)
+	}
+	return dst
+}
+
+// appendProcessed appends what processing added to a record, each key only
+// when set: "level", "fields" (an object in the order parsed) and "lines".
+func appendProcessed(dst []byte, l *event.Log) []byte {
+	if l.Level != "" {
+		dst = append(dst, `,"level":`...)
+		dst = appendString(dst, l.Level)
+	}
+	if len(l.Fields) > 0 {
+		dst = append(dst, `,"fields":{`...)
+		for i := range l.Fields {
+			f := &l.Fields[i]
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, f.Key)
+			dst = append(dst, ':')
+			if f.Raw {
+				dst = append(dst, f.Value...)
+			} else {
+				dst = appendString(dst, f.Value)
+			}
+		}
+		dst = append(dst, '}')
+	}
+	if l.Lines > 1 {
+		dst = append(dst, `,"lines":`...)
+		dst = strconv.AppendInt(dst, int64(l.Lines), 10)
 	}
 	return dst
 }

@@ -198,6 +198,12 @@ func FuzzEncodeLog(f *testing.F) {
 		if rec.Message != want {
 			t.Fatalf("message: got %q, want %q", rec.Message, want)
 		}
+		// What processing adds: raw values are valid JSON by contract.
+		l.Level, l.Lines = label, int32(len(body))
+		l.Fields = []event.Field{{Key: label, Value: string(body)}, {Key: "n", Value: "1", Raw: true}}
+		if out := enc.appendLog(nil, &l); !json.Valid(out) {
+			t.Fatalf("invalid JSON with processed fields: %s", out)
+		}
 		m := event.Metric{Name: label, Labels: []event.Label{{Name: label, Value: string(body)}}}
 		if out := appendMetric(nil, &m, time.Unix(0, 0), label); !json.Valid(out) {
 			t.Fatalf("invalid metric JSON: %s", out)

@@ -1,0 +1,180 @@
+package process
+
+import (
+	"encoding/json"
+	"regexp"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+func TestParsers(t *testing.T) {
+	re := regexp.MustCompile(`^(?P<ip>\S+) - - \[(?P<ts>[^\]]+)\] "(?P<method>\w+) (?P<path>\S+)[^"]*" (?P<status>\d+)(?: (?P<none>x))?`)
+	for _, tc := range []struct {
+		name string
+		p    parser
+		in   string
+		want []event.Field
+		ok   bool
+	}{
+		{"json", jsonParser{}, `{"level":"ERROR","msg":"db down","n":3,"ok":true,"ctx":{"a":[1,"}"]},"u":"\u00e9\n"}`,
+			[]event.Field{{Key: "level", Value: "ERROR"}, {Key: "msg", Value: "db down"}, {Key: "n", Value: "3", Raw: true},
+				{Key: "ok", Value: "true", Raw: true}, {Key: "ctx", Value: `{"a":[1,"}"]}`, Raw: true}, {Key: "u", Value: "é\n"}}, true},
+		{"json spaces and repeated key", jsonParser{}, ` { "a" : 1 , "a" : [ 2 ] , "b":null } `,
+			[]event.Field{{Key: "a", Value: "[ 2 ]", Raw: true}, {Key: "b", Value: "null", Raw: true}}, true},
+		{"json empty object", jsonParser{}, `{}`, nil, true},
+		{"json array", jsonParser{}, `[1]`, nil, false},
+		{"json broken", jsonParser{}, `{"a":1`, nil, false},
+		{"json text", jsonParser{}, `GET /cart 200`, nil, false},
+		{"logfmt", logfmtParser{}, `level=warn msg="slow \"query\"" took=1.5s path=/a?b=c`,
+			[]event.Field{{Key: "level", Value: "warn"}, {Key: "msg", Value: `slow "query"`}, {Key: "took", Value: "1.5s"}, {Key: "path", Value: "/a?b=c"}}, true},
+		{"logfmt empty value", logfmtParser{}, `a= b=1`, []event.Field{{Key: "a", Value: ""}, {Key: "b", Value: "1"}}, true},
+		{"logfmt sentence", logfmtParser{}, `user logged in id=5`, nil, false},
+		{"logfmt unterminated", logfmtParser{}, `a="x`, nil, false},
+		{"logfmt empty", logfmtParser{}, ``, nil, false},
+		{"regex", &regexParser{re: re, names: re.SubexpNames()}, `10.0.0.1 - - [04/Dec/2026:20:50:00 +0000] "GET /cart HTTP/1.1" 200 512`,
+			[]event.Field{{Key: "ip", Value: "10.0.0.1"}, {Key: "ts", Value: "04/Dec/2026:20:50:00 +0000"}, {Key: "method", Value: "GET"},
+				{Key: "path", Value: "/cart"}, {Key: "status", Value: "200"}}, true},
+		{"regex no match", &regexParser{re: re, names: re.SubexpNames()}, `hello`, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := tc.p.parse(nil, []byte(tc.in))
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v", ok, tc.ok)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("fields (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLevels(t *testing.T) {
+	for in, want := range map[string]string{"ERROR": "error", "Warning": "warn", "info": "info", "30": "info", "50": "error",
+		"CRIT": "fatal", "dbg": "debug", "loud": "", "": "", "ERRORERRORERRORERROR": ""} {
+		if got := normLevel(in); got != want {
+			t.Errorf("normLevel(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"E1204 20:50:00.000000       1 reflector.go:1] failed":         "error",
+		"W1204 20:50:00.000000       1 x.go:1] slow":                   "warn",
+		"2026-12-04 20:50:00 ERROR request failed":                     "error",
+		"[warn] disk almost full":                                      "warn",
+		"2026-12-04T20:50:00Z INFO  started":                           "info",
+		"GET /cart 200":                                                "",
+		"an error happened somewhere far in the line after many words": "",
+	} {
+		if got := detectLevel([]byte(in)); got != want {
+			t.Errorf("detectLevel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Parsing through the Processor: level, keep_original, unparsable lines
+// shipped as they are and counted.
+func TestParseStep(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Parser.Format = "json"
+	cfg.Parser.KeepOriginal = false
+	p, _ := newTest(t, cfg)
+	lines := linesOf([]byte("{\"msg\":\"db down\",\"level\":\"ERROR\",\"n\":1}\nplain text\n{\"message\":{\"o\":1},\"lvl\":50}"), nil, event.Stdout)
+	got := p.Process(lines)
+	if len(got) != 3 {
+		t.Fatalf("%d records, want 3", len(got))
+	}
+	if string(got[0].Body) != "db down" || got[0].Level != "error" ||
+		!cmp.Equal(got[0].Fields, []event.Field{{Key: "level", Value: "ERROR"}, {Key: "n", Value: "1", Raw: true}}) {
+		t.Errorf("record 0: %q %q %+v", got[0].Body, got[0].Level, got[0].Fields)
+	}
+	if string(got[1].Body) != "plain text" || got[1].Fields != nil {
+		t.Errorf("unparsable line changed: %q %+v", got[1].Body, got[1].Fields)
+	}
+	if got[2].Level != "error" || len(got[2].Fields) != 2 || string(got[2].Body) != `{"message":{"o":1},"lvl":50}` {
+		t.Errorf("record 2 (a non-string message stays a field): %q %q %+v", got[2].Body, got[2].Level, got[2].Fields)
+	}
+	if n := testutil.ToFloat64(p.m.failedC["json"]); n != 1 {
+		t.Errorf("ferry_process_parse_failures_total{parser=json} = %v, want 1", n)
+	}
+	if n := testutil.ToFloat64(p.m.parsedC["json"]); n != 2 {
+		t.Errorf("ferry_process_parsed_total{parser=json} = %v, want 2", n)
+	}
+}
+
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, `{"a":"\u00e9","b":{"c":[1,2,{"d":"}"}]},"e":null}`, `{"a":"\xff"}`, ` {"a" : [ ] } `, `[]`, `{"a":`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fields, ok := parseJSON(nil, b)
+		var ref map[string]json.RawMessage
+		refErr := json.Unmarshal(b, &ref)
+		if ok != (refErr == nil && ref != nil) {
+			t.Fatalf("ok = %v, encoding/json says %v", ok, refErr)
+		}
+		if !ok {
+			return
+		}
+		if len(fields) != len(ref) {
+			t.Fatalf("%d fields, encoding/json finds %d keys", len(fields), len(ref))
+		}
+		for _, f := range fields {
+			r, found := ref[f.Key]
+			if !found {
+				t.Fatalf("key %q not found by encoding/json", f.Key)
+			}
+			if f.Raw {
+				if !json.Valid([]byte(f.Value)) {
+					t.Fatalf("raw value %q is not valid JSON", f.Value)
+				}
+				continue
+			}
+			var s string
+			if err := json.Unmarshal(r, &s); err != nil || s != f.Value {
+				t.Fatalf("string %q: encoding/json decodes %q (%v)", f.Value, s, err)
+			}
+		}
+	})
+}
+
+func FuzzParseLogfmt(f *testing.F) {
+	for _, s := range []string{`a=1`, `a="b c" d=`, `a="\x"`, `=1`, `a b`, `level=info msg="x \"y\""`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fields, ok := parseLogfmt(nil, b)
+		if !ok {
+			if len(fields) != 0 {
+				t.Fatalf("fields %v from a failed parse", fields)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, f := range fields {
+			if f.Key == "" || seen[f.Key] {
+				t.Fatalf("empty or repeated key in %v", fields)
+			}
+			seen[f.Key] = true
+		}
+	})
+}
+
+func FuzzParseRegex(f *testing.F) {
+	re := regexp.MustCompile(`^(?P<a>\w+)(?: (?P<b>\d+))?`)
+	p := &regexParser{re: re, names: re.SubexpNames()}
+	f.Add([]byte("abc 12"))
+	f.Add([]byte(" "))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fields, ok := p.parse(nil, b)
+		if ok != re.Match(b) {
+			t.Fatalf("ok = %v, regexp says %v", ok, !ok)
+		}
+		if ok && (len(fields) == 0 || fields[0].Key != "a") {
+			t.Fatalf("fields %v", fields)
+		}
+	})
+}

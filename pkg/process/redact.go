@@ -1,0 +1,256 @@
+package process
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"unsafe"
+)
+
+// redaction is one masking rule: every match of re (or of its group
+// "secret", when it has one) becomes the replacement. pre is a cheap test
+// that must hold for re to be tried; valid, when set, must accept a match
+// for it to be masked.
+type redaction struct {
+	name  string
+	re    *regexp.Regexp
+	group int
+	pre   func([]byte) bool
+	valid func([]byte) bool
+	// find, when set, replaces re: it appends the spans to mask.
+	find  func(dst [][2]int, b []byte) [][2]int
+	n     int // masked since the counters were last flushed
+	spans [][2]int
+}
+
+type builtinRedaction struct {
+	pattern string // documents find, when find is set
+	pre     func([]byte) bool
+	valid   func([]byte) bool
+	find    func(dst [][2]int, b []byte) [][2]int
+}
+
+var builtinRedactions = map[string]*builtinRedaction{
+	// Authorization: Bearer <token>
+	"bearer": {pattern: `(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]+=*)`,
+		pre: func(b []byte) bool { return containsFold(b, "bearer") }},
+	// api_key=..., "password": "...", token: ...
+	"api_key": {pattern: `(?i)\b(?:api[_-]?key|access[_-]?key|secret(?:[_-]?key)?|token|passw(?:or)?d|pwd)\b["']?\s*[:=]\s*["']?(?P<secret>[^\s"',;&]{4,})`,
+		pre: func(b []byte) bool {
+			return bytes.IndexAny(b, ":=") >= 0 && (containsFold(b, "key") || containsFold(b, "token") ||
+				containsFold(b, "secret") || containsFold(b, "passw") || containsFold(b, "pwd"))
+		}},
+	// AWS access key ids.
+	"aws_key": {pattern: `\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`,
+		pre: func(b []byte) bool { return bytes.Contains(b, []byte("AKIA")) || bytes.Contains(b, []byte("ASIA")) }},
+	// JSON Web Tokens.
+	"jwt": {pattern: `\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+`,
+		pre: func(b []byte) bool { return bytes.Contains(b, []byte("eyJ")) }},
+	// Payment card numbers: runs of 13 to 19 digits, single spaces or
+	// dashes between them, that pass the Luhn check (findCards; the pattern
+	// says roughly what it finds).
+	"card": {pattern: `\b\d(?:[ -]?\d){12,18}\b`, find: findCards},
+	// E-mail addresses.
+	"email": {pattern: `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`, find: findEmails},
+}
+
+func redactNames() []string {
+	var out []string
+	for n := range builtinRedactions {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func newRedaction(name, pattern string, pre, valid func([]byte) bool) *redaction {
+	re := regexp.MustCompile(pattern)
+	return &redaction{name: name, re: re, group: re.SubexpIndex("secret"), pre: pre, valid: valid}
+}
+
+func newBuiltinRedaction(name string) *redaction {
+	b := builtinRedactions[name]
+	r := newRedaction(name, b.pattern, b.pre, b.valid)
+	r.find = b.find
+	return r
+}
+
+// redact returns b with every match masked by repl, and whether anything
+// was; b itself is never modified (a line's body belongs to the tailer).
+func (r *redaction) redact(b []byte, repl string) ([]byte, bool) {
+	if r.pre != nil && !r.pre(b) {
+		return b, false
+	}
+	r.spans = r.spans[:0]
+	if r.find != nil {
+		r.spans = r.find(r.spans, b)
+	} else {
+		for _, m := range r.re.FindAllSubmatchIndex(b, -1) {
+			s, e := m[0], m[1]
+			if r.group > 0 {
+				s, e = m[2*r.group], m[2*r.group+1]
+				if s < 0 {
+					continue
+				}
+			}
+			if r.valid != nil && !r.valid(b[s:e]) {
+				continue
+			}
+			r.spans = append(r.spans, [2]int{s, e})
+		}
+	}
+	if len(r.spans) == 0 {
+		return b, false
+	}
+	out := make([]byte, 0, len(b))
+	last := 0
+	for _, sp := range r.spans {
+		out = append(out, b[last:sp[0]]...)
+		out = append(out, repl...)
+		last = sp[1]
+	}
+	r.n += len(r.spans)
+	return append(out, b[last:]...), true
+}
+
+// findEmails finds what the email pattern matches, without a regular
+// expression: around each '@', the longest local part and a domain whose
+// last label is two letters or more.
+func findEmails(dst [][2]int, b []byte) [][2]int {
+	last := 0
+	for {
+		i := bytes.IndexByte(b[last:], '@')
+		if i < 0 {
+			return dst
+		}
+		at := last + i
+		s := at
+		for s > last && emailLocal(b[s-1]) {
+			s--
+		}
+		e, dot := at+1, -1
+		for e < len(b) && (isAlnum(b[e]) || b[e] == '-' || (b[e] == '.' && e > at+1 && b[e-1] != '.')) {
+			if b[e] == '.' {
+				dot = e
+			}
+			e++
+		}
+		// The domain ends at its last label made of letters only, two or more.
+		for dot > 0 {
+			end := dot + 1
+			for end < e && isLetter(b[end]) {
+				end++
+			}
+			if end-dot-1 >= 2 && dot > at+1 {
+				e = end
+				break
+			}
+			dot = bytes.LastIndexByte(b[at+1:dot], '.')
+			if dot >= 0 {
+				dot += at + 1
+			}
+		}
+		if s < at && dot > at+1 {
+			dst = append(dst, [2]int{s, e})
+			last = e
+		} else {
+			last = at + 1
+		}
+	}
+}
+
+func emailLocal(c byte) bool {
+	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+func isAlnum(c byte) bool { return isLetter(c) || '0' <= c && c <= '9' }
+
+// findCards finds runs of 13 to 19 digits, single spaces or dashes
+// between them, not inside a longer word or number, that pass the Luhn
+// check (the card pattern).
+func findCards(dst [][2]int, b []byte) [][2]int {
+	for i := 0; i < len(b); i++ {
+		if !isDigit(b[i]) || (i > 0 && (isAlnum(b[i-1]) || b[i-1] == '_')) {
+			continue
+		}
+		j, n, end := i, 0, i
+		for j < len(b) {
+			if isDigit(b[j]) {
+				n++
+				j++
+				end = j
+				continue
+			}
+			if (b[j] == ' ' || b[j] == '-') && j+1 < len(b) && isDigit(b[j+1]) {
+				j++
+				continue
+			}
+			break
+		}
+		if n >= 13 && n <= 19 && !(end < len(b) && (isAlnum(b[end]) || b[end] == '_')) && luhn(b[i:end]) {
+			dst = append(dst, [2]int{i, end})
+		}
+		i = end
+	}
+	return dst
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// redactString is redact over a string (a parsed field's value).
+func (r *redaction) redactString(s, repl string) (string, bool) {
+	out, ok := r.redact(unsafeBytes(s), repl)
+	if !ok {
+		return s, false
+	}
+	return string(out), true
+}
+
+// redactRaw masks a field's JSON text; when masking broke the JSON, the
+// masked text becomes a string value.
+func (r *redaction) redactRaw(s, repl string) (string, bool, bool) {
+	out, ok := r.redactString(s, repl)
+	if !ok {
+		return s, true, false
+	}
+	return out, json.Valid([]byte(out)), true
+}
+
+func containsFold(b []byte, lower string) bool {
+	for i := 0; i+len(lower) <= len(b); i++ {
+		c := b[i] | 0x20
+		if c == lower[0] && strings.EqualFold(string(b[i:i+len(lower)]), lower) {
+			return true
+		}
+	}
+	return false
+}
+
+// luhn reports whether the digits of b (spaces and dashes ignored) pass
+// the Luhn check.
+func luhn(b []byte) bool {
+	sum, n := 0, 0
+	for i := len(b) - 1; i >= 0; i-- {
+		c := b[i]
+		if c < '0' || c > '9' {
+			continue
+		}
+		d := int(c - '0')
+		if n%2 == 1 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		n++
+	}
+	return n >= 13 && sum%10 == 0
+}
+
+// unsafeBytes views s as bytes, for reading only.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
