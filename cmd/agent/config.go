@@ -296,7 +296,17 @@ func (c Config) Validate() error {
 	errs = append(errs, prefixed("logs", c.Logs.Validate())...)
 	errs = append(errs, prefixed("kubernetes", c.Kubernetes.Validate())...)
 	errs = append(errs, prefixed("hostmetrics", c.HostMetrics.Validate())...)
-	errs = append(errs, prefixed("sink", c.Sink.Validate())...)
+	sink := c.Sink
+	if k := sink.Kafka; k != nil {
+		if msg := checkTopicTemplate(k.Topic); msg != "" {
+			add("sink.kafka.topic", "%s", msg)
+			// The sink's own check executes the template: not this one.
+			kc := *k
+			kc.Topic = "logs"
+			sink.Kafka = &kc
+		}
+	}
+	errs = append(errs, prefixed("sink", sink.Validate())...)
 
 	// The agent's bounds, for the fields no section already refused.
 	named := map[string]bool{}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"text/template/parse"
 	"time"
 	"unicode/utf8"
 
@@ -20,10 +21,11 @@ import (
 // few KiB (the README's full reference is about 7 KiB); these bounds keep a
 // hostile or broken ConfigMap from costing the node memory or CPU.
 const (
-	// maxConfigBytes caps the file. Parsing costs about 300 bytes of
-	// memory per input byte in the worst case (a flow sequence of one-digit
-	// items), so 128 KiB stays under 64 MiB (FuzzParseConfig checks it).
-	maxConfigBytes = 128 << 10
+	// maxConfigBytes caps the file. The worst input measured (a flow list
+	// of one-digit items under logs.include) costs about 800 bytes of
+	// memory per input byte to parse and check: 32 KiB stay well under
+	// the 64 MiB that FuzzParseConfig allows.
+	maxConfigBytes = 32 << 10
 	// maxProblems caps the problems listed; the rest are counted.
 	maxProblems = 50
 )
@@ -145,9 +147,17 @@ func (s *schema) walk(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		seen := map[string]int{}
+		kept := n.Content[:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := join(path, k.Value)
+			if first, dup := seen[k.Value]; dup && k.Kind == yaml.ScalarNode {
+				// Dropped from the document: the decoder refuses a whole
+				// mapping with a duplicate, hiding every other problem.
+				s.add(p, k.Line, "duplicate key (first at line %d)", first)
+				continue
+			}
+			kept = append(kept, k, v)
 			if k.Kind == yaml.AliasNode {
 				s.aliases = true
 				s.add(p, k.Line, "YAML aliases are not supported: write the value out")
@@ -155,10 +165,6 @@ func (s *schema) walk(n *yaml.Node, t reflect.Type, path string) {
 			}
 			if k.Kind != yaml.ScalarNode {
 				s.add(path, k.Line, "keys must be plain words, got %s", kindName(k))
-				continue
-			}
-			if first, dup := seen[k.Value]; dup {
-				s.add(p, k.Line, "duplicate key (first at line %d)", first)
 				continue
 			}
 			seen[k.Value] = k.Line
@@ -175,10 +181,15 @@ func (s *schema) walk(n *yaml.Node, t reflect.Type, path string) {
 			f, ok := fieldByTag(t, k.Value)
 			if !ok {
 				s.add(p, k.Line, "unknown key")
+				if a, ap := firstAlias(v, p); a != nil {
+					s.aliases = true
+					s.add(ap, a.Line, "YAML aliases (*%s) are not supported: write the value out", a.Value)
+				}
 				continue
 			}
 			s.walk(v, f.Type, p)
 		}
+		n.Content = kept
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			s.add(path, n.Line, "must be a list, got %s", kindName(n))
@@ -216,6 +227,31 @@ func scalarReason(err error, n *yaml.Node, t reflect.Type) string {
 		return msg
 	}
 	return err.Error()
+}
+
+// firstAlias finds the first alias under n (without following any), and
+// its path.
+func firstAlias(n *yaml.Node, path string) (*yaml.Node, string) {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return n, path
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if a, p := firstAlias(n.Content[i], path); a != nil {
+				return a, p
+			}
+			if a, p := firstAlias(n.Content[i+1], join(path, n.Content[i].Value)); a != nil {
+				return a, p
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if a, p := firstAlias(c, fmt.Sprintf("%s[%d]", path, i)); a != nil {
+				return a, p
+			}
+		}
+	}
+	return nil, ""
 }
 
 func kindName(n *yaml.Node) string {
@@ -330,6 +366,64 @@ func (b bound[T]) check() string {
 	}
 	if b.v < b.min || b.v > b.max {
 		return fmt.Sprintf("must be from %v to %v, got %v", b.min, b.max, b.v)
+	}
+	return ""
+}
+
+// checkTopicTemplate refuses the template actions a topic name does not
+// need and that can make one execution arbitrarily long: range (over an
+// integer it loops that many times), template, define and block. It
+// returns "" for a plain name or an acceptable template.
+func checkTopicTemplate(topic string) string {
+	if !strings.Contains(topic, "{{") {
+		return ""
+	}
+	if len(topic) > 1024 {
+		return fmt.Sprintf("a template of %d bytes; a topic template is a name with a few fields", len(topic))
+	}
+	trees, err := parse.Parse("topic", topic, "", "", map[string]any{
+		// The functions text/template predefines, so that parsing knows them.
+		"and": nil, "call": nil, "html": nil, "index": nil, "slice": nil, "js": nil, "len": nil, "not": nil,
+		"or": nil, "print": nil, "printf": nil, "println": nil, "urlquery": nil, "eq": nil, "ge": nil,
+		"gt": nil, "le": nil, "lt": nil, "ne": nil,
+	})
+	if err != nil {
+		return "" // the sink's own check says why
+	}
+	if len(trees) > 1 {
+		return "a topic template must not define templates"
+	}
+	var bad string
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		if n == nil || bad != "" {
+			return
+		}
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *parse.RangeNode:
+			bad = "range"
+		case *parse.TemplateNode:
+			bad = "template"
+		case *parse.IfNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.List)
+			walk(n.ElseList)
+		}
+	}
+	for _, t := range trees {
+		walk(t.Root)
+	}
+	if bad != "" {
+		return fmt.Sprintf("a topic template must not use {{%s}}", bad)
 	}
 	return ""
 }
