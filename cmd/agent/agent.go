@@ -113,7 +113,9 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
 	st := &status{shipper: shipper}
-	srv := &http.Server{Handler: newMux(reg, st, cfg.HTTP.Pprof), ReadHeaderTimeout: 5 * time.Second}
+	lim := defaultHTTPLimits(cfg.HTTP)
+	ln = newLimitListener(ln, lim.MaxConns, newHTTPMetrics(reg))
+	srv := newHTTPServer(newMuxGather(newSharedGatherer(reg, lim.MetricsTTL), reg, st, cfg.HTTP.Pprof), lim)
 	if hooks.Listening != nil {
 		hooks.Listening(ln.Addr().String())
 	}

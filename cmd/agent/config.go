@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -74,6 +73,9 @@ type MemoryConfig struct {
 type HTTPConfig struct {
 	// Listen is the address to serve on. Default: ":2020".
 	Listen string `yaml:"listen"`
+	// MaxConnections caps the connections served at once; more are
+	// closed as soon as they are accepted, and counted. Default: 64.
+	MaxConnections int `yaml:"max_connections"`
 	// Pprof serves Go's profiles under /debug/pprof/ on the same address
 	// (heap, CPU, goroutines: what to attach to a report of the agent using
 	// too much memory or CPU). Default: false.
@@ -94,7 +96,7 @@ func DefaultConfig() Config {
 		Processing:      process.DefaultConfig(),
 		HostMetrics:     hostmetrics.DefaultConfig(),
 		Sink:            ship.DefaultConfig(),
-		HTTP:            HTTPConfig{Listen: ":2020"},
+		HTTP:            HTTPConfig{Listen: ":2020", MaxConnections: 64},
 	}
 }
 
@@ -142,37 +144,60 @@ func expandNode(n *yaml.Node, lookup func(string) (string, bool)) {
 
 // LoadConfig reads, expands and strictly decodes a config file over the
 // defaults, then validates it. The error lists every problem found, each
-// naming its field path.
+// naming its field path and, when the file names it, its line. Files
+// larger than maxConfigBytes are refused unread.
 func LoadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	data, err := readBounded(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config %s: %w", path, err)
 	}
 	return ParseConfig(data, os.LookupEnv)
 }
 
 // ParseConfig is LoadConfig over bytes already read; lookup resolves
 // ${NAME} references (os.LookupEnv in the agent).
+//
+// Every problem is reported at once: unknown and duplicate keys and values
+// of the wrong type are found by walking the parsed document beside the
+// Config type (so their paths and lines come from the document's own
+// positions, in block and flow style alike), and the fields that did
+// decode are validated as well. Aliases, merge keys and a second document
+// are refused; nothing is ever expanded.
 func ParseConfig(data []byte, lookup func(string) (string, bool)) (Config, error) {
 	cfg := DefaultConfig()
 	cfg.NodeName = expandEnv(cfg.NodeName, lookup)
 
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+	root, err := parseDocument(data)
+	if err != nil {
+		return Config{}, err
 	}
-	if len(root.Content) == 0 {
+	sc := &schema{lines: map[string]int{}}
+	if root == nil || len(root.Content) == 0 {
 		// An empty file: all defaults.
 		cfg.apply()
-		return cfg, cfg.Validate()
+		return cfg, sc.report(cfg.Validate())
 	}
-	if root.Content[0].Kind != yaml.MappingNode {
-		return Config{}, fmt.Errorf("config: the document must be a mapping of keys (line %d)", root.Content[0].Line)
+	doc := root.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		return Config{}, fmt.Errorf("config: the document must be a mapping of keys (line %d)", doc.Line)
+	}
+	// ${NAME} is expanded in the parsed values, so positions stay those of
+	// the file as written.
+	expandNode(doc, lookup)
+	sc.walk(doc, reflect.TypeFor[Config](), "")
+	if sc.aliases {
+		// Never decoded: an alias is never expanded.
+		return Config{}, sc.report(nil)
 	}
 	// A sink section names the sinks it wants: the default kafka sink is
 	// not merged into `file:`. A named kafka sink starts from its defaults.
 	sinkKeys := map[string]bool{}
-	if sink := lookupKey(root.Content[0], "sink"); sink != nil && sink.Kind == yaml.MappingNode {
+	if sink := lookupKey(doc, "sink"); sink != nil && sink.Kind == yaml.MappingNode {
 		cfg.Sink = ship.Config{}
 		for i := 0; i+1 < len(sink.Content); i += 2 {
 			sinkKeys[sink.Content[i].Value] = true
@@ -182,34 +207,55 @@ func ParseConfig(data []byte, lookup func(string) (string, bool)) (Config, error
 			cfg.Sink.Kafka = &k
 		}
 	}
-
-	// Lines of the file as written, by field path, for error messages.
-	origLines := map[string]int{}
-	for line, path := range indexPaths(&root) {
-		if old, ok := origLines[path]; !ok || line < old {
-			origLines[path] = line
+	// Every value that the walk found wrong keeps its default.
+	if len(sc.problems) == 0 {
+		if err := doc.Decode(&cfg); err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
 		}
-	}
-	expandNode(&root, lookup)
-	expanded, err := yaml.Marshal(&root)
-	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
-	}
-	// Decode strictly (unknown keys are errors) from the expanded document.
-	var tree yaml.Node
-	if err := yaml.Unmarshal(expanded, &tree); err != nil {
-		return Config{}, fmt.Errorf("config after ${ENV} expansion: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(expanded))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return Config{}, decodeError(err, indexPaths(&tree), origLines)
+	} else {
+		_ = doc.Decode(&cfg) // partial: the walk already named what failed
 	}
 	if sinkKeys["stdout"] && cfg.Sink.Stdout == nil {
 		cfg.Sink.Stdout = &ship.StdoutConfig{} // `stdout:` with nothing after it
 	}
 	cfg.apply()
-	return cfg, cfg.Validate()
+	if err := sc.report(cfg.Validate()); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// report joins the walk's problems with the validation's, each validation
+// problem given the line of its path; a field whose value did not decode is
+// reported once, by the walk. At most maxProblems are listed.
+func (s *schema) report(validation error) error {
+	all := append([]problem(nil), s.problems...)
+	bad := map[string]bool{}
+	for _, p := range s.problems {
+		bad[p.path] = true
+	}
+	for _, e := range flatten(validation) {
+		if e == nil {
+			continue
+		}
+		p := s.asProblem(e)
+		if p.path != "" && bad[p.path] {
+			continue
+		}
+		all = append(all, p)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	var errs []error
+	for i, p := range all {
+		if i == maxProblems {
+			errs = append(errs, fmt.Errorf("config: %d more problems not listed", len(all)-maxProblems))
+			break
+		}
+		errs = append(errs, p)
+	}
+	return errors.Join(errs...)
 }
 
 func lookupKey(m *yaml.Node, key string) *yaml.Node {
@@ -224,86 +270,10 @@ func lookupKey(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-var (
-	lineRef      = regexp.MustCompile(`^line (\d+): (.*)$`)
-	unknownField = regexp.MustCompile(`^field (\S+) not found in type .*$`)
-)
-
-// decodeError turns yaml's "line N: ..." messages into messages that name
-// the field path and the line of the file as written
-// (`logs.max_line_bytes: cannot unmarshal ... (line 7)`).
-func decodeError(err error, paths map[int]string, origLines map[string]int) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return fmt.Errorf("config: %w", err)
-	}
-	var errs []error
-	for _, msg := range te.Errors {
-		m := lineRef.FindStringSubmatch(msg)
-		if m == nil {
-			errs = append(errs, errors.New(msg))
-			continue
-		}
-		line, _ := strconv.Atoi(m[1])
-		reason := m[2]
-		if unknownField.MatchString(reason) {
-			reason = "unknown key"
-		}
-		p, ok := paths[line]
-		if !ok {
-			errs = append(errs, fmt.Errorf("config: %s", reason))
-			continue
-		}
-		if l, ok := origLines[p]; ok {
-			errs = append(errs, fmt.Errorf("%s: %s (line %d)", p, reason, l))
-		} else {
-			errs = append(errs, fmt.Errorf("%s: %s", p, reason))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// indexPaths maps each line holding a mapping key or a sequence item to the
-// dotted path of that key (`logs.include[0]`).
-func indexPaths(root *yaml.Node) map[int]string {
-	out := map[int]string{}
-	var walk func(n *yaml.Node, prefix string)
-	// A key names its line; a sequence item only a line no key is on.
-	set := func(line int, p string, key bool) {
-		if _, ok := out[line]; !ok || key {
-			out[line] = p
-		}
-	}
-	walk = func(n *yaml.Node, prefix string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, prefix)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				p := k.Value
-				if prefix != "" {
-					p = prefix + "." + k.Value
-				}
-				set(k.Line, p, true)
-				walk(v, p)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				p := fmt.Sprintf("%s[%d]", prefix, i)
-				set(c.Line, p, false)
-				walk(c, p)
-			}
-		}
-	}
-	walk(root, "")
-	return out
-}
-
 // Validate reports every problem of the configuration at once, each naming
-// its field path and the reason.
+// its field path and the reason. Beyond each section's own checks, it holds
+// every interval and size to a range that cannot hurt the node (a 1ns poll
+// interval is a busy loop) and refuses combinations that cannot work.
 func (c Config) Validate() error {
 	var errs []error
 	add := func(field, format string, args ...any) {
@@ -312,20 +282,18 @@ func (c Config) Validate() error {
 	if c.StateDir == "" {
 		add("state_dir", "must not be empty")
 	}
-	if c.ShutdownTimeout <= 0 {
-		add("shutdown_timeout", "must be > 0, got %s", c.ShutdownTimeout)
-	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		add("log.level", "%v", err)
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		add("log.format", "must be json or text, got %q", c.Log.Format)
 	}
-	if c.Memory.QueueBytes < 64<<10 {
-		add("memory.queue_bytes", "must be at least 65536, got %d", c.Memory.QueueBytes)
-	}
 	if c.Logs.MaxLineBytes > 0 && c.Memory.QueueBytes > 0 && int64(c.Logs.MaxLineBytes) > c.Memory.QueueBytes {
 		add("logs.max_line_bytes", "must not exceed memory.queue_bytes (%d)", c.Memory.QueueBytes)
+	}
+	if k := c.Sink.Kafka; k != nil && c.Sink.File == nil && c.Sink.Stdout == nil &&
+		k.MaxMessageBytes > 0 && c.Logs.MaxLineBytes > k.MaxMessageBytes {
+		add("logs.max_line_bytes", "must not exceed sink.kafka.max_message_bytes (%d): a line that long could never be sent", k.MaxMessageBytes)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		add("http.listen", "must be host:port, got %q", c.HTTP.Listen)
@@ -334,8 +302,98 @@ func (c Config) Validate() error {
 	errs = append(errs, prefixed("kubernetes", c.Kubernetes.Validate())...)
 	errs = append(errs, prefixed("processing", c.Processing.Validate())...)
 	errs = append(errs, prefixed("hostmetrics", c.HostMetrics.Validate())...)
-	errs = append(errs, prefixed("sink", c.Sink.Validate())...)
+	sink := c.Sink
+	if k := sink.Kafka; k != nil {
+		if msg := checkTopicTemplate(k.Topic); msg != "" {
+			add("sink.kafka.topic", "%s", msg)
+			// The sink's own check executes the template: not this one.
+			kc := *k
+			kc.Topic = "logs"
+			sink.Kafka = &kc
+		}
+	}
+	errs = append(errs, prefixed("sink", sink.Validate())...)
+
+	// The agent's bounds, for the fields no section already refused.
+	named := map[string]bool{}
+	for _, e := range errs {
+		if f, _, ok := strings.Cut(e.Error(), ": "); ok {
+			named[f] = true
+		}
+	}
+	more := func(path, msg string) {
+		if msg != "" && !named[path] {
+			named[path] = true
+			add(path, "%s", msg)
+		}
+	}
+	for _, b := range c.durationBounds() {
+		more(b.path, b.check())
+	}
+	for _, b := range c.sizeBounds() {
+		more(b.path, b.check())
+	}
+	if k := c.Sink.Kafka; k != nil {
+		for i, b := range k.Brokers {
+			more(fmt.Sprintf("sink.kafka.brokers[%d]", i), checkBroker(b))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// durationBounds are the accepted ranges of every interval and timeout.
+func (c Config) durationBounds() []bound[time.Duration] {
+	const ms, s, min, h = time.Millisecond, time.Second, time.Minute, time.Hour
+	b := []bound[time.Duration]{
+		{path: "shutdown_timeout", v: c.ShutdownTimeout, min: s, max: 10 * min},
+		{path: "logs.read_interval", v: c.Logs.ReadInterval, min: 10 * ms, max: min},
+		{path: "logs.poll_interval", v: c.Logs.PollInterval, min: 100 * ms, max: 10 * min},
+		{path: "logs.rescan_interval", v: c.Logs.RescanInterval, min: 100 * ms, max: h},
+		{path: "logs.commit_interval", v: c.Logs.CommitInterval, min: 100 * ms, max: 10 * min},
+		{path: "logs.delete_wait", v: c.Logs.DeleteWait, min: 100 * ms, max: 24 * h},
+		{path: "kubernetes.sync_timeout", v: c.Kubernetes.SyncTimeout, min: 100 * ms, max: 10 * min},
+		{path: "kubernetes.miss_wait", v: c.Kubernetes.MissWait, min: 10 * ms, max: min, zeroOK: true},
+		{path: "kubernetes.delete_grace", v: c.Kubernetes.DeleteGrace, min: s, max: 24 * h, zeroOK: true},
+		{path: "hostmetrics.interval", v: c.HostMetrics.Interval, min: s, max: h},
+		{path: "hostmetrics.filesystem.statfs_timeout", v: c.HostMetrics.Filesystem.StatfsTimeout, min: 100 * ms, max: min},
+	}
+	if k := c.Sink.Kafka; k != nil {
+		b = append(b,
+			bound[time.Duration]{path: "sink.kafka.batch.linger", v: k.Batch.Linger, min: ms, max: 10 * s, zeroOK: true},
+			bound[time.Duration]{path: "sink.kafka.dial_timeout", v: k.DialTimeout, min: 100 * ms, max: 5 * min},
+			bound[time.Duration]{path: "sink.kafka.write_timeout", v: k.WriteTimeout, min: 100 * ms, max: 5 * min},
+			bound[time.Duration]{path: "sink.kafka.retry.backoff_min", v: k.Retry.BackoffMin, min: ms, max: min},
+			bound[time.Duration]{path: "sink.kafka.retry.backoff_max", v: k.Retry.BackoffMax, min: ms, max: 10 * min},
+		)
+	}
+	if f := c.Sink.File; f != nil {
+		b = append(b, bound[time.Duration]{path: "sink.file.linger", v: f.Linger, min: ms, max: 10 * s, zeroOK: true})
+	}
+	if o := c.Sink.Stdout; o != nil {
+		b = append(b, bound[time.Duration]{path: "sink.stdout.linger", v: o.Linger, min: ms, max: 10 * s, zeroOK: true})
+	}
+	return b
+}
+
+// sizeBounds are the accepted ranges of every size and count.
+func (c Config) sizeBounds() []bound[int64] {
+	const kib, mib, gib = 1 << 10, 1 << 20, 1 << 30
+	b := []bound[int64]{
+		{path: "memory.queue_bytes", v: c.Memory.QueueBytes, min: 64 * kib, max: 16 * gib},
+		{path: "logs.max_line_bytes", v: int64(c.Logs.MaxLineBytes), min: 1 * kib, max: 64 * mib},
+		{path: "logs.read_bytes_per_turn", v: int64(c.Logs.ReadBytesPerTurn), min: 4 * kib, max: 64 * mib},
+		{path: "kubernetes.max_deleted_pods", v: int64(c.Kubernetes.MaxDeletedPods), min: 1, max: 1_000_000},
+		{path: "kubernetes.max_parked_lines", v: int64(c.Kubernetes.MaxParkedLines), min: 1, max: 10_000_000},
+		{path: "hostmetrics.max_held_snapshots", v: int64(c.HostMetrics.MaxHeldSnapshots), min: 1, max: 1000},
+		{path: "http.max_connections", v: int64(c.HTTP.MaxConnections), min: 4, max: 10_000},
+	}
+	if k := c.Sink.Kafka; k != nil {
+		b = append(b,
+			bound[int64]{path: "sink.kafka.batch.max_bytes", v: int64(k.Batch.MaxBytes), min: 1 * kib, max: 256 * mib},
+			bound[int64]{path: "sink.kafka.max_message_bytes", v: int64(k.MaxMessageBytes), min: 1 * kib, max: 256 * mib},
+		)
+	}
+	return b
 }
 
 // prefixed flattens a section's joined errors and puts the section's name
