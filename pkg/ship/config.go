@@ -20,7 +20,14 @@ type Config struct {
 	File *FileConfig `yaml:"file"`
 	// Stdout writes NDJSON records to standard output. Default: unset.
 	Stdout *StdoutConfig `yaml:"stdout"`
+	// NotReadyAfter is how old the oldest record not yet confirmed by the
+	// sink may be before Ready reports the agent not ready (0: the
+	// default). Default: 1m.
+	NotReadyAfter time.Duration `yaml:"not_ready_after"`
 }
+
+// defaultNotReadyAfter is NotReadyAfter's default.
+const defaultNotReadyAfter = time.Minute
 
 // FileConfig configures the NDJSON file sink.
 type FileConfig struct {
@@ -73,11 +80,19 @@ type KafkaConfig struct {
 	ClientID string `yaml:"client_id"`
 	// DialTimeout bounds connecting (TCP, TLS and SASL). Default: 10s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
-	// WriteTimeout bounds one produce or metadata request. Default: 10s.
+	// WriteTimeout bounds one metadata request, and the first attempt of
+	// a produce request; after a timed-out attempt the next one of the
+	// same destination waits four times longer, up to 64 times (see the
+	// package documentation). Default: 10s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// AllowAutoTopicCreation lets metadata requests create missing topics
 	// (when the brokers allow it). Default: false.
 	AllowAutoTopicCreation bool `yaml:"allow_auto_topic_creation"`
+	// DropUnauthorized drops (and counts, reason "topic_authorization")
+	// the records of a topic the brokers refuse with
+	// TOPIC_AUTHORIZATION_FAILED, instead of holding and retrying them
+	// until the ACL is fixed. Default: false.
+	DropUnauthorized bool `yaml:"drop_unauthorized"`
 	// Retry is the backoff between attempts of a retryable failure.
 	Retry RetryConfig `yaml:"retry"`
 	// TLS secures the connections to the brokers.
@@ -177,6 +192,9 @@ func (c Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf(key+": "+format, args...))
+	}
+	if c.NotReadyAfter < 0 {
+		bad("not_ready_after", "must be >= 0")
 	}
 	switch {
 	case c.File != nil:

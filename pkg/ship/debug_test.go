@@ -290,12 +290,17 @@ func TestHardStopAndBackpressure(t *testing.T) {
 		errc := make(chan error, 1)
 		go func() { errc <- s.Run(ctx) }()
 		metrics <- event.Snapshot{Node: "n", Metrics: []event.Metric{{Name: "a"}, {Name: "b"}}}
-		// Ship holds one batch in flight and one filling; with the sink down,
-		// it must stop taking input.
+		// Ship holds at most its budget (4 requests and a largest record);
+		// with the sink down, it must stop taking input.
+		big := bytes.Repeat([]byte("x"), 100<<10)
 		accepted := 0
-		for range 100 {
+		for range 200 {
+			ls := makeLogs(1, accepted*10, 10, nil)
+			for i := range ls {
+				ls[i].Body = big
+			}
 			select {
-			case logs <- makeLogs(1, accepted*10, 10, nil):
+			case logs <- ls:
 				accepted++
 				time.Sleep(5 * time.Millisecond)
 				continue
@@ -304,7 +309,7 @@ func TestHardStopAndBackpressure(t *testing.T) {
 			break
 		}
 		t.Logf("accepted %d slices with the sink down", accepted)
-		if accepted > 10 {
+		if accepted > 25 { // 4 MiB + 16 MiB for stdout, in 1000 KiB slices
 			t.Errorf("ship accepted %d slices while its sink was down: not bounded", accepted)
 		}
 		if held := testutil.ToFloat64(s.m.heldBytes); held <= 0 || held > testutil.ToFloat64(s.m.heldLimit) {

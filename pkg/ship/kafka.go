@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -46,6 +45,7 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 	s.maxBytes, s.maxMsg = k.Batch.MaxBytes, k.MaxMessageBytes
 	s.maxRecords = max(1, k.Batch.MaxBytes/recordsPerBatchDivisor)
 	s.backoffMin, s.backoffMax = time.Duration(k.Retry.BackoffMin), time.Duration(k.Retry.BackoffMax)
+	s.writeTimeout, s.dropUnauth = time.Duration(k.WriteTimeout), k.DropUnauthorized
 
 	dialer := &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second}
 	transport := &kafka.Transport{
@@ -68,15 +68,13 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 	addr := kafka.TCP(k.Brokers...)
 	s.transport = &metaCache{next: transport}
 	s.prod = &kafkaProducer{
-		// Client.Timeout bounds each produce request, and is the timeout
-		// the brokers are given to reach required_acks.
-		client:     &kafka.Client{Addr: addr, Transport: s.transport, Timeout: time.Duration(k.WriteTimeout)},
+		// Each attempt's context bounds its produce request
+		// (attemptTimeout); kafka-go gives the brokers half of it to reach
+		// required_acks. Client.Timeout is only the ceiling.
+		client:     &kafka.Client{Addr: addr, Transport: s.transport, Timeout: maxTimeoutGrowth * time.Duration(k.WriteTimeout)},
 		acks:       acks,
 		comp:       comp,
 		autoCreate: k.AllowAutoTopicCreation,
-		// Java's and librdkafka's default partitioner for keyed records, so
-		// other producers of the same keys agree on partitions.
-		balancer: kafka.Murmur2Balancer{},
 		requests: func(ok bool) {
 			if ok {
 				s.m.produceRequests.WithLabelValues("ok").Inc()
@@ -93,40 +91,6 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 		return err
 	}
 	return nil
-}
-
-// rerouteMissing handles a produce that failed because a topic is unknown.
-// With a topic template and no auto-creation, a topic the brokers do not
-// know would hold every record behind it forever: ship asks the brokers
-// about each templated topic of the pending records, and sends the records
-// of the missing ones to the fallback topic (counted as fallbacks, logged).
-func (s *Shipper) rerouteMissing(ctx context.Context, b *batch) {
-	if s.route == nil || s.route.tmpl == nil || s.autoCreate {
-		return
-	}
-	checked := map[string]bool{}
-	for _, i := range b.pending {
-		it := &b.items[i]
-		if !it.isLog || it.topic == s.route.fallback {
-			continue
-		}
-		missing, ok := checked[it.topic]
-		if !ok {
-			res, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{it.topic}})
-			missing = err == nil && len(res.Topics) == 1 && errors.Is(res.Topics[0].Error, kafka.UnknownTopicOrPartition)
-			checked[it.topic] = missing
-			if missing {
-				s.route.markMissing(it.topic)
-				s.log.Warn("topic does not exist: sending its records to kafka.fallback_topic",
-					"topic", it.topic, "fallback_topic", s.route.fallback, "recheck_after", missingTopicRecheck)
-			}
-		}
-		if missing {
-			it.topic = s.route.fallback
-			b.msgs[i].Topic = it.topic
-			s.m.fallback.Inc()
-		}
-	}
 }
 
 func codec(name string) (kafka.Compression, error) {
@@ -232,6 +196,13 @@ func (r *router) markMissing(topic string) {
 	}
 	r.missing[topic] = time.Now().Add(missingTopicRecheck)
 	r.gen.Add(1)
+}
+
+// isMissing says whether topic is avoided because the brokers said it does
+// not exist (for missingTopicRecheck).
+func (r *router) isMissing(topic string) bool {
+	_, ok := r.missingUntil(topic)
+	return ok
 }
 
 func (r *router) missingUntil(topic string) (time.Time, bool) {

@@ -439,7 +439,13 @@ func TestKafkaOutage(t *testing.T) {
 	waitAcks(500)
 	c1.Close() // mid-stream: batches are being produced
 
-	time.Sleep(500 * time.Millisecond) // ship fills what it may hold, then stops reading
+	// Ship fills its budget, then stops reading.
+	for deadline := time.Now().Add(30 * time.Second); testutil.ToFloat64(h.s.m.budgetFull.WithLabelValues("logs")) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("ship never stopped reading with the broker down; held %v bytes", testutil.ToFloat64(h.s.m.heldBytes))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	a1, acks1 := accepted.Load(), len(h.ack.cursors())
 	time.Sleep(time.Second)
 	a2, acks2 := accepted.Load(), len(h.ack.cursors())
@@ -715,15 +721,17 @@ func consumeUntil(t testing.TB, addr string, enough func([]*kgo.Record) bool, to
 	return recs
 }
 
-// Records the broker refuses for good (here: topic authorization on one
-// topic) are dropped, counted and acknowledged; the rest flows in order.
-func TestKafkaNonRetryableDropped(t *testing.T) {
+// With kafka.drop_unauthorized, the records of a topic the broker refuses
+// for authorization are dropped, counted and acknowledged; the rest flows
+// in order.
+func TestKafkaUnauthorizedDroppedWhenOptedIn(t *testing.T) {
 	c, addr := startCluster(t, kfake.SeedTopics(2, "logs.shop", "logs.secret", "logs-fallback"))
 	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs.secret", Err: kerr.TopicAuthorizationFailed, Count: -1})
 	defer fault.Remove()
 	cfg := testKafkaConfig(addr)
 	cfg.Kafka.Topic = "logs.{{ .Namespace }}"
 	cfg.Kafka.FallbackTopic = "logs-fallback"
+	cfg.Kafka.DropUnauthorized = true
 	h := runShipper(t, cfg, nil)
 	secret := metaFor(2)
 	secret.Namespace = "secret"
@@ -760,7 +768,6 @@ func TestKafkaProducerSettings(t *testing.T) {
 	type settings struct {
 		RequiredAcks kafka.RequiredAcks
 		Compression  kafka.Compression
-		Balancer     string
 		ClientID     string
 		Timeout      time.Duration
 		DialTimeout  time.Duration
@@ -769,9 +776,10 @@ func TestKafkaProducerSettings(t *testing.T) {
 	}
 	// The metadata cache sits in front of kafka-go's own transport.
 	tr := s.transport.(*metaCache).next.(*kafka.Transport)
-	got := settings{p.acks, p.comp, fmt.Sprintf("%T", p.balancer), tr.ClientID, p.client.Timeout, tr.DialTimeout,
+	got := settings{p.acks, p.comp, tr.ClientID, p.client.Timeout, tr.DialTimeout,
 		p.autoCreate, p.client.Transport == s.transport}
-	want := settings{kafka.RequireOne, kafka.Lz4, "kafka.Murmur2Balancer", "ferry-node-1", 3 * time.Second, 2 * time.Second, false, true}
+	// The client's timeout is only the ceiling of attemptTimeout.
+	want := settings{kafka.RequireOne, kafka.Lz4, "ferry-node-1", 64 * 3 * time.Second, 2 * time.Second, false, true}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -811,5 +819,50 @@ func TestKafkaFaultNTimes(t *testing.T) {
 				t.Errorf("retries = %v, want %d", got, n)
 			}
 		})
+	}
+}
+
+// By default the records of a topic the broker refuses for authorization
+// are held and retried with backoff, not dropped: when the ACL is fixed
+// they are delivered; meanwhile the other topics flow and the failure is
+// counted by destination.
+func TestKafkaUnauthorizedHeldThenDelivered(t *testing.T) {
+	c, addr := startCluster(t, kfake.SeedTopics(2, "logs.shop", "logs.secret", "logs-fallback"))
+	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs.secret", Err: kerr.TopicAuthorizationFailed, Count: -1})
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Topic = "logs.{{ .Namespace }}"
+	cfg.Kafka.FallbackTopic = "logs-fallback"
+	h := runShipper(t, cfg, nil)
+	secret := metaFor(2)
+	secret.Namespace = "secret"
+	var shop, held [][]event.Log
+	for i := range 4 {
+		a, b := makeLogs(1, i*10, 10, metaFor(1)), makeLogs(2, i*10, 10, secret)
+		shop, held = append(shop, a), append(held, b)
+		h.logs <- a
+		h.logs <- b
+	}
+	consumeDistinct(t, addr, 40, []string{"logs.shop"})
+	for deadline := time.Now().Add(10 * time.Second); testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("templated", "topic_authorization")) < 3; {
+		if time.Now().After(deadline) {
+			t.Fatal("no repeated authorization failures counted for the templated destination")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got, want := sortCursors(h.ack.cursors()), sortCursors(cursorsOf(shop...)); !cmp.Equal(want, got) {
+		t.Errorf("acked while the topic was refused (-want +got):\n%s", cmp.Diff(want, got))
+	}
+	fault.Remove()
+	h.finish(t)
+	recs := consumeDistinct(t, addr, 40, []string{"logs.secret"})
+	checkPerKeyOrder(t, dedup(recs))
+	if got := testutil.ToFloat64(h.s.m.dropped.WithLabelValues("log", "topic_authorization")); got != 0 {
+		t.Errorf("dropped{topic_authorization} = %v, want 0", got)
+	}
+	if diff := cmp.Diff(sortCursors(cursorsOf(append(shop, held...)...)), sortCursors(h.ack.cursors())); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+	if n := strings.Count(h.logBuf.String(), "level=WARN msg=\"destination failing"); n != 1 {
+		t.Errorf("%d warnings for one failing destination, want 1 (later attempts at debug):\n%s", n, h.logBuf.String())
 	}
 }

@@ -2,6 +2,7 @@ package ship
 
 import (
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -20,6 +21,10 @@ type metrics struct {
 	heldBytes     prometheus.Gauge
 	heldLimit     prometheus.Gauge
 	readToAck     prometheus.Histogram
+	// By destination (a configured topic; see Shipper.label).
+	destFailures *prometheus.CounterVec
+	budgetFull   *prometheus.CounterVec
+	dest         *destCollector
 	// Kafka only.
 	kafka           bool
 	dials           *prometheus.CounterVec
@@ -45,7 +50,7 @@ func newMetrics() *metrics {
 			Name: "ferry_ship_sent_bytes_total", Help: "Encoded bytes (key and value, before compression) of the records the sink confirmed.",
 		}, []string{"record"}),
 		batches: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ferry_ship_batches_total", Help: "Batches fully confirmed (or resolved by drops) and acknowledged.",
+			Name: "ferry_ship_batches_total", Help: "Requests of one destination confirmed by the sink and acknowledged.",
 		}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ferry_ship_retries_total", Help: "Sends retried after a retryable failure.",
@@ -60,7 +65,7 @@ func newMetrics() *metrics {
 			Name: "ferry_ship_fallback_topic_records_total", Help: "Log records sent to the fallback topic because the topic template gave no valid name.",
 		}),
 		batchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "ferry_ship_batch_duration_seconds", Help: "Round-trip time of one send of a batch to the sink.",
+			Name: "ferry_ship_batch_duration_seconds", Help: "Round-trip time of one request to a destination of the sink.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
 		}),
 		heldBytes: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -73,6 +78,12 @@ func newMetrics() *metrics {
 			Name: "ferry_read_to_ack_seconds", Help: "Time from reading a log line to acknowledging it after the sink confirmed (or dropped) it.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12),
 		}),
+		destFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_ship_destination_failures_total", Help: "Failed attempts to send to a destination, by configured topic (\"templated\" for the topics of kafka.topic's template) and reason (timeout, unknown_topic, topic_authorization, invalid_timestamp, broker, network); its records are held and retried.",
+		}, []string{"destination", "reason"}),
+		budgetFull: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_ship_budget_full_total", Help: "Times ship stopped reading log records because it held its whole in-flight budget, by the destination holding the most.",
+		}, []string{"destination"}),
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.dials.WithLabelValues(r)
@@ -90,9 +101,51 @@ func newMetrics() *metrics {
 	return m
 }
 
+// init creates the per-destination series of labels at 0.
+func (m *metrics) init(h *health, labels []string) {
+	m.dest = &destCollector{h: h, labels: labels,
+		age: prometheus.NewDesc("ferry_ship_destination_unconfirmed_age_seconds",
+			"Age of the oldest record held for a destination and not yet confirmed by the sink (0 when none), by configured topic.",
+			[]string{"destination"}, nil),
+		held: prometheus.NewDesc("ferry_ship_destination_held_records",
+			"Records held for a destination (placed in its lane, not yet confirmed), by configured topic.",
+			[]string{"destination"}, nil),
+	}
+	for _, d := range labels {
+		m.budgetFull.WithLabelValues(d)
+		for _, r := range failureReasons {
+			m.destFailures.WithLabelValues(d, r)
+		}
+	}
+}
+
+// destCollector reports the per-destination gauges from what the loop
+// last published, ages computed at scrape time.
+type destCollector struct {
+	h         *health
+	labels    []string
+	age, held *prometheus.Desc
+}
+
+func (c *destCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.age; ch <- c.held }
+
+func (c *destCollector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	c.h.mu.Lock()
+	defer c.h.mu.Unlock()
+	for _, d := range c.labels {
+		age := 0.0
+		if o := c.h.oldestBy[d]; o != 0 {
+			age = now.Sub(time.Unix(0, o)).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age, d)
+		ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, float64(c.h.recordsBy[d]), d)
+	}
+}
+
 func (m *metrics) register(r prometheus.Registerer) error {
 	cs := []prometheus.Collector{m.sent, m.sentBytes, m.batches, m.retries, m.sendFailures, m.dropped, m.fallback,
-		m.batchDuration, m.heldBytes, m.heldLimit, m.readToAck}
+		m.batchDuration, m.heldBytes, m.heldLimit, m.readToAck, m.destFailures, m.budgetFull, m.dest}
 	if m.kafka {
 		cs = append(cs, m.dials, m.produceRequests)
 	}

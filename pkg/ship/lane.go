@@ -1,0 +1,183 @@
+package ship
+
+import (
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// dest is where a lane's records go: a topic's partition, or partition
+// unresolved for the records of a topic whose partitions are not known
+// yet (its metadata failed). The debug sinks have one destination.
+type dest struct {
+	topic     string
+	partition int
+}
+
+// unresolved is the partition of a lane that waits for its topic's
+// metadata.
+const unresolved = -1
+
+// rec is one encoded record held by ship until the sink confirms it: its
+// value, then its key, in data (owned: nothing else refers to it).
+type rec struct {
+	data     []byte
+	valueEnd int
+	topic    string
+	path     string // file of a log record (shared string: no copy)
+	cursor   event.Cursor
+	readAt   int64 // log records: when the tailer read the line
+	heldAt   int64 // when ship took the record (unix nanoseconds)
+	isLog    bool
+}
+
+func (r *rec) value() []byte { return r.data[:r.valueEnd] }
+
+func (r *rec) key() []byte {
+	if len(r.data) > r.valueEnd {
+		return r.data[r.valueEnd:]
+	}
+	return nil
+}
+
+func (r *rec) size() int { return len(r.data) }
+
+func (r *rec) kind() string {
+	if r.isLog {
+		return "log"
+	}
+	return "metric"
+}
+
+// laneState is where a lane stands.
+type laneState int
+
+const (
+	// idle: nothing in flight; records (if any) may be sent now.
+	idle laneState = iota
+	// sending: one request of the lane's front records is in flight. A
+	// lane never has two: a timed-out request is not followed by another
+	// until its own attempt has returned.
+	sending
+	// waiting: the last attempt failed; the lane sends again at retryAt.
+	waiting
+)
+
+func (s laneState) String() string { return [...]string{"idle", "sending", "waiting"}[s] }
+
+// lane holds the records of one destination in arrival order and sends
+// them front first, one request at a time: a destination that cannot take
+// records holds only its own, and the records of a key (which all go to
+// one partition) keep their order.
+type lane struct {
+	dest
+	label string // ferry_ship_destination_* label: a configured topic
+	queue []rec
+	bytes int
+	state laneState
+	// inflight is how many front records the request in flight carries.
+	inflight int
+	// limit bounds the records of one request while a refused record is
+	// searched for (0: no bound; see nextLimit).
+	limit int
+	// attempts and timeouts count the failed (timed-out) attempts in a row.
+	attempts, timeouts int
+	retryAt            time.Time
+	failingSince       time.Time
+	lastErr            error
+	warnedAt           time.Time
+	// msgs are the messages of the request in flight (reused).
+	msgs []kafka.Message
+}
+
+// ready says whether the lane should send now.
+func (l *lane) ready(now time.Time) bool {
+	switch l.state {
+	case idle:
+		return len(l.queue) > 0
+	case waiting:
+		return !now.Before(l.retryAt)
+	}
+	return false
+}
+
+// push appends a record.
+func (l *lane) push(r rec) {
+	l.queue = append(l.queue, r)
+	l.bytes += r.size()
+}
+
+// front returns the records of the next request: from the front, at most
+// maxBytes (at least one record) and at most limit records.
+func (l *lane) front(maxBytes int) []rec {
+	n, size := 0, 0
+	for n < len(l.queue) {
+		if l.limit > 0 && n >= l.limit {
+			break
+		}
+		sz := l.queue[n].size() + recordOverhead
+		if n > 0 && size+sz > maxBytes-batchHeader {
+			break
+		}
+		size += sz
+		n++
+	}
+	return l.queue[:n]
+}
+
+// send marks the n front records in flight.
+func (l *lane) send(n int) {
+	l.state, l.inflight = sending, n
+}
+
+// pop removes the n front records (confirmed or dropped).
+func (l *lane) pop(n int) {
+	for i := range n {
+		l.bytes -= l.queue[i].size()
+	}
+	clear(l.queue[:n]) // let the records' bytes go
+	l.queue = l.queue[n:]
+	if len(l.queue) == 0 {
+		l.queue = l.queue[:0:0]
+	}
+}
+
+// settle ends the attempt in flight with verdict v at now and moves the
+// lane to its next state: idle after a delivery, a drop or a bisection
+// (the next request goes out at once), waiting after a retryable failure.
+// It returns whether the failure is the first of a series.
+func (l *lane) settle(v verdict, err error, now time.Time, lo, hi time.Duration) (first bool) {
+	l.limit = nextLimit(l.limit, l.inflight, v)
+	l.inflight = 0
+	if v.act != retry {
+		l.state = idle
+		if v.act != bisect {
+			l.attempts, l.timeouts, l.lastErr = 0, 0, nil
+			l.failingSince = time.Time{}
+		}
+		return false
+	}
+	first = l.attempts == 0
+	if first {
+		l.failingSince = now
+	}
+	if isTimeout(err) {
+		l.timeouts++
+	} else {
+		l.timeouts = 0
+	}
+	l.state, l.lastErr = waiting, err
+	l.retryAt = now.Add(backoff(l.attempts, lo, hi))
+	l.attempts++
+	return first
+}
+
+// oldest is when ship took the lane's oldest record (0: empty).
+func (l *lane) oldest() int64 {
+	if len(l.queue) == 0 {
+		return 0
+	}
+	return l.queue[0].heldAt
+}

@@ -1,0 +1,645 @@
+package ship
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// Run ships until Logs is closed (and Metrics closed or nil) and everything
+// held was confirmed and acknowledged, then returns nil.
+//
+// Cancelling ctx is the hard stop: Run returns promptly and what was not
+// confirmed is not acknowledged (it will be read again after a restart);
+// metric records still held are dropped and counted (reason "shutdown").
+// Run then returns an error wrapping the context's error if log records were
+// left unconfirmed, and nil otherwise. Run may be called once.
+func (s *Shipper) Run(ctx context.Context) error {
+	if !s.ran.CompareAndSwap(false, true) {
+		return errors.New("ship: Run called twice")
+	}
+	l := &loop{s: s, lanes: make(map[dest]*lane), results: make(chan result), enc: newEncoder()}
+	return l.run(ctx)
+}
+
+// loop is Run's state, owned by its goroutine. Records are encoded as they
+// arrive, wait at most the linger in pending, and are then placed in the
+// lane of their destination; each lane sends its front records, one
+// request at a time, from a goroutine of its own that reports on results.
+type loop struct {
+	s       *Shipper
+	lanes   map[dest]*lane
+	order   []*lane // the lanes, oldest first
+	pending []rec
+	// pendingWire is pending's size with Kafka's per-record overhead.
+	pendingWire int
+	// held bytes and records by kind, pending and in lanes.
+	logBytes, metricBytes int
+	logRecs, metricRecs   int
+	results               chan result
+	inflight              int
+	enc                   *encoder
+	scratch               []byte
+	linger                *time.Timer
+	lingering             bool // linger runs for pending's first record
+	paused                bool // log input stopped because the budget is full
+	budgetWarnedAt        time.Time
+	publishedAt           time.Time
+}
+
+// result is the answer to one lane's request.
+type result struct {
+	l    *lane
+	err  error
+	took time.Duration
+}
+
+func (l *loop) run(ctx context.Context) error {
+	s := l.s
+	logs, snaps := s.opts.Logs, s.opts.Metrics
+	l.linger = time.NewTimer(time.Hour)
+	l.linger.Stop()
+	defer l.linger.Stop()
+	wake := time.NewTimer(time.Hour)
+	wake.Stop()
+	defer wake.Stop()
+	defer l.publish(time.Now(), true)
+	for {
+		if logs == nil && snaps == nil {
+			if len(l.pending) > 0 {
+				l.flush(ctx)
+			}
+			if l.inflight == 0 && l.logRecs+l.metricRecs == 0 {
+				return nil
+			}
+		}
+		now := time.Now()
+		l.dispatch(ctx, now)
+		l.publish(now, false)
+		if next, ok := l.nextRetry(); ok {
+			wake.Reset(max(0, next.Sub(now)))
+		}
+		logIn, snapIn := logs, snaps
+		if l.logBytes >= s.logBudget {
+			logIn = nil
+		}
+		if l.metricBytes >= s.metricBudget {
+			snapIn = nil
+		}
+		l.budget(now, logIn == nil && logs != nil)
+		select {
+		case ls, ok := <-logIn:
+			if !ok {
+				logs = nil
+				continue
+			}
+			for i := range ls {
+				l.add(l.encodeLog(&ls[i]))
+			}
+			// Every line is encoded into a record of its own: ship is the
+			// last holder of the slice and of the bodies it refers to.
+			event.Recycle(ls)
+			l.lingerOrFlush(ctx)
+		case snap, ok := <-snapIn:
+			if !ok {
+				snaps = nil
+				continue
+			}
+			for i := range snap.Metrics {
+				l.add(l.encodeMetric(&snap.Metrics[i], snap.Time, snap.Node))
+			}
+			l.lingerOrFlush(ctx)
+		case <-l.linger.C:
+			l.lingering = false
+			l.flush(ctx)
+		case <-wake.C:
+		case r := <-l.results:
+			l.settle(ctx, r)
+		case <-ctx.Done():
+			return l.hardStop(ctx)
+		}
+	}
+}
+
+// encodeLog encodes a log record with its key and topic.
+func (l *loop) encodeLog(e *event.Log) rec {
+	s := l.s
+	r := rec{cursor: e.Cursor, readAt: e.ReadAt, isLog: true, path: e.Path}
+	l.scratch = l.enc.appendLog(l.scratch[:0], e)
+	r.valueEnd = len(l.scratch)
+	if s.route != nil {
+		var fallback bool
+		r.topic, fallback = s.route.topic(e.Meta)
+		if fallback {
+			s.m.fallback.Inc()
+		}
+		if s.keyPodUID && e.Meta != nil && e.Meta.PodUID != "" {
+			l.scratch = append(l.scratch, e.Meta.PodUID...)
+		}
+	}
+	r.data = slices.Clone(l.scratch)
+	return r
+}
+
+// encodeMetric encodes a metric record (keyed by node name).
+func (l *loop) encodeMetric(m *event.Metric, t time.Time, node string) rec {
+	s := l.s
+	r := rec{topic: s.metricsTop}
+	l.scratch = appendMetric(l.scratch[:0], m, t, node)
+	r.valueEnd = len(l.scratch)
+	if s.route != nil && s.keyPodUID && node != "" {
+		l.scratch = append(l.scratch, node...)
+	}
+	r.data = slices.Clone(l.scratch)
+	return r
+}
+
+// recordOverhead bounds what Kafka's record format adds to a record's key
+// and value (length, attributes, timestamp and offset deltas, key and value
+// lengths, header count), so that a request stays within batch.max_bytes.
+const recordOverhead = 32
+
+// batchHeader is the size of a Kafka record batch header, with a margin.
+const batchHeader = 128
+
+// add takes an encoded record into pending, or drops it when it is larger
+// than the largest record the sink takes.
+func (l *loop) add(r rec) {
+	s := l.s
+	r.heldAt = time.Now().UnixNano()
+	if n := r.size(); n > s.maxMsg {
+		s.m.dropped.WithLabelValues(r.kind(), "too_large").Inc()
+		s.logDrop("record dropped: larger than the largest record the sink takes (kafka.max_message_bytes)", "record", r.kind(),
+			"bytes", n, "limit", s.maxMsg, "file", r.path, "offset", r.cursor.Offset)
+		if r.isLog && s.opts.Acker != nil {
+			s.opts.Acker.Ack([]event.Cursor{r.cursor})
+		}
+		return
+	}
+	l.hold(&r, 1)
+	l.pending = append(l.pending, r)
+	l.pendingWire += r.size() + recordOverhead
+}
+
+// hold counts r as held (sign 1) or no longer held (sign -1).
+func (l *loop) hold(r *rec, sign int) {
+	n := r.size()
+	if r.isLog {
+		l.logBytes += sign * n
+		l.logRecs += sign
+	} else {
+		l.metricBytes += sign * n
+		l.metricRecs += sign
+	}
+	l.s.m.heldBytes.Add(float64(sign * n))
+}
+
+// lingerOrFlush flushes pending when it makes a full request, and
+// otherwise starts the linger of its first record.
+func (l *loop) lingerOrFlush(ctx context.Context) {
+	switch {
+	case len(l.pending) == 0:
+	case l.pendingWire >= l.s.maxBytes-batchHeader || len(l.pending) >= l.s.maxRecords:
+		l.flush(ctx)
+	case !l.lingering:
+		l.lingering = true
+		l.linger.Reset(l.s.linger)
+	}
+}
+
+// flush places the pending records in their lanes, in order.
+func (l *loop) flush(ctx context.Context) {
+	if l.lingering {
+		l.linger.Stop()
+		l.lingering = false
+	}
+	pc := placeCache{topics: map[string]topicParts{}}
+	for i := range l.pending {
+		l.place(ctx, &pc, l.pending[i])
+	}
+	clear(l.pending)
+	l.pending, l.pendingWire = l.pending[:0], 0
+}
+
+// placeCache remembers, within one flush, each topic's partitions and the
+// partition of the last key (records come in runs of one file's lines).
+type placeCache struct {
+	topics  map[string]topicParts
+	lastKey []byte
+	lastTop string
+	lastPar int
+}
+
+type topicParts struct {
+	parts  []int
+	err    error
+	sticky int // partition of the unkeyed records; -1 until chosen
+}
+
+// place puts r at the end of its destination's lane. A log record bound
+// for a templated topic the brokers do not know goes to the fallback
+// topic; a record whose topic's partitions are unknown waits in the
+// topic's unresolved lane, behind the topic's earlier records.
+func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
+	s := l.s
+	if r.isLog && l.templated(r.topic) && s.route.isMissing(r.topic) {
+		r.topic = s.route.fallback
+		s.m.fallback.Inc()
+	}
+	if ul := l.lanes[dest{r.topic, unresolved}]; ul != nil {
+		ul.push(r)
+		return
+	}
+	tp, ok := pc.topics[r.topic]
+	if !ok {
+		tp.parts, tp.err = s.prod.partitions(ctx, r.topic)
+		tp.sticky = -1
+	}
+	if tp.err != nil {
+		pc.topics[r.topic] = tp
+		if r.isLog && l.templated(r.topic) && failureReason(tp.err) == "unknown_topic" {
+			l.markMissing(r.topic)
+			r.topic = s.route.fallback
+			s.m.fallback.Inc()
+			l.place(ctx, pc, r)
+			return
+		}
+		ul := l.lane(dest{r.topic, unresolved})
+		ul.push(r)
+		now := time.Now()
+		v := verdict{act: retry, reason: failureReason(tp.err)}
+		ul.inflight = 0
+		first := ul.settle(v, tp.err, now, s.backoffMin, s.backoffMax)
+		l.failed(ul, v, tp.err, first, now)
+		return
+	}
+	var part int
+	key := r.key()
+	switch {
+	case key == nil:
+		if tp.sticky < 0 {
+			tp.sticky = tp.parts[randN(len(tp.parts))]
+		}
+		part = tp.sticky
+	case pc.lastTop == r.topic && pc.lastKey != nil && string(key) == string(pc.lastKey):
+		part = pc.lastPar
+	default:
+		part = murmur2.Balance(kafka.Message{Key: key}, tp.parts...)
+		pc.lastKey, pc.lastTop, pc.lastPar = key, r.topic, part
+	}
+	pc.topics[r.topic] = tp
+	l.lane(dest{r.topic, part}).push(r)
+}
+
+// murmur2 is Java's and librdkafka's default partitioner for keyed
+// records, so that other producers of the same keys agree on partitions.
+var murmur2 kafka.Murmur2Balancer
+
+// templated says whether topic came from the topic template and may be
+// rerouted to the fallback topic when the brokers do not know it.
+func (l *loop) templated(topic string) bool {
+	s := l.s
+	return s.route != nil && s.route.tmpl != nil && !s.autoCreate && topic != s.route.fallback
+}
+
+func (l *loop) markMissing(topic string) {
+	s := l.s
+	s.route.markMissing(topic)
+	s.log.Warn("topic does not exist: sending its records to kafka.fallback_topic",
+		"topic", topic, "fallback_topic", s.route.fallback, "recheck_after", missingTopicRecheck)
+}
+
+// lane returns the lane of d, made if needed.
+func (l *loop) lane(d dest) *lane {
+	if ln := l.lanes[d]; ln != nil {
+		return ln
+	}
+	if len(l.order) >= maxLanes {
+		l.sweep()
+	}
+	ln := &lane{dest: d, label: l.s.label(d.topic)}
+	l.lanes[d] = ln
+	l.order = append(l.order, ln)
+	return ln
+}
+
+// maxLanes is how many lanes are kept before the empty ones are forgotten.
+const maxLanes = 256
+
+// sweep forgets the lanes that hold nothing and are not failing.
+func (l *loop) sweep() {
+	l.order = slices.DeleteFunc(l.order, func(ln *lane) bool {
+		gone := len(ln.queue) == 0 && ln.state == idle && ln.attempts == 0
+		if gone {
+			delete(l.lanes, ln.dest)
+		}
+		return gone
+	})
+}
+
+// remove forgets ln (empty, not sending).
+func (l *loop) remove(ln *lane) {
+	delete(l.lanes, ln.dest)
+	l.order = slices.DeleteFunc(l.order, func(x *lane) bool { return x == ln })
+}
+
+// dispatch starts a request for every lane that may send now, and asks
+// again for the partitions of the topics whose lanes wait for them.
+func (l *loop) dispatch(ctx context.Context, now time.Time) {
+	var again []*lane
+	for _, ln := range l.order {
+		if !ln.ready(now) {
+			continue
+		}
+		if ln.partition == unresolved {
+			again = append(again, ln)
+			continue
+		}
+		l.start(ctx, ln, now)
+	}
+	for _, ln := range again {
+		l.resolveLane(ctx, ln)
+	}
+}
+
+// start sends ln's front records from a goroutine of their own. Every
+// attempt stamps its records with its own time: a record retried through
+// a long outage is not refused for an old timestamp
+// (message.timestamp.difference.max.ms), and the time the line was read
+// stays in the record's JSON.
+func (l *loop) start(ctx context.Context, ln *lane, now time.Time) {
+	s := l.s
+	rs := ln.front(s.maxBytes)
+	ln.msgs = ln.msgs[:0]
+	for i := range rs {
+		ln.msgs = append(ln.msgs, kafka.Message{Topic: ln.topic, Key: rs[i].key(), Value: rs[i].value(), Time: now})
+	}
+	ln.send(len(rs))
+	l.inflight++
+	msgs, d := ln.msgs, ln.dest
+	timeout := attemptTimeout(ln.timeouts, s.writeTimeout)
+	go func() {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		start := time.Now()
+		err := s.prod.produce(actx, d, msgs)
+		cancel()
+		l.results <- result{l: ln, err: err, took: time.Since(start)}
+	}()
+}
+
+// settle applies the answer to a lane's request.
+func (l *loop) settle(ctx context.Context, r result) {
+	s := l.s
+	l.inflight--
+	ln := r.l
+	s.m.batchDuration.Observe(r.took.Seconds())
+	if ctx.Err() != nil {
+		ln.state, ln.inflight = idle, 0
+		return
+	}
+	n := ln.inflight
+	v := decide(r.err, n, policy{templated: l.templated(ln.topic), dropUnauthorized: s.dropUnauth})
+	wasFailing, attempts, since := ln.attempts > 0, ln.attempts, ln.failingSince
+	now := time.Now()
+	first := ln.settle(v, r.err, now, s.backoffMin, s.backoffMax)
+	switch v.act {
+	case delivered:
+		s.markSuccess()
+		l.resolve(ln, n, "", nil)
+		s.m.batches.Inc()
+		if wasFailing {
+			s.log.Info("destination accepts records again", "topic", ln.topic, "partition", ln.partition,
+				"after", now.Sub(since).Round(time.Millisecond), "attempts", attempts)
+		}
+	case dropOne, dropAll:
+		l.resolve(ln, n, v.reason, r.err)
+	case retry:
+		l.failed(ln, v, r.err, first, now)
+	case reroute:
+		l.markMissing(ln.topic)
+		l.reroute(ctx, ln)
+	}
+}
+
+// failed counts and reports a failed attempt of ln: a warning at the
+// first failure of a series and then at most once a minute per lane, so
+// that a destination failing for hours does not flood the node's logs.
+func (l *loop) failed(ln *lane, v verdict, err error, first bool, now time.Time) {
+	s := l.s
+	s.m.sendFailures.Inc()
+	s.m.retries.Inc()
+	s.m.destFailures.WithLabelValues(ln.label, v.reason).Inc()
+	lvl := slog.LevelDebug
+	if first || now.Sub(ln.warnedAt) >= time.Minute {
+		lvl, ln.warnedAt = slog.LevelWarn, now
+	}
+	part := any(ln.partition)
+	if ln.partition == unresolved {
+		part = "unknown"
+	}
+	s.log.Log(context.Background(), lvl, "destination failing: holding its records and retrying",
+		"topic", ln.topic, "partition", part, "reason", v.reason, "error", err, "hint", s.hint(err),
+		"records", len(ln.queue), "attempt", ln.attempts, "failing_for", now.Sub(ln.failingSince).Round(time.Millisecond),
+		"retry_in", ln.retryAt.Sub(now).Round(time.Millisecond))
+}
+
+// resolve ends the n front records of ln: delivered (reason "") or
+// dropped for reason, and acknowledges the log records among them.
+func (l *loop) resolve(ln *lane, n int, reason string, err error) {
+	s := l.s
+	now := time.Now()
+	var cursors []event.Cursor
+	var logs, metrics, logBytes, metricBytes int
+	for i := range n {
+		r := &ln.queue[i]
+		if r.isLog {
+			if cursors == nil {
+				cursors = make([]event.Cursor, 0, n) // the Acker may keep it
+			}
+			cursors = append(cursors, r.cursor)
+			if r.readAt != 0 {
+				s.m.readToAck.Observe(now.Sub(time.Unix(0, r.readAt)).Seconds())
+			}
+		}
+		l.hold(r, -1)
+		switch {
+		case reason != "":
+			s.m.dropped.WithLabelValues(r.kind(), reason).Inc()
+			s.logDrop("record dropped: refused by the sink", "record", r.kind(), "reason", reason,
+				"topic", ln.topic, "bytes", r.size(), "file", r.path, "offset", r.cursor.Offset, "error", err)
+		case r.isLog:
+			logs++
+			logBytes += r.size()
+		default:
+			metrics++
+			metricBytes += r.size()
+		}
+	}
+	ln.pop(n)
+	s.m.sent.WithLabelValues("log").Add(float64(logs))
+	s.m.sent.WithLabelValues("metric").Add(float64(metrics))
+	s.m.sentBytes.WithLabelValues("log").Add(float64(logBytes))
+	s.m.sentBytes.WithLabelValues("metric").Add(float64(metricBytes))
+	if len(cursors) > 0 && s.opts.Acker != nil {
+		s.opts.Acker.Ack(cursors)
+	}
+}
+
+// reroute sends the records of ln (a templated topic the brokers do not
+// know) to the fallback topic, in order, and forgets ln.
+func (l *loop) reroute(ctx context.Context, ln *lane) {
+	s := l.s
+	rs := ln.queue
+	ln.queue, ln.bytes = nil, 0
+	l.remove(ln)
+	pc := placeCache{topics: map[string]topicParts{}}
+	for _, r := range rs {
+		if r.isLog {
+			r.topic = s.route.fallback
+			s.m.fallback.Inc()
+		}
+		l.place(ctx, &pc, r)
+	}
+}
+
+// resolveLane asks again for the partitions of an unresolved lane's topic
+// and, when they are known, places its records in their lanes, in order.
+func (l *loop) resolveLane(ctx context.Context, ln *lane) {
+	s := l.s
+	parts, err := s.prod.partitions(ctx, ln.topic)
+	if ctx.Err() != nil {
+		return
+	}
+	now := time.Now()
+	if err != nil && !(l.templated(ln.topic) && failureReason(err) == "unknown_topic") {
+		v := verdict{act: retry, reason: failureReason(err)}
+		first := ln.settle(v, err, now, s.backoffMin, s.backoffMax)
+		l.failed(ln, v, err, first, now)
+		return
+	}
+	if err != nil {
+		l.markMissing(ln.topic)
+		l.reroute(ctx, ln)
+		return
+	}
+	if ln.attempts > 0 {
+		s.log.Info("topic known again", "topic", ln.topic, "partitions", len(parts),
+			"after", now.Sub(ln.failingSince).Round(time.Millisecond), "attempts", ln.attempts)
+	}
+	rs := ln.queue
+	ln.queue, ln.bytes = nil, 0
+	l.remove(ln)
+	pc := placeCache{topics: map[string]topicParts{}}
+	for _, r := range rs {
+		l.place(ctx, &pc, r)
+	}
+}
+
+// nextRetry is the earliest time a waiting lane sends again.
+func (l *loop) nextRetry() (time.Time, bool) {
+	var next time.Time
+	for _, ln := range l.order {
+		if ln.state == waiting && (next.IsZero() || ln.retryAt.Before(next)) {
+			next = ln.retryAt
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// budget reports the log budget being full: the destination holding the
+// most is named in a warning (at most once a minute) and counted in
+// ferry_ship_budget_full_total each time reading stops.
+func (l *loop) budget(now time.Time, full bool) {
+	if !full {
+		l.paused = false
+		return
+	}
+	if l.paused {
+		return
+	}
+	l.paused = true
+	var top *lane
+	for _, ln := range l.order {
+		if top == nil || ln.bytes > top.bytes {
+			top = ln
+		}
+	}
+	if top == nil {
+		return
+	}
+	s := l.s
+	s.m.budgetFull.WithLabelValues(top.label).Inc()
+	if now.Sub(l.budgetWarnedAt) < time.Minute {
+		return
+	}
+	l.budgetWarnedAt = now
+	s.log.Warn("ship holds its whole in-flight budget: reading stops until a destination takes records",
+		"topic", top.topic, "partition", top.partition, "held_bytes", top.bytes, "budget_bytes", s.logBudget,
+		"state", top.state.String(), "error", top.lastErr)
+}
+
+// publish updates what Ready and the per-destination metrics read: the
+// oldest record not yet confirmed, overall and by destination label. It
+// runs at most every publishEvery unless forced.
+func (l *loop) publish(now time.Time, force bool) {
+	if !force && now.Sub(l.publishedAt) < publishEvery {
+		return
+	}
+	l.publishedAt = now
+	h := &l.s.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.oldestBy)
+	clear(h.recordsBy)
+	h.oldest, h.where, h.err = 0, "", nil
+	if len(l.pending) > 0 {
+		h.oldest, h.where = l.pending[0].heldAt, "batching"
+	}
+	for _, ln := range l.order {
+		o := ln.oldest()
+		if o == 0 {
+			continue
+		}
+		h.recordsBy[ln.label] += len(ln.queue)
+		if b, ok := h.oldestBy[ln.label]; !ok || o < b {
+			h.oldestBy[ln.label] = o
+		}
+		if h.oldest == 0 || o < h.oldest {
+			h.oldest, h.err = o, ln.lastErr
+			h.where = fmt.Sprintf("topic %s partition %d", ln.topic, ln.partition)
+			if ln.partition == unresolved {
+				h.where = fmt.Sprintf("topic %s (partitions unknown)", ln.topic)
+			}
+		}
+	}
+}
+
+// publishEvery bounds how often publish walks the lanes.
+const publishEvery = 50 * time.Millisecond
+
+// hardStop waits for the requests in flight (their context is cancelled)
+// and accounts for what is left.
+func (l *loop) hardStop(ctx context.Context) error {
+	s := l.s
+	for l.inflight > 0 {
+		<-l.results
+		l.inflight--
+	}
+	s.m.heldBytes.Sub(float64(l.logBytes + l.metricBytes))
+	if n := l.metricRecs; n > 0 {
+		s.m.dropped.WithLabelValues("metric", "shutdown").Add(float64(n))
+		s.log.Warn("hard stop: dropped metric records not confirmed", "records", n)
+	}
+	if n := l.logRecs; n > 0 {
+		s.log.Warn("hard stop: log records not confirmed are not acknowledged; they will be read again", "records", n)
+		return fmt.Errorf("ship: stopped with %d log records unconfirmed: %w", n, context.Cause(ctx))
+	}
+	return nil
+}
