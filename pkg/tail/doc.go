@@ -159,6 +159,19 @@
 // writes the final checkpoint; it is idempotent. The tailer is Linux-only
 // (device and inode numbers come from syscall.Stat_t).
 //
+// # Where things are
+//
+//   - tailer.go: the Tailer, its Run loop, read turns and batches.
+//   - identity.go: how a file is known (device, inode, fingerprint).
+//   - discovery.go: globs, exclusion, opening new files, files rotated before
+//     they were opened, the copy of a copytruncate.
+//   - follower.go: one open file: reading, rotation, undone rotation,
+//     truncation, deletion, closing.
+//   - rotated.go: rotated and compressed siblings across a restart.
+//   - checkpoint.go: acknowledgements, committed offsets, writing the
+//     checkpoint; state.go: the state file's format.
+//   - decode.go: CRI and docker json-file lines, partial merging.
+//
 // Like every package under pkg/, tail carries no API stability promise before
 // v1.
 package tail
