@@ -91,7 +91,7 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 // discover starts following path unless it (or its inode under another
 // path) is followed already.
 func (t *Tailer) discover(path string, now time.Time, initial bool) {
-	if f := t.byPath[path]; f != nil && !f.closed && f.gone.IsZero() {
+	if f := t.byPath[path]; f != nil && f.st == stFollowing {
 		return
 	}
 	fi, err := os.Stat(path)
@@ -99,8 +99,8 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		return
 	}
 	key, _ := keyOf(fi)
-	if f := t.files[key]; f != nil && !f.closed {
-		if f.path == path && !f.gone.IsZero() {
+	if f := t.files[key]; f != nil && f.st != stClosed {
+		if f.path == path && f.st == stRotated {
 			t.undone(f)
 		}
 		return
@@ -120,7 +120,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	}
 	if k, _ := keyOf(fi); k != key { // replaced between stat and open
 		key = k
-		if f := t.files[key]; f != nil && !f.closed {
+		if f := t.files[key]; f != nil && f.st != stClosed {
 			_ = fh.Close()
 			return
 		}
@@ -153,7 +153,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	f.tr = t.newTracker(key, path, start, f.suppressTo, f.fp[:f.fpLen])
 	var ref os.FileInfo
 	var refKey fileKey
-	if p := t.byPath[path]; p != nil && !p.closed {
+	if p := t.byPath[path]; p != nil && p.st != stClosed {
 		f.pred = p
 		if fi, err := p.f.Stat(); err == nil {
 			ref, refKey = fi, p.key
@@ -255,7 +255,7 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, now 
 			continue
 		}
 		key, _ := keyOf(c.fi)
-		f := &follower{path: c.p, f: fh, key: key, size: c.fi.Size(), dirty: true, drain: true, gone: now}
+		f := &follower{path: c.p, f: fh, key: key, size: c.fi.Size(), dirty: true, st: stDraining, since: now}
 		f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 		f.fpLen = readFP(fh, f.fp[:])
 		f.tr = t.newTracker(key, path, 0, 0, f.fp[:f.fpLen])
@@ -304,7 +304,7 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 			_ = fh.Close()
 			continue
 		}
-		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now,
+		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now,
 			off: f.off, consumed: f.consumed, skip: f.skip, fp: f.fp, fpLen: f.fpLen, pred: f.pred, suppressTo: f.suppressTo}
 		c.own = append([]byte(nil), f.carry...)
 		c.carry, c.carryOwned = c.own, true

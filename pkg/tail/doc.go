@@ -165,8 +165,12 @@
 //   - identity.go: how a file is known (device, inode, fingerprint).
 //   - discovery.go: globs, exclusion, opening new files, files rotated before
 //     they were opened, the copy of a copytruncate.
-//   - follower.go: one open file: reading, rotation, undone rotation,
-//     truncation, deletion, closing.
+//   - followerstate.go: a follower's states (following, rotated, draining,
+//     deleted, closed) and transition, the one function that holds every
+//     edge between them.
+//   - follower.go: one open file: reading, and what observes the events of
+//     those transitions (rotation, an undone rotation, deletion), truncation
+//     (a new generation, not a state), closing.
 //   - rotated.go: rotated and compressed siblings across a restart.
 //   - checkpoint.go: acknowledgements, committed offsets, writing the
 //     checkpoint; state.go: the state file's format.

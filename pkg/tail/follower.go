@@ -29,13 +29,12 @@ type follower struct {
 	dirty      bool  // may have new bytes
 	more       bool  // stopped by the turn budget, more to read
 	lastRead   time.Time
-	gone       time.Time // when its path was seen naming another file or nothing
-	deleted    time.Time // when it was seen unlinked
-	pred       *follower // must be closed before this one is read
-	drain      bool      // read to the end, then close (copy of a truncated file)
-	suppressTo int64     // lines ending at or below were delivered before a restart
-	inflated   bool      // an unlinked copy of a compressed file, made by the tailer: never "deleted"
-	closed     bool
+	st         followerState // see followerstate.go
+	since      time.Time     // when it left stFollowing (or was opened in stDraining)
+	deletedAt  time.Time     // when it was seen unlinked
+	pred       *follower     // must be closed before this one is read
+	suppressTo int64         // lines ending at or below were delivered before a restart
+	inflated   bool          // an unlinked copy of a compressed file, made by the tailer: never "deleted"
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).
@@ -43,14 +42,14 @@ func (t *Tailer) poll(now time.Time) bool {
 	var behind int64
 	rescan := false
 	for _, f := range t.order {
-		if f.closed {
+		if f.st == stClosed {
 			continue
 		}
 		f.dirty = true
 		if t.check(f, now) {
 			rescan = true
 		}
-		if !f.closed && f.size > f.off {
+		if f.st != stClosed && f.size > f.off {
 			behind += f.size - f.off
 		}
 	}
@@ -61,7 +60,7 @@ func (t *Tailer) poll(now time.Time) bool {
 // check looks for rotation, deletion and truncation of f; true if its path
 // now names another file or nothing.
 func (t *Tailer) check(f *follower, now time.Time) bool {
-	if f.closed {
+	if f.st == stClosed {
 		return false
 	}
 	fi, err := f.f.Stat()
@@ -70,14 +69,14 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 	}
 	_, nlink := keyOf(fi)
 	changed := false
-	if !f.gone.IsZero() && f.deleted.IsZero() && !f.drain && nlink > 0 {
+	if f.st == stRotated && nlink > 0 {
 		if st, err := os.Stat(f.path); err == nil {
 			if k, _ := keyOf(st); k == f.key {
 				t.undone(f)
 			}
 		}
 	}
-	if f.gone.IsZero() && !f.drain {
+	if f.st == stFollowing {
 		st, err := os.Stat(f.path)
 		changed = true
 		if err == nil {
@@ -85,17 +84,16 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 			changed = k != f.key
 		}
 		if changed {
-			f.gone = now
+			f.fire(evMoved, now)
 			if nlink > 0 {
 				t.m.rotations.Inc()
 				t.log.Debug("rotated", "path", f.path)
 			}
 		}
 	}
-	if nlink == 0 && f.deleted.IsZero() && !f.inflated {
-		f.deleted = now
-		if f.gone.IsZero() {
-			f.gone = now
+	if nlink == 0 && !f.inflated {
+		was := f.st
+		if f.fire(evUnlinked, now) && was == stFollowing {
 			changed = true
 		}
 	}
@@ -105,8 +103,8 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 		t.truncated(f, now)
 	default:
 		f.size = size
-		if !f.deleted.IsZero() && now.Sub(f.deleted) >= t.cfg.DeleteWait && f.off < size {
-			t.closeFollower(f, false)
+		if f.st == stDeleted && now.Sub(f.deletedAt) >= t.cfg.DeleteWait && f.off < size {
+			t.closeFollower(f, evDeleteWait)
 		}
 	}
 	f.dirty = true
@@ -118,8 +116,10 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 // renamed the rotated file back because the runtime could not reopen its
 // log. Reading goes on; nothing is read again.
 func (t *Tailer) undone(f *follower) {
-	f.gone = time.Time{}
-	if p := t.byPath[f.path]; p == nil || p.closed || p == f {
+	if !f.fire(evMovedBack, time.Now()) {
+		return
+	}
+	if p := t.byPath[f.path]; p == nil || p.st == stClosed || p == f {
 		t.byPath[f.path] = f
 	}
 	t.log.Debug("rotation undone; continuing", "path", f.path, "offset", f.consumed)
@@ -187,10 +187,12 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	f.lastRead = now
 	f.more = f.off < size
 	f.dirty = f.more
-	if !f.more && !f.gone.IsZero() && (f.drain || now.Sub(f.gone) >= t.cfg.ReadInterval || !f.deleted.IsZero()) {
-		// Finished a rotated, copied or deleted file through its descriptor.
-		t.closeFollower(f, true)
-	} else if !f.more && !f.gone.IsZero() {
+	if !f.more && f.st != stFollowing && (f.st != stRotated || now.Sub(f.since) >= t.cfg.ReadInterval) {
+		// Finished a rotated, copied or deleted file through its
+		// descriptor (a rotated one only once it stopped growing for
+		// read_interval: the writer may still be finishing a write).
+		t.closeFollower(f, evEnd)
+	} else if !f.more && f.st != stFollowing {
 		f.dirty = true // come back to close it
 	}
 }
@@ -300,11 +302,14 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	f.dirty, f.more = true, false
 }
 
-// closeFollower closes f for good. atEnd says it was read to its end: an
-// unterminated last line and unfinished partials are emitted. Otherwise
-// (deleted and not read in time) the unread bytes are counted as lost.
-func (t *Tailer) closeFollower(f *follower, atEnd bool) {
-	if f.closed {
+// closeFollower closes f for good on ev: evEnd says it was read to its end:
+// an unterminated last line and unfinished partials are emitted; on
+// evDeleteWait (deleted and not read in time) the unread bytes are counted
+// as lost.
+func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
+	atEnd := ev == evEnd
+	was := f.st
+	if !f.fire(ev, time.Now()) {
 		return
 	}
 	t.attach(f)
@@ -331,12 +336,11 @@ func (t *Tailer) closeFollower(f *follower, atEnd bool) {
 		}
 	}
 	t.collect(f)
-	if !f.gone.IsZero() {
+	if was != stFollowing {
 		if fi, err := f.f.Stat(); err == nil {
 			t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen}
 		}
 	}
-	f.closed = true
 	_ = f.f.Close()
 	t.m.openFiles.Dec()
 	if t.files[f.key] == f {

@@ -289,7 +289,7 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 		_ = fh.Close()
 		return nil
 	}
-	f := &follower{path: s.path, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now, inflated: s.gz}
+	f := &follower{path: s.path, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now, inflated: s.gz}
 	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 	f.fpLen = readFP(fh, f.fp[:])
 	if off > f.size {

@@ -293,8 +293,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 // files still exist and Close checkpoints them.
 func (t *Tailer) closeAll() {
 	for _, f := range t.order {
-		if !f.closed {
-			f.closed = true
+		if f.fire(evStop, time.Now()) {
 			_ = f.f.Close()
 			t.m.openFiles.Dec()
 		}
@@ -308,7 +307,7 @@ func (t *Tailer) closeAll() {
 func (t *Tailer) nextEligible() time.Time {
 	var e time.Time
 	for _, f := range t.order {
-		if f.closed || !f.dirty || (f.pred != nil && !f.pred.closed) {
+		if f.st == stClosed || !f.dirty || (f.pred != nil && f.pred.st != stClosed) {
 			continue
 		}
 		at := f.lastRead.Add(t.cfg.ReadInterval)
@@ -329,7 +328,7 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 	}
 	for k := 0; k < n; k++ {
 		f := t.order[(t.rr+k)%n]
-		if f.closed || (f.pred != nil && !f.pred.closed) {
+		if f.st == stClosed || (f.pred != nil && f.pred.st != stClosed) {
 			continue
 		}
 		if !f.more && !(f.dirty && now.Sub(f.lastRead) >= t.cfg.ReadInterval) {
@@ -355,7 +354,7 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 	// Drop closed files from the rotation.
 	j := 0
 	for _, f := range t.order {
-		if !f.closed {
+		if f.st != stClosed {
 			t.order[j] = f
 			j++
 		}
