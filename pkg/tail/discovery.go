@@ -153,19 +153,20 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	f.tr = t.newTracker(key, path, start, f.suppressTo, f.fp[:f.fpLen])
 	var ref os.FileInfo
 	var refKey fileKey
+	var refFP []byte
 	if p := t.byPath[path]; p != nil && p.st != stClosed {
 		f.pred = p
 		if fi, err := p.f.Stat(); err == nil {
-			ref, refKey = fi, p.key
+			ref, refKey, refFP = fi, p.key, p.fp[:p.fpLen]
 		}
 	} else if r, ok := t.lastRotated[path]; ok {
-		ref, refKey = r.fi, r.key
+		ref, refKey, refFP = r.fi, r.key, r.fp[:r.fpLen]
 	}
 	delete(t.lastRotated, path)
 	if ref != nil && !initial {
 		// Files rotated after the one we knew and before this one (while
 		// notifications were not being taken) are read whole first.
-		for _, s := range t.rotatedAfter(path, ref, refKey, now) {
+		for _, s := range t.rotatedAfter(path, ref, refKey, refFP, now) {
 			if f.pred != nil {
 				s.pred = f.pred
 			}
@@ -215,10 +216,63 @@ func olderThan(a, b os.FileInfo) bool {
 	return a.Name() < b.Name()
 }
 
-// rotatedAfter opens the rotated siblings of path (same name plus a
-// suffix, not compressed) last written after ref, oldest first, to be read
-// from 0 and closed.
-func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, now time.Time) []*follower {
+// rotatedAfter opens the rotated siblings of path that kubelet rotated
+// after the file ref (identified by refKey, or by refFP once compressed),
+// oldest first, to be read from 0 and closed; compressed ones are inflated
+// (rotated.go). The order is kubelet's (by name). If ref is not among the
+// siblings, it falls back to the plain siblings last written after ref.
+func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, now time.Time) []*follower {
+	sibs := listSiblings(path)
+	idx := -1
+	for j := len(sibs) - 1; j >= 0 && idx < 0; j-- { // ref is usually the newest
+		if fi, err := os.Stat(sibs[j].path); err == nil && !sibs[j].gz {
+			if k, _ := keyOf(fi); k == refKey {
+				idx = j
+			}
+		}
+	}
+	var buf [fpSize]byte
+	for j := len(sibs) - 1; j >= 0 && idx < 0 && len(refFP) > 0; j-- {
+		if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && sibs[j].gz && n >= len(refFP) && bytes.Equal(buf[:len(refFP)], refFP) {
+			idx = j
+		}
+	}
+	if idx < 0 {
+		return t.rotatedAfterByTime(path, ref, refKey, now)
+	}
+	// Compressed siblings that are a file open already (it was compressed
+	// while being read) are known by their first bytes.
+	var open [][]byte
+	for _, f := range t.order {
+		if f.st != stClosed && f.dec.path == path && f.fpLen > 0 {
+			open = append(open, f.fp[:f.fpLen])
+		}
+	}
+	var out []*follower
+	for _, s := range sibs[idx+1:] {
+		if s.gz {
+			_, n, err := siblingStart(s, buf[:])
+			if err != nil {
+				continue
+			}
+			dup := false
+			for _, fp := range open {
+				dup = dup || (n >= len(fp) && bytes.Equal(buf[:len(fp)], fp))
+			}
+			if dup {
+				continue
+			}
+		}
+		if f := t.openSibling(path, s, nil, now); f != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// rotatedAfterByTime opens the plain rotated siblings of path last written
+// after ref, oldest first, to be read from 0 and closed.
+func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey, now time.Time) []*follower {
 	dir, base := filepath.Split(path)
 	ents, err := os.ReadDir(dir)
 	if err != nil {

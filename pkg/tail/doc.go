@@ -23,7 +23,9 @@
 // kernel's queue and one read(2) takes them all, so writes cost no wakeups. One file reads at most read_bytes_per_turn before
 // the others get their turn. Files rotated before they could be opened (while
 // reading was stalled, or while no agent ran) are found beside their path by
-// kubelet's naming and read whole, oldest first, before the current file.
+// kubelet's naming and read whole, oldest first, before the current file;
+// those kubelet compressed meanwhile too (inflated as described below), in
+// kubelet's order after the last file read.
 //
 // # Restarts and rotation while no agent ran
 //

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ferry-dev/ferry/pkg/event"
 )
 
 func gzipAway(t *testing.T, path string) {
@@ -169,5 +171,39 @@ func TestPodVanishedWhileStopped(t *testing.T) {
 	r.stop()
 	if got := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 1 {
 		t.Errorf("lost files = %v, want 1", got)
+	}
+}
+
+// TestRotatedAfterCompressed: while running, files kubelet rotated after the
+// one the tailer knew, and compressed before the tailer opened them, are
+// found by kubelet's order and read (inflated), newest last; older ones and
+// the reference itself (compressed too) are not read again.
+func TestRotatedAfterCompressed(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.closeAll()
+	for i, ts := range []string{".20261126-035508", ".20261126-035509", ".20261126-035510", ".20261126-035511"} {
+		appendFile(t, path+ts, lines(i*5, i*5+5))
+		if i < 3 {
+			gzipAway(t, path+ts)
+		}
+	}
+	ref, err := os.Stat(path + ".20261126-035511")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range tl.rotatedAfter(path, ref, fileKey{}, []byte(lines(5, 10)), time.Now()) {
+		got = append(got, filepath.Base(f.path))
+		if f.dec.path != path || f.st != stDraining || f.off != 0 {
+			t.Errorf("%s: path %s state %v offset %d", f.path, f.dec.path, f.st, f.off)
+		}
+	}
+	if diff := cmp.Diff([]string{"0.log.20261126-035510.gz", "0.log.20261126-035511"}, got); diff != "" {
+		t.Errorf("files read (-want +got):\n%s", diff)
 	}
 }

@@ -299,6 +299,6 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 	f.off, f.consumed, f.suppressTo = off, off, acked
 	f.tr = t.newTracker(key, path, off, acked, f.fp[:f.fpLen])
 	t.add(f)
-	t.log.Debug("reading file rotated while stopped", "path", s.path, "offset", off, "compressed", s.gz)
+	t.log.Debug("reading rotated file never opened", "path", s.path, "offset", off, "compressed", s.gz)
 	return f
 }
