@@ -142,7 +142,9 @@
 // read: a short one (up to 4 KiB) sits in a small per-file buffer, a long
 // one stays in its read buffer, which is extended in place; once past 64
 // KiB it moves once into a buffer with room for the longest line there can
-// be. A merged line's buffer becomes its record's body without a copy. When
+// be. Fragments being merged go into one buffer that, once past 64 KiB, is
+// given room for max_line_bytes at once; it becomes the record's body
+// without a copy. When
 // the bound is reached, or the receiver does not take batches, reading
 // pauses until there is room again, and the pause is counted in
 // ferry_tail_backpressure_seconds_total. Polling and discovery go on while
