@@ -2,6 +2,7 @@ package tail
 
 import (
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/ferry-dev/ferry/pkg/event"
@@ -176,6 +177,9 @@ func (t *Tailer) loadState() {
 	if t.cfg.StateDir != "" {
 		if err := os.MkdirAll(t.cfg.StateDir, 0o700); err != nil {
 			t.log.Warn("cannot create state directory; offsets will not be kept", "dir", t.cfg.StateDir, "err", err)
+		}
+		if fi, err := os.Stat(filepath.Join(t.cfg.StateDir, stateName)); err == nil {
+			t.stateTime = fi.ModTime()
 		}
 		m, ok, invalid, err := loadState(t.cfg.StateDir)
 		if err != nil {

@@ -34,7 +34,8 @@
 // older rotated files (0.log.<timestamp>.gz) and deletes the oldest. At
 // startup, per path of the checkpoint (and per path found with no entry),
 // the tailer lists the rotated siblings in kubelet's order (by the name
-// after "0.log.", a timestamp) and looks for each checkpointed file among the
+// after "0.log.", a timestamp; names of other rotators, like logrotate's
+// 0.log.1, by last write) and looks for each checkpointed file among the
 // path and its siblings: a plain file by device, inode and fingerprint, a
 // compressed one by the fingerprint of its decompressed start. The oldest
 // one found is continued from its committed offset and every newer sibling
@@ -46,9 +47,10 @@
 // from there. A checkpointed file found nowhere was deleted before it was
 // read: it counts in ferry_tail_lost_files_total{reason="vanished"} (its size
 // is unknown; a pod directory deleted while stopped counts its files), and
-// every remaining sibling is then newer than it and is read. A path that has
-// no checkpoint entry (it appeared while no agent ran) has all its siblings
-// read. The code is in rotated.go.
+// every remaining sibling written since the checkpoint is then newer than it
+// and is read. A path that has no checkpoint entry (it appeared while no
+// agent ran) has its siblings written since the checkpoint read. The code is
+// in rotated.go.
 //
 // # Decoding
 //

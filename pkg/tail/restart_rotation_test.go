@@ -207,3 +207,56 @@ func TestRotatedAfterCompressed(t *testing.T) {
 		t.Errorf("files read (-want +got):\n%s", diff)
 	}
 }
+
+// TestNewPodRotatedWhileStopped: a pod that appeared while no tailer ran and
+// whose log was already rotated has its rotated file read, before 0.log.
+func TestNewPodRotatedWhileStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	firstRun(t, cfg, mkContainer(t, dir, "ns_pod_uid"))
+	path := mkContainer(t, dir, "ns_new_uid")
+	appendFile(t, path, lines(1000, 1010))
+	mustRename(t, path, path+".20261126-035509")
+	appendFile(t, path, lines(1010, 1020))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the new pod", func() bool { return hasSeq(r, 1019) })
+	r.stop()
+	if diff := cmp.Diff(upto(1000, 1020), seqs(r.snapshot())); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestSiblingOrder: kubelet's names sort by their timestamp whatever the
+// files' times; other rotators' names (logrotate's 0.log.1 is newer than
+// 0.log.2) by last write.
+func TestSiblingOrder(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "0.log")
+	t0 := time.Unix(1_700_000_000, 0)
+	mk := func(name string, age int) {
+		appendFile(t, filepath.Join(dir, name), "x\n")
+		if err := os.Chtimes(filepath.Join(dir, name), t0, t0.Add(-time.Duration(age)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func() []string {
+		var out []string
+		for _, s := range listSiblings(path) {
+			out = append(out, filepath.Base(s.path))
+		}
+		return out
+	}
+	mk("0.log.20261126-035509.gz", 0) // compressed last, rotated first
+	mk("0.log.20261126-035510", 5)
+	mk("0.log.20261126-035510.gz.tmp", 0)
+	if diff := cmp.Diff([]string{"0.log.20261126-035509.gz", "0.log.20261126-035510"}, names()); diff != "" {
+		t.Errorf("kubelet (-want +got):\n%s", diff)
+	}
+	dir = t.TempDir()
+	path = filepath.Join(dir, "0.log")
+	mk("0.log.1", 1)
+	mk("0.log.2.gz", 2)
+	if diff := cmp.Diff([]string{"0.log.2.gz", "0.log.1"}, names()); diff != "" {
+		t.Errorf("logrotate (-want +got):\n%s", diff)
+	}
+}

@@ -71,20 +71,21 @@ type Tailer struct {
 	closeErr  error
 
 	// Owned by the Run goroutine.
-	files    map[fileKey]*follower
-	byPath   map[string]*follower
-	order    []*follower
-	rr       int
-	resume   map[fileKey]stateEntry
-	fresh    bool
-	batch    []event.Log   // the batch being filled
-	ready    [][]event.Log // closed batches, oldest first, to be sent before batch
-	batchMem int64         // accounted bytes in batch
-	watcher  *notifier
-	warned   map[string]bool
-	nextRead time.Time // when the next read turn is due
-	logsBuf  []event.Log
-	marksBuf []mark
+	files     map[fileKey]*follower
+	byPath    map[string]*follower
+	order     []*follower
+	rr        int
+	resume    map[fileKey]stateEntry
+	stateTime time.Time // when the checkpoint resumed from was written
+	fresh     bool
+	batch     []event.Log   // the batch being filled
+	ready     [][]event.Log // closed batches, oldest first, to be sent before batch
+	batchMem  int64         // accounted bytes in batch
+	watcher   *notifier
+	warned    map[string]bool
+	nextRead  time.Time // when the next read turn is due
+	logsBuf   []event.Log
+	marksBuf  []mark
 	// lastRotated is the last rotated file closed per path.
 	lastRotated map[string]rotated
 }
