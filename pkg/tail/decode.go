@@ -165,6 +165,13 @@ func (d *decoder) line(raw []byte, start, end int64, cut bool) {
 			msg, _ = clip(msg, room)
 			p.truncated = true
 		}
+		if need := len(p.buf) + len(msg); need > cap(p.buf) && need > 64<<10 {
+			// A long line: one buffer with room for the longest line, so
+			// its fragments are not copied again as it grows.
+			nb := make([]byte, len(p.buf), max(need, d.maxLine))
+			copy(nb, p.buf)
+			p.buf = nb
+		}
 		p.buf = append(p.buf, msg...)
 		if cut {
 			p.truncated = true

@@ -23,7 +23,9 @@
 // kernel's queue and one read(2) takes them all, so writes cost no wakeups. One file reads at most read_bytes_per_turn before
 // the others get their turn. Files rotated before they could be opened (while
 // reading was stalled, or while no agent ran) are found beside their path by
-// kubelet's naming and read whole, oldest first, before the current file.
+// kubelet's naming and read whole, oldest first, before the current file;
+// those kubelet compressed meanwhile too (inflated as described below), in
+// kubelet's order after the last file read.
 //
 // # Restarts and rotation while no agent ran
 //
@@ -32,7 +34,8 @@
 // older rotated files (0.log.<timestamp>.gz) and deletes the oldest. At
 // startup, per path of the checkpoint (and per path found with no entry),
 // the tailer lists the rotated siblings in kubelet's order (by the name
-// after "0.log.", a timestamp) and looks for each checkpointed file among the
+// after "0.log.", a timestamp; names of other rotators, like logrotate's
+// 0.log.1, by last write) and looks for each checkpointed file among the
 // path and its siblings: a plain file by device, inode and fingerprint, a
 // compressed one by the fingerprint of its decompressed start. The oldest
 // one found is continued from its committed offset and every newer sibling
@@ -44,9 +47,10 @@
 // from there. A checkpointed file found nowhere was deleted before it was
 // read: it counts in ferry_tail_lost_files_total{reason="vanished"} (its size
 // is unknown; a pod directory deleted while stopped counts its files), and
-// every remaining sibling is then newer than it and is read. A path that has
-// no checkpoint entry (it appeared while no agent ran) has all its siblings
-// read. The code is in rotated.go.
+// every remaining sibling written since the checkpoint is then newer than it
+// and is read. A path that has no checkpoint entry (it appeared while no
+// agent ran) has its siblings written since the checkpoint read. The code is
+// in rotated.go.
 //
 // # Decoding
 //
@@ -140,7 +144,9 @@
 // read: a short one (up to 4 KiB) sits in a small per-file buffer, a long
 // one stays in its read buffer, which is extended in place; once past 64
 // KiB it moves once into a buffer with room for the longest line there can
-// be. A merged line's buffer becomes its record's body without a copy. When
+// be. Fragments being merged go into one buffer that, once past 64 KiB, is
+// given room for max_line_bytes at once; it becomes the record's body
+// without a copy. When
 // the bound is reached, or the receiver does not take batches, reading
 // pauses until there is room again, and the pause is counted in
 // ferry_tail_backpressure_seconds_total. Polling and discovery go on while
@@ -158,6 +164,23 @@
 // called once Run returned and the sink acknowledged what it delivered,
 // writes the final checkpoint; it is idempotent. The tailer is Linux-only
 // (device and inode numbers come from syscall.Stat_t).
+//
+// # Where things are
+//
+//   - tailer.go: the Tailer, its Run loop, read turns and batches.
+//   - identity.go: how a file is known (device, inode, fingerprint).
+//   - discovery.go: globs, exclusion, opening new files, files rotated before
+//     they were opened, the copy of a copytruncate.
+//   - followerstate.go: a follower's states (following, rotated, draining,
+//     deleted, closed) and transition, the one function that holds every
+//     edge between them.
+//   - follower.go: one open file: reading, and what observes the events of
+//     those transitions (rotation, an undone rotation, deletion), truncation
+//     (a new generation, not a state), closing.
+//   - rotated.go: rotated and compressed siblings across a restart.
+//   - checkpoint.go: acknowledgements, committed offsets, writing the
+//     checkpoint; state.go: the state file's format.
+//   - decode.go: CRI and docker json-file lines, partial merging.
 //
 // Like every package under pkg/, tail carries no API stability promise before
 // v1.

@@ -112,3 +112,27 @@ func TestBatchesBounded(t *testing.T) {
 	}
 	t.Logf("largest batch: %d lines, %d body bytes", lines, body)
 }
+
+// TestMergeBufferGrowsOnce: the fragments of a long CRI line are merged into
+// a buffer that, once past 64 KiB, has room for the longest line: they are
+// not copied again and again as the line grows.
+func TestMergeBufferGrowsOnce(t *testing.T) {
+	d := decoder{maxLine: 1 << 20}
+	frag := strings.Repeat("m", 16<<10)
+	var at *byte
+	moves := 0
+	for i := 0; i < 40; i++ { // 640 KiB in 16 KiB fragments
+		d.line([]byte("2026-11-26T03:55:09.123456789Z stdout P "+frag), 0, 0, false)
+		if b := d.pend[event.Stdout].buf; &b[0] != at {
+			moves++
+			at = &b[0]
+		}
+	}
+	if moves > 6 {
+		t.Errorf("the merge buffer moved %d times for 40 fragments", moves)
+	}
+	d.line([]byte("2026-11-26T03:55:09.123456789Z stdout F end"), 0, 1, false)
+	if len(d.logs) != 1 || len(d.logs[0].Body) != 40*(16<<10)+3 || d.marks[0].heap < int64(len(d.logs[0].Body)) {
+		t.Fatalf("merged line: %d records, %d bytes, heap %d", len(d.logs), len(d.logs[0].Body), d.marks[0].heap)
+	}
+}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ferry-dev/ferry/pkg/event"
 )
 
 func gzipAway(t *testing.T, path string) {
@@ -169,5 +171,92 @@ func TestPodVanishedWhileStopped(t *testing.T) {
 	r.stop()
 	if got := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 1 {
 		t.Errorf("lost files = %v, want 1", got)
+	}
+}
+
+// TestRotatedAfterCompressed: while running, files kubelet rotated after the
+// one the tailer knew, and compressed before the tailer opened them, are
+// found by kubelet's order and read (inflated), newest last; older ones and
+// the reference itself (compressed too) are not read again.
+func TestRotatedAfterCompressed(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.closeAll()
+	for i, ts := range []string{".20261126-035508", ".20261126-035509", ".20261126-035510", ".20261126-035511"} {
+		appendFile(t, path+ts, lines(i*5, i*5+5))
+		if i < 3 {
+			gzipAway(t, path+ts)
+		}
+	}
+	ref, err := os.Stat(path + ".20261126-035511")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range tl.rotatedAfter(path, ref, fileKey{}, []byte(lines(5, 10)), time.Now()) {
+		got = append(got, filepath.Base(f.path))
+		if f.dec.path != path || f.st != stDraining || f.off != 0 {
+			t.Errorf("%s: path %s state %v offset %d", f.path, f.dec.path, f.st, f.off)
+		}
+	}
+	if diff := cmp.Diff([]string{"0.log.20261126-035510.gz", "0.log.20261126-035511"}, got); diff != "" {
+		t.Errorf("files read (-want +got):\n%s", diff)
+	}
+}
+
+// TestNewPodRotatedWhileStopped: a pod that appeared while no tailer ran and
+// whose log was already rotated has its rotated file read, before 0.log.
+func TestNewPodRotatedWhileStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	firstRun(t, cfg, mkContainer(t, dir, "ns_pod_uid"))
+	path := mkContainer(t, dir, "ns_new_uid")
+	appendFile(t, path, lines(1000, 1010))
+	mustRename(t, path, path+".20261126-035509")
+	appendFile(t, path, lines(1010, 1020))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the new pod", func() bool { return hasSeq(r, 1019) })
+	r.stop()
+	if diff := cmp.Diff(upto(1000, 1020), seqs(r.snapshot())); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestSiblingOrder: kubelet's names sort by their timestamp whatever the
+// files' times; other rotators' names (logrotate's 0.log.1 is newer than
+// 0.log.2) by last write.
+func TestSiblingOrder(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "0.log")
+	t0 := time.Unix(1_700_000_000, 0)
+	mk := func(name string, age int) {
+		appendFile(t, filepath.Join(dir, name), "x\n")
+		if err := os.Chtimes(filepath.Join(dir, name), t0, t0.Add(-time.Duration(age)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func() []string {
+		var out []string
+		for _, s := range listSiblings(path) {
+			out = append(out, filepath.Base(s.path))
+		}
+		return out
+	}
+	mk("0.log.20261126-035509.gz", 0) // compressed last, rotated first
+	mk("0.log.20261126-035510", 5)
+	mk("0.log.20261126-035510.gz.tmp", 0)
+	if diff := cmp.Diff([]string{"0.log.20261126-035509.gz", "0.log.20261126-035510"}, names()); diff != "" {
+		t.Errorf("kubelet (-want +got):\n%s", diff)
+	}
+	dir = t.TempDir()
+	path = filepath.Join(dir, "0.log")
+	mk("0.log.1", 1)
+	mk("0.log.2.gz", 2)
+	if diff := cmp.Diff([]string{"0.log.2.gz", "0.log.1"}, names()); diff != "" {
+		t.Errorf("logrotate (-want +got):\n%s", diff)
 	}
 }

@@ -23,6 +23,21 @@ type sibling struct {
 	path  string
 	order string // the name after "<base>.", without ".gz": kubelet's timestamps sort by it
 	gz    bool
+	mtime time.Time
+}
+
+// kubeletStamp reports whether a rotated name's suffix starts with
+// kubelet's timestamp (20060102-150405).
+func kubeletStamp(s string) bool {
+	if len(s) < 15 || s[8] != '-' {
+		return false
+	}
+	for i, c := range s[:15] {
+		if i != 8 && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // rotatedName reports whether name is a rotated copy of base the way
@@ -70,7 +85,21 @@ func listSiblings(path string) []sibling {
 	for _, s := range byOrder {
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].order < out[j].order })
+	kubelet := true
+	for i := range out {
+		kubelet = kubelet && kubeletStamp(out[i].order)
+		if fi, err := os.Stat(out[i].path); err == nil {
+			out[i].mtime = fi.ModTime()
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if kubelet || out[i].mtime.Equal(out[j].mtime) {
+			return out[i].order < out[j].order
+		}
+		// Other rotators (logrotate's 0.log.1 is newer than 0.log.2):
+		// by last write.
+		return out[i].mtime.Before(out[j].mtime)
+	})
 	return out
 }
 
@@ -229,15 +258,22 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 				"path", e.Path, "offset", e.Offset)
 		}
 	}
+	sinceCheckpoint := false
 	switch {
 	case start >= 0:
 	case anyMatched:
 		return // the checkpoint's file is still current: nothing rotated since
 	default:
-		start = 0 // every sibling is newer than what the checkpoint knew
+		// Every sibling is newer than what the checkpoint knew: those
+		// written since the checkpoint (older ones, of a path the last run
+		// did not follow, were there before).
+		start, sinceCheckpoint = 0, true
 	}
 	var prev *follower
 	for j := start; j < len(sibs); j++ {
+		if sinceCheckpoint && !t.stateTime.IsZero() && sibs[j].mtime.Before(t.stateTime) {
+			continue
+		}
 		var e *stateEntry
 		if entryOf[j] >= 0 {
 			e = &es[entryOf[j]]
@@ -289,7 +325,7 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 		_ = fh.Close()
 		return nil
 	}
-	f := &follower{path: s.path, f: fh, key: key, size: fi.Size(), dirty: true, drain: true, gone: now, inflated: s.gz}
+	f := &follower{path: s.path, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now, inflated: s.gz}
 	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 	f.fpLen = readFP(fh, f.fp[:])
 	if off > f.size {
@@ -299,6 +335,6 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 	f.off, f.consumed, f.suppressTo = off, off, acked
 	f.tr = t.newTracker(key, path, off, acked, f.fp[:f.fpLen])
 	t.add(f)
-	t.log.Debug("reading file rotated while stopped", "path", s.path, "offset", off, "compressed", s.gz)
+	t.log.Debug("reading rotated file never opened", "path", s.path, "offset", off, "compressed", s.gz)
 	return f
 }

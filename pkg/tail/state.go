@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -47,20 +46,12 @@ type stateEntry struct {
 	AckedTo int64 `json:"acked_to,omitempty"`
 }
 
-type fileKey struct{ dev, ino uint64 }
-
 func (e stateEntry) key() fileKey { return fileKey{e.Dev, e.Ino} }
 
 // fpMatches says whether a file whose first bytes are now is the file the
 // entry was written for.
 func (e stateEntry) fpMatches(now []byte) bool {
 	return e.FingerprintLen <= len(now) && fpHash(now[:e.FingerprintLen]) == e.Fingerprint
-}
-
-func fpHash(b []byte) string {
-	h := fnv.New64a()
-	_, _ = h.Write(b)
-	return strconv.FormatUint(h.Sum64(), 16)
 }
 
 // stateFileRaw is stateFile with its entries still undecoded, so that each

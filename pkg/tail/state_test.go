@@ -68,3 +68,28 @@ func TestStateEntryByEntry(t *testing.T) {
 		t.Errorf("state file set aside for bad entries")
 	}
 }
+
+// FuzzLoadState: whatever the state file holds, loading it does not panic,
+// and every entry it accepts is one the tailer can use.
+func FuzzLoadState(f *testing.F) {
+	f.Add([]byte(`{"version":1,"files":[{"dev":1,"ino":2,"fingerprint_len":3,"fingerprint":"af","path":"/a","offset":5,"acked_to":7}]}`))
+	f.Add([]byte(`{"version":1,"files":[{"offset":-1},{"dev":1,"ino":2,"path":"/b","fingerprint":"0","offset":1},1,null,"x"]}`))
+	f.Add([]byte(`{"version":2,"files":[]}`))
+	f.Add([]byte(`{not json`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, stateName), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m, ok, invalid, err := loadState(dir)
+		if err != nil && (ok || len(m) > 0 || len(invalid) > 0) {
+			t.Fatalf("error %v with entries", err)
+		}
+		for k, e := range m {
+			if k != e.key() || e.Offset < 0 || (e.AckedTo != 0 && e.AckedTo < e.Offset) ||
+				e.FingerprintLen < 0 || e.FingerprintLen > fpSize || !filepath.IsAbs(e.Path) {
+				t.Fatalf("accepted an unusable entry %+v", e)
+			}
+		}
+	})
+}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -72,20 +71,21 @@ type Tailer struct {
 	closeErr  error
 
 	// Owned by the Run goroutine.
-	files    map[fileKey]*follower
-	byPath   map[string]*follower
-	order    []*follower
-	rr       int
-	resume   map[fileKey]stateEntry
-	fresh    bool
-	batch    []event.Log   // the batch being filled
-	ready    [][]event.Log // closed batches, oldest first, to be sent before batch
-	batchMem int64         // accounted bytes in batch
-	watcher  *notifier
-	warned   map[string]bool
-	nextRead time.Time // when the next read turn is due
-	logsBuf  []event.Log
-	marksBuf []mark
+	files     map[fileKey]*follower
+	byPath    map[string]*follower
+	order     []*follower
+	rr        int
+	resume    map[fileKey]stateEntry
+	stateTime time.Time // when the checkpoint resumed from was written
+	fresh     bool
+	batch     []event.Log   // the batch being filled
+	ready     [][]event.Log // closed batches, oldest first, to be sent before batch
+	batchMem  int64         // accounted bytes in batch
+	watcher   *notifier
+	warned    map[string]bool
+	nextRead  time.Time // when the next read turn is due
+	logsBuf   []event.Log
+	marksBuf  []mark
 	// lastRotated is the last rotated file closed per path.
 	lastRotated map[string]rotated
 }
@@ -138,169 +138,6 @@ const (
 	opCreate notifyOp = 1 << iota // created or moved in
 	opRemove                      // deleted or moved away
 )
-
-// tracker holds the acknowledgement state of one generation of one file: the
-// lines emitted and not yet acknowledged, and the committed offset.
-type tracker struct {
-	id         uint64
-	key        fileKey
-	path       string
-	fp         []byte
-	committed  int64
-	ackedEnd   int64 // end of the last line of the acknowledged prefix
-	lastEnd    int64
-	entries    []entry
-	head       int
-	closed     bool // the file is closed for good: forget it once all is acknowledged
-	superseded bool // a newer generation of the same file exists (truncation)
-}
-
-type entry struct {
-	end, safe, size int64
-	acked           bool
-}
-
-// ack marks the line ending at off as acknowledged and returns the bytes it
-// frees. Unknown or repeated cursors free nothing.
-func (tr *tracker) ack(off int64) (freed int64, advanced bool) {
-	es := tr.entries[tr.head:]
-	i := sort.Search(len(es), func(i int) bool { return es[i].end >= off })
-	for ; i < len(es) && es[i].end == off; i++ {
-		if !es[i].acked {
-			es[i].acked = true
-			freed = es[i].size
-			break
-		}
-	}
-	for tr.head < len(tr.entries) && tr.entries[tr.head].acked {
-		tr.committed = tr.entries[tr.head].safe
-		tr.ackedEnd = tr.entries[tr.head].end
-		tr.head++
-		advanced = true
-	}
-	if tr.head == len(tr.entries) {
-		tr.entries, tr.head = tr.entries[:0], 0
-	} else if tr.head > 1024 && tr.head > len(tr.entries)/2 {
-		n := copy(tr.entries, tr.entries[tr.head:])
-		tr.entries, tr.head = tr.entries[:n], 0
-	}
-	return freed, advanced
-}
-
-func (tr *tracker) idle() bool { return tr.head == len(tr.entries) }
-
-// Ack gives back cursors of lines that were delivered (or dropped and
-// counted) downstream, in any order, from any goroutine, before, during or
-// after Run. Acknowledged lines free in-flight budget; the committed offset
-// of each file moves to the end of its longest acknowledged prefix.
-func (t *Tailer) Ack(cursors []event.Cursor) {
-	var freed int64
-	t.mu.Lock()
-	var tr *tracker
-	for _, c := range cursors {
-		if tr == nil || tr.id != c.Source {
-			if tr = t.trackers[c.Source]; tr == nil {
-				continue
-			}
-		}
-		n, adv := tr.ack(c.Offset)
-		freed += n
-		if adv {
-			t.changes++
-		}
-		if tr.closed && tr.idle() {
-			delete(t.trackers, tr.id)
-			tr = nil
-		}
-	}
-	t.mu.Unlock()
-	if freed > 0 {
-		t.inflight.Add(-freed)
-		select {
-		case t.ackCh <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (t *Tailer) newTracker(key fileKey, path string, start, ackedTo int64, fp []byte) *tracker {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.nextID++
-	tr := &tracker{id: t.nextID, key: key, path: path, committed: start, ackedEnd: max(start, ackedTo), lastEnd: start, fp: append([]byte(nil), fp...)}
-	t.trackers[tr.id] = tr
-	t.changes++
-	return tr
-}
-
-// closeTracker ends a generation: it is forgotten once all its lines are
-// acknowledged, and a closed generation is never checkpointed again when
-// superseded.
-func (t *Tailer) closeTracker(tr *tracker, superseded bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	tr.closed = true
-	tr.superseded = tr.superseded || superseded
-	if tr.idle() {
-		delete(t.trackers, tr.id)
-	}
-	t.changes++
-}
-
-// Close writes the final checkpoint. Call it after Run returned and the sink
-// acknowledged what it delivered. It is idempotent; it writes nothing if Run
-// never loaded the state.
-func (t *Tailer) Close() error {
-	t.closeOnce.Do(func() {
-		t.mu.Lock()
-		loaded := t.loaded
-		t.mu.Unlock()
-		if loaded {
-			t.closeErr = t.commit(true)
-		}
-	})
-	return t.closeErr
-}
-
-// commit writes the checkpoint if anything changed since the last write.
-func (t *Tailer) commit(force bool) error {
-	if t.cfg.StateDir == "" {
-		return nil
-	}
-	t.commitMu.Lock()
-	defer t.commitMu.Unlock()
-	t.mu.Lock()
-	changes := t.changes
-	if changes == t.written && !force {
-		t.mu.Unlock()
-		return nil
-	}
-	entries := make([]stateEntry, 0, len(t.trackers))
-	for _, tr := range t.trackers {
-		if tr.superseded || (tr.closed && tr.idle()) {
-			continue
-		}
-		entries = append(entries, stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, FingerprintLen: len(tr.fp), Fingerprint: fpHash(tr.fp),
-			Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)})
-	}
-	t.mu.Unlock()
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
-	if err := writeState(t.cfg.StateDir, entries); err != nil {
-		t.m.commitErrors.Inc()
-		if !t.stateFailing {
-			t.stateFailing = true
-			t.log.Warn("cannot write checkpoint; still reading, will retry", "err", err)
-		}
-		return err
-	}
-	if t.stateFailing {
-		t.stateFailing = false
-		t.log.Info("checkpoint written again", "dir", t.cfg.StateDir)
-	}
-	t.written = changes
-	t.m.commits.Inc()
-	return nil
-}
 
 // Run discovers and reads until ctx is done, then stops reading, closes out,
 // and returns nil. It returns an error only if it cannot work at all.
@@ -453,37 +290,11 @@ func (t *Tailer) Run(ctx context.Context) error {
 	return nil
 }
 
-// loadState reads the checkpoint and decides whether this agent is fresh.
-func (t *Tailer) loadState() {
-	t.fresh = true
-	if t.cfg.StateDir != "" {
-		if err := os.MkdirAll(t.cfg.StateDir, 0o700); err != nil {
-			t.log.Warn("cannot create state directory; offsets will not be kept", "dir", t.cfg.StateDir, "err", err)
-		}
-		m, ok, invalid, err := loadState(t.cfg.StateDir)
-		if err != nil {
-			t.log.Warn("state file unusable; starting by start_at", "err", err, "start_at", t.cfg.StartAt)
-		}
-		if len(invalid) > 0 {
-			t.m.stateInvalid.Add(float64(len(invalid)))
-			t.log.Warn("invalid entries in the state file skipped; their files are read from the start",
-				"skipped", len(invalid), "first", invalid[0], "used", len(m))
-		}
-		if ok {
-			t.resume, t.fresh = m, false
-		}
-	}
-	t.mu.Lock()
-	t.loaded = true
-	t.mu.Unlock()
-}
-
 // closeAll closes every open file when Run ends. Their trackers stay: the
 // files still exist and Close checkpoints them.
 func (t *Tailer) closeAll() {
 	for _, f := range t.order {
-		if !f.closed {
-			f.closed = true
+		if f.fire(evStop, time.Now()) {
 			_ = f.f.Close()
 			t.m.openFiles.Dec()
 		}
@@ -497,7 +308,7 @@ func (t *Tailer) closeAll() {
 func (t *Tailer) nextEligible() time.Time {
 	var e time.Time
 	for _, f := range t.order {
-		if f.closed || !f.dirty || (f.pred != nil && !f.pred.closed) {
+		if f.st == stClosed || !f.dirty || (f.pred != nil && f.pred.st != stClosed) {
 			continue
 		}
 		at := f.lastRead.Add(t.cfg.ReadInterval)
@@ -518,7 +329,7 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 	}
 	for k := 0; k < n; k++ {
 		f := t.order[(t.rr+k)%n]
-		if f.closed || (f.pred != nil && !f.pred.closed) {
+		if f.st == stClosed || (f.pred != nil && f.pred.st != stClosed) {
 			continue
 		}
 		if !f.more && !(f.dirty && now.Sub(f.lastRead) >= t.cfg.ReadInterval) {
@@ -544,7 +355,7 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 	// Drop closed files from the rotation.
 	j := 0
 	for _, f := range t.order {
-		if !f.closed {
+		if f.st != stClosed {
 			t.order[j] = f
 			j++
 		}

@@ -159,3 +159,31 @@ func TestPartialCutByTruncation(t *testing.T) {
 		t.Errorf("partials cut by truncation = %v, want 1", got)
 	}
 }
+
+// TestPartialCutByRotation: kubelet rotates between two fragments of a long
+// line. The first part, at the end of the rotated file, and its
+// continuation, at the start of the new file, are both emitted flagged
+// truncated, and the cut is counted once.
+func TestPartialCutByRotation(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 3)+criLine("stdout", "P", "seq=3 first half ")+criLine("stderr", "F", "seq=4 other stream"))
+	r := startRunner(t, testConfig(dir, state), Options{})
+	waitFor(t, 5*time.Second, "the other stream", func() bool { return hasSeq(r, 4) })
+	mustRename(t, path, path+".20261126-035509")
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(5, 7))
+	waitFor(t, 5*time.Second, "the new file", func() bool { return hasSeq(r, 6) })
+	r.stop()
+	var bodies []string
+	for _, x := range r.snapshot() {
+		if x.truncated {
+			bodies = append(bodies, x.body)
+		}
+	}
+	if diff := cmp.Diff([]string{"seq=3 first half ", "second half"}, bodies); diff != "" {
+		t.Errorf("lines flagged truncated (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(r.tl.m.partialsCut.WithLabelValues(cutRotated)); got != 1 {
+		t.Errorf("partials cut by rotation = %v, want 1", got)
+	}
+}

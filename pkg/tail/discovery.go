@@ -1,0 +1,380 @@
+package tail
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ignoredName reports files that are never logs being written: compressed or
+// temporary files and kubelet's rotated copies (0.log.20261126-035509).
+func ignoredName(path string) bool {
+	base := filepath.Base(path)
+	for _, s := range []string{".gz", ".tmp", ".swp", ".zip", ".bz2", ".xz", ".zst", ".lz4", "~"} {
+		if strings.HasSuffix(base, s) {
+			return true
+		}
+	}
+	if i := strings.Index(base, ".log."); i >= 0 {
+		rest := base[i+5:]
+		if rest != "" && rest[0] >= '0' && rest[0] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Tailer) excluded(path string) bool {
+	base := filepath.Base(path)
+	for _, p := range t.cfg.Exclude {
+		if ok, _ := filepath.Match(p, path); ok {
+			return true
+		}
+		if ok, _ := filepath.Match(p, base); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// included says whether a scan would take path.
+func (t *Tailer) included(path string) bool {
+	if ignoredName(path) || t.excluded(path) {
+		return false
+	}
+	for _, p := range t.cfg.Include {
+		if ok, _ := filepath.Match(p, path); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// rotated remembers the last rotated file closed for a path, to find the
+// files rotated after it that were never opened.
+type rotated struct {
+	fi  os.FileInfo
+	key fileKey
+	// Where reading stopped and the first bytes: if kubelet renames the
+	// file back (an undone rotation), reading continues there.
+	off   int64
+	fp    [fpSize]byte
+	fpLen int
+}
+
+// rescan expands the include globs and starts following new files.
+func (t *Tailer) rescan(now time.Time, initial bool) {
+	for p := range t.lastRotated {
+		if _, err := os.Stat(filepath.Dir(p)); err != nil {
+			delete(t.lastRotated, p)
+		}
+	}
+	for _, p := range t.cfg.Include {
+		ms, err := filepath.Glob(p)
+		if err != nil {
+			continue
+		}
+		for _, m := range ms {
+			if ignoredName(m) || t.excluded(m) {
+				continue
+			}
+			t.discover(m, now, initial)
+		}
+	}
+}
+
+// discover starts following path unless it (or its inode under another
+// path) is followed already.
+func (t *Tailer) discover(path string, now time.Time, initial bool) {
+	if f := t.byPath[path]; f != nil && f.st == stFollowing {
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	key, _ := keyOf(fi)
+	if f := t.files[key]; f != nil && f.st != stClosed {
+		if f.path == path && f.st == stRotated {
+			t.undone(f)
+		}
+		return
+	}
+	if t.opts.Excluder != nil && t.opts.Excluder.Excluded(path) {
+		return
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		t.warnOnce("open:"+path, "cannot open log file", "path", path, "err", err)
+		return
+	}
+	fi, err = fh.Stat()
+	if err != nil {
+		_ = fh.Close()
+		return
+	}
+	if k, _ := keyOf(fi); k != key { // replaced between stat and open
+		key = k
+		if f := t.files[key]; f != nil && f.st != stClosed {
+			_ = fh.Close()
+			return
+		}
+	}
+	f := &follower{path: path, f: fh, key: key, size: fi.Size(), dirty: true}
+	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
+	f.fpLen = readFP(fh, f.fp[:])
+	var start int64
+	if e, ok := t.resume[key]; ok {
+		delete(t.resume, key)
+		if e.fpMatches(f.fp[:f.fpLen]) {
+			start, f.suppressTo = e.Offset, e.AckedTo
+			if start > f.size || f.suppressTo > f.size {
+				t.m.truncations.Inc()
+				t.log.Debug("file shorter than its checkpoint; reading from the start", "path", path)
+				start, f.suppressTo = 0, 0
+			}
+		}
+	} else if r, ok := t.lastRotated[path]; ok && r.key == key && r.fpLen <= f.fpLen &&
+		bytes.Equal(r.fp[:r.fpLen], f.fp[:r.fpLen]) && r.off <= f.size {
+		// Renamed back after it was closed as rotated: continue where
+		// reading stopped.
+		start, f.suppressTo = r.off, r.off
+		delete(t.lastRotated, path)
+		t.log.Debug("rotation undone; continuing", "path", path, "offset", start)
+	} else if initial && t.fresh && t.cfg.StartAt == "end" {
+		start, f.skip = lineStartBefore(fh, f.size)
+	}
+	f.off, f.consumed = start, start
+	f.tr = t.newTracker(key, path, start, f.suppressTo, f.fp[:f.fpLen])
+	var ref os.FileInfo
+	var refKey fileKey
+	var refFP []byte
+	if p := t.byPath[path]; p != nil && p.st != stClosed {
+		f.pred = p
+		if fi, err := p.f.Stat(); err == nil {
+			ref, refKey, refFP = fi, p.key, p.fp[:p.fpLen]
+		}
+	} else if r, ok := t.lastRotated[path]; ok {
+		ref, refKey, refFP = r.fi, r.key, r.fp[:r.fpLen]
+	}
+	delete(t.lastRotated, path)
+	if ref != nil && !initial {
+		// Files rotated after the one we knew and before this one (while
+		// notifications were not being taken) are read whole first.
+		for _, s := range t.rotatedAfter(path, ref, refKey, refFP, now) {
+			if f.pred != nil {
+				s.pred = f.pred
+			}
+			f.pred = s
+		}
+	}
+	t.add(f)
+	t.byPath[path] = f
+	t.log.Debug("following", "path", path, "offset", start)
+}
+
+func (t *Tailer) add(f *follower) {
+	t.wantRead(time.Now())
+	t.files[f.key] = f
+	t.order = append(t.order, f)
+	t.m.openFiles.Inc()
+}
+
+// lineStartBefore returns the start of the line that holds offset size-1:
+// size itself if the file ends with a newline. If that line started more
+// than 64 KiB before the end, it returns size and midLine: the rest of that
+// line is to be skipped.
+func lineStartBefore(f *os.File, size int64) (off int64, midLine bool) {
+	if size == 0 {
+		return 0, false
+	}
+	n := min(size, 64<<10)
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, size-n); err != nil && !errors.Is(err, io.EOF) {
+		return size, true
+	}
+	i := bytes.LastIndexByte(buf, '\n')
+	if i < 0 {
+		if n == size {
+			return 0, false
+		}
+		return size, true
+	}
+	return size - n + int64(i) + 1, false
+}
+
+// olderThan orders files by last write, then by name.
+func olderThan(a, b os.FileInfo) bool {
+	if !a.ModTime().Equal(b.ModTime()) {
+		return a.ModTime().Before(b.ModTime())
+	}
+	return a.Name() < b.Name()
+}
+
+// rotatedAfter opens the rotated siblings of path that kubelet rotated
+// after the file ref (identified by refKey, or by refFP once compressed),
+// oldest first, to be read from 0 and closed; compressed ones are inflated
+// (rotated.go). The order is kubelet's (by name). If ref is not among the
+// siblings, it falls back to the plain siblings last written after ref.
+func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, now time.Time) []*follower {
+	sibs := listSiblings(path)
+	idx := -1
+	for j := len(sibs) - 1; j >= 0 && idx < 0; j-- { // ref is usually the newest
+		if fi, err := os.Stat(sibs[j].path); err == nil && !sibs[j].gz {
+			if k, _ := keyOf(fi); k == refKey {
+				idx = j
+			}
+		}
+	}
+	var buf [fpSize]byte
+	for j := len(sibs) - 1; j >= 0 && idx < 0 && len(refFP) > 0; j-- {
+		if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && sibs[j].gz && n >= len(refFP) && bytes.Equal(buf[:len(refFP)], refFP) {
+			idx = j
+		}
+	}
+	if idx < 0 {
+		return t.rotatedAfterByTime(path, ref, refKey, now)
+	}
+	// Compressed siblings that are a file open already (it was compressed
+	// while being read) are known by their first bytes.
+	var open [][]byte
+	for _, f := range t.order {
+		if f.st != stClosed && f.dec.path == path && f.fpLen > 0 {
+			open = append(open, f.fp[:f.fpLen])
+		}
+	}
+	var out []*follower
+	for _, s := range sibs[idx+1:] {
+		if s.gz {
+			_, n, err := siblingStart(s, buf[:])
+			if err != nil {
+				continue
+			}
+			dup := false
+			for _, fp := range open {
+				dup = dup || (n >= len(fp) && bytes.Equal(buf[:len(fp)], fp))
+			}
+			if dup {
+				continue
+			}
+		}
+		if f := t.openSibling(path, s, nil, now); f != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// rotatedAfterByTime opens the plain rotated siblings of path last written
+// after ref, oldest first, to be read from 0 and closed.
+func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey, now time.Time) []*follower {
+	dir, base := filepath.Split(path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	type cand struct {
+		p  string
+		fi os.FileInfo
+	}
+	var cs []cand
+	for _, de := range ents {
+		name := de.Name()
+		if !de.Type().IsRegular() || !strings.HasPrefix(name, base+".") {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if !ignoredName(p) || strings.HasSuffix(name, ".gz") || strings.HasSuffix(name, ".tmp") {
+			continue // only kubelet-style rotated names (0.log.<digits...>)
+		}
+		fi, err := os.Stat(p)
+		if err != nil || !fi.ModTime().After(ref.ModTime()) {
+			continue
+		}
+		if k, _ := keyOf(fi); t.files[k] != nil || k == refKey {
+			continue
+		}
+		cs = append(cs, cand{p, fi})
+	}
+	sort.Slice(cs, func(i, j int) bool { return olderThan(cs[i].fi, cs[j].fi) })
+	var out []*follower
+	for _, c := range cs {
+		fh, err := os.Open(c.p)
+		if err != nil {
+			continue
+		}
+		key, _ := keyOf(c.fi)
+		f := &follower{path: c.p, f: fh, key: key, size: c.fi.Size(), dirty: true, st: stDraining, since: now}
+		f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
+		f.fpLen = readFP(fh, f.fp[:])
+		f.tr = t.newTracker(key, path, 0, 0, f.fp[:f.fpLen])
+		t.add(f)
+		out = append(out, f)
+		t.log.Debug("reading file rotated while stopped", "path", c.p)
+	}
+	return out
+}
+
+// findCopy looks beside f for the copy a copytruncate made: a regular file
+// named after f that starts with f's fingerprint and is at least as long as
+// what was read. It takes over f's read position and merge state.
+func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
+	if f.fpLen == 0 {
+		return nil
+	}
+	dir, base := filepath.Split(f.path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var buf [fpSize]byte
+	for _, de := range ents {
+		name := de.Name()
+		if !de.Type().IsRegular() || name == base || !strings.HasPrefix(name, base) || strings.HasSuffix(name, ".gz") {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		fh, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		fi, err := fh.Stat()
+		if err != nil {
+			_ = fh.Close()
+			continue
+		}
+		key, _ := keyOf(fi)
+		if key == f.key || fi.Size() < f.off || t.files[key] != nil {
+			_ = fh.Close()
+			continue
+		}
+		n, _ := fh.ReadAt(buf[:f.fpLen], 0)
+		if n != f.fpLen || !bytes.Equal(buf[:n], f.fp[:f.fpLen]) {
+			_ = fh.Close()
+			continue
+		}
+		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now,
+			off: f.off, consumed: f.consumed, skip: f.skip, fp: f.fp, fpLen: f.fpLen, pred: f.pred, suppressTo: f.suppressTo}
+		c.own = append([]byte(nil), f.carry...)
+		c.carry, c.carryOwned = c.own, true
+		c.dec = f.dec
+		c.dec.path = f.path // lines keep the name they were read under
+		// The copy holds the same bytes at the same offsets: it takes over
+		// f's tracker (lines already emitted, committed offset), now
+		// checkpointed under the copy's identity.
+		c.tr = f.tr
+		t.mu.Lock()
+		c.tr.key = key
+		t.changes++
+		t.mu.Unlock()
+		t.add(c)
+		f.pred = c
+		return c
+	}
+	return nil
+}

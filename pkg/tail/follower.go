@@ -1,0 +1,355 @@
+package tail
+
+import (
+	"bytes"
+	"os"
+	"time"
+)
+
+// maxChunk bounds one read call; a turn may make several up to
+// ReadBytesPerTurn.
+const maxChunk = 128 << 10
+
+// follower is one open file. It is owned by the Run goroutine.
+type follower struct {
+	tr         *tracker
+	path       string
+	f          *os.File
+	key        fileKey
+	fp         [fpSize]byte
+	fpLen      int
+	off        int64  // next byte to read
+	consumed   int64  // end of the last complete line (off minus carry)
+	carry      []byte // the incomplete last line read: in own, or the tail of the last chunk
+	carryOwned bool   // carry is in own (no record refers to it), not in a chunk
+	own        []byte // a small buffer for a short carry, so an idle file holds no chunk
+	skip       bool   // discarding the rest of an over-long line
+	dec        decoder
+	size       int64 // size at the last stat
+	dirty      bool  // may have new bytes
+	more       bool  // stopped by the turn budget, more to read
+	lastRead   time.Time
+	st         followerState // see followerstate.go
+	since      time.Time     // when it left stFollowing (or was opened in stDraining)
+	deletedAt  time.Time     // when it was seen unlinked
+	pred       *follower     // must be closed before this one is read
+	suppressTo int64         // lines ending at or below were delivered before a restart
+	inflated   bool          // an unlinked copy of a compressed file, made by the tailer: never "deleted"
+}
+
+// poll checks every open file; true asks for a rescan (a path changed).
+func (t *Tailer) poll(now time.Time) bool {
+	var behind int64
+	rescan := false
+	for _, f := range t.order {
+		if f.st == stClosed {
+			continue
+		}
+		f.dirty = true
+		if t.check(f, now) {
+			rescan = true
+		}
+		if f.st != stClosed && f.size > f.off {
+			behind += f.size - f.off
+		}
+	}
+	t.m.behind.Set(float64(behind))
+	return rescan
+}
+
+// check looks for rotation, deletion and truncation of f; true if its path
+// now names another file or nothing.
+func (t *Tailer) check(f *follower, now time.Time) bool {
+	if f.st == stClosed {
+		return false
+	}
+	fi, err := f.f.Stat()
+	if err != nil {
+		return false
+	}
+	_, nlink := keyOf(fi)
+	changed := false
+	if f.st == stRotated && nlink > 0 {
+		if st, err := os.Stat(f.path); err == nil {
+			if k, _ := keyOf(st); k == f.key {
+				t.undone(f)
+			}
+		}
+	}
+	if f.st == stFollowing {
+		st, err := os.Stat(f.path)
+		changed = true
+		if err == nil {
+			k, _ := keyOf(st)
+			changed = k != f.key
+		}
+		if changed {
+			f.fire(evMoved, now)
+			if nlink > 0 {
+				t.m.rotations.Inc()
+				t.log.Debug("rotated", "path", f.path)
+			}
+		}
+	}
+	if nlink == 0 && !f.inflated {
+		was := f.st
+		if f.fire(evUnlinked, now) && was == stFollowing {
+			changed = true
+		}
+	}
+	size := fi.Size()
+	switch {
+	case size < f.off || t.rewritten(f, size):
+		t.truncated(f, now)
+	default:
+		f.size = size
+		if f.st == stDeleted && now.Sub(f.deletedAt) >= t.cfg.DeleteWait && f.off < size {
+			t.closeFollower(f, evDeleteWait)
+		}
+	}
+	f.dirty = true
+	t.wantRead(now)
+	return changed
+}
+
+// undone takes back a follower whose path names its file again: kubelet
+// renamed the rotated file back because the runtime could not reopen its
+// log. Reading goes on; nothing is read again.
+func (t *Tailer) undone(f *follower) {
+	if !f.fire(evMovedBack, time.Now()) {
+		return
+	}
+	if p := t.byPath[f.path]; p == nil || p.st == stClosed || p == f {
+		t.byPath[f.path] = f
+	}
+	t.log.Debug("rotation undone; continuing", "path", f.path, "offset", f.consumed)
+}
+
+// rewritten says whether f's file no longer holds what was read from it: its
+// first bytes are not its fingerprint any more, or the byte before the end
+// of the last complete line read is not a newline. It catches a file
+// truncated and written past the old offset between two looks, which a
+// size check cannot. It runs before every read (two small preads). A
+// longer start is taken into the fingerprint.
+func (t *Tailer) rewritten(f *follower, size int64) bool {
+	var buf [fpSize]byte
+	if f.fpLen > 0 || size > 0 {
+		n := readFP(f.f, buf[:])
+		if n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) {
+			return true
+		}
+		if n > f.fpLen {
+			f.fp, f.fpLen = buf, n
+			t.mu.Lock()
+			f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
+			t.mu.Unlock()
+		}
+	}
+	if f.consumed > 0 && !f.skip {
+		if n, _ := f.f.ReadAt(buf[:1], f.consumed-1); n == 1 && buf[0] != '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+// readFile reads what f has, up to the turn budget.
+func (t *Tailer) readFile(f *follower, now time.Time) {
+	fi, err := f.f.Stat()
+	if err != nil {
+		return
+	}
+	size := fi.Size()
+	if size < f.off || t.rewritten(f, size) {
+		t.truncated(f, now)
+		return
+	}
+	f.size = size
+	t.m.reads.Inc()
+	budget := int64(t.cfg.ReadBytesPerTurn)
+	f.dec.now = now.UnixNano()
+	t.attach(f)
+	for budget > 0 && f.off < size {
+		n := min(size-f.off, budget, maxChunk)
+		chunk := t.chunkFor(f, len(f.carry)+int(n))
+		m, _ := f.f.ReadAt(chunk[len(f.carry):], f.off)
+		chunk = chunk[:len(f.carry)+m]
+		f.off += int64(m)
+		budget -= int64(m)
+		t.m.bytesRead.Add(float64(m))
+		t.consume(f, chunk)
+		if int64(m) < n {
+			size = f.off // shrank meanwhile, or a read error: stop here
+			break
+		}
+	}
+	t.collect(f)
+	f.lastRead = now
+	f.more = f.off < size
+	f.dirty = f.more
+	if !f.more && f.st != stFollowing && (f.st != stRotated || now.Sub(f.since) >= t.cfg.ReadInterval) {
+		// Finished a rotated, copied or deleted file through its
+		// descriptor (a rotated one only once it stopped growing for
+		// read_interval: the writer may still be finishing a write).
+		t.closeFollower(f, evEnd)
+	} else if !f.more && f.st != stFollowing {
+		f.dirty = true // come back to close it
+	}
+}
+
+// chunkFor returns a buffer of length need that starts with f's carry. A
+// carry that is the tail of the last chunk is extended in place when that
+// chunk has room (no record refers to the bytes after it). Otherwise the
+// carry is copied into a new buffer; a long one (64 KiB or more, a long line
+// in progress) gets room for the longest line there can be, so a pending
+// long line is copied at most once however many reads it spans.
+func (t *Tailer) chunkFor(f *follower, need int) []byte {
+	if !f.carryOwned && len(f.carry) > 0 && cap(f.carry) >= need {
+		return f.carry[:need]
+	}
+	c := need
+	if len(f.carry) >= 64<<10 {
+		c = max(need, t.rawMax+maxChunk)
+	}
+	chunk := make([]byte, need, c)
+	copy(chunk, f.carry)
+	return chunk
+}
+
+// dropCarry forgets the carry without reusing its bytes (records may refer
+// to them).
+func (f *follower) dropCarry() {
+	f.carry, f.carryOwned = f.own[:0], true
+}
+
+// consume decodes the complete lines of chunk (which starts with f's carry
+// and ends at f.off) and keeps the incomplete rest as the new carry.
+func (t *Tailer) consume(f *follower, chunk []byte) {
+	base := f.off - int64(len(chunk))
+	data := chunk
+	if f.skip {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			f.dropCarry()
+			f.consumed = f.off
+			return
+		}
+		f.skip = false
+		data = data[i+1:]
+		base += int64(i) + 1
+		f.consumed = base
+	}
+	n := f.dec.splitLines(data, base)
+	rest := data[n:]
+	f.consumed = base + int64(n)
+	if len(rest) > t.rawMax {
+		// A line without newline for longer than any line may be: decode
+		// what there is as a cut line and discard the rest of it. Its
+		// cursor is the cut (the same after a restart, so an acknowledged
+		// cut line is not emitted again), but a restart resumes at the
+		// line's start: only line boundaries are committed.
+		end := f.consumed + int64(t.rawMax)
+		nm := len(f.dec.marks)
+		f.dec.line(rest[:t.rawMax:t.rawMax], f.consumed, end, true)
+		for i := nm; i < len(f.dec.marks); i++ {
+			f.dec.marks[i].safe = min(f.dec.marks[i].safe, f.consumed)
+		}
+		f.skip = true
+		f.dropCarry()
+		f.consumed = f.off
+		return
+	}
+	if len(rest) <= 4<<10 {
+		// Short: copied into the file's own small buffer, so that an idle
+		// file with an unfinished last line does not hold a whole chunk.
+		f.own = append(f.own[:0], rest...)
+		f.carry, f.carryOwned = f.own, true
+	} else {
+		// Long: stays where it is; the next read extends it in place.
+		f.carry, f.carryOwned = rest, false
+	}
+}
+
+// truncated handles a file whose size fell below the read offset (or whose
+// start changed): copytruncate. If a copy with the same start sits beside it,
+// the copy is finished from the old offset first; otherwise the bytes never
+// read are counted as lost. The file is then read again from 0 as a new
+// generation.
+func (t *Tailer) truncated(f *follower, now time.Time) {
+	t.m.truncations.Inc()
+	if c := t.findCopy(f, now); c != nil {
+		t.log.Debug("truncated; finishing its copy first", "path", f.path, "copy", c.path)
+	} else {
+		if lost := f.size - f.consumed; lost > 0 {
+			t.m.lost.WithLabelValues(lostTruncated).Add(float64(lost))
+			t.log.Debug("truncated before it was read; bytes lost", "path", f.path, "bytes", lost)
+		}
+		// Fragments of a line whose end was truncated away are emitted
+		// as they are, flagged truncated and counted.
+		t.attach(f)
+		if n := f.dec.flush(f.consumed, true); n > 0 {
+			t.m.partialsCut.WithLabelValues(cutTruncated).Add(float64(n))
+		}
+		t.collect(f)
+		t.closeTracker(f.tr, true)
+	}
+	f.off, f.consumed, f.size = 0, 0, 0
+	f.dropCarry()
+	f.skip, f.suppressTo = false, 0
+	f.dec = decoder{maxLine: t.cfg.MaxLineBytes, path: f.path}
+	f.fpLen = readFP(f.f, f.fp[:])
+	f.tr = t.newTracker(f.key, f.path, 0, 0, f.fp[:f.fpLen])
+	f.dirty, f.more = true, false
+}
+
+// closeFollower closes f for good on ev: evEnd says it was read to its end:
+// an unterminated last line and unfinished partials are emitted; on
+// evDeleteWait (deleted and not read in time) the unread bytes are counted
+// as lost.
+func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
+	atEnd := ev == evEnd
+	was := f.st
+	if !f.fire(ev, time.Now()) {
+		return
+	}
+	t.attach(f)
+	if atEnd {
+		if len(f.carry) > 0 && !f.skip {
+			line := append([]byte(nil), f.carry...)
+			f.dec.line(line, f.consumed, f.off, false)
+			f.consumed = f.off
+		}
+	} else if lost := f.size - f.consumed; lost > 0 {
+		t.m.lost.WithLabelValues(lostDeleted).Add(float64(lost))
+		t.log.Warn("deleted log file closed before it was read to its end; bytes lost", "path", f.path, "bytes", lost)
+	}
+	// A line whose fragments continue in the next file (rotation between
+	// two fragments) or never came (deletion) is emitted as far as it
+	// got, flagged truncated and counted; the successor at the same path
+	// flags the first line of that stream, which is its continuation.
+	if n := f.dec.flush(f.consumed, true); n > 0 {
+		t.m.partialsCut.WithLabelValues(cutRotated).Add(float64(n))
+		if next := t.byPath[f.dec.path]; next != nil && next != f && next.off == 0 {
+			for s := range f.dec.pend {
+				next.dec.cont[s] = next.dec.cont[s] || f.dec.cutStream[s]
+			}
+		}
+	}
+	t.collect(f)
+	if was != stFollowing {
+		if fi, err := f.f.Stat(); err == nil {
+			t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen}
+		}
+	}
+	_ = f.f.Close()
+	t.m.openFiles.Dec()
+	if t.files[f.key] == f {
+		delete(t.files, f.key)
+	}
+	if t.byPath[f.path] == f {
+		delete(t.byPath, f.path)
+	}
+	t.closeTracker(f.tr, false)
+	t.wantRead(time.Now()) // its successor may read now
+	t.log.Debug("closed", "path", f.path, "offset", f.consumed)
+}
