@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -437,7 +438,8 @@ func detectLevel(msg []byte) string {
 		word := bytes.Trim(tok, "[]():|")
 		marked := len(word) < len(tok)
 		if (marked || isUpper(word)) && len(word) >= 4 && len(word) <= 8 {
-			if l := normLevel(string(word)); l != "" && !ambiguous[string(bytes.ToLower(word))] {
+			// word is only read: a view of it as a string spares an allocation per word.
+			if l := normLevel(unsafe.String(unsafe.SliceData(word), len(word))); l != "" && !isAmbiguous(word) {
 				return l
 			}
 		}
@@ -447,7 +449,16 @@ func detectLevel(msg []byte) string {
 }
 
 // ambiguous are level spellings that are also common words.
-var ambiguous = map[string]bool{"config": true, "fine": true, "alert": true, "notice": true, "panic": true}
+var ambiguous = []string{"config", "fine", "alert", "notice", "panic"}
+
+func isAmbiguous(w []byte) bool {
+	for _, a := range ambiguous {
+		if len(w) == len(a) && equalFold(w, a) {
+			return true
+		}
+	}
+	return false
+}
 
 func isUpper(w []byte) bool {
 	for _, c := range w {
