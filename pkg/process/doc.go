@@ -44,7 +44,9 @@
 //   - Order. Records of one file and stream keep their order. A group held
 //     for one stream does not hold back the other stream or other files, so
 //     records of one file's two streams can come out in another order than
-//     they were written.
+//     they were written. When a pod update stops grouping a container (an
+//     annotation set to none), the group it held goes out at its timeout,
+//     after the lines that followed it.
 //   - Bodies. A line's Body is never modified (it belongs to the tailer):
 //     grouping and masking build new ones.
 //

@@ -214,3 +214,17 @@ func TestAnnotations(t *testing.T) {
 		t.Errorf("annotations honoured though not allowed: %+v", r)
 	}
 }
+
+// Masking JSON text that breaks it (a custom pattern matching quotes)
+// turns the field into a string: the record stays valid JSON.
+func TestRedactRawFieldStaysValid(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Parser.Format = "json"
+	cfg.Redact.Custom = []RedactRule{{Name: "quoted-a", Pattern: `"a"`}, {Name: "digits", Pattern: `\d+`}}
+	p, _ := newTest(t, cfg)
+	out := p.Process(linesOf([]byte(`{"obj":{"a":1},"n":[12,3]}`), nil, event.Stdout))
+	want := []event.Field{{Key: "obj", Value: `{[REDACTED]:[REDACTED]}`}, {Key: "n", Value: `[[REDACTED],[REDACTED]]`}}
+	if diff := cmp.Diff(want, out[0].Fields); diff != "" {
+		t.Errorf("fields (-want +got):\n%s", diff)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -32,8 +33,8 @@ func (jsonParser) parse(dst []event.Field, msg []byte) ([]event.Field, bool) {
 }
 
 func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
-	b := bytes.TrimSpace(msg)
-	if len(b) < 2 || b[0] != '{' || !json.Valid(b) {
+	b := bytes.Trim(msg, " \t\n\r") // JSON's white space, no other
+	if len(b) < 2 || b[0] != '{' {
 		return dst, false
 	}
 	n0 := len(dst)
@@ -42,36 +43,214 @@ func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
 	}
 	// One string holds the message: keys and values without escapes are
 	// slices of it (one allocation, not two per field).
-	str := string(b)
-	i := 1
+	var str string
+	fail := func() ([]event.Field, bool) { return dst[:n0], false }
+	i := skipWS(b, 1)
+	if i < len(b) && b[i] == '}' {
+		return dst, i+1 == len(b)
+	}
 	for {
-		i = skipWS(b, i)
-		switch b[i] {
-		case '}':
-			return dst, true
-		case ',':
-			i++
-			continue
+		if i >= len(b) || b[i] != '"' {
+			return fail()
 		}
-		key, j, ok := scanString(b, str, i)
+		if str == "" {
+			str = string(b)
+		}
+		kEnd, ok := skipString(b, i)
 		if !ok {
-			return dst[:n0], false
+			return fail()
 		}
-		i = skipWS(b, j) + 1 // ':'
-		i = skipWS(b, i)
+		key, ok := decodeString(b, str, i, kEnd)
+		if !ok {
+			return fail()
+		}
+		i = skipWS(b, kEnd)
+		if i >= len(b) || b[i] != ':' {
+			return fail()
+		}
+		i = skipWS(b, i+1)
+		vEnd, ok := skipValue(b, i, 2)
+		if !ok {
+			return fail()
+		}
 		var f event.Field
 		if b[i] == '"' {
-			v, j, ok := scanString(b, str, i)
+			v, ok := decodeString(b, str, i, vEnd)
 			if !ok {
-				return dst[:n0], false
+				return fail()
 			}
-			f, i = event.Field{Key: key, Value: v}, j
+			f = event.Field{Key: key, Value: v}
 		} else {
-			j := scanValue(b, i)
-			f, i = event.Field{Key: key, Value: rawValue(b[i:j], str[i:j]), Raw: true}, j
+			f = event.Field{Key: key, Value: rawValue(b[i:vEnd], str[i:vEnd]), Raw: true}
 		}
 		dst = setField(dst, n0, f)
+		i = skipWS(b, vEnd)
+		if i >= len(b) {
+			return fail()
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			if i+1 != len(b) {
+				return fail()
+			}
+			return dst, true
+		default:
+			return fail()
+		}
 	}
+}
+
+// maxDepth is encoding/json's bound on nesting.
+const maxDepth = 10000
+
+// skipValue validates the JSON value at b[i] and returns its end.
+func skipValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) || depth > maxDepth {
+		return 0, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return skipString(b, i)
+	case c == '{' || c == '[':
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == closer {
+			return i + 1, true
+		}
+		for {
+			if c == '{' {
+				end, ok := skipString(b, i)
+				if !ok {
+					return 0, false
+				}
+				i = skipWS(b, end)
+				if i >= len(b) || b[i] != ':' {
+					return 0, false
+				}
+				i = skipWS(b, i+1)
+			}
+			end, ok := skipValue(b, i, depth+1)
+			if !ok {
+				return 0, false
+			}
+			i = skipWS(b, end)
+			if i >= len(b) {
+				return 0, false
+			}
+			if b[i] == closer {
+				return i + 1, true
+			}
+			if b[i] != ',' {
+				return 0, false
+			}
+			i = skipWS(b, i+1)
+		}
+	case c == 't':
+		return skipLiteral(b, i, "true")
+	case c == 'f':
+		return skipLiteral(b, i, "false")
+	case c == 'n':
+		return skipLiteral(b, i, "null")
+	case c == '-' || isDigit(c):
+		return skipNumber(b, i)
+	}
+	return 0, false
+}
+
+func skipLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit), true
+	}
+	return 0, false
+}
+
+// skipNumber validates -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
+func skipNumber(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		j := i
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+		return i > j
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case !digits():
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return 0, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
+// skipString validates the JSON string at b[i] ('"') and returns its end.
+func skipString(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, true
+		case c < 0x20:
+			return 0, false
+		case c == '\\':
+			j++
+			if j >= len(b) {
+				return 0, false
+			}
+			switch b[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if j+4 >= len(b) || !isHex(b[j+1]) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) {
+					return 0, false
+				}
+				j += 4
+			default:
+				return 0, false
+			}
+		}
+	}
+	return 0, false
+}
+
+func isHex(c byte) bool { return isDigit(c) || ('a' <= c|0x20 && c|0x20 <= 'f') }
+
+// decodeString returns the value of the valid JSON string b[i:end] (str is
+// b as a string): a slice of str when it has no escapes and is valid UTF-8,
+// else what encoding/json decodes.
+func decodeString(b []byte, str string, i, end int) (string, bool) {
+	in := b[i+1 : end-1]
+	if bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
+		return str[i+1 : end-1], true
+	}
+	var s string
+	if json.Unmarshal(b[i:end], &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // setField appends f, or replaces the value of the field of the same key
@@ -108,60 +287,6 @@ func skipWS(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// scanString decodes the JSON string starting at b[i] ('"') of valid JSON
-// (str is b as a string) and returns the index just past it.
-func scanString(b []byte, str string, i int) (string, int, bool) {
-	esc := false
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			esc = true
-			j++
-		case '"':
-			if !esc && utf8.Valid(b[i+1:j]) {
-				return str[i+1 : j], j + 1, true
-			}
-			var s string
-			if json.Unmarshal(b[i:j+1], &s) != nil {
-				return "", 0, false
-			}
-			return s, j + 1, true
-		}
-	}
-	return "", 0, false
-}
-
-// scanValue returns the end of the JSON value (not a string) at b[i] of
-// valid JSON.
-func scanValue(b []byte, i int) int {
-	depth := 0
-	for j := i; j < len(b); j++ {
-		switch b[j] {
-		case '"':
-			for j++; j < len(b) && b[j] != '"'; j++ {
-				if b[j] == '\\' {
-					j++
-				}
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return j
-			}
-			depth--
-			if depth == 0 {
-				return j + 1
-			}
-		case ',', ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return j
-			}
-		}
-	}
-	return len(b)
 }
 
 type logfmtParser struct{}
@@ -313,7 +438,8 @@ func detectLevel(msg []byte) string {
 		word := bytes.Trim(tok, "[]():|")
 		marked := len(word) < len(tok)
 		if (marked || isUpper(word)) && len(word) >= 4 && len(word) <= 8 {
-			if l := normLevel(string(word)); l != "" && !ambiguous[string(bytes.ToLower(word))] {
+			// word is only read: a view of it as a string spares an allocation per word.
+			if l := normLevel(unsafe.String(unsafe.SliceData(word), len(word))); l != "" && !isAmbiguous(word) {
 				return l
 			}
 		}
@@ -323,7 +449,16 @@ func detectLevel(msg []byte) string {
 }
 
 // ambiguous are level spellings that are also common words.
-var ambiguous = map[string]bool{"config": true, "fine": true, "alert": true, "notice": true, "panic": true}
+var ambiguous = []string{"config", "fine", "alert", "notice", "panic"}
+
+func isAmbiguous(w []byte) bool {
+	for _, a := range ambiguous {
+		if len(w) == len(a) && equalFold(w, a) {
+			return true
+		}
+	}
+	return false
+}
 
 func isUpper(w []byte) bool {
 	for _, c := range w {

@@ -106,7 +106,9 @@ func TestParseStep(t *testing.T) {
 }
 
 func FuzzParseJSON(f *testing.F) {
-	for _, s := range []string{`{}`, `{"a":1}`, `{"a":"\u00e9","b":{"c":[1,2,{"d":"}"}]},"e":null}`, `{"a":"\xff"}`, ` {"a" : [ ] } `, `[]`, `{"a":`} {
+	for _, s := range []string{`{}`, `{"a":1}`, `{"a":"\u00e9","b":{"c":[1,2,{"d":"}"}]},"e":null}`, `{"a":"\xff"}`, ` {"a" : [ ] } `, `[]`, `{"a":`,
+		"\f{}", "{}\u00a0", `{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`, `{"a":"\u00"}`, `{"a":"\x"}`, `{"a":[1,]}`, `{"a":1,}`,
+		`{"a":1}x`, `{"a" 1}`, `{"a":tru}`, `{"a":{"b":}}`, "{\"a\":\"\t\"}", `{"a":[[[[[]]]]],"b":{"c":{"d":null}}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

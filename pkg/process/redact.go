@@ -3,6 +3,7 @@ package process
 import (
 	"bytes"
 	"encoding/json"
+	"math/bits"
 	"regexp"
 	"slices"
 	"strings"
@@ -39,8 +40,7 @@ var builtinRedactions = map[string]*builtinRedaction{
 	// api_key=..., "password": "...", token: ...
 	"api_key": {pattern: `(?i)\b(?:api[_-]?key|access[_-]?key|secret(?:[_-]?key)?|token|passw(?:or)?d|pwd)\b["']?\s*[:=]\s*["']?(?P<secret>[^\s"',;&]{4,})`,
 		pre: func(b []byte) bool {
-			return bytes.IndexAny(b, ":=") >= 0 && (containsFold(b, "key") || containsFold(b, "token") ||
-				containsFold(b, "secret") || containsFold(b, "passw") || containsFold(b, "pwd"))
+			return bytes.IndexAny(b, ":=") >= 0 && apiKeyWords.in(b)
 		}},
 	// AWS access key ids.
 	"aws_key": {pattern: `\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`,
@@ -218,6 +218,39 @@ func (r *redaction) redactRaw(s, repl string) (string, bool, bool) {
 		return s, true, false
 	}
 	return out, json.Valid([]byte(out)), true
+}
+
+var apiKeyWords = newWordSet("key", "token", "secret", "passw", "pwd")
+
+// wordSet finds lower-case ASCII words, in any case, in one pass: a table
+// says which words start with each byte.
+type wordSet struct {
+	words []string
+	first [256]uint8 // bit i: words[i] starts with this byte (either case)
+}
+
+func newWordSet(words ...string) *wordSet {
+	ws := &wordSet{words: words}
+	for i, w := range words {
+		ws.first[w[0]] |= 1 << i
+		ws.first[w[0]&^0x20] |= 1 << i
+	}
+	return ws
+}
+
+func (ws *wordSet) in(b []byte) bool {
+	for i, c := range b {
+		m := ws.first[c]
+		for m != 0 {
+			k := bits.TrailingZeros8(m)
+			m &^= 1 << k
+			w := ws.words[k]
+			if len(b)-i >= len(w) && equalFold(b[i:i+len(w)], w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func containsFold(b []byte, lower string) bool {

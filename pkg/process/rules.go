@@ -91,7 +91,17 @@ func equalFold(b []byte, lower string) bool {
 
 // mayHeader is the cheap test before an exception header's expression.
 func mayHeader(l []byte) bool {
-	return bytes.Contains(l, []byte("Exception")) || bytes.Contains(l, []byte("Error")) || bytes.Contains(l, []byte("Throwable"))
+	for rest := l; ; {
+		i := bytes.IndexByte(rest, 'E')
+		if i < 0 {
+			break
+		}
+		rest = rest[i+1:]
+		if hasPrefix(rest, "rror") || hasPrefix(rest, "xception") {
+			return true
+		}
+	}
+	return bytes.Contains(l, []byte("Throwable"))
 }
 
 func indented(l []byte) bool { return len(l) > 0 && (l[0] == ' ' || l[0] == '\t') }
