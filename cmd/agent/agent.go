@@ -53,6 +53,13 @@ const (
 // commit offsets.
 func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHooks) error {
 	cfg.apply()
+	// First of all: one agent per state_dir. Released last, after the
+	// offsets are committed.
+	unlock, lockErr := lockStateDir(cfg.StateDir)
+	if lockErr != nil {
+		return lockErr
+	}
+	defer unlock()
 	reg := hooks.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()

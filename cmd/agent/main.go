@@ -36,7 +36,9 @@ const usage = `ferry: a Kubernetes node agent that ships container logs and host
 Usage:
   ferry [run] --config FILE     Run the agent (the default subcommand). SIGTERM or SIGINT
                                 stop reading, flush the sink within shutdown_timeout,
-                                commit offsets and exit 0.
+                                commit offsets and exit 0. SIGHUP, or a change of FILE,
+                                reloads it (an invalid one is refused and logged).
+                                One agent per state_dir (a flock on state_dir/lock).
   ferry demo [--duration 15s]   Run the whole pipeline on an embedded default: a simulated node
                                 writing CRI logs with rotation, an in-process Kafka-protocol
                                 broker, and the real agent; prints what reached the broker
@@ -156,8 +158,32 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// SIGHUP reloads the config (its default action would end the process
+	// at once, exit 129, with no flush and no commit); so does a change of
+	// the file, seen by a watch on its directory.
+	triggers := make(chan string, 1)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				select {
+				case triggers <- "SIGHUP":
+				default: // a reload is pending already
+				}
+			}
+		}
+	}()
+	go watchConfig(ctx, *path, triggers, logger)
 	logger.Info("starting", "version", version, "commit", commit, "config", *path)
-	if err := runAgent(ctx, cfg, logger, runHooks{}); err != nil {
+	if err := runReloading(ctx, *path, cfg, stderr, logger, triggers); err != nil {
+		if errors.Is(err, errStateDirInUse) {
+			fmt.Fprintf(stderr, "ferry: %v\n", err)
+		}
 		logger.Error("agent stopped on error", "err", err)
 		return 1
 	}
