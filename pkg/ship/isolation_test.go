@@ -79,7 +79,12 @@ func createTopic(t testing.TB, addr, topic string, partitions int32) {
 // auto-creation off): log records keep flowing with their usual latency
 // while the metric records wait.
 func TestIsolationMetricsTopicMissing(t *testing.T) {
-	_, addr := startCluster(t, kfake.SeedTopics(3, "logs"))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "logs")) // no "metrics"
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
 	h := runShipper(t, testKafkaConfig(addr), nil)
 	var sent [][]event.Log
 	for i := range 20 {

@@ -618,9 +618,13 @@ func (l *loop) publish(now time.Time, force bool) {
 		}
 		if h.oldest == 0 || o < h.oldest {
 			h.oldest, h.err = o, ln.lastErr
-			h.where = fmt.Sprintf("topic %s partition %d", ln.topic, ln.partition)
-			if ln.partition == unresolved {
+			switch {
+			case l.s.route == nil:
+				h.where = "the " + l.s.sink + " sink"
+			case ln.partition == unresolved:
 				h.where = fmt.Sprintf("topic %s (partitions unknown)", ln.topic)
+			default:
+				h.where = fmt.Sprintf("topic %s partition %d", ln.topic, ln.partition)
 			}
 		}
 	}
