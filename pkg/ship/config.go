@@ -20,13 +20,10 @@ type Config struct {
 	File *FileConfig `yaml:"file"`
 	// Stdout writes NDJSON records to standard output. Default: unset.
 	Stdout *StdoutConfig `yaml:"stdout"`
-	// NotReadyAfter is how old the oldest record not yet confirmed by the
-	// sink may be before Ready reports the agent not ready (0: the
-	// default). Default: 1m.
-	NotReadyAfter time.Duration `yaml:"not_ready_after"`
 }
 
-// defaultNotReadyAfter is NotReadyAfter's default.
+// defaultNotReadyAfter is KafkaConfig.NotReadyAfter's default, and the
+// threshold of the debug sinks.
 const defaultNotReadyAfter = time.Minute
 
 // FileConfig configures the NDJSON file sink.
@@ -93,6 +90,10 @@ type KafkaConfig struct {
 	// TOPIC_AUTHORIZATION_FAILED, instead of holding and retrying them
 	// until the ACL is fixed. Default: false.
 	DropUnauthorized bool `yaml:"drop_unauthorized"`
+	// NotReadyAfter is how long the oldest record not yet confirmed by the
+	// brokers may wait before Ready reports the sink not ready (naming its
+	// topic and partition). Default: 1m.
+	NotReadyAfter time.Duration `yaml:"not_ready_after"`
 	// Retry is the backoff between attempts of a retryable failure.
 	Retry RetryConfig `yaml:"retry"`
 	// TLS secures the connections to the brokers.
@@ -171,6 +172,7 @@ func DefaultKafkaConfig() KafkaConfig {
 		ClientID:        "ferry",
 		DialTimeout:     10 * time.Second,
 		WriteTimeout:    10 * time.Second,
+		NotReadyAfter:   defaultNotReadyAfter,
 		Retry:           RetryConfig{BackoffMin: 100 * time.Millisecond, BackoffMax: 10 * time.Second},
 	}
 }
@@ -192,9 +194,6 @@ func (c Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf(key+": "+format, args...))
-	}
-	if c.NotReadyAfter < 0 {
-		bad("not_ready_after", "must be >= 0")
 	}
 	switch {
 	case c.File != nil:
@@ -263,6 +262,9 @@ func (c Config) Validate() error {
 		}
 		if k.WriteTimeout <= 0 {
 			bad("kafka.write_timeout", "must be > 0")
+		}
+		if k.NotReadyAfter <= 0 {
+			bad("kafka.not_ready_after", "must be > 0")
 		}
 		if k.Retry.BackoffMin <= 0 {
 			bad("kafka.retry.backoff_min", "must be > 0")

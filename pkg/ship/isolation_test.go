@@ -3,11 +3,14 @@ package ship
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -85,7 +88,9 @@ func TestIsolationMetricsTopicMissing(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	addr := c.ListenAddrs()[0]
-	h := runShipper(t, testKafkaConfig(addr), nil)
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.NotReadyAfter = 500 * time.Millisecond
+	h := runShipper(t, cfg, nil)
 	var sent [][]event.Log
 	for i := range 20 {
 		feed(t, h.metrics, event.Snapshot{Node: "node-1", Time: time.Now(), Metrics: []event.Metric{{Name: "node_load1", Value: float64(i)}}})
@@ -106,6 +111,26 @@ func TestIsolationMetricsTopicMissing(t *testing.T) {
 	}
 	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
 		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+	// Readiness says why: the metric records wait for their topic.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err := h.s.Ready()
+		if err != nil && strings.Contains(err.Error(), "topic metrics") && errors.Is(err, kafka.UnknownTopicOrPartition) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ready = %v, want the metrics topic named as unknown", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("metrics", "unknown_topic")); got < 1 {
+		t.Errorf("destination failures{metrics, unknown_topic} = %v", got)
+	}
+	if got := testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("logs", "unknown_topic")); got != 0 {
+		t.Errorf("destination failures{logs, unknown_topic} = %v, want 0", got)
+	}
+	if n := strings.Count(h.logBuf.String(), "level=WARN"); n > 2 {
+		t.Errorf("%d warnings for one missing topic:\n%s", n, h.logBuf.String())
 	}
 }
 

@@ -111,25 +111,25 @@ func TestEachAttemptStampsItsTime(t *testing.T) {
 func TestReadyFollowsDelivery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		refused := errors.New("disk on fire")
-		errs := make([]error, 40) // about 5 minutes of backoff
+		errs := make([]error, 40) // minutes of backoff
 		for i := range errs {
 			errs[i] = refused
 		}
 		p := &fakeProducer{errs: errs}
-		cfg := Config{Stdout: &StdoutConfig{Linger: time.Millisecond}, NotReadyAfter: 30 * time.Second}
+		cfg := Config{Stdout: &StdoutConfig{Linger: time.Millisecond}}
 		s, logs, _, errc := runFake(t, p, cfg)
 		if err := s.Ready(); err != nil {
 			t.Errorf("Ready with nothing held: %v", err)
 		}
 		logs <- makeLogs(1, 0, 3, nil)
-		time.Sleep(29 * time.Second) // synctest's clock
+		time.Sleep(59 * time.Second) // synctest's clock
 		if err := s.Ready(); err != nil {
-			t.Errorf("Ready after 29s (threshold 30s): %v", err)
+			t.Errorf("Ready after 59s (threshold 1m): %v", err)
 		}
 		time.Sleep(2 * time.Second)
 		err := s.Ready()
 		if err == nil || !strings.Contains(err.Error(), "stdout sink") || !errors.Is(err, refused) {
-			t.Errorf("Ready after 31s of refusals = %v, want an error naming the stdout sink and wrapping %q", err, refused)
+			t.Errorf("Ready after 61s of refusals = %v, want an error naming the stdout sink and wrapping %q", err, refused)
 		}
 		close(logs)
 		if err := <-errc; err != nil {
