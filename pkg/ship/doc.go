@@ -92,8 +92,9 @@
 // message.max.bytes).
 //
 // Other settings are explicit too: RequiredAcks (all by default, none
-// refused), Compression (zstd by default; LZ4 frames with 64 KiB blocks
-// and no content checksum, as Kafka's Java producer writes them), the
+// refused), Compression (lz4 by default, chosen by BenchmarkCodec: see
+// bench/README.md; LZ4 frames with 64 KiB blocks and no content checksum,
+// as Kafka's Java producer writes them), the
 // request timeout (see Duplicates; kafka-go gives the brokers half of an
 // attempt's wait to reach required_acks), Transport DialTimeout, ClientID,
 // TLS, SASL and MetadataTTL (6s), auto-creation of topics. Each topic's
