@@ -230,5 +230,8 @@ func (s *status) notReady(now time.Time) string {
 	if age := now.Sub(last); age > readyWindow {
 		return fmt.Sprintf("sink has not answered for %s", age.Round(time.Second))
 	}
+	if err := s.shipper.Ready(); err != nil { // delivery: the oldest unconfirmed record
+		return err.Error()
+	}
 	return ""
 }

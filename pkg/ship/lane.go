@@ -82,7 +82,10 @@ type lane struct {
 	// limit bounds the records of one request while a refused record is
 	// searched for (0: no bound; see nextLimit).
 	limit int
-	// attempts and timeouts count the failed (timed-out) attempts in a row.
+	// attempts counts the failed attempts in a row; timeouts sets how long
+	// the next attempt waits (attemptTimeout): one more after each
+	// timed-out attempt, one less after an answer in under half the wait
+	// of the level below.
 	attempts, timeouts int
 	retryAt            time.Time
 	failingSince       time.Time
@@ -154,7 +157,9 @@ func (l *lane) settle(v verdict, err error, now time.Time, lo, hi time.Duration)
 	if v.act != retry {
 		l.state = idle
 		if v.act != bisect {
-			l.attempts, l.timeouts, l.lastErr = 0, 0, nil
+			// timeouts is kept: see loop.settle, which lowers it only
+			// when answers come back fast again.
+			l.attempts, l.lastErr = 0, nil
 			l.failingSince = time.Time{}
 		}
 		return false

@@ -353,19 +353,21 @@ func (l *loop) remove(ln *lane) {
 // dispatch starts a request for every lane that may send now, and asks
 // again for the partitions of the topics whose lanes wait for them.
 func (l *loop) dispatch(ctx context.Context, now time.Time) {
+	// Unresolved lanes first: the records of those resolved now go out in
+	// this round.
 	var again []*lane
 	for _, ln := range l.order {
-		if !ln.ready(now) {
-			continue
-		}
-		if ln.partition == unresolved {
+		if ln.partition == unresolved && ln.ready(now) {
 			again = append(again, ln)
-			continue
 		}
-		l.start(ctx, ln, now)
 	}
 	for _, ln := range again {
 		l.resolveLane(ctx, ln)
+	}
+	for _, ln := range l.order {
+		if ln.partition != unresolved && ln.ready(now) {
+			l.start(ctx, ln, now)
+		}
 	}
 }
 
@@ -409,6 +411,9 @@ func (l *loop) settle(ctx context.Context, r result) {
 	wasFailing, attempts, since := ln.attempts > 0, ln.attempts, ln.failingSince
 	now := time.Now()
 	first := ln.settle(v, r.err, now, s.backoffMin, s.backoffMax)
+	if r.err == nil && ln.timeouts > 0 && r.took < attemptTimeout(ln.timeouts-1, s.writeTimeout)/2 {
+		ln.timeouts--
+	}
 	switch v.act {
 	case delivered:
 		s.markSuccess()
@@ -613,9 +618,13 @@ func (l *loop) publish(now time.Time, force bool) {
 		}
 		if h.oldest == 0 || o < h.oldest {
 			h.oldest, h.err = o, ln.lastErr
-			h.where = fmt.Sprintf("topic %s partition %d", ln.topic, ln.partition)
-			if ln.partition == unresolved {
+			switch {
+			case l.s.route == nil:
+				h.where = "the " + l.s.sink + " sink"
+			case ln.partition == unresolved:
 				h.where = fmt.Sprintf("topic %s (partitions unknown)", ln.topic)
+			default:
+				h.where = fmt.Sprintf("topic %s partition %d", ln.topic, ln.partition)
 			}
 		}
 	}

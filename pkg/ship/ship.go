@@ -106,9 +106,9 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Shipper{log: logger.With("component", "ship"), opts: opts, m: newMetrics()}
-	s.notReadyAfter = cfg.NotReadyAfter
-	if s.notReadyAfter == 0 {
-		s.notReadyAfter = defaultNotReadyAfter
+	s.notReadyAfter = defaultNotReadyAfter
+	if cfg.Kafka != nil {
+		s.notReadyAfter = time.Duration(cfg.Kafka.NotReadyAfter)
 	}
 	switch {
 	case cfg.Kafka != nil:

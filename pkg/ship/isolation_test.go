@@ -1,0 +1,248 @@
+package ship
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// One destination that cannot take records holds only its own: these
+// tests run against the in-process broker with one topic or partition
+// refusing, and read back with franz-go.
+
+// consumeWithin reads topics from the start until enough or d passed; ok
+// says whether enough was reached.
+func consumeWithin(t testing.TB, addr string, d time.Duration, enough func([]*kgo.Record) bool, topics ...string) (recs []*kgo.Record, ok bool) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for !enough(recs) {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return recs, false
+		}
+		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+	}
+	return recs, true
+}
+
+// feed sends v on ch, failing the test when ship does not take it within
+// 10 seconds (it stopped reading its input).
+func feed[T any](t testing.TB, ch chan<- T, v T) {
+	t.Helper()
+	select {
+	case ch <- v:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ship stopped taking input for 10s")
+	}
+}
+
+// createTopic creates topic on the cluster at addr.
+func createTopic(t testing.TB, addr, topic string, partitions int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, 1
+	req.Topics = append(req.Topics, rt)
+	res, err := req.RequestWith(t.Context(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(res.Topics[0].ErrorCode); err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
+// The cluster has no metrics topic (the default metrics_topic, with
+// auto-creation off): log records keep flowing with their usual latency
+// while the metric records wait.
+func TestIsolationMetricsTopicMissing(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "logs")) // no "metrics"
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.NotReadyAfter = 500 * time.Millisecond
+	h := runShipper(t, cfg, nil)
+	var sent [][]event.Log
+	for i := range 20 {
+		feed(t, h.metrics, event.Snapshot{Node: "node-1", Time: time.Now(), Metrics: []event.Metric{{Name: "node_load1", Value: float64(i)}}})
+		ls := makeLogs(uint64(i%4), (i/4)*10, 10, metaFor(i%4))
+		sent = append(sent, ls)
+		feed(t, h.logs, ls)
+	}
+	recs, ok := consumeWithin(t, addr, 10*time.Second, func(r []*kgo.Record) bool { return len(dedup(r)) >= 200 }, "logs")
+	if !ok {
+		t.Fatalf("with the metrics topic missing, %d of 200 log records arrived in 10s", len(dedup(recs)))
+	}
+	checkPerKeyOrder(t, dedup(recs))
+	for deadline := time.Now().Add(10 * time.Second); len(h.ack.cursors()) < 200; {
+		if time.Now().After(deadline) {
+			t.Fatalf("acked %d of 200 log records", len(h.ack.cursors()))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+	// Readiness says why: the metric records wait for their topic.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err := h.s.Ready()
+		if err != nil && strings.Contains(err.Error(), "topic metrics") && errors.Is(err, kafka.UnknownTopicOrPartition) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ready = %v, want the metrics topic named as unknown", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("metrics", "unknown_topic")); got < 1 {
+		t.Errorf("destination failures{metrics, unknown_topic} = %v", got)
+	}
+	if got := testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("logs", "unknown_topic")); got != 0 {
+		t.Errorf("destination failures{logs, unknown_topic} = %v, want 0", got)
+	}
+	if n := strings.Count(h.logBuf.String(), "level=WARN"); n > 2 {
+		t.Errorf("%d warnings for one missing topic:\n%s", n, h.logBuf.String())
+	}
+}
+
+// A templated topic whose fallback topic does not exist either: the
+// records of existing topics flow; those of the missing topic wait, and
+// arrive once the fallback topic is created.
+func TestIsolationTemplateFallbackMissing(t *testing.T) {
+	_, addr := startCluster(t, kfake.SeedTopics(2, "logs.shop"))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Topic = "logs.{{ .Namespace }}"
+	cfg.Kafka.FallbackTopic = "logs-fallback"
+	h := runShipper(t, cfg, nil)
+	gone := metaFor(2)
+	gone.Namespace = "gone"
+	var shop, held [][]event.Log
+	for i := range 10 {
+		a, b := makeLogs(1, i*10, 10, metaFor(1)), makeLogs(2, i*10, 10, gone)
+		shop, held = append(shop, a), append(held, b)
+		feed(t, h.logs, b)
+		feed(t, h.logs, a)
+	}
+	recs, ok := consumeWithin(t, addr, 10*time.Second, func(r []*kgo.Record) bool { return len(dedup(r)) >= 100 }, "logs.shop")
+	if !ok {
+		t.Fatalf("with the fallback topic missing, %d of 100 records of an existing topic arrived in 10s", len(dedup(recs)))
+	}
+	checkPerKeyOrder(t, dedup(recs))
+	for deadline := time.Now().Add(10 * time.Second); len(h.ack.cursors()) < 100; {
+		if time.Now().After(deadline) {
+			t.Fatalf("acked %d of 100 records of an existing topic", len(h.ack.cursors()))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if diff := cmp.Diff(sortCursors(cursorsOf(shop...)), sortCursors(h.ack.cursors())); diff != "" {
+		t.Errorf("acked before the fallback topic exists (-want +got):\n%s", diff)
+	}
+
+	createTopic(t, addr, "logs-fallback", 2)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(h.logBuf.String())
+		}
+	})
+	h.finish(t)
+	fb, ok := consumeWithin(t, addr, 30*time.Second, func(r []*kgo.Record) bool { return len(dedup(r)) >= 100 }, "logs-fallback")
+	if !ok {
+		t.Fatalf("%d of 100 held records reached the fallback topic once it existed", len(dedup(fb)))
+	}
+	checkPerKeyOrder(t, dedup(fb))
+	if diff := cmp.Diff(sortCursors(cursorsOf(append(shop, held...)...)), sortCursors(h.ack.cursors())); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+}
+
+// One partition refuses every produce (no leader, not enough replicas)
+// while records keep coming: the keys of the other partitions arrive
+// within seconds, the stuck partition's once it recovers, in order and
+// none lost.
+func TestIsolationStuckPartition(t *testing.T) {
+	const stuck = 1
+	c, addr := startCluster(t, kfake.SeedTopics(3, "logs"))
+	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs", Partitions: []int32{stuck},
+		Err: kerr.NotEnoughReplicas, Count: -1})
+	h := runShipper(t, testKafkaConfig(addr), nil)
+	const keys, rounds, lines = 12, 25, 20
+	partOf := func(k int) int {
+		return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: []byte(metaFor(k).PodUID)}, 0, 1, 2)
+	}
+	var sent [][]event.Log
+	free, onStuck := 0, 0
+	for r := range rounds {
+		for k := range keys {
+			ls := makeLogs(uint64(k), r*lines, lines, metaFor(k))
+			sent = append(sent, ls)
+			feed(t, h.logs, ls)
+			if partOf(k) == stuck {
+				onStuck += lines
+			} else {
+				free += lines
+			}
+		}
+	}
+	if onStuck == 0 || free == 0 {
+		t.Fatalf("keys spread badly: %d records on the stuck partition, %d elsewhere", onStuck, free)
+	}
+	recs, ok := consumeWithin(t, addr, 10*time.Second, func(r []*kgo.Record) bool { return len(dedup(r)) >= free }, "logs")
+	if !ok {
+		t.Fatalf("with partition %d stuck, %d of the %d records of the other partitions arrived in 10s", stuck, len(dedup(recs)), free)
+	}
+	for _, r := range recs {
+		if r.Partition == stuck {
+			t.Fatalf("a record reached the stuck partition %d", stuck)
+		}
+	}
+	fault.Remove()
+	h.finish(t)
+	all, ok := consumeWithin(t, addr, 30*time.Second, func(r []*kgo.Record) bool { return len(dedup(r)) >= free+onStuck }, "logs")
+	if !ok {
+		t.Fatalf("after recovery %d of %d records arrived", len(dedup(all)), free+onStuck)
+	}
+	checkPerKeyOrder(t, dedup(all))
+	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+	seen := map[string]int{}
+	for _, r := range all {
+		var rec logRecord
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			t.Fatal(err)
+		}
+		seen[fmt.Sprintf("%s@%d", rec.File, rec.Offset)]++
+	}
+	if len(seen) != free+onStuck {
+		t.Errorf("%d distinct records, want %d", len(seen), free+onStuck)
+	}
+}
