@@ -76,16 +76,19 @@ var _ prometheus.Collector = (*Collector)(nil)
 // node_scrape_collector_success 0 and one warning. With a Registerer, it
 // registers the collector and the ferry_hostmetrics_* counters on it.
 func New(cfg Config, logger *slog.Logger, opts Options) (*Collector, error) {
-	return newCollector(cfg, logger, opts, hooks{statfs: statfs, machine: machine, pageSize: os.Getpagesize()})
+	return newCollector(cfg, logger, opts, hooks{statfs: statfs, machine: machine, pageSize: os.Getpagesize(),
+		now: time.Now, adjtimex: adjtimex})
 }
 
 // hooks are what tests replace: statfs (to make a mount hang), and
-// uname's machine field and the page size (to make fixtures independent
-// of the machine).
+// uname's machine field, the page size, the clock and adjtimex(2) (to make
+// fixtures independent of the machine).
 type hooks struct {
 	statfs   statfsFunc
 	machine  func() (string, error)
 	pageSize int
+	now      func() time.Time
+	adjtimex func() (int, timex, error)
 }
 
 func newCollector(cfg Config, logger *slog.Logger, opts Options, h hooks) (*Collector, error) {
@@ -177,6 +180,24 @@ func buildParts(cfg Config, h hooks) ([]*part, error) {
 	add(cc.Uname, "uname", &unameCollector{proc: cfg.Proc, machine: h.machine})
 	add(cc.Sockstat, "sockstat", &sockstatCollector{proc: cfg.Proc, pageSize: h.pageSize})
 	add(cc.Conntrack, "conntrack", &conntrackCollector{proc: cfg.Proc})
+	add(cc.Netclass, "netclass", &netclassCollector{sys: cfg.Sys})
+	if cc.Netstat {
+		n, err := newNetstatCollector(cfg)
+		if err != nil {
+			return nil, err
+		}
+		add(true, "netstat", n)
+	}
+	add(cc.Softnet, "softnet", &softnetCollector{proc: cfg.Proc})
+	add(cc.Schedstat, "schedstat", &schedstatCollector{proc: cfg.Proc})
+	add(cc.Time, "time", &timeCollector{sys: cfg.Sys, now: h.now})
+	add(cc.Timex, "timex", &timexCollector{adjtimex: h.adjtimex})
+	add(cc.Entropy, "entropy", &entropyCollector{proc: cfg.Proc})
+	add(cc.Cpufreq, "cpufreq", &cpufreqCollector{sys: cfg.Sys})
+	add(cc.Thermal, "thermal_zone", &thermalZoneCollector{sys: cfg.Sys})
+	add(cc.OS, "os", &osCollector{rootfs: cfg.RootFS})
+	add(cc.ARP, "arp", &arpCollector{proc: cfg.Proc})
+	add(cc.UDPQueues, "udp_queues", &udpQueuesCollector{proc: cfg.Proc})
 	return parts, nil
 }
 

@@ -52,6 +52,8 @@ type Config struct {
 	Netdev NetdevConfig `yaml:"netdev"`
 	// VMStat tunes the vmstat collector.
 	VMStat VMStatConfig `yaml:"vmstat"`
+	// Netstat tunes the netstat collector.
+	Netstat NetstatConfig `yaml:"netstat"`
 	// MaxHeldSnapshots is how many snapshots may wait for the sink at once;
 	// beyond that the oldest is dropped and counted. The effective bound is
 	// the smaller of this and the capacity of Options.Out. Default 4.
@@ -60,19 +62,31 @@ type Config struct {
 
 // Collectors turns each collector on or off. Every field defaults to true.
 type Collectors struct {
-	CPU        bool `yaml:"cpu"`        // node_cpu_*; default true
-	Meminfo    bool `yaml:"meminfo"`    // node_memory_*; default true
-	Loadavg    bool `yaml:"loadavg"`    // node_load1/5/15; default true
-	Diskstats  bool `yaml:"diskstats"`  // node_disk_*; default true
-	Netdev     bool `yaml:"netdev"`     // node_network_*; default true
-	Filesystem bool `yaml:"filesystem"` // node_filesystem_*; default true
-	Pressure   bool `yaml:"pressure"`   // node_pressure_*; default true
-	VMStat     bool `yaml:"vmstat"`     // node_vmstat_*; default true
-	Stat       bool `yaml:"stat"`       // node_boot_time_seconds, node_context_switches_total, ...; default true
-	FileFD     bool `yaml:"filefd"`     // node_filefd_*; default true
-	Uname      bool `yaml:"uname"`      // node_uname_info; default true
-	Sockstat   bool `yaml:"sockstat"`   // node_sockstat_*; default true
-	Conntrack  bool `yaml:"conntrack"`  // node_nf_conntrack_*; default true
+	CPU        bool `yaml:"cpu"`          // node_cpu_*; default true
+	Meminfo    bool `yaml:"meminfo"`      // node_memory_*; default true
+	Loadavg    bool `yaml:"loadavg"`      // node_load1/5/15; default true
+	Diskstats  bool `yaml:"diskstats"`    // node_disk_*; default true
+	Netdev     bool `yaml:"netdev"`       // node_network_*; default true
+	Filesystem bool `yaml:"filesystem"`   // node_filesystem_*; default true
+	Pressure   bool `yaml:"pressure"`     // node_pressure_*; default true
+	VMStat     bool `yaml:"vmstat"`       // node_vmstat_*; default true
+	Stat       bool `yaml:"stat"`         // node_boot_time_seconds, node_context_switches_total, ...; default true
+	FileFD     bool `yaml:"filefd"`       // node_filefd_*; default true
+	Uname      bool `yaml:"uname"`        // node_uname_info; default true
+	Sockstat   bool `yaml:"sockstat"`     // node_sockstat_*; default true
+	Conntrack  bool `yaml:"conntrack"`    // node_nf_conntrack_*; default true
+	Netclass   bool `yaml:"netclass"`     // node_network_up, _carrier, _mtu_bytes, _speed_bytes, _info, ...; default true
+	Netstat    bool `yaml:"netstat"`      // node_netstat_*; default true
+	Softnet    bool `yaml:"softnet"`      // node_softnet_*; default true
+	Schedstat  bool `yaml:"schedstat"`    // node_schedstat_*; default true
+	Time       bool `yaml:"time"`         // node_time_*; default true
+	Timex      bool `yaml:"timex"`        // node_timex_*; default true
+	Entropy    bool `yaml:"entropy"`      // node_entropy_*; default true
+	Cpufreq    bool `yaml:"cpufreq"`      // node_cpu_frequency_*, node_cpu_scaling_*; default true
+	Thermal    bool `yaml:"thermal_zone"` // node_thermal_zone_temp, node_cooling_device_*; default true
+	OS         bool `yaml:"os"`           // node_os_info, node_os_version; default true
+	ARP        bool `yaml:"arp"`          // node_arp_entries; default true
+	UDPQueues  bool `yaml:"udp_queues"`   // node_udp_queues; default true
 }
 
 // FilesystemConfig tunes the filesystem collector.
@@ -111,6 +125,14 @@ type VMStatConfig struct {
 	Fields string `yaml:"fields"`
 }
 
+// NetstatConfig tunes the netstat collector.
+type NetstatConfig struct {
+	// Fields is a regular expression of <Protocol>_<Field> names of
+	// /proc/net/netstat, snmp and snmp6 to export. Default
+	// DefaultNetstatFields.
+	Fields string `yaml:"fields"`
+}
+
 // DefaultConfig returns the configuration that fits a standard node when the
 // agent runs on the host itself.
 func DefaultConfig() Config {
@@ -123,7 +145,9 @@ func DefaultConfig() Config {
 		Collectors: Collectors{
 			CPU: true, Meminfo: true, Loadavg: true, Diskstats: true, Netdev: true,
 			Filesystem: true, Pressure: true, VMStat: true, Stat: true, FileFD: true,
-			Uname: true, Sockstat: true, Conntrack: true,
+			Uname: true, Sockstat: true, Conntrack: true, Netclass: true, Netstat: true,
+			Softnet: true, Schedstat: true, Time: true, Timex: true, Entropy: true, Cpufreq: true,
+			Thermal: true, OS: true, ARP: true, UDPQueues: true,
 		},
 		Filesystem: FilesystemConfig{
 			StatfsTimeout:      5 * time.Second,
@@ -132,6 +156,7 @@ func DefaultConfig() Config {
 		},
 		Diskstats:        DiskstatsConfig{DeviceExclude: DefaultDiskDeviceExclude},
 		VMStat:           VMStatConfig{Fields: DefaultVMStatFields},
+		Netstat:          NetstatConfig{Fields: DefaultNetstatFields},
 		MaxHeldSnapshots: 4,
 	}
 }
@@ -163,6 +188,7 @@ func (c Config) Validate() error {
 		{"diskstats.device_exclude", c.Diskstats.DeviceExclude},
 		{"netdev.device_exclude", c.Netdev.DeviceExclude},
 		{"vmstat.fields", c.VMStat.Fields},
+		{"netstat.fields", c.Netstat.Fields},
 	} {
 		if _, err := regexp.Compile(r.val); err != nil {
 			bad(r.key, "not a regular expression: %v", err)

@@ -134,7 +134,7 @@ func cmpUint(a, b uint64) int {
 
 // readUint reads a sysfs file holding one unsigned integer.
 func readUint(path string) (uint64, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return 0, err
 	}

@@ -6,24 +6,31 @@
 //
 // # What it guarantees
 //
-//   - Names, help texts, types and label sets are node_exporter's (checked
-//     against its source): node_cpu_seconds_total{cpu,mode},
+//   - Names, help texts, types and label sets are node_exporter v1.12.1's,
+//     checked side by side against the real node_exporter on the same
+//     machine (TestNodeExporterParity): node_cpu_seconds_total{cpu,mode},
 //     node_memory_MemAvailable_bytes, node_disk_read_bytes_total{device},
-//     node_network_receive_bytes_total{device},
+//     node_network_receive_bytes_total{device}, node_network_up{device},
+//     node_network_speed_bytes{device},
 //     node_filesystem_avail_bytes{device,mountpoint,fstype,device_error},
-//     node_load1, node_pressure_*, node_vmstat_*, node_boot_time_seconds,
-//     node_filefd_*, node_uname_info, node_sockstat_*, node_nf_conntrack_*,
-//     and per collector
+//     node_load1, node_pressure_*, node_vmstat_*, node_netstat_*,
+//     node_softnet_*, node_schedstat_*, node_time_seconds, node_timex_*,
+//     node_entropy_*, node_cpu_frequency_hertz, node_thermal_zone_temp,
+//     node_os_info, node_arp_entries, node_udp_queues,
+//     node_boot_time_seconds, node_filefd_*, node_uname_info,
+//     node_sockstat_*, node_nf_conntrack_*, and per collector
 //     node_scrape_collector_duration_seconds{collector} and
 //     node_scrape_collector_success{collector}. Existing dashboards and
 //     alerts work unchanged. Snapshots ship node_exporter's untyped vmstat
-//     fields as gauges.
+//     and netstat fields as gauges.
 //   - One gather path feeds both outlets: a scrape and a snapshot of the
 //     same state carry the same families, labels and values.
 //   - Each collector (cpu, meminfo, loadavg, diskstats, netdev, filesystem,
-//     pressure, vmstat, stat, filefd, uname, sockstat, conntrack) can be
-//     turned off, reads only under the configured roots (proc, sys,
-//     rootfs), and has a read step (files, through
+//     pressure, vmstat, stat, filefd, uname, sockstat, conntrack,
+//     netclass, netstat, softnet, schedstat, time, timex, entropy, cpufreq,
+//     thermal_zone, os, arp, udp_queues) can be turned off, reads only
+//     under the configured roots (proc, sys, rootfs; time and timex read
+//     the kernel's clock), and has a read step (files, through
 //     github.com/prometheus/procfs where it parses them) apart from a pure
 //     step that turns what was read into samples.
 //   - A missing or unreadable source (no PSI on this kernel, no permission,
@@ -33,9 +40,11 @@
 //     agent, and a malformed file cannot make a scrape fail as a whole
 //     (repeated series are dropped, label values are made valid UTF-8).
 //   - The node's view, not the pod's: network counters (netdev, sockstat,
-//     conntrack) are read from <proc>/1/net, the network namespace of the
-//     host's PID 1, so a pod without hostNetwork reports the node's
-//     interfaces when given the host's /proc. Mounts are read from <proc>/1/mountinfo (falling
+//     conntrack, netstat, arp, udp_queues) are read from <proc>/1/net, the
+//     network namespace of the host's PID 1, so a pod without hostNetwork
+//     reports the node's interfaces when given the host's /proc; netclass
+//     reads <sys>/class/net, which shows the devices of the namespace that
+//     mounted that sysfs (the host's /sys: the node's). Mounts are read from <proc>/1/mountinfo (falling
 //     back to the agent's own when PID 1 is hidden) and measured under
 //     rootfs, with mount points reported relative to it.
 //   - A statfs that hangs (a dead network mount) is waited for at most
@@ -52,6 +61,10 @@
 //
 // node_uname_info's nodename and domainname come from the agent's UTS
 // namespace: in a pod without hostNetwork, nodename is the pod's hostname.
+// node_time_zone_offset_seconds is the agent's time zone (UTC in the
+// image), not the host's. node_netstat_* and node_entropy_* keep
+// node_exporter's names, which promtool's lint calls camelCase and not
+// base units.
 // Label values of node_disk_info that come from udev (path, wwn, model,
 // serial, revision) are empty unless <rootfs>/run/udev/data is readable.
 // promtool's lint calls meminfo's kernel field names (MemAvailable)

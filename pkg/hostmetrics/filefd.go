@@ -3,7 +3,6 @@ package hostmetrics
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -20,7 +19,7 @@ type filefdCollector struct{ proc string }
 
 func (c *filefdCollector) collect(e *emitter) error {
 	path := filepath.Join(c.proc, "sys", "fs", "file-nr")
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return err
 	}

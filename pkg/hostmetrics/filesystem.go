@@ -25,6 +25,7 @@ var (
 	fsAvailDesc     = fsGauge("avail_bytes", "Filesystem space available to non-root users in bytes.")
 	fsFilesDesc     = fsGauge("files", "Filesystem total file nodes.")
 	fsFilesFreeDesc = fsGauge("files_free", "Filesystem total free file nodes.")
+	fsPurgeableDesc = fsGauge("purgeable_bytes", "Filesystem space available including purgeable space (MacOS specific).")
 	fsReadonlyDesc  = fsGauge("readonly", "Filesystem read-only status.")
 	fsDevErrorDesc  = fsGauge("device_error", "Whether an error occurred while getting statistics for the given device.")
 	fsMountInfoDesc = newDesc("node_filesystem_mount_info", "Filesystem mount information.",
@@ -240,6 +241,9 @@ func emitFilesystems(e *emitter, ms []fsMount, res []fsResult) {
 		e.emit(fsFilesDesc, float64(r.st.Files), m.device, m.mountPoint, m.fsType, errLabel)
 		e.emit(fsFilesFreeDesc, float64(r.st.Ffree), m.device, m.mountPoint, m.fsType, errLabel)
 		e.emit(fsMountInfoDesc, 1, m.device, m.major, m.minor, m.mountPoint)
+		// Purgeable space is a macOS notion; node_exporter 1.12 reports
+		// it as 0 for every Linux mount, and dashboards may sum it.
+		e.emit(fsPurgeableDesc, 0, m.device, m.mountPoint, m.fsType, errLabel)
 	}
 }
 

@@ -110,6 +110,46 @@ func TestFixtureValues(t *testing.T) {
 		{"vmstat field", "node_vmstat_oom_kill", nil, mustVMStat(t, "oom_kill"), false},
 		{"vmstat field outside the default filter", "node_vmstat_nr_free_pages", nil, 0, true},
 		{"meminfo", "node_memory_MemTotal_bytes", nil, mustMemTotal(t), false},
+		{"network up when operstate is up", "node_network_up", []string{"device", "eth0"}, 1, false},
+		{"loopback's operstate unknown is not up", "node_network_up", []string{"device", "lo"}, 0, false},
+		{"carrier down on a bridge without ports", "node_network_carrier", []string{"device", "docker0"}, 0, false},
+		{"speed in bytes per second", "node_network_speed_bytes", []string{"device", "eth0"}, 10000 * 1e6 / 8, false},
+		{"unknown speed -1 reported as node_exporter 1.x does", "node_network_speed_bytes", []string{"device", "docker0"}, -125000, false},
+		{"no speed file, no speed", "node_network_speed_bytes", []string{"device", "lo"}, 0, true},
+		{"mtu", "node_network_mtu_bytes", []string{"device", "eth0"}, 9001, false},
+		{"info labels", "node_network_info", []string{"device", "eth0", "adminstate", "up", "operstate", "up", "duplex", "full", "ifalias", "uplink"}, 1, false},
+		{"admin down from flags", "node_network_info", []string{"device", "docker0", "adminstate", "down"}, 1, false},
+		{"rx_nohandler from sysfs", "node_network_receive_nohandler_total", []string{"device", "eth0"}, 17, false},
+		{"no rx_nohandler for a device sysfs lacks", "node_network_receive_nohandler_total", []string{"device", "ifb0"}, 0, true},
+		{"netstat listen drops", "node_netstat_TcpExt_ListenDrops", nil, 11, false},
+		{"netstat tcp retransmits", "node_netstat_Tcp_RetransSegs", nil, 1, false},
+		{"netstat snmp6 field", "node_netstat_Ip6_InOctets", nil, mustSNMP6(t, "Ip6_InOctets"), false},
+		{"netstat field outside the default filter", "node_netstat_TcpExt_EmbryonicRsts", nil, 0, true},
+		{"softnet dropped", "node_softnet_dropped_total", []string{"cpu", "1"}, 7, false},
+		{"softnet squeezed", "node_softnet_times_squeezed_total", []string{"cpu", "0"}, 4, false},
+		{"softnet cpu from the kernel's index column", "node_softnet_processed_total", []string{"cpu", "3"}, 0x35, false},
+		{"schedstat running in seconds", "node_schedstat_running_seconds_total", []string{"cpu", "1"}, 2.507573862, false},
+		{"schedstat waiting in seconds", "node_schedstat_waiting_seconds_total", []string{"cpu", "0"}, 1.356432611, false},
+		{"entropy", "node_entropy_available_bits", nil, 256, false},
+		{"time", "node_time_seconds", nil, float64(fixtureNow().UnixNano()) / 1e9, false},
+		{"time zone", "node_time_zone_offset_seconds", []string{"time_zone", "CET"}, 3600, false},
+		{"current clocksource", "node_time_clocksource_current_info", []string{"device", "0", "clocksource", "kvm-clock"}, 1, false},
+		{"timex synced", "node_timex_sync_status", nil, 1, false},
+		{"timex offset in nanoseconds with STA_NANO", "node_timex_offset_seconds", nil, -125e-6, false},
+		{"timex maxerror in microseconds", "node_timex_maxerror_seconds", nil, 0.004, false},
+		{"timex frequency ratio", "node_timex_frequency_adjustment_ratio", nil, 1 - 20.0/1e6, false},
+		{"cpufreq in hertz", "node_cpu_scaling_frequency_hertz", []string{"cpu", "1"}, 1.9e9, false},
+		{"governor in use", "node_cpu_scaling_governor", []string{"cpu", "0", "governor", "powersave"}, 1, false},
+		{"governor not in use", "node_cpu_scaling_governor", []string{"cpu", "0", "governor", "performance"}, 0, false},
+		{"thermal zone in celsius", "node_thermal_zone_temp", []string{"zone", "0", "type", "x86_pkg_temp"}, 52.5, false},
+		{"cooling device", "node_cooling_device_cur_state", []string{"name", "0", "type", "Processor"}, 1, false},
+		{"os info, quotes undone", "node_os_info", []string{"id", "ubuntu", "id_like", "debian", "variant", `Kubernetes "node" image`, "version_id", "24.04"}, 1, false},
+		{"os version", "node_os_version", []string{"id", "ubuntu"}, 24.04, false},
+		{"os support end", "node_os_support_end_timestamp_seconds", nil, 1874880000, false},
+		{"arp entries per device", "node_arp_entries", []string{"device", "eth0"}, 2, false},
+		{"udp queues summed", "node_udp_queues", []string{"queue", "rx", "ip", "v4"}, 0xa00, false},
+		{"filesystem purgeable is 0 on Linux", "node_filesystem_purgeable_bytes", []string{"mountpoint", "/"}, 0, false},
+		{"no purgeable for a failed statfs", "node_filesystem_purgeable_bytes", []string{"mountpoint", "/mnt/denied"}, 0, true},
 		{"every collector succeeded but pressure irq", "node_scrape_collector_success", []string{"collector", "pressure"}, 1, false},
 	}
 	for _, tt := range tests {
@@ -168,6 +208,24 @@ func mustVMStat(t *testing.T, key string) float64 {
 		}
 	}
 	t.Fatalf("no %s in fixture vmstat", key)
+	return 0
+}
+
+func mustSNMP6(t *testing.T, key string) float64 {
+	b, err := os.ReadFile("testdata/proc/1/net/snmp6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kvs, err := parseSNMP6(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range kvs {
+		if kv.key == key {
+			return kv.val
+		}
+	}
+	t.Fatalf("no %s in fixture snmp6", key)
 	return 0
 }
 
@@ -256,7 +314,7 @@ func TestAbsentPSI(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &recordHandler{}
-	c, err := newCollector(cfg, slog.New(h), Options{}, hooks{statfs: fakeStatfs(cfg.RootFS), machine: fixedMachine, pageSize: 4096})
+	c, err := newCollector(cfg, slog.New(h), Options{}, fixtureHooks(fakeStatfs(cfg.RootFS)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,8 +342,10 @@ func TestAbsentPSI(t *testing.T) {
 	}
 }
 
-// TestMissingRoots: roots that do not exist fail every collector, never
-// the agent; New still succeeds (the mounts may come later).
+// TestMissingRoots: roots that do not exist fail every collector but the
+// clock's (time and timex read the clock; time lists clock sources, of
+// which there are then none, as in node_exporter), never the agent; New
+// still succeeds (the mounts may come later).
 func TestMissingRoots(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Proc, cfg.Sys, cfg.RootFS = "/nonexistent/proc", "/nonexistent/sys", "/nonexistent/root"
@@ -305,17 +365,24 @@ func TestMissingRoots(t *testing.T) {
 		case "node_scrape_collector_success":
 			for _, m := range mf.GetMetric() {
 				n++
+				if col := m.GetLabel()[0].GetValue(); col == "timex" || col == "time" {
+					continue
+				}
 				if m.GetGauge().GetValue() != 0 {
 					t.Errorf("%v succeeded without a /proc", m.GetLabel())
 				}
 			}
 		case "node_scrape_collector_duration_seconds":
 		default:
+			switch name := mf.GetName(); {
+			case strings.HasPrefix(name, "node_timex_"), name == "node_time_seconds", name == "node_time_zone_offset_seconds":
+				continue
+			}
 			t.Errorf("family %s reported without a /proc", mf.GetName())
 		}
 	}
-	if n != 13 {
-		t.Errorf("%d collectors reported, want 13", n)
+	if n != 25 {
+		t.Errorf("%d collectors reported, want 25", n)
 	}
 }
 

@@ -52,6 +52,63 @@ func FuzzParseUdev(f *testing.F) {
 	})
 }
 
+func FuzzParseNetstat(f *testing.F) {
+	for _, name := range []string{"netstat", "snmp"} {
+		if b, err := os.ReadFile("testdata/proc/1/net/" + name); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("Tcp: A B\nTcp: 1 2\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		kvs, err := parseNetstat(b)
+		if err != nil {
+			return
+		}
+		for _, kv := range kvs {
+			if !validMetricName(kv.key) || !strings.Contains(kv.key, "_") {
+				t.Errorf("field %q cannot be a netstat metric name", kv.key)
+			}
+		}
+	})
+}
+
+func FuzzParseSNMP6(f *testing.F) {
+	if b, err := os.ReadFile("testdata/proc/1/net/snmp6"); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		kvs, err := parseSNMP6(b)
+		if err != nil {
+			return
+		}
+		for _, kv := range kvs {
+			if !validMetricName(kv.key) || !strings.Contains(kv.key, "6_") {
+				t.Errorf("field %q cannot be a netstat metric name", kv.key)
+			}
+		}
+	})
+}
+
+func FuzzParseOSRelease(f *testing.F) {
+	if b, err := os.ReadFile("testdata/rootfs/etc/os-release"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte(`A="x\"y" B='z' C=un\ quoted D="open`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for k, v := range parseOSRelease(b) {
+			if !validMetricName(k) {
+				t.Errorf("key %q", k)
+			}
+			if len(v) > len(b) {
+				t.Errorf("value %q of %q longer than the file", v, k)
+			}
+		}
+		// Whatever the file, reporting it never fails the scrape.
+		e := emitter{dyn: &descCache{}}
+		_ = emitOS(&e, parseOSRelease(b))
+	})
+}
+
 func FuzzUnescapeMount(f *testing.F) {
 	f.Add(`/mnt/my\040disk\134x`)
 	f.Fuzz(func(t *testing.T, s string) {
@@ -70,6 +127,8 @@ var fuzzFiles = []string{
 	"stat", "meminfo", "loadavg", "diskstats", "1/net/dev", "1/mountinfo",
 	"pressure/cpu", "pressure/io", "vmstat", "sys/fs/file-nr", "1/net/sockstat",
 	"1/net/sockstat6", "sys/kernel/hostname", "1/net/stat/nf_conntrack",
+	"1/net/netstat", "1/net/snmp", "1/net/snmp6", "net/softnet_stat", "schedstat", "1/net/arp",
+	"1/net/udp", "sys/kernel/random/entropy_avail",
 }
 
 // FuzzCollectFile puts arbitrary bytes in one file of a copy of the
@@ -94,7 +153,7 @@ func FuzzCollectFile(f *testing.F) {
 	for i, name := range fuzzFiles {
 		originals[i], _ = os.ReadFile(filepath.Join(cfg.Proc, name))
 	}
-	c, err := newCollector(cfg, slog.New(slog.DiscardHandler), Options{}, hooks{statfs: fakeStatfs(cfg.RootFS), machine: fixedMachine, pageSize: 4096})
+	c, err := newCollector(cfg, slog.New(slog.DiscardHandler), Options{}, fixtureHooks(fakeStatfs(cfg.RootFS)))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -58,12 +59,30 @@ func fakeStatfs(rootfs string) statfsFunc {
 
 func fixedMachine() (string, error) { return "x86_64", nil }
 
+// fixtureNow is the fixture's clock: 2026-11-26T03:55:09.5Z, in a zone an
+// hour east of UTC.
+func fixtureNow() time.Time {
+	return time.Date(2026, 11, 26, 3, 55, 9, 5e8, time.UTC).In(time.FixedZone("CET", 3600))
+}
+
+// fixtureTimex is what adjtimex(2) says on an NTP-synchronised machine
+// (STA_PLL|STA_NANO set, as chrony leaves it).
+func fixtureTimex() (int, timex, error) {
+	return 0, timex{Offset: -125000, Freq: -1310720, Maxerror: 4000, Esterror: 250, Status: 0x2001,
+		Constant: 7, Tick: 10000, Tai: 37}, nil
+}
+
+// fixtureHooks answer from the fixture, not from the machine.
+func fixtureHooks(sf statfsFunc) hooks {
+	return hooks{statfs: sf, machine: fixedMachine, pageSize: 4096, now: fixtureNow, adjtimex: fixtureTimex}
+}
+
 func newFixture(t testing.TB, cfg Config, sf statfsFunc, opts Options) *Collector {
 	t.Helper()
 	if sf == nil {
 		sf = fakeStatfs(cfg.RootFS)
 	}
-	c, err := newCollector(cfg, testLogger(t), opts, hooks{statfs: sf, machine: fixedMachine, pageSize: 4096})
+	c, err := newCollector(cfg, testLogger(t), opts, fixtureHooks(sf))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,3 +76,24 @@ func BenchmarkScrapeLive(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCollectorLive is each collector alone on this machine, with the
+// process CPU time (user+system) it costs per collection.
+func BenchmarkCollectorLive(b *testing.B) {
+	c, err := New(DefaultConfig(), nil, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range c.parts {
+		b.Run(p.name, func(b *testing.B) {
+			b.ReportAllocs()
+			e := emitter{dyn: &c.dyn}
+			before := cpuTime(b)
+			for b.Loop() {
+				e.samples = e.samples[:0]
+				p.src.collect(&e)
+			}
+			b.ReportMetric(float64(cpuTime(b)-before)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}

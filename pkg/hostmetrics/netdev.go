@@ -2,6 +2,7 @@ package hostmetrics
 
 import (
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -33,13 +34,20 @@ var (
 	netTxColls      = netCounter("transmit_colls")
 	netTxCarrier    = netCounter("transmit_carrier")
 	netTxCompressed = netCounter("transmit_compressed")
+	netRxNoHandler  = netCounter("receive_nohandler")
 )
 
 // netdevCollector reports <proc>/1/net/dev: the network namespace of the
 // host's PID 1, so a pod without hostNetwork still sees the node's devices
 // (given the host's /proc, not its own).
+//
+// node_exporter reads the same counters over netlink, which adds
+// rx_nohandler (packets no protocol took); /proc/net/dev lacks it, so it
+// is read from <sys>/class/net/<device>/statistics/rx_nohandler, for the
+// devices that sysfs shows (the host's, given the host's /sys).
 type netdevCollector struct {
 	root    string // <proc>/1
+	sys     string
 	exclude *regexp.Regexp
 }
 
@@ -48,24 +56,29 @@ func newNetdevCollector(cfg Config) (*netdevCollector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netdev.device_exclude: %w", err)
 	}
-	return &netdevCollector{root: filepath.Join(cfg.Proc, "1"), exclude: ex}, nil
+	return &netdevCollector{root: filepath.Join(cfg.Proc, "1"), sys: cfg.Sys, exclude: ex}, nil
 }
 
 func (c *netdevCollector) collect(e *emitter) error {
 	// A procfs.FS rooted at <proc>/1 reads <proc>/1/net/dev.
-	fs, err := procfs.NewFS(c.root)
+	pfs, err := procfs.NewFS(c.root)
 	if err != nil {
 		return err
 	}
-	nd, err := fs.NetDev()
+	nd, err := pfs.NetDev()
 	if err != nil {
 		return err
 	}
-	emitNetdev(e, nd, c.exclude)
+	emitNetdev(e, nd, c.exclude, func(dev string) (uint64, error) {
+		if !filepath.IsLocal(dev) {
+			return 0, fs.ErrNotExist
+		}
+		return readUint(filepath.Join(c.sys, "class", "net", dev, "statistics", "rx_nohandler"))
+	})
 	return nil
 }
 
-func emitNetdev(e *emitter, nd procfs.NetDev, exclude *regexp.Regexp) {
+func emitNetdev(e *emitter, nd procfs.NetDev, exclude *regexp.Regexp, noHandler func(string) (uint64, error)) {
 	names := make([]string, 0, len(nd))
 	for name := range nd {
 		if exclude == nil || !exclude.MatchString(name) {
@@ -91,5 +104,8 @@ func emitNetdev(e *emitter, nd procfs.NetDev, exclude *regexp.Regexp) {
 		e.emit(netTxColls, float64(l.TxCollisions), name)
 		e.emit(netTxCarrier, float64(l.TxCarrier), name)
 		e.emit(netTxCompressed, float64(l.TxCompressed), name)
+		if v, err := noHandler(name); err == nil {
+			e.emit(netRxNoHandler, float64(v), name)
+		}
 	}
 }

@@ -48,26 +48,26 @@ func (c *sockstatCollector) collect(e *emitter) error {
 	return nil
 }
 
-// ssPair is one sockstat field: its name suffix, help format, whether
+// ssPair is one sockstat field: its name suffix, whether
 // /proc/net/sockstat counts it for IPv4 and IPv6 together, and its value.
 type ssPair struct {
-	name, help string
-	shared     bool
-	v          *int
+	name   string
+	shared bool
+	v      *int
 }
 
 func sockstatPairs(p procfs.NetSockstatProtocol, pageSize int) []ssPair {
 	pairs := []ssPair{
-		{"inuse", "Number of %s in use.", false, &p.InUse},
-		{"orphan", "Number of orphaned %s.", true, p.Orphan},
-		{"tw", "Number of %s in state TIME_WAIT.", true, p.TW},
-		{"alloc", "Number of allocated %s.", true, p.Alloc},
-		{"mem", "Number of pages allocated for %s.", true, p.Mem},
-		{"memory", "Number of bytes allocated for %s.", false, p.Memory},
+		{"inuse", false, &p.InUse},
+		{"orphan", true, p.Orphan},
+		{"tw", true, p.TW},
+		{"alloc", true, p.Alloc},
+		{"mem", true, p.Mem},
+		{"memory", false, p.Memory},
 	}
 	if p.Mem != nil {
 		v := *p.Mem * pageSize
-		pairs = append(pairs, ssPair{"mem_bytes", "Number of bytes allocated for %s.", true, &v})
+		pairs = append(pairs, ssPair{"mem_bytes", true, &v})
 	}
 	return pairs
 }
@@ -107,16 +107,9 @@ func emitSockstat(e *emitter, v6 bool, s *procfs.NetSockstat, pageSize int) {
 			if pair.v == nil {
 				continue
 			}
-			kind := strings.TrimSuffix(p.Protocol, "6") + " sockets"
-			if p.Protocol == "FRAG" || p.Protocol == "FRAG6" {
-				kind = "fragments"
-			}
-			if v6 {
-				kind = "IPv6 " + kind
-			} else if !pair.shared {
-				kind = "IPv4 " + kind
-			}
-			d := e.dyn.get("node_sockstat_"+p.Protocol+"_"+pair.name, fmt.Sprintf(pair.help, kind), prometheus.GaugeValue)
+			// node_exporter's help text, "sockets" even for fragments.
+			help := fmt.Sprintf("Number of %s sockets in state %s.", p.Protocol, pair.name)
+			d := e.dyn.get("node_sockstat_"+p.Protocol+"_"+pair.name, help, prometheus.GaugeValue)
 			e.emit(d, float64(*pair.v))
 		}
 	}

@@ -22,3 +22,18 @@ func machine() (string, error) {
 	}
 	return unix.ByteSliceToString(u.Machine[:]), nil
 }
+
+// adjtimex is adjtimex(2) with no modes set: it reads the kernel's clock
+// state and changes nothing.
+func adjtimex() (int, timex, error) {
+	var t unix.Timex
+	state, err := unix.Adjtimex(&t)
+	if err != nil {
+		return 0, timex{}, err
+	}
+	return state, timex{
+		Offset: t.Offset, Freq: t.Freq, Maxerror: t.Maxerror, Esterror: t.Esterror, Status: t.Status,
+		Constant: t.Constant, Tick: t.Tick, Ppsfreq: t.Ppsfreq, Jitter: t.Jitter, Shift: t.Shift,
+		Stabil: t.Stabil, Jitcnt: t.Jitcnt, Calcnt: t.Calcnt, Errcnt: t.Errcnt, Stbcnt: t.Stbcnt, Tai: t.Tai,
+	}, nil
+}

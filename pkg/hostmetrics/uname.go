@@ -2,7 +2,6 @@ package hostmetrics
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,7 +27,7 @@ var unameFiles = [...]string{"ostype", "osrelease", "version", "hostname", "doma
 func (c *unameCollector) collect(e *emitter) error {
 	var v [len(unameFiles)][]byte
 	for i, name := range unameFiles {
-		b, err := os.ReadFile(filepath.Join(c.proc, "sys", "kernel", name))
+		b, err := readFile(filepath.Join(c.proc, "sys", "kernel", name))
 		if err != nil {
 			return err
 		}

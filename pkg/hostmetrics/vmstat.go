@@ -3,7 +3,6 @@ package hostmetrics
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -28,7 +27,7 @@ func newVMStatCollector(cfg Config) (*vmstatCollector, error) {
 }
 
 func (c *vmstatCollector) collect(e *emitter) error {
-	b, err := os.ReadFile(c.path)
+	b, err := readFile(c.path)
 	if err != nil {
 		return err
 	}

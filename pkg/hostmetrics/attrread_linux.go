@@ -1,0 +1,81 @@
+//go:build linux
+
+package hostmetrics
+
+import (
+	"bytes"
+	"io/fs"
+
+	"golang.org/x/sys/unix"
+)
+
+// attrDir reads the small attribute files of one sysfs directory with
+// openat(2) on the directory's descriptor and one read(2) each. That is a
+// fifth of the CPU of os.ReadFile, which also stats each file and offers
+// it to the runtime's poller: it matters at some twenty files per network
+// device, every scrape.
+type attrDir struct {
+	fd  int
+	buf [4096]byte
+}
+
+func openAttrDir(path string) (*attrDir, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return &attrDir{fd: fd}, nil
+}
+
+// read returns the file's content without surrounding white space. Its
+// error is the bare errno (ENOENT, EINVAL, EOPNOTSUPP, ...): sysfs answers
+// with one for an attribute a device does not have.
+func (d *attrDir) read(name string) (string, error) {
+	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	n, err := readRetry(fd, d.buf[:])
+	if err != nil {
+		return "", err
+	}
+	return string(bytes.TrimSpace(d.buf[:n])), nil
+}
+
+func readRetry(fd int, b []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, b)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+func (d *attrDir) close() { unix.Close(d.fd) }
+
+// readFile is os.ReadFile for /proc and /sys: open(2), read(2) until end of
+// file, close(2), and nothing else (no fstat, no poller registration; a
+// size from stat is 0 or 4096 for these files anyway). On a loaded
+// two-core machine that took 7 µs of CPU per file instead of 20-36 µs.
+func readFile(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	b := make([]byte, 0, 4096)
+	for {
+		n, err := readRetry(fd, b[len(b):cap(b)])
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return b, nil
+		}
+		b = b[:len(b)+n]
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}

@@ -1,0 +1,28 @@
+//go:build !linux
+
+package hostmetrics
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// attrDir reads the small attribute files of one directory.
+type attrDir struct{ path string }
+
+func openAttrDir(path string) (*attrDir, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	return &attrDir{path: path}, nil
+}
+
+func (d *attrDir) read(name string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(d.path, name))
+	return strings.TrimSpace(string(b)), err
+}
+
+func (d *attrDir) close() {}
+
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
