@@ -107,6 +107,32 @@ func procStatus(pid, key string) int64 {
 	return 0
 }
 
+// threadSwitches is the number of times the threads of process pid gave up
+// the CPU voluntarily (each time to sleep until something woke them): the
+// sum of voluntary_ctxt_switches over /proc/<pid>/task/*/status. A thread
+// that exited no longer counts; Go's threads rarely exit.
+func threadSwitches(pid string) int64 {
+	tasks, err := os.ReadDir("/proc/" + pid + "/task")
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/" + pid + "/task/" + t.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {
+				var n int64
+				fmt.Sscanf(strings.TrimSpace(v), "%d", &n)
+				sum += n
+			}
+		}
+	}
+	return sum
+}
+
 // load1 is the 1-minute load average (0 if unknown).
 func load1() float64 {
 	b, err := os.ReadFile("/proc/loadavg")

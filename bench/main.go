@@ -64,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		pSink     = fs.String("profile-sink", "file", "profile: file or kafka")
 		queue     = fs.Int64("queue-bytes", 0, "agent memory.queue_bytes (0: the agent's default, 32 MiB)")
 		keep      = fs.Bool("keep", false, "keep each run's directory (the agent's config, log and state) under -dir")
+		agentBin  = fs.String("agent", "", "run this agent binary instead of building ./cmd/agent (to compare two builds in one time window)")
 		enrichF   = fs.Bool("enrich", false, "corpus and steady runs with enrichment on: start a real kube-apiserver + etcd (hack/kube-apiserver.sh, state in <dir>/kube), create one pod per log file on node bench, run the agent with kubernetes.enabled: true, and fail unless its lines were enriched")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -156,12 +157,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer os.RemoveAll(binDir)
-	bin, err := buildFerry(root, binDir)
-	if err != nil {
-		return fail(err)
-	}
-	ceilBin, err := buildCeiling(root, binDir)
-	if err != nil {
+	var bin string
+	if *agentBin != "" {
+		if bin, err = filepath.Abs(*agentBin); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "agent: %s\n", bin)
+	} else if bin, err = buildFerry(root, binDir); err != nil {
 		return fail(err)
 	}
 	agentQueueBytes, keepWork = *queue, *keep
@@ -197,6 +199,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if needCorpus {
+		ceilBin, err := buildCeiling(root, binDir)
+		if err != nil {
+			return fail(err)
+		}
 		ceil, err := runCeiling(ceilBin, c, *ceilRuns)
 		if err != nil {
 			return fail(err)
@@ -226,8 +232,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if f.Acked == 0 {
 			latency = "no line acknowledged"
 		}
-		fmt.Fprintf(stdout, "  written %.0f lines/s, read %.0f lines/s; agent CPU %.2f%% of one core; RSS %.1f MiB (peak %.1f MiB; RssAnon %.1f MiB, RssFile %.1f MiB); %s; load1 %.2f\n",
-			f.Rate, f.ReadRate, f.CPUPercent, mib(f.RSS), mib(f.MaxRSS), mib(f.Anon), mib(f.File), latency, f.Load1)
+		fmt.Fprintf(stdout, "  written %.0f lines/s, read %.0f lines/s; agent CPU %.2f%% of one core, %.0f wakeups/s; RSS %.1f MiB (peak %.1f MiB; RssAnon %.1f MiB, RssFile %.1f MiB); %s; load1 %.2f\n",
+			f.Rate, f.ReadRate, f.CPUPercent, f.Wakeups, mib(f.RSS), mib(f.MaxRSS), mib(f.Anon), mib(f.File), latency, f.Load1)
 		fmt.Fprintf(stdout, "  Go runtime at the end: heap in use %.1f MiB, stacks %.1f MiB, held from the OS %.1f MiB; %.0f GC cycles in the window\n",
 			mib(int64(f.HeapInuse)), mib(int64(f.StackInuse)), mib(int64(f.GoSys)), f.GCs)
 		if f.Enrichment != "" {

@@ -18,6 +18,7 @@ type SteadyFigures struct {
 	Rate              float64 // lines/s the writer achieved
 	ReadRate          float64 // lines/s the agent read
 	CPUPercent        float64 // of one core
+	Wakeups           float64 // per second: voluntary context switches of the agent's threads
 	RSS               int64   // resident at the end of the window
 	Anon, File        int64   // RssAnon and RssFile at the end
 	MaxRSS            int64   // peak (rusage)
@@ -120,11 +121,13 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 	if err := sleep(warmup); err != nil {
 		return SteadyFigures{}, err
 	}
+	pid := strconv.Itoa(r.cmd.Process.Pid)
 	w0 := node.Written()
 	m0, err := scrapeMetrics(ctx, r.addr)
 	if err != nil {
 		return SteadyFigures{}, err
 	}
+	s0 := threadSwitches(pid)
 	if err := sleep(window); err != nil {
 		return SteadyFigures{}, err
 	}
@@ -132,13 +135,13 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 	if err != nil {
 		return SteadyFigures{}, err
 	}
+	s1 := threadSwitches(pid)
 	w1 := node.Written()
 	stopWriter()
 	if err := <-werr; err != nil {
 		return SteadyFigures{}, fmt.Errorf("writer: %w", err)
 	}
 	load := load1()
-	pid := strconv.Itoa(r.cmd.Process.Pid)
 	maxRSS, anon, file := peakRSS(pid), procStatus(pid, "RssAnon"), procStatus(pid, "RssFile")
 	if err := r.stop(30 * time.Second); err != nil {
 		return SteadyFigures{}, err
@@ -150,6 +153,7 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 		Rate:       float64(w1-w0) / dt,
 		ReadRate:   (m1.sum("ferry_tail_lines_read_total") - m0.sum("ferry_tail_lines_read_total")) / dt,
 		CPUPercent: 100 * (m1.sum("process_cpu_seconds_total") - m0.sum("process_cpu_seconds_total")) / dt,
+		Wakeups:    float64(s1-s0) / dt,
 		RSS:        int64(m1.sum("process_resident_memory_bytes")),
 		MaxRSS:     maxRSS,
 		Anon:       anon,

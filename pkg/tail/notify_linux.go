@@ -1,92 +1,119 @@
 package tail
 
 import (
-	"errors"
+	"fmt"
 	"os"
-	"sync"
+	"runtime"
 	"syscall"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/fsnotify/fsnotify"
 )
 
-// notifier reads inotify events of the watched directories, but only when
-// the tailer asks for them.
+// notifier hands the tailer fsnotify's events of the watched directories,
+// but only when the tailer asks for them.
 //
-// A general-purpose watcher (fsnotify) reads the inotify descriptor as soon
-// as it is readable, so a container writing one line per write call wakes
-// the agent once per line, and every event costs a string and a channel
-// send. Here the descriptor is non-blocking and read by the tailer's own
-// goroutine when it is ready to act: while a read is due anyway, writes
-// accumulate in the kernel's queue (which merges repeats of the same event)
-// and one read(2) takes them all. A small goroutine only waits for the
-// descriptor to become readable, and only when the tailer armed it.
+// fsnotify's goroutine reads the inotify descriptor and offers each event
+// on its unbuffered Events channel. Until someone takes the event, that
+// goroutine waits on the send and reads nothing more; the kernel queues what
+// follows (and merges repeats of the same event). A consumer draining the
+// channel continuously would wake the agent once per write, and a container
+// writing one line per write call would cost one wakeup per line. Here the
+// channel is taken from at two moments only:
+//
+//   - by Drain, on the tailer's goroutine, when a read is due anyway: it
+//     takes everything queued in one pass;
+//   - by a small waiter goroutine, only while the tailer is idle and armed
+//     it: the waiter takes one event, keeps it for the next Drain, and
+//     wakes the tailer.
+//
+// So while files are being read, writes cost no wakeup at all, and an idle
+// tailer wakes once per burst of writes, as often as a raw inotify reader
+// that reads only when told would.
 type notifier struct {
-	fd   int
-	file *os.File // keeps the descriptor registered with the runtime's poller
-	rc   syscall.RawConn
-	wds  map[int32]string
-	dirs map[string]int32
-	buf  []byte
+	w    *fsnotify.Watcher
+	dirs map[string]bool // watched directories
+	path []byte          // the path passed to Drain's write, reused
 
-	arm      chan struct{} // the tailer wants a wake-up on the next event
-	wake     chan struct{} // the descriptor has events
-	stop     chan struct{}
-	done     sync.WaitGroup
-	armed    bool
-	overflow bool // the kernel's queue overflowed: events were lost
+	arm    chan struct{} // the tailer wants a wake-up on the next event
+	cancel chan struct{} // Drain takes over from an armed waiter
+	wake   chan struct{} // the waiter holds an event
+	stop   chan struct{}
+	exited chan struct{} // the waiter returned
+	armed  bool          // an arm was sent and neither Woken nor Drain saw its outcome
+
+	// held is what the waiter took, written before it signals wake and read
+	// by Drain after that signal was received.
+	held taken
 }
 
-// dirMask is what a watched directory reports: entries created, moved in or
-// out, deleted, and files written (modify covers truncation too). Unlinked
-// children stop reporting: a deleted file's descriptor is polled.
-const dirMask = unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM | unix.IN_DELETE |
-	unix.IN_MODIFY | unix.IN_EXCL_UNLINK | unix.IN_ONLYDIR
+// taken is one receive from the watcher: an event or an error.
+type taken struct {
+	ev  fsnotify.Event
+	err error
+	ok  bool
+}
+
+// drainBatch is how many events make one of Drain's max steps: the most
+// one read(2) of fsnotify's gives (4096 events without names).
+const drainBatch = 4096
+
+// drainYields is how many times Drain yields the processor, with nothing
+// taken in between, before it decides the queue is empty. fsnotify's
+// goroutine offers the next event only once it has run after the previous
+// one was taken; it usually has after one yield. Stopping too early costs
+// nothing but latency: the rest is taken by the next Drain, or at once by
+// the waiter if the tailer goes idle.
+const drainYields = 3
 
 func newNotifier() (*notifier, error) {
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		return nil, os.NewSyscallError("inotify_init1", err)
-	}
-	file := os.NewFile(uintptr(fd), "inotify")
-	rc, err := file.SyscallConn()
-	if err != nil {
-		file.Close()
-		return nil, err
+		return nil, fmt.Errorf("file notifications: %w", err)
 	}
 	n := &notifier{
-		fd: fd, file: file, rc: rc,
-		wds:  make(map[int32]string),
-		dirs: make(map[string]int32),
-		buf:  make([]byte, 64<<10),
-		arm:  make(chan struct{}, 1),
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
+		w:      w,
+		dirs:   make(map[string]bool),
+		arm:    make(chan struct{}, 1),
+		cancel: make(chan struct{}),
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		exited: make(chan struct{}),
 	}
-	n.done.Add(1)
 	go n.waitLoop()
 	return n, nil
 }
 
-// waitLoop waits, each time it is armed, until the descriptor has events,
-// then tells the tailer. It never reads them.
+// waitLoop takes, each time it is armed, the next event (or error), keeps
+// it in held and tells the tailer. At most one wake is outstanding: the
+// tailer arms again only after it saw the last one (Woken, or Drain).
 func (n *notifier) waitLoop() {
-	defer n.done.Done()
+	defer close(n.exited)
 	for {
 		select {
 		case <-n.arm:
 		case <-n.stop:
 			return
 		}
-		err := n.rc.Read(func(fd uintptr) bool {
-			avail, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ) // FIONREAD: bytes of queued events
-			return err != nil || avail > 0
-		})
-		if err != nil {
-			return // closed
-		}
+		var t taken
 		select {
-		case n.wake <- struct{}{}:
+		case ev, ok := <-n.w.Events:
+			if !ok {
+				return // closed
+			}
+			t = taken{ev: ev, ok: true}
+		case err, ok := <-n.w.Errors:
+			if !ok {
+				return
+			}
+			t = taken{err: err, ok: true}
+		case <-n.cancel:
+			continue
+		case <-n.stop:
+			return
+		}
+		n.held = t
+		select {
+		case n.wake <- struct{}{}: // buffered, and empty: see above
 		case <-n.stop:
 			return
 		}
@@ -108,89 +135,107 @@ func (n *notifier) Arm() {
 // Woken records that the wake-up fired (the waiter is no longer armed).
 func (n *notifier) Woken() { n.armed = false }
 
-// Add watches dir; watching it again is a no-op.
-func (n *notifier) Add(dir string) error {
-	wd, err := unix.InotifyAddWatch(n.fd, dir, dirMask)
-	if err != nil {
-		return &os.PathError{Op: "inotify_add_watch", Path: dir, Err: err}
+// disarm makes sure the waiter is not taking events, so that Drain is the
+// only receiver and events keep their order.
+func (n *notifier) disarm() {
+	if !n.armed {
+		return
 	}
-	n.wds[int32(wd)] = dir
-	n.dirs[dir] = int32(wd)
+	n.armed = false
+	select {
+	case n.cancel <- struct{}{}: // it was still waiting
+	case <-n.wake: // it took an event: held has it
+	case <-n.exited:
+	}
+}
+
+// Add watches dir; watching it again is a no-op. A missing directory or a
+// file is an error (fs.ErrNotExist, syscall.ENOTDIR).
+func (n *notifier) Add(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return &os.PathError{Op: "watch", Path: dir, Err: syscall.ENOTDIR}
+	}
+	if err := n.w.Add(dir); err != nil {
+		return &os.PathError{Op: "watch", Path: dir, Err: err}
+	}
+	n.dirs[dir] = true
 	return nil
 }
 
 // Remove stops watching dir.
 func (n *notifier) Remove(dir string) {
-	wd, ok := n.dirs[dir]
-	if !ok {
+	if !n.dirs[dir] {
 		return
 	}
 	delete(n.dirs, dir)
-	delete(n.wds, wd)
-	_, _ = unix.InotifyRmWatch(n.fd, uint32(wd))
+	// fsnotify already dropped the watch of a directory that was deleted
+	// or moved (ErrNonExistentWatch, or EINVAL from the kernel).
+	_ = n.w.Remove(dir)
 }
 
-// Drain reads every queued event: a write to a file calls write with the
+// Drain takes every queued event: a write to a file calls write with the
 // file's path (in a buffer valid only during the call: it must not be
-// kept), any other entry event calls entry. At most max reads are made, so
-// a storm of events cannot hold the tailer. It reports whether the queue
-// overflowed since the last call (events were lost: rescan and poll).
+// kept), a directory entry created, moved in, moved out or deleted calls
+// entry. At most max*drainBatch events are taken, so a storm of events
+// cannot hold the tailer. It reports whether events may have been lost
+// since the last call (the kernel's queue overflowed, or fsnotify could not
+// read): then rescan and poll.
 func (n *notifier) Drain(max int, write func(path []byte), entry func(notifyEvent)) (overflowed bool) {
-	var path []byte
-	for range max {
-		r, err := unix.Read(n.fd, n.buf)
-		if err != nil || r <= 0 {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			break
-		}
-		for off := 0; off+unix.SizeofInotifyEvent <= r; {
-			ev := (*unix.InotifyEvent)(unsafe.Pointer(&n.buf[off]))
-			name := n.buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
-			off += unix.SizeofInotifyEvent + int(ev.Len)
-			for len(name) > 0 && name[len(name)-1] == 0 {
-				name = name[:len(name)-1]
-			}
-			if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
-				n.overflow = true
-				continue
-			}
-			dir, ok := n.wds[ev.Wd]
-			if ev.Mask&unix.IN_IGNORED != 0 {
-				if ok && n.dirs[dir] == ev.Wd {
-					delete(n.dirs, dir)
-				}
-				delete(n.wds, ev.Wd)
-				continue
-			}
-			if !ok || len(name) == 0 {
-				continue
-			}
-			path = append(append(append(path[:0], dir...), '/'), name...)
-			switch {
-			case ev.Mask&unix.IN_MODIFY != 0:
-				write(path)
-			case ev.Mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
-				entry(notifyEvent{Name: string(path), Op: opCreate})
-			case ev.Mask&(unix.IN_DELETE|unix.IN_MOVED_FROM) != 0:
-				entry(notifyEvent{Name: string(path), Op: opRemove})
-			}
-		}
-		if r < len(n.buf)-unix.SizeofInotifyEvent-unix.NAME_MAX-1 {
-			break // the queue is empty
-		}
+	n.disarm()
+	if t := n.held; t.ok {
+		n.held = taken{}
+		overflowed = n.take(t, write, entry) || overflowed
 	}
-	overflowed, n.overflow = n.overflow, false
+	for count, yields := 0, 0; count < max*drainBatch; {
+		var t taken
+		select {
+		case t.ev, t.ok = <-n.w.Events:
+		case t.err, t.ok = <-n.w.Errors:
+		default:
+			if yields == drainYields {
+				return overflowed
+			}
+			yields++
+			runtime.Gosched() // let fsnotify's goroutine offer the next one
+			continue
+		}
+		if !t.ok {
+			return overflowed // closed
+		}
+		yields = 0
+		count++
+		overflowed = n.take(t, write, entry) || overflowed
+	}
 	return overflowed
+}
+
+// take hands one event to Drain's callbacks; true if it is an error.
+func (n *notifier) take(t taken, write func(path []byte), entry func(notifyEvent)) (lost bool) {
+	if t.err != nil {
+		return true // fsnotify.ErrEventOverflow, or a failed read
+	}
+	ev := t.ev
+	switch {
+	case ev.Has(fsnotify.Write):
+		n.path = append(n.path[:0], ev.Name...)
+		write(n.path)
+	case ev.Has(fsnotify.Create):
+		entry(notifyEvent{Name: ev.Name, Op: opCreate})
+	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
+		entry(notifyEvent{Name: ev.Name, Op: opRemove})
+		// A watched directory deleted or moved away has lost its watch.
+		n.Remove(ev.Name)
+	}
+	return false
 }
 
 // Watching reports whether dir has a live watch (a deleted directory loses
 // its watch).
-func (n *notifier) Watching(dir string) bool {
-	_, ok := n.dirs[dir]
-	return ok
-}
+func (n *notifier) Watching(dir string) bool { return n.dirs[dir] }
 
 // Dirs lists the watched directories.
 func (n *notifier) Dirs() []string {
@@ -201,10 +246,11 @@ func (n *notifier) Dirs() []string {
 	return ds
 }
 
-// Close stops the waiter and closes the descriptor.
+// Close stops the waiter and fsnotify's goroutine and closes the
+// descriptor.
 func (n *notifier) Close() error {
 	close(n.stop)
-	err := n.file.Close() // wakes the waiter's Read with an error
-	n.done.Wait()
+	err := n.w.Close()
+	<-n.exited
 	return err
 }

@@ -1,11 +1,13 @@
 package tail
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,21 +51,15 @@ func TestNotificationsAlone(t *testing.T) {
 }
 
 // TestNotifierOverflow: when the kernel's event queue overflows, Drain says
-// so (the tailer then polls and rescans instead of trusting events).
+// so (the tailer then polls and rescans instead of trusting events), and
+// after it events are counted exactly again.
 func TestNotifierOverflow(t *testing.T) {
 	limit := readSysInt(t, "/proc/sys/fs/inotify/max_queued_events")
 	if limit > 1<<17 {
 		t.Skipf("max_queued_events is %d: overflowing it takes too long", limit)
 	}
 	dir := t.TempDir()
-	n, err := newNotifier()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	if err := n.Add(dir); err != nil {
-		t.Fatal(err)
-	}
+	n := newTestNotifier(t, dir)
 	// The kernel merges an event with an identical one at the queue's
 	// tail: alternate two files so that every write queues an event.
 	var fs [2]*os.File
@@ -82,21 +78,46 @@ func TestNotifierOverflow(t *testing.T) {
 			}
 		}
 	}
-	count := func() (w int, overflow bool) {
-		overflow = n.Drain(1<<20, func([]byte) { w++ }, func(notifyEvent) {})
-		return w, overflow
+	// Drain takes what fsnotify's goroutine offers; it may stop before the
+	// goroutine has read the kernel's whole queue, so take until done says
+	// so (bounded).
+	var (
+		w    int
+		over bool
+	)
+	drainUntil := func(what string, done func() bool) {
+		t.Helper()
+		w, over = 0, false
+		deadline := time.Now().Add(10 * time.Second)
+		for !done() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d write events, overflow %v when the deadline passed", what, w, over)
+			}
+			if n.Drain(16, func([]byte) { w++ }, func(notifyEvent) {}) {
+				over = true
+			}
+		}
 	}
 
 	writes(100)
-	if w, over := count(); w != 100 || over {
+	drainUntil("100 writes", func() bool { return w >= 100 || over })
+	if w != 100 || over {
 		t.Fatalf("100 alternating writes: %d write events, overflow %v; want 100, false", w, over)
 	}
-	writes(limit + 100)
-	if w, over := count(); !over || w > limit {
-		t.Fatalf("%d writes past a queue of %d: %d write events, overflow %v; want at most %d and an overflow", limit+100, limit, w, over, limit)
+	// fsnotify's goroutine reads what is queued when the first write comes
+	// (at most 64 KiB of events, 2048 here) and then waits to hand it over:
+	// the kernel's queue fills behind it.
+	const readAhead = 64 << 10 / 32
+	total := limit + readAhead + 100
+	writes(total)
+	drainUntil("an overflow", func() bool { return over })
+	// Everything queued before the overflow came before it.
+	if w < limit || w >= total {
+		t.Fatalf("%d writes past a queue of %d: %d write events before the overflow; want at least %d and fewer than %d", total, limit, w, limit, total)
 	}
 	writes(10)
-	if w, over := count(); w != 10 || over {
+	drainUntil("10 writes", func() bool { return w >= 10 || over })
+	if w != 10 || over {
 		t.Fatalf("after the overflow was reported: %d write events, overflow %v; want 10, false", w, over)
 	}
 }
@@ -109,18 +130,14 @@ func TestNotifierEntries(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	n, err := newNotifier()
-	if err != nil {
-		t.Fatal(err)
+	n := newTestNotifier(t, dir, sub)
+	file := filepath.Join(dir, "file")
+	appendFile(t, file, "")
+	if err := n.Add(filepath.Join(sub, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("watching a missing directory: %v, want ENOENT", err)
 	}
-	defer n.Close()
-	for _, d := range []string{dir, sub} {
-		if err := n.Add(d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := n.Add(filepath.Join(sub, "missing")); err == nil {
-		t.Fatal("watching a missing directory: no error")
+	if err := n.Add(file); !errors.Is(err, syscall.ENOTDIR) {
+		t.Fatalf("watching a file: %v, want ENOTDIR", err)
 	}
 	f := filepath.Join(sub, "0.log")
 	appendFile(t, f, "a\n")
@@ -133,12 +150,8 @@ func TestNotifierEntries(t *testing.T) {
 	if err := os.Remove(sub); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	n.Drain(16, func(p []byte) { got = append(got, "write "+string(p)) }, func(ev notifyEvent) {
-		op := map[notifyOp]string{opCreate: "create", opRemove: "remove"}[ev.Op]
-		got = append(got, op+" "+ev.Name)
-	})
 	want := []string{
+		"create " + file,
 		"create " + f,
 		"write " + f,
 		"remove " + f,
@@ -146,12 +159,111 @@ func TestNotifierEntries(t *testing.T) {
 		"remove " + f + ".1",
 		"remove " + sub,
 	}
+	var got []string
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < len(want) && time.Now().Before(deadline) {
+		n.Drain(16, func(p []byte) { got = append(got, "write "+string(p)) }, func(ev notifyEvent) {
+			op := map[notifyOp]string{opCreate: "create", opRemove: "remove"}[ev.Op]
+			got = append(got, op+" "+ev.Name)
+		})
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("events (-want +got):\n%s", diff)
 	}
 	if n.Watching(sub) || !n.Watching(dir) || !slices.Equal(n.Dirs(), []string{dir}) {
 		t.Fatalf("after the directory's removal: watching %v", n.Dirs())
 	}
+}
+
+// TestNotifierWake: an armed notifier wakes the tailer on the next event,
+// and the event the waiter took is the first Drain hands over, in order
+// with the rest; a Drain while armed takes over from the waiter, whether
+// or not the waiter had taken an event, and leaves no stale wake-up.
+func TestNotifierWake(t *testing.T) {
+	dir := t.TempDir()
+	n := newTestNotifier(t, dir)
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	appendFile(t, a, "")
+	appendFile(t, b, "")
+	var got []string
+	drain := func(want int) []string {
+		t.Helper()
+		got = got[:0]
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n.Drain(16, func(p []byte) { got = append(got, string(p)) }, func(ev notifyEvent) { got = append(got, "entry "+ev.Name) })
+			if len(got) >= want || time.Now().After(deadline) {
+				return got
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{"entry " + a, "entry " + b}, drain(2)); diff != "" {
+		t.Fatalf("creates (-want +got):\n%s", diff)
+	}
+	noWake := func(when string) {
+		t.Helper()
+		select {
+		case <-n.Wake():
+			t.Fatalf("%s: a stale wake-up", when)
+		default:
+		}
+	}
+
+	// Idle and armed: the first write wakes it.
+	n.Arm()
+	appendFile(t, a, "1\n")
+	appendFile(t, b, "1\n")
+	select {
+	case <-n.Wake():
+		n.Woken()
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up after a write")
+	}
+	if diff := cmp.Diff([]string{a, b}, drain(2)); diff != "" {
+		t.Fatalf("after the wake-up (-want +got):\n%s", diff)
+	}
+
+	// Armed, nothing happens, then a read is due: Drain takes over.
+	n.Arm()
+	if got := drain(0); len(got) != 0 {
+		t.Fatalf("nothing written: %v", got)
+	}
+	noWake("after a Drain that took over from an idle waiter")
+	appendFile(t, b, "2\n")
+	if diff := cmp.Diff([]string{b}, drain(1)); diff != "" {
+		t.Fatalf("after Drain took over (-want +got):\n%s", diff)
+	}
+
+	// Armed, the waiter took an event and signalled, but the tailer did not
+	// look (it was woken by something else): Drain gets the event first.
+	n.Arm()
+	appendFile(t, a, "2\n")
+	waitFor(t, 10*time.Second, "the waiter's signal", func() bool { return len(n.wake) == 1 })
+	appendFile(t, b, "3\n")
+	if diff := cmp.Diff([]string{a, b}, drain(2)); diff != "" {
+		t.Fatalf("with a wake-up nobody took (-want +got):\n%s", diff)
+	}
+	noWake("after a Drain that took the waiter's event")
+}
+
+// newTestNotifier watches dirs; it is closed when the test ends.
+func newTestNotifier(t *testing.T, dirs ...string) *notifier {
+	t.Helper()
+	n, err := newNotifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	for _, d := range dirs {
+		if err := n.Add(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
 }
 
 func readSysInt(t *testing.T, path string) int {

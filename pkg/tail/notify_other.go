@@ -4,8 +4,9 @@ package tail
 
 import "errors"
 
-// notifier is Linux's inotify reader; elsewhere the tailer relies on
-// polling (poll_interval) and rescans (rescan_interval) alone.
+// notifier takes fsnotify's events on Linux only, where inotify reports
+// writes to the files of a watched directory; elsewhere the tailer relies
+// on polling (poll_interval) and rescans (rescan_interval) alone.
 type notifier struct{}
 
 func newNotifier() (*notifier, error) {
