@@ -95,7 +95,11 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		return
 	}
 	fi, err := os.Stat(path)
-	if err != nil || !fi.Mode().IsRegular() {
+	if err != nil {
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		t.skips.skip(skipErr(skipNotRegular, path, "%s, not a regular file", fi.Mode().Type()))
 		return
 	}
 	key, _ := keyOf(fi)
@@ -108,9 +112,9 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	if t.opts.Excluder != nil && t.opts.Excluder.Excluded(path) {
 		return
 	}
-	fh, err := os.Open(path)
+	fh, err := t.open(path)
 	if err != nil {
-		t.warnOnce("open:"+path, "cannot open log file", "path", path, "err", err)
+		t.openErr(path, "cannot open log file", err)
 		return
 	}
 	fi, err = fh.Stat()
@@ -304,8 +308,9 @@ func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey
 	sort.Slice(cs, func(i, j int) bool { return olderThan(cs[i].fi, cs[j].fi) })
 	var out []*follower
 	for _, c := range cs {
-		fh, err := os.Open(c.p)
+		fh, err := t.open(c.p)
 		if err != nil {
+			t.openErr(c.p, "cannot open rotated log file", err)
 			continue
 		}
 		key, _ := keyOf(c.fi)
@@ -339,8 +344,9 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 			continue
 		}
 		p := filepath.Join(dir, name)
-		fh, err := os.Open(p)
+		fh, err := t.open(p)
 		if err != nil {
+			t.skips.skip(err)
 			continue
 		}
 		fi, err := fh.Stat()

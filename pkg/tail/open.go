@@ -273,3 +273,51 @@ func (s *skips) skip(err error) bool {
 	}
 	return true
 }
+
+// open opens a log file the agent found under its include globs (or a
+// rotated sibling or copy beside one) by the rules above: beneath the
+// include root of the first glob that matches it, never through a
+// symlink, except for an entry of a link directory - a symlink directly
+// in an include root whose directory has a "pods" sibling (the kubelet's
+// /var/log/containers next to /var/log/pods, also under a host prefix
+// such as /host/var/log) - whose target must lie in that "pods"
+// directory. A path no glob matches is opened with openRegular.
+func (t *Tailer) open(path string) (*os.File, error) {
+	root := t.rootOf(path)
+	if root == "" {
+		return openRegular(path)
+	}
+	if filepath.Dir(path) == root {
+		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return openLink(path, filepath.Join(filepath.Dir(root), "pods"))
+		}
+	}
+	return openBeneath(root, path)
+}
+
+// rootOf is the include root of the first include glob that matches path,
+// or of the first that matches its directory's log file (a rotated sibling
+// 0.log.<ts> or a copy beside 0.log has the same directory); "" if none.
+func (t *Tailer) rootOf(path string) string {
+	for _, p := range t.cfg.Include {
+		if ok, _ := filepath.Match(p, path); ok {
+			return includeRoot(p)
+		}
+	}
+	dir := filepath.Dir(path)
+	for _, p := range t.cfg.Include {
+		if ok, _ := filepath.Match(filepath.Dir(p), dir); ok {
+			return includeRoot(p)
+		}
+	}
+	return ""
+}
+
+// openErr reports a failed open of path: a refusal is counted and warned
+// about once (skips), any other error is warned about once with msg.
+func (t *Tailer) openErr(path, msg string, err error) {
+	if t.skips.skip(err) {
+		return
+	}
+	t.warnOnce("open:"+path, msg, "path", path, "err", err)
+}

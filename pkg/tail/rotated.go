@@ -106,7 +106,7 @@ func listSiblings(path string) []sibling {
 // siblingStart reads the first bytes of a sibling (decompressed if it is
 // compressed) and, for a plain file, its identity.
 func siblingStart(s sibling, buf []byte) (fileKey, int, error) {
-	fh, err := os.Open(s.path)
+	fh, err := openRegular(s.path)
 	if err != nil {
 		return fileKey{}, 0, err
 	}
@@ -136,7 +136,7 @@ func siblingStart(s sibling, buf []byte) (fileKey, int, error) {
 // resume point, which the truncation check reads). What lies between is a
 // hole that takes no space and is never read.
 func inflate(path, dir string, from int64) (*os.File, error) {
-	src, err := os.Open(path)
+	src, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
@@ -309,10 +309,10 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 		}
 		fh, err = inflate(s.path, dir, off)
 	} else {
-		fh, err = os.Open(s.path)
+		fh, err = t.open(s.path)
 	}
 	if err != nil {
-		t.warnOnce("open:"+s.path, "cannot read rotated log file", "path", s.path, "err", err)
+		t.openErr(s.path, "cannot read rotated log file", err)
 		return nil
 	}
 	fi, err := fh.Stat()

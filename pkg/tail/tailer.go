@@ -82,6 +82,7 @@ type Tailer struct {
 	ready     [][]event.Log // closed batches, oldest first, to be sent before batch
 	batchMem  int64         // accounted bytes in batch
 	watcher   *notifier
+	skips     *skips
 	warned    map[string]bool
 	nextRead  time.Time // when the next read turn is due
 	logsBuf   []event.Log
@@ -97,7 +98,7 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		return nil, err
 	}
 	if out == nil {
-		return nil, errors.New("tail: out channel is nil")
+		return nil, errors.New("out channel is nil")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -118,9 +119,13 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 	}
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
+	t.skips = newSkips(nil, t.log)
 	if opts.Registerer != nil {
 		if err := t.m.register(opts.Registerer); err != nil {
-			return nil, fmt.Errorf("tail: register metrics: %w", err)
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+		if err := opts.Registerer.Register(t.skips.total); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
 	return t, nil
@@ -143,7 +148,7 @@ const (
 // and returns nil. It returns an error only if it cannot work at all.
 func (t *Tailer) Run(ctx context.Context) error {
 	if t.running.Swap(true) {
-		return errors.New("tail: Run called twice")
+		return errors.New("Run called twice")
 	}
 	defer close(t.out)
 	t.loadState()
