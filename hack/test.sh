@@ -23,6 +23,10 @@ if [ -z "${FERRY_QUICK:-}" ]; then
   kube_dir=$(mktemp -d)
   trap 'hack/kube-apiserver.sh stop "$kube_dir" >/dev/null 2>&1 || true; rm -rf "$kube_dir"' EXIT
   eval "$(hack/kube-apiserver.sh start "$kube_dir")"
+
+  echo "== node_exporter v1.12.1 (for pkg/hostmetrics' side-by-side test)"
+  FERRY_NODE_EXPORTER=$(hack/node-exporter.sh)
+  export FERRY_NODE_EXPORTER
 fi
 
 echo "== go test -race"
