@@ -15,7 +15,7 @@ import (
 	"github.com/ferry-dev/ferry/pkg/event"
 )
 
-// logRecord mirrors the shipped log record schema of ARCHITECTURE.md.
+// logRecord mirrors the shipped log record schema (README, Records).
 type logRecord struct {
 	Time       string         `json:"time"`
 	Stream     string         `json:"stream"`
