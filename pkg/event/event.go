@@ -1,9 +1,10 @@
 // Package event holds the few types that cross package lines in ferry:
-// what the tailer emits (Log, Cursor), what enrichment adds (Meta), and what
-// host metrics produce (Metric, Snapshot).
+// what the tailer emits (Log, Cursor), what enrichment adds (Meta), what
+// processing adds (Lines, Level, Fields), and what host metrics produce
+// (Metric, Snapshot).
 //
 // It is a leaf package: it imports only the standard library, so tail,
-// enrich, ship and hostmetrics can all depend on it without depending on each
+// enrich, process, ship and hostmetrics can all depend on it without depending on each
 // other. Like every package under pkg/, it carries no API stability promise
 // before v1.
 package event
