@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,4 +223,106 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("%d reloads logged, want %v", n, applied)
 	}
 	e.term(p)
+}
+
+// rssBytes is a process's resident set size.
+func rssBytes(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// TestIdleConnectionFloodLowFDLimit: the agent runs with 256 descriptors
+// (ulimit -n) while 4,000 idle connections are opened to its HTTP port.
+// It serves at most http.max_connections of them at once, so it never runs
+// out of descriptors: a pod that appears during the flood is discovered and
+// every one of its lines arrives, /healthz answers, and memory stays flat.
+func TestIdleConnectionFloodLowFDLimit(t *testing.T) {
+	e := newEnv(t, simnode.Config{Pods: 2, ContainersPerPod: 1, LinesPerSecond: 50, Seed: 16}, nil)
+	e.cons.Start()
+	e.write()
+	cmd := exec.Command("sh", "-c", `ulimit -n 256 && exec "$0" run --config "$1"`, e2eharness.Ferry(t), e.agent.Config)
+	logf, err := os.Create(filepath.Join(e.dir, "agent.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	e.agent.WaitHTTP("/readyz", 200, 30*time.Second)
+	pid := cmd.Process.Pid
+	before := rssBytes(t, pid)
+
+	const flood = 4000
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	failed := 0
+	for range flood {
+		c, err := net.DialTimeout("tcp", e.agent.Addr, 2*time.Second)
+		if err != nil {
+			failed++ // reset at accept, or the backlog was full: the agent is fine either way
+			continue
+		}
+		conns = append(conns, c)
+	}
+	// During the flood (the client holds every connection it got), a new
+	// pod starts writing: the agent must open its file.
+	w, err := simnode.NewWriter(filepath.Join(e.dir, "pods"), "flood", "newcomer", "0b1e2c3d-0000-4a6b-8c7d-000000000016", "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	e.extra = append(e.extra, w.Container())
+	if err := w.Lines(500, 100); err != nil {
+		t.Fatal(err)
+	}
+	// A probe may meet a full house for at most the header timeout (5 s),
+	// after which the idle connections are closed and their slots freed.
+	start := time.Now()
+	e.agent.WaitHTTP("/healthz", 200, 15*time.Second)
+	probe := time.Since(start)
+	after := rssBytes(t, pid)
+	m, _ := e.agent.Scrape()
+	t.Logf("FIGURES idle flood: %d connections dialled (%d failed), agent RSS %.1f MiB before, %.1f MiB during; "+
+		"rejected at accept %v, served now %v; /healthz answered 200 after %.1fs",
+		flood, failed, float64(before)/(1<<20), float64(after)/(1<<20),
+		m.Sum("ferry_http_rejected_connections_total"), m.Sum("ferry_http_connections"), probe.Seconds())
+	if after-before > 32<<20 {
+		t.Errorf("RSS grew by %.1f MiB during the flood", float64(after-before)/(1<<20))
+	}
+	e.stop()
+	e.drain("idle flood", 0, 60*time.Second)
+	if out, _ := os.ReadFile(logf.Name()); strings.Contains(string(out), "too many open files") {
+		t.Errorf("the agent ran out of descriptors:\n%s", tailOf(string(out), 2000))
+	}
 }
