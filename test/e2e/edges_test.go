@@ -145,15 +145,18 @@ func (c *configMap) update(content string) {
 
 // TestReloadUnderLoad: while pods write and rotate, the mounted config is
 // updated five times (four valid changes, one invalid) and the agent is
-// sent a SIGHUP: every valid change is applied in the same process, the
-// invalid one is refused and counted while the agent keeps running on the
-// config it had, and the consumer receives every line exactly once.
+// sent a SIGHUP: every valid change is applied in the same process behind
+// a drain, the invalid one is refused and counted while the agent keeps
+// running on the config it had, and the consumer receives every line
+// exactly once. A sixth update changes only log.level: it is applied in
+// place, without a drain.
 func TestReloadUnderLoad(t *testing.T) {
 	e := newEnv(t, simnode.Config{Pods: 3, ContainersPerPod: 2, LinesPerSecond: 200, LongEvery: 40, LongBytes: 20 << 10,
 		RotateBytes: 512 << 10, Keep: 4, Compress: true, Seed: 15}, nil)
 	base := e2eharness.AgentConfig{Root: filepath.Join(e.dir, "pods"), StateDir: filepath.Join(e.dir, "state"),
 		Broker: e.broker.Addr(), Listen: e.agent.Addr}
 	with := func(logs ...string) string { c := base; c.Logs = logs; return c.YAML() }
+	debug := func(yaml string) string { return strings.Replace(yaml, "level: info", "level: debug", 1) }
 	cm := newConfigMap(t, filepath.Join(e.dir, "configmap"), with())
 	e.agent.Config = cm.path()
 
@@ -210,6 +213,18 @@ func TestReloadUnderLoad(t *testing.T) {
 	waitFor(t, "SIGHUP reload", 30*time.Second, func() bool {
 		return metric("ferry_config_reload_total", `result="unchanged"`) >= 1
 	})
+	// Log level only: in place.
+	flowing()
+	cm.update(debug(with(changes[len(changes)-1].logs...)))
+	applied++
+	waitFor(t, "log level applied", 30*time.Second, func() bool {
+		return metric("ferry_config_reload_total", `result="applied"`) == applied
+	})
+	waitOutput(t, p, `"msg":"config applied in place: log level"`, 10*time.Second)
+	// The components' loggers follow: the next rotation is logged at debug.
+	rot := e.node.Rotations()
+	waitFor(t, "a rotation", 60*time.Second, func() bool { return e.node.Rotations() > rot })
+	waitOutput(t, p, `"level":"DEBUG","msg":"following","component":"tail"`, 30*time.Second)
 	flowing()
 	e.stop()
 	rep := e.drain("reload under load", 0, 90*time.Second)
@@ -219,8 +234,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	if err := p.Cmd.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Errorf("the agent process did not survive the reloads: %v", err)
 	}
-	if n := strings.Count(p.Output(), `"msg":"config reloaded`); n != int(applied) {
-		t.Errorf("%d reloads logged, want %v", n, applied)
+	if n := strings.Count(p.Output(), `"msg":"config reloaded`); n != int(applied)-1 {
+		t.Errorf("%d drained reloads logged, want %v", n, applied-1)
 	}
 	e.term(p)
 }
