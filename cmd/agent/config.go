@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -147,11 +148,18 @@ func expandNode(n *yaml.Node, lookup func(string) (string, bool)) {
 // naming its field path and, when the file names it, its line. Files
 // larger than maxConfigBytes are refused unread.
 func LoadConfig(path string) (Config, error) {
-	f, err := os.Open(path)
+	// Non-blocking, so that a FIFO in place of the file cannot hang the
+	// agent; then only a regular file is read.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return Config{}, fmt.Errorf("read config %s: not a regular file (%s)", path, fi.Mode().Type())
+	}
 	data, err := readBounded(f)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config %s: %w", path, err)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,5 +212,24 @@ func TestValidateREADMEBadExample(t *testing.T) {
 	}
 	if diff := cmp.Diff(string(m[2]), errOut.String()); diff != "" {
 		t.Errorf("validate output differs from the README's (-README +got):\n%s", diff)
+	}
+}
+
+// TestLoadConfigRefusesFIFO: a FIFO in place of the config file is refused
+// at once instead of blocking the agent (or ferry validate) forever.
+func TestLoadConfigRefusesFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := LoadConfig(path); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("error %v, want not a regular file", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("LoadConfig blocked on a FIFO")
 	}
 }

@@ -95,7 +95,7 @@ func TestHTTPIdleConnectionFlood(t *testing.T) {
 		t.Errorf("%d of %d idle connections were closed by the agent within 20 s", n, flood)
 	}
 	open := gaugeValue(t, reg, "ferry_http_connections")
-	rejected := testutil.ToFloat64(counterOf(t, reg, "ferry_http_rejected_connections_total"))
+	rejected := gaugeValue(t, reg, "ferry_http_rejected_connections_total")
 	t.Logf("rejected at accept: %v, open now: %v", rejected, open)
 	if rejected < flood-float64(lim.MaxConns)*20 {
 		// At most MaxConns are served per header timeout; the flood was
@@ -169,7 +169,7 @@ func TestHTTPConnectionCap(t *testing.T) {
 		}
 		c.Close()
 	}
-	if v := testutil.ToFloat64(counterOf(t, reg, "ferry_http_rejected_connections_total")); v != 5 {
+	if v := gaugeValue(t, reg, "ferry_http_rejected_connections_total"); v != 5 {
 		t.Errorf("ferry_http_rejected_connections_total = %v, want 5", v)
 	}
 	// Freeing one slot lets a new client in.
@@ -293,6 +293,7 @@ func TestMetricsSharedBetweenScrapers(t *testing.T) {
 	}
 }
 
+// gaugeValue is the value of the one series of the gauge or counter name.
 func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -318,9 +319,20 @@ func metricValue(m *dto.Metric) float64 {
 	return 0
 }
 
-// counterOf returns a collector exposing only the named metric of reg.
-func counterOf(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
-	t.Helper()
-	v := gaugeValue(t, reg, name)
-	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "x", Help: "x"}, func() float64 { return v })
+// TestEdgeMetricsLint: the HTTP and reload metrics pass promtool's rules.
+func TestEdgeMetricsLint(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	newHTTPMetrics(reg)
+	m := newReloadMetrics()
+	reg.MustRegister(m.total, m.lastSuccess)
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+	if v := testutil.ToFloat64(m.lastSuccess); v != 1 {
+		t.Errorf("ferry_config_last_reload_success starts at %v, want 1", v)
+	}
 }

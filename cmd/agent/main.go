@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -149,7 +150,8 @@ func cmdRun(args []string, stderr io.Writer) int {
 		printProblems(stderr, *path, err)
 		return 1
 	}
-	logger, err := newLogger(cfg.Log, stderr)
+	level := new(slog.LevelVar)
+	logger, err := newLevelLogger(cfg.Log, stderr, level)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return 1
@@ -180,7 +182,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}()
 	go watchConfig(ctx, *path, triggers, logger)
 	logger.Info("starting", "version", version, "commit", commit, "config", *path)
-	if err := runReloading(ctx, *path, cfg, stderr, logger, triggers); err != nil {
+	if err := runReloading(ctx, *path, cfg, stderr, logger, level, triggers); err != nil {
 		if errors.Is(err, errStateDirInUse) {
 			fmt.Fprintf(stderr, "ferry: %v\n", err)
 		}

@@ -24,6 +24,8 @@ import (
 //     ferry_config_last_reload_success goes to 0;
 //   - valid but equal to the running config: nothing happens
 //     (result="unchanged");
+//   - valid and different only in log.level: the level changes in place,
+//     with no drain (result="applied");
 //   - valid and different: the pipeline is drained exactly as at SIGTERM
 //     (stop reading, flush the sink within shutdown_timeout, commit the
 //     offsets, release state_dir) and started again on the new config,
@@ -74,22 +76,23 @@ func newReloadMetrics() *reloadMetrics {
 // cancelled or a component fails, and applies a new config from path each
 // time a trigger arrives. Each generation of the pipeline gets a fresh
 // registry holding the reload metrics too.
-func runReloading(ctx context.Context, path string, cfg Config, logw io.Writer, logger *slog.Logger, triggers <-chan string) error {
+func runReloading(ctx context.Context, path string, cfg Config, logw io.Writer, logger *slog.Logger, level *slog.LevelVar, triggers <-chan string) error {
 	m := newReloadMetrics()
 	for {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(m.total, m.lastSuccess)
 		genCtx, stopGen := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- runAgent(genCtx, cfg, logger, runHooks{Registry: reg}) }()
+		run := cfg
+		go func() { done <- runAgent(genCtx, run, logger, runHooks{Registry: reg}) }()
 
-		next, err := waitReload(ctx, path, cfg, logger, triggers, m, done, stopGen)
+		next, err := waitReload(ctx, path, &cfg, logger, level, triggers, m, done, stopGen)
 		stopGen()
 		if next == nil {
 			return err
 		}
 		cfg = *next
-		if l, err := newLogger(cfg.Log, logw); err == nil {
+		if l, err := newLevelLogger(cfg.Log, logw, level); err == nil {
 			logger = l
 		}
 		m.total.WithLabelValues(reloadApplied).Inc()
@@ -100,8 +103,9 @@ func runReloading(ctx context.Context, path string, cfg Config, logw io.Writer, 
 
 // waitReload waits for the generation to end (it returns nil and the
 // generation's error) or for a valid, different config (it drains the
-// generation and returns the config).
-func waitReload(ctx context.Context, path string, cfg Config, logger *slog.Logger, triggers <-chan string,
+// generation and returns the config). A change of log.level alone is
+// applied in place to cfg and level.
+func waitReload(ctx context.Context, path string, cfg *Config, logger *slog.Logger, level *slog.LevelVar, triggers <-chan string,
 	m *reloadMetrics, done <-chan error, stopGen context.CancelFunc) (*Config, error) {
 	for {
 		select {
@@ -116,10 +120,21 @@ func waitReload(ctx context.Context, path string, cfg Config, logger *slog.Logge
 					"trigger", why, "config", path, "problems", err.Error())
 				continue
 			}
-			if reflect.DeepEqual(next, cfg) {
+			if reflect.DeepEqual(next, *cfg) {
 				m.total.WithLabelValues(reloadUnchanged).Inc()
 				m.lastSuccess.Set(1)
 				logger.Info("config reload: nothing changed", "trigger", why, "config", path)
+				continue
+			}
+			levelOnly := *cfg
+			levelOnly.Log.Level = next.Log.Level
+			if reflect.DeepEqual(next, levelOnly) {
+				l, _ := parseLevel(next.Log.Level) // validated
+				level.Set(l)
+				*cfg = levelOnly
+				m.total.WithLabelValues(reloadApplied).Inc()
+				m.lastSuccess.Set(1)
+				logger.Info("config applied in place: log level", "trigger", why, "config", path, "level", next.Log.Level)
 				continue
 			}
 			logger.Info("config changed: draining the pipeline (stop reading, flush, commit) to apply it",

@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,15 +145,18 @@ func (c *configMap) update(content string) {
 
 // TestReloadUnderLoad: while pods write and rotate, the mounted config is
 // updated five times (four valid changes, one invalid) and the agent is
-// sent a SIGHUP: every valid change is applied in the same process, the
-// invalid one is refused and counted while the agent keeps running on the
-// config it had, and the consumer receives every line exactly once.
+// sent a SIGHUP: every valid change is applied in the same process behind
+// a drain, the invalid one is refused and counted while the agent keeps
+// running on the config it had, and the consumer receives every line
+// exactly once. A sixth update changes only log.level: it is applied in
+// place, without a drain.
 func TestReloadUnderLoad(t *testing.T) {
 	e := newEnv(t, simnode.Config{Pods: 3, ContainersPerPod: 2, LinesPerSecond: 200, LongEvery: 40, LongBytes: 20 << 10,
 		RotateBytes: 512 << 10, Keep: 4, Compress: true, Seed: 15}, nil)
 	base := e2eharness.AgentConfig{Root: filepath.Join(e.dir, "pods"), StateDir: filepath.Join(e.dir, "state"),
 		Broker: e.broker.Addr(), Listen: e.agent.Addr}
 	with := func(logs ...string) string { c := base; c.Logs = logs; return c.YAML() }
+	debug := func(yaml string) string { return strings.Replace(yaml, "level: info", "level: debug", 1) }
 	cm := newConfigMap(t, filepath.Join(e.dir, "configmap"), with())
 	e.agent.Config = cm.path()
 
@@ -209,6 +213,18 @@ func TestReloadUnderLoad(t *testing.T) {
 	waitFor(t, "SIGHUP reload", 30*time.Second, func() bool {
 		return metric("ferry_config_reload_total", `result="unchanged"`) >= 1
 	})
+	// Log level only: in place.
+	flowing()
+	cm.update(debug(with(changes[len(changes)-1].logs...)))
+	applied++
+	waitFor(t, "log level applied", 30*time.Second, func() bool {
+		return metric("ferry_config_reload_total", `result="applied"`) == applied
+	})
+	waitOutput(t, p, `"msg":"config applied in place: log level"`, 10*time.Second)
+	// The components' loggers follow: the next rotation is logged at debug.
+	rot := e.node.Rotations()
+	waitFor(t, "a rotation", 60*time.Second, func() bool { return e.node.Rotations() > rot })
+	waitOutput(t, p, `"level":"DEBUG","msg":"following","component":"tail"`, 30*time.Second)
 	flowing()
 	e.stop()
 	rep := e.drain("reload under load", 0, 90*time.Second)
@@ -218,8 +234,110 @@ func TestReloadUnderLoad(t *testing.T) {
 	if err := p.Cmd.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Errorf("the agent process did not survive the reloads: %v", err)
 	}
-	if n := strings.Count(p.Output(), `"msg":"config reloaded`); n != int(applied) {
-		t.Errorf("%d reloads logged, want %v", n, applied)
+	if n := strings.Count(p.Output(), `"msg":"config reloaded`); n != int(applied)-1 {
+		t.Errorf("%d drained reloads logged, want %v", n, applied-1)
 	}
 	e.term(p)
+}
+
+// rssBytes is a process's resident set size.
+func rssBytes(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// TestIdleConnectionFloodLowFDLimit: the agent runs with 256 descriptors
+// (ulimit -n) while 4,000 idle connections are opened to its HTTP port.
+// It serves at most http.max_connections of them at once, so it never runs
+// out of descriptors: a pod that appears during the flood is discovered and
+// every one of its lines arrives, /healthz answers, and memory stays flat.
+func TestIdleConnectionFloodLowFDLimit(t *testing.T) {
+	e := newEnv(t, simnode.Config{Pods: 2, ContainersPerPod: 1, LinesPerSecond: 50, Seed: 16}, nil)
+	e.cons.Start()
+	e.write()
+	cmd := exec.Command("sh", "-c", `ulimit -n 256 && exec "$0" run --config "$1"`, e2eharness.Ferry(t), e.agent.Config)
+	logf, err := os.Create(filepath.Join(e.dir, "agent.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	e.agent.WaitHTTP("/readyz", 200, 30*time.Second)
+	pid := cmd.Process.Pid
+	before := rssBytes(t, pid)
+
+	const flood = 4000
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	failed := 0
+	for range flood {
+		c, err := net.DialTimeout("tcp", e.agent.Addr, 2*time.Second)
+		if err != nil {
+			failed++ // reset at accept, or the backlog was full: the agent is fine either way
+			continue
+		}
+		conns = append(conns, c)
+	}
+	// During the flood (the client holds every connection it got), a new
+	// pod starts writing: the agent must open its file.
+	w, err := simnode.NewWriter(filepath.Join(e.dir, "pods"), "flood", "newcomer", "0b1e2c3d-0000-4a6b-8c7d-000000000016", "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	e.extra = append(e.extra, w.Container())
+	if err := w.Lines(500, 100); err != nil {
+		t.Fatal(err)
+	}
+	// A probe may meet a full house for at most the header timeout (5 s),
+	// after which the idle connections are closed and their slots freed.
+	start := time.Now()
+	e.agent.WaitHTTP("/healthz", 200, 15*time.Second)
+	probe := time.Since(start)
+	after := rssBytes(t, pid)
+	m, _ := e.agent.Scrape()
+	t.Logf("FIGURES idle flood: %d connections dialled (%d failed), agent RSS %.1f MiB before, %.1f MiB during; "+
+		"rejected at accept %v, served now %v; /healthz answered 200 after %.1fs",
+		flood, failed, float64(before)/(1<<20), float64(after)/(1<<20),
+		m.Sum("ferry_http_rejected_connections_total"), m.Sum("ferry_http_connections"), probe.Seconds())
+	if after-before > 32<<20 {
+		t.Errorf("RSS grew by %.1f MiB during the flood", float64(after-before)/(1<<20))
+	}
+	e.stop()
+	e.drain("idle flood", 0, 60*time.Second)
+	if out, _ := os.ReadFile(logf.Name()); strings.Contains(string(out), "too many open files") {
+		t.Errorf("the agent ran out of descriptors:\n%s", tailOf(string(out), 2000))
+	}
 }
