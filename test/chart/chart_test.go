@@ -354,17 +354,23 @@ func checkProbesAndPort(t *testing.T, m *manifests, cfg agentConfig) {
 			t.Errorf("%s probe: GET %s on %s, want %s on http", p.name, g.Path, g.Port.String(), p.path)
 		}
 	}
-	if got := c.Args; !slices.Equal(got, []string{"run", "--config", "/etc/ferry/config.yaml"}) {
+	// The default is configUpdate: reload: the ConfigMap's directory is
+	// mounted (a subPath mount never sees the kubelet's updates) and the
+	// agent reads the file in it.
+	if got := c.Args; !slices.Equal(got, []string{"run", "--config", "/etc/ferry/config/config.yaml"}) {
 		t.Errorf("args %q", got)
 	}
 	var cfgMount bool
 	for _, vm := range c.VolumeMounts {
-		if vm.MountPath == "/etc/ferry/config.yaml" && vm.Name == "config" && vm.ReadOnly {
+		if vm.MountPath == "/etc/ferry/config" && vm.Name == "config" && vm.ReadOnly && vm.SubPath == "" {
 			cfgMount = true
 		}
 	}
 	if !cfgMount {
-		t.Error("config is not mounted read-only at /etc/ferry/config.yaml")
+		t.Error("config directory is not mounted read-only (no subPath) at /etc/ferry/config")
+	}
+	if _, ok := m.DaemonSet.Spec.Template.Annotations["checksum/config"]; ok {
+		t.Error("reload mode has a checksum/config annotation: a config change would roll the pods")
 	}
 }
 
@@ -496,7 +502,10 @@ func TestRBACNamespaces(t *testing.T) {
 func TestChecksumRollsPods(t *testing.T) {
 	sum := func(args ...string) string {
 		t.Helper()
-		m := render(t, args...)
+		m := render(t, append([]string{"--set", "configUpdate=rollout"}, args...)...)
+		if got := m.DaemonSet.Spec.Template.Spec.Containers[0].Args; !slices.Equal(got, []string{"run", "--config", "/etc/ferry/config.yaml"}) {
+			t.Fatalf("rollout args %q", got)
+		}
 		s := m.DaemonSet.Spec.Template.Annotations["checksum/config"]
 		if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(s) {
 			t.Fatalf("checksum/config %q is not a sha256", s)
