@@ -24,7 +24,9 @@ import (
 //     takes everything queued in one pass;
 //   - by a small waiter goroutine, only while the tailer is idle and armed
 //     it: the waiter takes one event, keeps it for the next Drain, and
-//     wakes the tailer.
+//     wakes the tailer. While it is armed Drain takes nothing unless the
+//     waiter took an event first, so one goroutine receives at a time and
+//     events keep their order.
 //
 // So while files are being read, writes cost no wakeup at all, and an idle
 // tailer wakes once per burst of writes, as often as a raw inotify reader
@@ -35,7 +37,6 @@ type notifier struct {
 	path []byte          // the path passed to Drain's write, reused
 
 	arm    chan struct{} // the tailer wants a wake-up on the next event
-	cancel chan struct{} // Drain takes over from an armed waiter
 	wake   chan struct{} // the waiter holds an event
 	stop   chan struct{}
 	exited chan struct{} // the waiter returned
@@ -74,7 +75,6 @@ func newNotifier() (*notifier, error) {
 		w:      w,
 		dirs:   make(map[string]bool),
 		arm:    make(chan struct{}, 1),
-		cancel: make(chan struct{}),
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
@@ -106,8 +106,6 @@ func (n *notifier) waitLoop() {
 				return
 			}
 			t = taken{err: err, ok: true}
-		case <-n.cancel:
-			continue
 		case <-n.stop:
 			return
 		}
@@ -134,20 +132,6 @@ func (n *notifier) Arm() {
 
 // Woken records that the wake-up fired (the waiter is no longer armed).
 func (n *notifier) Woken() { n.armed = false }
-
-// disarm makes sure the waiter is not taking events, so that Drain is the
-// only receiver and events keep their order.
-func (n *notifier) disarm() {
-	if !n.armed {
-		return
-	}
-	n.armed = false
-	select {
-	case n.cancel <- struct{}{}: // it was still waiting
-	case <-n.wake: // it took an event: held has it
-	case <-n.exited:
-	}
-}
 
 // Add watches dir; watching it again is a no-op. A missing directory or a
 // file is an error (fs.ErrNotExist, syscall.ENOTDIR).
@@ -184,8 +168,19 @@ func (n *notifier) Remove(dir string) {
 // cannot hold the tailer. It reports whether events may have been lost
 // since the last call (the kernel's queue overflowed, or fsnotify could not
 // read): then rescan and poll.
+//
+// While the waiter is armed and has taken nothing, Drain takes nothing
+// either: fsnotify has nothing to offer (the waiter takes the first event
+// as soon as it is offered), and what comes next wakes the tailer.
 func (n *notifier) Drain(max int, write func(path []byte), entry func(notifyEvent)) (overflowed bool) {
-	n.disarm()
+	if n.armed {
+		select {
+		case <-n.wake: // the waiter took an event and is no longer receiving
+			n.armed = false
+		default:
+			return false
+		}
+	}
 	if t := n.held; t.ok {
 		n.held = taken{}
 		overflowed = n.take(t, write, entry) || overflowed

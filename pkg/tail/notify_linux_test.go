@@ -177,8 +177,8 @@ func TestNotifierEntries(t *testing.T) {
 
 // TestNotifierWake: an armed notifier wakes the tailer on the next event,
 // and the event the waiter took is the first Drain hands over, in order
-// with the rest; a Drain while armed takes over from the waiter, whether
-// or not the waiter had taken an event, and leaves no stale wake-up.
+// with the rest; a Drain while armed leaves the waiter armed if it took
+// nothing, takes its event if it did, and leaves no stale wake-up.
 func TestNotifierWake(t *testing.T) {
 	dir := t.TempDir()
 	n := newTestNotifier(t, dir)
@@ -223,15 +223,22 @@ func TestNotifierWake(t *testing.T) {
 		t.Fatalf("after the wake-up (-want +got):\n%s", diff)
 	}
 
-	// Armed, nothing happens, then a read is due: Drain takes over.
+	// Armed, nothing happens, then a read is due: Drain takes nothing, and
+	// the waiter stays armed for the next write.
 	n.Arm()
 	if got := drain(0); len(got) != 0 {
 		t.Fatalf("nothing written: %v", got)
 	}
-	noWake("after a Drain that took over from an idle waiter")
+	noWake("after a Drain while armed and nothing was written")
 	appendFile(t, b, "2\n")
+	select {
+	case <-n.Wake():
+		n.Woken()
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up after a write, once a Drain found nothing")
+	}
 	if diff := cmp.Diff([]string{b}, drain(1)); diff != "" {
-		t.Fatalf("after Drain took over (-want +got):\n%s", diff)
+		t.Fatalf("after the second wake-up (-want +got):\n%s", diff)
 	}
 
 	// Armed, the waiter took an event and signalled, but the tailer did not
