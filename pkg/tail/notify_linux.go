@@ -28,9 +28,10 @@ import (
 //     waiter took an event first, so one goroutine receives at a time and
 //     events keep their order.
 //
-// So while files are being read, writes cost no wakeup at all, and an idle
-// tailer wakes once per burst of writes, as often as a raw inotify reader
-// that reads only when told would.
+// So while files are being read, the writes between two Drains cost one
+// wakeup (fsnotify's goroutine reading the first of them), and an idle
+// tailer wakes once per burst of writes: about as often as a raw inotify
+// reader that reads only when told would (bench/README.md compares them).
 type notifier struct {
 	w    *fsnotify.Watcher
 	dirs map[string]bool // watched directories
@@ -61,7 +62,7 @@ const drainBatch = 4096
 // drainYields is how many times Drain yields the processor, with nothing
 // taken in between, before it decides the queue is empty. fsnotify's
 // goroutine offers the next event only once it has run after the previous
-// one was taken; it usually has after one yield. Stopping too early costs
+// one was taken, which a yield lets it do. Stopping too early costs
 // nothing but latency: the rest is taken by the next Drain, or at once by
 // the waiter if the tailer goes idle.
 const drainYields = 3
