@@ -4,7 +4,7 @@
 // # What it reads
 //
 // Files matching the include globs minus the exclude globs (and minus what an
-// Excluder rejects) are discovered by inotify within about a second and by a
+// Excluder rejects) are discovered by file notifications (fsnotify) within about a second and by a
 // periodic rescan, because notifications can be dropped (a queue overflow
 // triggers a poll and a rescan at once). Compressed and
 // temporary files and kubelet's rotated copies (0.log.20261126-035509) are
@@ -18,9 +18,10 @@
 // read to its end is not read again before read_interval, so a container
 // writing one line per write call costs one read per read_interval
 // (ferry_tail_reads_total), and every file is checked each poll_interval even
-// without a notification. The inotify descriptor itself is read only when the
-// tailer is ready to act on it: while a read is due anyway, events wait in the
-// kernel's queue and one read(2) takes them all, so writes cost no wakeups. One file reads at most read_bytes_per_turn before
+// without a notification. fsnotify's events are taken only when the tailer is
+// ready to act on them: while a read is due anyway, they wait in the kernel's
+// queue behind fsnotify's goroutine and are taken in one pass, so writes cost
+// no wakeups of the tailer. One file reads at most read_bytes_per_turn before
 // the others get their turn. Files rotated before they could be opened (while
 // reading was stalled, or while no agent ran) are found beside their path by
 // kubelet's naming and read whole, oldest first, before the current file;
@@ -158,7 +159,7 @@
 // # Lifecycle
 //
 // New checks the configuration and starts nothing. Run does all reading on one
-// goroutine (plus one that waits for inotify events when asked), sends batches on out, and on cancellation stops
+// goroutine (plus fsnotify's reader and a waiter that takes one event when asked), sends batches on out, and on cancellation stops
 // reading, closes out, and returns nil; a blocked send gives up when the
 // context ends. Ack may be called from any goroutine at any time. Close,
 // called once Run returned and the sink acknowledged what it delivered,
