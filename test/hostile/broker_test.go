@@ -1,0 +1,146 @@
+package hostile
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestMetricsTopicMissing: host metrics are on (every second) but
+// sink.kafka.metrics_topic names a topic the broker does not have (and
+// auto-creation is off). Logs must still flow, the counters of log records
+// must balance, and SIGTERM must end the process within shutdown_timeout.
+func TestMetricsTopicMissing(t *testing.T) {
+	w := newWorld(t, worldOpt{
+		top:  "hostmetrics: {enabled: true, interval: 1s}\n",
+		sink: []string{"metrics_topic: no-such-topic"},
+		edit: func(s string) string { return strings.Replace(s, "shutdown_timeout: 15s", "shutdown_timeout: 3s", 1) },
+	})
+	w.lines(w.path, 0, 100)
+	p := w.agent.Start()
+	w.waitSeqs(0, 100, 30*time.Second)
+	// Several metric snapshots later, logs still flow.
+	waitFor(t, "three metric snapshots taken", 20*time.Second, func() bool {
+		m, err := w.agent.Scrape()
+		return err == nil && m.Sum("ferry_hostmetrics_snapshots_total") >= 3
+	})
+	w.lines(w.path, 100, 200)
+	w.waitSeqs(100, 200, 20*time.Second)
+	m := w.settled(200, 20*time.Second)
+	w.check(0, 200, false)
+	t.Logf("metric records sent %v, dropped %v; send failures %v",
+		m.Sum("ferry_ship_records_sent_total", `record="metric"`), m.Sum("ferry_ship_dropped_records_total", `record="metric"`),
+		m.Sum("ferry_ship_send_failures_total"))
+	start := time.Now()
+	stop(t, p)
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("SIGTERM took %s with shutdown_timeout 3s", d.Round(time.Millisecond))
+	}
+}
+
+// TestBrokerSlowerThanWriteTimeout: every Produce is answered after 2.5 s
+// while write_timeout is 1 s, for 8 s; the broker stores what it answers
+// late. Nothing is lost; the late answers may cause duplicates (at least
+// once), reported; the counters balance afterwards.
+func TestBrokerSlowerThanWriteTimeout(t *testing.T) {
+	guarded(t)
+	var slow atomic.Bool
+	var delayed atomic.Int64
+	w := newWorld(t, worldOpt{sink: []string{"write_timeout: 1s", "retry: {backoff_min: 100ms, backoff_max: 1s}"}})
+	c := w.broker.Cluster()
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if slow.Load() {
+			delayed.Add(1)
+			c.SleepControl(func() { time.Sleep(2500 * time.Millisecond) })
+		}
+		return nil, nil, false
+	})
+	w.lines(w.path, 0, 100)
+	p := w.agent.Start()
+	w.waitSeqs(0, 100, 30*time.Second)
+	slow.Store(true)
+	pace := time.NewTicker(time.Second) // the container writes 100 lines a second
+	for i := 1; i <= 8; i++ {
+		w.lines(w.path, i*100, i*100+100)
+		<-pace.C
+	}
+	pace.Stop()
+	slow.Store(false)
+	w.waitSeqs(0, 900, 60*time.Second)
+	w.lines(w.path, 900, 901)
+	w.waitSeqs(900, 901, 30*time.Second)
+	m := w.settled(901, 30*time.Second)
+	lost, dup := w.count(0, 901)
+	t.Logf("%d produce requests delayed; lost %d, duplicates %d; send failures %v", delayed.Load(), lost, dup, m.Sum("ferry_ship_send_failures_total"))
+	w.check(0, 901, true)
+	stop(t, p)
+}
+
+// TestOnePartitionRefuses: partition 0 of the logs topic answers every
+// Produce with NOT_ENOUGH_REPLICAS (retryable) for a while; pods whose
+// records go to the other partitions must keep flowing meanwhile (one sick
+// partition must not stop the node's logs), and everything arrives once
+// the partition heals.
+func TestOnePartitionRefuses(t *testing.T) {
+	w := newWorld(t, worldOpt{})
+	const pods = 12
+	paths := make([]string, pods)
+	for i := range paths {
+		paths[i] = filepath.Join(w.root, fmt.Sprintf("ns_pod%d_uid-%d", i, i), "app", "0.log")
+	}
+	h := w.broker.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs", Partitions: []int32{0},
+		Err: kerr.NotEnoughReplicas, Count: -1})
+	for i, p := range paths {
+		mkdirFor(t, p)
+		w.lines(p, i*1000, i*1000+50)
+	}
+	p := w.agent.Start()
+	// At least one pod is wholly delivered while partition 0 refuses.
+	waitFor(t, "a pod wholly delivered while partition 0 refuses", 20*time.Second, func() bool {
+		for i := range paths {
+			if w.missing(i*1000, i*1000+50) == "" {
+				return true
+			}
+		}
+		return false
+	})
+	// More lines while the fault holds: pods on healthy partitions still flow.
+	delivered := 0
+	for i, p := range paths {
+		if w.missing(i*1000, i*1000+50) == "" {
+			delivered++
+			w.lines(p, i*1000+50, i*1000+100)
+		}
+	}
+	for i := range paths {
+		if w.missing(i*1000, i*1000+50) == "" {
+			w.waitSeqs(i*1000+50, i*1000+100, 20*time.Second)
+		}
+	}
+	t.Logf("%d of %d pods delivered while partition 0 refused (%d requests refused)", delivered, pods, h.Hits())
+	if h.Hits() == 0 {
+		t.Fatal("the fault refused nothing")
+	}
+	h.Remove()
+	for i, p := range paths {
+		if w.missing(i*1000+50, i*1000+51) != "" {
+			w.lines(p, i*1000+50, i*1000+100)
+		}
+	}
+	for i := range paths {
+		w.waitSeqs(i*1000, i*1000+100, 30*time.Second)
+	}
+	w.settled(float64(pods*100), 20*time.Second)
+	for i := range paths {
+		w.check(i*1000, i*1000+100, false)
+	}
+	stop(t, p)
+}

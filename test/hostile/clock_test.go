@@ -1,0 +1,59 @@
+package hostile
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTimestampsAtTheEdges: a container writes one line stamped far from
+// now, valid RFC 3339 as CRI writes it: year 0000 or 9999, a zone offset
+// that pushes the UTC time past 9999-12-31 or before 0000-01-01, past what
+// int64 nanoseconds hold (2262, 1677). Then a normal line. Both lines
+// arrive once, readable by a Kafka client, and the record's "time" is RFC
+// 3339 with nine fractional digits (README, Records), or the line is
+// shipped raw and counted in ferry_tail_parse_errors_total.
+func TestTimestampsAtTheEdges(t *testing.T) {
+	guarded(t)
+	for _, ts := range []string{
+		"2026-11-26T03:55:09.123456789Z", // the control
+		"9999-12-31T23:59:59.999999999Z",
+		"9999-12-31T23:59:59.999999999-23:59", // UTC: year 10000
+		"0000-01-01T00:00:00Z",
+		"0000-01-01T00:00:00.5+23:59", // UTC: year -1
+		"2262-04-12T00:00:00Z",        // past int64 nanoseconds since 1970
+		"1677-09-20T00:00:00Z",
+		"1969-12-31T23:59:59Z", // just before the epoch
+	} {
+		t.Run(ts, func(t *testing.T) {
+			w := newWorld(t, worldOpt{})
+			w.raw(w.path, line(0, ts)+line(1, ""))
+			p := w.agent.Start()
+			defer stop(t, p)
+			deadline := time.Now().Add(10 * time.Second)
+			for w.missing(0, 2) != "" && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			m := w.settled(2, 10*time.Second)
+			if miss := w.missing(0, 2); miss != "" {
+				t.Fatalf("not consumed within 10 s: %s; the agent counts %v records sent, %v dropped",
+					miss, m.Sum("ferry_ship_records_sent_total", `record="log"`), m.Sum("ferry_ship_dropped_records_total"))
+			}
+			w.check(0, 2, false)
+			for _, r := range w.records() {
+				if !strings.HasPrefix(r.Message, "h-seq=0 ") {
+					continue
+				}
+				if _, err := time.Parse(time.RFC3339Nano, r.Time); err != nil || len(r.Time) != len("2006-01-02T15:04:05.000000000Z") {
+					t.Errorf("time %q is not RFC 3339 with nine digits (%v)", r.Time, err)
+				}
+				t.Logf("%s -> %s", ts, r.Time)
+			}
+			if pe := m.Sum("ferry_tail_parse_errors_total"); pe != 0 {
+				t.Logf("parse errors: %v", pe)
+			}
+			_ = fmt.Sprint()
+		})
+	}
+}
