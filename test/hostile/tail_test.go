@@ -175,4 +175,3 @@ func fileSize(t *testing.T, p string) int64 {
 	must(t, err)
 	return fi.Size()
 }
-

@@ -74,10 +74,10 @@ type world struct {
 }
 
 type worldOpt struct {
-	logs   []string          // extra keys of the logs section
-	sink   []string          // extra keys of sink.kafka (4-space indented lines)
-	top    string            // YAML replacing "hostmetrics: {enabled: false}\n"
-	broker []kfake.Opt       // broker options
+	logs   []string    // extra keys of the logs section
+	sink   []string    // extra keys of sink.kafka (4-space indented lines)
+	top    string      // YAML replacing "hostmetrics: {enabled: false}\n"
+	broker []kfake.Opt // broker options
 	edit   func(yaml string) string
 }
 
