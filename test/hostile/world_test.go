@@ -280,3 +280,26 @@ func mkdirFor(t *testing.T, path string) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// checkpoint is the committed offset of path in the state file.
+func (w *world) checkpoint(path string) (int64, bool) {
+	data, err := os.ReadFile(filepath.Join(w.cfg.StateDir, "tail.json"))
+	if err != nil {
+		return 0, false
+	}
+	var st struct {
+		Files []struct {
+			Path   string `json:"path"`
+			Offset int64  `json:"offset"`
+		} `json:"files"`
+	}
+	if json.Unmarshal(data, &st) != nil {
+		return 0, false
+	}
+	for _, f := range st.Files {
+		if f.Path == path {
+			return f.Offset, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,142 @@
+package hostile
+
+import (
+	"compress/gzip"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTruncateRegrow: between two looks of the agent (poll_interval 10m,
+// so only inotify tells it), the file is truncated and written again past
+// the old offset with other lines. Every line of both generations arrives
+// once; the truncation is counted.
+func TestTruncateRegrow(t *testing.T) {
+	w := newWorld(t, worldOpt{logs: []string{"poll_interval: 10m", "rescan_interval: 10m"}})
+	w.lines(w.path, 0, 100)
+	p := w.agent.Start()
+	w.waitSeqs(0, 100, 30*time.Second)
+	old := fileSize(t, w.path)
+	// Truncate and regrow in one go: the second generation is longer.
+	var b strings.Builder
+	for i := 100; i < 400; i++ {
+		b.WriteString(line(i, "2026-11-26T03:55:10.000000000Z"))
+	}
+	must(t, os.WriteFile(w.path, []byte(b.String()), 0o644))
+	if fileSize(t, w.path) <= old {
+		t.Fatal("the second generation must be longer")
+	}
+	w.waitSeqs(100, 400, 30*time.Second)
+	m := w.settled(400, 20*time.Second)
+	w.check(0, 400, false)
+	if v := m.Sum("ferry_tail_truncations_total"); v != 1 {
+		t.Errorf("ferry_tail_truncations_total = %v, want 1", v)
+	}
+	stop(t, p)
+}
+
+// TestManyRotationsWhileKilled: the agent is SIGKILLed; while it is down
+// kubelet rotates 0.log five times, gzips every rotated file but the
+// newest and keeps four (the file the checkpoint names is compressed, the
+// oldest ones deleted). Lines of deleted files are counted lost
+// (ferry_tail_lost_files_total), every line still on disk arrives, and
+// duplicates are bounded by what came after the last checkpoint.
+func TestManyRotationsWhileKilled(t *testing.T) {
+	w := newWorld(t, worldOpt{})
+	w.lines(w.path, 0, 100)
+	p := w.agent.Start()
+	w.waitSeqs(0, 100, 30*time.Second)
+	size := fileSize(t, w.path)
+	waitFor(t, "a checkpoint after the lines", 10*time.Second, func() bool {
+		off, ok := w.checkpoint(w.path)
+		return ok && off == size
+	})
+	w.lines(w.path, 100, 120) // read or not before the kill
+	p.Kill()
+	next := 120
+	var rotated []string
+	for r := 0; r < 5; r++ {
+		w.lines(w.path, next, next+100)
+		next += 100
+		name := fmt.Sprintf("%s.20261126-0355%02d", w.path, 10+r)
+		must(t, os.Rename(w.path, name))
+		rotated = append(rotated, name)
+		// kubelet: gzip all but the newest rotated file, keep 4.
+		for i, f := range rotated[:len(rotated)-1] {
+			if !strings.HasSuffix(f, ".gz") {
+				gz(t, f)
+				rotated[i] = f + ".gz"
+			}
+		}
+		for len(rotated) > 4 {
+			must(t, os.Remove(rotated[0]))
+			rotated = rotated[1:]
+		}
+	}
+	w.lines(w.path, next, next+100)
+	next += 100
+	p = w.agent.Start()
+	// The first rotated file (lines 120..219) was deleted; the file the
+	// checkpoint named (0.log, lines 0..219) is gone with it.
+	w.waitSeqs(220, next, 30*time.Second)
+	w.lines(w.path, next, next+1)
+	w.waitSeqs(next, next+1, 30*time.Second)
+	m := w.settled(float64(next-220+1), 20*time.Second)
+	lost, dup := w.count(0, next+1)
+	t.Logf("lost %d (lines 100..219 were only in the deleted file), duplicates %d; lost files %v", lost, dup,
+		m.Sum("ferry_tail_lost_files_total"))
+	w.check(220, next+1, false)
+	if v := m.Sum("ferry_tail_lost_files_total"); v != 1 {
+		t.Errorf("ferry_tail_lost_files_total = %v, want 1 (the checkpointed file deleted while down)", v)
+	}
+	stop(t, p)
+}
+
+func gz(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	must(t, err)
+	out, err := os.Create(path + ".gz")
+	must(t, err)
+	zw := gzip.NewWriter(out)
+	_, err = zw.Write(data)
+	must(t, err)
+	must(t, zw.Close())
+	must(t, out.Close())
+	must(t, os.Remove(path))
+}
+
+// TestTenThousandFiles: 10,000 container logs of 3 lines each exist when
+// the agent starts. Every line arrives within a minute, the process stays
+// responsive, and SIGTERM ends it.
+func TestTenThousandFiles(t *testing.T) {
+	guarded(t)
+	w := newWorld(t, worldOpt{})
+	const n = 10000
+	for i := 0; i < n; i++ {
+		p := filepath.Join(w.root, fmt.Sprintf("ns_pod%05d_uid%05d", i, i), "app", "0.log")
+		mkdirFor(t, p)
+		w.lines(p, i*10, i*10+3)
+	}
+	start := time.Now()
+	p := w.agent.Start()
+	for i := 0; i < n; i++ {
+		w.waitSeqs(i*10, i*10+3, time.Until(start.Add(90*time.Second)))
+	}
+	t.Logf("%d files, %d lines delivered in %s", n, 3*n, time.Since(start).Round(time.Millisecond))
+	w.agent.WaitHTTP("/healthz", 200, 5*time.Second)
+	m := w.settled(3*n, 30*time.Second)
+	t.Logf("open files %v, RSS %.1f MiB", m.Sum("ferry_tail_open_files"), m.Sum("process_resident_memory_bytes")/(1<<20))
+	lost, dup := 0, 0
+	for i := 0; i < n; i++ {
+		l, d := w.count(i*10, i*10+3)
+		lost, dup = lost+l, dup+d
+	}
+	if lost > 0 || dup > 0 {
+		t.Errorf("lost %d, duplicated %d", lost, dup)
+	}
+	stop(t, p)
+}
