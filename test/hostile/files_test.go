@@ -140,3 +140,73 @@ func TestTenThousandFiles(t *testing.T) {
 	}
 	stop(t, p)
 }
+
+// TestCopyTruncateWhileStopped: logrotate's copytruncate runs while the
+// agent is stopped (SIGTERM, a clean checkpoint): 0.log is copied to
+// 0.log.<ts> and truncated in place (same inode), then the container
+// writes new lines. The README promises that copytruncate is detected and
+// the copy finished first; after a graceful stop nothing should be lost or
+// repeated, and no file counted lost.
+func TestCopyTruncateWhileStopped(t *testing.T) {
+	guarded(t)
+	w := newWorld(t, worldOpt{})
+	w.lines(w.path, 0, 100)
+	p := w.agent.Start()
+	w.waitSeqs(0, 100, 30*time.Second)
+	stop(t, p)
+	w.lines(w.path, 100, 150) // written after the stop, before the copy
+	data, err := os.ReadFile(w.path)
+	must(t, err)
+	must(t, os.WriteFile(w.path+".20261126-035509", data, 0o644))
+	must(t, os.Truncate(w.path, 0))
+	var b strings.Builder
+	for i := 150; i < 200; i++ {
+		b.WriteString(line(i, "2026-11-26T03:56:00.000000000Z"))
+	}
+	w.raw(w.path, b.String())
+	p = w.agent.Start()
+	w.waitSeqs(100, 200, 30*time.Second)
+	w.lines(w.path, 200, 201)
+	w.waitSeqs(200, 201, 30*time.Second)
+	m := w.settled(101, 20*time.Second)
+	lost, dup := w.count(0, 201)
+	t.Logf("lost %d, duplicates %d, lost files %v, truncations %v", lost, dup, m.Sum("ferry_tail_lost_files_total"), m.Sum("ferry_tail_truncations_total"))
+	w.check(0, 201, false)
+	if v := m.Sum("ferry_tail_lost_files_total"); v != 0 {
+		t.Errorf("ferry_tail_lost_files_total = %v, want 0: nothing was lost", v)
+	}
+	stop(t, p)
+}
+
+// TestSIGTERMDuringOutage: the broker is down and lines are waiting when
+// SIGTERM comes. The agent must exit within shutdown_timeout (3 s here)
+// and commit only what was confirmed: after the broker and a new agent
+// start, every line arrives.
+func TestSIGTERMDuringOutage(t *testing.T) {
+	w := newWorld(t, worldOpt{edit: func(s string) string {
+		return strings.Replace(s, "shutdown_timeout: 15s", "shutdown_timeout: 3s", 1)
+	}})
+	w.lines(w.path, 0, 100)
+	p := w.agent.Start()
+	w.waitSeqs(0, 100, 30*time.Second)
+	w.broker.Stop()
+	w.lines(w.path, 100, 300)
+	waitFor(t, "the new lines read", 10*time.Second, func() bool {
+		m, err := w.agent.Scrape()
+		return err == nil && m.Sum("ferry_tail_lines_read_total") >= 300
+	})
+	start := time.Now()
+	err := p.Term(20 * time.Second)
+	d := time.Since(start)
+	t.Logf("SIGTERM with the broker down: exit %v after %s", err, d.Round(time.Millisecond))
+	if d > 8*time.Second {
+		t.Errorf("exit took %s with shutdown_timeout 3s", d.Round(time.Millisecond))
+	}
+	w.broker.Start()
+	p = w.agent.Start()
+	w.waitSeqs(100, 300, 30*time.Second)
+	w.lines(w.path, 300, 301)
+	w.waitSeqs(300, 301, 30*time.Second)
+	w.check(0, 301, false)
+	stop(t, p)
+}
