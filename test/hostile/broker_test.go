@@ -144,3 +144,52 @@ func TestOnePartitionRefuses(t *testing.T) {
 	}
 	stop(t, p)
 }
+
+// TestOnePartitionRejectsRecords: partition 0 of the logs topic answers
+// every Produce with INVALID_RECORD (not retryable: the records are dropped
+// and counted, after bisection). The pods on the other partitions lose
+// nothing; every line not received is counted in
+// ferry_ship_dropped_records_total{reason="invalid_record"}, exactly; the
+// counters balance and the agent exits on SIGTERM.
+func TestOnePartitionRejectsRecords(t *testing.T) {
+	w := newWorld(t, worldOpt{})
+	const pods, per = 12, 40
+	paths := make([]string, pods)
+	for i := range paths {
+		paths[i] = filepath.Join(w.root, fmt.Sprintf("ns_pod%d_uid-%d", i, i), "app", "0.log")
+		mkdirFor(t, paths[i])
+		w.lines(paths[i], i*1000, i*1000+per)
+	}
+	h := w.broker.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs", Partitions: []int32{0},
+		Err: kerr.InvalidRecord, Count: -1})
+	defer h.Remove()
+	p := w.agent.Start()
+	m := w.settled(pods*per, 30*time.Second)
+	// What was confirmed reaches the consumer: then the lines not
+	// received are exactly those dropped.
+	missing := 0
+	waitFor(t, "the consumer to settle", 10*time.Second, func() bool {
+		n := 0
+		for i := range paths {
+			l, _ := w.count(i*1000, i*1000+per)
+			n += l
+		}
+		missing = n
+		return float64(n) == m.Sum("ferry_ship_dropped_records_total", `record="log"`)
+	})
+	dropped := m.Sum("ferry_ship_dropped_records_total", `record="log"`, `reason="invalid_record"`)
+	t.Logf("%d lines not received, %v dropped as invalid_record (%d requests refused)", missing, dropped, h.Hits())
+	if h.Hits() == 0 || missing == 0 {
+		t.Fatal("no pod on partition 0: the attack did nothing")
+	}
+	if float64(missing) != dropped {
+		t.Errorf("%d lines not received but %v counted dropped (invalid_record)", missing, dropped)
+	}
+	for i := range paths {
+		_, d := w.count(i*1000, i*1000+per)
+		if d > 0 {
+			t.Errorf("pod %d: %d duplicates", i, d)
+		}
+	}
+	stop(t, p)
+}
