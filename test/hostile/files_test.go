@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -209,4 +210,54 @@ func TestSIGTERMDuringOutage(t *testing.T) {
 	w.waitSeqs(300, 301, 30*time.Second)
 	w.check(0, 301, false)
 	stop(t, p)
+}
+
+// TestInodeReuseWhileStopped: while the agent is stopped, 0.log is replaced
+// by a new file of other lines, longer than the old checkpoint offset:
+// deleted and created again (the filesystem may give it the old inode), or
+// rewritten in place (the same inode for sure, as a reused one looks).
+// The new file is read from its start: nothing of it is skipped.
+func TestInodeReuseWhileStopped(t *testing.T) {
+	for _, inPlace := range []bool{false, true} {
+		name := "recreated"
+		if inPlace {
+			name = "in-place"
+		}
+		t.Run(name, func(t *testing.T) { inodeReuse(t, inPlace) })
+	}
+}
+
+func inodeReuse(t *testing.T, inPlace bool) {
+	w := newWorld(t, worldOpt{})
+	w.lines(w.path, 0, 100)
+	p := w.agent.Start()
+	w.waitSeqs(0, 100, 30*time.Second)
+	stop(t, p)
+	oldIno := inode(t, w.path)
+	if inPlace {
+		must(t, os.Truncate(w.path, 0))
+	} else {
+		must(t, os.Remove(w.path))
+	}
+	var b strings.Builder
+	for i := 100; i < 400; i++ {
+		b.WriteString(line(i, "2026-11-26T04:00:00.000000000Z"))
+	}
+	w.raw(w.path, b.String())
+	t.Logf("inode reused: %v", inode(t, w.path) == oldIno)
+	p = w.agent.Start()
+	w.waitSeqs(100, 400, 30*time.Second)
+	m := w.settled(300, 20*time.Second)
+	w.check(0, 400, false)
+	if v := m.Sum("ferry_tail_lost_files_total"); v != 0 && inPlace {
+		t.Logf("ferry_tail_lost_files_total = %v", v)
+	}
+	stop(t, p)
+}
+
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	must(t, err)
+	return fi.Sys().(*syscall.Stat_t).Ino
 }
