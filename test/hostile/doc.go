@@ -20,7 +20,7 @@
 //   - TestTimestampsAtTheEdges: zone offsets that put the UTC time outside
 //     years 0000-9999 give a "time" that is not RFC 3339.
 //   - TestSIGHUP: SIGHUP ends the agent with no flush and no log line.
-//   - TestGzipDuringStartup (a race, about one run in twenty): a rotated
+//   - TestGzipDuringStartup (a race, seen once in about 45 runs): a rotated
 //     file gzipped while the agent starts is skipped, its lines lost with
 //     no counter moved.
 //
