@@ -88,8 +88,10 @@ func TestBrokerSlowerThanWriteTimeout(t *testing.T) {
 // Produce with NOT_ENOUGH_REPLICAS (retryable) for a while; pods whose
 // records go to the other partitions must keep flowing meanwhile (one sick
 // partition must not stop the node's logs), and everything arrives once
-// the partition heals.
+// the partition heals. It fails now and then (the second lines of a pod on
+// a healthy partition wait behind the refused ones): run with -count=5.
 func TestOnePartitionRefuses(t *testing.T) {
+	guarded(t)
 	w := newWorld(t, worldOpt{})
 	const pods = 12
 	paths := make([]string, pods)
