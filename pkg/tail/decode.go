@@ -607,8 +607,20 @@ func (c *tsCache) parse(b []byte) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
+	// A zone offset can carry a time at the edge of years 0000-9999 out of
+	// them, where it has no RFC 3339 form: such a stamp does not parse.
+	if u := sec - int64(off); u < minRFC3339Unix || u > maxRFC3339Unix {
+		return time.Time{}, false
+	}
 	return time.Unix(sec-int64(off), int64(nsec)).UTC(), true
 }
+
+// The first and last second of years 0000-9999 in UTC, what RFC 3339 can
+// write.
+const (
+	minRFC3339Unix = -62167219200 // 0000-01-01T00:00:00Z
+	maxRFC3339Unix = 253402300799 // 9999-12-31T23:59:59Z
+)
 
 // parseSeconds parses "YYYY-MM-DDTHH:MM:SS" as seconds since the epoch.
 func parseSeconds(b []byte) (int64, bool) {

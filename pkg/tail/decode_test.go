@@ -40,6 +40,12 @@ func TestParseTime(t *testing.T) {
 		{"2026-11-26T03:55:09+0200", ""},
 		{"20a6-11-26T03:55:09Z", ""},
 		{"", ""},
+		// The edges of what RFC 3339 can write, and offsets that carry a
+		// time past them (no RFC 3339 form in UTC: not a time).
+		{"9999-12-31T23:59:59.999999999Z", "9999-12-31T23:59:59.999999999Z"},
+		{"0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"},
+		{"9999-12-31T23:59:59.999999999-23:59", ""},
+		{"0000-01-01T00:00:00.5+23:59", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
