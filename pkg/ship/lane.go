@@ -21,9 +21,10 @@ type dest struct {
 const unresolved = -1
 
 // rec is one encoded record held by ship until the sink confirms it: its
-// value, then its key, in data (owned: nothing else refers to it).
+// value, then its key, in data (in a chunk of the arena, or its own).
 type rec struct {
 	data     []byte
+	chunk    *chunk // where data lives; nil when data is its own
 	valueEnd int
 	topic    string
 	path     string // file of a log record (shared string: no copy)
@@ -74,7 +75,11 @@ func (s laneState) String() string { return [...]string{"idle", "sending", "wait
 type lane struct {
 	dest
 	label string // ferry_ship_destination_* label: a configured topic
+	// queue is the lane's records, front first: buf[head:], so that the
+	// backing array is reused rather than grown again after every pop.
 	queue []rec
+	buf   []rec
+	head  int
 	bytes int
 	state laneState
 	// inflight is how many front records the request in flight carries.
@@ -108,7 +113,8 @@ func (l *lane) ready(now time.Time) bool {
 
 // push appends a record.
 func (l *lane) push(r rec) {
-	l.queue = append(l.queue, r)
+	l.buf = append(l.buf, r)
+	l.queue = l.buf[l.head:]
 	l.bytes += r.size()
 }
 
@@ -141,10 +147,25 @@ func (l *lane) pop(n int) {
 		l.bytes -= l.queue[i].size()
 	}
 	clear(l.queue[:n]) // let the records' bytes go
-	l.queue = l.queue[n:]
-	if len(l.queue) == 0 {
-		l.queue = l.queue[:0:0]
+	l.head += n
+	switch {
+	case l.head == len(l.buf):
+		l.buf, l.head = l.buf[:0], 0
+	case l.head >= 1024 && l.head > len(l.buf)/2:
+		k := copy(l.buf, l.buf[l.head:])
+		clear(l.buf[k:])
+		l.buf, l.head = l.buf[:k], 0
 	}
+	l.queue = l.buf[l.head:]
+}
+
+// take removes and returns every record of the lane (to place them
+// elsewhere).
+func (l *lane) take() []rec {
+	rs := append([]rec(nil), l.queue...)
+	clear(l.buf)
+	l.buf, l.head, l.queue, l.bytes = l.buf[:0], 0, nil, 0
+	return rs
 }
 
 // settle ends the attempt in flight with verdict v at now and moves the

@@ -26,6 +26,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 		return errors.New("ship: Run called twice")
 	}
 	l := &loop{s: s, lanes: make(map[dest]*lane), results: make(chan result), enc: newEncoder()}
+	l.arena.max = (s.logBudget+s.metricBudget)/chunkSize + 2
 	return l.run(ctx)
 }
 
@@ -47,6 +48,7 @@ type loop struct {
 	inflight              int
 	enc                   *encoder
 	scratch               []byte
+	arena                 arena
 	linger                *time.Timer
 	lingering             bool // linger runs for pending's first record
 	paused                bool // log input stopped because the budget is full
@@ -100,8 +102,9 @@ func (l *loop) run(ctx context.Context) error {
 				logs = nil
 				continue
 			}
+			now := time.Now().UnixNano()
 			for i := range ls {
-				l.add(l.encodeLog(&ls[i]))
+				l.add(l.encodeLog(&ls[i]), now)
 			}
 			// Every line is encoded into a record of its own: ship is the
 			// last holder of the slice and of the bodies it refers to.
@@ -112,8 +115,9 @@ func (l *loop) run(ctx context.Context) error {
 				snaps = nil
 				continue
 			}
+			now := time.Now().UnixNano()
 			for i := range snap.Metrics {
-				l.add(l.encodeMetric(&snap.Metrics[i], snap.Time, snap.Node))
+				l.add(l.encodeMetric(&snap.Metrics[i], snap.Time, snap.Node), now)
 			}
 			l.lingerOrFlush(ctx)
 		case <-l.linger.C:
@@ -128,7 +132,7 @@ func (l *loop) run(ctx context.Context) error {
 	}
 }
 
-// encodeLog encodes a log record with its key and topic.
+// encodeLog encodes a log record with its key (into l.scratch) and topic.
 func (l *loop) encodeLog(e *event.Log) rec {
 	s := l.s
 	r := rec{cursor: e.Cursor, readAt: e.ReadAt, isLog: true, path: e.Path}
@@ -144,11 +148,11 @@ func (l *loop) encodeLog(e *event.Log) rec {
 			l.scratch = append(l.scratch, e.Meta.PodUID...)
 		}
 	}
-	r.data = slices.Clone(l.scratch)
 	return r
 }
 
-// encodeMetric encodes a metric record (keyed by node name).
+// encodeMetric encodes a metric record (into l.scratch; keyed by node
+// name).
 func (l *loop) encodeMetric(m *event.Metric, t time.Time, node string) rec {
 	s := l.s
 	r := rec{topic: s.metricsTop}
@@ -157,7 +161,6 @@ func (l *loop) encodeMetric(m *event.Metric, t time.Time, node string) rec {
 	if s.route != nil && s.keyPodUID && node != "" {
 		l.scratch = append(l.scratch, node...)
 	}
-	r.data = slices.Clone(l.scratch)
 	return r
 }
 
@@ -169,12 +172,12 @@ const recordOverhead = 32
 // batchHeader is the size of a Kafka record batch header, with a margin.
 const batchHeader = 128
 
-// add takes an encoded record into pending, or drops it when it is larger
-// than the largest record the sink takes.
-func (l *loop) add(r rec) {
+// add takes the record encoded in l.scratch into pending, or drops it when
+// it is larger than the largest record the sink takes.
+func (l *loop) add(r rec, now int64) {
 	s := l.s
-	r.heldAt = time.Now().UnixNano()
-	if n := r.size(); n > s.maxMsg {
+	r.heldAt = now
+	if n := len(l.scratch); n > s.maxMsg {
 		s.m.dropped.WithLabelValues(r.kind(), "too_large").Inc()
 		s.logDrop("record dropped: larger than the largest record the sink takes (kafka.max_message_bytes)", "record", r.kind(),
 			"bytes", n, "limit", s.maxMsg, "file", r.path, "offset", r.cursor.Offset)
@@ -183,6 +186,7 @@ func (l *loop) add(r rec) {
 		}
 		return
 	}
+	r.data, r.chunk = l.arena.alloc(l.scratch)
 	l.hold(&r, 1)
 	l.pending = append(l.pending, r)
 	l.pendingWire += r.size() + recordOverhead
@@ -254,6 +258,7 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 		s.m.fallback.Inc()
 	}
 	if ul := l.lanes[dest{r.topic, unresolved}]; ul != nil {
+		l.arena.own(&r)
 		ul.push(r)
 		return
 	}
@@ -272,6 +277,7 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 			return
 		}
 		ul := l.lane(dest{r.topic, unresolved})
+		l.arena.own(&r)
 		ul.push(r)
 		now := time.Now()
 		v := verdict{act: retry, reason: failureReason(tp.err)}
@@ -295,7 +301,11 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 		pc.lastKey, pc.lastTop, pc.lastPar = key, r.topic, part
 	}
 	pc.topics[r.topic] = tp
-	l.lane(dest{r.topic, part}).push(r)
+	ln := l.lane(dest{r.topic, part})
+	if ln.attempts > 0 {
+		l.arena.own(&r)
+	}
+	ln.push(r)
 }
 
 // murmur2 is Java's and librdkafka's default partitioner for keyed
@@ -379,6 +389,13 @@ func (l *loop) dispatch(ctx context.Context, now time.Time) {
 func (l *loop) start(ctx context.Context, ln *lane, now time.Time) {
 	s := l.s
 	rs := ln.front(s.maxBytes)
+	if ln.attempts > 0 {
+		// The failed attempt may still be read: kafka-go's connection
+		// goroutine goes on encoding a request whose caller gave up
+		// (until the connection's deadline fails it). Its messages are
+		// left alone; the records' bytes stay until they are resolved.
+		ln.msgs = nil
+	}
 	ln.msgs = ln.msgs[:0]
 	for i := range rs {
 		ln.msgs = append(ln.msgs, kafka.Message{Topic: ln.topic, Key: rs[i].key(), Value: rs[i].value(), Time: now})
@@ -438,6 +455,11 @@ func (l *loop) settle(ctx context.Context, r result) {
 // that a destination failing for hours does not flood the node's logs.
 func (l *loop) failed(ln *lane, v verdict, err error, first bool, now time.Time) {
 	s := l.s
+	if first {
+		for i := range ln.queue {
+			l.arena.own(&ln.queue[i])
+		}
+	}
 	s.m.sendFailures.Inc()
 	s.m.retries.Inc()
 	s.m.destFailures.WithLabelValues(ln.label, v.reason).Inc()
@@ -474,6 +496,7 @@ func (l *loop) resolve(ln *lane, n int, reason string, err error) {
 			}
 		}
 		l.hold(r, -1)
+		l.arena.release(r.chunk)
 		switch {
 		case reason != "":
 			s.m.dropped.WithLabelValues(r.kind(), reason).Inc()
@@ -501,8 +524,7 @@ func (l *loop) resolve(ln *lane, n int, reason string, err error) {
 // know) to the fallback topic, in order, and forgets ln.
 func (l *loop) reroute(ctx context.Context, ln *lane) {
 	s := l.s
-	rs := ln.queue
-	ln.queue, ln.bytes = nil, 0
+	rs := ln.take()
 	l.remove(ln)
 	pc := placeCache{topics: map[string]topicParts{}}
 	for _, r := range rs {
@@ -538,8 +560,7 @@ func (l *loop) resolveLane(ctx context.Context, ln *lane) {
 		s.log.Info("topic known again", "topic", ln.topic, "partitions", len(parts),
 			"after", now.Sub(ln.failingSince).Round(time.Millisecond), "attempts", ln.attempts)
 	}
-	rs := ln.queue
-	ln.queue, ln.bytes = nil, 0
+	rs := ln.take()
 	l.remove(ln)
 	pc := placeCache{topics: map[string]topicParts{}}
 	for _, r := range rs {

@@ -1,0 +1,89 @@
+package ship
+
+import "slices"
+
+// arena holds the encoded bytes of records in chunks that are recycled
+// once every record in them was resolved, so that ship allocates nothing
+// per record in the steady state (the chunks play the part the recycled
+// batch buffers played before records were held per destination).
+//
+// A record of a failing destination can wait for hours; it must not keep
+// a whole chunk of other, long delivered records alive. So the records of
+// a destination that starts failing, and those placed in it while it
+// fails, are moved to memory of their own (own): the chunks stay bounded
+// by what the healthy destinations hold for a round trip.
+type arena struct {
+	cur  *chunk
+	free []*chunk
+	max  int // chunks kept for reuse
+}
+
+// chunk is a slab of record bytes and the count of its live records.
+type chunk struct {
+	buf  []byte
+	live int
+	full bool // no more records go in
+}
+
+// chunkSize is the size of a chunk; records over a quarter of it get
+// memory of their own.
+const chunkSize = 256 << 10
+
+// alloc copies p into the arena and returns the copy and its chunk (nil
+// when p got memory of its own).
+func (a *arena) alloc(p []byte) ([]byte, *chunk) {
+	if len(p) > chunkSize/4 {
+		return slices.Clone(p), nil
+	}
+	if a.cur == nil || len(a.cur.buf)+len(p) > cap(a.cur.buf) {
+		if c := a.cur; c != nil {
+			c.full = true
+			if c.live == 0 {
+				a.recycle(c)
+			}
+		}
+		a.cur = a.get()
+	}
+	c := a.cur
+	off := len(c.buf)
+	c.buf = append(c.buf, p...)
+	c.live++
+	return c.buf[off:len(c.buf):len(c.buf)], c
+}
+
+// release ends one record of c (nil: nothing to do).
+func (a *arena) release(c *chunk) {
+	if c == nil {
+		return
+	}
+	c.live--
+	if c.live == 0 && c.full {
+		a.recycle(c)
+	}
+}
+
+func (a *arena) get() *chunk {
+	if n := len(a.free); n > 0 {
+		c := a.free[n-1]
+		a.free = a.free[:n-1]
+		return c
+	}
+	return &chunk{buf: make([]byte, 0, chunkSize)}
+}
+
+func (a *arena) recycle(c *chunk) {
+	c.buf, c.full, c.live = c.buf[:0], false, 0
+	if len(a.free) < a.max {
+		a.free = append(a.free, c)
+	}
+}
+
+// own moves r's bytes to memory of its own, releasing its chunk.
+func (a *arena) own(r *rec) {
+	if r.chunk == nil {
+		return
+	}
+	r.data = slices.Clone(r.data)
+	a.release(r.chunk)
+	r.chunk = nil
+}
