@@ -72,7 +72,10 @@ func (l *loop) run(ctx context.Context) error {
 	wake := time.NewTimer(time.Hour)
 	wake.Stop()
 	defer wake.Stop()
-	defer l.publish(time.Now(), true)
+	defer func() {
+		s.m.heldBytes.Set(float64(l.logBytes + l.metricBytes))
+		l.publish(time.Now(), true)
+	}()
 	for {
 		if logs == nil && snaps == nil {
 			if len(l.pending) > 0 {
@@ -85,6 +88,7 @@ func (l *loop) run(ctx context.Context) error {
 		now := time.Now()
 		l.dispatch(ctx, now)
 		l.publish(now, false)
+		s.m.heldBytes.Set(float64(l.logBytes + l.metricBytes))
 		if next, ok := l.nextRetry(); ok {
 			wake.Reset(max(0, next.Sub(now)))
 		}
@@ -192,7 +196,8 @@ func (l *loop) add(r rec, now int64) {
 	l.pendingWire += r.size() + recordOverhead
 }
 
-// hold counts r as held (sign 1) or no longer held (sign -1).
+// hold counts r as held (sign 1) or no longer held (sign -1). The
+// ferry_ship_held_bytes gauge follows once per turn of the loop.
 func (l *loop) hold(r *rec, sign int) {
 	n := r.size()
 	if r.isLog {
@@ -202,7 +207,6 @@ func (l *loop) hold(r *rec, sign int) {
 		l.metricBytes += sign * n
 		l.metricRecs += sign
 	}
-	l.s.m.heldBytes.Add(float64(sign * n))
 }
 
 // lingerOrFlush flushes pending when it makes a full request, and
@@ -233,12 +237,13 @@ func (l *loop) flush(ctx context.Context) {
 }
 
 // placeCache remembers, within one flush, each topic's partitions and the
-// partition of the last key (records come in runs of one file's lines).
+// lane of the last record's topic and key (records come in runs of one
+// file's lines).
 type placeCache struct {
-	topics  map[string]topicParts
-	lastKey []byte
-	lastTop string
-	lastPar int
+	topics   map[string]topicParts
+	lastLane *lane
+	lastTop  string
+	lastKey  []byte
 }
 
 type topicParts struct {
@@ -253,6 +258,12 @@ type topicParts struct {
 // topic's unresolved lane, behind the topic's earlier records.
 func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	s := l.s
+	// Records come in runs of one file's lines: one topic, one key.
+	if ln := pc.lastLane; ln != nil && r.topic == pc.lastTop && string(r.key()) == string(pc.lastKey) && ln.attempts == 0 {
+		ln.push(r)
+		return
+	}
+	pc.lastLane = nil
 	if r.isLog && l.templated(r.topic) && s.route.isMissing(r.topic) {
 		r.topic = s.route.fallback
 		s.m.fallback.Inc()
@@ -288,17 +299,13 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	}
 	var part int
 	key := r.key()
-	switch {
-	case key == nil:
+	if key == nil {
 		if tp.sticky < 0 {
 			tp.sticky = tp.parts[randN(len(tp.parts))]
 		}
 		part = tp.sticky
-	case pc.lastTop == r.topic && pc.lastKey != nil && string(key) == string(pc.lastKey):
-		part = pc.lastPar
-	default:
+	} else {
 		part = murmur2.Balance(kafka.Message{Key: key}, tp.parts...)
-		pc.lastKey, pc.lastTop, pc.lastPar = key, r.topic, part
 	}
 	pc.topics[r.topic] = tp
 	ln := l.lane(dest{r.topic, part})
@@ -306,6 +313,10 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 		l.arena.own(&r)
 	}
 	ln.push(r)
+	// The topic resolved and its lane found: the run's next records
+	// (same topic, same key, or both unkeyed) go to the same lane, unless
+	// it fails meanwhile (checked above).
+	pc.lastLane, pc.lastTop, pc.lastKey = ln, r.topic, key
 }
 
 // murmur2 is Java's and librdkafka's default partitioner for keyed
@@ -662,7 +673,7 @@ func (l *loop) hardStop(ctx context.Context) error {
 		<-l.results
 		l.inflight--
 	}
-	s.m.heldBytes.Sub(float64(l.logBytes + l.metricBytes))
+	l.logBytes, l.metricBytes = 0, 0
 	if n := l.metricRecs; n > 0 {
 		s.m.dropped.WithLabelValues("metric", "shutdown").Add(float64(n))
 		s.log.Warn("hard stop: dropped metric records not confirmed", "records", n)
