@@ -862,7 +862,7 @@ func TestKafkaUnauthorizedHeldThenDelivered(t *testing.T) {
 	if diff := cmp.Diff(sortCursors(cursorsOf(append(shop, held...)...)), sortCursors(h.ack.cursors())); diff != "" {
 		t.Errorf("acks (-want +got):\n%s", diff)
 	}
-	if n := strings.Count(h.logBuf.String(), "level=WARN msg=\"destination failing"); n != 1 {
+	if n := strings.Count(h.logBuf.String(), "level=WARN msg=\"send failed: the destination"); n != 1 {
 		t.Errorf("%d warnings for one failing destination, want 1 (later attempts at debug):\n%s", n, h.logBuf.String())
 	}
 }

@@ -482,7 +482,7 @@ func (l *loop) failed(ln *lane, v verdict, err error, first bool, now time.Time)
 	if ln.partition == unresolved {
 		part = "unknown"
 	}
-	s.log.Log(context.Background(), lvl, "destination failing: holding its records and retrying",
+	s.log.Log(context.Background(), lvl, "send failed: the destination holds its records and retries",
 		"topic", ln.topic, "partition", part, "reason", v.reason, "error", err, "hint", s.hint(err),
 		"records", len(ln.queue), "attempt", ln.attempts, "failing_for", now.Sub(ln.failingSince).Round(time.Millisecond),
 		"retry_in", ln.retryAt.Sub(now).Round(time.Millisecond))
