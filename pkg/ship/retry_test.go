@@ -298,3 +298,22 @@ func TestLaneTransitions(t *testing.T) {
 		}
 	})
 }
+
+// The hint of a failing destination tells the operator what to do.
+func TestHint(t *testing.T) {
+	s := &Shipper{}
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{kafka.UnknownTopicOrPartition, "topic does not exist"},
+		{kafka.TopicAuthorizationFailed, "ACLs"},
+		{kafka.InvalidTimestamp, "clock"},
+		{kafka.NotEnoughReplicas, "temporary broker condition"},
+		{fmt.Errorf("produce: %w", context.DeadlineExceeded), "did not answer"},
+	} {
+		if got := s.hint(tt.err); !strings.Contains(got, tt.want) {
+			t.Errorf("hint(%v) = %q, want it to say %q", tt.err, got, tt.want)
+		}
+	}
+}

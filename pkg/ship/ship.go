@@ -250,8 +250,15 @@ func (s *Shipper) hint(err error) string {
 	}
 	var ke kafka.Error
 	if errors.As(err, &ke) {
-		if ke == kafka.SASLAuthenticationFailed {
+		switch ke {
+		case kafka.SASLAuthenticationFailed:
 			return "authentication failed (check kafka.sasl)"
+		case kafka.UnknownTopicOrPartition:
+			return "the topic does not exist: create it (or allow kafka.allow_auto_topic_creation); its records wait"
+		case kafka.TopicAuthorizationFailed:
+			return "the brokers' ACLs do not let this client write the topic; its records wait (kafka.drop_unauthorized drops them)"
+		case kafka.InvalidTimestamp:
+			return "the brokers refuse this node's clock (message.timestamp.*.max.ms): check the node's time"
 		}
 		if ke.Temporary() {
 			return "temporary broker condition"

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,65 @@ func TestStuckPartition(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	e.stop()
 	e.drain("stuck-partition", 0, 90*time.Second)
+	e.balanced()
+	e.term(p)
+}
+
+// TestMetricsTopicMissing: host metrics on, and their topic does not exist
+// (auto-creation off): the log lines keep flowing with their usual
+// latency, /readyz says which topic holds records, and the failures are
+// counted for the metrics destination only. Nothing of the logs is lost.
+func TestMetricsTopicMissing(t *testing.T) {
+	e := newEnv(t, outageNode(6), nil)
+	cfg, err := os.ReadFile(e.agent.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(cfg), "hostmetrics: {enabled: false}", "hostmetrics: {enabled: true, interval: 1s}", 1)
+	s = strings.Replace(s, "    compression: lz4\n", "    compression: lz4\n    metrics_topic: metrics-absent\n    not_ready_after: 5s\n", 1)
+	if s == string(cfg) || !strings.Contains(s, "metrics-absent") {
+		t.Fatalf("could not rewrite the agent's config:\n%s", cfg)
+	}
+	if err := os.WriteFile(e.agent.Config, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.cons.Start()
+	p := e.agent.Start()
+	e.write()
+	time.Sleep(3 * time.Second)
+	r0 := e.cons.Records()
+	// Not ready once the metric records waited not_ready_after (5s),
+	// and saying why.
+	var code int
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if code, body = e.agent.Get("/readyz"); code == 503 && strings.Contains(body, "metrics-absent") {
+			break
+		}
+	}
+	r1 := e.cons.Records()
+	m := e.scrape()
+	t.Logf("/readyz: %s; %d records consumed meanwhile", strings.TrimSpace(body), r1-r0)
+	if code != 503 || !strings.Contains(body, "metrics-absent") {
+		t.Errorf("/readyz = %d %q, want 503 naming the missing topic", code, body)
+	}
+	if r1 <= r0 {
+		t.Errorf("no log record arrived while the metrics topic was missing")
+	}
+	if f := m.Sum("ferry_ship_destination_failures_total", `destination="metrics-absent"`, `reason="unknown_topic"`); f == 0 {
+		t.Errorf("no unknown_topic failure counted for the metrics destination")
+	}
+	if f := m.Sum("ferry_ship_destination_failures_total", `destination="logs"`); f != 0 {
+		t.Errorf("%v failures counted for the logs destination", f)
+	}
+	if age := m.Sum("ferry_ship_destination_unconfirmed_age_seconds", `destination="logs"`); age > 5 {
+		t.Errorf("the oldest log record waited %.1fs: logs are held behind metrics", age)
+	}
+	if n := strings.Count(p.Output(), "send failed"); n > 3 {
+		t.Errorf("%d warnings about the missing topic in a few seconds: the node's logs are flooded", n)
+	}
+	e.stop()
+	e.drain("metrics-topic-missing", 0, 90*time.Second)
 	e.balanced()
 	e.term(p)
 }
