@@ -130,7 +130,8 @@
 //
 // Shutdown. When Logs is closed (and Metrics closed or nil), Run sends what
 // it holds, waits for every confirmation and acknowledgement, and returns
-// nil. Cancelling Run's context is the hard stop: Run cancels the requests
+// nil; a destination that takes nothing (a missing metrics topic) makes it
+// wait until the hard stop. Cancelling Run's context is the hard stop: Run cancels the requests
 // in flight, waits for their goroutines, and returns; unconfirmed log
 // records are not acknowledged (they will be read again after a restart),
 // metric records still held are dropped and counted (reason "shutdown":
