@@ -131,11 +131,11 @@
 // Shutdown. When Logs is closed (and Metrics closed or nil), Run sends what
 // it holds, waits for every confirmation and acknowledgement, and returns
 // nil; a destination that takes nothing (a missing metrics topic) makes it
-// wait until the hard stop. Cancelling Run's context is the hard stop: Run cancels the requests
-// in flight, waits for their goroutines, and returns; unconfirmed log
-// records are not acknowledged (they will be read again after a restart),
-// metric records still held are dropped and counted (reason "shutdown":
-// metric snapshots are acknowledged to no one). The agent gives a graceful
+// wait until the hard stop. Cancelling Run's context is the hard stop: Run
+// cancels the requests in flight, waits for their goroutines, and returns;
+// unconfirmed log records are not acknowledged (they will be read again
+// after a restart), metric records still held are dropped and counted
+// (reason "shutdown": metric snapshots are acknowledged to no one). The agent gives a graceful
 // flush a deadline by closing Logs first and cancelling the context when
 // the deadline passes.
 //
