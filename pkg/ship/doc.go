@@ -115,9 +115,10 @@
 // commits a file's longest acknowledged prefix.
 //
 // Bounded memory. Ship holds at most four requests' worth of log records
-// plus one largest record (4*batch.max_bytes + max_message_bytes), one
-// request's worth of metric records, and what arrived in one input slice
-// beyond that (ferry_ship_held_bytes, ferry_ship_held_bytes_limit). When
+// plus one largest record (4*batch.max_bytes + max_message_bytes; the debug
+// sinks, with one destination, two requests' worth), one request's worth
+// of metric records, and what arrived in one input slice beyond that
+// (ferry_ship_held_bytes, ferry_ship_held_bytes_limit). When
 // a kind's budget is full, ship stops reading that kind's input: the
 // backpressure reaches the tailer (the files on disk are the buffer) or
 // the host metrics collector (which drops its oldest snapshot and counts
