@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,6 +25,7 @@ type sibling struct {
 	order string // the name after "<base>.", without ".gz": kubelet's timestamps sort by it
 	gz    bool
 	mtime time.Time
+	size  int64 // of the file as listed (compressed size for a .gz)
 }
 
 // kubeletStamp reports whether a rotated name's suffix starts with
@@ -89,7 +91,7 @@ func listSiblings(path string) []sibling {
 	for i := range out {
 		kubelet = kubelet && kubeletStamp(out[i].order)
 		if fi, err := os.Stat(out[i].path); err == nil {
-			out[i].mtime = fi.ModTime()
+			out[i].mtime, out[i].size = fi.ModTime(), fi.Size()
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -233,15 +235,40 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	entryOf := make([]int, len(sibs))
 	start := -1
 	var buf [fpSize]byte
+	// Inodes of the plain siblings: an entry whose inode is among them is
+	// matched by inode only (a rename rotation); one whose inode is not is
+	// also matched by its fingerprint alone, in a plain file that holds at
+	// least what was read of it: a copy that copytruncate made while no
+	// agent ran (the original, truncated in place, no longer starts so).
+	sibKeys := make(map[fileKey]bool, len(sibs))
+	for _, s := range sibs {
+		if s.gz {
+			continue
+		}
+		if fi, err := os.Stat(s.path); err == nil {
+			k, _ := keyOf(fi)
+			sibKeys[k] = true
+		}
+	}
 	for j, s := range sibs {
 		entryOf[j] = -1
 		key, n, err := siblingStart(s, buf[:])
+		if err != nil && !s.gz && errors.Is(err, fs.ErrNotExist) {
+			// Compressed since it was listed (the .gz is whole before
+			// the plain file goes): the same bytes, decompressed.
+			s.path, s.gz = s.path+".gz", true
+			sibs[j] = s
+			key, n, err = siblingStart(s, buf[:])
+		}
 		if err != nil {
 			t.log.Debug("cannot read rotated file", "path", s.path, "err", err)
 			continue
 		}
 		for i, e := range es {
-			if matched[i] || (!s.gz && key != e.key()) || (s.gz && e.FingerprintLen == 0) || !e.fpMatches(buf[:n]) {
+			if matched[i] || (s.gz && e.FingerprintLen == 0) || !e.fpMatches(buf[:n]) {
+				continue
+			}
+			if !s.gz && key != e.key() && (sibKeys[e.key()] || e.FingerprintLen == 0 || s.size < e.Offset) {
 				continue
 			}
 			entryOf[j], matched[i], anyMatched = i, true, true
@@ -302,16 +329,32 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 		fh  *os.File
 		err error
 	)
+	if !s.gz {
+		fh, err = t.open(s.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			// kubelet compressed it since it was listed: it writes the .gz
+			// whole (a temporary file renamed) before it removes the plain
+			// file, so the same bytes are there.
+			if _, gzErr := os.Stat(s.path + ".gz"); gzErr == nil {
+				s.path, s.gz = s.path+".gz", true
+			}
+		}
+	}
 	if s.gz {
 		dir := t.cfg.StateDir
 		if dir == "" {
 			dir = os.TempDir()
 		}
 		fh, err = inflate(s.path, dir, off)
-	} else {
-		fh, err = t.open(s.path)
 	}
 	if err != nil {
+		if e != nil && errors.Is(err, fs.ErrNotExist) {
+			// Deleted between the listing and the open, not compressed:
+			// what the checkpoint had not read of it is lost.
+			t.m.lostFiles.WithLabelValues(lostVanished).Inc()
+			t.log.Warn("rotated file in the checkpoint was deleted before it could be read", "path", s.path, "offset", off)
+			return nil
+		}
 		t.openErr(s.path, "cannot read rotated log file", err)
 		return nil
 	}
