@@ -86,6 +86,19 @@ func TestAlertsFire(t *testing.T) {
 	ferry_tail_lost_bytes_total{node="fine", reason="deleted"} 0x90`,
 		},
 		{
+			alert: "FerryLostLogFiles", at: 60 * time.Minute, want: []string{"gone-while-down"},
+			series: `
+	ferry_tail_lost_files_total{node="gone-while-down", reason="vanished"} 0x40 2x50
+	ferry_tail_lost_files_total{node="fine", reason="vanished"} 0x90`,
+		},
+		{
+			alert: "FerryDestinationStuck", at: 60 * time.Minute, want: []string{"stuck"},
+			series: `
+	ferry_ship_destination_unconfirmed_age_seconds{node="stuck", destination="metrics"} 0+60x90
+	ferry_ship_destination_unconfirmed_age_seconds{node="fine", destination="logs"} 0.1x90
+	ferry_ship_destination_unconfirmed_age_seconds{node="blip", destination="logs"} 0x80 400x1 0x9`,
+		},
+		{
 			alert: "FerryCheckpointErrors", at: 60 * time.Minute, want: []string{"full-disk"},
 			series: `
 	ferry_tail_checkpoint_errors_total{node="full-disk"} 0+1x90
@@ -134,7 +147,7 @@ func TestAlertsFire(t *testing.T) {
 	// Every rendered alert is exercised above.
 	for a := range exprs {
 		if !slices.Contains([]string{"FerryTailerStalled", "FerrySustainedBackpressure", "FerrySinkErrors", "FerryDroppingLogs",
-			"FerryLostLogBytes", "FerryCheckpointErrors", "FerryAgentUnavailable"}, a) {
+			"FerryLostLogBytes", "FerryLostLogFiles", "FerryDestinationStuck", "FerryCheckpointErrors", "FerryAgentUnavailable"}, a) {
 			t.Errorf("alert %s has no case in TestAlertsFire", a)
 		}
 	}

@@ -150,7 +150,7 @@ func checkMonitoring(t *testing.T, m *manifests) {
 				alerts = append(alerts, r.Alert)
 			}
 		}
-		for _, a := range []string{"FerryDroppingLogs", "FerryLostLogBytes", "FerrySustainedBackpressure", "FerrySinkErrors", "FerryTailerStalled"} {
+		for _, a := range []string{"FerryDroppingLogs", "FerryLostLogBytes", "FerryLostLogFiles", "FerryDestinationStuck", "FerrySustainedBackpressure", "FerrySinkErrors", "FerryTailerStalled"} {
 			if !slices.Contains(alerts, a) {
 				t.Errorf("PrometheusRule lacks alert %s; has %v", a, alerts)
 			}
