@@ -95,7 +95,6 @@ func TestBrokerSlowerThanWriteTimeout(t *testing.T) {
 // fails now and then (the second lines of a pod on a healthy partition wait
 // behind the refused ones; sometimes they do not): run with -count=6.
 func TestOnePartitionRefuses(t *testing.T) {
-	guarded(t)
 	w := newWorld(t, worldOpt{})
 	const pods = 12
 	paths := make([]string, pods)

@@ -11,24 +11,19 @@
 //	go test ./test/hostile/ -v                  # the quick ones (about a minute)
 //	FERRY_HOSTILE=1 go test ./test/hostile/ -v  # all of them (about two minutes)
 //
-// Failing with FERRY_HOSTILE=1 when they were written (known bugs):
-//
-//   - TestSymlinkOutsideRoot: a 0.log symlink to a file outside the log
-//     root is followed and the file shipped.
-//   - TestCopyTruncateWhileStopped: copytruncate while the agent is stopped
-//     makes the next agent read the whole copy again and count a lost file.
-//   - TestTimestampsAtTheEdges: zone offsets that put the UTC time outside
-//     years 0000-9999 give a "time" that is not RFC 3339.
-//   - TestSIGHUP: SIGHUP ends the agent with no flush and no log line.
-//   - TestGzipDuringStartup (a race, seen once in about 45 runs): a rotated
-//     file gzipped while the agent starts is skipped, its lines lost with
-//     no counter moved.
+// Each of these failed when it was written, and runs in every `go test`
+// since the fix: TestSymlinkOutsideRoot (a 0.log symlink to a file outside
+// the log root was shipped), TestCopyTruncateWhileStopped (copytruncate while
+// the agent was stopped made the next agent read the copy again and count a
+// lost file), TestTimestampsAtTheEdges (zone offsets that put the UTC time
+// outside years 0000-9999 gave a "time" that is not RFC 3339), TestSIGHUP
+// (SIGHUP ended the agent with no flush), TestGzipDuringStartup (a rotated
+// file gzipped while the agent started was skipped, its lines lost with no
+// counter moved; a race, seen once in about 45 runs) and
+// TestOnePartitionRefuses (a partition refusing Produce stalled the pods of
+// the healthy ones; pkg/ship now holds and sends per destination).
 //
 // /metrics is cached for a second, so a balance check may read an old
 // scrape: the tests wait for balance with a lower bound on the lines read
 // (world.settled).
-//
-// TestOnePartitionRefuses asks for more than pkg/ship promises (one batch
-// in flight): a partition refusing Produce stalls the pods of the healthy
-// ones; it fails in about one run of six.
 package hostile

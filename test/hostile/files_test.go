@@ -149,7 +149,6 @@ func TestTenThousandFiles(t *testing.T) {
 // the copy finished first; after a graceful stop nothing should be lost or
 // repeated, and no file counted lost.
 func TestCopyTruncateWhileStopped(t *testing.T) {
-	guarded(t)
 	w := newWorld(t, worldOpt{})
 	w.lines(w.path, 0, 100)
 	p := w.agent.Start()

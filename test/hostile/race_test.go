@@ -17,7 +17,6 @@ import (
 // It is a race: it lost a whole rotated file (200 lines, once in about 45
 // runs) with no loss counter moved; run it with -count=50.
 func TestGzipDuringStartup(t *testing.T) {
-	guarded(t)
 	w := newWorld(t, worldOpt{})
 	const pods = 60
 	paths := make([]string, pods)
