@@ -2,7 +2,10 @@ package ship
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"os"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -10,12 +13,21 @@ import (
 // ndjson is the producer of the file and stdout sinks: each call writes its
 // records' values, one per line, with a single Write, then syncs (files).
 // A failed Write or sync fails the whole call, which is retried: a record
-// may then appear twice, never zero times. It has one destination, so
+// may then appear twice, never zero times. A regular file is cut back to
+// its size before a failed call (a Write that ran out of space part way,
+// ENOSPC), so the file holds whole lines only. It has one destination, so
 // calls never overlap.
 type ndjson struct {
 	w    io.Writer
 	sync func() error
+	file sizedFile // the regular file written, or nil
 	buf  []byte
+}
+
+// sizedFile is what ndjson needs of a regular file to undo a failed write.
+type sizedFile interface {
+	Stat() (os.FileInfo, error)
+	Truncate(size int64) error
 }
 
 var _ producer = (*ndjson)(nil)
@@ -33,11 +45,20 @@ func (n *ndjson) produce(ctx context.Context, _ dest, msgs []kafka.Message) erro
 		n.buf = append(n.buf, msgs[i].Value...)
 		n.buf = append(n.buf, '\n')
 	}
-	if _, err := n.w.Write(n.buf); err != nil {
-		return err
+	before := int64(-1)
+	if n.file != nil {
+		if fi, err := n.file.Stat(); err == nil {
+			before = fi.Size()
+		}
 	}
-	if n.sync != nil {
-		return n.sync()
+	_, err := n.w.Write(n.buf)
+	if err == nil && n.sync != nil {
+		err = n.sync()
 	}
-	return nil
+	if err != nil && before >= 0 {
+		if terr := n.file.Truncate(before); terr != nil {
+			err = errors.Join(err, fmt.Errorf("cut the partial write back: %w", terr))
+		}
+	}
+	return err
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -435,4 +436,49 @@ func TestDropLogLimited(t *testing.T) {
 			t.Errorf("suppressed count not reported:\n%s", out.String())
 		}
 	})
+}
+
+// fullFile writes part of a Write to a real file and then fails with
+// ENOSPC, once, as a file system that fills up mid-write does.
+type fullFile struct {
+	*os.File
+	failed bool
+}
+
+func (f *fullFile) Write(p []byte) (int, error) {
+	if !f.failed {
+		f.failed = true
+		n, _ := f.File.Write(p[:len(p)/2])
+		return n, &os.PathError{Op: "write", Path: f.Name(), Err: errors.New("no space left on device")}
+	}
+	return f.File.Write(p)
+}
+
+// TestFileSinkWholeLines: a write that fails part way is cut back, so the
+// file holds whole lines only, and the retry writes them once.
+func TestFileSinkWholeLines(t *testing.T) {
+	f, err := os.OpenFile(filepath.Join(t.TempDir(), "out.ndjson"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ff := &fullFile{File: f}
+	n := &ndjson{w: ff, sync: f.Sync, file: f}
+	msgs := []kafka.Message{{Value: []byte(`{"a":1}`)}, {Value: []byte(`{"b":2}`)}}
+	if err := n.produce(context.Background(), dest{}, msgs); err == nil {
+		t.Fatal("the failing write reported no error")
+	}
+	if fi, _ := f.Stat(); fi.Size() != 0 {
+		t.Fatalf("after the failed write the file holds %d bytes, want 0 (cut back)", fi.Size())
+	}
+	if err := n.produce(context.Background(), dest{}, msgs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\"a\":1}\n{\"b\":2}\n"; string(got) != want {
+		t.Fatalf("file = %q, want %q", got, want)
+	}
 }

@@ -128,7 +128,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 		// Only a regular file can be synced: fsync of a device such as
 		// /dev/null fails (EINVAL), which would fail every send forever.
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			nd.sync = f.Sync
+			nd.sync, nd.file = f.Sync, f
 		}
 		s.prod, s.closer = nd, f
 		s.setupDebug(cfg.File.Linger)
