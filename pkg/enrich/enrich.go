@@ -102,7 +102,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Enricher, error) {
 		return nil, err
 	}
 	if opts.In == nil || opts.Out == nil {
-		return nil, errors.New("enrich: Options.In and Options.Out are required")
+		return nil, errors.New("Options.In and Options.Out are required")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -127,7 +127,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Enricher, error) {
 	}
 	e.m = newMetrics(e)
 	if err := e.m.register(opts.Registerer); err != nil {
-		return nil, fmt.Errorf("enrich: register metrics: %w", err)
+		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	if !cfg.Enabled {
 		e.synced.Store(true)
@@ -138,7 +138,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Enricher, error) {
 	if client == nil {
 		c, err := newClient(cfg.Kubeconfig)
 		if err != nil {
-			return nil, fmt.Errorf("enrich: %w", err)
+			return nil, err
 		}
 		client = c
 	}
@@ -148,33 +148,33 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Enricher, error) {
 		func(o *metav1.ListOptions) { o.FieldSelector = selector },
 		client.ListPods, client.WatchPods), &corev1.Pod{}, cache.Indexers{pathUIDIndex: pathUIDIndexFunc})
 	if err := e.pods.SetTransform(e.transformPod); err != nil {
-		return nil, fmt.Errorf("enrich: pod transform: %w", err)
+		return nil, fmt.Errorf("pod transform: %w", err)
 	}
 	if err := e.pods.SetWatchErrorHandler(e.watchErrorHandler("pods")); err != nil {
-		return nil, fmt.Errorf("enrich: pod watch error handler: %w", err)
+		return nil, fmt.Errorf("pod watch error handler: %w", err)
 	}
 	if _, err := e.pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    e.onPodAdd,
 		UpdateFunc: func(_, _ any) { e.bump() },
 		DeleteFunc: e.onPodDelete,
 	}); err != nil {
-		return nil, fmt.Errorf("enrich: pod event handler: %w", err)
+		return nil, fmt.Errorf("pod event handler: %w", err)
 	}
 	if cfg.NamespaceLabels {
 		e.namespaces = newInformer(listWatch(e.m, "namespaces", &e.m.nsWatches, client, nil,
 			client.ListNamespaces, client.WatchNamespaces), &corev1.Namespace{}, cache.Indexers{})
 		if err := e.namespaces.SetTransform(transformNamespace); err != nil {
-			return nil, fmt.Errorf("enrich: namespace transform: %w", err)
+			return nil, fmt.Errorf("namespace transform: %w", err)
 		}
 		if err := e.namespaces.SetWatchErrorHandler(e.watchErrorHandler("namespaces")); err != nil {
-			return nil, fmt.Errorf("enrich: namespace watch error handler: %w", err)
+			return nil, fmt.Errorf("namespace watch error handler: %w", err)
 		}
 		if _, err := e.namespaces.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(any) { e.bump() },
 			UpdateFunc: func(_, _ any) { e.bump() },
 			DeleteFunc: func(any) { e.bump() },
 		}); err != nil {
-			return nil, fmt.Errorf("enrich: namespace event handler: %w", err)
+			return nil, fmt.Errorf("namespace event handler: %w", err)
 		}
 	}
 	return e, nil

@@ -99,7 +99,7 @@ func newCollector(cfg Config, logger *slog.Logger, opts Options, h hooks) (*Coll
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Out != nil && cap(opts.Out) == 0 {
-		return nil, errors.New("hostmetrics: Options.Out must be a buffered channel")
+		return nil, errors.New("Options.Out must be a buffered channel")
 	}
 	c := &Collector{
 		cfg:     cfg,
@@ -128,7 +128,7 @@ func newCollector(cfg Config, logger *slog.Logger, opts Options, h hooks) (*Coll
 	if opts.Registerer != nil {
 		for _, col := range []prometheus.Collector{c, c.snapshots, c.dropped} {
 			if err := opts.Registerer.Register(col); err != nil {
-				return nil, fmt.Errorf("hostmetrics: register metrics: %w", err)
+				return nil, fmt.Errorf("register metrics: %w", err)
 			}
 		}
 	}
@@ -346,7 +346,7 @@ func (c *Collector) dedup(in []sample) []sample {
 // MaxHeldSnapshots wait. It returns nil when ctx is done, after closing Out.
 func (c *Collector) Run(ctx context.Context) error {
 	if c.out == nil {
-		return errors.New("hostmetrics: Run needs Options.Out")
+		return errors.New("Run needs Options.Out")
 	}
 	defer close(c.out)
 	if !c.cfg.Enabled {

@@ -95,7 +95,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Processor, error) {
 		return nil, err
 	}
 	if opts.Acker == nil {
-		return nil, errors.New("process: Options.Acker is required")
+		return nil, errors.New("Options.Acker is required")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -155,7 +155,7 @@ func (p *Processor) parserNamed(name string) parser {
 // again after a restart.
 func (p *Processor) Run(ctx context.Context) error {
 	if !p.ran.CompareAndSwap(false, true) {
-		return errors.New("process: Run called twice")
+		return errors.New("Run called twice")
 	}
 	defer close(p.opts.Out)
 	timer := time.NewTimer(time.Hour)

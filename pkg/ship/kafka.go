@@ -27,15 +27,15 @@ import (
 func (s *Shipper) setupKafka(k KafkaConfig) error {
 	tlsCfg, err := k.TLS.build()
 	if err != nil {
-		return fmt.Errorf("ship: kafka.tls: %w", err)
+		return fmt.Errorf("kafka.tls: %w", err)
 	}
 	mech, err := k.SASL.build()
 	if err != nil {
-		return fmt.Errorf("ship: kafka.sasl: %w", err)
+		return fmt.Errorf("kafka.sasl: %w", err)
 	}
 	route, err := newRouter(k.Topic, k.FallbackTopic)
 	if err != nil {
-		return fmt.Errorf("ship: kafka.topic: %w", err)
+		return fmt.Errorf("kafka.topic: %w", err)
 	}
 	comp, _ := codec(k.Compression)
 	acks, _ := requiredAcks(k.RequiredAcks)

@@ -23,7 +23,7 @@ import (
 // left unconfirmed, and nil otherwise. Run may be called once.
 func (s *Shipper) Run(ctx context.Context) error {
 	if !s.ran.CompareAndSwap(false, true) {
-		return errors.New("ship: Run called twice")
+		return errors.New("Run called twice")
 	}
 	l := &loop{s: s, lanes: make(map[dest]*lane), results: make(chan result), enc: newEncoder()}
 	l.arena.max = (s.logBudget+s.metricBudget)/chunkSize + 2
@@ -680,7 +680,7 @@ func (l *loop) hardStop(ctx context.Context) error {
 	}
 	if n := l.logRecs; n > 0 {
 		s.log.Warn("hard stop: log records not confirmed are not acknowledged; they will be read again", "records", n)
-		return fmt.Errorf("ship: stopped with %d log records unconfirmed: %w", n, context.Cause(ctx))
+		return fmt.Errorf("stopped with %d log records unconfirmed: %w", n, context.Cause(ctx))
 	}
 	return nil
 }

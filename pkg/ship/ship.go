@@ -97,10 +97,10 @@ type Shipper struct {
 // connection.
 func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("ship: invalid config: %w", err)
+		return nil, fmt.Errorf("invalid config: %w", err)
 	}
 	if opts.Logs == nil {
-		return nil, errors.New("ship: Options.Logs must not be nil")
+		return nil, errors.New("Options.Logs must not be nil")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -122,7 +122,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 		s.log = s.log.With("sink", "file")
 		f, err := os.OpenFile(cfg.File.Path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
-			return nil, fmt.Errorf("ship: open file sink: %w", err)
+			return nil, fmt.Errorf("open file sink: %w", err)
 		}
 		nd := &ndjson{w: f}
 		// Only a regular file can be synced: fsync of a device such as
@@ -160,7 +160,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 	if opts.Registerer != nil {
 		if err := s.m.register(opts.Registerer); err != nil {
 			_ = s.Close()
-			return nil, fmt.Errorf("ship: register metrics: %w", err)
+			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
 	return s, nil
