@@ -63,7 +63,6 @@ type Enricher struct {
 	files       map[string]*fileState
 	parked      map[*fileState]struct{}
 	parkedLines int
-	passMetas   map[string]*event.Meta // path-only metas in pass-through mode
 }
 
 type deletedPod struct {
@@ -120,7 +119,6 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Enricher, error) {
 		excluded:  make(map[string]string),
 		files:     make(map[string]*fileState),
 		parked:    make(map[*fileState]struct{}),
-		passMetas: make(map[string]*event.Meta),
 	}
 	if cfg.ExcludeAnnotation != "" {
 		e.excludeContainersKey = cfg.ExcludeAnnotation + "-containers"
