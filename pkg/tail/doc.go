@@ -28,6 +28,22 @@
 // those kubelet compressed meanwhile too (inflated as described below), in
 // kubelet's order after the last file read.
 //
+// # Opening files safely
+//
+// The log directories hold what workloads and the runtime put there, so a
+// file is opened by rules (open.go): below the include root of its glob
+// (the part before the first wildcard) every directory and the file itself
+// are opened with openat and O_NOFOLLOW, so no symlink - planted, or
+// swapped in between the glob and the open - is followed; the only links
+// followed are the entries of a link directory (an include root such as
+// the kubelet's /var/log/containers whose parent has a "pods" directory),
+// and only to targets inside that pods directory. Files are opened
+// non-blocking and kept only if fstat on the descriptor says they are
+// regular, so a FIFO or a device never blocks or feeds the tailer. Each
+// refusal is counted once per path in
+// ferry_tail_skipped_files_total{reason} (symlink, outside_root,
+// not_regular) and warned about.
+//
 // # Restarts and rotation while no agent ran
 //
 // kubelet goes on rotating while the agent is down (a rolling update, an OOM
