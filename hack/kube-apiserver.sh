@@ -2,7 +2,9 @@
 # A real kube-apiserver + etcd for integration tests, built from Go modules and
 # started on 127.0.0.1 only.
 #
-#   hack/kube-apiserver.sh build              build (once) and print the binary paths
+#   hack/kube-apiserver.sh build              build (once) and print the binary paths: kube-apiserver,
+#                                             etcd, then kubelet, kube-controller-manager and
+#                                             kube-scheduler (hack/node.sh runs those)
 #   hack/kube-apiserver.sh start DIR          build if needed, start etcd + kube-apiserver with state
 #                                             in DIR, wait for /readyz, print `export ...` lines
 #                                             (also written to DIR/env)
@@ -10,9 +12,11 @@
 #   hack/kube-apiserver.sh stop-apiserver DIR   stop only kube-apiserver (etcd keeps the data)
 #   hack/kube-apiserver.sh start-apiserver DIR  start it again on the same port, wait for /readyz
 #
-# Binaries are cached in ${FERRY_CACHE:-$HOME/.cache/ferry}/bin and rebuilt only when missing. The
-# first build of kube-apiserver takes 5-15 minutes on 2 cores (~2.3 GB RSS, ~1 GB of module cache);
-# etcd about half a minute.
+# Binaries are cached in ${FERRY_CACHE:-$HOME/.cache/ferry}/bin (version in the name) and rebuilt only
+# when missing. kube-apiserver, kubelet, kube-controller-manager and kube-scheduler are built together
+# in one `go build` (they share most of the work): the first build takes 5-15 minutes on 2 cores for
+# kube-apiserver alone (~2.3 GB RSS, ~1 GB of module cache), longer with the others; etcd about half a
+# minute.
 #
 # Environment variables this script exports start with FERRY_KUBE_ (etcd reads every ETCD_* variable
 # as a flag, so none of ours are named that way).
@@ -58,16 +62,29 @@ GO
   mv "$etcd_bin.tmp" "$etcd_bin"
 }
 
-build_apiserver() {
-  [ -x "$apiserver_bin" ] && return 0
-  local dir=$cache_dir/build/kube-apiserver-$KUBE_VERSION
+# The Kubernetes commands built from k8s.io/kubernetes, all in one `go build`
+# (they share most packages): kube-apiserver for every integration test, the
+# others for the one-node cluster of hack/node.sh.
+KUBE_COMMANDS="kube-apiserver kubelet kube-controller-manager kube-scheduler"
+
+kube_bin() { echo "$bin_dir/$1-$KUBE_VERSION"; }
+
+# build_kube CMD... builds the named commands that are not cached yet, in one
+# `go build`.
+build_kube() {
+  local missing="" c
+  for c in "$@"; do
+    [ -x "$(kube_bin "$c")" ] || missing+=" $c"
+  done
+  [ -n "$missing" ] || return 0
+  local dir=$cache_dir/build/kube-$KUBE_VERSION
   mkdir -p "$dir" "$bin_dir"
-  log "building kube-apiserver $KUBE_VERSION in $dir (minutes on 2 cores)"
+  log "building$missing $KUBE_VERSION in $dir (minutes on 2 cores; the kubelet with them up to half an hour)"
   (
     cd "$dir"
     export GOWORK=off GOFLAGS=-mod=mod
     rm -f go.mod go.sum
-    go mod init ferry.local/kube-apiserver >/dev/null 2>&1
+    go mod init ferry.local/kube >/dev/null 2>&1
     go mod edit -require=k8s.io/kubernetes@$KUBE_VERSION
     # The module zip has no staging/ folder, so k8s.io/kubernetes' own replaces cannot work:
     # replace every staging module it points at ./staging/src/... with the published release.
@@ -86,14 +103,21 @@ build_apiserver() {
     ldflags+=" -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION"
     ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
     ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
-    CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$apiserver_bin.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+    local pkgs="" out=$dir/out
+    for c in $missing; do pkgs+=" k8s.io/kubernetes/cmd/$c"; done
+    rm -rf "$out" && mkdir -p "$out"
+    # shellcheck disable=SC2086 # one word per package
+    CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/" $pkgs
+    for c in $missing; do
+      mv "$out/$c" "$(kube_bin "$c").tmp" && mv "$(kube_bin "$c").tmp" "$(kube_bin "$c")"
+    done
   )
-  mv "$apiserver_bin.tmp" "$apiserver_bin"
 }
 
 build() {
   build_etcd
-  build_apiserver
+  # shellcheck disable=SC2086 # one word per command
+  build_kube $KUBE_COMMANDS
 }
 
 free_port() {
@@ -215,7 +239,8 @@ ENV
 
 cmd=${1:-}
 case "$cmd" in
-  build) build; echo "$apiserver_bin"; echo "$etcd_bin" ;;
+  build) build; echo "$apiserver_bin"; echo "$etcd_bin"
+    for c in $KUBE_COMMANDS; do [ "$c" = kube-apiserver ] || kube_bin "$c"; done ;;
   start) [ -n "${2:-}" ] || die "usage: $0 start DIR"; start "$2" ;;
   stop) [ -n "${2:-}" ] || die "usage: $0 stop DIR"; stop_pid "$2/apiserver.pid"; stop_pid "$2/etcd.pid" ;;
   stop-apiserver) [ -n "${2:-}" ] || die "usage: $0 stop-apiserver DIR"; stop_pid "$2/apiserver.pid" ;;
