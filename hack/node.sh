@@ -187,6 +187,8 @@ up() {
   mkdir -p /var/log/pods /var/log/containers
   ls -A /var/log/pods >"$d/pods-before"
   ls -A /var/log/containers >"$d/containers-before"
+  # containerd 1.6's shims put their sockets in /run/containerd/s whatever the config says.
+  [ -e /run/containerd ] || touch "$d/remove-run-containerd"
 
   # etcd + kube-apiserver.
   "$here/kube-apiserver.sh" start "$kube" >/dev/null
@@ -255,6 +257,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = "$d/containerd/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$d/cni/net.d"
@@ -368,21 +371,28 @@ down() {
   kube=$d/kube
   # The kubelet first (it would restart containers), then the containers, containerd, and
   # whatever is left in the mount namespace (the shims).
+  log "down: stopping the kubelet"
   stop_pid "$d/kubelet.pid"
+  log "down: killing the containers (${SECONDS}s)"
   kill_cgroup_tree
+  log "down: stopping containerd (${SECONDS}s)"
   stop_pid "$d/containerd.pid"
+  log "down: leaving the mount namespace (${SECONDS}s)"
   if [ -f "$d/mountns.pid" ]; then
-    local ns pid
-    ns=$(readlink "/proc/$(cat "$d/mountns.pid")/ns/mnt" 2>/dev/null || true)
+    local ns holder pid
+    holder=$(cat "$d/mountns.pid")
+    ns=$(readlink "/proc/$holder/ns/mnt" 2>/dev/null || true)   # mnt:[inode]
     if [ -n "$ns" ]; then
-      for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-        [ "$pid" != "$(cat "$d/mountns.pid")" ] || continue
-        [ "$(readlink "/proc/$pid/ns/mnt" 2>/dev/null)" = "$ns" ] && kill -9 "$pid" 2>/dev/null || true
+      ns=${ns#mnt:[}; ns=${ns%]}
+      # One find over every process's namespace link (a fork per process is slow on a busy machine).
+      for pid in $(find /proc/[0-9]*/ns/mnt -maxdepth 0 -lname "mnt:?$ns?" 2>/dev/null | cut -d/ -f3); do
+        [ "$pid" = "$holder" ] || kill -9 "$pid" 2>/dev/null || true
       done
     fi
     stop_pid "$d/mountns.pid" 5
   fi
   kill_cgroup_tree
+  log "down: stopping the control plane (${SECONDS}s)"
   stop_pid "$d/kube-scheduler.pid"
   stop_pid "$d/kube-controller-manager.pid"
   [ ! -d "$kube" ] || "$here/kube-apiserver.sh" stop "$kube"
@@ -408,6 +418,7 @@ down() {
       grep -qxF "$f" "$d/containers-before" || rm -f "/var/log/containers/${f:?}"
     done
   fi
+  if [ -f "$d/remove-run-containerd" ]; then rm -rf /run/containerd; fi
   rm -f "$d/env"
 }
 
