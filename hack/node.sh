@@ -9,6 +9,7 @@
 #   hack/node.sh load DIR IMAGE PKG   build the Go main package PKG (static) into a FROM scratch
 #                                     image IMAGE and import it into the node's containerd
 #   hack/node.sh load-ferry DIR       build the ferry image with hack/image.sh, import it, print its name
+#   hack/node.sh ctr DIR ARGS...      ctr against the node's containerd (namespace k8s.io)
 #   hack/node.sh helm                 print the path of hack/helm.sh's helm binary (built if missing)
 #
 # What runs, all bound to 127.0.0.1: etcd and kube-apiserver (hack/kube-apiserver.sh, state in
@@ -459,5 +460,8 @@ case "$cmd" in
     [ -n "${2:-}" ] || die "usage: $0 load-ferry DIR"
     d=$(cd "$2" && pwd); load_ferry ;;
   helm) helm_bin ;;
-  *) die "usage: $0 up DIR | down DIR | load DIR IMAGE PKG | load-ferry DIR | helm" ;;
+  ctr)
+    [ -n "${2:-}" ] || die "usage: $0 ctr DIR ARGS..."
+    d=$(cd "$2" && pwd); shift 2; ctr_ "$@" ;;
+  *) die "usage: $0 up DIR | down DIR | load DIR IMAGE PKG | load-ferry DIR | helm | ctr DIR ARGS..." ;;
 esac

@@ -182,6 +182,141 @@ func TestNode(t *testing.T) {
 
 	nt.checkEndpoints(t)
 	t.Logf("base scenario done: %s", time.Since(start).Round(time.Second))
+	if t.Failed() {
+		return
+	}
+
+	// A deleted pod: its last line (written at SIGTERM) still arrives, with
+	// the pod's metadata. The Deployment replaces it: web2.
+	t.Run("pod deleted", func(t *testing.T) {
+		web2 := nt.replacePod(t, webPod, "app=web")
+		term := nt.waitTerm(t, webPod, webApp)
+		if term.term != webApp.lines {
+			t.Errorf("ferry-term of %s says %d lines, want %d", webPod.Name, term.term, webApp.lines)
+		}
+		k := term.last.Kubernetes
+		if k.PodUID != string(webPod.UID) || k.Owner.Name != "web" || k.Labels["tier"] != "front" || k.ContainerID == "" {
+			t.Errorf("the last line of the deleted pod %s is not enriched: %+v", webPod.Name, k)
+		}
+		webPod = web2
+	})
+	if t.Failed() {
+		return
+	}
+	t.Logf("pod deleted done: %s", time.Since(start).Round(time.Second))
+
+	// helm upgrade with a config change while web2 writes: the DaemonSet rolls
+	// its pod (SIGTERM, flush, commit; the new pod resumes from the offsets).
+	// Nothing may be lost or doubled, also of the files the kubelet rotated
+	// and gzipped meanwhile.
+	t.Run("helm upgrade", func(t *testing.T) {
+		rot := watchRotation(t, webPod, "app")
+		nt.waitLines(t, webPod, webApp, webApp.lines/5)
+		run(t, 5*time.Minute, nt.helm, "upgrade", "ferry", "charts/ferry", "--kubeconfig", nt.c.kconfig,
+			"--namespace", ferryNS, "-f", "test/node/testdata/sandbox-values.yaml", "-f", nt.values,
+			"--set", "config.logs.read_interval=100ms")
+		ferryPod = nt.waitAgent(t, ferryPod.Name)
+		t.Logf("new agent pod %s ready", ferryPod.Name)
+		nt.waitEnd(t, webPod, webApp, 4*time.Minute)
+		nt.waitEnd(t, webPod, webSidecar, time.Minute)
+		nt.checkStream(t, webPod, webApp, 0, owner{"Deployment", "web"}, map[string]string{"app.kubernetes.io/part-of": "shop"})
+		nt.checkStream(t, webPod, webSidecar, 0, owner{"Deployment", "web"}, map[string]string{"app.kubernetes.io/part-of": "shop"})
+		r := rot.stop()
+		t.Logf("kubelet rotated %s/app during the upgrade: files seen %v", webPod.Name, r.names)
+		if !r.rotated {
+			t.Errorf("%s/app was not rotated during the upgrade (files %v)", webPod.Name, r.names)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	t.Logf("helm upgrade done: %s", time.Since(start).Round(time.Second))
+
+	// The agent's container is SIGKILLed while web3 writes: the kubelet
+	// restarts it; nothing is lost, duplicates stay within what was
+	// acknowledged since the last commit (commit_interval 1s: allow 2 s of
+	// each logger's lines).
+	t.Run("agent killed", func(t *testing.T) {
+		web3 := nt.replacePod(t, webPod, "app=web")
+		nt.waitLines(t, web3, webApp, webApp.lines/4)
+		id := ""
+		for _, cs := range ferryPod.Status.ContainerStatuses {
+			id = strings.TrimPrefix(cs.ContainerID, "containerd://")
+		}
+		run(t, time.Minute, nt.c.script, "ctr", nt.c.dir, "tasks", "kill", "--signal", "SIGKILL", id)
+		waitFor(t, "the agent restarted", 3*time.Minute, func() (bool, string) {
+			p, err := nt.c.cs.CoreV1().Pods(ferryNS).Get(context.Background(), ferryPod.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, cs := range p.Status.ContainerStatuses {
+				if cs.RestartCount > 0 && podReady(p) {
+					return true, ""
+				}
+				return false, fmt.Sprintf("restarts %d, ready %v", cs.RestartCount, podReady(p))
+			}
+			return false, "no container status"
+		})
+		nt.waitEnd(t, web3, webApp, 4*time.Minute)
+		nt.waitEnd(t, web3, webSidecar, time.Minute)
+		nt.checkStream(t, web3, webApp, 2*webApp.rate, owner{"Deployment", "web"}, map[string]string{"app.kubernetes.io/part-of": "shop"})
+		nt.checkStream(t, web3, webSidecar, 2*webSidecar.rate, owner{"Deployment", "web"}, map[string]string{"app.kubernetes.io/part-of": "shop"})
+		s := nt.cons.snapshot(web3.Name + ".app")
+		t.Logf("after SIGKILL: %d records for %d lines of %s/app", len(s.seqs), webApp.lines, web3.Name)
+		for _, p := range []string{"/healthz", "/readyz"} {
+			if code, body, err := nt.get(p); code != http.StatusOK {
+				t.Errorf("%s after the restart: %d %.200s %v", p, code, body, err)
+			}
+		}
+	})
+	t.Logf("agent killed done: %s", time.Since(start).Round(time.Second))
+}
+
+// replacePod deletes the pod (gracefully) and returns the one its owner
+// creates instead.
+func (nt *nodeTest) replacePod(t *testing.T, old *corev1.Pod, selector string) *corev1.Pod {
+	t.Helper()
+	if err := nt.c.cs.CoreV1().Pods(old.Namespace).Delete(context.Background(), old.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pod *corev1.Pod
+	waitFor(t, "a pod replacing "+old.Name, 2*time.Minute, func() (bool, string) {
+		pods, err := nt.c.cs.CoreV1().Pods(workloadNS).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false, err.Error()
+		}
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			if p.Name != old.Name && p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+				pod = p
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d pods", len(pods.Items))
+	})
+	return pod
+}
+
+// waitTerm waits for the logger's ferry-term line (written at SIGTERM).
+func (nt *nodeTest) waitTerm(t *testing.T, p *corev1.Pod, l logger) stream {
+	t.Helper()
+	tag := p.Name + "." + l.container
+	var s stream
+	waitFor(t, "the ferry-term line of "+tag, 2*time.Minute, func() (bool, string) {
+		s = nt.cons.snapshot(tag)
+		return s.term >= 0, fmt.Sprintf("%d records", s.records)
+	})
+	return s
+}
+
+// waitLines waits until the consumer has n lines of the logger.
+func (nt *nodeTest) waitLines(t *testing.T, p *corev1.Pod, l logger, n int) {
+	t.Helper()
+	tag := p.Name + "." + l.container
+	waitFor(t, fmt.Sprintf("%d lines of %s", n, tag), 2*time.Minute, func() (bool, string) {
+		s := nt.cons.snapshot(tag)
+		return len(s.seqs) >= n, fmt.Sprintf("%d lines", len(s.seqs))
+	})
 }
 
 type owner struct{ kind, name string }
