@@ -63,11 +63,12 @@ func podSpec(restart corev1.RestartPolicy, ls ...logger) corev1.PodSpec {
 	return spec
 }
 
-// The workloads. web writes enough (about 1 MiB every 4 s, a 40 KB line
-// every 100) for the kubelet, which checks every 10 s, to rotate its log
-// several times and gzip the older rotated files while ferry follows it.
+// The workloads. web's app writes about 280 KB/s for 30 s (800 lines/s, a
+// 40 KB line every 200th): the kubelet, which checks every 10 s, rotates its
+// log about three times and gzips the older rotated files while ferry
+// follows it.
 var (
-	webApp     = logger{container: "app", lines: 24000, rate: 800, longEvery: 100}
+	webApp     = logger{container: "app", lines: 24000, rate: 800, longEvery: 200}
 	webSidecar = logger{container: "sidecar", lines: 3000, rate: 100}
 	batchMain  = logger{container: "main", lines: 6000, rate: 1000, longEvery: 50, exit: true}
 	quietMain  = logger{container: "main", lines: 500, rate: 100}
@@ -214,7 +215,7 @@ func TestNode(t *testing.T) {
 		nt.waitLines(t, webPod, webApp, webApp.lines/5)
 		run(t, 5*time.Minute, nt.helm, "upgrade", "ferry", "charts/ferry", "--kubeconfig", nt.c.kconfig,
 			"--namespace", ferryNS, "-f", "test/node/testdata/sandbox-values.yaml", "-f", nt.values,
-			"--set", "config.logs.read_interval=100ms")
+			"--set", "config.hostmetrics.interval=3s")
 		ferryPod = nt.waitAgent(t, ferryPod.Name)
 		t.Logf("new agent pod %s ready", ferryPod.Name)
 		nt.waitEnd(t, webPod, webApp, 4*time.Minute)
