@@ -192,6 +192,7 @@ up() {
   [ -e /run/containerd ] || touch "$d/remove-run-containerd"
 
   # etcd + kube-apiserver.
+  log "up: etcd and kube-apiserver (${SECONDS}s)"
   "$here/kube-apiserver.sh" start "$kube" >/dev/null
   echo "https://127.0.0.1:$(cat "$kube/apiserver.port")" >"$d/apiserver.url"
   kubeconfig "$d/admin.kubeconfig" "{token: \"$(cat "$kube/admin.token")\"}"
@@ -205,6 +206,7 @@ up() {
   kubeconfig "$d/kubelet.kubeconfig" "{client-certificate: \"$d/kubelet-client.crt\", client-key: \"$d/kubelet-client.key\"}"
 
   # kube-controller-manager and kube-scheduler, as the admin.
+  log "up: kube-controller-manager, kube-scheduler, containerd (${SECONDS}s)"
   start kube-controller-manager "$kcm_bin" --kubeconfig="$d/admin.kubeconfig" \
     --authentication-kubeconfig="$d/admin.kubeconfig" --authorization-kubeconfig="$d/admin.kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$(free_port)" --leader-elect=false \
@@ -267,6 +269,7 @@ TOML
   wait_for "containerd" 60 in_ns ctr --address "$d/containerd/containerd.sock" version
 
   # The pod sandbox image.
+  log "up: the pause image (${SECONDS}s)"
   load_go "$PAUSE_IMAGE" ./test/node/images/pause
 
   # The kubelet, in the same mount namespace, under the cgroup /$CGROUP_ROOT of every hierarchy.
@@ -312,10 +315,12 @@ YAML
     --hostname-override="$NODE_NAME" --v=1
   echo "$hport" >"$d/kubelet.healthz-port"
 
+  log "up: kubelet started, waiting for the node (${SECONDS}s)"
   wait_for "node $NODE_NAME Ready and untainted" 180 node_ready
   wait_for "the default ServiceAccount" 60 api /api/v1/namespaces/default/serviceaccounts/default
   wait_for "the kube-root-ca.crt ConfigMap" 60 api /api/v1/namespaces/default/configmaps/kube-root-ca.crt
 
+  log "up: node $NODE_NAME ready (${SECONDS}s)"
   cat >"$d/env" <<ENV
 export FERRY_NODE_DIR=$d
 export FERRY_NODE_NAME=$NODE_NAME
