@@ -65,6 +65,11 @@ func run(t testing.TB, timeout time.Duration, name string, args ...string) strin
 	if err != nil {
 		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, out.String(), tail(errb.String(), 60))
 	}
+	for _, l := range strings.Split(errb.String(), "\n") {
+		if strings.HasPrefix(l, "node.sh: ") {
+			t.Log(l) // hack/node.sh's steps and their times
+		}
+	}
 	return out.String()
 }
 
