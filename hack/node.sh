@@ -190,6 +190,7 @@ up() {
   ls -A /var/log/containers >"$d/containers-before"
   # containerd 1.6's shims put their sockets in /run/containerd/s whatever the config says.
   [ -e /run/containerd ] || touch "$d/remove-run-containerd"
+  [ -e /run/netns ] || touch "$d/remove-run-netns"
 
   # etcd + kube-apiserver.
   log "up: etcd and kube-apiserver (${SECONDS}s)"
@@ -425,6 +426,7 @@ down() {
     done
   fi
   if [ -f "$d/remove-run-containerd" ]; then rm -rf /run/containerd; fi
+  if [ -f "$d/remove-run-netns" ]; then rmdir /run/netns 2>/dev/null || true; fi
   rm -f "$d/env"
 }
 
