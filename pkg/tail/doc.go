@@ -149,8 +149,9 @@
 // # Memory
 //
 // Bytes of emitted but unacknowledged lines are bounded by MaxInflightBytes,
-// exceeded by at most one read turn (read_bytes_per_turn) plus one merged
-// line (max_line_bytes): a line is accounted whole when it completes. A line
+// exceeded by at most one read turn (read_bytes_per_turn, plus lineOverhead
+// for each line in it, see below) plus one merged line (max_line_bytes): a
+// line is accounted whole when it completes. A line
 // is accounted at its real cost: its file bytes (its record's body refers to
 // the buffer they were read into), its record and its acknowledgement entry
 // (lineOverhead), and a merged line's own body. Validate refuses a
