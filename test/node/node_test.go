@@ -206,8 +206,11 @@ func TestNode(t *testing.T) {
 	}
 	t.Logf("pod deleted done: %s", time.Since(start).Round(time.Second))
 
-	// helm upgrade with a config change while web2 writes: the DaemonSet rolls
-	// its pod (SIGTERM, flush, commit; the new pod resumes from the offsets).
+	// helm upgrade with a config change while web2 writes, switching to
+	// configUpdate=rollout (the chart's default, reload, applies a config
+	// change without a new pod): the pod template changes, so the DaemonSet
+	// rolls its pod (SIGTERM, flush, commit; the new pod resumes from the
+	// offsets), as any upgrade of the image or the chart does.
 	// Nothing may be lost or doubled, also of the files the kubelet rotated
 	// and gzipped meanwhile.
 	t.Run("helm upgrade", func(t *testing.T) {
@@ -215,7 +218,7 @@ func TestNode(t *testing.T) {
 		nt.waitLines(t, webPod, webApp, webApp.lines/5)
 		run(t, 5*time.Minute, nt.helm, "upgrade", "ferry", "charts/ferry", "--kubeconfig", nt.c.kconfig,
 			"--namespace", ferryNS, "-f", "test/node/testdata/sandbox-values.yaml", "-f", nt.values,
-			"--set", "config.hostmetrics.interval=3s")
+			"--set", "config.hostmetrics.interval=3s", "--set", "configUpdate=rollout")
 		ferryPod = nt.waitAgent(t, ferryPod.Name)
 		t.Logf("new agent pod %s ready", ferryPod.Name)
 		nt.waitEnd(t, webPod, webApp, 4*time.Minute)
