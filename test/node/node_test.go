@@ -206,6 +206,33 @@ func TestNode(t *testing.T) {
 	}
 	t.Logf("pod deleted done: %s", time.Since(start).Round(time.Second))
 
+	// The chart's default, configUpdate=reload: helm upgrade changes the
+	// config while web2 writes; the kubelet updates the mounted ConfigMap (a
+	// ..data swap) and the same agent pod reloads it behind a drain. Its
+	// lines are checked, with the roll's, after the next scenario.
+	t.Run("config reload", func(t *testing.T) {
+		nt.waitLines(t, webPod, webApp, webApp.lines/10)
+		run(t, 5*time.Minute, nt.helm, "upgrade", "ferry", "charts/ferry", "--kubeconfig", nt.c.kconfig,
+			"--namespace", ferryNS, "-f", "test/node/testdata/sandbox-values.yaml", "-f", nt.values,
+			"--set", "config.hostmetrics.interval=4s")
+		waitFor(t, "the agent to reload the changed ConfigMap", 3*time.Minute, func() (bool, string) {
+			code, body, err := nt.get("/metrics")
+			if code != http.StatusOK {
+				return false, fmt.Sprintf("/metrics: %d %v", code, err)
+			}
+			m := e2eharness.ParseMetrics(body)
+			applied := m.Sum("ferry_config_reload_total", `result="applied"`)
+			return applied >= 1, fmt.Sprintf("reloads applied %v, invalid %v", applied, m.Sum("ferry_config_reload_total", `result="invalid"`))
+		})
+		if p := nt.waitAgent(t, ""); p.Name != ferryPod.Name {
+			t.Errorf("the agent pod changed from %s to %s: reload must not roll the pod", ferryPod.Name, p.Name)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	t.Logf("config reload done: %s", time.Since(start).Round(time.Second))
+
 	// helm upgrade with a config change while web2 writes, switching to
 	// configUpdate=rollout (the chart's default, reload, applies a config
 	// change without a new pod): the pod template changes, so the DaemonSet
