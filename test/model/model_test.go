@@ -1,0 +1,717 @@
+package model
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ferry-dev/ferry/internal/e2eharness"
+)
+
+var (
+	flagSeed     = flag.Uint64("seed", 0, "replay this one seed (its sequence runs even if it is a known failure)")
+	flagSeeds    = flag.Int("seeds", 0, "run this many sequences, seeds -base, -base+1, ... (0: the CI set)")
+	flagBase     = flag.Uint64("base", 0, "first seed of -seeds (0: taken from the clock, printed)")
+	flagDuration = flag.Duration("duration", 0, "start no new sequence after this much time (0: no limit)")
+	flagOps      = flag.Int("ops", 40, "operations per sequence")
+)
+
+// ciSeeds is the fixed set the default run (CI) uses: a few sequences that
+// together take about two minutes on a loaded 2-core machine.
+var ciSeeds = []uint64{1}
+
+// knownBad are seeds that expose a bug not fixed yet; they are left out of
+// the CI set and out of -seeds runs, and run only when replayed with -seed.
+var knownBad = map[uint64]string{
+	2: "a rotated file the killed agent had not finished is never read after two quick restarts (see README.md)",
+	3: "rotated siblings (gzipped and plain) beside a checkpointed file that vanished are never read (see README.md)",
+}
+
+// commitInterval is the agent's commit_interval (its default); a SIGKILL
+// may repeat what was acknowledged within it before the kill.
+const commitInterval = time.Second
+
+// figures add up what the sequences of one run did.
+type figures struct {
+	mu                                sync.Mutex
+	sequences, ops, lines, restarts   int
+	kills, terms, lost, dups, maxDups int
+	rotations, gzips, deletes         int
+}
+
+var total figures
+
+func TestModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the agent binary")
+	}
+	e2eharness.Ferry(t)
+	var seeds []uint64
+	switch {
+	case *flagSeed != 0:
+		seeds = []uint64{*flagSeed}
+	case *flagSeeds > 0:
+		base := *flagBase
+		if base == 0 {
+			base = uint64(time.Now().UnixNano()%1_000_000_000) + 1000
+		}
+		t.Logf("seeds %d..%d", base, base+uint64(*flagSeeds)-1)
+		for i := range *flagSeeds {
+			if s := base + uint64(i); knownBad[s] == "" {
+				seeds = append(seeds, s)
+			}
+		}
+	default:
+		seeds = ciSeeds
+	}
+	start := time.Now()
+	for _, seed := range seeds {
+		if *flagDuration > 0 && time.Since(start) > *flagDuration {
+			t.Logf("duration %s reached", *flagDuration)
+			break
+		}
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			defer func() {
+				if t.Failed() {
+					t.Logf("replay: go test ./test/model -run 'TestModel' -seed %d -ops %d -v", seed, *flagOps)
+				}
+			}()
+			runSequence(t, seed, *flagOps)
+		})
+	}
+	total.mu.Lock()
+	defer total.mu.Unlock()
+	t.Logf("FIGURES sequences=%d ops=%d lines=%d restarts=%d (kills %d, terms %d) rotations=%d gzips=%d deletes=%d lost=%d duplicates=%d largest_duplicate_burst=%d seconds=%.0f",
+		total.sequences, total.ops, total.lines, total.restarts, total.kills, total.terms, total.rotations, total.gzips, total.deletes,
+		total.lost, total.dups, total.maxDups, time.Since(start).Seconds())
+}
+
+// container is one container's log directory: the live 0.log and its
+// rotated siblings, oldest first, with the lines each holds.
+type container struct {
+	name    string // namespace_pod_uid/container
+	dir     string
+	rotated []string // names, oldest first (".gz" when compressed)
+}
+
+func (c *container) live() string { return filepath.Join(c.dir, "0.log") }
+
+// world is one sequence: files, the agent, the broker, the consumer, and
+// the oracle.
+type world struct {
+	t     *testing.T
+	rng   *rand.Rand
+	dir   string
+	root  string
+	keep  int // rotated files kept, as kubelet's containerLogMaxFiles-1
+	clock time.Time
+
+	broker *e2eharness.Broker
+	agent  *e2eharness.Agent
+	proc   *e2eharness.Proc // nil while no agent runs
+	cons   *consumer
+
+	conts  []*container
+	files  map[string][]int // path -> ids of the lines it holds
+	next   int              // next line id
+	atRisk map[int]bool     // destroyed while no agent ran, not delivered before
+	// destroyedDown counts files destroyed while no agent ran.
+	destroyedDown int
+	// windows are the spans within which a first delivery may be repeated:
+	// from commitInterval (and a margin) before a SIGKILL to the next start.
+	windows                                                []window
+	killAt                                                 time.Time
+	lostCounted                                            float64 // lost bytes + lost files of processes already stopped
+	ops, restarts, kills, terms, rotations, gzips, deletes int
+	log                                                    []string
+}
+
+func runSequence(t *testing.T, seed uint64, nops int) {
+	w := &world{
+		t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), dir: t.TempDir(),
+		clock: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC), files: map[string][]int{}, atRisk: map[int]bool{},
+	}
+	w.root = filepath.Join(w.dir, "pods")
+	w.keep = 1 + w.rng.IntN(3)
+	w.broker = e2eharness.NewBroker(t)
+	w.agent = e2eharness.NewAgent(t, w.dir, e2eharness.AgentConfig{Root: w.root, StateDir: filepath.Join(w.dir, "state"),
+		Broker: w.broker.Addr(), Logs: []string{"commit_interval: " + commitInterval.String()}})
+	w.cons = startConsumer(t, w.broker.Addr())
+	for i := range 1 + w.rng.IntN(3) {
+		w.newContainer(fmt.Sprintf("ns_pod%d_uid%d/app", i, w.rng.Uint32()))
+	}
+	if w.rng.IntN(2) == 0 {
+		w.start()
+	}
+	for range nops {
+		w.step()
+	}
+	w.finish()
+}
+
+func (w *world) logf(format string, args ...any) {
+	w.log = append(w.log, fmt.Sprintf("%3d ", w.ops)+fmt.Sprintf(format, args...))
+}
+
+func (w *world) fatalf(format string, args ...any) {
+	w.t.Helper()
+	w.t.Logf("operations:\n%s", strings.Join(w.log, "\n"))
+	if w.proc != nil {
+		_ = w.proc.Cmd.Process.Signal(syscall.SIGQUIT) // its goroutines, in its output
+		_ = w.proc.Term(10 * time.Second)
+		out := w.proc.Output()
+		if os.Getenv("MODEL_FULL_OUTPUT") != "" {
+			w.t.Logf("agent output:\n%s", out)
+		}
+		w.t.Logf("agent output (end):\n%s", out[max(0, len(out)-4000):])
+	}
+	logs, _ := filepath.Glob(filepath.Join(w.dir, "agent-*.log"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		var warn []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+				warn = append(warn, line)
+			}
+		}
+		w.t.Logf("%s: %d warnings\n%s", filepath.Base(l), len(warn), strings.Join(warn, "\n"))
+	}
+	if st, err := os.ReadFile(filepath.Join(w.dir, "state", "tail.json")); err == nil {
+		w.t.Logf("state file:\n%s", st)
+	}
+	_, _, bad := w.cons.snapshot()
+	w.t.Logf("consumer: %d lines, %d bad records", len(w.cons.counts), len(bad))
+	w.t.Fatalf(format, args...)
+}
+
+func (w *world) must(err error) {
+	w.t.Helper()
+	if err != nil {
+		w.fatalf("%v", err)
+	}
+}
+
+func (w *world) newContainer(name string) *container {
+	c := &container{name: name, dir: filepath.Join(w.root, name)}
+	w.must(os.MkdirAll(c.dir, 0o755))
+	w.conts = append(w.conts, c)
+	return c
+}
+
+// step draws one operation and does it.
+func (w *world) step() {
+	w.ops++
+	c := w.conts[w.rng.IntN(len(w.conts))]
+	switch r := w.rng.IntN(100); {
+	case r < 45:
+		w.write(c, 1+w.rng.IntN(40))
+	case r < 60:
+		w.rotate(c)
+	case r < 70:
+		d := time.Duration(50+w.rng.IntN(450)) * time.Millisecond
+		w.logf("run %s", d)
+		time.Sleep(d) // the operation itself: let time pass
+	case r < 80:
+		if w.proc == nil {
+			w.start()
+		} else {
+			w.write(c, 1+w.rng.IntN(10))
+		}
+	case r < 90:
+		if w.proc != nil {
+			w.kill()
+		}
+	default:
+		if w.proc != nil {
+			w.term()
+		}
+	}
+}
+
+const criTime = "2026-12-04T00:00:00.000000000Z"
+
+// message is line id's text: it names itself, its stream and its length,
+// so a consumer can tell a corrupted or mixed-up record.
+func message(id int, stream string, n int) string {
+	return fmt.Sprintf("mdl=%d s=%s n=%d ", id, stream, n) + strings.Repeat(string(rune('a'+id%26)), n)
+}
+
+// checkMessage tells whether a received record is an intact line.
+func checkMessage(msg, stream string) (int, bool) {
+	var id, n int
+	var s string
+	if _, err := fmt.Sscanf(msg, "mdl=%d s=%s n=%d ", &id, &s, &n); err != nil {
+		return -1, false
+	}
+	return id, s == stream && msg == message(id, s, n)
+}
+
+// write appends n lines to c's live file in one write, on both streams,
+// some long ones split into CRI partials of random sizes; fragments of the
+// two streams interleave.
+func (w *world) write(c *container, n int) {
+	var q [2][]string
+	streams := [2]string{"stdout", "stderr"}
+	ids := make([]int, 0, n)
+	for range n {
+		si := w.rng.IntN(2)
+		var size int
+		switch r := w.rng.IntN(100); {
+		case r < 85:
+			size = w.rng.IntN(300)
+		case r < 97:
+			size = 300 + w.rng.IntN(4000)
+		default:
+			size = 17<<10 + w.rng.IntN(24<<10)
+		}
+		id := w.next
+		w.next++
+		ids = append(ids, id)
+		msg := message(id, streams[si], size)
+		for len(msg) > 0 {
+			cut := len(msg)
+			if size > 300 && w.rng.IntN(2) == 0 {
+				cut = min(len(msg), 1+w.rng.IntN(16<<10))
+			}
+			tag := "F"
+			if cut < len(msg) {
+				tag = "P"
+			}
+			q[si] = append(q[si], criTime+" "+streams[si]+" "+tag+" "+msg[:cut]+"\n")
+			msg = msg[cut:]
+		}
+	}
+	var b strings.Builder
+	for len(q[0])+len(q[1]) > 0 {
+		si := w.rng.IntN(2)
+		if len(q[si]) == 0 {
+			si = 1 - si
+		}
+		b.WriteString(q[si][0])
+		q[si] = q[si][1:]
+	}
+	f, err := os.OpenFile(c.live(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	w.must(err)
+	_, err = f.WriteString(b.String())
+	w.must(err)
+	w.must(f.Close())
+	w.files[c.live()] = append(w.files[c.live()], ids...)
+	w.logf("write %s %d lines (ids %d..%d, %d bytes)", c.name, n, ids[0], ids[len(ids)-1], b.Len())
+}
+
+// rotate does what kubelet's container log manager does when 0.log is
+// over its size: rename it to 0.log.<timestamp>, have the runtime reopen
+// the log (a new, empty 0.log: kubelet rotates only running containers, so
+// the live file always exists after a rotation), gzip every rotated file but the newest, delete the
+// oldest beyond keep.
+func (w *world) rotate(c *container) {
+	if _, ok := w.files[c.live()]; !ok {
+		return
+	}
+	w.clock = w.clock.Add(time.Second)
+	name := "0.log." + w.clock.Format("20060102-150405")
+	w.rename(c.live(), filepath.Join(c.dir, name))
+	f, err := os.OpenFile(c.live(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	w.must(err)
+	w.must(f.Close())
+	w.files[c.live()] = []int{}
+	c.rotated = append(c.rotated, name)
+	w.rotations++
+	w.logf("rotate %s -> %s", c.name, name)
+	for i := 0; i < len(c.rotated)-1; i++ {
+		if !strings.HasSuffix(c.rotated[i], ".gz") {
+			w.gzip(c, i)
+		}
+	}
+	for len(c.rotated) > w.keep {
+		w.remove(c, filepath.Join(c.dir, c.rotated[0]), "kubelet deletes the oldest")
+		c.rotated = c.rotated[1:]
+	}
+}
+
+func (w *world) rename(from, to string) {
+	w.must(os.Rename(from, to))
+	w.files[to] = w.files[from]
+	delete(w.files, from)
+}
+
+func (w *world) gzip(c *container, i int) {
+	path := filepath.Join(c.dir, c.rotated[i])
+	data, err := os.ReadFile(path)
+	w.must(err)
+	tmp := path + ".gz.tmp"
+	out, err := os.Create(tmp)
+	w.must(err)
+	zw := gzip.NewWriter(out)
+	_, err = zw.Write(data)
+	w.must(err)
+	w.must(zw.Close())
+	w.must(out.Close())
+	w.must(os.Rename(tmp, path+".gz"))
+	w.must(os.Remove(path))
+	w.files[path+".gz"] = w.files[path]
+	delete(w.files, path)
+	c.rotated[i] += ".gz"
+	w.gzips++
+	w.logf("gzip %s", path+".gz")
+}
+
+// remove deletes a file. While an agent runs it first waits until the
+// agent delivered what the file holds (the file was on disk while an agent
+// ran: it must not be lost). While none runs, its undelivered lines are an
+// expected loss.
+func (w *world) remove(c *container, path, why string) {
+	ids := w.files[path]
+	w.destroy(ids, path)
+	w.must(os.Remove(path))
+	delete(w.files, path)
+	w.deletes++
+	w.logf("delete %s (%s)", path, why)
+}
+
+// destroy is called before ids leave the disk.
+func (w *world) destroy(ids []int, what string) {
+	if w.proc != nil {
+		w.waitDelivered(ids, 90*time.Second, "the lines of "+what+" before it is destroyed")
+		return
+	}
+	w.destroyedDown++
+	seen := w.cons.seenSet(ids)
+	for _, id := range ids {
+		if !seen[id] {
+			w.atRisk[id] = true
+		}
+	}
+}
+
+func (w *world) waitDelivered(ids []int, timeout time.Duration, what string) {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		seen := w.cons.seenSet(ids)
+		var missing []int
+		for _, id := range ids {
+			if !seen[id] {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.fatalf("timed out after %s waiting for %s: %d of %d lines missing: %s", timeout, what, len(missing), len(ids), ranges(missing))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ranges prints sorted ids as a-b ranges.
+func ranges(ids []int) string {
+	sort.Ints(ids)
+	var parts []string
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		if i == j {
+			parts = append(parts, strconv.Itoa(ids[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", ids[i], ids[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, " ")
+}
+
+func (w *world) start() {
+	if w.proc != nil {
+		return
+	}
+	if !w.killAt.IsZero() {
+		// What the killed process stored is below these offsets.
+		w.windows = append(w.windows, window{from: w.killAt.Add(-2*commitInterval - time.Second), below: w.cons.mark(w.t)})
+		w.killAt = time.Time{}
+	}
+	w.proc = w.agent.Start()
+	w.restarts++
+	w.logf("start agent")
+}
+
+// lostNow is what the running agent has counted as lost so far.
+func (w *world) lostNow() float64 {
+	m, err := w.agent.Scrape()
+	if err != nil {
+		w.fatalf("scrape: %v", err)
+	}
+	return m.Sum("ferry_tail_lost_bytes_total") + m.Sum("ferry_tail_lost_files_total")
+}
+
+func (w *world) kill() {
+	w.lostCounted += w.lostNow()
+	w.killAt = time.Now()
+	w.proc.Kill()
+	w.proc = nil
+	w.kills++
+	w.logf("SIGKILL agent")
+}
+
+func (w *world) term() {
+	w.lostCounted += w.lostNow()
+	if err := w.proc.Term(60 * time.Second); err != nil {
+		w.fatalf("SIGTERM: %v\n%s", err, w.proc.Output())
+	}
+	w.proc = nil
+	w.terms++
+	w.logf("SIGTERM agent")
+}
+
+// finish starts an agent if none runs, writes one last line to every
+// container, waits until every line that must arrive did and the pipeline
+// is quiet, and checks the oracle.
+func (w *world) finish() {
+	w.start()
+	for _, c := range w.conts {
+		w.write(c, 1)
+	}
+	var want []int
+	for id := range w.next {
+		if !w.atRisk[id] {
+			want = append(want, id)
+		}
+	}
+	w.waitDelivered(want, 120*time.Second, "every line that was on disk while an agent ran")
+	m := w.agent.WaitBalanced(60 * time.Second)
+	w.cons.sync(w.t, 60*time.Second) // everything the broker holds was consumed
+	lostCounted := w.lostCounted + m.Sum("ferry_tail_lost_bytes_total") + m.Sum("ferry_tail_lost_files_total")
+
+	counts, firsts, bad := w.cons.snapshot()
+	if len(bad) > 0 {
+		w.fatalf("%d records corrupted or not ours, e.g. %.300q", len(bad), bad[0])
+	}
+	lost := 0
+	for id := range w.atRisk {
+		if counts[id] == 0 {
+			lost++
+		}
+	}
+	if lost > 0 && lostCounted == 0 {
+		w.fatalf("%d lines deleted while no agent ran were lost, but no loss was counted", lost)
+	}
+	if lostCounted > 0 && w.destroyedDown == 0 {
+		w.fatalf("loss counted (%v) though nothing was deleted while no agent ran", lostCounted)
+	}
+	for _, name := range []string{"ferry_tail_parse_errors_total", "ferry_tail_lines_truncated_total", "ferry_tail_partial_lines_cut_total"} {
+		if v := m.Sum(name); v != 0 {
+			w.fatalf("%s = %v, want 0", name, v)
+		}
+	}
+	if v := m.Sum("ferry_ship_dropped_records_total"); v != 0 {
+		w.fatalf("ferry_ship_dropped_records_total = %v, want 0", v)
+	}
+	// Duplicates: only of lines first delivered within a kill's window.
+	dups, burst := 0, make([]int, len(w.windows))
+	var unexplained []int
+	for id, n := range counts {
+		if n < 2 {
+			continue
+		}
+		dups += n - 1
+		ok := false
+		for i, win := range w.windows {
+			if f := firsts[id]; !f.at.Before(win.from) && f.offset < win.below[f.partition] {
+				burst[i] += n - 1
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			unexplained = append(unexplained, id)
+		}
+	}
+	if len(unexplained) > 0 {
+		sort.Ints(unexplained)
+		w.fatalf("%d lines delivered more than once outside any SIGKILL's commit window, e.g. ids %v", len(unexplained), unexplained[:min(10, len(unexplained))])
+	}
+	if err := w.proc.Term(60 * time.Second); err != nil {
+		w.fatalf("final SIGTERM: %v", err)
+	}
+	w.proc = nil
+	maxBurst := 0
+	for _, b := range burst {
+		maxBurst = max(maxBurst, b)
+	}
+	w.t.Logf("ops=%d lines=%d restarts=%d (kills %d, terms %d) rotations=%d gzips=%d deletes=%d lost=%d (counted %v) duplicates=%d largest burst=%d",
+		w.ops, w.next, w.restarts, w.kills, w.terms, w.rotations, w.gzips, w.deletes, lost, lostCounted, dups, maxBurst)
+	total.mu.Lock()
+	defer total.mu.Unlock()
+	total.sequences++
+	total.ops += w.ops
+	total.lines += w.next
+	total.restarts += w.restarts
+	total.kills += w.kills
+	total.terms += w.terms
+	total.rotations += w.rotations
+	total.gzips += w.gzips
+	total.deletes += w.deletes
+	total.lost += lost
+	total.dups += dups
+	total.maxDups = max(total.maxDups, maxBurst)
+}
+
+// window is what a SIGKILL may repeat: lines first delivered from a
+// commit interval (and a margin) before the kill, by the killed process
+// (stored below the offsets the partitions had when the next agent started).
+type window struct {
+	from  time.Time
+	below [3]int64
+}
+
+// first is where and when a line was first delivered.
+type first struct {
+	at        time.Time
+	partition int32
+	offset    int64
+}
+
+// consumer reads the logs topic from its start with its own client and
+// counts every line by id, with the time of its first delivery.
+type consumer struct {
+	cl     *kgo.Client
+	mu     sync.Mutex
+	counts map[int]int
+	firsts map[int]first
+	bad    []string
+	marks  map[string]bool // sync markers seen
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startConsumer(t *testing.T, broker string) *consumer {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(e2eharness.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.FetchMaxPartitionBytes(8<<20), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &consumer{cl: cl, counts: map[int]int{}, firsts: map[int]first{}, marks: map[string]bool{}, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for ctx.Err() == nil {
+			fetches := cl.PollFetches(ctx)
+			now := time.Now()
+			fetches.EachRecord(func(r *kgo.Record) {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				if m, ok := strings.CutPrefix(string(r.Value), "model-sync "); ok {
+					c.marks[m] = true
+					return
+				}
+				var rec e2eharness.Record
+				if err := json.Unmarshal(r.Value, &rec); err != nil {
+					c.bad = append(c.bad, fmt.Sprintf("%v: %.200s", err, r.Value))
+					return
+				}
+				id, ok := checkMessage(rec.Message, rec.Stream)
+				if !ok || rec.Truncated {
+					c.bad = append(c.bad, fmt.Sprintf("%s truncated=%v %.200s", rec.Stream, rec.Truncated, rec.Message))
+					return
+				}
+				if c.counts[id] == 0 {
+					c.firsts[id] = first{at: now, partition: r.Partition, offset: r.Offset}
+				}
+				c.counts[id]++
+			})
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-c.done
+		cl.Close()
+	})
+	return c
+}
+
+func (c *consumer) seenSet(ids []int) map[int]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := make(map[int]bool, len(ids))
+	for _, id := range ids {
+		s[id] = c.counts[id] > 0
+	}
+	return s
+}
+
+func (c *consumer) snapshot() (map[int]int, map[int]first, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	counts := make(map[int]int, len(c.counts))
+	firsts := make(map[int]first, len(c.firsts))
+	for k, v := range c.counts {
+		counts[k] = v
+		firsts[k] = c.firsts[k]
+	}
+	return counts, firsts, append([]string(nil), c.bad...)
+}
+
+// mark produces a marker to every partition and returns their offsets.
+func (c *consumer) mark(t *testing.T) [3]int64 {
+	t.Helper()
+	offs, _ := c.produceMarks(t)
+	return offs
+}
+
+func (c *consumer) produceMarks(t *testing.T) (offs [3]int64, marks []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for p := range int32(3) {
+		m := strconv.FormatInt(time.Now().UnixNano(), 10) + "-" + strconv.Itoa(int(p))
+		marks = append(marks, m)
+		r := &kgo.Record{Topic: e2eharness.Topic, Partition: p, Value: []byte("model-sync " + m)}
+		if err := c.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("produce a marker: %v", err)
+		}
+		offs[p] = r.Offset
+	}
+	return offs, marks
+}
+
+// sync produces a marker to every partition of the topic and waits until
+// the consumer read them all: every record stored before is then consumed.
+func (c *consumer) sync(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	_, want := c.produceMarks(t)
+	deadline := time.Now().Add(timeout)
+	for {
+		c.mu.Lock()
+		all := true
+		for _, m := range want {
+			all = all && c.marks[m]
+		}
+		c.mu.Unlock()
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the consumer did not read the sync markers within %s", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
