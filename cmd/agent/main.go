@@ -5,6 +5,7 @@
 //	ferry run --config /etc/ferry/config.yaml   the daemon (default subcommand)
 //	ferry demo [--duration 15s]                 the whole pipeline on a simulated node
 //	ferry validate --config FILE                check a config, print every problem
+//	ferry logs [-n NS] POD [-c C] [-f]          read a pod's logs back from Kafka
 //	ferry version                               print the version
 package main
 
@@ -46,6 +47,9 @@ Usage:
                                 and exits 1 if any line was lost.
   ferry validate --config FILE  Check a config file; print every problem with its field path.
                                 Exit 1 on any problem, 0 otherwise.
+  ferry logs [-n NS] POD        Read a pod's log records back from the Kafka sink, like
+                                'kubectl logs' (-c, --since, -f, --uid, --output json); the
+                                pod and its node may be gone.
   ferry version                 Print the version.
   ferry help                    Print this help.
 
@@ -65,6 +69,8 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(args, stdout, stderr)
 	case "validate":
 		return cmdValidate(args, stdout, stderr)
+	case "logs":
+		return cmdLogs(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
