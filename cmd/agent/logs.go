@@ -279,6 +279,8 @@ func runLogs(ctx context.Context, o logsOptions, stdout, stderr io.Writer) error
 		g.Go(func() error {
 			read, matched, err := readPartition(gctx, o, r, emit)
 			if scan && err == nil && !o.follow {
+				mu.Lock() // stderr is shared with the other partitions
+				defer mu.Unlock()
 				fmt.Fprintf(stderr, "ferry logs: partition %d: %d records read, %d matched\n", r.partition, read, matched)
 			}
 			return err
