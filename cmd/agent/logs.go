@@ -357,13 +357,19 @@ func readPartition(ctx context.Context, o logsOptions, r partRange, emit func(in
 	if !o.follow && r.start >= r.end {
 		return 0, 0, nil
 	}
+	// Closing the Reader waits for its fetch in flight, a long poll of up
+	// to MaxWait past the last record: short when reading to an end.
+	maxWait := 100 * time.Millisecond
+	if o.follow {
+		maxWait = time.Second
+	}
 	rd := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:         o.brokers,
 		Topic:           o.topic,
 		Partition:       r.partition,
 		MinBytes:        1,
 		MaxBytes:        8 << 20,
-		MaxWait:         time.Second,
+		MaxWait:         maxWait,
 		ReadLagInterval: -1,
 		MaxAttempts:     3,
 	})
