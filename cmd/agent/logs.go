@@ -6,7 +6,7 @@ package main
 // the key (pkg/ship), so all records of one pod instance live in one
 // partition. With the UID known (--uid), only that partition is read;
 // without it every partition is scanned and filtered by namespace and pod
-// name. Nothing asks the Kubernetes API: the pod and its node may be gone.
+// name, and -f then follows only the partition of the one UID found. Nothing asks the Kubernetes API: the pod and its node may be gone.
 
 import (
 	"context"
@@ -90,7 +90,8 @@ const logsSummary = `Read a pod's log records back from the Kafka sink, like 'ku
 
 With --uid only the partition the UID maps to is read (records are keyed by
 pod UID, murmur2-partitioned); without it every partition is scanned for
-NS/POD, and the UIDs found are printed on stderr. Works for pods and nodes
+NS/POD, and the UIDs found are printed on stderr; -f then follows only
+the partition of the one UID found. Works for pods and nodes
 that no longer exist: the Kubernetes API is not asked.`
 
 func cmdLogs(args []string, stdout, stderr io.Writer) int {
@@ -243,16 +244,50 @@ func runLogs(ctx context.Context, o logsOptions, stdout, stderr io.Writer) error
 		return err
 	}
 
+	w := &lineWriter{w: stdout, o: &o}
+	if o.uid != "" || !o.follow {
+		_, err := readRanges(ctx, o, ranges, w, stderr)
+		return err
+	}
+	// Following by name: read to the ends first, then follow only the
+	// partition of the pod UID found (as a pod's records are keyed), or
+	// every partition when none or several instances were found.
+	hist := o
+	hist.follow = false
+	uids, err := readRanges(ctx, hist, ranges, w, stderr)
+	if err != nil {
+		return err
+	}
+	for i := range ranges {
+		ranges[i].start = ranges[i].end
+	}
+	if len(uids) == 1 {
+		for uid := range uids {
+			o.uid = uid
+		}
+		p := uidPartition(o.uid, n)
+		fmt.Fprintf(stderr, "ferry logs: following pod uid %s: partition %d only\n", o.uid, p)
+		ranges = slices.DeleteFunc(ranges, func(r partRange) bool { return r.partition != p })
+	} else {
+		fmt.Fprintf(stderr, "ferry logs: %d pod uids found: following all %d partitions\n", len(uids), len(ranges))
+	}
+	_, err = readRanges(ctx, o, ranges, w, stderr)
+	return err
+}
+
+// readRanges reads ranges (several at once, bounded unless following),
+// writes the matching records to w, and returns the pod UIDs found. A
+// scan of several partitions to their ends is printed in time order.
+func readRanges(ctx context.Context, o logsOptions, ranges []partRange, w *lineWriter, stderr io.Writer) (map[string]bool, error) {
 	var cutoff time.Time
 	if o.since > 0 {
 		cutoff = time.Now().Add(-o.since)
 	}
-	w := &lineWriter{w: stdout, o: &o}
 	scan := len(ranges) > 1
 	var (
 		mu    sync.Mutex
 		lines []logLine
-		uids  = map[string]int{}
+		uids  = map[string]bool{}
 	)
 	emit := func(p int, l logLine) error {
 		// Broker timestamps are the shipping attempt's, at or after the
@@ -262,9 +297,7 @@ func runLogs(ctx context.Context, o logsOptions, stdout, stderr io.Writer) error
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if scan {
-			uids[l.rec.Kubernetes.PodUID] = p
-		}
+		uids[l.rec.Kubernetes.PodUID] = true
 		if scan && !o.follow {
 			lines = append(lines, l)
 			return nil
@@ -286,27 +319,27 @@ func runLogs(ctx context.Context, o logsOptions, stdout, stderr io.Writer) error
 			return err
 		})
 	}
-	err = g.Wait()
+	err := g.Wait()
 	if o.follow && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		err = nil // interrupted: the way a follow ends
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Records of different pod instances (a name reused after a delete)
 	// sit in different partitions: print them in time order.
 	slices.SortStableFunc(lines, func(a, b logLine) int { return a.rec.Time.Compare(b.rec.Time) })
 	for _, l := range lines {
 		if err := w.write(l); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if scan {
-		for uid, p := range uids {
-			fmt.Fprintf(stderr, "ferry logs: pod uid %s is in partition %d: --uid %s reads only it\n", uid, p, uid)
+	if scan && !o.follow {
+		for uid := range uids {
+			fmt.Fprintf(stderr, "ferry logs: found pod uid %s: --uid %s reads only its partition\n", uid, uid)
 		}
 	}
-	return nil
+	return uids, nil
 }
 
 // offsetRanges looks up, for each partition, where to start (the first

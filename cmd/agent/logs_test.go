@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -320,13 +321,17 @@ func TestLogsFollow(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := make(chan error, 1)
-			go func() { done <- runLogs(ctx, o, out, &bytes.Buffer{}) }()
-			out.waitFor(t, "b3\n")
+			errOut := &syncBuffer{more: make(chan struct{}, 1)}
+			go func() { done <- runLogs(ctx, o, out, errOut) }()
+			if tt.uid == "" {
+				// Produced after the scan, so read by the follow only.
+				errOut.waitFor(t, "following")
+				f.b.resetCounts() // the scan's readers are closed
+			} else {
+				out.waitFor(t, "b3\n")
+			}
 			f.b.produce(t, time.Now(), "shop", "checkout", newUID, "app", "b4 after start", -1)
 			out.waitFor(t, "b4 after start\n")
-			if tt.uid == "" {
-				out.waitFor(t, "planted\n") // read from its own partition
-			}
 			cancel()
 			select {
 			case err := <-done:
@@ -338,12 +343,18 @@ func TestLogsFollow(t *testing.T) {
 			}
 			want := "b1\nb3\nb4 after start\n"
 			if tt.uid == "" {
-				// Partitions are followed concurrently: per-pod order only.
-				got := out.String()
-				if d := cmp.Diff(want, strings.Replace(got, "planted\n", "", 1)); d != "" {
-					t.Errorf("output without the planted line (-want +got):\n%s", d)
+				// By name: the scan to the ends in time order, then the
+				// partition of the one pod UID found.
+				want = "b1\nb3\nplanted\nb4 after start\n"
+				if !strings.Contains(errOut.String(), fmt.Sprintf("following pod uid %s: partition %d only", newUID, f.newPart)) {
+					t.Errorf("stderr does not say it follows one partition: %s", errOut.String())
 				}
-				return
+				fetches, _ := f.b.counts()
+				for p := range fetches {
+					if p != f.newPart {
+						t.Errorf("the follow fetched partition %d, want only %d: %v", p, f.newPart, fetches)
+					}
+				}
 			}
 			if d := cmp.Diff(want, out.String()); d != "" {
 				t.Errorf("output (-want +got):\n%s", d)
