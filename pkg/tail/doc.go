@@ -69,6 +69,14 @@
 // agent ran) has its siblings written since the checkpoint read. The code is
 // in rotated.go.
 //
+// Known gap (test/model, seed 4): the checkpoint forgets a rotated file once
+// it was read to its end, so it cannot tell such a file from one that was
+// never opened. When an agent stops after kubelet rotated 0.log but before
+// it opened the rotated file, and its checkpoint already names the new
+// 0.log, the next agent sees the checkpointed file still current and does
+// not read the rotated one: its lines are lost without a counter. Closing
+// the gap means remembering, per path, the last rotated file finished.
+//
 // # Decoding
 //
 // The format (CRI or docker json-file) is detected per file from its first
