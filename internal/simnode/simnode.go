@@ -279,7 +279,7 @@ func (n *Node) cleanup(path string) error {
 		if strings.HasSuffix(m, ".gz") {
 			continue
 		}
-		if err := gzipFile(m); err != nil {
+		if err := GzipFile(m); err != nil {
 			return err
 		}
 	}
@@ -303,13 +303,18 @@ func copyFile(from, to string) error {
 	return out.Close()
 }
 
-func gzipFile(path string) error {
+// GzipFile compresses a rotated log file the way the kubelet does: the
+// whole .gz is written under a temporary name and renamed into place, then
+// the plain file is removed, so a reader never sees a partial .gz and the
+// bytes are on disk all the time.
+func GzipFile(path string) error {
 	in, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.Create(path + ".gz")
+	tmp := path + ".gz.tmp"
+	out, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
@@ -323,6 +328,9 @@ func gzipFile(path string) error {
 		return err
 	}
 	if err := out.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path+".gz"); err != nil {
 		return err
 	}
 	return os.Remove(path)

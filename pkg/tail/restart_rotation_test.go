@@ -11,33 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/ferry-dev/ferry/internal/simnode"
 	"github.com/ferry-dev/ferry/pkg/event"
 )
-
-func gzipAway(t *testing.T, path string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := os.Create(path + ".gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := gzip.NewWriter(out)
-	if _, err := zw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func mustRename(t *testing.T, from, to string) {
 	t.Helper()
@@ -73,13 +49,13 @@ func TestRotationWhileStopped(t *testing.T) {
 	}{
 		{
 			name: "compressed",
-			away: func(t *testing.T, path, _ string) { gzipAway(t, path+ts1) },
+			away: func(t *testing.T, path, _ string) { mustGzip(t, path+ts1) },
 			want: upto(100, 250),
 		},
 		{
 			name: "compressed, inode reused by the new file",
 			away: func(t *testing.T, path, state string) {
-				gzipAway(t, path+ts1)
+				mustGzip(t, path+ts1)
 				// The checkpoint's inode now names the current 0.log (as a
 				// file system that reuses inodes does).
 				st := readState(t, state)
@@ -189,7 +165,7 @@ func TestRotatedAfterCompressed(t *testing.T) {
 	for i, ts := range []string{".20261126-035508", ".20261126-035509", ".20261126-035510", ".20261126-035511"} {
 		appendFile(t, path+ts, lines(i*5, i*5+5))
 		if i < 3 {
-			gzipAway(t, path+ts)
+			mustGzip(t, path+ts)
 		}
 	}
 	ref, err := os.Stat(path + ".20261126-035511")
@@ -258,5 +234,13 @@ func TestSiblingOrder(t *testing.T) {
 	mk("0.log.2.gz", 2)
 	if diff := cmp.Diff([]string{"0.log.2.gz", "0.log.1"}, names()); diff != "" {
 		t.Errorf("logrotate (-want +got):\n%s", diff)
+	}
+}
+
+// mustGzip compresses a rotated file as the kubelet does (simnode.GzipFile).
+func mustGzip(t *testing.T, path string) {
+	t.Helper()
+	if err := simnode.GzipFile(path); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/e2eharness"
+	"github.com/ferry-dev/ferry/internal/simnode"
 )
 
 // restartWorld is one container log written by hand, the agent binary that
@@ -148,20 +148,6 @@ func (w *restartWorld) checkpoint() (e struct {
 
 func head(s []int) []int { return s[:min(len(s), 10)] }
 
-func gzipFile(t *testing.T, path string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	must(t, err)
-	out, err := os.Create(path + ".gz")
-	must(t, err)
-	zw := gzip.NewWriter(out)
-	_, err = zw.Write(data)
-	must(t, err)
-	must(t, zw.Close())
-	must(t, out.Close())
-	must(t, os.Remove(path))
-}
-
 // TestRestartAcrossRotation is the rolling update of a busy node: while the
 // agent is down, kubelet rotates the log twice and gzips the file the agent
 // was reading. The next agent continues inside the .gz from its checkpoint,
@@ -196,7 +182,7 @@ func TestRestartAcrossRotation(t *testing.T) {
 			must(t, os.Rename(w.path, ts1))
 			w.lines(w.path, 150, 200)
 			must(t, os.Rename(w.path, ts2))
-			gzipFile(t, ts1)
+			must(t, simnode.GzipFile(ts1))
 			w.lines(w.path, 200, 250)
 
 			p = w.agent.Start()

@@ -1,7 +1,6 @@
 package hostile
 
 import (
-	"compress/gzip"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/simnode"
 )
 
 // TestTruncateRegrow: between two looks of the agent (poll_interval 10m,
@@ -68,7 +69,7 @@ func TestManyRotationsWhileKilled(t *testing.T) {
 		// kubelet: gzip all but the newest rotated file, keep 4.
 		for i, f := range rotated[:len(rotated)-1] {
 			if !strings.HasSuffix(f, ".gz") {
-				gz(t, f)
+				must(t, simnode.GzipFile(f))
 				rotated[i] = f + ".gz"
 			}
 		}
@@ -94,20 +95,6 @@ func TestManyRotationsWhileKilled(t *testing.T) {
 		t.Errorf("ferry_tail_lost_files_total = %v, want 1 (the checkpointed file deleted while down)", v)
 	}
 	stop(t, p)
-}
-
-func gz(t *testing.T, path string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	must(t, err)
-	out, err := os.Create(path + ".gz")
-	must(t, err)
-	zw := gzip.NewWriter(out)
-	_, err = zw.Write(data)
-	must(t, err)
-	must(t, zw.Close())
-	must(t, out.Close())
-	must(t, os.Remove(path))
 }
 
 // TestTenThousandFiles: 10,000 container logs of 3 lines each exist when

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/simnode"
 )
 
 // TestGzipDuringStartup: while the agent was stopped, kubelet rotated
@@ -41,7 +43,7 @@ func TestGzipDuringStartup(t *testing.T) {
 	go func() {
 		defer close(done)
 		for _, r := range rotated {
-			gz(t, r)
+			must(t, simnode.GzipFile(r))
 		}
 	}()
 	p = w.agent.Start()

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"flag"
@@ -23,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ferry-dev/ferry/internal/e2eharness"
+	"github.com/ferry-dev/ferry/internal/simnode"
 )
 
 var (
@@ -391,18 +391,7 @@ func (w *world) rename(from, to string) {
 
 func (w *world) gzip(c *container, i int) {
 	path := filepath.Join(c.dir, c.rotated[i])
-	data, err := os.ReadFile(path)
-	w.must(err)
-	tmp := path + ".gz.tmp"
-	out, err := os.Create(tmp)
-	w.must(err)
-	zw := gzip.NewWriter(out)
-	_, err = zw.Write(data)
-	w.must(err)
-	w.must(zw.Close())
-	w.must(out.Close())
-	w.must(os.Rename(tmp, path+".gz"))
-	w.must(os.Remove(path))
+	w.must(simnode.GzipFile(path))
 	w.files[path+".gz"] = w.files[path]
 	delete(w.files, path)
 	w.born[path+".gz"] = w.born[path]
