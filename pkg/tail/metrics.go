@@ -31,6 +31,7 @@ type metrics struct {
 	truncations   prometheus.Counter
 	lost          *prometheus.CounterVec
 	lostFiles     *prometheus.CounterVec
+	skipped       *prometheus.CounterVec
 	partialsCut   *prometheus.CounterVec
 	openFiles     prometheus.Gauge
 	behind        prometheus.Gauge
@@ -63,6 +64,8 @@ func newMetrics(inflight func() float64) *metrics {
 			Name: "lost_bytes_total", Help: "Bytes never read, by reason (deleted, truncated)."}, []string{"reason"}),
 		lostFiles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "lost_files_total", Help: "Files lost whole, of unknown size, by reason (vanished: deleted while no agent ran)."}, []string{"reason"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "skipped_files_total", Help: "Log files refused when opened, by reason: symlink, outside_root, not_regular."}, []string{"reason"}),
 		partialsCut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "partial_lines_cut_total", Help: "Partial lines (CRI P fragments) whose merge was cut short, emitted flagged truncated, by reason (truncated: the file was truncated; rotated: the file was rotated between fragments)."}, []string{"reason"}),
 		openFiles: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
@@ -89,6 +92,9 @@ func newMetrics(inflight func() float64) *metrics {
 		m.lost.WithLabelValues(r)
 	}
 	m.lostFiles.WithLabelValues(lostVanished)
+	for _, r := range []string{skipSymlink, skipOutside, skipNotRegular} {
+		m.skipped.WithLabelValues(r)
+	}
 	for _, r := range []string{cutTruncated, cutRotated} {
 		m.partialsCut.WithLabelValues(r)
 	}
@@ -97,7 +103,7 @@ func newMetrics(inflight func() float64) *metrics {
 
 func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.reads, m.truncated, m.parseErrors,
-		m.rotations, m.truncations, m.lost, m.lostFiles, m.partialsCut, m.openFiles, m.behind, m.inflight, m.inflightLimit,
+		m.rotations, m.truncations, m.lost, m.lostFiles, m.skipped, m.partialsCut, m.openFiles, m.behind, m.inflight, m.inflightLimit,
 		m.backpressure, m.commitErrors, m.commits, m.stateInvalid} {
 		if err := r.Register(c); err != nil {
 			return err

@@ -231,24 +231,10 @@ type skips struct {
 	warned map[string]struct{}
 }
 
-// newSkips registers ferry_tail_skipped_files_total{reason} on reg (nil:
-// not registered) with every reason at 0.
-func newSkips(reg prometheus.Registerer, log *slog.Logger) *skips {
-	s := &skips{
-		total: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_tail_skipped_files_total",
-			Help: "Log files refused when opened, by reason: symlink, outside_root, not_regular.",
-		}, []string{"reason"}),
-		log:    log,
-		warned: map[string]struct{}{},
-	}
-	for _, r := range []string{skipSymlink, skipOutside, skipNotRegular} {
-		s.total.WithLabelValues(r)
-	}
-	if reg != nil {
-		reg.MustRegister(s.total)
-	}
-	return s
+// newSkips counts refusals in total (ferry_tail_skipped_files_total, by
+// reason) and warns about them to log.
+func newSkips(total *prometheus.CounterVec, log *slog.Logger) *skips {
+	return &skips{total: total, log: log, warned: map[string]struct{}{}}
 }
 
 // skip counts err and warns about its path, once per path, when err is a

@@ -119,12 +119,9 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 	}
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
-	t.skips = newSkips(nil, t.log)
+	t.skips = newSkips(t.m.skipped, t.log)
 	if opts.Registerer != nil {
 		if err := t.m.register(opts.Registerer); err != nil {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
-		if err := opts.Registerer.Register(t.skips.total); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
