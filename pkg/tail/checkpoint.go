@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -79,6 +80,7 @@ func (t *Tailer) Ack(cursors []event.Cursor) {
 		}
 		if tr.closed && tr.idle() {
 			delete(t.trackers, tr.id)
+			t.forgot.Store(true)
 			tr = nil
 		}
 	}
@@ -112,6 +114,7 @@ func (t *Tailer) closeTracker(tr *tracker, superseded bool) {
 	tr.superseded = tr.superseded || superseded
 	if tr.idle() {
 		delete(t.trackers, tr.id)
+		t.forgot.Store(true)
 	}
 	t.changes++
 }
@@ -171,9 +174,11 @@ func (t *Tailer) commit(force bool) error {
 	return nil
 }
 
-// loadState reads the checkpoint and decides whether this agent is fresh.
-func (t *Tailer) loadState() {
+// loadState reads the checkpoint and decides whether this agent is fresh
+// and since when the agents before it followed the node (see sinceName).
+func (t *Tailer) loadState(now time.Time) {
 	t.fresh = true
+	var since time.Time
 	if t.cfg.StateDir != "" {
 		if err := os.MkdirAll(t.cfg.StateDir, 0o700); err != nil {
 			t.log.Warn("cannot create state directory; offsets will not be kept", "dir", t.cfg.StateDir, "err", err)
@@ -192,9 +197,22 @@ func (t *Tailer) loadState() {
 		}
 		if ok {
 			t.resume, t.fresh = m, false
+			since = loadSince(t.cfg.StateDir)
+			if since.IsZero() {
+				since = t.stateTime
+			}
+		}
+	}
+	if since.IsZero() || since.After(now) { // a clock set back must not hide files
+		since = now
+	}
+	if t.cfg.StateDir != "" {
+		if err := writeSince(t.cfg.StateDir, since); err != nil {
+			t.log.Debug("cannot keep when following began", "err", err)
 		}
 	}
 	t.mu.Lock()
+	t.since = since
 	t.loaded = true
 	t.mu.Unlock()
 }

@@ -74,6 +74,14 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 			delete(t.lastRotated, p)
 		}
 	}
+	for p := range t.seenPaths {
+		if t.byPath[p] != nil {
+			continue // followed: no stat
+		}
+		if _, err := os.Stat(filepath.Dir(p)); err != nil {
+			delete(t.seenPaths, p)
+		}
+	}
 	for _, p := range t.cfg.Include {
 		ms, err := filepath.Glob(p)
 		if err != nil {
@@ -167,16 +175,24 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		ref, refKey, refFP = r.fi, r.key, r.fp[:r.fpLen]
 	}
 	delete(t.lastRotated, path)
-	if ref != nil && !initial {
+	var before []*follower
+	switch {
+	case ref != nil && !initial:
 		// Files rotated after the one we knew and before this one (while
 		// notifications were not being taken) are read whole first.
-		for _, s := range t.rotatedAfter(path, ref, refKey, refFP, now) {
-			if f.pred != nil {
-				s.pred = f.pred
-			}
-			f.pred = s
-		}
+		before = t.rotatedAfter(path, ref, refKey, refFP, now)
+	case !initial && !t.seenPaths[path]:
+		// A path found for the first time while running: kubelet may
+		// have rotated it (even more than once) before it was seen.
+		before = t.rotatedSince(path, now)
 	}
+	for _, s := range before {
+		if f.pred != nil {
+			s.pred = f.pred
+		}
+		f.pred = s
+	}
+	t.seenPaths[path] = true
 	t.add(f)
 	t.byPath[path] = f
 	t.log.Debug("following", "path", path, "offset", start)
@@ -244,16 +260,49 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 	if idx < 0 {
 		return t.rotatedAfterByTime(path, ref, refKey, now)
 	}
-	// Compressed siblings that are a file open already (it was compressed
-	// while being read) are known by their first bytes.
+	return t.openSiblings(path, sibs[idx+1:], now)
+}
+
+// mtimeSlack is how much earlier than the time it was written a file's
+// modification time may read: the kernel stamps files from a coarse clock
+// (a tick behind), some file systems round to seconds. Comparisons of a
+// file's time with a time taken by the agent allow for it (erring towards
+// reading a file again, never towards skipping it).
+const mtimeSlack = 2 * time.Second
+
+// rotatedSince opens the rotated siblings of a path first found while
+// running that were last written since t.since (the checkpoint, or the
+// start of a fresh agent), oldest first, to be read from 0 and closed:
+// kubelet rotated them before the path was seen, so nothing read them.
+// Older ones are history the last agent read or a fresh one does not owe.
+// A compressed sibling's time is when it was compressed; it may hold
+// older lines, which are then read too (a duplicate, never a loss).
+func (t *Tailer) rotatedSince(path string, now time.Time) []*follower {
+	sibs := listSiblings(path)
+	n := 0
+	for _, s := range sibs {
+		if !s.mtime.Before(t.since.Add(-mtimeSlack)) {
+			sibs[n] = s
+			n++
+		}
+	}
+	return t.openSiblings(path, sibs[:n], now)
+}
+
+// openSiblings opens sibs (rotated siblings of path, oldest first) to be
+// read from 0 and closed, but not a file open already: a plain one by its
+// identity (openSibling), a compressed one by its first bytes (it was
+// compressed while being read).
+func (t *Tailer) openSiblings(path string, sibs []sibling, now time.Time) []*follower {
 	var open [][]byte
 	for _, f := range t.order {
 		if f.st != stClosed && f.dec.path == path && f.fpLen > 0 {
 			open = append(open, f.fp[:f.fpLen])
 		}
 	}
+	var buf [fpSize]byte
 	var out []*follower
-	for _, s := range sibs[idx+1:] {
+	for _, s := range sibs {
 		if s.gz {
 			_, n, err := siblingStart(s, buf[:])
 			if err != nil {

@@ -65,17 +65,24 @@
 // read: it counts in ferry_tail_lost_files_total{reason="vanished"} (its size
 // is unknown; a pod directory deleted while stopped counts its files), and
 // every remaining sibling written since the checkpoint is then newer than it
-// and is read. A path that has no checkpoint entry (it appeared while no
-// agent ran) has its siblings written since the checkpoint read. The code is
-// in rotated.go.
+// and is read. A path the checkpoint does not name has its siblings last
+// written since the agents began to follow the node read: that time (when
+// the first agent without state started) is kept beside the checkpoint in
+// state_dir/tail.since, so a pod whose log was written and rotated while the last agent ran but
+// before it looked is not skipped. The same holds while running: a path
+// found for the first time has its rotated siblings written since then read
+// before it (kubelet may have rotated it before the tailer looked). File
+// times are compared with two seconds of slack (kernels stamp files from a
+// coarse clock), erring towards reading a file again. The code is in
+// rotated.go and discovery.go.
 //
-// Known gap (test/model, seed 4): the checkpoint forgets a rotated file once
-// it was read to its end, so it cannot tell such a file from one that was
-// never opened. When an agent stops after kubelet rotated 0.log but before
-// it opened the rotated file, and its checkpoint already names the new
-// 0.log, the next agent sees the checkpointed file still current and does
-// not read the rotated one: its lines are lost without a counter. Closing
-// the gap means remembering, per path, the last rotated file finished.
+// A file read to its end and fully acknowledged is forgotten by the
+// checkpoint written at once (at most every 100 ms), not at the next
+// commit_interval: an agent killed right after kubelet deleted or
+// compressed such a file would otherwise find it in its checkpoint and
+// count it as lost. Within that instant, or for a file that was empty when
+// checkpointed and was then compressed (it has no first bytes to be known
+// by), the next agent still counts it as vanished ("if any").
 //
 // # Decoding
 //

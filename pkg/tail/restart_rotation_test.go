@@ -244,3 +244,126 @@ func mustGzip(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestNewPathRotatedBeforeSeen: a path first found while running whose log
+// kubelet rotated (once plainly, once compressed) before the tailer looked
+// has those rotated files read first, oldest first; a rotated file last
+// written before the agents began to follow the node is history, not read.
+// Found again, the path's siblings are not read twice.
+func TestNewPathRotatedBeforeSeen(t *testing.T) {
+	dir := t.TempDir()
+	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.closeAll()
+	start := time.Now()
+	tl.loadState(start)
+	path := mkContainer(t, dir, "ns_new_uid")
+	appendFile(t, path+".20261126-035500", lines(0, 5)) // history from before any agent
+	old := start.Add(-time.Hour)
+	if err := os.Chtimes(path+".20261126-035500", old, old); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path+".20261126-035508", lines(5, 10))
+	mustGzip(t, path+".20261126-035508")
+	appendFile(t, path+".20261126-035509", lines(10, 15))
+	appendFile(t, path, lines(15, 20))
+	tl.discover(path, time.Now(), false)
+	cur := tl.byPath[path]
+	if cur == nil {
+		t.Fatal("path not followed")
+	}
+	var chain []string
+	for f := cur.pred; f != nil; f = f.pred {
+		chain = append([]string{filepath.Base(f.path)}, chain...)
+		if f.off != 0 || f.st != stDraining {
+			t.Errorf("%s: offset %d state %v, want 0, draining", f.path, f.off, f.st)
+		}
+	}
+	if diff := cmp.Diff([]string{"0.log.20261126-035508.gz", "0.log.20261126-035509"}, chain); diff != "" {
+		t.Errorf("read before 0.log (-want +got):\n%s", diff)
+	}
+	// Every file closed, as if 0.log was deleted and then came back: the
+	// rotated files are not read again.
+	for f := cur.pred; f != nil; f = f.pred {
+		tl.closeFollower(f, evEnd)
+	}
+	cur.fire(evUnlinked, time.Now())
+	tl.closeFollower(cur, evEnd)
+	delete(tl.lastRotated, path)
+	n := len(tl.order)
+	tl.discover(path, time.Now(), false)
+	if got := len(tl.order) - n; got != 1 {
+		t.Errorf("found again: %d files opened, want 1 (0.log only)", got)
+	}
+}
+
+// TestPathNeverSeenBeforeStop: the last agent ran while a new pod's log was
+// written and rotated, and stopped before it looked (so its checkpoint does
+// not name the path, and the rotated file is older than the checkpoint).
+// The next agent reads the rotated file: it was written after the agents
+// began to follow the node (the checkpoint's since), so none of them read it.
+func TestPathNeverSeenBeforeStop(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	firstRun(t, cfg, mkContainer(t, dir, "ns_pod_uid"))
+	since := loadSince(state)
+	if since.IsZero() {
+		t.Fatal("no tail.since beside the checkpoint")
+	}
+	// The agents have followed the node for an hour.
+	since = since.Add(-time.Hour)
+	if err := writeSince(state, since); err != nil {
+		t.Fatal(err)
+	}
+	path := mkContainer(t, dir, "ns_new_uid")
+	appendFile(t, path+".20261126-035509", lines(1000, 1010))
+	during := since.Add(30 * time.Minute) // while the last agent ran
+	if err := os.Chtimes(path+".20261126-035509", during, during); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(1010, 1020))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the new pod", func() bool { return hasSeq(r, 1019) })
+	r.stop()
+	if diff := cmp.Diff(upto(1000, 1020), seqs(r.snapshot())); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestFinishedFileForgottenSoon: once a rotated file was read to its end and
+// every line of it acknowledged, the checkpoint that forgets it is written
+// at once, not at the next commit_interval: an agent killed right after
+// kubelet deleted that file must not find it in its checkpoint (it would
+// count it as lost).
+func TestFinishedFileForgottenSoon(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.CommitInterval = time.Hour
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 10))
+	r := startRunner(t, cfg, Options{})
+	defer r.stop()
+	waitFor(t, 5*time.Second, "first lines", func() bool { return hasSeq(r, 9) })
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotatedIno := fi.Sys().(*syscall.Stat_t).Ino
+	mustRename(t, path, path+".20261126-035509")
+	appendFile(t, path, lines(10, 20))
+	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r, 19) })
+	waitFor(t, 5*time.Second, "a checkpoint without the rotated file", func() bool {
+		m, ok, _, err := loadState(state)
+		if err != nil || !ok {
+			return false
+		}
+		for k := range m {
+			if k.ino == rotatedIno {
+				return false
+			}
+		}
+		return len(m) == 1
+	})
+}

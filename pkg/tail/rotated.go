@@ -211,6 +211,7 @@ func (t *Tailer) resumeRotated(now time.Time, saved []stateEntry) {
 	}
 	for path, es := range paths {
 		t.resumePath(path, es, now)
+		t.seenPaths[path] = true
 	}
 }
 
@@ -291,14 +292,22 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	case anyMatched:
 		return // the checkpoint's file is still current: nothing rotated since
 	default:
-		// Every sibling is newer than what the checkpoint knew: those
-		// written since the checkpoint (older ones, of a path the last run
-		// did not follow, were there before).
+		// Every sibling is newer than what the checkpoint knew. For a
+		// path it names (whose files vanished), those last written since
+		// it was written: older ones were read before it, or are newer
+		// than the vanished file only if kubelet kept an older one, which
+		// it does not. For a path it does not name, those last written
+		// since the agents began to follow the node: older ones were
+		// there before any agent, newer ones no agent saw.
 		start, sinceCheckpoint = 0, true
+	}
+	since := t.since
+	if len(es) > 0 && t.stateTime.After(since) {
+		since = t.stateTime
 	}
 	var prev *follower
 	for j := start; j < len(sibs); j++ {
-		if sinceCheckpoint && !t.stateTime.IsZero() && sibs[j].mtime.Before(t.stateTime) {
+		if sinceCheckpoint && sibs[j].mtime.Before(since.Add(-mtimeSlack)) {
 			continue
 		}
 		var e *stateEntry

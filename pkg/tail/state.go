@@ -9,10 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 )
 
 const (
 	stateName    = "tail.json"
+	sinceName    = "tail.since"
 	stateVersion = 1
 	fpSize       = 1024 // bytes of a file's start that identify it with dev+inode
 )
@@ -162,6 +165,44 @@ func writeState(dir string, entries []stateEntry) error {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		_ = d.Close()
+	}
+	return nil
+}
+
+// The file sinceName beside the checkpoint holds, as one RFC 3339 time,
+// when the agents that kept the checkpoint began to follow the node: the
+// start of the first one that had no state. A rotated file of a path the
+// checkpoint does not name that was last written after it was never seen
+// by any of them, and is read. It is a file of its own so that the
+// checkpoint's format stays what earlier versions read.
+
+// loadSince reads sinceName in dir; zero if it is missing or unreadable.
+func loadSince(dir string) time.Time {
+	b, err := os.ReadFile(filepath.Join(dir, sinceName))
+	if err != nil {
+		return time.Time{}
+	}
+	ts, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
+	if err != nil {
+		return time.Time{}
+	}
+	return ts
+}
+
+// writeSince replaces sinceName in dir (temporary file, rename) unless it
+// already holds since.
+func writeSince(dir string, since time.Time) error {
+	if loadSince(dir).Equal(since) {
+		return nil
+	}
+	path := filepath.Join(dir, sinceName)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(since.UTC().Format(time.RFC3339Nano)+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
 	}
 	return nil
 }

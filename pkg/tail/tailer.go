@@ -37,6 +37,11 @@ const lineOverhead = int64(unsafe.Sizeof(event.Log{}) + unsafe.Sizeof(entry{}))
 // A batch is closed (queued to be sent) as soon as it holds maxBatchLines
 // lines or maxBatchBytes of accounted memory (see lineOverhead); a read turn
 // stops when a closed batch waits and the consumer cannot take it.
+// forgetCommitDelay is the shortest time between two checkpoints written
+// because finished files were forgotten (see Tailer.forgot): a node rotating
+// many files at once writes a few checkpoints a second, not one per file.
+const forgetCommitDelay = 100 * time.Millisecond
+
 const (
 	maxBatchLines = 1024
 	maxBatchBytes = 1 << 20
@@ -59,9 +64,18 @@ type Tailer struct {
 	changes  uint64 // bumped whenever what a checkpoint would hold changes
 	nextID   uint64
 	loaded   bool // state was loaded by Run: Close may write it
+	// since is when the agents that kept the checkpoint began to follow
+	// the node (stateFile.Since): a rotated file of a path nobody saw
+	// that was last written after it is read.
+	since time.Time
 
 	inflight atomic.Int64
 	ackCh    chan struct{}
+	// forgot is set when a finished file's last line was acknowledged:
+	// the checkpoint is written soon, not only at commit_interval, so that
+	// an agent killed right after kubelet deleted that file does not find
+	// it in its checkpoint and count its end as lost.
+	forgot atomic.Bool
 
 	commitMu     sync.Mutex
 	written      uint64 // changes at the last successful write
@@ -89,6 +103,9 @@ type Tailer struct {
 	marksBuf  []mark
 	// lastRotated is the last rotated file closed per path.
 	lastRotated map[string]rotated
+	// seenPaths are the paths whose rotated siblings were looked at (by
+	// the first scan, resumeRotated, or when first found while running).
+	seenPaths map[string]bool
 }
 
 // New checks cfg and builds a tailer that sends batches of lines to out.
@@ -116,6 +133,7 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		warned:   make(map[string]bool),
 
 		lastRotated: make(map[string]rotated),
+		seenPaths:   make(map[string]bool),
 	}
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
@@ -148,7 +166,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		return errors.New("Run called twice")
 	}
 	defer close(t.out)
-	t.loadState()
+	t.loadState(time.Now())
 	if w, err := newNotifier(); err != nil {
 		t.log.Warn("file notifications unavailable; relying on polling", "err", err)
 	} else {
@@ -170,6 +188,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		nextPoll   = now.Add(t.cfg.PollInterval)
 		nextRescan = now.Add(t.cfg.RescanInterval)
 		nextCommit = now.Add(t.cfg.CommitInterval)
+		lastCommit time.Time
 		rescanAt   time.Time
 		wakeCh     <-chan struct{}
 		timer      = time.NewTimer(time.Hour)
@@ -211,9 +230,14 @@ func (t *Tailer) Run(ctx context.Context) error {
 			}
 			nextPoll = now.Add(t.cfg.PollInterval)
 		}
+		if t.forgot.Swap(false) {
+			if soon := lastCommit.Add(forgetCommitDelay); soon.Before(nextCommit) {
+				nextCommit = soon
+			}
+		}
 		if !now.Before(nextCommit) {
 			_ = t.commit(false)
-			nextCommit = now.Add(t.cfg.CommitInterval)
+			lastCommit, nextCommit = now, now.Add(t.cfg.CommitInterval)
 		}
 		if !now.Before(t.nextRead) {
 			takeEvents() // what was left queued while this read was due
