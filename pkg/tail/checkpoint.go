@@ -80,7 +80,7 @@ func (t *Tailer) Ack(cursors []event.Cursor) {
 		}
 		if tr.closed && tr.idle() {
 			delete(t.trackers, tr.id)
-			t.forgot.Store(true)
+			t.filesChanged.Store(true)
 			tr = nil
 		}
 	}
@@ -101,6 +101,7 @@ func (t *Tailer) newTracker(key fileKey, path string, start, ackedTo int64, fp [
 	tr := &tracker{id: t.nextID, key: key, path: path, committed: start, ackedEnd: max(start, ackedTo), lastEnd: start, fp: append([]byte(nil), fp...)}
 	t.trackers[tr.id] = tr
 	t.changes++
+	t.filesChanged.Store(true)
 	return tr
 }
 
@@ -114,7 +115,7 @@ func (t *Tailer) closeTracker(tr *tracker, superseded bool) {
 	tr.superseded = tr.superseded || superseded
 	if tr.idle() {
 		delete(t.trackers, tr.id)
-		t.forgot.Store(true)
+		t.filesChanged.Store(true)
 	}
 	t.changes++
 }

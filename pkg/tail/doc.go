@@ -76,13 +76,16 @@
 // coarse clock), erring towards reading a file again. The code is in
 // rotated.go and discovery.go.
 //
-// A file read to its end and fully acknowledged is forgotten by the
-// checkpoint written at once (at most every 100 ms), not at the next
-// commit_interval: an agent killed right after kubelet deleted or
-// compressed such a file would otherwise find it in its checkpoint and
-// count it as lost. Within that instant, or for a file that was empty when
+// When the set of files changes (a file followed for the first time, a
+// finished one fully acknowledged and forgotten), the checkpoint is written
+// at once (at most every 100 ms), not at the next commit_interval: an agent
+// killed right after it found a file leaves a checkpoint that names it (so
+// that, if kubelet deletes it before the next agent runs, the loss is
+// counted), and one killed right after kubelet deleted or compressed a
+// finished file does not leave it in its checkpoint (to be counted as lost
+// by mistake). Within that instant, or for a file that was empty when
 // checkpointed and was then compressed (it has no first bytes to be known
-// by), the next agent still counts it as vanished ("if any").
+// by), the next agent may still count a file as vanished ("if any").
 //
 // # Decoding
 //

@@ -332,25 +332,39 @@ func TestPathNeverSeenBeforeStop(t *testing.T) {
 	}
 }
 
-// TestFinishedFileForgottenSoon: once a rotated file was read to its end and
-// every line of it acknowledged, the checkpoint that forgets it is written
-// at once, not at the next commit_interval: an agent killed right after
-// kubelet deleted that file must not find it in its checkpoint (it would
-// count it as lost).
-func TestFinishedFileForgottenSoon(t *testing.T) {
+// TestFileSetCheckpointedSoon: the checkpoint is written at once, not at the
+// next commit_interval, when a file is first followed (an agent killed
+// right after must leave a checkpoint that names it, so that its loss is
+// counted if kubelet deletes it before the next agent runs) and when a
+// rotated file was read to its end and every line of it acknowledged (an
+// agent killed right after kubelet deleted that file must not find it in
+// its checkpoint: it would count it as lost).
+func TestFileSetCheckpointedSoon(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	cfg := testConfig(dir, state)
 	cfg.CommitInterval = time.Hour
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, lines(0, 10))
-	r := startRunner(t, cfg, Options{})
-	defer r.stop()
-	waitFor(t, 5*time.Second, "first lines", func() bool { return hasSeq(r, 9) })
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rotatedIno := fi.Sys().(*syscall.Stat_t).Ino
+	r := startRunner(t, cfg, Options{})
+	defer r.stop()
+	waitFor(t, 5*time.Second, "a checkpoint naming the file found at start", func() bool {
+		m, ok, _, err := loadState(state)
+		if err != nil || !ok {
+			return false
+		}
+		for k := range m {
+			if k.ino == rotatedIno {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, 5*time.Second, "first lines", func() bool { return hasSeq(r, 9) })
 	mustRename(t, path, path+".20261126-035509")
 	appendFile(t, path, lines(10, 20))
 	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r, 19) })

@@ -37,10 +37,11 @@ const lineOverhead = int64(unsafe.Sizeof(event.Log{}) + unsafe.Sizeof(entry{}))
 // A batch is closed (queued to be sent) as soon as it holds maxBatchLines
 // lines or maxBatchBytes of accounted memory (see lineOverhead); a read turn
 // stops when a closed batch waits and the consumer cannot take it.
-// forgetCommitDelay is the shortest time between two checkpoints written
-// because finished files were forgotten (see Tailer.forgot): a node rotating
-// many files at once writes a few checkpoints a second, not one per file.
-const forgetCommitDelay = 100 * time.Millisecond
+// filesCommitDelay is the shortest time between two checkpoints written
+// because the set of files changed (see Tailer.filesChanged): a node
+// rotating many files at once writes a few checkpoints a second, not one
+// per file.
+const filesCommitDelay = 100 * time.Millisecond
 
 const (
 	maxBatchLines = 1024
@@ -71,11 +72,15 @@ type Tailer struct {
 
 	inflight atomic.Int64
 	ackCh    chan struct{}
-	// forgot is set when a finished file's last line was acknowledged:
-	// the checkpoint is written soon, not only at commit_interval, so that
-	// an agent killed right after kubelet deleted that file does not find
-	// it in its checkpoint and count its end as lost.
-	forgot atomic.Bool
+	// filesChanged is set when the checkpoint's set of files changes: a
+	// file is followed for the first time, or a finished one's last line
+	// was acknowledged. The checkpoint is then written soon, not only at
+	// commit_interval: an agent killed right after kubelet deleted a
+	// forgotten file does not find it in its checkpoint (and count it as
+	// lost), and one killed right after it found a file leaves a
+	// checkpoint that names it (so that its loss, if kubelet deletes it
+	// before the next agent runs, is counted).
+	filesChanged atomic.Bool
 
 	commitMu     sync.Mutex
 	written      uint64 // changes at the last successful write
@@ -230,8 +235,8 @@ func (t *Tailer) Run(ctx context.Context) error {
 			}
 			nextPoll = now.Add(t.cfg.PollInterval)
 		}
-		if t.forgot.Swap(false) {
-			if soon := lastCommit.Add(forgetCommitDelay); soon.Before(nextCommit) {
+		if t.filesChanged.Swap(false) {
+			if soon := lastCommit.Add(filesCommitDelay); soon.Before(nextCommit) {
 				nextCommit = soon
 			}
 		}
