@@ -73,8 +73,11 @@
 // found for the first time has its rotated siblings written since then read
 // before it (kubelet may have rotated it before the tailer looked). File
 // times are compared with two seconds of slack (kernels stamp files from a
-// coarse clock), erring towards reading a file again. The code is in
-// rotated.go and discovery.go.
+// coarse clock), erring towards reading a file again. A checkpoint entry
+// written while its file was empty (it has no first bytes to be known by)
+// is taken for the current file with its inode only if no file was rotated
+// after the checkpoint: otherwise the current file is a new one that reuses
+// the inode. The code is in rotated.go and discovery.go.
 //
 // When the set of files changes (a file followed for the first time, a
 // finished one fully acknowledged and forgotten), the checkpoint is written

@@ -381,3 +381,58 @@ func TestFileSetCheckpointedSoon(t *testing.T) {
 		return len(m) == 1
 	})
 }
+
+// TestEmptyCheckpointedFileInodeReused: the checkpoint was written while its
+// file was still empty (no first bytes to know it by); while no tailer ran
+// the file was written, rotated, and deleted, and the new 0.log got its
+// inode. The next tailer must not take the new file for the checkpointed one
+// (and skip the rotated file written after the checkpoint): a file rotated
+// since the checkpoint says the checkpointed file is no longer current.
+func TestEmptyCheckpointedFileInodeReused(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	cfg := testConfig(dir, state)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "a checkpoint naming the empty file", func() bool {
+		m, ok, _, err := loadState(state)
+		return err == nil && ok && len(m) == 1
+	})
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(0, 50))
+	mustRename(t, path, path+".20261126-035509")
+	appendFile(t, path, lines(50, 100))
+	// The checkpoint's inode now names the current 0.log (as a file system
+	// that reuses inodes does once the rotated file is deleted), and the
+	// checkpoint is older than what was written since.
+	st := readState(t, state)
+	if len(st.Files) != 1 || st.Files[0].FingerprintLen != 0 {
+		t.Fatalf("checkpoint %+v, want one entry without fingerprint", st.Files)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := fi.Sys().(*syscall.Stat_t)
+	st.Files[0].Dev, st.Files[0].Ino = uint64(sys.Dev), sys.Ino
+	if err := writeState(state, st.Files); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(filepath.Join(state, stateName), before, before); err != nil {
+		t.Fatal(err)
+	}
+	r = startRunner(t, cfg, Options{})
+	appendFile(t, path, lines(100, 101)) // the sentinel
+	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r, 100) })
+	r.stop()
+	if diff := cmp.Diff(upto(0, 101), seqs(r.snapshot())); diff != "" {
+		t.Errorf("lines after the restart (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 1 {
+		t.Errorf("lost files = %v, want 1 (the checkpointed file is not found)", got)
+	}
+}

@@ -219,10 +219,19 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	cur := t.byPath[path]
 	matched := make([]bool, len(es))
 	anyMatched := false
+	sibs := listSiblings(path)
+	// A file rotated after the checkpoint was written means the file the
+	// checkpoint had at the path is no longer current. That tells apart an
+	// entry written while its file was empty (no first bytes to compare)
+	// from a new file that reuses its inode.
+	rotatedSince := false
+	for _, s := range sibs {
+		rotatedSince = rotatedSince || (!s.gz && s.mtime.After(t.stateTime))
+	}
 	if fi, err := os.Stat(path); err == nil {
 		key, _ := keyOf(fi)
 		for i, e := range es {
-			if e.key() != key {
+			if e.key() != key || (e.FingerprintLen == 0 && rotatedSince) {
 				continue
 			}
 			// The current file resumed by the scan, or not opened yet
@@ -232,7 +241,6 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			}
 		}
 	}
-	sibs := listSiblings(path)
 	entryOf := make([]int, len(sibs))
 	start := -1
 	var buf [fpSize]byte
