@@ -32,6 +32,7 @@ var (
 	flagDuration = flag.Duration("duration", 0, "start no new sequence after this much time (0: no limit)")
 	flagOps      = flag.Int("ops", 40, "operations per sequence")
 	flagFaults   = flag.Bool("faults", false, "also have the broker refuse Produce for a while at random moments (off in CI: sequences then fail, not analysed yet)")
+	flagMore     = flag.Bool("more", false, "also undo rotations (kubelet renames 0.log.<ts> back to 0.log when the runtime cannot reopen the log) and copytruncate (0.log copied to 0.log.<ts>, then truncated), drawn from a second random stream so the other draws stay the same")
 	flagWait     = flag.Duration("wait", 2*time.Minute, "how long each wait for lines to arrive lasts at most")
 )
 
@@ -240,6 +241,13 @@ func (w *world) step() {
 		w.refuse(time.Duration(200+w.extra.IntN(1800)) * time.Millisecond)
 	}
 	c := w.conts[w.rng.IntN(len(w.conts))]
+	if *flagMore && w.extra.IntN(100) < 12 {
+		if w.extra.IntN(2) == 0 {
+			w.undoRotate(c)
+		} else {
+			w.copyTruncate(c)
+		}
+	}
 	switch r := w.rng.IntN(100); {
 	case r < 45:
 		w.write(c, 1+w.rng.IntN(40))
@@ -374,6 +382,12 @@ func (w *world) rotate(c *container) {
 		w.changedAt = time.Now()
 	}
 	w.logf("rotate %s -> %s", c.name, name)
+	w.compressAndExpire(c)
+}
+
+// compressAndExpire gzips every rotated file of c but the newest and
+// deletes the oldest beyond keep, as kubelet does after a rotation.
+func (w *world) compressAndExpire(c *container) {
 	for i := 0; i < len(c.rotated)-1; i++ {
 		if !strings.HasSuffix(c.rotated[i], ".gz") {
 			w.gzip(c, i)
@@ -383,6 +397,52 @@ func (w *world) rotate(c *container) {
 		w.remove(c, filepath.Join(c.dir, c.rotated[0]), "kubelet deletes the oldest")
 		c.rotated = c.rotated[1:]
 	}
+}
+
+// undoRotate does what kubelet does when the runtime cannot reopen the log
+// after a rotation: 0.log is renamed to 0.log.<timestamp> and, with no new
+// 0.log created, renamed back. A running agent may look in between.
+func (w *world) undoRotate(c *container) {
+	if _, ok := w.files[c.live()]; !ok {
+		return
+	}
+	w.clock = w.clock.Add(time.Second)
+	name := filepath.Join(c.dir, "0.log."+w.clock.Format("20060102-150405"))
+	w.must(os.Rename(c.live(), name))
+	var d time.Duration
+	if w.proc != nil && w.extra.IntN(2) == 0 {
+		d = time.Duration(20+w.extra.IntN(300)) * time.Millisecond
+		time.Sleep(d) // part of the operation: the agent may see the rotated file alone
+	}
+	w.must(os.Rename(name, c.live()))
+	w.logf("undone rotation %s (renamed back after %s)", c.name, d)
+}
+
+// copyTruncate rotates as logrotate's copytruncate does: 0.log is copied to
+// 0.log.<timestamp> and truncated in place (no write falls between the two
+// here, so nothing is lost by the method itself).
+func (w *world) copyTruncate(c *container) {
+	ids, ok := w.files[c.live()]
+	if !ok || len(ids) == 0 {
+		return
+	}
+	w.clock = w.clock.Add(time.Second)
+	name := "0.log." + w.clock.Format("20060102-150405")
+	dst := filepath.Join(c.dir, name)
+	data, err := os.ReadFile(c.live())
+	w.must(err)
+	w.must(os.WriteFile(dst, data, 0o644))
+	w.must(os.Truncate(c.live(), 0))
+	w.files[dst] = ids
+	w.files[c.live()] = []int{}
+	w.born[dst] = w.born[c.live()]
+	c.rotated = append(c.rotated, name)
+	w.rotations++
+	if w.proc != nil {
+		w.changedAt = time.Now()
+	}
+	w.logf("copytruncate %s -> %s", c.name, name)
+	w.compressAndExpire(c)
 }
 
 func (w *world) created(path string) {
