@@ -83,3 +83,30 @@ func TestHostileTopicTemplateCostRunning(t *testing.T) {
 	}
 	stop(t, p)
 }
+
+// TestHostileFileSinkInsideInclude: sink.file.path names a file that
+// logs.include matches. The agent then reads its own records as log
+// lines (unparsable, shipped raw, each one escaped into a longer record)
+// and writes them again, forever: measured, the file grew by about
+// 50 MB/s from 200 seed lines until the disk is full. `ferry validate`
+// must refuse the combination, as it refuses other configs that could
+// hurt the node.
+func TestHostileFileSinkInsideInclude(t *testing.T) {
+	t.Skip("known: the validation does not check sink.file.path against logs.include")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	must(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`node_name: n
+state_dir: %q
+kubernetes: {enabled: false}
+hostmetrics: {enabled: false}
+logs:
+  include: [%q]
+sink:
+  file: {path: %q}
+`, filepath.Join(dir, "state"), filepath.Join(dir, "pods", "*", "*", "*.log"),
+		filepath.Join(dir, "pods", "ns_p_u", "app", "0.log"))), 0o644))
+	out, err := exec.Command(e2eharness.Ferry(t), "validate", "--config", cfg).CombinedOutput()
+	if err == nil {
+		t.Errorf("ferry validate accepted a file sink that the include globs read back: %s", strings.TrimSpace(string(out)))
+	}
+}
