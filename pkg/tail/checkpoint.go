@@ -204,10 +204,18 @@ func (t *Tailer) loadState(now time.Time) {
 			}
 		}
 	}
-	if since.IsZero() || since.After(now) { // a clock set back must not hide files
-		since = now
+	// Times from a clock that was set back since (later than now) order
+	// nothing: zero says every file may be newer (read rather than skip).
+	if t.stateTime.After(now) {
+		t.stateTime = time.Time{}
 	}
-	if t.cfg.StateDir != "" {
+	switch {
+	case t.fresh:
+		since = now
+	case since.After(now):
+		since = time.Time{}
+	}
+	if t.cfg.StateDir != "" && !since.IsZero() {
 		if err := writeSince(t.cfg.StateDir, since); err != nil {
 			t.log.Debug("cannot keep when following began", "err", err)
 		}
