@@ -168,6 +168,10 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var refFP []byte
 	if p := t.byPath[path]; p != nil && p.st != stClosed {
 		f.pred = p
+		if p.succAt.IsZero() {
+			p.succAt = now
+			t.wantRead(now) // it may be final in read_interval
+		}
 		if fi, err := p.f.Stat(); err == nil {
 			ref, refKey, refFP = fi, p.key, p.fp[:p.fpLen]
 		}

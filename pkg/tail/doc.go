@@ -110,7 +110,11 @@
 //
 // A renamed file is finished through its open descriptor, then closed; the
 // new file at the path is read from 0 only after that, so the lines of one
-// path stay in order. An undone rotation (kubelet renames 0.log.<timestamp>
+// path stay in order. Until the runtime reopens the log (kubelet's
+// ReopenContainerLog, seconds on a loaded node) the container still writes
+// to the renamed file: it is closed only read_interval after a new file
+// appeared at its path, or, if none does (the container exited), after a
+// minute. An undone rotation (kubelet renames 0.log.<timestamp>
 // back to 0.log when the runtime could not reopen the log) continues where
 // reading was, whether the file was still open or already closed: nothing is
 // read twice. Before every read (not only on polls) the tailer checks that

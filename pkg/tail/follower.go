@@ -32,6 +32,7 @@ type follower struct {
 	st         followerState // see followerstate.go
 	since      time.Time     // when it left stFollowing (or was opened in stDraining)
 	deletedAt  time.Time     // when it was seen unlinked
+	succAt     time.Time     // when a new file was found at its path while rotated: the runtime reopened its log
 	pred       *follower     // must be closed before this one is read
 	suppressTo int64         // lines ending at or below were delivered before a restart
 	inflated   bool          // an unlinked copy of a compressed file, made by the tailer: never "deleted"
@@ -187,14 +188,32 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	f.lastRead = now
 	f.more = f.off < size
 	f.dirty = f.more
-	if !f.more && f.st != stFollowing && (f.st != stRotated || now.Sub(f.since) >= t.cfg.ReadInterval) {
+	if !f.more && f.st != stFollowing && (f.st != stRotated || f.rotatedFinal(now, t.cfg.ReadInterval, t.rotatedLinger)) {
 		// Finished a rotated, copied or deleted file through its
-		// descriptor (a rotated one only once it stopped growing for
-		// read_interval: the writer may still be finishing a write).
+		// descriptor (a rotated one only once it is final, see
+		// rotatedFinal).
 		t.closeFollower(f, evEnd)
 	} else if !f.more && f.st != stFollowing {
 		f.dirty = true // come back to close it
 	}
+}
+
+// rotatedLinger is how long a renamed file with no new file at its path is
+// kept open and read: until the runtime reopens the log (ReopenContainerLog,
+// which can take seconds on a loaded node) the container's lines still go
+// to the renamed file. A container that exits meanwhile has no new file;
+// its renamed one is closed after this.
+const rotatedLinger = time.Minute
+
+// rotatedFinal says whether a renamed file, read to its end, can be
+// closed: a new file appeared at its path (the runtime writes there now)
+// at least read_interval ago (a write in progress on the old descriptor
+// has landed), or none appeared within rotatedLinger.
+func (f *follower) rotatedFinal(now time.Time, readInterval, linger time.Duration) bool {
+	if !f.succAt.IsZero() {
+		return now.Sub(f.succAt) >= readInterval
+	}
+	return now.Sub(f.since) >= linger
 }
 
 // chunkFor returns a buffer of length need that starts with f's carry. A

@@ -91,7 +91,7 @@ func (f *follower) fire(ev followerEvent, now time.Time) bool {
 	}
 	switch next {
 	case stFollowing:
-		f.since = time.Time{}
+		f.since, f.succAt = time.Time{}, time.Time{}
 	case stRotated:
 		f.since = now
 	case stDeleted:

@@ -111,6 +111,8 @@ type Tailer struct {
 	// seenPaths are the paths whose rotated siblings were looked at (by
 	// the first scan, resumeRotated, or when first found while running).
 	seenPaths map[string]bool
+	// rotatedLinger is rotatedLinger (tests shorten it).
+	rotatedLinger time.Duration
 }
 
 // New checks cfg and builds a tailer that sends batches of lines to out.
@@ -139,6 +141,8 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 
 		lastRotated: make(map[string]rotated),
 		seenPaths:   make(map[string]bool),
+
+		rotatedLinger: rotatedLinger,
 	}
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))

@@ -27,7 +27,9 @@ func TestRotationUndone(t *testing.T) {
 			dir, state := t.TempDir(), t.TempDir()
 			path := mkContainer(t, dir, "ns_pod_uid")
 			appendFile(t, path, lines(0, 50))
-			r := startRunner(t, testConfig(dir, state), Options{})
+			// No new file appears at the path: the renamed one is closed
+			// once it lingered (shortened here) without a successor.
+			r := startRunnerTuned(t, testConfig(dir, state), Options{}, nil, func(tl *Tailer) { tl.rotatedLinger = 100 * time.Millisecond })
 			waitFor(t, 5*time.Second, "first lines", func() bool { return len(r.snapshot()) == 50 })
 			mustRename(t, path, path+".20261126-035509")
 			waitFor(t, 5*time.Second, "the rotation", func() bool {
