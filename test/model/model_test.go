@@ -36,10 +36,10 @@ var (
 	flagWait     = flag.Duration("wait", 2*time.Minute, "how long each wait for lines to arrive lasts at most")
 )
 
-// ciSeeds is the fixed set the default run (CI) uses: sequences that passed
-// on every run so far. Others of 1-40 pass too, but a failure that depends
-// on timing (README.md, "Known failures") makes them fail now and then.
-var ciSeeds = []uint64{1, 13, 15}
+// ciSeeds is the fixed set the default run (CI) uses: seeds 1-20, which
+// pass with seeds 1-60 (README.md). -more (undone rotations, copytruncate)
+// is not in it: see README.md, "Known failures".
+var ciSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}
 
 // knownBad are seeds that expose a bug not fixed yet; they are left out of
 // the CI set and out of -seeds runs, and run only when replayed with -seed.
