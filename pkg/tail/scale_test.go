@@ -120,11 +120,12 @@ func TestMetricsLint(t *testing.T) {
 	want := []string{
 		"ferry_tail_backpressure_seconds_total", "ferry_tail_behind_bytes", "ferry_tail_checkpoint_entries_invalid_total",
 		"ferry_tail_checkpoint_errors_total",
-		"ferry_tail_checkpoints_total", "ferry_tail_inflight_bytes", "ferry_tail_inflight_limit_bytes",
+		"ferry_tail_checkpoints_total", "ferry_tail_descriptor_waits_total", "ferry_tail_inflight_bytes", "ferry_tail_inflight_limit_bytes",
 		"ferry_tail_lines_read_total", "ferry_tail_lines_truncated_total", "ferry_tail_lost_bytes_total",
-		"ferry_tail_lost_files_total", "ferry_tail_open_files", "ferry_tail_parse_errors_total",
+		"ferry_tail_lost_files_total", "ferry_tail_open_errors_total", "ferry_tail_open_files", "ferry_tail_open_files_limit", "ferry_tail_parse_errors_total",
 		"ferry_tail_partial_lines_cut_total", "ferry_tail_read_bytes_total", "ferry_tail_reads_total",
 		"ferry_tail_rotations_total", "ferry_tail_skipped_files_total", "ferry_tail_truncations_total",
+		"ferry_tail_waiting_files",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Fatalf("metric names (-want +got):\n%s", diff)
@@ -158,6 +159,8 @@ func TestConfigValidate(t *testing.T) {
 		{"delete_wait", func(c *Config) { c.DeleteWait = 0 }, "delete_wait: must be > 0"},
 		{"read_bytes_per_turn", func(c *Config) { c.ReadBytesPerTurn = 10 }, "read_bytes_per_turn: must be >= 4096"},
 		{"inflight", func(c *Config) { c.MaxInflightBytes = 0 }, "max_inflight_bytes: must be > 0"},
+		{"no descriptors", func(c *Config) { c.MaxOpenFiles = 0 }, "max_open_files: must be from 1 to 1048576, got 0"},
+		{"descriptors above nr_open", func(c *Config) { c.MaxOpenFiles = 1<<20 + 1 }, "max_open_files: must be from 1 to 1048576, got 1048577"},
 		{"line above the budget", func(c *Config) { c.MaxLineBytes, c.MaxInflightBytes = 1<<20, 512<<10 },
 			"max_line_bytes: must not exceed max_inflight_bytes (524288): one line must fit in memory"},
 	}

@@ -89,6 +89,14 @@ type Tailer struct {
 	marksBuf  []mark
 	// lastRotated is the last rotated file closed per path.
 	lastRotated map[string]rotated
+	lim         *openLimit // files waiting for a descriptor (openlimit.go)
+
+	beat atomic.Int64 // when Run's loop last went round, Unix ns (health.go)
+
+	// Test hooks: openFault fails opens with the error it returns;
+	// loopHook runs at the top of each round of Run's loop.
+	openFault func(path string) error
+	loopHook  func()
 }
 
 // New checks cfg and builds a tailer that sends batches of lines to out.
@@ -116,9 +124,11 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		warned:   make(map[string]bool),
 
 		lastRotated: make(map[string]rotated),
+		lim:         newOpenLimit(cfg.MaxOpenFiles),
 	}
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
+	t.m.openLimit.Set(float64(cfg.MaxOpenFiles))
 	t.skips = newSkips(t.m.skipped, t.log)
 	if opts.Registerer != nil {
 		if err := t.m.register(opts.Registerer); err != nil {
@@ -198,7 +208,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 			nextPoll, rescanAt = now, now
 		}
 	}
+	defer t.beat.Store(0)
 	for ctx.Err() == nil {
+		t.heartbeat()
 		now = time.Now()
 		if (!rescanAt.IsZero() && !now.Before(rescanAt)) || !now.Before(nextRescan) {
 			t.rescan(now, false)
@@ -206,6 +218,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			rescanAt, nextRescan = time.Time{}, now.Add(t.cfg.RescanInterval)
 		}
 		if !now.Before(nextPoll) {
+			t.rebalance(now) // openlimit.go
 			if t.poll(now) {
 				rescanAt = now
 			}
