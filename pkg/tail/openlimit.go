@@ -67,8 +67,9 @@ type openLimit struct {
 	// cleared by the next that succeeds: the warning is given once per
 	// episode, not once per file.
 	starved bool
-	// admitting is set while a waiting file is opened in its turn.
-	admitting bool
+	// admitting is set while a waiting file is opened in its turn;
+	// refused says its open failed for want of descriptors.
+	admitting, refused bool
 }
 
 func newOpenLimit(max int) *openLimit {
@@ -115,6 +116,10 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 func (t *Tailer) waitOnDescriptors(path string, initial bool, err error) bool {
 	if descriptorReason(err) == "" {
 		return false
+	}
+	if t.lim.admitting {
+		t.lim.refused = true // admit puts it back in its place
+		return true
 	}
 	if _, ok := t.lim.queued[path]; !ok {
 		t.enqueue(&waiter{path: path, initial: initial})
@@ -223,11 +228,10 @@ func (t *Tailer) parkable(f *follower) bool {
 // descriptors.
 func (t *Tailer) admit(w *waiter, now time.Time) bool {
 	if w.f == nil {
-		t.lim.admitting = true
+		t.lim.admitting, t.lim.refused = true, false
 		t.discover(w.path, now, w.initial)
 		t.lim.admitting = false
-		_, again := t.lim.queued[w.path]
-		return !again
+		return !t.lim.refused
 	}
 	return t.unpark(w.f, now)
 }
