@@ -60,7 +60,9 @@
 // are late, not lost. Only a parked file that is gone from its path and its
 // plain siblings when its turn comes (deleted, or rotated and compressed)
 // loses what was written to it after it was parked, if anything
-// (ferry_tail_lost_files_total{reason="vanished"}). Rotated siblings and the
+// (ferry_tail_lost_files_total{reason="waiting"}); with start_at: end, a
+// file found at startup that waited starts at its end as of its turn.
+// Rotated siblings and the
 // copy of a copytruncate are opened beyond the cap while they are finished.
 // Waiting is gauged (ferry_tail_waiting_files) and counted
 // (ferry_tail_descriptor_waits_total). An open that fails for want of

@@ -13,6 +13,11 @@ const (
 	// started: deleted while no agent ran. Its size is unknown, so it is
 	// counted in files (ferry_tail_lost_files_total).
 	lostVanished = "vanished"
+	// lostWaiting: a file parked for want of a descriptor (openlimit.go)
+	// that was gone from its path and its plain rotated siblings when its
+	// turn came: what was written to it after it was parked, if anything,
+	// is lost. Counted in files, like vanished.
+	lostWaiting = "waiting"
 )
 
 // Reasons for partial lines whose merge was cut short.
@@ -67,7 +72,7 @@ func newMetrics(inflight func() float64) *metrics {
 		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "lost_bytes_total", Help: "Bytes never read, by reason (deleted, truncated)."}, []string{"reason"}),
 		lostFiles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "lost_files_total", Help: "Files lost whole, of unknown size, by reason (vanished: deleted while no agent ran, or while the file waited for a descriptor)."}, []string{"reason"}),
+			Name: "lost_files_total", Help: "Files lost whole, of unknown size, by reason (vanished: deleted while no agent ran; waiting: deleted or compressed while it waited for a descriptor)."}, []string{"reason"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "skipped_files_total", Help: "Log files refused when opened, by reason: symlink, outside_root, not_regular."}, []string{"reason"}),
 		partialsCut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -103,7 +108,9 @@ func newMetrics(inflight func() float64) *metrics {
 	for _, r := range []string{lostDeleted, lostTruncated} {
 		m.lost.WithLabelValues(r)
 	}
-	m.lostFiles.WithLabelValues(lostVanished)
+	for _, r := range []string{lostVanished, lostWaiting} {
+		m.lostFiles.WithLabelValues(r)
+	}
 	for _, r := range []string{skipSymlink, skipOutside, skipNotRegular} {
 		m.skipped.WithLabelValues(r)
 	}

@@ -36,7 +36,9 @@ import (
 // few, and closed once read. A parked file that is gone from its path and
 // its plain siblings when its turn comes (deleted, or rotated and
 // compressed) cannot be finished: what was written to it after it was
-// parked, if anything, is lost (ferry_tail_lost_files_total{reason="vanished"}).
+// parked, if anything, is lost (ferry_tail_lost_files_total{reason="waiting"}).
+// With start_at: end, a file found at startup that waited starts at its end
+// as of its turn, not as of the startup.
 //
 // An open that fails for want of descriptors (EMFILE: the process's limit,
 // ENFILE: the system's) is counted in ferry_tail_open_errors_total{reason}
@@ -70,6 +72,8 @@ type openLimit struct {
 	// admitting is set while a waiting file is opened in its turn;
 	// refused says its open failed for want of descriptors.
 	admitting, refused bool
+	// balancing is set during rebalance, which sets the gauge at its end.
+	balancing bool
 }
 
 func newOpenLimit(max int) *openLimit {
@@ -131,7 +135,9 @@ func (t *Tailer) enqueue(w *waiter) {
 	t.lim.queue = append(t.lim.queue, w)
 	t.lim.queued[w.path] = w
 	t.m.waits.Inc()
-	t.m.waiting.Set(float64(len(t.lim.queue)))
+	if !t.lim.balancing {
+		t.m.waiting.Set(float64(len(t.lim.queue)))
+	}
 }
 
 // descriptorReason is the label of an error that says no descriptor was
@@ -171,6 +177,11 @@ func (t *Tailer) rebalance(now time.Time) {
 	if len(l.queue) == 0 {
 		return
 	}
+	l.balancing = true
+	defer func() {
+		l.balancing = false
+		t.m.waiting.Set(float64(len(l.queue)))
+	}()
 	if want := len(l.queue) - (l.max - t.openNow()); want > 0 {
 		t.park(want)
 	}
@@ -189,7 +200,6 @@ func (t *Tailer) rebalance(now time.Time) {
 	if len(l.queue) == 0 {
 		l.queue = nil
 	}
-	t.m.waiting.Set(float64(len(l.queue)))
 }
 
 // park closes the descriptors of up to n followers that may wait (see the
@@ -322,7 +332,7 @@ func (t *Tailer) dropParked(f *follower) {
 		delete(t.files, f.key)
 	}
 	t.closeTracker(f.tr, false)
-	t.m.lostFiles.WithLabelValues(lostVanished).Inc()
+	t.m.lostFiles.WithLabelValues(lostWaiting).Inc()
 	t.warnOnce("parked-vanished", "a file waiting for a descriptor was deleted or compressed before its turn; lines written to it meanwhile, if any, are lost; raise logs.max_open_files",
 		"path", f.path, "offset", f.consumed)
 }

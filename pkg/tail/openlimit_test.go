@@ -158,6 +158,41 @@ func TestMaxOpenFilesRotatedWhileParked(t *testing.T) {
 	}
 }
 
+// TestMaxOpenFilesParkedDeleted deletes pods while their files wait for
+// a descriptor: a file gone when its turn comes is counted as lost
+// (reason waiting), leaves the queue, and the file still there is read on.
+func TestMaxOpenFilesParkedDeleted(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	const files, cap_ = 4, 1
+	paths := podLogs(t, dir, files)
+	for i, p := range paths {
+		writeSeq(t, p, i, 0, 5)
+	}
+	cfg := testConfig(dir, state)
+	cfg.MaxOpenFiles = cap_
+	cfg.PollInterval = 20 * time.Millisecond
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 20*time.Second, "every file's lines", func() bool { return len(r.snapshot()) >= files*5 })
+	// At most one of the three is open: at least two are parked.
+	for _, p := range paths[1:] {
+		must(t, os.RemoveAll(filepath.Dir(filepath.Dir(p))))
+	}
+	waiting := r.tl.m.lostFiles.WithLabelValues(lostWaiting)
+	waitFor(t, 20*time.Second, "the parked deleted files counted, the queue empty", func() bool {
+		return testutil.ToFloat64(waiting) >= files-1-cap_ && testutil.ToFloat64(r.tl.m.waiting) == 0
+	})
+	writeSeq(t, paths[0], 0, 5, 10)
+	waitFor(t, 20*time.Second, "the remaining file read on", func() bool {
+		return linesFrom(r.snapshot(), paths[:1]) >= 10
+	})
+	r.stop()
+	exactlyOnce(t, r.snapshot(), paths[:1], 10)
+	exactlyOnce(t, r.snapshot(), paths[1:], 5)
+	if got := testutil.ToFloat64(waiting); got > files-1 {
+		t.Errorf("lost files (waiting) = %v, more than the %d deleted", got, files-1)
+	}
+}
+
 // TestOpenEMFILE fails opens with EMFILE, as a process out of descriptors
 // sees them: a file already open is still read, the failures are counted,
 // the new files wait, and they are read once opens succeed again.
