@@ -322,3 +322,62 @@ func (c *captured) has(msg, key string, v any) bool {
 	}
 	return false
 }
+
+// TestOpenRealDescriptorLimit lowers this process's RLIMIT_NOFILE to a few
+// descriptors above those already open, as `ulimit -n` would, with 30 files
+// to follow and max_open_files well above the limit: the kernel's EMFILE
+// is counted, files wait instead of being dropped, and once the limit is
+// raised again every line of every file arrives exactly once.
+func TestOpenRealDescriptorLimit(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	const files = 30
+	paths := podLogs(t, dir, files)
+	for i, p := range paths {
+		writeSeq(t, p, i, 0, 5)
+	}
+	var orig syscall.Rlimit
+	must(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &orig))
+	restore := func() {
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &orig); err != nil {
+			t.Errorf("restore RLIMIT_NOFILE: %v", err)
+		}
+	}
+	defer restore()
+
+	cfg := testConfig(dir, state)
+	cfg.StateDir = "" // the checkpoint would need descriptors too
+	var lowered atomic.Bool
+	r := startRunnerTuned(t, cfg, Options{}, slog.New(slog.DiscardHandler), func(tl *Tailer) {
+		// Lower the limit at the first open of a log file, once the
+		// tailer's own descriptors (inotify) are open and the first scan
+		// listed the files.
+		tl.openFault = func(string) error {
+			if !lowered.Swap(true) {
+				ents, err := os.ReadDir("/proc/self/fd")
+				if err != nil {
+					return err
+				}
+				lim := syscall.Rlimit{Cur: uint64(len(ents) + 6), Max: orig.Max}
+				if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	})
+	emfile := r.tl.m.openErrors.WithLabelValues(openEMFILE)
+	waitFor(t, 20*time.Second, "EMFILE from the kernel", func() bool { return testutil.ToFloat64(emfile) >= 1 })
+	waitFor(t, 20*time.Second, "files waiting", func() bool { return testutil.ToFloat64(r.tl.m.waiting) >= 1 })
+	if n := len(r.snapshot()); n >= files*5 {
+		t.Fatalf("all %d lines read under a limit of a few descriptors", n)
+	}
+	restore()
+	waitFor(t, 20*time.Second, "every line once the limit is raised", func() bool {
+		return len(r.snapshot()) >= files*5
+	})
+	r.stop()
+	exactlyOnce(t, r.snapshot(), paths, 5)
+	if w := testutil.ToFloat64(r.tl.m.waiting); w != 0 {
+		t.Errorf("waiting files = %v, want 0", w)
+	}
+}
