@@ -43,7 +43,11 @@ import (
 // An open that fails for want of descriptors (EMFILE: the process's limit,
 // ENFILE: the system's) is counted in ferry_tail_open_errors_total{reason}
 // and warned about; a file found at its path then waits in the queue and is
-// retried at the next poll, never dropped.
+// retried at the next poll, never dropped. The number of files open when it
+// failed becomes a ceiling below max_open_files, under which files take
+// turns the same way, so that the files already open cannot keep the
+// waiting ones out for good; each poll with files waiting tries to open
+// more beyond the ceiling, and the ceiling goes once that succeeds.
 
 // Reasons an open failed for want of descriptors, the values of
 // ferry_tail_open_errors_total's label.
@@ -65,10 +69,11 @@ type openLimit struct {
 	max    int
 	queue  []*waiter // oldest first
 	queued map[string]*waiter
-	// starved is set by an open that failed for want of descriptors and
-	// cleared by the next that succeeds: the warning is given once per
-	// episode, not once per file.
-	starved bool
+	// ceiling is the number of files that were open when the kernel last
+	// refused one more (EMFILE, ENFILE), 0 when it has not since the last
+	// probe beyond it succeeded: files take turns below it as they do
+	// below max. The warning is given when it is set, once per episode.
+	ceiling int
 	// admitting is set while a waiting file is opened in its turn;
 	// refused says its open failed for want of descriptors.
 	admitting, refused bool
@@ -101,14 +106,26 @@ func (g *openCount) Dec() {
 
 func (t *Tailer) openNow() int { return int(t.m.openFiles.n.Load()) }
 
+// limit is the number of files that may be open now: max, or the ceiling
+// the kernel set if lower.
+func (l *openLimit) limit() int {
+	if l.ceiling > 0 && l.ceiling < l.max {
+		return l.ceiling
+	}
+	return l.max
+}
+
 // mustWait says whether discovering path must wait for a descriptor, and
 // then queues it.
 func (t *Tailer) mustWait(path string, initial bool) bool {
 	l := t.lim
+	if l.admitting {
+		return false // its turn: rebalance decided
+	}
 	if _, ok := l.queued[path]; ok {
 		return true
 	}
-	if t.openNow() < l.max && (len(l.queue) == 0 || l.admitting) {
+	if t.openNow() < l.limit() && len(l.queue) == 0 {
 		return false
 	}
 	t.enqueue(&waiter{path: path, initial: initial})
@@ -157,16 +174,11 @@ func descriptorReason(err error) string {
 func (t *Tailer) opened(path string, err error) {
 	if r := descriptorReason(err); r != "" {
 		t.m.openErrors.WithLabelValues(r).Inc()
-		if !t.lim.starved {
-			t.lim.starved = true
-			t.log.Warn("out of file descriptors: files wait and are retried; raise the descriptor limit or lower logs.max_open_files",
+		if t.lim.ceiling == 0 {
+			t.log.Warn("out of file descriptors: files take turns with the descriptors there are and are retried; raise the descriptor limit or lower logs.max_open_files",
 				"path", path, "err", err, "max_open_files", t.lim.max, "open", t.openNow())
 		}
-		return
-	}
-	if err == nil && t.lim.starved {
-		t.lim.starved = false
-		t.log.Info("file descriptors available again")
+		t.lim.ceiling = max(t.openNow(), 1)
 	}
 }
 
@@ -182,10 +194,18 @@ func (t *Tailer) rebalance(now time.Time) {
 		l.balancing = false
 		t.m.waiting.Set(float64(len(l.queue)))
 	}()
-	if want := len(l.queue) - (l.max - t.openNow()); want > 0 {
+	if want := len(l.queue) - (l.limit() - t.openNow()); want > 0 {
 		t.park(want)
 	}
-	for len(l.queue) > 0 && t.openNow() < l.max {
+	// Up to the limit, then, below a ceiling, on up to max: a probe of
+	// whether descriptors were freed (or the limit raised). The first
+	// refusal ends it and sets the ceiling again.
+	ceiling := l.ceiling
+	refused := false
+	for len(l.queue) > 0 && t.openNow() < l.max && !refused {
+		if ceiling == 0 && t.openNow() >= l.limit() {
+			break
+		}
 		w := l.queue[0]
 		l.queue[0] = nil
 		l.queue = l.queue[1:]
@@ -194,8 +214,12 @@ func (t *Tailer) rebalance(now time.Time) {
 			// Out of descriptors: it keeps its place at the front.
 			l.queue = append([]*waiter{w}, l.queue...)
 			l.queued[w.path] = w
-			break
+			refused = true
 		}
+	}
+	if ceiling > 0 && !refused && (len(l.queue) == 0 || t.openNow() >= l.max) {
+		l.ceiling = 0
+		t.log.Info("file descriptors available again", "open", t.openNow(), "waiting", len(l.queue))
 	}
 	if len(l.queue) == 0 {
 		l.queue = nil

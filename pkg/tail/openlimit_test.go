@@ -193,18 +193,21 @@ func TestMaxOpenFilesParkedDeleted(t *testing.T) {
 	}
 }
 
-// TestOpenEMFILE fails opens with EMFILE, as a process out of descriptors
-// sees them: a file already open is still read, the failures are counted,
-// the new files wait, and they are read once opens succeed again.
+// TestOpenEMFILE fails opens with EMFILE whenever a log file is open
+// already, as a process whose descriptor limit leaves room for one file
+// sees them: the failures are counted, the files take turns with the one
+// descriptor there is (none waits for good behind the file that holds it),
+// and once opens succeed again every file is held open and none waits.
 func TestOpenEMFILE(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	paths := podLogs(t, dir, 3)
 	writeSeq(t, paths[0], 0, 0, 5)
 	var starved atomic.Bool
 	cfg := testConfig(dir, state)
+	cfg.PollInterval = 20 * time.Millisecond
 	r := startRunnerTuned(t, cfg, Options{}, slog.New(slog.DiscardHandler), func(tl *Tailer) {
 		tl.openFault = func(string) error {
-			if starved.Load() {
+			if starved.Load() && tl.openNow() >= 1 {
 				return syscall.EMFILE
 			}
 			return nil
@@ -212,34 +215,32 @@ func TestOpenEMFILE(t *testing.T) {
 	})
 	waitFor(t, 10*time.Second, "the first file", func() bool { return len(r.snapshot()) >= 5 })
 	starved.Store(true)
-	newFiles := paths[1:]
-	for i, p := range newFiles {
+	for i, p := range paths[1:] {
 		writeSeq(t, p, i+1, 0, 5)
 	}
-	emfile := r.tl.m.openErrors.WithLabelValues(openEMFILE)
-	waitFor(t, 10*time.Second, "EMFILE counted, and retried", func() bool { return testutil.ToFloat64(emfile) >= 3 })
 	writeSeq(t, paths[0], 0, 5, 10)
-	waitFor(t, 10*time.Second, "the open file read on", func() bool {
-		return linesFrom(r.snapshot(), paths[:1]) >= 10
+	emfile := r.tl.m.openErrors.WithLabelValues(openEMFILE)
+	waitFor(t, 10*time.Second, "EMFILE counted", func() bool { return testutil.ToFloat64(emfile) >= 1 })
+	waitFor(t, 10*time.Second, "every file read, taking turns with one descriptor", func() bool {
+		return linesFrom(r.snapshot(), paths[:1]) >= 10 && linesFrom(r.snapshot(), paths[1:]) >= 10
 	})
-	if n := linesFrom(r.snapshot(), newFiles); n != 0 {
-		t.Fatalf("%d lines of files that could not be opened", n)
-	}
-	if w := testutil.ToFloat64(r.tl.m.waiting); w != 2 {
-		t.Errorf("waiting files = %v, want 2", w)
+	if peak := r.tl.m.openFiles.peak.Load(); peak > 1 {
+		t.Errorf("%d files open at once under a limit of one", peak)
 	}
 	starved.Store(false)
-	waitFor(t, 10*time.Second, "the new files once descriptors are back", func() bool {
-		return linesFrom(r.snapshot(), newFiles) >= 10
+	waitFor(t, 10*time.Second, "every file open, none waiting, once descriptors are back", func() bool {
+		return testutil.ToFloat64(r.tl.m.openFiles) == 3 && testutil.ToFloat64(r.tl.m.waiting) == 0
 	})
+	writeSeq(t, paths[0], 0, 10, 15)
+	for i, p := range paths[1:] {
+		writeSeq(t, p, i+1, 5, 10)
+	}
+	waitFor(t, 10*time.Second, "the lines written since", func() bool { return len(r.snapshot()) >= 15+2*10 })
 	r.stop()
-	exactlyOnce(t, r.snapshot(), paths[:1], 10)
-	exactlyOnce(t, r.snapshot(), newFiles, 5)
+	exactlyOnce(t, r.snapshot(), paths[:1], 15)
+	exactlyOnce(t, r.snapshot(), paths[1:], 10)
 	if got := testutil.ToFloat64(r.tl.m.openErrors.WithLabelValues(openENFILE)); got != 0 {
 		t.Errorf("enfile = %v, want 0", got)
-	}
-	if w := testutil.ToFloat64(r.tl.m.waiting); w != 0 {
-		t.Errorf("waiting files = %v, want 0", w)
 	}
 }
 
@@ -326,8 +327,9 @@ func (c *captured) has(msg, key string, v any) bool {
 // TestOpenRealDescriptorLimit lowers this process's RLIMIT_NOFILE to a few
 // descriptors above those already open, as `ulimit -n` would, with 30 files
 // to follow and max_open_files well above the limit: the kernel's EMFILE
-// is counted, files wait instead of being dropped, and once the limit is
-// raised again every line of every file arrives exactly once.
+// is counted, the files take turns with the descriptors there are, so every
+// line of every file arrives under the limit, and once the limit is raised
+// again every file is held open and none waits.
 func TestOpenRealDescriptorLimit(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	const files = 30
@@ -346,6 +348,7 @@ func TestOpenRealDescriptorLimit(t *testing.T) {
 
 	cfg := testConfig(dir, state)
 	cfg.StateDir = "" // the checkpoint would need descriptors too
+	cfg.PollInterval = 20 * time.Millisecond
 	var lowered atomic.Bool
 	r := startRunnerTuned(t, cfg, Options{}, slog.New(slog.DiscardHandler), func(tl *Tailer) {
 		// Lower the limit at the first open of a log file, once the
@@ -367,17 +370,18 @@ func TestOpenRealDescriptorLimit(t *testing.T) {
 	})
 	emfile := r.tl.m.openErrors.WithLabelValues(openEMFILE)
 	waitFor(t, 20*time.Second, "EMFILE from the kernel", func() bool { return testutil.ToFloat64(emfile) >= 1 })
-	waitFor(t, 20*time.Second, "files waiting", func() bool { return testutil.ToFloat64(r.tl.m.waiting) >= 1 })
-	if n := len(r.snapshot()); n >= files*5 {
-		t.Fatalf("all %d lines read under a limit of a few descriptors", n)
+	waitFor(t, 30*time.Second, "every line, under the limit", func() bool { return len(r.snapshot()) >= files*5 })
+	if peak := r.tl.m.openFiles.peak.Load(); peak >= files {
+		t.Errorf("%d files open at once under a limit of a few descriptors", peak)
 	}
 	restore()
-	waitFor(t, 20*time.Second, "every line once the limit is raised", func() bool {
-		return len(r.snapshot()) >= files*5
+	waitFor(t, 20*time.Second, "every file open, none waiting, once the limit is raised", func() bool {
+		return testutil.ToFloat64(r.tl.m.openFiles) == files && testutil.ToFloat64(r.tl.m.waiting) == 0
 	})
-	r.stop()
-	exactlyOnce(t, r.snapshot(), paths, 5)
-	if w := testutil.ToFloat64(r.tl.m.waiting); w != 0 {
-		t.Errorf("waiting files = %v, want 0", w)
+	for i, p := range paths {
+		writeSeq(t, p, i, 5, 10)
 	}
+	waitFor(t, 20*time.Second, "the lines written since", func() bool { return len(r.snapshot()) >= files*10 })
+	r.stop()
+	exactlyOnce(t, r.snapshot(), paths, 10)
 }
