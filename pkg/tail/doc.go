@@ -68,11 +68,12 @@
 // (ferry_tail_descriptor_waits_total). An open that fails for want of
 // descriptors (EMFILE, ENFILE) is counted in
 // ferry_tail_open_errors_total{reason} and warned about; the file waits in
-// the queue and is retried at the next poll, never dropped. The number of
-// files open at that moment becomes a ceiling under which files take turns
-// the same way (so the files already open cannot keep the others out for
-// good); each poll with files waiting tries to open more, and the ceiling
-// goes once that succeeds.
+// the queue and is retried at the next poll, never dropped. Seven eighths
+// of the files open at that moment become a ceiling under which files take
+// turns the same way (so the files already open cannot keep the others out
+// for good, and some descriptors are left to the rest of the process);
+// each poll with files waiting probes beyond it, and it rises with each
+// probe that succeeds until it reaches max_open_files or no file waits.
 //
 // # Liveness
 //

@@ -43,11 +43,14 @@ import (
 // An open that fails for want of descriptors (EMFILE: the process's limit,
 // ENFILE: the system's) is counted in ferry_tail_open_errors_total{reason}
 // and warned about; a file found at its path then waits in the queue and is
-// retried at the next poll, never dropped. The number of files open when it
-// failed becomes a ceiling below max_open_files, under which files take
-// turns the same way, so that the files already open cannot keep the
-// waiting ones out for good; each poll with files waiting tries to open
-// more beyond the ceiling, and the ceiling goes once that succeeds.
+// retried at the next poll, never dropped. Seven eighths of the files open
+// when it failed become a ceiling below max_open_files, under which files
+// take turns the same way: the files already open cannot keep the waiting
+// ones out for good, and an eighth of the descriptors is given back to the
+// rest of the process. Each poll with files waiting probes beyond the
+// ceiling (by an eighth of it, at least one file); the ceiling rises with
+// each probe that succeeds and goes when it reaches max_open_files or no
+// file waits any more.
 
 // Reasons an open failed for want of descriptors, the values of
 // ferry_tail_open_errors_total's label.
@@ -178,7 +181,9 @@ func (t *Tailer) opened(path string, err error) {
 			t.log.Warn("out of file descriptors: files take turns with the descriptors there are and are retried; raise the descriptor limit or lower logs.max_open_files",
 				"path", path, "err", err, "max_open_files", t.lim.max, "open", t.openNow())
 		}
-		t.lim.ceiling = max(t.openNow(), 1)
+		// An eighth of what is open is given back, for the rest of the
+		// process (the sink's connections, the HTTP port, the checkpoint).
+		t.lim.ceiling = max(t.openNow()*7/8, 1)
 	}
 }
 
@@ -197,33 +202,40 @@ func (t *Tailer) rebalance(now time.Time) {
 	if want := len(l.queue) - (l.limit() - t.openNow()); want > 0 {
 		t.park(want)
 	}
-	// Up to the limit, then, below a ceiling, on up to max: a probe of
-	// whether descriptors were freed (or the limit raised). The first
-	// refusal ends it and sets the ceiling again.
-	ceiling := l.ceiling
-	refused := false
-	for len(l.queue) > 0 && t.openNow() < l.max && !refused {
-		if ceiling == 0 && t.openNow() >= l.limit() {
-			break
+	refused := !t.admitUpTo(l.limit(), now)
+	if l.ceiling > 0 && !refused && len(l.queue) > 0 {
+		// A probe beyond the ceiling, growing with it: were descriptors
+		// freed, or the limit raised? A refusal sets the ceiling again.
+		if t.admitUpTo(min(l.max, t.openNow()+max(1, l.ceiling/8)), now) {
+			l.ceiling = max(l.ceiling, t.openNow())
+			if l.ceiling >= l.max || len(l.queue) == 0 {
+				l.ceiling = 0
+				t.log.Info("file descriptors available again", "open", t.openNow(), "waiting", len(l.queue))
+			}
 		}
+	}
+	if len(l.queue) == 0 {
+		l.queue = nil
+	}
+}
+
+// admitUpTo opens waiting files, oldest first, while fewer than n are
+// open; false if one was refused for want of descriptors (it keeps its
+// place at the front of the queue).
+func (t *Tailer) admitUpTo(n int, now time.Time) bool {
+	l := t.lim
+	for len(l.queue) > 0 && t.openNow() < n {
 		w := l.queue[0]
 		l.queue[0] = nil
 		l.queue = l.queue[1:]
 		delete(l.queued, w.path)
 		if !t.admit(w, now) {
-			// Out of descriptors: it keeps its place at the front.
 			l.queue = append([]*waiter{w}, l.queue...)
 			l.queued[w.path] = w
-			refused = true
+			return false
 		}
 	}
-	if ceiling > 0 && !refused && (len(l.queue) == 0 || t.openNow() >= l.max) {
-		l.ceiling = 0
-		t.log.Info("file descriptors available again", "open", t.openNow(), "waiting", len(l.queue))
-	}
-	if len(l.queue) == 0 {
-		l.queue = nil
-	}
+	return true
 }
 
 // park closes the descriptors of up to n followers that may wait (see the

@@ -205,7 +205,8 @@ func TestOpenEMFILE(t *testing.T) {
 	var starved atomic.Bool
 	cfg := testConfig(dir, state)
 	cfg.PollInterval = 20 * time.Millisecond
-	r := startRunnerTuned(t, cfg, Options{}, slog.New(slog.DiscardHandler), func(tl *Tailer) {
+	logs := &captured{}
+	r := startRunnerTuned(t, cfg, Options{}, slog.New(logs), func(tl *Tailer) {
 		tl.openFault = func(string) error {
 			if starved.Load() && tl.openNow() >= 1 {
 				return syscall.EMFILE
@@ -241,6 +242,14 @@ func TestOpenEMFILE(t *testing.T) {
 	exactlyOnce(t, r.snapshot(), paths[1:], 10)
 	if got := testutil.ToFloat64(r.tl.m.openErrors.WithLabelValues(openENFILE)); got != 0 {
 		t.Errorf("enfile = %v, want 0", got)
+	}
+	// One episode: warned once (not once per refused open), and its end
+	// said once.
+	if n, e := logs.count("out of file descriptors"), testutil.ToFloat64(emfile); n != 1 || e < 2 {
+		t.Errorf("%d warnings for %v refused opens, want 1 for several", n, e)
+	}
+	if n := logs.count("file descriptors available again"); n != 1 {
+		t.Errorf("%d notes of descriptors back, want 1", n)
 	}
 }
 
@@ -300,6 +309,19 @@ func (c *captured) Handle(_ context.Context, r slog.Record) error {
 }
 func (c *captured) WithAttrs([]slog.Attr) slog.Handler { return c }
 func (c *captured) WithGroup(string) slog.Handler      { return c }
+
+// count is the number of records whose message starts with prefix.
+func (c *captured) count(prefix string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, r := range c.recs {
+		if strings.HasPrefix(r.Message, prefix) {
+			n++
+		}
+	}
+	return n
+}
 
 // has says whether a record with message msg had the attribute key=v.
 func (c *captured) has(msg, key string, v any) bool {
