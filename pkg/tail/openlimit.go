@@ -42,12 +42,14 @@ import (
 //
 // An open that fails for want of descriptors (EMFILE: the process's limit,
 // ENFILE: the system's) is counted in ferry_tail_open_errors_total{reason}
-// and warned about; a file found at its path then waits in the queue and is
-// retried at the next poll, never dropped. Seven eighths of the files open
-// when it failed become a ceiling below max_open_files, under which files
-// take turns the same way: the files already open cannot keep the waiting
-// ones out for good, and an eighth of the descriptors is given back to the
-// rest of the process. Each poll with files waiting probes beyond the
+// and warned about; a file found at its path (or parked) then waits in the
+// queue and is retried at the next poll, never dropped. Seven eighths of
+// the files open when it failed become a ceiling below max_open_files,
+// under which files take turns the same way: the files already open cannot
+// keep the waiting ones out for good, and an eighth of the descriptors is
+// given back to the rest of the process (and to the rotated siblings and
+// copies, which are not retried when they cannot be opened, as for any
+// other error opening them). Each poll with files waiting probes beyond the
 // ceiling (by an eighth of it, at least one file); the ceiling rises with
 // each probe that succeeds and goes when it reaches max_open_files or no
 // file waits any more.
