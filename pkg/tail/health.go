@@ -18,9 +18,10 @@ func (t *Tailer) heartbeat() {
 	t.beat.Store(time.Now().UnixNano())
 }
 
-// LastLoop returns when Run's loop last went round: zero before Run starts
-// and after it returns. While Run works it is at most about poll_interval
-// old (plus the time one round of reading takes).
+// LastLoop returns when Run's loop last went round: zero until its first
+// round (Run first loads the checkpoint and scans, which this does not
+// cover) and after Run returns. While Run works it is at most about
+// poll_interval old (plus the time one round of reading takes).
 func (t *Tailer) LastLoop() time.Time {
 	ns := t.beat.Load()
 	if ns == 0 {
