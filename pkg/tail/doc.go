@@ -62,6 +62,13 @@
 // loses what was written to it after it was parked, if anything
 // (ferry_tail_lost_files_total{reason="waiting"}); with start_at: end, a
 // file found at startup that waited starts at its end as of its turn.
+// A turn (one file parked, one opened by the safe open) costs 38-68 µs,
+// about a dozen system calls (`go test -run '^$' -bench BenchmarkTurn
+// -benchtime=20000x -count=5 ./pkg/tail/`, 1,000 files on 64 descriptors,
+// on a 2-core VM under a load average of 6-8): with 1,024 descriptors
+// turning over once per poll_interval (1 s), 4-7 % of a core. The default
+// cap is above the containers a node runs (kubelet's max-pods is 110), so
+// by default files take turns only when descriptors run out.
 // Rotated siblings and the
 // copy of a copytruncate are opened beyond the cap while they are finished.
 // Waiting is gauged (ferry_tail_waiting_files) and counted
