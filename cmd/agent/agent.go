@@ -119,7 +119,7 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 	if err != nil {
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
-	st := &status{shipper: shipper}
+	st := &status{shipper: shipper, loop: tailer, loopBound: loopBound(cfg.Logs.PollInterval)}
 	lim := defaultHTTPLimits(cfg.HTTP)
 	ln = newLimitListener(ln, lim.MaxConns, newHTTPMetrics(reg))
 	srv := newHTTPServer(newMuxGather(newSharedGatherer(reg, lim.MetricsTTL), reg, st, cfg.HTTP.Pprof), lim)
@@ -236,4 +236,33 @@ type status struct {
 	shipper *ship.Shipper
 	started atomic.Bool // every component was started (config and state loaded)
 	failed  atomic.Bool // a component returned an error
+	// loop is the tailer's liveness: its loop's last round, which must be
+	// within loopBound. nil: not checked.
+	loop      interface{ LastLoop() time.Time }
+	loopBound time.Duration
+}
+
+// loopBound is how long the tailer's loop may go without a round before
+// /healthz fails: three poll intervals (it goes round at least once per
+// poll), and never less than minLoopBound, so that one long round of
+// reading on a loaded node is not taken for a stuck loop.
+func loopBound(poll time.Duration) time.Duration {
+	return max(3*poll, minLoopBound)
+}
+
+const minLoopBound = 10 * time.Second
+
+// unhealthy returns why /healthz fails, or "" when it passes.
+func (s *status) unhealthy(now time.Time) string {
+	if s.failed.Load() {
+		return "a component has failed"
+	}
+	if s.loop != nil {
+		if last := s.loop.LastLoop(); !last.IsZero() {
+			if age := now.Sub(last); age > s.loopBound {
+				return fmt.Sprintf("tail loop stuck: no round for %s (bound %s)", age.Round(time.Millisecond), s.loopBound)
+			}
+		}
+	}
+	return ""
 }

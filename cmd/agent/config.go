@@ -390,6 +390,7 @@ func (c Config) sizeBounds() []bound[int64] {
 		{path: "memory.queue_bytes", v: c.Memory.QueueBytes, min: 64 * kib, max: 16 * gib},
 		{path: "logs.max_line_bytes", v: int64(c.Logs.MaxLineBytes), min: 1 * kib, max: 64 * mib},
 		{path: "logs.read_bytes_per_turn", v: int64(c.Logs.ReadBytesPerTurn), min: 4 * kib, max: 64 * mib},
+		{path: "logs.max_open_files", v: int64(c.Logs.MaxOpenFiles), min: 8, max: 1 << 20},
 		{path: "kubernetes.max_deleted_pods", v: int64(c.Kubernetes.MaxDeletedPods), min: 1, max: 1_000_000},
 		{path: "kubernetes.max_parked_lines", v: int64(c.Kubernetes.MaxParkedLines), min: 1, max: 10_000_000},
 		{path: "hostmetrics.max_held_snapshots", v: int64(c.HostMetrics.MaxHeldSnapshots), min: 1, max: 1000},

@@ -172,9 +172,13 @@ func (s *sharedGatherer) Gather() ([]*dto.MetricFamily, error) {
 //   - /metrics: the Prometheus exposition (ferry_* self metrics, node_*
 //     host metrics, go_* and process_*), collected at most once per
 //     metricsTTL whatever the number of scrapers.
-//   - /healthz: 200 while no component has failed; 503 once one has (the
-//     agent is then exiting). It does not depend on the sink or the API
-//     server, so a Kafka outage never gets the agent restarted.
+//   - /healthz: 200 while no component has failed and the tailer's loop
+//     goes round; 503 with the reason once a component has failed (the
+//     agent is then exiting) or when the loop has not gone round for
+//     loopBound (3 poll intervals, at least 10 s): a stuck tailer reads
+//     nothing, and a restart is what fixes it. It does not depend on the
+//     sink or the API server, so a Kafka outage never gets the agent
+//     restarted.
 //   - /readyz: 200 when the config is loaded, every component has started
 //     (the offsets state is loaded), and the sink accepted a batch or
 //     answered a metadata request within the last 30 s; 503 with the reason
@@ -190,8 +194,8 @@ func newMuxGather(g prometheus.Gatherer, reg prometheus.Registerer, st *status, 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if st.failed.Load() {
-			http.Error(w, "a component has failed", http.StatusServiceUnavailable)
+		if reason := st.unhealthy(time.Now()); reason != "" {
+			http.Error(w, reason, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -73,5 +75,71 @@ func TestPprofOptIn(t *testing.T) {
 			}
 		}
 		srv.Close()
+	}
+}
+
+// stuckLoop is a tailer loop whose last round the test sets.
+type stuckLoop struct{ last atomic.Int64 }
+
+func (l *stuckLoop) LastLoop() time.Time {
+	if ns := l.last.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// TestHealthzTailLoopStuck: /healthz fails with the reason while the
+// tailer's loop has not gone round within the bound, and passes again once
+// it does. A loop that has not started yet (zero) is not stuck.
+func TestHealthzTailLoopStuck(t *testing.T) {
+	loop := &stuckLoop{}
+	st := &status{loop: loop, loopBound: 3 * time.Second}
+	srv := httptest.NewServer(newMux(prometheus.NewRegistry(), st, false))
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		name string
+		last time.Time
+		code int
+		want string
+	}{
+		{"not started", time.Time{}, 200, "ok"},
+		{"went round just now", time.Now(), 200, "ok"},
+		{"stuck past the bound", time.Now().Add(-time.Minute), 503, "tail loop stuck: no round for 1m0"},
+		{"recovered", time.Now(), 200, "ok"},
+	} {
+		if tc.last.IsZero() {
+			loop.last.Store(0)
+		} else {
+			loop.last.Store(tc.last.UnixNano())
+		}
+		code, body := get("/healthz")
+		if code != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: /healthz %d %q, want %d with %q", tc.name, code, body, tc.code, tc.want)
+		}
+		if tc.code == 503 && !strings.Contains(body, "(bound 3s)") {
+			t.Errorf("%s: /healthz %q does not say the bound", tc.name, body)
+		}
+	}
+}
+
+// TestLoopBound: three poll intervals, never under ten seconds.
+func TestLoopBound(t *testing.T) {
+	for _, tc := range []struct{ poll, want time.Duration }{
+		{100 * time.Millisecond, 10 * time.Second},
+		{time.Second, 10 * time.Second},
+		{10 * time.Second, 30 * time.Second},
+	} {
+		if got := loopBound(tc.poll); got != tc.want {
+			t.Errorf("loopBound(%s) = %s, want %s", tc.poll, got, tc.want)
+		}
 	}
 }

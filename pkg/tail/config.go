@@ -46,6 +46,11 @@ type Config struct {
 	// before it is closed and its unread bytes are counted as lost. It
 	// bounds the disk space a deleted log can pin. Default 30s.
 	DeleteWait time.Duration `yaml:"delete_wait"`
+	// MaxOpenFiles caps the log files held open at once. Files beyond it
+	// wait for a descriptor and take turns, oldest first (openlimit.go);
+	// rotated files being finished may briefly go above it. From 1 to
+	// 1048576. Default 1024.
+	MaxOpenFiles int `yaml:"max_open_files"`
 
 	// StateDir is where committed offsets are kept (file tail.json). Set by
 	// the agent from the top-level state_dir. Empty: nothing is persisted.
@@ -55,6 +60,10 @@ type Config struct {
 	// memory budget. Default 32 MiB.
 	MaxInflightBytes int64 `yaml:"-"`
 }
+
+// maxOpenFilesLimit is the highest max_open_files: Linux's default hard
+// limit of descriptors per process (fs.nr_open).
+const maxOpenFilesLimit = 1 << 20
 
 // DefaultConfig returns the configuration that fits a standard node.
 func DefaultConfig() Config {
@@ -68,6 +77,7 @@ func DefaultConfig() Config {
 		ReadBytesPerTurn: 256 << 10,
 		CommitInterval:   time.Second,
 		DeleteWait:       30 * time.Second,
+		MaxOpenFiles:     1024,
 		MaxInflightBytes: 32 << 20,
 	}
 }
@@ -119,6 +129,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReadBytesPerTurn < 4096 {
 		bad("read_bytes_per_turn", "must be >= 4096")
+	}
+	if c.MaxOpenFiles < 1 || c.MaxOpenFiles > maxOpenFilesLimit {
+		bad("max_open_files", "must be from 1 to %d, got %d", maxOpenFilesLimit, c.MaxOpenFiles)
 	}
 	if c.MaxInflightBytes <= 0 {
 		bad("max_inflight_bytes", "must be > 0")

@@ -120,9 +120,14 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	if t.opts.Excluder != nil && t.opts.Excluder.Excluded(path) {
 		return
 	}
+	if t.mustWait(path, initial) { // openlimit.go
+		return
+	}
 	fh, err := t.open(path)
 	if err != nil {
-		t.openErr(path, "cannot open log file", err)
+		if !t.waitOnDescriptors(path, initial, err) {
+			t.openErr(path, "cannot open log file", err)
+		}
 		return
 	}
 	fi, err = fh.Stat()

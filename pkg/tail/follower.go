@@ -188,6 +188,15 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	f.lastRead = now
 	f.more = f.off < size
 	f.dirty = f.more
+	if !f.more && f.st == stRotated && f.succAt.IsZero() {
+		// A new file at the path that is not followed yet (it waits for
+		// a descriptor, or the next scan) says the runtime reopened too.
+		if fi, err := os.Stat(f.path); err == nil {
+			if k, _ := keyOf(fi); k != f.key {
+				f.succAt = now
+			}
+		}
+	}
 	if !f.more && f.st != stFollowing && (f.st != stRotated || f.rotatedFinal(now, t.cfg.ReadInterval, t.rotatedLinger)) {
 		// Finished a rotated, copied or deleted file through its
 		// descriptor (a rotated one only once it is final, see

@@ -13,6 +13,11 @@ const (
 	// started: deleted while no agent ran. Its size is unknown, so it is
 	// counted in files (ferry_tail_lost_files_total).
 	lostVanished = "vanished"
+	// lostWaiting: a file parked for want of a descriptor (openlimit.go)
+	// that was gone from its path and its plain rotated siblings when its
+	// turn came: what was written to it after it was parked, if anything,
+	// is lost. Counted in files, like vanished.
+	lostWaiting = "waiting"
 )
 
 // Reasons for partial lines whose merge was cut short.
@@ -33,7 +38,11 @@ type metrics struct {
 	lostFiles     *prometheus.CounterVec
 	skipped       *prometheus.CounterVec
 	partialsCut   *prometheus.CounterVec
-	openFiles     prometheus.Gauge
+	openFiles     *openCount
+	waiting       prometheus.Gauge
+	waits         prometheus.Counter
+	openErrors    *prometheus.CounterVec
+	openLimit     prometheus.Gauge
 	behind        prometheus.Gauge
 	inflight      prometheus.GaugeFunc
 	inflightLimit prometheus.Gauge
@@ -63,13 +72,21 @@ func newMetrics(inflight func() float64) *metrics {
 		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "lost_bytes_total", Help: "Bytes never read, by reason (deleted, truncated)."}, []string{"reason"}),
 		lostFiles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "lost_files_total", Help: "Files lost whole, of unknown size, by reason (vanished: deleted while no agent ran)."}, []string{"reason"}),
+			Name: "lost_files_total", Help: "Files lost whole, of unknown size, by reason (vanished: deleted while no agent ran; waiting: deleted or compressed while it waited for a descriptor)."}, []string{"reason"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "skipped_files_total", Help: "Log files refused when opened, by reason: symlink, outside_root, not_regular."}, []string{"reason"}),
 		partialsCut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "partial_lines_cut_total", Help: "Partial lines (CRI P fragments) whose merge was cut short, emitted flagged truncated, by reason (truncated: the file was truncated; rotated: the file was rotated between fragments)."}, []string{"reason"}),
-		openFiles: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
-			Name: "open_files", Help: "Log files open."}),
+		openFiles: &openCount{Gauge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "open_files", Help: "Log files open."})},
+		openLimit: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "open_files_limit", Help: "Limit of open_files (max_open_files); files beyond it wait for a descriptor and take turns."}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "waiting_files", Help: "Log files waiting for a descriptor (max_open_files reached, or none left)."}),
+		waits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "descriptor_waits_total", Help: "Times a log file was put to wait for a descriptor: found while max_open_files were open, parked for a waiting file, or refused by EMFILE/ENFILE."}),
+		openErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "open_errors_total", Help: "Opens of log files that failed for want of descriptors, by reason (emfile: the process's limit; enfile: the system's); the file waits and is retried."}, []string{"reason"}),
 		behind: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "behind_bytes", Help: "Bytes between the read offsets and the ends of the open files, at the last poll."}),
 		inflight: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
@@ -91,19 +108,24 @@ func newMetrics(inflight func() float64) *metrics {
 	for _, r := range []string{lostDeleted, lostTruncated} {
 		m.lost.WithLabelValues(r)
 	}
-	m.lostFiles.WithLabelValues(lostVanished)
+	for _, r := range []string{lostVanished, lostWaiting} {
+		m.lostFiles.WithLabelValues(r)
+	}
 	for _, r := range []string{skipSymlink, skipOutside, skipNotRegular} {
 		m.skipped.WithLabelValues(r)
 	}
 	for _, r := range []string{cutTruncated, cutRotated} {
 		m.partialsCut.WithLabelValues(r)
 	}
+	for _, r := range []string{openEMFILE, openENFILE} {
+		m.openErrors.WithLabelValues(r)
+	}
 	return m
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.reads, m.truncated, m.parseErrors,
-		m.rotations, m.truncations, m.lost, m.lostFiles, m.skipped, m.partialsCut, m.openFiles, m.behind, m.inflight, m.inflightLimit,
+		m.rotations, m.truncations, m.lost, m.lostFiles, m.skipped, m.partialsCut, m.openFiles, m.openLimit, m.waiting, m.waits, m.openErrors, m.behind, m.inflight, m.inflightLimit,
 		m.backpressure, m.commitErrors, m.commits, m.stateInvalid} {
 		if err := r.Register(c); err != nil {
 			return err

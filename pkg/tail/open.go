@@ -269,6 +269,18 @@ func (s *skips) skip(err error) bool {
 // such as /host/var/log) - whose target must lie in that "pods"
 // directory. A path no glob matches is opened with openRegular.
 func (t *Tailer) open(path string) (*os.File, error) {
+	f, err := t.openFile(path)
+	t.opened(path, err) // openlimit.go: descriptors running out
+	return f, err
+}
+
+// openFile is open's rules; tests replace it (openFault) to inject errors.
+func (t *Tailer) openFile(path string) (*os.File, error) {
+	if t.openFault != nil {
+		if err := t.openFault(path); err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
 	root := t.rootOf(path)
 	if root == "" {
 		return openRegular(path)

@@ -17,7 +17,8 @@ import (
 )
 
 // TestThousandFiles follows 1,000 files found at startup plus 100 that
-// appear while running, each growing while followed.
+// appear while running, each growing while followed, with the default
+// max_open_files (1,024): every line arrives, in order, once.
 func TestThousandFiles(t *testing.T) {
 	dir := t.TempDir()
 	const files, extra, per = 1000, 100, 20
@@ -40,8 +41,14 @@ func TestThousandFiles(t *testing.T) {
 	}
 	total := (files + extra) * per
 	waitFor(t, 60*time.Second, "every line of every file", func() bool { return len(r.snapshot()) >= total })
-	if got := testutil.ToFloat64(r.tl.m.openFiles); got != files+extra {
-		t.Errorf("open files = %v, want %d", got, files+extra)
+	// 1,100 files, 1,024 descriptors (the default max_open_files): the
+	// rest take turns (between two turns, every descriptor is in use).
+	waitFor(t, 10*time.Second, "max_open_files open, the rest waiting", func() bool {
+		return testutil.ToFloat64(r.tl.m.openFiles) == float64(cfg.MaxOpenFiles) &&
+			testutil.ToFloat64(r.tl.m.waiting) == float64(files+extra-cfg.MaxOpenFiles)
+	})
+	if peak := r.tl.m.openFiles.peak.Load(); peak > int64(cfg.MaxOpenFiles) {
+		t.Errorf("up to %d files open at once, above max_open_files %d", peak, cfg.MaxOpenFiles)
 	}
 	time.Sleep(100 * time.Millisecond)
 	r.stop()
@@ -120,11 +127,12 @@ func TestMetricsLint(t *testing.T) {
 	want := []string{
 		"ferry_tail_backpressure_seconds_total", "ferry_tail_behind_bytes", "ferry_tail_checkpoint_entries_invalid_total",
 		"ferry_tail_checkpoint_errors_total",
-		"ferry_tail_checkpoints_total", "ferry_tail_inflight_bytes", "ferry_tail_inflight_limit_bytes",
+		"ferry_tail_checkpoints_total", "ferry_tail_descriptor_waits_total", "ferry_tail_inflight_bytes", "ferry_tail_inflight_limit_bytes",
 		"ferry_tail_lines_read_total", "ferry_tail_lines_truncated_total", "ferry_tail_lost_bytes_total",
-		"ferry_tail_lost_files_total", "ferry_tail_open_files", "ferry_tail_parse_errors_total",
+		"ferry_tail_lost_files_total", "ferry_tail_open_errors_total", "ferry_tail_open_files", "ferry_tail_open_files_limit", "ferry_tail_parse_errors_total",
 		"ferry_tail_partial_lines_cut_total", "ferry_tail_read_bytes_total", "ferry_tail_reads_total",
 		"ferry_tail_rotations_total", "ferry_tail_skipped_files_total", "ferry_tail_truncations_total",
+		"ferry_tail_waiting_files",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Fatalf("metric names (-want +got):\n%s", diff)
@@ -158,6 +166,8 @@ func TestConfigValidate(t *testing.T) {
 		{"delete_wait", func(c *Config) { c.DeleteWait = 0 }, "delete_wait: must be > 0"},
 		{"read_bytes_per_turn", func(c *Config) { c.ReadBytesPerTurn = 10 }, "read_bytes_per_turn: must be >= 4096"},
 		{"inflight", func(c *Config) { c.MaxInflightBytes = 0 }, "max_inflight_bytes: must be > 0"},
+		{"no descriptors", func(c *Config) { c.MaxOpenFiles = 0 }, "max_open_files: must be from 1 to 1048576, got 0"},
+		{"descriptors above nr_open", func(c *Config) { c.MaxOpenFiles = 1<<20 + 1 }, "max_open_files: must be from 1 to 1048576, got 1048577"},
 		{"line above the budget", func(c *Config) { c.MaxLineBytes, c.MaxInflightBytes = 1<<20, 512<<10 },
 			"max_line_bytes: must not exceed max_inflight_bytes (524288): one line must fit in memory"},
 	}

@@ -113,6 +113,14 @@ type Tailer struct {
 	seenPaths map[string]bool
 	// rotatedLinger is rotatedLinger (tests shorten it).
 	rotatedLinger time.Duration
+	lim           *openLimit // files waiting for a descriptor (openlimit.go)
+
+	beat atomic.Int64 // when Run's loop last went round, Unix ns (health.go)
+
+	// Test hooks: openFault fails opens with the error it returns;
+	// loopHook runs at the top of each round of Run's loop.
+	openFault func(path string) error
+	loopHook  func()
 }
 
 // New checks cfg and builds a tailer that sends batches of lines to out.
@@ -143,9 +151,11 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		seenPaths:   make(map[string]bool),
 
 		rotatedLinger: rotatedLinger,
+		lim:           newOpenLimit(cfg.MaxOpenFiles),
 	}
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
+	t.m.openLimit.Set(float64(cfg.MaxOpenFiles))
 	t.skips = newSkips(t.m.skipped, t.log)
 	if opts.Registerer != nil {
 		if err := t.m.register(opts.Registerer); err != nil {
@@ -226,7 +236,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 			nextPoll, rescanAt = now, now
 		}
 	}
+	defer t.beat.Store(0)
 	for ctx.Err() == nil {
+		t.heartbeat()
 		now = time.Now()
 		if (!rescanAt.IsZero() && !now.Before(rescanAt)) || !now.Before(nextRescan) {
 			t.rescan(now, false)
@@ -234,6 +246,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			rescanAt, nextRescan = time.Time{}, now.Add(t.cfg.RescanInterval)
 		}
 		if !now.Before(nextPoll) {
+			t.rebalance(now) // openlimit.go
 			if t.poll(now) {
 				rescanAt = now
 			}

@@ -605,6 +605,7 @@ func TestValuesRejected(t *testing.T) {
 		{"sasl without secret", "kafka.passwordSecret.name", []string{"--set", "config.sink.kafka.sasl.mechanism=PLAIN"}},
 		{"tls file without secret", "kafka.tlsSecret.name", []string{"--set", "config.sink.kafka.tls.ca_file=/etc/ferry/tls/ca.crt"}},
 		{"two monitors", "podMonitor", []string{"--set", "metrics.podMonitor.enabled=true", "--set", "metrics.serviceMonitor.enabled=true"}},
+		{"descriptor cap too low", "max_open_files", []string{"--set", "config.logs.max_open_files=2"}},
 		{"bad listen", "listen", []string{"--set", "config.http.listen=localhost"}},
 		{"raw not yaml", "config.raw", []string{"--set-string", "config.raw=a: [b"}},
 		{"bad maxUnavailable", "maxUnavailable", []string{"--set", "updateStrategy.rollingUpdate.maxUnavailable=lots"}},

@@ -30,6 +30,7 @@ type agentConfig struct {
 		Exclude      []string `yaml:"exclude"`
 		StartAt      string   `yaml:"start_at"`
 		MaxLineBytes int64    `yaml:"max_line_bytes"`
+		MaxOpenFiles int64    `yaml:"max_open_files"`
 	} `yaml:"logs"`
 	Kubernetes struct {
 		Enabled           *bool    `yaml:"enabled"`

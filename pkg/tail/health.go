@@ -1,0 +1,35 @@
+package tail
+
+import "time"
+
+// Liveness. Run's loop goes round at least once per poll_interval however
+// idle the node (the poll is one of its deadlines) and however full the
+// consumer (backpressure stops reading, never the loop): a loop that has not
+// gone round for several poll intervals is stuck (an open or a read that
+// blocks, a bug), which is what a liveness probe exists to catch. The loop
+// itself records each round, so the signal cannot come from another
+// goroutine that is still well.
+
+// heartbeat records a round of Run's loop.
+func (t *Tailer) heartbeat() {
+	if t.loopHook != nil {
+		t.loopHook()
+	}
+	t.beat.Store(time.Now().UnixNano())
+}
+
+// LastLoop returns when Run's loop last went round: zero until its first
+// round (Run first loads the checkpoint and scans, which this does not
+// cover) and after Run returns. While Run works it is at most about
+// poll_interval old (plus the time one round of reading takes).
+func (t *Tailer) LastLoop() time.Time {
+	ns := t.beat.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// PollInterval is the configured poll_interval, the period LastLoop is
+// expected to keep to.
+func (t *Tailer) PollInterval() time.Duration { return t.cfg.PollInterval }

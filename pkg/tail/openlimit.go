@@ -1,0 +1,376 @@
+package tail
+
+import (
+	"errors"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+)
+
+// The descriptor cap (max_open_files). Every followed file holds a
+// descriptor; on a node with more log files than the cap, the files beyond
+// it wait in a queue, oldest first, and take turns:
+//
+//   - A file found while the cap is reached (or while others wait) joins
+//     the back of the queue instead of being opened.
+//   - At each poll, when files wait, as many followed files as there are
+//     waiting ones are parked: those open longest, among the files that
+//     are at their path (not rotated, draining or deleted), have been read
+//     since they were opened, and were not stopped by the turn budget. A
+//     parked file's descriptor is closed, but everything else is kept (its
+//     read offset, unfinished line and acknowledgement state; its committed
+//     offset stays in the checkpoint); it joins the back of the queue.
+//   - Then the free descriptors go to the front of the queue. A parked file
+//     is opened again at its path and continues where it stopped; if its
+//     path names another file by then (rotated while parked), it is found
+//     by inode among its plain rotated siblings and finished there, and the
+//     new file at the path waits its turn like any new file.
+//
+// So every file is read at least once per (waiting files / cap) polls, and
+// a file that waits is counted (ferry_tail_descriptor_waits_total) and
+// gauged (ferry_tail_waiting_files). Rotated siblings and the copy of a
+// copytruncate are opened beyond the cap while they are finished: they are
+// few, and closed once read. A parked file that is gone from its path and
+// its plain siblings when its turn comes (deleted, or rotated and
+// compressed) cannot be finished: what was written to it after it was
+// parked, if anything, is lost (ferry_tail_lost_files_total{reason="waiting"}).
+// With start_at: end, a file found at startup that waited starts at its end
+// as of its turn, not as of the startup.
+//
+// An open that fails for want of descriptors (EMFILE: the process's limit,
+// ENFILE: the system's) is counted in ferry_tail_open_errors_total{reason}
+// and warned about; a file found at its path (or parked) then waits in the
+// queue and is retried at the next poll, never dropped. Seven eighths of
+// the files open when it failed become a ceiling below max_open_files,
+// under which files take turns the same way: the files already open cannot
+// keep the waiting ones out for good, and an eighth of the descriptors is
+// given back to the rest of the process (and to the rotated siblings and
+// copies, which are not retried when they cannot be opened, as for any
+// other error opening them). Each poll with files waiting probes beyond the
+// ceiling (by an eighth of it, at least one file); the ceiling rises with
+// each probe that succeeds and goes when it reaches max_open_files or no
+// file waits any more.
+
+// Reasons an open failed for want of descriptors, the values of
+// ferry_tail_open_errors_total's label.
+const (
+	openEMFILE = "emfile" // the process's descriptor limit (RLIMIT_NOFILE)
+	openENFILE = "enfile" // the system's file table
+)
+
+// waiter is a file waiting for a descriptor.
+type waiter struct {
+	path    string
+	initial bool      // found by the first scan (start_at applies)
+	f       *follower // a parked follower; nil for a file never opened
+}
+
+// openLimit is the queue of files waiting for a descriptor. It is owned by
+// the Run goroutine.
+type openLimit struct {
+	max    int
+	queue  []*waiter // oldest first
+	queued map[string]*waiter
+	// ceiling is the number of files that were open when the kernel last
+	// refused one more (EMFILE, ENFILE), 0 when it has not since the last
+	// probe beyond it succeeded: files take turns below it as they do
+	// below max. The warning is given when it is set, once per episode.
+	ceiling int
+	// admitting is set while a waiting file is opened in its turn;
+	// refused says its open failed for want of descriptors.
+	admitting, refused bool
+	// balancing is set during rebalance, which sets the gauge at its end.
+	balancing bool
+}
+
+func newOpenLimit(max int) *openLimit {
+	return &openLimit{max: max, queued: make(map[string]*waiter)}
+}
+
+// openCount is the open-files gauge that also keeps its value, for the cap,
+// and its highest value.
+type openCount struct {
+	prometheus.Gauge
+	n, peak atomic.Int64
+}
+
+func (g *openCount) Inc() {
+	n := g.n.Add(1)
+	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
+	}
+	g.Gauge.Inc()
+}
+
+func (g *openCount) Dec() {
+	g.n.Add(-1)
+	g.Gauge.Dec()
+}
+
+func (t *Tailer) openNow() int { return int(t.m.openFiles.n.Load()) }
+
+// limit is the number of files that may be open now: max, or the ceiling
+// the kernel set if lower.
+func (l *openLimit) limit() int {
+	if l.ceiling > 0 && l.ceiling < l.max {
+		return l.ceiling
+	}
+	return l.max
+}
+
+// mustWait says whether discovering path must wait for a descriptor, and
+// then queues it.
+func (t *Tailer) mustWait(path string, initial bool) bool {
+	l := t.lim
+	if l.admitting {
+		return false // its turn: rebalance decided
+	}
+	if _, ok := l.queued[path]; ok {
+		return true
+	}
+	if t.openNow() < l.limit() && len(l.queue) == 0 {
+		return false
+	}
+	t.enqueue(&waiter{path: path, initial: initial})
+	return true
+}
+
+// waitOnDescriptors queues path when err says the open failed for want of
+// descriptors (counted and warned by t.open); true if it did.
+func (t *Tailer) waitOnDescriptors(path string, initial bool, err error) bool {
+	if descriptorReason(err) == "" {
+		return false
+	}
+	if t.lim.admitting {
+		t.lim.refused = true // admit puts it back in its place
+		return true
+	}
+	if _, ok := t.lim.queued[path]; !ok {
+		t.enqueue(&waiter{path: path, initial: initial})
+	}
+	return true
+}
+
+func (t *Tailer) enqueue(w *waiter) {
+	t.lim.queue = append(t.lim.queue, w)
+	t.lim.queued[w.path] = w
+	t.m.waits.Inc()
+	if !t.lim.balancing {
+		t.m.waiting.Set(float64(len(t.lim.queue)))
+	}
+}
+
+// descriptorReason is the label of an error that says no descriptor was
+// left, or "".
+func descriptorReason(err error) string {
+	switch {
+	case errors.Is(err, unix.EMFILE):
+		return openEMFILE
+	case errors.Is(err, unix.ENFILE):
+		return openENFILE
+	}
+	return ""
+}
+
+// opened accounts for the result of one open: a failure for want of
+// descriptors is counted and warned about once per episode.
+func (t *Tailer) opened(path string, err error) {
+	if r := descriptorReason(err); r != "" {
+		t.m.openErrors.WithLabelValues(r).Inc()
+		if t.lim.ceiling == 0 {
+			t.log.Warn("out of file descriptors: files take turns with the descriptors there are and are retried; raise the descriptor limit or lower logs.max_open_files",
+				"path", path, "err", err, "max_open_files", t.lim.max, "open", t.openNow())
+		}
+		// An eighth of what is open is given back, for the rest of the
+		// process (the sink's connections, the HTTP port, the checkpoint).
+		t.lim.ceiling = max(t.openNow()*7/8, 1)
+	}
+}
+
+// rebalance parks followers for the files waiting and opens waiting files
+// into the free descriptors, oldest first. Run calls it before each poll.
+func (t *Tailer) rebalance(now time.Time) {
+	l := t.lim
+	if len(l.queue) == 0 {
+		return
+	}
+	l.balancing = true
+	defer func() {
+		l.balancing = false
+		t.m.waiting.Set(float64(len(l.queue)))
+	}()
+	if want := len(l.queue) - (l.limit() - t.openNow()); want > 0 {
+		t.park(want)
+	}
+	refused := !t.admitUpTo(l.limit(), now)
+	if l.ceiling > 0 && !refused && len(l.queue) > 0 {
+		// A probe beyond the ceiling, growing with it: were descriptors
+		// freed, or the limit raised? A refusal sets the ceiling again.
+		if t.admitUpTo(min(l.max, t.openNow()+max(1, l.ceiling/8)), now) {
+			l.ceiling = max(l.ceiling, t.openNow())
+			if l.ceiling >= l.max || len(l.queue) == 0 {
+				l.ceiling = 0
+				t.log.Info("file descriptors available again", "open", t.openNow(), "waiting", len(l.queue))
+			}
+		}
+	}
+	if len(l.queue) == 0 {
+		l.queue = nil
+	}
+}
+
+// admitUpTo opens waiting files, oldest first, while fewer than n are
+// open; false if one was refused for want of descriptors (it keeps its
+// place at the front of the queue).
+func (t *Tailer) admitUpTo(n int, now time.Time) bool {
+	l := t.lim
+	for len(l.queue) > 0 && t.openNow() < n {
+		w := l.queue[0]
+		l.queue[0] = nil
+		l.queue = l.queue[1:]
+		delete(l.queued, w.path)
+		if !t.admit(w, now) {
+			l.queue = append([]*waiter{w}, l.queue...)
+			l.queued[w.path] = w
+			return false
+		}
+	}
+	return true
+}
+
+// park closes the descriptors of up to n followers that may wait (see the
+// top of this file), those open longest first, and queues them.
+func (t *Tailer) park(n int) {
+	j := 0
+	for _, f := range t.order {
+		if n > 0 && t.parkable(f) {
+			if _, ok := t.lim.queued[f.path]; !ok {
+				_ = f.f.Close()
+				f.f = nil
+				t.m.openFiles.Dec()
+				// It stays in files (its inode is followed: no other
+				// path opens it meanwhile), not in byPath (nothing may
+				// look at its descriptor).
+				delete(t.byPath, f.path)
+				t.enqueue(&waiter{path: f.path, f: f})
+				t.log.Debug("parked for a waiting file", "path", f.path, "offset", f.off)
+				n--
+				continue
+			}
+		}
+		t.order[j] = f
+		j++
+	}
+	clear(t.order[j:])
+	t.order = t.order[:j]
+}
+
+func (t *Tailer) parkable(f *follower) bool {
+	return f.st == stFollowing && f.pred == nil && !f.more && !f.lastRead.IsZero() &&
+		t.files[f.key] == f && t.byPath[f.path] == f
+}
+
+// admit opens the waiting file w; false if it must wait on for want of
+// descriptors.
+func (t *Tailer) admit(w *waiter, now time.Time) bool {
+	if w.f == nil {
+		t.lim.admitting, t.lim.refused = true, false
+		t.discover(w.path, now, w.initial)
+		t.lim.admitting = false
+		return !t.lim.refused
+	}
+	return t.unpark(w.f, now)
+}
+
+// unpark opens a parked follower again: at its path if the path still
+// names its file, else among its plain rotated siblings by inode.
+func (t *Tailer) unpark(f *follower, now time.Time) bool {
+	fh, rotated, err := t.reopen(f)
+	if descriptorReason(err) != "" {
+		return false
+	}
+	if fh == nil {
+		t.dropParked(f)
+		// Whatever is at the path now is a new file.
+		t.discover(f.path, now, false)
+		return true
+	}
+	f.f = fh
+	f.lastRead = time.Time{} // read once before it may be parked again
+	f.dirty = true
+	if rotated {
+		f.fire(evMoved, now)
+		t.m.rotations.Inc()
+	}
+	t.add(f)
+	t.byPath[f.path] = f
+	t.log.Debug("unparked", "path", f.path, "offset", f.off, "rotated", rotated)
+	if rotated {
+		t.discover(f.path, now, false) // the new file, after f (or queued)
+	}
+	return true
+}
+
+// reopen finds f's file: at its path, or else among the plain rotated
+// siblings of the path (rotated true). It returns a nil file if the file is
+// in neither place, and an error only when out of descriptors.
+func (t *Tailer) reopen(f *follower) (fh *os.File, rotated bool, err error) {
+	if fi, serr := os.Stat(f.path); serr == nil {
+		if k, _ := keyOf(fi); k == f.key {
+			fh, err = t.open(f.path)
+			if err == nil {
+				if st, serr := fh.Stat(); serr == nil {
+					if k, _ := keyOf(st); k == f.key {
+						return fh, false, nil
+					}
+				}
+				_ = fh.Close()
+			} else if descriptorReason(err) != "" {
+				return nil, false, err
+			}
+		}
+	}
+	for _, s := range listSiblings(f.path) {
+		if s.gz {
+			continue
+		}
+		fi, serr := os.Stat(s.path)
+		if serr != nil {
+			continue
+		}
+		if k, _ := keyOf(fi); k != f.key {
+			continue
+		}
+		fh, err = t.open(s.path)
+		if err != nil {
+			if descriptorReason(err) != "" {
+				return nil, false, err
+			}
+			t.openErr(s.path, "cannot open rotated log file", err)
+			return nil, false, nil
+		}
+		return fh, true, nil
+	}
+	return nil, false, nil
+}
+
+// dropParked gives up a parked follower whose file is gone: the lines it
+// emitted stay tracked until acknowledged; what was written after it was
+// parked, if anything, is lost.
+func (t *Tailer) dropParked(f *follower) {
+	t.attach(f)
+	if n := f.dec.flush(f.consumed, true); n > 0 {
+		t.m.partialsCut.WithLabelValues(cutRotated).Add(float64(n))
+	}
+	t.collect(f)
+	f.st = stClosed
+	if t.files[f.key] == f {
+		delete(t.files, f.key)
+	}
+	t.closeTracker(f.tr, false)
+	t.m.lostFiles.WithLabelValues(lostWaiting).Inc()
+	t.warnOnce("parked-vanished", "a file waiting for a descriptor was deleted or compressed before its turn; lines written to it meanwhile, if any, are lost; raise logs.max_open_files",
+		"path", f.path, "offset", f.consumed)
+}
