@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -285,9 +286,10 @@ func corpusPods(c *Corpus) ([]podRef, error) {
 
 // linkCorpus lays out, under dst (its previous content removed), the
 // corpus's files under directories named with the UIDs of their pods,
-// <ns>_<pod>_<uid>/<container>/0.log, as hard links to the corpus's files
-// (symbolic links where a hard link cannot be made), and returns the
-// include glob of the tree.
+// <ns>_<pod>_<uid>/<container>/0.log, as copies of the corpus's files
+// (clones sharing their blocks where the file system can, FICLONE), and
+// returns the include glob of the tree. Not links: the agent refuses a
+// symlink below its include root and a file with a second hard link.
 func linkCorpus(c *Corpus, refs []podRef, uids map[string]string, dst string) (string, error) {
 	if err := os.RemoveAll(dst); err != nil {
 		return "", fmt.Errorf("link tree: %w", err)
@@ -306,13 +308,32 @@ func linkCorpus(c *Corpus, refs []podRef, uids map[string]string, dst string) (s
 		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 			return "", fmt.Errorf("link tree: %w", err)
 		}
-		if err := os.Link(from, to); err != nil {
-			if err := os.Symlink(from, to); err != nil {
-				return "", fmt.Errorf("link tree: %w", err)
-			}
+		if err := cloneFile(from, to); err != nil {
+			return "", fmt.Errorf("link tree: %w", err)
 		}
 	}
 	return filepath.Join(dst, "*", "*", "*.log"), nil
+}
+
+// cloneFile makes to a copy of from: a clone sharing its blocks where the
+// file system supports it, else a byte copy.
+func cloneFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if unix.IoctlFileClone(int(dst.Fd()), int(src.Fd())) != nil {
+		_, err = io.Copy(dst, src)
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // minEnrichedShare is the share of the lines an enriched run must have

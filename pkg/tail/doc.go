@@ -42,7 +42,9 @@
 // regular, so a FIFO or a device never blocks or feeds the tailer. Each
 // refusal is counted once per path in
 // ferry_tail_skipped_files_total{reason} (symlink, outside_root,
-// not_regular) and warned about.
+// not_regular, hard_link: a file with a second hard link, which kubelet's
+// logs never have and which could bring a file from outside the root into
+// the tree without any symlink) and warned about.
 //
 // # Descriptors
 //

@@ -111,7 +111,7 @@ func newMetrics(inflight func() float64) *metrics {
 	for _, r := range []string{lostVanished, lostWaiting} {
 		m.lostFiles.WithLabelValues(r)
 	}
-	for _, r := range []string{skipSymlink, skipOutside, skipNotRegular} {
+	for _, r := range []string{skipSymlink, skipOutside, skipNotRegular, skipHardLink} {
 		m.skipped.WithLabelValues(r)
 	}
 	for _, r := range []string{cutTruncated, cutRotated} {

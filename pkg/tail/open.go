@@ -32,6 +32,10 @@ import (
 //   - The file is opened O_NONBLOCK (opening a FIFO for reading does not
 //     wait for a writer), and fstat on the descriptor, not a stat of the
 //     path, decides: anything but a regular file is closed and skipped.
+//   - A file with more than one hard link is skipped: kubelet's and the
+//     runtimes' log files (and the copies a rotation makes) have one, and a
+//     second link inside the log tree is how a file from elsewhere (a
+//     secret) would be made to look like a log without any symlink.
 //
 // Every refusal is a *skipError naming a reason; skips counts it in
 // ferry_tail_skipped_files_total{reason} and warns, once per path (a file
@@ -42,6 +46,7 @@ const (
 	skipSymlink    = "symlink"      // a symlink (file or directory) where none may be followed
 	skipOutside    = "outside_root" // a path or link target outside the roots it must stay under
 	skipNotRegular = "not_regular"  // a FIFO, socket, device or directory
+	skipHardLink   = "hard_link"    // a regular file with more than one link
 )
 
 // skipError is a file refused for a reason, not an I/O failure: callers
@@ -164,6 +169,10 @@ func regularFile(fd int, path string) (*os.File, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
 		return nil, skipErr(skipNotRegular, path, "%s, not a regular file", fileType(st.Mode))
+	}
+	if st.Nlink > 1 {
+		unix.Close(fd)
+		return nil, skipErr(skipHardLink, path, "%d hard links (a log file has one)", st.Nlink)
 	}
 	if err := unix.SetNonblock(fd, false); err != nil {
 		unix.Close(fd)
