@@ -101,6 +101,13 @@
 // partition count is looked up once per flush, from a one-second cache in
 // front of the Transport.
 //
+// Requests. ferry_ship_kafka_requests_total{api} counts every request
+// written to a broker connection (produce, metadata, api_versions,
+// sasl_handshake, sasl_authenticate, other), read from the connection's
+// bytes under TLS: the Transport's own metadata requests and each new
+// connection's ApiVersions are counted too, which a RoundTripper in front
+// of the Transport would not see.
+//
 // Partitioning is murmur2 over the key (kafka.Murmur2Balancer), like the
 // Java client and librdkafka, so other producers of the same keys agree.
 // Records without a key (key: none, or no pod UID) go to a random partition,

@@ -47,22 +47,18 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 	s.backoffMin, s.backoffMax = time.Duration(k.Retry.BackoffMin), time.Duration(k.Retry.BackoffMax)
 	s.writeTimeout, s.dropUnauth = time.Duration(k.WriteTimeout), k.DropUnauthorized
 
-	dialer := &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second}
+	d := &dialer{
+		net:     &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second},
+		tls:     tlsCfg,
+		dials:   s.m.dials,
+		counter: newRequestsVec(s.m.requests),
+	}
 	transport := &kafka.Transport{
-		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				s.m.dials.WithLabelValues("error").Inc()
-			} else {
-				s.m.dials.WithLabelValues("ok").Inc()
-			}
-			return c, err
-		},
+		Dial:        d.dial,
 		DialTimeout: time.Duration(k.DialTimeout),
 		IdleTimeout: 30 * time.Second,
 		MetadataTTL: 6 * time.Second,
 		ClientID:    k.ClientID,
-		TLS:         tlsCfg,
 		SASL:        mech,
 	}
 	addr := kafka.TCP(k.Brokers...)

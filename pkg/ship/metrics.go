@@ -29,6 +29,7 @@ type metrics struct {
 	kafka           bool
 	dials           *prometheus.CounterVec
 	produceRequests *prometheus.CounterVec
+	requests        *prometheus.CounterVec
 }
 
 // dropReasons are the values of ferry_ship_dropped_records_total's reason
@@ -43,6 +44,9 @@ func newMetrics() *metrics {
 		produceRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_ship_kafka_produce_requests_total", Help: "Produce requests sent to partition leaders (one per partition of a batch), by result (ok, error).",
 		}, []string{"result"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_ship_kafka_requests_total", Help: "Requests written to broker connections, by Kafka API (produce, metadata, api_versions, sasl_handshake, sasl_authenticate, other).",
+		}, []string{"api"}),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_ship_records_sent_total", Help: "Records the sink confirmed, by record kind (log, metric).",
 		}, []string{"record"}),
@@ -88,6 +92,9 @@ func newMetrics() *metrics {
 	for _, r := range []string{"ok", "error"} {
 		m.dials.WithLabelValues(r)
 		m.produceRequests.WithLabelValues(r)
+	}
+	for _, a := range apiNames {
+		m.requests.WithLabelValues(a)
 	}
 	for _, r := range []string{"log", "metric"} {
 		m.sent.WithLabelValues(r)
@@ -147,7 +154,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	cs := []prometheus.Collector{m.sent, m.sentBytes, m.batches, m.retries, m.sendFailures, m.dropped, m.fallback,
 		m.batchDuration, m.heldBytes, m.heldLimit, m.readToAck, m.destFailures, m.budgetFull, m.dest}
 	if m.kafka {
-		cs = append(cs, m.dials, m.produceRequests)
+		cs = append(cs, m.dials, m.produceRequests, m.requests)
 	}
 	var errs []error
 	for _, c := range cs {
