@@ -97,9 +97,25 @@
 // as Kafka's Java producer writes them), the
 // request timeout (see Duplicates; kafka-go gives the brokers half of an
 // attempt's wait to reach required_acks), Transport DialTimeout, ClientID,
-// TLS, SASL and MetadataTTL (6s), auto-creation of topics. Each topic's
-// partition count is looked up once per flush, from a one-second cache in
-// front of the Transport.
+// TLS, SASL, auto-creation of topics. Each topic's partition count is
+// looked up once per flush, from a one-second cache in front of the
+// Transport.
+//
+// Metadata (meta.go). The cluster metadata covers only the topics in use
+// (kafka.topic or the topics its template made recently, the fallback and
+// metrics topics). It is refreshed when a request needs it and it is older
+// than kafka.metadata_max_age (5m), as the Java producer's
+// metadata.max.age.ms; at once (at most once a second) when an answer
+// means it is stale: NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
+// LEADER_NOT_AVAILABLE and the other errors the Java producer refreshes on,
+// a broken broker connection, a failed metadata request; and when a topic
+// comes into use. An agent with nothing to send asks for none. kafka-go's
+// Transport cannot be told to refresh, so a refresh replaces it (a new
+// bootstrap connection, and a new connection to each leader at its next
+// request); ferry_ship_kafka_metadata_refreshes_total{cause} counts them.
+// Ping sends an ApiVersions request (the cheapest a broker answers) on the
+// bootstrap connection; the agent pings only when no delivery proved the
+// sink within 10 s.
 //
 // Requests. ferry_ship_kafka_requests_total{api} counts every request
 // written to a broker connection (produce, metadata, api_versions,

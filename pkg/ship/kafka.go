@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/apiversions"
 	"github.com/segmentio/kafka-go/protocol/metadata"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
@@ -53,24 +54,41 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 		dials:   s.m.dials,
 		counter: newRequestsVec(s.m.requests),
 	}
-	transport := &kafka.Transport{
-		Dial:        d.dial,
-		DialTimeout: time.Duration(k.DialTimeout),
-		IdleTimeout: 30 * time.Second,
-		MetadataTTL: 6 * time.Second,
-		ClientID:    k.ClientID,
-		SASL:        mech,
+	fixed := []string{k.MetricsTopic}
+	if route.tmpl == nil {
+		fixed = append(fixed, route.fixed)
+	} else {
+		fixed = append(fixed, route.fallback)
+	}
+	fresh := &freshTransport{
+		build: func(topics []string) *kafka.Transport {
+			return &kafka.Transport{
+				Dial:           d.dial,
+				DialTimeout:    time.Duration(k.DialTimeout),
+				IdleTimeout:    30 * time.Second,
+				MetadataTTL:    neverTTL,
+				MetadataTopics: topics,
+				ClientID:       k.ClientID,
+				SASL:           mech,
+			}
+		},
+		maxAge:    time.Duration(k.MetadataMaxAge),
+		fixed:     fixed,
+		now:       time.Now,
+		refreshed: func(cause string) { s.m.metadataRefreshes.WithLabelValues(cause).Inc() },
 	}
 	addr := kafka.TCP(k.Brokers...)
-	s.transport = &metaCache{next: transport}
+	s.fresh = fresh
+	s.transport = &metaCache{next: fresh}
 	s.prod = &kafkaProducer{
 		// Each attempt's context bounds its produce request
 		// (attemptTimeout); kafka-go gives the brokers half of it to reach
 		// required_acks. Client.Timeout is only the ceiling.
-		client:     &kafka.Client{Addr: addr, Transport: s.transport, Timeout: maxTimeoutGrowth * time.Duration(k.WriteTimeout)},
-		acks:       acks,
-		comp:       comp,
-		autoCreate: k.AllowAutoTopicCreation,
+		client:      &kafka.Client{Addr: addr, Transport: s.transport, Timeout: maxTimeoutGrowth * time.Duration(k.WriteTimeout)},
+		acks:        acks,
+		comp:        comp,
+		autoCreate:  k.AllowAutoTopicCreation,
+		metaTimeout: time.Duration(k.WriteTimeout),
 		requests: func(ok bool) {
 			if ok {
 				s.m.produceRequests.WithLabelValues("ok").Inc()
@@ -79,12 +97,19 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 			}
 		},
 	}
-	s.client = &kafka.Client{Addr: addr, Transport: transport, Timeout: time.Duration(k.WriteTimeout)}
 	s.autoCreate = k.AllowAutoTopicCreation
-	topic := k.MetricsTopic
+	// The ping is the cheapest request a broker answers (ApiVersions), on
+	// the connection the metadata requests use; the agent sends it only
+	// when no delivery proved the sink recently.
 	s.ping = func(ctx context.Context) error {
-		_, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-		return err
+		r, err := fresh.RoundTrip(ctx, addr, &apiversions.Request{})
+		if err != nil {
+			return err
+		}
+		if code := r.(*apiversions.Response).ErrorCode; code != 0 {
+			return kafka.Error(code)
+		}
+		return nil
 	}
 	return nil
 }

@@ -228,12 +228,30 @@ func (l *loop) flush(ctx context.Context) {
 		l.linger.Stop()
 		l.lingering = false
 	}
+	l.declareTopics()
 	pc := placeCache{topics: map[string]topicParts{}}
 	for i := range l.pending {
 		l.place(ctx, &pc, l.pending[i])
 	}
 	clear(l.pending)
 	l.pending, l.pendingWire = l.pending[:0], 0
+}
+
+// declareTopics tells the metadata the templated topics of the pending
+// records before their partitions are looked up, so that topics coming
+// into use together cost one metadata refresh.
+func (l *loop) declareTopics() {
+	s := l.s
+	if s.fresh == nil || s.route == nil || s.route.tmpl == nil {
+		return
+	}
+	var topics []string
+	for i := range l.pending {
+		if t := l.pending[i].topic; !slices.Contains(topics, t) && len(topics) < maxTopicsInUse {
+			topics = append(topics, t)
+		}
+	}
+	s.fresh.use(topics)
 }
 
 // placeCache remembers, within one flush, each topic's partitions and the

@@ -26,10 +26,11 @@ type metrics struct {
 	budgetFull   *prometheus.CounterVec
 	dest         *destCollector
 	// Kafka only.
-	kafka           bool
-	dials           *prometheus.CounterVec
-	produceRequests *prometheus.CounterVec
-	requests        *prometheus.CounterVec
+	kafka             bool
+	dials             *prometheus.CounterVec
+	produceRequests   *prometheus.CounterVec
+	requests          *prometheus.CounterVec
+	metadataRefreshes *prometheus.CounterVec
 }
 
 // dropReasons are the values of ferry_ship_dropped_records_total's reason
@@ -47,6 +48,9 @@ func newMetrics() *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_ship_kafka_requests_total", Help: "Requests written to broker connections, by Kafka API (produce, metadata, api_versions, sasl_handshake, sasl_authenticate, other).",
 		}, []string{"api"}),
+		metadataRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_ship_kafka_metadata_refreshes_total", Help: "Cluster metadata refreshed, by cause (age: older than kafka.metadata_max_age; stale: an answer said it was; topic: a topic came into use).",
+		}, []string{"cause"}),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_ship_records_sent_total", Help: "Records the sink confirmed, by record kind (log, metric).",
 		}, []string{"record"}),
@@ -95,6 +99,9 @@ func newMetrics() *metrics {
 	}
 	for _, a := range apiNames {
 		m.requests.WithLabelValues(a)
+	}
+	for _, c := range []string{"age", "stale", "topic"} {
+		m.metadataRefreshes.WithLabelValues(c)
 	}
 	for _, r := range []string{"log", "metric"} {
 		m.sent.WithLabelValues(r)
@@ -154,7 +161,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	cs := []prometheus.Collector{m.sent, m.sentBytes, m.batches, m.retries, m.sendFailures, m.dropped, m.fallback,
 		m.batchDuration, m.heldBytes, m.heldLimit, m.readToAck, m.destFailures, m.budgetFull, m.dest}
 	if m.kafka {
-		cs = append(cs, m.dials, m.produceRequests, m.requests)
+		cs = append(cs, m.dials, m.produceRequests, m.requests, m.metadataRefreshes)
 	}
 	var errs []error
 	for _, c := range cs {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol/metadata"
@@ -33,7 +34,10 @@ type kafkaProducer struct {
 	acks       kafka.RequiredAcks
 	comp       kafka.Compression
 	autoCreate bool
-	requests   func(ok bool) // counts produce requests by outcome
+	// metaTimeout bounds a metadata lookup (kafka.write_timeout): the
+	// first after a refresh waits for the new Transport's metadata.
+	metaTimeout time.Duration
+	requests    func(ok bool) // counts produce requests by outcome
 
 	parts map[string][]int // topic -> partition numbers (partitions' goroutine only)
 }
@@ -60,6 +64,11 @@ func (p *kafkaProducer) produce(ctx context.Context, d dest, msgs []kafka.Messag
 // partitions returns the partition numbers of topic (from the metadata
 // cache in front of the Transport).
 func (p *kafkaProducer) partitions(ctx context.Context, topic string) ([]int, error) {
+	if p.metaTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.metaTimeout)
+		defer cancel()
+	}
 	r, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, &metadata.Request{
 		TopicNames:             []string{topic},
 		AllowAutoTopicCreation: p.autoCreate,
