@@ -87,9 +87,22 @@
 // Transport, not its Writer (whose own batching, retries and per-partition
 // buffers would have to be defeated); kafka-go does not retry produce
 // requests. Records wait at most batch.linger to be placed in their lanes
-// together; a request carries at most batch.max_bytes including Kafka's
-// per-record overhead (so an uncompressed request fits a broker's default
-// message.max.bytes).
+// together; a lane's batch carries at most batch.max_bytes including
+// Kafka's per-record overhead (so an uncompressed batch fits a broker's
+// default message.max.bytes).
+//
+// Shared requests. The lanes ready at once whose partitions one broker
+// leads (by the last metadata) send their batches in one produce request,
+// up to batch.max_bytes in all (a full batch goes alone): at low rates a
+// broker receives about one produce request per batch.linger from an
+// agent, not one per partition. Only lanes that are not failing share: a
+// lane retrying, or bisecting for a refused record, sends alone, so a
+// destination that cannot take records still holds only its own. The
+// broker answers each partition separately and each lane applies its own
+// partition's answer, exactly as if it had sent alone (delivered,
+// retried, bisected, dropped); the answers of one request are applied
+// together, so its lanes stay ready together. A shared request that times
+// out is one attempt of each of its lanes (see Duplicates).
 //
 // Other settings are explicit too: RequiredAcks (all by default, none
 // refused), Compression (lz4 by default, chosen by BenchmarkCodec: see

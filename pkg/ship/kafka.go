@@ -79,7 +79,9 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 	}
 	addr := kafka.TCP(k.Brokers...)
 	s.fresh = fresh
-	s.transport = &metaCache{next: fresh}
+	mc := &metaCache{next: fresh}
+	fresh.swapped = mc.clear
+	s.transport = mc
 	s.prod = &kafkaProducer{
 		// Each attempt's context bounds its produce request
 		// (attemptTimeout); kafka-go gives the brokers half of it to reach
@@ -314,6 +316,13 @@ type metaKey struct {
 type metaEntry struct {
 	res   *metadata.Response
 	until time.Time
+}
+
+// clear forgets every answer (the metadata behind them was replaced).
+func (m *metaCache) clear() {
+	m.mu.Lock()
+	clear(m.entries)
+	m.mu.Unlock()
 }
 
 func (m *metaCache) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {

@@ -62,6 +62,9 @@ type freshTransport struct {
 	now    func() time.Time // time.Now; tests move it
 	// refreshed counts refreshes by cause ("age", "stale", "topic").
 	refreshed func(cause string)
+	// swapped is called (under mu) when the Transport was replaced: the
+	// caches of its answers are stale.
+	swapped func()
 
 	mu        sync.Mutex
 	cur       *kafka.Transport
@@ -173,6 +176,9 @@ func (f *freshTransport) swap(cause string) {
 	}
 	old := f.cur
 	f.cur, f.born, f.topics = f.build(topics), now, topics
+	if f.swapped != nil {
+		f.swapped()
+	}
 	if old != nil {
 		old.CloseIdleConnections()
 		if f.refreshed != nil {

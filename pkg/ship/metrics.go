@@ -43,7 +43,7 @@ func newMetrics() *metrics {
 			Name: "ferry_ship_kafka_dials_total", Help: "TCP connections to brokers attempted, by result (ok, error).",
 		}, []string{"result"}),
 		produceRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_ship_kafka_produce_requests_total", Help: "Produce requests sent to partition leaders (one per partition of a batch), by result (ok, error).",
+			Name: "ferry_ship_kafka_produce_requests_total", Help: "Produce requests sent to partition leaders (one carries the batches of the partitions a broker leads), by result (ok, error).",
 		}, []string{"result"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_ship_kafka_requests_total", Help: "Requests written to broker connections, by Kafka API (produce, metadata, api_versions, sasl_handshake, sasl_authenticate, other).",
@@ -73,7 +73,7 @@ func newMetrics() *metrics {
 			Name: "ferry_ship_fallback_topic_records_total", Help: "Log records sent to the fallback topic because the topic template gave no valid name.",
 		}),
 		batchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "ferry_ship_batch_duration_seconds", Help: "Round-trip time of one request to a destination of the sink.",
+			Name: "ferry_ship_batch_duration_seconds", Help: "Round-trip time of one request to a destination of the sink (a shared request counts once per destination).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
 		}),
 		heldBytes: prometheus.NewGauge(prometheus.GaugeOpts{
