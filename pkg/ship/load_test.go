@@ -27,7 +27,8 @@ type load struct {
 	linesPerSec   int
 	containers    int
 	snapshotEvery time.Duration
-	series        int // metrics in a snapshot
+	series        int           // metrics in a snapshot
+	linger        time.Duration // batch.linger (0: the default)
 }
 
 // loadResult is what the brokers saw of one agent's load.
@@ -242,6 +243,7 @@ func TestKafkaSizing(t *testing.T) {
 		{name: "quiet", linesPerSec: 10, containers: 10, snapshotEvery: 15 * time.Second, series: 300},
 		{name: "typical", linesPerSec: 100, containers: 10, snapshotEvery: 15 * time.Second, series: 300},
 		{name: "busy", linesPerSec: 1000, containers: 30, snapshotEvery: 15 * time.Second, series: 300},
+		{name: "typical-linger-1s", linesPerSec: 100, containers: 10, snapshotEvery: 15 * time.Second, series: 300, linger: time.Second},
 	} {
 		t.Run(ld.name, func(t *testing.T) {
 			c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(12, "logs"), kfake.SeedTopics(3, "metrics"))
@@ -251,14 +253,18 @@ func TestKafkaSizing(t *testing.T) {
 			defer c.Close()
 			cfg := DefaultConfig()
 			cfg.Kafka.Brokers = c.ListenAddrs()
+			if ld.linger > 0 {
+				cfg.Kafka.Batch.Linger = ld.linger
+			}
+			linger := cfg.Kafka.Batch.Linger
 			r := runLoad(t, c, cfg, ld, d)
-			t.Logf("%s (%d lines/s over %d containers, %d series every %s): %v",
-				ld.name, ld.linesPerSec, ld.containers, ld.series, ld.snapshotEvery, r)
+			t.Logf("%s (%d lines/s over %d containers, %d series every %s, linger %s): %v",
+				ld.name, ld.linesPerSec, ld.containers, ld.series, ld.snapshotEvery, linger, r)
 			total := 0
 			for _, n := range r.produceByNode {
 				total += n
 			}
-			if limit := 3 * (10*r.seconds + 3); float64(total) > limit {
+			if limit := 3 * (r.seconds/linger.Seconds() + 3); float64(total) > limit {
 				t.Errorf("%d produce requests, want at most %.0f (one per linger per broker)", total, limit)
 			}
 		})
