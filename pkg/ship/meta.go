@@ -116,7 +116,10 @@ func (f *freshTransport) use(topics []string) *kafka.Transport {
 			f.used = map[string]time.Time{}
 		}
 		if _, ok := f.used[tp]; !ok {
-			if len(f.used) >= maxTopicsInUse {
+			// Beyond maxTopicsInUse the metadata covers every topic
+			// (f.topics nil) until a refresh by age forgets the topics
+			// no longer in use; this bounds the map itself.
+			if len(f.used) >= maxMetaCache {
 				clear(f.used)
 			}
 			added = true

@@ -250,3 +250,52 @@ func TestStaleErr(t *testing.T) {
 		t.Fatal("kafka.Error does not wrap as expected")
 	}
 }
+
+// The topics a refresh asks for: the fixed ones and those in use; every
+// topic beyond maxTopicsInUse (no refresh per new topic then); topics no
+// longer asked for are forgotten at the next refresh by age. Forced
+// refreshes come at most every minForcedRefresh.
+func TestFreshTransportTopics(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1700000000, 0)}
+	var built [][]string
+	f := &freshTransport{
+		build: func(topics []string) *kafka.Transport {
+			built = append(built, topics)
+			return &kafka.Transport{MetadataTopics: topics}
+		},
+		maxAge: time.Minute,
+		fixed:  []string{"logs-fallback", "metrics"},
+		now:    clock.Now,
+	}
+	f.use([]string{"logs.a"})
+	f.use([]string{"logs.a", "metrics"})
+	f.use([]string{"logs.b"})
+	many := make([]string, maxTopicsInUse+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("logs.n%d", i)
+	}
+	f.use(many)
+	f.use([]string{"logs.c"}) // covered: every topic
+	clock.Advance(30 * time.Second)
+	f.use([]string{"logs.d"})
+	clock.Advance(31 * time.Second)
+	f.use([]string{"logs.d"}) // by age: only the topics used within the minute stay
+	want := [][]string{
+		{"logs-fallback", "logs.a", "metrics"},
+		{"logs-fallback", "logs.a", "logs.b", "metrics"},
+		nil,
+		{"logs-fallback", "logs.d", "metrics"},
+	}
+	if diff := cmp.Diff(want, built); diff != "" {
+		t.Fatalf("metadata topics of each Transport (-want +got):\n%s", diff)
+	}
+	cur := f.current()
+	f.refresh(cur)
+	f.refresh(f.current()) // too soon
+	clock.Advance(minForcedRefresh)
+	f.refresh(cur) // not current any more: already refreshed
+	f.refresh(f.current())
+	if got := len(built) - len(want); got != 2 {
+		t.Errorf("%d forced refreshes, want 2", got)
+	}
+}
