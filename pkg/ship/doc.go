@@ -116,7 +116,8 @@
 //
 // Metadata (meta.go). The cluster metadata covers only the topics in use
 // (kafka.topic or the topics its template made recently, the fallback and
-// metrics topics). It is refreshed when a request needs it and it is older
+// metrics topics; every topic while more than 256 are in use). It is
+// refreshed when a request needs it and it is older
 // than kafka.metadata_max_age (5m), as the Java producer's
 // metadata.max.age.ms; at once (at most once a second) when an answer
 // means it is stale: NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
