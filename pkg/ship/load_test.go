@@ -220,6 +220,11 @@ func TestKafkaSharedRequestBisection(t *testing.T) {
 	if got := testutil.ToFloat64(h.s.m.dropped.WithLabelValues("log", "too_large")); got != 1 {
 		t.Errorf("dropped{too_large} = %v, want 1", got)
 	}
+	// The shared request and the bisection's refused ones count as
+	// errors: a partition refused fails its request's result.
+	if got := testutil.ToFloat64(h.s.m.produceRequests.WithLabelValues("error")); got < 2 {
+		t.Errorf("produce_requests{error} = %v, want at least 2", got)
+	}
 	if diff := cmp.Diff(sortCursors(cursorsOf(all)), sortCursors(h.ack.cursors())); diff != "" {
 		t.Errorf("every record, the dropped one included, must be acked (-want +got):\n%s", diff)
 	}

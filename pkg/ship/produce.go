@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -108,8 +109,8 @@ func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error 
 	}
 	errs := make([]error, len(parts))
 	r, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req)
-	p.requests(err == nil)
 	if err != nil {
+		p.requests(false)
 		err = fmt.Errorf("produce: %w", err)
 		for i := range errs {
 			errs[i] = err
@@ -130,6 +131,8 @@ func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error 
 			}
 		}
 	}
+	// ok: every partition confirmed.
+	p.requests(!slices.ContainsFunc(errs, func(e error) bool { return e != nil }))
 	return errs
 }
 
