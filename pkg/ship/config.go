@@ -84,6 +84,12 @@ type KafkaConfig struct {
 	// same destination waits four times longer, up to 64 times (see the
 	// package documentation). Default: 10s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MetadataMaxAge is how old the cluster metadata (partitions and their
+	// leaders, for the topics in use) may get before a request that needs
+	// it refreshes it, as the Java producer's metadata.max.age.ms; answers
+	// meaning it is stale (NOT_LEADER_OR_FOLLOWER, a broker gone, ...)
+	// refresh it at once. Default: 5m.
+	MetadataMaxAge time.Duration `yaml:"metadata_max_age"`
 	// AllowAutoTopicCreation lets metadata requests create missing topics
 	// (when the brokers allow it). Default: false.
 	AllowAutoTopicCreation bool `yaml:"allow_auto_topic_creation"`
@@ -175,6 +181,7 @@ func DefaultKafkaConfig() KafkaConfig {
 		DialTimeout:     10 * time.Second,
 		WriteTimeout:    10 * time.Second,
 		NotReadyAfter:   defaultNotReadyAfter,
+		MetadataMaxAge:  5 * time.Minute,
 		Retry:           RetryConfig{BackoffMin: 100 * time.Millisecond, BackoffMax: 10 * time.Second},
 	}
 }
@@ -264,6 +271,9 @@ func (c Config) Validate() error {
 		}
 		if k.WriteTimeout <= 0 {
 			bad("kafka.write_timeout", "must be > 0")
+		}
+		if k.MetadataMaxAge < time.Second {
+			bad("kafka.metadata_max_age", "must be >= 1s")
 		}
 		if k.NotReadyAfter <= 0 {
 			bad("kafka.not_ready_after", "must be > 0")

@@ -87,9 +87,22 @@
 // Transport, not its Writer (whose own batching, retries and per-partition
 // buffers would have to be defeated); kafka-go does not retry produce
 // requests. Records wait at most batch.linger to be placed in their lanes
-// together; a request carries at most batch.max_bytes including Kafka's
-// per-record overhead (so an uncompressed request fits a broker's default
-// message.max.bytes).
+// together; a lane's batch carries at most batch.max_bytes including
+// Kafka's per-record overhead (so an uncompressed batch fits a broker's
+// default message.max.bytes).
+//
+// Shared requests. The lanes ready at once whose partitions one broker
+// leads (by the last metadata) send their batches in one produce request,
+// up to batch.max_bytes in all (a full batch goes alone): at low rates a
+// broker receives about one produce request per batch.linger from an
+// agent, not one per partition. Only lanes that are not failing share: a
+// lane retrying, or bisecting for a refused record, sends alone, so a
+// destination that cannot take records still holds only its own. The
+// broker answers each partition separately and each lane applies its own
+// partition's answer, exactly as if it had sent alone (delivered,
+// retried, bisected, dropped); the answers of one request are applied
+// together, so its lanes stay ready together. A shared request that times
+// out is one attempt of each of its lanes (see Duplicates).
 //
 // Other settings are explicit too: RequiredAcks (all by default, none
 // refused), Compression (lz4 by default, chosen by BenchmarkCodec: see
@@ -97,9 +110,33 @@
 // as Kafka's Java producer writes them), the
 // request timeout (see Duplicates; kafka-go gives the brokers half of an
 // attempt's wait to reach required_acks), Transport DialTimeout, ClientID,
-// TLS, SASL and MetadataTTL (6s), auto-creation of topics. Each topic's
-// partition count is looked up once per flush, from a one-second cache in
-// front of the Transport.
+// TLS, SASL, auto-creation of topics. Each topic's partition count is
+// looked up once per flush, from a one-second cache in front of the
+// Transport.
+//
+// Metadata (meta.go). The cluster metadata covers only the topics in use
+// (kafka.topic or the topics its template made recently, the fallback and
+// metrics topics; every topic while more than 256 are in use). It is
+// refreshed when a request needs it and it is older
+// than kafka.metadata_max_age (5m), as the Java producer's
+// metadata.max.age.ms; at once (at most once a second) when an answer
+// means it is stale: NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
+// LEADER_NOT_AVAILABLE and the other errors the Java producer refreshes on,
+// a broken broker connection, a failed metadata request; and when a topic
+// comes into use. An agent with nothing to send asks for none. kafka-go's
+// Transport cannot be told to refresh, so a refresh replaces it (a new
+// bootstrap connection, and a new connection to each leader at its next
+// request); ferry_ship_kafka_metadata_refreshes_total{cause} counts them.
+// Ping sends an ApiVersions request (the cheapest a broker answers) on the
+// bootstrap connection; the agent pings only when no delivery proved the
+// sink within 10 s.
+//
+// Requests. ferry_ship_kafka_requests_total{api} counts every request
+// written to a broker connection (produce, metadata, api_versions,
+// sasl_handshake, sasl_authenticate, other), read from the connection's
+// bytes under TLS: the Transport's own metadata requests and each new
+// connection's ApiVersions are counted too, which a RoundTripper in front
+// of the Transport would not see.
 //
 // Partitioning is murmur2 over the key (kafka.Murmur2Balancer), like the
 // Java client and librdkafka, so other producers of the same keys agree.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/apiversions"
 	"github.com/segmentio/kafka-go/protocol/metadata"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
@@ -47,34 +48,49 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 	s.backoffMin, s.backoffMax = time.Duration(k.Retry.BackoffMin), time.Duration(k.Retry.BackoffMax)
 	s.writeTimeout, s.dropUnauth = time.Duration(k.WriteTimeout), k.DropUnauthorized
 
-	dialer := &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second}
-	transport := &kafka.Transport{
-		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				s.m.dials.WithLabelValues("error").Inc()
-			} else {
-				s.m.dials.WithLabelValues("ok").Inc()
+	d := &dialer{
+		net:     &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second},
+		tls:     tlsCfg,
+		dials:   s.m.dials,
+		counter: newRequestsVec(s.m.requests),
+	}
+	fixed := []string{k.MetricsTopic}
+	if route.tmpl == nil {
+		fixed = append(fixed, route.fixed)
+	} else {
+		fixed = append(fixed, route.fallback)
+	}
+	fresh := &freshTransport{
+		build: func(topics []string) *kafka.Transport {
+			return &kafka.Transport{
+				Dial:           d.dial,
+				DialTimeout:    time.Duration(k.DialTimeout),
+				IdleTimeout:    30 * time.Second,
+				MetadataTTL:    neverTTL,
+				MetadataTopics: topics,
+				ClientID:       k.ClientID,
+				SASL:           mech,
 			}
-			return c, err
 		},
-		DialTimeout: time.Duration(k.DialTimeout),
-		IdleTimeout: 30 * time.Second,
-		MetadataTTL: 6 * time.Second,
-		ClientID:    k.ClientID,
-		TLS:         tlsCfg,
-		SASL:        mech,
+		maxAge:    time.Duration(k.MetadataMaxAge),
+		fixed:     fixed,
+		now:       time.Now,
+		refreshed: func(cause string) { s.m.metadataRefreshes.WithLabelValues(cause).Inc() },
 	}
 	addr := kafka.TCP(k.Brokers...)
-	s.transport = &metaCache{next: transport}
+	s.fresh = fresh
+	mc := &metaCache{next: fresh}
+	fresh.swapped = mc.clear
+	s.transport = mc
 	s.prod = &kafkaProducer{
 		// Each attempt's context bounds its produce request
 		// (attemptTimeout); kafka-go gives the brokers half of it to reach
 		// required_acks. Client.Timeout is only the ceiling.
-		client:     &kafka.Client{Addr: addr, Transport: s.transport, Timeout: maxTimeoutGrowth * time.Duration(k.WriteTimeout)},
-		acks:       acks,
-		comp:       comp,
-		autoCreate: k.AllowAutoTopicCreation,
+		client:      &kafka.Client{Addr: addr, Transport: s.transport, Timeout: maxTimeoutGrowth * time.Duration(k.WriteTimeout)},
+		acks:        acks,
+		comp:        comp,
+		autoCreate:  k.AllowAutoTopicCreation,
+		metaTimeout: time.Duration(k.WriteTimeout),
 		requests: func(ok bool) {
 			if ok {
 				s.m.produceRequests.WithLabelValues("ok").Inc()
@@ -83,12 +99,19 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 			}
 		},
 	}
-	s.client = &kafka.Client{Addr: addr, Transport: transport, Timeout: time.Duration(k.WriteTimeout)}
 	s.autoCreate = k.AllowAutoTopicCreation
-	topic := k.MetricsTopic
+	// The ping is the cheapest request a broker answers (ApiVersions), on
+	// the connection the metadata requests use; the agent sends it only
+	// when no delivery proved the sink recently.
 	s.ping = func(ctx context.Context) error {
-		_, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-		return err
+		r, err := fresh.RoundTrip(ctx, addr, &apiversions.Request{})
+		if err != nil {
+			return err
+		}
+		if code := r.(*apiversions.Response).ErrorCode; code != 0 {
+			return kafka.Error(code)
+		}
+		return nil
 	}
 	return nil
 }
@@ -293,6 +316,13 @@ type metaKey struct {
 type metaEntry struct {
 	res   *metadata.Response
 	until time.Time
+}
+
+// clear forgets every answer (the metadata behind them was replaced).
+func (m *metaCache) clear() {
+	m.mu.Lock()
+	clear(m.entries)
+	m.mu.Unlock()
 }
 
 func (m *metaCache) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {

@@ -773,13 +773,20 @@ func TestKafkaProducerSettings(t *testing.T) {
 		DialTimeout  time.Duration
 		AutoCreate   bool
 		Cached       bool // the producer's metadata goes through the cache
+		// kafka-go's own refresh never fires: ship refreshes by age (5m)
+		// and on errors, for the topics in use only.
+		TTL, MaxAge time.Duration
+		Topics      []string
 	}
-	// The metadata cache sits in front of kafka-go's own transport.
-	tr := s.transport.(*metaCache).next.(*kafka.Transport)
+	// The metadata cache sits in front of the transport that keeps
+	// kafka-go's Transport's metadata fresh.
+	fresh := s.transport.(*metaCache).next.(*freshTransport)
+	tr := fresh.current()
 	got := settings{p.acks, p.comp, tr.ClientID, p.client.Timeout, tr.DialTimeout,
-		p.autoCreate, p.client.Transport == s.transport}
+		p.autoCreate, p.client.Transport == s.transport, tr.MetadataTTL, fresh.maxAge, tr.MetadataTopics}
 	// The client's timeout is only the ceiling of attemptTimeout.
-	want := settings{kafka.RequireOne, kafka.Lz4, "ferry-node-1", 64 * 3 * time.Second, 2 * time.Second, false, true}
+	want := settings{kafka.RequireOne, kafka.Lz4, "ferry-node-1", 64 * 3 * time.Second, 2 * time.Second, false, true,
+		neverTTL, 5 * time.Minute, []string{"logs", "metrics"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

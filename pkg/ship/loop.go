@@ -56,11 +56,13 @@ type loop struct {
 	publishedAt           time.Time
 }
 
-// result is the answer to one lane's request.
+// result is the answer to one lane's request; more are the answers of
+// the other lanes of a shared request (see startGroup).
 type result struct {
 	l    *lane
 	err  error
 	took time.Duration
+	more []result
 }
 
 func (l *loop) run(ctx context.Context) error {
@@ -130,6 +132,11 @@ func (l *loop) run(ctx context.Context) error {
 		case <-wake.C:
 		case r := <-l.results:
 			l.settle(ctx, r)
+			// A shared request's answers are applied together, before
+			// the lanes send again: together again.
+			for _, m := range r.more {
+				l.settle(ctx, m)
+			}
 		case <-ctx.Done():
 			return l.hardStop(ctx)
 		}
@@ -228,12 +235,30 @@ func (l *loop) flush(ctx context.Context) {
 		l.linger.Stop()
 		l.lingering = false
 	}
+	l.declareTopics()
 	pc := placeCache{topics: map[string]topicParts{}}
 	for i := range l.pending {
 		l.place(ctx, &pc, l.pending[i])
 	}
 	clear(l.pending)
 	l.pending, l.pendingWire = l.pending[:0], 0
+}
+
+// declareTopics tells the metadata the templated topics of the pending
+// records before their partitions are looked up, so that topics coming
+// into use together cost one metadata refresh.
+func (l *loop) declareTopics() {
+	s := l.s
+	if s.fresh == nil || s.route == nil || s.route.tmpl == nil {
+		return
+	}
+	var topics []string
+	for i := range l.pending {
+		if t := l.pending[i].topic; !slices.Contains(topics, t) && len(topics) < maxTopicsInUse {
+			topics = append(topics, t)
+		}
+	}
+	s.fresh.use(topics)
 }
 
 // placeCache remembers, within one flush, each topic's partitions and the
@@ -385,11 +410,92 @@ func (l *loop) dispatch(ctx context.Context, now time.Time) {
 	for _, ln := range again {
 		l.resolveLane(ctx, ln)
 	}
+	gp, grouping := l.s.prod.(groupProducer)
+	var groups map[int32][]*lane
+	var leaders []int32 // groups' keys in the order of their first lane
 	for _, ln := range l.order {
-		if ln.partition != unresolved && ln.ready(now) {
-			l.start(ctx, ln, now)
+		if ln.partition == unresolved || !ln.ready(now) {
+			continue
 		}
+		// A lane retrying or searching for a refused record sends alone:
+		// a destination that cannot take records holds only its own, and
+		// a bisection's requests are the lane's own.
+		if grouping && ln.attempts == 0 && ln.limit == 0 {
+			if b := gp.leader(ln.dest); b >= 0 {
+				if groups == nil {
+					groups = map[int32][]*lane{}
+				}
+				if _, ok := groups[b]; !ok {
+					leaders = append(leaders, b)
+				}
+				groups[b] = append(groups[b], ln)
+				continue
+			}
+		}
+		l.start(ctx, ln, now)
 	}
+	for _, b := range leaders {
+		l.startGroups(ctx, gp, groups[b], now)
+	}
+}
+
+// startGroups sends the front records of lanes whose partitions one
+// broker leads in as few requests as fit batch.max_bytes each (a lane's
+// own front is at most that): at low rates, all of them in one request.
+func (l *loop) startGroups(ctx context.Context, gp groupProducer, lanes []*lane, now time.Time) {
+	s := l.s
+	for len(lanes) > 0 {
+		n, size := 0, 0
+		for n < len(lanes) {
+			b := wireSize(lanes[n].front(s.maxBytes))
+			if n > 0 && size+b > s.maxBytes {
+				break
+			}
+			size += b
+			n++
+		}
+		if n == 1 {
+			l.start(ctx, lanes[0], now)
+		} else {
+			l.startGroup(ctx, gp, lanes[:n], now)
+		}
+		lanes = lanes[n:]
+	}
+}
+
+// wireSize bounds the size of rs in a request.
+func wireSize(rs []rec) int {
+	n := batchHeader
+	for i := range rs {
+		n += rs[i].size() + recordOverhead
+	}
+	return n
+}
+
+// startGroup sends the front records of lanes (partitions led by one
+// broker, none failing) in one request from a goroutine of its own; each
+// lane gets its own partition's answer, as if it had sent alone.
+func (l *loop) startGroup(ctx context.Context, gp groupProducer, lanes []*lane, now time.Time) {
+	s := l.s
+	parts := make([]part, len(lanes))
+	timeout := time.Duration(0)
+	for i, ln := range lanes {
+		parts[i] = part{d: ln.dest, msgs: l.prepare(ln, now)}
+		timeout = max(timeout, attemptTimeout(ln.timeouts, s.writeTimeout))
+	}
+	l.inflight += len(lanes)
+	go func() {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		start := time.Now()
+		errs := gp.produceGroup(actx, parts)
+		cancel()
+		took := time.Since(start)
+		r := result{l: lanes[0], err: errs[0], took: took, more: make([]result, 0, len(lanes)-1)}
+		for i, ln := range lanes[1:] {
+			r.more = append(r.more, result{l: ln, err: errs[i+1], took: took})
+		}
+		l.results <- r
+	}()
 }
 
 // start sends ln's front records from a goroutine of their own. Every
@@ -399,7 +505,22 @@ func (l *loop) dispatch(ctx context.Context, now time.Time) {
 // stays in the record's JSON.
 func (l *loop) start(ctx context.Context, ln *lane, now time.Time) {
 	s := l.s
-	rs := ln.front(s.maxBytes)
+	msgs, d := l.prepare(ln, now), ln.dest
+	l.inflight++
+	timeout := attemptTimeout(ln.timeouts, s.writeTimeout)
+	go func() {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		start := time.Now()
+		err := s.prod.produce(actx, d, msgs)
+		cancel()
+		l.results <- result{l: ln, err: err, took: time.Since(start)}
+	}()
+}
+
+// prepare marks ln's front records in flight and returns them as the
+// messages of a request.
+func (l *loop) prepare(ln *lane, now time.Time) []kafka.Message {
+	rs := ln.front(l.s.maxBytes)
 	if ln.attempts > 0 {
 		// The failed attempt may still be read: kafka-go's connection
 		// goroutine goes on encoding a request whose caller gave up
@@ -412,16 +533,7 @@ func (l *loop) start(ctx context.Context, ln *lane, now time.Time) {
 		ln.msgs = append(ln.msgs, kafka.Message{Topic: ln.topic, Key: rs[i].key(), Value: rs[i].value(), Time: now})
 	}
 	ln.send(len(rs))
-	l.inflight++
-	msgs, d := ln.msgs, ln.dest
-	timeout := attemptTimeout(ln.timeouts, s.writeTimeout)
-	go func() {
-		actx, cancel := context.WithTimeout(ctx, timeout)
-		start := time.Now()
-		err := s.prod.produce(actx, d, msgs)
-		cancel()
-		l.results <- result{l: ln, err: err, took: time.Since(start)}
-	}()
+	return ln.msgs
 }
 
 // settle applies the answer to a lane's request.
@@ -670,8 +782,8 @@ const publishEvery = 50 * time.Millisecond
 func (l *loop) hardStop(ctx context.Context) error {
 	s := l.s
 	for l.inflight > 0 {
-		<-l.results
-		l.inflight--
+		r := <-l.results
+		l.inflight -= 1 + len(r.more)
 	}
 	l.logBytes, l.metricBytes = 0, 0
 	if n := l.metricRecs; n > 0 {

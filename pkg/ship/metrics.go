@@ -26,9 +26,11 @@ type metrics struct {
 	budgetFull   *prometheus.CounterVec
 	dest         *destCollector
 	// Kafka only.
-	kafka           bool
-	dials           *prometheus.CounterVec
-	produceRequests *prometheus.CounterVec
+	kafka             bool
+	dials             *prometheus.CounterVec
+	produceRequests   *prometheus.CounterVec
+	requests          *prometheus.CounterVec
+	metadataRefreshes *prometheus.CounterVec
 }
 
 // dropReasons are the values of ferry_ship_dropped_records_total's reason
@@ -41,8 +43,14 @@ func newMetrics() *metrics {
 			Name: "ferry_ship_kafka_dials_total", Help: "TCP connections to brokers attempted, by result (ok, error).",
 		}, []string{"result"}),
 		produceRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_ship_kafka_produce_requests_total", Help: "Produce requests sent to partition leaders (one per partition of a batch), by result (ok, error).",
+			Name: "ferry_ship_kafka_produce_requests_total", Help: "Produce requests sent to partition leaders (one carries the batches of the partitions a broker leads), by result (ok, error).",
 		}, []string{"result"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_ship_kafka_requests_total", Help: "Requests written to broker connections, by Kafka API (produce, metadata, api_versions, sasl_handshake, sasl_authenticate, other).",
+		}, []string{"api"}),
+		metadataRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_ship_kafka_metadata_refreshes_total", Help: "Cluster metadata refreshed, by cause (age: older than kafka.metadata_max_age; stale: an answer said it was; topic: a topic came into use).",
+		}, []string{"cause"}),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_ship_records_sent_total", Help: "Records the sink confirmed, by record kind (log, metric).",
 		}, []string{"record"}),
@@ -65,7 +73,7 @@ func newMetrics() *metrics {
 			Name: "ferry_ship_fallback_topic_records_total", Help: "Log records sent to the fallback topic because the topic template gave no valid name.",
 		}),
 		batchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "ferry_ship_batch_duration_seconds", Help: "Round-trip time of one request to a destination of the sink.",
+			Name: "ferry_ship_batch_duration_seconds", Help: "Round-trip time of one request to a destination of the sink (a shared request counts once per destination).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
 		}),
 		heldBytes: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -88,6 +96,12 @@ func newMetrics() *metrics {
 	for _, r := range []string{"ok", "error"} {
 		m.dials.WithLabelValues(r)
 		m.produceRequests.WithLabelValues(r)
+	}
+	for _, a := range apiNames {
+		m.requests.WithLabelValues(a)
+	}
+	for _, c := range []string{"age", "stale", "topic"} {
+		m.metadataRefreshes.WithLabelValues(c)
 	}
 	for _, r := range []string{"log", "metric"} {
 		m.sent.WithLabelValues(r)
@@ -147,7 +161,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	cs := []prometheus.Collector{m.sent, m.sentBytes, m.batches, m.retries, m.sendFailures, m.dropped, m.fallback,
 		m.batchDuration, m.heldBytes, m.heldLimit, m.readToAck, m.destFailures, m.budgetFull, m.dest}
 	if m.kafka {
-		cs = append(cs, m.dials, m.produceRequests)
+		cs = append(cs, m.dials, m.produceRequests, m.requests, m.metadataRefreshes)
 	}
 	var errs []error
 	for _, c := range cs {

@@ -3,10 +3,15 @@ package ship
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"slices"
+	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/segmentio/kafka-go/protocol/metadata"
+	produceAPI "github.com/segmentio/kafka-go/protocol/produce"
 )
 
 // producer is what ship needs from a sink: the Kafka producer and the
@@ -21,45 +26,148 @@ type producer interface {
 	produce(ctx context.Context, d dest, msgs []kafka.Message) error
 }
 
-// kafkaProducer sends one destination's records as one produce request
-// through kafka-go's Client and Transport.
+// groupProducer is a producer that can also send the records of several
+// destinations in one request: the Kafka producer, for the partitions led
+// by one broker.
+type groupProducer interface {
+	producer
+	// leader returns the broker leading d's partition as of the last
+	// partitions call of its topic, or -1 when unknown.
+	leader(d dest) int32
+	// produceGroup sends every part in one request and returns each
+	// part's outcome (nil: confirmed), in order. Each part succeeds or
+	// fails as a whole, independently of the others.
+	produceGroup(ctx context.Context, parts []part) []error
+}
+
+// part is one destination's records in a request.
+type part struct {
+	d    dest
+	msgs []kafka.Message
+}
+
+// kafkaProducer sends produce requests through kafka-go's Client and
+// Transport: one destination's records, or those of several partitions
+// led by one broker (a produce request carries any number of topics and
+// partitions; the Transport sends it to their leader).
 //
 // It replaces kafka-go's Writer, whose own batching, retries and
 // per-partition buffers ship would have to defeat: ship forms, bounds and
-// retries its requests itself per destination (see doc.go); what it needs
-// is exactly the Writer's last step, Client.Produce for one partition.
+// retries its requests itself per destination (see doc.go).
 type kafkaProducer struct {
 	client     *kafka.Client
 	acks       kafka.RequiredAcks
 	comp       kafka.Compression
 	autoCreate bool
-	requests   func(ok bool) // counts produce requests by outcome
+	// metaTimeout bounds a metadata lookup (kafka.write_timeout): the
+	// first after a refresh waits for the new Transport's metadata.
+	metaTimeout time.Duration
+	requests    func(ok bool) // counts produce requests by outcome
 
-	parts map[string][]int // topic -> partition numbers (partitions' goroutine only)
+	parts   map[string][]int         // topic -> partition numbers (partitions' goroutine only)
+	leaders map[string]map[int]int32 // topic -> partition -> leader (partitions' goroutine only)
 }
 
-var _ producer = (*kafkaProducer)(nil)
+var _ groupProducer = (*kafkaProducer)(nil)
 
 // produce sends msgs to d.topic's partition d.partition in one request.
 func (p *kafkaProducer) produce(ctx context.Context, d dest, msgs []kafka.Message) error {
-	recs := &partRecords{msgs: msgs}
-	res, err := p.client.Produce(ctx, &kafka.ProduceRequest{
-		Topic:        d.topic,
-		Partition:    d.partition,
-		RequiredAcks: p.acks,
-		Compression:  p.comp,
-		Records:      recs,
-	})
-	if err == nil && res != nil && res.Error != nil {
-		err = res.Error
+	return p.produceGroup(ctx, []part{{d: d, msgs: msgs}})[0]
+}
+
+func (p *kafkaProducer) leader(d dest) int32 {
+	if l, ok := p.leaders[d.topic][d.partition]; ok {
+		return l
 	}
-	p.requests(err == nil)
-	return err
+	return -1
+}
+
+// produceGroup sends parts in one produce request (what kafka-go's
+// Client.Produce does for one partition) and maps the answer back to each
+// part: its partition's error code, or the request's error for all.
+func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error {
+	req := &produceAPI.Request{
+		Acks:    int16(p.acks),
+		Timeout: produceTimeoutMs(ctx, p.client.Timeout),
+	}
+	attrs := protocol.Attributes(p.comp) & 0x7
+	for _, pt := range parts {
+		var t *produceAPI.RequestTopic
+		for i := range req.Topics {
+			if req.Topics[i].Topic == pt.d.topic {
+				t = &req.Topics[i]
+			}
+		}
+		if t == nil {
+			req.Topics = append(req.Topics, produceAPI.RequestTopic{Topic: pt.d.topic})
+			t = &req.Topics[len(req.Topics)-1]
+		}
+		t.Partitions = append(t.Partitions, produceAPI.RequestPartition{
+			Partition: int32(pt.d.partition),
+			RecordSet: protocol.RecordSet{Attributes: attrs, Records: &partRecords{msgs: pt.msgs}},
+		})
+	}
+	errs := make([]error, len(parts))
+	r, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req)
+	if err != nil {
+		p.requests(false)
+		err = fmt.Errorf("produce: %w", err)
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	res := r.(*produceAPI.Response)
+	for i, pt := range parts {
+		errs[i] = fmt.Errorf("produce: %w", protocol.ErrNoPartition)
+		for _, t := range res.Topics {
+			if t.Topic != pt.d.topic {
+				continue
+			}
+			for _, rp := range t.Partitions {
+				if int(rp.Partition) == pt.d.partition {
+					errs[i] = partitionError(rp.ErrorCode, rp.ErrorMessage)
+				}
+			}
+		}
+	}
+	// ok: every partition confirmed.
+	p.requests(!slices.ContainsFunc(errs, func(e error) bool { return e != nil }))
+	return errs
+}
+
+// partitionError is a partition's answer as kafka-go's Client.Produce
+// returns it: nil, the kafka.Error, or the kafka.Error with the broker's
+// message.
+func partitionError(code int16, msg string) error {
+	switch {
+	case code == 0:
+		return nil
+	case msg == "":
+		return kafka.Error(code)
+	}
+	return fmt.Errorf("%w: %s", kafka.Error(code), msg)
+}
+
+// produceTimeoutMs is the time the brokers get to reach required_acks:
+// half of what is left of the attempt (as kafka-go's Client gives them),
+// capped by ceiling.
+func produceTimeoutMs(ctx context.Context, ceiling time.Duration) int32 {
+	timeout := ceiling
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(deadline))
+	}
+	return int32(max(timeout/2, time.Millisecond) / time.Millisecond)
 }
 
 // partitions returns the partition numbers of topic (from the metadata
 // cache in front of the Transport).
 func (p *kafkaProducer) partitions(ctx context.Context, topic string) ([]int, error) {
+	if p.metaTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.metaTimeout)
+		defer cancel()
+	}
 	r, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, &metadata.Request{
 		TopicNames:             []string{topic},
 		AllowAutoTopicCreation: p.autoCreate,
@@ -79,6 +187,18 @@ func (p *kafkaProducer) partitions(ctx context.Context, topic string) ([]int, er
 		}
 		if p.parts == nil {
 			p.parts = make(map[string][]int)
+			p.leaders = make(map[string]map[int]int32)
+		}
+		leaders := p.leaders[topic]
+		if leaders == nil {
+			if len(p.leaders) >= maxMetaCache {
+				clear(p.leaders)
+			}
+			leaders = make(map[int]int32, len(t.Partitions))
+			p.leaders[topic] = leaders
+		}
+		for _, tp := range t.Partitions {
+			leaders[int(tp.PartitionIndex)] = tp.LeaderID
 		}
 		parts := p.parts[topic]
 		if len(parts) != len(t.Partitions) {

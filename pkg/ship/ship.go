@@ -54,8 +54,8 @@ type Shipper struct {
 
 	prod       producer
 	transport  kafka.RoundTripper // Kafka only
+	fresh      *freshTransport    // Kafka only
 	ping       func(ctx context.Context) error
-	client     *kafka.Client // metadata requests (Kafka only)
 	autoCreate bool
 	closer     io.Closer
 	sasl       bool
@@ -177,8 +177,8 @@ func (s *Shipper) setupDebug(linger time.Duration) {
 	s.ping = func(context.Context) error { return nil }
 }
 
-// LastSuccess is when the sink last accepted a batch or answered a metadata
-// request (the zero time if never).
+// LastSuccess is when the sink last accepted a batch or answered a ping
+// (the zero time if never).
 func (s *Shipper) LastSuccess() time.Time {
 	n := s.lastSuccess.Load()
 	if n == 0 {
@@ -189,8 +189,9 @@ func (s *Shipper) LastSuccess() time.Time {
 
 func (s *Shipper) markSuccess() { s.lastSuccess.Store(time.Now().UnixNano()) }
 
-// Ping asks the sink for metadata (Kafka: a metadata request) and records
-// success. The debug sinks always succeed.
+// Ping asks the sink for an answer (Kafka: an ApiVersions request on the
+// bootstrap connection, not answered from any cache) and records success.
+// The debug sinks always succeed.
 func (s *Shipper) Ping(ctx context.Context) error {
 	if err := s.ping(ctx); err != nil {
 		return fmt.Errorf("ship: ping: %s: %w", s.hint(err), err)
