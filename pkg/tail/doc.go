@@ -108,7 +108,11 @@
 // Compression is not loss: a compressed file is decompressed into an
 // unlinked temporary file in state_dir (os.TempDir without one), at the same
 // offsets, with the part before the committed offset left as a hole, and read
-// from there. A checkpointed file found nowhere was deleted before it was
+// from there. It is decompressed only when its turn to be read comes, and at
+// most two at once, so a restart after a long stop does not take the
+// decompressed size of every compressed file from the node's disk; one that
+// kubelet deletes before its turn counts in
+// ferry_tail_lost_files_total{reason="vanished"}. A checkpointed file found nowhere was deleted before it was
 // read: it counts in ferry_tail_lost_files_total{reason="vanished"} (its size
 // is unknown; a pod directory deleted while stopped counts its files), and
 // every remaining sibling written since the checkpoint is then newer than it

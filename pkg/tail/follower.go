@@ -36,6 +36,7 @@ type follower struct {
 	pred       *follower     // must be closed before this one is read
 	suppressTo int64         // lines ending at or below were delivered before a restart
 	inflated   bool          // an unlinked copy of a compressed file, made by the tailer: never "deleted"
+	gz         string        // the compressed file to inflate when its turn comes (f.f is nil until then)
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).
@@ -63,6 +64,9 @@ func (t *Tailer) poll(now time.Time) bool {
 func (t *Tailer) check(f *follower, now time.Time) bool {
 	if f.st == stClosed {
 		return false
+	}
+	if f.f == nil {
+		return false // not inflated yet
 	}
 	fi, err := f.f.Stat()
 	if err != nil {
@@ -156,6 +160,9 @@ func (t *Tailer) rewritten(f *follower, size int64) bool {
 
 // readFile reads what f has, up to the turn budget.
 func (t *Tailer) readFile(f *follower, now time.Time) {
+	if f.gz != "" && !t.inflateTurn(f) {
+		return
+	}
 	fi, err := f.f.Stat()
 	if err != nil {
 		return
@@ -364,12 +371,17 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 		}
 	}
 	t.collect(f)
-	if was != stFollowing {
-		if fi, err := f.f.Stat(); err == nil {
-			t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen}
+	if f.f != nil {
+		if was != stFollowing {
+			if fi, err := f.f.Stat(); err == nil {
+				t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen}
+			}
 		}
+		if f.inflated {
+			t.inflatedNow--
+		}
+		_ = f.f.Close()
 	}
-	_ = f.f.Close()
 	t.m.openFiles.Dec()
 	if t.files[f.key] == f {
 		delete(t.files, f.key)

@@ -2,6 +2,7 @@ package tail
 
 import (
 	"compress/gzip"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -434,5 +435,48 @@ func TestEmptyCheckpointedFileInodeReused(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 1 {
 		t.Errorf("lost files = %v, want 1 (the checkpointed file is not found)", got)
+	}
+}
+
+// TestCompressedInflatedInTurn: a compressed rotated file is inflated only
+// when its turn to be read comes, at most maxInflated at once; one that
+// kubelet deleted before its turn is counted lost and closed.
+func TestCompressedInflatedInTurn(t *testing.T) {
+	dir := t.TempDir()
+	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log, 16), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.closeAll()
+	tl.loadState(time.Now())
+	var fs []*follower
+	for i := range maxInflated + 2 {
+		path := mkContainer(t, dir, fmt.Sprintf("ns_pod%d_uid", i))
+		appendFile(t, path+".20261126-035509", lines(i*10, i*10+10))
+		mustGzip(t, path+".20261126-035509")
+		fs = append(fs, tl.openSibling(path, listSiblings(path)[0], nil, time.Now()))
+	}
+	for _, f := range fs {
+		if f == nil || f.f != nil || f.gz == "" {
+			t.Fatalf("compressed sibling opened as %+v, want waiting to be inflated", f)
+		}
+	}
+	for i, f := range fs {
+		if got, want := tl.inflateTurn(f), i < maxInflated; got != want {
+			t.Errorf("file %d inflated: %v, want %v (at most %d at once)", i, got, want, maxInflated)
+		}
+	}
+	if err := os.Remove(fs[len(fs)-1].gz); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeFollower(fs[0], evEnd) // read: a slot is free
+	if tl.inflateTurn(fs[len(fs)-1]) || fs[len(fs)-1].st != stClosed {
+		t.Errorf("deleted before its turn: inflated, or not closed (state %v)", fs[len(fs)-1].st)
+	}
+	if got := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostVanished)); got != 1 {
+		t.Errorf("lost files = %v, want 1", got)
+	}
+	if !tl.inflateTurn(fs[maxInflated]) || tl.inflatedNow != maxInflated {
+		t.Errorf("the waiting file was not inflated into the free slot (%d inflated)", tl.inflatedNow)
 	}
 }

@@ -336,7 +336,9 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 
 // openSibling opens a rotated sibling of path to be read to its end and
 // closed: from the entry's offset if it has one, else from 0. A compressed
-// sibling is inflated first.
+// sibling is inflated only when its turn to be read comes (inflateTurn):
+// at most maxInflated at once, so a restart after a long stop does not
+// take the decompressed size of every compressed file from the disk.
 func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Time) *follower {
 	var off, acked int64
 	if e != nil {
@@ -353,16 +355,14 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 			// whole (a temporary file renamed) before it removes the plain
 			// file, so the same bytes are there.
 			if _, gzErr := os.Stat(s.path + ".gz"); gzErr == nil {
-				s.path, s.gz = s.path+".gz", true
+				s.path, s.gz, err = s.path+".gz", true, nil
 			}
 		}
 	}
+	var fp [fpSize]byte
+	fpLen := 0
 	if s.gz {
-		dir := t.cfg.StateDir
-		if dir == "" {
-			dir = os.TempDir()
-		}
-		fh, err = inflate(s.path, dir, off)
+		_, fpLen, err = siblingStart(s, fp[:])
 	}
 	if err != nil {
 		if e != nil && errors.Is(err, fs.ErrNotExist) {
@@ -375,26 +375,82 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 		t.openErr(s.path, "cannot read rotated log file", err)
 		return nil
 	}
-	fi, err := fh.Stat()
-	if err != nil {
-		_ = fh.Close()
-		return nil
+	var f *follower
+	if s.gz {
+		// Known by a key of its own until inflated: the inflated copy is
+		// an unlinked file whose identity means nothing after a restart
+		// (a compressed file is found again by its first bytes).
+		t.lazyKeys++
+		key := fileKey{dev: ^uint64(0), ino: t.lazyKeys}
+		f = &follower{path: s.path, gz: s.path, key: key, dirty: true, st: stDraining, since: now, inflated: true, fp: fp, fpLen: fpLen}
+	} else {
+		fi, err := fh.Stat()
+		if err != nil {
+			_ = fh.Close()
+			return nil
+		}
+		key, _ := keyOf(fi)
+		if t.files[key] != nil {
+			_ = fh.Close()
+			return nil
+		}
+		f = &follower{path: s.path, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}
+		f.fpLen = readFP(fh, f.fp[:])
+		if off > f.size {
+			t.m.truncations.Inc()
+			off, acked = 0, 0
+		}
 	}
-	key, _ := keyOf(fi)
-	if t.files[key] != nil {
-		_ = fh.Close()
-		return nil
-	}
-	f := &follower{path: s.path, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now, inflated: s.gz}
 	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
-	f.fpLen = readFP(fh, f.fp[:])
-	if off > f.size {
-		t.m.truncations.Inc()
-		off, acked = 0, 0
-	}
 	f.off, f.consumed, f.suppressTo = off, off, acked
-	f.tr = t.newTracker(key, path, off, acked, f.fp[:f.fpLen])
+	f.tr = t.newTracker(f.key, path, off, acked, f.fp[:f.fpLen])
 	t.add(f)
 	t.log.Debug("reading rotated file never opened", "path", s.path, "offset", off, "compressed", s.gz)
 	return f
+}
+
+// maxInflated is how many compressed files are inflated (decompressed into
+// an unlinked file in state_dir) at once.
+const maxInflated = 2
+
+// inflateTurn inflates f's compressed file when its turn to be read came;
+// false if it must wait (maxInflated are inflated) or could not be read (it
+// is then closed, and if it vanished its unread lines are counted lost).
+func (t *Tailer) inflateTurn(f *follower) bool {
+	if t.inflatedNow >= maxInflated {
+		return false
+	}
+	dir := t.cfg.StateDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	fh, err := inflate(f.gz, dir, f.off)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			t.m.lostFiles.WithLabelValues(lostVanished).Inc()
+			t.log.Warn("compressed rotated file deleted before its turn to be read; its lines not read are lost", "path", f.gz, "offset", f.off)
+		} else {
+			t.openErr(f.gz, "cannot read rotated log file", err)
+		}
+		f.gz = ""
+		t.closeFollower(f, evEnd)
+		return false
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		_ = fh.Close()
+		f.gz = ""
+		t.closeFollower(f, evEnd)
+		return false
+	}
+	f.f, f.gz, f.size = fh, "", fi.Size()
+	t.inflatedNow++
+	if f.off > f.size {
+		// Shorter than the checkpoint's offset: not the same content.
+		t.m.truncations.Inc()
+		t.closeTracker(f.tr, true)
+		f.off, f.consumed, f.suppressTo = 0, 0, 0
+		f.tr = t.newTracker(f.key, f.dec.path, 0, 0, f.fp[:f.fpLen])
+	}
+	return true
 }

@@ -113,7 +113,11 @@ type Tailer struct {
 	seenPaths map[string]bool
 	// rotatedLinger is rotatedLinger (tests shorten it).
 	rotatedLinger time.Duration
-	lim           *openLimit // files waiting for a descriptor (openlimit.go)
+	// inflatedNow counts the compressed files inflated and open; lazyKeys
+	// numbers the keys of those waiting to be (see openSibling).
+	inflatedNow int
+	lazyKeys    uint64
+	lim         *openLimit // files waiting for a descriptor (openlimit.go)
 
 	beat atomic.Int64 // when Run's loop last went round, Unix ns (health.go)
 
@@ -343,7 +347,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 func (t *Tailer) closeAll() {
 	for _, f := range t.order {
 		if f.fire(evStop, time.Now()) {
-			_ = f.f.Close()
+			if f.f != nil {
+				_ = f.f.Close()
+			}
 			t.m.openFiles.Dec()
 		}
 	}
@@ -356,7 +362,8 @@ func (t *Tailer) closeAll() {
 func (t *Tailer) nextEligible() time.Time {
 	var e time.Time
 	for _, f := range t.order {
-		if f.st == stClosed || !f.dirty || (f.pred != nil && f.pred.st != stClosed) {
+		if f.st == stClosed || !f.dirty || (f.pred != nil && f.pred.st != stClosed) ||
+			(f.gz != "" && t.inflatedNow >= maxInflated) { // woken when one closes
 			continue
 		}
 		at := f.lastRead.Add(t.cfg.ReadInterval)

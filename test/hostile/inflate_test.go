@@ -23,7 +23,6 @@ import (
 // makes kubelet evict pods. The space it holds must stay within a few
 // files' worth.
 func TestHostileInflateAllAtOnce(t *testing.T) {
-	t.Skip("known: every compressed sibling is inflated into state_dir at start, before any is read")
 	w := newWorld(t, worldOpt{})
 	w.lines(w.path, 0, 10)
 	p := w.agent.Start()
