@@ -46,6 +46,11 @@ type Config struct {
 	// before it is closed and its unread bytes are counted as lost. It
 	// bounds the disk space a deleted log can pin. Default 30s.
 	DeleteWait time.Duration `yaml:"delete_wait"`
+	// RateLimit limits what each container's files may emit (lines and
+	// bytes per second, policy defer or drop), with overrides by
+	// namespace and by the pod annotation ferry.dev/rate-limit. Default:
+	// no limit.
+	RateLimit LimitsConfig `yaml:"rate_limit"`
 
 	// StateDir is where committed offsets are kept (file tail.json). Set by
 	// the agent from the top-level state_dir. Empty: nothing is persisted.
@@ -68,6 +73,7 @@ func DefaultConfig() Config {
 		ReadBytesPerTurn: 256 << 10,
 		CommitInterval:   time.Second,
 		DeleteWait:       30 * time.Second,
+		RateLimit:        LimitsConfig{SummaryInterval: 10 * time.Second},
 		MaxInflightBytes: 32 << 20,
 	}
 }
@@ -123,5 +129,6 @@ func (c Config) Validate() error {
 	if c.MaxInflightBytes <= 0 {
 		bad("max_inflight_bytes", "must be > 0")
 	}
+	errs = append(errs, c.RateLimit.validate()...)
 	return errors.Join(errs...)
 }

@@ -27,6 +27,7 @@ type Excluder interface{ Excluded(path string) bool }
 // Options holds the tailer's optional dependencies.
 type Options struct {
 	Excluder   Excluder              // nil: nothing excluded
+	Limits     LimitSource           // nil: no rate-limit annotations
 	Registerer prometheus.Registerer // nil: metrics not registered
 }
 
@@ -89,6 +90,11 @@ type Tailer struct {
 	marksBuf  []mark
 	// lastRotated is the last rotated file closed per path.
 	lastRotated map[string]rotated
+	// Fair reading and rate limits (fair.go, limiter.go).
+	turn      []turnFile
+	limitsOn  bool
+	limiters  map[string]*limiter // by container
+	limitWake time.Time           // when a deferred container may read again
 }
 
 // New checks cfg and builds a tailer that sends batches of lines to out.
@@ -116,6 +122,8 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		warned:   make(map[string]bool),
 
 		lastRotated: make(map[string]rotated),
+		limitsOn:    cfg.RateLimit.configured() || opts.Limits != nil,
+		limiters:    make(map[string]*limiter),
 	}
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
@@ -209,6 +217,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			if t.poll(now) {
 				rescanAt = now
 			}
+			t.limitTick(now)
 			nextPoll = now.Add(t.cfg.PollInterval)
 		}
 		if !now.Before(nextCommit) {
@@ -229,6 +238,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 				if e := t.nextEligible(); !e.IsZero() {
 					t.nextRead = e
 				}
+			}
+			if !t.limitWake.IsZero() && t.limitWake.Before(t.nextRead) {
+				t.nextRead = t.limitWake // a deferred container's budget is back
 			}
 		}
 		wake := t.nextRead
@@ -329,12 +341,22 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 	if n > 0 {
 		t.rr = (t.rr + 1) % n
 	}
+	waiting := t.planTurn(now) // see fair.go
+	passed := false
 	for k := 0; k < n; k++ {
-		f := t.order[(t.rr+k)%n]
+		i := (t.rr + k) % n
+		f := t.order[i]
 		if f.st == stClosed || (f.pred != nil && f.pred.st != stClosed) {
 			continue
 		}
 		if !f.more && !(f.dirty && now.Sub(f.lastRead) >= t.cfg.ReadInterval) {
+			continue
+		}
+		if t.turn[i].deferred {
+			continue // its rate limit holds it back; Run wakes at t.limitWake
+		}
+		if t.overShare(i, waiting) {
+			passed = true // an acknowledgement brings it back
 			continue
 		}
 		if t.inflight.Load() >= t.cfg.MaxInflightBytes {
@@ -351,7 +373,7 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 		t.readFile(f, now)
 		more = more || f.more
 	}
-	if !t.tryFlush() {
+	if !t.tryFlush() || (passed && !more) {
 		blocked = true
 	}
 	// Drop closed files from the rotation.
@@ -422,6 +444,9 @@ func (t *Tailer) collect(f *follower) {
 		tr.lastEnd = mk.end
 		if mk.end <= f.suppressTo {
 			continue // delivered before a restart (see stateEntry.AckedTo)
+		}
+		if f.lim != nil && t.dropLine(f, s-mk.heap-lineOverhead) {
+			continue // over its rate limit, policy drop: counted (limiter.go)
 		}
 		size += s
 		tr.entries = append(tr.entries, entry{end: mk.end, safe: mk.safe, size: s})

@@ -1,0 +1,309 @@
+package tail
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// LimitSource gives the value of the ferry.dev/rate-limit annotation of
+// the pod a log file belongs to (ok false: no annotation, or the pod is not
+// known yet). It is asked when a container's first file is opened and
+// again every rescan_interval. Implemented by the agent from enrichment.
+type LimitSource interface {
+	RateLimitAnnotation(path string) (value string, ok bool)
+}
+
+// limiter is the rate limit of one container, shared by its files (the
+// current one and those rotated before it). Owned by the Run goroutine.
+type limiter struct {
+	key      string // the container's directory (or its file, outside kubelet's layout)
+	ns, name string // namespace, and namespace/pod/container for logs
+	path     string // the container's log path, for summary records
+	refs     int    // open followers
+	spec     string // the annotation the limit was resolved from
+	lim      RateLimit
+	lines    *bucket
+	bytes    *bucket
+	resolved time.Time
+
+	limited      bool      // held back (defer) or dropping (drop) now
+	since        time.Time // when limited started
+	deferred     int64     // lines read late in this episode
+	dropped      int64     // lines dropped since the last summary
+	droppedBytes int64
+	dropFrom     time.Time // the first drop since the last summary
+	lastDrop     time.Time
+}
+
+// containerOf names the container of a kubelet log path
+// (<root>/<namespace>_<pod>_<uid>/<container>/<n>.log): its directory, its
+// namespace and a readable name. Other paths are their own container.
+func containerOf(path string) (key, ns, name string) {
+	dir := filepath.Dir(path)
+	podDir := filepath.Base(filepath.Dir(dir))
+	first, last := strings.IndexByte(podDir, '_'), strings.LastIndexByte(podDir, '_')
+	if first <= 0 || last <= first+1 {
+		return path, "", path
+	}
+	ns = podDir[:first]
+	return dir, ns, ns + "/" + podDir[first+1:last] + "/" + filepath.Base(dir)
+}
+
+// limiterFor attaches f to its container's limiter (nil when no limit can
+// apply).
+func (t *Tailer) limiterFor(f *follower, now time.Time) *limiter {
+	if !t.cfg.RateLimit.configured() && t.opts.Limits == nil {
+		return nil
+	}
+	key, ns, name := containerOf(f.dec.path)
+	l := t.limiters[key]
+	if l == nil {
+		l = &limiter{key: key, ns: ns, name: name, path: f.dec.path}
+		t.limiters[key] = l
+		t.resolve(l, now)
+	}
+	l.refs++
+	return l
+}
+
+// releaseLimiter detaches f from its limiter; the limiter is forgotten with
+// its last file, after its last drop summary.
+func (t *Tailer) releaseLimiter(f *follower) {
+	l := f.lim
+	if l == nil {
+		return
+	}
+	f.lim = nil
+	l.refs--
+	if l.refs > 0 {
+		return
+	}
+	t.emitSummary(l, time.Now())
+	t.setLimited(l, false, time.Now())
+	delete(t.limiters, l.key)
+}
+
+// resolve sets l's limit: the pod's annotation, else its namespace's
+// entry, else the default. Buckets are kept when the limit is unchanged.
+func (t *Tailer) resolve(l *limiter, now time.Time) {
+	l.resolved = now
+	lim, ok := t.cfg.RateLimit.Namespaces[l.ns]
+	if !ok {
+		lim = t.cfg.RateLimit.Default
+	}
+	spec := ""
+	if t.opts.Limits != nil {
+		if v, found := t.opts.Limits.RateLimitAnnotation(l.path); found {
+			spec = v
+			if r, err := ParseRateLimit(v); err != nil {
+				t.warnOnce("ratelimit "+l.key+" "+v, "invalid rate-limit annotation; using the namespace or default limit",
+					"container", l.name, "annotation", RateLimitAnnotation, "err", err)
+			} else {
+				lim = r
+			}
+		}
+	}
+	if lim == l.lim && spec == l.spec && (l.lines != nil || l.bytes != nil || !lim.Limited()) {
+		return
+	}
+	changed := l.lim != lim
+	l.lim, l.spec = lim, spec
+	l.lines = newBucket(lim.LinesPerSecond, lim.BurstLines, now)
+	l.bytes = newBucket(lim.BytesPerSecond, lim.BurstBytes, now)
+	if changed && lim.Limited() {
+		t.log.Debug("rate limit", "container", l.name, "limit", lim.String())
+	}
+	if !lim.Limited() {
+		t.setLimited(l, false, now)
+	}
+}
+
+// deferring says the limit of f's container (policy defer) holds its
+// reading back now; it then brings the next read turn forward to when the
+// budget is back.
+func (t *Tailer) deferring(f *follower, now time.Time) bool {
+	l := f.lim
+	if l == nil || !l.lim.Limited() || l.lim.policy() != PolicyDefer {
+		return false
+	}
+	l.lines.refill(now)
+	l.bytes.refill(now)
+	at := now
+	for _, b := range []*bucket{l.lines, l.bytes} {
+		if r := b.readyAt(now, t.cfg.ReadInterval); r.After(at) {
+			at = r
+		}
+	}
+	if !at.After(now) {
+		return false
+	}
+	if f.more || f.size > f.off {
+		t.setLimited(l, true, now)
+	}
+	if t.limitWake.IsZero() || at.Before(t.limitWake) {
+		t.limitWake = at
+	}
+	return true
+}
+
+// allowance is what f's container may read in this turn under policy
+// defer: lines and bytes (MaxInt64: no limit); counting says the read
+// must count its lines (and charge them).
+func (t *Tailer) allowance(f *follower, now time.Time) (lines, bytes int64, counting bool) {
+	l := f.lim
+	if l == nil || !l.lim.Limited() {
+		return math.MaxInt64, math.MaxInt64, false
+	}
+	l.lines.refill(now)
+	l.bytes.refill(now)
+	if l.lim.policy() != PolicyDefer {
+		return math.MaxInt64, math.MaxInt64, false
+	}
+	return max(l.lines.avail(), 0), max(l.bytes.avail(), 0), true
+}
+
+// cutLines returns how many bytes of p hold at most n newlines' worth of
+// lines (all of p if it has fewer) and how many newlines that is.
+func cutLines(p []byte, n int64) (keep int, count int64) {
+	for count < n {
+		i := bytes.IndexByte(p[keep:], '\n')
+		if i < 0 {
+			return len(p), count
+		}
+		keep += i + 1
+		count++
+	}
+	return keep, count
+}
+
+// charge spends what a read under policy defer took, and ends the
+// container's limited episode when the read reached the end of the file.
+func (t *Tailer) charge(f *follower, lines, nbytes int64, caughtUp bool, now time.Time) {
+	l := f.lim
+	if l == nil || !l.lim.Limited() || l.lim.policy() != PolicyDefer {
+		return
+	}
+	l.lines.take(lines)
+	l.bytes.take(nbytes)
+	if l.limited {
+		l.deferred += lines
+		t.m.linesDeferred.Add(float64(lines))
+		if caughtUp {
+			t.setLimited(l, false, now)
+		}
+	}
+}
+
+// dropLine says whether the line of raw bytes that f's container emits
+// now is over its limit under policy drop; a dropped line is counted.
+// Called with t.mu held (from collect).
+func (t *Tailer) dropLine(f *follower, raw int64) bool {
+	l := f.lim
+	if l == nil || !l.lim.Limited() || l.lim.policy() != PolicyDrop {
+		return false
+	}
+	if l.lines.avail() >= 1 && l.bytes.avail() >= raw {
+		l.lines.take(1)
+		l.bytes.take(raw)
+		return false
+	}
+	now := time.Now()
+	if l.dropped == 0 {
+		l.dropFrom = now
+	}
+	l.dropped++
+	l.droppedBytes += raw
+	l.lastDrop = now
+	t.m.linesDropped.WithLabelValues(dropRateLimit).Inc()
+	if !l.limited {
+		t.setLimited(l, true, now)
+	}
+	return true
+}
+
+// setLimited starts or ends a container's limited episode, with a warning
+// naming it and the limited-containers gauge.
+func (t *Tailer) setLimited(l *limiter, on bool, now time.Time) {
+	if l.limited == on {
+		return
+	}
+	l.limited = on
+	if on {
+		l.since, l.deferred = now, 0
+		t.m.limitedContainers.Inc()
+		t.log.Warn("container over its rate limit; "+map[bool]string{true: "reading deferred", false: "dropping lines"}[l.lim.policy() == PolicyDefer],
+			"container", l.name, "limit", l.lim.String())
+		return
+	}
+	t.m.limitedContainers.Dec()
+	args := []any{"container", l.name, "limit", l.lim.String(), "for", now.Sub(l.since).Round(time.Millisecond)}
+	if l.lim.policy() == PolicyDefer {
+		args = append(args, "deferred_lines", l.deferred)
+	}
+	t.log.Warn("container back within its rate limit", args...)
+}
+
+// limitTick runs with every poll: it re-resolves limits every
+// rescan_interval, emits the drop summaries that are due, and ends the
+// episodes of containers that stopped dropping.
+func (t *Tailer) limitTick(now time.Time) {
+	for _, l := range t.limiters {
+		if now.Sub(l.resolved) >= t.cfg.RescanInterval {
+			t.resolve(l, now)
+		}
+		if l.dropped > 0 && now.Sub(l.dropFrom) >= t.cfg.RateLimit.SummaryInterval {
+			t.emitSummary(l, now)
+		}
+		if l.limited && l.lim.policy() == PolicyDrop && l.dropped == 0 && now.Sub(l.lastDrop) >= t.cfg.RateLimit.SummaryInterval {
+			t.setLimited(l, false, now)
+		}
+	}
+}
+
+// emitSummary puts into the batch one record saying how many lines of l's
+// container were dropped since the last one, so a reader of the topic sees
+// the gap. It carries no cursor (its acknowledgement commits nothing) and
+// the container's path, so enrichment gives it the pod's metadata.
+func (t *Tailer) emitSummary(l *limiter, now time.Time) {
+	if l.dropped == 0 {
+		return
+	}
+	body := fmt.Sprintf("ferry: %d lines (%d bytes) of this container dropped by its rate limit (%s) from %s to %s",
+		l.dropped, l.droppedBytes, l.lim.String(), l.dropFrom.UTC().Format(time.RFC3339Nano), l.lastDrop.UTC().Format(time.RFC3339Nano))
+	rec := event.Log{Time: now, ReadAt: now.UnixNano(), Body: []byte(body), Path: l.path, Stream: event.Stderr}
+	t.mu.Lock()
+	if t.batch == nil {
+		t.batch = event.NewBatch()
+	}
+	t.batch = append(t.batch, rec)
+	t.batchMem += int64(len(body)) + lineOverhead
+	if len(t.batch) >= maxBatchLines || t.batchMem >= maxBatchBytes {
+		t.ready = append(t.ready, t.batch)
+		t.batch, t.batchMem = nil, 0
+	}
+	t.mu.Unlock()
+	t.m.dropSummaries.Inc()
+	l.dropped, l.droppedBytes = 0, 0
+}
+
+// rotatedUnread counts the lost bytes of f, closed unread at delete_wait,
+// as "rotated_unread" when its container was held back by its rate limit
+// and f had been rotated away (its path names a newer file): kubelet
+// removed or compressed it before the limit let it be read. False if
+// that is not the case (the caller counts them as "deleted").
+func (t *Tailer) rotatedUnread(f *follower, lost int64) bool {
+	l := f.lim
+	if l == nil || !l.limited || l.lim.policy() != PolicyDefer || t.byPath[f.dec.path] == f {
+		return false
+	}
+	t.m.lost.WithLabelValues(lostRotatedUnread).Add(float64(lost))
+	t.log.Warn("rotated log file of a rate-limited container removed before it was read; bytes lost",
+		"container", l.name, "path", f.path, "bytes", lost, "limit", l.lim.String())
+	return true
+}
