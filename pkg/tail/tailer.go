@@ -95,6 +95,7 @@ type Tailer struct {
 	limitsOn  bool
 	limiters  map[string]*limiter // by container
 	limitWake time.Time           // when a deferred container may read again
+	pollOnly  bool                // tests under testing/synctest: no fsnotify reader
 }
 
 // New checks cfg and builds a tailer that sends batches of lines to out.
@@ -157,7 +158,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 	}
 	defer close(t.out)
 	t.loadState()
-	if w, err := newNotifier(); err != nil {
+	if t.pollOnly {
+		// Polling alone finds every change (within poll_interval).
+	} else if w, err := newNotifier(); err != nil {
 		t.log.Warn("file notifications unavailable; relying on polling", "err", err)
 	} else {
 		t.watcher = w
