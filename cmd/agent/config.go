@@ -448,4 +448,5 @@ func (c *Config) apply() {
 	c.Logs.MaxInflightBytes = c.Memory.QueueBytes
 	c.Kubernetes.NodeName = c.NodeName
 	c.Kubernetes.Annotations = processingAnnotations(c.Kubernetes.Annotations, c.Processing)
+	c.Kubernetes.Annotations = rateLimitAnnotations(c.Kubernetes.Annotations)
 }

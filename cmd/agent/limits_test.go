@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+	"github.com/ferry-dev/ferry/pkg/tail"
+)
+
+// TestAnnotationLimits: the rate-limit annotation enrichment put on a
+// container's lines is what the tailer is told for that container's files
+// (rotated ones included), changes when the pod's annotation changes, and
+// is forgotten an hour after the container's last line.
+func TestAnnotationLimits(t *testing.T) {
+	a := newAnnotationLimits()
+	in, out := make(chan []event.Log, 1), make(chan []event.Log, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.run(context.Background(), in, out) }()
+	web := &event.Meta{Annotations: map[string]string{tail.RateLimitAnnotation: "lines=10"}}
+	db := &event.Meta{Annotations: map[string]string{"other": "x"}}
+	batch := []event.Log{
+		{Path: "/var/log/pods/shop_web_u1/app/0.log", Meta: web},
+		{Path: "/var/log/pods/shop_db_u2/app/0.log", Meta: db},
+		{Path: "/var/log/pods/shop_new_u3/app/0.log"}, // not enriched (yet)
+	}
+	in <- batch
+	if got := <-out; len(got) != 3 {
+		t.Fatalf("forwarded %d lines, want 3", len(got))
+	}
+	for _, tc := range []struct {
+		path   string
+		want   string
+		wantOK bool
+	}{
+		{"/var/log/pods/shop_web_u1/app/0.log", "lines=10", true},
+		{"/var/log/pods/shop_web_u1/app/0.log.20261205-000000", "lines=10", true},
+		{"/var/log/pods/shop_db_u2/app/0.log", "", false},
+		{"/var/log/pods/shop_new_u3/app/0.log", "", false},
+	} {
+		if v, ok := a.RateLimitAnnotation(tc.path); v != tc.want || ok != tc.wantOK {
+			t.Errorf("%s: %q %v, want %q %v", tc.path, v, ok, tc.want, tc.wantOK)
+		}
+	}
+	changed := &event.Meta{Annotations: map[string]string{tail.RateLimitAnnotation: "none"}}
+	a.observe([]event.Log{{Path: "/var/log/pods/shop_web_u1/app/0.log", Meta: changed}}, time.Now())
+	if v, _ := a.RateLimitAnnotation("/var/log/pods/shop_web_u1/app/0.log"); v != "none" {
+		t.Errorf("after the annotation changed: %q, want none", v)
+	}
+	a.sweep(time.Now().Add(annotationForget))
+	if _, ok := a.RateLimitAnnotation("/var/log/pods/shop_web_u1/app/0.log"); ok {
+		t.Error("a container unseen for an hour is still known")
+	}
+	close(in)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := <-out; ok {
+		t.Fatal("out not closed after in")
+	}
+}
+
+func TestRateLimitAnnotationKept(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.apply()
+	n := 0
+	for _, p := range cfg.Kubernetes.Annotations {
+		if p == tail.RateLimitAnnotation {
+			n++
+		}
+	}
+	cfg.apply()
+	for _, p := range cfg.Kubernetes.Annotations {
+		if p == tail.RateLimitAnnotation {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("the rate-limit annotation is kept %d times in two applies, want once each", n)
+	}
+}
+
+// TestRateLimitConfig: the rate-limit keys decode, and their problems are
+// reported with their paths.
+func TestRateLimitConfig(t *testing.T) {
+	lookup := env(map[string]string{"NODE_NAME": "n"})
+	good := []byte(`sink: {kafka: {brokers: ["k:9092"]}}
+logs:
+  rate_limit:
+    default: {lines_per_second: 1000, burst_lines: 2000}
+    namespaces:
+      batch: {bytes_per_second: 1048576, policy: drop}
+    summary_interval: 30s
+`)
+	cfg, err := ParseConfig(good, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := cfg.Logs.RateLimit
+	if rl.Default.LinesPerSecond != 1000 || rl.Default.BurstLines != 2000 || rl.Namespaces["batch"].Policy != tail.PolicyDrop ||
+		rl.Namespaces["batch"].BytesPerSecond != 1<<20 || rl.SummaryInterval != 30*time.Second {
+		t.Errorf("decoded %+v", rl)
+	}
+	bad := []byte(`sink: {kafka: {brokers: ["k:9092"]}}
+logs:
+  rate_limit:
+    default: {lines_per_second: -1}
+    namespaces:
+      batch: {lines: 5}
+      web: {policy: later}
+      web: {}
+    summary_interval: 0s
+`)
+	_, err = ParseConfig(bad, lookup)
+	for _, want := range []string{"logs.rate_limit.namespaces.batch.lines", "logs.rate_limit.namespaces.web",
+		"duplicate key", "logs.rate_limit.default.lines_per_second", "logs.rate_limit.summary_interval"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err %v, want it to name %s", err, want)
+		}
+	}
+}
