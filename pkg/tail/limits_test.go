@@ -2,6 +2,7 @@ package tail
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -217,7 +218,11 @@ func limitConfig(dir, state string, lim RateLimit) Config {
 }
 
 func startPolling(t *testing.T, cfg Config) *runner {
-	return startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) { tl.pollOnly = true })
+	return startPollingLog(t, cfg, nil)
+}
+
+func startPollingLog(t *testing.T, cfg Config, logger *slog.Logger) *runner {
+	return startRunnerTuned(t, cfg, Options{}, logger, func(tl *Tailer) { tl.pollOnly = true })
 }
 
 // noisyLines is lines from..to of the noisy container.
@@ -266,7 +271,8 @@ func TestNoisyNeighbourDeferred(t *testing.T) {
 			quietPaths[i] = mkContainer(t, dir, fmt.Sprintf("ns_quiet%d_uid", i))
 			appendFile(t, quietPaths[i], "")
 		}
-		r := startPolling(t, cfg)
+		logs := &lockedBuffer{}
+		r := startPollingLog(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		synctest.Wait()
 		start := time.Now()
 		written, quietWritten := 0, 0
@@ -340,6 +346,23 @@ func TestNoisyNeighbourDeferred(t *testing.T) {
 		}
 		if g := testutil.ToFloat64(r.tl.m.limitedContainers); g != 0 {
 			t.Errorf("rate_limited_containers = %v once caught up, want 0", g)
+		}
+		// One episode, warned about when it starts and when it ends,
+		// naming the container; the quiet ones are never named.
+		out := logs.String()
+		for _, want := range []string{`msg="container over its rate limit; reading deferred"`, `msg="container back within its rate limit"`} {
+			n := 0
+			for _, line := range strings.Split(out, "\n") {
+				if strings.Contains(line, want) && strings.Contains(line, " container=ns/noisy/app ") {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d warnings %s naming the container, want 1; log:\n%s", n, want, out)
+			}
+		}
+		if strings.Contains(out, "quiet") {
+			t.Errorf("a quiet container was warned about:\n%s", out)
 		}
 		t.Logf("noisy lines shipped per second: %v", perSecond)
 		r.stop()
