@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -11,21 +12,23 @@ import (
 	"github.com/ferry-dev/ferry/pkg/tail"
 )
 
-// annotationLimits tells the tailer the ferry.dev/rate-limit annotation of
-// each container's pod, as enrichment put it on the container's lines: it
-// watches the enriched batches on their way to processing. A container's
-// annotation is therefore known once its first lines were enriched, and
-// the tailer applies it within its rescan_interval; before that the
-// namespace's or the default limit applies.
+// annotationLimits tells the tailer the ferry.dev/rate-limit annotation
+// and the labels of each container's pod, as enrichment put them on the
+// container's lines: it watches the enriched batches on their way to
+// processing. A container's annotation and labels are therefore known once
+// its first lines were enriched, and the tailer applies them within its
+// rescan_interval; before that the namespace's or the default limit
+// applies.
 type annotationLimits struct {
 	mu    sync.RWMutex
 	byDir map[string]annotationSeen // by container directory
 }
 
 type annotationSeen struct {
-	value string
-	ok    bool
-	seen  time.Time
+	value  string
+	ok     bool
+	labels map[string]string // the enriched Meta's (shared, never written)
+	seen   time.Time
 }
 
 // annotationForget is how long a container's annotation is kept after its
@@ -46,6 +49,13 @@ func (a *annotationLimits) RateLimitAnnotation(path string) (string, bool) {
 	return s.value, s.ok
 }
 
+// PodLabels implements tail.LimitSource.
+func (a *annotationLimits) PodLabels(path string) map[string]string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.byDir[filepath.Dir(path)].labels
+}
+
 // observe records the annotations of a batch's containers.
 func (a *annotationLimits) observe(batch []event.Log, now time.Time) {
 	var last *event.Meta
@@ -61,11 +71,11 @@ func (a *annotationLimits) observe(batch []event.Log, now time.Time) {
 		a.mu.RLock()
 		s, known := a.byDir[dir]
 		a.mu.RUnlock()
-		if known && s.value == v && s.ok == ok && now.Sub(s.seen) < annotationForget/4 {
+		if known && s.value == v && s.ok == ok && sameMap(s.labels, l.Meta.Labels) && now.Sub(s.seen) < annotationForget/4 {
 			continue
 		}
 		a.mu.Lock()
-		a.byDir[dir] = annotationSeen{value: v, ok: ok, seen: now}
+		a.byDir[dir] = annotationSeen{value: v, ok: ok, labels: l.Meta.Labels, seen: now}
 		a.mu.Unlock()
 	}
 }
@@ -114,4 +124,9 @@ func rateLimitAnnotations(patterns []string) []string {
 		return patterns
 	}
 	return append(slices.Clip(patterns), tail.RateLimitAnnotation)
+}
+
+// sameMap says whether a and b are the same map (not only equal).
+func sameMap(a, b map[string]string) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer())
 }

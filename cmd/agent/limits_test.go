@@ -19,7 +19,7 @@ func TestAnnotationLimits(t *testing.T) {
 	in, out := make(chan []event.Log, 1), make(chan []event.Log, 1)
 	done := make(chan error, 1)
 	go func() { done <- a.run(context.Background(), in, out) }()
-	web := &event.Meta{Annotations: map[string]string{tail.RateLimitAnnotation: "lines=10"}}
+	web := &event.Meta{Annotations: map[string]string{tail.RateLimitAnnotation: "lines=10"}, Labels: map[string]string{"app": "web"}}
 	db := &event.Meta{Annotations: map[string]string{"other": "x"}}
 	batch := []event.Log{
 		{Path: "/var/log/pods/shop_web_u1/app/0.log", Meta: web},
@@ -43,6 +43,12 @@ func TestAnnotationLimits(t *testing.T) {
 		if v, ok := a.RateLimitAnnotation(tc.path); v != tc.want || ok != tc.wantOK {
 			t.Errorf("%s: %q %v, want %q %v", tc.path, v, ok, tc.want, tc.wantOK)
 		}
+	}
+	if got := a.PodLabels("/var/log/pods/shop_web_u1/app/0.log"); got["app"] != "web" {
+		t.Errorf("labels %v, want app=web", got)
+	}
+	if got := a.PodLabels("/var/log/pods/shop_new_u3/app/0.log"); got != nil {
+		t.Errorf("labels of a pod not enriched: %v", got)
 	}
 	changed := &event.Meta{Annotations: map[string]string{tail.RateLimitAnnotation: "none"}}
 	a.observe([]event.Log{{Path: "/var/log/pods/shop_web_u1/app/0.log", Meta: changed}}, time.Now())
@@ -92,6 +98,9 @@ logs:
     default: {lines_per_second: 1000, burst_lines: 2000}
     namespaces:
       batch: {bytes_per_second: 1048576, policy: drop}
+    selectors:
+      - match_labels: {tier: debug}
+        limit: {lines_per_second: 10}
     summary_interval: 30s
 `)
 	cfg, err := ParseConfig(good, lookup)
@@ -100,7 +109,8 @@ logs:
 	}
 	rl := cfg.Logs.RateLimit
 	if rl.Default.LinesPerSecond != 1000 || rl.Default.BurstLines != 2000 || rl.Namespaces["batch"].Policy != tail.PolicyDrop ||
-		rl.Namespaces["batch"].BytesPerSecond != 1<<20 || rl.SummaryInterval != 30*time.Second {
+		rl.Namespaces["batch"].BytesPerSecond != 1<<20 || rl.SummaryInterval != 30*time.Second ||
+		len(rl.Selectors) != 1 || rl.Selectors[0].MatchLabels["tier"] != "debug" || rl.Selectors[0].Limit.LinesPerSecond != 10 {
 		t.Errorf("decoded %+v", rl)
 	}
 	bad := []byte(`sink: {kafka: {brokers: ["k:9092"]}}
@@ -111,11 +121,16 @@ logs:
       batch: {lines: 5}
       web: {policy: later}
       web: {}
+    selectors:
+      - limit: {lines_per_second: 1}
+      - match_labels: {a: b}
+        limit: {rate: 1}
     summary_interval: 0s
 `)
 	_, err = ParseConfig(bad, lookup)
 	for _, want := range []string{"logs.rate_limit.namespaces.batch.lines", "logs.rate_limit.namespaces.web",
-		"duplicate key", "logs.rate_limit.default.lines_per_second", "logs.rate_limit.summary_interval"} {
+		"duplicate key", "logs.rate_limit.default.lines_per_second", "logs.rate_limit.summary_interval",
+		"logs.rate_limit.selectors[1].limit.rate"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err %v, want it to name %s", err, want)
 		}

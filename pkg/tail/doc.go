@@ -198,7 +198,9 @@
 // its own container) may have a rate limit (RateLimit: lines and bytes per
 // second, with bursts; token buckets in limits.go): its pod's
 // ferry.dev/rate-limit annotation (through Options.Limits, re-read every
-// rescan_interval), else its namespace's entry, else the default. Lines
+// rescan_interval), else the first selector matching its pod's labels
+// (also through Options.Limits), else its namespace's entry, else the
+// default. Lines
 // are newline-terminated lines of the file. Under policy defer the file
 // is not read while its budget is spent, and a read stops at the line or
 // byte its budget allows: the file is the buffer, reads happen once per

@@ -5,18 +5,21 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
 
-// LimitSource gives the value of the ferry.dev/rate-limit annotation of
-// the pod a log file belongs to (ok false: no annotation, or the pod is not
-// known yet). It is asked when a container's first file is opened and
+// LimitSource tells what a rate limit depends on of the pod a log file
+// belongs to: the value of its ferry.dev/rate-limit annotation (ok false:
+// no annotation, or the pod is not known yet) and its labels (nil when
+// not known). It is asked when a container's first file is opened and
 // again every rescan_interval. Implemented by the agent from enrichment.
 type LimitSource interface {
 	RateLimitAnnotation(path string) (value string, ok bool)
+	PodLabels(path string) map[string]string
 }
 
 // limiter is the rate limit of one container, shared by its files (the
@@ -98,11 +101,21 @@ func (t *Tailer) resolve(l *limiter, now time.Time) {
 		lim = t.cfg.RateLimit.Default
 	}
 	spec := ""
+	if t.opts.Limits != nil && len(t.cfg.RateLimit.Selectors) > 0 {
+		if labels := t.opts.Limits.PodLabels(l.path); labels != nil {
+			for i, s := range t.cfg.RateLimit.Selectors {
+				if s.matches(labels) {
+					lim, spec = s.Limit, "selector "+strconv.Itoa(i)
+					break
+				}
+			}
+		}
+	}
 	if t.opts.Limits != nil {
 		if v, found := t.opts.Limits.RateLimitAnnotation(l.path); found {
 			spec = v
 			if r, err := ParseRateLimit(v); err != nil {
-				t.warnOnce("ratelimit "+l.key+" "+v, "invalid rate-limit annotation; using the namespace or default limit",
+				t.warnOnce("ratelimit "+l.key+" "+v, "invalid rate-limit annotation; using the selector, namespace or default limit",
 					"container", l.name, "annotation", RateLimitAnnotation, "err", err)
 			} else {
 				lim = r

@@ -101,17 +101,40 @@ func (r RateLimit) Validate() error {
 
 // LimitsConfig sets the rate limits of containers (the `logs.rate_limit`
 // section of the agent's config). The limit of a container is, first
-// found: its pod's ferry.dev/rate-limit annotation, its namespace's entry,
-// the default. Each replaces the others whole.
+// found: its pod's ferry.dev/rate-limit annotation, the first selector
+// matching its pod's labels, its namespace's entry, the default. Each
+// replaces the others whole.
 type LimitsConfig struct {
 	// Default applies to every container. Default: no limit.
 	Default RateLimit `yaml:"default"`
 	// Namespaces overrides Default for the containers of a namespace.
 	// Default none.
 	Namespaces map[string]RateLimit `yaml:"namespaces"`
+	// Selectors override the namespace and the default for the pods whose
+	// labels match, the first matching one applying. Pod labels come from
+	// enrichment, like the annotation. Default none.
+	Selectors []SelectorLimit `yaml:"selectors"`
 	// SummaryInterval is how often a container whose lines are dropped
 	// (policy drop) gets one record saying how many. Default 10s.
 	SummaryInterval time.Duration `yaml:"summary_interval"`
+}
+
+// SelectorLimit is the limit of the pods whose labels match.
+type SelectorLimit struct {
+	// MatchLabels are the labels a pod must all carry, with these values.
+	// Required.
+	MatchLabels map[string]string `yaml:"match_labels"`
+	// Limit is their containers' limit.
+	Limit RateLimit `yaml:"limit"`
+}
+
+func (s SelectorLimit) matches(labels map[string]string) bool {
+	for k, v := range s.MatchLabels {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 func (c LimitsConfig) validate() []error {
@@ -130,6 +153,13 @@ func (c LimitsConfig) validate() []error {
 			errs = append(errs, errors.New("rate_limit.namespaces: a namespace name is empty"))
 		}
 		prefix("rate_limit.namespaces."+ns, r.Validate())
+	}
+	for i, s := range c.Selectors {
+		p := fmt.Sprintf("rate_limit.selectors[%d]", i)
+		if len(s.MatchLabels) == 0 {
+			errs = append(errs, fmt.Errorf("%s.match_labels: must name at least one label", p))
+		}
+		prefix(p+".limit", s.Limit.Validate())
 	}
 	if c.SummaryInterval <= 0 {
 		errs = append(errs, errors.New("rate_limit.summary_interval: must be > 0"))
@@ -151,6 +181,11 @@ func (c LimitsConfig) configured() bool {
 	}
 	for _, r := range c.Namespaces {
 		if r.Limited() {
+			return true
+		}
+	}
+	for _, s := range c.Selectors {
+		if s.Limit.Limited() {
 			return true
 		}
 	}

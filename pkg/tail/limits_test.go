@@ -97,8 +97,10 @@ func TestLimitsConfigValidate(t *testing.T) {
 	c.RateLimit.Default = RateLimit{LinesPerSecond: -1, Policy: "later"}
 	c.RateLimit.Namespaces = map[string]RateLimit{"kube-system": {BurstBytes: -2}}
 	c.RateLimit.SummaryInterval = 0
+	c.RateLimit.Selectors = []SelectorLimit{{Limit: RateLimit{LinesPerSecond: 1}}, {MatchLabels: map[string]string{"a": "b"}, Limit: RateLimit{Policy: "x"}}}
 	err := c.Validate()
 	for _, want := range []string{"rate_limit.default.lines_per_second", "rate_limit.default.policy",
+		"rate_limit.selectors[0].match_labels", "rate_limit.selectors[1].limit.policy",
 		"rate_limit.namespaces.kube-system.burst_bytes", "rate_limit.summary_interval"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v, want a problem with %s", err, want)
@@ -162,20 +164,38 @@ func TestCutLines(t *testing.T) {
 	}
 }
 
-type annotations map[string]string
+// pods gives annotations and labels by pod directory.
+type pods struct {
+	annotations map[string]string
+	labels      map[string]map[string]string
+}
 
-func (a annotations) RateLimitAnnotation(path string) (string, bool) {
-	v, ok := a[filepath.Base(filepath.Dir(filepath.Dir(path)))]
+func (p pods) RateLimitAnnotation(path string) (string, bool) {
+	v, ok := p.annotations[filepath.Base(filepath.Dir(filepath.Dir(path)))]
 	return v, ok
 }
 
-// TestLimitResolution: annotation, else namespace, else default; an
-// invalid annotation falls back.
+func (p pods) PodLabels(path string) map[string]string {
+	return p.labels[filepath.Base(filepath.Dir(filepath.Dir(path)))]
+}
+
+// TestLimitResolution: annotation, else the first matching selector, else
+// namespace, else default; an invalid annotation falls back.
 func TestLimitResolution(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.RateLimit.Default = RateLimit{LinesPerSecond: 100}
 	cfg.RateLimit.Namespaces = map[string]RateLimit{"batch": {BytesPerSecond: 5000, Policy: PolicyDrop}, "free": {}}
-	src := annotations{"shop_web_uid1": "lines=7,policy=drop", "shop_bad_uid2": "lines=fast", "batch_none_uid3": "none"}
+	cfg.RateLimit.Selectors = []SelectorLimit{
+		{MatchLabels: map[string]string{"tier": "debug", "team": "a"}, Limit: RateLimit{LinesPerSecond: 1}},
+		{MatchLabels: map[string]string{"tier": "debug"}, Limit: RateLimit{LinesPerSecond: 2}},
+	}
+	src := pods{
+		annotations: map[string]string{"shop_web_uid1": "lines=7,policy=drop", "shop_bad_uid2": "lines=fast", "batch_none_uid3": "none", "shop_both_uid9": "lines=9"},
+		labels: map[string]map[string]string{
+			"shop_a_uid7": {"tier": "debug", "team": "a"}, "batch_b_uid8": {"tier": "debug", "team": "b"},
+			"shop_both_uid9": {"tier": "debug"}, "shop_c_uid10": {"tier": "prod"},
+		},
+	}
 	tl, err := New(cfg, nil, make(chan<- []event.Log), Options{Limits: src})
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +210,10 @@ func TestLimitResolution(t *testing.T) {
 		{"/l/batch_job_uid4/app/0.log", RateLimit{BytesPerSecond: 5000, Policy: PolicyDrop}},
 		{"/l/free_x_uid5/app/0.log", RateLimit{}},
 		{"/l/other_y_uid6/app/0.log", RateLimit{LinesPerSecond: 100}},
+		{"/l/shop_a_uid7/app/0.log", RateLimit{LinesPerSecond: 1}},    // the first selector matching
+		{"/l/batch_b_uid8/app/0.log", RateLimit{LinesPerSecond: 2}},   // a selector before the namespace
+		{"/l/shop_both_uid9/app/0.log", RateLimit{LinesPerSecond: 9}}, // the annotation before a selector
+		{"/l/shop_c_uid10/app/0.log", RateLimit{LinesPerSecond: 100}},
 		{"/elsewhere/app.log", RateLimit{LinesPerSecond: 100}},
 	} {
 		f := &follower{}
