@@ -211,10 +211,11 @@
 // rather than "deleted". Under policy drop the file is read at full speed
 // and the lines over the limit are not emitted: counted in
 // ferry_tail_lines_dropped_total{reason="rate_limit"}, and every
-// summary_interval one record (no cursor; stderr; the container's path)
-// says how many lines and bytes were dropped between which times. A
-// dropped line's offset is committed with the next emitted line of its
-// file. A warning names each container when it starts being limited (its
+// summary_interval one record (stderr; the container's path) says how
+// many lines and bytes were dropped between which times. Dropped lines are
+// committed with the next emitted line of their file, or, when the last
+// line read was dropped, with the summary (it then carries that line's
+// cursor). A warning names each container when it starts being limited (its
 // reading deferred, or a line dropped) and when it stops (its backlog
 // read, or no drop for summary_interval);
 // ferry_tail_rate_limited_containers counts those limited now. The code is

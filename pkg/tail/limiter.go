@@ -42,6 +42,10 @@ type limiter struct {
 	droppedBytes int64
 	dropFrom     time.Time // the first drop since the last summary
 	lastDrop     time.Time
+	// The last line dropped: its file's generation, end and safe offset,
+	// so that the summary can commit past it (see emitSummary).
+	dropTr            *tracker
+	dropEnd, dropSafe int64
 }
 
 // containerOf names the container of a kubelet log path
@@ -213,10 +217,10 @@ func (t *Tailer) charge(f *follower, lines, nbytes int64, caughtUp bool, now tim
 	}
 }
 
-// dropLine says whether the line of raw bytes that f's container emits
-// now is over its limit under policy drop; a dropped line is counted.
-// Called with t.mu held (from collect).
-func (t *Tailer) dropLine(f *follower, raw int64) bool {
+// dropLine says whether the line of raw bytes ending at mk.end that f's
+// container emits now is over its limit under policy drop; a dropped line
+// is counted. Called with t.mu held (from collect).
+func (t *Tailer) dropLine(f *follower, raw int64, mk mark) bool {
 	l := f.lim
 	if l == nil || !l.lim.Limited() || l.lim.policy() != PolicyDrop {
 		return false
@@ -233,6 +237,7 @@ func (t *Tailer) dropLine(f *follower, raw int64) bool {
 	l.dropped++
 	l.droppedBytes += raw
 	l.lastDrop = now
+	l.dropTr, l.dropEnd, l.dropSafe = f.tr, mk.end, mk.safe
 	t.m.linesDropped.WithLabelValues(dropRateLimit).Inc()
 	if !l.limited {
 		t.setLimited(l, true, now)
@@ -281,8 +286,11 @@ func (t *Tailer) limitTick(now time.Time) {
 
 // emitSummary puts into the batch one record saying how many lines of l's
 // container were dropped since the last one, so a reader of the topic sees
-// the gap. It carries no cursor (its acknowledgement commits nothing) and
-// the container's path, so enrichment gives it the pod's metadata.
+// the gap. It carries the container's path, so enrichment gives it the
+// pod's metadata. When the last line read of its file was dropped, the
+// summary carries that line's cursor: its acknowledgement commits past the
+// dropped lines (otherwise the next emitted line's does, and the summary
+// has no cursor).
 func (t *Tailer) emitSummary(l *limiter, now time.Time) {
 	if l.dropped == 0 {
 		return
@@ -290,7 +298,14 @@ func (t *Tailer) emitSummary(l *limiter, now time.Time) {
 	body := fmt.Sprintf("ferry: %d lines (%d bytes) of this container dropped by its rate limit (%s) from %s to %s",
 		l.dropped, l.droppedBytes, l.lim.String(), l.dropFrom.UTC().Format(time.RFC3339Nano), l.lastDrop.UTC().Format(time.RFC3339Nano))
 	rec := event.Log{Time: now, ReadAt: now.UnixNano(), Body: []byte(body), Path: l.path, Stream: event.Stderr}
+	var size int64
 	t.mu.Lock()
+	if tr := l.dropTr; tr != nil && t.trackers[tr.id] == tr && tr.lastEnd == l.dropEnd {
+		size = int64(len(body)) + lineOverhead
+		tr.entries = append(tr.entries, entry{end: l.dropEnd, safe: l.dropSafe, size: size})
+		rec.Cursor = event.Cursor{Source: tr.id, Offset: l.dropEnd}
+	}
+	l.dropTr = nil
 	if t.batch == nil {
 		t.batch = event.NewBatch()
 	}
@@ -301,6 +316,7 @@ func (t *Tailer) emitSummary(l *limiter, now time.Time) {
 		t.batch, t.batchMem = nil, 0
 	}
 	t.mu.Unlock()
+	t.inflight.Add(size)
 	t.m.dropSummaries.Inc()
 	l.dropped, l.droppedBytes = 0, 0
 }

@@ -467,7 +467,21 @@ func TestNoisyNeighbourDropped(t *testing.T) {
 			t.Errorf("rate_limited_containers = %v after the drops stopped, want 0", g)
 		}
 		t.Logf("written %d, shipped %d, dropped %v in %d summaries", written, shipped, dropped, summaries)
+		// Every line was shipped or dropped and summarised: the checkpoint
+		// reaches the end of the file, so a restart reads none again.
 		r.stop()
+		if err := r.tl.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var off int64 = -1
+		for _, e := range readState(t, state).Files {
+			if strings.Contains(e.Path, "/ns_noisy_uid/") {
+				off = e.Offset
+			}
+		}
+		if want := int64(len(noisyLines(0, written))); off != want {
+			t.Errorf("noisy file committed to %d, want its end %d", off, want)
+		}
 	})
 }
 

@@ -448,7 +448,7 @@ func (t *Tailer) collect(f *follower) {
 		if mk.end <= f.suppressTo {
 			continue // delivered before a restart (see stateEntry.AckedTo)
 		}
-		if f.lim != nil && t.dropLine(f, s-mk.heap-lineOverhead) {
+		if f.lim != nil && t.dropLine(f, s-mk.heap-lineOverhead, mk) {
 			continue // over its rate limit, policy drop: counted (limiter.go)
 		}
 		size += s
