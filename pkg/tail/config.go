@@ -73,7 +73,8 @@ func DefaultConfig() Config {
 		ReadBytesPerTurn: 256 << 10,
 		CommitInterval:   time.Second,
 		DeleteWait:       30 * time.Second,
-		RateLimit:        LimitsConfig{Default: RateLimit{Policy: PolicyDefer}, SummaryInterval: 10 * time.Second},
+		RateLimit: LimitsConfig{Default: RateLimit{Policy: PolicyDefer}, PerPod: RateLimit{Policy: PolicyDefer},
+			PerNamespace: RateLimit{Policy: PolicyDefer}, SummaryInterval: 10 * time.Second},
 		MaxInflightBytes: 32 << 20,
 	}
 }

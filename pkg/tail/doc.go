@@ -200,7 +200,11 @@
 // ferry.dev/rate-limit annotation (through Options.Limits, re-read every
 // rescan_interval), else the first selector matching its pod's labels
 // (also through Options.Limits), else its namespace's entry, else the
-// default. Lines
+// default. The aggregates per_pod and per_namespace add buckets shared by
+// a pod's (a namespace's) containers, on top of each container's own; a
+// read under policy defer takes at most its container's part of an
+// aggregate's tokens (the tokens divided by the containers sharing it),
+// so the first container read after a refill does not take them all. Lines
 // are newline-terminated lines of the file. Under policy defer the file
 // is not read while its budget is spent, and a read stops at the line or
 // byte its budget allows: the file is the buffer, reads happen once per

@@ -22,20 +22,40 @@ type LimitSource interface {
 	PodLabels(path string) map[string]string
 }
 
+// gate is one limit applied: its configuration and its buckets.
+type gate struct {
+	lim          RateLimit
+	lines, bytes *bucket
+}
+
+func (g *gate) refill(now time.Time) {
+	g.lines.refill(now)
+	g.bytes.refill(now)
+}
+
+// aggregate is a limit shared by the containers of a pod or a namespace.
+type aggregate struct {
+	gate
+	key  string
+	refs int // containers
+}
+
 // limiter is the rate limit of one container, shared by its files (the
-// current one and those rotated before it). Owned by the Run goroutine.
+// current one and those rotated before it), with the aggregates of its
+// pod and namespace. Owned by the Run goroutine.
 type limiter struct {
-	key      string // the container's directory (or its file, outside kubelet's layout)
-	ns, name string // namespace, and namespace/pod/container for logs
-	path     string // the container's log path, for summary records
-	refs     int    // open followers
-	spec     string // the annotation the limit was resolved from
-	lim      RateLimit
-	lines    *bucket
-	bytes    *bucket
+	gate                // the container's own limit
+	key      string     // the container's directory (or its file, outside kubelet's layout)
+	ns, name string     // namespace, and namespace/pod/container for logs
+	path     string     // the container's log path, for summary records
+	refs     int        // open followers
+	spec     string     // the annotation the limit was resolved from
+	pod, nsa *aggregate // per_pod and per_namespace aggregates, when set
 	resolved time.Time
+	all      [3]*gate // scratch for gates
 
 	limited      bool      // held back (defer) or dropping (drop) now
+	mode         string    // the policy that limits it (PolicyDefer or PolicyDrop)
 	since        time.Time // when limited started
 	deferred     int64     // lines read late in this episode
 	dropped      int64     // lines dropped since the last summary
@@ -74,9 +94,68 @@ func (t *Tailer) limiterFor(f *follower, now time.Time) *limiter {
 		l = &limiter{key: key, ns: ns, name: name, path: f.dec.path}
 		t.limiters[key] = l
 		t.resolve(l, now)
+		if ns != "" { // kubelet's layout: the pod is the container's parent directory
+			l.pod = t.aggregateFor("pod "+filepath.Dir(key), t.cfg.RateLimit.PerPod, now)
+			l.nsa = t.aggregateFor("namespace "+ns, t.cfg.RateLimit.PerNamespace, now)
+		}
 	}
 	l.refs++
 	return l
+}
+
+// aggregateFor returns the aggregate of key (nil when lim limits nothing).
+func (t *Tailer) aggregateFor(key string, lim RateLimit, now time.Time) *aggregate {
+	if !lim.Limited() {
+		return nil
+	}
+	a := t.aggregates[key]
+	if a == nil {
+		a = &aggregate{key: key, gate: gate{lim: lim, lines: newBucket(lim.LinesPerSecond, lim.BurstLines, now),
+			bytes: newBucket(lim.BytesPerSecond, lim.BurstBytes, now)}}
+		t.aggregates[key] = a
+	}
+	a.refs++
+	return a
+}
+
+func (t *Tailer) releaseAggregate(a *aggregate) {
+	if a == nil {
+		return
+	}
+	if a.refs--; a.refs == 0 {
+		delete(t.aggregates, a.key)
+	}
+}
+
+// gates are the limits of l's container under policy: its own, its
+// pod's, its namespace's (those set and with that policy).
+func (l *limiter) gates(policy string) []*gate {
+	gs := l.all[:0]
+	for _, g := range []*gate{&l.gate, l.pod.g(), l.nsa.g()} {
+		if g != nil && g.lim.Limited() && g.lim.policy() == policy {
+			gs = append(gs, g)
+		}
+	}
+	return gs
+}
+
+func (a *aggregate) g() *gate {
+	if a == nil {
+		return nil
+	}
+	return &a.gate
+}
+
+// describe names l's limits for logs and summaries.
+func (l *limiter) describe() string {
+	s := l.lim.String()
+	if l.pod != nil {
+		s += "; per pod " + l.pod.lim.String()
+	}
+	if l.nsa != nil {
+		s += "; per namespace " + l.nsa.lim.String()
+	}
+	return s
 }
 
 // releaseLimiter detaches f from its limiter; the limiter is forgotten with
@@ -92,7 +171,9 @@ func (t *Tailer) releaseLimiter(f *follower) {
 		return
 	}
 	t.emitSummary(l, time.Now())
-	t.setLimited(l, false, time.Now())
+	t.setLimited(l, false, "", time.Now())
+	t.releaseAggregate(l.pod)
+	t.releaseAggregate(l.nsa)
 	delete(t.limiters, l.key)
 }
 
@@ -136,32 +217,37 @@ func (t *Tailer) resolve(l *limiter, now time.Time) {
 	if changed && lim.Limited() {
 		t.log.Debug("rate limit", "container", l.name, "limit", lim.String())
 	}
-	if !lim.Limited() {
-		t.setLimited(l, false, now)
+	if !lim.Limited() && l.pod == nil && l.nsa == nil {
+		t.setLimited(l, false, "", now)
 	}
 }
 
-// deferring says the limit of f's container (policy defer) holds its
-// reading back now; it then brings the next read turn forward to when the
-// budget is back.
+// deferring says the limits of f's container (policy defer: its own, its
+// pod's, its namespace's) hold its reading back now; it then brings the
+// next read turn forward to when the budget is back.
 func (t *Tailer) deferring(f *follower, now time.Time) bool {
 	l := f.lim
-	if l == nil || !l.lim.Limited() || l.lim.policy() != PolicyDefer {
+	if l == nil {
 		return false
 	}
-	l.lines.refill(now)
-	l.bytes.refill(now)
+	gs := l.gates(PolicyDefer)
+	if len(gs) == 0 {
+		return false
+	}
 	at := now
-	for _, b := range []*bucket{l.lines, l.bytes} {
-		if r := b.readyAt(now, t.cfg.ReadInterval); r.After(at) {
-			at = r
+	for _, g := range gs {
+		g.refill(now)
+		for _, b := range []*bucket{g.lines, g.bytes} {
+			if r := b.readyAt(now, t.cfg.ReadInterval); r.After(at) {
+				at = r
+			}
 		}
 	}
 	if !at.After(now) {
 		return false
 	}
 	if f.more || f.size > f.off {
-		t.setLimited(l, true, now)
+		t.setLimited(l, true, PolicyDefer, now)
 	}
 	if t.limitWake.IsZero() || at.Before(t.limitWake) {
 		t.limitWake = at
@@ -173,16 +259,36 @@ func (t *Tailer) deferring(f *follower, now time.Time) bool {
 // defer: lines and bytes (MaxInt64: no limit); counting says the read
 // must count its lines (and charge them).
 func (t *Tailer) allowance(f *follower, now time.Time) (lines, bytes int64, counting bool) {
+	lines, bytes = math.MaxInt64, math.MaxInt64
 	l := f.lim
-	if l == nil || !l.lim.Limited() {
-		return math.MaxInt64, math.MaxInt64, false
+	if l == nil {
+		return lines, bytes, false
 	}
-	l.lines.refill(now)
-	l.bytes.refill(now)
-	if l.lim.policy() != PolicyDefer {
-		return math.MaxInt64, math.MaxInt64, false
+	l.refill(now) // for policy drop too (dropLine takes from them)
+	if l.pod != nil {
+		l.pod.refill(now)
 	}
-	return max(l.lines.avail(), 0), max(l.bytes.avail(), 0), true
+	if l.nsa != nil {
+		l.nsa.refill(now)
+	}
+	gs := l.gates(PolicyDefer)
+	for _, g := range gs {
+		gl, gb := max(g.lines.avail(), 0), max(g.bytes.avail(), 0)
+		if g != &l.gate {
+			// An aggregate's budget is shared: one read takes at most
+			// its container's part, so the first container read after
+			// a refill does not take it all.
+			n := int64(1)
+			if l.pod != nil && g == &l.pod.gate {
+				n = int64(l.pod.refs)
+			} else if l.nsa != nil {
+				n = int64(l.nsa.refs)
+			}
+			gl, gb = max(gl/n, min(gl, 1)), max(gb/n, min(gb, 4096))
+		}
+		lines, bytes = min(lines, gl), min(bytes, gb)
+	}
+	return lines, bytes, len(gs) > 0
 }
 
 // cutLines returns how many bytes of p hold at most n newlines' worth of
@@ -203,16 +309,22 @@ func cutLines(p []byte, n int64) (keep int, count int64) {
 // container's limited episode when the read reached the end of the file.
 func (t *Tailer) charge(f *follower, lines, nbytes int64, caughtUp bool, now time.Time) {
 	l := f.lim
-	if l == nil || !l.lim.Limited() || l.lim.policy() != PolicyDefer {
+	if l == nil {
 		return
 	}
-	l.lines.take(lines)
-	l.bytes.take(nbytes)
-	if l.limited {
+	gs := l.gates(PolicyDefer)
+	if len(gs) == 0 {
+		return
+	}
+	for _, g := range gs {
+		g.lines.take(lines)
+		g.bytes.take(nbytes)
+	}
+	if l.limited && l.mode == PolicyDefer {
 		l.deferred += lines
 		t.m.linesDeferred.Add(float64(lines))
 		if caughtUp {
-			t.setLimited(l, false, now)
+			t.setLimited(l, false, "", now)
 		}
 	}
 }
@@ -222,12 +334,22 @@ func (t *Tailer) charge(f *follower, lines, nbytes int64, caughtUp bool, now tim
 // is counted. Called with t.mu held (from collect).
 func (t *Tailer) dropLine(f *follower, raw int64, mk mark) bool {
 	l := f.lim
-	if l == nil || !l.lim.Limited() || l.lim.policy() != PolicyDrop {
+	if l == nil {
 		return false
 	}
-	if l.lines.avail() >= 1 && l.bytes.avail() >= raw {
-		l.lines.take(1)
-		l.bytes.take(raw)
+	gs := l.gates(PolicyDrop)
+	if len(gs) == 0 {
+		return false
+	}
+	ok := true
+	for _, g := range gs {
+		ok = ok && g.lines.avail() >= 1 && g.bytes.avail() >= raw
+	}
+	if ok {
+		for _, g := range gs {
+			g.lines.take(1)
+			g.bytes.take(raw)
+		}
 		return false
 	}
 	now := time.Now()
@@ -240,28 +362,28 @@ func (t *Tailer) dropLine(f *follower, raw int64, mk mark) bool {
 	l.dropTr, l.dropEnd, l.dropSafe = f.tr, mk.end, mk.safe
 	t.m.linesDropped.WithLabelValues(dropRateLimit).Inc()
 	if !l.limited {
-		t.setLimited(l, true, now)
+		t.setLimited(l, true, PolicyDrop, now)
 	}
 	return true
 }
 
-// setLimited starts or ends a container's limited episode, with a warning
-// naming it and the limited-containers gauge.
-func (t *Tailer) setLimited(l *limiter, on bool, now time.Time) {
+// setLimited starts (under policy mode) or ends a container's limited
+// episode, with a warning naming it and the limited-containers gauge.
+func (t *Tailer) setLimited(l *limiter, on bool, mode string, now time.Time) {
 	if l.limited == on {
 		return
 	}
 	l.limited = on
 	if on {
-		l.since, l.deferred = now, 0
+		l.since, l.deferred, l.mode = now, 0, mode
 		t.m.limitedContainers.Inc()
-		t.log.Warn("container over its rate limit; "+map[bool]string{true: "reading deferred", false: "dropping lines"}[l.lim.policy() == PolicyDefer],
-			"container", l.name, "limit", l.lim.String())
+		t.log.Warn("container over its rate limit; "+map[bool]string{true: "reading deferred", false: "dropping lines"}[mode == PolicyDefer],
+			"container", l.name, "limit", l.describe())
 		return
 	}
 	t.m.limitedContainers.Dec()
-	args := []any{"container", l.name, "limit", l.lim.String(), "for", now.Sub(l.since).Round(time.Millisecond)}
-	if l.lim.policy() == PolicyDefer {
+	args := []any{"container", l.name, "limit", l.describe(), "for", now.Sub(l.since).Round(time.Millisecond)}
+	if l.mode == PolicyDefer {
 		args = append(args, "deferred_lines", l.deferred)
 	}
 	t.log.Warn("container back within its rate limit", args...)
@@ -278,8 +400,8 @@ func (t *Tailer) limitTick(now time.Time) {
 		if l.dropped > 0 && now.Sub(l.dropFrom) >= t.cfg.RateLimit.SummaryInterval {
 			t.emitSummary(l, now)
 		}
-		if l.limited && l.lim.policy() == PolicyDrop && l.dropped == 0 && now.Sub(l.lastDrop) >= t.cfg.RateLimit.SummaryInterval {
-			t.setLimited(l, false, now)
+		if l.limited && l.mode == PolicyDrop && l.dropped == 0 && now.Sub(l.lastDrop) >= t.cfg.RateLimit.SummaryInterval {
+			t.setLimited(l, false, "", now)
 		}
 	}
 }
@@ -296,7 +418,7 @@ func (t *Tailer) emitSummary(l *limiter, now time.Time) {
 		return
 	}
 	body := fmt.Sprintf("ferry: %d lines (%d bytes) of this container dropped by its rate limit (%s) from %s to %s",
-		l.dropped, l.droppedBytes, l.lim.String(), l.dropFrom.UTC().Format(time.RFC3339Nano), l.lastDrop.UTC().Format(time.RFC3339Nano))
+		l.dropped, l.droppedBytes, l.describe(), l.dropFrom.UTC().Format(time.RFC3339Nano), l.lastDrop.UTC().Format(time.RFC3339Nano))
 	rec := event.Log{Time: now, ReadAt: now.UnixNano(), Body: []byte(body), Path: l.path, Stream: event.Stderr}
 	var size int64
 	t.mu.Lock()
@@ -328,11 +450,11 @@ func (t *Tailer) emitSummary(l *limiter, now time.Time) {
 // that is not the case (the caller counts them as "deleted").
 func (t *Tailer) rotatedUnread(f *follower, lost int64) bool {
 	l := f.lim
-	if l == nil || !l.limited || l.lim.policy() != PolicyDefer || t.byPath[f.dec.path] == f {
+	if l == nil || !l.limited || l.mode != PolicyDefer || t.byPath[f.dec.path] == f {
 		return false
 	}
 	t.m.lost.WithLabelValues(lostRotatedUnread).Add(float64(lost))
 	t.log.Warn("rotated log file of a rate-limited container removed before it was read; bytes lost",
-		"container", l.name, "path", f.path, "bytes", lost, "limit", l.lim.String())
+		"container", l.name, "path", f.path, "bytes", lost, "limit", l.describe())
 	return true
 }

@@ -114,6 +114,13 @@ type LimitsConfig struct {
 	// labels match, the first matching one applying. Pod labels come from
 	// enrichment, like the annotation. Default none.
 	Selectors []SelectorLimit `yaml:"selectors"`
+	// PerPod limits each pod's containers together (an aggregate, on top
+	// of each container's own limit). Default: no limit.
+	PerPod RateLimit `yaml:"per_pod"`
+	// PerNamespace limits each namespace's containers together (an
+	// aggregate, on top of the pod's and the container's). Default: no
+	// limit.
+	PerNamespace RateLimit `yaml:"per_namespace"`
 	// SummaryInterval is how often a container whose lines are dropped
 	// (policy drop) gets one record saying how many. Default 10s.
 	SummaryInterval time.Duration `yaml:"summary_interval"`
@@ -148,6 +155,8 @@ func (c LimitsConfig) validate() []error {
 		}
 	}
 	prefix("rate_limit.default", c.Default.Validate())
+	prefix("rate_limit.per_pod", c.PerPod.Validate())
+	prefix("rate_limit.per_namespace", c.PerNamespace.Validate())
 	for ns, r := range c.Namespaces {
 		if ns == "" {
 			errs = append(errs, errors.New("rate_limit.namespaces: a namespace name is empty"))
@@ -176,7 +185,7 @@ func unjoin(err error) []error {
 
 // configured says whether any limit may apply.
 func (c LimitsConfig) configured() bool {
-	if c.Default.Limited() {
+	if c.Default.Limited() || c.PerPod.Limited() || c.PerNamespace.Limited() {
 		return true
 	}
 	for _, r := range c.Namespaces {

@@ -545,3 +545,96 @@ func TestRotatedUnreadCounted(t *testing.T) {
 		r.stop()
 	})
 }
+
+// TestPerPodAggregate: a limit per pod holds the pod's containers together
+// at its rate (policy defer), each getting a fair part of it, while a
+// container of another pod is not held back by it.
+func TestPerPodAggregate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir, state := t.TempDir(), t.TempDir()
+		const rate, seconds, perTick = 1000, 5, 200
+		cfg := limitConfig(dir, state, RateLimit{})
+		cfg.RateLimit.PerPod = RateLimit{LinesPerSecond: rate}
+		app := mkContainer(t, dir, "ns_busy_uid")
+		side := filepath.Join(filepath.Dir(filepath.Dir(app)), "side", "0.log")
+		if err := os.MkdirAll(filepath.Dir(side), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		other := mkContainer(t, dir, "ns_other_uid")
+		for _, p := range []string{app, side, other} {
+			appendFile(t, p, "")
+		}
+		r := startPolling(t, cfg)
+		synctest.Wait()
+		written, otherWritten := 0, 0
+		for tick := 1; tick <= seconds*10; tick++ {
+			for _, p := range []string{app, side} {
+				appendFile(t, p, noisyLines(written, written+perTick))
+			}
+			written += perTick
+			appendFile(t, other, noisyLines(otherWritten, otherWritten+perTick/4)) // within the limit
+			otherWritten += perTick / 4
+			time.Sleep(100 * time.Millisecond)
+			synctest.Wait()
+		}
+		count := map[string]int{}
+		for _, rc := range r.snapshot() {
+			count[filepath.Base(filepath.Dir(filepath.Dir(rc.path)))+"/"+filepath.Base(filepath.Dir(rc.path))]++
+		}
+		pod := count["ns_busy_uid/app"] + count["ns_busy_uid/side"]
+		if max := rate + rate*seconds; pod > max || pod < rate*seconds*9/10 {
+			t.Errorf("the pod shipped %d lines in %ds, want about %d/s (burst %d)", pod, seconds, rate, rate)
+		}
+		for _, c := range []string{"ns_busy_uid/app", "ns_busy_uid/side"} {
+			if count[c] < pod*4/10 {
+				t.Errorf("%s shipped %d of the pod's %d lines: not a fair part", c, count[c], pod)
+			}
+		}
+		if count["ns_other_uid/app"] < otherWritten-perTick {
+			t.Errorf("the other pod shipped %d of %d lines: held back by a limit not its own", count["ns_other_uid/app"], otherWritten)
+		}
+		if g := testutil.ToFloat64(r.tl.m.limitedContainers); g != 2 {
+			t.Errorf("rate_limited_containers = %v, want the pod's 2", g)
+		}
+		t.Logf("shipped: %v", count)
+		r.stop()
+	})
+}
+
+// TestAggregatesShared: containers of one pod share the pod's aggregate,
+// pods of one namespace the namespace's; the last container gone, they
+// are forgotten.
+func TestAggregatesShared(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RateLimit.PerPod = RateLimit{LinesPerSecond: 10}
+	cfg.RateLimit.PerNamespace = RateLimit{BytesPerSecond: 1000, Policy: PolicyDrop}
+	tl, err := New(cfg, nil, make(chan<- []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fs []*follower
+	for _, p := range []string{"/l/shop_a_u1/app/0.log", "/l/shop_a_u1/side/0.log", "/l/shop_b_u2/app/0.log", "/l/batch_c_u3/app/0.log"} {
+		f := &follower{}
+		f.dec.path = p
+		f.lim = tl.limiterFor(f, time.Now())
+		fs = append(fs, f)
+	}
+	if fs[0].lim.pod != fs[1].lim.pod || fs[0].lim.pod == fs[2].lim.pod || fs[0].lim.pod.refs != 2 {
+		t.Error("the containers of one pod do not share its aggregate alone")
+	}
+	if fs[0].lim.nsa != fs[2].lim.nsa || fs[0].lim.nsa == fs[3].lim.nsa || fs[0].lim.nsa.refs != 3 {
+		t.Error("the pods of one namespace do not share its aggregate alone")
+	}
+	if got := fs[0].lim.gates(PolicyDefer); len(got) != 1 || got[0] != &fs[0].lim.pod.gate {
+		t.Errorf("defer gates: %v, want the pod's", got)
+	}
+	if got := fs[0].lim.gates(PolicyDrop); len(got) != 1 || got[0] != &fs[0].lim.nsa.gate {
+		t.Errorf("drop gates: %v, want the namespace's", got)
+	}
+	for _, f := range fs {
+		tl.releaseLimiter(f)
+	}
+	if len(tl.aggregates) != 0 || len(tl.limiters) != 0 {
+		t.Errorf("after the last container: %d aggregates, %d limiters", len(tl.aggregates), len(tl.limiters))
+	}
+}

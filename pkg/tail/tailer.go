@@ -91,11 +91,12 @@ type Tailer struct {
 	// lastRotated is the last rotated file closed per path.
 	lastRotated map[string]rotated
 	// Fair reading and rate limits (fair.go, limiter.go).
-	turn      []turnFile
-	limitsOn  bool
-	limiters  map[string]*limiter // by container
-	limitWake time.Time           // when a deferred container may read again
-	pollOnly  bool                // tests under testing/synctest: no fsnotify reader
+	turn       []turnFile
+	limitsOn   bool
+	limiters   map[string]*limiter   // by container
+	aggregates map[string]*aggregate // by pod or namespace
+	limitWake  time.Time             // when a deferred container may read again
+	pollOnly   bool                  // tests under testing/synctest: no fsnotify reader
 }
 
 // New checks cfg and builds a tailer that sends batches of lines to out.
@@ -125,6 +126,7 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		lastRotated: make(map[string]rotated),
 		limitsOn:    cfg.RateLimit.configured() || opts.Limits != nil,
 		limiters:    make(map[string]*limiter),
+		aggregates:  make(map[string]*aggregate),
 	}
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
