@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -637,4 +638,76 @@ func TestAggregatesShared(t *testing.T) {
 	if len(tl.aggregates) != 0 || len(tl.limiters) != 0 {
 		t.Errorf("after the last container: %d aggregates, %d limiters", len(tl.aggregates), len(tl.limiters))
 	}
+}
+
+// quietLatencies runs 50 quiet containers (one line each per 100ms) for 5
+// fake seconds, next to a noisy one at 5,000 lines/s when noisy is set,
+// with a limit of 1,000 lines/s (defer) on every container, and returns
+// the quiet lines' write-to-receipt latencies and the noisy lines shipped.
+func quietLatencies(t *testing.T, noisy bool) (lat []time.Duration, noisyShipped int) {
+	dir, state := t.TempDir(), t.TempDir()
+	const quiet, seconds = 50, 5
+	cfg := limitConfig(dir, state, RateLimit{LinesPerSecond: 1000})
+	noisyPath := mkContainer(t, dir, "ns_noisy_uid")
+	appendFile(t, noisyPath, "")
+	quietPaths := make([]string, quiet)
+	for i := range quietPaths {
+		quietPaths[i] = mkContainer(t, dir, fmt.Sprintf("ns_quiet%d_uid", i))
+		appendFile(t, quietPaths[i], "")
+	}
+	r := startPolling(t, cfg)
+	synctest.Wait()
+	writtenAt := map[string]time.Time{}
+	written := 0
+	for tick := 1; tick <= seconds*10; tick++ {
+		if noisy {
+			appendFile(t, noisyPath, noisyLines(written, written+500))
+			written += 500
+		}
+		for i, p := range quietPaths {
+			body := fmt.Sprintf("quiet %d %d", i, tick)
+			appendFile(t, p, criLine("stdout", "F", body))
+			writtenAt[body] = time.Now()
+		}
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+	}
+	time.Sleep(time.Second)
+	synctest.Wait()
+	for _, rc := range r.snapshot() {
+		if w, ok := writtenAt[rc.body]; ok {
+			lat = append(lat, rc.at.Sub(w))
+			delete(writtenAt, rc.body)
+		} else {
+			noisyShipped++
+		}
+	}
+	if len(writtenAt) != 0 {
+		t.Errorf("%d quiet lines did not arrive", len(writtenAt))
+	}
+	r.stop()
+	slices.Sort(lat)
+	return lat, noisyShipped
+}
+
+// TestQuietLatencyWithNoisyNeighbour: the quiet containers' p99
+// write-to-receipt latency (fake clock: the tailer's scheduling, not CPU)
+// with a noisy neighbour held at its limit stays within twice what it is
+// without it.
+func TestQuietLatencyWithNoisyNeighbour(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		alone, _ := quietLatencies(t, false)
+		with, shipped := quietLatencies(t, true)
+		p99 := func(l []time.Duration) time.Duration { return l[len(l)*99/100] }
+		if len(alone) == 0 || len(with) == 0 {
+			t.Fatal("no quiet lines")
+		}
+		if p99(with) > 2*p99(alone) {
+			t.Errorf("quiet p99 %v with the noisy neighbour, %v without: more than twice", p99(with), p99(alone))
+		}
+		if shipped > 1000+1000*6 || shipped < 1000*5 {
+			t.Errorf("noisy: %d lines shipped in about 6 s at 1,000/s", shipped)
+		}
+		t.Logf("quiet p99: %v alone, %v with the noisy neighbour (max %v, %v); noisy shipped %d", p99(alone), p99(with), alone[len(alone)-1], with[len(with)-1], shipped)
+	})
 }
