@@ -359,6 +359,7 @@ func (c Config) durationBounds() []bound[time.Duration] {
 		{path: "logs.rescan_interval", v: c.Logs.RescanInterval, min: 100 * ms, max: h},
 		{path: "logs.commit_interval", v: c.Logs.CommitInterval, min: 100 * ms, max: 10 * min},
 		{path: "logs.delete_wait", v: c.Logs.DeleteWait, min: 100 * ms, max: 24 * h},
+		{path: "logs.rate_limit.summary_interval", v: c.Logs.RateLimit.SummaryInterval, min: 100 * ms, max: h},
 		{path: "kubernetes.sync_timeout", v: c.Kubernetes.SyncTimeout, min: 100 * ms, max: 10 * min},
 		{path: "kubernetes.miss_wait", v: c.Kubernetes.MissWait, min: 10 * ms, max: min, zeroOK: true},
 		{path: "kubernetes.delete_grace", v: c.Kubernetes.DeleteGrace, min: s, max: 24 * h, zeroOK: true},

@@ -135,7 +135,7 @@ logs:
       - limit: {lines_per_second: 1}
       - match_labels: {a: b}
         limit: {rate: 1}
-    summary_interval: 0s
+    summary_interval: 2h
 `)
 	_, err = ParseConfig(bad, lookup)
 	for _, want := range []string{"logs.rate_limit.namespaces.batch.lines", "logs.rate_limit.namespaces.web",
