@@ -76,6 +76,8 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 
 	raw := make(chan []event.Log, stageQueue)
 	enriched := make(chan []event.Log, stageQueue)
+	observed := make(chan []event.Log, stageQueue)
+	limits := newAnnotationLimits()
 	var snapshots chan event.Snapshot
 	if cfg.HostMetrics.Enabled {
 		snapshots = make(chan event.Snapshot, metricsSnapshots)
@@ -88,13 +90,13 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 		return fmt.Errorf("enrich: %w", err)
 	}
 	tailer, err := tail.New(cfg.Logs, logger, raw, tail.Options{
-		Excluder: enricher, Registerer: reg,
+		Excluder: enricher, Limits: limits, Registerer: reg,
 	})
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
 	defer tailer.Close()
-	toShip, shipAcker, runProcess, err := processStage(cfg.Processing, logger, enriched, tailer, reg)
+	toShip, shipAcker, runProcess, err := processStage(cfg.Processing, logger, observed, tailer, reg)
 	if err != nil {
 		return fmt.Errorf("process: %w", err)
 	}
@@ -148,6 +150,7 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 	st.started.Store(true)
 	component("tail", tailer.Run, readCtx)
 	component("enrich", enricher.Run, hardCtx)
+	component("limits", func(ctx context.Context) error { return limits.run(ctx, enriched, observed) }, hardCtx)
 	if runProcess != nil {
 		component("process", runProcess, hardCtx)
 	}

@@ -359,6 +359,7 @@ func (c Config) durationBounds() []bound[time.Duration] {
 		{path: "logs.rescan_interval", v: c.Logs.RescanInterval, min: 100 * ms, max: h},
 		{path: "logs.commit_interval", v: c.Logs.CommitInterval, min: 100 * ms, max: 10 * min},
 		{path: "logs.delete_wait", v: c.Logs.DeleteWait, min: 100 * ms, max: 24 * h},
+		{path: "logs.rate_limit.summary_interval", v: c.Logs.RateLimit.SummaryInterval, min: 100 * ms, max: h},
 		{path: "kubernetes.sync_timeout", v: c.Kubernetes.SyncTimeout, min: 100 * ms, max: 10 * min},
 		{path: "kubernetes.miss_wait", v: c.Kubernetes.MissWait, min: 10 * ms, max: min, zeroOK: true},
 		{path: "kubernetes.delete_grace", v: c.Kubernetes.DeleteGrace, min: s, max: 24 * h, zeroOK: true},
@@ -449,4 +450,5 @@ func (c *Config) apply() {
 	c.Logs.MaxInflightBytes = c.Memory.QueueBytes
 	c.Kubernetes.NodeName = c.NodeName
 	c.Kubernetes.Annotations = processingAnnotations(c.Kubernetes.Annotations, c.Processing)
+	c.Kubernetes.Annotations = rateLimitAnnotations(c.Kubernetes.Annotations)
 }

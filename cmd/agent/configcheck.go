@@ -190,6 +190,34 @@ func (s *schema) walk(n *yaml.Node, t reflect.Type, path string) {
 			s.walk(v, f.Type, p)
 		}
 		n.Content = kept
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		// A mapping of names (logs.rate_limit.namespaces) to values.
+		if n.Kind != yaml.MappingNode {
+			s.add(path, n.Line, "must be a mapping of names, got %s", kindName(n))
+			return
+		}
+		seen := map[string]int{}
+		kept := n.Content[:0]
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				if k.Kind == yaml.AliasNode {
+					s.aliases = true
+				}
+				s.add(path, k.Line, "keys must be plain names, got %s", kindName(k))
+				continue
+			}
+			p := join(path, k.Value)
+			if first, dup := seen[k.Value]; dup {
+				s.add(p, k.Line, "duplicate key (first at line %d)", first)
+				continue // dropped, as in a struct's mapping
+			}
+			kept = append(kept, k, v)
+			seen[k.Value] = k.Line
+			s.lines[p] = k.Line
+			s.walk(v, t.Elem(), p)
+		}
+		n.Content = kept
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			s.add(path, n.Line, "must be a list, got %s", kindName(n))

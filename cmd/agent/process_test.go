@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ferry-dev/ferry/pkg/tail"
 )
 
 // TestAgentProcessing runs the real pipeline with processing on: a Java
@@ -150,7 +152,7 @@ processing: {annotations: {multiline: true}}
 		t.Fatal(err)
 	}
 	cfg.apply()
-	want := []string{"app.kubernetes.io/*", "ferry.dev/multiline", "ferry.dev/multiline-*"}
+	want := []string{"app.kubernetes.io/*", "ferry.dev/multiline", "ferry.dev/multiline-*", tail.RateLimitAnnotation}
 	if diff := cmp.Diff(want, cfg.Kubernetes.Annotations); diff != "" {
 		t.Errorf("annotations enrichment exposes (-want +got):\n%s", diff)
 	}

@@ -51,6 +51,11 @@ type Config struct {
 	// rotated files being finished may briefly go above it. From 1 to
 	// 1048576. Default 1024.
 	MaxOpenFiles int `yaml:"max_open_files"`
+	// RateLimit limits what each container's files may emit (lines and
+	// bytes per second, policy defer or drop), with overrides by
+	// namespace and by the pod annotation ferry.dev/rate-limit. Default:
+	// no limit.
+	RateLimit LimitsConfig `yaml:"rate_limit"`
 
 	// StateDir is where committed offsets are kept (file tail.json). Set by
 	// the agent from the top-level state_dir. Empty: nothing is persisted.
@@ -78,6 +83,8 @@ func DefaultConfig() Config {
 		CommitInterval:   time.Second,
 		DeleteWait:       30 * time.Second,
 		MaxOpenFiles:     1024,
+		RateLimit: LimitsConfig{Default: RateLimit{Policy: PolicyDefer}, PerPod: RateLimit{Policy: PolicyDefer},
+			PerNamespace: RateLimit{Policy: PolicyDefer}, SummaryInterval: 10 * time.Second},
 		MaxInflightBytes: 32 << 20,
 	}
 }
@@ -136,5 +143,6 @@ func (c Config) Validate() error {
 	if c.MaxInflightBytes <= 0 {
 		bad("max_inflight_bytes", "must be > 0")
 	}
+	errs = append(errs, c.RateLimit.validate()...)
 	return errors.Join(errs...)
 }

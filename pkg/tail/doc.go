@@ -249,6 +249,50 @@
 // counted as lost). Per file the tailer keeps a carry of
 // at most one incomplete line and merge buffers of at most max_line_bytes.
 //
+// # Fair reading and rate limits
+//
+// Files are read in turns (read_bytes_per_turn each), and the in-flight
+// budget is shared: while other files have lines waiting (bytes known
+// unread), a file holding at least the budget divided by the number of
+// waiting files is passed over; while none waits, one file may hold the
+// budget but its last eighth (all of it when it is the only open file).
+// So a quiet file's new line is read at once however fast another file
+// grows, and what an acknowledgement frees goes to the files that wait.
+// A file's holding is counted from the end of its acknowledged prefix to
+// its last emitted line (plus lineOverhead per unacknowledged line); the
+// largest is ferry_tail_file_inflight_max_bytes. The code is in fair.go.
+//
+// Each container (the directory of a kubelet log path; any other file is
+// its own container) may have a rate limit (RateLimit: lines and bytes per
+// second, with bursts; token buckets in limits.go): its pod's
+// ferry.dev/rate-limit annotation (through Options.Limits, re-read every
+// rescan_interval), else the first selector matching its pod's labels
+// (also through Options.Limits), else its namespace's entry, else the
+// default. The aggregates per_pod and per_namespace add buckets shared by
+// a pod's (a namespace's) containers, on top of each container's own; a
+// read under policy defer takes at most its container's part of an
+// aggregate's tokens (the tokens divided by the containers sharing it),
+// so the first container read after a refill does not take them all. Lines
+// are newline-terminated lines of the file. Under policy defer the file
+// is not read while its budget is spent, and a read stops at the line or
+// byte its budget allows: the file is the buffer, reads happen once per
+// read_interval's worth of budget, and the lines read late are counted in
+// ferry_tail_lines_deferred_total. A rotated file of such a container
+// removed before it was read is closed after delete_wait, and its unread
+// bytes are counted in ferry_tail_lost_bytes_total{reason="rotated_unread"}
+// rather than "deleted". Under policy drop the file is read at full speed
+// and the lines over the limit are not emitted: counted in
+// ferry_tail_lines_dropped_total{reason="rate_limit"}, and every
+// summary_interval one record (stderr; the container's path) says how
+// many lines and bytes were dropped between which times. Dropped lines are
+// committed with the next emitted line of their file, or, when the last
+// line read was dropped, with the summary (it then carries that line's
+// cursor). A warning names each container when it starts being limited (its
+// reading deferred, or a line dropped) and when it stops (its backlog
+// read, or no drop for summary_interval);
+// ferry_tail_rate_limited_containers counts those limited now. The code is
+// in limiter.go.
+//
 // # Lifecycle
 //
 // New checks the configuration and starts nothing. Run does all reading on one
@@ -277,6 +321,10 @@
 //   - checkpoint.go: acknowledgements, committed offsets, writing the
 //     checkpoint; state.go: the state file's format.
 //   - decode.go: CRI and docker json-file lines, partial merging.
+//   - fair.go: the share of the in-flight budget each file may hold.
+//   - limits.go: rate-limit configuration, the annotation's format, token
+//     buckets; limiter.go: a container's limit applied (defer, drop,
+//     summaries, warnings).
 //
 // Like every package under pkg/, tail carries no API stability promise before
 // v1.

@@ -37,11 +37,12 @@ type follower struct {
 	suppressTo int64         // lines ending at or below were delivered before a restart
 	inflated   bool          // an unlinked copy of a compressed file, made by the tailer: never "deleted"
 	gz         string        // the compressed file to inflate when its turn comes (f.f is nil until then)
+	lim        *limiter      // its container's rate limit (limiter.go); nil without limits
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).
 func (t *Tailer) poll(now time.Time) bool {
-	var behind int64
+	var behind, most int64
 	rescan := false
 	for _, f := range t.order {
 		if f.st == stClosed {
@@ -53,9 +54,11 @@ func (t *Tailer) poll(now time.Time) bool {
 		}
 		if f.st != stClosed && f.size > f.off {
 			behind += f.size - f.off
+			most = max(most, f.size-f.off)
 		}
 	}
 	t.m.behind.Set(float64(behind))
+	t.m.behindMax.Set(float64(most))
 	return rescan
 }
 
@@ -174,18 +177,33 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	}
 	f.size = size
 	t.m.reads.Inc()
-	budget := int64(t.cfg.ReadBytesPerTurn)
+	if f.lim == nil && t.limitsOn {
+		f.lim = t.limiterFor(f, now)
+	}
+	// A rate limit (policy defer) bounds the bytes and lines of this read.
+	maxLines, maxBytes, counting := t.allowance(f, now)
+	budget := min(int64(t.cfg.ReadBytesPerTurn), maxBytes)
+	var nLines int64
+	start, cut := f.off, false
 	f.dec.now = now.UnixNano()
 	t.attach(f)
-	for budget > 0 && f.off < size {
+	for budget > 0 && f.off < size && nLines < maxLines {
 		n := min(size-f.off, budget, maxChunk)
 		chunk := t.chunkFor(f, len(f.carry)+int(n))
 		m, _ := f.f.ReadAt(chunk[len(f.carry):], f.off)
+		if counting {
+			keep, c := cutLines(chunk[len(f.carry):len(f.carry)+m], maxLines-nLines)
+			nLines += c
+			cut, m = keep < m, keep
+		}
 		chunk = chunk[:len(f.carry)+m]
 		f.off += int64(m)
 		budget -= int64(m)
 		t.m.bytesRead.Add(float64(m))
 		t.consume(f, chunk)
+		if cut {
+			break // the rest waits for the rate limit
+		}
 		if int64(m) < n {
 			size = f.off // shrank meanwhile, or a read error: stop here
 			break
@@ -195,6 +213,9 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	f.lastRead = now
 	f.more = f.off < size
 	f.dirty = f.more
+	if counting {
+		t.charge(f, nLines, f.off-start, !f.more, now)
+	}
 	if !f.more && f.st == stRotated && f.succAt.IsZero() {
 		// A new file at the path that is not followed yet (it waits for
 		// a descriptor, or the next scan) says the runtime reopened too.
@@ -354,7 +375,7 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 			f.dec.line(line, f.consumed, f.off, false)
 			f.consumed = f.off
 		}
-	} else if lost := f.size - f.consumed; lost > 0 {
+	} else if lost := f.size - f.consumed; lost > 0 && !t.rotatedUnread(f, lost) {
 		t.m.lost.WithLabelValues(lostDeleted).Add(float64(lost))
 		t.log.Warn("deleted log file closed before it was read to its end; bytes lost", "path", f.path, "bytes", lost)
 	}
@@ -390,6 +411,7 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 		delete(t.byPath, f.path)
 	}
 	t.closeTracker(f.tr, false)
+	t.releaseLimiter(f)
 	t.wantRead(time.Now()) // its successor may read now
 	t.log.Debug("closed", "path", f.path, "offset", f.consumed)
 }

@@ -38,6 +38,7 @@ type rec struct {
 	cursor    event.Cursor
 	truncated bool
 	parseErr  bool
+	at        time.Time // when the consumer received it
 }
 
 // runner runs a tailer with a consumer that records and acknowledges lines.
@@ -128,7 +129,7 @@ func (r *runner) consume(out <-chan []event.Log) {
 			}
 			r.maxBatch, r.maxBatchBody = max(r.maxBatch, len(b)), max(r.maxBatchBody, body)
 			for i, l := range b {
-				r.recs = append(r.recs, rec{path: l.Path, body: string(l.Body), stream: l.Stream, cursor: l.Cursor, truncated: l.Truncated, parseErr: l.ParseError})
+				r.recs = append(r.recs, rec{path: l.Path, body: string(l.Body), stream: l.Stream, cursor: l.Cursor, truncated: l.Truncated, parseErr: l.ParseError, at: time.Now()})
 				cs[i] = l.Cursor
 			}
 			r.mu.Unlock()

@@ -8,6 +8,9 @@ import (
 const (
 	lostDeleted   = "deleted"   // file deleted and closed before it was read to its end
 	lostTruncated = "truncated" // file truncated before it was read, no copy found
+	// lostRotatedUnread: a rotated file of a container held back by its
+	// rate limit (policy defer), removed by kubelet before it was read.
+	lostRotatedUnread = "rotated_unread"
 	// lostVanished: a file in the checkpoint that was neither at its path nor
 	// among its rotated siblings (plain or compressed) when the tailer
 	// started: deleted while no agent ran. Its size is unknown, so it is
@@ -19,6 +22,9 @@ const (
 	// is lost. Counted in files, like vanished.
 	lostWaiting = "waiting"
 )
+
+// Reasons for dropped lines.
+const dropRateLimit = "rate_limit" // over its container's rate limit, policy drop
 
 // Reasons for partial lines whose merge was cut short.
 const (
@@ -50,6 +56,13 @@ type metrics struct {
 	commitErrors  prometheus.Counter
 	commits       prometheus.Counter
 	stateInvalid  prometheus.Counter
+
+	behindMax         prometheus.Gauge
+	fileInflightMax   prometheus.Gauge
+	linesDeferred     prometheus.Counter
+	linesDropped      *prometheus.CounterVec
+	dropSummaries     prometheus.Counter
+	limitedContainers prometheus.Gauge
 }
 
 func newMetrics(inflight func() float64) *metrics {
@@ -70,7 +83,7 @@ func newMetrics(inflight func() float64) *metrics {
 		truncations: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "truncations_total", Help: "Files found truncated or rewritten below the read offset."}),
 		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "lost_bytes_total", Help: "Bytes never read, by reason (deleted, truncated)."}, []string{"reason"}),
+			Name: "lost_bytes_total", Help: "Bytes never read, by reason (deleted, truncated, rotated_unread: rotated away before a rate-limited container's file was read)."}, []string{"reason"}),
 		lostFiles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "lost_files_total", Help: "Files lost whole, of unknown size, by reason (vanished: deleted while no agent ran; waiting: deleted or compressed while it waited for a descriptor)."}, []string{"reason"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -101,11 +114,24 @@ func newMetrics(inflight func() float64) *metrics {
 			Name: "checkpoints_total", Help: "Successful writes of the state file."}),
 		stateInvalid: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "checkpoint_entries_invalid_total", Help: "Entries of the state file skipped at startup because they were invalid; the other entries are used."}),
+		behindMax: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "behind_max_bytes", Help: "The largest backlog of one open file (bytes between its read offset and its end), at the last poll."}),
+		fileInflightMax: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "file_inflight_max_bytes", Help: "The largest part of inflight_bytes held by one file, at the last read turn."}),
+		linesDeferred: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "lines_deferred_total", Help: "Lines read late because their container's rate limit (policy defer) held its reading back."}),
+		linesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "lines_dropped_total", Help: "Lines read and not emitted, by reason (rate_limit: over the container's rate limit, policy drop)."}, []string{"reason"}),
+		dropSummaries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "drop_summaries_total", Help: "Records emitted to say how many lines of a container its rate limit dropped."}),
+		limitedContainers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "rate_limited_containers", Help: "Containers over their rate limit now (reading deferred, or lines dropped)."}),
 	}
 	for _, s := range []string{"stdout", "stderr"} {
 		m.linesRead.WithLabelValues(s)
 	}
-	for _, r := range []string{lostDeleted, lostTruncated} {
+	m.linesDropped.WithLabelValues(dropRateLimit)
+	for _, r := range []string{lostDeleted, lostTruncated, lostRotatedUnread} {
 		m.lost.WithLabelValues(r)
 	}
 	for _, r := range []string{lostVanished, lostWaiting} {
@@ -126,7 +152,8 @@ func newMetrics(inflight func() float64) *metrics {
 func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.reads, m.truncated, m.parseErrors,
 		m.rotations, m.truncations, m.lost, m.lostFiles, m.skipped, m.partialsCut, m.openFiles, m.openLimit, m.waiting, m.waits, m.openErrors, m.behind, m.inflight, m.inflightLimit,
-		m.backpressure, m.commitErrors, m.commits, m.stateInvalid} {
+		m.backpressure, m.commitErrors, m.commits, m.stateInvalid,
+		m.behindMax, m.fileInflightMax, m.linesDeferred, m.linesDropped, m.dropSummaries, m.limitedContainers} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

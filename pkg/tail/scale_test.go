@@ -125,12 +125,15 @@ func TestMetricsLint(t *testing.T) {
 		names = append(names, mf.GetName())
 	}
 	want := []string{
-		"ferry_tail_backpressure_seconds_total", "ferry_tail_behind_bytes", "ferry_tail_checkpoint_entries_invalid_total",
-		"ferry_tail_checkpoint_errors_total",
-		"ferry_tail_checkpoints_total", "ferry_tail_descriptor_waits_total", "ferry_tail_inflight_bytes", "ferry_tail_inflight_limit_bytes",
-		"ferry_tail_lines_read_total", "ferry_tail_lines_truncated_total", "ferry_tail_lost_bytes_total",
-		"ferry_tail_lost_files_total", "ferry_tail_open_errors_total", "ferry_tail_open_files", "ferry_tail_open_files_limit", "ferry_tail_parse_errors_total",
-		"ferry_tail_partial_lines_cut_total", "ferry_tail_read_bytes_total", "ferry_tail_reads_total",
+		"ferry_tail_backpressure_seconds_total", "ferry_tail_behind_bytes", "ferry_tail_behind_max_bytes",
+		"ferry_tail_checkpoint_entries_invalid_total", "ferry_tail_checkpoint_errors_total", "ferry_tail_checkpoints_total",
+		"ferry_tail_descriptor_waits_total", "ferry_tail_drop_summaries_total", "ferry_tail_file_inflight_max_bytes",
+		"ferry_tail_inflight_bytes", "ferry_tail_inflight_limit_bytes", "ferry_tail_lines_deferred_total",
+		"ferry_tail_lines_dropped_total", "ferry_tail_lines_read_total", "ferry_tail_lines_truncated_total",
+		"ferry_tail_lost_bytes_total", "ferry_tail_lost_files_total", "ferry_tail_open_errors_total",
+		"ferry_tail_open_files", "ferry_tail_open_files_limit", "ferry_tail_parse_errors_total",
+		"ferry_tail_partial_lines_cut_total", "ferry_tail_rate_limited_containers", "ferry_tail_read_bytes_total",
+		"ferry_tail_reads_total",
 		"ferry_tail_rotations_total", "ferry_tail_skipped_files_total", "ferry_tail_truncations_total",
 		"ferry_tail_waiting_files",
 	}

@@ -16,7 +16,16 @@ import (
 // BenchmarkTailFiles reads a corpus of 200 CRI files of 256 KiB each from
 // disk (page cache) to a consumer that acknowledges every batch, and
 // reports throughput and the peak heap in use while doing it.
-func BenchmarkTailFiles(b *testing.B) {
+func BenchmarkTailFiles(b *testing.B) { benchTailFiles(b, nil) }
+
+// BenchmarkTailFilesLimited is BenchmarkTailFiles with a rate limit on
+// every container that is never reached (policy defer): what counting
+// and charging the lines of every read costs.
+func BenchmarkTailFilesLimited(b *testing.B) {
+	benchTailFiles(b, func(c *Config) { c.RateLimit.Default = RateLimit{LinesPerSecond: 1e12, BytesPerSecond: 1e15} })
+}
+
+func benchTailFiles(b *testing.B, tune func(*Config)) {
 	dir := b.TempDir()
 	corpus := benchCorpus(formatCRI)[:256<<10]
 	corpus = corpus[:lastNL(corpus)]
@@ -63,6 +72,9 @@ func BenchmarkTailFiles(b *testing.B) {
 		cfg := DefaultConfig()
 		cfg.Include = []string{filepath.Join(dir, "*", "*", "*.log")}
 		cfg.StateDir = b.TempDir()
+		if tune != nil {
+			tune(&cfg)
+		}
 		out := make(chan []event.Log, 16)
 		tl, err := New(cfg, nil, out, Options{})
 		if err != nil {

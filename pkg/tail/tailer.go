@@ -27,6 +27,7 @@ type Excluder interface{ Excluded(path string) bool }
 // Options holds the tailer's optional dependencies.
 type Options struct {
 	Excluder   Excluder              // nil: nothing excluded
+	Limits     LimitSource           // nil: no rate-limit annotations
 	Registerer prometheus.Registerer // nil: metrics not registered
 }
 
@@ -125,6 +126,13 @@ type Tailer struct {
 	// loopHook runs at the top of each round of Run's loop.
 	openFault func(path string) error
 	loopHook  func()
+	// Fair reading and rate limits (fair.go, limiter.go).
+	turn       []turnFile
+	limitsOn   bool
+	limiters   map[string]*limiter   // by container
+	aggregates map[string]*aggregate // by pod or namespace
+	limitWake  time.Time             // when a deferred container may read again
+	pollOnly   bool                  // tests under testing/synctest: no fsnotify reader
 }
 
 // New checks cfg and builds a tailer that sends batches of lines to out.
@@ -156,6 +164,9 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 
 		rotatedLinger: rotatedLinger,
 		lim:           newOpenLimit(cfg.MaxOpenFiles),
+		limitsOn:      cfg.RateLimit.configured() || opts.Limits != nil,
+		limiters:      make(map[string]*limiter),
+		aggregates:    make(map[string]*aggregate),
 	}
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
@@ -190,7 +201,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 	}
 	defer close(t.out)
 	t.loadState(time.Now())
-	if w, err := newNotifier(); err != nil {
+	if t.pollOnly {
+		// Polling alone finds every change (within poll_interval).
+	} else if w, err := newNotifier(); err != nil {
 		t.log.Warn("file notifications unavailable; relying on polling", "err", err)
 	} else {
 		t.watcher = w
@@ -254,6 +267,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			if t.poll(now) {
 				rescanAt = now
 			}
+			t.limitTick(now)
 			nextPoll = now.Add(t.cfg.PollInterval)
 		}
 		if t.filesChanged.Swap(false) {
@@ -279,6 +293,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 				if e := t.nextEligible(); !e.IsZero() {
 					t.nextRead = e
 				}
+			}
+			if !t.limitWake.IsZero() && t.limitWake.Before(t.nextRead) {
+				t.nextRead = t.limitWake // a deferred container's budget is back
 			}
 		}
 		wake := t.nextRead
@@ -382,12 +399,22 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 	if n > 0 {
 		t.rr = (t.rr + 1) % n
 	}
+	waiting := t.planTurn(now) // see fair.go
+	passed := false
 	for k := 0; k < n; k++ {
-		f := t.order[(t.rr+k)%n]
+		i := (t.rr + k) % n
+		f := t.order[i]
 		if f.st == stClosed || (f.pred != nil && f.pred.st != stClosed) {
 			continue
 		}
 		if !f.more && !(f.dirty && now.Sub(f.lastRead) >= t.cfg.ReadInterval) {
+			continue
+		}
+		if t.turn[i].deferred {
+			continue // its rate limit holds it back; Run wakes at t.limitWake
+		}
+		if t.overShare(i, waiting) {
+			passed = true // an acknowledgement brings it back
 			continue
 		}
 		if t.inflight.Load() >= t.cfg.MaxInflightBytes {
@@ -404,7 +431,7 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 		t.readFile(f, now)
 		more = more || f.more
 	}
-	if !t.tryFlush() {
+	if !t.tryFlush() || (passed && !more) {
 		blocked = true
 	}
 	// Drop closed files from the rotation.
@@ -475,6 +502,9 @@ func (t *Tailer) collect(f *follower) {
 		tr.lastEnd = mk.end
 		if mk.end <= f.suppressTo {
 			continue // delivered before a restart (see stateEntry.AckedTo)
+		}
+		if f.lim != nil && t.dropLine(f, s-mk.heap-lineOverhead, mk) {
+			continue // over its rate limit, policy drop: counted (limiter.go)
 		}
 		size += s
 		tr.entries = append(tr.entries, entry{end: mk.end, safe: mk.safe, size: s})

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+	"github.com/ferry-dev/ferry/pkg/tail"
+)
+
+// annotationLimits tells the tailer the ferry.dev/rate-limit annotation
+// and the labels of each container's pod, as enrichment put them on the
+// container's lines: it watches the enriched batches on their way to
+// processing. A container's annotation and labels are therefore known once
+// its first lines were enriched, and the tailer applies them within its
+// rescan_interval; before that the namespace's or the default limit
+// applies.
+type annotationLimits struct {
+	mu    sync.RWMutex
+	byDir map[string]annotationSeen // by container directory
+}
+
+type annotationSeen struct {
+	value  string
+	ok     bool
+	labels map[string]string // the enriched Meta's (shared, never written)
+	seen   time.Time
+}
+
+// annotationForget is how long a container's annotation is kept after its
+// last line: containers of deleted pods are forgotten.
+const annotationForget = time.Hour
+
+var _ tail.LimitSource = (*annotationLimits)(nil)
+
+func newAnnotationLimits() *annotationLimits {
+	return &annotationLimits{byDir: make(map[string]annotationSeen)}
+}
+
+// RateLimitAnnotation implements tail.LimitSource.
+func (a *annotationLimits) RateLimitAnnotation(path string) (string, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	s := a.byDir[filepath.Dir(path)]
+	return s.value, s.ok
+}
+
+// PodLabels implements tail.LimitSource.
+func (a *annotationLimits) PodLabels(path string) map[string]string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.byDir[filepath.Dir(path)].labels
+}
+
+// observe records the annotations of a batch's containers.
+func (a *annotationLimits) observe(batch []event.Log, now time.Time) {
+	var last *event.Meta
+	lastPath := ""
+	for i := range batch {
+		l := &batch[i]
+		if l.Meta == nil || (l.Meta == last && l.Path == lastPath) {
+			continue
+		}
+		last, lastPath = l.Meta, l.Path
+		v, ok := l.Meta.Annotations[tail.RateLimitAnnotation]
+		dir := filepath.Dir(l.Path)
+		a.mu.RLock()
+		s, known := a.byDir[dir]
+		a.mu.RUnlock()
+		if known && s.value == v && s.ok == ok && sameMap(s.labels, l.Meta.Labels) && now.Sub(s.seen) < annotationForget/4 {
+			continue
+		}
+		a.mu.Lock()
+		a.byDir[dir] = annotationSeen{value: v, ok: ok, labels: l.Meta.Labels, seen: now}
+		a.mu.Unlock()
+	}
+}
+
+// sweep forgets the containers not seen for annotationForget.
+func (a *annotationLimits) sweep(now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for d, s := range a.byDir {
+		if now.Sub(s.seen) >= annotationForget {
+			delete(a.byDir, d)
+		}
+	}
+}
+
+// run forwards the batches of in to out, observing them, until in is
+// closed (then it closes out) or ctx ends.
+func (a *annotationLimits) run(ctx context.Context, in <-chan []event.Log, out chan<- []event.Log) error {
+	defer close(out)
+	sweep := time.NewTicker(annotationForget / 4)
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-sweep.C:
+			a.sweep(now)
+		case b, ok := <-in:
+			if !ok {
+				return nil
+			}
+			a.observe(b, time.Now())
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+}
+
+// rateLimitAnnotations adds the rate-limit annotation to those enrichment
+// puts on the records, so that the tailer can read it (idempotent).
+func rateLimitAnnotations(patterns []string) []string {
+	if slices.Contains(patterns, tail.RateLimitAnnotation) {
+		return patterns
+	}
+	return append(slices.Clip(patterns), tail.RateLimitAnnotation)
+}
+
+// sameMap says whether a and b are the same map (not only equal).
+func sameMap(a, b map[string]string) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer())
+}

@@ -1,0 +1,460 @@
+package tail
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// LimitSource tells what a rate limit depends on of the pod a log file
+// belongs to: the value of its ferry.dev/rate-limit annotation (ok false:
+// no annotation, or the pod is not known yet) and its labels (nil when
+// not known). It is asked when a container's first file is opened and
+// again every rescan_interval. Implemented by the agent from enrichment.
+type LimitSource interface {
+	RateLimitAnnotation(path string) (value string, ok bool)
+	PodLabels(path string) map[string]string
+}
+
+// gate is one limit applied: its configuration and its buckets.
+type gate struct {
+	lim          RateLimit
+	lines, bytes *bucket
+}
+
+func (g *gate) refill(now time.Time) {
+	g.lines.refill(now)
+	g.bytes.refill(now)
+}
+
+// aggregate is a limit shared by the containers of a pod or a namespace.
+type aggregate struct {
+	gate
+	key  string
+	refs int // containers
+}
+
+// limiter is the rate limit of one container, shared by its files (the
+// current one and those rotated before it), with the aggregates of its
+// pod and namespace. Owned by the Run goroutine.
+type limiter struct {
+	gate                // the container's own limit
+	key      string     // the container's directory (or its file, outside kubelet's layout)
+	ns, name string     // namespace, and namespace/pod/container for logs
+	path     string     // the container's log path, for summary records
+	refs     int        // open followers
+	spec     string     // the annotation the limit was resolved from
+	pod, nsa *aggregate // per_pod and per_namespace aggregates, when set
+	resolved time.Time
+	all      [3]*gate // scratch for gates
+
+	limited      bool      // held back (defer) or dropping (drop) now
+	mode         string    // the policy that limits it (PolicyDefer or PolicyDrop)
+	since        time.Time // when limited started
+	deferred     int64     // lines read late in this episode
+	dropped      int64     // lines dropped since the last summary
+	droppedBytes int64
+	dropFrom     time.Time // the first drop since the last summary
+	lastDrop     time.Time
+	// The last line dropped: its file's generation, end and safe offset,
+	// so that the summary can commit past it (see emitSummary).
+	dropTr            *tracker
+	dropEnd, dropSafe int64
+}
+
+// containerOf names the container of a kubelet log path
+// (<root>/<namespace>_<pod>_<uid>/<container>/<n>.log): its directory, its
+// namespace and a readable name. Other paths are their own container.
+func containerOf(path string) (key, ns, name string) {
+	dir := filepath.Dir(path)
+	podDir := filepath.Base(filepath.Dir(dir))
+	first, last := strings.IndexByte(podDir, '_'), strings.LastIndexByte(podDir, '_')
+	if first <= 0 || last <= first+1 {
+		return path, "", path
+	}
+	ns = podDir[:first]
+	return dir, ns, ns + "/" + podDir[first+1:last] + "/" + filepath.Base(dir)
+}
+
+// limiterFor attaches f to its container's limiter (nil when no limit can
+// apply).
+func (t *Tailer) limiterFor(f *follower, now time.Time) *limiter {
+	if !t.cfg.RateLimit.configured() && t.opts.Limits == nil {
+		return nil
+	}
+	key, ns, name := containerOf(f.dec.path)
+	l := t.limiters[key]
+	if l == nil {
+		l = &limiter{key: key, ns: ns, name: name, path: f.dec.path}
+		t.limiters[key] = l
+		t.resolve(l, now)
+		if ns != "" { // kubelet's layout: the pod is the container's parent directory
+			l.pod = t.aggregateFor("pod "+filepath.Dir(key), t.cfg.RateLimit.PerPod, now)
+			l.nsa = t.aggregateFor("namespace "+ns, t.cfg.RateLimit.PerNamespace, now)
+		}
+	}
+	l.refs++
+	return l
+}
+
+// aggregateFor returns the aggregate of key (nil when lim limits nothing).
+func (t *Tailer) aggregateFor(key string, lim RateLimit, now time.Time) *aggregate {
+	if !lim.Limited() {
+		return nil
+	}
+	a := t.aggregates[key]
+	if a == nil {
+		a = &aggregate{key: key, gate: gate{lim: lim, lines: newBucket(lim.LinesPerSecond, lim.BurstLines, now),
+			bytes: newBucket(lim.BytesPerSecond, lim.BurstBytes, now)}}
+		t.aggregates[key] = a
+	}
+	a.refs++
+	return a
+}
+
+func (t *Tailer) releaseAggregate(a *aggregate) {
+	if a == nil {
+		return
+	}
+	if a.refs--; a.refs == 0 {
+		delete(t.aggregates, a.key)
+	}
+}
+
+// gates are the limits of l's container under policy: its own, its
+// pod's, its namespace's (those set and with that policy).
+func (l *limiter) gates(policy string) []*gate {
+	gs := l.all[:0]
+	for _, g := range []*gate{&l.gate, l.pod.g(), l.nsa.g()} {
+		if g != nil && g.lim.Limited() && g.lim.policy() == policy {
+			gs = append(gs, g)
+		}
+	}
+	return gs
+}
+
+func (a *aggregate) g() *gate {
+	if a == nil {
+		return nil
+	}
+	return &a.gate
+}
+
+// describe names l's limits for logs and summaries.
+func (l *limiter) describe() string {
+	s := l.lim.String()
+	if l.pod != nil {
+		s += "; per pod " + l.pod.lim.String()
+	}
+	if l.nsa != nil {
+		s += "; per namespace " + l.nsa.lim.String()
+	}
+	return s
+}
+
+// releaseLimiter detaches f from its limiter; the limiter is forgotten with
+// its last file, after its last drop summary.
+func (t *Tailer) releaseLimiter(f *follower) {
+	l := f.lim
+	if l == nil {
+		return
+	}
+	f.lim = nil
+	l.refs--
+	if l.refs > 0 {
+		return
+	}
+	t.emitSummary(l, time.Now())
+	t.setLimited(l, false, "", time.Now())
+	t.releaseAggregate(l.pod)
+	t.releaseAggregate(l.nsa)
+	delete(t.limiters, l.key)
+}
+
+// resolve sets l's limit: the pod's annotation, else its namespace's
+// entry, else the default. Buckets are kept when the limit is unchanged.
+func (t *Tailer) resolve(l *limiter, now time.Time) {
+	l.resolved = now
+	lim, ok := t.cfg.RateLimit.Namespaces[l.ns]
+	if !ok {
+		lim = t.cfg.RateLimit.Default
+	}
+	spec := ""
+	if t.opts.Limits != nil && len(t.cfg.RateLimit.Selectors) > 0 {
+		if labels := t.opts.Limits.PodLabels(l.path); labels != nil {
+			for i, s := range t.cfg.RateLimit.Selectors {
+				if s.matches(labels) {
+					lim, spec = s.Limit, "selector "+strconv.Itoa(i)
+					break
+				}
+			}
+		}
+	}
+	if t.opts.Limits != nil {
+		if v, found := t.opts.Limits.RateLimitAnnotation(l.path); found {
+			spec = v
+			if r, err := ParseRateLimit(v); err != nil {
+				t.warnOnce("ratelimit "+l.key+" "+v, "invalid rate-limit annotation; using the selector, namespace or default limit",
+					"container", l.name, "annotation", RateLimitAnnotation, "err", err)
+			} else {
+				lim = r
+			}
+		}
+	}
+	if lim == l.lim && spec == l.spec && (l.lines != nil || l.bytes != nil || !lim.Limited()) {
+		return
+	}
+	changed := l.lim != lim
+	l.lim, l.spec = lim, spec
+	l.lines = newBucket(lim.LinesPerSecond, lim.BurstLines, now)
+	l.bytes = newBucket(lim.BytesPerSecond, lim.BurstBytes, now)
+	if changed && lim.Limited() {
+		t.log.Debug("rate limit", "container", l.name, "limit", lim.String())
+	}
+	if !lim.Limited() && l.pod == nil && l.nsa == nil {
+		t.setLimited(l, false, "", now)
+	}
+}
+
+// deferring says the limits of f's container (policy defer: its own, its
+// pod's, its namespace's) hold its reading back now; it then brings the
+// next read turn forward to when the budget is back.
+func (t *Tailer) deferring(f *follower, now time.Time) bool {
+	l := f.lim
+	if l == nil {
+		return false
+	}
+	gs := l.gates(PolicyDefer)
+	if len(gs) == 0 {
+		return false
+	}
+	at := now
+	for _, g := range gs {
+		g.refill(now)
+		for _, b := range []*bucket{g.lines, g.bytes} {
+			if r := b.readyAt(now, t.cfg.ReadInterval); r.After(at) {
+				at = r
+			}
+		}
+	}
+	if !at.After(now) {
+		return false
+	}
+	if f.more || f.size > f.off {
+		t.setLimited(l, true, PolicyDefer, now)
+	}
+	if t.limitWake.IsZero() || at.Before(t.limitWake) {
+		t.limitWake = at
+	}
+	return true
+}
+
+// allowance is what f's container may read in this turn under policy
+// defer: lines and bytes (MaxInt64: no limit); counting says the read
+// must count its lines (and charge them).
+func (t *Tailer) allowance(f *follower, now time.Time) (lines, bytes int64, counting bool) {
+	lines, bytes = math.MaxInt64, math.MaxInt64
+	l := f.lim
+	if l == nil {
+		return lines, bytes, false
+	}
+	l.refill(now) // for policy drop too (dropLine takes from them)
+	if l.pod != nil {
+		l.pod.refill(now)
+	}
+	if l.nsa != nil {
+		l.nsa.refill(now)
+	}
+	gs := l.gates(PolicyDefer)
+	for _, g := range gs {
+		gl, gb := max(g.lines.avail(), 0), max(g.bytes.avail(), 0)
+		if g != &l.gate {
+			// An aggregate's budget is shared: one read takes at most
+			// its container's part, so the first container read after
+			// a refill does not take it all.
+			n := int64(1)
+			if l.pod != nil && g == &l.pod.gate {
+				n = int64(l.pod.refs)
+			} else if l.nsa != nil {
+				n = int64(l.nsa.refs)
+			}
+			gl, gb = max(gl/n, min(gl, 1)), max(gb/n, min(gb, 4096))
+		}
+		lines, bytes = min(lines, gl), min(bytes, gb)
+	}
+	return lines, bytes, len(gs) > 0
+}
+
+// cutLines returns how many bytes of p hold at most n newlines' worth of
+// lines (all of p if it has fewer) and how many newlines that is.
+func cutLines(p []byte, n int64) (keep int, count int64) {
+	for count < n {
+		i := bytes.IndexByte(p[keep:], '\n')
+		if i < 0 {
+			return len(p), count
+		}
+		keep += i + 1
+		count++
+	}
+	return keep, count
+}
+
+// charge spends what a read under policy defer took, and ends the
+// container's limited episode when the read reached the end of the file.
+func (t *Tailer) charge(f *follower, lines, nbytes int64, caughtUp bool, now time.Time) {
+	l := f.lim
+	if l == nil {
+		return
+	}
+	gs := l.gates(PolicyDefer)
+	if len(gs) == 0 {
+		return
+	}
+	for _, g := range gs {
+		g.lines.take(lines)
+		g.bytes.take(nbytes)
+	}
+	if l.limited && l.mode == PolicyDefer {
+		l.deferred += lines
+		t.m.linesDeferred.Add(float64(lines))
+		if caughtUp {
+			t.setLimited(l, false, "", now)
+		}
+	}
+}
+
+// dropLine says whether the line of raw bytes ending at mk.end that f's
+// container emits now is over its limit under policy drop; a dropped line
+// is counted. Called with t.mu held (from collect).
+func (t *Tailer) dropLine(f *follower, raw int64, mk mark) bool {
+	l := f.lim
+	if l == nil {
+		return false
+	}
+	gs := l.gates(PolicyDrop)
+	if len(gs) == 0 {
+		return false
+	}
+	ok := true
+	for _, g := range gs {
+		ok = ok && g.lines.avail() >= 1 && g.bytes.avail() >= raw
+	}
+	if ok {
+		for _, g := range gs {
+			g.lines.take(1)
+			g.bytes.take(raw)
+		}
+		return false
+	}
+	now := time.Now()
+	if l.dropped == 0 {
+		l.dropFrom = now
+	}
+	l.dropped++
+	l.droppedBytes += raw
+	l.lastDrop = now
+	l.dropTr, l.dropEnd, l.dropSafe = f.tr, mk.end, mk.safe
+	t.m.linesDropped.WithLabelValues(dropRateLimit).Inc()
+	if !l.limited {
+		t.setLimited(l, true, PolicyDrop, now)
+	}
+	return true
+}
+
+// setLimited starts (under policy mode) or ends a container's limited
+// episode, with a warning naming it and the limited-containers gauge.
+func (t *Tailer) setLimited(l *limiter, on bool, mode string, now time.Time) {
+	if l.limited == on {
+		return
+	}
+	l.limited = on
+	if on {
+		l.since, l.deferred, l.mode = now, 0, mode
+		t.m.limitedContainers.Inc()
+		t.log.Warn("container over its rate limit; "+map[bool]string{true: "reading deferred", false: "dropping lines"}[mode == PolicyDefer],
+			"container", l.name, "limit", l.describe())
+		return
+	}
+	t.m.limitedContainers.Dec()
+	args := []any{"container", l.name, "limit", l.describe(), "for", now.Sub(l.since).Round(time.Millisecond)}
+	if l.mode == PolicyDefer {
+		args = append(args, "deferred_lines", l.deferred)
+	}
+	t.log.Warn("container back within its rate limit", args...)
+}
+
+// limitTick runs with every poll: it re-resolves limits every
+// rescan_interval, emits the drop summaries that are due, and ends the
+// episodes of containers that stopped dropping.
+func (t *Tailer) limitTick(now time.Time) {
+	for _, l := range t.limiters {
+		if now.Sub(l.resolved) >= t.cfg.RescanInterval {
+			t.resolve(l, now)
+		}
+		if l.dropped > 0 && now.Sub(l.dropFrom) >= t.cfg.RateLimit.SummaryInterval {
+			t.emitSummary(l, now)
+		}
+		if l.limited && l.mode == PolicyDrop && l.dropped == 0 && now.Sub(l.lastDrop) >= t.cfg.RateLimit.SummaryInterval {
+			t.setLimited(l, false, "", now)
+		}
+	}
+}
+
+// emitSummary puts into the batch one record saying how many lines of l's
+// container were dropped since the last one, so a reader of the topic sees
+// the gap. It carries the container's path, so enrichment gives it the
+// pod's metadata. When the last line read of its file was dropped, the
+// summary carries that line's cursor: its acknowledgement commits past the
+// dropped lines (otherwise the next emitted line's does, and the summary
+// has no cursor).
+func (t *Tailer) emitSummary(l *limiter, now time.Time) {
+	if l.dropped == 0 {
+		return
+	}
+	body := fmt.Sprintf("ferry: %d lines (%d bytes) of this container dropped by its rate limit (%s) from %s to %s",
+		l.dropped, l.droppedBytes, l.describe(), l.dropFrom.UTC().Format(time.RFC3339Nano), l.lastDrop.UTC().Format(time.RFC3339Nano))
+	rec := event.Log{Time: now, ReadAt: now.UnixNano(), Body: []byte(body), Path: l.path, Stream: event.Stderr}
+	var size int64
+	t.mu.Lock()
+	if tr := l.dropTr; tr != nil && t.trackers[tr.id] == tr && tr.lastEnd == l.dropEnd {
+		size = int64(len(body)) + lineOverhead
+		tr.entries = append(tr.entries, entry{end: l.dropEnd, safe: l.dropSafe, size: size})
+		rec.Cursor = event.Cursor{Source: tr.id, Offset: l.dropEnd}
+	}
+	l.dropTr = nil
+	if t.batch == nil {
+		t.batch = event.NewBatch()
+	}
+	t.batch = append(t.batch, rec)
+	t.batchMem += int64(len(body)) + lineOverhead
+	if len(t.batch) >= maxBatchLines || t.batchMem >= maxBatchBytes {
+		t.ready = append(t.ready, t.batch)
+		t.batch, t.batchMem = nil, 0
+	}
+	t.mu.Unlock()
+	t.inflight.Add(size)
+	t.m.dropSummaries.Inc()
+	l.dropped, l.droppedBytes = 0, 0
+}
+
+// rotatedUnread counts the lost bytes of f, closed unread at delete_wait,
+// as "rotated_unread" when its container was held back by its rate limit
+// and f had been rotated away (its path names a newer file): kubelet
+// removed or compressed it before the limit let it be read. False if
+// that is not the case (the caller counts them as "deleted").
+func (t *Tailer) rotatedUnread(f *follower, lost int64) bool {
+	l := f.lim
+	if l == nil || !l.limited || l.mode != PolicyDefer || t.byPath[f.dec.path] == f {
+		return false
+	}
+	t.m.lost.WithLabelValues(lostRotatedUnread).Add(float64(lost))
+	t.log.Warn("rotated log file of a rate-limited container removed before it was read; bytes lost",
+		"container", l.name, "path", f.path, "bytes", lost, "limit", l.describe())
+	return true
+}
