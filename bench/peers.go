@@ -79,9 +79,11 @@ service:
 }
 
 // fluentBitPeer is Fluent Bit as its Kubernetes guide configures the
-// input: tail with the built-in cri multiline parser (partials merged) and
-// an offset database, into the stdout output as JSON lines (one record a
-// line), whose standard output is the pipe; its own log goes to a file.
+// input: tail with the built-in cri multiline parser (partials merged),
+// into the stdout output as JSON lines (one record a line), whose standard
+// output is the pipe; its own log goes to a file. Like the Collector's here
+// (no storage extension), its offsets stay in memory (no DB): only ferry
+// writes checkpoints.
 func fluentBitPeer(bin, version string) peerAgent {
 	return peerAgent{name: "fluent-bit " + version, record: "\n", command: func(dir, include, out string) (*exec.Cmd, error) {
 		cfg := fmt.Sprintf(`[SERVICE]
@@ -95,13 +97,12 @@ func fluentBitPeer(bin, version string) peerAgent {
     Path              %s
     Read_from_Head    On
     multiline.parser  cri
-    DB                %s
 
 [OUTPUT]
     Name    stdout
     Match   *
     Format  json_lines
-`, filepath.Join(dir, "fluent-bit.log"), include, filepath.Join(dir, "tail.db"))
+`, filepath.Join(dir, "fluent-bit.log"), include)
 		path := filepath.Join(dir, "fluent-bit.conf")
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 			return nil, err
@@ -362,8 +363,8 @@ func peerRuns(ctx context.Context, w io.Writer, agents []peerAgent, work string,
 		}
 	}
 	fmt.Fprintf(w, "\ncorpus, %d interleaved runs each, medians (CPU: the process's, from start until its output held every line; ratios: to ferry's median):\n", runs)
-	fmt.Fprintf(w, "%-36s %11s %13s %9s %11s %9s %8s %9s\n", "agent", "CPU-s/GiB", "(min-max)", "x ferry", "x ceiling", "RSS MiB", "x ferry", "MiB/s")
-	fmt.Fprintf(w, "%-36s %11.2f %13s %9s %11s %9.1f %8s %9.0f\n", ceil.Name, ceil.CPUPerGiB(), "", "", "1.0", mib(ceil.MaxRSS), "", ceil.MiBPerSec())
+	fmt.Fprintf(w, "%-42s %11s %13s %9s %11s %9s %8s %9s\n", "agent", "CPU-s/GiB", "(min-max)", "x ferry", "x ceiling", "RSS MiB", "x ferry", "MiB/s")
+	fmt.Fprintf(w, "%-42s %11.2f %13s %9s %11s %9.1f %8s %9.0f\n", ceil.Name, ceil.CPUPerGiB(), "", "", "1.0", mib(ceil.MaxRSS), "", ceil.MiBPerSec())
 	var ferryCPU, ferryRSS float64
 	for a, fs := range figs {
 		var cpu, rss, rate []float64
@@ -374,7 +375,7 @@ func peerRuns(ctx context.Context, w io.Writer, agents []peerAgent, work string,
 		if a == 0 {
 			ferryCPU, ferryRSS = mc, mr
 		}
-		fmt.Fprintf(w, "%-36s %11.2f %13s %8.1fx %10.1fx %9.1f %7.2fx %9.0f\n", agents[a].name, mc, spread("%.2f", cpu), mc/ferryCPU, mc/ceil.CPUPerGiB(), mr, mr/ferryRSS, median(rate))
+		fmt.Fprintf(w, "%-42s %11.2f %13s %8.1fx %10.1fx %9.1f %7.2fx %9.0f\n", agents[a].name, mc, spread("%.2f", cpu), mc/ferryCPU, mc/ceil.CPUPerGiB(), mr, mr/ferryRSS, median(rate))
 	}
 	return nil
 }
@@ -400,7 +401,7 @@ func peerSteadyRuns(ctx context.Context, w io.Writer, agents []peerAgent, work s
 		}
 	}
 	fmt.Fprintf(w, "\nsteady, %d lines/s over %d files, %.0f s window after %.0f s, %d interleaved runs each, medians (ratios: to ferry's median):\n", rate, files, window.Seconds(), warmup.Seconds(), runs)
-	fmt.Fprintf(w, "%-36s %12s %13s %9s %9s %10s %8s\n", "agent", "CPU % core", "(min-max)", "x ferry", "RSS MiB", "peak MiB", "x ferry")
+	fmt.Fprintf(w, "%-42s %12s %13s %9s %9s %10s %8s\n", "agent", "CPU % core", "(min-max)", "x ferry", "RSS MiB", "peak MiB", "x ferry")
 	var ferryCPU, ferryRSS float64
 	for a, fs := range figs {
 		var cpu, rss, peak []float64
@@ -411,7 +412,7 @@ func peerSteadyRuns(ctx context.Context, w io.Writer, agents []peerAgent, work s
 		if a == 0 {
 			ferryCPU, ferryRSS = mc, mr
 		}
-		fmt.Fprintf(w, "%-36s %12.2f %13s %8.1fx %9.1f %10.1f %7.2fx\n", agents[a].name, mc, spread("%.2f", cpu), mc/ferryCPU, mr, median(peak), mr/ferryRSS)
+		fmt.Fprintf(w, "%-42s %12.2f %13s %8.1fx %9.1f %10.1f %7.2fx\n", agents[a].name, mc, spread("%.2f", cpu), mc/ferryCPU, mr, median(peak), mr/ferryRSS)
 	}
 	return nil
 }

@@ -48,6 +48,7 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 )
 
 func components() (otelcol.Factories, error) {
@@ -59,7 +60,7 @@ func components() (otelcol.Factories, error) {
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
-	return otelcol.Factories{Receivers: receivers, Exporters: exporters}, nil
+	return otelcol.Factories{Receivers: receivers, Exporters: exporters, Telemetry: otelconftelemetry.NewFactory()}, nil
 }
 
 func main() {
@@ -91,7 +92,8 @@ GO
       "$core/confmap@$OTELCOL_STABLE_VERSION" \
       "$core/confmap/provider/fileprovider@$OTELCOL_STABLE_VERSION" \
       "$core/exporter@$OTELCOL_STABLE_VERSION" \
-      "$core/receiver@$OTELCOL_STABLE_VERSION"
+      "$core/receiver@$OTELCOL_STABLE_VERSION" \
+      "$core/service@$OTELCOL_VERSION"
     # -e: tidy also resolves the tests of the packages imported, and the proxy does not serve
     # every module those tests import (the file exporter's test needs otlpencodingextension).
     go mod tidy -e
