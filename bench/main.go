@@ -14,7 +14,13 @@
 // p50/p99 from its own histogram. Mode profile runs the same pipeline in
 // process under pprof. With -enrich, the corpus and steady runs have
 // enrichment on, against a real kube-apiserver started by
-// hack/kube-apiserver.sh with one pod per log file. See bench/README.md.
+// hack/kube-apiserver.sh with one pod per log file. With -peers, the
+// OpenTelemetry Collector (built once by hack/peers.sh) and Fluent Bit
+// (FLUENT_BIT_BIN) run beside ferry on the same corpus and behind the same
+// steady writer, interleaved, and the medians are printed with their
+// ratios to ferry's. Mode smoke fails when ferry's CPU per GiB or steady
+// CPU per line exceeds a bound as a ratio to the ceiling measured in the
+// same run (.ci/run runs it). See bench/README.md.
 package main
 
 import (

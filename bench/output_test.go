@@ -132,3 +132,25 @@ func TestMedianSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestSmokeVerdict: the median of the rounds decides, so one noisy round
+// neither fails a good build nor passes a regressed one.
+func TestSmokeVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		ratios        []float64
+		bound         float64
+		ok            bool
+		median, worst float64
+	}{
+		{[]float64{20, 22, 21}, 40, true, 21, 22},
+		{[]float64{20, 95, 21}, 40, true, 21, 95},  // one outlier
+		{[]float64{45, 20, 50}, 40, false, 45, 50}, // most rounds over
+		{[]float64{40}, 40, true, 40, 40},          // at the bound
+	} {
+		c := smokeCheck{ratios: tc.ratios, bound: tc.bound}
+		c.done()
+		if c.ok() != tc.ok || c.median != tc.median || c.worst != tc.worst {
+			t.Errorf("%v against %v: ok %v, median %v, worst %v; want %v, %v, %v", tc.ratios, tc.bound, c.ok(), c.median, c.worst, tc.ok, tc.median, tc.worst)
+		}
+	}
+}
