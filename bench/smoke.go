@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -97,7 +98,7 @@ func runSmoke(ctx context.Context, w io.Writer, bin, ceilBin, work string, c *Co
 		fmt.Fprintf(w, "%-48s %9.1fx %9.1fx %7.1fx  %s\n", ch.name, ch.median, ch.worst, ch.bound, verdict)
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("smoke: over the bound: %v (a regression, or a machine unlike the one the bounds were set on: see bench/README.md)", failed)
+		return fmt.Errorf("smoke: over the bound: %s (a regression, or a machine unlike the one the bounds were set on: see bench/README.md)", strings.Join(failed, "; "))
 	}
 	fmt.Fprintf(w, "smoke: all %d figures within their bounds\n", len(checks))
 	return nil
@@ -105,4 +106,4 @@ func runSmoke(ctx context.Context, w io.Writer, bin, ceilBin, work string, c *Co
 
 // defaultSmokeBounds are the bounds .ci/run's smoke applies (bench/README.md
 // has the measurements they come from).
-var defaultSmokeBounds = SmokeBounds{File: 100, Kafka: 200, Steady: 100}
+var defaultSmokeBounds = SmokeBounds{File: 40, Kafka: 70, Steady: 220}
