@@ -391,7 +391,7 @@ func peerSteadyRuns(ctx context.Context, w io.Writer, agents []peerAgent, work s
 			if err != nil {
 				return err
 			}
-			caught := "not all lines out 15 s after the writer stopped"
+			caught := fmt.Sprintf("only %d of %d lines out 15 s after the writer stopped", f.Delivers, f.Lines)
 			if f.CaughtUp >= 0 {
 				caught = fmt.Sprintf("all %d lines out %.1f s after the writer stopped", f.Lines, f.CaughtUp.Seconds())
 			}
