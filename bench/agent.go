@@ -140,11 +140,28 @@ func startAgent(bin, dir, include, startAt string, s *sink, en *enrichOn) (*agen
 	if err != nil {
 		return nil, err
 	}
+	cfg := agentConfig(dir, include, startAt, s, en, addr)
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	r, err := startProcess(exec.Command(bin, "run", "--config", path), dir)
+	if err != nil {
+		return nil, err
+	}
+	r.addr = addr
+	return r, nil
+}
+
+// agentConfig is ferry's config for a benchmark run: state under dir,
+// include followed from startAt, shipping to s, enrichment as en says, the
+// HTTP server on addr.
+func agentConfig(dir, include, startAt string, s *sink, en *enrichOn, addr string) string {
 	memory := ""
 	if agentQueueBytes > 0 {
 		memory = fmt.Sprintf("memory: {queue_bytes: %d}\n", agentQueueBytes)
 	}
-	cfg := fmt.Sprintf(`node_name: bench
+	return fmt.Sprintf(`node_name: bench
 state_dir: %q
 shutdown_timeout: 20s
 log: {level: warn, format: json}
@@ -155,17 +172,22 @@ log: {level: warn, format: json}
 sink:
 %shttp: {listen: %q}
 `, filepath.Join(dir, "state"), memory, include, startAt, en.kubernetesYAML(), s.yaml, addr)
-	path := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	r := &agentRun{addr: addr, dir: dir, logPath: filepath.Join(dir, "agent.log"), exited: make(chan struct{})}
+}
+
+// startProcess starts cmd with its output (what cmd does not send elsewhere
+// already) in <dir>/agent.log.
+func startProcess(cmd *exec.Cmd, dir string) (*agentRun, error) {
+	r := &agentRun{cmd: cmd, dir: dir, logPath: filepath.Join(dir, "agent.log"), exited: make(chan struct{})}
 	logf, err := os.Create(r.logPath)
 	if err != nil {
 		return nil, err
 	}
-	r.cmd = exec.Command(bin, "run", "--config", path)
-	r.cmd.Stdout, r.cmd.Stderr = logf, logf
+	if r.cmd.Stdout == nil {
+		r.cmd.Stdout = logf
+	}
+	if r.cmd.Stderr == nil {
+		r.cmd.Stderr = logf
+	}
 	r.started = time.Now()
 	if err := r.cmd.Start(); err != nil {
 		logf.Close()

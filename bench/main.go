@@ -14,7 +14,13 @@
 // p50/p99 from its own histogram. Mode profile runs the same pipeline in
 // process under pprof. With -enrich, the corpus and steady runs have
 // enrichment on, against a real kube-apiserver started by
-// hack/kube-apiserver.sh with one pod per log file. See bench/README.md.
+// hack/kube-apiserver.sh with one pod per log file. With -peers, the
+// OpenTelemetry Collector (built once by hack/peers.sh) and Fluent Bit
+// (FLUENT_BIT_BIN) run beside ferry on the same corpus and behind the same
+// steady writer, interleaved, and the medians are printed with their
+// ratios to ferry's. Mode smoke fails when ferry's CPU per GiB or steady
+// CPU per line exceeds a bound as a ratio to the ceiling measured in the
+// same run (.ci/run runs it). See bench/README.md.
 package main
 
 import (
@@ -42,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		mode      = fs.String("mode", "all", "all | corpus | steady | profile | profile-steady (corpus: ceiling and both sinks; all: corpus then steady; profile*: the pipeline in process under pprof)")
+		mode      = fs.String("mode", "all", "all | corpus | steady | profile | profile-steady | smoke (corpus: ceiling and both sinks; all: corpus then steady; profile*: the pipeline in process under pprof; smoke: fail when ferry's CPU per GiB or steady CPU per line exceeds its bound as a ratio to the ceiling)")
 		work      = fs.String("dir", filepath.Join(os.TempDir(), "ferry-bench"), "work directory (the corpus is kept there and reused)")
 		files     = fs.Int("files", 50, "corpus files (containers)")
 		size      = fs.String("size", "256MiB", "corpus total size (the reference run uses 1GiB)")
@@ -65,6 +71,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		queue     = fs.Int64("queue-bytes", 0, "agent memory.queue_bytes (0: the agent's default, 32 MiB)")
 		keep      = fs.Bool("keep", false, "keep each run's directory (the agent's config, log and state) under -dir")
 		agentBin  = fs.String("agent", "", "run this agent binary instead of building ./cmd/agent (to compare two builds in one time window)")
+		peersF    = fs.Bool("peers", false, "run the OpenTelemetry Collector (built once by hack/peers.sh otelcol) and, when FLUENT_BIT_BIN names a binary, Fluent Bit beside ferry: the same corpus and the same steady writer, interleaved, every agent's records into a pipe the benchmark counts; prints medians and ratios to ferry (modes all, corpus, steady)")
+		peerN     = fs.Int("peer-runs", 3, "peers: runs of each agent, interleaved (corpus and steady)")
+		otelcolF  = fs.String("otelcol", "", "peers: this OpenTelemetry Collector binary instead of hack/peers.sh's (it needs the filelog receiver and the file exporter); \"none\" leaves it out")
+		smokeFile = fs.Float64("smoke-file", defaultSmokeBounds.File, "smoke: highest median ratio of ferry's CPU-s/GiB to the file sink to the ceiling's")
+		smokeKafk = fs.Float64("smoke-kafka", defaultSmokeBounds.Kafka, "smoke: the same to Kafka")
+		smokeStdy = fs.Float64("smoke-steady", defaultSmokeBounds.Steady, "smoke: highest median ratio of ferry's steady CPU per line read to the ceiling's CPU per line")
+		smokeRnds = fs.Int("smoke-rounds", 3, "smoke: corpus rounds (file and Kafka each)")
+		smokeStRn = fs.Int("smoke-steady-rounds", 2, "smoke: steady runs (file sink)")
 		enrichF   = fs.Bool("enrich", false, "corpus and steady runs with enrichment on: start a real kube-apiserver + etcd (hack/kube-apiserver.sh, state in <dir>/kube), create one pod per log file on node bench, run the agent with kubernetes.enabled: true, and fail unless its lines were enriched")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -94,10 +108,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	if *peersF && *enrichF {
+		return fail(fmt.Errorf("-peers: the peers run without enrichment (none of them is given a Kubernetes API); drop -enrich"))
+	}
+	if *peersF && *mode != "all" && *mode != "corpus" && *mode != "steady" {
+		return fail(fmt.Errorf("-peers: use it with modes all, corpus or steady"))
+	}
 	if *enrichF && (*mode == "profile" || *mode == "profile-steady") {
 		return fail(fmt.Errorf("-enrich: mode %s runs the pipeline in process with kubernetes disabled; use it with modes all, corpus or steady", *mode))
 	}
-	needCorpus := *mode == "all" || *mode == "corpus" || *mode == "profile"
+	if *enrichF && *mode == "smoke" {
+		return fail(fmt.Errorf("-enrich: mode smoke runs without enrichment"))
+	}
+	needCorpus := *mode == "all" || *mode == "corpus" || *mode == "profile" || *mode == "smoke"
 	var steadyProf *steadyProfile
 	if *mode == "profile-steady" {
 		root := filepath.Join(*work, "profile-steady")
@@ -196,6 +219,63 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *enrichF {
 		nameWidth = 64
+	}
+
+	if *mode == "smoke" {
+		ceilBin, err := buildCeiling(root, binDir)
+		if err != nil {
+			return fail(err)
+		}
+		b := SmokeBounds{File: *smokeFile, Kafka: *smokeKafk, Steady: *smokeStdy}
+		if err := runSmoke(ctx, stdout, bin, ceilBin, *work, c, *ceilRuns, *smokeRnds, *smokeStRn, *sFiles, *rate, *warmup, *steadyDur, *poll, *timeout, b); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
+	if *peersF {
+		agents := []peerAgent{ferryPeer(bin)}
+		switch *otelcolF {
+		case "none":
+		case "":
+			b, err := buildOtelcol(root, stderr)
+			if err != nil {
+				return fail(err)
+			}
+			agents = append(agents, otelcolPeer(b))
+		default:
+			b, err := filepath.Abs(*otelcolF)
+			if err != nil {
+				return fail(err)
+			}
+			agents = append(agents, otelcolPeer(b))
+		}
+		if fb := os.Getenv("FLUENT_BIT_BIN"); fb != "" {
+			agents = append(agents, fluentBitPeer(fb, fluentBitVersion(fb)))
+		} else {
+			fmt.Fprintln(stdout, "peers: FLUENT_BIT_BIN is not set, Fluent Bit is left out (bench/README.md says how to build one)")
+		}
+		for _, a := range agents {
+			fmt.Fprintf(stdout, "peer: %s\n", a.name)
+		}
+		if needCorpus {
+			ceilBin, err := buildCeiling(root, binDir)
+			if err != nil {
+				return fail(err)
+			}
+			ceil, err := runCeiling(ceilBin, c, *ceilRuns)
+			if err != nil {
+				return fail(err)
+			}
+			if err := peerRuns(ctx, stdout, agents, *work, c, ceil, *peerN, *poll, *timeout); err != nil {
+				return fail(err)
+			}
+		}
+		if *mode == "all" || *mode == "steady" {
+			if err := peerSteadyRuns(ctx, stdout, agents, *work, *sFiles, *rate, *warmup, *steadyDur, *peerN); err != nil {
+				return fail(err)
+			}
+		}
+		return 0
 	}
 
 	if needCorpus {
