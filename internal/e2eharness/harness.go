@@ -191,8 +191,10 @@ type Agent struct {
 	dir    string
 	Config string // path of the config file
 	Addr   string // HTTP address
-	n      int
-	cur    *Proc
+	// Env is added to the agent's environment (as a pod spec's env is).
+	Env []string
+	n   int
+	cur *Proc
 }
 
 // NewAgent writes cfg (Listen is filled in when empty) into dir.
@@ -227,6 +229,9 @@ func (a *Agent) Start() *Proc {
 	}
 	p.Cmd = exec.Command(a.bin, "run", "--config", a.Config)
 	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
+	if len(a.Env) > 0 {
+		p.Cmd.Env = append(os.Environ(), a.Env...)
+	}
 	if err := p.Cmd.Start(); err != nil {
 		a.t.Fatal(err)
 	}

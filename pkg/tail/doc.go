@@ -157,6 +157,15 @@
 // and a restart inside the line reads it again from its start without
 // emitting the cut line a second time or the rest of it as a record.
 //
+// Unfinished lines (no newline yet, or CRI fragments still being merged)
+// are held in memory per file; their total is kept under a budget the size
+// of memory.queue_bytes (ferry_tail_unfinished_bytes). A read that leaves
+// it over makes the file just read give its unfinished bytes back if it
+// holds 16 KiB or more and is still written to: it is rewound to where they
+// began, the lines it emitted after that point are not emitted again, and
+// it is read again from disk only once it grew
+// (ferry_tail_unfinished_spills_total). The file is the buffer (held.go).
+//
 // # Rotation, truncation, deletion
 //
 // A renamed file is finished through its open descriptor, then closed; the

@@ -38,6 +38,8 @@ type follower struct {
 	inflated   bool          // an unlinked copy of a compressed file, made by the tailer: never "deleted"
 	gz         string        // the compressed file to inflate when its turn comes (f.f is nil until then)
 	lim        *limiter      // its container's rate limit (limiter.go); nil without limits
+	held       int64         // bytes of unfinished lines in memory, as last counted (held.go)
+	spilledAt  int64         // size when its unfinished lines were spilled; not read until it grows (held.go)
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).
@@ -176,6 +178,10 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		return
 	}
 	f.size = size
+	if f.spilledWait(size) {
+		f.more, f.dirty = false, false
+		return
+	}
 	t.m.reads.Inc()
 	if f.lim == nil && t.limitsOn {
 		f.lim = t.limiterFor(f, now)
@@ -213,6 +219,7 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	f.lastRead = now
 	f.more = f.off < size
 	f.dirty = f.more
+	t.hold(f)
 	if counting {
 		t.charge(f, nLines, f.off-start, !f.more, now)
 	}
@@ -351,7 +358,8 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	}
 	f.off, f.consumed, f.size = 0, 0, 0
 	f.dropCarry()
-	f.skip, f.suppressTo = false, 0
+	f.skip, f.suppressTo, f.spilledAt = false, 0, 0
+	t.release(f)
 	f.dec = decoder{maxLine: t.cfg.MaxLineBytes, path: f.path}
 	f.fpLen = readFP(f.f, f.fp[:])
 	f.tr = t.newTracker(f.key, f.path, 0, 0, f.fp[:f.fpLen])
@@ -392,6 +400,7 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 		}
 	}
 	t.collect(f)
+	t.release(f)
 	if f.f != nil {
 		if was != stFollowing {
 			if fi, err := f.f.Stat(); err == nil {

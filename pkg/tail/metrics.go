@@ -58,6 +58,8 @@ type metrics struct {
 	stateInvalid  prometheus.Counter
 
 	behindMax         prometheus.Gauge
+	held              prometheus.Gauge
+	spills            prometheus.Counter
 	fileInflightMax   prometheus.Gauge
 	linesDeferred     prometheus.Counter
 	linesDropped      *prometheus.CounterVec
@@ -114,6 +116,10 @@ func newMetrics(inflight func() float64) *metrics {
 			Name: "checkpoints_total", Help: "Successful writes of the state file."}),
 		stateInvalid: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "checkpoint_entries_invalid_total", Help: "Entries of the state file skipped at startup because they were invalid; the other entries are used."}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "unfinished_bytes", Help: "Bytes of unfinished lines (no newline yet, or CRI fragments being merged) held in memory; kept under memory.queue_bytes by spilling."}),
+		spills: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "unfinished_spills_total", Help: "Times a file gave back its unfinished lines' memory (over budget) to read them again from disk once it grows."}),
 		behindMax: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "behind_max_bytes", Help: "The largest backlog of one open file (bytes between its read offset and its end), at the last poll."}),
 		fileInflightMax: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
@@ -153,7 +159,8 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.reads, m.truncated, m.parseErrors,
 		m.rotations, m.truncations, m.lost, m.lostFiles, m.skipped, m.partialsCut, m.openFiles, m.openLimit, m.waiting, m.waits, m.openErrors, m.behind, m.inflight, m.inflightLimit,
 		m.backpressure, m.commitErrors, m.commits, m.stateInvalid,
-		m.behindMax, m.fileInflightMax, m.linesDeferred, m.linesDropped, m.dropSummaries, m.limitedContainers} {
+		m.behindMax, m.fileInflightMax, m.linesDeferred, m.linesDropped, m.dropSummaries, m.limitedContainers,
+		m.held, m.spills} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -135,7 +135,7 @@ func TestMetricsLint(t *testing.T) {
 		"ferry_tail_partial_lines_cut_total", "ferry_tail_rate_limited_containers", "ferry_tail_read_bytes_total",
 		"ferry_tail_reads_total",
 		"ferry_tail_rotations_total", "ferry_tail_skipped_files_total", "ferry_tail_truncations_total",
-		"ferry_tail_waiting_files",
+		"ferry_tail_unfinished_bytes", "ferry_tail_unfinished_spills_total", "ferry_tail_waiting_files",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Fatalf("metric names (-want +got):\n%s", diff)

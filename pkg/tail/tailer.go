@@ -118,6 +118,7 @@ type Tailer struct {
 	// numbers the keys of those waiting to be (see openSibling).
 	inflatedNow int
 	lazyKeys    uint64
+	held        int64      // bytes of unfinished lines in memory (held.go)
 	lim         *openLimit // files waiting for a descriptor (openlimit.go)
 
 	beat atomic.Int64 // when Run's loop last went round, Unix ns (health.go)

@@ -19,7 +19,6 @@ import (
 // input and set a 256 MiB limit: the agent's resident memory must stay
 // under it with the default memory.queue_bytes (32 MiB).
 func TestHostileUnfinishedLinesMemory(t *testing.T) {
-	t.Skip("known: per-file merge and carry buffers of unfinished lines are outside memory.queue_bytes and unbounded in total")
 	w := newWorld(t, worldOpt{})
 	const pods = 600
 	frag := strings.Repeat("y", 16<<10)
@@ -35,6 +34,9 @@ func TestHostileUnfinishedLinesMemory(t *testing.T) {
 		w.raw(p, b.String())
 	}
 	w.lines(w.path, 0, 10)
+	// As the chart runs it: the container's memory limit in
+	// FERRY_MEMORY_LIMIT (the agent sets its Go soft limit to 90 % of it).
+	w.agent.Env = []string{fmt.Sprintf("FERRY_MEMORY_LIMIT=%d", 256<<20)}
 	p := w.agent.Start()
 	w.waitSeqs(0, 10, 60*time.Second)
 	var m e2eharness.Metrics
@@ -51,6 +53,14 @@ func TestHostileUnfinishedLinesMemory(t *testing.T) {
 		rss/(1<<20), m.Sum("go_memstats_heap_inuse_bytes")/(1<<20), m.Sum("ferry_tail_inflight_bytes"))
 	if rss > 256<<20 {
 		t.Errorf("resident memory %.0f MiB: over the chart's 256 MiB limit with memory.queue_bytes 32 MiB", rss/(1<<20))
+	}
+	// Resident memory undercounts buffers allocated and never written to
+	// their end (a read chunk holding a short unfinished line); the heap in
+	// use does not. The unfinished lines are kept within memory.queue_bytes
+	// (ferry_tail_unfinished_bytes), as lines in flight are: twice 32 MiB
+	// and the rest of the agent stay well under 128 MiB.
+	if heap := m.Sum("go_memstats_heap_inuse_bytes"); heap > 128<<20 {
+		t.Errorf("heap in use %.0f MiB with unfinished lines in %d files: they are not bounded by memory.queue_bytes", heap/(1<<20), pods)
 	}
 	stop(t, p)
 }
