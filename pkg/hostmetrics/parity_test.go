@@ -23,10 +23,12 @@ import (
 // scrapeDependent are the families whose values the scrapes themselves
 // move (the scraper's own threads, sockets, file descriptors and memory),
 // so that two readers never see the same value even when nothing else
-// changed. Their names, labels and types are still compared.
+// changed, and instantaneous gauges (I/Os in progress) that can read the
+// same in both node_exporter scrapes and differ in between. Their names,
+// labels and types are still compared.
 var scrapeDependent = regexp.MustCompile(`^node_(procs_(running|blocked)|sockstat_.*|filefd_allocated|` +
 	`netstat_Tcp_CurrEstab|udp_queues|memory_.*|scrape_collector_duration_seconds|time_seconds|` +
-	`pressure_.*|nf_conntrack_entries|arp_entries|entropy_available_bits|timex_.*|load(1|5|15))$`)
+	`pressure_.*|nf_conntrack_entries|arp_entries|entropy_available_bits|timex_.*|load(1|5|15)|disk_io_now)$`)
 
 // stableFamilies must be there with every series equal: totals and sizes
 // that do not move while the machine runs, boot time, and with their
