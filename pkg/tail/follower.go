@@ -50,7 +50,6 @@ func (t *Tailer) poll(now time.Time) bool {
 		if f.st == stClosed {
 			continue
 		}
-		f.dirty = true
 		if t.check(f, now) {
 			rescan = true
 		}
@@ -73,26 +72,19 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 	if f.f == nil {
 		return false // not inflated yet
 	}
-	fi, err := f.f.Stat()
+	_, nlink, size, err := fstatKey(f.f)
 	if err != nil {
 		return false
 	}
-	_, nlink := keyOf(fi)
 	changed := false
 	if f.st == stRotated && nlink > 0 {
-		if st, err := os.Stat(f.path); err == nil {
-			if k, _ := keyOf(st); k == f.key {
-				t.undone(f)
-			}
+		if k, err := statKey(f.path); err == nil && k == f.key {
+			t.undone(f)
 		}
 	}
 	if f.st == stFollowing {
-		st, err := os.Stat(f.path)
-		changed = true
-		if err == nil {
-			k, _ := keyOf(st)
-			changed = k != f.key
-		}
+		k, err := statKey(f.path)
+		changed = err != nil || k != f.key
 		if changed {
 			f.fire(evMoved, now)
 			if nlink > 0 {
@@ -107,18 +99,25 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 			changed = true
 		}
 	}
-	size := fi.Size()
+	// An idle file costs two stats a poll: its start and the end of the
+	// last line read are checked again (rewritten) only when its size
+	// moved, and it is read only when there is something to read or to
+	// decide (a rotated or deleted file).
+	grew := size != f.size
 	switch {
-	case size < f.off || t.rewritten(f, size):
+	case size < f.off || (grew && t.rewritten(f, size)):
 		t.truncated(f, now)
+		return changed
 	default:
 		f.size = size
 		if f.st == stDeleted && now.Sub(f.deletedAt) >= t.cfg.DeleteWait && f.off < size {
 			t.closeFollower(f, evDeleteWait)
 		}
 	}
-	f.dirty = true
-	t.wantRead(now)
+	if grew || f.st != stFollowing || f.off < size || f.more {
+		f.dirty = true
+		t.wantRead(now)
+	}
 	return changed
 }
 
