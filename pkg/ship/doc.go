@@ -20,7 +20,7 @@
 // logged at Warn with its file offset (at most ten lines a second), then
 // acknowledged so that its file moves on: too_large (larger than
 // kafka.max_message_bytes, or refused by the broker as too large),
-// invalid_record, policy_violation; and invalid_topic for every record of a
+// invalid_record, policy_violation, corrupt_message (see below); and invalid_topic for every record of a
 // topic whose name the brokers refuse. With kafka.drop_unauthorized,
 // TOPIC_AUTHORIZATION_FAILED drops the records of that topic (reason
 // topic_authorization) instead of holding them. When the broker refuses a
@@ -28,6 +28,18 @@
 // its front half until the culprit is alone, drops only that one, and then
 // sends full requests again: one poisoned record among n costs about
 // 2*log2(n) extra requests.
+//
+// CORRUPT_MESSAGE (the broker's CRC check of a request failed) is first
+// taken for a transfer damaged on the way, as Kafka does (it marks the
+// error retriable): the request is retried with the usual backoff
+// (counted as a failure with reason corrupt_message). Only when the same
+// request is answered so 3 times in a row is the corruption taken for a
+// property of its records: a request of several records is then bisected
+// like any request refused for a record, and a lone record answered
+// CORRUPT_MESSAGE 3 times in a row is dropped (reason corrupt_message). A
+// delivery, a drop or a bisection starts the count again. The broker
+// stores nothing of a batch it finds corrupt, so these retries make no
+// copies; their timeouts are bounded as every retry's (see Duplicates).
 //
 // Isolation. Records are held and sent per destination: a topic's
 // partition (the debug sinks have one destination). Each destination has a

@@ -547,7 +547,12 @@ func (l *loop) settle(ctx context.Context, r result) {
 		return
 	}
 	n := ln.inflight
-	v := decide(r.err, n, policy{templated: l.templated(ln.topic), dropUnauthorized: s.dropUnauth})
+	v := decide(r.err, n, policy{templated: l.templated(ln.topic), dropUnauthorized: s.dropUnauth, corrupt: ln.corrupt})
+	if v.act == retry && v.reason == "corrupt_message" {
+		ln.corrupt++
+	} else {
+		ln.corrupt = 0
+	}
 	wasFailing, attempts, since := ln.attempts > 0, ln.attempts, ln.failingSince
 	now := time.Now()
 	first := ln.settle(v, r.err, now, s.backoffMin, s.backoffMax)

@@ -35,7 +35,7 @@ type metrics struct {
 
 // dropReasons are the values of ferry_ship_dropped_records_total's reason
 // label; classify and the shutdown path use no others.
-var dropReasons = []string{"too_large", "invalid_topic", "topic_authorization", "invalid_record", "policy_violation", "shutdown"}
+var dropReasons = []string{"too_large", "invalid_topic", "topic_authorization", "invalid_record", "corrupt_message", "policy_violation", "shutdown"}
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -67,7 +67,7 @@ func newMetrics() *metrics {
 			Name: "ferry_ship_send_failures_total", Help: "Sends that failed with a retryable error.",
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_ship_dropped_records_total", Help: "Records not delivered, by record kind and reason (too_large, invalid_topic, topic_authorization, invalid_record, policy_violation, shutdown).",
+			Name: "ferry_ship_dropped_records_total", Help: "Records not delivered, by record kind and reason (too_large, invalid_topic, topic_authorization, invalid_record, corrupt_message, policy_violation, shutdown).",
 		}, []string{"record", "reason"}),
 		fallback: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ferry_ship_fallback_topic_records_total", Help: "Log records sent to the fallback topic because the topic template gave no valid name.",
@@ -87,7 +87,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12),
 		}),
 		destFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_ship_destination_failures_total", Help: "Failed attempts to send to a destination, by configured topic (\"templated\" for the topics of kafka.topic's template) and reason (timeout, unknown_topic, topic_authorization, invalid_timestamp, broker, network); its records are held and retried.",
+			Name: "ferry_ship_destination_failures_total", Help: "Failed attempts to send to a destination, by configured topic (\"templated\" for the topics of kafka.topic's template) and reason (timeout, unknown_topic, topic_authorization, invalid_timestamp, corrupt_message, broker, network); its records are held and retried.",
 		}, []string{"destination", "reason"}),
 		budgetFull: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_ship_budget_full_total", Help: "Times ship stopped reading log records because it held its whole in-flight budget, by the destination holding the most.",
