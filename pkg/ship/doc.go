@@ -157,6 +157,22 @@
 // the Java client's sticky partitioner does).
 // Adding partitions to a topic moves keys, as with any Kafka producer.
 //
+// Fewer partitions. Kafka cannot shrink a topic; an operator deletes it and
+// creates it again with fewer. Records held for a partition that no longer
+// exists are then placed again by the topic's current partition count
+// (their key's new partition, or the unkeyed rule below), in their order,
+// counted in ferry_ship_replaced_records_total{record,reason="partition_gone"},
+// and not dropped: at least once still holds. This happens when a flush
+// first looks the topic up and finds fewer partitions (before any new
+// record is placed by the new count, so a key's held records stay ahead
+// of its new ones), and when an attempt is answered
+// UNKNOWN_TOPIC_OR_PARTITION or the client's metadata lacks the partition
+// (failure reasons unknown_topic and unknown_partition, which refresh the
+// metadata). A lane with a request in flight at that moment moves after
+// its answer, behind records of its keys placed meanwhile: the only case
+// in which a key's order is not kept. While the topic does not exist at
+// all, its records are held and retried as for any missing fixed topic.
+//
 // Ack is called from a single goroutine, once per confirmed request (and
 // once per record dropped before it was sent), with a slice ship does not
 // touch afterwards. Records of different destinations are acknowledged in
@@ -222,7 +238,9 @@
 // ferry_ship_records_sent_total{record}, ferry_ship_sent_bytes_total{record},
 // ferry_ship_batches_total (confirmed requests), ferry_ship_retries_total,
 // ferry_ship_send_failures_total, ferry_ship_dropped_records_total{record,reason},
-// ferry_ship_fallback_topic_records_total, ferry_ship_batch_duration_seconds
+// ferry_ship_fallback_topic_records_total,
+// ferry_ship_replaced_records_total{record,reason},
+// ferry_ship_batch_duration_seconds
 // (one request's round trip), ferry_ship_held_bytes,
 // ferry_ship_held_bytes_limit, ferry_ship_destination_failures_total{destination,reason},
 // ferry_ship_destination_unconfirmed_age_seconds{destination},

@@ -302,6 +302,11 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	if !ok {
 		tp.parts, tp.err = s.prod.partitions(ctx, r.topic)
 		tp.sticky = -1
+		if tp.err == nil {
+			pc.topics[r.topic] = tp
+			l.moveGone(ctx, pc, r.topic, tp.parts)
+			tp = pc.topics[r.topic]
+		}
 	}
 	if tp.err != nil {
 		pc.topics[r.topic] = tp
@@ -572,6 +577,9 @@ func (l *loop) settle(ctx context.Context, r result) {
 		l.resolve(ln, n, v.reason, r.err)
 	case retry:
 		l.failed(ln, v, r.err, first, now)
+		if v.reason == "unknown_topic" || v.reason == "unknown_partition" {
+			l.partitionGone(ctx, ln)
+		}
 	case reroute:
 		l.markMissing(ln.topic)
 		l.reroute(ctx, ln)
@@ -661,6 +669,52 @@ func (l *loop) reroute(ctx context.Context, ln *lane) {
 			s.m.fallback.Inc()
 		}
 		l.place(ctx, &pc, r)
+	}
+}
+
+// partitionGone is called when ln's last attempt said its topic or
+// partition is unknown: when the metadata now says the topic exists
+// without ln's partition, ln's records (and those of every other lane of
+// a partition that is gone) are placed again (see moveGone). A topic the
+// metadata does not know (deleted, not yet created again) keeps its lanes
+// retrying. The check repeats at every such failure: the metadata may lag
+// the first ones (it is refreshed at most once a second on stale answers).
+func (l *loop) partitionGone(ctx context.Context, ln *lane) {
+	parts, err := l.s.prod.partitions(ctx, ln.topic)
+	if err != nil || len(parts) == 0 {
+		return
+	}
+	pc := placeCache{topics: map[string]topicParts{ln.topic: {parts: parts}}}
+	l.moveGone(ctx, &pc, ln.topic, parts)
+}
+
+// moveGone places again, by the topic's current partitions parts, the
+// records of every lane of topic whose partition is not among them: the
+// topic was deleted and created again with fewer partitions (Kafka cannot
+// shrink one). Such a lane is forgotten; its records are counted in
+// ferry_ship_replaced_records_total (reason partition_gone) and go, in
+// their order, to the end of their new lanes. place calls it when it
+// first looks a topic up in a flush, before it places any new record by
+// the new count, so a key's held records stay ahead of its new ones. A
+// lane with a request in flight is moved after its answer (partitionGone).
+// pc must already hold topic's parts.
+func (l *loop) moveGone(ctx context.Context, pc *placeCache, topic string, parts []int) {
+	s := l.s
+	var gone []*lane
+	for _, ln := range l.order {
+		if ln.topic == topic && ln.partition != unresolved && ln.state != sending && !slices.Contains(parts, ln.partition) {
+			gone = append(gone, ln)
+		}
+	}
+	for _, ln := range gone {
+		rs := ln.take()
+		l.remove(ln)
+		s.log.Warn("partition no longer exists: its records are placed again by the topic's current partitions",
+			"topic", ln.topic, "partition", ln.partition, "partitions", len(parts), "records", len(rs))
+		for _, r := range rs {
+			s.m.replaced.WithLabelValues(r.kind(), "partition_gone").Inc()
+			l.place(ctx, pc, r)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 )
 
 // The rules that turn a send's answer into what happens to its records.
@@ -52,7 +53,7 @@ type verdict struct {
 
 // failure reasons: the values of ferry_ship_destination_failures_total's
 // reason label.
-var failureReasons = []string{"timeout", "unknown_topic", "topic_authorization", "invalid_timestamp", "corrupt_message", "broker", "network"}
+var failureReasons = []string{"timeout", "unknown_topic", "unknown_partition", "topic_authorization", "invalid_timestamp", "corrupt_message", "broker", "network"}
 
 // policy is what decide needs besides the error.
 type policy struct {
@@ -168,7 +169,14 @@ func failureReason(err error) string {
 		}
 		return "broker"
 	}
-	if isTimeout(err) {
+	switch {
+	case errors.Is(err, protocol.ErrNoPartition):
+		// The client's metadata lacks the partition: it was there when
+		// the record was placed (see loop.partitionGone).
+		return "unknown_partition"
+	case errors.Is(err, protocol.ErrNoTopic):
+		return "unknown_topic"
+	case isTimeout(err):
 		return "timeout"
 	}
 	return "network"

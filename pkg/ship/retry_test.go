@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/ferry-dev/ferry/pkg/event"
@@ -166,6 +167,8 @@ func TestDecide(t *testing.T) {
 		{"unknown fixed topic: held", kafka.UnknownTopicOrPartition, 5, policy{}, verdict{retry, "unknown_topic"}},
 		{"unknown templated topic: fallback", kafka.UnknownTopicOrPartition, 5, policy{templated: true}, verdict{reroute, "unknown_topic"}},
 		{"not enough replicas", kafka.NotEnoughReplicas, 5, policy{}, verdict{retry, "broker"}},
+		{"partition missing from the client's metadata: held, never the fallback", fmt.Errorf("produce: %w", protocol.NewErrNoPartition("logs", 2)), 5, policy{templated: true}, verdict{retry, "unknown_partition"}},
+		{"topic missing from the client's metadata", protocol.NewErrNoTopic("logs"), 5, policy{}, verdict{retry, "unknown_topic"}},
 		{"request timed out (broker)", kafka.RequestTimedOut, 5, policy{}, verdict{retry, "timeout"}},
 		{"client timeout", timeout, 5, policy{}, verdict{retry, "timeout"}},
 		{"connection refused", errors.New("dial tcp: connection refused"), 5, policy{}, verdict{retry, "network"}},
