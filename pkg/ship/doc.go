@@ -92,8 +92,8 @@
 // records are held and retried, and the failure is reported.
 //
 // Order. Records with the same key (log records: the pod UID; metric
-// records: the node name) go to one partition and keep their order within
-// it, retries included: a lane sends its front records and resends failed
+// records: the node name), and the unkeyed log records of one file, go to
+// one partition and keep their order within it, retries included: a lane sends its front records and resends failed
 // ones before anything that came after them. Ship forms, bounds and
 // retries its requests itself, and sends them with kafka-go's Client and
 // Transport, not its Writer (whose own batching, retries and per-partition
@@ -152,15 +152,30 @@
 //
 // Partitioning is murmur2 over the key (kafka.Murmur2Balancer), like the
 // Java client and librdkafka, so other producers of the same keys agree.
-// Records without a key (key: none, or no pod UID) go to a random partition,
-// the same for all the unkeyed records of one topic placed together (as
-// the Java client's sticky partitioner does).
-// Adding partitions to a topic moves keys, as with any Kafka producer.
+// Log records without a key (key: none, or no pod UID) go to one
+// partition per file: a hash of the file's source identity (the tailer's
+// Cursor.Source) over the topic's partitions. key: none means the records
+// carry no key and files, not pods, spread over the partitions; it does
+// not mean lines of a file spread over them. The reason is the
+// acknowledgement: the tailer commits a file's longest acknowledged
+// prefix, so lines of a file confirmed on one partition after a line
+// still held for another would be read (and delivered) again after any
+// restart, without bound while that partition refuses. With every line
+// of a file in one lane, confirmed in order, a file's unacknowledged part
+// is at most what its one partition holds (bounded by the log budget),
+// and the lines other partitions confirmed are never read again.
+// Unkeyed metric records (key: none) go to a random partition, the same
+// for all those of one topic placed together (as the Java client's
+// sticky partitioner does).
+// Adding partitions to a topic moves keys and files, as with any Kafka
+// producer; a file's records held at that moment are confirmed apart
+// from its new ones, so until they are, its acknowledged prefix can lag
+// behind them (what the old partition holds).
 //
 // Fewer partitions. Kafka cannot shrink a topic; an operator deletes it and
 // creates it again with fewer. Records held for a partition that no longer
 // exists are then placed again by the topic's current partition count
-// (their key's new partition, or the unkeyed rule below), in their order,
+// (their key's or file's new partition), in their order,
 // counted in ferry_ship_replaced_records_total{record,reason="partition_gone"},
 // and not dropped: at least once still holds. This happens when a flush
 // first looks the topic up and finds fewer partitions (before any new

@@ -269,12 +269,13 @@ type placeCache struct {
 	lastLane *lane
 	lastTop  string
 	lastKey  []byte
+	lastSrc  uint64 // file of the last record (unkeyed log records)
 }
 
 type topicParts struct {
 	parts  []int
 	err    error
-	sticky int // partition of the unkeyed records; -1 until chosen
+	sticky int // partition of the unkeyed metric records; -1 until chosen
 }
 
 // place puts r at the end of its destination's lane. A log record bound
@@ -283,8 +284,10 @@ type topicParts struct {
 // topic's unresolved lane, behind the topic's earlier records.
 func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	s := l.s
-	// Records come in runs of one file's lines: one topic, one key.
-	if ln := pc.lastLane; ln != nil && r.topic == pc.lastTop && string(r.key()) == string(pc.lastKey) && ln.attempts == 0 {
+	// Records come in runs of one file's lines: one topic, one key (one
+	// file for unkeyed log records).
+	if ln := pc.lastLane; ln != nil && r.topic == pc.lastTop && string(r.key()) == string(pc.lastKey) &&
+		(pc.lastKey != nil || r.cursor.Source == pc.lastSrc) && ln.attempts == 0 {
 		ln.push(r)
 		return
 	}
@@ -329,13 +332,16 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	}
 	var part int
 	key := r.key()
-	if key == nil {
+	switch {
+	case key != nil:
+		part = murmur2.Balance(kafka.Message{Key: key}, tp.parts...)
+	case r.isLog:
+		part = fileStick(r.cursor.Source, tp.parts)
+	default:
 		if tp.sticky < 0 {
 			tp.sticky = tp.parts[randN(len(tp.parts))]
 		}
 		part = tp.sticky
-	} else {
-		part = murmur2.Balance(kafka.Message{Key: key}, tp.parts...)
 	}
 	pc.topics[r.topic] = tp
 	ln := l.lane(dest{r.topic, part})
@@ -346,7 +352,22 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	// The topic resolved and its lane found: the run's next records
 	// (same topic, same key, or both unkeyed) go to the same lane, unless
 	// it fails meanwhile (checked above).
-	pc.lastLane, pc.lastTop, pc.lastKey = ln, r.topic, key
+	pc.lastLane, pc.lastTop, pc.lastKey, pc.lastSrc = ln, r.topic, key, r.cursor.Source
+}
+
+// fileStick is the partition of the unkeyed log records of the file
+// source among parts: every line of a file goes to one partition, so that
+// a file's records are confirmed in the order they were read and the
+// file's acknowledged prefix (what the tailer commits) lags only behind
+// that one partition's backlog. Files spread over the partitions by a
+// hash of their source identity.
+func fileStick(source uint64, parts []int) int {
+	// splitmix64's finalizer: sources are small consecutive numbers.
+	z := source + 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return parts[z%uint64(len(parts))]
 }
 
 // murmur2 is Java's and librdkafka's default partitioner for keyed
