@@ -178,14 +178,14 @@
 // (their key's or file's new partition), in their order,
 // counted in ferry_ship_replaced_records_total{record,reason="partition_gone"},
 // and not dropped: at least once still holds. This happens when a flush
-// first looks the topic up and finds fewer partitions (before any new
-// record is placed by the new count, so a key's held records stay ahead
-// of its new ones), and when an attempt is answered
+// first looks the topic up and finds fewer partitions, before any new
+// record is placed by the new count, and when an attempt is answered
 // UNKNOWN_TOPIC_OR_PARTITION or the client's metadata lacks the partition
 // (failure reasons unknown_topic and unknown_partition, which refresh the
 // metadata). A lane with a request in flight at that moment moves after
-// its answer, behind records of its keys placed meanwhile: the only case
-// in which a key's order is not kept. While the topic does not exist at
+// its answer; meanwhile the new records of its keys (or files) join it,
+// and records that came while the topic did not exist are placed after
+// the moved ones: every key keeps its order. While the topic does not exist at
 // all, its records are held and retried as for any missing fixed topic.
 //
 // Ack is called from a single goroutine, once per confirmed request (and

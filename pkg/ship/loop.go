@@ -54,6 +54,11 @@ type loop struct {
 	paused                bool // log input stopped because the budget is full
 	budgetWarnedAt        time.Time
 	publishedAt           time.Time
+	// counts is each topic's partition count as last placed by (see
+	// moveGone); shrunk holds the former count of the topics that lost
+	// partitions while a lane of one that is gone has a request in
+	// flight.
+	counts, shrunk map[string]int
 }
 
 // result is the answer to one lane's request; more are the answers of
@@ -342,6 +347,23 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 			tp.sticky = tp.parts[randN(len(tp.parts))]
 		}
 		part = tp.sticky
+	}
+	if old, ok := l.shrunk[r.topic]; ok && (key != nil || r.isLog) {
+		// The topic has fewer partitions than when its lanes were
+		// filled, and a lane of a partition that is gone still has a
+		// request in flight (see moveGone): a record of its key or file
+		// joins it, so as to move with it, behind its older records.
+		parts := make([]int, old)
+		for i := range parts {
+			parts[i] = i
+		}
+		op := fileStick(r.cursor.Source, parts)
+		if key != nil {
+			op = murmur2.Balance(kafka.Message{Key: key}, parts...)
+		}
+		if l.lanes[dest{r.topic, op}] != nil && !slices.Contains(tp.parts, op) {
+			part = op
+		}
 	}
 	pc.topics[r.topic] = tp
 	ln := l.lane(dest{r.topic, part})
@@ -718,14 +740,48 @@ func (l *loop) partitionGone(ctx context.Context, ln *lane) {
 // first looks a topic up in a flush, before it places any new record by
 // the new count, so a key's held records stay ahead of its new ones. A
 // lane with a request in flight is moved after its answer (partitionGone).
-// pc must already hold topic's parts.
+// Until such a lane is moved, records of its keys or files join it (see
+// shrunk). pc must already hold topic's parts.
 func (l *loop) moveGone(ctx context.Context, pc *placeCache, topic string, parts []int) {
 	s := l.s
+	// The count the lanes were filled by: the largest seen since no lane
+	// of a partition gone was left.
+	old := max(l.counts[topic], len(parts))
 	var gone []*lane
+	inflight := false
 	for _, ln := range l.order {
-		if ln.topic == topic && ln.partition != unresolved && ln.state != sending && !slices.Contains(parts, ln.partition) {
-			gone = append(gone, ln)
+		if ln.topic != topic || ln.partition == unresolved || slices.Contains(parts, ln.partition) {
+			continue
 		}
+		old = max(old, ln.partition+1)
+		if ln.state == sending {
+			inflight = true
+			continue
+		}
+		gone = append(gone, ln)
+	}
+	if l.counts == nil {
+		l.counts, l.shrunk = map[string]int{}, map[string]int{}
+	}
+	if len(l.counts) >= maxMetaCache {
+		clear(l.counts)
+	}
+	if inflight {
+		l.counts[topic], l.shrunk[topic] = old, old
+	} else {
+		l.counts[topic] = len(parts)
+		delete(l.shrunk, topic)
+	}
+	if len(gone) == 0 {
+		return
+	}
+	// Records that came while the topic was unknown (deleted, not yet
+	// created again) wait in its unresolved lane; they are newer than
+	// those of the lanes moved, so they are placed after them.
+	var later []rec
+	if ul := l.lanes[dest{topic, unresolved}]; ul != nil {
+		later = ul.take()
+		l.remove(ul)
 	}
 	for _, ln := range gone {
 		rs := ln.take()
@@ -736,6 +792,9 @@ func (l *loop) moveGone(ctx context.Context, pc *placeCache, topic string, parts
 			s.m.replaced.WithLabelValues(r.kind(), "partition_gone").Inc()
 			l.place(ctx, pc, r)
 		}
+	}
+	for _, r := range later {
+		l.place(ctx, pc, r)
 	}
 }
 
