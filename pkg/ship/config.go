@@ -58,8 +58,9 @@ type KafkaConfig struct {
 	// MetricsTopic receives the host metric records. Default: "metrics".
 	MetricsTopic string `yaml:"metrics_topic"`
 	// Key of log messages: "pod_uid" (per-container order within a
-	// partition; metric records are then keyed by node name) or "none".
-	// Default: "pod_uid".
+	// partition; metric records are then keyed by node name) or "none"
+	// (no key; each file's lines still go to one partition, chosen by a
+	// hash of the file: see the package documentation). Default: "pod_uid".
 	Key string `yaml:"key"`
 	// Compression codec: none, gzip, snappy, lz4, zstd. Default: "lz4"
 	// (bench/README.md, "Codecs": zstd halves the bytes on the wire for

@@ -20,7 +20,7 @@
 // logged at Warn with its file offset (at most ten lines a second), then
 // acknowledged so that its file moves on: too_large (larger than
 // kafka.max_message_bytes, or refused by the broker as too large),
-// invalid_record, policy_violation; and invalid_topic for every record of a
+// invalid_record, policy_violation, corrupt_message (see below); and invalid_topic for every record of a
 // topic whose name the brokers refuse. With kafka.drop_unauthorized,
 // TOPIC_AUTHORIZATION_FAILED drops the records of that topic (reason
 // topic_authorization) instead of holding them. When the broker refuses a
@@ -28,6 +28,18 @@
 // its front half until the culprit is alone, drops only that one, and then
 // sends full requests again: one poisoned record among n costs about
 // 2*log2(n) extra requests.
+//
+// CORRUPT_MESSAGE (the broker's CRC check of a request failed) is first
+// taken for a transfer damaged on the way, as Kafka does (it marks the
+// error retriable): the request is retried with the usual backoff
+// (counted as a failure with reason corrupt_message). Only when the same
+// request is answered so 3 times in a row is the corruption taken for a
+// property of its records: a request of several records is then bisected
+// like any request refused for a record, and a lone record answered
+// CORRUPT_MESSAGE 3 times in a row is dropped (reason corrupt_message). A
+// delivery, a drop or a bisection starts the count again. The broker
+// stores nothing of a batch it finds corrupt, so these retries make no
+// copies; their timeouts are bounded as every retry's (see Duplicates).
 //
 // Isolation. Records are held and sent per destination: a topic's
 // partition (the debug sinks have one destination). Each destination has a
@@ -80,8 +92,8 @@
 // records are held and retried, and the failure is reported.
 //
 // Order. Records with the same key (log records: the pod UID; metric
-// records: the node name) go to one partition and keep their order within
-// it, retries included: a lane sends its front records and resends failed
+// records: the node name), and the unkeyed log records of one file, go to
+// one partition and keep their order within it, retries included: a lane sends its front records and resends failed
 // ones before anything that came after them. Ship forms, bounds and
 // retries its requests itself, and sends them with kafka-go's Client and
 // Transport, not its Writer (whose own batching, retries and per-partition
@@ -140,10 +152,41 @@
 //
 // Partitioning is murmur2 over the key (kafka.Murmur2Balancer), like the
 // Java client and librdkafka, so other producers of the same keys agree.
-// Records without a key (key: none, or no pod UID) go to a random partition,
-// the same for all the unkeyed records of one topic placed together (as
-// the Java client's sticky partitioner does).
-// Adding partitions to a topic moves keys, as with any Kafka producer.
+// Log records without a key (key: none, or no pod UID) go to one
+// partition per file: a hash of the file's source identity (the tailer's
+// Cursor.Source) over the topic's partitions. key: none means the records
+// carry no key and files, not pods, spread over the partitions; it does
+// not mean lines of a file spread over them. The reason is the
+// acknowledgement: the tailer commits a file's longest acknowledged
+// prefix, so lines of a file confirmed on one partition after a line
+// still held for another would be read (and delivered) again after any
+// restart, without bound while that partition refuses. With every line
+// of a file in one lane, confirmed in order, a file's unacknowledged part
+// is at most what its one partition holds (bounded by the log budget),
+// and the lines other partitions confirmed are never read again.
+// Unkeyed metric records (key: none) go to a random partition, the same
+// for all those of one topic placed together (as the Java client's
+// sticky partitioner does).
+// Adding partitions to a topic moves keys and files, as with any Kafka
+// producer; a file's records held at that moment are confirmed apart
+// from its new ones, so until they are, its acknowledged prefix can lag
+// behind them (what the old partition holds).
+//
+// Fewer partitions. Kafka cannot shrink a topic; an operator deletes it and
+// creates it again with fewer. Records held for a partition that no longer
+// exists are then placed again by the topic's current partition count
+// (their key's or file's new partition), in their order,
+// counted in ferry_ship_replaced_records_total{record,reason="partition_gone"},
+// and not dropped: at least once still holds. This happens when a flush
+// first looks the topic up and finds fewer partitions, before any new
+// record is placed by the new count, and when an attempt is answered
+// UNKNOWN_TOPIC_OR_PARTITION or the client's metadata lacks the partition
+// (failure reasons unknown_topic and unknown_partition, which refresh the
+// metadata). A lane with a request in flight at that moment moves after
+// its answer; meanwhile the new records of its keys (or files) join it,
+// and records that came while the topic did not exist are placed after
+// the moved ones: every key keeps its order. While the topic does not exist at
+// all, its records are held and retried as for any missing fixed topic.
 //
 // Ack is called from a single goroutine, once per confirmed request (and
 // once per record dropped before it was sent), with a slice ship does not
@@ -210,7 +253,9 @@
 // ferry_ship_records_sent_total{record}, ferry_ship_sent_bytes_total{record},
 // ferry_ship_batches_total (confirmed requests), ferry_ship_retries_total,
 // ferry_ship_send_failures_total, ferry_ship_dropped_records_total{record,reason},
-// ferry_ship_fallback_topic_records_total, ferry_ship_batch_duration_seconds
+// ferry_ship_fallback_topic_records_total,
+// ferry_ship_replaced_records_total{record,reason},
+// ferry_ship_batch_duration_seconds
 // (one request's round trip), ferry_ship_held_bytes,
 // ferry_ship_held_bytes_limit, ferry_ship_destination_failures_total{destination,reason},
 // ferry_ship_destination_unconfirmed_age_seconds{destination},

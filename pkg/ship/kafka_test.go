@@ -201,8 +201,9 @@ func TestKafkaCodecs(t *testing.T) {
 	}
 }
 
-// TestKafkaKeyNone: records without a key go to one random partition per
-// batch (one produce request), and batches spread over the partitions.
+// TestKafkaKeyNone: records without a key go to one partition per file
+// (here one batch per file; one produce request each), and files spread
+// over the partitions.
 func TestKafkaKeyNone(t *testing.T) {
 	_, addr := startCluster(t)
 	cfg := testKafkaConfig(addr)

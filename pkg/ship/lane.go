@@ -87,6 +87,10 @@ type lane struct {
 	// limit bounds the records of one request while a refused record is
 	// searched for (0: no bound; see nextLimit).
 	limit int
+	// corrupt counts the CORRUPT_MESSAGE answers in a row to the lane's
+	// request (the same front records: nothing was popped, no bisection
+	// in between); see corruptTries.
+	corrupt int
 	// attempts counts the failed attempts in a row; timeouts sets how long
 	// the next attempt waits (attemptTimeout): one more after each
 	// timed-out attempt, one less after an answer in under half the wait

@@ -54,6 +54,11 @@ type loop struct {
 	paused                bool // log input stopped because the budget is full
 	budgetWarnedAt        time.Time
 	publishedAt           time.Time
+	// counts is each topic's partition count as last placed by (see
+	// moveGone); shrunk holds the former count of the topics that lost
+	// partitions while a lane of one that is gone has a request in
+	// flight.
+	counts, shrunk map[string]int
 }
 
 // result is the answer to one lane's request; more are the answers of
@@ -269,12 +274,13 @@ type placeCache struct {
 	lastLane *lane
 	lastTop  string
 	lastKey  []byte
+	lastSrc  uint64 // file of the last record (unkeyed log records)
 }
 
 type topicParts struct {
 	parts  []int
 	err    error
-	sticky int // partition of the unkeyed records; -1 until chosen
+	sticky int // partition of the unkeyed metric records; -1 until chosen
 }
 
 // place puts r at the end of its destination's lane. A log record bound
@@ -283,8 +289,10 @@ type topicParts struct {
 // topic's unresolved lane, behind the topic's earlier records.
 func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	s := l.s
-	// Records come in runs of one file's lines: one topic, one key.
-	if ln := pc.lastLane; ln != nil && r.topic == pc.lastTop && string(r.key()) == string(pc.lastKey) && ln.attempts == 0 {
+	// Records come in runs of one file's lines: one topic, one key (one
+	// file for unkeyed log records).
+	if ln := pc.lastLane; ln != nil && r.topic == pc.lastTop && string(r.key()) == string(pc.lastKey) &&
+		(pc.lastKey != nil || r.cursor.Source == pc.lastSrc) && ln.attempts == 0 {
 		ln.push(r)
 		return
 	}
@@ -302,6 +310,11 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	if !ok {
 		tp.parts, tp.err = s.prod.partitions(ctx, r.topic)
 		tp.sticky = -1
+		if tp.err == nil {
+			pc.topics[r.topic] = tp
+			l.moveGone(ctx, pc, r.topic, tp.parts)
+			tp = pc.topics[r.topic]
+		}
 	}
 	if tp.err != nil {
 		pc.topics[r.topic] = tp
@@ -324,13 +337,33 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	}
 	var part int
 	key := r.key()
-	if key == nil {
+	switch {
+	case key != nil:
+		part = murmur2.Balance(kafka.Message{Key: key}, tp.parts...)
+	case r.isLog:
+		part = fileStick(r.cursor.Source, tp.parts)
+	default:
 		if tp.sticky < 0 {
 			tp.sticky = tp.parts[randN(len(tp.parts))]
 		}
 		part = tp.sticky
-	} else {
-		part = murmur2.Balance(kafka.Message{Key: key}, tp.parts...)
+	}
+	if old, ok := l.shrunk[r.topic]; ok && (key != nil || r.isLog) {
+		// The topic has fewer partitions than when its lanes were
+		// filled, and a lane of a partition that is gone still has a
+		// request in flight (see moveGone): a record of its key or file
+		// joins it, so as to move with it, behind its older records.
+		parts := make([]int, old)
+		for i := range parts {
+			parts[i] = i
+		}
+		op := fileStick(r.cursor.Source, parts)
+		if key != nil {
+			op = murmur2.Balance(kafka.Message{Key: key}, parts...)
+		}
+		if l.lanes[dest{r.topic, op}] != nil && !slices.Contains(tp.parts, op) {
+			part = op
+		}
 	}
 	pc.topics[r.topic] = tp
 	ln := l.lane(dest{r.topic, part})
@@ -341,7 +374,22 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	// The topic resolved and its lane found: the run's next records
 	// (same topic, same key, or both unkeyed) go to the same lane, unless
 	// it fails meanwhile (checked above).
-	pc.lastLane, pc.lastTop, pc.lastKey = ln, r.topic, key
+	pc.lastLane, pc.lastTop, pc.lastKey, pc.lastSrc = ln, r.topic, key, r.cursor.Source
+}
+
+// fileStick is the partition of the unkeyed log records of the file
+// source among parts: every line of a file goes to one partition, so that
+// a file's records are confirmed in the order they were read and the
+// file's acknowledged prefix (what the tailer commits) lags only behind
+// that one partition's backlog. Files spread over the partitions by a
+// hash of their source identity.
+func fileStick(source uint64, parts []int) int {
+	// splitmix64's finalizer: sources are small consecutive numbers.
+	z := source + 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return parts[z%uint64(len(parts))]
 }
 
 // murmur2 is Java's and librdkafka's default partitioner for keyed
@@ -547,7 +595,12 @@ func (l *loop) settle(ctx context.Context, r result) {
 		return
 	}
 	n := ln.inflight
-	v := decide(r.err, n, policy{templated: l.templated(ln.topic), dropUnauthorized: s.dropUnauth})
+	v := decide(r.err, n, policy{templated: l.templated(ln.topic), dropUnauthorized: s.dropUnauth, corrupt: ln.corrupt})
+	if v.act == retry && v.reason == "corrupt_message" {
+		ln.corrupt++
+	} else {
+		ln.corrupt = 0
+	}
 	wasFailing, attempts, since := ln.attempts > 0, ln.attempts, ln.failingSince
 	now := time.Now()
 	first := ln.settle(v, r.err, now, s.backoffMin, s.backoffMax)
@@ -567,6 +620,9 @@ func (l *loop) settle(ctx context.Context, r result) {
 		l.resolve(ln, n, v.reason, r.err)
 	case retry:
 		l.failed(ln, v, r.err, first, now)
+		if v.reason == "unknown_topic" || v.reason == "unknown_partition" {
+			l.partitionGone(ctx, ln)
+		}
 	case reroute:
 		l.markMissing(ln.topic)
 		l.reroute(ctx, ln)
@@ -656,6 +712,89 @@ func (l *loop) reroute(ctx context.Context, ln *lane) {
 			s.m.fallback.Inc()
 		}
 		l.place(ctx, &pc, r)
+	}
+}
+
+// partitionGone is called when ln's last attempt said its topic or
+// partition is unknown: when the metadata now says the topic exists
+// without ln's partition, ln's records (and those of every other lane of
+// a partition that is gone) are placed again (see moveGone). A topic the
+// metadata does not know (deleted, not yet created again) keeps its lanes
+// retrying. The check repeats at every such failure: the metadata may lag
+// the first ones (it is refreshed at most once a second on stale answers).
+func (l *loop) partitionGone(ctx context.Context, ln *lane) {
+	parts, err := l.s.prod.partitions(ctx, ln.topic)
+	if err != nil || len(parts) == 0 {
+		return
+	}
+	pc := placeCache{topics: map[string]topicParts{ln.topic: {parts: parts}}}
+	l.moveGone(ctx, &pc, ln.topic, parts)
+}
+
+// moveGone places again, by the topic's current partitions parts, the
+// records of every lane of topic whose partition is not among them: the
+// topic was deleted and created again with fewer partitions (Kafka cannot
+// shrink one). Such a lane is forgotten; its records are counted in
+// ferry_ship_replaced_records_total (reason partition_gone) and go, in
+// their order, to the end of their new lanes. place calls it when it
+// first looks a topic up in a flush, before it places any new record by
+// the new count, so a key's held records stay ahead of its new ones. A
+// lane with a request in flight is moved after its answer (partitionGone).
+// Until such a lane is moved, records of its keys or files join it (see
+// shrunk). pc must already hold topic's parts.
+func (l *loop) moveGone(ctx context.Context, pc *placeCache, topic string, parts []int) {
+	s := l.s
+	// The count the lanes were filled by: the largest seen since no lane
+	// of a partition gone was left.
+	old := max(l.counts[topic], len(parts))
+	var gone []*lane
+	inflight := false
+	for _, ln := range l.order {
+		if ln.topic != topic || ln.partition == unresolved || slices.Contains(parts, ln.partition) {
+			continue
+		}
+		old = max(old, ln.partition+1)
+		if ln.state == sending {
+			inflight = true
+			continue
+		}
+		gone = append(gone, ln)
+	}
+	if l.counts == nil {
+		l.counts, l.shrunk = map[string]int{}, map[string]int{}
+	}
+	if len(l.counts) >= maxMetaCache {
+		clear(l.counts)
+	}
+	if inflight {
+		l.counts[topic], l.shrunk[topic] = old, old
+	} else {
+		l.counts[topic] = len(parts)
+		delete(l.shrunk, topic)
+	}
+	if len(gone) == 0 {
+		return
+	}
+	// Records that came while the topic was unknown (deleted, not yet
+	// created again) wait in its unresolved lane; they are newer than
+	// those of the lanes moved, so they are placed after them.
+	var later []rec
+	if ul := l.lanes[dest{topic, unresolved}]; ul != nil {
+		later = ul.take()
+		l.remove(ul)
+	}
+	for _, ln := range gone {
+		rs := ln.take()
+		l.remove(ln)
+		s.log.Warn("partition no longer exists: its records are placed again by the topic's current partitions",
+			"topic", ln.topic, "partition", ln.partition, "partitions", len(parts), "records", len(rs))
+		for _, r := range rs {
+			s.m.replaced.WithLabelValues(r.kind(), "partition_gone").Inc()
+			l.place(ctx, pc, r)
+		}
+	}
+	for _, r := range later {
+		l.place(ctx, pc, r)
 	}
 }
 

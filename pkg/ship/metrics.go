@@ -17,6 +17,7 @@ type metrics struct {
 	sendFailures  prometheus.Counter
 	dropped       *prometheus.CounterVec
 	fallback      prometheus.Counter
+	replaced      *prometheus.CounterVec
 	batchDuration prometheus.Histogram
 	heldBytes     prometheus.Gauge
 	heldLimit     prometheus.Gauge
@@ -35,7 +36,7 @@ type metrics struct {
 
 // dropReasons are the values of ferry_ship_dropped_records_total's reason
 // label; classify and the shutdown path use no others.
-var dropReasons = []string{"too_large", "invalid_topic", "topic_authorization", "invalid_record", "policy_violation", "shutdown"}
+var dropReasons = []string{"too_large", "invalid_topic", "topic_authorization", "invalid_record", "corrupt_message", "policy_violation", "shutdown"}
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -67,11 +68,14 @@ func newMetrics() *metrics {
 			Name: "ferry_ship_send_failures_total", Help: "Sends that failed with a retryable error.",
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_ship_dropped_records_total", Help: "Records not delivered, by record kind and reason (too_large, invalid_topic, topic_authorization, invalid_record, policy_violation, shutdown).",
+			Name: "ferry_ship_dropped_records_total", Help: "Records not delivered, by record kind and reason (too_large, invalid_topic, topic_authorization, invalid_record, corrupt_message, policy_violation, shutdown).",
 		}, []string{"record", "reason"}),
 		fallback: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ferry_ship_fallback_topic_records_total", Help: "Log records sent to the fallback topic because the topic template gave no valid name.",
 		}),
+		replaced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_ship_replaced_records_total", Help: "Records taken from a destination and placed again by the current metadata, by record kind and reason (partition_gone: the topic no longer has the partition).",
+		}, []string{"record", "reason"}),
 		batchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ferry_ship_batch_duration_seconds", Help: "Round-trip time of one request to a destination of the sink (a shared request counts once per destination).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
@@ -87,7 +91,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12),
 		}),
 		destFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_ship_destination_failures_total", Help: "Failed attempts to send to a destination, by configured topic (\"templated\" for the topics of kafka.topic's template) and reason (timeout, unknown_topic, topic_authorization, invalid_timestamp, broker, network); its records are held and retried.",
+			Name: "ferry_ship_destination_failures_total", Help: "Failed attempts to send to a destination, by configured topic (\"templated\" for the topics of kafka.topic's template) and reason (timeout, unknown_topic, unknown_partition, topic_authorization, invalid_timestamp, corrupt_message, broker, network); its records are held and retried.",
 		}, []string{"destination", "reason"}),
 		budgetFull: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_ship_budget_full_total", Help: "Times ship stopped reading log records because it held its whole in-flight budget, by the destination holding the most.",
@@ -111,6 +115,7 @@ func newMetrics() *metrics {
 		for _, reason := range dropReasons {
 			m.dropped.WithLabelValues(r, reason)
 		}
+		m.replaced.WithLabelValues(r, "partition_gone")
 	}
 	return m
 }
@@ -158,7 +163,7 @@ func (c *destCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	cs := []prometheus.Collector{m.sent, m.sentBytes, m.batches, m.retries, m.sendFailures, m.dropped, m.fallback,
+	cs := []prometheus.Collector{m.sent, m.sentBytes, m.batches, m.retries, m.sendFailures, m.dropped, m.fallback, m.replaced,
 		m.batchDuration, m.heldBytes, m.heldLimit, m.readToAck, m.destFailures, m.budgetFull, m.dest}
 	if m.kafka {
 		cs = append(cs, m.dials, m.produceRequests, m.requests, m.metadataRefreshes)

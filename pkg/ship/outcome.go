@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 )
 
 // The rules that turn a send's answer into what happens to its records.
@@ -52,7 +53,7 @@ type verdict struct {
 
 // failure reasons: the values of ferry_ship_destination_failures_total's
 // reason label.
-var failureReasons = []string{"timeout", "unknown_topic", "topic_authorization", "invalid_timestamp", "broker", "network"}
+var failureReasons = []string{"timeout", "unknown_topic", "unknown_partition", "topic_authorization", "invalid_timestamp", "corrupt_message", "broker", "network"}
 
 // policy is what decide needs besides the error.
 type policy struct {
@@ -61,7 +62,18 @@ type policy struct {
 	templated bool
 	// dropUnauthorized: kafka.drop_unauthorized.
 	dropUnauthorized bool
+	// corrupt is how many answers in a row were CORRUPT_MESSAGE for this
+	// very request (the same front records, the same count), before this
+	// one.
+	corrupt int
 }
+
+// corruptTries is how many CORRUPT_MESSAGE answers in a row the same
+// request gets before ship takes the corruption for a property of its
+// records: a request of several records is then bisected, a lone record
+// dropped (reason corrupt_message). Fewer answers are a transfer damaged
+// on the way (Kafka marks the error retriable) and are retried.
+const corruptTries = 3
 
 // decide maps the error of a request of n records to an action. A nil
 // error delivers. Errors about a record bisect a request of several
@@ -70,6 +82,15 @@ type policy struct {
 func decide(err error, n int, p policy) verdict {
 	if err == nil {
 		return verdict{act: delivered}
+	}
+	if corrupt(err) {
+		switch {
+		case p.corrupt+1 < corruptTries:
+			return verdict{act: retry, reason: "corrupt_message"}
+		case n > 1:
+			return verdict{act: bisect, reason: "corrupt_message"}
+		}
+		return verdict{act: dropOne, reason: "corrupt_message"}
 	}
 	if reason, ok := recordFault(err); ok {
 		if n > 1 {
@@ -96,6 +117,15 @@ func decide(err error, n int, p policy) verdict {
 	return verdict{act: retry, reason: reason}
 }
 
+// corrupt says whether err is CORRUPT_MESSAGE (kafka-go's InvalidMessage,
+// code 2): the broker's CRC check of the request failed. Kafka marks it
+// retriable: a batch damaged on the way is stored by the next attempt. The
+// broker stored nothing of the batch, so retrying it makes no copy.
+func corrupt(err error) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && ke == kafka.InvalidMessage
+}
+
 // recordFault says whether err is about a record itself (the broker would
 // refuse it whatever the retries), and the drop reason.
 //
@@ -109,7 +139,7 @@ func recordFault(err error) (string, bool) {
 		switch ke {
 		case kafka.MessageSizeTooLarge, kafka.RecordListTooLarge:
 			return "too_large", true
-		case kafka.InvalidRecord, kafka.InvalidMessage:
+		case kafka.InvalidRecord:
 			return "invalid_record", true
 		case kafka.PolicyViolation:
 			return "policy_violation", true
@@ -139,7 +169,14 @@ func failureReason(err error) string {
 		}
 		return "broker"
 	}
-	if isTimeout(err) {
+	switch {
+	case errors.Is(err, protocol.ErrNoPartition):
+		// The client's metadata lacks the partition: it was there when
+		// the record was placed (see loop.partitionGone).
+		return "unknown_partition"
+	case errors.Is(err, protocol.ErrNoTopic):
+		return "unknown_topic"
+	case isTimeout(err):
 		return "timeout"
 	}
 	return "network"

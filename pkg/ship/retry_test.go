@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/ferry-dev/ferry/pkg/event"
@@ -155,6 +156,10 @@ func TestDecide(t *testing.T) {
 		{"too large, one record: drop it", kafka.MessageSizeTooLarge, 1, policy{}, verdict{dropOne, "too_large"}},
 		{"invalid record", kafka.InvalidRecord, 1, policy{}, verdict{dropOne, "invalid_record"}},
 		{"policy violation", kafka.PolicyViolation, 2, policy{}, verdict{bisect, "policy_violation"}},
+		{"corrupt message, first answer, one record: retried", kafka.InvalidMessage, 1, policy{}, verdict{retry, "corrupt_message"}},
+		{"corrupt message, second answer: retried", fmt.Errorf("produce: %w", kafka.InvalidMessage), 5, policy{corrupt: 1}, verdict{retry, "corrupt_message"}},
+		{"corrupt message, third answer, several records: bisect", kafka.InvalidMessage, 5, policy{corrupt: corruptTries - 1}, verdict{bisect, "corrupt_message"}},
+		{"corrupt message, third answer, one record: drop it", kafka.InvalidMessage, 1, policy{corrupt: corruptTries - 1}, verdict{dropOne, "corrupt_message"}},
 		{"invalid topic: all, no bisection", kafka.InvalidTopic, 5, policy{}, verdict{dropAll, "invalid_topic"}},
 		{"unauthorized: held", kafka.TopicAuthorizationFailed, 5, policy{}, verdict{retry, "topic_authorization"}},
 		{"unauthorized, opted in: dropped", kafka.TopicAuthorizationFailed, 5, policy{dropUnauthorized: true}, verdict{dropAll, "topic_authorization"}},
@@ -162,6 +167,8 @@ func TestDecide(t *testing.T) {
 		{"unknown fixed topic: held", kafka.UnknownTopicOrPartition, 5, policy{}, verdict{retry, "unknown_topic"}},
 		{"unknown templated topic: fallback", kafka.UnknownTopicOrPartition, 5, policy{templated: true}, verdict{reroute, "unknown_topic"}},
 		{"not enough replicas", kafka.NotEnoughReplicas, 5, policy{}, verdict{retry, "broker"}},
+		{"partition missing from the client's metadata: held, never the fallback", fmt.Errorf("produce: %w", protocol.NewErrNoPartition("logs", 2)), 5, policy{templated: true}, verdict{retry, "unknown_partition"}},
+		{"topic missing from the client's metadata", protocol.NewErrNoTopic("logs"), 5, policy{}, verdict{retry, "unknown_topic"}},
 		{"request timed out (broker)", kafka.RequestTimedOut, 5, policy{}, verdict{retry, "timeout"}},
 		{"client timeout", timeout, 5, policy{}, verdict{retry, "timeout"}},
 		{"connection refused", errors.New("dial tcp: connection refused"), 5, policy{}, verdict{retry, "network"}},

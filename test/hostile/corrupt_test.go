@@ -18,7 +18,6 @@ import (
 // arrive. pkg/ship's doc says only errors about the record itself drop it;
 // a checksum failure of one transfer is not one.
 func TestHostileCorruptMessageOnce(t *testing.T) {
-	t.Skip("known: CORRUPT_MESSAGE (retriable in Kafka) is taken as a fault of the record: a one-record request is dropped at once")
 	w := newWorld(t, worldOpt{})
 	w.lines(w.path, 0, 10)
 	p := w.agent.Start()

@@ -1,63 +1,126 @@
 package hostile
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ferry-dev/ferry/internal/e2eharness"
 )
 
-// TestHostileUnkeyedStuckPartitionRestart: with sink.kafka.key: none a
-// file's lines are spread over the partitions, batch by batch. One
-// partition refuses (retryably) while the others take the file's later
-// lines. At SIGTERM the refused lines cannot be confirmed within
-// shutdown_timeout; the README says what was not confirmed is read
-// again, as after a restart. Lines the consumer had already received
-// before the stop were confirmed: none of them may arrive a second time.
+// TestHostileUnkeyedStuckPartitionRestart: with sink.kafka.key: none, one
+// partition refuses (retryably) while the agent reads batch after batch of
+// several files. At SIGTERM the refused lines cannot be confirmed within
+// shutdown_timeout; the README says what was not confirmed is read again,
+// as after a restart. The tailer commits a file's acknowledged prefix, so
+// a line confirmed after a refused line of its file would be read and
+// delivered again: with key none, each file's lines therefore go to one
+// partition. Lines the consumer had already received before the stop
+// were confirmed: none of them may arrive a second time, and no file has
+// a line received after one of its own that is missing.
 func TestHostileUnkeyedStuckPartitionRestart(t *testing.T) {
-	t.Skip("known: a file's committed offset is its acknowledged prefix; with key none, lines confirmed after a refused one are read again after any restart")
 	w := newWorld(t, worldOpt{
 		sink: []string{"key: none", "retry: {backoff_min: 100ms, backoff_max: 500ms}"},
 		edit: func(s string) string { return strings.Replace(s, "shutdown_timeout: 15s", "shutdown_timeout: 2s", 1) },
 	})
-	w.lines(w.path, 0, 10)
+	const files = 6
+	paths := make([]string, files)
+	for i := range paths {
+		paths[i] = filepath.Join(w.root, fmt.Sprintf("ns_pod%d_uid-%d", i, i), "app", "0.log")
+		mkdirFor(t, paths[i])
+		w.lines(paths[i], i*1000, i*1000+10)
+	}
+	partOf := consumePartitions(t, w.broker.Addr())
 	p := w.agent.Start()
-	w.waitSeqs(0, 10, 30*time.Second)
+	for i := range paths {
+		w.waitSeqs(i*1000, i*1000+10, 30*time.Second)
+	}
+	// Each file's first lines went to one partition: refuse the partition
+	// of the first file.
+	filePart := func(i int) int32 {
+		ps := partOf()
+		var p int32 = -1
+		for q := i * 1000; q < i*1000+10; q++ {
+			got, ok := ps[q]
+			if !ok || (p >= 0 && got != p) {
+				return -1
+			}
+			p = got
+		}
+		return p
+	}
+	waitFor(t, "each file's first lines consumed", 20*time.Second, func() bool {
+		for i := range paths {
+			if filePart(i) < 0 {
+				return false
+			}
+		}
+		return true
+	})
+	refused := filePart(0)
 	h := w.broker.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: e2eharness.Topic,
-		Partitions: []int32{0}, Err: kerr.NotEnoughReplicas, Count: -1})
-	// Batches of lines, each read and placed on its own: some land on the
-	// refusing partition, the rest are delivered.
+		Partitions: []int32{refused}, Err: kerr.NotEnoughReplicas, Count: -1})
+	// Batches of lines, each read and placed on its own.
+	const rounds, per = 4, 20
 	next := 10
-	waitFor(t, "a refused batch followed by delivered ones", 60*time.Second, func() bool {
-		w.lines(w.path, next, next+20)
-		next += 20
+	for range rounds {
+		for i, p := range paths {
+			w.lines(p, i*1000+next, i*1000+next+per)
+		}
+		next += per
 		waitFor(t, "the batch read", 10*time.Second, func() bool {
 			m, err := w.agent.Scrape()
-			return err == nil && m.Sum("ferry_tail_lines_read_total") >= float64(next)
+			return err == nil && m.Sum("ferry_tail_lines_read_total") >= float64(files*next)
 		})
-		return h.Hits() > 0 && len(w.deliveredAfterGap(10, next)) >= 40
-	})
-	before := w.deliveredAfterGap(10, next)
+	}
+	for i := range paths {
+		if filePart(i) != refused {
+			w.waitSeqs(i*1000+10, i*1000+next, 30*time.Second)
+		}
+	}
+	waitFor(t, "the refusing partition asked", 20*time.Second, func() bool { return h.Hits() > 0 })
+	var before []int
+	for i := range paths {
+		if gap := w.deliveredAfterGap(i*1000, i*1000+next); len(gap) > 0 {
+			t.Errorf("file %d: %d lines received after a missing line of the same file (first %d)", i, len(gap), gap[0])
+		}
+		for q := i * 1000; q < i*1000+next; q++ {
+			if w.times(q) > 0 {
+				before = append(before, q)
+			}
+		}
+	}
 	stop(t, p)
 	h.Remove()
 	p = w.agent.Start()
-	w.waitSeqs(0, next, 30*time.Second)
-	w.lines(w.path, next, next+1)
-	w.waitSeqs(next, next+1, 30*time.Second)
-	w.settled(1, 20*time.Second)
+	for i, p := range paths {
+		w.waitSeqs(i*1000, i*1000+next, 30*time.Second)
+		w.lines(p, i*1000+next, i*1000+next+1)
+		w.waitSeqs(i*1000+next, i*1000+next+1, 30*time.Second)
+	}
+	w.settled(files, 20*time.Second)
 	again := 0
 	for _, s := range before {
 		if w.times(s) > 1 {
 			again++
 		}
 	}
-	_, dup := w.count(0, next+1)
-	t.Logf("%d lines delivered after the first refused one before the stop; %d of them arrived again; %d duplicates in all", len(before), again, dup)
+	dup := 0
+	for i := range paths {
+		_, d := w.count(i*1000, i*1000+next+1)
+		dup += d
+	}
+	t.Logf("partition %d refused; %d lines received before the stop; %d of them arrived again; %d duplicates in all", refused, len(before), again, dup)
 	if again > 0 {
 		t.Errorf("%d lines confirmed before a graceful stop were read and delivered again", again)
 	}
@@ -85,4 +148,49 @@ func (w *world) times(seq int) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.seen[seq]
+}
+
+// consumePartitions reads the logs topic from its start with its own
+// client until the test ends; the function returns the partition each
+// h-seq was last received in.
+func consumePartitions(t *testing.T, addr string) func() map[int]int32 {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(e2eharness.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	must(t, err)
+	var mu sync.Mutex
+	part := map[int]int32{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cl.Close()
+		for ctx.Err() == nil {
+			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				v := string(r.Value)
+				i := strings.Index(v, `"message":"h-seq=`)
+				if i < 0 {
+					return
+				}
+				v = v[i+len(`"message":"h-seq=`):]
+				if j := strings.IndexAny(v, ` "`); j >= 0 {
+					v = v[:j]
+				}
+				if n, err := strconv.Atoi(v); err == nil {
+					mu.Lock()
+					part[n] = r.Partition
+					mu.Unlock()
+				}
+			})
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return func() map[int]int32 {
+		mu.Lock()
+		defer mu.Unlock()
+		out := make(map[int]int32, len(part))
+		for k, v := range part {
+			out[k] = v
+		}
+		return out
+	}
 }
