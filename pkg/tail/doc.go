@@ -128,7 +128,9 @@
 // written while its file was empty (it has no first bytes to be known by)
 // is taken for the current file with its inode only if no file was rotated
 // after the checkpoint: otherwise the current file is a new one that reuses
-// the inode. The code is in rotated.go and discovery.go.
+// the inode. Where the file system keeps birth times (statx; ext4, xfs,
+// btrfs), a file born after the checkpoint was written is never taken for a
+// checkpointed one by its inode. The code is in rotated.go and discovery.go.
 //
 // When the set of files changes (a file followed for the first time, a
 // finished one fully acknowledged and forgotten), the checkpoint is written

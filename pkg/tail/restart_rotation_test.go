@@ -480,3 +480,57 @@ func TestCompressedInflatedInTurn(t *testing.T) {
 		t.Errorf("the waiting file was not inflated into the free slot (%d inflated)", tl.inflatedNow)
 	}
 }
+
+// TestEmptyEntryInodeReusedBySibling: as TestEmptyCheckpointedFileInodeReused,
+// but the file that got the checkpointed inode was rotated too: it is a
+// plain sibling, after compressed ones written since the checkpoint. Its
+// birth time (after the checkpoint) says it is not the checkpointed file:
+// every sibling written since is read, not only the ones after it.
+func TestEmptyEntryInodeReusedBySibling(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	probe := filepath.Join(dir, "probe")
+	appendFile(t, probe, "")
+	if !bornAfter(probe, time.Now().Add(-time.Hour)) {
+		t.Skip("the file system keeps no birth time")
+	}
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	cfg := testConfig(dir, state)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "a checkpoint naming the empty file", func() bool {
+		m, ok, _, err := loadState(state)
+		return err == nil && ok && len(m) == 1
+	})
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := readState(t, state)
+	before := time.Now().Add(-time.Minute) // the checkpoint is older than what follows
+	appendFile(t, path, lines(0, 20))
+	mustRename(t, path, path+".20261126-035501")
+	mustGzip(t, path+".20261126-035501")
+	appendFile(t, path, lines(20, 40))
+	mustRename(t, path, path+".20261126-035502")
+	appendFile(t, path, lines(40, 60))
+	// The checkpoint's inode is now the newest rotated file's.
+	fi, err := os.Stat(path + ".20261126-035502")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := fi.Sys().(*syscall.Stat_t)
+	st.Files[0].Dev, st.Files[0].Ino = uint64(sys.Dev), sys.Ino
+	if err := writeState(state, st.Files); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(state, stateName), before, before); err != nil {
+		t.Fatal(err)
+	}
+	r = startRunner(t, cfg, Options{})
+	appendFile(t, path, lines(60, 61))
+	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r, 60) })
+	r.stop()
+	if diff := cmp.Diff(upto(0, 61), seqs(r.snapshot())); diff != "" {
+		t.Errorf("lines after the restart (-want +got):\n%s", diff)
+	}
+}

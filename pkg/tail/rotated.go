@@ -230,8 +230,9 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	}
 	if fi, err := os.Stat(path); err == nil {
 		key, _ := keyOf(fi)
+		reborn := bornAfter(path, t.stateTime)
 		for i, e := range es {
-			if e.key() != key || (e.FingerprintLen == 0 && rotatedSince) {
+			if e.key() != key || reborn || (e.FingerprintLen == 0 && rotatedSince) {
 				continue
 			}
 			// The current file resumed by the scan, or not opened yet
@@ -279,6 +280,9 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			}
 			if !s.gz && key != e.key() && (sibKeys[e.key()] || e.FingerprintLen == 0 || s.size < e.Offset) {
 				continue
+			}
+			if !s.gz && key == e.key() && bornAfter(s.path, t.stateTime) {
+				continue // a new file that reuses the inode (created after the checkpoint)
 			}
 			entryOf[j], matched[i], anyMatched = i, true, true
 			if start < 0 {
