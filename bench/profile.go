@@ -87,12 +87,13 @@ func profileRun(ctx context.Context, c *Corpus, sinkCfg ship.Config, work, cpuOu
 	if err != nil {
 		return Figures{}, err
 	}
-	tailer, err := tail.New(tcfg, logger, raw, tail.Options{Excluder: enricher, Registerer: reg})
+	holdback := &event.Holdback{}
+	tailer, err := tail.New(tcfg, logger, raw, tail.Options{Excluder: enricher, Registerer: reg, Holdback: holdback})
 	if err != nil {
 		return Figures{}, err
 	}
 	acker := &countingAcker{next: tailer, want: want, reach: make(chan struct{}, 1)}
-	shipper, err := ship.New(sinkCfg, logger, ship.Options{Logs: enriched, Acker: acker, Registerer: reg})
+	shipper, err := ship.New(sinkCfg, logger, ship.Options{Logs: enriched, Acker: acker, Registerer: reg, Holdback: holdback})
 	if err != nil {
 		return Figures{}, err
 	}

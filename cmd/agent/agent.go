@@ -89,8 +89,11 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
+	// A failing destination holding its share of ship's budget holds back
+	// the files whose records it holds; the others go on being read.
+	holdback := &event.Holdback{}
 	tailer, err := tail.New(cfg.Logs, logger, raw, tail.Options{
-		Excluder: enricher, Limits: limits, Registerer: reg,
+		Excluder: enricher, Limits: limits, Registerer: reg, Holdback: holdback,
 	})
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
@@ -101,7 +104,7 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 		return fmt.Errorf("process: %w", err)
 	}
 	shipper, err := ship.New(cfg.Sink, logger, ship.Options{
-		Logs: toShip, Metrics: snapshots, Acker: shipAcker, Registerer: reg,
+		Logs: toShip, Metrics: snapshots, Acker: shipAcker, Registerer: reg, Holdback: holdback,
 	})
 	if err != nil {
 		return fmt.Errorf("ship: %w", err)

@@ -202,9 +202,17 @@
 // a kind's budget is full, ship stops reading that kind's input: the
 // backpressure reaches the tailer (the files on disk are the buffer) or
 // the host metrics collector (which drops its oldest snapshot and counts
-// it). One stuck destination can fill the whole log budget: reading then
-// stops for every destination until it takes records again or the agent
-// is restarted. Ship says so: ferry_ship_budget_full_total{destination}
+// it). A failing destination (a partition refusing, a topic missing) that
+// holds more than a quarter of the log budget holds back the files whose
+// records it holds (Options.Holdback): the tailer stops reading them
+// (their lines wait on disk) and the other files go on, so one stuck
+// destination does not stop the node's logs. They are released when it
+// takes records again or holds less than an eighth of the budget
+// (ferry_ship_held_back_files; a warning names the topic and partition).
+// Records of those files already read still arrive (a batch or two), and
+// several failing destinations can still fill the budget together: reading
+// then stops for every destination until one takes records again. Ship
+// says so: ferry_ship_budget_full_total{destination}
 // counts each time reading stops, labelled with the destination holding
 // the most, and a warning names its topic and partition (at most once a
 // minute); readiness fails after not_ready_after.

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -244,5 +246,83 @@ func TestIsolationStuckPartition(t *testing.T) {
 	}
 	if len(seen) != free+onStuck {
 		t.Errorf("%d distinct records, want %d", len(seen), free+onStuck)
+	}
+}
+
+// One partition refuses for longer than ship's log budget lasts: its files
+// are held back (Options.Holdback) once its lane holds a quarter of the
+// budget, so ship never stops taking the other files' records (before,
+// the stuck lane filled the budget and reading stopped for every file).
+// The test plays the tailer: it feeds a file only while it is not held
+// back. Once the partition recovers the files are released and every
+// record arrives.
+func TestIsolationStuckPartitionHoldsBackItsFiles(t *testing.T) {
+	const stuck = 1
+	c, addr := startCluster(t, kfake.SeedTopics(3, "logs"))
+	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs", Partitions: []int32{stuck},
+		Err: kerr.NotEnoughReplicas, Count: -1})
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Batch.MaxBytes, cfg.Kafka.MaxMessageBytes = 8<<10, 8<<10 // a budget of 40 KiB
+	hb := &event.Holdback{}
+	ack := &recAcker{}
+	h := &harness{logs: make(chan []event.Log), metrics: make(chan event.Snapshot), ack: ack,
+		reg: prometheus.NewPedanticRegistry(), errc: make(chan error, 1), logBuf: &syncBuffer{}}
+	s, err := New(cfg, slog.New(slog.NewTextHandler(h.logBuf, nil)), Options{Logs: h.logs, Metrics: h.metrics, Acker: ack, Registerer: h.reg, Holdback: hb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.s = s
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	t.Cleanup(cancel)
+	go func() { h.errc <- s.Run(ctx) }()
+
+	partOf := func(k int) int {
+		return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: []byte(metaFor(k).PodUID)}, 0, 1, 2)
+	}
+	const keys, lines = 12, 20
+	var sent [][]event.Log
+	next := make([]int, keys)
+	free, heldOnce := 0, map[int]bool{}
+	// Ten times the budget's worth of records, fed file by file while a
+	// file is not held back: feed fails the test if ship stops taking
+	// input for 10 s (what the stuck lane did once it held the budget).
+	for round := 0; round < 60; round++ {
+		for k := range keys {
+			if hb.Held(uint64(k)) {
+				heldOnce[k] = true
+				continue
+			}
+			ls := makeLogs(uint64(k), next[k], lines, metaFor(k))
+			next[k] += lines
+			sent = append(sent, ls)
+			feed(t, h.logs, ls)
+			if partOf(k) != stuck {
+				free += lines
+			}
+		}
+	}
+	for k := range keys {
+		if heldOnce[k] != (partOf(k) == stuck) {
+			t.Errorf("file %d (partition %d): held back %v", k, partOf(k), heldOnce[k])
+		}
+	}
+	recs, ok := consumeWithin(t, addr, 20*time.Second, func(r []*kgo.Record) bool { return len(dedup(r)) >= free }, "logs")
+	if !ok {
+		t.Fatalf("with partition %d stuck, %d of the %d records of the other partitions arrived", stuck, len(dedup(recs)), free)
+	}
+	fault.Remove()
+	for deadline := time.Now().Add(20 * time.Second); hb.Len() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d files still held back after the partition recovered", hb.Len())
+		}
+	}
+	h.finish(t)
+	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(s.m.holdback); got != 0 {
+		t.Errorf("ferry_ship_held_back_files = %v after recovery", got)
 	}
 }

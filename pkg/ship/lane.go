@@ -102,6 +102,9 @@ type lane struct {
 	warnedAt           time.Time
 	// msgs are the messages of the request in flight (reused).
 	msgs []kafka.Message
+	// held are the files (sources) the lane holds back while it fails
+	// over its share of the log budget (loop.holdCheck); nil when none.
+	held map[uint64]struct{}
 }
 
 // ready says whether the lane should send now.

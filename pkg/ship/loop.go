@@ -304,6 +304,7 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	if ul := l.lanes[dest{r.topic, unresolved}]; ul != nil {
 		l.arena.own(&r)
 		ul.push(r)
+		l.holdCheck(ul)
 		return
 	}
 	tp, ok := pc.topics[r.topic]
@@ -371,6 +372,9 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 		l.arena.own(&r)
 	}
 	ln.push(r)
+	if ln.attempts > 0 {
+		l.holdCheck(ln)
+	}
 	// The topic resolved and its lane found: the run's next records
 	// (same topic, same key, or both unkeyed) go to the same lane, unless
 	// it fails meanwhile (checked above).
@@ -442,6 +446,7 @@ func (l *loop) sweep() {
 func (l *loop) remove(ln *lane) {
 	delete(l.lanes, ln.dest)
 	l.order = slices.DeleteFunc(l.order, func(x *lane) bool { return x == ln })
+	l.holdCheck(ln) // what it held back is released
 }
 
 // dispatch starts a request for every lane that may send now, and asks
@@ -626,6 +631,56 @@ func (l *loop) settle(ctx context.Context, r result) {
 	case reroute:
 		l.markMissing(ln.topic)
 		l.reroute(ctx, ln)
+	}
+	l.holdCheck(ln)
+}
+
+// holdCheck holds back the files of a failing lane (ln.attempts > 0) once
+// it holds more than a quarter of the log budget, so that one stuck
+// destination does not fill the whole budget and stop reading for every
+// file: its files stop being read (their lines wait on disk) while the
+// others go on. The files are released when the lane takes records again
+// or holds less than half of that. The files whose records were already
+// read go on arriving (a batch or two): the lane's share is a threshold,
+// not a cap.
+func (l *loop) holdCheck(ln *lane) {
+	hb := l.s.opts.Holdback
+	if hb == nil {
+		return
+	}
+	share := l.s.logBudget / 4
+	switch {
+	case ln.held != nil && (ln.attempts == 0 || ln.bytes <= share/2 || l.lanes[ln.dest] != ln):
+		for src := range ln.held {
+			hb.Release(src)
+		}
+		ln.held = nil
+		l.s.m.holdback.Set(float64(hb.Len()))
+		l.s.log.Info("destination no longer holds back its files", "topic", ln.topic, "partition", ln.partition)
+	case ln.held == nil && ln.attempts > 0 && ln.bytes > share && l.lanes[ln.dest] == ln:
+		ln.held = make(map[uint64]struct{})
+		for i := range ln.queue {
+			l.holdSource(ln, &ln.queue[i])
+		}
+		l.s.m.holdback.Set(float64(hb.Len()))
+		l.s.log.Warn("failing destination holds a quarter of the log budget: its files are no longer read until it takes records again; the others go on",
+			"topic", ln.topic, "partition", ln.partition, "files", len(ln.held), "held_bytes", ln.bytes, "budget_bytes", l.s.logBudget)
+	case ln.held != nil:
+		if n := len(ln.queue); n > 0 {
+			l.holdSource(ln, &ln.queue[n-1])
+			l.s.m.holdback.Set(float64(hb.Len()))
+		}
+	}
+}
+
+// holdSource holds back the file of r (a log record) for ln, once.
+func (l *loop) holdSource(ln *lane, r *rec) {
+	if !r.isLog {
+		return
+	}
+	if _, ok := ln.held[r.cursor.Source]; !ok {
+		ln.held[r.cursor.Source] = struct{}{}
+		l.s.opts.Holdback.Hold(r.cursor.Source)
 	}
 }
 

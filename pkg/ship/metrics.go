@@ -21,6 +21,7 @@ type metrics struct {
 	batchDuration prometheus.Histogram
 	heldBytes     prometheus.Gauge
 	heldLimit     prometheus.Gauge
+	holdback      prometheus.Gauge
 	readToAck     prometheus.Histogram
 	// By destination (a configured topic; see Shipper.label).
 	destFailures *prometheus.CounterVec
@@ -85,6 +86,9 @@ func newMetrics() *metrics {
 		}),
 		heldLimit: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ferry_ship_held_bytes_limit", Help: "Upper bound of ferry_ship_held_bytes.",
+		}),
+		holdback: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ferry_ship_held_back_files", Help: "Files whose reading is held back because their destination fails and holds more than its share of the log budget.",
 		}),
 		readToAck: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ferry_read_to_ack_seconds", Help: "Time from reading a log line to acknowledging it after the sink confirmed (or dropped) it.",
@@ -164,7 +168,7 @@ func (c *destCollector) Collect(ch chan<- prometheus.Metric) {
 
 func (m *metrics) register(r prometheus.Registerer) error {
 	cs := []prometheus.Collector{m.sent, m.sentBytes, m.batches, m.retries, m.sendFailures, m.dropped, m.fallback, m.replaced,
-		m.batchDuration, m.heldBytes, m.heldLimit, m.readToAck, m.destFailures, m.budgetFull, m.dest}
+		m.batchDuration, m.heldBytes, m.heldLimit, m.holdback, m.readToAck, m.destFailures, m.budgetFull, m.dest}
 	if m.kafka {
 		cs = append(cs, m.dials, m.produceRequests, m.requests, m.metadataRefreshes)
 	}

@@ -42,6 +42,11 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Stdout is where the stdout sink writes; nil means os.Stdout.
 	Stdout io.Writer
+	// Holdback, if set, receives the files (Cursor.Source) whose records
+	// go to a failing destination holding more than its share of the log
+	// budget, so that the reader stops reading them and the other files
+	// go on (see "Bounded memory" in the package documentation).
+	Holdback *event.Holdback
 }
 
 // Shipper encodes records, batches them, sends the batches to the sink and

@@ -29,6 +29,9 @@ type Options struct {
 	Excluder   Excluder              // nil: nothing excluded
 	Limits     LimitSource           // nil: no rate-limit annotations
 	Registerer prometheus.Registerer // nil: metrics not registered
+	// Holdback names the files (by their cursors' Source) the sink cannot
+	// take more of now: they are not read until released. nil: none.
+	Holdback *event.Holdback
 }
 
 // lineOverhead is what a line costs in memory beside its bytes: its record
@@ -346,6 +349,8 @@ func (t *Tailer) Run(ctx context.Context) error {
 			if blocked {
 				t.nextRead = time.Now()
 			}
+		case <-t.opts.Holdback.Released():
+			t.nextRead = time.Now()
 		}
 		if !timer.Stop() {
 			select {
@@ -376,12 +381,18 @@ func (t *Tailer) closeAll() {
 	clear(t.byPath)
 }
 
+// heldBack says whether the sink holds f's file back (Options.Holdback).
+func (t *Tailer) heldBack(f *follower) bool {
+	return f.tr != nil && t.opts.Holdback.Held(f.tr.id)
+}
+
 // nextEligible is the earliest time a dirty file may be read again.
 func (t *Tailer) nextEligible() time.Time {
 	var e time.Time
 	for _, f := range t.order {
 		if f.st == stClosed || !f.dirty || (f.pred != nil && f.pred.st != stClosed) ||
-			(f.gz != "" && t.inflatedNow >= maxInflated) { // woken when one closes
+			(f.gz != "" && t.inflatedNow >= maxInflated) || // woken when one closes
+			t.heldBack(f) { // woken when released
 			continue
 		}
 		at := f.lastRead.Add(t.cfg.ReadInterval)
@@ -405,7 +416,7 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 	for k := 0; k < n; k++ {
 		i := (t.rr + k) % n
 		f := t.order[i]
-		if f.st == stClosed || (f.pred != nil && f.pred.st != stClosed) {
+		if f.st == stClosed || (f.pred != nil && f.pred.st != stClosed) || t.heldBack(f) {
 			continue
 		}
 		if !f.more && !(f.dirty && now.Sub(f.lastRead) >= t.cfg.ReadInterval) {
