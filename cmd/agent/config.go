@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -321,6 +322,11 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, prefixed("sink", sink.Validate())...)
+	if f := c.Sink.File; f != nil && f.Path != "" {
+		if i, glob, ok := readBack(f.Path, c.Logs.Include, c.Logs.Exclude); ok {
+			add("sink.file.path", "%q is matched by logs.include[%d] %q: the agent would read its own records back and write them again until the disk is full; write outside the include globs or add the path to logs.exclude", f.Path, i, glob)
+		}
+	}
 
 	// The agent's bounds, for the fields no section already refused.
 	named := map[string]bool{}
@@ -347,6 +353,28 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// readBack reports the first include glob that matches path (made absolute
+// and clean) when no exclude glob does: a file sink there would be tailed.
+func readBack(path string, include, exclude []string) (int, string, bool) {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	for _, g := range exclude { // as the tailer matches them: the path or its base name
+		if ok, _ := filepath.Match(g, path); ok {
+			return 0, "", false
+		}
+		if ok, _ := filepath.Match(g, filepath.Base(path)); ok {
+			return 0, "", false
+		}
+	}
+	for i, g := range include {
+		if ok, _ := filepath.Match(filepath.Clean(g), path); ok {
+			return i, g, true
+		}
+	}
+	return 0, "", false
 }
 
 // durationBounds are the accepted ranges of every interval and timeout.
