@@ -75,8 +75,11 @@ type MemoryConfig struct {
 type HTTPConfig struct {
 	// Listen is the address to serve on. Default: ":2020".
 	Listen string `yaml:"listen"`
-	// MaxConnections caps the connections served at once; more are
-	// closed as soon as they are accepted, and counted. Default: 64.
+	// MaxConnections caps the connections open at once. At the cap a new
+	// connection takes the place of the one waiting longest (not in a
+	// request), or is closed at accept when all are in a request; requests
+	// other than /healthz and /readyz use at most seven eighths of the
+	// slots, so probes always get one. Default: 64.
 	MaxConnections int `yaml:"max_connections"`
 	// Pprof serves Go's profiles under /debug/pprof/ on the same address
 	// (heap, CPU, goroutines: what to attach to a report of the agent using
