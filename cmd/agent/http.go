@@ -80,7 +80,7 @@ type httpMetrics struct {
 	open     prometheus.Gauge
 	rejected prometheus.Counter
 	evicted  prometheus.Counter
-	busy     prometheus.Counter
+	refused  prometheus.Counter
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -97,12 +97,12 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Name: "ferry_http_evicted_connections_total",
 			Help: "Connections to the HTTP endpoint closed, while not in a request (silent, sending headers, or idle), to admit a new one when http.max_connections were open.",
 		}),
-		busy: prometheus.NewCounter(prometheus.CounterOpts{
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ferry_http_refused_requests_total",
 			Help: "Requests other than /healthz and /readyz answered 503 because the slots they may use were all in a request.",
 		}),
 	}
-	reg.MustRegister(m.open, m.rejected, m.evicted, m.busy)
+	reg.MustRegister(m.open, m.rejected, m.evicted, m.refused)
 	return m
 }
 
@@ -254,7 +254,7 @@ func guardRequests(h http.Handler) http.Handler {
 		}
 		probe := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
 		if !c.l.enter(c, probe) {
-			c.l.m.busy.Inc()
+			c.l.m.refused.Inc()
 			w.Header().Set("Connection", "close")
 			http.Error(w, "too many requests being served; try again", http.StatusServiceUnavailable)
 			return

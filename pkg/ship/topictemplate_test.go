@@ -76,3 +76,22 @@ func TestCheckFormat(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBoundedPrintf: whatever the format and arguments, the printf of a
+// topic template returns an error or at most maxTopicRender bytes, and a
+// format checkFormat refuses is never formatted.
+func FuzzBoundedPrintf(f *testing.F) {
+	f.Add("logs.%s", "ns", 1)
+	f.Add("%01000000d", "", 1)
+	f.Add("%[2]*[1]d", "x", 1000000)
+	f.Add("%-249s%-249s%-249s%-249s%-249s", "a", 3)
+	f.Fuzz(func(t *testing.T, format, s string, n int) {
+		out, err := boundedPrintf(format, s, n, s)
+		if err == nil && len(out) > maxTopicRender {
+			t.Fatalf("printf %q gave %d bytes", format, len(out))
+		}
+		if checkFormat(format) != nil && err == nil {
+			t.Fatalf("printf %q formatted though its format was refused", format)
+		}
+	})
+}
