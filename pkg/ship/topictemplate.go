@@ -26,7 +26,10 @@ const maxTopicRender = 1024
 // width of 10^6 would allocate a megabyte per verb before any bound applies.
 const maxPrintfWidth = 249
 
-var errTopicRender = fmt.Errorf("renders more than %d bytes", maxTopicRender)
+var (
+	errTopicRender  = fmt.Errorf("renders more than %d bytes", maxTopicRender)
+	errPrintfFormat = errors.New("printf format")
+)
 
 // boundedWriter refuses writes past maxTopicRender; text/template stops the
 // execution at the first refused write.
@@ -113,11 +116,11 @@ func checkFormat(format string) error {
 			case c >= '0' && c <= '9':
 				num = min(num*10+int(c-'0'), maxPrintfWidth+1)
 				if num > maxPrintfWidth {
-					return fmt.Errorf("printf width or precision over %d", maxPrintfWidth)
+					return fmt.Errorf("%w: width or precision over %d", errPrintfFormat, maxPrintfWidth)
 				}
 				continue
 			case c == '*':
-				return errors.New("printf width or precision from an argument ('*')")
+				return fmt.Errorf("%w: width or precision from an argument ('*')", errPrintfFormat)
 			case c == '.' || c == '+' || c == '-' || c == '#' || c == ' ' || c == '[' || c == ']':
 				num = 0
 				continue
@@ -226,10 +229,29 @@ func worstMeta(t *template.Template) *event.Meta {
 func checkTopicRender(t *template.Template) error {
 	var buf bytes.Buffer
 	if err := renderTopic(t, &buf, &event.Meta{Labels: map[string]string{}}); err != nil {
-		return err
+		return shortRenderError(err)
 	}
 	if err := renderTopic(t, &buf, worstMeta(t)); err != nil {
-		return fmt.Errorf("for a pod with the longest metadata Kubernetes allows: %w", err)
+		return fmt.Errorf("for a pod with the longest metadata Kubernetes allows: %w", shortRenderError(err))
 	}
 	return nil
+}
+
+// shortRenderError drops the action text text/template puts in an
+// execution error (the whole template, for one long printf) when the
+// error is one of the bounds'.
+func shortRenderError(err error) error {
+	for _, b := range []error{errTopicRender, errPrintfFormat} {
+		if errors.Is(err, b) {
+			var cause error = err
+			for u := errors.Unwrap(cause); u != nil; u = errors.Unwrap(cause) {
+				cause = u
+				if strings.HasPrefix(u.Error(), b.Error()) {
+					break
+				}
+			}
+			return cause
+		}
+	}
+	return err
 }
