@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -74,8 +75,11 @@ type MemoryConfig struct {
 type HTTPConfig struct {
 	// Listen is the address to serve on. Default: ":2020".
 	Listen string `yaml:"listen"`
-	// MaxConnections caps the connections served at once; more are
-	// closed as soon as they are accepted, and counted. Default: 64.
+	// MaxConnections caps the connections open at once. At the cap a new
+	// connection takes the place of the one waiting longest (not in a
+	// request), or is closed at accept when all are in a request; requests
+	// other than /healthz and /readyz use at most seven eighths of the
+	// slots, so probes always get one. Default: 64.
 	MaxConnections int `yaml:"max_connections"`
 	// Pprof serves Go's profiles under /debug/pprof/ on the same address
 	// (heap, CPU, goroutines: what to attach to a report of the agent using
@@ -321,6 +325,11 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, prefixed("sink", sink.Validate())...)
+	if f := c.Sink.File; f != nil && f.Path != "" {
+		if i, glob, ok := readBack(f.Path, c.Logs.Include, c.Logs.Exclude); ok {
+			add("sink.file.path", "%q is matched by logs.include[%d] %q: the agent would read its own records back and write them again until the disk is full; write outside the include globs or add the path to logs.exclude", f.Path, i, glob)
+		}
+	}
 
 	// The agent's bounds, for the fields no section already refused.
 	named := map[string]bool{}
@@ -347,6 +356,28 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// readBack reports the first include glob that matches path (made absolute
+// and clean) when no exclude glob does: a file sink there would be tailed.
+func readBack(path string, include, exclude []string) (int, string, bool) {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	for _, g := range exclude { // as the tailer matches them: the path or its base name
+		if ok, _ := filepath.Match(g, path); ok {
+			return 0, "", false
+		}
+		if ok, _ := filepath.Match(g, filepath.Base(path)); ok {
+			return 0, "", false
+		}
+	}
+	for i, g := range include {
+		if ok, _ := filepath.Match(filepath.Clean(g), path); ok {
+			return i, g, true
+		}
+	}
+	return 0, "", false
 }
 
 // durationBounds are the accepted ranges of every interval and timeout.

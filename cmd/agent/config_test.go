@@ -190,3 +190,32 @@ func TestCLI(t *testing.T) {
 		t.Errorf("run with a missing config: exit %d, want 1", code)
 	}
 }
+
+func TestValidateFileSinkReadBack(t *testing.T) {
+	for _, tc := range []struct {
+		name, logs, path string
+		refused          bool
+	}{
+		{"inside include", `include: ["/var/log/pods/*/*/*.log"]`, "/var/log/pods/ns_p_u/app/0.log", true},
+		{"second glob", `include: ["/a/*.log", "/var/log/out/*"]`, "/var/log/out/ferry.json", true},
+		{"unclean path", `include: ["/var/log/pods/*/*/*.log"]`, "/var/log/pods/ns_p_u/app/../app/0.log", true},
+		{"outside", `include: ["/var/log/pods/*/*/*.log"]`, "/var/lib/ferry/out.json", false},
+		{"excluded by path", `{include: ["/var/log/pods/*/*/*.log"], exclude: ["/var/log/pods/ns_p_u/*/*"]}`, "/var/log/pods/ns_p_u/app/0.log", false},
+		{"excluded by name", `{include: ["/var/log/pods/*/*/*.log"], exclude: ["0.log"]}`, "/var/log/pods/ns_p_u/app/0.log", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := "node_name: n\nlogs: " + tc.logs + "\nsink:\n  file: {path: " + tc.path + "}\n"
+			if !strings.HasPrefix(tc.logs, "{") {
+				data = "node_name: n\nlogs:\n  " + tc.logs + "\nsink:\n  file: {path: " + tc.path + "}\n"
+			}
+			_, err := ParseConfig([]byte(data), env(nil))
+			if tc.refused {
+				if err == nil || !strings.Contains(err.Error(), "sink.file.path") || !strings.Contains(err.Error(), "logs.include[") {
+					t.Errorf("want an error naming sink.file.path and logs.include, got %v", err)
+				}
+			} else if err != nil {
+				t.Errorf("refused: %v", err)
+			}
+		})
+	}
+}

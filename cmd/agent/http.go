@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -56,22 +57,30 @@ func defaultHTTPLimits(cfg HTTPConfig) httpLimits {
 }
 
 // newHTTPServer returns the server of the agent's endpoints with every
-// limit set.
+// limit set. Served on a limitListener, its handlers take the listener's
+// request slots (see limitListener).
 func newHTTPServer(h http.Handler, lim httpLimits) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler:           guardRequests(h),
 		ReadHeaderTimeout: lim.ReadHeader,
 		ReadTimeout:       lim.Read,
 		WriteTimeout:      lim.Write,
 		IdleTimeout:       lim.Idle,
 		MaxHeaderBytes:    lim.MaxHeaderBytes,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
 	}
 }
+
+type connKey struct{}
 
 // httpMetrics count what the connection cap does.
 type httpMetrics struct {
 	open     prometheus.Gauge
 	rejected prometheus.Counter
+	evicted  prometheus.Counter
+	refused  prometheus.Counter
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -82,26 +91,53 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 		}),
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ferry_http_rejected_connections_total",
-			Help: "Connections to the HTTP endpoint closed at accept because http.max_connections were being served.",
+			Help: "Connections to the HTTP endpoint closed at accept because http.max_connections were being served, each in a request.",
+		}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ferry_http_evicted_connections_total",
+			Help: "Connections to the HTTP endpoint closed, while not in a request (silent, sending headers, or idle), to admit a new one when http.max_connections were open.",
+		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ferry_http_refused_requests_total",
+			Help: "Requests other than /healthz and /readyz answered 503 because the slots they may use were all in a request.",
 		}),
 	}
-	reg.MustRegister(m.open, m.rejected)
+	reg.MustRegister(m.open, m.rejected, m.evicted, m.refused)
 	return m
 }
 
-// limitListener serves at most max connections at once. A connection
-// beyond them is closed as soon as it is accepted (and counted) rather than
-// left in the kernel's backlog: a flood costs the agent one descriptor per
-// connection for an instant, and the served ones are freed by the server's
-// timeouts.
+// probeReserve is how many of max connection slots only /healthz and
+// /readyz may use for a request: an eighth, at least one.
+func probeReserve(n int) int { return max(1, (n+7)/8) }
+
+// limitListener serves at most max connections at once, and keeps room for
+// kubelet's probes whatever other clients do.
+//
+// A connection counts as busy from the moment its request header is read
+// until its response is written; otherwise (just accepted and silent,
+// sending its header, idle between keep-alive requests) it is waiting.
+// When max connections are open, a new one takes the place of the waiting
+// connection that has waited longest, which is closed (counted as
+// evicted): a client that holds connections without using them costs a
+// probe nothing, and a probe (a new connection that sends its request at
+// once) is never the longest waiting. Only when every connection is busy is
+// the new one closed as soon as it is accepted (counted as rejected),
+// rather than left in the kernel's backlog. Requests other than /healthz
+// and /readyz may keep at most max-probeReserve connections busy; beyond
+// that they are answered 503 at once, so that some connection is always
+// waiting, and a probe can take its place.
 type limitListener struct {
 	net.Listener
-	slots chan struct{}
-	m     *httpMetrics
+	max, reserve int
+	m            *httpMetrics
+
+	mu        sync.Mutex
+	conns     map[*limitConn]struct{}
+	busyOther int // busy connections in a request other than a probe
 }
 
 func newLimitListener(ln net.Listener, max int, m *httpMetrics) net.Listener {
-	return &limitListener{Listener: ln, slots: make(chan struct{}, max), m: m}
+	return &limitListener{Listener: ln, max: max, reserve: probeReserve(max), m: m, conns: map[*limitConn]struct{}{}}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -110,33 +146,122 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		select {
-		case l.slots <- struct{}{}:
-			l.m.open.Inc()
-			return &limitConn{Conn: c, l: l}, nil
-		default:
-			if tc, ok := c.(*net.TCPConn); ok {
-				_ = tc.SetLinger(0) // no TIME_WAIT left behind by a flood
+		lc := &limitConn{Conn: c, l: l, since: time.Now()}
+		l.mu.Lock()
+		var victim *limitConn
+		if len(l.conns) >= l.max {
+			for o := range l.conns {
+				if !o.busy && (victim == nil || o.since.Before(victim.since)) {
+					victim = o
+				}
 			}
-			c.Close()
-			l.m.rejected.Inc()
+			if victim == nil {
+				l.mu.Unlock()
+				closeNow(c)
+				l.m.rejected.Inc()
+				continue
+			}
+			delete(l.conns, victim)
+			victim.gone = true
 		}
+		l.conns[lc] = struct{}{}
+		l.mu.Unlock()
+		if victim != nil {
+			closeNow(victim.Conn) // its server goroutine sees the error and returns
+			l.m.evicted.Inc()
+		} else {
+			l.m.open.Inc()
+		}
+		return lc, nil
 	}
+}
+
+// closeNow closes c without leaving a TIME_WAIT behind (a flood of them).
+func closeNow(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	c.Close()
+}
+
+// enter marks c busy for a request; probe says whether it is /healthz or
+// /readyz. It returns false when c may not serve it now.
+func (l *limitListener) enter(c *limitConn, probe bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.gone || c.busy {
+		return false
+	}
+	if !probe {
+		if l.busyOther >= l.max-l.reserve {
+			return false
+		}
+		l.busyOther++
+		c.other = true
+	}
+	c.busy = true
+	return true
+}
+
+// leave marks c waiting again, from now.
+func (l *limitListener) leave(c *limitConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.other {
+		l.busyOther--
+		c.other = false
+	}
+	c.busy = false
+	c.since = time.Now()
 }
 
 type limitConn struct {
 	net.Conn
 	l    *limitListener
 	once sync.Once
+
+	// Under l.mu.
+	since time.Time // accepted, or last request answered
+	busy  bool
+	other bool // busy with a request other than a probe
+	gone  bool // closed or evicted: no longer in l.conns
 }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {
-		c.l.m.open.Dec()
-		<-c.l.slots
+		c.l.mu.Lock()
+		gone := c.gone
+		c.gone = true
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+		if !gone {
+			c.l.m.open.Dec()
+		}
 	})
 	return err
+}
+
+// guardRequests takes a request slot of the connection's limitListener for
+// each request, or answers 503 (and closes the connection) when the slots
+// other than the probes' are all busy.
+func guardRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, ok := r.Context().Value(connKey{}).(*limitConn)
+		if !ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		probe := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
+		if !c.l.enter(c, probe) {
+			c.l.m.refused.Inc()
+			w.Header().Set("Connection", "close")
+			http.Error(w, "too many requests being served; try again", http.StatusServiceUnavailable)
+			return
+		}
+		defer c.l.leave(c)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // sharedGatherer collects at most once per ttl: concurrent scrapers wait

@@ -50,9 +50,9 @@ func smallLimits() httpLimits {
 }
 
 // TestHTTPIdleConnectionFlood: 600 connections that never send a byte.
-// The agent serves at most max_connections of them at once, closes the
-// rest at accept (counted), closes the served ones after the header
-// timeout, and then answers /healthz as before.
+// The agent holds at most max_connections of them at once, each new one
+// taking the place of the oldest (counted), closes the last ones after the
+// header timeout, and then answers /healthz as before.
 func TestHTTPIdleConnectionFlood(t *testing.T) {
 	lim := smallLimits()
 	addr, reg := abuseServer(t, lim)
@@ -95,12 +95,13 @@ func TestHTTPIdleConnectionFlood(t *testing.T) {
 		t.Errorf("%d of %d idle connections were closed by the agent within 20 s", n, flood)
 	}
 	open := gaugeValue(t, reg, "ferry_http_connections")
-	rejected := gaugeValue(t, reg, "ferry_http_rejected_connections_total")
-	t.Logf("rejected at accept: %v, open now: %v", rejected, open)
-	if rejected < flood-float64(lim.MaxConns)*20 {
-		// At most MaxConns are served per header timeout; the flood was
-		// dialled in far less than 20 timeouts.
-		t.Errorf("rejected %v connections, want most of %d", rejected, flood)
+	evicted := gaugeValue(t, reg, "ferry_http_evicted_connections_total")
+	t.Logf("evicted for a newer one: %v, open now: %v", evicted, open)
+	if evicted < flood-float64(lim.MaxConns)*20 {
+		// A silent connection waits for the header timeout unless a newer
+		// one takes its place; the flood was dialled in far less than 20
+		// timeouts.
+		t.Errorf("evicted %v connections, want most of %d", evicted, flood)
 	}
 	// The slots are free again: a probe is served.
 	c := http.Client{Timeout: 5 * time.Second}
@@ -126,8 +127,10 @@ func errTimeout(err error) error {
 
 var errNoMatch = errors.New("no match")
 
-// TestHTTPConnectionCap: while max_connections are held open, the open
-// gauge stays at the cap and further connections are closed and counted.
+// TestHTTPConnectionCap: while max_connections idle keep-alive
+// connections are held open, the open gauge stays at the cap and each new
+// connection takes the place of the one idle longest, which is closed and
+// counted.
 func TestHTTPConnectionCap(t *testing.T) {
 	lim := smallLimits()
 	lim.ReadHeader, lim.Idle = 30*time.Second, 30*time.Second
@@ -138,6 +141,14 @@ func TestHTTPConnectionCap(t *testing.T) {
 			c.Close()
 		}
 	}()
+	get := func(c net.Conn) error {
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
 	// Hold the cap with keep-alive connections that made one request.
 	for range lim.MaxConns {
 		c, err := net.Dial("tcp", addr)
@@ -145,48 +156,136 @@ func TestHTTPConnectionCap(t *testing.T) {
 			t.Fatal(err)
 		}
 		held = append(held, c)
-		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
+		if err := get(c); err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
 	}
 	if v := gaugeValue(t, reg, "ferry_http_connections"); v != float64(lim.MaxConns) {
 		t.Errorf("ferry_http_connections = %v, want %d", v, lim.MaxConns)
 	}
 	for i := range 5 {
 		c, err := net.Dial("tcp", addr)
-		if errors.Is(err, syscall.ECONNRESET) {
-			continue // closed at accept before the dial returned
-		}
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer c.Close() // kept open: its slot stays taken
+		if err := get(c); err != nil {
+			t.Errorf("connection %d over the cap: %v, want it served", i, err)
+		}
+		held[i].SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := held[i].Read(make([]byte, 1)); err == nil || errTimeout(err) == err {
+			t.Errorf("connection idle longest (%d): read %v, want it closed", i, err)
+		}
+	}
+	if v := gaugeValue(t, reg, "ferry_http_evicted_connections_total"); v != 5 {
+		t.Errorf("ferry_http_evicted_connections_total = %v, want 5", v)
+	}
+	if v := gaugeValue(t, reg, "ferry_http_connections"); v > float64(lim.MaxConns) {
+		t.Errorf("ferry_http_connections = %v, over the cap %d", v, lim.MaxConns)
+	}
+}
+
+// TestHTTPProbeReserve: requests other than the probes keep at most
+// max_connections-probeReserve connections busy (503 beyond), so a probe
+// always finds a place, taking that of a silent connection; only when
+// every connection is in a request is a new one closed at accept.
+func TestHTTPProbeReserve(t *testing.T) {
+	lim := smallLimits()
+	lim.ReadHeader, lim.Idle = 30*time.Second, 30*time.Second
+	reg := prometheus.NewRegistry()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln = newLimitListener(ln, lim.MaxConns, newHTTPMetrics(reg))
+	release := make(chan struct{})
+	var entered sync.WaitGroup
+	var blockProbes atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) { entered.Done(); <-release })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if blockProbes.Load() {
+			entered.Done()
+			<-release
+		}
+	})
+	srv := newHTTPServer(mux, lim)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	defer func() {
+		srv.Close()
+		<-done
+	}()
+	addr := ln.Addr().String()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	send := func(path string) net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+		return c
+	}
+	status := func(c net.Conn) int {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("read response: %v", err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	others := lim.MaxConns - probeReserve(lim.MaxConns)
+	entered.Add(others)
+	for range others {
+		send("/slow")
+	}
+	entered.Wait()
+	if code := status(send("/slow")); code != http.StatusServiceUnavailable {
+		t.Errorf("a request past the slots of non-probes: %d, want 503", code)
+	}
+	if v := gaugeValue(t, reg, "ferry_http_refused_requests_total"); v != 1 {
+		t.Errorf("ferry_http_refused_requests_total = %v, want 1", v)
+	}
+	// Fill the cap with silent connections: each probe takes the place of one.
+	for len(conns) < lim.MaxConns+others {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for i := range 3 {
+		if code := status(send("/healthz")); code != 200 {
+			t.Errorf("probe %d with the cap full of busy and silent connections: %d", i, code)
+		}
+	}
+	// Every connection in a request: a new one is closed at accept.
+	blockProbes.Store(true)
+	reserve := probeReserve(lim.MaxConns)
+	entered.Add(reserve)
+	for range reserve {
+		send("/healthz")
+	}
+	entered.Wait()
+	c, err := net.Dial("tcp", addr)
+	if err == nil {
+		conns = append(conns, c)
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if _, err := c.Read(make([]byte, 1)); err == nil || errTimeout(err) == err {
-			t.Errorf("connection %d over the cap: read %v, want it closed", i, err)
-		}
-		c.Close()
-	}
-	if v := gaugeValue(t, reg, "ferry_http_rejected_connections_total"); v != 5 {
-		t.Errorf("ferry_http_rejected_connections_total = %v, want 5", v)
-	}
-	// Freeing one slot lets a new client in.
-	held[0].Close()
-	held = held[1:]
-	var resp *http.Response
-	var err error
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
-		c := http.Client{Timeout: time.Second}
-		if resp, err = c.Get("http://" + addr + "/healthz"); err == nil {
-			break
+			t.Errorf("a connection with every slot in a request: read %v, want it closed", err)
 		}
 	}
-	if err != nil {
-		t.Fatalf("no slot freed: %v", err)
+	if v := gaugeValue(t, reg, "ferry_http_rejected_connections_total"); v != 1 {
+		t.Errorf("ferry_http_rejected_connections_total = %v, want 1", v)
 	}
-	resp.Body.Close()
+	close(release)
 }
 
 // TestHTTPIdleKeepAliveClosed: a keep-alive connection that goes quiet

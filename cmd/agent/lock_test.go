@@ -53,3 +53,41 @@ func TestLockStateDirRefusesSymlink(t *testing.T) {
 		t.Errorf("the symlink's target was written: %q", b)
 	}
 }
+
+// TestCheckStateDirMove: a reload may move state_dir to an empty or new
+// directory, not onto another checkpoint nor a directory another agent
+// holds; moveStateDir carries the checkpoint over.
+func TestCheckStateDirMove(t *testing.T) {
+	base := t.TempDir()
+	if err := checkStateDirMove(filepath.Join(base, "new")); err != nil {
+		t.Errorf("a new directory: %v", err)
+	}
+	old := filepath.Join(base, "old")
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(old, "tail.json"), []byte(`{"version":1,"files":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkStateDirMove(old); err == nil || !strings.Contains(err.Error(), "already holds a checkpoint") {
+		t.Errorf("a directory with a checkpoint: %v", err)
+	}
+	held := filepath.Join(base, "held")
+	release, err := lockStateDir(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkStateDirMove(held); !errors.Is(err, errStateDirInUse) {
+		t.Errorf("a directory another agent holds: %v", err)
+	}
+	release()
+	if err := moveStateDir(old, filepath.Join(base, "new")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "new", "tail.json")); err != nil {
+		t.Errorf("checkpoint not moved: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(old, "tail.json")); err == nil {
+		t.Error("checkpoint left in the old directory")
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ferry-dev/ferry/pkg/tail"
 )
 
 // Reloading the config without restarting the process.
@@ -32,7 +35,11 @@ import (
 //     resuming from the commit (result="applied"). Nothing is lost, and
 //     nothing is read twice as long as the sink confirms everything within
 //     shutdown_timeout (otherwise what it had not confirmed is read again,
-//     as after a restart).
+//     as after a restart). A change of state_dir moves the checkpoint
+//     (tail.MoveState) to the new directory after the drain, under its
+//     lock; a reload to a directory that holds a checkpoint already, or
+//     that another agent holds, is refused before the drain (counted as
+//     invalid): restart the agent to resume from that checkpoint.
 //
 // The HTTP endpoint is restarted with the pipeline (a moment without an
 // answer), and the counters of the rooms start again from zero (Prometheus
@@ -91,6 +98,17 @@ func runReloading(ctx context.Context, path string, cfg Config, logw io.Writer, 
 		if next == nil {
 			return err
 		}
+		if next.StateDir != cfg.StateDir {
+			if err := moveStateDir(cfg.StateDir, next.StateDir); err != nil {
+				m.total.WithLabelValues(reloadInvalid).Inc()
+				m.lastSuccess.Set(0)
+				logger.Error("config reload refused after the drain: the pipeline starts again on the config it had",
+					"config", path, "state_dir", cfg.StateDir, "new_state_dir", next.StateDir, "err", err)
+				continue
+			}
+			logger.Info("state_dir moved: the checkpoint was moved with it",
+				"from", cfg.StateDir, "to", next.StateDir)
+		}
 		cfg = *next
 		if l, err := newLevelLogger(cfg.Log, logw, level); err == nil {
 			logger = l
@@ -137,6 +155,15 @@ func waitReload(ctx context.Context, path string, cfg *Config, logger *slog.Logg
 				logger.Info("config applied in place: log level", "trigger", why, "config", path, "level", next.Log.Level)
 				continue
 			}
+			if next.StateDir != cfg.StateDir {
+				if err := checkStateDirMove(next.StateDir); err != nil {
+					m.total.WithLabelValues(reloadInvalid).Inc()
+					m.lastSuccess.Set(0)
+					logger.Error("config reload refused: the agent keeps running on the config it has",
+						"trigger", why, "config", path, "state_dir", cfg.StateDir, "new_state_dir", next.StateDir, "problems", err.Error())
+					continue
+				}
+			}
 			logger.Info("config changed: draining the pipeline (stop reading, flush, commit) to apply it",
 				"trigger", why, "config", path)
 			stopGen()
@@ -149,6 +176,36 @@ func waitReload(ctx context.Context, path string, cfg *Config, logger *slog.Logg
 			return &next, nil
 		}
 	}
+}
+
+// checkStateDirMove says why a reload may not move state_dir to dir: dir
+// holds a checkpoint of its own (which of the two is right is for the
+// operator to say: restart the agent on it, or remove it), or another agent
+// holds it.
+func checkStateDirMove(dir string) error {
+	if tail.HasState(dir) {
+		return fmt.Errorf("state_dir: %s already holds a checkpoint; a reload moves the running checkpoint only to a directory without one: remove it, or restart the agent to resume from it", dir)
+	}
+	release, err := lockStateDir(dir)
+	if err != nil {
+		return fmt.Errorf("state_dir: %w", err)
+	}
+	return release()
+}
+
+// moveStateDir carries the checkpoint from the drained pipeline's state_dir
+// to the new one, under the new one's lock, so that the pipeline started
+// on it resumes from the commit instead of reading every file again.
+func moveStateDir(from, to string) error {
+	release, err := lockStateDir(to)
+	if err != nil {
+		return fmt.Errorf("state_dir: %w", err)
+	}
+	defer release()
+	if err := tail.MoveState(from, to); err != nil {
+		return fmt.Errorf("state_dir: %w", err)
+	}
+	return nil
 }
 
 // watchConfig sends a trigger when the config file's directory changes in

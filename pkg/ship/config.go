@@ -3,13 +3,9 @@ package ship
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"text/template"
 	"time"
-
-	"github.com/ferry-dev/ferry/pkg/event"
 )
 
 // Config is the `sink:` section; exactly one of the three must be set.
@@ -49,7 +45,8 @@ type KafkaConfig struct {
 	Brokers []string `yaml:"brokers"`
 	// Topic of log records: a fixed name or a text/template over the
 	// record's event.Meta, e.g. `logs.{{ .Namespace }}` or
-	// `logs.{{ index .Labels "team" }}`. Default: "logs".
+	// `logs.{{ index .Labels "team" }}`. A template's render is bounded
+	// to 1 KiB (see the package doc). Default: "logs".
 	Topic string `yaml:"topic"`
 	// FallbackTopic receives the log records for which Topic (a template)
 	// yields an empty or invalid name, or fails. Required when Topic is a
@@ -232,7 +229,7 @@ func (c Config) Validate() error {
 		} else if isTemplate(k.Topic) {
 			if t, err := parseTopicTemplate(k.Topic); err != nil {
 				bad("kafka.topic", "%v", err)
-			} else if err := t.Execute(io.Discard, &event.Meta{Labels: map[string]string{}}); err != nil {
+			} else if err := checkTopicRender(t); err != nil {
 				bad("kafka.topic", "%v", err)
 			}
 			if k.FallbackTopic == "" {
@@ -317,10 +314,6 @@ func (c Config) Validate() error {
 }
 
 func isTemplate(s string) bool { return strings.Contains(s, "{{") }
-
-func parseTopicTemplate(s string) (*template.Template, error) {
-	return template.New("topic").Option("missingkey=zero").Parse(s)
-}
 
 // checkTopic reports whether name is a legal Kafka topic name.
 func checkTopic(name string) error {

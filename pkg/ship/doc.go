@@ -51,6 +51,13 @@
 // behind log records nor log records behind metric records, and the other
 // partitions of a topic keep flowing. Records of a topic whose partitions
 // cannot be looked up wait in one lane for the topic until they can.
+// A topic template's render is bounded (maxTopicRender, 1 KiB): its output
+// and every value printf, html, js or urlquery return in it, and printf
+// refuses widths and precisions over 249 or from an argument. A render
+// that passes the bound stops there and its record goes to
+// kafka.fallback_topic, counted in ferry_ship_fallback_topic_records_total
+// like an invalid name; Validate refuses a template whose render for a pod
+// with the longest metadata Kubernetes allows passes it.
 // A log record whose topic template names a topic the brokers do not know
 // (and kafka.allow_auto_topic_creation is off) goes to kafka.fallback_topic
 // rather than wait; that topic is tried again after a minute. A fixed topic

@@ -271,9 +271,8 @@ func (r *router) topic(m *event.Meta) (string, bool) {
 	if len(r.cache) >= maxMetaCache {
 		clear(r.cache)
 	}
-	r.buf.Reset()
 	rt := route{topic: r.fallback, fallback: true}
-	if err := r.tmpl.Execute(&r.buf, m); err == nil && checkTopic(r.buf.String()) == nil {
+	if err := renderTopic(r.tmpl, &r.buf, m); err == nil && checkTopic(r.buf.String()) == nil {
 		rt = route{topic: r.buf.String()}
 		if until, missing := r.missingUntil(rt.topic); missing {
 			rt = route{topic: r.fallback, fallback: true, until: until}

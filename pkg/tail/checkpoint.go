@@ -148,14 +148,17 @@ func (t *Tailer) commit(force bool) error {
 		t.mu.Unlock()
 		return nil
 	}
-	entries := make([]stateEntry, 0, len(t.trackers))
+	entries := make([]stateEntry, 0, len(t.trackers)+len(t.kept))
+	tracked := make(map[fileKey]bool, len(t.trackers))
 	for _, tr := range t.trackers {
+		tracked[tr.key] = true
 		if tr.superseded || (tr.closed && tr.idle()) {
 			continue
 		}
 		entries = append(entries, stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, FingerprintLen: len(tr.fp), Fingerprint: fpHash(tr.fp),
 			Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)})
 	}
+	entries = append(entries, t.keptEntries(tracked)...) // kept.go
 	t.mu.Unlock()
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
 	if err := writeState(t.cfg.StateDir, entries); err != nil {

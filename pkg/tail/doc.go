@@ -233,6 +233,15 @@
 // from 0. A fresh agent (no usable state) starts files found at startup at
 // start_at; files that appear later are always read from 0.
 //
+// A file the checkpoint names that is not followed now (excluded by the
+// exclude globs or the Excluder since, no longer matched by include, or
+// waiting for a descriptor) keeps its entry, as loaded, in every checkpoint
+// written while a file with its device and inode is at its path (kept.go);
+// when it is followed again it resumes from it as above, so excluding a
+// file and including it again (two config reloads) repeats nothing. Its
+// entry is dropped once the file is gone from its path. MoveState carries
+// the checkpoint to another state directory.
+//
 // # Memory
 //
 // Bytes of emitted but unacknowledged lines are bounded by MaxInflightBytes,

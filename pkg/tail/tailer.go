@@ -66,9 +66,11 @@ type Tailer struct {
 	// mu guards the trackers (shared by the reading goroutine, Ack and Close).
 	mu       sync.Mutex
 	trackers map[uint64]*tracker
-	changes  uint64 // bumped whenever what a checkpoint would hold changes
-	nextID   uint64
-	loaded   bool // state was loaded by Run: Close may write it
+	// kept are the checkpoint entries of files not followed (kept.go).
+	kept    []stateEntry
+	changes uint64 // bumped whenever what a checkpoint would hold changes
+	nextID  uint64
+	loaded  bool // state was loaded by Run: Close may write it
 	// since is when the agents that kept the checkpoint began to follow
 	// the node (stateFile.Since): a rotated file of a path nobody saw
 	// that was last written after it is read.
@@ -223,6 +225,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 	t.watch() // before the first scan, so nothing created meanwhile is missed
 	t.rescan(now, true)
 	t.resumeRotated(now, saved)
+	t.refreshKept() // kept.go
 
 	var (
 		nextPoll   = now.Add(t.cfg.PollInterval)
@@ -263,6 +266,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		now = time.Now()
 		if (!rescanAt.IsZero() && !now.Before(rescanAt)) || !now.Before(nextRescan) {
 			t.rescan(now, false)
+			t.refreshKept()
 			t.watch()
 			rescanAt, nextRescan = time.Time{}, now.Add(t.cfg.RescanInterval)
 		}

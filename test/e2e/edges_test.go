@@ -262,7 +262,7 @@ func rssBytes(t *testing.T, pid int) int64 {
 
 // TestIdleConnectionFloodLowFDLimit: the agent runs with 256 descriptors
 // (ulimit -n) while 4,000 idle connections are opened to its HTTP port.
-// It serves at most http.max_connections of them at once, so it never runs
+// It holds at most http.max_connections of them at once, so it never runs
 // out of descriptors: a pod that appears during the flood is discovered and
 // every one of its lines arrives, /healthz answers, and memory stays flat.
 func TestIdleConnectionFloodLowFDLimit(t *testing.T) {
@@ -329,9 +329,10 @@ func TestIdleConnectionFloodLowFDLimit(t *testing.T) {
 	after := rssBytes(t, pid)
 	m, _ := e.agent.Scrape()
 	t.Logf("FIGURES idle flood: %d connections dialled (%d failed), agent RSS %.1f MiB before, %.1f MiB during; "+
-		"rejected at accept %v, served now %v; /healthz answered 200 after %.1fs",
+		"evicted for a newer one %v, rejected at accept %v, served now %v; /healthz answered 200 after %.1fs",
 		flood, failed, float64(before)/(1<<20), float64(after)/(1<<20),
-		m.Sum("ferry_http_rejected_connections_total"), m.Sum("ferry_http_connections"), probe.Seconds())
+		m.Sum("ferry_http_evicted_connections_total"), m.Sum("ferry_http_rejected_connections_total"),
+		m.Sum("ferry_http_connections"), probe.Seconds())
 	if after-before > 32<<20 {
 		t.Errorf("RSS grew by %.1f MiB during the flood", float64(after-before)/(1<<20))
 	}

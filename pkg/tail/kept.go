@@ -1,0 +1,59 @@
+package tail
+
+import (
+	"os"
+	"slices"
+	"sort"
+)
+
+// Checkpoint entries of files that are not followed.
+//
+// The checkpoint is written from the trackers, one per followed file. A
+// file the checkpoint named that is not followed now (excluded by
+// logs.exclude or the Excluder since the checkpoint was written, no longer
+// matched by logs.include, or waiting for a descriptor) has no tracker;
+// its entry would be dropped at the next commit, and the file read from 0
+// (its lines shipped again) when it is followed again. So its entry, as
+// loaded, is written again at every commit as long as a file with its
+// device and inode is at its path; once followed, the file resumes from it
+// as at a start (the fingerprint decides). When the file is gone (deleted,
+// or another file at its path), the entry is dropped.
+
+// refreshKept recomputes the entries of files not followed from the
+// entries loaded and not yet resumed. Run's goroutine calls it after each
+// scan.
+func (t *Tailer) refreshKept() {
+	var kept []stateEntry
+	for key, e := range t.resume {
+		if f := t.files[key]; f != nil && f.st != stClosed {
+			continue
+		}
+		fi, err := os.Stat(e.Path)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if k, _ := keyOf(fi); k != key {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].Path < kept[j].Path })
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !slices.Equal(kept, t.kept) {
+		t.kept = kept
+		t.changes++
+	}
+}
+
+// keptEntries returns the entries of t.kept whose file has no tracker, to
+// be written with the trackers' entries. Call it with t.mu held.
+func (t *Tailer) keptEntries(tracked map[fileKey]bool) []stateEntry {
+	var out []stateEntry
+	for _, e := range t.kept {
+		if !tracked[e.key()] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
