@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -264,19 +262,8 @@ func TestIsolationStuckPartitionHoldsBackItsFiles(t *testing.T) {
 	cfg := testKafkaConfig(addr)
 	cfg.Kafka.Batch.MaxBytes, cfg.Kafka.MaxMessageBytes = 8<<10, 8<<10 // a budget of 40 KiB
 	hb := &event.Holdback{}
-	ack := &recAcker{}
-	h := &harness{logs: make(chan []event.Log), metrics: make(chan event.Snapshot), ack: ack,
-		reg: prometheus.NewPedanticRegistry(), errc: make(chan error, 1), logBuf: &syncBuffer{}}
-	s, err := New(cfg, slog.New(slog.NewTextHandler(h.logBuf, nil)), Options{Logs: h.logs, Metrics: h.metrics, Acker: ack, Registerer: h.reg, Holdback: hb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.s = s
-	t.Cleanup(func() { s.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
-	t.Cleanup(cancel)
-	go func() { h.errc <- s.Run(ctx) }()
+	h := runShipper(t, cfg, nil, func(o *Options) { o.Holdback = hb })
+	s := h.s
 
 	partOf := func(k int) int {
 		return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: []byte(metaFor(k).PodUID)}, 0, 1, 2)

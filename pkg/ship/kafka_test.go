@@ -61,7 +61,7 @@ type harness struct {
 	logBuf  *syncBuffer
 }
 
-func runShipper(t testing.TB, cfg Config, ack *recAcker) *harness {
+func runShipper(t testing.TB, cfg Config, ack *recAcker, setup ...func(*Options)) *harness {
 	t.Helper()
 	if ack == nil {
 		ack = &recAcker{}
@@ -69,7 +69,11 @@ func runShipper(t testing.TB, cfg Config, ack *recAcker) *harness {
 	h := &harness{logs: make(chan []event.Log), metrics: make(chan event.Snapshot), ack: ack,
 		reg: prometheus.NewPedanticRegistry(), errc: make(chan error, 1), logBuf: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(h.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := New(cfg, logger, Options{Logs: h.logs, Metrics: h.metrics, Acker: ack, Registerer: h.reg})
+	opts := Options{Logs: h.logs, Metrics: h.metrics, Acker: ack, Registerer: h.reg}
+	for _, f := range setup {
+		f(&opts)
+	}
+	s, err := New(cfg, logger, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

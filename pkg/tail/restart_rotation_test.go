@@ -392,41 +392,14 @@ func TestFileSetCheckpointedSoon(t *testing.T) {
 func TestEmptyCheckpointedFileInodeReused(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
 	cfg := testConfig(dir, state)
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "a checkpoint naming the empty file", func() bool {
-		m, ok, _, err := loadState(state)
-		return err == nil && ok && len(m) == 1
-	})
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
+	emptyCheckpoint(t, cfg, path)
 	appendFile(t, path, lines(0, 50))
 	mustRename(t, path, path+".20261126-035509")
 	appendFile(t, path, lines(50, 100))
-	// The checkpoint's inode now names the current 0.log (as a file system
-	// that reuses inodes does once the rotated file is deleted), and the
-	// checkpoint is older than what was written since.
-	st := readState(t, state)
-	if len(st.Files) != 1 || st.Files[0].FingerprintLen != 0 {
-		t.Fatalf("checkpoint %+v, want one entry without fingerprint", st.Files)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys := fi.Sys().(*syscall.Stat_t)
-	st.Files[0].Dev, st.Files[0].Ino = uint64(sys.Dev), sys.Ino
-	if err := writeState(state, st.Files); err != nil {
-		t.Fatal(err)
-	}
-	before := time.Now().Add(-time.Minute)
-	if err := os.Chtimes(filepath.Join(state, stateName), before, before); err != nil {
-		t.Fatal(err)
-	}
-	r = startRunner(t, cfg, Options{})
+	// The checkpoint's inode now names the current 0.log.
+	reuseInode(t, state, path)
+	r := startRunner(t, cfg, Options{})
 	appendFile(t, path, lines(100, 101)) // the sentinel
 	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r, 100) })
 	r.stop()
@@ -494,19 +467,8 @@ func TestEmptyEntryInodeReusedBySibling(t *testing.T) {
 		t.Skip("the file system keeps no birth time")
 	}
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
 	cfg := testConfig(dir, state)
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "a checkpoint naming the empty file", func() bool {
-		m, ok, _, err := loadState(state)
-		return err == nil && ok && len(m) == 1
-	})
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
-	st := readState(t, state)
-	before := time.Now().Add(-time.Minute) // the checkpoint is older than what follows
+	emptyCheckpoint(t, cfg, path)
 	appendFile(t, path, lines(0, 20))
 	mustRename(t, path, path+".20261126-035501")
 	mustGzip(t, path+".20261126-035501")
@@ -514,7 +476,42 @@ func TestEmptyEntryInodeReusedBySibling(t *testing.T) {
 	mustRename(t, path, path+".20261126-035502")
 	appendFile(t, path, lines(40, 60))
 	// The checkpoint's inode is now the newest rotated file's.
-	fi, err := os.Stat(path + ".20261126-035502")
+	reuseInode(t, state, path+".20261126-035502")
+	r := startRunner(t, cfg, Options{})
+	appendFile(t, path, lines(60, 61))
+	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r, 60) })
+	r.stop()
+	if diff := cmp.Diff(upto(0, 61), seqs(r.snapshot())); diff != "" {
+		t.Errorf("lines after the restart (-want +got):\n%s", diff)
+	}
+}
+
+// emptyCheckpoint runs a tailer on an empty 0.log until its checkpoint names
+// it (an entry without fingerprint) and stops it gracefully.
+func emptyCheckpoint(t *testing.T, cfg Config, path string) {
+	t.Helper()
+	appendFile(t, path, "")
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "a checkpoint naming the empty file", func() bool {
+		m, ok, _, err := loadState(cfg.StateDir)
+		return err == nil && ok && len(m) == 1
+	})
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := readState(t, cfg.StateDir); len(st.Files) != 1 || st.Files[0].FingerprintLen != 0 {
+		t.Fatalf("checkpoint %+v, want one entry without fingerprint", st.Files)
+	}
+}
+
+// reuseInode makes the checkpoint's one entry name the inode of path now
+// (as a file system that reuses inodes does) and dates the checkpoint a
+// minute back, before what was written since.
+func reuseInode(t *testing.T, state, path string) {
+	t.Helper()
+	st := readState(t, state)
+	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,14 +520,8 @@ func TestEmptyEntryInodeReusedBySibling(t *testing.T) {
 	if err := writeState(state, st.Files); err != nil {
 		t.Fatal(err)
 	}
+	before := time.Now().Add(-time.Minute)
 	if err := os.Chtimes(filepath.Join(state, stateName), before, before); err != nil {
 		t.Fatal(err)
-	}
-	r = startRunner(t, cfg, Options{})
-	appendFile(t, path, lines(60, 61))
-	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r, 60) })
-	r.stop()
-	if diff := cmp.Diff(upto(0, 61), seqs(r.snapshot())); diff != "" {
-		t.Errorf("lines after the restart (-want +got):\n%s", diff)
 	}
 }

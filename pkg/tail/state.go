@@ -143,28 +143,8 @@ func writeState(dir string, entries []stateEntry) error {
 		return fmt.Errorf("encode state: %w", err)
 	}
 	path := filepath.Join(dir, stateName)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := writeAtomic(path, data); err != nil {
 		return fmt.Errorf("write state %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }
@@ -195,14 +175,5 @@ func writeSince(dir string, since time.Time) error {
 	if loadSince(dir).Equal(since) {
 		return nil
 	}
-	path := filepath.Join(dir, sinceName)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(since.UTC().Format(time.RFC3339Nano)+"\n"), 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return nil
+	return writeAtomic(filepath.Join(dir, sinceName), []byte(since.UTC().Format(time.RFC3339Nano)+"\n"))
 }
