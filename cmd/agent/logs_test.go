@@ -428,6 +428,9 @@ func FuzzParseLogRecord(f *testing.F) {
 	f.Add([]byte(`{"time":"2026-11-26T03:55:09.123456789Z","stream":"stdout","message":"GET /cart 200","kubernetes":{"namespace":"shop","pod":"checkout-7d9f8","pod_uid":"u","container":"app"}}`))
 	f.Add([]byte(`{"name":"node_cpu_seconds_total","value":1,"type":"counter"}`))
 	f.Add([]byte(`{"time":"bad"}`))
+	f.Add([]byte(`{"message":"m","kubernetes":{"pod":"web-a","labels":{"app":"web","tier":"frontend"}}}`))
+	f.Add([]byte(`{"kubernetes":{"labels":{}}}`))
+	f.Add([]byte(`{"kubernetes":{"labels":null}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := parseLogRecord(b)
 		if err != nil {
