@@ -52,6 +52,9 @@ type demoOptions struct {
 	drainTimeout   time.Duration
 	keepDir        bool
 	progressPeriod time.Duration
+	// hold, with keepDir, is called after the summary while the broker
+	// still serves; the broker stops when it returns.
+	hold func()
 }
 
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
@@ -62,9 +65,16 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.rate, "rate", 200, "lines per second per container")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "address of the agent's /metrics, /healthz and /readyz")
 	fs.Int64Var(&o.rotateBytes, "rotate-bytes", 256<<10, "rotate a container's log at this size, the kubelet way")
-	fs.BoolVar(&o.keepDir, "keep", false, "keep the simulated node's directory instead of removing it")
+	fs.BoolVar(&o.keepDir, "keep", false, "keep the simulated node's directory instead of removing it, and the broker serving after the run until interrupted")
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
+	}
+	o.hold = func() {
+		// The run's signal context may be spent (an interrupt ended the
+		// run): wait for a new interrupt.
+		hold, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		<-hold.Done()
 	}
 	o.drainTimeout = 20 * time.Second
 	o.progressPeriod = time.Second
@@ -171,7 +181,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (bool
 	var addr string
 	select {
 	case addr = <-addrCh:
-		fmt.Fprintf(stdout, "agent serving http://%s/metrics, /healthz, /readyz\n\n", addr)
+		fmt.Fprintf(stdout, "agent serving http://%s/metrics, /healthz, /readyz\n", addr)
+		fmt.Fprintf(stdout, "follow one pod's logs while it runs: %s -f\n\n", demoLogsCommand(broker, node.Containers()[0]))
 	case err := <-agentDone:
 		return false, fmt.Errorf("agent: %w", err)
 	}
@@ -248,7 +259,20 @@ wait:
 		return false, nil
 	}
 	fmt.Fprintf(stdout, "\nOK: every line written reached the broker.\n")
+	if !o.keepDir || o.hold == nil {
+		fmt.Fprintf(stdout, "(with --keep the broker keeps serving after the run, to read the records back with ferry logs)\n")
+		return true, nil
+	}
+	fmt.Fprintf(stdout, "\nthe broker serves on %s until interrupted; read one demo pod's logs back with:\n  %s\n",
+		broker, demoLogsCommand(broker, node.Containers()[0]))
+	o.hold()
 	return true, nil
+}
+
+// demoLogsCommand is the ferry logs command line that reads c's records
+// back from the demo's broker (only the partition of its pod's UID).
+func demoLogsCommand(broker string, c *simnode.Container) string {
+	return fmt.Sprintf("ferry logs --brokers %s --topic logs -n %s %s -c %s --uid %s", broker, c.Namespace, c.Pod, c.Name, c.UID)
 }
 
 // sampleSet keeps a few records to show.

@@ -6,7 +6,10 @@ package main
 // the key (pkg/ship), so all records of one pod instance live in one
 // partition. With the UID known (--uid), only that partition is read;
 // without it every partition is scanned and filtered by namespace and pod
-// name, and -f then follows only the partition of the one UID found. Nothing asks the Kubernetes API: the pod and its node may be gone.
+// name, and -f then follows only the partition of the one UID found. With
+// a label selector (-l) the UIDs are not known either: every partition is
+// scanned and records are matched by the pod labels they carry. Nothing
+// asks the Kubernetes API: the pod and its node may be gone.
 
 import (
 	"context"
@@ -19,11 +22,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // logsOptions are the parsed flags of ferry logs.
@@ -34,11 +39,16 @@ type logsOptions struct {
 	pod       string // "" matches any pod name (only with --uid)
 	uid       string
 	container string
-	since     time.Duration
-	follow    bool
-	output    string // "text" or "json"
+	// selector, when set, matches records by their pod labels; pod is then "".
+	selector labels.Selector
+	since    time.Duration
+	follow   bool
+	output   string // "text" or "json"
 	// scanFanOut bounds the partitions read at once when scanning.
 	scanFanOut int
+	// progressEvery is how many records a scan reads between progress
+	// lines on stderr (0: none).
+	progressEvery int64
 }
 
 // logRecord is the part of a stored log record that ferry logs reads.
@@ -46,10 +56,11 @@ type logRecord struct {
 	Time       time.Time `json:"time"`
 	Message    string    `json:"message"`
 	Kubernetes struct {
-		Namespace string `json:"namespace"`
-		Pod       string `json:"pod"`
-		PodUID    string `json:"pod_uid"`
-		Container string `json:"container"`
+		Namespace string            `json:"namespace"`
+		Pod       string            `json:"pod"`
+		PodUID    string            `json:"pod_uid"`
+		Container string            `json:"container"`
+		Labels    map[string]string `json:"labels"`
 	} `json:"kubernetes"`
 }
 
@@ -74,6 +85,9 @@ func (o *logsOptions) match(r *logRecord) bool {
 	if o.namespace != "" && k.Namespace != o.namespace {
 		return false
 	}
+	if o.selector != nil && !o.selector.Matches(labels.Set(k.Labels)) {
+		return false
+	}
 	return o.container == "" || k.Container == o.container
 }
 
@@ -85,14 +99,16 @@ type logLine struct {
 
 const logsSummary = `Read a pod's log records back from the Kafka sink, like 'kubectl logs'.
 
-  ferry logs [--config FILE | --brokers B --topic T] [-n NS] POD [-c CONTAINER]
-             [--since 1h] [-f] [--output text|json] [--uid UID]
+  ferry logs [--config FILE | --brokers B --topic T] [-n NS] (POD | -l SELECTOR)
+             [-c CONTAINER] [--since 1h] [-f] [--output text|json] [--uid UID]
 
 With --uid only the partition the UID maps to is read (records are keyed by
 pod UID, murmur2-partitioned); without it every partition is scanned for
 NS/POD, and the UIDs found are printed on stderr; -f then follows only
-the partition of the one UID found. Works for pods and nodes
-that no longer exist: the Kubernetes API is not asked.`
+the partition of the one UID found. -l app=web,tier!=db scans every
+partition for the records whose pod labels match, each line prefixed with
+[pod/container]. Works for pods and nodes that no longer exist: the
+Kubernetes API is not asked.`
 
 func cmdLogs(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("logs", logsSummary, stderr)
@@ -108,6 +124,8 @@ func cmdLogs(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(follow, "follow", false, "follow new records until interrupted")
 	output := fs.String("output", "text", "text (the message per line) or json (the record as stored)")
 	uid := fs.String("uid", "", "the pod UID: read only its partition")
+	sel := fs.String("l", "", "label selector (app=web,tier!=db): the pods whose records carry matching labels")
+	fs.StringVar(sel, "selector", "", "label selector")
 	// Flags may follow POD, as with kubectl: parse around positionals.
 	var pos []string
 	rest := args
@@ -127,9 +145,20 @@ func cmdLogs(args []string, stdout, stderr io.Writer) int {
 
 	o := logsOptions{
 		uid: *uid, container: *container, since: *since, follow: *follow,
-		output: *output, namespace: *ns, scanFanOut: 4,
+		output: *output, namespace: *ns, scanFanOut: 4, progressEvery: 100000,
 	}
 	switch {
+	case *sel != "":
+		if len(pos) > 0 || o.uid != "" {
+			fmt.Fprintf(stderr, "ferry logs: -l selects pods by label: give no POD or --uid with it\n")
+			return 2
+		}
+		s, err := labels.Parse(*sel)
+		if err != nil {
+			fmt.Fprintf(stderr, "ferry logs: bad -l selector %q: %v\n", *sel, err)
+			return 2
+		}
+		o.selector = s
 	case len(pos) == 1:
 		o.pod = pos[0]
 	case len(pos) == 0 && o.uid != "":
@@ -233,8 +262,13 @@ func runLogs(ctx context.Context, o logsOptions, stdout, stderr io.Writer) error
 	if o.uid != "" {
 		parts = []int{uidPartition(o.uid, n)}
 	} else {
-		fmt.Fprintf(stderr, "ferry logs: no --uid: scanning all %d partitions of %s for %s/%s (--uid reads one)\n",
-			n, o.topic, o.namespace, o.pod)
+		if o.selector != nil {
+			fmt.Fprintf(stderr, "ferry logs: scanning all %d partitions of %s (%d at once) for -l %s in namespace %s\n",
+				n, o.topic, max(o.scanFanOut, 1), o.selector, o.namespace)
+		} else {
+			fmt.Fprintf(stderr, "ferry logs: no --uid: scanning all %d partitions of %s for %s/%s (--uid reads one)\n",
+				n, o.topic, o.namespace, o.pod)
+		}
 		for p := range n {
 			parts = append(parts, p)
 		}
@@ -261,14 +295,18 @@ func runLogs(ctx context.Context, o logsOptions, stdout, stderr io.Writer) error
 	for i := range ranges {
 		ranges[i].start = ranges[i].end
 	}
-	if len(uids) == 1 {
+	switch {
+	case o.selector != nil:
+		// New pods may come to match: follow every partition.
+		fmt.Fprintf(stderr, "ferry logs: following all %d partitions for -l %s\n", len(ranges), o.selector)
+	case len(uids) == 1:
 		for uid := range uids {
 			o.uid = uid
 		}
 		p := uidPartition(o.uid, n)
 		fmt.Fprintf(stderr, "ferry logs: following pod uid %s: partition %d only\n", o.uid, p)
 		ranges = slices.DeleteFunc(ranges, func(r partRange) bool { return r.partition != p })
-	} else {
+	default:
 		fmt.Fprintf(stderr, "ferry logs: %d pod uids found: following all %d partitions\n", len(uids), len(ranges))
 	}
 	_, err = readRanges(ctx, o, ranges, w, stderr)
@@ -285,10 +323,26 @@ func readRanges(ctx context.Context, o logsOptions, ranges []partRange, w *lineW
 	}
 	scan := len(ranges) > 1
 	var (
-		mu    sync.Mutex
-		lines []logLine
-		uids  = map[string]bool{}
+		mu      sync.Mutex
+		lines   []logLine
+		uids    = map[string]bool{}
+		matched int64
+		read    atomic.Int64
+		total   int64
 	)
+	for _, r := range ranges {
+		total += max(r.end-r.start, 0)
+	}
+	// A long scan says how far it got every progressEvery records.
+	onRead := func() {
+		n := read.Add(1)
+		if !scan || o.follow || o.progressEvery <= 0 || n%o.progressEvery != 0 {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(stderr, "ferry logs: read %d of %d records (%d%%), %d matched\n", n, total, n*100/max(total, 1), matched)
+	}
 	emit := func(p int, l logLine) error {
 		// Broker timestamps are the shipping attempt's, at or after the
 		// line's time: the offset lookup may start early, so filter exactly.
@@ -297,6 +351,7 @@ func readRanges(ctx context.Context, o logsOptions, ranges []partRange, w *lineW
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		matched++
 		uids[l.rec.Kubernetes.PodUID] = true
 		if scan && !o.follow {
 			lines = append(lines, l)
@@ -310,7 +365,7 @@ func readRanges(ctx context.Context, o logsOptions, ranges []partRange, w *lineW
 	}
 	for _, r := range ranges {
 		g.Go(func() error {
-			read, matched, err := readPartition(gctx, o, r, emit)
+			read, matched, err := readPartition(gctx, o, r, emit, onRead)
 			if scan && err == nil && !o.follow {
 				mu.Lock() // stderr is shared with the other partitions
 				defer mu.Unlock()
@@ -386,7 +441,7 @@ func offsetRanges(ctx context.Context, client *kafka.Client, topic string, parts
 
 // readPartition reads r with kafka-go's Reader, passing each matching
 // record to emit. It returns at r.end, or when following at ctx's end.
-func readPartition(ctx context.Context, o logsOptions, r partRange, emit func(int, logLine) error) (read, matched int, err error) {
+func readPartition(ctx context.Context, o logsOptions, r partRange, emit func(int, logLine) error, onRead func()) (read, matched int, err error) {
 	if !o.follow && r.start >= r.end {
 		return 0, 0, nil
 	}
@@ -416,6 +471,7 @@ func readPartition(ctx context.Context, o logsOptions, r partRange, emit func(in
 			return read, matched, fmt.Errorf("partition %d: %w", r.partition, err)
 		}
 		read++
+		onRead()
 		rec, perr := parseLogRecord(m.Value)
 		if perr == nil && o.match(&rec) {
 			matched++
@@ -430,7 +486,8 @@ func readPartition(ctx context.Context, o logsOptions, r partRange, emit func(in
 }
 
 // lineWriter prints records: the message per line (prefixed with its
-// container unless -c chose one), or the stored JSON per line.
+// container unless -c chose one, and with a selector with its pod), or the
+// stored JSON per line.
 type lineWriter struct {
 	w io.Writer
 	o *logsOptions
@@ -441,6 +498,10 @@ func (lw *lineWriter) write(l logLine) error {
 	switch {
 	case lw.o.output == "json":
 		_, err = fmt.Fprintf(lw.w, "%s\n", l.value)
+	case lw.o.selector != nil && lw.o.container == "":
+		_, err = fmt.Fprintf(lw.w, "[%s/%s] %s\n", l.rec.Kubernetes.Pod, l.rec.Kubernetes.Container, l.rec.Message)
+	case lw.o.selector != nil:
+		_, err = fmt.Fprintf(lw.w, "[%s] %s\n", l.rec.Kubernetes.Pod, l.rec.Message)
 	case lw.o.container == "":
 		_, err = fmt.Fprintf(lw.w, "[%s] %s\n", l.rec.Kubernetes.Container, l.rec.Message)
 	default:

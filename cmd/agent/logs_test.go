@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 const (
@@ -80,10 +82,16 @@ func newLogsBroker(t *testing.T) *logsBroker {
 // recordValue is a ferry JSON log record (the README's Records section).
 func recordValue(t *testing.T, at time.Time, ns, pod, uid, container, msg string) []byte {
 	t.Helper()
+	return labeledValue(t, at, ns, pod, uid, container, msg, map[string]string{"app": pod})
+}
+
+// labeledValue is a ferry JSON log record of a pod with these labels.
+func labeledValue(t *testing.T, at time.Time, ns, pod, uid, container, msg string, lbls map[string]string) []byte {
+	t.Helper()
 	v, err := json.Marshal(map[string]any{
 		"time": at.UTC().Format("2006-01-02T15:04:05.000000000Z07:00"), "stream": "stdout", "message": msg,
 		"kubernetes": map[string]any{"namespace": ns, "pod": pod, "pod_uid": uid, "container": container,
-			"node": "node-1", "labels": map[string]string{"app": pod}},
+			"node": "node-1", "labels": lbls},
 		"file": "/var/log/pods/x/" + container + "/0.log", "offset": 1, "truncated": false,
 	})
 	if err != nil {
@@ -96,7 +104,13 @@ func recordValue(t *testing.T, at time.Time, ns, pod, uid, container, msg string
 // partition the key maps to (part < 0) or in part; it returns the partition.
 func (b *logsBroker) produce(t *testing.T, at time.Time, ns, pod, uid, container, msg string, part int) int {
 	t.Helper()
-	r := &kgo.Record{Key: []byte(uid), Value: recordValue(t, at, ns, pod, uid, container, msg), Timestamp: at}
+	return b.produceValue(t, at, uid, recordValue(t, at, ns, pod, uid, container, msg), part)
+}
+
+// produceValue stores value keyed by uid, as produce does.
+func (b *logsBroker) produceValue(t *testing.T, at time.Time, uid string, value []byte, part int) int {
+	t.Helper()
+	r := &kgo.Record{Key: []byte(uid), Value: value, Timestamp: at}
 	cl := b.keyed
 	if part >= 0 {
 		cl, r.Partition = b.manual, int32(part)
@@ -385,6 +399,13 @@ func TestLogsCLI(t *testing.T) {
 		{name: "no pod", args: []string{"logs", "--brokers", f.b.addr}, code: 2},
 		{name: "bad output", args: []string{"logs", "--brokers", f.b.addr, "p", "--output", "yaml"}, code: 2},
 		{name: "no brokers", args: []string{"logs", "p"}, code: 2},
+		{
+			name: "selector",
+			args: []string{"logs", "--brokers", f.b.addr, "-n", "shop", "-l", "app in (checkout)", "-c", "sidecar"},
+			want: "[checkout] a2\n[checkout] b2\n", stderrIn: "for -l app in (checkout) in namespace shop",
+		},
+		{name: "bad selector", args: []string{"logs", "--brokers", f.b.addr, "-l", "app=web,,"}, code: 2, stderrIn: `bad -l selector "app=web,,"`},
+		{name: "selector and pod", args: []string{"logs", "--brokers", f.b.addr, "-l", "app=web", "p"}, code: 2, stderrIn: "give no POD"},
 		{name: "missing topic", args: []string{"logs", "--brokers", f.b.addr, "--topic", "nope", "p"}, code: 1, stderrIn: "nope"},
 	}
 	for _, tt := range tests {
@@ -407,6 +428,9 @@ func FuzzParseLogRecord(f *testing.F) {
 	f.Add([]byte(`{"time":"2026-11-26T03:55:09.123456789Z","stream":"stdout","message":"GET /cart 200","kubernetes":{"namespace":"shop","pod":"checkout-7d9f8","pod_uid":"u","container":"app"}}`))
 	f.Add([]byte(`{"name":"node_cpu_seconds_total","value":1,"type":"counter"}`))
 	f.Add([]byte(`{"time":"bad"}`))
+	f.Add([]byte(`{"message":"m","kubernetes":{"pod":"web-a","labels":{"app":"web","tier":"frontend"}}}`))
+	f.Add([]byte(`{"kubernetes":{"labels":{}}}`))
+	f.Add([]byte(`{"kubernetes":{"labels":null}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := parseLogRecord(b)
 		if err != nil {
@@ -425,4 +449,177 @@ func FuzzParseLogRecord(f *testing.F) {
 			t.Errorf("round trip (-first +second):\n%s", d)
 		}
 	})
+}
+
+// selectorFixture fills a broker with three pods labelled app=web in
+// namespace shop (web-a; web-b, deleted three hours ago; db, tier=db), an
+// app=web pod in another namespace and an app=api pod, their lines
+// interleaved in time. It returns how many records it stored.
+func selectorFixture(t *testing.T, b *logsBroker) int {
+	t.Helper()
+	front := map[string]string{"app": "web", "tier": "frontend"}
+	pods := map[string]struct {
+		ns, pod string
+		lbls    map[string]string
+	}{
+		"uid-web-a": {"shop", "web-a", front},
+		"uid-web-b": {"shop", "web-b", front},
+		"uid-db":    {"shop", "db", map[string]string{"app": "web", "tier": "db"}},
+		"uid-other": {"staging", "web-s", front},
+		"uid-api":   {"shop", "api", map[string]string{"app": "api"}},
+	}
+	now := time.Now()
+	lines := []struct {
+		ago            time.Duration
+		uid, container string
+		msg            string
+	}{
+		{3 * time.Hour, "uid-web-b", "app", "b1"},
+		{3*time.Hour - time.Second, "uid-db", "app", "db1"},
+		{3*time.Hour - 2*time.Second, "uid-web-b", "sidecar", "b2"},
+		{3*time.Hour - 3*time.Second, "uid-web-b", "app", "b3"},
+		{30 * time.Minute, "uid-web-a", "app", "a1"},
+		{30*time.Minute - time.Second, "uid-other", "app", "s1"},
+		{30*time.Minute - 2*time.Second, "uid-web-a", "sidecar", "a2"},
+		{30*time.Minute - 3*time.Second, "uid-api", "app", "api1"},
+		{30*time.Minute - 4*time.Second, "uid-db", "app", "db2"},
+		{30*time.Minute - 5*time.Second, "uid-web-a", "app", "a3"},
+	}
+	for _, l := range lines {
+		p := pods[l.uid]
+		at := now.Add(-l.ago)
+		b.produceValue(t, at, l.uid, labeledValue(t, at, p.ns, p.pod, l.uid, l.container, l.msg, p.lbls), -1)
+	}
+	return len(lines)
+}
+
+func TestLogsSelector(t *testing.T) {
+	b := newLogsBroker(t)
+	stored := selectorFixture(t, b)
+	sel, err := labels.Parse("app=web,tier!=db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := logsOptions{brokers: []string{b.addr}, topic: logsTopic, namespace: "shop", selector: sel, output: "text", scanFanOut: 2}
+	tests := []struct {
+		name string
+		opt  func(*logsOptions)
+		want string
+	}{
+		{
+			name: "two pods of three, the deleted one too, in order per pod",
+			want: "[web-b/app] b1\n[web-b/sidecar] b2\n[web-b/app] b3\n[web-a/app] a1\n[web-a/sidecar] a2\n[web-a/app] a3\n",
+		},
+		{
+			name: "container",
+			opt:  func(o *logsOptions) { o.container = "app" },
+			want: "[web-b] b1\n[web-b] b3\n[web-a] a1\n[web-a] a3\n",
+		},
+		{
+			name: "since",
+			opt:  func(o *logsOptions) { o.since = time.Hour },
+			want: "[web-a/app] a1\n[web-a/sidecar] a2\n[web-a/app] a3\n",
+		},
+		{
+			name: "every namespace",
+			opt:  func(o *logsOptions) { o.namespace, o.container = "", "app" },
+			want: "[web-b] b1\n[web-b] b3\n[web-a] a1\n[web-s] s1\n[web-a] a3\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b.resetCounts()
+			o := base
+			if tt.opt != nil {
+				tt.opt(&o)
+			}
+			var out, errOut bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := runLogs(ctx, o, &out, &errOut); err != nil {
+				t.Fatalf("runLogs: %v (stderr %s)", err, errOut.String())
+			}
+			if d := cmp.Diff(tt.want, out.String()); d != "" {
+				t.Errorf("output (-want +got):\n%s", d)
+			}
+			want := fmt.Sprintf("scanning all %d partitions of %s (2 at once) for -l app=web,tier!=db", logsParts, logsTopic)
+			if !strings.Contains(errOut.String(), want) {
+				t.Errorf("stderr lacks %q: %s", want, errOut.String())
+			}
+			// The UIDs are not known: every partition with records is read.
+			fetches, _ := b.counts()
+			if o.since == 0 {
+				for p := range logsParts {
+					if fetches[p] == 0 && partitionHasRecords(t, b, p) {
+						t.Errorf("partition %d holds records and was not read: %v", p, fetches)
+					}
+				}
+			}
+		})
+	}
+
+	t.Run("progress", func(t *testing.T) {
+		o := base
+		o.progressEvery = 4
+		var out, errOut bytes.Buffer
+		if err := runLogs(context.Background(), o, &out, &errOut); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{4, 8} {
+			want := fmt.Sprintf("ferry logs: read %d of %d records (%d%%)", n, stored, n*100/stored)
+			if !strings.Contains(errOut.String(), want) {
+				t.Errorf("stderr lacks %q: %s", want, errOut.String())
+			}
+		}
+		if strings.Contains(errOut.String(), "read 12 of") {
+			t.Errorf("progress past the records stored: %s", errOut.String())
+		}
+	})
+}
+
+// partitionHasRecords says whether partition p of the logs topic is not empty.
+func partitionHasRecords(t *testing.T, b *logsBroker, p int) bool {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(b.addr), Timeout: 10 * time.Second}
+	ranges, err := offsetRanges(context.Background(), client, logsTopic, []int{p}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ranges[0].end > ranges[0].start
+}
+
+func TestLogsSelectorFollow(t *testing.T) {
+	b := newLogsBroker(t)
+	selectorFixture(t, b)
+	sel, err := labels.Parse("app=web,tier!=db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := logsOptions{brokers: []string{b.addr}, topic: logsTopic, namespace: "shop", selector: sel,
+		container: "app", since: time.Hour, follow: true, output: "text", scanFanOut: 2}
+	out := &syncBuffer{more: make(chan struct{}, 1)}
+	errOut := &syncBuffer{more: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- runLogs(ctx, o, out, errOut) }()
+	errOut.waitFor(t, "following all")
+	// A pod started after the scan, matching, and one not matching.
+	front := map[string]string{"app": "web", "tier": "frontend"}
+	now := time.Now()
+	b.produceValue(t, now, "uid-db", labeledValue(t, now, "shop", "db", "uid-db", "app", "db3", map[string]string{"app": "web", "tier": "db"}), -1)
+	b.produceValue(t, now, "uid-web-c", labeledValue(t, now, "shop", "web-c", "uid-web-c", "app", "c1", front), -1)
+	out.waitFor(t, "c1\n")
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("runLogs after interrupt: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("runLogs did not return after cancel")
+	}
+	if d := cmp.Diff("[web-a] a1\n[web-a] a3\n[web-c] c1\n", out.String()); d != "" {
+		t.Errorf("output (-want +got):\n%s", d)
+	}
 }

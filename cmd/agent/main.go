@@ -5,7 +5,7 @@
 //	ferry run --config /etc/ferry/config.yaml   the daemon (default subcommand)
 //	ferry demo [--duration 15s]                 the whole pipeline on a simulated node
 //	ferry validate --config FILE                check a config, print every problem
-//	ferry logs [-n NS] POD [-c C] [-f]          read a pod's logs back from Kafka
+//	ferry logs [-n NS] (POD | -l SEL) [-c C] [-f] read a pod's logs back from Kafka
 //	ferry version                               print the version
 package main
 
@@ -49,7 +49,8 @@ Usage:
                                 Exit 1 on any problem, 0 otherwise.
   ferry logs [-n NS] POD        Read a pod's log records back from the Kafka sink, like
                                 'kubectl logs' (-c, --since, -f, --uid, --output json); the
-                                pod and its node may be gone.
+                                pod and its node may be gone. -l SELECTOR instead of POD:
+                                the pods whose records carry matching labels.
   ferry version                 Print the version.
   ferry help                    Print this help.
 
