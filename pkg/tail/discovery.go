@@ -266,7 +266,17 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 			idx = j
 		}
 	}
+	if _, nlink := keyOf(ref); idx < 0 && (len(refFP) > 0 || nlink == 0) {
+		// ref is neither plain nor compressed beside its path (or its
+		// descriptor says it has no name left): kubelet deleted it, and
+		// it deletes the oldest first, so every sibling left is newer
+		// than ref (the plain ones and the compressed ones: a file
+		// rotated and compressed before it was seen).
+		return t.openSiblings(path, sibs, now)
+	}
 	if idx < 0 {
+		// ref was empty (no first bytes to know it by once compressed):
+		// the plain siblings last written after it.
 		return t.rotatedAfterByTime(path, ref, refKey, now)
 	}
 	return t.openSiblings(path, sibs[idx+1:], now)

@@ -525,3 +525,39 @@ func reuseInode(t *testing.T, state, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRotatedAfterDeletedRef: while running, the file the tailer knew last
+// at a path was rotated, compressed and deleted before the tailer looked
+// again, and so was the next one (compressed, not deleted yet). Every
+// sibling left is newer than the deleted one (kubelet deletes the oldest
+// first): the compressed one too, not only the plain ones written after it.
+func TestRotatedAfterDeletedRef(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.closeAll()
+	gone := path + ".20261126-035505"
+	appendFile(t, gone, lines(0, 5))
+	ref, err := os.Stat(gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refKey, _ := keyOf(ref)
+	appendFile(t, path+".20261126-035506", lines(5, 10))
+	mustGzip(t, path+".20261126-035506")
+	appendFile(t, path+".20261126-035507", lines(10, 15))
+	// Deleted last, so that no file above reuses its inode.
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range tl.rotatedAfter(path, ref, refKey, []byte(lines(0, 5)), time.Now()) {
+		got = append(got, filepath.Base(f.path))
+	}
+	if diff := cmp.Diff([]string{"0.log.20261126-035506.gz", "0.log.20261126-035507"}, got); diff != "" {
+		t.Errorf("files read (-want +got):\n%s", diff)
+	}
+}
