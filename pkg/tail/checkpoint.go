@@ -159,6 +159,10 @@ func (t *Tailer) commit(force bool) error {
 			Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)})
 	}
 	entries = append(entries, t.keptEntries(tracked)...) // kept.go
+	for _, e := range entries {
+		tracked[e.key()] = true
+	}
+	entries = append(entries, t.anchorEntries(tracked)...) // anchors.go
 	t.mu.Unlock()
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
 	if err := writeState(t.cfg.StateDir, entries); err != nil {

@@ -82,6 +82,7 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 			delete(t.seenPaths, p)
 		}
 	}
+	t.pruneAnchors()
 	for _, p := range t.cfg.Include {
 		ms, err := filepath.Glob(p)
 		if err != nil {

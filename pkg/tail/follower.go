@@ -400,6 +400,9 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 	}
 	t.collect(f)
 	t.release(f)
+	if atEnd && (was == stRotated || was == stDraining) {
+		t.anchor(f) // anchors.go
+	}
 	if f.f != nil {
 		if was != stFollowing {
 			if fi, err := f.f.Stat(); err == nil {

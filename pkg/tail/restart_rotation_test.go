@@ -369,17 +369,21 @@ func TestFileSetCheckpointedSoon(t *testing.T) {
 	mustRename(t, path, path+".20261126-035509")
 	appendFile(t, path, lines(10, 20))
 	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r, 19) })
-	waitFor(t, 5*time.Second, "a checkpoint without the rotated file", func() bool {
+	waitFor(t, 5*time.Second, "a checkpoint with the rotated file finished (its anchor)", func() bool {
 		m, ok, _, err := loadState(state)
 		if err != nil || !ok {
 			return false
 		}
-		for k := range m {
-			if k.ino == rotatedIno {
+		live := 0
+		for k, e := range m {
+			if k.ino == rotatedIno && !e.Done {
 				return false
 			}
+			if !e.Done {
+				live++
+			}
 		}
-		return len(m) == 1
+		return live == 1
 	})
 }
 

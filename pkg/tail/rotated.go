@@ -294,12 +294,25 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			break
 		}
 	}
+	anchored := false // an anchor (a done file) of the path is still there
 	for i, e := range es {
-		if !matched[i] {
-			t.m.lostFiles.WithLabelValues(lostVanished).Inc()
-			t.log.Warn("file in the checkpoint vanished while stopped; lines not read before the stop, if any, are lost",
-				"path", e.Path, "offset", e.Offset)
+		anchored = anchored || (matched[i] && e.Done)
+	}
+	for i, e := range es {
+		switch {
+		case matched[i], e.Done:
+			continue // found, or finished before the stop: nothing lost
+		case anchored && e.FingerprintLen == 0 && e.Offset == 0:
+			// Empty when checkpointed, and newer than an anchor that is
+			// still there: not deleted (kubelet deletes the oldest
+			// first) but rotated and compressed after it was written,
+			// so it has no first bytes to be known by; it is among the
+			// files after the anchor, read from 0.
+			continue
 		}
+		t.m.lostFiles.WithLabelValues(lostVanished).Inc()
+		t.log.Warn("file in the checkpoint vanished while stopped; lines not read before the stop, if any, are lost",
+			"path", e.Path, "offset", e.Offset)
 	}
 	sinceCheckpoint := false
 	switch {
@@ -328,6 +341,14 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		var e *stateEntry
 		if entryOf[j] >= 0 {
 			e = &es[entryOf[j]]
+			if e.Done {
+				// Finished before the stop: not read again, and still
+				// the path's anchor until a newer file is finished.
+				t.mu.Lock()
+				t.anchors[path] = *e
+				t.mu.Unlock()
+				continue
+			}
 		}
 		f := t.openSibling(path, sibs[j], e, now)
 		if f == nil {

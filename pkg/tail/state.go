@@ -23,7 +23,7 @@ const (
 // stateFile is the on-disk checkpoint format. Version 1:
 //
 //	{"version":1,"files":[{"dev":..,"ino":..,"fingerprint_len":..,"fingerprint":"<fnv64a hex>",
-//	  "path":"..","offset":..,"acked_to":..}]}
+//	  "path":"..","offset":..,"acked_to":..,"done":true}]}
 type stateFile struct {
 	Version int          `json:"version"`
 	Files   []stateEntry `json:"files"`
@@ -47,6 +47,11 @@ type stateEntry struct {
 	// partial line of the other stream was still being merged: on resume,
 	// lines ending at or below it are read (to merge) but not emitted again.
 	AckedTo int64 `json:"acked_to,omitempty"`
+	// Done marks an anchor: a rotated file read to its end with every line
+	// acknowledged, kept (the newest one per path) so that the next agent
+	// knows where the files it must read begin (anchors.go). Its offset is
+	// its end; a done file that vanished lost nothing.
+	Done bool `json:"done,omitempty"`
 }
 
 func (e stateEntry) key() fileKey { return fileKey{e.Dev, e.Ino} }

@@ -114,6 +114,9 @@ type Tailer struct {
 	marksBuf  []mark
 	// lastRotated is the last rotated file closed per path.
 	lastRotated map[string]rotated
+	// anchors are the newest finished rotated file per path (anchors.go);
+	// guarded by mu.
+	anchors map[string]stateEntry
 	// seenPaths are the paths whose rotated siblings were looked at (by
 	// the first scan, resumeRotated, or when first found while running).
 	seenPaths map[string]bool
@@ -167,6 +170,7 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 
 		lastRotated: make(map[string]rotated),
 		seenPaths:   make(map[string]bool),
+		anchors:     make(map[string]stateEntry),
 
 		rotatedLinger: rotatedLinger,
 		lim:           newOpenLimit(cfg.MaxOpenFiles),

@@ -20,7 +20,6 @@ import (
 // finished: no line may arrive twice, and nothing was lost so no file may
 // be counted lost.
 func TestHostileEmptyLogGzippedWhileStopped(t *testing.T) {
-	t.Skip("known: an entry without fingerprint never matches a .gz; the file read before the stop is read again (new .gz mtime) and a file counted lost")
 	w := newWorld(t, worldOpt{})
 	w.lines(w.path, 0, 100)
 	p := w.agent.Start()
@@ -64,9 +63,12 @@ type stateEntry struct {
 	Path   string `json:"path"`
 	Ino    uint64 `json:"ino"`
 	Offset int64  `json:"offset"`
+	Done   bool   `json:"done"`
 }
 
-// entries are the entries of the state file (nil if unreadable).
+// entries are the entries of the state file for files still to be read
+// (nil if unreadable): anchors (done: the newest finished rotated file of a
+// path) are left out.
 func (w *world) entries() []stateEntry {
 	data, err := os.ReadFile(filepath.Join(w.cfg.StateDir, "tail.json"))
 	if err != nil {
@@ -78,5 +80,11 @@ func (w *world) entries() []stateEntry {
 	if json.Unmarshal(data, &st) != nil {
 		return nil
 	}
-	return st.Files
+	var out []stateEntry
+	for _, e := range st.Files {
+		if !e.Done {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -1,0 +1,64 @@
+package tail
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Anchors: the newest finished rotated file of each path.
+//
+// The checkpoint forgets a rotated file once it was read to its end and
+// every line of it acknowledged. Without more, the next agent could not
+// tell such a file from one nobody read: after kubelet rotated and
+// compressed while no agent ran, a compressed file (whose time is when it
+// was compressed) would be read again, and an entry written while its file
+// was empty, whose file was then written, rotated and compressed, could be
+// found nowhere and counted as lost. So the checkpoint keeps, per path, an
+// anchor: the newest rotated file finished, with its identity and its end,
+// marked done. At a start it is found like any entry (plain by inode and
+// fingerprint, compressed by fingerprint): the files older than it are not
+// read again, the ones after it are read from 0, and an empty-when-
+// checkpointed entry newer than it was not deleted (kubelet deletes the
+// oldest first, and the anchor is still there). A done file that vanished
+// lost nothing and is not counted.
+
+// anchor records f, a rotated file just closed at its end, as its path's
+// anchor. Call it from Run's goroutine.
+func (t *Tailer) anchor(f *follower) {
+	e := stateEntry{Dev: f.key.dev, Ino: f.key.ino, FingerprintLen: f.fpLen, Fingerprint: fpHash(f.fp[:f.fpLen]),
+		Path: f.dec.path, Offset: f.consumed, AckedTo: f.consumed, Done: true}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.anchors[e.Path] != e {
+		t.anchors[e.Path] = e
+		t.changes++
+	}
+}
+
+// anchorEntries returns the anchors whose file has no entry of its own, to
+// be written with the others. Call it with t.mu held.
+func (t *Tailer) anchorEntries(tracked map[fileKey]bool) []stateEntry {
+	var out []stateEntry
+	for _, e := range t.anchors {
+		if !tracked[e.key()] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// pruneAnchors forgets the anchors of paths whose directory is gone (the
+// pod was deleted). Only paths not followed are looked at.
+func (t *Tailer) pruneAnchors() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for p := range t.anchors {
+		if t.byPath[p] != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Dir(p)); err != nil {
+			delete(t.anchors, p)
+			t.changes++
+		}
+	}
+}
