@@ -215,7 +215,14 @@
 // and warned about once; its file is read from the start, the other entries
 // are used. A state directory that cannot be
 // written does not stop reading: it is warned about once per episode and
-// retried. Entries of files that no longer exist are pruned.
+// retried. Entries of files that no longer exist are pruned. Per path, the
+// newest rotated file read to its end and fully acknowledged stays in the
+// checkpoint as an anchor (marked done, at its end): at a start, the files
+// older than it are not read again even when kubelet compressed them since
+// (a compressed file's time is when it was compressed), and an entry
+// written while its file was empty and newer than an anchor still on disk
+// is not counted as vanished (kubelet deletes the oldest first). A done
+// file that vanished lost nothing (anchors.go).
 //
 // The checkpoint also keeps the end of the last acknowledged line, so that a
 // resume before a partial line still being merged re-reads the other stream's
