@@ -165,7 +165,7 @@
 // it over makes the file just read give its unfinished bytes back if it
 // holds 16 KiB or more and is still written to: it is rewound to where they
 // began, the lines it emitted after that point are not emitted again, and
-// it is read again from disk only once it grew
+// it is read again from disk only once what it grew by holds a newline
 // (ferry_tail_unfinished_spills_total). The file is the buffer (held.go).
 //
 // # Rotation, truncation, deletion

@@ -177,7 +177,7 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		return
 	}
 	f.size = size
-	if f.spilledWait(size) {
+	if t.spilledWait(f, size) {
 		f.more, f.dirty = false, false
 		return
 	}

@@ -1,5 +1,7 @@
 package tail
 
+import "bytes"
+
 // Unfinished lines: a file whose last line has no newline yet holds it in
 // memory (the carry), and a CRI file holds the fragments of a partial line
 // being merged, per stream. They are not lines yet, so they are not in the
@@ -9,8 +11,9 @@ package tail
 // its unfinished bytes back (a spill) if it holds at least heldMin of them
 // and is still being written to. It is rewound to where its unfinished
 // data began, with the lines it already emitted after that point
-// suppressed (as after a restart), and is not read again until it grows:
-// the file on disk is the buffer, at the price of reading that part again.
+// suppressed (as after a restart), and is not read again until what it
+// grew by holds a newline (the new bytes are read once to look for one):
+// the file on disk is the buffer, at the price of reading that part twice.
 
 // heldMin is the least a file holds of unfinished lines before it may be
 // spilled: short carries are cheap, and spilling them would cost reads.
@@ -67,15 +70,34 @@ func (t *Tailer) spill(f *follower) {
 	t.m.spills.Inc()
 }
 
-// spilledWait says whether f, spilled, has not grown since: nothing new can
-// finish its line yet, so it is not read.
-func (f *follower) spilledWait(size int64) bool {
+// spilledWait says whether f, spilled, has nothing new that can finish its
+// line yet, so it is not read: it did not grow, or what it grew by holds
+// no newline (that is read once, here, not the whole line again at every
+// growth of a line written slowly).
+func (t *Tailer) spilledWait(f *follower, size int64) bool {
 	if f.spilledAt == 0 {
 		return false
 	}
-	if size <= f.spilledAt && f.st == stFollowing {
+	if f.st != stFollowing {
+		f.spilledAt = 0
+		return false
+	}
+	if size <= f.spilledAt {
 		return true
 	}
-	f.spilledAt = 0
-	return false
+	var buf [16 << 10]byte
+	for off := f.spilledAt; off < size; {
+		n, _ := f.f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if n <= 0 {
+			break
+		}
+		t.m.bytesRead.Add(float64(n))
+		if bytes.IndexByte(buf[:n], '\n') >= 0 {
+			f.spilledAt = 0
+			return false
+		}
+		off += int64(n)
+	}
+	f.spilledAt = size
+	return true
 }
