@@ -268,7 +268,10 @@ func (t *Tailer) park(n int) {
 }
 
 func (t *Tailer) parkable(f *follower) bool {
-	return f.st == stFollowing && f.pred == nil && !f.more && !f.lastRead.IsZero() &&
+	// A file with more to read may wait too when it could not read it
+	// anyway: its rate limit defers it, or the sink holds it back.
+	waits := !f.more || (f.lim != nil && f.lim.limited && f.lim.mode == PolicyDefer) || t.heldBack(f)
+	return f.st == stFollowing && f.pred == nil && waits && !f.lastRead.IsZero() &&
 		t.files[f.key] == f && t.byPath[f.path] == f
 }
 
