@@ -66,6 +66,10 @@ type waiter struct {
 	path    string
 	initial bool      // found by the first scan (start_at applies)
 	f       *follower // a parked follower; nil for a file never opened
+	// key is the identity of a file never opened, when it was found: at
+	// its turn, a file renamed meanwhile is read where it went, and one
+	// gone is counted.
+	key fileKey
 }
 
 // openLimit is the queue of files waiting for a descriptor. It is owned by
@@ -133,7 +137,11 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 	if t.openNow() < l.limit() && len(l.queue) == 0 {
 		return false
 	}
-	t.enqueue(&waiter{path: path, initial: initial})
+	w := &waiter{path: path, initial: initial}
+	if k, err := statKey(path); err == nil {
+		w.key = k
+	}
+	t.enqueue(w)
 	return true
 }
 
@@ -279,12 +287,44 @@ func (t *Tailer) parkable(f *follower) bool {
 // descriptors.
 func (t *Tailer) admit(w *waiter, now time.Time) bool {
 	if w.f == nil {
+		var moved *follower
+		if k, err := statKey(w.path); w.key != (fileKey{}) && (err != nil || k != w.key) {
+			// Renamed (rotated) or deleted while it waited: read it
+			// where it went, before what is at its path now, or count
+			// it.
+			if moved = t.waitedSibling(w, now); moved == nil {
+				t.m.lostFiles.WithLabelValues(lostWaiting).Inc()
+				t.warnOnce("waiting-vanished", "a file waiting for a descriptor was deleted or compressed before its turn; its lines, if any, are lost; raise logs.max_open_files",
+					"path", w.path)
+			}
+		}
 		t.lim.admitting, t.lim.refused = true, false
 		t.discover(w.path, now, w.initial)
 		t.lim.admitting = false
+		if f := t.byPath[w.path]; moved != nil && f != nil && f != moved {
+			last := f
+			for last.pred != nil {
+				last = last.pred
+			}
+			last.pred = moved // the waited file is the oldest: read first
+		}
 		return !t.lim.refused
 	}
 	return t.unpark(w.f, now)
+}
+
+// waitedSibling opens, to be read from 0, the plain rotated sibling of w's
+// path that is the file w waited for (by identity); nil if there is none.
+func (t *Tailer) waitedSibling(w *waiter, now time.Time) *follower {
+	for _, s := range listSiblings(w.path) {
+		if s.gz {
+			continue
+		}
+		if k, err := statKey(s.path); err == nil && k == w.key {
+			return t.openSibling(w.path, s, nil, now)
+		}
+	}
+	return nil
 }
 
 // unpark opens a parked follower again: at its path if the path still

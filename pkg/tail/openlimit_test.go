@@ -407,3 +407,43 @@ func TestOpenRealDescriptorLimit(t *testing.T) {
 	r.stop()
 	exactlyOnce(t, r.snapshot(), paths, 10)
 }
+
+// TestWaiterMovedOrGone: a file found while the descriptors were taken
+// waits without being opened. Renamed (rotated) before its turn, it is read
+// where it went, before the new file at its path; deleted before its turn,
+// it is counted as lost (reason waiting).
+func TestWaiterMovedOrGone(t *testing.T) {
+	dir := t.TempDir()
+	paths := podLogs(t, dir, 3)
+	for i, p := range paths {
+		writeSeq(t, p, i, 0, 5)
+	}
+	cfg := testConfig(dir, t.TempDir())
+	cfg.MaxOpenFiles = 1
+	tl, err := New(cfg, nil, make(chan []event.Log, 16), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.closeAll()
+	now := time.Now()
+	tl.loadState(now)
+	tl.rescan(now, true)
+	if len(tl.lim.queue) != 2 {
+		t.Fatalf("%d files wait, want 2", len(tl.lim.queue))
+	}
+	moved, gone := tl.lim.queue[0], tl.lim.queue[1]
+	must(t, os.Rename(moved.path, moved.path+".20261204-010203"))
+	writeSeq(t, moved.path, 9, 0, 5)
+	must(t, os.Remove(gone.path))
+	if !tl.admit(moved, now) {
+		t.Fatal("admit refused")
+	}
+	cur := tl.byPath[moved.path]
+	if cur == nil || cur.pred == nil || filepath.Base(cur.pred.path) != "0.log.20261204-010203" || cur.pred.off != 0 {
+		t.Fatalf("the renamed file is not read first, from 0: current %+v", cur)
+	}
+	tl.admit(gone, now)
+	if got := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostWaiting)); got != 1 {
+		t.Errorf("lost files (waiting) = %v, want 1", got)
+	}
+}
