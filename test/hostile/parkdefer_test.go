@@ -17,7 +17,6 @@ import (
 // in 30 s (open files 8, waiting 1): the deferred files still have bytes
 // to read, and parkable (openlimit.go) takes only files read to their end.
 func TestHostileDeferredHoldDescriptors(t *testing.T) {
-	t.Skip("known: a file deferred by its rate limit has more to read and is never parked; deferred containers holding every descriptor starve the files that wait")
 	w := newWorld(t, worldOpt{logs: []string{"max_open_files: 8",
 		"rate_limit: {namespaces: {slow: {lines_per_second: 5, policy: defer}}}"}})
 	const slow = 8
