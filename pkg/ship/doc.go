@@ -89,6 +89,13 @@
 // answers in L therefore stores a record at most 1 + ceil(log4(L /
 // write_timeout)) times (twice for answers up to four times
 // write_timeout), not once per write_timeout for as long as it is slow.
+// Not bounded this way (known; test/hostile,
+// TestHostileNotEnoughReplicasAfterAppend): a broker that answers at once
+// with an error meaning it stored the records on the leader but could not
+// confirm them (NOT_ENOUGH_REPLICAS_AFTER_APPEND, or REQUEST_TIMED_OUT
+// from a broker waiting for its replicas) gets one copy per retry, at most
+// one per backoff_max while it lasts, as with any producer without
+// idempotence.
 //
 // Timestamps. Every attempt stamps its records with the attempt's time, so
 // a record retried through a long outage is not refused by brokers that
