@@ -153,6 +153,13 @@ type world struct {
 	// ("if any"), which is then not a false alarm the oracle can judge.
 	changedAt  time.Time
 	staleKills int
+	// createdAt is when each file was created (it follows renames and
+	// compression); killedYoung are the files created within a commit
+	// interval (and a margin) before a SIGKILL: that agent's checkpoint
+	// may not name them, so if they are destroyed before the next start
+	// their loss cannot be counted (the SIGKILL window, like duplicates).
+	createdAt   map[string]time.Time
+	killedYoung map[string]bool
 	// windows are the spans within which a first delivery may be repeated:
 	// from commitInterval (and a margin) before a SIGKILL to the next start.
 	windows                                                        []window
@@ -166,6 +173,7 @@ func runSequence(t *testing.T, seed uint64, nops int) {
 	w := &world{
 		t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), extra: rand.New(rand.NewPCG(seed, 0xfa17)), dir: t.TempDir(),
 		clock: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC), files: map[string][]int{}, atRisk: map[int]bool{}, unowed: map[int]bool{}, born: map[string]int{},
+		createdAt: map[string]time.Time{}, killedYoung: map[string]bool{},
 	}
 	w.root = filepath.Join(w.dir, "pods")
 	w.keep = 1 + w.rng.IntN(3)
@@ -436,6 +444,7 @@ func (w *world) copyTruncate(c *container) {
 	w.files[dst] = ids
 	w.files[c.live()] = []int{}
 	w.born[dst] = w.born[c.live()]
+	w.createdAt[dst], w.killedYoung[dst] = w.createdAt[c.live()], w.killedYoung[c.live()]
 	c.rotated = append(c.rotated, name)
 	w.rotations++
 	if w.proc != nil {
@@ -446,6 +455,8 @@ func (w *world) copyTruncate(c *container) {
 }
 
 func (w *world) created(path string) {
+	w.createdAt[path] = time.Now()
+	delete(w.killedYoung, path)
 	w.born[path] = -1
 	if w.proc == nil {
 		w.born[path] = w.restarts
@@ -455,6 +466,7 @@ func (w *world) created(path string) {
 func (w *world) rename(from, to string) {
 	w.must(os.Rename(from, to))
 	w.born[to] = w.born[from]
+	w.createdAt[to], w.killedYoung[to] = w.createdAt[from], w.killedYoung[from]
 	delete(w.born, from)
 	w.files[to] = w.files[from]
 	delete(w.files, from)
@@ -466,6 +478,7 @@ func (w *world) gzip(c *container, i int) {
 	w.files[path+".gz"] = w.files[path]
 	delete(w.files, path)
 	w.born[path+".gz"] = w.born[path]
+	w.createdAt[path+".gz"], w.killedYoung[path+".gz"] = w.createdAt[path], w.killedYoung[path]
 	delete(w.born, path)
 	c.rotated[i] += ".gz"
 	w.gzips++
@@ -478,7 +491,7 @@ func (w *world) gzip(c *container, i int) {
 // expected loss.
 func (w *world) remove(c *container, path, why string) {
 	ids := w.files[path]
-	w.destroy(ids, path, w.born[path] == w.restarts)
+	w.destroy(ids, path, w.born[path] == w.restarts || w.killedYoung[path])
 	delete(w.born, path)
 	w.must(os.Remove(path))
 	delete(w.files, path)
@@ -597,6 +610,11 @@ func (w *world) kill() {
 	w.lostCounted += w.lostNow()
 	if time.Since(w.changedAt) < 2*commitInterval {
 		w.staleKills++
+	}
+	for p := range w.files {
+		if time.Since(w.createdAt[p]) < 2*commitInterval {
+			w.killedYoung[p] = true
+		}
 	}
 	w.killAt = time.Now()
 	w.proc.Kill()
