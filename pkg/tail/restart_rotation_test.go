@@ -565,25 +565,3 @@ func TestRotatedAfterDeletedRef(t *testing.T) {
 		t.Errorf("files read (-want +got):\n%s", diff)
 	}
 }
-
-// TestEmptyCheckpointedFileCompressedEmpty: the checkpoint names an empty
-// 0.log; while no tailer ran it was rotated still empty and compressed. It
-// is found as the empty compressed file: nothing vanished, nothing counted.
-func TestEmptyCheckpointedFileCompressedEmpty(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	cfg := testConfig(dir, state)
-	emptyCheckpoint(t, cfg, path)
-	mustRename(t, path, path+".20261126-035509")
-	mustGzip(t, path+".20261126-035509")
-	appendFile(t, path, lines(0, 10))
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if diff := cmp.Diff(upto(0, 10), seqs(r.snapshot())); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-	if got := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
-		t.Errorf("lost files = %v, want 0: the empty file is there, compressed", got)
-	}
-}

@@ -275,10 +275,10 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			continue
 		}
 		for i, e := range es {
-			// An entry without fingerprint (its file was empty) is known
-			// in a compressed file only if that is empty too: any other
-			// would match it.
-			if matched[i] || (s.gz && e.FingerprintLen == 0 && n > 0) || !e.fpMatches(buf[:n]) {
+			// An entry without fingerprint (its file was empty) is not
+			// looked for in compressed files: any would match it, an
+			// empty one too (another file rotated while still empty).
+			if matched[i] || (s.gz && e.FingerprintLen == 0) || !e.fpMatches(buf[:n]) {
 				continue
 			}
 			if !s.gz && key != e.key() && (sibKeys[e.key()] || e.FingerprintLen == 0 || s.size < e.Offset) {
