@@ -55,7 +55,9 @@ type agentConfig struct {
 			Compression   string   `yaml:"compression"`
 			RequiredAcks  string   `yaml:"required_acks"`
 			ClientID      string   `yaml:"client_id"`
-			Batch         struct {
+			// MetadataMaxAge is kafka.metadata_max_age (pkg/ship).
+			MetadataMaxAge time.Duration `yaml:"metadata_max_age"`
+			Batch          struct {
 				MaxBytes int64         `yaml:"max_bytes"`
 				Linger   time.Duration `yaml:"linger"`
 			} `yaml:"batch"`
