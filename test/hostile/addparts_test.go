@@ -2,7 +2,6 @@ package hostile
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -84,29 +83,19 @@ func TestHostileUnkeyedPartitionsAdded(t *testing.T) {
 	stop(t, p)
 	// A consumer of its own: the world's consumer took the partitions
 	// there were when it started.
-	seen := map[int]int{}
-	c2, err := kgo.NewClient(kgo.SeedBrokers(w.broker.Addr()), kgo.ConsumeTopics(e2eharness.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
-	must(t, err)
-	defer c2.Close()
+	read := consumeFresh(t, w.broker.Addr())
+	var seen map[int]int
+	var parts map[int]int32
+	waitFor(t, "every line read back", 60*time.Second, func() bool {
+		seen, parts = read()
+		return len(seen) >= total
+	})
 	n, onNew := 0, 0
-	deadline := time.Now().Add(60 * time.Second)
-	for len(seen) < total && time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		c2.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-			var x rec
-			if json.Unmarshal(r.Value, &x) == nil {
-				var s int
-				if _, err := fmt.Sscanf(x.Message, "h-seq=%d", &s); err == nil {
-					seen[s]++
-					n++
-					if r.Partition >= 3 {
-						onNew++
-					}
-				}
-			}
-		})
-		cancel()
+	for s, c := range seen {
+		n += c
+		if parts[s] >= 3 {
+			onNew++
+		}
 	}
 	lost, dup := 0, 0
 	var first []int

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,12 +73,12 @@ func TestHostileTopicRecreatedSmaller(t *testing.T) {
 		must(t, kerr.ErrorForCode(r.ErrorCode))
 	}
 	// A new consumer of the new topic, from its start.
-	seen := consumeSeqs(t, w.broker.Addr())
+	seen := consumeFresh(t, w.broker.Addr())
 	for i, p := range paths {
 		w.lines(p, i*1000+20, i*1000+30)
 	}
 	missing := func() []string {
-		s := seen()
+		s, _ := seen()
 		var out []string
 		for i := range paths {
 			n := 0
@@ -114,49 +112,4 @@ func TestHostileTopicRecreatedSmaller(t *testing.T) {
 			m.Sum("ferry_ship_destination_held_records"), m.Sum("ferry_ship_destination_failures_total", `reason="unknown_topic"`))
 	}
 	stop(t, p)
-}
-
-// consumeSeqs reads the logs topic from its start with its own client
-// until the test ends; the function returns how often each h-seq came.
-func consumeSeqs(t *testing.T, addr string) func() map[int]int {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(e2eharness.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
-		kgo.MetadataMinAge(100*time.Millisecond))
-	must(t, err)
-	var mu sync.Mutex
-	seen := map[int]int{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer cl.Close()
-		for ctx.Err() == nil {
-			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-				v := string(r.Value)
-				i := strings.Index(v, `"message":"h-seq=`)
-				if i < 0 {
-					return
-				}
-				v = v[i+len(`"message":"h-seq=`):]
-				if j := strings.IndexAny(v, ` "`); j >= 0 {
-					v = v[:j]
-				}
-				if n, err := strconv.Atoi(v); err == nil {
-					mu.Lock()
-					seen[n]++
-					mu.Unlock()
-				}
-			})
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return func() map[int]int {
-		mu.Lock()
-		defer mu.Unlock()
-		out := make(map[int]int, len(seen))
-		for k, v := range seen {
-			out[k] = v
-		}
-		return out
-	}
 }

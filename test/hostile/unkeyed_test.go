@@ -1,18 +1,14 @@
 package hostile
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ferry-dev/ferry/internal/e2eharness"
@@ -40,7 +36,7 @@ func TestHostileUnkeyedStuckPartitionRestart(t *testing.T) {
 		mkdirFor(t, paths[i])
 		w.lines(paths[i], i*1000, i*1000+10)
 	}
-	partOf := consumePartitions(t, w.broker.Addr())
+	partOf := consumeFresh(t, w.broker.Addr())
 	p := w.agent.Start()
 	for i := range paths {
 		w.waitSeqs(i*1000, i*1000+10, 30*time.Second)
@@ -48,7 +44,7 @@ func TestHostileUnkeyedStuckPartitionRestart(t *testing.T) {
 	// Each file's first lines went to one partition: refuse the partition
 	// of the first file.
 	filePart := func(i int) int32 {
-		ps := partOf()
+		_, ps := partOf()
 		var p int32 = -1
 		for q := i * 1000; q < i*1000+10; q++ {
 			got, ok := ps[q]
@@ -148,49 +144,4 @@ func (w *world) times(seq int) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.seen[seq]
-}
-
-// consumePartitions reads the logs topic from its start with its own
-// client until the test ends; the function returns the partition each
-// h-seq was last received in.
-func consumePartitions(t *testing.T, addr string) func() map[int]int32 {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(e2eharness.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
-	must(t, err)
-	var mu sync.Mutex
-	part := map[int]int32{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer cl.Close()
-		for ctx.Err() == nil {
-			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-				v := string(r.Value)
-				i := strings.Index(v, `"message":"h-seq=`)
-				if i < 0 {
-					return
-				}
-				v = v[i+len(`"message":"h-seq=`):]
-				if j := strings.IndexAny(v, ` "`); j >= 0 {
-					v = v[:j]
-				}
-				if n, err := strconv.Atoi(v); err == nil {
-					mu.Lock()
-					part[n] = r.Partition
-					mu.Unlock()
-				}
-			})
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return func() map[int]int32 {
-		mu.Lock()
-		defer mu.Unlock()
-		out := make(map[int]int32, len(part))
-		for k, v := range part {
-			out[k] = v
-		}
-		return out
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -302,4 +303,48 @@ func (w *world) checkpoint(path string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// consumeFresh reads the logs topic from its start with a client of its
+// own (one that sees partitions added or a topic recreated after the
+// world's consumer started) until the test ends. The function returns how
+// often each h-seq came and the partition it last came in.
+func consumeFresh(t *testing.T, addr string) func() (counts map[int]int, parts map[int]int32) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(e2eharness.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.MetadataMinAge(100*time.Millisecond))
+	must(t, err)
+	var mu sync.Mutex
+	counts, parts := map[int]int{}, map[int]int32{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cl.Close()
+		for ctx.Err() == nil {
+			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				v := string(r.Value)
+				i := strings.Index(v, `"message":"h-seq=`)
+				if i < 0 {
+					return
+				}
+				v = v[i+len(`"message":"h-seq=`):]
+				if j := strings.IndexAny(v, ` "`); j >= 0 {
+					v = v[:j]
+				}
+				if n, err := strconv.Atoi(v); err == nil {
+					mu.Lock()
+					counts[n]++
+					parts[n] = r.Partition
+					mu.Unlock()
+				}
+			})
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return func() (map[int]int, map[int]int32) {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(counts), maps.Clone(parts)
+	}
 }
