@@ -21,29 +21,10 @@ import (
 // be counted lost.
 func TestHostileEmptyLogGzippedWhileStopped(t *testing.T) {
 	w := newWorld(t, worldOpt{})
-	w.lines(w.path, 0, 100)
-	p := w.agent.Start()
-	w.waitSeqs(0, 100, 30*time.Second)
-	rot := func(n string) string { return w.path + ".20261126-0355" + n }
-	must(t, os.Rename(w.path, rot("01")))
-	w.raw(w.path, "") // the runtime reopens: a new, empty 0.log
-	newIno := inode(t, w.path)
-	// The checkpoint names only the new, empty 0.log: the rotated file
-	// was read to its end, acknowledged and forgotten.
-	waitFor(t, "a checkpoint naming only the new 0.log", 20*time.Second, func() bool {
-		es := w.entries()
-		return len(es) == 1 && es[0].Ino == newIno && es[0].Offset == 0
-	})
-	stop(t, p)
-	// While stopped: kubelet's rotations, each gzipping all but the newest.
-	w.lines(w.path, 100, 150)
-	must(t, os.Rename(w.path, rot("02")))
-	must(t, simnode.GzipFile(rot("01")))
-	w.lines(w.path, 150, 200)
-	must(t, os.Rename(w.path, rot("03")))
-	must(t, simnode.GzipFile(rot("02")))
+	stopOnEmptyLog(t, w)
+	rotateWhileStopped(t, w)
 	w.lines(w.path, 200, 250)
-	p = w.agent.Start()
+	p := w.agent.Start()
 	w.waitSeqs(100, 250, 30*time.Second)
 	w.lines(w.path, 250, 251)
 	w.waitSeqs(250, 251, 30*time.Second)
@@ -57,6 +38,44 @@ func TestHostileEmptyLogGzippedWhileStopped(t *testing.T) {
 		t.Errorf("ferry_tail_lost_files_total = %v, want 0: no file was deleted", v)
 	}
 	stop(t, p)
+}
+
+// rot is the name kubelet gives 0.log's rotation number n.
+func (w *world) rot(n string) string { return w.path + ".20261126-0355" + n }
+
+// stopOnEmptyLog runs the agent on lines 0-99, has kubelet rotate 0.log
+// (to rot("01")) and the runtime reopen an empty one, waits until the
+// checkpoint names only that empty 0.log (the rotated file read to its end
+// and forgotten), and stops the agent gracefully. It returns the empty
+// file's inode.
+func stopOnEmptyLog(t *testing.T, w *world) uint64 {
+	t.Helper()
+	w.lines(w.path, 0, 100)
+	p := w.agent.Start()
+	w.waitSeqs(0, 100, 30*time.Second)
+	must(t, os.Rename(w.path, w.rot("01")))
+	w.raw(w.path, "") // the runtime reopens: a new, empty 0.log
+	ino := inode(t, w.path)
+	waitFor(t, "a checkpoint naming only the new, empty 0.log", 20*time.Second, func() bool {
+		es := w.entries()
+		return len(es) == 1 && es[0].Ino == ino && es[0].Offset == 0
+	})
+	stop(t, p)
+	return ino
+}
+
+// rotateWhileStopped is kubelet going on while no agent runs: lines
+// 100-149 into 0.log, rotated to rot("02") with rot("01") gzipped, lines
+// 150-199, rotated to rot("03") with rot("02") gzipped (the inode of the
+// checkpointed 0.log is free then).
+func rotateWhileStopped(t *testing.T, w *world) {
+	t.Helper()
+	w.lines(w.path, 100, 150)
+	must(t, os.Rename(w.path, w.rot("02")))
+	must(t, simnode.GzipFile(w.rot("01")))
+	w.lines(w.path, 150, 200)
+	must(t, os.Rename(w.path, w.rot("03")))
+	must(t, simnode.GzipFile(w.rot("02")))
 }
 
 type stateEntry struct {
