@@ -184,6 +184,12 @@ func TestIsolationTemplateFallbackMissing(t *testing.T) {
 	}
 }
 
+// partOf is the partition of the "logs" topic (3 partitions) that pod k's
+// records go to (keyed by its UID, murmur2 as ship places them).
+func partOf(k int) int {
+	return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: []byte(metaFor(k).PodUID)}, 0, 1, 2)
+}
+
 // One partition refuses every produce (no leader, not enough replicas)
 // while records keep coming: the keys of the other partitions arrive
 // within seconds, the stuck partition's once it recovers, in order and
@@ -195,9 +201,6 @@ func TestIsolationStuckPartition(t *testing.T) {
 		Err: kerr.NotEnoughReplicas, Count: -1})
 	h := runShipper(t, testKafkaConfig(addr), nil)
 	const keys, rounds, lines = 12, 25, 20
-	partOf := func(k int) int {
-		return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: []byte(metaFor(k).PodUID)}, 0, 1, 2)
-	}
 	var sent [][]event.Log
 	free, onStuck := 0, 0
 	for r := range rounds {
@@ -265,9 +268,6 @@ func TestIsolationStuckPartitionHoldsBackItsFiles(t *testing.T) {
 	h := runShipper(t, cfg, nil, func(o *Options) { o.Holdback = hb })
 	s := h.s
 
-	partOf := func(k int) int {
-		return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: []byte(metaFor(k).PodUID)}, 0, 1, 2)
-	}
 	const keys, lines = 12, 20
 	var sent [][]event.Log
 	next := make([]int, keys)
@@ -300,11 +300,7 @@ func TestIsolationStuckPartitionHoldsBackItsFiles(t *testing.T) {
 		t.Fatalf("with partition %d stuck, %d of the %d records of the other partitions arrived", stuck, len(dedup(recs)), free)
 	}
 	fault.Remove()
-	for deadline := time.Now().Add(20 * time.Second); hb.Len() > 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d files still held back after the partition recovered", hb.Len())
-		}
-	}
+	waitFor(t, 20*time.Second, "every file released after the partition recovered", func() bool { return hb.Len() == 0 })
 	h.finish(t)
 	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
 		t.Errorf("acks (-want +got):\n%s", diff)
