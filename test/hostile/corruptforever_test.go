@@ -28,13 +28,12 @@ func TestHostileCorruptMessageForever(t *testing.T) {
 	w.lines(w.path, 0, 16)
 	p := w.agent.Start()
 	var dropped float64
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) && dropped < 16 {
+	eventually(60*time.Second, func() bool {
 		if m, err := w.agent.Scrape(); err == nil {
 			dropped = m.Sum("ferry_ship_dropped_records_total", `record="log"`, `reason="corrupt_message"`)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return dropped >= 16
+	})
 	t.Logf("%v of 16 records dropped as corrupt_message within 60 s, %d requests answered CORRUPT_MESSAGE", dropped, h.Hits())
 	if dropped < 16 {
 		t.Errorf("%v of 16 records dropped within 60 s (%d requests): a lane answered CORRUPT_MESSAGE to every request drains about a record per 30 s",

@@ -35,10 +35,7 @@ func TestHostileDeferredHoldDescriptors(t *testing.T) {
 		return true
 	})
 	w.lines(w.path, 0, 10)
-	deadline := time.Now().Add(30 * time.Second)
-	for w.missing(0, 10) != "" && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually(30*time.Second, func() bool { return w.missing(0, 10) == "" })
 	if miss := w.missing(0, 10); miss != "" {
 		m, _ := w.agent.Scrape()
 		t.Errorf("an unlimited container's lines did not arrive within 30 s while 8 deferred containers hold the 8 descriptors: %s (open files %v, waiting %v)",

@@ -93,10 +93,7 @@ func TestHostileTopicRecreatedSmaller(t *testing.T) {
 		}
 		return out
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(missing()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually(30*time.Second, func() bool { return len(missing()) == 0 })
 	if miss := missing(); len(miss) > 0 {
 		m, _ := w.agent.Scrape()
 		mreq := kmsg.NewPtrMetadataRequest()
