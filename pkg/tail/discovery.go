@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -238,14 +237,6 @@ func lineStartBefore(f *os.File, size int64) (off int64, midLine bool) {
 	return size - n + int64(i) + 1, false
 }
 
-// olderThan orders files by last write, then by name.
-func olderThan(a, b os.FileInfo) bool {
-	if !a.ModTime().Equal(b.ModTime()) {
-		return a.ModTime().Before(b.ModTime())
-	}
-	return a.Name() < b.Name()
-}
-
 // rotatedAfter opens the rotated siblings of path that kubelet rotated
 // after the file ref (identified by refKey, or by refFP once compressed),
 // oldest first, to be read from 0 and closed; compressed ones are inflated
@@ -346,52 +337,17 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, now time.Time) []*fol
 // rotatedAfterByTime opens the plain rotated siblings of path last written
 // after ref, oldest first, to be read from 0 and closed.
 func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey, now time.Time) []*follower {
-	dir, base := filepath.Split(path)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	type cand struct {
-		p  string
-		fi os.FileInfo
-	}
-	var cs []cand
-	for _, de := range ents {
-		name := de.Name()
-		if !de.Type().IsRegular() || !strings.HasPrefix(name, base+".") {
+	var newer []sibling
+	for _, s := range listSiblings(path) {
+		if s.gz || !s.mtime.After(ref.ModTime()) {
 			continue
 		}
-		p := filepath.Join(dir, name)
-		if !ignoredName(p) || strings.HasSuffix(name, ".gz") || strings.HasSuffix(name, ".tmp") {
-			continue // only kubelet-style rotated names (0.log.<digits...>)
-		}
-		fi, err := os.Stat(p)
-		if err != nil || !fi.ModTime().After(ref.ModTime()) {
+		if k, err := statKey(s.path); err != nil || k == refKey {
 			continue
 		}
-		if k, _ := keyOf(fi); t.files[k] != nil || k == refKey {
-			continue
-		}
-		cs = append(cs, cand{p, fi})
+		newer = append(newer, s)
 	}
-	sort.Slice(cs, func(i, j int) bool { return olderThan(cs[i].fi, cs[j].fi) })
-	var out []*follower
-	for _, c := range cs {
-		fh, err := t.open(c.p)
-		if err != nil {
-			t.openErr(c.p, "cannot open rotated log file", err)
-			continue
-		}
-		key, _ := keyOf(c.fi)
-		f := &follower{path: c.p, f: fh, key: key, size: c.fi.Size(), dirty: true, st: stDraining, since: now}
-		f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
-		f.fpLen = readFP(fh, f.fp[:])
-		f.tr = t.newTracker(key, path, 0, 0, f.fp[:f.fpLen])
-		t.add(f)
-		out = append(out, f)
-		t.log.Debug("reading file rotated while stopped", "path", c.p)
-	}
-	return out
+	return t.openSiblings(path, newer, now)
 }
 
 // findCopy looks beside f for the copy a copytruncate made: a regular file
