@@ -195,12 +195,7 @@ func TestNewPodRotatedWhileStopped(t *testing.T) {
 	appendFile(t, path, lines(1000, 1010))
 	mustRename(t, path, path+".20261126-035509")
 	appendFile(t, path, lines(1010, 1020))
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the new pod", func() bool { return hasSeq(r, 1019) })
-	r.stop()
-	if diff := cmp.Diff(upto(1000, 1020), seqs(r.snapshot())); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
+	readsNewPod(t, cfg)
 }
 
 // TestSiblingOrder: kubelet's names sort by their timestamp whatever the
@@ -325,12 +320,7 @@ func TestPathNeverSeenBeforeStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendFile(t, path, lines(1010, 1020))
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the new pod", func() bool { return hasSeq(r, 1019) })
-	r.stop()
-	if diff := cmp.Diff(upto(1000, 1020), seqs(r.snapshot())); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
+	readsNewPod(t, cfg)
 }
 
 // TestFileSetCheckpointedSoon: the checkpoint is written at once, not at the
@@ -563,5 +553,17 @@ func TestRotatedAfterDeletedRef(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"0.log.20261126-035506.gz", "0.log.20261126-035507"}, got); diff != "" {
 		t.Errorf("files read (-want +got):\n%s", diff)
+	}
+}
+
+// readsNewPod starts a tailer on cfg and checks that it reads a new pod's
+// lines 1000-1019, the rotated file's (1000-1009) first, and nothing else.
+func readsNewPod(t *testing.T, cfg Config) {
+	t.Helper()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the new pod", func() bool { return hasSeq(r, 1019) })
+	r.stop()
+	if diff := cmp.Diff(upto(1000, 1020), seqs(r.snapshot())); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
