@@ -51,7 +51,7 @@ func (t *Tailer) due(f *follower, now time.Time) bool {
 type turnFile struct {
 	held     int64 // in-flight bytes (heldBytes)
 	due      bool  // has lines to read now
-	deferred bool  // held back by its rate limit
+	deferred bool  // held back by its rate limit, or by the sink (Options.Holdback)
 }
 
 // planTurn measures the turn into t.turn (by position in t.order): what
@@ -74,7 +74,7 @@ func (t *Tailer) planTurn(now time.Time) (waiting int) {
 			continue
 		}
 		t.turn[i].due = true
-		if t.deferring(f, now) {
+		if t.deferring(f, now) || t.heldBack(f) {
 			t.turn[i].deferred = true
 			continue
 		}

@@ -424,14 +424,14 @@ func (t *Tailer) readTurn(now time.Time) (more, blocked bool) {
 	for k := 0; k < n; k++ {
 		i := (t.rr + k) % n
 		f := t.order[i]
-		if f.st == stClosed || (f.pred != nil && f.pred.st != stClosed) || t.heldBack(f) {
+		if f.st == stClosed || (f.pred != nil && f.pred.st != stClosed) {
 			continue
 		}
 		if !f.more && !(f.dirty && now.Sub(f.lastRead) >= t.cfg.ReadInterval) {
 			continue
 		}
 		if t.turn[i].deferred {
-			continue // its rate limit holds it back; Run wakes at t.limitWake
+			continue // held back: Run wakes at t.limitWake, or when the sink releases it
 		}
 		if t.overShare(i, waiting) {
 			passed = true // an acknowledgement brings it back
