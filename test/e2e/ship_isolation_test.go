@@ -67,11 +67,23 @@ func TestStuckPartition(t *testing.T) {
 	if during.Sum("ferry_ship_budget_full_total", `destination="logs"`) > 0 && !strings.Contains(out, "whole in-flight budget") {
 		t.Errorf("ship's budget filled but the agent did not say which destination holds it")
 	}
+	// Partition 1's pods write about 0.5 MB/s: within seconds its lane
+	// holds a quarter of ship's budget and its files are held back (read
+	// no more), so that the lane does not fill the budget and stop every
+	// file. The whole pipeline does this: tail and ship share the Holdback.
+	if v := during.Sum("ferry_ship_held_back_files"); v == 0 {
+		t.Errorf("no file held back while partition 1 refused for %s", d)
+	}
+	if !strings.Contains(out, "its files are no longer read") {
+		t.Errorf("the agent did not warn that partition 1's files are held back")
+	}
 	// Writing goes on until partition 1's held records come through.
 	waitFor(t, "records after partition 1 recovered", 60*time.Second, func() bool { return e.cons.Records() > recovered+100 })
 	e.stop()
 	e.drain("stuck-partition", 0, 90*time.Second)
-	e.balanced()
+	if v := e.balanced().Sum("ferry_ship_held_back_files"); v != 0 {
+		t.Errorf("%v files still held back after partition 1 recovered", v)
+	}
 	e.term(p)
 }
 
