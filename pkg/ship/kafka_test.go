@@ -63,6 +63,18 @@ type harness struct {
 
 func runShipper(t testing.TB, cfg Config, ack *recAcker, setup ...func(*Options)) *harness {
 	t.Helper()
+	return startShipper(t, cfg, ack, setup, nil)
+}
+
+// runShipperWith is runShipper with a hook that adjusts the Shipper
+// before it runs.
+func runShipperWith(t testing.TB, cfg Config, ack *recAcker, adjust func(*Shipper)) *harness {
+	t.Helper()
+	return startShipper(t, cfg, ack, nil, adjust)
+}
+
+func startShipper(t testing.TB, cfg Config, ack *recAcker, setup []func(*Options), adjust func(*Shipper)) *harness {
+	t.Helper()
 	if ack == nil {
 		ack = &recAcker{}
 	}
@@ -76,6 +88,9 @@ func runShipper(t testing.TB, cfg Config, ack *recAcker, setup ...func(*Options)
 	s, err := New(cfg, logger, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(s)
 	}
 	h.s = s
 	t.Cleanup(func() { s.Close() })

@@ -106,29 +106,6 @@ func TestKafkaMetadataMaxAge(t *testing.T) {
 	}
 }
 
-// runShipperWith is runShipper with a hook that adjusts the Shipper
-// before it runs.
-func runShipperWith(t testing.TB, cfg Config, ack *recAcker, adjust func(*Shipper)) *harness {
-	t.Helper()
-	if ack == nil {
-		ack = &recAcker{}
-	}
-	h := &harness{logs: make(chan []event.Log), metrics: make(chan event.Snapshot), ack: ack,
-		errc: make(chan error, 1), logBuf: &syncBuffer{}}
-	s, err := New(cfg, nil, Options{Logs: h.logs, Metrics: h.metrics, Acker: ack})
-	if err != nil {
-		t.Fatal(err)
-	}
-	adjust(s)
-	h.s = s
-	t.Cleanup(func() { s.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
-	t.Cleanup(cancel)
-	go func() { h.errc <- s.Run(ctx) }()
-	return h
-}
-
 // When partition leaders move, the old leader answers
 // NOT_LEADER_OR_FOLLOWER: the metadata is refreshed at once (not after
 // kafka.metadata_max_age) and every record is delivered once, in order.
