@@ -160,6 +160,9 @@ type AgentConfig struct {
 	Logs []string
 	// ShutdownTimeout; 0 is 15s.
 	ShutdownTimeout time.Duration
+	// Processing is the processing section as a YAML flow mapping, e.g.
+	// "{multiline: {rule: java}}"; empty leaves processing off.
+	Processing string
 }
 
 // YAML renders the config file.
@@ -176,6 +179,9 @@ func (c AgentConfig) YAML() string {
 	fmt.Fprintf(&b, "logs:\n  include: [%q]\n", c.Root+"/*/*/*.log")
 	for _, l := range c.Logs {
 		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	if c.Processing != "" {
+		fmt.Fprintf(&b, "processing: %s\n", c.Processing)
 	}
 	fmt.Fprintf(&b, "kubernetes: {enabled: false}\nhostmetrics: {enabled: false}\n")
 	fmt.Fprintf(&b, "sink:\n  kafka:\n    brokers: [%q]\n    topic: %s\n    compression: lz4\n", c.Broker, Topic)
@@ -370,21 +376,26 @@ func (m Metrics) Sum(name string, labels ...string) float64 {
 // reason).
 type Balance struct {
 	Read, Sent, Dropped, Inflight float64
+	// Merged is the lines multiline grouping merged into the record of an
+	// earlier line (ferry_process_multiline_merged_lines_total).
+	Merged float64
 }
 
 func (b Balance) String() string {
-	return fmt.Sprintf("read %.0f = sent %.0f + dropped %.0f? (inflight bytes %.0f)", b.Read, b.Sent, b.Dropped, b.Inflight)
+	return fmt.Sprintf("read %.0f = sent %.0f + dropped %.0f + merged %.0f? (inflight bytes %.0f)", b.Read, b.Sent, b.Dropped, b.Merged, b.Inflight)
 }
 
-// Balanced is true when every line read was sent or dropped.
-func (b Balance) Balanced() bool { return b.Read == b.Sent+b.Dropped && b.Inflight == 0 }
+// Balanced is true when every line read was sent, dropped or merged into
+// a sent record.
+func (b Balance) Balanced() bool { return b.Read == b.Sent+b.Dropped+b.Merged && b.Inflight == 0 }
 
 // BalanceOf extracts the accounting from a scrape.
 func BalanceOf(m Metrics) Balance {
 	return Balance{
 		Read:     m.Sum("ferry_tail_lines_read_total"),
 		Sent:     m.Sum("ferry_ship_records_sent_total", `record="log"`),
-		Dropped:  m.Sum("ferry_ship_dropped_records_total", `record="log"`),
+		Dropped:  m.Sum("ferry_ship_dropped_records_total", `record="log"`) + m.Sum("ferry_process_dropped_total"),
+		Merged:   m.Sum("ferry_process_multiline_merged_lines_total"),
 		Inflight: m.Sum("ferry_tail_inflight_bytes"),
 	}
 }
@@ -467,7 +478,7 @@ func (c *Consumer) Start() {
 					c.mu.Unlock()
 					return
 				}
-				if strings.HasPrefix(rec.Message, "seq=") {
+				if simnode.IsLine(rec.Message) {
 					c.Checker.Observe([]byte(rec.Message))
 				} else if c.Foreign != nil {
 					c.Foreign(rec)

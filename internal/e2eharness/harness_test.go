@@ -36,13 +36,23 @@ go_gc_duration_seconds{quantile="0.5"} 1.5e-05
 	if BalanceOf(m).Balanced() {
 		t.Error("balanced with bytes in flight")
 	}
+	// Processing: lines merged into a grouped record, and records a filter
+	// dropped, are accounted for too.
+	m["ferry_tail_inflight_bytes"] = 0
+	m[`ferry_tail_lines_read_total{stream="stdout"}`] = 9 // 3 + 9 read
+	m["ferry_process_multiline_merged_lines_total"] = 1
+	m[`ferry_process_dropped_total{rule="debug"}`] = 1
+	if got := BalanceOf(m); got != (Balance{Read: 12, Sent: 8, Dropped: 3, Merged: 1}) || !got.Balanced() {
+		t.Errorf("with processing: %s, balanced %v", got, got.Balanced())
+	}
 }
 
 func TestAgentConfigYAML(t *testing.T) {
 	y := AgentConfig{Root: "/r", StateDir: "/s", Broker: "127.0.0.1:9", Listen: "127.0.0.1:8", QueueBytes: 1 << 20,
-		Logs: []string{"delete_wait: 1s"}}.YAML()
+		Logs: []string{"delete_wait: 1s"}, Processing: "{multiline: {rule: java}}"}.YAML()
 	for _, want := range []string{`state_dir: "/s"`, `include: ["/r/*/*/*.log"]`, "  delete_wait: 1s\n",
-		"memory: {queue_bytes: 1048576}", `brokers: ["127.0.0.1:9"]`, `http: {listen: "127.0.0.1:8"}`} {
+		"memory: {queue_bytes: 1048576}", `brokers: ["127.0.0.1:9"]`, `http: {listen: "127.0.0.1:8"}`,
+		"processing: {multiline: {rule: java}}\n"} {
 		if !strings.Contains(y, want) {
 			t.Errorf("config lacks %q:\n%s", want, y)
 		}

@@ -1,6 +1,7 @@
 package simnode
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -26,11 +27,23 @@ type sourceState struct {
 // NewChecker returns an empty Checker.
 func NewChecker() *Checker { return &Checker{sources: map[string]*sourceState{}} }
 
-// Observe records one message read back from the sink.
+// Observe records one message read back from the sink. A message of
+// several lines (a record made by multiline grouping) counts each of them.
 func (c *Checker) Observe(msg []byte) {
-	src, seq, ok := ParseLine(msg)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for {
+		line, rest, more := bytes.Cut(msg, []byte{'\n'})
+		c.observe(line)
+		if !more {
+			return
+		}
+		msg = rest
+	}
+}
+
+func (c *Checker) observe(msg []byte) {
+	src, seq, ok := ParseLine(msg)
 	if src == "" {
 		c.foreign++
 		return

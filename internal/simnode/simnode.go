@@ -53,6 +53,16 @@ type Config struct {
 	// CopyTruncate rotates by copying 0.log aside and truncating it in
 	// place instead of renaming it.
 	CopyTruncate bool
+	// TraceEvery makes every n-th logical line the first line of a Java
+	// stack trace: it is followed by TraceLines-1 lines written the way a
+	// JVM prints frames ("\tat ..."), on the same stream, each a logical
+	// line of its own (with its own sequence number), so that multiline
+	// grouping merges them into one record and a Checker still counts every
+	// line. 0 writes no traces.
+	TraceEvery int
+	// TraceLines is how many lines a trace has, its first included.
+	// Default 6.
+	TraceLines int
 	// Seed makes line content and timing reproducible.
 	Seed uint64
 	// PodUID, when set, gives each pod's UID before its directories are laid out, for callers
@@ -91,6 +101,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.Keep <= 0 {
 		cfg.Keep = 4
+	}
+	if cfg.TraceLines <= 1 {
+		cfg.TraceLines = 6
 	}
 	n := &Node{cfg: cfg}
 	for p := 0; p < cfg.Pods; p++ {
@@ -187,6 +200,8 @@ func (n *Node) write(ctx context.Context, c *Container, seed uint64) error {
 		defer tick.Stop()
 	}
 	buf := make([]byte, 0, 256)
+	var msg []byte
+	traceLeft, traceStream := 0, ""
 	for seq := int64(1); ; {
 		if tick != nil {
 			select {
@@ -203,10 +218,20 @@ func (n *Node) write(ctx context.Context, c *Container, seed uint64) error {
 				stream = "stderr"
 			}
 			length := 40 + rng.IntN(200)
-			if n.cfg.LongEvery > 0 && seq%int64(n.cfg.LongEvery) == 0 {
-				length = n.cfg.LongBytes
+			switch {
+			case traceLeft > 0:
+				traceLeft--
+				stream = traceStream
+				msg = AppendTraceLine(msg[:0], c.Source(), seq, length)
+			default:
+				if n.cfg.LongEvery > 0 && seq%int64(n.cfg.LongEvery) == 0 {
+					length = n.cfg.LongBytes
+				}
+				if n.cfg.TraceEvery > 0 && seq%int64(n.cfg.TraceEvery) == 0 {
+					traceLeft, traceStream = n.cfg.TraceLines-1, stream
+				}
+				msg = AppendLine(msg[:0], c.Source(), seq, length)
 			}
-			msg := Line(c.Source(), seq, length)
 			buf = appendCRI(buf[:0], time.Now(), stream, msg)
 			nw, err := w.Write(buf)
 			if err != nil {
@@ -358,10 +383,28 @@ func AppendLine(b []byte, src string, seq int64, length int) []byte {
 	return b
 }
 
-// ParseLine reads back what Line wrote; ok is false when msg is not such a
-// line or its length does not match (a corrupted line).
+// TracePrefix begins the frame lines of a trace (AppendTraceLine), as a
+// JVM prints them.
+const TracePrefix = "\tat "
+
+// AppendTraceLine appends a frame line of a trace: TracePrefix, then
+// Line's message of length bytes.
+func AppendTraceLine(b []byte, src string, seq int64, length int) []byte {
+	return AppendLine(append(b, TracePrefix...), src, seq, length)
+}
+
+// IsLine reports whether msg begins like a line of Line or AppendTraceLine
+// (a record made of several lines begins with one).
+func IsLine(msg string) bool {
+	return strings.HasPrefix(strings.TrimPrefix(msg, TracePrefix), "seq=")
+}
+
+// ParseLine reads back what Line (or AppendTraceLine) wrote; ok is false
+// when msg is not such a line or its length does not match (a corrupted
+// line).
 func ParseLine(msg []byte) (src string, seq int64, ok bool) {
-	s := string(msg)
+	s := strings.TrimPrefix(string(msg), TracePrefix)
+	msg = msg[len(msg)-len(s):]
 	if !strings.HasPrefix(s, "seq=") {
 		return "", 0, false
 	}

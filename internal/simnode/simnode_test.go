@@ -150,3 +150,63 @@ func TestPodUID(t *testing.T) {
 		t.Errorf("default UID %q", got)
 	}
 }
+
+// TestTraces: with TraceEvery, every n-th line is followed by frame lines
+// on its own stream, and a Checker given the grouped records (lines joined
+// by "\n", as multiline grouping ships them) counts every line once.
+func TestTraces(t *testing.T) {
+	root := t.TempDir()
+	n, err := New(Config{Root: root, Pods: 1, ContainersPerPod: 2, TraceEvery: 5, TraceLines: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := n.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	chk := NewChecker()
+	groups := 0
+	for _, c := range n.Containers() {
+		b, err := os.ReadFile(filepath.Join(c.Dir, "0.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := map[string][]byte{} // stream -> the record being grouped
+		lines := map[string]int{}
+		for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			parts := strings.SplitN(l, " ", 4)
+			stream, msg := parts[1], parts[3]
+			if strings.HasPrefix(msg, TracePrefix) {
+				if open[stream] == nil {
+					t.Fatalf("a frame line on %s follows no line of its stream: %q", stream, msg)
+				}
+				open[stream] = append(append(open[stream], '\n'), msg...)
+				lines[stream]++
+				continue
+			}
+			if lines[stream] == 3 {
+				groups++
+			}
+			if open[stream] != nil {
+				chk.Observe(open[stream])
+			}
+			open[stream], lines[stream] = []byte(msg), 0
+		}
+		for _, rec := range open {
+			chk.Observe(rec)
+		}
+	}
+	if rep := chk.Report(n.Containers()); !rep.OK() || rep.Duplicates != 0 || rep.Foreign != 0 || rep.Written < 20 {
+		t.Errorf("grouped records: %s, foreign %d", rep, rep.Foreign)
+	}
+	if groups == 0 {
+		t.Error("no trace of 4 lines on one stream was written")
+	}
+	if frame := AppendTraceLine(nil, "a/b/c", 7, 100); !IsLine(string(frame)) || IsLine("x"+string(frame)) {
+		t.Errorf("IsLine(%q) is not true, or true with a byte before it", frame)
+	}
+	if _, _, ok := ParseLine(AppendTraceLine(nil, "a/b/c", 7, 100)[:50]); ok {
+		t.Error("a cut frame line parsed as whole")
+	}
+}

@@ -64,6 +64,28 @@ func TestSustainedCopyTruncate(t *testing.T) {
 // and restarted each time. Nothing is lost; each kill may repeat what was
 // acknowledged after the last checkpoint (commit_interval 1s).
 func TestKillAtRandomMoments(t *testing.T) {
+	killAtRandomMoments(t, simnode.Config{}, "")
+}
+
+// TestKillAtRandomMomentsMultiline is the same with multiline grouping on
+// (the java rule) and one line in ten beginning a trace of six lines, so
+// that about half the lines are merged into records of several lines. A
+// kill in the middle of a group leaves its lines unacknowledged: the next
+// agent reads the group again whole, and nothing is lost.
+func TestKillAtRandomMomentsMultiline(t *testing.T) {
+	m := killAtRandomMoments(t, simnode.Config{TraceEvery: 10, TraceLines: 6}, "{multiline: {rule: java}}")
+	if got := m.Sum("ferry_process_multiline_records_total"); got == 0 {
+		t.Error("ferry_process_multiline_records_total = 0: no trace was grouped, the scenario tested nothing")
+	}
+	if got := m.Sum("ferry_process_multiline_cut_total"); got != 0 {
+		t.Errorf("ferry_process_multiline_cut_total = %v: traces of six lines were cut", got)
+	}
+}
+
+// killAtRandomMoments runs the scenario with traces (TraceEvery and
+// TraceLines of traces) and the processing section given, and returns the
+// last agent's balanced scrape.
+func killAtRandomMoments(t *testing.T, traces simnode.Config, processing string) e2eharness.Metrics {
 	const containers, rate = 20, 100
 	kills, seed := 8, uint64(8)
 	if s := os.Getenv("FERRY_CHAOS_KILLS"); s != "" {
@@ -73,7 +95,9 @@ func TestKillAtRandomMoments(t *testing.T) {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
 	e := newEnv(t, simnode.Config{Pods: containers / 2, ContainersPerPod: 2, LinesPerSecond: rate,
-		LongEvery: 100, LongBytes: 20 << 10, RotateBytes: 96 << 10, Keep: 4, Compress: true, Seed: 2}, nil)
+		LongEvery: 100, LongBytes: 20 << 10, RotateBytes: 96 << 10, Keep: 4, Compress: true, Seed: 2,
+		TraceEvery: traces.TraceEvery, TraceLines: traces.TraceLines},
+		func(c *e2eharness.AgentConfig) { c.Processing = processing })
 	e.cons.Start()
 	e.write()
 	rng := rand.New(rand.NewPCG(seed, 0xc4a05))
@@ -96,7 +120,7 @@ func TestKillAtRandomMoments(t *testing.T) {
 	// containers write, so allow 3 s of the whole node's writing per kill.
 	bound := int64(kills * 3 * rate * containers)
 	rep := e.drain("kill", bound, 60*time.Second)
-	e.balanced()
+	m := e.balanced()
 	if rep.Duplicates == 0 {
 		t.Logf("no duplicate at all: every kill fell right after a checkpoint")
 	}
@@ -108,4 +132,5 @@ func TestKillAtRandomMoments(t *testing.T) {
 			t.Errorf("agent %d found the state file unusable:\n%s", i, tailOf(out, 2000))
 		}
 	}
+	return m
 }
