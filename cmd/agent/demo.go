@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,9 +40,66 @@ sink:
     topic: logs
     metrics_topic: metrics
     compression: lz4
+processing:
+  multiline: {rule: java}
+  parser: {format: json}
+  redact: {builtins: [email]}
 http:
   listen: ${DEMO_LISTEN}
 `
+
+// demoCheckout is what one more container of the demo writes once: a JSON
+// line holding an e-mail address, and an error logged with the Java stack
+// trace that caused it, as a JVM prints it. With the demo's processing
+// config the JSON line ships with its fields parsed (and the address
+// masked), and the error line with its trace as one record of
+// demoTraceLines lines.
+var demoCheckout = []string{
+	`{"level":"info","msg":"order placed","order_id":1042,"customer":"ada@example.com","total":"19.99"}`,
+	`2026-12-05 03:00:00 ERROR payment failed for order 1042`,
+	`java.lang.IllegalStateException: card declined`,
+	"\tat com.example.shop.Payments.charge(Payments.java:42)",
+	"\tat com.example.shop.Checkout.placeOrder(Checkout.java:17)",
+	"\tat com.example.shop.Main.main(Main.java:8)",
+	`Caused by: java.io.IOException: gateway timeout`,
+	"\tat com.example.shop.Gateway.call(Gateway.java:88)",
+	"\t... 2 more",
+	`{"level":"warn","msg":"order retried","order_id":1042}`,
+}
+
+const demoTraceLines = 8 // demoCheckout[1:9]
+
+// writeCheckout writes demoCheckout as the CRI log of a container of its
+// own pod under root, and returns the log's directory.
+func writeCheckout(root string) (string, error) {
+	dir := filepath.Join(root, "shop_checkout-5c7f9d8b4-q2w3e_0b1e2c3d-4e5f-4a6b-8c7d-c4ec0c4ec0c4", "app")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	var b []byte
+	for _, l := range demoCheckout {
+		b = simnode.AppendCRI(b, time.Now(), "stdout", []byte(l))
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "0.log"), b, 0o644)
+}
+
+// demoShown are the checkout records the demo shows: the trace as one
+// record and the parsed JSON line.
+type demoShown struct {
+	mu          sync.Mutex
+	trace, json []byte
+}
+
+func (d *demoShown) offer(v []byte, lines int, fields bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case lines == demoTraceLines && d.trace == nil:
+		d.trace = append([]byte(nil), v...)
+	case fields && d.json == nil:
+		d.json = append([]byte(nil), v...)
+	}
+}
 
 type demoOptions struct {
 	duration       time.Duration
@@ -125,6 +183,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (bool
 		Root: filepath.Join(dir, "pods"), Pods: o.pods, ContainersPerPod: 2,
 		LinesPerSecond: o.rate, LongEvery: 50, LongBytes: 40 << 10,
 		RotateBytes: o.rotateBytes, Keep: 4, Compress: true, Seed: 1,
+		TraceEvery: 40, TraceLines: 5,
 	})
 	if err != nil {
 		return false, err
@@ -133,11 +192,14 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (bool
 	fmt.Fprintf(stdout, "ferry demo: %d containers writing %d lines/s each (1 in 50 lines 40 KiB long, split into 16 KiB CRI partials),\n",
 		len(node.Containers()), o.rate)
 	fmt.Fprintf(stdout, "rotated the kubelet way every %d KiB; Kafka-protocol broker on %s; for %s.\n", o.rotateBytes>>10, broker, o.duration)
+	fmt.Fprintf(stdout, "Processing: Java stack traces grouped into one record (1 in 40 lines begins a 5-line trace), JSON messages parsed,\n")
+	fmt.Fprintf(stdout, "e-mail addresses masked; a checkout pod logs one JSON line and one error with its trace.\n")
 
 	// The independent reader: a second Kafka client consuming what the agent shipped.
 	chk := simnode.NewChecker()
 	var metricsRecords atomic.Int64
 	var samples sampleSet
+	var shown demoShown
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics("logs", "metrics"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
 	if err != nil {
@@ -158,10 +220,17 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (bool
 					return
 				}
 				var rec struct {
-					Message string `json:"message"`
+					Message string          `json:"message"`
+					File    string          `json:"file"`
+					Lines   int             `json:"lines"`
+					Fields  json.RawMessage `json:"fields"`
 				}
 				if err := json.Unmarshal(r.Value, &rec); err != nil {
 					chk.Observe(r.Value)
+					return
+				}
+				if strings.Contains(rec.File, "/shop_checkout-") {
+					shown.offer(r.Value, rec.Lines, rec.Fields != nil)
 					return
 				}
 				chk.Observe([]byte(rec.Message))
@@ -187,6 +256,11 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (bool
 		return false, fmt.Errorf("agent: %w", err)
 	}
 
+	if _, err := writeCheckout(filepath.Join(dir, "pods")); err != nil {
+		stopAgent()
+		<-agentDone
+		return false, err
+	}
 	writeCtx, stopWriting := context.WithCancel(ctx)
 	writeDone := make(chan error, 1)
 	go func() { writeDone <- node.Run(writeCtx) }()
@@ -225,7 +299,7 @@ wait:
 	// Let the agent catch up, then stop it the way SIGTERM does.
 	deadline := time.Now().Add(o.drainTimeout)
 	for time.Now().Before(deadline) {
-		if rep := chk.Report(node.Containers()); rep.Received >= rep.Written {
+		if rep := chk.Report(node.Containers()); rep.Received >= rep.Written && shown.done() {
 			break
 		}
 		select {
@@ -250,12 +324,17 @@ wait:
 	fmt.Fprintf(stdout, "host metric records:           %d\n", metricsRecords.Load())
 	fmt.Fprintf(stdout, "metrics were served at:        http://%s/metrics\n", addr)
 	samples.print(stdout)
+	shownOK := shown.print(stdout)
 	if agentErr != nil {
 		fmt.Fprintf(stdout, "\nagent exited with an error: %v\n", agentErr)
 		return false, nil
 	}
 	if !rep.OK() {
 		fmt.Fprintf(stdout, "\nFAIL: %s\n", rep)
+		return false, nil
+	}
+	if !shownOK {
+		fmt.Fprintf(stdout, "\nFAIL: the checkout pod's trace or JSON line did not arrive processed\n")
 		return false, nil
 	}
 	fmt.Fprintf(stdout, "\nOK: every line written reached the broker.\n")
@@ -273,6 +352,34 @@ wait:
 // back from the demo's broker (only the partition of its pod's UID).
 func demoLogsCommand(broker string, c *simnode.Container) string {
 	return fmt.Sprintf("ferry logs --brokers %s --topic logs -n %s %s -c %s --uid %s", broker, c.Namespace, c.Pod, c.Name, c.UID)
+}
+
+func (d *demoShown) done() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.trace != nil && d.json != nil
+}
+
+// print shows the checkout records and reports whether both arrived as
+// processing makes them.
+func (d *demoShown) print(w io.Writer) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(w, "\nprocessing (the checkout pod):\n")
+	ok := true
+	for _, r := range []struct {
+		what string
+		v    []byte
+	}{{fmt.Sprintf("an error and its Java stack trace, %d lines, as one record", demoTraceLines), d.trace},
+		{"a JSON line, its fields parsed and the e-mail address masked", d.json}} {
+		if r.v == nil {
+			fmt.Fprintf(w, "  %s: MISSING\n", r.what)
+			ok = false
+			continue
+		}
+		fmt.Fprintf(w, "  %s:\n    %s\n", r.what, r.v)
+	}
+	return ok
 }
 
 // sampleSet keeps a few records to show.

@@ -3,17 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/simnode"
 )
 
 // TestDemoLogsCommand runs the demo with --keep and, while its broker still
 // serves, runs the ferry logs command line it printed: the pod's container
-// lines come back, all of them, in the order written.
+// lines come back, all of them.
 func TestDemoLogsCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo")
@@ -65,11 +66,30 @@ func TestDemoLogsCommand(t *testing.T) {
 	if len(got) < 10 {
 		t.Fatalf("%s printed %d lines, want the second's worth at 50 lines/s: %q", cmdLine, len(got), logsOut.String())
 	}
-	// The simulated writer numbers each container's lines from 1.
+	// The simulated writer numbers each container's lines from 1; the
+	// frames of its traces, grouped into the record of the line before
+	// them, come back as lines of their own. Multiline grouping holds each
+	// stream's last line for its next one, so stdout and stderr may
+	// interleave otherwise than written: every line comes, once.
+	seen := map[int64]bool{}
 	for i, l := range got {
-		if want := fmt.Sprintf("seq=%d src=%s ", i+1, src); !strings.HasPrefix(l, want) {
-			t.Fatalf("line %d = %.80q, want it to start %q", i, l, want)
+		s, seq, ok := simnode.ParseLine([]byte(l))
+		if !ok || s != src || seen[seq] || seq < 1 || seq > int64(len(got)) {
+			t.Fatalf("line %d = %.80q: not a whole line of %s numbered 1..%d, or seen before", i, l, src, len(got))
 		}
+		seen[seq] = true
+	}
+	// The checkout pod's error and trace came as one record, its JSON line
+	// parsed with the address masked; the demo shows both.
+	out := stdout.String()
+	for _, want := range []string{`"lines":8,`, `"message":"2026-12-05 03:00:00 ERROR payment failed for order 1042\njava.lang.IllegalStateException: card declined\n\tat com.example.shop.Payments.charge`,
+		`"fields":{"level":"info","msg":"order placed","order_id":1042,"customer":"[REDACTED]","total":"19.99"}`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the demo's summary lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "ada@example.com") || strings.Contains(out, "MISSING") {
+		t.Errorf("the address is shown unmasked, or a processed record is missing:\n%s", out)
 	}
 	if strings.Contains(logsErr.String(), "scanning") {
 		t.Errorf("ferry logs scanned the topic, the command names the UID: %s", logsErr.String())
