@@ -86,6 +86,9 @@ type agentConfig struct {
 		Listen string `yaml:"listen"`
 		Pprof  bool   `yaml:"pprof"`
 	} `yaml:"http"`
+	// Processing is passed through as the values give it; `ferry validate`
+	// (TestConfigValidates) checks it strictly.
+	Processing map[string]any `yaml:"processing"`
 }
 
 // configOf decodes the agent's config from the chart's ConfigMap, strictly,
