@@ -429,6 +429,7 @@ type Record struct {
 	File      string `json:"file"`
 	Offset    int64  `json:"offset"`
 	Truncated bool   `json:"truncated"`
+	Lines     int    `json:"lines"` // lines of a multiline record; 0 for one
 }
 
 // Consumer reads the logs topic from its start with an independent client

@@ -25,24 +25,33 @@ type restartWorld struct {
 	agent *e2eharness.Agent
 	cons  *e2eharness.Consumer
 
-	mu   sync.Mutex
-	seen map[int]int // seq -> times received
-	cut  int         // records flagged truncated
+	mu    sync.Mutex
+	seen  map[int]int // seq -> times received
+	cut   int         // records flagged truncated
+	heads map[int]int // seq of a record's first line -> lines in the record, last received
 }
 
 func newRestartWorld(t *testing.T, logs ...string) *restartWorld {
+	t.Helper()
+	return newRestartWorldWith(t, func(c *e2eharness.AgentConfig) { c.Logs = logs })
+}
+
+// newRestartWorldWith is newRestartWorld with the agent's config adjusted
+// by mod.
+func newRestartWorldWith(t *testing.T, mod func(*e2eharness.AgentConfig)) *restartWorld {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the agent binary")
 	}
 	e2eharness.Ferry(t)
-	w := &restartWorld{t: t, dir: t.TempDir(), seen: map[int]int{}}
+	w := &restartWorld{t: t, dir: t.TempDir(), seen: map[int]int{}, heads: map[int]int{}}
 	root := filepath.Join(w.dir, "pods")
 	w.path = filepath.Join(root, "ns_pod_uid", "app", "0.log")
 	must(t, os.MkdirAll(filepath.Dir(w.path), 0o755))
 	broker := e2eharness.NewBroker(t)
-	w.agent = e2eharness.NewAgent(t, w.dir, e2eharness.AgentConfig{Root: root, StateDir: filepath.Join(w.dir, "state"),
-		Broker: broker.Addr(), Logs: logs})
+	cfg := e2eharness.AgentConfig{Root: root, StateDir: filepath.Join(w.dir, "state"), Broker: broker.Addr()}
+	mod(&cfg)
+	w.agent = e2eharness.NewAgent(t, w.dir, cfg)
 	w.cons = e2eharness.NewConsumer(t, broker.Addr())
 	w.cons.Foreign = func(r e2eharness.Record) {
 		w.mu.Lock()
@@ -50,12 +59,20 @@ func newRestartWorld(t *testing.T, logs ...string) *restartWorld {
 		if r.Truncated {
 			w.cut++
 		}
-		if s, ok := strings.CutPrefix(r.Message, "rr-seq="); ok {
+		// A record of several lines (multiline grouping) counts each.
+		for i, line := range strings.Split(r.Message, "\n") {
+			s, ok := strings.CutPrefix(strings.TrimPrefix(line, "\tat "), "rr-seq=")
+			if !ok {
+				continue
+			}
 			if i := strings.IndexByte(s, ' '); i >= 0 {
 				s = s[:i]
 			}
 			if n, err := strconv.Atoi(s); err == nil {
 				w.seen[n]++
+				if i == 0 {
+					w.heads[n] = max(r.Lines, 1)
+				}
 			}
 		}
 	}
