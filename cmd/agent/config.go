@@ -328,6 +328,10 @@ func (c Config) Validate() error {
 	if f := c.Sink.File; f != nil && f.Path != "" {
 		if i, glob, ok := readBack(f.Path, c.Logs.Include, c.Logs.Exclude); ok {
 			add("sink.file.path", "%q is matched by logs.include[%d] %q: the agent would read its own records back and write them again until the disk is full; write outside the include globs or add the path to logs.exclude", f.Path, i, glob)
+		} else if live, ok := tail.LivePath(f.Path); ok {
+			if i, glob, ok := readBack(live, c.Logs.Include, c.Logs.Exclude); ok {
+				add("sink.file.path", "%q is named like a rotated copy of %q, which logs.include[%d] %q matches: the agent reads the rotated copies of the files it follows, so it would read its own records back; write elsewhere or add %q to logs.exclude", f.Path, live, i, glob, live)
+			}
 		}
 	}
 

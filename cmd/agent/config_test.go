@@ -202,6 +202,11 @@ func TestValidateFileSinkReadBack(t *testing.T) {
 		{"outside", `include: ["/var/log/pods/*/*/*.log"]`, "/var/lib/ferry/out.json", false},
 		{"excluded by path", `{include: ["/var/log/pods/*/*/*.log"], exclude: ["/var/log/pods/ns_p_u/*/*"]}`, "/var/log/pods/ns_p_u/app/0.log", false},
 		{"excluded by name", `{include: ["/var/log/pods/*/*/*.log"], exclude: ["0.log"]}`, "/var/log/pods/ns_p_u/app/0.log", false},
+		// The tailer reads the rotated copies of what it follows.
+		{"rotated copy's name", `include: ["/var/log/pods/*/*/*.log"]`, "/var/log/pods/ns_p_u/app/0.log.20261204-101500", true},
+		{"compressed copy's name", `include: ["/var/log/out/*.json"]`, "/var/log/out/ferry.json.1.gz", true},
+		{"rotated copy of an excluded file", `{include: ["/var/log/pods/*/*/*.log"], exclude: ["0.log"]}`, "/var/log/pods/ns_p_u/app/0.log.1", false},
+		{"not a rotated name", `include: ["/var/log/pods/*/*/*.log"]`, "/var/log/pods/ns_p_u/app/0.log.json", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := "node_name: n\nlogs: " + tc.logs + "\nsink:\n  file: {path: " + tc.path + "}\n"

@@ -60,6 +60,23 @@ func rotatedName(base, name string) (order string, gz, ok bool) {
 	return rest, false, true
 }
 
+// LivePath is the path of the file a rotated copy named path was rotated
+// from (0.log for 0.log.20261204-101500 or 0.log.20261204-101500.gz), when
+// path is named like one: the tailer reads such copies of the files it
+// follows.
+func LivePath(path string) (string, bool) {
+	dir, name := filepath.Split(path)
+	for i := range len(name) {
+		if name[i] != '.' || i == 0 {
+			continue
+		}
+		if _, _, ok := rotatedName(name[:i], name); ok {
+			return dir + name[:i], true
+		}
+	}
+	return "", false
+}
+
 // listSiblings lists the rotated copies of path, oldest first. When a file
 // exists both plain and compressed (kubelet removes the plain one after the
 // compressed one is complete), the plain one is taken.
