@@ -91,6 +91,9 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 			if ignoredName(m) || t.excluded(m) {
 				continue
 			}
+			if initial {
+				t.progress() // health.go
+			}
 			t.discover(m, now, initial)
 		}
 	}

@@ -10,18 +10,29 @@ import "time"
 // itself records each round, so the signal cannot come from another
 // goroutine that is still well.
 
+//
+// Before the loop, Run loads the checkpoint and scans the include globs,
+// which on a node with many files takes a while and can block the same way
+// (a hung mount). That work beats too, once when Run starts and once per
+// file it discovers or resumes: a long scan that makes progress is alive,
+// one that blocks is stuck.
+
 // heartbeat records a round of Run's loop.
 func (t *Tailer) heartbeat() {
 	if t.loopHook != nil {
 		t.loopHook()
 	}
-	t.beat.Store(time.Now().UnixNano())
+	t.progress()
 }
 
-// LastLoop returns when Run's loop last went round: zero until its first
-// round (Run first loads the checkpoint and scans, which this does not
-// cover) and after Run returns. While Run works it is at most about
-// poll_interval old (plus the time one round of reading takes).
+// progress records that Run is working (a round, or a file of the scan).
+func (t *Tailer) progress() { t.beat.Store(time.Now().UnixNano()) }
+
+// LastLoop returns when Run last showed progress: its loop's last round,
+// or during the start-up scan the last file it took up. Zero before Run
+// starts and after it returns. While Run works it is at most about
+// poll_interval old (plus the time one round of reading, or one file of
+// the scan, takes).
 func (t *Tailer) LastLoop() time.Time {
 	ns := t.beat.Load()
 	if ns == 0 {

@@ -17,7 +17,9 @@ import (
 // loaded, is written again at every commit as long as a file with its
 // device and inode is at its path; once followed, the file resumes from it
 // as at a start (the fingerprint decides). When the file is gone (deleted,
-// or another file at its path), the entry is dropped.
+// or another file at its path), the entry is dropped. Its rotated copies
+// are not read at start either (resumeRotated): what the config excludes
+// now is not read because a checkpoint of another config named it.
 
 // refreshKept recomputes the entries of files not followed from the
 // entries loaded and not yet resumed. Run's goroutine calls it after each

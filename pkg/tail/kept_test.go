@@ -104,3 +104,47 @@ func TestExcludedKeepsCheckpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestExcludedRotatedWhileStopped: a file excluded by the next tailer
+// (logs.exclude, or the Excluder) and rotated while no tailer ran is not
+// read through its rotated copy either: the checkpoint's entry for it is
+// no reason to read what the config now excludes.
+func TestExcludedRotatedWhileStopped(t *testing.T) {
+	for _, how := range []string{"exclude", "excluder"} {
+		t.Run(how, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			a, b := mkContainer(t, dir, "ns_a_uid1"), mkContainer(t, dir, "ns_b_uid2")
+			appendFile(t, a, lines(0, 50))
+			appendFile(t, b, lines(100, 150))
+			r := startRunner(t, testConfig(dir, state), Options{})
+			waitFor(t, 5*time.Second, "first lines", func() bool { return len(r.snapshot()) == 100 })
+			r.stop()
+			if err := r.tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, a, lines(50, 60))
+			if err := os.Rename(a, a+".20261204-101500"); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, a, lines(60, 70))
+
+			cfg, opts := testConfig(dir, state), Options{}
+			if how == "exclude" {
+				cfg.Exclude = []string{a}
+			} else {
+				opts.Excluder = excluder(func(p string) bool { return p == a })
+			}
+			r2 := startRunner(t, cfg, opts)
+			appendFile(t, b, lines(150, 160))
+			sizeB := fileSize(t, b)
+			waitFor(t, 5*time.Second, "b's new lines and a checkpoint after them", func() bool {
+				off, ok := checkpointOf(t, state, b)
+				return ok && off == sizeB
+			})
+			r2.stop()
+			if diff := cmp.Diff(upto(150, 160), seqs(r2.snapshot())); diff != "" {
+				t.Errorf("lines read with a excluded (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -447,3 +447,51 @@ func TestWaiterMovedOrGone(t *testing.T) {
 		t.Errorf("lost files (waiting) = %v, want 1", got)
 	}
 }
+
+// TestStartupScanHeartbeat: the start-up scan beats once per file it takes
+// up, so a scan that blocks on one file (a hung mount) goes stale like a
+// stuck loop, and one that makes progress does not.
+func TestStartupScanHeartbeat(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	paths := podLogs(t, dir, 3)
+	for i, p := range paths {
+		writeSeq(t, p, i, 0, 1)
+	}
+	hung := paths[1]
+	release := make(chan struct{})
+	var blocked atomic.Bool
+	cfg := testConfig(dir, state)
+	tl, err := New(cfg, nil, make(chan []event.Log, 16), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.openFault = func(path string) error {
+		if path == hung && !blocked.Swap(true) {
+			<-release
+		}
+		return nil
+	}
+	var rounds atomic.Int64
+	tl.loopHook = func() { rounds.Add(1) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tl.Run(ctx) }()
+	waitFor(t, 10*time.Second, "the scan to reach the hung file", func() bool { return blocked.Load() })
+	if tl.LastLoop().IsZero() {
+		t.Fatal("LastLoop is zero during the start-up scan: a scan that hangs never fails /healthz")
+	}
+	bound := 3 * cfg.PollInterval
+	waitFor(t, 10*time.Second, "the heartbeat to go stale", func() bool { return time.Since(tl.LastLoop()) > bound })
+	if n := rounds.Load(); n != 0 {
+		t.Fatalf("%d rounds of the loop before the scan ended", n)
+	}
+	stale := tl.LastLoop()
+	close(release)
+	waitFor(t, 10*time.Second, "the loop's first round", func() bool {
+		return rounds.Load() > 0 && tl.LastLoop().After(stale) && time.Since(tl.LastLoop()) < bound
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

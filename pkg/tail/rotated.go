@@ -227,6 +227,14 @@ func (t *Tailer) resumeRotated(now time.Time, saved []stateEntry) {
 		}
 	}
 	for path, es := range paths {
+		t.progress() // health.go
+		if t.byPath[path] == nil && (!t.included(path) || (t.opts.Excluder != nil && t.opts.Excluder.Excluded(path))) {
+			// Excluded now (or no longer matched): its checkpoint entry
+			// is kept while the file is there (kept.go), but nothing of
+			// it is read, its rotated copies neither.
+			t.seenPaths[path] = true
+			continue
+		}
 		t.resumePath(path, es, now)
 		t.seenPaths[path] = true
 	}

@@ -210,6 +210,8 @@ func (t *Tailer) Run(ctx context.Context) error {
 		return errors.New("Run called twice")
 	}
 	defer close(t.out)
+	defer t.beat.Store(0)
+	t.progress() // health.go: the start-up scan beats too
 	t.loadState(time.Now())
 	if t.pollOnly {
 		// Polling alone finds every change (within poll_interval).
@@ -264,7 +266,6 @@ func (t *Tailer) Run(ctx context.Context) error {
 			nextPoll, rescanAt = now, now
 		}
 	}
-	defer t.beat.Store(0)
 	for ctx.Err() == nil {
 		t.heartbeat()
 		now = time.Now()
