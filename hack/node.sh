@@ -168,6 +168,30 @@ load_go() {
   rm -rf "$out"
 }
 
+# The kernel settings the kubelet changes on start (its kernel defaults).
+KUBELET_SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
+
+# save_sysctls FILE: writes "key=value" for each of KUBELET_SYSCTLS (once: an existing FILE
+# from an earlier, interrupted `up` already holds the values from before any kubelet).
+save_sysctls() {
+  [ ! -e "$1" ] || return 0
+  local k
+  for k in $KUBELET_SYSCTLS; do
+    echo "$k=$(sysctl -n "$k")"
+  done >"$1.tmp"
+  mv "$1.tmp" "$1"
+}
+
+# restore_sysctls FILE: sets what save_sysctls wrote, then removes FILE.
+restore_sysctls() {
+  [ -f "$1" ] || return 0
+  local kv
+  while read -r kv; do
+    sysctl -q -w "$kv" >/dev/null || log "could not restore $kv"
+  done <"$1"
+  rm -f "$1"
+}
+
 up() {
   need_root
   mkdir -p "$1"
@@ -311,6 +335,9 @@ imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%"}
 nodeStatusUpdateFrequency: 4s
 YAML
+  # The kubelet sets these on the host when it starts (protectKernelDefaults: false); `down`
+  # puts back what they were.
+  save_sysctls "$d/sysctls-before"
   start kubelet nsenter --mount="/proc/$(cat "$d/mountns.pid")/ns/mnt" -- "$kubelet_bin" \
     --config="$d/kubelet.yaml" --kubeconfig="$d/kubelet.kubeconfig" --root-dir="$d/kubelet" \
     --hostname-override="$NODE_NAME" --v=1
@@ -425,6 +452,7 @@ down() {
       grep -qxF "$f" "$d/containers-before" || rm -f "/var/log/containers/${f:?}"
     done
   fi
+  restore_sysctls "$d/sysctls-before"
   if [ -f "$d/remove-run-containerd" ]; then rm -rf /run/containerd; fi
   if [ -f "$d/remove-run-netns" ]; then rmdir /run/netns 2>/dev/null || true; fi
   rm -f "$d/env"

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,6 +83,22 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// kubeletSysctls reads the kernel settings the kubelet changes when it
+// starts (hack/node.sh's KUBELET_SYSCTLS).
+func kubeletSysctls(t *testing.T) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, k := range []string{"vm.overcommit_memory", "vm.panic_on_oom", "kernel.panic", "kernel.panic_on_oops",
+		"kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes"} {
+		b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(k, ".", "/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[k] = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
 // startCluster brings a node up (or uses the one FERRY_NODE_DIR names, left
 // running) and takes it down at cleanup.
 func startCluster(t *testing.T) *cluster {
@@ -94,6 +111,7 @@ func startCluster(t *testing.T) *cluster {
 		if err != nil {
 			t.Fatal(err)
 		}
+		before := kubeletSysctls(t)
 		t.Cleanup(func() {
 			if os.Getenv("FERRY_NODE_KEEP") == "1" {
 				t.Logf("FERRY_NODE_KEEP=1: the node keeps running; hack/node.sh down %s", dir)
@@ -106,6 +124,11 @@ func startCluster(t *testing.T) *cluster {
 				return
 			}
 			t.Logf("hack/node.sh down: %s", time.Since(start).Round(100*time.Millisecond))
+			// The kubelet set its kernel defaults on the host; down puts
+			// back what was there.
+			if after := kubeletSysctls(t); !maps.Equal(before, after) {
+				t.Errorf("kernel settings after down %v, before up %v", after, before)
+			}
 			if err := os.RemoveAll(dir); err != nil {
 				t.Errorf("remove %s: %v", dir, err)
 			}
