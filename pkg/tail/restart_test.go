@@ -58,8 +58,12 @@ func restartSetup(t *testing.T) (dir, state string, w *seqWriter, cfg Config) {
 // line arrives exactly once, in order.
 func TestRestartExactlyOnce(t *testing.T) {
 	_, _, w, cfg := restartSetup(t)
-	bg := startWriter(w)
+	// The writer starts once the first tailer follows the file: a fresh
+	// tailer reads the live file from its start, not what was rotated
+	// before it began (the writer rotates every 256 KiB, a few lines).
 	r1 := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the first line", func() bool { return len(r1.snapshot()) > 0 })
+	bg := startWriter(w)
 	waitFor(t, 10*time.Second, "some lines", func() bool { return len(r1.snapshot()) > 300 })
 	r1.stop() // the consumer acknowledges everything it received
 	if err := r1.tl.Close(); err != nil {
@@ -108,8 +112,12 @@ func TestRestartExactlyOnce(t *testing.T) {
 func TestCrashNoLoss(t *testing.T) {
 	_, state, w, cfg := restartSetup(t)
 	cfg.CommitInterval = 200 * time.Millisecond
-	bg := startWriter(w)
+	// The writer starts once the first tailer follows the file: a fresh
+	// tailer reads the live file from its start, not what was rotated
+	// before it began (the writer rotates every 256 KiB, a few lines).
 	r1 := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the first line", func() bool { return len(r1.snapshot()) > 0 })
+	bg := startWriter(w)
 	waitFor(t, 10*time.Second, "some lines", func() bool { return len(r1.snapshot()) > 300 })
 	r1.stop() // no Close: the state file is whatever the last periodic commit wrote
 	if err := os.WriteFile(filepath.Join(state, stateName+".tmp"), []byte("half-written"), 0o600); err != nil {
