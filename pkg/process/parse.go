@@ -38,6 +38,7 @@ func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
 		return dst, false
 	}
 	n0 := len(dst)
+	keys := fieldSet{n0: n0}
 	if cap(dst)-n0 < 8 {
 		dst = append(make([]event.Field, 0, n0+8), dst...)
 	}
@@ -83,7 +84,7 @@ func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
 		} else {
 			f = event.Field{Key: key, Value: rawValue(b[i:vEnd], str[i:vEnd]), Raw: true}
 		}
-		dst = setField(dst, n0, f)
+		dst = keys.set(dst, f)
 		i = skipWS(b, vEnd)
 		if i >= len(b) {
 			return fail()
@@ -253,15 +254,39 @@ func decodeString(b []byte, str string, i, end int) (string, bool) {
 	return s, true
 }
 
-// setField appends f, or replaces the value of the field of the same key
-// found after dst[n0].
-func setField(dst []event.Field, n0 int, f event.Field) []event.Field {
-	for k := n0; k < len(dst); k++ {
-		if dst[k].Key == f.Key {
-			dst[k] = f
-			return dst
+// fieldSet keeps the keys of the fields after dst[n0] unique: a key seen
+// again replaces the value. Up to linearKeys fields it compares keys one by
+// one; beyond, it indexes them in a map, so a line of thousands of keys (a
+// dumped map) costs time linear in its keys, not quadratic.
+type fieldSet struct {
+	n0  int
+	idx map[string]int
+}
+
+const linearKeys = 16
+
+// set appends f, or replaces the value of the field of the same key.
+func (s *fieldSet) set(dst []event.Field, f event.Field) []event.Field {
+	if s.idx == nil {
+		if len(dst)-s.n0 < linearKeys {
+			for k := s.n0; k < len(dst); k++ {
+				if dst[k].Key == f.Key {
+					dst[k] = f
+					return dst
+				}
+			}
+			return append(dst, f)
+		}
+		s.idx = make(map[string]int, 4*linearKeys)
+		for k := s.n0; k < len(dst); k++ {
+			s.idx[dst[k].Key] = k
 		}
 	}
+	if k, ok := s.idx[f.Key]; ok {
+		dst[k] = f
+		return dst
+	}
+	s.idx[f.Key] = len(dst)
 	return append(dst, f)
 }
 
@@ -302,6 +327,7 @@ func (logfmtParser) parse(dst []event.Field, msg []byte) ([]event.Field, bool) {
 
 func parseLogfmt(dst []event.Field, msg []byte) ([]event.Field, bool) {
 	n0 := len(dst)
+	keys := fieldSet{n0: n0}
 	b := msg
 	i := 0
 	for {
@@ -346,7 +372,7 @@ func parseLogfmt(dst []event.Field, msg []byte) ([]event.Field, bool) {
 			}
 			val = string(b[v:i])
 		}
-		dst = setField(dst, n0, event.Field{Key: key, Value: val})
+		dst = keys.set(dst, event.Field{Key: key, Value: val})
 	}
 	return dst, len(dst) > n0
 }
@@ -366,11 +392,12 @@ func (p *regexParser) parse(dst []event.Field, msg []byte) ([]event.Field, bool)
 		return dst, false
 	}
 	n0 := len(dst)
+	keys := fieldSet{n0: n0}
 	for g, name := range p.names {
 		if name == "" || m[2*g] < 0 {
 			continue
 		}
-		dst = setField(dst, n0, event.Field{Key: name, Value: string(msg[m[2*g]:m[2*g+1]])})
+		dst = keys.set(dst, event.Field{Key: name, Value: string(msg[m[2*g]:m[2*g+1]])})
 	}
 	return dst, true
 }
