@@ -76,6 +76,11 @@ type Log struct {
 	// ParseError is set when the line did not match its file's format and
 	// Body holds the raw bytes as read.
 	ParseError bool
+	// Notice is set on a record the agent writes itself about the
+	// container's log (a rate limit's summary of dropped lines), not a line
+	// the container wrote: processing passes it on untouched (no grouping,
+	// parsing, filter or masking), so it stays a record of its own.
+	Notice bool
 
 	// The fields below are set only by processing (pkg/process); they are
 	// zero when it is not configured.

@@ -18,6 +18,8 @@
 // For each line: exclusion by annotation, then multiline grouping (per file
 // and stream, so after the tailer merged CRI and Docker partial lines), and
 // for each record that comes out: parsing, level, filters, redaction.
+// Records the agent writes itself (event.Log.Notice: a rate limit's summary
+// of the lines it dropped) pass through untouched, as records of their own.
 //
 // # Guarantees
 //

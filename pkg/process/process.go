@@ -212,6 +212,13 @@ func (p *Processor) Process(batch []event.Log) []event.Log {
 	k := 0
 	for i := range batch {
 		l := batch[i] // batch[i] may be overwritten from here on (k <= i)
+		if l.Notice {
+			// The agent's own record (a rate limit's summary): not part of
+			// the container's output, so never grouped into it.
+			batch[k] = l
+			k++
+			continue
+		}
 		r := p.resolve(l.Meta)
 		if r.exclude[l.Stream&1] {
 			p.dropAn++

@@ -419,7 +419,7 @@ func (t *Tailer) emitSummary(l *limiter, now time.Time) {
 	}
 	body := fmt.Sprintf("ferry: %d lines (%d bytes) of this container dropped by its rate limit (%s) from %s to %s",
 		l.dropped, l.droppedBytes, l.describe(), l.dropFrom.UTC().Format(time.RFC3339Nano), l.lastDrop.UTC().Format(time.RFC3339Nano))
-	rec := event.Log{Time: now, ReadAt: now.UnixNano(), Body: []byte(body), Path: l.path, Stream: event.Stderr}
+	rec := event.Log{Time: now, ReadAt: now.UnixNano(), Body: []byte(body), Path: l.path, Stream: event.Stderr, Notice: true}
 	var size int64
 	t.mu.Lock()
 	if tr := l.dropTr; tr != nil && t.trackers[tr.id] == tr && tr.lastEnd == l.dropEnd {
