@@ -2,6 +2,8 @@ package process
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -226,5 +228,78 @@ func TestRedactRawFieldStaysValid(t *testing.T) {
 	want := []event.Field{{Key: "obj", Value: `{[REDACTED]:[REDACTED]}`}, {Key: "n", Value: `[[REDACTED],[REDACTED]]`}}
 	if diff := cmp.Diff(want, out[0].Fields); diff != "" {
 		t.Errorf("fields (-want +got):\n%s", diff)
+	}
+}
+
+// TestRedactWhereSecretsHide: secrets behind compound key names, in parsed
+// fields known by their key, used as keys, and written with JSON escapes
+// of ASCII characters in the message or a nested field, are all masked;
+// the record's text stays what it was where nothing was masked.
+func TestRedactWhereSecretsHide(t *testing.T) {
+	for _, c := range []struct {
+		name, parser, line string
+		secrets            []string
+		keep               string // must still be in the message
+	}{
+		{"compound names", "", "access_token=ya29secret1 refresh_token=1//0gsecret2 DB_PASSWORD=dbsecret3 AWS_SECRET_ACCESS_KEY=wJalrsecret4 client_secret: clsecret5 token_count=12",
+			[]string{"ya29secret1", "1//0gsecret2", "dbsecret3", "wJalrsecret4", "clsecret5"}, "token_count=12"},
+		{"keyed json field", "json", `{"msg":"login","password":"hunter22","api_key":"abcd1234efgh","tokens":7}`,
+			[]string{"hunter22", "abcd1234efgh"}, `"tokens":7`},
+		{"keyed logfmt field", "logfmt", `msg=login password=hunter22 session_token=abcd1234efgh`,
+			[]string{"hunter22", "abcd1234efgh"}, "msg=login"},
+		{"secret as a key", "json", `{"msg":"owners","dave@example.com":"owner","AKIAIOSFODNN7EXAMPLE":"deploy"}`,
+			[]string{"dave@example.com", "AKIAIOSFODNN7EXAMPLE"}, `"msg":"owners"`},
+		{"escaped in the message", "json", `{"msg":"GET /pay?id=1\u0026token=s3cr3tv4lue","user":"bob\u0040example.com","lt":"\u003c"}`,
+			[]string{"s3cr3tv4lue", "bob@example.com", `bob\u0040example.com`}, `"lt":"<"`},
+		{"escaped in a nested field", "json", `{"msg":"quota","quota":{"erin\u0040example.com":5,"url":"/x?a=1\u0026token=n3st3dv4lue"}}`,
+			[]string{"erin@example.com", "n3st3dv4lue", `erin\u0040example.com`}, `"msg":"quota"`},
+		{"escaped backslash is not an escape", "", `path C:\\u0040home bob\u0040example.com`,
+			[]string{"bob@example.com"}, `C:\\u0040home`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Parser.Format = c.parser
+			cfg.Redact.Builtins = []string{"api_key", "email", "aws_key"}
+			p, _ := newTest(t, cfg)
+			out := runAll(p, linesOf([]byte(c.line+"\n"), nil, event.Stdout), 1)
+			if len(out) != 1 {
+				t.Fatalf("%d records", len(out))
+			}
+			var all strings.Builder
+			all.Write(out[0].Body)
+			for _, f := range out[0].Fields {
+				fmt.Fprintf(&all, " %s=%s", f.Key, f.Value)
+				if c.parser == "json" && f.Raw && !json.Valid([]byte(f.Value)) {
+					t.Errorf("field %s is raw but not JSON: %s", f.Key, f.Value)
+				}
+			}
+			for _, s := range c.secrets {
+				if strings.Contains(all.String(), s) {
+					t.Errorf("%q shipped: %s", s, all.String())
+				}
+			}
+			if !strings.Contains(string(out[0].Body), c.keep) {
+				t.Errorf("the message lost %q: %s", c.keep, out[0].Body)
+			}
+			if c.parser == "json" && !json.Valid(out[0].Body) {
+				t.Errorf("the message is no longer JSON: %s", out[0].Body)
+			}
+		})
+	}
+}
+
+func TestUnescapeASCII(t *testing.T) {
+	for in, want := range map[string]string{
+		`plain`:                     "",
+		`a\u0026b\u0040c`:           `a&b@c`,
+		`\u0022q\u005c\u001f\u00e9`: "", // quote, backslash, control, not ASCII
+		`\\u0040 \u0040`:            `\\u0040 @`,
+		`\u00`:                      "",
+		`x\`:                        "",
+	} {
+		got := unescapeASCII([]byte(in))
+		if (want == "" && got != nil) || (want != "" && string(got) != want) {
+			t.Errorf("unescapeASCII(%s) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package process
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"regexp"
@@ -381,21 +382,55 @@ func fieldNamed(fs []event.Field, key string) *event.Field {
 // redact masks the message and the fields' values. The record's fields
 // are its own (the parser made them); its body is copied before any change.
 func (p *Processor) redact(l *event.Log) {
-	for _, r := range p.redactions {
-		if b, ok := r.redact(l.Body, p.repl); ok {
-			l.Body = b
+	if len(p.redactions) == 0 {
+		return
+	}
+	if b, ok := p.redactText(l.Body); ok {
+		l.Body = b
+	}
+	for i := range l.Fields {
+		f := &l.Fields[i]
+		for _, r := range p.redactions {
+			if r.keyed != nil && r.keyed(f.Key) && f.Value != "" && f.Value != p.repl {
+				// A secret known by its key (password, access_token):
+				// the whole value.
+				f.Value, f.Raw = p.repl, false
+				r.n++
+			}
+			if k, ok := r.redactString(f.Key, p.repl); ok {
+				f.Key = k // a secret used as a key (an address, a key id)
+			}
 		}
-		for i := range l.Fields {
-			f := &l.Fields[i]
-			if f.Raw {
-				if v, valid, ok := r.redactRaw(f.Value, p.repl); ok {
-					f.Value, f.Raw = v, valid
-				}
-			} else if v, ok := r.redactString(f.Value, p.repl); ok {
+		if f.Raw {
+			if v, ok := p.redactText(unsafeBytes(f.Value)); ok {
+				f.Value, f.Raw = string(v), json.Valid(v)
+			}
+			continue
+		}
+		for _, r := range p.redactions {
+			if v, ok := r.redactString(f.Value, p.repl); ok {
 				f.Value = v
 			}
 		}
 	}
+}
+
+// redactText masks every rule's secrets in b (a message, or a parsed
+// field's JSON text) and returns b itself when there were none. Text with
+// JSON escapes of ASCII characters is looked at with them written out, so
+// that bob\u0040example.com or \u0026token=... is found; that form is
+// shipped only when something in it was masked. b is never modified.
+func (p *Processor) redactText(b []byte) ([]byte, bool) {
+	text, masked := b, false
+	if u := unescapeASCII(b); u != nil {
+		text = u
+	}
+	for _, r := range p.redactions {
+		if out, ok := r.redact(text, p.repl); ok {
+			text, masked = out, true
+		}
+	}
+	return text, masked
 }
 
 // drop acknowledges a record that will not be sent.

@@ -2,7 +2,6 @@ package process
 
 import (
 	"bytes"
-	"encoding/json"
 	"math/bits"
 	"regexp"
 	"slices"
@@ -21,7 +20,11 @@ type redaction struct {
 	pre   func([]byte) bool
 	valid func([]byte) bool
 	// find, when set, replaces re: it appends the spans to mask.
-	find  func(dst [][2]int, b []byte) [][2]int
+	find func(dst [][2]int, b []byte) [][2]int
+	// keyed, when set, says which parsed fields hold a secret by their
+	// key alone: their whole value is masked (the rule finds the secret by
+	// the key before it, which a parsed field's value no longer has).
+	keyed func(key string) bool
 	n     int // masked since the counters were last flushed
 	spans [][2]int
 }
@@ -31,17 +34,26 @@ type builtinRedaction struct {
 	pre     func([]byte) bool
 	valid   func([]byte) bool
 	find    func(dst [][2]int, b []byte) [][2]int
+	keyed   func(key string) bool
 }
+
+// secretKeys are the key names the api_key rule knows secrets by, also
+// after a prefix joined by _ or - (access_token, client_secret,
+// DB_PASSWORD, AWS_SECRET_ACCESS_KEY).
+const secretKeys = `(?:[A-Za-z0-9]+[_-])*(?:api[_-]?key|access[_-]?key|secret(?:[_-]?key)?|token|passw(?:or)?d|pwd)`
+
+var secretKey = regexp.MustCompile(`(?i)^` + secretKeys + `$`)
 
 var builtinRedactions = map[string]*builtinRedaction{
 	// Authorization: Bearer <token>
 	"bearer": {pattern: `(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]+=*)`,
 		pre: func(b []byte) bool { return containsFold(b, "bearer") }},
 	// api_key=..., "password": "...", token: ...
-	"api_key": {pattern: `(?i)\b(?:api[_-]?key|access[_-]?key|secret(?:[_-]?key)?|token|passw(?:or)?d|pwd)\b["']?\s*[:=]\s*["']?(?P<secret>[^\s"',;&]{4,})`,
+	"api_key": {pattern: `(?i)\b` + secretKeys + `\b["']?\s*[:=]\s*["']?(?P<secret>[^\s"',;&]{4,})`,
 		pre: func(b []byte) bool {
 			return bytes.IndexAny(b, ":=") >= 0 && apiKeyWords.in(b)
-		}},
+		},
+		keyed: secretKey.MatchString},
 	// AWS access key ids.
 	"aws_key": {pattern: `\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`,
 		pre: func(b []byte) bool { return bytes.Contains(b, []byte("AKIA")) || bytes.Contains(b, []byte("ASIA")) }},
@@ -73,8 +85,66 @@ func newRedaction(name, pattern string, pre, valid func([]byte) bool) *redaction
 func newBuiltinRedaction(name string) *redaction {
 	b := builtinRedactions[name]
 	r := newRedaction(name, b.pattern, b.pre, b.valid)
-	r.find = b.find
+	r.find, r.keyed = b.find, b.keyed
 	return r
+}
+
+// unescapeASCII returns b with the JSON escapes of printable ASCII
+// characters (\u0026 for &, \u0040 for @, as encoding/json and others
+// write them) written as the characters, or nil when b has none. The
+// result means the same to a JSON decoder; quotes, backslashes and control
+// characters stay escaped. Masking looks at it so that a secret written
+// with escapes is found.
+func unescapeASCII(b []byte) []byte {
+	i := bytes.Index(b, []byte(`\u00`))
+	if i < 0 {
+		return nil
+	}
+	var out []byte
+	last := 0
+	for i = bytes.IndexByte(b, '\\'); i >= 0 && i < len(b); {
+		if i+1 >= len(b) {
+			break
+		}
+		if b[i+1] != 'u' {
+			i += 2 // an escaped character (\\ too): skipped whole
+		} else if c, ok := escapedASCII(b[i:]); ok {
+			out = append(append(out, b[last:i]...), c)
+			i += 6
+			last = i
+		} else {
+			i += 2
+		}
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			break
+		}
+		i += j
+	}
+	if out == nil {
+		return nil
+	}
+	return append(out, b[last:]...)
+}
+
+// escapedASCII reads \u00XX at the start of b: the character, when it is
+// printable ASCII other than a quote or a backslash.
+func escapedASCII(b []byte) (byte, bool) {
+	if len(b) < 6 || b[2] != '0' || b[3] != '0' || !isHex(b[4]) || !isHex(b[5]) {
+		return 0, false
+	}
+	c := hexVal(b[4])<<4 | hexVal(b[5])
+	if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+		return 0, false
+	}
+	return c, true
+}
+
+func hexVal(c byte) byte {
+	if isDigit(c) {
+		return c - '0'
+	}
+	return c | 0x20 - 'a' + 10
 }
 
 // redact returns b with every match masked by repl, and whether anything
@@ -208,16 +278,6 @@ func (r *redaction) redactString(s, repl string) (string, bool) {
 		return s, false
 	}
 	return string(out), true
-}
-
-// redactRaw masks a field's JSON text; when masking broke the JSON, the
-// masked text becomes a string value.
-func (r *redaction) redactRaw(s, repl string) (string, bool, bool) {
-	out, ok := r.redactString(s, repl)
-	if !ok {
-		return s, true, false
-	}
-	return out, json.Valid([]byte(out)), true
 }
 
 var apiKeyWords = newWordSet("key", "token", "secret", "passw", "pwd")
