@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -352,6 +353,46 @@ func TestKafkaOversize(t *testing.T) {
 	}
 	if !strings.Contains(h.logBuf.String(), "record dropped") {
 		t.Errorf("no log line for the drops:\n%s", h.logBuf.String())
+	}
+}
+
+// TestKafkaOversizeFields: a record that its parsed fields (processing,
+// with keep_original the message a second time) make larger than
+// max_message_bytes is sent without them, as it would be without a parser,
+// and counted; one too large without them is still dropped.
+func TestKafkaOversizeFields(t *testing.T) {
+	_, addr := startCluster(t)
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Compression = "none"
+	cfg.Kafka.MaxMessageBytes = 300000
+	h := runShipper(t, cfg, nil)
+	ls := makeLogs(1, 0, 3, metaFor(1))
+	big := strings.Repeat("v", 200000)
+	ls[0].Body, ls[0].Fields = []byte(`{"v":"`+big+`"}`), []event.Field{{Key: "v", Value: big}}
+	ls[1].Body, ls[1].Fields = []byte("small"), []event.Field{{Key: "k", Value: "v"}}
+	ls[2].Body, ls[2].Fields = []byte(strings.Repeat("y", 400000)), []event.Field{{Key: "k", Value: "v"}}
+	h.logs <- ls
+	h.finish(t)
+	recs := consume(t, addr, 2, []string{"logs"})
+	var got []string
+	for _, r := range recs {
+		var rec struct {
+			Message string            `json:"message"`
+			Fields  map[string]string `json:"fields"`
+		}
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d bytes, %d fields", len(rec.Message), len(rec.Fields)))
+	}
+	if want := []string{fmt.Sprintf("%d bytes, 0 fields", len(ls[0].Body)), "5 bytes, 1 fields"}; !slices.Equal(got, want) {
+		t.Errorf("records sent %v, want %v", got, want)
+	}
+	if got := testutil.ToFloat64(h.s.m.fieldsOmitted); got != 1 {
+		t.Errorf("fields omitted = %v, want 1 (the big JSON line; the other is too large anyway)", got)
+	}
+	if got := testutil.ToFloat64(h.s.m.dropped.WithLabelValues("log", "too_large")); got != 1 {
+		t.Errorf("dropped{too_large} = %v, want 1", got)
 	}
 }
 

@@ -153,6 +153,18 @@ func (l *loop) encodeLog(e *event.Log) rec {
 	s := l.s
 	r := rec{cursor: e.Cursor, readAt: e.ReadAt, isLog: true, path: e.Path}
 	l.scratch = l.enc.appendLog(l.scratch[:0], e)
+	if len(e.Fields) > 0 && len(l.scratch)+podUIDLen(e) > s.maxMsg {
+		// The parsed fields (with keep_original, the message a second
+		// time) made it too large: without them, as without a parser.
+		short := *e
+		short.Fields = nil
+		l.scratch = l.enc.appendLog(l.scratch[:0], &short)
+		if len(l.scratch)+podUIDLen(e) <= s.maxMsg { // else too large anyway: add drops it
+			s.m.fieldsOmitted.Inc()
+			s.logDrop("record sent without its parsed fields: with them it is larger than the largest record the sink takes (kafka.max_message_bytes)",
+				"record", r.kind(), "limit", s.maxMsg, "file", r.path, "offset", r.cursor.Offset)
+		}
+	}
 	r.valueEnd = len(l.scratch)
 	if s.route != nil {
 		var fallback bool
@@ -165,6 +177,14 @@ func (l *loop) encodeLog(e *event.Log) rec {
 		}
 	}
 	return r
+}
+
+// podUIDLen bounds the key a log record gets (its pod's UID, when keyed).
+func podUIDLen(e *event.Log) int {
+	if e.Meta == nil {
+		return 0
+	}
+	return len(e.Meta.PodUID)
 }
 
 // encodeMetric encodes a metric record (into l.scratch; keyed by node

@@ -17,6 +17,7 @@ type metrics struct {
 	sendFailures  prometheus.Counter
 	dropped       *prometheus.CounterVec
 	fallback      prometheus.Counter
+	fieldsOmitted prometheus.Counter
 	replaced      *prometheus.CounterVec
 	batchDuration prometheus.Histogram
 	heldBytes     prometheus.Gauge
@@ -71,6 +72,9 @@ func newMetrics() *metrics {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_ship_dropped_records_total", Help: "Records not delivered, by record kind and reason (too_large, invalid_topic, topic_authorization, invalid_record, corrupt_message, policy_violation, shutdown).",
 		}, []string{"record", "reason"}),
+		fieldsOmitted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ferry_ship_fields_omitted_total", Help: "Log records sent without their parsed fields (processing), which made them larger than kafka.max_message_bytes; the rest of the record is sent.",
+		}),
 		fallback: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ferry_ship_fallback_topic_records_total", Help: "Log records sent to the fallback topic because the topic template gave no valid name.",
 		}),
@@ -167,7 +171,7 @@ func (c *destCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	cs := []prometheus.Collector{m.sent, m.sentBytes, m.batches, m.retries, m.sendFailures, m.dropped, m.fallback, m.replaced,
+	cs := []prometheus.Collector{m.sent, m.sentBytes, m.batches, m.retries, m.sendFailures, m.dropped, m.fallback, m.fieldsOmitted, m.replaced,
 		m.batchDuration, m.heldBytes, m.heldLimit, m.holdback, m.readToAck, m.destFailures, m.budgetFull, m.dest}
 	if m.kafka {
 		cs = append(cs, m.dials, m.produceRequests, m.requests, m.metadataRefreshes)
