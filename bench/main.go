@@ -318,6 +318,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		if procs != nil {
+			nameWidth = max(nameWidth, procNameWidth)
 			printHeader(stdout)
 			printFigures(stdout, ceil, nil)
 			if err := processingRuns(ctx, stdout, bin, *work, c, procs, *procSink, *comp, *procRnds, *poll, *timeout); err != nil {

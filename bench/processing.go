@@ -80,6 +80,9 @@ func (p *procConfig) label() string {
 	return ", processing " + p.name
 }
 
+// procNameWidth is the run column's width for names of processing runs.
+const procNameWidth = 72
+
 // processedOf says what the processing stage did in a run.
 func processedOf(sc scrape) string {
 	return fmt.Sprintf("processing: %.0f lines merged into %.0f multiline records, %.0f parsed, %.0f not parsed, %.0f secrets masked, %.0f dropped",
@@ -93,6 +96,8 @@ func processedOf(sc scrape) string {
 // so none always runs first), to a sink of the given name, and prints each
 // run, then per config the medians of CPU-seconds per GiB and peak RSS and
 // their ratios to processing off's medians in the same run.
+//
+// The caller prints the header (with nameWidth at least procNameWidth).
 func processingRuns(ctx context.Context, w io.Writer, bin, work string, c *Corpus, procs []*procConfig, sinkName, comp string, rounds int, poll, timeout time.Duration) error {
 	cpu := make([][]float64, len(procs))
 	rss := make([][]float64, len(procs))
@@ -107,7 +112,6 @@ func processingRuns(ctx context.Context, w io.Writer, bin, work string, c *Corpu
 		fmt.Fprintf(w, "corpus traces: %d Java stack traces of %d lines in all (%.2f%% of the lines); multiline java is to merge %d lines\n",
 			c.Traces, c.TraceLines, 100*float64(c.TraceLines)/float64(c.Lines), c.TraceLines-c.Traces)
 	}
-	printHeader(w)
 	for round := range max(1, rounds) {
 		for k := range procs {
 			i := (round + k) % len(procs)
