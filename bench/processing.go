@@ -31,6 +31,10 @@ var processingConfigs = map[string]string{
 	"redact":     "  redact: {builtins: [email]}\n",
 	"redact-all": "  redact: {builtins: [bearer, api_key, aws_key, jwt, card, email]}\n",
 	"default":    "  multiline: {rule: java}\n  parser: {format: json}\n  redact: {builtins: [email]}\n",
+	// the same with parser.keep_original false: the message becomes the
+	// parsed msg (or message) field, the line is not shipped twice
+	"json-lean":    "  parser: {format: json, keep_original: false}\n",
+	"default-lean": "  multiline: {rule: java}\n  parser: {format: json, keep_original: false}\n  redact: {builtins: [email]}\n",
 	// the redaction proof's: every built-in rule, behind multiline and the
 	// json parser (so secrets are masked in parsed fields too)
 	"proof": "  multiline: {rule: java}\n  parser: {format: json}\n  redact: {builtins: [bearer, api_key, aws_key, jwt, card, email]}\n",
