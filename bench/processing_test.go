@@ -175,3 +175,9 @@ func TestParseProcessing(t *testing.T) {
 		t.Errorf("corpusDirName: %q %q", corpusDirName(d), corpusDirName(m))
 	}
 }
+
+func TestPairedRatios(t *testing.T) {
+	if diff := cmp.Diff([]float64{2, 0.5}, pairedRatios([]float64{4, 1, 9}, []float64{2, 2})); diff != "" {
+		t.Errorf("pairedRatios (-want +got):\n%s", diff)
+	}
+}
