@@ -89,8 +89,9 @@ const procNameWidth = 72
 
 // processedOf says what the processing stage did in a run.
 func processedOf(sc scrape) string {
-	return fmt.Sprintf("processing: %.0f lines merged into %.0f multiline records, %.0f parsed, %.0f not parsed, %.0f secrets masked, %.0f dropped",
+	return fmt.Sprintf("processing: %.0f lines merged into %.0f multiline records (%.0f sent at the flush timeout, %.0f cut at a cap), %.0f parsed, %.0f not parsed, %.0f secrets masked, %.0f dropped",
 		sc.sum("ferry_process_multiline_merged_lines_total"), sc.sum("ferry_process_multiline_records_total"),
+		sc.sum("ferry_process_multiline_timeout_flushes_total"), sc.sum("ferry_process_multiline_cut_total"),
 		sc.sum("ferry_process_parsed_total"), sc.sum("ferry_process_parse_failures_total"),
 		sc.sum("ferry_process_redactions_total"), sc.sum("ferry_process_dropped_total"))
 }
