@@ -137,7 +137,7 @@ type Corpus struct {
 	SecretsInJSON int64            `json:"secrets_in_json,omitempty"`
 }
 
-const corpusVersion = 2
+const corpusVersion = 3
 
 // Glob is the include pattern of the corpus's log files.
 func (c *Corpus) Glob() string { return filepath.Join(c.Dir, "pods", "*", "*", "*.log") }
