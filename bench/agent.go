@@ -64,6 +64,9 @@ type sink struct {
 	addr string // kafka: the broker
 	yaml string
 	stop func()
+	// caughtUp, when set, says whether the sink's output holds the records
+	// the agent counted as sent (a pipe the benchmark reads is behind).
+	caughtUp func(sent int64) bool
 }
 
 // fileSink is the NDJSON file sink on /dev/null.
@@ -132,7 +135,7 @@ func (e *enrichOn) label(name string) string {
 }
 
 // startAgent writes a config and starts `ferry run --config` on it.
-func startAgent(bin, dir, include, startAt string, s *sink, en *enrichOn) (*agentRun, error) {
+func startAgent(bin, dir, include, startAt string, s *sink, en *enrichOn, proc *procConfig) (*agentRun, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -140,7 +143,7 @@ func startAgent(bin, dir, include, startAt string, s *sink, en *enrichOn) (*agen
 	if err != nil {
 		return nil, err
 	}
-	cfg := agentConfig(dir, include, startAt, s, en, addr)
+	cfg := agentConfig(dir, include, startAt, s, en, addr) + proc.yamlSection()
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -275,8 +278,10 @@ func (r *agentRun) poll(ctx context.Context, timeout, interval time.Duration, ch
 // until every line was read and confirmed by the sink, stops it, and
 // returns its figures. With en set, the agent reads the corpus through
 // en.include with enrichment on, and the run fails unless its lines were
-// enriched.
-func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, en *enrichOn, poll, timeout time.Duration) (Figures, error) {
+// enriched. With proc set, the agent processes its lines as proc says; it
+// is done when it sent every record: lines read less the lines multiline
+// merged into an earlier line's record and the records filters dropped.
+func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, en *enrichOn, proc *procConfig, poll, timeout time.Duration) (Figures, error) {
 	dir, err := os.MkdirTemp(work, "run-")
 	if err != nil {
 		return Figures{}, err
@@ -288,7 +293,7 @@ func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, en *en
 	if en != nil {
 		include = en.include
 	}
-	r, err := startAgent(bin, dir, include, "beginning", s, en)
+	r, err := startAgent(bin, dir, include, "beginning", s, en, proc)
 	if err != nil {
 		return Figures{}, err
 	}
@@ -312,15 +317,16 @@ func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, en *en
 		}
 		read := int64(sc.sum("ferry_tail_lines_read_total"))
 		sent := int64(sc.sum("ferry_ship_records_sent_total", "record", "log"))
+		records := read - int64(sc.sum("ferry_process_multiline_merged_lines_total")) - int64(sc.sum("ferry_process_dropped_total"))
 		if read > c.Lines {
 			return Figures{}, fmt.Errorf("agent read %d lines, the corpus has %d", read, c.Lines)
 		}
-		if read == c.Lines && sent >= c.Lines {
+		if read == c.Lines && sent >= records && (s.caughtUp == nil || s.caughtUp(sent)) {
 			done = sc
 			break
 		}
 		if time.Now().After(deadline) {
-			return Figures{}, fmt.Errorf("timeout after %s: read %d, sent %d of %d lines", timeout, read, sent, c.Lines)
+			return Figures{}, fmt.Errorf("timeout after %s: read %d of %d lines, sent %d of %d records", timeout, read, c.Lines, sent, records)
 		}
 	}
 	wall := done.at.Sub(r.started)
@@ -331,9 +337,12 @@ func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, en *en
 		return Figures{}, err
 	}
 	cpu := cpuTime(r.cmd.ProcessState)
-	f := Figures{Name: "ferry -> " + en.label(s.name), Wall: wall, CPU: cpu, MaxRSS: rss, Anon: anon, Lines: c.Lines, Bytes: c.Bytes, Load1: load}
+	f := Figures{Name: "ferry -> " + en.label(s.name) + proc.label(), Wall: wall, CPU: cpu, MaxRSS: rss, Anon: anon, Lines: c.Lines, Bytes: c.Bytes, Load1: load, Metrics: done}
 	f.Comment = fmt.Sprintf("CPU at completion %.2f s (process_cpu_seconds_total), the rest is start and shutdown; RssAnon at completion %.1f MiB (the rest of RSS is the binary's mapped pages); dropped %.0f",
 		done.sum("process_cpu_seconds_total"), mib(anon), done.sum("ferry_ship_dropped_records_total"))
+	if proc != nil && proc.yaml != "" {
+		f.Comment += "; " + processedOf(done)
+	}
 	if en != nil {
 		e := enrichmentOf(done)
 		if err := e.check(en.pods); err != nil {

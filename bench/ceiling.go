@@ -31,6 +31,8 @@ type Figures struct {
 	Bytes   int64
 	Load1   float64 // load average when the run ended
 	Comment string
+	// Metrics is the agent's /metrics at completion (corpus runs).
+	Metrics scrape
 }
 
 func (f Figures) LinesPerSec() float64 { return float64(f.Lines) / f.Wall.Seconds() }

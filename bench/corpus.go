@@ -23,10 +23,30 @@ type Mix struct {
 	Short float64 `json:"short"` // plain text, 40..199 bytes
 	JSON  float64 `json:"json"`  // structured JSON, ~250..450 bytes (quotes to escape)
 	Long  float64 `json:"long"`  // LongBytes, split into 16 KiB partials (P...P F)
+	// Trace is the share of lines that belong to a Java stack trace: a JSON
+	// line at level error followed by the trace as the JVM prints it, all
+	// on stderr (javatrace.go).
+	Trace float64 `json:"trace,omitempty"`
+	// Secret is the share of lines that carry one secret of a built-in
+	// redaction rule's kind, half of them JSON lines (secrets.go).
+	Secret float64 `json:"secret,omitempty"`
 }
 
-// ParseMix reads "short=70,json=29.9,long=0.1".
+// mixPresets are mixes -mix can name.
+var mixPresets = map[string]string{
+	// every line JSON, one line in twenty in a Java stack trace
+	"jsontrace": "short=0,json=95,long=0,trace=5",
+	// the default mix with traces and lines carrying secrets (the
+	// redaction proof's)
+	"secrets": "short=60,json=25,long=0.1,trace=5,secret=9.9",
+}
+
+// ParseMix reads "short=70,json=29.9,long=0.1" (kinds not named weigh 0),
+// or the name of a preset (jsontrace, secrets).
 func ParseMix(s string) (Mix, error) {
+	if p, ok := mixPresets[s]; ok {
+		s = p
+	}
 	var m Mix
 	for _, part := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
@@ -44,18 +64,33 @@ func ParseMix(s string) (Mix, error) {
 			m.JSON = w
 		case "long":
 			m.Long = w
+		case "trace":
+			m.Trace = w
+		case "secret":
+			m.Secret = w
 		default:
-			return m, fmt.Errorf("mix: unknown kind %q (short, json, long)", k)
+			return m, fmt.Errorf("mix: unknown kind %q (short, json, long, trace, secret)", k)
 		}
 	}
-	if t := m.Short + m.JSON + m.Long; !(t > 0) || math.IsInf(t, 0) {
+	if t := m.total(); !(t > 0) || math.IsInf(t, 0) {
 		return m, errors.New("mix: weights must not all be 0, and their sum must be finite")
 	}
 	return m, nil
 }
 
+func (m Mix) total() float64 { return m.Short + m.JSON + m.Long + m.Trace + m.Secret }
+
+// String prints the mix as ParseMix reads it; trace and secret only when
+// they weigh something.
 func (m Mix) String() string {
-	return fmt.Sprintf("short=%g,json=%g,long=%g", m.Short, m.JSON, m.Long)
+	s := fmt.Sprintf("short=%g,json=%g,long=%g", m.Short, m.JSON, m.Long)
+	if m.Trace != 0 {
+		s += fmt.Sprintf(",trace=%g", m.Trace)
+	}
+	if m.Secret != 0 {
+		s += fmt.Sprintf(",secret=%g", m.Secret)
+	}
+	return s
 }
 
 // CorpusConfig says what corpus to generate.
@@ -91,9 +126,18 @@ type Corpus struct {
 	Bytes    int64        `json:"bytes"`     // bytes on disk
 	Paths    []string     `json:"paths"`     // relative to Dir
 	Version  int          `json:"version"`
+	// TraceLines are the lines of Traces stack traces (each trace's JSON
+	// error line included): multiline java merges TraceLines - Traces.
+	TraceLines int64 `json:"trace_lines,omitempty"`
+	Traces     int64 `json:"traces,omitempty"`
+	// Secrets counts the secrets planted, by redaction rule; SecretsInJSON
+	// how many of them are in JSON lines (a json parser's fields hold them
+	// a second time).
+	Secrets       map[string]int64 `json:"secrets,omitempty"`
+	SecretsInJSON int64            `json:"secrets_in_json,omitempty"`
 }
 
-const corpusVersion = 1
+const corpusVersion = 3
 
 // Glob is the include pattern of the corpus's log files.
 func (c *Corpus) Glob() string { return filepath.Join(c.Dir, "pods", "*", "*", "*.log") }
@@ -157,13 +201,23 @@ func Generate(dir string, cfg CorpusConfig) (*Corpus, error) {
 		uid := fmt.Sprintf("5f0c2a1e-7b3d-4c9a-8e21-%012d", i)
 		name := []string{"app", "sidecar"}[i%2]
 		rel := filepath.Join("pods", ns+"_"+pod+"_"+uid, name, "0.log")
-		lines, cri, n, err := writeFile(filepath.Join(dir, rel), ns+"/"+pod+"/"+name, per, cfg, cfg.Seed+uint64(i))
+		g := newLineGen(ns+"/"+pod+"/"+name, cfg, cfg.Seed+uint64(i))
+		lines, cri, n, err := writeFile(filepath.Join(dir, rel), per, g)
 		if err != nil {
 			return nil, err
 		}
 		c.Lines += lines
 		c.CRILines += cri
 		c.Bytes += n
+		c.TraceLines += g.traceLines
+		c.Traces += g.traces
+		for k, v := range g.secrets {
+			if c.Secrets == nil {
+				c.Secrets = map[string]int64{}
+			}
+			c.Secrets[k] += v
+		}
+		c.SecretsInJSON += g.secretsInJSON
 		c.Paths = append(c.Paths, rel)
 	}
 	sort.Strings(c.Paths)
@@ -177,8 +231,9 @@ func Generate(dir string, cfg CorpusConfig) (*Corpus, error) {
 // corpusEpoch is the timestamp of the first line of every file.
 var corpusEpoch = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 
-// writeFile writes CRI lines into path until it holds at least target bytes.
-func writeFile(path, src string, target int64, cfg CorpusConfig, seed uint64) (lines, cri, size int64, err error) {
+// writeFile writes the CRI lines of g into path until it holds at least
+// target bytes, and the rest of a stack trace begun before.
+func writeFile(path string, target int64, g *lineGen) (lines, cri, size int64, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return 0, 0, 0, err
 	}
@@ -188,9 +243,8 @@ func writeFile(path, src string, target int64, cfg CorpusConfig, seed uint64) (l
 	}
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	g := newLineGen(src, cfg, seed)
 	var buf []byte
-	for size < target {
+	for size < target || len(g.trace) > 0 {
 		buf, cri = g.next(buf[:0], cri)
 		if _, err := w.Write(buf); err != nil {
 			return 0, 0, 0, err
@@ -206,22 +260,51 @@ func writeFile(path, src string, target int64, cfg CorpusConfig, seed uint64) (l
 
 // lineGen produces the logical lines of one file, deterministically.
 type lineGen struct {
-	src           string
-	rng           *rand.Rand
-	seq           int64
-	t             time.Time
-	pShort, pJSON float64
-	longBytes     int
-	msg           []byte
+	src string
+	rng *rand.Rand
+	seq int64
+	t   time.Time
+	// cumulative probabilities of a draw (a line that is not the rest of
+	// a trace): short, json, long, trace start, then secret
+	pShort, pJSON, pLong, pTrace float64
+	longBytes                    int
+	msg                          []byte
+
+	trace              [][]byte // the lines of the current trace still to write
+	traceBuf           [][]byte
+	traceLines, traces int64
+	secrets            map[string]int64
+	secretsInJSON      int64
 }
 
 func newLineGen(src string, cfg CorpusConfig, seed uint64) *lineGen {
-	total := cfg.Mix.Short + cfg.Mix.JSON + cfg.Mix.Long
-	return &lineGen{
+	m := cfg.Mix
+	// A draw that starts a trace writes meanTraceLines lines. For a share f
+	// of all lines in traces, a draw starts one with probability
+	// q = f / (L(1-f) + f) (qL / (qL + 1 - q) = f).
+	f := m.Trace / m.total()
+	q := f / (meanTraceLines*(1-f) + f)
+	rest := (1 - q) / (m.Short + m.JSON + m.Long + m.Secret)
+	if m.Short+m.JSON+m.Long+m.Secret == 0 {
+		rest = 0
+	}
+	g := &lineGen{
 		src: src, rng: rand.New(rand.NewPCG(seed, 0xbe9c4)), t: corpusEpoch,
-		pShort: cfg.Mix.Short / total, pJSON: (cfg.Mix.Short + cfg.Mix.JSON) / total,
 		longBytes: cfg.LongBytes,
 	}
+	g.pShort = m.Short * rest
+	g.pJSON = g.pShort + m.JSON*rest
+	g.pLong = g.pJSON + m.Long*rest
+	g.pTrace = g.pLong + q
+	// The last kind that weighs anything takes what rounding left over
+	// (a mix without traces and secrets writes what version 1 wrote).
+	if m.Secret == 0 {
+		g.pTrace = 1
+		if m.Trace == 0 {
+			g.pLong = 1
+		}
+	}
+	return g
 }
 
 var (
@@ -234,6 +317,13 @@ var (
 // physical lines it took to cri.
 func (g *lineGen) next(b []byte, cri int64) ([]byte, int64) {
 	g.seq++
+	if len(g.trace) > 0 {
+		// The JVM prints a trace at once: microseconds between its lines.
+		g.t = g.t.Add(time.Duration(1+g.rng.IntN(20)) * time.Microsecond)
+		line := g.trace[0]
+		g.trace = g.trace[1:]
+		return simnode.AppendCRI(b, g.t, "stderr", line), cri + int64(simnode.CRILines(len(line)))
+	}
 	g.t = g.t.Add(time.Duration(200+g.rng.IntN(1800)) * time.Microsecond)
 	stream := "stdout"
 	if g.rng.IntN(5) == 0 {
@@ -245,8 +335,17 @@ func (g *lineGen) next(b []byte, cri int64) ([]byte, int64) {
 		g.msg = simnode.AppendLine(g.msg[:0], g.src, g.seq, 40+g.rng.IntN(160))
 	case p < g.pJSON:
 		g.msg = g.appendJSON(g.msg[:0])
-	default:
+	case p < g.pLong:
 		g.msg = simnode.AppendLine(g.msg[:0], g.src, g.seq, g.longBytes)
+	case p < g.pTrace:
+		g.startTrace()
+		g.traceLines += int64(len(g.trace))
+		g.traces++
+		line := g.trace[0]
+		g.trace = g.trace[1:]
+		return simnode.AppendCRI(b, g.t, "stderr", line), cri + int64(simnode.CRILines(len(line)))
+	default:
+		g.msg = g.appendSecret(g.msg[:0])
 	}
 	return simnode.AppendCRI(b, g.t, stream, g.msg), cri + int64(simnode.CRILines(len(g.msg)))
 }

@@ -20,7 +20,11 @@
 // steady writer, interleaved, and the medians are printed with their
 // ratios to ferry's. Mode smoke fails when ferry's CPU per GiB or steady
 // CPU per line exceeds a bound as a ratio to the ceiling measured in the
-// same run (.ci/run runs it). See bench/README.md.
+// same run (.ci/run runs it). With -processing, the corpus runs are one
+// per processing config (off, multiline, json, redact, default, ...),
+// interleaved, each with its CPU per GiB and RSS as a ratio to off's; mode
+// redaction runs a corpus with secrets through every built-in redaction
+// rule and scans the whole output for them. See bench/README.md.
 package main
 
 import (
@@ -48,11 +52,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		mode      = fs.String("mode", "all", "all | corpus | steady | profile | profile-steady | smoke (corpus: ceiling and both sinks; all: corpus then steady; profile*: the pipeline in process under pprof; smoke: fail when ferry's CPU per GiB or steady CPU per line exceeds its bound as a ratio to the ceiling)")
+		mode      = fs.String("mode", "all", "all | corpus | steady | profile | profile-steady | smoke | redaction (corpus: ceiling and both sinks; all: corpus then steady; profile*: the pipeline in process under pprof; smoke: fail when ferry's CPU per GiB or steady CPU per line exceeds its bound as a ratio to the ceiling; redaction: the redaction proof on a corpus with secret lines, e.g. -mix secrets)")
 		work      = fs.String("dir", filepath.Join(os.TempDir(), "ferry-bench"), "work directory (the corpus is kept there and reused)")
 		files     = fs.Int("files", 50, "corpus files (containers)")
 		size      = fs.String("size", "256MiB", "corpus total size (the reference run uses 1GiB)")
-		mixFlag   = fs.String("mix", "short=70,json=29.9,long=0.1", "line mix by weight: short text lines, JSON lines, long lines split into 16 KiB partials")
+		mixFlag   = fs.String("mix", defaultMix, "line mix by weight: short text lines, JSON lines, long lines split into 16 KiB partials, trace (lines of Java stack traces), secret (lines carrying a secret); or a preset: jsontrace (json=95,trace=5), secrets (short=60,json=25,long=0.1,trace=5,secret=9.9)")
 		longBytes = fs.Int("long-bytes", 40<<10, "length of a long line (split into 16 KiB CRI partials)")
 		seed      = fs.Uint64("seed", 1, "corpus seed")
 		sinks     = fs.String("sinks", "file,kafka", "sinks of the corpus runs: file (NDJSON on /dev/null), kafka (kfake blackhole)")
@@ -79,6 +83,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		smokeStdy = fs.Float64("smoke-steady", defaultSmokeBounds.Steady, "smoke: highest median ratio of ferry's steady CPU per line read to the ceiling's CPU per line")
 		smokeRnds = fs.Int("smoke-rounds", 3, "smoke: corpus rounds (file and Kafka each)")
 		smokeStRn = fs.Int("smoke-steady-rounds", 2, "smoke: steady runs (file sink)")
+		procF     = fs.String("processing", "", "modes all and corpus: instead of the two sink runs, run the corpus to -processing-sink once per named processing config per round, interleaved: off, multiline (java), json (parser), redact (email), redact-all (the six built-ins), default (multiline java + json + redact email), json-lean and default-lean (the same with parser.keep_original: false), proof; prints CPU-s/GiB and peak RSS with their ratios to off (e.g. off,multiline,json,redact,default)")
+		procRnds  = fs.Int("processing-rounds", 3, "processing: runs of each config (medians printed)")
+		procSink  = fs.String("processing-sink", "kafka", "processing: file or kafka")
 		enrichF   = fs.Bool("enrich", false, "corpus and steady runs with enrichment on: start a real kube-apiserver + etcd (hack/kube-apiserver.sh, state in <dir>/kube), create one pod per log file on node bench, run the agent with kubernetes.enabled: true, and fail unless its lines were enriched")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -117,10 +124,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *enrichF && (*mode == "profile" || *mode == "profile-steady") {
 		return fail(fmt.Errorf("-enrich: mode %s runs the pipeline in process with kubernetes disabled; use it with modes all, corpus or steady", *mode))
 	}
+	var procs []*procConfig
+	if *procF != "" {
+		if procs, err = parseProcessing(*procF); err != nil {
+			return fail(fmt.Errorf("-processing: %w", err))
+		}
+		if *mode != "all" && *mode != "corpus" {
+			return fail(fmt.Errorf("-processing: use it with modes all or corpus"))
+		}
+		if *peersF || *enrichF {
+			return fail(fmt.Errorf("-processing: runs without -peers and -enrich"))
+		}
+	}
+	if *enrichF && *mode == "redaction" {
+		return fail(fmt.Errorf("-enrich: mode redaction runs without enrichment"))
+	}
 	if *enrichF && *mode == "smoke" {
 		return fail(fmt.Errorf("-enrich: mode smoke runs without enrichment"))
 	}
-	needCorpus := *mode == "all" || *mode == "corpus" || *mode == "profile" || *mode == "smoke"
+	needCorpus := *mode == "all" || *mode == "corpus" || *mode == "profile" || *mode == "smoke" || *mode == "redaction"
 	var steadyProf *steadyProfile
 	if *mode == "profile-steady" {
 		root := filepath.Join(*work, "profile-steady")
@@ -137,7 +159,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg := CorpusConfig{Files: *files, Bytes: bytes, Mix: mix, LongBytes: *longBytes, Seed: *seed}
 		t0 := time.Now()
 		var reused bool
-		c, reused, err = LoadOrGenerate(filepath.Join(*work, "corpus"), cfg)
+		c, reused, err = LoadOrGenerate(filepath.Join(*work, corpusDirName(mix)), cfg)
 		if err != nil {
 			return fail(err)
 		}
@@ -221,6 +243,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		nameWidth = 64
 	}
 
+	if *mode == "redaction" {
+		res, err := redactionProof(ctx, bin, *work, c, *poll, *timeout)
+		if err != nil {
+			return fail(err)
+		}
+		printProof(stdout, c, res)
+		return 0
+	}
 	if *mode == "smoke" {
 		ceilBin, err := buildCeiling(root, binDir)
 		if err != nil {
@@ -287,10 +317,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
-		if err := startKubeOnce(); err != nil {
+		if procs != nil {
+			nameWidth = max(nameWidth, procNameWidth)
+			printHeader(stdout)
+			printFigures(stdout, ceil, nil)
+			if err := processingRuns(ctx, stdout, bin, *work, c, procs, *procSink, *comp, *procRnds, *poll, *timeout); err != nil {
+				return fail(err)
+			}
+		} else if err := startKubeOnce(); err != nil {
 			return fail(err)
-		}
-		if err := corpusRuns(ctx, stdout, bin, *work, c, ceil, strings.Split(*sinks, ","), *comp, kube, *poll, *timeout); err != nil {
+		} else if err := corpusRuns(ctx, stdout, bin, *work, c, ceil, strings.Split(*sinks, ","), *comp, kube, *poll, *timeout); err != nil {
 			return fail(err)
 		}
 	}
@@ -352,7 +388,7 @@ func corpusRuns(ctx context.Context, w io.Writer, bin, work string, c *Corpus, c
 		if err != nil {
 			return err
 		}
-		f, err := runCorpus(ctx, bin, work, c, s, en, poll, timeout)
+		f, err := runCorpus(ctx, bin, work, c, s, en, nil, poll, timeout)
 		s.stop()
 		if err != nil {
 			return err
@@ -370,6 +406,18 @@ func newSink(name, comp string) (*sink, error) {
 		return kafkaSink(comp)
 	}
 	return nil, fmt.Errorf("sink %q: want file or kafka", name)
+}
+
+// defaultMix is -mix's default.
+const defaultMix = "short=70,json=29.9,long=0.1"
+
+// corpusDirName is the corpus's directory under -dir: "corpus" for the
+// default mix, one per other mix, so that runs on two mixes reuse theirs.
+func corpusDirName(m Mix) string {
+	if d, _ := ParseMix(defaultMix); m == d {
+		return "corpus"
+	}
+	return "corpus-" + strings.NewReplacer("=", "", ",", "_").Replace(m.String())
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

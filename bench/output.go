@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -75,6 +76,12 @@ const pipeSize = 1 << 20
 // agent's open never blocks and the reader never sees an end of file
 // between two writers.
 func openOutput(path, pattern string) (*output, error) {
+	return openOutputTee(path, pattern, nil)
+}
+
+// openOutputTee is openOutput that also writes what it reads to tee (when
+// not nil) before counting it.
+func openOutputTee(path, pattern string, tee io.Writer) (*output, error) {
 	if err := syscall.Mkfifo(path, 0o600); err != nil {
 		return nil, fmt.Errorf("mkfifo %s: %w", path, err)
 	}
@@ -91,6 +98,9 @@ func openOutput(path, pattern string) (*output, error) {
 		buf := make([]byte, 256<<10)
 		for {
 			n, err := f.Read(buf)
+			if tee != nil {
+				tee.Write(buf[:n])
+			}
 			o.counter.Write(buf[:n])
 			if err != nil {
 				if errors.Is(err, os.ErrClosed) {

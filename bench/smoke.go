@@ -58,7 +58,7 @@ func runSmoke(ctx context.Context, w io.Writer, bin, ceilBin, work string, c *Co
 			if err != nil {
 				return err
 			}
-			f, err := runCorpus(ctx, bin, work, c, s, nil, poll, timeout)
+			f, err := runCorpus(ctx, bin, work, c, s, nil, nil, poll, timeout)
 			s.stop()
 			if err != nil {
 				return err

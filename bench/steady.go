@@ -86,7 +86,7 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 	if kube != nil {
 		en = &enrichOn{kubeconfig: kube.kubeconfig, include: include, pods: len(refs)}
 	}
-	r, err := startAgent(bin, filepath.Join(dir, "agent"), include, "beginning", s, en)
+	r, err := startAgent(bin, filepath.Join(dir, "agent"), include, "beginning", s, en, nil)
 	if err != nil {
 		return SteadyFigures{}, err
 	}
