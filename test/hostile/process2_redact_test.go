@@ -1,0 +1,114 @@
+package hostile
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// leaks returns where secret still shows in a shipped record once a
+// consumer decodes it: in any key or string of the record, and in any
+// string that is itself JSON (a message kept as the original line),
+// decoded again.
+func leaks(raw, secret string) []string {
+	var out []string
+	var walk func(path string, v any, depth int)
+	walk = func(path string, v any, depth int) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if strings.Contains(k, secret) {
+					out = append(out, path+" (a key: "+k+")")
+				}
+				walk(path+"."+k, e, depth)
+			}
+		case []any:
+			for _, e := range x {
+				walk(path+"[]", e, depth)
+			}
+		case string:
+			if strings.Contains(x, secret) {
+				out = append(out, path+" = "+x)
+				return
+			}
+			var inner any
+			if depth < 3 && json.Unmarshal([]byte(x), &inner) == nil {
+				walk(path+" (decoded)", inner, depth+1)
+			}
+		}
+	}
+	var v any
+	if json.Unmarshal([]byte(raw), &v) != nil {
+		return []string{"record is not JSON"}
+	}
+	walk("", v, 0)
+	return out
+}
+
+// TestHostileRedactEscapedInMessage: the README promises that redaction
+// masks secrets "in the message and in parsed fields before anything
+// leaves the node". A Go service logs with encoding/json, which writes
+// "&" as \u0026 inside strings: a URL with a token in its query becomes
+// ...?id=1\u0026token=... in the line. With the json parser and
+// keep_original (the default), the token is masked in the parsed field
+// but the message (the original line) keeps it: "\u0026token" has no word
+// boundary before "token", so api_key does not match the raw text. The
+// same for an address written bob\u0040example.com. A user reading the
+// message in Kafka (any JSON decoder turns \u0026 back into &) sees the
+// token and the address that the config said were masked.
+func TestHostileRedactEscapedInMessage(t *testing.T) {
+	w, fr := procWorld(t, "  parser: {format: json}\n  redact: {builtins: [api_key, email]}\n", worldOpt{})
+	w.raw(w.path, criLines("stdout",
+		`{"msg":"GET /pay?id=1\u0026token=s3cr3tv4lue","user":"bob\u0040example.com","tag":"esc-1"}`,
+		`{"msg":"GET /pay?id=2&token=pl41nv4lue","user":"carol@example.com","tag":"plain-1"}`))
+	p := w.agent.Start()
+	fr.waitWith(t, "esc-1", 1, 30*time.Second)
+	fr.waitWith(t, "plain-1", 1, 30*time.Second)
+	// The control: written without escapes, both are masked everywhere.
+	for _, secret := range []string{"pl41nv4lue", "carol@example.com"} {
+		if l := leaks(fr.with("plain-1")[0].Raw, secret); len(l) > 0 {
+			t.Errorf("control line: %q is shipped: %v", secret, l)
+		}
+	}
+	for _, secret := range []string{"s3cr3tv4lue", "bob@example.com"} {
+		if l := leaks(fr.with("esc-1")[0].Raw, secret); len(l) > 0 {
+			t.Errorf("the secret %q, written with a JSON escape, is shipped unmasked at %v\nrecord: %s", secret, l, fr.with("esc-1")[0].Raw)
+		}
+	}
+	stop(t, p)
+}
+
+// TestRedactReplacementIsLiteral: a replacement holding "$1", quotes,
+// a backslash and braces is written as it is (no group expansion), and
+// every record stays valid JSON, in the message and in the parsed fields,
+// nested ones included (a masked nested value that would break its JSON
+// text becomes a string).
+func TestRedactReplacementIsLiteral(t *testing.T) {
+	repl := `$1"},\ {'x`
+	w, fr := procWorld(t, "  parser: {format: json}\n  redact:\n    builtins: [email, api_key]\n    replacement: '"+
+		strings.ReplaceAll(repl, "'", "''")+"'\n", worldOpt{})
+	w.raw(w.path, criLines("stdout",
+		`{"msg":"repl-1 token=abcdefgh","who":"frank@example.com","n":{"a":["grace@example.com"]}}`,
+		`repl-2 plain frank@example.com password=hunter22`))
+	p := w.agent.Start()
+	r1 := fr.waitWith(t, "repl-1", 1, 30*time.Second)[0]
+	r2 := fr.waitWith(t, "repl-2", 1, 30*time.Second)[0]
+	if bad := fr.invalid(); len(bad) > 0 {
+		t.Fatalf("records that are not JSON: %v", bad)
+	}
+	for _, r := range []fullRec{r1, r2} {
+		for _, secret := range []string{"abcdefgh", "frank@example.com", "grace@example.com", "hunter22"} {
+			if l := leaks(r.Raw, secret); len(l) > 0 {
+				t.Errorf("%q shipped at %v: %s", secret, l, r.Raw)
+			}
+		}
+		if !strings.Contains(r.Message, repl) {
+			t.Errorf("the replacement is not written literally: %s", r.Raw)
+		}
+	}
+	if who, _ := r1.Fields["who"].(string); who != repl {
+		t.Errorf("fields.who = %q, want the replacement %q", r1.Fields["who"], repl)
+	}
+	stop(t, p)
+}
