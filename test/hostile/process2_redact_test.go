@@ -79,6 +79,27 @@ func TestHostileRedactEscapedInMessage(t *testing.T) {
 	stop(t, p)
 }
 
+// TestHostileRedactSecretInKey: a JSON logger writes a map keyed by
+// e-mail address (a per-user quota, an ACL) or an AWS key id as a key.
+// With the json parser, keep_original false and the email and aws_key
+// rules, the message is masked and the values of the fields are masked,
+// but the keys of "fields" are shipped as they were: the address and the
+// key id leave the node in fields.<key>, where a user who configured
+// redaction does not expect them.
+func TestHostileRedactSecretInKey(t *testing.T) {
+	w, fr := procWorld(t, "  parser: {format: json, keep_original: false}\n  redact: {builtins: [email, aws_key]}\n", worldOpt{})
+	w.raw(w.path, criLines("stdout",
+		`{"msg":"owners key-1","dave@example.com":"owner","AKIAIOSFODNN7EXAMPLE":"deploy"}`))
+	p := w.agent.Start()
+	r := fr.waitWith(t, "owners key-1", 1, 30*time.Second)[0]
+	for _, secret := range []string{"dave@example.com", "AKIAIOSFODNN7EXAMPLE"} {
+		if l := leaks(r.Raw, secret); len(l) > 0 {
+			t.Errorf("%q is shipped unmasked at %v\nrecord: %s", secret, l, r.Raw)
+		}
+	}
+	stop(t, p)
+}
+
 // TestRedactReplacementIsLiteral: a replacement holding "$1", quotes,
 // a backslash and braces is written as it is (no group expansion), and
 // every record stays valid JSON, in the message and in the parsed fields,
