@@ -100,6 +100,27 @@ func TestHostileRedactSecretInKey(t *testing.T) {
 	stop(t, p)
 }
 
+// TestHostileRedactEscapedInNestedField: the json parser keeps a nested
+// object as JSON text and redaction masks that text as it is; an address
+// or a token written with a JSON escape inside the nested object
+// ("erin\u0040example.com", "\u0026token=...") is not seen by the rules,
+// and the consumer's decoder turns it back into the secret: fields.quota
+// holds erin@example.com for anyone reading the topic. The message itself
+// is the parsed msg (keep_original false), so only the nested field leaks.
+func TestHostileRedactEscapedInNestedField(t *testing.T) {
+	w, fr := procWorld(t, "  parser: {format: json, keep_original: false}\n  redact: {builtins: [email, api_key]}\n", worldOpt{})
+	w.raw(w.path, criLines("stdout",
+		`{"msg":"quota nested-1","quota":{"erin\u0040example.com":5,"url":"/x?a=1\u0026token=n3st3dv4lue"}}`))
+	p := w.agent.Start()
+	r := fr.waitWith(t, "quota nested-1", 1, 30*time.Second)[0]
+	for _, secret := range []string{"erin@example.com", "n3st3dv4lue"} {
+		if l := leaks(r.Raw, secret); len(l) > 0 {
+			t.Errorf("%q is shipped unmasked at %v\nrecord: %s", secret, l, r.Raw)
+		}
+	}
+	stop(t, p)
+}
+
 // TestRedactReplacementIsLiteral: a replacement holding "$1", quotes,
 // a backslash and braces is written as it is (no group expansion), and
 // every record stays valid JSON, in the message and in the parsed fields,
