@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,5 +116,36 @@ func TestMultilineSIGTERMMidGroup(t *testing.T) {
 		t.Errorf("the trace was shipped %d times", len(got))
 	}
 	w.check(0, 2, false)
+	w.check(100, 110, false)
+}
+
+// TestMultilineReloadMidGroup: the processing section is changed (a
+// ConfigMap update: another flush_timeout, a redaction rule added) while
+// a trace is held. The reload drains as SIGTERM does: the held group goes
+// out once, whole as it was, and nothing is read twice or lost.
+func TestMultilineReloadMidGroup(t *testing.T) {
+	w, fr, _ := holdTrace(t)
+	p := w.agent.Start()
+	w.waitSeqs(100, 109, 30*time.Second)
+	waitFor(t, "the trace held", 20*time.Second, func() bool {
+		return w.metric("ferry_process_multiline_held_lines") == 5
+	})
+	y, err := os.ReadFile(w.agent.Config)
+	must(t, err)
+	s := strings.Replace(string(y), "flush_timeout: 10m}", "flush_timeout: 9m}\n  redact: {builtins: [email]}", 1)
+	if s == string(y) {
+		t.Fatal("flush_timeout not found in the config")
+	}
+	must(t, os.WriteFile(w.agent.Config, []byte(s), 0o644))
+	waitFor(t, "the reload applied", 30*time.Second, func() bool {
+		return w.metric("ferry_config_reload_total", `result="applied"`) >= 1
+	})
+	w.raw(w.path, criLines("stdout", "h-seq=1 after the reload", "h-seq=2 last"))
+	w.waitSeqs(1, 2, 30*time.Second)
+	stop(t, p)
+	if got := fr.with("IllegalStateException: boom 0"); len(got) != 1 || got[0].Lines != 4 {
+		t.Errorf("want the held trace once, 4 lines; got %v", got)
+	}
+	w.check(0, 3, false)
 	w.check(100, 110, false)
 }
