@@ -1,0 +1,71 @@
+package hostile
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMultilineEndlessTrace: a workload in a crash loop prints one Java
+// trace of 20 000 frames (a deep recursion), on stdout, while its stderr
+// gets plain lines between the frames, some of them CRI partial lines.
+// With max_lines 1000 the trace comes out in records of at most 1000
+// lines, each cut one flagged truncated and counted; the frames after a
+// cut go on being grouped (a cut does not turn the rest of the trace into
+// one record per frame); nothing is lost, the stderr lines come out whole
+// and one record each, and the counters balance.
+func TestMultilineEndlessTrace(t *testing.T) {
+	w, fr := procWorld(t, "  multiline: {rule: java, max_lines: 1000, flush_timeout: 500ms}\n", worldOpt{})
+	const frames = 20000
+	var b strings.Builder
+	b.WriteString(criLines("stdout", trace(0)...))
+	for i := range frames {
+		fmt.Fprintf(&b, "2026-12-04T20:50:00.000000000Z stdout F \tat com.shop.Deep.recurse%d(Deep.java:%d)\n", i, i)
+		if i%1000 == 500 {
+			fmt.Fprintf(&b, "2026-12-04T20:50:00.000000000Z stderr P h-seq=%d part one, \n", 100+i/1000)
+			b.WriteString("2026-12-04T20:50:00.000000000Z stderr F part two\n")
+		}
+	}
+	b.WriteString(cri("stdout", "h-seq=1 done"))
+	w.raw(w.path, b.String())
+	lines := 2 + frames + 20 + 1
+	p := w.agent.Start()
+	w.waitSeqs(100, 120, 60*time.Second)
+	bal, ok := w.procSettled(float64(lines), 60*time.Second)
+	if !ok {
+		t.Fatalf("counters do not balance: %s", bal)
+	}
+	var frameLines, recs, cut int
+	for _, r := range fr.all() {
+		if !strings.Contains(r.Message, "com.shop.Deep.recurse") {
+			continue
+		}
+		recs++
+		n := max(r.Lines, 1)
+		if n > 1000 {
+			t.Errorf("a record of %d lines with max_lines 1000", n)
+		}
+		if r.Truncated {
+			cut++
+		}
+		frameLines += strings.Count(r.Message, "com.shop.Deep.recurse")
+	}
+	if frameLines != frames {
+		t.Errorf("%d frames shipped, want %d", frameLines, frames)
+	}
+	if recs > frames/1000+2 {
+		t.Errorf("the trace came out in %d records (%d cut): after a cut the frames are no longer grouped", recs, cut)
+	}
+	if n := w.metric("ferry_process_multiline_cut_total", `reason="lines"`); n != float64(cut) || cut == 0 {
+		t.Errorf(`ferry_process_multiline_cut_total{reason="lines"} = %v, records flagged truncated %d`, n, cut)
+	}
+	for _, r := range fr.with("part one") {
+		if !strings.HasSuffix(r.Message, "part one, part two") || r.Stream != "stderr" {
+			t.Errorf("a partial stderr line came out as %q (%s)", r.Message, r.Stream)
+		}
+	}
+	w.check(100, 120, false)
+	stop(t, p)
+	w.waitSeqs(1, 2, 10*time.Second)
+}
