@@ -67,3 +67,62 @@ func TestHostileJSONManyKeys(t *testing.T) {
 	}
 	stop(t, p)
 }
+
+// TestJSONHostileLines: a workload writes JSON a parser must survive: deep
+// nesting, numbers no float holds, repeated keys, invalid UTF-8 in keys,
+// values and nested objects, NUL bytes raw and escaped, lone surrogates, a
+// "message" that is an object or null, a byte-order mark, trailing bytes.
+// With the json parser (keep_original false) and the email rule, every
+// line comes out as one record that is valid JSON, with its tag; a line
+// that does not parse is shipped as it is.
+func TestJSONHostileLines(t *testing.T) {
+	w, fr := procWorld(t, "  parser: {format: json, keep_original: false}\n  redact: {builtins: [email]}\n", worldOpt{})
+	deep := strings.Repeat("[", 5000) + strings.Repeat("]", 5000)
+	tooDeep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
+	lines := []struct{ line, want string }{ // want: a part of the shipped message
+		{`{"msg":"t-deep","d":` + deep + `}`, "t-deep"},
+		{`{"msg":"t-toodeep","d":` + tooDeep + `}`, "t-toodeep"},
+		{`{"msg":"t-huge","n":1e999999,"m":123456789012345678901234567890,"f":-0.0e-0}`, "t-huge"},
+		{`{"msg":"t-dup","a":1,"a":{"b":2},"a":"three"}`, "t-dup"},
+		{"{\"msg\":\"t-utf8 \xff\xfe\",\"\xff\":\"k\",\"o\":{\"\xc3\x28\":[\"\xe2\x82\"]},\"e\":\"x\xffy@example.com\"}", "t-utf8"},
+		{"{\"msg\":\"t-nulraw a\x00b\"}", "t-nulraw"},
+		{`{"msg":"t-nulesc a\u0000b","o":{"k":"\u0000"}}`, "t-nulesc"},
+		{`{"msg":"t-surrogate \ud800 \udc00x","o":["\ud83d"]}`, "t-surrogate"},
+		{`{"message":{"x":"t-msgobj"},"msg":"fallback t-msgobj"}`, "t-msgobj"},
+		{`{"message":null,"tag":"t-msgnull"}`, "t-msgnull"},
+		{"\xef\xbb\xbf{\"msg\":\"t-bom\"}", "t-bom"},
+		{`{"msg":"t-trailing"} {"x":1}`, "t-trailing"},
+		{`{"msg":"t-keys","":1,"\u2028":2,"a\"b":"c\\d"}`, "t-keys"},
+		{`{"msg":"t-ws"	,	"a" : [ 1 , { } , [ ] ] }`, "t-ws"},
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(cri("stdout", l.line))
+	}
+	b.WriteString(cri("stdout", "h-seq=1 after"))
+	w.raw(w.path, b.String())
+	p := w.agent.Start()
+	w.waitSeqs(1, 2, 30*time.Second)
+	if _, ok := w.procSettled(float64(len(lines)+1), 20*time.Second); !ok {
+		t.Errorf("counters do not balance")
+	}
+	if bad := fr.invalid(); len(bad) > 0 {
+		t.Errorf("%d records are not valid JSON, first: %s", len(bad), bad[0])
+	}
+	for _, l := range lines {
+		if n := len(fr.with(l.want)); n != 1 {
+			t.Errorf("%d records with %q, want 1 (line %.80q)", n, l.want, l.line)
+		}
+	}
+	for _, r := range fr.with("t-dup") {
+		if r.Fields["a"] != "three" {
+			t.Errorf("a repeated key keeps %v, want its last value: %s", r.Fields["a"], r.Raw)
+		}
+	}
+	for _, r := range fr.with("t-utf8") {
+		if strings.Contains(r.Raw, "y@example.com") {
+			t.Errorf("an address after invalid UTF-8 is not masked: %s", r.Raw)
+		}
+	}
+	stop(t, p)
+}

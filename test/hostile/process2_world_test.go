@@ -1,6 +1,7 @@
 package hostile
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -63,7 +64,9 @@ func consumeFull(t *testing.T, addr string) *fullRecords {
 		for ctx.Err() == nil {
 			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
 				var x fullRec
-				err := json.Unmarshal(r.Value, &x)
+				dec := json.NewDecoder(bytes.NewReader(r.Value))
+				dec.UseNumber() // 1e999999 is JSON; not a float64
+				err := dec.Decode(&x)
 				fr.mu.Lock()
 				defer fr.mu.Unlock()
 				if err != nil || !json.Valid(r.Value) {
