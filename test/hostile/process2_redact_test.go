@@ -154,3 +154,32 @@ func TestRedactReplacementIsLiteral(t *testing.T) {
 	}
 	stop(t, p)
 }
+
+// TestHostileRedactKeyedSecretInFields: the api_key rule is documented
+// for `api_key=..., "password": "...", token: ...`: it finds a secret by
+// the key before it. A JSON line {"password":"hunter22"} or a logfmt line
+// password=hunter22 is masked in the message, but the parser makes a
+// field password whose value is hunter22 alone, and the rule, tried on the
+// value without its key, finds nothing: fields.password ships the password
+// in clear. The user turned on api_key and a parser and sees every
+// password and token of the workload in Kafka, one key away from where
+// the message masks it.
+func TestHostileRedactKeyedSecretInFields(t *testing.T) {
+	for _, c := range []struct{ format, line string }{
+		{"json", `{"msg":"login keyed-json","password":"hunter22","api_key":"abcd1234efgh"}`},
+		{"logfmt", `msg="login keyed-logfmt" password=hunter22 api_key=abcd1234efgh`},
+	} {
+		t.Run(c.format, func(t *testing.T) {
+			w, fr := procWorld(t, "  parser: {format: "+c.format+"}\n  redact: {builtins: [api_key]}\n", worldOpt{})
+			w.raw(w.path, cri("stdout", c.line))
+			p := w.agent.Start()
+			r := fr.waitWith(t, "login keyed-", 1, 30*time.Second)[0]
+			for _, secret := range []string{"hunter22", "abcd1234efgh"} {
+				if l := leaks(r.Raw, secret); len(l) > 0 {
+					t.Errorf("%q is shipped unmasked at %v\nrecord: %s", secret, l, r.Raw)
+				}
+			}
+			stop(t, p)
+		})
+	}
+}
