@@ -126,3 +126,37 @@ func TestJSONHostileLines(t *testing.T) {
 	}
 	stop(t, p)
 }
+
+// TestHostileJSONParserDoublesRecord: a service logs large JSON lines
+// (request dumps of 480 KiB; the operator raised logs.max_line_bytes to
+// 900 000 for them, under max_message_bytes as the validation asks). Without a parser each line ships as one record of
+// about 580 KB, under the sink's max_message_bytes (1 000 000, the
+// broker's default limit). Turning on the json parser with keep_original
+// (the default) ships the line twice in one record, the original as an
+// escaped string and the parsed fields: over a megabyte, so the sink drops
+// every such line as too large (counted, reason too_large). The user who
+// enabled parsing loses exactly the lines that were shipped before it.
+func TestHostileJSONParserDoublesRecord(t *testing.T) {
+	line := wideJSON("big-1", 480<<10)
+	for _, c := range []struct {
+		name, processing string
+	}{
+		{"no parser", "  parser: {detect_level: true}\n"},
+		{"json parser", "  parser: {format: json}\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, fr := procWorld(t, c.processing, worldOpt{logs: []string{"max_line_bytes: 900000"}})
+			w.raw(w.path, criLines("stdout", line, "h-seq=1 after"))
+			p := w.agent.Start()
+			w.waitSeqs(1, 2, 30*time.Second)
+			bal, _ := w.procSettled(2, 20*time.Second)
+			eventually(10*time.Second, func() bool { return len(fr.with(`"tag":"big-1"`)) > 0 })
+			if n := len(fr.with(`"tag":"big-1"`)); n != 1 {
+				t.Errorf("with %s, the 480 KiB JSON line was not shipped (%d records): %s; ferry_ship_dropped_records_total %v",
+					c.name, n, bal, w.metric("ferry_ship_dropped_records_total"))
+			}
+
+			stop(t, p)
+		})
+	}
+}
