@@ -2,9 +2,12 @@ package hostile
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/e2eharness"
 )
 
 // TestMultilineEndlessTrace: a workload in a crash loop prints one Java
@@ -68,4 +71,35 @@ func TestMultilineEndlessTrace(t *testing.T) {
 	w.check(100, 120, false)
 	stop(t, p)
 	w.waitSeqs(1, 2, 10*time.Second)
+}
+
+// TestHostileMultilineMaxBytesOverMessage: a config author raises
+// multiline.max_bytes to 2 MiB so that long traces stay whole (Fluent
+// Bit's buffer is that size). The validation accepts it, although it
+// refuses a logs.max_line_bytes over sink.kafka.max_message_bytes ("a line
+// that long could never be sent"). A trace of 1000 frames of 1.3 KB then
+// becomes one record of 1.3 MB, which the sink drops as too large: the
+// whole trace is lost (counted), where the default cap would have shipped
+// it in three cut records. Either the config is refused, naming
+// multiline.max_bytes, or the trace arrives.
+func TestHostileMultilineMaxBytesOverMessage(t *testing.T) {
+	w, fr := procWorld(t, "  multiline: {rule: java, max_bytes: 2097152}\n", worldOpt{})
+	out, err := exec.Command(e2eharness.Ferry(t), "validate", "--config", w.agent.Config).CombinedOutput()
+	if err != nil && strings.Contains(string(out), "multiline.max_bytes") {
+		return // refused, with the field named: fixed
+	}
+	var b strings.Builder
+	b.WriteString(criLines("stdout", trace(0)...))
+	for i := range 1000 {
+		fmt.Fprintf(&b, "2026-12-04T20:50:00.000000000Z stdout F \tat com.shop.Frame%d.%s(Frame.java:%d)\n", i, strings.Repeat("m", 1250), i)
+	}
+	b.WriteString(cri("stdout", "h-seq=1 done"))
+	w.raw(w.path, b.String())
+	p := w.agent.Start()
+	bal, _ := w.procSettled(1003, 30*time.Second)
+	eventually(10*time.Second, func() bool { return len(fr.with("com.shop.Frame999.")) > 0 })
+	if len(fr.with("com.shop.Frame0.")) == 0 || len(fr.with("com.shop.Frame999.")) == 0 {
+		t.Errorf("multiline.max_bytes 2 MiB accepted (validate: %v, %s), and the 1.3 MB trace is not shipped: %s", err, strings.TrimSpace(string(out)), bal)
+	}
+	stop(t, p)
 }
