@@ -183,3 +183,37 @@ func TestHostileRedactKeyedSecretInFields(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileRedactCompoundKeyNames: the api_key rule looks for the words
+// api_key, access_key, secret, token, password, pwd after a word boundary,
+// so the names secrets most often have in logs do not match: an OAuth
+// access_token or refresh_token, a client_secret, a DB_PASSWORD from an
+// environment dump, AWS_SECRET_ACCESS_KEY ("_" is a word character: there
+// is no boundary before "token" in "access_token"). With the api_key rule
+// on, these lines reach Kafka with the secret in clear, in the message
+// itself, no parser involved.
+func TestHostileRedactCompoundKeyNames(t *testing.T) {
+	w, fr := procWorld(t, "  redact: {builtins: [api_key]}\n", worldOpt{})
+	cases := []struct{ line, secret string }{
+		{"compound-1 oauth callback access_token=ya29a0ARrdaMsecret1 expires_in=3599", "ya29a0ARrdaMsecret1"},
+		{"compound-2 refresh_token=1//0gsecretrefresh2 issued", "1//0gsecretrefresh2"},
+		{`compound-3 {"client_id":"app","client_secret":"s3cretclient3"}`, "s3cretclient3"},
+		{"compound-4 env DB_PASSWORD=s3cretdbpass4 DB_HOST=db", "s3cretdbpass4"},
+		{"compound-5 AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYsecret5", "wJalrXUtnFEMIK7MDENGbPxRfiCYsecret5"},
+		{"compound-6 control: password=plainpass6", "plainpass6"},
+	}
+	var b strings.Builder
+	for _, c := range cases {
+		b.WriteString(cri("stdout", c.line))
+	}
+	w.raw(w.path, b.String())
+	p := w.agent.Start()
+	for _, c := range cases {
+		tag := c.line[:len("compound-1")]
+		r := fr.waitWith(t, tag+" ", 1, 30*time.Second)[0]
+		if l := leaks(r.Raw, c.secret); len(l) > 0 {
+			t.Errorf("%q is shipped unmasked: %s", c.secret, r.Message)
+		}
+	}
+	stop(t, p)
+}
