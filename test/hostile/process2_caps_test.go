@@ -2,7 +2,9 @@ package hostile
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,4 +104,71 @@ func TestHostileMultilineMaxBytesOverMessage(t *testing.T) {
 		t.Errorf("multiline.max_bytes 2 MiB accepted (validate: %v, %s), and the 1.3 MB trace is not shipped: %s", err, strings.TrimSpace(string(out)), bal)
 	}
 	stop(t, p)
+}
+
+// TestMultilineHugeTraceMemory: one container prints a single trace of
+// 100 MiB (a recursion of 800 000 frames). The caps bound what a group
+// holds (max_bytes, 512 KiB by default), memory.queue_bytes what is in
+// flight: the agent's resident memory stays under the chart's 256 MiB,
+// every frame arrives, and the counters balance.
+func TestMultilineHugeTraceMemory(t *testing.T) {
+	w, fr := procWorld(t, "  multiline: {rule: java}\n", worldOpt{})
+	w.agent.Env = []string{fmt.Sprintf("FERRY_MEMORY_LIMIT=%d", 256<<20)}
+	p := w.agent.Start()
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	must(t, err)
+	var b strings.Builder
+	b.WriteString(criLines("stdout", trace(0)...))
+	frames, lines := 0, 2
+	for size := 0; size < 100<<20; {
+		for range 1000 {
+			fmt.Fprintf(&b, "2026-12-04T20:50:00.000000000Z stdout F \tat com.shop.Deep.recurse%d(Deep.java:%d) %s\n", frames, frames, strings.Repeat("r", 60))
+			frames++
+		}
+		lines += 1000
+		size += b.Len()
+		_, err := f.WriteString(b.String())
+		must(t, err)
+		b.Reset()
+	}
+	_, err = f.WriteString(cri("stdout", "h-seq=1 done") + cri("stdout", "h-seq=2 done"))
+	must(t, err)
+	must(t, f.Close())
+	lines += 2
+	w.waitSeqs(1, 2, 5*time.Minute)
+	bal, ok := w.procSettled(float64(lines-1), time.Minute)
+	if !ok {
+		t.Errorf("counters do not balance: %s", bal)
+	}
+	m, err := w.agent.Scrape()
+	must(t, err)
+	var got int
+	for _, r := range fr.all() {
+		got += strings.Count(r.Message, "com.shop.Deep.recurse")
+	}
+	peak := peakRSS(t, p.Cmd.Process.Pid)
+	t.Logf("%d frames in %d records; RSS %.0f MiB (peak %.0f MiB), heap in use %.0f MiB", got, len(fr.all()),
+		m.Sum("process_resident_memory_bytes")/(1<<20), peak/(1<<20), m.Sum("go_memstats_heap_inuse_bytes")/(1<<20))
+	if got != frames {
+		t.Errorf("%d frames shipped, want %d", got, frames)
+	}
+	if peak > 256<<20 {
+		t.Errorf("peak resident memory %.0f MiB with a 100 MiB trace", peak/(1<<20))
+	}
+	stop(t, p)
+}
+
+// peakRSS is the highest resident memory of process pid so far (VmHWM).
+func peakRSS(t *testing.T, pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	must(t, err)
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			must(t, err)
+			return float64(kb) * 1024
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }
