@@ -1,0 +1,52 @@
+package hostile
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHostileRateLimitSummaryMerged: a container over its rate limit
+// (policy drop) gets a summary record from the agent, "ferry: N lines ...
+// dropped by its rate limit", on stderr, "so a reader of the topic sees
+// the gap" (pkg/tail). Processing treats it as a line the container wrote:
+// with the most common custom multiline rule (a line that starts with a
+// date begins a record, any other continues it) the summary is glued to
+// the end of the container's last stderr record, inside its message. A
+// reader or an alert looking for the gap records finds none: the drop is
+// hidden in the workload's own output.
+func TestHostileRateLimitSummaryMerged(t *testing.T) {
+	w, fr := procWorld(t, `  multiline:
+    rule: dated
+    flush_timeout: 1s
+    custom:
+    - {name: dated, start: '^\d{4}-\d\d-\d\d'}
+`, worldOpt{logs: []string{"rate_limit: {default: {lines_per_second: 5, burst_lines: 5, policy: drop}, summary_interval: 500ms}"}})
+	var b strings.Builder
+	for i := range 200 {
+		b.WriteString(cri("stderr", fmt.Sprintf("2026-12-04 20:50:00 h-seq=%d working", i)))
+	}
+	w.raw(w.path, b.String())
+	p := w.agent.Start()
+	waitFor(t, "lines dropped by the rate limit", 30*time.Second, func() bool {
+		return w.metric("ferry_tail_lines_dropped_total") > 0
+	})
+	var merged []string
+	ok := eventually(20*time.Second, func() bool {
+		merged = merged[:0]
+		found := false
+		for _, r := range fr.with("dropped by its rate limit") {
+			if strings.HasPrefix(r.Message, "ferry: ") {
+				found = true
+			} else {
+				merged = append(merged, r.Message)
+			}
+		}
+		return found || len(merged) > 0 && w.metric("ferry_process_multiline_held_lines") == 0
+	})
+	if !ok || len(merged) > 0 {
+		t.Errorf("no rate-limit summary record of its own; the summary is inside %d workload records, first:\n%.400s", len(merged), strings.Join(merged, "\n---\n"))
+	}
+	stop(t, p)
+}
