@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,60 @@ func TestHostileRateLimitSummaryMerged(t *testing.T) {
 	})
 	if !ok || len(merged) > 0 {
 		t.Errorf("no rate-limit summary record of its own; the summary is inside %d workload records, first:\n%.400s", len(merged), strings.Join(merged, "\n---\n"))
+	}
+	stop(t, p)
+}
+
+// TestHostileRateLimitSummariesOfTwoPods: two pods go over their rate
+// limit (policy drop) and then write within it again, so that the last
+// line read of each file was shipped: their summaries then carry no
+// cursor, and processing, which groups by the cursor's file, puts the
+// summaries of every such container into one stream. With the dated
+// custom rule the second pod's summary is glued into the first pod's
+// summary record: one record, under the first pod's namespace and name,
+// tells of the other pod's dropped lines, and the other pod has no gap
+// record at all.
+func TestHostileRateLimitSummariesOfTwoPods(t *testing.T) {
+	w, fr := procWorld(t, `  multiline:
+    rule: dated
+    flush_timeout: 2s
+    custom:
+    - {name: dated, start: '^\d{4}-\d\d-\d\d'}
+`, worldOpt{logs: []string{"rate_limit: {default: {lines_per_second: 5, burst_lines: 5, policy: drop}, summary_interval: 3s}"}})
+	other := filepath.Join(w.root, "nsb_podb_uidb", "app", "0.log")
+	mkdirFor(t, other)
+	burst := func(path string, from int) {
+		var b strings.Builder
+		for i := from; i < from+100; i++ {
+			b.WriteString(cri("stdout", fmt.Sprintf("2026-12-04 20:50:00 h-seq=%d burst", i)))
+		}
+		w.raw(path, b.String())
+	}
+	burst(w.path, 0)
+	burst(other, 1000)
+	p := w.agent.Start()
+	waitFor(t, "lines dropped by the rate limit", 30*time.Second, func() bool {
+		return w.metric("ferry_tail_lines_dropped_total") > 0
+	})
+	// A line within the limit again (the bucket refilled meanwhile): the
+	// last line read of each file is then not a dropped one.
+	w.raw(w.path, cri("stdout", "2026-12-04 20:50:01 h-seq=500 calm"))
+	w.raw(other, cri("stdout", "2026-12-04 20:50:01 h-seq=1500 calm"))
+	fr.waitWith(t, "h-seq=500 calm", 1, 20*time.Second)
+	fr.waitWith(t, "h-seq=1500 calm", 1, 20*time.Second)
+	var recs []fullRec
+	waitFor(t, "two summaries", 30*time.Second, func() bool {
+		recs = fr.with("dropped by its rate limit")
+		n := 0
+		for _, r := range recs {
+			n += strings.Count(r.Message, "dropped by its rate limit")
+		}
+		return n >= 2 && w.metric("ferry_process_multiline_held_lines") == 0
+	})
+	for _, r := range recs {
+		if n := strings.Count(r.Message, "dropped by its rate limit"); n > 1 || !strings.HasPrefix(r.Message, "ferry: ") {
+			t.Errorf("a record holds %d summaries (or a summary inside a workload record):\n%s", n, r.Raw)
+		}
 	}
 	stop(t, p)
 }
