@@ -172,3 +172,44 @@ func peakRSS(t *testing.T, pid int) float64 {
 	t.Fatalf("no VmHWM in /proc/%d/status", pid)
 	return 0
 }
+
+// TestMultilineInterleavedStreams: two traces written line by line in
+// turn on stdout and stderr of one container, and a workload whose every
+// line looks like a trace header ("ERROR ... Exception"). Each stream's
+// trace comes out whole as one record; every header line comes out once,
+// alone, in order; nothing is lost and the counters balance.
+func TestMultilineInterleavedStreams(t *testing.T) {
+	w, fr := procWorld(t, "  multiline: {rule: java, flush_timeout: 300ms}\n", worldOpt{})
+	out, errs := trace(0, "a", "b", "c"), trace(1, "d", "e", "f")
+	var b strings.Builder
+	for i := range out {
+		b.WriteString(cri("stdout", out[i]))
+		b.WriteString(cri("stderr", errs[i]))
+	}
+	for i := 100; i < 200; i++ {
+		b.WriteString(cri("stdout", fmt.Sprintf("h-seq=%d ERROR java.lang.RuntimeException: header %d", i, i)))
+	}
+	w.raw(w.path, b.String())
+	p := w.agent.Start()
+	w.waitSeqs(100, 200, 30*time.Second)
+	w.waitSeqs(0, 2, 30*time.Second)
+	if bal, ok := w.procSettled(float64(2*len(out)+100), 20*time.Second); !ok {
+		t.Errorf("counters do not balance: %s", bal)
+	}
+	for i, tr := range [][]string{out, errs} {
+		got := fr.with(tr[1])
+		if len(got) != 1 || got[0].Message != strings.Join(tr, "\n") || got[0].Lines != len(tr) {
+			t.Errorf("trace %d: want one record of its %d lines, got %v", i, len(tr), got)
+		}
+	}
+	last := -1
+	for _, r := range fr.with("RuntimeException: header") {
+		var n int
+		if _, err := fmt.Sscanf(r.Message, "h-seq=%d", &n); err != nil || n <= last || r.Lines > 1 {
+			t.Errorf("header records out of order or grouped: %q after h-seq=%d", r.Message, last)
+		}
+		last = n
+	}
+	w.check(100, 200, false)
+	stop(t, p)
+}
