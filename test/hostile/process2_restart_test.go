@@ -149,3 +149,42 @@ func TestMultilineReloadMidGroup(t *testing.T) {
 	w.check(0, 3, false)
 	w.check(100, 110, false)
 }
+
+// TestMultilinePartialFrameSIGKILL: a trace's frame longer than 16 KiB is
+// written by containerd as CRI partial lines (P fragments, then F). The
+// agent holds the first lines of the trace and the first fragments of the
+// long frame when it is killed; the rest is written while it is down. The
+// next agent ships the trace once whole, the long frame merged into one
+// line of it, every fragment in place and none a line of its own.
+func TestMultilinePartialFrameSIGKILL(t *testing.T) {
+	w, fr := procWorld(t, "  multiline: {rule: java, flush_timeout: 10m}\n", worldOpt{})
+	long := "\tat com.shop.Cart.generated$" + strings.Repeat("L", 40<<10) + "(Cart.java:1)"
+	frags := []string{long[:16<<10], long[16<<10 : 32<<10], long[32<<10:]}
+	w.raw(w.path, criLines("stdout", trace(0, "add")...)+
+		"2026-12-04T20:50:00.000000000Z stdout P "+frags[0]+"\n"+
+		"2026-12-04T20:50:00.000000000Z stdout P "+frags[1]+"\n")
+	size := fileSize(t, w.path)
+	p := w.agent.Start()
+	waitFor(t, "the trace held and the fragments read", 20*time.Second, func() bool {
+		m, err := w.agent.Scrape()
+		return err == nil && m.Sum("ferry_process_multiline_held_lines") == 3 && m.Sum("ferry_tail_read_bytes_total") >= float64(size)
+	})
+	p.Kill()
+	w.raw(w.path, "2026-12-04T20:50:00.000000000Z stdout F "+frags[2]+"\n"+
+		criLines("stdout", "\tat com.shop.Cart.checkout(Cart.java:42)", "h-seq=1 done"))
+	p = w.agent.Start()
+	fr.waitWith(t, "IllegalStateException: boom 0", 1, 30*time.Second)
+	stop(t, p)
+	w.waitSeqs(1, 2, 10*time.Second)
+	want := strings.Join(append(trace(0, "add"), long, "\tat com.shop.Cart.checkout(Cart.java:42)"), "\n")
+	got := fr.with("IllegalStateException: boom 0")
+	if len(got) != 1 || got[0].Message != want || got[0].Lines != 5 || got[0].Truncated {
+		for _, r := range got {
+			t.Errorf("record of %d lines, %d bytes (want %d), truncated %v", r.Lines, len(r.Message), len(want), r.Truncated)
+		}
+		t.Errorf("want the trace once, whole, 5 lines; got %d records", len(got))
+	}
+	if n := len(fr.with("LLLLLLLL")); n != 1 {
+		t.Errorf("the long frame is in %d records, want 1", n)
+	}
+}
