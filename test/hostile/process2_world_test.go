@@ -1,0 +1,181 @@
+package hostile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ferry-dev/ferry/internal/e2eharness"
+)
+
+// The attacks on the processing stage (processing: in the config) share
+// a world with processing configured and a second consumer that keeps
+// every record whole (level, fields, lines).
+
+// procWorld is a world whose config has the given processing section
+// (YAML lines indented by two spaces under "processing:").
+func procWorld(t *testing.T, processing string, o worldOpt) (*world, *fullRecords) {
+	t.Helper()
+	o.top = "hostmetrics: {enabled: false}\nprocessing:\n" + processing
+	if !strings.HasSuffix(o.top, "\n") {
+		o.top += "\n"
+	}
+	w := newWorld(t, o)
+	return w, consumeFull(t, w.broker.Addr())
+}
+
+// fullRec is one shipped record as its consumer decodes it.
+type fullRec struct {
+	Raw       string
+	Message   string         `json:"message"`
+	Stream    string         `json:"stream"`
+	Level     string         `json:"level"`
+	Fields    map[string]any `json:"fields"`
+	Lines     int            `json:"lines"`
+	Offset    int64          `json:"offset"`
+	Truncated bool           `json:"truncated"`
+}
+
+// fullRecords collects every record of the logs topic, whole.
+type fullRecords struct {
+	mu   sync.Mutex
+	recs []fullRec
+	bad  []string
+}
+
+func consumeFull(t *testing.T, addr string) *fullRecords {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(e2eharness.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.FetchMaxPartitionBytes(8<<20), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+	must(t, err)
+	fr := &fullRecords{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cl.Close()
+		for ctx.Err() == nil {
+			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				var x fullRec
+				dec := json.NewDecoder(bytes.NewReader(r.Value))
+				dec.UseNumber() // 1e999999 is JSON; not a float64
+				err := dec.Decode(&x)
+				fr.mu.Lock()
+				defer fr.mu.Unlock()
+				if err != nil || !json.Valid(r.Value) {
+					fr.bad = append(fr.bad, fmt.Sprintf("%v: %.300q", err, r.Value))
+					return
+				}
+				x.Raw = string(r.Value)
+				fr.recs = append(fr.recs, x)
+			})
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return fr
+}
+
+func (fr *fullRecords) all() []fullRec {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	return append([]fullRec(nil), fr.recs...)
+}
+
+func (fr *fullRecords) invalid() []string {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	return append([]string(nil), fr.bad...)
+}
+
+// with returns the records whose message contains s.
+func (fr *fullRecords) with(s string) []fullRec {
+	var out []fullRec
+	for _, r := range fr.all() {
+		if strings.Contains(r.Message, s) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// waitWith waits until n records whose message contains s arrived.
+func (fr *fullRecords) waitWith(t *testing.T, s string, n int, timeout time.Duration) []fullRec {
+	t.Helper()
+	if !eventually(timeout, func() bool { return len(fr.with(s)) >= n }) {
+		t.Fatalf("timed out after %s waiting for %d records holding %q; got %d (of %d records)",
+			timeout, n, s, len(fr.with(s)), len(fr.all()))
+	}
+	return fr.with(s)
+}
+
+// cri is one CRI line of stream (stdout, stderr) with the F tag.
+func cri(stream, msg string) string {
+	return "2026-12-04T20:50:00.000000000Z " + stream + " F " + msg + "\n"
+}
+
+// criLines is cri for each message.
+func criLines(stream string, msgs ...string) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		b.WriteString(cri(stream, m))
+	}
+	return b.String()
+}
+
+// procBalance is the documented balance with processing: lines read =
+// records sent + records dropped (by the sink or here) + merged lines.
+type procBalance struct {
+	read, sent, shipDropped, procDropped, merged, inflight, held float64
+}
+
+func procBalanceOf(m e2eharness.Metrics) procBalance {
+	return procBalance{
+		read:        m.Sum("ferry_tail_lines_read_total"),
+		sent:        m.Sum("ferry_ship_records_sent_total", `record="log"`),
+		shipDropped: m.Sum("ferry_ship_dropped_records_total", `record="log"`),
+		procDropped: m.Sum("ferry_process_dropped_total"),
+		merged:      m.Sum("ferry_process_multiline_merged_lines_total"),
+		inflight:    m.Sum("ferry_tail_inflight_bytes"),
+		held:        m.Sum("ferry_process_multiline_held_lines"),
+	}
+}
+
+func (b procBalance) balanced() bool {
+	return b.read == b.sent+b.shipDropped+b.procDropped+b.merged && b.inflight == 0 && b.held == 0
+}
+
+func (b procBalance) String() string {
+	return fmt.Sprintf("read %v, sent %v, dropped by ship %v, dropped by processing %v, merged %v, in flight %v bytes, held %v lines",
+		b.read, b.sent, b.shipDropped, b.procDropped, b.merged, b.inflight, b.held)
+}
+
+// procSettled waits until the documented balance holds with at least
+// minRead lines read, and returns the last balance and whether it held.
+func (w *world) procSettled(minRead float64, timeout time.Duration) (procBalance, bool) {
+	var last procBalance
+	ok := eventually(timeout, func() bool {
+		m, err := w.agent.Scrape()
+		if err != nil {
+			return false
+		}
+		last = procBalanceOf(m)
+		return last.read >= minRead && last.balanced()
+	})
+	return last, ok
+}
+
+// metric returns the sum of a metric now (-1 if /metrics failed).
+func (w *world) metric(name string, labels ...string) float64 {
+	m, err := w.agent.Scrape()
+	if err != nil {
+		return -1
+	}
+	return m.Sum(name, labels...)
+}
