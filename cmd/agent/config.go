@@ -307,6 +307,10 @@ func (c Config) Validate() error {
 		k.MaxMessageBytes > 0 && c.Logs.MaxLineBytes > k.MaxMessageBytes {
 		add("logs.max_line_bytes", "must not exceed sink.kafka.max_message_bytes (%d): a line that long could never be sent", k.MaxMessageBytes)
 	}
+	if k, ml := c.Sink.Kafka, c.Processing.Multiline; k != nil && c.Sink.File == nil && c.Sink.Stdout == nil && k.MaxMessageBytes > 0 &&
+		(ml.Rule != "" || c.Processing.Annotations.Multiline) && ml.MaxBytes > k.MaxMessageBytes {
+		add("processing.multiline.max_bytes", "must not exceed sink.kafka.max_message_bytes (%d): a group that large could never be sent (a trace cut at max_bytes goes on in the next record; one over max_message_bytes would be dropped whole)", k.MaxMessageBytes)
+	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		add("http.listen", "must be host:port, got %q", c.HTTP.Listen)
 	}

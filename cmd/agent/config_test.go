@@ -191,6 +191,29 @@ func TestCLI(t *testing.T) {
 	}
 }
 
+// TestValidateMultilineMaxBytes: a multiline group may not be allowed to
+// grow past the largest record the sink takes (it would be dropped whole
+// instead of cut); unused multiline settings are not checked.
+func TestValidateMultilineMaxBytes(t *testing.T) {
+	for _, tc := range []struct {
+		name, processing string
+		refused          bool
+	}{
+		{"over, rule", "{multiline: {rule: java, max_bytes: 2097152}}", true},
+		{"over, annotations", "{multiline: {max_bytes: 2097152}, annotations: {multiline: true}}", true},
+		{"default", "{multiline: {rule: java}}", false},
+		{"over, unused", "{multiline: {max_bytes: 2097152}}", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := "node_name: n\nprocessing: " + tc.processing + "\nsink:\n  kafka: {brokers: [\"k:9092\"]}\n"
+			_, err := ParseConfig([]byte(data), env(nil))
+			if tc.refused != (err != nil && strings.Contains(err.Error(), "processing.multiline.max_bytes")) {
+				t.Errorf("refused %v, want %v: %v", err != nil, tc.refused, err)
+			}
+		})
+	}
+}
+
 func TestValidateFileSinkReadBack(t *testing.T) {
 	for _, tc := range []struct {
 		name, logs, path string
