@@ -1,6 +1,7 @@
 package process
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/ferry-dev/ferry/pkg/event"
@@ -28,6 +29,7 @@ type group struct {
 	trunc   bool // a line was truncated by the tailer
 	perr    bool
 	lastAt  time.Time
+	owned   bool // first.Body is the group's own copy (own)
 }
 
 func (g *group) empty() bool { return g.lines == 0 }
@@ -37,6 +39,7 @@ type stream struct {
 	key      streamKey
 	g        group
 	lastSeen time.Time
+	batch    uint64 // the last batch (Processor.serial) that fed it
 }
 
 // cut reasons of ferry_process_multiline_cut_total.
@@ -94,6 +97,26 @@ func (g *group) start(l *event.Log, rule *mlRule, res *resolved, now time.Time) 
 	g.lines, g.bytes = 1, len(l.Body)
 	g.trunc, g.perr = l.Truncated, l.ParseError
 	g.lastAt = now
+	g.owned = false
+}
+
+// own makes the held group's first line its own copy. A line's body is a
+// slice of the tailer's read chunk (up to 128 KiB), which memory.queue_bytes
+// does not count beyond the line: a line held past its batch would keep the
+// whole chunk alive, and thousands of quiet files each holding one would
+// hold hundreds of MiB. The joined body of two lines or more already is the
+// group's own, and begins with the first line.
+func (g *group) own() {
+	if g.empty() || g.owned {
+		return
+	}
+	n := len(g.first.Body)
+	if g.body != nil {
+		g.first.Body = g.body[:n:n]
+	} else {
+		g.first.Body = bytes.Clone(g.first.Body)
+	}
+	g.owned = true
 }
 
 func (g *group) append(l *event.Log, now time.Time) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -41,5 +42,48 @@ func TestBuiltinRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHeldLineOwnsItsBody: a line still held when its batch is done is
+// copied out of the tailer's buffer (whose other bytes memory.queue_bytes
+// no longer counts), alone or at the head of a group; lines that go out
+// within their batch are not copied.
+func TestHeldLineOwnsItsBody(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Multiline.Rule = "java"
+	p, _ := newTest(t, cfg)
+	chunk := []byte("first line\nsecond line\nERROR x\n\tat A.b(A.java:1)\n")
+	lines := linesOf(chunk, nil, event.Stdout)
+	inChunk := func(b []byte) bool {
+		for i := range chunk {
+			if len(b) > 0 && &b[0] == &chunk[i] {
+				return true
+			}
+		}
+		return false
+	}
+	// Point the bodies into the one chunk, as the tailer does.
+	off := 0
+	for i := range lines {
+		n := len(lines[i].Body)
+		lines[i].Body = chunk[off : off+n]
+		off += n + 1
+	}
+	out := p.Process(lines[:2])
+	if len(out) != 1 || !inChunk(out[0].Body) {
+		t.Fatalf("the first line, not held past its batch, should go out as read: %d records", len(out))
+	}
+	st := p.streams[streamKey{1, event.Stdout}]
+	if inChunk(st.g.first.Body) || string(st.g.first.Body) != "second line" {
+		t.Errorf("the held line still points into the chunk: %q", st.g.first.Body)
+	}
+	p.Process(lines[2:])
+	if inChunk(st.g.first.Body) || string(st.g.first.Body) != "ERROR x" {
+		t.Errorf("the held group's first line still points into the chunk: %q", st.g.first.Body)
+	}
+	rest := p.flush(time.Time{})
+	if len(rest) != 1 || string(rest[0].Body) != "ERROR x\n\tat A.b(A.java:1)" {
+		t.Errorf("the group: %d records", len(rest))
 	}
 }

@@ -68,6 +68,11 @@ type Processor struct {
 	swept   time.Time // last sweep of idle streams
 	held    map[*stream]struct{}
 	heldN   int // lines held in groups
+	// touched are the streams the batch being processed fed (serial
+	// numbers the batches): their held groups are made to own their
+	// first line at its end.
+	touched []*stream
+	serial  uint64
 
 	// pending maps a grouped record's cursor to its other lines' cursors,
 	// until the record is acknowledged.
@@ -211,6 +216,7 @@ func (p *Processor) Process(batch []event.Log) []event.Log {
 	}
 	var now time.Time
 	k := 0
+	p.serial++ // from 1: a new stream's batch is 0
 	for i := range batch {
 		l := batch[i] // batch[i] may be overwritten from here on (k <= i)
 		if l.Notice {
@@ -237,6 +243,10 @@ func (p *Processor) Process(batch []event.Log) []event.Log {
 			now = time.Now()
 		}
 		st := p.stream(streamKey{l.Cursor.Source, l.Stream})
+		if st.batch != p.serial {
+			st.batch = p.serial
+			p.touched = append(p.touched, st)
+		}
 		wasEmpty, res := st.g.empty(), st.g.res
 		rec, extra, ok, cut := st.add(&l, r.ml, r, p.lim, now)
 		if wasEmpty {
@@ -256,6 +266,12 @@ func (p *Processor) Process(batch []event.Log) []event.Log {
 		}
 	}
 	clear(batch[k:])
+	// What stays held past this batch must not keep the tailer's chunks.
+	for _, st := range p.touched {
+		st.g.own()
+	}
+	clear(p.touched)
+	p.touched = p.touched[:0]
 	if !now.IsZero() && now.Sub(p.swept) > streamIdle {
 		p.sweep(now)
 	}
