@@ -94,6 +94,7 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 	holdback := &event.Holdback{}
 	tailer, err := tail.New(cfg.Logs, logger, raw, tail.Options{
 		Excluder: enricher, Limits: limits, Registerer: reg, Holdback: holdback,
+		EndMarkers: cfg.Processing.Enabled(), // processing sends a file's held group when the file ends
 	})
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)

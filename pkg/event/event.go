@@ -81,6 +81,12 @@ type Log struct {
 	// the container wrote: processing passes it on untouched (no grouping,
 	// parsing, filter or masking), so it stays a record of its own.
 	Notice bool
+	// End marks a record that is not a line: the tailer will emit no more
+	// lines of the file Cursor.Source names on Stream (it was truncated,
+	// read to its end, or closed). Processing takes it as the end of what
+	// a multiline group of that file can wait for; it is never sent nor
+	// acknowledged. Only emitted when tail.Options.EndMarkers asks.
+	End bool
 
 	// The fields below are set only by processing (pkg/process); they are
 	// zero when it is not configured.

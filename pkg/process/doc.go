@@ -41,7 +41,10 @@
 //     next record, and the cut record is flagged truncated and counted
 //     (ferry_process_multiline_cut_total{reason}). A group is sent when its
 //     next line does not continue it, or flush_timeout after its last line,
-//     or when the input closes (shutdown). No input makes a group unbounded
+//     or when its file ends (the tailer's event.Log.End marker: truncated,
+//     read to its end after rotation, closed; no line can continue it and
+//     the tailer moves on), or when the input closes (shutdown). No input
+//     makes a group unbounded
 //     (FuzzGroup).
 //   - Order. Records of one file and stream keep their order. A group held
 //     for one stream does not hold back the other stream or other files, so
@@ -75,6 +78,7 @@
 // ferry_process_parsed_total{parser}, ferry_process_parse_failures_total{parser},
 // ferry_process_multiline_records_total, ferry_process_multiline_merged_lines_total,
 // ferry_process_multiline_cut_total{reason}, ferry_process_multiline_timeout_flushes_total,
+// ferry_process_multiline_end_flushes_total,
 // ferry_process_multiline_held_lines, ferry_process_unacked_grouped_records,
 // ferry_process_dropped_total{rule}, ferry_process_redactions_total{rule},
 // ferry_process_annotation_errors_total. Rule labels are the configured

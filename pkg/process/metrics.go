@@ -11,6 +11,7 @@ type metrics struct {
 	groups, merged   prometheus.Counter
 	cuts             *prometheus.CounterVec
 	timeoutFlushes   prometheus.Counter
+	endFlushes       prometheus.Counter
 	held             prometheus.Gauge
 	dropped          *prometheus.CounterVec
 	dropC            []prometheus.Counter
@@ -47,6 +48,10 @@ func newMetrics(p *Processor, reg prometheus.Registerer) *metrics {
 			Name: "ferry_process_multiline_cut_total",
 			Help: "Groups cut at a cap (flagged truncated; the next line starts a new record), by the cap reached.",
 		}, []string{"reason"}),
+		endFlushes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ferry_process_multiline_end_flushes_total",
+			Help: "Records sent because their file ended (truncated, read to its end after rotation, or closed) while their group waited for a next line.",
+		}),
 		timeoutFlushes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ferry_process_multiline_timeout_flushes_total",
 			Help: "Records sent because no further line came within multiline.flush_timeout.",
@@ -90,7 +95,7 @@ func newMetrics(p *Processor, reg prometheus.Registerer) *metrics {
 		m.redactC = append(m.redactC, m.redactions.WithLabelValues(r.name))
 	}
 	if reg != nil {
-		reg.MustRegister(m.parsed, m.failed, m.groups, m.merged, m.cuts, m.timeoutFlushes, m.held,
+		reg.MustRegister(m.parsed, m.failed, m.groups, m.merged, m.cuts, m.timeoutFlushes, m.endFlushes, m.held,
 			m.dropped, m.redactions, m.annotationErrors, m.pendingRecords)
 	}
 	return m

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/ferry-dev/ferry/pkg/event"
 )
 
@@ -85,5 +87,33 @@ func TestHeldLineOwnsItsBody(t *testing.T) {
 	rest := p.flush(time.Time{})
 	if len(rest) != 1 || string(rest[0].Body) != "ERROR x\n\tat A.b(A.java:1)" {
 		t.Errorf("the group: %d records", len(rest))
+	}
+}
+
+// TestEndMarkerSendsHeldGroup: the tailer's marker that a file's stream
+// has ended sends the group held for it at once (no flush timeout), and
+// only that one; the marker itself is not passed on.
+func TestEndMarkerSendsHeldGroup(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Multiline.Rule = "java"
+	cfg.Multiline.FlushTimeout = time.Hour
+	p, _ := newTest(t, cfg)
+	trace := linesOf([]byte("ERROR x\n\tat A.b(A.java:1)\n"), nil, event.Stdout)
+	other := linesOf([]byte("ERROR y\n"), nil, event.Stderr) // the same file's other stream
+	if out := p.Process(append(trace, other...)); len(out) != 0 {
+		t.Fatalf("%d records before the end", len(out))
+	}
+	out := p.Process([]event.Log{{End: true, Stream: event.Stdout, Cursor: event.Cursor{Source: 1}}})
+	if len(out) != 1 || out[0].End || out[0].Lines != 2 || string(out[0].Body) != "ERROR x\n\tat A.b(A.java:1)" {
+		t.Fatalf("after the end of stdout: %d records, first %+v", len(out), out)
+	}
+	if n := testutil.ToFloat64(p.m.endFlushes); n != 1 {
+		t.Errorf("end flushes %v, want 1", n)
+	}
+	if out := p.Process([]event.Log{{End: true, Stream: event.Stdout, Cursor: event.Cursor{Source: 2}}}); len(out) != 0 {
+		t.Errorf("another file's end sent %d records", len(out))
+	}
+	if rest := p.flush(time.Time{}); len(rest) != 1 || string(rest[0].Body) != "ERROR y" {
+		t.Errorf("stderr's group: %d records", len(rest))
 	}
 }

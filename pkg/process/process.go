@@ -219,6 +219,10 @@ func (p *Processor) Process(batch []event.Log) []event.Log {
 	p.serial++ // from 1: a new stream's batch is 0
 	for i := range batch {
 		l := batch[i] // batch[i] may be overwritten from here on (k <= i)
+		if l.End {
+			p.end(&l, batch, &k)
+			continue
+		}
 		if l.Notice {
 			// The agent's own record (a rate limit's summary): not part of
 			// the container's output, so never grouped into it.
@@ -277,6 +281,31 @@ func (p *Processor) Process(batch []event.Log) []event.Log {
 	}
 	p.flushCounts()
 	return batch[:k]
+}
+
+// end takes the tailer's marker that a file's stream has no more lines:
+// the group held for it is finished into batch[*k] (the marker's slot or
+// an earlier one), and the stream forgotten. The marker itself goes no
+// further.
+func (p *Processor) end(l *event.Log, batch []event.Log, k *int) {
+	key := streamKey{l.Cursor.Source, l.Stream}
+	st := p.streams[key]
+	if st == nil {
+		return
+	}
+	delete(p.streams, key)
+	if st.g.empty() {
+		return
+	}
+	delete(p.held, st)
+	res := st.g.res
+	rec, extra := st.g.finish(false)
+	p.heldN -= int(max(rec.Lines, 1))
+	p.m.endFlushes.Inc()
+	if p.finish(&rec, res, extra) {
+		batch[*k] = rec
+		*k++
+	}
 }
 
 // sweep forgets the streams idle for streamIdle with nothing held.

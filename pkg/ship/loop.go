@@ -115,6 +115,9 @@ func (l *loop) run(ctx context.Context) error {
 			}
 			now := time.Now().UnixNano()
 			for i := range ls {
+				if ls[i].End {
+					continue // a marker of the tailer's, not a record
+				}
 				l.add(l.encodeLog(&ls[i]), now)
 			}
 			// Every line is encoded into a record of its own: ship is the

@@ -113,6 +113,15 @@ func (t *Tailer) closeTracker(tr *tracker, superseded bool) {
 	defer t.mu.Unlock()
 	tr.closed = true
 	tr.superseded = tr.superseded || superseded
+	if t.opts.EndMarkers {
+		// After every line of the file (collect ran before): no more.
+		if t.batch == nil {
+			t.batch = event.NewBatch()
+		}
+		for _, s := range []event.Stream{event.Stdout, event.Stderr} {
+			t.batch = append(t.batch, event.Log{Path: tr.path, Stream: s, End: true, Cursor: event.Cursor{Source: tr.id}})
+		}
+	}
 	if tr.idle() {
 		delete(t.trackers, tr.id)
 		t.filesChanged.Store(true)

@@ -38,6 +38,7 @@ type rec struct {
 	cursor    event.Cursor
 	truncated bool
 	parseErr  bool
+	end       bool      // an end marker (Options.EndMarkers), not a line
 	at        time.Time // when the consumer received it
 }
 
@@ -121,16 +122,18 @@ func (r *runner) consume(out <-chan []event.Log) {
 				}
 				return
 			}
-			cs := make([]event.Cursor, len(b))
+			cs := make([]event.Cursor, 0, len(b))
 			r.mu.Lock()
 			body := 0
 			for _, l := range b {
 				body += len(l.Body)
 			}
 			r.maxBatch, r.maxBatchBody = max(r.maxBatch, len(b)), max(r.maxBatchBody, body)
-			for i, l := range b {
-				r.recs = append(r.recs, rec{path: l.Path, body: string(l.Body), stream: l.Stream, cursor: l.Cursor, truncated: l.Truncated, parseErr: l.ParseError, at: time.Now()})
-				cs[i] = l.Cursor
+			for _, l := range b {
+				r.recs = append(r.recs, rec{path: l.Path, body: string(l.Body), stream: l.Stream, cursor: l.Cursor, truncated: l.Truncated, parseErr: l.ParseError, end: l.End, at: time.Now()})
+				if !l.End { // a marker is never acknowledged
+					cs = append(cs, l.Cursor)
+				}
 			}
 			r.mu.Unlock()
 			if prev != nil {

@@ -476,3 +476,54 @@ func TestRotatedAwayUnderBackpressure(t *testing.T) {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestEndMarkers: with Options.EndMarkers, a file the tailer is done with
+// (truncated, or rotated and read to its end) is followed by one End
+// marker per stream, after its last line and carrying its source; without
+// the option there are none.
+func TestEndMarkers(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint(on), func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_a_uid1")
+			appendFile(t, path, lines(0, 10))
+			r := startRunner(t, testConfig(dir, state), Options{EndMarkers: on})
+			defer r.stop()
+			waitFor(t, 5*time.Second, "the first lines", func() bool { return len(seqs(r.snapshot())) == 10 })
+			must(t, os.Truncate(path, 0))
+			appendFile(t, path, lines(10, 12))
+			waitFor(t, 5*time.Second, "the lines after the truncation", func() bool { return len(seqs(r.snapshot())) == 12 })
+			must(t, os.Rename(path, path+".20261204-101500"))
+			appendFile(t, path, lines(12, 14))
+			waitFor(t, 5*time.Second, "the new file's lines", func() bool { return len(seqs(r.snapshot())) == 14 })
+			want := 0
+			if on {
+				want = 4 // the truncated file's content, then the rotated file
+				waitFor(t, 10*time.Second, "the rotated file's markers", func() bool {
+					n := 0
+					for _, x := range r.snapshot() {
+						if x.end {
+							n++
+						}
+					}
+					return n == want
+				})
+			}
+			var got []string
+			last := map[uint64]int{} // source -> index of its last line
+			for i, x := range r.snapshot() {
+				if !x.end {
+					last[x.cursor.Source] = i
+					continue
+				}
+				got = append(got, x.stream.String())
+				if i < last[x.cursor.Source] || x.body != "" || x.cursor.Offset != 0 {
+					t.Errorf("marker %d of source %d: before the file's last line (%d), or with a body or offset", i, x.cursor.Source, last[x.cursor.Source])
+				}
+			}
+			if len(got) != want {
+				t.Errorf("%d markers %v, want %d", len(got), got, want)
+			}
+		})
+	}
+}

@@ -32,6 +32,11 @@ type Options struct {
 	// Holdback names the files (by their cursors' Source) the sink cannot
 	// take more of now: they are not read until released. nil: none.
 	Holdback *event.Holdback
+	// EndMarkers asks for an event.Log with End set, per stream, after
+	// the last line of each file the tailer is done with (truncated, read
+	// to its end, closed): processing then sends at once what it held of
+	// that file instead of waiting for its flush timeout.
+	EndMarkers bool
 }
 
 // lineOverhead is what a line costs in memory beside its bytes: its record

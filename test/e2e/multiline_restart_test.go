@@ -47,7 +47,8 @@ func TestRestartMidTrace(t *testing.T) {
 			w := newRestartWorldWith(t, func(c *e2eharness.AgentConfig) {
 				// Long enough for the first agent to be stopped before the
 				// held trace goes out on its own. The last trace of each
-				// rotated file (nothing follows it) goes out after it.
+				// rotated file (nothing follows it) goes out when the agent
+				// is done with the file, not after it.
 				c.Processing = "{multiline: {rule: java, flush_timeout: 20s}}"
 			})
 			w.traces(w.path, 0, 100)
@@ -83,9 +84,12 @@ func TestRestartMidTrace(t *testing.T) {
 			w.traces(w.path, 200, 250)
 
 			p = w.agent.Start()
-			w.waitSeqs(0, 240, 90*time.Second)
+			w.waitSeqs(0, 240, 30*time.Second)
 			m, err := w.agent.Scrape()
 			must(t, err)
+			if v := m.Sum("ferry_process_multiline_end_flushes_total"); v < 2 {
+				t.Errorf("ferry_process_multiline_end_flushes_total = %v: the last traces of the two rotated files did not go out when their files ended", v)
+			}
 			for _, name := range []string{"ferry_tail_lost_bytes_total", "ferry_tail_lost_files_total", "ferry_tail_parse_errors_total",
 				"ferry_process_multiline_cut_total"} {
 				if v := m.Sum(name); v != 0 {
