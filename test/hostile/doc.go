@@ -23,6 +23,22 @@
 // TestOnePartitionRefuses (a partition refusing Produce stalled the pods of
 // the healthy ones; pkg/ship now holds and sends per destination).
 //
+// The attack on processing (process2_*_test.go) found twelve, each fixed
+// and guarded since: secrets shipped in clear (TestHostileRedactEscapedInMessage,
+// TestHostileRedactSecretInKey, TestHostileRedactEscapedInNestedField,
+// TestHostileRedactKeyedSecretInFields, TestHostileRedactCompoundKeyNames),
+// a JSON line of many keys costing CPU quadratic in them
+// (TestHostileJSONManyKeys), a parsed record dropped as too large where the
+// line alone was sent (TestHostileJSONParserDoublesRecord), a multiline cap
+// over the sink's record limit (TestHostileMultilineMaxBytesOverMessage), a
+// trace lost when its file was truncated or deleted while it was held
+// (TestHostileMultilineSourceEndsMidGroup), held lines keeping the tailer's
+// read chunks outside the memory budget (TestHostileHeldLinePinsChunk), and
+// rate-limit summaries grouped into the container's records
+// (TestHostileRateLimitSummaryMerged, TestHostileRateLimitSummariesOfTwoPods).
+// The attacks that held are kept beside them (TestMultiline*, TestJSONHostileLines,
+// TestRedactReplacementIsLiteral, TestFilterDropsEverything).
+//
 // Tests named TestHostile* that skip with "known: ..." reproduce a bug that
 // is still open: each failed on the code it was written against, and the
 // skip message says in one line what goes wrong. Remove the skip with the
