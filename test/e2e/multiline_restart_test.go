@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/e2eharness"
-	"github.com/ferry-dev/ferry/internal/simnode"
 )
 
 // traces appends CRI lines rr-seq=from..to-1 to path as Java stack traces
@@ -75,13 +74,7 @@ func TestRestartMidTrace(t *testing.T) {
 				t.Fatalf("SIGTERM: %v", err)
 			}
 
-			ts1, ts2 := w.path+".20261126-035509", w.path+".20261126-035510"
-			w.traces(w.path, 104, 150)
-			must(t, os.Rename(w.path, ts1))
-			w.traces(w.path, 150, 200)
-			must(t, os.Rename(w.path, ts2))
-			must(t, simnode.GzipFile(ts1))
-			w.traces(w.path, 200, 250)
+			w.rotateTwice(w.traces, 104)
 
 			p = w.agent.Start()
 			w.waitSeqs(0, 240, 30*time.Second)

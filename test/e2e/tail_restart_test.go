@@ -163,6 +163,21 @@ func (w *restartWorld) checkpoint() (e struct {
 	return e, false
 }
 
+// rotateTwice is what kubelet does to the file of a busy container while no
+// agent runs: write(path, from, to) appends lines from..149 to it, it is
+// renamed to 0.log.<ts1>; 150..199 go to a new 0.log, renamed to
+// 0.log.<ts2>; <ts1> is gzipped; 200..249 go to a new 0.log.
+func (w *restartWorld) rotateTwice(write func(path string, from, to int), from int) {
+	w.t.Helper()
+	ts1, ts2 := w.path+".20261126-035509", w.path+".20261126-035510"
+	write(w.path, from, 150)
+	must(w.t, os.Rename(w.path, ts1))
+	write(w.path, 150, 200)
+	must(w.t, os.Rename(w.path, ts2))
+	must(w.t, simnode.GzipFile(ts1))
+	write(w.path, 200, 250)
+}
+
 func head(s []int) []int { return s[:min(len(s), 10)] }
 
 // TestRestartAcrossRotation is the rolling update of a busy node: while the
@@ -194,13 +209,7 @@ func TestRestartAcrossRotation(t *testing.T) {
 			} else if err := p.Term(30 * time.Second); err != nil {
 				t.Fatalf("SIGTERM: %v", err)
 			}
-			ts1, ts2 := w.path+".20261126-035509", w.path+".20261126-035510"
-			w.lines(w.path, 100, 150)
-			must(t, os.Rename(w.path, ts1))
-			w.lines(w.path, 150, 200)
-			must(t, os.Rename(w.path, ts2))
-			must(t, simnode.GzipFile(ts1))
-			w.lines(w.path, 200, 250)
+			w.rotateTwice(w.lines, 100)
 
 			p = w.agent.Start()
 			w.waitSeqs(0, 250, 30*time.Second)

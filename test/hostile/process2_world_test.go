@@ -82,17 +82,9 @@ func consumeFull(t *testing.T, addr string) *fullRecords {
 	return fr
 }
 
-func (fr *fullRecords) all() []fullRec {
-	fr.mu.Lock()
-	defer fr.mu.Unlock()
-	return append([]fullRec(nil), fr.recs...)
-}
+func (fr *fullRecords) all() []fullRec { return lockedCopy(&fr.mu, &fr.recs) }
 
-func (fr *fullRecords) invalid() []string {
-	fr.mu.Lock()
-	defer fr.mu.Unlock()
-	return append([]string(nil), fr.bad...)
-}
+func (fr *fullRecords) invalid() []string { return lockedCopy(&fr.mu, &fr.bad) }
 
 // with returns the records whose message contains s.
 func (fr *fullRecords) with(s string) []fullRec {

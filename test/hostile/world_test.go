@@ -232,17 +232,16 @@ func (w *world) check(from, to int, dupsOK bool) {
 	}
 }
 
-func (w *world) badRecords() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.bad...)
-}
+func (w *world) badRecords() []string { return lockedCopy(&w.mu, &w.bad) }
 
 // records returns a copy of every record consumed so far.
-func (w *world) records() []rec {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]rec(nil), w.recs...)
+func (w *world) records() []rec { return lockedCopy(&w.mu, &w.recs) }
+
+// lockedCopy copies *s while holding mu (a consumer appends to it).
+func lockedCopy[T any](mu *sync.Mutex, s *[]T) []T {
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]T(nil), (*s)...)
 }
 
 // stop sends SIGTERM and fails the test unless the agent exits 0 in time.
