@@ -2,7 +2,6 @@ package hostile
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -10,14 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/ferry-dev/ferry/internal/e2eharness"
 )
 
 // The attacks on the processing stage (processing: in the config) share
-// a world with processing configured and a second consumer that keeps
-// every record whole (level, fields, lines).
+// a world with processing configured whose consumer also keeps every
+// record whole (level, fields, lines).
 
 // procWorld is a world whose config has the given processing section
 // (YAML lines indented by two spaces under "processing:").
@@ -27,8 +24,9 @@ func procWorld(t *testing.T, processing string, o worldOpt) (*world, *fullRecord
 	if !strings.HasSuffix(o.top, "\n") {
 		o.top += "\n"
 	}
-	w := newWorld(t, o)
-	return w, consumeFull(t, w.broker.Addr())
+	fr := &fullRecords{}
+	o.record = fr.add // the world's own consumer: a sentinel it saw means fr has what came before
+	return newWorld(t, o), fr
 }
 
 // fullRec is one shipped record as its consumer decodes it.
@@ -50,36 +48,20 @@ type fullRecords struct {
 	bad  []string
 }
 
-func consumeFull(t *testing.T, addr string) *fullRecords {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(e2eharness.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
-		kgo.FetchMaxPartitionBytes(8<<20), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
-	must(t, err)
-	fr := &fullRecords{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer cl.Close()
-		for ctx.Err() == nil {
-			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-				var x fullRec
-				dec := json.NewDecoder(bytes.NewReader(r.Value))
-				dec.UseNumber() // 1e999999 is JSON; not a float64
-				err := dec.Decode(&x)
-				fr.mu.Lock()
-				defer fr.mu.Unlock()
-				if err != nil || !json.Valid(r.Value) {
-					fr.bad = append(fr.bad, fmt.Sprintf("%v: %.300q", err, r.Value))
-					return
-				}
-				x.Raw = string(r.Value)
-				fr.recs = append(fr.recs, x)
-			})
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return fr
+// add keeps one record's value (the world's consumer calls it).
+func (fr *fullRecords) add(value []byte) {
+	var x fullRec
+	dec := json.NewDecoder(bytes.NewReader(value))
+	dec.UseNumber() // 1e999999 is JSON; not a float64
+	err := dec.Decode(&x)
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if err != nil || !json.Valid(value) {
+		fr.bad = append(fr.bad, fmt.Sprintf("%v: %.300q", err, value))
+		return
+	}
+	x.Raw = string(value)
+	fr.recs = append(fr.recs, x)
 }
 
 func (fr *fullRecords) all() []fullRec { return lockedCopy(&fr.mu, &fr.recs) }

@@ -87,6 +87,9 @@ type worldOpt struct {
 	top    string      // YAML replacing "hostmetrics: {enabled: false}\n"
 	broker []kfake.Opt // broker options
 	edit   func(yaml string) string
+	// record, when set, also gets every record's value, from the same
+	// consumer (so it holds every record before a sentinel that was seen).
+	record func(value []byte)
 }
 
 func newWorld(t *testing.T, o worldOpt) *world {
@@ -115,12 +118,13 @@ func newWorld(t *testing.T, o worldOpt) *world {
 		s = o.edit(s)
 	}
 	must(t, os.WriteFile(w.agent.Config, []byte(s), 0o644))
-	w.consume()
+	w.consume(o.record)
 	return w
 }
 
-// consume reads the logs topic from its start with franz-go until cleanup.
-func (w *world) consume() {
+// consume reads the logs topic from its start with franz-go until cleanup,
+// handing each record's value to also, if set, before it is counted.
+func (w *world) consume(also func([]byte)) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(w.broker.Addr()), kgo.ConsumeTopics(e2eharness.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.FetchMaxPartitionBytes(8<<20), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
@@ -132,6 +136,9 @@ func (w *world) consume() {
 		defer cl.Close()
 		for ctx.Err() == nil {
 			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				if also != nil {
+					also(r.Value)
+				}
 				var x rec
 				w.mu.Lock()
 				defer w.mu.Unlock()
