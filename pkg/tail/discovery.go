@@ -83,7 +83,7 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 	}
 	t.pruneAnchors()
 	for _, p := range t.cfg.Include {
-		ms, err := filepath.Glob(p)
+		ms, err := glob(p, t.progress)
 		if err != nil {
 			continue
 		}

@@ -649,7 +649,7 @@ func (t *Tailer) watch() {
 				want[d] = true
 				break
 			}
-			ms, _ := filepath.Glob(d)
+			ms, _ := glob(d, t.progress)
 			for _, m := range ms {
 				want[m] = true
 			}
@@ -659,6 +659,7 @@ func (t *Tailer) watch() {
 		if t.watcher.Watching(d) {
 			continue
 		}
+		t.progress() // health.go: a watch per directory, thousands at start
 		if err := t.watcher.Add(d); err != nil {
 			if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 				t.warnOnce("watch", "cannot watch a directory; new files there are found by rescan", "dir", d, "err", err)
