@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -301,5 +302,47 @@ func TestUnescapeASCII(t *testing.T) {
 		if (want == "" && got != nil) || (want != "" && string(got) != want) {
 			t.Errorf("unescapeASCII(%s) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestRedactKeepsWhatIsNoSecret: the api_key rule masks a quoted value
+// whole (spaces, commas, an escaped quote) and nothing after it; a JSON
+// flag or count after a secret's key name, an object under such a key,
+// and escapes of a plain-text line are left as they are; two secrets used
+// as keys stay two fields.
+func TestRedactKeepsWhatIsNoSecret(t *testing.T) {
+	for _, c := range []struct{ parser, line, want string }{
+		{"json", `{"msg":"created","password":"correct horse, battery"}`, `{"msg":"created","password":"[REDACTED]"}`},
+		{"json", `{"DB_PASSWORD":"Xk9\"pQ2zz81","n":1}`, `{"DB_PASSWORD":"[REDACTED]","n":1}`},
+		{"json", `{"has_password":true,"max_token":4096,"secret":null}`, `{"has_password":true,"max_token":4096,"secret":null}`},
+		{"json", `{"msg":"Reconciling","Secret":{"name":"db-creds"}}`, `{"msg":"Reconciling","Secret":{"name":"db-creds"}}`},
+		{"", `pattern=[\u0041-\u005A]+ api_key=9f8e7d6c5b4a`, `pattern=[\u0041-\u005A]+ api_key=[REDACTED]`},
+		{"", `pin=12345678 password: 'two words'`, `pin=12345678 password: '[REDACTED]'`},
+	} {
+		cfg := DefaultConfig()
+		cfg.Parser.Format = c.parser
+		cfg.Redact.Builtins = []string{"api_key", "email"}
+		p, _ := newTest(t, cfg)
+		out := runAll(p, linesOf([]byte(c.line+"\n"), nil, event.Stdout), 1)
+		if string(out[0].Body) != c.want {
+			t.Errorf("%s\nshipped %s\nwant    %s", c.line, out[0].Body, c.want)
+		}
+		for _, f := range out[0].Fields {
+			if f.Key == "Secret" && (!f.Raw || f.Value != `{"name":"db-creds"}`) {
+				t.Errorf("fields.Secret = %q (raw %v): an object under a secret's key name is no secret", f.Value, f.Raw)
+			}
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Parser.Format = "json"
+	cfg.Redact.Builtins = []string{"email"}
+	p, _ := newTest(t, cfg)
+	out := runAll(p, linesOf([]byte(`{"bob@example.com":"admin","carol@example.com":"viewer"}`+"\n"), nil, event.Stdout), 1)
+	var keys []string
+	for _, f := range out[0].Fields {
+		keys = append(keys, f.Key+"="+f.Value)
+	}
+	if want := []string{"[REDACTED]=admin", "[REDACTED]#2=viewer"}; !slices.Equal(keys, want) {
+		t.Errorf("fields %v, want %v", keys, want)
 	}
 }

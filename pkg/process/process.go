@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -433,17 +434,19 @@ func (p *Processor) redact(l *event.Log) {
 	if b, ok := p.redactText(l.Body); ok {
 		l.Body = b
 	}
+	keyMasked := false
 	for i := range l.Fields {
 		f := &l.Fields[i]
 		for _, r := range p.redactions {
-			if r.keyed != nil && r.keyed(f.Key) && f.Value != "" && f.Value != p.repl {
-				// A secret known by its key (password, access_token):
-				// the whole value.
-				f.Value, f.Raw = p.repl, false
+			if r.keyed != nil && !f.Raw && f.Value != "" && f.Value != p.repl && r.keyed(f.Key) {
+				// A secret known by its key (password, access_token): the
+				// whole string. Not an object or a number under such a key
+				// (a Secret's reference, a lexer's token, a count).
+				f.Value = p.repl
 				r.n++
 			}
 			if k, ok := r.redactString(f.Key, p.repl); ok {
-				f.Key = k // a secret used as a key (an address, a key id)
+				f.Key, keyMasked = k, true // a secret used as a key (an address, a key id)
 			}
 		}
 		if f.Raw {
@@ -458,16 +461,41 @@ func (p *Processor) redact(l *event.Log) {
 			}
 		}
 	}
+	if keyMasked {
+		uniqueKeys(l.Fields)
+	}
+}
+
+// uniqueKeys renames the second and later fields of a key (masked keys
+// can become equal: two addresses used as keys) "<key>#2", "#3"..., so
+// that no value is lost to a decoder that keeps one per key.
+func uniqueKeys(fs []event.Field) {
+	seen := make(map[string]int, len(fs))
+	for i := range fs {
+		k := fs[i].Key
+		n := seen[k] + 1
+		seen[k] = n
+		for n > 1 {
+			alt := k + "#" + strconv.Itoa(n)
+			if seen[alt] == 0 {
+				fs[i].Key = alt
+				seen[alt] = 1
+				break
+			}
+			n++
+		}
+	}
 }
 
 // redactText masks every rule's secrets in b (a message, or a parsed
-// field's JSON text) and returns b itself when there were none. Text with
-// JSON escapes of ASCII characters is looked at with them written out, so
-// that bob\u0040example.com or \u0026token=... is found; that form is
-// shipped only when something in it was masked. b is never modified.
+// field's JSON text) and reports whether there were any. JSON text with
+// escapes of ASCII characters is looked at with them written out, so that
+// bob\u0040example.com or \u0026token=... is found; that form (the same
+// JSON to a decoder) is shipped only when something in it was masked.
+// Text that is not JSON is looked at as it is. b is never modified.
 func (p *Processor) redactText(b []byte) ([]byte, bool) {
 	text, masked := b, false
-	if u := unescapeASCII(b); u != nil {
+	if u := unescapeASCII(b); u != nil && json.Valid(b) {
 		text = u
 	}
 	for _, r := range p.redactions {

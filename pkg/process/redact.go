@@ -42,17 +42,83 @@ type builtinRedaction struct {
 // DB_PASSWORD, AWS_SECRET_ACCESS_KEY).
 const secretKeys = `(?:[A-Za-z0-9]+[_-])*(?:api[_-]?key|access[_-]?key|secret(?:[_-]?key)?|token|passw(?:or)?d|pwd)`
 
-var secretKey = regexp.MustCompile(`(?i)^` + secretKeys + `$`)
+var (
+	secretKey    = regexp.MustCompile(`(?i)^` + secretKeys + `$`)
+	secretKeySep = regexp.MustCompile(`(?i)\b` + secretKeys + `\b["']?\s*([:=])\s*`)
+)
+
+// findKeyed finds the values of the api_key rule: after each key naming a
+// secret and its separator, a quoted value's inside (up to the closing
+// quote that is not escaped, so a passphrase with spaces, commas or an
+// escaped quote is masked whole and JSON stays JSON), or an unquoted run
+// of at least 4 bytes up to a space or one of , ; & } ] ) and quotes. A
+// JSON literal (true, false, null) or a number after a colon is a flag or
+// a count, not a secret.
+func findKeyed(dst [][2]int, b []byte) [][2]int {
+	for _, m := range secretKeySep.FindAllSubmatchIndex(b, -1) {
+		i, colon := m[1], b[m[2]] == ':'
+		if i >= len(b) {
+			continue
+		}
+		if q := b[i]; q == '"' || q == '\'' {
+			j := i + 1
+			for j < len(b) && b[j] != q {
+				if b[j] == '\\' && q == '"' {
+					j++
+				}
+				j++
+			}
+			if j < len(b) && j > i+1 {
+				dst = append(dst, [2]int{i + 1, j})
+			}
+			continue
+		}
+		j := i
+		for j < len(b) && !unquotedEnd(b[j]) {
+			j++
+		}
+		v := b[i:j]
+		if len(v) < 4 || string(v) == "true" || string(v) == "false" || string(v) == "null" || (colon && isNumber(v)) {
+			continue
+		}
+		dst = append(dst, [2]int{i, j})
+	}
+	return dst
+}
+
+func unquotedEnd(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', '"', '\'', ',', ';', '&', '}', ']', ')':
+		return true
+	}
+	return false
+}
+
+// isNumber reports whether v is a JSON number's characters.
+func isNumber(v []byte) bool {
+	for _, c := range v {
+		if !isDigit(c) && c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' {
+			return false
+		}
+	}
+	return len(v) > 0
+}
 
 var builtinRedactions = map[string]*builtinRedaction{
 	// Authorization: Bearer <token>
 	"bearer": {pattern: `(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]+=*)`,
 		pre: func(b []byte) bool { return containsFold(b, "bearer") }},
 	// api_key=..., "password": "...", token: ...
-	"api_key": {pattern: `(?i)\b` + secretKeys + `\b["']?\s*[:=]\s*["']?(?P<secret>[^\s"',;&]{4,})`,
+	// The value is what follows the key and its separator: a quoted
+	// string whole (escapes included), or an unquoted run of 4 or more
+	// bytes up to a space or , ; & } ] ) (findKeyed). JSON's true, false,
+	// null and a number after a colon are not secrets (has_password: true,
+	// max_token: 4096).
+	"api_key": {pattern: `(?i)\b` + secretKeys + `\b["']?\s*[:=]\s*(?P<secret>"(?:[^"\\]|\\.)*"|'[^']*'|[^\s"',;&}\])]{4,})`,
 		pre: func(b []byte) bool {
 			return bytes.IndexAny(b, ":=") >= 0 && apiKeyWords.in(b)
 		},
+		find:  findKeyed,
 		keyed: secretKey.MatchString},
 	// AWS access key ids.
 	"aws_key": {pattern: `\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`,
