@@ -156,13 +156,17 @@ func (l *loop) encodeLog(e *event.Log) rec {
 	s := l.s
 	r := rec{cursor: e.Cursor, readAt: e.ReadAt, isLog: true, path: e.Path}
 	l.scratch = l.enc.appendLog(l.scratch[:0], e)
-	if len(e.Fields) > 0 && len(l.scratch)+podUIDLen(e) > s.maxMsg {
+	keyLen := 0
+	if s.route != nil && s.keyPodUID && e.Meta != nil {
+		keyLen = len(e.Meta.PodUID) // appended below
+	}
+	if len(e.Fields) > 0 && len(l.scratch)+keyLen > s.maxMsg {
 		// The parsed fields (with keep_original, the message a second
 		// time) made it too large: without them, as without a parser.
 		short := *e
 		short.Fields = nil
 		l.scratch = l.enc.appendLog(l.scratch[:0], &short)
-		if len(l.scratch)+podUIDLen(e) <= s.maxMsg { // else too large anyway: add drops it
+		if len(l.scratch)+keyLen <= s.maxMsg { // else too large anyway: add drops it
 			s.m.fieldsOmitted.Inc()
 			s.logDrop("record sent without its parsed fields: with them it is larger than the largest record the sink takes (kafka.max_message_bytes)",
 				"record", r.kind(), "limit", s.maxMsg, "file", r.path, "offset", r.cursor.Offset)
@@ -180,14 +184,6 @@ func (l *loop) encodeLog(e *event.Log) rec {
 		}
 	}
 	return r
-}
-
-// podUIDLen bounds the key a log record gets (its pod's UID, when keyed).
-func podUIDLen(e *event.Log) int {
-	if e.Meta == nil {
-		return 0
-	}
-	return len(e.Meta.PodUID)
 }
 
 // encodeMetric encodes a metric record (into l.scratch; keyed by node
