@@ -308,8 +308,9 @@ func (c Config) Validate() error {
 		add("logs.max_line_bytes", "must not exceed sink.kafka.max_message_bytes (%d): a line that long could never be sent", k.MaxMessageBytes)
 	}
 	if k, ml := c.Sink.Kafka, c.Processing.Multiline; k != nil && c.Sink.File == nil && c.Sink.Stdout == nil && k.MaxMessageBytes > 0 &&
-		(ml.Rule != "" || c.Processing.Annotations.Multiline) && ml.MaxBytes > k.MaxMessageBytes {
-		add("processing.multiline.max_bytes", "must not exceed sink.kafka.max_message_bytes (%d): a group that large could never be sent (a trace cut at max_bytes goes on in the next record; one over max_message_bytes would be dropped whole)", k.MaxMessageBytes)
+		(ml.Rule != "" || c.Processing.Annotations.Multiline) && ml.MaxBytes > multilineRoom(k.MaxMessageBytes) {
+		add("processing.multiline.max_bytes", "must not exceed %d, two thirds of sink.kafka.max_message_bytes (%d) less 4 KiB: a group's record is its lines JSON-escaped (a tab, a newline, a quote take two bytes) inside the record's metadata, and a record over max_message_bytes is dropped whole (a trace cut at max_bytes goes on in the next record)",
+			multilineRoom(k.MaxMessageBytes), k.MaxMessageBytes)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		add("http.listen", "must be host:port, got %q", c.HTTP.Listen)
@@ -387,6 +388,11 @@ func readBack(path string, include, exclude []string) (int, string, bool) {
 	}
 	return 0, "", false
 }
+
+// multilineRoom is the largest multiline.max_bytes whose records fit in
+// max_message_bytes: room for JSON escapes (up to half again the bytes)
+// and 4 KiB of metadata.
+func multilineRoom(maxMessage int) int { return (maxMessage - 4096) * 2 / 3 }
 
 // durationBounds are the accepted ranges of every interval and timeout.
 func (c Config) durationBounds() []bound[time.Duration] {

@@ -202,6 +202,8 @@ func TestValidateMultilineMaxBytes(t *testing.T) {
 		{"over, rule", "{multiline: {rule: java, max_bytes: 2097152}}", true},
 		{"over, annotations", "{multiline: {max_bytes: 2097152}, annotations: {multiline: true}}", true},
 		{"default", "{multiline: {rule: java}}", false},
+		{"at the limit", "{multiline: {rule: java, max_bytes: 1000000}}", true},
+		{"within the room", "{multiline: {rule: java, max_bytes: 663000}}", false},
 		{"over, unused", "{multiline: {max_bytes: 2097152}}", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

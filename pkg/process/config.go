@@ -42,7 +42,9 @@ type MultilineConfig struct {
 	// one is flagged truncated and counted. Default: 1000.
 	MaxLines int `yaml:"max_lines"`
 	// MaxBytes caps a group's message (lines plus newlines) the same way.
-	// Default: 524288 (512 KiB).
+	// The agent refuses more than two thirds of the sink's
+	// max_message_bytes less 4 KiB (room for JSON escapes and the
+	// record's metadata). Default: 524288 (512 KiB).
 	MaxBytes int `yaml:"max_bytes"`
 }
 

@@ -19,7 +19,9 @@
 // and stream, so after the tailer merged CRI and Docker partial lines), and
 // for each record that comes out: parsing, level, filters, redaction.
 // Records the agent writes itself (event.Log.Notice: a rate limit's summary
-// of the lines it dropped) pass through untouched, as records of their own.
+// of the lines it dropped) are excluded and filtered like their
+// container's records, and otherwise pass through untouched, as records of
+// their own.
 //
 // # Guarantees
 //

@@ -224,17 +224,20 @@ func (p *Processor) Process(batch []event.Log) []event.Log {
 			p.end(&l, batch, &k)
 			continue
 		}
-		if l.Notice {
-			// The agent's own record (a rate limit's summary): not part of
-			// the container's output, so never grouped into it.
-			batch[k] = l
-			k++
-			continue
-		}
 		r := p.resolve(l.Meta)
 		if r.exclude[l.Stream&1] {
 			p.dropAn++
 			p.drop(&l, nil)
+			continue
+		}
+		if l.Notice {
+			// The agent's own record (a rate limit's summary) about the
+			// container: excluded and filtered like its records, never
+			// grouped, parsed or masked.
+			if !p.filteredOut(&l, nil) {
+				batch[k] = l
+				k++
+			}
 			continue
 		}
 		if r.ml == nil {
@@ -342,24 +345,8 @@ func (p *Processor) finish(l *event.Log, r *resolved, extra []event.Cursor) bool
 	if l.Level == "" && p.cfg.Parser.DetectLevel {
 		l.Level = detectLevel(l.Body)
 	}
-	if len(p.filters) > 0 || p.cfg.FilterDefault == "drop" {
-		keep := p.cfg.FilterDefault == "keep"
-		var by *filter
-		for _, f := range p.filters {
-			if f.match(l) {
-				keep, by = !f.drop, f
-				break
-			}
-		}
-		if !keep {
-			if by != nil {
-				by.n++
-			} else {
-				p.dropDefault++
-			}
-			p.drop(l, extra)
-			return false
-		}
+	if p.filteredOut(l, extra) {
+		return false
 	}
 	p.redact(l)
 	if extra != nil {
@@ -368,6 +355,33 @@ func (p *Processor) finish(l *event.Log, r *resolved, extra []event.Cursor) bool
 		p.mu.Unlock()
 		p.npend.Add(1)
 	}
+	return true
+}
+
+// filteredOut applies the filters to l: the first that matches decides,
+// else filter_default. A dropped record is counted by rule and
+// acknowledged with extra, the cursors of its other lines.
+func (p *Processor) filteredOut(l *event.Log, extra []event.Cursor) bool {
+	if len(p.filters) == 0 && p.cfg.FilterDefault != "drop" {
+		return false
+	}
+	keep := p.cfg.FilterDefault == "keep"
+	var by *filter
+	for _, f := range p.filters {
+		if f.match(l) {
+			keep, by = !f.drop, f
+			break
+		}
+	}
+	if keep {
+		return false
+	}
+	if by != nil {
+		by.n++
+	} else {
+		p.dropDefault++
+	}
+	p.drop(l, extra)
 	return true
 }
 
@@ -508,7 +522,9 @@ func (p *Processor) redactText(b []byte) ([]byte, bool) {
 
 // drop acknowledges a record that will not be sent.
 func (p *Processor) drop(l *event.Log, extra []event.Cursor) {
-	p.drops = append(p.drops, l.Cursor)
+	if l.Cursor != (event.Cursor{}) { // a notice may have none
+		p.drops = append(p.drops, l.Cursor)
+	}
 	p.drops = append(p.drops, extra...)
 }
 

@@ -275,23 +275,25 @@ func TestIdleStreamsForgotten(t *testing.T) {
 // TestNoticePassesThrough: the agent's own records (a rate limit's summary,
 // event.Log.Notice) are never grouped into the container's lines (not even
 // by a rule that takes any undated line along), nor with each other when
-// they carry no cursor, and no parser, filter or mask touches them.
+// they carry no cursor, and no parser or mask touches them; the filters
+// drop them with their pod's records.
 func TestNoticePassesThrough(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Multiline = MultilineConfig{Rule: "dated", Custom: []CustomRule{{Name: "dated", Start: `^\d{4}-`}},
 		FlushTimeout: time.Second, MaxLines: 100, MaxBytes: 1 << 20}
 	cfg.Parser.Format = "json"
-	cfg.Filters = []FilterRule{{Name: "no-stderr", Action: "drop", Stream: "stderr", Message: "ferry|working"}}
+	cfg.Filters = []FilterRule{{Name: "no-c", Action: "drop", Namespaces: []string{"c"}}}
 	cfg.Redact.Builtins = []string{"email"}
 	p, _ := newTest(t, cfg)
 	a, b := &event.Meta{Namespace: "a", Pod: "pa"}, &event.Meta{Namespace: "b", Pod: "pb"}
+	c := &event.Meta{Namespace: "c", Pod: "pc"} // filtered out: its notice too
 	notice := func(m *event.Meta, src uint64) event.Log {
 		return event.Log{Body: []byte("ferry: 5 lines of this container dropped by its rate limit, ops@example.com"), Meta: m,
 			Stream: event.Stderr, Notice: true, Cursor: event.Cursor{Source: src, Offset: 99}}
 	}
 	lines := []event.Log{
 		{Body: []byte("2026-12-04 20:50:00 working"), Meta: a, Stream: event.Stdout, Cursor: event.Cursor{Source: 1, Offset: 10}},
-		notice(a, 1), notice(a, 0), notice(b, 0),
+		notice(a, 1), notice(a, 0), notice(b, 0), notice(c, 0),
 		{Body: []byte("2026-12-04 20:50:01 calm"), Meta: a, Stream: event.Stdout, Cursor: event.Cursor{Source: 1, Offset: 20}},
 	}
 	out := runAll(p, lines, len(lines))
