@@ -24,7 +24,12 @@ import (
 // through the node at the disk's pace; on a slower disk (4 ms an open)
 // the gap passes the chart's liveness budget (6 failures, 10 s apart) and
 // the kubelet restarts the agent, which starts the same scan again.
+//
+// It takes over a minute and needs strace: it runs with FERRY_HOSTILE=1.
+// TestGlob and TestStartupScanHeartbeat (pkg/tail) guard the fix in every
+// run.
 func TestAttackStartupScanSlowDiskHealthz(t *testing.T) {
+	guarded(t)
 	if _, err := exec.LookPath("strace"); err != nil {
 		t.Fatalf("strace is needed to slow the agent's opens: %v", err)
 	}
