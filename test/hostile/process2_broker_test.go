@@ -3,6 +3,7 @@ package hostile
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,22 +43,29 @@ func TestMultilineBrokerDownAtShutdown(t *testing.T) {
 	w.check(0, 12, true)
 }
 
-// TestMultilineSlowBroker: the broker answers Produce 2.5 s late while
-// write_timeout is 1 s (it stores what it answers late), for a few
-// seconds, while a container writes Java traces between plain lines.
+// TestMultilineSlowBroker: the broker holds its Produce answers past
+// write_timeout (1 s) until the agent has retried (it stores what it
+// answers late), while a container writes Java traces between plain lines.
 // Retries may duplicate records (at least once), but every trace arrives
 // whole, no line is lost, nothing stays unacknowledged (the checkpoint
 // reaches the end of the file, no grouped record waits for its ack) and
 // the counters balance.
 func TestMultilineSlowBroker(t *testing.T) {
+	// Produce requests are held, once slow is set, until the agent timed
+	// out on one and retried (its retry counter moved): late answers by an
+	// event, not by a clock.
 	var slow atomic.Bool
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	answer := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(answer)
 	w, fr := procWorld(t, "  multiline: {rule: java, flush_timeout: 300ms}\n",
 		worldOpt{sink: []string{"write_timeout: 1s", "retry: {backoff_min: 100ms, backoff_max: 1s}"}})
 	c := w.broker.Cluster()
 	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		if slow.Load() {
-			c.SleepControl(func() { time.Sleep(2500 * time.Millisecond) })
+			c.SleepControl(func() { <-release })
 		}
 		return nil, nil, false
 	})
@@ -79,6 +87,7 @@ func TestMultilineSlowBroker(t *testing.T) {
 		return w.metric("ferry_ship_retries_total") > 0
 	})
 	slow.Store(false)
+	answer()
 	w.waitSeqs(100, 120, 60*time.Second)
 	w.waitSeqs(200, 220, 60*time.Second)
 	w.raw(w.path, cri("stdout", "h-seq=121 last"))
