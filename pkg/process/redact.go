@@ -47,6 +47,11 @@ var (
 	secretKeySep = regexp.MustCompile(`(?i)\b` + secretKeys + `\b["']?\s*([:=])\s*`)
 )
 
+// isSecretKey reports whether a parsed field's key names a secret. It runs
+// for every string field of every record: the word table rules out most
+// keys before the expression.
+func isSecretKey(k string) bool { return apiKeyWords.in(unsafeBytes(k)) && secretKey.MatchString(k) }
+
 // findKeyed finds the values of the api_key rule: after each key naming a
 // secret and its separator, a quoted value's inside (up to the closing
 // quote that is not escaped, so a passphrase with spaces, commas or an
@@ -119,7 +124,7 @@ var builtinRedactions = map[string]*builtinRedaction{
 			return bytes.IndexAny(b, ":=") >= 0 && apiKeyWords.in(b)
 		},
 		find:  findKeyed,
-		keyed: secretKey.MatchString},
+		keyed: isSecretKey},
 	// AWS access key ids.
 	"aws_key": {pattern: `\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`,
 		pre: func(b []byte) bool { return bytes.Contains(b, []byte("AKIA")) || bytes.Contains(b, []byte("ASIA")) }},
