@@ -311,6 +311,16 @@ func (b *bucket) refill(now time.Time) {
 	}
 }
 
+// full says whether the bucket holds its burst (refilled to now): one made
+// now would be the same. A nil bucket (no limit) is full.
+func (b *bucket) full(now time.Time) bool {
+	if b == nil {
+		return true
+	}
+	b.refill(now)
+	return b.tokens >= b.burst
+}
+
 // avail is the whole tokens there are (MaxInt64 without a limit).
 func (b *bucket) avail() int64 {
 	if b == nil {

@@ -635,9 +635,51 @@ func TestAggregatesShared(t *testing.T) {
 	for _, f := range fs {
 		tl.releaseLimiter(f)
 	}
+	// Kept until the next tick finds their buckets full (nothing was
+	// taken from them here).
+	tl.limitTick(time.Now())
 	if len(tl.aggregates) != 0 || len(tl.limiters) != 0 {
 		t.Errorf("after the last container: %d aggregates, %d limiters", len(tl.aggregates), len(tl.limiters))
 	}
+}
+
+// TestLimiterOutlivesRotation: a container's budget is not renewed when its
+// file is closed and its next one opened (a rotation whose rotated file
+// was read to its end first): the limiter is kept, with what was taken
+// from it, until its buckets are full again, and only then forgotten.
+func TestLimiterOutlivesRotation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.RateLimit.Default = RateLimit{LinesPerSecond: 100, Policy: PolicyDrop}
+		cfg.RateLimit.PerPod = RateLimit{LinesPerSecond: 1000}
+		tl, err := New(cfg, nil, make(chan<- []event.Log), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &follower{}
+		f.dec.path = "/l/shop_a_u1/app/0.log"
+		f.lim = tl.limiterFor(f, time.Now())
+		l := f.lim
+		l.lines.take(100) // the burst spent
+		l.pod.lines.take(500)
+		tl.releaseLimiter(f)
+		tl.limitTick(time.Now())
+		next := &follower{}
+		next.dec.path = f.dec.path
+		next.lim = tl.limiterFor(next, time.Now())
+		if next.lim != l || l.lines.avail() != 0 {
+			t.Fatalf("the next file got a new budget: same limiter %v, %d lines available, want 0", next.lim == l, l.lines.avail())
+		}
+		tl.releaseLimiter(next)
+		time.Sleep(500 * time.Millisecond)
+		if tl.limitTick(time.Now()); len(tl.limiters) != 1 {
+			t.Fatalf("forgotten with its bucket half full")
+		}
+		time.Sleep(600 * time.Millisecond) // its own bucket is full; the pod's (500 of 1000 taken at 1000/s) too
+		if tl.limitTick(time.Now()); len(tl.limiters) != 0 || len(tl.aggregates) != 0 {
+			t.Errorf("%d limiters, %d aggregates once their buckets are full, want none", len(tl.limiters), len(tl.aggregates))
+		}
+	})
 }
 
 // quietLatencies runs 50 quiet containers (one line each per 100ms) for 5
