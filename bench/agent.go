@@ -160,6 +160,12 @@ func startAgent(bin, dir, include, startAt string, s *sink, en *enrichOn, proc *
 // include followed from startAt, shipping to s, enrichment as en says, the
 // HTTP server on addr.
 func agentConfig(dir, include, startAt string, s *sink, en *enrichOn, addr string) string {
+	return agentConfigLogs(dir, include, startAt, s, en, addr, "")
+}
+
+// agentConfigLogs is agentConfig with more keys of the logs section (each
+// line indented by two spaces, newline-terminated).
+func agentConfigLogs(dir, include, startAt string, s *sink, en *enrichOn, addr, logs string) string {
 	memory := ""
 	if agentQueueBytes > 0 {
 		memory = fmt.Sprintf("memory: {queue_bytes: %d}\n", agentQueueBytes)
@@ -171,10 +177,10 @@ log: {level: warn, format: json}
 %slogs:
   include: [%q]
   start_at: %s
-%shostmetrics: {enabled: false}
+%s%shostmetrics: {enabled: false}
 sink:
 %shttp: {listen: %q}
-`, filepath.Join(dir, "state"), memory, include, startAt, en.kubernetesYAML(), s.yaml, addr)
+`, filepath.Join(dir, "state"), memory, include, startAt, logs, en.kubernetesYAML(), s.yaml, addr)
 }
 
 // startProcess starts cmd with its output (what cmd does not send elsewhere

@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		mode      = fs.String("mode", "all", "all | corpus | steady | profile | profile-steady | smoke | redaction (corpus: ceiling and both sinks; all: corpus then steady; profile*: the pipeline in process under pprof; smoke: fail when ferry's CPU per GiB or steady CPU per line exceeds its bound as a ratio to the ceiling; redaction: the redaction proof on a corpus with secret lines, e.g. -mix secrets)")
+		mode      = fs.String("mode", "all", "all | corpus | steady | profile | profile-steady | smoke | redaction | noisy (corpus: ceiling and both sinks; all: corpus then steady; profile*: the pipeline in process under pprof; smoke: fail when ferry's CPU per GiB or steady CPU per line exceeds its bound as a ratio to the ceiling; redaction: the redaction proof on a corpus with secret lines, e.g. -mix secrets; noisy: quiet containers next to a noisy one, with and without its rate limit, the quiet lines' latency and every noisy byte accounted for, -noisy-*)")
 		work      = fs.String("dir", filepath.Join(os.TempDir(), "ferry-bench"), "work directory (the corpus is kept there and reused)")
 		files     = fs.Int("files", 50, "corpus files (containers)")
 		size      = fs.String("size", "256MiB", "corpus total size (the reference run uses 1GiB)")
@@ -86,6 +86,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		procF     = fs.String("processing", "", "modes all and corpus: instead of the two sink runs, run the corpus to -processing-sink once per named processing config per round, interleaved: off, multiline (java), json (parser), redact (email), redact-all (the six built-ins), default (multiline java + json + redact email), json-lean and default-lean (the same with parser.keep_original: false), proof; prints CPU-s/GiB and peak RSS with their ratios to off (e.g. off,multiline,json,redact,default)")
 		procRnds  = fs.Int("processing-rounds", 3, "processing: runs of each config (medians printed)")
 		procSink  = fs.String("processing-sink", "kafka", "processing: file or kafka")
+		nzRate    = fs.Int("noisy-rate", 50000, "noisy: the noisy container's lines/s")
+		nzLimit   = fs.Int("noisy-limit", 1000, "noisy: lines/s per container of the defer and drop runs (logs.rate_limit.default)")
+		nzQuiet   = fs.Int("noisy-quiet", 50, "noisy: quiet containers")
+		nzQRate   = fs.Int("noisy-quiet-rate", 10, "noisy: each quiet container's lines/s")
+		nzRotate  = fs.String("noisy-rotate", "4MiB", "noisy: the noisy container's log is rotated at this size (rename; the older rotated files gzipped)")
+		nzKeep    = fs.Int("noisy-keep", 4, "noisy: rotated files kept (kubelet's containerLogMaxFiles less one)")
+		nzRuns    = fs.String("noisy-runs", strings.Join(noisyRuns, ","), "noisy: runs, each -noisy-rounds times, interleaved: baseline (the quiet containers alone), none (the noisy one too, no limit), defer and drop (its limit's policy)")
+		nzRounds  = fs.Int("noisy-rounds", 1, "noisy: rounds of the runs (medians printed)")
+		nzDrain   = fs.Duration("noisy-drain", 5*time.Minute, "noisy: longest wait after the writers stopped for every line to be received or counted")
 		enrichF   = fs.Bool("enrich", false, "corpus and steady runs with enrichment on: start a real kube-apiserver + etcd (hack/kube-apiserver.sh, state in <dir>/kube), create one pod per log file on node bench, run the agent with kubernetes.enabled: true, and fail unless its lines were enriched")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -243,6 +252,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		nameWidth = 64
 	}
 
+	if *mode == "noisy" {
+		if *enrichF || *peersF || *procF != "" {
+			return fail(fmt.Errorf("mode noisy: runs without -enrich, -peers and -processing"))
+		}
+		rotate, err := parseSize(*nzRotate)
+		if err != nil {
+			return fail(fmt.Errorf("-noisy-rotate: %w", err))
+		}
+		runs, err := parseNoisyRuns(*nzRuns)
+		if err != nil {
+			return fail(fmt.Errorf("-noisy-runs: %w", err))
+		}
+		o := noisyOptions{QuietFiles: *nzQuiet, QuietRate: *nzQRate, NoisyRate: *nzRate, Limit: *nzLimit,
+			RotateBytes: rotate, Keep: *nzKeep, Warmup: *warmup, Window: *steadyDur, Drain: *nzDrain,
+			Rounds: max(1, *nzRounds), Runs: runs}
+		if err := noisyRounds(ctx, stdout, bin, *work, o); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
 	if *mode == "redaction" {
 		res, err := redactionProof(ctx, bin, *work, c, *poll, *timeout)
 		if err != nil {

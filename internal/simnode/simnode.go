@@ -65,6 +65,10 @@ type Config struct {
 	TraceLines int
 	// Seed makes line content and timing reproducible.
 	Seed uint64
+	// FirstPod numbers the pods from it (pod names and UIDs carry the
+	// number), so that two nodes writing under one root, at different
+	// rates, have pods of their own. Default 0.
+	FirstPod int
 	// PodUID, when set, gives each pod's UID before its directories are laid out, for callers
 	// that create the pods in an API server first (the server assigns UIDs). It gets the pod's
 	// namespace, name and container names; an error fails New. Nil: a made-up UID.
@@ -76,6 +80,7 @@ type Container struct {
 	Namespace, Pod, UID, Name string
 	Dir                       string
 	written                   atomic.Int64
+	bytes                     atomic.Int64
 	rotations                 atomic.Int64
 }
 
@@ -84,6 +89,10 @@ func (c *Container) Source() string { return c.Namespace + "/" + c.Pod + "/" + c
 
 // Written is how many logical lines the container has written.
 func (c *Container) Written() int64 { return c.written.Load() }
+
+// WrittenBytes is how many bytes of CRI lines the container has written
+// (its files' sizes together, had nothing been rotated away).
+func (c *Container) WrittenBytes() int64 { return c.bytes.Load() }
 
 // Node is a simulated node: a set of containers writing logs.
 type Node struct {
@@ -106,7 +115,7 @@ func New(cfg Config) (*Node, error) {
 		cfg.TraceLines = 6
 	}
 	n := &Node{cfg: cfg}
-	for p := 0; p < cfg.Pods; p++ {
+	for p := cfg.FirstPod; p < cfg.FirstPod+cfg.Pods; p++ {
 		ns := namespaces[p%len(namespaces)]
 		pod := fmt.Sprintf("web-%d-7d9f8c6b5-x%03d", p, p)
 		uid := fmt.Sprintf("0b1e2c3d-4e5f-4a6b-8c7d-%012d", p)
@@ -238,6 +247,7 @@ func (n *Node) write(ctx context.Context, c *Container, seed uint64) error {
 				return err
 			}
 			size += int64(nw)
+			c.bytes.Add(int64(nw))
 			c.written.Add(1)
 			seq++
 			if n.cfg.RotateBytes > 0 && size >= n.cfg.RotateBytes {
