@@ -44,15 +44,15 @@ type aggregate struct {
 // current one and those rotated before it), with the aggregates of its
 // pod and namespace. Owned by the Run goroutine.
 type limiter struct {
-	gate                // the container's own limit
-	key      string     // the container's directory (or its file, outside kubelet's layout)
-	ns, name string     // namespace, and namespace/pod/container for logs
-	path     string     // the container's log path, for summary records
-	refs     int        // open followers
+	gate            // the container's own limit
+	key      string // the container's directory (or its file, outside kubelet's layout)
+	ns, name string // namespace, and namespace/pod/container for logs
+	path     string // the container's log path, for summary records
+	refs     int    // open followers
 	// idle is when the last follower was released (zero while refs >
 	// 0). The limiter is kept until its buckets are full again (see
 	// releaseLimiter).
-	idle time.Time
+	idle     time.Time
 	spec     string     // the annotation the limit was resolved from
 	pod, nsa *aggregate // per_pod and per_namespace aggregates, when set
 	resolved time.Time

@@ -45,6 +45,9 @@ type metricRecord struct {
 }
 
 var (
+	// dropRE is the summary record of a container's lines dropped by its
+	// rate limit (policy drop): lines, bytes, the limit.
+	dropRE = regexp.MustCompile(`^ferry: (\d+) lines \((\d+) bytes\) of this container dropped by its rate limit \(([^)]*)\)`)
 	lineRE = regexp.MustCompile(`^ferry-line tag=(\S+) seq=(\d+) len=(\d+) `)
 	endRE  = regexp.MustCompile(`^ferry-(end|term) tag=(\S+) lines=(\d+)$`)
 )
@@ -57,6 +60,12 @@ type stream struct {
 	term    int      // lines announced by ferry-term; -1 before it
 	last    record   // the last record (its metadata is checked)
 	records int
+	// The summary records of lines dropped by a rate limit: the lines
+	// they add up to, how many, the limit the last one names, and that
+	// record (its metadata is checked).
+	dropped, summaries int
+	limit              string
+	summary            record
 }
 
 // consumer reads the logs and metrics topics from their start with franz-go,
@@ -140,6 +149,16 @@ func (c *consumer) observe(r *kgo.Record) {
 			s.bad = append(s.bad, fmt.Sprintf("seq %d: %d bytes (want %d), truncated %v, stream %q",
 				seq, len(rec.Message), size, rec.Truncated, rec.Stream))
 		}
+		return
+	}
+	if m := dropRE.FindStringSubmatch(rec.Message); m != nil {
+		// Its tag is the logger's: $(POD_NAME).<container>.
+		s := c.get(rec.Kubernetes.Pod + "." + rec.Kubernetes.Container)
+		n, _ := strconv.Atoi(m[1])
+		s.dropped += n
+		s.summaries++
+		s.limit = m[3]
+		s.summary = rec
 		return
 	}
 	if m := endRE.FindStringSubmatch(rec.Message); m != nil {

@@ -71,6 +71,12 @@ var (
 	webApp     = logger{container: "app", lines: 24000, rate: 800, longEvery: 200}
 	webSidecar = logger{container: "sidecar", lines: 3000, rate: 100}
 	batchMain  = logger{container: "main", lines: 6000, rate: 1000, longEvery: 50, exit: true}
+	// Rate-limited (policy drop): chatty by its pod's ferry.dev/rate-limit
+	// annotation (100 lines/s), loud by a selector of the chart's values
+	// matching its label tier=loud (50 lines/s); each writes 5x its limit
+	// for 6 s.
+	chattyMain = logger{container: "main", lines: 3000, rate: 500, exit: true}
+	loudMain   = logger{container: "main", lines: 1500, rate: 250, exit: true}
 	quietMain  = logger{container: "main", lines: 500, rate: 100}
 )
 
@@ -83,6 +89,20 @@ func deployment(name string, labels, podAnnotations map[string]string, ls ...log
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: podAnnotations},
 				Spec:       podSpec(corev1.RestartPolicyAlways, ls...),
+			},
+		},
+	}
+}
+
+// job runs one logger to its end, once.
+func job(name string, labels, podAnnotations map[string]string, l logger) *batchv1.Job {
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: workloadNS},
+		Spec: batchv1.JobSpec{
+			BackoffLimit: ptrTo[int32](0),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: podAnnotations},
+				Spec:       podSpec(corev1.RestartPolicyNever, l),
 			},
 		},
 	}
@@ -133,27 +153,24 @@ func TestNode(t *testing.T) {
 	web := deployment("web", webLabels, map[string]string{"app.kubernetes.io/part-of": "shop", "example.com/not-shipped": "x"},
 		webApp, webSidecar)
 	quiet := deployment("quiet", map[string]string{"app": "quiet"}, map[string]string{"ferry.dev/exclude": "true"}, quietMain)
-	batch := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: "batch", Namespace: workloadNS},
-		Spec: batchv1.JobSpec{
-			BackoffLimit: ptrTo[int32](0),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "batch"}},
-				Spec:       podSpec(corev1.RestartPolicyNever, batchMain),
-			},
-		},
-	}
+	batch := job("batch", map[string]string{"app": "batch"}, nil, batchMain)
+	chatty := job("chatty", map[string]string{"app": "chatty"}, map[string]string{"ferry.dev/rate-limit": "lines=100,policy=drop"}, chattyMain)
+	loud := job("loud", map[string]string{"app": "loud", "tier": "loud"}, nil, loudMain)
 	for _, d := range []*appsv1.Deployment{web, quiet} {
 		if _, err := nt.c.cs.AppsV1().Deployments(workloadNS).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := nt.c.cs.BatchV1().Jobs(workloadNS).Create(ctx, batch, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	for _, j := range []*batchv1.Job{batch, chatty, loud} {
+		if _, err := nt.c.cs.BatchV1().Jobs(workloadNS).Create(ctx, j, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	webPod := nt.runningPod(t, "app=web")
 	quietPod := nt.runningPod(t, "app=quiet")
 	batchPod := nt.runningPod(t, "app=batch")
+	chattyPod := nt.runningPod(t, "app=chatty")
+	loudPod := nt.runningPod(t, "app=loud")
 
 	// Rotation is what this test is about: watch web's app directory until
 	// the kubelet has gzipped a rotated file.
@@ -172,6 +189,14 @@ func TestNode(t *testing.T) {
 	nt.checkStream(t, webPod, webApp, 0, owner{"Deployment", "web"}, map[string]string{"app.kubernetes.io/part-of": "shop"})
 	nt.checkStream(t, webPod, webSidecar, 0, owner{"Deployment", "web"}, map[string]string{"app.kubernetes.io/part-of": "shop"})
 	nt.checkStream(t, batchPod, batchMain, 0, owner{"Job", "batch"}, nil)
+	chattyDropped := nt.checkDropped(t, chattyPod, chattyMain, "lines=100,policy=drop", 100,
+		map[string]string{"ferry.dev/rate-limit": "lines=100,policy=drop"})
+	loudDropped := nt.checkDropped(t, loudPod, loudMain, "lines=50,policy=drop", 50, nil)
+	if code, body, err := nt.get("/metrics"); code != http.StatusOK {
+		t.Errorf("/metrics: %d %v", code, err)
+	} else if got := e2eharness.ParseMetrics(body).Sum("ferry_tail_lines_dropped_total", `reason="rate_limit"`); got != float64(chattyDropped+loudDropped) {
+		t.Errorf("ferry_tail_lines_dropped_total{reason=\"rate_limit\"} = %v, the summary records say %d + %d", got, chattyDropped, loudDropped)
+	}
 
 	// The excluded pod wrote (its file is on the node) but nothing of it was shipped.
 	if !strings.Contains(podLogs(quietPod, "main"), "ferry-end tag="+quietPod.Name+".main") {
@@ -374,6 +399,12 @@ config:
       brokers: [%q]
   http:
     listen: ":%d"
+  logs:
+    rate_limit:
+      summary_interval: 2s
+      selectors:
+        - match_labels: {tier: loud}
+          limit: {lines_per_second: 50, policy: drop}
 `, repo, tag, filepath.Join(nt.c.dir, "ferry-state"), nt.c.apiPort, nt.broker.Addr(), nt.httpPort)
 	if err := os.WriteFile(nt.values, []byte(values), 0o644); err != nil {
 		t.Fatal(err)
@@ -485,6 +516,54 @@ func (nt *nodeTest) checkStream(t *testing.T, p *corev1.Pod, l logger, maxDup in
 	if !strings.HasPrefix(s.last.File, "/var/log/pods/"+p.Namespace+"_"+p.Name+"_") {
 		t.Errorf("%s: file %q is not under the pod's log directory", tag, s.last.File)
 	}
+}
+
+// checkDropped checks a logger limited to perSecond lines/s with policy
+// drop: every line it wrote (its end line too) was shipped or summarised
+// as dropped, none twice or out of order; the limit held; the summary
+// records name the limit and carry the pod's metadata. It returns the
+// lines the summaries add up to.
+func (nt *nodeTest) checkDropped(t *testing.T, p *corev1.Pod, l logger, limit string, perSecond int, annotations map[string]string) int {
+	t.Helper()
+	tag := p.Name + "." + l.container
+	written := l.lines + 1 // and the end line
+	var s stream
+	waitFor(t, "every line of "+tag+" shipped or summarised as dropped", 2*time.Minute, func() (bool, string) {
+		s = nt.cons.snapshot(tag)
+		got := len(s.seqs) + s.dropped
+		if s.end >= 0 {
+			got++
+		}
+		return got == written, fmt.Sprintf("%d shipped, end line %v, %d dropped in %d summaries; %d written",
+			len(s.seqs), s.end >= 0, s.dropped, s.summaries, written)
+	})
+	for i := 1; i < len(s.seqs); i++ {
+		if s.seqs[i] <= s.seqs[i-1] {
+			t.Errorf("%s: seq %d after %d: repeated or out of order", tag, s.seqs[i], s.seqs[i-1])
+			break
+		}
+	}
+	if len(s.bad) > 0 {
+		t.Errorf("%s: %v", tag, s.bad)
+	}
+	// It wrote for lines/rate seconds: at most the burst (a second of the
+	// limit) and the limit over that time, and a second more for the end
+	// line and the clocks.
+	most := perSecond * (l.lines/l.rate + 2)
+	t.Logf("%s: %d of %d lines shipped, %d dropped in %d summaries (limit %s)", tag, len(s.seqs), written, s.dropped, s.summaries, s.limit)
+	if len(s.seqs) > most || s.dropped == 0 {
+		t.Errorf("%s: %d lines shipped (at most %d under %s), %d dropped", tag, len(s.seqs), most, limit, s.dropped)
+	}
+	if s.limit != limit {
+		t.Errorf("%s: the summary names the limit %q, want %q", tag, s.limit, limit)
+	}
+	k := s.summary.Kubernetes
+	if k.Namespace != p.Namespace || k.Pod != p.Name || k.PodUID != string(p.UID) || k.Container != l.container ||
+		k.Node != nt.c.node || fmt.Sprint(k.Labels) != fmt.Sprint(p.Labels) || k.Owner.Kind != "Job" ||
+		fmt.Sprint(k.Annotations) != fmt.Sprint(annotationsOrNil(annotations)) || s.summary.Stream != "stderr" {
+		t.Errorf("%s: the summary record's metadata: stream %q, %+v", tag, s.summary.Stream, k)
+	}
+	return s.dropped
 }
 
 func annotationsOrNil(m map[string]string) map[string]string {
