@@ -233,8 +233,15 @@
 //
 // Shutdown. When Logs is closed (and Metrics closed or nil), Run sends what
 // it holds, waits for every confirmation and acknowledgement, and returns
-// nil; a destination that takes nothing (a missing metrics topic) makes it
-// wait until the hard stop. Cancelling Run's context is the hard stop: Run
+// nil. It does not wait for destinations that refuse their records (the
+// last attempt answered unknown topic or partition, or topic authorization
+// failed; a missing metrics topic): once nothing is in flight and only
+// such destinations hold records, Run warns naming each and returns as
+// at a hard stop (log records unacknowledged, metric records dropped and
+// counted), with an error when log records were left, so that a rolling
+// update does not spend shutdown_timeout on every node. Other failures (a
+// broker down, timeouts) are retried until the hard stop. Cancelling Run's
+// context is the hard stop: Run
 // cancels the requests in flight, waits for their goroutines, and returns;
 // unconfirmed log records are not acknowledged (they will be read again
 // after a restart), metric records still held are dropped and counted

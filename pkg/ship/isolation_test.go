@@ -309,3 +309,70 @@ func TestIsolationStuckPartitionHoldsBackItsFiles(t *testing.T) {
 		t.Errorf("ferry_ship_held_back_files = %v after recovery", got)
 	}
 }
+
+// At shutdown, records that only a refusing destination holds are not
+// waited for: with the metrics topic missing, Run returns once its inputs
+// are closed and the log records are confirmed (the metric records are
+// dropped and counted, reason shutdown), instead of retrying until the
+// hard stop at shutdown_timeout. A templated topic whose fallback is
+// missing too leaves log records: they are not acknowledged (read again
+// after a restart) and Run says so.
+func TestShutdownDoesNotWaitForRefusedDestinations(t *testing.T) {
+	t.Run("metrics topic missing", func(t *testing.T) {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "logs")) // no "metrics"
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		h := runShipper(t, testKafkaConfig(c.ListenAddrs()[0]), nil)
+		feed(t, h.metrics, event.Snapshot{Node: "node-1", Time: time.Now(), Metrics: []event.Metric{{Name: "a"}, {Name: "b"}, {Name: "c"}}})
+		feed(t, h.logs, makeLogs(1, 0, 10, metaFor(1)))
+		waitUntil(t, "the metrics destination refused", func() bool {
+			return testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("metrics", "unknown_topic")) >= 1 && len(h.ack.cursors()) == 10
+		})
+		h.finish(t) // fails unless Run returns nil by itself (the context is never cancelled)
+		if got := testutil.ToFloat64(h.s.m.dropped.WithLabelValues("metric", "shutdown")); got != 3 {
+			t.Errorf("dropped{metric, shutdown} = %v, want the 3 metric records", got)
+		}
+		if out := h.logBuf.String(); !strings.Contains(out, "not waiting for a destination that refuses its records") || !strings.Contains(out, "topic=metrics") {
+			t.Errorf("no warning naming the refusing destination:\n%s", out)
+		}
+	})
+	t.Run("log records for a missing fallback topic", func(t *testing.T) {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "logs", "metrics"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		cfg := testKafkaConfig(c.ListenAddrs()[0])
+		cfg.Kafka.Topic, cfg.Kafka.FallbackTopic = "logs-{{.Namespace}}", "logs-unrouted" // neither exists
+		h := runShipper(t, cfg, nil)
+		feed(t, h.logs, makeLogs(1, 0, 10, metaFor(1)))
+		waitUntil(t, "the fallback destination refused", func() bool {
+			return testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("logs-unrouted", "unknown_topic")) >= 1
+		})
+		close(h.logs)
+		close(h.metrics)
+		select {
+		case err := <-h.errc:
+			if err == nil || !errors.Is(err, errRefused) || !strings.Contains(err.Error(), "10 log records unconfirmed") {
+				t.Errorf("Run = %v, want 10 log records unconfirmed, refused", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("Run did not return after its inputs were closed: it waits for a refusing destination")
+		}
+		if n := len(h.ack.cursors()); n != 0 {
+			t.Errorf("%d records acknowledged, want none (they are read again after a restart)", n)
+		}
+	})
+}
+
+// waitUntil polls cond (bounded: 20 s) until it holds.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 20s for %s", what)
+		}
+	}
+}

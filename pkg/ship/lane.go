@@ -99,6 +99,7 @@ type lane struct {
 	retryAt            time.Time
 	failingSince       time.Time
 	lastErr            error
+	reason             string // the failure reason of lastErr (failureReasons)
 	warnedAt           time.Time
 	// msgs are the messages of the request in flight (reused).
 	msgs []kafka.Message
@@ -187,7 +188,7 @@ func (l *lane) settle(v verdict, err error, now time.Time, lo, hi time.Duration)
 		if v.act != bisect {
 			// timeouts is kept: see loop.settle, which lowers it only
 			// when answers come back fast again.
-			l.attempts, l.lastErr = 0, nil
+			l.attempts, l.lastErr, l.reason = 0, nil, ""
 			l.failingSince = time.Time{}
 		}
 		return false
@@ -201,7 +202,7 @@ func (l *lane) settle(v verdict, err error, now time.Time, lo, hi time.Duration)
 	} else {
 		l.timeouts = 0
 	}
-	l.state, l.lastErr = waiting, err
+	l.state, l.lastErr, l.reason = waiting, err, v.reason
 	l.retryAt = now.Add(backoff(l.attempts, lo, hi))
 	l.attempts++
 	return first

@@ -91,6 +91,9 @@ func (l *loop) run(ctx context.Context) error {
 			if l.inflight == 0 && l.logRecs+l.metricRecs == 0 {
 				return nil
 			}
+			if l.inflight == 0 && l.onlyRefused() {
+				return l.giveUp()
+			}
 		}
 		now := time.Now()
 		l.dispatch(ctx, now)
@@ -990,22 +993,67 @@ func (l *loop) publish(now time.Time, force bool) {
 // publishEvery bounds how often publish walks the lanes.
 const publishEvery = 50 * time.Millisecond
 
+// refusedReasons are the failures that a destination does not get over
+// within a shutdown's seconds: its topic or partition does not exist, or
+// the agent may not write to it.
+var refusedReasons = []string{"unknown_topic", "unknown_partition", "topic_authorization"}
+
+// onlyRefused says, while draining at shutdown (inputs closed, nothing in
+// flight), that every record still held waits in a lane whose last
+// attempt was refused for one of refusedReasons: waiting for them would
+// only spend shutdown_timeout (a node whose metrics topic is missing made
+// every rolling update wait that long).
+func (l *loop) onlyRefused() bool {
+	for _, ln := range l.order {
+		if len(ln.queue) > 0 && (ln.state != waiting || !slices.Contains(refusedReasons, ln.reason)) {
+			return false
+		}
+	}
+	return len(l.order) > 0
+}
+
+// giveUp ends the drain when only refused destinations hold records:
+// they are accounted for as at a hard stop (log records unacknowledged,
+// read again after a restart; metric records dropped and counted), each
+// such destination named in a warning.
+func (l *loop) giveUp() error {
+	for _, ln := range l.order {
+		if len(ln.queue) > 0 {
+			l.s.log.Warn("shutdown: not waiting for a destination that refuses its records",
+				"topic", ln.topic, "reason", ln.reason, "error", ln.lastErr, "records", len(ln.queue),
+				"failing_for", time.Since(ln.failingSince).Round(time.Millisecond))
+		}
+	}
+	return l.stopped(errRefused, "shutdown")
+}
+
+// errRefused is why the drain stopped early (giveUp).
+var errRefused = errors.New("their destinations refuse them")
+
 // hardStop waits for the requests in flight (their context is cancelled)
 // and accounts for what is left.
 func (l *loop) hardStop(ctx context.Context) error {
-	s := l.s
 	for l.inflight > 0 {
 		r := <-l.results
 		l.inflight -= 1 + len(r.more)
 	}
+	return l.stopped(context.Cause(ctx), "hard stop")
+}
+
+// stopped accounts for the records left when Run stops before they were
+// confirmed: metric records are dropped (counted, reason "shutdown"), log
+// records are not acknowledged. It returns an error wrapping cause when
+// log records were left.
+func (l *loop) stopped(cause error, how string) error {
+	s := l.s
 	l.logBytes, l.metricBytes = 0, 0
 	if n := l.metricRecs; n > 0 {
 		s.m.dropped.WithLabelValues("metric", "shutdown").Add(float64(n))
-		s.log.Warn("hard stop: dropped metric records not confirmed", "records", n)
+		s.log.Warn(how+": dropped metric records not confirmed", "records", n)
 	}
 	if n := l.logRecs; n > 0 {
-		s.log.Warn("hard stop: log records not confirmed are not acknowledged; they will be read again", "records", n)
-		return fmt.Errorf("stopped with %d log records unconfirmed: %w", n, context.Cause(ctx))
+		s.log.Warn(how+": log records not confirmed are not acknowledged; they will be read again", "records", n)
+		return fmt.Errorf("stopped with %d log records unconfirmed: %w", n, cause)
 	}
 	return nil
 }
