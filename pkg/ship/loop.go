@@ -1027,8 +1027,10 @@ func (l *loop) giveUp() error {
 	return l.stopped(errRefused, "shutdown")
 }
 
-// errRefused is why the drain stopped early (giveUp).
-var errRefused = errors.New("their destinations refuse them")
+// errRefused is why the drain stopped early (giveUp). It wraps
+// context.Canceled: the agent takes it for the end of a shutdown, as it
+// takes a hard stop, not for a failure.
+var errRefused = fmt.Errorf("their destinations refuse them: %w", context.Canceled)
 
 // hardStop waits for the requests in flight (their context is cancelled)
 // and accounts for what is left.
