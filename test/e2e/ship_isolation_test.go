@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,10 @@ func TestMetricsTopicMissing(t *testing.T) {
 	}
 	s := strings.Replace(string(cfg), "hostmetrics: {enabled: false}", "hostmetrics: {enabled: true, interval: 1s}", 1)
 	s = strings.Replace(s, "    compression: lz4\n", "    compression: lz4\n    metrics_topic: metrics-absent\n    not_ready_after: 5s\n", 1)
-	if s == string(cfg) || !strings.Contains(s, "metrics-absent") {
+	// The drain at SIGTERM must not wait for the missing topic: with
+	// ten minutes to flush, the agent still exits within e.term's bound.
+	s = regexp.MustCompile(`(?m)^shutdown_timeout: .*$`).ReplaceAllString(s, "shutdown_timeout: 10m")
+	if s == string(cfg) || !strings.Contains(s, "metrics-absent") || !strings.Contains(s, "shutdown_timeout: 10m") {
 		t.Fatalf("could not rewrite the agent's config:\n%s", cfg)
 	}
 	if err := os.WriteFile(e.agent.Config, []byte(s), 0o644); err != nil {
@@ -144,4 +148,7 @@ func TestMetricsTopicMissing(t *testing.T) {
 	e.drain("metrics-topic-missing", 0, 90*time.Second)
 	e.balanced()
 	e.term(p)
+	if out := p.Output(); !strings.Contains(out, "not waiting for a destination that refuses its records") || !strings.Contains(out, "metrics-absent") {
+		t.Errorf("no warning at shutdown naming the refusing destination:\n%s", tailOf(out, 3000))
+	}
 }
