@@ -233,10 +233,13 @@
 //
 // Shutdown. When Logs is closed (and Metrics closed or nil), Run sends what
 // it holds, waits for every confirmation and acknowledgement, and returns
-// nil. It does not wait for destinations that refuse their records (the
-// last attempt answered unknown topic or partition, or topic authorization
-// failed; a missing metrics topic): once nothing is in flight and only
-// such destinations hold records, Run warns naming each and returns as
+// nil. Lanes waiting to retry try again at once, and then at least every
+// half second. It does not wait long for destinations that refuse their
+// records (unknown topic or partition, topic authorization failed; a
+// missing metrics topic): once nothing is in flight and only destinations
+// refused for the first two seconds of the drain hold records (long enough
+// for a metadata refresh: a topic created meanwhile is found), Run warns
+// naming each and returns as
 // at a hard stop (log records unacknowledged, metric records dropped and
 // counted), with an error when log records were left, so that a rolling
 // update does not spend shutdown_timeout on every node. Other failures (a

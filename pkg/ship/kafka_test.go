@@ -893,8 +893,15 @@ func TestKafkaFaultNTimes(t *testing.T) {
 // By default the records of a topic the broker refuses for authorization
 // are held and retried with backoff, not dropped: when the ACL is fixed
 // they are delivered; meanwhile the other topics flow and the failure is
-// counted by destination.
+// counted by destination. The refusal lasts a minute (5 s with -short)
+// while lines keep coming to both topics.
 func TestKafkaUnauthorizedHeldThenDelivered(t *testing.T) {
+	t.Parallel() // a minute of waiting on the scenario: other tests run meanwhile
+	refusal := time.Minute
+	if testing.Short() {
+		refusal = 5 * time.Second
+	}
+	start := time.Now()
 	c, addr := startCluster(t, kfake.SeedTopics(2, "logs.shop", "logs.secret", "logs-fallback"))
 	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs.secret", Err: kerr.TopicAuthorizationFailed, Count: -1})
 	cfg := testKafkaConfig(addr)
@@ -920,9 +927,22 @@ func TestKafkaUnauthorizedHeldThenDelivered(t *testing.T) {
 	if got, want := sortCursors(h.ack.cursors()), sortCursors(cursorsOf(shop...)); !cmp.Equal(want, got) {
 		t.Errorf("acked while the topic was refused (-want +got):\n%s", cmp.Diff(want, got))
 	}
+	// The rest of the refusal under load: a slice to each topic every
+	// 100 ms (the producers' pace); the allowed topic keeps flowing.
+	for i := 4; time.Since(start) < refusal; i++ {
+		a, b := makeLogs(1, i*10, 10, metaFor(1)), makeLogs(2, i*10, 10, secret)
+		shop, held = append(shop, a), append(held, b)
+		feed(t, h.logs, a)
+		feed(t, h.logs, b)
+		<-time.After(100 * time.Millisecond)
+	}
+	consumeDistinct(t, addr, 10*len(shop), []string{"logs.shop"})
+	if n := testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("templated", "topic_authorization")); n < 10 {
+		t.Errorf("%v authorization failures counted in %s of refusal", n, refusal)
+	}
 	fault.Remove()
 	h.finish(t)
-	recs := consumeDistinct(t, addr, 40, []string{"logs.secret"})
+	recs := consumeDistinct(t, addr, 10*len(held), []string{"logs.secret"})
 	checkPerKeyOrder(t, dedup(recs))
 	if got := testutil.ToFloat64(h.s.m.dropped.WithLabelValues("log", "topic_authorization")); got != 0 {
 		t.Errorf("dropped{topic_authorization} = %v, want 0", got)
@@ -930,7 +950,8 @@ func TestKafkaUnauthorizedHeldThenDelivered(t *testing.T) {
 	if diff := cmp.Diff(sortCursors(cursorsOf(append(shop, held...)...)), sortCursors(h.ack.cursors())); diff != "" {
 		t.Errorf("acks (-want +got):\n%s", diff)
 	}
-	if n := strings.Count(h.logBuf.String(), "level=WARN msg=\"send failed: the destination"); n != 1 {
-		t.Errorf("%d warnings for one failing destination, want 1 (later attempts at debug):\n%s", n, h.logBuf.String())
+	// One at the first failure, then at most one a minute.
+	if n, most := strings.Count(h.logBuf.String(), "level=WARN msg=\"send failed: the destination"), 1+int(time.Since(start)/time.Minute); n < 1 || n > most {
+		t.Errorf("%d warnings for one failing destination, want 1 to %d (later attempts at debug):\n%.3000s", n, most, h.logBuf.String())
 	}
 }

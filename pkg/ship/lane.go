@@ -99,7 +99,8 @@ type lane struct {
 	retryAt            time.Time
 	failingSince       time.Time
 	lastErr            error
-	reason             string // the failure reason of lastErr (failureReasons)
+	reason             string    // the failure reason of lastErr (failureReasons)
+	failedAt           time.Time // when the last attempt failed
 	warnedAt           time.Time
 	// msgs are the messages of the request in flight (reused).
 	msgs []kafka.Message
@@ -202,7 +203,7 @@ func (l *lane) settle(v verdict, err error, now time.Time, lo, hi time.Duration)
 	} else {
 		l.timeouts = 0
 	}
-	l.state, l.lastErr, l.reason = waiting, err, v.reason
+	l.state, l.lastErr, l.reason, l.failedAt = waiting, err, v.reason, now
 	l.retryAt = now.Add(backoff(l.attempts, lo, hi))
 	l.attempts++
 	return first

@@ -50,8 +50,9 @@ type loop struct {
 	scratch               []byte
 	arena                 arena
 	linger                *time.Timer
-	lingering             bool // linger runs for pending's first record
-	paused                bool // log input stopped because the budget is full
+	lingering             bool      // linger runs for pending's first record
+	drainAt               time.Time // when the inputs were closed (zero before)
+	paused                bool      // log input stopped because the budget is full
 	budgetWarnedAt        time.Time
 	publishedAt           time.Time
 	// counts is each topic's partition count as last placed by (see
@@ -85,6 +86,9 @@ func (l *loop) run(ctx context.Context) error {
 	}()
 	for {
 		if logs == nil && snaps == nil {
+			if l.drainAt.IsZero() {
+				l.startDrain(time.Now())
+			}
 			if len(l.pending) > 0 {
 				l.flush(ctx)
 			}
@@ -631,6 +635,7 @@ func (l *loop) settle(ctx context.Context, r result) {
 	wasFailing, attempts, since := ln.attempts > 0, ln.attempts, ln.failingSince
 	now := time.Now()
 	first := ln.settle(v, r.err, now, s.backoffMin, s.backoffMax)
+	l.drainCap(ln, now)
 	if r.err == nil && ln.timeouts > 0 && r.took < attemptTimeout(ln.timeouts-1, s.writeTimeout)/2 {
 		ln.timeouts--
 	}
@@ -887,6 +892,7 @@ func (l *loop) resolveLane(ctx context.Context, ln *lane) {
 	if err != nil && !(l.templated(ln.topic) && failureReason(err) == "unknown_topic") {
 		v := verdict{act: retry, reason: failureReason(err)}
 		first := ln.settle(v, err, now, s.backoffMin, s.backoffMax)
+		l.drainCap(ln, now)
 		l.failed(ln, v, err, first, now)
 		return
 	}
@@ -998,14 +1004,43 @@ const publishEvery = 50 * time.Millisecond
 // the agent may not write to it.
 var refusedReasons = []string{"unknown_topic", "unknown_partition", "topic_authorization"}
 
+// drainPatience is how long the drain goes on retrying a destination that
+// refuses its records before it gives up on it (onlyRefused): long enough
+// for a metadata refresh (minForcedRefresh) and a few attempts, each at
+// most drainRetry after the last.
+const (
+	drainPatience = 2 * time.Second
+	drainRetry    = drainPatience / 4
+)
+
+// startDrain begins the drain at shutdown: the lanes waiting to retry
+// try once more at once (a refusal from before the drain may be over: an
+// ACL fixed, a topic created), rather than after their backoff.
+func (l *loop) startDrain(now time.Time) {
+	l.drainAt = now
+	for _, ln := range l.order {
+		if ln.state == waiting {
+			ln.retryAt = now
+		}
+	}
+}
+
+// drainCap brings a failed lane's next attempt forward to drainRetry
+// while draining: the drain has seconds, not a backoff of minutes.
+func (l *loop) drainCap(ln *lane, now time.Time) {
+	if !l.drainAt.IsZero() && ln.state == waiting && ln.retryAt.Sub(now) > drainRetry {
+		ln.retryAt = now.Add(drainRetry)
+	}
+}
+
 // onlyRefused says, while draining at shutdown (inputs closed, nothing in
-// flight), that every record still held waits in a lane whose last
-// attempt was refused for one of refusedReasons: waiting for them would
-// only spend shutdown_timeout (a node whose metrics topic is missing made
-// every rolling update wait that long).
+// flight), that every record still held waits in a lane whose attempts
+// were refused for one of refusedReasons for drainPatience of the drain:
+// waiting for them would only spend shutdown_timeout (a node whose
+// metrics topic is missing made every rolling update wait that long).
 func (l *loop) onlyRefused() bool {
 	for _, ln := range l.order {
-		if len(ln.queue) > 0 && (ln.state != waiting || !slices.Contains(refusedReasons, ln.reason)) {
+		if len(ln.queue) > 0 && (ln.state != waiting || ln.failedAt.Sub(l.drainAt) < drainPatience || !slices.Contains(refusedReasons, ln.reason)) {
 			return false
 		}
 	}
