@@ -220,13 +220,17 @@
 // holds more than a quarter of the log budget holds back the files whose
 // records it holds (Options.Holdback): the tailer stops reading them
 // (their lines wait on disk) and the other files go on, so one stuck
-// destination does not stop the node's logs. They are released when it
-// takes records again or holds less than an eighth of the budget
-// (ferry_ship_held_back_files; a warning names the topic and partition).
-// Records of those files already read still arrive (a batch or two), and
-// several failing destinations can still fill the budget together: reading
-// then stops for every destination until one takes records again. Ship
-// says so: ferry_ship_budget_full_total{destination}
+// destination does not stop the node's logs. When the failing
+// destinations together hold more than half of the budget, each of them
+// holds back its files, however little it holds alone. A destination's
+// files are released when it takes records again, or when it holds less
+// than an eighth of the budget and the failing ones together less than a
+// quarter (ferry_ship_held_back_files; a warning names the topic and
+// partition, or the number of destinations). Records of those files
+// already read still arrive (a batch or two), so failing destinations can
+// still fill the budget when what was read before they failed is more
+// than the healthy ones free: reading then stops until one takes records
+// again. Ship says so: ferry_ship_budget_full_total{destination}
 // counts each time reading stops, labelled with the destination holding
 // the most, and a warning names its topic and partition (at most once a
 // minute); readiness fails after not_ready_after.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -258,24 +259,43 @@ func TestIsolationStuckPartition(t *testing.T) {
 // back. Once the partition recovers the files are released and every
 // record arrives.
 func TestIsolationStuckPartitionHoldsBackItsFiles(t *testing.T) {
-	const stuck = 1
-	c, addr := startCluster(t, kfake.SeedTopics(3, "logs"))
-	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs", Partitions: []int32{stuck},
+	stuckHoldsBack(t, 3, []int32{1}, 12, 20)
+}
+
+// Five of eight partitions stuck at once: each holds about a fifth of the
+// budget, under the quarter that holds one lane's files back, but
+// together they would fill it (and did: reading stopped for every file);
+// once the failing lanes hold half of it, all their files are held back.
+func TestIsolationSeveralStuckPartitionsHoldBackTheirFiles(t *testing.T) {
+	stuckHoldsBack(t, 8, []int32{1, 2, 3, 5, 6}, 40, 2)
+}
+
+// stuckHoldsBack runs the holdback scenario on a topic of n partitions
+// whose stuck ones refuse every produce, with keys files fed lines at a
+// time.
+func stuckHoldsBack(t *testing.T, n int32, stuck []int32, keys, lines int) {
+	c, addr := startCluster(t, kfake.SeedTopics(n, "logs"))
+	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs", Partitions: stuck,
 		Err: kerr.NotEnoughReplicas, Count: -1})
 	cfg := testKafkaConfig(addr)
 	cfg.Kafka.Batch.MaxBytes, cfg.Kafka.MaxMessageBytes = 8<<10, 8<<10 // a budget of 40 KiB
 	hb := &event.Holdback{}
 	h := runShipper(t, cfg, nil, func(o *Options) { o.Holdback = hb })
 	s := h.s
+	isStuck := func(k int) bool { return slices.Contains(stuck, int32(partOfN(k, int(n)))) }
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("held bytes %v of %v; log:\n%.4000s", testutil.ToFloat64(s.m.heldBytes), s.logBudget, h.logBuf.String())
+		}
+	})
 
-	const keys, lines = 12, 20
 	var sent [][]event.Log
 	next := make([]int, keys)
 	free, heldOnce := 0, map[int]bool{}
 	// Ten times the budget's worth of records, fed file by file while a
 	// file is not held back: feed fails the test if ship stops taking
-	// input for 10 s (what the stuck lane did once it held the budget).
-	for round := 0; round < 60; round++ {
+	// input for 10 s (what the stuck lanes did once they held the budget).
+	for round := 0; round < 60*12*20/(keys*lines); round++ {
 		for k := range keys {
 			if hb.Held(uint64(k)) {
 				heldOnce[k] = true
@@ -285,22 +305,22 @@ func TestIsolationStuckPartitionHoldsBackItsFiles(t *testing.T) {
 			next[k] += lines
 			sent = append(sent, ls)
 			feed(t, h.logs, ls)
-			if partOf(k) != stuck {
+			if !isStuck(k) {
 				free += lines
 			}
 		}
 	}
 	for k := range keys {
-		if heldOnce[k] != (partOf(k) == stuck) {
-			t.Errorf("file %d (partition %d): held back %v", k, partOf(k), heldOnce[k])
+		if heldOnce[k] != isStuck(k) {
+			t.Errorf("file %d (partition %d): held back %v", k, partOfN(k, int(n)), heldOnce[k])
 		}
 	}
 	recs, ok := consumeWithin(t, addr, 20*time.Second, func(r []*kgo.Record) bool { return len(dedup(r)) >= free }, "logs")
 	if !ok {
-		t.Fatalf("with partition %d stuck, %d of the %d records of the other partitions arrived", stuck, len(dedup(recs)), free)
+		t.Fatalf("with partitions %v stuck, %d of the %d records of the other partitions arrived", stuck, len(dedup(recs)), free)
 	}
 	fault.Remove()
-	waitFor(t, 20*time.Second, "every file released after the partition recovered", func() bool { return hb.Len() == 0 })
+	waitFor(t, 20*time.Second, "every file released after the partitions recovered", func() bool { return hb.Len() == 0 })
 	h.finish(t)
 	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
 		t.Errorf("acks (-want +got):\n%s", diff)
@@ -308,6 +328,16 @@ func TestIsolationStuckPartitionHoldsBackItsFiles(t *testing.T) {
 	if got := testutil.ToFloat64(s.m.holdback); got != 0 {
 		t.Errorf("ferry_ship_held_back_files = %v after recovery", got)
 	}
+}
+
+// partOfN is the partition of a topic of n partitions that pod k's
+// records go to.
+func partOfN(k, n int) int {
+	parts := make([]int, n)
+	for i := range parts {
+		parts[i] = i
+	}
+	return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: []byte(metaFor(k).PodUID)}, parts...)
 }
 
 // At shutdown, records that only a refusing destination holds are not

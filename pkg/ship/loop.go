@@ -663,41 +663,77 @@ func (l *loop) settle(ctx context.Context, r result) {
 }
 
 // holdCheck holds back the files of a failing lane (ln.attempts > 0) once
-// it holds more than a quarter of the log budget, so that one stuck
-// destination does not fill the whole budget and stop reading for every
-// file: its files stop being read (their lines wait on disk) while the
-// others go on. The files are released when the lane takes records again
-// or holds less than half of that. The files whose records were already
-// read go on arriving (a batch or two): the lane's share is a threshold,
-// not a cap.
+// it holds more than a quarter of the log budget, or once the failing
+// lanes together hold more than half of it (then the files of every
+// failing lane are held back), so that stuck destinations, one or
+// several, do not fill the whole budget and stop reading for every file:
+// their files stop being read (their lines wait on disk) while the others
+// go on. A lane's files are released when it takes records again, or when
+// it holds less than an eighth of the budget and the failing lanes
+// together less than a quarter. The files whose records were already read
+// go on arriving (a batch or two): the shares are thresholds, not caps.
 func (l *loop) holdCheck(ln *lane) {
-	hb := l.s.opts.Holdback
-	if hb == nil {
+	if l.s.opts.Holdback == nil {
 		return
 	}
-	share := l.s.logBudget / 4
+	budget := l.s.logBudget
+	current := l.lanes[ln.dest] == ln
 	switch {
-	case ln.held != nil && (ln.attempts == 0 || ln.bytes <= share/2 || l.lanes[ln.dest] != ln):
-		for src := range ln.held {
-			hb.Release(src)
-		}
-		ln.held = nil
-		l.s.m.holdback.Set(float64(hb.Len()))
-		l.s.log.Info("destination no longer holds back its files", "topic", ln.topic, "partition", ln.partition)
-	case ln.held == nil && ln.attempts > 0 && ln.bytes > share && l.lanes[ln.dest] == ln:
-		ln.held = make(map[uint64]struct{})
-		for i := range ln.queue {
-			l.holdSource(ln, &ln.queue[i])
-		}
-		l.s.m.holdback.Set(float64(hb.Len()))
+	case ln.held != nil && (ln.attempts == 0 || !current || (ln.bytes <= budget/8 && l.failingBytes() <= budget/4)):
+		l.releaseLane(ln)
+	case ln.held == nil && ln.attempts > 0 && current && ln.bytes > budget/4:
+		l.holdLane(ln)
 		l.s.log.Warn("failing destination holds a quarter of the log budget: its files are no longer read until it takes records again; the others go on",
-			"topic", ln.topic, "partition", ln.partition, "files", len(ln.held), "held_bytes", ln.bytes, "budget_bytes", l.s.logBudget)
+			"topic", ln.topic, "partition", ln.partition, "files", len(ln.held), "held_bytes", ln.bytes, "budget_bytes", budget)
+	case ln.held == nil && ln.attempts > 0 && current && ln.bytes > 0:
+		if f := l.failingBytes(); f > budget/2 {
+			lanes := 0
+			for _, o := range l.order {
+				if o.held == nil && o.attempts > 0 && o.bytes > 0 && l.lanes[o.dest] == o {
+					l.holdLane(o)
+					lanes++
+				}
+			}
+			l.s.log.Warn("failing destinations together hold half the log budget: their files are no longer read until they take records again; the others go on",
+				"destinations", lanes, "held_bytes", f, "budget_bytes", budget)
+		}
 	case ln.held != nil:
 		if n := len(ln.queue); n > 0 {
 			l.holdSource(ln, &ln.queue[n-1])
-			l.s.m.holdback.Set(float64(hb.Len()))
+			l.s.m.holdback.Set(float64(l.s.opts.Holdback.Len()))
 		}
 	}
+}
+
+// failingBytes is what the failing lanes hold together.
+func (l *loop) failingBytes() int {
+	n := 0
+	for _, ln := range l.order {
+		if ln.attempts > 0 {
+			n += ln.bytes
+		}
+	}
+	return n
+}
+
+// holdLane holds back the files of ln's records.
+func (l *loop) holdLane(ln *lane) {
+	ln.held = make(map[uint64]struct{})
+	for i := range ln.queue {
+		l.holdSource(ln, &ln.queue[i])
+	}
+	l.s.m.holdback.Set(float64(l.s.opts.Holdback.Len()))
+}
+
+// releaseLane releases the files ln holds back.
+func (l *loop) releaseLane(ln *lane) {
+	hb := l.s.opts.Holdback
+	for src := range ln.held {
+		hb.Release(src)
+	}
+	ln.held = nil
+	l.s.m.holdback.Set(float64(hb.Len()))
+	l.s.log.Info("destination no longer holds back its files", "topic", ln.topic, "partition", ln.partition)
 }
 
 // holdSource holds back the file of r (a log record) for ln, once.
