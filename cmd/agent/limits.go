@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-dev/ferry/pkg/event"
@@ -17,12 +18,17 @@ import (
 // container's lines: it watches the enriched batches on their way to
 // processing. A container's annotation and labels are therefore known once
 // its first lines were enriched, and the tailer applies them within its
-// rescan_interval; before that the namespace's or the default limit
-// applies.
+// poll_interval (it asks again when Generation moved); before that the
+// namespace's or the default limit applies.
 type annotationLimits struct {
 	mu    sync.RWMutex
 	byDir map[string]annotationSeen // by container directory
+	gen   atomic.Uint64             // moves when what byDir says changes
 }
+
+// Generation implements tail.LimitGeneration: it moves whenever a
+// container's annotation or labels are learnt, change, or are forgotten.
+func (a *annotationLimits) Generation() uint64 { return a.gen.Load() }
 
 type annotationSeen struct {
 	value  string
@@ -35,7 +41,10 @@ type annotationSeen struct {
 // last line: containers of deleted pods are forgotten.
 const annotationForget = time.Hour
 
-var _ tail.LimitSource = (*annotationLimits)(nil)
+var (
+	_ tail.LimitSource     = (*annotationLimits)(nil)
+	_ tail.LimitGeneration = (*annotationLimits)(nil)
+)
 
 func newAnnotationLimits() *annotationLimits {
 	return &annotationLimits{byDir: make(map[string]annotationSeen)}
@@ -77,6 +86,9 @@ func (a *annotationLimits) observe(batch []event.Log, now time.Time) {
 		a.mu.Lock()
 		a.byDir[dir] = annotationSeen{value: v, ok: ok, labels: l.Meta.Labels, seen: now}
 		a.mu.Unlock()
+		if !known || s.value != v || s.ok != ok || !sameMap(s.labels, l.Meta.Labels) {
+			a.gen.Add(1)
+		}
 	}
 }
 
@@ -87,6 +99,7 @@ func (a *annotationLimits) sweep(now time.Time) {
 	for d, s := range a.byDir {
 		if now.Sub(s.seen) >= annotationForget {
 			delete(a.byDir, d)
+			a.gen.Add(1)
 		}
 	}
 }

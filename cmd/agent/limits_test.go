@@ -60,14 +60,30 @@ func TestAnnotationLimits(t *testing.T) {
 	if got := a.PodLabels("/var/log/pods/shop_new_u3/app/0.log"); got != nil {
 		t.Errorf("labels of a pod not enriched: %v", got)
 	}
+	// The generation moves with what is learnt, changed or forgotten, and
+	// only then (the tailer resolves every limit again when it moves).
+	g := a.Generation()
+	if g != 2 {
+		t.Errorf("generation %d after two containers were learnt, want 2", g)
+	}
+	a.observe(batch, time.Now())
+	if a.Generation() != g {
+		t.Errorf("the generation moved on lines of containers already known")
+	}
 	changed := &event.Meta{Annotations: map[string]string{tail.RateLimitAnnotation: "none"}}
 	a.observe([]event.Log{{Path: "/var/log/pods/shop_web_u1/app/0.log", Meta: changed}}, time.Now())
 	if v, _ := a.RateLimitAnnotation("/var/log/pods/shop_web_u1/app/0.log"); v != "none" {
 		t.Errorf("after the annotation changed: %q, want none", v)
 	}
+	if a.Generation() != g+1 {
+		t.Errorf("generation %d after an annotation changed, want %d", a.Generation(), g+1)
+	}
 	a.sweep(time.Now().Add(annotationForget))
 	if _, ok := a.RateLimitAnnotation("/var/log/pods/shop_web_u1/app/0.log"); ok {
 		t.Error("a container unseen for an hour is still known")
+	}
+	if a.Generation() != g+3 {
+		t.Errorf("generation %d after two containers were forgotten, want %d", a.Generation(), g+3)
 	}
 	close(in)
 	if err := <-done; err != nil {

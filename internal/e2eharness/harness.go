@@ -379,24 +379,32 @@ type Balance struct {
 	// Merged is the lines multiline grouping merged into the record of an
 	// earlier line (ferry_process_multiline_merged_lines_total).
 	Merged float64
+	// Summaries is the records the tailer made itself, to say how many
+	// lines a rate limit dropped (ferry_tail_drop_summaries_total): sent,
+	// never read. The lines they count are in neither side.
+	Summaries float64
 }
 
 func (b Balance) String() string {
-	return fmt.Sprintf("read %.0f = sent %.0f + dropped %.0f + merged %.0f? (inflight bytes %.0f)", b.Read, b.Sent, b.Dropped, b.Merged, b.Inflight)
+	return fmt.Sprintf("read %.0f + summaries %.0f = sent %.0f + dropped %.0f + merged %.0f? (inflight bytes %.0f)",
+		b.Read, b.Summaries, b.Sent, b.Dropped, b.Merged, b.Inflight)
 }
 
-// Balanced is true when every line read was sent, dropped or merged into
-// a sent record.
-func (b Balance) Balanced() bool { return b.Read == b.Sent+b.Dropped+b.Merged && b.Inflight == 0 }
+// Balanced is true when every line read, and every summary record, was
+// sent, dropped or merged into a sent record.
+func (b Balance) Balanced() bool {
+	return b.Read+b.Summaries == b.Sent+b.Dropped+b.Merged && b.Inflight == 0
+}
 
 // BalanceOf extracts the accounting from a scrape.
 func BalanceOf(m Metrics) Balance {
 	return Balance{
-		Read:     m.Sum("ferry_tail_lines_read_total"),
-		Sent:     m.Sum("ferry_ship_records_sent_total", `record="log"`),
-		Dropped:  m.Sum("ferry_ship_dropped_records_total", `record="log"`) + m.Sum("ferry_process_dropped_total"),
-		Merged:   m.Sum("ferry_process_multiline_merged_lines_total"),
-		Inflight: m.Sum("ferry_tail_inflight_bytes"),
+		Read:      m.Sum("ferry_tail_lines_read_total"),
+		Sent:      m.Sum("ferry_ship_records_sent_total", `record="log"`),
+		Dropped:   m.Sum("ferry_ship_dropped_records_total", `record="log"`) + m.Sum("ferry_process_dropped_total"),
+		Merged:    m.Sum("ferry_process_multiline_merged_lines_total"),
+		Inflight:  m.Sum("ferry_tail_inflight_bytes"),
+		Summaries: m.Sum("ferry_tail_drop_summaries_total"),
 	}
 }
 

@@ -16,10 +16,21 @@ import (
 // belongs to: the value of its ferry.dev/rate-limit annotation (ok false:
 // no annotation, or the pod is not known yet) and its labels (nil when
 // not known). It is asked when a container's first file is opened and
-// again every rescan_interval. Implemented by the agent from enrichment.
+// again every rescan_interval, and at the next poll when it implements
+// LimitGeneration and its generation moved. Implemented by the agent from
+// enrichment.
 type LimitSource interface {
 	RateLimitAnnotation(path string) (value string, ok bool)
 	PodLabels(path string) map[string]string
+}
+
+// LimitGeneration is implemented by a LimitSource that can say when what
+// it tells changed: Generation moves then. The tailer re-resolves every
+// container's limit at its next poll (poll_interval) after a move, so a
+// pod's annotation or labels apply about a poll interval after its first
+// lines were enriched instead of a rescan_interval.
+type LimitGeneration interface {
+	Generation() uint64
 }
 
 // gate is one limit applied: its configuration and its buckets.
@@ -414,14 +425,21 @@ func (t *Tailer) setLimited(l *limiter, on bool, mode string, now time.Time) {
 
 // limitTick runs with every poll: it forgets the limiters of containers
 // with no file open once their buckets are full, re-resolves limits every
-// rescan_interval, emits the drop summaries that are due, and ends the
+// rescan_interval (and all of them when the LimitSource's generation
+// moved), emits the drop summaries that are due, and ends the
 // episodes of containers that stopped dropping.
 func (t *Tailer) limitTick(now time.Time) {
+	moved := false
+	if g, ok := t.opts.Limits.(LimitGeneration); ok {
+		if gen := g.Generation(); gen != t.limitGen {
+			t.limitGen, moved = gen, true
+		}
+	}
 	for _, l := range t.limiters {
 		if l.refs == 0 && t.forget(l, now) {
 			continue
 		}
-		if now.Sub(l.resolved) >= t.cfg.RescanInterval {
+		if moved || now.Sub(l.resolved) >= t.cfg.RescanInterval {
 			t.resolve(l, now)
 		}
 		if l.dropped > 0 && now.Sub(l.dropFrom) >= t.cfg.RateLimit.SummaryInterval {

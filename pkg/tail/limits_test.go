@@ -229,6 +229,52 @@ func TestLimitResolution(t *testing.T) {
 	}
 }
 
+// learning is a LimitSource that learns a pod's annotation after the
+// container's file was opened, as the agent does from its enriched lines.
+type learning struct {
+	pods
+	gen uint64
+}
+
+func (l *learning) Generation() uint64 { return l.gen }
+
+// TestLimitAppliesWhenLearnt: a container's limit is resolved again at the
+// first tick after the source's generation moved, not a rescan_interval
+// later (a Job of six seconds had shipped most of its lines unlimited on
+// a real node before its annotation was looked at again).
+func TestLimitAppliesWhenLearnt(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RescanInterval = time.Hour
+	cfg.RateLimit.Selectors = []SelectorLimit{{MatchLabels: map[string]string{"tier": "loud"}, Limit: RateLimit{LinesPerSecond: 5}}}
+	src := &learning{pods: pods{annotations: map[string]string{}, labels: map[string]map[string]string{}}}
+	tl, err := New(cfg, nil, make(chan<- []event.Log), Options{Limits: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	chatty, loud := &follower{}, &follower{}
+	chatty.dec.path, loud.dec.path = "/l/shop_chatty_uid1/main/0.log", "/l/shop_loud_uid2/main/0.log"
+	chatty.lim, loud.lim = tl.limiterFor(chatty, now), tl.limiterFor(loud, now)
+	if chatty.lim.lim.Limited() || loud.lim.lim.Limited() {
+		t.Fatalf("limited before anything was learnt: %v, %v", chatty.lim.lim, loud.lim.lim)
+	}
+	tl.limitTick(now.Add(time.Second))
+	src.annotations["shop_chatty_uid1"] = "lines=7,policy=drop"
+	src.labels["shop_loud_uid2"] = map[string]string{"tier": "loud"}
+	tl.limitTick(now.Add(2 * time.Second)) // the generation did not move: nothing asked
+	if chatty.lim.lim.Limited() {
+		t.Fatalf("resolved again without the generation moving")
+	}
+	src.gen++
+	tl.limitTick(now.Add(3 * time.Second))
+	if want := (RateLimit{LinesPerSecond: 7, Policy: PolicyDrop}); chatty.lim.lim != want {
+		t.Errorf("chatty: %v after the generation moved, want %v", chatty.lim.lim, want)
+	}
+	if want := (RateLimit{LinesPerSecond: 5}); loud.lim.lim != want {
+		t.Errorf("loud: %v after the generation moved, want %v (its selector)", loud.lim.lim, want)
+	}
+}
+
 // limitConfig is a configuration for the rate-limit scenarios, which run
 // under testing/synctest with polling only.
 func limitConfig(dir, state string, lim RateLimit) Config {

@@ -146,6 +146,7 @@ type Tailer struct {
 	limiters   map[string]*limiter   // by container
 	aggregates map[string]*aggregate // by pod or namespace
 	limitWake  time.Time             // when a deferred container may read again
+	limitGen   uint64                // the LimitSource's generation at the last limitTick
 	pollOnly   bool                  // tests under testing/synctest: no fsnotify reader
 }
 
