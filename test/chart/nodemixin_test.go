@@ -1,15 +1,20 @@
 package chart
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	promqlengine "github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/promqltest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -34,7 +39,8 @@ var nodeMixinLeftOut = map[string]string{
 // its label matchers but the scrape's job, matches at least one series the
 // agent serves. A selector that matches nothing makes its alert silently
 // never fire, which is what a team switching from node_exporter must not
-// get.
+// get. Then every alert is evaluated by Prometheus' PromQL engine over
+// those series (evaluateNodeMixin).
 func TestNodeMixinAlertsHaveSeries(t *testing.T) {
 	bin := os.Getenv("FERRY_BIN")
 	if bin == "" {
@@ -97,6 +103,7 @@ func TestNodeMixinAlertsHaveSeries(t *testing.T) {
 	if checked < 30 {
 		t.Errorf("only %d selectors checked", checked)
 	}
+	evaluateNodeMixin(t, served, doc.Alerts)
 	if t.Failed() {
 		var names []string
 		for n := range served {
@@ -107,4 +114,71 @@ func TestNodeMixinAlertsHaveSeries(t *testing.T) {
 		sort.Strings(names)
 		t.Logf("the agent's node_* series names:\n%s", strings.Join(names, "\n"))
 	}
+}
+
+// evaluateNodeMixin evaluates every node-mixin alert with Prometheus'
+// PromQL engine over the agent's series as Prometheus would store them
+// (job="node" and an instance label added by the scrape; ten samples a
+// minute apart, rising, so that rate() and predict_linear() have data):
+// an alert whose expression fails to evaluate (two series for one match
+// group, a label set that differs from node_exporter's) never fires
+// either, and the selector check above cannot see that.
+func evaluateNodeMixin(t *testing.T, served map[string][]labels.Labels, alerts []struct{ Alert, Expr string }) {
+	t.Helper()
+	var load strings.Builder
+	load.WriteString("load 1m\n")
+	for name, sets := range served {
+		if !strings.HasPrefix(name, "node_") {
+			continue
+		}
+		for _, ls := range sets {
+			b := labels.NewBuilder(ls)
+			b.Set("job", "node")
+			b.Set("instance", "ferry-node:9100")
+			fmt.Fprintf(&load, "  %s%s 1+1x10\n", name, b.Labels().String())
+		}
+	}
+	storage := promqltest.LoadedStorage(t, load.String())
+	engine := promqltest.NewTestEngineWithOpts(t, promqlengine.EngineOpts{
+		MaxSamples: promqltest.DefaultMaxSamplesPerQuery,
+		Timeout:    time.Minute,
+		Parser:     promql,
+	})
+	ctx := context.Background()
+	at := time.Unix(0, 0).Add(10 * time.Minute)
+	eval := func(expr string) (promqlengine.Vector, error) {
+		q, err := engine.NewInstantQuery(ctx, storage, nil, expr, at)
+		if err != nil {
+			return nil, err
+		}
+		defer q.Close()
+		res := q.Exec(ctx)
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Vector()
+	}
+	evaluated := 0
+	for _, a := range alerts {
+		if _, err := eval(a.Expr); err != nil {
+			t.Errorf("%s: the engine fails on it: %v", a.Alert, err)
+			continue
+		}
+		evaluated++
+		e, err := promql.ParseExpr(a.Expr)
+		if err != nil {
+			continue // reported above
+		}
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok || nodeMixinLeftOut[vs.Name] != "" || strings.HasPrefix(vs.Name, "node_pressure_") && len(served["node_pressure_cpu_waiting_seconds_total"]) == 0 {
+				return nil
+			}
+			if v, err := eval(vs.String()); err != nil || len(v) == 0 {
+				t.Errorf("%s: %s selects nothing in the engine (%v)", a.Alert, vs, err)
+			}
+			return nil
+		})
+	}
+	t.Logf("%d node-mixin alerts evaluated by the PromQL engine over %d node_* series names", evaluated, len(served))
 }
