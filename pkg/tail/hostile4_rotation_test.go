@@ -1,0 +1,167 @@
+package tail
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// countLog counts the lines of a text log holding every one of want.
+func countLog(out string, want ...string) int {
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(line, w)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
+// rotateKubelet renames path kubelet's way (<path>.<timestamp>, the i-th
+// rotation) and starts a new, empty file at path.
+func rotateKubelet(t *testing.T, path string, i int) string {
+	t.Helper()
+	name := fmt.Sprintf("%s.20261205-0700%02d", path, i)
+	if err := os.Rename(path, name); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "")
+	return name
+}
+
+// TestHostile4DropSummaryPerRotation: a container over its limit under
+// policy drop, whose log kubelet rotates every 500 ms, gets one summary
+// record per summary_interval (README: "every summary_interval the
+// container gets one record"), not one per rotation; the summaries add
+// up to the drop counter, the shipped lines stay within burst + rate x
+// elapsed, and one episode is warned about once.
+func TestHostile4DropSummaryPerRotation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir, state := t.TempDir(), t.TempDir()
+		const rate, perTick, seconds = 100, 50, 6
+		cfg := limitConfig(dir, state, RateLimit{LinesPerSecond: rate, Policy: PolicyDrop})
+		cfg.RateLimit.SummaryInterval = 10 * time.Second
+		path := mkContainer(t, dir, "ns_noisy_uid")
+		appendFile(t, path, "")
+		logs := &lockedBuffer{}
+		r := startPollingLog(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		synctest.Wait()
+		start := time.Now()
+		written := 0
+		for tick := 1; tick <= seconds*10; tick++ {
+			appendFile(t, path, noisyLines(written, written+perTick))
+			written += perTick
+			if tick%5 == 0 {
+				rotateKubelet(t, path, tick/5)
+			}
+			time.Sleep(100 * time.Millisecond)
+			synctest.Wait()
+		}
+		elapsed := time.Since(start).Seconds()
+		// Every line read, shipped or counted (rotated files are kept).
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		early := testutil.ToFloat64(r.tl.m.dropSummaries)
+		time.Sleep(cfg.RateLimit.SummaryInterval + 2*time.Second)
+		synctest.Wait()
+		shipped, summaries := 0, 0
+		var summarised int64
+		for _, rc := range r.snapshot() {
+			if m := summaryRE.FindStringSubmatch(rc.body); m != nil {
+				n, _ := strconv.ParseInt(m[1], 10, 64)
+				summarised += n
+				summaries++
+				continue
+			}
+			shipped++
+		}
+		dropped := testutil.ToFloat64(r.tl.m.linesDropped.WithLabelValues(dropRateLimit))
+		if float64(shipped)+dropped != float64(written) || float64(summarised) != dropped {
+			t.Errorf("written %d: shipped %d, dropped %v, summarised %d", written, shipped, dropped, summarised)
+		}
+		if float64(shipped) > rate+rate*(elapsed+2) {
+			t.Errorf("%d lines shipped in %.0fs at %d/s", shipped, elapsed+2, rate)
+		}
+		// 8 s of drops at one summary per 10 s: none due before the
+		// interval, one (or two) after.
+		if early > 0 || summaries > 2 {
+			t.Errorf("%v summaries within the first summary_interval (%d in all, %d rotations): one per rotation, not per interval", early, summaries, seconds*2)
+		}
+		out := logs.String()
+		if n := countLog(out, "container over its rate limit", "container=ns/noisy/app"); n != 1 {
+			t.Errorf("%d warnings that the container is over its limit, want 1:\n%s", n, out)
+		}
+		if g := testutil.ToFloat64(r.tl.m.limitedContainers); g != 0 {
+			t.Errorf("rate_limited_containers = %v after the drops stopped", g)
+		}
+		t.Logf("written %d, shipped %d, dropped %v in %d summaries (%v in the first interval)", written, shipped, dropped, summaries, early)
+		r.stop()
+	})
+}
+
+// TestHostile4DeferWarningPerRotation: a container held back by its limit
+// (policy defer) while kubelet rotates its log every second is one
+// episode: one "over its rate limit" warning and one "back within" once
+// it has caught up, not a pair at every rotated file read to its end
+// while the new file is still behind. The gauge stays 1 throughout and
+// is 0 at the end; every line arrives once, in order.
+func TestHostile4DeferWarningPerRotation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir, state := t.TempDir(), t.TempDir()
+		const rate, perTick, seconds = 1000, 300, 6
+		cfg := limitConfig(dir, state, RateLimit{LinesPerSecond: rate})
+		path := mkContainer(t, dir, "ns_noisy_uid")
+		appendFile(t, path, "")
+		logs := &lockedBuffer{}
+		r := startPollingLog(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		synctest.Wait()
+		written := 0
+		gaugeDips := 0
+		for tick := 1; tick <= seconds*10; tick++ {
+			appendFile(t, path, noisyLines(written, written+perTick))
+			written += perTick
+			if tick%10 == 0 {
+				rotateKubelet(t, path, tick/10)
+			}
+			time.Sleep(100 * time.Millisecond)
+			synctest.Wait()
+			if tick > 10 && testutil.ToFloat64(r.tl.m.limitedContainers) != 1 {
+				gaugeDips++
+			}
+		}
+		for i := 0; i < 3*written/rate; i++ {
+			if n, _ := countPrefix(r.snapshot(), "ns_noisy_uid"); n == written {
+				break
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n, inOrder := countPrefix(r.snapshot(), "ns_noisy_uid"); n != written || !inOrder {
+			t.Errorf("%d of %d lines arrived (in order %v)", n, written, inOrder)
+		}
+		out := logs.String()
+		over := countLog(out, "container over its rate limit; reading deferred", "container=ns/noisy/app")
+		back := countLog(out, "container back within its rate limit", "container=ns/noisy/app")
+		if over != 1 || back != 1 || gaugeDips > 0 {
+			t.Errorf("%d warnings over the limit, %d back within, the gauge left 1 at %d of %d looks while behind (%d rotations); want one episode",
+				over, back, gaugeDips, seconds*10-10, seconds)
+		}
+		if g := testutil.ToFloat64(r.tl.m.limitedContainers); g != 0 {
+			t.Errorf("rate_limited_containers = %v once caught up", g)
+		}
+		r.stop()
+	})
+}
