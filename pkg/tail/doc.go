@@ -311,7 +311,9 @@
 // and the lines over the limit are not emitted: counted in
 // ferry_tail_lines_dropped_total{reason="rate_limit"}, and every
 // summary_interval one record (stderr; the container's path) says how
-// many lines and bytes were dropped between which times. Dropped lines are
+// many lines and bytes were dropped between which times (a rotation does
+// not bring it forward; a container with no file open any more gets its
+// last one when its limiter is forgotten, its buckets full again). Dropped lines are
 // committed with the next emitted line of their file, or, when the last
 // line read was dropped, with the summary (it then carries that line's
 // cursor). A warning names each container when it starts being limited (its

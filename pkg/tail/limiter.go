@@ -163,13 +163,14 @@ func (l *limiter) describe() string {
 	return s
 }
 
-// releaseLimiter detaches f from its limiter. With its last file the
-// drops so far are summarised, but the limiter (its buckets, its episode)
-// is kept until its buckets are full again (limitTick forgets it then):
-// a container's files come and go at every rotation, and one whose
-// rotated file was done before its new file was opened would otherwise
-// start each file with a new burst (a container rotating twice a second
-// shipped 2.5 times its limit under policy drop).
+// releaseLimiter detaches f from its limiter. The limiter (its buckets,
+// its episode, the drops not yet summarised) is kept until its buckets are
+// full again (limitTick forgets it then, after its last summary): a
+// container's files come and go at every rotation, and one whose rotated
+// file was done before its new file was opened would otherwise start each
+// file with a new burst (a container rotating twice a second shipped 2.5
+// times its limit under policy drop), and get a summary record per
+// rotation rather than per summary_interval.
 func (t *Tailer) releaseLimiter(f *follower) {
 	l := f.lim
 	if l == nil {
@@ -180,19 +181,19 @@ func (t *Tailer) releaseLimiter(f *follower) {
 	if l.refs > 0 {
 		return
 	}
-	now := time.Now()
-	t.emitSummary(l, now)
-	l.idle = now
+	l.idle = time.Now()
 }
 
 // forget drops an idle limiter whose buckets (its own and its
-// aggregates') are full: a new one would be the same.
+// aggregates') are full: a new one would be the same. Its drops not yet
+// summarised are summarised first.
 func (t *Tailer) forget(l *limiter, now time.Time) bool {
 	for _, g := range []*gate{&l.gate, l.pod.g(), l.nsa.g()} {
 		if g != nil && (!g.lines.full(now) || !g.bytes.full(now)) {
 			return false
 		}
 	}
+	t.emitSummary(l, now)
 	t.setLimited(l, false, "", now)
 	t.releaseAggregate(l.pod)
 	t.releaseAggregate(l.nsa)
