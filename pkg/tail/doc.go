@@ -318,7 +318,8 @@
 // line read was dropped, with the summary (it then carries that line's
 // cursor). A warning names each container when it starts being limited (its
 // reading deferred, or a line dropped) and when it stops (its backlog
-// read, or no drop for summary_interval);
+// read, in every file of it: a rotated file read to its end while the
+// new one is behind ends nothing; or no drop for summary_interval);
 // ferry_tail_rate_limited_containers counts those limited now. The code is
 // in limiter.go.
 //

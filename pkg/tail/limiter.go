@@ -330,8 +330,9 @@ func cutLines(p []byte, n int64) (keep int, count int64) {
 }
 
 // charge spends what a read under policy defer took, and ends the
-// container's limited episode when the read reached the end of the file.
-func (t *Tailer) charge(f *follower, lines, nbytes int64, caughtUp bool, now time.Time) {
+// container's limited episode when the read reached the end of the file
+// and the container has caught up (see caughtUp).
+func (t *Tailer) charge(f *follower, lines, nbytes int64, atEnd bool, now time.Time) {
 	l := f.lim
 	if l == nil {
 		return
@@ -347,10 +348,31 @@ func (t *Tailer) charge(f *follower, lines, nbytes int64, caughtUp bool, now tim
 	if l.limited && l.mode == PolicyDefer {
 		l.deferred += lines
 		t.m.linesDeferred.Add(float64(lines))
-		if caughtUp {
+		if atEnd && t.caughtUp(f) {
 			t.setLimited(l, false, "", now)
 		}
 	}
+}
+
+// caughtUp says whether f, read to its end, leaves its container with
+// nothing to read: f is not a rotated file (the container writes to a new
+// file at its path, or soon will) and no other file of the container is
+// behind. A rotated file read to its end while the new one waits behind
+// it does not end the container's episode (it would be warned about
+// again at every rotation).
+func (t *Tailer) caughtUp(f *follower) bool {
+	if f.st == stRotated {
+		return false
+	}
+	for _, g := range t.order {
+		if g == f || g.st == stClosed || (g.lim != f.lim && (g.lim != nil || filepath.Dir(g.dec.path) != filepath.Dir(f.dec.path))) {
+			continue
+		}
+		if g.more || g.size > g.off {
+			return false
+		}
+	}
+	return true
 }
 
 // dropLine says whether the line of raw bytes ending at mk.end that f's
