@@ -296,9 +296,14 @@
 // rescan_interval), else the first selector matching its pod's labels
 // (also through Options.Limits), else its namespace's entry, else the
 // default. The aggregates per_pod and per_namespace add buckets shared by
-// a pod's (a namespace's) containers, on top of each container's own; a
+// a pod's (a namespace's) containers, on top of each container's own. A
+// container's limiter outlives its files until its own buckets are full
+// again, an aggregate its containers' limiters until its buckets are (so
+// neither a rotation nor a restart renews a budget, and the state of
+// containers gone is forgotten however busy their neighbours); a
 // read under policy defer takes at most its container's part of an
-// aggregate's tokens (the tokens divided by the containers sharing it),
+// aggregate's tokens (the tokens divided by the containers sharing it
+// that have a file open),
 // so the first container read after a refill does not take them all. Lines
 // are newline-terminated lines of the file. Under policy defer the file
 // is not read while its budget is spent, and a read stops at the line or

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ferry-dev/ferry/pkg/event"
 )
 
 // TestHostile4IdleLimitersForgottenBesideNoisyNeighbour: a namespace limit
@@ -60,6 +62,54 @@ func TestHostile4IdleLimitersForgottenBesideNoisyNeighbour(t *testing.T) {
 		// taken of 1000 per pod) were full again within a millisecond.
 		if n, a := len(r.tl.limiters), len(r.tl.aggregates); n > 2 || a > 3 {
 			t.Errorf("%d limiters and %d aggregates kept for 1 container open (of %d that ran): idle ones never forgotten while the namespace's bucket is spent", n, a, jobs+1)
+		}
+	})
+}
+
+// TestHostile4AggregateOutlivesItsLimiters: a pod's aggregate whose last
+// container's limiter is forgotten (its own bucket full again) keeps what
+// was taken from it until it is full itself: a container coming back (a
+// restart, the next file after a rotation) finds the pod's budget spent,
+// not a new burst. An idle container takes no part of the pod's budget.
+func TestHostile4AggregateOutlivesItsLimiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.RateLimit.Default = RateLimit{LinesPerSecond: 1000}
+		cfg.RateLimit.PerPod = RateLimit{LinesPerSecond: 10}
+		tl, err := New(cfg, nil, make(chan<- []event.Log), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, side := &follower{}, &follower{}
+		app.dec.path, side.dec.path = "/l/shop_a_u1/app/0.log", "/l/shop_a_u1/side/0.log"
+		app.lim = tl.limiterFor(app, time.Now())
+		side.lim = tl.limiterFor(side, time.Now())
+		pod := app.lim.pod
+		if lines, _, _ := tl.allowance(app, time.Now()); lines != 5 {
+			t.Errorf("app may read %d of the pod's 10 lines beside side, want half", lines)
+		}
+		tl.releaseLimiter(side)
+		if lines, _, _ := tl.allowance(app, time.Now()); lines != 10 {
+			t.Errorf("app may read %d of the pod's 10 lines once side has no file open, want all", lines)
+		}
+		pod.lines.take(10)
+		tl.releaseLimiter(app)
+		time.Sleep(100 * time.Millisecond) // the containers' own buckets are full; the pod's holds 1 of 10
+		tl.limitTick(time.Now())
+		if len(tl.limiters) != 0 || tl.aggregates["pod /l/shop_a_u1"] != pod {
+			t.Fatalf("%d limiters, pod aggregate kept %v; want the limiters forgotten, the aggregate kept", len(tl.limiters), tl.aggregates["pod /l/shop_a_u1"] == pod)
+		}
+		back := &follower{}
+		back.dec.path = "/l/shop_a_u1/app/1.log"
+		back.lim = tl.limiterFor(back, time.Now())
+		if back.lim.pod != pod || pod.lines.avail() != 1 {
+			t.Errorf("the container back gets a pod budget of %d lines, want the 1 left", back.lim.pod.lines.avail())
+		}
+		tl.releaseLimiter(back)
+		time.Sleep(time.Second)
+		tl.limitTick(time.Now())
+		if len(tl.limiters) != 0 || len(tl.aggregates) != 0 {
+			t.Errorf("%d limiters, %d aggregates once every bucket is full, want none", len(tl.limiters), len(tl.aggregates))
 		}
 	})
 }

@@ -33,11 +33,18 @@ func (g *gate) refill(now time.Time) {
 	g.bytes.refill(now)
 }
 
+// full says whether g's buckets hold their bursts.
+func (g *gate) full(now time.Time) bool { return g.lines.full(now) && g.bytes.full(now) }
+
 // aggregate is a limit shared by the containers of a pod or a namespace.
+// It is kept while a container's limiter refers to it, then until its
+// buckets are full again (limitTick forgets it): a pod whose containers
+// come back within that time finds what they took.
 type aggregate struct {
 	gate
 	key  string
-	refs int // containers
+	refs int // containers' limiters
+	open int // of those, the ones with a file open: the parts of its budget
 }
 
 // limiter is the rate limit of one container, shared by its files (the
@@ -103,8 +110,14 @@ func (t *Tailer) limiterFor(f *follower, now time.Time) *limiter {
 			l.nsa = t.aggregateFor("namespace "+ns, t.cfg.RateLimit.PerNamespace, now)
 		}
 	}
-	l.refs++
-	l.idle = time.Time{}
+	if l.refs++; l.refs == 1 {
+		l.idle = time.Time{}
+		for _, a := range []*aggregate{l.pod, l.nsa} {
+			if a != nil {
+				a.open++
+			}
+		}
+	}
 	return l
 }
 
@@ -124,11 +137,8 @@ func (t *Tailer) aggregateFor(key string, lim RateLimit, now time.Time) *aggrega
 }
 
 func (t *Tailer) releaseAggregate(a *aggregate) {
-	if a == nil {
-		return
-	}
-	if a.refs--; a.refs == 0 {
-		delete(t.aggregates, a.key)
+	if a != nil {
+		a.refs--
 	}
 }
 
@@ -182,16 +192,20 @@ func (t *Tailer) releaseLimiter(f *follower) {
 		return
 	}
 	l.idle = time.Now()
+	for _, a := range []*aggregate{l.pod, l.nsa} {
+		if a != nil {
+			a.open--
+		}
+	}
 }
 
-// forget drops an idle limiter whose buckets (its own and its
-// aggregates') are full: a new one would be the same. Its drops not yet
-// summarised are summarised first.
+// forget drops an idle limiter whose own buckets are full: a new one
+// would be the same. Its drops not yet summarised are summarised first.
+// Its aggregates are not waited for: they are shared (a noisy neighbour
+// can keep a namespace's spent for good) and outlive it on their own.
 func (t *Tailer) forget(l *limiter, now time.Time) bool {
-	for _, g := range []*gate{&l.gate, l.pod.g(), l.nsa.g()} {
-		if g != nil && (!g.lines.full(now) || !g.bytes.full(now)) {
-			return false
-		}
+	if !l.gate.full(now) {
+		return false
 	}
 	t.emitSummary(l, now)
 	t.setLimited(l, false, "", now)
@@ -304,9 +318,9 @@ func (t *Tailer) allowance(f *follower, now time.Time) (lines, bytes int64, coun
 			// a refill does not take it all.
 			n := int64(1)
 			if l.pod != nil && g == &l.pod.gate {
-				n = int64(l.pod.refs)
+				n = int64(max(l.pod.open, 1))
 			} else if l.nsa != nil {
-				n = int64(l.nsa.refs)
+				n = int64(max(l.nsa.open, 1))
 			}
 			gl, gb = max(gl/n, min(gl, 1)), max(gb/n, min(gb, 4096))
 		}
@@ -436,7 +450,8 @@ func (t *Tailer) setLimited(l *limiter, on bool, mode string, now time.Time) {
 }
 
 // limitTick runs with every poll: it forgets the limiters of containers
-// with no file open once their buckets are full, re-resolves limits every
+// with no file open once their buckets are full (and the aggregates no
+// limiter refers to once theirs are), re-resolves limits every
 // rescan_interval, emits the drop summaries that are due, and ends the
 // episodes of containers that stopped dropping.
 func (t *Tailer) limitTick(now time.Time) {
@@ -452,6 +467,11 @@ func (t *Tailer) limitTick(now time.Time) {
 		}
 		if l.limited && l.mode == PolicyDrop && l.dropped == 0 && now.Sub(l.lastDrop) >= t.cfg.RateLimit.SummaryInterval {
 			t.setLimited(l, false, "", now)
+		}
+	}
+	for k, a := range t.aggregates {
+		if a.refs == 0 && a.full(now) {
+			delete(t.aggregates, k)
 		}
 	}
 }
