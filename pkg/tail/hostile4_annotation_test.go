@@ -1,0 +1,88 @@
+package tail
+
+import (
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// changingPods is a LimitSource whose annotations a test changes while the
+// tailer runs (kubectl annotate --overwrite).
+type changingPods struct {
+	mu          sync.Mutex
+	annotations map[string]string // by pod directory
+}
+
+func (p *changingPods) set(pod, v string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v == "" {
+		delete(p.annotations, pod)
+		return
+	}
+	p.annotations[pod] = v
+}
+
+func (p *changingPods) RateLimitAnnotation(path string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.annotations[filepath.Base(filepath.Dir(filepath.Dir(path)))]
+	return v, ok
+}
+
+func (p *changingPods) PodLabels(string) map[string]string { return nil }
+
+// TestHostile4PolicyChangedWhileLimited: a container held back by its
+// annotation's limit (policy defer) whose annotation is changed to policy
+// drop while it is behind: its lines are then read at full speed and
+// those over the limit dropped, and once it stops writing its episode ends
+// (a warning, and ferry_tail_rate_limited_containers back to 0) like any
+// drop episode. The same when the annotation says "none" while a per_pod
+// limit of policy drop applies.
+func TestHostile4PolicyChangedWhileLimited(t *testing.T) {
+	for _, tc := range []struct {
+		name, then string
+		perPod     RateLimit
+	}{
+		{name: "to drop", then: "lines=100,policy=drop"},
+		{name: "to none beside a per_pod drop limit", then: "none", perPod: RateLimit{LinesPerSecond: 1e6, Policy: PolicyDrop}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				dir, state := t.TempDir(), t.TempDir()
+				cfg := limitConfig(dir, state, RateLimit{})
+				cfg.RateLimit.PerPod = tc.perPod
+				src := &changingPods{annotations: map[string]string{"ns_noisy_uid": "lines=100"}}
+				path := mkContainer(t, dir, "ns_noisy_uid")
+				appendFile(t, path, noisyLines(0, 2000))
+				logs := &lockedBuffer{}
+				r := startRunnerTuned(t, cfg, Options{Limits: src}, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+					func(tl *Tailer) { tl.pollOnly = true })
+				time.Sleep(2 * time.Second)
+				synctest.Wait()
+				if g := testutil.ToFloat64(r.tl.m.limitedContainers); g != 1 {
+					t.Fatalf("rate_limited_containers = %v while deferred, want 1", g)
+				}
+				src.set("ns_noisy_uid", tc.then)
+				time.Sleep(cfg.RescanInterval + 5*cfg.RateLimit.SummaryInterval)
+				synctest.Wait()
+				if n, _ := countPrefix(r.snapshot(), "ns_noisy_uid"); n < 300 {
+					t.Fatalf("%d lines shipped: the file was not read on after the change", n)
+				}
+				out := logs.String()
+				if g := testutil.ToFloat64(r.tl.m.limitedContainers); g != 0 {
+					t.Errorf("rate_limited_containers = %v long after the container stopped writing, want 0; log:\n%s", g, out)
+				}
+				if n := countLog(out, "container back within its rate limit", "container=ns/noisy/app"); n < 1 {
+					t.Errorf("no warning that the container is back within its limit:\n%s", out)
+				}
+				r.stop()
+			})
+		})
+	}
+}
