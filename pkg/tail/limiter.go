@@ -255,7 +255,11 @@ func (t *Tailer) resolve(l *limiter, now time.Time) {
 	if changed && lim.Limited() {
 		t.log.Debug("rate limit", "container", l.name, "limit", lim.String())
 	}
-	if !lim.Limited() && l.pod == nil && l.nsa == nil {
+	if changed {
+		// The episode was the old limit's: one under the new limit (its
+		// policy perhaps other) starts with the next read or drop over
+		// it. A defer episode left open under a drop limit would never
+		// end (only a deferred read reaching the end ends it).
 		t.setLimited(l, false, "", now)
 	}
 }
