@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -161,6 +162,49 @@ func TestHostile4DeferWarningPerRotation(t *testing.T) {
 		}
 		if g := testutil.ToFloat64(r.tl.m.limitedContainers); g != 0 {
 			t.Errorf("rate_limited_containers = %v once caught up", g)
+		}
+		r.stop()
+	})
+}
+
+// TestHostile4DeletedPodSummaryAtOnce: a drop-limited container whose pod
+// is deleted (its directory removed) gets its last summary when its file
+// is closed, not a summary_interval later (or when its slow bucket is
+// full again): enrichment keeps a deleted pod's metadata for delete_grace
+// only (1m by default), so a summary that waits longer goes out without
+// the pod's metadata. A rotation (a new file at the path) does not.
+func TestHostile4DeletedPodSummaryAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir, state := t.TempDir(), t.TempDir()
+		cfg := limitConfig(dir, state, RateLimit{LinesPerSecond: 1, BurstLines: 50, Policy: PolicyDrop})
+		cfg.RateLimit.SummaryInterval = 5 * time.Minute
+		path := mkContainer(t, dir, "ns_gone_uid")
+		appendFile(t, path, noisyLines(0, 200))
+		r := startPolling(t, cfg)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		rotateKubelet(t, path, 1)
+		appendFile(t, path, noisyLines(200, 300))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if s := testutil.ToFloat64(r.tl.m.dropSummaries); s != 0 {
+			t.Errorf("%v summaries at a rotation, want none before summary_interval", s)
+		}
+		if err := os.RemoveAll(filepath.Dir(filepath.Dir(path))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		var summarised int64
+		for _, rc := range r.snapshot() {
+			if m := summaryRE.FindStringSubmatch(rc.body); m != nil {
+				n, _ := strconv.ParseInt(m[1], 10, 64)
+				summarised += n
+			}
+		}
+		dropped := testutil.ToFloat64(r.tl.m.linesDropped.WithLabelValues(dropRateLimit))
+		if dropped == 0 || float64(summarised) != dropped {
+			t.Errorf("2 s after the pod's deletion %d dropped lines summarised of %v", summarised, dropped)
 		}
 		r.stop()
 	})

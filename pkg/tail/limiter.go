@@ -2,8 +2,11 @@ package tail
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -180,7 +183,8 @@ func (l *limiter) describe() string {
 // file was done before its new file was opened would otherwise start each
 // file with a new burst (a container rotating twice a second shipped 2.5
 // times its limit under policy drop), and get a summary record per
-// rotation rather than per summary_interval.
+// rotation rather than per summary_interval. A container whose pod is
+// gone is summarised at once.
 func (t *Tailer) releaseLimiter(f *follower) {
 	l := f.lim
 	if l == nil {
@@ -192,6 +196,14 @@ func (t *Tailer) releaseLimiter(f *follower) {
 		return
 	}
 	l.idle = time.Now()
+	if !f.deletedAt.IsZero() {
+		if _, err := os.Stat(f.dec.path); errors.Is(err, fs.ErrNotExist) {
+			// Its last file deleted and none at its path: the pod is
+			// gone, and enrichment keeps its metadata for delete_grace
+			// only. Its drops are summarised now.
+			t.emitSummary(l, l.idle)
+		}
+	}
 	for _, a := range []*aggregate{l.pod, l.nsa} {
 		if a != nil {
 			a.open--
