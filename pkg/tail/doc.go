@@ -313,7 +313,9 @@
 // removed before it was read is closed after delete_wait, and its unread
 // bytes are counted in ferry_tail_lost_bytes_total{reason="rotated_unread"}
 // rather than "deleted". Under policy drop the file is read at full speed
-// and the lines over the limit are not emitted: counted in
+// and the lines over the limit are not emitted (a line longer than the
+// bytes burst passes when the bucket is full, which then owes the excess):
+// counted in
 // ferry_tail_lines_dropped_total{reason="rate_limit"}, and every
 // summary_interval one record (stderr; the container's path) says how
 // many lines and bytes were dropped between which times (a rotation does

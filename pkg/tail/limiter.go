@@ -419,7 +419,7 @@ func (t *Tailer) dropLine(f *follower, raw int64, mk mark) bool {
 	}
 	ok := true
 	for _, g := range gs {
-		ok = ok && g.lines.avail() >= 1 && g.bytes.avail() >= raw
+		ok = ok && g.lines.admits(1) && g.bytes.admits(raw)
 	}
 	if ok {
 		for _, g := range gs {

@@ -329,7 +329,17 @@ func (b *bucket) avail() int64 {
 	return int64(b.tokens)
 }
 
-// take spends n tokens, which must be available.
+// admits says whether n tokens may be taken at once: they are there, or
+// the bucket is full. A full bucket lets a line longer than its burst
+// through and goes into debt (its tokens below zero) for the excess, so
+// over any time what it let through is at most rate x time plus the
+// larger of its burst and one line: otherwise such a line (a stack trace
+// over burst_bytes) could never pass, however quiet its container.
+func (b *bucket) admits(n int64) bool {
+	return b == nil || b.tokens >= float64(n) || b.tokens >= b.burst
+}
+
+// take spends n tokens, which must be admitted (see admits) or available.
 func (b *bucket) take(n int64) {
 	if b != nil {
 		b.tokens -= float64(n)
