@@ -1,0 +1,149 @@
+package hostile
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/simnode"
+)
+
+var attack4SummaryRE = regexp.MustCompile(`^ferry: (\d+) lines \((\d+) bytes\) of this container dropped by its rate limit`)
+
+// attack4Warnings counts the agent's log lines holding msg and naming the
+// container.
+func attack4Warnings(out, msg, container string) int {
+	n := 0
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, msg) && strings.Contains(l, `"container":"`+container+`"`) {
+			n++
+		}
+	}
+	return n
+}
+
+// attack4Summaries sums the rate-limit summary records received.
+func (w *world) attack4Summaries() (records int, lines int64) {
+	for _, r := range w.records() {
+		if m := attack4SummaryRE.FindStringSubmatch(r.Message); m != nil {
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			records++
+			lines += n
+		}
+	}
+	return records, lines
+}
+
+// TestAttack4DropRotatingKubeletStyle: a container over its limit (policy
+// drop, 50 lines/s, summary_interval 3s) whose log kubelet rotates ten
+// times, about every half second, gzipping the rotated file before last.
+// Every line written is received once or counted dropped; the summary
+// records add up to ferry_tail_lines_dropped_total{reason="rate_limit"};
+// there is about one summary per summary_interval, not one per rotation;
+// the container is warned about once; the gauge returns to 0.
+func TestAttack4DropRotatingKubeletStyle(t *testing.T) {
+	w := newWorld(t, worldOpt{logs: []string{"poll_interval: 100ms", "read_interval: 50ms", "delete_wait: 30s",
+		"rate_limit: {default: {lines_per_second: 50, policy: drop}, summary_interval: 3s}"}})
+	w.raw(w.path, "")
+	p := w.agent.Start()
+	start := time.Now()
+	const rounds, perRound = 10, 100
+	var rotated []string
+	written := 0
+	for i := 0; i < rounds; i++ {
+		w.lines(w.path, written, written+perRound)
+		written += perRound
+		// Rotate once the agent has read the round (shipped or dropped).
+		waitFor(t, fmt.Sprintf("round %d read", i), 30*time.Second, func() bool {
+			m, err := w.agent.Scrape()
+			return err == nil && m.Sum("ferry_tail_lines_read_total")+m.Sum("ferry_tail_lines_dropped_total") >= float64(written)
+		})
+		name := fmt.Sprintf("%s.20261205-07%04d", w.path, i)
+		must(t, os.Rename(w.path, name))
+		w.raw(w.path, "")
+		rotated = append(rotated, name)
+		if len(rotated) >= 2 {
+			must(t, simnode.GzipFile(rotated[len(rotated)-2]))
+		}
+	}
+	elapsed := time.Since(start)
+	var dropped float64
+	var summaries int
+	var summarised int64
+	ok := eventually(30*time.Second, func() bool {
+		m, err := w.agent.Scrape()
+		if err != nil {
+			return false
+		}
+		dropped = m.Sum("ferry_tail_lines_dropped_total", `reason="rate_limit"`)
+		summaries, summarised = w.attack4Summaries()
+		lost, _ := w.count(0, written)
+		return dropped > 0 && float64(summarised) == dropped && float64(written-lost) == float64(written)-dropped &&
+			m.Sum("ferry_tail_rate_limited_containers") == 0
+	})
+	lost, dup := w.count(0, written)
+	m, _ := w.agent.Scrape()
+	if !ok {
+		t.Errorf("written %d: received %d (%d duplicates), dropped %v, summarised %d in %d records, gauge %v",
+			written, written-lost, dup, dropped, summarised, summaries, m.Sum("ferry_tail_rate_limited_containers"))
+	}
+	if dup > 0 {
+		t.Errorf("%d duplicates", dup)
+	}
+	if max := int(elapsed/(3*time.Second)) + 3; summaries > max {
+		t.Errorf("%d summary records in %v with summary_interval 3s and %d rotations: one per rotation?", summaries, elapsed.Round(time.Second), rounds)
+	}
+	if received := written - lost; float64(received) > 50+50*(elapsed.Seconds()+1) {
+		t.Errorf("%d lines received in %v under 50 lines/s", received, elapsed.Round(time.Second))
+	}
+	out := p.Output()
+	if n := attack4Warnings(out, "container over its rate limit", "ns/pod/app"); n < 1 || n > 2 {
+		t.Errorf("%d over-the-limit warnings for one container dropping throughout", n)
+	}
+	t.Logf("written %d in %v: received %d, dropped %v, %d summaries, %d rotations", written, elapsed.Round(time.Millisecond), written-lost, dropped, summaries, rounds)
+	stop(t, p)
+}
+
+// TestAttack4DeferRotatingWarnsOnce: a container held back (policy defer,
+// 200 lines/s) while kubelet rotates its log five times, the rotated files
+// kept: every line arrives once, and it is one episode: one warning that
+// it is over its limit, one that it is back within, the gauge 0 at the end.
+func TestAttack4DeferRotatingWarnsOnce(t *testing.T) {
+	w := newWorld(t, worldOpt{logs: []string{"poll_interval: 100ms", "read_interval: 50ms",
+		"rate_limit: {default: {lines_per_second: 200, policy: defer}}"}})
+	w.raw(w.path, "")
+	p := w.agent.Start()
+	const rounds, perRound = 5, 400
+	written := 0
+	for i := 0; i < rounds; i++ {
+		w.lines(w.path, written, written+perRound)
+		written += perRound
+		must(t, os.Rename(w.path, fmt.Sprintf("%s.20261205-07%04d", w.path, i)))
+		w.raw(w.path, "")
+		// The next round once the agent saw this rotation (and follows
+		// the new file).
+		waitFor(t, fmt.Sprintf("rotation %d seen", i+1), 30*time.Second, func() bool {
+			m, err := w.agent.Scrape()
+			return err == nil && m.Sum("ferry_tail_rotations_total") >= float64(i+1)
+		})
+	}
+	w.waitSeqs(0, written, 60*time.Second)
+	waitFor(t, "the episode's end", 30*time.Second, func() bool {
+		return strings.Contains(p.Output(), "container back within its rate limit")
+	})
+	w.check(0, written, false)
+	if g := w.metric("ferry_tail_rate_limited_containers"); g != 0 {
+		t.Errorf("rate_limited_containers = %v once caught up", g)
+	}
+	out := p.Output()
+	over := attack4Warnings(out, "container over its rate limit", "ns/pod/app")
+	back := attack4Warnings(out, "container back within its rate limit", "ns/pod/app")
+	if over != 1 || back != 1 {
+		t.Errorf("%d over-the-limit and %d back-within warnings for one episode across %d rotations", over, back, rounds)
+	}
+	stop(t, p)
+}
