@@ -113,3 +113,41 @@ func TestHostile4AggregateOutlivesItsLimiters(t *testing.T) {
 		}
 	})
 }
+
+// TestHostile4LimiterKeptWhileItsNextFileWaits: a container limited only
+// by its pod's aggregate (no limit of its own, so its own buckets are
+// always full) whose rotated file is closed while its new file waits to be
+// read (the in-flight budget is full, say) keeps its limiter: its episode
+// and its drops not yet summarised survive the rotation, rather than being
+// summarised and warned about again at every rotation that a poll falls
+// into.
+func TestHostile4LimiterKeptWhileItsNextFileWaits(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RateLimit.PerPod = RateLimit{LinesPerSecond: 10, Policy: PolicyDrop}
+	tl, err := New(cfg, nil, make(chan<- []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &follower{}
+	old.dec.path = "/l/shop_a_u1/app/0.log"
+	old.lim = tl.limiterFor(old, time.Now())
+	l := old.lim
+	for range 20 {
+		tl.dropLine(old, 10, mark{end: 10})
+	}
+	if l.dropped != 10 || !l.limited {
+		t.Fatalf("%d dropped, limited %v; want 10 of 20 over the pod's burst", l.dropped, l.limited)
+	}
+	next := &follower{} // opened, not read yet: no limiter attached
+	next.dec.path = old.dec.path
+	tl.order = append(tl.order, next)
+	old.st = stClosed
+	tl.releaseLimiter(old)
+	tl.limitTick(time.Now())
+	if tl.limiters[l.key] != l || l.dropped != 10 || !l.limited {
+		t.Errorf("the container's limiter forgotten while its next file waits (kept %v, %d drops pending, limited %v)", tl.limiters[l.key] == l, l.dropped, l.limited)
+	}
+	if s := testutil.ToFloat64(tl.m.dropSummaries); s != 0 {
+		t.Errorf("%v summaries at a rotation", s)
+	}
+}
