@@ -211,12 +211,12 @@ func (t *Tailer) releaseLimiter(f *follower) {
 	}
 }
 
-// forget drops an idle limiter whose own buckets are full: a new one
-// would be the same. Its drops not yet summarised are summarised first.
+// forget drops an idle limiter whose own buckets are full and whose
+// container has no file open: a new one would be the same. Its drops not yet summarised are summarised first.
 // Its aggregates are not waited for: they are shared (a noisy neighbour
 // can keep a namespace's spent for good) and outlive it on their own.
 func (t *Tailer) forget(l *limiter, now time.Time) bool {
-	if !l.gate.full(now) {
+	if !l.gate.full(now) || t.hasFile(l) {
 		return false
 	}
 	t.emitSummary(l, now)
@@ -225,6 +225,19 @@ func (t *Tailer) forget(l *limiter, now time.Time) bool {
 	t.releaseAggregate(l.nsa)
 	delete(t.limiters, l.key)
 	return true
+}
+
+// hasFile says whether a file of l's container is open (one not read yet
+// has no limiter: the new file of a rotation waiting for its first read).
+func (t *Tailer) hasFile(l *limiter) bool {
+	for _, f := range t.order {
+		if f.st != stClosed && f.lim == nil {
+			if key, _, _ := containerOf(f.dec.path); key == l.key {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resolve sets l's limit: the pod's annotation, else its namespace's
