@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"math"
 	"os"
@@ -263,7 +264,11 @@ func (t *Tailer) resolve(l *limiter, now time.Time) {
 		if v, found := t.opts.Limits.RateLimitAnnotation(l.path); found {
 			spec = v
 			if r, err := ParseRateLimit(v); err != nil {
-				t.warnOnce("ratelimit "+l.key+" "+v, "invalid rate-limit annotation; using the selector, namespace or default limit",
+				// Once per container and value; the value hashed (an
+				// annotation may be 256 KiB, and rewritten at will).
+				h := fnv.New64a()
+				h.Write([]byte(v))
+				t.warnOnce("ratelimit "+l.key+" "+strconv.FormatUint(h.Sum64(), 16), "invalid rate-limit annotation; using the selector, namespace or default limit",
 					"container", l.name, "annotation", RateLimitAnnotation, "err", err)
 			} else {
 				lim = r

@@ -218,16 +218,17 @@ func ParseRateLimit(s string) (RateLimit, error) {
 	if s == "none" {
 		return RateLimit{}, nil
 	}
+	q := clipQuoted(s) // in errors: an annotation may be 256 KiB
 	var r RateLimit
 	seen := map[string]bool{}
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || k == "" || v == "" {
-			return RateLimit{}, fmt.Errorf("rate limit %q: %q is not key=value", s, kv)
+			return RateLimit{}, fmt.Errorf("rate limit %q: %q is not key=value", q, clipQuoted(kv))
 		}
 		if seen[k] {
-			return RateLimit{}, fmt.Errorf("rate limit %q: %s given twice", s, k)
+			return RateLimit{}, fmt.Errorf("rate limit %q: %s given twice", q, k)
 		}
 		seen[k] = true
 		var err error
@@ -247,19 +248,28 @@ func ParseRateLimit(s string) (RateLimit, error) {
 		case "policy":
 			r.Policy = v
 		default:
-			return RateLimit{}, fmt.Errorf("rate limit %q: unknown key %q", s, k)
+			return RateLimit{}, fmt.Errorf("rate limit %q: unknown key %q", q, clipQuoted(k))
 		}
 		if err != nil {
-			return RateLimit{}, fmt.Errorf("rate limit %q: %s: %w", s, k, err)
+			return RateLimit{}, fmt.Errorf("rate limit %q: %s: %w", q, k, err)
 		}
 	}
 	if err := r.Validate(); err != nil {
-		return RateLimit{}, fmt.Errorf("rate limit %q: %w", s, err)
+		return RateLimit{}, fmt.Errorf("rate limit %q: %w", q, err)
 	}
 	if !r.Limited() {
-		return RateLimit{}, fmt.Errorf("rate limit %q: set lines or bytes (or say none)", s)
+		return RateLimit{}, fmt.Errorf("rate limit %q: set lines or bytes (or say none)", q)
 	}
 	return r, nil
+}
+
+// clipQuoted shortens s for an error message: at most 64 bytes of it are
+// quoted, then how long it was.
+func clipQuoted(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strings.ToValidUTF8(s[:64], ""), len(s))
 }
 
 // parseRate parses a positive number, with a unit suffix when bytes.
@@ -278,7 +288,7 @@ func parseRate(v string, bytes bool) (float64, error) {
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || !(f > 0) || math.IsInf(f, 0) || f*mult > 1e15 {
-		return 0, fmt.Errorf("%q is not a number > 0 (at most 1e15)", v)
+		return 0, fmt.Errorf("%q is not a number > 0 (at most 1e15)", clipQuoted(v))
 	}
 	return f * mult, nil
 }
