@@ -54,7 +54,6 @@ func TestHostile4LineLongerThanBurst(t *testing.T) {
 // budget's lines; under policy drop the merged record takes one, so a
 // container writing long (split) lines ships three times its limit.
 func TestHostile4PartialsCountUnderDrop(t *testing.T) {
-	t.Skip("known: under policy drop a line merged from CRI partial fragments takes one line of the budget, not one per fragment as under defer and as the README says")
 	synctest.Test(t, func(t *testing.T) {
 		dir, state := t.TempDir(), t.TempDir()
 		cfg := limitConfig(dir, state, RateLimit{LinesPerSecond: 30, Policy: PolicyDrop})

@@ -435,13 +435,16 @@ func (t *Tailer) dropLine(f *follower, raw int64, mk mark) bool {
 	if len(gs) == 0 {
 		return false
 	}
+	// A line merged from partial fragments costs one line per fragment,
+	// as under policy defer (which counts the file's lines).
+	n := max(mk.lines, 1)
 	ok := true
 	for _, g := range gs {
-		ok = ok && g.lines.admits(1) && g.bytes.admits(raw)
+		ok = ok && g.lines.admits(n) && g.bytes.admits(raw)
 	}
 	if ok {
 		for _, g := range gs {
-			g.lines.take(1)
+			g.lines.take(n)
 			g.bytes.take(raw)
 		}
 		return false
