@@ -147,3 +147,39 @@ func TestAttack4DeferRotatingWarnsOnce(t *testing.T) {
 	}
 	stop(t, p)
 }
+
+// TestAttack4ReloadRemovesLimitWhileDeferred: a container held back by its
+// limit (policy defer, 20 lines/s) with most of its 2,000 lines unread
+// when the config is changed to remove the limit: the reload drains and
+// the new pipeline reads the rest at full speed, every line once, and no
+// container is counted limited any more.
+func TestAttack4ReloadRemovesLimitWhileDeferred(t *testing.T) {
+	const limit = "rate_limit: {default: {lines_per_second: 20, policy: defer}}"
+	w := newWorld(t, worldOpt{logs: []string{"poll_interval: 100ms", limit}})
+	w.lines(w.path, 0, 2000)
+	p := w.agent.Start()
+	waitFor(t, "the container limited", 30*time.Second, func() bool {
+		return w.metric("ferry_tail_rate_limited_containers") == 1 && w.missing(0, 20) == ""
+	})
+	y, err := os.ReadFile(w.agent.Config)
+	must(t, err)
+	s := strings.Replace(string(y), limit, "rate_limit: {default: {lines_per_second: 0}}", 1)
+	if s == string(y) {
+		t.Fatal("the limit not found in the config")
+	}
+	must(t, os.WriteFile(w.agent.Config, []byte(s), 0o644))
+	start := time.Now()
+	waitFor(t, "the reload applied", 30*time.Second, func() bool {
+		m, err := w.agent.Scrape()
+		return err == nil && m.Sum("ferry_config_reload_total", `result="applied"`) >= 1
+	})
+	// At 20 lines/s the rest would take over a minute and a half.
+	w.waitSeqs(0, 2000, 30*time.Second)
+	t.Logf("the rest read %v after the reload", time.Since(start).Round(time.Millisecond))
+	w.settled(1, 20*time.Second)
+	w.check(0, 2000, false)
+	if g := w.metric("ferry_tail_rate_limited_containers"); g != 0 {
+		t.Errorf("rate_limited_containers = %v with no limit configured", g)
+	}
+	stop(t, p)
+}
