@@ -209,3 +209,107 @@ func TestHostile4DeletedPodSummaryAtOnce(t *testing.T) {
 		r.stop()
 	})
 }
+
+// TestHostile4DeferUndoneRotation: a container held back by its limit
+// (policy defer) whose rotation kubelet undoes (the runtime could not
+// reopen the log: the rotated file is renamed back) while it is behind:
+// every line arrives once and in order, one episode is warned about, and
+// the gauge is 0 once it has caught up.
+func TestHostile4DeferUndoneRotation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir, state := t.TempDir(), t.TempDir()
+		const rate = 500
+		cfg := limitConfig(dir, state, RateLimit{LinesPerSecond: rate})
+		path := mkContainer(t, dir, "ns_noisy_uid")
+		appendFile(t, path, noisyLines(0, 2000))
+		logs := &lockedBuffer{}
+		r := startPollingLog(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		name := rotateKubelet(t, path, 1)
+		time.Sleep(300 * time.Millisecond)
+		synctest.Wait()
+		if err := os.Remove(path); err != nil { // the runtime never wrote to it
+			t.Fatal(err)
+		}
+		if err := os.Rename(name, path); err != nil {
+			t.Fatal(err)
+		}
+		appendFile(t, path, noisyLines(2000, 2500))
+		for i := 0; i < 10; i++ {
+			if n, _ := countPrefix(r.snapshot(), "ns_noisy_uid"); n == 2500 {
+				break
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n, inOrder := countPrefix(r.snapshot(), "ns_noisy_uid"); n != 2500 || !inOrder {
+			t.Errorf("%d of 2500 lines arrived (in order %v)", n, inOrder)
+		}
+		out := logs.String()
+		if over, back := countLog(out, "container over its rate limit", "container=ns/noisy/app"), countLog(out, "back within", "container=ns/noisy/app"); over != 1 || back != 1 {
+			t.Errorf("%d over-the-limit and %d back-within warnings for one episode:\n%s", over, back, out)
+		}
+		if g := testutil.ToFloat64(r.tl.m.limitedContainers); g != 0 {
+			t.Errorf("rate_limited_containers = %v once caught up", g)
+		}
+		r.stop()
+	})
+}
+
+// TestHostile4DeferContainerRestart: a container held back by its limit
+// (policy defer) restarts: kubelet's 1.log appears beside 0.log, which is
+// still behind. Both files share the container's budget (the two
+// together at its rate), every line of both arrives once, and it is one
+// episode, ended when both are read.
+func TestHostile4DeferContainerRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir, state := t.TempDir(), t.TempDir()
+		const rate = 500
+		cfg := limitConfig(dir, state, RateLimit{LinesPerSecond: rate})
+		path := mkContainer(t, dir, "ns_noisy_uid")
+		appendFile(t, path, noisyLines(0, 3000))
+		logs := &lockedBuffer{}
+		r := startPollingLog(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		start := time.Now()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		restarted := filepath.Join(filepath.Dir(path), "1.log")
+		appendFile(t, restarted, strings.ReplaceAll(noisyLines(0, 1000), "noisy", "again"))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n := len(r.snapshot()); float64(n) > rate+rate*time.Since(start).Seconds() {
+			t.Errorf("%d lines in %v from two files of a container limited to %d/s", n, time.Since(start), rate)
+		}
+		for i := 0; i < 15; i++ {
+			if len(r.snapshot()) == 4000 {
+				break
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		first, again := 0, 0
+		for _, rc := range r.snapshot() {
+			if strings.HasSuffix(rc.body, " again") {
+				again++
+			} else {
+				first++
+			}
+		}
+		if first != 3000 || again != 1000 {
+			t.Errorf("%d of 3000 lines of 0.log and %d of 1000 of 1.log arrived", first, again)
+		}
+		out := logs.String()
+		if over, back := countLog(out, "container over its rate limit", "container=ns/noisy/app"), countLog(out, "back within", "container=ns/noisy/app"); over != 1 || back != 1 {
+			t.Errorf("%d over-the-limit and %d back-within warnings for one episode:\n%s", over, back, out)
+		}
+		if g := testutil.ToFloat64(r.tl.m.limitedContainers); g != 0 {
+			t.Errorf("rate_limited_containers = %v once caught up", g)
+		}
+		r.stop()
+	})
+}
