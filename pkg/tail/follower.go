@@ -422,7 +422,7 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 		delete(t.byPath, f.path)
 	}
 	t.closeTracker(f.tr, false)
-	t.releaseLimiter(f)
+	t.releaseLimiter(f, !f.deletedAt.IsZero())
 	t.wantRead(time.Now()) // its successor may read now
 	t.log.Debug("closed", "path", f.path, "offset", f.consumed)
 }

@@ -88,12 +88,12 @@ func TestHostile4AggregateOutlivesItsLimiters(t *testing.T) {
 		if lines, _, _ := tl.allowance(app, time.Now()); lines != 5 {
 			t.Errorf("app may read %d of the pod's 10 lines beside side, want half", lines)
 		}
-		tl.releaseLimiter(side)
+		tl.releaseLimiter(side, false)
 		if lines, _, _ := tl.allowance(app, time.Now()); lines != 10 {
 			t.Errorf("app may read %d of the pod's 10 lines once side has no file open, want all", lines)
 		}
 		pod.lines.take(10)
-		tl.releaseLimiter(app)
+		tl.releaseLimiter(app, false)
 		time.Sleep(100 * time.Millisecond) // the containers' own buckets are full; the pod's holds 1 of 10
 		tl.limitTick(time.Now())
 		if len(tl.limiters) != 0 || tl.aggregates["pod /l/shop_a_u1"] != pod {
@@ -105,7 +105,7 @@ func TestHostile4AggregateOutlivesItsLimiters(t *testing.T) {
 		if back.lim.pod != pod || pod.lines.avail() != 1 {
 			t.Errorf("the container back gets a pod budget of %d lines, want the 1 left", back.lim.pod.lines.avail())
 		}
-		tl.releaseLimiter(back)
+		tl.releaseLimiter(back, false)
 		time.Sleep(time.Second)
 		tl.limitTick(time.Now())
 		if len(tl.limiters) != 0 || len(tl.aggregates) != 0 {
@@ -142,7 +142,7 @@ func TestHostile4LimiterKeptWhileItsNextFileWaits(t *testing.T) {
 	next.dec.path = old.dec.path
 	tl.order = append(tl.order, next)
 	old.st = stClosed
-	tl.releaseLimiter(old)
+	tl.releaseLimiter(old, false)
 	tl.limitTick(time.Now())
 	if tl.limiters[l.key] != l || l.dropped != 10 || !l.limited {
 		t.Errorf("the container's limiter forgotten while its next file waits (kept %v, %d drops pending, limited %v)", tl.limiters[l.key] == l, l.dropped, l.limited)

@@ -184,9 +184,9 @@ func (l *limiter) describe() string {
 // file was done before its new file was opened would otherwise start each
 // file with a new burst (a container rotating twice a second shipped 2.5
 // times its limit under policy drop), and get a summary record per
-// rotation rather than per summary_interval. A container whose pod is
-// gone is summarised at once.
-func (t *Tailer) releaseLimiter(f *follower) {
+// rotation rather than per summary_interval. gone says f's file was
+// deleted: a container whose pod is gone is summarised at once.
+func (t *Tailer) releaseLimiter(f *follower, gone bool) {
 	l := f.lim
 	if l == nil {
 		return
@@ -197,9 +197,9 @@ func (t *Tailer) releaseLimiter(f *follower) {
 		return
 	}
 	l.idle = time.Now()
-	if !f.deletedAt.IsZero() {
+	if gone {
 		if _, err := os.Stat(f.dec.path); errors.Is(err, fs.ErrNotExist) {
-			// Its last file deleted and none at its path: the pod is
+			// Its last file gone and none at its path: the pod is
 			// gone, and enrichment keeps its metadata for delete_grace
 			// only. Its drops are summarised now.
 			t.emitSummary(l, l.idle)
