@@ -296,8 +296,10 @@ func (t *Tailer) resolve(l *limiter, now time.Time) {
 
 // deferring says the limits of f's container (policy defer: its own, its
 // pod's, its namespace's) hold its reading back now; it then brings the
-// next read turn forward to when the budget is back.
+// next read turn forward to when the budget is back, and keeps that time
+// in f.limitAt.
 func (t *Tailer) deferring(f *follower, now time.Time) bool {
+	f.limitAt = time.Time{}
 	l := f.lim
 	if l == nil {
 		return false
@@ -324,6 +326,7 @@ func (t *Tailer) deferring(f *follower, now time.Time) bool {
 	if t.limitWake.IsZero() || at.Before(t.limitWake) {
 		t.limitWake = at
 	}
+	f.limitAt = at // nextEligible: not due before (it would be, and read nothing, at once)
 	return true
 }
 

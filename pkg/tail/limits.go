@@ -363,7 +363,14 @@ func (b *bucket) quantum(interval time.Duration) float64 {
 	return min(b.burst, max(1, b.rate*interval.Seconds()))
 }
 
-// readyAt is when the bucket holds the quantum again (now if it does).
+// maxReadyWait bounds readyAt's wait: a rate of 1e-12 a second (valid,
+// if absurd) would otherwise wait past what time.Duration holds, which
+// converts to a time in the past, and the tailer looked again at once,
+// for ever. After it the bucket is simply asked again.
+const maxReadyWait = time.Hour
+
+// readyAt is when the bucket holds the quantum again (now if it does), at
+// most maxReadyWait from now.
 func (b *bucket) readyAt(now time.Time, interval time.Duration) time.Time {
 	if b == nil {
 		return now
@@ -372,5 +379,9 @@ func (b *bucket) readyAt(now time.Time, interval time.Duration) time.Time {
 	if need <= 0 {
 		return now
 	}
-	return now.Add(time.Duration(math.Ceil(need / b.rate * float64(time.Second))))
+	wait := need / b.rate * float64(time.Second)
+	if !(wait < float64(maxReadyWait)) {
+		return now.Add(maxReadyWait)
+	}
+	return now.Add(time.Duration(math.Ceil(wait)))
 }
