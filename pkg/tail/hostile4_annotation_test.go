@@ -86,3 +86,53 @@ func TestHostile4PolicyChangedWhileLimited(t *testing.T) {
 		})
 	}
 }
+
+// flappingPods answers two annotations in turn, one per look.
+type flappingPods struct {
+	mu sync.Mutex
+	n  int
+	vs [2]string
+}
+
+func (p *flappingPods) RateLimitAnnotation(string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	return p.vs[p.n%2], true
+}
+
+func (p *flappingPods) PodLabels(string) map[string]string { return nil }
+
+// TestHostile4FlappingAnnotationNoBurst: a pod owner rewrites the pod's
+// annotation between two limits of the same rate at every
+// rescan_interval. Each change of limit must not hand the container a new
+// burst: what it ships stays within burst + rate x elapsed.
+func TestHostile4FlappingAnnotationNoBurst(t *testing.T) {
+	for _, policy := range []string{PolicyDefer, PolicyDrop} {
+		t.Run(policy, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				dir, state := t.TempDir(), t.TempDir()
+				const rate, seconds = 100, 10
+				cfg := limitConfig(dir, state, RateLimit{})
+				src := &flappingPods{vs: [2]string{"lines=100,policy=" + policy, "lines=100,burst_lines=100,policy=" + policy}}
+				path := mkContainer(t, dir, "ns_tenant_uid")
+				appendFile(t, path, "")
+				r := startRunnerTuned(t, cfg, Options{Limits: src}, nil, func(tl *Tailer) { tl.pollOnly = true })
+				synctest.Wait()
+				start := time.Now()
+				written := 0
+				for range seconds * 10 {
+					appendFile(t, path, noisyLines(written, written+100))
+					written += 100
+					time.Sleep(100 * time.Millisecond)
+					synctest.Wait()
+				}
+				shipped, _ := countPrefix(r.snapshot(), "ns_tenant_uid")
+				if max := rate + rate*time.Since(start).Seconds(); float64(shipped) > max {
+					t.Errorf("%d lines shipped in %v under %d lines/s: over burst + rate x elapsed = %.0f", shipped, time.Since(start), rate, max)
+				}
+				r.stop()
+			})
+		})
+	}
+}
