@@ -293,7 +293,7 @@
 // its own container) may have a rate limit (RateLimit: lines and bytes per
 // second, with bursts; token buckets in limits.go): its pod's
 // ferry.dev/rate-limit annotation (through Options.Limits, re-read every
-// rescan_interval), else the first selector matching its pod's labels
+// rescan_interval; a changed limit keeps what is left of the budget), else the first selector matching its pod's labels
 // (also through Options.Limits), else its namespace's entry, else the
 // default. The aggregates per_pod and per_namespace add buckets shared by
 // a pod's (a namespace's) containers, on top of each container's own. A

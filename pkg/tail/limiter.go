@@ -242,7 +242,8 @@ func (t *Tailer) hasFile(l *limiter) bool {
 }
 
 // resolve sets l's limit: the pod's annotation, else its namespace's
-// entry, else the default. Buckets are kept when the limit is unchanged.
+// entry, else the default. Buckets are kept when the limit is unchanged,
+// and what is left in them carried over when it changes.
 func (t *Tailer) resolve(l *limiter, now time.Time) {
 	l.resolved = now
 	lim, ok := t.cfg.RateLimit.Namespaces[l.ns]
@@ -280,8 +281,8 @@ func (t *Tailer) resolve(l *limiter, now time.Time) {
 	}
 	changed := l.lim != lim
 	l.lim, l.spec = lim, spec
-	l.lines = newBucket(lim.LinesPerSecond, lim.BurstLines, now)
-	l.bytes = newBucket(lim.BytesPerSecond, lim.BurstBytes, now)
+	l.lines = carry(l.lines, newBucket(lim.LinesPerSecond, lim.BurstLines, now), now)
+	l.bytes = carry(l.bytes, newBucket(lim.BytesPerSecond, lim.BurstBytes, now), now)
 	if changed && lim.Limited() {
 		t.log.Debug("rate limit", "container", l.name, "limit", lim.String())
 	}
@@ -292,6 +293,18 @@ func (t *Tailer) resolve(l *limiter, now time.Time) {
 		// end (only a deferred read reaching the end ends it).
 		t.setLimited(l, false, "", now)
 	}
+}
+
+// carry gives next, the bucket of a changed limit, what is left in old,
+// the bucket it replaces (at most next's burst): a change of limit does
+// not hand the container a new burst (one at every rescan_interval, were
+// the annotation rewritten back and forth).
+func carry(old, next *bucket, now time.Time) *bucket {
+	if old != nil && next != nil {
+		old.refill(now)
+		next.tokens = min(next.burst, old.tokens)
+	}
+	return next
 }
 
 // deferring says the limits of f's container (policy defer: its own, its
