@@ -51,7 +51,7 @@
 //
 // A fourth attack, on rate limits (attack4_*_test.go here, and
 // hostile4_*_test.go in pkg/tail and cmd/agent, most under
-// testing/synctest), found ten, each fixed and guarded: a drop summary
+// testing/synctest), found eleven, each fixed and guarded: a drop summary
 // at every rotation rather than per summary_interval, and a defer episode
 // warned about again at every rotated file (or a restarted container's
 // old file) read to its end while the new one was behind
@@ -63,7 +63,9 @@
 // deferred file vanished; a line longer than burst_bytes always dropped;
 // CRI partial fragments counted as one line under drop; a huge invalid
 // annotation kept and logged whole; an annotated rate of 1e-12 lines/s
-// making the tailer's loop spin (TestHostile4TinyRateSpins); and a quiet
+// making the tailer's loop spin (TestHostile4TinyRateSpins); a new burst
+// at every change of limit (an annotation rewritten back and forth
+// shipped twice its rate); and a quiet
 // live pod's annotation forgotten after an hour. Two tests guard the fixes themselves: a
 // limiter is kept across the gap between a rotated file's close and its
 // new file's first read, and a deleted pod's last summary is not held
