@@ -3,6 +3,7 @@ package hostile
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -181,5 +182,51 @@ func TestAttack4ReloadRemovesLimitWhileDeferred(t *testing.T) {
 	if g := w.metric("ferry_tail_rate_limited_containers"); g != 0 {
 		t.Errorf("rate_limited_containers = %v with no limit configured", g)
 	}
+	stop(t, p)
+}
+
+// TestAttack4NamespaceChurnDrop: pods come and go in a namespace under a
+// namespace-wide limit (per_namespace, policy drop, 100 lines/s): ten
+// pods each write 150 lines at once and are deleted once the agent has
+// read them. Every line written is received or counted dropped, the
+// summary records add up to the counter exactly (a deleted pod's last
+// summary included), and no container is counted limited at the end.
+func TestAttack4NamespaceChurnDrop(t *testing.T) {
+	w := newWorld(t, worldOpt{logs: []string{"poll_interval: 100ms", "read_interval: 50ms",
+		"rate_limit: {per_namespace: {lines_per_second: 100, policy: drop}, summary_interval: 2s}"}})
+	p := w.agent.Start()
+	const pods, each = 10, 150
+	written := 0
+	for i := 0; i < pods; i++ {
+		path := filepath.Join(w.root, fmt.Sprintf("ns_job%d_uid%d", i, i), "app", "0.log")
+		mkdirFor(t, path)
+		w.lines(path, written, written+each)
+		written += each
+		waitFor(t, fmt.Sprintf("pod %d read", i), 30*time.Second, func() bool {
+			m, err := w.agent.Scrape()
+			return err == nil && m.Sum("ferry_tail_lines_read_total")+m.Sum("ferry_tail_lines_dropped_total") >= float64(written)
+		})
+		must(t, os.RemoveAll(filepath.Dir(filepath.Dir(path))))
+	}
+	var dropped float64
+	var summaries int
+	var summarised int64
+	ok := eventually(30*time.Second, func() bool {
+		m, err := w.agent.Scrape()
+		if err != nil {
+			return false
+		}
+		dropped = m.Sum("ferry_tail_lines_dropped_total", `reason="rate_limit"`)
+		summaries, summarised = w.attack4Summaries()
+		lost, _ := w.count(0, written)
+		return dropped > 0 && float64(summarised) == dropped && float64(lost) == dropped &&
+			m.Sum("ferry_tail_rate_limited_containers") == 0
+	})
+	lost, dup := w.count(0, written)
+	if !ok || dup > 0 {
+		t.Errorf("written %d: %d not received, %d duplicates; dropped %v, summarised %d in %d records; gauge %v",
+			written, lost, dup, dropped, summarised, summaries, w.metric("ferry_tail_rate_limited_containers"))
+	}
+	t.Logf("written %d: dropped %v, summarised in %d records", written, dropped, summaries)
 	stop(t, p)
 }
