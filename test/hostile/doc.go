@@ -73,7 +73,8 @@
 // drops not yet summarised when the agent stops or reloads are never
 // summarised, though later acknowledgements commit past them
 // (TestHostile4DropsSummarisedBeforeShutdown).
-// TestAttack4ReloadRemovesLimitWhileDeferred held.
+// TestAttack4ReloadRemovesLimitWhileDeferred and
+// TestAttack4NamespaceChurnDrop held.
 //
 // Tests named TestHostile* that skip with "known: ..." reproduce a bug that
 // is still open: each failed on the code it was written against, and the
