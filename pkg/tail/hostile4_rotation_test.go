@@ -313,3 +313,55 @@ func TestHostile4DeferContainerRestart(t *testing.T) {
 		r.stop()
 	})
 }
+
+// TestHostile4DropCopyTruncate: a container over its limit (policy drop)
+// whose log is rotated by copytruncate (copied to a rotated name, then
+// truncated) right after a burst: every line written is shipped or counted
+// dropped once, the summaries add up to the counter, and the checkpoint
+// reaches the end of the truncated file's new lines.
+func TestHostile4DropCopyTruncate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir, state := t.TempDir(), t.TempDir()
+		cfg := limitConfig(dir, state, RateLimit{LinesPerSecond: 100, Policy: PolicyDrop})
+		path := mkContainer(t, dir, "ns_noisy_uid")
+		appendFile(t, path, noisyLines(0, 500))
+		r := startPolling(t, cfg)
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		appendFile(t, path+".20261205-070000", string(data)+noisyLines(500, 700))
+		if err := os.Truncate(path, 0); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		appendFile(t, path, noisyLines(700, 750))
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		shipped, seen := 0, map[int]int{}
+		var summarised int64
+		for _, rc := range r.snapshot() {
+			if m := summaryRE.FindStringSubmatch(rc.body); m != nil {
+				n, _ := strconv.ParseInt(m[1], 10, 64)
+				summarised += n
+				continue
+			}
+			s, _ := seqOf(rc.body)
+			seen[s]++
+			shipped++
+		}
+		for s, n := range seen {
+			if n > 1 {
+				t.Errorf("line %d shipped %d times", s, n)
+			}
+		}
+		dropped := testutil.ToFloat64(r.tl.m.linesDropped.WithLabelValues(dropRateLimit))
+		if float64(shipped)+dropped != 750 || float64(summarised) != dropped {
+			t.Errorf("written 750: shipped %d, dropped %v, summarised %d", shipped, dropped, summarised)
+		}
+		r.stop()
+	})
+}
