@@ -213,9 +213,10 @@ func (t *Tailer) releaseLimiter(f *follower, gone bool) {
 }
 
 // forget drops an idle limiter whose own buckets are full and whose
-// container has no file open: a new one would be the same. Its drops not yet summarised are summarised first.
-// Its aggregates are not waited for: they are shared (a noisy neighbour
-// can keep a namespace's spent for good) and outlive it on their own.
+// container has no file open: a new one would be the same. Its drops not
+// yet summarised are summarised first. Its aggregates are not waited for:
+// they are shared (a noisy neighbour can keep a namespace's spent for
+// good) and outlive it on their own.
 func (t *Tailer) forget(l *limiter, now time.Time) bool {
 	if !l.gate.full(now) || t.hasFile(l) {
 		return false
