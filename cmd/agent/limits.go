@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -38,7 +41,10 @@ type annotationSeen struct {
 }
 
 // annotationForget is how long a container's annotation is kept after its
-// last line: containers of deleted pods are forgotten.
+// last line at least; then it is forgotten once its directory is gone (its
+// pod deleted). A live pod's container quiet for longer keeps it: its next
+// burst must not be limited by the default before its lines are enriched
+// again.
 const annotationForget = time.Hour
 
 var (
@@ -92,12 +98,16 @@ func (a *annotationLimits) observe(batch []event.Log, now time.Time) {
 	}
 }
 
-// sweep forgets the containers not seen for annotationForget.
+// sweep forgets the containers not seen for annotationForget whose
+// directory is gone.
 func (a *annotationLimits) sweep(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for d, s := range a.byDir {
-		if now.Sub(s.seen) >= annotationForget {
+		if now.Sub(s.seen) < annotationForget {
+			continue
+		}
+		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
 			delete(a.byDir, d)
 			a.gen.Add(1)
 		}

@@ -23,7 +23,8 @@ import (
 // TestAnnotationLimits: the rate-limit annotation enrichment put on a
 // container's lines is what the tailer is told for that container's files
 // (rotated ones included), changes when the pod's annotation changes, and
-// is forgotten an hour after the container's last line.
+// is forgotten an hour after the container's last line once its directory
+// is gone.
 func TestAnnotationLimits(t *testing.T) {
 	a := newAnnotationLimits()
 	in, out := make(chan []event.Log, 1), make(chan []event.Log, 1)

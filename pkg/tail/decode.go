@@ -38,9 +38,10 @@ func detectFormat(line []byte) format {
 // must resume if everything up to and including this line was delivered. It is
 // below end while a partial line of the other stream is still being merged.
 type mark struct {
-	end  int64
-	safe int64
-	heap int64 // bytes of the record's own body (a merged line), beside the file bytes it was read from
+	end   int64
+	safe  int64
+	heap  int64 // bytes of the record's own body (a merged line), beside the file bytes it was read from
+	lines int64 // lines of the file it was made of (its partial fragments), 1 or more
 }
 
 // pending is a partial line being merged, one per stream.
@@ -50,6 +51,7 @@ type pending struct {
 	time      time.Time
 	active    bool
 	truncated bool
+	frags     int64 // fragments merged so far
 }
 
 // decoder turns raw lines of one file into records. It is not safe for
@@ -65,6 +67,7 @@ type decoder struct {
 	// cutStream is set by flush(…, true) for each stream it cut.
 	cutStream [2]bool
 	heap      int64 // for the next emit: bytes of a body allocated for it
+	frags     int64 // for the next emit: the fragments merged into it (0: one line)
 
 	logs  []event.Log // output: records, appended
 	marks []mark      // output: one per record
@@ -100,8 +103,8 @@ func (d *decoder) emit(l event.Log, end int64) {
 		d.parseErrors++
 	}
 	d.logs = append(d.logs, l)
-	d.marks = append(d.marks, mark{end: end, safe: d.safeOffset(end), heap: d.heap})
-	d.heap = 0
+	d.marks = append(d.marks, mark{end: end, safe: d.safeOffset(end), heap: d.heap, lines: max(d.frags, 1)})
+	d.heap, d.frags = 0, 0
 }
 
 // clip returns b cut to max bytes (never splitting a UTF-8 sequence when a
@@ -157,7 +160,9 @@ func (d *decoder) line(raw []byte, start, end int64, cut bool) {
 			p.start = start
 			p.time = ts
 			p.buf = p.buf[:0]
+			p.frags = 0
 		}
+		p.frags++
 		room := d.maxLine - len(p.buf)
 		if p.truncated {
 			msg = nil
@@ -183,7 +188,7 @@ func (d *decoder) line(raw []byte, start, end int64, cut bool) {
 		// merge starts a new one.
 		body := p.buf[:len(p.buf):len(p.buf)]
 		l := event.Log{Time: p.time, Body: body, Stream: stream, Truncated: p.truncated}
-		d.heap = int64(cap(p.buf))
+		d.heap, d.frags = int64(cap(p.buf)), p.frags
 		p.active, p.truncated, p.buf = false, false, nil
 		d.emit(l, end)
 		return
@@ -212,7 +217,7 @@ func (d *decoder) flush(end int64, cut bool) int {
 		}
 		body := p.buf[:len(p.buf):len(p.buf)]
 		l := event.Log{Time: p.time, Body: body, Stream: event.Stream(s), Truncated: p.truncated || cut}
-		d.heap = int64(cap(p.buf))
+		d.heap, d.frags = int64(cap(p.buf)), p.frags
 		p.active, p.truncated, p.buf = false, false, nil
 		d.emit(l, end)
 		d.cutStream[s] = cut

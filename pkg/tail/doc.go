@@ -293,12 +293,17 @@
 // its own container) may have a rate limit (RateLimit: lines and bytes per
 // second, with bursts; token buckets in limits.go): its pod's
 // ferry.dev/rate-limit annotation (through Options.Limits, re-read every
-// rescan_interval), else the first selector matching its pod's labels
+// rescan_interval; a changed limit keeps what is left of the budget), else the first selector matching its pod's labels
 // (also through Options.Limits), else its namespace's entry, else the
 // default. The aggregates per_pod and per_namespace add buckets shared by
-// a pod's (a namespace's) containers, on top of each container's own; a
+// a pod's (a namespace's) containers, on top of each container's own. A
+// container's limiter outlives its files until its own buckets are full
+// again, an aggregate its containers' limiters until its buckets are (so
+// neither a rotation nor a restart renews a budget, and the state of
+// containers gone is forgotten however busy their neighbours); a
 // read under policy defer takes at most its container's part of an
-// aggregate's tokens (the tokens divided by the containers sharing it),
+// aggregate's tokens (the tokens divided by the containers sharing it
+// that have a file open),
 // so the first container read after a refill does not take them all. Lines
 // are newline-terminated lines of the file. Under policy defer the file
 // is not read while its budget is spent, and a read stops at the line or
@@ -308,15 +313,20 @@
 // removed before it was read is closed after delete_wait, and its unread
 // bytes are counted in ferry_tail_lost_bytes_total{reason="rotated_unread"}
 // rather than "deleted". Under policy drop the file is read at full speed
-// and the lines over the limit are not emitted: counted in
+// and the lines over the limit are not emitted (a line longer than the
+// bytes burst passes when the bucket is full, which then owes the excess):
+// counted in
 // ferry_tail_lines_dropped_total{reason="rate_limit"}, and every
 // summary_interval one record (stderr; the container's path) says how
-// many lines and bytes were dropped between which times. Dropped lines are
+// many lines and bytes were dropped between which times (a rotation does
+// not bring it forward; a container with no file open any more gets its
+// last one when its limiter is forgotten, its buckets full again). Dropped lines are
 // committed with the next emitted line of their file, or, when the last
 // line read was dropped, with the summary (it then carries that line's
 // cursor). A warning names each container when it starts being limited (its
 // reading deferred, or a line dropped) and when it stops (its backlog
-// read, or no drop for summary_interval);
+// read, in every file of it: a rotated file read to its end while the
+// new one is behind ends nothing; or no drop for summary_interval);
 // ferry_tail_rate_limited_containers counts those limited now. The code is
 // in limiter.go.
 //

@@ -38,6 +38,7 @@ type follower struct {
 	inflated   bool          // an unlinked copy of a compressed file, made by the tailer: never "deleted"
 	gz         string        // the compressed file to inflate when its turn comes (f.f is nil until then)
 	lim        *limiter      // its container's rate limit (limiter.go); nil without limits
+	limitAt    time.Time     // when its rate limit lets it read again, if it defers it (limiter.go: deferring)
 	held       int64         // bytes of unfinished lines in memory, as last counted (held.go)
 	spilledAt  int64         // size when its unfinished lines were spilled; not read until it grows (held.go)
 }
@@ -422,7 +423,7 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 		delete(t.byPath, f.path)
 	}
 	t.closeTracker(f.tr, false)
-	t.releaseLimiter(f)
+	t.releaseLimiter(f, !f.deletedAt.IsZero())
 	t.wantRead(time.Now()) // its successor may read now
 	t.log.Debug("closed", "path", f.path, "offset", f.consumed)
 }

@@ -2,8 +2,12 @@ package tail
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"hash/fnv"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,11 +48,18 @@ func (g *gate) refill(now time.Time) {
 	g.bytes.refill(now)
 }
 
+// full says whether g's buckets hold their bursts.
+func (g *gate) full(now time.Time) bool { return g.lines.full(now) && g.bytes.full(now) }
+
 // aggregate is a limit shared by the containers of a pod or a namespace.
+// It is kept while a container's limiter refers to it, then until its
+// buckets are full again (limitTick forgets it): a pod whose containers
+// come back within that time finds what they took.
 type aggregate struct {
 	gate
 	key  string
-	refs int // containers
+	refs int // containers' limiters
+	open int // of those, the ones with a file open: the parts of its budget
 }
 
 // limiter is the rate limit of one container, shared by its files (the
@@ -114,8 +125,14 @@ func (t *Tailer) limiterFor(f *follower, now time.Time) *limiter {
 			l.nsa = t.aggregateFor("namespace "+ns, t.cfg.RateLimit.PerNamespace, now)
 		}
 	}
-	l.refs++
-	l.idle = time.Time{}
+	if l.refs++; l.refs == 1 {
+		l.idle = time.Time{}
+		for _, a := range []*aggregate{l.pod, l.nsa} {
+			if a != nil {
+				a.open++
+			}
+		}
+	}
 	return l
 }
 
@@ -135,11 +152,8 @@ func (t *Tailer) aggregateFor(key string, lim RateLimit, now time.Time) *aggrega
 }
 
 func (t *Tailer) releaseAggregate(a *aggregate) {
-	if a == nil {
-		return
-	}
-	if a.refs--; a.refs == 0 {
-		delete(t.aggregates, a.key)
+	if a != nil {
+		a.refs--
 	}
 }
 
@@ -174,14 +188,16 @@ func (l *limiter) describe() string {
 	return s
 }
 
-// releaseLimiter detaches f from its limiter. With its last file the
-// drops so far are summarised, but the limiter (its buckets, its episode)
-// is kept until its buckets are full again (limitTick forgets it then):
-// a container's files come and go at every rotation, and one whose
-// rotated file was done before its new file was opened would otherwise
-// start each file with a new burst (a container rotating twice a second
-// shipped 2.5 times its limit under policy drop).
-func (t *Tailer) releaseLimiter(f *follower) {
+// releaseLimiter detaches f from its limiter. The limiter (its buckets,
+// its episode, the drops not yet summarised) is kept until its buckets are
+// full again (limitTick forgets it then, after its last summary): a
+// container's files come and go at every rotation, and one whose rotated
+// file was done before its new file was opened would otherwise start each
+// file with a new burst (a container rotating twice a second shipped 2.5
+// times its limit under policy drop), and get a summary record per
+// rotation rather than per summary_interval. gone says f's file was
+// deleted: a container whose pod is gone is summarised at once.
+func (t *Tailer) releaseLimiter(f *follower, gone bool) {
 	l := f.lim
 	if l == nil {
 		return
@@ -191,19 +207,32 @@ func (t *Tailer) releaseLimiter(f *follower) {
 	if l.refs > 0 {
 		return
 	}
-	now := time.Now()
-	t.emitSummary(l, now)
-	l.idle = now
-}
-
-// forget drops an idle limiter whose buckets (its own and its
-// aggregates') are full: a new one would be the same.
-func (t *Tailer) forget(l *limiter, now time.Time) bool {
-	for _, g := range []*gate{&l.gate, l.pod.g(), l.nsa.g()} {
-		if g != nil && (!g.lines.full(now) || !g.bytes.full(now)) {
-			return false
+	l.idle = time.Now()
+	if gone {
+		if _, err := os.Stat(f.dec.path); errors.Is(err, fs.ErrNotExist) {
+			// Its last file gone and none at its path: the pod is
+			// gone, and enrichment keeps its metadata for delete_grace
+			// only. Its drops are summarised now.
+			t.emitSummary(l, l.idle)
 		}
 	}
+	for _, a := range []*aggregate{l.pod, l.nsa} {
+		if a != nil {
+			a.open--
+		}
+	}
+}
+
+// forget drops an idle limiter whose own buckets are full and whose
+// container has no file open: a new one would be the same. Its drops not
+// yet summarised are summarised first. Its aggregates are not waited for:
+// they are shared (a noisy neighbour can keep a namespace's spent for
+// good) and outlive it on their own.
+func (t *Tailer) forget(l *limiter, now time.Time) bool {
+	if !l.gate.full(now) || t.hasFile(l) {
+		return false
+	}
+	t.emitSummary(l, now)
 	t.setLimited(l, false, "", now)
 	t.releaseAggregate(l.pod)
 	t.releaseAggregate(l.nsa)
@@ -211,8 +240,22 @@ func (t *Tailer) forget(l *limiter, now time.Time) bool {
 	return true
 }
 
+// hasFile says whether a file of l's container is open (one not read yet
+// has no limiter: the new file of a rotation waiting for its first read).
+func (t *Tailer) hasFile(l *limiter) bool {
+	for _, f := range t.order {
+		if f.st != stClosed && f.lim == nil {
+			if key, _, _ := containerOf(f.dec.path); key == l.key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // resolve sets l's limit: the pod's annotation, else its namespace's
-// entry, else the default. Buckets are kept when the limit is unchanged.
+// entry, else the default. Buckets are kept when the limit is unchanged,
+// and what is left in them carried over when it changes.
 func (t *Tailer) resolve(l *limiter, now time.Time) {
 	l.resolved = now
 	lim, ok := t.cfg.RateLimit.Namespaces[l.ns]
@@ -234,7 +277,11 @@ func (t *Tailer) resolve(l *limiter, now time.Time) {
 		if v, found := t.opts.Limits.RateLimitAnnotation(l.path); found {
 			spec = v
 			if r, err := ParseRateLimit(v); err != nil {
-				t.warnOnce("ratelimit "+l.key+" "+v, "invalid rate-limit annotation; using the selector, namespace or default limit",
+				// Once per container and value; the value hashed (an
+				// annotation may be 256 KiB, and rewritten at will).
+				h := fnv.New64a()
+				h.Write([]byte(v))
+				t.warnOnce("ratelimit "+l.key+" "+strconv.FormatUint(h.Sum64(), 16), "invalid rate-limit annotation; using the selector, namespace or default limit",
 					"container", l.name, "annotation", RateLimitAnnotation, "err", err)
 			} else {
 				lim = r
@@ -246,20 +293,38 @@ func (t *Tailer) resolve(l *limiter, now time.Time) {
 	}
 	changed := l.lim != lim
 	l.lim, l.spec = lim, spec
-	l.lines = newBucket(lim.LinesPerSecond, lim.BurstLines, now)
-	l.bytes = newBucket(lim.BytesPerSecond, lim.BurstBytes, now)
+	l.lines = carry(l.lines, newBucket(lim.LinesPerSecond, lim.BurstLines, now), now)
+	l.bytes = carry(l.bytes, newBucket(lim.BytesPerSecond, lim.BurstBytes, now), now)
 	if changed && lim.Limited() {
 		t.log.Debug("rate limit", "container", l.name, "limit", lim.String())
 	}
-	if !lim.Limited() && l.pod == nil && l.nsa == nil {
+	if changed {
+		// The episode was the old limit's: one under the new limit (its
+		// policy perhaps other) starts with the next read or drop over
+		// it. A defer episode left open under a drop limit would never
+		// end (only a deferred read reaching the end ends it).
 		t.setLimited(l, false, "", now)
 	}
 }
 
+// carry gives next, the bucket of a changed limit, what is left in old,
+// the bucket it replaces (at most next's burst): a change of limit does
+// not hand the container a new burst (one at every rescan_interval, were
+// the annotation rewritten back and forth).
+func carry(old, next *bucket, now time.Time) *bucket {
+	if old != nil && next != nil {
+		old.refill(now)
+		next.tokens = min(next.burst, old.tokens)
+	}
+	return next
+}
+
 // deferring says the limits of f's container (policy defer: its own, its
 // pod's, its namespace's) hold its reading back now; it then brings the
-// next read turn forward to when the budget is back.
+// next read turn forward to when the budget is back, and keeps that time
+// in f.limitAt.
 func (t *Tailer) deferring(f *follower, now time.Time) bool {
+	f.limitAt = time.Time{}
 	l := f.lim
 	if l == nil {
 		return false
@@ -286,6 +351,7 @@ func (t *Tailer) deferring(f *follower, now time.Time) bool {
 	if t.limitWake.IsZero() || at.Before(t.limitWake) {
 		t.limitWake = at
 	}
+	f.limitAt = at // nextEligible: not due before (it would be, and read nothing, at once)
 	return true
 }
 
@@ -314,9 +380,9 @@ func (t *Tailer) allowance(f *follower, now time.Time) (lines, bytes int64, coun
 			// a refill does not take it all.
 			n := int64(1)
 			if l.pod != nil && g == &l.pod.gate {
-				n = int64(l.pod.refs)
+				n = int64(max(l.pod.open, 1))
 			} else if l.nsa != nil {
-				n = int64(l.nsa.refs)
+				n = int64(max(l.nsa.open, 1))
 			}
 			gl, gb = max(gl/n, min(gl, 1)), max(gb/n, min(gb, 4096))
 		}
@@ -340,8 +406,9 @@ func cutLines(p []byte, n int64) (keep int, count int64) {
 }
 
 // charge spends what a read under policy defer took, and ends the
-// container's limited episode when the read reached the end of the file.
-func (t *Tailer) charge(f *follower, lines, nbytes int64, caughtUp bool, now time.Time) {
+// container's limited episode when the read reached the end of the file
+// and the container has caught up (see caughtUp).
+func (t *Tailer) charge(f *follower, lines, nbytes int64, atEnd bool, now time.Time) {
 	l := f.lim
 	if l == nil {
 		return
@@ -357,10 +424,31 @@ func (t *Tailer) charge(f *follower, lines, nbytes int64, caughtUp bool, now tim
 	if l.limited && l.mode == PolicyDefer {
 		l.deferred += lines
 		t.m.linesDeferred.Add(float64(lines))
-		if caughtUp {
+		if atEnd && t.caughtUp(f) {
 			t.setLimited(l, false, "", now)
 		}
 	}
+}
+
+// caughtUp says whether f, read to its end, leaves its container with
+// nothing to read: f is not a rotated file (the container writes to a new
+// file at its path, or soon will) and no other file of the container is
+// behind. A rotated file read to its end while the new one waits behind
+// it does not end the container's episode (it would be warned about
+// again at every rotation).
+func (t *Tailer) caughtUp(f *follower) bool {
+	if f.st == stRotated {
+		return false
+	}
+	for _, g := range t.order {
+		if g == f || g.st == stClosed || (g.lim != f.lim && (g.lim != nil || filepath.Dir(g.dec.path) != filepath.Dir(f.dec.path))) {
+			continue
+		}
+		if g.more || g.size > g.off {
+			return false
+		}
+	}
+	return true
 }
 
 // dropLine says whether the line of raw bytes ending at mk.end that f's
@@ -375,13 +463,16 @@ func (t *Tailer) dropLine(f *follower, raw int64, mk mark) bool {
 	if len(gs) == 0 {
 		return false
 	}
+	// A line merged from partial fragments costs one line per fragment,
+	// as under policy defer (which counts the file's lines).
+	n := max(mk.lines, 1)
 	ok := true
 	for _, g := range gs {
-		ok = ok && g.lines.avail() >= 1 && g.bytes.avail() >= raw
+		ok = ok && g.lines.admits(n) && g.bytes.admits(raw)
 	}
 	if ok {
 		for _, g := range gs {
-			g.lines.take(1)
+			g.lines.take(n)
 			g.bytes.take(raw)
 		}
 		return false
@@ -424,7 +515,8 @@ func (t *Tailer) setLimited(l *limiter, on bool, mode string, now time.Time) {
 }
 
 // limitTick runs with every poll: it forgets the limiters of containers
-// with no file open once their buckets are full, re-resolves limits every
+// with no file open once their buckets are full (and the aggregates no
+// limiter refers to once theirs are), re-resolves limits every
 // rescan_interval (and all of them when the LimitSource's generation
 // moved), emits the drop summaries that are due, and ends the
 // episodes of containers that stopped dropping.
@@ -447,6 +539,11 @@ func (t *Tailer) limitTick(now time.Time) {
 		}
 		if l.limited && l.mode == PolicyDrop && l.dropped == 0 && now.Sub(l.lastDrop) >= t.cfg.RateLimit.SummaryInterval {
 			t.setLimited(l, false, "", now)
+		}
+	}
+	for k, a := range t.aggregates {
+		if a.refs == 0 && a.full(now) {
+			delete(t.aggregates, k)
 		}
 	}
 }

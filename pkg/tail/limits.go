@@ -218,16 +218,17 @@ func ParseRateLimit(s string) (RateLimit, error) {
 	if s == "none" {
 		return RateLimit{}, nil
 	}
+	q := clipQuoted(s) // in errors: an annotation may be 256 KiB
 	var r RateLimit
 	seen := map[string]bool{}
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || k == "" || v == "" {
-			return RateLimit{}, fmt.Errorf("rate limit %q: %q is not key=value", s, kv)
+			return RateLimit{}, fmt.Errorf("rate limit %q: %q is not key=value", q, clipQuoted(kv))
 		}
 		if seen[k] {
-			return RateLimit{}, fmt.Errorf("rate limit %q: %s given twice", s, k)
+			return RateLimit{}, fmt.Errorf("rate limit %q: %s given twice", q, k)
 		}
 		seen[k] = true
 		var err error
@@ -247,19 +248,28 @@ func ParseRateLimit(s string) (RateLimit, error) {
 		case "policy":
 			r.Policy = v
 		default:
-			return RateLimit{}, fmt.Errorf("rate limit %q: unknown key %q", s, k)
+			return RateLimit{}, fmt.Errorf("rate limit %q: unknown key %q", q, clipQuoted(k))
 		}
 		if err != nil {
-			return RateLimit{}, fmt.Errorf("rate limit %q: %s: %w", s, k, err)
+			return RateLimit{}, fmt.Errorf("rate limit %q: %s: %w", q, k, err)
 		}
 	}
 	if err := r.Validate(); err != nil {
-		return RateLimit{}, fmt.Errorf("rate limit %q: %w", s, err)
+		return RateLimit{}, fmt.Errorf("rate limit %q: %w", q, err)
 	}
 	if !r.Limited() {
-		return RateLimit{}, fmt.Errorf("rate limit %q: set lines or bytes (or say none)", s)
+		return RateLimit{}, fmt.Errorf("rate limit %q: set lines or bytes (or say none)", q)
 	}
 	return r, nil
+}
+
+// clipQuoted shortens s for an error message: at most 64 bytes of it are
+// quoted, then how long it was.
+func clipQuoted(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strings.ToValidUTF8(s[:64], ""), len(s))
 }
 
 // parseRate parses a positive number, with a unit suffix when bytes.
@@ -278,7 +288,7 @@ func parseRate(v string, bytes bool) (float64, error) {
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || !(f > 0) || math.IsInf(f, 0) || f*mult > 1e15 {
-		return 0, fmt.Errorf("%q is not a number > 0 (at most 1e15)", v)
+		return 0, fmt.Errorf("%q is not a number > 0 (at most 1e15)", clipQuoted(v))
 	}
 	return f * mult, nil
 }
@@ -329,7 +339,17 @@ func (b *bucket) avail() int64 {
 	return int64(b.tokens)
 }
 
-// take spends n tokens, which must be available.
+// admits says whether n tokens may be taken at once: they are there, or
+// the bucket is full. A full bucket lets a line longer than its burst
+// through and goes into debt (its tokens below zero) for the excess, so
+// over any time what it let through is at most rate x time plus the
+// larger of its burst and one line: otherwise such a line (a stack trace
+// over burst_bytes) could never pass, however quiet its container.
+func (b *bucket) admits(n int64) bool {
+	return b == nil || b.tokens >= float64(n) || b.tokens >= b.burst
+}
+
+// take spends n tokens, which must be admitted (see admits) or available.
 func (b *bucket) take(n int64) {
 	if b != nil {
 		b.tokens -= float64(n)
@@ -343,7 +363,14 @@ func (b *bucket) quantum(interval time.Duration) float64 {
 	return min(b.burst, max(1, b.rate*interval.Seconds()))
 }
 
-// readyAt is when the bucket holds the quantum again (now if it does).
+// maxReadyWait bounds readyAt's wait: a rate of 1e-12 a second (valid,
+// if absurd) would otherwise wait past what time.Duration holds, which
+// converts to a time in the past, and the tailer looked again at once,
+// for ever. After it the bucket is simply asked again.
+const maxReadyWait = time.Hour
+
+// readyAt is when the bucket holds the quantum again (now if it does), at
+// most maxReadyWait from now.
 func (b *bucket) readyAt(now time.Time, interval time.Duration) time.Time {
 	if b == nil {
 		return now
@@ -352,5 +379,9 @@ func (b *bucket) readyAt(now time.Time, interval time.Duration) time.Time {
 	if need <= 0 {
 		return now
 	}
-	return now.Add(time.Duration(math.Ceil(need / b.rate * float64(time.Second))))
+	wait := need / b.rate * float64(time.Second)
+	if !(wait < float64(maxReadyWait)) {
+		return now.Add(maxReadyWait)
+	}
+	return now.Add(time.Duration(math.Ceil(wait)))
 }

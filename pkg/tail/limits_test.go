@@ -679,7 +679,7 @@ func TestAggregatesShared(t *testing.T) {
 		t.Errorf("drop gates: %v, want the namespace's", got)
 	}
 	for _, f := range fs {
-		tl.releaseLimiter(f)
+		tl.releaseLimiter(f, false)
 	}
 	// Kept until the next tick finds their buckets full (nothing was
 	// taken from them here).
@@ -708,7 +708,7 @@ func TestLimiterOutlivesRotation(t *testing.T) {
 		l := f.lim
 		l.lines.take(100) // the burst spent
 		l.pod.lines.take(500)
-		tl.releaseLimiter(f)
+		tl.releaseLimiter(f, false)
 		tl.limitTick(time.Now())
 		next := &follower{}
 		next.dec.path = f.dec.path
@@ -716,7 +716,7 @@ func TestLimiterOutlivesRotation(t *testing.T) {
 		if next.lim != l || l.lines.avail() != 0 {
 			t.Fatalf("the next file got a new budget: same limiter %v, %d lines available, want 0", next.lim == l, l.lines.avail())
 		}
-		tl.releaseLimiter(next)
+		tl.releaseLimiter(next, false)
 		time.Sleep(500 * time.Millisecond)
 		if tl.limitTick(time.Now()); len(tl.limiters) != 1 {
 			t.Fatalf("forgotten with its bucket half full")

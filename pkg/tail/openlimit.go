@@ -413,6 +413,7 @@ func (t *Tailer) dropParked(f *follower) {
 		delete(t.files, f.key)
 	}
 	t.closeTracker(f.tr, false)
+	t.releaseLimiter(f, true)
 	t.m.lostFiles.WithLabelValues(lostWaiting).Inc()
 	t.warnOnce("parked-vanished", "a file waiting for a descriptor was deleted or compressed before its turn; lines written to it meanwhile, if any, are lost; raise logs.max_open_files",
 		"path", f.path, "offset", f.consumed)

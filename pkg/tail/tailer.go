@@ -411,6 +411,9 @@ func (t *Tailer) nextEligible() time.Time {
 			continue
 		}
 		at := f.lastRead.Add(t.cfg.ReadInterval)
+		if f.limitAt.After(at) {
+			at = f.limitAt // deferred by its rate limit: not before its budget is back
+		}
 		if e.IsZero() || at.Before(e) {
 			e = at
 		}
