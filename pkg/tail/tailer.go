@@ -377,7 +377,39 @@ func (t *Tailer) Run(ctx context.Context) error {
 			t.m.backpressure.Add(time.Since(waitStart).Seconds())
 		}
 	}
+	t.finalSend()
 	return nil
+}
+
+// finalSendWait bounds how long Run's end waits for the next room to take
+// what the tailer still holds.
+const finalSendWait = 2 * time.Second
+
+// finalSend ends Run: the drops not yet summarised are summarised now
+// (otherwise a line emitted after them, once acknowledged, commits past
+// them and the next agent never reads them again: a gap no record would
+// report), and the batches not sent yet are offered to the next room for
+// at most finalSendWait; what it does not take is not acknowledged and is
+// read again after a restart.
+func (t *Tailer) finalSend() {
+	now := time.Now()
+	for _, l := range t.limiters {
+		t.emitSummary(l, now)
+	}
+	deadline := time.NewTimer(finalSendWait)
+	defer deadline.Stop()
+	for {
+		next := t.nextBatch()
+		if len(next) == 0 {
+			return
+		}
+		select {
+		case t.out <- next:
+			t.batchSent()
+		case <-deadline.C:
+			return
+		}
+	}
 }
 
 // closeAll closes every open file when Run ends. Their trackers stay: the

@@ -69,9 +69,10 @@
 // live pod's annotation forgotten after an hour. Two tests guard the fixes themselves: a
 // limiter is kept across the gap between a rotated file's close and its
 // new file's first read, and a deleted pod's last summary is not held
-// back past enrichment's delete_grace. Still open, skipped with "known":
-// drops not yet summarised when the agent stops or reloads are never
-// summarised, though later acknowledgements commit past them
+// back past enrichment's delete_grace. Drops not yet summarised when the
+// agent stopped or reloaded were never summarised, though later
+// acknowledgements committed past them: the tailer's Run now summarises
+// them as it ends and offers what it holds to the next room for up to 2 s
 // (TestHostile4DropsSummarisedBeforeShutdown).
 // TestAttack4ReloadRemovesLimitWhileDeferred and
 // TestAttack4NamespaceChurnDrop held.
