@@ -217,11 +217,12 @@
 // backpressure reaches the tailer (the files on disk are the buffer) or
 // the host metrics collector (which drops its oldest snapshot and counts
 // it). A failing destination (a partition refusing, a topic missing) that
-// holds more than a quarter of the log budget holds back the files whose
+// holds log records worth more than a quarter of the log budget holds back the files whose
 // records it holds (Options.Holdback): the tailer stops reading them
 // (their lines wait on disk) and the other files go on, so one stuck
 // destination does not stop the node's logs. When the failing
-// destinations together hold more than half of the budget, each of them
+// destinations together hold log records worth more than half of the
+// budget (metric records, whose budget is their own, do not count), each of them
 // holds back its files, however little it holds alone. A destination's
 // files are released when it takes records again, or when it holds less
 // than an eighth of the budget and the failing ones together less than a

@@ -679,17 +679,17 @@ func (l *loop) holdCheck(ln *lane) {
 	budget := l.s.logBudget
 	current := l.lanes[ln.dest] == ln
 	switch {
-	case ln.held != nil && (ln.attempts == 0 || !current || (ln.bytes <= budget/8 && l.failingBytes() <= budget/4)):
+	case ln.held != nil && (ln.attempts == 0 || !current || (ln.logBytes <= budget/8 && l.failingBytes() <= budget/4)):
 		l.releaseLane(ln)
-	case ln.held == nil && ln.attempts > 0 && current && ln.bytes > budget/4:
+	case ln.held == nil && ln.attempts > 0 && current && ln.logBytes > budget/4:
 		l.holdLane(ln)
 		l.s.log.Warn("failing destination holds a quarter of the log budget: its files are no longer read until it takes records again; the others go on",
-			"topic", ln.topic, "partition", ln.partition, "files", len(ln.held), "held_bytes", ln.bytes, "budget_bytes", budget)
-	case ln.held == nil && ln.attempts > 0 && current && ln.bytes > 0:
+			"topic", ln.topic, "partition", ln.partition, "files", len(ln.held), "held_bytes", ln.logBytes, "budget_bytes", budget)
+	case ln.held == nil && ln.attempts > 0 && current && ln.logBytes > 0:
 		if f := l.failingBytes(); f > budget/2 {
 			lanes := 0
 			for _, o := range l.order {
-				if o.held == nil && o.attempts > 0 && o.bytes > 0 && l.lanes[o.dest] == o {
+				if o.held == nil && o.attempts > 0 && o.logBytes > 0 && l.lanes[o.dest] == o {
 					l.holdLane(o)
 					lanes++
 				}
@@ -705,12 +705,13 @@ func (l *loop) holdCheck(ln *lane) {
 	}
 }
 
-// failingBytes is what the failing lanes hold together.
+// failingBytes is what the failing lanes hold together of log records:
+// metric records have a budget of their own and no files to hold back.
 func (l *loop) failingBytes() int {
 	n := 0
 	for _, ln := range l.order {
 		if ln.attempts > 0 {
-			n += ln.bytes
+			n += ln.logBytes
 		}
 	}
 	return n
