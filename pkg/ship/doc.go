@@ -242,9 +242,11 @@
 // half second. It does not wait long for destinations that refuse their
 // records (unknown topic or partition, topic authorization failed; a
 // missing metrics topic): once nothing is in flight and only destinations
-// refused for the first two seconds of the drain hold records (long enough
-// for a metadata refresh: a topic created meanwhile is found), Run warns
-// naming each and returns as
+// refused for the first two seconds of the drain hold records, and an
+// unknown topic or partition was refused again after a metadata refresh
+// made then (the refusals before were judged by metadata up to a second
+// older: a topic created meanwhile is found), Run warns naming each and
+// returns as
 // at a hard stop (log records unacknowledged, metric records dropped and
 // counted), with an error when log records were left, so that a rolling
 // update does not spend shutdown_timeout on every node. Other failures (a

@@ -104,6 +104,7 @@ type lane struct {
 	lastErr            error
 	reason             string    // the failure reason of lastErr (failureReasons)
 	failedAt           time.Time // when the last attempt failed
+	sentAt             time.Time // when the last attempt was made
 	warnedAt           time.Time
 	// msgs are the messages of the request in flight (reused).
 	msgs []kafka.Message

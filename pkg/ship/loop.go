@@ -52,9 +52,12 @@ type loop struct {
 	linger                *time.Timer
 	lingering             bool      // linger runs for pending's first record
 	drainAt               time.Time // when the inputs were closed (zero before)
-	paused                bool      // log input stopped because the budget is full
-	budgetWarnedAt        time.Time
-	publishedAt           time.Time
+	// drainRefresh is when the drain refreshed the metadata before giving
+	// up on unknown topics or partitions (zero before; see onlyRefused).
+	drainRefresh   time.Time
+	paused         bool // log input stopped because the budget is full
+	budgetWarnedAt time.Time
+	publishedAt    time.Time
 	// counts is each topic's partition count as last placed by (see
 	// moveGone); shrunk holds the former count of the topics that lost
 	// partitions while a lane of one that is gone has a request in
@@ -95,7 +98,7 @@ func (l *loop) run(ctx context.Context) error {
 			if l.inflight == 0 && l.logRecs+l.metricRecs == 0 {
 				return nil
 			}
-			if l.inflight == 0 && l.onlyRefused() {
+			if l.inflight == 0 && l.onlyRefused(time.Now()) {
 				return l.giveUp()
 			}
 		}
@@ -608,6 +611,7 @@ func (l *loop) prepare(ln *lane, now time.Time) []kafka.Message {
 		ln.msgs = nil
 	}
 	ln.msgs = ln.msgs[:0]
+	ln.sentAt = now
 	for i := range rs {
 		ln.msgs = append(ln.msgs, kafka.Message{Topic: ln.topic, Key: rs[i].key(), Value: rs[i].value(), Time: now})
 	}
@@ -921,6 +925,7 @@ func (l *loop) moveGone(ctx context.Context, pc *placeCache, topic string, parts
 // and, when they are known, places its records in their lanes, in order.
 func (l *loop) resolveLane(ctx context.Context, ln *lane) {
 	s := l.s
+	ln.sentAt = time.Now()
 	parts, err := s.prod.partitions(ctx, ln.topic)
 	if ctx.Err() != nil {
 		return
@@ -1075,13 +1080,42 @@ func (l *loop) drainCap(ln *lane, now time.Time) {
 // were refused for one of refusedReasons for drainPatience of the drain:
 // waiting for them would only spend shutdown_timeout (a node whose
 // metrics topic is missing made every rolling update wait that long).
-func (l *loop) onlyRefused() bool {
+// An unknown topic or partition must moreover have been refused by an
+// attempt made after a metadata refresh that came after the patience:
+// a refusal is judged by the metadata the attempt was routed by, which
+// may be up to a forced refresh's interval (minForcedRefresh) older, so
+// a topic created in the drain's last second was given up on. When only
+// that is missing, onlyRefused refreshes the metadata (once) and has the
+// lanes try again at once.
+func (l *loop) onlyRefused(now time.Time) bool {
+	stale := false
 	for _, ln := range l.order {
-		if len(ln.queue) > 0 && (ln.state != waiting || ln.failedAt.Sub(l.drainAt) < drainPatience || !slices.Contains(refusedReasons, ln.reason)) {
+		if len(ln.queue) == 0 {
+			continue
+		}
+		if ln.state != waiting || ln.failedAt.Sub(l.drainAt) < drainPatience || !slices.Contains(refusedReasons, ln.reason) {
 			return false
 		}
+		if ln.reason != "topic_authorization" && l.s.fresh != nil && (l.drainRefresh.IsZero() || ln.sentAt.Before(l.drainRefresh)) {
+			stale = true
+		}
 	}
-	return len(l.order) > 0
+	if len(l.order) == 0 {
+		return false
+	}
+	if !stale {
+		return true
+	}
+	if l.drainRefresh.IsZero() {
+		l.drainRefresh = now
+		l.s.fresh.forceRefresh()
+		for _, ln := range l.order {
+			if ln.state == waiting {
+				ln.retryAt = now
+			}
+		}
+	}
+	return false
 }
 
 // giveUp ends the drain when only refused destinations hold records:
