@@ -63,6 +63,11 @@
 // rather than wait; that topic is tried again after a minute. A fixed topic
 // that does not exist, or a fallback topic that does not exist, holds its
 // records (retried and reported) until it does.
+// A topic is unknown when the brokers' metadata says so: kafka-go fails
+// a request it cannot route by metadata it could not fetch (every broker
+// unreachable) as if the topic did not exist, and ship asks the metadata
+// again before it believes that (otherwise a network failure: a broker
+// down does not send a templated topic's records to the fallback topic).
 //
 // Reporting. A failing destination is logged at Warn on its first failure
 // and then at most once a minute (other attempts at Debug), with its topic,
