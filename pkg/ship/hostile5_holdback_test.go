@@ -59,3 +59,69 @@ func TestHostile5MetricRecordsDoNotHoldBackLogFiles(t *testing.T) {
 		}
 	}
 }
+
+// A partition refusing long enough that its files are held back, then
+// gone: the topic is deleted and created again with fewer partitions
+// while the lane is held. Its records are placed again on the partitions
+// that exist, its files released (ferry_ship_held_back_files back to 0),
+// every record confirmed.
+func TestHostile5HeldPartitionGone(t *testing.T) {
+	c, addr := startCluster(t, kfake.SeedTopics(4, "logs"))
+	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs", Partitions: []int32{3},
+		Err: kerr.NotEnoughReplicas, Count: -1})
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Batch.MaxBytes, cfg.Kafka.MaxMessageBytes = 8<<10, 8<<10 // a budget of 40 KiB
+	hb := &event.Holdback{}
+	h := runShipper(t, cfg, nil, func(o *Options) { o.Holdback = hb })
+	s := h.s
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", tailOf(h.logBuf.String(), 4000))
+		}
+	})
+	var sent [][]event.Log
+	next := map[int]int{}
+	// Files of partition 3 only, until one is held back.
+	var keys []int
+	for k := 0; len(keys) < 4; k++ {
+		if partOfN(k, 4) == 3 {
+			keys = append(keys, k)
+		}
+	}
+	first := makeLogs(uint64(keys[0]), 0, 1, metaFor(keys[0]))
+	next[keys[0]] = 1
+	sent = append(sent, first)
+	feed(t, h.logs, first)
+	waitUntil(t, "partition 3 failing", func() bool { return testutil.ToFloat64(s.m.sendFailures) >= 1 })
+	for round := 0; hb.Len() == 0; round++ {
+		if round > 2000 {
+			t.Fatalf("no file held back; held bytes %v", testutil.ToFloat64(s.m.heldBytes))
+		}
+		k := keys[round%len(keys)]
+		if hb.Held(uint64(k)) {
+			continue
+		}
+		ls := makeLogs(uint64(k), next[k], 10, metaFor(k))
+		next[k] += 10
+		sent = append(sent, ls)
+		feed(t, h.logs, ls)
+	}
+	deleteTopic(t, addr, "logs")
+	fault.Remove() // partition 3 no longer exists: the broker says so
+	createTopic(t, addr, "logs", 2)
+	waitFor(t, 30*time.Second, "every record confirmed after the topic came back smaller", func() bool {
+		return len(h.ack.cursors()) == len(cursorsOf(sent...))
+	})
+	waitFor(t, 10*time.Second, "every file released", func() bool { return hb.Len() == 0 })
+	h.finish(t)
+	if got := testutil.ToFloat64(s.m.holdback); got != 0 {
+		t.Errorf("ferry_ship_held_back_files = %v after the held partition was gone", got)
+	}
+}
+
+func tailOf(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
