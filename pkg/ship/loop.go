@@ -359,6 +359,7 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 		l.arena.own(&r)
 		ul.push(r)
 		now := time.Now()
+		ul.sentAt = now // the lookup was an attempt (see onlyRefused)
 		v := verdict{act: retry, reason: failureReason(tp.err)}
 		ul.inflight = 0
 		first := ul.settle(v, tp.err, now, s.backoffMin, s.backoffMax)
@@ -433,7 +434,7 @@ var murmur2 kafka.Murmur2Balancer
 // rerouted to the fallback topic when the brokers do not know it.
 func (l *loop) templated(topic string) bool {
 	s := l.s
-	return s.route != nil && s.route.tmpl != nil && !s.autoCreate && topic != s.route.fallback
+	return s.route != nil && s.route.tmpl != nil && !s.autoCreate && topic != s.route.fallback && topic != s.metricsTop
 }
 
 func (l *loop) markMissing(topic string) {
