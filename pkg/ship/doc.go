@@ -63,6 +63,11 @@
 // rather than wait; that topic is tried again after a minute. A fixed topic
 // that does not exist, or a fallback topic that does not exist, holds its
 // records (retried and reported) until it does.
+// A topic is unknown when the brokers' metadata says so: kafka-go fails
+// a request it cannot route by metadata it could not fetch (every broker
+// unreachable) as if the topic did not exist, and ship asks the metadata
+// again before it believes that (otherwise a network failure: a broker
+// down does not send a templated topic's records to the fallback topic).
 //
 // Reporting. A failing destination is logged at Warn on its first failure
 // and then at most once a minute (other attempts at Debug), with its topic,
@@ -217,11 +222,12 @@
 // backpressure reaches the tailer (the files on disk are the buffer) or
 // the host metrics collector (which drops its oldest snapshot and counts
 // it). A failing destination (a partition refusing, a topic missing) that
-// holds more than a quarter of the log budget holds back the files whose
+// holds log records worth more than a quarter of the log budget holds back the files whose
 // records it holds (Options.Holdback): the tailer stops reading them
 // (their lines wait on disk) and the other files go on, so one stuck
 // destination does not stop the node's logs. When the failing
-// destinations together hold more than half of the budget, each of them
+// destinations together hold log records worth more than half of the
+// budget (metric records, whose budget is their own, do not count), each of them
 // holds back its files, however little it holds alone. A destination's
 // files are released when it takes records again, or when it holds less
 // than an eighth of the budget and the failing ones together less than a
@@ -241,9 +247,11 @@
 // half second. It does not wait long for destinations that refuse their
 // records (unknown topic or partition, topic authorization failed; a
 // missing metrics topic): once nothing is in flight and only destinations
-// refused for the first two seconds of the drain hold records (long enough
-// for a metadata refresh: a topic created meanwhile is found), Run warns
-// naming each and returns as
+// refused for the first two seconds of the drain hold records, and an
+// unknown topic or partition was refused again after a metadata refresh
+// made then (the refusals before were judged by metadata up to a second
+// older: a topic created meanwhile is found), Run warns naming each and
+// returns as
 // at a hard stop (log records unacknowledged, metric records dropped and
 // counted), with an error when log records were left, so that a rolling
 // update does not spend shutdown_timeout on every node. Other failures (a

@@ -81,7 +81,10 @@ type lane struct {
 	buf   []rec
 	head  int
 	bytes int
-	state laneState
+	// logBytes is the part of bytes that log records hold: only they
+	// count against the log budget (see loop.holdCheck).
+	logBytes int
+	state    laneState
 	// inflight is how many front records the request in flight carries.
 	inflight int
 	// limit bounds the records of one request while a refused record is
@@ -101,6 +104,7 @@ type lane struct {
 	lastErr            error
 	reason             string    // the failure reason of lastErr (failureReasons)
 	failedAt           time.Time // when the last attempt failed
+	sentAt             time.Time // when the last attempt was made
 	warnedAt           time.Time
 	// msgs are the messages of the request in flight (reused).
 	msgs []kafka.Message
@@ -125,6 +129,9 @@ func (l *lane) push(r rec) {
 	l.buf = append(l.buf, r)
 	l.queue = l.buf[l.head:]
 	l.bytes += r.size()
+	if r.isLog {
+		l.logBytes += r.size()
+	}
 }
 
 // front returns the records of the next request: from the front, at most
@@ -154,6 +161,9 @@ func (l *lane) send(n int) {
 func (l *lane) pop(n int) {
 	for i := range n {
 		l.bytes -= l.queue[i].size()
+		if l.queue[i].isLog {
+			l.logBytes -= l.queue[i].size()
+		}
 	}
 	clear(l.queue[:n]) // let the records' bytes go
 	l.head += n
@@ -173,7 +183,7 @@ func (l *lane) pop(n int) {
 func (l *lane) take() []rec {
 	rs := append([]rec(nil), l.queue...)
 	clear(l.buf)
-	l.buf, l.head, l.queue, l.bytes = l.buf[:0], 0, nil, 0
+	l.buf, l.head, l.queue, l.bytes, l.logBytes = l.buf[:0], 0, nil, 0, 0
 	return rs
 }
 

@@ -52,9 +52,12 @@ type loop struct {
 	linger                *time.Timer
 	lingering             bool      // linger runs for pending's first record
 	drainAt               time.Time // when the inputs were closed (zero before)
-	paused                bool      // log input stopped because the budget is full
-	budgetWarnedAt        time.Time
-	publishedAt           time.Time
+	// drainRefresh is when the drain refreshed the metadata before giving
+	// up on unknown topics or partitions (zero before; see onlyRefused).
+	drainRefresh   time.Time
+	paused         bool // log input stopped because the budget is full
+	budgetWarnedAt time.Time
+	publishedAt    time.Time
 	// counts is each topic's partition count as last placed by (see
 	// moveGone); shrunk holds the former count of the topics that lost
 	// partitions while a lane of one that is gone has a request in
@@ -95,7 +98,7 @@ func (l *loop) run(ctx context.Context) error {
 			if l.inflight == 0 && l.logRecs+l.metricRecs == 0 {
 				return nil
 			}
-			if l.inflight == 0 && l.onlyRefused() {
+			if l.inflight == 0 && l.onlyRefused(time.Now()) {
 				return l.giveUp()
 			}
 		}
@@ -356,6 +359,7 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 		l.arena.own(&r)
 		ul.push(r)
 		now := time.Now()
+		ul.sentAt = now // the lookup was an attempt (see onlyRefused)
 		v := verdict{act: retry, reason: failureReason(tp.err)}
 		ul.inflight = 0
 		first := ul.settle(v, tp.err, now, s.backoffMin, s.backoffMax)
@@ -430,7 +434,7 @@ var murmur2 kafka.Murmur2Balancer
 // rerouted to the fallback topic when the brokers do not know it.
 func (l *loop) templated(topic string) bool {
 	s := l.s
-	return s.route != nil && s.route.tmpl != nil && !s.autoCreate && topic != s.route.fallback
+	return s.route != nil && s.route.tmpl != nil && !s.autoCreate && topic != s.route.fallback && topic != s.metricsTop
 }
 
 func (l *loop) markMissing(topic string) {
@@ -608,6 +612,7 @@ func (l *loop) prepare(ln *lane, now time.Time) []kafka.Message {
 		ln.msgs = nil
 	}
 	ln.msgs = ln.msgs[:0]
+	ln.sentAt = now
 	for i := range rs {
 		ln.msgs = append(ln.msgs, kafka.Message{Topic: ln.topic, Key: rs[i].key(), Value: rs[i].value(), Time: now})
 	}
@@ -679,17 +684,17 @@ func (l *loop) holdCheck(ln *lane) {
 	budget := l.s.logBudget
 	current := l.lanes[ln.dest] == ln
 	switch {
-	case ln.held != nil && (ln.attempts == 0 || !current || (ln.bytes <= budget/8 && l.failingBytes() <= budget/4)):
+	case ln.held != nil && (ln.attempts == 0 || !current || (ln.logBytes <= budget/8 && l.failingBytes() <= budget/4)):
 		l.releaseLane(ln)
-	case ln.held == nil && ln.attempts > 0 && current && ln.bytes > budget/4:
+	case ln.held == nil && ln.attempts > 0 && current && ln.logBytes > budget/4:
 		l.holdLane(ln)
 		l.s.log.Warn("failing destination holds a quarter of the log budget: its files are no longer read until it takes records again; the others go on",
-			"topic", ln.topic, "partition", ln.partition, "files", len(ln.held), "held_bytes", ln.bytes, "budget_bytes", budget)
-	case ln.held == nil && ln.attempts > 0 && current && ln.bytes > 0:
+			"topic", ln.topic, "partition", ln.partition, "files", len(ln.held), "held_bytes", ln.logBytes, "budget_bytes", budget)
+	case ln.held == nil && ln.attempts > 0 && current && ln.logBytes > 0:
 		if f := l.failingBytes(); f > budget/2 {
 			lanes := 0
 			for _, o := range l.order {
-				if o.held == nil && o.attempts > 0 && o.bytes > 0 && l.lanes[o.dest] == o {
+				if o.held == nil && o.attempts > 0 && o.logBytes > 0 && l.lanes[o.dest] == o {
 					l.holdLane(o)
 					lanes++
 				}
@@ -705,12 +710,13 @@ func (l *loop) holdCheck(ln *lane) {
 	}
 }
 
-// failingBytes is what the failing lanes hold together.
+// failingBytes is what the failing lanes hold together of log records:
+// metric records have a budget of their own and no files to hold back.
 func (l *loop) failingBytes() int {
 	n := 0
 	for _, ln := range l.order {
 		if ln.attempts > 0 {
-			n += ln.bytes
+			n += ln.logBytes
 		}
 	}
 	return n
@@ -920,6 +926,7 @@ func (l *loop) moveGone(ctx context.Context, pc *placeCache, topic string, parts
 // and, when they are known, places its records in their lanes, in order.
 func (l *loop) resolveLane(ctx context.Context, ln *lane) {
 	s := l.s
+	ln.sentAt = time.Now()
 	parts, err := s.prod.partitions(ctx, ln.topic)
 	if ctx.Err() != nil {
 		return
@@ -1074,13 +1081,42 @@ func (l *loop) drainCap(ln *lane, now time.Time) {
 // were refused for one of refusedReasons for drainPatience of the drain:
 // waiting for them would only spend shutdown_timeout (a node whose
 // metrics topic is missing made every rolling update wait that long).
-func (l *loop) onlyRefused() bool {
+// An unknown topic or partition must moreover have been refused by an
+// attempt made after a metadata refresh that came after the patience:
+// a refusal is judged by the metadata the attempt was routed by, which
+// may be up to a forced refresh's interval (minForcedRefresh) older, so
+// a topic created in the drain's last second was given up on. When only
+// that is missing, onlyRefused refreshes the metadata (once) and has the
+// lanes try again at once.
+func (l *loop) onlyRefused(now time.Time) bool {
+	stale := false
 	for _, ln := range l.order {
-		if len(ln.queue) > 0 && (ln.state != waiting || ln.failedAt.Sub(l.drainAt) < drainPatience || !slices.Contains(refusedReasons, ln.reason)) {
+		if len(ln.queue) == 0 {
+			continue
+		}
+		if ln.state != waiting || ln.failedAt.Sub(l.drainAt) < drainPatience || !slices.Contains(refusedReasons, ln.reason) {
 			return false
 		}
+		if ln.reason != "topic_authorization" && l.s.fresh != nil && (l.drainRefresh.IsZero() || ln.sentAt.Before(l.drainRefresh)) {
+			stale = true
+		}
 	}
-	return len(l.order) > 0
+	if len(l.order) == 0 {
+		return false
+	}
+	if !stale {
+		return true
+	}
+	if l.drainRefresh.IsZero() {
+		l.drainRefresh = now
+		l.s.fresh.forceRefresh()
+		for _, ln := range l.order {
+			if ln.state == waiting {
+				ln.retryAt = now
+			}
+		}
+	}
+	return false
 }
 
 // giveUp ends the drain when only refused destinations hold records:

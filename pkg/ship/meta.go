@@ -157,6 +157,15 @@ func (f *freshTransport) refresh(t *kafka.Transport) {
 	f.swap("stale")
 }
 
+// forceRefresh replaces the Transport now, however recent the last
+// refresh (the drain's last look before it gives up on a topic).
+func (f *freshTransport) forceRefresh() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastForce = f.now()
+	f.swap("stale")
+}
+
 // swap replaces the Transport by a new one for the topics in use. Topics
 // not asked for within maxAge stop being in use at a refresh by age.
 func (f *freshTransport) swap(cause string) {

@@ -3,6 +3,7 @@ package ship
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -109,6 +110,9 @@ func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error 
 	}
 	errs := make([]error, len(parts))
 	r, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req)
+	if err != nil && (errors.Is(err, protocol.ErrNoTopic) || errors.Is(err, protocol.ErrNoPartition)) {
+		err = p.noRoute(ctx, req, err)
+	}
 	if err != nil {
 		p.requests(false)
 		err = fmt.Errorf("produce: %w", err)
@@ -135,6 +139,48 @@ func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error 
 	p.requests(!slices.ContainsFunc(errs, func(e error) bool { return e != nil }))
 	return errs
 }
+
+// noRoute tells why kafka-go found no broker for req (err: topic or
+// partition not found in its Transport's metadata). That metadata may not
+// be the cluster's: a Transport that could not fetch any (every broker
+// unreachable when it was made) has an empty layout and fails every
+// produce request so, until ship replaces it. An unknown topic or
+// partition is reported only when the metadata asked for now agrees;
+// otherwise the failure is the brokers' absence (a metadata request that
+// fails) or a stale route (errStaleRoute), both retried as network
+// failures: a templated topic is not sent to the fallback topic, nor the
+// drain at shutdown given up, because the brokers were away.
+func (p *kafkaProducer) noRoute(ctx context.Context, req *produceAPI.Request, err error) error {
+	topics := make([]string, 0, len(req.Topics))
+	for _, t := range req.Topics {
+		topics = append(topics, t.Topic)
+	}
+	r, merr := p.client.Transport.RoundTrip(ctx, p.client.Addr, &metadata.Request{TopicNames: topics})
+	if merr != nil {
+		return fmt.Errorf("no cluster metadata: %w", merr)
+	}
+	known := map[string][]int32{}
+	for _, t := range r.(*metadata.Response).Topics {
+		if t.ErrorCode != 0 {
+			continue
+		}
+		for _, tp := range t.Partitions {
+			known[t.Name] = append(known[t.Name], tp.PartitionIndex)
+		}
+	}
+	for _, t := range req.Topics {
+		for _, tp := range t.Partitions {
+			if !slices.Contains(known[t.Topic], tp.Partition) {
+				return err // the metadata agrees: unknown
+			}
+		}
+	}
+	return fmt.Errorf("%w (%v)", errStaleRoute, err.Error())
+}
+
+// errStaleRoute is a produce request kafka-go could not route although
+// the cluster's metadata has every partition it names.
+var errStaleRoute = errors.New("produce: no route by stale metadata, retrying")
 
 // partitionError is a partition's answer as kafka-go's Client.Produce
 // returns it: nil, the kafka.Error, or the kafka.Error with the broker's

@@ -77,6 +77,21 @@
 // TestAttack4ReloadRemovesLimitWhileDeferred and
 // TestAttack4NamespaceChurnDrop held.
 //
+// An attack on the drain at shutdown and the holdback (attack5_*_test.go,
+// pkg/ship's hostile5_*_test.go) found five, fixed and guarded: a broker
+// gone was taken for a topic that does not exist (kafka-go fails a
+// request it cannot route by metadata it could not fetch with "topic not
+// found"), so the drain gave up on it after 2 s instead of retrying until
+// shutdown_timeout (TestAttack5BrokerGoneAtShutdown) and a templated
+// topic's records went to the fallback topic; a topic created in the
+// drain's last second before its patience ran out was given up on,
+// judged by metadata a second old; and metric records held for a
+// missing metrics topic counted against the log budget, holding back
+// log files; with a topic template, a missing metrics topic was taken for
+// a templated one and warned twice per backoff_min forever.
+// TestAttack5DrainGivesUpThenRestartDelivers holds: lines of
+// a refused partition left at SIGTERM are delivered by the next agent.
+//
 // Tests named TestHostile* that skip with "known: ..." reproduce a bug that
 // is still open: each failed on the code it was written against, and the
 // skip message says in one line what goes wrong. Remove the skip with the
