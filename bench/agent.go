@@ -231,6 +231,19 @@ func (r *agentRun) stop(timeout time.Duration) error {
 	return nil
 }
 
+// sleep waits d (a measuring window: the time is the measurement, not a
+// synchronisation), failing when ctx ends or the process named name exits.
+func (r *agentRun) sleep(ctx context.Context, d time.Duration, name string) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.exited:
+		return fmt.Errorf("%s exited: %v\n%s", name, r.waitErr, r.logTail())
+	}
+}
+
 func (r *agentRun) kill() {
 	select {
 	case <-r.exited:

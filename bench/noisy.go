@@ -169,16 +169,7 @@ func runNoisy(ctx context.Context, bin, work, run string, o noisyOptions) (Noisy
 		writers++
 		go func() { werr <- noisy.Run(wctx) }()
 	}
-	sleep := func(d time.Duration) error {
-		select {
-		case <-time.After(d):
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-r.exited:
-			return fmt.Errorf("agent exited: %v\n%s", r.waitErr, r.logTail())
-		}
-	}
+	sleep := func(d time.Duration) error { return r.sleep(ctx, d, "agent") }
 	noisyWritten := func() int64 {
 		if noisy == nil {
 			return 0

@@ -18,15 +18,7 @@ func TestNoisyAccounts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the agent")
 	}
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	bin, err := buildFerry(root, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, dir := testFerry(t)
 	o := noisyOptions{QuietFiles: 4, QuietRate: 10, NoisyRate: 3000, Limit: 300, RotateBytes: 256 << 10, Keep: 2,
 		Warmup: time.Second, Window: 3 * time.Second, Drain: 2 * time.Minute,
 		// A rotated file is given up a second after kubelet removed
@@ -106,4 +98,19 @@ func TestNoisyReceiver(t *testing.T) {
 	if err := r.err(); err == nil || !strings.Contains(err.Error(), "1 lines received twice") {
 		t.Errorf("err = %v, want the line received twice", err)
 	}
+}
+
+// testFerry builds cmd/agent into a temporary directory, which it returns
+// with the binary.
+func testFerry(t *testing.T) (bin, dir string) {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	if bin, err = buildFerry(root, dir); err != nil {
+		t.Fatal(err)
+	}
+	return bin, dir
 }

@@ -266,16 +266,7 @@ func runPeerSteady(ctx context.Context, p peerAgent, work string, files, rate in
 	defer stopWriter()
 	werr := make(chan error, 1)
 	go func() { werr <- node.Run(wctx) }()
-	sleep := func(d time.Duration) error {
-		select {
-		case <-time.After(d):
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-r.exited:
-			return fmt.Errorf("%s exited: %v\n%s", p.name, r.waitErr, r.logTail())
-		}
-	}
+	sleep := func(d time.Duration) error { return r.sleep(ctx, d, p.name) }
 	if err := sleep(warmup); err != nil {
 		return PeerSteady{}, err
 	}

@@ -23,15 +23,7 @@ import (
 // ferry_process_redactions_total and the maskings the corpus calls for;
 // every record must be there.
 func TestRedactionProof(t *testing.T) {
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	bin, err := buildFerry(root, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, dir := testFerry(t)
 	mix, err := ParseMix("secrets")
 	if err != nil {
 		t.Fatal(err)

@@ -108,16 +108,7 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 		werr <- nil // idle: nothing is written (simnode's rate 0 means as fast as it can)
 	}
 
-	sleep := func(d time.Duration) error {
-		select {
-		case <-time.After(d):
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-r.exited:
-			return fmt.Errorf("agent exited: %v\n%s", r.waitErr, r.logTail())
-		}
-	}
+	sleep := func(d time.Duration) error { return r.sleep(ctx, d, "agent") }
 	if err := sleep(warmup); err != nil {
 		return SteadyFigures{}, err
 	}
