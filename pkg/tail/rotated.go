@@ -214,9 +214,15 @@ func inflate(path, dir string, from int64) (*os.File, error) {
 // A path with no checkpoint entry (it appeared while no agent ran) has all
 // its siblings read.
 func (t *Tailer) resumeRotated(now time.Time, saved []stateEntry) {
-	if t.fresh {
+	if t.fresh && t.cfg.StartAt == "end" {
 		return
 	}
+	// A fresh agent (no state) has no entries: for each path its scan
+	// found, the plain rotated files last written since it started (less
+	// mtimeSlack) are read too. Those were renamed while it started: the
+	// scan listed the path, kubelet rotated it, and the open by path got
+	// the new file, so the lines of the renamed one were never read (and
+	// no counter said so).
 	paths := make(map[string][]stateEntry)
 	for _, e := range saved {
 		paths[e.Path] = append(paths[e.Path], e)
