@@ -39,7 +39,7 @@ func TestHostile5TopicCreatedDuringDrainIsFound(t *testing.T) {
 	cfg.Kafka.Topic = "late"
 	h := runShipper(t, cfg, nil)
 	feed(t, h.logs, makeLogs(1, 0, 10, metaFor(1)))
-	waitUntil(t, "the missing topic refused", func() bool {
+	waitFor(t, 20*time.Second, "the missing topic refused", func() bool {
 		return testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("late", "unknown_topic")) >= 1
 	})
 	drainAt := time.Now()
@@ -135,7 +135,7 @@ func TestHostile5MissingMetricsTopicWithTemplate(t *testing.T) {
 	cfg.Kafka.Topic, cfg.Kafka.FallbackTopic = "logs-{{.Namespace}}", "logs-fallback"
 	h := runShipper(t, cfg, nil)
 	feed(t, h.metrics, event.Snapshot{Node: "node-1", Time: time.Now(), Metrics: []event.Metric{{Name: "a"}}})
-	waitUntil(t, "ten failed attempts for the metrics topic", func() bool {
+	waitFor(t, 20*time.Second, "ten failed attempts for the metrics topic", func() bool {
 		return testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("metrics", "unknown_topic")) >= 10
 	})
 	out := h.logBuf.String()

@@ -40,14 +40,14 @@ func TestHostile5MetricRecordsDoNotHoldBackLogFiles(t *testing.T) {
 		ms[i] = event.Metric{Name: fmt.Sprintf("node_some_long_metric_name_%04d", i), Labels: []event.Label{{Name: "device", Value: "nvme0n1p1"}}, Value: float64(i)}
 	}
 	feed(t, h.metrics, event.Snapshot{Node: "node-1", Time: time.Now(), Metrics: ms})
-	waitUntil(t, "the metrics destination refused", func() bool {
+	waitFor(t, 20*time.Second, "the metrics destination refused", func() bool {
 		return testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("metrics", "unknown_topic")) >= 1 &&
 			testutil.ToFloat64(h.s.m.heldBytes) > float64(h.s.logBudget/2)
 	})
 	// One log record whose partition answers NOT_LEADER once.
 	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "logs", Err: kerr.NotLeaderForPartition, Count: 1})
 	feed(t, h.logs, makeLogs(7, 0, 1, metaFor(7)))
-	waitUntil(t, "the log record confirmed", func() bool { return len(h.ack.cursors()) == 1 })
+	waitFor(t, 20*time.Second, "the log record confirmed", func() bool { return len(h.ack.cursors()) == 1 })
 	out := h.logBuf.String()
 	if testutil.ToFloat64(h.s.m.sendFailures) < 2 {
 		t.Fatalf("the log partition never failed; log:\n%.3000s", out)
@@ -92,7 +92,7 @@ func TestHostile5HeldPartitionGone(t *testing.T) {
 	next[keys[0]] = 1
 	sent = append(sent, first)
 	feed(t, h.logs, first)
-	waitUntil(t, "partition 3 failing", func() bool { return testutil.ToFloat64(s.m.sendFailures) >= 1 })
+	waitFor(t, 20*time.Second, "partition 3 failing", func() bool { return testutil.ToFloat64(s.m.sendFailures) >= 1 })
 	for round := 0; hb.Len() == 0; round++ {
 		if round > 2000 {
 			t.Fatalf("no file held back; held bytes %v", testutil.ToFloat64(s.m.heldBytes))

@@ -357,7 +357,7 @@ func TestShutdownDoesNotWaitForRefusedDestinations(t *testing.T) {
 		h := runShipper(t, testKafkaConfig(c.ListenAddrs()[0]), nil)
 		feed(t, h.metrics, event.Snapshot{Node: "node-1", Time: time.Now(), Metrics: []event.Metric{{Name: "a"}, {Name: "b"}, {Name: "c"}}})
 		feed(t, h.logs, makeLogs(1, 0, 10, metaFor(1)))
-		waitUntil(t, "the metrics destination refused", func() bool {
+		waitFor(t, 20*time.Second, "the metrics destination refused", func() bool {
 			return testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("metrics", "unknown_topic")) >= 1 && len(h.ack.cursors()) == 10
 		})
 		h.finish(t) // fails unless Run returns nil by itself (the context is never cancelled)
@@ -378,7 +378,7 @@ func TestShutdownDoesNotWaitForRefusedDestinations(t *testing.T) {
 		cfg.Kafka.Topic, cfg.Kafka.FallbackTopic = "logs-{{.Namespace}}", "logs-unrouted" // neither exists
 		h := runShipper(t, cfg, nil)
 		feed(t, h.logs, makeLogs(1, 0, 10, metaFor(1)))
-		waitUntil(t, "the fallback destination refused", func() bool {
+		waitFor(t, 20*time.Second, "the fallback destination refused", func() bool {
 			return testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("logs-unrouted", "unknown_topic")) >= 1
 		})
 		close(h.logs)
@@ -395,14 +395,4 @@ func TestShutdownDoesNotWaitForRefusedDestinations(t *testing.T) {
 			t.Errorf("%d records acknowledged, want none (they are read again after a restart)", n)
 		}
 	})
-}
-
-// waitUntil polls cond (bounded: 20 s) until it holds.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 20s for %s", what)
-		}
-	}
 }

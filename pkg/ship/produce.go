@@ -145,7 +145,10 @@ func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error 
 // be the cluster's: a Transport that could not fetch any (every broker
 // unreachable when it was made) has an empty layout and fails every
 // produce request so, until ship replaces it. An unknown topic or
-// partition is reported only when the metadata asked for now agrees;
+// partition is reported only when the metadata the Transport holds (the
+// metadata request is answered from its cache, or fails with the error
+// that left the cache empty) has the topic without that partition, or
+// says the topic is unknown;
 // otherwise the failure is the brokers' absence (a metadata request that
 // fails) or a stale route (errStaleRoute), both retried as network
 // failures: a templated topic is not sent to the fallback topic, nor the

@@ -61,7 +61,7 @@ func TestKafkaBrokerRefusesOldTimestamps(t *testing.T) {
 	})
 	h := runShipper(t, testKafkaConfig(addr), nil)
 	feed(t, h.logs, makeLogs(1, 0, 20, metaFor(1)))
-	waitUntil(t, "the held records to be older than the broker takes", func() bool {
+	waitFor(t, 20*time.Second, "the held records to be older than the broker takes", func() bool {
 		return unconfirmedAge(t, h, "logs") > (maxAge + time.Second).Seconds()
 	})
 	outage.Store(false)

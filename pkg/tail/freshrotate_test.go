@@ -37,18 +37,18 @@ func TestFreshAgentReadsFileRotatedAsItStarts(t *testing.T) {
 	}
 	r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) { tl.pollOnly = true })
 	var seqs []int
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	read := func() []int {
 		seqs = seqs[:0]
 		for _, rc := range r.snapshot() {
 			if s, ok := seqOf(rc.body); ok {
 				seqs = append(seqs, s)
 			}
 		}
-		if len(seqs) >= 15 || time.Now().After(deadline) {
-			break
-		}
+		return seqs
 	}
+	waitFor(t, 20*time.Second, "the rotated file's and the new file's lines", func() bool { return len(read()) >= 15 })
 	r.stop()
+	read()
 	slices.Sort(seqs)
 	want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
 	if !slices.Equal(seqs, want) {

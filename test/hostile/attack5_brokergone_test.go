@@ -21,13 +21,10 @@ func TestAttack5BrokerGoneAtShutdown(t *testing.T) {
 	p := w.agent.Start()
 	w.waitSeqs(0, 100, 30*time.Second)
 	w.settled(100, 20*time.Second)
-	confirmed, ok := w.checkpoint(w.path)
-	for deadline := time.Now().Add(20 * time.Second); !ok || confirmed == 0; confirmed, ok = w.checkpoint(w.path) {
-		if time.Now().After(deadline) {
-			t.Fatal("no checkpoint of the delivered lines")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFor(t, "a checkpoint of the delivered lines", 20*time.Second, func() bool {
+		c, ok := w.checkpoint(w.path)
+		return ok && c > 0
+	})
 	w.broker.Stop()
 	w.lines(w.path, 100, 200)
 	waitFor(t, "the new lines read", 20*time.Second, func() bool {
