@@ -15,11 +15,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/ferry-dev/ferry/internal/pipeline"
 	"github.com/ferry-dev/ferry/internal/simnode"
 	"github.com/ferry-dev/ferry/pkg/enrich"
-	"github.com/ferry-dev/ferry/pkg/event"
 	"github.com/ferry-dev/ferry/pkg/ship"
 	"github.com/ferry-dev/ferry/pkg/tail"
 )
@@ -31,17 +30,16 @@ type steadyProfile struct {
 	warmup, d time.Duration
 }
 
-// countingAcker forwards acknowledgements to the tailer and counts them.
-type countingAcker struct {
-	next  *tail.Tailer
+// ackCounter counts the lines the pipeline acknowledged and signals when
+// want were.
+type ackCounter struct {
 	n     atomic.Int64
 	want  int64
 	reach chan struct{}
 }
 
-func (a *countingAcker) Ack(c []event.Cursor) {
-	a.next.Ack(c)
-	if a.n.Add(int64(len(c))) >= a.want {
+func (a *ackCounter) add(lines int) {
+	if a.n.Add(int64(lines)) >= a.want {
 		select {
 		case a.reach <- struct{}{}:
 		default:
@@ -49,10 +47,11 @@ func (a *countingAcker) Ack(c []event.Cursor) {
 	}
 }
 
-// profileRun runs the agent's pipeline in this process (tail, enrich with
-// kubernetes disabled, ship), wired as cmd/agent wires it with the same
-// configuration, over the corpus, under the CPU profiler. It returns when
-// the sink confirmed every line.
+// profileRun runs the agent's pipeline in this process (internal/pipeline,
+// the wiring cmd/agent runs: tail, enrich with kubernetes disabled, the
+// limits stage, ship), with the rooms' defaults and the agent's
+// memory.queue_bytes, over the corpus, under the CPU profiler. It returns
+// when the sink confirmed every line.
 //
 // With c nil it profiles the steady mode instead: the pipeline follows
 // files under root that a writer fills at rate lines/s, for the duration
@@ -81,30 +80,20 @@ func profileRun(ctx context.Context, c *Corpus, sinkCfg ship.Config, work, cpuOu
 	ecfg.Enabled = false
 	ecfg.NodeName = "bench"
 
-	raw := make(chan []event.Log, 4) // cmd/agent's stageQueue
-	enriched := make(chan []event.Log, 4)
-	enricher, err := enrich.New(ecfg, logger, enrich.Options{In: raw, Out: enriched, Registerer: reg})
+	// The agent's own wiring (internal/pipeline), with kubernetes, host
+	// metrics and processing off.
+	acker := &ackCounter{want: want, reach: make(chan struct{}, 1)}
+	pipe, err := pipeline.New(pipeline.Config{
+		Logs: tcfg, Kubernetes: ecfg, Sink: sinkCfg, NodeName: "bench", ShutdownTimeout: 20 * time.Second,
+	}, pipeline.Options{Logger: logger, Registerer: reg, Acked: acker.add})
 	if err != nil {
 		return Figures{}, err
 	}
-	holdback := &event.Holdback{}
-	tailer, err := tail.New(tcfg, logger, raw, tail.Options{Excluder: enricher, Registerer: reg, Holdback: holdback})
-	if err != nil {
-		return Figures{}, err
-	}
-	acker := &countingAcker{next: tailer, want: want, reach: make(chan struct{}, 1)}
-	shipper, err := ship.New(sinkCfg, logger, ship.Options{Logs: enriched, Acker: acker, Registerer: reg, Holdback: holdback})
-	if err != nil {
-		return Figures{}, err
-	}
-	defer shipper.Close()
-
-	readCtx, stopReading := context.WithCancel(ctx)
-	defer stopReading()
-	g, _ := errgroup.WithContext(ctx)
-	g.Go(func() error { return tailer.Run(readCtx) })
-	g.Go(func() error { return enricher.Run(ctx) })
-	g.Go(func() error { return shipper.Run(ctx) })
+	defer pipe.Close()
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	runDone := make(chan error, 1)
+	go func() { runDone <- pipe.Run(runCtx) }()
 	if steady != nil {
 		wctx, stopWriter := context.WithCancel(ctx)
 		defer stopWriter()
@@ -150,11 +139,10 @@ func profileRun(ctx context.Context, c *Corpus, sinkCfg ship.Config, work, cpuOu
 	if cpuOut != "" {
 		pprof.StopCPUProfile()
 	}
-	stopReading()
-	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+	stopRun()
+	if err := <-runDone; err != nil {
 		runErr = errors.Join(runErr, err)
 	}
-	_ = tailer.Close()
 	if memOut != "" {
 		f, err := os.Create(memOut)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ferry-dev/ferry/internal/pipeline"
 	"github.com/ferry-dev/ferry/pkg/enrich"
 	"github.com/ferry-dev/ferry/pkg/hostmetrics"
 	"github.com/ferry-dev/ferry/pkg/process"
@@ -494,6 +495,13 @@ func (c *Config) apply() {
 	c.Logs.StateDir = c.StateDir
 	c.Logs.MaxInflightBytes = c.Memory.QueueBytes
 	c.Kubernetes.NodeName = c.NodeName
-	c.Kubernetes.Annotations = processingAnnotations(c.Kubernetes.Annotations, c.Processing)
-	c.Kubernetes.Annotations = rateLimitAnnotations(c.Kubernetes.Annotations)
+	c.Kubernetes.Annotations = pipeline.Annotations(c.Kubernetes.Annotations, c.Processing)
+}
+
+// pipeline is what the pipeline takes of the config (after apply).
+func (c *Config) pipeline() pipeline.Config {
+	return pipeline.Config{
+		Logs: c.Logs, Kubernetes: c.Kubernetes, Processing: c.Processing, HostMetrics: c.HostMetrics, Sink: c.Sink,
+		NodeName: c.NodeName, ShutdownTimeout: c.ShutdownTimeout,
+	}
 }

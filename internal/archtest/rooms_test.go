@@ -10,8 +10,8 @@ import (
 
 const module = "github.com/ferry-dev/ferry"
 
-// rooms are the packages that never import each other; only cmd/agent wires
-// them, and the types that cross room lines live in pkg/event.
+// rooms are the packages that never import each other; only internal/pipeline
+// wires them, and the types that cross room lines live in pkg/event.
 var rooms = []string{"pkg/tail", "pkg/enrich", "pkg/process", "pkg/ship", "pkg/hostmetrics"}
 
 // TestRoomsDoNotImportEachOther fails when a room depends, directly or through
