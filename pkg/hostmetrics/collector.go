@@ -198,6 +198,8 @@ func buildParts(cfg Config, h hooks) ([]*part, error) {
 	add(cc.OS, "os", &osCollector{rootfs: cfg.RootFS})
 	add(cc.ARP, "arp", &arpCollector{proc: cfg.Proc})
 	add(cc.UDPQueues, "udp_queues", &udpQueuesCollector{proc: cfg.Proc})
+	add(cc.KernelHung, "kernel_hung", &kernelHungCollector{proc: cfg.Proc})
+	add(cc.SELinux, "selinux", &selinuxCollector{proc: cfg.Proc, sys: cfg.Sys, rootfs: cfg.RootFS})
 	return parts, nil
 }
 
@@ -302,7 +304,12 @@ func (c *Collector) runPart(p *part) partResult {
 		return p.src.collect(&e)
 	}()
 	r := partResult{samples: e.samples, dur: time.Since(start), err: err}
-	if err != nil {
+	var nd noDataError
+	if errors.As(err, &nd) {
+		// Nothing to report on this host: not a failure to warn about.
+		r.samples = nil
+		c.logger.Debug("host metrics collector has no data", "collector", p.name, "reason", string(nd))
+	} else if err != nil {
 		r.samples = nil
 		if !p.failing.Swap(true) {
 			c.logger.Warn("host metrics collector failed; its metrics are left out until it recovers",
@@ -315,6 +322,16 @@ func (c *Collector) runPart(p *part) partResult {
 	}
 	return r
 }
+
+// noDataError is what a collector returns when the host has nothing for
+// it to report (a kernel without the file it reads): its
+// node_scrape_collector_success is 0, as node_exporter's, but it is logged
+// at debug level only.
+type noDataError string
+
+func (e noDataError) Error() string { return string(e) }
+
+func noData(reason string) error { return noDataError(reason) }
 
 // dedup drops a sample whose family and label values were already seen, so
 // a malformed file listing a device twice cannot make Prometheus reject the

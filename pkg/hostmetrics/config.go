@@ -87,6 +87,8 @@ type Collectors struct {
 	OS         bool `yaml:"os"`           // node_os_info, node_os_version; default true
 	ARP        bool `yaml:"arp"`          // node_arp_entries; default true
 	UDPQueues  bool `yaml:"udp_queues"`   // node_udp_queues; default true
+	KernelHung bool `yaml:"kernel_hung"`  // node_kernel_hung_tasks_total; default true
+	SELinux    bool `yaml:"selinux"`      // node_selinux_*; default true
 }
 
 // FilesystemConfig tunes the filesystem collector.
@@ -147,7 +149,7 @@ func DefaultConfig() Config {
 			Filesystem: true, Pressure: true, VMStat: true, Stat: true, FileFD: true,
 			Uname: true, Sockstat: true, Conntrack: true, Netclass: true, Netstat: true,
 			Softnet: true, Schedstat: true, Time: true, Timex: true, Entropy: true, Cpufreq: true,
-			Thermal: true, OS: true, ARP: true, UDPQueues: true,
+			Thermal: true, OS: true, ARP: true, UDPQueues: true, KernelHung: true, SELinux: true,
 		},
 		Filesystem: FilesystemConfig{
 			StatfsTimeout:      5 * time.Second,

@@ -1,6 +1,8 @@
 package hostmetrics
 
 import (
+	"errors"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +43,9 @@ func (c *conntrackCollector) collect(e *emitter) error {
 		return err
 	}
 	st, err := pfs.ConntrackStat()
+	if errors.Is(err, fs.ErrNotExist) {
+		return noData("conntrack is not loaded")
+	}
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ var (
 
 // errNoPSI: the kernel has no pressure stall information (older than 4.20,
 // or CONFIG_PSI off, or psi=0).
-var errNoPSI = errors.New("no pressure stall information under <proc>/pressure (needs Linux >= 4.20 with PSI enabled)")
+var errNoPSI = noData("no pressure stall information under <proc>/pressure (needs Linux >= 4.20 with PSI enabled)")
 
 // pressureCollector reports <proc>/pressure/{cpu,io,memory,irq}. A
 // resource the kernel lacks (irq before 6.1) is left out; no resource at

@@ -1,6 +1,9 @@
 package hostmetrics
 
 import (
+	"errors"
+	iofs "io/fs"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/procfs"
 )
@@ -26,6 +29,9 @@ func (c *schedstatCollector) collect(e *emitter) error {
 		return err
 	}
 	st, err := fs.Schedstat()
+	if errors.Is(err, iofs.ErrNotExist) {
+		return noData("this kernel has no schedstat (CONFIG_SCHEDSTATS off)")
+	}
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func (c *udpQueuesCollector) collect(e *emitter) error {
 		e.emit(udpQueuesDesc, float64(s.RxQueueLength), "rx", v.ip)
 	}
 	if !found {
-		return errors.New("no net/udp nor net/udp6")
+		return noData("no net/udp nor net/udp6")
 	}
 	return nil
 }
