@@ -24,7 +24,10 @@ ARG COMMIT=unknown
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
 # hack/image.sh runs this very line (from "CGO_ENABLED=0" on): keep it one line.
-RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/ferry ./cmd/agent
+# -tags nodemo leaves `ferry demo` out (its in-process broker, second Kafka
+# client and simulated node: a quarter of the binary, see hack/demo-cost.sh);
+# the demo runs from the repository with `go run ./cmd/agent demo`.
+RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -tags nodemo -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/ferry ./cmd/agent
 
 FROM scratch
 ARG VERSION=dev

@@ -3,7 +3,8 @@
 # image: the binary is compiled with the exact command of the Dockerfile's
 # build stage, then the Dockerfile's runtime stage (FROM scratch, labels,
 # user, entrypoint) is built by buildah from that binary and the host's CA
-# bundle, and `ferry version` runs inside the image.
+# bundle, and `ferry version` runs inside the image, and `ferry demo`, which
+# must say the demo is not in this build (-tags nodemo).
 #
 #   hack/image.sh                  # builds ferry:<version> and checks it
 #   VERSION=v0.1.0 hack/image.sh   # stamps another version
@@ -47,7 +48,7 @@ if [ "$(printf '%s\n' "$build" | grep -c .)" != 1 ]; then
   echo "Dockerfile: want exactly one 'RUN CGO_ENABLED=0 ... go build ...' line" >&2
   exit 1
 fi
-for flag in -trimpath '-s -w' main.version main.commit ' -o /out/ferry '; do
+for flag in '-tags nodemo' -trimpath '-s -w' main.version main.commit ' -o /out/ferry '; do
   case "$build" in *"$flag"*) ;; *) echo "Dockerfile build line lacks $flag: $build" >&2; exit 1 ;; esac
 done
 build=${build/ -o \/out\/ferry / -o \"\$ctx\/ferry\" }
@@ -58,7 +59,7 @@ VERSION="$VERSION" COMMIT="$COMMIT" TARGETOS="$TARGETOS" TARGETARCH="$TARGETARCH
 # (-ldflags is not recorded with -trimpath; `ferry version` below shows it).
 info=$(go version -m "$ctx/ferry")
 tab=$(printf '\t')
-for setting in "build${tab}CGO_ENABLED=0" "build${tab}-trimpath=true"; do
+for setting in "build${tab}CGO_ENABLED=0" "build${tab}-trimpath=true" "build${tab}-tags=nodemo"; do
   printf '%s\n' "$info" | grep -qF "$setting" ||
     { echo "binary build info lacks $setting:" >&2; echo "$info" >&2; exit 1; }
 done
@@ -99,6 +100,15 @@ echo "== ferry version (in the image): $out"
 case "$out" in
   *"$VERSION"*) ;;
   *) echo "ferry version does not report $VERSION" >&2; exit 1 ;;
+esac
+
+# The demo is not in the image (-tags nodemo): its ferry demo says so, exit 1.
+if out=$("${buildah[@]}" run --isolation chroot "$ctr" -- /ferry demo 2>&1); then
+  echo "ferry demo ran in the image: the demo is built in" >&2; exit 1
+fi
+case "$out" in
+  *"go run ./cmd/agent demo"*) echo "== ferry demo (in the image): not in this build, says how to run it" ;;
+  *) echo "ferry demo in the image does not say how to run the demo: $out" >&2; exit 1 ;;
 esac
 
 if [ -n "${FERRY_IMAGE_ARCHIVE:-}" ]; then

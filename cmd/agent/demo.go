@@ -1,3 +1,10 @@
+//go:build !nodemo
+
+// The demo links an in-process Kafka-protocol broker (franz-go's kfake), a
+// second Kafka client to read back (franz-go's kgo) and the simulated node
+// (internal/simnode), which the agent itself never uses: the image's binary
+// is built with -tags nodemo and gets demo_stub.go instead.
+
 package main
 
 import (
