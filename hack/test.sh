@@ -17,6 +17,7 @@ fi
 
 echo "== go vet"
 go vet ./...
+go vet -tags nodemo ./cmd/agent/  # the image's build (Dockerfile)
 
 if [ -z "${FERRY_QUICK:-}" ]; then
   echo "== kube-apiserver + etcd (for pkg/enrich's integration test)"
