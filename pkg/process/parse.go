@@ -57,11 +57,11 @@ func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
 		if str == "" {
 			str = string(b)
 		}
-		kEnd, ok := skipString(b, i)
+		kEnd, plain, ok := scanString(b, i)
 		if !ok {
 			return fail()
 		}
-		key, ok := decodeString(b, str, i, kEnd)
+		key, ok := decodeString(b, str, i, kEnd, plain)
 		if !ok {
 			return fail()
 		}
@@ -70,13 +70,18 @@ func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
 			return fail()
 		}
 		i = skipWS(b, i+1)
-		vEnd, ok := skipValue(b, i, 2)
+		var vEnd int
+		if i < len(b) && b[i] == '"' {
+			vEnd, plain, ok = scanString(b, i)
+		} else {
+			vEnd, ok = skipValue(b, i, 2)
+		}
 		if !ok {
 			return fail()
 		}
 		var f event.Field
 		if b[i] == '"' {
-			v, ok := decodeString(b, str, i, vEnd)
+			v, ok := decodeString(b, str, i, vEnd, plain)
 			if !ok {
 				return fail()
 			}
@@ -208,41 +213,64 @@ func skipNumber(b []byte, i int) (int, bool) {
 
 // skipString validates the JSON string at b[i] ('"') and returns its end.
 func skipString(b []byte, i int) (int, bool) {
+	end, _, ok := scanString(b, i)
+	return end, ok
+}
+
+// scanString validates the JSON string at b[i] ('"') and returns its end,
+// and whether it is plain: printable ASCII without escapes, its value the
+// bytes between the quotes (most keys and values of a log line are).
+func scanString(b []byte, i int) (end int, plain, ok bool) {
 	if i >= len(b) || b[i] != '"' {
-		return 0, false
+		return 0, false, false
 	}
-	for j := i + 1; j < len(b); j++ {
+	j := i + 1
+	// The common case: printable ASCII up to the closing quote.
+	for j < len(b) {
+		c := b[j]
+		if c == '"' {
+			return j + 1, true, true
+		}
+		if c < 0x20 || c == '\\' || c >= 0x80 {
+			break
+		}
+		j++
+	}
+	for ; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
-			return j + 1, true
+			return j + 1, false, true
 		case c < 0x20:
-			return 0, false
+			return 0, false, false
 		case c == '\\':
 			j++
 			if j >= len(b) {
-				return 0, false
+				return 0, false, false
 			}
 			switch b[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if j+4 >= len(b) || !isHex(b[j+1]) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) {
-					return 0, false
+					return 0, false, false
 				}
 				j += 4
 			default:
-				return 0, false
+				return 0, false, false
 			}
 		}
 	}
-	return 0, false
+	return 0, false, false
 }
 
 func isHex(c byte) bool { return isDigit(c) || ('a' <= c|0x20 && c|0x20 <= 'f') }
 
 // decodeString returns the value of the valid JSON string b[i:end] (str is
-// b as a string): a slice of str when it has no escapes and is valid UTF-8,
-// else what encoding/json decodes.
-func decodeString(b []byte, str string, i, end int) (string, bool) {
+// b as a string; plain: scanString found it plain): a slice of str when it
+// has no escapes and is valid UTF-8, else what encoding/json decodes.
+func decodeString(b []byte, str string, i, end int, plain bool) (string, bool) {
+	if plain {
+		return str[i+1 : end-1], true
+	}
 	in := b[i+1 : end-1]
 	if bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
 		return str[i+1 : end-1], true

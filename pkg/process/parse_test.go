@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -240,6 +241,43 @@ func BenchmarkParseManyKeys(b *testing.B) {
 				parseJSON(nil, line)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/key")
+		})
+	}
+}
+
+// TestParsedFieldsAreTheirRecords: records parsed one after another share
+// one allocation for their fields, but each record's fields end where they
+// end: appending to one (as a later stage may) never writes into the next
+// record's, and a message lifted out of the fields leaves both intact.
+func TestParsedFieldsAreTheirRecords(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		t.Run(fmt.Sprintf("keep_original=%v", keep), func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Parser.Format, cfg.Parser.KeepOriginal = "json", keep
+			p, _ := newTest(t, cfg)
+			var text strings.Builder
+			n := 3 * fieldSlabLen / 2 // across at least two slabs
+			for i := range n {
+				fmt.Fprintf(&text, `{"msg":"m%d","a":"x%d","b":%d}`+"\n", i, i, i)
+			}
+			out := p.Process(linesOf([]byte(text.String()), nil, event.Stdout))
+			if len(out) != n {
+				t.Fatalf("%d records, want %d", len(out), n)
+			}
+			for i := range out {
+				out[i].Fields = append(out[i].Fields, event.Field{Key: "added", Value: "y"})
+			}
+			for i := range out {
+				want := []event.Field{{Key: "msg", Value: fmt.Sprintf("m%d", i)}, {Key: "a", Value: fmt.Sprintf("x%d", i)},
+					{Key: "b", Value: fmt.Sprint(i), Raw: true}, {Key: "added", Value: "y"}}
+				wantBody := fmt.Sprintf(`{"msg":"m%d","a":"x%d","b":%d}`, i, i, i)
+				if !keep {
+					want, wantBody = want[1:], fmt.Sprintf("m%d", i)
+				}
+				if string(out[i].Body) != wantBody || !slices.Equal(out[i].Fields, want) {
+					t.Fatalf("record %d: body %q fields %+v, want %q %+v", i, out[i].Body, out[i].Fields, wantBody, want)
+				}
+			}
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -64,6 +65,11 @@ type Processor struct {
 	resolvedBy map[*event.Meta]*resolved
 	lastMeta   *event.Meta
 	lastRes    *resolved
+
+	// fieldSlab is where parsed fields are carved from: one allocation
+	// for the fields of many records, not one per record. A record's
+	// fields are its own (their capacity ends where they end).
+	fieldSlab []event.Field
 
 	streams map[streamKey]*stream
 	swept   time.Time // last sweep of idle streams
@@ -388,10 +394,20 @@ func (p *Processor) filteredOut(l *event.Log, extra []event.Cursor) bool {
 // parse sets the record's fields, level and (without keep_original) its
 // message from a parser's result.
 func (p *Processor) parse(l *event.Log, ps parser) {
-	fields, ok := ps.parse(nil, l.Body)
+	if cap(p.fieldSlab)-len(p.fieldSlab) < minFieldRoom {
+		p.fieldSlab = make([]event.Field, 0, fieldSlabLen)
+	}
+	n := len(p.fieldSlab)
+	fields, ok := ps.parse(p.fieldSlab[n:n], l.Body)
 	if !ok {
 		p.m.failedBy(ps.name())
 		return
+	}
+	if k := len(fields); k > 0 && k <= cap(p.fieldSlab)-n && &fields[0] == &p.fieldSlab[n : n+1][0] {
+		// In the slab: taken, and capped so that nothing appends into
+		// the next record's fields.
+		p.fieldSlab = p.fieldSlab[:n+k]
+		fields = fields[:k:k]
 	}
 	p.m.parsedBy(ps.name())
 	for _, k := range p.levelKeys {
@@ -405,7 +421,7 @@ func (p *Processor) parse(l *event.Log, ps parser) {
 	if !p.cfg.Parser.KeepOriginal {
 		for _, k := range p.msgKeys {
 			if i := fieldIndex(fields, k); i >= 0 && !fields[i].Raw {
-				l.Body = []byte(fields[i].Value)
+				l.Body = stringBytes(fields[i].Value)
 				fields = append(fields[:i], fields[i+1:]...)
 				break
 			}
@@ -414,6 +430,24 @@ func (p *Processor) parse(l *event.Log, ps parser) {
 	if len(fields) > 0 {
 		l.Fields = fields
 	}
+}
+
+// The field slab: fieldSlabLen fields per allocation (40 KiB), a new one
+// when fewer than minFieldRoom are left (a parser needing more reallocates
+// its own).
+const (
+	fieldSlabLen = 1024
+	minFieldRoom = 32
+)
+
+// stringBytes returns s's bytes without a copy. A record's Body is never
+// written in place (redaction copies it before masking), so it may share
+// the parsed message's immutable memory.
+func stringBytes(s string) []byte {
+	if s == "" {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 func trimQuotes(s string) string {
