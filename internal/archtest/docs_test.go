@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // root is the repository, seen from this package's directory.
@@ -729,6 +731,103 @@ func TestGoNameRules(t *testing.T) {
 	} {
 		if got := goNamesOf(span); !slices.Equal(got, want) {
 			t.Errorf("%q: %v, want %v", span, got, want)
+		}
+	}
+}
+
+// ---------------------------------------------------------------- chart values
+
+// valuesPaths lists every key path of the chart's values.yaml
+// ("metrics.prometheusRule.for").
+func valuesPaths(t *testing.T) map[string]bool {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(read(t, "charts/ferry/values.yaml")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, prefix)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := strings.TrimPrefix(prefix+"."+n.Content[i].Value, ".")
+				out[p] = true
+				walk(n.Content[i+1], p)
+			}
+		}
+	}
+	walk(&doc, "")
+	return out
+}
+
+var valuesRe = regexp.MustCompile(`^([a-z][A-Za-z0-9]*(?:\.[a-z][A-Za-z0-9]*)+)(?::.*)?$`)
+
+// valuesMentions returns the chart values a code span names: a dotted name
+// whose first part is a top-level key of values.yaml (the agent's config
+// under "config." is checked against the agent by cmd/agent's tests; its
+// "config.raw" is the chart's own).
+func valuesMentions(span string, values map[string]bool) (string, bool) {
+	m := valuesRe.FindStringSubmatch(span)
+	if m == nil {
+		return "", false
+	}
+	first, rest, _ := strings.Cut(m[1], ".")
+	if !values[first] || first == "config" && rest != "raw" {
+		return "", false
+	}
+	return m[1], true
+}
+
+// TestChartDocsNameValuesThatExist fails when the chart's README or the
+// README names a chart value (`metrics.podMonitor`,
+// `kafka.passwordSecret`) that values.yaml does not have.
+func TestChartDocsNameValuesThatExist(t *testing.T) {
+	values := valuesPaths(t)
+	for _, must := range []string{"kafka.passwordSecret", "metrics.prometheusRule.for", "config.raw"} {
+		if !values[must] {
+			t.Fatalf("%s not found: the walk over values.yaml is broken", must)
+		}
+	}
+	found := 0
+	for _, doc := range []string{"charts/ferry/README.md", "README.md"} {
+		text := read(t, doc)
+		for _, loc := range spanRe.FindAllStringIndex(text, -1) {
+			span := strings.Trim(text[loc[0]:loc[1]], "`")
+			if v, ok := valuesMentions(span, values); ok {
+				found++
+				if !values[v] {
+					t.Errorf("%s:%d: `%s`: charts/ferry/values.yaml has no %s", doc, lineAt(text, loc[0]), span, v)
+				}
+			}
+		}
+	}
+	if found < 8 {
+		t.Errorf("only %d chart values found in the documents: the scan is broken", found)
+	}
+}
+
+// TestValuesRules checks which code spans are taken for chart values.
+func TestValuesRules(t *testing.T) {
+	values := map[string]bool{"metrics": true, "metrics.podMonitor": true, "config": true, "config.raw": true, "kafka": true}
+	for span, want := range map[string]string{
+		"metrics.podMonitor":        "metrics.podMonitor",
+		"metrics.podMonitors":       "metrics.podMonitors",
+		"hostPaths.root: \"\"":      "",
+		"config.raw":                "config.raw",
+		"config.sink.kafka.brokers": "",
+		"kafka.passwordSecret":      "kafka.passwordSecret",
+		"metrics":                   "",
+		"sink.kafka.topic":          "",
+		"values.yaml":               "",
+	} {
+		got, _ := valuesMentions(span, values)
+		if got != want {
+			t.Errorf("%q: %q, want %q", span, got, want)
 		}
 	}
 }
