@@ -559,10 +559,11 @@ func TestArchitectureDocHasOneName(t *testing.T) {
 // goNames lists what the module's Go code declares: every identifier it
 // uses or declares ("readTurn", "hardCtx"), and the qualified names
 // "pkg.Decl" (event.Log), "Type.method" (Tailer.rescan, including an
-// interface's methods) and "Type.field" (Cursor.Source).
-func goNames(t *testing.T) (plain, qualified map[string]bool) {
+// interface's methods) and "Type.field" (Cursor.Source), and for those
+// and the top-level functions and types the files that declare them.
+func goNames(t *testing.T) (plain, qualified map[string]bool, files map[string][]string) {
 	t.Helper()
-	plain, qualified = map[string]bool{}, map[string]bool{}
+	plain, qualified, files = map[string]bool{}, map[string]bool{}, map[string][]string{}
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -582,6 +583,13 @@ func goNames(t *testing.T) (plain, qualified map[string]bool) {
 			return err
 		}
 		pkg := f.Name.Name
+		rel, _ := filepath.Rel(root, p)
+		declare := func(names ...string) {
+			for _, n := range names {
+				qualified[n] = true
+				files[n] = append(files[n], filepath.ToSlash(rel))
+			}
+		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			if id, ok := n.(*ast.Ident); ok {
 				plain[id.Name] = true
@@ -592,7 +600,7 @@ func goNames(t *testing.T) (plain, qualified map[string]bool) {
 			switch d := decl.(type) {
 			case *ast.FuncDecl:
 				if d.Recv == nil {
-					qualified[pkg+"."+d.Name.Name] = true
+					declare(pkg+"."+d.Name.Name, d.Name.Name)
 					continue
 				}
 				recv := d.Recv.List[0].Type
@@ -603,13 +611,13 @@ func goNames(t *testing.T) (plain, qualified map[string]bool) {
 					recv = idx.X
 				}
 				if id, ok := recv.(*ast.Ident); ok {
-					qualified[id.Name+"."+d.Name.Name] = true
+					declare(id.Name + "." + d.Name.Name)
 				}
 			case *ast.GenDecl:
 				for _, spec := range d.Specs {
 					switch s := spec.(type) {
 					case *ast.TypeSpec:
-						qualified[pkg+"."+s.Name.Name] = true
+						declare(pkg+"."+s.Name.Name, s.Name.Name)
 						var fields *ast.FieldList
 						switch ty := s.Type.(type) {
 						case *ast.StructType:
@@ -622,7 +630,7 @@ func goNames(t *testing.T) (plain, qualified map[string]bool) {
 						}
 						for _, fl := range fields.List {
 							for _, n := range fl.Names {
-								qualified[s.Name.Name+"."+n.Name] = true
+								declare(s.Name.Name + "." + n.Name)
 							}
 						}
 					case *ast.ValueSpec:
@@ -638,8 +646,11 @@ func goNames(t *testing.T) (plain, qualified map[string]bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return plain, qualified
+	return plain, qualified, files
 }
+
+// declaredInRe is a name said to be in a file: "`Tailer.collect` in `tailer.go`".
+var declaredInRe = regexp.MustCompile("`([A-Za-z][A-Za-z0-9.]*)` in `([A-Za-z0-9_/.-]+\\.go)`")
 
 // goNameRe is a code span that names Go code: a name or a qualified name,
 // with a call's parentheses or a literal's braces ([]event.Log,
@@ -681,7 +692,7 @@ func goNamesOf(span string) []string {
 // method or field (in a code span) that the Go code does not declare: the
 // design is written from the code, with the names to open beside it.
 func TestDesignNamesCodeThatExists(t *testing.T) {
-	plain, qualified := goNames(t)
+	plain, qualified, files := goNames(t)
 	for _, must := range []string{"Tailer.rescan", "event.Log", "runAgent"} {
 		if !qualified[must] && !plain[must] {
 			t.Fatalf("%s not found: the scan of the Go code is broken", must)
@@ -707,6 +718,18 @@ func TestDesignNamesCodeThatExists(t *testing.T) {
 	}
 	if found < 40 {
 		t.Errorf("only %d Go names found in docs/: the scan is broken", found)
+	}
+
+	// A name said to be in a file is declared there.
+	for _, p := range docs {
+		rel, _ := filepath.Rel(root, p)
+		text := read(t, filepath.ToSlash(rel))
+		for _, m := range declaredInRe.FindAllStringSubmatchIndex(text, -1) {
+			name, file := text[m[2]:m[3]], text[m[4]:m[5]]
+			if !slices.ContainsFunc(files[name], func(f string) bool { return f == file || strings.HasSuffix(f, "/"+file) }) {
+				t.Errorf("%s:%d: `%s` is said to be in %s; it is declared in %v", rel, lineAt(text, m[0]), name, file, files[name])
+			}
+		}
 	}
 }
 
