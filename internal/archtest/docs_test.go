@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -85,6 +86,31 @@ type tree struct {
 func readTree(t *testing.T) tree {
 	t.Helper()
 	tr := tree{top: map[string]bool{}, bases: map[string]bool{}}
+	for _, rel := range repoFiles(t) {
+		first, _, _ := strings.Cut(rel, "/")
+		tr.top[first] = true
+		tr.bases[path.Base(rel)] = true
+	}
+	return tr
+}
+
+// repoFiles lists the repository's files (relative, with slashes): what git
+// tracks plus new files it does not ignore, so that a cache or a build
+// output in the work tree is not read; without git, every file but .git's.
+func repoFiles(t *testing.T) []string {
+	t.Helper()
+	cmd := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	cmd.Dir = root
+	if out, err := cmd.Output(); err == nil {
+		var files []string
+		for _, f := range strings.Split(string(out), "\x00") {
+			if f != "" && exists(f) { // a tracked file deleted in the work tree is gone
+				files = append(files, f)
+			}
+		}
+		return files
+	}
+	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -92,22 +118,16 @@ func readTree(t *testing.T) tree {
 		if d.IsDir() && d.Name() == ".git" {
 			return filepath.SkipDir
 		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
-		}
-		if !strings.Contains(filepath.ToSlash(rel), "/") {
-			tr.top[rel] = true
-		}
 		if !d.IsDir() {
-			tr.bases[d.Name()] = true
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, filepath.ToSlash(rel))
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tr
+	return files
 }
 
 // pathMention is a repository path a document names.
@@ -548,29 +568,17 @@ func TestFigureRules(t *testing.T) {
 // doc once sent readers to): it is docs/architecture.md.
 func TestArchitectureDocHasOneName(t *testing.T) {
 	wrong := strings.ToUpper("architecture") + ".md" // not written out, or this file would name it
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, rel := range repoFiles(t) {
+		if strings.HasPrefix(rel, "docs/") {
+			continue
 		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if d.Name() == ".git" || rel == "docs" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		b, err := os.ReadFile(p)
+		b, err := os.ReadFile(filepath.Join(root, rel))
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		if i := strings.Index(string(b), wrong); i >= 0 {
 			t.Errorf("%s:%d names %s; the design is docs/architecture.md", rel, lineAt(string(b), i), wrong)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -585,29 +593,19 @@ func goNames(t *testing.T) (plain, qualified map[string]bool, files map[string][
 	t.Helper()
 	plain, qualified, files = map[string]bool{}, map[string]bool{}, map[string][]string{}
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	for _, rel := range repoFiles(t) {
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") || strings.Contains("/"+rel, "/testdata/") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(root, rel), nil, parser.SkipObjectResolution)
 		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if n := d.Name(); n == ".git" || n == "testdata" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		pkg := f.Name.Name
-		rel, _ := filepath.Rel(root, p)
 		declare := func(names ...string) {
 			for _, n := range names {
 				qualified[n] = true
-				files[n] = append(files[n], filepath.ToSlash(rel))
+				files[n] = append(files[n], rel)
 			}
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
@@ -661,10 +659,6 @@ func goNames(t *testing.T) (plain, qualified map[string]bool, files map[string][
 				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return plain, qualified, files
 }
