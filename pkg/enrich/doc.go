@@ -48,10 +48,13 @@
 //     whose pod is not in the cache when asked is not excluded. Routing never depends on
 //     annotations.
 //
-// Metrics (all prefixed ferry_enrich_): cache_pods{state}, cache_synced, parked_lines,
-// misses_total{reason}, excluded_files_total, api_requests_total{resource,verb},
-// api_request_errors_total{resource,verb}, watch_errors_total{resource} (client-go's watch error
-// handler), watch_restarts_total{resource}.
+// Metrics: ferry_enrich_cache_pods{state}, ferry_enrich_cache_synced,
+// ferry_enrich_parked_lines, ferry_enrich_misses_total{reason},
+// ferry_enrich_excluded_files_total,
+// ferry_enrich_api_requests_total{resource,verb},
+// ferry_enrich_api_request_errors_total{resource,verb},
+// ferry_enrich_watch_errors_total{resource} (client-go's watch error
+// handler), ferry_enrich_watch_restarts_total{resource}.
 //
 // Like every package under pkg/, enrich has no API stability promise before v1.
 package enrich
