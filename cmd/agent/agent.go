@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ferry-dev/ferry/internal/pipeline"
+	"github.com/ferry-dev/ferry/pkg/enrich"
 	"github.com/ferry-dev/ferry/pkg/ship"
 )
 
@@ -27,6 +28,9 @@ type runHooks struct {
 	// Extra, when set, runs as one more component (tests use it to show
 	// what a component failing does to the agent).
 	Extra func(context.Context) error
+	// Kube, when set, is the API server enrichment asks instead of the
+	// in-cluster or kubeconfig one (the demo's simulated node).
+	Kube enrich.Client
 }
 
 const (
@@ -69,6 +73,7 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 		Logger: logger, Registerer: reg,
 		OnFailure: func() { st.failed.Store(true) },
 		Extra:     hooks.Extra,
+		Kube:      hooks.Kube,
 		Beside:    func(ctx context.Context) { pingLoop(ctx, shipper, logger) },
 	})
 	if err != nil {

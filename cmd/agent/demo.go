@@ -37,7 +37,7 @@ log: {level: warn, format: text}
 logs:
   include: ["${DEMO_DIR}/pods/*/*/*.log"]
 kubernetes:
-  enabled: false
+  enabled: true   # the demo serves the simulated node's pods itself (demokube.go)
 hostmetrics:
   enabled: true
   interval: 2s
@@ -76,10 +76,15 @@ var demoCheckout = []string{
 
 const demoTraceLines = 8 // demoCheckout[1:9]
 
+// demoCheckoutPod is the pod whose container writes demoCheckout.
+var demoCheckoutPod = demoPod{namespace: "shop", name: "checkout-5c7f9d8b4-q2w3e",
+	uid: "0b1e2c3d-4e5f-4a6b-8c7d-c4ec0c4ec0c4", containers: []string{"app"}}
+
 // writeCheckout writes demoCheckout as the CRI log of a container of its
 // own pod under root, and returns the log's directory.
 func writeCheckout(root string) (string, error) {
-	dir := filepath.Join(root, "shop_checkout-5c7f9d8b4-q2w3e_0b1e2c3d-4e5f-4a6b-8c7d-c4ec0c4ec0c4", "app")
+	p := demoCheckoutPod
+	dir := filepath.Join(root, p.namespace+"_"+p.name+"_"+p.uid, p.containers[0])
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -196,6 +201,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (bool
 		return false, err
 	}
 
+	kube := newDemoKube(cfg.NodeName, node.Containers(), demoCheckoutPod)
+
 	fmt.Fprintf(stdout, "ferry demo: %d containers writing %d lines/s each (1 in 50 lines 40 KiB long, split into 16 KiB CRI partials),\n",
 		len(node.Containers()), o.rate)
 	fmt.Fprintf(stdout, "rotated the kubelet way every %d KiB; Kafka-protocol broker on %s; for %s.\n", o.rotateBytes>>10, broker, o.duration)
@@ -252,7 +259,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (bool
 	defer stopAgent()
 	agentDone := make(chan error, 1)
 	go func() {
-		agentDone <- runAgent(agentCtx, cfg, logger, runHooks{Listening: func(a string) { addrCh <- a }})
+		agentDone <- runAgent(agentCtx, cfg, logger, runHooks{Listening: func(a string) { addrCh <- a }, Kube: kube})
 	}()
 	var addr string
 	select {
@@ -368,7 +375,7 @@ func (d *demoShown) done() bool {
 }
 
 // print shows the checkout records and reports whether both arrived as
-// processing makes them.
+// processing makes them, enriched with the pod's owner.
 func (d *demoShown) print(w io.Writer) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -385,6 +392,15 @@ func (d *demoShown) print(w io.Writer) bool {
 			continue
 		}
 		fmt.Fprintf(w, "  %s:\n    %s\n", r.what, r.v)
+		var rec struct {
+			Kubernetes struct {
+				Owner struct{ Kind, Name string } `json:"owner"`
+			} `json:"kubernetes"`
+		}
+		if err := json.Unmarshal(r.v, &rec); err != nil || rec.Kubernetes.Owner.Kind != "Deployment" || rec.Kubernetes.Owner.Name != "checkout" {
+			fmt.Fprintf(w, "    its pod's metadata: MISSING (want the owner Deployment checkout)\n")
+			ok = false
+		}
 	}
 	return ok
 }
