@@ -289,6 +289,17 @@ func decodeString(b []byte, str string, i, end int, plain bool) (string, bool) {
 type fieldSet struct {
 	n0  int
 	idx map[string]int
+	// seen has a bit per key appended (keyBit): a key whose bit is not
+	// set is new without comparing it with the others (most keys are).
+	seen uint64
+}
+
+// keyBit picks one of 64 bits from a key's length and end bytes.
+func keyBit(k string) uint64 {
+	if k == "" {
+		return 1
+	}
+	return 1 << ((uint(len(k))*31 + uint(k[0])*7 + uint(k[len(k)-1])) & 63)
 }
 
 const linearKeys = 16
@@ -297,6 +308,11 @@ const linearKeys = 16
 func (s *fieldSet) set(dst []event.Field, f event.Field) []event.Field {
 	if s.idx == nil {
 		if len(dst)-s.n0 < linearKeys {
+			bit := keyBit(f.Key)
+			if s.seen&bit == 0 {
+				s.seen |= bit
+				return append(dst, f)
+			}
 			for k := s.n0; k < len(dst); k++ {
 				if dst[k].Key == f.Key {
 					dst[k] = f

@@ -281,3 +281,35 @@ func TestParsedFieldsAreTheirRecords(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONRepeatedKeys: a repeated key keeps its last value in its first
+// place, as encoding/json does, also among keys that share keyBit (which
+// then are compared one by one) and past linearKeys (a map).
+func TestJSONRepeatedKeys(t *testing.T) {
+	if keyBit("axb") != keyBit("ayb") {
+		t.Fatal("axb and ayb were meant to share a bit")
+	}
+	var many strings.Builder
+	many.WriteString(`{`)
+	for i := range 40 {
+		fmt.Fprintf(&many, `"k%d":%d,`, i, i)
+	}
+	many.WriteString(`"k3":"again"}`)
+	for _, tc := range []struct {
+		in   string
+		want []event.Field
+	}{
+		{`{"axb":1,"ayb":2,"axb":3}`, []event.Field{{Key: "axb", Value: "3", Raw: true}, {Key: "ayb", Value: "2", Raw: true}}},
+		{`{"a":"x","a":"y"}`, []event.Field{{Key: "a", Value: "y"}}},
+		{`{"":1,"":2}`, []event.Field{{Key: "", Value: "2", Raw: true}}},
+	} {
+		got, ok := parseJSON(nil, []byte(tc.in))
+		if !ok || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %+v %v, want %+v", tc.in, got, ok, tc.want)
+		}
+	}
+	got, ok := parseJSON(nil, []byte(many.String()))
+	if !ok || len(got) != 40 || got[3] != (event.Field{Key: "k3", Value: "again"}) {
+		t.Errorf("40 keys, k3 repeated: %d fields, k3 = %+v", len(got), got[3])
+	}
+}
