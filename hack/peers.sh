@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# OpenTelemetry Collector builds for the benchmark and the interop test, built from Go modules and
-# cached.
+# Peers for the benchmark and the interop tests: OpenTelemetry Collector builds, built from Go modules
+# and cached, and Debian's kcat.
 #
 #   hack/peers.sh otelcol          build (once) and print the path of an OpenTelemetry Collector with
 #                                  only what the benchmark runs (go run ./bench -peers): the filelog
@@ -11,6 +11,12 @@
 #                                  for the interop test of ferry's OTLP records (test/interop):
 #
 #     FERRY_OTELCOL_INTEROP=$(hack/peers.sh otelcol-interop) go test ./test/interop/
+#
+#   hack/peers.sh kcat             print the path of Debian's kcat (librdkafka's consumer), installing
+#                                  the package first when it is missing and apt-get can (as root), for
+#                                  test/interop's check that librdkafka reads every codec ferry writes:
+#
+#     FERRY_KCAT=$(hack/peers.sh kcat) go test -run Kcat ./test/interop/
 #
 # Each binary is cached in ${FERRY_CACHE:-$HOME/.cache/ferry}/bin (version in the name) and rebuilt only
 # when missing. It is built in ${FERRY_CACHE}/build/<name>-<version> from a main.go written here, with
@@ -113,6 +119,17 @@ GO
   echo "$bin"
 }
 
+find_kcat() {
+  if ! command -v kcat >/dev/null; then
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "kcat is required: apt-get install -y kcat"
+    log "installing Debian's kcat"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >/dev/null ||
+      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >/dev/null; } ||
+      die "apt-get install kcat failed"
+  fi
+  command -v kcat
+}
+
 case "${1:-}" in
   otelcol)
     # The build directory keeps its historical name (otelcol-<version>), so that a warm cache stays warm.
@@ -123,7 +140,10 @@ case "${1:-}" in
     build_otelcol otelcol-interop "otelcol-interop-$OTELCOL_CONTRIB_VERSION" receiver/kafkareceiver \
       "ferry's interop test runs: the Kafka receiver (reading ferry's OTLP records) and the file exporter."
     ;;
+  kcat)
+    find_kcat
+    ;;
   *)
-    die "usage: $0 otelcol | otelcol-interop"
+    die "usage: $0 otelcol | otelcol-interop | kcat"
     ;;
 esac

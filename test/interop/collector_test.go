@@ -281,10 +281,19 @@ func (a acker) Ack(cs []event.Cursor) { a.n <- len(cs) }
 // returns once the broker confirmed every record.
 func shipRecords(t *testing.T, addr, enc string, logs []event.Log, snap event.Snapshot) {
 	t.Helper()
+	shipWith(t, addr, func(k *shipKafka) { k.Encoding = enc }, logs, snap)
+}
+
+type shipKafka = ship.KafkaConfig
+
+// shipWith ships logs and snap with pkg/ship configured by adjust, and
+// returns once the broker confirmed every record.
+func shipWith(t *testing.T, addr string, adjust func(*shipKafka), logs []event.Log, snap event.Snapshot) {
+	t.Helper()
 	cfg := ship.DefaultConfig()
 	cfg.Kafka.Brokers = []string{addr}
-	cfg.Kafka.Encoding = enc
 	cfg.Kafka.Batch.Linger = 5 * time.Millisecond
+	adjust(cfg.Kafka)
 	logCh, metricCh := make(chan []event.Log, 1), make(chan event.Snapshot, 1)
 	ack := acker{n: make(chan int, len(logs))}
 	s, err := ship.New(cfg, nil, ship.Options{Logs: logCh, Metrics: metricCh, Acker: ack})

@@ -15,11 +15,19 @@
 // temporality, monotonicity, unit, start time, value, attributes,
 // resource).
 //
-// It needs the Collector's binary in FERRY_OTELCOL_INTEROP:
+// TestKcatReadsEveryCodec ships the same lines and a small snapshot with
+// each compression codec ferry offers (none, gzip, snappy, lz4, zstd) in
+// each encoding (json, otlp_proto, otlp_json), and reads both topics back
+// with librdkafka's consumer (Debian's kcat) and with franz-go: both must
+// read the same records byte for byte, and every value must decode to the
+// line or sample shipped.
 //
-//	FERRY_OTELCOL_INTEROP=$(hack/peers.sh otelcol-interop) go test ./test/interop/
+// They need the Collector's binary in FERRY_OTELCOL_INTEROP and kcat's in
+// FERRY_KCAT:
 //
-// hack/test.sh builds it (once, cached) and sets the variable; without it
-// the test is skipped, except under .ci/run (FERRY_CI=1), where a missing
-// binary fails it.
+//	FERRY_OTELCOL_INTEROP=$(hack/peers.sh otelcol-interop) FERRY_KCAT=$(hack/peers.sh kcat) go test ./test/interop/
+//
+// hack/test.sh builds the Collector (once, cached), installs kcat when it
+// is missing, and sets both; without them the tests are skipped, except
+// under .ci/run (FERRY_CI=1), where a missing binary fails them.
 package interop
