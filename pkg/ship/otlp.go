@@ -376,9 +376,12 @@ func (e *otlpEncoder) appendLog(dst []byte, l *event.Log) []byte {
 		attrs.PutBool("ferry.truncated", true)
 	}
 	defer func() {
-		// Drop the references to l's memory.
+		// Drop the references to l's memory (path may point into the
+		// attributes' former array: get it again).
 		r.Body().SetStr("")
-		path.SetStr("")
+		if v, ok := attrs.Get(attrFilePath); ok {
+			v.SetStr("")
+		}
 		if attrs.Len() > 2 {
 			attrs.RemoveIf(func(k string, _ pcommon.Value) bool { return k != attrIOStream && k != attrFilePath })
 		}

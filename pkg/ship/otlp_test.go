@@ -300,6 +300,14 @@ func TestOTLPFieldAttributes(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("attributes (-want +got):\n%s", diff)
 	}
+	// The encoder keeps no reference to the record's memory (the body and
+	// fields belong to a batch that is recycled once encoded).
+	if b := e.rec.Body().Str(); b != "" {
+		t.Errorf("the encoder still holds the body %q", b)
+	}
+	if p, _ := e.rec.Attributes().Get(attrFilePath); e.rec.Attributes().Len() != 2 || p.Str() != "" {
+		t.Errorf("the encoder still holds attributes %v", e.rec.Attributes().AsRaw())
+	}
 	// The encoder keeps nothing of a record: the next one has only its own.
 	l2 := otlpLogs(testMeta)[0]
 	if got := readLog(t, encodingOTLPProto, e.appendLog(nil, &l2)).Attrs; len(got) != 2 {
