@@ -59,6 +59,13 @@ type KafkaConfig struct {
 	// (no key; each file's lines still go to one partition, chosen by a
 	// hash of the file: see the package documentation). Default: "pod_uid".
 	Key string `yaml:"key"`
+	// Encoding of the records: "json" (ferry's schema, see the package
+	// documentation), "otlp_proto" or "otlp_json" (one OTLP
+	// ExportLogsServiceRequest or ExportMetricsServiceRequest per record,
+	// as the OpenTelemetry Collector's Kafka exporter writes them and its
+	// Kafka receiver reads them with the same encoding name). Default:
+	// "json".
+	Encoding string `yaml:"encoding"`
 	// Compression codec: none, gzip, snappy, lz4, zstd. Default: "lz4"
 	// (bench/README.md, "Codecs": zstd halves the bytes on the wire for
 	// about three times lz4's CPU).
@@ -171,6 +178,7 @@ func DefaultKafkaConfig() KafkaConfig {
 		Topic:           "logs",
 		MetricsTopic:    "metrics",
 		Key:             "pod_uid",
+		Encoding:        encodingJSON,
 		Compression:     "lz4",
 		RequiredAcks:    "all",
 		Batch:           BatchConfig{MaxBytes: 1 << 20, Linger: 100 * time.Millisecond},
@@ -248,6 +256,11 @@ func (c Config) Validate() error {
 		}
 		if k.Key != "pod_uid" && k.Key != "none" {
 			bad("kafka.key", "%q: must be pod_uid or none", k.Key)
+		}
+		switch k.Encoding {
+		case encodingJSON, encodingOTLPProto, encodingOTLPJSON:
+		default:
+			bad("kafka.encoding", "%q: must be json, otlp_proto or otlp_json", k.Encoding)
 		}
 		if _, err := codec(k.Compression); err != nil {
 			bad("kafka.compression", "%v", err)

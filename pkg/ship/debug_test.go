@@ -364,6 +364,10 @@ kafka.required_acks: "none": must be all or one (none would acknowledge records 
 kafka.batch.max_bytes: must be > 0
 kafka.tls.ca_file: stat /nonexistent/ca.pem: no such file or directory
 kafka.sasl.mechanism: "GSSAPI": must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`},
+		{"bad encoding", kafkaWith(func(k *KafkaConfig) { k.Encoding = "otlp" }), `kafka.encoding: "otlp": must be json, otlp_proto or otlp_json`},
+		{"empty encoding", kafkaWith(func(k *KafkaConfig) { k.Encoding = "" }), `kafka.encoding: "": must be json, otlp_proto or otlp_json`},
+		{"otlp_proto", kafkaWith(func(k *KafkaConfig) { k.Encoding = "otlp_proto" }), ""},
+		{"otlp_json", kafkaWith(func(k *KafkaConfig) { k.Encoding = "otlp_json" }), ""},
 		{"sasl without password", kafkaWith(func(k *KafkaConfig) { k.SASL = SASLConfig{Mechanism: "PLAIN", Username: "u"} }),
 			"kafka.sasl.password: must not be empty with mechanism PLAIN (is its environment variable set?)"},
 	}

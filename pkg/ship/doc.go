@@ -105,8 +105,9 @@
 // Timestamps. Every attempt stamps its records with the attempt's time, so
 // a record retried through a long outage is not refused by brokers that
 // bound timestamps (message.timestamp.before.max.ms); the time the line
-// was written and read stays in the record's JSON (time, and ship keeps
-// its read time for ferry_read_to_ack_seconds). A broker that still
+// was written stays in the record (JSON: time; OTLP: timeUnixNano, and the
+// read time as observedTimeUnixNano), and ship keeps its read time for
+// ferry_read_to_ack_seconds. A broker that still
 // answers INVALID_TIMESTAMP refuses this node's clock, not a record: the
 // records are held and retried, and the failure is reported.
 //
@@ -266,7 +267,12 @@
 //
 // # Records
 //
-// Each message is one JSON document. Log records:
+// kafka.encoding chooses what a Kafka message holds: json (the default,
+// below), or otlp_proto / otlp_json (see OTLP records). Every encoding
+// makes one message per log record and one per metric sample, with the
+// same keys and partitions. The debug sinks always write JSON.
+//
+// In json, each message is one JSON document. Log records:
 //
 //	{"time":"2026-11-26T03:55:09.123456789Z","stream":"stdout","message":"GET /cart 200",
 //	 "kubernetes":{"namespace":"shop","pod":"checkout-7d9f8","pod_uid":"…","container":"app",
@@ -291,6 +297,45 @@
 // the order collected ({} when none); value a JSON number, or null when the
 // sample is NaN or infinite; type "gauge" or "counter"; time the snapshot's
 // instant (same format as log records); node the node name.
+//
+// # OTLP records
+//
+// With otlp_proto (protobuf) or otlp_json (OTLP/JSON) a message is what the
+// OpenTelemetry Collector's Kafka exporter writes and its Kafka receiver
+// reads with the same encoding name: one marshalled
+// ExportLogsServiceRequest (a log record) or ExportMetricsServiceRequest (a
+// metric sample) as the value, with no framing of its own. The requests
+// are marshalled by go.opentelemetry.io/collector/pdata (otlp.go says how
+// the resource's bytes are reused). A log request holds one resource, one
+// scope (github.com/ferry-dev/ferry) and one log record:
+//
+//   - resource: the container, by the semantic conventions: k8s.namespace.name,
+//     k8s.pod.name, k8s.pod.uid, k8s.container.name, k8s.node.name,
+//     container.id (without the runtime's scheme), container.image.name and
+//     container.image.tags, k8s.<kind>.name for an owner of kind Deployment,
+//     ReplicaSet, StatefulSet, DaemonSet, Job or CronJob,
+//     k8s.pod.label.<key>, k8s.pod.annotation.<key>,
+//     k8s.namespace.label.<key>; empty values left out (a record without
+//     metadata has an empty resource).
+//   - timeUnixNano the line's time, observedTimeUnixNano its read time,
+//     body the line as a string (invalid UTF-8 replaced as in JSON),
+//     severityText and severityNumber from processing's level (trace 1,
+//     debug 5, info 9, warn 13, error 17, fatal 21; none without a level).
+//   - attributes log.iostream and log.file.path, then each parsed field
+//     (a string, or its JSON value as an int, double, bool, empty value,
+//     map or slice; a field named log.iostream or log.file.path is left
+//     out), ferry.lines (multiline records) and ferry.truncated (only when
+//     true). The file offset is not carried.
+//
+// A metric request holds the resource k8s.node.name and host.name (the
+// node), the same scope and one metric of one double data point: the
+// node_exporter name, the UCUM unit of the name's unit suffix (_seconds s,
+// _bytes By, _celsius Cel, _hertz Hz, _joules J, _watts W, _volts V,
+// _amperes A, _ratio 1; none otherwise), the labels as attributes. A gauge
+// is a Gauge; a counter a monotonic cumulative Sum whose start time is the
+// node's boot time (node_boot_time_seconds of the snapshot, as the
+// Collector's hostmetrics receiver does; the first snapshot's time when
+// the snapshot has none).
 //
 // # Metrics
 //

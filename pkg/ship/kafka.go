@@ -42,6 +42,7 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 	acks, _ := requiredAcks(k.RequiredAcks)
 
 	s.route, s.keyPodUID, s.metricsTop, s.sasl = route, k.Key == "pod_uid", k.MetricsTopic, mech != nil
+	s.encoding = k.Encoding
 	s.linger = time.Duration(k.Batch.Linger)
 	s.maxBytes, s.maxMsg = k.Batch.MaxBytes, k.MaxMessageBytes
 	s.maxRecords = max(1, k.Batch.MaxBytes/recordsPerBatchDivisor)

@@ -26,6 +26,9 @@ func (s *Shipper) Run(ctx context.Context) error {
 		return errors.New("Run called twice")
 	}
 	l := &loop{s: s, lanes: make(map[dest]*lane), results: make(chan result), enc: newEncoder()}
+	if s.encoding == encodingOTLPProto || s.encoding == encodingOTLPJSON {
+		l.otlp = newOTLPEncoder(s.encoding)
+	}
 	l.arena.max = (s.logBudget+s.metricBudget)/chunkSize + 2
 	return l.run(ctx)
 }
@@ -47,6 +50,7 @@ type loop struct {
 	results               chan result
 	inflight              int
 	enc                   *encoder
+	otlp                  *otlpEncoder // kafka.encoding otlp_proto or otlp_json; nil for json
 	scratch               []byte
 	arena                 arena
 	linger                *time.Timer
@@ -140,6 +144,9 @@ func (l *loop) run(ctx context.Context) error {
 				continue
 			}
 			now := time.Now().UnixNano()
+			if l.otlp != nil {
+				l.otlp.snapshot(&snap)
+			}
 			for i := range snap.Metrics {
 				l.add(l.encodeMetric(&snap.Metrics[i], snap.Time, snap.Node), now)
 			}
@@ -165,7 +172,7 @@ func (l *loop) run(ctx context.Context) error {
 func (l *loop) encodeLog(e *event.Log) rec {
 	s := l.s
 	r := rec{cursor: e.Cursor, readAt: e.ReadAt, isLog: true, path: e.Path}
-	l.scratch = l.enc.appendLog(l.scratch[:0], e)
+	l.scratch = l.appendLog(l.scratch[:0], e)
 	keyLen := 0
 	if s.route != nil && s.keyPodUID && e.Meta != nil {
 		keyLen = len(e.Meta.PodUID) // appended below
@@ -175,7 +182,7 @@ func (l *loop) encodeLog(e *event.Log) rec {
 		// time) made it too large: without them, as without a parser.
 		short := *e
 		short.Fields = nil
-		l.scratch = l.enc.appendLog(l.scratch[:0], &short)
+		l.scratch = l.appendLog(l.scratch[:0], &short)
 		if len(l.scratch)+keyLen <= s.maxMsg { // else too large anyway: add drops it
 			s.m.fieldsOmitted.Inc()
 			s.logDrop("record sent without its parsed fields: with them it is larger than the largest record the sink takes (kafka.max_message_bytes)",
@@ -196,12 +203,24 @@ func (l *loop) encodeLog(e *event.Log) rec {
 	return r
 }
 
+// appendLog appends the record of e in the sink's encoding.
+func (l *loop) appendLog(dst []byte, e *event.Log) []byte {
+	if l.otlp != nil {
+		return l.otlp.appendLog(dst, e)
+	}
+	return l.enc.appendLog(dst, e)
+}
+
 // encodeMetric encodes a metric record (into l.scratch; keyed by node
 // name).
 func (l *loop) encodeMetric(m *event.Metric, t time.Time, node string) rec {
 	s := l.s
 	r := rec{topic: s.metricsTop}
-	l.scratch = appendMetric(l.scratch[:0], m, t, node)
+	if l.otlp != nil {
+		l.scratch = l.otlp.appendMetric(l.scratch[:0], m, t)
+	} else {
+		l.scratch = appendMetric(l.scratch[:0], m, t, node)
+	}
 	r.valueEnd = len(l.scratch)
 	if s.route != nil && s.keyPodUID && node != "" {
 		l.scratch = append(l.scratch, node...)

@@ -69,6 +69,7 @@ type Shipper struct {
 	route      *router // nil for the debug sinks
 	keyPodUID  bool
 	metricsTop string
+	encoding   string // kafka.encoding; "" (json) for the debug sinks
 
 	linger       time.Duration
 	maxBytes     int
