@@ -504,6 +504,8 @@ var keyExceptions = map[string]string{
 	"cpu.pprof":                       "a profile file the benchmark writes",
 	"message.max.bytes":               "a broker's topic config, not ferry's",
 	"message.timestamp.before.max.ms": "a broker's topic config, not ferry's",
+	"log.iostream":                    "an OpenTelemetry log attribute of OTLP records",
+	"log.file.path":                   "an OpenTelemetry log attribute of OTLP records",
 }
 
 // keyMention is a dotted config key named in a document.
