@@ -53,6 +53,7 @@ type agentConfig struct {
 			MetricsTopic  string   `yaml:"metrics_topic"`
 			Key           string   `yaml:"key"`
 			Compression   string   `yaml:"compression"`
+			Encoding      string   `yaml:"encoding"`
 			RequiredAcks  string   `yaml:"required_acks"`
 			ClientID      string   `yaml:"client_id"`
 			// MetadataMaxAge is kafka.metadata_max_age (pkg/ship).
