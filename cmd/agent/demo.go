@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +46,7 @@ sink:
     topic: logs
     metrics_topic: metrics
     compression: lz4
+    encoding: ${DEMO_ENCODING}
 processing:
   multiline: {rule: java}
   parser: {format: json}
@@ -98,18 +98,19 @@ func writeCheckout(root string) (string, error) {
 // demoShown are the checkout records the demo shows: the trace as one
 // record and the parsed JSON line.
 type demoShown struct {
-	mu          sync.Mutex
-	trace, json []byte
+	mu                    sync.Mutex
+	trace, json           []byte
+	traceOwner, jsonOwner string // "<kind>/<name>" of their pod's workload
 }
 
-func (d *demoShown) offer(v []byte, lines int, fields bool) {
+func (d *demoShown) offer(r demoRecord) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
-	case lines == demoTraceLines && d.trace == nil:
-		d.trace = append([]byte(nil), v...)
-	case fields && d.json == nil:
-		d.json = append([]byte(nil), v...)
+	case r.lines == demoTraceLines && d.trace == nil:
+		d.trace, d.traceOwner = append([]byte(nil), r.show...), r.owner
+	case r.fields && d.json == nil:
+		d.json, d.jsonOwner = append([]byte(nil), r.show...), r.owner
 	}
 }
 
@@ -121,6 +122,7 @@ type demoOptions struct {
 	rotateBytes    int64
 	drainTimeout   time.Duration
 	keepDir        bool
+	encoding       string // sink.kafka.encoding: json, otlp_json or otlp_proto
 	progressPeriod time.Duration
 	// hold, with keepDir, is called after the summary while the broker
 	// still serves; the broker stops when it returns.
@@ -135,6 +137,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.rate, "rate", 200, "lines per second per container")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "address of the agent's /metrics, /healthz and /readyz")
 	fs.Int64Var(&o.rotateBytes, "rotate-bytes", 256<<10, "rotate a container's log at this size, the kubelet way")
+	fs.StringVar(&o.encoding, "encoding", "json", "sink.kafka.encoding: json (ferry's records), otlp_json or otlp_proto (OTLP requests, shown as OTLP JSON)")
 	fs.BoolVar(&o.keepDir, "keep", false, "keep the simulated node's directory instead of removing it, and the broker serving after the run until interrupted")
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
@@ -181,7 +184,10 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (bool
 	defer cluster.Close()
 	broker := cluster.ListenAddrs()[0]
 
-	env := map[string]string{"DEMO_DIR": dir, "DEMO_BROKER": broker, "DEMO_LISTEN": o.listen}
+	if o.encoding == "" {
+		o.encoding = "json"
+	}
+	env := map[string]string{"DEMO_DIR": dir, "DEMO_BROKER": broker, "DEMO_LISTEN": o.listen, "DEMO_ENCODING": o.encoding}
 	cfg, err := ParseConfig([]byte(demoConfig), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		return false, fmt.Errorf("embedded config: %w", err)
@@ -230,25 +236,22 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (bool
 			fetches.EachRecord(func(r *kgo.Record) {
 				if r.Topic == "metrics" {
 					metricsRecords.Add(1)
-					samples.offer("metric", r.Value)
+					if samples.wantMetric() {
+						samples.offer("metric", showDemoMetric(r.Value, o.encoding))
+					}
 					return
 				}
-				var rec struct {
-					Message string          `json:"message"`
-					File    string          `json:"file"`
-					Lines   int             `json:"lines"`
-					Fields  json.RawMessage `json:"fields"`
-				}
-				if err := json.Unmarshal(r.Value, &rec); err != nil {
+				rec, err := decodeDemoLog(r.Value, o.encoding)
+				if err != nil {
 					chk.Observe(r.Value)
 					return
 				}
-				if strings.Contains(rec.File, "/shop_checkout-") {
-					shown.offer(r.Value, rec.Lines, rec.Fields != nil)
+				if strings.Contains(rec.file, "/shop_checkout-") {
+					shown.offer(rec)
 					return
 				}
-				chk.Observe([]byte(rec.Message))
-				samples.offer("log", r.Value)
+				chk.Observe([]byte(rec.message))
+				samples.offer("log", rec.show)
 			})
 		}
 	}()
@@ -382,22 +385,18 @@ func (d *demoShown) print(w io.Writer) bool {
 	fmt.Fprintf(w, "\nprocessing (the checkout pod):\n")
 	ok := true
 	for _, r := range []struct {
-		what string
-		v    []byte
-	}{{fmt.Sprintf("an error and its Java stack trace, %d lines, as one record", demoTraceLines), d.trace},
-		{"a JSON line, its fields parsed and the e-mail address masked", d.json}} {
+		what  string
+		v     []byte
+		owner string
+	}{{fmt.Sprintf("an error and its Java stack trace, %d lines, as one record", demoTraceLines), d.trace, d.traceOwner},
+		{"a JSON line, its fields parsed and the e-mail address masked", d.json, d.jsonOwner}} {
 		if r.v == nil {
 			fmt.Fprintf(w, "  %s: MISSING\n", r.what)
 			ok = false
 			continue
 		}
 		fmt.Fprintf(w, "  %s:\n    %s\n", r.what, r.v)
-		var rec struct {
-			Kubernetes struct {
-				Owner struct{ Kind, Name string } `json:"owner"`
-			} `json:"kubernetes"`
-		}
-		if err := json.Unmarshal(r.v, &rec); err != nil || rec.Kubernetes.Owner.Kind != "Deployment" || rec.Kubernetes.Owner.Name != "checkout" {
+		if r.owner != "Deployment/checkout" {
 			fmt.Fprintf(w, "    its pod's metadata: MISSING (want the owner Deployment checkout)\n")
 			ok = false
 		}
@@ -412,11 +411,18 @@ type sampleSet struct {
 	mets [][]byte
 }
 
+// wantMetric says whether a metric record would still be kept.
+func (s *sampleSet) wantMetric() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.mets) < 1
+}
+
 func (s *sampleSet) offer(kind string, v []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case kind == "log" && len(s.logs) < 2 && len(v) < 1024:
+	case kind == "log" && len(s.logs) < 2 && len(v) < 3072: // not a 40 KiB line
 		s.logs = append(s.logs, append([]byte(nil), v...))
 	case kind == "metric" && len(s.mets) < 1:
 		s.mets = append(s.mets, append([]byte(nil), v...))

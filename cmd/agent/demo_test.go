@@ -101,3 +101,44 @@ func TestDemoLogsCommand(t *testing.T) {
 		t.Errorf("ferry logs scanned the topic, the command names the UID: %s", logsErr.String())
 	}
 }
+
+// TestDemoOTLP: with --encoding otlp_proto the demo's own reader decodes
+// OTLP (every line accounted for, the checkout pod's trace grouped and
+// its JSON line parsed, with the pod's owner), shows the records as OTLP
+// JSON, and its ferry logs command reads the pod back from OTLP records.
+func TestDemoOTLP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo")
+	}
+	var stdout, stderr, logsOut, logsErr bytes.Buffer
+	code := -1
+	o := demoOptions{
+		duration: time.Second, pods: 2, rate: 50, listen: "127.0.0.1:0", rotateBytes: 16 << 10,
+		drainTimeout: 20 * time.Second, progressPeriod: time.Second, encoding: "otlp_proto", keepDir: true,
+		hold: func() {
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			args := strings.Fields(lines[len(lines)-1])
+			code = cli(args[1:], &logsOut, &logsErr)
+		},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ok, err := runDemo(ctx, o, &stdout, &stderr)
+	if m := regexp.MustCompile(`simulated node directory: (\S+)`).FindStringSubmatch(stdout.String()); m != nil {
+		t.Cleanup(func() { os.RemoveAll(m[1]) })
+	}
+	if err != nil || !ok {
+		t.Fatalf("demo: ok %v, err %v\n%s\n%s", ok, err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{`{"resourceLogs":[{"resource":{"attributes":[{"key":"k8s.namespace.name","value":{"stringValue":"shop"}}`,
+		`{"key":"k8s.deployment.name","value":{"stringValue":"checkout"}}`, `{"key":"ferry.lines","value":{"intValue":"8"}}`,
+		`{"key":"customer","value":{"stringValue":"[REDACTED]"}}`, `{"resourceMetrics":`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the demo's summary lacks %s:\n%s", want, out)
+		}
+	}
+	if code != 0 || len(strings.Split(strings.TrimSpace(logsOut.String()), "\n")) < 10 {
+		t.Errorf("ferry logs on OTLP records: exit %d, %d bytes; stderr: %s", code, logsOut.Len(), logsErr.String())
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -64,8 +65,14 @@ type logRecord struct {
 	} `json:"kubernetes"`
 }
 
-// parseLogRecord decodes a record value as ferry's JSON log record.
+// parseLogRecord decodes a record value in any encoding the sink writes:
+// ferry's JSON log record, or an OTLP logs request (otlp_json,
+// otlp_proto).
 func parseLogRecord(b []byte) (logRecord, error) {
+	if k := kindOf(b); k != ferryJSON {
+		r, _, err := parseOTLPLog(b, k)
+		return r, err
+	}
 	var r logRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return logRecord{}, err
@@ -102,7 +109,8 @@ const logsSummary = `Read a pod's log records back from the Kafka sink, like 'ku
   ferry logs [--config FILE | --brokers B --topic T] [-n NS] (POD | -l SELECTOR)
              [-c CONTAINER] [--since 1h] [-f] [--output text|json] [--uid UID]
 
-With --uid only the partition the UID maps to is read (records are keyed by
+It reads every encoding the sink writes (json, otlp_json, otlp_proto;
+--output json prints an OTLP record as OTLP JSON). With --uid only the partition the UID maps to is read (records are keyed by
 pod UID, murmur2-partitioned); without it every partition is scanned for
 NS/POD, and the UIDs found are printed on stderr; -f then follows only
 the partition of the one UID found. -l app=web,tier!=db scans every
@@ -497,7 +505,16 @@ func (lw *lineWriter) write(l logLine) error {
 	var err error
 	switch {
 	case lw.o.output == "json":
-		_, err = fmt.Fprintf(lw.w, "%s\n", l.value)
+		v := l.value
+		if kindOf(v) == otlpProto {
+			// The stored request, as OTLP JSON (protobuf is not text).
+			if _, ld, perr := parseOTLPLog(v, otlpProto); perr == nil {
+				if j, jerr := (&plog.JSONMarshaler{}).MarshalLogs(ld); jerr == nil {
+					v = j
+				}
+			}
+		}
+		_, err = fmt.Fprintf(lw.w, "%s\n", v)
 	case lw.o.selector != nil && lw.o.container == "":
 		_, err = fmt.Fprintf(lw.w, "[%s/%s] %s\n", l.rec.Kubernetes.Pod, l.rec.Kubernetes.Container, l.rec.Message)
 	case lw.o.selector != nil:

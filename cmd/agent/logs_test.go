@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -431,6 +433,21 @@ func FuzzParseLogRecord(f *testing.F) {
 	f.Add([]byte(`{"message":"m","kubernetes":{"pod":"web-a","labels":{"app":"web","tier":"frontend"}}}`))
 	f.Add([]byte(`{"kubernetes":{"labels":{}}}`))
 	f.Add([]byte(`{"kubernetes":{"labels":null}}`))
+	// The OTLP encodings: one logs request per record.
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("k8s.pod.name", "checkout-7d9f8")
+	rl.Resource().Attributes().PutStr("k8s.pod.label.app", "checkout")
+	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.Body().SetStr("GET /cart 200")
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(time.Date(2026, 11, 26, 3, 55, 9, 0, time.UTC)))
+	for _, m := range []plog.Marshaler{&plog.ProtoMarshaler{}, &plog.JSONMarshaler{}} {
+		b, err := m.MarshalLogs(ld)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := parseLogRecord(b)
 		if err != nil {
