@@ -26,7 +26,8 @@ import (
 // ExportMetricsServiceRequest (a metric sample), marshalled by
 // go.opentelemetry.io/collector/pdata (the Collector's own wire code:
 // protobuf, or OTLP/JSON), with no header or framing of its own. Keys and
-// partitions are those of the json encoding.
+// partitions are those of the json encoding. The protobuf of most log
+// records is written by hand instead, the same bytes (otlpproto.go).
 
 // Encoding names, the values of kafka.encoding.
 const (
@@ -90,6 +91,7 @@ type otlpEncoder struct {
 	jl  plog.JSONMarshaler
 	jm  pmetric.JSONMarshaler
 	utf []byte // scratch for bodies that are not valid UTF-8
+	lr  []byte // scratch: the LogRecord appendLogProto writes
 }
 
 type otlpMetric struct {
@@ -343,6 +345,11 @@ func (e *otlpEncoder) resource(m *event.Meta) []byte {
 
 // appendLog appends the ExportLogsServiceRequest of l.
 func (e *otlpEncoder) appendLog(dst []byte, l *event.Log) []byte {
+	if !e.json && !e.whole {
+		if out, ok := e.appendLogProto(dst, l, e.resource(l.Meta)); ok {
+			return out
+		}
+	}
 	r := e.rec
 	r.SetTimestamp(pcommon.NewTimestampFromTime(l.Time))
 	r.SetObservedTimestamp(pcommon.Timestamp(l.ReadAt))

@@ -1,0 +1,65 @@
+package ship
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// TestOTLPProtoMatchesPdata: the hand-written protobuf of a log record's
+// request is byte for byte what pdata marshals for the same request, for
+// every record shape and resource, and the records it leaves to pdata (an
+// object or an array field, a field named like ferry's attributes) still
+// come out as pdata writes them.
+func TestOTLPProtoMatchesPdata(t *testing.T) {
+	fast := newOTLPEncoder(encodingOTLPProto)
+	extra := []event.Log{
+		{Time: time.Time{}, Body: []byte("zero time")},
+		{Time: time.Unix(0, 1), ReadAt: -1, Body: []byte("negative observed"), Level: "fatal", Lines: 1 << 20,
+			Fields: []event.Field{{Key: "n", Value: "-9223372036854775808", Raw: true}, {Key: "f", Value: "0.0000001", Raw: true},
+				{Key: "", Value: ""}, {Key: "s", Value: strings.Repeat("x", 300)}, {Key: "bad", Value: "\xff\xfe"}}},
+		{Time: time.Unix(5, 0), Body: []byte("owned key"), Fields: []event.Field{{Key: "ferry.lines", Value: "7", Raw: true}}, Lines: 2},
+		{Time: time.Unix(5, 0), Body: []byte("array"), Fields: []event.Field{{Key: "a", Value: "[1,2]", Raw: true}}},
+		{Time: time.Unix(5, 0), Body: []byte("level unknown to OTLP"), Level: "notice"},
+	}
+	for mi, m := range otlpMetas {
+		logs := otlpLogs(m)
+		for _, l := range extra {
+			l.Meta = m
+			logs = append(logs, l)
+		}
+		for li, l := range logs {
+			got := fast.appendLog([]byte("prefix"), &l)
+			whole := newOTLPEncoder(encodingOTLPProto)
+			whole.whole = true
+			want := whole.appendLog([]byte("prefix"), &l)
+			if !bytes.Equal(got, want) {
+				t.Errorf("meta %d log %d: hand-written\n%x\npdata\n%x", mi, li, got, want)
+			}
+		}
+	}
+}
+
+// FuzzOTLPProto: for any body, fields, level, stream and times, the
+// hand-written request is pdata's.
+func FuzzOTLPProto(f *testing.F) {
+	f.Add([]byte("GET /cart 200"), "msg", "hi", false, "info", 1, false, int64(1), int64(2), uint8(0))
+	f.Add([]byte("\xff"), "n", "42", true, "", 3, true, int64(-5), int64(0), uint8(1))
+	f.Add([]byte(""), "o", `{"a":1}`, true, "warn", 0, false, int64(0), int64(9), uint8(2))
+	f.Fuzz(func(t *testing.T, body []byte, key, value string, raw bool, level string, lines int, truncated bool,
+		sec, readAt int64, meta uint8) {
+		l := event.Log{Time: time.Unix(sec, sec%1e9), ReadAt: readAt, Body: body, Path: "/var/log/pods/a/c/0.log",
+			Stream: event.Stream(meta % 2), Level: level, Lines: int32(lines), Truncated: truncated,
+			Meta:   otlpMetas[int(meta)%len(otlpMetas)],
+			Fields: []event.Field{{Key: key, Value: value, Raw: raw}, {Key: "k2", Value: value}}}
+		got := newOTLPEncoder(encodingOTLPProto).appendLog(nil, &l)
+		whole := newOTLPEncoder(encodingOTLPProto)
+		whole.whole = true
+		if want := whole.appendLog(nil, &l); !bytes.Equal(got, want) {
+			t.Fatalf("hand-written\n%x\npdata\n%x", got, want)
+		}
+	})
+}
