@@ -306,9 +306,10 @@
 // ExportLogsServiceRequest (a log record) or ExportMetricsServiceRequest (a
 // metric sample) as the value, with no framing of its own. The requests
 // are marshalled by go.opentelemetry.io/collector/pdata (otlp.go says how
-// the resource's bytes are reused), but for the protobuf of log records
-// whose fields are strings or JSON scalars, which otlpproto.go writes by
-// hand: the same bytes, at less than JSON's cost. A log request holds one resource, one
+// the resource's bytes are reused), but for log records whose fields are
+// strings or JSON scalars, which otlpproto.go (protobuf) and otlpjson.go
+// (OTLP/JSON; no floating-point field) write by hand: the same bytes, at
+// about JSON's cost. A log request holds one resource, one
 // scope (github.com/ferry-dev/ferry) and one log record:
 //
 //   - resource: the container, by the semantic conventions: k8s.namespace.name,

@@ -26,8 +26,8 @@ import (
 // ExportMetricsServiceRequest (a metric sample), marshalled by
 // go.opentelemetry.io/collector/pdata (the Collector's own wire code:
 // protobuf, or OTLP/JSON), with no header or framing of its own. Keys and
-// partitions are those of the json encoding. The protobuf of most log
-// records is written by hand instead, the same bytes (otlpproto.go).
+// partitions are those of the json encoding. Most log records are written
+// by hand instead, the same bytes (otlpproto.go, otlpjson.go).
 
 // Encoding names, the values of kafka.encoding.
 const (
@@ -345,8 +345,12 @@ func (e *otlpEncoder) resource(m *event.Meta) []byte {
 
 // appendLog appends the ExportLogsServiceRequest of l.
 func (e *otlpEncoder) appendLog(dst []byte, l *event.Log) []byte {
-	if !e.json && !e.whole {
-		if out, ok := e.appendLogProto(dst, l, e.resource(l.Meta)); ok {
+	if !e.whole {
+		appendFast := e.appendLogProto
+		if e.json {
+			appendFast = e.appendLogJSON
+		}
+		if out, ok := appendFast(dst, l, e.resource(l.Meta)); ok {
 			return out
 		}
 	}

@@ -132,6 +132,36 @@ func uvarintLen(x uint64) int {
 	return n
 }
 
+// fastFields says whether the hand-written encodings write these fields:
+// no object or array (pdata's maps and slices), no double when noDouble
+// (pdata's JSON float formatting), no key twice and none named like
+// ferry's own attributes (pdata replaces a key put again in place).
+func fastFields(fs []event.Field, noDouble bool) bool {
+	if len(fs) > maxFastFields {
+		return false
+	}
+	for i := range fs {
+		f := &fs[i]
+		if f.Key == "ferry.lines" || f.Key == "ferry.truncated" {
+			return false
+		}
+		if f.Raw {
+			if v, ok := rawOTLPValue(f.Value); !ok || noDouble && v.kind == 'd' {
+				return false
+			}
+		}
+		for j := range i {
+			if fs[j].Key == f.Key {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// maxFastFields bounds the pairwise key comparison of fastFields.
+const maxFastFields = 32
+
 // appendLogProto appends the ExportLogsServiceRequest of l with res as its
 // resource field, or returns ok false (nothing appended) for a record the
 // fast path does not write.
@@ -139,16 +169,8 @@ func (e *otlpEncoder) appendLogProto(dst []byte, l *event.Log, res []byte) ([]by
 	if res == nil {
 		return dst, false
 	}
-	for i := range l.Fields {
-		f := &l.Fields[i]
-		if f.Key == "ferry.lines" || f.Key == "ferry.truncated" {
-			return dst, false // pdata would replace it in place
-		}
-		if f.Raw {
-			if _, ok := rawOTLPValue(f.Value); !ok {
-				return dst, false // an object or an array: pdata's map and slice
-			}
-		}
+	if !fastFields(l.Fields, false) {
+		return dst, false
 	}
 	// The LogRecord, in e.lr.
 	r := e.lr[:0]
