@@ -43,3 +43,46 @@ func TestHostile6SELinuxInitLabelUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// TestHostile6SELinuxFlipsThroughSymlinkedRoots: the roots given as
+// symlinks (as a hostPath mount may be), and an enforce file that flips
+// between scrapes (setenforce): every scrape reports the mode of the
+// moment, and enabled stays 1 (holds).
+func TestHostile6SELinuxFlipsThroughSymlinkedRoots(t *testing.T) {
+	real := t.TempDir()
+	writeTree(t, real, map[string]string{
+		"sys/fs/selinux/enforce": "1", "proc/1/attr/current": "system_u:system_r:init_t:s0\x00",
+		"etc/selinux/config": "SELINUX=permissive\n",
+	})
+	link := filepath.Join(t.TempDir(), "host")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	cfg := onlyKernelHungAndSELinux(link)
+	for _, root := range []*string{&cfg.Proc, &cfg.Sys} {
+		l := filepath.Join(t.TempDir(), filepath.Base(*root))
+		if err := os.Symlink(*root, l); err != nil {
+			t.Fatal(err)
+		}
+		*root = l
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := newCollector(cfg, nil, Options{Registerer: reg}, fixtureHooks(nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"1", "0", "1", "0"} {
+		if err := os.WriteFile(filepath.Join(real, "sys", "fs", "selinux", "enforce"), []byte(mode), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]float64{"node_selinux_enabled": 1, "node_selinux_config_mode": 0, "node_selinux_current_mode": float64(mode[0] - '0')}
+		for name, w := range want {
+			if got, ok := value(mfs, name); !ok || got != w {
+				t.Errorf("enforce %s: %s = %v (present %v), want %v", mode, name, got, ok, w)
+			}
+		}
+	}
+}
