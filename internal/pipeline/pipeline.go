@@ -184,9 +184,9 @@ func (p *Pipeline) Shipper() *ship.Shipper { return p.shipper }
 // processing and the sink go on until each has drained what reached it
 // (each ends when its input closes), within ShutdownTimeout; at the
 // timeout they stop, and what the sink has not confirmed stays
-// uncommitted, to be read again after a restart. On a failure they stop at
-// once. Then the tailer commits every offset the sink confirmed, and the
-// sink is closed. The error is the failed components' (each prefixed with
+// uncommitted, to be read again after a restart. On a failure (before the
+// stop or during the drain) they stop at once. Then the tailer commits
+// every offset the sink confirmed, and the sink is closed. The error is the failed components' (each prefixed with
 // its room), joined with the commit's.
 func (p *Pipeline) Run(ctx context.Context) error {
 	logger := p.opts.Logger
@@ -252,6 +252,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			logger.Warn("shutdown timeout reached: what the sink has not confirmed stays uncommitted and is read again after restart")
 			hardStop()
 		})
+		// A component failing during the drain stops the rest at once, as
+		// a failure before it does: the drain cannot complete without it.
+		// (gctx also ends when g.Wait returns, once everything stopped.)
+		stopWatch := context.AfterFunc(gctx, hardStop)
+		defer stopWatch()
 	}
 	runErr := g.Wait()
 	if deadline != nil {

@@ -307,8 +307,13 @@ func (c *Collector) runPart(p *part) partResult {
 	var nd noDataError
 	if errors.As(err, &nd) {
 		// Nothing to report on this host: not a failure to warn about.
+		// A failure before it has ended (a failure after it is a new one).
 		r.samples = nil
-		c.logger.Debug("host metrics collector has no data", "collector", p.name, "reason", string(nd))
+		if p.failing.Swap(false) {
+			c.logger.Info("host metrics collector no longer failing; it has no data on this host", "collector", p.name, "reason", string(nd))
+		} else {
+			c.logger.Debug("host metrics collector has no data", "collector", p.name, "reason", string(nd))
+		}
 	} else if err != nil {
 		r.samples = nil
 		if !p.failing.Swap(true) {

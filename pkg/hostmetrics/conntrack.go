@@ -34,7 +34,8 @@ var (
 // <proc>/sys/net/netfilter, which shows the reader's namespace, a pod's
 // own without hostNetwork), and the limit from
 // <proc>/sys/net/netfilter/nf_conntrack_max, which is global. Without the
-// nf_conntrack module the files do not exist and the collector fails.
+// nf_conntrack module the files do not exist and the collector has no data
+// (success 0, logged at debug level only).
 type conntrackCollector struct{ proc string }
 
 func (c *conntrackCollector) collect(e *emitter) error {

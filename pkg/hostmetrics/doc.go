@@ -34,10 +34,13 @@
 //     the kernel's clock), and has a read step (files, through
 //     github.com/prometheus/procfs where it parses them) apart from a pure
 //     step that turns what was read into samples.
-//   - A missing or unreadable source (no PSI on this kernel, no permission,
-//     a file of unexpected shape, even one that makes a parser panic) costs
-//     only its collector: its metrics are left out, its success gauge is 0,
-//     and one warning is logged until it recovers. Nothing here stops the
+//   - A missing or unreadable source (no permission, a file of unexpected
+//     shape, even one that makes a parser panic) costs only its collector:
+//     its metrics are left out, its success gauge is 0, and one warning is
+//     logged until it recovers. A source this kernel does not have (no PSI
+//     or PSI disabled, no schedstat, no hung-task counter, conntrack not loaded) is "no
+//     data": success 0 too, logged at debug level only; a failure that
+//     turns into no data is logged once as ended. Nothing here stops the
 //     agent, and a malformed file cannot make a scrape fail as a whole
 //     (repeated series are dropped, label values are made valid UTF-8).
 //   - The node's view, not the pod's: network counters (netdev, sockstat,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/procfs"
@@ -28,23 +29,40 @@ var (
 // or CONFIG_PSI off, or psi=0).
 var errNoPSI = noData("no pressure stall information under <proc>/pressure (needs Linux >= 4.20 with PSI enabled)")
 
+// errPSIDisabled: the kernel has PSI but it is off (CONFIG_PSI_DEFAULT_DISABLED,
+// as RHEL's kernels, without psi=1): the files are there and reading them
+// fails with EOPNOTSUPP.
+var errPSIDisabled = noData("pressure stall information is disabled (boot with psi=1 to enable it)")
+
 // pressureCollector reports <proc>/pressure/{cpu,io,memory,irq}. A
 // resource the kernel lacks (irq before 6.1) is left out; no resource at
-// all makes the collector fail.
-type pressureCollector struct{ proc string }
+// all, or PSI disabled, is no data (as node_exporter's).
+type pressureCollector struct {
+	proc string
+	// read reads one resource; nil: procfs under proc (tests give the
+	// errors of a kernel).
+	read func(resource string) (procfs.PSIStats, error)
+}
 
 var psiResources = []string{"cpu", "io", "memory", "irq"}
 
 func (c *pressureCollector) collect(e *emitter) error {
-	pfs, err := procfs.NewFS(c.proc)
-	if err != nil {
-		return err
+	read := c.read
+	if read == nil {
+		pfs, err := procfs.NewFS(c.proc)
+		if err != nil {
+			return err
+		}
+		read = pfs.PSIStatsForResource
 	}
 	found := 0
 	for _, res := range psiResources {
-		st, err := pfs.PSIStatsForResource(res)
+		st, err := read(res)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
+		}
+		if errors.Is(err, syscall.ENOTSUP) {
+			return errPSIDisabled
 		}
 		if err != nil {
 			return err

@@ -27,7 +27,8 @@ var (
 //
 // SELinux is enabled when selinuxfs is mounted (<sys>/fs/selinux has its
 // enforce file) and init's security context (<proc>/1/attr/current) is not
-// "kernel". node_exporter asks the same of its own process through
+// "kernel" (a context that cannot be read, as from a pod without
+// CAP_SYS_PTRACE, is not "kernel": SELinux is taken for enabled). node_exporter asks the same of its own process through
 // /proc/self and /sys/fs/selinux, whatever --path.sysfs says; reading the
 // host's through <proc> and <sys> gives the host's answer from a pod too.
 type selinuxCollector struct{ proc, sys, rootfs string }
@@ -42,8 +43,11 @@ func (c *selinuxCollector) collect(e *emitter) error {
 	}
 	enabled := err == nil
 	if enabled {
+		// A label that cannot be read is not "kernel" (go-selinux's rule):
+		// from a pod it is not readable at all (the attr files need ptrace
+		// access to init, which a container without capabilities lacks).
 		label, err := os.ReadFile(filepath.Join(c.proc, "1", "attr", "current"))
-		enabled = err == nil && string(bytes.TrimRight(label, "\x00\n")) != "kernel"
+		enabled = err != nil || string(bytes.TrimRight(label, "\x00\n")) != "kernel"
 	}
 	if !enabled {
 		e.emit(selinuxEnabledDesc, 0)

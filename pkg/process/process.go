@@ -69,7 +69,11 @@ type Processor struct {
 	// fieldSlab is where parsed fields are carved from: one allocation
 	// for the fields of many records, not one per record. A record's
 	// fields are its own (their capacity ends where they end).
+	// slabBytes is the size of the messages parsed into it: its fields
+	// point into them, so while any record of the slab (or the slab
+	// itself, as the current one) lives, they all do.
 	fieldSlab []event.Field
+	slabBytes int
 
 	streams map[streamKey]*stream
 	swept   time.Time // last sweep of idle streams
@@ -394,9 +398,10 @@ func (p *Processor) filteredOut(l *event.Log, extra []event.Cursor) bool {
 // parse sets the record's fields, level and (without keep_original) its
 // message from a parser's result.
 func (p *Processor) parse(l *event.Log, ps parser) {
-	if cap(p.fieldSlab)-len(p.fieldSlab) < minFieldRoom {
-		p.fieldSlab = make([]event.Field, 0, fieldSlabLen)
+	if cap(p.fieldSlab)-len(p.fieldSlab) < minFieldRoom || p.slabBytes >= maxSlabBytes {
+		p.fieldSlab, p.slabBytes = make([]event.Field, 0, fieldSlabLen), 0
 	}
+	p.slabBytes += len(l.Body) // a failed parse's fields may be left in it too
 	n := len(p.fieldSlab)
 	fields, ok := ps.parse(p.fieldSlab[n:n], l.Body)
 	if !ok {
@@ -434,10 +439,15 @@ func (p *Processor) parse(l *event.Log, ps parser) {
 
 // The field slab: fieldSlabLen fields per allocation (40 KiB), a new one
 // when fewer than minFieldRoom are left (a parser needing more reallocates
-// its own).
+// its own), or when the messages parsed into it reach maxSlabBytes: a
+// slab keeps every message its fields point into alive, and a record kept
+// (ship holds it while its destination fails) keeps its slab, so this
+// bounds what one record can keep of others' (outside the tailer's
+// in-flight budget) to about maxSlabBytes plus one message.
 const (
 	fieldSlabLen = 1024
 	minFieldRoom = 32
+	maxSlabBytes = 64 << 10
 )
 
 // stringBytes returns s's bytes without a copy. A record's Body is never

@@ -58,11 +58,14 @@ func isSecretKey(k string) bool { return apiKeyWords.in(unsafeBytes(k)) && secre
 // escaped quote is masked whole and JSON stays JSON), or an unquoted run
 // of at least 4 bytes up to a space or one of , ; & } ] ) and quotes. A
 // JSON literal (true, false, null) or a number after a colon is a flag or
-// a count, not a secret.
+// a count, not a secret. A key inside a value found already (token=token=x,
+// password='a token=b') is part of that value, not a secret of its own:
+// spans never overlap.
 func findKeyed(dst [][2]int, b []byte) [][2]int {
+	n0 := len(dst)
 	for _, m := range secretKeySep.FindAllSubmatchIndex(b, -1) {
 		i, colon := m[1], b[m[2]] == ':'
-		if i >= len(b) {
+		if i >= len(b) || (len(dst) > n0 && m[0] < dst[len(dst)-1][1]) {
 			continue
 		}
 		if q := b[i]; q == '"' || q == '\'' {

@@ -92,6 +92,23 @@
 // TestAttack5DrainGivesUpThenRestartDelivers holds: lines of
 // a refused partition left at SIGTERM are delivered by the next agent.
 //
+// An attack on the pipeline's one wiring, the JSON parser's field slab
+// and the new host metrics (internal/pipeline, cmd/agent, pkg/process and
+// pkg/hostmetrics hostile6_*_test.go) found six, fixed and guarded: a
+// component failing during the graceful drain left the others to wait
+// out shutdown_timeout for a sink that would not confirm; the field slab
+// kept the messages of a thousand records long gone alive (18 MiB for 256
+// lines of 64 KiB) outside the in-flight budget; api_key redaction
+// panicked on a key inside a secret's value (token=token=00000), one line
+// crashing the agent at every restart (FuzzRedact); SELinux was reported
+// disabled on every SELinux host, init's context being unreadable from a
+// pod without capabilities; PSI disabled (EOPNOTSUPP) was warned about as
+// a failure where node_exporter has no data; and a failure after a spell
+// of no data was not warned about again. Held: records parsed into the
+// slab against encoding/json, a listener failing or a context ended before
+// the agent ran, /healthz through a long drain, selinux's flips and
+// symlinked roots, kernel_hung's odd contents.
+//
 // Tests named TestHostile* that skip with "known: ..." reproduce a bug that
 // is still open: each failed on the code it was written against, and the
 // skip message says in one line what goes wrong. Remove the skip with the
