@@ -89,11 +89,18 @@ func profileRun(ctx context.Context, c *Corpus, sinkCfg ship.Config, work, cpuOu
 	if err != nil {
 		return Figures{}, err
 	}
-	defer pipe.Close()
 	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
 	runDone := make(chan error, 1)
 	go func() { runDone <- pipe.Run(runCtx) }()
+	// On every return: stop the pipeline and wait for Run, which commits
+	// and closes the rooms (an early return must not close them under it).
+	ran := false
+	defer func() {
+		if !ran {
+			stopRun()
+			<-runDone
+		}
+	}()
 	if steady != nil {
 		wctx, stopWriter := context.WithCancel(ctx)
 		defer stopWriter()
@@ -140,6 +147,7 @@ func profileRun(ctx context.Context, c *Corpus, sinkCfg ship.Config, work, cpuOu
 		pprof.StopCPUProfile()
 	}
 	stopRun()
+	ran = true
 	if err := <-runDone; err != nil {
 		runErr = errors.Join(runErr, err)
 	}

@@ -44,7 +44,8 @@ Usage:
   ferry demo [--duration 15s]   Run the whole pipeline on an embedded default: a simulated node
                                 writing CRI logs with rotation, an in-process Kafka-protocol
                                 broker, and the real agent; prints what reached the broker
-                                and exits 1 if any line was lost.
+                                and exits 1 if any line was lost. Not in the image's
+                                binary (-tags nodemo): go run ./cmd/agent demo.
   ferry validate --config FILE  Check a config file; print every problem with its field path.
                                 Exit 1 on any problem, 0 otherwise.
   ferry logs [-n NS] POD        Read a pod's log records back from the Kafka sink, like
