@@ -21,38 +21,10 @@ func TestDemoLogsCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo")
 	}
-	var stdout, stderr bytes.Buffer
-	var logsOut, logsErr bytes.Buffer
-	var cmdLine string
-	code := -1
-	o := demoOptions{
-		duration: time.Second, pods: 2, rate: 50, listen: "127.0.0.1:0", rotateBytes: 16 << 10,
-		drainTimeout: 20 * time.Second, keepDir: true, progressPeriod: time.Second,
-		hold: func() {
-			// The demo's stdout so far, written on this goroutine.
-			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-			cmdLine = strings.TrimSpace(lines[len(lines)-1])
-			args := strings.Fields(cmdLine)
-			if len(args) < 2 || args[0] != "ferry" {
-				t.Errorf("last line is not a ferry command: %q", cmdLine)
-				return
-			}
-			code = cli(args[1:], &logsOut, &logsErr)
-		},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	ok, err := runDemo(ctx, o, &stdout, &stderr)
-	if m := regexp.MustCompile(`simulated node directory: (\S+)`).FindStringSubmatch(stdout.String()); m != nil {
-		t.Cleanup(func() { os.RemoveAll(m[1]) })
-	} else {
-		t.Errorf("the demo did not name its kept directory:\n%s", stdout.String())
-	}
-	if err != nil || !ok {
-		t.Fatalf("demo: ok %v, err %v\n%s\n%s", ok, err, stdout.String(), stderr.String())
-	}
-	if code != 0 {
-		t.Fatalf("%s: exit %d; stderr: %s", cmdLine, code, logsErr.String())
+	r := runDemoTest(t, "json")
+	stdout, logsOut, logsErr, cmdLine := &r.stdout, &r.logsOut, &r.logsErr, r.cmdLine
+	if r.code != 0 {
+		t.Fatalf("%s: exit %d; stderr: %s", cmdLine, r.code, logsErr.String())
 	}
 	// The line printed at the start to follow the pod while the demo runs
 	// is the same command with -f.
@@ -110,26 +82,8 @@ func TestDemoOTLP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo")
 	}
-	var stdout, stderr, logsOut, logsErr bytes.Buffer
-	code := -1
-	o := demoOptions{
-		duration: time.Second, pods: 2, rate: 50, listen: "127.0.0.1:0", rotateBytes: 16 << 10,
-		drainTimeout: 20 * time.Second, progressPeriod: time.Second, encoding: "otlp_proto", keepDir: true,
-		hold: func() {
-			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-			args := strings.Fields(lines[len(lines)-1])
-			code = cli(args[1:], &logsOut, &logsErr)
-		},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	ok, err := runDemo(ctx, o, &stdout, &stderr)
-	if m := regexp.MustCompile(`simulated node directory: (\S+)`).FindStringSubmatch(stdout.String()); m != nil {
-		t.Cleanup(func() { os.RemoveAll(m[1]) })
-	}
-	if err != nil || !ok {
-		t.Fatalf("demo: ok %v, err %v\n%s\n%s", ok, err, stdout.String(), stderr.String())
-	}
+	r := runDemoTest(t, "otlp_proto")
+	stdout, logsOut, logsErr, code := &r.stdout, &r.logsOut, &r.logsErr, r.code
 	out := stdout.String()
 	for _, want := range []string{`{"resourceLogs":[{"resource":{"attributes":[{"key":"k8s.namespace.name","value":{"stringValue":"shop"}}`,
 		`{"key":"k8s.deployment.name","value":{"stringValue":"checkout"}}`, `{"key":"ferry.lines","value":{"intValue":"8"}}`,
@@ -141,4 +95,46 @@ func TestDemoOTLP(t *testing.T) {
 	if code != 0 || len(strings.Split(strings.TrimSpace(logsOut.String()), "\n")) < 10 {
 		t.Errorf("ferry logs on OTLP records: exit %d, %d bytes; stderr: %s", code, logsOut.Len(), logsErr.String())
 	}
+}
+
+// demoRun is what a short demo run printed, and the ferry logs command
+// line it ended with, run while its broker still served.
+type demoRun struct {
+	stdout, stderr, logsOut, logsErr bytes.Buffer
+	cmdLine                          string
+	code                             int // ferry logs' exit code
+}
+
+// runDemoTest runs the demo for a second in encoding, keeping its broker
+// until the ferry logs command it printed last has run.
+func runDemoTest(t *testing.T, encoding string) *demoRun {
+	t.Helper()
+	r := &demoRun{code: -1}
+	o := demoOptions{
+		duration: time.Second, pods: 2, rate: 50, listen: "127.0.0.1:0", rotateBytes: 16 << 10,
+		drainTimeout: 20 * time.Second, keepDir: true, progressPeriod: time.Second, encoding: encoding,
+		hold: func() {
+			// The demo's stdout so far, written on this goroutine.
+			lines := strings.Split(strings.TrimSpace(r.stdout.String()), "\n")
+			r.cmdLine = strings.TrimSpace(lines[len(lines)-1])
+			args := strings.Fields(r.cmdLine)
+			if len(args) < 2 || args[0] != "ferry" {
+				t.Errorf("last line is not a ferry command: %q", r.cmdLine)
+				return
+			}
+			r.code = cli(args[1:], &r.logsOut, &r.logsErr)
+		},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ok, err := runDemo(ctx, o, &r.stdout, &r.stderr)
+	if m := regexp.MustCompile(`simulated node directory: (\S+)`).FindStringSubmatch(r.stdout.String()); m != nil {
+		t.Cleanup(func() { os.RemoveAll(m[1]) })
+	} else {
+		t.Errorf("the demo did not name its kept directory:\n%s", r.stdout.String())
+	}
+	if err != nil || !ok {
+		t.Fatalf("demo: ok %v, err %v\n%s\n%s", ok, err, r.stdout.String(), r.stderr.String())
+	}
+	return r
 }
