@@ -186,8 +186,9 @@ func (p *Pipeline) Shipper() *ship.Shipper { return p.shipper }
 // timeout they stop, and what the sink has not confirmed stays
 // uncommitted, to be read again after a restart. On a failure (before the
 // stop or during the drain) they stop at once. Then the tailer commits
-// every offset the sink confirmed, and the sink is closed. The error is the failed components' (each prefixed with
-// its room), joined with the commit's.
+// every offset the sink confirmed, and the sink is closed. The error is
+// the failed components' (each prefixed with its room), joined with the
+// commit's.
 func (p *Pipeline) Run(ctx context.Context) error {
 	logger := p.opts.Logger
 	if logger == nil {
