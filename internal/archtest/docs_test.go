@@ -572,6 +572,9 @@ func TestArchitectureDocHasOneName(t *testing.T) {
 		if strings.HasPrefix(rel, "docs/") {
 			continue
 		}
+		if fi, err := os.Lstat(filepath.Join(root, rel)); err == nil && !fi.Mode().IsRegular() {
+			continue // a symlink (the fixtures' sysfs trees) or a gone file
+		}
 		b, err := os.ReadFile(filepath.Join(root, rel))
 		if err != nil {
 			t.Fatal(err)

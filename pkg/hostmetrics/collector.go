@@ -200,6 +200,7 @@ func buildParts(cfg Config, h hooks) ([]*part, error) {
 	add(cc.UDPQueues, "udp_queues", &udpQueuesCollector{proc: cfg.Proc})
 	add(cc.KernelHung, "kernel_hung", &kernelHungCollector{proc: cfg.Proc})
 	add(cc.SELinux, "selinux", &selinuxCollector{proc: cfg.Proc, sys: cfg.Sys, rootfs: cfg.RootFS})
+	add(cc.Hwmon, "hwmon", &hwmonCollector{sys: cfg.Sys})
 	return parts, nil
 }
 

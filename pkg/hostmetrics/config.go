@@ -89,6 +89,7 @@ type Collectors struct {
 	UDPQueues  bool `yaml:"udp_queues"`   // node_udp_queues; default true
 	KernelHung bool `yaml:"kernel_hung"`  // node_kernel_hung_tasks_total; default true
 	SELinux    bool `yaml:"selinux"`      // node_selinux_*; default true
+	Hwmon      bool `yaml:"hwmon"`        // node_hwmon_*; default true
 }
 
 // FilesystemConfig tunes the filesystem collector.
@@ -150,6 +151,7 @@ func DefaultConfig() Config {
 			Uname: true, Sockstat: true, Conntrack: true, Netclass: true, Netstat: true,
 			Softnet: true, Schedstat: true, Time: true, Timex: true, Entropy: true, Cpufreq: true,
 			Thermal: true, OS: true, ARP: true, UDPQueues: true, KernelHung: true, SELinux: true,
+			Hwmon: true,
 		},
 		Filesystem: FilesystemConfig{
 			StatfsTimeout:      5 * time.Second,

@@ -17,7 +17,7 @@
 //     node_softnet_*, node_schedstat_*, node_time_seconds, node_timex_*,
 //     node_entropy_*, node_cpu_frequency_hertz, node_thermal_zone_temp,
 //     node_os_info, node_arp_entries, node_udp_queues,
-//     node_kernel_hung_tasks_total, node_selinux_*,
+//     node_kernel_hung_tasks_total, node_selinux_*, node_hwmon_*,
 //     node_boot_time_seconds, node_filefd_*, node_uname_info,
 //     node_sockstat_*, node_nf_conntrack_*, and per collector
 //     node_scrape_collector_duration_seconds{collector} and
@@ -29,9 +29,9 @@
 //   - Each collector (cpu, meminfo, loadavg, diskstats, netdev, filesystem,
 //     pressure, vmstat, stat, filefd, uname, sockstat, conntrack,
 //     netclass, netstat, softnet, schedstat, time, timex, entropy, cpufreq,
-//     thermal_zone, os, arp, udp_queues, kernel_hung, selinux) can be turned off, reads only
-//     under the configured roots (proc, sys, rootfs; time and timex read
-//     the kernel's clock), and has a read step (files, through
+//     thermal_zone, os, arp, udp_queues, kernel_hung, selinux, hwmon) can
+//     be turned off, reads only under the configured roots (proc, sys,
+//     rootfs; time and timex read the kernel's clock), and has a read step (files, through
 //     github.com/prometheus/procfs where it parses them) apart from a pure
 //     step that turns what was read into samples.
 //   - A missing or unreadable source (no permission, a file of unexpected

@@ -390,8 +390,8 @@ func TestMissingRoots(t *testing.T) {
 			t.Errorf("family %s reported without a /proc", mf.GetName())
 		}
 	}
-	if n != 27 {
-		t.Errorf("%d collectors reported, want 27", n)
+	if n != 28 {
+		t.Errorf("%d collectors reported, want 28", n)
 	}
 }
 

@@ -28,6 +28,10 @@ func liveAbsent(collector string) (string, bool) {
 		path = "/proc/1/net/stat/nf_conntrack"
 	case "schedstat":
 		path = "/proc/schedstat"
+	case "hwmon":
+		path = "/sys/class/hwmon"
+	case "kernel_hung":
+		path = "/proc/sys/kernel/hung_task_detect_count"
 	default:
 		return "", false
 	}
