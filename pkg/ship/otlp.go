@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -41,8 +40,10 @@ const otlpScope = "github.com/ferry-dev/ferry"
 
 // The attributes of every log record.
 const (
-	attrIOStream = "log.iostream"
-	attrFilePath = "log.file.path"
+	attrIOStream  = "log.iostream"
+	attrFilePath  = "log.file.path"
+	attrLines     = "ferry.lines"     // the lines of a grouped record, when more than one
+	attrTruncated = "ferry.truncated" // a record cut at a cap
 )
 
 // bootTimeMetric is the node_exporter metric whose value is the node's
@@ -63,6 +64,7 @@ const bootTimeMetric = "node_boot_time_seconds"
 type otlpEncoder struct {
 	json  bool // otlp_json rather than otlp_proto
 	whole bool // marshal every request whole (tests)
+	slow  bool // leave out the hand-written log encodings: splice pdata's (tests)
 
 	// Logs: one request of one log record, its resource empty, and the
 	// encoded resources by Meta (noMeta: records without metadata).
@@ -86,12 +88,13 @@ type otlpEncoder struct {
 	// the first snapshot encoded.
 	start time.Time
 
-	pl  plog.ProtoMarshaler
-	pm  pmetric.ProtoMarshaler
-	jl  plog.JSONMarshaler
-	jm  pmetric.JSONMarshaler
-	utf []byte // scratch for bodies that are not valid UTF-8
-	lr  []byte // scratch: the LogRecord appendLogProto writes
+	pl    plog.ProtoMarshaler
+	pm    pmetric.ProtoMarshaler
+	jl    plog.JSONMarshaler
+	jm    pmetric.JSONMarshaler
+	utf   []byte     // scratch for bodies that are not valid UTF-8
+	lr    []byte     // scratch: the LogRecord appendLogProto writes
+	attrs []otlpAttr // scratch: logAttrs' list
 }
 
 type otlpMetric struct {
@@ -345,7 +348,7 @@ func (e *otlpEncoder) resource(m *event.Meta) []byte {
 
 // appendLog appends the ExportLogsServiceRequest of l.
 func (e *otlpEncoder) appendLog(dst []byte, l *event.Log) []byte {
-	if !e.whole {
+	if !e.whole && !e.slow {
 		appendFast := e.appendLogProto
 		if e.json {
 			appendFast = e.appendLogJSON
@@ -381,10 +384,10 @@ func (e *otlpEncoder) appendLog(dst []byte, l *event.Log) []byte {
 		}
 	}
 	if l.Lines > 1 {
-		attrs.PutInt("ferry.lines", int64(l.Lines))
+		attrs.PutInt(attrLines, int64(l.Lines))
 	}
 	if l.Truncated {
-		attrs.PutBool("ferry.truncated", true)
+		attrs.PutBool(attrTruncated, true)
 	}
 	defer func() {
 		// Drop the references to l's memory (path may point into the
@@ -448,24 +451,25 @@ func putField(attrs pcommon.Map, f *event.Field) {
 		attrs.PutStr(f.Key, f.Value)
 		return
 	}
-	switch v := f.Value; {
-	case v == "true" || v == "false":
-		attrs.PutBool(f.Key, v == "true")
-	case v == "null":
-		attrs.PutEmpty(f.Key)
-	case v != "" && (v[0] == '-' || v[0] >= '0' && v[0] <= '9'):
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			attrs.PutInt(f.Key, n)
-		} else if x, err := strconv.ParseFloat(v, 64); err == nil {
-			attrs.PutDouble(f.Key, x)
-		} else {
-			attrs.PutStr(f.Key, v)
-		}
-	default:
+	v, ok := rawOTLPValue(f.Value)
+	if !ok {
 		var raw any
-		if err := json.Unmarshal([]byte(v), &raw); err != nil || attrs.PutEmpty(f.Key).FromRaw(raw) != nil {
-			attrs.PutStr(f.Key, v) // not expected: Value is valid JSON
+		if err := json.Unmarshal([]byte(f.Value), &raw); err != nil || attrs.PutEmpty(f.Key).FromRaw(raw) != nil {
+			attrs.PutStr(f.Key, f.Value) // not expected: Value is valid JSON
 		}
+		return
+	}
+	switch v.kind {
+	case 'b':
+		attrs.PutBool(f.Key, v.i != 0)
+	case 'n':
+		attrs.PutEmpty(f.Key)
+	case 'i':
+		attrs.PutInt(f.Key, v.i)
+	case 'd':
+		attrs.PutDouble(f.Key, v.d)
+	default:
+		attrs.PutStr(f.Key, v.s)
 	}
 }
 

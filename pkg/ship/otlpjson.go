@@ -15,8 +15,7 @@ import (
 // values and empty keys left out, 64-bit integers as quoted decimals,
 // strings escaped as below; TestOTLPJSONMatchesPdata and FuzzOTLPJSON
 // check it byte for byte), for records whose fields are strings, integers,
-// booleans or nulls. A record with a double, an object or an array field,
-// or a field named like ferry's own attributes, goes through pdata.
+// booleans or nulls; logAttrs says which records it leaves to pdata.
 
 // logsJSONScope is what follows a log request's resource up to its record.
 const logsJSONScope = `,"scopeLogs":[{"scope":{"name":"` + otlpScope + `"},"logRecords":[{`
@@ -65,7 +64,8 @@ func appendOTLPJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// appendJSONAttr appends one attribute: {"key":...,"value":{...}}.
+// appendJSONAttr appends one attribute: {"key":...,"value":{...}} (an empty
+// value for null, the key left out when empty).
 func appendJSONAttr(dst []byte, key string, v *otlpValue) []byte {
 	dst = append(dst, '{')
 	if key != "" {
@@ -96,81 +96,43 @@ func (e *otlpEncoder) appendLogJSON(dst []byte, l *event.Log, res []byte) ([]byt
 	if res == nil {
 		return dst, false
 	}
-	if !fastFields(l.Fields, true) {
+	attrs, ok := e.logAttrs(l, true)
+	if !ok {
 		return dst, false
 	}
 	dst = append(dst, logsJSONPrefix...)
 	dst = append(dst, res...)
 	dst = append(dst, logsJSONScope...)
-	first := true
-	sep := func() {
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-	}
+	// The fields before the body, each followed by its comma.
 	if ts := uint64(l.Time.UnixNano()); ts != 0 {
-		sep()
 		dst = append(dst, `"timeUnixNano":"`...)
 		dst = strconv.AppendUint(dst, ts, 10)
-		dst = append(dst, '"')
+		dst = append(dst, `",`...)
 	}
 	if l.ReadAt != 0 {
-		sep()
 		dst = append(dst, `"observedTimeUnixNano":"`...)
 		dst = strconv.AppendUint(dst, uint64(l.ReadAt), 10)
-		dst = append(dst, '"')
+		dst = append(dst, `",`...)
 	}
 	if n := severity(l.Level); n != 0 {
-		sep()
 		dst = append(dst, `"severityNumber":`...)
 		dst = strconv.AppendInt(dst, int64(n), 10)
+		dst = append(dst, ',')
 	}
 	if l.Level != "" {
-		sep()
 		dst = append(dst, `"severityText":`...)
 		dst = appendOTLPJSONString(dst, l.Level)
+		dst = append(dst, ',')
 	}
-	sep()
 	dst = append(dst, `"body":{"stringValue":`...)
 	dst = appendOTLPJSONString(dst, e.validUTF8(l.Body))
 	dst = append(dst, `},"attributes":[`...)
-	v := otlpValue{kind: 's', s: l.Stream.String()}
-	dst = appendJSONAttr(dst, attrIOStream, &v)
-	dst = append(dst, ',')
-	v = otlpValue{kind: 's', s: l.Path}
-	dst = appendJSONAttr(dst, attrFilePath, &v)
-	for i := range l.Fields {
-		f := &l.Fields[i]
-		if f.Key == attrIOStream || f.Key == attrFilePath {
-			continue
+	for i := range attrs {
+		if i > 0 {
+			dst = append(dst, ',')
 		}
-		v := otlpValue{kind: 's', s: f.Value}
-		if f.Raw {
-			v, _ = rawOTLPValue(f.Value)
-		}
-		dst = append(dst, ',')
-		if v.kind == 'n' {
-			dst = append(dst, '{')
-			if f.Key != "" {
-				dst = append(dst, `"key":`...)
-				dst = appendOTLPJSONString(dst, f.Key)
-				dst = append(dst, ',')
-			}
-			dst = append(dst, `"value":{}}`...)
-			continue
-		}
-		dst = appendJSONAttr(dst, f.Key, &v)
+		dst = appendJSONAttr(dst, attrs[i].key, &attrs[i].v)
 	}
-	if l.Lines > 1 {
-		v = otlpValue{kind: 'i', i: int64(l.Lines)}
-		dst = append(dst, ',')
-		dst = appendJSONAttr(dst, "ferry.lines", &v)
-	}
-	if l.Truncated {
-		v = otlpValue{kind: 'b', i: 1}
-		dst = append(dst, ',')
-		dst = appendJSONAttr(dst, "ferry.truncated", &v)
-	}
+	clear(attrs) // hold nothing of l once encoded
 	return append(dst, `]}]}]}]}`...), true
 }

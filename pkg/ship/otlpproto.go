@@ -50,12 +50,16 @@ type otlpValue struct {
 	d    float64
 }
 
-// rawValue reads a JSON scalar field as putField does; ok is false for an
-// object or an array.
+// rawOTLPValue reads a field whose Value is JSON text (Raw) as an OTLP
+// value: true/false a bool, null an empty value, an integer that fits an
+// int, another number a double (one out of range a string); ok is false for
+// an object or an array.
 func rawOTLPValue(v string) (otlpValue, bool) {
 	switch {
-	case v == "true" || v == "false":
-		return otlpValue{kind: 'b', i: map[bool]int64{false: 0, true: 1}[v == "true"]}, true
+	case v == "true":
+		return otlpValue{kind: 'b', i: 1}, true
+	case v == "false":
+		return otlpValue{kind: 'b'}, true
 	case v == "null":
 		return otlpValue{kind: 'n'}, true
 	case v != "" && (v[0] == '-' || v[0] >= '0' && v[0] <= '9'):
@@ -132,34 +136,59 @@ func uvarintLen(x uint64) int {
 	return n
 }
 
-// fastFields says whether the hand-written encodings write these fields:
-// no object or array (pdata's maps and slices), no double when noDouble
-// (pdata's JSON float formatting), no key twice and none named like
-// ferry's own attributes (pdata replaces a key put again in place).
-func fastFields(fs []event.Field, noDouble bool) bool {
-	if len(fs) > maxFastFields {
-		return false
-	}
-	for i := range fs {
-		f := &fs[i]
-		if f.Key == "ferry.lines" || f.Key == "ferry.truncated" {
-			return false
-		}
-		if f.Raw {
-			if v, ok := rawOTLPValue(f.Value); !ok || noDouble && v.kind == 'd' {
-				return false
-			}
-		}
-		for j := range i {
-			if fs[j].Key == f.Key {
-				return false
-			}
-		}
-	}
-	return true
+// otlpAttr is one attribute of a log record.
+type otlpAttr struct {
+	key string
+	v   otlpValue
 }
 
-// maxFastFields bounds the pairwise key comparison of fastFields.
+// logAttrs lists the attributes of l's record in the order pdata writes
+// them (log.iostream, log.file.path, the parsed fields but those two keys,
+// ferry.lines, ferry.truncated) into e.attrs, for the hand-written
+// encodings; ok is false for a record they leave to pdata: an object or
+// array field, a double when noDouble (pdata's JSON float formatting), a
+// key twice or one named like ferry's own attributes (pdata replaces a key
+// put again in place), or more than maxFastFields fields.
+func (e *otlpEncoder) logAttrs(l *event.Log, noDouble bool) ([]otlpAttr, bool) {
+	if len(l.Fields) > maxFastFields {
+		return nil, false
+	}
+	a := append(e.attrs[:0],
+		otlpAttr{attrIOStream, otlpValue{kind: 's', s: l.Stream.String()}},
+		otlpAttr{attrFilePath, otlpValue{kind: 's', s: l.Path}})
+	for i := range l.Fields {
+		f := &l.Fields[i]
+		switch f.Key {
+		case attrIOStream, attrFilePath:
+			continue
+		case attrLines, attrTruncated:
+			return nil, false
+		}
+		for j := range i {
+			if l.Fields[j].Key == f.Key {
+				return nil, false
+			}
+		}
+		v := otlpValue{kind: 's', s: f.Value}
+		if f.Raw {
+			var ok bool
+			if v, ok = rawOTLPValue(f.Value); !ok || noDouble && v.kind == 'd' {
+				return nil, false
+			}
+		}
+		a = append(a, otlpAttr{f.Key, v})
+	}
+	if l.Lines > 1 {
+		a = append(a, otlpAttr{attrLines, otlpValue{kind: 'i', i: int64(l.Lines)}})
+	}
+	if l.Truncated {
+		a = append(a, otlpAttr{attrTruncated, otlpValue{kind: 'b', i: 1}})
+	}
+	e.attrs = a
+	return a, true
+}
+
+// maxFastFields bounds the pairwise key comparison of logAttrs.
 const maxFastFields = 32
 
 // appendLogProto appends the ExportLogsServiceRequest of l with res as its
@@ -169,35 +198,17 @@ func (e *otlpEncoder) appendLogProto(dst []byte, l *event.Log, res []byte) ([]by
 	if res == nil {
 		return dst, false
 	}
-	if !fastFields(l.Fields, false) {
+	attrs, ok := e.logAttrs(l, false)
+	if !ok {
 		return dst, false
 	}
 	// The LogRecord, in e.lr.
 	r := e.lr[:0]
 	r = append(r, tagSpanID, 0, tagTraceID, 0)
-	v := otlpValue{kind: 's', s: l.Stream.String()}
-	r = appendAttr(r, attrIOStream, &v)
-	v = otlpValue{kind: 's', s: l.Path}
-	r = appendAttr(r, attrFilePath, &v)
-	for i := range l.Fields {
-		f := &l.Fields[i]
-		if f.Key == attrIOStream || f.Key == attrFilePath {
-			continue
-		}
-		v := otlpValue{kind: 's', s: f.Value}
-		if f.Raw {
-			v, _ = rawOTLPValue(f.Value)
-		}
-		r = appendAttr(r, f.Key, &v)
+	for i := range attrs {
+		r = appendAttr(r, attrs[i].key, &attrs[i].v)
 	}
-	if l.Lines > 1 {
-		v = otlpValue{kind: 'i', i: int64(l.Lines)}
-		r = appendAttr(r, "ferry.lines", &v)
-	}
-	if l.Truncated {
-		v = otlpValue{kind: 'b', i: 1}
-		r = appendAttr(r, "ferry.truncated", &v)
-	}
+	clear(attrs) // hold nothing of l once encoded
 	body := e.validUTF8(l.Body)
 	r = append(r, tagBody)
 	r = binary.AppendUvarint(r, uint64(1+uvarintLen(uint64(len(body)))+len(body)))
