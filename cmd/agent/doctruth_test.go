@@ -174,17 +174,11 @@ http: {listen: "127.0.0.1:0"}
 	// Scrape once the line went through (so the per-stream and per-parser
 	// series exist), within a deadline.
 	var families map[string]*dto.MetricFamily
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitFor(t, 20*time.Second, "the log line sent (ferry_ship_records_sent_total)", func() bool {
 		families = scrape(t, "http://"+addr+"/metrics")
-		if sent := families["ferry_ship_records_sent_total"]; sent != nil && sumCounter(sent, "record", "log") >= 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the log line was not sent within 20s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		sent := families["ferry_ship_records_sent_total"]
+		return sent != nil && sumCounter(sent, "record", "log") >= 1
+	})
 
 	out := map[string]*exported{}
 	for name, mf := range families {

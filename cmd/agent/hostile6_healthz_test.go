@@ -58,19 +58,9 @@ func TestHostile6HealthyWhileDraining(t *testing.T) {
 		t.Fatalf("/healthz %d before the stop", c)
 	}
 	// The lines wait in the sink when the stop comes.
+	waitFor(t, 30*time.Second, "a line held by the sink", func() bool { return gaugeValue(t, reg, "ferry_ship_held_bytes") > 0 })
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for {
-		if gaugeValue(t, reg, "ferry_ship_held_bytes") > 0 {
-			break
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatal("no line reached the sink")
-		}
-	}
 	stop()
 	stopped := time.Now()
 	for time.Since(stopped) < 12*time.Second { // past the loop's bound of 10 s

@@ -86,16 +86,7 @@ func TestHostile6StartFailuresLeaveNothingBehind(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("the next agent on the state_dir: %v", err)
 	}
-	deadline := time.After(30 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for countLines(sink) < 50 {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("%d lines shipped, want 50", countLines(sink))
-		}
-	}
+	waitFor(t, 30*time.Second, "50 lines shipped", func() bool { return countLines(sink) >= 50 })
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
