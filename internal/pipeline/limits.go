@@ -86,13 +86,14 @@ func (a *annotationLimits) observe(batch []event.Log, now time.Time) {
 		a.mu.RLock()
 		s, known := a.byDir[dir]
 		a.mu.RUnlock()
-		if known && s.value == v && s.ok == ok && sameMap(s.labels, l.Meta.Labels) && now.Sub(s.seen) < annotationForget/4 {
-			continue
+		changed := !known || s.value != v || s.ok != ok || !sameMap(s.labels, l.Meta.Labels)
+		if !changed && now.Sub(s.seen) < annotationForget/4 {
+			continue // known, and seen recently enough
 		}
 		a.mu.Lock()
 		a.byDir[dir] = annotationSeen{value: v, ok: ok, labels: l.Meta.Labels, seen: now}
 		a.mu.Unlock()
-		if !known || s.value != v || s.ok != ok || !sameMap(s.labels, l.Meta.Labels) {
+		if changed {
 			a.gen.Add(1)
 		}
 	}

@@ -110,6 +110,7 @@ func New(cfg Config, opts Options) (_ *Pipeline, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	opts.Logger = logger
 	reg := opts.Registerer
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -191,9 +192,6 @@ func (p *Pipeline) Shipper() *ship.Shipper { return p.shipper }
 // commit's.
 func (p *Pipeline) Run(ctx context.Context) error {
 	logger := p.opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	// readCtx stops the readers; hardCtx is the flush deadline of the
 	// rooms downstream of them.
 	readCtx, stopReading := context.WithCancel(context.Background())
@@ -283,7 +281,7 @@ func (p *Pipeline) Close() error {
 			}
 		}
 		if p.shipper != nil {
-			if err := p.shipper.Close(); err != nil && p.opts.Logger != nil {
+			if err := p.shipper.Close(); err != nil {
 				p.opts.Logger.Warn("closing the sink", "err", err)
 			}
 		}
