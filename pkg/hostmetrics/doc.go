@@ -38,8 +38,9 @@
 //     shape, even one that makes a parser panic) costs only its collector:
 //     its metrics are left out, its success gauge is 0, and one warning is
 //     logged until it recovers. A source this kernel does not have (no PSI
-//     or PSI disabled, no schedstat, no hung-task counter, conntrack not loaded) is "no
-//     data": success 0 too, logged at debug level only; a failure that
+//     or PSI disabled, no schedstat, no hung-task counter, conntrack not
+//     loaded, no net/udp, no hwmon) is "no data": success 0 too, logged at
+//     debug level only; a failure that
 //     turns into no data is logged once as ended. Nothing here stops the
 //     agent, and a malformed file cannot make a scrape fail as a whole
 //     (repeated series are dropped, label values are made valid UTF-8).

@@ -415,3 +415,36 @@ func TestCollectorsOff(t *testing.T) {
 		t.Errorf("disabled collector reported %d metrics", n)
 	}
 }
+
+// TestAbsentSourcesAreNoData: a kernel without schedstat, without
+// conntrack loaded and without net/udp has no data for those collectors:
+// success 0, and no warning however often they run.
+func TestAbsentSourcesAreNoData(t *testing.T) {
+	cfg := fixtureConfig(t)
+	cfg.Proc = copyTree(t, cfg.Proc)
+	for _, p := range []string{"schedstat", "1/net/stat/nf_conntrack", "1/net/udp", "1/net/udp6"} {
+		if err := os.RemoveAll(filepath.Join(cfg.Proc, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.Collectors = Collectors{Schedstat: true, Conntrack: true, UDPQueues: true}
+	h := &recordHandler{}
+	reg := prometheus.NewPedanticRegistry()
+	if _, err := newCollector(cfg, slog.New(h), Options{Registerer: reg}, fixtureHooks(fakeStatfs(cfg.RootFS))); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, col := range []string{"schedstat", "conntrack", "udp_queues"} {
+			if v, ok := value(mfs, "node_scrape_collector_success", "collector", col); !ok || v != 0 {
+				t.Errorf("%s success = %v (present %v), want 0", col, v, ok)
+			}
+		}
+	}
+	if n := h.count(slog.LevelWarn); n != 0 {
+		t.Errorf("%d warnings, want none (no data)", n)
+	}
+}

@@ -3,6 +3,7 @@ package hostmetrics
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"syscall"
 	"testing"
 
@@ -18,7 +19,7 @@ import (
 func TestHostile6PSIDisabledIsNoData(t *testing.T) {
 	c := &pressureCollector{read: func(res string) (procfs.PSIStats, error) {
 		return procfs.PSIStats{}, fmt.Errorf("%w: psi_stats: unavailable for %q: %w", procfs.ErrFileRead, res,
-			&pathError{op: "read", path: "/proc/pressure/" + res, err: syscall.EOPNOTSUPP})
+			&fs.PathError{Op: "read", Path: "/proc/pressure/" + res, Err: syscall.EOPNOTSUPP})
 	}}
 	err := c.collect(&emitter{dyn: &descCache{}})
 	var nd noDataError
@@ -26,11 +27,3 @@ func TestHostile6PSIDisabledIsNoData(t *testing.T) {
 		t.Fatalf("PSI disabled: %v, want no data", err)
 	}
 }
-
-type pathError struct {
-	op, path string
-	err      error
-}
-
-func (e *pathError) Error() string { return e.op + " " + e.path + ": " + e.err.Error() }
-func (e *pathError) Unwrap() error { return e.err }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package hostmetrics
 
 import (
@@ -65,12 +67,9 @@ func readHwmonFile(path string) (string, error) {
 	}
 	defer unix.Close(fd)
 	var b [128]byte
-	n, err := unix.Read(fd, b[:])
+	n, err := readRetry(fd, b[:])
 	if err != nil {
 		return "", err
-	}
-	if n < 0 {
-		n = 0
 	}
 	return strings.Trim(string(b[:n]), "\n"), nil
 }
@@ -170,14 +169,15 @@ func (c *hwmonCollector) collect(e *emitter) error {
 			}
 			name = ch.base + "_" + suffix
 		}
-		if err := c.collectChip(e, ch.dir, name); err != nil {
+		if err := c.collectChip(e, ch.dir, name, ch.nameFile); err != nil {
 			lastErr = err
 		}
 	}
 	return lastErr
 }
 
-func (c *hwmonCollector) collectChip(e *emitter, dir, chip string) error {
+// collectChip reports one chip; nameFile is its name file, as read.
+func (c *hwmonCollector) collectChip(e *emitter, dir, chip, nameFile string) error {
 	data := make(map[string]map[string]string)
 	if err := collectHwmonDir(dir, data); err != nil {
 		return err
@@ -187,10 +187,8 @@ func (c *hwmonCollector) collectChip(e *emitter, dir, chip string) error {
 			return err
 		}
 	}
-	if raw, err := os.ReadFile(filepath.Join(dir, "name")); err == nil && len(raw) > 0 {
-		if human := hwmonClean(string(raw)); human != "" {
-			e.emit(hwmonChipNamesDesc, 1, chip, human)
-		}
+	if human := hwmonClean(nameFile); human != "" {
+		e.emit(hwmonChipNamesDesc, 1, chip, human)
 	}
 	sensors := make([]string, 0, len(data))
 	for s := range data {

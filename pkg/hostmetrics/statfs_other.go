@@ -17,7 +17,9 @@ func adjtimex() (int, timex, error) { return 0, timex{}, errNotLinux }
 type (
 	cpufreqCollector     struct{ sys string }
 	thermalZoneCollector struct{ sys string }
+	hwmonCollector       struct{ sys string }
 )
 
 func (*cpufreqCollector) collect(*emitter) error     { return errNotLinux }
 func (*thermalZoneCollector) collect(*emitter) error { return errNotLinux }
+func (*hwmonCollector) collect(*emitter) error       { return errNotLinux }
