@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -92,15 +93,10 @@ func profileRun(ctx context.Context, c *Corpus, sinkCfg ship.Config, work, cpuOu
 	runCtx, stopRun := context.WithCancel(ctx)
 	runDone := make(chan error, 1)
 	go func() { runDone <- pipe.Run(runCtx) }()
-	// On every return: stop the pipeline and wait for Run, which commits
-	// and closes the rooms (an early return must not close them under it).
-	ran := false
-	defer func() {
-		if !ran {
-			stopRun()
-			<-runDone
-		}
-	}()
+	// Stop the pipeline and wait for Run, which commits and closes the
+	// rooms: on every return (an early one must not close them under it).
+	finish := sync.OnceValue(func() error { stopRun(); return <-runDone })
+	defer finish()
 	if steady != nil {
 		wctx, stopWriter := context.WithCancel(ctx)
 		defer stopWriter()
@@ -146,9 +142,7 @@ func profileRun(ctx context.Context, c *Corpus, sinkCfg ship.Config, work, cpuOu
 	if cpuOut != "" {
 		pprof.StopCPUProfile()
 	}
-	stopRun()
-	ran = true
-	if err := <-runDone; err != nil {
+	if err := finish(); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
 	if memOut != "" {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -86,7 +86,7 @@ func (a *annotationLimits) observe(batch []event.Log, now time.Time) {
 		a.mu.RLock()
 		s, known := a.byDir[dir]
 		a.mu.RUnlock()
-		changed := !known || s.value != v || s.ok != ok || !sameMap(s.labels, l.Meta.Labels)
+		changed := !known || s.value != v || s.ok != ok || !maps.Equal(s.labels, l.Meta.Labels)
 		if !changed && now.Sub(s.seen) < annotationForget/4 {
 			continue // known, and seen recently enough
 		}
@@ -148,9 +148,4 @@ func rateLimitAnnotations(patterns []string) []string {
 		return patterns
 	}
 	return append(slices.Clip(patterns), tail.RateLimitAnnotation)
-}
-
-// sameMap says whether a and b are the same map (not only equal).
-func sameMap(a, b map[string]string) bool {
-	return len(a) == len(b) && (len(a) == 0 || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer())
 }

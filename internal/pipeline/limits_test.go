@@ -83,3 +83,30 @@ func TestAnnotationLimits(t *testing.T) {
 		t.Fatal("out not closed after in")
 	}
 }
+
+// TestAnnotationLimitsIgnoreANewMetaOfTheSameLabels: enrichment builds a
+// new Meta (and labels map) at every update of a pod (a status change);
+// the generation, which makes the tailer resolve every limit again, moves
+// only when the annotation or the labels' values changed.
+func TestAnnotationLimitsIgnoreANewMetaOfTheSameLabels(t *testing.T) {
+	a := newAnnotationLimits()
+	path := "/var/log/pods/shop_web_u1/app/0.log"
+	meta := func() *event.Meta {
+		return &event.Meta{Annotations: map[string]string{tail.RateLimitAnnotation: "lines=10"}, Labels: map[string]string{"app": "web"}}
+	}
+	now := time.Now()
+	a.observe([]event.Log{{Path: path, Meta: meta()}}, now)
+	g := a.Generation()
+	for i := range 5 {
+		a.observe([]event.Log{{Path: path, Meta: meta()}}, now.Add(time.Duration(i)*time.Second))
+	}
+	if a.Generation() != g {
+		t.Errorf("generation moved %d times for new Metas with the same values", a.Generation()-g)
+	}
+	changed := meta()
+	changed.Labels["app"] = "api"
+	a.observe([]event.Log{{Path: path, Meta: changed}}, now)
+	if a.Generation() != g+1 {
+		t.Errorf("generation %d after the labels changed, want %d", a.Generation(), g+1)
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -426,7 +425,7 @@ func (p *Processor) parse(l *event.Log, ps parser) {
 	if !p.cfg.Parser.KeepOriginal {
 		for _, k := range p.msgKeys {
 			if i := fieldIndex(fields, k); i >= 0 && !fields[i].Raw {
-				l.Body = stringBytes(fields[i].Value)
+				l.Body = unsafeBytes(fields[i].Value)
 				fields = append(fields[:i], fields[i+1:]...)
 				break
 			}
@@ -449,16 +448,6 @@ const (
 	minFieldRoom = 32
 	maxSlabBytes = 64 << 10
 )
-
-// stringBytes returns s's bytes without a copy. A record's Body is never
-// written in place (redaction copies it before masking), so it may share
-// the parsed message's immutable memory.
-func stringBytes(s string) []byte {
-	if s == "" {
-		return []byte{}
-	}
-	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
 
 func trimQuotes(s string) string {
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {

@@ -420,4 +420,13 @@ func luhn(b []byte) bool {
 }
 
 // unsafeBytes views s as bytes, for reading only.
-func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+//
+// A record's Body may be such bytes (a message lifted out of parsed fields
+// shares the parsed string): a Body is never written in place (redaction
+// copies it before masking). An empty s gives an empty, not a nil, slice.
+func unsafeBytes(s string) []byte {
+	if s == "" {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
