@@ -239,10 +239,12 @@
 // fingerprint (length and FNV-1a hash of the first bytes) match; a file on a reused inode with other first bytes is read
 // from 0. A fresh agent (no usable state) starts files found at startup at
 // start_at; files that appear later are always read from 0. With start_at
-// beginning, a fresh agent also reads the plain rotated files of the paths
-// it found that were last written since it started (less 2 s): kubelet
-// may rotate a log between the scan's listing and its open by path, which
-// then gets the new file.
+// beginning, a fresh agent also reads the rotated files of the paths it
+// found that were last written since it started (less 2 s): kubelet may
+// rotate a log between the scan's listing and its open by path, which then
+// gets the new file. A compressed one's time is when it was compressed, so
+// one compressed as the agent started is read too: older lines read once
+// more than a fresh agent owes, never a renamed file's lines lost.
 //
 // A file the checkpoint names that is not followed now (excluded by the
 // exclude globs or the Excluder since, no longer matched by include, or

@@ -218,8 +218,9 @@ func (t *Tailer) resumeRotated(now time.Time, saved []stateEntry) {
 		return
 	}
 	// A fresh agent (no state) has no entries: for each path its scan
-	// found, the plain rotated files last written since it started (less
-	// mtimeSlack) are read too. Those were renamed while it started: the
+	// found, the rotated files last written since it started (less
+	// mtimeSlack; a compressed one's time is its compression's, so it may
+	// hold older lines, read as well) are read too. Those were renamed while it started: the
 	// scan listed the path, kubelet rotated it, and the open by path got
 	// the new file, so the lines of the renamed one were never read (and
 	// no counter said so).
