@@ -75,3 +75,19 @@ func fuzzHandWritten(f *testing.F, enc string) {
 		}
 	})
 }
+
+// TestOTLPLogEncodingsAllocateNothingPerRecord backs bench/README's "with no
+// allocation": once a container's resource is cached, a log record's
+// request is written without one, in both hand-written encodings.
+func TestOTLPLogEncodingsAllocateNothingPerRecord(t *testing.T) {
+	for _, enc := range []string{encodingOTLPProto, encodingOTLPJSON} {
+		e := newOTLPEncoder(enc)
+		l := benchLog(strings.Repeat("é\"x\n", 50))
+		l.Fields = []event.Field{{Key: "msg", Value: "hi"}, {Key: "n", Value: "42", Raw: true}, {Key: "ok", Value: "true", Raw: true}}
+		l.Level, l.Lines = "warn", 3
+		buf := e.appendLog(nil, &l) // first sight of the Meta fills the cache
+		if n := testing.AllocsPerRun(100, func() { buf = e.appendLog(buf[:0], &l) }); n != 0 {
+			t.Errorf("%s: %v allocations per record", enc, n)
+		}
+	}
+}
