@@ -323,6 +323,12 @@ type placeCache struct {
 	lastTop  string
 	lastKey  []byte
 	lastSrc  uint64 // file of the last record (unkeyed log records)
+	// failing is failingBytes while failingKnown: computed once per
+	// placement, kept up by the pushes into failing lanes, and forgotten
+	// when a lane fails, is taken or is removed meanwhile (holdCheck on
+	// every record pushed into a failing lane scanned every lane).
+	failing      int
+	failingKnown bool
 }
 
 type topicParts struct {
@@ -352,7 +358,8 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	if ul := l.lanes[dest{r.topic, unresolved}]; ul != nil {
 		l.arena.own(&r)
 		ul.push(r)
-		l.holdCheck(ul)
+		pc.pushedFailing(ul, &r)
+		l.holdCheck(ul, pc)
 		return
 	}
 	tp, ok := pc.topics[r.topic]
@@ -383,6 +390,7 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 		ul.inflight = 0
 		first := ul.settle(v, tp.err, now, s.backoffMin, s.backoffMax)
 		l.failed(ul, v, tp.err, first, now)
+		pc.failingKnown = false
 		return
 	}
 	var part int
@@ -422,7 +430,8 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 	}
 	ln.push(r)
 	if ln.attempts > 0 {
-		l.holdCheck(ln)
+		pc.pushedFailing(ln, &r)
+		l.holdCheck(ln, pc)
 	}
 	// The topic resolved and its lane found: the run's next records
 	// (same topic, same key, or both unkeyed) go to the same lane, unless
@@ -495,7 +504,7 @@ func (l *loop) sweep() {
 func (l *loop) remove(ln *lane) {
 	delete(l.lanes, ln.dest)
 	l.order = slices.DeleteFunc(l.order, func(x *lane) bool { return x == ln })
-	l.holdCheck(ln) // what it held back is released
+	l.holdCheck(ln, nil) // what it held back is released
 }
 
 // dispatch starts a request for every lane that may send now, and asks
@@ -683,7 +692,7 @@ func (l *loop) settle(ctx context.Context, r result) {
 		l.markMissing(ln.topic)
 		l.reroute(ctx, ln)
 	}
-	l.holdCheck(ln)
+	l.holdCheck(ln, nil)
 }
 
 // holdCheck holds back the files of a failing lane (ln.attempts > 0) once
@@ -696,21 +705,24 @@ func (l *loop) settle(ctx context.Context, r result) {
 // it holds less than an eighth of the budget and the failing lanes
 // together less than a quarter. The files whose records were already read
 // go on arriving (a batch or two): the shares are thresholds, not caps.
-func (l *loop) holdCheck(ln *lane) {
+//
+// pc, when holdCheck follows a record's placement, keeps the failing
+// lanes' bytes from one call to the next.
+func (l *loop) holdCheck(ln *lane, pc *placeCache) {
 	if l.s.opts.Holdback == nil {
 		return
 	}
 	budget := l.s.logBudget
 	current := l.lanes[ln.dest] == ln
 	switch {
-	case ln.held != nil && (ln.attempts == 0 || !current || (ln.logBytes <= budget/8 && l.failingBytes() <= budget/4)):
+	case ln.held != nil && (ln.attempts == 0 || !current || (ln.logBytes <= budget/8 && l.failingBytes(pc) <= budget/4)):
 		l.releaseLane(ln)
 	case ln.held == nil && ln.attempts > 0 && current && ln.logBytes > budget/4:
 		l.holdLane(ln)
 		l.s.log.Warn("failing destination holds a quarter of the log budget: its files are no longer read until it takes records again; the others go on",
 			"topic", ln.topic, "partition", ln.partition, "files", len(ln.held), "held_bytes", ln.logBytes, "budget_bytes", budget)
 	case ln.held == nil && ln.attempts > 0 && current && ln.logBytes > 0:
-		if f := l.failingBytes(); f > budget/2 {
+		if f := l.failingBytes(pc); f > budget/2 {
 			lanes := 0
 			for _, o := range l.order {
 				if o.held == nil && o.attempts > 0 && o.logBytes > 0 && l.lanes[o.dest] == o {
@@ -731,14 +743,35 @@ func (l *loop) holdCheck(ln *lane) {
 
 // failingBytes is what the failing lanes hold together of log records:
 // metric records have a budget of their own and no files to hold back.
-func (l *loop) failingBytes() int {
+func (l *loop) failingBytes(pc *placeCache) int {
+	if pc != nil && pc.failingKnown && !verifyFailingMemo {
+		return pc.failing
+	}
 	n := 0
 	for _, ln := range l.order {
 		if ln.attempts > 0 {
 			n += ln.logBytes
 		}
 	}
+	if pc != nil {
+		if verifyFailingMemo && pc.failingKnown && pc.failing != n {
+			panic(fmt.Sprintf("ship: failing bytes kept up to %d, %d by a scan", pc.failing, n))
+		}
+		pc.failing, pc.failingKnown = n, true
+	}
 	return n
+}
+
+// verifyFailingMemo makes failingBytes scan every time and check the kept
+// figure against the scan (the package's tests set it).
+var verifyFailingMemo = false
+
+// pushedFailing accounts r, just pushed into the failing lane ln, in the
+// failing bytes pc knows.
+func (pc *placeCache) pushedFailing(ln *lane, r *rec) {
+	if pc.failingKnown && ln.attempts > 0 && r.isLog {
+		pc.failing += r.size()
+	}
 }
 
 // holdLane holds back the files of ln's records.
@@ -926,9 +959,11 @@ func (l *loop) moveGone(ctx context.Context, pc *placeCache, topic string, parts
 		later = ul.take()
 		l.remove(ul)
 	}
+	pc.failingKnown = false
 	for _, ln := range gone {
 		rs := ln.take()
 		l.remove(ln)
+		pc.failingKnown = false
 		s.log.Warn("partition no longer exists: its records are placed again by the topic's current partitions",
 			"topic", ln.topic, "partition", ln.partition, "partitions", len(parts), "records", len(rs))
 		for _, r := range rs {
