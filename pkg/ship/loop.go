@@ -388,7 +388,7 @@ func (l *loop) place(ctx context.Context, pc *placeCache, r rec) {
 		ul.sentAt = now // the lookup was an attempt (see onlyRefused)
 		v := verdict{act: retry, reason: failureReason(tp.err)}
 		ul.inflight = 0
-		first := ul.settle(v, tp.err, now, s.backoffMin, s.backoffMax)
+		first := ul.settle(v, tp.err, now, s.backoffMin, l.backoffMax())
 		l.failed(ul, v, tp.err, first, now)
 		pc.failingKnown = false
 		return
@@ -667,8 +667,7 @@ func (l *loop) settle(ctx context.Context, r result) {
 	}
 	wasFailing, attempts, since := ln.attempts > 0, ln.attempts, ln.failingSince
 	now := time.Now()
-	first := ln.settle(v, r.err, now, s.backoffMin, s.backoffMax)
-	l.drainCap(ln, now)
+	first := ln.settle(v, r.err, now, s.backoffMin, l.backoffMax())
 	if r.err == nil && ln.timeouts > 0 && r.took < attemptTimeout(ln.timeouts-1, s.writeTimeout)/2 {
 		ln.timeouts--
 	}
@@ -988,8 +987,7 @@ func (l *loop) resolveLane(ctx context.Context, ln *lane) {
 	now := time.Now()
 	if err != nil && !(l.templated(ln.topic) && failureReason(err) == "unknown_topic") {
 		v := verdict{act: retry, reason: failureReason(err)}
-		first := ln.settle(v, err, now, s.backoffMin, s.backoffMax)
-		l.drainCap(ln, now)
+		first := ln.settle(v, err, now, s.backoffMin, l.backoffMax())
 		l.failed(ln, v, err, first, now)
 		return
 	}
@@ -1115,6 +1113,11 @@ const (
 // ACL fixed, a topic created), rather than after their backoff.
 func (l *loop) startDrain(now time.Time) {
 	l.drainAt = now
+	l.retryWaitingNow(now)
+}
+
+// retryWaitingNow makes every lane waiting out a backoff due now.
+func (l *loop) retryWaitingNow(now time.Time) {
 	for _, ln := range l.order {
 		if ln.state == waiting {
 			ln.retryAt = now
@@ -1122,12 +1125,14 @@ func (l *loop) startDrain(now time.Time) {
 	}
 }
 
-// drainCap brings a failed lane's next attempt forward to drainRetry
-// while draining: the drain has seconds, not a backoff of minutes.
-func (l *loop) drainCap(ln *lane, now time.Time) {
-	if !l.drainAt.IsZero() && ln.state == waiting && ln.retryAt.Sub(now) > drainRetry {
-		ln.retryAt = now.Add(drainRetry)
+// backoffMax is the longest wait before a failed lane's next attempt:
+// backoff_max, and drainRetry while draining at shutdown (the drain has
+// seconds, not a backoff of minutes), for every lane that fails.
+func (l *loop) backoffMax() time.Duration {
+	if !l.drainAt.IsZero() {
+		return min(l.s.backoffMax, drainRetry)
 	}
+	return l.s.backoffMax
 }
 
 // onlyRefused says, while draining at shutdown (inputs closed, nothing in
@@ -1164,11 +1169,7 @@ func (l *loop) onlyRefused(now time.Time) bool {
 	if l.drainRefresh.IsZero() {
 		l.drainRefresh = now
 		l.s.fresh.forceRefresh()
-		for _, ln := range l.order {
-			if ln.state == waiting {
-				ln.retryAt = now
-			}
-		}
+		l.retryWaitingNow(now)
 	}
 	return false
 }
