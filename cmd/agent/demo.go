@@ -237,11 +237,11 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (bool
 				if r.Topic == "metrics" {
 					metricsRecords.Add(1)
 					if samples.wantMetric() {
-						samples.offer("metric", showDemoMetric(r.Value, o.encoding))
+						samples.offer("metric", showDemoMetric(r.Value))
 					}
 					return
 				}
-				rec, err := decodeDemoLog(r.Value, o.encoding)
+				rec, err := decodeDemoLog(r.Value)
 				if err != nil {
 					chk.Observe(r.Value)
 					return

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
@@ -23,9 +22,10 @@ type demoRecord struct {
 	show []byte
 }
 
-// decodeDemoLog reads a log record value written in encoding.
-func decodeDemoLog(v []byte, encoding string) (demoRecord, error) {
-	if encoding == "" || encoding == "json" {
+// decodeDemoLog reads a log record value in any encoding the sink writes.
+func decodeDemoLog(v []byte) (demoRecord, error) {
+	kind := kindOf(v)
+	if kind == ferryJSON {
 		var rec struct {
 			Message    string          `json:"message"`
 			File       string          `json:"file"`
@@ -44,32 +44,21 @@ func decodeDemoLog(v []byte, encoding string) (demoRecord, error) {
 		}
 		return d, nil
 	}
-	kind := otlpProto
-	if encoding == "otlp_json" {
-		kind = otlpJSON
-	}
-	_, ld, err := parseOTLPLog(v, kind)
+	r, ld, err := parseOTLPLog(v, kind)
 	if err != nil {
 		return demoRecord{}, err
 	}
-	d := demoRecord{show: v}
-	if kind == otlpProto {
-		if d.show, err = (&plog.JSONMarshaler{}).MarshalLogs(ld); err != nil {
-			return demoRecord{}, err
-		}
-	}
+	d := demoRecord{message: r.Message, show: otlpLogsText(v, kind, ld)}
 	rl := ld.ResourceLogs().At(0)
 	rl.Resource().Attributes().Range(func(k string, val pcommon.Value) bool {
 		// k8s.deployment.name, k8s.statefulset.name, ...: the owner.
-		if w, ok := strings.CutSuffix(strings.TrimPrefix(k, "k8s."), ".name"); ok && strings.HasPrefix(k, "k8s.") &&
-			w != "namespace" && w != "pod" && w != "container" && w != "node" {
-			d.owner = ownerKinds[w] + "/" + val.AsString()
+		w, _ := strings.CutSuffix(strings.TrimPrefix(k, "k8s."), ".name")
+		if kind, ok := ownerKinds[w]; ok && strings.HasPrefix(k, "k8s.") {
+			d.owner = kind + "/" + val.AsString()
 		}
 		return true
 	})
-	lr := rl.ScopeLogs().At(0).LogRecords().At(0)
-	d.message = lr.Body().AsString()
-	lr.Attributes().Range(func(k string, val pcommon.Value) bool {
+	rl.ScopeLogs().At(0).LogRecords().At(0).Attributes().Range(func(k string, val pcommon.Value) bool {
 		switch k {
 		case "log.file.path":
 			d.file = val.AsString()
@@ -93,8 +82,8 @@ var ownerKinds = map[string]string{
 
 // showDemoMetric returns a metric record as text (an OTLP protobuf
 // request as OTLP JSON).
-func showDemoMetric(v []byte, encoding string) []byte {
-	if encoding != "otlp_proto" {
+func showDemoMetric(v []byte) []byte {
+	if kindOf(v) != otlpProto {
 		return v
 	}
 	md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(v)

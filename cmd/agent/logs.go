@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"go.opentelemetry.io/collector/pdata/plog"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -509,9 +508,7 @@ func (lw *lineWriter) write(l logLine) error {
 		if kindOf(v) == otlpProto {
 			// The stored request, as OTLP JSON (protobuf is not text).
 			if _, ld, perr := parseOTLPLog(v, otlpProto); perr == nil {
-				if j, jerr := (&plog.JSONMarshaler{}).MarshalLogs(ld); jerr == nil {
-					v = j
-				}
+				v = otlpLogsText(v, otlpProto, ld)
 			}
 		}
 		_, err = fmt.Fprintf(lw.w, "%s\n", v)

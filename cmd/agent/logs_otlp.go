@@ -86,3 +86,15 @@ func parseOTLPLog(b []byte, kind otlpKind) (logRecord, plog.Logs, error) {
 	}
 	return logRecord{}, ld, errNoLogRecord
 }
+
+// otlpLogsText is a stored logs request as text: as stored, and OTLP JSON
+// for protobuf.
+func otlpLogsText(v []byte, kind otlpKind, ld plog.Logs) []byte {
+	if kind != otlpProto {
+		return v
+	}
+	if j, err := (&plog.JSONMarshaler{}).MarshalLogs(ld); err == nil {
+		return j
+	}
+	return v
+}
