@@ -489,16 +489,25 @@ func (e *otlpEncoder) snapshot(snap *event.Snapshot) {
 			e.nodeRes = resourceProto(b)
 		}
 	}
+	e.start = counterStart(snap, e.start)
+	// Every counter's sum starts then: set once per snapshot.
+	e.sum.point.SetStartTimestamp(pcommon.NewTimestampFromTime(e.start))
+}
+
+// counterStart is the start time of a snapshot's cumulative sums: the
+// node's boot time when it carries node_boot_time_seconds, else prev, else
+// the snapshot's time.
+func counterStart(snap *event.Snapshot, prev time.Time) time.Time {
 	for i := range snap.Metrics {
 		if m := &snap.Metrics[i]; m.Name == bootTimeMetric && len(m.Labels) == 0 && m.Value > 0 && !math.IsInf(m.Value, 0) {
 			sec, frac := math.Modf(m.Value)
-			e.start = time.Unix(int64(sec), int64(frac*1e9))
-			return
+			return time.Unix(int64(sec), int64(frac*1e9))
 		}
 	}
-	if e.start.IsZero() {
-		e.start = snap.Time
+	if prev.IsZero() {
+		return snap.Time
 	}
+	return prev
 }
 
 // putNode sets the resource attributes of a node's metrics.
@@ -515,8 +524,7 @@ func putNode(attrs pcommon.Map, node string) {
 func (e *otlpEncoder) appendMetric(dst []byte, m *event.Metric, t time.Time) []byte {
 	om := e.gauge
 	if m.Type == event.Counter {
-		om = e.sum
-		om.point.SetStartTimestamp(pcommon.NewTimestampFromTime(e.start))
+		om = e.sum // its start time set by snapshot
 	}
 	om.metric.SetName(m.Name)
 	om.metric.SetUnit(metricUnit(m.Name))
