@@ -29,17 +29,24 @@ import (
 // collectorBin returns the Collector's binary, or skips the test outside
 // CI.
 func collectorBin(t *testing.T) string {
+	return peerBin(t, "FERRY_OTELCOL_INTEROP", "FERRY_OTELCOL_INTEROP=$(hack/peers.sh otelcol-interop) go test ./test/interop/")
+}
+
+// peerBin returns the peer binary the environment variable env names. It
+// skips the test when env is not set, but for FERRY_CI=1 (.ci/run), where
+// a missing peer fails it; run says how to run the test with the peer.
+func peerBin(t *testing.T, env, run string) string {
 	t.Helper()
-	bin := os.Getenv("FERRY_OTELCOL_INTEROP")
+	bin := os.Getenv(env)
 	if bin == "" {
-		const how = "FERRY_OTELCOL_INTEROP is not set: run FERRY_OTELCOL_INTEROP=$(hack/peers.sh otelcol-interop) go test ./test/interop/"
+		how := env + " is not set: run " + run
 		if os.Getenv("FERRY_CI") == "1" {
 			t.Fatal(how)
 		}
 		t.Skip(how)
 	}
 	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("FERRY_OTELCOL_INTEROP: %v", err)
+		t.Fatalf("%s: %v", env, err)
 	}
 	return bin
 }

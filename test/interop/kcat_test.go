@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -24,16 +23,7 @@ import (
 
 // kcatBin returns Debian's kcat, or skips the test outside CI.
 func kcatBin(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("FERRY_KCAT")
-	if bin == "" {
-		const how = "FERRY_KCAT is not set: run FERRY_KCAT=$(hack/peers.sh kcat) go test -run Kcat ./test/interop/"
-		if os.Getenv("FERRY_CI") == "1" {
-			t.Fatal(how)
-		}
-		t.Skip(how)
-	}
-	return bin
+	return peerBin(t, "FERRY_KCAT", "FERRY_KCAT=$(hack/peers.sh kcat) go test -run Kcat ./test/interop/")
 }
 
 // message is one Kafka record as a consumer saw it.
