@@ -133,15 +133,18 @@
 // checkpointed one by its inode. The code is in rotated.go and discovery.go.
 //
 // When the set of files changes (a file followed for the first time, a
-// finished one fully acknowledged and forgotten), the checkpoint is written
-// at once (at most every 100 ms), not at the next commit_interval: an agent
+// finished one fully acknowledged and forgotten, the first bytes of a file
+// that was checkpointed while empty), the checkpoint is written at once (at
+// most every 100 ms), not at the next commit_interval: an agent
 // killed right after it found a file leaves a checkpoint that names it (so
 // that, if kubelet deletes it before the next agent runs, the loss is
-// counted), and one killed right after kubelet deleted or compressed a
+// counted), one killed right after kubelet deleted or compressed a
 // finished file does not leave it in its checkpoint (to be counted as lost
-// by mistake). Within that instant, or for a file that was empty when
-// checkpointed and was then compressed (it has no first bytes to be known
-// by), the next agent may still count a file as vanished ("if any").
+// by mistake), and one killed right after an empty file got its first
+// lines leaves an entry that still knows that file once it is compressed.
+// Within that instant, or for a file that was still empty when it was
+// rotated and compressed (it has no first bytes to be known by), the next
+// agent may still count a file as vanished ("if any").
 //
 // # Decoding
 //

@@ -149,9 +149,18 @@ func (t *Tailer) rewritten(f *follower, size int64) bool {
 			return true
 		}
 		if n > f.fpLen {
+			first := f.fpLen == 0
 			f.fp, f.fpLen = buf, n
 			t.mu.Lock()
 			f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
+			if first {
+				// The file's first bytes: until now the checkpoint knew
+				// it by its inode alone, which a rotation and compression
+				// while no agent runs leave nothing to match. Write it
+				// soon, as for a file found (tailer.go filesCommitDelay).
+				t.changes++
+				t.filesChanged.Store(true)
+			}
 			t.mu.Unlock()
 		}
 	}

@@ -567,3 +567,54 @@ func readsNewPod(t *testing.T, cfg Config) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestFirstBytesCheckpointedSoon: a file checkpointed while empty is known
+// by its inode alone. When its first bytes arrive, the checkpoint takes
+// them at once (not at the next commit_interval): an agent killed after
+// that leaves an entry that still matches the file once kubelet has
+// rotated and compressed it while no agent ran. Before, the entry stayed
+// without fingerprint for up to commit_interval, and the next agent
+// counted the file as vanished though all of it was on disk (test/model,
+// seed 37).
+func TestFirstBytesCheckpointedSoon(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	cfg.CommitInterval = time.Hour
+	appendFile(t, path, "")
+	r := startRunner(t, cfg, Options{})
+	entry := func() (stateEntry, bool) {
+		m, ok, _, err := loadState(state)
+		if err != nil || !ok || len(m) != 1 {
+			return stateEntry{}, false
+		}
+		for _, e := range m {
+			return e, true
+		}
+		return stateEntry{}, false
+	}
+	waitFor(t, 5*time.Second, "a checkpoint naming the empty file", func() bool {
+		_, ok := entry()
+		return ok
+	})
+	if e, _ := entry(); e.FingerprintLen != 0 {
+		t.Fatalf("first checkpoint %+v, want one entry without fingerprint", e)
+	}
+	appendFile(t, path, lines(0, 20))
+	waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, 19) })
+	waitFor(t, 5*time.Second, "a checkpoint with the file's first bytes, long before commit_interval", func() bool {
+		e, ok := entry()
+		return ok && e.FingerprintLen > 0
+	})
+	r.stop() // no Close: the checkpoint is what a SIGKILL leaves
+	// While no agent runs, kubelet rotates the file and compresses it.
+	mustRename(t, path, path+".20261126-035509")
+	mustGzip(t, path+".20261126-035509")
+	appendFile(t, path, lines(20, 30))
+	r2 := startRunner(t, cfg, Options{})
+	defer r2.stop()
+	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r2, 29) })
+	if got := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
+		t.Errorf("lost files = %v, want 0: the checkpointed file is on disk, compressed", got)
+	}
+}
