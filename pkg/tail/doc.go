@@ -346,7 +346,11 @@
 // reading, closes out, and returns nil; a blocked send gives up when the
 // context ends. Ack may be called from any goroutine at any time. Close,
 // called once Run returned and the sink acknowledged what it delivered,
-// writes the final checkpoint; it is idempotent. The tailer is Linux-only
+// writes the final checkpoint; it is idempotent. A file that was deleted
+// (or compressed away) after it was read to its end, which the tailer had
+// not looked at again before the stop, is left out of that checkpoint once
+// its lines are acknowledged: the next agent could not find it and would
+// count a loss that did not happen (tailer.go deletedAndRead). The tailer is Linux-only
 // (device and inode numbers come from syscall.Stat_t).
 //
 // # Where things are

@@ -413,19 +413,38 @@ func (t *Tailer) finalSend() {
 }
 
 // closeAll closes every open file when Run ends. Their trackers stay: the
-// files still exist and Close checkpoints them.
+// files still exist and Close checkpoints them. A file deleted (or, plain,
+// compressed away) that was read to its end is finished instead: the next
+// agent could not find it, and would count as lost a file that lost
+// nothing; its entry is left out once its lines are acknowledged.
 func (t *Tailer) closeAll() {
 	for _, f := range t.order {
+		finished := f.st != stClosed && f.tr != nil && deletedAndRead(f)
 		if f.fire(evStop, time.Now()) {
 			if f.f != nil {
 				_ = f.f.Close()
 			}
 			t.m.openFiles.Dec()
 		}
+		if finished {
+			t.closeTracker(f.tr, false)
+		}
 	}
 	t.order = nil
 	clear(t.files)
 	clear(t.byPath)
+}
+
+// deletedAndRead says whether f's file is unlinked and was read to its
+// end: every byte in a complete line, no partial line waiting for its next
+// fragment. An inflated copy of a compressed file is unlinked by design
+// and does not count.
+func deletedAndRead(f *follower) bool {
+	if f.f == nil || f.inflated || f.dec.pend[0].active || f.dec.pend[1].active {
+		return false
+	}
+	_, nlink, size, err := fstatKey(f.f)
+	return err == nil && nlink == 0 && size == f.consumed
 }
 
 // heldBack says whether the sink holds f's file back (Options.Holdback).
