@@ -142,9 +142,12 @@
 // finished file does not leave it in its checkpoint (to be counted as lost
 // by mistake), and one killed right after an empty file got its first
 // lines leaves an entry that still knows that file once it is compressed.
-// Within that instant, or for a file that was still empty when it was
-// rotated and compressed (it has no first bytes to be known by), the next
-// agent may still count a file as vanished ("if any").
+// Within that instant, the next agent may still count a file as vanished
+// ("if any"). An entry written while its file was empty and not found
+// (rotated and compressed since: it has no first bytes to be known by) is
+// counted only if no other file of its path in the checkpoint is still
+// there: if one is, the empty file was not deleted (kubelet deletes the
+// oldest first) and is read with the files after it.
 //
 // # Decoding
 //

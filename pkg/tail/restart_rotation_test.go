@@ -663,3 +663,52 @@ func TestDeletedAndReadNotCheckpointed(t *testing.T) {
 	}
 }
 
+// TestEmptyEntryCompressedBesideFound: the checkpoint names a rotated file
+// read halfway and the new 0.log, still empty. While no agent runs, 0.log
+// is rotated still empty and both rotated files are compressed. The empty
+// entry has no first bytes to be found by, but a file of the path older
+// than it is still there, so it was not deleted (kubelet deletes the
+// oldest first): no loss is counted, and the rest of the half-read file
+// and the new 0.log are read (test/model, seed 1127).
+func TestEmptyEntryCompressedBesideFound(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	rot1, rot2 := path+".20261126-035500", path+".20261126-035510"
+	appendFile(t, rot1, lines(0, 20))
+	appendFile(t, path, "")
+	entry := func(p string, off int64) stateEntry {
+		t.Helper()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := keyOf(fi)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := min(len(data), fpSize)
+		return stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: n, Fingerprint: fpHash(data[:n]), Path: path, Offset: off, AckedTo: off}
+	}
+	if err := writeState(state, []stateEntry{entry(rot1, int64(len(lines(0, 10)))), entry(path, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(filepath.Join(state, stateName), before, before); err != nil {
+		t.Fatal(err)
+	}
+	mustRename(t, path, rot2)
+	mustGzip(t, rot1)
+	mustGzip(t, rot2)
+	appendFile(t, path, lines(20, 30))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r, 29) })
+	r.stop()
+	if diff := cmp.Diff(upto(10, 30), seqs(r.snapshot())); diff != "" {
+		t.Errorf("lines after the restart (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
+		t.Errorf("lost files = %v, want 0: the empty file was compressed, not deleted", got)
+	}
+}

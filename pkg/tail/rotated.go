@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -326,20 +327,22 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			break
 		}
 	}
-	anchored := false // an anchor (a done file) of the path is still there
-	for i, e := range es {
-		anchored = anchored || (matched[i] && e.Done)
-	}
+	// Another file of the path in the checkpoint is still there: an anchor
+	// (a done file) or one being read.
+	found := slices.Contains(matched, true)
 	for i, e := range es {
 		switch {
 		case matched[i], e.Done:
 			continue // found, or finished before the stop: nothing lost
-		case anchored && e.FingerprintLen == 0 && e.Offset == 0:
-			// Empty when checkpointed, and newer than an anchor that is
-			// still there: not deleted (kubelet deletes the oldest
-			// first) but rotated and compressed after it was written,
-			// so it has no first bytes to be known by; it is among the
-			// files after the anchor, read from 0.
+		case found && e.FingerprintLen == 0 && e.Offset == 0:
+			// Empty when checkpointed, and not found: rotated and
+			// compressed since, so it has no first bytes to be known
+			// by. If it was the current file then, every other file of
+			// the path in the checkpoint is older, and one of them is
+			// still there: it was not deleted (kubelet deletes the
+			// oldest first) and is among the files after the one found,
+			// read from 0. If it was a rotated file, it was empty for
+			// good. Either way nothing is lost.
 			continue
 		}
 		t.m.lostFiles.WithLabelValues(lostVanished).Inc()
