@@ -712,3 +712,63 @@ func TestEmptyEntryCompressedBesideFound(t *testing.T) {
 		t.Errorf("lost files = %v, want 0: the empty file was compressed, not deleted", got)
 	}
 }
+
+// TestCompressedReadToItsEnd: a rotated file the checkpoint has at its end,
+// compressed while no agent ran, is not inflated again: the gzip trailer's
+// size says there is nothing after the offset, so it becomes the path's
+// anchor at once. Before, it waited for its turn to be inflated, and
+// kubelet deleting it meanwhile was counted as a loss though nothing was
+// unread (test/model, seed 5359). A file with something left is still
+// opened, from its offset.
+func TestCompressedReadToItsEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		offset int // lines read before the stop
+		opened bool
+	}{
+		{"at its end", 10, false},
+		{"halfway", 5, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tl.closeAll()
+			tl.loadState(time.Now())
+			path := mkContainer(t, dir, "ns_pod_uid")
+			rot := path + ".20261126-035500"
+			body := lines(0, 10)
+			appendFile(t, rot, body)
+			fi, err := os.Stat(rot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, _ := keyOf(fi)
+			off := int64(len(lines(0, tc.offset)))
+			n := min(len(body), fpSize)
+			e := stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: n, Fingerprint: fpHash([]byte(body[:n])),
+				Path: path, Offset: off, AckedTo: off}
+			appendFile(t, path, lines(10, 20)) // before the gzip frees the inode
+			mustGzip(t, rot)
+			tl.resumePath(path, []stateEntry{e}, time.Now())
+			opened := false
+			for _, f := range tl.order {
+				if f.path == rot+".gz" {
+					opened = true
+					if f.off != off {
+						t.Errorf("opened at %d, want %d", f.off, off)
+					}
+				}
+			}
+			if opened != tc.opened {
+				t.Errorf("compressed file opened: %v, want %v", opened, tc.opened)
+			}
+			a, ok := tl.anchors[path]
+			if !tc.opened && (!ok || !a.Done || a.Offset != off || a.Fingerprint != e.Fingerprint) {
+				t.Errorf("anchor %+v (%v), want the compressed file at its end", a, ok)
+			}
+		})
+	}
+}

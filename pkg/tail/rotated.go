@@ -3,6 +3,7 @@ package tail
 import (
 	"bufio"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -148,6 +149,30 @@ func siblingStart(s sibling, buf []byte) (fileKey, int, error) {
 		return fileKey{}, n, fmt.Errorf("gunzip %s: %w", s.path, err)
 	}
 	return fileKey{}, n, nil
+}
+
+// gzipEndsAt says whether the gzip file path decompresses to exactly off
+// bytes, by its trailer's size field (RFC 1952 ISIZE: the size modulo
+// 2^32, of the last member; kubelet writes one). It answers false when it
+// cannot tell.
+func gzipEndsAt(path string, off int64) bool {
+	if off >= 1<<32 {
+		return false
+	}
+	fh, err := openRegular(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil || fi.Size() < 18 { // the smallest gzip file
+		return false
+	}
+	var b [4]byte
+	if _, err := fh.ReadAt(b[:], fi.Size()-4); err != nil {
+		return false
+	}
+	return binary.LittleEndian.Uint32(b[:]) == uint32(off)
 }
 
 // inflate decompresses the gzip file path into an unlinked temporary file
@@ -426,6 +451,18 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 	fpLen := 0
 	if s.gz {
 		_, fpLen, err = siblingStart(s, fp[:])
+		if err == nil && e != nil && off > 0 && gzipEndsAt(s.path, off) {
+			// Read to its end before the stop: nothing to inflate. It
+			// is the path's anchor now (the files after it are newer),
+			// and kubelet may delete it at any time without a loss.
+			d := *e
+			d.Offset, d.AckedTo, d.Done = off, off, true
+			t.mu.Lock()
+			t.anchors[path] = d
+			t.changes++
+			t.mu.Unlock()
+			return nil
+		}
 	}
 	if err != nil {
 		if e != nil && errors.Is(err, fs.ErrNotExist) {
