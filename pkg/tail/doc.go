@@ -353,9 +353,10 @@
 // called once Run returned and the sink acknowledged what it delivered,
 // writes the final checkpoint; it is idempotent. A file that was deleted
 // (or compressed away) after it was read to its end, which the tailer had
-// not looked at again before the stop, is left out of that checkpoint once
-// its lines are acknowledged: the next agent could not find it and would
-// count a loss that did not happen (tailer.go deletedAndRead). The tailer is Linux-only
+// not looked at again before the stop, is in that checkpoint as its path's
+// anchor, not as a file to go on with: the next agent could not find it
+// and would count a loss that did not happen, or would read its .gz again
+// (tailer.go deletedAndRead). The tailer is Linux-only
 // (device and inode numbers come from syscall.Stat_t).
 //
 // # Where things are

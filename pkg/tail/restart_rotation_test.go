@@ -620,46 +620,56 @@ func TestFirstBytesCheckpointedSoon(t *testing.T) {
 }
 
 // TestDeletedAndReadNotCheckpointed: a rotated file read to its end that
-// kubelet deleted (or compressed away) while the tailer ran, right before
-// a graceful stop it did not look at the file again: the final checkpoint
-// does not name it, so the next tailer does not count a file as vanished
-// that lost nothing (test/model, seed 1274). Polling is off after the
+// kubelet deleted or compressed while the tailer ran, right before a
+// graceful stop it did not look at the file again: the final checkpoint
+// has it as its path's anchor (done), not as a file to go on with, so the
+// next tailer neither counts a file as vanished that lost nothing (test/model,
+// seed 1274) nor reads the compressed copy again. Polling is off after the
 // first scan, so the tailer cannot have noticed the rotation.
 func TestDeletedAndReadNotCheckpointed(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	cfg := testConfig(dir, state)
-	appendFile(t, path, lines(0, 10))
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ino := fi.Sys().(*syscall.Stat_t).Ino
-	r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) {
-		tl.pollOnly = true
-		tl.cfg.PollInterval, tl.cfg.RescanInterval = time.Hour, time.Hour
-	})
-	waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, 9) })
-	rotated := path + ".20261126-035509"
-	mustRename(t, path, rotated)
-	appendFile(t, path, lines(10, 20))
-	if err := os.Remove(rotated); err != nil {
-		t.Fatal(err)
-	}
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range readState(t, state).Files {
-		if e.Ino == ino && !e.Done {
-			t.Errorf("the final checkpoint names the deleted file: %+v", e)
-		}
-	}
-	r2 := startRunner(t, cfg, Options{})
-	defer r2.stop()
-	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r2, 19) })
-	if got := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
-		t.Errorf("lost files = %v, want 0: the deleted file was read to its end", got)
+	for _, compress := range []bool{false, true} {
+		t.Run(map[bool]string{false: "deleted", true: "compressed"}[compress], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			cfg := testConfig(dir, state)
+			appendFile(t, path, lines(0, 10))
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ino := fi.Sys().(*syscall.Stat_t).Ino
+			r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) {
+				tl.pollOnly = true
+				tl.cfg.PollInterval, tl.cfg.RescanInterval = time.Hour, time.Hour
+			})
+			waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, 9) })
+			rotated := path + ".20261126-035509"
+			mustRename(t, path, rotated)
+			appendFile(t, path, lines(10, 20))
+			if compress {
+				mustGzip(t, rotated)
+			} else if err := os.Remove(rotated); err != nil {
+				t.Fatal(err)
+			}
+			r.stop()
+			if err := r.tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range readState(t, state).Files {
+				if e.Ino == ino && !e.Done {
+					t.Errorf("the final checkpoint has the deleted file to go on with: %+v", e)
+				}
+			}
+			r2 := startRunner(t, cfg, Options{})
+			defer r2.stop()
+			waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r2, 19) })
+			if diff := cmp.Diff(upto(10, 20), seqs(r2.snapshot())); diff != "" {
+				t.Errorf("lines after the restart (-want +got):\n%s", diff)
+			}
+			if got := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
+				t.Errorf("lost files = %v, want 0: the file was read to its end", got)
+			}
+		})
 	}
 }
 

@@ -414,12 +414,17 @@ func (t *Tailer) finalSend() {
 
 // closeAll closes every open file when Run ends. Their trackers stay: the
 // files still exist and Close checkpoints them. A file deleted (or, plain,
-// compressed away) that was read to its end is finished instead: the next
-// agent could not find it, and would count as lost a file that lost
-// nothing; its entry is left out once its lines are acknowledged.
+// compressed away) that was read to its end is finished instead, as if it
+// had been closed at its end: it becomes its path's anchor (found again in
+// its .gz, the files after it are read and it is not), and its own entry
+// is left out once its lines are acknowledged. Otherwise the next agent
+// would find it nowhere and count as lost a file that lost nothing.
 func (t *Tailer) closeAll() {
 	for _, f := range t.order {
 		finished := f.st != stClosed && f.tr != nil && deletedAndRead(f)
+		if finished {
+			t.anchor(f) // anchors.go
+		}
 		if f.fire(evStop, time.Now()) {
 			if f.f != nil {
 				_ = f.f.Close()
