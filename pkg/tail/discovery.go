@@ -174,6 +174,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var ref os.FileInfo
 	var refKey fileKey
 	var refFP []byte
+	var older *rotated
 	if p := t.byPath[path]; p != nil && p.st != stClosed {
 		f.pred = p
 		if p.succAt.IsZero() {
@@ -182,6 +183,9 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		}
 		if fi, err := p.f.Stat(); err == nil {
 			ref, refKey, refFP = fi, p.key, p.fp[:p.fpLen]
+		}
+		if r, ok := t.lastRotated[path]; ok {
+			older = &r
 		}
 	} else if r, ok := t.lastRotated[path]; ok {
 		ref, refKey, refFP = r.fi, r.key, r.fp[:r.fpLen]
@@ -192,7 +196,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	case ref != nil && !initial:
 		// Files rotated after the one we knew and before this one (while
 		// notifications were not being taken) are read whole first.
-		before = t.rotatedAfter(path, ref, refKey, refFP, now)
+		before = t.rotatedAfter(path, ref, refKey, refFP, older, now)
 	case !initial && !t.seenPaths[path]:
 		// A path found for the first time while running: kubelet may
 		// have rotated it (even more than once) before it was seen.
@@ -243,23 +247,21 @@ func lineStartBefore(f *os.File, size int64) (off int64, midLine bool) {
 // rotatedAfter opens the rotated siblings of path that kubelet rotated
 // after the file ref (identified by refKey, or by refFP once compressed),
 // oldest first, to be read from 0 and closed; compressed ones are inflated
-// (rotated.go). The order is kubelet's (by name). If ref is not among the
-// siblings, it falls back to the plain siblings last written after ref.
-func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, now time.Time) []*follower {
+// (rotated.go). The order is kubelet's (by name). A ref without first bytes
+// (empty when last seen) cannot be found once compressed: then older, the
+// rotated file closed before it (nil if none), places the files after it.
+// If neither is among the siblings, it falls back to the plain siblings
+// last written after ref.
+func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, older *rotated, now time.Time) []*follower {
 	sibs := listSiblings(path)
-	idx := -1
-	for j := len(sibs) - 1; j >= 0 && idx < 0; j-- { // ref is usually the newest
-		if fi, err := os.Stat(sibs[j].path); err == nil && !sibs[j].gz {
-			if k, _ := keyOf(fi); k == refKey {
-				idx = j
-			}
-		}
-	}
-	var buf [fpSize]byte
-	for j := len(sibs) - 1; j >= 0 && idx < 0 && len(refFP) > 0; j-- {
-		if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && sibs[j].gz && n >= len(refFP) && bytes.Equal(buf[:len(refFP)], refFP) {
-			idx = j
-		}
+	idx := siblingIndex(sibs, refKey, refFP)
+	if idx < 0 && len(refFP) == 0 && older != nil && older.fpLen > 0 {
+		// ref was compressed empty, or deleted; older is older than
+		// ref, so if it is still there ref was not deleted (kubelet
+		// deletes the oldest first) and what follows older is newer
+		// (ref's empty copy among them). Without this, every sibling
+		// was taken for newer than ref, older included: read twice.
+		idx = siblingIndex(sibs, older.key, older.fp[:older.fpLen])
 	}
 	if _, nlink := keyOf(ref); idx < 0 && (len(refFP) > 0 || nlink == 0) {
 		// ref is neither plain nor compressed beside its path (or its
@@ -275,6 +277,26 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		return t.rotatedAfterByTime(path, ref, refKey, now)
 	}
 	return t.openSiblings(path, sibs[idx+1:], now)
+}
+
+// siblingIndex is the index in sibs of the file known by key (plain) or
+// by its first bytes fp (compressed), -1 if it is not there. It looks from
+// the newest: a reference is usually the newest.
+func siblingIndex(sibs []sibling, key fileKey, fp []byte) int {
+	for j := len(sibs) - 1; j >= 0; j-- {
+		if fi, err := os.Stat(sibs[j].path); err == nil && !sibs[j].gz {
+			if k, _ := keyOf(fi); k == key {
+				return j
+			}
+		}
+	}
+	var buf [fpSize]byte
+	for j := len(sibs) - 1; j >= 0 && len(fp) > 0; j-- {
+		if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && sibs[j].gz && n >= len(fp) && bytes.Equal(buf[:len(fp)], fp) {
+			return j
+		}
+	}
+	return -1
 }
 
 // mtimeSlack is how much earlier than the time it was written a file's

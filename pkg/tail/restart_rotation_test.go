@@ -174,7 +174,7 @@ func TestRotatedAfterCompressed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, f := range tl.rotatedAfter(path, ref, fileKey{}, []byte(lines(5, 10)), time.Now()) {
+	for _, f := range tl.rotatedAfter(path, ref, fileKey{}, []byte(lines(5, 10)), nil, time.Now()) {
 		got = append(got, filepath.Base(f.path))
 		if f.dec.path != path || f.st != stDraining || f.off != 0 {
 			t.Errorf("%s: path %s state %v offset %d", f.path, f.dec.path, f.st, f.off)
@@ -548,7 +548,7 @@ func TestRotatedAfterDeletedRef(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, f := range tl.rotatedAfter(path, ref, refKey, []byte(lines(0, 5)), time.Now()) {
+	for _, f := range tl.rotatedAfter(path, ref, refKey, []byte(lines(0, 5)), nil, time.Now()) {
 		got = append(got, filepath.Base(f.path))
 	}
 	if diff := cmp.Diff([]string{"0.log.20261126-035506.gz", "0.log.20261126-035507"}, got); diff != "" {
@@ -780,5 +780,56 @@ func TestCompressedReadToItsEnd(t *testing.T) {
 				t.Errorf("anchor %+v (%v), want the compressed file at its end", a, ok)
 			}
 		})
+	}
+}
+
+// TestRotatedAfterEmptyRef: while running, the file the tailer followed
+// at the path was rotated while still empty and compressed (it has no first
+// bytes to be found by, and its descriptor says it has no name left), and
+// a newer file was rotated after it before the tailer looked. The rotated
+// file closed before the empty one, found compressed by its first bytes,
+// places the files after it: only those are read, not that older file
+// again (test/model seed 5359: it was read twice, or, deleted before its
+// second turn, counted as lost).
+func TestRotatedAfterEmptyRef(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.closeAll()
+	b, c, d := path+".20261126-035508", path+".20261126-035509", path+".20261126-035510"
+	appendFile(t, b, lines(0, 5)) // read and closed before
+	fi, err := os.Stat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := rotated{fi: fi, off: int64(len(lines(0, 5)))}
+	older.key, _ = keyOf(fi)
+	older.fpLen = copy(older.fp[:], lines(0, 5))
+	mustGzip(t, b)
+	appendFile(t, c, "") // the followed file, rotated while empty
+	fh, err := os.Open(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	ref, err := fh.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refKey, _ := keyOf(ref)
+	mustGzip(t, c)
+	if ref, err = fh.Stat(); err != nil { // no name left
+		t.Fatal(err)
+	}
+	appendFile(t, d, lines(5, 10)) // rotated before the tailer looked
+	var got []string
+	for _, f := range tl.rotatedAfter(path, ref, refKey, nil, &older, time.Now()) {
+		got = append(got, filepath.Base(f.path))
+	}
+	if diff := cmp.Diff([]string{"0.log.20261126-035509.gz", "0.log.20261126-035510"}, got); diff != "" {
+		t.Errorf("files read (-want +got):\n%s", diff)
 	}
 }
