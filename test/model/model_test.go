@@ -31,7 +31,7 @@ var (
 	flagBase     = flag.Uint64("base", 0, "first seed of -seeds (0: taken from the clock, printed)")
 	flagDuration = flag.Duration("duration", 0, "start no new sequence after this much time (0: no limit)")
 	flagOps      = flag.Int("ops", 40, "operations per sequence")
-	flagFaults   = flag.Bool("faults", false, "also have the broker refuse Produce for a while at random moments (off in CI: sequences then fail, not analysed yet)")
+	flagFaults   = flag.Bool("faults", true, "also have the broker refuse Produce for a while at random moments (-faults=false: without)")
 	flagMore     = flag.Bool("more", false, "also undo rotations (kubelet renames 0.log.<ts> back to 0.log when the runtime cannot reopen the log) and copytruncate (0.log copied to 0.log.<ts>, then truncated), drawn from a second random stream so the other draws stay the same")
 	flagWait     = flag.Duration("wait", 2*time.Minute, "how long each wait for lines to arrive lasts at most")
 )
