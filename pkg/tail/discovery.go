@@ -83,7 +83,7 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 	}
 	t.pruneAnchors()
 	for _, p := range t.cfg.Include {
-		ms, err := glob(p, t.progress)
+		ms, err := glob(p, t.progress, t.dirs)
 		if err != nil {
 			continue
 		}

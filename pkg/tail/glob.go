@@ -9,8 +9,9 @@ import (
 // glob is filepath.Glob, calling beat before each directory it reads: the
 // include globs of a node read thousands of pod directories, which on a
 // slow disk takes long enough for the liveness heartbeat (health.go) to go
-// stale if only the files found beat it.
-func glob(pattern string, beat func()) ([]string, error) {
+// stale if only the files found beat it. With a cache (nil: none), the
+// listings it holds are used instead of reading the directories.
+func glob(pattern string, beat func(), c *dirCache) ([]string, error) {
 	if _, err := filepath.Match(pattern, ""); err != nil {
 		return nil, err
 	}
@@ -28,18 +29,18 @@ func glob(pattern string, beat func()) ([]string, error) {
 		dir = dir[:len(dir)-1] // the trailing separator
 	}
 	if !hasMeta(dir) {
-		return globDir(dir, file, nil, beat)
+		return globDir(dir, file, nil, beat, c)
 	}
 	if dir == pattern {
 		return nil, filepath.ErrBadPattern
 	}
-	dirs, err := glob(dir, beat)
+	dirs, err := glob(dir, beat, c)
 	if err != nil {
 		return nil, err
 	}
 	var m []string
 	for _, d := range dirs {
-		if m, err = globDir(d, file, m, beat); err != nil {
+		if m, err = globDir(d, file, m, beat, c); err != nil {
 			return nil, err
 		}
 	}
@@ -47,15 +48,22 @@ func glob(pattern string, beat func()) ([]string, error) {
 }
 
 // globDir appends to m the names in dir that match pattern, in order.
-func globDir(dir, pattern string, m []string, beat func()) ([]string, error) {
-	beat()
-	d, err := os.Open(dir)
-	if err != nil {
-		return m, nil // not there, or not a directory: no match, as filepath.Glob
+func globDir(dir, pattern string, m []string, beat func(), c *dirCache) ([]string, error) {
+	names, ok := c.get(dir)
+	if !ok {
+		beat()
+		cacheable := c.watched(dir) // before the read: nothing created after it is missed
+		d, err := os.Open(dir)
+		if err != nil {
+			return m, nil // not there, or not a directory: no match, as filepath.Glob
+		}
+		names, _ = d.Readdirnames(-1)
+		d.Close()
+		slices.Sort(names)
+		if cacheable {
+			c.put(dir, names)
+		}
 	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
-	slices.Sort(names)
 	for _, n := range names {
 		ok, err := filepath.Match(pattern, n)
 		if err != nil {
@@ -66,4 +74,80 @@ func globDir(dir, pattern string, m []string, beat func()) ([]string, error) {
 		}
 	}
 	return m, nil
+}
+
+// dirCache keeps, between rescans, the listings of the directories the
+// include globs read, for the directories that were watched when they were
+// read: a watched directory reports every entry created, moved or deleted
+// in it (handleEvent drops its listing then), so reading it again finds
+// nothing new. On a node with thousands of pods that reading was nearly all
+// of an idle agent's CPU (bench/README.md, "Idle on many files"). Events
+// lost (the kernel's queue overflowed) drop every listing, and every
+// fullEvery-th rescan reads every directory anyway, in case a file system
+// does not report what it should.
+type dirCache struct {
+	names    map[string][]string
+	watching func(dir string) bool
+	rescans  int
+	// same holds one copy of each listing of a single name: thousands of
+	// container directories hold "0.log" and little else, and pod
+	// directories one container each.
+	same map[string][]string
+}
+
+// fullEvery is how many rescans use the cached listings before one reads
+// every directory again.
+const fullEvery = 12
+
+func newDirCache(watching func(string) bool) *dirCache {
+	return &dirCache{names: make(map[string][]string), watching: watching, same: make(map[string][]string)}
+}
+
+func (c *dirCache) get(dir string) ([]string, bool) {
+	if c == nil {
+		return nil, false
+	}
+	n, ok := c.names[dir]
+	return n, ok
+}
+
+func (c *dirCache) watched(dir string) bool { return c != nil && c.watching(dir) }
+
+func (c *dirCache) put(dir string, names []string) {
+	if len(names) == 1 {
+		if s, ok := c.same[names[0]]; ok {
+			names = s
+		} else if len(c.same) < 1024 {
+			c.same[names[0]] = names
+		}
+	}
+	c.names[dir] = names
+}
+
+// changed drops the listings that an event about path makes stale: its
+// directory's, and its own if it is a directory.
+func (c *dirCache) changed(path string) {
+	if c == nil {
+		return
+	}
+	delete(c.names, filepath.Dir(path))
+	delete(c.names, path)
+}
+
+// clear drops every listing.
+func (c *dirCache) clear() {
+	if c != nil {
+		clear(c.names)
+	}
+}
+
+// rescan is called before each rescan; every fullEvery-th reads every
+// directory again.
+func (c *dirCache) rescan() {
+	if c == nil {
+		return
+	}
+	if c.rescans++; c.rescans%fullEvery == 0 {
+		clear(c.names)
+	}
 }

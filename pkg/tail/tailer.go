@@ -112,6 +112,7 @@ type Tailer struct {
 	ready     [][]event.Log // closed batches, oldest first, to be sent before batch
 	batchMem  int64         // accounted bytes in batch
 	watcher   *notifier
+	dirs      *dirCache // listings of watched directories between rescans (glob.go); nil without notifications
 	skips     *skips
 	warned    map[string]bool
 	nextRead  time.Time // when the next read turn is due
@@ -225,6 +226,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		t.log.Warn("file notifications unavailable; relying on polling", "err", err)
 	} else {
 		t.watcher = w
+		t.dirs = newDirCache(w.Watching)
 		defer w.Close()
 	}
 	defer t.closeAll()
@@ -262,6 +264,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		}
 		now := time.Now()
 		overflow := t.watcher.Drain(16, t.fileWritten, func(ev notifyEvent) {
+			t.dirs.changed(ev.Name)
 			if t.handleEvent(ev, now) && rescanAt.IsZero() {
 				rescanAt = now.Add(50 * time.Millisecond)
 			}
@@ -269,6 +272,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		if overflow {
 			// Events were lost: look at everything now.
 			t.log.Debug("file notification queue overflowed; polling and rescanning")
+			t.dirs.clear()
 			nextPoll, rescanAt = now, now
 		}
 	}
@@ -276,6 +280,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		t.heartbeat()
 		now = time.Now()
 		if (!rescanAt.IsZero() && !now.Before(rescanAt)) || !now.Before(nextRescan) {
+			t.dirs.rescan()
 			t.rescan(now, false)
 			t.refreshKept()
 			t.watch()
@@ -709,7 +714,7 @@ func (t *Tailer) watch() {
 				want[d] = true
 				break
 			}
-			ms, _ := glob(d, t.progress)
+			ms, _ := glob(d, t.progress, t.dirs)
 			for _, m := range ms {
 				want[m] = true
 			}
