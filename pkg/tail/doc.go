@@ -147,9 +147,14 @@
 // Within that instant, the next agent may still count a file as vanished
 // ("if any"). An entry written while its file was empty and not found
 // (rotated and compressed since: it has no first bytes to be known by) is
-// counted only if no other file of its path in the checkpoint is still
-// there: if one is, the empty file was not deleted (kubelet deletes the
-// oldest first) and is read with the files after it.
+// not counted when it is known to be newer than a file of its path in the
+// checkpoint that is still there: an anchor, or, when it was the current
+// file (no entry is the file at the path now, and no compressed file that
+// no entry names lies before the newest file found), any of them. It was
+// then not deleted (kubelet deletes the oldest first) and is read with the
+// files after that one. A file rotated while empty is not empty for good
+// (the runtime may still write to it for a moment): one older than the
+// file found is counted, its lines never having been read.
 //
 // # Decoding
 //

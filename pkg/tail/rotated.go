@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -277,6 +276,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	cur := t.byPath[path]
 	matched := make([]bool, len(es))
 	anyMatched := false
+	curMatched := false // an entry is the file at the path now
 	sibs := listSiblings(path)
 	// A file rotated after the checkpoint was written means the file the
 	// checkpoint had at the path is no longer current. That tells apart an
@@ -296,7 +296,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			// The current file resumed by the scan, or not opened yet
 			// (excluded for now): a later scan resumes it.
 			if cur == nil || (cur.key == key && e.fpMatches(cur.fp[:cur.fpLen])) {
-				matched[i], anyMatched = true, true
+				matched[i], anyMatched, curMatched = true, true, true
 			}
 		}
 	}
@@ -352,22 +352,17 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			break
 		}
 	}
-	// Another file of the path in the checkpoint is still there: an anchor
-	// (a done file) or one being read.
-	found := slices.Contains(matched, true)
+	newer := emptyIsNewer(es, matched, curMatched, sibs, entryOf)
 	for i, e := range es {
 		switch {
 		case matched[i], e.Done:
 			continue // found, or finished before the stop: nothing lost
-		case found && e.FingerprintLen == 0 && e.Offset == 0:
+		case newer && e.FingerprintLen == 0 && e.Offset == 0:
 			// Empty when checkpointed, and not found: rotated and
 			// compressed since, so it has no first bytes to be known
-			// by. If it was the current file then, every other file of
-			// the path in the checkpoint is older, and one of them is
-			// still there: it was not deleted (kubelet deletes the
-			// oldest first) and is among the files after the one found,
-			// read from 0. If it was a rotated file, it was empty for
-			// good. Either way nothing is lost.
+			// by; it is newer than a file found, so it was not deleted
+			// (kubelet deletes the oldest first) and is among the files
+			// after that one, read from 0.
 			continue
 		}
 		t.m.lostFiles.WithLabelValues(lostVanished).Inc()
@@ -420,6 +415,49 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	if cur != nil && cur.pred == nil && prev != nil {
 		cur.pred = prev
 	}
+}
+
+// emptyIsNewer says whether an entry written while its file was empty,
+// not found, is newer than a file of the checkpoint that was found, so
+// that its file (rotated and compressed since) is among the siblings read
+// from 0 after that one. That holds when an anchor (a done file) was found:
+// the anchor is older than every file not finished. Without one, it holds
+// when the empty file was the current one: no entry is the file at the
+// path now, and every compressed sibling no entry matched (the empty
+// file's among them, if it was compressed) lies after the newest sibling
+// matched. A file rotated while empty is not empty for good: the runtime
+// may still write to it for a moment, and it lies before its successor.
+// The empty file, compressed before the newest file found, or deleted
+// (kubelet deletes the oldest first), is counted lost if it is not newer.
+func emptyIsNewer(es []stateEntry, matched []bool, curMatched bool, sibs []sibling, entryOf []int) bool {
+	for i, e := range es {
+		if matched[i] && e.Done {
+			return true
+		}
+	}
+	if curMatched {
+		return false
+	}
+	newest := -1
+	for j := range sibs {
+		if entryOf[j] >= 0 {
+			newest = j
+		}
+	}
+	if newest < 0 {
+		return false
+	}
+	after := false
+	for j, s := range sibs {
+		if entryOf[j] >= 0 || !s.gz {
+			continue
+		}
+		if j < newest {
+			return false
+		}
+		after = true
+	}
+	return after
 }
 
 // openSibling opens a rotated sibling of path to be read to its end and
