@@ -279,18 +279,21 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 	return t.openSiblings(path, sibs[idx+1:], now)
 }
 
-// siblingIndex is the index in sibs of the file known by key (plain) or
-// by its first bytes fp (compressed), -1 if it is not there. It looks from
-// the newest: a reference is usually the newest.
+// siblingIndex is the index in sibs of the file known by key and its first
+// bytes fp (plain) or by fp alone (compressed), -1 if it is not there. A
+// plain file with the key but other first bytes is a newer file that took
+// the inode of one deleted or compressed since (file systems reuse freed
+// inodes). It looks from the newest: a reference is usually the newest.
 func siblingIndex(sibs []sibling, key fileKey, fp []byte) int {
+	var buf [fpSize]byte
 	for j := len(sibs) - 1; j >= 0; j-- {
-		if fi, err := os.Stat(sibs[j].path); err == nil && !sibs[j].gz {
-			if k, _ := keyOf(fi); k == key {
-				return j
-			}
+		if sibs[j].gz {
+			continue
+		}
+		if k, n, err := siblingStart(sibs[j], buf[:]); err == nil && k == key && n >= len(fp) && bytes.Equal(buf[:len(fp)], fp) {
+			return j
 		}
 	}
-	var buf [fpSize]byte
 	for j := len(sibs) - 1; j >= 0 && len(fp) > 0; j-- {
 		if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && sibs[j].gz && n >= len(fp) && bytes.Equal(buf[:len(fp)], fp) {
 			return j
