@@ -64,6 +64,19 @@ type rotated struct {
 	off   int64
 	fp    [fpSize]byte
 	fpLen int
+	// older is, for a file without first bytes (empty when closed), the
+	// last rotated file with first bytes closed before it (nil if none):
+	// once both are compressed, only older can be found (rotatedAfter).
+	older *rotated
+}
+
+// olderRef is the rotated file with first bytes closed last before a file
+// whose predecessor closed last is r: r itself, or the one r carries.
+func olderRef(r rotated) *rotated {
+	if r.fpLen > 0 {
+		return &r
+	}
+	return r.older
 }
 
 // rescan expands the include globs and starts following new files.
@@ -185,10 +198,11 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 			ref, refKey, refFP = fi, p.key, p.fp[:p.fpLen]
 		}
 		if r, ok := t.lastRotated[path]; ok {
-			older = &r
+			older = olderRef(r)
 		}
 	} else if r, ok := t.lastRotated[path]; ok {
 		ref, refKey, refFP = r.fi, r.key, r.fp[:r.fpLen]
+		older = r.older
 	}
 	delete(t.lastRotated, path)
 	var before []*follower

@@ -125,3 +125,59 @@ func TestRotatedAfterOlderInodeReused(t *testing.T) {
 		t.Errorf("files read (-want +got):\n%s", diff)
 	}
 }
+
+// TestEmptyRefClosedBeforeRescan: the file followed at a path was rotated
+// while empty and compressed, and a newer one rotated after it, between
+// two looks of the tailer. The poll sees the empty file unlinked first,
+// and the read turn that follows closes it (read to its end) before the
+// rescan finds the new 0.log: the empty file is then the last rotated file
+// closed, with no first bytes to be found by. The rotated file closed
+// before it, read to its end and compressed since, must still place the
+// siblings: it is not read again.
+func TestEmptyRefClosedBeforeRescan(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log, 1000), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.closeAll()
+	now := time.Now()
+	tl.loadState(now)
+	appendFile(t, path, lines(0, 5))
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	b, c, d := path+".20261126-035508", path+".20261126-035509", path+".20261126-035510"
+	// kubelet rotates; the tailer sees it, reads and closes the rotated file.
+	mustRename(t, path, b)
+	appendFile(t, path, "")
+	now = now.Add(time.Second)
+	tl.poll(now)
+	tl.rescan(now, false)
+	now = now.Add(time.Second)
+	tl.readTurn(now)
+	if r, ok := tl.lastRotated[path]; !ok || r.fpLen == 0 {
+		t.Fatalf("the rotated file was not closed: %+v", tl.lastRotated)
+	}
+	// Between two looks: the empty file is rotated, b is compressed, a
+	// new file is written and rotated, the empty one compressed.
+	mustRename(t, path, c)
+	mustGzip(t, b)
+	appendFile(t, path, lines(5, 10))
+	mustRename(t, path, d)
+	mustGzip(t, c)
+	appendFile(t, path, lines(10, 15))
+	now = now.Add(time.Second)
+	tl.poll(now)
+	tl.readTurn(now) // closes the empty file, read to its end
+	tl.rescan(now, false)
+	var got []string
+	for _, f := range tl.order {
+		if f.st != stClosed && f.path != path {
+			got = append(got, filepath.Base(f.path))
+		}
+	}
+	if diff := cmp.Diff([]string{"0.log.20261126-035509.gz", "0.log.20261126-035510"}, got); diff != "" {
+		t.Errorf("rotated files to read (-want +got):\n%s", diff)
+	}
+}
