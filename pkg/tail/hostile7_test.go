@@ -181,3 +181,52 @@ func TestEmptyRefClosedBeforeRescan(t *testing.T) {
 		t.Errorf("rotated files to read (-want +got):\n%s", diff)
 	}
 }
+
+// TestDeletedAndReadUnacknowledgedAtStop: a rotated file read to its end
+// and then deleted or compressed away, whose lines the sink had not
+// acknowledged when the tailer stopped (the sink was down), is not made a
+// finished anchor by the final checkpoint: its entry keeps the committed
+// offset, so the next tailer reads its lines again from the .gz, or, if
+// it was deleted, counts the loss.
+func TestDeletedAndReadUnacknowledgedAtStop(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(map[bool]string{false: "deleted", true: "compressed"}[compress], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			cfg := testConfig(dir, state)
+			appendFile(t, path, lines(0, 10))
+			r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) {
+				tl.pollOnly = true
+				tl.cfg.PollInterval, tl.cfg.RescanInterval = time.Hour, time.Hour
+			})
+			r.setHold(true)
+			waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, 9) })
+			rotated := path + ".20261126-035509"
+			mustRename(t, path, rotated)
+			appendFile(t, path, lines(10, 20))
+			if compress {
+				mustGzip(t, rotated)
+			} else if err := os.Remove(rotated); err != nil {
+				t.Fatal(err)
+			}
+			r.stop()
+			if err := r.tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r2 := startRunner(t, cfg, Options{})
+			waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r2, 19) })
+			r2.stop()
+			lost := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished))
+			want, wantLost := upto(10, 20), 1.0
+			if compress {
+				want, wantLost = upto(0, 20), 0
+			}
+			if diff := cmp.Diff(want, seqs(r2.snapshot())); diff != "" {
+				t.Errorf("lines after the restart (-want +got):\n%s", diff)
+			}
+			if lost != wantLost {
+				t.Errorf("lost files = %v, want %v", lost, wantLost)
+			}
+		})
+	}
+}
