@@ -230,3 +230,57 @@ func TestDeletedAndReadUnacknowledgedAtStop(t *testing.T) {
 		})
 	}
 }
+
+// TestLazyKeyAnchorsAcrossRestarts: a compressed file read to its end
+// becomes its path's anchor under the key it was read with, which is not
+// an inode (the tailer numbers compressed files from 1 in each run). An
+// anchor kept from an earlier run and one made in this run must not share
+// a key: the next tailer takes the second entry of a key for an invalid
+// one, skips it and counts it, and its path loses its anchor.
+func TestLazyKeyAnchorsAcrossRestarts(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	p1, p2 := mkContainer(t, dir, "ns_one_uid"), mkContainer(t, dir, "ns_two_uid")
+	r1, r2 := p1+".20261126-035500", p2+".20261126-035500"
+	appendFile(t, r1, lines(0, 10))
+	appendFile(t, p1, lines(10, 12))
+	appendFile(t, r2, lines(100, 110))
+	appendFile(t, p2, lines(110, 112))
+	// p1's anchor: a compressed file an earlier run read to its end.
+	a := entryOf(t, p1, r1, int64(len(lines(0, 10))))
+	a.Dev, a.Ino, a.Done = ^uint64(0), 1, true
+	es := []stateEntry{a, entryOf(t, p1, p1, int64(len(lines(10, 12)))),
+		entryOf(t, p2, r2, int64(len(lines(100, 105)))), entryOf(t, p2, p2, int64(len(lines(110, 112))))}
+	if err := writeState(state, es); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, r1)
+	mustGzip(t, r2) // while no agent runs: p2's rotated file is read from its .gz
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the rest of the compressed file", func() bool { return hasSeq(r, 109) })
+	waitFor(t, 5*time.Second, "its anchor", func() bool {
+		r.tl.mu.Lock()
+		defer r.tl.mu.Unlock()
+		return r.tl.anchors[p2].Done
+	})
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(upto(105, 110), seqs(r.snapshot())); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	_, _, invalid, err := loadState(state)
+	if err != nil || len(invalid) > 0 {
+		t.Errorf("final checkpoint: %v %v", err, invalid)
+	}
+	anchors := 0
+	for _, e := range readState(t, state).Files {
+		if e.Done {
+			anchors++
+		}
+	}
+	if anchors != 2 {
+		t.Errorf("%d anchors in the final checkpoint, want one per path", anchors)
+	}
+}

@@ -517,7 +517,9 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 	if s.gz {
 		// Known by a key of its own until inflated: the inflated copy is
 		// an unlinked file whose identity means nothing after a restart
-		// (a compressed file is found again by its first bytes).
+		// (a compressed file is found again by its first bytes). The
+		// numbers start above those of the checkpoint (checkpoint.go
+		// loadState): an anchor keeps its key across restarts.
 		t.lazyKeys++
 		key := fileKey{dev: ^uint64(0), ino: t.lazyKeys}
 		f = &follower{path: s.path, gz: s.path, key: key, dirty: true, st: stDraining, since: now, inflated: true, fp: fp, fpLen: fpLen}
