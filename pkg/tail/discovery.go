@@ -268,14 +268,14 @@ func lineStartBefore(f *os.File, size int64) (off int64, midLine bool) {
 // last written after ref.
 func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, older *rotated, now time.Time) []*follower {
 	sibs := listSiblings(path)
-	idx := siblingIndex(sibs, refKey, refFP)
+	idx := siblingIndex(sibs, refKey, refFP, false)
 	if idx < 0 && len(refFP) == 0 && older != nil && older.fpLen > 0 {
 		// ref was compressed empty, or deleted; older is older than
 		// ref, so if it is still there ref was not deleted (kubelet
 		// deletes the oldest first) and what follows older is newer
 		// (ref's empty copy among them). Without this, every sibling
 		// was taken for newer than ref, older included: read twice.
-		idx = siblingIndex(sibs, older.key, older.fp[:older.fpLen])
+		idx = siblingIndex(sibs, older.key, older.fp[:older.fpLen], true)
 	}
 	if _, nlink := keyOf(ref); idx < 0 && (len(refFP) > 0 || nlink == 0) {
 		// ref is neither plain nor compressed beside its path (or its
@@ -293,18 +293,21 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 	return t.openSiblings(path, sibs[idx+1:], now)
 }
 
-// siblingIndex is the index in sibs of the file known by key and its first
-// bytes fp (plain) or by fp alone (compressed), -1 if it is not there. A
-// plain file with the key but other first bytes is a newer file that took
-// the inode of one deleted or compressed since (file systems reuse freed
-// inodes). It looks from the newest: a reference is usually the newest.
-func siblingIndex(sibs []sibling, key fileKey, fp []byte) int {
+// siblingIndex is the index in sibs of the file known by key (plain) or by
+// its first bytes fp (compressed), -1 if it is not there. With closed (the
+// file is no longer open, so its inode may be free), a plain file must also
+// start with fp: one with the key but other first bytes is a newer file
+// that took the inode of one deleted or compressed since (file systems
+// reuse freed inodes). It looks from the newest: a reference is usually the
+// newest.
+func siblingIndex(sibs []sibling, key fileKey, fp []byte, closed bool) int {
 	var buf [fpSize]byte
 	for j := len(sibs) - 1; j >= 0; j-- {
 		if sibs[j].gz {
 			continue
 		}
-		if k, n, err := siblingStart(sibs[j], buf[:]); err == nil && k == key && n >= len(fp) && bytes.Equal(buf[:len(fp)], fp) {
+		if k, n, err := siblingStart(sibs[j], buf[:]); err == nil && k == key &&
+			(!closed || (n >= len(fp) && bytes.Equal(buf[:len(fp)], fp))) {
 			return j
 		}
 	}

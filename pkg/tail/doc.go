@@ -127,9 +127,10 @@
 // before it (kubelet may have rotated it before the tailer looked), and a
 // followed path rotated more than once between two looks has the files
 // rotated after the one it knew read first: that one is found among the
-// siblings by inode and first bytes (never by a reused inode alone), or,
-// if it was empty (compressed, it has no first bytes), by the last rotated
-// file with first bytes closed before it. File
+// siblings by inode (compressed, by first bytes), or, if it was empty
+// (compressed, it has no first bytes), by the last rotated file with first
+// bytes closed before it, whose inode counts only with its first bytes (a
+// freed inode is reused). File
 // times are compared with two seconds of slack (kernels stamp files from a
 // coarse clock), erring towards reading a file again. A checkpoint entry
 // written while its file was empty (it has no first bytes to be known by)
