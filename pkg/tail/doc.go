@@ -112,7 +112,10 @@
 // most two at once, so a restart after a long stop does not take the
 // decompressed size of every compressed file from the node's disk; one that
 // kubelet deletes before its turn counts in
-// ferry_tail_lost_files_total{reason="vanished"}. One whose committed offset
+// ferry_tail_lost_files_total{reason="vanished"}. One that cannot be
+// decompressed to its end (cut short, corrupt) is read up to the last
+// complete line before the damage, and counts in
+// ferry_tail_lost_files_total{reason="corrupt"}. One whose committed offset
 // is its end (by the gzip trailer's size) is not decompressed at all: it is
 // the path's anchor at once, and its deletion loses nothing. A checkpointed file found nowhere was deleted before it was
 // read: it counts in ferry_tail_lost_files_total{reason="vanished"} (its size

@@ -1,8 +1,10 @@
 package tail
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -282,5 +284,53 @@ func TestLazyKeyAnchorsAcrossRestarts(t *testing.T) {
 	}
 	if anchors != 2 {
 		t.Errorf("%d anchors in the final checkpoint, want one per path", anchors)
+	}
+}
+
+// TestDamagedGzip: a compressed rotated file whose end is missing (a node
+// that crashed before the compressed file reached the disk whole) or
+// corrupt. What can be decompressed after the committed offset is read, up
+// to its last complete line, and the rest is counted as a lost file
+// (reason corrupt); before, nothing of it was read and only a warning
+// said so.
+func TestDamagedGzip(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	rot := path + ".20261126-035500"
+	appendFile(t, rot, lines(0, 2000))
+	appendFile(t, path, lines(5000, 5005))
+	if err := writeState(state, []stateEntry{entryOf(t, path, rot, int64(len(lines(0, 10)))),
+		entryOf(t, path, path, int64(len(lines(5000, 5005))))}); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, rot)
+	fi, err := os.Stat(rot + ".gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(rot+".gz", fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5005, 5010))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the current file's lines", func() bool { return hasSeq(r, 5009) })
+	r.stop()
+	next := 10
+	for _, rc := range r.snapshot() {
+		n, _ := seqOf(rc.body)
+		if n >= 5000 {
+			continue
+		}
+		if want := fmt.Sprintf("seq=%d %s", next, strings.Repeat("x", next%50)); rc.body != want || rc.truncated {
+			t.Fatalf("line %q (truncated %v), want %q", rc.body, rc.truncated, want)
+		}
+		next++
+	}
+	if next < 100 {
+		t.Errorf("read up to seq %d of the damaged file, want what half of it holds", next-1)
+	}
+	if got := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostCorrupt)); got != 1 {
+		t.Errorf("lost files (corrupt) = %v, want 1", got)
 	}
 }

@@ -2,6 +2,8 @@ package tail
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -178,7 +180,9 @@ func gzipEndsAt(path string, off int64) bool {
 // in dir, at the same offsets as the original: the first fpSize bytes (for
 // the fingerprint) and everything from from-1 on (the newline before the
 // resume point, which the truncation check reads). What lies between is a
-// hole that takes no space and is never read.
+// hole that takes no space and is never read. A file damaged after the
+// resume point (truncated, corrupt: damagedGzip) gives both the copy, cut
+// after its last complete line, and the error.
 func inflate(path, dir string, from int64) (*os.File, error) {
 	src, err := openRegular(path)
 	if err != nil {
@@ -195,6 +199,7 @@ func inflate(path, dir string, from int64) (*os.File, error) {
 	}
 	_ = os.Remove(tmp.Name()) // the descriptor keeps it; a crash leaves nothing behind
 	w := bufio.NewWriterSize(tmp, 64<<10)
+	damaged := false
 	err = func() error {
 		head := int64(fpSize)
 		if n, err := io.CopyN(w, zr, head); err != nil {
@@ -216,16 +221,52 @@ func inflate(path, dir string, from int64) (*os.File, error) {
 			w.Reset(tmp)
 		}
 		_, err := io.Copy(w, zr)
+		damaged = err != nil && damagedGzip(err)
 		return err
 	}()
 	if ferr := w.Flush(); err == nil {
 		err = ferr
+	}
+	if err != nil && damaged {
+		if cerr := cutAfterLastLine(tmp, max(from-1, 0)); cerr == nil {
+			return tmp, fmt.Errorf("gunzip %s: %w", path, err)
+		}
 	}
 	if err != nil {
 		_ = tmp.Close()
 		return nil, fmt.Errorf("gunzip %s: %w", path, err)
 	}
 	return tmp, nil
+}
+
+// damagedGzip says whether err is a gzip file's own fault (cut short,
+// corrupt), not the system's.
+func damagedGzip(err error) bool {
+	var ce flate.CorruptInputError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) ||
+		errors.Is(err, gzip.ErrHeader) || errors.As(err, &ce)
+}
+
+// cutAfterLastLine truncates f after its last newline at or after from
+// (to from if there is none).
+func cutAfterLastLine(f *os.File, from int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := fi.Size()
+	buf := make([]byte, 64<<10)
+	for end > from {
+		n := min(int64(len(buf)), end-from)
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return f.Truncate(end - n + int64(i) + 1)
+		}
+		end -= n
+	}
+	return f.Truncate(from)
 }
 
 // resumeRotated runs once at startup, after the first scan opened the
@@ -565,11 +606,22 @@ func (t *Tailer) inflateTurn(f *follower) bool {
 		dir = os.TempDir()
 	}
 	fh, err := inflate(f.gz, dir, f.off)
+	if err != nil && damagedGzip(err) {
+		// Its end is missing or corrupt: what could be decompressed
+		// (if anything) is read, the rest is lost.
+		t.m.lostFiles.WithLabelValues(lostCorrupt).Inc()
+		t.log.Warn("compressed rotated file damaged; lines after the damage are lost", "path", f.gz, "err", err)
+		if fh != nil {
+			err = nil
+		}
+	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case damagedGzip(err): // counted above
+		case errors.Is(err, fs.ErrNotExist):
 			t.m.lostFiles.WithLabelValues(lostVanished).Inc()
 			t.log.Warn("compressed rotated file deleted before its turn to be read; its lines not read are lost", "path", f.gz, "offset", f.off)
-		} else {
+		default:
 			t.openErr(f.gz, "cannot read rotated log file", err)
 		}
 		f.gz = ""
