@@ -19,8 +19,9 @@ import (
 // fingerprint, compressed by fingerprint): the files older than it are not
 // read again, the ones after it are read from 0, and an empty-when-
 // checkpointed entry newer than it was not deleted (kubelet deletes the
-// oldest first, and the anchor is still there; any other file of the path
-// that is found tells the same, rotated.go). A done file that vanished
+// oldest first, and the anchor is still there; for the file that was
+// current, any other file of the path that is found tells the same,
+// rotated.go emptyIsNewer). A done file that vanished
 // lost nothing and is not counted.
 
 // anchor records f, a rotated file just closed at its end, as its path's

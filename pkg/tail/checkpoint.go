@@ -214,6 +214,16 @@ func (t *Tailer) loadState(now time.Time) {
 		}
 		if ok {
 			t.resume, t.fresh = m, false
+			for k := range m {
+				// A compressed file is checkpointed under a key the
+				// tailer numbers (rotated.go openSibling), and an anchor
+				// keeps it across restarts: number this run's above
+				// them, or two entries share a key and the next tailer
+				// skips one as invalid.
+				if k.dev == ^uint64(0) {
+					t.lazyKeys = max(t.lazyKeys, k.ino)
+				}
+			}
 			since = loadSince(t.cfg.StateDir)
 			if since.IsZero() {
 				since = t.stateTime

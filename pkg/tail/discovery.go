@@ -64,6 +64,19 @@ type rotated struct {
 	off   int64
 	fp    [fpSize]byte
 	fpLen int
+	// older is, for a file without first bytes (empty when closed), the
+	// last rotated file with first bytes closed before it (nil if none):
+	// once both are compressed, only older can be found (rotatedAfter).
+	older *rotated
+}
+
+// olderRef is the rotated file with first bytes closed last before a file
+// whose predecessor closed last is r: r itself, or the one r carries.
+func olderRef(r rotated) *rotated {
+	if r.fpLen > 0 {
+		return &r
+	}
+	return r.older
 }
 
 // rescan expands the include globs and starts following new files.
@@ -185,10 +198,11 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 			ref, refKey, refFP = fi, p.key, p.fp[:p.fpLen]
 		}
 		if r, ok := t.lastRotated[path]; ok {
-			older = &r
+			older = olderRef(r)
 		}
 	} else if r, ok := t.lastRotated[path]; ok {
 		ref, refKey, refFP = r.fi, r.key, r.fp[:r.fpLen]
+		older = r.older
 	}
 	delete(t.lastRotated, path)
 	var before []*follower
@@ -254,14 +268,14 @@ func lineStartBefore(f *os.File, size int64) (off int64, midLine bool) {
 // last written after ref.
 func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, older *rotated, now time.Time) []*follower {
 	sibs := listSiblings(path)
-	idx := siblingIndex(sibs, refKey, refFP)
+	idx := siblingIndex(sibs, refKey, refFP, false)
 	if idx < 0 && len(refFP) == 0 && older != nil && older.fpLen > 0 {
 		// ref was compressed empty, or deleted; older is older than
 		// ref, so if it is still there ref was not deleted (kubelet
 		// deletes the oldest first) and what follows older is newer
 		// (ref's empty copy among them). Without this, every sibling
 		// was taken for newer than ref, older included: read twice.
-		idx = siblingIndex(sibs, older.key, older.fp[:older.fpLen])
+		idx = siblingIndex(sibs, older.key, older.fp[:older.fpLen], true)
 	}
 	if _, nlink := keyOf(ref); idx < 0 && (len(refFP) > 0 || nlink == 0) {
 		// ref is neither plain nor compressed beside its path (or its
@@ -279,18 +293,24 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 	return t.openSiblings(path, sibs[idx+1:], now)
 }
 
-// siblingIndex is the index in sibs of the file known by key (plain) or
-// by its first bytes fp (compressed), -1 if it is not there. It looks from
-// the newest: a reference is usually the newest.
-func siblingIndex(sibs []sibling, key fileKey, fp []byte) int {
+// siblingIndex is the index in sibs of the file known by key (plain) or by
+// its first bytes fp (compressed), -1 if it is not there. With closed (the
+// file is no longer open, so its inode may be free), a plain file must also
+// start with fp: one with the key but other first bytes is a newer file
+// that took the inode of one deleted or compressed since (file systems
+// reuse freed inodes). It looks from the newest: a reference is usually the
+// newest.
+func siblingIndex(sibs []sibling, key fileKey, fp []byte, closed bool) int {
+	var buf [fpSize]byte
 	for j := len(sibs) - 1; j >= 0; j-- {
-		if fi, err := os.Stat(sibs[j].path); err == nil && !sibs[j].gz {
-			if k, _ := keyOf(fi); k == key {
-				return j
-			}
+		if sibs[j].gz {
+			continue
+		}
+		if k, n, err := siblingStart(sibs[j], buf[:]); err == nil && k == key &&
+			(!closed || (n >= len(fp) && bytes.Equal(buf[:len(fp)], fp))) {
+			return j
 		}
 	}
-	var buf [fpSize]byte
 	for j := len(sibs) - 1; j >= 0 && len(fp) > 0; j-- {
 		if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && sibs[j].gz && n >= len(fp) && bytes.Equal(buf[:len(fp)], fp) {
 			return j

@@ -112,7 +112,10 @@
 // most two at once, so a restart after a long stop does not take the
 // decompressed size of every compressed file from the node's disk; one that
 // kubelet deletes before its turn counts in
-// ferry_tail_lost_files_total{reason="vanished"}. One whose committed offset
+// ferry_tail_lost_files_total{reason="vanished"}. One that cannot be
+// decompressed to its end (cut short, corrupt) is read up to the last
+// complete line before the damage, and counts in
+// ferry_tail_lost_files_total{reason="corrupt"}. One whose committed offset
 // is its end (by the gzip trailer's size) is not decompressed at all: it is
 // the path's anchor at once, and its deletion loses nothing. A checkpointed file found nowhere was deleted before it was
 // read: it counts in ferry_tail_lost_files_total{reason="vanished"} (its size
@@ -124,7 +127,13 @@
 // state_dir/tail.since, so a pod whose log was written and rotated while the last agent ran but
 // before it looked is not skipped. The same holds while running: a path
 // found for the first time has its rotated siblings written since then read
-// before it (kubelet may have rotated it before the tailer looked). File
+// before it (kubelet may have rotated it before the tailer looked), and a
+// followed path rotated more than once between two looks has the files
+// rotated after the one it knew read first: that one is found among the
+// siblings by inode (compressed, by first bytes), or, if it was empty
+// (compressed, it has no first bytes), by the last rotated file with first
+// bytes closed before it, whose inode counts only with its first bytes (a
+// freed inode is reused). File
 // times are compared with two seconds of slack (kernels stamp files from a
 // coarse clock), erring towards reading a file again. A checkpoint entry
 // written while its file was empty (it has no first bytes to be known by)
@@ -147,9 +156,14 @@
 // Within that instant, the next agent may still count a file as vanished
 // ("if any"). An entry written while its file was empty and not found
 // (rotated and compressed since: it has no first bytes to be known by) is
-// counted only if no other file of its path in the checkpoint is still
-// there: if one is, the empty file was not deleted (kubelet deletes the
-// oldest first) and is read with the files after it.
+// not counted when it is known to be newer than a file of its path in the
+// checkpoint that is still there: an anchor, or, when it was the current
+// file (no entry is the file at the path now, and no compressed file that
+// no entry names lies before the newest file found), any of them. It was
+// then not deleted (kubelet deletes the oldest first) and is read with the
+// files after that one. A file rotated while empty is not empty for good
+// (the runtime may still write to it for a moment): one older than the
+// file found is counted, its lines never having been read.
 //
 // # Decoding
 //

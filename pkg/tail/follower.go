@@ -416,7 +416,11 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 	if f.f != nil {
 		if was != stFollowing {
 			if fi, err := f.f.Stat(); err == nil {
-				t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen}
+				r := rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen}
+				if p, ok := t.lastRotated[f.dec.path]; ok && f.fpLen == 0 {
+					r.older = olderRef(p) // discovery.go rotatedAfter
+				}
+				t.lastRotated[f.dec.path] = r
 			}
 		}
 		if f.inflated {

@@ -21,6 +21,10 @@ const (
 	// turn came: what was written to it after it was parked, if anything,
 	// is lost. Counted in files, like vanished.
 	lostWaiting = "waiting"
+	// lostCorrupt: a compressed file that could not be decompressed to its
+	// end (truncated or corrupt): what came before the damage was read, up
+	// to its last complete line; the rest is of unknown size.
+	lostCorrupt = "corrupt"
 )
 
 // Reasons for dropped lines.
@@ -87,7 +91,7 @@ func newMetrics(inflight func() float64) *metrics {
 		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "lost_bytes_total", Help: "Bytes never read, by reason (deleted, truncated, rotated_unread: rotated away before a rate-limited container's file was read)."}, []string{"reason"}),
 		lostFiles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "lost_files_total", Help: "Files lost whole, of unknown size, by reason (vanished: deleted while no agent ran; waiting: deleted or compressed while it waited for a descriptor)."}, []string{"reason"}),
+			Name: "lost_files_total", Help: "Files lost whole, of unknown size, by reason (vanished: deleted while no agent ran; waiting: deleted or compressed while it waited for a descriptor; corrupt: a compressed file that could not be decompressed to its end)."}, []string{"reason"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "skipped_files_total", Help: "Log files refused when opened, by reason: symlink, outside_root, not_regular."}, []string{"reason"}),
 		partialsCut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -140,7 +144,7 @@ func newMetrics(inflight func() float64) *metrics {
 	for _, r := range []string{lostDeleted, lostTruncated, lostRotatedUnread} {
 		m.lost.WithLabelValues(r)
 	}
-	for _, r := range []string{lostVanished, lostWaiting} {
+	for _, r := range []string{lostVanished, lostWaiting, lostCorrupt} {
 		m.lostFiles.WithLabelValues(r)
 	}
 	for _, r := range []string{skipSymlink, skipOutside, skipNotRegular, skipHardLink} {

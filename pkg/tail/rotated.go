@@ -2,6 +2,8 @@ package tail
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -10,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -179,7 +180,9 @@ func gzipEndsAt(path string, off int64) bool {
 // in dir, at the same offsets as the original: the first fpSize bytes (for
 // the fingerprint) and everything from from-1 on (the newline before the
 // resume point, which the truncation check reads). What lies between is a
-// hole that takes no space and is never read.
+// hole that takes no space and is never read. A file damaged after the
+// resume point (truncated, corrupt: damagedGzip) gives both the copy, cut
+// after its last complete line, and the error.
 func inflate(path, dir string, from int64) (*os.File, error) {
 	src, err := openRegular(path)
 	if err != nil {
@@ -196,6 +199,7 @@ func inflate(path, dir string, from int64) (*os.File, error) {
 	}
 	_ = os.Remove(tmp.Name()) // the descriptor keeps it; a crash leaves nothing behind
 	w := bufio.NewWriterSize(tmp, 64<<10)
+	damaged := false
 	err = func() error {
 		head := int64(fpSize)
 		if n, err := io.CopyN(w, zr, head); err != nil {
@@ -217,16 +221,52 @@ func inflate(path, dir string, from int64) (*os.File, error) {
 			w.Reset(tmp)
 		}
 		_, err := io.Copy(w, zr)
+		damaged = err != nil && damagedGzip(err)
 		return err
 	}()
 	if ferr := w.Flush(); err == nil {
 		err = ferr
+	}
+	if err != nil && damaged {
+		if cerr := cutAfterLastLine(tmp, max(from-1, 0)); cerr == nil {
+			return tmp, fmt.Errorf("gunzip %s: %w", path, err)
+		}
 	}
 	if err != nil {
 		_ = tmp.Close()
 		return nil, fmt.Errorf("gunzip %s: %w", path, err)
 	}
 	return tmp, nil
+}
+
+// damagedGzip says whether err is a gzip file's own fault (cut short,
+// corrupt), not the system's.
+func damagedGzip(err error) bool {
+	var ce flate.CorruptInputError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) ||
+		errors.Is(err, gzip.ErrHeader) || errors.As(err, &ce)
+}
+
+// cutAfterLastLine truncates f after its last newline at or after from
+// (to from if there is none).
+func cutAfterLastLine(f *os.File, from int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := fi.Size()
+	buf := make([]byte, 64<<10)
+	for end > from {
+		n := min(int64(len(buf)), end-from)
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return f.Truncate(end - n + int64(i) + 1)
+		}
+		end -= n
+	}
+	return f.Truncate(from)
 }
 
 // resumeRotated runs once at startup, after the first scan opened the
@@ -277,6 +317,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	cur := t.byPath[path]
 	matched := make([]bool, len(es))
 	anyMatched := false
+	curMatched := false // an entry is the file at the path now
 	sibs := listSiblings(path)
 	// A file rotated after the checkpoint was written means the file the
 	// checkpoint had at the path is no longer current. That tells apart an
@@ -296,7 +337,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			// The current file resumed by the scan, or not opened yet
 			// (excluded for now): a later scan resumes it.
 			if cur == nil || (cur.key == key && e.fpMatches(cur.fp[:cur.fpLen])) {
-				matched[i], anyMatched = true, true
+				matched[i], anyMatched, curMatched = true, true, true
 			}
 		}
 	}
@@ -352,22 +393,17 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			break
 		}
 	}
-	// Another file of the path in the checkpoint is still there: an anchor
-	// (a done file) or one being read.
-	found := slices.Contains(matched, true)
+	newer := emptyIsNewer(es, matched, curMatched, sibs, entryOf)
 	for i, e := range es {
 		switch {
 		case matched[i], e.Done:
 			continue // found, or finished before the stop: nothing lost
-		case found && e.FingerprintLen == 0 && e.Offset == 0:
+		case newer && e.FingerprintLen == 0 && e.Offset == 0:
 			// Empty when checkpointed, and not found: rotated and
 			// compressed since, so it has no first bytes to be known
-			// by. If it was the current file then, every other file of
-			// the path in the checkpoint is older, and one of them is
-			// still there: it was not deleted (kubelet deletes the
-			// oldest first) and is among the files after the one found,
-			// read from 0. If it was a rotated file, it was empty for
-			// good. Either way nothing is lost.
+			// by; it is newer than a file found, so it was not deleted
+			// (kubelet deletes the oldest first) and is among the files
+			// after that one, read from 0.
 			continue
 		}
 		t.m.lostFiles.WithLabelValues(lostVanished).Inc()
@@ -420,6 +456,49 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	if cur != nil && cur.pred == nil && prev != nil {
 		cur.pred = prev
 	}
+}
+
+// emptyIsNewer says whether an entry written while its file was empty,
+// not found, is newer than a file of the checkpoint that was found, so
+// that its file (rotated and compressed since) is among the siblings read
+// from 0 after that one. That holds when an anchor (a done file) was found:
+// the anchor is older than every file not finished. Without one, it holds
+// when the empty file was the current one: no entry is the file at the
+// path now, and every compressed sibling no entry matched (the empty
+// file's among them, if it was compressed) lies after the newest sibling
+// matched. A file rotated while empty is not empty for good: the runtime
+// may still write to it for a moment, and it lies before its successor.
+// The empty file, compressed before the newest file found, or deleted
+// (kubelet deletes the oldest first), is counted lost if it is not newer.
+func emptyIsNewer(es []stateEntry, matched []bool, curMatched bool, sibs []sibling, entryOf []int) bool {
+	for i, e := range es {
+		if matched[i] && e.Done {
+			return true
+		}
+	}
+	if curMatched {
+		return false
+	}
+	newest := -1
+	for j := range sibs {
+		if entryOf[j] >= 0 {
+			newest = j
+		}
+	}
+	if newest < 0 {
+		return false
+	}
+	after := false
+	for j, s := range sibs {
+		if entryOf[j] >= 0 || !s.gz {
+			continue
+		}
+		if j < newest {
+			return false
+		}
+		after = true
+	}
+	return after
 }
 
 // openSibling opens a rotated sibling of path to be read to its end and
@@ -479,7 +558,9 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 	if s.gz {
 		// Known by a key of its own until inflated: the inflated copy is
 		// an unlinked file whose identity means nothing after a restart
-		// (a compressed file is found again by its first bytes).
+		// (a compressed file is found again by its first bytes). The
+		// numbers start above those of the checkpoint (checkpoint.go
+		// loadState): an anchor keeps its key across restarts.
 		t.lazyKeys++
 		key := fileKey{dev: ^uint64(0), ino: t.lazyKeys}
 		f = &follower{path: s.path, gz: s.path, key: key, dirty: true, st: stDraining, since: now, inflated: true, fp: fp, fpLen: fpLen}
@@ -525,11 +606,22 @@ func (t *Tailer) inflateTurn(f *follower) bool {
 		dir = os.TempDir()
 	}
 	fh, err := inflate(f.gz, dir, f.off)
+	if err != nil && damagedGzip(err) {
+		// Its end is missing or corrupt: what could be decompressed
+		// (if anything) is read, the rest is lost.
+		t.m.lostFiles.WithLabelValues(lostCorrupt).Inc()
+		t.log.Warn("compressed rotated file damaged; lines after the damage are lost", "path", f.gz, "err", err)
+		if fh != nil {
+			err = nil
+		}
+	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case damagedGzip(err): // counted above
+		case errors.Is(err, fs.ErrNotExist):
 			t.m.lostFiles.WithLabelValues(lostVanished).Inc()
 			t.log.Warn("compressed rotated file deleted before its turn to be read; its lines not read are lost", "path", f.gz, "offset", f.off)
-		} else {
+		default:
 			t.openErr(f.gz, "cannot read rotated log file", err)
 		}
 		f.gz = ""
