@@ -108,6 +108,10 @@ func (c *dirCache) get(dir string) ([]string, bool) {
 		return nil, false
 	}
 	n, ok := c.names[dir]
+	if ok && !c.watching(dir) { // its watch is gone: events no longer come
+		delete(c.names, dir)
+		return nil, false
+	}
 	return n, ok
 }
 

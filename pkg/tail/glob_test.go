@@ -76,6 +76,11 @@ func TestGlobDirCache(t *testing.T) {
 	if got := found(); got != 302 {
 		t.Errorf("again: %d files, %d directories read; want 3 and 2 (ns_b_2 and its app are not watched)", got/100, got%100)
 	}
+	delete(watched, filepath.Join(root, "ns_a_1", "app")) // its watch removed
+	if got := found(); got != 303 {
+		t.Errorf("a directory no longer watched: %d files, %d directories read; want 3 and 3", got/100, got%100)
+	}
+	watched[filepath.Join(root, "ns_a_1", "app")] = true
 	c.clear()
 	if got := found(); got != 305 {
 		t.Errorf("after lost events: %d files, %d directories read; want 3 and 5", got/100, got%100)
