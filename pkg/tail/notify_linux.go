@@ -3,7 +3,9 @@ package tail
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"github.com/fsnotify/fsnotify"
@@ -151,11 +153,25 @@ func (n *notifier) Add(dir string) error {
 	return nil
 }
 
-// Remove stops watching dir.
+// Remove stops watching dir and the watched directories under it. A
+// directory moved away takes its subdirectories with it, and their watches
+// (on the inodes, named by the old paths) would report what happens there
+// while a new directory made under the old name went unwatched, and its
+// kept listing (glob.go dirCache) used.
 func (n *notifier) Remove(dir string) {
 	if !n.dirs[dir] {
 		return
 	}
+	n.remove(dir)
+	prefix := dir + string(filepath.Separator)
+	for d := range n.dirs {
+		if strings.HasPrefix(d, prefix) {
+			n.remove(d)
+		}
+	}
+}
+
+func (n *notifier) remove(dir string) {
 	delete(n.dirs, dir)
 	// fsnotify already dropped the watch of a directory that was deleted
 	// or moved (ErrNonExistentWatch, or EINVAL from the kernel).
