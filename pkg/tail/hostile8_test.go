@@ -1,9 +1,13 @@
 package tail
 
 import (
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestDirsReplacedPodDir: a pod directory is moved out of the include globs
@@ -33,4 +37,33 @@ func TestDirsReplacedPodDir(t *testing.T) {
 
 	appendFile(t, filepath.Join(filepath.Dir(path), "1.log"), lines(20, 30))
 	waitFor(t, 5*time.Second, "1.log in the new pod's container directory", func() bool { return hasSeq(r, 29) })
+}
+
+// TestDirsReplacedByRename: an empty container directory is replaced by
+// another one moved over it (rename(2) replaces an empty directory). The
+// watch of the old one went with it; the new one must be watched, so that
+// 1.log, made in it later, is found by its event and not hidden behind its
+// kept listing until the full rescan (minutes away here).
+func TestDirsReplacedByRename(t *testing.T) {
+	dir, state, aside := t.TempDir(), t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.RescanInterval = 10 * time.Minute
+	path := mkContainer(t, dir, "ns_p_1")
+	appendFile(t, path, lines(0, 10))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 9) })
+	// The container directory is watched (the 0.log just read was found
+	// by its directory's listing at the start, after the watches were
+	// added); empty it.
+	must(t, os.Remove(path))
+	waitFor(t, 5*time.Second, "0.log closed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 0 })
+
+	staged := mkContainer(t, aside, "new")
+	appendFile(t, staged, lines(10, 20))
+	// os.Rename refuses to replace a directory; mv -T does not.
+	must(t, syscall.Rename(filepath.Dir(staged), filepath.Dir(path)))
+	waitFor(t, 5*time.Second, "the new 0.log", func() bool { return hasSeq(r, 19) })
+
+	appendFile(t, filepath.Join(filepath.Dir(path), "1.log"), lines(20, 30))
+	waitFor(t, 5*time.Second, "1.log in the replaced container directory", func() bool { return hasSeq(r, 29) })
 }

@@ -236,6 +236,10 @@ func (n *notifier) take(t taken, write func(path []byte), entry func(notifyEvent
 		n.path = append(n.path[:0], ev.Name...)
 		write(n.path)
 	case ev.Has(fsnotify.Create):
+		// A watched directory of that name was replaced (rename(2) over an
+		// empty directory): its watch is on the old one, which
+		// fsnotify does not report as deleted when the parent is watched.
+		n.Remove(ev.Name)
 		entry(notifyEvent{Name: ev.Name, Op: opCreate})
 	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
 		entry(notifyEvent{Name: ev.Name, Op: opRemove})
