@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -66,4 +67,35 @@ func TestDirsReplacedByRename(t *testing.T) {
 
 	appendFile(t, filepath.Join(filepath.Dir(path), "1.log"), lines(20, 30))
 	waitFor(t, 5*time.Second, "1.log in the replaced container directory", func() bool { return hasSeq(r, 29) })
+}
+
+// TestDirsPodChurn: pods come and go as kubelet makes them (pod directory,
+// container directory, 0.log, in quick succession, before any watch on the
+// new directories), some under the name of one just deleted. Each pod's
+// line arrives within a few rescan intervals, well before the full rescan
+// of the kept listings (fullEvery); and no listing of a deleted directory
+// is kept.
+func TestDirsPodChurn(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	r := startRunner(t, cfg, Options{})
+	bound := 5 * cfg.RescanInterval
+	if bound >= fullEvery*cfg.RescanInterval {
+		t.Fatal("the bound does not tell a rescan from the full rescan")
+	}
+	for i := range 30 {
+		pod := filepath.Join(dir, "ns_p_"+string(rune('a'+i%4)))
+		must(t, os.RemoveAll(pod))
+		appendFile(t, mkContainer(t, dir, filepath.Base(pod)), lines(i, i+1))
+		waitFor(t, bound, fmt.Sprintf("pod %d's line", i), func() bool { return hasSeq(r, i) })
+	}
+	must(t, os.RemoveAll(filepath.Join(dir, "ns_p_a")))
+	must(t, os.RemoveAll(filepath.Join(dir, "ns_p_b")))
+	waitFor(t, 5*time.Second, "the deleted pods' files closed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 2 })
+	r.stop()
+	for d := range r.tl.dirs.names {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			t.Errorf("the listing of %s is kept, but it is gone", d)
+		}
+	}
 }
