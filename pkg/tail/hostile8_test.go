@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -97,5 +98,92 @@ func TestDirsPodChurn(t *testing.T) {
 		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
 			t.Errorf("the listing of %s is kept, but it is gone", d)
 		}
+	}
+}
+
+// TestDirsMovedAwayAndBack: a pod directory moved out of the include globs
+// and back. What its container wrote meanwhile is read, and a file made in
+// it afterwards is found by its event (the rescan is minutes away), so the
+// directories are watched again.
+func TestDirsMovedAwayAndBack(t *testing.T) {
+	dir, state, aside := t.TempDir(), t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.RescanInterval = 10 * time.Minute
+	path := mkContainer(t, dir, "ns_p_1")
+	appendFile(t, path, lines(0, 10))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 9) })
+
+	pod, away := filepath.Dir(filepath.Dir(path)), filepath.Join(aside, "ns_p_1")
+	mustRename(t, pod, away)
+	appendFile(t, filepath.Join(away, "app", "0.log"), lines(10, 20))
+	mustRename(t, away, pod)
+	waitFor(t, 5*time.Second, "what was written away", func() bool { return hasSeq(r, 19) })
+	appendFile(t, filepath.Join(filepath.Dir(path), "1.log"), lines(20, 30))
+	waitFor(t, 5*time.Second, "1.log made after the move back", func() bool { return hasSeq(r, 29) })
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 30)) {
+		t.Errorf("got %v, want 0..29 once each", got)
+	}
+}
+
+// TestDirsBurst: many pods made at once, as kubelet does after a node
+// restart: every line arrives within a few rescan intervals.
+func TestDirsBurst(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	r := startRunner(t, cfg, Options{})
+	const n = 300
+	for i := range n {
+		appendFile(t, mkContainer(t, dir, fmt.Sprintf("ns_p%03d_uid", i)), lines(i, i+1))
+	}
+	bound := 5 * cfg.RescanInterval
+	waitFor(t, bound+2*time.Second, "every pod's line", func() bool { return len(r.snapshot()) >= n })
+	got := seqs(r.snapshot())
+	slices.Sort(got)
+	if !slices.Equal(got, upto(0, n)) {
+		t.Errorf("got %v, want 0..%d once each", got, n-1)
+	}
+}
+
+// TestDirsSymlinks: include globs that cover /var/log/containers-style
+// symlinks only. A new pod's symlink is found, and so is the symlink made
+// again when its pod directory is replaced under the same name.
+func TestDirsSymlinks(t *testing.T) {
+	base, state := t.TempDir(), t.TempDir()
+	pods, links := filepath.Join(base, "pods"), filepath.Join(base, "containers") // the targets must lie under ../pods
+	must(t, os.Mkdir(pods, 0o755))
+	must(t, os.Mkdir(links, 0o755))
+	cfg := testConfig(pods, state)
+	cfg.Include = []string{filepath.Join(links, "*.log")}
+	r := startRunner(t, cfg, Options{})
+	link := filepath.Join(links, "p_ns_app-1.log")
+	for round := range 3 {
+		must(t, os.RemoveAll(filepath.Join(pods, "ns_p_1")))
+		_ = os.Remove(link)
+		target := mkContainer(t, pods, "ns_p_1")
+		appendFile(t, target, lines(round*10, round*10+10))
+		must(t, os.Symlink(target, link))
+		waitFor(t, 5*cfg.RescanInterval+time.Second, fmt.Sprintf("round %d", round), func() bool { return hasSeq(r, round*10+9) })
+	}
+}
+
+// TestDirsPollOnly: without notifications (no watcher, no kept listings)
+// new pods and a pod directory replaced under the same name are still
+// found by the rescan.
+func TestDirsPollOnly(t *testing.T) {
+	dir, state, aside := t.TempDir(), t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) { tl.pollOnly = true })
+	path := mkContainer(t, dir, "ns_p_1")
+	appendFile(t, path, lines(0, 10))
+	waitFor(t, 5*time.Second, "a new pod", func() bool { return hasSeq(r, 9) })
+	mustRename(t, filepath.Dir(filepath.Dir(path)), filepath.Join(aside, "old"))
+	appendFile(t, mkContainer(t, dir, "ns_p_1"), lines(10, 20))
+	waitFor(t, 5*time.Second, "the replaced pod", func() bool { return hasSeq(r, 19) })
+	appendFile(t, filepath.Join(filepath.Dir(path), "1.log"), lines(20, 30))
+	waitFor(t, 5*time.Second, "a restarted container", func() bool { return hasSeq(r, 29) })
+	r.stop()
+	if r.tl.dirs != nil {
+		t.Error("listings kept without notifications")
 	}
 }
