@@ -10,8 +10,9 @@
 // directory that was watched when it was last read and has had no event
 // since (its listing is kept, glob.go dirCache): on a node with thousands
 // of pods that reading was nearly all of an idle agent's CPU. Lost events
-// drop every kept listing, and every twelfth rescan reads all directories
-// anyway. Compressed and
+// drop every kept listing (and the watches of directories no longer at
+// their paths, which are watched anew), and every twelfth rescan reads all
+// directories anyway. Compressed and
 // temporary files and kubelet's rotated copies (0.log.20261126-035509) are
 // never taken as logs. A file is known by device + inode + a fingerprint of
 // its first bytes (up to 1 KiB); the same inode reached by two paths (a

@@ -187,3 +187,62 @@ func TestDirsPollOnly(t *testing.T) {
 		t.Error("listings kept without notifications")
 	}
 }
+
+// TestDirsOverflowForgetsStaleWatches: a pod directory is replaced (moved
+// away, a new one made under its name) while the kernel's event queue
+// overflows, so that neither the move nor the watches' end is reported.
+// The watches recorded for the old directories must not be taken for
+// watches of the new ones once Drain reported the overflow: they would keep
+// the new directories unwatched for good, and their listings kept as if
+// every change in them were reported.
+func TestDirsOverflowForgetsStaleWatches(t *testing.T) {
+	limit := readSysInt(t, "/proc/sys/fs/inotify/max_queued_events")
+	if limit > 1<<17 {
+		t.Skipf("max_queued_events is %d: overflowing it takes too long", limit)
+	}
+	dir, aside := t.TempDir(), t.TempDir()
+	pod := filepath.Join(dir, "ns_p_1")
+	ctr := filepath.Join(pod, "app")
+	must(t, os.MkdirAll(ctr, 0o755))
+	kept := filepath.Join(dir, "ns_q_2", "app") // not replaced: stays watched
+	must(t, os.MkdirAll(kept, 0o755))
+	n := newTestNotifier(t, dir, pod, ctr, filepath.Dir(kept), kept)
+
+	var fs [2]*os.File
+	for i := range fs {
+		f, err := os.Create(filepath.Join(kept, fmt.Sprintf("%d.log", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		fs[i] = f
+	}
+	// Alternate two files so that no write is merged with the one before;
+	// see TestNotifierOverflow for the count.
+	for i := range limit + 64<<10/32 + 100 {
+		if _, err := fs[i%2].WriteString("x\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustRename(t, pod, filepath.Join(aside, "old"))
+	must(t, os.MkdirAll(ctr, 0o755))
+
+	over := false
+	deadline := time.Now().Add(10 * time.Second)
+	for !over {
+		if time.Now().After(deadline) {
+			t.Fatal("no overflow reported")
+		}
+		over = n.Drain(16, func([]byte) {}, func(notifyEvent) {})
+	}
+	for _, d := range []string{pod, ctr} {
+		if n.Watching(d) {
+			t.Errorf("%s: recorded as watched after the overflow, but its watch is on the directory moved away", d)
+		}
+	}
+	for _, d := range []string{dir, filepath.Dir(kept), kept} {
+		if !n.Watching(d) {
+			t.Errorf("%s: its watch was dropped, though it is still the directory watched", d)
+		}
+	}
+}

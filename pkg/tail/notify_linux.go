@@ -36,8 +36,8 @@ import (
 // reader that reads only when told would (bench/README.md compares them).
 type notifier struct {
 	w    *fsnotify.Watcher
-	dirs map[string]bool // watched directories
-	path []byte          // the path passed to Drain's write, reused
+	dirs map[string]dirID // watched directories, and which directory each was when watched
+	path []byte           // the path passed to Drain's write, reused
 
 	arm    chan struct{} // the tailer wants a wake-up on the next event
 	wake   chan struct{} // the waiter holds an event
@@ -76,7 +76,7 @@ func newNotifier() (*notifier, error) {
 	}
 	n := &notifier{
 		w:      w,
-		dirs:   make(map[string]bool),
+		dirs:   make(map[string]dirID),
 		arm:    make(chan struct{}, 1),
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
@@ -149,8 +149,30 @@ func (n *notifier) Add(dir string) error {
 	if err := n.w.Add(dir); err != nil {
 		return &os.PathError{Op: "watch", Path: dir, Err: err}
 	}
-	n.dirs[dir] = true
+	n.dirs[dir] = idOf(fi)
 	return nil
+}
+
+// dirID is a directory's device and inode.
+type dirID struct{ dev, ino uint64 }
+
+func idOf(fi os.FileInfo) dirID {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return dirID{dev: uint64(st.Dev), ino: st.Ino}
+	}
+	return dirID{}
+}
+
+// forgetStale stops watching, after events were lost, each directory that
+// is no longer at its path: the events that would have told (its deletion
+// or move, the end of its watch) may be among those lost, and its watch
+// would otherwise be taken for one of whatever is at that path now.
+func (n *notifier) forgetStale() {
+	for d, id := range n.dirs {
+		if fi, err := os.Stat(d); err != nil || idOf(fi) != id {
+			n.remove(d)
+		}
+	}
 }
 
 // Remove stops watching dir and the watched directories under it. A
@@ -159,7 +181,7 @@ func (n *notifier) Add(dir string) error {
 // while a new directory made under the old name went unwatched, and its
 // kept listing (glob.go dirCache) used.
 func (n *notifier) Remove(dir string) {
-	if !n.dirs[dir] {
+	if _, ok := n.dirs[dir]; !ok {
 		return
 	}
 	n.remove(dir)
@@ -184,12 +206,18 @@ func (n *notifier) remove(dir string) {
 // entry. At most max*drainBatch events are taken, so a storm of events
 // cannot hold the tailer. It reports whether events may have been lost
 // since the last call (the kernel's queue overflowed, or fsnotify could not
-// read): then rescan and poll.
+// read): then rescan and poll. After a loss the directories no longer at
+// their paths are no longer watched (forgetStale), so watch them again.
 //
 // While the waiter is armed and has taken nothing, Drain takes nothing
 // either: fsnotify has nothing to offer (the waiter takes the first event
 // as soon as it is offered), and what comes next wakes the tailer.
 func (n *notifier) Drain(max int, write func(path []byte), entry func(notifyEvent)) (overflowed bool) {
+	defer func() {
+		if overflowed {
+			n.forgetStale()
+		}
+	}()
 	if n.armed {
 		select {
 		case <-n.wake: // the waiter took an event and is no longer receiving
@@ -251,7 +279,10 @@ func (n *notifier) take(t taken, write func(path []byte), entry func(notifyEvent
 
 // Watching reports whether dir has a live watch (a deleted directory loses
 // its watch).
-func (n *notifier) Watching(dir string) bool { return n.dirs[dir] }
+func (n *notifier) Watching(dir string) bool {
+	_, ok := n.dirs[dir]
+	return ok
+}
 
 // Dirs lists the watched directories.
 func (n *notifier) Dirs() []string {
