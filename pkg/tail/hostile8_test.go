@@ -246,3 +246,30 @@ func TestDirsOverflowForgetsStaleWatches(t *testing.T) {
 		}
 	}
 }
+
+// TestDirsMovedBackKeepsWatches: a pod directory moved away and back; once
+// the events are taken, its container directory, the same one at the same
+// path, is still watched (dropping its watch would leave it unwatched until
+// the rescan that follows watches it again, and a file made meanwhile
+// unreported), while the pod directory itself is watched anew by the
+// tailer (its own watch ends with the move).
+func TestDirsMovedBackKeepsWatches(t *testing.T) {
+	dir, aside := t.TempDir(), t.TempDir()
+	pod := filepath.Join(dir, "ns_p_1")
+	ctr := filepath.Join(pod, "app")
+	must(t, os.MkdirAll(ctr, 0o755))
+	n := newTestNotifier(t, dir, pod, ctr)
+	mustRename(t, pod, filepath.Join(aside, "p"))
+	mustRename(t, filepath.Join(aside, "p"), pod)
+	created := false
+	deadline := time.Now().Add(5 * time.Second)
+	for !created {
+		if time.Now().After(deadline) {
+			t.Fatal("the move back was not reported")
+		}
+		n.Drain(16, func([]byte) {}, func(ev notifyEvent) { created = created || (ev.Op == opCreate && ev.Name == pod) })
+	}
+	if !n.Watching(ctr) {
+		t.Errorf("%s: its watch was dropped, though it is the same directory at the same path", ctr)
+	}
+}

@@ -169,28 +169,36 @@ func idOf(fi os.FileInfo) dirID {
 // would otherwise be taken for one of whatever is at that path now.
 func (n *notifier) forgetStale() {
 	for d, id := range n.dirs {
-		if fi, err := os.Stat(d); err != nil || idOf(fi) != id {
+		if stale(d, id) {
 			n.remove(d)
 		}
 	}
 }
 
-// Remove stops watching dir and the watched directories under it. A
-// directory moved away takes its subdirectories with it, and their watches
-// (on the inodes, named by the old paths) would report what happens there
-// while a new directory made under the old name went unwatched, and its
-// kept listing (glob.go dirCache) used.
+// Remove stops watching dir, and the watched directories under it that are
+// no longer at their paths. A directory moved away takes its
+// subdirectories with it, and their watches (on the inodes, named by the
+// old paths) would report what happens there while a new directory made
+// under the old name went unwatched, and its kept listing (glob.go
+// dirCache) used. Those still there (moved away and back) keep theirs.
 func (n *notifier) Remove(dir string) {
 	if _, ok := n.dirs[dir]; !ok {
 		return
 	}
 	n.remove(dir)
 	prefix := dir + string(filepath.Separator)
-	for d := range n.dirs {
-		if strings.HasPrefix(d, prefix) {
+	for d, id := range n.dirs {
+		if strings.HasPrefix(d, prefix) && stale(d, id) {
 			n.remove(d)
 		}
 	}
+}
+
+// stale reports whether the directory watched as dir, id, is no longer
+// there.
+func stale(dir string, id dirID) bool {
+	fi, err := os.Stat(dir)
+	return err != nil || idOf(fi) != id
 }
 
 func (n *notifier) remove(dir string) {
@@ -267,7 +275,9 @@ func (n *notifier) take(t taken, write func(path []byte), entry func(notifyEvent
 		// A watched directory of that name was replaced (rename(2) over an
 		// empty directory): its watch is on the old one, which
 		// fsnotify does not report as deleted when the parent is watched.
-		n.Remove(ev.Name)
+		if id, ok := n.dirs[ev.Name]; ok && stale(ev.Name, id) {
+			n.Remove(ev.Name)
+		}
 		entry(notifyEvent{Name: ev.Name, Op: opCreate})
 	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
 		entry(notifyEvent{Name: ev.Name, Op: opRemove})
