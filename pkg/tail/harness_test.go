@@ -234,3 +234,16 @@ var testLogLevel = func() slog.Level {
 	}
 	return slog.LevelError
 }()
+
+// newIdleTailer builds a tailer on dir (testConfig, a state directory of
+// its own) that is never run: the test calls its steps itself. Its files
+// are closed when the test ends.
+func newIdleTailer(t *testing.T, dir string) *Tailer {
+	t.Helper()
+	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	return tl
+}

@@ -83,11 +83,7 @@ func TestEmptyRotatedEntryLateLines(t *testing.T) {
 func TestRotatedAfterOlderInodeReused(t *testing.T) {
 	dir := t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
-	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.closeAll()
+	tl := newIdleTailer(t, dir)
 	b, c, d := path+".20261126-035508", path+".20261126-035509", path+".20261126-035510"
 	appendFile(t, b, lines(0, 5)) // read and closed before
 	fi, err := os.Stat(b)

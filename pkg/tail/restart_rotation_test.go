@@ -158,11 +158,7 @@ func TestPodVanishedWhileStopped(t *testing.T) {
 func TestRotatedAfterCompressed(t *testing.T) {
 	dir := t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
-	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.closeAll()
+	tl := newIdleTailer(t, dir)
 	for i, ts := range []string{".20261126-035508", ".20261126-035509", ".20261126-035510", ".20261126-035511"} {
 		appendFile(t, path+ts, lines(i*5, i*5+5))
 		if i < 3 {
@@ -248,11 +244,7 @@ func mustGzip(t *testing.T, path string) {
 // Found again, the path's siblings are not read twice.
 func TestNewPathRotatedBeforeSeen(t *testing.T) {
 	dir := t.TempDir()
-	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.closeAll()
+	tl := newIdleTailer(t, dir)
 	start := time.Now()
 	tl.loadState(start)
 	path := mkContainer(t, dir, "ns_new_uid")
@@ -528,11 +520,7 @@ func reuseInode(t *testing.T, state, path string) {
 func TestRotatedAfterDeletedRef(t *testing.T) {
 	dir := t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
-	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.closeAll()
+	tl := newIdleTailer(t, dir)
 	gone := path + ".20261126-035505"
 	appendFile(t, gone, lines(0, 5))
 	ref, err := os.Stat(gone)
@@ -741,11 +729,7 @@ func TestCompressedReadToItsEnd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tl.closeAll()
+			tl := newIdleTailer(t, dir)
 			tl.loadState(time.Now())
 			path := mkContainer(t, dir, "ns_pod_uid")
 			rot := path + ".20261126-035500"
@@ -794,11 +778,7 @@ func TestCompressedReadToItsEnd(t *testing.T) {
 func TestRotatedAfterEmptyRef(t *testing.T) {
 	dir := t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
-	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.closeAll()
+	tl := newIdleTailer(t, dir)
 	b, c, d := path+".20261126-035508", path+".20261126-035509", path+".20261126-035510"
 	appendFile(t, b, lines(0, 5)) // read and closed before
 	fi, err := os.Stat(b)
