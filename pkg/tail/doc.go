@@ -369,7 +369,11 @@
 // New checks the configuration and starts nothing. Run does all reading on one
 // goroutine (plus fsnotify's reader and a waiter that takes one event when asked), sends batches on out, and on cancellation stops
 // reading, closes out, and returns nil; a blocked send gives up when the
-// context ends. Ack may be called from any goroutine at any time. Close,
+// context ends. Before it returns it takes the queued notifications and
+// rescans once, unread, so that the final checkpoint names every file on
+// disk at the stop (one kubelet created a moment before a rolling update's
+// SIGTERM, then deleted while no agent ran, is counted lost by the next
+// agent, not lost without a trace). Ack may be called from any goroutine at any time. Close,
 // called once Run returned and the sink acknowledged what it delivered,
 // writes the final checkpoint; it is idempotent. A file that was deleted
 // (or compressed away) after it was read to its end, which the tailer had

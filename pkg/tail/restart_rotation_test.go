@@ -813,3 +813,49 @@ func TestRotatedAfterEmptyRef(t *testing.T) {
 		t.Errorf("files read (-want +got):\n%s", diff)
 	}
 }
+
+// TestStopNamesNewFiles: a file created after the last rescan, which no
+// notification reported (polling only, rescans an hour apart), is in the
+// checkpoint a graceful stop writes: if kubelet deletes it before the next
+// agent runs, that agent knows of it and counts the loss (test/model seed
+// 21110: a rotation right before a SIGTERM, the new file's lines deleted
+// while stopped, no counter moved).
+func TestStopNamesNewFiles(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	first := mkContainer(t, dir, "ns_a_uid")
+	appendFile(t, first, lines(0, 5))
+	r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) {
+		tl.pollOnly = true
+		tl.cfg.PollInterval, tl.cfg.RescanInterval = time.Hour, time.Hour
+	})
+	waitFor(t, 5*time.Second, "the first file's lines", func() bool { return hasSeq(r, 4) })
+	late := mkContainer(t, dir, "ns_b_uid")
+	appendFile(t, late, lines(5, 10))
+	fi, err := os.Stat(late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino := fi.Sys().(*syscall.Stat_t).Ino
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	named := false
+	for _, e := range readState(t, state).Files {
+		named = named || (e.Ino == ino && e.Path == late && e.Offset == 0)
+	}
+	if !named {
+		t.Errorf("the final checkpoint does not name the file created before the stop: %+v", readState(t, state).Files)
+	}
+	if err := os.RemoveAll(filepath.Dir(filepath.Dir(late))); err != nil { // deleted while no agent runs
+		t.Fatal(err)
+	}
+	r2 := startRunner(t, cfg, Options{})
+	defer r2.stop()
+	appendFile(t, first, lines(10, 11))
+	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r2, 10) })
+	if got := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 1 {
+		t.Errorf("lost files = %v, want 1: the file deleted while stopped was never read", got)
+	}
+}

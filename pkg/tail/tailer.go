@@ -382,6 +382,13 @@ func (t *Tailer) Run(ctx context.Context) error {
 			t.m.backpressure.Add(time.Since(waitStart).Seconds())
 		}
 	}
+	// A last look before the final checkpoint: a file created since the
+	// last rescan (kubelet rotates at any moment, a rolling update too) is
+	// followed, unread, so that the checkpoint names it. If kubelet then
+	// deletes it before the next agent runs, that agent counts the loss;
+	// a file no checkpoint named is lost without a trace.
+	takeEvents()
+	t.rescan(time.Now(), false)
 	t.finalSend()
 	return nil
 }
