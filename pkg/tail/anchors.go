@@ -15,7 +15,8 @@ import (
 // was empty, whose file was then written, rotated and compressed, could be
 // found nowhere and counted as lost. So the checkpoint keeps, per path, an
 // anchor: the newest rotated file finished, with its identity and its end,
-// marked done. At a start it is found like any entry (plain by inode and
+// marked done (a file finished empty does not replace an anchor: it has no
+// first bytes to be found by once compressed). At a start it is found like any entry (plain by inode and
 // fingerprint, compressed by fingerprint): the files older than it are not
 // read again, the ones after it are read from 0, and an empty-when-
 // checkpointed entry newer than it was not deleted (kubelet deletes the
@@ -31,6 +32,12 @@ func (t *Tailer) anchor(f *follower) {
 		Path: f.dec.path, Offset: f.consumed, AckedTo: f.consumed, Done: true}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if _, ok := t.anchors[e.Path]; ok && e.FingerprintLen == 0 {
+		// An empty file (rotated before anything was written to it) has
+		// no first bytes to be found by once compressed; the anchor
+		// before it has, and is older than every file not finished too.
+		return
+	}
 	if t.anchors[e.Path] != e {
 		t.anchors[e.Path] = e
 		t.changes++

@@ -859,3 +859,73 @@ func TestStopNamesNewFiles(t *testing.T) {
 		t.Errorf("lost files = %v, want 1: the file deleted while stopped was never read", got)
 	}
 }
+
+// TestEmptyFileKeepsAnchor: a file rotated while empty is finished after a
+// file with lines; the anchor stays the file with lines, which can be found
+// once compressed. While no agent runs, every rotated file is compressed:
+// the next agent finds the anchor in its .gz and reads only what came after
+// it. Before, the empty file became the anchor, nothing of the path could
+// be found, every file compressed since the checkpoint was read from 0, and
+// the anchor's lines came twice after a graceful stop (test/model soak,
+// seeds 21366, 22136, 22162).
+func TestEmptyFileKeepsAnchor(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	appendFile(t, path, lines(0, 10))
+	ino := func(p string) uint64 {
+		t.Helper()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	checkpointed := func(what string, ok func(live, done map[uint64]bool) bool) {
+		t.Helper()
+		waitFor(t, 5*time.Second, what, func() bool {
+			m, loaded, _, err := loadState(state)
+			if err != nil || !loaded {
+				return false
+			}
+			live, done := map[uint64]bool{}, map[uint64]bool{}
+			for k, e := range m {
+				if e.Done {
+					done[k.ino] = true
+				} else {
+					live[k.ino] = true
+				}
+			}
+			return ok(live, done)
+		})
+	}
+	f1 := ino(path)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, 9) })
+	rot1, rot2, rot3 := path+".20261126-035501", path+".20261126-035502", path+".20261126-035503"
+	mustRename(t, path, rot1)
+	appendFile(t, path, "") // f2, rotated while empty
+	f2 := ino(path)
+	checkpointed("the file with lines finished, the anchor", func(live, done map[uint64]bool) bool { return done[f1] && live[f2] })
+	mustRename(t, path, rot2)
+	appendFile(t, path, "") // f3
+	f3 := ino(path)
+	checkpointed("the empty file finished", func(live, _ map[uint64]bool) bool { return !live[f2] && live[f3] })
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// While no agent runs: f3 written and rotated, all compressed.
+	appendFile(t, path, lines(10, 20))
+	mustRename(t, path, rot3)
+	appendFile(t, path, lines(20, 25))
+	mustGzip(t, rot1)
+	mustGzip(t, rot2)
+	mustGzip(t, rot3)
+	r2 := startRunner(t, cfg, Options{})
+	defer r2.stop()
+	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r2, 24) })
+	if diff := cmp.Diff(upto(10, 25), seqs(r2.snapshot())); diff != "" {
+		t.Errorf("lines after the restart (-want +got):\n%s", diff)
+	}
+}
