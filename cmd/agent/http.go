@@ -157,8 +157,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			}
 			if victim == nil {
 				l.mu.Unlock()
+				l.m.rejected.Inc() // before the close: a client that sees it closed sees it counted
 				closeNow(c)
-				l.m.rejected.Inc()
 				continue
 			}
 			delete(l.conns, victim)
@@ -167,8 +167,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		l.conns[lc] = struct{}{}
 		l.mu.Unlock()
 		if victim != nil {
+			l.m.evicted.Inc()     // before the close, as for rejected
 			closeNow(victim.Conn) // its server goroutine sees the error and returns
-			l.m.evicted.Inc()
 		} else {
 			l.m.open.Inc()
 		}
