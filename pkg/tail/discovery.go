@@ -64,19 +64,6 @@ type rotated struct {
 	off   int64
 	fp    [fpSize]byte
 	fpLen int
-	// older is, for a file without first bytes (empty when closed), the
-	// last rotated file with first bytes closed before it (nil if none):
-	// once both are compressed, only older can be found (rotatedAfter).
-	older *rotated
-}
-
-// olderRef is the rotated file with first bytes closed last before a file
-// whose predecessor closed last is r: r itself, or the one r carries.
-func olderRef(r rotated) *rotated {
-	if r.fpLen > 0 {
-		return &r
-	}
-	return r.older
 }
 
 // rescan expands the include globs and starts following new files.
@@ -188,6 +175,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var refKey fileKey
 	var refFP []byte
 	var older *rotated
+	refClosed := false
 	if p := t.byPath[path]; p != nil && p.st != stClosed {
 		f.pred = p
 		if p.succAt.IsZero() {
@@ -198,11 +186,10 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 			ref, refKey, refFP = fi, p.key, p.fp[:p.fpLen]
 		}
 		if r, ok := t.lastRotated[path]; ok {
-			older = olderRef(r)
+			older = &r
 		}
 	} else if r, ok := t.lastRotated[path]; ok {
-		ref, refKey, refFP = r.fi, r.key, r.fp[:r.fpLen]
-		older = r.older
+		ref, refKey, refFP, refClosed = r.fi, r.key, r.fp[:r.fpLen], true
 	}
 	delete(t.lastRotated, path)
 	var before []*follower
@@ -210,7 +197,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	case ref != nil && !initial:
 		// Files rotated after the one we knew and before this one (while
 		// notifications were not being taken) are read whole first.
-		before = t.rotatedAfter(path, ref, refKey, refFP, older, now)
+		before = t.rotatedAfter(path, ref, refKey, refFP, refClosed, older, now)
 	case !initial && !t.seenPaths[path]:
 		// A path found for the first time while running: kubelet may
 		// have rotated it (even more than once) before it was seen.
@@ -261,14 +248,15 @@ func lineStartBefore(f *os.File, size int64) (off int64, midLine bool) {
 // rotatedAfter opens the rotated siblings of path that kubelet rotated
 // after the file ref (identified by refKey, or by refFP once compressed),
 // oldest first, to be read from 0 and closed; compressed ones are inflated
-// (rotated.go). The order is kubelet's (by name). A ref without first bytes
-// (empty when last seen) cannot be found once compressed: then older, the
-// rotated file closed before it (nil if none), places the files after it.
-// If neither is among the siblings, it falls back to the plain siblings
+// (rotated.go). The order is kubelet's (by name). refClosed says ref is no
+// longer open (its inode may have been reused: siblingIndex). A ref without
+// first bytes (empty when last seen) cannot be found once compressed: then
+// older, the last rotated file closed (nil if none), places the files after
+// it. If neither is among the siblings, it falls back to the plain siblings
 // last written after ref.
-func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, older *rotated, now time.Time) []*follower {
+func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, refClosed bool, older *rotated, now time.Time) []*follower {
 	sibs := listSiblings(path)
-	idx := siblingIndex(sibs, refKey, refFP, false)
+	idx := siblingIndex(sibs, refKey, refFP, refClosed)
 	if idx < 0 && len(refFP) == 0 && older != nil && older.fpLen > 0 {
 		// ref was compressed empty, or deleted; older is older than
 		// ref, so if it is still there ref was not deleted (kubelet
@@ -306,8 +294,13 @@ func siblingIndex(sibs []sibling, key fileKey, fp []byte, closed bool) int {
 		if sibs[j].gz {
 			continue
 		}
-		if k, n, err := siblingStart(sibs[j], buf[:]); err == nil && k == key &&
-			(!closed || (n >= len(fp) && bytes.Equal(buf[:len(fp)], fp))) {
+		if k, err := statKey(sibs[j].path); err != nil || k != key {
+			continue
+		}
+		if !closed {
+			return j
+		}
+		if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && n >= len(fp) && bytes.Equal(buf[:len(fp)], fp) {
 			return j
 		}
 	}

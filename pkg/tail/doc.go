@@ -137,9 +137,11 @@
 // followed path rotated more than once between two looks has the files
 // rotated after the one it knew read first: that one is found among the
 // siblings by inode (compressed, by first bytes), or, if it was empty
-// (compressed, it has no first bytes), by the last rotated file with first
-// bytes closed before it, whose inode counts only with its first bytes (a
-// freed inode is reused). File
+// (compressed, it has no first bytes), by the last rotated file closed. A
+// file closed empty never replaces the last rotated file closed, nor the
+// anchor (below), when those have first bytes: a reference must be
+// findable once compressed. A file no longer open counts by its inode only
+// with its first bytes (a freed inode is reused). File
 // times are compared with two seconds of slack (kernels stamp files from a
 // coarse clock), erring towards reading a file again. A checkpoint entry
 // written while its file was empty (it has no first bytes to be known by)

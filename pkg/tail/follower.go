@@ -416,11 +416,13 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 	if f.f != nil {
 		if was != stFollowing {
 			if fi, err := f.f.Stat(); err == nil {
-				r := rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen}
-				if p, ok := t.lastRotated[f.dec.path]; ok && f.fpLen == 0 {
-					r.older = olderRef(p) // discovery.go rotatedAfter
+				// A file closed empty does not replace the one before it,
+				// as for anchors: once compressed it has no first bytes
+				// to be found by, and rotatedAfter places the siblings by
+				// the last rotated file closed.
+				if p, ok := t.lastRotated[f.dec.path]; !ok || f.fpLen > 0 || p.fpLen == 0 {
+					t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen}
 				}
-				t.lastRotated[f.dec.path] = r
 			}
 		}
 		if f.inflated {

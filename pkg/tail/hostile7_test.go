@@ -73,57 +73,6 @@ func TestEmptyRotatedEntryLateLines(t *testing.T) {
 	}
 }
 
-// TestRotatedAfterOlderInodeReused: the file followed was rotated while
-// empty and compressed, and a newer one rotated after it, before the
-// tailer looked; the rotated file closed before the empty one (older) was
-// compressed since, which freed its inode, and the newer rotated file
-// took that inode (file systems reuse freed inodes). older must be found
-// by its first bytes in its .gz, not by its old inode in the newer file:
-// that file would be taken for older, and its lines never read.
-func TestRotatedAfterOlderInodeReused(t *testing.T) {
-	dir := t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	tl := newIdleTailer(t, dir)
-	b, c, d := path+".20261126-035508", path+".20261126-035509", path+".20261126-035510"
-	appendFile(t, b, lines(0, 5)) // read and closed before
-	fi, err := os.Stat(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	older := rotated{fi: fi, off: int64(len(lines(0, 5)))}
-	older.fpLen = copy(older.fp[:], lines(0, 5))
-	mustGzip(t, b)
-	appendFile(t, c, "") // the followed file, rotated while empty
-	fh, err := os.Open(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	ref, err := fh.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	refKey, _ := keyOf(ref)
-	mustGzip(t, c)
-	if ref, err = fh.Stat(); err != nil { // no name left
-		t.Fatal(err)
-	}
-	appendFile(t, d, lines(5, 10)) // rotated before the tailer looked
-	// d has the inode b had (as a file system that reuses inodes gives it).
-	dfi, err := os.Stat(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	older.key, _ = keyOf(dfi)
-	var got []string
-	for _, f := range tl.rotatedAfter(path, ref, refKey, nil, &older, time.Now()) {
-		got = append(got, filepath.Base(f.path))
-	}
-	if diff := cmp.Diff([]string{"0.log.20261126-035509.gz", "0.log.20261126-035510"}, got); diff != "" {
-		t.Errorf("files read (-want +got):\n%s", diff)
-	}
-}
-
 // TestEmptyRefClosedBeforeRescan: the file followed at a path was rotated
 // while empty and compressed, and a newer one rotated after it, between
 // two looks of the tailer. The poll sees the empty file unlinked first,
