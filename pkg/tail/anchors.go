@@ -28,11 +28,20 @@ import (
 // anchor records f, a rotated file just closed at its end, as its path's
 // anchor. Call it from Run's goroutine.
 func (t *Tailer) anchor(f *follower) {
-	e := stateEntry{Dev: f.key.dev, Ino: f.key.ino, FingerprintLen: f.fpLen, Fingerprint: fpHash(f.fp[:f.fpLen]),
-		Path: f.dec.path, Offset: f.consumed, AckedTo: f.consumed, Done: true}
+	t.setAnchor(stateEntry{Dev: f.key.dev, Ino: f.key.ino, FingerprintLen: f.fpLen, Fingerprint: fpHash(f.fp[:f.fpLen]),
+		Path: f.dec.path, Offset: f.consumed, AckedTo: f.consumed})
+}
+
+// setAnchor makes e, a rotated file finished at e.Offset, its path's
+// anchor, unless it has no first bytes and the path's anchor has.
+// Every anchor is set here: a file closed at its end, one finished at the
+// stop (tailer.go closeAll), and at a start a done entry found again or a
+// compressed file the checkpoint has at its end (rotated.go).
+func (t *Tailer) setAnchor(e stateEntry) {
+	e.Done = true
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.anchors[e.Path]; ok && e.FingerprintLen == 0 {
+	if a, ok := t.anchors[e.Path]; ok && e.FingerprintLen == 0 && a.FingerprintLen > 0 {
 		// An empty file (rotated before anything was written to it) has
 		// no first bytes to be found by once compressed; the anchor
 		// before it has, and is older than every file not finished too.

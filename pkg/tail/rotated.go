@@ -440,9 +440,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			if e.Done {
 				// Finished before the stop: not read again, and still
 				// the path's anchor until a newer file is finished.
-				t.mu.Lock()
-				t.anchors[path] = *e
-				t.mu.Unlock()
+				t.setAnchor(*e) // anchors.go
 				continue
 			}
 		}
@@ -535,11 +533,8 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 			// is the path's anchor now (the files after it are newer),
 			// and kubelet may delete it at any time without a loss.
 			d := *e
-			d.Offset, d.AckedTo, d.Done = off, off, true
-			t.mu.Lock()
-			t.anchors[path] = d
-			t.changes++
-			t.mu.Unlock()
+			d.Offset, d.AckedTo = off, off
+			t.setAnchor(d) // anchors.go
 			return nil
 		}
 	}
