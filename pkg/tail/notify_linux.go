@@ -36,8 +36,8 @@ import (
 // reader that reads only when told would (bench/README.md compares them).
 type notifier struct {
 	w    *fsnotify.Watcher
-	dirs map[string]dirID // watched directories, and which directory each was when watched
-	path []byte           // the path passed to Drain's write, reused
+	dirs map[string]fileKey // watched directories, and which directory each was when watched
+	path []byte             // the path passed to Drain's write, reused
 
 	arm    chan struct{} // the tailer wants a wake-up on the next event
 	wake   chan struct{} // the waiter holds an event
@@ -76,7 +76,7 @@ func newNotifier() (*notifier, error) {
 	}
 	n := &notifier{
 		w:      w,
-		dirs:   make(map[string]dirID),
+		dirs:   make(map[string]fileKey),
 		arm:    make(chan struct{}, 1),
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
@@ -149,18 +149,8 @@ func (n *notifier) Add(dir string) error {
 	if err := n.w.Add(dir); err != nil {
 		return &os.PathError{Op: "watch", Path: dir, Err: err}
 	}
-	n.dirs[dir] = idOf(fi)
+	n.dirs[dir], _ = keyOf(fi)
 	return nil
-}
-
-// dirID is a directory's device and inode.
-type dirID struct{ dev, ino uint64 }
-
-func idOf(fi os.FileInfo) dirID {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return dirID{dev: uint64(st.Dev), ino: st.Ino}
-	}
-	return dirID{}
 }
 
 // forgetStale stops watching, after events were lost, each directory that
@@ -196,9 +186,9 @@ func (n *notifier) Remove(dir string) {
 
 // stale reports whether the directory watched as dir, id, is no longer
 // there.
-func stale(dir string, id dirID) bool {
-	fi, err := os.Stat(dir)
-	return err != nil || idOf(fi) != id
+func stale(dir string, id fileKey) bool {
+	k, err := statKey(dir)
+	return err != nil || k != id
 }
 
 func (n *notifier) remove(dir string) {
