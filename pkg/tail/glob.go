@@ -89,10 +89,6 @@ type dirCache struct {
 	names    map[string][]string
 	watching func(dir string) bool
 	rescans  int
-	// same holds one copy of each listing of a single name: thousands of
-	// container directories hold "0.log" and little else, and pod
-	// directories one container each.
-	same map[string][]string
 }
 
 // fullEvery is how many rescans use the cached listings before one reads
@@ -100,7 +96,7 @@ type dirCache struct {
 const fullEvery = 12
 
 func newDirCache(watching func(string) bool) *dirCache {
-	return &dirCache{names: make(map[string][]string), watching: watching, same: make(map[string][]string)}
+	return &dirCache{names: make(map[string][]string), watching: watching}
 }
 
 func (c *dirCache) get(dir string) ([]string, bool) {
@@ -117,16 +113,7 @@ func (c *dirCache) get(dir string) ([]string, bool) {
 
 func (c *dirCache) watched(dir string) bool { return c != nil && c.watching(dir) }
 
-func (c *dirCache) put(dir string, names []string) {
-	if len(names) == 1 {
-		if s, ok := c.same[names[0]]; ok {
-			names = s
-		} else if len(c.same) < 1024 {
-			c.same[names[0]] = names
-		}
-	}
-	c.names[dir] = names
-}
+func (c *dirCache) put(dir string, names []string) { c.names[dir] = names }
 
 // changed drops the listings that an event about path makes stale: its
 // directory's, and its own if it is a directory.
