@@ -601,27 +601,24 @@ func (t *Tailer) inflateTurn(f *follower) bool {
 		dir = os.TempDir()
 	}
 	fh, err := inflate(f.gz, dir, f.off)
-	if err != nil && damagedGzip(err) {
-		// Its end is missing or corrupt: what could be decompressed
-		// (if anything) is read, the rest is lost.
-		t.m.lostFiles.WithLabelValues(lostCorrupt).Inc()
-		t.log.Warn("compressed rotated file damaged; lines after the damage are lost", "path", f.gz, "err", err)
-		if fh != nil {
-			err = nil
-		}
-	}
 	if err != nil {
 		switch {
-		case damagedGzip(err): // counted above
+		case damagedGzip(err):
+			// Its end is missing or corrupt: what could be decompressed
+			// (if anything: fh) is read, the rest is lost.
+			t.m.lostFiles.WithLabelValues(lostCorrupt).Inc()
+			t.log.Warn("compressed rotated file damaged; lines after the damage are lost", "path", f.gz, "err", err)
 		case errors.Is(err, fs.ErrNotExist):
 			t.m.lostFiles.WithLabelValues(lostVanished).Inc()
 			t.log.Warn("compressed rotated file deleted before its turn to be read; its lines not read are lost", "path", f.gz, "offset", f.off)
 		default:
 			t.openErr(f.gz, "cannot read rotated log file", err)
 		}
-		f.gz = ""
-		t.closeFollower(f, evEnd)
-		return false
+		if fh == nil {
+			f.gz = ""
+			t.closeFollower(f, evEnd)
+			return false
+		}
 	}
 	fi, err := fh.Stat()
 	if err != nil {
