@@ -247,3 +247,15 @@ func newIdleTailer(t *testing.T, dir string) *Tailer {
 	t.Cleanup(tl.closeAll)
 	return tl
 }
+
+// startBlindRunner runs a tailer that, after its first scan, sees nothing
+// by itself: no notifications, and polls and rescans an hour apart. What
+// it learns of the files after that comes from the test's own steps (or
+// from its stop).
+func startBlindRunner(t *testing.T, cfg Config) *runner {
+	t.Helper()
+	return startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) {
+		tl.pollOnly = true
+		tl.cfg.PollInterval, tl.cfg.RescanInterval = time.Hour, time.Hour
+	})
+}

@@ -142,10 +142,7 @@ func TestDeletedAndReadUnacknowledgedAtStop(t *testing.T) {
 			path := mkContainer(t, dir, "ns_pod_uid")
 			cfg := testConfig(dir, state)
 			appendFile(t, path, lines(0, 10))
-			r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) {
-				tl.pollOnly = true
-				tl.cfg.PollInterval, tl.cfg.RescanInterval = time.Hour, time.Hour
-			})
+			r := startBlindRunner(t, cfg)
 			r.setHold(true)
 			waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, 9) })
 			rotated := path + ".20261126-035509"

@@ -626,10 +626,7 @@ func TestDeletedAndReadNotCheckpointed(t *testing.T) {
 				t.Fatal(err)
 			}
 			ino := fi.Sys().(*syscall.Stat_t).Ino
-			r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) {
-				tl.pollOnly = true
-				tl.cfg.PollInterval, tl.cfg.RescanInterval = time.Hour, time.Hour
-			})
+			r := startBlindRunner(t, cfg)
 			waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, 9) })
 			rotated := path + ".20261126-035509"
 			mustRename(t, path, rotated)
@@ -840,10 +837,7 @@ func TestStopNamesNewFiles(t *testing.T) {
 	cfg := testConfig(dir, state)
 	first := mkContainer(t, dir, "ns_a_uid")
 	appendFile(t, first, lines(0, 5))
-	r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) {
-		tl.pollOnly = true
-		tl.cfg.PollInterval, tl.cfg.RescanInterval = time.Hour, time.Hour
-	})
+	r := startBlindRunner(t, cfg)
 	waitFor(t, 5*time.Second, "the first file's lines", func() bool { return hasSeq(r, 4) })
 	late := mkContainer(t, dir, "ns_b_uid")
 	appendFile(t, late, lines(5, 10))
