@@ -63,10 +63,7 @@ func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
 		if !ok {
 			return fail()
 		}
-		key, ok := decodeString(b, str, i, kEnd, plain)
-		if !ok {
-			return fail()
-		}
+		key := decodeString(b, str, i, kEnd, plain)
 		i = skipWS(b, kEnd)
 		if i >= len(b) || b[i] != ':' {
 			return fail()
@@ -83,11 +80,7 @@ func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
 		}
 		var f event.Field
 		if b[i] == '"' {
-			v, ok := decodeString(b, str, i, vEnd, plain)
-			if !ok {
-				return fail()
-			}
-			f = event.Field{Key: key, Value: v}
+			f = event.Field{Key: key, Value: decodeString(b, str, i, vEnd, plain)}
 		} else {
 			f = event.Field{Key: key, Value: rawValue(b[i:vEnd], str[i:vEnd]), Raw: true}
 		}
@@ -268,22 +261,25 @@ func isHex(c byte) bool { return isDigit(c) || ('a' <= c|0x20 && c|0x20 <= 'f') 
 
 // decodeString returns the value of the valid JSON string b[i:end] (str is
 // b as a string; plain: scanString found it plain): a slice of str when it
-// has no escapes and is valid UTF-8, else what encoding/json decodes.
-func decodeString(b []byte, str string, i, end int, plain bool) (string, bool) {
+// has no escapes and is valid UTF-8, else what encoding/json decodes
+// (unescape).
+func decodeString(b []byte, str string, i, end int, plain bool) string {
 	if plain {
-		return str[i+1 : end-1], true
+		return str[i+1 : end-1]
 	}
 	in := b[i+1 : end-1]
 	if bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
-		return str[i+1 : end-1], true
+		return str[i+1 : end-1]
 	}
-	return unescape(in), true
+	return unescape(in)
 }
 
 // unescape decodes the inside of a JSON string that scanString validated,
 // as encoding/json does: escapes resolved, a surrogate pair joined, a lone
-// surrogate and each byte of invalid UTF-8 replaced by U+FFFD.
-// (encoding/json's Unmarshal took five times as long, reflection included.)
+// surrogate and each byte of invalid UTF-8 replaced by U+FFFD
+// (TestUnescape, FuzzParseJSON). It replaced encoding/json's Unmarshal:
+// BenchmarkParseJSONEscaped, a line with escapes, parses in about a third
+// of the time, with a third of the allocations.
 func unescape(in []byte) string {
 	out := make([]byte, 0, len(in))
 	for i := 0; i < len(in); {
