@@ -123,7 +123,9 @@
 // complete line before the damage, and counts in
 // ferry_tail_lost_files_total{reason="corrupt"}. One whose committed offset
 // is its end (by the gzip trailer's size) is not decompressed at all: it is
-// the path's anchor at once, and its deletion loses nothing. A checkpointed file found nowhere was deleted before it was
+// the path's anchor at once, and its deletion loses nothing; one that
+// decompresses to nothing (rotated before anything was written to it) is
+// not followed at all. A checkpointed file found nowhere was deleted before it was
 // read: it counts in ferry_tail_lost_files_total{reason="vanished"} (its size
 // is unknown; a pod directory deleted while stopped counts its files), and
 // every remaining sibling written since the checkpoint is then newer than it

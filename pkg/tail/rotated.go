@@ -537,6 +537,13 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 			t.setAnchor(d) // anchors.go
 			return nil
 		}
+		if err == nil && fpLen == 0 {
+			// Empty (rotated before anything was written to it):
+			// nothing to read. Followed until its turn, it would be in
+			// a checkpoint written meanwhile with no first bytes, and
+			// the next agent, unable to find it, would count it lost.
+			return nil
+		}
 	}
 	if err != nil {
 		if e != nil && errors.Is(err, fs.ErrNotExist) {
