@@ -441,7 +441,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 				// Finished before the stop: not read again, and still
 				// the path's anchor until a newer file is finished.
 				t.mu.Lock()
-				t.anchors[path] = *e
+				t.setAnchor(*e) // anchors.go
 				t.mu.Unlock()
 				continue
 			}

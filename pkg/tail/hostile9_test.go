@@ -1,0 +1,92 @@
+package tail
+
+import (
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// inoOf is the inode of path.
+func inoOf(t *testing.T, path string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// waitCheckpoint waits until the checkpoint on disk satisfies ok, given the
+// inodes of its live and its done entries.
+func waitCheckpoint(t *testing.T, state, what string, ok func(live, done map[uint64]bool) bool) {
+	t.Helper()
+	waitFor(t, 5*time.Second, what, func() bool {
+		m, loaded, _, err := loadState(state)
+		if err != nil || !loaded {
+			return false
+		}
+		live, done := map[uint64]bool{}, map[uint64]bool{}
+		for k, e := range m {
+			if e.Done {
+				done[k.ino] = true
+			} else {
+				live[k.ino] = true
+			}
+		}
+		return ok(live, done)
+	})
+}
+
+// TestAnchorDeletedEmptyStays: the path's anchor is a file with lines (f1),
+// a file rotated empty (f2) finished after it, and the current file (f3)
+// is empty at the graceful stop. While no agent runs, f3 is written,
+// rotated and compressed, and kubelet deletes the oldest rotated file, the
+// anchor (it keeps a few, the oldest goes first); f2, empty, is still
+// there. f3's lines are in its .gz and the next agent reads them: nothing
+// was lost, and no lost file may be counted.
+func TestAnchorDeletedEmptyStays(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	appendFile(t, path, lines(0, 10))
+	f1 := inoOf(t, path)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, 9) })
+	rot1, rot2, rot3, rot4 := path+".20261126-035501", path+".20261126-035502", path+".20261126-035503", path+".20261126-035504"
+	mustRename(t, path, rot1)
+	appendFile(t, path, "") // f2, rotated while empty
+	f2 := inoOf(t, path)
+	waitCheckpoint(t, state, "the file with lines finished, the anchor", func(live, done map[uint64]bool) bool { return done[f1] && live[f2] })
+	mustRename(t, path, rot2)
+	appendFile(t, path, "") // f3
+	f3 := inoOf(t, path)
+	waitCheckpoint(t, state, "the empty file finished", func(live, _ map[uint64]bool) bool { return !live[f2] && live[f3] })
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// While no agent runs: f3 written and rotated, then the next one;
+	// every rotated file but the newest compressed, the oldest deleted.
+	appendFile(t, path, lines(10, 20))
+	mustRename(t, path, rot3)
+	appendFile(t, path, lines(20, 25))
+	mustRename(t, path, rot4)
+	appendFile(t, path, lines(25, 30))
+	mustGzip(t, rot3)
+	if err := os.Remove(rot1); err != nil {
+		t.Fatal(err)
+	}
+	r2 := startRunner(t, cfg, Options{})
+	defer r2.stop()
+	waitFor(t, 5*time.Second, "the current file's lines", func() bool { return hasSeq(r2, 29) })
+	if diff := cmp.Diff(upto(10, 30), seqs(r2.snapshot())); diff != "" {
+		t.Errorf("lines after the restart (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
+		t.Errorf("lost files = %v, want 0: every line of the checkpoint's files was read", got)
+	}
+}
