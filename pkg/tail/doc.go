@@ -371,7 +371,8 @@
 // reading, closes out, and returns nil; a blocked send gives up when the
 // context ends. Before it returns it takes the queued notifications and
 // rescans once, unread, so that the final checkpoint names every file on
-// disk at the stop (one kubelet created a moment before a rolling update's
+// disk at the stop, one waiting for a descriptor included, at offset 0
+// (one kubelet created a moment before a rolling update's
 // SIGTERM, then deleted while no agent ran, is counted lost by the next
 // agent, not lost without a trace). Ack may be called from any goroutine at any time. Close,
 // called once Run returned and the sink acknowledged what it delivered,

@@ -2,6 +2,7 @@ package tail
 
 import (
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -88,5 +89,46 @@ func TestAnchorDeletedEmptyStays(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
 		t.Errorf("lost files = %v, want 0: every line of the checkpoint's files was read", got)
+	}
+}
+
+// TestStopNamesWaitingFiles: a file waiting for a descriptor at a graceful
+// stop (logs.max_open_files reached), never opened, is on disk at the stop:
+// the final checkpoint names it, so that if kubelet deletes it while no
+// agent runs, the next agent counts it lost. While running, a waiting file
+// deleted is counted (lostWaiting); across a stop it was lost without a
+// trace.
+func TestStopNamesWaitingFiles(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.MaxOpenFiles = 1
+	first := mkContainer(t, dir, "ns_a_uid")
+	appendFile(t, first, lines(0, 5))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the first file's lines", func() bool { return hasSeq(r, 4) })
+	late := mkContainer(t, dir, "ns_b_uid")
+	appendFile(t, late, lines(5, 10))
+	waitFor(t, 5*time.Second, "the second file waiting", func() bool { return testutil.ToFloat64(r.tl.m.waiting) == 1 })
+	ino := inoOf(t, late)
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	named := false
+	for _, e := range readState(t, state).Files {
+		named = named || (e.Ino == ino && e.Path == late && e.Offset == 0)
+	}
+	if !named {
+		t.Errorf("the final checkpoint does not name the waiting file: %+v", readState(t, state).Files)
+	}
+	if err := os.RemoveAll(filepath.Dir(filepath.Dir(late))); err != nil { // deleted while no agent runs
+		t.Fatal(err)
+	}
+	r2 := startRunner(t, cfg, Options{})
+	defer r2.stop()
+	appendFile(t, first, lines(10, 11))
+	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r2, 10) })
+	if got := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 1 {
+		t.Errorf("lost files = %v, want 1: the waiting file deleted while stopped was never read", got)
 	}
 }

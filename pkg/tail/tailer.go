@@ -393,6 +393,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 	// a file no checkpoint named is lost without a trace.
 	takeEvents()
 	t.rescan(time.Now(), false)
+	t.keepWaiting() // kept.go: a file waiting for a descriptor is named too
 	t.finalSend()
 	return nil
 }
