@@ -132,3 +132,40 @@ func TestStopNamesWaitingFiles(t *testing.T) {
 		t.Errorf("lost files = %v, want 1: the waiting file deleted while stopped was never read", got)
 	}
 }
+
+// TestStopSkipsExcluded: the rescan at a graceful stop takes what a scan
+// takes, no more: a file created since the last scan that the Excluder or
+// logs.exclude excludes is not named by the final checkpoint, one that is
+// included is.
+func TestStopSkipsExcluded(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.Exclude = []string{filepath.Join(dir, "ns_c_uid", "*", "*.log")}
+	first := mkContainer(t, dir, "ns_a_uid")
+	appendFile(t, first, lines(0, 5))
+	var ex excludeSet
+	ex.m = map[string]bool{}
+	r := startRunnerTuned(t, cfg, Options{Excluder: &ex}, nil, func(tl *Tailer) {
+		tl.pollOnly = true
+		tl.cfg.PollInterval, tl.cfg.RescanInterval = time.Hour, time.Hour
+	})
+	waitFor(t, 5*time.Second, "the first file's lines", func() bool { return hasSeq(r, 4) })
+	b, c, d := mkContainer(t, dir, "ns_b_uid"), mkContainer(t, dir, "ns_c_uid"), mkContainer(t, dir, "ns_d_uid")
+	ex.mu.Lock()
+	ex.m[b] = true
+	ex.mu.Unlock()
+	for _, p := range []string{b, c, d} {
+		appendFile(t, p, lines(5, 10))
+	}
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var named []string
+	for _, e := range readState(t, state).Files {
+		named = append(named, e.Path)
+	}
+	if diff := cmp.Diff([]string{first, d}, named); diff != "" {
+		t.Errorf("paths in the final checkpoint (-want +got):\n%s", diff)
+	}
+}
