@@ -228,7 +228,8 @@ type limitConn struct {
 }
 
 func (c *limitConn) Close() error {
-	err := c.Conn.Close()
+	// Uncounted before the close, as rejected and evicted connections are
+	// counted: a client that sees it closed sees it no longer open.
 	c.once.Do(func() {
 		c.l.mu.Lock()
 		gone := c.gone
@@ -239,7 +240,7 @@ func (c *limitConn) Close() error {
 			c.l.m.open.Dec()
 		}
 	})
-	return err
+	return c.Conn.Close()
 }
 
 // guardRequests takes a request slot of the connection's limitListener for

@@ -277,7 +277,7 @@ func decodeString(b []byte, str string, i, end int, plain bool) string {
 // unescape decodes the inside of a JSON string that scanString validated,
 // as encoding/json does: escapes resolved, a surrogate pair joined, a lone
 // surrogate and each byte of invalid UTF-8 replaced by U+FFFD
-// (TestUnescape, FuzzParseJSON). It replaced encoding/json's Unmarshal:
+// (FuzzUnescape, FuzzParseJSON). It replaced encoding/json's Unmarshal:
 // BenchmarkParseJSONEscaped, a line with escapes, parses in about a third
 // of the time, with a third of the allocations.
 func unescape(in []byte) string {

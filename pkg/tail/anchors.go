@@ -16,7 +16,9 @@ import (
 // found nowhere and counted as lost. So the checkpoint keeps, per path, an
 // anchor: the newest rotated file finished, with its identity and its end,
 // marked done (a file finished empty does not replace an anchor: it has no
-// first bytes to be found by once compressed). At a start it is found like any entry (plain by inode and
+// first bytes to be found by once compressed; it is kept beside it, the
+// path's empty anchor, found while it is plain, so that the files after it
+// are still known newer when kubelet deleted the anchor). At a start it is found like any entry (plain by inode and
 // fingerprint, compressed by fingerprint): the files older than it are not
 // read again, the ones after it are read from 0, and an empty-when-
 // checkpointed entry newer than it was not deleted (kubelet deletes the
@@ -33,7 +35,9 @@ func (t *Tailer) anchor(f *follower) {
 }
 
 // setAnchor makes e, a rotated file finished at e.Offset, its path's
-// anchor, unless it has no first bytes and the path's anchor has.
+// anchor, unless it has no first bytes and the path's anchor has: then it
+// is the path's empty anchor, kept beside the anchor (emptyAnchors). Call
+// it in the order the files were finished (or, at a start, rotated).
 // Every anchor is set here: a file closed at its end, one finished at the
 // stop (tailer.go closeAll), and at a start a done entry found again or a
 // compressed file the checkpoint has at its end (rotated.go).
@@ -45,7 +49,18 @@ func (t *Tailer) setAnchor(e stateEntry) {
 		// An empty file (rotated before anything was written to it) has
 		// no first bytes to be found by once compressed; the anchor
 		// before it has, and is older than every file not finished too.
+		// It is kept beside the anchor: while it is plain it is found by
+		// its inode, and it tells that the files after it are newer when
+		// kubelet deleted the anchor (the oldest first) but not it.
+		if t.emptyAnchors[e.Path] != e {
+			t.emptyAnchors[e.Path] = e
+			t.changes++
+		}
 		return
+	}
+	if _, ok := t.emptyAnchors[e.Path]; ok {
+		delete(t.emptyAnchors, e.Path) // older than the new anchor
+		t.changes++
 	}
 	if t.anchors[e.Path] != e {
 		t.anchors[e.Path] = e
@@ -57,9 +72,12 @@ func (t *Tailer) setAnchor(e stateEntry) {
 // be written with the others. Call it with t.mu held.
 func (t *Tailer) anchorEntries(tracked map[fileKey]bool) []stateEntry {
 	var out []stateEntry
-	for _, e := range t.anchors {
-		if !tracked[e.key()] {
-			out = append(out, e)
+	for _, m := range []map[string]stateEntry{t.anchors, t.emptyAnchors} {
+		for _, e := range m {
+			if !tracked[e.key()] {
+				tracked[e.key()] = true
+				out = append(out, e)
+			}
 		}
 	}
 	return out
@@ -76,6 +94,7 @@ func (t *Tailer) pruneAnchors() {
 		}
 		if _, err := os.Stat(filepath.Dir(p)); err != nil {
 			delete(t.anchors, p)
+			delete(t.emptyAnchors, p)
 			t.changes++
 		}
 	}

@@ -249,11 +249,13 @@
 // written does not stop reading: it is warned about once per episode and
 // retried. Entries of files that no longer exist are pruned. Per path, the
 // newest rotated file read to its end and fully acknowledged stays in the
-// checkpoint as an anchor (marked done, at its end): at a start, the files
+// checkpoint as an anchor (marked done, at its end; one finished empty does
+// not replace an anchor, it has no first bytes to be found by once
+// compressed, and is kept beside it, found while plain): at a start, the files
 // older than it are not read again even when kubelet compressed them since
 // (a compressed file's time is when it was compressed), and an entry
-// written while its file was empty and newer than an anchor still on disk
-// is not counted as vanished (kubelet deletes the oldest first). A done
+// written while its file was empty and newer than an anchor (or an empty
+// one) still on disk is not counted as vanished (kubelet deletes the oldest first). A done
 // file that vanished lost nothing (anchors.go).
 //
 // The checkpoint also keeps the end of the last acknowledged line, so that a
@@ -375,7 +377,8 @@
 // reading, closes out, and returns nil; a blocked send gives up when the
 // context ends. Before it returns it takes the queued notifications and
 // rescans once, unread, so that the final checkpoint names every file on
-// disk at the stop (one kubelet created a moment before a rolling update's
+// disk at the stop, one waiting for a descriptor included, at offset 0
+// (one kubelet created a moment before a rolling update's
 // SIGTERM, then deleted while no agent ran, is counted lost by the next
 // agent, not lost without a trace). Ack may be called from any goroutine at any time. Close,
 // called once Run returned and the sink acknowledged what it delivered,

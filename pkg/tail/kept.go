@@ -59,3 +59,31 @@ func (t *Tailer) keptEntries(tracked map[fileKey]bool) []stateEntry {
 	}
 	return out
 }
+
+// keepWaiting adds to t.kept an entry, at offset 0, for each file waiting
+// for a descriptor that was never opened (openlimit.go): it is on disk
+// but has no tracker, and a graceful stop's checkpoint must name it, or
+// the next agent cannot count it lost if kubelet deletes it meanwhile.
+// Run's goroutine calls it once, before the final checkpoint.
+func (t *Tailer) keepWaiting() {
+	var add []stateEntry
+	for _, w := range t.lim.queue {
+		if w.f != nil || w.key == (fileKey{}) {
+			continue
+		}
+		if f := t.files[w.key]; f != nil && f.st != stClosed {
+			continue
+		}
+		if _, ok := t.resume[w.key]; ok {
+			continue // its loaded entry is kept already, if still there
+		}
+		add = append(add, stateEntry{Dev: w.key.dev, Ino: w.key.ino, Fingerprint: fpHash(nil), Path: w.path})
+	}
+	if len(add) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.kept = append(slices.Clip(t.kept), add...)
+	t.changes++
+}

@@ -123,6 +123,9 @@ type Tailer struct {
 	// anchors are the newest finished rotated file per path (anchors.go);
 	// guarded by mu.
 	anchors map[string]stateEntry
+	// emptyAnchors are the newest files finished empty after the anchor
+	// of their path (anchors.go); guarded by mu.
+	emptyAnchors map[string]stateEntry
 	// seenPaths are the paths whose rotated siblings were looked at (by
 	// the first scan, resumeRotated, or when first found while running).
 	seenPaths map[string]bool
@@ -175,9 +178,10 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		byPath:   make(map[string]*follower),
 		warned:   make(map[string]bool),
 
-		lastRotated: make(map[string]rotated),
-		seenPaths:   make(map[string]bool),
-		anchors:     make(map[string]stateEntry),
+		lastRotated:  make(map[string]rotated),
+		seenPaths:    make(map[string]bool),
+		anchors:      make(map[string]stateEntry),
+		emptyAnchors: make(map[string]stateEntry),
 
 		rotatedLinger: rotatedLinger,
 		lim:           newOpenLimit(cfg.MaxOpenFiles),
@@ -389,6 +393,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 	// a file no checkpoint named is lost without a trace.
 	takeEvents()
 	t.rescan(time.Now(), false)
+	t.keepWaiting() // kept.go: a file waiting for a descriptor is named too
 	t.finalSend()
 	return nil
 }
