@@ -109,28 +109,7 @@ func TestStopNamesWaitingFiles(t *testing.T) {
 	late := mkContainer(t, dir, "ns_b_uid")
 	appendFile(t, late, lines(5, 10))
 	waitFor(t, 5*time.Second, "the second file waiting", func() bool { return testutil.ToFloat64(r.tl.m.waiting) == 1 })
-	ino := inoOf(t, late)
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
-	named := false
-	for _, e := range readState(t, state).Files {
-		named = named || (e.Ino == ino && e.Path == late && e.Offset == 0)
-	}
-	if !named {
-		t.Errorf("the final checkpoint does not name the waiting file: %+v", readState(t, state).Files)
-	}
-	if err := os.RemoveAll(filepath.Dir(filepath.Dir(late))); err != nil { // deleted while no agent runs
-		t.Fatal(err)
-	}
-	r2 := startRunner(t, cfg, Options{})
-	defer r2.stop()
-	appendFile(t, first, lines(10, 11))
-	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r2, 10) })
-	if got := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 1 {
-		t.Errorf("lost files = %v, want 1: the waiting file deleted while stopped was never read", got)
-	}
+	stopThenLossCounted(t, r, cfg, first, late)
 }
 
 // TestStopSkipsExcluded: the rescan at a graceful stop takes what a scan

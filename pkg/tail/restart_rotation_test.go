@@ -841,21 +841,26 @@ func TestStopNamesNewFiles(t *testing.T) {
 	waitFor(t, 5*time.Second, "the first file's lines", func() bool { return hasSeq(r, 4) })
 	late := mkContainer(t, dir, "ns_b_uid")
 	appendFile(t, late, lines(5, 10))
-	fi, err := os.Stat(late)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ino := fi.Sys().(*syscall.Stat_t).Ino
+	stopThenLossCounted(t, r, cfg, first, late)
+}
+
+// stopThenLossCounted stops r gracefully and checks that its final
+// checkpoint names late (at offset 0); deletes late's pod directory while
+// no agent runs; and checks that the next tailer counts late lost. first,
+// a file of another pod, carries the next tailer's sentinel (line 10).
+func stopThenLossCounted(t *testing.T, r *runner, cfg Config, first, late string) {
+	t.Helper()
+	ino := inoOf(t, late)
 	r.stop()
 	if err := r.tl.Close(); err != nil {
 		t.Fatal(err)
 	}
 	named := false
-	for _, e := range readState(t, state).Files {
+	for _, e := range readState(t, cfg.StateDir).Files {
 		named = named || (e.Ino == ino && e.Path == late && e.Offset == 0)
 	}
 	if !named {
-		t.Errorf("the final checkpoint does not name the file created before the stop: %+v", readState(t, state).Files)
+		t.Errorf("the final checkpoint does not name %s: %+v", late, readState(t, cfg.StateDir).Files)
 	}
 	if err := os.RemoveAll(filepath.Dir(filepath.Dir(late))); err != nil { // deleted while no agent runs
 		t.Fatal(err)
@@ -865,7 +870,7 @@ func TestStopNamesNewFiles(t *testing.T) {
 	appendFile(t, first, lines(10, 11))
 	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r2, 10) })
 	if got := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); got != 1 {
-		t.Errorf("lost files = %v, want 1: the file deleted while stopped was never read", got)
+		t.Errorf("lost files = %v, want 1: %s, deleted while stopped, was never read", got, late)
 	}
 }
 
