@@ -157,23 +157,47 @@ func (t *Tailer) commit(force bool) error {
 		t.mu.Unlock()
 		return nil
 	}
+	// Each file once (state.go entryID): a file with a tracker is named by
+	// it, not again by a kept entry (same inode at the same path) or an
+	// anchor (the same file). Two files may share an inode: one deleted
+	// whose lines are not all acknowledged, and the one that reuses it.
 	entries := make([]stateEntry, 0, len(t.trackers)+len(t.kept))
-	tracked := make(map[fileKey]bool, len(t.trackers))
+	written := make(map[entryID]int, len(t.trackers))
+	at := make(map[entryID]bool, len(t.trackers)) // inode and path of each tracker
 	for _, tr := range t.trackers {
-		tracked[tr.key] = true
-		if tr.superseded || (tr.closed && tr.idle()) {
-			continue
+		e := stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, FingerprintLen: len(tr.fp), Fingerprint: fpHash(tr.fp),
+			Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)}
+		at[entryID{key: tr.key, path: tr.path}] = true
+		i, dup := written[e.id()]
+		switch {
+		case tr.superseded || (tr.closed && tr.idle()):
+			if !dup {
+				written[e.id()] = -1 // named: no anchor for it
+			}
+		case dup && i >= 0:
+			// Two trackers of one file (a rotation undone while the
+			// first still waits for acknowledgements): the lower
+			// offset loses nothing.
+			if e.Offset < entries[i].Offset {
+				entries[i] = e
+			}
+		default:
+			written[e.id()] = len(entries)
+			entries = append(entries, e)
 		}
-		entries = append(entries, stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, FingerprintLen: len(tr.fp), Fingerprint: fpHash(tr.fp),
-			Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)})
 	}
-	entries = append(entries, t.keptEntries(tracked)...) // kept.go
+	entries = append(entries, t.keptEntries(at)...) // kept.go
 	for _, e := range entries {
-		tracked[e.key()] = true
+		written[e.id()] = 0
 	}
-	entries = append(entries, t.anchorEntries(tracked)...) // anchors.go
+	entries = append(entries, t.anchorEntries(written)...) // anchors.go
 	t.mu.Unlock()
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+	sort.Slice(entries, func(i, j int) bool {
+		if entries[i].Path != entries[j].Path {
+			return entries[i].Path < entries[j].Path
+		}
+		return entries[i].Ino < entries[j].Ino
+	})
 	if err := writeState(t.cfg.StateDir, entries); err != nil {
 		t.m.commitErrors.Inc()
 		if !t.stateFailing {
@@ -213,8 +237,10 @@ func (t *Tailer) loadState(now time.Time) {
 				"skipped", len(invalid), "first", invalid[0], "used", len(m))
 		}
 		if ok {
-			t.resume, t.fresh = m, false
-			for k := range m {
+			t.resume, t.fresh = make(map[fileKey][]stateEntry, len(m)), false
+			for _, e := range m {
+				k := e.key()
+				t.resume[k] = append(t.resume[k], e)
 				// A compressed file is checkpointed under a key the
 				// tailer numbers (rotated.go openSibling), and an anchor
 				// keeps it across restarts: number this run's above

@@ -149,9 +149,11 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 	f.fpLen = readFP(fh, f.fp[:])
 	var start int64
-	if e, ok := t.resume[key]; ok {
+	if es, ok := t.resume[key]; ok {
 		delete(t.resume, key)
-		if e.fpMatches(f.fp[:f.fpLen]) {
+		// The entry of this file, if one of those with its key is
+		// (another may be of a deleted file whose inode it reuses).
+		if e, ok := entryFor(es, path, f.fp[:f.fpLen]); ok {
 			start, f.suppressTo = e.Offset, e.AckedTo
 			if start > f.size || f.suppressTo > f.size {
 				t.m.truncations.Inc()

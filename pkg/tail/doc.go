@@ -243,9 +243,12 @@
 // tail.json.corrupt with a warning and the tailer starts by its start_at
 // policy. Within a readable file each entry stands alone: an invalid one
 // (bad offsets, fingerprint or path, unknown fields, a second entry for the
-// same file) is skipped, counted in ferry_tail_checkpoint_entries_invalid_total
-// and warned about once; its file is read from the start, the other entries
-// are used. A state directory that cannot be
+// same file: device, inode, path and first bytes) is skipped, counted in
+// ferry_tail_checkpoint_entries_invalid_total and warned about once; its file
+// is read from the start, the other entries are used. Two entries may share a
+// device and inode, and both are used: a file kubelet deleted before all its
+// lines were acknowledged, and the file that took its inode number since.
+// A state directory that cannot be
 // written does not stop reading: it is warned about once per episode and
 // retried. Entries of files that no longer exist are pruned. Per path, the
 // newest rotated file read to its end and fully acknowledged stays in the

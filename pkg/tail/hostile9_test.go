@@ -31,11 +31,11 @@ func waitCheckpoint(t *testing.T, state, what string, ok func(live, done map[uin
 			return false
 		}
 		live, done := map[uint64]bool{}, map[uint64]bool{}
-		for k, e := range m {
+		for _, e := range m {
 			if e.Done {
-				done[k.ino] = true
+				done[e.Ino] = true
 			} else {
-				live[k.ino] = true
+				live[e.Ino] = true
 			}
 		}
 		return ok(live, done)

@@ -26,20 +26,27 @@ import (
 // scan.
 func (t *Tailer) refreshKept() {
 	var kept []stateEntry
-	for key, e := range t.resume {
+	for key, es := range t.resume {
 		if f := t.files[key]; f != nil && f.st != stClosed {
 			continue
 		}
-		fi, err := os.Stat(e.Path)
-		if err != nil || !fi.Mode().IsRegular() {
-			continue
+		for _, e := range es {
+			fi, err := os.Stat(e.Path)
+			if err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			if k, _ := keyOf(fi); k != key {
+				continue
+			}
+			kept = append(kept, e)
 		}
-		if k, _ := keyOf(fi); k != key {
-			continue
-		}
-		kept = append(kept, e)
 	}
-	sort.Slice(kept, func(i, j int) bool { return kept[i].Path < kept[j].Path })
+	sort.Slice(kept, func(i, j int) bool {
+		if kept[i].Path != kept[j].Path {
+			return kept[i].Path < kept[j].Path
+		}
+		return kept[i].Ino < kept[j].Ino
+	})
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !slices.Equal(kept, t.kept) {
@@ -48,12 +55,13 @@ func (t *Tailer) refreshKept() {
 	}
 }
 
-// keptEntries returns the entries of t.kept whose file has no tracker, to
-// be written with the trackers' entries. Call it with t.mu held.
-func (t *Tailer) keptEntries(tracked map[fileKey]bool) []stateEntry {
+// keptEntries returns the entries of t.kept whose file has no tracker (at
+// holds the key and path of each, entryID without first bytes), to be
+// written with the trackers' entries. Call it with t.mu held.
+func (t *Tailer) keptEntries(at map[entryID]bool) []stateEntry {
 	var out []stateEntry
 	for _, e := range t.kept {
-		if !tracked[e.key()] {
+		if !at[entryID{key: e.key(), path: e.Path}] {
 			out = append(out, e)
 		}
 	}

@@ -340,8 +340,8 @@ func TestFileSetCheckpointedSoon(t *testing.T) {
 		if err != nil || !ok {
 			return false
 		}
-		for k := range m {
-			if k.ino == rotatedIno {
+		for _, e := range m {
+			if e.Ino == rotatedIno {
 				return true
 			}
 		}
@@ -357,8 +357,8 @@ func TestFileSetCheckpointedSoon(t *testing.T) {
 			return false
 		}
 		live := 0
-		for k, e := range m {
-			if k.ino == rotatedIno && !e.Done {
+		for _, e := range m {
+			if e.Ino == rotatedIno && !e.Done {
 				return false
 			}
 			if !e.Done {
@@ -903,11 +903,11 @@ func TestEmptyFileKeepsAnchor(t *testing.T) {
 				return false
 			}
 			live, done := map[uint64]bool{}, map[uint64]bool{}
-			for k, e := range m {
+			for _, e := range m {
 				if e.Done {
-					done[k.ino] = true
+					done[e.Ino] = true
 				} else {
-					live[k.ino] = true
+					live[e.Ino] = true
 				}
 			}
 			return ok(live, done)

@@ -56,10 +56,38 @@ type stateEntry struct {
 
 func (e stateEntry) key() fileKey { return fileKey{e.Dev, e.Ino} }
 
+// entryID is what tells one file's entry from another's. Two entries may
+// share a device and inode: a file kubelet deleted (compressed, or the
+// oldest rotated one) whose lines were not all acknowledged yet, and the
+// file that got its inode number since. The checkpoint keeps both; the
+// same file twice (same inode, path and first bytes) is one too many.
+type entryID struct {
+	key   fileKey
+	path  string
+	fpLen int
+	fp    string
+}
+
+func (e stateEntry) id() entryID { return entryID{e.key(), e.Path, e.FingerprintLen, e.Fingerprint} }
+
 // fpMatches says whether a file whose first bytes are now is the file the
 // entry was written for.
 func (e stateEntry) fpMatches(now []byte) bool {
 	return e.FingerprintLen <= len(now) && fpHash(now[:e.FingerprintLen]) == e.Fingerprint
+}
+
+// entryFor returns, of the entries sharing a file's key, the one written
+// for that file: its first bytes match (the path it is followed under
+// decides between two that do).
+func entryFor(es []stateEntry, path string, fp []byte) (stateEntry, bool) {
+	var found stateEntry
+	ok := false
+	for _, e := range es {
+		if e.fpMatches(fp) && (!ok || e.Path == path) {
+			found, ok = e, true
+		}
+	}
+	return found, ok
 }
 
 // stateFileRaw is stateFile with its entries still undecoded, so that each
@@ -95,9 +123,10 @@ func parseEntry(raw []byte) (stateEntry, error) {
 // and no error. A file that cannot be read or decoded as a whole (not JSON,
 // another version) is renamed aside (to tail.json.corrupt) and reported as
 // an error; the caller warns and starts fresh. Within a readable file, each
-// entry stands alone: an invalid one (or a second one for the same file) is
-// skipped and counted in invalid, the others are used.
-func loadState(dir string) (entries map[fileKey]stateEntry, ok bool, invalid []error, err error) {
+// entry stands alone: an invalid one (or a second one for the same file,
+// entryID) is skipped and counted in invalid, the others are returned in
+// the file's order. Entries of different files may share a key.
+func loadState(dir string) (entries []stateEntry, ok bool, invalid []error, err error) {
 	path := filepath.Join(dir, stateName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -116,21 +145,21 @@ func loadState(dir string) (entries map[fileKey]stateEntry, ok bool, invalid []e
 			}
 		}
 		if err == nil {
-			m := make(map[fileKey]stateEntry, len(st.Files))
+			seen := make(map[entryID]bool, len(st.Files))
+			entries = make([]stateEntry, 0, len(st.Files))
 			for i, raw := range st.Files {
 				e, perr := parseEntry(raw)
-				if perr == nil {
-					if _, dup := m[e.key()]; dup {
-						perr = fmt.Errorf("second entry for device %d inode %d", e.Dev, e.Ino)
-					}
+				if perr == nil && seen[e.id()] {
+					perr = fmt.Errorf("second entry for device %d inode %d at %s", e.Dev, e.Ino, e.Path)
 				}
 				if perr != nil {
 					invalid = append(invalid, fmt.Errorf("files[%d]: %w", i, perr))
 					continue
 				}
-				m[e.key()] = e
+				seen[e.id()] = true
+				entries = append(entries, e)
 			}
-			return m, true, invalid, nil
+			return entries, true, invalid, nil
 		}
 	}
 	aside := path + ".corrupt"

@@ -22,7 +22,7 @@ func TestMoveState(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, ok, invalid, err := loadState(to)
-	if err != nil || !ok || len(invalid) > 0 || m[fileKey{1, 2}].Offset != 42 {
+	if err != nil || !ok || len(invalid) > 0 || len(m) != 1 || m[0].key() != (fileKey{1, 2}) || m[0].Offset != 42 {
 		t.Errorf("moved checkpoint: %v ok=%v invalid=%v err=%v", m, ok, invalid, err)
 	}
 	if got := loadSince(to); !got.Equal(since) {

@@ -105,8 +105,8 @@ type Tailer struct {
 	byPath    map[string]*follower
 	order     []*follower
 	rr        int
-	resume    map[fileKey]stateEntry
-	stateTime time.Time // when the checkpoint resumed from was written
+	resume    map[fileKey][]stateEntry // the checkpoint's entries not resumed yet, by key (more than one: state.go entryID)
+	stateTime time.Time                // when the checkpoint resumed from was written
 	fresh     bool
 	batch     []event.Log   // the batch being filled
 	ready     [][]event.Log // closed batches, oldest first, to be sent before batch
@@ -237,8 +237,8 @@ func (t *Tailer) Run(ctx context.Context) error {
 
 	now := time.Now()
 	saved := make([]stateEntry, 0, len(t.resume))
-	for _, e := range t.resume {
-		saved = append(saved, e)
+	for _, es := range t.resume {
+		saved = append(saved, es...)
 	}
 	t.watch() // before the first scan, so nothing created meanwhile is missed
 	t.rescan(now, true)
