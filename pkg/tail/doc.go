@@ -254,7 +254,8 @@
 // newest rotated file read to its end and fully acknowledged stays in the
 // checkpoint as an anchor (marked done, at its end; one finished empty does
 // not replace an anchor, it has no first bytes to be found by once
-// compressed, and is kept beside it, found while plain): at a start, the files
+// compressed, and is kept beside it, found while plain and still empty: a
+// file with lines under its inode is one that reused the number): at a start, the files
 // older than it are not read again even when kubelet compressed them since
 // (a compressed file's time is when it was compressed), and an entry
 // written while its file was empty and newer than an anchor (or an empty
@@ -378,8 +379,8 @@
 // New checks the configuration and starts nothing. Run does all reading on one
 // goroutine (plus fsnotify's reader and a waiter that takes one event when asked), sends batches on out, and on cancellation stops
 // reading, closes out, and returns nil; a blocked send gives up when the
-// context ends. Before it returns it takes the queued notifications and
-// rescans once, unread, so that the final checkpoint names every file on
+// context ends. Before it returns it takes the queued notifications, polls
+// (a rotation whose notification is not in yet) and rescans once, unread, so that the final checkpoint names every file on
 // disk at the stop, one waiting for a descriptor included, at offset 0
 // (one kubelet created a moment before a rolling update's
 // SIGTERM, then deleted while no agent ran, is counted lost by the next

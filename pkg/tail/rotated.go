@@ -331,7 +331,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		key, _ := keyOf(fi)
 		reborn := bornAfter(path, t.stateTime)
 		for i, e := range es {
-			if e.key() != key || reborn || (e.FingerprintLen == 0 && rotatedSince) {
+			if e.key() != key || reborn || (e.FingerprintLen == 0 && rotatedSince) || reusedEmpty(e, fi.Size()) {
 				continue
 			}
 			// The current file resumed by the scan, or not opened yet
@@ -383,8 +383,8 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			if !s.gz && key != e.key() && (sibKeys[e.key()] || e.FingerprintLen == 0 || s.size < e.Offset) {
 				continue
 			}
-			if !s.gz && key == e.key() && bornAfter(s.path, t.stateTime) {
-				continue // a new file that reuses the inode (created after the checkpoint)
+			if !s.gz && key == e.key() && (bornAfter(s.path, t.stateTime) || reusedEmpty(e, s.size)) {
+				continue // a new file that reuses the inode
 			}
 			entryOf[j], matched[i], anyMatched = i, true, true
 			if start < 0 {
@@ -454,6 +454,17 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	if cur != nil && cur.pred == nil && prev != nil {
 		cur.pred = prev
 	}
+}
+
+// reusedEmpty says whether a file of size bytes with e's device and inode
+// is another file than e, an entry done while its file was empty (a
+// path's empty anchor, anchors.go): it has no first bytes to compare, and
+// a file finished empty that has lines now is one that got its inode
+// number after kubelet deleted it, created before the checkpoint was
+// written (so its birth time does not tell). It is read, not skipped as
+// finished.
+func reusedEmpty(e stateEntry, size int64) bool {
+	return e.Done && e.FingerprintLen == 0 && size > e.Offset
 }
 
 // emptyIsNewer says whether an entry written while its file was empty,
