@@ -844,6 +844,45 @@ func TestStopNamesNewFiles(t *testing.T) {
 	stopThenLossCounted(t, r, cfg, first, late)
 }
 
+// TestStopSeesUnnotifiedRotation: kubelet rotates right before a SIGTERM,
+// and the notification is not in yet (here: none come at all). The stop's
+// rescan found nothing new: the path was followed already, by the file
+// just renamed. A poll at the stop sees the path names another file; the
+// final checkpoint names the new one, so the next agent reads it or counts
+// it lost.
+func TestStopSeesUnnotifiedRotation(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_a_uid")
+	appendFile(t, path, lines(0, 5))
+	r := startBlindRunner(t, cfg)
+	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 4) })
+	mustRename(t, path, path+".20261126-035501")
+	appendFile(t, path, lines(5, 10))
+	ino := inoOf(t, path)
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	named := false
+	for _, e := range readState(t, cfg.StateDir).Files {
+		named = named || (e.Ino == ino && e.Path == path && e.Offset == 0 && !e.Done)
+	}
+	if !named {
+		t.Errorf("the final checkpoint does not name the new %s: %+v", path, readState(t, cfg.StateDir).Files)
+	}
+	// While stopped, the new file is rotated and compressed too.
+	mustRename(t, path, path+".20261126-035502")
+	mustGzip(t, path+".20261126-035502")
+	appendFile(t, path, lines(10, 11))
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the new file's lines and the sentinel", func() bool { return hasSeq(r2, 9) && hasSeq(r2, 10) })
+	r2.stop()
+	if diff := cmp.Diff(upto(0, 11), seqs(append(r.snapshot(), r2.snapshot()...))); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
 // stopThenLossCounted stops r gracefully and checks that its final
 // checkpoint names late (at offset 0); deletes late's pod directory while
 // no agent runs; and checks that the next tailer counts late lost. first,

@@ -390,8 +390,12 @@ func (t *Tailer) Run(ctx context.Context) error {
 	// last rescan (kubelet rotates at any moment, a rolling update too) is
 	// followed, unread, so that the checkpoint names it. If kubelet then
 	// deletes it before the next agent runs, that agent counts the loss;
-	// a file no checkpoint named is lost without a trace.
+	// a file no checkpoint named is lost without a trace. A rotation
+	// whose notification is not in yet (the kernel's queue is read by
+	// another goroutine) is seen by a poll: the path names another file,
+	// which the rescan then follows.
 	takeEvents()
+	t.poll(time.Now())
 	t.rescan(time.Now(), false)
 	t.keepWaiting() // kept.go: a file waiting for a descriptor is named too
 	t.finalSend()
