@@ -248,6 +248,11 @@
 // is read from the start, the other entries are used. Two entries may share a
 // device and inode, and both are used: a file kubelet deleted before all its
 // lines were acknowledged, and the file that took its inode number since.
+// One file may have two entries at its path, with first bytes of two
+// lengths (two followers of it checkpointed at once: a rotation undone
+// while the first still waited for acknowledgements): both are taken for
+// it, and it resumes from the lower offset (a file still to read before an
+// anchor), so what lies between is read again, not lost.
 // A state directory that cannot be
 // written does not stop reading: it is warned about once per episode and
 // retried. Entries of files that no longer exist are pruned. Per path, the

@@ -386,11 +386,22 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			if !s.gz && key == e.key() && bornAfter(s.path, t.stateTime) {
 				continue // a new file that reuses the inode (created after the checkpoint)
 			}
+			if k := entryOf[j]; k >= 0 {
+				// A second entry of the file (state.go resumesBefore),
+				// not one of another: found too, and the one that loses
+				// nothing is read from.
+				if es[k].key() == e.key() {
+					matched[i] = true
+					if e.resumesBefore(es[k]) {
+						entryOf[j] = i
+					}
+				}
+				continue
+			}
 			entryOf[j], matched[i], anyMatched = i, true, true
 			if start < 0 {
 				start = j
 			}
-			break
 		}
 	}
 	newer := emptyIsNewer(es, matched, curMatched, sibs, entryOf)

@@ -1,0 +1,114 @@
+package tail
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// Hostile tests of the checkpoint's entries that share a device and inode
+// (state.go entryID): the same file twice, a reused inode, kept entries
+// and anchors beside trackers.
+
+// TestUndoneRotationTwoFingerprints: kubelet renames 0.log away, the
+// tailer closes the renamed file (no successor within the linger) while
+// none of its lines is acknowledged; the runtime, which could not reopen
+// the log, writes on to the renamed file, and kubelet renames it back. The
+// second follower of the file starts where the first stopped, with longer
+// first bytes (the file grew past what the first one had seen), so the two
+// trackers of one file are two entries of the checkpoint. Whichever order
+// they are in, the next agent must start the file at the lower offset:
+// the first follower's lines were never acknowledged.
+func TestUndoneRotationTwoFingerprints(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	rot := path + ".20261126-035509"
+	appendFile(t, path, lines(0, 5)) // under 1 KiB: the first bytes grow
+	r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) { tl.rotatedLinger = 100 * time.Millisecond })
+	r.setHold(true) // the broker is down
+	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 4) })
+	mustRename(t, path, rot)
+	waitFor(t, 5*time.Second, "the renamed file closed", func() bool {
+		return testutil.ToFloat64(r.tl.m.rotations) == 1 && testutil.ToFloat64(r.tl.m.openFiles) == 0
+	})
+	appendFile(t, rot, lines(5, 10)) // the runtime still writes to it
+	mustRename(t, rot, path)
+	waitFor(t, 5*time.Second, "the lines after the undo", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(upto(0, 10), seqs(r.snapshot())); diff != "" {
+		t.Fatalf("first agent (-want +got):\n%s", diff)
+	}
+	es, ok, invalid, err := loadState(state)
+	if err != nil || !ok || len(invalid) > 0 {
+		t.Fatalf("checkpoint: ok=%v invalid=%v err=%v", ok, invalid, err)
+	}
+	t.Logf("checkpoint: %+v", es)
+	orders := [][]stateEntry{es, reversed(es)}
+	for i, order := range orders {
+		if err := writeState(state, order); err != nil {
+			t.Fatal(err)
+		}
+		r2 := startRunner(t, cfg, Options{})
+		waitFor(t, 5*time.Second, "the file again", func() bool { return hasSeq(r2, 9) })
+		r2.stop()
+		if diff := cmp.Diff(upto(0, 10), seqs(r2.snapshot())); diff != "" {
+			t.Errorf("order %d: next agent (-want +got):\n%s", i, diff)
+		}
+		if n := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
+			t.Errorf("order %d: %v files counted lost", i, n)
+		}
+	}
+}
+
+func reversed(es []stateEntry) []stateEntry {
+	out := make([]stateEntry, len(es))
+	for i, e := range es {
+		out[len(es)-1-i] = e
+	}
+	return out
+}
+
+// TestUndoneRotationTwoFingerprintsCompressed is the same checkpoint (two
+// entries of one file, at two offsets, with first bytes of two lengths),
+// but the file was rotated and compressed while no agent ran: found in its
+// .gz, it is read from the lower offset, and neither entry is counted lost.
+func TestUndoneRotationTwoFingerprintsCompressed(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "compressed"}[gz], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			cfg := testConfig(dir, state)
+			path := mkContainer(t, dir, "ns_pod_uid")
+			appendFile(t, path, lines(0, 10))
+			e1 := entryOf(t, path, path, 0)
+			short := lines(0, 5)
+			e1.FingerprintLen, e1.Fingerprint = len(short), fpHash([]byte(short))
+			e2 := entryOf(t, path, path, int64(len(short)))
+			rot := path + ".20261126-035509"
+			mustRename(t, path, rot)
+			if gz {
+				mustGzip(t, rot)
+			}
+			appendFile(t, path, lines(100, 105))
+			for i, order := range [][]stateEntry{{e1, e2}, {e2, e1}} {
+				if err := writeState(state, order); err != nil {
+					t.Fatal(err)
+				}
+				r := startRunner(t, cfg, Options{})
+				waitFor(t, 5*time.Second, "the current file", func() bool { return hasSeq(r, 104) })
+				r.stop()
+				if diff := cmp.Diff(append(upto(0, 10), upto(100, 105)...), seqs(r.snapshot())); diff != "" {
+					t.Errorf("order %d: (-want +got):\n%s", i, diff)
+				}
+				if n := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
+					t.Errorf("order %d: %v files counted lost", i, n)
+				}
+			}
+		})
+	}
+}
