@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -111,4 +112,80 @@ func TestUndoneRotationTwoFingerprintsCompressed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUndoneRotationAnchorAndTracker: as TestUndoneRotationTwoFingerprints,
+// but every line is acknowledged: the first follower's file, finished, is
+// its path's anchor (done, at the end it had) when the rotation is undone,
+// and the second follower of the same file goes on past it. The next
+// agent continues after the last line acknowledged: the anchor's end is
+// not where the file resumes.
+func TestUndoneRotationAnchorAndTracker(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	rot := path + ".20261126-035509"
+	appendFile(t, path, lines(0, 5))
+	r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) { tl.rotatedLinger = 100 * time.Millisecond })
+	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 4) })
+	mustRename(t, path, rot)
+	waitFor(t, 5*time.Second, "the renamed file closed", func() bool {
+		return testutil.ToFloat64(r.tl.m.rotations) == 1 && testutil.ToFloat64(r.tl.m.openFiles) == 0
+	})
+	appendFile(t, rot, lines(5, 10))
+	mustRename(t, rot, path)
+	waitFor(t, 5*time.Second, "the lines after the undo", func() bool { return hasSeq(r, 9) })
+	end := fileSize(t, path)
+	waitFor(t, 5*time.Second, "a checkpoint at the end", func() bool {
+		off, ok := checkpointOf(t, state, path)
+		return ok && off == end
+	})
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	es, ok, invalid, err := loadState(state)
+	if err != nil || !ok || len(invalid) > 0 {
+		t.Fatalf("checkpoint: ok=%v invalid=%v err=%v", ok, invalid, err)
+	}
+	t.Logf("checkpoint: %+v", es)
+	appendFile(t, path, lines(10, 12))
+	for i, order := range [][]stateEntry{es, reversed(es)} {
+		if err := writeState(state, order); err != nil {
+			t.Fatal(err)
+		}
+		r2 := startRunner(t, cfg, Options{})
+		waitFor(t, 5*time.Second, "the new lines", func() bool { return hasSeq(r2, 11) })
+		r2.stop()
+		if diff := cmp.Diff(upto(10, 12), seqs(r2.snapshot())); diff != "" {
+			t.Errorf("order %d: next agent (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+// TestStopNamesWaitingFileOnSharedInode: a file waiting for a descriptor
+// at a graceful stop has the inode number of a file of another pod that
+// the checkpoint names (deleted since, its pod too: the file system
+// reused the number). The final checkpoint must name the waiting file
+// all the same, so that the next agent counts it lost if kubelet deletes
+// it meanwhile: the entry of the other file says nothing of this one.
+func TestStopNamesWaitingFileOnSharedInode(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.MaxOpenFiles = 1
+	first, late := mkContainer(t, dir, "ns_a_uid"), mkContainer(t, dir, "ns_b_uid")
+	appendFile(t, first, lines(0, 5))
+	appendFile(t, late, lines(5, 10))
+	gone := entryOf(t, late, late, 0)
+	other := lines(100, 110)
+	gone.Path = filepath.Join(dir, "ns_gone_uid", "app", "0.log") // its pod deleted
+	gone.FingerprintLen, gone.Fingerprint = len(other), fpHash([]byte(other))
+	gone.Offset, gone.AckedTo = int64(len(other)), int64(len(other))
+	if err := writeState(state, []stateEntry{gone}); err != nil {
+		t.Fatal(err)
+	}
+	r := startBlindRunner(t, cfg)
+	waitFor(t, 5*time.Second, "the first file's lines", func() bool { return hasSeq(r, 4) })
+	waitFor(t, 5*time.Second, "the second file waiting", func() bool { return testutil.ToFloat64(r.tl.m.waiting) == 1 })
+	stopThenLossCounted(t, r, cfg, first, late)
 }

@@ -82,9 +82,11 @@ func (t *Tailer) keepWaiting() {
 		if f := t.files[w.key]; f != nil && f.st != stClosed {
 			continue
 		}
-		if _, ok := t.resume[w.key]; ok {
+		if slices.ContainsFunc(t.resume[w.key], func(e stateEntry) bool { return e.Path == w.path }) {
 			continue // its loaded entry is kept already, if still there
 		}
+		// (An entry with its inode at another path is of another file, one
+		// deleted whose inode number the file system gave this one.)
 		add = append(add, stateEntry{Dev: w.key.dev, Ino: w.key.ino, Fingerprint: fpHash(nil), Path: w.path})
 	}
 	if len(add) == 0 {
