@@ -2,6 +2,7 @@ package tail
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -217,5 +218,44 @@ func TestEmptyAnchorInodeReused(t *testing.T) {
 		if n := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
 			t.Errorf("order %d: %v files counted lost", i, n)
 		}
+	}
+}
+
+// TestWaitingFileInodeShared: the checkpoint names, at one path and inode,
+// a rotated file kubelet compressed while its lines waited for the broker
+// and the path's new file, which got the freed inode number. At the start
+// the new file waits for a descriptor (logs.max_open_files), so it is not
+// open when the path's rotated files are looked at: the compressed file's
+// entry must still be found in its .gz and read from its offset, not taken
+// for the waiting file's by inode alone.
+func TestWaitingFileInodeShared(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.MaxOpenFiles = 1
+	first, path := mkContainer(t, dir, "ns_a_uid"), mkContainer(t, dir, "ns_b_uid")
+	appendFile(t, first, lines(0, 5))
+	rot := path + ".20261126-035500"
+	appendFile(t, rot, lines(10, 20))
+	appendFile(t, path, lines(20, 25))
+	cur := entryOf(t, path, path, int64(len(lines(20, 22))))
+	gone := entryOf(t, path, rot, int64(len(lines(10, 15))))
+	gone.Dev, gone.Ino = cur.Dev, cur.Ino // the inode the new file reuses
+	if err := writeState(state, []stateEntry{entryOf(t, first, first, 0), gone, cur}); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, rot)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the waiting file's lines", func() bool { return hasSeq(r, 24) && hasSeq(r, 4) })
+	appendFile(t, first, lines(5, 6))
+	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r, 5) })
+	r.stop()
+	got := seqs(r.snapshot())
+	slices.Sort(got)
+	want := slices.Concat(upto(0, 6), upto(15, 20), upto(22, 25))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lines, sorted (-want +got):\n%s", diff)
+	}
+	if n := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
+		t.Errorf("%v files counted lost", n)
 	}
 }

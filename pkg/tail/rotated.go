@@ -327,23 +327,37 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	for _, s := range sibs {
 		rotatedSince = rotatedSince || (!s.gz && s.mtime.After(t.stateTime))
 	}
+	var buf [fpSize]byte
 	if fi, err := os.Stat(path); err == nil {
 		key, _ := keyOf(fi)
 		reborn := bornAfter(path, t.stateTime)
+		// The current file's first bytes: of the scan's follower, or, not
+		// opened yet (waiting for a descriptor), read here. They tell its
+		// entry from one of a file deleted since whose inode it reuses
+		// (compressed: found below among the siblings).
+		var head []byte
+		known := false
+		if cur != nil && cur.key == key {
+			head, known = cur.fp[:cur.fpLen], true
+		} else if cur == nil {
+			if k, n, err := siblingStart(sibling{path: path}, buf[:]); err == nil && k == key {
+				head, known = buf[:n], true
+			}
+		}
 		for i, e := range es {
 			if e.key() != key || reborn || (e.FingerprintLen == 0 && rotatedSince) {
 				continue
 			}
-			// The current file resumed by the scan, or not opened yet
-			// (excluded for now): a later scan resumes it.
-			if cur == nil || (cur.key == key && e.fpMatches(cur.fp[:cur.fpLen])) {
+			// The current file resumed by the scan, or not opened yet:
+			// a later scan resumes it (by inode alone if its first bytes
+			// could not be read).
+			if (cur == nil && !known) || (known && e.fpMatches(head)) {
 				matched[i], anyMatched, curMatched = true, true, true
 			}
 		}
 	}
 	entryOf := make([]int, len(sibs))
 	start := -1
-	var buf [fpSize]byte
 	// Inodes of the plain siblings: an entry whose inode is among them is
 	// matched by inode only (a rename rotation); one whose inode is not is
 	// also matched by its fingerprint alone, in a plain file that holds at
