@@ -259,3 +259,37 @@ func TestWaitingFileInodeShared(t *testing.T) {
 		t.Errorf("%v files counted lost", n)
 	}
 }
+
+// TestWaitingFileRotatedResumes: a file the checkpoint names, read up to
+// half, waits for a descriptor at the start, and kubelet rotates it
+// before its turn. At its turn it is read where it went (its plain
+// rotated sibling), from the checkpoint's offset: its first half was
+// acknowledged before the restart and is not shipped again.
+func TestWaitingFileRotatedResumes(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.MaxOpenFiles = 1
+	busy, path := mkContainer(t, dir, "ns_a_uid"), mkContainer(t, dir, "ns_b_uid")
+	appendFile(t, busy, lines(0, 3000))
+	appendFile(t, path, lines(5000, 5010))
+	if err := writeState(state, []stateEntry{entryOf(t, busy, busy, 0), entryOf(t, path, path, int64(len(lines(5000, 5005))))}); err != nil {
+		t.Fatal(err)
+	}
+	r := startRunner(t, cfg, Options{})
+	r.setHold(true) // the busy file keeps more to read: it is not parked
+	waitFor(t, 5*time.Second, "the second file waiting", func() bool { return testutil.ToFloat64(r.tl.m.waiting) >= 1 })
+	mustRename(t, path, path+".20261126-035500")
+	appendFile(t, path, lines(6000, 6005))
+	r.setHold(false)
+	waitFor(t, 10*time.Second, "every line", func() bool { return hasSeq(r, 2999) && hasSeq(r, 6004) })
+	r.stop()
+	var got []int
+	for _, s := range seqs(r.snapshot()) {
+		if s >= 5000 {
+			got = append(got, s)
+		}
+	}
+	if diff := cmp.Diff(append(upto(5005, 5010), upto(6000, 6005)...), got); diff != "" {
+		t.Errorf("the waiting file's lines (-want +got):\n%s", diff)
+	}
+}
