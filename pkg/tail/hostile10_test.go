@@ -18,53 +18,63 @@ import (
 // tailer closes the renamed file (no successor within the linger) while
 // none of its lines is acknowledged; the runtime, which could not reopen
 // the log, writes on to the renamed file, and kubelet renames it back. The
-// second follower of the file starts where the first stopped, with longer
-// first bytes (the file grew past what the first one had seen), so the two
-// trackers of one file are two entries of the checkpoint. Whichever order
-// they are in, the next agent must start the file at the lower offset:
-// the first follower's lines were never acknowledged.
+// second follower of the file starts where the first stopped. Under 1 KiB,
+// it knows longer first bytes (the file grew past what the first one had
+// seen), so the two trackers of one file are two entries of the
+// checkpoint; over 1 KiB they are one, at the first follower's offset.
+// Whichever order the entries are in, the next agent must start the file
+// at the lower offset: the first follower's lines were never acknowledged.
 func TestUndoneRotationTwoFingerprints(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	cfg := testConfig(dir, state)
-	path := mkContainer(t, dir, "ns_pod_uid")
-	rot := path + ".20261126-035509"
-	appendFile(t, path, lines(0, 5)) // under 1 KiB: the first bytes grow
-	r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) { tl.rotatedLinger = 100 * time.Millisecond })
-	r.setHold(true) // the broker is down
-	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 4) })
-	mustRename(t, path, rot)
-	waitFor(t, 5*time.Second, "the renamed file closed", func() bool {
-		return testutil.ToFloat64(r.tl.m.rotations) == 1 && testutil.ToFloat64(r.tl.m.openFiles) == 0
-	})
-	appendFile(t, rot, lines(5, 10)) // the runtime still writes to it
-	mustRename(t, rot, path)
-	waitFor(t, 5*time.Second, "the lines after the undo", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(upto(0, 10), seqs(r.snapshot())); diff != "" {
-		t.Fatalf("first agent (-want +got):\n%s", diff)
-	}
-	es, ok, invalid, err := loadState(state)
-	if err != nil || !ok || len(invalid) > 0 {
-		t.Fatalf("checkpoint: ok=%v invalid=%v err=%v", ok, invalid, err)
-	}
-	t.Logf("checkpoint: %+v", es)
-	orders := [][]stateEntry{es, reversed(es)}
-	for i, order := range orders {
-		if err := writeState(state, order); err != nil {
-			t.Fatal(err)
-		}
-		r2 := startRunner(t, cfg, Options{})
-		waitFor(t, 5*time.Second, "the file again", func() bool { return hasSeq(r2, 9) })
-		r2.stop()
-		if diff := cmp.Diff(upto(0, 10), seqs(r2.snapshot())); diff != "" {
-			t.Errorf("order %d: next agent (-want +got):\n%s", i, diff)
-		}
-		if n := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
-			t.Errorf("order %d: %v files counted lost", i, n)
-		}
+	for _, tc := range []struct {
+		name       string
+		n          int // lines before the rotation; as many after it
+		maxEntries int
+	}{
+		{"under 1 KiB", 5, 2},
+		{"over 1 KiB", 40, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			cfg := testConfig(dir, state)
+			path := mkContainer(t, dir, "ns_pod_uid")
+			rot := path + ".20261126-035509"
+			appendFile(t, path, lines(0, tc.n))
+			r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) { tl.rotatedLinger = 100 * time.Millisecond })
+			r.setHold(true) // the broker is down
+			waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, tc.n-1) })
+			mustRename(t, path, rot)
+			waitFor(t, 5*time.Second, "the renamed file closed", func() bool {
+				return testutil.ToFloat64(r.tl.m.rotations) == 1 && testutil.ToFloat64(r.tl.m.openFiles) == 0
+			})
+			appendFile(t, rot, lines(tc.n, 2*tc.n)) // the runtime still writes to it
+			mustRename(t, rot, path)
+			waitFor(t, 5*time.Second, "the lines after the undo", func() bool { return hasSeq(r, 2*tc.n-1) })
+			r.stop()
+			if err := r.tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(upto(0, 2*tc.n), seqs(r.snapshot())); diff != "" {
+				t.Fatalf("first agent (-want +got):\n%s", diff)
+			}
+			es, ok, invalid, err := loadState(state)
+			if err != nil || !ok || len(invalid) > 0 || len(es) == 0 || len(es) > tc.maxEntries {
+				t.Fatalf("checkpoint: %+v ok=%v invalid=%v err=%v, want 1 to %d entries", es, ok, invalid, err, tc.maxEntries)
+			}
+			for i, order := range [][]stateEntry{es, reversed(es)} {
+				if err := writeState(state, order); err != nil {
+					t.Fatal(err)
+				}
+				r2 := startRunner(t, cfg, Options{})
+				waitFor(t, 5*time.Second, "the file again", func() bool { return hasSeq(r2, 2*tc.n-1) })
+				r2.stop()
+				if diff := cmp.Diff(upto(0, 2*tc.n), seqs(r2.snapshot())); diff != "" {
+					t.Errorf("order %d: next agent (-want +got):\n%s", i, diff)
+				}
+				if n := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
+					t.Errorf("order %d: %v files counted lost", i, n)
+				}
+			}
+		})
 	}
 }
 
