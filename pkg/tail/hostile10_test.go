@@ -303,3 +303,60 @@ func TestWaitingFileRotatedResumes(t *testing.T) {
 		t.Errorf("the waiting file's lines (-want +got):\n%s", diff)
 	}
 }
+
+// TestInodeReusedSamePathKilled: while the broker is down, kubelet
+// rotates a pod's log, compresses the rotated file (freeing its inode) and
+// rotates again; the new 0.log gets the freed inode number (ext4 gives the
+// number just freed in the directory back at once). The agent is killed:
+// the checkpoint it left names the compressed file and the new 0.log under
+// one inode and path. The next agent reads the compressed file, the plain
+// rotated one and the new 0.log, each from its entry, and counts nothing
+// lost. Where the file system does not reuse the inode, the same holds.
+func TestInodeReusedSamePathKilled(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	ts1, ts2 := path+".20261126-035501", path+".20261126-035502"
+	appendFile(t, path, lines(0, 5))
+	old := inoOf(t, path)
+	r := startRunner(t, cfg, Options{})
+	r.setHold(true)
+	waitFor(t, 5*time.Second, "the first file", func() bool { return hasSeq(r, 4) })
+	mustRename(t, path, ts1)
+	appendFile(t, path, lines(100, 105))
+	waitFor(t, 5*time.Second, "the second file, the first closed", func() bool {
+		return hasSeq(r, 104) && testutil.ToFloat64(r.tl.m.openFiles) == 1
+	})
+	mustGzip(t, ts1)
+	mustRename(t, path, ts2)
+	appendFile(t, path, lines(200, 205))
+	reused := inoOf(t, path) == old
+	t.Logf("inode reused: %v", reused)
+	waitFor(t, 5*time.Second, "the third file", func() bool { return hasSeq(r, 204) })
+	var killed []stateEntry
+	waitFor(t, 5*time.Second, "a checkpoint naming the three files", func() bool {
+		es, ok, _, err := loadState(state)
+		if err != nil || !ok || len(es) != 3 {
+			return false
+		}
+		killed = es
+		return true
+	})
+	r.stop()
+	if err := writeState(state, killed); err != nil { // what the SIGKILL left
+		t.Fatal(err)
+	}
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "every line", func() bool { return hasSeq(r2, 4) && hasSeq(r2, 104) && hasSeq(r2, 204) })
+	r2.stop()
+	want := slices.Concat(upto(0, 5), upto(100, 105), upto(200, 205))
+	if diff := cmp.Diff(want, seqs(r2.snapshot())); diff != "" {
+		t.Errorf("next agent (-want +got):\n%s", diff)
+	}
+	if n := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
+		t.Errorf("%v files counted lost", n)
+	}
+	if n := testutil.ToFloat64(r2.tl.m.stateInvalid); n != 0 {
+		t.Errorf("%v checkpoint entries refused", n)
+	}
+}
