@@ -291,7 +291,9 @@
 // A file the checkpoint names that is not followed now (excluded by the
 // exclude globs or the Excluder since, no longer matched by include, or
 // waiting for a descriptor) keeps its entry, as loaded, in every checkpoint
-// written while a file with its device and inode is at its path (kept.go);
+// written while a file with its device and inode is at its path (kept.go;
+// not an entry whose file the start found among the path's rotated
+// siblings: it is read there, and the file at the path reuses its inode);
 // when it is followed again it resumes from it as above, so excluding a
 // file and including it again (two config reloads) repeats nothing. Its
 // entry is dropped once the file is gone from its path. MoveState carries

@@ -360,3 +360,115 @@ func TestInodeReusedSamePathKilled(t *testing.T) {
 		t.Errorf("%v checkpoint entries refused", n)
 	}
 }
+
+// TestExcludedFileInodeShared: the checkpoint names pod two's current file
+// and, under the same inode, pod one's rotated file kubelet compressed
+// while its lines waited (TestCheckpointInodeShared). The next agent
+// excludes pod two (logs.exclude): it reads pod one's compressed file from
+// its entry and keeps pod two's entry, as loaded, in its checkpoints; the
+// agent after it, which includes pod two again, resumes it from there.
+func TestExcludedFileInodeShared(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	one, two := mkContainer(t, dir, "ns_one_uid"), mkContainer(t, dir, "ns_two_uid")
+	rot := one + ".20261126-035500"
+	appendFile(t, rot, lines(0, 10))
+	appendFile(t, one, lines(10, 12))
+	appendFile(t, two, lines(100, 110))
+	eTwo := entryOf(t, two, two, int64(len(lines(100, 105))))
+	eRot := entryOf(t, one, rot, int64(len(lines(0, 5))))
+	eRot.Dev, eRot.Ino = eTwo.Dev, eTwo.Ino
+	if err := writeState(state, []stateEntry{eTwo, eRot, entryOf(t, one, one, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, rot)
+	cfg := testConfig(dir, state)
+	cfg.Exclude = []string{filepath.Join(dir, "ns_two_uid", "*", "*.log")}
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "pod one's lines", func() bool { return hasSeq(r, 9) && hasSeq(r, 11) })
+	appendFile(t, one, lines(12, 13))
+	ino, size := inoOf(t, one), fileSize(t, one)
+	waitFor(t, 5*time.Second, "a checkpoint after the sentinel", func() bool {
+		es, _, _, _ := loadState(state)
+		return hasSeq(r, 12) && slices.ContainsFunc(es, func(e stateEntry) bool {
+			return e.Ino == ino && e.Path == one && e.Offset == size
+		})
+	})
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(upto(5, 13), seqs(r.snapshot())); diff != "" {
+		t.Errorf("excluding agent (-want +got):\n%s", diff)
+	}
+	if off, ok := checkpointOf(t, state, two); !ok || off != eTwo.Offset {
+		t.Errorf("pod two's entry: offset %d (named %v), want %d", off, ok, eTwo.Offset)
+	}
+	r2 := startRunner(t, testConfig(dir, state), Options{})
+	waitFor(t, 5*time.Second, "pod two's lines", func() bool { return hasSeq(r2, 109) })
+	r2.stop()
+	if diff := cmp.Diff(upto(105, 110), seqs(r2.snapshot())); diff != "" {
+		t.Errorf("including agent (-want +got):\n%s", diff)
+	}
+	for i, rr := range []*runner{r, r2} {
+		if n := testutil.ToFloat64(rr.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
+			t.Errorf("agent %d: %v files counted lost", i+1, n)
+		}
+	}
+}
+
+// TestWaitingFileKeptNotItsRotated: the checkpoint names, under one inode
+// and path, a rotated file kubelet compressed while its lines waited and
+// the path's new file that got its inode number. The next agent reads the
+// compressed file from its entry, but the new file waits for a descriptor
+// for the agent's whole life, so the path's entries are kept (kept.go) in
+// its checkpoints: the compressed file's entry must not be among them, or
+// the agent after it reads the compressed file again from that entry (the
+// lines shipped twice after a graceful stop) or, taking the anchor its
+// reader left, counts that entry lost.
+func TestWaitingFileKeptNotItsRotated(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	busy, path := mkContainer(t, dir, "ns_a_uid"), mkContainer(t, dir, "ns_b_uid")
+	rot := path + ".20261126-035500"
+	appendFile(t, busy, lines(0, 5))
+	appendFile(t, rot, lines(5000, 5010))
+	appendFile(t, path, lines(6000, 6005))
+	cur := entryOf(t, path, path, 0)
+	gone := entryOf(t, path, rot, int64(len(lines(5000, 5005))))
+	gone.Dev, gone.Ino = cur.Dev, cur.Ino // the inode the new file reuses
+	if err := writeState(state, []stateEntry{entryOf(t, busy, busy, 0), gone, cur}); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, rot)
+	cfg.MaxOpenFiles = 1
+	r := startBlindRunner(t, cfg) // no poll: the new file never gets its turn
+	waitFor(t, 5*time.Second, "the compressed file's lines", func() bool { return hasSeq(r, 4) && hasSeq(r, 5009) })
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := seqs(r.snapshot())
+	slices.Sort(got)
+	if diff := cmp.Diff(slices.Concat(upto(0, 5), upto(5005, 5010)), got); diff != "" {
+		t.Fatalf("first agent, sorted (-want +got):\n%s", diff)
+	}
+	es, ok, invalid, err := loadState(state)
+	if err != nil || !ok || len(invalid) > 0 {
+		t.Fatalf("checkpoint: ok=%v invalid=%v err=%v", ok, invalid, err)
+	}
+	cfg.MaxOpenFiles = DefaultConfig().MaxOpenFiles
+	for i, order := range [][]stateEntry{es, reversed(es)} {
+		if err := writeState(state, order); err != nil {
+			t.Fatal(err)
+		}
+		r2 := startRunner(t, cfg, Options{})
+		waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r2, 6004) })
+		r2.stop()
+		if diff := cmp.Diff(upto(6000, 6005), seqs(r2.snapshot())); diff != "" {
+			t.Errorf("order %d: next agent (-want +got):\n%s", i, diff)
+		}
+		if n := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
+			t.Errorf("order %d: %v files counted lost", i, n)
+		}
+	}
+}

@@ -19,7 +19,10 @@ import (
 // as at a start (the fingerprint decides). When the file is gone (deleted,
 // or another file at its path), the entry is dropped. Its rotated copies
 // are not read at start either (resumeRotated): what the config excludes
-// now is not read because a checkpoint of another config named it.
+// now is not read because a checkpoint of another config named it. An
+// entry whose file the start found among its path's rotated siblings is
+// not kept (rotated.go resumedAside): it is read there, and a file at its
+// path with its inode is another one that got the freed inode number.
 
 // refreshKept recomputes the entries of files not followed from the
 // entries loaded and not yet resumed. Run's goroutine calls it after each

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -356,6 +357,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			}
 		}
 	}
+	atPath := slices.Clone(matched) // the entries of the file at the path
 	entryOf := make([]int, len(sibs))
 	start := -1
 	// Inodes of the plain siblings: an entry whose inode is among them is
@@ -418,6 +420,11 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			}
 		}
 	}
+	for i, e := range es {
+		if matched[i] && !atPath[i] {
+			t.resumedAside(e)
+		}
+	}
 	newer := emptyIsNewer(es, matched, curMatched, sibs, entryOf)
 	for i, e := range es {
 		switch {
@@ -478,6 +485,19 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	}
 	if cur != nil && cur.pred == nil && prev != nil {
 		cur.pred = prev
+	}
+}
+
+// resumedAside drops e, found among its path's rotated siblings, from the
+// entries not resumed yet: it is read from there (or is an anchor), and
+// the file at its path, if one has its inode, is another one that reuses
+// it, not to be kept under e (kept.go) nor resumed from it.
+func (t *Tailer) resumedAside(e stateEntry) {
+	k := e.key()
+	if es := slices.DeleteFunc(t.resume[k], func(o stateEntry) bool { return o.id() == e.id() }); len(es) > 0 {
+		t.resume[k] = es
+	} else {
+		delete(t.resume, k)
 	}
 }
 
