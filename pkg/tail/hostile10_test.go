@@ -472,3 +472,31 @@ func TestWaitingFileKeptNotItsRotated(t *testing.T) {
 		}
 	}
 }
+
+// TestStopNamesWaitingFileOnAnchorInode: the path's anchor (its newest
+// finished rotated file) was deleted by kubelet while no agent ran, and
+// the path's new 0.log got its inode number. That file waits for a
+// descriptor until the graceful stop: the final checkpoint must name it,
+// not leave it to the anchor's entry, which is kept (a file with its inode
+// is at its path) but is done: a done file that vanished lost nothing, so
+// the loss of the waiting file, deleted with its pod before the next agent
+// ran, would be counted nowhere.
+func TestStopNamesWaitingFileOnAnchorInode(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.MaxOpenFiles = 1
+	first, late := mkContainer(t, dir, "ns_a_uid"), mkContainer(t, dir, "ns_b_uid")
+	appendFile(t, first, lines(0, 5))
+	appendFile(t, late, lines(5, 10))
+	anchor := entryOf(t, late, late, 0)
+	other := lines(100, 110)
+	anchor.FingerprintLen, anchor.Fingerprint = len(other), fpHash([]byte(other))
+	anchor.Offset, anchor.AckedTo, anchor.Done = int64(len(other)), int64(len(other)), true
+	if err := writeState(state, []stateEntry{entryOf(t, first, first, 0), anchor}); err != nil {
+		t.Fatal(err)
+	}
+	r := startBlindRunner(t, cfg)
+	waitFor(t, 5*time.Second, "the first file's lines", func() bool { return hasSeq(r, 4) })
+	waitFor(t, 5*time.Second, "the second file waiting", func() bool { return testutil.ToFloat64(r.tl.m.waiting) == 1 })
+	stopThenLossCounted(t, r, cfg, first, late)
+}

@@ -85,11 +85,13 @@ func (t *Tailer) keepWaiting() {
 		if f := t.files[w.key]; f != nil && f.st != stClosed {
 			continue
 		}
-		if slices.ContainsFunc(t.resume[w.key], func(e stateEntry) bool { return e.Path == w.path }) {
+		if slices.ContainsFunc(t.resume[w.key], func(e stateEntry) bool { return e.Path == w.path && !e.Done }) {
 			continue // its loaded entry is kept already, if still there
 		}
 		// (An entry with its inode at another path is of another file, one
-		// deleted whose inode number the file system gave this one.)
+		// deleted whose inode number the file system gave this one; so is
+		// an anchor's, at its path: a done file that vanished lost nothing,
+		// so it could not count this one's loss.)
 		add = append(add, stateEntry{Dev: w.key.dev, Ino: w.key.ino, Fingerprint: fpHash(nil), Path: w.path})
 	}
 	if len(add) == 0 {
