@@ -67,8 +67,8 @@ type waiter struct {
 	initial bool      // found by the first scan (start_at applies)
 	f       *follower // a parked follower; nil for a file never opened
 	// key is the identity of a file never opened, when it was found: at
-	// its turn, a file renamed meanwhile is read where it went, and one
-	// gone is counted.
+	// its turn, a file renamed meanwhile is read where it went (from its
+	// checkpoint entry, if it has one), and one gone is counted.
 	key fileKey
 }
 
