@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -499,4 +500,57 @@ func TestStopNamesWaitingFileOnAnchorInode(t *testing.T) {
 	waitFor(t, 5*time.Second, "the first file's lines", func() bool { return hasSeq(r, 4) })
 	waitFor(t, 5*time.Second, "the second file waiting", func() bool { return testutil.ToFloat64(r.tl.m.waiting) == 1 })
 	stopThenLossCounted(t, r, cfg, first, late)
+}
+
+// TestCopyTruncateKilled: copytruncate (the file copied to 0.log.1, then
+// truncated in place and written again) while the broker is down: the
+// copy takes over the first generation's tracker, under the copy's inode,
+// and the truncated file is a second generation on the original inode.
+// The checkpoint a SIGKILL leaves names both; the next agent reads each
+// from its entry (the copy from its start, nothing of it acknowledged) and
+// counts nothing lost.
+func TestCopyTruncateKilled(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 10))
+	r := startRunner(t, cfg, Options{})
+	r.setHold(true)
+	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 9) })
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".1", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(20, 25))
+	waitFor(t, 5*time.Second, "the second generation", func() bool { return hasSeq(r, 24) })
+	copyIno, ino := inoOf(t, path+".1"), inoOf(t, path)
+	var killed []stateEntry
+	waitFor(t, 5*time.Second, "a checkpoint naming both", func() bool {
+		es, ok, _, err := loadState(state)
+		if err != nil || !ok || len(es) != 2 {
+			return false
+		}
+		inos := map[uint64]bool{es[0].Ino: true, es[1].Ino: true}
+		killed = es
+		return inos[copyIno] && inos[ino] && es[0].FingerprintLen > 0 && es[1].FingerprintLen > 0
+	})
+	r.stop()
+	if err := writeState(state, killed); err != nil {
+		t.Fatal(err)
+	}
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "every line", func() bool { return hasSeq(r2, 9) && hasSeq(r2, 24) })
+	r2.stop()
+	if diff := cmp.Diff(slices.Concat(upto(0, 10), upto(20, 25)), seqs(r2.snapshot())); diff != "" {
+		t.Errorf("next agent (-want +got):\n%s", diff)
+	}
+	if n := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
+		t.Errorf("%v files counted lost", n)
+	}
 }
