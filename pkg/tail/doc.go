@@ -248,6 +248,11 @@
 // is read from the start, the other entries are used. Two entries may share a
 // device and inode, and both are used: a file kubelet deleted before all its
 // lines were acknowledged, and the file that took its inode number since.
+// One file may have two entries at its path, with first bytes of two
+// lengths (two followers of it checkpointed at once: a rotation undone
+// while the first still waited for acknowledgements): both are taken for
+// it, and it resumes from the lower offset (a file still to read before an
+// anchor), so what lies between is read again, not lost.
 // A state directory that cannot be
 // written does not stop reading: it is warned about once per episode and
 // retried. Entries of files that no longer exist are pruned. Per path, the
@@ -287,7 +292,9 @@
 // A file the checkpoint names that is not followed now (excluded by the
 // exclude globs or the Excluder since, no longer matched by include, or
 // waiting for a descriptor) keeps its entry, as loaded, in every checkpoint
-// written while a file with its device and inode is at its path (kept.go);
+// written while a file with its device and inode is at its path (kept.go;
+// not an entry whose file the start found among the path's rotated
+// siblings: it is read there, and the file at the path reuses its inode);
 // when it is followed again it resumes from it as above, so excluding a
 // file and including it again (two config reloads) repeats nothing. Its
 // entry is dropped once the file is gone from its path. MoveState carries

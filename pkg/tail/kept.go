@@ -19,7 +19,10 @@ import (
 // as at a start (the fingerprint decides). When the file is gone (deleted,
 // or another file at its path), the entry is dropped. Its rotated copies
 // are not read at start either (resumeRotated): what the config excludes
-// now is not read because a checkpoint of another config named it.
+// now is not read because a checkpoint of another config named it. An
+// entry whose file the start found among its path's rotated siblings is
+// not kept (rotated.go resumedAside): it is read there, and a file at its
+// path with its inode is another one that got the freed inode number.
 
 // refreshKept recomputes the entries of files not followed from the
 // entries loaded and not yet resumed. Run's goroutine calls it after each
@@ -82,9 +85,13 @@ func (t *Tailer) keepWaiting() {
 		if f := t.files[w.key]; f != nil && f.st != stClosed {
 			continue
 		}
-		if _, ok := t.resume[w.key]; ok {
+		if slices.ContainsFunc(t.resume[w.key], func(e stateEntry) bool { return e.Path == w.path && !e.Done }) {
 			continue // its loaded entry is kept already, if still there
 		}
+		// (An entry with its inode at another path is of another file, one
+		// deleted whose inode number the file system gave this one; so is
+		// an anchor's, at its path: a done file that vanished lost nothing,
+		// so it could not count this one's loss.)
 		add = append(add, stateEntry{Dev: w.key.dev, Ino: w.key.ino, Fingerprint: fpHash(nil), Path: w.path})
 	}
 	if len(add) == 0 {

@@ -67,8 +67,8 @@ type waiter struct {
 	initial bool      // found by the first scan (start_at applies)
 	f       *follower // a parked follower; nil for a file never opened
 	// key is the identity of a file never opened, when it was found: at
-	// its turn, a file renamed meanwhile is read where it went, and one
-	// gone is counted.
+	// its turn, a file renamed meanwhile is read where it went (from its
+	// checkpoint entry, if it has one), and one gone is counted.
 	key fileKey
 }
 
@@ -313,15 +313,27 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 	return t.unpark(w.f, now)
 }
 
-// waitedSibling opens, to be read from 0, the plain rotated sibling of w's
-// path that is the file w waited for (by identity); nil if there is none.
+// waitedSibling opens, to be read from 0 (from its checkpoint entry's
+// offset if it has one: it waited since the start), the plain rotated
+// sibling of w's path that is the file w waited for (by identity); nil if
+// there is none.
 func (t *Tailer) waitedSibling(w *waiter, now time.Time) *follower {
 	for _, s := range listSiblings(w.path) {
 		if s.gz {
 			continue
 		}
 		if k, err := statKey(s.path); err == nil && k == w.key {
-			return t.openSibling(w.path, s, nil, now)
+			var e *stateEntry
+			var buf [fpSize]byte
+			if es, ok := t.resume[k]; ok {
+				if _, n, err := siblingStart(s, buf[:]); err == nil {
+					if found, ok := entryFor(es, w.path, buf[:n]); ok {
+						e = &found
+						delete(t.resume, k) // resumed, as by discover
+					}
+				}
+			}
+			return t.openSibling(w.path, s, e, now)
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -327,23 +328,38 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	for _, s := range sibs {
 		rotatedSince = rotatedSince || (!s.gz && s.mtime.After(t.stateTime))
 	}
+	var buf [fpSize]byte
 	if fi, err := os.Stat(path); err == nil {
 		key, _ := keyOf(fi)
 		reborn := bornAfter(path, t.stateTime)
+		// The current file's first bytes: of the scan's follower, or, not
+		// opened yet (waiting for a descriptor), read here. They tell its
+		// entry from one of a file deleted since whose inode it reuses
+		// (compressed: found below among the siblings).
+		var head []byte
+		known := false
+		if cur != nil && cur.key == key {
+			head, known = cur.fp[:cur.fpLen], true
+		} else if cur == nil {
+			if k, n, err := siblingStart(sibling{path: path}, buf[:]); err == nil && k == key {
+				head, known = buf[:n], true
+			}
+		}
 		for i, e := range es {
 			if e.key() != key || reborn || (e.FingerprintLen == 0 && rotatedSince) || reusedEmpty(e, fi.Size()) {
 				continue
 			}
-			// The current file resumed by the scan, or not opened yet
-			// (excluded for now): a later scan resumes it.
-			if cur == nil || (cur.key == key && e.fpMatches(cur.fp[:cur.fpLen])) {
+			// The current file resumed by the scan, or not opened yet:
+			// a later scan resumes it (by inode alone if its first bytes
+			// could not be read).
+			if (cur == nil && !known) || (known && e.fpMatches(head)) {
 				matched[i], anyMatched, curMatched = true, true, true
 			}
 		}
 	}
+	atPath := slices.Clone(matched) // the entries of the file at the path
 	entryOf := make([]int, len(sibs))
 	start := -1
-	var buf [fpSize]byte
 	// Inodes of the plain siblings: an entry whose inode is among them is
 	// matched by inode only (a rename rotation); one whose inode is not is
 	// also matched by its fingerprint alone, in a plain file that holds at
@@ -386,11 +402,27 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			if !s.gz && key == e.key() && (bornAfter(s.path, t.stateTime) || reusedEmpty(e, s.size)) {
 				continue // a new file that reuses the inode
 			}
+			if k := entryOf[j]; k >= 0 {
+				// A second entry of the file (state.go resumesBefore),
+				// not one of another: found too, and the one that loses
+				// nothing is read from.
+				if es[k].key() == e.key() {
+					matched[i] = true
+					if e.resumesBefore(es[k]) {
+						entryOf[j] = i
+					}
+				}
+				continue
+			}
 			entryOf[j], matched[i], anyMatched = i, true, true
 			if start < 0 {
 				start = j
 			}
-			break
+		}
+	}
+	for i, e := range es {
+		if matched[i] && !atPath[i] {
+			t.resumedAside(e)
 		}
 	}
 	newer := emptyIsNewer(es, matched, curMatched, sibs, entryOf)
@@ -465,6 +497,19 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 // finished.
 func reusedEmpty(e stateEntry, size int64) bool {
 	return e.Done && e.FingerprintLen == 0 && size > e.Offset
+}
+
+// resumedAside drops e, found among its path's rotated siblings, from the
+// entries not resumed yet: it is read from there (or is an anchor), and
+// the file at its path, if one has its inode, is another one that reuses
+// it, not to be kept under e (kept.go) nor resumed from it.
+func (t *Tailer) resumedAside(e stateEntry) {
+	k := e.key()
+	if es := slices.DeleteFunc(t.resume[k], func(o stateEntry) bool { return o.id() == e.id() }); len(es) > 0 {
+		t.resume[k] = es
+	} else {
+		delete(t.resume, k)
+	}
 }
 
 // emptyIsNewer says whether an entry written while its file was empty,

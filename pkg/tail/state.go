@@ -78,16 +78,38 @@ func (e stateEntry) fpMatches(now []byte) bool {
 
 // entryFor returns, of the entries sharing a file's key, the one written
 // for that file: its first bytes match (the path it is followed under
-// decides between two that do).
+// decides between two that do). Of two entries of one file at its path
+// (resumesBefore), the one that loses nothing.
 func entryFor(es []stateEntry, path string, fp []byte) (stateEntry, bool) {
 	var found stateEntry
 	ok := false
 	for _, e := range es {
-		if e.fpMatches(fp) && (!ok || e.Path == path) {
+		if !e.fpMatches(fp) {
+			continue
+		}
+		atPath, foundAtPath := e.Path == path, found.Path == path
+		if !ok || (atPath && !foundAtPath) || (atPath == foundAtPath && e.resumesBefore(found)) {
 			found, ok = e, true
 		}
 	}
 	return found, ok
+}
+
+// resumesBefore says whether e, of two entries of one file (same inode and
+// path, first bytes that both match it), is the one to resume from. One
+// file has two when two followers of it were checkpointed at once (a
+// rotation undone while the first still waited for acknowledgements: the
+// second knows more of its first bytes, so the two differ). A file still
+// to read comes before a finished one (an anchor), then the lower offset:
+// what lies between is read again, not lost.
+func (e stateEntry) resumesBefore(o stateEntry) bool {
+	switch {
+	case e.Done != o.Done:
+		return !e.Done
+	case e.Offset != o.Offset:
+		return e.Offset < o.Offset
+	}
+	return e.AckedTo < o.AckedTo
 }
 
 // stateFileRaw is stateFile with its entries still undecoded, so that each
