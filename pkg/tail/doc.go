@@ -242,10 +242,11 @@
 // cannot be read as a whole (not JSON, another version) is set aside as
 // tail.json.corrupt with a warning and the tailer starts by its start_at
 // policy. Within a readable file each entry stands alone: an invalid one
-// (bad offsets, fingerprint or path, unknown fields, a second entry for the
-// same file: device, inode, path and first bytes) is skipped, counted in
+// (bad offsets, fingerprint or path, unknown fields) is skipped, counted in
 // ferry_tail_checkpoint_entries_invalid_total and warned about once; its file
-// is read from the start, the other entries are used. Two entries may share a
+// is read from the start, the other entries are used. Of two entries for the
+// same file (device, inode, path and first bytes), the lower offset is used
+// and the other is counted the same way. Two entries may share a
 // device and inode, and both are used: a file kubelet deleted before all its
 // lines were acknowledged, and the file that took its inode number since.
 // One file may have two entries at its path, with first bytes of two

@@ -167,18 +167,24 @@ func loadState(dir string) (entries []stateEntry, ok bool, invalid []error, err 
 			}
 		}
 		if err == nil {
-			seen := make(map[entryID]bool, len(st.Files))
+			seen := make(map[entryID]int, len(st.Files))
 			entries = make([]stateEntry, 0, len(st.Files))
 			for i, raw := range st.Files {
 				e, perr := parseEntry(raw)
-				if perr == nil && seen[e.id()] {
-					perr = fmt.Errorf("second entry for device %d inode %d at %s", e.Dev, e.Ino, e.Path)
+				if j, dup := seen[e.id()]; perr == nil && dup {
+					// Written by an agent that named a file twice (two
+					// trackers of one file): the lower offset loses
+					// nothing.
+					perr = fmt.Errorf("second entry for device %d inode %d at %s; the lower offset is used", e.Dev, e.Ino, e.Path)
+					if e.resumesBefore(entries[j]) {
+						entries[j] = e
+					}
 				}
 				if perr != nil {
 					invalid = append(invalid, fmt.Errorf("files[%d]: %w", i, perr))
 					continue
 				}
-				seen[e.id()] = true
+				seen[e.id()] = len(entries)
 				entries = append(entries, e)
 			}
 			return entries, true, invalid, nil
