@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,20 +62,7 @@ func TestUndoneRotationTwoFingerprints(t *testing.T) {
 			if err != nil || !ok || len(invalid) > 0 || len(es) == 0 || len(es) > tc.maxEntries {
 				t.Fatalf("checkpoint: %+v ok=%v invalid=%v err=%v, want 1 to %d entries", es, ok, invalid, err, tc.maxEntries)
 			}
-			for i, order := range [][]stateEntry{es, reversed(es)} {
-				if err := writeState(state, order); err != nil {
-					t.Fatal(err)
-				}
-				r2 := startRunner(t, cfg, Options{})
-				waitFor(t, 5*time.Second, "the file again", func() bool { return hasSeq(r2, 2*tc.n-1) })
-				r2.stop()
-				if diff := cmp.Diff(upto(0, 2*tc.n), seqs(r2.snapshot())); diff != "" {
-					t.Errorf("order %d: next agent (-want +got):\n%s", i, diff)
-				}
-				if n := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
-					t.Errorf("order %d: %v files counted lost", i, n)
-				}
-			}
+			resumeEitherOrder(t, cfg, es, 2*tc.n-1, upto(0, 2*tc.n))
 		})
 	}
 }
@@ -85,6 +73,27 @@ func reversed(es []stateEntry) []stateEntry {
 		out[len(es)-1-i] = e
 	}
 	return out
+}
+
+// resumeEitherOrder writes es to the checkpoint as given and reversed and,
+// for each order, runs a tailer until line last arrived: exactly want
+// arrived, and nothing was counted lost.
+func resumeEitherOrder(t *testing.T, cfg Config, es []stateEntry, last int, want []int) {
+	t.Helper()
+	for i, order := range [][]stateEntry{es, reversed(es)} {
+		if err := writeState(cfg.StateDir, order); err != nil {
+			t.Fatal(err)
+		}
+		r := startRunner(t, cfg, Options{})
+		waitFor(t, 5*time.Second, fmt.Sprintf("line %d", last), func() bool { return hasSeq(r, last) })
+		r.stop()
+		if diff := cmp.Diff(want, seqs(r.snapshot())); diff != "" {
+			t.Errorf("order %d: (-want +got):\n%s", i, diff)
+		}
+		if n := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
+			t.Errorf("order %d: %v files counted lost", i, n)
+		}
+	}
 }
 
 // TestUndoneRotationTwoFingerprintsCompressed is the same checkpoint (two
@@ -108,20 +117,7 @@ func TestUndoneRotationTwoFingerprintsCompressed(t *testing.T) {
 				mustGzip(t, rot)
 			}
 			appendFile(t, path, lines(100, 105))
-			for i, order := range [][]stateEntry{{e1, e2}, {e2, e1}} {
-				if err := writeState(state, order); err != nil {
-					t.Fatal(err)
-				}
-				r := startRunner(t, cfg, Options{})
-				waitFor(t, 5*time.Second, "the current file", func() bool { return hasSeq(r, 104) })
-				r.stop()
-				if diff := cmp.Diff(append(upto(0, 10), upto(100, 105)...), seqs(r.snapshot())); diff != "" {
-					t.Errorf("order %d: (-want +got):\n%s", i, diff)
-				}
-				if n := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
-					t.Errorf("order %d: %v files counted lost", i, n)
-				}
-			}
+			resumeEitherOrder(t, cfg, []stateEntry{e1, e2}, 104, append(upto(0, 10), upto(100, 105)...))
 		})
 	}
 }
@@ -162,17 +158,7 @@ func TestUndoneRotationAnchorAndTracker(t *testing.T) {
 	}
 	t.Logf("checkpoint: %+v", es)
 	appendFile(t, path, lines(10, 12))
-	for i, order := range [][]stateEntry{es, reversed(es)} {
-		if err := writeState(state, order); err != nil {
-			t.Fatal(err)
-		}
-		r2 := startRunner(t, cfg, Options{})
-		waitFor(t, 5*time.Second, "the new lines", func() bool { return hasSeq(r2, 11) })
-		r2.stop()
-		if diff := cmp.Diff(upto(10, 12), seqs(r2.snapshot())); diff != "" {
-			t.Errorf("order %d: next agent (-want +got):\n%s", i, diff)
-		}
-	}
+	resumeEitherOrder(t, cfg, es, 11, upto(10, 12))
 }
 
 // TestStopNamesWaitingFileOnSharedInode: a file waiting for a descriptor
@@ -216,20 +202,7 @@ func TestEmptyAnchorInodeReusedCurrent(t *testing.T) {
 	appendFile(t, path, lines(100, 110))
 	cur := entryOf(t, path, path, int64(len(lines(100, 105))))
 	empty := stateEntry{Dev: cur.Dev, Ino: cur.Ino, Fingerprint: fpHash(nil), Path: path, Done: true}
-	for i, order := range [][]stateEntry{{cur, empty}, {empty, cur}} {
-		if err := writeState(state, order); err != nil {
-			t.Fatal(err)
-		}
-		r := startRunner(t, cfg, Options{})
-		waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r, 109) })
-		r.stop()
-		if diff := cmp.Diff(upto(105, 110), seqs(r.snapshot())); diff != "" {
-			t.Errorf("order %d: (-want +got):\n%s", i, diff)
-		}
-		if n := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
-			t.Errorf("order %d: %v files counted lost", i, n)
-		}
-	}
+	resumeEitherOrder(t, cfg, []stateEntry{cur, empty}, 109, upto(105, 110))
 }
 
 // TestWaitingFileInodeShared: the checkpoint names, at one path and inode,
@@ -458,20 +431,7 @@ func TestWaitingFileKeptNotItsRotated(t *testing.T) {
 		t.Fatalf("checkpoint: ok=%v invalid=%v err=%v", ok, invalid, err)
 	}
 	cfg.MaxOpenFiles = DefaultConfig().MaxOpenFiles
-	for i, order := range [][]stateEntry{es, reversed(es)} {
-		if err := writeState(state, order); err != nil {
-			t.Fatal(err)
-		}
-		r2 := startRunner(t, cfg, Options{})
-		waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r2, 6004) })
-		r2.stop()
-		if diff := cmp.Diff(upto(6000, 6005), seqs(r2.snapshot())); diff != "" {
-			t.Errorf("order %d: next agent (-want +got):\n%s", i, diff)
-		}
-		if n := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
-			t.Errorf("order %d: %v files counted lost", i, n)
-		}
-	}
+	resumeEitherOrder(t, cfg, es, 6004, upto(6000, 6005))
 }
 
 // TestStopNamesWaitingFileOnAnchorInode: the path's anchor (its newest
