@@ -242,7 +242,8 @@ func TestStdoutRetryBackoff(t *testing.T) {
 		out := &syncBuffer{fail: 4}
 		logs := make(chan []event.Log)
 		var ackedAt time.Time
-		ack := &recAcker{hook: func([]event.Cursor) { ackedAt = time.Now() }}
+		acked := make(chan struct{})
+		ack := &recAcker{hook: func([]event.Cursor) { ackedAt = time.Now(); close(acked) }}
 		s, err := New(Config{Stdout: &StdoutConfig{Linger: 10 * time.Millisecond}}, nil,
 			Options{Logs: logs, Acker: ack, Stdout: out})
 		if err != nil {
@@ -254,7 +255,8 @@ func TestStdoutRetryBackoff(t *testing.T) {
 		start := time.Now()
 		ls := makeLogs(7, 0, 10, nil)
 		logs <- ls
-		close(logs)
+		<-acked
+		close(logs) // after the ack: a drain at shutdown caps the backoff (drainRetry)
 		if err := <-errc; err != nil {
 			t.Fatal(err)
 		}
