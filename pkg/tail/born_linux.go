@@ -14,12 +14,19 @@ func bornAfter(path string, t time.Time) bool {
 	if t.IsZero() {
 		return false
 	}
+	b, ok := born(path)
+	return ok && b.After(t)
+}
+
+// born is the birth time of the file at path (statx); false when the file
+// system does not keep one.
+func born(path string) (time.Time, bool) {
 	var stx unix.Statx_t
 	if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &stx); err != nil {
-		return false
+		return time.Time{}, false
 	}
 	if stx.Mask&unix.STATX_BTIME == 0 {
-		return false
+		return time.Time{}, false
 	}
-	return time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec)).After(t)
+	return time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec)), true
 }

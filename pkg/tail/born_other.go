@@ -6,3 +6,6 @@ import "time"
 
 // bornAfter needs statx's birth time (Linux); elsewhere it knows nothing.
 func bornAfter(string, time.Time) bool { return false }
+
+// born needs statx's birth time (Linux); elsewhere it knows nothing.
+func born(string) (time.Time, bool) { return time.Time{}, false }

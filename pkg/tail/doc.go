@@ -218,7 +218,11 @@
 // the old offset between two looks), was truncated: if a copy that starts
 // with the same fingerprint sits beside it (copytruncate), the copy is
 // finished from the old offset first; otherwise the bytes never read are
-// counted as lost (reason "truncated"). A deleted file is still read through
+// counted as lost (reason "truncated"). A file nothing of which was read yet
+// (offset 0) may show no truncation at all, or have no first bytes to find a
+// copy by: the creation of a rotated name beside it (a notification) brings a
+// read at once, which reads that file whole first when it is a copy made
+// after the file and the file no longer holds it (copy.go). A deleted file is still read through
 // its descriptor; if it is not read to its end within delete_wait (because
 // of backpressure) it is closed and its unread bytes are counted as lost
 // (reason "deleted").
@@ -407,7 +411,8 @@
 //   - tailer.go: the Tailer, its Run loop, read turns and batches.
 //   - identity.go: how a file is known (device, inode, fingerprint).
 //   - discovery.go: globs, exclusion, opening new files, files rotated before
-//     they were opened, the copy of a copytruncate.
+//     they were opened, the copy of a copytruncate; copy.go: the copy of a
+//     file nothing of which was read.
 //   - followerstate.go: a follower's states (following, rotated, draining,
 //     deleted, closed) and transition, the one function that holds every
 //     edge between them.

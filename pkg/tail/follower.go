@@ -41,6 +41,7 @@ type follower struct {
 	limitAt    time.Time     // when its rate limit lets it read again, if it defers it (limiter.go: deferring)
 	held       int64         // bytes of unfinished lines in memory, as last counted (held.go)
 	spilledAt  int64         // size when its unfinished lines were spilled; not read until it grows (held.go)
+	copied     []string      // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).
@@ -176,6 +177,9 @@ func (t *Tailer) rewritten(f *follower, size int64) bool {
 func (t *Tailer) readFile(f *follower, now time.Time) {
 	if f.gz != "" && !t.inflateTurn(f) {
 		return
+	}
+	if len(f.copied) > 0 && t.takeCopy(f, now) { // copy.go
+		return // the copy is read first
 	}
 	fi, err := f.f.Stat()
 	if err != nil {
@@ -349,6 +353,7 @@ func (t *Tailer) consume(f *follower, chunk []byte) {
 // generation.
 func (t *Tailer) truncated(f *follower, now time.Time) {
 	t.m.truncations.Inc()
+	f.copied = nil // copy.go: the copy, if any, is found here
 	if c := t.findCopy(f, now); c != nil {
 		t.log.Debug("truncated; finishing its copy first", "path", f.path, "copy", c.path)
 	} else {

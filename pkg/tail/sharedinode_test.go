@@ -1,6 +1,8 @@
 package tail
 
 import (
+	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -130,5 +132,162 @@ func TestEmptyAnchorInodeReused(t *testing.T) {
 	want := append(upto(5, 10), upto(20, 32)...)
 	if diff := cmp.Diff(want, seqs(r.snapshot())); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestCopyOfUnreadFile: a file followed while empty is written and, before
+// its next read, copytruncated (logrotate's copytruncate: copied to a
+// rotated name, then truncated in place). Nothing of it was read, so there
+// are no first bytes to find the copy by, and at offset 0 the truncation
+// shows nothing: the copy's lines were never read and no counter moved
+// (test/model -more, seed 9). The copy's creation is noticed: its lines are
+// read, then the file's new ones. A copy made without truncating (logrotate's
+// copy) is not read: the file itself still holds its lines.
+func TestCopyOfUnreadFile(t *testing.T) {
+	for _, truncate := range []bool{true, false} {
+		t.Run(map[bool]string{true: "copytruncate", false: "copy"}[truncate], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			cfg := testConfig(dir, state)
+			cfg.ReadInterval = time.Hour // no read for the writes: only the copy's creation brings one
+			path := mkContainer(t, dir, "ns_pod_uid")
+			appendFile(t, path, "")
+			r := startRunner(t, cfg, Options{})
+			waitFor(t, 5*time.Second, "the empty file read once", func() bool { return testutil.ToFloat64(r.tl.m.reads) >= 1 })
+			appendFile(t, path, lines(0, 8))
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path+".20261126-035500", data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if truncate {
+				if err := os.Truncate(path, 0); err != nil {
+					t.Fatal(err)
+				}
+				appendFile(t, path, lines(8, 10))
+			}
+			waitFor(t, 5*time.Second, "the copied lines", func() bool { return hasSeq(r, 7) })
+			r.stop()
+			if err := r.tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// The truncated file's new lines come with the copy's, or at
+			// its next read (an hour away here) when a poll saw the
+			// truncation first.
+			got := seqs(r.snapshot())
+			if diff := cmp.Diff(upto(0, 8), got); diff != "" && (!truncate || !slices.Equal(got, upto(0, 10))) {
+				t.Errorf("lines (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRenamedNotTakenForCopy: the creation of a rotated name beside a file
+// nothing was read of is noticed as a possible copy (TestCopyOfUnreadFile).
+// When that name is the path's previous file renamed (a rename rotation
+// whose notification came after the new file was followed), it must not be
+// read again as a copy: it was created before the file at the path. A copy
+// made of the new file after it was created is taken.
+func TestRenamedNotTakenForCopy(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 5))
+	rot := path + ".20261126-035500"
+	mustRename(t, path, rot)
+	// The new file, born in a later tick of the file system's clock than
+	// the renamed one (as it is unless both came within a few ms): made
+	// again until it is (bounded).
+	before, ok := born(rot)
+	if !ok {
+		t.Skip("no birth times on this file system")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if err := os.WriteFile(path, []byte(lines(5, 6)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := born(path); b.After(before) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the file system's clock did not move")
+		}
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the new file: %+v", f)
+	}
+	for f.pred != nil { // the renamed file, found by discovery as a rotated sibling
+		tl.closeFollower(f.pred, evEnd)
+		f.pred = nil
+	}
+	tl.copyCreated(rot)
+	if !slices.Equal(f.copied, []string{rot}) {
+		t.Fatalf("creation of %s not noted", rot)
+	}
+	if tl.takeCopy(f, time.Now()) {
+		t.Errorf("the renamed file was taken for a copy of the new one")
+	}
+	cp := path + ".20261126-035501"
+	if err := os.WriteFile(cp, []byte(lines(5, 6)+lines(6, 7)), 0o644); err != nil { // longer than the file
+		t.Fatal(err)
+	}
+	tl.copyCreated(cp)
+	if !tl.takeCopy(f, time.Now()) || f.pred == nil || f.pred.path != cp {
+		t.Errorf("a copy made after the file was not taken")
+	}
+}
+
+// TestCopyTakenNotFoundAgain: a file followed with lines not read yet is
+// copytruncated; its copy is taken (copy.go) and read to its end and
+// closed. The next poll sees a file whose first bytes are not those it
+// was opened with: without more it took that for a truncation and found
+// the copy again by those bytes, and read it twice (test/model -more,
+// seed 13, once under load).
+func TestCopyTakenNotFoundAgain(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 8))
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 || f.fpLen == 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := path + ".20261126-035500"
+	if err := os.WriteFile(cp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.copyCreated(cp)
+	tl.readFile(f, time.Now())
+	c := f.pred
+	if c == nil || c.path != cp {
+		t.Fatalf("the copy was not taken: %+v", c)
+	}
+	tl.readFile(c, time.Now())
+	tl.closeFollower(c, evEnd)
+	tl.check(f, time.Now())
+	appendFile(t, path, lines(10, 11)) // and once it grew
+	tl.check(f, time.Now())
+	if f.pred != c {
+		t.Errorf("a poll took the file for truncated again and found its copy: %s", f.pred.path)
+	}
+	if n := testutil.ToFloat64(tl.m.truncations); n != 1 {
+		t.Errorf("truncations = %v, want 1", n)
 	}
 }

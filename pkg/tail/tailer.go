@@ -703,6 +703,9 @@ func (t *Tailer) handleEvent(ev notifyEvent, now time.Time) bool {
 			t.discover(ev.Name, now, false)
 			return false
 		}
+		// A rotated name beside a file nothing was read of may be its
+		// copy (copy.go).
+		t.copyCreated(ev.Name)
 		return true // a directory, perhaps: rescan soon
 	case opRemove:
 		if f != nil {

@@ -1,0 +1,118 @@
+package tail
+
+import (
+	"bytes"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// A copy of a file nothing was read of.
+//
+// copytruncate (logrotate's, or a runtime's own) copies a log to a rotated
+// name and truncates it in place. A follower that read part of the file
+// sees the truncation (the file is shorter than its offset, or its first
+// bytes changed) and finds the copy by its first bytes (discovery.go
+// findCopy). A follower that read nothing of it (opened while it was
+// empty, written and copytruncated before its next read) may have no first
+// bytes to find the copy by, or only those of what was written after the
+// truncation (a poll took them), and at offset 0 a truncated file shows
+// nothing: the copy's lines would never be read, and no counter would
+// move. A truncation found by a poll first (findCopy) drops the noted
+// copies: that copy is read already. So the creation of a rotated sibling of such a file (a
+// notification; polling alone does not see it) brings a read of the file
+// at once, and that read looks at the sibling first (takeCopy).
+
+// copyCreated notes name, a file created in a watched directory that the
+// include globs do not match, as a possible copy of the followed file it
+// is a rotated name of (plain, kubelet's or logrotate's naming), if nothing
+// of that file was read yet (offset 0; a poll may have taken its first
+// bytes).
+func (t *Tailer) copyCreated(name string) {
+	live, ok := LivePath(name)
+	if !ok {
+		return
+	}
+	if _, gz, _ := rotatedName(filepath.Base(live), filepath.Base(name)); gz {
+		return
+	}
+	f := t.byPath[live]
+	if f == nil || f.st != stFollowing || f.f == nil || f.off != 0 || slices.Contains(f.copied, name) {
+		return
+	}
+	f.copied = append(f.copied, name)
+	f.dirty, f.more = true, true // read at once, not after read_interval
+	t.wantRead(time.Now())
+}
+
+// takeCopy looks at f.copied before f's read: a copy of f (another file,
+// not f renamed, created after it) whose first bytes f no longer starts
+// with, or that is longer than f, holds lines f lost to a truncation, none
+// of them read (nothing of f was): it is read whole before f, from its own
+// start. True if f is to wait for it. A copy f still holds
+// (made without truncating) is left alone: f's own read takes its lines.
+func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
+	names := f.copied
+	f.copied = nil
+	if f.off != 0 {
+		return false // read since: a truncation is found by its first bytes (findCopy)
+	}
+	taken := false
+	for _, name := range names { // in the order they were made: each is read before the next
+		taken = t.takeCopyOf(f, name, now) || taken
+	}
+	return taken
+}
+
+// takeCopyOf is takeCopy for one copy, name.
+func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) bool {
+	fh, err := t.open(name)
+	if err != nil {
+		return false
+	}
+	fi, err := fh.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		_ = fh.Close()
+		return false
+	}
+	key, _ := keyOf(fi)
+	cur, err := f.f.Stat()
+	if err != nil || key == f.key || t.files[key] != nil || !copiedAfter(name, f.path) {
+		_ = fh.Close()
+		return false
+	}
+	var head, own [fpSize]byte
+	n := readFP(fh, head[:])
+	m := readFP(f.f, own[:])
+	if n == 0 || (m >= n && bytes.Equal(head[:n], own[:n]) && cur.Size() >= fi.Size()) {
+		_ = fh.Close()
+		return false // empty, or f still holds it
+	}
+	c := &follower{path: name, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now, pred: f.pred, fp: head, fpLen: n}
+	c.dec.maxLine, c.dec.path = t.cfg.MaxLineBytes, f.path // lines keep the name of the file they were written to
+	c.tr = t.newTracker(key, f.path, 0, 0, c.fp[:c.fpLen])
+	t.add(c)
+	f.pred = c
+	// The truncation is accounted for by the copy: f is known by what it
+	// starts with now, or a poll would take it for truncated again and
+	// find the copy (by the first bytes it had) once more.
+	t.m.truncations.Inc()
+	f.size = cur.Size()
+	f.fp, f.fpLen = own, m
+	t.mu.Lock()
+	f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
+	t.mu.Unlock()
+	t.log.Debug("a copy of a file nothing was read of; reading it first", "path", name)
+	return true
+}
+
+// copiedAfter says whether the file at name was created after the one at
+// path, or in the same tick of the file system's clock (birth times): a
+// copy made of it. A file renamed there (a rotation whose notification
+// came after the path's new file was followed) was created before. Without
+// birth times nothing is taken for a copy.
+func copiedAfter(name, path string) bool {
+	c, ok1 := born(name)
+	p, ok2 := born(path)
+	return ok1 && ok2 && !c.Before(p)
+}
