@@ -2,6 +2,7 @@ package tail
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -77,7 +78,7 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) bool {
 	}
 	key, _ := keyOf(fi)
 	cur, err := f.f.Stat()
-	if err != nil || key == f.key || t.files[key] != nil || !copiedAfter(name, f.path) {
+	if err != nil || key == f.key || t.files[key] != nil || !copiedAfter(fh, f.f) {
 		_ = fh.Close()
 		return false
 	}
@@ -106,13 +107,14 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) bool {
 	return true
 }
 
-// copiedAfter says whether the file at name was created after the one at
-// path, or in the same tick of the file system's clock (birth times): a
-// copy made of it. A file renamed there (a rotation whose notification
-// came after the path's new file was followed) was created before. Without
-// birth times nothing is taken for a copy.
-func copiedAfter(name, path string) bool {
-	c, ok1 := born(name)
-	p, ok2 := born(path)
-	return ok1 && ok2 && !c.Before(p)
+// copiedAfter says whether the file c was created after the file p, or in
+// the same tick of the file system's clock (birth times, by descriptor: p
+// may have been renamed away since, and another file be at its path): a
+// copy made of it. A file renamed beside p's path (a rotation whose
+// notification came after the path's new file was followed) was created
+// before. Without birth times nothing is taken for a copy.
+func copiedAfter(c, p *os.File) bool {
+	cb, ok1 := bornOf(c)
+	pb, ok2 := bornOf(p)
+	return ok1 && ok2 && !cb.Before(pb)
 }
