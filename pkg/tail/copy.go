@@ -2,6 +2,8 @@ package tail
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,6 +70,11 @@ func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
 // takeCopyOf is takeCopy for one copy, name.
 func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) bool {
 	fh, err := t.open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Compressed since it was made (logrotate's compress): the
+		// .gz is whole before the plain file goes.
+		return t.takeCompressedCopy(f, name+".gz", now)
+	}
 	if err != nil {
 		return false
 	}
@@ -94,17 +101,60 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) bool {
 	c.tr = t.newTracker(key, f.path, 0, 0, c.fp[:c.fpLen])
 	t.add(c)
 	f.pred = c
+	t.copyTaken(f, cur.Size(), own, m, name)
+	return true
+}
+
+// takeCompressedCopy is takeCopyOf for a copy compressed (to gzName)
+// before f's read came: its birth time is its compression's, so a file
+// renamed beside f and compressed is told from a copy by its first bytes:
+// not those of a file of f's path open, or the last one closed. A copy f
+// still starts with is left alone, as in takeCopyOf.
+func (t *Tailer) takeCompressedCopy(f *follower, gzName string, now time.Time) bool {
+	cur, err := f.f.Stat()
+	if err != nil {
+		return false
+	}
+	s := sibling{path: gzName, gz: true}
+	var head, own [fpSize]byte
+	_, n, err := siblingStart(s, head[:])
+	m := readFP(f.f, own[:])
+	if err != nil || n == 0 || (m >= n && bytes.Equal(head[:n], own[:n])) {
+		return false
+	}
+	starts := func(fp []byte) bool { return len(fp) > 0 && n >= len(fp) && bytes.Equal(head[:len(fp)], fp) }
+	for _, o := range t.order {
+		if o != f && o.st != stClosed && o.dec.path == f.path && starts(o.fp[:o.fpLen]) {
+			return false // a file of f's path, being read
+		}
+	}
+	if r, ok := t.lastRotated[f.path]; ok && starts(r.fp[:r.fpLen]) {
+		return false // read to its end before
+	}
+	c := t.openSibling(f.path, s, nil, now)
+	if c == nil {
+		return false
+	}
+	c.pred = f.pred
+	f.pred = c
+	t.copyTaken(f, cur.Size(), own, m, gzName)
+	return true
+}
+
+// copyTaken accounts for the truncation of f whose copy, name, was taken:
+// f is known by what it starts with now (own, m bytes of it; size bytes
+// long).
+func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, name string) {
 	// The truncation is accounted for by the copy: f is known by what it
 	// starts with now, or a poll would take it for truncated again and
 	// find the copy (by the first bytes it had) once more.
 	t.m.truncations.Inc()
-	f.size = cur.Size()
+	f.size = size
 	f.fp, f.fpLen = own, m
 	t.mu.Lock()
 	f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
 	t.mu.Unlock()
 	t.log.Debug("a copy of a file nothing was read of; reading it first", "path", name)
-	return true
 }
 
 // copiedAfter says whether the file c was created after the file p, or in
