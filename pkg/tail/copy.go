@@ -67,6 +67,19 @@ func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
 	return taken
 }
 
+// takeCopies takes the copies noted and not looked at yet (takeCopy),
+// without reading them: Run's end, so that the final checkpoint names them
+// (from offset 0) and the next agent reads them. The notes die with this
+// agent, and the next one does not find a copy made before the checkpoint
+// among the files rotated since.
+func (t *Tailer) takeCopies(now time.Time) {
+	for _, f := range slices.Clone(t.order) {
+		if len(f.copied) > 0 && f.f != nil {
+			t.takeCopy(f, now)
+		}
+	}
+}
+
 // takeCopyOf is takeCopy for one copy, name.
 func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) bool {
 	fh, err := t.open(name)

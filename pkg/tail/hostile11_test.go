@@ -215,3 +215,45 @@ func TestRenamedCompressedNotTakenForCopy(t *testing.T) {
 		t.Errorf("the renamed file, compressed, was taken for a copy of the new one")
 	}
 }
+
+// TestCopyNotedThenStopped: a file nothing was read of (followed empty:
+// no first bytes) is written and copytruncated, and the agent stops
+// gracefully before the read the copy's creation brings: Run's end takes
+// the notification (its last look) and writes the final checkpoint. The
+// next agent reads the copy's lines: the checkpoint names the copy. (A
+// copy made before the checkpoint is not among the files rotated since.)
+func TestCopyNotedThenStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.loadState(time.Now())
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 || f.fpLen != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 10))
+	}
+}
