@@ -257,3 +257,41 @@ func TestCopyNotedThenStopped(t *testing.T) {
 		t.Errorf("lines %v, want %v", got, upto(0, 10))
 	}
 }
+
+// TestCopyTruncatedTwiceBeforeRead: a file nothing was read of is
+// copytruncated twice before its read: both copies are read, the older
+// first, then the file; a third copy made without truncating (the file
+// still starts with it and is not shorter) is left to the file's own read.
+func TestCopyTruncatedTwiceBeforeRead(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	cp1, cp2, cp3 := path+".20261126-035500", path+".20261126-035501", path+".20261126-035502"
+	bornLater(t, cp1, path, lines(0, 4))
+	bornLater(t, cp2, path, lines(4, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	bornLater(t, cp3, path, lines(8, 9)) // a copy while the file is written
+	for _, cp := range []string{cp1, cp2, cp3} {
+		tl.copyCreated(cp)
+	}
+	if !tl.takeCopy(f, time.Now()) {
+		t.Fatal("no copy taken")
+	}
+	var got []string
+	for p := f.pred; p != nil; p = p.pred {
+		got = append(got, p.path)
+	}
+	if !slices.Equal(got, []string{cp2, cp1}) {
+		t.Errorf("read before the file (newest first): %v, want %v", got, []string{cp2, cp1})
+	}
+}
