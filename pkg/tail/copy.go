@@ -61,8 +61,18 @@ func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
 		return false // read since: a truncation is found by its first bytes (findCopy)
 	}
 	taken := false
-	for _, name := range names { // in the order they were made: each is read before the next
-		taken = t.takeCopyOf(f, name, now) || taken
+	for i, name := range names { // in the order they were made: each is read before the next
+		ok, retry := t.takeCopyOf(f, name, now)
+		if retry {
+			// Out of file descriptors: f waits for it (and the copies
+			// after it), looked at again at f's next read, in
+			// read_interval; reading f now would lose it (f read from
+			// 0 is no longer a file nothing was read of).
+			f.copied = names[i:]
+			f.more, f.dirty, f.lastRead = false, true, now
+			return true
+		}
+		taken = ok || taken
 	}
 	return taken
 }
@@ -80,34 +90,35 @@ func (t *Tailer) takeCopies(now time.Time) {
 	}
 }
 
-// takeCopyOf is takeCopy for one copy, name.
-func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) bool {
+// takeCopyOf is takeCopy for one copy, name; retry when it could not be
+// opened for want of file descriptors.
+func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) (taken, retry bool) {
 	fh, err := t.open(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Compressed since it was made (logrotate's compress): the
 		// .gz is whole before the plain file goes.
-		return t.takeCompressedCopy(f, name+".gz", now)
+		return t.takeCompressedCopy(f, name+".gz", now), false
 	}
 	if err != nil {
-		return false
+		return false, descriptorReason(err) != ""
 	}
 	fi, err := fh.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		_ = fh.Close()
-		return false
+		return false, false
 	}
 	key, _ := keyOf(fi)
 	cur, err := f.f.Stat()
 	if err != nil || key == f.key || t.files[key] != nil || !copiedAfter(fh, f.f) {
 		_ = fh.Close()
-		return false
+		return false, false
 	}
 	var head, own [fpSize]byte
 	n := readFP(fh, head[:])
 	m := readFP(f.f, own[:])
 	if n == 0 || (m >= n && bytes.Equal(head[:n], own[:n]) && cur.Size() >= fi.Size()) {
 		_ = fh.Close()
-		return false // empty, or f still holds it
+		return false, false // empty, or f still holds it
 	}
 	c := &follower{path: name, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now, pred: f.pred, fp: head, fpLen: n}
 	c.dec.maxLine, c.dec.path = t.cfg.MaxLineBytes, f.path // lines keep the name of the file they were written to
@@ -115,7 +126,7 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) bool {
 	t.add(c)
 	f.pred = c
 	t.copyTaken(f, cur.Size(), own, m, name)
-	return true
+	return true, false
 }
 
 // takeCompressedCopy is takeCopyOf for a copy compressed (to gzName)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -293,5 +294,45 @@ func TestCopyTruncatedTwiceBeforeRead(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{cp2, cp1}) {
 		t.Errorf("read before the file (newest first): %v, want %v", got, []string{cp2, cp1})
+	}
+}
+
+// TestCopyOpenOutOfDescriptors: the copy of a file nothing was read of
+// cannot be opened when the read its note brings comes (out of file
+// descriptors: EMFILE). The file is not read past it meanwhile, and the
+// copy is taken once a descriptor is free.
+func TestCopyOpenOutOfDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.copyCreated(cp)
+	tl.openFault = func(p string) error {
+		if p == cp {
+			return syscall.EMFILE
+		}
+		return nil
+	}
+	tl.readFile(f, time.Now())
+	if f.off != 0 || !f.dirty {
+		t.Fatalf("the file was read past its copy (to %d), or not to be read again", f.off)
+	}
+	tl.openFault = nil
+	tl.readFile(f, time.Now())
+	if f.pred == nil || f.pred.path != cp {
+		t.Errorf("the copy was not taken once a descriptor was free (file read to %d)", f.off)
 	}
 }
