@@ -224,7 +224,9 @@
 // read at once, which reads that file whole first when it is a copy made
 // after the file and the file no longer holds it (copy.go); compressed before
 // that read, its .gz is read instead; a stop before it takes the copy into the
-// final checkpoint, read by the next agent. A deleted file is still read through
+// final checkpoint, read by the next agent; one that cannot be opened for want
+// of file descriptors keeps the file unread until its next read looks again. A
+// deleted file is still read through
 // its descriptor; if it is not read to its end within delete_wait (because
 // of backpressure) it is closed and its unread bytes are counted as lost
 // (reason "deleted").
