@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +24,19 @@ func bornAfter(path string, t time.Time) bool {
 func born(path string) (time.Time, bool) {
 	var stx unix.Statx_t
 	if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &stx); err != nil {
+		return time.Time{}, false
+	}
+	if stx.Mask&unix.STATX_BTIME == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec)), true
+}
+
+// bornOf is the birth time of the open file fh (statx on its descriptor):
+// that of the file itself, whatever is at its path now.
+func bornOf(fh *os.File) (time.Time, bool) {
+	var stx unix.Statx_t
+	if err := unix.Statx(int(fh.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_BTIME, &stx); err != nil {
 		return time.Time{}, false
 	}
 	if stx.Mask&unix.STATX_BTIME == 0 {

@@ -2,10 +2,16 @@
 
 package tail
 
-import "time"
+import (
+	"os"
+	"time"
+)
 
 // bornAfter needs statx's birth time (Linux); elsewhere it knows nothing.
 func bornAfter(string, time.Time) bool { return false }
 
 // born needs statx's birth time (Linux); elsewhere it knows nothing.
 func born(string) (time.Time, bool) { return time.Time{}, false }
+
+// bornOf needs statx's birth time (Linux); elsewhere it knows nothing.
+func bornOf(*os.File) (time.Time, bool) { return time.Time{}, false }

@@ -2,6 +2,9 @@ package tail
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -58,61 +61,134 @@ func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
 		return false // read since: a truncation is found by its first bytes (findCopy)
 	}
 	taken := false
-	for _, name := range names { // in the order they were made: each is read before the next
-		taken = t.takeCopyOf(f, name, now) || taken
+	for i, name := range names { // in the order they were made: each is read before the next
+		ok, retry := t.takeCopyOf(f, name, now)
+		if retry {
+			// Out of file descriptors: f waits for it (and the copies
+			// after it), looked at again at f's next read, in
+			// read_interval; reading f now would lose it (f read from
+			// 0 is no longer a file nothing was read of).
+			f.copied = names[i:]
+			f.more, f.dirty, f.lastRead = false, true, now
+			return true
+		}
+		taken = ok || taken
 	}
 	return taken
 }
 
-// takeCopyOf is takeCopy for one copy, name.
-func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) bool {
+// takeCopies takes the copies noted and not looked at yet (takeCopy),
+// without reading them: Run's end, so that the final checkpoint names them
+// (from offset 0) and the next agent reads them. The notes die with this
+// agent, and the next one does not find a copy made before the checkpoint
+// among the files rotated since.
+func (t *Tailer) takeCopies(now time.Time) {
+	for _, f := range slices.Clone(t.order) {
+		if len(f.copied) > 0 && f.f != nil {
+			t.takeCopy(f, now)
+		}
+	}
+}
+
+// takeCopyOf is takeCopy for one copy, name; retry when it could not be
+// opened for want of file descriptors.
+func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) (taken, retry bool) {
 	fh, err := t.open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Compressed since it was made (logrotate's compress): the
+		// .gz is whole before the plain file goes.
+		return t.takeCompressedCopy(f, name+".gz", now), false
+	}
 	if err != nil {
-		return false
+		return false, descriptorReason(err) != ""
 	}
 	fi, err := fh.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		_ = fh.Close()
-		return false
+		return false, false
 	}
 	key, _ := keyOf(fi)
 	cur, err := f.f.Stat()
-	if err != nil || key == f.key || t.files[key] != nil || !copiedAfter(name, f.path) {
+	if err != nil || key == f.key || t.files[key] != nil || !copiedAfter(fh, f.f) {
 		_ = fh.Close()
-		return false
+		return false, false
 	}
 	var head, own [fpSize]byte
 	n := readFP(fh, head[:])
 	m := readFP(f.f, own[:])
 	if n == 0 || (m >= n && bytes.Equal(head[:n], own[:n]) && cur.Size() >= fi.Size()) {
 		_ = fh.Close()
-		return false // empty, or f still holds it
+		return false, false // empty, or f still holds it
 	}
 	c := &follower{path: name, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now, pred: f.pred, fp: head, fpLen: n}
 	c.dec.maxLine, c.dec.path = t.cfg.MaxLineBytes, f.path // lines keep the name of the file they were written to
 	c.tr = t.newTracker(key, f.path, 0, 0, c.fp[:c.fpLen])
 	t.add(c)
 	f.pred = c
+	t.copyTaken(f, cur.Size(), own, m, name)
+	return true, false
+}
+
+// takeCompressedCopy is takeCopyOf for a copy compressed (to gzName)
+// before f's read came: its birth time is its compression's, so a file
+// renamed beside f and compressed is told from a copy by its first bytes:
+// not those of a file of f's path open, or the last one closed. A copy f
+// still starts with is left alone, as in takeCopyOf.
+func (t *Tailer) takeCompressedCopy(f *follower, gzName string, now time.Time) bool {
+	cur, err := f.f.Stat()
+	if err != nil {
+		return false
+	}
+	s := sibling{path: gzName, gz: true}
+	var head, own [fpSize]byte
+	_, n, err := siblingStart(s, head[:])
+	m := readFP(f.f, own[:])
+	if err != nil || n == 0 || (m >= n && bytes.Equal(head[:n], own[:n])) {
+		return false
+	}
+	starts := func(fp []byte) bool { return len(fp) > 0 && n >= len(fp) && bytes.Equal(head[:len(fp)], fp) }
+	for _, o := range t.order {
+		if o != f && o.st != stClosed && o.dec.path == f.path && starts(o.fp[:o.fpLen]) {
+			return false // a file of f's path, being read
+		}
+	}
+	if r, ok := t.lastRotated[f.path]; ok && starts(r.fp[:r.fpLen]) {
+		return false // read to its end before
+	}
+	c := t.openSibling(f.path, s, nil, now)
+	if c == nil {
+		return false
+	}
+	c.pred = f.pred
+	f.pred = c
+	t.copyTaken(f, cur.Size(), own, m, gzName)
+	return true
+}
+
+// copyTaken accounts for the truncation of f whose copy, name, was taken:
+// f is known by what it starts with now (own, m bytes of it; size bytes
+// long).
+func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, name string) {
 	// The truncation is accounted for by the copy: f is known by what it
 	// starts with now, or a poll would take it for truncated again and
 	// find the copy (by the first bytes it had) once more.
 	t.m.truncations.Inc()
-	f.size = cur.Size()
+	f.size = size
 	f.fp, f.fpLen = own, m
 	t.mu.Lock()
 	f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
 	t.mu.Unlock()
 	t.log.Debug("a copy of a file nothing was read of; reading it first", "path", name)
-	return true
 }
 
-// copiedAfter says whether the file at name was created after the one at
-// path, or in the same tick of the file system's clock (birth times): a
-// copy made of it. A file renamed there (a rotation whose notification
-// came after the path's new file was followed) was created before. Without
-// birth times nothing is taken for a copy.
-func copiedAfter(name, path string) bool {
-	c, ok1 := born(name)
-	p, ok2 := born(path)
-	return ok1 && ok2 && !c.Before(p)
+// copiedAfter says whether the file c was created after the file p, or in
+// the same tick of the file system's clock (birth times, by descriptor: p
+// may have been renamed away since, and another file be at its path): a
+// copy made of it. A file renamed beside p's path (a rotation whose
+// notification came after the path's new file was followed) was created
+// before. Without birth times nothing is taken for a copy.
+func copiedAfter(c, p *os.File) bool {
+	cb, ok1 := bornOf(c)
+	pb, ok2 := bornOf(p)
+	return ok1 && ok2 && !cb.Before(pb)
 }

@@ -222,7 +222,11 @@
 // (offset 0) may show no truncation at all, or have no first bytes to find a
 // copy by: the creation of a rotated name beside it (a notification) brings a
 // read at once, which reads that file whole first when it is a copy made
-// after the file and the file no longer holds it (copy.go). A deleted file is still read through
+// after the file and the file no longer holds it (copy.go); compressed before
+// that read, its .gz is read instead; a stop before it takes the copy into the
+// final checkpoint, read by the next agent; one that cannot be opened for want
+// of file descriptors keeps the file unread until its next read looks again. A
+// deleted file is still read through
 // its descriptor; if it is not read to its end within delete_wait (because
 // of backpressure) it is closed and its unread bytes are counted as lost
 // (reason "deleted").

@@ -395,11 +395,18 @@ func (t *Tailer) Run(ctx context.Context) error {
 	// another goroutine) is seen by a poll: the path names another file,
 	// which the rescan then follows.
 	takeEvents()
-	t.poll(time.Now())
-	t.rescan(time.Now(), false)
-	t.keepWaiting() // kept.go: a file waiting for a descriptor is named too
+	t.lastLook(time.Now())
 	t.finalSend()
 	return nil
+}
+
+// lastLook is Run's end after its last notifications: what the final
+// checkpoint must name is followed (or taken, or kept), not read.
+func (t *Tailer) lastLook(now time.Time) {
+	t.takeCopies(now) // copy.go: copies noted, whose read did not come
+	t.poll(now)
+	t.rescan(now, false)
+	t.keepWaiting() // kept.go: a file waiting for a descriptor is named too
 }
 
 // finalSendWait bounds how long Run's end waits for the next room to take

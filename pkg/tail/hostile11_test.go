@@ -1,0 +1,338 @@
+package tail
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// bornLater writes data to path until its birth time is after ref's (the
+// file system's clock is coarse: a file made within a few ms of another
+// may have its birth time). Bounded.
+func bornLater(t *testing.T, path, ref, data string) {
+	t.Helper()
+	before, ok := born(ref)
+	if !ok {
+		t.Skip("no birth times on this file system")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := born(path); b.After(before) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the file system's clock did not move")
+		}
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCopyNotedThenRotated: a file nothing was read of is copytruncated
+// (its copy's creation noted), and before the read that the note brings,
+// kubelet renames it away and a new file takes its path (notifications in
+// one burst). The copy is still a copy of the renamed file: it was created
+// after that file, not after the new one at its path, and must be read.
+func TestCopyNotedThenRotated(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8)) // the copy
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.copyCreated(cp)
+	mustRename(t, path, path+".20261126-035501")
+	bornLater(t, path, cp, lines(10, 11)) // the new file, born after the copy
+	tl.check(f, time.Now())
+	tl.discover(path, time.Now(), false)
+	if !tl.takeCopy(f, time.Now()) || f.pred == nil || f.pred.path != cp {
+		t.Errorf("the copy of the file renamed away was not taken: its lines are lost")
+	}
+}
+
+// TestCopyOfUnreadFileAcrossStop: the agent stops (gracefully) with a file
+// nothing was read of checkpointed empty; before the next agent reads it,
+// it is written and copytruncated (the note of the copy's creation, if
+// any, died with the agent). The next agent reads the copy's lines,
+// then the file's (by the siblings rotated since the checkpoint).
+func TestCopyOfUnreadFileAcrossStop(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	emptyCheckpoint(t, cfg, path)
+	// The copytruncate comes later than the checkpoint (not in the same
+	// tick of the file system's clock).
+	before := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(filepath.Join(state, stateName), before, before); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(0, 8))
+	bornLater(t, path+".20261126-035500", path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's new lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	got := seqs(r.snapshot())
+	if !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v (lost %v)", got, upto(0, 10), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
+	}
+}
+
+// TestCopyTakenThenStopped: a copy of a file nothing was read of is taken
+// (copy.go), and the agent stops before reading it. The checkpoint names
+// the copy (under the path its lines were written to, at offset 0) and
+// the file by its new first bytes: the next agent reads the copy and then
+// the file, each line once.
+func TestCopyTakenThenStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.loadState(time.Now())
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.copyCreated(cp)
+	tl.readFile(f, time.Now())
+	if f.pred == nil || f.pred.path != cp {
+		t.Fatalf("the copy was not taken")
+	}
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	if st := readState(t, state); len(st.Files) != 2 {
+		t.Fatalf("checkpoint %+v, want the file and its copy", st.Files)
+	}
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 10))
+	}
+}
+
+// TestCopyCompressedBeforeRead: logrotate's copytruncate with compress
+// (no delaycompress) of a file nothing was read of: the copy's creation is
+// noted, but the copy is compressed (the .gz whole, the plain file gone)
+// before the read the note brings (one burst of notifications). The
+// compressed copy is read first: its lines were lost, and no counter
+// moved.
+func TestCopyCompressedBeforeRead(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".1"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.copyCreated(cp)
+	mustGzip(t, cp)
+	tl.copyCreated(cp + ".gz")
+	tl.readFile(f, time.Now())
+	if f.pred == nil || f.pred.gz != cp+".gz" {
+		t.Fatalf("the compressed copy was not taken: %+v", f.pred)
+	}
+	if n := testutil.ToFloat64(tl.m.truncations); n != 1 {
+		t.Errorf("truncations = %v, want 1", n)
+	}
+}
+
+// TestRenamedCompressedNotTakenForCopy: logrotate's create mode with
+// compress: the followed file is renamed to 0.log.1 and a new 0.log made
+// (followed at offset 0, the rename's notification noted on it), and
+// 0.log.1 is compressed before the read. The compressed file is the
+// renamed one, read by its own follower: not taken for a copy of the new
+// file (a duplicate).
+func TestRenamedCompressedNotTakenForCopy(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 5))
+	tl.discover(path, time.Now(), false)
+	old := tl.byPath[path]
+	if old == nil || old.fpLen == 0 {
+		t.Fatalf("the file: %+v", old)
+	}
+	rot := path + ".1"
+	mustRename(t, path, rot)
+	bornLater(t, path, rot, lines(5, 6))
+	tl.check(old, time.Now())
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f == old || f.off != 0 {
+		t.Fatalf("the new file: %+v", f)
+	}
+	tl.copyCreated(rot)
+	mustGzip(t, rot)
+	if tl.takeCopy(f, time.Now()) {
+		t.Errorf("the renamed file, compressed, was taken for a copy of the new one")
+	}
+}
+
+// TestCopyNotedThenStopped: a file nothing was read of (followed empty:
+// no first bytes) is written and copytruncated, and the agent stops
+// gracefully before the read the copy's creation brings: Run's end takes
+// the notification (its last look) and writes the final checkpoint. The
+// next agent reads the copy's lines: the checkpoint names the copy. (A
+// copy made before the checkpoint is not among the files rotated since.)
+func TestCopyNotedThenStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.loadState(time.Now())
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 || f.fpLen != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 10))
+	}
+}
+
+// TestCopyTruncatedTwiceBeforeRead: a file nothing was read of is
+// copytruncated twice before its read: both copies are read, the older
+// first, then the file; a third copy made without truncating (the file
+// still starts with it and is not shorter) is left to the file's own read.
+func TestCopyTruncatedTwiceBeforeRead(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	cp1, cp2, cp3 := path+".20261126-035500", path+".20261126-035501", path+".20261126-035502"
+	bornLater(t, cp1, path, lines(0, 4))
+	bornLater(t, cp2, path, lines(4, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	bornLater(t, cp3, path, lines(8, 9)) // a copy while the file is written
+	for _, cp := range []string{cp1, cp2, cp3} {
+		tl.copyCreated(cp)
+	}
+	if !tl.takeCopy(f, time.Now()) {
+		t.Fatal("no copy taken")
+	}
+	var got []string
+	for p := f.pred; p != nil; p = p.pred {
+		got = append(got, p.path)
+	}
+	if !slices.Equal(got, []string{cp2, cp1}) {
+		t.Errorf("read before the file (newest first): %v, want %v", got, []string{cp2, cp1})
+	}
+}
+
+// TestCopyOpenOutOfDescriptors: the copy of a file nothing was read of
+// cannot be opened when the read its note brings comes (out of file
+// descriptors: EMFILE). The file is not read past it meanwhile, and the
+// copy is taken once a descriptor is free.
+func TestCopyOpenOutOfDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.copyCreated(cp)
+	tl.openFault = func(p string) error {
+		if p == cp {
+			return syscall.EMFILE
+		}
+		return nil
+	}
+	tl.readFile(f, time.Now())
+	if f.off != 0 || !f.dirty {
+		t.Fatalf("the file was read past its copy (to %d), or not to be read again", f.off)
+	}
+	tl.openFault = nil
+	tl.readFile(f, time.Now())
+	if f.pred == nil || f.pred.path != cp {
+		t.Errorf("the copy was not taken once a descriptor was free (file read to %d)", f.off)
+	}
+}
