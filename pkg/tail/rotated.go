@@ -346,7 +346,12 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			}
 		}
 		for i, e := range es {
-			if e.key() != key || reborn || (e.FingerprintLen == 0 && rotatedSince) || reusedEmpty(e, fi.Size()) {
+			// An empty anchor (a rotated file finished empty) is not taken
+			// for the file at the path: with no first bytes, a new empty
+			// 0.log that got its inode number matches it, and the files
+			// rotated since would be taken for older than it.
+			emptyAnchor := e.Done && e.FingerprintLen == 0
+			if e.key() != key || reborn || (e.FingerprintLen == 0 && rotatedSince) || emptyAnchor {
 				continue
 			}
 			// The current file resumed by the scan, or not opened yet:

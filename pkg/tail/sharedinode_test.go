@@ -291,3 +291,30 @@ func TestCopyTakenNotFoundAgain(t *testing.T) {
 		t.Errorf("truncations = %v, want 1", n)
 	}
 }
+
+// TestEmptyAnchorNotCurrent: the checkpoint's empty anchor (a file rotated
+// and finished empty, since compressed by kubelet) names the inode number
+// that the path's new, still empty 0.log got. Both empty, they could not be
+// told apart: the current file was taken for the anchor, that is for a
+// file nothing was rotated after, and the rotated file between them, with
+// lines, was never read (test/model seed 42685: 38 lines, no counter
+// moved). An empty anchor is never taken for the file at the path.
+func TestEmptyAnchorNotCurrent(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path+".20261126-035506", lines(0, 10))
+	appendFile(t, path, "")
+	anchor := entryOf(t, path, path, 0)
+	anchor.Done = true
+	gone := stateEntry{Dev: anchor.Dev, Ino: 1 << 40, Fingerprint: fpHash(nil), Path: path} // current then, compressed since
+	if err := writeState(state, []stateEntry{anchor, gone}); err != nil {
+		t.Fatal(err)
+	}
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the rotated file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if diff := cmp.Diff(upto(0, 10), seqs(r.snapshot())); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
