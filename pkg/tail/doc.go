@@ -223,7 +223,10 @@
 // copy by: the creation of a rotated name beside it (a notification) brings a
 // read at once, which reads that file whole first when it is a copy made
 // after the file and the file no longer holds it (copy.go); compressed before
-// that read, its .gz is read instead; a stop before it takes the copy into the
+// that read, it is not taken (a compressed file's birth time is its
+// compression's, so an older rotated file named by a notification taken late
+// could not be told from it: read twice), and its lines are lost uncounted
+// (logrotate's copytruncate with compress and no delaycompress); a stop before it takes the copy into the
 // final checkpoint, read by the next agent; one that cannot be opened for want
 // of file descriptors keeps the file unread until its next read looks again. A
 // deleted file is still read through
