@@ -115,7 +115,7 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) (taken, ret
 	}
 	key, _ := keyOf(fi)
 	cur, err := f.f.Stat()
-	if err != nil || key == f.key || t.files[key] != nil || !copiedAfter(fh, f.f) {
+	if err != nil || key == f.key || t.files[key] != nil || !copiedAfter(fh, f) {
 		_ = fh.Close()
 		return false, false
 	}
@@ -151,14 +151,14 @@ func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, nam
 	t.log.Debug("a copy of a file nothing was read of; reading it first", "path", name)
 }
 
-// copiedAfter says whether the file c was created after the file p, or in
-// the same tick of the file system's clock (birth times, by descriptor: p
-// may have been renamed away since, and another file be at its path): a
-// copy made of it. A file renamed beside p's path (a rotation whose
-// notification came after the path's new file was followed) was created
-// before. Without birth times nothing is taken for a copy.
-func copiedAfter(c, p *os.File) bool {
-	cb, ok1 := bornOf(c)
-	pb, ok2 := bornOf(p)
-	return ok1 && ok2 && !cb.Before(pb)
+// copiedAfter says whether the file c was created after f was opened
+// (birth time against the clock): a copy made of it. A file created before
+// (the path's previous file, renamed, whose notification was taken late;
+// the file system's clock is coarse, so such a file and f may even share a
+// birth time) is not. A copy made within a tick of the file system's clock
+// after f was opened may be taken for older: its lines are lost, not read
+// twice. Without birth times nothing is taken for a copy.
+func copiedAfter(c *os.File, f *follower) bool {
+	cb, ok := bornOf(c)
+	return ok && !f.opened.IsZero() && cb.After(f.opened)
 }

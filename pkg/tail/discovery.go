@@ -145,7 +145,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 			return
 		}
 	}
-	f := &follower{path: path, f: fh, key: key, size: fi.Size(), dirty: true}
+	f := &follower{path: path, f: fh, key: key, size: fi.Size(), dirty: true, opened: time.Now()}
 	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 	f.fpLen = readFP(fh, f.fp[:])
 	var start int64
@@ -194,6 +194,10 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		ref, refKey, refFP, refClosed = r.fi, r.key, r.fp[:r.fpLen], true
 	}
 	delete(t.lastRotated, path)
+	// Known by its inode before its siblings are looked at: renamed since
+	// it was opened (kubelet rotated it meanwhile), it is among them, and
+	// was read twice, as this file and as a rotated one.
+	t.files[key] = f
 	var before []*follower
 	switch {
 	case ref != nil && !initial:

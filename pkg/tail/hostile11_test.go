@@ -12,11 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// bornLater writes data to path until its birth time is after ref's (the
-// file system's clock is coarse: a file made within a few ms of another
-// may have its birth time). Bounded.
+// bornLater writes data to path until its birth time is after ref's and
+// after the moment it was called (the file system's clock is coarse: a
+// file made within a few ms of another, or of a follower's opening, may
+// have its birth time). Bounded.
 func bornLater(t *testing.T, path, ref, data string) {
 	t.Helper()
+	since := time.Now()
 	before, ok := born(ref)
 	if !ok {
 		t.Skip("no birth times on this file system")
@@ -25,7 +27,7 @@ func bornLater(t *testing.T, path, ref, data string) {
 		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if b, _ := born(path); b.After(before) {
+		if b, _ := born(path); b.After(before) && b.After(since) {
 			return
 		}
 		if time.Now().After(deadline) {

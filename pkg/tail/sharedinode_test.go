@@ -158,9 +158,7 @@ func TestCopyOfUnreadFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(path+".20261126-035500", data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			bornLater(t, path+".20261126-035500", path, string(data)) // after the file was opened
 			if truncate {
 				if err := os.Truncate(path, 0); err != nil {
 					t.Fatal(err)
@@ -235,9 +233,7 @@ func TestRenamedNotTakenForCopy(t *testing.T) {
 		t.Errorf("the renamed file was taken for a copy of the new one")
 	}
 	cp := path + ".20261126-035501"
-	if err := os.WriteFile(cp, []byte(lines(5, 6)+lines(6, 7)), 0o644); err != nil { // longer than the file
-		t.Fatal(err)
-	}
+	bornLater(t, cp, path, lines(5, 6)+lines(6, 7)) // longer than the file
 	tl.copyCreated(cp)
 	if !tl.takeCopy(f, time.Now()) || f.pred == nil || f.pred.path != cp {
 		t.Errorf("a copy made after the file was not taken")
@@ -266,9 +262,7 @@ func TestCopyTakenNotFoundAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	cp := path + ".20261126-035500"
-	if err := os.WriteFile(cp, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bornLater(t, cp, path, string(data)) // after the file was opened
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
