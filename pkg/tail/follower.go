@@ -416,7 +416,13 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 	}
 	t.collect(f)
 	t.release(f)
-	if atEnd && (was == stRotated || was == stDraining) {
+	if atEnd && (was == stRotated || was == stDraining || was == stDeleted) {
+		// A rotated file read to its end, also one kubelet compressed
+		// (deleted) meanwhile: it is the path's newest finished file,
+		// as at a stop (tailer.go closeAll). Not anchored, it was left
+		// out of the checkpoint once its lines were acknowledged, and
+		// the next agent read its .gz again as a file after the anchor
+		// before it.
 		t.anchor(f) // anchors.go
 	}
 	if f.f != nil {

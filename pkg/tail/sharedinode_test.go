@@ -312,3 +312,41 @@ func TestEmptyAnchorNotCurrent(t *testing.T) {
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}
 }
+
+// TestCompressedWhileRunningAnchored: a rotated file read to its end is
+// compressed by kubelet (its plain file deleted) before its follower
+// closes: closed as deleted, it did not become its path's anchor, and once
+// its lines were acknowledged it was in the checkpoint neither as an entry
+// nor as an anchor. The next agent took its .gz for a file after the
+// previous anchor and read it again (soak seed 40735: 24 lines twice).
+func TestCompressedWhileRunningAnchored(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	first := path + ".20261126-035500"
+	appendFile(t, first, lines(0, 5)) // the previous anchor, once read
+	appendFile(t, path, lines(5, 10))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 9) })
+	rot := path + ".20261126-035501"
+	mustRename(t, path, rot)
+	mustGzip(t, rot) // before the follower looked again: it is closed as deleted
+	appendFile(t, path, lines(10, 12))
+	waitFor(t, 5*time.Second, "the compressed file anchored", func() bool {
+		r.tl.mu.Lock()
+		defer r.tl.mu.Unlock()
+		return r.tl.anchors[path].Offset == int64(len(lines(5, 10)))
+	})
+	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r, 11) })
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(12, 13))
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the next agent's line", func() bool { return hasSeq(r2, 12) })
+	r2.stop()
+	if diff := cmp.Diff([]int{12}, seqs(r2.snapshot())); diff != "" {
+		t.Errorf("the next agent (-want +got):\n%s", diff)
+	}
+}
