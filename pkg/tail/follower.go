@@ -379,6 +379,10 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	f.fpLen = readFP(f.f, f.fp[:])
 	f.tr = t.newTracker(f.key, f.path, 0, 0, f.fp[:f.fpLen])
 	f.dirty, f.more = true, false
+	// A new generation: no copy is taken for it by its creation
+	// (copy.go), only found by its first bytes (findCopy): a late
+	// notification of the copy just handled would pass for its copy.
+	f.opened = time.Time{}
 }
 
 // closeFollower closes f for good on ev: evEnd says it was read to its end:
