@@ -21,10 +21,14 @@ import (
 // bytes to find the copy by, or only those of what was written after the
 // truncation (a poll took them), and at offset 0 a truncated file shows
 // nothing: the copy's lines would never be read, and no counter would
-// move. A truncation found by a poll first (findCopy) drops the noted
-// copies: that copy is read already. So the creation of a rotated sibling of such a file (a
+// move. So the creation of a rotated sibling of such a file (a
 // notification; polling alone does not see it) brings a read of the file
 // at once, and that read looks at the sibling first (takeCopy).
+//
+// Only until the file's first truncation (follower.opened, cleared by
+// truncated): a notification taken late of a copy the truncation already
+// found would pass for a copy of the new generation, and be read twice.
+// After it, copies are found by their first bytes alone, as before.
 
 // copyCreated notes name, a file created in a watched directory that the
 // include globs do not match, as a possible copy of the followed file it

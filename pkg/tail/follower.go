@@ -42,7 +42,7 @@ type follower struct {
 	held       int64         // bytes of unfinished lines in memory, as last counted (held.go)
 	spilledAt  int64         // size when its unfinished lines were spilled; not read until it grows (held.go)
 	copied     []string      // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
-	opened     time.Time     // when it was opened at its path (discovery); a copy of it is made after (copy.go)
+	opened     time.Time     // when it was opened at its path (discovery); zero after a truncation: copies taken by their creation only before (copy.go)
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).
