@@ -28,7 +28,9 @@ import (
 // Only until the file's first truncation (follower.opened, cleared by
 // truncated): a notification taken late of a copy the truncation already
 // found would pass for a copy of the new generation, and be read twice.
-// After it, copies are found by their first bytes alone, as before.
+// After it, copies are found by their first bytes alone, as before. A
+// copy taken is the same kind of boundary: opened moves to its birth time,
+// so that only a copy created after it is a copy of the new generation.
 
 // copyCreated notes name, a file created in a watched directory that the
 // include globs do not match, as a possible copy of the followed file it
@@ -56,8 +58,14 @@ func (t *Tailer) copyCreated(name string) {
 // not f renamed, created after it) whose first bytes f no longer starts
 // with, or that is longer than f, holds lines f lost to a truncation, none
 // of them read (nothing of f was): it is read whole before f, from its own
-// start. True if f is to wait for it. A copy f still holds
-// (made without truncating) is left alone: f's own read takes its lines.
+// start. True if f is to wait for it.
+//
+// A copy f still holds is left alone: f's own read takes its lines. It
+// stays noted while nothing of f is read: the truncation of a
+// copytruncate may come between this look and f's read, which then finds
+// f empty, and the copy is taken at the read the truncation's write
+// notification brings (fileWritten). A copy made without truncating is
+// dropped at f's first read that takes something.
 func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
 	names := f.copied
 	f.copied = nil
@@ -65,21 +73,49 @@ func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
 		return false // read since: a truncation is found by its first bytes (findCopy)
 	}
 	taken := false
+	var latest time.Time // the birth of the last copy taken
+	var held []string
 	for i, name := range names { // in the order they were made: each is read before the next
-		ok, retry := t.takeCopyOf(f, name, now)
-		if retry {
+		switch t.takeCopyOf(f, name, now, &latest) {
+		case copyTaken:
+			taken = true
+		case copyHeld:
+			held = append(held, name)
+		case copyRetry:
 			// Out of file descriptors: f waits for it (and the copies
 			// after it), looked at again at f's next read, in
 			// read_interval; reading f now would lose it (f read from
 			// 0 is no longer a file nothing was read of).
-			f.copied = names[i:]
+			f.copied = append(held, names[i:]...)
 			f.more, f.dirty, f.lastRead = false, true, now
+			if taken {
+				f.opened = latest
+			}
 			return true
 		}
-		taken = ok || taken
+	}
+	if taken {
+		// A new generation, as after a truncation (follower.go
+		// truncated): only a copy created after the copies just taken
+		// is a copy of it. A notification taken late of one of them (a
+		// name created twice in one burst, each creation notified) would
+		// otherwise take it again, read twice.
+		f.opened = latest
+	} else {
+		f.copied = held
 	}
 	return taken
 }
+
+// What takeCopyOf made of a copy.
+type copyVerdict uint8
+
+const (
+	copyNone  copyVerdict = iota // not a copy of f, gone, or unreadable
+	copyTaken                    // taken: read before f
+	copyHeld                     // f still holds its lines
+	copyRetry                    // not opened for want of file descriptors
+)
 
 // takeCopies takes the copies noted and not looked at yet (takeCopy),
 // without reading them: Run's end, so that the final checkpoint names them
@@ -94,9 +130,9 @@ func (t *Tailer) takeCopies(now time.Time) {
 	}
 }
 
-// takeCopyOf is takeCopy for one copy, name; retry when it could not be
-// opened for want of file descriptors.
-func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) (taken, retry bool) {
+// takeCopyOf is takeCopy for one copy, name. A copy taken moves latest to
+// its birth time.
+func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *time.Time) copyVerdict {
 	fh, err := t.open(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Gone, or compressed since. A compressed file cannot be told
@@ -107,28 +143,32 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) (taken, ret
 		// twice. So it is not taken (a known gap: logrotate's
 		// copytruncate with compress and no delaycompress, before the
 		// read comes, loses the copy's lines).
-		return false, false
+		return copyNone
 	}
 	if err != nil {
-		return false, descriptorReason(err) != ""
+		if descriptorReason(err) != "" {
+			return copyRetry
+		}
+		return copyNone
 	}
 	fi, err := fh.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		_ = fh.Close()
-		return false, false
+		return copyNone
 	}
 	key, _ := keyOf(fi)
 	cur, err := f.f.Stat()
-	if err != nil || key == f.key || t.files[key] != nil || !copiedAfter(fh, f) {
+	cb, after := copiedAfter(fh, f)
+	if err != nil || key == f.key || t.files[key] != nil || !after {
 		_ = fh.Close()
-		return false, false
+		return copyNone
 	}
 	var head, own [fpSize]byte
 	n := readFP(fh, head[:])
 	m := readFP(f.f, own[:])
 	if n == 0 || (m >= n && bytes.Equal(head[:n], own[:n]) && cur.Size() >= fi.Size()) {
 		_ = fh.Close()
-		return false, false // empty, or f still holds it
+		return copyHeld // f still holds it, or it is still empty (being written)
 	}
 	c := &follower{path: name, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now, pred: f.pred, fp: head, fpLen: n}
 	c.dec.maxLine, c.dec.path = t.cfg.MaxLineBytes, f.path // lines keep the name of the file they were written to
@@ -136,7 +176,10 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time) (taken, ret
 	t.add(c)
 	f.pred = c
 	t.copyTaken(f, cur.Size(), own, m, name)
-	return true, false
+	if cb.After(*latest) {
+		*latest = cb
+	}
+	return copyTaken
 }
 
 // copyTaken accounts for the truncation of f whose copy, name, was taken:
@@ -161,8 +204,9 @@ func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, nam
 // the file system's clock is coarse, so such a file and f may even share a
 // birth time) is not. A copy made within a tick of the file system's clock
 // after f was opened may be taken for older: its lines are lost, not read
-// twice. Without birth times nothing is taken for a copy.
-func copiedAfter(c *os.File, f *follower) bool {
+// twice. Without birth times nothing is taken for a copy. born is c's
+// birth time.
+func copiedAfter(c *os.File, f *follower) (born time.Time, after bool) {
 	cb, ok := bornOf(c)
-	return ok && !f.opened.IsZero() && cb.After(f.opened)
+	return cb, ok && !f.opened.IsZero() && cb.After(f.opened)
 }

@@ -332,3 +332,103 @@ func TestCopyOpenOutOfDescriptors(t *testing.T) {
 		t.Errorf("the copy was not taken once a descriptor was free (file read to %d)", f.off)
 	}
 }
+
+// TestCopyTakenNotTakenAgain: a copy of a file nothing was read of is
+// taken and read to its end (its follower closed) while the file, just
+// truncated, is still empty; then a notification of the same name's
+// creation comes (the name created twice in one burst, each creation
+// notified). The copy is not a copy of the file's new generation, and
+// must not be read again (CI: TestCopyOfUnreadFile read its 8 lines
+// twice). A copy made after it, of the new generation, is taken.
+func TestCopyTakenNotTakenAgain(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	tl.copyCreated(cp)
+	if !tl.takeCopy(f, time.Now()) || f.pred == nil || f.pred.path != cp {
+		t.Fatal("the copy was not taken")
+	}
+	c := f.pred
+	tl.closeFollower(c, evEnd) // read to its end and closed
+	f.pred = nil
+	tl.copyCreated(cp) // the late notification
+	if tl.takeCopy(f, time.Now()) {
+		t.Errorf("the copy already taken was taken again: its lines are read twice")
+	}
+	// The new generation is written and copytruncated before a read.
+	appendFile(t, path, lines(8, 10))
+	cp2 := path + ".20261126-035501"
+	bornLater(t, cp2, cp, lines(8, 10))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	tl.copyCreated(cp2)
+	if !tl.takeCopy(f, time.Now()) || f.pred == nil || f.pred.path != cp2 {
+		t.Errorf("a copy of the new generation was not taken: its lines are lost")
+	}
+}
+
+// TestCopyHeldThenTruncated: the copy of a copytruncate is looked at
+// (noted at its creation) before the truncation: the file still holds its
+// lines, so it is left to the file's own read. The truncation comes before
+// that read, which finds the file empty (CI: TestCopyOfUnreadFile lost 8
+// lines, no counter moved). The copy stays noted, the truncation's write
+// notification brings a read at once, and the copy is taken then. A copy
+// still empty when looked at (being written) is kept noted the same way.
+func TestCopyHeldThenTruncated(t *testing.T) {
+	for _, empty := range []bool{false, true} {
+		t.Run(map[bool]string{false: "held", true: "empty"}[empty], func(t *testing.T) {
+			dir := t.TempDir()
+			tl := newIdleTailer(t, dir)
+			tl.loadState(time.Now())
+			path := mkContainer(t, dir, "ns_pod_uid")
+			appendFile(t, path, "")
+			tl.discover(path, time.Now(), false)
+			f := tl.byPath[path]
+			if f == nil || f.off != 0 {
+				t.Fatalf("the file: %+v", f)
+			}
+			appendFile(t, path, lines(0, 8))
+			cp := path + ".20261126-035500"
+			if empty {
+				bornLater(t, cp, path, "")
+			} else {
+				bornLater(t, cp, path, lines(0, 8))
+			}
+			tl.copyCreated(cp)
+			if tl.takeCopy(f, time.Now()) {
+				t.Fatal("a copy the file still holds was taken")
+			}
+			if !slices.Equal(f.copied, []string{cp}) {
+				t.Fatalf("the copy is no longer noted: %v", f.copied)
+			}
+			if empty {
+				appendFile(t, cp, lines(0, 8))
+			}
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+			f.more = false
+			tl.fileWritten([]byte(path))
+			if !f.more {
+				t.Error("the write of a file with a noted copy does not bring a read at once")
+			}
+			if !tl.takeCopy(f, time.Now()) || f.pred == nil || f.pred.path != cp {
+				t.Errorf("the copy was not taken after the truncation: its lines are lost")
+			}
+		})
+	}
+}

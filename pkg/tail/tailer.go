@@ -687,10 +687,17 @@ func (t *Tailer) warnOnce(key, msg string, args ...any) {
 	t.log.Warn(msg, args...)
 }
 
-// fileWritten marks the file at path (if open) for a read.
+// fileWritten marks the file at path (if open) for a read: in
+// read_interval, or at once if a copy of it is noted (copy.go: the write
+// may be its truncation).
 func (t *Tailer) fileWritten(path []byte) {
 	if f := t.byPath[string(path)]; f != nil {
 		f.dirty = true
+		if len(f.copied) > 0 {
+			f.more = true
+			t.wantRead(time.Now())
+			return
+		}
 		t.wantRead(f.lastRead.Add(t.cfg.ReadInterval))
 	}
 }
