@@ -71,12 +71,12 @@ func (t *Tailer) setAnchor(e stateEntry) {
 // anchorEntries returns the anchors whose file has no entry of its own
 // (named holds the files named already, by entryID), to be written with
 // the others. Call it with t.mu held.
-func (t *Tailer) anchorEntries(named map[entryID]int) []stateEntry {
+func (t *Tailer) anchorEntries(named map[entryID]bool) []stateEntry {
 	var out []stateEntry
 	for _, m := range []map[string]stateEntry{t.anchors, t.emptyAnchors} {
 		for _, e := range m {
-			if _, ok := named[e.id()]; !ok {
-				named[e.id()] = 0
+			if !named[e.id()] {
+				named[e.id()] = true
 				out = append(out, e)
 			}
 		}

@@ -162,19 +162,19 @@ func (t *Tailer) commit(force bool) error {
 	// anchor (the same file). Two files may share an inode: one deleted
 	// whose lines are not all acknowledged, and the one that reuses it.
 	entries := make([]stateEntry, 0, len(t.trackers)+len(t.kept))
-	written := make(map[entryID]int, len(t.trackers))
-	at := make(map[entryID]bool, len(t.trackers)) // inode and path of each tracker
+	named := make(map[entryID]bool, len(t.trackers)) // files named so far, written or not
+	index := make(map[entryID]int, len(t.trackers))  // where each tracker's entry is in entries
+	at := make(map[entryID]bool, len(t.trackers))    // inode and path of each tracker
 	for _, tr := range t.trackers {
 		e := stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, FingerprintLen: len(tr.fp), Fingerprint: fpHash(tr.fp),
 			Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)}
+		id := e.id()
 		at[entryID{key: tr.key, path: tr.path}] = true
-		i, dup := written[e.id()]
+		i, written := index[id]
 		switch {
 		case tr.superseded || (tr.closed && tr.idle()):
-			if !dup {
-				written[e.id()] = -1 // named: no anchor for it
-			}
-		case dup && i >= 0:
+			named[id] = true // no entry, and no anchor for it
+		case written:
 			// Two trackers of one file (a rotation undone while the
 			// first still waits for acknowledgements): the lower
 			// offset loses nothing.
@@ -182,15 +182,16 @@ func (t *Tailer) commit(force bool) error {
 				entries[i] = e
 			}
 		default:
-			written[e.id()] = len(entries)
+			named[id] = true
+			index[id] = len(entries)
 			entries = append(entries, e)
 		}
 	}
 	entries = append(entries, t.keptEntries(at)...) // kept.go
 	for _, e := range entries {
-		written[e.id()] = 0
+		named[e.id()] = true
 	}
-	entries = append(entries, t.anchorEntries(written)...) // anchors.go
+	entries = append(entries, t.anchorEntries(named)...) // anchors.go
 	t.mu.Unlock()
 	sort.Slice(entries, func(i, j int) bool {
 		if entries[i].Path != entries[j].Path {
