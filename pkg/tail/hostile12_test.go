@@ -1,0 +1,213 @@
+package tail
+
+import (
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// emitted is the sequence numbers of the lines a tailer driven step by
+// step holds for its receiver (never sent: nothing takes them).
+func emitted(tl *Tailer) []int {
+	var out []int
+	add := func(b []event.Log) {
+		for _, l := range b {
+			n, ok := seqOf(string(l.Body))
+			if !ok {
+				n = -1
+			}
+			out = append(out, n)
+		}
+	}
+	for _, b := range tl.ready {
+		add(b)
+	}
+	add(tl.batch)
+	return out
+}
+
+// readAll reads f and what it waits for (its copies, oldest first) to
+// their ends, as turns would. Bounded.
+func readAll(t *testing.T, tl *Tailer, f *follower) {
+	t.Helper()
+	for range 100 {
+		p := f
+		for p.pred != nil && p.pred.st != stClosed {
+			p = p.pred
+		}
+		tl.readFile(p, time.Now())
+		if p == f && !f.more && (f.pred == nil || f.pred.st == stClosed) && len(f.copied) == 0 {
+			return
+		}
+	}
+	t.Fatal("the file and its copies were not read to their ends")
+}
+
+// TestCopyOfResumedFileKeepsAcked: the agent restarts on a checkpoint
+// whose entry for a file is at offset 0 with lines acknowledged past it
+// (acked_to: one stream's lines were delivered while the other stream's
+// partial line at the start was still merging). The file is copytruncated
+// before its first read. The copy holds the bytes the checkpoint was
+// written for: the lines delivered before the restart are not emitted
+// again, and the file's new lines (its new generation, short enough to
+// end below acked_to) are not taken for delivered ones.
+func TestCopyOfResumedFileKeepsAcked(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 8))
+	e := entryOf(t, path, path, 0)
+	e.AckedTo = int64(len(lines(0, 3)))
+	if err := writeState(state, []stateEntry{e}); err != nil {
+		t.Fatal(err)
+	}
+	tl, err := New(testConfig(dir, state), nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	tl.loadState(time.Now())
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 || f.suppressTo != e.AckedTo {
+		t.Fatalf("the file was not resumed at 0 with lines delivered: %+v", f)
+	}
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.copyCreated(cp)
+	readAll(t, tl, f)
+	if got, want := emitted(tl), upto(3, 10); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+}
+
+// TestCopyHeldBesideTakenCopy: a file nothing was read of is
+// copytruncated (copy A), written again, and copied once more (copy B,
+// still being written when looked at: empty) before one read. A is taken;
+// B stays noted while nothing of the file is read, as it does alone: the
+// truncation that ends B's copytruncate comes before the file's read,
+// which finds it empty. B's lines are read, after A's.
+func TestCopyHeldBesideTakenCopy(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	cpA, cpB := path+".20261126-035500", path+".20261126-035501"
+	bornLater(t, cpA, path, lines(0, 4))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(4, 8))
+	bornLater(t, cpB, cpA, "") // B's copy has begun
+	tl.copyCreated(cpA)
+	tl.copyCreated(cpB)
+	if !tl.takeCopy(f, time.Now()) || f.pred == nil || f.pred.path != cpA {
+		t.Fatal("copy A was not taken")
+	}
+	appendFile(t, cpB, lines(4, 8)) // B's copy ends, then the truncation
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.fileWritten([]byte(path))
+	readAll(t, tl, f)
+	if got, want := emitted(tl), upto(0, 10); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+}
+
+// TestCopiesRenamedReadInOrder: logrotate's numbered copytruncate (no
+// dateext) runs twice before a read of a file nothing was read of: the
+// first copy, 0.log.1, is renamed to 0.log.2 and the second copy made as
+// 0.log.1. The notifications name 0.log.1 (created twice: noted once) and
+// then 0.log.2 (the rename): the copies are read in the order they were
+// made, the first (now 0.log.2) first.
+func TestCopiesRenamedReadInOrder(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	one, two := path+".1", path+".2"
+	bornLater(t, one, path, lines(0, 4)) // first rotation
+	tl.copyCreated(one)
+	mustRename(t, one, two) // second rotation
+	bornLater(t, one, two, lines(4, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.copyCreated(one)
+	tl.copyCreated(two)
+	readAll(t, tl, f)
+	if got, want := emitted(tl), upto(0, 10); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+}
+
+// TestHeldEmptyCopyNoSpin: logrotate copytruncates a file that is empty
+// (ifempty, its default): the copy stays empty for good, held noted on
+// the file (nothing of it read). Reads with nothing written leave the
+// file with nothing more to read (no turn after turn), and a write
+// notification (the truncation of the empty file) brings one read, not
+// a loop.
+func TestHeldEmptyCopyNoSpin(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	cp := path + ".1"
+	bornLater(t, cp, path, "")
+	tl.copyCreated(cp)
+	for i := range 3 {
+		now := time.Now()
+		if more, _ := tl.readTurn(now); more {
+			t.Fatalf("turn %d: more to read with nothing written", i)
+		}
+		if !f.dirty && !f.more {
+			break
+		}
+		if f.more {
+			t.Fatalf("turn %d: the file is to be read again at once", i)
+		}
+	}
+	tl.fileWritten([]byte(path))
+	if more, _ := tl.readTurn(time.Now()); more || f.more {
+		t.Errorf("a write notification with nothing written keeps the file read at once")
+	}
+	if len(f.copied) > 1 {
+		t.Errorf("notes grew: %v", f.copied)
+	}
+	appendFile(t, path, lines(0, 2))
+	tl.fileWritten([]byte(path))
+	readAll(t, tl, f)
+	if got, want := emitted(tl), upto(0, 2); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	if len(f.copied) != 0 {
+		t.Errorf("the held note outlived the file's first read: %v", f.copied)
+	}
+}
