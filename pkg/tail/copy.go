@@ -172,7 +172,23 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *tim
 	}
 	c := &follower{path: name, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now, pred: f.pred, fp: head, fpLen: n}
 	c.dec.maxLine, c.dec.path = t.cfg.MaxLineBytes, f.path // lines keep the name of the file they were written to
-	c.tr = t.newTracker(key, f.path, 0, 0, c.fp[:c.fpLen])
+	if f.fpLen > 0 && n >= f.fpLen && bytes.Equal(head[:f.fpLen], f.fp[:f.fpLen]) {
+		// The copy holds what f held, at the same offsets: it takes
+		// over f's tracker, as a copy found by its first bytes does
+		// (findCopy), with the lines delivered before a restart (a
+		// checkpoint at offset 0, acked_to past it) or emitted before
+		// a spill rewound f to 0. None of them is in f's new
+		// generation: f starts a tracker of its own.
+		c.suppressTo, c.tr = f.suppressTo, f.tr
+		t.mu.Lock()
+		c.tr.key = key
+		t.changes++
+		t.mu.Unlock()
+		f.tr = t.newTracker(f.key, f.path, 0, 0, own[:m])
+	} else {
+		c.tr = t.newTracker(key, f.path, 0, 0, c.fp[:c.fpLen])
+	}
+	f.suppressTo = 0
 	t.add(c)
 	f.pred = c
 	t.copyTaken(f, cur.Size(), own, m, name)

@@ -225,7 +225,9 @@
 // after the file was opened (birth time; one made within a tick of the file
 // system's coarse clock after it is taken for older and lost) and the file
 // no longer holds it (copy.go; only until the file's first truncation:
-// after it, copies are found by their first bytes alone); compressed before
+// after it, copies are found by their first bytes alone; lines delivered
+// before a restart whose checkpoint was at offset 0 are the copy's, not
+// emitted again); compressed before
 // that read, it is not taken (a compressed file's birth time is its
 // compression's, so an older rotated file named by a notification taken late
 // could not be told from it: read twice), and its lines are lost uncounted

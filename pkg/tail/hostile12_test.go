@@ -53,8 +53,14 @@ func readAll(t *testing.T, tl *Tailer, f *follower) {
 // before its first read. The copy holds the bytes the checkpoint was
 // written for: the lines delivered before the restart are not emitted
 // again, and the file's new lines (its new generation, short enough to
-// end below acked_to) are not taken for delivered ones.
+// end below acked_to) are not taken for delivered ones; the same across
+// another restart once the copy is taken.
 func TestCopyOfResumedFileKeepsAcked(t *testing.T) {
+	t.Run("read", func(t *testing.T) { copyOfResumedFile(t, false) })
+	t.Run("stopped", func(t *testing.T) { copyOfResumedFile(t, true) })
+}
+
+func copyOfResumedFile(t *testing.T, stop bool) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, lines(0, 8))
@@ -63,7 +69,8 @@ func TestCopyOfResumedFileKeepsAcked(t *testing.T) {
 	if err := writeState(state, []stateEntry{e}); err != nil {
 		t.Fatal(err)
 	}
-	tl, err := New(testConfig(dir, state), nil, make(chan []event.Log), Options{})
+	cfg := testConfig(dir, state)
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +88,26 @@ func TestCopyOfResumedFileKeepsAcked(t *testing.T) {
 	}
 	appendFile(t, path, lines(8, 10))
 	tl.copyCreated(cp)
+	if stop {
+		// The agent stops once the copy is taken, before reading it:
+		// the checkpoint names the copy with the lines delivered, and
+		// the file by its new generation.
+		tl.readFile(f, time.Now())
+		if f.pred == nil || f.pred.path != cp {
+			t.Fatal("the copy was not taken")
+		}
+		if err := tl.commit(true); err != nil {
+			t.Fatal(err)
+		}
+		tl.closeAll()
+		r := startRunner(t, cfg, Options{})
+		waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+		r.stop()
+		if got, want := seqs(r.snapshot()), upto(3, 10); !slices.Equal(got, want) {
+			t.Errorf("after a restart: lines %v, want %v", got, want)
+		}
+		return
+	}
 	readAll(t, tl, f)
 	if got, want := emitted(tl), upto(3, 10); !slices.Equal(got, want) {
 		t.Errorf("lines %v, want %v", got, want)
