@@ -72,10 +72,20 @@ func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
 	if f.off != 0 {
 		return false // read since: a truncation is found by its first bytes (findCopy)
 	}
+	// In the order they were made, which is not always the order they
+	// were noted: logrotate's numbered names move (0.log.1 is renamed
+	// 0.log.2 when the next copy is made as 0.log.1), so the name noted
+	// first may be the newest copy. A name gone sorts first, and is not
+	// taken.
+	slices.SortStableFunc(names, func(a, b string) int {
+		ba, _ := born(a)
+		bb, _ := born(b)
+		return ba.Compare(bb)
+	})
 	taken := false
 	var latest time.Time // the birth of the last copy taken
 	var held []string
-	for i, name := range names { // in the order they were made: each is read before the next
+	for i, name := range names { // each is read before the next
 		switch t.takeCopyOf(f, name, now, &latest) {
 		case copyTaken:
 			taken = true
