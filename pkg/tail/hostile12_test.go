@@ -3,6 +3,7 @@ package tail
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,5 +237,44 @@ func TestHeldEmptyCopyNoSpin(t *testing.T) {
 	}
 	if len(f.copied) != 0 {
 		t.Errorf("the held note outlived the file's first read: %v", f.copied)
+	}
+}
+
+// TestCopyOfSpilledFile: a file's first line is a long CRI partial line
+// (P fragments) still being merged when memory runs short: the file gives
+// its unfinished bytes back (a spill) and is rewound to offset 0, where
+// the line began. The file is copytruncated before it grows (the line's
+// end and more lines go to the copy), and written again. The copy holds
+// the spilled line whole, read once; the file's new lines are read too,
+// not kept waiting for the file to grow past the size it had at the spill.
+func TestCopyOfSpilledFile(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	long := criLine("stdout", "P", strings.Repeat("y", 20<<10))
+	appendFile(t, path, long)
+	tl.cfg.MaxInflightBytes = 1 << 10 // memory runs short
+	tl.readFile(f, time.Now())
+	if f.off != 0 || f.spilledAt == 0 {
+		t.Fatalf("the file was not spilled back to 0 (offset %d)", f.off)
+	}
+	tl.cfg.MaxInflightBytes = DefaultConfig().MaxInflightBytes
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, long+criLine("stdout", "F", " end")+lines(0, 4))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(4, 6))
+	tl.copyCreated(cp)
+	readAll(t, tl, f)
+	if got, want := emitted(tl), append([]int{-1}, upto(0, 6)...); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
 	}
 }
