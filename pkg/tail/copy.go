@@ -218,6 +218,9 @@ func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, nam
 	t.m.truncations.Inc()
 	f.size = size
 	f.fp, f.fpLen = own, m
+	// A spill's wait for f to grow past its size then (held.go) was
+	// for the generation the copy holds: f's new one is read as it is.
+	f.spilledAt = 0
 	t.mu.Lock()
 	f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
 	t.mu.Unlock()
