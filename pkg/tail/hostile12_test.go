@@ -4,10 +4,12 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ferry-dev/ferry/pkg/event"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // emitted is the sequence numbers of the lines a tailer driven step by
@@ -276,5 +278,104 @@ func TestCopyOfSpilledFile(t *testing.T) {
 	readAll(t, tl, f)
 	if got, want := emitted(tl), append([]int{-1}, upto(0, 6)...); !slices.Equal(got, want) {
 		t.Errorf("lines %v, want %v", got, want)
+	}
+}
+
+// TestCopyHeldThenStoppedThenTruncated: logrotate's copytruncate of a
+// file nothing was read of makes its copy (noted, held: the file still
+// holds its lines), and the agent stops before the truncation: Run's end
+// keeps the note, the final checkpoint names the file at offset 0 by the
+// lines it holds. The truncation comes while no agent runs. The next
+// agent finds the copy by those first bytes: every line once.
+func TestCopyHeldThenStoppedThenTruncated(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.loadState(time.Now())
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v (lost %v)", got, upto(0, 10), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
+	}
+}
+
+// TestCopyOutOfDescriptorsAtStop: a file nothing was read of is written
+// and copytruncated, and the agent stops before the read the copy's
+// creation brings; at Run's end the copy cannot be opened (out of file
+// descriptors). The final checkpoint names it all the same (a stat needs
+// no descriptor): the next agent reads the copy's lines, then the file's.
+func TestCopyOutOfDescriptorsAtStop(t *testing.T) {
+	t.Run("truncated", func(t *testing.T) { copyOutOfDescriptorsAtStop(t, true) })
+	t.Run("held", func(t *testing.T) { copyOutOfDescriptorsAtStop(t, false) })
+}
+
+// copyOutOfDescriptorsAtStop is TestCopyOutOfDescriptorsAtStop; without
+// trunc the copy is made without truncating (the file still holds its
+// lines): not named, or its lines are read twice.
+func copyOutOfDescriptorsAtStop(t *testing.T, trunc bool) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.loadState(time.Now())
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if trunc {
+		if err := os.Truncate(path, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.openFault = func(p string) error {
+		if p == cp {
+			return syscall.EMFILE
+		}
+		return nil
+	}
+	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v (lost %v)", got, upto(0, 10), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
 	}
 }
