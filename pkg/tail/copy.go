@@ -67,10 +67,17 @@ func (t *Tailer) copyCreated(name string) {
 // notification brings (fileWritten). A copy made without truncating is
 // dropped at f's first read that takes something.
 func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
+	wait, _ := t.lookAtCopies(f, now)
+	return wait
+}
+
+// lookAtCopies is takeCopy; unopened are the copies not looked at for want
+// of file descriptors.
+func (t *Tailer) lookAtCopies(f *follower, now time.Time) (wait bool, unopened []string) {
 	names := f.copied
 	f.copied = nil
 	if f.off != 0 {
-		return false // read since: a truncation is found by its first bytes (findCopy)
+		return false, nil // read since: a truncation is found by its first bytes (findCopy)
 	}
 	// In the order they were made, which is not always the order they
 	// were noted: logrotate's numbered names move (0.log.1 is renamed
@@ -101,7 +108,7 @@ func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
 			if taken {
 				f.opened = latest
 			}
-			return true
+			return true, names[i:]
 		}
 	}
 	if taken {
@@ -114,7 +121,7 @@ func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
 	} else {
 		f.copied = held
 	}
-	return taken
+	return taken, nil
 }
 
 // What takeCopyOf made of a copy.
@@ -131,13 +138,49 @@ const (
 // without reading them: Run's end, so that the final checkpoint names them
 // (from offset 0) and the next agent reads them. The notes die with this
 // agent, and the next one does not find a copy made before the checkpoint
-// among the files rotated since.
+// among the files rotated since. A copy that cannot be opened for want of
+// file descriptors is named all the same (keepCopy).
 func (t *Tailer) takeCopies(now time.Time) {
 	for _, f := range slices.Clone(t.order) {
 		if len(f.copied) > 0 && f.f != nil {
-			t.takeCopy(f, now)
+			if _, unopened := t.lookAtCopies(f, now); len(unopened) > 0 {
+				t.keepCopies(f, unopened)
+			}
 		}
 	}
+}
+
+// keepCopies names in the final checkpoint (kept.go), at offset 0 and
+// under f's path, the copies of f that could not be opened at Run's end,
+// found by what a stat tells (no descriptor): created after f was opened,
+// and longer than f (f cannot hold it: f was truncated since). A copy no
+// longer than f is not named: f may still hold its lines (a copy made
+// without truncating), read twice if it were; its lines are lost if f
+// was truncated and written past its size before the stop (a known gap).
+func (t *Tailer) keepCopies(f *follower, names []string) {
+	cur, err := f.f.Stat()
+	if err != nil {
+		return
+	}
+	var add []stateEntry
+	for _, name := range names {
+		fi, err := os.Stat(name)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() <= cur.Size() || !bornAfter(name, f.opened) {
+			continue
+		}
+		key, _ := keyOf(fi)
+		if key == f.key || t.files[key] != nil {
+			continue
+		}
+		add = append(add, stateEntry{Dev: key.dev, Ino: key.ino, Fingerprint: fpHash(nil), Path: f.path})
+	}
+	if len(add) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.kept = append(slices.Clip(t.kept), add...)
+	t.changes++
 }
 
 // takeCopyOf is takeCopy for one copy, name. A copy taken moves latest to

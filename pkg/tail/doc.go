@@ -233,7 +233,9 @@
 // could not be told from it: read twice), and its lines are lost uncounted
 // (logrotate's copytruncate with compress and no delaycompress); a stop before it takes the copy into the
 // final checkpoint, read by the next agent; one that cannot be opened for want
-// of file descriptors keeps the file unread until its next read looks again. A
+// of file descriptors keeps the file unread until its next read looks again
+// (at a stop, the checkpoint names it all the same if it is longer than the
+// file: a stat needs no descriptor). A
 // deleted file is still read through
 // its descriptor; if it is not read to its end within delete_wait (because
 // of backpressure) it is closed and its unread bytes are counted as lost
