@@ -379,3 +379,43 @@ func copyOutOfDescriptorsAtStop(t *testing.T, trunc bool) {
 		t.Errorf("lines %v, want %v (lost %v)", got, upto(0, 10), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
 	}
 }
+
+// TestCopyOfParkedUnreadFile: under max_open_files pressure a file read
+// while still empty (nothing of it read: offset 0) is parked, its
+// descriptor closed for a waiting file. While parked it is written and
+// copytruncated: the copy's creation finds no follower at the path (a
+// parked one is not there), and at offset 0 the truncated file shows
+// nothing. When its turn comes the copy's lines are read, before the
+// file's.
+func TestCopyOfParkedUnreadFile(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	tl.readFile(f, time.Now())
+	tl.park(1)
+	if f.f != nil || tl.byPath[path] != nil {
+		t.Fatal("the file was not parked")
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now())
+	if !tl.admitUpTo(100, time.Now()) || f.f == nil {
+		t.Fatal("the file was not opened again")
+	}
+	readAll(t, tl, f)
+	if got, want := emitted(tl), upto(0, 10); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+}
