@@ -54,6 +54,21 @@ func (t *Tailer) copyCreated(name string) {
 	t.wantRead(time.Now())
 }
 
+// parkedCopies notes the copies made of f while it was parked
+// (openlimit.go): their creation found no follower at f's path. They are
+// its plain rotated siblings created after it was opened, if nothing of it
+// was read; takeCopy then tells a copy from the rest.
+func (t *Tailer) parkedCopies(f *follower) {
+	if f.st != stFollowing || f.off != 0 || f.opened.IsZero() {
+		return
+	}
+	for _, s := range listSiblings(f.path) {
+		if !s.gz && bornAfter(s.path, f.opened) && !slices.Contains(f.copied, s.path) {
+			f.copied = append(f.copied, s.path)
+		}
+	}
+}
+
 // takeCopy looks at f.copied before f's read: a copy of f (another file,
 // not f renamed, created after it) whose first bytes f no longer starts
 // with, or that is longer than f, holds lines f lost to a truncation, none
