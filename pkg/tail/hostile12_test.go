@@ -419,3 +419,36 @@ func TestCopyOfParkedUnreadFile(t *testing.T) {
 		t.Errorf("lines %v, want %v", got, want)
 	}
 }
+
+// TestCopyOfWaitingFile: under max_open_files pressure a new file, found
+// empty, waits for a descriptor, never opened. While it waits it is
+// written and copytruncated (the copy's creation finds no follower).
+// When its turn comes its copy's lines are read, before the file's.
+func TestCopyOfWaitingFile(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.lim.max = 0 // every descriptor taken
+	tl.discover(path, time.Now(), false)
+	if tl.byPath[path] != nil || len(tl.lim.queue) != 1 {
+		t.Fatal("the file does not wait for a descriptor")
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now())
+	tl.lim.max = 100
+	if !tl.admitUpTo(100, time.Now()) || tl.byPath[path] == nil {
+		t.Fatal("the file was not opened in its turn")
+	}
+	readAll(t, tl, tl.byPath[path])
+	if got, want := emitted(tl), upto(0, 10); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+}
