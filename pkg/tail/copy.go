@@ -163,17 +163,37 @@ func (t *Tailer) takeCopies(now time.Time) {
 			}
 		}
 	}
+	// A parked file (openlimit.go) has no descriptor to tell a copy by
+	// its first bytes: its copies are named as those not opened are.
+	for _, w := range t.lim.queue {
+		if f := w.f; f != nil {
+			t.parkedCopies(f)
+			t.keepCopies(f, f.copied)
+		}
+	}
 }
 
 // keepCopies names in the final checkpoint (kept.go), at offset 0 and
-// under f's path, the copies of f that could not be opened at Run's end,
-// found by what a stat tells (no descriptor): created after f was opened,
+// under f's path, the copies of f that could not be opened at Run's end
+// (or f is parked: no descriptor to compare them with), found by what a
+// stat tells (no descriptor): created after f was opened,
 // and longer than f (f cannot hold it: f was truncated since). A copy no
 // longer than f is not named: f may still hold its lines (a copy made
 // without truncating), read twice if it were; its lines are lost if f
 // was truncated and written past its size before the stop (a known gap).
 func (t *Tailer) keepCopies(f *follower, names []string) {
-	cur, err := f.f.Stat()
+	if len(names) == 0 || f.off != 0 {
+		return
+	}
+	var cur os.FileInfo
+	var err error
+	if f.f != nil {
+		cur, err = f.f.Stat()
+	} else if cur, err = os.Stat(f.path); err == nil {
+		if k, _ := keyOf(cur); k != f.key {
+			return // not f: rotated while parked, finished where it went
+		}
+	}
 	if err != nil {
 		return
 	}
