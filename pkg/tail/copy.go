@@ -154,7 +154,7 @@ const (
 // (from offset 0) and the next agent reads them. The notes die with this
 // agent, and the next one does not find a copy made before the checkpoint
 // among the files rotated since. A copy that cannot be opened for want of
-// file descriptors is named all the same (keepCopy).
+// file descriptors is named all the same (keepCopies).
 func (t *Tailer) takeCopies(now time.Time) {
 	for _, f := range slices.Clone(t.order) {
 		if len(f.copied) > 0 && f.f != nil {
@@ -176,11 +176,11 @@ func (t *Tailer) takeCopies(now time.Time) {
 // keepCopies names in the final checkpoint (kept.go), at offset 0 and
 // under f's path, the copies of f that could not be opened at Run's end
 // (or f is parked: no descriptor to compare them with), found by what a
-// stat tells (no descriptor): created after f was opened,
-// and longer than f (f cannot hold it: f was truncated since). A copy no
-// longer than f is not named: f may still hold its lines (a copy made
-// without truncating), read twice if it were; its lines are lost if f
-// was truncated and written past its size before the stop (a known gap).
+// stat tells (no descriptor): created after f was opened, and longer than
+// f (f cannot hold it: f was truncated since). A copy no longer than f is
+// not named: f may still hold its lines (a copy made without truncating),
+// read twice if it were; its lines are lost if f was truncated and written
+// past the copy's size before the stop (a known gap).
 func (t *Tailer) keepCopies(f *follower, names []string) {
 	if len(names) == 0 || f.off != 0 {
 		return

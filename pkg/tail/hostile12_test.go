@@ -497,3 +497,43 @@ func TestCopyOfParkedFileAcrossStop(t *testing.T) {
 		t.Errorf("lines %v, want %v (lost %v)", got, upto(0, 10), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
 	}
 }
+
+// TestCopyOfWaitingFileAcrossStop: a new file, found empty, waits for a
+// descriptor, never opened; it is written and copytruncated, and the
+// agent stops before its turn (the checkpoint names it, kept.go). The
+// next agent reads the copy's lines, then the file's.
+func TestCopyOfWaitingFileAcrossStop(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.loadState(time.Now())
+	tl.lim.max = 0 // every descriptor taken
+	tl.discover(path, time.Now(), false)
+	if tl.byPath[path] != nil || len(tl.lim.queue) != 1 {
+		t.Fatal("the file does not wait for a descriptor")
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v (lost %v)", got, upto(0, 10), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
+	}
+}
