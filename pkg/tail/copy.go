@@ -165,8 +165,18 @@ func (t *Tailer) takeCopies(now time.Time) {
 	}
 	// A parked file (openlimit.go) has no descriptor to tell a copy by
 	// its first bytes: its copies are named as those not opened are.
+	// A file waiting for a descriptor, never opened, had nothing read:
+	// its copies are those created after it.
 	for _, w := range t.lim.queue {
-		if f := w.f; f != nil {
+		f := w.f
+		if f == nil && w.key != (fileKey{}) {
+			b, ok := born(w.path)
+			if !ok {
+				continue
+			}
+			f = &follower{path: w.path, key: w.key, opened: b}
+		}
+		if f != nil {
 			t.parkedCopies(f)
 			t.keepCopies(f, f.copied)
 		}
