@@ -54,6 +54,21 @@ func (t *Tailer) copyCreated(name string) {
 	t.wantRead(time.Now())
 }
 
+// parkedCopies notes the copies made of f while it was parked
+// (openlimit.go): their creation found no follower at f's path. They are
+// its plain rotated siblings created after it was opened, if nothing of it
+// was read; takeCopy then tells a copy from the rest.
+func (t *Tailer) parkedCopies(f *follower) {
+	if f.st != stFollowing || f.off != 0 || f.opened.IsZero() {
+		return
+	}
+	for _, s := range listSiblings(f.path) {
+		if !s.gz && bornAfter(s.path, f.opened) && !slices.Contains(f.copied, s.path) {
+			f.copied = append(f.copied, s.path)
+		}
+	}
+}
+
 // takeCopy looks at f.copied before f's read: a copy of f (another file,
 // not f renamed, created after it) whose first bytes f no longer starts
 // with, or that is longer than f, holds lines f lost to a truncation, none
@@ -67,15 +82,32 @@ func (t *Tailer) copyCreated(name string) {
 // notification brings (fileWritten). A copy made without truncating is
 // dropped at f's first read that takes something.
 func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
+	wait, _ := t.lookAtCopies(f, now)
+	return wait
+}
+
+// lookAtCopies is takeCopy; unopened are the copies not looked at for want
+// of file descriptors.
+func (t *Tailer) lookAtCopies(f *follower, now time.Time) (wait bool, unopened []string) {
 	names := f.copied
 	f.copied = nil
 	if f.off != 0 {
-		return false // read since: a truncation is found by its first bytes (findCopy)
+		return false, nil // read since: a truncation is found by its first bytes (findCopy)
 	}
+	// In the order they were made, which is not always the order they
+	// were noted: logrotate's numbered names move (0.log.1 is renamed
+	// 0.log.2 when the next copy is made as 0.log.1), so the name noted
+	// first may be the newest copy. A name gone sorts first, and is not
+	// taken.
+	slices.SortStableFunc(names, func(a, b string) int {
+		ba, _ := born(a)
+		bb, _ := born(b)
+		return ba.Compare(bb)
+	})
 	taken := false
 	var latest time.Time // the birth of the last copy taken
 	var held []string
-	for i, name := range names { // in the order they were made: each is read before the next
+	for i, name := range names { // each is read before the next
 		switch t.takeCopyOf(f, name, now, &latest) {
 		case copyTaken:
 			taken = true
@@ -91,7 +123,7 @@ func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
 			if taken {
 				f.opened = latest
 			}
-			return true
+			return true, names[i:]
 		}
 	}
 	if taken {
@@ -104,7 +136,7 @@ func (t *Tailer) takeCopy(f *follower, now time.Time) bool {
 	} else {
 		f.copied = held
 	}
-	return taken
+	return taken, nil
 }
 
 // What takeCopyOf made of a copy.
@@ -121,13 +153,79 @@ const (
 // without reading them: Run's end, so that the final checkpoint names them
 // (from offset 0) and the next agent reads them. The notes die with this
 // agent, and the next one does not find a copy made before the checkpoint
-// among the files rotated since.
+// among the files rotated since. A copy that cannot be opened for want of
+// file descriptors is named all the same (keepCopies).
 func (t *Tailer) takeCopies(now time.Time) {
 	for _, f := range slices.Clone(t.order) {
 		if len(f.copied) > 0 && f.f != nil {
-			t.takeCopy(f, now)
+			if _, unopened := t.lookAtCopies(f, now); len(unopened) > 0 {
+				t.keepCopies(f, unopened)
+			}
 		}
 	}
+	// A parked file (openlimit.go) has no descriptor to tell a copy by
+	// its first bytes: its copies are named as those not opened are.
+	// A file waiting for a descriptor, never opened, had nothing read:
+	// its copies are those created after it.
+	for _, w := range t.lim.queue {
+		f := w.f
+		if f == nil && w.key != (fileKey{}) {
+			b, ok := born(w.path)
+			if !ok {
+				continue
+			}
+			f = &follower{path: w.path, key: w.key, opened: b}
+		}
+		if f != nil {
+			t.parkedCopies(f)
+			t.keepCopies(f, f.copied)
+		}
+	}
+}
+
+// keepCopies names in the final checkpoint (kept.go), at offset 0 and
+// under f's path, the copies of f that could not be opened at Run's end
+// (or f is parked: no descriptor to compare them with), found by what a
+// stat tells (no descriptor): created after f was opened, and longer than
+// f (f cannot hold it: f was truncated since). A copy no longer than f is
+// not named: f may still hold its lines (a copy made without truncating),
+// read twice if it were; its lines are lost if f was truncated and written
+// past the copy's size before the stop (a known gap).
+func (t *Tailer) keepCopies(f *follower, names []string) {
+	if len(names) == 0 || f.off != 0 {
+		return
+	}
+	var cur os.FileInfo
+	var err error
+	if f.f != nil {
+		cur, err = f.f.Stat()
+	} else if cur, err = os.Stat(f.path); err == nil {
+		if k, _ := keyOf(cur); k != f.key {
+			return // not f: rotated while parked, finished where it went
+		}
+	}
+	if err != nil {
+		return
+	}
+	var add []stateEntry
+	for _, name := range names {
+		fi, err := os.Stat(name)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() <= cur.Size() || !bornAfter(name, f.opened) {
+			continue
+		}
+		key, _ := keyOf(fi)
+		if key == f.key || t.files[key] != nil {
+			continue
+		}
+		add = append(add, stateEntry{Dev: key.dev, Ino: key.ino, Fingerprint: fpHash(nil), Path: f.path})
+	}
+	if len(add) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.kept = append(slices.Clip(t.kept), add...)
+	t.changes++
 }
 
 // takeCopyOf is takeCopy for one copy, name. A copy taken moves latest to
@@ -172,7 +270,23 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *tim
 	}
 	c := &follower{path: name, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now, pred: f.pred, fp: head, fpLen: n}
 	c.dec.maxLine, c.dec.path = t.cfg.MaxLineBytes, f.path // lines keep the name of the file they were written to
-	c.tr = t.newTracker(key, f.path, 0, 0, c.fp[:c.fpLen])
+	if f.fpLen > 0 && n >= f.fpLen && bytes.Equal(head[:f.fpLen], f.fp[:f.fpLen]) {
+		// The copy holds what f held, at the same offsets: it takes
+		// over f's tracker, as a copy found by its first bytes does
+		// (findCopy), with the lines delivered before a restart (a
+		// checkpoint at offset 0, acked_to past it) or emitted before
+		// a spill rewound f to 0. None of them is in f's new
+		// generation: f starts a tracker of its own.
+		c.suppressTo, c.tr = f.suppressTo, f.tr
+		t.mu.Lock()
+		c.tr.key = key
+		t.changes++
+		t.mu.Unlock()
+		f.tr = t.newTracker(f.key, f.path, 0, 0, own[:m])
+	} else {
+		c.tr = t.newTracker(key, f.path, 0, 0, c.fp[:c.fpLen])
+	}
+	f.suppressTo = 0
 	t.add(c)
 	f.pred = c
 	t.copyTaken(f, cur.Size(), own, m, name)
@@ -192,6 +306,9 @@ func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, nam
 	t.m.truncations.Inc()
 	f.size = size
 	f.fp, f.fpLen = own, m
+	// A spill's wait for f to grow past its size then (held.go) was
+	// for the generation the copy holds: f's new one is read as it is.
+	f.spilledAt = 0
 	t.mu.Lock()
 	f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
 	t.mu.Unlock()

@@ -225,13 +225,18 @@
 // after the file was opened (birth time; one made within a tick of the file
 // system's coarse clock after it is taken for older and lost) and the file
 // no longer holds it (copy.go; only until the file's first truncation:
-// after it, copies are found by their first bytes alone); compressed before
+// after it, copies are found by their first bytes alone; lines delivered
+// before a restart whose checkpoint was at offset 0 are the copy's, not
+// emitted again); compressed before
 // that read, it is not taken (a compressed file's birth time is its
 // compression's, so an older rotated file named by a notification taken late
 // could not be told from it: read twice), and its lines are lost uncounted
 // (logrotate's copytruncate with compress and no delaycompress); a stop before it takes the copy into the
 // final checkpoint, read by the next agent; one that cannot be opened for want
-// of file descriptors keeps the file unread until its next read looks again. A
+// of file descriptors keeps the file unread until its next read looks again
+// (at a stop, the checkpoint names it all the same if it is longer than the
+// file: a stat needs no descriptor; so it does the copies of a file parked
+// for a waiting one, or waiting itself, openlimit.go). A
 // deleted file is still read through
 // its descriptor; if it is not read to its end within delete_wait (because
 // of backpressure) it is closed and its unread bytes are counted as lost

@@ -27,7 +27,10 @@ import (
 //     is opened again at its path and continues where it stopped; if its
 //     path names another file by then (rotated while parked), it is found
 //     by inode among its plain rotated siblings and finished there, and the
-//     new file at the path waits its turn like any new file.
+//     new file at the path waits its turn like any new file. A parked
+//     file nothing was read of looks then at its plain rotated siblings
+//     created since it was opened: the copy of a copytruncate made while
+//     it was parked, whose creation found no follower (copy.go).
 //
 // So every file is read at least once per (waiting files / cap) polls, and
 // a file that waits is counted (ferry_tail_descriptor_waits_total) and
@@ -361,6 +364,9 @@ func (t *Tailer) unpark(f *follower, now time.Time) bool {
 	}
 	t.add(f)
 	t.byPath[f.path] = f
+	if !rotated {
+		t.parkedCopies(f) // copy.go
+	}
 	t.log.Debug("unparked", "path", f.path, "offset", f.off, "rotated", rotated)
 	if rotated {
 		t.discover(f.path, now, false) // the new file, after f (or queued)

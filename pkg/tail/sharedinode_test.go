@@ -2,6 +2,7 @@ package tail
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -148,7 +149,12 @@ func TestCopyOfUnreadFile(t *testing.T) {
 		t.Run(map[bool]string{true: "copytruncate", false: "copy"}[truncate], func(t *testing.T) {
 			dir, state := t.TempDir(), t.TempDir()
 			cfg := testConfig(dir, state)
-			cfg.ReadInterval = time.Hour // no read for the writes: only the copy's creation brings one
+			// No read for the writes within the wait but the one the
+			// copy's creation brings. Not an hour: a notification that
+			// comes after a write's was taken waits, queued, for the read
+			// that write scheduled (Run leaves notifications queued while
+			// a read is due within read_interval).
+			cfg.ReadInterval = 2 * time.Second
 			path := mkContainer(t, dir, "ns_pod_uid")
 			appendFile(t, path, "")
 			r := startRunner(t, cfg, Options{})
@@ -158,7 +164,13 @@ func TestCopyOfUnreadFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bornLater(t, path+".20261126-035500", path, string(data)) // after the file was opened
+			// The copy, made after the file was opened: one file,
+			// created once (bornLater may make its file more than once:
+			// made at the rotated name, a second file with the same lines
+			// after the first was taken, read twice).
+			scratch := filepath.Join(t.TempDir(), "copy")
+			bornLater(t, scratch, path, string(data))
+			mustRename(t, scratch, path+".20261126-035500")
 			if truncate {
 				if err := os.Truncate(path, 0); err != nil {
 					t.Fatal(err)
