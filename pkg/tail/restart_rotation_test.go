@@ -1093,3 +1093,40 @@ func TestSiblingCompressedWhileListed(t *testing.T) {
 		t.Errorf("sibling %+v, want its .gz with its last write and size", s)
 	}
 }
+
+// TestNewPathSiblingCompressedWhileListed: a new pod's first file, written
+// and rotated, and compressed by kubelet between the listing of the
+// directory and the look at its files, when the tailer finds the path (its
+// next file at 0.log). The rotated file's lines are read first, from its
+// .gz. Before, it was taken for a file last written before the agents
+// began to follow the node, and never read (test/model -seeds: seeds 62322
+// and 62473, a new pod's first lines; 62083 across a restart).
+func TestNewPathSiblingCompressedWhileListed(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now().Add(-time.Minute))
+	path := mkContainer(t, dir, "ns_new_uid")
+	rot := path + ".20261204-000001"
+	appendFile(t, rot, lines(0, 1))
+	appendFile(t, path, lines(1, 8))
+	siblingsListed = func() {
+		siblingsListed = nil
+		mustGzip(t, rot)
+	}
+	t.Cleanup(func() { siblingsListed = nil })
+	tl.discover(path, time.Now(), false)
+	cur := tl.byPath[path]
+	if cur == nil {
+		t.Fatal("path not followed")
+	}
+	if siblingsListed != nil {
+		t.Fatal("the siblings were not listed")
+	}
+	var chain []string
+	for f := cur.pred; f != nil; f = f.pred {
+		chain = append([]string{filepath.Base(f.path)}, chain...)
+	}
+	if diff := cmp.Diff([]string{"0.log.20261204-000001.gz"}, chain); diff != "" {
+		t.Errorf("read before 0.log (-want +got):\n%s", diff)
+	}
+}

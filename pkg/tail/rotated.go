@@ -32,6 +32,11 @@ type sibling struct {
 	size  int64 // of the file as listed (compressed size for a .gz)
 }
 
+// siblingsListed, when set (by tests), runs between listSiblings' listing
+// of the directory and its stat of each file: where kubelet's compression
+// can come.
+var siblingsListed func()
+
 // statSibling fills in s's last write and size. A plain file compressed
 // since it was listed (the .gz is whole before the plain file goes) is
 // the .gz: the same bytes. Without this, such a file had no last write,
@@ -124,6 +129,9 @@ func listSiblings(path string) []sibling {
 	out := make([]sibling, 0, len(byOrder))
 	for _, s := range byOrder {
 		out = append(out, s)
+	}
+	if siblingsListed != nil {
+		siblingsListed()
 	}
 	kubelet := true
 	for i := range out {
