@@ -1,0 +1,70 @@
+package tail
+
+import (
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// TestResumedWaitingFileOldCopyNotNamed: logrotate copytruncated a file
+// long ago; the agent before read the copy and the file, and its
+// checkpoint names the file at its end (the copy, read whole, is no longer
+// named). This agent finds the file under max_open_files pressure: it
+// waits for a descriptor, never opened, and the agent stops. The file was
+// read (its checkpoint offset): the old copy, created after it and longer
+// than it is now, is not a copy of anything unread, and the final
+// checkpoint must not name it at offset 0 (the next agent would read its
+// lines twice).
+func TestResumedWaitingFileOldCopyNotNamed(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	cp := path + ".1"
+	bornLater(t, cp, path, lines(0, 10)) // the copy, read by the agent before
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(10, 12))
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeState(state, []stateEntry{entryOf(t, path, path, fi.Size())}); err != nil {
+		t.Fatal(err)
+	}
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	tl.loadState(time.Now())
+	tl.lim.max = 0 // every descriptor taken
+	tl.discover(path, time.Now(), false)
+	if tl.byPath[path] != nil || len(tl.lim.queue) != 1 {
+		t.Fatal("the file does not wait for a descriptor")
+	}
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	cfi, err := os.Stat(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := keyOf(cfi)
+	if i := slices.IndexFunc(readState(t, state).Files, func(e stateEntry) bool { return e.key() == ck }); i >= 0 {
+		t.Errorf("the checkpoint names the old copy, read before: %+v", readState(t, state).Files[i])
+	}
+	tl.closeAll()
+	appendFile(t, path, lines(12, 13)) // the next agent's sentinel
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r, 12) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(12, 13)) {
+		t.Errorf("the next agent read %v, want %v", got, upto(12, 13))
+	}
+}
