@@ -47,6 +47,7 @@ func TestResumedWaitingFileOldCopyNotNamed(t *testing.T) {
 	if tl.byPath[path] != nil || len(tl.lim.queue) != 1 {
 		t.Fatal("the file does not wait for a descriptor")
 	}
+	tl.refreshKept() // as Run does after its scan: the file's entry is kept
 	tl.lastLook(time.Now())
 	if err := tl.commit(true); err != nil {
 		t.Fatal(err)
