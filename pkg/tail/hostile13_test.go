@@ -69,3 +69,51 @@ func TestResumedWaitingFileOldCopyNotNamed(t *testing.T) {
 		t.Errorf("the next agent read %v, want %v", got, upto(12, 13))
 	}
 }
+
+// TestCopyOfResumedWaitingFile: the checkpoint names a file at offset 0
+// with lines delivered past it (acked_to). This agent finds it under
+// max_open_files pressure: it waits for a descriptor, never opened. It is
+// copytruncated meanwhile, and the agent stops. The copy holds the bytes
+// the checkpoint was written for: the next agent reads the lines not
+// delivered (3 to 7), not the delivered ones again, nor loses them.
+func TestCopyOfResumedWaitingFile(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 8))
+	e := entryOf(t, path, path, 0)
+	e.AckedTo = int64(len(lines(0, 3)))
+	if err := writeState(state, []stateEntry{e}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(dir, state)
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	tl.loadState(time.Now())
+	tl.lim.max = 0 // every descriptor taken
+	tl.discover(path, time.Now(), false)
+	if tl.byPath[path] != nil || len(tl.lim.queue) != 1 {
+		t.Fatal("the file does not wait for a descriptor")
+	}
+	tl.refreshKept()
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got, want := seqs(r.snapshot()), upto(3, 10); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+}
