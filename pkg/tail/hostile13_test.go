@@ -117,3 +117,61 @@ func TestCopyOfResumedWaitingFile(t *testing.T) {
 		t.Errorf("lines %v, want %v", got, want)
 	}
 }
+
+// TestCopyOfWaitingFileTwoStops: a new file waits for a descriptor, is
+// copytruncated, and the agent stops (its checkpoint names the file and
+// its copy, at offset 0). The next agent finds the file waiting again,
+// the copy not read, and stops too. The checkpoint names each file once,
+// and the agent after reads every line once.
+func TestCopyOfWaitingFileTwoStops(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	cp := path + ".20261126-035500"
+	for i := range 2 {
+		tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl.loadState(time.Now())
+		tl.lim.max = 0 // every descriptor taken
+		tl.discover(path, time.Now(), false)
+		if tl.byPath[path] != nil || len(tl.lim.queue) != 1 {
+			t.Fatal("the file does not wait for a descriptor")
+		}
+		tl.refreshKept()
+		if i == 0 {
+			appendFile(t, path, lines(0, 8))
+			bornLater(t, cp, path, lines(0, 8))
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, lines(8, 10))
+			tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now())
+		}
+		tl.lastLook(time.Now())
+		if err := tl.commit(true); err != nil {
+			t.Fatal(err)
+		}
+		tl.closeAll()
+		files := readState(t, state).Files
+		seen := map[entryID]bool{}
+		for _, e := range files {
+			id := entryID{key: e.key(), path: e.Path}
+			if seen[id] {
+				t.Errorf("stop %d: the checkpoint names a file twice: %+v", i, files)
+			}
+			seen[id] = true
+		}
+		if len(files) != 2 {
+			t.Errorf("stop %d: the checkpoint names %d files, want the file and its copy: %+v", i, len(files), files)
+		}
+	}
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 10))
+	}
+}
