@@ -175,3 +175,46 @@ func TestCopyOfWaitingFileTwoStops(t *testing.T) {
 		t.Errorf("lines %v, want %v", got, upto(0, 10))
 	}
 }
+
+// TestHeldCopyOfParkedFileAcrossStop: a file nothing was read of is
+// parked for a waiting file; while parked it is copied without
+// truncating (the file still holds the copy's lines) and the agent stops
+// before its turn. The final checkpoint must not name the copy, or the
+// next agent reads its lines twice (from the copy and from the file).
+func TestHeldCopyOfParkedFileAcrossStop(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.loadState(time.Now())
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	tl.readFile(f, time.Now())
+	tl.park(1)
+	if f.f != nil {
+		t.Fatal("the file was not parked")
+	}
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261126-035500"
+	bornLater(t, cp, path, lines(0, 8)) // a copy, the file not truncated
+	appendFile(t, path, lines(8, 10))
+	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now())
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 10))
+	}
+}
