@@ -75,13 +75,24 @@ func TestResumedWaitingFileOldCopyNotNamed(t *testing.T) {
 // max_open_files pressure: it waits for a descriptor, never opened. It is
 // copytruncated meanwhile, and the agent stops. The copy holds the bytes
 // the checkpoint was written for: the next agent reads the lines not
-// delivered (3 to 7), not the delivered ones again, nor loses them.
+// delivered (3 to 7), not the delivered ones again, nor loses them. The
+// same if the checkpoint's offset is past them.
 func TestCopyOfResumedWaitingFile(t *testing.T) {
+	t.Run("acked", func(t *testing.T) { copyOfResumedWaitingFile(t, false) })
+	t.Run("offset", func(t *testing.T) { copyOfResumedWaitingFile(t, true) })
+}
+
+// copyOfResumedWaitingFile is TestCopyOfResumedWaitingFile; with read,
+// the checkpoint's offset (not only its acked_to) is past the 3 lines.
+func copyOfResumedWaitingFile(t *testing.T, read bool) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, lines(0, 8))
 	e := entryOf(t, path, path, 0)
 	e.AckedTo = int64(len(lines(0, 3)))
+	if read {
+		e.Offset = e.AckedTo
+	}
 	if err := writeState(state, []stateEntry{e}); err != nil {
 		t.Fatal(err)
 	}
