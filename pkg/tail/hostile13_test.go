@@ -76,23 +76,22 @@ func TestResumedWaitingFileOldCopyNotNamed(t *testing.T) {
 // copytruncated meanwhile, and the agent stops. The copy holds the bytes
 // the checkpoint was written for: the next agent reads the lines not
 // delivered (3 to 7), not the delivered ones again, nor loses them. The
-// same if the checkpoint's offset is past them.
+// same if the checkpoint's offset is past them, or if none was delivered
+// (the checkpoint knew the file's first bytes only).
 func TestCopyOfResumedWaitingFile(t *testing.T) {
-	t.Run("acked", func(t *testing.T) { copyOfResumedWaitingFile(t, false) })
-	t.Run("offset", func(t *testing.T) { copyOfResumedWaitingFile(t, true) })
+	t.Run("acked", func(t *testing.T) { copyOfResumedWaitingFile(t, 0, 3) })
+	t.Run("offset", func(t *testing.T) { copyOfResumedWaitingFile(t, 3, 3) })
+	t.Run("unread", func(t *testing.T) { copyOfResumedWaitingFile(t, 0, 0) })
 }
 
-// copyOfResumedWaitingFile is TestCopyOfResumedWaitingFile; with read,
-// the checkpoint's offset (not only its acked_to) is past the 3 lines.
-func copyOfResumedWaitingFile(t *testing.T, read bool) {
+// copyOfResumedWaitingFile is TestCopyOfResumedWaitingFile: the
+// checkpoint's offset is past off lines, its acked_to past acked.
+func copyOfResumedWaitingFile(t *testing.T, off, acked int) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, lines(0, 8))
-	e := entryOf(t, path, path, 0)
-	e.AckedTo = int64(len(lines(0, 3)))
-	if read {
-		e.Offset = e.AckedTo
-	}
+	e := entryOf(t, path, path, int64(len(lines(0, off))))
+	e.AckedTo = int64(len(lines(0, acked)))
 	if err := writeState(state, []stateEntry{e}); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +123,7 @@ func copyOfResumedWaitingFile(t *testing.T, read bool) {
 	r := startRunner(t, cfg, Options{})
 	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
 	r.stop()
-	if got, want := seqs(r.snapshot()), upto(3, 10); !slices.Equal(got, want) {
+	if got, want := seqs(r.snapshot()), upto(acked, 10); !slices.Equal(got, want) {
 		t.Errorf("lines %v, want %v", got, want)
 	}
 }
