@@ -228,3 +228,43 @@ func TestHeldCopyOfParkedFileAcrossStop(t *testing.T) {
 		t.Errorf("lines %v, want %v", got, upto(0, 10))
 	}
 }
+
+// TestNumberedCopiesOfParkedFile: a file nothing was read of is parked;
+// while parked logrotate copytruncates it twice with numbered names that
+// move (the first copy, 0.log.1, is renamed 0.log.2 when the second is
+// made as 0.log.1). When its turn comes both copies are read, the older
+// first, then the file: every line once, in order.
+func TestNumberedCopiesOfParkedFile(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	tl.readFile(f, time.Now())
+	tl.park(1)
+	if f.f != nil {
+		t.Fatal("the file was not parked")
+	}
+	cp1, cp2 := path+".1", path+".2"
+	bornLater(t, cp1, path, lines(0, 5))
+	mustRename(t, cp1, cp2)
+	bornLater(t, cp1, cp2, lines(5, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.handleEvent(notifyEvent{Name: cp2, Op: opCreate}, time.Now())
+	tl.handleEvent(notifyEvent{Name: cp1, Op: opCreate}, time.Now())
+	if !tl.admitUpTo(100, time.Now()) || f.f == nil {
+		t.Fatal("the file was not opened again")
+	}
+	readAll(t, tl, f)
+	if got, want := emitted(tl), upto(0, 10); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+}
