@@ -268,3 +268,49 @@ func TestNumberedCopiesOfParkedFile(t *testing.T) {
 		t.Errorf("lines %v, want %v", got, want)
 	}
 }
+
+// TestNumberedCopiesOfParkedFileAcrossStop: TestNumberedCopiesOfParkedFile,
+// with the agent stopped before the file's turn: the final checkpoint
+// names both copies, and the next agent reads every line once, in order.
+func TestNumberedCopiesOfParkedFileAcrossStop(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.loadState(time.Now())
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	tl.readFile(f, time.Now())
+	tl.park(1)
+	if f.f != nil {
+		t.Fatal("the file was not parked")
+	}
+	cp1, cp2 := path+".1", path+".2"
+	bornLater(t, cp1, path, lines(0, 5))
+	mustRename(t, cp1, cp2)
+	bornLater(t, cp1, cp2, lines(5, 8))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.handleEvent(notifyEvent{Name: cp2, Op: opCreate}, time.Now())
+	tl.handleEvent(notifyEvent{Name: cp1, Op: opCreate}, time.Now())
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 10))
+	}
+}
