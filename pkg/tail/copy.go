@@ -165,11 +165,19 @@ func (t *Tailer) takeCopies(now time.Time) {
 	}
 	// A parked file (openlimit.go) has no descriptor to tell a copy by
 	// its first bytes: its copies are named as those not opened are.
-	// A file waiting for a descriptor, never opened, had nothing read:
-	// its copies are those created after it.
+	// A file waiting for a descriptor, never opened, had nothing read,
+	// unless the checkpoint loaded says an agent before read it: its
+	// copies are those created after it. (A resumed file's copies made
+	// before were read by the agent that read it, or are named by its
+	// checkpoint.)
 	for _, w := range t.lim.queue {
 		f := w.f
 		if f == nil && w.key != (fileKey{}) {
+			if slices.ContainsFunc(t.resume[w.key], func(e stateEntry) bool {
+				return e.Path == w.path && (e.Done || e.Offset > 0 || e.AckedTo > 0)
+			}) {
+				continue
+			}
 			b, ok := born(w.path)
 			if !ok {
 				continue

@@ -236,7 +236,10 @@
 // of file descriptors keeps the file unread until its next read looks again
 // (at a stop, the checkpoint names it all the same if it is longer than the
 // file: a stat needs no descriptor; so it does the copies of a file parked
-// for a waiting one, or waiting itself, openlimit.go). A
+// for a waiting one, or waiting itself, openlimit.go; not those of a file
+// waiting whose loaded checkpoint entry says an agent before read it: that
+// agent read its older copies, and a copy made since is found by the
+// entry's first bytes). A
 // deleted file is still read through
 // its descriptor; if it is not read to its end within delete_wait (because
 // of backpressure) it is closed and its unread bytes are counted as lost
