@@ -49,12 +49,7 @@ func TestCopyNotedThenRotated(t *testing.T) {
 	tl := newIdleTailer(t, dir)
 	tl.loadState(time.Now())
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	f := followEmptyWith(t, tl, path)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8)) // the copy
@@ -112,17 +107,7 @@ func TestCopyTakenThenStopped(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	cfg := testConfig(dir, state)
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl.loadState(time.Now())
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	tl, f := followEmpty(t, cfg, path)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
@@ -163,12 +148,7 @@ func TestStaleNoteCompressedNotCopy(t *testing.T) {
 	path := mkContainer(t, dir, "ns_pod_uid")
 	rot := path + ".20261204-000001"
 	appendFile(t, rot, lines(0, 8)) // the previous file, read before
-	appendFile(t, path, "")
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	f := followEmptyWith(t, tl, path)
 	for f.pred != nil { // read and closed (as it was, long before)
 		tl.closeFollower(f.pred, evEnd)
 		f.pred = nil
@@ -264,12 +244,7 @@ func TestCopyTruncatedTwiceBeforeRead(t *testing.T) {
 	tl := newIdleTailer(t, dir)
 	tl.loadState(time.Now())
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	f := followEmptyWith(t, tl, path)
 	cp1, cp2, cp3 := path+".20261126-035500", path+".20261126-035501", path+".20261126-035502"
 	bornLater(t, cp1, path, lines(0, 4))
 	bornLater(t, cp2, path, lines(4, 8))
@@ -302,12 +277,7 @@ func TestCopyOpenOutOfDescriptors(t *testing.T) {
 	tl := newIdleTailer(t, dir)
 	tl.loadState(time.Now())
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	f := followEmptyWith(t, tl, path)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
@@ -345,12 +315,7 @@ func TestCopyTakenNotTakenAgain(t *testing.T) {
 	tl := newIdleTailer(t, dir)
 	tl.loadState(time.Now())
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	f := followEmptyWith(t, tl, path)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
@@ -430,5 +395,48 @@ func TestCopyHeldThenTruncated(t *testing.T) {
 				t.Errorf("the copy was not taken after the truncation: its lines are lost")
 			}
 		})
+	}
+}
+
+// followEmpty makes path an empty file and a tailer on cfg (never run:
+// the test calls its steps) following it, at offset 0.
+func followEmpty(t *testing.T, cfg Config, path string) (*Tailer, *follower) {
+	t.Helper()
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.loadState(time.Now())
+	return tl, followEmptyWith(t, tl, path)
+}
+
+// followEmptyWith makes path an empty file and has tl follow it, at
+// offset 0.
+func followEmptyWith(t *testing.T, tl *Tailer, path string) *follower {
+	t.Helper()
+	appendFile(t, path, "")
+	tl.discover(path, time.Now(), false)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the file: %+v", f)
+	}
+	return f
+}
+
+// stopThenRestart ends tl as Run's end does (its last look, the final
+// checkpoint, its files closed), then runs a tailer on cfg until line 9
+// arrives: the lines must be 0-9, each once.
+func stopThenRestart(t *testing.T, tl *Tailer, cfg Config) {
+	t.Helper()
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v (lost %v)", got, upto(0, 10), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
 	}
 }

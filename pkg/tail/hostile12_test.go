@@ -128,12 +128,7 @@ func TestCopyHeldBesideTakenCopy(t *testing.T) {
 	tl := newIdleTailer(t, dir)
 	tl.loadState(time.Now())
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	f := followEmptyWith(t, tl, path)
 	cpA, cpB := path+".20261126-035500", path+".20261126-035501"
 	bornLater(t, cpA, path, lines(0, 4))
 	if err := os.Truncate(path, 0); err != nil {
@@ -169,12 +164,7 @@ func TestCopiesRenamedReadInOrder(t *testing.T) {
 	tl := newIdleTailer(t, dir)
 	tl.loadState(time.Now())
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	f := followEmptyWith(t, tl, path)
 	one, two := path+".1", path+".2"
 	bornLater(t, one, path, lines(0, 4)) // first rotation
 	tl.copyCreated(one)
@@ -203,12 +193,7 @@ func TestHeldEmptyCopyNoSpin(t *testing.T) {
 	tl := newIdleTailer(t, dir)
 	tl.loadState(time.Now())
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	f := followEmptyWith(t, tl, path)
 	cp := path + ".1"
 	bornLater(t, cp, path, "")
 	tl.copyCreated(cp)
@@ -254,12 +239,7 @@ func TestCopyOfSpilledFile(t *testing.T) {
 	tl := newIdleTailer(t, dir)
 	tl.loadState(time.Now())
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	f := followEmptyWith(t, tl, path)
 	long := criLine("stdout", "P", strings.Repeat("y", 20<<10))
 	appendFile(t, path, long)
 	tl.cfg.MaxInflightBytes = 1 << 10 // memory runs short
@@ -291,17 +271,7 @@ func TestCopyHeldThenStoppedThenTruncated(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	cfg := testConfig(dir, state)
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl.loadState(time.Now())
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	tl, _ := followEmpty(t, cfg, path)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
@@ -340,17 +310,7 @@ func copyOutOfDescriptorsAtStop(t *testing.T, trunc bool) {
 	dir, state := t.TempDir(), t.TempDir()
 	cfg := testConfig(dir, state)
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl.loadState(time.Now())
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	tl, _ := followEmpty(t, cfg, path)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
@@ -367,17 +327,7 @@ func copyOutOfDescriptorsAtStop(t *testing.T, trunc bool) {
 		return nil
 	}
 	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
-	tl.lastLook(time.Now())
-	if err := tl.commit(true); err != nil {
-		t.Fatal(err)
-	}
-	tl.closeAll()
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
-		t.Errorf("lines %v, want %v (lost %v)", got, upto(0, 10), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
-	}
+	stopThenRestart(t, tl, cfg)
 }
 
 // TestCopyOfParkedUnreadFile: under max_open_files pressure a file read
@@ -392,12 +342,7 @@ func TestCopyOfParkedUnreadFile(t *testing.T) {
 	tl := newIdleTailer(t, dir)
 	tl.loadState(time.Now())
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	f := followEmptyWith(t, tl, path)
 	tl.readFile(f, time.Now())
 	tl.park(1)
 	if f.f != nil || tl.byPath[path] != nil {
@@ -461,17 +406,7 @@ func TestCopyOfParkedFileAcrossStop(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	cfg := testConfig(dir, state)
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl.loadState(time.Now())
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	tl, f := followEmpty(t, cfg, path)
 	tl.readFile(f, time.Now())
 	tl.park(1)
 	if f.f != nil {
@@ -485,17 +420,7 @@ func TestCopyOfParkedFileAcrossStop(t *testing.T) {
 	}
 	appendFile(t, path, lines(8, 10))
 	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
-	tl.lastLook(time.Now())
-	if err := tl.commit(true); err != nil {
-		t.Fatal(err)
-	}
-	tl.closeAll()
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
-		t.Errorf("lines %v, want %v (lost %v)", got, upto(0, 10), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
-	}
+	stopThenRestart(t, tl, cfg)
 }
 
 // TestCopyOfWaitingFileAcrossStop: a new file, found empty, waits for a
@@ -525,15 +450,5 @@ func TestCopyOfWaitingFileAcrossStop(t *testing.T) {
 	}
 	appendFile(t, path, lines(8, 10))
 	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
-	tl.lastLook(time.Now())
-	if err := tl.commit(true); err != nil {
-		t.Fatal(err)
-	}
-	tl.closeAll()
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
-		t.Errorf("lines %v, want %v (lost %v)", got, upto(0, 10), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
-	}
+	stopThenRestart(t, tl, cfg)
 }

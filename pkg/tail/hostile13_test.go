@@ -195,17 +195,7 @@ func TestHeldCopyOfParkedFileAcrossStop(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	cfg := testConfig(dir, state)
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl.loadState(time.Now())
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	tl, f := followEmpty(t, cfg, path)
 	tl.readFile(f, time.Now())
 	tl.park(1)
 	if f.f != nil {
@@ -239,12 +229,7 @@ func TestNumberedCopiesOfParkedFile(t *testing.T) {
 	tl := newIdleTailer(t, dir)
 	tl.loadState(time.Now())
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	f := followEmptyWith(t, tl, path)
 	tl.readFile(f, time.Now())
 	tl.park(1)
 	if f.f != nil {
@@ -276,17 +261,7 @@ func TestNumberedCopiesOfParkedFileAcrossStop(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	cfg := testConfig(dir, state)
 	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl.loadState(time.Now())
-	tl.discover(path, time.Now(), false)
-	f := tl.byPath[path]
-	if f == nil || f.off != 0 {
-		t.Fatalf("the file: %+v", f)
-	}
+	tl, f := followEmpty(t, cfg, path)
 	tl.readFile(f, time.Now())
 	tl.park(1)
 	if f.f != nil {
