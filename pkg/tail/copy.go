@@ -23,7 +23,9 @@ import (
 // nothing: the copy's lines would never be read, and no counter would
 // move. So the creation of a rotated sibling of such a file (a
 // notification; polling alone does not see it) brings a read of the file
-// at once, and that read looks at the sibling first (takeCopy).
+// as soon as the notification is taken (notifications wait at most
+// read_interval while reads are due), and that read looks at the sibling
+// first (takeCopy).
 //
 // Only until the file's first truncation (follower.opened, cleared by
 // truncated): a notification taken late of a copy the truncation already

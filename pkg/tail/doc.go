@@ -221,7 +221,7 @@
 // counted as lost (reason "truncated"). A file nothing of which was read yet
 // (offset 0) may show no truncation at all, or have no first bytes to find a
 // copy by: the creation of a rotated name beside it (a notification) brings a
-// read at once, which reads that file whole first when it is a copy made
+// read as soon as it is taken (within read_interval), which reads that file whole first when it is a copy made
 // after the file was opened (birth time; one made within a tick of the file
 // system's coarse clock after it is taken for older and lost) and the file
 // no longer holds it (copy.go; only until the file's first truncation:
