@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,11 +56,18 @@ var (
 
 // stream is what the consumer saw of one logger (one container of one pod).
 type stream struct {
-	seqs    []int    // sequence numbers in the order consumed
-	bad     []string // lines of the wrong length, truncated, or not on stdout
-	end     int      // lines announced by ferry-end; -1 before it
-	term    int      // lines announced by ferry-term; -1 before it
-	last    record   // the last record (its metadata is checked)
+	seqs []int    // sequence numbers in the order consumed
+	bad  []string // lines of the wrong length, truncated, or not on stdout
+	// A line kubelet's rotation cut between two of its CRI fragments
+	// arrives in two records, both flagged truncated (the tailer does not
+	// merge fragments across files, and counts the cut): its first part
+	// (cuts: the bytes missing from it) and the rest, which has no header
+	// (conts: its length). Each cut must be made whole by a continuation.
+	cuts    []cut
+	conts   []int
+	end     int    // lines announced by ferry-end; -1 before it
+	term    int    // lines announced by ferry-term; -1 before it
+	last    record // the last record (its metadata is checked)
 	records int
 	// The summary records of lines dropped by a rate limit: the lines
 	// they add up to, how many, the limit the last one names, and that
@@ -67,6 +76,9 @@ type stream struct {
 	limit              string
 	summary            record
 }
+
+// cut is the first part of a line cut by a rotation.
+type cut struct{ seq, got, want int }
 
 // consumer reads the logs and metrics topics from their start with franz-go,
 // independent of ferry's Kafka client.
@@ -145,10 +157,18 @@ func (c *consumer) observe(r *kgo.Record) {
 		s.seqs = append(s.seqs, seq)
 		s.records++
 		s.last = rec
-		if len(rec.Message) != size || rec.Truncated || rec.Stream != "stdout" {
+		if rec.Truncated && len(rec.Message) < size && rec.Stream == "stdout" {
+			s.cuts = append(s.cuts, cut{seq: seq, got: len(rec.Message), want: size})
+		} else if len(rec.Message) != size || rec.Truncated || rec.Stream != "stdout" {
 			s.bad = append(s.bad, fmt.Sprintf("seq %d: %d bytes (want %d), truncated %v, stream %q",
 				seq, len(rec.Message), size, rec.Truncated, rec.Stream))
 		}
+		return
+	}
+	if rec.Truncated && rec.Stream == "stdout" && strings.Trim(rec.Message, "x") == "" {
+		// The rest of a line cut by a rotation: its filler only.
+		s := c.get(rec.Kubernetes.Pod + "." + rec.Kubernetes.Container)
+		s.conts = append(s.conts, len(rec.Message))
 		return
 	}
 	if m := dropRE.FindStringSubmatch(rec.Message); m != nil {
@@ -236,8 +256,15 @@ func (s stream) verdict(want, maxDup int) string {
 	if len(unknown) > 0 {
 		msg += fmt.Sprintf("lines never written: %v; ", unknown[:min(len(unknown), 10)])
 	}
-	if len(s.bad) > 0 {
-		msg += fmt.Sprintf("%d bad lines (first: %s); ", len(s.bad), s.bad[0])
+	bad := s.bad
+	for _, c := range s.cuts {
+		if !slices.Contains(s.conts, c.want-c.got) {
+			bad = append(bad, fmt.Sprintf("seq %d: %d bytes (want %d), truncated true, and no rest of %d bytes",
+				c.seq, c.got, c.want, c.want-c.got))
+		}
+	}
+	if len(bad) > 0 {
+		msg += fmt.Sprintf("%d bad lines (first: %s); ", len(bad), bad[0])
 	}
 	return msg
 }
