@@ -101,11 +101,15 @@ func (t *Tailer) lookAtCopies(f *follower, now time.Time) (wait bool, unopened [
 	// 0.log.2 when the next copy is made as 0.log.1), so the name noted
 	// first may be the newest copy. A name gone sorts first, and is not
 	// taken.
-	slices.SortStableFunc(names, func(a, b string) int {
-		ba, _ := born(a)
-		bb, _ := born(b)
-		return ba.Compare(bb)
-	})
+	if len(names) > 1 {
+		births := make(map[string]time.Time, len(names)) // one statx per name
+		for _, n := range names {
+			births[n], _ = born(n)
+		}
+		slices.SortStableFunc(names, func(a, b string) int {
+			return births[a].Compare(births[b])
+		})
+	}
 	taken := false
 	var latest time.Time // the birth of the last copy taken
 	var held []string

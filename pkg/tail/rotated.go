@@ -37,17 +37,29 @@ type sibling struct {
 // can come.
 var siblingsListed func()
 
-// statSibling fills in s's last write and size. A plain file compressed
-// since it was listed (the .gz is whole before the plain file goes) is
-// the .gz: the same bytes. Without this, such a file had no last write,
-// and was taken for one written before the checkpoint and not read
-// (test/model -seeds, seed 62083: 89 lines never delivered).
+// compressedSince reports whether s, a plain file that err says is not
+// there, was compressed since it was listed; if so, s names the .gz now.
+// kubelet writes the .gz whole (a temporary file renamed) before it
+// removes the plain file, so the .gz holds the same bytes.
+func (s *sibling) compressedSince(err error) bool {
+	if err == nil || s.gz || !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if _, gerr := os.Stat(s.path + ".gz"); gerr != nil {
+		return false
+	}
+	s.path, s.gz = s.path+".gz", true
+	return true
+}
+
+// statSibling fills in s's last write and size. Without compressedSince,
+// a plain file compressed since it was listed had no last write, and was
+// taken for one written before the checkpoint and not read (test/model
+// -seeds, seed 62083: 89 lines never delivered).
 func statSibling(s *sibling) {
 	fi, err := os.Stat(s.path)
-	if err != nil && !s.gz && errors.Is(err, fs.ErrNotExist) {
-		if gfi, gerr := os.Stat(s.path + ".gz"); gerr == nil {
-			s.path, s.gz, fi, err = s.path+".gz", true, gfi, nil
-		}
+	if s.compressedSince(err) {
+		fi, err = os.Stat(s.path)
 	}
 	if err == nil {
 		s.mtime, s.size = fi.ModTime(), fi.Size()
@@ -406,10 +418,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	for j, s := range sibs {
 		entryOf[j] = -1
 		key, n, err := siblingStart(s, buf[:])
-		if err != nil && !s.gz && errors.Is(err, fs.ErrNotExist) {
-			// Compressed since it was listed (the .gz is whole before
-			// the plain file goes): the same bytes, decompressed.
-			s.path, s.gz = s.path+".gz", true
+		if s.compressedSince(err) {
 			sibs[j] = s
 			key, n, err = siblingStart(s, buf[:])
 		}
@@ -599,13 +608,8 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 	)
 	if !s.gz {
 		fh, err = t.open(s.path)
-		if errors.Is(err, fs.ErrNotExist) {
-			// kubelet compressed it since it was listed: it writes the .gz
-			// whole (a temporary file renamed) before it removes the plain
-			// file, so the same bytes are there.
-			if _, gzErr := os.Stat(s.path + ".gz"); gzErr == nil {
-				s.path, s.gz, err = s.path+".gz", true, nil
-			}
+		if s.compressedSince(err) {
+			err = nil
 		}
 	}
 	var fp [fpSize]byte
