@@ -173,7 +173,12 @@
 // then not deleted (kubelet deletes the oldest first) and is read with the
 // files after that one. A file rotated while empty is not empty for good
 // (the runtime may still write to it for a moment): one older than the
-// file found is counted, its lines never having been read.
+// file found is counted, its lines never having been read. Nor is one
+// rotated while empty between two files found (kubelet and Docker rotate
+// only files over a size, never an empty one; other rotators may) and
+// compressed while no agent ran: the entries of a path do not record
+// their files' order, so it is counted as possibly lost, though its
+// compressed copy, if it is there, is read.
 //
 // # Decoding
 //

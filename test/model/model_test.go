@@ -161,6 +161,16 @@ type world struct {
 	// loaded machine does not fail the oracle.
 	changedAt  time.Time
 	staleKills int
+	// rotatedEmpty are the rotated files that were empty when rotated
+	// (kubelet and Docker rotate only files over a size; this model
+	// rotates any). emptyGzipDown counts those compressed while no agent
+	// ran: a checkpoint entry of such a file has no first bytes, and the
+	// entries of a path say nothing of their files' order, so the next
+	// agent cannot tell it from a file deleted with what was written to
+	// it, and counts it as possibly lost (test/model -seeds, seed 71332;
+	// pkg/tail's emptyIsNewer says when it can tell).
+	rotatedEmpty  map[string]bool
+	emptyGzipDown int
 	// createdAt is when each file was created (it follows renames and
 	// compression); killedYoung are the files created within a commit
 	// interval (and a margin) before a SIGKILL: that agent's checkpoint
@@ -181,7 +191,7 @@ func runSequence(t *testing.T, seed uint64, nops int) {
 	w := &world{
 		t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), extra: rand.New(rand.NewPCG(seed, 0xfa17)), dir: t.TempDir(),
 		clock: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC), files: map[string][]int{}, atRisk: map[int]bool{}, unowed: map[int]bool{}, born: map[string]int{},
-		createdAt: map[string]time.Time{}, killedYoung: map[string]bool{},
+		createdAt: map[string]time.Time{}, killedYoung: map[string]bool{}, rotatedEmpty: map[string]bool{},
 	}
 	w.root = filepath.Join(w.dir, "pods")
 	w.keep = 1 + w.rng.IntN(3)
@@ -392,6 +402,7 @@ func (w *world) rotate(c *container) {
 	}
 	w.clock = w.clock.Add(time.Second)
 	name := "0.log." + w.clock.Format("20060102-150405")
+	w.rotatedEmpty[filepath.Join(c.dir, name)] = len(w.files[c.live()]) == 0
 	w.rename(c.live(), filepath.Join(c.dir, name))
 	f, err := os.OpenFile(c.live(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	w.must(err)
@@ -492,6 +503,10 @@ func (w *world) gzip(c *container, i int) {
 	w.files[path+".gz"] = w.files[path]
 	delete(w.files, path)
 	w.born[path+".gz"] = w.born[path]
+	if w.rotatedEmpty[path] && w.proc == nil {
+		w.emptyGzipDown++
+	}
+	delete(w.rotatedEmpty, path)
 	w.createdAt[path+".gz"], w.killedYoung[path+".gz"] = w.createdAt[path], w.killedYoung[path]
 	delete(w.born, path)
 	c.rotated[i] += ".gz"
@@ -679,8 +694,8 @@ func (w *world) finish() {
 	if lost > 0 && lostCounted == 0 {
 		w.fatalf("%d lines deleted while no agent ran were lost, but no loss was counted", lost)
 	}
-	if lostCounted > 0 && w.destroyedDown == 0 && w.staleKills == 0 {
-		w.fatalf("loss counted (%v) though nothing was deleted while no agent ran (and no agent was killed right after a rotation)", lostCounted)
+	if lostCounted > 0 && w.destroyedDown == 0 && w.staleKills == 0 && w.emptyGzipDown == 0 {
+		w.fatalf("loss counted (%v) though nothing was deleted while no agent ran (and no agent was killed right after a rotation, and no file rotated empty was compressed while none ran)", lostCounted)
 	}
 	for _, name := range []string{"ferry_tail_parse_errors_total", "ferry_tail_lines_truncated_total", "ferry_tail_partial_lines_cut_total"} {
 		if v := m.Sum(name); v != 0 {
