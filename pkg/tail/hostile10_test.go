@@ -484,9 +484,7 @@ func TestCopyTruncateKilled(t *testing.T) {
 	if err := os.WriteFile(path+".1", data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(20, 25))
 	waitFor(t, 5*time.Second, "the second generation", func() bool { return hasSeq(r, 24) })
 	copyIno, ino := inoOf(t, path+".1"), inoOf(t, path)

@@ -45,17 +45,11 @@ func bornLater(t *testing.T, path, ref, data string) {
 // one burst). The copy is still a copy of the renamed file: it was created
 // after that file, not after the new one at its path, and must be read.
 func TestCopyNotedThenRotated(t *testing.T) {
-	dir := t.TempDir()
-	tl := newIdleTailer(t, dir)
-	tl.loadState(time.Now())
-	path := mkContainer(t, dir, "ns_pod_uid")
-	f := followEmptyWith(t, tl, path)
+	tl, path, f := followNew(t)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8)) // the copy
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.copyCreated(cp)
 	mustRename(t, path, path+".20261126-035501")
@@ -85,9 +79,7 @@ func TestCopyOfUnreadFileAcrossStop(t *testing.T) {
 	}
 	appendFile(t, path, lines(0, 8))
 	bornLater(t, path+".20261126-035500", path, lines(0, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	r := startRunner(t, cfg, Options{})
 	waitFor(t, 5*time.Second, "the file's new lines", func() bool { return hasSeq(r, 9) })
@@ -111,9 +103,7 @@ func TestCopyTakenThenStopped(t *testing.T) {
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.copyCreated(cp)
 	tl.readFile(f, time.Now())
@@ -127,12 +117,7 @@ func TestCopyTakenThenStopped(t *testing.T) {
 	if st := readState(t, state); len(st.Files) != 2 {
 		t.Fatalf("checkpoint %+v, want the file and its copy", st.Files)
 	}
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
-		t.Errorf("lines %v, want %v", got, upto(0, 10))
-	}
+	restartWant(t, cfg, 0, 10)
 }
 
 // TestStaleNoteCompressedNotCopy: a notification taken late names a
@@ -217,22 +202,10 @@ func TestCopyNotedThenStopped(t *testing.T) {
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
-	tl.lastLook(time.Now())
-	if err := tl.commit(true); err != nil {
-		t.Fatal(err)
-	}
-	tl.closeAll()
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
-		t.Errorf("lines %v, want %v", got, upto(0, 10))
-	}
+	stopThenRestart(t, tl, cfg)
 }
 
 // TestCopyTruncatedTwiceBeforeRead: a file nothing was read of is
@@ -240,17 +213,11 @@ func TestCopyNotedThenStopped(t *testing.T) {
 // first, then the file; a third copy made without truncating (the file
 // still starts with it and is not shorter) is left to the file's own read.
 func TestCopyTruncatedTwiceBeforeRead(t *testing.T) {
-	dir := t.TempDir()
-	tl := newIdleTailer(t, dir)
-	tl.loadState(time.Now())
-	path := mkContainer(t, dir, "ns_pod_uid")
-	f := followEmptyWith(t, tl, path)
+	tl, path, f := followNew(t)
 	cp1, cp2, cp3 := path+".20261126-035500", path+".20261126-035501", path+".20261126-035502"
 	bornLater(t, cp1, path, lines(0, 4))
 	bornLater(t, cp2, path, lines(4, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	bornLater(t, cp3, path, lines(8, 9)) // a copy while the file is written
 	for _, cp := range []string{cp1, cp2, cp3} {
@@ -273,17 +240,11 @@ func TestCopyTruncatedTwiceBeforeRead(t *testing.T) {
 // descriptors: EMFILE). The file is not read past it meanwhile, and the
 // copy is taken once a descriptor is free.
 func TestCopyOpenOutOfDescriptors(t *testing.T) {
-	dir := t.TempDir()
-	tl := newIdleTailer(t, dir)
-	tl.loadState(time.Now())
-	path := mkContainer(t, dir, "ns_pod_uid")
-	f := followEmptyWith(t, tl, path)
+	tl, path, f := followNew(t)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.copyCreated(cp)
 	tl.openFault = func(p string) error {
@@ -311,17 +272,11 @@ func TestCopyOpenOutOfDescriptors(t *testing.T) {
 // must not be read again (CI: TestCopyOfUnreadFile read its 8 lines
 // twice). A copy made after it, of the new generation, is taken.
 func TestCopyTakenNotTakenAgain(t *testing.T) {
-	dir := t.TempDir()
-	tl := newIdleTailer(t, dir)
-	tl.loadState(time.Now())
-	path := mkContainer(t, dir, "ns_pod_uid")
-	f := followEmptyWith(t, tl, path)
+	tl, path, f := followNew(t)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	tl.copyCreated(cp)
 	if !tl.takeCopy(f, time.Now()) || f.pred == nil || f.pred.path != cp {
 		t.Fatal("the copy was not taken")
@@ -337,9 +292,7 @@ func TestCopyTakenNotTakenAgain(t *testing.T) {
 	appendFile(t, path, lines(8, 10))
 	cp2 := path + ".20261126-035501"
 	bornLater(t, cp2, cp, lines(8, 10))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	tl.copyCreated(cp2)
 	if !tl.takeCopy(f, time.Now()) || f.pred == nil || f.pred.path != cp2 {
 		t.Errorf("a copy of the new generation was not taken: its lines are lost")
@@ -383,9 +336,7 @@ func TestCopyHeldThenTruncated(t *testing.T) {
 			if empty {
 				appendFile(t, cp, lines(0, 8))
 			}
-			if err := os.Truncate(path, 0); err != nil {
-				t.Fatal(err)
-			}
+			mustTruncate(t, path)
 			f.more = false
 			tl.fileWritten([]byte(path))
 			if !f.more {
@@ -410,6 +361,17 @@ func followEmpty(t *testing.T, cfg Config, path string) (*Tailer, *follower) {
 	return tl, followEmptyWith(t, tl, path)
 }
 
+// followNew has an idle tailer, its checkpoint loaded as of now, follow a
+// new container's empty log file at offset 0.
+func followNew(t *testing.T) (*Tailer, string, *follower) {
+	t.Helper()
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	return tl, path, followEmptyWith(t, tl, path)
+}
+
 // followEmptyWith makes path an empty file and has tl follow it, at
 // offset 0.
 func followEmptyWith(t *testing.T, tl *Tailer, path string) *follower {
@@ -423,6 +385,29 @@ func followEmptyWith(t *testing.T, tl *Tailer, path string) *follower {
 	return f
 }
 
+// readThenPark reads f (nothing: it is empty) and parks it, as a file
+// waiting for a descriptor would.
+func readThenPark(t *testing.T, tl *Tailer, f *follower) {
+	t.Helper()
+	tl.readFile(f, time.Now())
+	tl.park(1)
+	if f.f != nil {
+		t.Fatal("the file was not parked")
+	}
+}
+
+// restartWant runs a tailer on cfg until line to-1 arrives: the lines
+// must be from through to-1, each once.
+func restartWant(t *testing.T, cfg Config, from, to int) {
+	t.Helper()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, to-1) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(from, to)) {
+		t.Errorf("lines %v, want %v (lost %v)", got, upto(from, to), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
+	}
+}
+
 // stopThenRestart ends tl as Run's end does (its last look, the final
 // checkpoint, its files closed), then runs a tailer on cfg until line 9
 // arrives: the lines must be 0-9, each once.
@@ -433,10 +418,5 @@ func stopThenRestart(t *testing.T, tl *Tailer, cfg Config) {
 		t.Fatal(err)
 	}
 	tl.closeAll()
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
-		t.Errorf("lines %v, want %v (lost %v)", got, upto(0, 10), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
-	}
+	restartWant(t, cfg, 0, 10)
 }

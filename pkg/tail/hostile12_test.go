@@ -1,7 +1,6 @@
 package tail
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -49,6 +48,16 @@ func readAll(t *testing.T, tl *Tailer, f *follower) {
 	t.Fatal("the file and its copies were not read to their ends")
 }
 
+// readAllWant reads f and its copies to their ends (readAll): the lines
+// emitted must be want.
+func readAllWant(t *testing.T, tl *Tailer, f *follower, want []int) {
+	t.Helper()
+	readAll(t, tl, f)
+	if got := emitted(tl); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+}
+
 // TestCopyOfResumedFileKeepsAcked: the agent restarts on a checkpoint
 // whose entry for a file is at offset 0 with lines acknowledged past it
 // (acked_to: one stream's lines were delivered while the other stream's
@@ -86,9 +95,7 @@ func copyOfResumedFile(t *testing.T, stop bool) {
 	}
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.copyCreated(cp)
 	if stop {
@@ -111,10 +118,7 @@ func copyOfResumedFile(t *testing.T, stop bool) {
 		}
 		return
 	}
-	readAll(t, tl, f)
-	if got, want := emitted(tl), upto(3, 10); !slices.Equal(got, want) {
-		t.Errorf("lines %v, want %v", got, want)
-	}
+	readAllWant(t, tl, f, upto(3, 10))
 }
 
 // TestCopyHeldBesideTakenCopy: a file nothing was read of is
@@ -124,16 +128,10 @@ func copyOfResumedFile(t *testing.T, stop bool) {
 // truncation that ends B's copytruncate comes before the file's read,
 // which finds it empty. B's lines are read, after A's.
 func TestCopyHeldBesideTakenCopy(t *testing.T) {
-	dir := t.TempDir()
-	tl := newIdleTailer(t, dir)
-	tl.loadState(time.Now())
-	path := mkContainer(t, dir, "ns_pod_uid")
-	f := followEmptyWith(t, tl, path)
+	tl, path, f := followNew(t)
 	cpA, cpB := path+".20261126-035500", path+".20261126-035501"
 	bornLater(t, cpA, path, lines(0, 4))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(4, 8))
 	bornLater(t, cpB, cpA, "") // B's copy has begun
 	tl.copyCreated(cpA)
@@ -142,15 +140,10 @@ func TestCopyHeldBesideTakenCopy(t *testing.T) {
 		t.Fatal("copy A was not taken")
 	}
 	appendFile(t, cpB, lines(4, 8)) // B's copy ends, then the truncation
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.fileWritten([]byte(path))
-	readAll(t, tl, f)
-	if got, want := emitted(tl), upto(0, 10); !slices.Equal(got, want) {
-		t.Errorf("lines %v, want %v", got, want)
-	}
+	readAllWant(t, tl, f, upto(0, 10))
 }
 
 // TestCopiesRenamedReadInOrder: logrotate's numbered copytruncate (no
@@ -160,26 +153,17 @@ func TestCopyHeldBesideTakenCopy(t *testing.T) {
 // then 0.log.2 (the rename): the copies are read in the order they were
 // made, the first (now 0.log.2) first.
 func TestCopiesRenamedReadInOrder(t *testing.T) {
-	dir := t.TempDir()
-	tl := newIdleTailer(t, dir)
-	tl.loadState(time.Now())
-	path := mkContainer(t, dir, "ns_pod_uid")
-	f := followEmptyWith(t, tl, path)
+	tl, path, f := followNew(t)
 	one, two := path+".1", path+".2"
 	bornLater(t, one, path, lines(0, 4)) // first rotation
 	tl.copyCreated(one)
 	mustRename(t, one, two) // second rotation
 	bornLater(t, one, two, lines(4, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.copyCreated(one)
 	tl.copyCreated(two)
-	readAll(t, tl, f)
-	if got, want := emitted(tl), upto(0, 10); !slices.Equal(got, want) {
-		t.Errorf("lines %v, want %v", got, want)
-	}
+	readAllWant(t, tl, f, upto(0, 10))
 }
 
 // TestHeldEmptyCopyNoSpin: logrotate copytruncates a file that is empty
@@ -189,11 +173,7 @@ func TestCopiesRenamedReadInOrder(t *testing.T) {
 // notification (the truncation of the empty file) brings one read, not
 // a loop.
 func TestHeldEmptyCopyNoSpin(t *testing.T) {
-	dir := t.TempDir()
-	tl := newIdleTailer(t, dir)
-	tl.loadState(time.Now())
-	path := mkContainer(t, dir, "ns_pod_uid")
-	f := followEmptyWith(t, tl, path)
+	tl, path, f := followNew(t)
 	cp := path + ".1"
 	bornLater(t, cp, path, "")
 	tl.copyCreated(cp)
@@ -218,10 +198,7 @@ func TestHeldEmptyCopyNoSpin(t *testing.T) {
 	}
 	appendFile(t, path, lines(0, 2))
 	tl.fileWritten([]byte(path))
-	readAll(t, tl, f)
-	if got, want := emitted(tl), upto(0, 2); !slices.Equal(got, want) {
-		t.Errorf("lines %v, want %v", got, want)
-	}
+	readAllWant(t, tl, f, upto(0, 2))
 	if len(f.copied) != 0 {
 		t.Errorf("the held note outlived the file's first read: %v", f.copied)
 	}
@@ -235,11 +212,7 @@ func TestHeldEmptyCopyNoSpin(t *testing.T) {
 // the spilled line whole, read once; the file's new lines are read too,
 // not kept waiting for the file to grow past the size it had at the spill.
 func TestCopyOfSpilledFile(t *testing.T) {
-	dir := t.TempDir()
-	tl := newIdleTailer(t, dir)
-	tl.loadState(time.Now())
-	path := mkContainer(t, dir, "ns_pod_uid")
-	f := followEmptyWith(t, tl, path)
+	tl, path, f := followNew(t)
 	long := criLine("stdout", "P", strings.Repeat("y", 20<<10))
 	appendFile(t, path, long)
 	tl.cfg.MaxInflightBytes = 1 << 10 // memory runs short
@@ -250,15 +223,10 @@ func TestCopyOfSpilledFile(t *testing.T) {
 	tl.cfg.MaxInflightBytes = DefaultConfig().MaxInflightBytes
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, long+criLine("stdout", "F", " end")+lines(0, 4))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(4, 6))
 	tl.copyCreated(cp)
-	readAll(t, tl, f)
-	if got, want := emitted(tl), append([]int{-1}, upto(0, 6)...); !slices.Equal(got, want) {
-		t.Errorf("lines %v, want %v", got, want)
-	}
+	readAllWant(t, tl, f, append([]int{-1}, upto(0, 6)...))
 }
 
 // TestCopyHeldThenStoppedThenTruncated: logrotate's copytruncate of a
@@ -281,9 +249,7 @@ func TestCopyHeldThenStoppedThenTruncated(t *testing.T) {
 		t.Fatal(err)
 	}
 	tl.closeAll()
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	r := startRunner(t, cfg, Options{})
 	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
@@ -315,9 +281,7 @@ func copyOutOfDescriptorsAtStop(t *testing.T, trunc bool) {
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
 	if trunc {
-		if err := os.Truncate(path, 0); err != nil {
-			t.Fatal(err)
-		}
+		mustTruncate(t, path)
 	}
 	appendFile(t, path, lines(8, 10))
 	tl.openFault = func(p string) error {
@@ -338,11 +302,7 @@ func copyOutOfDescriptorsAtStop(t *testing.T, trunc bool) {
 // nothing. When its turn comes the copy's lines are read, before the
 // file's.
 func TestCopyOfParkedUnreadFile(t *testing.T) {
-	dir := t.TempDir()
-	tl := newIdleTailer(t, dir)
-	tl.loadState(time.Now())
-	path := mkContainer(t, dir, "ns_pod_uid")
-	f := followEmptyWith(t, tl, path)
+	tl, path, f := followNew(t)
 	tl.readFile(f, time.Now())
 	tl.park(1)
 	if f.f != nil || tl.byPath[path] != nil {
@@ -351,18 +311,13 @@ func TestCopyOfParkedUnreadFile(t *testing.T) {
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now())
 	if !tl.admitUpTo(100, time.Now()) || f.f == nil {
 		t.Fatal("the file was not opened again")
 	}
-	readAll(t, tl, f)
-	if got, want := emitted(tl), upto(0, 10); !slices.Equal(got, want) {
-		t.Errorf("lines %v, want %v", got, want)
-	}
+	readAllWant(t, tl, f, upto(0, 10))
 }
 
 // TestCopyOfWaitingFile: under max_open_files pressure a new file, found
@@ -383,9 +338,7 @@ func TestCopyOfWaitingFile(t *testing.T) {
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now())
 	tl.lim.max = 100
@@ -407,17 +360,11 @@ func TestCopyOfParkedFileAcrossStop(t *testing.T) {
 	cfg := testConfig(dir, state)
 	path := mkContainer(t, dir, "ns_pod_uid")
 	tl, f := followEmpty(t, cfg, path)
-	tl.readFile(f, time.Now())
-	tl.park(1)
-	if f.f != nil {
-		t.Fatal("the file was not parked")
-	}
+	readThenPark(t, tl, f)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
 	stopThenRestart(t, tl, cfg)
@@ -445,9 +392,7 @@ func TestCopyOfWaitingFileAcrossStop(t *testing.T) {
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
 	stopThenRestart(t, tl, cfg)

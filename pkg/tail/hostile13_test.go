@@ -25,9 +25,7 @@ func TestResumedWaitingFileOldCopyNotNamed(t *testing.T) {
 	appendFile(t, path, "")
 	cp := path + ".1"
 	bornLater(t, cp, path, lines(0, 10)) // the copy, read by the agent before
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(10, 12))
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -62,12 +60,7 @@ func TestResumedWaitingFileOldCopyNotNamed(t *testing.T) {
 	}
 	tl.closeAll()
 	appendFile(t, path, lines(12, 13)) // the next agent's sentinel
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the sentinel", func() bool { return hasSeq(r, 12) })
-	r.stop()
-	if got := seqs(r.snapshot()); !slices.Equal(got, upto(12, 13)) {
-		t.Errorf("the next agent read %v, want %v", got, upto(12, 13))
-	}
+	restartWant(t, cfg, 12, 13)
 }
 
 // TestCopyOfResumedWaitingFile: the checkpoint names a file at offset 0
@@ -110,9 +103,7 @@ func copyOfResumedWaitingFile(t *testing.T, off, acked int) {
 	tl.refreshKept()
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now()) // Run's end: its last notifications
 	tl.lastLook(time.Now())
@@ -154,9 +145,7 @@ func TestCopyOfWaitingFileTwoStops(t *testing.T) {
 		if i == 0 {
 			appendFile(t, path, lines(0, 8))
 			bornLater(t, cp, path, lines(0, 8))
-			if err := os.Truncate(path, 0); err != nil {
-				t.Fatal(err)
-			}
+			mustTruncate(t, path)
 			appendFile(t, path, lines(8, 10))
 			tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now())
 		}
@@ -178,12 +167,7 @@ func TestCopyOfWaitingFileTwoStops(t *testing.T) {
 			t.Errorf("stop %d: the checkpoint names %d files, want the file and its copy: %+v", i, len(files), files)
 		}
 	}
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
-		t.Errorf("lines %v, want %v", got, upto(0, 10))
-	}
+	restartWant(t, cfg, 0, 10)
 }
 
 // TestHeldCopyOfParkedFileAcrossStop: a file nothing was read of is
@@ -196,27 +180,13 @@ func TestHeldCopyOfParkedFileAcrossStop(t *testing.T) {
 	cfg := testConfig(dir, state)
 	path := mkContainer(t, dir, "ns_pod_uid")
 	tl, f := followEmpty(t, cfg, path)
-	tl.readFile(f, time.Now())
-	tl.park(1)
-	if f.f != nil {
-		t.Fatal("the file was not parked")
-	}
+	readThenPark(t, tl, f)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261126-035500"
 	bornLater(t, cp, path, lines(0, 8)) // a copy, the file not truncated
 	appendFile(t, path, lines(8, 10))
 	tl.handleEvent(notifyEvent{Name: cp, Op: opCreate}, time.Now())
-	tl.lastLook(time.Now())
-	if err := tl.commit(true); err != nil {
-		t.Fatal(err)
-	}
-	tl.closeAll()
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
-		t.Errorf("lines %v, want %v", got, upto(0, 10))
-	}
+	stopThenRestart(t, tl, cfg)
 }
 
 // TestNumberedCopiesOfParkedFile: a file nothing was read of is parked;
@@ -225,33 +195,20 @@ func TestHeldCopyOfParkedFileAcrossStop(t *testing.T) {
 // made as 0.log.1). When its turn comes both copies are read, the older
 // first, then the file: every line once, in order.
 func TestNumberedCopiesOfParkedFile(t *testing.T) {
-	dir := t.TempDir()
-	tl := newIdleTailer(t, dir)
-	tl.loadState(time.Now())
-	path := mkContainer(t, dir, "ns_pod_uid")
-	f := followEmptyWith(t, tl, path)
-	tl.readFile(f, time.Now())
-	tl.park(1)
-	if f.f != nil {
-		t.Fatal("the file was not parked")
-	}
+	tl, path, f := followNew(t)
+	readThenPark(t, tl, f)
 	cp1, cp2 := path+".1", path+".2"
 	bornLater(t, cp1, path, lines(0, 5))
 	mustRename(t, cp1, cp2)
 	bornLater(t, cp1, cp2, lines(5, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.handleEvent(notifyEvent{Name: cp2, Op: opCreate}, time.Now())
 	tl.handleEvent(notifyEvent{Name: cp1, Op: opCreate}, time.Now())
 	if !tl.admitUpTo(100, time.Now()) || f.f == nil {
 		t.Fatal("the file was not opened again")
 	}
-	readAll(t, tl, f)
-	if got, want := emitted(tl), upto(0, 10); !slices.Equal(got, want) {
-		t.Errorf("lines %v, want %v", got, want)
-	}
+	readAllWant(t, tl, f, upto(0, 10))
 }
 
 // TestNumberedCopiesOfParkedFileAcrossStop: TestNumberedCopiesOfParkedFile,
@@ -262,30 +219,14 @@ func TestNumberedCopiesOfParkedFileAcrossStop(t *testing.T) {
 	cfg := testConfig(dir, state)
 	path := mkContainer(t, dir, "ns_pod_uid")
 	tl, f := followEmpty(t, cfg, path)
-	tl.readFile(f, time.Now())
-	tl.park(1)
-	if f.f != nil {
-		t.Fatal("the file was not parked")
-	}
+	readThenPark(t, tl, f)
 	cp1, cp2 := path+".1", path+".2"
 	bornLater(t, cp1, path, lines(0, 5))
 	mustRename(t, cp1, cp2)
 	bornLater(t, cp1, cp2, lines(5, 8))
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustTruncate(t, path)
 	appendFile(t, path, lines(8, 10))
 	tl.handleEvent(notifyEvent{Name: cp2, Op: opCreate}, time.Now())
 	tl.handleEvent(notifyEvent{Name: cp1, Op: opCreate}, time.Now())
-	tl.lastLook(time.Now())
-	if err := tl.commit(true); err != nil {
-		t.Fatal(err)
-	}
-	tl.closeAll()
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 10)) {
-		t.Errorf("lines %v, want %v", got, upto(0, 10))
-	}
+	stopThenRestart(t, tl, cfg)
 }

@@ -23,6 +23,13 @@ func mustRename(t *testing.T, from, to string) {
 	}
 }
 
+func mustTruncate(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // firstRun reads seq 0-99 of path, acknowledges them and stops gracefully.
 func firstRun(t *testing.T, cfg Config, path string) {
 	t.Helper()
