@@ -180,7 +180,7 @@ func buildParts(cfg Config, h hooks) ([]*part, error) {
 	add(cc.Uname, "uname", &unameCollector{proc: cfg.Proc, machine: h.machine})
 	add(cc.Sockstat, "sockstat", &sockstatCollector{proc: cfg.Proc, pageSize: h.pageSize})
 	add(cc.Conntrack, "conntrack", &conntrackCollector{proc: cfg.Proc})
-	add(cc.Netclass, "netclass", &netclassCollector{sys: cfg.Sys})
+	add(cc.Netclass, "netclass", &netclassCollector{sys: cfg.Sys, dump: dumpLinks})
 	if cc.Netstat {
 		n, err := newNetstatCollector(cfg)
 		if err != nil {
