@@ -5,6 +5,7 @@ package hostmetrics
 import (
 	"bytes"
 	"io/fs"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,12 +20,18 @@ type attrDir struct {
 	buf [4096]byte
 }
 
+// attrDirs are reused: a scrape opens one per network device, and each
+// holds a page-sized buffer.
+var attrDirs = sync.Pool{New: func() any { return new(attrDir) }}
+
 func openAttrDir(path string) (*attrDir, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	return &attrDir{fd: fd}, nil
+	d := attrDirs.Get().(*attrDir)
+	d.fd = fd
+	return d, nil
 }
 
 // read returns the file's content without surrounding white space. Its
@@ -52,7 +59,12 @@ func readRetry(fd int, b []byte) (int, error) {
 	}
 }
 
-func (d *attrDir) close() { unix.Close(d.fd) }
+// close closes the directory; d must not be used after it.
+func (d *attrDir) close() {
+	unix.Close(d.fd)
+	d.fd = -1
+	attrDirs.Put(d)
+}
 
 // readFile is os.ReadFile for /proc and /sys: open(2), read(2) until end of
 // file, close(2), and nothing else (no fstat, no poller registration; a

@@ -180,3 +180,21 @@ func FuzzCollectFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendFields holds the allocation-free splitter of the netstat,
+// snmp6 and vmstat walks to bytes.Fields.
+func FuzzAppendFields(f *testing.F) {
+	f.Add([]byte("Tcp: RtoAlgorithm RtoMin\t 1\v2\f3\r\n"))
+	f.Add([]byte("a\u00a0b\u0085c d"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, want := appendFields(nil, b), bytes.Fields(b)
+		if len(got) != len(want) {
+			t.Fatalf("%q: %q, bytes.Fields: %q", b, got, want)
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("%q: %q, bytes.Fields: %q", b, got, want)
+			}
+		}
+	})
+}
