@@ -43,7 +43,7 @@ type cpuCollector struct {
 func newCPUCollector(proc, sys string) *cpuCollector { return &cpuCollector{proc: proc, sys: sys} }
 
 func (c *cpuCollector) collect(e *emitter) error {
-	fs, err := procfs.NewFS(c.proc)
+	fs, err := newProcFS(c.proc)
 	if err != nil {
 		return err
 	}

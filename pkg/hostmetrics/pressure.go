@@ -49,7 +49,7 @@ var psiResources = []string{"cpu", "io", "memory", "irq"}
 func (c *pressureCollector) collect(e *emitter) error {
 	read := c.read
 	if read == nil {
-		pfs, err := procfs.NewFS(c.proc)
+		pfs, err := newProcFS(c.proc)
 		if err != nil {
 			return err
 		}

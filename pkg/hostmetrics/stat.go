@@ -18,7 +18,7 @@ var (
 type statCollector struct{ proc string }
 
 func (c *statCollector) collect(e *emitter) error {
-	fs, err := procfs.NewFS(c.proc)
+	fs, err := newProcFS(c.proc)
 	if err != nil {
 		return err
 	}
