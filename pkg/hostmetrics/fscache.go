@@ -5,7 +5,6 @@ import (
 
 	"github.com/prometheus/procfs"
 	"github.com/prometheus/procfs/blockdevice"
-	"github.com/prometheus/procfs/sysfs"
 )
 
 // procfs' NewFS functions check the mount point with stat(2) and, for
@@ -16,7 +15,6 @@ import (
 // its files. Failures are not kept.
 var (
 	procFSs  sync.Map // path -> procfs.FS
-	sysFSs   sync.Map // path -> sysfs.FS
 	blockFSs sync.Map // [2]string{proc, sys} -> blockdevice.FS
 )
 
@@ -27,17 +25,6 @@ func newProcFS(path string) (procfs.FS, error) {
 	fs, err := procfs.NewFS(path)
 	if err == nil {
 		procFSs.Store(path, fs)
-	}
-	return fs, err
-}
-
-func newSysFS(path string) (sysfs.FS, error) {
-	if v, ok := sysFSs.Load(path); ok {
-		return v.(sysfs.FS), nil
-	}
-	fs, err := sysfs.NewFS(path)
-	if err == nil {
-		sysFSs.Store(path, fs)
 	}
 	return fs, err
 }

@@ -49,24 +49,26 @@ func (c *netstatCollector) collect(e *emitter) error {
 	c.fields.mu.Lock()
 	defer c.fields.mu.Unlock()
 	for k, path := range c.paths {
-		b, err := readFile(path)
-		if k == 2 && errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
 		walk := walkNetstat
 		if k == 2 {
 			walk = walkSNMP6
 		}
 		var key []byte
-		err = walk(b, func(proto, name, value []byte) error {
-			key = append(append(append(key[:0], proto...), '_'), name...)
-			return c.fields.emit(e, key, value)
+		err := withFile(path, func(b []byte) error {
+			err := walk(b, func(proto, name, value []byte) error {
+				key = append(append(append(key[:0], proto...), '_'), name...)
+				return c.fields.emit(e, key, value)
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			return nil
 		})
+		if k == 2 && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return err
 		}
 	}
 	return nil

@@ -27,16 +27,14 @@ func newVMStatCollector(cfg Config) (*vmstatCollector, error) {
 }
 
 func (c *vmstatCollector) collect(e *emitter) error {
-	b, err := readFile(c.path)
-	if err != nil {
-		return err
-	}
 	c.fields.mu.Lock()
 	defer c.fields.mu.Unlock()
-	if err := walkVMStat(b, func(name, value []byte) error { return c.fields.emit(e, name, value) }); err != nil {
-		return fmt.Errorf("%s: %w", c.path, err)
-	}
-	return nil
+	return withFile(c.path, func(b []byte) error {
+		if err := walkVMStat(b, func(name, value []byte) error { return c.fields.emit(e, name, value) }); err != nil {
+			return fmt.Errorf("%s: %w", c.path, err)
+		}
+		return nil
+	})
 }
 
 type keyValue struct {
