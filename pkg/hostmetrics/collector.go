@@ -275,10 +275,11 @@ func (c *Collector) gather() []sample {
 	res := make([]partResult, len(c.parts))
 	var wg sync.WaitGroup
 	var next atomic.Int64
+	shared := new(gatherShared)
 	for range min(gatherWorkers, len(c.parts)) {
 		wg.Go(func() {
 			for i := next.Add(1) - 1; i < int64(len(c.parts)); i = next.Add(1) - 1 {
-				res[i] = c.runPart(c.parts[i])
+				res[i] = c.runPart(c.parts[i], shared)
 			}
 		})
 	}
@@ -305,8 +306,8 @@ func (c *Collector) gather() []sample {
 
 // runPart runs one collector, turning a panic on a file of unexpected shape
 // into an error, and logs a failure once until the collector recovers.
-func (c *Collector) runPart(p *part) partResult {
-	e := emitter{dyn: &c.dyn}
+func (c *Collector) runPart(p *part, shared *gatherShared) partResult {
+	e := emitter{dyn: &c.dyn, shared: shared}
 	start := time.Now()
 	err := func() (err error) {
 		defer func() {

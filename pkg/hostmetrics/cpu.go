@@ -47,7 +47,7 @@ func (c *cpuCollector) collect(e *emitter) error {
 	if err != nil {
 		return err
 	}
-	st, err := fs.Stat()
+	st, err := e.procStat(fs)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ func (c *statCollector) collect(e *emitter) error {
 	if err != nil {
 		return err
 	}
-	st, err := fs.Stat()
+	st, err := e.procStat(fs)
 	if err != nil {
 		return err
 	}
