@@ -60,7 +60,7 @@ var (
 // dump lacks, all devices when the dump fails (no netlink, not Linux,
 // EPERM), and all devices until the dump has been seen to match sysfs.
 //
-// That check (verify) is what keeps the agent's own network namespace out:
+// That check (netlinkMatches) keeps the agent's own network namespace out:
 // netlink answers for the namespace of the process, sysfs for the one that
 // mounted it, and a pod without hostNetwork given the host's /sys sees two
 // different ones. The first collections read every attribute from sysfs
