@@ -60,11 +60,12 @@ type groupLimits struct {
 func (s *stream) add(l *event.Log, rule *mlRule, res *resolved, lim groupLimits, now time.Time) (rec event.Log, extra []event.Cursor, ok bool, cut string) {
 	s.lastSeen = now
 	g := &s.g
+	began, st := false, uint8(0) // the state of a group l begins, when known
 	if !g.empty() {
 		cont := false
 		if g.rule == rule {
 			var nst uint8
-			cont, nst = rule.next(g.state, g.first.Body, l.Body)
+			cont, nst = rule.stepOf(g.state, g.first.Body, l.Body)
 			if cont {
 				switch {
 				case g.lines >= lim.maxLines:
@@ -74,6 +75,8 @@ func (s *stream) add(l *event.Log, rule *mlRule, res *resolved, lim groupLimits,
 				default:
 					g.state = nst
 				}
+			} else {
+				began, st = true, nst
 			}
 		}
 		if cont {
@@ -83,13 +86,17 @@ func (s *stream) add(l *event.Log, rule *mlRule, res *resolved, lim groupLimits,
 		rec, extra = g.finish(cut != "")
 		ok = true
 	}
-	g.start(l, rule, res, now)
+	if !began {
+		st = rule.begin(l.Body)
+	}
+	g.start(l, rule, res, st, now)
 	return rec, extra, ok, cut
 }
 
-func (g *group) start(l *event.Log, rule *mlRule, res *resolved, now time.Time) {
+// start begins a group with l, in state st (rule.begin(l.Body)).
+func (g *group) start(l *event.Log, rule *mlRule, res *resolved, st uint8, now time.Time) {
 	g.rule, g.res = rule, res
-	g.state = rule.begin(l.Body)
+	g.state = st
 	g.first = *l
 	g.body = nil
 	g.cursors = g.cursors[:0]

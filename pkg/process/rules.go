@@ -15,13 +15,28 @@ type mlRule struct {
 	name  string
 	begin func(line []byte) uint8
 	next  func(st uint8, first, line []byte) (cont bool, nst uint8)
+	// step, when set, is next and begin in one look at the line: when
+	// the line does not continue the group, nst is begin(line) (a line
+	// that begins no trace is looked at once, not twice). See stepOf.
+	step func(st uint8, first, line []byte) (cont bool, nst uint8)
+}
+
+// stepOf is r.step, or next then begin.
+func (r *mlRule) stepOf(st uint8, first, line []byte) (bool, uint8) {
+	if r.step != nil {
+		return r.step(st, first, line)
+	}
+	if cont, nst := r.next(st, first, line); cont {
+		return true, nst
+	}
+	return false, r.begin(line)
 }
 
 // builtinRules are the stack-trace formats of the runtimes, as they print
 // them (testdata/multiline has one real trace of each). first is the
 // group's first line.
 var builtinRules = map[string]*mlRule{
-	"java":   {name: "java", begin: javaBegin, next: javaNext},
+	"java":   {name: "java", begin: javaBegin, next: javaNext, step: javaStep},
 	"python": {name: "python", begin: pythonBegin, next: pythonNext},
 	"go":     {name: "go", begin: goBegin, next: goNext},
 	"ruby":   {name: "ruby", begin: rubyBegin, next: rubyNext},
@@ -147,6 +162,26 @@ func javaNext(st uint8, first, l []byte) (bool, uint8) {
 		return true, jTrace
 	}
 	return false, st
+}
+
+// javaStep is javaNext, then javaBegin when the line does not continue:
+// mayHeader and the header's expression run once.
+func javaStep(st uint8, first, l []byte) (bool, uint8) {
+	t := trimLeft(l)
+	switch {
+	case indented(l) && hasPrefix(t, "at "),
+		hasPrefix(t, "... ") && (hasSuffix(t, " more") || hasSuffix(t, "common frames omitted")),
+		hasPrefix(t, "Caused by: "), hasPrefix(t, "Suppressed: "),
+		hasPrefix(t, "nested exception is"):
+		return true, jTrace
+	}
+	if !mayHeader(l) || !javaHeader.Match(l) {
+		return false, jPlain
+	}
+	if st == jPlain && !hasPrefix(l, "Exception in thread ") && mentionsError(first) {
+		return true, jTrace
+	}
+	return false, jTrace
 }
 
 // Python: "Traceback (most recent call last):", indented frames and source
