@@ -17,7 +17,7 @@ var arpEntriesDesc = newDesc("node_arp_entries", "ARP entries by device", promet
 type arpCollector struct{ proc string }
 
 func (c *arpCollector) collect(e *emitter) error {
-	fs, err := procfs.NewFS(filepath.Join(c.proc, "1"))
+	fs, err := newProcFS(filepath.Join(c.proc, "1"))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ package hostmetrics
 import (
 	"bytes"
 	"io/fs"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,12 +20,18 @@ type attrDir struct {
 	buf [4096]byte
 }
 
+// attrDirs are reused: a scrape opens one per network device, and each
+// holds a page-sized buffer.
+var attrDirs = sync.Pool{New: func() any { return new(attrDir) }}
+
 func openAttrDir(path string) (*attrDir, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	return &attrDir{fd: fd}, nil
+	d := attrDirs.Get().(*attrDir)
+	d.fd = fd
+	return d, nil
 }
 
 // read returns the file's content without surrounding white space. Its
@@ -52,26 +59,50 @@ func readRetry(fd int, b []byte) (int, error) {
 	}
 }
 
-func (d *attrDir) close() { unix.Close(d.fd) }
+// close closes the directory; d must not be used after it.
+func (d *attrDir) close() {
+	unix.Close(d.fd)
+	d.fd = -1
+	attrDirs.Put(d)
+}
 
 // readFile is os.ReadFile for /proc and /sys: open(2), read(2) until end of
 // file, close(2), and nothing else (no fstat, no poller registration; a
 // size from stat is 0 or 4096 for these files anyway). On a loaded
 // two-core machine that took 7 µs of CPU per file instead of 20-36 µs.
+// It reads into a pooled buffer and returns a copy of the content's size:
+// most of these files are a few bytes, and a fresh page for each was most
+// of what a snapshot allocated.
 func readFile(path string) ([]byte, error) {
+	var out []byte
+	err := withFile(path, func(b []byte) error {
+		out = bytes.Clone(b)
+		return nil
+	})
+	return out, err
+}
+
+// withFile reads path as readFile does and calls fn with the content,
+// which is fn's only until it returns (the buffer is reused).
+func withFile(path string, fn func([]byte) error) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	b := make([]byte, 0, 4096)
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	b := (*bp)[:0]
 	for {
 		n, err := readRetry(fd, b[len(b):cap(b)])
 		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+			return &fs.PathError{Op: "read", Path: path, Err: err}
 		}
 		if n == 0 {
-			return b, nil
+			if cap(b) <= maxReadBuf {
+				*bp = b
+			}
+			return fn(b)
 		}
 		b = b[:len(b)+n]
 		if len(b) == cap(b) {
@@ -79,3 +110,9 @@ func readFile(path string) ([]byte, error) {
 		}
 	}
 }
+
+// readBufs are readFile's buffers; one that grew for a large file is kept
+// up to maxReadBuf.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxReadBuf = 64 << 10

@@ -26,3 +26,11 @@ func (d *attrDir) read(name string) (string, error) {
 func (d *attrDir) close() {}
 
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+func withFile(path string, fn func([]byte) error) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return fn(b)
+}

@@ -39,7 +39,7 @@ var (
 type conntrackCollector struct{ proc string }
 
 func (c *conntrackCollector) collect(e *emitter) error {
-	pfs, err := procfs.NewFS(filepath.Join(c.proc, "1"))
+	pfs, err := newProcFS(filepath.Join(c.proc, "1"))
 	if err != nil {
 		return err
 	}

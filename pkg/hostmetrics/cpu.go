@@ -43,11 +43,11 @@ type cpuCollector struct {
 func newCPUCollector(proc, sys string) *cpuCollector { return &cpuCollector{proc: proc, sys: sys} }
 
 func (c *cpuCollector) collect(e *emitter) error {
-	fs, err := procfs.NewFS(c.proc)
+	fs, err := newProcFS(c.proc)
 	if err != nil {
 		return err
 	}
-	st, err := fs.Stat()
+	st, err := e.procStat(fs)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ var (
 type cpufreqCollector struct{ sys string }
 
 func (c *cpufreqCollector) collect(e *emitter) error {
-	fs, err := sysfs.NewFS(c.sys)
+	fs, err := newSysFS(c.sys)
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func newDiskstatsCollector(cfg Config) (*diskstatsCollector, error) {
 }
 
 func (c *diskstatsCollector) collect(e *emitter) error {
-	fs, err := blockdevice.NewFS(c.proc, c.sys)
+	fs, err := newBlockFS(c.proc, c.sys)
 	if err != nil {
 		return err
 	}

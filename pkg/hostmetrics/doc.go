@@ -48,8 +48,12 @@
 //     conntrack, netstat, arp, udp_queues) are read from <proc>/1/net, the
 //     network namespace of the host's PID 1, so a pod without hostNetwork
 //     reports the node's interfaces when given the host's /proc; netclass
-//     reads <sys>/class/net, which shows the devices of the namespace that
-//     mounted that sysfs (the host's /sys: the node's). Mounts are read from <proc>/1/mountinfo (falling
+//     reports the devices <sys>/class/net lists, those of the namespace that
+//     mounted that sysfs (the host's /sys: the node's), with sysfs' values.
+//     It takes most of them from one rtnetlink link dump only where that
+//     dump has been seen to show the same devices with the same values
+//     (the agent shares that namespace: hostNetwork), and reads sysfs
+//     otherwise. Mounts are read from <proc>/1/mountinfo (falling
 //     back to the agent's own when PID 1 is hidden) and measured under
 //     rootfs, with mount points reported relative to it.
 //   - A statfs that hangs (a dead network mount) is waited for at most

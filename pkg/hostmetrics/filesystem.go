@@ -92,7 +92,7 @@ func newFilesystemCollector(cfg Config, sf statfsFunc) (*filesystemCollector, er
 }
 
 func (c *filesystemCollector) collect(e *emitter) error {
-	pfs, err := procfs.NewFS(c.proc)
+	pfs, err := newProcFS(c.proc)
 	if err != nil {
 		return err
 	}

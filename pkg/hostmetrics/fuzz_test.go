@@ -2,6 +2,7 @@ package hostmetrics
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/procfs"
 )
 
 func FuzzParseVMStat(f *testing.F) {
@@ -177,6 +179,64 @@ func FuzzCollectFile(f *testing.F) {
 		// One odd file costs at most the collectors that read it.
 		if v, _ := value(mfs, "node_scrape_collector_success", "collector", "uname"); v != 1 && fuzzFiles[i] != "sys/kernel/hostname" {
 			t.Errorf("uname failed because of %s", fuzzFiles[i])
+		}
+	})
+}
+
+// FuzzAppendFields holds the allocation-free splitter of the netstat,
+// snmp6 and vmstat walks to bytes.Fields.
+func FuzzAppendFields(f *testing.F) {
+	f.Add([]byte("Tcp: RtoAlgorithm RtoMin\t 1\v2\f3\r\n"))
+	f.Add([]byte("a\u00a0b\u0085c d"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, want := appendFields(nil, b), bytes.Fields(b)
+		if len(got) != len(want) {
+			t.Fatalf("%q: %q, bytes.Fields: %q", b, got, want)
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("%q: %q, bytes.Fields: %q", b, got, want)
+			}
+		}
+	})
+}
+
+// FuzzPSIMatchesProcfs: whatever parsePSI accepts, procfs reads with the
+// same values and no error (parsePSI leaves everything else to procfs).
+func FuzzPSIMatchesProcfs(f *testing.F) {
+	f.Add([]byte("some avg10=0.00 avg60=0.00 avg300=0.00 total=408118390\nfull avg10=1.50 avg60=0.25 avg300=0.00 total=3\n"))
+	f.Add([]byte("some avg10=0.00 avg60=0.00 avg300=0.00 total=1"))
+	f.Add([]byte("full avg10=1e3 avg60=0.00 avg300=0.00 total=1\n"))
+	f.Add([]byte("some avg10=0.00 avg60=0.00 avg300=0.00 total=18446744073709551615\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := parsePSI(b)
+		if !ok {
+			return
+		}
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "pressure"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "pressure", "cpu"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pfs, err := procfs.NewFS(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := pfs.PSIStatsForResource("cpu")
+		if err != nil {
+			t.Fatalf("%q: parsed as %+v, procfs: %v", b, got, err)
+		}
+		line := func(l *procfs.PSILine) string {
+			if l == nil {
+				return "none"
+			}
+			return fmt.Sprint(*l)
+		}
+		if line(got.Some) != line(want.Some) || line(got.Full) != line(want.Full) {
+			t.Errorf("%q: some %s full %s, procfs: some %s full %s", b,
+				line(got.Some), line(got.Full), line(want.Some), line(want.Full))
 		}
 	})
 }

@@ -97,3 +97,33 @@ func BenchmarkCollectorLive(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNetclassLive is netclass on this machine's /sys with the link
+// dump (once it matched sysfs, as with hostNetwork) and with sysfs alone
+// (as in a pod of its own network namespace, or where netlink fails).
+func BenchmarkNetclassLive(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		dump func() ([]nlLink, error)
+	}{{"netlink", dumpLinks}, {"sysfs", nil}} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := &netclassCollector{sys: "/sys", dump: bc.dump}
+			e := emitter{dyn: &descCache{}}
+			if err := c.collect(&e); err != nil {
+				b.Fatal(err)
+			}
+			if bc.dump != nil && !c.nl.verified.Load() {
+				b.Fatal("the link dump does not match sysfs here")
+			}
+			b.ReportAllocs()
+			before := cpuTime(b)
+			for b.Loop() {
+				e.samples = e.samples[:0]
+				if err := c.collect(&e); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime(b)-before)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}

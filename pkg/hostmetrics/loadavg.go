@@ -15,7 +15,7 @@ var (
 type loadavgCollector struct{ proc string }
 
 func (c *loadavgCollector) collect(e *emitter) error {
-	fs, err := procfs.NewFS(c.proc)
+	fs, err := newProcFS(c.proc)
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ var meminfoFields = []meminfoField{
 type meminfoCollector struct{ proc string }
 
 func (c *meminfoCollector) collect(e *emitter) error {
-	fs, err := procfs.NewFS(c.proc)
+	fs, err := newProcFS(c.proc)
 	if err != nil {
 		return err
 	}

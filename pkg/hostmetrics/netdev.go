@@ -61,7 +61,7 @@ func newNetdevCollector(cfg Config) (*netdevCollector, error) {
 
 func (c *netdevCollector) collect(e *emitter) error {
 	// A procfs.FS rooted at <proc>/1 reads <proc>/1/net/dev.
-	pfs, err := procfs.NewFS(c.root)
+	pfs, err := newProcFS(c.root)
 	if err != nil {
 		return err
 	}

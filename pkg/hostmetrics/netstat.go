@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -26,8 +27,8 @@ const DefaultNetstatFields = `^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(In
 // untyped as in node_exporter (shipped as gauges). A host without IPv6 has
 // no snmp6: its fields are left out.
 type netstatCollector struct {
-	dir    string // <proc>/1/net
-	fields fieldFilter
+	paths  [3]string // <proc>/1/net/{netstat,snmp,snmp6}
+	fields *fieldCache
 }
 
 func newNetstatCollector(cfg Config) (*netstatCollector, error) {
@@ -35,35 +36,40 @@ func newNetstatCollector(cfg Config) (*netstatCollector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netstat.fields: %w", err)
 	}
-	return &netstatCollector{dir: filepath.Join(cfg.Proc, "1", "net"), fields: fieldFilter{re: re}}, nil
+	dir := filepath.Join(cfg.Proc, "1", "net")
+	return &netstatCollector{
+		paths: [3]string{filepath.Join(dir, "netstat"), filepath.Join(dir, "snmp"), filepath.Join(dir, "snmp6")},
+		fields: newFieldCache(re, func(key string) (string, string) {
+			return "node_netstat_" + key, "Statistic " + keyValue{key: key}.help() + "."
+		}),
+	}, nil
 }
 
 func (c *netstatCollector) collect(e *emitter) error {
-	var all []keyValue
-	for _, name := range []string{"netstat", "snmp", "snmp6"} {
-		path := filepath.Join(c.dir, name)
-		b, err := readFile(path)
-		if name == "snmp6" && errors.Is(err, fs.ErrNotExist) {
+	c.fields.mu.Lock()
+	defer c.fields.mu.Unlock()
+	for k, path := range c.paths {
+		walk := walkNetstat
+		if k == 2 {
+			walk = walkSNMP6
+		}
+		var key []byte
+		err := withFile(path, func(b []byte) error {
+			err := walk(b, func(proto, name, value []byte) error {
+				key = append(append(append(key[:0], proto...), '_'), name...)
+				return c.fields.emit(e, key, value)
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			return nil
+		})
+		if k == 2 && errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		parse := parseNetstat
-		if name == "snmp6" {
-			parse = parseSNMP6
-		}
-		kvs, err := parse(b)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		all = append(all, kvs...)
-	}
-	for _, kv := range all {
-		if !c.fields.match(kv.key) {
-			continue
-		}
-		e.emit(e.dyn.get("node_netstat_"+kv.key, "Statistic "+kv.help()+".", prometheus.UntypedValue), kv.val)
 	}
 	return nil
 }
@@ -81,46 +87,74 @@ func (kv keyValue) help() string {
 // /proc/net/snmp: "Proto: Name1 Name2 ..." then "Proto: v1 v2 ...", as
 // Proto_Name1 = v1, .... A field whose name cannot be part of a metric name
 // is skipped; a pair of lines that disagree is an error.
-func parseNetstat(b []byte) ([]keyValue, error) {
-	var out []keyValue
-	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
-	if len(lines) == 1 && len(lines[0]) == 0 {
-		return nil, nil
-	}
-	if len(lines)%2 != 0 {
-		return nil, fmt.Errorf("%d lines, want pairs of names and values", len(lines))
-	}
-	for i := 0; i < len(lines); i += 2 {
-		names, values := bytes.Fields(lines[i]), bytes.Fields(lines[i+1])
-		if len(names) == 0 || len(names) != len(values) || !bytes.Equal(names[0], values[0]) {
-			return nil, fmt.Errorf("line %d: %d names and %d values", i+1, len(names), len(values))
-		}
-		proto, ok := bytes.CutSuffix(names[0], []byte(":"))
-		if !ok {
-			return nil, fmt.Errorf("line %d: no protocol", i+1)
-		}
-		for j := 1; j < len(names); j++ {
-			key := string(proto) + "_" + string(names[j])
-			if !validMetricName(key) {
-				continue
-			}
-			v, err := strconv.ParseFloat(string(values[j]), 64)
-			if err != nil {
-				return nil, fmt.Errorf("field %s: %w", key, err)
-			}
-			out = append(out, keyValue{key, v})
-		}
-	}
-	return out, nil
-}
+func parseNetstat(b []byte) ([]keyValue, error) { return collectKeyValues(b, walkNetstat) }
 
 // parseSNMP6 reads /proc/net/snmp6: "Ip6InReceives 123" lines, as
 // Ip6_InReceives = 123. Lines without a "6" in the name are skipped, as
 // node_exporter skips them.
-func parseSNMP6(b []byte) ([]keyValue, error) {
+func parseSNMP6(b []byte) ([]keyValue, error) { return collectKeyValues(b, walkSNMP6) }
+
+// collectKeyValues is what walk finds, with the rules of fieldCache.emit:
+// names that cannot be part of a metric name skipped, values that are not
+// numbers an error.
+func collectKeyValues(b []byte, walk func([]byte, func(proto, name, value []byte) error) error) ([]keyValue, error) {
 	var out []keyValue
+	err := walk(b, func(proto, name, value []byte) error {
+		key := string(proto) + "_" + string(name)
+		if !validMetricName(key) {
+			return nil
+		}
+		v, err := strconv.ParseFloat(string(value), 64)
+		if err != nil {
+			return fmt.Errorf("field %s: %w", key, err)
+		}
+		out = append(out, keyValue{key, v})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// walkNetstat calls fn with each protocol, field name and value of
+// /proc/net/netstat or snmp, in file order.
+func walkNetstat(b []byte, fn func(proto, name, value []byte) error) error {
+	b = bytes.TrimRight(b, "\n")
+	if len(b) == 0 {
+		return nil
+	}
+	if bytes.Count(b, []byte("\n"))%2 == 0 {
+		return fmt.Errorf("%d lines, want pairs of names and values", bytes.Count(b, []byte("\n"))+1)
+	}
+	var names, values [][]byte
+	for i := 0; len(b) > 0; i += 2 {
+		var nl, vl []byte
+		nl, b, _ = bytes.Cut(b, []byte("\n"))
+		vl, b, _ = bytes.Cut(b, []byte("\n"))
+		names, values = appendFields(names[:0], nl), appendFields(values[:0], vl)
+		if len(names) == 0 || len(names) != len(values) || !bytes.Equal(names[0], values[0]) {
+			return fmt.Errorf("line %d: %d names and %d values", i+1, len(names), len(values))
+		}
+		proto, ok := bytes.CutSuffix(names[0], []byte(":"))
+		if !ok {
+			return fmt.Errorf("line %d: no protocol", i+1)
+		}
+		for j := 1; j < len(names); j++ {
+			if err := fn(proto, names[j], values[j]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSNMP6 calls fn with each protocol ("Ip6", "Icmp6", "Udp6", ...),
+// field name and value of /proc/net/snmp6.
+func walkSNMP6(b []byte, fn func(proto, name, value []byte) error) error {
+	var f [][]byte
 	for line := range bytes.Lines(b) {
-		f := bytes.Fields(line)
+		f = appendFields(f[:0], line)
 		if len(f) < 2 {
 			continue
 		}
@@ -128,44 +162,93 @@ func parseSNMP6(b []byte) ([]keyValue, error) {
 		if i < 0 {
 			continue
 		}
-		key := string(f[0][:i+1]) + "_" + string(f[0][i+1:])
-		if !validMetricName(key) {
-			continue
+		if err := fn(f[0][:i+1], f[0][i+1:], f[1]); err != nil {
+			return err
 		}
-		v, err := strconv.ParseFloat(string(f[1]), 64)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", key, err)
-		}
-		out = append(out, keyValue{key, v})
 	}
-	return out, nil
+	return nil
 }
 
-// fieldFilter is a field expression with its answers remembered: the
-// kernel's field names are a fixed set of a few hundred, and matching each
-// against node_exporter's long alternation every scrape cost more than
-// reading the files. At most maxFieldCache answers are kept, so a file of
-// unexpected names cannot grow it without bound.
-type fieldFilter struct {
-	re   *regexp.Regexp
-	mu   sync.Mutex
-	seen map[string]bool
+// appendFields is bytes.Fields into dst, without allocating for lines of
+// ASCII.
+func appendFields(dst [][]byte, s []byte) [][]byte {
+	for _, c := range s {
+		if c >= utf8.RuneSelf {
+			return append(dst, bytes.Fields(s)...)
+		}
+	}
+	for {
+		i := 0
+		for i < len(s) && asciiSpace[s[i]] {
+			i++
+		}
+		s = s[i:]
+		if len(s) == 0 {
+			return dst
+		}
+		j := 0
+		for j < len(s) && !asciiSpace[s[j]] {
+			j++
+		}
+		dst = append(dst, s[:j:j])
+		s = s[j:]
+	}
+}
+
+// asciiSpace is unicode.IsSpace for ASCII, as bytes.Fields uses it.
+var asciiSpace = [256]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
+// fieldCache is a field expression with its answers remembered, and each
+// matching field's metric description: the kernel's field names are a
+// fixed set of a few hundred, and matching each against node_exporter's
+// long alternation every scrape cost more than reading the files. At most
+// maxFieldCache names are kept, so a file of unexpected names cannot grow
+// it without bound. The caller holds mu.
+type fieldCache struct {
+	re    *regexp.Regexp
+	names func(key string) (name, help string)
+	mu    sync.Mutex
+	seen  map[string]*fieldInfo
+}
+
+type fieldInfo struct {
+	key          string
+	valid, match bool
+	d            *desc // set on first use
 }
 
 const maxFieldCache = 4096
 
-func (f *fieldFilter) match(key string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if m, ok := f.seen[key]; ok {
-		return m
+func newFieldCache(re *regexp.Regexp, names func(key string) (name, help string)) *fieldCache {
+	return &fieldCache{re: re, names: names, seen: make(map[string]*fieldInfo)}
+}
+
+// emit emits the field key = value if key matches. A key that cannot be
+// part of a metric name is skipped; a value that is not a number is an
+// error, matched or not.
+func (f *fieldCache) emit(e *emitter, key, value []byte) error {
+	fi, ok := f.seen[string(key)]
+	if !ok {
+		k := string(key)
+		fi = &fieldInfo{key: k, valid: validMetricName(k)}
+		fi.match = fi.valid && f.re.MatchString(k)
+		if len(f.seen) < maxFieldCache {
+			f.seen[k] = fi
+		}
 	}
-	m := f.re.MatchString(key)
-	if f.seen == nil {
-		f.seen = make(map[string]bool)
+	if !fi.valid {
+		return nil
 	}
-	if len(f.seen) < maxFieldCache {
-		f.seen[key] = m
+	v, err := strconv.ParseFloat(string(value), 64)
+	if err != nil {
+		return fmt.Errorf("field %s: %w", fi.key, err)
 	}
-	return m
+	if fi.match {
+		if fi.d == nil {
+			name, help := f.names(fi.key)
+			fi.d = e.dyn.get(name, help, prometheus.UntypedValue)
+		}
+		e.emit(fi.d, v)
+	}
+	return nil
 }

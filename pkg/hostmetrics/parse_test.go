@@ -1,6 +1,8 @@
 package hostmetrics
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -85,5 +87,40 @@ func TestEmitRepairsLabels(t *testing.T) {
 	e.emit(netRxBytes, 1, "bad\xffname")
 	if got := e.samples[0].lv[0]; got != "bad\uFFFDname" {
 		t.Errorf("label = %q", got)
+	}
+}
+
+// TestProcStatOncePerGather: within a gather, cpu and stat share one parse
+// of <proc>/stat; another /proc, or no gather, parses on its own.
+func TestProcStatOncePerGather(t *testing.T) {
+	dir := t.TempDir()
+	write := func(ctxt string) {
+		if err := os.WriteFile(filepath.Join(dir, "stat"), []byte("cpu  1 2 3 4 5 6 7 8 9 10\nctxt "+ctxt+"\nbtime 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("5")
+	fs, err := newProcFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := emitter{dyn: &descCache{}, shared: new(gatherShared)}
+	first, err := e.procStat(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("6")
+	if again, _ := e.procStat(fs); again.ContextSwitches != first.ContextSwitches || first.ContextSwitches != 5 {
+		t.Errorf("second read in the gather: ctxt %d, first %d (want 5 both)", again.ContextSwitches, first.ContextSwitches)
+	}
+	if alone, _ := (&emitter{}).procStat(fs); alone.ContextSwitches != 6 {
+		t.Errorf("outside a gather: ctxt %d, want 6", alone.ContextSwitches)
+	}
+	other, err := newProcFS("testdata/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.procStat(other); st.ContextSwitches == 5 {
+		t.Error("another /proc got the shared parse")
 	}
 }

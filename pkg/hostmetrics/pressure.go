@@ -1,9 +1,12 @@
 package hostmetrics
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,11 +52,11 @@ var psiResources = []string{"cpu", "io", "memory", "irq"}
 func (c *pressureCollector) collect(e *emitter) error {
 	read := c.read
 	if read == nil {
-		pfs, err := procfs.NewFS(c.proc)
+		pfs, err := newProcFS(c.proc)
 		if err != nil {
 			return err
 		}
-		read = pfs.PSIStatsForResource
+		read = func(res string) (procfs.PSIStats, error) { return readPSI(pfs, c.proc, res) }
 	}
 	found := 0
 	for _, res := range psiResources {
@@ -102,4 +105,79 @@ func emitPressure(e *emitter, res string, st procfs.PSIStats) error {
 		e.emit(psiIRQStalled, float64(st.Full.Total)*microsecond)
 	}
 	return nil
+}
+
+// readPSI reads <proc>/pressure/<res>. The kernel writes "some" and "full"
+// lines of one shape; a file of exactly those is parsed here, anything
+// else (and any error) is left to procfs, whose answer it then is. procfs
+// opens the file through os.Open and parses each line with fmt.Sscanf:
+// 35 µs a file on the reference machine, for four files a collection.
+func readPSI(pfs procfs.FS, proc, res string) (procfs.PSIStats, error) {
+	if b, err := readFile(filepath.Join(proc, "pressure", res)); err == nil {
+		if st, ok := parsePSI(b); ok {
+			return st, nil
+		}
+	}
+	return pfs.PSIStatsForResource(res)
+}
+
+// parsePSI parses lines "some|full avg10=D avg60=D avg300=D total=N" (D
+// digits, a dot, digits; N at most 19 digits), the last of each kind
+// kept, as procfs keeps it. ok is false for anything else.
+func parsePSI(b []byte) (st procfs.PSIStats, ok bool) {
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte("\n"))
+		kind, rest, _ := bytes.Cut(line, []byte(" "))
+		l, ok := parsePSILine(rest)
+		if !ok {
+			return st, false
+		}
+		switch string(kind) {
+		case "some":
+			st.Some = &l
+		case "full":
+			st.Full = &l
+		default:
+			return st, false
+		}
+	}
+	return st, true
+}
+
+func parsePSILine(s []byte) (l procfs.PSILine, ok bool) {
+	avgs := [...]*float64{&l.Avg10, &l.Avg60, &l.Avg300}
+	for i, key := range [...]string{"avg10=", " avg60=", " avg300=", " total="} {
+		rest, found := bytes.CutPrefix(s, []byte(key))
+		if !found {
+			return l, false
+		}
+		n := 0
+		for n < len(rest) && (rest[n] >= '0' && rest[n] <= '9' || rest[n] == '.') {
+			n++
+		}
+		tok := rest[:n]
+		s = rest[n:]
+		if i < len(avgs) {
+			ip, fp, dot := bytes.Cut(tok, []byte("."))
+			if !dot || len(ip) == 0 || len(fp) == 0 || bytes.IndexByte(fp, '.') >= 0 {
+				return l, false
+			}
+			v, err := strconv.ParseFloat(string(tok), 64)
+			if err != nil {
+				return l, false
+			}
+			*avgs[i] = v
+			continue
+		}
+		if n == 0 || n > 19 || bytes.IndexByte(tok, '.') >= 0 {
+			return l, false
+		}
+		v, err := strconv.ParseUint(string(tok), 10, 64)
+		if err != nil {
+			return l, false
+		}
+		l.Total = v
+	}
+	return l, len(s) == 0
 }

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/procfs"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -66,6 +67,31 @@ func (c *descCache) get(name, help string, vt prometheus.ValueType, labels ...st
 type emitter struct {
 	dyn     *descCache
 	samples []sample
+	shared  *gatherShared // nil outside a gather
+}
+
+// gatherShared is what the collectors of one gather read once for all:
+// <proc>/stat, which cpu and stat both parse in full (node_exporter reads
+// it twice too, a few microseconds apart).
+type gatherShared struct {
+	statOnce sync.Once
+	statFS   procfs.FS
+	stat     procfs.Stat
+	statErr  error
+}
+
+// procStat is fs.Stat(), parsed once per gather and FS. The result is
+// shared: callers must not modify it.
+func (e *emitter) procStat(fs procfs.FS) (procfs.Stat, error) {
+	if e.shared == nil {
+		return fs.Stat()
+	}
+	g := e.shared
+	g.statOnce.Do(func() { g.statFS = fs; g.stat, g.statErr = fs.Stat() })
+	if g.statFS != fs {
+		return fs.Stat()
+	}
+	return g.stat, g.statErr
 }
 
 // emit appends one sample. Label values that are not valid UTF-8 (a device

@@ -5,7 +5,6 @@ import (
 	iofs "io/fs"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/procfs"
 )
 
 var (
@@ -24,7 +23,7 @@ var (
 type schedstatCollector struct{ proc string }
 
 func (c *schedstatCollector) collect(e *emitter) error {
-	fs, err := procfs.NewFS(c.proc)
+	fs, err := newProcFS(c.proc)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ type sockstatCollector struct {
 }
 
 func (c *sockstatCollector) collect(e *emitter) error {
-	pfs, err := procfs.NewFS(filepath.Join(c.proc, "1"))
+	pfs, err := newProcFS(filepath.Join(c.proc, "1"))
 	if err != nil {
 		return err
 	}

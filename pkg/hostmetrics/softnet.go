@@ -31,7 +31,7 @@ var (
 type softnetCollector struct{ proc string }
 
 func (c *softnetCollector) collect(e *emitter) error {
-	fs, err := procfs.NewFS(c.proc)
+	fs, err := newProcFS(c.proc)
 	if err != nil {
 		return err
 	}

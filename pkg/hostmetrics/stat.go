@@ -18,11 +18,11 @@ var (
 type statCollector struct{ proc string }
 
 func (c *statCollector) collect(e *emitter) error {
-	fs, err := procfs.NewFS(c.proc)
+	fs, err := newProcFS(c.proc)
 	if err != nil {
 		return err
 	}
-	st, err := fs.Stat()
+	st, err := e.procStat(fs)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ package hostmetrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/procfs/sysfs"
 )
 
 var (
@@ -22,7 +21,7 @@ var (
 type thermalZoneCollector struct{ sys string }
 
 func (c *thermalZoneCollector) collect(e *emitter) error {
-	fs, err := sysfs.NewFS(c.sys)
+	fs, err := newSysFS(c.sys)
 	if err != nil {
 		return err
 	}

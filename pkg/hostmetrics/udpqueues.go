@@ -18,7 +18,7 @@ var udpQueuesDesc = newDesc("node_udp_queues",
 type udpQueuesCollector struct{ proc string }
 
 func (c *udpQueuesCollector) collect(e *emitter) error {
-	pfs, err := procfs.NewFS(filepath.Join(c.proc, "1"))
+	pfs, err := newProcFS(filepath.Join(c.proc, "1"))
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // vmstatCollector reports the <proc>/vmstat fields matching the configured
@@ -15,7 +13,7 @@ import (
 // as gauges).
 type vmstatCollector struct {
 	path   string
-	fields *regexp.Regexp
+	fields *fieldCache
 }
 
 func newVMStatCollector(cfg Config) (*vmstatCollector, error) {
@@ -23,26 +21,20 @@ func newVMStatCollector(cfg Config) (*vmstatCollector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vmstat.fields: %w", err)
 	}
-	return &vmstatCollector{path: filepath.Join(cfg.Proc, "vmstat"), fields: re}, nil
+	return &vmstatCollector{path: filepath.Join(cfg.Proc, "vmstat"), fields: newFieldCache(re, func(key string) (string, string) {
+		return "node_vmstat_" + key, "/proc/vmstat information field " + key + "."
+	})}, nil
 }
 
 func (c *vmstatCollector) collect(e *emitter) error {
-	b, err := readFile(c.path)
-	if err != nil {
-		return err
-	}
-	kvs, err := parseVMStat(b)
-	if err != nil {
-		return fmt.Errorf("%s: %w", c.path, err)
-	}
-	for _, kv := range kvs {
-		if !c.fields.MatchString(kv.key) {
-			continue
+	c.fields.mu.Lock()
+	defer c.fields.mu.Unlock()
+	return withFile(c.path, func(b []byte) error {
+		if err := walkVMStat(b, func(name, value []byte) error { return c.fields.emit(e, name, value) }); err != nil {
+			return fmt.Errorf("%s: %w", c.path, err)
 		}
-		d := e.dyn.get("node_vmstat_"+kv.key, "/proc/vmstat information field "+kv.key+".", prometheus.UntypedValue)
-		e.emit(d, kv.val)
-	}
-	return nil
+		return nil
+	})
 }
 
 type keyValue struct {
@@ -55,23 +47,38 @@ type keyValue struct {
 // number is an error (the file is not what we think it is).
 func parseVMStat(b []byte) ([]keyValue, error) {
 	out := make([]keyValue, 0, 200)
+	err := walkVMStat(b, func(name, value []byte) error {
+		key := string(name)
+		if !validMetricName(key) {
+			return nil
+		}
+		v, err := strconv.ParseFloat(string(value), 64)
+		if err != nil {
+			return fmt.Errorf("field %s: %w", key, err)
+		}
+		out = append(out, keyValue{key, v})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// walkVMStat calls fn with the name and value of each line.
+func walkVMStat(b []byte, fn func(name, value []byte) error) error {
+	var f [][]byte
 	for line := range bytes.Lines(b) {
-		f := bytes.Fields(line)
+		f = appendFields(f[:0], line)
 		if len(f) == 0 {
 			continue
 		}
 		if len(f) != 2 {
-			return nil, fmt.Errorf("malformed line %q", bytes.TrimSpace(line))
+			return fmt.Errorf("malformed line %q", bytes.TrimSpace(line))
 		}
-		name := string(f[0])
-		if !validMetricName(name) {
-			continue
+		if err := fn(f[0], f[1]); err != nil {
+			return err
 		}
-		v, err := strconv.ParseFloat(string(f[1]), 64)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", name, err)
-		}
-		out = append(out, keyValue{name, v})
 	}
-	return out, nil
+	return nil
 }

@@ -2,7 +2,9 @@ package process
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"regexp"
 	"strconv"
 	"strings"
@@ -220,7 +222,15 @@ func scanString(b []byte, i int) (end int, plain, ok bool) {
 		return 0, false, false
 	}
 	j := i + 1
-	// The common case: printable ASCII up to the closing quote.
+	// The common case: printable ASCII up to the closing quote, skipped
+	// 8 bytes at a time to the first byte that needs a look.
+	for j+8 <= len(b) {
+		if m := special8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			break
+		}
+		j += 8
+	}
 	for j < len(b) {
 		c := b[j]
 		if c == '"' {
@@ -255,6 +265,25 @@ func scanString(b []byte, i int) (end int, plain, ok bool) {
 		}
 	}
 	return 0, false, false
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// special8 flags, in the high bit of each byte of the 8 bytes of x (little
+// endian), the bytes a JSON string's scan must look at: >= 0x80, < 0x20,
+// '"' or '\\'. The zero-byte tests ((v - lsb) &^ v & msb) may also flag
+// bytes above a true match, never below one, so the lowest flagged byte is
+// always a true one.
+func special8(x uint64) uint64 {
+	ctl := (x - lsb*0x20) &^ x
+	q := x ^ (lsb * '"')
+	q = (q - lsb) &^ q
+	bs := x ^ (lsb * '\\')
+	bs = (bs - lsb) &^ bs
+	return (x | ctl | q | bs) & msb
 }
 
 func isHex(c byte) bool { return isDigit(c) || ('a' <= c|0x20 && c|0x20 <= 'f') }

@@ -115,7 +115,11 @@ func FuzzParseJSON(f *testing.F) {
 		`{"a":1}x`, `{"a" 1}`, `{"a":tru}`, `{"a":{"b":}}`, "{\"a\":\"\t\"}", `{"a":[[[[[]]]]],"b":{"c":{"d":null}}}`,
 		`{"a":"\ud83d\ude00"}`, `{"a":"\ud83d"}`, `{"a":"\ud83dx"}`, `{"a":"\ude00\ud83d"}`, `{"a":"\ud83d\u0041"}`, `{"a\n":"x\n\t\"\\\/\b\fy"}`, "{\"a\":\"\\n\xff\xc3\"}", `{"a":"\u00E9\u00e9"}`,
 		`{"\u0000":"\u0000"}`, `{"\uD83D\uDE00":"\uDBFF\uDFFF"}`, `{"a":"\uD800\u"}`, `{"a":"x\uDC00"}`, "{\"a\":\"\xed\xa0\x80\\n\"}", "{\"\xff\\t\":1}",
-		`{"a":"\\"}`, `{"a":"\"\\\""}`, `{"a\u0062":1,"ab":2}`, "{\"a\":\"\xef\xbf\xbd\\uFFFD\"}"} {
+		`{"a":"\\"}`, `{"a":"\"\\\""}`, `{"a\u0062":1,"ab":2}`, "{\"a\":\"\xef\xbf\xbd\\uFFFD\"}",
+		// Strings past 8 bytes, scanned a word at a time, with what stops
+		// the scan at every place of a word.
+		`{"abcdefghijklm":"0123456789abcdef\"x\u00e9\n","n":"01234567"}`, "{\"abcdefgh\":\"0123456789\x01\"}",
+		"{\"abcdefghi\xff\":\"01234567\xc3\xa9xyz\"}", `{"abcdefghij":"0123456789abcdefghijklmnopq"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -322,6 +326,21 @@ func TestJSONRepeatedKeys(t *testing.T) {
 // library writes an exception.
 func BenchmarkParseJSONEscaped(b *testing.B) {
 	line := []byte(`{"ts":"2026-12-05T12:00:00Z","level":"error","msg":"request failed: \"timeout\" for café","stack":"java.lang.IllegalStateException: boom\n\tat com.example.Service.handle(Service.java:42)\n\tat com.example.Server.run(Server.java:7)\n\tat java.base/java.lang.Thread.run(Thread.java:1583)"}`)
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	var fields []event.Field
+	for b.Loop() {
+		var ok bool
+		if fields, ok = parseJSON(fields[:0], line); !ok {
+			b.Fatal("not parsed")
+		}
+	}
+}
+
+// BenchmarkParseJSON: a line of the benchmark's JSON corpus (bench
+// -mix jsontrace): 13 keys, long plain strings, no escapes.
+func BenchmarkParseJSON(b *testing.B) {
+	line := []byte(`{"ts":"2026-12-05T12:00:00.123456789Z","level":"info","logger":"http.server","msg":"request served","seq":123456,"method":"GET","path":"/api/v1/cart?id=123456","status":200,"duration_ms":12.345,"bytes":65536,"trace_id":"0123456789abcdef0123456789abcdef","user_agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)","src":"shop/svc-1-6c8f9b7d4-00002/app"}`)
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
 	var fields []event.Field

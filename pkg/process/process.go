@@ -1,6 +1,7 @@
 package process
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -53,6 +54,7 @@ type Processor struct {
 	base       resolved
 	filters    []*filter
 	redactions []*redaction
+	fieldRed   []*redaction // scratch of fieldRules
 	repl       string
 	msgKeys    []string
 	levelKeys  []string
@@ -348,8 +350,11 @@ func (p *Processor) finish(l *event.Log, r *resolved, extra []event.Cursor) bool
 		p.groups++
 		p.merged += len(extra)
 	}
+	var from []byte // the message the fields were parsed from
 	if r.parser != nil {
-		p.parse(l, r.parser)
+		if msg := l.Body; p.parse(l, r.parser) {
+			from = msg
+		}
 	}
 	if l.Level == "" && p.cfg.Parser.DetectLevel {
 		l.Level = detectLevel(l.Body)
@@ -357,7 +362,7 @@ func (p *Processor) finish(l *event.Log, r *resolved, extra []event.Cursor) bool
 	if p.filteredOut(l, extra) {
 		return false
 	}
-	p.redact(l)
+	p.redact(l, from)
 	if extra != nil {
 		p.mu.Lock()
 		p.pending[l.Cursor] = extra
@@ -395,8 +400,8 @@ func (p *Processor) filteredOut(l *event.Log, extra []event.Cursor) bool {
 }
 
 // parse sets the record's fields, level and (without keep_original) its
-// message from a parser's result.
-func (p *Processor) parse(l *event.Log, ps parser) {
+// message from a parser's result, and reports whether the parser took it.
+func (p *Processor) parse(l *event.Log, ps parser) bool {
 	if cap(p.fieldSlab)-len(p.fieldSlab) < minFieldRoom || p.slabBytes >= maxSlabBytes {
 		p.fieldSlab, p.slabBytes = make([]event.Field, 0, fieldSlabLen), 0
 	}
@@ -405,7 +410,7 @@ func (p *Processor) parse(l *event.Log, ps parser) {
 	fields, ok := ps.parse(p.fieldSlab[n:n], l.Body)
 	if !ok {
 		p.m.failedBy(ps.name())
-		return
+		return false
 	}
 	if k := len(fields); k > 0 && k <= cap(p.fieldSlab)-n && &fields[0] == &p.fieldSlab[n : n+1][0] {
 		// In the slab: taken, and capped so that nothing appends into
@@ -434,6 +439,7 @@ func (p *Processor) parse(l *event.Log, ps parser) {
 	if len(fields) > 0 {
 		l.Fields = fields
 	}
+	return true
 }
 
 // The field slab: fieldSlabLen fields per allocation (40 KiB), a new one
@@ -473,18 +479,23 @@ func fieldNamed(fs []event.Field, key string) *event.Field {
 }
 
 // redact masks the message and the fields' values. The record's fields
-// are its own (the parser made them); its body is copied before any change.
-func (p *Processor) redact(l *event.Log) {
+// are its own (the parser made them from the message from, nil when there
+// are none); its body is copied before any change.
+func (p *Processor) redact(l *event.Log, from []byte) {
 	if len(p.redactions) == 0 {
 		return
 	}
-	if b, ok := p.redactText(l.Body); ok {
+	if b, ok := p.redactText(l.Body, p.redactions); ok {
 		l.Body = b
 	}
+	if len(l.Fields) == 0 {
+		return
+	}
+	rules := p.fieldRules(from)
 	keyMasked := false
 	for i := range l.Fields {
 		f := &l.Fields[i]
-		for _, r := range p.redactions {
+		for _, r := range rules {
 			if r.keyed != nil && !f.Raw && f.Value != "" && f.Value != p.repl && r.keyed(f.Key) {
 				// A secret known by its key (password, access_token): the
 				// whole string. Not an object or a number under such a key
@@ -497,12 +508,12 @@ func (p *Processor) redact(l *event.Log) {
 			}
 		}
 		if f.Raw {
-			if v, ok := p.redactText(unsafeBytes(f.Value)); ok {
+			if v, ok := p.redactText(unsafeBytes(f.Value), rules); ok {
 				f.Value, f.Raw = string(v), json.Valid(v)
 			}
 			continue
 		}
-		for _, r := range p.redactions {
+		for _, r := range rules {
 			if v, ok := r.redactString(f.Value, p.repl); ok {
 				f.Value = v
 			}
@@ -511,6 +522,29 @@ func (p *Processor) redact(l *event.Log) {
 	if keyMasked {
 		uniqueKeys(l.Fields)
 	}
+}
+
+// fieldRules returns the rules that can find something in the fields
+// parsed from the message from. A parser takes its keys and values from
+// the message as they are written when it has no escapes (JSON, logfmt:
+// only a backslash changes what a string holds; invalid UTF-8 becomes
+// U+FFFD, no ASCII), so every field is then a part of from: a rule whose
+// cheap test is that the text contains a word or a byte (partPre), and
+// fails on from, fails on each field, and is left out. A rule that knows
+// secrets by their key alone (keyed) always stays. Without from (no
+// parser, or it failed), every rule.
+func (p *Processor) fieldRules(from []byte) []*redaction {
+	if from == nil || bytes.IndexByte(from, '\\') >= 0 {
+		return p.redactions
+	}
+	p.fieldRed = p.fieldRed[:0]
+	for _, r := range p.redactions {
+		if r.partPre && r.keyed == nil && !r.pre(from) {
+			continue
+		}
+		p.fieldRed = append(p.fieldRed, r)
+	}
+	return p.fieldRed
 }
 
 // uniqueKeys renames the second and later fields of a key (masked keys
@@ -534,18 +568,21 @@ func uniqueKeys(fs []event.Field) {
 	}
 }
 
-// redactText masks every rule's secrets in b (a message, or a parsed
+// redactText masks the secrets of every rule of rules in b (a message, or a parsed
 // field's JSON text) and reports whether there were any. JSON text with
 // escapes of ASCII characters is looked at with them written out, so that
 // bob\u0040example.com or \u0026token=... is found; that form (the same
 // JSON to a decoder) is shipped only when something in it was masked.
 // Text that is not JSON is looked at as it is. b is never modified.
-func (p *Processor) redactText(b []byte) ([]byte, bool) {
+func (p *Processor) redactText(b []byte, rules []*redaction) ([]byte, bool) {
+	if len(rules) == 0 {
+		return b, false
+	}
 	text, masked := b, false
 	if u := unescapeASCII(b); u != nil && json.Valid(b) {
 		text = u
 	}
-	for _, r := range p.redactions {
+	for _, r := range rules {
 		if out, ok := r.redact(text, p.repl); ok {
 			text, masked = out, true
 		}

@@ -25,13 +25,16 @@ type redaction struct {
 	// key alone: their whole value is masked (the rule finds the secret by
 	// the key before it, which a parsed field's value no longer has).
 	keyed func(key string) bool
-	n     int // masked since the counters were last flushed
-	spans [][2]int
+	// partPre: pre tests that the text contains a word or a byte, so it
+	// holds of a text when it holds of a part of it (fieldRules).
+	partPre bool
+	n       int // masked since the counters were last flushed
+	spans   [][2]int
 }
 
 type builtinRedaction struct {
-	pattern string // documents find, when find is set
-	pre     func([]byte) bool
+	pattern string            // documents find, when find is set
+	pre     func([]byte) bool // every builtin's pre is a partPre
 	valid   func([]byte) bool
 	find    func(dst [][2]int, b []byte) [][2]int
 	keyed   func(key string) bool
@@ -139,7 +142,8 @@ var builtinRedactions = map[string]*builtinRedaction{
 	// says roughly what it finds).
 	"card": {pattern: `\b\d(?:[ -]?\d){12,18}\b`, find: findCards},
 	// E-mail addresses.
-	"email": {pattern: `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`, find: findEmails},
+	"email": {pattern: `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`, find: findEmails,
+		pre: func(b []byte) bool { return bytes.IndexByte(b, '@') >= 0 }},
 }
 
 func redactNames() []string {
@@ -159,7 +163,7 @@ func newRedaction(name, pattern string, pre, valid func([]byte) bool) *redaction
 func newBuiltinRedaction(name string) *redaction {
 	b := builtinRedactions[name]
 	r := newRedaction(name, b.pattern, b.pre, b.valid)
-	r.find, r.keyed = b.find, b.keyed
+	r.find, r.keyed, r.partPre = b.find, b.keyed, b.pre != nil
 	return r
 }
 

@@ -270,62 +270,153 @@ func special8(x uint64) uint64 {
 	return (x | ctl | q | bs) & msb
 }
 
+// specials8 is special8 in two parts, and exact: other flags the bytes >=
+// 0x80 or < 0x20, qb the quotes and backslashes (and bytes >= 0x80 whose
+// low 7 bits are one; other flags them too). The tests are on the low 7
+// bits of each byte, where adding never carries into the next byte.
+func specials8(x uint64) (other, qb uint64) {
+	x7 := x &^ msb
+	ctl := ^(x7 + lsb*(0x80-0x20)) // high bit set: below 0x20
+	q := x7 ^ (lsb * '"')
+	bs := x7 ^ (lsb * '\\')
+	qb = ^(q + lsb*0x7f) | ^(bs + lsb*0x7f) // high bit set: zero
+	return (x | ctl) & msb, qb & msb
+}
+
+// bytesIndex has k in byte k: added to a prefix sum of escapes (at most 8
+// per byte), the place of each byte of a word in its escaped form.
+const bytesIndex = 0x0706050403020100
+
+// appendJSONString writes by index into dst's capacity, grown up front to
+// the string's length plus strSlack, 8 bytes at a time: as they are while
+// they are plain ASCII (most log text is); with a backslash before each
+// quote and backslash, without a branch per byte, when the others are
+// printable ASCII (JSON text, a quote every few bytes); else up to the
+// first byte that needs a look, which is escaped or decoded alone. A
+// copy of the short run before each quote and an append per escape cost
+// more than the escape itself (BenchmarkAppendString, json330).
+//
+// The room left is kept at least the input left plus 8 (a word stored
+// whole, of which only the plain bytes count): only escapes take more
+// room than input (8 more at most for a word, 5 for a byte), and room is
+// checked before each. It may write into dst's capacity past the length
+// it returns (a word's escaped form is written over 16 bytes).
 func appendJSONString(dst []byte, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// Skip plain ASCII 8 bytes at a time (most log text is), then
-		// straight to the first byte that needs a look.
+	n := len(dst)
+	if cap(dst)-n < len(s)+strSlack {
+		dst = slices.Grow(dst, len(s)+strSlack)
+	}
+	buf := dst[:cap(dst)]
+	buf[n] = '"'
+	n++
+	i := 0
+	for i < len(s) {
 		for i+8 <= len(s) {
-			m := special8(binary.LittleEndian.Uint64(s[i:]))
-			if m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
+			x := binary.LittleEndian.Uint64(s[i:])
+			other, qb := specials8(x)
+			if other != 0 {
+				binary.LittleEndian.PutUint64(buf[n:], x)
+				k := bits.TrailingZeros64(other|qb) >> 3
+				i += k
+				n += k
 				break
 			}
+			if qb == 0 {
+				binary.LittleEndian.PutUint64(buf[n:], x)
+				i += 8
+				n += 8
+				continue
+			}
+			if len(buf)-n < len(s)-i+strSlack {
+				buf = growBuf(buf, n, len(s)-i+strSlack)
+			}
+			// Printable ASCII with quotes or backslashes: byte k goes to
+			// k plus the escapes among bytes 0..k (a prefix sum taken by
+			// one multiplication), over 16 backslashes.
+			d := (*[16]byte)(buf[n : n+16])
+			pos := (qb>>7)*lsb + bytesIndex
+			binary.LittleEndian.PutUint64(d[0:], lsb*'\\')
+			binary.LittleEndian.PutUint64(d[8:], lsb*'\\')
+			d[byte(pos)&15] = byte(x)
+			d[byte(pos>>8)&15] = byte(x >> 8)
+			d[byte(pos>>16)&15] = byte(x >> 16)
+			d[byte(pos>>24)&15] = byte(x >> 24)
+			d[byte(pos>>32)&15] = byte(x >> 32)
+			d[byte(pos>>40)&15] = byte(x >> 40)
+			d[byte(pos>>48)&15] = byte(x >> 48)
+			d[byte(pos>>56)&15] = byte(x >> 56)
+			n += int(pos>>56) + 1
 			i += 8
 		}
 		if i >= len(s) {
 			break
 		}
-		if b := s[i]; b < utf8.RuneSelf {
+		b := s[i]
+		if b < utf8.RuneSelf {
 			if safe[b] {
+				buf[n] = b
+				n++
 				i++
 				continue
 			}
-			dst = append(dst, s[start:i]...)
+			if len(buf)-n < len(s)-i+strSlack {
+				buf = growBuf(buf, n, len(s)-i+strSlack)
+			}
 			switch b {
 			case '"', '\\':
-				dst = append(dst, '\\', b)
+				buf[n], buf[n+1] = '\\', b
+				n += 2
 			case '\n':
-				dst = append(dst, '\\', 'n')
+				buf[n], buf[n+1] = '\\', 'n'
+				n += 2
 			case '\r':
-				dst = append(dst, '\\', 'r')
+				buf[n], buf[n+1] = '\\', 'r'
+				n += 2
 			case '\t':
-				dst = append(dst, '\\', 't')
+				buf[n], buf[n+1] = '\\', 't'
+				n += 2
 			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
+				n += copy(buf[n:], `\u00`)
+				buf[n], buf[n+1] = hex[b>>4], hex[b&0xf]
+				n += 2
 			}
 			i++
-			start = i
 			continue
 		}
 		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			if len(buf)-n < len(s)-i+strSlack {
+				buf = growBuf(buf, n, len(s)-i+strSlack)
+			}
+			n += copy(buf[n:], `\ufffd`)
 			i++
-			start = i
 			continue
 		}
 		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			if len(buf)-n < len(s)-i+strSlack {
+				buf = growBuf(buf, n, len(s)-i+strSlack)
+			}
+			n += copy(buf[n:], `\u202`)
+			buf[n] = hex[r&0xf]
+			n++
 			i += size
-			start = i
 			continue
 		}
+		n += copy(buf[n:], s[i:i+size])
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	buf[n] = '"'
+	return buf[:n+1]
+}
+
+// strSlack is the room appendJSONString keeps beyond the input left: 8 for
+// a stored word and 8 for the escapes of a word (or 6 for the escape of a
+// byte, and the closing quote).
+const strSlack = 16
+
+// growBuf returns buf (its whole capacity, the first n bytes written) with
+// at least need bytes of room after n.
+func growBuf(buf []byte, n, need int) []byte {
+	buf = slices.Grow(buf[:n], need)
+	return buf[:cap(buf)]
 }

@@ -287,11 +287,50 @@ func TestAppendStringFastPath(t *testing.T) {
 			}
 		}
 	}
+	// Every word of quotes, backslashes, new lines and plain bytes, at two
+	// places: the branch-free escaping of a word's quotes and backslashes
+	// and the way out of it for a byte it does not take.
+	alphabet := []byte{'a', '"', '\\', '\n'}
+	for w := range 1 << 16 {
+		var word [8]byte
+		for k := range word {
+			word[k] = alphabet[w>>(2*k)&3]
+		}
+		for _, s := range [][]byte{word[:], append([]byte("0123"), append(word[:], "4567"...)...)} {
+			if got, want := appendString(nil, s), appendStringRef(nil, s); !bytes.Equal(got, want) {
+				t.Fatalf("%q: got %s, want %s", s, got, want)
+			}
+		}
+	}
 	for _, s := range []string{"é€😀 plain text after", "0123456\u2028abcdefgh\u2029", "01234567\xff89abcdef", "\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f"} {
 		if got, want := appendString(nil, s), appendStringRef(nil, []byte(s)); !bytes.Equal(got, want) {
 			t.Errorf("%q: got %s, want %s", s, got, want)
 		}
 	}
+}
+
+// FuzzAppendString: the word-at-a-time encoder writes exactly what the
+// byte-at-a-time reference does, after any prefix and from any room left
+// in dst (the encoder grows dst itself, before and during the string), and
+// what it writes decodes to what encoding/json's encoding decodes to.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain text", benchJSON, `"\\"\\""\\\\`, "é\"x\n\x01\xff\u2028\u2029",
+		strings.Repeat(`{"k":"v\\"}`, 9), "\x7f\x80\xc0\xed\xa0\x80\xf4\x90\x80\x80"} {
+		f.Add([]byte(s), uint8(0), uint8(0))
+		f.Add([]byte(s), uint8(3), uint8(40))
+	}
+	f.Fuzz(func(t *testing.T, s []byte, prefix, room uint8) {
+		dst := make([]byte, prefix, int(prefix)+int(room))
+		for i := range dst {
+			dst[i] = byte('a' + i%26)
+		}
+		got := appendString(slices.Clone(dst), s)
+		want := appendStringRef(slices.Clone(dst), s)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%q after %d bytes, %d bytes of room:\ngot  %s\nwant %s", s, prefix, room, got, want)
+		}
+		checkString(t, s)
+	})
 }
 
 // TestAppendTime checks the cached-seconds timestamp against timeLayout,
