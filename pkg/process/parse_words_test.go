@@ -2,6 +2,7 @@ package process
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -49,30 +50,61 @@ func checkAgainstEncodingJSON(t *testing.T, b []byte) {
 	var ref map[string]json.RawMessage
 	refErr := json.Unmarshal(b, &ref)
 	if ok != (refErr == nil && ref != nil) {
-		t.Fatalf("%q: ok = %v, encoding/json says %v", b, ok, refErr)
+		t.Fatalf("%q: ok = %v, encoding/json says %v", short(b), ok, refErr)
 	}
 	if !ok {
 		return
 	}
 	if len(fields) != len(ref) {
-		t.Fatalf("%q: %d fields, encoding/json finds %d keys", b, len(fields), len(ref))
+		t.Fatalf("%q: %d fields, encoding/json finds %d keys", short(b), len(fields), len(ref))
 	}
 	for _, f := range fields {
 		r, found := ref[f.Key]
 		if !found {
-			t.Fatalf("%q: key %q not found by encoding/json", b, f.Key)
+			t.Fatalf("%q: key %q not found by encoding/json", short(b), f.Key)
 		}
-		if f.Raw { // re-encoded by encoding/json when not valid UTF-8
+		if f.Raw { // as written, or re-encoded by encoding/json when not valid UTF-8
 			var got, want any
-			if json.Unmarshal([]byte(f.Value), &got) != nil || json.Unmarshal(r, &want) != nil ||
-				!reflect.DeepEqual(got, want) {
-				t.Fatalf("%q: raw value %q, encoding/json %q", b, f.Value, r)
+			if f.Value != string(r) && (json.Unmarshal([]byte(f.Value), &got) != nil || json.Unmarshal(r, &want) != nil ||
+				!reflect.DeepEqual(got, want)) {
+				t.Fatalf("%q: raw value %q, encoding/json %q", short(b), short([]byte(f.Value)), short(r))
 			}
 			continue
 		}
 		var s string
 		if err := json.Unmarshal(r, &s); err != nil || s != f.Value {
-			t.Fatalf("%q: string %q, encoding/json decodes %q (%v)", b, f.Value, s, err)
+			t.Fatalf("%q: string %q, encoding/json decodes %q (%v)", short(b), f.Value, s, err)
 		}
 	}
+}
+
+// TestParseJSONDepthAndNumbers: nesting around encoding/json's bound of
+// 10000 objects and arrays (the top-level object one of them), empty or
+// with a value in the innermost, and numbers far past float64, agree with
+// encoding/json on whether the line is JSON.
+func TestParseJSONDepthAndNumbers(t *testing.T) {
+	for _, depth := range []int{9999, 10000, 10001} {
+		n := depth - 1 // under the top-level object
+		for _, line := range []string{
+			`{"a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`,
+			`{"a":` + strings.Repeat("[", n) + "1" + strings.Repeat("]", n) + `}`,
+			`{"a":` + strings.Repeat("[", n) + `"s"` + strings.Repeat("]", n) + `}`,
+			`{"a":` + strings.Repeat(`{"x":`, n) + "null" + strings.Repeat("}", n) + `}`,
+			`{"a":` + strings.Repeat(`{"x":`, n-1) + "{}" + strings.Repeat("}", n-1) + `}`,
+		} {
+			checkAgainstEncodingJSON(t, []byte(line))
+		}
+	}
+	for _, num := range []string{"1e999999", "-1e-999999", strings.Repeat("9", 5000), "0." + strings.Repeat("0", 5000) + "1",
+		"1E+2", "-0", "01", "1.e5", "-", "1e", "1e+", ".5", "1.5e-3"} {
+		checkAgainstEncodingJSON(t, []byte(`{"n":`+num+`,"s":"01234567"}`))
+	}
+}
+
+// short is b for a failure message: its ends when it is long.
+func short(b []byte) string {
+	if len(b) <= 200 {
+		return string(b)
+	}
+	return fmt.Sprintf("%s ... (%d bytes) ... %s", b[:100], len(b), b[len(b)-100:])
 }
