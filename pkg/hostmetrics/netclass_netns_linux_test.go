@@ -3,9 +3,13 @@
 package hostmetrics
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -61,5 +65,100 @@ func TestNetclassOtherNamespaceLive(t *testing.T) {
 	}
 	if n := c.nl.failed.Load(); n != maxNetlinkChecks {
 		t.Errorf("%d checks, want %d and none after", n, maxNetlinkChecks)
+	}
+}
+
+// TestNetclassManyDevicesLive: in a network namespace of its own, with a
+// sysfs mounted from it, 200 ifb devices (a third of them up, with an
+// alias; some promiscuous; the rest down) make a dump of far more than
+// the 32 KiB the kernel puts in one datagram. The collector must take
+// the dump after one collection and report exactly what sysfs alone
+// reports. It needs CAP_SYS_ADMIN and CAP_NET_ADMIN, and the ifb module;
+// without them, it is skipped.
+func TestNetclassManyDevicesLive(t *testing.T) {
+	runtime.LockOSThread() // never unlocked: see TestNetclassOtherNamespaceLive
+	if err := unix.Unshare(unix.CLONE_NEWNET | unix.CLONE_NEWNS); err != nil {
+		t.Skipf("cannot make network and mount namespaces: %v", err)
+	}
+	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		t.Skipf("cannot make mounts private: %v", err)
+	}
+	sys := t.TempDir()
+	if err := unix.Mount("sysfs", sys, "sysfs", 0, ""); err != nil {
+		t.Skipf("cannot mount sysfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(sys, unix.MNT_DETACH) })
+
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	seq := uint32(0)
+	// do sends one RTM_NEWLINK request and waits for its acknowledgement.
+	do := func(flags uint16, p []byte) error {
+		seq++
+		req := nlMsg(unix.RTM_NEWLINK, unix.NLM_F_REQUEST|unix.NLM_F_ACK|flags, seq, p)
+		if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			return err
+		}
+		buf := make([]byte, 8192)
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return err
+		}
+		if n < nlmsgHdrLen+4 || binary.NativeEndian.Uint16(buf[4:]) != nlmsgError {
+			return fmt.Errorf("reply of %d bytes is not an acknowledgement", n)
+		}
+		if e := int32(binary.NativeEndian.Uint32(buf[nlmsgHdrLen:])); e != 0 {
+			return syscall.Errno(-e)
+		}
+		return nil
+	}
+	kind := ifinfo(0, 0, 0, attrStr(unix.IFLA_INFO_KIND, "ifb"))[ifinfomsgLen:]
+	const devices = 200
+	for k := range devices {
+		name := fmt.Sprintf("hm%d", k)
+		err := do(unix.NLM_F_CREATE|unix.NLM_F_EXCL, ifinfo(0, 0, 0, attrStr(iflaIfname, name), attrRaw(unix.IFLA_LINKINFO, kind)))
+		if err != nil {
+			if k == 0 {
+				t.Skipf("cannot make an ifb device: %v", err)
+			}
+			t.Fatalf("%s: %v", name, err)
+		}
+		if k%3 != 0 {
+			continue
+		}
+		var flags uint32 = iffUp
+		if k%2 == 0 {
+			flags |= iffPromisc
+		}
+		p := ifinfo(0, 0, flags, attrStr(iflaIfname, name), attrStr(iflaIfAlias, fmt.Sprintf(" alias of %s ", name)))
+		binary.NativeEndian.PutUint32(p[12:], iffUp|iffPromisc) // ifi_change
+		if err := do(0, p); err != nil {
+			t.Fatalf("%s up: %v", name, err)
+		}
+	}
+	links, err := dumpLinks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != devices+1 { // and lo
+		t.Fatalf("the dump holds %d devices, want %d", len(links), devices+1)
+	}
+
+	c := &netclassCollector{sys: sys, dump: dumpLinks}
+	want := collectText(t, &netclassCollector{sys: sys})
+	if got := collectText(t, c); got != want {
+		t.Fatalf("first collection (sysfs, checked against the dump) differs from sysfs alone")
+	}
+	if !c.nl.verified.Load() {
+		t.Fatalf("the dump of sysfs' own namespace was not taken (%d checks failed)", c.nl.failed.Load())
+	}
+	if got := collectText(t, c); got != want {
+		t.Errorf("from the dump, the lines that differ from sysfs alone:\n%s", lineDiff([]byte(want), []byte(got)))
+	}
+	if !strings.Contains(want, `node_network_info["hm3" `) || !strings.Contains(want, "alias of hm3") {
+		t.Errorf("hm3 or its alias is not reported:\n%.2000s", want)
 	}
 }
