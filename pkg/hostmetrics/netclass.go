@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -77,6 +78,7 @@ type netclassCollector struct {
 	sys  string
 	dump func() ([]nlLink, error) // nil: sysfs only
 	nl   netlinkCheck
+	log  *slog.Logger // nil: nothing said
 }
 
 // maxNetlinkChecks is how many collections may compare the dump with sysfs
@@ -139,9 +141,11 @@ func (c *netclassCollector) collect(e *emitter) error {
 	}
 	if checking {
 		if netlinkMatches(ifaces, links) {
-			c.nl.verified.Store(true)
+			if !c.nl.verified.Swap(true) && c.log != nil {
+				c.log.Debug("netclass takes most attributes from the rtnetlink link dump: it shows sysfs' devices and values")
+			}
 		} else {
-			c.nl.failed.Add(1)
+			c.checkFailed(errors.New("the dump does not show sysfs' devices or values (another network namespace?)"))
 		}
 	}
 	emitNetclass(e, ifaces)
@@ -169,11 +173,21 @@ func (c *netclassCollector) links() (links map[string]*nlLink, checking bool) {
 	verified := c.nl.verified.Load()
 	if err != nil {
 		if !verified {
-			c.nl.failed.Add(1)
+			c.checkFailed(err)
 		}
 		return nil, false
 	}
 	return links, !verified
+}
+
+// checkFailed counts a collection whose dump failed or did not match
+// sysfs, and says once, on the collection that gives the dump up, that
+// every attribute is read from sysfs from then on, and why.
+func (c *netclassCollector) checkFailed(why error) {
+	if c.nl.failed.Add(1) == maxNetlinkChecks && c.log != nil {
+		c.log.Info("netclass reads every attribute from sysfs: the rtnetlink link dump is given up",
+			"checks", maxNetlinkChecks, "reason", why)
+	}
 }
 
 // netlinkMatches is whether the dump shows exactly sysfs' devices with
