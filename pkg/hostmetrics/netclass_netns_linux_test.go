@@ -69,11 +69,12 @@ func TestNetclassOtherNamespaceLive(t *testing.T) {
 }
 
 // TestNetclassManyDevicesLive: in a network namespace of its own, with a
-// sysfs mounted from it, 200 ifb devices (a third of them up, with an
-// alias; some promiscuous; the rest down) make a dump of far more than
+// sysfs mounted from it, 200 bridges (a third of them up, with an alias;
+// some promiscuous; the rest down; a bridge, unlike ifb or dummy, makes no
+// device in the host's namespace when its module loads) make a dump of far more than
 // the 32 KiB the kernel puts in one datagram. The collector must take
 // the dump after one collection and report exactly what sysfs alone
-// reports. It needs CAP_SYS_ADMIN and CAP_NET_ADMIN, and the ifb module;
+// reports. It needs CAP_SYS_ADMIN and CAP_NET_ADMIN, and bridges;
 // without them, it is skipped.
 func TestNetclassManyDevicesLive(t *testing.T) {
 	runtime.LockOSThread() // never unlocked: see TestNetclassOtherNamespaceLive
@@ -115,14 +116,14 @@ func TestNetclassManyDevicesLive(t *testing.T) {
 		}
 		return nil
 	}
-	kind := ifinfo(0, 0, 0, attrStr(unix.IFLA_INFO_KIND, "ifb"))[ifinfomsgLen:]
+	kind := ifinfo(0, 0, 0, attrStr(unix.IFLA_INFO_KIND, "bridge"))[ifinfomsgLen:]
 	const devices = 200
 	for k := range devices {
 		name := fmt.Sprintf("hm%d", k)
 		err := do(unix.NLM_F_CREATE|unix.NLM_F_EXCL, ifinfo(0, 0, 0, attrStr(iflaIfname, name), attrRaw(unix.IFLA_LINKINFO, kind)))
 		if err != nil {
 			if k == 0 {
-				t.Skipf("cannot make an ifb device: %v", err)
+				t.Skipf("cannot make a bridge: %v", err)
 			}
 			t.Fatalf("%s: %v", name, err)
 		}
