@@ -200,10 +200,13 @@ func TestNetclassNetlinkGivenUpSaidOnce(t *testing.T) {
 	sys, links := netclassFixture(t)
 	other := append([]nlLink(nil), links...)
 	other[0].name = "veth1"
+	lacking := append([]nlLink(nil), links...)
+	lacking[1].have &^= haveCarrierUp // a kernel before 4.16
 	for name, f := range map[string]*fakeDump{
 		"eperm":       {err: fmt.Errorf("netlink socket: %w", syscall.EPERM)},
 		"eacces":      {err: fmt.Errorf("netlink send: %w", syscall.EACCES)},
 		"other-names": {links: other},
+		"old-kernel":  {links: lacking},
 		"matching":    {links: links},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -228,7 +231,7 @@ func TestNetclassNetlinkGivenUpSaidOnce(t *testing.T) {
 					return true
 				})
 				if wantIn := map[string]string{"eperm": "operation not permitted", "eacces": "permission denied",
-					"other-names": "namespace"}[name]; !strings.Contains(reason, wantIn) {
+					"other-names": "namespace", "old-kernel": "before 4.16"}[name]; !strings.Contains(reason, wantIn) {
 					t.Errorf("reason %q does not say %q", reason, wantIn)
 				}
 			}
