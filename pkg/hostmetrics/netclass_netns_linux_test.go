@@ -163,3 +163,35 @@ func TestNetclassManyDevicesLive(t *testing.T) {
 		t.Errorf("hm3 or its alias is not reported:\n%.2000s", want)
 	}
 }
+
+// TestNetclassNoDescriptorLeak: collections that take the dump, and
+// collections whose devices vanish or whose dump fails, close every
+// descriptor they open (netlink sockets, attribute directories and files).
+func TestNetclassNoDescriptorLeak(t *testing.T) {
+	if _, err := os.Stat("/sys/class/net"); err != nil {
+		t.Skipf("no sysfs here: %v", err)
+	}
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("cannot count descriptors: %v", err)
+		}
+		return len(ents)
+	}
+	live := &netclassCollector{sys: "/sys", dump: dumpLinks}
+	sys, links := netclassFixture(t)
+	gone := append([]nlLink(nil), links...)
+	gone[0].name = "vanished" // in the dump only
+	fake := &fakeDump{links: gone}
+	failing := &netclassCollector{sys: sys, dump: func() ([]nlLink, error) { return nil, syscall.EPERM }}
+	collectText(t, live) // the first use of the pools and of the dump
+	before := fds()
+	for range 20 {
+		collectText(t, live)
+		collectText(t, &netclassCollector{sys: sys, dump: fake.dump})
+		collectText(t, failing)
+	}
+	if after := fds(); after != before {
+		t.Errorf("%d descriptors open after 60 collections, %d before", after, before)
+	}
+}
