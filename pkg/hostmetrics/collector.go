@@ -125,6 +125,11 @@ func newCollector(cfg Config, logger *slog.Logger, opts Options, h hooks) (*Coll
 		return nil, err
 	}
 	c.parts = parts
+	for _, p := range parts {
+		if n, ok := p.src.(*netclassCollector); ok {
+			n.log = c.logger
+		}
+	}
 	if opts.Registerer != nil {
 		for _, col := range []prometheus.Collector{c, c.snapshots, c.dropped} {
 			if err := opts.Registerer.Register(col); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -60,7 +61,7 @@ var (
 // dump lacks, all devices when the dump fails (no netlink, not Linux,
 // EPERM), and all devices until the dump has been seen to match sysfs.
 //
-// That check (netlinkMatches) keeps the agent's own network namespace out:
+// That check (netlinkMismatch) keeps the agent's own network namespace out:
 // netlink answers for the namespace of the process, sysfs for the one that
 // mounted it, and a pod without hostNetwork given the host's /sys sees two
 // different ones. The first collections read every attribute from sysfs
@@ -77,6 +78,7 @@ type netclassCollector struct {
 	sys  string
 	dump func() ([]nlLink, error) // nil: sysfs only
 	nl   netlinkCheck
+	log  *slog.Logger // nil: nothing said
 }
 
 // maxNetlinkChecks is how many collections may compare the dump with sysfs
@@ -138,10 +140,10 @@ func (c *netclassCollector) collect(e *emitter) error {
 		ifaces = append(ifaces, iface)
 	}
 	if checking {
-		if netlinkMatches(ifaces, links) {
-			c.nl.verified.Store(true)
-		} else {
-			c.nl.failed.Add(1)
+		if err := netlinkMismatch(ifaces, links); err != nil {
+			c.checkFailed(err)
+		} else if !c.nl.verified.Swap(true) && c.log != nil {
+			c.log.Debug("netclass takes most attributes from the rtnetlink link dump: it shows sysfs' devices and values")
 		}
 	}
 	emitNetclass(e, ifaces)
@@ -169,32 +171,45 @@ func (c *netclassCollector) links() (links map[string]*nlLink, checking bool) {
 	verified := c.nl.verified.Load()
 	if err != nil {
 		if !verified {
-			c.nl.failed.Add(1)
+			c.checkFailed(err)
 		}
 		return nil, false
 	}
 	return links, !verified
 }
 
-// netlinkMatches is whether the dump shows exactly sysfs' devices with
-// sysfs' values, that is, whether both are of the same network namespace
-// and apply renders every value as sysfs does.
-func netlinkMatches(ifaces []*netIface, links map[string]*nlLink) bool {
+// checkFailed counts a collection whose dump failed or did not match
+// sysfs, and says once, on the collection that gives the dump up, that
+// every attribute is read from sysfs from then on, and why.
+func (c *netclassCollector) checkFailed(why error) {
+	if c.nl.failed.Add(1) == maxNetlinkChecks && c.log != nil {
+		c.log.Info("netclass reads every attribute from sysfs: the rtnetlink link dump is given up",
+			"checks", maxNetlinkChecks, "reason", why)
+	}
+}
+
+// netlinkMismatch says how the dump does not show exactly sysfs' devices
+// with sysfs' values, nil when it does, that is, when both are of the same
+// network namespace and apply renders every value as sysfs does.
+func netlinkMismatch(ifaces []*netIface, links map[string]*nlLink) error {
 	if len(ifaces) != len(links) {
-		return false
+		return fmt.Errorf("sysfs lists %d devices, the dump %d (another network namespace?)", len(ifaces), len(links))
 	}
 	for _, i := range ifaces {
 		l := links[i.Name]
-		if l == nil || !l.usable() {
-			return false
+		if l == nil {
+			return fmt.Errorf("device %s is not in the dump (another network namespace?)", i.Name)
+		}
+		if !l.usable() {
+			return fmt.Errorf("device %s: the dump lacks attributes netclass needs (a kernel before 4.16?)", i.Name)
 		}
 		merged := *i
 		l.apply(&merged)
 		if !merged.equal(i) {
-			return false
+			return fmt.Errorf("device %s: the dump's values differ from sysfs' (another network namespace, or a change between the reads)", i.Name)
 		}
 	}
-	return true
+	return nil
 }
 
 // readNetClassIface reads one device's attributes: those the link l

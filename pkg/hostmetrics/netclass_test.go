@@ -2,6 +2,7 @@ package hostmetrics
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,5 +185,56 @@ func TestNetclassNetlinkPlatform(t *testing.T) {
 		if n, ok := p.src.(*netclassCollector); ok && n.dump == nil {
 			t.Error("netclass is built without the link dump")
 		}
+		if n, ok := p.src.(*netclassCollector); ok && n.log == nil {
+			t.Error("netclass is built without the collector's logger: it cannot say it gave the dump up")
+		}
+	}
+}
+
+// TestNetclassNetlinkGivenUpSaidOnce: when the dump fails (EPERM in a
+// namespace that denies netlink) or shows another namespace, the fallback
+// to sysfs is said once, on the collection that gives the dump up, with
+// the reason, and not on every scrape; a dump that matches says nothing
+// at Info.
+func TestNetclassNetlinkGivenUpSaidOnce(t *testing.T) {
+	sys, links := netclassFixture(t)
+	other := append([]nlLink(nil), links...)
+	other[0].name = "veth1"
+	lacking := append([]nlLink(nil), links...)
+	lacking[1].have &^= haveCarrierUp // a kernel before 4.16
+	for name, f := range map[string]*fakeDump{
+		"eperm":       {err: fmt.Errorf("netlink socket: %w", syscall.EPERM)},
+		"eacces":      {err: fmt.Errorf("netlink send: %w", syscall.EACCES)},
+		"other-names": {links: other},
+		"old-kernel":  {links: lacking},
+		"matching":    {links: links},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := &recordHandler{}
+			c := &netclassCollector{sys: sys, dump: f.dump, log: slog.New(h)}
+			for range 3 * maxNetlinkChecks {
+				collectText(t, c)
+			}
+			want := 1
+			if name == "matching" {
+				want = 0
+			}
+			if n := h.count(slog.LevelInfo); n != want {
+				t.Fatalf("%d notices at Info over %d collections, want %d", n, 3*maxNetlinkChecks, want)
+			}
+			if want == 1 {
+				var reason string
+				h.recs[0].Attrs(func(a slog.Attr) bool {
+					if a.Key == "reason" {
+						reason = a.Value.String()
+					}
+					return true
+				})
+				if wantIn := map[string]string{"eperm": "operation not permitted", "eacces": "permission denied",
+					"other-names": "namespace", "old-kernel": "before 4.16"}[name]; !strings.Contains(reason, wantIn) {
+					t.Errorf("reason %q does not say %q", reason, wantIn)
+				}
+			}
+		})
 	}
 }

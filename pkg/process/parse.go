@@ -105,18 +105,23 @@ func parseJSON(dst []event.Field, msg []byte) ([]event.Field, bool) {
 	}
 }
 
-// maxDepth is encoding/json's bound on nesting.
+// maxDepth is encoding/json's bound on nesting: of objects and arrays,
+// not of the values inside the innermost one.
 const maxDepth = 10000
 
-// skipValue validates the JSON value at b[i] and returns its end.
+// skipValue validates the JSON value at b[i] and returns its end; an
+// object or array there would be the depth-th one nested.
 func skipValue(b []byte, i, depth int) (int, bool) {
-	if i >= len(b) || depth > maxDepth {
+	if i >= len(b) {
 		return 0, false
 	}
 	switch c := b[i]; {
 	case c == '"':
 		return skipString(b, i)
 	case c == '{' || c == '[':
+		if depth > maxDepth {
+			return 0, false
+		}
 		closer := byte('}')
 		if c == '[' {
 			closer = ']'
