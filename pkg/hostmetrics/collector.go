@@ -274,7 +274,8 @@ type partResult struct {
 
 // gather runs the enabled collectors on gatherWorkers goroutines that
 // take them in turn, so a slow one (a filesystem waiting out its statfs
-// timeout) holds one goroutine and delays no other, and returns their
+// timeout) holds one goroutine while the others go on (as long as fewer
+// than gatherWorkers are slow at once), and returns their
 // samples followed by the scrape duration and success of each.
 func (c *Collector) gather() []sample {
 	res := make([]partResult, len(c.parts))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,10 +21,30 @@ var nlBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // dumpLinks asks the kernel for every network device of this process's
 // network namespace (RTM_GETLINK, NLM_F_DUMP) on a NETLINK_ROUTE socket.
-func dumpLinks() ([]nlLink, error) {
+// nlRecvTimeout bounds each receive of the dump: the kernel answers a
+// link dump at once, but a gather must never hang on a socket (it would
+// hold every later scrape), so a silent one fails the dump and netclass
+// reads sysfs.
+const nlRecvTimeout = 2 * time.Second
+
+// linkSocket opens a NETLINK_ROUTE socket whose receives time out.
+func linkSocket() (int, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
-		return nil, fmt.Errorf("netlink socket: %w", err)
+		return -1, fmt.Errorf("netlink socket: %w", err)
+	}
+	tv := unix.NsecToTimeval(nlRecvTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("netlink socket timeout: %w", err)
+	}
+	return fd, nil
+}
+
+func dumpLinks() ([]nlLink, error) {
+	fd, err := linkSocket()
+	if err != nil {
+		return nil, err
 	}
 	defer unix.Close(fd)
 	d := linkDump{seq: nlSeq.Add(1)}

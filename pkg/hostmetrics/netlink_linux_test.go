@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -138,4 +139,26 @@ func TestNetclassUsesNetlinkLive(t *testing.T) {
 		t.Fatalf("the dump never matched sysfs in %d collections", c.nl.failed.Load())
 	}
 	t.Errorf("with netlink:\n%s\nsysfs alone:\n%s", got, want)
+}
+
+// TestLinkSocketReceiveTimesOut: the dump's socket gives up a receive the
+// kernel never answers (nothing was asked here) after nlRecvTimeout, so a
+// gather cannot hang on it.
+func TestLinkSocketReceiveTimesOut(t *testing.T) {
+	fd, err := linkSocket()
+	if err != nil {
+		t.Skipf("no netlink socket here: %v", err)
+	}
+	defer unix.Close(fd)
+	tv, err := unix.GetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Duration(unix.TimevalToNsec(*tv)); got != nlRecvTimeout {
+		t.Fatalf("receive timeout %v, want %v", got, nlRecvTimeout)
+	}
+	buf := make([]byte, 4096)
+	if _, _, _, _, err := unix.Recvmsg(fd, buf, nil, 0); err != unix.EAGAIN && err != unix.EWOULDBLOCK {
+		t.Fatalf("a receive with nothing asked: %v, want EAGAIN", err)
+	}
 }
