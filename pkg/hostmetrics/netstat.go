@@ -99,22 +99,28 @@ func parseSNMP6(b []byte) ([]keyValue, error) { return collectKeyValues(b, walkS
 // numbers an error.
 func collectKeyValues(b []byte, walk func([]byte, func(proto, name, value []byte) error) error) ([]keyValue, error) {
 	var out []keyValue
-	err := walk(b, func(proto, name, value []byte) error {
-		key := string(proto) + "_" + string(name)
-		if !validMetricName(key) {
-			return nil
-		}
-		v, err := strconv.ParseFloat(string(value), 64)
-		if err != nil {
-			return fmt.Errorf("field %s: %w", key, err)
-		}
-		out = append(out, keyValue{key, v})
-		return nil
+	err := walk(b, func(proto, name, value []byte) (err error) {
+		out, err = appendKeyValue(out, string(proto)+"_"+string(name), value)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// appendKeyValue appends key and its value to out. A key that cannot be
+// part of a metric name is skipped; a value that is not a number is an
+// error (the file is not what we think it is).
+func appendKeyValue(out []keyValue, key string, value []byte) ([]keyValue, error) {
+	if !validMetricName(key) {
+		return out, nil
+	}
+	v, err := strconv.ParseFloat(string(value), 64)
+	if err != nil {
+		return out, fmt.Errorf("field %s: %w", key, err)
+	}
+	return append(out, keyValue{key, v}), nil
 }
 
 // walkNetstat calls fn with each protocol, field name and value of

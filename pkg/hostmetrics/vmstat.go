@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"strconv"
 )
 
 // vmstatCollector reports the <proc>/vmstat fields matching the configured
@@ -47,17 +46,9 @@ type keyValue struct {
 // number is an error (the file is not what we think it is).
 func parseVMStat(b []byte) ([]keyValue, error) {
 	out := make([]keyValue, 0, 200)
-	err := walkVMStat(b, func(name, value []byte) error {
-		key := string(name)
-		if !validMetricName(key) {
-			return nil
-		}
-		v, err := strconv.ParseFloat(string(value), 64)
-		if err != nil {
-			return fmt.Errorf("field %s: %w", key, err)
-		}
-		out = append(out, keyValue{key, v})
-		return nil
+	err := walkVMStat(b, func(name, value []byte) (err error) {
+		out, err = appendKeyValue(out, string(name), value) // netstat.go
+		return err
 	})
 	if err != nil {
 		return nil, err
