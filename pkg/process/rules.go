@@ -150,13 +150,19 @@ func javaBegin(l []byte) uint8 {
 	return jPlain
 }
 
-func javaNext(st uint8, first, l []byte) (bool, uint8) {
+// javaFrame reports whether l is a line only a trace has: a frame, an
+// elision, or the start of a cause.
+func javaFrame(l []byte) bool {
 	t := trimLeft(l)
+	return indented(l) && hasPrefix(t, "at ") ||
+		hasPrefix(t, "... ") && (hasSuffix(t, " more") || hasSuffix(t, "common frames omitted")) ||
+		hasPrefix(t, "Caused by: ") || hasPrefix(t, "Suppressed: ") ||
+		hasPrefix(t, "nested exception is")
+}
+
+func javaNext(st uint8, first, l []byte) (bool, uint8) {
 	switch {
-	case indented(l) && hasPrefix(t, "at "),
-		hasPrefix(t, "... ") && (hasSuffix(t, " more") || hasSuffix(t, "common frames omitted")),
-		hasPrefix(t, "Caused by: "), hasPrefix(t, "Suppressed: "),
-		hasPrefix(t, "nested exception is"):
+	case javaFrame(l):
 		return true, jTrace
 	case st == jPlain && !hasPrefix(l, "Exception in thread ") && mayHeader(l) && javaHeader.Match(l) && mentionsError(first):
 		return true, jTrace
@@ -167,12 +173,7 @@ func javaNext(st uint8, first, l []byte) (bool, uint8) {
 // javaStep is javaNext, then javaBegin when the line does not continue:
 // mayHeader and the header's expression run once.
 func javaStep(st uint8, first, l []byte) (bool, uint8) {
-	t := trimLeft(l)
-	switch {
-	case indented(l) && hasPrefix(t, "at "),
-		hasPrefix(t, "... ") && (hasSuffix(t, " more") || hasSuffix(t, "common frames omitted")),
-		hasPrefix(t, "Caused by: "), hasPrefix(t, "Suppressed: "),
-		hasPrefix(t, "nested exception is"):
+	if javaFrame(l) {
 		return true, jTrace
 	}
 	if !mayHeader(l) || !javaHeader.Match(l) {
