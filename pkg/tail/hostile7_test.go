@@ -276,3 +276,60 @@ func TestDamagedGzip(t *testing.T) {
 		t.Errorf("lost files (corrupt) = %v, want 1", got)
 	}
 }
+
+// TestEmptyRefBeforeReadFileNotReread: the last rotated file closed (A,
+// read to its end) stops being the tailer's last closed file once the
+// file after it (B) is followed, and B's successor C is found empty. Then,
+// between two looks, C is rotated still empty and every rotated file is
+// compressed: C has no first bytes to be found by, and its descriptor
+// says it has no name left. B, still open and known by its first bytes,
+// places the siblings: A's .gz, read already, is not read again (test/model
+// seed 82388: A's lines delivered twice in one run, no restart).
+func TestEmptyRefBeforeReadFileNotReread(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log, 1000), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.closeAll()
+	now := time.Now()
+	tl.loadState(now)
+	appendFile(t, path, lines(0, 5)) // A
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	a, b, c := path+".20261126-035508", path+".20261126-035509", path+".20261126-035510"
+	mustRename(t, path, a)
+	appendFile(t, path, lines(5, 10)) // B
+	now = now.Add(time.Second)
+	tl.poll(now)
+	tl.rescan(now, false)
+	now = now.Add(time.Second)
+	tl.readTurn(now) // A read to its end and closed
+	if r, ok := tl.lastRotated[path]; !ok || r.fpLen == 0 {
+		t.Fatalf("A was not closed: %+v", tl.lastRotated)
+	}
+	mustRename(t, path, b)
+	appendFile(t, path, "") // C, empty
+	now = now.Add(time.Second)
+	tl.poll(now)
+	tl.rescan(now, false) // C followed after B, which is not closed yet
+	if _, ok := tl.lastRotated[path]; ok {
+		t.Fatal("the last rotated file closed is still kept: this test needs it taken")
+	}
+	// Between two looks: C rotated empty, everything rotated compressed,
+	// a new file written.
+	mustRename(t, path, c)
+	mustGzip(t, a)
+	mustGzip(t, b)
+	mustGzip(t, c)
+	appendFile(t, path, lines(10, 15))
+	now = now.Add(time.Second)
+	tl.poll(now)
+	tl.rescan(now, false)
+	for _, f := range tl.order {
+		if f.st != stClosed && (f.path == a+".gz" || f.gz == a+".gz") {
+			t.Errorf("A's .gz, read already, is to be read again: %s", f.path)
+		}
+	}
+}
