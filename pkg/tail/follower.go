@@ -456,5 +456,9 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 	t.closeTracker(f.tr, false)
 	t.releaseLimiter(f, !f.deletedAt.IsZero())
 	t.wantRead(time.Now()) // its successor may read now
+	// Its successor waits on it alone, not on what it waited on: linked
+	// on, every file a path ever had stayed in memory behind the live one
+	// (a chatty container rotated every few seconds gained one a rotation).
+	f.pred = nil
 	t.log.Debug("closed", "path", f.path, "offset", f.consumed)
 }
