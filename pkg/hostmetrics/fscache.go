@@ -18,25 +18,22 @@ var (
 	blockFSs sync.Map // [2]string{proc, sys} -> blockdevice.FS
 )
 
-func newProcFS(path string) (procfs.FS, error) {
-	if v, ok := procFSs.Load(path); ok {
-		return v.(procfs.FS), nil
+// kept is what m holds for k, or newFS's first success for it.
+func kept[K comparable, V any](m *sync.Map, k K, newFS func() (V, error)) (V, error) {
+	if v, ok := m.Load(k); ok {
+		return v.(V), nil
 	}
-	fs, err := procfs.NewFS(path)
+	fs, err := newFS()
 	if err == nil {
-		procFSs.Store(path, fs)
+		m.Store(k, fs)
 	}
 	return fs, err
 }
 
+func newProcFS(path string) (procfs.FS, error) {
+	return kept(&procFSs, path, func() (procfs.FS, error) { return procfs.NewFS(path) })
+}
+
 func newBlockFS(proc, sys string) (blockdevice.FS, error) {
-	k := [2]string{proc, sys}
-	if v, ok := blockFSs.Load(k); ok {
-		return v.(blockdevice.FS), nil
-	}
-	fs, err := blockdevice.NewFS(proc, sys)
-	if err == nil {
-		blockFSs.Store(k, fs)
-	}
-	return fs, err
+	return kept(&blockFSs, [2]string{proc, sys}, func() (blockdevice.FS, error) { return blockdevice.NewFS(proc, sys) })
 }

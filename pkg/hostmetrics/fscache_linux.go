@@ -13,12 +13,5 @@ import (
 var sysFSs sync.Map // path -> sysfs.FS
 
 func newSysFS(path string) (sysfs.FS, error) {
-	if v, ok := sysFSs.Load(path); ok {
-		return v.(sysfs.FS), nil
-	}
-	fs, err := sysfs.NewFS(path)
-	if err == nil {
-		sysFSs.Store(path, fs)
-	}
-	return fs, err
+	return kept(&sysFSs, path, func() (sysfs.FS, error) { return sysfs.NewFS(path) })
 }
