@@ -187,11 +187,10 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		if fi, err := p.f.Stat(); err == nil {
 			ref, refKey, refFP = fi, p.key, p.fp[:p.fpLen]
 		}
-		if r, ok := t.lastRotated[path]; ok {
-			older = &r
-		}
-		if o := knownBefore(p); o != nil {
-			older = o
+		if older = knownBefore(p); older == nil {
+			if r, ok := t.lastRotated[path]; ok {
+				older = &r
+			}
 		}
 	} else if r, ok := t.lastRotated[path]; ok {
 		ref, refKey, refFP, refClosed = r.fi, r.key, r.fp[:r.fpLen], true

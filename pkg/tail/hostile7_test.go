@@ -73,6 +73,25 @@ func TestEmptyRotatedEntryLateLines(t *testing.T) {
 	}
 }
 
+// stepTailer is a tailer driven step by step (rescan, poll, readTurn) on
+// one container's new log, which holds first: read once, at now.
+func stepTailer(t *testing.T, first string) (*Tailer, string, time.Time) {
+	t.Helper()
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log, 100000), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	now := time.Now()
+	tl.loadState(now)
+	appendFile(t, path, first)
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	return tl, path, now
+}
+
 // TestEmptyRefClosedBeforeRescan: the file followed at a path was rotated
 // while empty and compressed, and a newer one rotated after it, between
 // two looks of the tailer. The poll sees the empty file unlinked first,
@@ -82,18 +101,7 @@ func TestEmptyRotatedEntryLateLines(t *testing.T) {
 // before it, read to its end and compressed since, must still place the
 // siblings: it is not read again.
 func TestEmptyRefClosedBeforeRescan(t *testing.T) {
-	dir := t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log, 1000), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.closeAll()
-	now := time.Now()
-	tl.loadState(now)
-	appendFile(t, path, lines(0, 5))
-	tl.rescan(now, true)
-	tl.readTurn(now)
+	tl, path, now := stepTailer(t, lines(0, 5))
 	b, c, d := path+".20261126-035508", path+".20261126-035509", path+".20261126-035510"
 	// kubelet rotates; the tailer sees it, reads and closes the rotated file.
 	mustRename(t, path, b)
@@ -286,18 +294,7 @@ func TestDamagedGzip(t *testing.T) {
 // places the siblings: A's .gz, read already, is not read again (test/model
 // seed 82388: A's lines delivered twice in one run, no restart).
 func TestEmptyRefBeforeReadFileNotReread(t *testing.T) {
-	dir := t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log, 1000), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.closeAll()
-	now := time.Now()
-	tl.loadState(now)
-	appendFile(t, path, lines(0, 5)) // A
-	tl.rescan(now, true)
-	tl.readTurn(now)
+	tl, path, now := stepTailer(t, lines(0, 5)) // A
 	a, b, c := path+".20261126-035508", path+".20261126-035509", path+".20261126-035510"
 	mustRename(t, path, a)
 	appendFile(t, path, lines(5, 10)) // B
