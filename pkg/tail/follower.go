@@ -456,9 +456,23 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 	t.closeTracker(f.tr, false)
 	t.releaseLimiter(f, !f.deletedAt.IsZero())
 	t.wantRead(time.Now()) // its successor may read now
-	// Its successor waits on it alone, not on what it waited on: linked
-	// on, every file a path ever had stayed in memory behind the live one
-	// (a chatty container rotated every few seconds gained one a rotation).
-	f.pred = nil
+	letGo(f)
 	t.log.Debug("closed", "path", f.path, "offset", f.consumed)
+}
+
+// letGo unlinks the closed follower f from what it waited on. Its
+// successor waits on it alone: linked on, every file a path ever had stayed
+// in memory behind the live one (a chatty container rotated every few
+// seconds gained one a rotation). A file closed empty keeps the newest file
+// before it with first bytes, which keeps nothing: knownBefore places by
+// it the siblings of an empty successor compressed unread (unlinked, every
+// sibling was taken for newer, the files read before included).
+func letGo(f *follower) {
+	if f.fpLen > 0 {
+		f.pred = nil
+		return
+	}
+	for f.pred != nil && f.pred.fpLen == 0 {
+		f.pred = f.pred.pred
+	}
 }

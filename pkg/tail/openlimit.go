@@ -427,7 +427,7 @@ func (t *Tailer) dropParked(f *follower) {
 	}
 	t.collect(f)
 	f.st = stClosed
-	f.pred = nil // as closeFollower
+	letGo(f) // as closeFollower
 	if t.files[f.key] == f {
 		delete(t.files, f.key)
 	}
