@@ -2,10 +2,103 @@ package tail
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
 )
+
+// waitsOn says f waits, through open followers, on g: the readiness rule
+// (a file reads once its predecessor is closed) keeps f behind g.
+func waitsOn(f, g *follower) bool {
+	for p := f.pred; p != nil && p.st != stClosed; p = p.pred {
+		if p == g {
+			return true
+		}
+	}
+	return false
+}
+
+// TestWaitedFileBehindClosedEnd: a path's file is rotated while its
+// predecessor, read and closed, is still linked behind it, and the new
+// file must wait for a descriptor. It is rotated again before its turn:
+// read where it went (moved), it is newer than the file still draining
+// and older than the file now at the path. The chain walked to place it
+// ends in the closed follower: linked there, nothing waits on it, and the
+// current file was read before it (lines out of order), or it before the
+// draining one.
+func TestWaitedFileBehindClosedEnd(t *testing.T) {
+	dir := t.TempDir()
+	paths := podLogs(t, dir, 2)
+	x, y := paths[0], paths[1]
+	writeSeq(t, x, 0, 0, 5)
+	writeSeq(t, y, 1, 0, 5)
+	cfg := testConfig(dir, t.TempDir())
+	cfg.MaxOpenFiles = 3
+	tl, err := New(cfg, nil, make(chan []event.Log, 16), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.closeAll()
+	now := time.Now()
+	tl.loadState(now)
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	// x rotated: a (A) drains, b (B) follows x with a behind it; a is read
+	// and closed.
+	must(t, os.Rename(x, x+".20261204-010201"))
+	writeSeq(t, x, 0, 5, 10)
+	for range 3 {
+		now = now.Add(time.Second)
+		tl.poll(now)
+		tl.rescan(now, false)
+		tl.readTurn(now)
+	}
+	b := tl.byPath[x]
+	if b == nil || b.pred == nil || b.pred.st != stClosed {
+		t.Fatalf("x's file does not follow a closed predecessor: %+v", b)
+	}
+	// y takes the third descriptor; x rotated again: b drains, C waits.
+	writeSeq(t, y, 1, 5, 6)
+	must(t, os.Rename(x, x+".20261204-010202"))
+	writeSeq(t, x, 0, 10, 15)
+	cfg2 := tl.lim
+	cfg2.max = 2
+	now = now.Add(time.Second)
+	tl.poll(now)
+	tl.rescan(now, false)
+	if len(tl.lim.queue) != 1 || tl.lim.queue[0].path != x {
+		t.Fatalf("waiting: %+v", tl.lim.queue)
+	}
+	if b.st == stClosed {
+		t.Fatal("the rotated file closed before its successor was found")
+	}
+	// C rotated before its turn; D at x.
+	must(t, os.Rename(x, x+".20261204-010203"))
+	writeSeq(t, x, 0, 15, 20)
+	cfg2.max = 4
+	if !tl.admit(tl.lim.queue[0], now) {
+		t.Fatal("admit refused")
+	}
+	d := tl.byPath[x]
+	var moved *follower
+	for _, f := range tl.order {
+		if f.path == x+".20261204-010203" {
+			moved = f
+		}
+	}
+	if d == nil || moved == nil || d == moved {
+		t.Fatalf("current %+v, moved %+v", d, moved)
+	}
+	if !waitsOn(d, moved) {
+		t.Errorf("the file at the path does not wait on the waited file rotated before it")
+	}
+	if waitsOn(moved, d) || (b.st != stClosed && !waitsOn(moved, b)) && waitsOn(b, moved) {
+		t.Errorf("the waited file is read before the file rotated before it")
+	}
+}
 
 // TestEmptyRefAfterEmptyClosedNotReread: as TestEmptyRefBeforeReadFileNotReread,
 // with one more file rotated empty between: a file with lines (q), read

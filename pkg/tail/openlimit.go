@@ -301,15 +301,27 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 					"path", w.path)
 			}
 		}
+		// The file at the path before (rotated, draining) is older than
+		// the waited one.
+		prev := t.byPath[w.path]
+		if prev != nil && prev.st == stClosed {
+			prev = nil
+		}
 		t.lim.admitting, t.lim.refused = true, false
 		t.discover(w.path, now, w.initial)
 		t.lim.admitting = false
-		if f := t.byPath[w.path]; moved != nil && f != nil && f != moved {
+		if f := t.byPath[w.path]; moved != nil && f != nil && f != moved && f != prev {
+			// Placed among the open files (a successor waits on its
+			// predecessor alone: linked behind a closed one, nothing
+			// waited on it), after prev, before what followed prev.
 			last := f
-			for last.pred != nil {
+			for last.pred != nil && last.pred != prev && last.pred.st != stClosed {
 				last = last.pred
 			}
-			last.pred = moved // the waited file is the oldest: read first
+			if last.pred == prev {
+				moved.pred = prev
+			}
+			last.pred = moved
 		}
 		return !t.lim.refused
 	}
