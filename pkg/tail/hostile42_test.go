@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,7 +39,8 @@ func TestWaitedFileBehindClosedEnd(t *testing.T) {
 	writeSeq(t, y, 1, 0, 5)
 	cfg := testConfig(dir, t.TempDir())
 	cfg.MaxOpenFiles = 3
-	tl, err := New(cfg, nil, make(chan []event.Log, 16), Options{})
+	out := make(chan []event.Log, 100000)
+	tl, err := New(cfg, nil, out, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +66,7 @@ func TestWaitedFileBehindClosedEnd(t *testing.T) {
 	// y takes the third descriptor; x rotated again: b drains, C waits.
 	writeSeq(t, y, 1, 5, 6)
 	must(t, os.Rename(x, x+".20261204-010202"))
-	writeSeq(t, x, 0, 10, 15)
+	writeSeq(t, x, 0, 10, 5000)
 	cfg2 := tl.lim
 	cfg2.max = 2
 	now = now.Add(time.Second)
@@ -75,9 +78,9 @@ func TestWaitedFileBehindClosedEnd(t *testing.T) {
 	if b.st == stClosed {
 		t.Fatal("the rotated file closed before its successor was found")
 	}
-	// C rotated before its turn; D at x.
+	// C (long) rotated before its turn; D at x.
 	must(t, os.Rename(x, x+".20261204-010203"))
-	writeSeq(t, x, 0, 15, 20)
+	writeSeq(t, x, 0, 5000, 5005)
 	cfg2.max = 4
 	if !tl.admit(tl.lim.queue[0], now) {
 		t.Fatal("admit refused")
@@ -97,6 +100,33 @@ func TestWaitedFileBehindClosedEnd(t *testing.T) {
 	}
 	if waitsOn(moved, d) || (b.st != stClosed && !waitsOn(moved, b)) && waitsOn(b, moved) {
 		t.Errorf("the waited file is read before the file rotated before it")
+	}
+	var got []int
+	for range 50 {
+		now = now.Add(time.Second)
+		tl.readTurn(now)
+	}
+	close(out)
+	for b := range out {
+		for _, l := range b {
+			if n, ok := seqOf(string(l.Body)); ok && strings.Contains(string(l.Body), "file=0") {
+				got = append(got, n)
+			}
+		}
+	}
+	for _, b := range append(tl.ready, tl.batch) {
+		for _, l := range b {
+			if n, ok := seqOf(string(l.Body)); ok && strings.Contains(string(l.Body), "file=0") {
+				got = append(got, n)
+			}
+		}
+	}
+	if !slices.Equal(got, upto(0, 5005)) {
+		i := 0
+		for i < len(got) && i < 5005 && got[i] == i {
+			i++
+		}
+		t.Errorf("x's lines: %d, in order up to %d, then %v", len(got), i, got[i:min(len(got), i+5)])
 	}
 }
 
