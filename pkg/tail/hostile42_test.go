@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/ferry-dev/ferry/pkg/event"
 )
 
@@ -205,5 +207,49 @@ func TestEmptyRotationsKeepNoChain(t *testing.T) {
 	}
 	if n > 3 {
 		t.Errorf("the live file has %d followers linked behind it after 50 rotations", n)
+	}
+}
+
+// TestRotatedPathStillParks: under max_open_files, a file whose
+// predecessor (the file rotated before it) was read and closed gives its
+// descriptor to a waiting file like any idle one: it waits on nothing.
+func TestRotatedPathStillParks(t *testing.T) {
+	dir := t.TempDir()
+	paths := podLogs(t, dir, 2)
+	x, y := paths[0], paths[1]
+	writeSeq(t, x, 0, 0, 5)
+	cfg := testConfig(dir, t.TempDir())
+	cfg.MaxOpenFiles = 2
+	tl, err := New(cfg, nil, make(chan []event.Log, 100000), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.closeAll()
+	now := time.Now()
+	tl.loadState(now)
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	must(t, os.Rename(x, x+".20261204-010201"))
+	writeSeq(t, x, 0, 5, 10)
+	for range 3 {
+		now = now.Add(time.Second)
+		tl.poll(now)
+		tl.rescan(now, false)
+		tl.readTurn(now)
+	}
+	cur := tl.byPath[x]
+	if cur == nil || cur.pred == nil || cur.pred.st != stClosed || testutil.ToFloat64(tl.m.openFiles) != 1 {
+		t.Fatalf("x's file does not follow a closed predecessor alone: %+v", cur)
+	}
+	tl.lim.max = 1
+	writeSeq(t, y, 1, 0, 5)
+	now = now.Add(time.Second)
+	tl.rescan(now, false)
+	if len(tl.lim.queue) != 1 {
+		t.Fatalf("waiting: %+v", tl.lim.queue)
+	}
+	tl.rebalance(now)
+	if tl.byPath[y] == nil {
+		t.Errorf("y still waits: x's idle file, its predecessor closed, was not parked")
 	}
 }

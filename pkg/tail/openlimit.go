@@ -282,7 +282,7 @@ func (t *Tailer) parkable(f *follower) bool {
 	// A file with more to read may wait too when it could not read it
 	// anyway: its rate limit defers it, or the sink holds it back.
 	waits := !f.more || (f.lim != nil && f.lim.limited && f.lim.mode == PolicyDefer) || t.heldBack(f)
-	return f.st == stFollowing && f.pred == nil && waits && !f.lastRead.IsZero() &&
+	return f.st == stFollowing && (f.pred == nil || f.pred.st == stClosed) && waits && !f.lastRead.IsZero() &&
 		t.files[f.key] == f && t.byPath[f.path] == f
 }
 
