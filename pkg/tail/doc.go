@@ -27,7 +27,13 @@
 // without a notification. fsnotify's events are taken only when the tailer is
 // ready to act on them: while a read is due anyway, they wait in the kernel's
 // queue behind fsnotify's goroutine and are taken in one pass, so writes cost
-// no wakeups of the tailer. One file reads at most read_bytes_per_turn before
+// no wakeups of the tailer. They still wake the process: inotify wakes the Go
+// runtime's network poller, which holds its descriptor, once per event. So a
+// directory whose every followed file grew at three polls in a row is not
+// watched at all while it stays so (busy.go, ferry_tail_polled_dirs): its files
+// are read every read_interval without notifications, a rotation there is
+// found by the poll, a new file by the rescan; the first poll at which one of
+// them did not grow watches it again. One file reads at most read_bytes_per_turn before
 // the others get their turn. Files rotated before they could be opened (while
 // reading was stalled, or while no agent ran) are found beside their path by
 // kubelet's naming and read whole, oldest first, before the current file;

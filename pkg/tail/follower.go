@@ -43,6 +43,10 @@ type follower struct {
 	spilledAt  int64         // size when its unfinished lines were spilled; not read until it grows (held.go)
 	copied     []string      // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
 	opened     time.Time     // when it was opened at its path (discovery); zero after a truncation: copies taken by their creation only before (copy.go)
+	readSince  int64         // bytes read since the last poll (busy.go)
+	cutSince   bool          // truncated since the last poll (busy.go)
+	grew       bool          // read further between the last two polls (busy.go)
+	polled     bool          // its directory is polled, not watched: read every read_interval (busy.go)
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).
@@ -63,6 +67,9 @@ func (t *Tailer) poll(now time.Time) bool {
 	}
 	t.m.behind.Set(float64(behind))
 	t.m.behindMax.Set(float64(most))
+	if t.heat(now) { // busy.go
+		rescan = true
+	}
 	return rescan
 }
 
@@ -231,8 +238,11 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	}
 	t.collect(f)
 	f.lastRead = now
+	f.readSince += f.off - start
 	f.more = f.off < size
-	f.dirty = f.more
+	// A file in a polled directory (busy.go) gets no write notifications:
+	// it is read again after read_interval.
+	f.dirty = f.more || (f.polled && f.st == stFollowing)
 	t.hold(f)
 	if counting {
 		t.charge(f, nLines, f.off-start, !f.more, now)
@@ -354,6 +364,7 @@ func (t *Tailer) consume(f *follower, chunk []byte) {
 // generation.
 func (t *Tailer) truncated(f *follower, now time.Time) {
 	t.m.truncations.Inc()
+	f.cutSince = true
 	f.copied = nil // copy.go: the copy, if any, is found here
 	if c := t.findCopy(f, now); c != nil {
 		t.log.Debug("truncated; finishing its copy first", "path", f.path, "copy", c.path)

@@ -69,6 +69,7 @@ type metrics struct {
 	linesDropped      *prometheus.CounterVec
 	dropSummaries     prometheus.Counter
 	limitedContainers prometheus.Gauge
+	polledDirs        prometheus.Gauge
 }
 
 func newMetrics(inflight func() float64) *metrics {
@@ -136,6 +137,8 @@ func newMetrics(inflight func() float64) *metrics {
 			Name: "drop_summaries_total", Help: "Records emitted to say how many lines of a container its rate limit dropped."}),
 		limitedContainers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "rate_limited_containers", Help: "Containers over their rate limit now (reading deferred, or lines dropped)."}),
+		polledDirs: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "polled_dirs", Help: "Directories not watched because every file in them grows at every poll: their files are read each read_interval without notifications."}),
 	}
 	for _, s := range []string{"stdout", "stderr"} {
 		m.linesRead.WithLabelValues(s)
@@ -164,7 +167,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 		m.rotations, m.truncations, m.lost, m.lostFiles, m.skipped, m.partialsCut, m.openFiles, m.openLimit, m.waiting, m.waits, m.openErrors, m.behind, m.inflight, m.inflightLimit,
 		m.backpressure, m.commitErrors, m.commits, m.stateInvalid,
 		m.behindMax, m.fileInflightMax, m.linesDeferred, m.linesDropped, m.dropSummaries, m.limitedContainers,
-		m.held, m.spills} {
+		m.held, m.spills, m.polledDirs} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -132,7 +132,7 @@ func TestMetricsLint(t *testing.T) {
 		"ferry_tail_lines_dropped_total", "ferry_tail_lines_read_total", "ferry_tail_lines_truncated_total",
 		"ferry_tail_lost_bytes_total", "ferry_tail_lost_files_total", "ferry_tail_open_errors_total",
 		"ferry_tail_open_files", "ferry_tail_open_files_limit", "ferry_tail_parse_errors_total",
-		"ferry_tail_partial_lines_cut_total", "ferry_tail_rate_limited_containers", "ferry_tail_read_bytes_total",
+		"ferry_tail_partial_lines_cut_total", "ferry_tail_polled_dirs", "ferry_tail_rate_limited_containers", "ferry_tail_read_bytes_total",
 		"ferry_tail_reads_total",
 		"ferry_tail_rotations_total", "ferry_tail_skipped_files_total", "ferry_tail_truncations_total",
 		"ferry_tail_unfinished_bytes", "ferry_tail_unfinished_spills_total", "ferry_tail_waiting_files",

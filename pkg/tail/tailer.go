@@ -112,7 +112,8 @@ type Tailer struct {
 	ready     [][]event.Log // closed batches, oldest first, to be sent before batch
 	batchMem  int64         // accounted bytes in batch
 	watcher   *notifier
-	dirs      *dirCache // listings of watched directories between rescans (glob.go); nil without notifications
+	dirs      *dirCache           // listings of watched directories between rescans (glob.go); nil without notifications
+	busy      map[string]*busyDir // directories whose files grew at the last polls (busy.go)
 	skips     *skips
 	warned    map[string]bool
 	nextRead  time.Time // when the next read turn is due
@@ -176,6 +177,7 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		ackCh:    make(chan struct{}, 1),
 		files:    make(map[fileKey]*follower),
 		byPath:   make(map[string]*follower),
+		busy:     make(map[string]*busyDir),
 		warned:   make(map[string]bool),
 
 		lastRotated:  make(map[string]rotated),
@@ -754,7 +756,7 @@ func (t *Tailer) watch() {
 		}
 	}
 	for d := range want {
-		if t.watcher.Watching(d) {
+		if t.watcher.Watching(d) || t.isPolled(d) {
 			continue
 		}
 		t.progress() // health.go: a watch per directory, thousands at start
