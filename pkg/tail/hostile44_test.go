@@ -1,0 +1,453 @@
+package tail
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// Attacks on busy.go: directories polled instead of watched.
+
+// polledGauge is ferry_tail_polled_dirs of r.
+func polledGauge(r *runner) float64 { return testutil.ToFloat64(r.tl.m.polledDirs) }
+
+// lineWriter writes numbered CRI lines to files and waits for each to
+// arrive, so that every poll sees every file it writes grow.
+type lineWriter struct {
+	t    *testing.T
+	r    *runner
+	next int
+}
+
+// write appends one line to each of paths and waits until all arrived.
+func (w *lineWriter) write(paths ...string) {
+	w.t.Helper()
+	for _, p := range paths {
+		appendFile(w.t, p, lines(w.next, w.next+1))
+		w.next++
+	}
+	want := w.next
+	waitFor(w.t, 10*time.Second, fmt.Sprintf("line %d", want-1), func() bool { return len(w.r.snapshot()) >= want })
+}
+
+// untilPolled writes to paths until the gauge reaches n.
+func (w *lineWriter) untilPolled(n float64, paths ...string) {
+	w.t.Helper()
+	for i := 0; polledGauge(w.r) < n; i++ {
+		if i == 5000 {
+			w.t.Fatalf("ferry_tail_polled_dirs %v after %d rounds of writes, want %v", polledGauge(w.r), i, n)
+		}
+		w.write(paths...)
+	}
+}
+
+// exactlyInOrder checks that recs are seqs 0..n-1, once each, in order
+// (per file order is all the tests below need: one writer, one stream).
+func exactlyInOrder(t *testing.T, recs []rec, n int) {
+	t.Helper()
+	got := seqs(recs)
+	if len(got) != n {
+		seen := make(map[int]int)
+		for _, s := range got {
+			seen[s]++
+		}
+		var missing, dup []int
+		for i := 0; i < n; i++ {
+			switch seen[i] {
+			case 0:
+				missing = append(missing, i)
+			case 1:
+			default:
+				dup = append(dup, i)
+			}
+		}
+		t.Fatalf("%d lines received, %d written; missing %v, duplicated %v", len(got), n, missing, dup)
+	}
+	for i, s := range got {
+		if s != i {
+			t.Fatalf("line %d is seq %d: %v", i, s, got[max(0, i-3):min(len(got), i+3)])
+		}
+	}
+}
+
+// TestHostile44RotationStormWhilePolled: a container rotated kubelet's way
+// (rename, new file, older ones compressed then deleted) each time its
+// directory has become polled, and twice back to back: every line arrives
+// once, in order, and each rotation is counted.
+func TestHostile44RotationStormWhilePolled(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir, t.TempDir())
+	cdir := filepath.Join(dir, "ns_pod_uid", "app")
+	must(t, os.MkdirAll(cdir, 0o755))
+	sw := &seqWriter{t: t, path: filepath.Join(cdir, "0.log")}
+	sw.open()
+	defer func() { _ = sw.f.Close() }()
+	r := startRunner(t, cfg, Options{})
+	write := func() {
+		sw.next()
+		want := sw.seq
+		waitFor(t, 10*time.Second, fmt.Sprintf("seq %d", want-1), func() bool { return len(r.snapshot()) >= want })
+	}
+	for round := 0; round < 6; round++ {
+		for i := 0; polledGauge(r) == 0; i++ {
+			if i == 5000 {
+				t.Fatalf("round %d: not polled after %d writes", round, i)
+			}
+			write()
+		}
+		sw.rotate()
+		write()
+		if round%2 == 1 {
+			sw.rotate() // a second rotation before any poll could look
+			write()
+		}
+	}
+	for range 20 {
+		write()
+	}
+	checkSeqs(t, sw, r.snapshot(), cfg.MaxLineBytes)
+	waitFor(t, 10*time.Second, "every rotation counted", func() bool {
+		return testutil.ToFloat64(r.tl.m.rotations) == float64(len(sw.rotated))
+	})
+	if lost := testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostDeleted)); lost != 0 {
+		t.Fatalf("%v bytes counted lost", lost)
+	}
+}
+
+// TestHostile44CopytruncateWhilePolled: logrotate's copytruncate of a file
+// in a polled directory (copy to 0.log.1, truncate, the container writes
+// on), twice, the second time with the first copy shifted to 0.log.2:
+// every line arrives once, in order, none counted lost.
+func TestHostile44CopytruncateWhilePolled(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
+	w := &lineWriter{t: t, r: r}
+	copyTruncate := func() {
+		if _, err := os.Stat(path + ".1"); err == nil {
+			mustRename(t, path+".1", path+".2")
+		}
+		data, err := os.ReadFile(path)
+		must(t, err)
+		must(t, os.WriteFile(path+".1", data, 0o644))
+		mustTruncate(t, path)
+	}
+	for round := 0; round < 2; round++ {
+		w.untilPolled(1, path)
+		copyTruncate()
+		for range 10 {
+			w.write(path)
+		}
+	}
+	waitFor(t, 10*time.Second, "watched again", func() bool { return polledGauge(r) == 0 })
+	exactlyInOrder(t, r.snapshot(), w.next)
+	if lost := testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)); lost != 0 {
+		t.Fatalf("%v bytes counted lost to truncation", lost)
+	}
+}
+
+// TestHostile44PodRecreatedWhilePolled: a pod's directory, polled, is
+// removed and made again under the same name with a new log before any
+// poll looked: every line of both files arrives once, the gauge comes back
+// to 0, and the new directory is watched: a file created there once it is
+// quiet is found without a periodic rescan (an hour away).
+func TestHostile44PodRecreatedWhilePolled(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	r := startRunnerTuned(t, testConfig(dir, t.TempDir()), Options{}, nil, func(tl *Tailer) {
+		tl.cfg.RescanInterval = time.Hour
+	})
+	w := &lineWriter{t: t, r: r}
+	w.write(path)
+	w.untilPolled(1, path)
+	must(t, os.RemoveAll(filepath.Join(dir, "ns_pod_uid")))
+	path = mkContainer(t, dir, "ns_pod_uid")
+	for range 20 {
+		w.write(path)
+	}
+	waitFor(t, 10*time.Second, "the gauge back to 0", func() bool { return polledGauge(r) == 0 })
+	// Quiet now: a second container log there is found by its creation.
+	second := filepath.Join(filepath.Dir(path), "1.log")
+	w.write(second)
+	exactlyInOrder(t, r.snapshot(), w.next)
+}
+
+// TestHostile44FlatDirPartlyBusy: a flat directory of logs (include
+// root/*.log) where two files are busy and a third idle stays watched;
+// once the idle one is deleted the directory is polled; a new file
+// created there is then found (by the rescan) and the directory is
+// watched again when the writes stop.
+func TestHostile44FlatDirPartlyBusy(t *testing.T) {
+	root := t.TempDir()
+	cfg := testConfig(root, t.TempDir())
+	cfg.Include = []string{filepath.Join(root, "*.log")}
+	a, b, idle := filepath.Join(root, "a.log"), filepath.Join(root, "b.log"), filepath.Join(root, "idle.log")
+	appendFile(t, idle, "")
+	r := startRunner(t, cfg, Options{})
+	w := &lineWriter{t: t, r: r}
+	for range 30 {
+		w.write(a, b)
+	}
+	if g := polledGauge(r); g != 0 {
+		t.Fatalf("a directory with an idle file polled: gauge %v", g)
+	}
+	must(t, os.Remove(idle))
+	w.untilPolled(1, a, b)
+	c := filepath.Join(root, "c.log")
+	for range 40 {
+		w.write(a, b, c)
+	}
+	waitFor(t, 10*time.Second, "the gauge back to 0", func() bool { return polledGauge(r) == 0 })
+	got := r.snapshot()
+	if len(got) != w.next {
+		t.Fatalf("%d lines received, %d written", len(got), w.next)
+	}
+	seen := make(map[int]bool)
+	for _, s := range seqs(got) {
+		if seen[s] {
+			t.Fatalf("seq %d twice", s)
+		}
+		seen[s] = true
+	}
+}
+
+// TestHostile44DirRenamedAwayAndBack: a polled container directory is
+// renamed away and back between two polls, then away, written to there,
+// and back: nothing is lost or read twice, and the gauge ends at 0.
+func TestHostile44DirRenamedAwayAndBack(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cdir := filepath.Dir(path)
+	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
+	w := &lineWriter{t: t, r: r}
+	w.untilPolled(1, path)
+	mustRename(t, cdir, cdir+".away")
+	mustRename(t, cdir+".away", cdir)
+	for range 10 {
+		w.write(path)
+	}
+	w.untilPolled(1, path)
+	mustRename(t, cdir, cdir+".away")
+	// Written while away: the follower still reads it by its descriptor.
+	appendFile(t, filepath.Join(cdir+".away", "0.log"), lines(w.next, w.next+1))
+	w.next++
+	want := w.next
+	waitFor(t, 10*time.Second, "the line written while away", func() bool { return len(r.snapshot()) >= want })
+	mustRename(t, cdir+".away", cdir)
+	for range 20 {
+		w.write(path)
+	}
+	waitFor(t, 10*time.Second, "the gauge back to 0", func() bool { return polledGauge(r) == 0 })
+	exactlyInOrder(t, r.snapshot(), w.next)
+}
+
+// TestHostile44PartialLinesWhilePolled: a file that grows at every poll
+// by CRI partial fragments only (one long line being written) is polled;
+// the line arrives once, whole, when its last fragment comes.
+func TestHostile44PartialLinesWhilePolled(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, t.TempDir())
+	r := startRunner(t, cfg, Options{})
+	appendFile(t, path, criLine("stdout", "F", "seq=0 first"))
+	waitFor(t, 10*time.Second, "the first line", func() bool { return len(r.snapshot()) == 1 })
+	body := []byte("seq=1 ")
+	appendFile(t, path, criLine("stdout", "P", string(body)))
+	reads := func() float64 { return testutil.ToFloat64(r.tl.m.reads) }
+	for i := 0; polledGauge(r) == 0; i++ {
+		if i == 5000 {
+			t.Fatal("a file growing by fragments was not polled")
+		}
+		frag := fmt.Sprintf("<%d>", i)
+		body = append(body, frag...)
+		n := reads()
+		appendFile(t, path, criLine("stdout", "P", frag))
+		// Wait for a read that took it (bytes read moved past it).
+		waitFor(t, 10*time.Second, "a read", func() bool { return reads() > n })
+	}
+	if len(body) > cfg.MaxLineBytes {
+		t.Skip("the line grew past max_line_bytes before the directory was polled")
+	}
+	appendFile(t, path, criLine("stdout", "F", "end"))
+	body = append(body, "end"...)
+	waitFor(t, 10*time.Second, "the long line", func() bool { return len(r.snapshot()) >= 2 })
+	appendFile(t, path, criLine("stdout", "F", "seq=2 last"))
+	waitFor(t, 10*time.Second, "the last line", func() bool { return len(r.snapshot()) >= 3 })
+	got := r.snapshot()
+	if len(got) != 3 || got[1].body != string(body) || got[1].truncated {
+		t.Fatalf("got %d lines; the long one %d bytes (want %d), truncated %v", len(got), len(got[1].body), len(body), got[1].truncated)
+	}
+}
+
+// TestHostile44StopWhilePolled: the agent is stopped while the directory
+// is polled and started again on its checkpoint: the lines written in
+// between and after arrive, none of those delivered before again.
+func TestHostile44StopWhilePolled(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	r1 := startRunner(t, cfg, Options{})
+	w := &lineWriter{t: t, r: r1}
+	w.untilPolled(1, path)
+	r1.stop()
+	must(t, r1.tl.Close())
+	first := r1.snapshot()
+	appendFile(t, path, lines(w.next, w.next+5))
+	w.next += 5
+	r2 := startRunner(t, cfg, Options{})
+	w.r = r2
+	for range 10 {
+		appendFile(t, path, lines(w.next, w.next+1))
+		w.next++
+		want := w.next - len(first)
+		waitFor(t, 10*time.Second, "a line after the restart", func() bool { return len(r2.snapshot()) >= want })
+	}
+	exactlyInOrder(t, append(first, r2.snapshot()...), w.next)
+}
+
+// drainSteps takes the notifications queued for a step tailer as Run does
+// (takeEvents), until cond holds or a bounded number of passes is done.
+func drainSteps(tl *Tailer, now time.Time, cond func() bool) {
+	for i := 0; i < 200 && !cond(); i++ {
+		tl.watcher.Drain(16, tl.fileWritten, func(ev notifyEvent) {
+			tl.dirs.changed(ev.Name)
+			tl.handleEvent(ev, now)
+		})
+		if !cond() {
+			time.Sleep(time.Millisecond) // fsnotify's goroutine reads the kernel's queue
+		}
+	}
+}
+
+// waitBornAfter waits until a file created now is born after at by the
+// file system's (coarse) clock.
+func waitBornAfter(t *testing.T, at time.Time) {
+	t.Helper()
+	probe := filepath.Join(t.TempDir(), "probe")
+	for i := 0; ; i++ {
+		appendFile(t, probe, "")
+		if b, ok := born(probe); !ok {
+			t.Skip("no birth times on this file system")
+		} else if b.After(at) {
+			return
+		}
+		must(t, os.Remove(probe))
+		if i == 10000 {
+			t.Fatal("the file system's clock does not pass the tailer's")
+		}
+		time.Sleep(time.Millisecond) // the clock's next tick
+	}
+}
+
+// copyTruncate copies path to dst and truncates path, as logrotate's
+// copytruncate does.
+func copyTruncate(t *testing.T, path, dst string) {
+	t.Helper()
+	src, err := os.Open(path)
+	must(t, err)
+	defer src.Close()
+	out, err := os.Create(dst)
+	must(t, err)
+	_, err = io.Copy(out, src)
+	must(t, err)
+	must(t, out.Close())
+	mustTruncate(t, path)
+}
+
+// TestHostile44NewFileCopiedInPolledDir: a flat directory of logs is polled
+// (its one file grows at every poll). A new log appears there, empty, and
+// is followed by the rescan; it is written and copytruncated before the
+// tailer's next read of it. In a watched directory the copy's creation
+// notification makes the next read take the copy first (copy.go); the
+// polled directory gets none, so the copy's lines must not depend on it.
+func TestHostile44NewFileCopiedInPolledDir(t *testing.T) {
+	t.Run("polled", func(t *testing.T) { testNewFileCopied(t, true) })
+	// The same in a directory kept watched by an idle file: the copy is
+	// taken by its creation notification.
+	t.Run("watched", func(t *testing.T) { testNewFileCopied(t, false) })
+}
+
+func testNewFileCopied(t *testing.T, polled bool) {
+	root := t.TempDir()
+	cfg := testConfig(root, t.TempDir())
+	cfg.Include = []string{filepath.Join(root, "*.log")}
+	out := make(chan []event.Log, 100000)
+	tl, err := New(cfg, nil, out, Options{})
+	must(t, err)
+	t.Cleanup(tl.closeAll)
+	a := filepath.Join(root, "a.log")
+	appendFile(t, a, lines(0, 5))
+	if !polled {
+		appendFile(t, filepath.Join(root, "idle.log"), "")
+	}
+	now := time.Now()
+	tl.loadState(now)
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	watchSteps(t, tl)
+	next := 5
+	for i := 0; i < busyPolls; i++ {
+		busyStep(t, tl, a, &next, &now)
+	}
+	if tl.isPolled(root) != polled {
+		t.Fatalf("the directory polled %v, want %v", tl.isPolled(root), polled)
+	}
+	// b.log appears empty; the rescan follows it and a read turn reads
+	// nothing of it.
+	b := filepath.Join(root, "b.log")
+	appendFile(t, b, "")
+	now = now.Add(cfg.ReadInterval)
+	tl.rescan(now, false)
+	fb := tl.byPath[b]
+	if fb == nil {
+		t.Fatal("b.log not followed")
+	}
+	appendFile(t, a, lines(next, next+1))
+	next++
+	tl.readTurn(now)
+	// Written, copied and truncated, then written again, before b.log's
+	// next read; the copy is born a tick of the file system's clock after
+	// b.log was opened (copy.go copiedAfter).
+	waitBornAfter(t, fb.opened)
+	appendFile(t, b, lines(1000, 1010))
+	copyTruncate(t, b, b+".1")
+	appendFile(t, b, lines(1010, 1012))
+	// What Run would do now: take the notifications, poll, read.
+	drainSteps(tl, now, func() bool { return len(fb.copied) > 0 })
+	for range 4 {
+		now = now.Add(time.Second)
+		if tl.poll(now) {
+			tl.rescan(now, false)
+		}
+		drainSteps(tl, now, func() bool { return true })
+		for range 3 {
+			now = now.Add(cfg.ReadInterval)
+			tl.readTurn(now)
+		}
+	}
+	got := map[int]int{}
+	for len(out) > 0 {
+		for _, l := range <-out {
+			if n, ok := seqOf(string(l.Body)); ok {
+				got[n]++
+			}
+		}
+	}
+	var missing []int
+	for s := 1000; s < 1012; s++ {
+		if got[s] != 1 {
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("lines of b.log's copy not received once: %v; counted lost: %v bytes, truncations %v",
+			missing, testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated)), testutil.ToFloat64(tl.m.truncations))
+	}
+}
