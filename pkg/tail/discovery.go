@@ -220,6 +220,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	t.seenPaths[path] = true
 	t.add(f)
 	t.byPath[path] = f
+	t.newFileIn(filepath.Dir(path), now) // busy.go: a polled directory is watched again
 	t.log.Debug("following", "path", path, "offset", start)
 }
 
