@@ -451,3 +451,92 @@ func testNewFileCopied(t *testing.T, polled bool) {
 			missing, testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated)), testutil.ToFloat64(tl.m.truncations))
 	}
 }
+
+// TestHostile44LinkDirNewContainerRotated: include the kubelet's
+// /var/log/containers links (a link directory). Writes to the linked files
+// are never notified there (inotify reports them to the directory of the
+// target), so unwatching it saves no wakeup; polled, it loses the
+// notification of a new link. A new container's link appears and its log
+// is rotated before the next rescan: watched, the link was followed at
+// once and the rotated file is finished through its descriptor; polled,
+// the rescan finds only the new file (a link's rotated siblings are not
+// beside it), and the first file's lines are lost without a count.
+func TestHostile44LinkDirNewContainerRotated(t *testing.T) {
+	t.Run("busy", func(t *testing.T) { testLinkDirNewContainer(t, false) })
+	// The same with an idle linked file, which keeps the directory
+	// watched.
+	t.Run("idle", func(t *testing.T) { testLinkDirNewContainer(t, true) })
+}
+
+func testLinkDirNewContainer(t *testing.T, idle bool) {
+	base := t.TempDir()
+	pods, containers := filepath.Join(base, "pods"), filepath.Join(base, "containers")
+	must(t, os.MkdirAll(containers, 0o755))
+	pod := func(name string) (target, link string) {
+		target = filepath.Join(pods, "ns_"+name+"_1", "c", "0.log")
+		must(t, os.MkdirAll(filepath.Dir(target), 0o755))
+		appendFile(t, target, "")
+		link = filepath.Join(containers, name+"_ns_c-1.log")
+		must(t, os.Symlink(target, link))
+		return target, link
+	}
+	a, _ := pod("a")
+	appendFile(t, a, lines(0, 5))
+	if idle {
+		pod("idle")
+	}
+	cfg := testConfig(base, t.TempDir())
+	cfg.Include = []string{filepath.Join(containers, "*.log")}
+	out := make(chan []event.Log, 100000)
+	tl, err := New(cfg, nil, out, Options{})
+	must(t, err)
+	t.Cleanup(tl.closeAll)
+	now := time.Now()
+	tl.loadState(now)
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	watchSteps(t, tl)
+	next := 5
+	for i := 0; i < 2*busyPolls; i++ {
+		busyStep(t, tl, a, &next, &now)
+	}
+	t.Logf("link directory polled: %v", tl.isPolled(containers))
+	// A new container: its link and its first lines.
+	b, linkB := pod("b")
+	appendFile(t, b, lines(1000, 1010))
+	drainSteps(tl, now, func() bool { return tl.byPath[linkB] != nil })
+	// kubelet rotates it before the next rescan.
+	mustRename(t, b, b+".20261206-020000")
+	appendFile(t, b, lines(1010, 1012))
+	for range 4 {
+		now = now.Add(time.Second)
+		tl.poll(now)
+		tl.rescan(now, false)
+		drainSteps(tl, now, func() bool { return true })
+		for range 3 {
+			now = now.Add(cfg.ReadInterval)
+			tl.readTurn(now)
+		}
+		now = now.Add(tl.rotatedLinger) // the rotated file is final
+		tl.readTurn(now)
+	}
+	got := map[int]int{}
+	for len(out) > 0 {
+		for _, l := range <-out {
+			if n, ok := seqOf(string(l.Body)); ok {
+				got[n]++
+			}
+		}
+	}
+	var missing []int
+	for s := 1000; s < 1012; s++ {
+		if got[s] != 1 {
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("lines of the new container not received once: %v (link directory polled: %v); counted lost: %v bytes, %v files",
+			missing, tl.isPolled(containers), testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted)),
+			testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostWaiting)))
+	}
+}
