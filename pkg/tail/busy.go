@@ -46,6 +46,15 @@ import (
 //   - A new file followed there (found by a rescan) watches it again at
 //     once, in the same way (newFileIn).
 //
+// A file reached through a symlink (an entry of a link directory, the
+// kubelet's /var/log/containers) is never busy either: its writes are
+// notified to the directory of its target, not to the link's, so
+// unwatching the link directory saves no wakeup, and it would lose the
+// notification of a new link. A new container whose first file kubelet
+// rotates before the rescan finds its link depends on that notification:
+// the rotated file lies beside the target, where the siblings of the link
+// are not looked for, and its lines were lost without a count.
+//
 // A file read nothing of since it was opened is never busy: the copy of a
 // copytruncate made before its first read is found by a creation
 // notification (copy.go), which a polled directory would not get. That is
@@ -78,7 +87,7 @@ func (t *Tailer) heat(now time.Time) (rescan bool) {
 			f.grew, f.readSince, f.cutSince = false, 0, false
 			continue
 		}
-		f.grew = f.readSince > 0 && f.off > 0 && !f.cutSince && len(f.copied) == 0
+		f.grew = f.readSince > 0 && f.off > 0 && !f.cutSince && len(f.copied) == 0 && !f.linked
 		f.readSince, f.cutSince = 0, false
 		if f.grew && t.busy[filepath.Dir(f.path)] == nil {
 			t.busy[filepath.Dir(f.path)] = &busyDir{}

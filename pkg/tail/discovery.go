@@ -146,6 +146,9 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		}
 	}
 	f := &follower{path: path, f: fh, key: key, size: fi.Size(), dirty: true, opened: time.Now()}
+	if li, err := os.Lstat(path); err == nil && li.Mode()&os.ModeSymlink != 0 {
+		f.linked = true // busy.go
+	}
 	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 	f.fpLen = readFP(fh, f.fp[:])
 	var start int64
