@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -538,5 +539,179 @@ func testLinkDirNewContainer(t *testing.T, idle bool) {
 		t.Fatalf("lines of the new container not received once: %v (link directory polled: %v); counted lost: %v bytes, %v files",
 			missing, tl.isPolled(containers), testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted)),
 			testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostWaiting)))
+	}
+}
+
+// inotifyWatches counts the inotify watches the process holds (every
+// inotify descriptor's, from /proc/self/fdinfo).
+func inotifyWatches(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	n := 0
+	for _, fd := range fds {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err != nil || l != "anon_inode:inotify" {
+			continue
+		}
+		info, err := os.ReadFile(filepath.Join("/proc/self/fdinfo", fd.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(info), "\n") {
+			if strings.HasPrefix(line, "inotify wd:") {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestHostile44PodChurnWatchesAndGauge: pods come, get busy (their
+// directories polled), and are deleted while polled, some recreated under
+// the same name, others renamed away; at the end the gauge is 0 and the
+// kernel holds exactly one watch per directory the globs want (root, pod
+// and container directories), none for a directory gone.
+func TestHostile44PodChurnWatchesAndGauge(t *testing.T) {
+	dir := t.TempDir()
+	base := inotifyWatches(t)
+	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
+	w := &lineWriter{t: t, r: r}
+	written := 0
+	for round := 0; round < 3; round++ {
+		var paths []string
+		for i := 0; i < 4; i++ {
+			paths = append(paths, mkContainer(t, dir, fmt.Sprintf("ns_p%d_%d", i, round%2)))
+		}
+		w.untilPolled(4, paths...)
+		for i, p := range paths {
+			pod := filepath.Dir(filepath.Dir(p))
+			switch i % 3 {
+			case 0:
+				must(t, os.RemoveAll(pod))
+			case 1:
+				must(t, os.RemoveAll(pod))
+				must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			case 2:
+				mustRename(t, pod, pod+".gone")
+				must(t, os.RemoveAll(pod+".gone"))
+			}
+		}
+		written = w.next
+		waitFor(t, 10*time.Second, "the gauge back to 0", func() bool { return polledGauge(r) == 0 })
+	}
+	// One watch for the root, and one per pod and container directory
+	// left, once a rescan has looked.
+	want := 1
+	pods, _ := os.ReadDir(dir)
+	for _, p := range pods {
+		want++
+		cs, _ := os.ReadDir(filepath.Join(dir, p.Name()))
+		want += len(cs)
+	}
+	waitFor(t, 10*time.Second, fmt.Sprintf("%d watches", want), func() bool { return inotifyWatches(t)-base == want })
+	if got := len(r.snapshot()); got != written {
+		t.Fatalf("%d lines received, %d written", got, written)
+	}
+}
+
+// TestHostile44ParkedInPolledDirs: more busy containers than descriptors
+// (max_open_files 5 for 6 files, each in its own directory): a file is
+// parked at every poll and files take turns while their directories are
+// polled and watched again; every line arrives once, and the gauge ends
+// at 0.
+func TestHostile44ParkedInPolledDirs(t *testing.T) {
+	dir := t.TempDir()
+	const files = 6
+	paths := podLogs(t, dir, files)
+	cfg := testConfig(dir, t.TempDir())
+	cfg.MaxOpenFiles = 5
+	r := startRunner(t, cfg, Options{})
+	polledSeen := 0.0
+	for s := 0; s < 150; s++ {
+		for i, p := range paths {
+			writeSeq(t, p, i, s, s+1)
+		}
+		want := (s + 1) * files
+		waitFor(t, 20*time.Second, fmt.Sprintf("round %d", s), func() bool { return len(r.snapshot()) >= want })
+		polledSeen = max(polledSeen, polledGauge(r))
+	}
+	t.Logf("at most %v directories polled at once", polledSeen)
+	waitFor(t, 10*time.Second, "the gauge back to 0", func() bool { return polledGauge(r) == 0 })
+	if polledSeen == 0 {
+		t.Fatal("no directory was polled: the attack did not happen")
+	}
+	exactlyOnce(t, r.snapshot(), paths, 150)
+}
+
+// TestHostile44CrashWhilePolled: the agent dies (no Close, only the
+// periodic checkpoint) while the directory is polled; the next one
+// resumes at or before where the first stopped: nothing is lost.
+func TestHostile44CrashWhilePolled(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	r1 := startRunner(t, cfg, Options{})
+	w := &lineWriter{t: t, r: r1}
+	w.untilPolled(1, path)
+	commits := testutil.ToFloat64(r1.tl.m.commits)
+	waitFor(t, 10*time.Second, "a checkpoint", func() bool { return testutil.ToFloat64(r1.tl.m.commits) > commits })
+	r1.stop() // no Close
+	first := seqs(r1.snapshot())
+	appendFile(t, path, lines(w.next, w.next+5))
+	w.next += 5
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the lines after the crash", func() bool {
+		got := seqs(r2.snapshot())
+		return len(got) > 0 && got[len(got)-1] == w.next-1
+	})
+	second := seqs(r2.snapshot())
+	if second[0] > len(first) {
+		t.Fatalf("resumed at seq %d after %d lines delivered: lines lost", second[0], len(first))
+	}
+	for i, s := range second {
+		if s != second[0]+i {
+			t.Fatalf("after the crash, line %d is seq %d: %v", i, s, second)
+		}
+	}
+}
+
+// TestHostile44OddIntervals: poll_interval longer than rescan_interval, and
+// read_interval equal to poll_interval: a container that writes, is
+// rotated (twice back to back) and restarted (1.log beside its 0.log)
+// loses and repeats nothing.
+func TestHostile44OddIntervals(t *testing.T) {
+	for _, c := range []struct {
+		name               string
+		read, poll, rescan time.Duration
+	}{
+		{"poll>rescan", 10 * time.Millisecond, 150 * time.Millisecond, 40 * time.Millisecond},
+		{"read=poll", 50 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond},
+		{"read>poll", 80 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			cfg := testConfig(dir, t.TempDir())
+			cfg.ReadInterval, cfg.PollInterval, cfg.RescanInterval = c.read, c.poll, c.rescan
+			r := startRunner(t, cfg, Options{})
+			w := &lineWriter{t: t, r: r}
+			for round := 0; round < 3; round++ {
+				for range 30 {
+					w.write(path)
+				}
+				mustRename(t, path, fmt.Sprintf("%s.20261206-0200%02d", path, 2*round))
+				w.write(path)
+				mustRename(t, path, fmt.Sprintf("%s.20261206-0200%02d", path, 2*round+1))
+				w.write(path)
+			}
+			restarted := filepath.Join(filepath.Dir(path), "1.log")
+			for range 20 {
+				w.write(restarted)
+			}
+			exactlyInOrder(t, r.snapshot(), w.next)
+			t.Logf("polled at the end: %v", polledGauge(r))
+		})
 	}
 }
