@@ -715,3 +715,71 @@ func TestHostile44OddIntervals(t *testing.T) {
 		})
 	}
 }
+
+// TestHostile44OverflowWhilePolled: the kernel's notification queue
+// overflows (writes to files of a watched directory nothing drains) while
+// another directory is polled and a file is created there. As Run does on
+// a loss, the listings are dropped and a poll and a rescan come at once:
+// the new file is followed and read, the polled directory is watched
+// again (a new file followed there) and the gauge agrees.
+func TestHostile44OverflowWhilePolled(t *testing.T) {
+	tl, path, now := watchedStepTailer(t, lines(0, 5))
+	dir := filepath.Dir(path)
+	quiet := mkContainer(t, filepath.Dir(filepath.Dir(dir)), "ns_quiet_uid")
+	appendFile(t, quiet, lines(500, 501))
+	tl.rescan(now, false)
+	tl.watch()
+	next := 5
+	for i := 0; i < busyPolls; i++ {
+		busyStep(t, tl, path, &next, &now)
+	}
+	if !tl.isPolled(dir) {
+		t.Fatal("not polled")
+	}
+	// Flood the quiet directory's watch: two files written in turn (the
+	// kernel merges a repeat of the last event only).
+	var noise [2]*os.File
+	for i := range noise {
+		f, err := os.Create(filepath.Join(filepath.Dir(quiet), fmt.Sprintf("noise%d", i)))
+		must(t, err)
+		defer f.Close()
+		noise[i] = f
+	}
+	for i := 0; i < 40000; i++ {
+		_, err := noise[i%2].Write([]byte{'x'})
+		must(t, err)
+	}
+	restarted := filepath.Join(dir, "1.log")
+	appendFile(t, restarted, lines(1000, 1003))
+	overflowed := false
+	writes := 0
+	defer func() { t.Logf("writes drained %d", writes) }()
+	for i := 0; i < 2000 && !overflowed; i++ {
+		overflowed = tl.watcher.Drain(16, func(p []byte) { writes++; tl.fileWritten(p) }, func(ev notifyEvent) {
+			tl.dirs.changed(ev.Name)
+			tl.handleEvent(ev, now)
+		})
+		if !overflowed {
+			time.Sleep(time.Millisecond) // fsnotify's goroutine reads the kernel's queue
+		}
+	}
+	if !overflowed {
+		t.Fatal("the queue did not overflow: the attack did not happen")
+	}
+	tl.dirs.clear()
+	now = now.Add(time.Second)
+	tl.poll(now)
+	tl.rescan(now, false)
+	tl.watch()
+	for range 3 {
+		now = now.Add(tl.cfg.ReadInterval)
+		tl.readTurn(now)
+	}
+	f := tl.byPath[restarted]
+	if f == nil || f.off == 0 {
+		t.Fatalf("the file created in the polled directory during the overflow is not followed and read: %+v", f)
+	}
+	if g := testutil.ToFloat64(tl.m.polledDirs); g != 0 || tl.isPolled(dir) || !tl.watcher.Watching(dir) {
+		t.Fatalf("after the overflow: gauge %v, polled %v, watched %v", g, tl.isPolled(dir), tl.watcher.Watching(dir))
+	}
+}
