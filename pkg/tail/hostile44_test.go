@@ -783,3 +783,42 @@ func TestHostile44OverflowWhilePolled(t *testing.T) {
 		t.Fatalf("after the overflow: gauge %v, polled %v, watched %v", g, tl.isPolled(dir), tl.watcher.Watching(dir))
 	}
 }
+
+// TestHostile44RestartBesideBusyLog: a container restarts while its
+// directory is polled: 1.log appears beside 0.log, which goes on growing
+// for a while (the old instance's last output), then only 1.log grows.
+// Every line of both arrives once, each file's in order, and once 0.log
+// is idle the directory is watched again and stays so.
+func TestHostile44RestartBesideBusyLog(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
+	w := &lineWriter{t: t, r: r}
+	w.untilPolled(1, path)
+	restarted := filepath.Join(filepath.Dir(path), "1.log")
+	for range 20 {
+		w.write(path, restarted)
+	}
+	for range 40 {
+		w.write(restarted)
+	}
+	waitFor(t, 10*time.Second, "watched again", func() bool { return polledGauge(r) == 0 })
+	for range 10 {
+		w.write(restarted)
+	}
+	if g := polledGauge(r); g != 0 {
+		t.Fatalf("a directory with an idle log polled: gauge %v", g)
+	}
+	got := r.snapshot()
+	if len(got) != w.next {
+		t.Fatalf("%d lines received, %d written", len(got), w.next)
+	}
+	last := map[string]int{}
+	for _, rc := range got {
+		s, _ := seqOf(rc.body)
+		if p, ok := last[rc.path]; ok && s <= p {
+			t.Fatalf("%s: seq %d after %d", rc.path, s, p)
+		}
+		last[rc.path] = s
+	}
+}
