@@ -41,13 +41,28 @@ import (
 //     within poll_interval instead of at once; nothing is lost by it,
 //     since the rotated file is finished through its descriptor.
 //   - At the first poll at which it is not busy (a file read nothing new,
-//     was truncated, or a new file is followed there), it is watched again;
-//     its files are read once and a rescan comes at once, for what
-//     happened while it was not watched.
+//     or was truncated), it is watched again; its files are read once and
+//     a rescan comes at once, for what happened while it was not watched.
+//   - A new file followed there (found by a rescan) watches it again at
+//     once, in the same way (newFileIn).
+//
+// A file reached through a symlink (an entry of a link directory, the
+// kubelet's /var/log/containers) is never busy either: its writes are
+// notified to the directory of its target, not to the link's, so
+// unwatching the link directory saves no wakeup, and it would lose the
+// notification of a new link. A new container whose first file kubelet
+// rotates before the rescan finds its link depends on that notification:
+// the rotated file lies beside the target, where the siblings of the link
+// are not looked for, and its lines were lost without a count.
 //
 // A file read nothing of since it was opened is never busy: the copy of a
 // copytruncate made before its first read is found by a creation
-// notification (copy.go), which a busy directory would not get.
+// notification (copy.go), which a polled directory would not get. That is
+// also why a new file watches its directory again when it is found, not
+// at the next poll: found empty, written and copytruncated before that
+// poll, its copy's lines were lost without a count. (A copy made before
+// it was found is among the rotated siblings of a path first seen, read
+// first: discovery.go rotatedSince.)
 const busyPolls = 3
 
 // busyDir is the polls' record of one directory with followed files.
@@ -72,7 +87,7 @@ func (t *Tailer) heat(now time.Time) (rescan bool) {
 			f.grew, f.readSince, f.cutSince = false, 0, false
 			continue
 		}
-		f.grew = f.readSince > 0 && f.off > 0 && !f.cutSince && len(f.copied) == 0
+		f.grew = f.readSince > 0 && f.off > 0 && !f.cutSince && len(f.copied) == 0 && !f.linked
 		f.readSince, f.cutSince = 0, false
 		if f.grew && t.busy[filepath.Dir(f.path)] == nil {
 			t.busy[filepath.Dir(f.path)] = &busyDir{}
@@ -105,15 +120,11 @@ func (t *Tailer) heat(now time.Time) (rescan bool) {
 				t.m.polledDirs.Inc()
 			}
 		case h.polled:
-			t.m.polledDirs.Dec()
-			if err := t.watcher.Add(d); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
-				t.warnOnce("watch", "cannot watch a directory; new files there are found by rescan", "dir", d, "err", err)
-			}
+			t.unpoll(d)
 			if again == nil {
 				again = make(map[string]bool)
 			}
 			again[d] = true
-			delete(t.busy, d)
 		default:
 			delete(t.busy, d)
 		}
@@ -134,6 +145,34 @@ func (t *Tailer) heat(now time.Time) (rescan bool) {
 		}
 	}
 	return len(again) > 0
+}
+
+// unpoll watches the polled directory d again.
+func (t *Tailer) unpoll(d string) {
+	t.m.polledDirs.Dec()
+	if err := t.watcher.Add(d); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		t.warnOnce("watch", "cannot watch a directory; new files there are found by rescan", "dir", d, "err", err)
+	}
+	delete(t.busy, d)
+}
+
+// newFileIn watches d again if it is polled: a file was just followed
+// there (see above). Its files are read once, as at a poll, and a rescan
+// is due (rescanDue) for what was created there between its listing and
+// the watch.
+func (t *Tailer) newFileIn(d string, now time.Time) {
+	if !t.isPolled(d) {
+		return
+	}
+	t.unpoll(d)
+	for _, f := range t.order {
+		if f.st != stClosed && filepath.Dir(f.path) == d {
+			f.polled = false
+			f.dirty = true
+			t.wantRead(now)
+		}
+	}
+	t.rescanDue = true
 }
 
 // watchesBelow reports whether a watched directory is below d.

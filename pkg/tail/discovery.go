@@ -146,6 +146,9 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		}
 	}
 	f := &follower{path: path, f: fh, key: key, size: fi.Size(), dirty: true, opened: time.Now()}
+	if li, err := os.Lstat(path); err == nil && li.Mode()&os.ModeSymlink != 0 {
+		f.linked = true // busy.go
+	}
 	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 	f.fpLen = readFP(fh, f.fp[:])
 	var start int64
@@ -220,6 +223,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	t.seenPaths[path] = true
 	t.add(f)
 	t.byPath[path] = f
+	t.newFileIn(filepath.Dir(path), now) // busy.go: a polled directory is watched again
 	t.log.Debug("following", "path", path, "offset", start)
 }
 

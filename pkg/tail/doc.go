@@ -33,7 +33,9 @@
 // watched at all while it stays so (busy.go, ferry_tail_polled_dirs): its files
 // are read every read_interval without notifications, a rotation there is
 // found by the poll, a new file by the rescan; the first poll at which one of
-// them did not grow watches it again. One file reads at most read_bytes_per_turn before
+// them did not grow, or a new file followed there, watches it again. A
+// directory of links (/var/log/containers) stays watched: writes to the files
+// its links name are notified to their own directories, not to it. One file reads at most read_bytes_per_turn before
 // the others get their turn. Files rotated before they could be opened (while
 // reading was stalled, or while no agent ran) are found beside their path by
 // kubelet's naming and read whole, oldest first, before the current file;

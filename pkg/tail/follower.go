@@ -47,6 +47,7 @@ type follower struct {
 	cutSince   bool          // truncated since the last poll (busy.go)
 	grew       bool          // read further between the last two polls (busy.go)
 	polled     bool          // its directory is polled, not watched: read every read_interval (busy.go)
+	linked     bool          // its path is a symlink (a link directory's entry): never busy (busy.go)
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).

@@ -114,6 +114,7 @@ type Tailer struct {
 	watcher   *notifier
 	dirs      *dirCache           // listings of watched directories between rescans (glob.go); nil without notifications
 	busy      map[string]*busyDir // directories whose files grew at the last polls (busy.go)
+	rescanDue bool                // a polled directory was watched again outside a poll: rescan at once (busy.go newFileIn)
 	skips     *skips
 	warned    map[string]bool
 	nextRead  time.Time // when the next read turn is due
@@ -299,6 +300,12 @@ func (t *Tailer) Run(ctx context.Context) error {
 			}
 			t.limitTick(now)
 			nextPoll = now.Add(t.cfg.PollInterval)
+		}
+		if t.rescanDue {
+			t.rescanDue = false
+			if rescanAt.IsZero() {
+				rescanAt = now
+			}
 		}
 		if t.filesChanged.Swap(false) {
 			if soon := lastCommit.Add(filesCommitDelay); soon.Before(nextCommit) {
