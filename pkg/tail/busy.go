@@ -37,7 +37,9 @@ import (
 //     notification would have told is seen as without notifications: a
 //     rotation, deletion or truncation by the poll (every poll_interval),
 //     a new file by the rescan (every rescan_interval; the directory's
-//     listing is not kept, glob.go dirCache). A rotation is thus noticed
+//     listing is not kept, glob.go dirCache), which comes at the next poll
+//     when the directory's modification time moved (an entry created,
+//     renamed or deleted there). A rotation is thus noticed
 //     within poll_interval instead of at once; nothing is lost by it,
 //     since the rotated file is finished through its descriptor.
 //   - At the first poll at which it is not busy (a file read nothing new,
@@ -67,10 +69,11 @@ const busyPolls = 3
 
 // busyDir is the polls' record of one directory with followed files.
 type busyDir struct {
-	streak int  // busy polls in a row
-	polled bool // its watch was removed: polled, not watched
-	files  int  // followed files at a path in it, this poll
-	grew   int  // of them, read further since the last poll
+	streak int       // busy polls in a row
+	polled bool      // its watch was removed: polled, not watched
+	files  int       // followed files at a path in it, this poll
+	grew   int       // of them, read further since the last poll
+	mtime  time.Time // its modification time when last looked at, while polled
 }
 
 // heat counts, at each poll, the directories whose every followed file was
@@ -108,6 +111,7 @@ func (t *Tailer) heat(now time.Time) (rescan bool) {
 		}
 	}
 	var again map[string]bool
+	changed := false
 	for d, h := range t.busy {
 		busy := h.files > 0 && h.grew == h.files
 		h.files, h.grew = 0, 0
@@ -117,7 +121,15 @@ func (t *Tailer) heat(now time.Time) (rescan bool) {
 			if !h.polled && h.streak >= busyPolls && t.watcher.Watching(d) && !t.watchesBelow(d) {
 				t.watcher.Remove(d) // its kept listing goes with the watch (dirCache.get)
 				h.polled = true
+				h.mtime = dirMtime(d)
 				t.m.polledDirs.Inc()
+			} else if h.polled {
+				// An entry created, renamed or deleted there since the
+				// last poll: rescan now, not at rescan_interval.
+				if m := dirMtime(d); !m.Equal(h.mtime) {
+					h.mtime = m
+					changed = true
+				}
 			}
 		case h.polled:
 			t.unpoll(d)
@@ -144,7 +156,16 @@ func (t *Tailer) heat(now time.Time) (rescan bool) {
 			t.wantRead(now)
 		}
 	}
-	return len(again) > 0
+	return len(again) > 0 || changed
+}
+
+// dirMtime is d's modification time (zero if it cannot be read).
+func dirMtime(d string) time.Time {
+	fi, err := os.Stat(d)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
 }
 
 // unpoll watches the polled directory d again.

@@ -237,3 +237,29 @@ func TestBusyDirRotatesWhilePolled(t *testing.T) {
 		t.Fatalf("%v rotations counted, want 1", r)
 	}
 }
+
+// TestBusyDirNewEntryRescansAtPoll: a file created in a polled directory
+// brings a rescan at the next poll (the directory's modification time
+// moved), not only at rescan_interval, so a short-lived file there is
+// still found.
+func TestBusyDirNewEntryRescansAtPoll(t *testing.T) {
+	tl, path, now := watchedStepTailer(t, lines(0, 5))
+	dir := filepath.Dir(path)
+	next := 5
+	for i := 0; i < busyPolls; i++ {
+		busyStep(t, tl, path, &next, &now)
+	}
+	if !tl.isPolled(dir) {
+		t.Fatal("not polled")
+	}
+	if busyStep(t, tl, path, &next, &now) {
+		t.Fatal("a rescan asked with nothing created")
+	}
+	appendFile(t, filepath.Join(dir, "1.log"), lines(2000, 2001))
+	if !busyStep(t, tl, path, &next, &now) {
+		t.Fatal("a file created in a polled directory did not ask for a rescan at the next poll")
+	}
+	if busyStep(t, tl, path, &next, &now) {
+		t.Fatal("a rescan asked again with nothing more created")
+	}
+}
