@@ -1,0 +1,268 @@
+package hostmetrics
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/procfs"
+)
+
+// The hand parsers of procfs' files (udpqueues.go, loadavg.go,
+// sockstat.go) against procfs itself: on files of real kernels
+// (testdata/kernel: this machine's, with UDP sockets on 127.0.0.1 holding
+// datagrams; testdata/proc: the fixture's), on what the kernel never
+// writes, and fuzzed: whatever a hand parser accepts, procfs reads the
+// same with no error (a hand parser leaves everything else to procfs).
+
+// kernelFile is a file of testdata.
+func kernelFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// procfsOn is a procfs.FS whose file rel holds b.
+func procfsOn(t testing.TB, rel string, b []byte) procfs.FS {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := procfs.NewFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func TestParseUDPQueuesKernel(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		tx, rx uint64
+	}{
+		{"kernel/udp", 0, 0x9c0},
+		{"kernel/udp6", 0, 0x680},
+		{"proc/1/net/udp", 0x100, 0xa00},
+		{"proc/1/net/udp6", 0, 0},
+	} {
+		b := kernelFile(t, tc.file)
+		tx, rx, ok := parseUDPQueues(b)
+		if !ok || tx != tc.tx || rx != tc.rx {
+			t.Errorf("%s: tx %#x rx %#x ok %v; want %#x, %#x", tc.file, tx, rx, ok, tc.tx, tc.rx)
+		}
+		s, err := procfsOn(t, "net/udp", b).NetUDPSummary()
+		if err != nil || s.TxQueueLength != tx || s.RxQueueLength != rx {
+			t.Errorf("%s: procfs reads %+v, %v", tc.file, s, err)
+		}
+	}
+}
+
+// udpLine is a line of <proc>/net/udp as the kernel prints it, with one
+// field replaced.
+func udpLine(field int, v string) string {
+	f := strings.Fields(" 1251: 0100007F:A769 00000000:0000 07 00000000:000009C0 00:00000000 00000000     0        0 1227497 2 00000000747cd2e5 0")
+	if field >= 0 {
+		f[field] = v
+	}
+	return strings.Join(f, " ")
+}
+
+func TestParseUDPQueuesRefuses(t *testing.T) {
+	head := "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+	for name, body := range map[string]string{
+		"12 fields":         strings.Join(strings.Fields(udpLine(-1, ""))[:12], " "),
+		"empty line":        udpLine(-1, "") + "\n\n" + udpLine(-1, ""),
+		"sl without colon":  udpLine(0, "1251"),
+		"sl leading zero":   udpLine(0, "01251:"),
+		"sl two colons":     udpLine(0, "1:2:"),
+		"address of 6":      udpLine(1, "00007F:A769"),
+		"address not hex":   udpLine(1, "0100007G:A769"),
+		"port missing":      udpLine(2, "00000000"),
+		"state not hex":     udpLine(3, "0x7"),
+		"queues one":        udpLine(4, "00000000"),
+		"queue of 17":       udpLine(4, "00000000000000000:0"),
+		"uid signed":        udpLine(7, "-1"),
+		"uid octal":         udpLine(7, "017"),
+		"inode too big":     udpLine(9, "18446744073709551616"),
+		"drops not decimal": udpLine(12, "0x1"),
+		"carriage return":   udpLine(-1, "") + "\r",
+		"non-ASCII space":   udpLine(-1, "") + "\u00a0x",
+		"long line":         udpLine(-1, "") + strings.Repeat(" x", 3000),
+	} {
+		if tx, rx, ok := parseUDPQueues([]byte(head + body + "\n")); ok {
+			t.Errorf("%s: accepted as tx %d rx %d", name, tx, rx)
+		}
+	}
+	if tx, rx, ok := parseUDPQueues([]byte(strings.Repeat("x", 5000) + "\n")); ok {
+		t.Errorf("a header of 5000 bytes: accepted as tx %d rx %d", tx, rx)
+	}
+	// Sums wrap around, as procfs'.
+	max := udpLine(4, "FFFFFFFFFFFFFFFF:1")
+	if tx, rx, ok := parseUDPQueues([]byte(head + max + "\n" + max + "\n")); !ok || tx != 1<<64-2 || rx != 2 {
+		t.Errorf("wrapped: tx %d rx %d ok %v", tx, rx, ok)
+	}
+}
+
+func FuzzUDPQueuesMatchProcfs(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tx, rx, ok := parseUDPQueues(b)
+		if !ok {
+			return
+		}
+		s, err := procfsOn(t, "net/udp", b).NetUDPSummary()
+		if err != nil {
+			t.Fatalf("%q: tx %d rx %d, procfs: %v", b, tx, rx, err)
+		}
+		if s.TxQueueLength != tx || s.RxQueueLength != rx {
+			t.Errorf("%q: tx %d rx %d, procfs %d, %d", b, tx, rx, s.TxQueueLength, s.RxQueueLength)
+		}
+	})
+}
+
+func TestParseLoadavgKernel(t *testing.T) {
+	for _, file := range []string{"kernel/loadavg", "proc/loadavg"} {
+		b := kernelFile(t, file)
+		got, ok := parseLoadavg(b)
+		want, err := procfsOn(t, "loadavg", b).LoadAvg()
+		if !ok || err != nil || got != *want {
+			t.Errorf("%s: %+v (%v), procfs %+v (%v)", file, got, ok, want, err)
+		}
+	}
+	if got, ok := parseLoadavg([]byte("0.29 1.05 12.50 2/593 1234\n")); !ok || got != (procfs.LoadAvg{Load1: 0.29, Load5: 1.05, Load15: 12.5}) {
+		t.Errorf("got %+v, %v", got, ok)
+	}
+	for _, b := range []string{"", "\n", "0.29 1.05\n", "0.29 1.05 12\n", "0.29 1.05 1e3 1/2 3\n", "0.29 1.05 .5 1/2 3\n",
+		"0.29 1.05 12.50 1/2 3\n\n", "0.29\t1.05 12.50 1/2 3\n", "0.29 1.05 12.50 1/2 3\r\n", "-0.29 1.05 12.50 1/2 3\n",
+		"0.29 1.05 12.50 1/2 3\u0085\n"} {
+		if got, ok := parseLoadavg([]byte(b)); ok {
+			t.Errorf("%q: accepted as %+v", b, got)
+		}
+	}
+}
+
+func FuzzLoadavgMatchesProcfs(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := parseLoadavg(b)
+		if !ok {
+			return
+		}
+		want, err := procfsOn(t, "loadavg", b).LoadAvg()
+		if err != nil {
+			t.Fatalf("%q: %+v, procfs: %v", b, got, err)
+		}
+		if got != *want {
+			t.Errorf("%q: %+v, procfs %+v", b, got, *want)
+		}
+	})
+}
+
+// sockstatText is a NetSockstat with its pointers followed.
+func sockstatText(s *procfs.NetSockstat) string {
+	if s == nil {
+		return "nil"
+	}
+	p := func(v *int) string {
+		if v == nil {
+			return "-"
+		}
+		return fmt.Sprint(*v)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "used %s", p(s.Used))
+	for _, x := range s.Protocols {
+		fmt.Fprintf(&b, "; %s inuse %d orphan %s tw %s alloc %s mem %s memory %s", x.Protocol, x.InUse,
+			p(x.Orphan), p(x.TW), p(x.Alloc), p(x.Mem), p(x.Memory))
+	}
+	return b.String()
+}
+
+func TestParseSockstatKernel(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"kernel/sockstat", "used 60; TCP inuse 44 orphan 0 tw 868 alloc 44 mem 0 memory -; UDP inuse 0 orphan - tw - alloc - mem 0 memory -; " +
+			"UDPLITE inuse 0 orphan - tw - alloc - mem - memory -; RAW inuse 0 orphan - tw - alloc - mem - memory -; " +
+			"FRAG inuse 0 orphan - tw - alloc - mem - memory 0"},
+		{"kernel/sockstat6", "used -; TCP6 inuse 0 orphan - tw - alloc - mem - memory -; UDP6 inuse 0 orphan - tw - alloc - mem - memory -; " +
+			"UDPLITE6 inuse 0 orphan - tw - alloc - mem - memory -; RAW6 inuse 0 orphan - tw - alloc - mem - memory -; " +
+			"FRAG6 inuse 0 orphan - tw - alloc - mem - memory 0"},
+		{"proc/1/net/sockstat", ""},
+		{"proc/1/net/sockstat6", ""},
+	} {
+		b := kernelFile(t, tc.file)
+		got := sockstatText(parseSockstat(b))
+		want, err := procfsOn(t, "net/sockstat", b).NetSockstat()
+		if err != nil || got != sockstatText(want) {
+			t.Errorf("%s: %s; procfs %s (%v)", tc.file, got, sockstatText(want), err)
+		}
+		if tc.want != "" && got != tc.want {
+			t.Errorf("%s:\n%s\nwant\n%s", tc.file, got, tc.want)
+		}
+	}
+	for _, b := range []string{"\n", "TCP:\n", "TCP: inuse\n", "TCP inuse 1\n", "TCP: inuse 01\n", "TCP: inuse -1\n",
+		"TCP:  inuse 1\n", "TCP: inuse 1 \n", "TCP: inuse 1\r\n", "TCP: inuse 9223372036854775808\n", "TCP: in\tuse 1\n",
+		"sockets: used 1\n\nTCP: inuse 1\n"} {
+		if got := parseSockstat([]byte(b)); got != nil {
+			t.Errorf("%q: accepted as %s", b, sockstatText(got))
+		}
+	}
+	// A key twice: its last value, as procfs' map keeps it.
+	if got := sockstatText(parseSockstat([]byte("sockets: used 1 used 2\nTCP: inuse 3 mem 4 inuse 5\n"))); got !=
+		"used 2; TCP inuse 5 orphan - tw - alloc - mem 4 memory -" {
+		t.Errorf("got %s", got)
+	}
+}
+
+func FuzzSockstatMatchesProcfs(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := parseSockstat(b)
+		if got == nil {
+			return
+		}
+		want, err := procfsOn(t, "net/sockstat", b).NetSockstat()
+		if err != nil {
+			t.Fatalf("%q: %s, procfs: %v", b, sockstatText(got), err)
+		}
+		if sockstatText(got) != sockstatText(want) {
+			t.Errorf("%q: %s, procfs %s", b, sockstatText(got), sockstatText(want))
+		}
+	})
+}
+
+// procCorpus is the seeds of the fuzz tests above: the kernel's files.
+var procCorpus = map[string][]string{
+	"FuzzUDPQueuesMatchProcfs":  {"kernel/udp", "kernel/udp6", "proc/1/net/udp", "proc/1/net/udp6"},
+	"FuzzLoadavgMatchesProcfs":  {"kernel/loadavg", "proc/loadavg"},
+	"FuzzSockstatMatchesProcfs": {"kernel/sockstat", "kernel/sockstat6", "proc/1/net/sockstat", "proc/1/net/sockstat6"},
+}
+
+// TestProcCorpusCurrent: the seeds in testdata/fuzz are the files of
+// testdata they are named after (go test -update rewrites them).
+func TestProcCorpusCurrent(t *testing.T) {
+	for fuzz, files := range procCorpus {
+		dir := filepath.Join("testdata", "fuzz", fuzz)
+		for _, file := range files {
+			want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", kernelFile(t, file))
+			path := filepath.Join(dir, strings.ReplaceAll(file, "/", "-"))
+			if *update {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, err := os.ReadFile(path); err != nil || string(got) != want {
+				t.Errorf("%s is not the current seed (%v); run go test -update", path, err)
+			}
+		}
+	}
+}
