@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -237,10 +238,56 @@ func FuzzSockstatMatchesProcfs(f *testing.F) {
 	})
 }
 
+func TestParseProcStatKernel(t *testing.T) {
+	for _, file := range []string{"kernel/stat", "proc/stat"} {
+		b := kernelFile(t, file)
+		got, ok := parseProcStat(b)
+		want, err := procfsOn(t, "stat", b).Stat()
+		if !ok || err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %+v (%v)\nprocfs %+v (%v)", file, got, ok, want, err)
+		}
+		if len(got.CPU) == 0 || got.BootTime == 0 || got.ContextSwitches == 0 || len(got.IRQ) == 0 {
+			t.Errorf("%s: cpus, boot time, context switches or interrupts missing: %+v", file, got)
+		}
+	}
+	good := "cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 10\nintr 3 1 2\nctxt 4\nbtime 5\nprocesses 6\n" +
+		"procs_running 7\nprocs_blocked 8\nsoftirq 10 1 1 1 1 1 1 1 1 1 1\nother x\n"
+	if _, ok := parseProcStat([]byte(good)); !ok {
+		t.Errorf("refused %q", good)
+	}
+	for _, b := range []string{
+		"cpu  1 2 3 4 5 6 7 8 9\n", "cpu  1 2 3 4 5 6 7 8 9 10 11\n", "cpu0 1 2 3 4 5 6 7 8 9 1e3\n",
+		"cpu01 1 2 3 4 5 6 7 8 9 10\n", "cpu+1 1 2 3 4 5 6 7 8 9 10\n", "cpux 1 2 3 4 5 6 7 8 9 10\n",
+		"intr 3 1 x\n", "intr -3\n", "ctxt 1.5\n", "btime 18446744073709551616\n", "softirq 10 1 1 1 1 1 1 1 1 1\n",
+		"softirq 10 1 1 1 1 1 1 1 1 1 +1\n", "ctxt\t4\n", "ctxt 4\r\n", "btime 5\u00a0\n",
+	} {
+		if got, ok := parseProcStat([]byte(b)); ok {
+			t.Errorf("%q: accepted as %+v", b, got)
+		}
+	}
+}
+
+func FuzzProcStatMatchesProcfs(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := parseProcStat(b)
+		if !ok {
+			return
+		}
+		want, err := procfsOn(t, "stat", b).Stat()
+		if err != nil {
+			t.Fatalf("%q: %+v, procfs: %v", b, got, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%q:\n%+v\nprocfs\n%+v", b, got, want)
+		}
+	})
+}
+
 // procCorpus is the seeds of the fuzz tests above: the kernel's files.
 var procCorpus = map[string][]string{
 	"FuzzUDPQueuesMatchProcfs":  {"kernel/udp", "kernel/udp6", "proc/1/net/udp", "proc/1/net/udp6"},
 	"FuzzLoadavgMatchesProcfs":  {"kernel/loadavg", "proc/loadavg"},
+	"FuzzProcStatMatchesProcfs": {"kernel/stat", "proc/stat"},
 	"FuzzSockstatMatchesProcfs": {"kernel/sockstat", "kernel/sockstat6", "proc/1/net/sockstat", "proc/1/net/sockstat6"},
 }
 
