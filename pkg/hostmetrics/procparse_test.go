@@ -283,11 +283,71 @@ func FuzzProcStatMatchesProcfs(f *testing.F) {
 	})
 }
 
+// meminfoText is the fields of meminfoFields a file has, as procfs reads
+// them (m) or as parseMeminfo does (v, when m is nil).
+func meminfoText(m *procfs.Meminfo, v meminfoValues) string {
+	var b strings.Builder
+	for k, f := range meminfoFields {
+		switch {
+		case m != nil && f.get(m) != nil:
+			fmt.Fprintf(&b, "%s %d\n", f.kernel, *f.get(m))
+		case m == nil && v.have&(1<<k) != 0:
+			fmt.Fprintf(&b, "%s %d\n", f.kernel, v.v[k])
+		}
+	}
+	return b.String()
+}
+
+func TestParseMeminfoKernel(t *testing.T) {
+	if len(meminfoFields) > 64 {
+		t.Fatalf("%d meminfo fields do not fit in meminfoValues", len(meminfoFields))
+	}
+	for _, file := range []string{"kernel/meminfo", "proc/meminfo"} {
+		b := kernelFile(t, file)
+		v, ok := parseMeminfo(b)
+		m, err := procfsOn(t, "meminfo", b).Meminfo()
+		if got, want := meminfoText(nil, v), meminfoText(&m, v); !ok || err != nil || got != want {
+			t.Errorf("%s (%v):\n%s\nprocfs (%v):\n%s", file, ok, got, err, want)
+		}
+		if v.have&(1<<meminfoIndex["MemTotal"]) == 0 || v.have&(1<<meminfoIndex["HugePages_Total"]) == 0 {
+			t.Errorf("%s: MemTotal or HugePages_Total missing", file)
+		}
+	}
+	v, ok := parseMeminfo([]byte("MemTotal:       16303868 kB\nHugePages_Total:       2\nNew_Field: 7 kB\nMemTotal: 1 kB\n"))
+	if !ok || meminfoText(nil, v) != "MemTotal 1024\nHugePages_Total 2\n" {
+		t.Errorf("got %q, %v", meminfoText(nil, v), ok)
+	}
+	for _, b := range []string{"\n", "MemTotal:\n", "MemTotal 1 kB\n", "MemTotal: 1 MB\n", "MemTotal: 1 kB x\n",
+		"MemTotal: 01 kB\n", "MemTotal: 0x1 kB\n", "MemTotal: -1 kB\n", "MemTotal:\t1 kB\n", "MemTotal: 1 kB\r\n",
+		"MemTotal: 18446744073709551616 kB\n", "MemTotal: 1 kB\n\nMemFree: 1 kB\n"} {
+		if v, ok := parseMeminfo([]byte(b)); ok {
+			t.Errorf("%q: accepted as %q", b, meminfoText(nil, v))
+		}
+	}
+}
+
+func FuzzMeminfoMatchesProcfs(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, ok := parseMeminfo(b)
+		if !ok {
+			return
+		}
+		m, err := procfsOn(t, "meminfo", b).Meminfo()
+		if err != nil {
+			t.Fatalf("%q: %q, procfs: %v", b, meminfoText(nil, v), err)
+		}
+		if got, want := meminfoText(nil, v), meminfoText(&m, v); got != want {
+			t.Errorf("%q:\n%s\nprocfs:\n%s", b, got, want)
+		}
+	})
+}
+
 // procCorpus is the seeds of the fuzz tests above: the kernel's files.
 var procCorpus = map[string][]string{
 	"FuzzUDPQueuesMatchProcfs":  {"kernel/udp", "kernel/udp6", "proc/1/net/udp", "proc/1/net/udp6"},
 	"FuzzLoadavgMatchesProcfs":  {"kernel/loadavg", "proc/loadavg"},
 	"FuzzProcStatMatchesProcfs": {"kernel/stat", "proc/stat"},
+	"FuzzMeminfoMatchesProcfs":  {"kernel/meminfo", "proc/meminfo"},
 	"FuzzSockstatMatchesProcfs": {"kernel/sockstat", "kernel/sockstat6", "proc/1/net/sockstat", "proc/1/net/sockstat6"},
 }
 
