@@ -342,12 +342,66 @@ func FuzzMeminfoMatchesProcfs(f *testing.F) {
 	})
 }
 
+// procfsNetDev is procfs' reading of b as <proc>/1/net/dev.
+func procfsNetDev(t testing.TB, b []byte) (procfs.NetDev, error) {
+	t.Helper()
+	p, err := procfsOn(t, "1/net/dev", b).Proc(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.NetDev()
+}
+
+func TestParseNetDevKernel(t *testing.T) {
+	for _, file := range []string{"kernel/netdev", "proc/1/net/dev"} {
+		b := kernelFile(t, file)
+		got, ok := parseNetDev(b)
+		want, err := procfsNetDev(t, b)
+		if !ok || err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %+v (%v)\nprocfs %+v (%v)", file, got, ok, want, err)
+		}
+		if l, found := got["lo"]; !found || l.RxBytes == 0 || l.RxBytes != l.TxBytes {
+			t.Errorf("%s: lo %+v", file, l)
+		}
+	}
+	head := "Inter-|   Receive\n face |bytes\n"
+	line := "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16"
+	for _, b := range []string{line[:len(line)-3], line + " 17", strings.Replace(line, ":", "", 1),
+		strings.Replace(line, " 5 ", " -5 ", 1), strings.Replace(line, " 5 ", " 0x5 ", 1), "   : 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16",
+		strings.Replace(line, " 5 ", "\t5 ", 1), line + "\r", line + "\n\n" + line, "\u00a0" + line,
+		strings.Replace(line, " 5 ", " \u00a05 ", 1), strings.Replace(line, " 16", " 18446744073709551616", 1)} {
+		if got, ok := parseNetDev([]byte(head + b + "\n")); ok {
+			t.Errorf("%q: accepted as %+v", b, got)
+		}
+	}
+	if _, ok := parseNetDev([]byte(strings.Repeat("x", 5000) + "\n" + head)); ok {
+		t.Error("a header of 5000 bytes accepted")
+	}
+}
+
+func FuzzNetDevMatchesProcfs(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := parseNetDev(b)
+		if !ok {
+			return
+		}
+		want, err := procfsNetDev(t, b)
+		if err != nil {
+			t.Fatalf("%q: %+v, procfs: %v", b, got, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%q:\n%+v\nprocfs\n%+v", b, got, want)
+		}
+	})
+}
+
 // procCorpus is the seeds of the fuzz tests above: the kernel's files.
 var procCorpus = map[string][]string{
 	"FuzzUDPQueuesMatchProcfs":  {"kernel/udp", "kernel/udp6", "proc/1/net/udp", "proc/1/net/udp6"},
 	"FuzzLoadavgMatchesProcfs":  {"kernel/loadavg", "proc/loadavg"},
 	"FuzzProcStatMatchesProcfs": {"kernel/stat", "proc/stat"},
 	"FuzzMeminfoMatchesProcfs":  {"kernel/meminfo", "proc/meminfo"},
+	"FuzzNetDevMatchesProcfs":   {"kernel/netdev", "proc/1/net/dev"},
 	"FuzzSockstatMatchesProcfs": {"kernel/sockstat", "kernel/sockstat6", "proc/1/net/sockstat", "proc/1/net/sockstat6"},
 }
 
