@@ -99,20 +99,26 @@ func parseProcStat(b []byte) (st procfs.Stat, ok bool) {
 			if st.IRQTotal, good = u(f[1]); !good {
 				break
 			}
-			// Every count after the total, from the start of the line.
+			// Every count after the total, from the start of the line:
+			// counted, then read into one slice (procfs' empty, not
+			// nil, slice when there are none).
 			rest = line
 			next()
 			next()
-			var irq []uint64
+			counts := rest
+			m := 0
 			for tok := next(); len(tok) > 0; tok = next() {
-				v, g := u(tok)
+				m++
+			}
+			st.IRQ = make([]uint64, m)
+			rest = counts
+			for k := range st.IRQ {
+				v, g := u(next())
 				if !g {
 					return st, false
 				}
-				irq = append(irq, v)
+				st.IRQ[k] = v
 			}
-			st.IRQ = make([]uint64, len(irq)) // procfs' empty, not nil, slice
-			copy(st.IRQ, irq)
 		case "softirq":
 			if n < 12 {
 				return st, false
