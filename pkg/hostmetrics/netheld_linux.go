@@ -20,8 +20,8 @@ import (
 // offset 0. sysfs makes a new reading of the attribute for every read at
 // offset 0 (kernfs' seq_file starts over there), so what is held is the
 // file, never a value: every collection still asks the kernel for every
-// value. That saves the open(2) and close(2) of each file, which on the
-// reference machine were four fifths of its cost (see README.md, "Cost").
+// value. That saves the open(2) and close(2) of each file: about 2 µs a
+// file instead of 7 on the reference machine (see README.md, "Cost").
 //
 // A device is known by the inode of its entry in <sys>/class/net (the
 // link sysfs makes when the device is registered), from the directory
