@@ -47,7 +47,7 @@ func (c *cpuCollector) collect(e *emitter) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.procStat(fs)
+	st, err := e.procStat(c.proc, fs)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,9 @@ var (
 type cpufreqCollector struct{ sys string }
 
 func (c *cpufreqCollector) collect(e *emitter) error {
+	if noCpufreq(c.sys) {
+		return nil
+	}
 	fs, err := newSysFS(c.sys)
 	if err != nil {
 		return err

@@ -56,6 +56,11 @@
 //     otherwise. Mounts are read from <proc>/1/mountinfo (falling
 //     back to the agent's own when PID 1 is hidden) and measured under
 //     rootfs, with mount points reported relative to it.
+//   - netclass keeps the sysfs attribute files it reads open between
+//     collections, at most 256 (a descriptor and a page of kernel memory
+//     each), and reads each again at offset 0, which makes sysfs read the
+//     value anew: no value is kept, and a file of a device that is gone
+//     answers ENODEV, never another device's value (netheld_linux.go).
 //   - A statfs that hangs (a dead network mount) is waited for at most
 //     filesystem.statfs_timeout, concurrently with every other collector.
 //     The mount is then reported with node_filesystem_device_error 1 and

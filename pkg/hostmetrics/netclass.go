@@ -6,9 +6,10 @@ import (
 	iofs "io/fs"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -70,15 +71,35 @@ var (
 // used; after maxNetlinkChecks collections that did not match, it is not
 // asked again. Neither namespace can change under a running process.
 //
-// sysfs is read through attrDir, with only node_exporter's attributes:
-// procfs' sysfs.NetClassByIface reads every file of the directory, and a
-// scrape of four devices took 4.6 ms of CPU that way on the reference
-// machine.
+// sysfs is read with only node_exporter's attributes (procfs'
+// sysfs.NetClassByIface reads every file of the directory, and a scrape
+// of four devices took 4.6 ms of CPU that way on the reference machine),
+// through files kept open from one collection to the next (netHeld,
+// netheld_linux.go) where it can, else through attrDir.
 type netclassCollector struct {
 	sys  string
 	dump func() ([]nlLink, error) // nil: sysfs only
 	nl   netlinkCheck
 	log  *slog.Logger // nil: nothing said
+
+	heldOnce sync.Once
+	held     *netHeld // nil: every file read by its path (see netHeld)
+}
+
+// heldFiles is the held attribute files for this collection, nil if there
+// are none to use (not sysfs, not Linux, or another collection uses them);
+// the caller releases them. They are closed when the collector is
+// garbage collected.
+func (c *netclassCollector) heldFiles(dir string) *netHeld {
+	c.heldOnce.Do(func() {
+		if c.held = newNetHeld(dir); c.held != nil {
+			runtime.AddCleanup(c, (*netHeld).closeAll, c.held)
+		}
+	})
+	if c.held == nil || !c.held.acquire() {
+		return nil
+	}
+	return c.held
 }
 
 // maxNetlinkChecks is how many collections may compare the dump with sysfs
@@ -97,46 +118,92 @@ func (n *netlinkCheck) usable() bool {
 	return n.verified.Load() || n.failed.Load() < maxNetlinkChecks
 }
 
-// netclassAttrs are the files read per device from sysfs alone.
+// netclassAttrs are the files read per device from sysfs alone, in the
+// order they are read; the attribute sets below are indexes into it.
 var netclassAttrs = [...]string{"addr_assign_type", "address", "broadcast", "carrier", "carrier_changes",
 	"carrier_up_count", "carrier_down_count", "dev_id", "dormant", "duplex", "flags", "ifalias", "ifindex",
 	"iflink", "link_mode", "mtu", "name_assign_type", "netdev_group", "operstate", "speed", "tx_queue_len", "type"}
+
+// Indexes of netclassAttrs.
+const (
+	attrAddrAssignType = iota
+	attrAddress
+	attrBroadcast
+	attrCarrier
+	attrCarrierChanges
+	attrCarrierUpCount
+	attrCarrierDownCount
+	attrDevID
+	attrDormant
+	attrDuplex
+	attrFlags
+	attrIfAlias
+	attrIfIndex
+	attrIfLink
+	attrLinkMode
+	attrMTU
+	attrNameAssignType
+	attrNetDevGroup
+	attrOperState
+	attrSpeed
+	attrTxQueueLen
+	attrType
+	numNetclassAttrs
+)
+
+// allNetclassAttrs is every attribute: a device read from sysfs alone.
+var allNetclassAttrs = func() []uint8 {
+	a := make([]uint8, numNetclassAttrs)
+	for k := range a {
+		a[k] = uint8(k)
+	}
+	return a
+}()
 
 // What sysfs still has to give for a device taken from the dump: the
 // attributes rtnetlink does not carry; speed and duplex only when the
 // device is up (sysfs refuses them otherwise); flags when the dump lacks
 // the counters to rebuild them.
 var (
-	netlinkUpAttrs        = []string{"addr_assign_type", "dev_id", "duplex", "name_assign_type", "speed"}
-	netlinkDownAttrs      = []string{"addr_assign_type", "dev_id", "name_assign_type"}
-	netlinkUpFlagsAttrs   = []string{"addr_assign_type", "dev_id", "duplex", "flags", "name_assign_type", "speed"}
-	netlinkDownFlagsAttrs = []string{"addr_assign_type", "dev_id", "flags", "name_assign_type"}
+	netlinkUpAttrs        = []uint8{attrAddrAssignType, attrDevID, attrDuplex, attrNameAssignType, attrSpeed}
+	netlinkDownAttrs      = []uint8{attrAddrAssignType, attrDevID, attrNameAssignType}
+	netlinkUpFlagsAttrs   = []uint8{attrAddrAssignType, attrDevID, attrDuplex, attrFlags, attrNameAssignType, attrSpeed}
+	netlinkDownFlagsAttrs = []uint8{attrAddrAssignType, attrDevID, attrFlags, attrNameAssignType}
 )
 
 func (c *netclassCollector) collect(e *emitter) error {
-	ents, err := os.ReadDir(filepath.Join(c.sys, "class", "net"))
+	dir := filepath.Join(c.sys, "class", "net")
+	ents, err := listNetDevices(dir)
 	if err != nil {
 		return err
 	}
 	links, checking := c.links()
+	held := c.heldFiles(dir)
+	if held != nil {
+		defer held.release()
+	}
 	ifaces := make([]*netIface, 0, len(ents))
 	for _, ent := range ents { // sorted by name
-		if ent.Type().IsRegular() { // bonding_masters
+		if ent.regular { // bonding_masters
 			continue
 		}
-		name := ent.Name()
 		var l *nlLink
 		if !checking {
-			l = links[name]
+			l = links[ent.name]
 		}
-		iface, err := readNetClassIface(filepath.Join(c.sys, "class", "net", name), l)
+		r := devReader{path: filepath.Join(dir, ent.name)}
+		if held != nil && ent.ino != 0 { // sysfs numbers its nodes from 1
+			r.h, r.dev = held, held.device(ent.ino)
+		}
+		iface, err := readNetClassDev(&r, l)
+		r.close()
 		if errors.Is(err, iofs.ErrNotExist) {
 			continue // removed since the listing
 		}
 		if err != nil {
-			return fmt.Errorf("network device %s: %w", name, err)
+			return fmt.Errorf("network device %s: %w", ent.name, err)
 		}
-		iface.Name = name
+		iface.Name = ent.name
 		ifaces = append(ifaces, iface)
 	}
 	if checking {
@@ -212,17 +279,19 @@ func netlinkMismatch(ifaces []*netIface, links map[string]*nlLink) error {
 	return nil
 }
 
-// readNetClassIface reads one device's attributes: those the link l
-// does not carry from sysfs, or all of them from sysfs if l is nil or
-// lacks some.
+// readNetClassIface reads one device's attributes from its directory
+// dir, holding no file open: those the link l does not carry from sysfs,
+// or all of them from sysfs if l is nil or lacks some.
 func readNetClassIface(dir string, l *nlLink) (*netIface, error) {
-	d, err := openAttrDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer d.close()
+	r := devReader{path: dir}
+	defer r.close()
+	return readNetClassDev(&r, l)
+}
+
+// readNetClassDev is readNetClassIface through r.
+func readNetClassDev(r *devReader, l *nlLink) (*netIface, error) {
 	var i netIface
-	attrs := netclassAttrs[:]
+	attrs := allNetclassAttrs
 	if l != nil && l.usable() {
 		_, flags := l.sysfsFlags()
 		switch {
@@ -237,7 +306,7 @@ func readNetClassIface(dir string, l *nlLink) (*netIface, error) {
 		}
 		l.apply(&i)
 	}
-	if err := readNetClassAttrs(d, attrs, &i); err != nil {
+	if err := readNetClassAttrs(r, attrs, &i); err != nil {
 		return nil, err
 	}
 	return &i, nil
@@ -245,71 +314,84 @@ func readNetClassIface(dir string, l *nlLink) (*netIface, error) {
 
 // readNetClassAttrs reads attributes with procfs' rules: an
 // attribute the device does not have (missing, EINVAL, EOPNOTSUPP,
-// ENODATA, not permitted) is left out; any other error fails the device.
+// ENODATA, not permitted) is left out; any other error fails the device,
+// and so does a device directory that cannot be opened (gone since the
+// listing: the caller leaves it out).
 // A number that does not parse is 0, as sysfs.ParseNetClassAttribute makes
 // it.
-func readNetClassAttrs(d *attrDir, attrs []string, i *netIface) error {
+func readNetClassAttrs(r *devReader, attrs []uint8, i *netIface) error {
 	for _, a := range attrs {
-		v, err := d.read(a)
+		v, err := r.read(int(a))
 		if err != nil {
+			var de netDirError
+			if errors.As(err, &de) {
+				return de.err
+			}
 			if ignorableAttrError(err) {
 				continue
 			}
-			return fmt.Errorf("%s: %w", a, err)
+			return fmt.Errorf("%s: %w", netclassAttrs[a], err)
 		}
 		n := func() *int64 {
 			x, _ := strconv.ParseInt(v, 0, 64)
 			return &x
 		}
 		switch a {
-		case "addr_assign_type":
+		case attrAddrAssignType:
 			i.AddrAssignType = n()
-		case "address":
+		case attrAddress:
 			i.Address = v
-		case "broadcast":
+		case attrBroadcast:
 			i.Broadcast = v
-		case "carrier":
+		case attrCarrier:
 			i.Carrier = n()
-		case "carrier_changes":
+		case attrCarrierChanges:
 			i.CarrierChanges = n()
-		case "carrier_up_count":
+		case attrCarrierUpCount:
 			i.CarrierUpCount = n()
-		case "carrier_down_count":
+		case attrCarrierDownCount:
 			i.CarrierDownCount = n()
-		case "dev_id":
+		case attrDevID:
 			i.DevID = n()
-		case "dormant":
+		case attrDormant:
 			i.Dormant = n()
-		case "duplex":
+		case attrDuplex:
 			i.Duplex = v
-		case "flags":
+		case attrFlags:
 			i.Flags = n()
-		case "ifalias":
+		case attrIfAlias:
 			i.IfAlias = v
-		case "ifindex":
+		case attrIfIndex:
 			i.IfIndex = n()
-		case "iflink":
+		case attrIfLink:
 			i.IfLink = n()
-		case "link_mode":
+		case attrLinkMode:
 			i.LinkMode = n()
-		case "mtu":
+		case attrMTU:
 			i.MTU = n()
-		case "name_assign_type":
+		case attrNameAssignType:
 			i.NameAssignType = n()
-		case "netdev_group":
+		case attrNetDevGroup:
 			i.NetDevGroup = n()
-		case "operstate":
+		case attrOperState:
 			i.OperState = v
-		case "speed":
+		case attrSpeed:
 			i.Speed = n()
-		case "tx_queue_len":
+		case attrTxQueueLen:
 			i.TxQueueLen = n()
-		case "type":
+		case attrType:
 			i.Type = n()
 		}
 	}
 	return nil
 }
+
+// netDirError is a device directory that could not be opened, as opposed
+// to one of its attributes.
+type netDirError struct{ err error }
+
+func (e netDirError) Error() string { return e.err.Error() }
+func (e netDirError) Unwrap() error { return e.err }
 
 // ignorableAttrError is procfs' list of errors that mean "this device has
 // no such attribute".

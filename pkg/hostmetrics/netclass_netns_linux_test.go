@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,45 +79,8 @@ func TestNetclassOtherNamespaceLive(t *testing.T) {
 // reports. It needs CAP_SYS_ADMIN and CAP_NET_ADMIN, and bridges;
 // without them, it is skipped.
 func TestNetclassManyDevicesLive(t *testing.T) {
-	runtime.LockOSThread() // never unlocked: see TestNetclassOtherNamespaceLive
-	if err := unix.Unshare(unix.CLONE_NEWNET | unix.CLONE_NEWNS); err != nil {
-		t.Skipf("cannot make network and mount namespaces: %v", err)
-	}
-	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		t.Skipf("cannot make mounts private: %v", err)
-	}
-	sys := t.TempDir()
-	if err := unix.Mount("sysfs", sys, "sysfs", 0, ""); err != nil {
-		t.Skipf("cannot mount sysfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(sys, unix.MNT_DETACH) })
-
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	seq := uint32(0)
-	// do sends one RTM_NEWLINK request and waits for its acknowledgement.
-	do := func(flags uint16, p []byte) error {
-		seq++
-		req := nlMsg(unix.RTM_NEWLINK, unix.NLM_F_REQUEST|unix.NLM_F_ACK|flags, seq, p)
-		if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-			return err
-		}
-		buf := make([]byte, 8192)
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			return err
-		}
-		if n < nlmsgHdrLen+4 || binary.NativeEndian.Uint16(buf[4:]) != nlmsgError {
-			return fmt.Errorf("reply of %d bytes is not an acknowledgement", n)
-		}
-		if e := int32(binary.NativeEndian.Uint32(buf[nlmsgHdrLen:])); e != 0 {
-			return syscall.Errno(-e)
-		}
-		return nil
-	}
+	sys, rtnl := ownNetSysfs(t)
+	do := func(flags uint16, p []byte) error { return rtnl(unix.RTM_NEWLINK, flags, p) }
 	kind := ifinfo(0, 0, 0, attrStr(unix.IFLA_INFO_KIND, "bridge"))[ifinfomsgLen:]
 	const devices = 200
 	for k := range devices {
@@ -162,21 +127,89 @@ func TestNetclassManyDevicesLive(t *testing.T) {
 	if !strings.Contains(want, `node_network_info["hm3" `) || !strings.Contains(want, "alias of hm3") {
 		t.Errorf("hm3 or its alias is not reported:\n%.2000s", want)
 	}
+	// Files are held for the first devices only, up to the bound; the
+	// others are read by their paths, with the same result.
+	alone := &netclassCollector{sys: sys}
+	for k := range 2 {
+		if got := collectText(t, alone); got != want {
+			t.Errorf("sysfs alone, collection %d, with held files:\n%s", k, lineDiff([]byte(want), []byte(got)))
+		}
+		if n := alone.held.files; n != maxHeldNetFiles {
+			t.Errorf("collection %d holds %d files, want the bound, %d", k, n, maxHeldNetFiles)
+		}
+	}
+}
+
+// ownNetSysfs moves the test's thread to network and mount namespaces of
+// its own (for good: the thread is locked and never unlocked, see
+// TestNetclassOtherNamespaceLive) and mounts a sysfs of that network
+// namespace. It returns the mount and a function that sends one rtnetlink
+// request (RTM_NEWLINK, RTM_DELLINK, ...) and waits for its
+// acknowledgement. Without CAP_SYS_ADMIN, the test is skipped.
+func ownNetSysfs(t *testing.T) (sys string, rtnl func(typ, flags uint16, p []byte) error) {
+	t.Helper()
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWNET | unix.CLONE_NEWNS); err != nil {
+		t.Skipf("cannot make network and mount namespaces: %v", err)
+	}
+	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		t.Skipf("cannot make mounts private: %v", err)
+	}
+	sys = t.TempDir()
+	if err := unix.Mount("sysfs", sys, "sysfs", 0, ""); err != nil {
+		t.Skipf("cannot mount sysfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(sys, unix.MNT_DETACH) })
+
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	seq := uint32(0)
+	buf := make([]byte, 8192)
+	rtnl = func(typ, flags uint16, p []byte) error {
+		seq++
+		req := nlMsg(typ, unix.NLM_F_REQUEST|unix.NLM_F_ACK|flags, seq, p)
+		if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			return err
+		}
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return err
+		}
+		if n < nlmsgHdrLen+4 || binary.NativeEndian.Uint16(buf[4:]) != nlmsgError {
+			return fmt.Errorf("reply of %d bytes is not an acknowledgement", n)
+		}
+		if e := int32(binary.NativeEndian.Uint32(buf[nlmsgHdrLen:])); e != 0 {
+			return syscall.Errno(-e)
+		}
+		return nil
+	}
+	return sys, rtnl
 }
 
 // TestNetclassNoDescriptorLeak: collections that take the dump, and
 // collections whose devices vanish or whose dump fails, close every
-// descriptor they open (netlink sockets, attribute directories and files).
+// descriptor they open (netlink sockets, attribute directories and files)
+// but the attribute files held for the next collection.
 func TestNetclassNoDescriptorLeak(t *testing.T) {
 	if _, err := os.Stat("/sys/class/net"); err != nil {
 		t.Skipf("no sysfs here: %v", err)
 	}
-	fds := func() int {
+	// fds is the open descriptors and what each is. Held files of
+	// collectors of other tests may be closed meanwhile, by the garbage
+	// collector: only descriptors that were not there before count.
+	fds := func() map[string]string {
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
 			t.Skipf("cannot count descriptors: %v", err)
 		}
-		return len(ents)
+		m := map[string]string{}
+		for _, e := range ents {
+			m[e.Name()], _ = os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		}
+		return m
 	}
 	live := &netclassCollector{sys: "/sys", dump: dumpLinks}
 	sys, links := netclassFixture(t)
@@ -184,14 +217,27 @@ func TestNetclassNoDescriptorLeak(t *testing.T) {
 	gone[0].name = "vanished" // in the dump only
 	fake := &fakeDump{links: gone}
 	failing := &netclassCollector{sys: sys, dump: func() ([]nlLink, error) { return nil, syscall.EPERM }}
-	collectText(t, live) // the first use of the pools and of the dump
+	collectText(t, live) // the first use of the pools and of the dump, checked against sysfs
+	collectText(t, live) // the first to take the dump, which closes the files it did not read
 	before := fds()
 	for range 20 {
 		collectText(t, live)
 		collectText(t, &netclassCollector{sys: sys, dump: fake.dump})
 		collectText(t, failing)
 	}
-	if after := fds(); after != before {
-		t.Errorf("%d descriptors open after 60 collections, %d before", after, before)
+	var held map[int32]bool
+	if live.held != nil {
+		held = map[int32]bool{}
+		for _, d := range live.held.devs {
+			for _, fd := range d.fd {
+				held[fd] = fd >= 0
+			}
+		}
+	}
+	for fd, what := range fds() {
+		n, _ := strconv.Atoi(fd)
+		if before[fd] != what && !held[int32(n)] {
+			t.Errorf("descriptor %s (%s) opened by the collections and left open", fd, what)
+		}
 	}
 }

@@ -238,3 +238,22 @@ func TestNetclassNetlinkGivenUpSaidOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestNetclassAttrIndexes: the attribute indexes name the files they are
+// read as.
+func TestNetclassAttrIndexes(t *testing.T) {
+	for k, want := range map[int]string{attrAddrAssignType: "addr_assign_type", attrAddress: "address",
+		attrBroadcast: "broadcast", attrCarrier: "carrier", attrCarrierChanges: "carrier_changes",
+		attrCarrierUpCount: "carrier_up_count", attrCarrierDownCount: "carrier_down_count", attrDevID: "dev_id",
+		attrDormant: "dormant", attrDuplex: "duplex", attrFlags: "flags", attrIfAlias: "ifalias",
+		attrIfIndex: "ifindex", attrIfLink: "iflink", attrLinkMode: "link_mode", attrMTU: "mtu",
+		attrNameAssignType: "name_assign_type", attrNetDevGroup: "netdev_group", attrOperState: "operstate",
+		attrSpeed: "speed", attrTxQueueLen: "tx_queue_len", attrType: "type"} {
+		if netclassAttrs[k] != want {
+			t.Errorf("index %d is %q, want %q", k, netclassAttrs[k], want)
+		}
+	}
+	if len(netclassAttrs) != numNetclassAttrs || len(allNetclassAttrs) != numNetclassAttrs {
+		t.Errorf("%d attributes, %d indexes, %d in the full set", len(netclassAttrs), numNetclassAttrs, len(allNetclassAttrs))
+	}
+}

@@ -1,11 +1,14 @@
 package hostmetrics
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/procfs"
@@ -65,9 +68,16 @@ func (c *netdevCollector) collect(e *emitter) error {
 	if err != nil {
 		return err
 	}
-	nd, err := pfs.NetDev()
-	if err != nil {
-		return err
+	var nd procfs.NetDev
+	ok := false
+	if err := withFile(filepath.Join(c.root, "net", "dev"), func(b []byte) error {
+		nd, ok = parseNetDev(b)
+		return nil
+	}); err != nil || !ok {
+		// Anything but the kernel's lines is procfs' to read and judge.
+		if nd, err = pfs.NetDev(); err != nil {
+			return err
+		}
 	}
 	emitNetdev(e, nd, c.exclude, func(dev string) (uint64, error) {
 		if !filepath.IsLocal(dev) {
@@ -108,4 +118,73 @@ func emitNetdev(e *emitter, nd procfs.NetDev, exclude *regexp.Regexp, noHandler 
 			e.emit(netRxNoHandler, float64(v), name)
 		}
 	}
+}
+
+// parseNetDev reads <proc>/net/dev as procfs' NetDev does, for the
+// kernel's form only (dev_seq_show: two header lines, then "name:" and
+// sixteen decimal counters a line, printable ASCII but for the name, which
+// may be UTF-8): ok is false for anything else. procfs opens the file through os.Open and reads it with
+// bufio.Scanner and strings.Fields.
+func parseNetDev(b []byte) (nd procfs.NetDev, ok bool) {
+	nd = procfs.NetDev{}
+	for k := 0; k < 2; k++ { // the headers
+		var h []byte
+		h, b, _ = bytes.Cut(b, []byte("\n"))
+		if len(h) > 4096 {
+			return nd, false
+		}
+	}
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte("\n"))
+		if len(line) > 4096 {
+			return nd, false
+		}
+		i := bytes.LastIndexByte(line, ':')
+		if i < 0 {
+			return nd, false
+		}
+		// Names may be UTF-8 (wlän0); the rest is ASCII.
+		for k, c := range line {
+			if c < 0x20 || c == 0x7f || c > 0x7f && k > i {
+				return nd, false
+			}
+		}
+		name := bytes.Trim(line[:i], " ")
+		if len(name) == 0 || strings.TrimSpace(string(name)) != string(name) {
+			return nd, false
+		}
+		rest := line[i+1:]
+		var v [16]uint64
+		for k := 0; k <= len(v); k++ {
+			rest = bytes.TrimLeft(rest, " ")
+			if len(rest) == 0 {
+				if k < len(v) {
+					return nd, false
+				}
+				break
+			}
+			if k == len(v) { // more than sixteen
+				return nd, false
+			}
+			n := bytes.IndexByte(rest, ' ')
+			if n < 0 {
+				n = len(rest)
+			}
+			if !digits(rest[:n]) {
+				return nd, false
+			}
+			x, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+			if err != nil {
+				return nd, false
+			}
+			v[k] = x
+			rest = rest[n:]
+		}
+		nd[string(name)] = procfs.NetDevLine{Name: string(name),
+			RxBytes: v[0], RxPackets: v[1], RxErrors: v[2], RxDropped: v[3], RxFIFO: v[4], RxFrame: v[5],
+			RxCompressed: v[6], RxMulticast: v[7], TxBytes: v[8], TxPackets: v[9], TxErrors: v[10],
+			TxDropped: v[11], TxFIFO: v[12], TxCollisions: v[13], TxCarrier: v[14], TxCompressed: v[15]}
+	}
+	return nd, true
 }

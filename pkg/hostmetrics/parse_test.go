@@ -105,22 +105,22 @@ func TestProcStatOncePerGather(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := emitter{dyn: &descCache{}, shared: new(gatherShared)}
-	first, err := e.procStat(fs)
+	first, err := e.procStat(dir, fs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	write("6")
-	if again, _ := e.procStat(fs); again.ContextSwitches != first.ContextSwitches || first.ContextSwitches != 5 {
+	if again, _ := e.procStat(dir, fs); again.ContextSwitches != first.ContextSwitches || first.ContextSwitches != 5 {
 		t.Errorf("second read in the gather: ctxt %d, first %d (want 5 both)", again.ContextSwitches, first.ContextSwitches)
 	}
-	if alone, _ := (&emitter{}).procStat(fs); alone.ContextSwitches != 6 {
+	if alone, _ := (&emitter{}).procStat(dir, fs); alone.ContextSwitches != 6 {
 		t.Errorf("outside a gather: ctxt %d, want 6", alone.ContextSwitches)
 	}
 	other, err := newProcFS("testdata/proc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := e.procStat(other); st.ContextSwitches == 5 {
+	if st, _ := e.procStat("testdata/proc", other); st.ContextSwitches == 5 {
 		t.Error("another /proc got the shared parse")
 	}
 }

@@ -80,16 +80,17 @@ type gatherShared struct {
 	statErr  error
 }
 
-// procStat is fs.Stat(), parsed once per gather and FS. The result is
-// shared: callers must not modify it.
-func (e *emitter) procStat(fs procfs.FS) (procfs.Stat, error) {
+// procStat is <proc>/stat (readProcStat; fs is procfs at proc), parsed
+// once per gather and FS. The result is shared: callers must not modify
+// it.
+func (e *emitter) procStat(proc string, fs procfs.FS) (procfs.Stat, error) {
 	if e.shared == nil {
-		return fs.Stat()
+		return readProcStat(proc, fs)
 	}
 	g := e.shared
-	g.statOnce.Do(func() { g.statFS = fs; g.stat, g.statErr = fs.Stat() })
+	g.statOnce.Do(func() { g.statFS = fs; g.stat, g.statErr = readProcStat(proc, fs) })
 	if g.statFS != fs {
-		return fs.Stat()
+		return readProcStat(proc, fs)
 	}
 	return g.stat, g.statErr
 }

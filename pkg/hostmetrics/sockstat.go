@@ -1,10 +1,12 @@
 package hostmetrics
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,11 +28,11 @@ func (c *sockstatCollector) collect(e *emitter) error {
 		return err
 	}
 	// IPv4 or IPv6 may be disabled on this kernel: a missing file is fine.
-	s4, err := pfs.NetSockstat()
+	s4, err := readSockstat(filepath.Join(c.proc, "1", "net", "sockstat"), pfs.NetSockstat)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	s6, err := pfs.NetSockstat6()
+	s6, err := readSockstat(filepath.Join(c.proc, "1", "net", "sockstat6"), pfs.NetSockstat6)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -46,6 +48,98 @@ func (c *sockstatCollector) collect(e *emitter) error {
 	emitSockstat(e, false, s4, c.pageSize)
 	emitSockstat(e, true, s6, c.pageSize)
 	return nil
+}
+
+// readSockstat reads path, a <proc>/net/sockstat or sockstat6. A file of
+// the kernel's lines is parsed here; anything else (and any error but a
+// missing file) is left to procfs' read, whose answer it then is. procfs
+// opens the file through os.Open and builds a map per line: 84 µs a
+// collection for the two files on the reference machine.
+func readSockstat(path string, read func() (*procfs.NetSockstat, error)) (*procfs.NetSockstat, error) {
+	var st *procfs.NetSockstat
+	err := withFile(path, func(b []byte) error {
+		st = parseSockstat(b)
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err == nil && st != nil {
+		return st, nil
+	}
+	return read()
+}
+
+// parseSockstat parses lines "PROTO: key N key N ..." as the kernel prints
+// them (sockstat_seq_show, sockstat6_seq_show: single spaces, decimal
+// numbers without sign or leading zero), with procfs' reading of them: a
+// "sockets" line gives Used (its "used", 0 without), every other line a
+// protocol, a key given twice in a line counts its last value. It returns
+// nil for anything else.
+func parseSockstat(b []byte) *procfs.NetSockstat {
+	st := &procfs.NetSockstat{}
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte("\n"))
+		if len(line) > 4096 {
+			return nil
+		}
+		proto, rest, _ := bytes.Cut(line, []byte(" "))
+		name, colon := bytes.CutSuffix(proto, []byte(":"))
+		if !colon || len(rest) == 0 || !printableASCII(name) {
+			return nil
+		}
+		var p procfs.NetSockstatProtocol
+		used := 0
+		for len(rest) > 0 {
+			var key, val []byte
+			var more bool
+			key, rest, _ = bytes.Cut(rest, []byte(" "))
+			val, rest, more = bytes.Cut(rest, []byte(" "))
+			if len(key) == 0 || !printableASCII(key) || !kernelDecimal(val) || more && len(rest) == 0 {
+				return nil
+			}
+			v64, err := strconv.ParseInt(string(val), 10, 64)
+			if err != nil {
+				return nil
+			}
+			v := int(v64)
+			switch string(key) {
+			case "used":
+				used = v
+			case "inuse":
+				p.InUse = v
+			case "orphan":
+				p.Orphan = &v
+			case "tw":
+				p.TW = &v
+			case "alloc":
+				p.Alloc = &v
+			case "mem":
+				p.Mem = &v
+			case "memory":
+				p.Memory = &v
+			}
+		}
+		if string(name) == "sockets" {
+			st.Used = &used
+			continue
+		}
+		p.Protocol = string(name)
+		st.Protocols = append(st.Protocols, p)
+	}
+	return st
+}
+
+// printableASCII is whether s holds only printable ASCII other than the
+// space.
+func printableASCII(s []byte) bool {
+	for _, c := range s {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // ssPair is one sockstat field: its name suffix, whether

@@ -22,7 +22,7 @@ func (c *statCollector) collect(e *emitter) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.procStat(fs)
+	st, err := e.procStat(c.proc, fs)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,9 @@ var (
 type thermalZoneCollector struct{ sys string }
 
 func (c *thermalZoneCollector) collect(e *emitter) error {
+	if noThermal(c.sys) {
+		return nil
+	}
 	fs, err := newSysFS(c.sys)
 	if err != nil {
 		return err
