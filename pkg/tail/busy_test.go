@@ -31,6 +31,21 @@ func watchSteps(t *testing.T, tl *Tailer) {
 	tl.watch()
 }
 
+// polledStepTailer is watchedStepTailer after busyPolls busy steps: its
+// container's directory is polled; next is the next line to write.
+func polledStepTailer(t *testing.T) (*Tailer, string, time.Time, int) {
+	t.Helper()
+	tl, path, now := watchedStepTailer(t, lines(0, 5))
+	next := 5
+	for i := 0; i < busyPolls; i++ {
+		busyStep(t, tl, path, &next, &now)
+	}
+	if !tl.isPolled(filepath.Dir(path)) {
+		t.Fatal("not polled")
+	}
+	return tl, path, now, next
+}
+
 // busyStep appends lines [*next, *next+5) to path, then polls and reads a
 // second later.
 func busyStep(t *testing.T, tl *Tailer, path string, next *int, now *time.Time) bool {
@@ -127,15 +142,8 @@ func TestBusyDirIdleSiblingStaysWatched(t *testing.T) {
 // again at that poll (a copytruncate's copy, made before anything of the
 // new generation is read, is found by its creation).
 func TestBusyDirTruncatedWatchedAgain(t *testing.T) {
-	tl, path, now := watchedStepTailer(t, lines(0, 5))
+	tl, path, now, _ := polledStepTailer(t)
 	dir := filepath.Dir(path)
-	next := 5
-	for i := 0; i < busyPolls; i++ {
-		busyStep(t, tl, path, &next, &now)
-	}
-	if !tl.isPolled(dir) {
-		t.Fatal("not polled")
-	}
 	// Rewritten in place, longer than what was read: the next read turn
 	// finds the truncation by the file's first bytes, the one after reads.
 	if err := os.WriteFile(path, []byte(lines(5000, 5100)), 0o644); err != nil {
@@ -243,15 +251,8 @@ func TestBusyDirRotatesWhilePolled(t *testing.T) {
 // moved), not only at rescan_interval, so a short-lived file there is
 // still found.
 func TestBusyDirNewEntryRescansAtPoll(t *testing.T) {
-	tl, path, now := watchedStepTailer(t, lines(0, 5))
+	tl, path, now, next := polledStepTailer(t)
 	dir := filepath.Dir(path)
-	next := 5
-	for i := 0; i < busyPolls; i++ {
-		busyStep(t, tl, path, &next, &now)
-	}
-	if !tl.isPolled(dir) {
-		t.Fatal("not polled")
-	}
 	if busyStep(t, tl, path, &next, &now) {
 		t.Fatal("a rescan asked with nothing created")
 	}

@@ -433,20 +433,7 @@ func testNewFileCopied(t *testing.T, polled bool) {
 			tl.readTurn(now)
 		}
 	}
-	got := map[int]int{}
-	for len(out) > 0 {
-		for _, l := range <-out {
-			if n, ok := seqOf(string(l.Body)); ok {
-				got[n]++
-			}
-		}
-	}
-	var missing []int
-	for s := 1000; s < 1012; s++ {
-		if got[s] != 1 {
-			missing = append(missing, s)
-		}
-	}
+	missing := notOnce(out, 1000, 1012)
 	if len(missing) > 0 {
 		t.Fatalf("lines of b.log's copy not received once: %v; counted lost: %v bytes, truncations %v",
 			missing, testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated)), testutil.ToFloat64(tl.m.truncations))
@@ -521,20 +508,7 @@ func testLinkDirNewContainer(t *testing.T, idle bool) {
 		now = now.Add(tl.rotatedLinger) // the rotated file is final
 		tl.readTurn(now)
 	}
-	got := map[int]int{}
-	for len(out) > 0 {
-		for _, l := range <-out {
-			if n, ok := seqOf(string(l.Body)); ok {
-				got[n]++
-			}
-		}
-	}
-	var missing []int
-	for s := 1000; s < 1012; s++ {
-		if got[s] != 1 {
-			missing = append(missing, s)
-		}
-	}
+	missing := notOnce(out, 1000, 1012)
 	if len(missing) > 0 {
 		t.Fatalf("lines of the new container not received once: %v (link directory polled: %v); counted lost: %v bytes, %v files",
 			missing, tl.isPolled(containers), testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted)),
@@ -821,4 +795,24 @@ func TestHostile44RestartBesideBusyLog(t *testing.T) {
 		}
 		last[rc.path] = s
 	}
+}
+
+// notOnce drains out (a step-driven tailer's channel) and lists the
+// sequence numbers in [from, to) not received exactly once.
+func notOnce(out chan []event.Log, from, to int) []int {
+	got := map[int]int{}
+	for len(out) > 0 {
+		for _, l := range <-out {
+			if n, ok := seqOf(string(l.Body)); ok {
+				got[n]++
+			}
+		}
+	}
+	var missing []int
+	for s := from; s < to; s++ {
+		if got[s] != 1 {
+			missing = append(missing, s)
+		}
+	}
+	return missing
 }
