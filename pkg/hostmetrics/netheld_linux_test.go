@@ -128,20 +128,7 @@ func direntCorpus(t *testing.T) map[string][]byte {
 func TestDirentCorpusCurrent(t *testing.T) {
 	dir := filepath.Join("testdata", "fuzz", "FuzzParseDirents")
 	for name, b := range direntCorpus(t) {
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-		path := filepath.Join(dir, name)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != want {
-			t.Errorf("%s is not the current seed (%v); run go test -update", path, err)
-		}
+		seedCurrent(t, filepath.Join(dir, name), b)
 	}
 }
 

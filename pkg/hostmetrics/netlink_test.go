@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -343,20 +342,7 @@ func linkCorpus() map[string][]byte {
 func TestLinkCorpusCurrent(t *testing.T) {
 	dir := filepath.Join("testdata", "fuzz", "FuzzParseLinkDump")
 	for name, b := range linkCorpus() {
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-		path := filepath.Join(dir, name)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != want {
-			t.Errorf("%s is not the current seed (%v); run go test -update", path, err)
-		}
+		seedCurrent(t, filepath.Join(dir, name), b)
 	}
 }
 

@@ -411,19 +411,25 @@ func TestProcCorpusCurrent(t *testing.T) {
 	for fuzz, files := range procCorpus {
 		dir := filepath.Join("testdata", "fuzz", fuzz)
 		for _, file := range files {
-			want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", kernelFile(t, file))
-			path := filepath.Join(dir, strings.ReplaceAll(file, "/", "-"))
-			if *update {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if got, err := os.ReadFile(path); err != nil || string(got) != want {
-				t.Errorf("%s is not the current seed (%v); run go test -update", path, err)
-			}
+			seedCurrent(t, filepath.Join(dir, strings.ReplaceAll(file, "/", "-")), kernelFile(t, file))
 		}
+	}
+}
+
+// seedCurrent checks that the fuzz seed file at path holds b (go test
+// -update writes it).
+func seedCurrent(t *testing.T, path string, b []byte) {
+	t.Helper()
+	want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != want {
+		t.Errorf("%s is not the current seed (%v); run go test -update", path, err)
 	}
 }
