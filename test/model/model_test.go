@@ -34,6 +34,7 @@ var (
 	flagFaults   = flag.Bool("faults", true, "also have the broker refuse Produce for a while at random moments (-faults=false: without)")
 	flagMore     = flag.Bool("more", false, "also undo rotations (kubelet renames 0.log.<ts> back to 0.log when the runtime cannot reopen the log) and copytruncate (0.log copied to 0.log.<ts>, then truncated), drawn from a second random stream so the other draws stay the same")
 	flagWait     = flag.Duration("wait", 2*time.Minute, "how long each wait for lines to arrive lasts at most")
+	flagPoll     = flag.Duration("poll", 0, "the agent's logs.poll_interval (0: its default); with it set, some operations also stream lines to a container for 300-800 ms (drawn from the second random stream), so that with a short one (100ms) directories whose files grow at every poll are polled, not watched, within a sequence")
 )
 
 // ciSeeds is the fixed set the default run (CI) uses: seeds 1-20, which
@@ -197,7 +198,7 @@ func runSequence(t *testing.T, seed uint64, nops int) {
 	w.keep = 1 + w.rng.IntN(3)
 	w.broker = e2eharness.NewBroker(t)
 	w.agent = e2eharness.NewAgent(t, w.dir, e2eharness.AgentConfig{Root: w.root, StateDir: filepath.Join(w.dir, "state"),
-		Broker: w.broker.Addr(), Logs: []string{"commit_interval: " + commitInterval.String()}})
+		Broker: w.broker.Addr(), Logs: agentLogs()})
 	w.cons = startConsumer(t, w.broker.Addr())
 	for i := range 1 + w.rng.IntN(3) {
 		w.newContainer(fmt.Sprintf("ns_pod%d_uid%d/app", i, w.rng.Uint32()))
@@ -209,6 +210,17 @@ func runSequence(t *testing.T, seed uint64, nops int) {
 		w.step()
 	}
 	w.finish()
+}
+
+// agentLogs are the agent's logs keys the sequence sets.
+func agentLogs() []string {
+	l := []string{"commit_interval: " + commitInterval.String()}
+	if *flagPoll > 0 {
+		// read_interval in the defaults' ratio to it: a directory is
+		// busy only if its files are read between every two polls.
+		l = append(l, "poll_interval: "+flagPoll.String(), "read_interval: "+max(*flagPoll/5, 10*time.Millisecond).String())
+	}
+	return l
 }
 
 func (w *world) logf(format string, args ...any) {
@@ -274,6 +286,9 @@ func (w *world) step() {
 			w.copyTruncate(c)
 		}
 	}
+	if *flagPoll > 0 && w.proc != nil && w.extra.IntN(100) < 15 {
+		w.stream(c, 15+w.extra.IntN(25))
+	}
 	switch r := w.rng.IntN(100); {
 	case r < 45:
 		w.write(c, 1+w.rng.IntN(40))
@@ -332,6 +347,18 @@ func checkMessage(msg, stream string) (int, bool) {
 // write appends n lines to c's live file in one write, on both streams,
 // some long ones split into CRI partials of random sizes; fragments of the
 // two streams interleave.
+// stream writes n lines to c one at a time, 20 ms apart: a container
+// writing without pause, whose directory the agent stops watching after a
+// few polls (with -poll 100ms) and reads without notifications. Time
+// passing is the operation.
+func (w *world) stream(c *container, n int) {
+	w.logf("stream %d lines to %s", n, c.name)
+	for range n {
+		w.write(c, 1)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (w *world) write(c *container, n int) {
 	var q [2][]string
 	streams := [2]string{"stdout", "stderr"}
