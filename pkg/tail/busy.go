@@ -132,7 +132,9 @@ func (t *Tailer) heat(now time.Time) (rescan bool) {
 				}
 			}
 		case h.polled:
-			t.unpoll(d)
+			if !t.unpoll(d) {
+				continue
+			}
 			if again == nil {
 				again = make(map[string]bool)
 			}
@@ -169,12 +171,19 @@ func dirMtime(d string) time.Time {
 }
 
 // unpoll watches the polled directory d again.
-func (t *Tailer) unpoll(d string) {
-	t.m.polledDirs.Dec()
+//
+// If the watch cannot be added (the watch limit reached: ENOSPC; a
+// directory gone is no failure), d stays polled, its files read every
+// read_interval: unwatched and no longer polled, they would be read only
+// at polls. It reports whether d is watched again.
+func (t *Tailer) unpoll(d string) bool {
 	if err := t.watcher.Add(d); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
-		t.warnOnce("watch", "cannot watch a directory; new files there are found by rescan", "dir", d, "err", err)
+		t.warnOnce("watch-again", "cannot watch a directory again; its files are read every read_interval without notifications", "dir", d, "err", err)
+		return false
 	}
+	t.m.polledDirs.Dec()
 	delete(t.busy, d)
+	return true
 }
 
 // newFileIn watches d again if it is polled: a file was just followed
@@ -185,7 +194,10 @@ func (t *Tailer) newFileIn(d string, now time.Time) {
 	if !t.isPolled(d) {
 		return
 	}
-	t.unpoll(d)
+	t.rescanDue = true
+	if !t.unpoll(d) {
+		return
+	}
 	for _, f := range t.order {
 		if f.st != stClosed && filepath.Dir(f.path) == d {
 			f.polled = false
@@ -193,7 +205,6 @@ func (t *Tailer) newFileIn(d string, now time.Time) {
 			t.wantRead(now)
 		}
 	}
-	t.rescanDue = true
 }
 
 // watchesBelow reports whether a watched directory is below d.

@@ -264,3 +264,31 @@ func TestBusyDirNewEntryRescansAtPoll(t *testing.T) {
 		t.Fatal("a rescan asked again with nothing more created")
 	}
 }
+
+// TestBusyDirStaysPolledWhenWatchFails: a polled directory that cannot be
+// watched again (here: fsnotify closed; on a node, the watch limit) stays
+// polled, its file read at every read turn, rather than being left with
+// neither a watch nor a read each read_interval.
+func TestBusyDirStaysPolledWhenWatchFails(t *testing.T) {
+	tl, path, now, next := polledStepTailer(t)
+	dir := filepath.Dir(path)
+	if err := tl.watcher.w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	busyStep(t, tl, "", &next, &now) // counts the last read
+	busyStep(t, tl, "", &next, &now) // quiet: the watch is tried, and fails
+	if !tl.isPolled(dir) || tl.watcher.Watching(dir) {
+		t.Fatalf("after a failed watch: polled %v, watching %v", tl.isPolled(dir), tl.watcher.Watching(dir))
+	}
+	if g := testutil.ToFloat64(tl.m.polledDirs); g != 1 {
+		t.Fatalf("ferry_tail_polled_dirs = %v, want 1", g)
+	}
+	f := tl.byPath[path]
+	appendFile(t, path, lines(next, next+5))
+	off := f.off
+	now = now.Add(tl.cfg.ReadInterval)
+	tl.readTurn(now)
+	if f.off == off {
+		t.Fatal("the file of a directory that could not be watched again was not read at its next read turn")
+	}
+}
