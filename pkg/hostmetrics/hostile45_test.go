@@ -355,3 +355,100 @@ func TestHostile45HeldChurnConcurrentLive(t *testing.T) {
 		}
 	}
 }
+
+// TestHostile45ProcStatOverProcfsReadLimit: procfs reads 1 MiB of
+// <proc>/stat (parsers.ReadFileNoStat), then its lines with a
+// bufio.Scanner of 1 MiB, which refuses a line of 1 MiB (it needs room
+// for the newline, or to see the end of the file). What lies beyond the
+// first MiB procfs never sees: a file of short lines whose ctxt comes
+// after it has, for procfs, no context switches. The hand parser must
+// report what procfs reports on both sides of both bounds.
+func TestHostile45ProcStatOverProcfsReadLimit(t *testing.T) {
+	tail := "ctxt 5\n"
+	for _, size := range []int{1 << 20, 1<<20 + len(tail)} {
+		b := []byte("cpu  1 2 3 4 5 6 7 8 9 10\n")
+		for len(b)+len(tail)+len("x 1\n") <= size {
+			b = append(b, "x 1\n"...)
+		}
+		if rem := size - len(tail) - len(b); rem > 0 { // a line of one field, which both skip
+			b = append(b, strings.Repeat("x", rem-1)+"\n"...)
+		}
+		b = append(b, tail...)
+		if len(b) != size {
+			t.Fatalf("a file of %d bytes, want %d", len(b), size)
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "stat"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := procfs.NewFS(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, werr := fs.Stat()
+		got, err := readProcStat(dir, fs)
+		if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("a file of %d bytes ending in ctxt: %d context switches (%v); procfs %d (%v)",
+				size, got.ContextSwitches, err, want.ContextSwitches, werr)
+		}
+	}
+
+	// meminfo and sockstat, whose files procfs reads the same way: a
+	// line wholly past the first MiB is not procfs'.
+	fill := func(head, line, last, tail string) []byte {
+		b := []byte(head)
+		for len(b)+len(line)+100 < 1<<20 {
+			b = append(b, line...)
+		}
+		b = append(b, "X"+strings.Repeat("x", 1<<20-len(b)-len(last)-1)+last...)
+		if len(b) != 1<<20 {
+			t.Fatalf("%d bytes before the tail", len(b))
+		}
+		return append(b, tail...)
+	}
+	mb := fill("MemTotal: 1 kB\n", "Junk: 1 kB\n", ": 1 kB\n", "MemFree: 7 kB\n")
+	if v, ok := parseMeminfo(mb); ok {
+		m, err := procfsOn(t, "meminfo", mb).Meminfo()
+		if got, want := meminfoText(nil, v), meminfoText(&m, v); err != nil || got != want {
+			t.Errorf("meminfo of %d bytes:\n%s\nprocfs (%v):\n%s", len(mb), got, err, want)
+		}
+	}
+	sb := fill("sockets: used 1\n", "X: inuse 1\n", ": inuse 1\n", "TCP: inuse 9\n")
+	if got := parseSockstat(sb); got != nil {
+		want, err := procfsOn(t, "net/sockstat", sb).NetSockstat()
+		if err != nil || len(got.Protocols) != len(want.Protocols) {
+			t.Errorf("sockstat of %d bytes: %d protocols, the last %+v; procfs %d (%v)", len(sb), len(got.Protocols),
+				got.Protocols[len(got.Protocols)-1], len(want.Protocols), err)
+		}
+	}
+	// The intr line alone, of about 1 MiB.
+	for _, length := range []int{1<<20 - 1, 1 << 20, 1<<20 + 1} {
+		for _, end := range []string{"\n", ""} {
+			line := []byte("intr 0")
+			for len(line)+2 <= length {
+				line = append(line, " 0"...)
+			}
+			if len(line) < length {
+				line = append(line, '1')
+			}
+			if len(line) != length {
+				t.Fatalf("a line of %d bytes, want %d", len(line), length)
+			}
+			b := append(line, end...)
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "stat"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fs, err := procfs.NewFS(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, werr := fs.Stat()
+			got, err := readProcStat(dir, fs)
+			if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+				t.Errorf("an intr line of %d bytes (newline %q): %d interrupts (%v); procfs %d interrupts (%v)",
+					length, end, len(got.IRQ), err, len(want.IRQ), werr)
+			}
+		}
+	}
+}
