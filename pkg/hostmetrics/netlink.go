@@ -334,7 +334,8 @@ func parseLink(p []byte) (nlLink, error) {
 		case iflaBroadcast:
 			l.broadcast = formatMAC(v)
 		case iflaIfAlias: // sysfs: "%s\n" of the C string, of which procfs reads sysAttrReadLen bytes
-			a := append(cString(v)[:len(cString(v)):len(cString(v))], '\n')
+			c := cString(v)
+			a := append(c[:len(c):len(c)], '\n') // a copy: v is the dump's buffer
 			l.alias = string(bytes.TrimSpace(a[:min(len(a), sysAttrReadLen)]))
 		case iflaLink:
 			err = u32(&l.link, 0)
