@@ -43,12 +43,17 @@ func (d *attrDir) read(name string) (string, error) {
 		return "", err
 	}
 	defer unix.Close(fd)
-	n, err := readRetry(fd, d.buf[:])
+	n, err := readRetry(fd, d.buf[:sysAttrReadLen])
 	if err != nil {
 		return "", err
 	}
 	return string(bytes.TrimSpace(d.buf[:n])), nil
 }
+
+// sysAttrReadLen is how much of an attribute file procfs reads (one
+// read(2) of 128 bytes, parsers.SysReadFile): an ifalias, up to 255
+// bytes, is reported as far as that, as node_exporter reports it.
+const sysAttrReadLen = 128
 
 func readRetry(fd int, b []byte) (int, error) {
 	for {

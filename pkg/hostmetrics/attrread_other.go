@@ -20,8 +20,12 @@ func openAttrDir(path string) (*attrDir, error) {
 
 func (d *attrDir) read(name string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(d.path, name))
-	return strings.TrimSpace(string(b)), err
+	return strings.TrimSpace(string(b[:min(len(b), sysAttrReadLen)])), err
 }
+
+// sysAttrReadLen is how much of an attribute file procfs reads (one
+// read(2) of 128 bytes, parsers.SysReadFile).
+const sysAttrReadLen = 128
 
 func (d *attrDir) close() {}
 

@@ -134,11 +134,15 @@ type meminfoValues struct {
 // without sign or leading zero, printable ASCII, single spaces or more
 // between fields) as procfs does: a name procfs knows sets its field (N
 // times 1024 for kB, wrapping around as procfs' does; the last line of a
-// name counts), another name is ignored. ok is false for anything else
+// name counts), another name is ignored. ok is false for anything else,
+// and for a file longer than procfs reads (procfsReadLimit)
 // (procfs opens the file through os.Open and reads it with
 // bufio.Scanner and strings.Fields: 59 µs a collection on the reference
 // machine).
 func parseMeminfo(b []byte) (v meminfoValues, ok bool) {
+	if len(b) > procfsReadLimit {
+		return v, false
+	}
 	var f [3][]byte
 	for len(b) > 0 {
 		var line []byte

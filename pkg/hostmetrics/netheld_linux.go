@@ -173,7 +173,7 @@ type devReader struct {
 func (r *devReader) read(k int) (string, error) {
 	if r.dev != nil {
 		if fd := r.dev.fd[k]; fd >= 0 {
-			n, err := preadRetry(int(fd), r.h.buf[:])
+			n, err := preadRetry(int(fd), r.h.buf[:sysAttrReadLen])
 			if err == nil {
 				r.dev.used |= 1 << k
 				return string(bytes.TrimSpace(r.h.buf[:n])), nil
@@ -205,7 +205,7 @@ func (r *devReader) read(k int) (string, error) {
 	r.dev.fd[k] = int32(fd)
 	r.dev.used |= 1 << k
 	r.h.files++
-	n, err := preadRetry(fd, r.h.buf[:])
+	n, err := preadRetry(fd, r.h.buf[:sysAttrReadLen])
 	if err != nil {
 		return "", err
 	}

@@ -333,8 +333,10 @@ func parseLink(p []byte) (nlLink, error) {
 			l.address = formatMAC(v)
 		case iflaBroadcast:
 			l.broadcast = formatMAC(v)
-		case iflaIfAlias: // sysfs: "%s\n" of the C string
-			l.alias = string(bytes.TrimSpace(cString(v)))
+		case iflaIfAlias: // sysfs: "%s\n" of the C string, of which procfs reads sysAttrReadLen bytes
+			c := cString(v)
+			a := append(c[:len(c):len(c)], '\n') // a copy: v is the dump's buffer
+			l.alias = string(bytes.TrimSpace(a[:min(len(a), sysAttrReadLen)]))
 		case iflaLink:
 			err = u32(&l.link, 0)
 			l.hasLink = err == nil

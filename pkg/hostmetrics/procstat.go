@@ -29,24 +29,34 @@ func readProcStat(proc string, fs procfs.FS) (procfs.Stat, error) {
 // ticks.
 const procfsUserHZ = 100
 
-// maxProcStatLine is the longest line procfs reads (its bufio.Scanner's
-// buffer).
+// maxProcStatLine is procfs' bufio.Scanner's buffer: it refuses a line
+// of that length or more (it needs room for the newline, or to see the
+// end of the file).
 const maxProcStatLine = 1 << 20
+
+// procfsReadLimit is how much of a file procfs' parsers.ReadFileNoStat
+// reads (<proc>/stat, meminfo, loadavg, net/sockstat): a larger file is
+// procfs' to read as far as that, never parsed here whole.
+const procfsReadLimit = 1 << 20
 
 // parseProcStat parses <proc>/stat as procfs' parseStat does, for the
 // kernel's form only: lines of printable ASCII; "cpu" and "cpuN" (N
-// decimal) followed by exactly ten decimal tick counts; "intr", "ctxt",
+// decimal) followed by exactly ten decimal tick counts, in a file procfs
+// reads whole (procfsReadLimit) and lines its scanner takes; "intr", "ctxt",
 // "btime", "processes", "procs_running", "procs_blocked" and "softirq"
 // (with at least eleven counts) with decimal numbers; any other line of
 // two or more fields ignored, as procfs ignores it, and lines of fewer
 // skipped. ok is false for anything else.
 func parseProcStat(b []byte) (st procfs.Stat, ok bool) {
 	st.CPU = map[int64]procfs.CPUStat{}
+	if len(b) > procfsReadLimit {
+		return st, false
+	}
 	var f [12][]byte
 	for len(b) > 0 {
 		var line []byte
 		line, b, _ = bytes.Cut(b, []byte("\n"))
-		if len(line) > maxProcStatLine {
+		if len(line) >= maxProcStatLine {
 			return st, false
 		}
 		for _, c := range line {

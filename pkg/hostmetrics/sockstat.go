@@ -75,8 +75,12 @@ func readSockstat(path string, read func() (*procfs.NetSockstat, error)) (*procf
 // numbers without sign or leading zero), with procfs' reading of them: a
 // "sockets" line gives Used (its "used", 0 without), every other line a
 // protocol, a key given twice in a line counts its last value. It returns
-// nil for anything else.
+// nil for anything else, and for a file longer than procfs reads
+// (procfsReadLimit).
 func parseSockstat(b []byte) *procfs.NetSockstat {
+	if len(b) > procfsReadLimit {
+		return nil
+	}
 	st := &procfs.NetSockstat{}
 	for len(b) > 0 {
 		var line []byte

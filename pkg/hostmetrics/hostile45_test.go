@@ -1,0 +1,454 @@
+//go:build linux
+
+package hostmetrics
+
+import (
+	"fmt"
+	"github.com/prometheus/procfs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/procfs/sysfs"
+	"golang.org/x/sys/unix"
+)
+
+// longAliases are ifalias values (the kernel takes up to 255 bytes) that
+// procfs, which reads 128 bytes of a sysfs attribute, cuts: plainly, and
+// where the cut leaves white space before it.
+var longAliases = map[string]string{
+	"200 bytes":        strings.Repeat("a", 200),
+	"space at the cut": strings.Repeat("a", 120) + strings.Repeat(" ", 20) + strings.Repeat("b", 60),
+	"255 bytes":        strings.Repeat("x", 100) + " " + strings.Repeat("y", 154),
+}
+
+// procfsIfAlias is node_exporter's ifalias of the device dir/<name>.
+func procfsIfAlias(t *testing.T, sys, name string) string {
+	t.Helper()
+	fs, err := sysfs.NewFS(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := fs.NetClassByIface(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return i.IfAlias
+}
+
+// TestHostile45LongIfAliasBySysfsPath: an ifalias longer than what procfs
+// reads of a sysfs file (128 bytes) is reported as procfs reports it,
+// when read by path (a copy of sysfs) and from the link dump.
+func TestHostile45LongIfAliasBySysfsPath(t *testing.T) {
+	for name, alias := range longAliases {
+		sys := copyTree(t, "testdata/sys")
+		dir := filepath.Join(sys, "class", "net", "eth0")
+		if err := os.WriteFile(filepath.Join(dir, "ifalias"), []byte(alias+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := procfsIfAlias(t, sys, "eth0")
+		if want == alias {
+			t.Fatalf("%s: procfs reads the whole alias: nothing to compare", name)
+		}
+		i, err := readNetClassIface(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i.IfAlias != want {
+			t.Errorf("%s: sysfs by path: ifalias of %d bytes %q, procfs (node_exporter) %d bytes %q",
+				name, len(i.IfAlias), i.IfAlias, len(want), want)
+		}
+		// The same device from the link dump, which carries the whole
+		// alias: its IFLA_IFALIAS parsed as a dump's.
+		l := linkOf("eth0", i)
+		dumped, err := parseDump(3, nlLinkMsg(3, ifinfo(1, 2, 0, attrStr(iflaIfname, "eth0"), attrStr(iflaIfAlias, alias))), nlDone(3))
+		if err != nil || len(dumped) != 1 {
+			t.Fatalf("%v, %d links", err, len(dumped))
+		}
+		l.alias = dumped[0].alias
+		j, err := readNetClassIface(dir, &l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.IfAlias != want {
+			t.Errorf("%s: link dump: ifalias of %d bytes %q, procfs (node_exporter) %d bytes %q",
+				name, len(j.IfAlias), j.IfAlias, len(want), want)
+		}
+	}
+}
+
+// TestHostile45LongIfAliasHeldLive: the same through held files on a real
+// sysfs (a bridge of the test's own network namespace), and through the
+// real link dump.
+func TestHostile45LongIfAliasHeldLive(t *testing.T) {
+	sys, rtnl := ownNetSysfs(t)
+	kind := ifinfo(0, 0, 0, attrStr(unix.IFLA_INFO_KIND, "bridge"))[ifinfomsgLen:]
+	alias := longAliases["space at the cut"]
+	if err := rtnl(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL, ifinfo(0, 0, 0,
+		attrStr(iflaIfname, "hL"), attrRaw(unix.IFLA_LINKINFO, kind))); err != nil {
+		t.Skipf("cannot make a bridge: %v", err)
+	}
+	// The alias is set on the device once made (a new link takes none).
+	if err := rtnl(unix.RTM_NEWLINK, 0, ifinfo(0, 0, 0, attrStr(iflaIfname, "hL"), attrStr(iflaIfAlias, alias))); err != nil {
+		t.Fatalf("set the alias: %v", err)
+	}
+	want := procfsIfAlias(t, sys, "hL")
+	if want == "" || want == alias {
+		t.Fatalf("procfs reads ifalias %q: nothing to compare", want)
+	}
+	c := &netclassCollector{sys: sys}
+	for k := range 2 { // the first opens the files, the second reads them again
+		got := textOf(collectText(t, c), "node_network_info")
+		if c.held == nil {
+			t.Fatal("nothing held on sysfs")
+		}
+		if !strings.Contains(got, `"hL" `) {
+			t.Fatalf("no hL in\n%s", got)
+		}
+		if strings.Contains(got, strings.Repeat("b", 60)) || !strings.Contains(got, `"`+want+`"`) {
+			t.Errorf("collection %d: procfs (node_exporter) reads ifalias %q; held files report\n%s", k, want, got)
+		}
+	}
+	// The link dump of this namespace.
+	d := &netclassCollector{sys: sys, dump: dumpLinks}
+	for range maxNetlinkChecks + 1 {
+		got := textOf(collectText(t, noHold(d)), "node_network_info")
+		if strings.Contains(got, strings.Repeat("b", 60)) || !strings.Contains(got, `"`+want+`"`) {
+			t.Fatalf("procfs (node_exporter) reads ifalias %q; with the link dump\n%s", want, got)
+		}
+	}
+}
+
+// TestHostile45ProcStatOddButValid: <proc>/stat in forms a kernel or a
+// container's procfs may give (CPUs numbered with gaps, counts near 2^64,
+// no final newline, the eight counts of old kernels, a new line kind,
+// more columns on intr/softirq) is read as procfs reads it, through the
+// hand parser or its fallback.
+func TestHostile45ProcStatOddButValid(t *testing.T) {
+	max := "18446744073709551615"
+	for name, b := range map[string]string{
+		"gaps":           "cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 10\ncpu7 1 2 3 4 5 6 7 8 9 10\ncpu64 1 2 3 4 5 6 7 8 9 10\nctxt 1\n",
+		"near 2^64":      "cpu  " + strings.Repeat(max+" ", 9) + max + "\nintr " + max + " " + max + " 0\nctxt " + max + "\nsoftirq " + strings.Repeat(max+" ", 10) + max + "\n",
+		"no newline":     "cpu  1 2 3 4 5 6 7 8 9 10\nbtime 1700000000",
+		"old cpu lines":  "cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4 5 6 7 8\nctxt 5\n",
+		"new line kind":  "cpu  1 2 3 4 5 6 7 8 9 10\nnewthing 1 2 3\nctxt 5\n",
+		"long softirq":   "softirq 10 1 1 1 1 1 1 1 1 1 1 7 8\n",
+		"intr alone":     "intr 5\n",
+		"cpu no counts":  "cpu\nctxt 1\n",
+		"two spaces":     "cpu  1  2 3 4 5 6 7 8 9 10\n",
+		"trailing space": "ctxt 5 \nbtime 2   \n",
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := procfs.NewFS(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, werr := fs.Stat()
+		got, err := readProcStat(dir, fs)
+		if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %+v (%v)\nprocfs %+v (%v)", name, got, err, want, werr)
+		}
+	}
+}
+
+// TestHostile45MeminfoNetDevLoadavgOdd: the same for meminfo (keys
+// missing, new, repeated; no final newline; values near 2^64), net/dev
+// (counters at 2^64-1, names of UTF-8 including a Unicode space the kernel
+// allows, no final newline) and loadavg.
+func TestHostile45MeminfoNetDevLoadavgOdd(t *testing.T) {
+	for name, b := range map[string]string{
+		"few keys":   "MemTotal: 1 kB\nMemFree: 2 kB",
+		"new keys":   "MemTotal:  1 kB\nFutureKey:  9 kB\nOtherKey: 3\nHugePages_Total: 4\n",
+		"huge":       "MemTotal: 18014398509481983 kB\nSwapTotal: 18446744073709551615 kB\nHugePages_Free: 18446744073709551615\n",
+		"unit on hp": "HugePages_Total: 4 kB\n",
+	} {
+		v, ok := parseMeminfo([]byte(b))
+		if !ok {
+			continue
+		}
+		m, err := procfsOn(t, "meminfo", []byte(b)).Meminfo()
+		if got, want := meminfoText(nil, v), meminfoText(&m, v); err != nil || got != want {
+			t.Errorf("meminfo %s:\n%s\nprocfs (%v):\n%s", name, got, err, want)
+		}
+	}
+	head := "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+	max := "18446744073709551615"
+	for name, b := range map[string]string{
+		"max":        head + "  eth0: " + strings.Repeat(max+" ", 15) + max + "\n",
+		"no newline": head + "    lo: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16",
+		"utf-8 name": head + " wlän0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
+		"nel name":   head + "  x\u0085: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
+		"em space":   head + "  x\u2003y: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
+		"wide":       head + "averyveryverylongname: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
+	} {
+		got, ok := parseNetDev([]byte(b))
+		if !ok {
+			continue
+		}
+		want, err := procfsNetDev(t, []byte(b))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("net/dev %s: %+v\nprocfs %+v (%v)", name, got, want, err)
+		}
+	}
+	for name, b := range map[string]string{
+		"no newline": "0.29 1.05 12.50 2/593 1234",
+		"big":        "123456789.99 0.00 0.00 1/1 1\n",
+		"long frac":  "0.290000000000000000000000001 1.05 12.50 2/593 1234\n",
+	} {
+		got, ok := parseLoadavg([]byte(b))
+		if !ok {
+			continue
+		}
+		want, err := procfsOn(t, "loadavg", []byte(b)).LoadAvg()
+		if err != nil || got != *want {
+			t.Errorf("loadavg %s: %+v, procfs %+v (%v)", name, got, want, err)
+		}
+	}
+}
+
+// TestHostile45HeldChurnConcurrentLive: collections running at once on
+// one collector (two at a time, from other threads, which see the test
+// namespace's sysfs through /proc/<pid>/task/<tid>/root) while devices
+// are made, renamed, deleted and made again under their names, with more
+// attribute files than the bound. Once the churn stops, a collection
+// equals reading by path, the held files are those of listed devices
+// only and within the bound, and no descriptor is left open but them.
+// Run with -race.
+func TestHostile45HeldChurnConcurrentLive(t *testing.T) {
+	sys, rtnl := ownNetSysfs(t)
+	kind := ifinfo(0, 0, 0, attrStr(unix.IFLA_INFO_KIND, "bridge"))[ifinfomsgLen:]
+	add := func(name string) error {
+		return rtnl(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL,
+			ifinfo(0, 0, 0, attrStr(iflaIfname, name), attrRaw(unix.IFLA_LINKINFO, kind)))
+	}
+	if err := add("hc0"); err != nil {
+		t.Skipf("cannot make a bridge: %v", err)
+	}
+	const devices = 16 // 16 * 22 files: over the bound
+	for k := 1; k < devices; k++ {
+		if err := add(fmt.Sprintf("hc%d", k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// This thread's sysfs as other threads see it.
+	there := fmt.Sprintf("/proc/%d/task/%d/root%s", os.Getpid(), unix.Gettid(), sys)
+	if _, err := os.Stat(filepath.Join(there, "class", "net", "hc0")); err != nil {
+		t.Skipf("the namespace's sysfs cannot be seen from other threads: %v", err)
+	}
+	fds := func() map[string]bool {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, e := range ents {
+			m[e.Name()] = true
+		}
+		return m
+	}
+	c := &netclassCollector{sys: there}
+	collectText(t, c)
+	before := fds()
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []string
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var e emitter
+				if err := c.collect(&e); err != nil {
+					mu.Lock()
+					errs = append(errs, err.Error())
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	index := func(name string) int32 {
+		b, err := os.ReadFile(filepath.Join(sys, "class", "net", name, "ifindex"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return int32(n)
+	}
+	for round := range 30 {
+		a, b := fmt.Sprintf("hc%d", round%devices), fmt.Sprintf("hc%d", (round+5)%devices)
+		if err := rtnl(unix.RTM_DELLINK, 0, ifinfo(0, index(a), 0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := add(a); err != nil {
+			t.Fatal(err)
+		}
+		p := ifinfo(0, index(b), 0, attrStr(iflaIfname, "hcx"))
+		if err := rtnl(unix.RTM_NEWLINK, 0, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := add(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := rtnl(unix.RTM_DELLINK, 0, ifinfo(0, index("hcx"), 0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := rtnl(unix.RTM_NEWLINK, 0, ifinfo(0, index(a), 0, attrU32(iflaMTU, uint32(1000+round)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	for _, e := range errs {
+		t.Logf("a collection during the churn: %s", e)
+	}
+	want := collectText(t, noHold(&netclassCollector{sys: there}))
+	for k := range 2 {
+		if got := collectText(t, c); got != want {
+			t.Fatalf("after the churn, collection %d differs from reading by path:\n%s", k, lineDiff([]byte(want), []byte(got)))
+		}
+	}
+	if c.held == nil {
+		t.Fatal("nothing held on sysfs")
+	}
+	ents, err := listNetDevices(filepath.Join(there, "class", "net"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[uint64]bool{}
+	for _, e := range ents {
+		listed[e.ino] = true
+	}
+	held := map[string]bool{}
+	n := 0
+	for ino, d := range c.held.devs {
+		if !listed[ino] {
+			t.Errorf("inode %d is not listed any more and still known", ino)
+		}
+		for _, fd := range d.fd {
+			if fd >= 0 {
+				held[strconv.Itoa(int(fd))] = true
+				n++
+			}
+		}
+	}
+	if n != c.held.files || n > maxHeldNetFiles {
+		t.Errorf("%d descriptors held, counted %d, bound %d", n, c.held.files, maxHeldNetFiles)
+	}
+	for fd := range fds() {
+		if !before[fd] && !held[fd] {
+			what, _ := os.Readlink(filepath.Join("/proc/self/fd", fd))
+			t.Errorf("descriptor %s (%s) left open by the collections", fd, what)
+		}
+	}
+}
+
+// TestHostile45ProcStatOverProcfsReadLimit: procfs reads 1 MiB of
+// <proc>/stat (parsers.ReadFileNoStat), then its lines with a
+// bufio.Scanner of 1 MiB, which refuses a line of 1 MiB (it needs room
+// for the newline, or to see the end of the file). What lies beyond the
+// first MiB procfs never sees: a file of short lines whose ctxt comes
+// after it has, for procfs, no context switches. The hand parser must
+// report what procfs reports on both sides of both bounds.
+func TestHostile45ProcStatOverProcfsReadLimit(t *testing.T) {
+	tail := "ctxt 5\n"
+	for _, size := range []int{1 << 20, 1<<20 + len(tail)} {
+		b := []byte("cpu  1 2 3 4 5 6 7 8 9 10\n")
+		for len(b)+len(tail)+len("x 1\n") <= size {
+			b = append(b, "x 1\n"...)
+		}
+		if rem := size - len(tail) - len(b); rem > 0 { // a line of one field, which both skip
+			b = append(b, strings.Repeat("x", rem-1)+"\n"...)
+		}
+		b = append(b, tail...)
+		if len(b) != size {
+			t.Fatalf("a file of %d bytes, want %d", len(b), size)
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "stat"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := procfs.NewFS(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, werr := fs.Stat()
+		got, err := readProcStat(dir, fs)
+		if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("a file of %d bytes ending in ctxt: %d context switches (%v); procfs %d (%v)",
+				size, got.ContextSwitches, err, want.ContextSwitches, werr)
+		}
+	}
+
+	// meminfo and sockstat, whose files procfs reads the same way: a
+	// line wholly past the first MiB is not procfs'.
+	fill := func(head, line, last, tail string) []byte {
+		b := []byte(head)
+		for len(b)+len(line)+100 < 1<<20 {
+			b = append(b, line...)
+		}
+		b = append(b, "X"+strings.Repeat("x", 1<<20-len(b)-len(last)-1)+last...)
+		if len(b) != 1<<20 {
+			t.Fatalf("%d bytes before the tail", len(b))
+		}
+		return append(b, tail...)
+	}
+	mb := fill("MemTotal: 1 kB\n", "Junk: 1 kB\n", ": 1 kB\n", "MemFree: 7 kB\n")
+	if v, ok := parseMeminfo(mb); ok {
+		m, err := procfsOn(t, "meminfo", mb).Meminfo()
+		if got, want := meminfoText(nil, v), meminfoText(&m, v); err != nil || got != want {
+			t.Errorf("meminfo of %d bytes:\n%s\nprocfs (%v):\n%s", len(mb), got, err, want)
+		}
+	}
+	sb := fill("sockets: used 1\n", "X: inuse 1\n", ": inuse 1\n", "TCP: inuse 9\n")
+	if got := parseSockstat(sb); got != nil {
+		want, err := procfsOn(t, "net/sockstat", sb).NetSockstat()
+		if err != nil || len(got.Protocols) != len(want.Protocols) {
+			t.Errorf("sockstat of %d bytes: %d protocols, the last %+v; procfs %d (%v)", len(sb), len(got.Protocols),
+				got.Protocols[len(got.Protocols)-1], len(want.Protocols), err)
+		}
+	}
+	// The intr line alone, of about 1 MiB.
+	for _, length := range []int{1<<20 - 1, 1 << 20, 1<<20 + 1} {
+		for _, end := range []string{"\n", ""} {
+			line := []byte("intr 0")
+			for len(line)+2 <= length {
+				line = append(line, " 0"...)
+			}
+			if len(line) < length {
+				line = append(line, '1')
+			}
+			if len(line) != length {
+				t.Fatalf("a line of %d bytes, want %d", len(line), length)
+			}
+			b := append(line, end...)
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "stat"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fs, err := procfs.NewFS(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, werr := fs.Stat()
+			got, err := readProcStat(dir, fs)
+			if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+				t.Errorf("an intr line of %d bytes (newline %q): %d interrupts (%v); procfs %d interrupts (%v)",
+					length, end, len(got.IRQ), err, len(want.IRQ), werr)
+			}
+		}
+	}
+}
