@@ -95,7 +95,14 @@ func TestModel(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			defer func() {
 				if t.Failed() {
-					t.Logf("replay: go test ./test/model -run 'TestModel' -seed %d -ops %d -v", seed, *flagOps)
+					extra := ""
+					if *flagPoll > 0 {
+						extra = " -poll " + flagPoll.String()
+					}
+					if *flagMore {
+						extra += " -more"
+					}
+					t.Logf("replay: go test ./test/model -run 'TestModel' -seed %d -ops %d%s -v", seed, *flagOps, extra)
 				}
 			}()
 			runSequence(t, seed, *flagOps)
