@@ -314,16 +314,31 @@ func TestHostile44StopWhilePolled(t *testing.T) {
 }
 
 // drainSteps takes the notifications queued for a step tailer as Run does
-// (takeEvents), until cond holds or a bounded number of passes is done.
-func drainSteps(tl *Tailer, now time.Time, cond func() bool) {
-	for i := 0; i < 200 && !cond(); i++ {
-		tl.watcher.Drain(16, tl.fileWritten, func(ev notifyEvent) {
-			tl.dirs.changed(ev.Name)
-			tl.handleEvent(ev, now)
-		})
-		if !cond() {
-			time.Sleep(time.Millisecond) // fsnotify's goroutine reads the kernel's queue
-		}
+// (takeEvents), once, then, while cond does not hold, waits for the next
+// notification as an idle Run does (the notifier's waiter) and takes it.
+func drainSteps(t *testing.T, tl *Tailer, now time.Time, cond func() bool) {
+	t.Helper()
+	handle := func(ev notifyEvent) {
+		tl.dirs.changed(ev.Name)
+		tl.handleEvent(ev, now)
+	}
+	tl.watcher.Drain(16, tl.fileWritten, handle)
+	for !cond() {
+		awaitNotification(t, tl)
+		tl.watcher.Drain(16, tl.fileWritten, handle)
+	}
+}
+
+// awaitNotification blocks until the notifier's waiter holds a
+// notification (or an error), which the next Drain takes.
+func awaitNotification(t *testing.T, tl *Tailer) {
+	t.Helper()
+	tl.watcher.Arm()
+	select {
+	case <-tl.watcher.Wake():
+		tl.watcher.Woken()
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification came")
 	}
 }
 
@@ -332,7 +347,7 @@ func drainSteps(tl *Tailer, now time.Time, cond func() bool) {
 func waitBornAfter(t *testing.T, at time.Time) {
 	t.Helper()
 	probe := filepath.Join(t.TempDir(), "probe")
-	for i := 0; ; i++ {
+	for {
 		appendFile(t, probe, "")
 		if b, ok := born(probe); !ok {
 			t.Skip("no birth times on this file system")
@@ -340,10 +355,9 @@ func waitBornAfter(t *testing.T, at time.Time) {
 			return
 		}
 		must(t, os.Remove(probe))
-		if i == 10000 {
+		if time.Since(at) > 10*time.Second {
 			t.Fatal("the file system's clock does not pass the tailer's")
 		}
-		time.Sleep(time.Millisecond) // the clock's next tick
 	}
 }
 
@@ -421,13 +435,13 @@ func testNewFileCopied(t *testing.T, polled bool) {
 	copyTruncate(t, b, b+".1")
 	appendFile(t, b, lines(1010, 1012))
 	// What Run would do now: take the notifications, poll, read.
-	drainSteps(tl, now, func() bool { return len(fb.copied) > 0 })
+	drainSteps(t, tl, now, func() bool { return len(fb.copied) > 0 })
 	for range 4 {
 		now = now.Add(time.Second)
 		if tl.poll(now) {
 			tl.rescan(now, false)
 		}
-		drainSteps(tl, now, func() bool { return true })
+		drainSteps(t, tl, now, func() bool { return true })
 		for range 3 {
 			now = now.Add(cfg.ReadInterval)
 			tl.readTurn(now)
@@ -492,7 +506,7 @@ func testLinkDirNewContainer(t *testing.T, idle bool) {
 	// A new container: its link and its first lines.
 	b, linkB := pod("b")
 	appendFile(t, b, lines(1000, 1010))
-	drainSteps(tl, now, func() bool { return tl.byPath[linkB] != nil })
+	drainSteps(t, tl, now, func() bool { return tl.byPath[linkB] != nil })
 	// kubelet rotates it before the next rescan.
 	mustRename(t, b, b+".20261206-020000")
 	appendFile(t, b, lines(1010, 1012))
@@ -500,7 +514,7 @@ func testLinkDirNewContainer(t *testing.T, idle bool) {
 		now = now.Add(time.Second)
 		tl.poll(now)
 		tl.rescan(now, false)
-		drainSteps(tl, now, func() bool { return true })
+		drainSteps(t, tl, now, func() bool { return true })
 		for range 3 {
 			now = now.Add(cfg.ReadInterval)
 			tl.readTurn(now)
@@ -729,13 +743,13 @@ func TestHostile44OverflowWhilePolled(t *testing.T) {
 	writes := 0
 	defer func() { t.Logf("writes drained %d", writes) }()
 	for i := 0; i < 2000 && !overflowed; i++ {
+		if i > 0 {
+			awaitNotification(t, tl) // the overflow comes as an error, which wakes too
+		}
 		overflowed = tl.watcher.Drain(16, func(p []byte) { writes++; tl.fileWritten(p) }, func(ev notifyEvent) {
 			tl.dirs.changed(ev.Name)
 			tl.handleEvent(ev, now)
 		})
-		if !overflowed {
-			time.Sleep(time.Millisecond) // fsnotify's goroutine reads the kernel's queue
-		}
 	}
 	if !overflowed {
 		t.Fatal("the queue did not overflow: the attack did not happen")
