@@ -142,16 +142,7 @@ func TestHostile45ProcStatOddButValid(t *testing.T) {
 		"two spaces":     "cpu  1  2 3 4 5 6 7 8 9 10\n",
 		"trailing space": "ctxt 5 \nbtime 2   \n",
 	} {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(b), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		fs, err := procfs.NewFS(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, werr := fs.Stat()
-		got, err := readProcStat(dir, fs)
+		got, want, err, werr := statBoth(t, []byte(b))
 		if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %+v (%v)\nprocfs %+v (%v)", name, got, err, want, werr)
 		}
@@ -387,16 +378,7 @@ func TestHostile45ProcStatOverProcfsReadLimit(t *testing.T) {
 		if len(b) != size {
 			t.Fatalf("a file of %d bytes, want %d", len(b), size)
 		}
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "stat"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		fs, err := procfs.NewFS(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, werr := fs.Stat()
-		got, err := readProcStat(dir, fs)
+		got, want, err, werr := statBoth(t, b)
 		if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
 			t.Errorf("a file of %d bytes ending in ctxt: %d context switches (%v); procfs %d (%v)",
 				size, got.ContextSwitches, err, want.ContextSwitches, werr)
@@ -445,20 +427,27 @@ func TestHostile45ProcStatOverProcfsReadLimit(t *testing.T) {
 				t.Fatalf("a line of %d bytes, want %d", len(line), length)
 			}
 			b := append(line, end...)
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "stat"), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			fs, err := procfs.NewFS(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, werr := fs.Stat()
-			got, err := readProcStat(dir, fs)
+			got, want, err, werr := statBoth(t, b)
 			if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
 				t.Errorf("an intr line of %d bytes (newline %q): %d interrupts (%v); procfs %d interrupts (%v)",
 					length, end, len(got.IRQ), err, len(want.IRQ), werr)
 			}
 		}
 	}
+}
+
+// statBoth reads b as <proc>/stat with the hand parser and with procfs.
+func statBoth(t *testing.T, b []byte) (got, want procfs.Stat, err, werr error) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "stat"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := procfs.NewFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, werr = fs.Stat()
+	got, err = readProcStat(dir, fs)
+	return got, want, err, werr
 }
