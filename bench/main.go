@@ -83,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		smokeStdy = fs.Float64("smoke-steady", defaultSmokeBounds.Steady, "smoke: highest median ratio of ferry's steady CPU per line read to the ceiling's CPU per line")
 		smokeRnds = fs.Int("smoke-rounds", 3, "smoke: corpus rounds (file and Kafka each)")
 		smokeStRn = fs.Int("smoke-steady-rounds", 2, "smoke: steady runs (file sink)")
-		procF     = fs.String("processing", "", "modes all and corpus: instead of the two sink runs, run the corpus to -processing-sink once per named processing config per round, interleaved: off, multiline (java), json (parser), redact (email), redact-all (the six built-ins), default (multiline java + json + redact email), json-lean and default-lean (the same with parser.keep_original: false), proof; prints CPU-s/GiB and peak RSS with their ratios to off (e.g. off,multiline,json,redact,default)")
+		procF     = fs.String("processing", "", "modes all and corpus: instead of the two sink runs, run the corpus to -processing-sink once per named processing config per round, interleaved: off, multiline (java), json (parser), redact (email), redact-all (the six built-ins), default (multiline java + json + redact email), json-keep and default-keep (the same with parser.keep_original: true), proof; prints CPU-s/GiB and peak RSS with their ratios to off (e.g. off,multiline,json,redact,default)")
 		procRnds  = fs.Int("processing-rounds", 3, "processing: runs of each config (medians printed)")
 		procSink  = fs.String("processing-sink", "kafka", "processing: file or kafka")
 		nzRate    = fs.Int("noisy-rate", 50000, "noisy: the noisy container's lines/s")

@@ -22,8 +22,8 @@ type procConfig struct {
 // processingConfigs are what -processing can name. default is the set the
 // processing issue names: multiline java, the json parser and one
 // redaction rule (email); every other option is the package's default
-// (parser.keep_original true: the record keeps the line as its message
-// beside the parsed fields).
+// (parser.keep_original false: the message becomes the parsed msg or
+// message field, and the line is not shipped twice).
 var processingConfigs = map[string]string{
 	"off":        "",
 	"multiline":  "  multiline: {rule: java}\n",
@@ -31,10 +31,10 @@ var processingConfigs = map[string]string{
 	"redact":     "  redact: {builtins: [email]}\n",
 	"redact-all": "  redact: {builtins: [bearer, api_key, aws_key, jwt, card, email]}\n",
 	"default":    "  multiline: {rule: java}\n  parser: {format: json}\n  redact: {builtins: [email]}\n",
-	// the same with parser.keep_original false: the message becomes the
-	// parsed msg (or message) field, the line is not shipped twice
-	"json-lean":    "  parser: {format: json, keep_original: false}\n",
-	"default-lean": "  multiline: {rule: java}\n  parser: {format: json, keep_original: false}\n  redact: {builtins: [email]}\n",
+	// the same with parser.keep_original true: the record keeps the line
+	// as its message beside the parsed fields (the line shipped twice)
+	"json-keep":    "  parser: {format: json, keep_original: true}\n",
+	"default-keep": "  multiline: {rule: java}\n  parser: {format: json, keep_original: true}\n  redact: {builtins: [email]}\n",
 	// the redaction proof's: every built-in rule, behind multiline and the
 	// json parser (so secrets are masked in parsed fields too)
 	"proof": "  multiline: {rule: java}\n  parser: {format: json}\n  redact: {builtins: [bearer, api_key, aws_key, jwt, card, email]}\n",

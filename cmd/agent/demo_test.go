@@ -57,7 +57,7 @@ func TestDemoLogsCommand(t *testing.T) {
 	// parsed with the address masked; the demo shows both.
 	out := stdout.String()
 	for _, want := range []string{`"lines":8,`, `"message":"2026-12-05 03:00:00 ERROR payment failed for order 1042\njava.lang.IllegalStateException: card declined\n\tat com.example.shop.Payments.charge`,
-		`"fields":{"level":"info","msg":"order placed","order_id":1042,"customer":"[REDACTED]","total":"19.99"}`,
+		`"message":"order placed","level":"info","fields":{"level":"info","order_id":1042,"customer":"[REDACTED]","total":"19.99"}`,
 		// Enriched from the demo's API server: labels, image and the owner
 		// workload resolved through the ReplicaSet.
 		`"labels":{"app.kubernetes.io/name":"checkout","pod-template-hash":"5c7f9d8b4"},"owner":{"kind":"Deployment","name":"checkout"}`,

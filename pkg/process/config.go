@@ -68,10 +68,13 @@ type ParserConfig struct {
 	// Regex is the expression for format regex (and for annotations that
 	// choose regex); its named groups become fields. Default: "".
 	Regex string `yaml:"regex"`
-	// KeepOriginal keeps the whole line as the message. When false, the
+	// KeepOriginal keeps the whole line as the message, beside the parsed
+	// fields: every record then carries its line twice (the bytes shipped,
+	// compressed and stored for a JSON line about double). When false, the
 	// message becomes the first of MessageKeys found among the parsed fields
-	// (removed from them), and stays the whole line when none is found.
-	// Default: true.
+	// (removed from them, so nothing is carried twice), and stays the whole
+	// line when none is found. Default: false, as Fluent Bit's parser
+	// filter drops the field it parsed unless told to keep it.
 	KeepOriginal bool `yaml:"keep_original"`
 	// MessageKeys: see KeepOriginal. Default: [message, msg].
 	MessageKeys []string `yaml:"message_keys"`
@@ -140,7 +143,7 @@ type AnnotationConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Multiline: MultilineConfig{FlushTimeout: time.Second, MaxLines: 1000, MaxBytes: 512 << 10},
-		Parser: ParserConfig{KeepOriginal: true, MessageKeys: []string{"message", "msg"},
+		Parser: ParserConfig{MessageKeys: []string{"message", "msg"},
 			LevelKeys: []string{"level", "lvl", "severity", "loglevel"}},
 		FilterDefault: "keep",
 		Redact:        RedactConfig{Replacement: "[REDACTED]"},

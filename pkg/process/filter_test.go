@@ -107,6 +107,7 @@ func TestRedaction(t *testing.T) {
 	cfg.Redact.Builtins = redactNames()
 	cfg.Redact.Custom = []RedactRule{{Name: "ssn", Pattern: `\b\d{3}-\d{2}-\d{4}\b`}}
 	cfg.Parser.Format = "json"
+	cfg.Parser.KeepOriginal = true // the line as the message: masked there too
 	reg := prometheus.NewRegistry()
 	p, err := New(cfg, nil, Options{Acker: &recAcker{}, Registerer: reg})
 	if err != nil {
@@ -260,6 +261,7 @@ func TestRedactWhereSecretsHide(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Parser.Format = c.parser
+			cfg.Parser.KeepOriginal = true // the message is the line: what it must keep
 			cfg.Redact.Builtins = []string{"api_key", "email", "aws_key"}
 			p, _ := newTest(t, cfg)
 			out := runAll(p, linesOf([]byte(c.line+"\n"), nil, event.Stdout), 1)
@@ -321,6 +323,7 @@ func TestRedactKeepsWhatIsNoSecret(t *testing.T) {
 	} {
 		cfg := DefaultConfig()
 		cfg.Parser.Format = c.parser
+		cfg.Parser.KeepOriginal = true // the message is the line: what it must keep
 		cfg.Redact.Builtins = []string{"api_key", "email"}
 		p, _ := newTest(t, cfg)
 		out := runAll(p, linesOf([]byte(c.line+"\n"), nil, event.Stdout), 1)

@@ -109,6 +109,39 @@ func TestParseStep(t *testing.T) {
 	}
 }
 
+// The parser's defaults ship a JSON line once: the message is its msg
+// field, which leaves the fields; every other key stays a field, and a
+// line with no message key keeps itself as the message. keep_original
+// (set) ships the line as the message beside all its fields.
+func TestParseDefaultShipsLineOnce(t *testing.T) {
+	line := `{"level":"info","msg":"order placed","order_id":1042}`
+	for _, c := range []struct {
+		keep   bool
+		body   string
+		fields []event.Field
+	}{
+		{false, "order placed", []event.Field{{Key: "level", Value: "info"}, {Key: "order_id", Value: "1042", Raw: true}}},
+		{true, line, []event.Field{{Key: "level", Value: "info"}, {Key: "msg", Value: "order placed"}, {Key: "order_id", Value: "1042", Raw: true}}},
+	} {
+		cfg := DefaultConfig()
+		cfg.Parser.Format = "json"
+		if c.keep {
+			cfg.Parser.KeepOriginal = true
+		}
+		p, _ := newTest(t, cfg)
+		got := p.Process(linesOf([]byte(line+"\n"+`{"level":"warn","n":2}`), nil, event.Stdout))
+		if len(got) != 2 {
+			t.Fatalf("keep_original=%v: %d records, want 2", c.keep, len(got))
+		}
+		if string(got[0].Body) != c.body || got[0].Level != "info" || !cmp.Equal(got[0].Fields, c.fields) {
+			t.Errorf("keep_original=%v: %q %q %+v, want %q info %+v", c.keep, got[0].Body, got[0].Level, got[0].Fields, c.body, c.fields)
+		}
+		if string(got[1].Body) != `{"level":"warn","n":2}` || len(got[1].Fields) != 2 {
+			t.Errorf("keep_original=%v: a line with no message key: %q %+v, want the line and its 2 fields", c.keep, got[1].Body, got[1].Fields)
+		}
+	}
+}
+
 func FuzzParseJSON(f *testing.F) {
 	for _, s := range []string{`{}`, `{"a":1}`, `{"a":"\u00e9","b":{"c":[1,2,{"d":"}"}]},"e":null}`, `{"a":"\xff"}`, ` {"a" : [ ] } `, `[]`, `{"a":`,
 		"\f{}", "{}\u00a0", `{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`, `{"a":"\u00"}`, `{"a":"\x"}`, `{"a":[1,]}`, `{"a":1,}`,

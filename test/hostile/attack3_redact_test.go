@@ -15,11 +15,14 @@ type nopAck struct{}
 func (nopAck) Ack([]event.Cursor) {}
 
 // redactOne runs one line through a real Processor with every built-in
-// redaction and the given parser, and returns the record it makes.
+// redaction and the given parser, and returns the record it makes. The
+// parser keeps the original line as the message (keep_original), where a
+// secret has the most places to hide.
 func redactOne(t *testing.T, format, line string) event.Log {
 	t.Helper()
 	cfg := process.DefaultConfig()
 	cfg.Parser.Format = format
+	cfg.Parser.KeepOriginal = true
 	cfg.Redact.Builtins = []string{"api_key", "bearer", "aws_key", "jwt", "card", "email"}
 	p, err := process.New(cfg, nil, process.Options{Acker: nopAck{}})
 	must(t, err)
@@ -31,7 +34,7 @@ func redactOne(t *testing.T, format, line string) event.Log {
 }
 
 // TestAttackRedactJSONLineStaysJSON: with the json parser and
-// keep_original (the default), the message is the container's line as
+// keep_original, the message is the container's line as
 // written, with secrets masked. api_key now knows prefixed key names, so
 // a boolean flag or a count written after such a key is taken for a
 // secret, and the secret runs to the next space, quote or comma: the
@@ -108,7 +111,7 @@ func TestAttackRedactKeyedMasksObjectReference(t *testing.T) {
 // TestAttackRedactPassphraseInOriginalLine: a parsed field whose key names
 // a secret now has its whole value masked, so fields.password shows
 // "[REDACTED]" - but the message of the same record (the original line,
-// keep_original is the default) is masked by the api_key pattern, whose
+// with keep_original) is masked by the api_key pattern, whose
 // secret stops at the first space, comma, quote or semicolon. A user
 // logging a created account sees fields.password masked and believes the
 // record clean, while the message ships

@@ -133,7 +133,7 @@ func TestJSONHostileLines(t *testing.T) {
 // 900 000 for them, under max_message_bytes as the validation asks). Without a parser each line ships as one record of
 // about 580 KB, under the sink's max_message_bytes (1 000 000, the
 // broker's default limit). Turning on the json parser with keep_original
-// (the default) ships the line twice in one record, the original as an
+// ships the line twice in one record, the original as an
 // escaped string and the parsed fields: over a megabyte, so the sink drops
 // every such line as too large (counted, reason too_large). The user who
 // enabled parsing loses exactly the lines that were shipped before it.
@@ -144,6 +144,7 @@ func TestHostileJSONParserDoublesRecord(t *testing.T) {
 	}{
 		{"no parser", "  parser: {detect_level: true}\n"},
 		{"json parser", "  parser: {format: json}\n"},
+		{"json parser keeping the line", "  parser: {format: json, keep_original: true}\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w, fr := procWorld(t, c.processing, worldOpt{logs: []string{"max_line_bytes: 900000"}})

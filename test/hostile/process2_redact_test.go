@@ -51,14 +51,14 @@ func leaks(raw, secret string) []string {
 // leaves the node". A Go service logs with encoding/json, which writes
 // "&" as \u0026 inside strings: a URL with a token in its query becomes
 // ...?id=1\u0026token=... in the line. With the json parser and
-// keep_original (the default), the token is masked in the parsed field
+// keep_original, the token is masked in the parsed field
 // but the message (the original line) keeps it: "\u0026token" has no word
 // boundary before "token", so api_key does not match the raw text. The
 // same for an address written bob\u0040example.com. A user reading the
 // message in Kafka (any JSON decoder turns \u0026 back into &) sees the
 // token and the address that the config said were masked.
 func TestHostileRedactEscapedInMessage(t *testing.T) {
-	w, fr := procWorld(t, "  parser: {format: json}\n  redact: {builtins: [api_key, email]}\n", worldOpt{})
+	w, fr := procWorld(t, "  parser: {format: json, keep_original: true}\n  redact: {builtins: [api_key, email]}\n", worldOpt{})
 	w.raw(w.path, criLines("stdout",
 		`{"msg":"GET /pay?id=1\u0026token=s3cr3tv4lue","user":"bob\u0040example.com","tag":"esc-1"}`,
 		`{"msg":"GET /pay?id=2&token=pl41nv4lue","user":"carol@example.com","tag":"plain-1"}`))
