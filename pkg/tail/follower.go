@@ -116,7 +116,7 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 	// decide (a rotated or deleted file).
 	grew := size != f.size
 	switch {
-	case size < f.off || (grew && t.rewritten(f, size)):
+	case size < f.off || (grew && t.rewritten(f, size, true)):
 		t.truncated(f, now)
 		return changed
 	default:
@@ -149,9 +149,10 @@ func (t *Tailer) undone(f *follower) {
 // first bytes are not its fingerprint any more, or the byte before the end
 // of the last complete line read is not a newline. It catches a file
 // truncated and written past the old offset between two looks, which a
-// size check cannot. It runs before every read (two small preads). A
-// longer start is taken into the fingerprint.
-func (t *Tailer) rewritten(f *follower, size int64) bool {
+// size check cannot. It runs before every read (one or two small preads:
+// a read that holds no carry checks the newline itself, see readFile, and
+// passes newline false). A longer start is taken into the fingerprint.
+func (t *Tailer) rewritten(f *follower, size int64, newline bool) bool {
 	var buf [fpSize]byte
 	if f.fpLen > 0 || size > 0 {
 		n := readFP(f.f, buf[:])
@@ -174,7 +175,7 @@ func (t *Tailer) rewritten(f *follower, size int64) bool {
 			t.mu.Unlock()
 		}
 	}
-	if f.consumed > 0 && !f.skip {
+	if newline && f.consumed > 0 && !f.skip {
 		if n, _ := f.f.ReadAt(buf[:1], f.consumed-1); n == 1 && buf[0] != '\n' {
 			return true
 		}
@@ -195,7 +196,11 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		return
 	}
 	size := fi.Size()
-	if size < f.off || t.rewritten(f, size) {
+	// With nothing carried, the last byte read is the newline that ended
+	// the last line: the data read starts one byte early and checks it
+	// (rewritten's second pread, saved on most reads).
+	lead := f.consumed > 0 && f.consumed == f.off && len(f.carry) == 0 && !f.skip && size > f.off
+	if size < f.off || t.rewritten(f, size, !lead) {
 		t.truncated(f, now)
 		return
 	}
@@ -211,14 +216,31 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	// A rate limit (policy defer) bounds the bytes and lines of this read.
 	maxLines, maxBytes, counting := t.allowance(f, now)
 	budget := min(int64(t.cfg.ReadBytesPerTurn), maxBytes)
+	var first []byte // the first chunk, when lead reads it
+	var firstN int
+	if lead && budget > 0 && maxLines > 0 {
+		b := make([]byte, 1+min(size-f.off, budget, maxChunk))
+		m, _ := f.f.ReadAt(b, f.off-1)
+		if m > 0 && b[0] != '\n' {
+			t.truncated(f, now) // rewritten under the last line read
+			return
+		}
+		first, firstN = b[1:], max(m-1, 0)
+	}
 	var nLines int64
 	start, cut := f.off, false
 	f.dec.now = now.UnixNano()
 	t.attach(f)
 	for budget > 0 && f.off < size && nLines < maxLines {
 		n := min(size-f.off, budget, maxChunk)
-		chunk := t.chunkFor(f, len(f.carry)+int(n))
-		m, _ := f.f.ReadAt(chunk[len(f.carry):], f.off)
+		var chunk []byte
+		var m int
+		if first != nil {
+			chunk, m, first = first, firstN, nil
+		} else {
+			chunk = t.chunkFor(f, len(f.carry)+int(n))
+			m, _ = f.f.ReadAt(chunk[len(f.carry):], f.off)
+		}
 		if counting {
 			keep, c := cutLines(chunk[len(f.carry):len(f.carry)+m], maxLines-nLines)
 			nLines += c

@@ -92,6 +92,41 @@ func TestTruncateAndRegrowBetweenPolls(t *testing.T) {
 	}
 }
 
+// TestRewrittenUnderLastLine: a file rewritten in place with the same
+// first kilobyte (its fingerprint) but other lines after it, past the old
+// offset, is caught by the byte before that offset, which is no longer the
+// newline that ended the last line read (the data read checks it), and is
+// read again from its start.
+func TestRewrittenUnderLastLine(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.PollInterval, cfg.RescanInterval = time.Hour, time.Hour // only notifications lead to reads
+	path := mkContainer(t, dir, "ns_pod_uid")
+	old := lines(0, 40)
+	rewrite := lines(0, 30) + lines(300, 340)
+	if !strings.HasPrefix(rewrite, old[:fpSize]) || len(rewrite) <= len(old) || rewrite[len(old)-1] == '\n' {
+		t.Fatalf("the rewrite must keep the fingerprint, be longer, and hold no newline at the old end")
+	}
+	appendFile(t, path, old)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "first lines", func() bool { return len(r.snapshot()) == 40 })
+	if err := os.WriteFile(path, []byte(rewrite), 0o644); err != nil { // O_TRUNC, then one write
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the rewritten file", func() bool { return hasSeq(r, 339) })
+	r.stop()
+	want := append(append(upto(0, 40), upto(0, 30)...), upto(300, 340)...)
+	if diff := cmp.Diff(want, seqs(r.snapshot())); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(r.tl.m.parseErrors); got != 0 {
+		t.Errorf("parse errors = %v", got)
+	}
+	if got := testutil.ToFloat64(r.tl.m.truncations); got != 1 {
+		t.Errorf("truncations = %v, want 1", got)
+	}
+}
+
 // TestRestartInsideLongLine: the tailer stops while a line longer than the
 // raw limit (2*max_line_bytes+64KiB) is half written and was already emitted
 // cut. The checkpoint holds the start of that line, not a mid-line offset;
