@@ -349,11 +349,15 @@ func TestHostile45HeldChurnConcurrentLive(t *testing.T) {
 	}
 	// Each held descriptor is open on the attribute of its device as
 	// listed now, and the process has no other descriptor on this sysfs.
-	var st unix.Stat_t
-	if err := unix.Stat(sys, &st); err != nil {
+	root, err := filepath.EvalSymlinks(sys)
+	if err != nil {
 		t.Fatal(err)
 	}
-	open := filesOn(t, st.Dev)
+	var st unix.Stat_t
+	if err := unix.Stat(root, &st); err != nil {
+		t.Fatal(err)
+	}
+	open := filesOn(t, root, st.Dev)
 	for fd, h := range held {
 		name, ok := names[h.ino]
 		if !ok {

@@ -559,11 +559,13 @@ type openFile struct {
 	dev, ino uint64
 }
 
-// filesOn is the process's descriptors open on the file system of dev,
-// from /proc/self/fd. An entry closed between the listing and its readlink
-// or stat (by the runtime, or the listing's own descriptor) is left out;
-// the listing is taken again until two in a row agree, at most 10 times.
-func filesOn(t *testing.T, dev uint64) map[int]openFile {
+// filesOn is the process's descriptors open on the file system of dev
+// mounted at root, from /proc/self/fd: those whose link reads as a path
+// under root (only these are looked at further), of a file on dev. An
+// entry closed between the listing and its readlink or stat (by the
+// runtime, or the listing's own descriptor) is left out; the listing is
+// taken again until two in a row agree, at most 10 times.
+func filesOn(t *testing.T, root string, dev uint64) map[int]openFile {
 	t.Helper()
 	list := func() map[int]openFile {
 		ents, err := os.ReadDir("/proc/self/fd")
@@ -577,22 +579,24 @@ func filesOn(t *testing.T, dev uint64) map[int]openFile {
 				t.Fatalf("/proc/self/fd/%s", e.Name())
 			}
 			p := filepath.Join("/proc/self/fd", e.Name())
-			var st unix.Stat_t
-			if err := unix.Stat(p, &st); err == unix.ENOENT {
-				continue
-			} else if err != nil {
-				t.Fatalf("stat %s: %v", p, err)
-			}
-			if st.Dev != dev {
-				continue
-			}
 			link, err := os.Readlink(p)
 			if os.IsNotExist(err) {
 				continue
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			m[fd] = openFile{link, st.Dev, st.Ino}
+			if !strings.HasPrefix(link, root+"/") {
+				continue
+			}
+			var st unix.Stat_t
+			if err := unix.Stat(p, &st); err == unix.ENOENT {
+				continue
+			} else if err != nil {
+				t.Fatalf("stat %s (%s): %v", p, link, err)
+			}
+			if st.Dev == dev {
+				m[fd] = openFile{link, st.Dev, st.Ino}
+			}
 		}
 		return m
 	}
