@@ -219,13 +219,7 @@ func TestHostile45MeminfoNetDevLoadavgOdd(t *testing.T) {
 // exactly the held ones, each on its device's attribute. Run with -race.
 // It needs CAP_SYS_ADMIN and CAP_NET_ADMIN, and bridges; without them, it
 // is skipped.
-//
-// It runs only with FERRY_CHURN_TEST=1 until it is shown to pass on a
-// loaded machine.
 func TestHostile45HeldChurnConcurrentLive(t *testing.T) {
-	if os.Getenv("FERRY_CHURN_TEST") != "1" {
-		t.Skip("set FERRY_CHURN_TEST=1: see the comment above")
-	}
 	sys, rtnl := ownNetSysfs(t)
 	kind := ifinfo(0, 0, 0, attrStr(unix.IFLA_INFO_KIND, "bridge"))[ifinfomsgLen:]
 	add := func(name string) error {
