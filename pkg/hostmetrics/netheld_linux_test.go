@@ -5,6 +5,7 @@ package hostmetrics
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -514,4 +515,99 @@ func TestNetclassHeldClosedWithCollector(t *testing.T) {
 	if n := open(); n > 0 {
 		t.Errorf("%d of %d held files still open after the collector was collected", n, len(held))
 	}
+}
+
+// heldFD is one descriptor a collector holds: the inode of its device's
+// entry in <sys>/class/net and the attribute (an index of netclassAttrs).
+type heldFD struct {
+	ino  uint64
+	attr int
+}
+
+// heldFDs is the descriptors h holds, and the inodes of the devices it
+// knows, taken from h itself. It fails the test if a collection is using
+// them: the caller makes sure none runs.
+func (h *netHeld) heldFDs(t *testing.T) (map[int]heldFD, []uint64) {
+	t.Helper()
+	if !h.mu.TryLock() {
+		t.Fatal("a collection is using the held files")
+	}
+	defer h.mu.Unlock()
+	m := map[int]heldFD{}
+	var known []uint64
+	for ino, d := range h.devs {
+		known = append(known, ino)
+		for k, fd := range d.fd {
+			if fd >= 0 {
+				if _, dup := m[int(fd)]; dup {
+					t.Errorf("descriptor %d held twice", fd)
+				}
+				m[int(fd)] = heldFD{ino, k}
+			}
+		}
+	}
+	if len(m) != h.files {
+		t.Errorf("%d descriptors held, counted %d", len(m), h.files)
+	}
+	return m, known
+}
+
+// openFile is an open descriptor of the process: what readlink(2) of its
+// /proc/self/fd entry says, and the device and inode of the file.
+type openFile struct {
+	link     string
+	dev, ino uint64
+}
+
+// filesOn is the process's descriptors open on the file system of dev
+// mounted at root, from /proc/self/fd: those whose link reads as a path
+// under root (only these are looked at further), of a file on dev. An
+// entry closed between the listing and its readlink or stat (by the
+// runtime, or the listing's own descriptor) is left out; the listing is
+// taken again until two in a row agree, at most 10 times.
+func filesOn(t *testing.T, root string, dev uint64) map[int]openFile {
+	t.Helper()
+	list := func() map[int]openFile {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[int]openFile{}
+		for _, e := range ents {
+			fd, err := strconv.Atoi(e.Name())
+			if err != nil {
+				t.Fatalf("/proc/self/fd/%s", e.Name())
+			}
+			p := filepath.Join("/proc/self/fd", e.Name())
+			link, err := os.Readlink(p)
+			if os.IsNotExist(err) {
+				continue
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(link, root+"/") {
+				continue
+			}
+			var st unix.Stat_t
+			if err := unix.Stat(p, &st); err == unix.ENOENT {
+				continue
+			} else if err != nil {
+				t.Fatalf("stat %s (%s): %v", p, link, err)
+			}
+			if st.Dev == dev {
+				m[fd] = openFile{link, st.Dev, st.Ino}
+			}
+		}
+		return m
+	}
+	last := list()
+	for range 9 {
+		m := list()
+		if maps.Equal(m, last) {
+			return m
+		}
+		last = m
+	}
+	t.Fatalf("10 listings of /proc/self/fd, no two in a row alike; the last: %v", last)
+	return nil
 }
