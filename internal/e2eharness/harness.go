@@ -233,7 +233,7 @@ func (a *Agent) Start() *Proc {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	p.Cmd = exec.Command(a.bin, "run", "--config", a.Config)
+	p.Cmd = agentCommand(a.bin, "run", "--config", a.Config)
 	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
 	if len(a.Env) > 0 {
 		p.Cmd.Env = append(os.Environ(), a.Env...)
@@ -253,6 +253,19 @@ func (a *Agent) Start() *Proc {
 	a.cur = p
 	a.WaitHTTP("/healthz", 200, 20*time.Second)
 	return p
+}
+
+// agentCommand is the command of an agent process. On Linux the process
+// is killed when the test process ends, however it ends: a test binary
+// killed (a soak stopped early, a timeout) runs no Cleanup, and an agent
+// it left running retried its broker's port for as long as it lived. A
+// broker started later by another test process could be given that port,
+// and the agent then delivered its held lines there (test/model README,
+// seed 102508).
+func agentCommand(bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = dieWithParent()
+	return cmd
 }
 
 // Kill sends SIGKILL and waits for the process to be gone.
