@@ -206,7 +206,7 @@ func runSequence(t *testing.T, seed uint64, nops int) {
 	w.broker = e2eharness.NewBroker(t)
 	w.agent = e2eharness.NewAgent(t, w.dir, e2eharness.AgentConfig{Root: w.root, StateDir: filepath.Join(w.dir, "state"),
 		Broker: w.broker.Addr(), Logs: agentLogs()})
-	w.cons = startConsumer(t, w.broker.Addr())
+	w.cons = startConsumer(t, w.broker.Addr(), w.root)
 	for i := range 1 + w.rng.IntN(3) {
 		w.newContainer(fmt.Sprintf("ns_pod%d_uid%d/app", i, w.rng.Uint32()))
 	}
@@ -261,7 +261,8 @@ func (w *world) fatalf(format string, args ...any) {
 		w.t.Logf("state file:\n%s", st)
 	}
 	_, _, bad := w.cons.snapshot()
-	w.t.Logf("consumer: %d lines, %d bad records", len(w.cons.counts), len(bad))
+	foreign, path := w.cons.foreignSeen()
+	w.t.Logf("consumer: %d lines, %d bad records, %d records of other agents' files (e.g. %q)", len(w.cons.counts), len(bad), foreign, path)
 	w.t.Fatalf(format, args...)
 }
 
@@ -716,6 +717,11 @@ func (w *world) finish() {
 	lostCounted := w.lostCounted + m.Sum("ferry_tail_lost_bytes_total") + m.Sum("ferry_tail_lost_files_total")
 
 	counts, firsts, bad := w.cons.snapshot()
+	if n, path := w.cons.foreignSeen(); n > 0 {
+		w.fatalf("%d records of files outside this sequence's directory, e.g. %s: another agent produced to this broker's port "+
+			"(for example one left running by a killed test process whose broker had this port); "+
+			"they are not counted as this sequence's lines", n, path)
+	}
 	if len(bad) > 0 {
 		w.fatalf("%d records corrupted or not ours, e.g. %.300q", len(bad), bad[0])
 	}
@@ -813,12 +819,16 @@ type consumer struct {
 	counts map[int]int
 	firsts map[int]first
 	bad    []string
-	marks  map[string]bool // sync markers seen
-	cancel context.CancelFunc
-	done   chan struct{}
+	// foreign counts the records of files outside the sequence's
+	// directory (root), and foreignPath names one: another agent's.
+	foreign     int
+	foreignPath string
+	marks       map[string]bool // sync markers seen
+	cancel      context.CancelFunc
+	done        chan struct{}
 }
 
-func startConsumer(t *testing.T, broker string) *consumer {
+func startConsumer(t *testing.T, broker, root string) *consumer {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(e2eharness.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.FetchMaxPartitionBytes(8<<20), kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -843,6 +853,13 @@ func startConsumer(t *testing.T, broker string) *consumer {
 				var rec e2eharness.Record
 				if err := json.Unmarshal(r.Value, &rec); err != nil {
 					c.bad = append(c.bad, fmt.Sprintf("%v: %.200s", err, r.Value))
+					return
+				}
+				if !inRoot(rec.File, root) {
+					// Not this sequence's agent: lines of another sequence
+					// carry ids too, and would be counted as these.
+					c.foreign++
+					c.foreignPath = rec.File
 					return
 				}
 				id, ok := checkMessage(rec.Message, rec.Stream)
@@ -873,6 +890,19 @@ func (c *consumer) seenSet(ids []int) map[int]bool {
 		s[id] = c.counts[id] > 0
 	}
 	return s
+}
+
+// foreignSeen is how many records of files outside the sequence's
+// directory arrived, and the file of one of them.
+func (c *consumer) foreignSeen() (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.foreign, c.foreignPath
+}
+
+// inRoot says whether file lies in the directory root.
+func inRoot(file, root string) bool {
+	return strings.HasPrefix(file, root+string(filepath.Separator))
 }
 
 func (c *consumer) snapshot() (map[int]int, map[int]first, []string) {
