@@ -160,6 +160,8 @@ type AgentConfig struct {
 	Logs []string
 	// ShutdownTimeout; 0 is 15s.
 	ShutdownTimeout time.Duration
+	// LogLevel is the agent's log level; empty is info.
+	LogLevel string
 	// Processing is the processing section as a YAML flow mapping, e.g.
 	// "{multiline: {rule: java}}"; empty leaves processing off.
 	Processing string
@@ -172,7 +174,11 @@ func (c AgentConfig) YAML() string {
 	if st == 0 {
 		st = 15 * time.Second
 	}
-	fmt.Fprintf(&b, "node_name: e2e-node\nstate_dir: %q\nshutdown_timeout: %s\nlog: {level: info, format: json}\n", c.StateDir, st)
+	level := c.LogLevel
+	if level == "" {
+		level = "info"
+	}
+	fmt.Fprintf(&b, "node_name: e2e-node\nstate_dir: %q\nshutdown_timeout: %s\nlog: {level: %s, format: json}\n", c.StateDir, st, level)
 	if c.QueueBytes > 0 {
 		fmt.Fprintf(&b, "memory: {queue_bytes: %d}\n", c.QueueBytes)
 	}

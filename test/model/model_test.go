@@ -205,7 +205,7 @@ func runSequence(t *testing.T, seed uint64, nops int) {
 	w.keep = 1 + w.rng.IntN(3)
 	w.broker = e2eharness.NewBroker(t)
 	w.agent = e2eharness.NewAgent(t, w.dir, e2eharness.AgentConfig{Root: w.root, StateDir: filepath.Join(w.dir, "state"),
-		Broker: w.broker.Addr(), Logs: agentLogs()})
+		Broker: w.broker.Addr(), Logs: agentLogs(), LogLevel: os.Getenv("MODEL_AGENT_LOG")})
 	w.cons = startConsumer(t, w.broker.Addr(), w.root)
 	for i := range 1 + w.rng.IntN(3) {
 		w.newContainer(fmt.Sprintf("ns_pod%d_uid%d/app", i, w.rng.Uint32()))
@@ -256,6 +256,9 @@ func (w *world) fatalf(format string, args ...any) {
 			}
 		}
 		w.t.Logf("%s: %d warnings\n%s", filepath.Base(l), len(warn), strings.Join(warn, "\n"))
+		if os.Getenv("MODEL_FULL_OUTPUT") != "" {
+			w.t.Logf("%s, every line:\n%s", filepath.Base(l), b)
+		}
 	}
 	if st, err := os.ReadFile(filepath.Join(w.dir, "state", "tail.json")); err == nil {
 		w.t.Logf("state file:\n%s", st)
@@ -767,6 +770,18 @@ func (w *world) finish() {
 	}
 	if len(unexplained) > 0 {
 		sort.Ints(unexplained)
+		// Where each copy was stored and when it was consumed: copies at
+		// one offset were consumed twice; copies in runs tell a request
+		// sent twice from lines read twice.
+		var where []string
+		for _, id := range unexplained {
+			var cs []string
+			for _, c := range w.cons.copiesOf(id) {
+				cs = append(cs, fmt.Sprintf("p%d@%d %s", c.partition, c.offset, c.at.Format("15:04:05.000")))
+			}
+			where = append(where, fmt.Sprintf("%d: %s", id, strings.Join(cs, ", ")))
+		}
+		w.t.Logf("copies of the lines delivered more than once (partition@offset, consumed at):\n%s", strings.Join(where, "\n"))
 		w.fatalf("%d lines delivered more than once outside any SIGKILL's commit window, e.g. ids %v", len(unexplained), unexplained[:min(10, len(unexplained))])
 	}
 	if err := w.proc.Term(60 * time.Second); err != nil {
@@ -818,6 +833,7 @@ type consumer struct {
 	mu     sync.Mutex
 	counts map[int]int
 	firsts map[int]first
+	copies map[int][]first // every delivery of a line delivered more than once
 	bad    []string
 	// foreign counts the records of files outside the sequence's
 	// directory (root), and foreignPath names one: another agent's.
@@ -837,7 +853,7 @@ func startConsumer(t *testing.T, broker, root string) *consumer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &consumer{cl: cl, counts: map[int]int{}, firsts: map[int]first{}, marks: map[string]bool{}, cancel: cancel, done: make(chan struct{})}
+	c := &consumer{cl: cl, counts: map[int]int{}, firsts: map[int]first{}, copies: map[int][]first{}, marks: map[string]bool{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		for ctx.Err() == nil {
@@ -867,8 +883,14 @@ func startConsumer(t *testing.T, broker, root string) *consumer {
 					c.bad = append(c.bad, fmt.Sprintf("%s truncated=%v %.200s", rec.Stream, rec.Truncated, rec.Message))
 					return
 				}
+				f := first{at: now, partition: r.Partition, offset: r.Offset}
 				if c.counts[id] == 0 {
-					c.firsts[id] = first{at: now, partition: r.Partition, offset: r.Offset}
+					c.firsts[id] = f
+				} else {
+					if len(c.copies[id]) == 0 {
+						c.copies[id] = []first{c.firsts[id]}
+					}
+					c.copies[id] = append(c.copies[id], f)
 				}
 				c.counts[id]++
 			})
@@ -903,6 +925,13 @@ func (c *consumer) foreignSeen() (int, string) {
 // inRoot says whether file lies in the directory root.
 func inRoot(file, root string) bool {
 	return strings.HasPrefix(file, root+string(filepath.Separator))
+}
+
+// copiesOf is every delivery of line id, when it arrived more than once.
+func (c *consumer) copiesOf(id int) []first {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]first(nil), c.copies[id]...)
 }
 
 func (c *consumer) snapshot() (map[int]int, map[int]first, []string) {
