@@ -160,6 +160,8 @@ type AgentConfig struct {
 	Logs []string
 	// ShutdownTimeout; 0 is 15s.
 	ShutdownTimeout time.Duration
+	// LogLevel is the agent's log level; empty is info.
+	LogLevel string
 	// Processing is the processing section as a YAML flow mapping, e.g.
 	// "{multiline: {rule: java}}"; empty leaves processing off.
 	Processing string
@@ -172,7 +174,11 @@ func (c AgentConfig) YAML() string {
 	if st == 0 {
 		st = 15 * time.Second
 	}
-	fmt.Fprintf(&b, "node_name: e2e-node\nstate_dir: %q\nshutdown_timeout: %s\nlog: {level: info, format: json}\n", c.StateDir, st)
+	level := c.LogLevel
+	if level == "" {
+		level = "info"
+	}
+	fmt.Fprintf(&b, "node_name: e2e-node\nstate_dir: %q\nshutdown_timeout: %s\nlog: {level: %s, format: json}\n", c.StateDir, st, level)
 	if c.QueueBytes > 0 {
 		fmt.Fprintf(&b, "memory: {queue_bytes: %d}\n", c.QueueBytes)
 	}
@@ -233,7 +239,7 @@ func (a *Agent) Start() *Proc {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	p.Cmd = exec.Command(a.bin, "run", "--config", a.Config)
+	p.Cmd = agentCommand(a.bin, "run", "--config", a.Config)
 	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
 	if len(a.Env) > 0 {
 		p.Cmd.Env = append(os.Environ(), a.Env...)
@@ -253,6 +259,19 @@ func (a *Agent) Start() *Proc {
 	a.cur = p
 	a.WaitHTTP("/healthz", 200, 20*time.Second)
 	return p
+}
+
+// agentCommand is the command of an agent process. On Linux the process
+// is killed when the test process ends, however it ends: a test binary
+// killed (a soak stopped early, a timeout) runs no Cleanup, and an agent
+// it left running retried its broker's port for as long as it lived. A
+// broker started later by another test process could be given that port,
+// and the agent then delivered its held lines there (test/model README,
+// seed 102508).
+func agentCommand(bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = dieWithParent()
+	return cmd
 }
 
 // Kill sends SIGKILL and waits for the process to be gone.

@@ -57,4 +57,10 @@ func TestAgentConfigYAML(t *testing.T) {
 			t.Errorf("config lacks %q:\n%s", want, y)
 		}
 	}
+	if !strings.Contains(y, "log: {level: info,") {
+		t.Errorf("config without LogLevel does not log at info:\n%s", y)
+	}
+	if y := (AgentConfig{LogLevel: "debug"}).YAML(); !strings.Contains(y, "log: {level: debug,") {
+		t.Errorf("LogLevel debug not in the config:\n%s", y)
+	}
 }

@@ -205,8 +205,8 @@ func runSequence(t *testing.T, seed uint64, nops int) {
 	w.keep = 1 + w.rng.IntN(3)
 	w.broker = e2eharness.NewBroker(t)
 	w.agent = e2eharness.NewAgent(t, w.dir, e2eharness.AgentConfig{Root: w.root, StateDir: filepath.Join(w.dir, "state"),
-		Broker: w.broker.Addr(), Logs: agentLogs()})
-	w.cons = startConsumer(t, w.broker.Addr())
+		Broker: w.broker.Addr(), Logs: agentLogs(), LogLevel: os.Getenv("MODEL_AGENT_LOG")})
+	w.cons = startConsumer(t, w.broker.Addr(), w.root)
 	for i := range 1 + w.rng.IntN(3) {
 		w.newContainer(fmt.Sprintf("ns_pod%d_uid%d/app", i, w.rng.Uint32()))
 	}
@@ -256,12 +256,16 @@ func (w *world) fatalf(format string, args ...any) {
 			}
 		}
 		w.t.Logf("%s: %d warnings\n%s", filepath.Base(l), len(warn), strings.Join(warn, "\n"))
+		if os.Getenv("MODEL_FULL_OUTPUT") != "" {
+			w.t.Logf("%s, every line:\n%s", filepath.Base(l), b)
+		}
 	}
 	if st, err := os.ReadFile(filepath.Join(w.dir, "state", "tail.json")); err == nil {
 		w.t.Logf("state file:\n%s", st)
 	}
 	_, _, bad := w.cons.snapshot()
-	w.t.Logf("consumer: %d lines, %d bad records", len(w.cons.counts), len(bad))
+	foreign, path := w.cons.foreignSeen()
+	w.t.Logf("consumer: %d lines, %d bad records, %d records of other agents' files (e.g. %q)", len(w.cons.counts), len(bad), foreign, path)
 	w.t.Fatalf(format, args...)
 }
 
@@ -716,6 +720,11 @@ func (w *world) finish() {
 	lostCounted := w.lostCounted + m.Sum("ferry_tail_lost_bytes_total") + m.Sum("ferry_tail_lost_files_total")
 
 	counts, firsts, bad := w.cons.snapshot()
+	if n, path := w.cons.foreignSeen(); n > 0 {
+		w.fatalf("%d records of files outside this sequence's directory, e.g. %s: another agent produced to this broker's port "+
+			"(for example one left running by a killed test process whose broker had this port); "+
+			"they are not counted as this sequence's lines", n, path)
+	}
 	if len(bad) > 0 {
 		w.fatalf("%d records corrupted or not ours, e.g. %.300q", len(bad), bad[0])
 	}
@@ -761,6 +770,18 @@ func (w *world) finish() {
 	}
 	if len(unexplained) > 0 {
 		sort.Ints(unexplained)
+		// Where each copy was stored and when it was consumed: copies at
+		// one offset were consumed twice; copies in runs tell a request
+		// sent twice from lines read twice.
+		var where []string
+		for _, id := range unexplained {
+			var cs []string
+			for _, c := range w.cons.copiesOf(id) {
+				cs = append(cs, fmt.Sprintf("p%d@%d %s", c.partition, c.offset, c.at.Format("15:04:05.000")))
+			}
+			where = append(where, fmt.Sprintf("%d: %s", id, strings.Join(cs, ", ")))
+		}
+		w.t.Logf("copies of the lines delivered more than once (partition@offset, consumed at):\n%s", strings.Join(where, "\n"))
 		w.fatalf("%d lines delivered more than once outside any SIGKILL's commit window, e.g. ids %v", len(unexplained), unexplained[:min(10, len(unexplained))])
 	}
 	if err := w.proc.Term(60 * time.Second); err != nil {
@@ -812,13 +833,18 @@ type consumer struct {
 	mu     sync.Mutex
 	counts map[int]int
 	firsts map[int]first
+	copies map[int][]first // every delivery of a line delivered more than once
 	bad    []string
-	marks  map[string]bool // sync markers seen
-	cancel context.CancelFunc
-	done   chan struct{}
+	// foreign counts the records of files outside the sequence's
+	// directory (root), and foreignPath names one: another agent's.
+	foreign     int
+	foreignPath string
+	marks       map[string]bool // sync markers seen
+	cancel      context.CancelFunc
+	done        chan struct{}
 }
 
-func startConsumer(t *testing.T, broker string) *consumer {
+func startConsumer(t *testing.T, broker, root string) *consumer {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(e2eharness.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.FetchMaxPartitionBytes(8<<20), kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -827,7 +853,7 @@ func startConsumer(t *testing.T, broker string) *consumer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &consumer{cl: cl, counts: map[int]int{}, firsts: map[int]first{}, marks: map[string]bool{}, cancel: cancel, done: make(chan struct{})}
+	c := &consumer{cl: cl, counts: map[int]int{}, firsts: map[int]first{}, copies: map[int][]first{}, marks: map[string]bool{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		for ctx.Err() == nil {
@@ -845,13 +871,26 @@ func startConsumer(t *testing.T, broker string) *consumer {
 					c.bad = append(c.bad, fmt.Sprintf("%v: %.200s", err, r.Value))
 					return
 				}
+				if !inRoot(rec.File, root) {
+					// Not this sequence's agent: lines of another sequence
+					// carry ids too, and would be counted as these.
+					c.foreign++
+					c.foreignPath = rec.File
+					return
+				}
 				id, ok := checkMessage(rec.Message, rec.Stream)
 				if !ok || rec.Truncated {
 					c.bad = append(c.bad, fmt.Sprintf("%s truncated=%v %.200s", rec.Stream, rec.Truncated, rec.Message))
 					return
 				}
+				f := first{at: now, partition: r.Partition, offset: r.Offset}
 				if c.counts[id] == 0 {
-					c.firsts[id] = first{at: now, partition: r.Partition, offset: r.Offset}
+					c.firsts[id] = f
+				} else {
+					if len(c.copies[id]) == 0 {
+						c.copies[id] = []first{c.firsts[id]}
+					}
+					c.copies[id] = append(c.copies[id], f)
 				}
 				c.counts[id]++
 			})
@@ -873,6 +912,26 @@ func (c *consumer) seenSet(ids []int) map[int]bool {
 		s[id] = c.counts[id] > 0
 	}
 	return s
+}
+
+// foreignSeen is how many records of files outside the sequence's
+// directory arrived, and the file of one of them.
+func (c *consumer) foreignSeen() (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.foreign, c.foreignPath
+}
+
+// inRoot says whether file lies in the directory root.
+func inRoot(file, root string) bool {
+	return strings.HasPrefix(file, root+string(filepath.Separator))
+}
+
+// copiesOf is every delivery of line id, when it arrived more than once.
+func (c *consumer) copiesOf(id int) []first {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]first(nil), c.copies[id]...)
 }
 
 func (c *consumer) snapshot() (map[int]int, map[int]first, []string) {
