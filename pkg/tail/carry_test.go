@@ -485,3 +485,35 @@ func TestPartialCarriedNotSpilled(t *testing.T) {
 		t.Errorf("spills = %v, want 0", got)
 	}
 }
+
+// TestPartialCarriedNextFoundLate: the new file at the path appeared (the
+// runtime reopened) but is not followed yet when the rotated file, read to
+// its end, would be final: the rotated file, ending with a fragment, is
+// kept open until the next file is followed, and the line is merged.
+func TestPartialCarriedNextFoundLate(t *testing.T) {
+	tl, out, path, now := stepOut(t, lines(0, 1)+criLine("stdout", "P", "seq=1 first half "))
+	mustRename(t, path, path+".20261126-035509")
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(2, 3))
+	now = now.Add(time.Second)
+	tl.poll(now) // sees the rotation; no rescan yet
+	for range 3 {
+		now = now.Add(time.Second)
+		tl.readTurn(now) // sees the new file: final, but nothing takes the fragment
+	}
+	if got := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); got != 0 {
+		t.Fatalf("partials cut by rotation before the next file is followed = %v, want 0", got)
+	}
+	tl.rescan(now, false)
+	for range 3 {
+		now = now.Add(time.Second)
+		tl.poll(now)
+		tl.readTurn(now)
+	}
+	want := []string{"seq=0 ", "seq=1 first half second half", "seq=2 " + strings.Repeat("x", 2)}
+	if diff := cmp.Diff(want, flagged(t, tl, out)); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); got != 0 {
+		t.Errorf("partials cut by rotation = %v, want 0", got)
+	}
+}

@@ -223,7 +223,8 @@
 // ReopenContainerLog, seconds on a loaded node) the container still writes
 // to the renamed file: it is closed only read_interval after a new file
 // appeared at its path, or, if none does (the container exited), after a
-// minute. An undone rotation (kubelet renames 0.log.<timestamp>
+// minute (one that ends with CRI fragments of a line, not before the new
+// file is followed, within that minute: see below). An undone rotation (kubelet renames 0.log.<timestamp>
 // back to 0.log when the runtime could not reopen the log) continues where
 // reading was, whether the file was still open or already closed: nothing is
 // read twice. Before every read (not only on polls) the tailer checks that
@@ -286,17 +287,19 @@
 // The fragments are still emitted as they are, flagged Truncated and
 // counted in ferry_tail_partial_lines_cut_total{reason} where the rest
 // cannot be known: "truncated" for a file truncated between fragments;
-// "rotated" for a rotated file closed with no next file open at its path
-// (the container exited, or the new file waits for a descriptor or was
-// not found yet when the rotated one was closed), a rotated file deleted
-// or compressed before it was read to its end (or closed after
-// delete_wait), a parked file that vanished (openlimit.go), a docker
-// json-file log (its files are rotated by dockerd, not kubelet; only CRI
-// lines are merged across files), and a merge carried into a file that did
-// not continue it (the container died between two fragments; the runtime
-// writes the rest right after it reopens), which is cut at the end of that
-// file rather than carried from file to file. Except in that last case,
-// the first line of that stream in the next file, if it is open then (its
+// "rotated" for a rotated file with no next file followed at its path a
+// minute after the rotation (the container exited, or the new file waited
+// for a descriptor that long; until then a rotated file ending with
+// fragments is kept open for it, follower.go awaitsNext), a rotated file
+// deleted or compressed before it was closed (read to its end through its
+// descriptor or not: a restart might not find its fragments again), a
+// parked file that vanished (openlimit.go), a docker json-file log (its
+// files are rotated by dockerd, not kubelet; only CRI lines are merged
+// across files), and a merge carried into a file that did not continue it
+// (the container died between two fragments; the runtime writes the rest
+// right after it reopens), which is cut at the end of that file rather
+// than carried from file to file. Except in that last case, the first
+// line of that stream in the next file, if it is open then (its
 // continuation, or not), is flagged Truncated too.
 //
 // # Acknowledgement and checkpoints

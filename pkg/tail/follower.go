@@ -257,7 +257,7 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 			}
 		}
 	}
-	if !f.more && f.st != stFollowing && (f.st != stRotated || f.rotatedFinal(now, t.cfg.ReadInterval, t.rotatedLinger)) {
+	if !f.more && f.st != stFollowing && (f.st != stRotated || f.rotatedFinal(now, t.cfg.ReadInterval, t.rotatedLinger)) && !t.awaitsNext(f, now) {
 		// Finished a rotated, copied or deleted file through its
 		// descriptor (a rotated one only once it is final, see
 		// rotatedFinal).
@@ -283,6 +283,18 @@ func (f *follower) rotatedFinal(now time.Time, readInterval, linger time.Duratio
 		return now.Sub(f.succAt) >= readInterval
 	}
 	return now.Sub(f.since) >= linger
+}
+
+// awaitsNext says whether f, a rotated file that ends with CRI fragments
+// of a line, is kept open for the file after it: the new file at its path
+// (whose appearance made f final) is not followed yet (the rescan that
+// takes it comes after the poll that saw it, or it waits for a
+// descriptor), and only a follower of it can take the fragments over
+// (carryOver). Not beyond rotatedLinger after the rotation: then they are
+// cut.
+func (t *Tailer) awaitsNext(f *follower, now time.Time) bool {
+	return f.st == stRotated && f.dec.format == formatCRI && (f.dec.pend[0].active || f.dec.pend[1].active) &&
+		now.Sub(f.since) < t.rotatedLinger && t.successor(f) == nil
 }
 
 // chunkFor returns a buffer of length need that starts with f's carry. A
