@@ -23,6 +23,18 @@ type tracker struct {
 	head       int
 	closed     bool // the file is closed for good: forget it once all is acknowledged
 	superseded bool // a newer generation of the same file exists (truncation)
+	// waiters are lines merged from fragments of rotated files (decode.go
+	// link), by their end: once the acknowledged prefix reaches one, the
+	// rotated files' entries for those fragments are acknowledged too
+	// (settle).
+	waiters []carried
+}
+
+// carried holds the rotated files' fragments merged into the line of a
+// tracker ending at until.
+type carried struct {
+	until int64
+	links []link
 }
 
 type entry struct {
@@ -77,6 +89,7 @@ func (t *Tailer) Ack(cursors []event.Cursor) {
 		freed += n
 		if adv {
 			t.changes++
+			freed += t.settle(tr)
 		}
 		if tr.closed && tr.idle() {
 			delete(t.trackers, tr.id)
@@ -92,6 +105,42 @@ func (t *Tailer) Ack(cursors []event.Cursor) {
 		default:
 		}
 	}
+}
+
+// wait registers links, the rotated files' fragments merged into tr's line
+// ending at until, to be acknowledged with it. Call it with t.mu held.
+func (t *Tailer) wait(tr *tracker, until int64, links []link) (freed int64) {
+	tr.waiters = append(tr.waiters, carried{until: until, links: links})
+	return t.settle(tr) // a line delivered before a restart (suppressed) is acknowledged already
+}
+
+// settle acknowledges the rotated files' fragments of the lines of tr that
+// its acknowledged prefix reached: their files' committed offsets move past
+// them only now, and a closed file fully acknowledged is forgotten, as in
+// Ack. It returns the in-flight bytes it freed: an entry at the same end as
+// the fragments' (a line cut there) may be the one it marks. Call it with
+// t.mu held.
+func (t *Tailer) settle(tr *tracker) (freed int64) {
+	for len(tr.waiters) > 0 && tr.waiters[0].until <= tr.ackedEnd {
+		w := tr.waiters[0]
+		tr.waiters[0] = carried{}
+		tr.waiters = tr.waiters[1:]
+		for _, l := range w.links {
+			n, adv := l.tr.ack(l.end)
+			freed += n
+			if adv {
+				t.changes++
+			}
+			if l.tr.closed && l.tr.idle() && t.trackers[l.tr.id] == l.tr {
+				delete(t.trackers, l.tr.id)
+				t.filesChanged.Store(true)
+			}
+		}
+	}
+	if len(tr.waiters) == 0 {
+		tr.waiters = nil
+	}
+	return freed
 }
 
 func (t *Tailer) newTracker(key fileKey, path string, start, ackedTo int64, fp []byte) *tracker {
@@ -113,6 +162,9 @@ func (t *Tailer) closeTracker(tr *tracker, superseded bool) {
 	defer t.mu.Unlock()
 	tr.closed = true
 	tr.superseded = tr.superseded || superseded
+	if freed := t.settle(tr); freed > 0 {
+		t.inflight.Add(-freed)
+	}
 	if t.opts.EndMarkers {
 		// After every line of the file (collect ran before): no more.
 		if t.batch == nil {

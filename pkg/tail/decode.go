@@ -40,8 +40,18 @@ func detectFormat(line []byte) format {
 type mark struct {
 	end   int64
 	safe  int64
-	heap  int64 // bytes of the record's own body (a merged line), beside the file bytes it was read from
-	lines int64 // lines of the file it was made of (its partial fragments), 1 or more
+	heap  int64  // bytes of the record's own body (a merged line), beside the file bytes it was read from
+	lines int64  // lines of the file it was made of (its partial fragments), 1 or more
+	links []link // a line begun in rotated files: their trailing fragments it covers (see carryOver)
+}
+
+// link is the trailing fragments of a rotated file carried into the next
+// file's merge: the rotated file's tracker holds an entry ending at end for
+// them, acknowledged when the line they are merged into is (checkpoint.go
+// settle).
+type link struct {
+	tr  *tracker
+	end int64
 }
 
 // pending is a partial line being merged, one per stream.
@@ -51,7 +61,9 @@ type pending struct {
 	time      time.Time
 	active    bool
 	truncated bool
-	frags     int64 // fragments merged so far
+	frags     int64  // fragments merged so far
+	links     []link // rotated files it began in, oldest first (carried over a rotation)
+	fragsIn   int64  // frags when it was carried into this file
 }
 
 // decoder turns raw lines of one file into records. It is not safe for
@@ -66,8 +78,9 @@ type decoder struct {
 	cont [2]bool
 	// cutStream is set by flush(…, true) for each stream it cut.
 	cutStream [2]bool
-	heap      int64 // for the next emit: bytes of a body allocated for it
-	frags     int64 // for the next emit: the fragments merged into it (0: one line)
+	heap      int64  // for the next emit: bytes of a body allocated for it
+	frags     int64  // for the next emit: the fragments merged into it (0: one line)
+	links     []link // for the next emit: the rotated files' fragments merged into it
 
 	logs  []event.Log // output: records, appended
 	marks []mark      // output: one per record
@@ -103,8 +116,8 @@ func (d *decoder) emit(l event.Log, end int64) {
 		d.parseErrors++
 	}
 	d.logs = append(d.logs, l)
-	d.marks = append(d.marks, mark{end: end, safe: d.safeOffset(end), heap: d.heap, lines: max(d.frags, 1)})
-	d.heap, d.frags = 0, 0
+	d.marks = append(d.marks, mark{end: end, safe: d.safeOffset(end), heap: d.heap, lines: max(d.frags, 1), links: d.links})
+	d.heap, d.frags, d.links = 0, 0, nil
 }
 
 // clip returns b cut to max bytes (never splitting a UTF-8 sequence when a
@@ -188,8 +201,8 @@ func (d *decoder) line(raw []byte, start, end int64, cut bool) {
 		// merge starts a new one.
 		body := p.buf[:len(p.buf):len(p.buf)]
 		l := event.Log{Time: p.time, Body: body, Stream: stream, Truncated: p.truncated}
-		d.heap, d.frags = int64(cap(p.buf)), p.frags
-		p.active, p.truncated, p.buf = false, false, nil
+		d.heap, d.frags, d.links = int64(cap(p.buf)), p.frags, p.links
+		p.active, p.truncated, p.buf, p.links = false, false, nil, nil
 		d.emit(l, end)
 		return
 	}
@@ -217,13 +230,20 @@ func (d *decoder) flush(end int64, cut bool) int {
 		}
 		body := p.buf[:len(p.buf):len(p.buf)]
 		l := event.Log{Time: p.time, Body: body, Stream: event.Stream(s), Truncated: p.truncated || cut}
-		d.heap, d.frags = int64(cap(p.buf)), p.frags
-		p.active, p.truncated, p.buf = false, false, nil
+		d.heap, d.frags, d.links = int64(cap(p.buf)), p.frags, p.links
+		p.active, p.truncated, p.buf, p.links = false, false, nil, nil
 		d.emit(l, end)
 		d.cutStream[s] = cut
 		n++
 	}
 	return n
+}
+
+// carrying says whether a merge in progress began in a rotated file: its
+// first fragments are in memory only (the file it was read from is closed),
+// so they cannot be given back and read again (held.go spill).
+func (d *decoder) carrying() bool {
+	return len(d.pend[0].links) > 0 || len(d.pend[1].links) > 0
 }
 
 // splitLines feeds every complete line of data to d. data starts at file

@@ -208,7 +208,9 @@
 // are held in memory per file; their total is kept under a budget the size
 // of memory.queue_bytes (ferry_tail_unfinished_bytes). A read that leaves
 // it over makes the file just read give its unfinished bytes back if it
-// holds 16 KiB or more and is still written to: it is rewound to where they
+// holds 16 KiB or more and is still written to (not a merge carried over a
+// rotation, see below: its first fragments are in a file already closed):
+// it is rewound to where they
 // began, the lines it emitted after that point are not emitted again, and
 // it is read again from disk only once what it grew by holds a newline
 // (ferry_tail_unfinished_spills_total). The file is the buffer (held.go).
@@ -221,7 +223,8 @@
 // ReopenContainerLog, seconds on a loaded node) the container still writes
 // to the renamed file: it is closed only read_interval after a new file
 // appeared at its path, or, if none does (the container exited), after a
-// minute. An undone rotation (kubelet renames 0.log.<timestamp>
+// minute (one that ends with CRI fragments of a line, not before the new
+// file is followed, within that minute: see below). An undone rotation (kubelet renames 0.log.<timestamp>
 // back to 0.log when the runtime could not reopen the log) continues where
 // reading was, whether the file was still open or already closed: nothing is
 // read twice. Before every read (not only on polls) the tailer checks that
@@ -258,12 +261,46 @@
 // of backpressure) it is closed and its unread bytes are counted as lost
 // (reason "deleted").
 //
-// CRI P fragments still being merged when their file is truncated, or at the
-// end of a file closed after rotation or deletion, are emitted as they are,
-// flagged Truncated and counted in ferry_tail_partial_lines_cut_total{reason}
-// ("truncated", "rotated"). When a rotation cut a line between two fragments,
-// the first line of that stream in the next file (its continuation) is
-// flagged Truncated too: the two halves are not merged across files.
+// A rotation may land between two CRI fragments of a line: the rotated
+// file ends with P fragments of a stream and the new file begins with the
+// rest (more P, then F) of that stream. When the rotated file (renamed
+// away, or a rotated sibling or copytruncate copy read to its end) is
+// closed at its end and the next file of its path is open and nothing of
+// it was read yet, its pending fragments go on in that file's merge
+// (follower.go carryOver): the line is emitted once, under the new file's
+// cursor, not flagged, and not counted. A line is carried over as many
+// rotations as it spans (P in one file, P in the next, F in the third), as
+// long as each file continues it. At least once holds across the two
+// files: the rotated file's tracker gets an entry at its end per line
+// carried, acknowledged with the merged line (checkpoint.go settle), so
+// its committed offset stays where its trailing fragments began and the
+// new file's at its start until the merged line is acknowledged; a stop or
+// crash in between leaves a checkpoint from which the next agent reads
+// the rotated file's fragments again (found among the path's siblings,
+// plain or compressed) and merges them again with the new file's start
+// (its lines of the other stream acknowledged meanwhile are not emitted
+// again: AckedTo). A carried merge is bounded by max_line_bytes like any
+// other and is never spilled (held.go): the file its first fragments came
+// from is closed. It waits for its end without a timeout, as a merge does
+// within one file.
+//
+// The fragments are still emitted as they are, flagged Truncated and
+// counted in ferry_tail_partial_lines_cut_total{reason} where the rest
+// cannot be known: "truncated" for a file truncated between fragments;
+// "rotated" for a rotated file with no next file followed at its path a
+// minute after the rotation (the container exited, or the new file waited
+// for a descriptor that long; until then a rotated file ending with
+// fragments is kept open for it, follower.go awaitsNext), a rotated file
+// deleted or compressed before it was closed (read to its end through its
+// descriptor or not: a restart might not find its fragments again), a
+// parked file that vanished (openlimit.go), a docker json-file log (its
+// files are rotated by dockerd, not kubelet; only CRI lines are merged
+// across files), and a merge carried into a file that did not continue it
+// (the container died between two fragments; the runtime writes the rest
+// right after it reopens), which is cut at the end of that file rather
+// than carried from file to file. Except in that last case, the first
+// line of that stream in the next file, if it is open then (its
+// continuation, or not), is flagged Truncated too.
 //
 // # Acknowledgement and checkpoints
 //
@@ -271,7 +308,9 @@
 // end offset of the line). Reading commits nothing. The consumer gives cursors
 // back with Ack, in any order; the committed offset of a file is the end of its
 // longest fully acknowledged prefix (never inside a partial line still being
-// merged on the other stream). Committed offsets are written to
+// merged on the other stream, nor, in a rotated file whose trailing
+// fragments went on in the next file, past them before the merged line is
+// acknowledged: see Rotation). Committed offsets are written to
 // state_dir/tail.json atomically (temporary file, fsync, rename) in a
 // versioned format about every commit_interval and by Close. A state file that
 // cannot be read as a whole (not JSON, another version) is set aside as
@@ -451,7 +490,8 @@
 //   - health.go: the loop's heartbeat (LastLoop).
 //   - follower.go: one open file: reading, and what observes the events of
 //     those transitions (rotation, an undone rotation, deletion), truncation
-//     (a new generation, not a state), closing.
+//     (a new generation, not a state), closing, a partial line carried
+//     over a rotation into the next file.
 //   - rotated.go: rotated and compressed siblings across a restart.
 //   - checkpoint.go: acknowledgements, committed offsets, writing the
 //     checkpoint; state.go: the state file's format.

@@ -279,7 +279,7 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 			}
 		}
 	}
-	if !f.more && f.st != stFollowing && (f.st != stRotated || f.rotatedFinal(now, t.cfg.ReadInterval, t.rotatedLinger)) {
+	if !f.more && f.st != stFollowing && (f.st != stRotated || f.rotatedFinal(now, t.cfg.ReadInterval, t.rotatedLinger)) && !t.awaitsNext(f, now) {
 		// Finished a rotated, copied or deleted file through its
 		// descriptor (a rotated one only once it is final, see
 		// rotatedFinal).
@@ -305,6 +305,18 @@ func (f *follower) rotatedFinal(now time.Time, readInterval, linger time.Duratio
 		return now.Sub(f.succAt) >= readInterval
 	}
 	return now.Sub(f.since) >= linger
+}
+
+// awaitsNext says whether f, a rotated file that ends with CRI fragments
+// of a line, is kept open for the file after it: the new file at its path
+// (whose appearance made f final) is not followed yet (the rescan that
+// takes it comes after the poll that saw it, or it waits for a
+// descriptor), and only a follower of it can take the fragments over
+// (carryOver). Not beyond rotatedLinger after the rotation: then they are
+// cut.
+func (t *Tailer) awaitsNext(f *follower, now time.Time) bool {
+	return f.st == stRotated && f.dec.format == formatCRI && (f.dec.pend[0].active || f.dec.pend[1].active) &&
+		now.Sub(f.since) < t.rotatedLinger && t.successor(f) == nil
 }
 
 // chunkFor returns a buffer of length need that starts with f's carry. A
@@ -441,14 +453,32 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 		t.log.Warn("deleted log file closed before it was read to its end; bytes lost", "path", f.path, "bytes", lost)
 	}
 	// A line whose fragments continue in the next file (rotation between
-	// two fragments) or never came (deletion) is emitted as far as it
-	// got, flagged truncated and counted; the successor at the same path
-	// flags the first line of that stream, which is its continuation.
+	// two fragments) goes on in that file's merge (carryOver). One that
+	// cannot (no next file open yet, a deleted file, docker json-file, a
+	// merge this file did not continue) or whose fragments never came is
+	// emitted as far as it got, flagged truncated and counted; the
+	// successor at the same path flags the first line of that stream,
+	// which may be its continuation.
+	if atEnd {
+		t.carryOver(f, was)
+	}
+	// A merge carried into f that f did not continue: its end never came
+	// (the runtime writes it right after it reopens), so the next file's
+	// first line of its stream is not taken for its continuation.
+	var stale [2]bool
+	for s := range f.dec.pend {
+		p := &f.dec.pend[s]
+		stale[s] = p.active && len(p.links) > 0 && p.frags == p.fragsIn
+	}
 	if n := f.dec.flush(f.consumed, true); n > 0 {
 		t.m.partialsCut.WithLabelValues(cutRotated).Add(float64(n))
-		if next := t.byPath[f.dec.path]; next != nil && next != f && next.off == 0 {
+		next := t.successor(f)
+		if next == nil {
+			next = t.byPath[f.dec.path]
+		}
+		if next != nil && next != f && next.off == 0 {
 			for s := range f.dec.pend {
-				next.dec.cont[s] = next.dec.cont[s] || f.dec.cutStream[s]
+				next.dec.cont[s] = next.dec.cont[s] || (f.dec.cutStream[s] && !stale[s])
 			}
 		}
 	}
@@ -492,6 +522,80 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 	t.wantRead(time.Now()) // its successor may read now
 	letGo(f)
 	t.log.Debug("closed", "path", f.path, "offset", f.consumed)
+}
+
+// successor is the follower read after f (its pred), if any is open.
+func (t *Tailer) successor(f *follower) *follower {
+	for _, g := range t.order {
+		if g.pred == f && g != f && g.st != stClosed {
+			return g
+		}
+	}
+	return nil
+}
+
+// carryOver hands the CRI fragments still being merged at the end of f, a
+// rotated file read to its end (was: its state before it closed), to the
+// file read after it at its path, whose first fragments of each stream
+// continue them: the line is merged across the two files, not cut. f's
+// tracker gets an entry at its end per stream carried (no line of its
+// own), acknowledged when the merged line is (checkpoint.go settle): until
+// then f's committed offset stays where its fragments began, so a restart
+// reads them again and merges them again. It returns how many merges it
+// carried; those it leaves are cut by the caller.
+//
+// It carries only to a successor nothing was read of yet, so that its
+// first lines are the continuation, and only from a file still on disk
+// at a name (rotated, or a rotated sibling or copy being drained): a
+// restart before the acknowledgement must find it to read its fragments
+// again. A merge carried into f is carried on only if f continued it (a
+// fragment of it was in f): a line whose end never comes (the container
+// died between two fragments) is cut at the end of the file after the one
+// it began in, not carried from file to file, holding each one's
+// committed offset at its start.
+func (t *Tailer) carryOver(f *follower, was followerState) int {
+	d := &f.dec
+	if d.format != formatCRI || (!d.pend[0].active && !d.pend[1].active) || f.skip || f.tr == nil {
+		return 0
+	}
+	if was != stRotated && was != stDraining {
+		return 0
+	}
+	next := t.successor(f)
+	if next == nil || next.off != 0 || next.consumed != 0 || len(next.carry) > 0 || next.skip ||
+		next.dec.format == formatDocker || next.dec.pend[0].active || next.dec.pend[1].active || next.tr == nil {
+		return 0
+	}
+	n := 0
+	t.mu.Lock()
+	tr := f.tr
+	for s := range d.pend {
+		p := &d.pend[s]
+		if !p.active || (len(p.links) > 0 && p.frags == p.fragsIn) {
+			continue
+		}
+		// No record: an entry that holds the file's end until the line
+		// it went into is acknowledged. Several may share that end (one
+		// per stream, and lines cut here); an acknowledgement takes one.
+		tr.entries = append(tr.entries, entry{end: f.consumed, safe: f.consumed})
+		tr.lastEnd = f.consumed
+		np := *p
+		np.start = 0 // the continuation: until the line ends, next's committed offset stays at its start
+		np.fragsIn = p.frags
+		np.links = append(p.links[:len(p.links):len(p.links)], link{tr: tr, end: f.consumed})
+		next.dec.pend[s] = np
+		next.dec.cont[s] = false
+		*p = pending{}
+		n++
+	}
+	if n > 0 {
+		t.changes++
+	}
+	t.mu.Unlock()
+	if n > 0 {
+		t.log.Debug("partial line carried over the rotation", "path", f.path, "offset", f.consumed, "lines", n)
+	}
+	return n
 }
 
 // letGo unlinks the closed follower f from what it waited on. Its

@@ -35,12 +35,14 @@ func (f *follower) heldBytes() int64 {
 }
 
 // hold counts f's unfinished bytes after a read and spills f when the total
-// is over the budget.
+// is over the budget. A merge carried over a rotation (decode.go carrying)
+// is not spilled: its first fragments were read from a file now closed. It
+// is bounded by max_line_bytes like any merge.
 func (t *Tailer) hold(f *follower) {
 	h := f.heldBytes()
 	t.held += h - f.held
 	f.held = h
-	if t.held > t.cfg.MaxInflightBytes && h >= heldMin && !f.more && !f.skip && f.st == stFollowing {
+	if t.held > t.cfg.MaxInflightBytes && h >= heldMin && !f.more && !f.skip && f.st == stFollowing && !f.dec.carrying() {
 		t.spill(f)
 	}
 	t.m.held.Set(float64(t.held))

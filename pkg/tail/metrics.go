@@ -33,7 +33,7 @@ const dropRateLimit = "rate_limit" // over its container's rate limit, policy dr
 // Reasons for partial lines whose merge was cut short.
 const (
 	cutTruncated = "truncated" // the file was truncated between fragments
-	cutRotated   = "rotated"   // the file was rotated (or deleted) between fragments
+	cutRotated   = "rotated"   // the file was rotated (or deleted) between fragments, and the rest could not be merged from the next file
 )
 
 type metrics struct {
@@ -96,7 +96,7 @@ func newMetrics(inflight func() float64) *metrics {
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "skipped_files_total", Help: "Log files refused when opened, by reason: symlink, outside_root, not_regular."}, []string{"reason"}),
 		partialsCut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "partial_lines_cut_total", Help: "Partial lines (CRI P fragments) whose merge was cut short, emitted flagged truncated, by reason (truncated: the file was truncated; rotated: the file was rotated between fragments)."}, []string{"reason"}),
+			Name: "partial_lines_cut_total", Help: "Partial lines (CRI P fragments, docker values without a newline) whose merge was cut short, emitted flagged truncated, by reason (truncated: the file was truncated between fragments; rotated: the file was rotated or deleted between fragments and the rest could not be merged from the next file: docker json-file, a file deleted before it was read to its end, no next file open at its path, or a line the next file did not continue). A CRI line whose rest is in the file after a rotation is merged, not counted."}, []string{"reason"}),
 		openFiles: &openCount{Gauge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "open_files", Help: "Log files open."})},
 		openLimit: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,

@@ -623,6 +623,12 @@ func (t *Tailer) collect(f *follower) {
 	for i, mk := range d.marks {
 		s := mk.end - tr.lastEnd + mk.heap + lineOverhead
 		tr.lastEnd = mk.end
+		if len(mk.links) > 0 {
+			// A line begun in rotated files: their fragments are
+			// acknowledged with it (checkpoint.go settle), whether it is
+			// delivered, dropped or was delivered before a restart.
+			size -= t.wait(tr, mk.end, mk.links)
+		}
 		if mk.end <= f.suppressTo {
 			continue // delivered before a restart (see stateEntry.AckedTo)
 		}
@@ -661,6 +667,7 @@ func (t *Tailer) collect(f *follower) {
 		t.m.parseErrors.Add(float64(d.parseErrors))
 	}
 	clear(d.logs)
+	clear(d.marks) // no links kept alive by the shared buffer
 	d.truncated, d.parseErrors = 0, 0
 	t.detach(f)
 }

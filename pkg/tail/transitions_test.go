@@ -197,11 +197,11 @@ func TestPartialCutByTruncation(t *testing.T) {
 	}
 }
 
-// TestPartialCutByRotation: kubelet rotates between two fragments of a long
-// line. The first part, at the end of the rotated file, and its
-// continuation, at the start of the new file, are both emitted flagged
-// truncated, and the cut is counted once.
-func TestPartialCutByRotation(t *testing.T) {
+// TestPartialMergedAcrossRotation: kubelet rotates between two fragments
+// of a long line. The first part, at the end of the rotated file, goes on
+// in the new file's merge: the line arrives once, whole, not flagged, and
+// nothing is counted cut (carry_test.go has more).
+func TestPartialMergedAcrossRotation(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, lines(0, 3)+criLine("stdout", "P", "seq=3 first half ")+criLine("stderr", "F", "seq=4 other stream"))
@@ -211,16 +211,18 @@ func TestPartialCutByRotation(t *testing.T) {
 	appendFile(t, path, criLine("stdout", "F", "second half")+lines(5, 7))
 	waitFor(t, 5*time.Second, "the new file", func() bool { return hasSeq(r, 6) })
 	r.stop()
-	var bodies []string
+	if diff := cmp.Diff([]int{0, 1, 2, 4, 3, 5, 6}, seqs(r.snapshot())); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
 	for _, x := range r.snapshot() {
 		if x.truncated {
-			bodies = append(bodies, x.body)
+			t.Errorf("flagged truncated: %q", x.body)
+		}
+		if strings.HasPrefix(x.body, "seq=3 ") && x.body != "seq=3 first half second half" {
+			t.Errorf("line split by the rotation arrived as %q, want it merged", x.body)
 		}
 	}
-	if diff := cmp.Diff([]string{"seq=3 first half ", "second half"}, bodies); diff != "" {
-		t.Errorf("lines flagged truncated (-want +got):\n%s", diff)
-	}
-	if got := testutil.ToFloat64(r.tl.m.partialsCut.WithLabelValues(cutRotated)); got != 1 {
-		t.Errorf("partials cut by rotation = %v, want 1", got)
+	if got := testutil.ToFloat64(r.tl.m.partialsCut.WithLabelValues(cutRotated)); got != 0 {
+		t.Errorf("partials cut by rotation = %v, want 0", got)
 	}
 }

@@ -12,11 +12,12 @@ import (
 
 // TestPartialSplitByRotation: containerd wrote the first fragments (P) of
 // a long line, kubelet rotated 0.log, and the last fragment (F) went to the
-// new 0.log. pkg/tail cannot merge across files: it documents the cut
-// (ferry_tail_partial_lines_cut_total{reason="rotated"}, both pieces
-// flagged truncated). Each piece arrives once, the cut is counted once, the
-// lines after it arrive. With the agent up (it has read the P fragment
-// before the rotation) and with the agent stopped by SIGTERM in between.
+// new 0.log. pkg/tail merges the line across the two files: it arrives
+// once, whole, not flagged, and nothing is counted in
+// ferry_tail_partial_lines_cut_total; the lines after it arrive. With the
+// agent up (it has read the P fragment before the rotation) and with the
+// agent stopped by SIGTERM in between (the next one reads the fragment
+// from the rotated file and merges it the same way).
 func TestPartialSplitByRotation(t *testing.T) {
 	for _, restart := range []bool{false, true} {
 		name := "running"
@@ -50,15 +51,15 @@ func TestPartialSplitByRotation(t *testing.T) {
 			t0 := time.Now()
 			w.waitSeqs(11, 20, 60*time.Second)
 			t.Logf("lines after the rotation arrived %s after it", time.Since(t0).Round(time.Millisecond))
-			// Lines read: 10 before, P, F, 11..19 (and, after a restart, only
-			// what the second process read).
-			want := 21.0
+			// Lines read: 10 before, the merged one, 11..19 (and, after a
+			// restart, only what the second process read).
+			want := 20.0
 			if restart {
-				want = 11
+				want = 10
 			}
 			m := w.settled(want, 20*time.Second)
-			if v := m.Sum("ferry_tail_partial_lines_cut_total", `reason="rotated"`); v != 1 {
-				t.Errorf(`ferry_tail_partial_lines_cut_total{reason="rotated"} = %v, want 1 (the merge cut by the rotation)`, v)
+			if v := m.Sum("ferry_tail_partial_lines_cut_total"); v != 0 {
+				t.Errorf(`ferry_tail_partial_lines_cut_total = %v, want 0 (the line is merged across the rotation)`, v)
 			}
 			var got []string
 			for _, r := range w.records() {
@@ -66,8 +67,12 @@ func TestPartialSplitByRotation(t *testing.T) {
 					got = append(got, fmt.Sprintf("%.12q...(%d bytes, truncated=%v)", r.Message, len(r.Message), r.Truncated))
 				}
 			}
-			if len(got) != 2 {
-				t.Errorf("the line split by rotation arrived as %d records %v, want its two pieces once each", len(got), got)
+			var whole bool
+			for _, r := range w.records() {
+				whole = whole || (r.Message == head+tail && !r.Truncated)
+			}
+			if len(got) != 1 || !whole {
+				t.Errorf("the line split by rotation arrived as %d records %v, want it once, whole and not flagged", len(got), got)
 			}
 			t.Logf("the line split by rotation arrived as %v", got)
 			w.check(0, 20, false)
