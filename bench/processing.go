@@ -36,8 +36,9 @@ var processingConfigs = map[string]string{
 	"json-keep":    "  parser: {format: json, keep_original: true}\n",
 	"default-keep": "  multiline: {rule: java}\n  parser: {format: json, keep_original: true}\n  redact: {builtins: [email]}\n",
 	// the redaction proof's: every built-in rule, behind multiline and the
-	// json parser (so secrets are masked in parsed fields too)
-	"proof": "  multiline: {rule: java}\n  parser: {format: json}\n  redact: {builtins: [bearer, api_key, aws_key, jwt, card, email]}\n",
+	// json parser keeping the line (so a JSON line's secrets are masked
+	// twice: in the line shipped as the message and in the parsed fields)
+	"proof": "  multiline: {rule: java}\n  parser: {format: json, keep_original: true}\n  redact: {builtins: [bearer, api_key, aws_key, jwt, card, email]}\n",
 }
 
 func processingNames() []string {
