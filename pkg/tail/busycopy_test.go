@@ -1,0 +1,65 @@
+package tail
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// TestBusyDirCopytruncatedThenRotated: a container written without pause
+// until its directory is polled is copytruncated (0.log copied to a
+// rotated name, truncated in place), then rotated at once (the truncated
+// file renamed, a new 0.log), and the copy compressed, all before the
+// tailer looks: nothing notifies a polled directory, so the tailer finds
+// the copy only as a compressed sibling. Every line of the copy was read
+// from 0.log before: none may arrive twice, and the lines written after
+// arrive once.
+func TestBusyDirCopytruncatedThenRotated(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
+	polled := func() float64 { return testutil.ToFloat64(r.tl.m.polledDirs) }
+	next := 0
+	write := func() {
+		appendFile(t, path, lines(next, next+1))
+		next++
+		want := next
+		waitFor(t, 10*time.Second, "the line just written", func() bool { return len(r.snapshot()) >= want })
+	}
+	for polled() == 0 {
+		if next == 5000 {
+			t.Fatalf("the directory was not polled after %d lines written one by one", next)
+		}
+		write()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := path + ".20261206-020000"
+	if err := os.WriteFile(copyPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	mustRename(t, path, path+".20261206-020001")
+	appendFile(t, path, "")
+	mustGzip(t, copyPath)
+	for range 50 {
+		write()
+	}
+	waitFor(t, 10*time.Second, "the directory watched again", func() bool { return polled() == 0 })
+	write()
+	got := seqs(r.snapshot())
+	if len(got) != next {
+		t.Fatalf("%d lines received, %d written: %v", len(got), next, got)
+	}
+	for i, s := range got {
+		if s != i {
+			t.Fatalf("line %d is seq %d: %v", i, s, got[max(0, i-3):min(len(got), i+3)])
+		}
+	}
+}
