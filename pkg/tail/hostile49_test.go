@@ -336,3 +336,115 @@ func itoa(n int) string {
 	}
 	return string(b)
 }
+
+// TestHostile49RotatedWhileDown: the agent stops (or dies) after reading
+// the first fragment of a line; while no agent runs, kubelet rotates the
+// file once or twice (the middle file holding another fragment), and may
+// compress the rotated files, and the line's end lands in the newest file.
+// The next agent merges the line across the files: once, whole; the
+// lines before it are not repeated.
+func TestHostile49RotatedWhileDown(t *testing.T) {
+	for _, tc := range []struct {
+		name                   string
+		crash, twice, compress bool
+	}{
+		{"stop", false, false, false}, {"crash", true, false, false}, {"stop_compressed", false, false, true},
+		{"twice", false, true, false}, {"twice_crash_compressed", true, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			head := lines(0, 3)
+			appendFile(t, path, head)
+			r := startRunner(t, testConfig(dir, state), Options{})
+			waitFor(t, 5*time.Second, "lines 0-2 checkpointed", func() bool {
+				o, ok := checkpointOf(t, state, path)
+				return ok && o == int64(len(head))
+			})
+			frag := criLine("stdout", "P", "seq=3 one ")
+			appendFile(t, path, frag)
+			readUpTo(t, r, int64(len(head)+len(frag)), "the fragment read")
+			if tc.crash {
+				if err := r.tl.commit(true); err != nil {
+					t.Fatal(err)
+				}
+				state = copyState(t, state)
+			}
+			r.stop()
+			if !tc.crash {
+				if err := r.tl.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := "seq=3 one "
+			rot := []string{path + ".20261126-035509"}
+			mustRename(t, path, rot[0])
+			if tc.twice {
+				appendFile(t, path, criLine("stderr", "F", "seq=4 other")+criLine("stdout", "P", "two "))
+				rot = append(rot, path+".20261126-035510")
+				mustRename(t, path, rot[1])
+				want += "two "
+			}
+			appendFile(t, path, criLine("stdout", "F", "end")+lines(5, 7))
+			want += "end"
+			if tc.compress {
+				for _, p := range rot {
+					mustGzip(t, p)
+				}
+			}
+			r2 := startRunner(t, testConfig(dir, state), Options{})
+			waitFor(t, 5*time.Second, "the lines after the restart", func() bool { return hasSeq(r2, 6) })
+			r2.stop()
+			wantSeqs := []int{3, 5, 6}
+			if tc.twice {
+				wantSeqs = []int{4, 3, 5, 6}
+			}
+			if diff := cmp.Diff(wantSeqs, seqs(r2.snapshot())); diff != "" {
+				t.Errorf("lines after the restart (-want +got):\n%s\n%q", diff, bodiesJoined(r2))
+			}
+			if x, n := recOf(r2, "seq=3 "); n != 1 || x.body != want || x.truncated {
+				t.Errorf("line after the restart %+v (%d of them), want %q once, whole", x, n, want)
+			}
+			if got := testutil.ToFloat64(r2.tl.m.partialsCut.WithLabelValues(cutRotated)); got != 0 {
+				t.Errorf("partials cut by rotation = %v, want 0", got)
+			}
+		})
+	}
+}
+
+// TestHostile49PodDeletedWhileCarried: the fragment was carried into the
+// new file, and the pod is deleted (its directory removed) before the
+// line's end was written. The fragment is delivered (flagged, counted),
+// and once it is acknowledged nothing of either file stays in the
+// checkpoint or the in-flight budget.
+func TestHostile49PodDeletedWhileCarried(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	one := lines(0, 2) + criLine("stdout", "P", "seq=2 dangling ")
+	appendFile(t, path, one)
+	r := startRunner(t, testConfig(dir, state), Options{})
+	readUpTo(t, r, int64(len(one)), "the first file read")
+	oldIno := inoOf(t, path)
+	mustRename(t, path, path+".20261126-035509")
+	two := criLine("stderr", "F", "seq=3 other")
+	appendFile(t, path, two)
+	newIno := inoOf(t, path)
+	waitFor(t, 5*time.Second, "the new file's line", func() bool { return hasSeq(r, 3) })
+	waitFor(t, 5*time.Second, "the rotated file closed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 1 })
+	if err := os.RemoveAll(filepath.Join(dir, "ns_pod_uid")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the fragment delivered", func() bool { _, n := recOf(r, "seq=2 "); return n == 1 })
+	waitFor(t, 5*time.Second, "both files out of the checkpoint", func() bool {
+		o, ok1 := inoEntry(t, state, oldIno)
+		n, ok2 := inoEntry(t, state, newIno)
+		return (!ok1 || o.Done) && (!ok2 || n.Done)
+	})
+	r.stop()
+	if x, _ := recOf(r, "seq=2 "); x.body != "seq=2 dangling " || !x.truncated {
+		t.Errorf("fragment %+v, want it flagged truncated", x)
+	}
+	if n := r.tl.inflight.Load(); n != 0 {
+		t.Errorf("in-flight bytes after every line was acknowledged: %d", n)
+	}
+}
