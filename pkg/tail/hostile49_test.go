@@ -448,3 +448,66 @@ func TestHostile49PodDeletedWhileCarried(t *testing.T) {
 		t.Errorf("in-flight bytes after every line was acknowledged: %d", n)
 	}
 }
+
+// TestHostile49CarryRateLimited: the container is over its rate limit
+// when the line's end comes. With policy drop the merged line is dropped
+// and counted, and its acknowledgement still releases the rotated file's
+// fragment (the rotated file is done in the checkpoint); with policy
+// defer it arrives once, whole, later.
+func TestHostile49CarryRateLimited(t *testing.T) {
+	for _, policy := range []string{PolicyDrop, PolicyDefer} {
+		t.Run(policy, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			cfg := limitConfig(dir, state, RateLimit{LinesPerSecond: 5, BurstLines: 3, Policy: policy})
+			cfg.CommitInterval = 50 * time.Millisecond
+			path := mkContainer(t, dir, "ns_pod_uid")
+			one := lines(0, 2) + criLine("stdout", "P", "seq=2 first ")
+			appendFile(t, path, one)
+			r := startRunner(t, cfg, Options{})
+			readUpTo(t, r, int64(len(one)), "the first file read")
+			oldIno := inoOf(t, path)
+			rot := path + ".20261126-035509"
+			mustRename(t, path, rot)
+			// The burst went to the first file: the end is over the limit.
+			appendFile(t, path, criLine("stdout", "F", "end")+lines(3, 12))
+			newIno := inoOf(t, path)
+			oldSize, newSize := fileSize(t, rot), fileSize(t, path)
+			waitFor(t, 10*time.Second, "both files committed at their end", func() bool {
+				o, ok1 := inoEntry(t, state, oldIno)
+				n, ok2 := inoEntry(t, state, newIno)
+				return (!ok1 || (o.Done && o.Offset == oldSize)) && ok2 && n.Offset == newSize
+			})
+			r.stop()
+			x, n := recOf(r, "seq=2 ")
+			switch policy {
+			case PolicyDrop:
+				if n > 1 || (n == 1 && (x.body != "seq=2 first end" || x.truncated)) {
+					t.Errorf("line %+v (%d of them), want it whole once or dropped", x, n)
+				}
+				if got := testutil.ToFloat64(r.tl.m.linesDropped.WithLabelValues(dropRateLimit)); got == 0 {
+					t.Errorf("nothing dropped by the rate limit: the premise failed")
+				}
+			default:
+				if n != 1 || x.body != "seq=2 first end" || x.truncated {
+					t.Errorf("line %+v (%d of them), want it once, whole", x, n)
+				}
+				if diff := cmp.Diff(upto(0, 12), seqsSorted(r)); diff != "" {
+					t.Errorf("lines (-want +got):\n%s", diff)
+				}
+			}
+			if got := testutil.ToFloat64(r.tl.m.partialsCut.WithLabelValues(cutRotated)); got != 0 {
+				t.Errorf("partials cut by rotation = %v, want 0", got)
+			}
+		})
+	}
+}
+
+func seqsSorted(r *runner) []int {
+	s := seqs(r.snapshot())
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s
+}
