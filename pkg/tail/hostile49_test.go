@@ -511,3 +511,44 @@ func seqsSorted(r *runner) []int {
 	}
 	return s
 }
+
+// TestHostile49LeadSmallBudgets: reads end mid-line (read_bytes_per_turn
+// at its least, lines that straddle it) and a rate limit (policy defer)
+// cuts reads at a line; reads that start with nothing carried check the
+// newline before them in their own pread. No read takes the file for
+// rewritten: every line arrives once, no truncation is counted, and a
+// docker json-file does the same.
+func TestHostile49LeadSmallBudgets(t *testing.T) {
+	for _, docker := range []bool{false, true} {
+		name := "cri"
+		if docker {
+			name = "docker"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			cfg := limitConfig(dir, state, RateLimit{LinesPerSecond: 400, BurstLines: 37})
+			cfg.ReadInterval = 10 * time.Millisecond
+			cfg.ReadBytesPerTurn = 4096
+			path := mkContainer(t, dir, "ns_pod_uid")
+			var b strings.Builder
+			for i := range 300 {
+				msg := "seq=" + itoa(i) + " " + strings.Repeat("p", 100+(i*37)%300)
+				if docker {
+					b.WriteString(`{"log":"` + msg + `\n","stream":"stdout","time":"2026-11-26T03:55:09.1Z"}` + "\n")
+				} else {
+					b.WriteString(criLine("stdout", "F", msg))
+				}
+			}
+			appendFile(t, path, b.String())
+			r := startRunner(t, cfg, Options{})
+			waitFor(t, 10*time.Second, "every line", func() bool { return len(r.snapshot()) >= 300 })
+			r.stop()
+			if diff := cmp.Diff(upto(0, 300), seqs(r.snapshot())); diff != "" {
+				t.Errorf("lines (-want +got):\n%s", diff)
+			}
+			if got := testutil.ToFloat64(r.tl.m.truncations); got != 0 {
+				t.Errorf("truncations = %v, want 0", got)
+			}
+		})
+	}
+}
