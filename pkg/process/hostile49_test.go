@@ -140,3 +140,39 @@ func TestHostile49MessageFilterSeesMessageOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestHostile49AnnotationParsers: a pod's annotation chooses the parser;
+// the default (keep_original false) applies to the parser it chooses: json
+// and logfmt take msg as the message, "none" (over a global json) ships
+// the line itself with no fields.
+func TestHostile49AnnotationParsers(t *testing.T) {
+	p := hostile49JSON(t, func(c *Config) {
+		c.Annotations = AnnotationConfig{Prefix: "ferry.dev", Parser: true}
+	})
+	meta := func(ann map[string]string) *event.Meta {
+		return &event.Meta{Namespace: "n", Pod: "p", Container: "app", Annotations: ann}
+	}
+	for _, tc := range []struct {
+		ann          map[string]string
+		in, body     string
+		fields       int
+		fieldMissing string
+	}{
+		{nil, `{"msg":"hello","a":1}`, "hello", 1, "msg"},
+		{map[string]string{"ferry.dev/parser": "logfmt"}, `level=info msg="hello there" a=1`, "hello there", 2, "msg"},
+		{map[string]string{"ferry.dev/parser-app": "none"}, `{"msg":"hello","a":1}`, `{"msg":"hello","a":1}`, 0, ""},
+	} {
+		out := p.Process(linesOf([]byte(tc.in), meta(tc.ann), event.Stdout))
+		if len(out) != 1 {
+			t.Errorf("%v %s: %d records, want 1", tc.ann, tc.in, len(out))
+			continue
+		}
+		got := fieldsOf(out[0])
+		if string(out[0].Body) != tc.body || len(got) != tc.fields {
+			t.Errorf("%v %s: body %q fields %v, want %q and %d fields", tc.ann, tc.in, out[0].Body, got, tc.body, tc.fields)
+		}
+		if _, ok := got[tc.fieldMissing]; tc.fieldMissing != "" && ok {
+			t.Errorf("%v %s: %s is the message and still a field", tc.ann, tc.in, tc.fieldMissing)
+		}
+	}
+}
