@@ -552,3 +552,47 @@ func TestHostile49LeadSmallBudgets(t *testing.T) {
 		})
 	}
 }
+
+// TestHostile49CarriedRotatedDeletedWhileDown: the fragment was carried
+// into the empty new file when the agent stopped; while no agent runs the
+// rotated file is deleted (not compressed). The fragment cannot be read
+// again: it is lost, but not silently: the checkpoint's file is counted
+// vanished, and the line's end is flagged as the rest of a cut line.
+func TestHostile49CarriedRotatedDeletedWhileDown(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	head := lines(0, 3)
+	appendFile(t, path, head)
+	r := startRunner(t, testConfig(dir, state), Options{})
+	frag := criLine("stdout", "P", "seq=3 first half ")
+	appendFile(t, path, frag)
+	readUpTo(t, r, int64(len(head)+len(frag)), "the fragment read")
+	rot := path + ".20261126-035509"
+	mustRename(t, path, rot)
+	appendFile(t, path, "")
+	newIno := inoOf(t, path)
+	waitFor(t, 5*time.Second, "the new file followed and the rotated one closed", func() bool {
+		_, ok := inoEntry(t, state, newIno)
+		return ok && testutil.ToFloat64(r.tl.m.openFiles) == 1 && hasSeq(r, 2)
+	})
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(rot); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(4, 6))
+	r2 := startRunner(t, testConfig(dir, state), Options{})
+	waitFor(t, 5*time.Second, "the lines after the restart", func() bool { return hasSeq(r2, 5) })
+	r2.stop()
+	vanished := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished))
+	x, n := recOf(r2, "second half")
+	t.Logf("vanished %v; end of the line %+v (%d)", vanished, x, n)
+	if n != 1 {
+		t.Errorf("the line's end delivered %d times, want once", n)
+	}
+	if vanished == 0 && !x.truncated {
+		t.Errorf("the carried fragment was lost silently: no file counted vanished, and its end is not flagged")
+	}
+}
