@@ -596,3 +596,42 @@ func TestHostile49CarriedRotatedDeletedWhileDown(t *testing.T) {
 		t.Errorf("the carried fragment was lost silently: no file counted vanished, and its end is not flagged")
 	}
 }
+
+// TestHostile49CopytruncateMidLine: a copytruncate (logrotate) lands
+// between two fragments: the copy takes the fragment over and, drained to
+// its end, hands it to the truncated file, whose first line ends it. The
+// line arrives once, whole, and once acknowledged the copy does not hold
+// the checkpoint.
+func TestHostile49CopytruncateMidLine(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	one := lines(0, 2) + criLine("stdout", "P", "seq=2 first ")
+	appendFile(t, path, one)
+	r := startRunner(t, testConfig(dir, state), Options{})
+	readUpTo(t, r, int64(len(one)), "the first file read")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := path + ".1"
+	if err := os.WriteFile(cp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, criLine("stdout", "F", "end")+lines(3, 5))
+	waitFor(t, 5*time.Second, "the lines after the truncation", func() bool { return hasSeq(r, 4) })
+	cpIno := inoOf(t, cp)
+	waitFor(t, 5*time.Second, "the copy released", func() bool {
+		e, ok := inoEntry(t, state, cpIno)
+		return !ok || e.Done
+	})
+	r.stop()
+	if diff := cmp.Diff(upto(0, 5), seqs(r.snapshot())); diff != "" {
+		t.Errorf("lines (-want +got):\n%s\n%q", diff, bodiesJoined(r))
+	}
+	if x, n := recOf(r, "seq=2 "); n != 1 || x.body != "seq=2 first end" || x.truncated {
+		t.Errorf("line %+v (%d of them), want it once, whole", x, n)
+	}
+}
