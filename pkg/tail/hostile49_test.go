@@ -635,3 +635,47 @@ func TestHostile49CopytruncateMidLine(t *testing.T) {
 		t.Errorf("line %+v (%d of them), want it once, whole", x, n)
 	}
 }
+
+// TestHostile49CarryCappedBeforeRotation: the fragments in the rotated
+// file already pass max_line_bytes; the merge carried into the new file
+// stays cut at the cap, flagged once, and the new file's first fragment
+// and end (beyond the cap) are not emitted as lines of their own. The
+// agent stops before the end and the next one does the same.
+func TestHostile49CarryCappedBeforeRotation(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	big := strings.Repeat("a", 40<<10)
+	one := lines(0, 1) + criLine("stdout", "P", "seq=1 "+big) + criLine("stdout", "P", big)
+	appendFile(t, path, one)
+	r := startRunner(t, cfg, Options{})
+	readUpTo(t, r, int64(len(one)), "the first file read")
+	mustRename(t, path, path+".20261126-035509")
+	appendFile(t, path, criLine("stdout", "P", "more "))
+	newIno := inoOf(t, path)
+	waitFor(t, 5*time.Second, "the new file read", func() bool {
+		_, ok := inoEntry(t, state, newIno)
+		return ok && testutil.ToFloat64(r.tl.m.openFiles) == 1
+	})
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, n := recOf(r, "seq=1 "); n != 0 {
+		t.Fatalf("the unfinished line was emitted before its end")
+	}
+	appendFile(t, path, criLine("stdout", "F", "end")+lines(2, 4))
+	r2 := startRunner(t, testConfig(dir, state), Options{})
+	waitFor(t, 5*time.Second, "the lines after the restart", func() bool { return hasSeq(r2, 3) })
+	r2.stop()
+	if diff := cmp.Diff(upto(1, 4), seqs(r2.snapshot())); diff != "" {
+		t.Errorf("lines after the restart (-want +got):\n%s", diff)
+	}
+	x, n := recOf(r2, "seq=1 ")
+	if n != 1 || !x.truncated || len(x.body) != cfg.MaxLineBytes || !strings.HasPrefix(x.body, "seq=1 aaa") {
+		t.Errorf("capped line: %d of them, %d bytes, truncated %v; want one of max_line_bytes %d, flagged", n, len(x.body), x.truncated, cfg.MaxLineBytes)
+	}
+	if got := testutil.ToFloat64(r2.tl.m.partialsCut.WithLabelValues(cutRotated)); got != 0 {
+		t.Errorf("partials cut by rotation = %v, want 0", got)
+	}
+}
