@@ -679,3 +679,48 @@ func TestHostile49CarryCappedBeforeRotation(t *testing.T) {
 		t.Errorf("partials cut by rotation = %v, want 0", got)
 	}
 }
+
+// TestHostile49CarriedThreeRotations: one line in fragments over four
+// files (a P in each of three, the F in the fourth), the other stream
+// writing between them: merged once across the three rotations, and once
+// acknowledged no rotated file holds the checkpoint.
+func TestHostile49CarriedThreeRotations(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	read := 0
+	var inos []uint64
+	var r49 *runner
+	write := func(s string) {
+		appendFile(t, path, s)
+		read += len(s)
+		readUpTo(t, r49, int64(read), "the file read")
+	}
+	appendFile(t, path, lines(0, 1)+criLine("stdout", "P", "seq=1 a "))
+	read = int(fileSize(t, path))
+	r49 = startRunner(t, testConfig(dir, state), Options{})
+	readUpTo(t, r49, int64(read), "the first file read")
+	for i, ts := range []string{"10", "11", "12"} {
+		inos = append(inos, inoOf(t, path))
+		mustRename(t, path, path+".20261126-0355"+ts)
+		if i < 2 {
+			write(criLine("stderr", "F", "seq="+itoa(2+i)+" other") + criLine("stdout", "P", "x"+itoa(i)+" "))
+		}
+	}
+	appendFile(t, path, criLine("stdout", "F", "end")+lines(4, 6))
+	waitFor(t, 5*time.Second, "the last file", func() bool { return hasSeq(r49, 5) })
+	waitFor(t, 5*time.Second, "the rotated files released", func() bool {
+		for _, ino := range inos {
+			if e, ok := inoEntry(t, state, ino); ok && !e.Done {
+				return false
+			}
+		}
+		return true
+	})
+	r49.stop()
+	if x, n := recOf(r49, "seq=1 "); n != 1 || x.body != "seq=1 a x0 x1 end" || x.truncated {
+		t.Errorf("line %+v (%d of them), want it once, whole; got %q", x, n, bodiesJoined(r49))
+	}
+	if diff := cmp.Diff([]int{0, 2, 3, 1, 4, 5}, seqs(r49.snapshot())); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
