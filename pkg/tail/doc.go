@@ -71,7 +71,10 @@
 // committed offset in the checkpoint) - and the free descriptors go to the
 // front of the queue. A parked file continues where it stopped; if it was
 // rotated meanwhile, it is found by inode among its plain rotated siblings
-// and finished before the new file. So every file gets a turn at least
+// and finished before the new file. The new file at the path of a rotated
+// file that ends with the first fragments of a CRI line does not wait: it
+// is opened beyond the cap, as rotated siblings are, so that the line is
+// merged. So every file gets a turn at least
 // once per (waiting files / max_open_files) polls: lines of a waiting file
 // are late, not lost. Only a parked file that is gone from its path and its
 // plain siblings when its turn comes (deleted, or rotated and compressed)
@@ -288,9 +291,10 @@
 // counted in ferry_tail_partial_lines_cut_total{reason} where the rest
 // cannot be known: "truncated" for a file truncated between fragments;
 // "rotated" for a rotated file with no next file followed at its path a
-// minute after the rotation (the container exited, or the new file waited
-// for a descriptor that long; until then a rotated file ending with
-// fragments is kept open for it, follower.go awaitsNext), a rotated file
+// minute after the rotation (the container exited; until then a rotated
+// file ending with fragments is kept open for it, follower.go awaitsNext,
+// and a new file at its path that would wait for a descriptor is opened
+// beyond max_open_files, openlimit.go admitAwaited), a rotated file
 // deleted or compressed before it was closed (read to its end through its
 // descriptor or not: a restart might not find its fragments again), a
 // parked file that vanished (openlimit.go), a docker json-file log (its

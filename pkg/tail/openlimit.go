@@ -36,7 +36,9 @@ import (
 // a file that waits is counted (ferry_tail_descriptor_waits_total) and
 // gauged (ferry_tail_waiting_files). Rotated siblings and the copy of a
 // copytruncate are opened beyond the cap while they are finished: they are
-// few, and closed once read. A parked file that is gone from its path and
+// few, and closed once read. So is the new file at the path of a rotated
+// file that ends with the first fragments of a CRI line and waits for it
+// (admitAwaited). A parked file that is gone from its path and
 // its plain siblings when its turn comes (deleted, or rotated and
 // compressed) cannot be finished: what was written to it after it was
 // parked, if anything, is lost (ferry_tail_lost_files_total{reason="waiting"}).
@@ -137,6 +139,9 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 	if _, ok := l.queued[path]; ok {
 		return true
 	}
+	if p := t.byPath[path]; p != nil && t.awaitsNext(p, time.Now()) {
+		return false // beyond the cap (awaited, below)
+	}
 	if t.openNow() < l.limit() && len(l.queue) == 0 {
 		return false
 	}
@@ -212,6 +217,7 @@ func (t *Tailer) rebalance(now time.Time) {
 		l.balancing = false
 		t.m.waiting.Set(float64(len(l.queue)))
 	}()
+	t.admitAwaited(now)
 	if want := len(l.queue) - (l.limit() - t.openNow()); want > 0 {
 		t.park(want)
 	}
@@ -229,6 +235,33 @@ func (t *Tailer) rebalance(now time.Time) {
 	}
 	if len(l.queue) == 0 {
 		l.queue = nil
+	}
+}
+
+// admitAwaited opens, beyond the cap, the waiting files whose rotated
+// predecessor ends with the first fragments of a line and is kept open
+// for them (follower.go awaitsNext), as rotated siblings are opened beyond
+// it: the predecessor holds a descriptor until its next file is followed,
+// and with no file to park (max_open_files 1, or every open file rotated
+// or draining) the next file would wait for that descriptor until
+// rotatedLinger, and the line be cut. The predecessor closes as soon as
+// the next file takes its fragments over: one descriptor more per such
+// path, for a read_interval or so.
+func (t *Tailer) admitAwaited(now time.Time) {
+	l := t.lim
+	for i := 0; i < len(l.queue); {
+		w := l.queue[i]
+		if p := t.byPath[w.path]; w.f != nil || p == nil || !t.awaitsNext(p, now) {
+			i++
+			continue
+		}
+		l.queue = append(l.queue[:i], l.queue[i+1:]...)
+		delete(l.queued, w.path)
+		if !t.admit(w, now) {
+			l.queue = append(l.queue[:i], append([]*waiter{w}, l.queue[i:]...)...)
+			l.queued[w.path] = w
+			return // no descriptor left: the rest wait as usual
+		}
 	}
 }
 
