@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/pkg/event"
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -61,5 +63,74 @@ func TestBusyDirCopytruncatedThenRotated(t *testing.T) {
 		if s != i {
 			t.Fatalf("line %d is seq %d: %v", i, s, got[max(0, i-3):min(len(got), i+3)])
 		}
+	}
+}
+
+// TestCopytruncatedCopyCompressedBeforeLook: logrotate's copytruncate with
+// compress: 0.log copied to a rotated name, truncated in place, and the
+// copy gzipped at once, all before the tailer looks again (a polled
+// directory, or a busy node), with lines in the copy the tailer had not
+// read yet. The truncation finds the copy compressed, by its decompressed
+// start, and reads it on from the old offset: every line once, nothing
+// counted lost.
+func TestCopytruncatedCopyCompressedBeforeLook(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	out := make(chan []event.Log, 1000)
+	tl, err := New(testConfig(dir, t.TempDir()), nil, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	var got []int
+	take := func() {
+		for {
+			select {
+			case b := <-out:
+				for _, l := range b {
+					n, _ := seqOf(string(l.Body))
+					got = append(got, n)
+				}
+			default:
+				got = append(got, emitted(tl)...)
+				return
+			}
+		}
+	}
+	now := time.Now()
+	tl.loadState(now)
+	appendFile(t, path, lines(0, 20))
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	take()
+	if len(got) != 20 {
+		t.Fatalf("first read: %v", got)
+	}
+	appendFile(t, path, lines(20, 40)) // not read before the copy
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := path + ".20261206-000001"
+	if err := os.WriteFile(cp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, cp)
+	appendFile(t, path, lines(100, 105))
+	for range 6 {
+		now = now.Add(time.Second)
+		tl.poll(now)
+		tl.readTurn(now)
+	}
+	take()
+	want := append(upto(0, 40), upto(100, 105)...)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	if lost := testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated)); lost != 0 {
+		t.Errorf("%v bytes counted lost to the truncation, want 0 (the compressed copy holds them)", lost)
 	}
 }

@@ -423,7 +423,11 @@ func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey
 
 // findCopy looks beside f for the copy a copytruncate made: a regular file
 // named after f that starts with f's fingerprint and is at least as long as
-// what was read. It takes over f's read position and merge state.
+// what was read, or, when there is none, a compressed one whose
+// decompressed start is f's fingerprint (logrotate's copytruncate with
+// compress gzips the copy at once; in a polled directory, or on a busy
+// node, the tailer may see the truncation only after that). It takes over
+// f's read position and merge state.
 func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 	if f.fpLen == 0 {
 		return nil
@@ -434,9 +438,14 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		return nil
 	}
 	var buf [fpSize]byte
+	var gzs []string
 	for _, de := range ents {
 		name := de.Name()
-		if !de.Type().IsRegular() || name == base || !strings.HasPrefix(name, base) || strings.HasSuffix(name, ".gz") {
+		if !de.Type().IsRegular() || name == base || !strings.HasPrefix(name, base) {
+			continue
+		}
+		if strings.HasSuffix(name, ".gz") {
+			gzs = append(gzs, filepath.Join(dir, name))
 			continue
 		}
 		p := filepath.Join(dir, name)
@@ -460,23 +469,56 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 			_ = fh.Close()
 			continue
 		}
-		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now,
-			off: f.off, consumed: f.consumed, skip: f.skip, fp: f.fp, fpLen: f.fpLen, pred: f.pred, suppressTo: f.suppressTo}
-		c.own = append([]byte(nil), f.carry...)
-		c.carry, c.carryOwned = c.own, true
-		c.dec = f.dec
-		c.dec.path = f.path // lines keep the name they were read under
-		// The copy holds the same bytes at the same offsets: it takes over
-		// f's tracker (lines already emitted, committed offset), now
-		// checkpointed under the copy's identity.
-		c.tr = f.tr
-		t.mu.Lock()
-		c.tr.key = key
-		t.changes++
-		t.mu.Unlock()
-		t.add(c)
-		f.pred = c
-		return c
+		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}
+		return t.takeOver(f, c)
+	}
+	for _, p := range gzs {
+		if t.followsGz(p) {
+			continue
+		}
+		_, n, err := siblingStart(sibling{path: p, gz: true}, buf[:])
+		if err != nil || n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) {
+			continue
+		}
+		// Inflated when its turn to be read comes (inflateTurn), from
+		// f's offset on; a copy shorter than that is not the same
+		// content and is read from its start.
+		t.lazyKeys++
+		key := fileKey{dev: ^uint64(0), ino: t.lazyKeys}
+		c := &follower{path: p, gz: p, key: key, dirty: true, st: stDraining, since: now, inflated: true}
+		return t.takeOver(f, c)
 	}
 	return nil
+}
+
+// followsGz says whether a follower reads the compressed file p.
+func (t *Tailer) followsGz(p string) bool {
+	for _, o := range t.order {
+		if o.st != stClosed && (o.gz == p || (o.inflated && o.path == p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// takeOver makes c, a copy of f, go on from f's read position and merge
+// state.
+func (t *Tailer) takeOver(f, c *follower) *follower {
+	c.off, c.consumed, c.skip, c.pred, c.suppressTo = f.off, f.consumed, f.skip, f.pred, f.suppressTo
+	c.fp, c.fpLen = f.fp, f.fpLen
+	c.own = append([]byte(nil), f.carry...)
+	c.carry, c.carryOwned = c.own, true
+	c.dec = f.dec
+	c.dec.path = f.path // lines keep the name they were read under
+	// The copy holds the same bytes at the same offsets: it takes over
+	// f's tracker (lines already emitted, committed offset), now
+	// checkpointed under the copy's identity.
+	c.tr = f.tr
+	t.mu.Lock()
+	c.tr.key = c.key
+	t.changes++
+	t.mu.Unlock()
+	t.add(c)
+	f.pred = c
+	return c
 }

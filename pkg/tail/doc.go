@@ -236,8 +236,11 @@
 // below the read offset, or that fails this check (truncated and written past
 // the old offset between two looks), was truncated: if a copy that starts
 // with the same fingerprint sits beside it (copytruncate), the copy is
-// finished from the old offset first; otherwise the bytes never read are
-// counted as lost (reason "truncated"). A file nothing of which was read yet
+// finished from the old offset first; a compressed copy whose decompressed
+// start is the fingerprint is taken when no plain one is there (logrotate's
+// copytruncate with compress gzips the copy at once, and a polled directory
+// sees the truncation only at the next read); otherwise the bytes never read
+// are counted as lost (reason "truncated"). A file nothing of which was read yet
 // (offset 0) may show no truncation at all, or have no first bytes to find a
 // copy by: the creation of a rotated name beside it (a notification) brings a
 // read as soon as it is taken (within read_interval), which reads that file whole first when it is a copy made
