@@ -102,6 +102,11 @@ type Log struct {
 	// Fields are the structured fields parsed from the message (json,
 	// logfmt, regex), in the order they were found, keys unique.
 	Fields []Field
+	// MessageKey is the parsed field the message was taken from (a parser
+	// without keep_original: Body is that field's value, and it is not in
+	// Fields); empty when Body is the line. Body, MessageKey and Fields
+	// together hold the whole parsed line.
+	MessageKey string
 }
 
 // Field is one structured field parsed from a log line.

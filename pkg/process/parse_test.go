@@ -133,6 +133,9 @@ func TestParseDefaultShipsLineOnce(t *testing.T) {
 		if len(got) != 2 {
 			t.Fatalf("keep_original=%v: %d records, want 2", c.keep, len(got))
 		}
+		if key := map[bool]string{false: "msg", true: ""}[c.keep]; got[0].MessageKey != key || got[1].MessageKey != "" {
+			t.Errorf("keep_original=%v: message keys %q and %q, want %q and none", c.keep, got[0].MessageKey, got[1].MessageKey, key)
+		}
 		if string(got[0].Body) != c.body || got[0].Level != "info" || !cmp.Equal(got[0].Fields, c.fields) {
 			t.Errorf("keep_original=%v: %q %q %+v, want %q info %+v", c.keep, got[0].Body, got[0].Level, got[0].Fields, c.body, c.fields)
 		}

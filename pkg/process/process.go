@@ -430,7 +430,7 @@ func (p *Processor) parse(l *event.Log, ps parser) bool {
 	if !p.cfg.Parser.KeepOriginal {
 		for _, k := range p.msgKeys {
 			if i := fieldIndex(fields, k); i >= 0 && !fields[i].Raw {
-				l.Body = unsafeBytes(fields[i].Value)
+				l.Body, l.MessageKey = unsafeBytes(fields[i].Value), fields[i].Key
 				fields = append(fields[:i], fields[i+1:]...)
 				break
 			}

@@ -76,24 +76,43 @@ func appendProcessed(dst []byte, l *event.Log) []byte {
 	}
 	if len(l.Fields) > 0 {
 		dst = append(dst, `,"fields":{`...)
-		for i := range l.Fields {
-			f := &l.Fields[i]
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, f.Key)
-			dst = append(dst, ':')
-			if f.Raw {
-				dst = append(dst, f.Value...)
-			} else {
-				dst = appendString(dst, f.Value)
-			}
-		}
+		dst = appendMembers(dst, l.Fields)
 		dst = append(dst, '}')
 	}
 	if l.Lines > 1 {
 		dst = append(dst, `,"lines":`...)
 		dst = strconv.AppendInt(dst, int64(l.Lines), 10)
+	}
+	return dst
+}
+
+// appendLineObject appends the parsed line of l as one JSON object: its
+// message under MessageKey, then its fields in the order parsed.
+func appendLineObject(dst []byte, l *event.Log) []byte {
+	dst = append(dst, '{')
+	dst = appendString(dst, l.MessageKey)
+	dst = append(dst, ':')
+	dst = appendString(dst, l.Body)
+	if len(l.Fields) > 0 {
+		dst = appendMembers(append(dst, ','), l.Fields)
+	}
+	return append(dst, '}')
+}
+
+// appendMembers appends fields as the members of a JSON object, in order.
+func appendMembers(dst []byte, fields []event.Field) []byte {
+	for i := range fields {
+		f := &fields[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, f.Key)
+		dst = append(dst, ':')
+		if f.Raw {
+			dst = append(dst, f.Value...)
+		} else {
+			dst = appendString(dst, f.Value)
+		}
 	}
 	return dst
 }

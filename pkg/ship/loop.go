@@ -180,8 +180,14 @@ func (l *loop) encodeLog(e *event.Log) rec {
 	if len(e.Fields) > 0 && len(l.scratch)+keyLen > s.maxMsg {
 		// The parsed fields (with keep_original, the message a second
 		// time) made it too large: without them, as without a parser.
+		// A message taken from a field is then the whole parsed line
+		// again, as a JSON object (masked: it is made of the masked
+		// message and fields), not that field alone.
 		short := *e
-		short.Fields = nil
+		short.Fields, short.MessageKey = nil, ""
+		if e.MessageKey != "" {
+			short.Body = appendLineObject(nil, e)
+		}
 		l.scratch = l.appendLog(l.scratch[:0], &short)
 		if len(l.scratch)+keyLen <= s.maxMsg { // else too large anyway: add drops it
 			s.m.fieldsOmitted.Inc()
