@@ -100,7 +100,7 @@ type FilterRule struct {
 	Containers []string          `yaml:"containers"`
 	Stream     string            `yaml:"stream"`  // stdout or stderr
 	Levels     []string          `yaml:"levels"`  // normalised levels
-	Message    string            `yaml:"message"` // regular expression
+	Message    string            `yaml:"message"` // regular expression on the record's message (after parsing: the message field the parser took, unless keep_original)
 }
 
 // RedactConfig configures masking.
