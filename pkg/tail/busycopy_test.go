@@ -1,7 +1,9 @@
 package tail
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,5 +134,76 @@ func TestCopytruncatedCopyCompressedBeforeLook(t *testing.T) {
 	}
 	if lost := testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated)); lost != 0 {
 		t.Errorf("%v bytes counted lost to the truncation, want 0 (the compressed copy holds them)", lost)
+	}
+}
+
+// TestCopytruncatedCompressedCopyMidLine: as above, with the tailer inside
+// a line when the copy is made: the first CRI fragment of a long line
+// read, its last one written only in the copy, and a short line's start
+// carried (no newline yet). The compressed copy goes on with both: the
+// long line arrives whole, not cut, and the short one once.
+func TestCopytruncatedCompressedCopyMidLine(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	out := make(chan []event.Log, 1000)
+	tl, err := New(testConfig(dir, t.TempDir()), nil, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	var got []event.Log
+	take := func() {
+		for {
+			select {
+			case b := <-out:
+				got = append(got, b...)
+			default:
+				for _, b := range tl.ready {
+					got = append(got, b...)
+				}
+				got = append(got, tl.batch...)
+				return
+			}
+		}
+	}
+	now := time.Now()
+	tl.loadState(now)
+	short := criLine("stderr", "F", "seq=3 short")
+	appendFile(t, path, lines(0, 40)+criLine("stdout", "P", "seq=2x first half ")+short[:20]) // past the first KiB
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	appendFile(t, path, short[20:]+criLine("stdout", "F", "second half")+lines(40, 42))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := path + ".20261206-000001"
+	if err := os.WriteFile(cp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, cp)
+	for range 6 {
+		now = now.Add(time.Second)
+		tl.poll(now)
+		tl.readTurn(now)
+	}
+	take()
+	var bodies []string
+	for _, l := range got {
+		if l.Truncated {
+			t.Errorf("line cut: %q", l.Body)
+		}
+		bodies = append(bodies, string(l.Body))
+	}
+	var want []string
+	for i := range 40 {
+		want = append(want, fmt.Sprintf("seq=%d %s", i, strings.Repeat("x", i%50)))
+	}
+	want = append(want, "seq=3 short", "seq=2x first half second half", "seq=40 "+strings.Repeat("x", 40), "seq=41 "+strings.Repeat("x", 41))
+	if diff := cmp.Diff(want, bodies); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
 	}
 }

@@ -695,7 +695,9 @@ func (t *Tailer) inflateTurn(f *follower) bool {
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	fh, err := inflate(f.gz, dir, f.off)
+	// From the end of the last whole line: a copy taken over with a carry
+	// (findCopy) is checked at the newline before it (rewritten).
+	fh, err := inflate(f.gz, dir, f.consumed)
 	if err != nil {
 		switch {
 		case damagedGzip(err):
