@@ -210,20 +210,8 @@ func TestBusyDirRotatesWhilePolled(t *testing.T) {
 	path := mkContainer(t, dir, "ns_pod_uid")
 	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
 	polled := func() float64 { return testutil.ToFloat64(r.tl.m.polledDirs) }
-	next := 0
-	write := func() {
-		appendFile(t, path, lines(next, next+1))
-		next++
-		want := next
-		waitFor(t, 10*time.Second, "the line just written", func() bool { return len(r.snapshot()) >= want })
-	}
-	for polled() == 0 {
-		if next == 5000 {
-			t.Fatalf("the directory was not polled after %d lines written one by one", next)
-		}
-		write()
-	}
-	t.Logf("polled after %d lines", next)
+	nextp, write := writeUntilPolled(t, r, path)
+	t.Logf("polled after %d lines", *nextp)
 	// Renamed while no watch is on the directory: only the poll can find
 	// it (the old file stops growing, which watches the directory again).
 	mustRename(t, path, path+".20261206-020000")
@@ -233,7 +221,7 @@ func TestBusyDirRotatesWhilePolled(t *testing.T) {
 	waitFor(t, 10*time.Second, "the directory watched again", func() bool { return polled() == 0 })
 	write()
 	got := seqs(r.snapshot())
-	if len(got) != next {
+	if next := *nextp; len(got) != next {
 		t.Fatalf("%d lines received, %d written", len(got), next)
 	}
 	for i, s := range got {

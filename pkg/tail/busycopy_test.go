@@ -12,6 +12,85 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
+// writeUntilPolled writes lines to path one at a time, each waited for,
+// until r's tailer polls its directory (busy.go); it returns the next
+// sequence number and the function that writes and waits for one more.
+func writeUntilPolled(t *testing.T, r *runner, path string) (*int, func()) {
+	t.Helper()
+	next := 0
+	write := func() {
+		appendFile(t, path, lines(next, next+1))
+		next++
+		want := next
+		waitFor(t, 10*time.Second, "the line just written", func() bool { return len(r.snapshot()) >= want })
+	}
+	for testutil.ToFloat64(r.tl.m.polledDirs) == 0 {
+		if next == 5000 {
+			t.Fatalf("the directory was not polled after %d lines written one by one", next)
+		}
+		write()
+	}
+	return &next, write
+}
+
+// copytruncateGz does logrotate's copytruncate with compress: path copied
+// to a rotated name, truncated in place, the copy gzipped.
+func copytruncateGz(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := path + ".20261206-000001"
+	if err := os.WriteFile(cp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, cp)
+}
+
+// outTailer is a tailer driven step by step whose batches the returned
+// function collects (sent or still held), in order, with those before.
+func outTailer(t *testing.T) (*Tailer, string, func() []event.Log) {
+	t.Helper()
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	out := make(chan []event.Log, 1000)
+	tl, err := New(testConfig(dir, t.TempDir()), nil, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	var got []event.Log
+	take := func() []event.Log {
+		for {
+			select {
+			case b := <-out:
+				got = append(got, b...)
+			default:
+				held := got
+				for _, b := range tl.ready {
+					held = append(held, b...)
+				}
+				return append(held, tl.batch...)
+			}
+		}
+	}
+	tl.loadState(time.Now())
+	return tl, path, take
+}
+
+// stepAfterCopy polls and reads six times, a second apart.
+func stepAfterCopy(tl *Tailer, now time.Time) {
+	for range 6 {
+		now = now.Add(time.Second)
+		tl.poll(now)
+		tl.readTurn(now)
+	}
+}
+
 // TestBusyDirCopytruncatedThenRotated: a container written without pause
 // until its directory is polled is copytruncated (0.log copied to a
 // rotated name, truncated in place), then rotated at once (the truncated
@@ -24,20 +103,7 @@ func TestBusyDirCopytruncatedThenRotated(t *testing.T) {
 	dir := t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
-	polled := func() float64 { return testutil.ToFloat64(r.tl.m.polledDirs) }
-	next := 0
-	write := func() {
-		appendFile(t, path, lines(next, next+1))
-		next++
-		want := next
-		waitFor(t, 10*time.Second, "the line just written", func() bool { return len(r.snapshot()) >= want })
-	}
-	for polled() == 0 {
-		if next == 5000 {
-			t.Fatalf("the directory was not polled after %d lines written one by one", next)
-		}
-		write()
-	}
+	next, write := writeUntilPolled(t, r, path)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -55,11 +121,11 @@ func TestBusyDirCopytruncatedThenRotated(t *testing.T) {
 	for range 50 {
 		write()
 	}
-	waitFor(t, 10*time.Second, "the directory watched again", func() bool { return polled() == 0 })
+	waitFor(t, 10*time.Second, "the directory watched again", func() bool { return testutil.ToFloat64(r.tl.m.polledDirs) == 0 })
 	write()
 	got := seqs(r.snapshot())
-	if len(got) != next {
-		t.Fatalf("%d lines received, %d written: %v", len(got), next, got)
+	if len(got) != *next {
+		t.Fatalf("%d lines received, %d written: %v", len(got), *next, got)
 	}
 	for i, s := range got {
 		if s != i {
@@ -76,58 +142,23 @@ func TestBusyDirCopytruncatedThenRotated(t *testing.T) {
 // start, and reads it on from the old offset: every line once, nothing
 // counted lost.
 func TestCopytruncatedCopyCompressedBeforeLook(t *testing.T) {
-	dir := t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	out := make(chan []event.Log, 1000)
-	tl, err := New(testConfig(dir, t.TempDir()), nil, out, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tl.closeAll)
-	var got []int
-	take := func() {
-		for {
-			select {
-			case b := <-out:
-				for _, l := range b {
-					n, _ := seqOf(string(l.Body))
-					got = append(got, n)
-				}
-			default:
-				got = append(got, emitted(tl)...)
-				return
-			}
-		}
-	}
+	tl, path, take := outTailer(t)
 	now := time.Now()
-	tl.loadState(now)
 	appendFile(t, path, lines(0, 20))
 	tl.rescan(now, true)
 	tl.readTurn(now)
-	take()
-	if len(got) != 20 {
-		t.Fatalf("first read: %v", got)
+	if got := take(); len(got) != 20 {
+		t.Fatalf("first read: %d lines", len(got))
 	}
 	appendFile(t, path, lines(20, 40)) // not read before the copy
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := path + ".20261206-000001"
-	if err := os.WriteFile(cp, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
-	mustGzip(t, cp)
+	copytruncateGz(t, path)
 	appendFile(t, path, lines(100, 105))
-	for range 6 {
-		now = now.Add(time.Second)
-		tl.poll(now)
-		tl.readTurn(now)
+	stepAfterCopy(tl, now)
+	var got []int
+	for _, l := range take() {
+		n, _ := seqOf(string(l.Body))
+		got = append(got, n)
 	}
-	take()
 	want := append(upto(0, 40), upto(100, 105)...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
@@ -140,59 +171,21 @@ func TestCopytruncatedCopyCompressedBeforeLook(t *testing.T) {
 // TestCopytruncatedCompressedCopyMidLine: as above, with the tailer inside
 // a line when the copy is made: the first CRI fragment of a long line
 // read, its last one written only in the copy, and a short line's start
-// carried (no newline yet). The compressed copy goes on with both: the
-// long line arrives whole, not cut, and the short one once.
+// carried (no newline yet), past the copy's first KiB. The compressed copy
+// goes on with both: the long line arrives whole, not cut, and the short
+// one once.
 func TestCopytruncatedCompressedCopyMidLine(t *testing.T) {
-	dir := t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	out := make(chan []event.Log, 1000)
-	tl, err := New(testConfig(dir, t.TempDir()), nil, out, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tl.closeAll)
-	var got []event.Log
-	take := func() {
-		for {
-			select {
-			case b := <-out:
-				got = append(got, b...)
-			default:
-				for _, b := range tl.ready {
-					got = append(got, b...)
-				}
-				got = append(got, tl.batch...)
-				return
-			}
-		}
-	}
+	tl, path, take := outTailer(t)
 	now := time.Now()
-	tl.loadState(now)
 	short := criLine("stderr", "F", "seq=3 short")
-	appendFile(t, path, lines(0, 40)+criLine("stdout", "P", "seq=2x first half ")+short[:20]) // past the first KiB
+	appendFile(t, path, lines(0, 40)+criLine("stdout", "P", "seq=2x first half ")+short[:20])
 	tl.rescan(now, true)
 	tl.readTurn(now)
 	appendFile(t, path, short[20:]+criLine("stdout", "F", "second half")+lines(40, 42))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := path + ".20261206-000001"
-	if err := os.WriteFile(cp, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
-	mustGzip(t, cp)
-	for range 6 {
-		now = now.Add(time.Second)
-		tl.poll(now)
-		tl.readTurn(now)
-	}
-	take()
+	copytruncateGz(t, path)
+	stepAfterCopy(tl, now)
 	var bodies []string
-	for _, l := range got {
+	for _, l := range take() {
 		if l.Truncated {
 			t.Errorf("line cut: %q", l.Body)
 		}
