@@ -3,6 +3,7 @@ package tail
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +199,30 @@ func TestCopytruncatedCompressedCopyMidLine(t *testing.T) {
 	want = append(want, "seq=3 short", "seq=2x first half second half", "seq=40 "+strings.Repeat("x", 40), "seq=41 "+strings.Repeat("x", 41))
 	if diff := cmp.Diff(want, bodies); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestCopyOfUnreadFileRotatedWhileStopped: as TestCopyOfUnreadFileAcrossStop,
+// and after the copytruncate the copy is compressed and the truncated file,
+// written again, is rotated (a new 0.log), all while no agent runs. The
+// checkpoint's entry (the file, empty: offset 0, no first bytes) is found
+// in the rotated file by its inode; the copy, named before it, was made
+// since the checkpoint and nothing of it was read: it is read first, then
+// the rotated file, each line once (model seed 125021).
+func TestCopyOfUnreadFileRotatedWhileStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	emptyCheckpoint(t, cfg, path) // the file was there before it: not one reusing the inode
+	appendFile(t, path, lines(0, 8))
+	copytruncateGz(t, path) // path.20261206-000001.gz
+	appendFile(t, path, lines(8, 10))
+	mustRename(t, path, path+".20261206-000002")
+	appendFile(t, path, lines(10, 12))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r, 11) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 12)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 12))
 	}
 }

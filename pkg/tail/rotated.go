@@ -482,6 +482,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	sinceCheckpoint := false
 	switch {
 	case start >= 0:
+		start = t.copiesBefore(es, entryOf, sibs, start)
 	case anyMatched:
 		return // the checkpoint's file is still current: nothing rotated since
 	default:
@@ -523,6 +524,25 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	if cur != nil && cur.pred == nil && prev != nil {
 		cur.pred = prev
 	}
+}
+
+// copiesBefore returns where to start reading the siblings when the first
+// one found is sibs[start]: before it too, when its entry says nothing of
+// it was read (offset 0, no first bytes: followed while empty), at the
+// siblings no entry matched that were written since the checkpoint, back
+// to the newest one an entry matched. Those are copies of it that
+// copytruncate made while no agent ran (a copy is named when it is made,
+// before the file's own later rotation; name order is not content order):
+// nothing of them was read. A sibling of the checkpoint (an anchor, a file
+// not finished) lies before them.
+func (t *Tailer) copiesBefore(es []stateEntry, entryOf []int, sibs []sibling, start int) int {
+	if i := entryOf[start]; i < 0 || es[i].Offset != 0 || es[i].FingerprintLen != 0 {
+		return start
+	}
+	for j := start - 1; j >= 0 && entryOf[j] < 0 && !sibs[j].mtime.Before(t.stateTime.Add(-mtimeSlack)); j-- {
+		start = j
+	}
+	return start
 }
 
 // reusedEmpty says whether a file of size bytes with e's device and inode
