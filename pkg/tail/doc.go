@@ -121,7 +121,12 @@
 // compressed one by the fingerprint of its decompressed start. The oldest
 // one found is continued from its committed offset and every newer sibling
 // is read from 0, in order, before the current file; a new file at the path
-// (even one that reuses the old inode) is read from 0 after them.
+// (even one that reuses the old inode) is read from 0 after them. When
+// nothing of the oldest one found was read (offset 0, followed while empty),
+// the siblings named before it that no entry matched and that were written
+// since the checkpoint are read first: copies copytruncate made of it while
+// no agent ran (a copy is named when made, before the file's own later
+// rotation).
 // Compression is not loss: a compressed file is decompressed into an
 // unlinked temporary file in state_dir (os.TempDir without one), at the same
 // offsets, with the part before the committed offset left as a hole, and read
