@@ -1,0 +1,146 @@
+package tail
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// hostile50Banner is a first line longer than the fingerprint (1 KiB)
+// that a program writes at the start of every file: every generation of
+// its log shares the fingerprint.
+var hostile50Banner = criLine("stdout", "F", "banner "+strings.Repeat("b", 1100))
+
+// hostile50OldGen leaves an older compressed generation of path, history
+// from before the tailer began (written an hour ago), that starts with
+// the banner and holds the lines from..to-1.
+func hostile50OldGen(t *testing.T, name string, from, to int) {
+	t.Helper()
+	appendFile(t, name, hostile50Banner+lines(from, to))
+	mustGzip(t, name)
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(name+".gz", old, old); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hostile50Seqs is the sequence numbers of the lines taken, -1 for the
+// banner.
+func hostile50Seqs(logs []event.Log) []int {
+	var out []int
+	for _, l := range logs {
+		n, ok := seqOf(string(l.Body))
+		if !ok {
+			n = -1
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// TestHostile50CopyNotAnOlderGeneration: a file whose every generation
+// starts with the same banner, longer than the fingerprint, is
+// copytruncated and its copy compressed before the tailer looks; an older
+// compressed generation (a dateext name that sorts before the copy's)
+// sits beside it and is long enough to hold the old offset. The copy is
+// the newest one: the lines not read before the copy arrive once, and
+// nothing of the older generation.
+func TestHostile50CopyNotAnOlderGeneration(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := time.Now()
+	hostile50OldGen(t, path+".20261205-000001", 500, 600)
+	appendFile(t, path, hostile50Banner+lines(0, 20))
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	if got := hostile50Seqs(take()); len(got) != 21 {
+		t.Fatalf("first read: %v", got)
+	}
+	appendFile(t, path, lines(20, 40)) // not read before the copy
+	copytruncateGz(t, path)            // 0.log.20261206-000001.gz
+	appendFile(t, path, lines(100, 105))
+	stepAfterCopy(tl, now)
+	want := append(append([]int{-1}, upto(0, 40)...), upto(100, 105)...)
+	if diff := cmp.Diff(want, hostile50Seqs(take())); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestHostile50CompressedCopyShorterThanOffset: a file with the banner is
+// truncated in place (no copy made), and the only compressed sibling is
+// an older generation with the same banner, shorter than what was read.
+// It is not the copy: nothing of it may be read again (the banner and its
+// lines a second time), and the lines after the truncation arrive.
+func TestHostile50CompressedCopyShorterThanOffset(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := time.Now()
+	hostile50OldGen(t, path+".20261205-000001", 500, 502)
+	appendFile(t, path, hostile50Banner+lines(0, 40))
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	if got := hostile50Seqs(take()); len(got) != 41 {
+		t.Fatalf("first read: %v", got)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(100, 105))
+	stepAfterCopy(tl, now)
+	want := append(append([]int{-1}, upto(0, 40)...), upto(100, 105)...)
+	if diff := cmp.Diff(want, hostile50Seqs(take())); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestHostile50CompressedCopyDamaged: the compressed copy is cut short
+// (its writer killed): the lines it still holds past the old offset
+// arrive once, nothing read before arrives again, the file is counted
+// damaged, and the lines written after the truncation arrive.
+func TestHostile50CompressedCopyDamaged(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := time.Now()
+	appendFile(t, path, lines(0, 20))
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	if got := take(); len(got) != 20 {
+		t.Fatalf("first read: %d lines", len(got))
+	}
+	appendFile(t, path, lines(20, 400))
+	copytruncateGz(t, path)
+	gz := path + ".20261206-000001.gz"
+	fi, err := os.Stat(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(gz, fi.Size()*2/3); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(1000, 1005))
+	stepAfterCopy(tl, now)
+	got := hostile50Seqs(take())
+	seen := map[int]bool{}
+	for i, s := range got {
+		if seen[s] {
+			t.Fatalf("seq %d twice: %v", s, got)
+		}
+		seen[s] = true
+		if i > 0 && s < 1000 && s != got[i-1]+1 {
+			t.Errorf("line %d is seq %d after %d: a gap inside the copy", i, s, got[i-1])
+		}
+	}
+	for _, s := range append(upto(0, 21), upto(1000, 1005)...) {
+		if !seen[s] {
+			t.Errorf("seq %d missing: %v", s, got)
+		}
+	}
+	if seen[399] {
+		t.Errorf("the copy's last line read from a gzip cut to two thirds: premise")
+	}
+	if n := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostCorrupt)); n != 1 {
+		t.Errorf("lost files (corrupt) = %v, want 1", n)
+	}
+}
