@@ -423,7 +423,7 @@ func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey
 
 // findCopy looks beside f for the copy a copytruncate made: a regular file
 // named after f that starts with f's fingerprint and is at least as long as
-// what was read, or, when there is none, a compressed one whose
+// what was read, or, when there is none, the newest compressed one whose
 // decompressed start is f's fingerprint (logrotate's copytruncate with
 // compress gzips the copy at once; in a polled directory, or on a busy
 // node, the tailer may see the truncation only after that). It takes over
@@ -472,14 +472,26 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}
 		return t.takeOver(f, c)
 	}
+	// The newest that starts with the fingerprint: an older generation
+	// of a file whose first KiB is the same each time (a banner) is
+	// not the copy.
+	var gz string
+	var gzTime time.Time
 	for _, p := range gzs {
 		if t.followsGz(p) {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil || (gz != "" && !fi.ModTime().After(gzTime)) {
 			continue
 		}
 		_, n, err := siblingStart(sibling{path: p, gz: true}, buf[:])
 		if err != nil || n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) {
 			continue
 		}
+		gz, gzTime = p, fi.ModTime()
+	}
+	if p := gz; p != "" {
 		// Inflated when its turn to be read comes (inflateTurn), from
 		// f's offset on; a copy shorter than that is not the same
 		// content and is read from its start.
