@@ -144,3 +144,102 @@ func TestHostile50CompressedCopyDamaged(t *testing.T) {
 		t.Errorf("lost files (corrupt) = %v, want 1", n)
 	}
 }
+
+// hostile50Tailer is outTailer on a given directory and state directory.
+func hostile50Tailer(t *testing.T, dir, state string) (*Tailer, func() []event.Log) {
+	t.Helper()
+	out := make(chan []event.Log, 1000)
+	tl, err := New(testConfig(dir, state), nil, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	var got []event.Log
+	take := func() []event.Log {
+		for {
+			select {
+			case b := <-out:
+				got = append(got, b...)
+			default:
+				held := got
+				for _, b := range tl.ready {
+					held = append(held, b...)
+				}
+				return append(held, tl.batch...)
+			}
+		}
+	}
+	tl.loadState(time.Now())
+	return tl, take
+}
+
+// TestHostile50StoppedBeforeCompressedCopyRead: the tailer takes over a
+// compressed copy (copytruncate with compress) and stops before its turn
+// to inflate it came (maxInflated busy), the lines read before the copy
+// acknowledged; gracefully (Close writes the checkpoint) or killed after
+// the checkpoint written on the takeover. The checkpoint names the copy,
+// and the next agent resumes inside it: the lines of the copy not read
+// before arrive once, those read and acknowledged not again, and the new
+// file's lines arrive.
+func TestHostile50StoppedBeforeCompressedCopyRead(t *testing.T) {
+	for _, crash := range []bool{false, true} {
+		t.Run(map[bool]string{false: "graceful", true: "crash"}[crash], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			tl, take := hostile50Tailer(t, dir, state)
+			now := time.Now()
+			appendFile(t, path, lines(0, 20))
+			tl.rescan(now, true)
+			tl.readTurn(now)
+			first := take()
+			if len(first) != 20 {
+				t.Fatalf("first read: %d lines", len(first))
+			}
+			var cs []event.Cursor
+			for _, l := range first {
+				cs = append(cs, l.Cursor)
+			}
+			tl.Ack(cs)
+			appendFile(t, path, lines(20, 40))
+			copytruncateGz(t, path)
+			tl.inflatedNow = maxInflated // two others being inflated
+			stepAfterCopy(tl, now)
+			if got := hostile50Seqs(take()); len(got) != 20 {
+				t.Fatalf("the copy read while no inflation was free: %v", got)
+			}
+			if crash {
+				if err := tl.commit(false); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			tl.closeAll()
+			entries, _, _, err := loadState(state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			named := false // by its first bytes and the offset read to (a compressed file's identity)
+			for _, e := range entries {
+				named = named || (e.Dev == ^uint64(0) && e.FingerprintLen == fpSize && e.Offset > 0)
+			}
+			if !named {
+				t.Errorf("checkpoint does not name the compressed copy: %+v", entries)
+			}
+			appendFile(t, path, lines(100, 105))
+			tl2, take2 := hostile50Tailer(t, dir, state)
+			later := now.Add(time.Minute)
+			var saved []stateEntry // as Run starts
+			for _, es := range tl2.resume {
+				saved = append(saved, es...)
+			}
+			tl2.rescan(later, true)
+			tl2.resumeRotated(later, saved)
+			stepAfterCopy(tl2, later)
+			want := append(upto(20, 40), upto(100, 105)...)
+			if diff := cmp.Diff(want, hostile50Seqs(take2())); diff != "" {
+				t.Errorf("lines after the restart (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
