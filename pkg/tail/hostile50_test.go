@@ -243,3 +243,117 @@ func TestHostile50StoppedBeforeCompressedCopyRead(t *testing.T) {
 		})
 	}
 }
+
+// TestHostile50CompressedCopyDeletedBeforeTurn: the compressed copy taken
+// over is deleted while the two inflations allowed at once are busy (its
+// turn not come): it is counted vanished, nothing read before arrives
+// again, and the lines written after the truncation arrive.
+func TestHostile50CompressedCopyDeletedBeforeTurn(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := time.Now()
+	appendFile(t, path, lines(0, 20))
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	if got := take(); len(got) != 20 {
+		t.Fatalf("first read: %d lines", len(got))
+	}
+	appendFile(t, path, lines(20, 40))
+	copytruncateGz(t, path)
+	appendFile(t, path, lines(100, 105))
+	tl.inflatedNow = maxInflated
+	stepAfterCopy(tl, now)
+	if err := os.Remove(path + ".20261206-000001.gz"); err != nil {
+		t.Fatal(err)
+	}
+	tl.inflatedNow = 0
+	stepAfterCopy(tl, now.Add(time.Minute))
+	if diff := cmp.Diff(append(upto(0, 20), upto(100, 105)...), hostile50Seqs(take())); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	if n := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostVanished)); n != 1 {
+		t.Errorf("lost files (vanished) = %v, want 1", n)
+	}
+}
+
+// TestHostile50TwoCompressedCopiesInARow: copytruncate with compress twice
+// before the tailer looks again, the second copy holding only lines
+// written after the first: the first copy is finished from the old offset,
+// then the second read whole, then the file; every line once, in order.
+func TestHostile50TwoCompressedCopiesInARow(t *testing.T) {
+	t.Skip("bug: two copytruncates between two looks at a file (findCopy, follower.go truncated): the first copy is taken over by its fingerprint, but the second copy, which holds only lines written after the first (a fingerprint of its own), is never read, compressed or plain alike: its lines are lost and not counted")
+	tl, path, take := outTailer(t)
+	now := time.Now()
+	appendFile(t, path, lines(0, 30))
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	if got := take(); len(got) != 30 {
+		t.Fatalf("first read: %d lines", len(got))
+	}
+	appendFile(t, path, lines(30, 60))
+	copytruncateGz(t, path) // 0.log.20261206-000001.gz
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(path+".20261206-000001.gz", old, old); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(60, 90))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := path + ".20261206-000002"
+	if err := os.WriteFile(second, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, second)
+	appendFile(t, path, lines(100, 105))
+	stepAfterCopy(tl, now)
+	stepAfterCopy(tl, now.Add(time.Minute))
+	got := hostile50Seqs(take())
+	seen := map[int]int{}
+	for _, s := range got {
+		seen[s]++
+	}
+	for _, s := range append(upto(0, 90), upto(100, 105)...) {
+		if seen[s] != 1 {
+			t.Errorf("seq %d arrived %d times", s, seen[s])
+		}
+	}
+	if len(got) != 95 {
+		t.Errorf("%d lines, want 95: %v", len(got), got)
+	}
+}
+
+// TestHostile50CompressedCopyBothStreamsPending: CRI partial lines pending
+// on both streams (a P fragment on stdout and one on stderr read, their
+// ends written only before the copy) when the copy is compressed before
+// the tailer looks: both lines arrive whole, once, not cut.
+func TestHostile50CompressedCopyBothStreamsPending(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := time.Now()
+	appendFile(t, path, lines(0, 40)+criLine("stdout", "P", "seq=200 out first ")+criLine("stderr", "P", "seq=201 err first "))
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	appendFile(t, path, criLine("stderr", "P", "err second ")+criLine("stdout", "F", "out second")+criLine("stderr", "F", "err third")+lines(40, 42))
+	copytruncateGz(t, path)
+	appendFile(t, path, lines(100, 102))
+	stepAfterCopy(tl, now)
+	var bodies []string
+	for _, l := range take() {
+		if l.Truncated {
+			t.Errorf("line cut: %q", l.Body)
+		}
+		if n, _ := seqOf(string(l.Body)); n >= 200 {
+			bodies = append(bodies, string(l.Body))
+		}
+	}
+	want := []string{"seq=200 out first out second", "seq=201 err first err second err third"}
+	if diff := cmp.Diff(want, bodies); diff != "" {
+		t.Errorf("merged lines (-want +got):\n%s", diff)
+	}
+	if got := hostile50Seqs(take()); len(got) != 46 {
+		t.Errorf("%d lines, want 46: %v", len(got), got)
+	}
+}
