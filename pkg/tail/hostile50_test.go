@@ -357,3 +357,35 @@ func TestHostile50CompressedCopyBothStreamsPending(t *testing.T) {
 		t.Errorf("%d lines, want 46: %v", len(got), got)
 	}
 }
+
+// TestHostile50PolledRewriteAtOffset: in a polled directory (busy.go), a
+// file is rewritten under the read offset keeping its first KiB and its
+// size up to the offset, with another byte than the newline at the
+// offset's last byte, and written on past it (truncated to exactly the
+// offset, then regrown): the newline check sees the rewrite (a truncation)
+// and the new line arrives.
+func TestHostile50PolledRewriteAtOffset(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	// A first line longer than the fingerprint: the offset's last byte
+	// lies past it, where the newline check alone can see a rewrite.
+	appendFile(t, path, criLine("stdout", "F", "head "+strings.Repeat("h", 1500)))
+	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
+	next, _ := writeUntilPolled(t, r, path) // counts the head line as one of its own
+	waitFor(t, 10*time.Second, "the last line written", func() bool { return hasSeq(r, *next-1) })
+	size := fileSize(t, path)
+	fh, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fh.WriteAt([]byte("Y\n"+criLine("stdout", "F", "seq=9000 after")), size-1); err != nil {
+		t.Fatal(err)
+	}
+	if err := fh.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the line after the rewrite", func() bool { return hasSeq(r, 9000) })
+	if got := testutil.ToFloat64(r.tl.m.truncations); got < 1 {
+		t.Errorf("truncations = %v: the byte before the offset rewritten was not seen", got)
+	}
+}
