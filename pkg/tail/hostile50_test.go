@@ -389,3 +389,45 @@ func TestHostile50PolledRewriteAtOffset(t *testing.T) {
 		t.Errorf("truncations = %v: the byte before the offset rewritten was not seen", got)
 	}
 }
+
+// TestHostile50DockerCompressedCopy: a docker json-file log, past its first
+// KiB, with a partial line pending on stdout and one on stderr (no \n at
+// the end of their "log") and lines not read yet, is copytruncated and its
+// copy compressed before the tailer looks: the pending lines arrive whole,
+// every other line once, none cut, nothing counted lost.
+func TestHostile50DockerCompressedCopy(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := time.Now()
+	dl := func(stream, log string) string {
+		return `{"log":"` + log + `","stream":"` + stream + `","time":"2026-11-26T03:55:09.1Z"}` + "\n"
+	}
+	var head strings.Builder
+	for i := range 30 {
+		head.WriteString(dl("stdout", "seq="+itoa(i)+" "+strings.Repeat("x", i)+`\n`))
+	}
+	appendFile(t, path, head.String()+dl("stdout", "seq=200 out first ")+dl("stderr", "seq=201 err first "))
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	appendFile(t, path, dl("stderr", `err second\n`)+dl("stdout", `out second\n`)+dl("stdout", `seq=30 after\n`))
+	copytruncateGz(t, path)
+	appendFile(t, path, dl("stdout", `seq=100 new\n`))
+	stepAfterCopy(tl, now)
+	var bodies []string
+	for _, l := range take() {
+		if l.Truncated {
+			t.Errorf("line cut: %q", l.Body)
+		}
+		bodies = append(bodies, string(l.Body))
+	}
+	var want []string
+	for i := range 30 {
+		want = append(want, "seq="+itoa(i)+" "+strings.Repeat("x", i))
+	}
+	want = append(want, "seq=201 err first err second", "seq=200 out first out second", "seq=30 after", "seq=100 new")
+	if diff := cmp.Diff(want, bodies); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	if lost := testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated)); lost != 0 {
+		t.Errorf("%v bytes counted lost to the truncation, want 0", lost)
+	}
+}
