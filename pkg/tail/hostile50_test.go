@@ -431,3 +431,39 @@ func TestHostile50DockerCompressedCopy(t *testing.T) {
 		t.Errorf("%v bytes counted lost to the truncation, want 0", lost)
 	}
 }
+
+// TestHostile50ShortCompressedSiblingLossCounted: a file with the banner,
+// whose last lines the tailer knows of but has not read yet (a small read
+// budget), is truncated in place (no copy made); the only compressed
+// sibling with the banner is an older generation shorter than the offset,
+// so not its copy. The bytes known and never read are counted lost
+// (reason truncated), as without that sibling, and nothing of it arrives.
+func TestHostile50ShortCompressedSiblingLossCounted(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := time.Now()
+	hostile50OldGen(t, path+".20261205-000001", 500, 502)
+	appendFile(t, path, hostile50Banner+lines(0, 40))
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	if got := hostile50Seqs(take()); len(got) != 41 {
+		t.Fatalf("first read: %v", got)
+	}
+	tl.cfg.ReadBytesPerTurn = 200
+	appendFile(t, path, lines(40, 80))
+	now = now.Add(time.Second)
+	tl.poll(now)
+	tl.readTurn(now)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(100, 102))
+	stepAfterCopy(tl, now)
+	for _, s := range hostile50Seqs(take()) {
+		if s >= 500 {
+			t.Errorf("line %d of the older generation read", s)
+		}
+	}
+	if lost := testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated)); lost == 0 {
+		t.Errorf("no bytes counted lost: the lines known and not read before the truncation vanish silently")
+	}
+}
