@@ -182,13 +182,20 @@ func (l *loop) encodeLog(e *event.Log) rec {
 		// time) made it too large: without them, as without a parser.
 		// A message taken from a field is then the whole parsed line
 		// again, as a JSON object (masked: it is made of the masked
-		// message and fields), not that field alone.
+		// message and fields), not that field alone; when that line is
+		// too large too (always so in the json encoding, which writes
+		// the fields as parsed), the message alone is sent, as a record
+		// parsed with keep_original false was before.
 		short := *e
 		short.Fields, short.MessageKey = nil, ""
 		if e.MessageKey != "" {
 			short.Body = appendLineObject(nil, e)
 		}
 		l.scratch = l.appendLog(l.scratch[:0], &short)
+		if e.MessageKey != "" && len(l.scratch)+keyLen > s.maxMsg {
+			short.Body = e.Body
+			l.scratch = l.appendLog(l.scratch[:0], &short)
+		}
 		if len(l.scratch)+keyLen <= s.maxMsg { // else too large anyway: add drops it
 			s.m.fieldsOmitted.Inc()
 			s.logDrop("record sent without its parsed fields: with them it is larger than the largest record the sink takes (kafka.max_message_bytes)",

@@ -73,7 +73,7 @@ func newMetrics() *metrics {
 			Name: "ferry_ship_dropped_records_total", Help: "Records not delivered, by record kind and reason (too_large, invalid_topic, topic_authorization, invalid_record, corrupt_message, policy_violation, shutdown).",
 		}, []string{"record", "reason"}),
 		fieldsOmitted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ferry_ship_fields_omitted_total", Help: "Log records sent without their parsed fields (processing), which made them larger than kafka.max_message_bytes; the rest of the record is sent, with the parsed line as one JSON object for its message when the message was taken from a field.",
+			Name: "ferry_ship_fields_omitted_total", Help: "Log records sent without their parsed fields (processing), which made them larger than kafka.max_message_bytes; the rest of the record is sent, with the parsed line as one JSON object for its message when the message was taken from a field and that line fits.",
 		}),
 		fallback: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ferry_ship_fallback_topic_records_total", Help: "Log records sent to the fallback topic because the topic template gave no valid name.",

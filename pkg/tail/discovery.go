@@ -1,7 +1,9 @@
 package tail
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"os"
@@ -423,8 +425,9 @@ func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey
 
 // findCopy looks beside f for the copy a copytruncate made: a regular file
 // named after f that starts with f's fingerprint and is at least as long as
-// what was read, or, when there is none, a compressed one whose
-// decompressed start is f's fingerprint (logrotate's copytruncate with
+// what was read, or, when there is none, the newest compressed one whose
+// decompressed start is f's fingerprint and which holds at least what was
+// read, unless damaged (logrotate's copytruncate with
 // compress gzips the copy at once; in a polled directory, or on a busy
 // node, the tailer may see the truncation only after that). It takes over
 // f's read position and merge state.
@@ -472,23 +475,52 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}
 		return t.takeOver(f, c)
 	}
+	// The newest that starts with the fingerprint: an older generation
+	// of a file whose first KiB is the same each time (a banner) is
+	// not the copy.
+	var gz string
+	var gzTime time.Time
 	for _, p := range gzs {
 		if t.followsGz(p) {
 			continue
 		}
-		_, n, err := siblingStart(sibling{path: p, gz: true}, buf[:])
-		if err != nil || n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) {
+		fi, err := os.Stat(p)
+		if err != nil || (gz != "" && !fi.ModTime().After(gzTime)) {
 			continue
 		}
+		_, n, err := siblingStart(sibling{path: p, gz: true}, buf[:])
+		if err != nil || n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) || gzShorter(p, f.off) {
+			continue
+		}
+		gz, gzTime = p, fi.ModTime()
+	}
+	if p := gz; p != "" {
 		// Inflated when its turn to be read comes (inflateTurn), from
-		// f's offset on; a copy shorter than that is not the same
-		// content and is read from its start.
+		// f's offset on (one shorter than that was not taken).
 		t.lazyKeys++
 		key := fileKey{dev: ^uint64(0), ino: t.lazyKeys}
 		c := &follower{path: p, gz: p, key: key, dirty: true, st: stDraining, since: now, inflated: true}
 		return t.takeOver(f, c)
 	}
 	return nil
+}
+
+// gzShorter says whether the compressed file p ends, undamaged, before
+// off decompressed bytes: not the copy of a file read to off (an older
+// generation that starts the same). A damaged one is not: the copy cut
+// short, read up to the damage.
+func gzShorter(p string, off int64) bool {
+	fh, err := openRegular(p)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(fh, 64<<10))
+	if err != nil {
+		return false
+	}
+	_, err = io.CopyN(io.Discard, zr, off)
+	return errors.Is(err, io.EOF)
 }
 
 // followsGz says whether a follower reads the compressed file p.

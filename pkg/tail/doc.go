@@ -241,7 +241,7 @@
 // below the read offset, or that fails this check (truncated and written past
 // the old offset between two looks), was truncated: if a copy that starts
 // with the same fingerprint sits beside it (copytruncate), the copy is
-// finished from the old offset first; a compressed copy whose decompressed
+// finished from the old offset first; the newest compressed copy whose decompressed
 // start is the fingerprint is taken when no plain one is there (logrotate's
 // copytruncate with compress gzips the copy at once, and a polled directory
 // sees the truncation only at the next read); otherwise the bytes never read
