@@ -496,7 +496,8 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 	}
 	if p := gz; p != "" {
 		// Inflated when its turn to be read comes (inflateTurn), from
-		// f's offset on (one shorter than that was not taken).
+		// the end of f's last whole line on (one shorter than its offset
+		// was not taken).
 		t.lazyKeys++
 		key := fileKey{dev: ^uint64(0), ino: t.lazyKeys}
 		c := &follower{path: p, gz: p, key: key, dirty: true, st: stDraining, since: now, inflated: true}
