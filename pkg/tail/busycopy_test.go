@@ -58,8 +58,15 @@ func outTailer(t *testing.T) (*Tailer, string, func() []event.Log) {
 	t.Helper()
 	dir := t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
+	tl, take := outTailerIn(t, dir, t.TempDir())
+	return tl, path, take
+}
+
+// outTailerIn is outTailer on a given directory and state directory.
+func outTailerIn(t *testing.T, dir, state string) (*Tailer, func() []event.Log) {
+	t.Helper()
 	out := make(chan []event.Log, 1000)
-	tl, err := New(testConfig(dir, t.TempDir()), nil, out, Options{})
+	tl, err := New(testConfig(dir, state), nil, out, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +87,7 @@ func outTailer(t *testing.T) (*Tailer, string, func() []event.Log) {
 		}
 	}
 	tl.loadState(time.Now())
-	return tl, path, take
+	return tl, take
 }
 
 // stepAfterCopy polls and reads six times, a second apart.

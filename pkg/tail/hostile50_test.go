@@ -145,34 +145,6 @@ func TestHostile50CompressedCopyDamaged(t *testing.T) {
 	}
 }
 
-// hostile50Tailer is outTailer on a given directory and state directory.
-func hostile50Tailer(t *testing.T, dir, state string) (*Tailer, func() []event.Log) {
-	t.Helper()
-	out := make(chan []event.Log, 1000)
-	tl, err := New(testConfig(dir, state), nil, out, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tl.closeAll)
-	var got []event.Log
-	take := func() []event.Log {
-		for {
-			select {
-			case b := <-out:
-				got = append(got, b...)
-			default:
-				held := got
-				for _, b := range tl.ready {
-					held = append(held, b...)
-				}
-				return append(held, tl.batch...)
-			}
-		}
-	}
-	tl.loadState(time.Now())
-	return tl, take
-}
-
 // TestHostile50StoppedBeforeCompressedCopyRead: the tailer takes over a
 // compressed copy (copytruncate with compress) and stops before its turn
 // to inflate it came (maxInflated busy), the lines read before the copy
@@ -186,7 +158,7 @@ func TestHostile50StoppedBeforeCompressedCopyRead(t *testing.T) {
 		t.Run(map[bool]string{false: "graceful", true: "crash"}[crash], func(t *testing.T) {
 			dir, state := t.TempDir(), t.TempDir()
 			path := mkContainer(t, dir, "ns_pod_uid")
-			tl, take := hostile50Tailer(t, dir, state)
+			tl, take := outTailerIn(t, dir, state)
 			now := time.Now()
 			appendFile(t, path, lines(0, 20))
 			tl.rescan(now, true)
@@ -227,7 +199,7 @@ func TestHostile50StoppedBeforeCompressedCopyRead(t *testing.T) {
 				t.Errorf("checkpoint does not name the compressed copy: %+v", entries)
 			}
 			appendFile(t, path, lines(100, 105))
-			tl2, take2 := hostile50Tailer(t, dir, state)
+			tl2, take2 := outTailerIn(t, dir, state)
 			later := now.Add(time.Minute)
 			var saved []stateEntry // as Run starts
 			for _, es := range tl2.resume {
