@@ -40,9 +40,16 @@ func detectFormat(line []byte) format {
 type mark struct {
 	end   int64
 	safe  int64
-	heap  int64  // bytes of the record's own body (a merged line), beside the file bytes it was read from
-	lines int64  // lines of the file it was made of (its partial fragments), 1 or more
-	links []link // a line begun in rotated files: their trailing fragments it covers (see carryOver)
+	heap  int64 // bytes of the record's own body (a merged line), beside the file bytes it was read from
+	lines int64 // lines of the file it was made of (its partial fragments), 1 or more
+}
+
+// linkedMark is a record of marks[i] that began in rotated files: their
+// trailing fragments it covers (see carryOver). Rare, so kept beside the
+// marks rather than in each.
+type linkedMark struct {
+	i     int
+	links []link
 }
 
 // link is the trailing fragments of a rotated file carried into the next
@@ -82,10 +89,11 @@ type decoder struct {
 	frags     int64  // for the next emit: the fragments merged into it (0: one line)
 	links     []link // for the next emit: the rotated files' fragments merged into it
 
-	logs  []event.Log // output: records, appended
-	marks []mark      // output: one per record
-	path  string
-	now   int64 // ReadAt for records produced now
+	logs   []event.Log  // output: records, appended
+	marks  []mark       // output: one per record
+	linked []linkedMark // output: the marks of records begun in rotated files, in order
+	path   string
+	now    int64 // ReadAt for records produced now
 	// counters since the last reset by the follower
 	parseErrors int
 	truncated   int
@@ -116,7 +124,10 @@ func (d *decoder) emit(l event.Log, end int64) {
 		d.parseErrors++
 	}
 	d.logs = append(d.logs, l)
-	d.marks = append(d.marks, mark{end: end, safe: d.safeOffset(end), heap: d.heap, lines: max(d.frags, 1), links: d.links})
+	if d.links != nil {
+		d.linked = append(d.linked, linkedMark{i: len(d.marks), links: d.links})
+	}
+	d.marks = append(d.marks, mark{end: end, safe: d.safeOffset(end), heap: d.heap, lines: max(d.frags, 1)})
 	d.heap, d.frags, d.links = 0, 0, nil
 }
 

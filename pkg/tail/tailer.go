@@ -620,14 +620,16 @@ func (t *Tailer) collect(f *follower) {
 	var size int64
 	t.mu.Lock()
 	tr := f.tr
+	linked := d.linked
 	for i, mk := range d.marks {
 		s := mk.end - tr.lastEnd + mk.heap + lineOverhead
 		tr.lastEnd = mk.end
-		if len(mk.links) > 0 {
+		if len(linked) > 0 && linked[0].i == i {
 			// A line begun in rotated files: their fragments are
 			// acknowledged with it (checkpoint.go settle), whether it is
 			// delivered, dropped or was delivered before a restart.
-			size -= t.wait(tr, mk.end, mk.links)
+			size -= t.wait(tr, mk.end, linked[0].links)
+			linked = linked[1:]
 		}
 		if mk.end <= f.suppressTo {
 			continue // delivered before a restart (see stateEntry.AckedTo)
@@ -667,7 +669,10 @@ func (t *Tailer) collect(f *follower) {
 		t.m.parseErrors.Add(float64(d.parseErrors))
 	}
 	clear(d.logs)
-	clear(d.marks) // no links kept alive by the shared buffer
+	if len(d.linked) > 0 {
+		clear(d.linked) // no tracker kept alive by the buffer
+		d.linked = d.linked[:0]
+	}
 	d.truncated, d.parseErrors = 0, 0
 	t.detach(f)
 }
@@ -677,6 +682,7 @@ func (t *Tailer) collect(f *follower) {
 // files).
 func (t *Tailer) attach(f *follower) {
 	f.dec.logs, f.dec.marks = t.logsBuf[:0], t.marksBuf[:0]
+	f.dec.linked = f.dec.linked[:0]
 }
 
 func (t *Tailer) detach(f *follower) {
