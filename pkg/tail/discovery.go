@@ -488,8 +488,7 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		if err != nil || (gz != "" && !fi.ModTime().After(gzTime)) {
 			continue
 		}
-		_, n, err := siblingStart(sibling{path: p, gz: true}, buf[:])
-		if err != nil || n < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) || gzShorter(p, f.off) {
+		if !gzCopyOf(p, f.fp[:f.fpLen], f.off) {
 			continue
 		}
 		gz, gzTime = p, fi.ModTime()
@@ -506,11 +505,12 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 	return nil
 }
 
-// gzShorter says whether the compressed file p ends, undamaged, before
-// off decompressed bytes: not the copy of a file read to off (an older
-// generation that starts the same). A damaged one is not: the copy cut
-// short, read up to the damage.
-func gzShorter(p string, off int64) bool {
+// gzCopyOf says whether the compressed file p may be the copy of a file
+// that starts with fp and was read to off: it decompresses to fp first,
+// and does not end, undamaged, before off (an older generation that
+// starts the same). A damaged one may be: the copy cut short, read up to
+// the damage. One pass over p.
+func gzCopyOf(p string, fp []byte, off int64) bool {
 	fh, err := openRegular(p)
 	if err != nil {
 		return false
@@ -520,8 +520,12 @@ func gzShorter(p string, off int64) bool {
 	if err != nil {
 		return false
 	}
-	_, err = io.CopyN(io.Discard, zr, off)
-	return errors.Is(err, io.EOF)
+	var buf [fpSize]byte
+	if n, _ := io.ReadFull(zr, buf[:len(fp)]); n < len(fp) || !bytes.Equal(buf[:n], fp) {
+		return false
+	}
+	_, err = io.CopyN(io.Discard, zr, off-int64(len(fp)))
+	return !errors.Is(err, io.EOF)
 }
 
 // followsGz says whether a follower reads the compressed file p.
