@@ -2,7 +2,9 @@ package e2eharness
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -23,6 +25,7 @@ const helperEnv = "E2EHARNESS_PARENT_HELPER"
 func TestAgentDiesWithTestProcess(t *testing.T) {
 	if os.Getenv(helperEnv) == "1" {
 		cmd := agentCommand("sleep", "600")
+		cmd.ExtraFiles = []*os.File{os.NewFile(3, "exit-pipe")} // held open until the child ends
 		if err := cmd.Start(); err != nil {
 			fmt.Println("start:", err)
 			os.Exit(1)
@@ -30,8 +33,16 @@ func TestAgentDiesWithTestProcess(t *testing.T) {
 		fmt.Println(cmd.Process.Pid)
 		select {} // until killed
 	}
+	// The write end of a pipe goes to the helper and on to its child:
+	// once both are gone, a read of the other end returns EOF.
+	exitR, exitW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exitR.Close()
 	helper := exec.Command(os.Args[0], "-test.run=^TestAgentDiesWithTestProcess$")
 	helper.Env = append(os.Environ(), helperEnv+"=1")
+	helper.ExtraFiles = []*os.File{exitW}
 	out, err := helper.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +50,7 @@ func TestAgentDiesWithTestProcess(t *testing.T) {
 	if err := helper.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exitW.Close()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		_ = helper.Process.Kill()
@@ -55,14 +67,17 @@ func TestAgentDiesWithTestProcess(t *testing.T) {
 	}
 	_ = helper.Process.Kill()
 	_ = helper.Wait()
-	// The kernel signals the child when the parent dies; wait (bounded)
-	// until it is gone or a zombie.
-	for deadline := time.Now().Add(10 * time.Second); alive(child); {
-		if time.Now().After(deadline) {
-			t.Fatalf("child %d still running 10 s after its parent was killed", child)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// The kernel signals the child when the parent dies: its end of the
+	// pipe closes when it exits (bounded wait).
+	if err := exitR.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
 	}
+	if _, err := exitR.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("child %d still running 10 s after its parent was killed (%v)", child, err)
+	}
+	// (EOF: every copy of the write end is closed, the child's too; sleep
+	// closes none, so it exited. /proc may still show it for a moment:
+	// a process closes its files before it becomes a zombie.)
 }
 
 // alive says whether pid runs (not gone, not a zombie).
