@@ -90,6 +90,20 @@ func outTailerIn(t *testing.T, dir, state string) (*Tailer, func() []event.Log) 
 	return tl, take
 }
 
+// firstRead writes data to path and has tl find and read it; with want
+// >= 0, take must then hold want records. It returns the time of the read.
+func firstRead(t *testing.T, tl *Tailer, path, data string, take func() []event.Log, want int) time.Time {
+	t.Helper()
+	now := time.Now()
+	appendFile(t, path, data)
+	tl.rescan(now, true)
+	tl.readTurn(now)
+	if got := take(); want >= 0 && len(got) != want {
+		t.Fatalf("first read: %d records, want %d", len(got), want)
+	}
+	return now
+}
+
 // stepAfterCopy polls and reads six times, a second apart.
 func stepAfterCopy(tl *Tailer, now time.Time) {
 	for range 6 {
@@ -103,10 +117,12 @@ func stepAfterCopy(tl *Tailer, now time.Time) {
 // until its directory is polled is copytruncated (0.log copied to a
 // rotated name, truncated in place), then rotated at once (the truncated
 // file renamed, a new 0.log), and the copy compressed, all before the
-// tailer looks: nothing notifies a polled directory, so the tailer finds
-// the copy only as a compressed sibling. Every line of the copy was read
-// from 0.log before: none may arrive twice, and the lines written after
-// arrive once.
+// tailer looks: nothing notifies a polled directory. Every line of the
+// copy was read from 0.log before (each line is waited for), so the copy
+// holds nothing to read: none may arrive twice, and the lines written
+// after arrive once. (The ordering of model seed 111072, which delivered
+// lines twice; this test does not reproduce it. A copy with unread lines
+// is TestCopytruncatedCopyCompressedBeforeLook.)
 func TestBusyDirCopytruncatedThenRotated(t *testing.T) {
 	dir := t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
@@ -151,13 +167,7 @@ func TestBusyDirCopytruncatedThenRotated(t *testing.T) {
 // counted lost.
 func TestCopytruncatedCopyCompressedBeforeLook(t *testing.T) {
 	tl, path, take := outTailer(t)
-	now := time.Now()
-	appendFile(t, path, lines(0, 20))
-	tl.rescan(now, true)
-	tl.readTurn(now)
-	if got := take(); len(got) != 20 {
-		t.Fatalf("first read: %d lines", len(got))
-	}
+	now := firstRead(t, tl, path, lines(0, 20), take, 20)
 	appendFile(t, path, lines(20, 40)) // not read before the copy
 	copytruncateGz(t, path)
 	appendFile(t, path, lines(100, 105))

@@ -52,14 +52,8 @@ func hostile50Seqs(logs []event.Log) []int {
 // nothing of the older generation.
 func TestHostile50CopyNotAnOlderGeneration(t *testing.T) {
 	tl, path, take := outTailer(t)
-	now := time.Now()
 	hostile50OldGen(t, path+".20261205-000001", 500, 600)
-	appendFile(t, path, hostile50Banner+lines(0, 20))
-	tl.rescan(now, true)
-	tl.readTurn(now)
-	if got := hostile50Seqs(take()); len(got) != 21 {
-		t.Fatalf("first read: %v", got)
-	}
+	now := firstRead(t, tl, path, hostile50Banner+lines(0, 20), take, 21)
 	appendFile(t, path, lines(20, 40)) // not read before the copy
 	copytruncateGz(t, path)            // 0.log.20261206-000001.gz
 	appendFile(t, path, lines(100, 105))
@@ -77,14 +71,8 @@ func TestHostile50CopyNotAnOlderGeneration(t *testing.T) {
 // lines a second time), and the lines after the truncation arrive.
 func TestHostile50CompressedCopyShorterThanOffset(t *testing.T) {
 	tl, path, take := outTailer(t)
-	now := time.Now()
 	hostile50OldGen(t, path+".20261205-000001", 500, 502)
-	appendFile(t, path, hostile50Banner+lines(0, 40))
-	tl.rescan(now, true)
-	tl.readTurn(now)
-	if got := hostile50Seqs(take()); len(got) != 41 {
-		t.Fatalf("first read: %v", got)
-	}
+	now := firstRead(t, tl, path, hostile50Banner+lines(0, 40), take, 41)
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -102,13 +90,7 @@ func TestHostile50CompressedCopyShorterThanOffset(t *testing.T) {
 // damaged, and the lines written after the truncation arrive.
 func TestHostile50CompressedCopyDamaged(t *testing.T) {
 	tl, path, take := outTailer(t)
-	now := time.Now()
-	appendFile(t, path, lines(0, 20))
-	tl.rescan(now, true)
-	tl.readTurn(now)
-	if got := take(); len(got) != 20 {
-		t.Fatalf("first read: %d lines", len(got))
-	}
+	now := firstRead(t, tl, path, lines(0, 20), take, 20)
 	appendFile(t, path, lines(20, 400))
 	copytruncateGz(t, path)
 	gz := path + ".20261206-000001.gz"
@@ -222,13 +204,7 @@ func TestHostile50StoppedBeforeCompressedCopyRead(t *testing.T) {
 // again, and the lines written after the truncation arrive.
 func TestHostile50CompressedCopyDeletedBeforeTurn(t *testing.T) {
 	tl, path, take := outTailer(t)
-	now := time.Now()
-	appendFile(t, path, lines(0, 20))
-	tl.rescan(now, true)
-	tl.readTurn(now)
-	if got := take(); len(got) != 20 {
-		t.Fatalf("first read: %d lines", len(got))
-	}
+	now := firstRead(t, tl, path, lines(0, 20), take, 20)
 	appendFile(t, path, lines(20, 40))
 	copytruncateGz(t, path)
 	appendFile(t, path, lines(100, 105))
@@ -254,13 +230,7 @@ func TestHostile50CompressedCopyDeletedBeforeTurn(t *testing.T) {
 func TestHostile50TwoCompressedCopiesInARow(t *testing.T) {
 	t.Skip("bug: two copytruncates between two looks at a file (findCopy, follower.go truncated): the first copy is taken over by its fingerprint, but the second copy, which holds only lines written after the first (a fingerprint of its own), is never read, compressed or plain alike: its lines are lost and not counted")
 	tl, path, take := outTailer(t)
-	now := time.Now()
-	appendFile(t, path, lines(0, 30))
-	tl.rescan(now, true)
-	tl.readTurn(now)
-	if got := take(); len(got) != 30 {
-		t.Fatalf("first read: %d lines", len(got))
-	}
+	now := firstRead(t, tl, path, lines(0, 30), take, 30)
 	appendFile(t, path, lines(30, 60))
 	copytruncateGz(t, path) // 0.log.20261206-000001.gz
 	old := time.Now().Add(-time.Minute)
@@ -304,10 +274,7 @@ func TestHostile50TwoCompressedCopiesInARow(t *testing.T) {
 // the tailer looks: both lines arrive whole, once, not cut.
 func TestHostile50CompressedCopyBothStreamsPending(t *testing.T) {
 	tl, path, take := outTailer(t)
-	now := time.Now()
-	appendFile(t, path, lines(0, 40)+criLine("stdout", "P", "seq=200 out first ")+criLine("stderr", "P", "seq=201 err first "))
-	tl.rescan(now, true)
-	tl.readTurn(now)
+	now := firstRead(t, tl, path, lines(0, 40)+criLine("stdout", "P", "seq=200 out first ")+criLine("stderr", "P", "seq=201 err first "), take, -1)
 	appendFile(t, path, criLine("stderr", "P", "err second ")+criLine("stdout", "F", "out second")+criLine("stderr", "F", "err third")+lines(40, 42))
 	copytruncateGz(t, path)
 	appendFile(t, path, lines(100, 102))
@@ -412,14 +379,8 @@ func TestHostile50DockerCompressedCopy(t *testing.T) {
 // (reason truncated), as without that sibling, and nothing of it arrives.
 func TestHostile50ShortCompressedSiblingLossCounted(t *testing.T) {
 	tl, path, take := outTailer(t)
-	now := time.Now()
 	hostile50OldGen(t, path+".20261205-000001", 500, 502)
-	appendFile(t, path, hostile50Banner+lines(0, 40))
-	tl.rescan(now, true)
-	tl.readTurn(now)
-	if got := hostile50Seqs(take()); len(got) != 41 {
-		t.Fatalf("first read: %v", got)
-	}
+	now := firstRead(t, tl, path, hostile50Banner+lines(0, 40), take, 41)
 	tl.cfg.ReadBytesPerTurn = 200
 	appendFile(t, path, lines(40, 80))
 	now = now.Add(time.Second)
