@@ -3,6 +3,7 @@ package tail
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -241,5 +242,75 @@ func TestCopyOfUnreadFileRotatedWhileStopped(t *testing.T) {
 	r.stop()
 	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 12)) {
 		t.Errorf("lines %v, want %v", got, upto(0, 12))
+	}
+}
+
+// TestBusyDirCopytruncatedTwiceBeforeARead: a container written without
+// pause until its directory is polled is copytruncated; the tailer sees the
+// truncation (nothing of the new generation written yet), and the new
+// generation is written and copytruncated again before the tailer reads
+// any of it: 0.log is empty once more, its lines only in the second copy.
+// Nothing of that generation was read, so no first bytes find its copy:
+// its creation does (copy.go), which a polled directory would not notify,
+// and which the generation's start must date. Every line arrives once, in
+// order (model seed 145065, which lost them uncounted).
+func TestBusyDirCopytruncatedTwiceBeforeARead(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
+	next, _ := writeUntilPolled(t, r, path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".20261206-030000", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the truncation handled and the directory watched", func() bool {
+		return testutil.ToFloat64(r.tl.m.truncations) >= 1 && testutil.ToFloat64(r.tl.m.polledDirs) == 0
+	})
+	// The second generation, written and copytruncated at once: its
+	// lines land only in the copy, created a tick of the file system's
+	// clock after the truncation was handled (a copy within the same tick
+	// cannot be told from one made before it: copy.go copiedAfter).
+	afterTick(t, time.Now())
+	if err := os.WriteFile(path+".20261206-030001", []byte(lines(*next, *next+10)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(*next+10, *next+11))
+	want := *next + 11
+	waitFor(t, 10*time.Second, "the line written after the second copy", func() bool { return hasSeq(r, want-1) })
+	got := seqs(r.snapshot())
+	if !slices.Equal(got, upto(0, want)) {
+		t.Errorf("%d lines, want %d; from %d: %v", len(got), want, *next-2, got[min(len(got), max(0, *next-2)):])
+	}
+}
+
+// afterTick returns once the file system stamps a new file with a birth
+// time after mark: its clock is coarse, a tick behind the one time.Now
+// reads.
+func afterTick(t *testing.T, mark time.Time) {
+	t.Helper()
+	probe := filepath.Join(t.TempDir(), "probe")
+	for i := 0; ; i++ {
+		if err := os.WriteFile(probe, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, ok := born(probe)
+		if !ok {
+			t.Skip("no birth times on this file system")
+		}
+		if b.After(mark) {
+			return
+		}
+		if i == 100000 {
+			t.Fatalf("the file system's clock did not pass %v", mark)
+		}
+		if err := os.Remove(probe); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -27,12 +27,15 @@ import (
 // read_interval while reads are due), and that read looks at the sibling
 // first (takeCopy).
 //
-// Only until the file's first truncation (follower.opened, cleared by
-// truncated): a notification taken late of a copy the truncation already
-// found would pass for a copy of the new generation, and be read twice.
-// After it, copies are found by their first bytes alone, as before. A
-// copy taken is the same kind of boundary: opened moves to its birth time,
-// so that only a copy created after it is a copy of the new generation.
+// A copy is one created after follower.opened: the file's opening, or
+// the start of its generation. A truncation starts one (newGeneration):
+// the generation after it is read nothing of either, and a second
+// copytruncate before its first read would otherwise lose its lines
+// uncounted. A notification taken late of a copy the truncation already
+// found (or of a later one laterCopies opened) names a file created before
+// that, which is not taken again. A copy taken is the same kind of
+// boundary: opened moves to its birth time, so that only a copy created
+// after it is a copy of the new generation.
 
 // copyCreated notes name, a file created in a watched directory that the
 // include globs do not match, as a possible copy of the followed file it
@@ -54,6 +57,20 @@ func (t *Tailer) copyCreated(name string) {
 	f.copied = append(f.copied, name)
 	f.dirty, f.more = true, true // read at once, not after read_interval
 	t.wantRead(time.Now())
+}
+
+// newGeneration starts f's generation after a truncation (follower.go
+// truncated): copies created from now on are copies of it. Their creation
+// is notified only in a watched directory: a polled one (busy.go) is
+// watched again at once, as when a new file is followed there, and the
+// copies created between the truncation's handling and the watch are
+// noted from a listing.
+func (t *Tailer) newGeneration(f *follower) {
+	f.opened = time.Now()
+	if d := filepath.Dir(f.path); t.isPolled(d) {
+		t.newFileIn(d, f.opened)
+		t.parkedCopies(f)
+	}
 }
 
 // parkedCopies notes the copies made of f while it was parked

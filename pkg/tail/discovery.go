@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -503,6 +504,48 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		return t.takeOver(f, c)
 	}
 	return nil
+}
+
+// laterCopies opens, to be read from 0 after c (the copy of f's old
+// generation, just found) and before f, the rotated siblings of f named
+// after c: copies of the generations between, made by copytruncates that
+// came after c's before the tailer looked at f again (two in a row in a
+// polled directory, or on a busy node; the second copy, compressed or not,
+// holds only lines written after the first, none read). A copy whose
+// first bytes f still starts with, no longer than f, is f's current
+// generation copied without truncating: f's own read takes its lines. A
+// compressed one that starts as a file open at the path does is that file
+// compressed (openSiblings).
+func (t *Tailer) laterCopies(f, c *follower) {
+	p := c.path
+	if c.gz != "" {
+		p = c.gz
+	}
+	sibs := listSiblings(f.path)
+	i := slices.IndexFunc(sibs, func(s sibling) bool { return s.path == p })
+	if i < 0 || i == len(sibs)-1 {
+		return
+	}
+	var cur int64 = -1
+	if fi, err := f.f.Stat(); err == nil {
+		cur = fi.Size()
+	}
+	var buf [fpSize]byte
+	later := slices.DeleteFunc(slices.Clone(sibs[i+1:]), func(s sibling) bool {
+		if s.gz {
+			return false
+		}
+		_, n, err := siblingStart(s, buf[:])
+		return err != nil || n == 0 ||
+			(f.fpLen >= n && bytes.Equal(buf[:n], f.fp[:n]) && s.size <= cur)
+	})
+	prev := c
+	for _, g := range t.openSiblings(f.path, later, c.since) {
+		g.pred = prev
+		prev = g
+		t.log.Debug("a later copy of a truncated file; reading it after the copy found", "path", f.path, "copy", g.path)
+	}
+	f.pred = prev
 }
 
 // gzCopyOf says whether the compressed file p may be the copy of a file

@@ -401,7 +401,8 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	t.m.truncations.Inc()
 	f.cutSince = true
 	f.copied = nil // copy.go: the copy, if any, is found here
-	if c := t.findCopy(f, now); c != nil {
+	c := t.findCopy(f, now)
+	if c != nil {
 		t.log.Debug("truncated; finishing its copy first", "path", f.path, "copy", c.path)
 	} else {
 		if lost := f.size - f.consumed; lost > 0 {
@@ -425,10 +426,10 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	f.fpLen = readFP(f.f, f.fp[:])
 	f.tr = t.newTracker(f.key, f.path, 0, 0, f.fp[:f.fpLen])
 	f.dirty, f.more = true, false
-	// A new generation: no copy is taken for it by its creation
-	// (copy.go), only found by its first bytes (findCopy): a late
-	// notification of the copy just handled would pass for its copy.
-	f.opened = time.Time{}
+	if c != nil {
+		t.laterCopies(f, c) // discovery.go
+	}
+	t.newGeneration(f) // copy.go
 }
 
 // closeFollower closes f for good on ev: evEnd says it was read to its end:
