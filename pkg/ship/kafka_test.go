@@ -20,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol/metadata"
 	"github.com/segmentio/kafka-go/protocol/produce"
+	"github.com/segmentio/kafka-go/protocol/rawproduce"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -700,7 +701,7 @@ func (c *countingRT) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Req
 	switch req.(type) {
 	case *metadata.Request:
 		c.meta.Add(1)
-	case *produce.Request:
+	case *produce.Request, *rawproduce.Request:
 		c.produce.Add(1)
 	}
 	return c.next.RoundTrip(ctx, addr, req)

@@ -1,11 +1,9 @@
 package ship
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go/protocol"
 	"github.com/segmentio/kafka-go/protocol/metadata"
 	produceAPI "github.com/segmentio/kafka-go/protocol/produce"
+	"github.com/segmentio/kafka-go/protocol/rawproduce"
 )
 
 // producer is what ship needs from a sink: the Kafka producer and the
@@ -87,28 +86,41 @@ func (p *kafkaProducer) leader(d dest) int32 {
 // Client.Produce does for one partition) and maps the answer back to each
 // part: its partition's error code, or the request's error for all.
 func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error {
-	req := &produceAPI.Request{
+	req := &rawproduce.Request{
 		Acks:    int16(p.acks),
 		Timeout: produceTimeoutMs(ctx, p.client.Timeout),
 	}
-	attrs := protocol.Attributes(p.comp) & 0x7
+	errs := make([]error, len(parts))
+	bufs := make([]*batchBuf, 0, len(parts))
 	for _, pt := range parts {
-		var t *produceAPI.RequestTopic
+		var t *rawproduce.RequestTopic
 		for i := range req.Topics {
 			if req.Topics[i].Topic == pt.d.topic {
 				t = &req.Topics[i]
 			}
 		}
 		if t == nil {
-			req.Topics = append(req.Topics, produceAPI.RequestTopic{Topic: pt.d.topic})
+			req.Topics = append(req.Topics, rawproduce.RequestTopic{Topic: pt.d.topic})
 			t = &req.Topics[len(req.Topics)-1]
 		}
-		t.Partitions = append(t.Partitions, produceAPI.RequestPartition{
+		b := getBatchBuf()
+		batch, err := b.encodeBatch(pt.msgs, p.comp)
+		if err != nil {
+			// A codec failing on bytes in memory: nothing was sent.
+			err = fmt.Errorf("produce: encoding the record batch: %w", err)
+			for i := range errs {
+				errs[i] = err
+			}
+			p.requests(false)
+			return errs
+		}
+		bufs = append(bufs, b)
+		b.rd.Reset(batch)
+		t.Partitions = append(t.Partitions, rawproduce.RequestPartition{
 			Partition: int32(pt.d.partition),
-			RecordSet: protocol.RecordSet{Attributes: attrs, Records: &partRecords{msgs: pt.msgs}},
+			RecordSet: protocol.RawRecordSet{Reader: &b.rd},
 		})
 	}
-	errs := make([]error, len(parts))
 	r, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req)
 	if err != nil && (errors.Is(err, protocol.ErrNoTopic) || errors.Is(err, protocol.ErrNoPartition)) {
 		err = p.noRoute(ctx, req, err)
@@ -120,6 +132,10 @@ func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error 
 			errs[i] = err
 		}
 		return errs
+	}
+	// Answered: the request was written, its buffers are free.
+	for _, b := range bufs {
+		putBatchBuf(b)
 	}
 	res := r.(*produceAPI.Response)
 	for i, pt := range parts {
@@ -153,7 +169,7 @@ func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error 
 // fails) or a stale route (errStaleRoute), both retried as network
 // failures: a templated topic is not sent to the fallback topic, nor the
 // drain at shutdown given up, because the brokers were away.
-func (p *kafkaProducer) noRoute(ctx context.Context, req *produceAPI.Request, err error) error {
+func (p *kafkaProducer) noRoute(ctx context.Context, req *rawproduce.Request, err error) error {
 	topics := make([]string, 0, len(req.Topics))
 	for _, t := range req.Topics {
 		topics = append(topics, t.Topic)
@@ -264,38 +280,6 @@ func (p *kafkaProducer) partitions(ctx context.Context, topic string) ([]int, er
 	}
 	return nil, kafka.UnknownTopicOrPartition
 }
-
-// partRecords reads a request's messages as records, without copying
-// them: each record and its key and value readers are reused (kafka-go
-// encodes a record completely before it reads the next one).
-type partRecords struct {
-	msgs       []kafka.Message
-	next       int
-	record     kafka.Record
-	key, value bytesReadCloser
-}
-
-func (r *partRecords) ReadRecord() (*kafka.Record, error) {
-	if r.next >= len(r.msgs) {
-		return nil, io.EOF
-	}
-	m := &r.msgs[r.next]
-	r.next++
-	r.record = kafka.Record{Time: m.Time}
-	if m.Key != nil {
-		r.key.Reset(m.Key)
-		r.record.Key = &r.key
-	}
-	if m.Value != nil {
-		r.value.Reset(m.Value)
-		r.record.Value = &r.value
-	}
-	return &r.record, nil
-}
-
-type bytesReadCloser struct{ bytes.Reader }
-
-func (*bytesReadCloser) Close() error { return nil }
 
 // closeIdle closes the Transport's idle connections (at shutdown).
 func closeIdle(rt kafka.RoundTripper) {
