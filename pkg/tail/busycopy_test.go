@@ -314,3 +314,68 @@ func afterTick(t *testing.T, mark time.Time) {
 		}
 	}
 }
+
+// TestCopyNotTruncatedYetWhenPathFirstSeen: a container's directory
+// appears while the tailer runs with 0.log and, beside it, the copy a
+// copytruncate has made of it but not truncated yet (the tailer looks
+// between the copy and the truncation). The copy is not read apart as a
+// file rotated before the path was seen: 0.log still holds its lines.
+// After the truncation the copy is found by its first bytes, and nothing
+// is left in it to read. Every line once (model seed 160175, which
+// delivered the first twenty lines twice).
+func TestCopyNotTruncatedYetWhenPathFirstSeen(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	appendFile(t, mkContainer(t, dir, "ns_other_uid"), lines(100, 101))
+	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
+	// Running, past its first scan: the directory below is found while
+	// running (discovery.go rotatedSince), not at the start.
+	waitFor(t, 10*time.Second, "the other container's line", func() bool { return hasSeq(r, 100) })
+	path := mkContainer(t, elsewhere, "ns_pod_uid")
+	appendFile(t, path, lines(0, 20))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".20261206-040000", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRename(t, filepath.Join(elsewhere, "ns_pod_uid"), filepath.Join(dir, "ns_pod_uid"))
+	path = filepath.Join(dir, "ns_pod_uid", "app", "0.log")
+	waitFor(t, 10*time.Second, "the lines before the truncation", func() bool { return hasSeq(r, 19) })
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(20, 25))
+	waitFor(t, 10*time.Second, "the lines after the truncation", func() bool { return hasSeq(r, 24) })
+	got := slices.DeleteFunc(seqs(r.snapshot()), func(s int) bool { return s == 100 })
+	if !slices.Equal(got, upto(0, 25)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 25))
+	}
+}
+
+// TestCopyNotTruncatedYetAtStart: as TestCopyNotTruncatedYetWhenPathFirstSeen,
+// with the copy and the file there when the tailer starts (no checkpoint):
+// the copy, written just before the start, is not read apart among the
+// files rotated since the start (rotated.go resumePath).
+func TestCopyNotTruncatedYetAtStart(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 20))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".20261206-040000", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
+	waitFor(t, 10*time.Second, "the lines before the truncation", func() bool { return hasSeq(r, 19) })
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(20, 25))
+	waitFor(t, 10*time.Second, "the lines after the truncation", func() bool { return hasSeq(r, 24) })
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 25)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 25))
+	}
+}

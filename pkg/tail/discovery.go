@@ -215,7 +215,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	case !initial && !t.seenPaths[path]:
 		// A path found for the first time while running: kubelet may
 		// have rotated it (even more than once) before it was seen.
-		before = t.rotatedSince(path, now)
+		before = t.rotatedSince(path, f, now)
 	}
 	for _, s := range before {
 		if f.pred != nil {
@@ -307,14 +307,14 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		// it deletes the oldest first, so every sibling left is newer
 		// than ref (the plain ones and the compressed ones: a file
 		// rotated and compressed before it was seen).
-		return t.openSiblings(path, sibs, now)
+		return t.openSiblings(path, sibs, nil, now)
 	}
 	if idx < 0 {
 		// ref was empty (no first bytes to know it by once compressed):
 		// the plain siblings last written after it.
 		return t.rotatedAfterByTime(path, ref, refKey, now)
 	}
-	return t.openSiblings(path, sibs[idx+1:], now)
+	return t.openSiblings(path, sibs[idx+1:], nil, now)
 }
 
 // siblingIndex is the index in sibs of the file known by key (plain) or by
@@ -361,8 +361,10 @@ const mtimeSlack = 2 * time.Second
 // kubelet rotated them before the path was seen, so nothing read them.
 // Older ones are history the last agent read or a fresh one does not owe.
 // A compressed sibling's time is when it was compressed; it may hold
-// older lines, which are then read too (a duplicate, never a loss).
-func (t *Tailer) rotatedSince(path string, now time.Time) []*follower {
+// older lines, which are then read too (a duplicate, never a loss). A
+// sibling the file at the path, live, still holds is not one of them
+// (openSiblings).
+func (t *Tailer) rotatedSince(path string, live *follower, now time.Time) []*follower {
 	sibs := listSiblings(path)
 	n := 0
 	for _, s := range sibs {
@@ -371,23 +373,38 @@ func (t *Tailer) rotatedSince(path string, now time.Time) []*follower {
 			n++
 		}
 	}
-	return t.openSiblings(path, sibs[:n], now)
+	return t.openSiblings(path, sibs[:n], live, now)
 }
 
 // openSiblings opens sibs (rotated siblings of path, oldest first) to be
 // read from 0 and closed, but not a file open already: a plain one by its
 // identity (openSibling), a compressed one by its first bytes (it was
 // compressed while being read).
-func (t *Tailer) openSiblings(path string, sibs []sibling, now time.Time) []*follower {
+//
+// Nor one that live (the file at path now, being followed; nil: none
+// given) still holds: a plain sibling that starts with live's first bytes
+// and is no longer than live, or a compressed one that starts with them.
+// That is the copy of a copytruncate that has copied but not truncated
+// yet (or a copy made without truncating): live's own read takes its
+// lines, and when the truncation comes the copy is found by those first
+// bytes and read on from where live was (findCopy). Read whole here, its
+// lines came twice.
+func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now time.Time) []*follower {
 	var open [][]byte
 	for _, f := range t.order {
 		if f.st != stClosed && f.dec.path == path && f.fpLen > 0 {
 			open = append(open, f.fp[:f.fpLen])
 		}
 	}
+	if live != nil && live.fpLen > 0 {
+		open = append(open, live.fp[:live.fpLen])
+	}
 	var buf [fpSize]byte
 	var out []*follower
 	for _, s := range sibs {
+		if t.holds(live, s) {
+			continue
+		}
 		if s.gz {
 			_, n, err := siblingStart(s, buf[:])
 			if err != nil {
@@ -408,6 +425,23 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, now time.Time) []*fol
 	return out
 }
 
+// holds says whether live (the file at a path, followed; nil: none) still
+// holds its plain rotated sibling s: s starts with live's first bytes and
+// is no longer than live. That is a copytruncate's copy before the
+// truncation, or a copy made without truncating (openSiblings).
+func (t *Tailer) holds(live *follower, s sibling) bool {
+	if s.gz || live == nil || live.fpLen == 0 || s.size > live.size {
+		return false
+	}
+	var buf [fpSize]byte
+	_, n, err := siblingStart(s, buf[:])
+	if err != nil || n == 0 || live.fpLen < n || !bytes.Equal(buf[:n], live.fp[:n]) {
+		return false
+	}
+	t.log.Debug("a copy the file still holds; not read apart", "path", live.path, "copy", s.path)
+	return true
+}
+
 // rotatedAfterByTime opens the plain rotated siblings of path last written
 // after ref, oldest first, to be read from 0 and closed.
 func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey, now time.Time) []*follower {
@@ -421,7 +455,7 @@ func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey
 		}
 		newer = append(newer, s)
 	}
-	return t.openSiblings(path, newer, now)
+	return t.openSiblings(path, newer, nil, now)
 }
 
 // findCopy looks beside f for the copy a copytruncate made: a regular file
@@ -540,7 +574,7 @@ func (t *Tailer) laterCopies(f, c *follower) {
 			(f.fpLen >= n && bytes.Equal(buf[:n], f.fp[:n]) && s.size <= cur)
 	})
 	prev := c
-	for _, g := range t.openSiblings(f.path, later, c.since) {
+	for _, g := range t.openSiblings(f.path, later, nil, c.since) {
 		g.pred = prev
 		prev = g
 		t.log.Debug("a later copy of a truncated file; reading it after the copy found", "path", f.path, "copy", g.path)

@@ -514,6 +514,9 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 				continue
 			}
 		}
+		if e == nil && t.holds(cur, sibs[j]) { // discovery.go
+			continue
+		}
 		f := t.openSibling(path, sibs[j], e, now)
 		if f == nil {
 			continue
