@@ -16,10 +16,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// buildFerry builds cmd/agent of the module at root into dir.
+// buildFerry builds cmd/agent of the module at root into dir as the
+// image's Dockerfile does: static (no cgo: no C library mapped), without
+// the demo's embedded broker (-tags nodemo), stripped. The binary's mapped
+// pages are about half of the agent's RSS at a steady rate, so a plain
+// `go build` (dynamic, with the demo) measured 4 MiB more RSS than users
+// run.
 func buildFerry(root, dir string) (string, error) {
 	bin := filepath.Join(dir, "ferry")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/agent")
+	cmd := exec.Command("go", "build", "-tags", "nodemo", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/agent")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/agent: %v\n%s", err, out)
