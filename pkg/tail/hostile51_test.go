@@ -1,0 +1,405 @@
+package tail
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// hostile51Copytruncate does logrotate's copytruncate (no compress) with
+// numbered names: each rotated name moves up one (0.log.1 to 0.log.2),
+// path is copied to 0.log.1 and truncated in place.
+func hostile51Copytruncate(t *testing.T, path string, keep int) {
+	t.Helper()
+	for i := keep - 1; i >= 1; i-- {
+		from := path + "." + itoa(i)
+		if _, err := os.Stat(from); err == nil {
+			mustRename(t, from, path+"."+itoa(i+1))
+		}
+	}
+	hostile51CopyTo(t, path, path+".1")
+}
+
+// hostile51CopyTo copies path to name and truncates path in place.
+func hostile51CopyTo(t *testing.T, path, name string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hostile51SetMtime sets the last write of the files named to at.
+func hostile51SetMtime(t *testing.T, at time.Time, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if err := os.Chtimes(n, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// hostile51Once checks that got holds every sequence number of want once
+// and nothing else, in want's order.
+func hostile51Once(t *testing.T, want, got []int) {
+	t.Helper()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestHostile51NumberedTwoCopiesInARow: logrotate's copytruncate with
+// numbered names, twice before the tailer looks again: the first copy
+// (0.log.1, moved to 0.log.2 by the second run) holds the lines not read,
+// the second (0.log.1) the generation after, none read. The second is
+// last written after the first (held), or in the same tick of a coarse
+// file-system clock (1 s on ext4 with small inodes, 2 s on FAT; here
+// equal last writes): every line once, in order.
+func TestHostile51NumberedTwoCopiesInARow(t *testing.T) {
+	for _, equal := range []bool{false, true} {
+		t.Run(map[bool]string{false: "apart", true: "same tick"}[equal], func(t *testing.T) {
+			if equal {
+				t.Skip("bug: with equal last writes listSiblings orders 0.log.1 before 0.log.2 by name, so the second copy (0.log.1) sorts before the first (0.log.2) that findCopy found, and laterCopies does not read it: 60..79 are lost uncounted")
+			}
+			tl, path, take := outTailer(t)
+			now := firstRead(t, tl, path, lines(0, 20), take, 20)
+			appendFile(t, path, lines(20, 40)) // not read before the copy
+			hostile51Copytruncate(t, path, 5)
+			appendFile(t, path, lines(60, 80))
+			hostile51Copytruncate(t, path, 5)
+			appendFile(t, path, lines(100, 105))
+			at := time.Now().Add(-time.Minute)
+			hostile51SetMtime(t, at, path+".2")
+			if !equal {
+				at = at.Add(time.Second)
+			}
+			hostile51SetMtime(t, at, path+".1")
+			stepAfterCopy(tl, now)
+			hostile51Once(t, append(append(upto(0, 40), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
+		})
+	}
+}
+
+// TestHostile51NumberedOlderNotALaterCopy: logrotate's copytruncate with
+// numbered names; the tailer finds the first copy and reads it to its end
+// (closed), then reads on in the new generation; a second copytruncate
+// moves the first copy to 0.log.2 and copies to 0.log.1. 0.log.2 is an
+// older generation, read whole already: in the same tick of a coarse
+// clock (equal last writes) it must not pass for a copy made after
+// 0.log.1. Every line once.
+func TestHostile51NumberedOlderNotALaterCopy(t *testing.T) {
+	for _, equal := range []bool{false, true} {
+		t.Run(map[bool]string{false: "apart", true: "same tick"}[equal], func(t *testing.T) {
+			if equal {
+				t.Skip("bug: with equal last writes listSiblings orders 0.log.2 (the older generation, read and closed) after 0.log.1 by name, and laterCopies reads it as a copy made after the one found: 0..39 arrive twice")
+			}
+			tl, path, take := outTailer(t)
+			now := firstRead(t, tl, path, lines(0, 20), take, 20)
+			appendFile(t, path, lines(20, 40))
+			hostile51Copytruncate(t, path, 5)
+			appendFile(t, path, lines(60, 70))
+			stepAfterCopy(tl, now)
+			if got := hostile50Seqs(take()); len(got) != 50 {
+				t.Fatalf("after the first copy: %v", got)
+			}
+			if len(tl.order) != 1 {
+				t.Fatalf("%d followers after the first copy read to its end, want 1", len(tl.order))
+			}
+			appendFile(t, path, lines(70, 80)) // not read before the copy
+			hostile51Copytruncate(t, path, 5)
+			appendFile(t, path, lines(100, 105))
+			at := time.Now().Add(-time.Minute)
+			hostile51SetMtime(t, at, path+".2")
+			if !equal {
+				at = at.Add(time.Second)
+			}
+			hostile51SetMtime(t, at, path+".1")
+			stepAfterCopy(tl, now.Add(time.Minute))
+			hostile51Once(t, append(append(upto(0, 40), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
+		})
+	}
+}
+
+// TestHostile51DateextTwoCopiesInARow: logrotate's copytruncate with
+// dateext and a dateformat for several rotations a day (-%Y%m%d-%s, its
+// names joined by '-', not '.'), twice before the tailer looks again.
+// The first copy is found by its first bytes (any name the file's starts);
+// the second holds the generation after, none of it read.
+func TestHostile51DateextTwoCopiesInARow(t *testing.T) {
+	t.Skip("bug: the second copy's lines (60..79) are lost uncounted: laterCopies looks only at listSiblings, which knows base.<digit> names, not logrotate's dateext base-<date>; findCopy finds the first copy by any name starting with base, and copyCreated does not note such a name either")
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, lines(0, 20), take, 20)
+	appendFile(t, path, lines(20, 40))
+	hostile51CopyTo(t, path, path+"-20261206-1796515200")
+	appendFile(t, path, lines(60, 80))
+	hostile51CopyTo(t, path, path+"-20261206-1796515260")
+	appendFile(t, path, lines(100, 105))
+	at := time.Now().Add(-time.Minute)
+	hostile51SetMtime(t, at, path+"-20261206-1796515200")
+	hostile51SetMtime(t, at.Add(time.Minute), path+"-20261206-1796515260")
+	stepAfterCopy(tl, now)
+	hostile51Once(t, append(append(upto(0, 40), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
+	if n := testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated)); n != 0 {
+		t.Errorf("%v bytes counted lost", n)
+	}
+}
+
+// TestHostile51StoppedAfterLaterCopyOpened: two copytruncates in a row
+// (kubelet-style stamped names, compressed or not); the tailer sees the
+// truncation, finds the first copy and opens the second after it, and
+// stops before reading either (gracefully, or killed after a checkpoint
+// written then). The next agent reads what was not acknowledged once: the
+// rest of the first copy, the second copy, the file.
+func TestHostile51StoppedAfterLaterCopyOpened(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		for _, crash := range []bool{false, true} {
+			name := map[bool]string{false: "plain", true: "gz"}[gz] + "/" + map[bool]string{false: "graceful", true: "crash"}[crash]
+			t.Run(name, func(t *testing.T) {
+				dir, state := t.TempDir(), t.TempDir()
+				path := mkContainer(t, dir, "ns_pod_uid")
+				tl, take := outTailerIn(t, dir, state)
+				now := time.Now()
+				appendFile(t, path, lines(0, 20))
+				tl.rescan(now, true)
+				tl.readTurn(now)
+				first := take()
+				if len(first) != 20 {
+					t.Fatalf("first read: %d lines", len(first))
+				}
+				var cs []event.Cursor
+				for _, l := range first {
+					cs = append(cs, l.Cursor)
+				}
+				tl.Ack(cs)
+				appendFile(t, path, lines(20, 40))
+				hostile51CopyTo(t, path, path+".20261206-000001")
+				appendFile(t, path, lines(60, 80))
+				hostile51CopyTo(t, path, path+".20261206-000002")
+				if gz {
+					mustGzip(t, path+".20261206-000001")
+					mustGzip(t, path+".20261206-000002")
+				}
+				appendFile(t, path, lines(100, 105))
+				tl.poll(now.Add(time.Second)) // the truncation seen, nothing read
+				if len(tl.order) != 3 {
+					t.Fatalf("%d followers after the truncation, want 3 (copy, later copy, file)", len(tl.order))
+				}
+				if crash {
+					if err := tl.commit(true); err != nil {
+						t.Fatal(err)
+					}
+				} else if err := tl.Close(); err != nil {
+					t.Fatal(err)
+				}
+				tl.closeAll()
+				tl2, take2 := outTailerIn(t, dir, state)
+				later := now.Add(time.Minute)
+				var saved []stateEntry
+				for _, es := range tl2.resume {
+					saved = append(saved, es...)
+				}
+				tl2.rescan(later, true)
+				tl2.resumeRotated(later, saved)
+				stepAfterCopy(tl2, later)
+				hostile51Once(t, append(append(upto(20, 40), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take2()))
+			})
+		}
+	}
+}
+
+// TestHostile51LateNotificationsAfterLaterCopies: two copytruncates in a
+// row, found (the first by its first bytes, the second after it), and the
+// file left empty; the creations of both copies are notified only after
+// they were read to their end and closed, together with a third copy made
+// after the truncation was handled (the generation after it, written and
+// copytruncated before any read). The third is taken, the first two not
+// again: every line once, in order.
+func TestHostile51LateNotificationsAfterLaterCopies(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, lines(0, 20), take, 20)
+	appendFile(t, path, lines(20, 40))
+	c, g, h := path+".20261206-000001", path+".20261206-000002", path+".20261206-000003"
+	hostile51CopyTo(t, path, c)
+	appendFile(t, path, lines(60, 80))
+	hostile51CopyTo(t, path, g)
+	stepAfterCopy(tl, now)
+	if got := hostile50Seqs(take()); len(got) != 60 {
+		t.Fatalf("after the copies: %v", got)
+	}
+	if len(tl.order) != 1 {
+		t.Fatalf("%d followers, want the file alone", len(tl.order))
+	}
+	afterTick(t, time.Now())
+	appendFile(t, path, lines(200, 210))
+	hostile51CopyTo(t, path, h)
+	for _, n := range []string{c, g, h} {
+		tl.copyCreated(n)
+	}
+	appendFile(t, path, lines(300, 305))
+	stepAfterCopy(tl, now.Add(time.Minute))
+	want := append(append(append(upto(0, 40), upto(60, 80)...), upto(200, 210)...), upto(300, 305)...)
+	hostile51Once(t, want, hostile50Seqs(take()))
+}
+
+// TestHostile51FoundCopyCompressedBeforeListing: two copytruncates in a
+// row (logrotate's copytruncate with compress: each copy gzipped once
+// made); the truncation finds the first copy still plain, and the copy is
+// compressed (its plain name removed) before the listing of the siblings
+// after it is done. The second copy is read all the same: every line
+// once, in order.
+func TestHostile51FoundCopyCompressedBeforeListing(t *testing.T) {
+	t.Skip("bug: the plain copy findCopy found is compressed before laterCopies lists the siblings; it is listed under its .gz name, laterCopies does not find it among them and opens no later copy: 60..79 are lost uncounted")
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, lines(0, 20), take, 20)
+	appendFile(t, path, lines(20, 40))
+	c, g := path+".20261206-000001", path+".20261206-000002"
+	hostile51CopyTo(t, path, c)
+	appendFile(t, path, lines(60, 80))
+	hostile51CopyTo(t, path, g)
+	mustGzip(t, g)
+	appendFile(t, path, lines(100, 105))
+	listed := 0
+	siblingsListed = func() {
+		if listed++; listed == 1 {
+			mustGzip(t, c)
+		}
+	}
+	t.Cleanup(func() { siblingsListed = nil })
+	stepAfterCopy(tl, now)
+	if listed == 0 {
+		t.Fatal("no listing of the siblings: premise")
+	}
+	hostile51Once(t, append(append(upto(0, 40), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
+}
+
+// TestHostile51BannerTwoCompressedCopiesInARow: every generation starts
+// with the same banner, longer than the first bytes compared (1 KiB);
+// copytruncate with compress twice before the tailer looks again. The
+// second compressed copy starts as the first does (the banner): it is a
+// later copy all the same, not the first one compressed (that one is
+// followed by its own compressed name). Every line once.
+func TestHostile51BannerTwoCompressedCopiesInARow(t *testing.T) {
+	t.Skip("bug: findCopy takes the newest compressed sibling that starts with the banner and holds the offset, which is the second copy, and reads it from the first copy's old offset: 20..39 and 60..77 are lost, 78..79 read as if they followed 19")
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, hostile50Banner+lines(0, 20), take, 21)
+	appendFile(t, path, lines(20, 40))
+	c, g := path+".20261206-000001", path+".20261206-000002"
+	hostile51CopyTo(t, path, c)
+	mustGzip(t, c)
+	appendFile(t, path, hostile50Banner+lines(60, 80))
+	hostile51CopyTo(t, path, g)
+	mustGzip(t, g)
+	appendFile(t, path, hostile50Banner+lines(100, 105))
+	stepAfterCopy(tl, now)
+	want := append(append(append(append(append([]int{-1}, upto(0, 40)...), -1), upto(60, 80)...), -1), upto(100, 105)...)
+	hostile51Once(t, want, hostile50Seqs(take()))
+}
+
+// TestHostile51BannerShortLaterCopy: every generation starts with the same
+// banner; two copytruncates in a row, the second generation short (the
+// banner and two lines), and the file written past that length again
+// before the tailer looks. The second copy is not the file's current
+// generation copied without truncating (the file no longer holds its
+// lines): every line once.
+func TestHostile51BannerShortLaterCopy(t *testing.T) {
+	t.Skip("bug: laterCopies skips the second copy as one the file still holds (same first KiB, no longer than the file) though the file was truncated and written past its length: 60..61 are lost uncounted")
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, hostile50Banner+lines(0, 20), take, 21)
+	appendFile(t, path, lines(20, 40))
+	c, g := path+".20261206-000001", path+".20261206-000002"
+	hostile51CopyTo(t, path, c)
+	appendFile(t, path, hostile50Banner+lines(60, 62))
+	hostile51CopyTo(t, path, g)
+	appendFile(t, path, hostile50Banner+lines(100, 130))
+	stepAfterCopy(tl, now)
+	want := append(append(append(append(append([]int{-1}, upto(0, 40)...), -1), upto(60, 62)...), -1), upto(100, 130)...)
+	hostile51Once(t, want, hostile50Seqs(take()))
+}
+
+// TestHostile51BannerOlderPlainSibling: every generation starts with the
+// same banner; a plain older generation (history, named before the copy,
+// longer than what was read) sits beside the file when a copytruncate
+// copies it. The copy is the newer one: nothing of the older generation
+// arrives, nothing read before arrives again.
+func TestHostile51BannerOlderPlainSibling(t *testing.T) {
+	t.Skip("bug: findCopy takes the first plain sibling by name that starts with the banner and is long enough, here the older generation: the newline check sees it rewritten and reads it from 0 (500..599 arrive), then laterCopies reads the real copy from 0 as a later one (0..19 arrive twice)")
+	tl, path, take := outTailer(t)
+	old := path + ".20261205-000001"
+	appendFile(t, old, hostile50Banner+lines(500, 600))
+	at := time.Now().Add(-time.Hour)
+	hostile51SetMtime(t, at, old)
+	now := firstRead(t, tl, path, hostile50Banner+lines(0, 20), take, 21)
+	appendFile(t, path, lines(20, 40))
+	hostile51CopyTo(t, path, path+".20261206-000001")
+	appendFile(t, path, lines(100, 105))
+	stepAfterCopy(tl, now)
+	want := append(append([]int{-1}, upto(0, 40)...), upto(100, 105)...)
+	hostile51Once(t, want, hostile50Seqs(take()))
+}
+
+// TestHostile51CopyWithoutTruncateAfterCopytruncate: a copytruncate, then,
+// before the tailer looks, the new generation copied without truncating
+// (a user's cp), and written on: the copy named after the one found holds
+// what the file still holds. Nothing arrives twice, with every generation
+// starting with the same banner or not.
+func TestHostile51CopyWithoutTruncateAfterCopytruncate(t *testing.T) {
+	for _, banner := range []string{"", hostile50Banner} {
+		t.Run(map[bool]string{false: "plain", true: "banner"}[banner != ""], func(t *testing.T) {
+			tl, path, take := outTailer(t)
+			now := firstRead(t, tl, path, banner+lines(0, 20), take, -1)
+			appendFile(t, path, lines(20, 40))
+			hostile51CopyTo(t, path, path+".20261206-000001")
+			appendFile(t, path, banner+lines(60, 80))
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path+".20261206-000002", data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, lines(80, 90))
+			stepAfterCopy(tl, now)
+			var want []int
+			if banner != "" {
+				want = append(want, -1)
+			}
+			want = append(want, upto(0, 40)...)
+			if banner != "" {
+				want = append(want, -1)
+			}
+			hostile51Once(t, append(want, upto(60, 90)...), hostile50Seqs(take()))
+		})
+	}
+}
+
+// TestHostile51BannerNumberedTwoCopiesInARow: every generation starts with
+// the same banner; logrotate's copytruncate with numbered names twice
+// before the tailer looks again, the second generation longer than what
+// was read of the first. The first copy is 0.log.2 now: every line once,
+// in order.
+func TestHostile51BannerNumberedTwoCopiesInARow(t *testing.T) {
+	t.Skip("bug: findCopy takes 0.log.1 (the second copy: first by name, long enough, same banner) for the first one; the newline check sees it rewritten and reads it from 0; 0.log.2 (the first copy) is not read: 20..39 are lost")
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, hostile50Banner+lines(0, 20), take, 21)
+	appendFile(t, path, lines(20, 40))
+	hostile51Copytruncate(t, path, 5)
+	appendFile(t, path, hostile50Banner+lines(60, 100))
+	hostile51Copytruncate(t, path, 5)
+	appendFile(t, path, hostile50Banner+lines(200, 205))
+	at := time.Now().Add(-time.Minute)
+	hostile51SetMtime(t, at, path+".2")
+	hostile51SetMtime(t, at.Add(time.Second), path+".1")
+	stepAfterCopy(tl, now)
+	want := append(append(append(append(append([]int{-1}, upto(0, 40)...), -1), upto(60, 100)...), -1), upto(200, 205)...)
+	hostile51Once(t, want, hostile50Seqs(take()))
+}
