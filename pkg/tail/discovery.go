@@ -522,7 +522,9 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		p = c.gz
 	}
 	sibs := listSiblings(f.path)
-	i := slices.IndexFunc(sibs, func(s sibling) bool { return s.path == p })
+	// A plain copy may have been compressed since it was found (logrotate's
+	// copytruncate with compress): it is listed under its .gz name.
+	i := slices.IndexFunc(sibs, func(s sibling) bool { return s.path == p || (c.gz == "" && s.path == p+".gz") })
 	if i < 0 || i == len(sibs)-1 {
 		return
 	}

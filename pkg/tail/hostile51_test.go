@@ -252,7 +252,6 @@ func TestHostile51LateNotificationsAfterLaterCopies(t *testing.T) {
 // after it is done. The second copy is read all the same: every line
 // once, in order.
 func TestHostile51FoundCopyCompressedBeforeListing(t *testing.T) {
-	t.Skip("bug: the plain copy findCopy found is compressed before laterCopies lists the siblings; it is listed under its .gz name, laterCopies does not find it among them and opens no later copy: 60..79 are lost uncounted")
 	tl, path, take := outTailer(t)
 	now := firstRead(t, tl, path, lines(0, 20), take, 20)
 	appendFile(t, path, lines(20, 40))
