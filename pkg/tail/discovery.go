@@ -513,9 +513,9 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 // polled directory, or on a busy node; the second copy, compressed or not,
 // holds only lines written after the first, none read). A copy whose
 // first bytes f still starts with, no longer than f, is f's current
-// generation copied without truncating: f's own read takes its lines. A
-// compressed one that starts as a file open at the path does is that file
-// compressed (openSiblings).
+// generation copied without truncating (its last KiB too: endsAlike):
+// f's own read takes its lines. A compressed one that starts as a file
+// open at the path does is that file compressed (openSiblings).
 func (t *Tailer) laterCopies(f, c *follower) {
 	p := c.path
 	if c.gz != "" {
@@ -539,7 +539,7 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		}
 		_, n, err := siblingStart(s, buf[:])
 		return err != nil || n == 0 ||
-			(f.fpLen >= n && bytes.Equal(buf[:n], f.fp[:n]) && s.size <= cur)
+			(f.fpLen >= n && bytes.Equal(buf[:n], f.fp[:n]) && s.size <= cur && endsAlike(s.path, f.f, s.size))
 	})
 	prev := c
 	for _, g := range t.openSiblings(f.path, later, c.since) {
@@ -548,6 +548,29 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		t.log.Debug("a later copy of a truncated file; reading it after the copy found", "path", f.path, "copy", g.path)
 	}
 	f.pred = prev
+}
+
+// endsAlike says whether the file p, size bytes long, ends as f holds at
+// the same offset (its last KiB): a copy of f made without truncating. A
+// file whose every generation starts the same (a banner longer than the
+// first bytes compared), copied and truncated, then written past the
+// copy's length again, starts as the copy does, and f no longer holds the
+// copy's lines.
+func endsAlike(p string, f *os.File, size int64) bool {
+	fh, err := openRegular(p)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	n := min(size, fpSize)
+	var a, b [fpSize]byte
+	if k, _ := fh.ReadAt(a[:n], size-n); int64(k) != n {
+		return false
+	}
+	if k, _ := f.ReadAt(b[:n], size-n); int64(k) != n {
+		return false
+	}
+	return bytes.Equal(a[:n], b[:n])
 }
 
 // gzCopyOf says whether the compressed file p may be the copy of a file
