@@ -42,7 +42,7 @@ type follower struct {
 	held       int64         // bytes of unfinished lines in memory, as last counted (held.go)
 	spilledAt  int64         // size when its unfinished lines were spilled; not read until it grows (held.go)
 	copied     []string      // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
-	opened     time.Time     // when it was opened at its path (discovery); zero after a truncation: copies taken by their creation only before (copy.go)
+	opened     time.Time     // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
 	readSince  int64         // bytes read since the last poll (busy.go)
 	cutSince   bool          // truncated since the last poll (busy.go)
 	grew       bool          // read further between the last two polls (busy.go)
