@@ -49,6 +49,18 @@ func hostile51SetMtime(t *testing.T, at time.Time, names ...string) {
 	}
 }
 
+// hostile51Steps polls and reads six times, a second apart, with a rescan
+// when a poll asks for one (a new file at a rotated path).
+func hostile51Steps(tl *Tailer, now time.Time) {
+	for range 6 {
+		now = now.Add(time.Second)
+		if tl.poll(now) {
+			tl.rescan(now, false)
+		}
+		tl.readTurn(now)
+	}
+}
+
 // hostile51Once checks that got holds every sequence number of want once
 // and nothing else, in want's order.
 func hostile51Once(t *testing.T, want, got []int) {
@@ -393,5 +405,138 @@ func TestHostile51BannerNumberedTwoCopiesInARow(t *testing.T) {
 	hostile51SetMtime(t, at.Add(time.Second), path+".1")
 	stepAfterCopy(tl, now)
 	want := append(append(append(append(append([]int{-1}, upto(0, 40)...), -1), upto(60, 100)...), -1), upto(200, 205)...)
+	hostile51Once(t, want, hostile50Seqs(take()))
+}
+
+// TestHostile51UnreadFileTwoCopiesBothWays: a file nothing was read of
+// whose first bytes a poll took is copytruncated twice in a row, and both
+// creations are notified. Whether the truncation is seen first (the first
+// copy found by its first bytes, the second opened after it) or the read
+// looks at the copies noted first (takeCopy), each copy is read once, in
+// order, then the file.
+func TestHostile51UnreadFileTwoCopiesBothWays(t *testing.T) {
+	for _, pollFirst := range []bool{true, false} {
+		t.Run(map[bool]string{true: "truncation first", false: "copies first"}[pollFirst], func(t *testing.T) {
+			tl, path, take := outTailer(t)
+			now := firstRead(t, tl, path, "", take, 0)
+			appendFile(t, path, lines(0, 20))
+			now = now.Add(time.Second)
+			tl.poll(now) // takes its first bytes, reads nothing
+			if f := tl.byPath[path]; f == nil || f.off != 0 || f.fpLen == 0 {
+				t.Fatalf("premise: a follower at offset 0 with first bytes: %+v", f)
+			}
+			afterTick(t, time.Now())
+			c, g := path+".20261206-000001", path+".20261206-000002"
+			hostile51CopyTo(t, path, c)
+			appendFile(t, path, lines(60, 80))
+			hostile51CopyTo(t, path, g)
+			tl.copyCreated(c)
+			tl.copyCreated(g)
+			appendFile(t, path, lines(100, 105))
+			now = now.Add(time.Second)
+			if pollFirst {
+				tl.poll(now)
+			}
+			tl.readTurn(now)
+			tl.copyCreated(c) // notified again, late
+			tl.copyCreated(g)
+			stepAfterCopy(tl, now)
+			hostile51Once(t, append(append(upto(0, 20), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
+		})
+	}
+}
+
+// TestHostile51TwoCopiesWhileStopped: the checkpoint has the file read
+// part way; while no agent runs it is copytruncated twice (kubelet-style
+// stamped names, compressed or not) and written again. The next agent
+// reads the rest of the first copy, the second copy whole, then the file:
+// every line not read once, in order.
+func TestHostile51TwoCopiesWhileStopped(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "gz"}[gz], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			tl, take := outTailerIn(t, dir, state)
+			now := time.Now()
+			appendFile(t, path, lines(0, 20))
+			tl.rescan(now, true)
+			tl.readTurn(now)
+			var cs []event.Cursor
+			for _, l := range take() {
+				cs = append(cs, l.Cursor)
+			}
+			if len(cs) != 20 {
+				t.Fatalf("first read: %d lines", len(cs))
+			}
+			tl.Ack(cs)
+			if err := tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			tl.closeAll()
+			appendFile(t, path, lines(20, 40))
+			c, g := path+".20261206-000001", path+".20261206-000002"
+			hostile51CopyTo(t, path, c)
+			appendFile(t, path, lines(60, 80))
+			hostile51CopyTo(t, path, g)
+			if gz {
+				mustGzip(t, c)
+				mustGzip(t, g)
+			}
+			appendFile(t, path, lines(100, 105))
+			tl2, take2 := outTailerIn(t, dir, state)
+			later := now.Add(time.Minute)
+			var saved []stateEntry
+			for _, es := range tl2.resume {
+				saved = append(saved, es...)
+			}
+			tl2.rescan(later, true)
+			tl2.resumeRotated(later, saved)
+			stepAfterCopy(tl2, later)
+			hostile51Once(t, append(append(upto(20, 40), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take2()))
+		})
+	}
+}
+
+// TestHostile51UnreadFileSecondCopyNotifiedLate: a file nothing was read
+// of is copytruncated twice in a row (the second copy holding the
+// generation after the first, none read); the read that takes the first
+// copy comes before the second copy's creation is taken (one batch of
+// notifications read, the next not yet). The second copy is read all the
+// same, after the first and before the file: every line once, in order.
+func TestHostile51UnreadFileSecondCopyNotifiedLate(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, "", take, 0)
+	afterTick(t, time.Now())
+	appendFile(t, path, lines(0, 20))
+	c, g := path+".20261206-000001", path+".20261206-000002"
+	hostile51CopyTo(t, path, c)
+	appendFile(t, path, lines(60, 80))
+	hostile51CopyTo(t, path, g)
+	appendFile(t, path, lines(100, 105))
+	tl.copyCreated(c)
+	now = now.Add(time.Second)
+	tl.readTurn(now)
+	tl.copyCreated(g)
+	stepAfterCopy(tl, now)
+	hostile51Once(t, append(append(upto(0, 20), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
+}
+
+// TestHostile51TwoCopiesThenRenamed: two copytruncates in a row, then the
+// file, written again, is rotated by a rename (kubelet's way: 0.log to a
+// stamped name after the copies', a new 0.log), all before the tailer
+// looks. The rest of the first copy, the second copy, the renamed file
+// and the new file arrive, each line once, in order.
+func TestHostile51TwoCopiesThenRenamed(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, lines(0, 20), take, 20)
+	appendFile(t, path, lines(20, 40))
+	hostile51CopyTo(t, path, path+".20261206-000001")
+	appendFile(t, path, lines(60, 80))
+	hostile51CopyTo(t, path, path+".20261206-000002")
+	appendFile(t, path, lines(100, 120))
+	mustRename(t, path, path+".20261206-000003")
+	appendFile(t, path, lines(200, 205))
+	hostile51Steps(tl, now)
+	want := append(append(append(upto(0, 40), upto(60, 80)...), upto(100, 120)...), upto(200, 205)...)
 	hostile51Once(t, want, hostile50Seqs(take()))
 }
