@@ -510,6 +510,9 @@ func TestHostile51UnreadFileSecondCopyNotifiedLate(t *testing.T) {
 	appendFile(t, path, lines(0, 20))
 	c, g := path+".20261206-000001", path+".20261206-000002"
 	hostile51CopyTo(t, path, c)
+	if b, ok := born(c); ok {
+		afterTick(t, b) // the same tick is TestHostile51UnreadFileSecondCopySameTick
+	}
 	appendFile(t, path, lines(60, 80))
 	hostile51CopyTo(t, path, g)
 	appendFile(t, path, lines(100, 105))
@@ -539,4 +542,81 @@ func TestHostile51TwoCopiesThenRenamed(t *testing.T) {
 	hostile51Steps(tl, now)
 	want := append(append(append(upto(0, 40), upto(60, 80)...), upto(100, 120)...), upto(200, 205)...)
 	hostile51Once(t, want, hostile50Seqs(take()))
+}
+
+// TestHostile51CompressedLaterCopyStartsAsTheFile: copytruncate with
+// compress twice in a row; the second generation starts with a line that
+// the program writes again and again (a health check; the same bytes, its
+// time stamp too at this clock's resolution), and the file holds only that
+// line again when the tailer looks. The second compressed copy starts as
+// the file does, but is longer than it: the file does not hold its lines.
+// Every line once, in order.
+func TestHostile51CompressedLaterCopyStartsAsTheFile(t *testing.T) {
+	t.Skip("bug: laterCopies (openSiblings) skips the second compressed copy as the file compressed because it starts with the file's first bytes (one repeated line), though it is longer than the file: 60..79 and its first line are lost uncounted")
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, lines(0, 20), take, 20)
+	appendFile(t, path, lines(20, 40))
+	c, g := path+".20261206-000001", path+".20261206-000002"
+	hostile51CopyTo(t, path, c)
+	mustGzip(t, c)
+	health := criLine("stdout", "F", "GET /healthz 200")
+	appendFile(t, path, health+lines(60, 80))
+	hostile51CopyTo(t, path, g)
+	mustGzip(t, g)
+	appendFile(t, path, health)
+	stepAfterCopy(tl, now)
+	want := append(append(append(upto(0, 40), -1), upto(60, 80)...), -1)
+	hostile51Once(t, want, hostile50Seqs(take()))
+}
+
+// TestHostile51CompressedCopyWithoutTruncate: a copytruncate, then, before
+// the tailer looks, the new generation copied without truncating and the
+// copy compressed (logrotate's copy with compress), and the file written
+// on: the compressed copy starts as the file does and is no longer than
+// it. Nothing arrives twice.
+func TestHostile51CompressedCopyWithoutTruncate(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, lines(0, 20), take, 20)
+	appendFile(t, path, lines(20, 40))
+	hostile51CopyTo(t, path, path+".20261206-000001")
+	appendFile(t, path, lines(60, 80))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := path + ".20261206-000002"
+	if err := os.WriteFile(g, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, g)
+	appendFile(t, path, lines(80, 90))
+	stepAfterCopy(tl, now)
+	hostile51Once(t, append(upto(0, 40), upto(60, 90)...), hostile50Seqs(take()))
+}
+
+// TestHostile51UnreadFileSecondCopySameTick: as
+// TestHostile51UnreadFileSecondCopyNotifiedLate, the two copies made in
+// one tick of the file system's clock (two copytruncates in a row on a
+// busy node, or on a file system whose clock counts seconds).
+func TestHostile51UnreadFileSecondCopySameTick(t *testing.T) {
+	t.Skip("bug: taking the first copy moves follower.opened to its birth time; the second copy, noted after that, has the same birth time, is not created after opened (copiedAfter) and is not taken: 60..79 are lost uncounted")
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, "", take, 0)
+	afterTick(t, time.Now())
+	appendFile(t, path, lines(0, 20))
+	c, g := path+".20261206-000001", path+".20261206-000002"
+	hostile51CopyTo(t, path, c)
+	appendFile(t, path, lines(60, 80))
+	hostile51CopyTo(t, path, g)
+	bc, _ := born(c)
+	if bg, _ := born(g); !bg.Equal(bc) {
+		t.Skipf("premise: the copies were made in different ticks (%v, %v)", bc, bg)
+	}
+	appendFile(t, path, lines(100, 105))
+	tl.copyCreated(c)
+	now = now.Add(time.Second)
+	tl.readTurn(now)
+	tl.copyCreated(g)
+	stepAfterCopy(tl, now)
+	hostile51Once(t, append(append(upto(0, 20), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
 }
