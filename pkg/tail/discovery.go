@@ -514,8 +514,10 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 // holds only lines written after the first, none read). A copy whose
 // first bytes f still starts with, no longer than f, is f's current
 // generation copied without truncating (its last KiB too: endsAlike):
-// f's own read takes its lines. A compressed one that starts as a file
-// open at the path does is that file compressed (openSiblings).
+// f's own read takes its lines. A compressed one that starts as f does is
+// one too (logrotate's copy with compress) if it is no longer than f; one
+// that starts as another file open at the path does is that file
+// compressed (as in openSiblings).
 func (t *Tailer) laterCopies(f, c *follower) {
 	p := c.path
 	if c.gz != "" {
@@ -532,17 +534,35 @@ func (t *Tailer) laterCopies(f, c *follower) {
 	if fi, err := f.f.Stat(); err == nil {
 		cur = fi.Size()
 	}
+	var open [][]byte
+	for _, o := range t.order {
+		if o != f && o.st != stClosed && o.dec.path == f.path && o.fpLen > 0 {
+			open = append(open, o.fp[:o.fpLen])
+		}
+	}
 	var buf [fpSize]byte
 	later := slices.DeleteFunc(slices.Clone(sibs[i+1:]), func(s sibling) bool {
-		if s.gz {
-			return false
-		}
 		_, n, err := siblingStart(s, buf[:])
-		return err != nil || n == 0 ||
-			(f.fpLen >= n && bytes.Equal(buf[:n], f.fp[:n]) && s.size <= cur && endsAlike(s.path, f.f, s.size))
+		if err != nil || n == 0 {
+			return true
+		}
+		if !s.gz {
+			return f.fpLen >= n && bytes.Equal(buf[:n], f.fp[:n]) && s.size <= cur && endsAlike(s.path, f.f, s.size)
+		}
+		// Only a file as long as f can be f's generation compressed: a
+		// generation that starts with a line written again and again
+		// (the same bytes) starts as f may, and is longer.
+		if f.fpLen > 0 && n >= f.fpLen && bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) && !gzipLongerThan(s.path, cur) {
+			return true
+		}
+		return slices.ContainsFunc(open, func(fp []byte) bool { return n >= len(fp) && bytes.Equal(buf[:len(fp)], fp) })
 	})
 	prev := c
-	for _, g := range t.openSiblings(f.path, later, c.since) {
+	for _, s := range later {
+		g := t.openSibling(f.path, s, nil, c.since)
+		if g == nil {
+			continue
+		}
 		g.pred = prev
 		prev = g
 		t.log.Debug("a later copy of a truncated file; reading it after the copy found", "path", f.path, "copy", g.path)

@@ -233,20 +233,38 @@ func gzipEndsAt(path string, off int64) bool {
 	if off >= 1<<32 {
 		return false
 	}
+	size, ok := gzipSize(path)
+	return ok && size == uint32(off)
+}
+
+// gzipLongerThan says whether the gzip file path decompresses to more than
+// n bytes, by its trailer's size field (gzipEndsAt); false when it cannot
+// tell.
+func gzipLongerThan(path string, n int64) bool {
+	if n >= 1<<32 {
+		return false
+	}
+	size, ok := gzipSize(path)
+	return ok && int64(size) > n
+}
+
+// gzipSize is the size field of the gzip file path's trailer (RFC 1952
+// ISIZE: the decompressed size modulo 2^32, of the last member).
+func gzipSize(path string) (uint32, bool) {
 	fh, err := openRegular(path)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	defer fh.Close()
 	fi, err := fh.Stat()
 	if err != nil || fi.Size() < 18 { // the smallest gzip file
-		return false
+		return 0, false
 	}
 	var b [4]byte
 	if _, err := fh.ReadAt(b[:], fi.Size()-4); err != nil {
-		return false
+		return 0, false
 	}
-	return binary.LittleEndian.Uint32(b[:]) == uint32(off)
+	return binary.LittleEndian.Uint32(b[:]), true
 }
 
 // inflate decompresses the gzip file path into an unlinked temporary file
