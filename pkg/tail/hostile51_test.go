@@ -619,3 +619,75 @@ func TestHostile51UnreadFileSecondCopySameTick(t *testing.T) {
 	stepAfterCopy(tl, now)
 	hostile51Once(t, append(append(upto(0, 20), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
 }
+
+// hostile51Logrotate does logrotate's copytruncate with numbered names and
+// compress (delaycompress or not), as logrotate 3.21 does it: the rotated
+// names move up one (0.log.2.gz to 0.log.3.gz, 0.log.1 to 0.log.2), the
+// one left plain by delaycompress is compressed, path is copied to 0.log.1
+// and truncated, and without delaycompress the copy is compressed at once.
+// A compressed file keeps the last write of the file compressed; the copy
+// is last written at at.
+func hostile51Logrotate(t *testing.T, path string, delay bool, at time.Time) {
+	t.Helper()
+	for i := 4; i >= 1; i-- {
+		for _, ext := range []string{".gz", ""} {
+			from := path + "." + itoa(i) + ext
+			if _, err := os.Stat(from); err == nil {
+				mustRename(t, from, path+"."+itoa(i+1)+ext)
+			}
+		}
+	}
+	gzKeep := func(name string) {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustGzip(t, name)
+		hostile51SetMtime(t, fi.ModTime(), name+".gz")
+	}
+	if delay {
+		if _, err := os.Stat(path + ".2"); err == nil {
+			gzKeep(path + ".2")
+		}
+	}
+	hostile51CopyTo(t, path, path+".1")
+	hostile51SetMtime(t, at, path+".1")
+	if !delay {
+		gzKeep(path + ".1")
+	}
+}
+
+// TestHostile51LogrotateCompressTwoInARow: logrotate's copytruncate with
+// numbered names and compress, with delaycompress or without, twice before
+// the tailer looks again; the copies last written a second apart, or in
+// one tick of a coarse clock. Every line once, in order.
+func TestHostile51LogrotateCompressTwoInARow(t *testing.T) {
+	for _, delay := range []bool{false, true} {
+		for _, equal := range []bool{false, true} {
+			name := map[bool]string{false: "compress", true: "delaycompress"}[delay] + "/" + map[bool]string{false: "apart", true: "same tick"}[equal]
+			t.Run(name, func(t *testing.T) {
+				tl, path, take := outTailer(t)
+				at := time.Now().Add(-time.Hour)
+				appendFile(t, path+".1", lines(500, 510)) // history: a generation before the tailer
+				if !delay {
+					mustGzip(t, path+".1")
+					hostile51SetMtime(t, at, path+".1.gz")
+				} else {
+					hostile51SetMtime(t, at, path+".1")
+				}
+				now := firstRead(t, tl, path, lines(0, 20), take, 20)
+				appendFile(t, path, lines(20, 40))
+				at = at.Add(time.Minute)
+				hostile51Logrotate(t, path, delay, at)
+				appendFile(t, path, lines(60, 80))
+				if !equal {
+					at = at.Add(time.Second)
+				}
+				hostile51Logrotate(t, path, delay, at)
+				appendFile(t, path, lines(100, 105))
+				stepAfterCopy(tl, now)
+				hostile51Once(t, append(append(upto(0, 40), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
+			})
+		}
+	}
+}
