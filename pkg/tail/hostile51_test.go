@@ -596,7 +596,9 @@ func TestHostile51CompressedCopyWithoutTruncate(t *testing.T) {
 // TestHostile51UnreadFileSecondCopySameTick: as
 // TestHostile51UnreadFileSecondCopyNotifiedLate, the two copies made in
 // one tick of the file system's clock (two copytruncates in a row on a
-// busy node, or on a file system whose clock counts seconds).
+// busy node, or on a file system whose clock counts seconds; here the
+// first copy's birth time as taken is set to the second's). The second is
+// taken, the first not again (notified late once more): every line once.
 func TestHostile51UnreadFileSecondCopySameTick(t *testing.T) {
 	t.Skip("bug: taking the first copy moves follower.opened to its birth time; the second copy, noted after that, has the same birth time, is not created after opened (copiedAfter) and is not taken: 60..79 are lost uncounted")
 	tl, path, take := outTailer(t)
@@ -607,16 +609,25 @@ func TestHostile51UnreadFileSecondCopySameTick(t *testing.T) {
 	hostile51CopyTo(t, path, c)
 	appendFile(t, path, lines(60, 80))
 	hostile51CopyTo(t, path, g)
-	bc, _ := born(c)
-	if bg, _ := born(g); !bg.Equal(bc) {
-		t.Skipf("premise: the copies were made in different ticks (%v, %v)", bc, bg)
-	}
 	appendFile(t, path, lines(100, 105))
 	tl.copyCreated(c)
 	now = now.Add(time.Second)
 	tl.readTurn(now)
+	f := tl.byPath[path]
+	bc, _ := born(c)
+	if f == nil || !f.opened.Equal(bc) {
+		t.Fatalf("premise: the first copy taken starts the generation at its birth: %+v", f)
+	}
+	bg, ok := born(g)
+	if !ok {
+		t.Skip("no birth times")
+	}
+	f.opened = bg // the tick both copies were made in
 	tl.copyCreated(g)
 	stepAfterCopy(tl, now)
+	tl.copyCreated(c)
+	tl.copyCreated(g)
+	stepAfterCopy(tl, now.Add(time.Minute))
 	hostile51Once(t, append(append(upto(0, 20), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
 }
 
