@@ -43,6 +43,7 @@ type follower struct {
 	spilledAt  int64         // size when its unfinished lines were spilled; not read until it grows (held.go)
 	copied     []string      // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
 	opened     time.Time     // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
+	took       []fileKey     // the copies taken born at opened, when a copy taken set it: another born then is a copy too (copy.go)
 	readSince  int64         // bytes read since the last poll (busy.go)
 	cutSince   bool          // truncated since the last poll (busy.go)
 	grew       bool          // read further between the last two polls (busy.go)
