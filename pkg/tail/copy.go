@@ -35,7 +35,9 @@ import (
 // found (or of a later one laterCopies opened) names a file created before
 // that, which is not taken again. A copy taken is the same kind of
 // boundary: opened moves to its birth time, so that only a copy created
-// after it is a copy of the new generation.
+// after it is a copy of the new generation, or one created in the same
+// tick of the file system's clock that is not one of those taken
+// (tookCopies).
 
 // copyCreated notes name, a file created in a watched directory that the
 // include globs do not match, as a possible copy of the followed file it
@@ -66,7 +68,7 @@ func (t *Tailer) copyCreated(name string) {
 // copies created between the truncation's handling and the watch are
 // noted from a listing.
 func (t *Tailer) newGeneration(f *follower) {
-	f.opened = time.Now()
+	f.opened, f.took = time.Now(), nil
 	if d := filepath.Dir(f.path); t.isPolled(d) {
 		t.newFileIn(d, f.opened)
 		t.parkedCopies(f)
@@ -128,7 +130,7 @@ func (t *Tailer) lookAtCopies(f *follower, now time.Time) (wait bool, unopened [
 		})
 	}
 	taken := false
-	var latest time.Time // the birth of the last copy taken
+	var latest tookCopies // the birth of the last copy taken
 	var held []string
 	for i, name := range names { // each is read before the next
 		switch t.takeCopyOf(f, name, now, &latest) {
@@ -144,7 +146,7 @@ func (t *Tailer) lookAtCopies(f *follower, now time.Time) (wait bool, unopened [
 			f.copied = append(held, names[i:]...)
 			f.more, f.dirty, f.lastRead = false, true, now
 			if taken {
-				f.opened = latest
+				f.tookCopies(latest)
 			}
 			return true, names[i:]
 		}
@@ -155,11 +157,31 @@ func (t *Tailer) lookAtCopies(f *follower, now time.Time) (wait bool, unopened [
 		// is a copy of it. A notification taken late of one of them (a
 		// name created twice in one burst, each creation notified) would
 		// otherwise take it again, read twice.
-		f.opened = latest
+		f.tookCopies(latest)
 	} else {
 		f.copied = held
 	}
 	return taken, nil
+}
+
+// tookCopies is the birth time of the last copies taken, and which they
+// are (those born in that tick of the file system's clock).
+type tookCopies struct {
+	at   time.Time
+	keys []fileKey
+}
+
+// tookCopies starts f's generation at the copies just taken: only a copy
+// created after them is a copy of it, or one created in the same tick that
+// is none of them (copytruncates in a row on a busy node, or with a clock
+// that counts seconds: the second copy, noted after the first was taken,
+// was lost uncounted).
+func (f *follower) tookCopies(tk tookCopies) {
+	if tk.at.Equal(f.opened) {
+		f.took = append(f.took, tk.keys...)
+		return
+	}
+	f.opened, f.took = tk.at, tk.keys
 }
 
 // What takeCopyOf made of a copy.
@@ -260,8 +282,8 @@ func (t *Tailer) keepCopies(f *follower, names []string) {
 }
 
 // takeCopyOf is takeCopy for one copy, name. A copy taken moves latest to
-// its birth time.
-func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *time.Time) copyVerdict {
+// its birth time (and is noted there if it is latest's).
+func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *tookCopies) copyVerdict {
 	fh, err := t.open(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Gone, or compressed since. A compressed file cannot be told
@@ -288,6 +310,9 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *tim
 	key, _ := keyOf(fi)
 	cur, err := f.f.Stat()
 	cb, after := copiedAfter(fh, f)
+	if !after && len(f.took) > 0 && cb.Equal(f.opened) && !slices.Contains(f.took, key) {
+		after = true // made in the tick of the copies taken last, none of them
+	}
 	if err != nil || key == f.key || t.files[key] != nil || !after {
 		_ = fh.Close()
 		return copyNone
@@ -321,8 +346,11 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *tim
 	t.add(c)
 	f.pred = c
 	t.copyTaken(f, cur.Size(), own, m, name)
-	if cb.After(*latest) {
-		*latest = cb
+	switch {
+	case cb.After(latest.at):
+		latest.at, latest.keys = cb, []fileKey{key}
+	case cb.Equal(latest.at):
+		latest.keys = append(latest.keys, key)
 	}
 	return copyTaken
 }

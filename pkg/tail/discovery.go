@@ -396,9 +396,6 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 			open = append(open, f.fp[:f.fpLen])
 		}
 	}
-	if live != nil && live.fpLen > 0 {
-		open = append(open, live.fp[:live.fpLen])
-	}
 	var buf [fpSize]byte
 	var out []*follower
 	for _, s := range sibs {
@@ -414,6 +411,12 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 			for _, fp := range open {
 				dup = dup || (n >= len(fp) && bytes.Equal(buf[:len(fp)], fp))
 			}
+			// live compressed? Only if no longer than live: a generation
+			// that starts with a line written again and again starts as
+			// live may, and is longer.
+			if live != nil && live.fpLen > 0 && n >= live.fpLen && bytes.Equal(buf[:live.fpLen], live.fp[:live.fpLen]) && !gzipLongerThan(s.path, live.size) {
+				dup = true
+			}
 			if dup {
 				continue
 			}
@@ -426,16 +429,18 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 }
 
 // holds says whether live (the file at a path, followed; nil: none) still
-// holds its plain rotated sibling s: s starts with live's first bytes and
-// is no longer than live. That is a copytruncate's copy before the
-// truncation, or a copy made without truncating (openSiblings).
+// holds its plain rotated sibling s: s starts with live's first bytes, is
+// no longer than live, and ends as live holds at the same offset (a
+// generation that starts with the same banner does not). That is a
+// copytruncate's copy before the truncation, or a copy made without
+// truncating (openSiblings).
 func (t *Tailer) holds(live *follower, s sibling) bool {
-	if s.gz || live == nil || live.fpLen == 0 || s.size > live.size {
+	if s.gz || live == nil || live.f == nil || live.fpLen == 0 || s.size > live.size {
 		return false
 	}
 	var buf [fpSize]byte
 	_, n, err := siblingStart(s, buf[:])
-	if err != nil || n == 0 || live.fpLen < n || !bytes.Equal(buf[:n], live.fp[:n]) {
+	if err != nil || n == 0 || live.fpLen < n || !bytes.Equal(buf[:n], live.fp[:n]) || !endsAlike(s.path, live.f, s.size) {
 		return false
 	}
 	t.log.Debug("a copy the file still holds; not read apart", "path", live.path, "copy", s.path)
@@ -547,16 +552,20 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 // polled directory, or on a busy node; the second copy, compressed or not,
 // holds only lines written after the first, none read). A copy whose
 // first bytes f still starts with, no longer than f, is f's current
-// generation copied without truncating: f's own read takes its lines. A
-// compressed one that starts as a file open at the path does is that file
-// compressed (openSiblings).
+// generation copied without truncating (its last KiB too: endsAlike):
+// f's own read takes its lines. A compressed one that starts as f does is
+// one too (logrotate's copy with compress) if it is no longer than f; one
+// that starts as another file open at the path does is that file
+// compressed (as in openSiblings).
 func (t *Tailer) laterCopies(f, c *follower) {
 	p := c.path
 	if c.gz != "" {
 		p = c.gz
 	}
 	sibs := listSiblings(f.path)
-	i := slices.IndexFunc(sibs, func(s sibling) bool { return s.path == p })
+	// A plain copy may have been compressed since it was found (logrotate's
+	// copytruncate with compress): it is listed under its .gz name.
+	i := slices.IndexFunc(sibs, func(s sibling) bool { return s.path == p || (c.gz == "" && s.path == p+".gz") })
 	if i < 0 || i == len(sibs)-1 {
 		return
 	}
@@ -564,22 +573,63 @@ func (t *Tailer) laterCopies(f, c *follower) {
 	if fi, err := f.f.Stat(); err == nil {
 		cur = fi.Size()
 	}
+	var open [][]byte
+	for _, o := range t.order {
+		if o != f && o.st != stClosed && o.dec.path == f.path && o.fpLen > 0 {
+			open = append(open, o.fp[:o.fpLen])
+		}
+	}
 	var buf [fpSize]byte
 	later := slices.DeleteFunc(slices.Clone(sibs[i+1:]), func(s sibling) bool {
-		if s.gz {
-			return false
-		}
 		_, n, err := siblingStart(s, buf[:])
-		return err != nil || n == 0 ||
-			(f.fpLen >= n && bytes.Equal(buf[:n], f.fp[:n]) && s.size <= cur)
+		if err != nil || n == 0 {
+			return true
+		}
+		if !s.gz {
+			return f.fpLen >= n && bytes.Equal(buf[:n], f.fp[:n]) && s.size <= cur && endsAlike(s.path, f.f, s.size)
+		}
+		// Only a file as long as f can be f's generation compressed: a
+		// generation that starts with a line written again and again
+		// (the same bytes) starts as f may, and is longer.
+		if f.fpLen > 0 && n >= f.fpLen && bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) && !gzipLongerThan(s.path, cur) {
+			return true
+		}
+		return slices.ContainsFunc(open, func(fp []byte) bool { return n >= len(fp) && bytes.Equal(buf[:len(fp)], fp) })
 	})
 	prev := c
-	for _, g := range t.openSiblings(f.path, later, nil, c.since) {
+	for _, s := range later {
+		g := t.openSibling(f.path, s, nil, c.since)
+		if g == nil {
+			continue
+		}
 		g.pred = prev
 		prev = g
 		t.log.Debug("a later copy of a truncated file; reading it after the copy found", "path", f.path, "copy", g.path)
 	}
 	f.pred = prev
+}
+
+// endsAlike says whether the file p, size bytes long, ends as f holds at
+// the same offset (its last KiB): a copy of f made without truncating. A
+// file whose every generation starts the same (a banner longer than the
+// first bytes compared), copied and truncated, then written past the
+// copy's length again, starts as the copy does, and f no longer holds the
+// copy's lines.
+func endsAlike(p string, f *os.File, size int64) bool {
+	fh, err := openRegular(p)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	n := min(size, fpSize)
+	var a, b [fpSize]byte
+	if k, _ := fh.ReadAt(a[:n], size-n); int64(k) != n {
+		return false
+	}
+	if k, _ := f.ReadAt(b[:n], size-n); int64(k) != n {
+		return false
+	}
+	return bytes.Equal(a[:n], b[:n])
 }
 
 // gzCopyOf says whether the compressed file p may be the copy of a file

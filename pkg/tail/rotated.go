@@ -151,14 +151,51 @@ func listSiblings(path string) []sibling {
 		statSibling(&out[i])
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if kubelet || out[i].mtime.Equal(out[j].mtime) {
+		if kubelet {
 			return out[i].order < out[j].order
+		}
+		if out[i].mtime.Equal(out[j].mtime) {
+			return orderBefore(out[i].order, out[j].order)
 		}
 		// Other rotators (logrotate's 0.log.1 is newer than 0.log.2):
 		// by last write.
 		return out[i].mtime.Before(out[j].mtime)
 	})
 	return out
+}
+
+// orderBefore says whether the rotated name order a is older than b, of
+// two last written in the same tick of the file system's clock (coarse:
+// 1 s on ext4 with small inodes; logrotate's compress keeps the last
+// write of the file it compresses). logrotate's numbered names count up
+// with age (0.log.2 is older than 0.log.1, and 0.log.10 than 0.log.9):
+// compared by name, an older generation passed for a newer one, read
+// again as a copy made after the one a truncation found (discovery.go
+// laterCopies), and the newer one was lost. Other names (dates) count
+// up with time.
+func orderBefore(a, b string) bool {
+	if na, ok := rotationCount(a); ok {
+		if nb, ok := rotationCount(b); ok {
+			return na > nb
+		}
+	}
+	return a < b
+}
+
+// rotationCount is the number of a logrotate numbered name's order (its
+// digits alone, fewer than a date's eight).
+func rotationCount(order string) (int, bool) {
+	if order == "" || len(order) >= 8 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range order {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
 
 // siblingStart reads the first bytes of a sibling (decompressed if it is
@@ -196,20 +233,38 @@ func gzipEndsAt(path string, off int64) bool {
 	if off >= 1<<32 {
 		return false
 	}
+	size, ok := gzipSize(path)
+	return ok && size == uint32(off)
+}
+
+// gzipLongerThan says whether the gzip file path decompresses to more than
+// n bytes, by its trailer's size field (gzipEndsAt); false when it cannot
+// tell.
+func gzipLongerThan(path string, n int64) bool {
+	if n >= 1<<32 {
+		return false
+	}
+	size, ok := gzipSize(path)
+	return ok && int64(size) > n
+}
+
+// gzipSize is the size field of the gzip file path's trailer (RFC 1952
+// ISIZE: the decompressed size modulo 2^32, of the last member).
+func gzipSize(path string) (uint32, bool) {
 	fh, err := openRegular(path)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	defer fh.Close()
 	fi, err := fh.Stat()
 	if err != nil || fi.Size() < 18 { // the smallest gzip file
-		return false
+		return 0, false
 	}
 	var b [4]byte
 	if _, err := fh.ReadAt(b[:], fi.Size()-4); err != nil {
-		return false
+		return 0, false
 	}
-	return binary.LittleEndian.Uint32(b[:]) == uint32(off)
+	return binary.LittleEndian.Uint32(b[:]), true
 }
 
 // inflate decompresses the gzip file path into an unlinked temporary file
