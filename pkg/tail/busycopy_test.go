@@ -379,3 +379,32 @@ func TestCopyNotTruncatedYetAtStart(t *testing.T) {
 		t.Errorf("lines %v, want %v", got, upto(0, 25))
 	}
 }
+
+// TestCopyNotifiedAfterTheFirstRead: a file followed while empty is
+// written, copytruncated and written again before its first read, and the
+// copy's creation is not taken before that read (its notification waits
+// in the queue while the read, due for the writes, comes first). The read
+// looks for copies made since the file was opened before it takes
+// anything, so the copy is read first: every line once, in order (model
+// seed 180112, which lost the copy's lines uncounted).
+func TestCopyNotifiedAfterTheFirstRead(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, "", take, 0) // followed while empty
+	afterTick(t, time.Now())                   // the copy is born after the file was opened
+	appendFile(t, path, lines(0, 10))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".20261206-050000", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(10, 15))
+	stepAfterCopy(tl, now) // reads; no notification is taken
+	if got := hostile50Seqs(take()); !slices.Equal(got, upto(0, 15)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 15))
+	}
+}

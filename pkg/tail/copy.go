@@ -75,6 +75,19 @@ func (t *Tailer) newGeneration(f *follower) {
 	}
 }
 
+// copiesUnnoted looks, before the first read that takes something of f
+// (nothing of its generation read yet), for the copies made of it whose
+// creation was not taken yet: the notification of a copytruncate's copy
+// may wait in the queue while the read comes (the read is due for the
+// writes after the truncation), and that read takes f for a file nothing
+// was truncated of; the late notification then finds f read, and the copy
+// is never read. One listing per generation, at its first read. True if f
+// is to wait for a copy (takeCopy).
+func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
+	t.parkedCopies(f)
+	return len(f.copied) > 0 && t.takeCopy(f, now)
+}
+
 // parkedCopies notes the copies made of f while it was parked
 // (openlimit.go): their creation found no follower at f's path. They are
 // its plain rotated siblings created after it was opened, if nothing of it
@@ -84,7 +97,10 @@ func (t *Tailer) parkedCopies(f *follower) {
 		return
 	}
 	for _, s := range listSiblings(f.path) {
-		if !s.gz && bornAfter(s.path, f.opened) && !slices.Contains(f.copied, s.path) {
+		if s.gz || slices.Contains(f.copied, s.path) {
+			continue
+		}
+		if b, ok := born(s.path); ok && copyBorn(b, f.opened) {
 			f.copied = append(f.copied, s.path)
 		}
 	}
@@ -384,5 +400,14 @@ func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, nam
 // birth time.
 func copiedAfter(c *os.File, f *follower) (born time.Time, after bool) {
 	cb, ok := bornOf(c)
-	return cb, ok && !f.opened.IsZero() && cb.After(f.opened)
+	return cb, ok && copyBorn(cb, f.opened)
+}
+
+// copyBorn says whether a file born at b (the file system's clock) was
+// created after opened (the agent's). Both read the same clock (the
+// file system's is coarser: a birth is never after the time read just
+// after it); a birth after the agent's clock now tells nothing (the clock
+// was stepped back, or a test runs on a fake one) and is not taken.
+func copyBorn(b, opened time.Time) bool {
+	return !opened.IsZero() && b.After(opened) && !b.After(time.Now())
 }

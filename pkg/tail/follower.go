@@ -228,6 +228,9 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		}
 		first, firstN = b[1:], max(m-1, 0)
 	}
+	if f.off == 0 && size > 0 && budget > 0 && maxLines > 0 && t.copiesUnnoted(f, now) { // copy.go
+		return // a copy made before this first read is read first
+	}
 	var nLines int64
 	start, cut := f.off, false
 	f.dec.now = now.UnixNano()
