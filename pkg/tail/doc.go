@@ -251,10 +251,18 @@
 // read as soon as it is taken (within read_interval), which reads that file whole first when it is a copy made
 // after the file was opened (birth time; one made within a tick of the file
 // system's coarse clock after it is taken for older and lost) and the file
-// no longer holds it (copy.go; only until the file's first truncation:
-// after it, copies are found by their first bytes alone; lines delivered
-// before a restart whose checkpoint was at offset 0 are the copy's, not
-// emitted again); compressed before
+// no longer holds it (copy.go; lines delivered before a restart whose
+// checkpoint was at offset 0 are the copy's, not emitted again). The first
+// read that takes something of the file also lists the copies made since
+// it was opened, for a notification still waiting in the queue. A
+// truncation starts a new generation, read nothing of either: copies made
+// after it are taken the same way (a polled directory is watched again at
+// once, for their notifications), and the copies named after the one the
+// truncation found (copytruncates in a row before the tailer looked) are
+// read after it, before the file (discovery.go laterCopies). A copy the
+// file still holds (copied, not truncated yet) is not read apart when the
+// path is first seen or at the start: the file's read takes its lines.
+// Compressed before
 // that read, it is not taken (a compressed file's birth time is its
 // compression's, so an older rotated file named by a notification taken late
 // could not be told from it: read twice), and its lines are lost uncounted
@@ -266,7 +274,13 @@
 // for a waiting one, or waiting itself, openlimit.go; not those of a file
 // waiting whose loaded checkpoint entry says an agent before read it: that
 // agent read its older copies, and a copy made since is found by the
-// entry's first bytes). A
+// entry's first bytes). Two limits of copies found by their first bytes:
+// logrotate's dateext names (0.log-<date>) are not rotated names here, so
+// only the copy a truncation finds by its first bytes is read, and of two
+// copytruncates before a look the second one's lines are lost uncounted;
+// and when every generation starts with the same first KiB (a banner), the
+// copy a truncation finds may be another generation's (lines lost or read
+// twice; TestHostile51Banner* in hostile51_test.go, skipped, say which). A
 // deleted file is still read through
 // its descriptor; if it is not read to its end within delete_wait (because
 // of backpressure) it is closed and its unread bytes are counted as lost
