@@ -35,18 +35,26 @@ func writeUntilPolled(t *testing.T, r *runner, path string) (*int, func()) {
 	return &next, write
 }
 
-// copytruncateGz does logrotate's copytruncate with compress: path copied
-// to a rotated name, truncated in place, the copy gzipped.
-func copytruncateGz(t *testing.T, path string) {
+// copyTo copies path to path.suffix (a copytruncate's copy, before its
+// truncation) and returns the copy's path.
+func copyTo(t *testing.T, path, suffix string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := path + ".20261206-000001"
+	cp := path + "." + suffix
 	if err := os.WriteFile(cp, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return cp
+}
+
+// copytruncateGz does logrotate's copytruncate with compress: path copied
+// to a rotated name, truncated in place, the copy gzipped.
+func copytruncateGz(t *testing.T, path string) {
+	t.Helper()
+	cp := copyTo(t, path, "20261206-000001")
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -129,14 +137,7 @@ func TestBusyDirCopytruncatedThenRotated(t *testing.T) {
 	path := mkContainer(t, dir, "ns_pod_uid")
 	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
 	next, write := writeUntilPolled(t, r, path)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyPath := path + ".20261206-020000"
-	if err := os.WriteFile(copyPath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	copyPath := copyTo(t, path, "20261206-020000")
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -259,13 +260,7 @@ func TestBusyDirCopytruncatedTwiceBeforeARead(t *testing.T) {
 	path := mkContainer(t, dir, "ns_pod_uid")
 	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
 	next, _ := writeUntilPolled(t, r, path)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path+".20261206-030000", data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	copyTo(t, path, "20261206-030000")
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -332,13 +327,7 @@ func TestCopyNotTruncatedYetWhenPathFirstSeen(t *testing.T) {
 	waitFor(t, 10*time.Second, "the other container's line", func() bool { return hasSeq(r, 100) })
 	path := mkContainer(t, elsewhere, "ns_pod_uid")
 	appendFile(t, path, lines(0, 20))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path+".20261206-040000", data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	copyTo(t, path, "20261206-040000")
 	mustRename(t, filepath.Join(elsewhere, "ns_pod_uid"), filepath.Join(dir, "ns_pod_uid"))
 	path = filepath.Join(dir, "ns_pod_uid", "app", "0.log")
 	waitFor(t, 10*time.Second, "the lines before the truncation", func() bool { return hasSeq(r, 19) })
@@ -361,13 +350,7 @@ func TestCopyNotTruncatedYetAtStart(t *testing.T) {
 	dir := t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, lines(0, 20))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path+".20261206-040000", data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	copyTo(t, path, "20261206-040000")
 	r := startRunner(t, testConfig(dir, t.TempDir()), Options{})
 	waitFor(t, 10*time.Second, "the lines before the truncation", func() bool { return hasSeq(r, 19) })
 	if err := os.Truncate(path, 0); err != nil {
@@ -392,13 +375,7 @@ func TestCopyNotifiedAfterTheFirstRead(t *testing.T) {
 	now := firstRead(t, tl, path, "", take, 0) // followed while empty
 	afterTick(t, time.Now())                   // the copy is born after the file was opened
 	appendFile(t, path, lines(0, 10))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path+".20261206-050000", data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	copyTo(t, path, "20261206-050000")
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
