@@ -208,15 +208,7 @@ func TestHostile51StoppedAfterLaterCopyOpened(t *testing.T) {
 					t.Fatal(err)
 				}
 				tl.closeAll()
-				tl2, take2 := outTailerIn(t, dir, state)
-				later := now.Add(time.Minute)
-				var saved []stateEntry
-				for _, es := range tl2.resume {
-					saved = append(saved, es...)
-				}
-				tl2.rescan(later, true)
-				tl2.resumeRotated(later, saved)
-				stepAfterCopy(tl2, later)
+				take2 := restartStepped(t, dir, state, now.Add(time.Minute))
 				hostile51Once(t, append(append(upto(20, 40), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take2()))
 			})
 		}
@@ -483,15 +475,7 @@ func TestHostile51TwoCopiesWhileStopped(t *testing.T) {
 				mustGzip(t, g)
 			}
 			appendFile(t, path, lines(100, 105))
-			tl2, take2 := outTailerIn(t, dir, state)
-			later := now.Add(time.Minute)
-			var saved []stateEntry
-			for _, es := range tl2.resume {
-				saved = append(saved, es...)
-			}
-			tl2.rescan(later, true)
-			tl2.resumeRotated(later, saved)
-			stepAfterCopy(tl2, later)
+			take2 := restartStepped(t, dir, state, now.Add(time.Minute))
 			hostile51Once(t, append(append(upto(20, 40), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take2()))
 		})
 	}
@@ -700,4 +684,20 @@ func TestHostile51LogrotateCompressTwoInARow(t *testing.T) {
 			})
 		}
 	}
+}
+
+// restartStepped starts a step-driven tailer on dir from the checkpoint in
+// state, as an agent starting at later would (its first scan, the rotated
+// files since the checkpoint), and polls and reads as stepAfterCopy does.
+func restartStepped(t *testing.T, dir, state string, later time.Time) func() []event.Log {
+	t.Helper()
+	tl, take := outTailerIn(t, dir, state)
+	var saved []stateEntry
+	for _, es := range tl.resume {
+		saved = append(saved, es...)
+	}
+	tl.rescan(later, true)
+	tl.resumeRotated(later, saved)
+	stepAfterCopy(tl, later)
+	return take
 }
