@@ -1,7 +1,6 @@
 package ship
 
 import (
-	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"slices"
@@ -45,24 +44,23 @@ const codecBlock = 64 << 10
 
 // batchBufs are the buffers of the requests' batches, kept across GC
 // cycles (a sync.Pool is emptied by them, and the agent runs one every
-// few requests at full speed): a request's batch and, when compressed,
-// its records before compression. A buffer goes back only after a
-// request was answered (kafka-go's connection goroutine may still read
-// the request of an attempt that gave up). Two are kept (the usual
-// number of requests in flight to one broker); more are left to the GC,
-// and so are buffers grown past two default requests (kafka.batch.
-// max_bytes is 1 MiB) by a larger batch setting.
+// few requests at full speed): one per request, holding the batches of
+// all its partitions one after the other, and the records of the one
+// being compressed. A buffer goes back only after its request was
+// answered (kafka-go's connection goroutine may still read the request of
+// an attempt that gave up). Two are kept (requests in flight at once go
+// to different brokers); more are left to the GC, and so are buffers
+// grown past two default requests (kafka.batch.max_bytes is 1 MiB).
 var batchBufs = make(chan *batchBuf, 2)
 
 type batchBuf struct {
 	out, records []byte
-	w            bytes.Buffer
-	rd           bytes.Reader // the batch, as the request reads it
 }
 
 func getBatchBuf() *batchBuf {
 	select {
 	case b := <-batchBufs:
+		b.out = b.out[:0]
 		return b
 	default:
 		return &batchBuf{}
@@ -72,14 +70,22 @@ func getBatchBuf() *batchBuf {
 // putBatchBuf returns b for reuse unless it grew past what a usual
 // request needs.
 func putBatchBuf(b *batchBuf) {
-	if cap(b.out) > 2<<20 || cap(b.records) > 2<<20 || b.w.Cap() > 2<<20 {
+	if cap(b.out) > 2<<20 || cap(b.records) > 2<<20 {
 		return
 	}
-	b.rd.Reset(nil)
 	select {
 	case batchBufs <- b:
 	default:
 	}
+}
+
+// appendTo is an io.Writer that appends to b.out: the codec writes the
+// compressed records after the batch's header.
+type appendTo struct{ b *batchBuf }
+
+func (w appendTo) Write(p []byte) (int, error) {
+	w.b.out = append(w.b.out, p...)
+	return len(p), nil
 }
 
 // recordsSize is about the size of msgs' records (their keys and values
@@ -92,13 +98,14 @@ func recordsSize(msgs []kafka.Message) int {
 	return n
 }
 
-// encodeBatch encodes msgs as one record batch compressed with comp,
-// preceded by its size (the produce request's records field, as kafka-go's
-// raw record set sends it whole), and returns it. None has headers; a
-// record's time is its message's (ship gives a request's messages one),
-// or, when zero, the first's (as kafka-go stamps those with the time of
-// encoding: the batch's time, here the first's).
-func (b *batchBuf) encodeBatch(msgs []kafka.Message, comp kafka.Compression) ([]byte, error) {
+// appendBatch appends to b.out msgs as one record batch compressed with
+// comp, preceded by its size (the produce request's records field, as
+// kafka-go's raw record set sends it whole). None has headers; a record's
+// time is its message's (ship gives a request's messages one), or, when
+// zero, the first's (as kafka-go stamps those with the time of encoding:
+// the batch's time, here the first's). The batch is b.out[start:] after
+// it; a later append may move b.out.
+func (b *batchBuf) appendBatch(msgs []kafka.Message, comp kafka.Compression) (start int, err error) {
 	first, maxTS := int64(0), int64(0)
 	for i := range msgs {
 		t := msgTime(&msgs[i])
@@ -113,7 +120,8 @@ func (b *batchBuf) encodeBatch(msgs []kafka.Message, comp kafka.Compression) ([]
 		}
 		return 0
 	}
-	h := b.out[:0]
+	start = len(b.out)
+	h := b.out
 	if comp == 0 {
 		h = slices.Grow(h, 61+4+recordsSize(msgs))
 	}
@@ -131,13 +139,12 @@ func (b *batchBuf) encodeBatch(msgs []kafka.Message, comp kafka.Compression) ([]
 	h = binary.BigEndian.AppendUint16(h, 0xffff)                      // producerEpoch: -1
 	h = binary.BigEndian.AppendUint32(h, 0xffffffff)                  // baseSequence: -1
 	h = binary.BigEndian.AppendUint32(h, uint32(len(msgs)))           // records
-	var out []byte
 	if comp == 0 {
-		// Uncompressed: the records follow the header in one buffer.
+		// Uncompressed: the records follow the header.
 		for i := range msgs {
 			h = appendRecord(h, i, delta(i), msgs[i].Key, msgs[i].Value)
 		}
-		b.out, out = h, h
+		b.out = h
 	} else {
 		// The records go to the codec in whole 64 KiB blocks (LZ4's
 		// block size here, lz4.go), which it compresses where they lie;
@@ -145,9 +152,7 @@ func (b *batchBuf) encodeBatch(msgs []kafka.Message, comp kafka.Compression) ([]
 		// front. So the uncompressed records never take more than a
 		// block and a record.
 		b.out = h
-		b.w.Reset()
-		b.w.Write(h)
-		zw := comp.Codec().NewWriter(&b.w)
+		zw := comp.Codec().NewWriter(appendTo{b})
 		records := b.records[:0]
 		for i := range msgs {
 			records = appendRecord(records, i, delta(i), msgs[i].Key, msgs[i].Value)
@@ -155,7 +160,7 @@ func (b *batchBuf) encodeBatch(msgs []kafka.Message, comp kafka.Compression) ([]
 				k := len(records) / codecBlock * codecBlock
 				if _, err := zw.Write(records[:k]); err != nil {
 					_ = zw.Close()
-					return nil, err
+					return start, err
 				}
 				records = records[:copy(records, records[k:])]
 			}
@@ -166,14 +171,24 @@ func (b *batchBuf) encodeBatch(msgs []kafka.Message, comp kafka.Compression) ([]
 			err = cerr
 		}
 		if err != nil {
-			return nil, err
+			return start, err
 		}
-		out = b.w.Bytes()
 	}
+	out := b.out[start:]
 	binary.BigEndian.PutUint32(out, uint32(len(out)-4))
 	binary.BigEndian.PutUint32(out[batchLengthOffset:], uint32(len(out)-batchLengthOffset-4))
 	binary.BigEndian.PutUint32(out[batchCRCOffset:], crc32.Checksum(out[batchAttrsOffset:], castagnoli))
-	return out, nil
+	return start, nil
+}
+
+// encodeBatch is appendBatch into an empty buffer: the batch alone.
+func (b *batchBuf) encodeBatch(msgs []kafka.Message, comp kafka.Compression) ([]byte, error) {
+	b.out = b.out[:0]
+	start, err := b.appendBatch(msgs, comp)
+	if err != nil {
+		return nil, err
+	}
+	return b.out[start:], nil
 }
 
 // msgTime is m's time in Kafka's milliseconds (0: none).

@@ -177,3 +177,36 @@ func decompressBatch(t *testing.T, b []byte, comp kafka.Compression) []byte {
 	}
 	return append(out, records...)
 }
+
+// TestAppendBatchesInOneBuffer: a request's batches, appended one after
+// the other into one buffer (one per partition of the request), are each
+// the batch encodeBatch writes alone.
+func TestAppendBatchesInOneBuffer(t *testing.T) {
+	msgs, _ := codecRequest(256 << 10)
+	parts := [][]kafka.Message{msgs[:10], msgs[10:200], msgs[200:]}
+	for _, name := range []string{"none", "lz4", "zstd"} {
+		comp, err := codec(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &batchBuf{}
+		var starts []int
+		for _, p := range parts {
+			s, err := b.appendBatch(p, comp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			starts = append(starts, s)
+		}
+		starts = append(starts, len(b.out))
+		for i, p := range parts {
+			alone, err := (&batchBuf{}).encodeBatch(p, comp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := b.out[starts[i]:starts[i+1]]; !bytes.Equal(got, alone) {
+				t.Errorf("%s: batch %d in the shared buffer (%d bytes) is not the batch alone (%d bytes)", name, i, len(got), len(alone))
+			}
+		}
+	}
+}

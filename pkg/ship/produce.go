@@ -1,6 +1,7 @@
 package ship
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -91,8 +92,12 @@ func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error 
 		Timeout: produceTimeoutMs(ctx, p.client.Timeout),
 	}
 	errs := make([]error, len(parts))
-	bufs := make([]*batchBuf, 0, len(parts))
-	for _, pt := range parts {
+	// One buffer holds every part's batch, one after the other; each
+	// part's reader is made once all are written (appending moves it).
+	b := getBatchBuf()
+	starts := make([]int, len(parts)+1)
+	rds := make([]bytes.Reader, len(parts))
+	for i, pt := range parts {
 		var t *rawproduce.RequestTopic
 		for i := range req.Topics {
 			if req.Topics[i].Topic == pt.d.topic {
@@ -103,8 +108,7 @@ func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error 
 			req.Topics = append(req.Topics, rawproduce.RequestTopic{Topic: pt.d.topic})
 			t = &req.Topics[len(req.Topics)-1]
 		}
-		b := getBatchBuf()
-		batch, err := b.encodeBatch(pt.msgs, p.comp)
+		start, err := b.appendBatch(pt.msgs, p.comp)
 		if err != nil {
 			// A codec failing on bytes in memory: nothing was sent.
 			err = fmt.Errorf("produce: encoding the record batch: %w", err)
@@ -114,12 +118,15 @@ func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error 
 			p.requests(false)
 			return errs
 		}
-		bufs = append(bufs, b)
-		b.rd.Reset(batch)
+		starts[i] = start
 		t.Partitions = append(t.Partitions, rawproduce.RequestPartition{
 			Partition: int32(pt.d.partition),
-			RecordSet: protocol.RawRecordSet{Reader: &b.rd},
+			RecordSet: protocol.RawRecordSet{Reader: &rds[i]},
 		})
+	}
+	starts[len(parts)] = len(b.out)
+	for i := range parts {
+		rds[i].Reset(b.out[starts[i]:starts[i+1]])
 	}
 	r, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req)
 	if err != nil && (errors.Is(err, protocol.ErrNoTopic) || errors.Is(err, protocol.ErrNoPartition)) {
@@ -133,10 +140,8 @@ func (p *kafkaProducer) produceGroup(ctx context.Context, parts []part) []error 
 		}
 		return errs
 	}
-	// Answered: the request was written, its buffers are free.
-	for _, b := range bufs {
-		putBatchBuf(b)
-	}
+	// Answered: the request was written, its buffer is free.
+	putBatchBuf(b)
 	res := r.(*produceAPI.Response)
 	for i, pt := range parts {
 		errs[i] = fmt.Errorf("produce: %w", protocol.ErrNoPartition)
