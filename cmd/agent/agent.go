@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/pipeline"
 	"github.com/ferry-dev/ferry/pkg/enrich"
 	"github.com/ferry-dev/ferry/pkg/ship"
+	"github.com/ferry-dev/ferry/pkg/tail"
 )
 
 // runHooks lets the demo and tests observe a running agent.
@@ -68,19 +69,30 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 	)
 
 	st := &status{loopBound: loopBound(cfg.Logs.PollInterval)}
+	gc := newGCGoal(logger) // gcgoal.go
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ferry_gc_percent",
+		Help: "The garbage collector's goal (GOGC) the agent set: 50 while it keeps up with its files, Go's default 100 while it catches up; 100 when GOGC is set, which it then leaves as set.",
+	}, func() float64 { return float64(gc.percent.Load()) }))
 	var shipper *ship.Shipper // set before Run starts Beside
+	var tailer *tail.Tailer
 	pipe, err := pipeline.New(cfg.pipeline(), pipeline.Options{
 		Logger: logger, Registerer: reg,
 		OnFailure: func() { st.failed.Store(true) },
 		Extra:     hooks.Extra,
 		Kube:      hooks.Kube,
-		Beside:    func(ctx context.Context) { pingLoop(ctx, shipper, logger) },
+		Beside: func(ctx context.Context) {
+			done := make(chan struct{})
+			go func() { defer close(done); gc.run(ctx, tailer.Behind) }()
+			pingLoop(ctx, shipper, logger)
+			<-done
+		},
 	})
 	if err != nil {
 		return err
 	}
-	shipper = pipe.Shipper()
-	st.shipper, st.loop = shipper, pipe.Tailer()
+	shipper, tailer = pipe.Shipper(), pipe.Tailer()
+	st.shipper, st.loop = shipper, tailer
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {

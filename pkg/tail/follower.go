@@ -68,6 +68,7 @@ func (t *Tailer) poll(now time.Time) bool {
 		}
 	}
 	t.m.behind.Set(float64(behind))
+	t.behind.Store(behind)
 	t.m.behindMax.Set(float64(most))
 	if t.heat(now) { // busy.go
 		rescan = true

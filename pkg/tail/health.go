@@ -44,3 +44,9 @@ func (t *Tailer) LastLoop() time.Time {
 // PollInterval is the configured poll_interval, the period LastLoop is
 // expected to keep to.
 func (t *Tailer) PollInterval() time.Duration { return t.cfg.PollInterval }
+
+// Behind is behind_bytes: the bytes between the read offsets and the ends
+// of the open files at the last poll. About what read_interval lets
+// accumulate while the agent keeps up; more while it catches up (after a
+// start, a burst, or backpressure from the sink).
+func (t *Tailer) Behind() int64 { return t.behind.Load() }

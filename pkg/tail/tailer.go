@@ -141,6 +141,8 @@ type Tailer struct {
 	lim         *openLimit // files waiting for a descriptor (openlimit.go)
 
 	beat atomic.Int64 // when Run's loop last went round, Unix ns (health.go)
+	// behind is behind_bytes, for other goroutines (Behind).
+	behind atomic.Int64
 
 	// Test hooks: openFault fails opens with the error it returns;
 	// loopHook runs at the top of each round of Run's loop.
