@@ -83,7 +83,17 @@ func (t *Tailer) newGeneration(f *follower) {
 // was truncated of; the late notification then finds f read, and the copy
 // is never read. One listing per generation, at its first read. True if f
 // is to wait for a copy (takeCopy).
+//
+// Not while f's path names another file: f was renamed (kubelet's
+// rotation), not truncated in place, and its rename is not taken yet. A
+// sibling born since is a later file of the path renamed in turn (two
+// rotations before the first read), not a copy: read as one, its lines
+// came before f's. Taken as rotated, f is read first and the later
+// siblings after it (rotatedAfter).
 func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
+	if k, err := statKey(f.path); err == nil && k != f.key {
+		return false
+	}
 	t.parkedCopies(f)
 	return len(f.copied) > 0 && t.takeCopy(f, now)
 }
