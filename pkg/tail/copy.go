@@ -110,10 +110,24 @@ func (t *Tailer) parkedCopies(f *follower) {
 		if s.gz || slices.Contains(f.copied, s.path) {
 			continue
 		}
-		if b, ok := born(s.path); ok && copyBorn(b, f.opened) {
+		b, ok := born(s.path)
+		if !ok {
+			continue
+		}
+		if copyBorn(b, f.opened) || (len(f.took) > 0 && b.Equal(f.opened) && !tookOne(f, s.path)) {
+			// Born after f's generation started, or in the tick of
+			// the copies taken last that started it and none of them
+			// (as takeCopyOf tells).
 			f.copied = append(f.copied, s.path)
 		}
 	}
+}
+
+// tookOne says whether the file at p is one of the copies taken last
+// (f.took); true when it cannot be told.
+func tookOne(f *follower, p string) bool {
+	k, err := statKey(p)
+	return err != nil || slices.Contains(f.took, k)
 }
 
 // takeCopy looks at f.copied before f's read: a copy of f (another file,

@@ -31,3 +31,40 @@ func TestHostile53TwoRenamesBeforeTheFirstRead(t *testing.T) {
 	hostile51Steps(tl, now)
 	hostile51Once(t, upto(0, 25), hostile50Seqs(take()))
 }
+
+// TestHostile53SecondCopySameTickUnnoted: a file followed while empty is
+// written and copytruncated; the copy's creation is taken and the copy
+// read first (the file, empty then, is known by no first bytes). Then,
+// in the same tick of the file system's clock as the first copy (here:
+// the generation's start set to the second copy's birth, as in
+// TestHostile51UnreadFileSecondCopySameTick), it is written and
+// copytruncated again, and written; the second copy's creation is not
+// taken before the file's next read (still queued). That read looks for
+// copies not noted (copiesUnnoted): the second copy, born in the tick of
+// the copy taken and not that copy, is one. Every line once, in order.
+func TestHostile53SecondCopySameTickUnnoted(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, "", take, 0)
+	afterTick(t, time.Now())
+	appendFile(t, path, lines(0, 20))
+	c, g := path+".20261206-000001", path+".20261206-000002"
+	hostile51CopyTo(t, path, c)
+	tl.copyCreated(c)
+	now = now.Add(time.Second)
+	tl.readTurn(now)
+	f := tl.byPath[path]
+	bc, _ := born(c)
+	if f == nil || !f.opened.Equal(bc) || f.fpLen != 0 {
+		t.Fatalf("premise: the copy taken starts the generation at its birth, the file empty: %+v", f)
+	}
+	appendFile(t, path, lines(60, 80))
+	hostile51CopyTo(t, path, g)
+	appendFile(t, path, lines(100, 105))
+	bg, ok := born(g)
+	if !ok {
+		t.Skip("no birth times")
+	}
+	f.opened = bg // the tick both copies were made in
+	stepAfterCopy(tl, now)
+	hostile51Once(t, append(append(upto(0, 20), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
+}
