@@ -1,6 +1,8 @@
 package tail
 
 import (
+	"os"
+	"slices"
 	"testing"
 	"time"
 )
@@ -67,4 +69,41 @@ func TestHostile53SecondCopySameTickUnnoted(t *testing.T) {
 	f.opened = bg // the tick both copies were made in
 	stepAfterCopy(tl, now)
 	hostile51Once(t, append(append(upto(0, 20), upto(60, 80)...), upto(100, 105)...), hostile50Seqs(take()))
+}
+
+// TestHostile53HeldCopyAtStartWhileWaiting: while no agent runs, a
+// container's 0.log is copytruncated (the copy holds the lines after the
+// checkpoint's offset), written again, and copied once more, not truncated
+// yet, when the agent starts. With logs.max_open_files reached, 0.log
+// waits for a descriptor, so it is not open when its rotated files are
+// looked at. The second copy is still held by 0.log all the same: not
+// read apart, or its lines came twice (from it, and from 0.log when its
+// turn comes). Every line once.
+func TestHostile53HeldCopyAtStartWhileWaiting(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	cfg.MaxOpenFiles = 1
+	first, late := mkContainer(t, dir, "ns_a_uid"), mkContainer(t, dir, "ns_b_uid")
+	appendFile(t, first, lines(100, 105))
+	appendFile(t, late, lines(0, 20))
+	if err := writeState(state, []stateEntry{entryOf(t, late, late, int64(len(lines(0, 10))))}); err != nil {
+		t.Fatal(err)
+	}
+	hostile51CopyTo(t, late, late+".20261206-040000")
+	appendFile(t, late, lines(20, 30))
+	data, err := os.ReadFile(late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(late+".20261206-050000", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the second generation's lines", func() bool { return hasSeq(r, 29) && hasSeq(r, 104) })
+	appendFile(t, late, lines(30, 31)) // after whatever reads before 0.log
+	waitFor(t, 10*time.Second, "the sentinel", func() bool { return hasSeq(r, 30) })
+	got := slices.DeleteFunc(seqs(r.snapshot()), func(s int) bool { return s >= 100 })
+	if !slices.Equal(got, upto(10, 31)) {
+		t.Errorf("lines %v, want %v", got, upto(10, 31))
+	}
 }
