@@ -84,14 +84,15 @@ func (t *Tailer) newGeneration(f *follower) {
 // is never read. One listing per generation, at its first read. True if f
 // is to wait for a copy (takeCopy).
 //
-// Not while f's path names another file: f was renamed (kubelet's
-// rotation), not truncated in place, and its rename is not taken yet. A
-// sibling born since is a later file of the path renamed in turn (two
+// Not while f's path names another file, or none: f was renamed
+// (kubelet's rotation; the runtime may not have opened the path's next
+// file yet) or deleted, not truncated in place, and that is not taken yet.
+// A sibling born since is a later file of the path renamed in turn (two
 // rotations before the first read), not a copy: read as one, its lines
 // came before f's. Taken as rotated, f is read first and the later
 // siblings after it (rotatedAfter).
 func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
-	if k, err := statKey(f.path); err == nil && k != f.key {
+	if k, err := statKey(f.path); err != nil || k != f.key {
 		return false
 	}
 	t.parkedCopies(f)

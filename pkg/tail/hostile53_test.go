@@ -107,3 +107,27 @@ func TestHostile53HeldCopyAtStartWhileWaiting(t *testing.T) {
 		t.Errorf("lines %v, want %v", got, upto(10, 31))
 	}
 }
+
+// TestHostile53TwoRenamesPathEmptyAtFirstRead: as
+// TestHostile53TwoRenamesBeforeTheFirstRead, the first read coming after
+// the second rename and before the runtime has opened the path's next file
+// (the path names nothing for that moment).
+func TestHostile53TwoRenamesPathEmptyAtFirstRead(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, "", take, 0)
+	afterTick(t, time.Now())
+	appendFile(t, path, lines(0, 10))
+	mustRename(t, path, path+".20261206-040000")
+	appendFile(t, path, lines(10, 20))
+	mustRename(t, path, path+".20261206-040010")
+	f := tl.byPath[path]
+	if f == nil {
+		t.Fatal("premise: the file is followed")
+	}
+	f.dirty, f.more = true, true
+	now = now.Add(time.Second)
+	tl.readTurn(now)
+	appendFile(t, path, lines(20, 25))
+	hostile51Steps(tl, now)
+	hostile51Once(t, upto(0, 25), hostile50Seqs(take()))
+}
