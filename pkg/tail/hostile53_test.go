@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestHostile53TwoRenamesBeforeTheFirstRead: a file followed while empty
@@ -130,4 +132,29 @@ func TestHostile53TwoRenamesPathEmptyAtFirstRead(t *testing.T) {
 	appendFile(t, path, lines(20, 25))
 	hostile51Steps(tl, now)
 	hostile51Once(t, upto(0, 25), hostile50Seqs(take()))
+}
+
+// TestHostile53CopiedWhileWaitingAtStart: a fresh agent starts with
+// logs.max_open_files reached, so a container's 0.log waits for a
+// descriptor, nothing of it read. While it waits it is copytruncated and
+// written again. When its turn comes, the copy's lines are read, then the
+// file's: every line once.
+func TestHostile53CopiedWhileWaitingAtStart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir, t.TempDir())
+	cfg.MaxOpenFiles = 1
+	first, late := mkContainer(t, dir, "ns_a_uid"), mkContainer(t, dir, "ns_b_uid")
+	appendFile(t, first, lines(100, 105))
+	appendFile(t, late, lines(0, 10))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the first file's lines, the second waiting", func() bool {
+		return hasSeq(r, 104) && testutil.ToFloat64(r.tl.m.waiting) == 1
+	})
+	hostile51CopyTo(t, late, late+".20261206-040000")
+	appendFile(t, late, lines(10, 20))
+	waitFor(t, 10*time.Second, "the second file's lines", func() bool { return hasSeq(r, 19) })
+	got := slices.DeleteFunc(seqs(r.snapshot()), func(s int) bool { return s >= 100 })
+	if !slices.Equal(got, upto(0, 20)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 20))
+	}
 }
