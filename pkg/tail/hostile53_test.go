@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/pkg/event"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -156,5 +157,50 @@ func TestHostile53CopiedWhileWaitingAtStart(t *testing.T) {
 	got := slices.DeleteFunc(seqs(r.snapshot()), func(s int) bool { return s >= 100 })
 	if !slices.Equal(got, upto(0, 20)) {
 		t.Errorf("lines %v, want %v", got, upto(0, 20))
+	}
+}
+
+// TestHostile53RateLimitedFirstReadListsOnce: a file whose first reads
+// are cut by its rate limit (policy defer, one line a second) looks for
+// copies at the first read that takes something (one listing of its
+// directory), not at each read after: those start past 0. Every line
+// arrives, once.
+func TestHostile53RateLimitedFirstReadListsOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := limitConfig(dir, t.TempDir(), RateLimit{LinesPerSecond: 1, BurstLines: 1, Policy: PolicyDefer})
+	out := make(chan []event.Log, 1000)
+	tl, err := New(cfg, nil, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	tl.loadState(time.Now())
+	appendFile(t, path, lines(0, 5))
+	listed := 0
+	siblingsListed = func() { listed++ }
+	t.Cleanup(func() { siblingsListed = nil })
+	now := time.Now()
+	tl.rescan(now, true)
+	before := listed // the scan's own look at the rotated files
+	for range 10 {
+		now = now.Add(time.Second)
+		tl.poll(now)
+		tl.readTurn(now)
+	}
+	tl.tryFlush()
+	var got []event.Log
+	for len(out) > 0 {
+		got = append(got, <-out...)
+	}
+	got = append(got, tl.batch...)
+	if s := hostile50Seqs(got); !slices.Equal(s, upto(0, 5)) {
+		t.Errorf("lines %v, want %v", s, upto(0, 5))
+	}
+	if n := testutil.ToFloat64(tl.m.reads); n < 5 {
+		t.Errorf("premise: %v reads, want one a line at least (the rate limit cuts them)", n)
+	}
+	if n := listed - before; n != 1 {
+		t.Errorf("%d listings of the directory by the reads, want 1", n)
 	}
 }
