@@ -83,7 +83,18 @@ func (t *Tailer) newGeneration(f *follower) {
 // was truncated of; the late notification then finds f read, and the copy
 // is never read. One listing per generation, at its first read. True if f
 // is to wait for a copy (takeCopy).
+//
+// Not while f's path names another file, or none: f was renamed
+// (kubelet's rotation; the runtime may not have opened the path's next
+// file yet) or deleted, not truncated in place, and that is not taken yet.
+// A sibling born since is a later file of the path renamed in turn (two
+// rotations before the first read), not a copy: read as one, its lines
+// came before f's. Taken as rotated, f is read first and the later
+// siblings after it (rotatedAfter).
 func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
+	if k, err := statKey(f.path); err != nil || k != f.key {
+		return false
+	}
 	t.parkedCopies(f)
 	return len(f.copied) > 0 && t.takeCopy(f, now)
 }
@@ -100,10 +111,24 @@ func (t *Tailer) parkedCopies(f *follower) {
 		if s.gz || slices.Contains(f.copied, s.path) {
 			continue
 		}
-		if b, ok := born(s.path); ok && copyBorn(b, f.opened) {
+		b, ok := born(s.path)
+		if !ok {
+			continue
+		}
+		if copyBorn(b, f.opened) || (len(f.took) > 0 && b.Equal(f.opened) && !tookOne(f, s.path)) {
+			// Born after f's generation started, or in the tick of
+			// the copies taken last that started it and none of them
+			// (as takeCopyOf tells).
 			f.copied = append(f.copied, s.path)
 		}
 	}
+}
+
+// tookOne says whether the file at p is one of the copies taken last
+// (f.took); true when it cannot be told.
+func tookOne(f *follower, p string) bool {
+	k, err := statKey(p)
+	return err != nil || slices.Contains(f.took, k)
 }
 
 // takeCopy looks at f.copied before f's read: a copy of f (another file,

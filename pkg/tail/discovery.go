@@ -149,6 +149,9 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		}
 	}
 	f := &follower{path: path, f: fh, key: key, size: fi.Size(), dirty: true, opened: time.Now()}
+	if w := t.lim.since; w.path == path && w.key == key {
+		f.opened = w.found // openlimit.go: waited since the start
+	}
 	if li, err := os.Lstat(path); err == nil && li.Mode()&os.ModeSymlink != 0 {
 		f.linked = true // busy.go
 	}

@@ -254,14 +254,21 @@
 // no longer holds it (copy.go; lines delivered before a restart whose
 // checkpoint was at offset 0 are the copy's, not emitted again). The first
 // read that takes something of the file also lists the copies made since
-// it was opened, for a notification still waiting in the queue. A
+// it was opened (or in the tick of the copy taken last, none of those
+// taken), for a notification still waiting in the queue, while its path
+// still names it (renamed before that read, by two rotations in a row, the
+// path's later file renamed in turn is no copy: it is read after the
+// file); a file that waited for a descriptor since the start counts as
+// opened when it was queued, so the copies made while it waited are read.
+// A
 // truncation starts a new generation, read nothing of either: copies made
 // after it are taken the same way (a polled directory is watched again at
 // once, for their notifications), and the copies named after the one the
 // truncation found (copytruncates in a row before the tailer looked) are
 // read after it, before the file (discovery.go laterCopies). A copy the
 // file still holds (copied, not truncated yet) is not read apart when the
-// path is first seen or at the start: the file's read takes its lines.
+// path is first seen or at the start (the file waiting for a descriptor
+// then too): the file's read takes its lines.
 // Compressed before
 // that read, it is not taken (a compressed file's birth time is its
 // compression's, so an older rotated file named by a notification taken late

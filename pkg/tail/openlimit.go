@@ -75,6 +75,10 @@ type waiter struct {
 	// its turn, a file renamed meanwhile is read where it went (from its
 	// checkpoint entry, if it has one), and one gone is counted.
 	key fileKey
+	// found is when a file never opened was queued, its identity known
+	// (key): the copies a copytruncate made of it while it waited are
+	// those created since (copy.go).
+	found time.Time
 }
 
 // openLimit is the queue of files waiting for a descriptor. It is owned by
@@ -91,6 +95,11 @@ type openLimit struct {
 	// admitting is set while a waiting file is opened in its turn;
 	// refused says its open failed for want of descriptors.
 	admitting, refused bool
+	// since is, while a file found by the first scan and never opened
+	// is opened in its turn (and was not renamed meanwhile), when it was
+	// queued: its follower is taken as opened then (discover), so that
+	// its first read finds the copies made while it waited.
+	since waiter
 	// balancing is set during rebalance, which sets the gauge at its end.
 	balancing bool
 }
@@ -147,7 +156,7 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 	}
 	w := &waiter{path: path, initial: initial}
 	if k, err := statKey(path); err == nil {
-		w.key = k
+		w.key, w.found = k, time.Now()
 	}
 	t.enqueue(w)
 	return true
@@ -341,8 +350,14 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 			prev = nil
 		}
 		t.lim.admitting, t.lim.refused = true, false
+		if moved == nil && w.initial && !w.found.IsZero() {
+			// Nothing of it read at the start (the scan's files rotated
+			// since are looked at only for those it opened): a copy
+			// made while it waited is read at its first read.
+			t.lim.since = *w
+		}
 		t.discover(w.path, now, w.initial)
-		t.lim.admitting = false
+		t.lim.admitting, t.lim.since = false, waiter{}
 		if f := t.byPath[w.path]; moved != nil && f != nil && f != moved && f != prev {
 			// Placed among the open files (a successor waits on its
 			// predecessor alone: linked behind a closed one, nothing

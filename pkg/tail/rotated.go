@@ -555,6 +555,14 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		since = t.stateTime
 	}
 	var prev *follower
+	live := cur
+	if live == nil {
+		// Waiting for a descriptor (openlimit.go): what holds looks at
+		// is read from the file at the path, opened for the look.
+		var done func()
+		live, done = liveAt(path)
+		defer done()
+	}
 	for j := start; j < len(sibs); j++ {
 		if sinceCheckpoint && sibs[j].mtime.Before(since.Add(-mtimeSlack)) {
 			continue
@@ -569,7 +577,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 				continue
 			}
 		}
-		if e == nil && t.holds(cur, sibs[j]) { // discovery.go
+		if e == nil && t.holds(live, sibs[j]) { // discovery.go
 			continue
 		}
 		f := t.openSibling(path, sibs[j], e, now)
@@ -812,4 +820,22 @@ func (t *Tailer) inflateTurn(f *follower) bool {
 		f.tr = t.newTracker(f.key, f.dec.path, 0, 0, f.fp[:f.fpLen])
 	}
 	return true
+}
+
+// liveAt is the file at path, not followed yet (it waits for a
+// descriptor), as holds looks at it: its size and first bytes, and a
+// descriptor that done closes. Nil if it cannot be opened.
+func liveAt(path string) (live *follower, done func()) {
+	fh, err := openRegular(path)
+	if err != nil {
+		return nil, func() {}
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		_ = fh.Close()
+		return nil, func() {}
+	}
+	live = &follower{path: path, f: fh, size: fi.Size()}
+	live.fpLen = readFP(fh, live.fp[:])
+	return live, func() { _ = fh.Close() }
 }
