@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"slices"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -97,15 +98,20 @@ func recordsSize(msgs []kafka.Message) int {
 // raw record set sends it whole), and returns it. None has headers; a
 // record's time is its message's (ship gives a request's messages one),
 // or, when zero, the first's (as kafka-go stamps those with the time of
-// encoding: the batch's time, here the first's).
+// encoding: the batch's time, here the first's), and the first's, when
+// zero, the time of encoding.
 func (b *batchBuf) encodeBatch(msgs []kafka.Message, comp kafka.Compression) ([]byte, error) {
 	first, maxTS := int64(0), int64(0)
-	for i := range msgs {
-		t := msgTime(&msgs[i])
-		if i == 0 {
-			first = t
+	if len(msgs) > 0 {
+		if first = msgTime(&msgs[0]); first == 0 {
+			// kafka-go's stamp: the time of encoding, not the epoch
+			// (a 1970 record is past any retention at once).
+			first = time.Now().UnixMilli()
 		}
-		maxTS = max(maxTS, t)
+		maxTS = max(maxTS, first)
+	}
+	for i := range msgs {
+		maxTS = max(maxTS, msgTime(&msgs[i]))
 	}
 	delta := func(i int) int64 {
 		if t := msgTime(&msgs[i]); t != 0 {

@@ -126,6 +126,41 @@ func TestHostile52EncodeAsKafkaGo(t *testing.T) {
 	}
 }
 
+// TestHostile52ZeroTimeFirst: a request whose first message has no time
+// is stamped as kafka-go stamps it (the time of encoding), not with the
+// epoch: a 1970 record is past every retention.time at once, and brokers
+// with log.message.timestamp.before.max.ms refuse it.
+func TestHostile52ZeroTimeFirst(t *testing.T) {
+	before := time.Now().UnixMilli()
+	later := time.Now().Add(time.Hour)
+	msgs := []kafka.Message{{Value: []byte("a")}, {Value: []byte("b"), Time: later}, {Value: []byte("c")}}
+	out, err := getBatchBuf().encodeBatch(msgs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rb kmsg.RecordBatch
+	if err := rb.ReadFrom(out[4:]); err != nil {
+		t.Fatal(err)
+	}
+	recs := rb.Records
+	var stamps []int64
+	for range msgs {
+		var tsDelta int64
+		recs, _, tsDelta, _, _ = readRecord(t, recs)
+		stamps = append(stamps, rb.FirstTimestamp+tsDelta)
+	}
+	after := time.Now().UnixMilli()
+	if rb.FirstTimestamp < before || rb.FirstTimestamp > after {
+		t.Errorf("firstTimestamp %d, want the time of encoding [%d, %d]", rb.FirstTimestamp, before, after)
+	}
+	if want := []int64{rb.FirstTimestamp, later.UnixMilli(), rb.FirstTimestamp}; !cmp.Equal(stamps, want) {
+		t.Errorf("record times %v, want %v", stamps, want)
+	}
+	if rb.MaxTimestamp != later.UnixMilli() {
+		t.Errorf("maxTimestamp %d, want %d", rb.MaxTimestamp, later.UnixMilli())
+	}
+}
+
 // hostile52RT is a Transport in front of nothing: each produce request is
 // given to answer, which says what RoundTrip returns.
 type hostile52RT struct {
