@@ -638,3 +638,35 @@ func TestHostile52KafkaProduceBeforeV3(t *testing.T) {
 		t.Fatal("no produce request")
 	}
 }
+
+// TestHostile52KafkaLeadersMove: partition leaders move between brokers
+// while requests of several partitions are formed and in flight (ship's
+// leader map and kafka-go's routing go stale: NOT_LEADER answers,
+// "mismatching leaders" from the routing): every record arrives intact.
+func TestHostile52KafkaLeadersMove(t *testing.T) {
+	c, addr := startCluster(t, kfake.NumBrokers(3), kfake.SeedTopics(9, "logs", "metrics"))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Compression = "zstd"
+	h := runShipper(t, cfg, nil)
+	rng := rand.New(rand.NewPCG(9, 52))
+	var sent [][]event.Log
+	for i := range 40 {
+		ls := makeLogs(uint64(i%18), i*100, 25, metaFor(i%18))
+		for j := range ls {
+			ls[j].Body = hostile52Body(rng, int(rng.UintN(5000)))
+		}
+		sent = append(sent, ls)
+		h.logs <- ls
+		if i%4 == 0 {
+			c.ShufflePartitionLeaders()
+		}
+	}
+	h.finish(t)
+	checkBodies(t, sent, consumeDistinct(t, addr, 40*25, []string{"logs"}))
+	if got := testutil.ToFloat64(h.s.m.retries); got < 1 {
+		t.Errorf("retries = %v: no request met a moved leader", got)
+	}
+	if diff := cmp.Diff(sortCursors(cursorsOf(sent...)), sortCursors(h.ack.cursors())); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+}
