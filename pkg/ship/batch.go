@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"slices"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -26,7 +27,11 @@ import (
 //
 // The batch is the message format v2 (magic 2), which Kafka brokers take
 // since 0.11 (produce request version 3 and later); kafka-go asks for a
-// version its broker supports, and every version from 3 on carries it.
+// version its broker supports, and every version from 3 on carries it. A
+// broker older than 0.11 (produce version 2 at most) would get batches it
+// cannot read, where kafka-go's RecordSet wrote the older format: such
+// brokers are not supported (TestHostile52KafkaProduceBeforeV3, skipped,
+// says what happens).
 
 // Offsets in what encodeBatch returns: the request's records field (its
 // int32 size, then the record batch v2 of Kafka's DefaultRecordBatch).
@@ -103,16 +108,21 @@ func recordsSize(msgs []kafka.Message) int {
 // kafka-go's raw record set sends it whole). None has headers; a record's
 // time is its message's (ship gives a request's messages one), or, when
 // zero, the first's (as kafka-go stamps those with the time of encoding:
-// the batch's time, here the first's). The batch is b.out[start:] after
-// it; a later append may move b.out.
+// the batch's time, here the first's), and the first's, when zero, the
+// time of encoding. The batch is b.out[start:] after it; a later append
+// may move b.out.
 func (b *batchBuf) appendBatch(msgs []kafka.Message, comp kafka.Compression) (start int, err error) {
 	first, maxTS := int64(0), int64(0)
-	for i := range msgs {
-		t := msgTime(&msgs[i])
-		if i == 0 {
-			first = t
+	if len(msgs) > 0 {
+		if first = msgTime(&msgs[0]); first == 0 {
+			// kafka-go's stamp: the time of encoding, not the epoch
+			// (a 1970 record is past any retention at once).
+			first = time.Now().UnixMilli()
 		}
-		maxTS = max(maxTS, t)
+		maxTS = max(maxTS, first)
+	}
+	for i := range msgs {
+		maxTS = max(maxTS, msgTime(&msgs[i]))
 	}
 	delta := func(i int) int64 {
 		if t := msgTime(&msgs[i]); t != 0 {
