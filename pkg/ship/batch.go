@@ -191,16 +191,6 @@ func (b *batchBuf) appendBatch(msgs []kafka.Message, comp kafka.Compression) (st
 	return start, nil
 }
 
-// encodeBatch is appendBatch into an empty buffer: the batch alone.
-func (b *batchBuf) encodeBatch(msgs []kafka.Message, comp kafka.Compression) ([]byte, error) {
-	b.out = b.out[:0]
-	start, err := b.appendBatch(msgs, comp)
-	if err != nil {
-		return nil, err
-	}
-	return b.out[start:], nil
-}
-
 // msgTime is m's time in Kafka's milliseconds (0: none).
 func msgTime(m *kafka.Message) int64 {
 	if m.Time.IsZero() {

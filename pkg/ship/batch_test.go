@@ -210,3 +210,14 @@ func TestAppendBatchesInOneBuffer(t *testing.T) {
 		}
 	}
 }
+
+// encodeBatch is appendBatch into an empty buffer: the batch alone (the
+// tests' and BenchmarkCodec's; a request appends its batches, produce.go).
+func (b *batchBuf) encodeBatch(msgs []kafka.Message, comp kafka.Compression) ([]byte, error) {
+	b.out = b.out[:0]
+	start, err := b.appendBatch(msgs, comp)
+	if err != nil {
+		return nil, err
+	}
+	return b.out[start:], nil
+}
