@@ -326,14 +326,23 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 // start with fp: one with the key but other first bytes is a newer file
 // that took the inode of one deleted or compressed since (file systems
 // reuse freed inodes). It looks from the newest: a reference is usually the
-// newest.
+// newest. A plain sibling compressed since sibs was listed is changed in
+// sibs to its .gz.
 func siblingIndex(sibs []sibling, key fileKey, fp []byte, closed bool) int {
 	var buf [fpSize]byte
 	for j := len(sibs) - 1; j >= 0; j-- {
 		if sibs[j].gz {
 			continue
 		}
-		if k, err := statKey(sibs[j].path); err != nil || k != key {
+		k, err := statKey(sibs[j].path)
+		if sibs[j].compressedSince(err) {
+			// Compressed since it was listed (kubelet gzips the older
+			// rotated file right after a rotation): known by its first
+			// bytes, below. Taken for gone, ref was "deleted" and every
+			// sibling read as newer, ref's own .gz too: read twice.
+			continue
+		}
+		if err != nil || k != key {
 			continue
 		}
 		if !closed {
@@ -402,6 +411,13 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 	var buf [fpSize]byte
 	var out []*follower
 	for _, s := range sibs {
+		if !s.gz {
+			// Compressed since it was listed: it is looked at as the
+			// .gz it is now, by its first bytes (one of the files open
+			// may be this one, renamed and then compressed).
+			_, err := os.Lstat(s.path)
+			s.compressedSince(err)
+		}
 		if t.holds(live, s) {
 			continue
 		}
@@ -448,6 +464,47 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 	}
 	t.log.Debug("a copy the file still holds; not read apart", "path", live.path, "copy", s.path)
 	return true
+}
+
+// followedAsGz says whether s, a rotated sibling of path, is a file a
+// follower open now reads through its descriptor, renamed away from path
+// and compressed since (kubelet rotated and gzipped it while the agent
+// started): it starts with the first bytes the descriptor shows and
+// decompresses to no more than the file holds. Read as a sibling too (from
+// 0, or from the checkpoint entry its first bytes match, which the
+// follower resumed from), its lines came twice. A plain s compressed since
+// it was listed is looked at as its .gz.
+func (t *Tailer) followedAsGz(path string, s sibling) bool {
+	if !s.gz {
+		_, err := os.Lstat(s.path)
+		if !s.compressedSince(err) {
+			return false
+		}
+	}
+	var buf [fpSize]byte
+	_, n, err := siblingStart(s, buf[:])
+	if err != nil || n == 0 {
+		return false
+	}
+	var head [fpSize]byte
+	for _, f := range t.order {
+		if f.st == stClosed || f.f == nil || f.inflated || f.dec.path != path {
+			continue
+		}
+		// Its first bytes now, through its descriptor: it may have been
+		// written, renamed and compressed before its first read.
+		if m := readFP(f.f, head[:]); m == 0 || n < m || !bytes.Equal(buf[:m], head[:m]) {
+			continue
+		}
+		if k, err := statKey(path); err == nil && k == f.key {
+			continue // still the file at the path: s is another one
+		}
+		if _, _, size, err := fstatKey(f.f); err == nil && !gzipLongerThan(s.path, size) {
+			t.log.Debug("a rotated file followed already, compressed since; not read apart", "path", f.path, "compressed", s.path)
+			return true
+		}
+	}
+	return false
 }
 
 // rotatedAfterByTime opens the plain rotated siblings of path last written

@@ -159,7 +159,11 @@
 // file closed empty never replaces the last rotated file closed, nor the
 // anchor (below), when those have first bytes: a reference must be
 // findable once compressed. A file no longer open counts by its inode only
-// with its first bytes (a freed inode is reused). File
+// with its first bytes (a freed inode is reused). kubelet gzips the older
+// rotated file right after a rotation, so a sibling listed plain may be a
+// .gz by the time it is looked at: it is then looked at as its .gz, by its
+// first bytes, and a compressed sibling that starts as a file still open
+// (read through its descriptor) is not read apart. File
 // times are compared with two seconds of slack (kernels stamp files from a
 // coarse clock), erring towards reading a file again. A checkpoint entry
 // written while its file was empty (it has no first bytes to be known by)
@@ -395,7 +399,10 @@
 // rotate a log between the scan's listing and its open by path, which then
 // gets the new file. A compressed one's time is when it was compressed, so
 // one compressed as the agent started is read too: older lines read once
-// more than a fresh agent owes, never a renamed file's lines lost.
+// more than a fresh agent owes, never a renamed file's lines lost. But not
+// the file the scan opened, renamed and compressed since: it starts as that
+// follower's descriptor shows and holds no more, and is read through the
+// descriptor alone (followedAsGz).
 //
 // A file the checkpoint names that is not followed now (excluded by the
 // exclude globs or the Excluder since, no longer matched by include, or

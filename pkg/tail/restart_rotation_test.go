@@ -1137,3 +1137,156 @@ func TestNewPathSiblingCompressedWhileListed(t *testing.T) {
 		t.Errorf("read before 0.log (-want +got):\n%s", diff)
 	}
 }
+
+// TestRotatedRefCompressedAfterListing: the file followed is rotated, the
+// next one written and rotated too, and kubelet gzips the first between
+// the listing of the siblings and the look for the followed file among
+// them (test/model -seeds: seeds 190860 and 230068, a file read whole a
+// second time with no restart). It is found by its first bytes as its
+// .gz; only the file rotated after it is read apart. Before, it was taken
+// for deleted and its .gz read whole beside its own follower.
+func TestRotatedRefCompressedAfterListing(t *testing.T) {
+	dir := t.TempDir()
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 10))
+	tl.rescan(time.Now(), true)
+	a := tl.byPath[path]
+	if a == nil || a.fpLen == 0 {
+		t.Fatal("path not followed, or without first bytes")
+	}
+	r7, r8 := path+".20261204-000007", path+".20261204-000008"
+	mustRename(t, path, r7)
+	appendFile(t, path, lines(10, 12))
+	mustRename(t, path, r8)
+	appendFile(t, path, lines(12, 13))
+	tl.check(a, time.Now())
+	siblingsStated = func() {
+		siblingsStated = nil
+		mustGzip(t, r7)
+	}
+	t.Cleanup(func() { siblingsStated = nil })
+	tl.discover(path, time.Now(), false)
+	if siblingsStated != nil {
+		t.Fatal("the siblings were not listed")
+	}
+	cur := tl.byPath[path]
+	if cur == nil || cur == a {
+		t.Fatal("the new file is not followed")
+	}
+	var chain []string
+	for f := cur.pred; f != nil && f != a; f = f.pred {
+		chain = append([]string{filepath.Base(f.path)}, chain...)
+	}
+	if diff := cmp.Diff([]string{"0.log.20261204-000008"}, chain); diff != "" {
+		t.Errorf("read before 0.log, after the followed file (-want +got):\n%s", diff)
+	}
+	for _, f := range tl.order {
+		if f.gz != "" {
+			t.Errorf("%s opened: the followed file, compressed, read a second time", f.path)
+		}
+	}
+}
+
+// TestFollowedFileCompressedAtStart: a fresh agent's scan opens 0.log, and
+// kubelet rotates it and gzips it before the rotated files are looked at.
+// Its .gz is the file the scan's follower reads through its descriptor:
+// not read apart. Before, its lines came twice (found by a stress run of
+// rotations in a row as the agent started).
+func TestFollowedFileCompressedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	r1 := path + ".20261204-000001"
+	// Found with lines, and found empty and written before its first
+	// read (its follower has no first bytes yet; its descriptor has).
+	for _, empty := range []bool{false, true} {
+		tl := newIdleTailer(t, dir)
+		tl.loadState(time.Now().Add(-time.Second))
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if !empty {
+			appendFile(t, path, lines(0, 5))
+		}
+		tl.rescan(time.Now(), true)
+		if tl.byPath[path] == nil {
+			t.Fatal("path not followed")
+		}
+		if empty {
+			appendFile(t, path, lines(0, 5))
+		}
+		mustRename(t, path, r1)
+		appendFile(t, path, lines(5, 8))
+		mustGzip(t, r1)
+		tl.resumeRotated(time.Now(), nil)
+		for _, f := range tl.order {
+			if f.gz != "" {
+				t.Errorf("found empty %v: %s opened: the followed file, compressed, read a second time", empty, f.path)
+			}
+		}
+		tl.closeAll()
+		if err := os.Remove(r1 + ".gz"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, r1, lines(0, 5))
+	mustGzip(t, r1)
+	appendFile(t, path, lines(5, 8))
+	// A compressed file that is not the followed one is read.
+	tl2 := newIdleTailer(t, dir)
+	tl2.loadState(time.Now().Add(-time.Second))
+	tl2.rescan(time.Now(), true)
+	tl2.resumeRotated(time.Now(), nil)
+	n := 0
+	for _, f := range tl2.order {
+		if f.gz == r1+".gz" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%s opened %d times by an agent that follows only the new 0.log, want 1", r1+".gz", n)
+	}
+}
+
+// TestFollowedFileCompressedAtRestart: as TestFollowedFileCompressedAtStart,
+// with a checkpoint: the scan resumes 0.log at its committed offset, and
+// kubelet rotates and gzips it before the rotated files are looked at. The
+// .gz matches 0.log's entry by its first bytes, but it is the file the
+// scan's follower reads on from that offset: not read from it a second time.
+func TestFollowedFileCompressedAtRestart(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	firstRun(t, cfg, path)
+	appendFile(t, path, lines(100, 105))
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	now := time.Now()
+	tl.loadState(now)
+	var saved []stateEntry // as Run starts
+	for _, es := range tl.resume {
+		saved = append(saved, es...)
+	}
+	tl.rescan(now, true)
+	cur := tl.byPath[path]
+	if cur == nil || cur.off == 0 {
+		t.Fatal("path not resumed at its checkpoint")
+	}
+	r1 := path + ".20261204-000001"
+	mustRename(t, path, r1)
+	appendFile(t, path, lines(105, 108))
+	mustGzip(t, r1)
+	tl.resumeRotated(time.Now(), saved)
+	for _, f := range tl.order {
+		if f.gz != "" {
+			t.Errorf("%s opened at offset %d: the followed file, compressed, read a second time", f.path, f.off)
+		}
+	}
+}

@@ -37,6 +37,10 @@ type sibling struct {
 // can come.
 var siblingsListed func()
 
+// siblingsStated, when set (by tests), runs as listSiblings returns: a
+// sibling compressed then was listed plain.
+var siblingsStated func()
+
 // compressedSince reports whether s, a plain file that err says is not
 // there, was compressed since it was listed; if so, s names the .gz now.
 // kubelet writes the .gz whole (a temporary file renamed) before it
@@ -161,6 +165,9 @@ func listSiblings(path string) []sibling {
 		// by last write.
 		return out[i].mtime.Before(out[j].mtime)
 	})
+	if siblingsStated != nil {
+		siblingsStated()
+	}
 	return out
 }
 
@@ -577,7 +584,10 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 				continue
 			}
 		}
-		if e == nil && t.holds(live, sibs[j]) { // discovery.go
+		if (e == nil && t.holds(live, sibs[j])) || t.followedAsGz(path, sibs[j]) { // discovery.go
+			// Held by the file at the path, or the scan's file renamed
+			// and compressed since (its entry, matched by the .gz's
+			// first bytes, is the one the scan resumed it from).
 			continue
 		}
 		f := t.openSibling(path, sibs[j], e, now)
