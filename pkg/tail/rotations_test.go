@@ -1,0 +1,153 @@
+package tail
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestRotationsInARow writes and rotates one container's log the kubelet
+// way as fast as a test can (rename, a new 0.log, the older rotated file
+// gzipped, the oldest deleted once delivered), often two rotations with a
+// write between and no pause, while a tailer runs: every line arrives,
+// once. Each run is a seeded sequence with random pauses (up to 15 ms)
+// between operations, so the tailer's looks fall at different points of
+// kubelet's steps. A few sequences run by default; TAIL_ROTATIONS=N runs
+// N (a soak: 1,600 found TestRotatedRefCompressedAfterListing's case and
+// TestFollowedFileCompressedAtStart's). A failing sequence logs its
+// operations, the lines as they arrived and the tailer's debug log.
+func TestRotationsInARow(t *testing.T) {
+	n := 4
+	if s := os.Getenv("TAIL_ROTATIONS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			t.Fatalf("TAIL_ROTATIONS: %v", err)
+		}
+	}
+	for seed := range n {
+		t.Run(strconv.Itoa(seed), func(t *testing.T) { rotationsInARow(t, uint64(seed)) })
+	}
+}
+
+// syncBuffer is a bytes.Buffer a logger and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func rotationsInARow(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	var debug syncBuffer
+	r := startRunnerLog(t, testConfig(dir, state), Options{}, slog.New(slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	var ops []string
+	logf := func(format string, args ...any) {
+		ops = append(ops, time.Now().Format("15:04:05.000000 ")+fmt.Sprintf(format, args...))
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		var recs []string
+		for _, x := range r.snapshot() {
+			n, _ := seqOf(x.body)
+			recs = append(recs, fmt.Sprintf("%s %d %s", x.at.Format("15:04:05.000000"), n, filepath.Base(x.path)))
+		}
+		t.Logf("operations:\n%s\nlines as they arrived:\n%s\ntailer:\n%s", strings.Join(ops, "\n"), strings.Join(recs, "\n"), debug.String())
+	})
+	delivered := func() int {
+		seen := make(map[int]bool)
+		for _, s := range seqs(r.snapshot()) {
+			seen[s] = true
+		}
+		return len(seen)
+	}
+	pause := func() {
+		if rng.IntN(3) == 0 {
+			// Part of the operation, as kubelet's steps are spread in time.
+			time.Sleep(time.Duration(rng.IntN(15)) * time.Millisecond)
+		}
+	}
+	next, clock := 0, 0
+	write := func(n int) {
+		appendFile(t, path, lines(next, next+n))
+		logf("write %d..%d", next, next+n-1)
+		next += n
+	}
+	var rotated []string
+	rotate := func() {
+		clock++
+		name := fmt.Sprintf("%s.20261204-%06d", path, clock)
+		mustRename(t, path, name)
+		appendFile(t, path, "")
+		logf("rotate -> %s", filepath.Base(name))
+		rotated = append(rotated, name)
+		for i := range len(rotated) - 1 {
+			if !strings.HasSuffix(rotated[i], ".gz") {
+				mustGzip(t, rotated[i])
+				logf("gzip %s", filepath.Base(rotated[i]))
+				rotated[i] += ".gz"
+			}
+		}
+		for len(rotated) > 2 {
+			// kubelet deletes the oldest; these lines must be read first.
+			want := next
+			waitFor(t, 20*time.Second, "the lines of the oldest file before it is deleted", func() bool { return delivered() >= want })
+			if err := os.Remove(rotated[0]); err != nil {
+				t.Fatal(err)
+			}
+			logf("delete %s", filepath.Base(rotated[0]))
+			rotated = rotated[1:]
+		}
+	}
+	for range 30 {
+		switch rng.IntN(4) {
+		case 0, 1:
+			write(1 + rng.IntN(30))
+		case 2:
+			rotate()
+		case 3:
+			rotate()
+			pause()
+			write(rng.IntN(10))
+			pause()
+			rotate()
+		}
+		pause()
+	}
+	write(1)
+	want := next
+	waitFor(t, 20*time.Second, "every line", func() bool { return delivered() >= want })
+	r.stop() // whatever was read is delivered by now
+	count := make(map[int]int)
+	for _, s := range seqs(r.snapshot()) {
+		count[s]++
+	}
+	for s := range want {
+		if count[s] != 1 {
+			t.Errorf("line %d delivered %d times", s, count[s])
+		}
+	}
+}
