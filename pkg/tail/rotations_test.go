@@ -33,7 +33,36 @@ func TestRotationsInARow(t *testing.T) {
 		}
 	}
 	for seed := range n {
-		t.Run(strconv.Itoa(seed), func(t *testing.T) { rotationsInARow(t, uint64(seed)) })
+		t.Run(strconv.Itoa(seed), func(t *testing.T) { rotationsInARow(t, uint64(seed), false) })
+	}
+}
+
+// TestCopytruncatesInARow is TestRotationsInARow with copytruncates too
+// (the log copied to a rotated name and truncated in place; the copy
+// before it gzipped), often two a few milliseconds apart. It runs only
+// with TAIL_COPIES=N (N sequences): it fails. Found with it and not fixed:
+// a copy made within a tick of the file system's clock (4-10 ms) after the
+// tailer handled the last truncation, or opened the file, is stamped with
+// a birth time before that (the kernel's coarse clock), taken for older
+// than the generation (copy.go copiedAfter), and its lines are lost
+// uncounted. Seen in the same runs' debug logs, its effect not
+// established: a new 0.log that gets the inode of a rotated file closed
+// empty and freed since (compressed) is taken for that file renamed back
+// ("rotation undone", discovery.go lastRotated). Tried and not landed:
+// opened taken a tick early, with the copies of the generation before
+// named in took: the runs then failed in other ways (lines lost after a
+// later copy was read, lines delivered twice).
+func TestCopytruncatesInARow(t *testing.T) {
+	s := os.Getenv("TAIL_COPIES")
+	if s == "" {
+		t.Skip("fails: copytruncates a few milliseconds apart lose lines uncounted (see the comment); TAIL_COPIES=N runs N sequences")
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("TAIL_COPIES: %v", err)
+	}
+	for seed := range n {
+		t.Run(strconv.Itoa(seed), func(t *testing.T) { rotationsInARow(t, uint64(seed), true) })
 	}
 }
 
@@ -55,7 +84,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func rotationsInARow(t *testing.T, seed uint64) {
+func rotationsInARow(t *testing.T, seed uint64, copies bool) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
@@ -97,12 +126,8 @@ func rotationsInARow(t *testing.T, seed uint64) {
 		next += n
 	}
 	var rotated []string
-	rotate := func() {
-		clock++
-		name := fmt.Sprintf("%s.20261204-%06d", path, clock)
-		mustRename(t, path, name)
-		appendFile(t, path, "")
-		logf("rotate -> %s", filepath.Base(name))
+	var rotate, copyTruncate func()
+	compressAndExpire := func(name string) {
 		rotated = append(rotated, name)
 		for i := range len(rotated) - 1 {
 			if !strings.HasSuffix(rotated[i], ".gz") {
@@ -122,18 +147,56 @@ func rotationsInARow(t *testing.T, seed uint64) {
 			rotated = rotated[1:]
 		}
 	}
+	rotate = func() {
+		clock++
+		name := fmt.Sprintf("%s.20261204-%06d", path, clock)
+		mustRename(t, path, name)
+		appendFile(t, path, "")
+		logf("rotate -> %s", filepath.Base(name))
+		compressAndExpire(name)
+	}
+	copyTruncate = func() {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) == 0 {
+			return
+		}
+		clock++
+		name := fmt.Sprintf("%s.20261204-%06d", path, clock)
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(path, 0); err != nil {
+			t.Fatal(err)
+		}
+		logf("copytruncate -> %s", filepath.Base(name))
+		compressAndExpire(name)
+	}
+	kinds := 4
+	if copies {
+		kinds = 6
+	}
 	for range 30 {
-		switch rng.IntN(4) {
+		switch rng.IntN(kinds) {
 		case 0, 1:
 			write(1 + rng.IntN(30))
 		case 2:
 			rotate()
-		case 3:
-			rotate()
+		case 3, 4, 5:
+			first, second := rotate, rotate
+			if copies && rng.IntN(2) == 0 {
+				first = copyTruncate
+			}
+			if copies && rng.IntN(2) == 0 {
+				second = copyTruncate
+			}
+			first()
 			pause()
 			write(rng.IntN(10))
 			pause()
-			rotate()
+			second()
 		}
 		pause()
 	}
