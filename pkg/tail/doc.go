@@ -254,7 +254,8 @@
 // copy by: the creation of a rotated name beside it (a notification) brings a
 // read as soon as it is taken (within read_interval), which reads that file whole first when it is a copy made
 // after the file was opened (birth time; one made within a tick of the file
-// system's coarse clock after it is taken for older and lost) and the file
+// system's coarse clock after it is taken for older and lost: the skipped
+// TestCopytruncatesInARow makes that happen) and the file
 // no longer holds it (copy.go; lines delivered before a restart whose
 // checkpoint was at offset 0 are the copy's, not emitted again). The first
 // read that takes something of the file also lists the copies made since

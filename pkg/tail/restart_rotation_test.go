@@ -1182,11 +1182,7 @@ func TestRotatedRefCompressedAfterListing(t *testing.T) {
 	if diff := cmp.Diff([]string{"0.log.20261204-000008"}, chain); diff != "" {
 		t.Errorf("read before 0.log, after the followed file (-want +got):\n%s", diff)
 	}
-	for _, f := range tl.order {
-		if f.gz != "" {
-			t.Errorf("%s opened: the followed file, compressed, read a second time", f.path)
-		}
-	}
+	noCompressedOpened(t, tl, "")
 }
 
 // TestFollowedFileCompressedAtStart: a fresh agent's scan opens 0.log, and
@@ -1220,11 +1216,7 @@ func TestFollowedFileCompressedAtStart(t *testing.T) {
 		appendFile(t, path, lines(5, 8))
 		mustGzip(t, r1)
 		tl.resumeRotated(time.Now(), nil)
-		for _, f := range tl.order {
-			if f.gz != "" {
-				t.Errorf("found empty %v: %s opened: the followed file, compressed, read a second time", empty, f.path)
-			}
-		}
+		noCompressedOpened(t, tl, fmt.Sprintf("found empty %v: ", empty))
 		tl.closeAll()
 		if err := os.Remove(r1 + ".gz"); err != nil {
 			t.Fatal(err)
@@ -1284,9 +1276,16 @@ func TestFollowedFileCompressedAtRestart(t *testing.T) {
 	appendFile(t, path, lines(105, 108))
 	mustGzip(t, r1)
 	tl.resumeRotated(time.Now(), saved)
+	noCompressedOpened(t, tl, "")
+}
+
+// noCompressedOpened fails t for each compressed file tl opened: the file
+// its follower reads, compressed, read a second time.
+func noCompressedOpened(t *testing.T, tl *Tailer, prefix string) {
+	t.Helper()
 	for _, f := range tl.order {
 		if f.gz != "" {
-			t.Errorf("%s opened at offset %d: the followed file, compressed, read a second time", f.path, f.off)
+			t.Errorf("%s%s opened at offset %d: the followed file, compressed, read a second time", prefix, f.path, f.off)
 		}
 	}
 }
