@@ -507,6 +507,17 @@ func (t *Tailer) followedAsGz(path string, s sibling) bool {
 	return false
 }
 
+// followedPlain says whether s, a rotated sibling of a path, is the file
+// cur (the scan's follower of the path) reads, renamed since: a plain file
+// with its inode.
+func followedPlain(cur *follower, s sibling) bool {
+	if cur == nil || s.gz {
+		return false
+	}
+	k, err := statKey(s.path)
+	return err == nil && k == cur.key
+}
+
 // rotatedAfterByTime opens the plain rotated siblings of path last written
 // after ref, oldest first, to be read from 0 and closed.
 func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey, now time.Time) []*follower {

@@ -402,7 +402,9 @@
 // more than a fresh agent owes, never a renamed file's lines lost. But not
 // the file the scan opened, renamed and compressed since: it starts as that
 // follower's descriptor shows and holds no more, and is read through the
-// descriptor alone (followedAsGz).
+// descriptor alone (followedAsGz). The files rotated after it (renamed or
+// compressed) are newer than it: they are read after it, when the path's
+// next file is found, not before it at the start.
 //
 // A file the checkpoint names that is not followed now (excluded by the
 // exclude globs or the Excluder since, no longer matched by include, or

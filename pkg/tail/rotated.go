@@ -584,11 +584,17 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 				continue
 			}
 		}
-		if (e == nil && t.holds(live, sibs[j])) || t.followedAsGz(path, sibs[j]) { // discovery.go
-			// Held by the file at the path, or the scan's file renamed
-			// and compressed since (its entry, matched by the .gz's
-			// first bytes, is the one the scan resumed it from).
-			continue
+		if e == nil && t.holds(live, sibs[j]) { // discovery.go
+			continue // held by the file at the path
+		}
+		if t.followedAsGz(path, sibs[j]) || followedPlain(cur, sibs[j]) { // discovery.go
+			// The scan's file, renamed (and compressed) since: its
+			// entry, if any, is the one the scan resumed it from, and
+			// the files after it are newer than it. They are read
+			// after it once the path's next file is found (discover:
+			// rotatedAfter). Read here, before it, their lines came
+			// before its own, and, closed by then, twice.
+			break
 		}
 		f := t.openSibling(path, sibs[j], e, now)
 		if f == nil {
