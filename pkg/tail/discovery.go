@@ -470,7 +470,7 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 // follower open now reads through its descriptor, renamed away from path
 // and compressed since (kubelet rotated and gzipped it while the agent
 // started): it starts with the first bytes the descriptor shows and
-// decompresses to no more than the file holds. Read as a sibling too (from
+// decompresses to exactly what the file holds. Read as a sibling too (from
 // 0, or from the checkpoint entry its first bytes match, which the
 // follower resumed from), its lines came twice. A plain s compressed since
 // it was listed is looked at as its .gz.
@@ -499,7 +499,12 @@ func (t *Tailer) followedAsGz(path string, s sibling) bool {
 		if k, err := statKey(path); err == nil && k == f.key {
 			continue // still the file at the path: s is another one
 		}
-		if _, _, size, err := fstatKey(f.f); err == nil && !gzipLongerThan(s.path, size) {
+		// Exactly as long: kubelet compresses a rotated file only once
+		// another was rotated after it, so nothing is written to it
+		// after. An older generation that starts with the same banner
+		// (longer than the first bytes compared) and holds no more is
+		// another file: taken for this one, its lines were lost.
+		if _, _, size, err := fstatKey(f.f); err == nil && gzipEndsAt(s.path, size) {
 			t.log.Debug("a rotated file followed already, compressed since; not read apart", "path", f.path, "compressed", s.path)
 			return true
 		}

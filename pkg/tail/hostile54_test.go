@@ -1,6 +1,8 @@
 package tail
 
 import (
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"testing"
 	"time"
 )
@@ -74,5 +76,38 @@ func TestHostile54TwoRotationsAsTheAgentStarts(t *testing.T) {
 			hostile51Steps(tl, now)
 			hostile51Once(t, want, take())
 		})
+	}
+}
+
+// TestHostile54BannerGenerationAsTheAgentStarts: every generation of a
+// log starts with the same banner, longer than the fingerprint (1 KiB). The
+// checkpoint names 0.log read halfway; while no agent runs it is rotated
+// and the next generation written. The agent's scan opens that one, and
+// kubelet rotates it too and compresses the first before the rotated files
+// are looked at. The first generation's .gz starts as the scan's file does
+// (the banner) and decompresses to less: it is not that file compressed
+// (which would decompress to exactly what that file holds), but the
+// checkpoint's file, whose lines after the checkpoint are still owed. Every
+// line once, in order; nothing counted lost.
+func TestHostile54BannerGenerationAsTheAgentStarts(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, hostile50Banner+lines(0, 10))
+	if err := writeState(state, []stateEntry{entryOf(t, path, path, int64(len(hostile50Banner+lines(0, 5))))}); err != nil {
+		t.Fatal(err)
+	}
+	r1, r2 := path+".20261206-120001", path+".20261206-120002"
+	mustRename(t, path, r1)
+	appendFile(t, path, hostile50Banner+lines(100, 120)) // longer than the first
+	tl, take, now := hostile54Start(t, dir, state, func() {
+		mustGzip(t, r1)
+		mustRename(t, path, r2)
+		appendFile(t, path, lines(200, 205))
+	})
+	hostile51Steps(tl, now)
+	want := append(append(upto(5, 10), -1), append(upto(100, 120), upto(200, 205)...)...)
+	hostile51Once(t, want, take())
+	if got := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
+		t.Errorf("lost files = %v, want 0", got)
 	}
 }
