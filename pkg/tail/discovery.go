@@ -466,48 +466,48 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 	return true
 }
 
-// followedAsGz says whether s, a rotated sibling of path, is a file a
-// follower open now reads through its descriptor, renamed away from path
-// and compressed since (kubelet rotated and gzipped it while the agent
-// started): it starts with the first bytes the descriptor shows and
-// decompresses to exactly what the file holds. Read as a sibling too (from
-// 0, or from the checkpoint entry its first bytes match, which the
-// follower resumed from), its lines came twice. A plain s compressed since
-// it was listed is looked at as its .gz.
-func (t *Tailer) followedAsGz(path string, s sibling) bool {
+// followedAsGz says whether s, a rotated sibling of path, is the file cur
+// (the scan's follower of path; nil: none) reads through its descriptor,
+// renamed away from path and compressed since (kubelet rotated and gzipped
+// it while the agent started): it starts with the first bytes the
+// descriptor shows and decompresses to exactly what the file holds. Read
+// as a sibling too (from 0, or from the checkpoint entry its first bytes
+// match, which the follower resumed from), its lines came twice. A plain s
+// compressed since it was listed is looked at as its .gz. Only cur can
+// be: the other followers of path at the start are its rotated siblings,
+// opened as such (a generation that starts with the same banner and is as
+// long as one of them was taken for it, and skipped: its lines lost).
+func (t *Tailer) followedAsGz(path string, cur *follower, s sibling) bool {
+	if cur == nil || cur.st == stClosed || cur.f == nil || cur.inflated {
+		return false
+	}
 	if !s.gz {
 		_, err := os.Lstat(s.path)
 		if !s.compressedSince(err) {
 			return false
 		}
 	}
-	var buf [fpSize]byte
+	var buf, head [fpSize]byte
 	_, n, err := siblingStart(s, buf[:])
 	if err != nil || n == 0 {
 		return false
 	}
-	var head [fpSize]byte
-	for _, f := range t.order {
-		if f.st == stClosed || f.f == nil || f.inflated || f.dec.path != path {
-			continue
-		}
-		// Its first bytes now, through its descriptor: it may have been
-		// written, renamed and compressed before its first read.
-		if m := readFP(f.f, head[:]); m == 0 || n < m || !bytes.Equal(buf[:m], head[:m]) {
-			continue
-		}
-		if k, err := statKey(path); err == nil && k == f.key {
-			continue // still the file at the path: s is another one
-		}
-		// Exactly as long: kubelet compresses a rotated file only once
-		// another was rotated after it, so nothing is written to it
-		// after. An older generation that starts with the same banner
-		// (longer than the first bytes compared) and holds no more is
-		// another file: taken for this one, its lines were lost.
-		if _, _, size, err := fstatKey(f.f); err == nil && gzipEndsAt(s.path, size) {
-			t.log.Debug("a rotated file followed already, compressed since; not read apart", "path", f.path, "compressed", s.path)
-			return true
-		}
+	// Its first bytes now, through its descriptor: it may have been
+	// written, renamed and compressed before its first read.
+	if m := readFP(cur.f, head[:]); m == 0 || n < m || !bytes.Equal(buf[:m], head[:m]) {
+		return false
+	}
+	if k, err := statKey(path); err == nil && k == cur.key {
+		return false // still the file at the path: s is another one
+	}
+	// Exactly as long: kubelet compresses a rotated file only once
+	// another was rotated after it, so nothing is written to it after.
+	// An older generation that starts with the same banner (longer than
+	// the first bytes compared) and holds no more is another file: taken
+	// for this one, its lines were lost.
+	if _, _, size, err := fstatKey(cur.f); err == nil && gzipEndsAt(s.path, size) {
+		t.log.Debug("a rotated file followed already, compressed since; not read apart", "path", cur.path, "compressed", s.path)
+		return true
 	}
 	return false
 }

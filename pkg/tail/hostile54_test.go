@@ -1,6 +1,8 @@
 package tail
 
 import (
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"testing"
@@ -107,6 +109,52 @@ func TestHostile54BannerGenerationAsTheAgentStarts(t *testing.T) {
 	hostile51Steps(tl, now)
 	want := append(append(upto(5, 10), -1), append(upto(100, 120), upto(200, 205)...)...)
 	hostile51Once(t, want, take())
+	if got := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
+		t.Errorf("lost files = %v, want 0", got)
+	}
+}
+
+// TestHostile54EarlierSiblingNotTheScansFile: logrotate's numbered names
+// with compress and delaycompress (its .gz stamped when it is made), and a
+// log whose every generation starts with the same banner. The checkpoint
+// names 0.log.1, rotated and read halfway, and 0.log, read halfway too;
+// while no agent runs logrotate rotates again: 0.log.1 becomes 0.log.2,
+// compressed, 0.log becomes 0.log.1, and a new 0.log is written. By last
+// write 0.log.1 comes first and is opened first (from its entry); the .gz
+// starts as it does and is exactly as long (lines of equal length), but it
+// is not the scan's file compressed: the scan's file is the new 0.log.
+// Each rotated file is read from its entry (in the order of their last
+// writes: compared as a set), nothing counted lost. (The entries are
+// looked at in the order given: a map's order in Run, so half the time.)
+func TestHostile54EarlierSiblingNotTheScansFile(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	older, newer := lines(10, 20), lines(60, 70)
+	if len(older) != len(newer) {
+		t.Fatalf("premise: generations of %d and %d bytes", len(older), len(newer))
+	}
+	appendFile(t, path+".1", hostile50Banner+older)
+	appendFile(t, path, hostile50Banner+newer)
+	eOld := entryOf(t, path, path+".1", int64(len(hostile50Banner+lines(10, 15))))
+	eNew := entryOf(t, path, path, int64(len(hostile50Banner+lines(60, 65))))
+	if err := writeState(state, []stateEntry{eNew, eOld}); err != nil {
+		t.Fatal(err)
+	}
+	mustRename(t, path+".1", path+".2")
+	mustGzip(t, path+".2")
+	mustRename(t, path, path+".1")
+	hostile51SetMtime(t, time.Now().Add(-time.Minute), path+".1")
+	appendFile(t, path, lines(200, 205))
+	tl, take := outTailerIn(t, dir, state)
+	now := time.Now()
+	tl.rescan(now, true)
+	tl.resumeRotated(now, []stateEntry{eNew, eOld})
+	hostile51Steps(tl, now)
+	got := take()
+	want := append(append(upto(15, 20), upto(65, 70)...), upto(200, 205)...)
+	if diff := cmp.Diff(want, hostile50Seqs(got), cmpopts.SortSlices(func(a, b int) bool { return a < b })); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
 	if got := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
 		t.Errorf("lost files = %v, want 0", got)
 	}

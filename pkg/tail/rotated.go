@@ -587,7 +587,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		if e == nil && t.holds(live, sibs[j]) { // discovery.go
 			continue // held by the file at the path
 		}
-		if t.followedAsGz(path, sibs[j]) || followedPlain(cur, sibs[j]) { // discovery.go
+		if t.followedAsGz(path, cur, sibs[j]) || followedPlain(cur, sibs[j]) { // discovery.go
 			// The scan's file, renamed (and compressed) since: its
 			// entry, if any, is the one the scan resumed it from, and
 			// the files after it are newer than it. They are read
