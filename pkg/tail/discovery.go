@@ -481,6 +481,11 @@ func (t *Tailer) followedAsGz(path string, cur *follower, s sibling) bool {
 	if cur == nil || cur.st == stClosed || cur.f == nil || cur.inflated {
 		return false
 	}
+	if k, err := statKey(path); err == nil && k == cur.key {
+		// Still the file at the path (the usual case, told by a stat
+		// before a decompression): s is another one.
+		return false
+	}
 	if !s.gz {
 		_, err := os.Lstat(s.path)
 		if !s.compressedSince(err) {
@@ -496,9 +501,6 @@ func (t *Tailer) followedAsGz(path string, cur *follower, s sibling) bool {
 	// written, renamed and compressed before its first read.
 	if m := readFP(cur.f, head[:]); m == 0 || n < m || !bytes.Equal(buf[:m], head[:m]) {
 		return false
-	}
-	if k, err := statKey(path); err == nil && k == cur.key {
-		return false // still the file at the path: s is another one
 	}
 	// Exactly as long: kubelet compresses a rotated file only once
 	// another was rotated after it, so nothing is written to it after.

@@ -1,12 +1,19 @@
 package tail
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"testing"
-	"time"
+	"github.com/ferry-dev/ferry/internal/simnode"
+	"github.com/ferry-dev/ferry/pkg/event"
 )
 
 // hostile54Start is an agent's start on dir with the checkpoint in state
@@ -157,5 +164,56 @@ func TestHostile54EarlierSiblingNotTheScansFile(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
 		t.Errorf("lost files = %v, want 0", got)
+	}
+}
+
+// BenchmarkHostile54FollowedAsGz: the look, at the start, at one
+// compressed rotated sibling of a path whose scan's file is still at the
+// path (the usual case), with followers of other paths beside it.
+func BenchmarkHostile54FollowedAsGz(b *testing.B) {
+	for _, others := range []int{0, 10000} {
+		b.Run(fmt.Sprintf("others=%d", others), func(b *testing.B) {
+			dir := b.TempDir()
+			tl, err := New(testConfig(dir, b.TempDir()), nil, make(chan []event.Log), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			path := filepath.Join(dir, "0.log")
+			r := path + ".20261206-000001"
+			if err := os.WriteFile(r, []byte(lines(20, 30)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			if err := simnode.GzipFile(r); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(lines(0, 10)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			fh, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer fh.Close()
+			fi, err := fh.Stat()
+			if err != nil {
+				b.Fatal(err)
+			}
+			key, _ := keyOf(fi)
+			cur := &follower{path: path, f: fh, key: key}
+			cur.dec.path = path
+			tl.order = append(tl.order, cur)
+			for i := range others {
+				f := &follower{path: filepath.Join(dir, strconv.Itoa(i)), f: fh}
+				f.dec.path = f.path
+				tl.order = append(tl.order, f)
+			}
+			s := sibling{path: r + ".gz", gz: true}
+			b.ResetTimer()
+			for range b.N {
+				if tl.followedAsGz(path, cur, s) {
+					b.Fatal("taken for the scan's file")
+				}
+			}
+		})
 	}
 }
