@@ -217,3 +217,45 @@ func BenchmarkHostile54FollowedAsGz(b *testing.B) {
 		})
 	}
 }
+
+// TestHostile54ClosedRefCompressedAfterListing: a rotated file is read to
+// its end and closed while nothing is at its path (the runtime has not
+// reopened its log yet). Then a new 0.log is written and rotated, a third
+// written, and kubelet compresses the closed file between the listing of
+// the siblings and the look for it among them (its inode freed: the third
+// 0.log may take it). It is found by its first bytes as its .gz: only the
+// file rotated after it is read apart, then the third. Every line once.
+func TestHostile54ClosedRefCompressedAfterListing(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, lines(0, 10), take, 10)
+	r7, r8 := path+".20261206-000007", path+".20261206-000008"
+	mustRename(t, path, r7)
+	for range 20 {
+		if f := tl.byPath[path]; f == nil || f.st == stClosed {
+			break
+		}
+		now = now.Add(10 * time.Second) // past rotatedLinger: no new file came
+		tl.poll(now)
+		tl.readTurn(now)
+	}
+	if f := tl.byPath[path]; f != nil && f.st != stClosed {
+		t.Fatalf("premise: the rotated file is closed, not %v", f.st)
+	}
+	if _, ok := tl.lastRotated[path]; !ok {
+		t.Fatal("premise: the rotated file is the path's last rotated file")
+	}
+	appendFile(t, path, lines(10, 20))
+	mustRename(t, path, r8)
+	appendFile(t, path, lines(20, 25))
+	siblingsStated = func() {
+		siblingsStated = nil
+		mustGzip(t, r7)
+	}
+	t.Cleanup(func() { siblingsStated = nil })
+	tl.rescan(now, false)
+	if siblingsStated != nil {
+		t.Fatal("premise: the siblings were listed")
+	}
+	hostile51Steps(tl, now)
+	hostile51Once(t, upto(0, 25), hostile50Seqs(take()))
+}
