@@ -470,7 +470,7 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 // (the scan's follower of path; nil: none) reads through its descriptor,
 // renamed away from path and compressed since (kubelet rotated and gzipped
 // it while the agent started): it starts with the first bytes the
-// descriptor shows and decompresses to exactly what the file holds. Read
+// descriptor shows and decompresses to what the file holds (gzipHolds). Read
 // as a sibling too (from 0, or from the checkpoint entry its first bytes
 // match, which the follower resumed from), its lines came twice. A plain s
 // compressed since it was listed is looked at as its .gz. Only cur can
@@ -502,12 +502,12 @@ func (t *Tailer) followedAsGz(path string, cur *follower, s sibling) bool {
 	if m := readFP(cur.f, head[:]); m == 0 || n < m || !bytes.Equal(buf[:m], head[:m]) {
 		return false
 	}
-	// Exactly as long: kubelet compresses a rotated file only once
+	// The same bytes: kubelet compresses a rotated file only once
 	// another was rotated after it, so nothing is written to it after.
 	// An older generation that starts with the same banner (longer than
-	// the first bytes compared) and holds no more is another file: taken
-	// for this one, its lines were lost.
-	if _, _, size, err := fstatKey(cur.f); err == nil && gzipEndsAt(s.path, size) {
+	// the first bytes compared) and holds no more, or as much, is another
+	// file: taken for this one, its lines were lost.
+	if _, _, size, err := fstatKey(cur.f); err == nil && gzipHolds(s.path, cur.f, size) {
 		t.log.Debug("a rotated file followed already, compressed since; not read apart", "path", cur.path, "compressed", s.path)
 		return true
 	}

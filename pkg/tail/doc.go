@@ -163,8 +163,8 @@
 // rotated file right after a rotation, so a sibling listed plain may be a
 // .gz by the time it is looked at: it is then looked at as its .gz, by its
 // first bytes, and a compressed sibling that starts as a file still open
-// (read through its descriptor) and decompresses to exactly what it holds
-// is not read apart. File
+// (read through its descriptor) and decompresses to the bytes it holds
+// (by the gzip trailer's size and CRC-32) is not read apart. File
 // times are compared with two seconds of slack (kernels stamp files from a
 // coarse clock), erring towards reading a file again. A checkpoint entry
 // written while its file was empty (it has no first bytes to be known by)
@@ -402,10 +402,9 @@
 // one compressed as the agent started is read too: older lines read once
 // more than a fresh agent owes, never a renamed file's lines lost. But not
 // the file the scan opened, renamed and compressed since: it starts as
-// that follower's descriptor shows and holds exactly as much, and is read
-// through the descriptor alone (followedAsGz; an older generation that
-// starts with the same banner and is exactly as long is taken for it, its
-// lines lost). The files rotated after it (renamed or compressed) are
+// that follower's descriptor shows and holds the same bytes (by the gzip
+// trailer's size and CRC-32), and is read through the descriptor alone
+// (followedAsGz). The files rotated after it (renamed or compressed) are
 // newer than it: they are read after it, when the path's next file is
 // found, not before it at the start.
 //

@@ -94,30 +94,46 @@ func TestHostile54TwoRotationsAsTheAgentStarts(t *testing.T) {
 // and the next generation written. The agent's scan opens that one, and
 // kubelet rotates it too and compresses the first before the rotated files
 // are looked at. The first generation's .gz starts as the scan's file does
-// (the banner) and decompresses to less: it is not that file compressed
-// (which would decompress to exactly what that file holds), but the
-// checkpoint's file, whose lines after the checkpoint are still owed. Every
-// line once, in order; nothing counted lost.
+// (the banner) and decompresses to less, or to exactly as much (lines of
+// equal length): it is not that file compressed (which would hold the same
+// bytes), but the checkpoint's file, whose lines after the checkpoint are
+// still owed. Every line once, in order; nothing counted lost.
 func TestHostile54BannerGenerationAsTheAgentStarts(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, hostile50Banner+lines(0, 10))
-	if err := writeState(state, []stateEntry{entryOf(t, path, path, int64(len(hostile50Banner+lines(0, 5))))}); err != nil {
-		t.Fatal(err)
-	}
-	r1, r2 := path+".20261206-120001", path+".20261206-120002"
-	mustRename(t, path, r1)
-	appendFile(t, path, hostile50Banner+lines(100, 120)) // longer than the first
-	tl, take, now := hostile54Start(t, dir, state, func() {
-		mustGzip(t, r1)
-		mustRename(t, path, r2)
-		appendFile(t, path, lines(200, 205))
-	})
-	hostile51Steps(tl, now)
-	want := append(append(upto(5, 10), -1), append(upto(100, 120), upto(200, 205)...)...)
-	hostile51Once(t, want, take())
-	if got := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
-		t.Errorf("lost files = %v, want 0", got)
+	for _, c := range []struct {
+		name          string
+		first, second [2]int // the lines of each generation, after the banner
+	}{
+		{"shorter", [2]int{0, 10}, [2]int{100, 120}},
+		{"as long", [2]int{10, 20}, [2]int{60, 70}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			first, second := lines(c.first[0], c.first[1]), lines(c.second[0], c.second[1])
+			if c.name == "as long" && len(first) != len(second) {
+				t.Fatalf("premise: generations of %d and %d bytes", len(first), len(second))
+			}
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			appendFile(t, path, hostile50Banner+first)
+			half := c.first[0] + 5
+			if err := writeState(state, []stateEntry{entryOf(t, path, path, int64(len(hostile50Banner+lines(c.first[0], half))))}); err != nil {
+				t.Fatal(err)
+			}
+			r1, r2 := path+".20261206-120001", path+".20261206-120002"
+			mustRename(t, path, r1)
+			appendFile(t, path, hostile50Banner+second)
+			tl, take, now := hostile54Start(t, dir, state, func() {
+				mustGzip(t, r1)
+				mustRename(t, path, r2)
+				appendFile(t, path, lines(200, 205))
+			})
+			hostile51Steps(tl, now)
+			want := append(upto(half, c.first[1]), -1)
+			want = append(append(want, upto(c.second[0], c.second[1])...), upto(200, 205)...)
+			hostile51Once(t, want, take())
+			if got := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
+				t.Errorf("lost files = %v, want 0", got)
+			}
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -253,6 +254,34 @@ func gzipLongerThan(path string, n int64) bool {
 	}
 	size, ok := gzipSize(path)
 	return ok && int64(size) > n
+}
+
+// gzipHolds says whether the gzip file path decompresses to the size
+// bytes f holds, by its trailer (RFC 1952 CRC32 and ISIZE, of the last
+// member; kubelet writes one): f is read whole, so only for a file that
+// starts as path does. It answers false when it cannot tell.
+func gzipHolds(path string, f *os.File, size int64) bool {
+	if size >= 1<<32 {
+		return false
+	}
+	fh, err := openRegular(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil || fi.Size() < 18 { // the smallest gzip file
+		return false
+	}
+	var b [8]byte
+	if _, err := fh.ReadAt(b[:], fi.Size()-8); err != nil || binary.LittleEndian.Uint32(b[4:]) != uint32(size) {
+		return false
+	}
+	h := crc32.NewIEEE()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+		return false
+	}
+	return h.Sum32() == binary.LittleEndian.Uint32(b[:4])
 }
 
 // gzipSize is the size field of the gzip file path's trailer (RFC 1952
