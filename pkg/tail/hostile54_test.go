@@ -275,3 +275,72 @@ func TestHostile54ClosedRefCompressedAfterListing(t *testing.T) {
 	hostile51Steps(tl, now)
 	hostile51Once(t, upto(0, 25), hostile50Seqs(take()))
 }
+
+// TestHostile54NewPathOlderBannerGeneration: a pod's log found for the
+// first time while the tailer runs, every generation starting with the
+// same banner (longer than the fingerprint): kubelet rotated it and
+// compressed the rotated file (listed as its .gz, or listed plain and
+// compressed before it is looked at) before the tailer looked, and the
+// new 0.log is longer. The .gz starts as 0.log does and holds less, but it
+// is not a copy 0.log still holds (a copytruncate's, not truncated yet:
+// the same bytes as 0.log's start): its lines come first, then 0.log's.
+func TestHostile54NewPathOlderBannerGeneration(t *testing.T) {
+	for _, late := range []bool{false, true} {
+		t.Run(map[bool]string{false: "listed compressed", true: "compressed after listing"}[late], func(t *testing.T) {
+			tl, first, take := outTailer(t)
+			dir := filepath.Dir(filepath.Dir(filepath.Dir(first)))
+			now := firstRead(t, tl, first, lines(1000, 1001), take, 1)
+			path := mkContainer(t, dir, "ns_new_uid")
+			r1 := path + ".20261206-120001"
+			appendFile(t, r1, hostile50Banner+lines(0, 10))
+			if late {
+				siblingsStated = func() {
+					siblingsStated = nil
+					mustGzip(t, r1)
+				}
+				t.Cleanup(func() { siblingsStated = nil })
+			} else {
+				mustGzip(t, r1)
+			}
+			appendFile(t, path, hostile50Banner+lines(100, 130))
+			tl.rescan(now, false)
+			hostile51Steps(tl, now)
+			want := append(append([]int{1000, -1}, upto(0, 10)...), append([]int{-1}, upto(100, 130)...)...)
+			hostile51Once(t, want, hostile50Seqs(take()))
+		})
+	}
+}
+
+// TestHostile54NewPathCopyStillHeld: the case the look of
+// TestHostile54NewPathOlderBannerGeneration keeps: a pod's log found for
+// the first time while the tailer runs, beside a compressed copy that a
+// copytruncate (logrotate's, with compress) made of it and has not
+// truncated yet, 0.log written since. Its lines are 0.log's own, read from
+// there: once.
+func TestHostile54NewPathCopyStillHeld(t *testing.T) {
+	for _, banner := range []string{"", hostile50Banner} {
+		t.Run(map[bool]string{false: "no banner", true: "banner"}[banner != ""], func(t *testing.T) {
+			tl, first, take := outTailer(t)
+			dir := filepath.Dir(filepath.Dir(filepath.Dir(first)))
+			now := firstRead(t, tl, first, lines(1000, 1001), take, 1)
+			path := mkContainer(t, dir, "ns_new_uid")
+			appendFile(t, path, banner+lines(0, 10))
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path+".1", data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			mustGzip(t, path+".1") // the truncation still to come
+			appendFile(t, path, lines(10, 15))
+			tl.rescan(now, false)
+			hostile51Steps(tl, now)
+			want := append([]int{1000}, upto(0, 15)...)
+			if banner != "" {
+				want = append([]int{1000, -1}, upto(0, 15)...)
+			}
+			hostile51Once(t, want, hostile50Seqs(take()))
+		})
+	}
+}

@@ -256,32 +256,38 @@ func gzipLongerThan(path string, n int64) bool {
 	return ok && int64(size) > n
 }
 
-// gzipHolds says whether the gzip file path decompresses to the size
-// bytes f holds, by its trailer (RFC 1952 CRC32 and ISIZE, of the last
-// member; kubelet writes one): f is read whole, so only for a file that
-// starts as path does. It answers false when it cannot tell.
-func gzipHolds(path string, f *os.File, size int64) bool {
-	if size >= 1<<32 {
-		return false
+// gzipStartOf says whether the gzip file path decompresses to the first
+// bytes of f, no more than max of them, by its trailer (RFC 1952 CRC32 and
+// ISIZE, of the last member; kubelet writes one), and to how many: those
+// bytes of f are read, so only for a file that starts as path does. A
+// generation that starts with the same banner holds other bytes. It
+// answers false when it cannot tell.
+func gzipStartOf(path string, f *os.File, max int64) (int64, bool) {
+	if max >= 1<<32 {
+		return 0, false
 	}
 	fh, err := openRegular(path)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	defer fh.Close()
 	fi, err := fh.Stat()
 	if err != nil || fi.Size() < 18 { // the smallest gzip file
-		return false
+		return 0, false
 	}
 	var b [8]byte
-	if _, err := fh.ReadAt(b[:], fi.Size()-8); err != nil || binary.LittleEndian.Uint32(b[4:]) != uint32(size) {
-		return false
+	if _, err := fh.ReadAt(b[:], fi.Size()-8); err != nil {
+		return 0, false
+	}
+	n := int64(binary.LittleEndian.Uint32(b[4:]))
+	if n > max {
+		return 0, false
 	}
 	h := crc32.NewIEEE()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
-		return false
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, n)); err != nil {
+		return 0, false
 	}
-	return h.Sum32() == binary.LittleEndian.Uint32(b[:4])
+	return n, h.Sum32() == binary.LittleEndian.Uint32(b[:4])
 }
 
 // gzipSize is the size field of the gzip file path's trailer (RFC 1952
