@@ -344,3 +344,58 @@ func TestHostile54NewPathCopyStillHeld(t *testing.T) {
 		})
 	}
 }
+
+// TestHostile54RotationsAsTheAgentStartsPathEmpty: as
+// TestHostile54TwoRotationsAsTheAgentStarts, three rotations (the second
+// file compressed too), or two and the runtime slow to reopen its log:
+// the path names nothing for a while after the last rename, long enough
+// for the scan's file to be read to its end and closed. The files after
+// the scan's file are read after it all the same, when the path's next
+// file is found. Every line once, in order.
+func TestHostile54RotationsAsTheAgentStartsPathEmpty(t *testing.T) {
+	for _, three := range []bool{false, true} {
+		t.Run(map[bool]string{false: "two, path empty", true: "three"}[three], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			appendFile(t, path, lines(0, 10))
+			if err := writeState(state, []stateEntry{entryOf(t, path, path, int64(len(lines(0, 5))))}); err != nil {
+				t.Fatal(err)
+			}
+			r1, r2, r3 := path+".20261206-120001", path+".20261206-120002", path+".20261206-120003"
+			tl, take, now := hostile54Start(t, dir, state, func() {
+				mustRename(t, path, r1)
+				appendFile(t, path, lines(10, 20))
+				mustGzip(t, r1)
+				mustRename(t, path, r2)
+				if three {
+					appendFile(t, path, lines(20, 30))
+					mustGzip(t, r2)
+					mustRename(t, path, r3)
+					appendFile(t, path, lines(30, 35))
+				}
+			})
+			if !three {
+				for range 20 {
+					if f := tl.byPath[path]; f == nil || f.st == stClosed {
+						break
+					}
+					now = now.Add(10 * time.Second) // past rotatedLinger: no new file came
+					if tl.poll(now) {
+						tl.rescan(now, false)
+					}
+					tl.readTurn(now)
+				}
+				if f := tl.byPath[path]; f != nil && f.st != stClosed {
+					t.Fatalf("premise: the scan's file is closed, not %v", f.st)
+				}
+				appendFile(t, path, lines(20, 35)) // the runtime reopened at last
+				tl.rescan(now, false)              // its creation taken
+			}
+			hostile51Steps(tl, now)
+			hostile51Once(t, upto(5, 35), take())
+			if got := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostVanished)); got != 0 {
+				t.Errorf("lost files = %v, want 0", got)
+			}
+		})
+	}
+}
