@@ -399,3 +399,49 @@ func TestHostile54RotationsAsTheAgentStartsPathEmpty(t *testing.T) {
 		})
 	}
 }
+
+// TestHostile54SiblingGoneBetweenListingAndLook: the checkpoint names
+// 0.log read halfway; while no agent runs it is rotated and a new 0.log
+// written. As the agent looks at the rotated files, kubelet compresses
+// the rotated one, or deletes it, between their listing and the look. The
+// compressed one is read from the checkpoint's offset, nothing counted
+// lost; the deleted one's unread lines are lost, and counted once.
+func TestHostile54SiblingGoneBetweenListingAndLook(t *testing.T) {
+	for _, deleted := range []bool{false, true} {
+		t.Run(map[bool]string{false: "compressed", true: "deleted"}[deleted], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			appendFile(t, path, lines(0, 10))
+			if err := writeState(state, []stateEntry{entryOf(t, path, path, int64(len(lines(0, 5))))}); err != nil {
+				t.Fatal(err)
+			}
+			r1 := path + ".20261206-120001"
+			mustRename(t, path, r1)
+			appendFile(t, path, lines(10, 15))
+			siblingsStated = func() {
+				siblingsStated = nil
+				if deleted {
+					if err := os.Remove(r1); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				mustGzip(t, r1)
+			}
+			t.Cleanup(func() { siblingsStated = nil })
+			tl, take, now := hostile54Start(t, dir, state, func() {})
+			if siblingsStated != nil {
+				t.Fatal("premise: the siblings were listed")
+			}
+			hostile51Steps(tl, now)
+			want, lost := upto(5, 15), 0.0
+			if deleted {
+				want, lost = upto(10, 15), 1
+			}
+			hostile51Once(t, want, take())
+			if got := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostVanished)); got != lost {
+				t.Errorf("lost files = %v, want %v", got, lost)
+			}
+		})
+	}
+}
