@@ -271,10 +271,11 @@
 // once, for their notifications), and the copies named after the one the
 // truncation found (copytruncates in a row before the tailer looked) are
 // read after it, before the file (discovery.go laterCopies). A copy the
-// file still holds (copied, not truncated yet; compressed, one whose gzip
-// trailer's size and CRC-32 are those of the file's first bytes) is not
-// read apart when the path is first seen or at the start (the file waiting
-// for a descriptor then too): the file's read takes its lines.
+// file still holds (copied, not truncated yet) is not read apart when the
+// path is first seen or at the start (the file waiting for a descriptor
+// then too), nor, when the path is first seen, a compressed one whose gzip
+// trailer's size and CRC-32 are those of the file's first bytes: the
+// file's read takes its lines.
 // Compressed before
 // that read, it is not taken (a compressed file's birth time is its
 // compression's, so an older rotated file named by a notification taken late
