@@ -395,8 +395,9 @@ func (t *Tailer) rotatedSince(path string, live *follower, now time.Time) []*fol
 //
 // Nor one that live (the file at path now, being followed; nil: none
 // given) still holds: a plain sibling that starts with live's first bytes
-// and is no longer than live, or a compressed one that starts with them.
-// That is the copy of a copytruncate that has copied but not truncated
+// and is no longer than live, or a compressed one that decompresses to
+// live's first bytes (gzipStartOf: not another generation that starts
+// with the same banner). That is the copy of a copytruncate that has copied but not truncated
 // yet (or a copy made without truncating): live's own read takes its
 // lines, and when the truncation comes the copy is found by those first
 // bytes and read on from where live was (findCopy). Read whole here, its
@@ -430,11 +431,17 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 			for _, fp := range open {
 				dup = dup || (n >= len(fp) && bytes.Equal(buf[:len(fp)], fp))
 			}
-			// live compressed? Only if no longer than live: a generation
-			// that starts with a line written again and again starts as
-			// live may, and is longer.
-			if live != nil && live.fpLen > 0 && n >= live.fpLen && bytes.Equal(buf[:live.fpLen], live.fp[:live.fpLen]) && !gzipLongerThan(s.path, live.size) {
-				dup = true
+			// live compressed? Only if it holds live's first bytes: a
+			// generation that starts with a line written again and
+			// again (a banner) starts as live may, and is longer, or
+			// holds other bytes (its lines were lost). A copy shorter
+			// than live's first bytes is one too (read whole, its
+			// lines came twice).
+			if live != nil && live.f != nil {
+				if m := min(n, live.fpLen); m > 0 && bytes.Equal(buf[:m], live.fp[:m]) {
+					_, held := gzipStartOf(s.path, live.f, live.size)
+					dup = dup || held
+				}
 			}
 			if dup {
 				continue
@@ -466,45 +473,67 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 	return true
 }
 
-// followedAsGz says whether s, a rotated sibling of path, is a file a
-// follower open now reads through its descriptor, renamed away from path
-// and compressed since (kubelet rotated and gzipped it while the agent
-// started): it starts with the first bytes the descriptor shows and
-// decompresses to no more than the file holds. Read as a sibling too (from
-// 0, or from the checkpoint entry its first bytes match, which the
-// follower resumed from), its lines came twice. A plain s compressed since
-// it was listed is looked at as its .gz.
-func (t *Tailer) followedAsGz(path string, s sibling) bool {
+// followedAsGz says whether s, a rotated sibling of path, is the file cur
+// (the scan's follower of path; nil: none) reads through its descriptor,
+// renamed away from path and compressed since (kubelet rotated and gzipped
+// it while the agent started): it starts with the first bytes the
+// descriptor shows and decompresses to the bytes the file holds, all of
+// them (gzipStartOf). Read as a sibling too (from 0, or from the
+// checkpoint entry its first bytes match, which the follower resumed
+// from), its lines came twice. A plain s compressed since it was listed is
+// looked at as its .gz. Only cur can be: the other followers of path at
+// the start are its rotated siblings, opened as such (a generation that
+// starts with the same banner and is as long as one of them was taken for
+// it, and skipped: its lines lost).
+func (t *Tailer) followedAsGz(path string, cur *follower, s sibling) bool {
+	if cur == nil || cur.st == stClosed || cur.f == nil || cur.inflated {
+		return false
+	}
+	if k, err := statKey(path); err == nil && k == cur.key {
+		// Still the file at the path (the usual case, told by a stat
+		// before a decompression): s is another one.
+		return false
+	}
 	if !s.gz {
 		_, err := os.Lstat(s.path)
 		if !s.compressedSince(err) {
 			return false
 		}
 	}
-	var buf [fpSize]byte
+	var buf, head [fpSize]byte
 	_, n, err := siblingStart(s, buf[:])
 	if err != nil || n == 0 {
 		return false
 	}
-	var head [fpSize]byte
-	for _, f := range t.order {
-		if f.st == stClosed || f.f == nil || f.inflated || f.dec.path != path {
-			continue
+	// Its first bytes now, through its descriptor: it may have been
+	// written, renamed and compressed before its first read.
+	if m := readFP(cur.f, head[:]); m == 0 || n < m || !bytes.Equal(buf[:m], head[:m]) {
+		return false
+	}
+	// The same bytes: kubelet compresses a rotated file only once
+	// another was rotated after it, so nothing is written to it after.
+	// An older generation that starts with the same banner (longer than
+	// the first bytes compared) and holds no more, or as much, is another
+	// file: taken for this one, its lines were lost.
+	if _, _, size, err := fstatKey(cur.f); err == nil {
+		if n, ok := gzipStartOf(s.path, cur.f, size); !ok || n != size {
+			return false
 		}
-		// Its first bytes now, through its descriptor: it may have been
-		// written, renamed and compressed before its first read.
-		if m := readFP(f.f, head[:]); m == 0 || n < m || !bytes.Equal(buf[:m], head[:m]) {
-			continue
-		}
-		if k, err := statKey(path); err == nil && k == f.key {
-			continue // still the file at the path: s is another one
-		}
-		if _, _, size, err := fstatKey(f.f); err == nil && !gzipLongerThan(s.path, size) {
-			t.log.Debug("a rotated file followed already, compressed since; not read apart", "path", f.path, "compressed", s.path)
-			return true
-		}
+		t.log.Debug("a rotated file followed already, compressed since; not read apart", "path", cur.path, "compressed", s.path)
+		return true
 	}
 	return false
+}
+
+// followedPlain says whether s, a rotated sibling of a path, is the file
+// cur (the scan's follower of the path) reads, renamed since: a plain file
+// with its inode.
+func followedPlain(cur *follower, s sibling) bool {
+	if cur == nil || s.gz {
+		return false
+	}
+	k, err := statKey(s.path)
+	return err == nil && k == cur.key
 }
 
 // rotatedAfterByTime opens the plain rotated siblings of path last written

@@ -163,7 +163,8 @@
 // rotated file right after a rotation, so a sibling listed plain may be a
 // .gz by the time it is looked at: it is then looked at as its .gz, by its
 // first bytes, and a compressed sibling that starts as a file still open
-// (read through its descriptor) is not read apart. File
+// (read through its descriptor) and decompresses to the bytes it holds
+// (by the gzip trailer's size and CRC-32) is not read apart. File
 // times are compared with two seconds of slack (kernels stamp files from a
 // coarse clock), erring towards reading a file again. A checkpoint entry
 // written while its file was empty (it has no first bytes to be known by)
@@ -273,7 +274,9 @@
 // read after it, before the file (discovery.go laterCopies). A copy the
 // file still holds (copied, not truncated yet) is not read apart when the
 // path is first seen or at the start (the file waiting for a descriptor
-// then too): the file's read takes its lines.
+// then too), nor, when the path is first seen, a compressed one whose gzip
+// trailer's size and CRC-32 are those of the file's first bytes: the
+// file's read takes its lines.
 // Compressed before
 // that read, it is not taken (a compressed file's birth time is its
 // compression's, so an older rotated file named by a notification taken late
@@ -401,9 +404,12 @@
 // gets the new file. A compressed one's time is when it was compressed, so
 // one compressed as the agent started is read too: older lines read once
 // more than a fresh agent owes, never a renamed file's lines lost. But not
-// the file the scan opened, renamed and compressed since: it starts as that
-// follower's descriptor shows and holds no more, and is read through the
-// descriptor alone (followedAsGz).
+// the file the scan opened, renamed and compressed since: it starts as
+// that follower's descriptor shows and holds the same bytes (by the gzip
+// trailer's size and CRC-32), and is read through the descriptor alone
+// (followedAsGz). The files rotated after it (renamed or compressed) are
+// newer than it: they are read after it, when the path's next file is
+// found, not before it at the start.
 //
 // A file the checkpoint names that is not followed now (excluded by the
 // exclude globs or the Excluder since, no longer matched by include, or

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -253,6 +254,40 @@ func gzipLongerThan(path string, n int64) bool {
 	}
 	size, ok := gzipSize(path)
 	return ok && int64(size) > n
+}
+
+// gzipStartOf says whether the gzip file path decompresses to the first
+// bytes of f, no more than max of them, by its trailer (RFC 1952 CRC32 and
+// ISIZE, of the last member; kubelet writes one), and to how many: those
+// bytes of f are read, so only for a file that starts as path does. A
+// generation that starts with the same banner holds other bytes. It
+// answers false when it cannot tell.
+func gzipStartOf(path string, f *os.File, max int64) (int64, bool) {
+	if max >= 1<<32 {
+		return 0, false
+	}
+	fh, err := openRegular(path)
+	if err != nil {
+		return 0, false
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil || fi.Size() < 18 { // the smallest gzip file
+		return 0, false
+	}
+	var b [8]byte
+	if _, err := fh.ReadAt(b[:], fi.Size()-8); err != nil {
+		return 0, false
+	}
+	n := int64(binary.LittleEndian.Uint32(b[4:]))
+	if n > max {
+		return 0, false
+	}
+	h := crc32.NewIEEE()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, n)); err != nil {
+		return 0, false
+	}
+	return n, h.Sum32() == binary.LittleEndian.Uint32(b[:4])
 }
 
 // gzipSize is the size field of the gzip file path's trailer (RFC 1952
@@ -584,11 +619,17 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 				continue
 			}
 		}
-		if (e == nil && t.holds(live, sibs[j])) || t.followedAsGz(path, sibs[j]) { // discovery.go
-			// Held by the file at the path, or the scan's file renamed
-			// and compressed since (its entry, matched by the .gz's
-			// first bytes, is the one the scan resumed it from).
-			continue
+		if e == nil && t.holds(live, sibs[j]) { // discovery.go
+			continue // held by the file at the path
+		}
+		if t.followedAsGz(path, cur, sibs[j]) || followedPlain(cur, sibs[j]) { // discovery.go
+			// The scan's file, renamed (and compressed) since: its
+			// entry, if any, is the one the scan resumed it from, and
+			// the files after it are newer than it. They are read
+			// after it once the path's next file is found (discover:
+			// rotatedAfter). Read here, before it, their lines came
+			// before its own, and, closed by then, twice.
+			break
 		}
 		f := t.openSibling(path, sibs[j], e, now)
 		if f == nil {
