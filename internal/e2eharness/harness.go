@@ -207,19 +207,37 @@ type Agent struct {
 	Env []string
 	n   int
 	cur *Proc
+	// cfg is the config written; picked says its Listen port was picked
+	// here (FreePort), so another may be picked if it is taken.
+	cfg    AgentConfig
+	picked bool
 }
 
 // NewAgent writes cfg (Listen is filled in when empty) into dir.
 func NewAgent(t testing.TB, dir string, cfg AgentConfig) *Agent {
 	t.Helper()
-	if cfg.Listen == "" {
+	picked := cfg.Listen == ""
+	if picked {
 		cfg.Listen = "127.0.0.1:" + strconv.Itoa(FreePort(t))
 	}
-	a := &Agent{t: t, bin: Ferry(t), dir: dir, Config: filepath.Join(dir, "config.yaml"), Addr: cfg.Listen}
+	a := &Agent{t: t, bin: Ferry(t), dir: dir, Config: filepath.Join(dir, "config.yaml"), Addr: cfg.Listen, cfg: cfg, picked: picked}
 	if err := os.WriteFile(a.Config, []byte(cfg.YAML()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// repick writes the config again with another picked HTTP port: the one
+// picked was taken, between two starts, by another process (a port the
+// kernel hands out for port 0 is also one it hands out for an outgoing
+// connection's end, and soaks run test processes side by side).
+func (a *Agent) repick() {
+	a.t.Helper()
+	a.cfg.Listen = "127.0.0.1:" + strconv.Itoa(FreePort(a.t))
+	a.Addr = a.cfg.Listen
+	if err := os.WriteFile(a.Config, []byte(a.cfg.YAML()), 0o644); err != nil {
+		a.t.Fatal(err)
+	}
 }
 
 // Proc is one agent process.
@@ -230,8 +248,44 @@ type Proc struct {
 	err  error
 }
 
-// Start runs a new agent process and waits until /healthz answers 200.
+// Start runs a new agent process and waits until /healthz answers 200. An
+// agent that could not listen on its picked HTTP port (taken since it was
+// picked) is started again on another, at most three times.
 func (a *Agent) Start() *Proc {
+	a.t.Helper()
+	for range 3 {
+		p := a.start()
+		if !a.picked || !p.exitedUnbound(20*time.Second, a) {
+			a.cur = p
+			a.WaitHTTP("/healthz", 200, 20*time.Second)
+			return p
+		}
+		a.t.Logf("agent's HTTP port %s was taken; starting it on another", a.Addr)
+		a.repick()
+	}
+	a.t.Fatalf("agent could not listen on three picked ports")
+	return nil
+}
+
+// exitedUnbound waits until the agent answers /healthz or exits, and says
+// whether it exited because its HTTP address was in use.
+func (p *Proc) exitedUnbound(timeout time.Duration, a *Agent) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return strings.Contains(p.Output(), "address already in use")
+		default:
+		}
+		if c, _ := a.Get("/healthz"); c == 200 {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+func (a *Agent) start() *Proc {
 	a.t.Helper()
 	p := &Proc{Log: filepath.Join(a.dir, fmt.Sprintf("agent-%d.log", a.n)), done: make(chan struct{})}
 	a.n++
@@ -256,8 +310,6 @@ func (a *Agent) Start() *Proc {
 		_ = p.Cmd.Process.Kill()
 		<-p.done
 	})
-	a.cur = p
-	a.WaitHTTP("/healthz", 200, 20*time.Second)
 	return p
 }
 

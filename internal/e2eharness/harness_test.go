@@ -1,8 +1,12 @@
 package e2eharness
 
 import (
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -62,5 +66,39 @@ func TestAgentConfigYAML(t *testing.T) {
 	}
 	if y := (AgentConfig{LogLevel: "debug"}).YAML(); !strings.Contains(y, "log: {level: debug,") {
 		t.Errorf("LogLevel debug not in the config:\n%s", y)
+	}
+}
+
+func TestMain(m *testing.M) { Main(m) }
+
+// TestAgentStartsOnAnotherPortIfTaken: the HTTP port picked for an agent is
+// taken by another process before it starts (soaks run test processes side
+// by side, and the kernel hands the same ports out for outgoing
+// connections): Start starts it on another port, not fail the test.
+func TestAgentStartsOnAnotherPortIfTaken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the agent")
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "pods")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a := NewAgent(t, dir, AgentConfig{Root: root, StateDir: filepath.Join(dir, "state"), Broker: "127.0.0.1:9"})
+	taken := a.Addr
+	ln, err := net.Listen("tcp", taken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := a.Start()
+	if a.Addr == taken {
+		t.Fatalf("agent still at %s, the port taken", taken)
+	}
+	if c, body := a.Get("/healthz"); c != 200 {
+		t.Fatalf("/healthz at %s: %d %.200s", a.Addr, c, body)
+	}
+	if err := p.Term(10 * time.Second); err != nil {
+		t.Errorf("SIGTERM: %v", err)
 	}
 }
