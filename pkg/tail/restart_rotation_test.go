@@ -1289,3 +1289,59 @@ func noCompressedOpened(t *testing.T, tl *Tailer, prefix string) {
 		}
 	}
 }
+
+// TestNoFileAtPathAtStartThenRotated: the scan finds no 0.log (kubelet
+// renamed it and had not created the next one yet), so the checkpoint's
+// file is read as a rotated sibling; the next 0.log is created, written
+// and rotated in turn before the tailer looks, and the path's third file
+// is found (test/model seed 610029: 29 lines never delivered, no counter).
+// The second file is read, from 0, before the third.
+func TestNoFileAtPathAtStartThenRotated(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	firstRun(t, cfg, path)
+	appendFile(t, path, lines(100, 104))
+	r1, r2 := path+".20261204-000001", path+".20261204-000002"
+	mustRename(t, path, r1)
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	now := time.Now()
+	tl.loadState(now)
+	var saved []stateEntry // as Run starts
+	for _, es := range tl.resume {
+		saved = append(saved, es...)
+	}
+	tl.rescan(now, true)
+	if tl.byPath[path] != nil {
+		t.Fatal("a file followed at the path, which has none")
+	}
+	tl.resumeRotated(now, saved)
+	appendFile(t, path, lines(104, 110))
+	mustRename(t, path, r2)
+	appendFile(t, path, lines(110, 111))
+	tl.discover(path, time.Now(), false)
+	cur := tl.byPath[path]
+	if cur == nil {
+		t.Fatal("the path's third file is not followed")
+	}
+	var chain []string
+	for f := cur.pred; f != nil; f = f.pred {
+		chain = append([]string{fmt.Sprintf("%s@%d", filepath.Base(f.path), f.off)}, chain...)
+	}
+	if diff := cmp.Diff([]string{"0.log.20261204-000002@0"}, chain); diff != "" {
+		t.Errorf("read before the third file (-want +got):\n%s", diff)
+	}
+	opened := 0
+	for _, f := range tl.order {
+		if f.path == r1 {
+			opened++
+		}
+	}
+	if opened != 1 {
+		t.Errorf("the checkpoint's file opened %d times, want 1", opened)
+	}
+}

@@ -641,6 +641,34 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	if cur != nil && cur.pred == nil && prev != nil {
 		cur.pred = prev
 	}
+	if cur == nil && prev != nil {
+		t.lastOpened(path, prev)
+	}
+}
+
+// lastOpened notes f, the newest rotated sibling of path opened at the
+// start, as the path's last rotated file, when the scan found no file at
+// the path (kubelet had renamed 0.log and not yet created the next one).
+// The path's next file, found later, then reads the siblings rotated after
+// f first (discover: rotatedAfter). Without it, a file created, written
+// and rotated in turn before the tailer looked had nothing to be placed
+// after, and its lines were lost uncounted (test/model seed 610029).
+// f's close notes it again, where it was read to.
+func (t *Tailer) lastOpened(path string, f *follower) {
+	if _, ok := t.lastRotated[path]; ok {
+		return
+	}
+	var fi os.FileInfo
+	var err error
+	if f.f != nil {
+		fi, err = f.f.Stat()
+	} else {
+		fi, err = os.Stat(f.gz) // compressed: found by its first bytes
+	}
+	if err != nil {
+		return
+	}
+	t.lastRotated[path] = rotated{fi: fi, key: f.key, off: f.off, fp: f.fp, fpLen: f.fpLen}
 }
 
 // copiesBefore returns where to start reading the siblings when the first
