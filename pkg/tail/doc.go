@@ -164,7 +164,11 @@
 // .gz by the time it is looked at: it is then looked at as its .gz, by its
 // first bytes, and a compressed sibling that starts as a file still open
 // (read through its descriptor) and decompresses to the bytes it holds
-// (by the gzip trailer's size and CRC-32) is not read apart. File
+// (by the gzip trailer's size and CRC-32) is not read apart. When the
+// first scan finds no file at a path (kubelet renamed it and had not
+// created the next yet), the newest rotated sibling read at the start
+// stands for the path's last file, so that the files rotated after it are
+// read when the path's next file is found. File
 // times are compared with two seconds of slack (kernels stamp files from a
 // coarse clock), erring towards reading a file again. A checkpoint entry
 // written while its file was empty (it has no first bytes to be known by)
