@@ -266,47 +266,42 @@ func gzipStartOf(path string, f *os.File, max int64) (int64, bool) {
 	if max >= 1<<32 {
 		return 0, false
 	}
-	fh, err := openRegular(path)
-	if err != nil {
-		return 0, false
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil || fi.Size() < 18 { // the smallest gzip file
-		return 0, false
-	}
-	var b [8]byte
-	if _, err := fh.ReadAt(b[:], fi.Size()-8); err != nil {
-		return 0, false
-	}
-	n := int64(binary.LittleEndian.Uint32(b[4:]))
-	if n > max {
+	sum, size, ok := gzipTrailer(path)
+	n := int64(size)
+	if !ok || n > max {
 		return 0, false
 	}
 	h := crc32.NewIEEE()
 	if _, err := io.Copy(h, io.NewSectionReader(f, 0, n)); err != nil {
 		return 0, false
 	}
-	return n, h.Sum32() == binary.LittleEndian.Uint32(b[:4])
+	return n, h.Sum32() == sum
 }
 
 // gzipSize is the size field of the gzip file path's trailer (RFC 1952
 // ISIZE: the decompressed size modulo 2^32, of the last member).
 func gzipSize(path string) (uint32, bool) {
+	_, size, ok := gzipTrailer(path)
+	return size, ok
+}
+
+// gzipTrailer reads the gzip file path's trailer (RFC 1952: the CRC-32 and
+// the decompressed size modulo 2^32, of the last member).
+func gzipTrailer(path string) (crc, size uint32, ok bool) {
 	fh, err := openRegular(path)
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	defer fh.Close()
 	fi, err := fh.Stat()
 	if err != nil || fi.Size() < 18 { // the smallest gzip file
-		return 0, false
+		return 0, 0, false
 	}
-	var b [4]byte
-	if _, err := fh.ReadAt(b[:], fi.Size()-4); err != nil {
-		return 0, false
+	var b [8]byte
+	if _, err := fh.ReadAt(b[:], fi.Size()-8); err != nil {
+		return 0, 0, false
 	}
-	return binary.LittleEndian.Uint32(b[:]), true
+	return binary.LittleEndian.Uint32(b[:4]), binary.LittleEndian.Uint32(b[4:]), true
 }
 
 // inflate decompresses the gzip file path into an unlinked temporary file
