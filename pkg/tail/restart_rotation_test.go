@@ -1255,17 +1255,8 @@ func TestFollowedFileCompressedAtRestart(t *testing.T) {
 	path := mkContainer(t, dir, "ns_pod_uid")
 	firstRun(t, cfg, path)
 	appendFile(t, path, lines(100, 105))
-	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tl.closeAll)
+	tl, saved := restartedTailer(t, cfg)
 	now := time.Now()
-	tl.loadState(now)
-	var saved []stateEntry // as Run starts
-	for _, es := range tl.resume {
-		saved = append(saved, es...)
-	}
 	tl.rescan(now, true)
 	cur := tl.byPath[path]
 	if cur == nil || cur.off == 0 {
@@ -1304,17 +1295,8 @@ func TestNoFileAtPathAtStartThenRotated(t *testing.T) {
 	appendFile(t, path, lines(100, 104))
 	r1, r2 := path+".20261204-000001", path+".20261204-000002"
 	mustRename(t, path, r1)
-	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tl.closeAll)
+	tl, saved := restartedTailer(t, cfg)
 	now := time.Now()
-	tl.loadState(now)
-	var saved []stateEntry // as Run starts
-	for _, es := range tl.resume {
-		saved = append(saved, es...)
-	}
 	tl.rescan(now, true)
 	if tl.byPath[path] != nil {
 		t.Fatal("a file followed at the path, which has none")
@@ -1344,4 +1326,21 @@ func TestNoFileAtPathAtStartThenRotated(t *testing.T) {
 	if opened != 1 {
 		t.Errorf("the checkpoint's file opened %d times, want 1", opened)
 	}
+}
+
+// restartedTailer is a tailer on cfg that is never run, its checkpoint
+// loaded, and the entries loaded as Run has them when it starts.
+func restartedTailer(t *testing.T, cfg Config) (*Tailer, []stateEntry) {
+	t.Helper()
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	tl.loadState(time.Now())
+	var saved []stateEntry
+	for _, es := range tl.resume {
+		saved = append(saved, es...)
+	}
+	return tl, saved
 }
