@@ -270,19 +270,21 @@ func (a *Agent) Start() *Proc {
 // exitedUnbound waits until the agent answers /healthz or exits, and says
 // whether it exited because its HTTP address was in use.
 func (p *Proc) exitedUnbound(timeout time.Duration, a *Agent) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return strings.Contains(p.Output(), "address already in use")
-		default:
-		}
+	deadline := time.After(timeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		if c, _ := a.Get("/healthz"); c == 200 {
 			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-p.done:
+			return strings.Contains(p.Output(), "address already in use")
+		case <-deadline:
+			return false
+		case <-tick.C:
+		}
 	}
-	return false
 }
 
 func (a *Agent) start() *Proc {
