@@ -412,13 +412,10 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 	var buf [fpSize]byte
 	var out []*follower
 	for _, s := range sibs {
-		if !s.gz {
-			// Compressed since it was listed: it is looked at as the
-			// .gz it is now, by its first bytes (one of the files open
-			// may be this one, renamed and then compressed).
-			_, err := os.Lstat(s.path)
-			s.compressedSince(err)
-		}
+		// Compressed since it was listed: it is looked at as the .gz it
+		// is now, by its first bytes (one of the files open may be this
+		// one, renamed and then compressed).
+		s.recheck()
 		if t.holds(live, s) {
 			continue
 		}
@@ -494,11 +491,8 @@ func (t *Tailer) followedAsGz(path string, cur *follower, s sibling) bool {
 		// before a decompression): s is another one.
 		return false
 	}
-	if !s.gz {
-		_, err := os.Lstat(s.path)
-		if !s.compressedSince(err) {
-			return false
-		}
+	if s.recheck(); !s.gz {
+		return false
 	}
 	var buf, head [fpSize]byte
 	_, n, err := siblingStart(s, buf[:])

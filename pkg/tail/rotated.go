@@ -57,6 +57,15 @@ func (s *sibling) compressedSince(err error) bool {
 	return true
 }
 
+// recheck looks again at s, a sibling listed plain: compressed since, s
+// names its .gz now.
+func (s *sibling) recheck() {
+	if !s.gz {
+		_, err := os.Lstat(s.path)
+		s.compressedSince(err)
+	}
+}
+
 // statSibling fills in s's last write and size. Without compressedSince,
 // a plain file compressed since it was listed had no last write, and was
 // taken for one written before the checkpoint and not read (test/model
