@@ -19,6 +19,22 @@ func bornAfter(path string, t time.Time) bool {
 	return ok && b.After(t)
 }
 
+// fsNow is the time by the file system's clock: the kernel's coarse
+// clock (CLOCK_REALTIME_COARSE), which stamps a file's birth. It lags the
+// clock time.Now reads by up to a tick (4 ms at 250 Hz): a file created
+// just after time.Now is often born before it. A file created after fsNow
+// returns is born at or after what it returned; one created before it,
+// in the tick before, is born before; one created in the same tick may
+// be born after it (copy.go bornSince). (File systems that keep birth
+// times keep nanoseconds.)
+func fsNow() time.Time {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_REALTIME_COARSE, &ts) != nil {
+		return time.Now()
+	}
+	return time.Unix(ts.Unix())
+}
+
 // born is the birth time of the file at path (statx); false when the file
 // system does not keep one.
 func born(path string) (time.Time, bool) {

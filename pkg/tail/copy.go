@@ -28,7 +28,12 @@ import (
 // first (takeCopy).
 //
 // A copy is one created after follower.opened: the file's opening, or
-// the start of its generation. A truncation starts one (newGeneration):
+// the start of its generation, read from the file system's clock (fsNow)
+// and compared with the copy's birth time (bornSince). That clock is
+// coarse: a copy made a few milliseconds after the start shares its tick
+// with the files made just before it, so the start lists those
+// (genStart), and a file born in that tick that is none of them is a
+// copy. A truncation starts a generation (newGeneration):
 // the generation after it is read nothing of either, and a second
 // copytruncate before its first read would otherwise lose its lines
 // uncounted. A notification taken late of a copy the truncation already
@@ -68,11 +73,76 @@ func (t *Tailer) copyCreated(name string) {
 // copies created between the truncation's handling and the watch are
 // noted from a listing.
 func (t *Tailer) newGeneration(f *follower) {
-	f.opened, f.took = time.Now(), nil
+	f.opened, f.took = genStart(f.path)
+	f.tick = true
 	if d := filepath.Dir(f.path); t.isPolled(d) {
-		t.newFileIn(d, f.opened)
+		t.newFileIn(d, time.Now())
 		t.parkedCopies(f)
 	}
+}
+
+// genStart starts a generation of the file at path now: at is the file
+// system's clock (fsNow), and before the files beside it born at or after
+// at, before the start. A rotated sibling born at or after at and not one
+// of before was created after the start (bornSince). Nothing is listed
+// unless the directory changed since at (its modification time is not
+// before at): nothing was born in it since.
+//
+// The clock is read first, the directory after: a file created between
+// the two is taken for one from before. The start is the listing: every
+// file from before a truncation the tailer found, or from before a
+// file's opening, exists by then.
+func genStart(path string) (at time.Time, before []birth) {
+	at = fsNow()
+	dir, base := filepath.Split(path)
+	if di, err := os.Stat(dir); err == nil && di.ModTime().Before(at) {
+		return at, nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return at, nil
+	}
+	for _, de := range ents {
+		if _, gz, ok := rotatedName(base, de.Name()); !ok || gz || !de.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, de.Name())
+		if b, ok := born(p); ok && !b.Before(at) {
+			if k, err := statKey(p); err == nil {
+				before = append(before, birth{k, b})
+			}
+		}
+	}
+	return at, before
+}
+
+// bornSince says whether a file born at b (its birth time, the file
+// system's clock), whose identity is key, was created after f's generation
+// started (opened): born at or after it and none of the files from before
+// (took), when took names every file from before born then or later
+// (tick); born after it otherwise. Without birth times nothing is. A
+// birth after the agent's clock now tells nothing (the clock was stepped
+// back, or a test runs on a fake one).
+//
+// A file born after opened may be from before: the kernel stamps a file
+// with a finer time than its coarse clock's once a time stamp was asked
+// for since the last tick (multigrain time stamps, Linux 6.13), and that
+// time stays the floor of the times it hands out until the next tick.
+func (f *follower) bornSince(b time.Time, key fileKey) bool {
+	if f.opened.IsZero() || b.IsZero() || b.After(time.Now()) {
+		return false
+	}
+	if !f.tick {
+		return b.After(f.opened)
+	}
+	return !b.Before(f.opened) && !slices.Contains(f.took, birth{key, b})
+}
+
+// birth names a file by its identity and its birth time: the inode of a
+// file deleted is soon another's.
+type birth struct {
+	key fileKey
+	at  time.Time
 }
 
 // copiesUnnoted looks, before the first read that takes something of f
@@ -115,20 +185,10 @@ func (t *Tailer) parkedCopies(f *follower) {
 		if !ok {
 			continue
 		}
-		if copyBorn(b, f.opened) || (len(f.took) > 0 && b.Equal(f.opened) && !tookOne(f, s.path)) {
-			// Born after f's generation started, or in the tick of
-			// the copies taken last that started it and none of them
-			// (as takeCopyOf tells).
+		if k, err := statKey(s.path); err == nil && f.bornSince(b, k) {
 			f.copied = append(f.copied, s.path)
 		}
 	}
-}
-
-// tookOne says whether the file at p is one of the copies taken last
-// (f.took); true when it cannot be told.
-func tookOne(f *follower, p string) bool {
-	k, err := statKey(p)
-	return err != nil || slices.Contains(f.took, k)
 }
 
 // takeCopy looks at f.copied before f's read: a copy of f (another file,
@@ -218,11 +278,12 @@ type tookCopies struct {
 // that counts seconds: the second copy, noted after the first was taken,
 // was lost uncounted).
 func (f *follower) tookCopies(tk tookCopies) {
-	if tk.at.Equal(f.opened) {
-		f.took = append(f.took, tk.keys...)
-		return
+	if !tk.at.Equal(f.opened) || !f.tick {
+		f.opened, f.took, f.tick = tk.at, nil, true
 	}
-	f.opened, f.took = tk.at, tk.keys
+	for _, k := range tk.keys {
+		f.took = append(f.took, birth{k, tk.at})
+	}
 }
 
 // What takeCopyOf made of a copy.
@@ -304,11 +365,11 @@ func (t *Tailer) keepCopies(f *follower, names []string) {
 	var add []stateEntry
 	for _, name := range names {
 		fi, err := os.Stat(name)
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() <= cur.Size() || !bornAfter(name, f.opened) {
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() <= cur.Size() {
 			continue
 		}
 		key, _ := keyOf(fi)
-		if key == f.key || t.files[key] != nil {
+		if b, _ := born(name); !f.bornSince(b, key) || key == f.key || t.files[key] != nil {
 			continue
 		}
 		add = append(add, stateEntry{Dev: key.dev, Ino: key.ino, Fingerprint: fpHash(nil), Path: f.path})
@@ -350,11 +411,8 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *too
 	}
 	key, _ := keyOf(fi)
 	cur, err := f.f.Stat()
-	cb, after := copiedAfter(fh, f)
-	if !after && len(f.took) > 0 && cb.Equal(f.opened) && !slices.Contains(f.took, key) {
-		after = true // made in the tick of the copies taken last, none of them
-	}
-	if err != nil || key == f.key || t.files[key] != nil || !after {
+	cb, _ := bornOf(fh)
+	if err != nil || key == f.key || t.files[key] != nil || !f.bornSince(cb, key) {
 		_ = fh.Close()
 		return copyNone
 	}
@@ -413,26 +471,4 @@ func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, nam
 	f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
 	t.mu.Unlock()
 	t.log.Debug("a copy of a file nothing was read of; reading it first", "path", name)
-}
-
-// copiedAfter says whether the file c was created after f was opened
-// (birth time against the clock): a copy made of it. A file created before
-// (the path's previous file, renamed, whose notification was taken late;
-// the file system's clock is coarse, so such a file and f may even share a
-// birth time) is not. A copy made within a tick of the file system's clock
-// after f was opened may be taken for older: its lines are lost, not read
-// twice. Without birth times nothing is taken for a copy. born is c's
-// birth time.
-func copiedAfter(c *os.File, f *follower) (born time.Time, after bool) {
-	cb, ok := bornOf(c)
-	return cb, ok && copyBorn(cb, f.opened)
-}
-
-// copyBorn says whether a file born at b (the file system's clock) was
-// created after opened (the agent's). Both read the same clock (the
-// file system's is coarser: a birth is never after the time read just
-// after it); a birth after the agent's clock now tells nothing (the clock
-// was stepped back, or a test runs on a fake one) and is not taken.
-func copyBorn(b, opened time.Time) bool {
-	return !opened.IsZero() && b.After(opened) && !b.After(time.Now())
 }

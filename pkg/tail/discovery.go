@@ -129,6 +129,9 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	if t.mustWait(path, initial) { // openlimit.go
 		return
 	}
+	// Copies are those created after this (copy.go): read before the
+	// open, so that none made after it is taken for older.
+	opened, took := genStart(path)
 	fh, err := t.open(path)
 	if err != nil {
 		if !t.waitOnDescriptors(path, initial, err) {
@@ -148,9 +151,9 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 			return
 		}
 	}
-	f := &follower{path: path, f: fh, key: key, size: fi.Size(), dirty: true, opened: time.Now()}
+	f := &follower{path: path, f: fh, key: key, size: fi.Size(), dirty: true, opened: opened, took: took, tick: true}
 	if w := t.lim.since; w.path == path && w.key == key {
-		f.opened = w.found // openlimit.go: waited since the start
+		f.opened, f.took = w.found, w.took // openlimit.go: waited since the start
 	}
 	if li, err := os.Lstat(path); err == nil && li.Mode()&os.ModeSymlink != 0 {
 		f.linked = true // busy.go

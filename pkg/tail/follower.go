@@ -43,7 +43,8 @@ type follower struct {
 	spilledAt  int64         // size when its unfinished lines were spilled; not read until it grows (held.go)
 	copied     []string      // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
 	opened     time.Time     // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
-	took       []fileKey     // the copies taken born at opened, when a copy taken set it: another born then is a copy too (copy.go)
+	took       []birth       // the files born in opened's tick before it (copy.go genStart), or the copies taken born at opened, when a copy taken set it
+	tick       bool          // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
 	readSince  int64         // bytes read since the last poll (busy.go)
 	cutSince   bool          // truncated since the last poll (busy.go)
 	grew       bool          // read further between the last two polls (busy.go)

@@ -77,8 +77,10 @@ type waiter struct {
 	key fileKey
 	// found is when a file never opened was queued, its identity known
 	// (key): the copies a copytruncate made of it while it waited are
-	// those created since (copy.go).
+	// those created since (copy.go), and took the files born in its tick
+	// before it (genStart).
 	found time.Time
+	took  []birth
 }
 
 // openLimit is the queue of files waiting for a descriptor. It is owned by
@@ -155,8 +157,9 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 		return false
 	}
 	w := &waiter{path: path, initial: initial}
+	found, took := genStart(path) // before the identity: copies are those made after
 	if k, err := statKey(path); err == nil {
-		w.key, w.found = k, time.Now()
+		w.key, w.found, w.took = k, found, took
 	}
 	t.enqueue(w)
 	return true
