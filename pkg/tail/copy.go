@@ -138,6 +138,20 @@ func (f *follower) bornSince(b time.Time, key fileKey) bool {
 	return !b.Before(f.opened) && !slices.Contains(f.took, birth{key, b})
 }
 
+// readBefore notes s, a rotated sibling of f opened to be read before f,
+// as a file from before f's generation: not a copy of it, though it may be
+// born after the start (a copytruncate of f between its open and the
+// listing that found s). A notification of its creation, taken after s
+// was read to its end and closed, read it again.
+func (f *follower) readBefore(s *follower) {
+	if s.f == nil || !f.tick {
+		return
+	}
+	if b, ok := bornOf(s.f); ok && !b.Before(f.opened) {
+		f.took = append(f.took, birth{s.key, b})
+	}
+}
+
 // birth names a file by its identity and its birth time: the inode of a
 // file deleted is soon another's.
 type birth struct {

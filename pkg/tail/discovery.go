@@ -228,13 +228,22 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 			s.pred = f.pred
 		}
 		f.pred = s
+		f.readBefore(s) // copy.go
 	}
 	t.seenPaths[path] = true
 	t.add(f)
 	t.byPath[path] = f
 	t.newFileIn(filepath.Dir(path), now) // busy.go: a polled directory is watched again
 	t.log.Debug("following", "path", path, "offset", start)
+	if followed != nil {
+		followed(path)
+	}
 }
+
+// followed, when set (by tests), runs as discover has opened a file at
+// path: what is done to the file then is done within microseconds of its
+// opening.
+var followed func(path string)
 
 func (t *Tailer) add(f *follower) {
 	t.wantRead(time.Now())
@@ -693,6 +702,17 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		t.log.Debug("a later copy of a truncated file; reading it after the copy found", "path", f.path, "copy", g.path)
 	}
 	f.pred = prev
+	if prev != c {
+		// f was truncated after the last of them: it is known by what it
+		// holds now, not by what it held when the truncation was found
+		// (truncated read it before this listing). Known by the bytes of
+		// the generation copied, f's next read took it for truncated
+		// again and found that copy, read already, by them: read twice.
+		f.fpLen = readFP(f.f, f.fp[:])
+		t.mu.Lock()
+		f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
+		t.mu.Unlock()
+	}
 }
 
 // endsAlike says whether the file p, size bytes long, ends as f holds at

@@ -641,6 +641,9 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		}
 		f.pred = prev
 		prev = f
+		if cur != nil {
+			cur.readBefore(f) // copy.go
+		}
 	}
 	if cur != nil && cur.pred == nil && prev != nil {
 		cur.pred = prev
