@@ -109,7 +109,7 @@ func genStart(path string) (at time.Time, before []birth) {
 		p := filepath.Join(dir, de.Name())
 		if b, ok := born(p); ok && !b.Before(at) {
 			if k, err := statKey(p); err == nil {
-				before = append(before, birth{k, b})
+				before = append(before, birth{key: k, at: b})
 			}
 		}
 	}
@@ -135,7 +135,7 @@ func (f *follower) bornSince(b time.Time, key fileKey) bool {
 	if !f.tick {
 		return b.After(f.opened)
 	}
-	return !b.Before(f.opened) && !slices.Contains(f.took, birth{key, b})
+	return !b.Before(f.opened) && !f.fromBefore(key, b, false)
 }
 
 // readBefore notes s, a rotated sibling of f opened to be read before f,
@@ -148,15 +148,25 @@ func (f *follower) readBefore(s *follower) {
 		return
 	}
 	if b, ok := bornOf(s.f); ok && !b.Before(f.opened) {
-		f.took = append(f.took, birth{s.key, b})
+		f.took = append(f.took, birth{key: s.key, at: b, read: true})
 	}
 }
 
 // birth names a file by its identity and its birth time: the inode of a
-// file deleted is soon another's.
+// file deleted is soon another's. read says it was read whole before f
+// (readBefore).
 type birth struct {
-	key fileKey
-	at  time.Time
+	key  fileKey
+	at   time.Time
+	read bool
+}
+
+// fromBefore says whether the file key born at b is one of f.took (and
+// was read before f, if read).
+func (f *follower) fromBefore(key fileKey, b time.Time, read bool) bool {
+	return slices.ContainsFunc(f.took, func(x birth) bool {
+		return x.key == key && x.at.Equal(b) && (x.read || !read)
+	})
 }
 
 // copiesUnnoted looks, before the first read that takes something of f
@@ -296,7 +306,7 @@ func (f *follower) tookCopies(tk tookCopies) {
 		f.opened, f.took, f.tick = tk.at, nil, true
 	}
 	for _, k := range tk.keys {
-		f.took = append(f.took, birth{k, tk.at})
+		f.took = append(f.took, birth{key: k, at: tk.at})
 	}
 }
 

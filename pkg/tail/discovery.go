@@ -217,7 +217,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	case ref != nil && !initial:
 		// Files rotated after the one we knew and before this one (while
 		// notifications were not being taken) are read whole first.
-		before = t.rotatedAfter(path, ref, refKey, refFP, refClosed, older, now)
+		before = t.rotatedAfter(path, ref, refKey, refFP, refClosed, older, f, now)
 	case !initial && !t.seenPaths[path]:
 		// A path found for the first time while running: kubelet may
 		// have rotated it (even more than once) before it was seen.
@@ -304,8 +304,9 @@ func knownBefore(p *follower) *rotated {
 // first bytes (empty when last seen) cannot be found once compressed: then
 // older, the last rotated file closed (nil if none), places the files after
 // it. If neither is among the siblings, it falls back to the plain siblings
-// last written after ref.
-func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, refClosed bool, older *rotated, now time.Time) []*follower {
+// last written after ref. live is the path's file now (nil: none given):
+// a sibling it holds is its copy, not read apart (openSiblings).
+func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, refClosed bool, older *rotated, live *follower, now time.Time) []*follower {
 	sibs := listSiblings(path)
 	idx := siblingIndex(sibs, refKey, refFP, refClosed)
 	if idx < 0 && len(refFP) == 0 && older != nil && older.fpLen > 0 {
@@ -322,14 +323,14 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		// it deletes the oldest first, so every sibling left is newer
 		// than ref (the plain ones and the compressed ones: a file
 		// rotated and compressed before it was seen).
-		return t.openSiblings(path, sibs, nil, now)
+		return t.openSiblings(path, sibs, live, now)
 	}
 	if idx < 0 {
 		// ref was empty (no first bytes to know it by once compressed):
 		// the plain siblings last written after it.
-		return t.rotatedAfterByTime(path, ref, refKey, now)
+		return t.rotatedAfterByTime(path, ref, refKey, live, now)
 	}
-	return t.openSiblings(path, sibs[idx+1:], nil, now)
+	return t.openSiblings(path, sibs[idx+1:], live, now)
 }
 
 // siblingIndex is the index in sibs of the file known by key (plain) or by
@@ -475,7 +476,15 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 	}
 	var buf [fpSize]byte
 	_, n, err := siblingStart(s, buf[:])
-	if err != nil || n == 0 || live.fpLen < n || !bytes.Equal(buf[:n], live.fp[:n]) || !endsAlike(s.path, live.f, s.size) {
+	if err != nil || n == 0 || live.fpLen < n || !bytes.Equal(buf[:n], live.fp[:n]) {
+		return false
+	}
+	// Its last bytes are live's too; or, nothing of live read yet, the
+	// sibling is no longer than live's first bytes taken at its open:
+	// the copy of a copytruncate that has truncated live since (before
+	// this listing). live's truncation finds it (findCopy) and reads it
+	// from live's offset; read apart here too, its lines came twice.
+	if !endsAlike(s.path, live.f, s.size) && (live.off != 0 || s.size > int64(live.fpLen)) {
 		return false
 	}
 	t.log.Debug("a copy the file still holds; not read apart", "path", live.path, "copy", s.path)
@@ -544,7 +553,7 @@ func followedPlain(cur *follower, s sibling) bool {
 
 // rotatedAfterByTime opens the plain rotated siblings of path last written
 // after ref, oldest first, to be read from 0 and closed.
-func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey, now time.Time) []*follower {
+func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey, live *follower, now time.Time) []*follower {
 	var newer []sibling
 	for _, s := range listSiblings(path) {
 		if s.gz || !s.mtime.After(ref.ModTime()) {
@@ -555,8 +564,11 @@ func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey
 		}
 		newer = append(newer, s)
 	}
-	return t.openSiblings(path, newer, nil, now)
+	return t.openSiblings(path, newer, live, now)
 }
+
+// readBefore is what findCopy returns for a copy read whole before f.
+var readBefore = &follower{}
 
 // findCopy looks beside f for the copy a copytruncate made: a regular file
 // named after f that starts with f's fingerprint and is at least as long as
@@ -606,6 +618,15 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		if n != f.fpLen || !bytes.Equal(buf[:n], f.fp[:f.fpLen]) {
 			_ = fh.Close()
 			continue
+		}
+		if b, ok := bornOf(fh); ok && f.fromBefore(key, b, true) {
+			// Read whole before f, as a file rotated before it (f was
+			// copytruncated between its open and the listing that
+			// found the copy; a poll took f's first bytes since): its
+			// lines are delivered, and f's truncation is accounted
+			// for. Found again here, they came twice.
+			_ = fh.Close()
+			return readBefore
 		}
 		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}
 		return t.takeOver(f, c)

@@ -408,13 +408,19 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	f.cutSince = true
 	f.copied = nil // copy.go: the copy, if any, is found here
 	c := t.findCopy(f, now)
-	if c != nil {
-		t.log.Debug("truncated; finishing its copy first", "path", f.path, "copy", c.path)
-	} else {
+	switch c {
+	case readBefore: // discovery.go: its lines are delivered
+		c = nil
+		t.log.Debug("truncated; its copy was read before it", "path", f.path)
+	case nil:
 		if lost := f.size - f.consumed; lost > 0 {
 			t.m.lost.WithLabelValues(lostTruncated).Add(float64(lost))
 			t.log.Debug("truncated before it was read; bytes lost", "path", f.path, "bytes", lost)
 		}
+	default:
+		t.log.Debug("truncated; finishing its copy first", "path", f.path, "copy", c.path)
+	}
+	if c == nil {
 		// Fragments of a line whose end was truncated away are emitted
 		// as they are, flagged truncated and counted.
 		t.attach(f)
