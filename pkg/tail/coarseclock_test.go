@@ -110,3 +110,42 @@ func copyTruncateErr(path, to string) error {
 	}
 	return os.Truncate(path, 0)
 }
+
+// TestUndoneByBirth: a file at a path with the inode of the path's last
+// rotated file is that file renamed back (an undone rotation, read on
+// from where it was) only if it was born when that file was. A file
+// closed empty has no first bytes to tell a new file that got its inode
+// from it (compressed and deleted since; the next file created takes the
+// freed inode at once): taken for it, the path lost its last rotated file
+// and the files rotated after it were never read.
+func TestUndoneByBirth(t *testing.T) {
+	k := fileKey{dev: 1, ino: 7}
+	at := time.Unix(1_796_000_000, 123_456_789)
+	later := at.Add(40 * time.Millisecond)
+	full := rotated{key: k, off: 4, fpLen: 4, born: at}
+	copy(full.fp[:], "abcd")
+	empty := rotated{key: k, born: at}
+	unknown := rotated{key: k}
+	for _, c := range []struct {
+		name string
+		r    rotated
+		key  fileKey
+		fp   string
+		size int64
+		born time.Time
+		want bool
+	}{
+		{"renamed back", full, k, "abcdef", 6, at, true},
+		{"renamed back, empty", empty, k, "", 0, at, true},
+		{"its inode reused, empty before", empty, k, "", 0, later, false},
+		{"its inode reused, written since", empty, k, "xyz", 3, later, false},
+		{"its inode reused, other first bytes", full, k, "xbcdef", 6, later, false},
+		{"another inode", full, fileKey{dev: 1, ino: 8}, "abcdef", 6, at, false},
+		{"shorter than read", full, k, "abc", 3, at, false},
+		{"no birth times: by inode and first bytes", unknown, k, "", 0, time.Time{}, true},
+	} {
+		if got := c.r.undoneBy(c.key, []byte(c.fp), c.size, c.born); got != c.want {
+			t.Errorf("%s: undone %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -152,6 +152,15 @@ func (f *follower) readBefore(s *follower) {
 	}
 }
 
+// bornOr is fh's birth time; zero if unknown (or fh is nil).
+func bornOr(fh *os.File) time.Time {
+	if fh == nil {
+		return time.Time{}
+	}
+	b, _ := bornOf(fh)
+	return b
+}
+
 // birth names a file by its identity and its birth time: the inode of a
 // file deleted is soon another's. read says it was read whole before f
 // (readBefore).

@@ -67,6 +67,21 @@ type rotated struct {
 	off   int64
 	fp    [fpSize]byte
 	fpLen int
+	born  time.Time // its birth time; zero if unknown
+}
+
+// undoneBy says whether the file key, starting with fp, size bytes long
+// and born at born (zero: unknown), is r renamed back: the same inode and
+// birth, and it starts as r did and is as long as r was read. A new file
+// that got r's inode once r was compressed and deleted (file systems hand
+// a freed inode to the next file at once) was taken for r when r was
+// closed empty (no first bytes to tell them apart), and the path lost its
+// last rotated file: the files rotated after r were never read.
+func (r rotated) undoneBy(key fileKey, fp []byte, size int64, born time.Time) bool {
+	if r.key != key || r.fpLen > len(fp) || !bytes.Equal(r.fp[:r.fpLen], fp[:r.fpLen]) || r.off > size {
+		return false
+	}
+	return r.born.IsZero() || born.IsZero() || r.born.Equal(born)
 }
 
 // rescan expands the include globs and starts following new files.
@@ -173,8 +188,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 				start, f.suppressTo = 0, 0
 			}
 		}
-	} else if r, ok := t.lastRotated[path]; ok && r.key == key && r.fpLen <= f.fpLen &&
-		bytes.Equal(r.fp[:r.fpLen], f.fp[:r.fpLen]) && r.off <= f.size {
+	} else if r, ok := t.lastRotated[path]; ok && r.undoneBy(key, f.fp[:f.fpLen], f.size, bornOr(fh)) {
 		// Renamed back after it was closed as rotated: continue where
 		// reading stopped.
 		start, f.suppressTo = r.off, r.off

@@ -514,7 +514,7 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 				// to be found by, and rotatedAfter places the siblings by
 				// the last rotated file closed.
 				if p, ok := t.lastRotated[f.dec.path]; !ok || f.fpLen > 0 || p.fpLen == 0 {
-					t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen}
+					t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen, born: bornOr(f.f)}
 				}
 			}
 		}

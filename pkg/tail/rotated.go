@@ -675,7 +675,7 @@ func (t *Tailer) lastOpened(path string, f *follower) {
 	if err != nil {
 		return
 	}
-	t.lastRotated[path] = rotated{fi: fi, key: f.key, off: f.off, fp: f.fp, fpLen: f.fpLen}
+	t.lastRotated[path] = rotated{fi: fi, key: f.key, off: f.off, fp: f.fp, fpLen: f.fpLen, born: bornOr(f.f)}
 }
 
 // copiesBefore returns where to start reading the siblings when the first
