@@ -103,7 +103,7 @@ func genStart(path string) (at time.Time, before []birth) {
 		return at, nil
 	}
 	for _, de := range ents {
-		if _, gz, ok := rotatedName(base, de.Name()); !ok || gz || !de.Type().IsRegular() {
+		if _, _, ok := rotatedName(base, de.Name()); !ok || !de.Type().IsRegular() {
 			continue
 		}
 		p := filepath.Join(dir, de.Name())

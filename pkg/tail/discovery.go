@@ -603,6 +603,14 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 	}
 	var buf [fpSize]byte
 	var gzs []string
+	// The copy of f's generation is the first made since it started
+	// (bornSince): an older generation of a file whose every generation
+	// starts the same (a banner longer than the first bytes compared) may
+	// start with f's first bytes too, and a later copy is read after
+	// this one (laterCopies). Without birth times, the first by name.
+	var pick *follower
+	var pickBorn time.Time
+	pickSince := false
 	for _, de := range ents {
 		name := de.Name()
 		if !de.Type().IsRegular() || name == base || !strings.HasPrefix(name, base) {
@@ -633,35 +641,57 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 			_ = fh.Close()
 			continue
 		}
-		if b, ok := bornOf(fh); ok && f.fromBefore(key, b, true) {
+		b := bornOr(fh)
+		since := f.bornSince(b, key) || f.fromBefore(key, b, true)
+		if pick != nil && (!since || (pickSince && !b.Before(pickBorn))) {
+			_ = fh.Close()
+			continue
+		}
+		if pick != nil {
+			_ = pick.f.Close()
+		}
+		pick, pickBorn, pickSince = &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}, b, since
+	}
+	if pick != nil {
+		if f.fromBefore(pick.key, pickBorn, true) {
 			// Read whole before f, as a file rotated before it (f was
 			// copytruncated between its open and the listing that
 			// found the copy; a poll took f's first bytes since): its
 			// lines are delivered, and f's truncation is accounted
 			// for. Found again here, they came twice.
-			_ = fh.Close()
+			_ = pick.f.Close()
 			return readBefore
 		}
-		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}
-		return t.takeOver(f, c)
+		return t.takeOver(f, pick)
 	}
-	// The newest that starts with the fingerprint: an older generation
-	// of a file whose first KiB is the same each time (a banner) is
-	// not the copy.
+	// The first compressed since f's generation started, as above; else
+	// the newest that starts with the fingerprint (an older generation
+	// of a file whose first KiB is the same each time is not the copy).
 	var gz string
-	var gzTime time.Time
+	var gzTime, gzBorn time.Time
+	gzSince := false
 	for _, p := range gzs {
 		if t.followsGz(p) {
 			continue
 		}
 		fi, err := os.Stat(p)
-		if err != nil || (gz != "" && !fi.ModTime().After(gzTime)) {
+		if err != nil {
+			continue
+		}
+		b, _ := born(p)
+		key, _ := keyOf(fi)
+		since := f.bornSince(b, key)
+		switch {
+		case gz == "":
+		case gzSince && (!since || !b.Before(gzBorn)):
+			continue
+		case !gzSince && !since && !fi.ModTime().After(gzTime):
 			continue
 		}
 		if !gzCopyOf(p, f.fp[:f.fpLen], f.off) {
 			continue
 		}
-		gz, gzTime = p, fi.ModTime()
+		gz, gzTime, gzBorn, gzSince = p, fi.ModTime(), b, since
 	}
 	if p := gz; p != "" {
 		// Inflated when its turn to be read comes (inflateTurn), from
@@ -703,10 +733,10 @@ func (t *Tailer) laterCopies(f, c *follower) {
 	if fi, err := f.f.Stat(); err == nil {
 		cur = fi.Size()
 	}
-	var open [][]byte
+	var open []*follower
 	for _, o := range t.order {
 		if o != f && o.st != stClosed && o.dec.path == f.path && o.fpLen > 0 {
-			open = append(open, o.fp[:o.fpLen])
+			open = append(open, o)
 		}
 	}
 	var buf [fpSize]byte
@@ -724,7 +754,7 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		if f.fpLen > 0 && n >= f.fpLen && bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) && !gzipLongerThan(s.path, cur) {
 			return true
 		}
-		return slices.ContainsFunc(open, func(fp []byte) bool { return n >= len(fp) && bytes.Equal(buf[:len(fp)], fp) })
+		return slices.ContainsFunc(open, func(o *follower) bool { return compressedOf(s.path, buf[:n], o) })
 	})
 	prev := c
 	for _, s := range later {
@@ -748,6 +778,42 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
 		t.mu.Unlock()
 	}
+}
+
+// compressedOf says whether the compressed sibling p, which starts with
+// head, is o (a file open at the same path) compressed: o reads it, or it
+// starts with o's first bytes and, when o reads a plain file, decompresses
+// to o's bytes (its gzip trailer: gzipStartOf). A generation that starts
+// with the same banner as o starts as o does and holds other bytes: a
+// later copy, lost if taken for o.
+func compressedOf(p string, head []byte, o *follower) bool {
+	if len(head) < o.fpLen || !bytes.Equal(head[:o.fpLen], o.fp[:o.fpLen]) {
+		return false
+	}
+	if o.gz != "" || o.inflated {
+		// o reads a compressed file (o.gz until its turn, o.path
+		// once inflated): p is another unless o's was renamed
+		// (logrotate's numbered names move), which cannot be told:
+		// taken for o.
+		gz := o.gz
+		if gz == "" {
+			gz = o.path
+		}
+		if gz == p {
+			return true
+		}
+		_, err := os.Lstat(gz)
+		return err != nil
+	}
+	if o.f == nil {
+		return true // cannot tell: taken for o
+	}
+	fi, err := o.f.Stat()
+	if err != nil {
+		return true
+	}
+	_, held := gzipStartOf(p, o.f, fi.Size())
+	return held
 }
 
 // endsAlike says whether the file p, size bytes long, ends as f holds at

@@ -142,7 +142,7 @@ func TestHostile51NumberedOlderNotALaterCopy(t *testing.T) {
 // The first copy is found by its first bytes (any name the file's starts);
 // the second holds the generation after, none of it read.
 func TestHostile51DateextTwoCopiesInARow(t *testing.T) {
-	t.Skip("bug: the second copy's lines (60..79) are lost uncounted: laterCopies looks only at listSiblings, which knows base.<digit> names, not logrotate's dateext base-<date>; findCopy finds the first copy by any name starting with base, and copyCreated does not note such a name either")
+
 	tl, path, take := outTailer(t)
 	now := firstRead(t, tl, path, lines(0, 20), take, 20)
 	appendFile(t, path, lines(20, 40))
@@ -286,7 +286,6 @@ func TestHostile51FoundCopyCompressedBeforeListing(t *testing.T) {
 // later copy all the same, not the first one compressed (that one is
 // followed by its own compressed name). Every line once.
 func TestHostile51BannerTwoCompressedCopiesInARow(t *testing.T) {
-	t.Skip("bug: findCopy takes the newest compressed sibling that starts with the banner and holds the offset, which is the second copy, and reads it from the first copy's old offset: 20..39 and 60..77 are lost, 78..79 read as if they followed 19")
 	tl, path, take := outTailer(t)
 	now := firstRead(t, tl, path, hostile50Banner+lines(0, 20), take, 21)
 	appendFile(t, path, lines(20, 40))
@@ -328,7 +327,6 @@ func TestHostile51BannerShortLaterCopy(t *testing.T) {
 // copies it. The copy is the newer one: nothing of the older generation
 // arrives, nothing read before arrives again.
 func TestHostile51BannerOlderPlainSibling(t *testing.T) {
-	t.Skip("bug: findCopy takes the first plain sibling by name that starts with the banner and is long enough, here the older generation: the newline check sees it rewritten and reads it from 0 (500..599 arrive), then laterCopies reads the real copy from 0 as a later one (0..19 arrive twice)")
 	tl, path, take := outTailer(t)
 	old := path + ".20261205-000001"
 	appendFile(t, old, hostile50Banner+lines(500, 600))
@@ -384,7 +382,6 @@ func TestHostile51CopyWithoutTruncateAfterCopytruncate(t *testing.T) {
 // was read of the first. The first copy is 0.log.2 now: every line once,
 // in order.
 func TestHostile51BannerNumberedTwoCopiesInARow(t *testing.T) {
-	t.Skip("bug: findCopy takes 0.log.1 (the second copy: first by name, long enough, same banner) for the first one; the newline check sees it rewritten and reads it from 0; 0.log.2 (the first copy) is not read: 20..39 are lost")
 	tl, path, take := outTailer(t)
 	now := firstRead(t, tl, path, hostile50Banner+lines(0, 20), take, 21)
 	appendFile(t, path, lines(20, 40))

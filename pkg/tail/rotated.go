@@ -95,9 +95,13 @@ func kubeletStamp(s string) bool {
 }
 
 // rotatedName reports whether name is a rotated copy of base the way
-// kubelet names them (base.<digits...>, optionally .gz), and its order key.
+// kubelet names them (base.<digits...>, optionally .gz), or logrotate
+// (base.<n>, or base-<date> with dateext), and its order key.
 func rotatedName(base, name string) (order string, gz, ok bool) {
 	rest, found := strings.CutPrefix(name, base+".")
+	if !found {
+		rest, found = strings.CutPrefix(name, base+"-")
+	}
 	if !found || rest == "" || rest[0] < '0' || rest[0] > '9' {
 		return "", false, false
 	}
@@ -113,13 +117,14 @@ func rotatedName(base, name string) (order string, gz, ok bool) {
 }
 
 // LivePath is the path of the file a rotated copy named path was rotated
-// from (0.log for 0.log.20261204-101500 or 0.log.20261204-101500.gz), when
+// from (0.log for 0.log.20261204-101500, 0.log.20261204-101500.gz or
+// logrotate's dateext 0.log-20261204), when
 // path is named like one: the tailer reads such copies of the files it
 // follows.
 func LivePath(path string) (string, bool) {
 	dir, name := filepath.Split(path)
 	for i := range len(name) {
-		if name[i] != '.' || i == 0 {
+		if (name[i] != '.' && name[i] != '-') || i == 0 {
 			continue
 		}
 		if _, _, ok := rotatedName(name[:i], name); ok {
