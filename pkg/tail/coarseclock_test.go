@@ -149,3 +149,52 @@ func TestUndoneByBirth(t *testing.T) {
 		}
 	}
 }
+
+// TestCopiedAsTheAgentStarts: the agent starts (its checkpoint in the
+// middle of 0.log) and 0.log is copytruncated just after the first scan
+// opened it, before its rotated siblings are looked at: the copy holds
+// what the last agent read. It is the scan's file's copy, read from the
+// checkpoint's offset when the truncation is found, not a rotated file
+// read whole (test/model seed 730121: 38 lines twice).
+func TestCopiedAsTheAgentStarts(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	// An older copy, read by the last agent: its checkpoint names it.
+	appendFile(t, path, lines(0, 5))
+	if err := copyTruncateErr(path, path+".20261206-000000"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 10))
+	cfg := testConfig(dir, state)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the first lines", func() bool { return hasSeq(r, 9) && hasSeq(r, 4) })
+	r.stop()
+	if err := r.tl.Close(); err != nil { // the final checkpoint
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(10, 20)) // while stopped
+	var mu sync.Mutex
+	var errs []error
+	once := false
+	followed = func(p string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p != path || once {
+			return
+		}
+		once = true
+		errs = append(errs, copyTruncateErr(path, path+".20261206-000001"), writeAppend(path, lines(20, 25)))
+	}
+	t.Cleanup(func() { followed = nil })
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the lines after the copy", func() bool { return hasSeq(r2, 24) })
+	r2.stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if err := errors.Join(errs...); err != nil || !once {
+		t.Fatalf("premise: copied at the scan's open %v, %v", once, err)
+	}
+	if got := seqsSorted(r2); !slices.Equal(got, upto(10, 25)) {
+		t.Errorf("lines after the restart %v, want %v", got, upto(10, 25))
+	}
+}

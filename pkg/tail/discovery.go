@@ -478,30 +478,39 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 	return out
 }
 
-// holds says whether live (the file at a path, followed; nil: none) still
-// holds its plain rotated sibling s: s starts with live's first bytes, is
-// no longer than live, and ends as live holds at the same offset (a
-// generation that starts with the same banner does not). That is a
-// copytruncate's copy before the truncation, or a copy made without
-// truncating (openSiblings).
+// holds says whether live (the file at a path, followed; nil: none) holds
+// its plain rotated sibling s, which starts with live's first bytes:
+//   - s is no longer than live and ends as live holds at the same offset
+//     (a generation that starts with the same banner does not): a
+//     copytruncate's copy before the truncation, or a copy made without
+//     truncating;
+//   - nothing of live read yet, s is no longer than live's first bytes
+//     taken at its open: the copy of a copytruncate that has truncated
+//     live since (before this listing);
+//   - s was made since live's generation started (bornSince) and is at
+//     least as long as what was read of it: a copy of live, truncated or
+//     not since.
+//
+// live's own read takes its lines, or live's truncation finds it
+// (findCopy) and reads it from live's offset: read apart too
+// (openSiblings, resumePath), its lines came twice.
 func (t *Tailer) holds(live *follower, s sibling) bool {
-	if s.gz || live == nil || live.f == nil || live.fpLen == 0 || s.size > live.size {
+	if s.gz || live == nil || live.f == nil || live.fpLen == 0 {
 		return false
 	}
 	var buf [fpSize]byte
-	_, n, err := siblingStart(s, buf[:])
-	if err != nil || n == 0 || live.fpLen < n || !bytes.Equal(buf[:n], live.fp[:n]) {
+	key, n, err := siblingStart(s, buf[:])
+	if m := min(n, live.fpLen); err != nil || m == 0 || !bytes.Equal(buf[:m], live.fp[:m]) {
 		return false
 	}
-	// Its last bytes are live's too; or, nothing of live read yet, the
-	// sibling is no longer than live's first bytes taken at its open:
-	// the copy of a copytruncate that has truncated live since (before
-	// this listing). live's truncation finds it (findCopy) and reads it
-	// from live's offset; read apart here too, its lines came twice.
-	if !endsAlike(s.path, live.f, s.size) && (live.off != 0 || s.size > int64(live.fpLen)) {
+	switch {
+	case n <= live.fpLen && s.size <= live.size && endsAlike(s.path, live.f, s.size):
+	case n <= live.fpLen && live.off == 0 && s.size <= int64(live.fpLen):
+	case n >= live.fpLen && s.size >= live.off && copiedSince(live, s.path, key):
+	default:
 		return false
 	}
-	t.log.Debug("a copy the file still holds; not read apart", "path", live.path, "copy", s.path)
+	t.log.Debug("a copy the file holds; not read apart", "path", live.path, "copy", s.path)
 	return true
 }
 
@@ -778,6 +787,19 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
 		t.mu.Unlock()
 	}
+}
+
+// copiedSince says whether the file at p (key) was made since live's
+// generation started, live still at its path: a copy of live (a later
+// file of the path renamed in turn, which may start with the same banner,
+// comes after live was renamed away).
+func copiedSince(live *follower, p string, key fileKey) bool {
+	b, ok := born(p)
+	if !ok || !live.bornSince(b, key) {
+		return false
+	}
+	k, err := statKey(live.path)
+	return err == nil && k == live.key
 }
 
 // compressedOf says whether the compressed sibling p, which starts with
