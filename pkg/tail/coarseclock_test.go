@@ -3,6 +3,7 @@ package tail
 import (
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"os"
 	"path/filepath"
 	"slices"
@@ -196,5 +197,40 @@ func TestCopiedAsTheAgentStarts(t *testing.T) {
 	}
 	if got := seqsSorted(r2); !slices.Equal(got, upto(10, 25)) {
 		t.Errorf("lines after the restart %v, want %v", got, upto(10, 25))
+	}
+}
+
+// TestEmptyCheckpointedCopiedWhileStopped: the checkpoint has 0.log empty
+// (offset 0, no first bytes); while no agent runs, it is written,
+// copytruncated and written again. The file at the path is the one the
+// checkpoint names (its inode, born before the checkpoint): nothing
+// vanished, and no loss is counted. Every line arrives once.
+func TestEmptyCheckpointedCopiedWhileStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	if _, ok := born(path); !ok {
+		t.Skip("no birth times on this file system")
+	}
+	cfg := testConfig(dir, state)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the file followed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 1 })
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(0, 5))
+	if err := copyTruncateErr(path, path+".20261206-000001"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 8))
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "every line", func() bool { return hasSeq(r2, 7) && hasSeq(r2, 0) })
+	r2.stop()
+	if got := seqsSorted(r2); !slices.Equal(got, upto(0, 8)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 8))
+	}
+	if n := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 0 {
+		t.Errorf("%v files counted vanished, want 0", n)
 	}
 }

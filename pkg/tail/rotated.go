@@ -472,7 +472,8 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	var buf [fpSize]byte
 	if fi, err := os.Stat(path); err == nil {
 		key, _ := keyOf(fi)
-		reborn := bornAfter(path, t.stateTime)
+		b, bornKnown := born(path)
+		reborn := bornKnown && !t.stateTime.IsZero() && b.After(t.stateTime)
 		// The current file's first bytes: of the scan's follower, or, not
 		// opened yet (waiting for a descriptor), read here. They tell its
 		// entry from one of a file deleted since whose inode it reuses
@@ -491,8 +492,14 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			// for the file at the path: with no first bytes, a new empty
 			// 0.log that got its inode number matches it, and the files
 			// rotated since would be taken for older than it.
+			// An entry without first bytes is the file at the path when
+			// that file was born before the checkpoint (its inode not
+			// reused since); without birth times, only if nothing was
+			// rotated since (it may be a new file that reuses the inode).
+			// Copytruncated while no agent ran, it is still there: not
+			// counted as vanished.
 			emptyAnchor := e.Done && e.FingerprintLen == 0
-			if e.key() != key || reborn || (e.FingerprintLen == 0 && rotatedSince) || emptyAnchor {
+			if e.key() != key || reborn || (e.FingerprintLen == 0 && rotatedSince && !bornKnown) || emptyAnchor {
 				continue
 			}
 			// The current file resumed by the scan, or not opened yet:
@@ -585,10 +592,15 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		t.log.Warn("file in the checkpoint vanished while stopped; lines not read before the stop, if any, are lost",
 			"path", e.Path, "offset", e.Offset)
 	}
-	sinceCheckpoint := false
+	sinceCheckpoint, copiesOnly := false, false
 	switch {
 	case start >= 0:
 		start = t.copiesBefore(es, entryOf, sibs, start)
+	case curMatched && nothingReadAt(es, atPath):
+		// The checkpoint's file is still current, nothing of it read:
+		// the plain siblings written since are copies that copytruncate
+		// made of it while no agent ran, none of them read.
+		start, sinceCheckpoint, copiesOnly = 0, true, true
 	case anyMatched:
 		return // the checkpoint's file is still current: nothing rotated since
 	default:
@@ -616,6 +628,9 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	}
 	for j := start; j < len(sibs); j++ {
 		if sinceCheckpoint && sibs[j].mtime.Before(since.Add(-mtimeSlack)) {
+			continue
+		}
+		if copiesOnly && (sibs[j].gz || entryOf[j] >= 0) {
 			continue
 		}
 		var e *stateEntry
@@ -656,6 +671,17 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	if cur == nil && prev != nil {
 		t.lastOpened(path, prev)
 	}
+}
+
+// nothingReadAt says whether the entries of the file at the path (atPath)
+// say nothing of it was read: offset 0, no first bytes, not finished.
+func nothingReadAt(es []stateEntry, atPath []bool) bool {
+	for i, e := range es {
+		if atPath[i] && (e.Offset != 0 || e.FingerprintLen != 0 || e.Done) {
+			return false
+		}
+	}
+	return true
 }
 
 // lastOpened notes f, the newest rotated sibling of path opened at the
