@@ -244,62 +244,86 @@
 // file is followed, within that minute: see below). An undone rotation (kubelet renames 0.log.<timestamp>
 // back to 0.log when the runtime could not reopen the log) continues where
 // reading was, whether the file was still open or already closed: nothing is
-// read twice. Before every read (not only on polls) the tailer checks that
+// read twice (a closed one is known by its inode, first bytes and birth
+// time: a new 0.log that got the inode of a rotated file closed empty and
+// deleted since is not it). Before every read (not only on polls) the tailer checks that
 // the file still starts with its fingerprint and that the byte before the end
 // of the last complete line read is still a newline; a file whose size falls
 // below the read offset, or that fails this check (truncated and written past
 // the old offset between two looks), was truncated: if a copy that starts
 // with the same fingerprint sits beside it (copytruncate), the copy is
-// finished from the old offset first; the newest compressed copy whose decompressed
-// start is the fingerprint is taken when no plain one is there (logrotate's
-// copytruncate with compress gzips the copy at once, and a polled directory
-// sees the truncation only at the next read); otherwise the bytes never read
-// are counted as lost (reason "truncated"). A file nothing of which was read yet
-// (offset 0) may show no truncation at all, or have no first bytes to find a
-// copy by: the creation of a rotated name beside it (a notification) brings a
-// read as soon as it is taken (within read_interval), which reads that file whole first when it is a copy made
-// after the file was opened (birth time; one made within a tick of the file
-// system's coarse clock after it is taken for older and lost: the skipped
-// TestCopytruncatesInARow makes that happen) and the file
-// no longer holds it (copy.go; lines delivered before a restart whose
-// checkpoint was at offset 0 are the copy's, not emitted again). The first
-// read that takes something of the file also lists the copies made since
-// it was opened (or in the tick of the copy taken last, none of those
-// taken), for a notification still waiting in the queue, while its path
-// still names it (renamed before that read, by two rotations in a row, the
-// path's later file renamed in turn is no copy: it is read after the
-// file); a file that waited for a descriptor since the start counts as
-// opened when it was queued, so the copies made while it waited are read.
-// A
-// truncation starts a new generation, read nothing of either: copies made
-// after it are taken the same way (a polled directory is watched again at
-// once, for their notifications), and the copies named after the one the
-// truncation found (copytruncates in a row before the tailer looked) are
-// read after it, before the file (discovery.go laterCopies). A copy the
-// file still holds (copied, not truncated yet) is not read apart when the
-// path is first seen or at the start (the file waiting for a descriptor
-// then too), nor, when the path is first seen, a compressed one whose gzip
-// trailer's size and CRC-32 are those of the file's first bytes: the
-// file's read takes its lines.
-// Compressed before
+// finished from the old offset first: the first one made since the file's
+// generation started (its birth time, below; by name without birth times:
+// when every generation starts with the same first KiB, a banner, an
+// older generation or a later copy starts with it too), else the first
+// compressed one made since whose decompressed start is the fingerprint
+// (the newest by last write without birth times), taken when no plain one
+// is there (logrotate's copytruncate with compress gzips the copy at once,
+// and a polled directory sees the truncation only at the next read); a
+// copy read whole before the file (as a file rotated before it: the file
+// was copytruncated between its open and the look at its siblings) is not
+// read again, its lines delivered; otherwise the bytes never read are
+// counted as lost (reason "truncated"). A file nothing of which was read
+// yet (offset 0) may show no truncation at all, or have no first bytes to
+// find a copy by: the creation of a rotated name beside it (a
+// notification) brings a read as soon as it is taken (within
+// read_interval), which reads that file whole first when it is a copy made
+// since the file's generation started and the file no longer holds it
+// (copy.go; lines delivered before a restart whose checkpoint was at
+// offset 0 are the copy's, not emitted again).
+//
+// A generation starts when the file is opened, when a truncation is
+// handled, or at the birth of the last copy taken. Its start is read from
+// the file system's clock (CLOCK_REALTIME_COARSE), the clock that stamps
+// a file's birth: time.Now runs up to a tick (4 ms at 250 Hz) ahead of it,
+// and a copy made within that tick was taken for older and lost uncounted
+// (TestCopyWithinATickOfTheOpen, TestCopytruncatesInARow). A file born
+// in the start's tick may be from before it, and since Linux 6.13 a file
+// can be born with a finer time than the coarse clock (multigrain time
+// stamps): so the start lists the rotated siblings born at or after it
+// (only when the directory changed since: one stat otherwise), by inode
+// and birth time (a deleted file's inode is soon another's), and a sibling
+// born at or after the start that is none of them is a copy (copy.go
+// genStart, bornSince). The siblings read whole before the file are among
+// them. The first read that takes something of the file also lists the
+// copies made since its generation started, for a notification still
+// waiting in the queue, while its path still names it (renamed before
+// that read, by two rotations in a row, the path's later file renamed in
+// turn is no copy: it is read after the file); a file that waited for a
+// descriptor since the start counts as opened when it was queued, so the
+// copies made while it waited are read. A truncation starts a new
+// generation, read nothing of either: copies made after it are taken the
+// same way (a polled directory is watched again at once, for their
+// notifications), and the copies named after the one the truncation found
+// (copytruncates in a row before the tailer looked) are read after it,
+// before the file (discovery.go laterCopies); the file is then known by
+// what it holds after the last of them. A copy the file holds is not read
+// apart when the path is first seen or at the start (the file waiting for
+// a descriptor then too): copied and not truncated yet, or, nothing of the
+// file read yet, no longer than the first bytes taken at its open, or
+// made since its generation started and at least as long as what was read
+// of it (a copytruncate as the agent starts: the truncation reads it from
+// the checkpoint's offset); nor, when the path is first seen, a
+// compressed one whose gzip trailer's size and CRC-32 are those of the
+// file's first bytes: the file's read takes its lines. Compressed before
 // that read, it is not taken (a compressed file's birth time is its
-// compression's, so an older rotated file named by a notification taken late
-// could not be told from it: read twice), and its lines are lost uncounted
-// (logrotate's copytruncate with compress and no delaycompress); a stop before it takes the copy into the
-// final checkpoint, read by the next agent; one that cannot be opened for want
-// of file descriptors keeps the file unread until its next read looks again
-// (at a stop, the checkpoint names it all the same if it is longer than the
-// file: a stat needs no descriptor; so it does the copies of a file parked
-// for a waiting one, or waiting itself, openlimit.go; not those of a file
-// waiting whose loaded checkpoint entry says an agent before read it: that
-// agent read its older copies, and a copy made since is found by the
-// entry's first bytes). Two limits of copies found by their first bytes:
-// logrotate's dateext names (0.log-<date>) are not rotated names here, so
-// only the copy a truncation finds by its first bytes is read, and of two
-// copytruncates before a look the second one's lines are lost uncounted;
-// and when every generation starts with the same first KiB (a banner), the
-// copy a truncation finds may be another generation's (lines lost or read
-// twice; TestHostile51Banner* in hostile51_test.go, skipped, say which). A
+// compression's, so an older rotated file named by a notification taken
+// late could not be told from it: read twice), and its lines are lost
+// uncounted (logrotate's copytruncate with compress and no delaycompress,
+// before the tailer's read; TestCopytruncatesInARow waits for a copy's
+// lines before it compresses it); a stop before it takes the copy into the
+// final checkpoint, read by the next agent; one that cannot be opened for
+// want of file descriptors keeps the file unread until its next read
+// looks again (at a stop, the checkpoint names it all the same if it is
+// longer than the file: a stat needs no descriptor; so it does the copies
+// of a file parked for a waiting one, or waiting itself, openlimit.go; not
+// those of a file waiting whose loaded checkpoint entry says an agent
+// before read it: that agent read its older copies, and a copy made since
+// is found by the entry's first bytes). logrotate's dateext names
+// (0.log-<date>) are rotated names as its numbered ones (0.log.1) and
+// kubelet's are. A checkpoint entry of a file empty when it was written
+// (no first bytes) is the file at the path if that file was born before
+// the checkpoint; its copies made while no agent ran are read from 0. A
 // deleted file is still read through
 // its descriptor; if it is not read to its end within delete_wait (because
 // of backpressure) it is closed and its unread bytes are counted as lost
