@@ -234,3 +234,39 @@ func TestEmptyCheckpointedCopiedWhileStopped(t *testing.T) {
 		t.Errorf("%v files counted vanished, want 0", n)
 	}
 }
+
+// TestCopyCompressedBeforeItsRead: a file nothing was read of is
+// copytruncated, the copy's creation is noted, and the copy is compressed
+// (logrotate's compress without delaycompress) before the read the note
+// brings looks at it. The copy was seen plain, made since the file's
+// start: its .gz is read whole before the file. A rotated file from before
+// the file, noted (a notification taken late) and compressed the same
+// way, is not taken: read already, it came twice.
+func TestCopyCompressedBeforeItsRead(t *testing.T) {
+	tl, path, f := followNew(t)
+	appendFile(t, path, lines(0, 8))
+	cp := path + ".20261206-000002"
+	if err := copyTruncateErr(path, cp); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 10))
+	tl.copyCreated(cp)
+	mustGzip(t, cp)
+	if !tl.takeCopy(f, time.Now()) || f.pred == nil || f.pred.gz != cp+".gz" {
+		t.Fatalf("the compressed copy was not taken: its lines are lost (pred %+v)", f.pred)
+	}
+
+	dir := t.TempDir()
+	tl2 := newIdleTailer(t, dir)
+	tl2.loadState(time.Now())
+	path2 := mkContainer(t, dir, "ns_pod_uid")
+	older := path2 + ".20261206-000001" // rotated before the file was made
+	appendFile(t, older, lines(100, 108))
+	f2 := followEmptyWith(t, tl2, path2) // reads older first (discover: rotatedSince)
+	before := f2.pred
+	tl2.copyCreated(older) // a notification taken late
+	mustGzip(t, older)
+	if tl2.takeCopy(f2, time.Now()) || f2.pred != before {
+		t.Errorf("an older rotated file, compressed, was taken for a copy: read twice (pred %s)", f2.pred.path)
+	}
+}

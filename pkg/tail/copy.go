@@ -62,8 +62,28 @@ func (t *Tailer) copyCreated(name string) {
 		return
 	}
 	f.copied = append(f.copied, name)
+	f.note(name)
 	f.dirty, f.more = true, true // read at once, not after read_interval
 	t.wantRead(time.Now())
+}
+
+// note keeps the identity and birth of the copy name as it is now, while
+// it is plain: compressed before f's read looks at it, its .gz's birth is
+// its compression's, and only this tells it was made since f's generation
+// started (compressedCopy).
+func (f *follower) note(name string) {
+	b, ok := born(name)
+	if !ok {
+		return
+	}
+	k, err := statKey(name)
+	if err != nil {
+		return
+	}
+	if f.noted == nil {
+		f.noted = make(map[string]birth)
+	}
+	f.noted[name] = birth{key: k, at: b}
 }
 
 // newGeneration starts f's generation after a truncation (follower.go
@@ -73,6 +93,7 @@ func (t *Tailer) copyCreated(name string) {
 // copies created between the truncation's handling and the watch are
 // noted from a listing.
 func (t *Tailer) newGeneration(f *follower) {
+	f.noted = nil
 	f.opened, f.took = genStart(f.path)
 	f.tick = true
 	if d := filepath.Dir(f.path); t.isPolled(d) {
@@ -220,6 +241,7 @@ func (t *Tailer) parkedCopies(f *follower) {
 		}
 		if k, err := statKey(s.path); err == nil && f.bornSince(b, k) {
 			f.copied = append(f.copied, s.path)
+			f.note(s.path)
 		}
 	}
 }
@@ -426,10 +448,12 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *too
 		// compression's), and a notification taken late names such files
 		// too (kubelet rotated, compressed and deleted it while the
 		// path's next file was followed): read as a copy, it was read
-		// twice. So it is not taken (a known gap: logrotate's
-		// copytruncate with compress and no delaycompress, before the
-		// read comes, loses the copy's lines).
-		return copyNone
+		// twice. So it is taken only if it was seen plain, made since
+		// f's generation started (compressedCopy); otherwise its lines
+		// are lost uncounted (a known gap: logrotate's copytruncate
+		// with compress and no delaycompress, compressed before the
+		// notification of the copy was taken).
+		return t.compressedCopy(f, name, now, latest)
 	}
 	if err != nil {
 		if descriptorReason(err) != "" {
@@ -483,6 +507,44 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *too
 		latest.at, latest.keys = cb, []fileKey{key}
 	case cb.Equal(latest.at):
 		latest.keys = append(latest.keys, key)
+	}
+	return copyTaken
+}
+
+// compressedCopy takes name+".gz", name compressed since it was noted
+// plain (note) and made since f's generation started: read whole, from 0,
+// before f, unless f still holds its bytes (its gzip trailer's size and
+// CRC-32 are those of f's first bytes) or it is read already.
+func (t *Tailer) compressedCopy(f *follower, name string, now time.Time, latest *tookCopies) copyVerdict {
+	nb, ok := f.noted[name]
+	if !ok || !f.bornSince(nb.at, nb.key) {
+		return copyNone
+	}
+	gz := name + ".gz"
+	if t.followsGz(gz) {
+		return copyNone
+	}
+	cur, err := f.f.Stat()
+	if err != nil {
+		return copyNone
+	}
+	if _, held := gzipStartOf(gz, f.f, cur.Size()); held {
+		return copyHeld
+	}
+	c := t.openSibling(f.path, sibling{path: gz, gz: true}, nil, now)
+	if c == nil {
+		return copyNone
+	}
+	c.pred = f.pred
+	f.pred = c
+	var own [fpSize]byte
+	m := readFP(f.f, own[:])
+	t.copyTaken(f, cur.Size(), own, m, gz)
+	switch {
+	case nb.at.After(latest.at):
+		latest.at, latest.keys = nb.at, []fileKey{nb.key}
+	case nb.at.Equal(latest.at):
+		latest.keys = append(latest.keys, nb.key)
 	}
 	return copyTaken
 }

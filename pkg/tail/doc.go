@@ -306,12 +306,13 @@
 // the checkpoint's offset); nor, when the path is first seen, a
 // compressed one whose gzip trailer's size and CRC-32 are those of the
 // file's first bytes: the file's read takes its lines. Compressed before
-// that read, it is not taken (a compressed file's birth time is its
-// compression's, so an older rotated file named by a notification taken
-// late could not be told from it: read twice), and its lines are lost
-// uncounted (logrotate's copytruncate with compress and no delaycompress,
-// before the tailer's read; TestCopytruncatesInARow waits for a copy's
-// lines before it compresses it); a stop before it takes the copy into the
+// that read (logrotate's copytruncate with compress and no
+// delaycompress), it is taken, read whole, if its creation's notification
+// was taken while it was plain (its birth kept then: a compressed file's
+// birth time is its compression's, so an older rotated file named by a
+// notification taken late could not be told from it); otherwise its lines
+// are lost uncounted (TestCopytruncatesInARow waits for a copy's lines
+// before it compresses it; TAIL_COPIES_NOWAIT=1 does not); a stop before it takes the copy into the
 // final checkpoint, read by the next agent; one that cannot be opened for
 // want of file descriptors keeps the file unread until its next read
 // looks again (at a stop, the checkpoint names it all the same if it is

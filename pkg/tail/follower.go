@@ -29,27 +29,28 @@ type follower struct {
 	dirty      bool  // may have new bytes
 	more       bool  // stopped by the turn budget, more to read
 	lastRead   time.Time
-	st         followerState // see followerstate.go
-	since      time.Time     // when it left stFollowing (or was opened in stDraining)
-	deletedAt  time.Time     // when it was seen unlinked
-	succAt     time.Time     // when a new file was found at its path while rotated: the runtime reopened its log
-	pred       *follower     // must be closed before this one is read
-	suppressTo int64         // lines ending at or below were delivered before a restart
-	inflated   bool          // an unlinked copy of a compressed file, made by the tailer: never "deleted"
-	gz         string        // the compressed file to inflate when its turn comes (f.f is nil until then)
-	lim        *limiter      // its container's rate limit (limiter.go); nil without limits
-	limitAt    time.Time     // when its rate limit lets it read again, if it defers it (limiter.go: deferring)
-	held       int64         // bytes of unfinished lines in memory, as last counted (held.go)
-	spilledAt  int64         // size when its unfinished lines were spilled; not read until it grows (held.go)
-	copied     []string      // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
-	opened     time.Time     // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
-	took       []birth       // the files born in opened's tick before it (copy.go genStart), or the copies taken born at opened, when a copy taken set it
-	tick       bool          // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
-	readSince  int64         // bytes read since the last poll (busy.go)
-	cutSince   bool          // truncated since the last poll (busy.go)
-	grew       bool          // read further between the last two polls (busy.go)
-	polled     bool          // its directory is polled, not watched: read every read_interval (busy.go)
-	linked     bool          // its path is a symlink (a link directory's entry): never busy (busy.go)
+	st         followerState    // see followerstate.go
+	since      time.Time        // when it left stFollowing (or was opened in stDraining)
+	deletedAt  time.Time        // when it was seen unlinked
+	succAt     time.Time        // when a new file was found at its path while rotated: the runtime reopened its log
+	pred       *follower        // must be closed before this one is read
+	suppressTo int64            // lines ending at or below were delivered before a restart
+	inflated   bool             // an unlinked copy of a compressed file, made by the tailer: never "deleted"
+	gz         string           // the compressed file to inflate when its turn comes (f.f is nil until then)
+	lim        *limiter         // its container's rate limit (limiter.go); nil without limits
+	limitAt    time.Time        // when its rate limit lets it read again, if it defers it (limiter.go: deferring)
+	held       int64            // bytes of unfinished lines in memory, as last counted (held.go)
+	spilledAt  int64            // size when its unfinished lines were spilled; not read until it grows (held.go)
+	copied     []string         // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
+	noted      map[string]birth // the copies in copied as they were when noted (copy.go compressedCopy)
+	opened     time.Time        // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
+	took       []birth          // the files born in opened's tick before it (copy.go genStart), or the copies taken born at opened, when a copy taken set it
+	tick       bool             // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
+	readSince  int64            // bytes read since the last poll (busy.go)
+	cutSince   bool             // truncated since the last poll (busy.go)
+	grew       bool             // read further between the last two polls (busy.go)
+	polled     bool             // its directory is polled, not watched: read every read_interval (busy.go)
+	linked     bool             // its path is a symlink (a link directory's entry): never busy (busy.go)
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).

@@ -47,8 +47,12 @@ func TestRotationsInARow(t *testing.T) {
 // a rotated file before the path's new file, or as a later copy of a
 // truncation, was found again as a copy and read twice. A copy compressed
 // before its lines were read, of a file nothing was read of, is lost (a
-// known limit: copy.go takeCopyOf): the test waits for a copy's lines
-// before it compresses it.
+// known limit when the copy's creation was not noted while it was plain:
+// copy.go compressedCopy): the test waits for a copy's lines before it
+// compresses it, unless TAIL_COPIES_NOWAIT=1. Without the wait, 2 of 100
+// sequences failed, both where a copytruncate and a rename rotation of the
+// same file came before the tailer looked (the copy compressed at once),
+// which no single rotator does.
 func TestCopytruncatesInARow(t *testing.T) {
 	n := 4
 	if s := os.Getenv("TAIL_COPIES"); s != "" {
@@ -127,7 +131,7 @@ func rotationsInARow(t *testing.T, seed uint64, copies bool) {
 	compressAndExpire := func(name string) {
 		rotated = append(rotated, name)
 		for i := range len(rotated) - 1 {
-			if want, ok := copyLines[rotated[i]]; ok {
+			if want, ok := copyLines[rotated[i]]; ok && os.Getenv("TAIL_COPIES_NOWAIT") == "" {
 				// A copy is compressed once its lines were read: one
 				// compressed before, of a file nothing was read of, is
 				// lost (a known limit: copy.go takeCopyOf).
