@@ -149,6 +149,14 @@ type world struct {
 	// state file: a fresh agent reads the live files (start_at) and
 	// nothing of the history rotated before it, so they are not owed.
 	unowed map[int]bool
+	// writtenDown are the lines written since the last agent stopped
+	// (while none runs); copiedDown the copies copytruncate made while
+	// no agent ran. Such lines in such a copy destroyed before an agent
+	// started again were never on disk while one ran, in a file it could
+	// know: the live file holds none of them by then, and nothing on disk
+	// says they were written. Their loss cannot be counted.
+	writtenDown map[int]bool
+	copiedDown  map[string]bool
 	// born is, per path, the number of agent starts when the file was
 	// created while no agent ran (-1: created while one ran). A file
 	// created and destroyed with no agent start between was never seen:
@@ -204,7 +212,7 @@ type world struct {
 func runSequence(t *testing.T, seed uint64, nops int) {
 	w := &world{
 		t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), extra: rand.New(rand.NewPCG(seed, 0xfa17)), dir: t.TempDir(),
-		clock: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC), files: map[string][]int{}, atRisk: map[int]bool{}, unowed: map[int]bool{}, born: map[string]int{},
+		clock: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC), files: map[string][]int{}, atRisk: map[int]bool{}, unowed: map[int]bool{}, born: map[string]int{}, writtenDown: map[int]bool{}, copiedDown: map[string]bool{},
 		createdAt: map[string]time.Time{}, killedYoung: map[string]bool{}, rotatedEmpty: map[string]bool{},
 	}
 	w.root = filepath.Join(w.dir, "pods")
@@ -394,6 +402,9 @@ func (w *world) write(c *container, n int) {
 		id := w.next
 		w.next++
 		ids = append(ids, id)
+		if w.proc == nil {
+			w.writtenDown[id] = true
+		}
 		msg := message(id, streams[si], size)
 		for len(msg) > 0 {
 			cut := len(msg)
@@ -513,6 +524,9 @@ func (w *world) copyTruncate(c *container) {
 	w.files[dst] = ids
 	w.files[c.live()] = []int{}
 	w.born[dst] = w.born[c.live()]
+	if w.proc == nil {
+		w.copiedDown[dst] = true
+	}
 	w.createdAt[dst], w.killedYoung[dst] = w.createdAt[c.live()], w.killedYoung[c.live()]
 	c.rotated = append(c.rotated, name)
 	w.rotations++
@@ -535,6 +549,8 @@ func (w *world) created(path string) {
 func (w *world) rename(from, to string) {
 	w.must(os.Rename(from, to))
 	w.born[to] = w.born[from]
+	w.copiedDown[to] = w.copiedDown[from]
+	delete(w.copiedDown, from)
 	w.createdAt[to], w.killedYoung[to] = w.createdAt[from], w.killedYoung[from]
 	delete(w.born, from)
 	w.files[to] = w.files[from]
@@ -547,6 +563,8 @@ func (w *world) gzip(c *container, i int) {
 	w.files[path+".gz"] = w.files[path]
 	delete(w.files, path)
 	w.born[path+".gz"] = w.born[path]
+	w.copiedDown[path+".gz"] = w.copiedDown[path]
+	delete(w.copiedDown, path)
 	if w.rotatedEmpty[path] && w.proc == nil {
 		w.emptyGzipDown++
 	}
@@ -604,7 +622,7 @@ func (w *world) destroy(ids []int, what string, unseen bool) {
 	for _, id := range ids {
 		if !seen[id] {
 			w.atRisk[id] = true
-			if os.IsNotExist(err) || unseen {
+			if os.IsNotExist(err) || unseen || (w.copiedDown[what] && w.writtenDown[id]) {
 				w.unowed[id] = true
 			}
 		}
@@ -674,6 +692,7 @@ func (w *world) start() {
 		}
 	}
 	w.proc = w.agent.Start()
+	clear(w.writtenDown)
 	w.startedAt = time.Now()
 	w.restarts++
 	w.logf("start agent")
