@@ -567,9 +567,6 @@ func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey
 	return t.openSiblings(path, newer, live, now)
 }
 
-// readBefore is what findCopy returns for a copy read whole before f.
-var readBefore = &follower{}
-
 // findCopy looks beside f for the copy a copytruncate made: a regular file
 // named after f that starts with f's fingerprint and is at least as long as
 // what was read, or, when there is none, the newest compressed one whose
@@ -577,15 +574,16 @@ var readBefore = &follower{}
 // read, unless damaged (logrotate's copytruncate with
 // compress gzips the copy at once; in a polled directory, or on a busy
 // node, the tailer may see the truncation only after that). It takes over
-// f's read position and merge state.
-func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
+// f's read position and merge state. A copy read whole before f
+// (readBefore) is not taken again: its path is returned as before, c nil.
+func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before string) {
 	if f.fpLen == 0 {
-		return nil
+		return nil, ""
 	}
 	dir, base := filepath.Split(f.path)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	var buf [fpSize]byte
 	var gzs []string
@@ -610,7 +608,7 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 			continue
 		}
 		key, _ := keyOf(fi)
-		if key == f.key || fi.Size() < f.off || t.files[key] != nil {
+		if key == f.key || fi.Size() < f.off {
 			_ = fh.Close()
 			continue
 		}
@@ -622,14 +620,21 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		if b, ok := bornOf(fh); ok && f.fromBefore(key, b, true) {
 			// Read whole before f, as a file rotated before it (f was
 			// copytruncated between its open and the listing that
-			// found the copy; a poll took f's first bytes since): its
-			// lines are delivered, and f's truncation is accounted
-			// for. Found again here, they came twice.
+			// found the copy; a poll took f's first bytes since), or
+			// being read still: its lines are delivered, and f's
+			// truncation is accounted for. Found again here, they came
+			// twice; skipped as a file open, the truncation was taken
+			// for one without a copy (its bytes counted lost, and a
+			// later copy not read).
 			_ = fh.Close()
-			return readBefore
+			return nil, p
+		}
+		if t.files[key] != nil {
+			_ = fh.Close()
+			continue
 		}
 		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}
-		return t.takeOver(f, c)
+		return t.takeOver(f, c), ""
 	}
 	// The newest that starts with the fingerprint: an older generation
 	// of a file whose first KiB is the same each time (a banner) is
@@ -656,9 +661,9 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		t.lazyKeys++
 		key := fileKey{dev: ^uint64(0), ino: t.lazyKeys}
 		c := &follower{path: p, gz: p, key: key, dirty: true, st: stDraining, since: now, inflated: true}
-		return t.takeOver(f, c)
+		return t.takeOver(f, c), ""
 	}
-	return nil
+	return nil, ""
 }
 
 // laterCopies opens, to be read from 0 after c (the copy of f's old
@@ -678,10 +683,17 @@ func (t *Tailer) laterCopies(f, c *follower) {
 	if c.gz != "" {
 		p = c.gz
 	}
+	t.copiesAfter(f, p, c.gz == "", c, c.since)
+}
+
+// copiesAfter is laterCopies after the copy at p (plain: it may be
+// compressed since), the later copies read after prev (the copy, or what
+// f waited for before) and before f.
+func (t *Tailer) copiesAfter(f *follower, p string, plain bool, prev *follower, since time.Time) {
 	sibs := listSiblings(f.path)
 	// A plain copy may have been compressed since it was found (logrotate's
 	// copytruncate with compress): it is listed under its .gz name.
-	i := slices.IndexFunc(sibs, func(s sibling) bool { return s.path == p || (c.gz == "" && s.path == p+".gz") })
+	i := slices.IndexFunc(sibs, func(s sibling) bool { return s.path == p || (plain && s.path == p+".gz") })
 	if i < 0 || i == len(sibs)-1 {
 		return
 	}
@@ -712,9 +724,9 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		}
 		return slices.ContainsFunc(open, func(fp []byte) bool { return n >= len(fp) && bytes.Equal(buf[:len(fp)], fp) })
 	})
-	prev := c
+	first := prev
 	for _, s := range later {
-		g := t.openSibling(f.path, s, nil, c.since)
+		g := t.openSibling(f.path, s, nil, since)
 		if g == nil {
 			continue
 		}
@@ -723,7 +735,7 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		t.log.Debug("a later copy of a truncated file; reading it after the copy found", "path", f.path, "copy", g.path)
 	}
 	f.pred = prev
-	if prev != c {
+	if prev != first {
 		// f was truncated after the last of them: it is known by what it
 		// holds now, not by what it held when the truncation was found
 		// (truncated read it before this listing). Known by the bytes of

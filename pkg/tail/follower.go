@@ -407,12 +407,11 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	t.m.truncations.Inc()
 	f.cutSince = true
 	f.copied = nil // copy.go: the copy, if any, is found here
-	c := t.findCopy(f, now)
-	switch c {
-	case readBefore: // discovery.go: its lines are delivered
-		c = nil
-		t.log.Debug("truncated; its copy was read before it", "path", f.path)
-	case nil:
+	c, before := t.findCopy(f, now)
+	switch {
+	case before != "": // discovery.go: its lines are delivered
+		t.log.Debug("truncated; its copy was read before it", "path", f.path, "copy", before)
+	case c == nil:
 		if lost := f.size - f.consumed; lost > 0 {
 			t.m.lost.WithLabelValues(lostTruncated).Add(float64(lost))
 			t.log.Debug("truncated before it was read; bytes lost", "path", f.path, "bytes", lost)
@@ -438,8 +437,13 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	f.fpLen = readFP(f.f, f.fp[:])
 	f.tr = t.newTracker(f.key, f.path, 0, 0, f.fp[:f.fpLen])
 	f.dirty, f.more = true, false
-	if c != nil {
+	switch {
+	case c != nil:
 		t.laterCopies(f, c) // discovery.go
+	case before != "":
+		// Copies made after the one read before f hold generations
+		// after it, none read: read after it, before f.
+		t.copiesAfter(f, before, true, f.pred, now)
 	}
 	t.newGeneration(f) // copy.go
 }

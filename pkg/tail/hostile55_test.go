@@ -1,0 +1,80 @@
+package tail
+
+import (
+	"log/slog"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// hostile55Debug has a tailer driven step by step log what it does, with
+// TAIL_DEBUG set.
+func hostile55Debug(tl *Tailer) {
+	if testLogLevel == slog.LevelDebug {
+		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+}
+
+// hostile55Lost is what the tailer counted lost to truncations.
+func hostile55Lost(tl *Tailer) float64 {
+	return testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated))
+}
+
+// TestHostile55SecondCopyAfterOneReadBefore: a fresh agent's scan opens
+// 0.log, and logrotate copytruncates it before the rotated files are
+// looked at (dateext): that copy, born after the file's start, is read
+// whole before it (readBefore). The file is written and copytruncated
+// again, and written, before the tailer looks at it again, and the
+// truncation is found before the second copy's creation is taken (a
+// polled directory, or a busy node: the notification comes late): by a
+// poll while the first copy is still to be read, or by the file's read
+// once it was. The truncation is accounted for by the copy read before
+// (nothing counted lost: its bytes are read); the second copy, made after
+// it, holds the generation between: its lines are owed all the same,
+// once, after the first copy's and before the file's.
+//
+// On bd03008 the poll skipped the first copy as a file open (findCopy):
+// the truncation was taken for one without a copy, gen1's bytes counted
+// lost (they were read), and the second copy's lost uncounted; the read
+// found the first copy read before, and the second was lost uncounted
+// (laterCopies runs only for a copy taken).
+func TestHostile55SecondCopyAfterOneReadBefore(t *testing.T) {
+	for _, poll := range []bool{true, false} {
+		name := "read"
+		if poll {
+			name = "poll"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			appendFile(t, path, lines(0, 30)) // longer than the first bytes taken
+			c1, c2 := path+".20261206-000001", path+".20261206-000002"
+			tl, got, now := hostile54Start(t, dir, t.TempDir(), func() {
+				hostile51CopyTo(t, path, c1)
+				appendFile(t, path, lines(100, 130))
+			})
+			f := tl.byPath[path]
+			if f == nil || f.pred == nil || f.pred.path != c1 || !slices.ContainsFunc(f.took, func(b birth) bool { return b.read }) {
+				t.Fatalf("premise: the first copy is read before the file: %+v", f)
+			}
+			hostile55Debug(tl)
+			hostile51CopyTo(t, path, c2)
+			appendFile(t, path, lines(200, 230))
+			now = now.Add(time.Second)
+			if poll {
+				tl.poll(now) // the truncation, the first copy still open
+			} else {
+				tl.readTurn(now) // the first copy, then the file: its truncation
+			}
+			tl.copyCreated(c2) // taken late
+			hostile51Steps(tl, now)
+			hostile51Once(t, append(append(upto(0, 30), upto(100, 130)...), upto(200, 230)...), got())
+			if n := hostile55Lost(tl); n != 0 {
+				t.Errorf("lost %v bytes, want 0", n)
+			}
+		})
+	}
+}
