@@ -134,7 +134,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	opened, took := genStart(path)
 	fh, err := t.open(path)
 	if err != nil {
-		if !t.waitOnDescriptors(path, initial, err) {
+		if !t.waitOnDescriptors(path, initial, err, key, opened, took) {
 			t.openErr(path, "cannot open log file", err)
 		}
 		return

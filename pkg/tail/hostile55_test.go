@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,5 +77,51 @@ func TestHostile55SecondCopyAfterOneReadBefore(t *testing.T) {
 				t.Errorf("lost %v bytes, want 0", n)
 			}
 		})
+	}
+}
+
+// TestHostile55CopiedWhileWaitingAfterEMFILE: a fresh agent's scan finds
+// a container's 0.log, and its open fails for want of descriptors (the
+// kernel's EMFILE, below logs.max_open_files): it waits for a descriptor,
+// never opened, nothing of it read. While it waits it is copytruncated
+// and written again. When its turn comes the copy's lines are read, then
+// the file's: every line once, nothing lost. (A file that waits because
+// the cap was reached is known from when it was queued, and TestHostile53
+// CopiedWhileWaitingAtStart passes; on bd03008 one refused by the kernel
+// was known from its open only: the copy, born before, was taken for
+// older and its lines lost uncounted.)
+func TestHostile55CopiedWhileWaitingAfterEMFILE(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 10))
+	tl, take := outTailerIn(t, dir, t.TempDir())
+	hostile55Debug(tl)
+	refuse := true
+	tl.openFault = func(p string) error {
+		if refuse && p == path {
+			return syscall.EMFILE
+		}
+		return nil
+	}
+	now := time.Now()
+	var saved []stateEntry
+	tl.rescan(now, true)
+	tl.resumeRotated(now, saved)
+	if tl.byPath[path] != nil || len(tl.lim.queue) != 1 {
+		t.Fatal("premise: the file waits for a descriptor")
+	}
+	afterTick(t, time.Now())
+	hostile51CopyTo(t, path, path+".20261206-040000")
+	appendFile(t, path, lines(10, 20))
+	refuse = false
+	tl.lim.ceiling = 0
+	if !tl.admitUpTo(100, now) || tl.byPath[path] == nil {
+		t.Fatal("the file was not opened in its turn")
+	}
+	tl.copyCreated(path + ".20261206-040000") // its notification, taken now
+	hostile51Steps(tl, now)
+	hostile51Once(t, upto(0, 20), hostile50Seqs(take()))
+	if n := hostile55Lost(tl); n != 0 {
+		t.Errorf("lost %v bytes, want 0", n)
 	}
 }
