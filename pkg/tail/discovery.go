@@ -471,7 +471,13 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 // copytruncate's copy before the truncation, or a copy made without
 // truncating (openSiblings).
 func (t *Tailer) holds(live *follower, s sibling) bool {
-	if s.gz || live == nil || live.f == nil || live.fpLen == 0 || s.size > live.size {
+	if s.gz || live == nil || live.f == nil || live.fpLen == 0 {
+		return false
+	}
+	// Its size now: written on since its open (the first scan opens every
+	// file before it looks at their rotated siblings), live holds a copy
+	// made since that is longer than it was then.
+	if fi, err := live.f.Stat(); err != nil || s.size > fi.Size() {
 		return false
 	}
 	var buf [fpSize]byte

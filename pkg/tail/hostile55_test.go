@@ -125,3 +125,26 @@ func TestHostile55CopiedWhileWaitingAfterEMFILE(t *testing.T) {
 		t.Errorf("lost %v bytes, want 0", n)
 	}
 }
+
+// TestHostile55CopyOfGrownFileAtStart: a fresh agent's scan opens 0.log;
+// before its rotated files are looked at (a node's scan opens every file
+// first), 0.log is written on and copied (logrotate's copytruncate, its
+// truncation still to come, or its copy directive). The copy is longer
+// than 0.log was at its open, but 0.log still holds it: its lines are
+// 0.log's own, read from there, once. On bd03008 the copy was read apart
+// (holds compared it with the size 0.log had at its open), and its lines
+// came twice.
+func TestHostile55CopyOfGrownFileAtStart(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 30))
+	tl, got, now := hostile54Start(t, dir, t.TempDir(), func() {
+		appendFile(t, path, lines(30, 40))
+		copyTo(t, path, "20261206-000001")
+	})
+	hostile55Debug(tl)
+	hostile51Steps(tl, now)
+	appendFile(t, path, lines(40, 45))
+	hostile51Steps(tl, now.Add(10*time.Second))
+	hostile51Once(t, upto(0, 45), got())
+}
