@@ -74,7 +74,7 @@ func (t *Tailer) copyCreated(name string) {
 // noted from a listing.
 func (t *Tailer) newGeneration(f *follower) {
 	f.opened, f.took = genStart(f.path)
-	f.tick = true
+	f.tick, f.readCopy = true, ""
 	if d := filepath.Dir(f.path); t.isPolled(d) {
 		t.newFileIn(d, time.Now())
 		t.parkedCopies(f)
@@ -143,12 +143,31 @@ func (f *follower) bornSince(b time.Time, key fileKey) bool {
 // born after the start (a copytruncate of f between its open and the
 // listing that found s). A notification of its creation, taken after s
 // was read to its end and closed, read it again.
+//
+// One that starts with f's first bytes is the copy of f's generation as
+// it was opened (f.readCopy): compressed since, or deleted, it is not
+// found by its identity, and f's truncation is accounted for by it all
+// the same (findCopy). A compressed one, read as such, is known by its
+// first bytes only.
 func (f *follower) readBefore(s *follower) {
-	if s.f == nil || !f.tick {
+	if !f.tick {
 		return
 	}
-	if b, ok := bornOf(s.f); ok && !b.Before(f.opened) {
+	var b time.Time
+	var ok bool
+	if s.f != nil {
+		b, ok = bornOf(s.f)
+	} else if s.gz != "" {
+		b, ok = born(s.gz) // its compression's
+	}
+	if !ok || b.Before(f.opened) {
+		return
+	}
+	if s.f != nil {
 		f.took = append(f.took, birth{key: s.key, at: b, read: true})
+	}
+	if f.fpLen > 0 && s.fpLen >= f.fpLen && bytes.Equal(s.fp[:f.fpLen], f.fp[:f.fpLen]) {
+		f.readCopy = s.path
 	}
 }
 
@@ -488,6 +507,7 @@ func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, nam
 	t.m.truncations.Inc()
 	f.size = size
 	f.fp, f.fpLen = own, m
+	f.readCopy = "" // of the generation the copy holds
 	// A spill's wait for f to grow past its size then (held.go) was
 	// for the generation the copy holds: f's new one is read as it is.
 	f.spilledAt = 0

@@ -642,6 +642,13 @@ func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before strin
 		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}
 		return t.takeOver(f, c), ""
 	}
+	if f.readCopy != "" && f.off == 0 {
+		// The copy of f's generation as opened was read whole before
+		// f, and is gone from its name since (compressed: found
+		// below, it was read twice; or deleted: its lines were read
+		// all the same, through its descriptor).
+		return nil, f.readCopy
+	}
 	// The newest that starts with the fingerprint: an older generation
 	// of a file whose first KiB is the same each time (a banner) is
 	// not the copy.

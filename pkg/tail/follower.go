@@ -3,6 +3,7 @@ package tail
 import (
 	"bytes"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -45,6 +46,7 @@ type follower struct {
 	opened     time.Time     // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
 	took       []birth       // the files born in opened's tick before it (copy.go genStart), or the copies taken born at opened, when a copy taken set it
 	tick       bool          // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
+	readCopy   string        // a copy of its generation as opened, read whole before it (copy.go readBefore): its truncation's copy
 	readSince  int64         // bytes read since the last poll (busy.go)
 	cutSince   bool          // truncated since the last poll (busy.go)
 	grew       bool          // read further between the last two polls (busy.go)
@@ -443,7 +445,7 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	case before != "":
 		// Copies made after the one read before f hold generations
 		// after it, none read: read after it, before f.
-		t.copiesAfter(f, before, true, f.pred, now)
+		t.copiesAfter(f, before, !strings.HasSuffix(before, ".gz"), f.pred, now)
 	}
 	t.newGeneration(f) // copy.go
 }

@@ -1,8 +1,10 @@
 package tail
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
@@ -147,4 +149,115 @@ func TestHostile55CopyOfGrownFileAtStart(t *testing.T) {
 	appendFile(t, path, lines(40, 45))
 	hostile51Steps(tl, now.Add(10*time.Second))
 	hostile51Once(t, upto(0, 45), got())
+}
+
+// BenchmarkHostile55GenStart is the cost of a generation's start
+// (genStart: a file's open, a truncation handled, a file queued for a
+// descriptor) in a directory of n other files and 5 rotated siblings:
+// quiet (its last change a tick or more before: one stat), or changed in
+// the current tick (a listing, a statx per rotated sibling).
+func BenchmarkHostile55GenStart(b *testing.B) {
+	for _, n := range []int{0, 500} {
+		for _, changed := range []bool{false, true} {
+			name := fmt.Sprintf("others=%d/quiet", n)
+			if changed {
+				name = fmt.Sprintf("others=%d/changed", n)
+			}
+			b.Run(name, func(b *testing.B) {
+				dir := b.TempDir()
+				path := filepath.Join(dir, "0.log")
+				for i := range 5 {
+					if err := os.WriteFile(fmt.Sprintf("%s.2026120%d-000000", path, i), nil, 0o644); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for i := range n {
+					if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("other%d.log", i)), nil, 0o644); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if changed {
+					// A directory stamped in the future is one changed
+					// in every tick.
+					at := time.Now().Add(time.Hour)
+					if err := os.Chtimes(dir, at, at); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ResetTimer()
+				for b.Loop() {
+					genStart(path)
+				}
+			})
+		}
+	}
+}
+
+// TestHostile55CopyReadBeforeThenCompressed: logrotate's copytruncate
+// with compress (no delaycompress: the copy is gzipped at once, and the
+// plain copy removed) between a fresh agent's scan of 0.log and its look
+// at the rotated files. The look finds the plain copy and reads it before
+// 0.log (readBefore); it is compressed after, before 0.log's truncation
+// is found. The truncation is accounted for by the copy read: its .gz is
+// that copy, not one to read again. Every line once, nothing counted lost.
+// On bd03008 the truncation found the .gz (findCopy) and read it from 0:
+// the copy's lines twice (the plain copy still open when the truncation
+// was found, or read to its end and closed before). The same when the
+// copy was compressed before the look, read as its .gz: the truncation
+// found it still being read (skipped: the bytes it holds counted lost, and
+// a .gz longer than the first bytes may hold nothing else), or read
+// (taken again: twice).
+func TestHostile55CopyReadBeforeThenCompressed(t *testing.T) {
+	for _, poll := range []bool{true, false} {
+		for _, early := range []bool{false, true} {
+			name := "read"
+			if poll {
+				name = "poll"
+			}
+			if early {
+				name += ",gzipped-before-the-look"
+			}
+			t.Run(name, func(t *testing.T) { copyReadBeforeThenCompressed(t, poll, early) })
+		}
+	}
+}
+
+func copyReadBeforeThenCompressed(t *testing.T, poll, early bool) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 30))
+	c1 := path + ".1"
+	tl, got, now := hostile54Start(t, dir, t.TempDir(), func() {
+		hostile51CopyTo(t, path, c1)
+		appendFile(t, path, lines(100, 130))
+		if early {
+			mustGzip(t, c1)
+			c1 += ".gz"
+		}
+	})
+	f := tl.byPath[path]
+	if f == nil || f.pred == nil || f.pred.path != c1 {
+		t.Fatalf("premise: the copy is read before the file: %+v", f)
+	}
+	hostile55Debug(tl)
+	now = now.Add(time.Second)
+	if !poll {
+		// The copy read to its end and closed, the file not read
+		// yet.
+		for c := f.pred; c.st != stClosed; {
+			tl.readFile(c, now)
+			now = now.Add(time.Second)
+		}
+	}
+	if !early {
+		mustGzip(t, c1)
+	}
+	if poll {
+		tl.poll(now) // the truncation, the copy still open
+	}
+	hostile51Steps(tl, now)
+	hostile51Once(t, append(upto(0, 30), upto(100, 130)...), got())
+	if n := hostile55Lost(tl); n != 0 {
+		t.Errorf("lost %v bytes, want 0", n)
+	}
 }
