@@ -74,7 +74,7 @@ func (t *Tailer) copyCreated(name string) {
 // noted from a listing.
 func (t *Tailer) newGeneration(f *follower) {
 	f.opened, f.took = genStart(f.path)
-	f.tick, f.readCopy = true, ""
+	f.tick, f.readCopy, f.readFPs = true, "", nil
 	if d := filepath.Dir(f.path); t.isPolled(d) {
 		t.newFileIn(d, time.Now())
 		t.parkedCopies(f)
@@ -144,6 +144,9 @@ func (f *follower) bornSince(b time.Time, key fileKey) bool {
 // listing that found s). A notification of its creation, taken after s
 // was read to its end and closed, read it again.
 //
+// Its first bytes are noted (f.readFPs): a later copy of f's truncation
+// is not one of them (copiesAfter), wherever it went since.
+//
 // One that starts with f's first bytes is the copy of f's generation as
 // it was opened (f.readCopy): compressed since, or deleted, it is not
 // found by its identity, and f's truncation is accounted for by it all
@@ -165,6 +168,9 @@ func (f *follower) readBefore(s *follower) {
 	}
 	if s.f != nil {
 		f.took = append(f.took, birth{key: s.key, at: b, read: true})
+	}
+	if s.fpLen > 0 {
+		f.readFPs = append(f.readFPs, slices.Clone(s.fp[:s.fpLen]))
 	}
 	if f.fpLen > 0 && s.fpLen >= f.fpLen && bytes.Equal(s.fp[:f.fpLen], f.fp[:f.fpLen]) {
 		f.readCopy = s.path
@@ -507,7 +513,7 @@ func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, nam
 	t.m.truncations.Inc()
 	f.size = size
 	f.fp, f.fpLen = own, m
-	f.readCopy = "" // of the generation the copy holds
+	f.readCopy, f.readFPs = "", nil // of the generations the copy holds, and before
 	// A spill's wait for f to grow past its size then (held.go) was
 	// for the generation the copy holds: f's new one is read as it is.
 	f.spilledAt = 0

@@ -726,6 +726,9 @@ func (t *Tailer) copiesAfter(f *follower, p string, plain bool, prev *follower, 
 		if err != nil || n == 0 {
 			return true
 		}
+		if slices.ContainsFunc(f.readFPs, func(fp []byte) bool { return n == len(fp) && bytes.Equal(buf[:n], fp) }) {
+			return true // read whole before f (readBefore), closed since
+		}
 		if !s.gz {
 			return f.fpLen >= n && bytes.Equal(buf[:n], f.fp[:n]) && s.size <= cur && endsAlike(s.path, f.f, s.size)
 		}

@@ -47,6 +47,7 @@ type follower struct {
 	took       []birth       // the files born in opened's tick before it (copy.go genStart), or the copies taken born at opened, when a copy taken set it
 	tick       bool          // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
 	readCopy   string        // a copy of its generation as opened, read whole before it (copy.go readBefore): its truncation's copy
+	readFPs    [][]byte      // the first bytes of the siblings born since opened and read whole before it (copy.go readBefore)
 	readSince  int64         // bytes read since the last poll (busy.go)
 	cutSince   bool          // truncated since the last poll (busy.go)
 	grew       bool          // read further between the last two polls (busy.go)

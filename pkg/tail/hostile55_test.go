@@ -261,3 +261,55 @@ func copyReadBeforeThenCompressed(t *testing.T, poll, early bool) {
 		t.Errorf("lost %v bytes, want 0", n)
 	}
 }
+
+// TestHostile55TwoCopiesReadBefore: two copytruncates between a fresh
+// agent's scan of 0.log and its look at the rotated files: both copies
+// are read before 0.log (readBefore), and are read to their ends before
+// 0.log's truncation is found, or not. The truncation is accounted for by
+// the first; the second, after it, was read already: not again. (The case
+// that reads the copies after the one read before, found by
+// TestHostile55SecondCopyAfterOneReadBefore, must not read those read
+// before too: drained is the case that read the second copy twice before
+// copiesAfter knew them, gzipped the same with the second copy compressed
+// since it was read.) On bd03008 the truncation found while the first copy
+// was open counted its bytes lost.
+func TestHostile55TwoCopiesReadBefore(t *testing.T) {
+	for _, mode := range []string{"open", "drained", "gzipped"} {
+		drained := mode != "open"
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			appendFile(t, path, lines(0, 30))
+			c1, c2 := path+".20261206-000001", path+".20261206-000002"
+			tl, got, now := hostile54Start(t, dir, t.TempDir(), func() {
+				hostile51CopyTo(t, path, c1)
+				appendFile(t, path, lines(100, 130))
+				hostile51CopyTo(t, path, c2)
+				appendFile(t, path, lines(200, 230))
+			})
+			f := tl.byPath[path]
+			if f == nil || f.pred == nil || f.pred.path != c2 || f.pred.pred == nil || f.pred.pred.path != c1 {
+				t.Fatalf("premise: both copies are read before the file: %+v", f)
+			}
+			hostile55Debug(tl)
+			now = now.Add(time.Second)
+			if drained {
+				for _, c := range []*follower{f.pred.pred, f.pred} {
+					for c.st != stClosed {
+						tl.readFile(c, now)
+						now = now.Add(time.Second)
+					}
+				}
+			}
+			if mode == "gzipped" {
+				mustGzip(t, c2)
+			}
+			tl.poll(now)
+			hostile51Steps(tl, now)
+			hostile51Once(t, append(append(upto(0, 30), upto(100, 130)...), upto(200, 230)...), got())
+			if n := hostile55Lost(tl); n != 0 {
+				t.Errorf("lost %v bytes, want 0", n)
+			}
+		})
+	}
+}
