@@ -148,11 +148,15 @@ func (f *follower) bornSince(b time.Time, key fileKey) bool {
 // is not one of them (copiesAfter), wherever it went since.
 //
 // One that starts with f's first bytes is the copy of f's generation as
-// it was opened (f.readCopy): compressed since, or deleted, it is not
-// found by its identity, and f's truncation is accounted for by it all
-// the same (findCopy). A compressed one, read as such, is known by its
-// first bytes only.
+// it was opened (f.readCopy), born after f's start or in the tick before
+// it (copied before f's open, truncated after: f no longer holds it, or
+// it was not read apart, holds): f's first truncation is accounted for by
+// it (findCopy), wherever it went since (renamed, compressed, deleted).
+// Found again by its first bytes, its lines came twice.
 func (f *follower) readBefore(s *follower) {
+	if f.fpLen > 0 && s.fpLen >= f.fpLen && bytes.Equal(s.fp[:f.fpLen], f.fp[:f.fpLen]) {
+		f.readCopy = s.path
+	}
 	if !f.tick {
 		return
 	}
@@ -171,9 +175,6 @@ func (f *follower) readBefore(s *follower) {
 	}
 	if s.fpLen > 0 {
 		f.readFPs = append(f.readFPs, slices.Clone(s.fp[:s.fpLen]))
-	}
-	if f.fpLen > 0 && s.fpLen >= f.fpLen && bytes.Equal(s.fp[:f.fpLen], f.fp[:f.fpLen]) {
-		f.readCopy = s.path
 	}
 }
 

@@ -586,6 +586,13 @@ func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before strin
 	if f.fpLen == 0 {
 		return nil, ""
 	}
+	if f.readCopy != "" && f.off == 0 {
+		// The copy of f's generation as opened was read whole before
+		// f (readBefore). Found again, plain or compressed since, its
+		// lines came twice; gone, or still being read (skipped as a
+		// file open), the bytes it holds were counted lost.
+		return nil, f.readCopy
+	}
 	dir, base := filepath.Split(f.path)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -641,13 +648,6 @@ func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before strin
 		}
 		c := &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}
 		return t.takeOver(f, c), ""
-	}
-	if f.readCopy != "" && f.off == 0 {
-		// The copy of f's generation as opened was read whole before
-		// f, and is gone from its name since (compressed: found
-		// below, it was read twice; or deleted: its lines were read
-		// all the same, through its descriptor).
-		return nil, f.readCopy
 	}
 	// The newest that starts with the fingerprint: an older generation
 	// of a file whose first KiB is the same each time (a banner) is

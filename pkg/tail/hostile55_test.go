@@ -313,3 +313,50 @@ func TestHostile55TwoCopiesReadBefore(t *testing.T) {
 		})
 	}
 }
+
+// TestHostile55CopyBornBeforeTheOpenReadBefore: logrotate copies 0.log
+// just before a fresh agent's scan opens it, and truncates it just after
+// (its copy and its truncation straddle the open): the copy is born
+// before the file's start, and is read before the file as a rotated file
+// (the file no longer holds it). The file's truncation is accounted for by
+// it, whether it is still being read when the truncation is found (on
+// bd03008: skipped as a file open, its bytes counted lost though they were
+// read) or read to its end (on bd03008: found again, its lines twice; the
+// case seen in TestCopytruncatesInARow's runs).
+func TestHostile55CopyBornBeforeTheOpenReadBefore(t *testing.T) {
+	for _, drained := range []bool{false, true} {
+		name := "open"
+		if drained {
+			name = "drained"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			appendFile(t, path, lines(0, 30))
+			c1 := copyTo(t, path, "20261206-000001")
+			afterTick(t, time.Now()) // the copy born a tick before the start
+			tl, got, now := hostile54Start(t, dir, t.TempDir(), func() {
+				mustTruncate(t, path)
+				appendFile(t, path, lines(100, 130))
+			})
+			f := tl.byPath[path]
+			if f == nil || f.pred == nil || f.pred.path != c1 {
+				t.Fatalf("premise: the copy is read before the file: %+v", f)
+			}
+			hostile55Debug(tl)
+			now = now.Add(time.Second)
+			if drained {
+				for c := f.pred; c.st != stClosed; {
+					tl.readFile(c, now)
+					now = now.Add(time.Second)
+				}
+			}
+			tl.poll(now)
+			hostile51Steps(tl, now)
+			hostile51Once(t, append(upto(0, 30), upto(100, 130)...), got())
+			if n := hostile55Lost(tl); n != 0 {
+				t.Errorf("lost %v bytes, want 0", n)
+			}
+		})
+	}
+}
