@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -611,6 +612,19 @@ func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before strin
 		}
 		p := filepath.Join(dir, name)
 		fh, err := t.open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Gone since the listing: compressed (logrotate's
+			// copytruncate with compress gzips the copy at once), its
+			// .gz made after the listing, looked at below. Taken for
+			// gone, the lines it holds that f had not read were lost,
+			// uncounted if f had not seen them.
+			if !slices.Contains(gzs, p+".gz") {
+				if _, err := os.Stat(p + ".gz"); err == nil {
+					gzs = append(gzs, p+".gz")
+				}
+			}
+			continue
+		}
 		if err != nil {
 			t.skips.skip(err)
 			continue

@@ -360,3 +360,39 @@ func TestHostile55CopyBornBeforeTheOpenReadBefore(t *testing.T) {
 		})
 	}
 }
+
+// TestHostile55CopyCompressedAsTheTruncationLooks: logrotate's
+// copytruncate with compress (the copy gzipped at once) of a file read
+// halfway: the tailer finds the truncation and lists the directory as the
+// copy is being compressed, so it lists the plain copy and opens it after
+// gzip removed it (the .gz was not there at the listing). The copy, as its
+// .gz, holds the lines not read: they are read, not counted lost. On
+// bd03008 the copy was taken for gone: its unread lines were lost (and
+// counted), and, with the file empty and known by no first bytes after,
+// its .gz was read again when the path's next file came (TestCopytruncates
+// InARow's runs).
+func TestHostile55CopyCompressedAsTheTruncationLooks(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, lines(0, 10), take, 10)
+	appendFile(t, path, lines(10, 20))
+	c := copyTo(t, path, "20261206-000001")
+	mustTruncate(t, path)
+	appendFile(t, path, lines(20, 25))
+	once := false
+	tl.openFault = func(p string) error {
+		if p == c && !once {
+			once = true
+			mustGzip(t, c) // between the listing and the open
+		}
+		return nil
+	}
+	hostile55Debug(tl)
+	hostile51Steps(tl, now)
+	if !once {
+		t.Fatal("premise: the truncation's look opened the copy")
+	}
+	hostile51Once(t, upto(0, 25), hostile50Seqs(take()))
+	if n := hostile55Lost(tl); n != 0 {
+		t.Errorf("lost %v bytes, want 0", n)
+	}
+}
