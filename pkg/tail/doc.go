@@ -258,9 +258,9 @@
 // (offset 0) may show no truncation at all, or have no first bytes to find a
 // copy by: the creation of a rotated name beside it (a notification) brings a
 // read as soon as it is taken (within read_interval), which reads that file whole first when it is a copy made
-// after the file was opened (birth time; one made within a tick of the file
-// system's coarse clock after it is taken for older and lost: the skipped
-// TestCopytruncatesInARow makes that happen) and the file
+// after the file was opened (birth time against the file system's coarse
+// clock, with the files born in its tick before the open listed: copy.go
+// genStart) and the file
 // no longer holds it (copy.go; lines delivered before a restart whose
 // checkpoint was at offset 0 are the copy's, not emitted again). The first
 // read that takes something of the file also lists the copies made since
@@ -268,14 +268,21 @@
 // taken), for a notification still waiting in the queue, while its path
 // still names it (renamed before that read, by two rotations in a row, the
 // path's later file renamed in turn is no copy: it is read after the
-// file); a file that waited for a descriptor since the start counts as
-// opened when it was queued, so the copies made while it waited are read.
+// file); a file that waited for a descriptor since the start (the cap
+// reached, or its open refused by the kernel) counts as opened when it was
+// queued, so the copies made while it waited are read.
 // A
 // truncation starts a new generation, read nothing of either: copies made
 // after it are taken the same way (a polled directory is watched again at
 // once, for their notifications), and the copies named after the one the
 // truncation found (copytruncates in a row before the tailer looked) are
-// read after it, before the file (discovery.go laterCopies). A copy the
+// read after it, before the file (discovery.go laterCopies). A copy read
+// whole before the file as a rotated file (made as the file was opened,
+// before its siblings were looked at) accounts for the file's first
+// truncation wherever it went since (renamed, compressed, deleted): not
+// read again, nothing counted lost, and the copies made after it are read
+// after it (copy.go readBefore). A copy compressed between the
+// truncation's listing and its look is looked at as its .gz. A copy the
 // file still holds (copied, not truncated yet) is not read apart when the
 // path is first seen or at the start (the file waiting for a descriptor
 // then too), nor, when the path is first seen, a compressed one whose gzip
