@@ -95,7 +95,7 @@ func (f *follower) note(name string) {
 func (t *Tailer) newGeneration(f *follower) {
 	f.noted = nil
 	f.opened, f.took = genStart(f.path)
-	f.tick = true
+	f.tick, f.readCopy, f.readFPs = true, "", nil
 	if d := filepath.Dir(f.path); t.isPolled(d) {
 		t.newFileIn(d, time.Now())
 		t.parkedCopies(f)
@@ -164,12 +164,38 @@ func (f *follower) bornSince(b time.Time, key fileKey) bool {
 // born after the start (a copytruncate of f between its open and the
 // listing that found s). A notification of its creation, taken after s
 // was read to its end and closed, read it again.
+//
+// Its first bytes are noted (f.readFPs): a later copy of f's truncation
+// is not one of them (copiesAfter), wherever it went since.
+//
+// One that starts with f's first bytes is the copy of f's generation as
+// it was opened (f.readCopy), born after f's start or in the tick before
+// it (copied before f's open, truncated after: f no longer holds it, or
+// it was not read apart, holds): f's first truncation is accounted for by
+// it (findCopy), wherever it went since (renamed, compressed, deleted).
+// Found again by its first bytes, its lines came twice.
 func (f *follower) readBefore(s *follower) {
-	if s.f == nil || !f.tick {
+	if f.fpLen > 0 && s.fpLen >= f.fpLen && bytes.Equal(s.fp[:f.fpLen], f.fp[:f.fpLen]) {
+		f.readCopy = s.path
+	}
+	if !f.tick {
 		return
 	}
-	if b, ok := bornOf(s.f); ok && !b.Before(f.opened) {
+	var b time.Time
+	var ok bool
+	if s.f != nil {
+		b, ok = bornOf(s.f)
+	} else if s.gz != "" {
+		b, ok = born(s.gz) // its compression's
+	}
+	if !ok || b.Before(f.opened) {
+		return
+	}
+	if s.f != nil {
 		f.took = append(f.took, birth{key: s.key, at: b, read: true})
+	}
+	if s.fpLen > 0 {
+		f.readFPs = append(f.readFPs, slices.Clone(s.fp[:s.fpLen]))
 	}
 }
 
@@ -559,6 +585,7 @@ func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, nam
 	t.m.truncations.Inc()
 	f.size = size
 	f.fp, f.fpLen = own, m
+	f.readCopy, f.readFPs = "", nil // of the generations the copy holds, and before
 	// A spill's wait for f to grow past its size then (held.go) was
 	// for the generation the copy holds: f's new one is read as it is.
 	f.spilledAt = 0

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -149,7 +150,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	opened, took := genStart(path)
 	fh, err := t.open(path)
 	if err != nil {
-		if !t.waitOnDescriptors(path, initial, err) {
+		if !t.waitOnDescriptors(path, initial, err, key, opened, took) {
 			t.openErr(path, "cannot open log file", err)
 		}
 		return
@@ -438,12 +439,13 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 	}
 	var buf [fpSize]byte
 	var out []*follower
+	var later heldLater
 	for _, s := range sibs {
 		// Compressed since it was listed: it is looked at as the .gz it
 		// is now, by its first bytes (one of the files open may be this
 		// one, renamed and then compressed).
 		s.recheck()
-		if t.holds(live, s) {
+		if later.left(t, live, s) {
 			continue
 		}
 		if s.gz {
@@ -498,13 +500,20 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 	if s.gz || live == nil || live.f == nil || live.fpLen == 0 {
 		return false
 	}
+	// Its size now: written on since its open (the first scan opens every
+	// file before it looks at their rotated siblings), live holds a copy
+	// made since that is longer than it was then.
+	fi, err := live.f.Stat()
+	if err != nil {
+		return false
+	}
 	var buf [fpSize]byte
 	key, n, err := siblingStart(s, buf[:])
 	if m := min(n, live.fpLen); err != nil || m == 0 || !bytes.Equal(buf[:m], live.fp[:m]) {
 		return false
 	}
 	switch {
-	case n <= live.fpLen && s.size <= live.size && endsAlike(s.path, live.f, s.size):
+	case n <= live.fpLen && s.size <= fi.Size() && endsAlike(s.path, live.f, s.size):
 	case n <= live.fpLen && live.off == 0 && s.size <= int64(live.fpLen):
 	case n >= live.fpLen && s.size >= live.off && copiedSince(live, s.path, key):
 	default:
@@ -590,9 +599,6 @@ func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey
 	return t.openSiblings(path, newer, live, now)
 }
 
-// readBefore is what findCopy returns for a copy read whole before f.
-var readBefore = &follower{}
-
 // findCopy looks beside f for the copy a copytruncate made: a regular file
 // named after f that starts with f's fingerprint and is at least as long as
 // what was read, or, when there is none, the newest compressed one whose
@@ -600,15 +606,23 @@ var readBefore = &follower{}
 // read, unless damaged (logrotate's copytruncate with
 // compress gzips the copy at once; in a polled directory, or on a busy
 // node, the tailer may see the truncation only after that). It takes over
-// f's read position and merge state.
-func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
+// f's read position and merge state. A copy read whole before f
+// (readBefore) is not taken again: its path is returned as before, c nil.
+func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before string) {
 	if f.fpLen == 0 {
-		return nil
+		return nil, ""
+	}
+	if f.readCopy != "" && f.off == 0 {
+		// The copy of f's generation as opened was read whole before
+		// f (readBefore). Found again, plain or compressed since, its
+		// lines came twice; gone, or still being read (skipped as a
+		// file open), the bytes it holds were counted lost.
+		return nil, f.readCopy
 	}
 	dir, base := filepath.Split(f.path)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	var buf [fpSize]byte
 	var gzs []string
@@ -631,6 +645,19 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		}
 		p := filepath.Join(dir, name)
 		fh, err := t.open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Gone since the listing: compressed (logrotate's
+			// copytruncate with compress gzips the copy at once), its
+			// .gz made after the listing, looked at below. Taken for
+			// gone, the lines it holds that f had not read were lost,
+			// uncounted if f had not seen them.
+			if !slices.Contains(gzs, p+".gz") {
+				if _, err := os.Stat(p + ".gz"); err == nil {
+					gzs = append(gzs, p+".gz")
+				}
+			}
+			continue
+		}
 		if err != nil {
 			t.skips.skip(err)
 			continue
@@ -641,7 +668,7 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 			continue
 		}
 		key, _ := keyOf(fi)
-		if key == f.key || fi.Size() < f.off || t.files[key] != nil {
+		if key == f.key || fi.Size() < f.off {
 			_ = fh.Close()
 			continue
 		}
@@ -651,8 +678,23 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 			continue
 		}
 		b := bornOr(fh)
-		since := f.bornSince(b, key) || f.fromBefore(key, b, true)
-		if pick != nil && (!since || (pickSince && !b.Before(pickBorn))) {
+		if f.fromBefore(key, b, true) {
+			// Read whole before f, as a file rotated before it (f was
+			// copytruncated between its open and the listing that
+			// found the copy; a poll took f's first bytes since), or
+			// being read still: its lines are delivered, and f's
+			// truncation is accounted for. Found again here, they came
+			// twice; skipped as a file open, the truncation was taken
+			// for one without a copy (its bytes counted lost, and a
+			// later copy not read).
+			_ = fh.Close()
+			if pick != nil {
+				_ = pick.f.Close()
+			}
+			return nil, p
+		}
+		since := f.bornSince(b, key)
+		if t.files[key] != nil || (pick != nil && (!since || (pickSince && !b.Before(pickBorn)))) {
 			_ = fh.Close()
 			continue
 		}
@@ -662,16 +704,7 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		pick, pickBorn, pickSince = &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}, b, since
 	}
 	if pick != nil {
-		if f.fromBefore(pick.key, pickBorn, true) {
-			// Read whole before f, as a file rotated before it (f was
-			// copytruncated between its open and the listing that
-			// found the copy; a poll took f's first bytes since): its
-			// lines are delivered, and f's truncation is accounted
-			// for. Found again here, they came twice.
-			_ = pick.f.Close()
-			return readBefore
-		}
-		return t.takeOver(f, pick)
+		return t.takeOver(f, pick), ""
 	}
 	// The first compressed since f's generation started, as above; else
 	// the newest that starts with the fingerprint (an older generation
@@ -709,9 +742,9 @@ func (t *Tailer) findCopy(f *follower, now time.Time) *follower {
 		t.lazyKeys++
 		key := fileKey{dev: ^uint64(0), ino: t.lazyKeys}
 		c := &follower{path: p, gz: p, key: key, dirty: true, st: stDraining, since: now, inflated: true}
-		return t.takeOver(f, c)
+		return t.takeOver(f, c), ""
 	}
-	return nil
+	return nil, ""
 }
 
 // laterCopies opens, to be read from 0 after c (the copy of f's old
@@ -731,10 +764,17 @@ func (t *Tailer) laterCopies(f, c *follower) {
 	if c.gz != "" {
 		p = c.gz
 	}
+	t.copiesAfter(f, p, c.gz == "", c, c.since)
+}
+
+// copiesAfter is laterCopies after the copy at p (plain: it may be
+// compressed since), the later copies read after prev (the copy, or what
+// f waited for before) and before f.
+func (t *Tailer) copiesAfter(f *follower, p string, plain bool, prev *follower, since time.Time) {
 	sibs := listSiblings(f.path)
 	// A plain copy may have been compressed since it was found (logrotate's
 	// copytruncate with compress): it is listed under its .gz name.
-	i := slices.IndexFunc(sibs, func(s sibling) bool { return s.path == p || (c.gz == "" && s.path == p+".gz") })
+	i := slices.IndexFunc(sibs, func(s sibling) bool { return s.path == p || (plain && s.path == p+".gz") })
 	if i < 0 || i == len(sibs)-1 {
 		return
 	}
@@ -754,6 +794,9 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		if err != nil || n == 0 {
 			return true
 		}
+		if slices.ContainsFunc(f.readFPs, func(fp []byte) bool { return n == len(fp) && bytes.Equal(buf[:n], fp) }) {
+			return true // read whole before f (readBefore), closed since
+		}
 		if !s.gz {
 			return f.fpLen >= n && bytes.Equal(buf[:n], f.fp[:n]) && s.size <= cur && endsAlike(s.path, f.f, s.size)
 		}
@@ -765,9 +808,9 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		}
 		return slices.ContainsFunc(open, func(o *follower) bool { return compressedOf(s.path, buf[:n], o) })
 	})
-	prev := c
+	first := prev
 	for _, s := range later {
-		g := t.openSibling(f.path, s, nil, c.since)
+		g := t.openSibling(f.path, s, nil, since)
 		if g == nil {
 			continue
 		}
@@ -776,7 +819,7 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		t.log.Debug("a later copy of a truncated file; reading it after the copy found", "path", f.path, "copy", g.path)
 	}
 	f.pred = prev
-	if prev != c {
+	if prev != first {
 		// f was truncated after the last of them: it is known by what it
 		// holds now, not by what it held when the truncation was found
 		// (truncated read it before this listing). Known by the bytes of
@@ -787,6 +830,34 @@ func (t *Tailer) laterCopies(f, c *follower) {
 		f.tr.fp = append(f.tr.fp[:0], f.fp[:f.fpLen]...)
 		t.mu.Unlock()
 	}
+}
+
+// heldLater follows a listing of live's rotated siblings, oldest first:
+// once one is a copy live holds made since live's generation started
+// (holds), the plain siblings made since after it are copies of live's
+// later generations (copytruncates in a row): read apart before live's
+// truncation reads the first (findCopy), their lines came before its, and
+// they are read after it (laterCopies).
+type heldLater struct{ since bool }
+
+// left says whether s is left to live: held (holds), or made since after
+// one held that was.
+func (h *heldLater) left(t *Tailer, live *follower, s sibling) bool {
+	copied := func() bool {
+		if s.gz || live == nil || live.f == nil {
+			return false
+		}
+		k, err := statKey(s.path)
+		return err == nil && copiedSince(live, s.path, k)
+	}
+	if h.since && copied() {
+		return true
+	}
+	if !t.holds(live, s) {
+		return false
+	}
+	h.since = h.since || copied()
+	return true
 }
 
 // copiedSince says whether the file at p (key) was made since live's

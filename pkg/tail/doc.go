@@ -290,14 +290,21 @@
 // waiting in the queue, while its path still names it (renamed before
 // that read, by two rotations in a row, the path's later file renamed in
 // turn is no copy: it is read after the file); a file that waited for a
-// descriptor since the start counts as opened when it was queued, so the
-// copies made while it waited are read. A truncation starts a new
+// descriptor since the start (the cap reached, or its open refused by the
+// kernel) counts as opened when it was queued, so the copies made while it
+// waited are read. A truncation starts a new
 // generation, read nothing of either: copies made after it are taken the
 // same way (a polled directory is watched again at once, for their
 // notifications), and the copies named after the one the truncation found
 // (copytruncates in a row before the tailer looked) are read after it,
 // before the file (discovery.go laterCopies); the file is then known by
-// what it holds after the last of them. A copy the file holds is not read
+// what it holds after the last of them. A copy read whole before the file
+// as a rotated file (made as the file was opened, before its siblings were
+// looked at) accounts for the file's first truncation wherever it went
+// since (renamed, compressed, deleted): not read again, nothing counted
+// lost, and the copies made after it are read after it (copy.go
+// readBefore). A copy compressed between the truncation's listing and its
+// look is looked at as its .gz. A copy the file holds is not read
 // apart when the path is first seen or at the start (the file waiting for
 // a descriptor then too): copied and not truncated yet, or, nothing of the
 // file read yet, no longer than the first bytes taken at its open, or

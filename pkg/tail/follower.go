@@ -3,6 +3,7 @@ package tail
 import (
 	"bytes"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -46,6 +47,8 @@ type follower struct {
 	opened     time.Time        // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
 	took       []birth          // the files born in opened's tick before it (copy.go genStart), or the copies taken born at opened, when a copy taken set it
 	tick       bool             // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
+	readCopy   string           // a copy of its generation as opened, read whole before it (copy.go readBefore): its truncation's copy
+	readFPs    [][]byte         // the first bytes of the siblings born since opened and read whole before it (copy.go readBefore)
 	readSince  int64            // bytes read since the last poll (busy.go)
 	cutSince   bool             // truncated since the last poll (busy.go)
 	grew       bool             // read further between the last two polls (busy.go)
@@ -408,12 +411,11 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	t.m.truncations.Inc()
 	f.cutSince = true
 	f.copied = nil // copy.go: the copy, if any, is found here
-	c := t.findCopy(f, now)
-	switch c {
-	case readBefore: // discovery.go: its lines are delivered
-		c = nil
-		t.log.Debug("truncated; its copy was read before it", "path", f.path)
-	case nil:
+	c, before := t.findCopy(f, now)
+	switch {
+	case before != "": // discovery.go: its lines are delivered
+		t.log.Debug("truncated; its copy was read before it", "path", f.path, "copy", before)
+	case c == nil:
 		if lost := f.size - f.consumed; lost > 0 {
 			t.m.lost.WithLabelValues(lostTruncated).Add(float64(lost))
 			t.log.Debug("truncated before it was read; bytes lost", "path", f.path, "bytes", lost)
@@ -439,8 +441,13 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	f.fpLen = readFP(f.f, f.fp[:])
 	f.tr = t.newTracker(f.key, f.path, 0, 0, f.fp[:f.fpLen])
 	f.dirty, f.more = true, false
-	if c != nil {
+	switch {
+	case c != nil:
 		t.laterCopies(f, c) // discovery.go
+	case before != "":
+		// Copies made after the one read before f hold generations
+		// after it, none read: read after it, before f.
+		t.copiesAfter(f, before, !strings.HasSuffix(before, ".gz"), f.pred, now)
 	}
 	t.newGeneration(f) // copy.go
 }

@@ -166,8 +166,13 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 }
 
 // waitOnDescriptors queues path when err says the open failed for want of
-// descriptors (counted and warned by t.open); true if it did.
-func (t *Tailer) waitOnDescriptors(path string, initial bool, err error) bool {
+// descriptors (counted and warned by t.open); true if it did. key is the
+// identity of the file at path, found, took the generation's start read
+// before the open (genStart): as for a file queued by the cap (mustWait),
+// the copies made of it while it waits are those created since, read at
+// its first read. Known from its turn's open only, they were taken for
+// older than it, and lost uncounted.
+func (t *Tailer) waitOnDescriptors(path string, initial bool, err error, key fileKey, found time.Time, took []birth) bool {
 	if descriptorReason(err) == "" {
 		return false
 	}
@@ -176,7 +181,7 @@ func (t *Tailer) waitOnDescriptors(path string, initial bool, err error) bool {
 		return true
 	}
 	if _, ok := t.lim.queued[path]; !ok {
-		t.enqueue(&waiter{path: path, initial: initial})
+		t.enqueue(&waiter{path: path, initial: initial, key: key, found: found, took: took})
 	}
 	return true
 }

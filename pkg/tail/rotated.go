@@ -626,6 +626,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		live, done = liveAt(path)
 		defer done()
 	}
+	var later heldLater
 	for j := start; j < len(sibs); j++ {
 		if sinceCheckpoint && sibs[j].mtime.Before(since.Add(-mtimeSlack)) {
 			continue
@@ -643,7 +644,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 				continue
 			}
 		}
-		if e == nil && t.holds(live, sibs[j]) { // discovery.go
+		if e == nil && later.left(t, live, sibs[j]) { // discovery.go
 			continue // held by the file at the path
 		}
 		if t.followedAsGz(path, cur, sibs[j]) || followedPlain(cur, sibs[j]) { // discovery.go
