@@ -310,7 +310,9 @@
 // file read yet, no longer than the first bytes taken at its open, or
 // made since its generation started and at least as long as what was read
 // of it (a copytruncate as the agent starts: the truncation reads it from
-// the checkpoint's offset); nor, when the path is first seen, a
+// the checkpoint's offset; the plain copies made since after it are left
+// to the truncation too, read after it: discovery.go heldLater); nor,
+// when the path is first seen, a
 // compressed one whose gzip trailer's size and CRC-32 are those of the
 // file's first bytes: the file's read takes its lines. Compressed before
 // that read (logrotate's copytruncate with compress and no
@@ -318,7 +320,9 @@
 // was taken while it was plain (its birth kept then: a compressed file's
 // birth time is its compression's, so an older rotated file named by a
 // notification taken late could not be told from it); otherwise its lines
-// are lost uncounted (TestCopytruncatesInARow waits for a copy's lines
+// are lost uncounted, as they are when a file is copytruncated and then
+// renamed by a rotation, its copy compressed at once, before the tailer
+// looked (no single rotator does both to one file) (TestCopytruncatesInARow waits for a copy's lines
 // before it compresses it; TAIL_COPIES_NOWAIT=1 does not); a stop before it takes the copy into the
 // final checkpoint, read by the next agent; one that cannot be opened for
 // want of file descriptors keeps the file unread until its next read
