@@ -24,12 +24,15 @@ import (
 // scrapeDependent are the families whose values the scrapes themselves
 // move (the scraper's own threads, sockets, file descriptors and memory),
 // so that two readers never see the same value even when nothing else
-// changed, and instantaneous gauges (I/Os in progress) that can read the
+// changed, and instantaneous gauges (I/Os in progress; a file system's
+// free inodes and bytes, which any file created and deleted on the machine
+// moves, as the other tests running beside this one do) that can read the
 // same in both node_exporter scrapes and differ in between. Their names,
 // labels and types are still compared.
 var scrapeDependent = regexp.MustCompile(`^node_(procs_(running|blocked)|sockstat_.*|filefd_allocated|` +
 	`netstat_Tcp_CurrEstab|udp_queues|memory_.*|scrape_collector_duration_seconds|time_seconds|` +
-	`pressure_.*|nf_conntrack_entries|arp_entries|entropy_available_bits|timex_.*|load(1|5|15)|disk_io_now)$`)
+	`pressure_.*|nf_conntrack_entries|arp_entries|entropy_available_bits|timex_.*|load(1|5|15)|disk_io_now|` +
+	`filesystem_(files_free|free_bytes|avail_bytes))$`)
 
 // stableFamilies must be there with every series equal: totals and sizes
 // that do not move while the machine runs, boot time, and with their
