@@ -598,9 +598,16 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		start = t.copiesBefore(es, entryOf, sibs, start)
 	case curMatched && nothingReadAt(es, atPath):
 		// The checkpoint's file is still current, nothing of it read:
-		// the plain siblings written since are copies that copytruncate
-		// made of it while no agent ran, none of them read.
+		// the siblings written since (after the newest one the
+		// checkpoint names) are copies that copytruncate made of it
+		// while no agent ran, none of them read, compressed or not
+		// (logrotate compresses a copy at its next rotation).
 		start, sinceCheckpoint, copiesOnly = 0, true, true
+		for j := range sibs {
+			if entryOf[j] >= 0 {
+				start = j + 1
+			}
+		}
 	case anyMatched:
 		return // the checkpoint's file is still current: nothing rotated since
 	default:
@@ -631,7 +638,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		if sinceCheckpoint && sibs[j].mtime.Before(since.Add(-mtimeSlack)) {
 			continue
 		}
-		if copiesOnly && (sibs[j].gz || entryOf[j] >= 0) {
+		if copiesOnly && entryOf[j] >= 0 {
 			continue
 		}
 		var e *stateEntry
