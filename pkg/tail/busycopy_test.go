@@ -270,7 +270,8 @@ func TestBusyDirCopytruncatedTwiceBeforeARead(t *testing.T) {
 	// The second generation, written and copytruncated at once: its
 	// lines land only in the copy, created a tick of the file system's
 	// clock after the truncation was handled (a copy within the same tick
-	// cannot be told from one made before it: copy.go copiedAfter).
+	// is told by the listing at the generation's start: copy.go genStart;
+	// this test is about the polled directory, not that tick).
 	afterTick(t, time.Now())
 	if err := os.WriteFile(path+".20261206-030001", []byte(lines(*next, *next+10)), 0o644); err != nil {
 		t.Fatal(err)

@@ -92,6 +92,28 @@ func copyWithinATick(t *testing.T, atStart bool) {
 	}
 }
 
+// emptyCheckpointed has an agent follow an empty 0.log and stop, its final
+// checkpoint naming the file at offset 0 with no first bytes.
+func emptyCheckpointed(t *testing.T) (string, Config) {
+	t.Helper()
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	if _, ok := born(path); !ok {
+		t.Skip("no birth times on this file system")
+	}
+	cfg := testConfig(dir, state)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the file followed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 1 })
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, cfg
+}
+
+// writeAppend and copyTruncateErr are appendFile and hostile51CopyTo for
+// the followed hook, which runs on the tailer's goroutine (no t.Fatal).
 func writeAppend(path, data string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -162,9 +184,7 @@ func TestCopiedAsTheAgentStarts(t *testing.T) {
 	path := mkContainer(t, dir, "ns_pod_uid")
 	// An older copy, read by the last agent: its checkpoint names it.
 	appendFile(t, path, lines(0, 5))
-	if err := copyTruncateErr(path, path+".20261206-000000"); err != nil {
-		t.Fatal(err)
-	}
+	hostile51CopyTo(t, path, path+".20261206-000000")
 	appendFile(t, path, lines(5, 10))
 	cfg := testConfig(dir, state)
 	r := startRunner(t, cfg, Options{})
@@ -206,23 +226,9 @@ func TestCopiedAsTheAgentStarts(t *testing.T) {
 // checkpoint names (its inode, born before the checkpoint): nothing
 // vanished, and no loss is counted. Every line arrives once.
 func TestEmptyCheckpointedCopiedWhileStopped(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	if _, ok := born(path); !ok {
-		t.Skip("no birth times on this file system")
-	}
-	cfg := testConfig(dir, state)
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 10*time.Second, "the file followed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 1 })
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path, cfg := emptyCheckpointed(t)
 	appendFile(t, path, lines(0, 5))
-	if err := copyTruncateErr(path, path+".20261206-000001"); err != nil {
-		t.Fatal(err)
-	}
+	hostile51CopyTo(t, path, path+".20261206-000001")
 	appendFile(t, path, lines(5, 8))
 	r2 := startRunner(t, cfg, Options{})
 	waitFor(t, 10*time.Second, "every line", func() bool { return hasSeq(r2, 7) && hasSeq(r2, 0) })
@@ -246,9 +252,7 @@ func TestCopyCompressedBeforeItsRead(t *testing.T) {
 	tl, path, f := followNew(t)
 	appendFile(t, path, lines(0, 8))
 	cp := path + ".20261206-000002"
-	if err := copyTruncateErr(path, cp); err != nil {
-		t.Fatal(err)
-	}
+	hostile51CopyTo(t, path, cp)
 	appendFile(t, path, lines(8, 10))
 	tl.copyCreated(cp)
 	mustGzip(t, cp)
@@ -278,28 +282,12 @@ func TestCopyCompressedBeforeItsRead(t *testing.T) {
 // -poll 100ms -more: the compressed one was not read, 4 lines lost
 // uncounted).
 func TestEmptyCheckpointedCopiedTwiceWhileStopped(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	if _, ok := born(path); !ok {
-		t.Skip("no birth times on this file system")
-	}
-	cfg := testConfig(dir, state)
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 10*time.Second, "the file followed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 1 })
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path, cfg := emptyCheckpointed(t)
 	appendFile(t, path, lines(0, 5))
 	c1 := path + ".20261206-000001"
-	if err := copyTruncateErr(path, c1); err != nil {
-		t.Fatal(err)
-	}
+	hostile51CopyTo(t, path, c1)
 	appendFile(t, path, lines(5, 10))
-	if err := copyTruncateErr(path, path+".20261206-000002"); err != nil {
-		t.Fatal(err)
-	}
+	hostile51CopyTo(t, path, path+".20261206-000002")
 	mustGzip(t, c1)
 	appendFile(t, path, lines(10, 12))
 	r2 := startRunner(t, cfg, Options{})

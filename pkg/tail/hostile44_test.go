@@ -429,7 +429,7 @@ func testNewFileCopied(t *testing.T, polled bool) {
 	tl.readTurn(now)
 	// Written, copied and truncated, then written again, before b.log's
 	// next read; the copy is born a tick of the file system's clock after
-	// b.log was opened (copy.go copiedAfter).
+	// b.log was opened (copy.go bornSince).
 	waitBornAfter(t, fb.opened)
 	appendFile(t, b, lines(1000, 1010))
 	copyTruncate(t, b, b+".1")
