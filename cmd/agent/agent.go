@@ -82,9 +82,11 @@ func runAgent(ctx context.Context, cfg Config, logger *slog.Logger, hooks runHoo
 		Extra:     hooks.Extra,
 		Kube:      hooks.Kube,
 		Beside: func(ctx context.Context) {
-			done := make(chan struct{})
-			go func() { defer close(done); gc.run(ctx, tailer.Behind) }()
+			done := make(chan struct{}, 2)
+			go func() { defer func() { done <- struct{}{} }(); gc.run(ctx, tailer.Behind) }()
+			go func() { defer func() { done <- struct{}{} }(); textPages(ctx, logger, dropTextPages) }() // textpages_linux.go
 			pingLoop(ctx, shipper, logger)
+			<-done
 			<-done
 		},
 	})
