@@ -28,6 +28,10 @@ type tracker struct {
 	// rotated files' entries for those fragments are acknowledged too
 	// (settle).
 	waiters []carried
+	// cont: per stream, the file's first line there ends a line carried
+	// from the rotated file before it (stateEntry.Cont); written only while
+	// nothing of the file is acknowledged.
+	cont [2]bool
 }
 
 // carried holds the rotated files' fragments merged into the line of a
@@ -220,6 +224,9 @@ func (t *Tailer) commit(force bool) error {
 	for _, tr := range t.trackers {
 		e := stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, FingerprintLen: len(tr.fp), Fingerprint: fpHash(tr.fp),
 			Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)}
+		if tr.committed == 0 {
+			e.Cont = contBits(tr.cont)
+		}
 		id := e.id()
 		at[entryID{key: tr.key, path: tr.path}] = true
 		i, written := index[id]

@@ -177,16 +177,17 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 	f.fpLen = readFP(fh, f.fp[:])
 	var start int64
+	cont := 0
 	if es, ok := t.resume[key]; ok {
 		delete(t.resume, key)
 		// The entry of this file, if one of those with its key is
 		// (another may be of a deleted file whose inode it reuses).
 		if e, ok := entryFor(es, path, f.fp[:f.fpLen]); ok {
-			start, f.suppressTo = e.Offset, e.AckedTo
+			start, f.suppressTo, cont = e.Offset, e.AckedTo, e.Cont
 			if start > f.size || f.suppressTo > f.size {
 				t.m.truncations.Inc()
 				t.log.Debug("file shorter than its checkpoint; reading from the start", "path", path)
-				start, f.suppressTo = 0, 0
+				start, f.suppressTo, cont = 0, 0, 0
 			}
 		}
 	} else if r, ok := t.lastRotated[path]; ok && r.undoneBy(key, f.fp[:f.fpLen], f.size, bornOr(fh)) {
@@ -200,6 +201,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	}
 	f.off, f.consumed = start, start
 	f.tr = t.newTracker(key, path, start, f.suppressTo, f.fp[:f.fpLen])
+	t.resumeCont(f, cont)
 	var ref os.FileInfo
 	var refKey fileKey
 	var refFP []byte
@@ -259,6 +261,24 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 // path: what is done to the file then is done within microseconds of its
 // opening.
 var followed func(path string)
+
+// resumeCont takes a checkpoint entry's Cont for f, read from its start:
+// the first line of each stream named ends a line carried from the file
+// before it. Flagged Truncated, unless that file is read again first and
+// its fragments are carried again (carryOver clears the flag); kept in f's
+// checkpoint until a line of f is acknowledged.
+func (t *Tailer) resumeCont(f *follower, cont int) {
+	if f.off != 0 || cont == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for s := range f.dec.cont {
+		if cont&(1<<s) != 0 {
+			f.dec.cont[s], f.tr.cont[s] = true, true
+		}
+	}
+}
 
 func (t *Tailer) add(f *follower) {
 	t.wantRead(time.Now())

@@ -382,6 +382,12 @@
 // than carried from file to file. Except in that last case, the first
 // line of that stream in the next file, if it is open then (its
 // continuation, or not), is flagged Truncated too.
+// Across a stop: a file a merge was carried into names the streams
+// carried in its checkpoint entry (cont) until a line of it is
+// acknowledged. If the rotated file is gone at the next start (deleted
+// while no agent ran: counted vanished, fragments and all), the first line
+// of those streams is flagged Truncated rather than shipped as a whole
+// line; if it is still there, its fragments are read and carried again.
 //
 // # Acknowledgement and checkpoints
 //

@@ -606,6 +606,7 @@ func (t *Tailer) carryOver(f *follower, was followerState) int {
 		np.links = append(p.links[:len(p.links):len(p.links)], link{tr: tr, end: f.consumed})
 		next.dec.pend[s] = np
 		next.dec.cont[s] = false
+		next.tr.cont[s] = true
 		*p = pending{}
 		n++
 	}

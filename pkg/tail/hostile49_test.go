@@ -557,7 +557,8 @@ func TestHostile49LeadSmallBudgets(t *testing.T) {
 // into the empty new file when the agent stopped; while no agent runs the
 // rotated file is deleted (not compressed). The fragment cannot be read
 // again: it is lost, but not silently: the checkpoint's file is counted
-// vanished, and the line's end is flagged as the rest of a cut line.
+// vanished, and the line's end is flagged as the rest of a cut line (the
+// new file's entry names the stream carried into it, stateEntry.Cont).
 func TestHostile49CarriedRotatedDeletedWhileDown(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
@@ -592,8 +593,11 @@ func TestHostile49CarriedRotatedDeletedWhileDown(t *testing.T) {
 	if n != 1 {
 		t.Errorf("the line's end delivered %d times, want once", n)
 	}
-	if vanished == 0 && !x.truncated {
-		t.Errorf("the carried fragment was lost silently: no file counted vanished, and its end is not flagged")
+	if vanished != 1 {
+		t.Errorf("files counted vanished = %v, want 1 (the rotated file and its fragment)", vanished)
+	}
+	if !x.truncated {
+		t.Errorf("the end of the carried line was shipped as a whole line, not flagged truncated")
 	}
 }
 

@@ -886,6 +886,9 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 	f.off, f.consumed, f.suppressTo = off, off, acked
 	f.tr = t.newTracker(f.key, path, off, acked, f.fp[:f.fpLen])
+	if e != nil && e.Offset == 0 {
+		t.resumeCont(f, e.Cont)
+	}
 	t.add(f)
 	t.log.Debug("reading rotated file never opened", "path", s.path, "offset", off, "compressed", s.gz)
 	return f

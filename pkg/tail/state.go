@@ -23,7 +23,7 @@ const (
 // stateFile is the on-disk checkpoint format. Version 1:
 //
 //	{"version":1,"files":[{"dev":..,"ino":..,"fingerprint_len":..,"fingerprint":"<fnv64a hex>",
-//	  "path":"..","offset":..,"acked_to":..,"done":true}]}
+//	  "path":"..","offset":..,"acked_to":..,"done":true,"cont":1}]}
 type stateFile struct {
 	Version int          `json:"version"`
 	Files   []stateEntry `json:"files"`
@@ -52,6 +52,26 @@ type stateEntry struct {
 	// knows where the files it must read begin (anchors.go). Its offset is
 	// its end; a done file that vanished lost nothing.
 	Done bool `json:"done,omitempty"`
+	// Cont is set on a file nothing of which is acknowledged yet (Offset
+	// 0) when a line begun in the rotated file before it at its path was
+	// carried into it (follower.go carryOver): bit 1 for stdout, 2 for
+	// stderr, the streams whose first line here is that line's end. If
+	// the rotated file is gone at the next start (its fragments cannot be
+	// merged again), that first line is flagged Truncated, not shipped as
+	// a whole line.
+	Cont int `json:"cont,omitempty"`
+}
+
+// contBits packs per-stream flags (event.Stdout, event.Stderr) into
+// stateEntry.Cont.
+func contBits(c [2]bool) int {
+	n := 0
+	for s, on := range c {
+		if on {
+			n |= 1 << s
+		}
+	}
+	return n
 }
 
 func (e stateEntry) key() fileKey { return fileKey{e.Dev, e.Ino} }
@@ -137,6 +157,8 @@ func parseEntry(raw []byte) (stateEntry, error) {
 		return e, fmt.Errorf("fingerprint %q", e.Fingerprint)
 	case !filepath.IsAbs(e.Path):
 		return e, fmt.Errorf("path %q", e.Path)
+	case e.Cont < 0 || e.Cont > 3:
+		return e, fmt.Errorf("cont %d", e.Cont)
 	}
 	return e, nil
 }
