@@ -62,28 +62,81 @@ func (t *Tailer) copyCreated(name string) {
 		return
 	}
 	f.copied = append(f.copied, name)
-	f.note(name)
+	if !f.note(name) {
+		t.noteCompressed(f, name)
+	}
 	f.dirty, f.more = true, true // read at once, not after read_interval
 	t.wantRead(time.Now())
 }
 
-// note keeps the identity and birth of the copy name as it is now, while
-// it is plain: compressed before f's read looks at it, its .gz's birth is
-// its compression's, and only this tells it was made since f's generation
-// started (compressedCopy).
-func (f *follower) note(name string) {
-	b, ok := born(name)
+// noteCompressed notes name+".gz" for the copy name whose creation was
+// notified but which is gone: logrotate's copytruncate with compress (no
+// delaycompress) compresses the copy right after making it, before the
+// notification is taken. The compressed file's identity and birth stand
+// for the copy's (its birth is after the copy's: a copy made since f's
+// generation started is one still), unless it starts as a file read at
+// f's path does (the compression of a rotated file renamed there, whose
+// rename is notified as a creation too): compressedCopy then reads it
+// before f unless f holds its bytes.
+func (t *Tailer) noteCompressed(f *follower, name string) {
+	gz := name + ".gz"
+	b, ok := born(gz)
 	if !ok {
 		return
 	}
-	k, err := statKey(name)
-	if err != nil {
+	var fp [fpSize]byte
+	k, n, err := siblingStart(sibling{path: gz, gz: true}, fp[:])
+	if err != nil || !f.bornSince(b, k) || n == 0 {
+		return
+	}
+	if slices.Contains(f.startNames, name) || slices.Contains(f.startNames, gz) {
+		return // made before f's generation started: another file's copy
+	}
+	if t.startsAsRead(f.dec.path, fp[:n]) {
 		return
 	}
 	if f.noted == nil {
 		f.noted = make(map[string]birth)
 	}
 	f.noted[name] = birth{key: k, at: b}
+}
+
+// startsAsRead says whether a file starting with fp is one read at path:
+// the last rotated file closed there, or a file followed there.
+func (t *Tailer) startsAsRead(path string, fp []byte) bool {
+	same := func(own []byte) bool {
+		m := min(len(own), len(fp))
+		return m > 0 && string(own[:m]) == string(fp[:m])
+	}
+	if r, ok := t.lastRotated[path]; ok && same(r.fp[:r.fpLen]) {
+		return true
+	}
+	for _, g := range t.order {
+		if g.dec.path == path && g.st != stClosed && g.off > 0 && same(g.fp[:g.fpLen]) {
+			return true
+		}
+	}
+	return false
+}
+
+// note keeps the identity and birth of the copy name as it is now, while
+// it is plain: compressed before f's read looks at it, its .gz's birth is
+// its compression's, and only this tells it was made since f's generation
+// started (compressedCopy).
+func (f *follower) note(name string) bool {
+	b, ok := born(name)
+	if !ok {
+		return false
+	}
+	k, err := statKey(name)
+	if err != nil {
+		return false
+	}
+	if f.noted == nil {
+		f.noted = make(map[string]birth)
+	}
+	f.noted[name] = birth{key: k, at: b}
+	return true
 }
 
 // newGeneration starts f's generation after a truncation (follower.go
@@ -94,7 +147,7 @@ func (f *follower) note(name string) {
 // noted from a listing.
 func (t *Tailer) newGeneration(f *follower) {
 	f.noted = nil
-	f.opened, f.took = genStart(f.path)
+	f.opened, f.took, f.startNames = genStart(f.path)
 	f.tick, f.readCopy, f.readFPs = true, "", nil
 	if d := filepath.Dir(f.path); t.isPolled(d) {
 		t.newFileIn(d, time.Now())
@@ -105,36 +158,45 @@ func (t *Tailer) newGeneration(f *follower) {
 // genStart starts a generation of the file at path now: at is the file
 // system's clock (fsNow), and before the files beside it born at or after
 // at, before the start. A rotated sibling born at or after at and not one
-// of before was created after the start (bornSince). Nothing is listed
-// unless the directory changed since at (its modification time is not
-// before at): nothing was born in it since.
+// of before was created after the start (bornSince). Births are read
+// only if the directory changed since at (its modification time is not
+// before at): otherwise nothing was born in it since. names are the
+// rotated siblings present (plain and compressed), every time.
 //
 // The clock is read first, the directory after: a file created between
 // the two is taken for one from before. The start is the listing: every
 // file from before a truncation the tailer found, or from before a
 // file's opening, exists by then.
-func genStart(path string) (at time.Time, before []birth) {
+func genStart(path string) (at time.Time, before []birth, names []string) {
 	at = fsNow()
 	dir, base := filepath.Split(path)
-	if di, err := os.Stat(dir); err == nil && di.ModTime().Before(at) {
-		return at, nil
-	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return at, nil
+		return at, nil, nil
+	}
+	// Listed whatever the directory's modification time: the names
+	// present now tell a copy made before the start and compressed since
+	// from one made after (noteCompressed).
+	changed := true
+	if di, err := os.Stat(dir); err == nil && di.ModTime().Before(at) {
+		changed = false
 	}
 	for _, de := range ents {
 		if _, _, ok := rotatedName(base, de.Name()); !ok || !de.Type().IsRegular() {
 			continue
 		}
 		p := filepath.Join(dir, de.Name())
+		names = append(names, p)
+		if !changed {
+			continue
+		}
 		if b, ok := born(p); ok && !b.Before(at) {
 			if k, err := statKey(p); err == nil {
 				before = append(before, birth{key: k, at: b})
 			}
 		}
 	}
-	return at, before
+	return at, before, names
 }
 
 // bornSince says whether a file born at b (its birth time, the file

@@ -317,12 +317,17 @@
 // file's first bytes: the file's read takes its lines. Compressed before
 // that read (logrotate's copytruncate with compress and no
 // delaycompress), it is taken, read whole, if its creation's notification
-// was taken while it was plain (its birth kept then: a compressed file's
-// birth time is its compression's, so an older rotated file named by a
-// notification taken late could not be told from it); otherwise its lines
-// are lost uncounted, as they are when a file is copytruncated and then
-// renamed by a rotation, its copy compressed at once, before the tailer
-// looked (no single rotator does both to one file) (TestCopytruncatesInARow waits for a copy's lines
+// was taken while it was plain (its birth kept then). Taken after the
+// compression, the notification still names the copy (a plain rotated
+// name created, not renamed there by kubelet's compression): its .gz,
+// born since the file's generation started, is taken for it unless its
+// name or its .gz's was beside the file at that start (a copy of the
+// file before at the path) or it starts as a file read at the path does
+// (a rotated file renamed there and compressed since, whose rename is
+// notified as a creation too) (copy.go noteCompressed;
+// TestCopytruncatedThenRotatedCopyCompressed, TestRenamedCompressedNotACopy).
+// Without a notification (a polled directory) its lines are lost
+// uncounted (TestCopytruncatesInARow waits for a copy's lines
 // before it compresses it; TAIL_COPIES_NOWAIT=1 does not); a stop before it takes the copy into the
 // final checkpoint, read by the next agent; one that cannot be opened for
 // want of file descriptors keeps the file unread until its next read

@@ -81,6 +81,7 @@ type waiter struct {
 	// before it (genStart).
 	found time.Time
 	took  []birth
+	names []string // the rotated siblings present then (genStart)
 }
 
 // openLimit is the queue of files waiting for a descriptor. It is owned by
@@ -157,9 +158,9 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 		return false
 	}
 	w := &waiter{path: path, initial: initial}
-	found, took := genStart(path) // before the identity: copies are those made after
+	found, took, names := genStart(path) // before the identity: copies are those made after
 	if k, err := statKey(path); err == nil {
-		w.key, w.found, w.took = k, found, took
+		w.key, w.found, w.took, w.names = k, found, took, names
 	}
 	t.enqueue(w)
 	return true
@@ -172,7 +173,7 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 // the copies made of it while it waits are those created since, read at
 // its first read. Known from its turn's open only, they were taken for
 // older than it, and lost uncounted.
-func (t *Tailer) waitOnDescriptors(path string, initial bool, err error, key fileKey, found time.Time, took []birth) bool {
+func (t *Tailer) waitOnDescriptors(path string, initial bool, err error, key fileKey, found time.Time, took []birth, names []string) bool {
 	if descriptorReason(err) == "" {
 		return false
 	}
@@ -181,7 +182,7 @@ func (t *Tailer) waitOnDescriptors(path string, initial bool, err error, key fil
 		return true
 	}
 	if _, ok := t.lim.queued[path]; !ok {
-		t.enqueue(&waiter{path: path, initial: initial, key: key, found: found, took: took})
+		t.enqueue(&waiter{path: path, initial: initial, key: key, found: found, took: took, names: names})
 	}
 	return true
 }
