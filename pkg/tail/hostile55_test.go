@@ -156,8 +156,8 @@ func TestHostile55CopyOfGrownFileAtStart(t *testing.T) {
 // BenchmarkHostile55GenStart is the cost of a generation's start
 // (genStart: a file's open, a truncation handled, a file queued for a
 // descriptor) in a directory of n other files and 5 rotated siblings:
-// quiet (its last change a tick or more before: one stat), or changed in
-// the current tick (a listing, a statx per rotated sibling).
+// quiet (its last change a tick or more before: a listing for the names),
+// or changed in the current tick (a statx per rotated sibling too).
 func BenchmarkHostile55GenStart(b *testing.B) {
 	for _, n := range []int{0, 500} {
 		for _, changed := range []bool{false, true} {
