@@ -16,31 +16,9 @@ import (
 // again, and the agent after it flags it too, with nothing more counted
 // vanished.
 func TestCarriedContinuationFlaggedAcrossRestarts(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	head := lines(0, 3)
-	appendFile(t, path, head)
-	r := startRunner(t, testConfig(dir, state), Options{})
-	frag := criLine("stderr", "P", "seq=3 first half ")
-	appendFile(t, path, frag)
-	readUpTo(t, r, int64(len(head)+len(frag)), "the fragment read")
-	rot := path + ".20261126-035509"
-	mustRename(t, path, rot)
-	appendFile(t, path, "")
-	newIno := inoOf(t, path)
-	waitFor(t, 5*time.Second, "the new file followed and the rotated one closed", func() bool {
-		_, ok := inoEntry(t, state, newIno)
-		return ok && testutil.ToFloat64(r.tl.m.openFiles) == 1 && hasSeq(r, 2)
-	})
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir, state, path, newIno := carriedThenDeleted(t, "stderr")
 	if e, ok := inoEntry(t, state, newIno); !ok || e.Offset != 0 || e.Cont != 2 {
 		t.Fatalf("the new file's entry %+v (found %v), want offset 0 and cont 2 (stderr)", e, ok)
-	}
-	if err := os.Remove(rot); err != nil {
-		t.Fatal(err)
 	}
 	appendFile(t, path, criLine("stdout", "F", "seq=4 whole")+criLine("stderr", "F", "second half")+lines(5, 7))
 
@@ -102,4 +80,36 @@ func TestStateEntryCont(t *testing.T) {
 	if got := contBits([2]bool{true, true}); got != 3 {
 		t.Errorf("contBits(both) = %d, want 3", got)
 	}
+}
+
+// carriedThenDeleted: a fragment of stream is read at the end of a file,
+// the file is rotated and the fragment carried into the new, empty one;
+// the agent stops, and its rotated file is deleted. It returns the
+// container's directories, its path and the new file's inode.
+func carriedThenDeleted(t *testing.T, stream string) (dir, state, path string, newIno uint64) {
+	t.Helper()
+	dir, state = t.TempDir(), t.TempDir()
+	path = mkContainer(t, dir, "ns_pod_uid")
+	head := lines(0, 3)
+	appendFile(t, path, head)
+	r := startRunner(t, testConfig(dir, state), Options{})
+	frag := criLine(stream, "P", "seq=3 first half ")
+	appendFile(t, path, frag)
+	readUpTo(t, r, int64(len(head)+len(frag)), "the fragment read")
+	rot := path + ".20261126-035509"
+	mustRename(t, path, rot)
+	appendFile(t, path, "")
+	newIno = inoOf(t, path)
+	waitFor(t, 5*time.Second, "the new file followed and the rotated one closed", func() bool {
+		_, ok := inoEntry(t, state, newIno)
+		return ok && testutil.ToFloat64(r.tl.m.openFiles) == 1 && hasSeq(r, 2)
+	})
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(rot); err != nil {
+		t.Fatal(err)
+	}
+	return dir, state, path, newIno
 }

@@ -52,12 +52,7 @@ func TestCopytruncatedThenRotatedCopyCompressed(t *testing.T) {
 			}
 			mustGzip(t, cp)
 			tl.copyCreated(cp) // the copy's creation, notified, is taken now
-			for range 6 {
-				now = now.Add(time.Second)
-				tl.poll(now)
-				tl.rescan(now, false)
-				tl.readTurn(now)
-			}
+			steps(tl, now, 6, true)
 			if diff := cmp.Diff(want, hostile50Seqs(take())); diff != "" {
 				t.Errorf("lines (-want +got):\n%s", diff)
 			}
@@ -84,12 +79,7 @@ func TestRenamedCompressedNotACopy(t *testing.T) {
 		appendFile(t, path, lines(100, 105))
 		mustGzip(t, rot)
 		tl.copyCreated(rot)
-		for range 6 {
-			now = now.Add(time.Second)
-			tl.poll(now)
-			tl.rescan(now, false)
-			tl.readTurn(now)
-		}
+		steps(tl, now, 6, true)
 		// The renamed file is read through its descriptor, once.
 		if diff := cmp.Diff(append(upto(0, 10), upto(100, 105)...), hostile50Seqs(take())); diff != "" {
 			t.Errorf("lines (-want +got):\n%s", diff)
@@ -101,12 +91,7 @@ func TestRenamedCompressedNotACopy(t *testing.T) {
 		rot := path + ".20261206-000001"
 		mustRename(t, path, rot)
 		appendFile(t, path, "")
-		for range 3 {
-			now = now.Add(time.Second)
-			tl.poll(now)
-			tl.rescan(now, false)
-			tl.readTurn(now)
-		}
+		now = steps(tl, now, 3, true)
 		if _, ok := tl.lastRotated[path]; !ok {
 			t.Fatal("the rotated file is not closed yet")
 		}
@@ -114,11 +99,7 @@ func TestRenamedCompressedNotACopy(t *testing.T) {
 		mustGzip(t, rot)
 		tl.copyCreated(rot) // the rename's notice, taken late
 		appendFile(t, path, lines(100, 105))
-		for range 3 {
-			now = now.Add(time.Second)
-			tl.poll(now)
-			tl.readTurn(now)
-		}
+		steps(tl, now, 3, false)
 		if diff := cmp.Diff(append(upto(0, 10), upto(100, 105)...), hostile50Seqs(take())); diff != "" {
 			t.Errorf("lines (-want +got):\n%s", diff)
 		}
@@ -133,12 +114,7 @@ func TestRenamedCompressedNotACopy(t *testing.T) {
 		}
 		mustRename(t, path, path+".20261206-000002")
 		appendFile(t, path, "")
-		for range 3 {
-			now = now.Add(time.Second)
-			tl.poll(now)
-			tl.rescan(now, false)
-			tl.readTurn(now)
-		}
+		now = steps(tl, now, 3, true)
 		if f := tl.byPath[path]; f == nil || f.off != 0 {
 			t.Fatalf("the new file is not followed, or was read: %+v", f)
 		}
@@ -146,13 +122,23 @@ func TestRenamedCompressedNotACopy(t *testing.T) {
 		mustGzip(t, cp)
 		tl.copyCreated(cp) // the copy's creation notice, taken late
 		appendFile(t, path, lines(100, 105))
-		for range 3 {
-			now = now.Add(time.Second)
-			tl.poll(now)
-			tl.readTurn(now)
-		}
+		steps(tl, now, 3, false)
 		if diff := cmp.Diff(append(upto(0, 15), upto(100, 105)...), hostile50Seqs(take())); diff != "" {
 			t.Errorf("lines (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// steps polls (and rescans, with rescan) and reads n times, a second
+// apart from now; it returns the last step's time.
+func steps(tl *Tailer, now time.Time, n int, rescan bool) time.Time {
+	for range n {
+		now = now.Add(time.Second)
+		tl.poll(now)
+		if rescan {
+			tl.rescan(now, false)
+		}
+		tl.readTurn(now)
+	}
+	return now
 }

@@ -560,29 +560,7 @@ func TestHostile49LeadSmallBudgets(t *testing.T) {
 // vanished, and the line's end is flagged as the rest of a cut line (the
 // new file's entry names the stream carried into it, stateEntry.Cont).
 func TestHostile49CarriedRotatedDeletedWhileDown(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	head := lines(0, 3)
-	appendFile(t, path, head)
-	r := startRunner(t, testConfig(dir, state), Options{})
-	frag := criLine("stdout", "P", "seq=3 first half ")
-	appendFile(t, path, frag)
-	readUpTo(t, r, int64(len(head)+len(frag)), "the fragment read")
-	rot := path + ".20261126-035509"
-	mustRename(t, path, rot)
-	appendFile(t, path, "")
-	newIno := inoOf(t, path)
-	waitFor(t, 5*time.Second, "the new file followed and the rotated one closed", func() bool {
-		_, ok := inoEntry(t, state, newIno)
-		return ok && testutil.ToFloat64(r.tl.m.openFiles) == 1 && hasSeq(r, 2)
-	})
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(rot); err != nil {
-		t.Fatal(err)
-	}
+	dir, state, path, _ := carriedThenDeleted(t, "stdout")
 	appendFile(t, path, criLine("stdout", "F", "second half")+lines(4, 6))
 	r2 := startRunner(t, testConfig(dir, state), Options{})
 	waitFor(t, 5*time.Second, "the lines after the restart", func() bool { return hasSeq(r2, 5) })

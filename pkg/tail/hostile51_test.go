@@ -688,6 +688,13 @@ func TestHostile51LogrotateCompressTwoInARow(t *testing.T) {
 // files since the checkpoint), and polls and reads as stepAfterCopy does.
 func restartStepped(t *testing.T, dir, state string, later time.Time) func() []event.Log {
 	t.Helper()
+	_, take := restartSteppedTailer(t, dir, state, later)
+	return take
+}
+
+// restartSteppedTailer is restartStepped, with the tailer.
+func restartSteppedTailer(t *testing.T, dir, state string, later time.Time) (*Tailer, func() []event.Log) {
+	t.Helper()
 	tl, take := outTailerIn(t, dir, state)
 	var saved []stateEntry
 	for _, es := range tl.resume {
@@ -696,5 +703,5 @@ func restartStepped(t *testing.T, dir, state string, later time.Time) func() []e
 	tl.rescan(later, true)
 	tl.resumeRotated(later, saved)
 	stepAfterCopy(tl, later)
-	return take
+	return tl, take
 }
