@@ -30,7 +30,9 @@ import (
 // the next minor fault, a few hundred of them a time (under a millisecond).
 // A mapping that is writable, or that holds a copy-on-write page (the
 // dynamic loader's relocated RELRO segment of a cgo build), keeps its
-// pages: unmapping those would lose what was written into them.
+// pages: unmapping those would lose what was written into them. Such a
+// page may be in swap, not resident: unmapping it then drops the swap entry
+// just the same (a cgo call through the GOT jumped to address 0).
 const (
 	textFirst = 10 * time.Second
 	textEvery = 10 * time.Minute
@@ -40,7 +42,7 @@ const (
 type span struct{ lo, hi uintptr }
 
 // textSpans reads /proc/self/smaps (r) for the mappings of exe that may be
-// unmapped: not writable, and no anonymous page in them.
+// unmapped: not writable, and no anonymous page in them, resident or swapped.
 func textSpans(r io.Reader, exe string) ([]span, error) {
 	var (
 		out  []span
@@ -60,7 +62,9 @@ func textSpans(r io.Reader, exe string) ([]span, error) {
 			continue
 		}
 		if strings.HasSuffix(fl[0], ":") { // an attribute of the mapping
-			if keep && fl[0] == "Anonymous:" && (len(fl) < 2 || fl[1] != "0") {
+			// A copy-on-write page is counted in Anonymous while resident
+			// and in Swap once swapped out.
+			if keep && (fl[0] == "Anonymous:" || fl[0] == "Swap:") && (len(fl) < 2 || fl[1] != "0") {
 				keep = false
 			}
 			continue
