@@ -157,7 +157,7 @@ Anonymous:             0 kB
 Anonymous:             0 kB
 00700000-00800000 r-xp 00000000 00:00 0
 Anonymous:          1024 kB
-7f0000000000-7f0000010000 r-xp 00000000 fd:01 9 /usr/lib/ld-linux-x86-64.so.2
+f7000000-f7010000 r-xp 00000000 fd:01 9 /usr/lib/ld-linux-x86-64.so.2
 Anonymous:             0 kB
 `
 	for _, c := range []struct {
@@ -169,7 +169,7 @@ Anonymous:             0 kB
 		{0x600000, []span{{0x600000, 0x700000}}},
 		{0x700010, nil},
 		{0x900000, nil},
-		{0x7f0000000010, []span{{0x7f0000000000, 0x7f0000010000}}},
+		{0xf7000010, []span{{0xf7000000, 0xf7010000}}},
 	} {
 		got, err := textSpans(strings.NewReader(smaps), c.pc)
 		if err != nil || !slices.Equal(got, c.want) {
