@@ -184,3 +184,23 @@ Anonymous:             0 kB
 		t.Fatalf("a line neither a mapping nor an attribute: spans %x, no error", got)
 	}
 }
+
+// FuzzHostile56TextSpans: whatever smaps says, textSpans does not panic
+// (the agent runs it in a goroutine of its own) and returns only non-empty
+// ranges of mappings it read.
+func FuzzHostile56TextSpans(f *testing.F) {
+	f.Add("00400000-00500000 r-xp 00000000 fd:01 7 /a\nAnonymous: 0 kB\nSwap: 0 kB\n", uint64(0x400000))
+	f.Add("00400000-00500000 r--p 0 fd:01 7\nAnonymous:\nSwap:\n00500000-00600000 rw-p 0 0:0 0\n", uint64(0x500000))
+	f.Add("0-1 r\n", uint64(0))
+	f.Fuzz(func(t *testing.T, smaps string, pc uint64) {
+		got, err := textSpans(strings.NewReader(smaps), uintptr(pc))
+		if err != nil {
+			return
+		}
+		for _, s := range got {
+			if s.hi <= s.lo || !strings.Contains(strings.ToLower(smaps), strconv.FormatUint(uint64(s.lo), 16)+"-") {
+				t.Fatalf("span %x not read from %q", s, smaps)
+			}
+		}
+	})
+}
