@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,7 +31,9 @@ import (
 // the next minor fault, a few hundred of them a time (under a millisecond).
 // A mapping that is writable, or that holds a copy-on-write page (the
 // dynamic loader's relocated RELRO segment of a cgo build), keeps its
-// pages: unmapping those would lose what was written into them.
+// pages: unmapping those would lose what was written into them. Such a
+// page may be in swap, not resident: unmapping it then drops the swap entry
+// just the same (a cgo call through the GOT jumped to address 0).
 const (
 	textFirst = 10 * time.Second
 	textEvery = 10 * time.Minute
@@ -39,20 +42,24 @@ const (
 // span is one mapping's address range, [lo, hi).
 type span struct{ lo, hi uintptr }
 
-// textSpans reads /proc/self/smaps (r) for the mappings of exe that may be
-// unmapped: not writable, and no anonymous page in them.
-func textSpans(r io.Reader, exe string) ([]span, error) {
-	var (
-		out  []span
-		cur  span
-		keep bool // cur is exe's and not writable
-	)
-	flush := func() {
-		if keep {
-			out = append(out, cur)
-		}
-		keep = false
+// textSpans reads /proc/self/smaps (r) for the mappings of the file whose
+// mapping holds the address pc (the agent's own code) that may be
+// unmapped: not writable, and no anonymous page in them, resident or
+// swapped. The file is told by the device and inode of that mapping, not by
+// a path: /proc/self/exe names the dynamic loader when the agent was
+// started through it (ld.so ./ferry), and smaps folds the spaces of a path
+// and escapes its newlines. When pc is in no file's mapping (a packed
+// binary unpacked into anonymous memory), nothing is unmapped.
+func textSpans(r io.Reader, pc uintptr) ([]span, error) {
+	type mapping struct {
+		span
+		file string // "dev inode"; "" when anonymous
+		keep bool   // not writable, no copy-on-write page seen
 	}
+	var (
+		maps []mapping
+		self string
+	)
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		fl := strings.Fields(sc.Text())
@@ -60,43 +67,53 @@ func textSpans(r io.Reader, exe string) ([]span, error) {
 			continue
 		}
 		if strings.HasSuffix(fl[0], ":") { // an attribute of the mapping
-			if keep && fl[0] == "Anonymous:" && (len(fl) < 2 || fl[1] != "0") {
-				keep = false
+			// A copy-on-write page is counted in Anonymous while resident
+			// and in Swap once swapped out.
+			if len(maps) > 0 && (fl[0] == "Anonymous:" || fl[0] == "Swap:") && (len(fl) < 2 || fl[1] != "0") {
+				maps[len(maps)-1].keep = false
 			}
 			continue
 		}
 		// A mapping's header: address perms offset dev inode [path].
-		flush()
 		lo, hi, ok := strings.Cut(fl[0], "-")
-		if !ok || len(fl) < 6 || len(fl[1]) < 2 || fl[1][1] != '-' || strings.Join(fl[5:], " ") != exe {
-			continue
+		if !ok || len(fl) < 5 || len(fl[1]) < 2 {
+			return nil, fmt.Errorf("smaps: not a mapping: %q", sc.Text())
 		}
 		l, err1 := strconv.ParseUint(lo, 16, 64)
 		h, err2 := strconv.ParseUint(hi, 16, 64)
 		if err1 != nil || err2 != nil || h <= l {
 			return nil, fmt.Errorf("smaps: bad address range %q", fl[0])
 		}
-		cur, keep = span{uintptr(l), uintptr(h)}, true
+		m := mapping{span: span{uintptr(l), uintptr(h)}, keep: fl[1][1] == '-'}
+		if fl[4] != "0" {
+			m.file = fl[3] + " " + fl[4]
+		}
+		if m.lo <= pc && pc < m.hi {
+			self = m.file
+		}
+		maps = append(maps, m)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("smaps: %w", err)
 	}
-	flush()
+	var out []span
+	for _, m := range maps {
+		if self != "" && m.file == self && m.keep {
+			out = append(out, m.span)
+		}
+	}
 	return out, nil
 }
 
 // dropTextPages unmaps the executable's read-only pages from the process
 // and returns the size of the ranges it advised.
 func dropTextPages() (int64, error) {
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return 0, err
-	}
+	pc, _, _, _ := runtime.Caller(0) // in the executable's code
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return 0, err
 	}
-	spans, err := textSpans(f, exe)
+	spans, err := textSpans(f, pc)
 	_ = f.Close()
 	if err != nil {
 		return 0, err

@@ -17,10 +17,11 @@ import (
 	"time"
 )
 
-// TestTextSpans: only the executable's mappings that are not writable and
-// hold no copy-on-write page are unmapped.
+// TestTextSpans: only the mappings of the executable (the file whose
+// mapping holds pc) that are not writable and hold no copy-on-write page
+// are unmapped.
 func TestTextSpans(t *testing.T) {
-	const exe = "/usr/bin/ferry agent"
+	const pc = 0x401234
 	smaps := `00400000-00c8c000 r-xp 00000000 fd:01 1234 /usr/bin/ferry agent
 Size:               8752 kB
 Rss:                5432 kB
@@ -37,14 +38,14 @@ Anonymous:             0 kB
 Anonymous:            64 kB
 7f0000000000-7f0000010000 r-xp 00000000 fd:01 99 /usr/lib/libc.so.6
 Anonymous:             0 kB
-7f0000020000-7f0000030000 r-xp 00000000 fd:01 99 /usr/bin/ferry
+7f0000020000-7f0000030000 r-xp 00000000 fd:01 98 /usr/bin/ferry
 Anonymous:             0 kB
 7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
 Anonymous:           132 kB
 7fff00000000-7fff00002000 r-xp 00000000 00:00 0                          [vdso]
 Anonymous:             0 kB
 `
-	got, err := textSpans(strings.NewReader(smaps), exe)
+	got, err := textSpans(strings.NewReader(smaps), pc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +55,11 @@ Anonymous:             0 kB
 	}
 
 	// The last mapping has no attribute line after it.
-	got, err = textSpans(strings.NewReader("00400000-00500000 r-xp 00000000 fd:01 1 /a (deleted)\n"), "/a (deleted)")
+	got, err = textSpans(strings.NewReader("00400000-00500000 r-xp 00000000 fd:01 1 /a (deleted)\n"), pc)
 	if err != nil || !slices.Equal(got, []span{{0x400000, 0x500000}}) {
 		t.Fatalf("a replaced binary: %x %v", got, err)
 	}
-	if _, err := textSpans(strings.NewReader("00500000-00400000 r-xp 0 fd:01 1 /a\n"), "/a"); err == nil {
+	if _, err := textSpans(strings.NewReader("00500000-00400000 r-xp 0 fd:01 1 /a\n"), pc); err == nil {
 		t.Fatal("an inverted range was accepted")
 	}
 }
