@@ -21,14 +21,18 @@ import (
 // client-go and the sink and made the first listing of the node's files
 // ran once and is counted for the agent's whole life. The kernel also maps
 // up to 16 pages around each page a fault reads. Measured (bench/README.md,
-// "Binary pages"), 10,000 lines/s over 50 files to Kafka: RssFile 19.8 MiB
-// before, 12.8 MiB once the start's pages were unmapped; no CPU moved.
+// "The start's binary pages unmapped"), 10,000 lines/s over 50 files to
+// Kafka: RssFile 19.6-19.7 MiB before, 12.7 MiB once the start's pages
+// were unmapped; the CPU moved within the spread of single runs.
 //
 // So the agent unmaps (madvise MADV_DONTNEED) the read-only mappings of its
 // executable textFirst after it starts and every textEvery after: code,
 // read-only data and the pc-line table. They stay in the page cache,
-// shared and reclaimable, and the pages still in use are mapped back by
-// the next minor fault, a few hundred of them a time (under a millisecond).
+// shared and reclaimable (and charged to the container's memory cgroup
+// until the kernel reclaims them: what RSS and the OOM killer's score
+// count falls, the cgroup's usage does not), and the pages still in use
+// are mapped back by the next minor fault, a few hundred of them a time.
+// A drop takes a few milliseconds (4-14 ms measured, load average 6).
 // A mapping that is writable, or that holds a copy-on-write page (the
 // dynamic loader's relocated RELRO segment of a cgo build), keeps its
 // pages: unmapping those would lose what was written into them. Such a
