@@ -89,9 +89,13 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 	if err != nil || !f.bornSince(b, k) || n == 0 {
 		return
 	}
-	if slices.Contains(f.startNames, name) || slices.Contains(f.startNames, gz) {
+	if slices.Contains(f.startNames, name) {
 		return // made before f's generation started: another file's copy
 	}
+	// The .gz's name beside f at its start says nothing: logrotate's
+	// numbered names move (0.log.1.gz to 0.log.2.gz) before the next
+	// copy is made as 0.log.1 and compressed to 0.log.1.gz. A .gz that
+	// was there at the start is not born since (bornSince above).
 	if t.startsAsRead(f.dec.path, fp[:n]) {
 		return
 	}
@@ -161,7 +165,7 @@ func (t *Tailer) newGeneration(f *follower) {
 // of before was created after the start (bornSince). Births are read
 // only if the directory changed since at (its modification time is not
 // before at): otherwise nothing was born in it since. names are the
-// rotated siblings present (plain and compressed), every time.
+// plain rotated siblings present, every time.
 //
 // The clock is read first, the directory after: a file created between
 // the two is taken for one from before. The start is the listing: every
@@ -182,11 +186,14 @@ func genStart(path string) (at time.Time, before []birth, names []string) {
 		changed = false
 	}
 	for _, de := range ents {
-		if _, _, ok := rotatedName(base, de.Name()); !ok || !de.Type().IsRegular() {
+		_, gz, ok := rotatedName(base, de.Name())
+		if !ok || !de.Type().IsRegular() {
 			continue
 		}
 		p := filepath.Join(dir, de.Name())
-		names = append(names, p)
+		if !gz {
+			names = append(names, p)
+		}
 		if !changed {
 			continue
 		}

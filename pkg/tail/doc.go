@@ -326,8 +326,9 @@
 // compression, the notification still names the copy (a plain rotated
 // name created, not renamed there by kubelet's compression): its .gz,
 // born since the file's generation started, is taken for it unless its
-// name or its .gz's was beside the file at that start (a copy of the
-// file before at the path) or it starts as a file read at the path does
+// plain name was beside the file at that start (a copy of the file
+// before at the path; a .gz of that name then is no sign: logrotate's
+// numbered names move, TestHostile57NumberedCompressedCopy) or it starts as a file read at the path does
 // (a rotated file renamed there and compressed since, whose rename is
 // notified as a creation too) (copy.go noteCompressed;
 // TestCopytruncatedThenRotatedCopyCompressed, TestRenamedCompressedNotACopy).
