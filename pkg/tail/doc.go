@@ -393,12 +393,16 @@
 // than carried from file to file. Except in that last case, the first
 // line of that stream in the next file, if it is open then (its
 // continuation, or not), is flagged Truncated too.
-// Across a stop: a file a merge was carried into names the streams
-// carried in its checkpoint entry (cont) until a line of it is
-// acknowledged. If the rotated file is gone at the next start (deleted
-// while no agent ran: counted vanished, fragments and all), the first line
-// of those streams is flagged Truncated rather than shipped as a whole
-// line; if it is still there, its fragments are read and carried again.
+// Across a stop: a file a merge was carried into, or whose first line of
+// a stream was flagged for a cut, names those streams in its checkpoint
+// entry (cont) until that line is acknowledged (the other stream's lines
+// acknowledged before it move the entry's offset, not the mark). If the
+// rotated file is gone at the next start (deleted while no agent ran:
+// counted vanished, fragments and all), or the line was cut, the first
+// line of those streams from the entry's offset is flagged Truncated
+// rather than shipped as a whole line; if the rotated file is still there
+// with the fragments unacknowledged, they are read and carried again
+// (TestHostile57DockerCutAcrossStop, TestHostile57DockerCutOtherStreamAcked).
 //
 // # Acknowledgement and checkpoints
 //

@@ -499,9 +499,20 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 			next = t.byPath[f.dec.path]
 		}
 		if next != nil && next != f && next.off == 0 {
+			// Named in next's checkpoint entry too (stateEntry.Cont), as
+			// a carried line is: a stop before next's first line is read
+			// would otherwise ship it whole.
+			t.mu.Lock()
 			for s := range f.dec.pend {
-				next.dec.cont[s] = next.dec.cont[s] || (f.dec.cutStream[s] && !stale[s])
+				if f.dec.cutStream[s] && !stale[s] {
+					next.dec.cont[s] = true
+					if next.tr != nil {
+						next.tr.cont[s] = true
+						t.changes++
+					}
+				}
 			}
+			t.mu.Unlock()
 		}
 	}
 	t.collect(f)
