@@ -106,13 +106,23 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 }
 
 // startsAsRead says whether a file starting with fp is one read at path:
-// the last rotated file closed there, or a file followed there.
+// the last rotated file closed there, the path's anchor (the newest
+// rotated file finished, also by an agent before: logrotate's numbered
+// names with delaycompress rename the last copy, 0.log.1 to 0.log.2, and
+// compress it, and that rename is notified as a creation of 0.log.2), or a
+// file followed there.
 func (t *Tailer) startsAsRead(path string, fp []byte) bool {
 	same := func(own []byte) bool {
 		m := min(len(own), len(fp))
 		return m > 0 && string(own[:m]) == string(fp[:m])
 	}
 	if r, ok := t.lastRotated[path]; ok && same(r.fp[:r.fpLen]) {
+		return true
+	}
+	t.mu.Lock()
+	a, ok := t.anchors[path]
+	t.mu.Unlock()
+	if ok && a.FingerprintLen > 0 && len(fp) >= a.FingerprintLen && fpHash(fp[:a.FingerprintLen]) == a.Fingerprint {
 		return true
 	}
 	for _, g := range t.order {

@@ -330,8 +330,12 @@
 // before at the path; a .gz of that name then is no sign: logrotate's
 // numbered names move, TestHostile57NumberedCompressedCopy) or it starts as a file read at the path does
 // (a rotated file renamed there and compressed since, whose rename is
-// notified as a creation too) (copy.go noteCompressed;
-// TestCopytruncatedThenRotatedCopyCompressed, TestRenamedCompressedNotACopy).
+// notified as a creation too; among those files is the path's anchor,
+// also one an agent before finished: logrotate's numbered names with
+// delaycompress rename the last copy, 0.log.1 to 0.log.2, and compress
+// it) (copy.go noteCompressed;
+// TestCopytruncatedThenRotatedCopyCompressed, TestRenamedCompressedNotACopy,
+// TestHostile57DelaycompressRenameAfterRestart).
 // Without a notification (a polled directory) its lines are lost
 // uncounted (TestCopytruncatesInARow waits for a copy's lines
 // before it compresses it; TAIL_COPIES_NOWAIT=1 does not); a stop before it takes the copy into the

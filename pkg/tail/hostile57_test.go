@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ferry-dev/ferry/pkg/event"
 )
 
 // hostile57Steps polls, rescans and reads six times, a second apart.
@@ -118,5 +120,108 @@ func TestHostile57DockerCutOtherStreamAcked(t *testing.T) {
 	}
 	if x, n := recOf(r2, "seq=3 "); n != 1 || x.truncated {
 		t.Errorf("the stdout line after it %+v (%d of them), want it once, not flagged", x, n)
+	}
+}
+
+// TestHostile57DelaycompressRenameNotACopy: logrotate with numbered
+// names, copytruncate, compress and delaycompress, on a quiet file: at
+// each rotation the previous copy (0.log.1, its lines read from the file
+// before its truncation) is renamed 0.log.2 and compressed to 0.log.2.gz,
+// and the file, nothing written to it since, is copied to 0.log.1 and
+// truncated. The rename's notice (a creation of 0.log.2) taken after the
+// compression names no copy of the file's generation: nothing is read
+// twice. With older, an earlier rotation's 0.log.2.gz is beside the file
+// from the start (moved to 0.log.3.gz first).
+func TestHostile57DelaycompressRenameNotACopy(t *testing.T) {
+	for _, older := range []bool{false, true} {
+		name := "first rotations"
+		if older {
+			name = "steady state"
+		}
+		t.Run(name, func(t *testing.T) {
+			tl, path, take := outTailer(t)
+			if older {
+				appendFile(t, path+".2", lines(900, 905))
+				mustGzip(t, path+".2")
+			}
+			now := firstRead(t, tl, path, lines(0, 10), take, 10)
+			afterTick(t, time.Now())
+			// The rotation before: copied, truncated; the file's read
+			// finds the truncation.
+			hostile51CopyTo(t, path, path+".1")
+			tl.copyCreated(path + ".1")
+			now = hostile57Steps(tl, now)
+			afterTick(t, time.Now())
+			// This rotation: nothing written since.
+			if older {
+				mustRename(t, path+".2.gz", path+".3.gz")
+			}
+			mustRename(t, path+".1", path+".2")
+			mustGzip(t, path+".2")
+			hostile51CopyTo(t, path, path+".1")
+			tl.copyCreated(path + ".2") // the rename's notice, taken late
+			tl.copyCreated(path + ".1")
+			appendFile(t, path, lines(10, 15))
+			hostile57Steps(tl, now)
+			if diff := cmp.Diff(upto(0, 15), hostile50Seqs(take())); diff != "" {
+				t.Errorf("lines (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// hostile57Ack acknowledges the lines logs.
+func hostile57Ack(tl *Tailer, logs []event.Log) {
+	var cs []event.Cursor
+	for _, l := range logs {
+		if !l.End {
+			cs = append(cs, l.Cursor)
+		}
+	}
+	tl.Ack(cs)
+}
+
+// TestHostile57DelaycompressRenameAfterRestart: as
+// TestHostile57DelaycompressRenameNotACopy, with an agent restart between
+// the two rotations: the new agent read nothing at the path, and the
+// previous copy (0.log.1, its lines delivered and acknowledged by the
+// agent before) was beside the file at its start. Renamed 0.log.2 and
+// compressed, it is no copy of the file's generation: its lines are not
+// delivered again.
+func TestHostile57DelaycompressRenameAfterRestart(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	tl, take := outTailerIn(t, dir, state)
+	now := firstRead(t, tl, path, lines(0, 10), take, 10)
+	hostile57Ack(tl, take())
+	afterTick(t, time.Now())
+	hostile51CopyTo(t, path, path+".1")
+	tl.copyCreated(path + ".1")
+	now = hostile57Steps(tl, now)
+	hostile57Ack(tl, take())
+	if err := tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+
+	tl2, take2 := outTailerIn(t, dir, state)
+	var saved []stateEntry
+	for _, es := range tl2.resume {
+		saved = append(saved, es...)
+	}
+	now = now.Add(time.Minute)
+	tl2.rescan(now, true)
+	tl2.resumeRotated(now, saved)
+	now = hostile57Steps(tl2, now)
+	afterTick(t, time.Now())
+	mustRename(t, path+".1", path+".2")
+	mustGzip(t, path+".2")
+	hostile51CopyTo(t, path, path+".1")
+	tl2.copyCreated(path + ".2") // the rename's notice, taken late
+	tl2.copyCreated(path + ".1")
+	appendFile(t, path, lines(10, 15))
+	hostile57Steps(tl2, now)
+	if diff := cmp.Diff(upto(10, 15), hostile50Seqs(take2())); diff != "" {
+		t.Errorf("lines after the restart (-want +got):\n%s", diff)
 	}
 }
