@@ -225,3 +225,73 @@ func TestHostile57DelaycompressRenameAfterRestart(t *testing.T) {
 		t.Errorf("lines after the restart (-want +got):\n%s", diff)
 	}
 }
+
+// TestHostile57CarriedRotatedCompressedWhileDown: a stderr fragment was
+// carried into the new file when the agent stopped. While no agent runs,
+// the line's end is written to the new file, kubelet rotates it (the
+// rotated file holding the fragment is compressed first, the new file
+// renamed), and a third file follows. The next agent finds the fragment
+// in the compressed file and the line's end in the renamed one: the line
+// arrives once, merged, not flagged.
+func TestHostile57CarriedRotatedCompressedWhileDown(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	head := lines(0, 3)
+	appendFile(t, path, head)
+	r := startRunner(t, testConfig(dir, state), Options{})
+	frag := criLine("stderr", "P", "seq=3 first half ")
+	appendFile(t, path, frag)
+	readUpTo(t, r, int64(len(head)+len(frag)), "the fragment read")
+	rot := path + ".20261126-035509"
+	mustRename(t, path, rot)
+	appendFile(t, path, "")
+	newIno := inoOf(t, path)
+	waitFor(t, 5*time.Second, "the new file followed and the rotated one closed", func() bool {
+		_, ok := inoEntry(t, state, newIno)
+		return ok && testutil.ToFloat64(r.tl.m.openFiles) == 1 && hasSeq(r, 2)
+	})
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, criLine("stderr", "F", "second half")+lines(4, 6))
+	mustGzip(t, rot)
+	mustRename(t, path, path+".20261126-035609")
+	appendFile(t, path, lines(6, 8))
+	r2 := startRunner(t, testConfig(dir, state), Options{})
+	waitFor(t, 5*time.Second, "the lines after the restart", func() bool { return hasSeq(r2, 7) })
+	r2.stop()
+	if x, n := recOf(r2, "seq=3 first half second half"); n != 1 || x.truncated {
+		t.Errorf("the merged line %+v (%d of them), want it once, not flagged", x, n)
+	}
+	if _, n := recOf(r2, "second half"); n != 0 {
+		t.Errorf("the line's end delivered alone %d times", n)
+	}
+	if got := seqs(r2.snapshot()); !cmp.Equal(got, upto(3, 8)) {
+		t.Errorf("lines %v, want 3..7", got)
+	}
+}
+
+
+// TestHostile57TwoCopiesCompressedBeforeNotices: nothing read of the file,
+// it is copytruncated twice (dateext names with the time) and both copies
+// compressed before either creation notice is taken (in the order they
+// were made, as one directory's notices come): every line once, in order.
+func TestHostile57TwoCopiesCompressedBeforeNotices(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, "", take, 0)
+	appendFile(t, path, lines(0, 20))
+	c1, c2 := path+"-20261206-000001", path+"-20261206-000002"
+	hostile51CopyTo(t, path, c1)
+	appendFile(t, path, lines(20, 40))
+	hostile51CopyTo(t, path, c2)
+	appendFile(t, path, lines(40, 45))
+	mustGzip(t, c1)
+	mustGzip(t, c2)
+	tl.copyCreated(c1)
+	tl.copyCreated(c2)
+	hostile57Steps(tl, now)
+	if diff := cmp.Diff(upto(0, 45), hostile50Seqs(take())); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
