@@ -89,8 +89,15 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 	if err != nil || !f.bornSince(b, k) || n == 0 {
 		return
 	}
-	if slices.Contains(f.startNames, name) {
-		return // made before f's generation started: another file's copy
+	if i := slices.IndexFunc(f.startNames, func(s startName) bool { return s.path == name }); i >= 0 &&
+		!t.startedOtherwise(f.dec.path, f.startNames[i].key, fp[:n]) {
+		// Made before f's generation started: another file's copy, or
+		// one of f's before (the truncation's, compressed after it).
+		// Unless the file there then is known to have started otherwise
+		// than this does: logrotate's numbered names are made again (the
+		// copy 0.log.1 compressed, moved to 0.log.2.gz, and the next
+		// copy made as 0.log.1).
+		return
 	}
 	// The .gz's name beside f at its start says nothing: logrotate's
 	// numbered names move (0.log.1.gz to 0.log.2.gz) before the next
@@ -103,6 +110,33 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 		f.noted = make(map[string]birth)
 	}
 	f.noted[name] = birth{key: k, at: b}
+}
+
+// startedOtherwise says whether the file key, a plain rotated sibling of
+// path, is known (the path's anchor, the last rotated file closed there,
+// or a file followed) to start otherwise than fp: a file now starting with
+// fp is not it. Unknown, it is not.
+func (t *Tailer) startedOtherwise(path string, key fileKey, fp []byte) bool {
+	if key == (fileKey{}) {
+		return false
+	}
+	differs := func(own []byte) bool {
+		m := min(len(own), len(fp))
+		return m == 0 || string(own[:m]) != string(fp[:m])
+	}
+	t.mu.Lock()
+	a, ok := t.anchors[path]
+	t.mu.Unlock()
+	if ok && a.key() == key && a.FingerprintLen > 0 {
+		return len(fp) < a.FingerprintLen || fpHash(fp[:a.FingerprintLen]) != a.Fingerprint
+	}
+	if r, ok := t.lastRotated[path]; ok && r.key == key && r.fpLen > 0 {
+		return differs(r.fp[:r.fpLen])
+	}
+	if g := t.files[key]; g != nil && g.fpLen > 0 {
+		return differs(g.fp[:g.fpLen])
+	}
+	return false
 }
 
 // startsAsRead says whether a file starting with fp is one read at path:
@@ -181,7 +215,7 @@ func (t *Tailer) newGeneration(f *follower) {
 // the two is taken for one from before. The start is the listing: every
 // file from before a truncation the tailer found, or from before a
 // file's opening, exists by then.
-func genStart(path string) (at time.Time, before []birth, names []string) {
+func genStart(path string) (at time.Time, before []birth, names []startName) {
 	at = fsNow()
 	dir, base := filepath.Split(path)
 	ents, err := os.ReadDir(dir)
@@ -202,7 +236,8 @@ func genStart(path string) (at time.Time, before []birth, names []string) {
 		}
 		p := filepath.Join(dir, de.Name())
 		if !gz {
-			names = append(names, p)
+			k, _ := statKey(p) // zero if gone since: then unknown
+			names = append(names, startName{path: p, key: k})
 		}
 		if !changed {
 			continue
@@ -214,6 +249,13 @@ func genStart(path string) (at time.Time, before []birth, names []string) {
 		}
 	}
 	return at, before, names
+}
+
+// startName is a plain rotated sibling present at a generation's start
+// (genStart), by name and identity.
+type startName struct {
+	path string
+	key  fileKey
 }
 
 // bornSince says whether a file born at b (its birth time, the file

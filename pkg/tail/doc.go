@@ -284,11 +284,12 @@
 // (their births read only when the directory changed since), by inode
 // and birth time (a deleted file's inode is soon another's), and a sibling
 // born at or after the start that is none of them is a copy (copy.go
-// genStart, bornSince). It keeps the names of all the rotated siblings
-// present too (noteCompressed, below). The listing costs 24 µs in a
-// directory of 5 rotated siblings and 0.5 ms beside 500 other files
-// (`go test -run XXX -bench BenchmarkHostile55GenStart ./pkg/tail`, load
-// average 5-7), once per file opened, truncation handled, or file queued
+// genStart, bornSince). It keeps the names and inodes of the plain
+// rotated siblings present too (a stat each; noteCompressed, below). The
+// listing costs 34-63 µs in a directory of 5 plain rotated siblings (21-23
+// µs without their stats) and 0.25-0.3 ms beside 500 other files
+// (`go test -run XXX -bench BenchmarkHostile55GenStart -benchtime=2000x
+// -count=3 ./pkg/tail`, load average 2-3), once per file opened, truncation handled, or file queued
 // for a descriptor; never per read or poll. The siblings read whole before the file are among
 // them. The first read that takes something of the file also lists the
 // copies made since its generation started, for a notification still
@@ -327,8 +328,11 @@
 // name created, not renamed there by kubelet's compression): its .gz,
 // born since the file's generation started, is taken for it unless its
 // plain name was beside the file at that start (a copy of the file
-// before at the path; a .gz of that name then is no sign: logrotate's
-// numbered names move, TestHostile57NumberedCompressedCopy) or it starts as a file read at the path does
+// before at the path, or the truncation's copy compressed after it) and
+// the file there then is not known to have started otherwise (a .gz of
+// that name then is no sign: logrotate's numbered names move and are made
+// again; TestHostile57NumberedCompressedCopy,
+// TestHostile57NumberedCopyPlainAtTruncation) or it starts as a file read at the path does
 // (a rotated file renamed there and compressed since, whose rename is
 // notified as a creation too; among those files is the path's anchor,
 // also one an agent before finished: logrotate's numbered names with

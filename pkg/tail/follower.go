@@ -46,7 +46,7 @@ type follower struct {
 	noted      map[string]birth // the copies in copied as they were when noted (copy.go compressedCopy)
 	opened     time.Time        // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
 	took       []birth          // the files born in opened's tick before it (copy.go genStart), or the copies taken born at opened, when a copy taken set it
-	startNames []string         // the plain rotated siblings at its path when opened was read (copy.go genStart, noteCompressed)
+	startNames []startName      // the plain rotated siblings at its path when opened was read (copy.go genStart, noteCompressed)
 	tick       bool             // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
 	readCopy   string           // a copy of its generation as opened, read whole before it (copy.go readBefore): its truncation's copy
 	readFPs    [][]byte         // the first bytes of the siblings born since opened and read whole before it (copy.go readBefore)

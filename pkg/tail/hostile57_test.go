@@ -272,7 +272,6 @@ func TestHostile57CarriedRotatedCompressedWhileDown(t *testing.T) {
 	}
 }
 
-
 // TestHostile57TwoCopiesCompressedBeforeNotices: nothing read of the file,
 // it is copytruncated twice (dateext names with the time) and both copies
 // compressed before either creation notice is taken (in the order they
@@ -292,6 +291,35 @@ func TestHostile57TwoCopiesCompressedBeforeNotices(t *testing.T) {
 	tl.copyCreated(c2)
 	hostile57Steps(tl, now)
 	if diff := cmp.Diff(upto(0, 45), hostile50Seqs(take())); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestHostile57NumberedCopyPlainAtTruncation: logrotate with numbered
+// names, copytruncate and compress (no delaycompress) truncates the file
+// and compresses its copy, 0.log.1, after: the tailer handles the
+// truncation while the copy is still plain, and the generation after it
+// starts with 0.log.1 beside it. That generation is written, nothing of it
+// read, and rotated the same way: 0.log.1.gz moved to 0.log.2.gz, the new
+// copy made as 0.log.1 and compressed before its notice is taken. Its
+// lines are owed, once.
+func TestHostile57NumberedCopyPlainAtTruncation(t *testing.T) {
+	tl, path, take := outTailer(t)
+	now := firstRead(t, tl, path, lines(0, 10), take, 10)
+	afterTick(t, time.Now())
+	hostile51CopyTo(t, path, path+".1")
+	tl.copyCreated(path + ".1")
+	now = hostile57Steps(tl, now) // the truncation handled: 0.log.1 plain
+	mustGzip(t, path+".1")
+	afterTick(t, time.Now())
+	appendFile(t, path, lines(10, 20)) // not read before the next rotation
+	mustRename(t, path+".1.gz", path+".2.gz")
+	hostile51CopyTo(t, path, path+".1")
+	mustGzip(t, path+".1")
+	tl.copyCreated(path + ".1") // the copy's creation, taken late
+	appendFile(t, path, lines(20, 25))
+	hostile57Steps(tl, now)
+	if diff := cmp.Diff(upto(0, 25), hostile50Seqs(take())); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}
 }
