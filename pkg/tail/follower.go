@@ -619,6 +619,15 @@ func (t *Tailer) carryOver(f *follower, was followerState) int {
 		next.dec.pend[s] = np
 		next.dec.cont[s] = false
 		next.tr.cont[s] = true
+		if live := t.byPath[f.dec.path]; live != nil && live != next && live != f && live.off == 0 && live.tr != nil {
+			// Carried into a file before the one at the path (a copy
+			// made while no agent ran, read before it): the line ends
+			// there, or is cut there, not in the file at the path,
+			// whose checkpoint entry may still name the stream (it was
+			// the next file when the line was carried before the stop,
+			// and copytruncated since).
+			live.dec.cont[s], live.tr.cont[s] = false, false
+		}
 		*p = pending{}
 		n++
 	}

@@ -323,3 +323,49 @@ func TestHostile57NumberedCopyPlainAtTruncation(t *testing.T) {
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}
 }
+
+// TestHostile57ContCopytruncatedWhileDown: a stderr fragment was carried
+// into the new, empty file when the agent stopped (its entry names
+// stderr). While no agent runs, the line's end is written to it and it is
+// copytruncated (logrotate), then written again: an unrelated whole
+// stderr line first. The next agent carries the fragment from the rotated
+// file into the copy, read before the file, where the line ends: the
+// line arrives once, merged, and the file's first stderr line, unrelated,
+// is not flagged.
+func TestHostile57ContCopytruncatedWhileDown(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	head := lines(0, 3)
+	appendFile(t, path, head)
+	r := startRunner(t, testConfig(dir, state), Options{})
+	frag := criLine("stderr", "P", "seq=3 first half ")
+	appendFile(t, path, frag)
+	readUpTo(t, r, int64(len(head)+len(frag)), "the fragment read")
+	rot := path + ".20261126-035509"
+	mustRename(t, path, rot)
+	appendFile(t, path, "")
+	newIno := inoOf(t, path)
+	waitFor(t, 5*time.Second, "the new file followed and the rotated one closed", func() bool {
+		_, ok := inoEntry(t, state, newIno)
+		return ok && testutil.ToFloat64(r.tl.m.openFiles) == 1 && hasSeq(r, 2)
+	})
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := inoEntry(t, state, newIno); !ok || e.Cont != 2 {
+		t.Fatalf("premise: the new file's entry %+v (found %v) names stderr", e, ok)
+	}
+	appendFile(t, path, criLine("stderr", "F", "second half")+lines(4, 6))
+	hostile51CopyTo(t, path, path+".20261126-035609")
+	appendFile(t, path, criLine("stderr", "F", "unrelated whole")+lines(6, 8))
+	r2 := startRunner(t, testConfig(dir, state), Options{})
+	waitFor(t, 5*time.Second, "the lines after the restart", func() bool { return hasSeq(r2, 7) })
+	r2.stop()
+	if x, n := recOf(r2, "seq=3 first half second half"); n != 1 || x.truncated {
+		t.Errorf("the merged line %+v (%d of them), want it once, not flagged", x, n)
+	}
+	if x, n := recOf(r2, "unrelated whole"); n != 1 || x.truncated {
+		t.Errorf("the file's first stderr line %+v (%d of them), want it once, not flagged", x, n)
+	}
+}
