@@ -28,10 +28,24 @@ type tracker struct {
 	// rotated files' entries for those fragments are acknowledged too
 	// (settle).
 	waiters []carried
-	// cont: per stream, the file's first line there ends a line carried
-	// from the rotated file before it (stateEntry.Cont); written only while
-	// nothing of the file is acknowledged.
-	cont [2]bool
+	// cont: per stream, the file's first line there (from its resumed
+	// offset) ends a line carried or cut from the rotated file before it
+	// (stateEntry.Cont); written until that line is acknowledged: contEnd
+	// is its end once read (0 before), and the committed offset passes it.
+	cont    [2]bool
+	contEnd [2]int64
+}
+
+// contBits is stateEntry.Cont for tr: the streams whose continued line
+// is not acknowledged yet (the committed offset short of its end, or it
+// not read yet). Another stream's lines acknowledged before it move the
+// committed offset, not the line's.
+func (tr *tracker) contBits() int {
+	var c [2]bool
+	for s, on := range tr.cont {
+		c[s] = on && (tr.contEnd[s] == 0 || tr.committed < tr.contEnd[s])
+	}
+	return contBits(c)
 }
 
 // carried holds the rotated files' fragments merged into the line of a
@@ -224,9 +238,7 @@ func (t *Tailer) commit(force bool) error {
 	for _, tr := range t.trackers {
 		e := stateEntry{Dev: tr.key.dev, Ino: tr.key.ino, FingerprintLen: len(tr.fp), Fingerprint: fpHash(tr.fp),
 			Path: tr.path, Offset: tr.committed, AckedTo: max(tr.ackedEnd, tr.committed)}
-		if tr.committed == 0 {
-			e.Cont = contBits(tr.cont)
-		}
+		e.Cont = tr.contBits()
 		id := e.id()
 		at[entryID{key: tr.key, path: tr.path}] = true
 		i, written := index[id]

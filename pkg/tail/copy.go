@@ -89,9 +89,20 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 	if err != nil || !f.bornSince(b, k) || n == 0 {
 		return
 	}
-	if slices.Contains(f.startNames, name) || slices.Contains(f.startNames, gz) {
-		return // made before f's generation started: another file's copy
+	if i := slices.IndexFunc(f.startNames, func(s startName) bool { return s.path == name }); i >= 0 &&
+		!t.startedOtherwise(f.dec.path, f.startNames[i].key, fp[:n]) {
+		// Made before f's generation started: another file's copy, or
+		// one of f's before (the truncation's, compressed after it).
+		// Unless the file there then is known to have started otherwise
+		// than this does: logrotate's numbered names are made again (the
+		// copy 0.log.1 compressed, moved to 0.log.2.gz, and the next
+		// copy made as 0.log.1).
+		return
 	}
+	// The .gz's name beside f at its start says nothing: logrotate's
+	// numbered names move (0.log.1.gz to 0.log.2.gz) before the next
+	// copy is made as 0.log.1 and compressed to 0.log.1.gz. A .gz that
+	// was there at the start is not born since (bornSince above).
 	if t.startsAsRead(f.dec.path, fp[:n]) {
 		return
 	}
@@ -101,14 +112,51 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 	f.noted[name] = birth{key: k, at: b}
 }
 
+// startedOtherwise says whether the file key, a plain rotated sibling of
+// path, is known (the path's anchor, the last rotated file closed there,
+// or a file followed) to start otherwise than fp: a file now starting with
+// fp is not it. Unknown, it is not.
+func (t *Tailer) startedOtherwise(path string, key fileKey, fp []byte) bool {
+	if key == (fileKey{}) {
+		return false
+	}
+	differs := func(own []byte) bool {
+		m := min(len(own), len(fp))
+		return m == 0 || string(own[:m]) != string(fp[:m])
+	}
+	t.mu.Lock()
+	a, ok := t.anchors[path]
+	t.mu.Unlock()
+	if ok && a.key() == key && a.FingerprintLen > 0 {
+		return len(fp) < a.FingerprintLen || fpHash(fp[:a.FingerprintLen]) != a.Fingerprint
+	}
+	if r, ok := t.lastRotated[path]; ok && r.key == key && r.fpLen > 0 {
+		return differs(r.fp[:r.fpLen])
+	}
+	if g := t.files[key]; g != nil && g.fpLen > 0 {
+		return differs(g.fp[:g.fpLen])
+	}
+	return false
+}
+
 // startsAsRead says whether a file starting with fp is one read at path:
-// the last rotated file closed there, or a file followed there.
+// the last rotated file closed there, the path's anchor (the newest
+// rotated file finished, also by an agent before: logrotate's numbered
+// names with delaycompress rename the last copy, 0.log.1 to 0.log.2, and
+// compress it, and that rename is notified as a creation of 0.log.2), or a
+// file followed there.
 func (t *Tailer) startsAsRead(path string, fp []byte) bool {
 	same := func(own []byte) bool {
 		m := min(len(own), len(fp))
 		return m > 0 && string(own[:m]) == string(fp[:m])
 	}
 	if r, ok := t.lastRotated[path]; ok && same(r.fp[:r.fpLen]) {
+		return true
+	}
+	t.mu.Lock()
+	a, ok := t.anchors[path]
+	t.mu.Unlock()
+	if ok && a.FingerprintLen > 0 && len(fp) >= a.FingerprintLen && fpHash(fp[:a.FingerprintLen]) == a.Fingerprint {
 		return true
 	}
 	for _, g := range t.order {
@@ -161,13 +209,13 @@ func (t *Tailer) newGeneration(f *follower) {
 // of before was created after the start (bornSince). Births are read
 // only if the directory changed since at (its modification time is not
 // before at): otherwise nothing was born in it since. names are the
-// rotated siblings present (plain and compressed), every time.
+// plain rotated siblings present, every time.
 //
 // The clock is read first, the directory after: a file created between
 // the two is taken for one from before. The start is the listing: every
 // file from before a truncation the tailer found, or from before a
 // file's opening, exists by then.
-func genStart(path string) (at time.Time, before []birth, names []string) {
+func genStart(path string) (at time.Time, before []birth, names []startName) {
 	at = fsNow()
 	dir, base := filepath.Split(path)
 	ents, err := os.ReadDir(dir)
@@ -182,11 +230,15 @@ func genStart(path string) (at time.Time, before []birth, names []string) {
 		changed = false
 	}
 	for _, de := range ents {
-		if _, _, ok := rotatedName(base, de.Name()); !ok || !de.Type().IsRegular() {
+		_, gz, ok := rotatedName(base, de.Name())
+		if !ok || !de.Type().IsRegular() {
 			continue
 		}
 		p := filepath.Join(dir, de.Name())
-		names = append(names, p)
+		if !gz {
+			k, _ := statKey(p) // zero if gone since: then unknown
+			names = append(names, startName{path: p, key: k})
+		}
 		if !changed {
 			continue
 		}
@@ -197,6 +249,13 @@ func genStart(path string) (at time.Time, before []birth, names []string) {
 		}
 	}
 	return at, before, names
+}
+
+// startName is a plain rotated sibling present at a generation's start
+// (genStart), by name and identity.
+type startName struct {
+	path string
+	key  fileKey
 }
 
 // bornSince says whether a file born at b (its birth time, the file

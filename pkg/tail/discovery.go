@@ -262,13 +262,13 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 // opening.
 var followed func(path string)
 
-// resumeCont takes a checkpoint entry's Cont for f, read from its start:
-// the first line of each stream named ends a line carried from the file
-// before it. Flagged Truncated, unless that file is read again first and
-// its fragments are carried again (carryOver clears the flag); kept in f's
-// checkpoint until a line of f is acknowledged.
+// resumeCont takes a checkpoint entry's Cont for f, read from the entry's
+// offset: the first line there of each stream named ends a line carried
+// or cut from the file before it. Flagged Truncated, unless that file is
+// read again first and its fragments are carried again (carryOver clears
+// the flag); kept in f's checkpoint until that line is acknowledged.
 func (t *Tailer) resumeCont(f *follower, cont int) {
-	if f.off != 0 || cont == 0 {
+	if cont == 0 {
 		return
 	}
 	t.mu.Lock()

@@ -46,7 +46,7 @@ type follower struct {
 	noted      map[string]birth // the copies in copied as they were when noted (copy.go compressedCopy)
 	opened     time.Time        // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
 	took       []birth          // the files born in opened's tick before it (copy.go genStart), or the copies taken born at opened, when a copy taken set it
-	startNames []string         // the rotated siblings at its path when opened was read (copy.go genStart, noteCompressed)
+	startNames []startName      // the plain rotated siblings at its path when opened was read (copy.go genStart, noteCompressed)
 	tick       bool             // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
 	readCopy   string           // a copy of its generation as opened, read whole before it (copy.go readBefore): its truncation's copy
 	readFPs    [][]byte         // the first bytes of the siblings born since opened and read whole before it (copy.go readBefore)
@@ -499,9 +499,20 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 			next = t.byPath[f.dec.path]
 		}
 		if next != nil && next != f && next.off == 0 {
+			// Named in next's checkpoint entry too (stateEntry.Cont), as
+			// a carried line is: a stop before next's first line is read
+			// would otherwise ship it whole.
+			t.mu.Lock()
 			for s := range f.dec.pend {
-				next.dec.cont[s] = next.dec.cont[s] || (f.dec.cutStream[s] && !stale[s])
+				if f.dec.cutStream[s] && !stale[s] {
+					next.dec.cont[s] = true
+					if next.tr != nil {
+						next.tr.cont[s] = true
+						t.changes++
+					}
+				}
 			}
+			t.mu.Unlock()
 		}
 	}
 	t.collect(f)
@@ -608,6 +619,15 @@ func (t *Tailer) carryOver(f *follower, was followerState) int {
 		next.dec.pend[s] = np
 		next.dec.cont[s] = false
 		next.tr.cont[s] = true
+		if live := t.byPath[f.dec.path]; live != nil && live != next && live != f && live.off == 0 && live.tr != nil {
+			// Carried into a file before the one at the path (a copy
+			// made while no agent ran, read before it): the line ends
+			// there, or is cut there, not in the file at the path,
+			// whose checkpoint entry may still name the stream (it was
+			// the next file when the line was carried before the stop,
+			// and copytruncated since).
+			live.dec.cont[s], live.tr.cont[s] = false, false
+		}
 		*p = pending{}
 		n++
 	}

@@ -81,7 +81,7 @@ type waiter struct {
 	// before it (genStart).
 	found time.Time
 	took  []birth
-	names []string // the rotated siblings present then (genStart)
+	names []startName // the plain rotated siblings present then (genStart)
 }
 
 // openLimit is the queue of files waiting for a descriptor. It is owned by
@@ -173,7 +173,7 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 // the copies made of it while it waits are those created since, read at
 // its first read. Known from its turn's open only, they were taken for
 // older than it, and lost uncounted.
-func (t *Tailer) waitOnDescriptors(path string, initial bool, err error, key fileKey, found time.Time, took []birth, names []string) bool {
+func (t *Tailer) waitOnDescriptors(path string, initial bool, err error, key fileKey, found time.Time, took []birth, names []startName) bool {
 	if descriptorReason(err) == "" {
 		return false
 	}

@@ -886,7 +886,7 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 	f.off, f.consumed, f.suppressTo = off, off, acked
 	f.tr = t.newTracker(f.key, path, off, acked, f.fp[:f.fpLen])
-	if e != nil && e.Offset == 0 {
+	if e != nil && e.Offset == off {
 		t.resumeCont(f, e.Cont)
 	}
 	t.add(f)

@@ -52,13 +52,16 @@ type stateEntry struct {
 	// knows where the files it must read begin (anchors.go). Its offset is
 	// its end; a done file that vanished lost nothing.
 	Done bool `json:"done,omitempty"`
-	// Cont is set on a file nothing of which is acknowledged yet (Offset
-	// 0) when a line begun in the rotated file before it at its path was
-	// carried into it (follower.go carryOver): bit 1 for stdout, 2 for
-	// stderr, the streams whose first line here is that line's end. If
-	// the rotated file is gone at the next start (its fragments cannot be
-	// merged again), that first line is flagged Truncated, not shipped as
-	// a whole line.
+	// Cont is set on a file when a line begun in the rotated file before
+	// it at its path was carried into it (follower.go carryOver), or cut
+	// at that file's end (docker json-file, a rotated file deleted before
+	// its end was read), until that line's end here is acknowledged: bit 1
+	// for stdout, 2 for stderr, the streams whose first line from Offset
+	// on is that line's end. If the rotated file is gone at the next start
+	// (its fragments cannot be merged again), or its line was cut, that
+	// first line is flagged Truncated, not shipped as a whole line. (The
+	// other stream's lines may be acknowledged before it: Offset is then
+	// past the file's start.)
 	Cont int `json:"cont,omitempty"`
 }
 

@@ -633,6 +633,9 @@ func (t *Tailer) collect(f *follower) {
 			size -= t.wait(tr, mk.end, linked[0].links)
 			linked = linked[1:]
 		}
+		if l := &d.logs[i]; int(l.Stream) < len(tr.cont) && tr.cont[l.Stream] && tr.contEnd[l.Stream] == 0 && !l.ParseError {
+			tr.contEnd[l.Stream] = mk.end // the continued line (stateEntry.Cont)
+		}
 		if mk.end <= f.suppressTo {
 			continue // delivered before a restart (see stateEntry.AckedTo)
 		}
