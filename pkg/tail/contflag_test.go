@@ -82,11 +82,22 @@ func TestStateEntryCont(t *testing.T) {
 	}
 }
 
-// carriedThenDeleted: a fragment of stream is read at the end of a file,
-// the file is rotated and the fragment carried into the new, empty one;
-// the agent stops, and its rotated file is deleted. It returns the
-// container's directories, its path and the new file's inode.
+// carriedThenDeleted is carriedAtStop, with the rotated file deleted
+// after the stop.
 func carriedThenDeleted(t *testing.T, stream string) (dir, state, path string, newIno uint64) {
+	t.Helper()
+	dir, state, path, rot, newIno := carriedAtStop(t, stream)
+	if err := os.Remove(rot); err != nil {
+		t.Fatal(err)
+	}
+	return dir, state, path, newIno
+}
+
+// carriedAtStop: a fragment of stream is read at the end of a file, the
+// file is rotated (to rot) and the fragment carried into the new, empty
+// one; the agent stops. It returns the container's directories, its path,
+// the rotated file and the new file's inode.
+func carriedAtStop(t *testing.T, stream string) (dir, state, path, rot string, newIno uint64) {
 	t.Helper()
 	dir, state = t.TempDir(), t.TempDir()
 	path = mkContainer(t, dir, "ns_pod_uid")
@@ -96,7 +107,7 @@ func carriedThenDeleted(t *testing.T, stream string) (dir, state, path string, n
 	frag := criLine(stream, "P", "seq=3 first half ")
 	appendFile(t, path, frag)
 	readUpTo(t, r, int64(len(head)+len(frag)), "the fragment read")
-	rot := path + ".20261126-035509"
+	rot = path + ".20261126-035509"
 	mustRename(t, path, rot)
 	appendFile(t, path, "")
 	newIno = inoOf(t, path)
@@ -108,8 +119,5 @@ func carriedThenDeleted(t *testing.T, stream string) (dir, state, path string, n
 	if err := r.tl.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(rot); err != nil {
-		t.Fatal(err)
-	}
-	return dir, state, path, newIno
+	return dir, state, path, rot, newIno
 }

@@ -36,10 +36,7 @@ func TestHostile57NumberedCompressedCopy(t *testing.T) {
 	afterTick(t, time.Now())
 	now := firstRead(t, tl, path, "", take, 0)
 	appendFile(t, path, lines(0, 40))
-	mustRename(t, path+".1.gz", path+".2.gz")
-	hostile51CopyTo(t, path, path+".1")
-	mustGzip(t, path+".1")
-	tl.copyCreated(path + ".1") // the copy's creation, taken late
+	numberedCopytruncate(t, tl, path)
 	appendFile(t, path, lines(40, 45))
 	hostile57Steps(tl, now)
 	if diff := cmp.Diff(upto(0, 45), hostile50Seqs(take())); diff != "" {
@@ -51,75 +48,53 @@ func TestHostile57NumberedCompressedCopy(t *testing.T) {
 // across a rotation: the value without its newline at the end of the
 // rotated file is emitted cut, and the first line of its stream in the
 // next file is flagged (TestDockerPartialCutByRotation). The agent stops
-// after the cut, before anything is written to the next file: the next
-// agent flags that line too, as one that did not stop would have.
+// after the cut, before the line's end is written to the next file: the
+// next agent flags that line too, as one that did not stop would have;
+// also when the next file's first line, on the other stream, was read and
+// acknowledged before the stop (its checkpoint offset past it).
 func TestHostile57DockerCutAcrossStop(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	one := `{"log":"seq=0 whole\n","stream":"stdout","time":"2026-11-26T03:55:09.1Z"}` + "\n" +
-		`{"log":"seq=1 first half ","stream":"stderr","time":"2026-11-26T03:55:09.2Z"}` + "\n"
-	appendFile(t, path, one)
-	r := startRunner(t, testConfig(dir, state), Options{})
-	readUpTo(t, r, int64(len(one)), "the first file read")
-	mustRename(t, path, path+".20261126-035509")
-	appendFile(t, path, "")
-	newIno := inoOf(t, path)
-	waitFor(t, 5*time.Second, "the cut line and the new file followed", func() bool {
-		_, ok := inoEntry(t, state, newIno)
-		_, n := recOf(r, "seq=1 first half ")
-		return ok && n == 1 && testutil.ToFloat64(r.tl.m.openFiles) == 1
-	})
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
+	docker := func(seq, stream string) string {
+		return `{"log":"` + seq + `","stream":"` + stream + `","time":"2026-11-26T03:55:09.3Z"}` + "\n"
 	}
-	appendFile(t, path, `{"log":"seq=2 whole\n","stream":"stdout","time":"2026-11-26T03:55:09.3Z"}`+"\n"+
-		`{"log":"second half\n","stream":"stderr","time":"2026-11-26T03:55:09.4Z"}`+"\n"+
-		`{"log":"seq=3 whole\n","stream":"stdout","time":"2026-11-26T03:55:09.5Z"}`+"\n")
-	r2 := startRunner(t, testConfig(dir, state), Options{})
-	waitFor(t, 5*time.Second, "the lines after the restart", func() bool { return hasSeq(r2, 3) })
-	r2.stop()
-	if x, n := recOf(r2, "second half"); n != 1 || !x.truncated {
-		t.Errorf("the end of the cut line %+v (%d of them), want it once, flagged truncated", x, n)
-	}
-	if x, n := recOf(r2, "seq=2 "); n != 1 || x.truncated {
-		t.Errorf("stdout's first line %+v (%d of them), want it once, not flagged", x, n)
-	}
-}
-
-// TestHostile57DockerCutOtherStreamAcked: as TestHostile57DockerCutAcrossStop,
-// but the next file's first line is on the other stream, read and
-// acknowledged before the stop (its checkpoint offset past it). The end of
-// the cut line, written after the stop, is still flagged.
-func TestHostile57DockerCutOtherStreamAcked(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	one := `{"log":"seq=0 whole\n","stream":"stdout","time":"2026-11-26T03:55:09.1Z"}` + "\n" +
-		`{"log":"seq=1 first half ","stream":"stderr","time":"2026-11-26T03:55:09.2Z"}` + "\n"
-	appendFile(t, path, one)
-	r := startRunner(t, testConfig(dir, state), Options{})
-	readUpTo(t, r, int64(len(one)), "the first file read")
-	mustRename(t, path, path+".20261126-035509")
-	appendFile(t, path, `{"log":"seq=2 whole\n","stream":"stdout","time":"2026-11-26T03:55:09.3Z"}`+"\n")
-	newIno := inoOf(t, path)
-	waitFor(t, 5*time.Second, "the new file's first line acknowledged", func() bool {
-		e, ok := inoEntry(t, state, newIno)
-		return ok && e.Offset > 0 && testutil.ToFloat64(r.tl.m.openFiles) == 1
-	})
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
-	appendFile(t, path, `{"log":"second half\n","stream":"stderr","time":"2026-11-26T03:55:09.4Z"}`+"\n"+
-		`{"log":"seq=3 whole\n","stream":"stdout","time":"2026-11-26T03:55:09.5Z"}`+"\n")
-	r2 := startRunner(t, testConfig(dir, state), Options{})
-	waitFor(t, 5*time.Second, "the lines after the restart", func() bool { return hasSeq(r2, 3) })
-	r2.stop()
-	if x, n := recOf(r2, "second half"); n != 1 || !x.truncated {
-		t.Errorf("the end of the cut line %+v (%d of them), want it once, flagged truncated", x, n)
-	}
-	if x, n := recOf(r2, "seq=3 "); n != 1 || x.truncated {
-		t.Errorf("the stdout line after it %+v (%d of them), want it once, not flagged", x, n)
+	for _, acked := range []bool{false, true} {
+		t.Run(map[bool]string{false: "next file empty", true: "other stream acknowledged"}[acked], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			one := docker(`seq=0 whole\n`, "stdout") + docker("seq=1 first half ", "stderr")
+			appendFile(t, path, one)
+			r := startRunner(t, testConfig(dir, state), Options{})
+			readUpTo(t, r, int64(len(one)), "the first file read")
+			mustRename(t, path, path+".20261126-035509")
+			after := docker(`seq=2 whole\n`, "stdout")
+			if acked {
+				appendFile(t, path, after)
+				after = ""
+			} else {
+				appendFile(t, path, "")
+			}
+			newIno := inoOf(t, path)
+			waitFor(t, 5*time.Second, "the cut line, the new file followed", func() bool {
+				e, ok := inoEntry(t, state, newIno)
+				_, n := recOf(r, "seq=1 first half ")
+				return ok && n == 1 && (!acked || e.Offset > 0) && testutil.ToFloat64(r.tl.m.openFiles) == 1
+			})
+			r.stop()
+			if err := r.tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, after+docker(`second half\n`, "stderr")+docker(`seq=3 whole\n`, "stdout"))
+			r2 := startRunner(t, testConfig(dir, state), Options{})
+			waitFor(t, 5*time.Second, "the lines after the restart", func() bool { return hasSeq(r2, 3) })
+			r2.stop()
+			if x, n := recOf(r2, "second half"); n != 1 || !x.truncated {
+				t.Errorf("the end of the cut line %+v (%d of them), want it once, flagged truncated", x, n)
+			}
+			for _, seq := range []string{"seq=2 ", "seq=3 "} {
+				if x, n := recOf(r2, seq); (n != 1 && (seq == "seq=3 " || !acked)) || x.truncated {
+					t.Errorf("stdout line %s%+v (%d of them), want it once, not flagged", seq, x, n)
+				}
+			}
+		})
 	}
 }
 
@@ -234,26 +209,7 @@ func TestHostile57DelaycompressRenameAfterRestart(t *testing.T) {
 // in the compressed file and the line's end in the renamed one: the line
 // arrives once, merged, not flagged.
 func TestHostile57CarriedRotatedCompressedWhileDown(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	head := lines(0, 3)
-	appendFile(t, path, head)
-	r := startRunner(t, testConfig(dir, state), Options{})
-	frag := criLine("stderr", "P", "seq=3 first half ")
-	appendFile(t, path, frag)
-	readUpTo(t, r, int64(len(head)+len(frag)), "the fragment read")
-	rot := path + ".20261126-035509"
-	mustRename(t, path, rot)
-	appendFile(t, path, "")
-	newIno := inoOf(t, path)
-	waitFor(t, 5*time.Second, "the new file followed and the rotated one closed", func() bool {
-		_, ok := inoEntry(t, state, newIno)
-		return ok && testutil.ToFloat64(r.tl.m.openFiles) == 1 && hasSeq(r, 2)
-	})
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir, state, path, rot, _ := carriedAtStop(t, "stderr")
 	appendFile(t, path, criLine("stderr", "F", "second half")+lines(4, 6))
 	mustGzip(t, rot)
 	mustRename(t, path, path+".20261126-035609")
@@ -313,10 +269,7 @@ func TestHostile57NumberedCopyPlainAtTruncation(t *testing.T) {
 	mustGzip(t, path+".1")
 	afterTick(t, time.Now())
 	appendFile(t, path, lines(10, 20)) // not read before the next rotation
-	mustRename(t, path+".1.gz", path+".2.gz")
-	hostile51CopyTo(t, path, path+".1")
-	mustGzip(t, path+".1")
-	tl.copyCreated(path + ".1") // the copy's creation, taken late
+	numberedCopytruncate(t, tl, path)
 	appendFile(t, path, lines(20, 25))
 	hostile57Steps(tl, now)
 	if diff := cmp.Diff(upto(0, 25), hostile50Seqs(take())); diff != "" {
@@ -333,26 +286,7 @@ func TestHostile57NumberedCopyPlainAtTruncation(t *testing.T) {
 // line arrives once, merged, and the file's first stderr line, unrelated,
 // is not flagged.
 func TestHostile57ContCopytruncatedWhileDown(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	head := lines(0, 3)
-	appendFile(t, path, head)
-	r := startRunner(t, testConfig(dir, state), Options{})
-	frag := criLine("stderr", "P", "seq=3 first half ")
-	appendFile(t, path, frag)
-	readUpTo(t, r, int64(len(head)+len(frag)), "the fragment read")
-	rot := path + ".20261126-035509"
-	mustRename(t, path, rot)
-	appendFile(t, path, "")
-	newIno := inoOf(t, path)
-	waitFor(t, 5*time.Second, "the new file followed and the rotated one closed", func() bool {
-		_, ok := inoEntry(t, state, newIno)
-		return ok && testutil.ToFloat64(r.tl.m.openFiles) == 1 && hasSeq(r, 2)
-	})
-	r.stop()
-	if err := r.tl.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir, state, path, _, newIno := carriedAtStop(t, "stderr")
 	if e, ok := inoEntry(t, state, newIno); !ok || e.Cont != 2 {
 		t.Fatalf("premise: the new file's entry %+v (found %v) names stderr", e, ok)
 	}
@@ -368,4 +302,16 @@ func TestHostile57ContCopytruncatedWhileDown(t *testing.T) {
 	if x, n := recOf(r2, "unrelated whole"); n != 1 || x.truncated {
 		t.Errorf("the file's first stderr line %+v (%d of them), want it once, not flagged", x, n)
 	}
+}
+
+// numberedCopytruncate rotates path as logrotate does with numbered names,
+// copytruncate and compress: 0.log.1.gz moved to 0.log.2.gz, the file
+// copied to 0.log.1 and truncated, the copy compressed; the copy's
+// creation notice is taken after.
+func numberedCopytruncate(t *testing.T, tl *Tailer, path string) {
+	t.Helper()
+	mustRename(t, path+".1.gz", path+".2.gz")
+	hostile51CopyTo(t, path, path+".1")
+	mustGzip(t, path+".1")
+	tl.copyCreated(path + ".1")
 }
