@@ -84,9 +84,16 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 	if !ok {
 		return
 	}
+	// By its own inode: a .gz born in the start's tick and there at the
+	// start is among the files from before (took) by inode and birth.
+	// siblingStart reads a .gz's first bytes but gives no identity.
+	k, err := statKey(gz)
+	if err != nil || !f.bornSince(b, k) {
+		return
+	}
 	var fp [fpSize]byte
-	k, n, err := siblingStart(sibling{path: gz, gz: true}, fp[:])
-	if err != nil || !f.bornSince(b, k) || n == 0 {
+	_, n, err := siblingStart(sibling{path: gz, gz: true}, fp[:])
+	if err != nil || n == 0 {
 		return
 	}
 	if i := slices.IndexFunc(f.startNames, func(s startName) bool { return s.path == name }); i >= 0 &&
@@ -103,7 +110,7 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 	// numbered names move (0.log.1.gz to 0.log.2.gz) before the next
 	// copy is made as 0.log.1 and compressed to 0.log.1.gz. A .gz that
 	// was there at the start is not born since (bornSince above).
-	if t.startsAsRead(f.dec.path, fp[:n]) {
+	if t.startsAsRead(f, fp[:n]) {
 		return
 	}
 	if f.noted == nil {
@@ -139,13 +146,16 @@ func (t *Tailer) startedOtherwise(path string, key fileKey, fp []byte) bool {
 	return false
 }
 
-// startsAsRead says whether a file starting with fp is one read at path:
+// startsAsRead says whether a file starting with fp is one read at f's
+// path, or to be read there before f (a rotated sibling queued, nothing of
+// it read yet: a notification taken at the start comes before its turn):
 // the last rotated file closed there, the path's anchor (the newest
 // rotated file finished, also by an agent before: logrotate's numbered
 // names with delaycompress rename the last copy, 0.log.1 to 0.log.2, and
 // compress it, and that rename is notified as a creation of 0.log.2), or a
 // file followed there.
-func (t *Tailer) startsAsRead(path string, fp []byte) bool {
+func (t *Tailer) startsAsRead(f *follower, fp []byte) bool {
+	path := f.dec.path
 	same := func(own []byte) bool {
 		m := min(len(own), len(fp))
 		return m > 0 && string(own[:m]) == string(fp[:m])
@@ -160,7 +170,7 @@ func (t *Tailer) startsAsRead(path string, fp []byte) bool {
 		return true
 	}
 	for _, g := range t.order {
-		if g.dec.path == path && g.st != stClosed && g.off > 0 && same(g.fp[:g.fpLen]) {
+		if g != f && g.dec.path == path && g.st != stClosed && same(g.fp[:g.fpLen]) {
 			return true
 		}
 	}

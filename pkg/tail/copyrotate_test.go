@@ -142,3 +142,45 @@ func steps(tl *Tailer, now time.Time, n int, rescan bool) time.Time {
 	}
 	return now
 }
+
+// TestCompressedInTheStartsTickNotACopy: kubelet renamed the file and
+// compressed it within the tick of the file system's clock in which the
+// path's new file was opened, before that open (model seed 1100008): the
+// .gz is born at or after the new file's generation start, yet was beside
+// it then, and was read as a rotated file. The rename's notice, taken
+// late, does not make it a copy of the new file: its lines arrive once.
+func TestCompressedInTheStartsTickNotACopy(t *testing.T) {
+	tl, path, take := outTailer(t)
+	appendFile(t, path, lines(0, 10))
+	rot := path + ".20261206-000001"
+	mustRename(t, path, rot)
+	appendFile(t, path, "")
+	mustGzip(t, rot)
+	now := time.Now()
+	tl.rescan(now, true)
+	tl.resumeRotated(now, nil)
+	f := tl.byPath[path]
+	if f == nil {
+		t.Fatal("the path is not followed")
+	}
+	// The start as genStart takes it in the .gz's tick: at its birth,
+	// with the .gz among the files from before.
+	b, ok := born(rot + ".gz")
+	k, err := statKey(rot + ".gz")
+	if !ok || err != nil {
+		t.Skip("no birth times here")
+	}
+	f.opened, f.took, f.tick = b, []birth{{key: k, at: b}}, true
+	// The rotated file read before (the anchor and the last rotated
+	// file forgotten, as when they name another file by then).
+	now = steps(tl, now, 2, false)
+	delete(tl.lastRotated, path)
+	tl.mu.Lock()
+	delete(tl.anchors, path)
+	tl.mu.Unlock()
+	tl.copyCreated(rot) // the rename's notice, taken late
+	steps(tl, now, 3, false)
+	if diff := cmp.Diff(upto(0, 10), hostile50Seqs(take())); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
