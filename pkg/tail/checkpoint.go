@@ -36,6 +36,25 @@ type tracker struct {
 	contEnd [2]int64
 }
 
+// contOpen says whether a stream's continued line (cont) is not read yet.
+func (tr *tracker) contOpen() bool {
+	for s, on := range tr.cont {
+		if on && tr.contEnd[s] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// noteContEnd takes l, ending at end, as its stream's continued line if
+// that one is not read yet; it returns contOpen after.
+func (tr *tracker) noteContEnd(l *event.Log, end int64) bool {
+	if s := int(l.Stream); s < len(tr.cont) && tr.cont[s] && tr.contEnd[s] == 0 && !l.ParseError {
+		tr.contEnd[s] = end
+	}
+	return tr.contOpen()
+}
+
 // contBits is stateEntry.Cont for tr: the streams whose continued line
 // is not acknowledged yet (the committed offset short of its end, or it
 // not read yet). Another stream's lines acknowledged before it move the

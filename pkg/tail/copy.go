@@ -120,61 +120,62 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 }
 
 // startedOtherwise says whether the file key, a plain rotated sibling of
-// path, is known (the path's anchor, the last rotated file closed there,
-// or a file followed) to start otherwise than fp: a file now starting with
-// fp is not it. Unknown, it is not.
+// path, is known (knownStarts) to start otherwise than fp: a file now
+// starting with fp is not it. Unknown, it is not.
 func (t *Tailer) startedOtherwise(path string, key fileKey, fp []byte) bool {
-	if key == (fileKey{}) {
-		return false
+	otherwise := false
+	if key != (fileKey{}) {
+		t.knownStarts(path, fp, nil, func(k fileKey, same bool) bool {
+			if k != key {
+				return false
+			}
+			otherwise = !same
+			return true
+		})
 	}
-	differs := func(own []byte) bool {
-		m := min(len(own), len(fp))
-		return m == 0 || string(own[:m]) != string(fp[:m])
-	}
-	t.mu.Lock()
-	a, ok := t.anchors[path]
-	t.mu.Unlock()
-	if ok && a.key() == key && a.FingerprintLen > 0 {
-		return len(fp) < a.FingerprintLen || fpHash(fp[:a.FingerprintLen]) != a.Fingerprint
-	}
-	if r, ok := t.lastRotated[path]; ok && r.key == key && r.fpLen > 0 {
-		return differs(r.fp[:r.fpLen])
-	}
-	if g := t.files[key]; g != nil && g.fpLen > 0 {
-		return differs(g.fp[:g.fpLen])
-	}
-	return false
+	return otherwise
 }
 
 // startsAsRead says whether a file starting with fp is one read at f's
 // path, or to be read there before f (a rotated sibling queued, nothing of
-// it read yet: a notification taken at the start comes before its turn):
-// the last rotated file closed there, the path's anchor (the newest
-// rotated file finished, also by an agent before: logrotate's numbered
-// names with delaycompress rename the last copy, 0.log.1 to 0.log.2, and
-// compress it, and that rename is notified as a creation of 0.log.2), or a
-// file followed there.
+// it read yet: a notification taken at the start comes before its turn).
+// The path's anchor counts: logrotate's numbered names with delaycompress
+// rename the last copy, 0.log.1 to 0.log.2, and compress it, and that
+// rename is notified as a creation of 0.log.2.
 func (t *Tailer) startsAsRead(f *follower, fp []byte) bool {
-	path := f.dec.path
+	found := false
+	t.knownStarts(f.dec.path, fp, f, func(_ fileKey, same bool) bool {
+		found = same
+		return same
+	})
+	return found
+}
+
+// knownStarts calls fn, until it returns true, for each file known at path
+// by its first bytes, with its identity and whether it starts as fp does:
+// the path's anchor (the newest rotated file finished, also by an agent
+// before), the last rotated file closed there, and the files followed
+// there but skip. A file known without first bytes is not among them.
+func (t *Tailer) knownStarts(path string, fp []byte, skip *follower, fn func(key fileKey, same bool) bool) {
 	same := func(own []byte) bool {
 		m := min(len(own), len(fp))
-		return m > 0 && string(own[:m]) == string(fp[:m])
-	}
-	if r, ok := t.lastRotated[path]; ok && same(r.fp[:r.fpLen]) {
-		return true
+		return string(own[:m]) == string(fp[:m])
 	}
 	t.mu.Lock()
 	a, ok := t.anchors[path]
 	t.mu.Unlock()
-	if ok && a.FingerprintLen > 0 && len(fp) >= a.FingerprintLen && fpHash(fp[:a.FingerprintLen]) == a.Fingerprint {
-		return true
+	if ok && a.FingerprintLen > 0 &&
+		fn(a.key(), len(fp) >= a.FingerprintLen && fpHash(fp[:a.FingerprintLen]) == a.Fingerprint) {
+		return
+	}
+	if r, ok := t.lastRotated[path]; ok && r.fpLen > 0 && fn(r.key, same(r.fp[:r.fpLen])) {
+		return
 	}
 	for _, g := range t.order {
-		if g != f && g.dec.path == path && g.st != stClosed && same(g.fp[:g.fpLen]) {
-			return true
+		if g != skip && g.dec.path == path && g.st != stClosed && g.fpLen > 0 && fn(g.key, same(g.fp[:g.fpLen])) {
+			return
 		}
 	}
-	return false
 }
 
 // note keeps the identity and birth of the copy name as it is now, while

@@ -784,13 +784,14 @@ func (t *Tailer) laterCopies(f, c *follower) {
 	if c.gz != "" {
 		p = c.gz
 	}
-	t.copiesAfter(f, p, c.gz == "", c, c.since)
+	t.copiesAfter(f, p, c, c.since)
 }
 
-// copiesAfter is laterCopies after the copy at p (plain: it may be
+// copiesAfter is laterCopies after the copy at p (a plain one may be
 // compressed since), the later copies read after prev (the copy, or what
 // f waited for before) and before f.
-func (t *Tailer) copiesAfter(f *follower, p string, plain bool, prev *follower, since time.Time) {
+func (t *Tailer) copiesAfter(f *follower, p string, prev *follower, since time.Time) {
+	plain := !strings.HasSuffix(p, ".gz")
 	sibs := listSiblings(f.path)
 	// A plain copy may have been compressed since it was found (logrotate's
 	// copytruncate with compress): it is listed under its .gz name.

@@ -3,7 +3,6 @@ package tail
 import (
 	"bytes"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -448,7 +447,7 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	case before != "":
 		// Copies made after the one read before f hold generations
 		// after it, none read: read after it, before f.
-		t.copiesAfter(f, before, !strings.HasSuffix(before, ".gz"), f.pred, now)
+		t.copiesAfter(f, before, f.pred, now)
 	}
 	t.newGeneration(f) // copy.go
 }

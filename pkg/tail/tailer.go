@@ -623,6 +623,7 @@ func (t *Tailer) collect(f *follower) {
 	t.mu.Lock()
 	tr := f.tr
 	linked := d.linked
+	contOpen := tr.contOpen() // a continued line not read yet: looked for per line
 	for i, mk := range d.marks {
 		s := mk.end - tr.lastEnd + mk.heap + lineOverhead
 		tr.lastEnd = mk.end
@@ -633,8 +634,8 @@ func (t *Tailer) collect(f *follower) {
 			size -= t.wait(tr, mk.end, linked[0].links)
 			linked = linked[1:]
 		}
-		if l := &d.logs[i]; int(l.Stream) < len(tr.cont) && tr.cont[l.Stream] && tr.contEnd[l.Stream] == 0 && !l.ParseError {
-			tr.contEnd[l.Stream] = mk.end // the continued line (stateEntry.Cont)
+		if contOpen {
+			contOpen = tr.noteContEnd(&d.logs[i], mk.end)
 		}
 		if mk.end <= f.suppressTo {
 			continue // delivered before a restart (see stateEntry.AckedTo)
