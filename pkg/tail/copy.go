@@ -206,7 +206,7 @@ func (f *follower) note(name string) bool {
 // noted from a listing.
 func (t *Tailer) newGeneration(f *follower) {
 	f.noted = nil
-	f.opened, f.took, f.startNames = genStart(f.path)
+	f.startGen(genStart(f.path))
 	f.tick, f.readCopy, f.readFPs = true, "", nil
 	if d := filepath.Dir(f.path); t.isPolled(d) {
 		t.newFileIn(d, time.Now())
@@ -215,29 +215,32 @@ func (t *Tailer) newGeneration(f *follower) {
 }
 
 // genStart starts a generation of the file at path now: at is the file
-// system's clock (fsNow), and before the files beside it born at or after
+// system's clock (fsNow), and took the files beside it born at or after
 // at, before the start. A rotated sibling born at or after at and not one
 // of before was created after the start (bornSince). Births are read
 // only if the directory changed since at (its modification time is not
 // before at): otherwise nothing was born in it since. names are the
 // plain rotated siblings present, every time.
 //
+// A follower takes it whole (startGen); a file queued for a descriptor
+// keeps it until its open (openlimit.go waiter).
+//
 // The clock is read first, the directory after: a file created between
 // the two is taken for one from before. The start is the listing: every
 // file from before a truncation the tailer found, or from before a
 // file's opening, exists by then.
-func genStart(path string) (at time.Time, before []birth, names []startName) {
-	at = fsNow()
+func genStart(path string) (g genMark) {
+	g.at = fsNow()
 	dir, base := filepath.Split(path)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return at, nil, nil
+		return g
 	}
 	// Listed whatever the directory's modification time: the names
 	// present now tell a copy made before the start and compressed since
 	// from one made after (noteCompressed).
 	changed := true
-	if di, err := os.Stat(dir); err == nil && di.ModTime().Before(at) {
+	if di, err := os.Stat(dir); err == nil && di.ModTime().Before(g.at) {
 		changed = false
 	}
 	for _, de := range ents {
@@ -245,21 +248,34 @@ func genStart(path string) (at time.Time, before []birth, names []startName) {
 		if !ok || !de.Type().IsRegular() {
 			continue
 		}
-		p := filepath.Join(dir, de.Name())
-		if !gz {
-			k, _ := statKey(p) // zero if gone since: then unknown
-			names = append(names, startName{path: p, key: k})
-		}
-		if !changed {
+		if gz && !changed {
 			continue
 		}
-		if b, ok := born(p); ok && !b.Before(at) {
-			if k, err := statKey(p); err == nil {
-				before = append(before, birth{key: k, at: b})
-			}
+		p := filepath.Join(dir, de.Name())
+		k, kerr := statKey(p) // zero if gone since: then unknown
+		if !gz {
+			g.names = append(g.names, startName{path: p, key: k})
+		}
+		if !changed || kerr != nil {
+			continue
+		}
+		if b, ok := born(p); ok && !b.Before(g.at) {
+			g.took = append(g.took, birth{key: k, at: b})
 		}
 	}
-	return at, before, names
+	return g
+}
+
+// genMark is a generation's start (genStart).
+type genMark struct {
+	at    time.Time   // the file system's clock then
+	took  []birth     // the rotated siblings born in at's tick, before the start
+	names []startName // the plain rotated siblings present
+}
+
+// startGen starts f's generation at g.
+func (f *follower) startGen(g genMark) {
+	f.opened, f.took, f.startNames = g.at, g.took, g.names
 }
 
 // startName is a plain rotated sibling present at a generation's start

@@ -147,10 +147,10 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	}
 	// Copies are those created after this (copy.go): read before the
 	// open, so that none made after it is taken for older.
-	opened, took, names := genStart(path)
+	gen := genStart(path)
 	fh, err := t.open(path)
 	if err != nil {
-		if !t.waitOnDescriptors(path, initial, err, key, opened, took, names) {
+		if !t.waitOnDescriptors(path, initial, err, key, gen) {
 			t.openErr(path, "cannot open log file", err)
 		}
 		return
@@ -167,9 +167,10 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 			return
 		}
 	}
-	f := &follower{path: path, f: fh, key: key, size: fi.Size(), dirty: true, opened: opened, took: took, startNames: names, tick: true}
+	f := &follower{path: path, f: fh, key: key, size: fi.Size(), dirty: true, tick: true}
+	f.startGen(gen)
 	if w := t.lim.since; w.path == path && w.key == key {
-		f.opened, f.took, f.startNames = w.found, w.took, w.names // openlimit.go: waited since the start
+		f.startGen(w.gen) // openlimit.go: waited since the start
 	}
 	if li, err := os.Lstat(path); err == nil && li.Mode()&os.ModeSymlink != 0 {
 		f.linked = true // busy.go

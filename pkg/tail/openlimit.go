@@ -75,13 +75,11 @@ type waiter struct {
 	// its turn, a file renamed meanwhile is read where it went (from its
 	// checkpoint entry, if it has one), and one gone is counted.
 	key fileKey
-	// found is when a file never opened was queued, its identity known
-	// (key): the copies a copytruncate made of it while it waited are
-	// those created since (copy.go), and took the files born in its tick
-	// before it (genStart).
-	found time.Time
-	took  []birth
-	names []startName // the plain rotated siblings present then (genStart)
+	// gen is the generation's start when a file never opened was
+	// queued, its identity known (key): the copies a copytruncate made of
+	// it while it waited are those created since (copy.go genStart); zero
+	// when not known.
+	gen genMark
 }
 
 // openLimit is the queue of files waiting for a descriptor. It is owned by
@@ -158,9 +156,9 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 		return false
 	}
 	w := &waiter{path: path, initial: initial}
-	found, took, names := genStart(path) // before the identity: copies are those made after
+	gen := genStart(path) // before the identity: copies are those made after
 	if k, err := statKey(path); err == nil {
-		w.key, w.found, w.took, w.names = k, found, took, names
+		w.key, w.gen = k, gen
 	}
 	t.enqueue(w)
 	return true
@@ -168,12 +166,12 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 
 // waitOnDescriptors queues path when err says the open failed for want of
 // descriptors (counted and warned by t.open); true if it did. key is the
-// identity of the file at path, found, took the generation's start read
-// before the open (genStart): as for a file queued by the cap (mustWait),
+// identity of the file at path, gen the generation's start read before
+// the open (genStart): as for a file queued by the cap (mustWait),
 // the copies made of it while it waits are those created since, read at
 // its first read. Known from its turn's open only, they were taken for
 // older than it, and lost uncounted.
-func (t *Tailer) waitOnDescriptors(path string, initial bool, err error, key fileKey, found time.Time, took []birth, names []startName) bool {
+func (t *Tailer) waitOnDescriptors(path string, initial bool, err error, key fileKey, gen genMark) bool {
 	if descriptorReason(err) == "" {
 		return false
 	}
@@ -182,7 +180,7 @@ func (t *Tailer) waitOnDescriptors(path string, initial bool, err error, key fil
 		return true
 	}
 	if _, ok := t.lim.queued[path]; !ok {
-		t.enqueue(&waiter{path: path, initial: initial, key: key, found: found, took: took, names: names})
+		t.enqueue(&waiter{path: path, initial: initial, key: key, gen: gen})
 	}
 	return true
 }
@@ -359,7 +357,7 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 			prev = nil
 		}
 		t.lim.admitting, t.lim.refused = true, false
-		if moved == nil && w.initial && !w.found.IsZero() {
+		if moved == nil && w.initial && !w.gen.at.IsZero() {
 			// Nothing of it read at the start (the scan's files rotated
 			// since are looked at only for those it opened): a copy
 			// made while it waited is read at its first read.
