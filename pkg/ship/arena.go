@@ -1,6 +1,9 @@
 package ship
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // arena holds the encoded bytes of records in chunks that are recycled
 // once every record in them was resolved, so that ship allocates nothing
@@ -12,11 +15,23 @@ import "slices"
 // a destination that starts failing, and those placed in it while it
 // fails, are moved to memory of their own (own): the chunks stay bounded
 // by what the healthy destinations hold for a round trip.
+//
+// The free chunks kept for reuse follow what the last window needed: a
+// catch-up that had many chunks in flight must not keep them (megabytes
+// of heap, and twice that in RSS under Go's GC goal) through the hours of
+// steady state that follow it. trim, called by the loop every
+// arenaTrimEvery, keeps as many as the window's peak had beyond those
+// still out, and starts the next window.
 type arena struct {
 	cur  *chunk
 	free []*chunk
-	max  int // chunks kept for reuse
+	max  int // chunks kept for reuse, at most
+	out  int // chunks handed out and not yet recycled (cur among them)
+	high int // the most out at once since the last trim
 }
+
+// arenaTrimEvery is how often the loop trims the arena's free chunks.
+const arenaTrimEvery = 10 * time.Second
 
 // chunk is a slab of record bytes and the count of its live records.
 type chunk struct {
@@ -63,6 +78,8 @@ func (a *arena) release(c *chunk) {
 }
 
 func (a *arena) get() *chunk {
+	a.out++
+	a.high = max(a.high, a.out)
 	if n := len(a.free); n > 0 {
 		c := a.free[n-1]
 		a.free = a.free[:n-1]
@@ -73,9 +90,22 @@ func (a *arena) get() *chunk {
 
 func (a *arena) recycle(c *chunk) {
 	c.buf, c.full, c.live = c.buf[:0], false, 0
+	a.out--
 	if len(a.free) < a.max {
 		a.free = append(a.free, c)
 	}
+}
+
+// trim lets go of the free chunks the last window did not need: it keeps
+// the window's peak less what is still out (the window before it had that
+// many more in flight at once), and starts the next window.
+func (a *arena) trim() {
+	keep := max(a.high-a.out, 0)
+	if len(a.free) > keep {
+		clear(a.free[keep:])
+		a.free = a.free[:keep]
+	}
+	a.high = a.out
 }
 
 // own moves r's bytes to memory of its own, releasing its chunk.

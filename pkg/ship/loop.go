@@ -62,6 +62,7 @@ type loop struct {
 	paused         bool // log input stopped because the budget is full
 	budgetWarnedAt time.Time
 	publishedAt    time.Time
+	trimmedAt      time.Time // the arena's last trim
 	// counts is each topic's partition count as last placed by (see
 	// moveGone); shrunk holds the former count of the topics that lost
 	// partitions while a lane of one that is gone has a request in
@@ -109,6 +110,10 @@ func (l *loop) run(ctx context.Context) error {
 		now := time.Now()
 		l.dispatch(ctx, now)
 		l.publish(now, false)
+		if now.Sub(l.trimmedAt) >= arenaTrimEvery {
+			l.arena.trim()
+			l.trimmedAt = now
+		}
 		s.m.heldBytes.Set(float64(l.logBytes + l.metricBytes))
 		if next, ok := l.nextRetry(); ok {
 			wake.Reset(max(0, next.Sub(now)))
