@@ -145,3 +145,44 @@ func load1() float64 {
 	fmt.Sscanf(string(b), "%g", &l)
 	return l
 }
+
+// rssWindow samples a process's VmRSS every second from start until stop
+// is called, which returns the mean and the largest sample (0, 0: no
+// sample). RSS is not flat: ferry unmaps its binary's pages periodically
+// (cmd/agent textpages_linux.go) and they fault back as they are used, so
+// one reading at the end of a window depends on when it was taken; the
+// window's mean is what the process held over it.
+func rssWindow(pid string) (stop func() (mean, most int64)) {
+	done := make(chan struct{})
+	res := make(chan [2]int64, 1)
+	go func() {
+		var sum, n, most int64
+		sample := func() {
+			if v := procStatus(pid, "VmRSS"); v > 0 {
+				sum, n, most = sum+v, n+1, max(most, v)
+			}
+		}
+		sample()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				sample()
+			case <-done:
+				sample()
+				if n == 0 {
+					res <- [2]int64{}
+					return
+				}
+				res <- [2]int64{sum / n, most}
+				return
+			}
+		}
+	}()
+	return func() (int64, int64) {
+		close(done)
+		r := <-res
+		return r[0], r[1]
+	}
+}

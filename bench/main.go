@@ -377,8 +377,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if f.Acked == 0 {
 			latency = "no line acknowledged"
 		}
-		fmt.Fprintf(stdout, "  written %.0f lines/s, read %.0f lines/s; agent CPU %.2f%% of one core, %.0f wakeups/s; RSS %.1f MiB (peak %.1f MiB; RssAnon %.1f MiB, RssFile %.1f MiB); %s; load1 %.2f\n",
-			f.Rate, f.ReadRate, f.CPUPercent, f.Wakeups, mib(f.RSS), mib(f.MaxRSS), mib(f.Anon), mib(f.File), latency, f.Load1)
+		fmt.Fprintf(stdout, "  written %.0f lines/s, read %.0f lines/s; agent CPU %.2f%% of one core, %.0f wakeups/s; RSS %.1f MiB (window mean %.1f, largest %.1f; peak %.1f MiB; at the end RssAnon %.1f MiB, RssFile %.1f MiB); %s; load1 %.2f\n",
+			f.Rate, f.ReadRate, f.CPUPercent, f.Wakeups, mib(f.RSS), mib(f.RSSMean), mib(f.RSSMost), mib(f.MaxRSS), mib(f.Anon), mib(f.File), latency, f.Load1)
 		fmt.Fprintf(stdout, "  Go runtime at the end: heap in use %.1f MiB, stacks %.1f MiB, held from the OS %.1f MiB; %.0f GC cycles in the window\n",
 			mib(int64(f.HeapInuse)), mib(int64(f.StackInuse)), mib(int64(f.GoSys)), f.GCs)
 		if f.Enrichment != "" {

@@ -221,7 +221,7 @@ type PeerSteady struct {
 	Name            string
 	CPUPercent      float64 // of one core, over the window
 	Written, Out    float64 // lines/s the writer wrote and the agent delivered in the window
-	RSS, MaxRSS     int64   // VmRSS at the end of the window, VmHWM
+	RSS, MaxRSS     int64   // VmRSS over the window (the mean of a sample a second), VmHWM
 	Anon            int64
 	CaughtUp        time.Duration // from the writer's stop until every line written was out (-1: not within the bound)
 	Window          time.Duration
@@ -276,16 +276,19 @@ func runPeerSteady(ctx context.Context, p peerAgent, work string, files, rate in
 		return PeerSteady{}, err
 	}
 	t0, w0, n0 := time.Now(), node.Written(), out.counter.Count()
+	stopRSS := rssWindow(strconv.Itoa(pid))
 	if err := sleep(window); err != nil {
+		stopRSS()
 		return PeerSteady{}, err
 	}
+	rssMean, _ := stopRSS()
 	c1, err := procCPU(pid)
 	if err != nil {
 		return PeerSteady{}, err
 	}
 	t1, w1, n1 := time.Now(), node.Written(), out.counter.Count()
 	spid := strconv.Itoa(pid)
-	f := PeerSteady{Name: p.name, RSS: procStatus(spid, "VmRSS"), MaxRSS: peakRSS(spid), Anon: procStatus(spid, "RssAnon"), Load1: load1(), Window: t1.Sub(t0)}
+	f := PeerSteady{Name: p.name, RSS: rssMean, MaxRSS: peakRSS(spid), Anon: procStatus(spid, "RssAnon"), Load1: load1(), Window: t1.Sub(t0)}
 	dt := f.Window.Seconds()
 	f.CPUPercent = 100 * (c1 - c0).Seconds() / dt
 	f.Written, f.Out = float64(w1-w0)/dt, float64(n1-n0)/dt
@@ -386,7 +389,7 @@ func peerSteadyRuns(ctx context.Context, w io.Writer, agents []peerAgent, work s
 			if f.CaughtUp >= 0 {
 				caught = fmt.Sprintf("all %d lines out %.1f s after the writer stopped", f.Lines, f.CaughtUp.Seconds())
 			}
-			fmt.Fprintf(w, "  round %d: %-34s %6.2f%% of a core, RSS %5.1f MiB (peak %5.1f), wrote %.0f/s, out %.0f/s; %s; load1 %.2f\n",
+			fmt.Fprintf(w, "  round %d: %-34s %6.2f%% of a core, RSS %5.1f MiB (window mean; peak %5.1f), wrote %.0f/s, out %.0f/s; %s; load1 %.2f\n",
 				round+1, f.Name, f.CPUPercent, mib(f.RSS), mib(f.MaxRSS), f.Written, f.Out, caught, f.Load1)
 			figs[a] = append(figs[a], f)
 		}

@@ -20,6 +20,7 @@ type SteadyFigures struct {
 	CPUPercent        float64 // of one core
 	Wakeups           float64 // per second: voluntary context switches of the agent's threads
 	RSS               int64   // resident at the end of the window
+	RSSMean, RSSMost  int64   // VmRSS over the window, sampled every second: mean and largest
 	Anon, File        int64   // RssAnon and RssFile at the end
 	MaxRSS            int64   // peak (rusage)
 	P50, P99          float64 // read-to-ack seconds over the window
@@ -119,9 +120,12 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 		return SteadyFigures{}, err
 	}
 	s0 := threadSwitches(pid)
+	stopRSS := rssWindow(pid)
 	if err := sleep(window); err != nil {
+		stopRSS()
 		return SteadyFigures{}, err
 	}
+	rssMean, rssMost := stopRSS()
 	m1, err := scrapeMetrics(ctx, r.addr)
 	if err != nil {
 		return SteadyFigures{}, err
@@ -146,6 +150,8 @@ func runSteady(ctx context.Context, bin, work string, files, rate int, warmup, w
 		CPUPercent: 100 * (m1.sum("process_cpu_seconds_total") - m0.sum("process_cpu_seconds_total")) / dt,
 		Wakeups:    float64(s1-s0) / dt,
 		RSS:        int64(m1.sum("process_resident_memory_bytes")),
+		RSSMean:    rssMean,
+		RSSMost:    rssMost,
 		MaxRSS:     maxRSS,
 		Anon:       anon,
 		File:       file,
