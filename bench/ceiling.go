@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -148,10 +149,11 @@ func load1() float64 {
 
 // rssWindow samples a process's VmRSS every second from start until stop
 // is called, which returns the mean and the largest sample (0, 0: no
-// sample). RSS is not flat: ferry unmaps its binary's pages periodically
-// (cmd/agent textpages_linux.go) and they fault back as they are used, so
-// one reading at the end of a window depends on when it was taken; the
-// window's mean is what the process held over it.
+// sample); stop may be called again. RSS is not flat: ferry unmaps its
+// binary's pages periodically (cmd/agent textpages_linux.go) and they
+// fault back as they are used, so one reading at the end of a window
+// depends on when it was taken; the window's mean is what the process held
+// over it.
 func rssWindow(pid string) (stop func() (mean, most int64)) {
 	done := make(chan struct{})
 	res := make(chan [2]int64, 1)
@@ -180,9 +182,15 @@ func rssWindow(pid string) (stop func() (mean, most int64)) {
 			}
 		}
 	}()
+	// Called again (a deferred stop after the one that read the figures),
+	// stop returns the same figures.
+	var r [2]int64
+	var once sync.Once
 	return func() (int64, int64) {
-		close(done)
-		r := <-res
+		once.Do(func() {
+			close(done)
+			r = <-res
+		})
 		return r[0], r[1]
 	}
 }
