@@ -45,7 +45,7 @@ echo "== go test -race"
 go test -race -count=1 -timeout 25m ./...
 # The agent unmaps its binary's read-only pages (cmd/agent/textpages_linux.go);
 # a position-independent build has a relocated read-only segment it must keep.
-go test -buildmode=pie -count=1 -run 'TestTextSpans|TestDropTextPages|TestHostile56' ./cmd/agent/
+go test -buildmode=pie -count=1 -run 'TestTextSpans|TestDropTextPages|TestHostile56|TestHostile58' ./cmd/agent/
 
 if [ -z "${FERRY_QUICK:-}" ]; then
   echo "== chart (helm lint/template + strict manifest tests)"
