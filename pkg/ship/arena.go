@@ -30,7 +30,8 @@ type arena struct {
 	high int // the most out at once since the last trim
 }
 
-// arenaTrimEvery is how often the loop trims the arena's free chunks.
+// arenaTrimEvery is how often the loop trims the arena's free chunks; an
+// idle loop wakes for it while free chunks are kept (see loop.run).
 const arenaTrimEvery = 10 * time.Second
 
 // chunk is a slab of record bytes and the count of its live records.

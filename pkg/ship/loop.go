@@ -25,12 +25,16 @@ func (s *Shipper) Run(ctx context.Context) error {
 	if !s.ran.CompareAndSwap(false, true) {
 		return errors.New("Run called twice")
 	}
-	l := &loop{s: s, lanes: make(map[dest]*lane), results: make(chan result), enc: newEncoder()}
+	return newLoop(s).run(ctx)
+}
+
+func newLoop(s *Shipper) *loop {
+	l := &loop{s: s, lanes: make(map[dest]*lane), results: make(chan result), enc: newEncoder(), trimEvery: arenaTrimEvery}
 	if s.encoding == encodingOTLPProto || s.encoding == encodingOTLPJSON {
 		l.otlp = newOTLPEncoder(s.encoding)
 	}
 	l.arena.max = (s.logBudget+s.metricBudget)/chunkSize + 2
-	return l.run(ctx)
+	return l
 }
 
 // loop is Run's state, owned by its goroutine. Records are encoded as they
@@ -62,7 +66,8 @@ type loop struct {
 	paused         bool // log input stopped because the budget is full
 	budgetWarnedAt time.Time
 	publishedAt    time.Time
-	trimmedAt      time.Time // the arena's last trim
+	trimmedAt      time.Time     // the arena's last trim
+	trimEvery      time.Duration // arenaTrimEvery (tests shorten it)
 	// counts is each topic's partition count as last placed by (see
 	// moveGone); shrunk holds the former count of the topics that lost
 	// partitions while a lane of one that is gone has a request in
@@ -88,6 +93,13 @@ func (l *loop) run(ctx context.Context) error {
 	wake := time.NewTimer(time.Hour)
 	wake.Stop()
 	defer wake.Stop()
+	// trimWake wakes an idle loop for the arena's next trim while it keeps
+	// free chunks: a catch-up followed by silence (no lines, no metrics)
+	// must not keep the chunks it needed until the next line comes.
+	trimWake := time.NewTimer(time.Hour)
+	trimWake.Stop()
+	defer trimWake.Stop()
+	trimArmed := false
 	defer func() {
 		s.m.heldBytes.Set(float64(l.logBytes + l.metricBytes))
 		l.publish(time.Now(), true)
@@ -110,9 +122,13 @@ func (l *loop) run(ctx context.Context) error {
 		now := time.Now()
 		l.dispatch(ctx, now)
 		l.publish(now, false)
-		if now.Sub(l.trimmedAt) >= arenaTrimEvery {
+		if now.Sub(l.trimmedAt) >= l.trimEvery {
 			l.arena.trim()
 			l.trimmedAt = now
+		}
+		if !trimArmed && len(l.arena.free) > 0 {
+			trimWake.Reset(max(0, l.trimmedAt.Add(l.trimEvery).Sub(now)))
+			trimArmed = true
 		}
 		s.m.heldBytes.Set(float64(l.logBytes + l.metricBytes))
 		if next, ok := l.nextRetry(); ok {
@@ -160,6 +176,8 @@ func (l *loop) run(ctx context.Context) error {
 			l.lingering = false
 			l.flush(ctx)
 		case <-wake.C:
+		case <-trimWake.C:
+			trimArmed = false
 		case r := <-l.results:
 			l.settle(ctx, r)
 			// A shared request's answers are applied together, before
