@@ -57,6 +57,10 @@ const (
 	maxBatchBytes = 1 << 20
 )
 
+// A closed batch fits the pooled batch's capacity (event.BatchCap), with
+// room for a few end-of-file markers: this fails to compile otherwise.
+const _ = uint(event.BatchCap - maxBatchLines - 32)
+
 // Tailer follows log files and emits their lines. See the package
 // documentation for what it guarantees.
 type Tailer struct {
