@@ -273,14 +273,27 @@ func (p *Proc) exitedUnbound(timeout time.Duration, a *Agent) bool {
 	deadline := time.After(timeout)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	unbound := func() bool { return strings.Contains(p.Output(), "address already in use") }
 	for {
-		if c, _ := a.Get("/healthz"); c == 200 {
+		// An exit is looked at before each probe: a port taken by a
+		// listener that never answers holds a probe for its whole timeout.
+		select {
+		case <-p.done:
+			return unbound()
+		default:
+		}
+		if c, _ := a.probe("/healthz", time.Second); c == 200 {
 			return false
 		}
 		select {
 		case <-p.done:
-			return strings.Contains(p.Output(), "address already in use")
+			return unbound()
 		case <-deadline:
+			select { // an exit seen together with the deadline wins
+			case <-p.done:
+				return unbound()
+			default:
+			}
 			return false
 		case <-tick.C:
 		}
@@ -356,7 +369,12 @@ func (p *Proc) Output() string {
 
 // Get fetches path from the agent's HTTP endpoint.
 func (a *Agent) Get(path string) (int, string) {
-	c := http.Client{Timeout: 5 * time.Second}
+	return a.probe(path, 5*time.Second)
+}
+
+// probe is Get with a timeout of its own.
+func (a *Agent) probe(path string, timeout time.Duration) (int, string) {
+	c := http.Client{Timeout: timeout}
 	resp, err := c.Get("http://" + a.Addr + path)
 	if err != nil {
 		return 0, err.Error()
