@@ -19,20 +19,46 @@ import (
 // The free chunks kept for reuse follow what the last window needed: a
 // catch-up that had many chunks in flight must not keep them (megabytes
 // of heap, and twice that in RSS under Go's GC goal) through the hours of
-// steady state that follow it. trim, called by the loop every
-// arenaTrimEvery, keeps as many as the window's peak had beyond those
-// still out, and starts the next window.
+// steady state that follow it. The arena keeps its own schedule: at
+// every turn the loop calls maybeTrim, which trims once a window
+// (arenaTrimEvery) has passed, keeping as many as the window's peak had
+// beyond those still out, and says when the loop must wake for the next
+// trim while free chunks are kept.
 type arena struct {
 	cur  *chunk
 	free []*chunk
 	max  int // chunks kept for reuse, at most
 	out  int // chunks handed out and not yet recycled (cur among them)
 	high int // the most out at once since the last trim
+
+	every     time.Duration // the window; 0: arenaTrimEvery (tests set it)
+	trimmedAt time.Time     // the current window's start (zero: none yet)
 }
 
-// arenaTrimEvery is how often the loop trims the arena's free chunks; an
-// idle loop wakes for it while free chunks are kept (see loop.run).
+// arenaTrimEvery is the arena's default trim window.
 const arenaTrimEvery = 10 * time.Second
+
+// maybeTrim trims the free chunks when the window that started at the last
+// trim has passed at now (the first call starts the first window). It
+// returns when the next trim is due, or the zero time when no free chunk
+// is kept: then nothing waits for a trim, and the next chunk recycled is
+// seen at the loop's next turn.
+func (a *arena) maybeTrim(now time.Time) time.Time {
+	every := a.every
+	if every == 0 {
+		every = arenaTrimEvery
+	}
+	if a.trimmedAt.IsZero() {
+		a.trimmedAt = now
+	} else if now.Sub(a.trimmedAt) >= every {
+		a.trim()
+		a.trimmedAt = now
+	}
+	if len(a.free) == 0 {
+		return time.Time{}
+	}
+	return a.trimmedAt.Add(max(every, 0))
+}
 
 // chunk is a slab of record bytes and the count of its live records.
 type chunk struct {

@@ -3,7 +3,55 @@ package ship
 import (
 	"bytes"
 	"testing"
+	"time"
 )
+
+// TestArenaTrimSchedule: maybeTrim trims once a window has passed and no
+// sooner, and asks for a wake-up only while free chunks are kept: the
+// schedule the loop follows, with no loop and no clock.
+func TestArenaTrimSchedule(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	a := arena{max: 100, every: 10 * time.Second}
+	if next := a.maybeTrim(t0); !next.IsZero() {
+		t.Fatalf("an empty arena asked to be woken at %v", next)
+	}
+	// A burst of 5 chunks, all resolved: 4 free beside the current one.
+	var cs []*chunk
+	for range 5 * 8 {
+		_, c := a.alloc(make([]byte, chunkSize/8))
+		cs = append(cs, c)
+	}
+	for _, c := range cs {
+		a.release(c)
+	}
+	if len(a.free) != 4 {
+		t.Fatalf("%d free after the burst; want 4", len(a.free))
+	}
+	steps := []struct {
+		at       time.Duration // since t0
+		wantFree int
+		wantNext time.Duration // since t0; -1: none
+	}{
+		{3 * time.Second, 4, 10 * time.Second}, // within the first window: kept, wake at its end
+		{9999 * time.Millisecond, 4, 10 * time.Second},
+		{10 * time.Second, 4, 20 * time.Second}, // the burst's window needed them all
+		{15 * time.Second, 4, 20 * time.Second},
+		{20 * time.Second, 0, -1}, // a window that needed none beyond the current
+		{45 * time.Second, 0, -1},
+	}
+	for _, s := range steps {
+		next := a.maybeTrim(t0.Add(s.at))
+		if len(a.free) != s.wantFree {
+			t.Fatalf("at %v: %d free; want %d", s.at, len(a.free), s.wantFree)
+		}
+		switch {
+		case s.wantNext < 0 && !next.IsZero():
+			t.Fatalf("at %v: asked to be woken at %v with nothing free", s.at, next.Sub(t0))
+		case s.wantNext >= 0 && !next.Equal(t0.Add(s.wantNext)):
+			t.Fatalf("at %v: next trim at %v; want %v", s.at, next.Sub(t0), s.wantNext)
+		}
+	}
+}
 
 // TestArenaTrim: after a burst had many chunks out, the free chunks kept
 // fall to what the next window needed; a steady window keeps enough that

@@ -120,7 +120,7 @@ func TestHostile58KafkaBytesSurviveTrimAndRetries(t *testing.T) {
 	}
 	defer s.Close()
 	l := newLoop(s)
-	l.trimEvery = 0 // trim at every turn
+	l.arena.every = -1 // trim at every turn
 	errc := make(chan error, 1)
 	go func() { errc <- l.run(t.Context()) }()
 

@@ -29,7 +29,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 }
 
 func newLoop(s *Shipper) *loop {
-	l := &loop{s: s, lanes: make(map[dest]*lane), results: make(chan result), enc: newEncoder(), trimEvery: arenaTrimEvery}
+	l := &loop{s: s, lanes: make(map[dest]*lane), results: make(chan result), enc: newEncoder()}
 	if s.encoding == encodingOTLPProto || s.encoding == encodingOTLPJSON {
 		l.otlp = newOTLPEncoder(s.encoding)
 	}
@@ -66,8 +66,6 @@ type loop struct {
 	paused         bool // log input stopped because the budget is full
 	budgetWarnedAt time.Time
 	publishedAt    time.Time
-	trimmedAt      time.Time     // the arena's last trim
-	trimEvery      time.Duration // arenaTrimEvery (tests shorten it)
 	// counts is each topic's partition count as last placed by (see
 	// moveGone); shrunk holds the former count of the topics that lost
 	// partitions while a lane of one that is gone has a request in
@@ -122,12 +120,8 @@ func (l *loop) run(ctx context.Context) error {
 		now := time.Now()
 		l.dispatch(ctx, now)
 		l.publish(now, false)
-		if now.Sub(l.trimmedAt) >= l.trimEvery {
-			l.arena.trim()
-			l.trimmedAt = now
-		}
-		if !trimArmed && len(l.arena.free) > 0 {
-			trimWake.Reset(max(0, l.trimmedAt.Add(l.trimEvery).Sub(now)))
+		if next := l.arena.maybeTrim(now); !trimArmed && !next.IsZero() {
+			trimWake.Reset(max(0, next.Sub(now)))
 			trimArmed = true
 		}
 		s.m.heldBytes.Set(float64(l.logBytes + l.metricBytes))
