@@ -282,7 +282,10 @@ func (p *Proc) exitedUnbound(timeout time.Duration, a *Agent) bool {
 			return unbound()
 		default:
 		}
-		if c, _ := a.probe("/healthz", time.Second); c == 200 {
+		// A 200 is this agent's only when its log says it serves on that
+		// address: another agent (of a soak beside this one) that holds
+		// the port answers too, while this one fails to bind and exits.
+		if c, _ := a.probe("/healthz", time.Second); c == 200 && p.serves(a.Addr) {
 			return false
 		}
 		select {
@@ -359,6 +362,12 @@ func (p *Proc) Term(timeout time.Duration) error {
 		<-p.done
 		return fmt.Errorf("agent did not exit within %s after SIGTERM", timeout)
 	}
+}
+
+// serves says whether the process logged that it serves HTTP on addr.
+func (p *Proc) serves(addr string) bool {
+	out := p.Output()
+	return strings.Contains(out, "serving") && strings.Contains(out, addr)
 }
 
 // Output returns what the process logged so far.
