@@ -126,7 +126,13 @@
 // the siblings named before it that no entry matched and that were written
 // since the checkpoint are read first: copies copytruncate made of it while
 // no agent ran (a copy is named when made, before the file's own later
-// rotation).
+// rotation). A copy made while no agent ran also stands for the entry of
+// the file it copied when that file, truncated in place, no longer starts
+// as it did: still at the path, or renamed since to a rotated name (a
+// rotation, perhaps one kubelet undoes later); it is the copy that is
+// continued from the committed offset, the truncated file read from 0
+// after it, and nothing is counted lost
+// (TestCopytruncatedThenRenamedWhileStopped).
 // Compression is not loss: a compressed file is decompressed into an
 // unlinked temporary file in state_dir (os.TempDir without one), at the same
 // offsets, with the part before the committed offset left as a hole, and read

@@ -513,20 +513,25 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	atPath := slices.Clone(matched) // the entries of the file at the path
 	entryOf := make([]int, len(sibs))
 	start := -1
-	// Inodes of the plain siblings: an entry whose inode is among them is
-	// matched by inode only (a rename rotation); one whose inode is not is
-	// also matched by its fingerprint alone, in a plain file that holds at
-	// least what was read of it: a copy that copytruncate made while no
-	// agent ran (the original, truncated in place, no longer starts so).
-	sibKeys := make(map[fileKey]bool, len(sibs))
+	// The plain siblings' inodes and first bytes: an entry whose file is
+	// among them (its inode, still starting as it did) is matched by inode
+	// only (a rename rotation); one whose file is not is also matched by
+	// its fingerprint alone, in a plain file that holds at least what was
+	// read of it: a copy that copytruncate made while no agent ran (the
+	// original, truncated in place, no longer starts so, whether it is
+	// still at the path or was renamed since, by a rotation).
+	sibHeads := make(map[fileKey][]byte, len(sibs))
 	for _, s := range sibs {
 		if s.gz {
 			continue
 		}
-		if fi, err := os.Stat(s.path); err == nil {
-			k, _ := keyOf(fi)
-			sibKeys[k] = true
+		if k, n, err := siblingStart(s, buf[:]); err == nil {
+			sibHeads[k] = slices.Clone(buf[:n])
 		}
+	}
+	held := func(e stateEntry) bool {
+		head, ok := sibHeads[e.key()]
+		return ok && e.fpMatches(head)
 	}
 	for j, s := range sibs {
 		entryOf[j] = -1
@@ -546,7 +551,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			if matched[i] || (s.gz && e.FingerprintLen == 0) || !e.fpMatches(buf[:n]) {
 				continue
 			}
-			if !s.gz && key != e.key() && (sibKeys[e.key()] || e.FingerprintLen == 0 || s.size < e.Offset) {
+			if !s.gz && key != e.key() && (held(e) || e.FingerprintLen == 0 || s.size < e.Offset) {
 				continue
 			}
 			if !s.gz && key == e.key() && (bornAfter(s.path, t.stateTime) || reusedEmpty(e, s.size)) {
