@@ -207,7 +207,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var refKey fileKey
 	var refFP []byte
 	var older *rotated
-	refClosed := false
+	refClosed, refOff := false, int64(0)
 	if p := t.byPath[path]; p != nil && p.st != stClosed {
 		f.pred = p
 		if p.succAt.IsZero() {
@@ -223,7 +223,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 			}
 		}
 	} else if r, ok := t.lastRotated[path]; ok {
-		ref, refKey, refFP, refClosed = r.fi, r.key, r.fp[:r.fpLen], true
+		ref, refKey, refFP, refClosed, refOff = r.fi, r.key, r.fp[:r.fpLen], true, r.off
 	}
 	delete(t.lastRotated, path)
 	// Known by its inode before its siblings are looked at: renamed since
@@ -235,7 +235,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	case ref != nil && !initial:
 		// Files rotated after the one we knew and before this one (while
 		// notifications were not being taken) are read whole first.
-		before = t.rotatedAfter(path, ref, refKey, refFP, refClosed, older, f, now)
+		before = t.rotatedAfter(path, ref, refKey, refFP, refClosed, refOff, older, f, now)
 	case !initial && !t.seenPaths[path]:
 		// A path found for the first time while running: kubelet may
 		// have rotated it (even more than once) before it was seen.
@@ -342,7 +342,13 @@ func knownBefore(p *follower) *rotated {
 // it. If neither is among the siblings, it falls back to the plain siblings
 // last written after ref. live is the path's file now (nil: none given):
 // a sibling it holds is its copy, not read apart (openSiblings).
-func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, refClosed bool, older *rotated, live *follower, now time.Time) []*follower {
+//
+// With refClosed, refOff is where reading ref stopped. ref found again
+// longer than that (plain, or compressed to more) was renamed back to the
+// path after it was closed (a rotation undone), written, and rotated
+// again before the tailer looked at the path: it is read on from refOff
+// first (as discover continues an undone rotation it sees).
+func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, refClosed bool, refOff int64, older *rotated, live *follower, now time.Time) []*follower {
 	sibs := listSiblings(path)
 	idx := siblingIndex(sibs, refKey, refFP, refClosed)
 	if idx < 0 && len(refFP) == 0 && older != nil && older.fpLen > 0 {
@@ -352,6 +358,20 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		// (ref's empty copy among them). Without this, every sibling
 		// was taken for newer than ref, older included: read twice.
 		idx = siblingIndex(sibs, older.key, older.fp[:older.fpLen], true)
+	}
+	if idx < 0 && len(refFP) == 0 && older == nil {
+		// No file closed since the start is older than ref: the path's
+		// anchor is (the newest rotated file finished, found again at the
+		// start; anchors.go). Still there, ref was not deleted either, and
+		// what follows the anchor is newer. Without it, ref compressed
+		// empty was taken for deleted and every sibling read, the
+		// anchor's .gz too: read twice.
+		t.mu.Lock()
+		a, ok := t.anchors[path]
+		t.mu.Unlock()
+		if ok && a.FingerprintLen > 0 {
+			idx = siblingIndexOf(sibs, a)
+		}
 	}
 	if _, nlink := keyOf(ref); idx < 0 && (len(refFP) > 0 || nlink == 0) {
 		// ref is neither plain nor compressed beside its path (or its
@@ -366,7 +386,33 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		// the plain siblings last written after it.
 		return t.rotatedAfterByTime(path, ref, refKey, live, now)
 	}
-	return t.openSiblings(path, sibs[idx+1:], live, now)
+	var out []*follower
+	if refClosed && len(refFP) > 0 && t.grownSince(sibs[idx], refKey, refOff) {
+		e := &stateEntry{Dev: refKey.dev, Ino: refKey.ino, FingerprintLen: len(refFP), Fingerprint: fpHash(refFP),
+			Path: path, Offset: refOff, AckedTo: refOff}
+		if f := t.openSibling(path, sibs[idx], e, now); f != nil {
+			t.log.Debug("rotation undone and done again while not looked at; continuing", "path", sibs[idx].path, "offset", refOff)
+			out = append(out, f)
+		}
+	}
+	return append(out, t.openSiblings(path, sibs[idx+1:], live, now)...)
+}
+
+// grownSince says whether s, a sibling found as the file key that was
+// closed after reading it to off, holds more than that now: plain, longer
+// with its inode (a new file that took a freed inode was told apart by its
+// first bytes, siblingIndex); compressed, decompressing to other than off
+// bytes (by the gzip trailer: more, for a file found by its first bytes).
+func (t *Tailer) grownSince(s sibling, key fileKey, off int64) bool {
+	if s.gz {
+		return !gzipEndsAt(s.path, off)
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return false
+	}
+	k, _ := keyOf(fi)
+	return k == key && fi.Size() > off
 }
 
 // siblingIndex is the index in sibs of the file known by key (plain) or by
@@ -403,6 +449,26 @@ func siblingIndex(sibs []sibling, key fileKey, fp []byte, closed bool) int {
 	}
 	for j := len(sibs) - 1; j >= 0 && len(fp) > 0; j-- {
 		if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && sibs[j].gz && n >= len(fp) && bytes.Equal(buf[:len(fp)], fp) {
+			return j
+		}
+	}
+	return -1
+}
+
+// siblingIndexOf is siblingIndex for a checkpoint entry e (its first
+// bytes known by their hash): a plain sibling with e's inode that still
+// starts as e's file did, or a compressed one that starts so; -1 if none.
+func siblingIndexOf(sibs []sibling, e stateEntry) int {
+	var buf [fpSize]byte
+	for j := len(sibs) - 1; j >= 0; j-- {
+		k, n, err := siblingStart(sibs[j], buf[:])
+		if sibs[j].compressedSince(err) {
+			k, n, err = siblingStart(sibs[j], buf[:])
+		}
+		if err != nil || !e.fpMatches(buf[:n]) {
+			continue
+		}
+		if sibs[j].gz || k == e.key() {
 			return j
 		}
 	}
