@@ -558,7 +558,13 @@ func (e *Enricher) resolve(fs *fileState) (*event.Meta, bool) {
 	return fs.meta, fs.enriched
 }
 
+// countMiss counts n lines of fs shipped with only their path's metadata.
+// The tailer's end markers (event.Log.End, with processing on) go through
+// in their file's order but are never shipped: they are not counted.
 func (e *Enricher) countMiss(fs *fileState, n int) {
+	if n == 0 {
+		return
+	}
 	if !fs.ok {
 		e.m.misses.WithLabelValues(reasonBadPath).Add(float64(n))
 	} else if e.cfg.Enabled {
@@ -599,7 +605,7 @@ func (e *Enricher) process(ctx context.Context, batch []event.Log) error {
 			continue
 		}
 		l.Meta = meta
-		if !hit {
+		if !hit && !l.End { // a tailer's end marker is not a line (see countMiss)
 			e.countMiss(cur, 1)
 		}
 		if k != i {
@@ -660,7 +666,13 @@ func (e *Enricher) release(ctx context.Context, fs *fileState) error {
 		lines[i].Meta = meta
 	}
 	if !hit {
-		e.countMiss(fs, len(lines))
+		n := 0
+		for i := range lines {
+			if !lines[i].End {
+				n++
+			}
+		}
+		e.countMiss(fs, n)
 	}
 	if len(lines) == 0 {
 		return nil

@@ -210,6 +210,15 @@ func (t *Tailer) closeTracker(tr *tracker, superseded bool) {
 		for _, s := range []event.Stream{event.Stdout, event.Stderr} {
 			t.batch = append(t.batch, event.Log{Path: tr.path, Stream: s, End: true, Cursor: event.Cursor{Source: tr.id}})
 		}
+		// Closed at maxBatchLines as collect closes it: a turn that
+		// closes hundreds of files (pods gone together) adds two markers
+		// for each, and a batch grown past event.BatchCap is reallocated
+		// by append and refused by the pool. So a batch holds at most
+		// maxBatchLines+1 records.
+		if len(t.batch) >= maxBatchLines {
+			t.ready = append(t.ready, t.batch)
+			t.batch, t.batchMem = nil, 0
+		}
 	}
 	if tr.idle() {
 		delete(t.trackers, tr.id)
