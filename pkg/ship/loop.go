@@ -663,10 +663,13 @@ func (l *loop) start(ctx context.Context, ln *lane, now time.Time) {
 func (l *loop) prepare(ln *lane, now time.Time) []kafka.Message {
 	rs := ln.front(l.s.maxBytes)
 	if ln.attempts > 0 {
-		// The failed attempt may still be read: kafka-go's connection
-		// goroutine goes on encoding a request whose caller gave up
-		// (until the connection's deadline fails it). Its messages are
-		// left alone; the records' bytes stay until they are resolved.
+		// A fresh slice for the retry. The messages are encoded into the
+		// request's own buffer before it is sent (produce.go
+		// appendBatch), and a failed request's buffer is not reused:
+		// kafka-go's connection goroutine may still be writing a request
+		// whose caller gave up. Nothing reads the failed attempt's
+		// messages after produce returned; a new slice keeps it so if
+		// that ever changes. The records' bytes stay until resolved.
 		ln.msgs = nil
 	}
 	ln.msgs = ln.msgs[:0]
