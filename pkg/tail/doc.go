@@ -161,7 +161,13 @@
 // followed path rotated more than once between two looks has the files
 // rotated after the one it knew read first: that one is found among the
 // siblings by inode (compressed, by first bytes), or, if it was empty
-// (compressed, it has no first bytes), by the last rotated file closed. A
+// (compressed, it has no first bytes), by the last rotated file closed (in
+// an agent that closed none since its start, by the path's anchor, found
+// again at the start: TestRotatedAfterEmptyRefAnchorOnly). The last
+// rotated file closed, found again longer than it was read (renamed back
+// to the path by an undone rotation, written, and rotated again before
+// the tailer looked), is read on from where reading stopped first
+// (TestRotatedAfterUndoneAndRotatedAgain). A
 // file closed empty never replaces the last rotated file closed, nor the
 // anchor (below), when those have first bytes: a reference must be
 // findable once compressed. A file no longer open counts by its inode only
