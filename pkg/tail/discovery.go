@@ -179,11 +179,18 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	f.fpLen = readFP(fh, f.fp[:])
 	var start int64
 	cont := 0
+	resumed := false
 	if es, ok := t.resume[key]; ok {
 		delete(t.resume, key)
 		// The entry of this file, if one of those with its key is
-		// (another may be of a deleted file whose inode it reuses).
-		if e, ok := entryFor(es, path, f.fp[:f.fpLen]); ok {
+		// (another may be of a deleted file whose inode it reuses). An
+		// empty anchor's entry (done while its file was empty) is not
+		// this file once it has lines: a file that reuses the inode,
+		// read from 0, or the anchor's own file renamed back (an undone
+		// rotation) after this agent read it as a rotated file, read on
+		// from where that stopped (below).
+		if e, ok := entryFor(es, path, f.fp[:f.fpLen]); ok && !reusedEmpty(e, f.size) {
+			resumed = true
 			start, f.suppressTo, cont = e.Offset, e.AckedTo, e.Cont
 			if start > f.size || f.suppressTo > f.size {
 				t.m.truncations.Inc()
@@ -191,13 +198,16 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 				start, f.suppressTo, cont = 0, 0, 0
 			}
 		}
-	} else if r, ok := t.lastRotated[path]; ok && r.undoneBy(key, f.fp[:f.fpLen], f.size, bornOr(fh)) {
+	}
+	switch r, ok := t.lastRotated[path]; {
+	case resumed:
+	case ok && r.undoneBy(key, f.fp[:f.fpLen], f.size, bornOr(fh)):
 		// Renamed back after it was closed as rotated: continue where
 		// reading stopped.
 		start, f.suppressTo = r.off, r.off
 		delete(t.lastRotated, path)
 		t.log.Debug("rotation undone; continuing", "path", path, "offset", start)
-	} else if initial && t.fresh && t.cfg.StartAt == "end" {
+	case initial && t.fresh && t.cfg.StartAt == "end":
 		start, f.skip = lineStartBefore(fh, f.size)
 	}
 	f.off, f.consumed = start, start

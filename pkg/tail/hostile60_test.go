@@ -167,7 +167,8 @@ func undoneAcrossRestarts(t *testing.T, seed uint64) {
 			}
 			past = append(past, r.snapshot()...)
 			r = nil
-			logf("stopped")
+			st, _ := os.ReadFile(filepath.Join(state, stateName))
+			logf("stopped; state: %s", st)
 			return
 		}
 		r = startRunnerLog(t, cfg, Options{}, logger)
@@ -294,5 +295,93 @@ func TestRotatedAfterUndoneAndRotatedAgain(t *testing.T) {
 				t.Fatalf("files read %v; want %s from %d (lines 5-7 were written to it after the close)", got, filepath.Base(c), off)
 			}
 		})
+	}
+}
+
+// TestUndoneAtTheStartThenBack: the checkpoint's file, empty when it was
+// written, is written to and renamed to a rotated name while no agent
+// runs (a rotation kubelet undoes), the agent starts while it is away and
+// reads it there to its end, and it is renamed back and written to. What
+// was read is not read again, nor are the older rotated files before it
+// (TestUndoneRotationsAcrossRestarts, seed 106 under load: every file of
+// the path was read again).
+func TestUndoneAtTheStartThenBack(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	appendFile(t, path, lines(0, 10))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the first lines", func() bool { return hasSeq(r, 9) })
+	old := path + ".20261206-000001"
+	mustRename(t, path, old)
+	appendFile(t, path, "")
+	waitFor(t, 10*time.Second, "the rotated file closed and the new one followed", func() bool {
+		return testutil.ToFloat64(r.tl.m.openFiles) == 1 && testutil.ToFloat64(r.tl.m.rotations) == 1
+	})
+	mustGzip(t, old)
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	first := seqs(r.snapshot())
+
+	appendFile(t, path, lines(10, 15))
+	away := path + ".20261206-000002"
+	mustRename(t, path, away)
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the lines written while stopped", func() bool { return hasSeq(r2, 14) })
+	waitFor(t, 10*time.Second, "the file read away closed", func() bool { return testutil.ToFloat64(r2.tl.m.openFiles) == 0 })
+	mustRename(t, away, path) // the rotation undone
+	appendFile(t, path, lines(15, 20))
+	waitFor(t, 10*time.Second, "the lines written after the undo", func() bool { return hasSeq(r2, 19) })
+	r2.stop()
+	got := append(first, seqs(r2.snapshot())...)
+	slices.Sort(got)
+	if !slices.Equal(got, upto(0, 20)) {
+		t.Errorf("lines %v, want %v once each", got, upto(0, 20))
+	}
+}
+
+// TestUndoneFileWasTheEmptyAnchor: the checkpoint names the path's file
+// only as the path's empty anchor (closed empty as rotated, while a
+// rotation of it was undone, and taken back with nothing read before the
+// stop), beside the anchor before it. While no agent runs it is written
+// to and renamed away again; the agent starts and reads it where it is,
+// and it is renamed back and written to. The anchor's entry, not resumed
+// at the start (the file has lines now: taken for one that reuses the
+// inode), is not taken for the file at the path: reading continues where
+// it stopped, and nothing is read again, the anchor's file neither
+// (TestUndoneRotationsAcrossRestarts, seed 106 under load).
+func TestUndoneFileWasTheEmptyAnchor(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	older := path + ".20261206-000000"
+	appendFile(t, older, lines(100, 105)) // read to its end before
+	appendFile(t, path, "")
+	entry := func(p string, first []byte, done bool) stateEntry {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := keyOf(fi)
+		return stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: len(first), Fingerprint: fpHash(first), Path: path,
+			Offset: int64(len(first)), AckedTo: int64(len(first)), Done: done}
+	}
+	if err := writeState(state, []stateEntry{entry(older, []byte(lines(100, 105)), true), entry(path, nil, true)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(0, 5))
+	away := path + ".20261206-000001"
+	mustRename(t, path, away)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the lines written while stopped", func() bool { return hasSeq(r, 4) })
+	waitFor(t, 10*time.Second, "the file read away closed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 0 })
+	mustRename(t, away, path) // the rotation undone
+	appendFile(t, path, lines(5, 10))
+	waitFor(t, 10*time.Second, "the lines written after the undo", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqsSorted(r); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v once each", got, upto(0, 10))
 	}
 }
