@@ -649,11 +649,20 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		var e *stateEntry
 		if entryOf[j] >= 0 {
 			e = &es[entryOf[j]]
-			if e.Done {
+			if e.Done && !t.grownSince(sibs[j], e.key(), e.Offset) {
 				// Finished before the stop: not read again, and still
 				// the path's anchor until a newer file is finished.
 				t.setAnchor(*e) // anchors.go
 				continue
+			}
+			if e.Done {
+				// Finished as rotated, then renamed back to the path (a
+				// rotation undone just before the stop), written, and
+				// rotated again while no agent ran: read on from where
+				// it was finished (discovery.go grownSince).
+				d := *e
+				d.Done = false
+				e = &d
 			}
 		}
 		if e == nil && later.left(t, live, sibs[j]) { // discovery.go
