@@ -25,7 +25,13 @@ import (
 // oldest first, and the anchor is still there; for the file that was
 // current, any other file of the path that is found tells the same,
 // rotated.go emptyIsNewer). A done file that vanished
-// lost nothing and is not counted.
+// lost nothing and is not counted. A done file found longer than it was
+// finished (a rotation undone just before the stop: closed as rotated,
+// then renamed back, written and rotated again while no agent ran) is
+// read on from where it was finished (discovery.go grownSince); an empty
+// anchor's entry is not resumed for its file once that has lines (a file
+// that reuses the inode, or the anchor's own file renamed back, which an
+// undone rotation's check reads on from where this agent stopped).
 
 // anchor records f, a rotated file just closed at its end, as its path's
 // anchor. Call it from Run's goroutine.
