@@ -397,7 +397,7 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		return t.rotatedAfterByTime(path, ref, refKey, live, now)
 	}
 	var out []*follower
-	if refClosed && len(refFP) > 0 && t.grownSince(sibs[idx], refKey, refOff) {
+	if refClosed && t.grownSince(sibs[idx], refKey, refOff) {
 		e := &stateEntry{Dev: refKey.dev, Ino: refKey.ino, FingerprintLen: len(refFP), Fingerprint: fpHash(refFP),
 			Path: path, Offset: refOff, AckedTo: refOff}
 		if f := t.openSibling(path, sibs[idx], e, now); f != nil {

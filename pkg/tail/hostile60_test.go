@@ -266,19 +266,27 @@ func TestRotatedAfterEmptyRefAnchorOnly(t *testing.T) {
 // read: TestUndoneRotationsAcrossRestarts, seed 108 under load), plain or
 // compressed since.
 func TestRotatedAfterUndoneAndRotatedAgain(t *testing.T) {
-	for _, gz := range []bool{false, true} {
-		t.Run(map[bool]string{false: "plain", true: "compressed"}[gz], func(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		gz, closed bool // compressed since; closed empty (no first bytes)
+	}{{"plain", false, false}, {"compressed", true, false}, {"closed empty", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			gz := tc.gz
 			dir := t.TempDir()
 			path := mkContainer(t, dir, "ns_pod_uid")
 			tl := newIdleTailer(t, dir)
 			b, c := path+".20261126-035508", path+".20261126-035509"
-			appendFile(t, b, lines(0, 5)) // read to its end and closed as rotated
+			first := lines(0, 5)
+			if tc.closed {
+				first = "" // closed empty (TestUndoneRotationsAcrossRestarts, seed 93 under load)
+			}
+			appendFile(t, b, first) // read to its end and closed as rotated
 			ref, err := os.Stat(b)
 			if err != nil {
 				t.Fatal(err)
 			}
 			refKey, _ := keyOf(ref)
-			off := int64(len(lines(0, 5)))
+			off := int64(len(first))
 			mustRename(t, b, path) // the rotation undone
 			appendFile(t, path, lines(5, 8))
 			mustRename(t, path, c) // and done again
@@ -286,7 +294,7 @@ func TestRotatedAfterUndoneAndRotatedAgain(t *testing.T) {
 			if gz {
 				mustGzip(t, c)
 			}
-			fs := tl.rotatedAfter(path, ref, refKey, []byte(lines(0, 5)), true, off, nil, nil, time.Now())
+			fs := tl.rotatedAfter(path, ref, refKey, []byte(first), true, off, nil, nil, time.Now())
 			if len(fs) != 1 || (fs[0].path != c && fs[0].path != c+".gz") || fs[0].off != off {
 				var got []string
 				for _, f := range fs {
