@@ -237,6 +237,30 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 	if f.off == 0 && size > 0 && budget > 0 && maxLines > 0 && t.copiesUnnoted(f, now) { // copy.go
 		return // a copy made before this first read is read first
 	}
+	// A read in the middle of a line (what was read ends with a carry)
+	// has no newline before it to check in the same pread, and rewritten
+	// looked before it: a copytruncate and new writes between that look
+	// and the read put the new generation's bytes after the old line's
+	// start, shipped as one corrupt line, and the copy then taken at an
+	// offset inside them. Its first chunk is read before anything is
+	// consumed, and the file's first bytes are looked at again after it:
+	// changed, the chunk is dropped and the truncation handled (one pread
+	// more, only for reads within a line).
+	if t.readHook != nil {
+		t.readHook(f)
+	}
+	var within []byte // the first chunk, read and checked
+	var withinN int
+	if !lead && f.off > 0 && size > f.off && budget > 0 && maxLines > 0 {
+		n := min(size-f.off, budget, maxChunk)
+		within = t.chunkFor(f, len(f.carry)+int(n))
+		withinN, _ = f.f.ReadAt(within[len(f.carry):], f.off)
+		var buf [fpSize]byte
+		if m := readFP(f.f, buf[:]); m < f.fpLen || !bytes.Equal(buf[:f.fpLen], f.fp[:f.fpLen]) {
+			t.truncated(f, now)
+			return
+		}
+	}
 	var nLines int64
 	start, cut := f.off, false
 	f.dec.now = now.UnixNano()
@@ -245,9 +269,12 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		n := min(size-f.off, budget, maxChunk)
 		var chunk []byte
 		var m int
-		if first != nil {
+		switch {
+		case first != nil:
 			chunk, m, first = first, firstN, nil
-		} else {
+		case within != nil:
+			chunk, m, within = within, withinN, nil
+		default:
 			chunk = t.chunkFor(f, len(f.carry)+int(n))
 			m, _ = f.f.ReadAt(chunk[len(f.carry):], f.off)
 		}

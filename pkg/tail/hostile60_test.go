@@ -434,3 +434,46 @@ func TestFinishedGrewWhileStopped(t *testing.T) {
 		})
 	}
 }
+
+// TestCopytruncatedBetweenCheckAndRead: a read within a line (the last
+// read ended inside it) looks for a rewrite, and before its data is read
+// the file is copytruncated and written past the offset (logrotate on a
+// busy container). The bytes at the offset are the new generation's: not
+// shipped after the old line's start as one corrupt line. The copy is
+// taken, the old line finished from it, and the new generation read from
+// its start (test/model seed 1610238 with -poll 100ms -more: a corrupt
+// record, and the copy, taken at an offset inside the new bytes, read
+// again from 0).
+func TestCopytruncatedBetweenCheckAndRead(t *testing.T) {
+	tl, path, f := followNew(t)
+	long := criLine("stdout", "F", "seq=3 "+strings.Repeat("y", 300))
+	appendFile(t, path, lines(0, 3)+long[:100]) // the line's start written so far
+	tl.readFile(f, time.Now())
+	if len(f.carry) == 0 {
+		t.Fatalf("nothing carried after the first read (off %d, consumed %d)", f.off, f.consumed)
+	}
+	appendFile(t, path, long[100:]+lines(4, 6))
+	done := false
+	tl.readHook = func(*follower) {
+		if done {
+			return
+		}
+		done = true
+		hostile51CopyTo(t, path, path+".20261206-000001")
+		appendFile(t, path, lines(100, 120))
+	}
+	readAll(t, tl, f)
+	want := append(upto(0, 6), upto(100, 120)...)
+	if got := emitted(tl); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	var bodies []string
+	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
+		for _, l := range b {
+			bodies = append(bodies, string(l.Body))
+		}
+	}
+	if !slices.Contains(bodies, "seq=3 "+strings.Repeat("y", 300)) {
+		t.Errorf("the line read within was not shipped whole: %q", bodies)
+	}
+}

@@ -149,9 +149,13 @@ type Tailer struct {
 	behind atomic.Int64
 
 	// Test hooks: openFault fails opens with the error it returns;
-	// loopHook runs at the top of each round of Run's loop.
+	// loopHook runs at the top of each round of Run's loop; readHook
+	// (below).
 	openFault func(path string) error
 	loopHook  func()
+	// readHook runs in readFile between its look for a rewrite and the
+	// data's read.
+	readHook func(f *follower)
 	// Fair reading and rate limits (fair.go, limiter.go).
 	turn       []turnFile
 	limitsOn   bool
