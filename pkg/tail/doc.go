@@ -260,7 +260,12 @@
 // time: a new 0.log that got the inode of a rotated file closed empty and
 // deleted since is not it). Before every read (not only on polls) the tailer checks that
 // the file still starts with its fingerprint and that the byte before the end
-// of the last complete line read is still a newline; a file whose size falls
+// of the last complete line read is still a newline (a read within a line,
+// whose last read ended inside it, looks at the first bytes again once its
+// first chunk is read and before any of it is consumed: a copytruncate and
+// new writes between the look and the read put the new generation's bytes
+// after the old line's start; TestCopytruncatedBetweenCheckAndRead); a file
+// whose size falls
 // below the read offset, or that fails this check (truncated and written past
 // the old offset between two looks), was truncated: if a copy that starts
 // with the same fingerprint sits beside it (copytruncate), the copy is
