@@ -189,7 +189,16 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		// read from 0, or the anchor's own file renamed back (an undone
 		// rotation) after this agent read it as a rotated file, read on
 		// from where that stopped (below).
-		if e, ok := entryFor(es, path, f.fp[:f.fpLen]); ok && !reusedEmpty(e, f.size) {
+		//
+		// Nor is an entry this file if the file was born after the
+		// checkpoint was written (as resumePath's reborn): a new file
+		// that reuses the inode of the entry's file, deleted (or
+		// compressed) since. An entry with no first bytes matches it
+		// whatever it holds; resumed, it was read from 0 again after the
+		// start read it away from its path (a rotation undone: the check
+		// below continues where that stopped), and the files rotated
+		// before it were read again too.
+		if e, ok := entryFor(es, path, f.fp[:f.fpLen]); ok && !reusedEmpty(e, f.size) && !t.bornSinceState(fh) {
 			resumed = true
 			start, f.suppressTo, cont = e.Offset, e.AckedTo, e.Cont
 			if start > f.size || f.suppressTo > f.size {

@@ -1,0 +1,398 @@
+package tail
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// hostile61Lost sums a runner's lost files and lost bytes counters.
+func hostile61Lost(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if !strings.HasSuffix(mf.GetName(), "tail_lost_files_total") && !strings.HasSuffix(mf.GetName(), "tail_lost_bytes_total") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
+// TestHostile61MixedRotationsAcrossRestarts: a randomized sequence of
+// writes, kubelet rotations in kubelet's order (older rotated files
+// compressed and the oldest deleted before the current file is renamed, so
+// that the new 0.log may take a freed inode), copytruncate (a copy, then
+// the file truncated in place), rotations undone, and graceful restarts.
+// Every line is delivered exactly once, except lines of a file deleted
+// while no agent ran before they were read: those may be missing, and then
+// a loss is counted. TAIL_MIX=N runs N sequences.
+func TestHostile61MixedRotationsAcrossRestarts(t *testing.T) {
+	n, base := 4, 0
+	if s := os.Getenv("TAIL_MIX"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			t.Fatalf("TAIL_MIX: %v", err)
+		}
+	}
+	if s := os.Getenv("TAIL_MIX_BASE"); s != "" {
+		base, _ = strconv.Atoi(s)
+	}
+	for seed := base; seed < base+n; seed++ {
+		t.Run(strconv.Itoa(seed), func(t *testing.T) { hostile61Mixed(t, uint64(seed)) })
+	}
+}
+
+func hostile61Mixed(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 61))
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	cfg := testConfig(dir, state)
+	var debug syncBuffer
+	logger := slog.New(slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r := startRunnerLog(t, cfg, Options{}, logger)
+	var past []rec
+	var ops []string
+	lost := 0.0
+	logf := func(format string, args ...any) {
+		ops = append(ops, time.Now().Format("15:04:05.000000 ")+fmt.Sprintf(format, args...))
+	}
+	all := func() []rec {
+		if r == nil {
+			return past
+		}
+		return append(slices.Clone(past), r.snapshot()...)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		var recs []string
+		for _, x := range all() {
+			n, _ := seqOf(x.body)
+			recs = append(recs, fmt.Sprintf("%s %d %s", x.at.Format("15:04:05.000000"), n, filepath.Base(x.path)))
+		}
+		t.Logf("operations:\n%s\nlines as they arrived:\n%s\ntailers:\n%s", strings.Join(ops, "\n"), strings.Join(recs, "\n"), debug.String())
+	})
+	deliveredSet := func() map[int]bool {
+		seen := make(map[int]bool)
+		for _, s := range seqs(all()) {
+			seen[s] = true
+		}
+		return seen
+	}
+	pause := func() {
+		if r != nil && rng.IntN(2) == 0 {
+			time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
+		}
+	}
+	content := map[string][]int{path: nil} // the lines each file holds
+	mayLose := make(map[int]bool)           // lines deleted unread while stopped
+	next, clock := 0, 0
+	var rotated []string // oldest first
+	stamp := func() string {
+		clock++
+		return fmt.Sprintf("%s.20261206-%06d", path, clock)
+	}
+	write := func(n int) {
+		if _, ok := content[path]; !ok {
+			return // no file at the path (an undo pending): nothing written
+		}
+		appendFile(t, path, lines(next, next+n))
+		logf("write %d..%d", next, next+n-1)
+		for i := next; i < next+n; i++ {
+			content[path] = append(content[path], i)
+		}
+		next += n
+	}
+	held := func(s int, except string) bool {
+		for name, c := range content {
+			if name != except && slices.Contains(c, s) {
+				return true
+			}
+		}
+		return false
+	}
+	remove := func(name string) {
+		if r != nil {
+			// Running, kubelet's deletion waits here for the file's lines
+			// to be read (what is under test is not a race with it).
+			waitFor(t, 20*time.Second, "the lines of "+filepath.Base(name), func() bool {
+				d := deliveredSet()
+				for _, s := range content[name] {
+					if !d[s] {
+						return false
+					}
+				}
+				return true
+			})
+		} else {
+			d := deliveredSet()
+			for _, s := range content[name] {
+				if !d[s] && !held(s, name) {
+					mayLose[s] = true
+				}
+			}
+		}
+		if err := os.Remove(name); err != nil {
+			t.Fatal(err)
+		}
+		delete(content, name)
+		logf("delete %s", filepath.Base(name))
+	}
+	gzipOlder := func() {
+		for i := range rotated {
+			if !strings.HasSuffix(rotated[i], ".gz") {
+				mustGzip(t, rotated[i])
+				content[rotated[i]+".gz"] = content[rotated[i]]
+				delete(content, rotated[i])
+				logf("gzip %s", filepath.Base(rotated[i]))
+				rotated[i] += ".gz"
+				pause()
+			}
+		}
+	}
+	rotate := func() {
+		// kubelet: compress the rotated files, delete the oldest beyond
+		// the ones kept, then rename the current file and have the
+		// runtime reopen (the new file may take a freed inode).
+		gzipOlder()
+		for len(rotated) > 2 {
+			remove(rotated[0])
+			rotated = rotated[1:]
+		}
+		name := stamp()
+		mustRename(t, path, name)
+		content[name] = content[path]
+		delete(content, path)
+		logf("rotate -> %s", filepath.Base(name))
+		pause()
+		appendFile(t, path, "")
+		content[path] = nil
+		rotated = append(rotated, name)
+	}
+	copytruncate := func() {
+		name := stamp()
+		hostile51CopyTo(t, path, name)
+		content[name] = content[path]
+		content[path] = nil
+		logf("copytruncate -> %s", filepath.Base(name))
+		rotated = append(rotated, name)
+	}
+	undo := func() {
+		name := stamp()
+		mustRename(t, path, name)
+		logf("undo: rename -> %s", filepath.Base(name))
+		pause()
+		if rng.IntN(3) == 0 {
+			pause()
+		}
+		mustRename(t, name, path)
+		logf("undo: renamed back")
+	}
+	restart := func() {
+		if r != nil {
+			r.stop()
+			if err := r.tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			lost += hostile61Lost(t, r.reg)
+			past = append(past, r.snapshot()...)
+			r = nil
+			st, _ := os.ReadFile(filepath.Join(state, stateName))
+			logf("stopped; state: %s", st)
+			return
+		}
+		r = startRunnerLog(t, cfg, Options{}, logger)
+		logf("started")
+	}
+	for range 40 {
+		switch rng.IntN(10) {
+		case 0, 1, 2:
+			write(1 + rng.IntN(20))
+		case 3:
+			rotate()
+		case 4:
+			copytruncate()
+		case 5, 6:
+			undo()
+			if rng.IntN(2) == 0 {
+				write(rng.IntN(10))
+				undo()
+			}
+		case 7, 8:
+			restart()
+		case 9:
+			gzipOlder()
+		}
+		pause()
+	}
+	if r == nil {
+		restart()
+	}
+	write(1)
+	final := next - 1
+	waitFor(t, 20*time.Second, "the last line", func() bool { return deliveredSet()[final] })
+	// What could still come: the others, once each.
+	waitFor(t, 20*time.Second, "every line kept", func() bool {
+		d := deliveredSet()
+		for s := range next {
+			if !d[s] && !mayLose[s] {
+				return false
+			}
+		}
+		return true
+	})
+	r.stop()
+	lost += hostile61Lost(t, r.reg)
+	past = append(past, r.snapshot()...)
+	r = nil
+	count := make(map[int]int)
+	for _, s := range seqs(past) {
+		count[s]++
+	}
+	missing := 0
+	for s := range next {
+		switch {
+		case count[s] == 0 && mayLose[s]:
+			missing++
+		case count[s] != 1:
+			t.Errorf("line %d delivered %d times", s, count[s])
+		}
+	}
+	if missing > 0 && lost == 0 {
+		t.Errorf("%d lines deleted unread while stopped, no loss counted", missing)
+	}
+}
+
+// TestHostile61CopyCompressedWhileStopped: a copy copytruncate made while
+// the agent ran (its lines read from the file before the truncation) is
+// compressed while no agent runs. The next agent does not read it again.
+func TestHostile61CopyCompressedWhileStopped(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		suffix string
+		gz     bool
+	}{{"kubelet name plain", ".20261206-000001", false}, {"kubelet name compressed", ".20261206-000001", true},
+		{"numbered plain", ".1", false}, {"numbered compressed", ".1", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			cfg := testConfig(dir, state)
+			appendFile(t, path, lines(0, 10))
+			r := startRunner(t, cfg, Options{})
+			waitFor(t, 10*time.Second, "the first lines", func() bool { return hasSeq(r, 9) })
+			hostile51CopyTo(t, path, path+tc.suffix)
+			appendFile(t, path, lines(10, 11))
+			waitFor(t, 10*time.Second, "the line after the truncation", func() bool { return hasSeq(r, 10) })
+			r.stop()
+			if err := r.tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got := seqs(r.snapshot())
+			if tc.gz {
+				mustGzip(t, path+tc.suffix)
+			}
+			appendFile(t, path, lines(11, 12))
+			r2 := startRunner(t, cfg, Options{})
+			waitFor(t, 10*time.Second, "the sentinel", func() bool { return hasSeq(r2, 11) })
+			r2.stop()
+			got = append(got, seqs(r2.snapshot())...)
+			slices.Sort(got)
+			if !slices.Equal(got, upto(0, 12)) {
+				t.Errorf("lines %v, want %v once each", got, upto(0, 12))
+			}
+		})
+	}
+}
+
+// TestHostile61CopyCompressedThenEmptyRotated: as
+// TestHostile61CopyCompressedWhileStopped, the file at the path empty at
+// the stop (truncated, nothing written since), and kubelet rotating it
+// while no agent runs, after the copy was compressed. The copy's lines
+// were read before the stop: not read again.
+func TestHostile61CopyCompressedThenEmptyRotated(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "compressed"}[gz], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			cfg := testConfig(dir, state)
+			appendFile(t, path, lines(0, 10))
+			r := startRunner(t, cfg, Options{})
+			waitFor(t, 10*time.Second, "the first lines", func() bool { return hasSeq(r, 9) })
+			copyName := path + ".20261206-000001"
+			hostile51CopyTo(t, path, copyName)
+			waitFor(t, 10*time.Second, "the truncation seen", func() bool { return testutil.ToFloat64(r.tl.m.truncations) == 1 })
+			r.stop()
+			if err := r.tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got := seqs(r.snapshot())
+			if gz {
+				mustGzip(t, copyName)
+			}
+			mustRename(t, path, path+".20261206-000002")
+			appendFile(t, path, lines(10, 12))
+			r2 := startRunner(t, cfg, Options{})
+			waitFor(t, 10*time.Second, "the new file's lines", func() bool { return hasSeq(r2, 11) })
+			r2.stop()
+			got = append(got, seqs(r2.snapshot())...)
+			slices.Sort(got)
+			if !slices.Equal(got, upto(0, 12)) {
+				t.Errorf("lines %v, want %v once each", got, upto(0, 12))
+			}
+		})
+	}
+}
+
+// TestHostile61EmptyEntryInodeReusedRenamedBack: the checkpoint names the
+// file at the path while it was empty (no first bytes). While no agent
+// runs, kubelet rotates and compresses it, and a new 0.log takes its inode
+// (born after the checkpoint), is written to and renamed away (a rotation
+// kubelet undoes). The agent starts while it is away and reads it there,
+// from 0 (a new file); it is renamed back and written to. The entry of the
+// file that had the inode is not resumed for it: reading continues where
+// it stopped, nothing twice (TestHostile61MixedRotationsAcrossRestarts,
+// seed 44: the lines read at the start came again).
+func TestHostile61EmptyEntryInodeReusedRenamedBack(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	appendFile(t, path, lines(0, 5)) // the new file that took the inode
+	// The checkpoint, written before that file was born, for the file
+	// that had its inode, empty then.
+	writeStateFor(t, state, path, nil, 0)
+	before := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(filepath.Join(state, stateName), before, before); err != nil {
+		t.Fatal(err)
+	}
+	away := path + ".20261206-000009"
+	mustRename(t, path, away)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the lines of the file away", func() bool { return hasSeq(r, 4) })
+	waitFor(t, 10*time.Second, "the file read away closed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 0 })
+	mustRename(t, away, path) // the rotation undone
+	appendFile(t, path, lines(5, 10))
+	waitFor(t, 10*time.Second, "the lines written after the undo", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	if got := seqsSorted(r); !slices.Equal(got, upto(0, 10)) {
+		t.Errorf("lines %v, want %v once each", got, upto(0, 10))
+	}
+}
