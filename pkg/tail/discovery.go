@@ -378,13 +378,17 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		// was taken for newer than ref, older included: read twice.
 		idx = siblingIndex(sibs, older.key, older.fp[:older.fpLen], true)
 	}
-	if idx < 0 && len(refFP) == 0 && older == nil {
+	if idx < 0 && len(refFP) == 0 && (older == nil || older.fpLen == 0) {
 		// No file closed since the start is older than ref: the path's
 		// anchor is (the newest rotated file finished, found again at the
 		// start; anchors.go). Still there, ref was not deleted either, and
 		// what follows the anchor is newer. Without it, ref compressed
 		// empty was taken for deleted and every sibling read, the
-		// anchor's .gz too: read twice.
+		// anchor's .gz too: read twice. An older closed empty tells nothing
+		// either (the path's last rotated file when a file closed empty
+		// follows a discovery that dropped the one before it): it has no
+		// first bytes, and the anchor, finished with first bytes, is
+		// older than it (TestHostile61RotatedAfterEmptyRefOlderEmpty).
 		t.mu.Lock()
 		a, ok := t.anchors[path]
 		t.mu.Unlock()

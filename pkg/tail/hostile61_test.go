@@ -104,7 +104,7 @@ func hostile61Mixed(t *testing.T, seed uint64) {
 		}
 	}
 	content := map[string][]int{path: nil} // the lines each file holds
-	mayLose := make(map[int]bool)           // lines deleted unread while stopped
+	mayLose := make(map[int]bool)          // lines deleted unread while stopped
 	next, clock := 0, 0
 	var rotated []string // oldest first
 	stamp := func() string {
@@ -394,5 +394,60 @@ func TestHostile61EmptyEntryInodeReusedRenamedBack(t *testing.T) {
 	r.stop()
 	if got := seqsSorted(r); !slices.Equal(got, upto(0, 10)) {
 		t.Errorf("lines %v, want %v once each", got, upto(0, 10))
+	}
+}
+
+// TestHostile61RotatedAfterEmptyRefOlderEmpty: as
+// TestRotatedAfterEmptyRefAnchorOnly, where the last rotated file closed
+// (older) was closed empty too: it has no first bytes to place the files
+// by either. The anchor (the newest file finished with first bytes) does:
+// its .gz is not read again (TestHostile61MixedRotationsAcrossRestarts,
+// seed 97: a file read to its end, rotated again twice while empty, was
+// read again whole from its .gz).
+func TestHostile61RotatedAfterEmptyRefOlderEmpty(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	tl := newIdleTailer(t, dir)
+	b, c, d, e := path+".20261126-035508", path+".20261126-035509", path+".20261126-035510", path+".20261126-035511"
+	appendFile(t, b, lines(0, 5)) // read to its end and closed: the anchor
+	fi, err := os.Stat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := keyOf(fi)
+	first := []byte(lines(0, 5))
+	tl.setAnchor(stateEntry{Dev: key.dev, Ino: key.ino, FingerprintLen: len(first), Fingerprint: fpHash(first),
+		Path: path, Offset: int64(len(first)), AckedTo: int64(len(first))})
+	appendFile(t, c, "") // rotated empty, closed empty: the last rotated file closed
+	ci, err := os.Stat(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckey, _ := keyOf(ci)
+	older := &rotated{fi: ci, key: ckey}
+	appendFile(t, d, "") // the followed file, rotated while empty
+	fh, err := os.Open(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	ref, err := fh.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refKey, _ := keyOf(ref)
+	mustGzip(t, b)
+	mustGzip(t, c)
+	mustGzip(t, d)
+	if ref, err = fh.Stat(); err != nil { // no name left
+		t.Fatal(err)
+	}
+	appendFile(t, e, lines(5, 10)) // rotated before the tailer looked
+	var got []string
+	for _, f := range tl.rotatedAfter(path, ref, refKey, nil, false, 0, older, nil, time.Now()) {
+		got = append(got, filepath.Base(f.path))
+	}
+	if !slices.Equal(got, []string{filepath.Base(e)}) {
+		t.Errorf("files read %v, want only %s (the anchor's .gz was read again)", got, filepath.Base(e))
 	}
 }
