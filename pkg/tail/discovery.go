@@ -396,6 +396,22 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 			idx = siblingIndexOf(sibs, a)
 		}
 	}
+	copied := false
+	if idx < 0 && refClosed && len(refFP) > 0 && live != nil && live.key == refKey {
+		// ref is the file at the path (renamed back: a rotation undone)
+		// no longer starting as it did (so not undoneBy): truncated in
+		// place since, by copytruncate. Not deleted: its copy, the
+		// newest sibling that starts as ref did, holds what was read of
+		// it, and is read on from where reading stopped. Taken for
+		// deleted, every sibling was read whole, the copy too: what was
+		// read of ref came twice (TestHostile61RotatedAfterRenamedBackThenCopytruncated).
+		var buf [fpSize]byte
+		for j := len(sibs) - 1; j >= 0 && idx < 0; j-- {
+			if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && n >= len(refFP) && bytes.Equal(buf[:len(refFP)], refFP) {
+				idx, copied = j, true
+			}
+		}
+	}
 	if _, nlink := keyOf(ref); idx < 0 && (len(refFP) > 0 || nlink == 0) {
 		// ref is neither plain nor compressed beside its path (or its
 		// descriptor says it has no name left): kubelet deleted it, and
@@ -410,7 +426,7 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		return t.rotatedAfterByTime(path, ref, refKey, live, now)
 	}
 	var out []*follower
-	if refClosed && t.grownSince(sibs[idx], refKey, refOff) {
+	if refClosed && (copied || t.grownSince(sibs[idx], refKey, refOff)) {
 		e := &stateEntry{Dev: refKey.dev, Ino: refKey.ino, FingerprintLen: len(refFP), Fingerprint: fpHash(refFP),
 			Path: path, Offset: refOff, AckedTo: refOff}
 		if f := t.openSibling(path, sibs[idx], e, now); f != nil {

@@ -451,3 +451,38 @@ func TestHostile61RotatedAfterEmptyRefOlderEmpty(t *testing.T) {
 		t.Errorf("files read %v, want only %s (the anchor's .gz was read again)", got, filepath.Base(e))
 	}
 }
+
+// TestHostile61RotatedAfterRenamedBackThenCopytruncated: the path's last
+// rotated file, read to its end and closed, is renamed back to the path (a
+// rotation undone) and copytruncated there before the tailer looked at the
+// path: the file at the path is ref itself, truncated, and the copy holds
+// what was read of it. ref was not deleted: the copy is read on from where
+// reading stopped, not from 0 (TestHostile61MixedRotationsAcrossRestarts,
+// seed 108: its lines came twice).
+func TestHostile61RotatedAfterRenamedBackThenCopytruncated(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	tl := newIdleTailer(t, dir)
+	b, c := path+".20261126-035508", path+".20261126-035509"
+	first := lines(0, 5)
+	appendFile(t, b, first) // read to its end and closed as rotated
+	ref, err := os.Stat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refKey, _ := keyOf(ref)
+	mustRename(t, b, path)           // the rotation undone
+	appendFile(t, path, lines(5, 7)) // written after the close
+	hostile51CopyTo(t, path, c)      // and copytruncated
+	live, done := liveAt(path)
+	defer done()
+	live.key = refKey
+	var got []string
+	for _, f := range tl.rotatedAfter(path, ref, refKey, []byte(first), true, int64(len(first)), nil, live, time.Now()) {
+		got = append(got, fmt.Sprintf("%s from %d", filepath.Base(f.path), f.off))
+	}
+	want := []string{fmt.Sprintf("%s from %d", filepath.Base(c), len(first))}
+	if !slices.Equal(got, want) {
+		t.Errorf("files read %v, want %v", got, want)
+	}
+}
