@@ -486,3 +486,72 @@ func TestHostile61RotatedAfterRenamedBackThenCopytruncated(t *testing.T) {
 		t.Errorf("files read %v, want %v", got, want)
 	}
 }
+
+// TestHostile61FinishedWithFragmentNotGrown: a rotated file whose last
+// line was never ended (the runtime died mid-write) is read to its end and
+// finished. Across a graceful restart, plain or compressed since, it has
+// not grown: nothing of it comes again, its fragment neither.
+func TestHostile61FinishedWithFragmentNotGrown(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "compressed"}[gz], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			cfg := testConfig(dir, state)
+			appendFile(t, path, lines(0, 5)+"2026-11-26T03:55:09.123456789Z stdout F seq=5 cut")
+			r := startRunner(t, cfg, Options{})
+			waitFor(t, 10*time.Second, "the first lines", func() bool { return hasSeq(r, 4) })
+			rot := path + ".20261206-000001"
+			mustRename(t, path, rot)
+			appendFile(t, path, lines(6, 7))
+			waitFor(t, 10*time.Second, "the new file's line", func() bool { return hasSeq(r, 6) })
+			waitFor(t, 10*time.Second, "the rotated file closed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 1 })
+			r.stop()
+			if err := r.tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			first := seqs(r.snapshot())
+			if gz {
+				mustGzip(t, rot)
+			}
+			appendFile(t, path, lines(7, 8))
+			r2 := startRunner(t, cfg, Options{})
+			waitFor(t, 10*time.Second, "the sentinel", func() bool { return hasSeq(r2, 7) })
+			r2.stop()
+			second := seqs(r2.snapshot())
+			if slices.Contains(second, 5) || slices.Contains(second, -1) || !slices.Equal(second, []int{7}) {
+				t.Errorf("lines before the restart %v, after %v: want only 7 after", first, second)
+			}
+		})
+	}
+}
+
+// TestHostile61CompressedCopyAndRenamedOriginal: while no agent runs, the
+// checkpoint's file is copied (not truncated: logrotate's copy), the copy
+// compressed, and the file itself rotated by a rename and written on at
+// its new name. The file is found by its inode, read on from the
+// checkpoint's offset; the compressed copy (what the file held then, read
+// before the stop) is not read again.
+func TestHostile61CompressedCopyAndRenamedOriginal(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	firstRun(t, cfg, path)
+	cp := path + ".20261206-000001"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, cp)
+	appendFile(t, path, lines(100, 105))
+	mustRename(t, path, path+".20261206-000002")
+	appendFile(t, path, lines(105, 106))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the new file's line", func() bool { return hasSeq(r, 105) })
+	r.stop()
+	if got := seqsSorted(r); !slices.Equal(got, upto(100, 106)) {
+		t.Errorf("lines after the restart %v, want %v once each", got, upto(100, 106))
+	}
+}

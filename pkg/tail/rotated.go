@@ -554,6 +554,15 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			if !s.gz && key != e.key() && (held(e) || e.FingerprintLen == 0 || s.size < e.Offset) {
 				continue
 			}
+			if s.gz && held(e) {
+				// A compressed copy of the entry's file (logrotate's copy,
+				// compressed), which is still plain beside it: matched by
+				// its inode. Taken for the entry's file, the file itself
+				// (renamed by a rotation since) was read from 0 as a newer
+				// one: what the checkpoint had read came twice
+				// (TestHostile61CompressedCopyAndRenamedOriginal).
+				continue
+			}
 			if !s.gz && key == e.key() && (bornAfter(s.path, t.stateTime) || reusedEmpty(e, s.size)) {
 				continue // a new file that reuses the inode
 			}
