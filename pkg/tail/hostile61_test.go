@@ -587,3 +587,33 @@ func TestHostile61ClosedWithFragmentNextFileLater(t *testing.T) {
 		t.Errorf("lines %v: the fragment (5) came twice", got)
 	}
 }
+
+// TestHostile61CopytruncatedWhileRotationUndone: the followed file, empty,
+// is renamed away (a rotation the tailer sees), renamed back, written to
+// and copytruncated before the tailer looked again. Nothing of it was
+// read: the copy holds its lines. They are delivered, or counted lost
+// (TestHostile61MixedRotationsAcrossRestarts, seed 141: lost uncounted).
+func TestHostile61CopytruncatedWhileRotationUndone(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	appendFile(t, path, "")
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the file followed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 1 })
+	away := path + ".20261206-000001"
+	mustRename(t, path, away)
+	waitFor(t, 10*time.Second, "the rotation seen", func() bool { return testutil.ToFloat64(r.tl.m.rotations) == 1 })
+	mustRename(t, away, path) // the rotation undone
+	appendFile(t, path, lines(0, 10))
+	hostile51CopyTo(t, path, path+".20261206-000002")
+	mustRename(t, path, away) // away again for a moment
+	time.Sleep(8 * time.Millisecond)
+	mustRename(t, away, path)
+	appendFile(t, path, lines(10, 12))
+	waitFor(t, 10*time.Second, "the lines after the truncation", func() bool { return hasSeq(r, 11) })
+	r.stop()
+	got := seqsSorted(r)
+	if !slices.Equal(got, upto(0, 12)) && hostile61Lost(t, r.reg) == 0 {
+		t.Errorf("lines %v, want %v (or a loss counted)", got, upto(0, 12))
+	}
+}
