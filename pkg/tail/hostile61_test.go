@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/pkg/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -615,5 +616,59 @@ func TestHostile61CopytruncatedWhileRotationUndone(t *testing.T) {
 	got := seqsSorted(r)
 	if !slices.Equal(got, upto(0, 12)) && hostile61Lost(t, r.reg) == 0 {
 		t.Errorf("lines %v, want %v (or a loss counted)", got, upto(0, 12))
+	}
+}
+
+// TestHostile61CopyMadeAsTheAgentStarts: the checkpoint's current file,
+// read to an offset, is copytruncated as the agent starts: copied before
+// the start's scan (which resumed it from its entry), truncated before the
+// look at its rotated siblings; the
+// path's empty anchor is a sibling before it. The copy holds what the
+// checkpoint read: it is not read from 0 (randomized seed 565).
+func TestHostile61CopyMadeAsTheAgentStarts(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	r0 := path + ".20261206-000001"
+	appendFile(t, r0, "") // the empty anchor
+	first := lines(0, 5)
+	appendFile(t, path, first)
+	entry := func(p string, fp []byte, off int64, done bool) stateEntry {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := keyOf(fi)
+		return stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: len(fp), Fingerprint: fpHash(fp), Path: path, Offset: off, AckedTo: off, Done: done}
+	}
+	if err := writeState(state, []stateEntry{entry(r0, nil, 0, true), entry(path, []byte(first), int64(len(first)), false)}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(filepath.Join(state, stateName), before, before); err != nil {
+		t.Fatal(err)
+	}
+	tl, err := New(testConfig(dir, state), nil, make(chan []event.Log), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tl.closeAll)
+	now := time.Now()
+	tl.loadState(now)
+	var saved []stateEntry
+	for _, es := range tl.resume {
+		saved = append(saved, es...)
+	}
+	cp := path + ".20261206-000002"
+	if err := os.WriteFile(cp, []byte(first), 0o644); err != nil { // copied before the scan's open
+		t.Fatal(err)
+	}
+	tl.rescan(now, true)
+	mustTruncate(t, path) // truncated after it
+	appendFile(t, path, lines(5, 6))
+	tl.resumeRotated(now, saved)
+	for _, f := range tl.order {
+		if f.path == cp && f.off < int64(len(first)) {
+			t.Errorf("the copy is read from %d: what the checkpoint read comes again", f.off)
+		}
 	}
 }
