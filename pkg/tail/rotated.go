@@ -588,6 +588,17 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 					if e.resumesBefore(es[k]) {
 						entryOf[j] = i
 					}
+				} else if e.FingerprintLen > es[k].FingerprintLen && (s.gz || key != es[k].key()) {
+					// Another file's entry that knows more of its first
+					// bytes, the sibling not the first's by its inode:
+					// this sibling is its file (a copy of the
+					// other's, made once that had grown), not the other
+					// one grown. Taken for a finished file grown, what
+					// the copy's entry read came twice, and the copy was
+					// counted vanished
+					// (TestHostile61CopyOfFinishedFileCompressed). The
+					// other is looked for further on.
+					matched[k], entryOf[j], matched[i] = false, i, true
 				}
 				continue
 			}
