@@ -687,10 +687,20 @@ func TestHostile61CopyMadeAsTheAgentStarts(t *testing.T) {
 // (randomized seed 2099: its lines came twice, and the copy counted
 // vanished).
 func TestHostile61CopyOfFinishedFileCompressed(t *testing.T) {
+	// Long: both entries know fpSize first bytes (randomized seed 3164).
+	for _, n := range []int{5, 60} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) { hostile61CopyOfFinished(t, n) })
+	}
+}
+
+func hostile61CopyOfFinished(t *testing.T, n int) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	cfg := testConfig(dir, state)
-	first, all := lines(0, 1), lines(0, 5)
+	first, all := lines(0, n/2), lines(0, n)
+	if len(first) > fpSize {
+		first = first[:fpSize]
+	}
 	appendFile(t, path, all)
 	cp := path + ".20261206-000001"
 	if err := os.WriteFile(cp, []byte(all), 0o644); err != nil {
@@ -703,21 +713,26 @@ func TestHostile61CopyOfFinishedFileCompressed(t *testing.T) {
 			t.Fatal(err)
 		}
 		k, _ := keyOf(fi)
+		off := int64(len(fp))
+		if len(fp) > fpSize {
+			fp = fp[:fpSize]
+		}
 		return stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: len(fp), Fingerprint: fpHash([]byte(fp)), Path: path,
-			Offset: int64(len(fp)), AckedTo: int64(len(fp)), Done: done}
+			Offset: off, AckedTo: off, Done: done}
 	}
-	if err := writeState(state, []stateEntry{entry(path, first, true), entry(cp, all, false)}); err != nil {
+	finished := entry(path, lines(0, n/2), true)
+	if err := writeState(state, []stateEntry{finished, entry(cp, all, false)}); err != nil {
 		t.Fatal(err)
 	}
 	mustGzip(t, cp)
-	appendFile(t, path, lines(5, 8))
+	appendFile(t, path, lines(n, n+3))
 	mustRename(t, path, path+".20261206-000002")
-	appendFile(t, path, lines(8, 9))
+	appendFile(t, path, lines(n+3, n+4))
 	r := startRunner(t, cfg, Options{})
-	waitFor(t, 10*time.Second, "the new file's line", func() bool { return hasSeq(r, 8) })
+	waitFor(t, 10*time.Second, "the new file's line", func() bool { return hasSeq(r, n+3) })
 	r.stop()
-	if got := seqsSorted(r); !slices.Equal(got, upto(5, 9)) {
-		t.Errorf("lines %v, want %v once each", got, upto(5, 9))
+	if got := seqsSorted(r); !slices.Equal(got, upto(n, n+4)) {
+		t.Errorf("lines %v, want %v once each", got, upto(n, n+4))
 	}
 	if n := hostile61Lost(t, r.reg); n != 0 {
 		t.Errorf("%v losses counted, want none", n)

@@ -588,7 +588,8 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 					if e.resumesBefore(es[k]) {
 						entryOf[j] = i
 					}
-				} else if e.FingerprintLen > es[k].FingerprintLen && (s.gz || key != es[k].key()) {
+				} else if o := es[k]; (e.FingerprintLen > o.FingerprintLen || (e.FingerprintLen == o.FingerprintLen && e.Offset > o.Offset)) &&
+					(s.gz || key != o.key()) {
 					// Another file's entry that knows more of its first
 					// bytes, the sibling not the first's by its inode:
 					// this sibling is its file (a copy of the
@@ -596,8 +597,11 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 					// one grown. Taken for a finished file grown, what
 					// the copy's entry read came twice, and the copy was
 					// counted vanished
-					// (TestHostile61CopyOfFinishedFileCompressed). The
-					// other is looked for further on.
+					// (TestHostile61CopyOfFinishedFileCompressed). Of two
+					// that know all of fpSize, the same bytes (a copy
+					// and its file), the one read further: what lies
+					// before its offset was read. The other is looked
+					// for further on.
 					matched[k], entryOf[j], matched[i] = false, i, true
 				}
 				continue
