@@ -738,3 +738,30 @@ func hostile61CopyOfFinished(t *testing.T, n int) {
 		t.Errorf("%v losses counted, want none", n)
 	}
 }
+
+// TestHostile61CopytruncatedThenRenamedAway: the followed file, nothing
+// read of it, is written to, copytruncated, and at once renamed away for
+// a moment (a rotation kubelet undoes) before the tailer looked. The copy
+// holds its lines: they are delivered, or counted lost (randomized seeds
+// 141 and 4015: lost uncounted).
+func TestHostile61CopytruncatedThenRenamedAway(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	appendFile(t, path, "")
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "the file followed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 1 })
+	appendFile(t, path, lines(0, 10))
+	hostile51CopyTo(t, path, path+".20261206-000001")
+	away := path + ".20261206-000002"
+	mustRename(t, path, away)
+	time.Sleep(30 * time.Millisecond) // kubelet's pause between the two renames
+	mustRename(t, away, path)         // the rotation undone
+	appendFile(t, path, lines(10, 12))
+	waitFor(t, 10*time.Second, "the lines after the truncation", func() bool { return hasSeq(r, 11) })
+	r.stop()
+	got := seqsSorted(r)
+	if !slices.Equal(got, upto(0, 12)) && hostile61Lost(t, r.reg) == 0 {
+		t.Errorf("lines %v, want %v (or a loss counted)", got, upto(0, 12))
+	}
+}
