@@ -54,3 +54,14 @@ func statxBorn(dirfd int, path string, flags int) (time.Time, bool) {
 	}
 	return time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec)), true
 }
+
+// bornSinceState says whether the file fh was created after the
+// checkpoint loaded at the start was written: it is none of its entries'
+// files (a new file that reuses an inode). False without birth times.
+func (t *Tailer) bornSinceState(fh *os.File) bool {
+	if t.stateTime.IsZero() {
+		return false
+	}
+	b, ok := bornOf(fh)
+	return ok && b.After(t.stateTime)
+}

@@ -189,7 +189,16 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		// read from 0, or the anchor's own file renamed back (an undone
 		// rotation) after this agent read it as a rotated file, read on
 		// from where that stopped (below).
-		if e, ok := entryFor(es, path, f.fp[:f.fpLen]); ok && !reusedEmpty(e, f.size) {
+		//
+		// Nor is an entry this file if the file was born after the
+		// checkpoint was written (as resumePath's reborn): a new file
+		// that reuses the inode of the entry's file, deleted (or
+		// compressed) since. An entry with no first bytes matches it
+		// whatever it holds; resumed, it was read from 0 again after the
+		// start read it away from its path (a rotation undone: the check
+		// below continues where that stopped), and the files rotated
+		// before it were read again too.
+		if e, ok := entryFor(es, path, f.fp[:f.fpLen]); ok && !reusedEmpty(e, f.size) && !t.bornSinceState(fh) {
 			resumed = true
 			start, f.suppressTo, cont = e.Offset, e.AckedTo, e.Cont
 			if start > f.size || f.suppressTo > f.size {
@@ -369,18 +378,38 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		// was taken for newer than ref, older included: read twice.
 		idx = siblingIndex(sibs, older.key, older.fp[:older.fpLen], true)
 	}
-	if idx < 0 && len(refFP) == 0 && older == nil {
+	if idx < 0 && len(refFP) == 0 && (older == nil || older.fpLen == 0) {
 		// No file closed since the start is older than ref: the path's
 		// anchor is (the newest rotated file finished, found again at the
 		// start; anchors.go). Still there, ref was not deleted either, and
 		// what follows the anchor is newer. Without it, ref compressed
 		// empty was taken for deleted and every sibling read, the
-		// anchor's .gz too: read twice.
+		// anchor's .gz too: read twice. An older closed empty tells nothing
+		// either (the path's last rotated file when a file closed empty
+		// follows a discovery that dropped the one before it): it has no
+		// first bytes, and the anchor, finished with first bytes, is
+		// older than it (TestHostile61RotatedAfterEmptyRefOlderEmpty).
 		t.mu.Lock()
 		a, ok := t.anchors[path]
 		t.mu.Unlock()
 		if ok && a.FingerprintLen > 0 {
 			idx = siblingIndexOf(sibs, a)
+		}
+	}
+	copied := false
+	if idx < 0 && refClosed && len(refFP) > 0 && live != nil && live.key == refKey {
+		// ref is the file at the path (renamed back: a rotation undone)
+		// no longer starting as it did (so not undoneBy): truncated in
+		// place since, by copytruncate. Not deleted: its copy, the
+		// newest sibling that starts as ref did, holds what was read of
+		// it, and is read on from where reading stopped. Taken for
+		// deleted, every sibling was read whole, the copy too: what was
+		// read of ref came twice (TestHostile61RotatedAfterRenamedBackThenCopytruncated).
+		var buf [fpSize]byte
+		for j := len(sibs) - 1; j >= 0 && idx < 0; j-- {
+			if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && n >= len(refFP) && bytes.Equal(buf[:len(refFP)], refFP) {
+				idx, copied = j, true
+			}
 		}
 	}
 	if _, nlink := keyOf(ref); idx < 0 && (len(refFP) > 0 || nlink == 0) {
@@ -397,7 +426,7 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		return t.rotatedAfterByTime(path, ref, refKey, live, now)
 	}
 	var out []*follower
-	if refClosed && t.grownSince(sibs[idx], refKey, refOff) {
+	if refClosed && (copied || t.grownSince(sibs[idx], refKey, refOff)) {
 		e := &stateEntry{Dev: refKey.dev, Ino: refKey.ino, FingerprintLen: len(refFP), Fingerprint: fpHash(refFP),
 			Path: path, Offset: refOff, AckedTo: refOff}
 		if f := t.openSibling(path, sibs[idx], e, now); f != nil {

@@ -521,17 +521,28 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	// original, truncated in place, no longer starts so, whether it is
 	// still at the path or was renamed since, by a rotation).
 	sibHeads := make(map[fileKey][]byte, len(sibs))
+	sibPaths := make(map[fileKey]string, len(sibs))
 	for _, s := range sibs {
 		if s.gz {
 			continue
 		}
 		if k, n, err := siblingStart(s, buf[:]); err == nil {
-			sibHeads[k] = slices.Clone(buf[:n])
+			sibHeads[k], sibPaths[k] = slices.Clone(buf[:n]), s.path
 		}
 	}
 	held := func(e stateEntry) bool {
 		head, ok := sibHeads[e.key()]
 		return ok && e.fpMatches(head)
+	}
+	// heldNow is held, the plain file looked at again: kubelet may have
+	// compressed it since, and its .gz is then the entry's file, not a
+	// copy of it.
+	heldNow := func(e stateEntry) bool {
+		if !held(e) {
+			return false
+		}
+		k, err := statKey(sibPaths[e.key()])
+		return err == nil && k == e.key()
 	}
 	for j, s := range sibs {
 		entryOf[j] = -1
@@ -554,6 +565,17 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			if !s.gz && key != e.key() && (held(e) || e.FingerprintLen == 0 || s.size < e.Offset) {
 				continue
 			}
+			if s.gz && heldNow(e) {
+				// A compressed copy of the entry's file (logrotate's copy,
+				// compressed), which is still plain beside it: matched by
+				// its inode. Taken for the entry's file, the file itself
+				// (renamed by a rotation since) was read from 0 as a newer
+				// one: what the checkpoint had read came twice
+				// (TestHostile61CompressedCopyAndRenamedOriginal). Looked
+				// at again: the entry's own file compressed since the
+				// listing is its .gz (randomized seed 304).
+				continue
+			}
 			if !s.gz && key == e.key() && (bornAfter(s.path, t.stateTime) || reusedEmpty(e, s.size)) {
 				continue // a new file that reuses the inode
 			}
@@ -566,6 +588,21 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 					if e.resumesBefore(es[k]) {
 						entryOf[j] = i
 					}
+				} else if o := es[k]; (e.FingerprintLen > o.FingerprintLen || (e.FingerprintLen == o.FingerprintLen && e.Offset > o.Offset)) &&
+					(s.gz || key != o.key()) {
+					// Another file's entry that knows more of its first
+					// bytes, the sibling not the first's by its inode:
+					// this sibling is its file (a copy of the
+					// other's, made once that had grown), not the other
+					// one grown. Taken for a finished file grown, what
+					// the copy's entry read came twice, and the copy was
+					// counted vanished
+					// (TestHostile61CopyOfFinishedFileCompressed). Of two
+					// that know all of fpSize, the same bytes (a copy
+					// and its file), the one read further: what lies
+					// before its offset was read. The other is looked
+					// for further on.
+					matched[k], entryOf[j], matched[i] = false, i, true
 				}
 				continue
 			}
