@@ -382,8 +382,17 @@ func TestUndoneFileWasTheEmptyAnchor(t *testing.T) {
 	appendFile(t, path, lines(0, 5))
 	away := path + ".20261206-000001"
 	mustRename(t, path, away)
+	readAwayThenUndone(t, cfg, path, away)
+}
+
+// readAwayThenUndone starts an agent while path's file, holding lines 0-4
+// that no agent read, is renamed to away (a rotation kubelet undoes), waits
+// until it read them there and closed the file, renames it back, writes
+// lines 5-9, and checks that lines 0-9 arrived once each.
+func readAwayThenUndone(t *testing.T, cfg Config, path, away string) {
+	t.Helper()
 	r := startRunner(t, cfg, Options{})
-	waitFor(t, 10*time.Second, "the lines written while stopped", func() bool { return hasSeq(r, 4) })
+	waitFor(t, 10*time.Second, "the lines of the file away", func() bool { return hasSeq(r, 4) })
 	waitFor(t, 10*time.Second, "the file read away closed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 0 })
 	mustRename(t, away, path) // the rotation undone
 	appendFile(t, path, lines(5, 10))

@@ -398,16 +398,7 @@ func TestHostile61EmptyEntryInodeReusedRenamedBack(t *testing.T) {
 	}
 	away := path + ".20261206-000009"
 	mustRename(t, path, away)
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 10*time.Second, "the lines of the file away", func() bool { return hasSeq(r, 4) })
-	waitFor(t, 10*time.Second, "the file read away closed", func() bool { return testutil.ToFloat64(r.tl.m.openFiles) == 0 })
-	mustRename(t, away, path) // the rotation undone
-	appendFile(t, path, lines(5, 10))
-	waitFor(t, 10*time.Second, "the lines written after the undo", func() bool { return hasSeq(r, 9) })
-	r.stop()
-	if got := seqsSorted(r); !slices.Equal(got, upto(0, 10)) {
-		t.Errorf("lines %v, want %v once each", got, upto(0, 10))
-	}
+	readAwayThenUndone(t, cfg, path, away)
 }
 
 // TestHostile61RotatedAfterEmptyRefOlderEmpty: as
