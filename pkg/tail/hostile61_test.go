@@ -56,12 +56,25 @@ func TestHostile61MixedRotationsAcrossRestarts(t *testing.T) {
 		base, _ = strconv.Atoi(s)
 	}
 	for seed := base; seed < base+n; seed++ {
-		t.Run(strconv.Itoa(seed), func(t *testing.T) { hostile61Mixed(t, uint64(seed)) })
+		t.Run(strconv.Itoa(seed), func(t *testing.T) { hostile61Mixed(t, uint64(seed), mixAll) })
 	}
 }
 
-func hostile61Mixed(t *testing.T, seed uint64) {
-	rng := rand.New(rand.NewPCG(seed, 61))
+// mixMode chooses what hostile61Mixed draws.
+type mixMode int
+
+const (
+	// mixAll: rotations in kubelet's order (compress and delete first,
+	// then rename), copytruncate, rotations undone, graceful restarts.
+	mixAll mixMode = iota
+	// mixUndone: rotations renamed first (then the older ones compressed
+	// and the oldest deleted), rotations undone, graceful restarts; no
+	// copytruncate (TestUndoneRotationsAcrossRestarts).
+	mixUndone
+)
+
+func hostile61Mixed(t *testing.T, seed uint64, mode mixMode) {
+	rng := rand.New(rand.NewPCG(seed, 61+uint64(mode)))
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, "")
@@ -176,14 +189,19 @@ func hostile61Mixed(t *testing.T, seed uint64) {
 			}
 		}
 	}
+	expire := func() {
+		for len(rotated) > 2 {
+			remove(rotated[0])
+			rotated = rotated[1:]
+		}
+	}
 	rotate := func() {
 		// kubelet: compress the rotated files, delete the oldest beyond
 		// the ones kept, then rename the current file and have the
 		// runtime reopen (the new file may take a freed inode).
-		gzipOlder()
-		for len(rotated) > 2 {
-			remove(rotated[0])
-			rotated = rotated[1:]
+		if mode == mixAll {
+			gzipOlder()
+			expire()
 		}
 		name := stamp()
 		mustRename(t, path, name)
@@ -193,6 +211,14 @@ func hostile61Mixed(t *testing.T, seed uint64) {
 		pause()
 		appendFile(t, path, "")
 		content[path] = nil
+		if mode == mixUndone {
+			// Renamed first: the older ones compressed, the oldest
+			// deleted after.
+			gzipOlder()
+			rotated = append(rotated, name)
+			expire()
+			return
+		}
 		rotated = append(rotated, name)
 	}
 	copytruncate := func() {
@@ -235,7 +261,11 @@ func hostile61Mixed(t *testing.T, seed uint64) {
 		logf("started")
 	}
 	for range 40 {
-		switch rng.IntN(10) {
+		op := rng.IntN(10)
+		if mode == mixUndone && (op == 4 || op == 9) {
+			op = 0 // no copytruncate; compression comes with rotations
+		}
+		switch op {
 		case 0, 1, 2:
 			write(1 + rng.IntN(20))
 		case 3:
