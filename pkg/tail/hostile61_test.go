@@ -113,8 +113,10 @@ func hostile61Mixed(t *testing.T, seed uint64, mode mixMode) {
 		return seen
 	}
 	pause := func() {
+		// Between two steps of an operation (kubelet's are spread in
+		// time) the tailer looks, or not.
 		if r != nil && rng.IntN(2) == 0 {
-			time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
+			waitLooked(t, r)
 		}
 	}
 	content := map[string][]int{path: nil} // the lines each file holds
@@ -620,7 +622,7 @@ func TestHostile61ClosedWithFragmentNextFileLater(t *testing.T) {
 // read: the copy holds its lines. They are delivered, or counted lost
 // (TestHostile61MixedRotationsAcrossRestarts, seed 141: lost uncounted).
 func TestHostile61CopytruncatedWhileRotationUndone(t *testing.T) {
-	knownOpen(t, "a copytruncate of a file nothing was read of, around a rotation of it undone, can lose the copy's lines uncounted, depending on when the tailer looks (seeds 141 and 4015 of TestHostile61MixedRotationsAcrossRestarts)")
+	knownOpen(t, "the copy's creation notice, taken while the file is renamed away, is dropped (copy.go copyCreated takes notices only for a file being followed at its path): the copy's lines are lost uncounted; about 4 runs in 100 with -race (seeds 141 and 4015 of TestHostile61MixedRotationsAcrossRestarts)")
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	cfg := testConfig(dir, state)
@@ -633,8 +635,8 @@ func TestHostile61CopytruncatedWhileRotationUndone(t *testing.T) {
 	mustRename(t, away, path) // the rotation undone
 	appendFile(t, path, lines(0, 10))
 	hostile51CopyTo(t, path, path+".20261206-000002")
-	mustRename(t, path, away) // away again for a moment
-	time.Sleep(8 * time.Millisecond)
+	mustRename(t, path, away) // away again, while the tailer looks
+	waitLooked(t, r)
 	mustRename(t, away, path)
 	appendFile(t, path, lines(10, 12))
 	waitFor(t, 10*time.Second, "the lines after the truncation", func() bool { return hasSeq(r, 11) })
@@ -767,7 +769,7 @@ func hostile61CopyOfFinished(t *testing.T, n int) {
 // holds its lines: they are delivered, or counted lost (randomized seeds
 // 141 and 4015: lost uncounted).
 func TestHostile61CopytruncatedThenRenamedAway(t *testing.T) {
-	knownOpen(t, "a copytruncate of a file nothing was read of, around a rotation of it undone, can lose the copy's lines uncounted, depending on when the tailer looks (seeds 141 and 4015 of TestHostile61MixedRotationsAcrossRestarts)")
+
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	cfg := testConfig(dir, state)
@@ -778,8 +780,9 @@ func TestHostile61CopytruncatedThenRenamedAway(t *testing.T) {
 	hostile51CopyTo(t, path, path+".20261206-000001")
 	away := path + ".20261206-000002"
 	mustRename(t, path, away)
-	time.Sleep(30 * time.Millisecond) // kubelet's pause between the two renames
-	mustRename(t, away, path)         // the rotation undone
+	// kubelet's pause between the two renames: the tailer sees the file away.
+	waitFor(t, 10*time.Second, "the rotation seen", func() bool { return testutil.ToFloat64(r.tl.m.rotations) == 1 })
+	mustRename(t, away, path) // the rotation undone
 	appendFile(t, path, lines(10, 12))
 	waitFor(t, 10*time.Second, "the lines after the truncation", func() bool { return hasSeq(r, 11) })
 	r.stop()
@@ -795,5 +798,17 @@ func knownOpen(t *testing.T, why string) {
 	t.Helper()
 	if os.Getenv("TAIL_KNOWN") == "" {
 		t.Skip("known, not fixed (TAIL_KNOWN=1 runs it): " + why)
+	}
+}
+
+// waitLooked waits until the tailer's loop went round twice since the
+// call: what the round takes (notifications, polls due) has been looked
+// at, with no sleep standing for it.
+func waitLooked(t *testing.T, r *runner) {
+	t.Helper()
+	since := time.Now()
+	for range 2 {
+		waitFor(t, 10*time.Second, "a round of the tailer's loop", func() bool { return r.tl.LastLoop().After(since) })
+		since = r.tl.LastLoop()
 	}
 }
