@@ -520,19 +520,27 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	// read of it: a copy that copytruncate made while no agent ran (the
 	// original, truncated in place, no longer starts so, whether it is
 	// still at the path or was renamed since, by a rotation).
-	sibHeads := make(map[fileKey][]byte, len(sibs))
-	sibPaths := make(map[fileKey]string, len(sibs))
-	for _, s := range sibs {
+	// Read once, here, for the loop below too.
+	type sibStart struct {
+		key  fileKey
+		head []byte
+		err  error
+	}
+	starts := make([]sibStart, len(sibs))
+	plainOf := make(map[fileKey]int, len(sibs)) // key -> index in sibs
+	for j, s := range sibs {
 		if s.gz {
 			continue
 		}
-		if k, n, err := siblingStart(s, buf[:]); err == nil {
-			sibHeads[k], sibPaths[k] = slices.Clone(buf[:n]), s.path
+		k, n, err := siblingStart(s, buf[:])
+		starts[j] = sibStart{k, slices.Clone(buf[:n]), err}
+		if err == nil {
+			plainOf[k] = j
 		}
 	}
 	held := func(e stateEntry) bool {
-		head, ok := sibHeads[e.key()]
-		return ok && e.fpMatches(head)
+		j, ok := plainOf[e.key()]
+		return ok && e.fpMatches(starts[j].head)
 	}
 	// heldNow is held, the plain file looked at again: kubelet may have
 	// compressed it since, and its .gz is then the entry's file, not a
@@ -541,16 +549,21 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		if !held(e) {
 			return false
 		}
-		k, err := statKey(sibPaths[e.key()])
+		k, err := statKey(sibs[plainOf[e.key()]].path)
 		return err == nil && k == e.key()
 	}
 	for j, s := range sibs {
 		entryOf[j] = -1
-		key, n, err := siblingStart(s, buf[:])
-		if s.compressedSince(err) {
+		st := starts[j]
+		if s.gz {
+			k, n, err := siblingStart(s, buf[:])
+			st = sibStart{k, buf[:n], err}
+		} else if s.compressedSince(st.err) {
 			sibs[j] = s
-			key, n, err = siblingStart(s, buf[:])
+			k, n, err := siblingStart(s, buf[:])
+			st = sibStart{k, buf[:n], err}
 		}
+		key, head, err := st.key, st.head, st.err
 		if err != nil {
 			t.log.Debug("cannot read rotated file", "path", s.path, "err", err)
 			continue
@@ -559,7 +572,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			// An entry without fingerprint (its file was empty) is not
 			// looked for in compressed files: any would match it, an
 			// empty one too (another file rotated while still empty).
-			if matched[i] || (s.gz && e.FingerprintLen == 0) || !e.fpMatches(buf[:n]) {
+			if matched[i] || (s.gz && e.FingerprintLen == 0) || !e.fpMatches(head) {
 				continue
 			}
 			if !s.gz && key != e.key() && (held(e) || e.FingerprintLen == 0 || s.size < e.Offset) {
