@@ -80,36 +80,11 @@ func TestRotatedAfterEmptyRefAnchorOnly(t *testing.T) {
 	path := mkContainer(t, dir, "ns_pod_uid")
 	tl := newIdleTailer(t, dir)
 	b, c, d := path+".20261126-035508", path+".20261126-035509", path+".20261126-035510"
-	appendFile(t, b, lines(0, 5)) // read and finished by the agent before
-	fi, err := os.Stat(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := keyOf(fi)
-	first := []byte(lines(0, 5))
-	tl.setAnchor(stateEntry{Dev: key.dev, Ino: key.ino, FingerprintLen: len(first), Fingerprint: fpHash(first),
-		Path: path, Offset: int64(len(first)), AckedTo: int64(len(first))})
-	appendFile(t, c, "") // the followed file, rotated while empty
-	fh, err := os.Open(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	ref, err := fh.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	refKey, _ := keyOf(ref)
+	anchorAt(t, tl, path, b, lines(0, 5))   // read and finished by the agent before
+	ref, refKey := emptyRefCompressed(t, c) // the followed file, rotated while empty
 	mustGzip(t, b)
-	mustGzip(t, c)
-	if ref, err = fh.Stat(); err != nil { // no name left
-		t.Fatal(err)
-	}
 	appendFile(t, d, lines(5, 10)) // rotated before the tailer looked
-	var got []string
-	for _, f := range tl.rotatedAfter(path, ref, refKey, nil, false, 0, nil, nil, time.Now()) {
-		got = append(got, filepath.Base(f.path))
-	}
+	got := rotatedAfterNames(tl, path, ref, refKey, nil)
 	if !slices.Equal(got, []string{"0.log.20261126-035510"}) {
 		t.Errorf("files read %v, want only 0.log.20261126-035510 (the anchor's .gz was read)", got)
 	}

@@ -445,44 +445,19 @@ func TestHostile61RotatedAfterEmptyRefOlderEmpty(t *testing.T) {
 	path := mkContainer(t, dir, "ns_pod_uid")
 	tl := newIdleTailer(t, dir)
 	b, c, d, e := path+".20261126-035508", path+".20261126-035509", path+".20261126-035510", path+".20261126-035511"
-	appendFile(t, b, lines(0, 5)) // read to its end and closed: the anchor
-	fi, err := os.Stat(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := keyOf(fi)
-	first := []byte(lines(0, 5))
-	tl.setAnchor(stateEntry{Dev: key.dev, Ino: key.ino, FingerprintLen: len(first), Fingerprint: fpHash(first),
-		Path: path, Offset: int64(len(first)), AckedTo: int64(len(first))})
-	appendFile(t, c, "") // rotated empty, closed empty: the last rotated file closed
+	anchorAt(t, tl, path, b, lines(0, 5)) // read to its end and closed: the anchor
+	appendFile(t, c, "")                  // rotated empty, closed empty: the last rotated file closed
 	ci, err := os.Stat(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ckey, _ := keyOf(ci)
 	older := &rotated{fi: ci, key: ckey}
-	appendFile(t, d, "") // the followed file, rotated while empty
-	fh, err := os.Open(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	ref, err := fh.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	refKey, _ := keyOf(ref)
+	ref, refKey := emptyRefCompressed(t, d) // the followed file, rotated while empty
 	mustGzip(t, b)
 	mustGzip(t, c)
-	mustGzip(t, d)
-	if ref, err = fh.Stat(); err != nil { // no name left
-		t.Fatal(err)
-	}
 	appendFile(t, e, lines(5, 10)) // rotated before the tailer looked
-	var got []string
-	for _, f := range tl.rotatedAfter(path, ref, refKey, nil, false, 0, older, nil, time.Now()) {
-		got = append(got, filepath.Base(f.path))
-	}
+	got := rotatedAfterNames(tl, path, ref, refKey, older)
 	if !slices.Equal(got, []string{filepath.Base(e)}) {
 		t.Errorf("files read %v, want only %s (the anchor's .gz was read again)", got, filepath.Base(e))
 	}

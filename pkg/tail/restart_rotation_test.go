@@ -799,22 +799,8 @@ func TestRotatedAfterEmptyRef(t *testing.T) {
 			older.key, _ = keyOf(fi)
 			older.fpLen = copy(older.fp[:], lines(0, 5))
 			mustGzip(t, b)
-			appendFile(t, c, "") // the followed file, rotated while empty
-			fh, err := os.Open(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fh.Close()
-			ref, err := fh.Stat()
-			if err != nil {
-				t.Fatal(err)
-			}
-			refKey, _ := keyOf(ref)
-			mustGzip(t, c)
-			if ref, err = fh.Stat(); err != nil { // no name left
-				t.Fatal(err)
-			}
-			appendFile(t, d, lines(5, 10)) // rotated before the tailer looked
+			ref, refKey := emptyRefCompressed(t, c) // the followed file, rotated while empty
+			appendFile(t, d, lines(5, 10))          // rotated before the tailer looked
 			if reused {
 				dfi, err := os.Stat(d)
 				if err != nil {
@@ -822,10 +808,7 @@ func TestRotatedAfterEmptyRef(t *testing.T) {
 				}
 				older.key, _ = keyOf(dfi)
 			}
-			var got []string
-			for _, f := range tl.rotatedAfter(path, ref, refKey, nil, false, 0, &older, nil, time.Now()) {
-				got = append(got, filepath.Base(f.path))
-			}
+			got := rotatedAfterNames(tl, path, ref, refKey, &older)
 			if diff := cmp.Diff([]string{"0.log.20261126-035510"}, got); diff != "" {
 				t.Errorf("files read (-want +got):\n%s", diff)
 			}
@@ -1343,4 +1326,51 @@ func restartedTailer(t *testing.T, cfg Config) (*Tailer, []stateEntry) {
 		saved = append(saved, es...)
 	}
 	return tl, saved
+}
+
+// emptyRefCompressed makes name an empty file, opened as the file a
+// follower knew, and compresses it (rotated while empty, then gzipped): it
+// returns the descriptor's stat, which names no file now, and its key.
+func emptyRefCompressed(t *testing.T, name string) (os.FileInfo, fileKey) {
+	t.Helper()
+	appendFile(t, name, "")
+	fh, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fh.Close() })
+	ref, err := fh.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := keyOf(ref)
+	mustGzip(t, name)
+	if ref, err = fh.Stat(); err != nil { // no name left
+		t.Fatal(err)
+	}
+	return ref, key
+}
+
+// anchorAt writes data to name, a rotated file of path read to its end,
+// and makes it path's anchor in tl.
+func anchorAt(t *testing.T, tl *Tailer, path, name, data string) {
+	t.Helper()
+	appendFile(t, name, data)
+	fi, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := keyOf(fi)
+	tl.setAnchor(stateEntry{Dev: key.dev, Ino: key.ino, FingerprintLen: len(data), Fingerprint: fpHash([]byte(data)),
+		Path: path, Offset: int64(len(data)), AckedTo: int64(len(data))})
+}
+
+// rotatedAfterNames is the names of the files rotatedAfter opens for an
+// empty reference that is no longer open.
+func rotatedAfterNames(tl *Tailer, path string, ref os.FileInfo, refKey fileKey, older *rotated) []string {
+	var got []string
+	for _, f := range tl.rotatedAfter(path, ref, refKey, nil, false, 0, older, nil, time.Now()) {
+		got = append(got, filepath.Base(f.path))
+	}
+	return got
 }
