@@ -176,10 +176,7 @@ func TestUndoneAtTheStartThenBack(t *testing.T) {
 	waitFor(t, 10*time.Second, "the lines written after the undo", func() bool { return hasSeq(r2, 19) })
 	r2.stop()
 	got := append(first, seqs(r2.snapshot())...)
-	slices.Sort(got)
-	if !slices.Equal(got, upto(0, 20)) {
-		t.Errorf("lines %v, want %v once each", got, upto(0, 20))
-	}
+	wantOnce(t, got, upto(0, 20))
 }
 
 // TestUndoneFileWasTheEmptyAnchor: the checkpoint names the path's file

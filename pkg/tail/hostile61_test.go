@@ -347,11 +347,7 @@ func TestHostile61CopyCompressedWhileStopped(t *testing.T) {
 			hostile51CopyTo(t, path, path+tc.suffix)
 			appendFile(t, path, lines(10, 11))
 			waitFor(t, 10*time.Second, "the line after the truncation", func() bool { return hasSeq(r, 10) })
-			r.stop()
-			if err := r.tl.Close(); err != nil {
-				t.Fatal(err)
-			}
-			got := seqs(r.snapshot())
+			got := stopClosed(t, r)
 			if tc.gz {
 				mustGzip(t, path+tc.suffix)
 			}
@@ -360,10 +356,7 @@ func TestHostile61CopyCompressedWhileStopped(t *testing.T) {
 			waitFor(t, 10*time.Second, "the sentinel", func() bool { return hasSeq(r2, 11) })
 			r2.stop()
 			got = append(got, seqs(r2.snapshot())...)
-			slices.Sort(got)
-			if !slices.Equal(got, upto(0, 12)) {
-				t.Errorf("lines %v, want %v once each", got, upto(0, 12))
-			}
+			wantOnce(t, got, upto(0, 12))
 		})
 	}
 }
@@ -385,11 +378,7 @@ func TestHostile61CopyCompressedThenEmptyRotated(t *testing.T) {
 			copyName := path + ".20261206-000001"
 			hostile51CopyTo(t, path, copyName)
 			waitFor(t, 10*time.Second, "the truncation seen", func() bool { return testutil.ToFloat64(r.tl.m.truncations) == 1 })
-			r.stop()
-			if err := r.tl.Close(); err != nil {
-				t.Fatal(err)
-			}
-			got := seqs(r.snapshot())
+			got := stopClosed(t, r)
 			if gz {
 				mustGzip(t, copyName)
 			}
@@ -399,10 +388,7 @@ func TestHostile61CopyCompressedThenEmptyRotated(t *testing.T) {
 			waitFor(t, 10*time.Second, "the new file's lines", func() bool { return hasSeq(r2, 11) })
 			r2.stop()
 			got = append(got, seqs(r2.snapshot())...)
-			slices.Sort(got)
-			if !slices.Equal(got, upto(0, 12)) {
-				t.Errorf("lines %v, want %v once each", got, upto(0, 12))
-			}
+			wantOnce(t, got, upto(0, 12))
 		})
 	}
 }
@@ -785,5 +771,25 @@ func waitLooked(t *testing.T, r *runner) {
 	for range 2 {
 		waitFor(t, 10*time.Second, "a round of the tailer's loop", func() bool { return r.tl.LastLoop().After(since) })
 		since = r.tl.LastLoop()
+	}
+}
+
+// stopClosed stops r with every line it emitted acknowledged, closes its
+// tailer (the final checkpoint) and returns the lines it delivered.
+func stopClosed(t *testing.T, r *runner) []int {
+	t.Helper()
+	r.stop()
+	if err := r.tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return seqs(r.snapshot())
+}
+
+// wantOnce checks that got holds each line of want once, in any order.
+func wantOnce(t *testing.T, got, want []int) {
+	t.Helper()
+	got = slices.Sorted(slices.Values(got))
+	if !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v once each", got, want)
 	}
 }
