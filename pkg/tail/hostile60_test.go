@@ -263,12 +263,7 @@ func TestFinishedGrewWhileStopped(t *testing.T) {
 			if gz {
 				mustGzip(t, rot)
 			}
-			r := startRunner(t, cfg, Options{})
-			waitFor(t, 10*time.Second, "the new file's line", func() bool { return hasSeq(r, 8) })
-			r.stop()
-			if got := seqsSorted(r); !slices.Equal(got, upto(5, 9)) {
-				t.Errorf("lines %v, want %v once each", got, upto(5, 9))
-			}
+			restartWant(t, cfg, 5, 9)
 		})
 	}
 }

@@ -545,12 +545,7 @@ func TestHostile61CompressedCopyAndRenamedOriginal(t *testing.T) {
 	appendFile(t, path, lines(100, 105))
 	mustRename(t, path, path+".20261206-000002")
 	appendFile(t, path, lines(105, 106))
-	r := startRunner(t, cfg, Options{})
-	waitFor(t, 10*time.Second, "the new file's line", func() bool { return hasSeq(r, 105) })
-	r.stop()
-	if got := seqsSorted(r); !slices.Equal(got, upto(100, 106)) {
-		t.Errorf("lines after the restart %v, want %v once each", got, upto(100, 106))
-	}
+	restartWant(t, cfg, 100, 106)
 }
 
 // TestHostile61ClosedWithFragmentNextFileLater: the path's rotated file,
