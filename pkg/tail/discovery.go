@@ -426,11 +426,11 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		return t.rotatedAfterByTime(path, ref, refKey, live, now)
 	}
 	var out []*follower
-	if refClosed && (copied || t.grownSince(sibs[idx], refKey, refOff)) {
+	if refClosed && (copied || grownSince(sibs[idx], refKey, refOff)) {
 		e := &stateEntry{Dev: refKey.dev, Ino: refKey.ino, FingerprintLen: len(refFP), Fingerprint: fpHash(refFP),
 			Path: path, Offset: refOff, AckedTo: refOff}
 		if f := t.openSibling(path, sibs[idx], e, now); f != nil {
-			t.log.Debug("rotation undone and done again while not looked at; continuing", "path", sibs[idx].path, "offset", refOff)
+			t.log.Debug("last rotated file found again with more to read (a rotation undone); continuing", "path", sibs[idx].path, "offset", refOff, "copy", copied)
 			out = append(out, f)
 		}
 	}
@@ -442,7 +442,7 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 // with its inode (a new file that took a freed inode was told apart by its
 // first bytes, siblingIndex); compressed, decompressing to other than off
 // bytes (by the gzip trailer: more, for a file found by its first bytes).
-func (t *Tailer) grownSince(s sibling, key fileKey, off int64) bool {
+func grownSince(s sibling, key fileKey, off int64) bool {
 	if s.gz {
 		return !gzipEndsAt(s.path, off)
 	}

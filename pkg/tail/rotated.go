@@ -699,7 +699,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		var e *stateEntry
 		if entryOf[j] >= 0 {
 			e = &es[entryOf[j]]
-			if e.Done && !t.grownSince(sibs[j], e.key(), e.Offset) {
+			if e.Done && !grownSince(sibs[j], e.key(), e.Offset) {
 				// Finished before the stop: not read again, and still
 				// the path's anchor until a newer file is finished.
 				t.setAnchor(*e) // anchors.go
