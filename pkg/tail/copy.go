@@ -393,6 +393,12 @@ func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
 	if k, err := statKey(f.path); err != nil || k != f.key {
 		return false
 	}
+	if f.st == stRotated {
+		// Renamed back before a check saw it (a rotation undone): it
+		// is followed at its path again, and copies made while nothing
+		// of it was read are its (undone notes them).
+		t.undone(f)
+	}
 	t.parkedCopies(f)
 	return len(f.copied) > 0 && t.takeCopy(f, now)
 }

@@ -142,6 +142,11 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 // undone takes back a follower whose path names its file again: kubelet
 // renamed the rotated file back because the runtime could not reopen its
 // log. Reading goes on; nothing is read again.
+//
+// A copy made of it while nothing of it was read, whose creation was
+// taken while it was away (copyCreated takes notices only for a file
+// followed at its path), is noted now from a listing (parkedCopies): its
+// lines were lost uncounted.
 func (t *Tailer) undone(f *follower) {
 	if !f.fire(evMovedBack, time.Now()) {
 		return
@@ -150,6 +155,12 @@ func (t *Tailer) undone(f *follower) {
 		t.byPath[f.path] = f
 	}
 	t.log.Debug("rotation undone; continuing", "path", f.path, "offset", f.consumed)
+	if f.off == 0 && f.f != nil {
+		if t.parkedCopies(f); len(f.copied) > 0 {
+			f.dirty, f.more = true, true
+			t.wantRead(time.Now())
+		}
+	}
 }
 
 // rewritten says whether f's file no longer holds what was read from it: its
