@@ -642,6 +642,7 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 	case n <= live.fpLen && s.size <= fi.Size() && endsAlike(s.path, live.f, s.size):
 	case n <= live.fpLen && live.off == 0 && s.size <= int64(live.fpLen):
 	case n >= live.fpLen && s.size >= live.off && copiedSince(live, s.path, key):
+	case n >= live.fpLen && live.off > 0 && s.size >= live.off && bornInStartTick(live, s.path):
 	default:
 		return false
 	}
@@ -985,6 +986,19 @@ func (h *heldLater) left(t *Tailer, live *follower, s sibling) bool {
 	}
 	h.since = h.since || copied()
 	return true
+}
+
+// bornInStartTick says whether the file at p was born in the tick of the
+// file system's clock that live's generation started in, before the start
+// looked (live.took: a file from before, to a notification). One that
+// starts with live's first bytes and is at least as long as what live
+// read (holds) is the copy copytruncate made as live was opened, live
+// truncated since: live was resumed at its checkpoint's offset, and the
+// copy holds those bytes too. Read apart from 0 as a file from before,
+// what the checkpoint read came twice (randomized seed 5174).
+func bornInStartTick(live *follower, p string) bool {
+	b, ok := born(p)
+	return ok && live.tick && b.Equal(live.opened)
 }
 
 // copiedSince says whether the file at p (key) was made since live's

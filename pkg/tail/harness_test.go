@@ -240,12 +240,28 @@ var testLogLevel = func() slog.Level {
 // are closed when the test ends.
 func newIdleTailer(t *testing.T, dir string) *Tailer {
 	t.Helper()
-	tl, err := New(testConfig(dir, t.TempDir()), nil, make(chan []event.Log), Options{})
+	return newIdleTailerIn(t, dir, t.TempDir())
+}
+
+// newIdleTailerIn is newIdleTailer with the state directory state.
+func newIdleTailerIn(t *testing.T, dir, state string) *Tailer {
+	t.Helper()
+	tl, err := New(testConfig(dir, state), nil, make(chan []event.Log), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(tl.closeAll)
 	return tl
+}
+
+// statKeyT is the identity of the file at p.
+func statKeyT(t *testing.T, p string) fileKey {
+	t.Helper()
+	k, err := statKey(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // startBlindRunner runs a tailer that, after its first scan, sees nothing
