@@ -258,7 +258,11 @@
 // reading was, whether the file was still open or already closed: nothing is
 // read twice (a closed one is known by its inode, first bytes and birth
 // time: a new 0.log that got the inode of a rotated file closed empty and
-// deleted since is not it). Before every read (not only on polls) the tailer checks that
+// deleted since is not it). An open one is taken back by the first look
+// that finds its path naming it again, a poll's or its first read's; if
+// nothing of it was read, the copies made of it meanwhile (a copytruncate,
+// whose creation notice came while it was away) are found by a listing and
+// read first (follower.go undone; TestCopyMadeWhileRotationUndone). Before every read (not only on polls) the tailer checks that
 // the file still starts with its fingerprint and that the byte before the end
 // of the last complete line read is still a newline (a read within a line,
 // whose last read ended inside it, looks at the first bytes again once its
@@ -331,9 +335,11 @@
 // apart when the path is first seen or at the start (the file waiting for
 // a descriptor then too): copied and not truncated yet, or, nothing of the
 // file read yet, no longer than the first bytes taken at its open, or
-// made since its generation started and at least as long as what was read
-// of it (a copytruncate as the agent starts: the truncation reads it from
-// the checkpoint's offset; the plain copies made since after it are left
+// made since its generation started, or in the tick of the file system's
+// clock it started in (listed by the start as a file from before), and at
+// least as long as what was read of it (a copytruncate as the agent
+// starts: the truncation reads it from the checkpoint's offset;
+// TestCopyMadeAsTheAgentStartsInItsTick; the plain copies made since after it are left
 // to the truncation too, read after it: discovery.go heldLater); nor,
 // when the path is first seen, a
 // compressed one whose gzip trailer's size and CRC-32 are those of the
