@@ -79,3 +79,50 @@ func TestParkedFileInodeReusedAtItsPath(t *testing.T) {
 		t.Errorf("lines %v, want %v (or %v with the parked file counted lost; %v counted)", got, upto(0, 10), upto(5, 10), lost)
 	}
 }
+
+// TestCopyNoticeTakenAfterRotation: a file nothing was read of is
+// written, copytruncated (logrotate, numbered) and written again, then
+// renamed by kubelet, and the runtime's new file takes the path, before
+// the tailer looked: the copy's creation is taken once the rotation was
+// seen. The copy holds the file's first lines: read before the rest of
+// the file, then the new file's.
+//
+// Open: the copy's lines are lost uncounted. copyCreated takes notices
+// only for a file followed at its path, and copiesUnnoted does not list
+// while the path names another file: a sibling born since the file's
+// start may then be a later file of the path renamed in turn, and nothing
+// known tells it from a copy made before the rename (the file was empty
+// when read: no first bytes).
+func TestCopyNoticeTakenAfterRotation(t *testing.T) {
+	knownOpen(t, "a copytruncate's copy of a file nothing was read of, whose creation is taken after kubelet's rotation of the file was seen, is never read: its lines are lost uncounted")
+	tl, path, f := followNew(t)
+	appendFile(t, path, lines(0, 5))
+	cp := path + ".1"
+	hostile51CopyTo(t, path, cp)
+	appendFile(t, path, lines(5, 7))
+	mustRename(t, path, path+".20261206-000001")
+	appendFile(t, path, lines(7, 9))
+	tl.check(f, time.Now())
+	if f.st != stRotated {
+		t.Fatalf("the rotation not seen: state %v", f.st)
+	}
+	tl.copyCreated(cp)
+	tl.discover(path, time.Now(), false)
+	g := tl.byPath[path]
+	if g == nil || g == f {
+		t.Fatal("the new file not followed")
+	}
+	for range 20 {
+		for _, h := range slices.Clone(tl.order) {
+			if h.st != stClosed && h.f != nil && (h.pred == nil || h.pred.st == stClosed) {
+				tl.readFile(h, time.Now())
+			}
+		}
+		if f.st == stRotated {
+			f.succAt = time.Now().Add(-time.Hour) // final: the new file is there
+		}
+	}
+	if got := emitted(tl); !slices.Equal(got, upto(0, 9)) {
+		t.Errorf("lines %v, want %v (bytes counted lost: %v)", got, upto(0, 9), testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated)))
+	}
+}
