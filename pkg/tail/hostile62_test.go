@@ -3,6 +3,7 @@ package tail
 import (
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -124,5 +125,90 @@ func TestCopyNoticeTakenAfterRotation(t *testing.T) {
 	}
 	if got := emitted(tl); !slices.Equal(got, upto(0, 9)) {
 		t.Errorf("lines %v, want %v (bytes counted lost: %v)", got, upto(0, 9), testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated)))
+	}
+}
+
+// hostile62ReadTurns reads every open follower whose predecessor is
+// closed, as turns would, n times; a rotated file is final at once (the
+// new file at its path is there).
+func hostile62ReadTurns(tl *Tailer, n int) {
+	for range n {
+		for _, h := range slices.Clone(tl.order) {
+			if h.st == stRotated {
+				h.succAt = time.Now().Add(-time.Hour)
+			}
+			if h.st != stClosed && h.f != nil && (h.pred == nil || h.pred.st == stClosed) {
+				tl.readFile(h, time.Now())
+			}
+		}
+	}
+}
+
+// TestCopyOfUndoneFileThenRotated: the copy of a file nothing was read
+// of, made while a rotation of it was undone, is taken from the listing
+// the undoing makes and read before the file. Then kubelet rotates the
+// file (the runtime reopens) and the new file is found: the copy, a
+// rotated sibling of the path by its name, is not read again, and every
+// line comes once, in order.
+func TestCopyOfUndoneFileThenRotated(t *testing.T) {
+	for _, cpName := range []string{".20261206-000002", ".1", "-20261206"} {
+		t.Run(cpName, func(t *testing.T) {
+			tl, path, f := followNew(t)
+			away := path + ".20261206-000001"
+			mustRename(t, path, away)
+			tl.check(f, time.Now())
+			mustRename(t, away, path) // undone
+			appendFile(t, path, lines(0, 10))
+			hostile51CopyTo(t, path, path+cpName)
+			appendFile(t, path, lines(10, 12))
+			tl.check(f, time.Now())
+			if f.st != stFollowing {
+				t.Fatalf("the undone rotation not seen: state %v", f.st)
+			}
+			readAll(t, tl, f)
+			mustRename(t, path, path+".20261206-000003")
+			appendFile(t, path, lines(12, 14))
+			tl.check(f, time.Now())
+			tl.discover(path, time.Now(), false)
+			hostile62ReadTurns(tl, 10)
+			if got := emitted(tl); !slices.Equal(got, upto(0, 14)) {
+				t.Errorf("lines %v, want %v", got, upto(0, 14))
+			}
+		})
+	}
+}
+
+// TestCopyOfUndoneFileAcrossStop: a file nothing was read of is rotated
+// (seen), renamed back, written, copytruncated and written again; the
+// agent stops before its read, with the file at its path, or renamed away
+// again for a moment (kubelet's next attempt, undone after the stop). The
+// next agent reads the copy's lines, then the file's, each once.
+func TestCopyOfUndoneFileAcrossStop(t *testing.T) {
+	for _, awayAtStop := range []bool{false, true} {
+		t.Run(strconv.FormatBool(awayAtStop), func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			cfg := testConfig(dir, state)
+			path := mkContainer(t, dir, "ns_pod_uid")
+			tl, f := followEmpty(t, cfg, path)
+			away := path + ".20261206-000001"
+			mustRename(t, path, away)
+			tl.check(f, time.Now())
+			mustRename(t, away, path) // undone
+			appendFile(t, path, lines(0, 8))
+			hostile51CopyTo(t, path, path+".20261206-000002")
+			appendFile(t, path, lines(8, 10))
+			if awayAtStop {
+				mustRename(t, path, away)
+			}
+			tl.lastLook(time.Now())
+			if err := tl.commit(true); err != nil {
+				t.Fatal(err)
+			}
+			tl.closeAll()
+			if awayAtStop {
+				mustRename(t, away, path)
+			}
+			restartWant(t, cfg, 0, 10)
+		})
 	}
 }
