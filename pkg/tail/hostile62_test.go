@@ -212,3 +212,34 @@ func TestCopyOfUndoneFileAcrossStop(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyOfUndoneFileRotatedBeforeRead: TestCopyOfUndoneFileThenRotated
+// with kubelet's rotation (the runtime reopens) and the new file found
+// before the file's read that the undoing's listing asked for: the copy
+// is still read before the file, the new file after both.
+func TestCopyOfUndoneFileRotatedBeforeRead(t *testing.T) {
+	for _, cpName := range []string{".20261206-000002", ".1", "-20261206"} {
+		t.Run(cpName, func(t *testing.T) {
+			tl, path, f := followNew(t)
+			away := path + ".20261206-000001"
+			mustRename(t, path, away)
+			tl.check(f, time.Now())
+			mustRename(t, away, path) // undone
+			appendFile(t, path, lines(0, 10))
+			hostile51CopyTo(t, path, path+cpName)
+			appendFile(t, path, lines(10, 12))
+			tl.check(f, time.Now())
+			if f.st != stFollowing || len(f.copied) == 0 {
+				t.Fatalf("the undone rotation not seen, or no copy listed: state %v, copies %v", f.st, f.copied)
+			}
+			mustRename(t, path, path+".20261206-000003")
+			appendFile(t, path, lines(12, 14))
+			tl.check(f, time.Now())
+			tl.discover(path, time.Now(), false)
+			hostile62ReadTurns(tl, 10)
+			if got := emitted(tl); !slices.Equal(got, upto(0, 14)) {
+				t.Errorf("lines %v, want %v", got, upto(0, 14))
+			}
+		})
+	}
+}
