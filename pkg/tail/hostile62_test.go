@@ -243,3 +243,37 @@ func TestCopyOfUndoneFileRotatedBeforeRead(t *testing.T) {
 		})
 	}
 }
+
+// TestLaterFileRenamedWhileRotationUndone: a file written and not read
+// yet is renamed away (seen), a new file takes its path, is written and
+// renamed away in turn before the tailer found it, and the first file is
+// renamed back and written on. The later file is not a copy of the first:
+// its lines come after the first file's lines written before it. The
+// undoing's listing (follower.go undone, or copiesUnnoted's at the first
+// read) takes every plain sibling born since the file's generation
+// started for a copy, and reads it first: its lines come before the
+// first file's.
+//
+// Open: kubelet does not do this (it renames back only the file it just
+// renamed, before the runtime made a new one), and nothing known tells
+// such a file from a copy made while nothing of the file was read (its
+// first bytes were taken after the copy, or never).
+func TestLaterFileRenamedWhileRotationUndone(t *testing.T) {
+	knownOpen(t, "a later file of the path, renamed away before it was found while the file it followed was away and renamed back, is read as that file's copy, before it: lines out of order")
+	tl, path, f := followNew(t)
+	appendFile(t, path, lines(0, 3))
+	away := path + ".20261206-000001"
+	mustRename(t, path, away)
+	tl.check(f, time.Now())
+	bornLater(t, path, away, lines(3, 6)) // never found
+	mustRename(t, path, path+".20261206-000002")
+	mustRename(t, away, path)
+	appendFile(t, path, lines(6, 9))
+	tl.check(f, time.Now())
+	hostile62ReadTurns(tl, 10)
+	got := emitted(tl)
+	wantOnce(t, got, upto(0, 9))
+	if i, j := slices.Index(got, 2), slices.Index(got, 3); i < 0 || j < 0 || j < i {
+		t.Errorf("lines %v: the later file's (3-5) before the first file's written before it (0-2)", got)
+	}
+}
