@@ -408,7 +408,17 @@ func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
 // its plain rotated siblings created after it was opened, if nothing of it
 // was read; takeCopy then tells a copy from the rest.
 func (t *Tailer) parkedCopies(f *follower) {
-	if f.st != stFollowing || f.off != 0 || f.opened.IsZero() {
+	if f.st != stFollowing {
+		return
+	}
+	t.siblingsBornSince(f)
+}
+
+// siblingsBornSince notes f's plain rotated siblings created after its
+// generation started as possible copies, if nothing of it was read; f's
+// own file, renamed to one of them, is not.
+func (t *Tailer) siblingsBornSince(f *follower) {
+	if f.off != 0 || f.opened.IsZero() {
 		return
 	}
 	for _, s := range listSiblings(f.path) {
@@ -419,7 +429,7 @@ func (t *Tailer) parkedCopies(f *follower) {
 		if !ok {
 			continue
 		}
-		if k, err := statKey(s.path); err == nil && f.bornSince(b, k) {
+		if k, err := statKey(s.path); err == nil && k != f.key && f.bornSince(b, k) {
 			f.copied = append(f.copied, s.path)
 			f.note(s.path)
 		}
@@ -538,13 +548,7 @@ const (
 // among the files rotated since. A copy that cannot be opened for want of
 // file descriptors is named all the same (keepCopies).
 func (t *Tailer) takeCopies(now time.Time) {
-	for _, f := range slices.Clone(t.order) {
-		if len(f.copied) > 0 && f.f != nil {
-			if _, unopened := t.lookAtCopies(f, now); len(unopened) > 0 {
-				t.keepCopies(f, unopened)
-			}
-		}
-	}
+	t.takeNoted(now)
 	// A parked file (openlimit.go) has no descriptor to tell a copy by
 	// its first bytes: its copies are named as those not opened are.
 	// A file waiting for a descriptor, never opened, had nothing read,
@@ -569,6 +573,18 @@ func (t *Tailer) takeCopies(now time.Time) {
 		if f != nil {
 			t.parkedCopies(f)
 			t.keepCopies(f, f.copied)
+		}
+	}
+}
+
+// takeNoted is takeCopies for the open files: their copies noted are
+// taken, or named if they cannot be opened.
+func (t *Tailer) takeNoted(now time.Time) {
+	for _, f := range slices.Clone(t.order) {
+		if len(f.copied) > 0 && f.f != nil {
+			if _, unopened := t.lookAtCopies(f, now); len(unopened) > 0 {
+				t.keepCopies(f, unopened)
+			}
 		}
 	}
 }

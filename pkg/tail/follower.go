@@ -54,6 +54,7 @@ type follower struct {
 	grew       bool             // read further between the last two polls (busy.go)
 	polled     bool             // its directory is polled, not watched: read every read_interval (busy.go)
 	linked     bool             // its path is a symlink (a link directory's entry): never busy (busy.go)
+	parkedBorn time.Time        // its file's birth time when it was parked (openlimit.go park); zero if unknown
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).

@@ -307,6 +307,9 @@ func (t *Tailer) park(n int) {
 	for _, f := range t.order {
 		if n > 0 && t.parkable(f) {
 			if _, ok := t.lim.queued[f.path]; !ok {
+				// Its birth tells its file from one that takes its
+				// inode once it is deleted (reopen).
+				f.parkedBorn = bornOr(f.f)
 				_ = f.f.Close()
 				f.f = nil
 				t.m.openFiles.Dec()
@@ -444,13 +447,19 @@ func (t *Tailer) unpark(f *follower, now time.Time) bool {
 // reopen finds f's file: at its path, or else among the plain rotated
 // siblings of the path (rotated true). It returns a nil file if the file is
 // in neither place, and an error only when out of descriptors.
+//
+// A file with f's identity born after f's file is not it: while parked,
+// f holds no descriptor, and its file, rotated and compressed (deleted),
+// gives its inode to the next file created (ext4 does at once), often the
+// runtime's new file at the path. Taken for f, it was read in f's place,
+// and what f's file held past f's offset was lost uncounted.
 func (t *Tailer) reopen(f *follower) (fh *os.File, rotated bool, err error) {
 	if fi, serr := os.Stat(f.path); serr == nil {
 		if k, _ := keyOf(fi); k == f.key {
 			fh, err = t.open(f.path)
 			if err == nil {
 				if st, serr := fh.Stat(); serr == nil {
-					if k, _ := keyOf(st); k == f.key {
+					if k, _ := keyOf(st); k == f.key && f.sameBirth(fh) {
 						return fh, false, nil
 					}
 				}
@@ -479,9 +488,23 @@ func (t *Tailer) reopen(f *follower) (fh *os.File, rotated bool, err error) {
 			t.openErr(s.path, "cannot open rotated log file", err)
 			return nil, false, nil
 		}
+		if !f.sameBirth(fh) {
+			_ = fh.Close()
+			continue
+		}
 		return fh, true, nil
 	}
 	return nil, false, nil
+}
+
+// sameBirth says whether fh, a file with f's identity, may be f's file
+// parked: born when it was (either birth unknown, it may).
+func (f *follower) sameBirth(fh *os.File) bool {
+	if f.parkedBorn.IsZero() {
+		return true
+	}
+	b, ok := bornOf(fh)
+	return !ok || b.Equal(f.parkedBorn)
 }
 
 // dropParked gives up a parked follower whose file is gone: the lines it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -424,6 +425,29 @@ func (t *Tailer) Run(ctx context.Context) error {
 func (t *Tailer) lastLook(now time.Time) {
 	t.takeCopies(now) // copy.go: copies noted, whose read did not come
 	t.poll(now)
+	for _, f := range t.order {
+		// Renamed away, nothing at its path (kubelet's rename, before
+		// the runtime reopens, or before kubelet renames it back when
+		// the runtime cannot), nothing of it read: the siblings born
+		// since its generation started are its copies (a file of the
+		// path after it would be at the path). Renamed back after the
+		// stop, the next agent resumes it at offset 0 with its own
+		// start as the generation's, and takes them for older files:
+		// their lines were lost uncounted.
+		if f.st == stRotated && f.off == 0 && f.f != nil {
+			if _, err := os.Lstat(f.path); errors.Is(err, fs.ErrNotExist) {
+				t.siblingsBornSince(f)
+			}
+		}
+	}
+	// The poll notes copies too: a file nothing was read of, seen back
+	// at its path (a rotation undone), lists those made since its
+	// generation started (follower.go undone). Taken before it only, they
+	// died with this agent, and the next one, which resumes the file at
+	// offset 0 with its start as the generation's, took them for older
+	// files: their lines were lost uncounted. (The parked files' copies
+	// are named once, above: no poll looks at them.)
+	t.takeNoted(now)
 	t.rescan(now, false)
 	t.keepWaiting() // kept.go: a file waiting for a descriptor is named too
 }
