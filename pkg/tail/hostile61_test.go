@@ -895,3 +895,47 @@ func TestCopyMadeAsTheAgentStartsInItsTick(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyAnchorHasNoCopiesBefore: the checkpoint of a graceful stop names
+// the file at the path, read to an offset, and as the path's anchor a
+// rotated file finished empty (kubelet rotated 0.log again before anything
+// was written to it). A rotated file read to its end before the stop,
+// compressed a moment before the checkpoint was written (within the
+// slack given to modification times), lies before the anchor. It is not a
+// copy of the anchor made while no agent ran (copiesBefore: an entry that
+// says nothing of its file was read): the anchor was finished, and nothing
+// copies a rotated file. Read again from 0, its lines came twice (test/model
+// seed 1230068, 72 lines after a SIGTERM).
+func TestEmptyAnchorHasNoCopiesBefore(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	r1, r2 := path+".20261204-000009", path+".20261204-000010"
+	appendFile(t, r1, lines(0, 10)) // read to its end before the stop
+	mustGzip(t, r1)
+	appendFile(t, r2, "") // the anchor: rotated, finished empty
+	cur := lines(10, 15)
+	appendFile(t, path, cur)
+	k2, kc := statKeyT(t, r2), statKeyT(t, path)
+	n := int64(len(cur))
+	if err := writeState(state, []stateEntry{
+		{Dev: k2.dev, Ino: k2.ino, Fingerprint: fpHash(nil), Path: path, Done: true},
+		{Dev: kc.dev, Ino: kc.ino, FingerprintLen: len(cur), Fingerprint: fpHash([]byte(cur)), Path: path, Offset: n, AckedTo: n},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tl := newIdleTailerIn(t, dir, state)
+	now := time.Now()
+	tl.loadState(now)
+	var saved []stateEntry
+	for _, es := range tl.resume {
+		saved = append(saved, es...)
+	}
+	tl.rescan(now, true)
+	f := tl.byPath[path]
+	if f == nil || f.off != n {
+		t.Fatalf("the file at the path not resumed at its offset: %+v", f)
+	}
+	tl.resumeRotated(now, saved)
+	appendFile(t, path, lines(15, 16))
+	readAllWant(t, tl, f, upto(15, 16))
+}

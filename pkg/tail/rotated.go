@@ -790,8 +790,14 @@ func (t *Tailer) lastOpened(path string, f *follower) {
 // before the file's own later rotation; name order is not content order):
 // nothing of them was read. A sibling of the checkpoint (an anchor, a file
 // not finished) lies before them.
+//
+// Not before a finished one (an empty anchor: a rotated file finished
+// empty): nothing copies a rotated file, and the files before it were read
+// before it. One compressed just before the checkpoint was written is
+// within mtimeSlack of it; read again from 0, its lines came twice (test/model
+// seed 1230068; TestEmptyAnchorHasNoCopiesBefore).
 func (t *Tailer) copiesBefore(es []stateEntry, entryOf []int, sibs []sibling, start int) int {
-	if i := entryOf[start]; i < 0 || es[i].Offset != 0 || es[i].FingerprintLen != 0 {
+	if i := entryOf[start]; i < 0 || es[i].Offset != 0 || es[i].FingerprintLen != 0 || es[i].Done {
 		return start
 	}
 	for j := start - 1; j >= 0 && entryOf[j] < 0 && !sibs[j].mtime.Before(t.stateTime.Add(-mtimeSlack)); j-- {
