@@ -623,8 +623,11 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 // (findCopy) and reads it from live's offset: read apart too
 // (openSiblings, resumePath), its lines came twice.
 func (t *Tailer) holds(live *follower, s sibling) bool {
-	if s.gz || live == nil || live.f == nil || live.fpLen == 0 {
+	if live == nil || live.f == nil || live.fpLen == 0 {
 		return false
+	}
+	if s.gz {
+		return t.holdsGz(live, s)
 	}
 	// Its size now: written on since its open (the first scan opens every
 	// file before it looks at their rotated siblings), live holds a copy
@@ -985,6 +988,52 @@ func (h *heldLater) left(t *Tailer, live *follower, s sibling) bool {
 		return false
 	}
 	h.since = h.since || copied()
+	return true
+}
+
+// holdsGz is holds for a compressed sibling s: the copy that
+// copytruncate made of live since its generation started (born since, or
+// in its start's tick), compressed at once (logrotate's compress without
+// delaycompress), live truncated since and still at its path, read past
+// its start (off > 0). It decompresses to live's first bytes and holds at
+// least what was read (gzCopyOf). Read apart from 0 at the start (or as a
+// sibling of a path first seen), what the checkpoint read came twice
+// (TestStartTickCopyCompressedBeforeLook); left to live, its truncation
+// finds it (findCopy, compressed copies) and reads it from live's offset.
+// A .gz is born at its compression: kubelet's compression of an older
+// rotated file is one too, and a generation that starts with the same
+// banner as live (longer than the first bytes compared) starts as live
+// does. So not one whose plain name was a file from before live's
+// generation at its start (startNames, not among took): that file
+// compressed. Left to live, its lines were lost if they were not read;
+// logrotate's numbered names move, and a copy made under such a name is
+// read apart (its lines twice) as before.
+func (t *Tailer) holdsGz(live *follower, s sibling) bool {
+	if live.off == 0 || live.inflated || live.gz != "" {
+		return false
+	}
+	plain := strings.TrimSuffix(s.path, ".gz")
+	if i := slices.IndexFunc(live.startNames, func(n startName) bool { return n.path == plain }); i >= 0 {
+		k := live.startNames[i].key
+		if !slices.ContainsFunc(live.took, func(x birth) bool { return x.key == k }) {
+			return false
+		}
+	}
+	if k, err := statKey(live.path); err != nil || k != live.key {
+		return false
+	}
+	b, ok := born(s.path)
+	if !ok {
+		return false
+	}
+	k, err := statKey(s.path)
+	if err != nil || !(live.bornSince(b, k) || (live.tick && b.Equal(live.opened))) {
+		return false
+	}
+	if !gzCopyOf(s.path, live.fp[:live.fpLen], live.off) {
+		return false
+	}
+	t.log.Debug("a compressed copy of the file; not read apart", "path", live.path, "copy", s.path)
 	return true
 }
 
