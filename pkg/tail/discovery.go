@@ -180,7 +180,9 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var start int64
 	cont := 0
 	resumed := false
+	var unmatched []stateEntry // the file's entries its first bytes no longer match
 	if es, ok := t.resume[key]; ok {
+		unmatched = es
 		delete(t.resume, key)
 		// The entry of this file, if one of those with its key is
 		// (another may be of a deleted file whose inode it reuses). An
@@ -199,7 +201,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		// below continues where that stopped), and the files rotated
 		// before it were read again too.
 		if e, ok := entryFor(es, path, f.fp[:f.fpLen]); ok && !reusedEmpty(e, f.size) && !t.bornSinceState(fh) {
-			resumed = true
+			resumed, unmatched = true, nil
 			start, f.suppressTo, cont = e.Offset, e.AckedTo, e.Cont
 			if start > f.size || f.suppressTo > f.size {
 				t.m.truncations.Inc()
@@ -260,6 +262,13 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		// have rotated it (even more than once) before it was seen.
 		before = t.rotatedSince(path, f, now)
 	}
+	if (!initial || t.lim.admitting) && !resumed && !t.bornSinceState(fh) {
+		// Opened after the start (a file that waited for a descriptor
+		// since the first scan is admitted as initial: openlimit.go).
+		if c := t.copyOfEntry(path, key, unmatched, now); c != nil {
+			before = append([]*follower{c}, before...)
+		}
+	}
 	for _, s := range before {
 		if f.pred != nil {
 			s.pred = f.pred
@@ -275,6 +284,64 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	if followed != nil {
 		followed(path)
 	}
+}
+
+// copyOfEntry opens, to be read from the entry's offset before the file
+// at path (key), the copy of the generation a checkpoint entry of that
+// file read part of, when the file no longer starts as the entry says:
+// the file waited for a descriptor since the start (openlimit.go), at its
+// path then (resumePath matched the entry to it there, and left its copies
+// to it), and was copytruncated while it waited. Opened from 0 as a new
+// file, the copy's lines past the entry's offset were lost uncounted (a
+// copy made before the start, left to the file as one it held), or the
+// copy was read whole as one made since its generation started (copy.go):
+// what the checkpoint read came twice (TestResumedFileCopiedWhileWaiting).
+// The copy starts with the entry's first bytes and holds at least what
+// was read; of several, the longest (a copy made without truncating
+// before the copytruncate holds less). A compressed one only if no plain
+// one is there. An entry matched to a sibling at the start is no longer
+// in t.resume (resumedAside): that copy was read then.
+func (t *Tailer) copyOfEntry(path string, key fileKey, es []stateEntry, now time.Time) *follower {
+	var e *stateEntry
+	for i := range es {
+		if x := es[i]; x.Path == path && !x.Done && x.FingerprintLen > 0 && x.Offset > 0 && (e == nil || x.resumesBefore(*e)) {
+			e = &es[i]
+		}
+	}
+	if e == nil {
+		return nil
+	}
+	var buf [fpSize]byte
+	var pick, gz *sibling
+	var pickSize int64
+	for _, s := range listSiblings(path) {
+		k, n, err := siblingStart(s, buf[:])
+		if err != nil || !e.fpMatches(buf[:n]) {
+			continue
+		}
+		if s.gz {
+			if gz == nil && !t.followsGz(s.path) && gzCopyOf(s.path, buf[:e.FingerprintLen], e.Offset) {
+				gz = &s
+			}
+			continue
+		}
+		if k == key || t.files[k] != nil || s.size < e.Offset || (pick != nil && s.size < pickSize) {
+			continue
+		}
+		pick, pickSize = &s, s.size
+	}
+	if pick == nil {
+		pick = gz
+	}
+	if pick == nil {
+		return nil
+	}
+	c := t.openSibling(path, *pick, e, now)
+	if c != nil {
+		t.resumedAside(*e)
+		t.log.Debug("the copy of a file copytruncated while it waited; reading it from the checkpoint's offset", "path", path, "copy", pick.path, "offset", e.Offset)
+	}
+	return c
 }
 
 // followed, when set (by tests), runs as discover has opened a file at

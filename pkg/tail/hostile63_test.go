@@ -2,8 +2,13 @@ package tail
 
 import (
 	"fmt"
+	"log/slog"
+	"os"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestLaterFileRenamedAwayAtStop: a file nothing was read of (written,
@@ -103,6 +108,244 @@ func TestStartTickCopyCompressedBeforeLook(t *testing.T) {
 				return ""
 			})
 			readAllWant(t, tl, cur, upto(5, 6))
+		})
+	}
+}
+
+// TestStartTickCopyThenFileGoes: the copy copytruncate (or logrotate's
+// copy, without truncating) made in the start's tick of the file the
+// start resumed is left to that file. Then the file is not truncated
+// and found again, but renamed away by kubelet's rotation (the runtime
+// makes the next file), deleted, or the agent stops first. Every line
+// comes once, in order: the copy's lines past what the checkpoint read
+// (lines 0-4) too.
+func TestStartTickCopyThenFileGoes(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		truncate bool
+		then     string // rename, delete, stop
+	}{
+		{"copy, renamed", false, "rename"},
+		{"copytruncate, renamed", true, "rename"},
+		{"copy, deleted", false, "delete"},
+		{"copytruncate, deleted", true, "delete"},
+		{"copy, stop", false, "stop"},
+		{"copytruncate, stop", true, "stop"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl, cur, path := hostile63StartTick(t, func(path string) string {
+				appendFile(t, path, lines(5, 7)) // not read yet
+				cp := path + ".20261206-000002"
+				if tc.truncate {
+					hostile51CopyTo(t, path, cp)
+				} else {
+					data, err := os.ReadFile(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(cp, data, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return cp
+			})
+			end := 9
+			switch tc.then {
+			case "rename":
+				appendFile(t, path, lines(7, 8))
+				mustRename(t, path, path+".20261206-000003")
+				appendFile(t, path, lines(8, 9))
+				tl.check(cur, time.Now())
+				tl.discover(path, time.Now(), false)
+				hostile62ReadTurns(tl, 10)
+			case "delete":
+				appendFile(t, path, lines(7, 8))
+				if err := os.Remove(path); err != nil {
+					t.Fatal(err)
+				}
+				end = 8
+				tl.check(cur, time.Now())
+				hostile62ReadTurns(tl, 10)
+			case "stop":
+				appendFile(t, path, lines(7, 8))
+				end = 8
+				tl.lastLook(time.Now())
+				if err := tl.commit(true); err != nil {
+					t.Fatal(err)
+				}
+				tl.closeAll()
+				restartWant(t, tl.cfg, 5, end)
+				return
+			}
+			if got := emitted(tl); !slices.Equal(got, upto(5, end)) {
+				t.Errorf("lines %v, want %v", got, upto(5, end))
+			}
+		})
+	}
+}
+
+// TestStartTickCopyThenMore: the copy copytruncate made in the start's
+// tick of the file the start resumed is left to that file; before its
+// truncation is found, logrotate compresses the copy, or moves it on
+// (numbered names: 0.log.1 to 0.log.2) and copytruncates the file again.
+// Every line comes once, in order.
+func TestStartTickCopyThenMore(t *testing.T) {
+	for _, then := range []string{"gzip", "numbered again", "numbered again, gzip"} {
+		t.Run(then, func(t *testing.T) {
+			tl, cur, path := hostile63StartTick(t, func(path string) string {
+				appendFile(t, path, lines(5, 7))
+				cp := path + ".1"
+				hostile51CopyTo(t, path, cp)
+				return cp
+			})
+			appendFile(t, path, lines(7, 9))
+			switch then {
+			case "gzip":
+				mustGzip(t, path+".1")
+			case "numbered again", "numbered again, gzip":
+				mustRename(t, path+".1", path+".2")
+				if then == "numbered again, gzip" {
+					mustGzip(t, path+".2")
+				}
+				hostile51CopyTo(t, path, path+".1")
+			}
+			appendFile(t, path, lines(9, 10))
+			readAllWant(t, tl, cur, upto(5, 10))
+		})
+	}
+}
+
+// TestResumedFileCopiedWhileWaiting: the checkpoint read a container's
+// 0.log part way (lines 0-9 of 0-14). The agent starts with
+// logs.max_open_files reached: 0.log waits for a descriptor. It is
+// copytruncated before the start, or while it waits, or copied as the
+// agent starts and truncated while it waits; then written again. When its
+// turn comes the copy's lines past the checkpoint's offset are read, then
+// the file's: lines 10 on, each once, in order. (Copytruncated while it
+// waited, the copy was read whole: lines 0-9 twice; copied before, its
+// lines 10-14 were lost, no counter moved.)
+func TestResumedFileCopiedWhileWaiting(t *testing.T) {
+	for _, when := range []string{"before the start", "while waiting", "copied before, truncated while waiting"} {
+		t.Run(when, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			cfg := testConfig(dir, state)
+			cfg.MaxOpenFiles = 1
+			first, late := mkContainer(t, dir, "ns_a_uid"), mkContainer(t, dir, "ns_b_uid")
+			appendFile(t, first, lines(100, 105))
+			appendFile(t, late, lines(0, 15))
+			if err := writeState(state, []stateEntry{entryOf(t, late, late, int64(len(lines(0, 10))))}); err != nil {
+				t.Fatal(err)
+			}
+			cp := late + ".20261206-040000"
+			switch when {
+			case "before the start":
+				hostile51CopyTo(t, late, cp)
+			case "copied before, truncated while waiting":
+				data, err := os.ReadFile(late)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(cp, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := startRunner(t, cfg, Options{})
+			waitFor(t, 10*time.Second, "the first file's lines, the second waiting", func() bool {
+				return hasSeq(r, 104) && testutil.ToFloat64(r.tl.m.waiting) == 1
+			})
+			afterTick(t, time.Now())
+			switch when {
+			case "while waiting":
+				hostile51CopyTo(t, late, cp)
+			case "copied before, truncated while waiting":
+				mustTruncate(t, late)
+			}
+			appendFile(t, late, lines(15, 20))
+			waitFor(t, 10*time.Second, "the second file's lines", func() bool { return hasSeq(r, 19) })
+			r.stop()
+			got := slices.DeleteFunc(seqs(r.snapshot()), func(s int) bool { return s >= 100 })
+			if !slices.Equal(got, upto(10, 20)) {
+				t.Errorf("lines %v, want %v (lost %v)", got, upto(10, 20), testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)))
+			}
+		})
+	}
+}
+
+// TestUndoneAtStartThenCopyCompressed: the checkpoint read the file at
+// the path part way (lines 0-4 of 0-9). The agent starts while kubelet
+// has it renamed away (a rotation it then undoes): the start reads it as
+// a rotated file, from the checkpoint's offset to its end, and closes it.
+// It is renamed back, copytruncated, and the copy compressed at once
+// (logrotate's compress) before the tailer finds the file at its path
+// again. The copy holds what was read: not read again (seed 63093 of the
+// mixed randomized test read it whole, and the older rotated files too).
+func TestUndoneAtStartThenCopyCompressed(t *testing.T) {
+	for _, tc := range []struct {
+		gz    string // compressed: no, before, listed
+		empty bool
+	}{{"no", false}, {"before", false}, {"listed", false}, {"no", true}, {"before", true}, {"listed", true}} {
+		gz, empty := tc.gz, tc.empty
+		t.Run(fmt.Sprintf("compressed %v, empty %v", gz, empty), func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			old, first := lines(100, 103), lines(0, 5)
+			r0 := path + ".20261206-000001"
+			appendFile(t, r0, old)
+			mustGzip(t, r0)
+			appendFile(t, path, first)
+			k := statKeyT(t, path)
+			n := int64(len(first))
+			gzEntry := stateEntry{Dev: ^uint64(0), Ino: 1, FingerprintLen: len(old), Fingerprint: fpHash([]byte(old)), Path: path, Offset: int64(len(old)), AckedTo: int64(len(old)), Done: true}
+			live := stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: len(first), Fingerprint: fpHash([]byte(first)), Path: path, Offset: n, AckedTo: n}
+			if err := writeState(state, []stateEntry{gzEntry, live}); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, lines(5, 10))
+			away := path + ".20261206-000002"
+			mustRename(t, path, away)
+			tl := newIdleTailerIn(t, dir, state)
+			if os.Getenv("TAIL_DEBUG") != "" {
+				tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			}
+			now := time.Now()
+			tl.loadState(now)
+			var saved []stateEntry
+			for _, es := range tl.resume {
+				saved = append(saved, es...)
+			}
+			tl.rescan(now, true)
+			if tl.byPath[path] != nil {
+				t.Fatal("premise: nothing at the path at the start")
+			}
+			tl.resumeRotated(now, saved)
+			hostile62ReadTurns(tl, 10)
+			mustRename(t, away, path)
+			cp := path + ".20261206-000003"
+			hostile51CopyTo(t, path, cp)
+			switch gz {
+			case "before":
+				mustGzip(t, cp)
+			case "listed":
+				// Compressed after the discovery listed it plain.
+				siblingsStated = func() {
+					siblingsStated = nil
+					mustGzip(t, cp)
+				}
+				t.Cleanup(func() { siblingsStated = nil })
+			}
+			if !empty {
+				appendFile(t, path, lines(10, 12))
+			}
+			tl.discover(path, time.Now(), false)
+			f := tl.byPath[path]
+			if f == nil {
+				t.Fatal("the file at the path not followed")
+			}
+			if empty {
+				readAll(t, tl, f)
+				appendFile(t, path, lines(10, 12))
+			}
+			readAllWant(t, tl, f, upto(5, 12))
 		})
 	}
 }
