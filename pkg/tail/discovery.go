@@ -463,6 +463,9 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 			idx = siblingIndexOf(sibs, a)
 		}
 	}
+	if siblingsIndexed != nil {
+		siblingsIndexed()
+	}
 	copied := false
 	if idx < 0 && refClosed && len(refFP) > 0 && live != nil && live.key == refKey {
 		// ref is the file at the path (renamed back: a rotation undone)
@@ -474,7 +477,17 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		// read of ref came twice (TestHostile61RotatedAfterRenamedBackThenCopytruncated).
 		var buf [fpSize]byte
 		for j := len(sibs) - 1; j >= 0 && idx < 0; j-- {
-			if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && n >= len(refFP) && bytes.Equal(buf[:len(refFP)], refFP) {
+			_, n, err := siblingStart(sibs[j], buf[:])
+			if sibs[j].compressedSince(err) {
+				// The copy compressed since it was listed (logrotate's
+				// compress, right after the copy; siblingIndex looked
+				// at it plain): known by its first bytes as its .gz.
+				// Taken for gone, ref was "deleted" and every sibling
+				// read as newer, the copy whole and the older files
+				// read already too (randomized seed 63093).
+				_, n, err = siblingStart(sibs[j], buf[:])
+			}
+			if err == nil && n >= len(refFP) && bytes.Equal(buf[:len(refFP)], refFP) {
 				idx, copied = j, true
 			}
 		}
@@ -503,6 +516,11 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 	}
 	return append(out, t.openSiblings(path, sibs[idx+1:], live, now)...)
 }
+
+// siblingsIndexed, when set (by tests), runs in rotatedAfter after ref was
+// looked for among the siblings listed: where kubelet's (or logrotate's)
+// compression can come.
+var siblingsIndexed func()
 
 // grownSince says whether s, a sibling found as the file key that was
 // closed after reading it to off, holds more than that now: plain, longer

@@ -281,9 +281,9 @@ func TestResumedFileCopiedWhileWaiting(t *testing.T) {
 // mixed randomized test read it whole, and the older rotated files too).
 func TestUndoneAtStartThenCopyCompressed(t *testing.T) {
 	for _, tc := range []struct {
-		gz    string // compressed: no, before, listed
+		gz    string // compressed: no, before, listed, indexed
 		empty bool
-	}{{"no", false}, {"before", false}, {"listed", false}, {"no", true}, {"before", true}, {"listed", true}} {
+	}{{"no", false}, {"before", false}, {"listed", false}, {"indexed", false}, {"no", true}, {"before", true}, {"listed", true}, {"indexed", true}} {
 		gz, empty := tc.gz, tc.empty
 		t.Run(fmt.Sprintf("compressed %v, empty %v", gz, empty), func(t *testing.T) {
 			dir, state := t.TempDir(), t.TempDir()
@@ -332,6 +332,14 @@ func TestUndoneAtStartThenCopyCompressed(t *testing.T) {
 					mustGzip(t, cp)
 				}
 				t.Cleanup(func() { siblingsStated = nil })
+			case "indexed":
+				// Compressed after the discovery looked for the file
+				// it read last among the siblings listed (seed 63093).
+				siblingsIndexed = func() {
+					siblingsIndexed = nil
+					mustGzip(t, cp)
+				}
+				t.Cleanup(func() { siblingsIndexed = nil })
 			}
 			if !empty {
 				appendFile(t, path, lines(10, 12))
@@ -346,6 +354,55 @@ func TestUndoneAtStartThenCopyCompressed(t *testing.T) {
 				appendFile(t, path, lines(10, 12))
 			}
 			readAllWant(t, tl, f, upto(5, 12))
+		})
+	}
+}
+
+// TestStartTickCopyAcrossStop: the copy copytruncate made in the start's
+// tick of the file the start resumed is left to that file, whose
+// truncation the agent does not see before it stops (nothing written
+// since, or written past the old length). Before the next agent starts
+// the copy is compressed, or the file renamed away by kubelet. The next
+// agent reads the copy from the checkpoint's offset, then the file: every
+// line once, in order.
+func TestStartTickCopyAcrossStop(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		after      int // lines written after the truncation
+		gz, rename bool
+	}{
+		{"empty", 0, false, false},
+		{"empty, gz", 0, true, false},
+		{"empty, renamed", 0, false, true},
+		{"written", 8, false, false},
+		{"written, gz", 8, true, false},
+		{"written, renamed", 8, false, true},
+		{"written, gz, renamed", 8, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cp := ""
+			tl, _, path := hostile63StartTick(t, func(path string) string {
+				appendFile(t, path, lines(5, 7))
+				cp = path + ".20261206-000002"
+				hostile51CopyTo(t, path, cp)
+				return cp
+			})
+			appendFile(t, path, lines(7, 7+tc.after))
+			tl.lastLook(time.Now())
+			if err := tl.commit(true); err != nil {
+				t.Fatal(err)
+			}
+			tl.closeAll()
+			if tc.gz {
+				mustGzip(t, cp)
+			}
+			end := 7 + tc.after
+			if tc.rename {
+				mustRename(t, path, path+".20261206-000003")
+				appendFile(t, path, lines(end, end+1))
+				end++
+			}
+			restartWant(t, tl.cfg, 5, end)
 		})
 	}
 }
