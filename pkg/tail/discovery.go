@@ -848,7 +848,7 @@ func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before strin
 	// this one (laterCopies). Without birth times, the first by name.
 	var pick *follower
 	var pickBorn time.Time
-	pickSince := false
+	pickSince, pickTick := false, false
 	for _, de := range ents {
 		name := de.Name()
 		if !de.Type().IsRegular() || name == base || !strings.HasPrefix(name, base) {
@@ -909,14 +909,23 @@ func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before strin
 			return nil, p
 		}
 		since := f.bornSince(b, key)
-		if t.files[key] != nil || (pick != nil && (!since || (pickSince && !b.Before(pickBorn)))) {
+		// Born in the tick f's generation started in, taken by its
+		// start for a file from before (holds: bornInStartTick): the
+		// copy copytruncate made as f was opened, not an older
+		// generation that starts with the same banner (born before
+		// it, and first by name). Taken for it, that one's lines came
+		// twice, and the copy read whole as a later one: f's lines
+		// read before too (TestStartTickCopyWithBanner).
+		inTick := !since && f.tick && b.Equal(f.opened)
+		better := pick == nil || (since && (!pickSince || b.Before(pickBorn))) || (inTick && !pickSince && !pickTick)
+		if t.files[key] != nil || !better {
 			_ = fh.Close()
 			continue
 		}
 		if pick != nil {
 			_ = pick.f.Close()
 		}
-		pick, pickBorn, pickSince = &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}, b, since
+		pick, pickBorn, pickSince, pickTick = &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}, b, since, inTick
 	}
 	if pick != nil {
 		return t.takeOver(f, pick), ""

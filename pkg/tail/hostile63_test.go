@@ -406,3 +406,121 @@ func TestStartTickCopyAcrossStop(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyOfUnreadRotatedFileAcrossStop: a file nothing was read of is
+// copytruncated, written again and renamed away by kubelet (nothing at
+// the path at the stop), the rename seen. The final checkpoint names the
+// copy (lastLook). Before the next agent starts the copy is compressed,
+// or the file renamed back (a rotation undone), or both; or the runtime
+// makes the path's next file. Every line once, in order.
+func TestCopyOfUnreadRotatedFileAcrossStop(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		gz, back, next bool
+	}{
+		{"plain", false, false, false},
+		{"gz", true, false, false},
+		{"back", false, true, false},
+		{"gz, back", true, true, false},
+		{"next", false, false, true},
+		{"gz, next", true, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			cfg := testConfig(dir, state)
+			path := mkContainer(t, dir, "ns_pod_uid")
+			tl, f := followEmpty(t, cfg, path)
+			afterTick(t, time.Now())
+			appendFile(t, path, lines(0, 8))
+			cp := path + ".20261206-000001"
+			hostile51CopyTo(t, path, cp)
+			appendFile(t, path, lines(8, 10))
+			away := path + ".20261206-000002"
+			mustRename(t, path, away)
+			tl.check(f, time.Now())
+			if f.st != stRotated || f.off != 0 {
+				t.Fatalf("premise: rotated, nothing read: state %v, offset %d", f.st, f.off)
+			}
+			tl.lastLook(time.Now())
+			if err := tl.commit(true); err != nil {
+				t.Fatal(err)
+			}
+			tl.closeAll()
+			if tc.gz {
+				mustGzip(t, cp)
+			}
+			end := 10
+			if tc.back {
+				mustRename(t, away, path)
+				appendFile(t, path, lines(10, 11))
+				end = 11
+			}
+			if tc.next {
+				appendFile(t, path, lines(10, 11))
+				end = 11
+			}
+			restartWant(t, cfg, 0, end)
+		})
+	}
+}
+
+// TestStartTickCopyWithBanner: every generation of the file starts with
+// the same banner, longer than the first bytes compared. The checkpoint
+// read the older generation (rotated, plain) whole and the file at the
+// path part way. copytruncate copies the file in the start's tick (the
+// copy left to the file, holds) and truncates it; the file's truncation
+// finds its copy: the copy's lines past the offset are read, not the
+// older generation's again. (In the tick, the older generation, first by
+// name, was taken for the copy: its lines came twice, and the copy was
+// read whole as a later one.)
+func TestStartTickCopyWithBanner(t *testing.T) {
+	for _, inTick := range []bool{false, true} {
+		t.Run(fmt.Sprintf("in the tick %v", inTick), func(t *testing.T) { startTickCopyWithBanner(t, inTick) })
+	}
+}
+
+func startTickCopyWithBanner(t *testing.T, inTick bool) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	old, first := hostile50Banner+lines(100, 120), hostile50Banner+lines(0, 5)
+	r0 := path + ".20261206-000001"
+	appendFile(t, r0, old)
+	appendFile(t, path, first)
+	entry := func(p, data string, done bool) stateEntry {
+		k := statKeyT(t, p)
+		n := int64(len(data))
+		return stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: fpSize, Fingerprint: fpHash([]byte(data[:fpSize])), Path: path, Offset: n, AckedTo: n, Done: done}
+	}
+	if err := writeState(state, []stateEntry{entry(r0, old, true), entry(path, first, false)}); err != nil {
+		t.Fatal(err)
+	}
+	tl := newIdleTailerIn(t, dir, state)
+	if os.Getenv("TAIL_DEBUG") != "" {
+		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	now := time.Now()
+	tl.loadState(now)
+	var saved []stateEntry
+	for _, es := range tl.resume {
+		saved = append(saved, es...)
+	}
+	tl.rescan(now, true)
+	cur := tl.byPath[path]
+	if cur == nil || cur.off != int64(len(first)) {
+		t.Fatalf("the file at the path not resumed at its offset: %+v", cur)
+	}
+	appendFile(t, path, lines(5, 7))
+	cp := path + ".20261206-000002"
+	hostile51CopyTo(t, path, cp)
+	b, ok := born(cp)
+	if !ok {
+		t.Skip("no birth times on this file system")
+	}
+	if inTick {
+		cur.opened, cur.tick = b, true
+		cur.took = append(cur.took, birth{key: statKeyT(t, cp), at: b})
+	}
+	appendFile(t, path, hostile50Banner+lines(7, 8))
+	tl.resumeRotated(now, saved)
+	readAllWant(t, tl, cur, []int{5, 6, -1, 7})
+}
