@@ -506,6 +506,12 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		return t.rotatedAfterByTime(path, ref, refKey, live, now)
 	}
 	var out []*follower
+	// Compressed since it was found plain (kubelet gzips the rotated
+	// file once the next is rotated): looked at as its .gz. Taken for
+	// one that had not grown (its stat failing), the lines written to it
+	// after its close were lost uncounted
+	// (TestRotatedFileGrownThenCompressedAtDiscovery).
+	sibs[idx].recheck()
 	if refClosed && (copied || grownSince(sibs[idx], refKey, refOff)) {
 		e := &stateEntry{Dev: refKey.dev, Ino: refKey.ino, FingerprintLen: len(refFP), Fingerprint: fpHash(refFP),
 			Path: path, Offset: refOff, AckedTo: refOff}

@@ -524,3 +524,47 @@ func startTickCopyWithBanner(t *testing.T, inTick bool) {
 	tl.resumeRotated(now, saved)
 	readAllWant(t, tl, cur, []int{5, 6, -1, 7})
 }
+
+// TestRotatedFileGrownThenCompressedAtDiscovery: a rotated file read to
+// its end and closed gets late lines (the runtime wrote on before it
+// reopened), and kubelet compresses it just as the tailer, finding the
+// path's next file, looks at it among the siblings (or before, or not at
+// all): the late lines are read from where reading stopped, then the next
+// file's. (Compressed once found plain, it was taken for a file that had
+// not grown: its late lines lost, no counter moved.)
+func TestRotatedFileGrownThenCompressedAtDiscovery(t *testing.T) {
+	for _, gz := range []string{"no", "before", "indexed"} {
+		t.Run(gz, func(t *testing.T) { rotatedGrownThenCompressed(t, gz) })
+	}
+}
+
+func rotatedGrownThenCompressed(t *testing.T, gz string) {
+	tl, path, f := followNew(t)
+	appendFile(t, path, lines(0, 5))
+	readAll(t, tl, f)
+	away := path + ".20261206-000001"
+	mustRename(t, path, away)
+	tl.check(f, time.Now())
+	hostile62ReadTurns(tl, 5)
+	if f.st != stClosed {
+		t.Fatalf("premise: the rotated file closed, state %v", f.st)
+	}
+	appendFile(t, away, lines(5, 7))
+	appendFile(t, path, lines(7, 9))
+	switch gz {
+	case "before":
+		mustGzip(t, away)
+	case "indexed":
+		siblingsIndexed = func() {
+			siblingsIndexed = nil
+			mustGzip(t, away)
+		}
+		t.Cleanup(func() { siblingsIndexed = nil })
+	}
+	tl.discover(path, time.Now(), false)
+	g := tl.byPath[path]
+	if g == nil {
+		t.Fatal("the next file not followed")
+	}
+	readAllWant(t, tl, g, upto(0, 9))
+}
