@@ -370,14 +370,17 @@ func TestStartTickCopyAcrossStop(t *testing.T) {
 		name       string
 		after      int // lines written after the truncation
 		gz, rename bool
+		gzRenamed  bool // the file renamed away compressed too
 	}{
-		{"empty", 0, false, false},
-		{"empty, gz", 0, true, false},
-		{"empty, renamed", 0, false, true},
-		{"written", 8, false, false},
-		{"written, gz", 8, true, false},
-		{"written, renamed", 8, false, true},
-		{"written, gz, renamed", 8, true, true},
+		{"written, gz, renamed and compressed", 8, true, true, true},
+		{"empty, gz, renamed and compressed", 0, true, true, true},
+		{"empty", 0, false, false, false},
+		{"empty, gz", 0, true, false, false},
+		{"empty, renamed", 0, false, true, false},
+		{"written", 8, false, false, false},
+		{"written, gz", 8, true, false, false},
+		{"written, renamed", 8, false, true, false},
+		{"written, gz, renamed", 8, true, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cp := ""
@@ -399,6 +402,9 @@ func TestStartTickCopyAcrossStop(t *testing.T) {
 			end := 7 + tc.after
 			if tc.rename {
 				mustRename(t, path, path+".20261206-000003")
+				if tc.gzRenamed {
+					mustGzip(t, path+".20261206-000003")
+				}
 				appendFile(t, path, lines(end, end+1))
 				end++
 			}
