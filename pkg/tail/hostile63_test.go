@@ -574,3 +574,35 @@ func rotatedGrownThenCompressed(t *testing.T, gz string) {
 	}
 	readAllWant(t, tl, g, upto(0, 9))
 }
+
+// TestLaterCopyCompressedAsListed: a file read part way is copytruncated
+// twice before the tailer looks again (a busy node). Its truncation finds
+// the first copy by its first bytes and lists the siblings for the later
+// ones; logrotate compresses the second copy just as it is listed. The
+// second copy's lines are read after the first's, then the file's.
+func TestLaterCopyCompressedAsListed(t *testing.T) {
+	for _, gz := range []string{"no", "before", "listed"} {
+		t.Run(gz, func(t *testing.T) {
+			tl, path, f := followNew(t)
+			appendFile(t, path, lines(0, 5))
+			readAll(t, tl, f)
+			c1, c2 := path+".20261206-000001", path+".20261206-000002"
+			appendFile(t, path, lines(5, 7))
+			hostile51CopyTo(t, path, c1)
+			appendFile(t, path, lines(7, 10))
+			hostile51CopyTo(t, path, c2)
+			appendFile(t, path, lines(10, 11))
+			switch gz {
+			case "before":
+				mustGzip(t, c2)
+			case "listed":
+				siblingsStated = func() {
+					siblingsStated = nil
+					mustGzip(t, c2)
+				}
+				t.Cleanup(func() { siblingsStated = nil })
+			}
+			readAllWant(t, tl, f, upto(0, 11))
+		})
+	}
+}
