@@ -316,6 +316,9 @@ func (t *Tailer) copyOfEntry(path string, key fileKey, es []stateEntry, now time
 	var pickSize int64
 	for _, s := range listSiblings(path) {
 		k, n, err := siblingStart(s, buf[:])
+		if s.compressedSince(err) { // since the listing: as its .gz
+			k, n, err = siblingStart(s, buf[:])
+		}
 		if err != nil || !e.fpMatches(buf[:n]) {
 			continue
 		}
