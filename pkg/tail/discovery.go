@@ -1098,7 +1098,12 @@ func (h *heldLater) left(t *Tailer, live *follower, s sibling) bool {
 	if !t.holds(live, s) {
 		return false
 	}
-	h.since = h.since || copied()
+	// A copy held that was made in the start's tick (bornInStartTick),
+	// or compressed (holdsGz: made since, or in that tick), is one made
+	// since too: the later copies are read after it. Read apart at the
+	// start, before live's truncation found it, their lines came before
+	// its (TestStartTickCopyThenAnother).
+	h.since = h.since || copied() || s.gz || bornInStartTick(live, s.path)
 	return true
 }
 

@@ -617,3 +617,41 @@ func TestLaterCopyCompressedAsListed(t *testing.T) {
 		})
 	}
 }
+
+// TestStartTickCopyThenAnother: copytruncate copies the file the start
+// resumed in the start's tick (the copy left to the file, holds), and
+// again before the start looks at the rotated files (copytruncates in a
+// row on a busy node); the first copy is compressed at once, or not. The
+// second copy holds lines written after the first's: it is read after
+// the first copy's lines past the offset, then the file's. (Read apart at
+// the start, before the file's truncation found the first copy, its
+// lines came before the first copy's.)
+func TestStartTickCopyThenAnother(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		inTick bool
+		gz     bool
+	}{{"in the tick", true, false}, {"since", false, false}, {"since, compressed", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl, cur, _ := hostile63StartTick(t, func(path string) string {
+				appendFile(t, path, lines(5, 7))
+				c1 := path + ".20261206-000002"
+				hostile51CopyTo(t, path, c1)
+				appendFile(t, path, lines(7, 9))
+				var mark string
+				if tc.inTick {
+					mark = c1
+				} else {
+					afterTick(t, time.Now())
+				}
+				hostile51CopyTo(t, path, path+".20261206-000003")
+				appendFile(t, path, lines(9, 10))
+				if tc.gz {
+					mustGzip(t, c1)
+				}
+				return mark
+			})
+			readAllWant(t, tl, cur, upto(5, 10))
+		})
+	}
+}
