@@ -440,6 +440,13 @@ func knownBefore(p *follower) *rotated {
 func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, refClosed bool, refOff int64, older *rotated, live *follower, now time.Time) []*follower {
 	sibs := listSiblings(path)
 	idx := siblingIndex(sibs, refKey, refFP, refClosed)
+	// Found by ref itself (or by its copy, below), not by a file older
+	// than it (older, the anchor): only then is sibs[idx] ref, which may
+	// have grown since its close. The anchor of an empty ref, compressed,
+	// decompresses to more than ref's offset (0): read again from 0 as
+	// ref grown, its lines came twice (randomized seed 66128,
+	// TestEmptyRotatedThenNextFileAfterCompressedAnchor).
+	byRef := idx >= 0
 	if idx < 0 && len(refFP) == 0 && older != nil && older.fpLen > 0 {
 		// ref was compressed empty, or deleted; older is older than
 		// ref, so if it is still there ref was not deleted (kubelet
@@ -491,7 +498,7 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 				_, n, err = siblingStart(sibs[j], buf[:])
 			}
 			if err == nil && n >= len(refFP) && bytes.Equal(buf[:len(refFP)], refFP) {
-				idx, copied = j, true
+				idx, copied, byRef = j, true, true
 			}
 		}
 	}
@@ -515,7 +522,7 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 	// after its close were lost uncounted
 	// (TestRotatedFileGrownThenCompressedAtDiscovery).
 	sibs[idx].recheck()
-	if refClosed && (copied || grownSince(sibs[idx], refKey, refOff)) {
+	if refClosed && byRef && (copied || grownSince(sibs[idx], refKey, refOff)) {
 		e := &stateEntry{Dev: refKey.dev, Ino: refKey.ino, FingerprintLen: len(refFP), Fingerprint: fpHash(refFP),
 			Path: path, Offset: refOff, AckedTo: refOff}
 		if f := t.openSibling(path, sibs[idx], e, now); f != nil {
@@ -742,6 +749,9 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 	case n >= live.fpLen && live.off > 0 && s.size >= live.off && bornInStartTick(live, s.path):
 	default:
 		return false
+	}
+	if live.st != stClosed {
+		live.heldCopy = max(live.heldCopy, s.size) // follower.go truncated
 	}
 	t.log.Debug("a copy the file holds; not read apart", "path", live.path, "copy", s.path)
 	return true
