@@ -207,7 +207,7 @@ func (f *follower) note(name string) bool {
 func (t *Tailer) newGeneration(f *follower) {
 	f.noted = nil
 	f.startGen(genStart(f.path))
-	f.tick, f.readCopy, f.readFPs = true, "", nil
+	f.tick, f.readCopy, f.readFPs, f.heldCopy = true, "", nil, 0
 	if d := filepath.Dir(f.path); t.isPolled(d) {
 		t.newFileIn(d, time.Now())
 		t.parkedCopies(f)

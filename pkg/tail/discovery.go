@@ -180,7 +180,9 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var start int64
 	cont := 0
 	resumed := false
+	var unmatched []stateEntry // the file's entries its first bytes no longer match
 	if es, ok := t.resume[key]; ok {
+		unmatched = es
 		delete(t.resume, key)
 		// The entry of this file, if one of those with its key is
 		// (another may be of a deleted file whose inode it reuses). An
@@ -199,7 +201,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		// below continues where that stopped), and the files rotated
 		// before it were read again too.
 		if e, ok := entryFor(es, path, f.fp[:f.fpLen]); ok && !reusedEmpty(e, f.size) && !t.bornSinceState(fh) {
-			resumed = true
+			resumed, unmatched = true, nil
 			start, f.suppressTo, cont = e.Offset, e.AckedTo, e.Cont
 			if start > f.size || f.suppressTo > f.size {
 				t.m.truncations.Inc()
@@ -260,6 +262,13 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		// have rotated it (even more than once) before it was seen.
 		before = t.rotatedSince(path, f, now)
 	}
+	if (!initial || t.lim.admitting) && !resumed && !t.bornSinceState(fh) {
+		// Opened after the start (a file that waited for a descriptor
+		// since the first scan is admitted as initial: openlimit.go).
+		if c := t.copyOfEntry(path, key, unmatched, now); c != nil {
+			before = append([]*follower{c}, before...)
+		}
+	}
 	for _, s := range before {
 		if f.pred != nil {
 			s.pred = f.pred
@@ -275,6 +284,67 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	if followed != nil {
 		followed(path)
 	}
+}
+
+// copyOfEntry opens, to be read from the entry's offset before the file
+// at path (key), the copy of the generation a checkpoint entry of that
+// file read part of, when the file no longer starts as the entry says:
+// the file waited for a descriptor since the start (openlimit.go), at its
+// path then (resumePath matched the entry to it there, and left its copies
+// to it), and was copytruncated while it waited. Opened from 0 as a new
+// file, the copy's lines past the entry's offset were lost uncounted (a
+// copy made before the start, left to the file as one it held), or the
+// copy was read whole as one made since its generation started (copy.go):
+// what the checkpoint read came twice (TestResumedFileCopiedWhileWaiting).
+// The copy starts with the entry's first bytes and holds at least what
+// was read; of several, the longest (a copy made without truncating
+// before the copytruncate holds less). A compressed one only if no plain
+// one is there. An entry matched to a sibling at the start is no longer
+// in t.resume (resumedAside): that copy was read then.
+func (t *Tailer) copyOfEntry(path string, key fileKey, es []stateEntry, now time.Time) *follower {
+	var e *stateEntry
+	for i := range es {
+		if x := es[i]; x.Path == path && !x.Done && x.FingerprintLen > 0 && x.Offset > 0 && (e == nil || x.resumesBefore(*e)) {
+			e = &es[i]
+		}
+	}
+	if e == nil {
+		return nil
+	}
+	var buf [fpSize]byte
+	var pick, gz *sibling
+	var pickSize int64
+	for _, s := range listSiblings(path) {
+		k, n, err := siblingStart(s, buf[:])
+		if s.compressedSince(err) { // since the listing: as its .gz
+			k, n, err = siblingStart(s, buf[:])
+		}
+		if err != nil || !e.fpMatches(buf[:n]) {
+			continue
+		}
+		if s.gz {
+			if gz == nil && !t.followsGz(s.path) && gzCopyOf(s.path, buf[:e.FingerprintLen], e.Offset) {
+				gz = &s
+			}
+			continue
+		}
+		if k == key || t.files[k] != nil || s.size < e.Offset || (pick != nil && s.size < pickSize) {
+			continue
+		}
+		pick, pickSize = &s, s.size
+	}
+	if pick == nil {
+		pick = gz
+	}
+	if pick == nil {
+		return nil
+	}
+	c := t.openSibling(path, *pick, e, now)
+	if c != nil {
+		t.resumedAside(*e)
+		t.log.Debug("the copy of a file copytruncated while it waited; reading it from the checkpoint's offset", "path", path, "copy", pick.path, "offset", e.Offset)
+	}
+	return c
 }
 
 // followed, when set (by tests), runs as discover has opened a file at
@@ -370,6 +440,13 @@ func knownBefore(p *follower) *rotated {
 func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, refClosed bool, refOff int64, older *rotated, live *follower, now time.Time) []*follower {
 	sibs := listSiblings(path)
 	idx := siblingIndex(sibs, refKey, refFP, refClosed)
+	// Found by ref itself (or by its copy, below), not by a file older
+	// than it (older, the anchor): only then is sibs[idx] ref, which may
+	// have grown since its close. The anchor of an empty ref, compressed,
+	// decompresses to more than ref's offset (0): read again from 0 as
+	// ref grown, its lines came twice (randomized seed 66128,
+	// TestEmptyRotatedThenNextFileAfterCompressedAnchor).
+	byRef := idx >= 0
 	if idx < 0 && len(refFP) == 0 && older != nil && older.fpLen > 0 {
 		// ref was compressed empty, or deleted; older is older than
 		// ref, so if it is still there ref was not deleted (kubelet
@@ -396,6 +473,9 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 			idx = siblingIndexOf(sibs, a)
 		}
 	}
+	if siblingsIndexed != nil {
+		siblingsIndexed()
+	}
 	copied := false
 	if idx < 0 && refClosed && len(refFP) > 0 && live != nil && live.key == refKey {
 		// ref is the file at the path (renamed back: a rotation undone)
@@ -407,8 +487,18 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		// read of ref came twice (TestHostile61RotatedAfterRenamedBackThenCopytruncated).
 		var buf [fpSize]byte
 		for j := len(sibs) - 1; j >= 0 && idx < 0; j-- {
-			if _, n, err := siblingStart(sibs[j], buf[:]); err == nil && n >= len(refFP) && bytes.Equal(buf[:len(refFP)], refFP) {
-				idx, copied = j, true
+			_, n, err := siblingStart(sibs[j], buf[:])
+			if sibs[j].compressedSince(err) {
+				// The copy compressed since it was listed (logrotate's
+				// compress, right after the copy; siblingIndex looked
+				// at it plain): known by its first bytes as its .gz.
+				// Taken for gone, ref was "deleted" and every sibling
+				// read as newer, the copy whole and the older files
+				// read already too (randomized seed 63093).
+				_, n, err = siblingStart(sibs[j], buf[:])
+			}
+			if err == nil && n >= len(refFP) && bytes.Equal(buf[:len(refFP)], refFP) {
+				idx, copied, byRef = j, true, true
 			}
 		}
 	}
@@ -426,7 +516,13 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		return t.rotatedAfterByTime(path, ref, refKey, live, now)
 	}
 	var out []*follower
-	if refClosed && (copied || grownSince(sibs[idx], refKey, refOff)) {
+	// Compressed since it was found plain (kubelet gzips the rotated
+	// file once the next is rotated): looked at as its .gz. Taken for
+	// one that had not grown (its stat failing), the lines written to it
+	// after its close were lost uncounted
+	// (TestRotatedFileGrownThenCompressedAtDiscovery).
+	sibs[idx].recheck()
+	if refClosed && byRef && (copied || grownSince(sibs[idx], refKey, refOff)) {
 		e := &stateEntry{Dev: refKey.dev, Ino: refKey.ino, FingerprintLen: len(refFP), Fingerprint: fpHash(refFP),
 			Path: path, Offset: refOff, AckedTo: refOff}
 		if f := t.openSibling(path, sibs[idx], e, now); f != nil {
@@ -436,6 +532,11 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 	}
 	return append(out, t.openSiblings(path, sibs[idx+1:], live, now)...)
 }
+
+// siblingsIndexed, when set (by tests), runs in rotatedAfter after ref was
+// looked for among the siblings listed: where kubelet's (or logrotate's)
+// compression can come.
+var siblingsIndexed func()
 
 // grownSince says whether s, a sibling found as the file key that was
 // closed after reading it to off, holds more than that now: plain, longer
@@ -623,8 +724,11 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 // (findCopy) and reads it from live's offset: read apart too
 // (openSiblings, resumePath), its lines came twice.
 func (t *Tailer) holds(live *follower, s sibling) bool {
-	if s.gz || live == nil || live.f == nil || live.fpLen == 0 {
+	if live == nil || live.f == nil || live.fpLen == 0 {
 		return false
+	}
+	if s.gz {
+		return t.holdsGz(live, s)
 	}
 	// Its size now: written on since its open (the first scan opens every
 	// file before it looks at their rotated siblings), live holds a copy
@@ -645,6 +749,9 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 	case n >= live.fpLen && live.off > 0 && s.size >= live.off && bornInStartTick(live, s.path):
 	default:
 		return false
+	}
+	if live.st != stClosed {
+		live.heldCopy = max(live.heldCopy, s.size) // follower.go truncated
 	}
 	t.log.Debug("a copy the file holds; not read apart", "path", live.path, "copy", s.path)
 	return true
@@ -760,7 +867,7 @@ func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before strin
 	// this one (laterCopies). Without birth times, the first by name.
 	var pick *follower
 	var pickBorn time.Time
-	pickSince := false
+	pickSince, pickTick := false, false
 	for _, de := range ents {
 		name := de.Name()
 		if !de.Type().IsRegular() || name == base || !strings.HasPrefix(name, base) {
@@ -821,14 +928,23 @@ func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before strin
 			return nil, p
 		}
 		since := f.bornSince(b, key)
-		if t.files[key] != nil || (pick != nil && (!since || (pickSince && !b.Before(pickBorn)))) {
+		// Born in the tick f's generation started in, taken by its
+		// start for a file from before (holds: bornInStartTick): the
+		// copy copytruncate made as f was opened, not an older
+		// generation that starts with the same banner (born before
+		// it, and first by name). Taken for it, that one's lines came
+		// twice, and the copy read whole as a later one: f's lines
+		// read before too (TestStartTickCopyWithBanner).
+		inTick := !since && f.tick && b.Equal(f.opened)
+		better := pick == nil || (since && (!pickSince || b.Before(pickBorn))) || (inTick && !pickSince && !pickTick)
+		if t.files[key] != nil || !better {
 			_ = fh.Close()
 			continue
 		}
 		if pick != nil {
 			_ = pick.f.Close()
 		}
-		pick, pickBorn, pickSince = &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}, b, since
+		pick, pickBorn, pickSince, pickTick = &follower{path: p, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}, b, since, inTick
 	}
 	if pick != nil {
 		return t.takeOver(f, pick), ""
@@ -919,6 +1035,14 @@ func (t *Tailer) copiesAfter(f *follower, p string, prev *follower, since time.T
 	var buf [fpSize]byte
 	later := slices.DeleteFunc(slices.Clone(sibs[i+1:]), func(s sibling) bool {
 		_, n, err := siblingStart(s, buf[:])
+		if s.compressedSince(err) {
+			// Compressed since it was listed (logrotate's copytruncate
+			// with compress gzips each copy at once): looked at as its
+			// .gz, as openSibling opens it. Taken for gone, the later
+			// copy's lines were lost uncounted
+			// (TestLaterCopyCompressedAsListed).
+			_, n, err = siblingStart(s, buf[:])
+		}
 		if err != nil || n == 0 {
 			return true
 		}
@@ -984,7 +1108,58 @@ func (h *heldLater) left(t *Tailer, live *follower, s sibling) bool {
 	if !t.holds(live, s) {
 		return false
 	}
-	h.since = h.since || copied()
+	// A copy held that was made in the start's tick (bornInStartTick),
+	// or compressed (holdsGz: made since, or in that tick), is one made
+	// since too: the later copies are read after it. Read apart at the
+	// start, before live's truncation found it, their lines came before
+	// its (TestStartTickCopyThenAnother).
+	h.since = h.since || copied() || s.gz || bornInStartTick(live, s.path)
+	return true
+}
+
+// holdsGz is holds for a compressed sibling s: the copy that
+// copytruncate made of live since its generation started (born since, or
+// in its start's tick), compressed at once (logrotate's compress without
+// delaycompress), live truncated since and still at its path, read past
+// its start (off > 0). It decompresses to live's first bytes and holds at
+// least what was read (gzCopyOf). Read apart from 0 at the start (or as a
+// sibling of a path first seen), what the checkpoint read came twice
+// (TestStartTickCopyCompressedBeforeLook); left to live, its truncation
+// finds it (findCopy, compressed copies) and reads it from live's offset.
+// A .gz is born at its compression: kubelet's compression of an older
+// rotated file is one too, and a generation that starts with the same
+// banner as live (longer than the first bytes compared) starts as live
+// does. So not one whose plain name was a file from before live's
+// generation at its start (startNames, not among took): that file
+// compressed. Left to live, its lines were lost if they were not read;
+// logrotate's numbered names move, and a copy made under such a name is
+// read apart (its lines twice) as before.
+func (t *Tailer) holdsGz(live *follower, s sibling) bool {
+	if live.off == 0 || live.inflated || live.gz != "" {
+		return false
+	}
+	plain := strings.TrimSuffix(s.path, ".gz")
+	if i := slices.IndexFunc(live.startNames, func(n startName) bool { return n.path == plain }); i >= 0 {
+		k := live.startNames[i].key
+		if !slices.ContainsFunc(live.took, func(x birth) bool { return x.key == k }) {
+			return false
+		}
+	}
+	if k, err := statKey(live.path); err != nil || k != live.key {
+		return false
+	}
+	b, ok := born(s.path)
+	if !ok {
+		return false
+	}
+	k, err := statKey(s.path)
+	if err != nil || !(live.bornSince(b, k) || (live.tick && b.Equal(live.opened))) {
+		return false
+	}
+	if !gzCopyOf(s.path, live.fp[:live.fpLen], live.off) {
+		return false
+	}
+	t.log.Debug("a compressed copy of the file; not read apart", "path", live.path, "copy", s.path)
 	return true
 }
 

@@ -48,6 +48,7 @@ type follower struct {
 	startNames []startName      // the plain rotated siblings at its path when opened was read (copy.go genStart, noteCompressed)
 	tick       bool             // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
 	readCopy   string           // a copy of its generation as opened, read whole before it (copy.go readBefore): its truncation's copy
+	heldCopy   int64            // the size of the longest copy of its generation left to it (discovery.go holds): bytes it held, for a truncation that finds no copy
 	readFPs    [][]byte         // the first bytes of the siblings born since opened and read whole before it (copy.go readBefore)
 	readSince  int64            // bytes read since the last poll (busy.go)
 	cutSince   bool             // truncated since the last poll (busy.go)
@@ -455,7 +456,12 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	case before != "": // discovery.go: its lines are delivered
 		t.log.Debug("truncated; its copy was read before it", "path", f.path, "copy", before)
 	case c == nil:
-		if lost := f.size - f.consumed; lost > 0 {
+		// A copy left to f (holds) held bytes f never showed a read
+		// (written after its last one): deleted before the truncation
+		// was seen, they are lost too. Counted from f's last size
+		// only, they were lost uncounted
+		// (TestStartTickCopyDeletedBeforeTruncationSeen).
+		if lost := max(f.size, f.heldCopy) - f.consumed; lost > 0 {
 			t.m.lost.WithLabelValues(lostTruncated).Add(float64(lost))
 			t.log.Debug("truncated before it was read; bytes lost", "path", f.path, "bytes", lost)
 		}

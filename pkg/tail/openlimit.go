@@ -377,7 +377,11 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 				last = last.pred
 			}
 			if last.pred == prev {
-				moved.pred = prev
+				head := moved // the copy of what it waited for, if any (waitedSibling)
+				for head.pred != nil {
+					head = head.pred
+				}
+				head.pred = prev
 			}
 			last.pred = moved
 		}
@@ -398,6 +402,7 @@ func (t *Tailer) waitedSibling(w *waiter, now time.Time) *follower {
 		if k, err := statKey(s.path); err == nil && k == w.key {
 			var e *stateEntry
 			var buf [fpSize]byte
+			var c *follower
 			if es, ok := t.resume[k]; ok {
 				if _, n, err := siblingStart(s, buf[:]); err == nil {
 					if found, ok := entryFor(es, w.path, buf[:n]); ok {
@@ -405,8 +410,20 @@ func (t *Tailer) waitedSibling(w *waiter, now time.Time) *follower {
 						delete(t.resume, k) // resumed, as by discover
 					}
 				}
+				if e == nil {
+					// Copytruncated while it waited, then renamed: its
+					// copy holds the lines past the checkpoint's offset
+					// (discovery.go copyOfEntry), read before it.
+					// Read from 0 as a file the checkpoint never saw,
+					// they were lost uncounted.
+					c = t.copyOfEntry(w.path, k, es, now)
+				}
 			}
-			return t.openSibling(w.path, s, e, now)
+			f := t.openSibling(w.path, s, e, now)
+			if f != nil && c != nil {
+				f.pred = c
+			}
+			return f
 		}
 	}
 	return nil

@@ -729,6 +729,20 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		}
 		f := t.openSibling(path, sibs[j], e, now)
 		if f == nil {
+			if i := entryOf[j]; i >= 0 && !es[i].Done && !sibs[j].gz && atPathNow(path, es[i].key()) {
+				// Gone from its rotated name since the listing: renamed
+				// back to the path (kubelet undid its rotation), its
+				// entry is the file's again, for the discovery that
+				// finds it there (discover resumes it). Taken aside
+				// (resumedAside) and not put back, the file was read
+				// from 0 there: what the checkpoint read came twice
+				// (randomized seed 65334).
+				if t.resume == nil {
+					t.resume = make(map[fileKey][]stateEntry)
+				}
+				k := es[i].key()
+				t.resume[k] = append(t.resume[k], es[i])
+			}
 			continue
 		}
 		f.pred = prev
@@ -743,6 +757,12 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	if cur == nil && prev != nil {
 		t.lastOpened(path, prev)
 	}
+}
+
+// atPathNow says whether the file at path is the file key.
+func atPathNow(path string, key fileKey) bool {
+	k, err := statKey(path)
+	return err == nil && k == key
 }
 
 // nothingReadAt says whether the entries of the file at the path (atPath)
