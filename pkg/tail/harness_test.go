@@ -254,6 +254,35 @@ func newIdleTailerIn(t *testing.T, dir, state string) *Tailer {
 	return tl
 }
 
+// startSteps is an agent's start, step by step, on the checkpoint in
+// state: a tailer on dir that loads it and makes its first scan. The test
+// then calls resumeRotated(now, saved) itself, doing what it wants done
+// in between. TAIL_DEBUG=1 logs the tailer's steps.
+func startSteps(t *testing.T, dir, state string) (tl *Tailer, saved []stateEntry, now time.Time) {
+	t.Helper()
+	tl = newIdleTailerIn(t, dir, state)
+	if testLogLevel == slog.LevelDebug {
+		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	now = time.Now()
+	tl.loadState(now)
+	for _, es := range tl.resume {
+		saved = append(saved, es...)
+	}
+	tl.rescan(now, true)
+	return tl, saved, now
+}
+
+// dataEntry is a checkpoint entry of path for the file at p, which holds
+// data: read to its end, known by its first bytes.
+func dataEntry(t *testing.T, path, p, data string, done bool) stateEntry {
+	t.Helper()
+	k := statKeyT(t, p)
+	n := int64(len(data))
+	fp := data[:min(len(data), fpSize)]
+	return stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: len(fp), Fingerprint: fpHash([]byte(fp)), Path: path, Offset: n, AckedTo: n, Done: done}
+}
+
 // statKeyT is the identity of the file at p.
 func statKeyT(t *testing.T, p string) fileKey {
 	t.Helper()

@@ -850,47 +850,15 @@ func TestCopyMadeWhileRotationUndone(t *testing.T) {
 func TestCopyMadeAsTheAgentStartsInItsTick(t *testing.T) {
 	for _, inTick := range []bool{false, true} {
 		t.Run(fmt.Sprintf("in the tick %v", inTick), func(t *testing.T) {
-			dir, state := t.TempDir(), t.TempDir()
-			path := mkContainer(t, dir, "ns_pod_uid")
-			old, first := lines(100, 103), lines(0, 5)
-			r0 := path + ".20261206-000001"
-			appendFile(t, r0, old)
-			appendFile(t, path, first)
-			entry := func(p, data string, done bool) stateEntry {
-				k := statKeyT(t, p)
-				n := int64(len(data))
-				return stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: len(data), Fingerprint: fpHash([]byte(data)), Path: path, Offset: n, AckedTo: n, Done: done}
-			}
-			if err := writeState(state, []stateEntry{entry(r0, old, true), entry(path, first, false)}); err != nil {
-				t.Fatal(err)
-			}
-			tl := newIdleTailerIn(t, dir, state)
-			now := time.Now()
-			tl.loadState(now)
-			var saved []stateEntry
-			for _, es := range tl.resume {
-				saved = append(saved, es...)
-			}
-			tl.rescan(now, true)
-			cur := tl.byPath[path]
-			if cur == nil || cur.off != int64(len(first)) {
-				t.Fatalf("the file at the path not resumed at its offset: %+v", cur)
-			}
-			cp := path + ".20261206-000002"
-			if err := os.WriteFile(cp, []byte(first), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if inTick {
-				b, ok := born(cp)
-				if !ok {
-					t.Skip("no birth times on this file system")
+			tl, cur, _ := hostile63StartTick(t, func(path string) string {
+				cp := path + ".20261206-000002"
+				hostile51CopyTo(t, path, cp)
+				appendFile(t, path, lines(5, 6))
+				if inTick {
+					return cp
 				}
-				cur.opened, cur.tick = b, true
-				cur.took = append(cur.took, birth{key: statKeyT(t, cp), at: b})
-			}
-			mustTruncate(t, path)
-			appendFile(t, path, lines(5, 6))
-			tl.resumeRotated(now, saved)
+				return ""
+			})
 			readAllWant(t, tl, cur, upto(5, 6))
 		})
 	}
@@ -923,14 +891,7 @@ func TestEmptyAnchorHasNoCopiesBefore(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tl := newIdleTailerIn(t, dir, state)
-	now := time.Now()
-	tl.loadState(now)
-	var saved []stateEntry
-	for _, es := range tl.resume {
-		saved = append(saved, es...)
-	}
-	tl.rescan(now, true)
+	tl, saved, now := startSteps(t, dir, state)
 	f := tl.byPath[path]
 	if f == nil || f.off != n {
 		t.Fatalf("the file at the path not resumed at its offset: %+v", f)

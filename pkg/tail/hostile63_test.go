@@ -2,7 +2,6 @@ package tail
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"slices"
 	"testing"
@@ -55,25 +54,11 @@ func hostile63StartTick(t *testing.T, between func(path string) (mark string)) (
 	r0 := path + ".20261206-000001"
 	appendFile(t, r0, old)
 	appendFile(t, path, first)
-	entry := func(p, data string, done bool) stateEntry {
-		k := statKeyT(t, p)
-		n := int64(len(data))
-		return stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: len(data), Fingerprint: fpHash([]byte(data)), Path: path, Offset: n, AckedTo: n, Done: done}
-	}
+	entry := func(p, data string, done bool) stateEntry { return dataEntry(t, path, p, data, done) }
 	if err := writeState(state, []stateEntry{entry(r0, old, true), entry(path, first, false)}); err != nil {
 		t.Fatal(err)
 	}
-	tl := newIdleTailerIn(t, dir, state)
-	if os.Getenv("TAIL_DEBUG") != "" {
-		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	now := time.Now()
-	tl.loadState(now)
-	var saved []stateEntry
-	for _, es := range tl.resume {
-		saved = append(saved, es...)
-	}
-	tl.rescan(now, true)
+	tl, saved, now := startSteps(t, dir, state)
 	cur := tl.byPath[path]
 	if cur == nil || cur.off != int64(len(first)) {
 		t.Fatalf("the file at the path not resumed at its offset: %+v", cur)
@@ -317,17 +302,7 @@ func TestUndoneAtStartThenCopyCompressed(t *testing.T) {
 			appendFile(t, path, lines(5, 10))
 			away := path + ".20261206-000002"
 			mustRename(t, path, away)
-			tl := newIdleTailerIn(t, dir, state)
-			if os.Getenv("TAIL_DEBUG") != "" {
-				tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			}
-			now := time.Now()
-			tl.loadState(now)
-			var saved []stateEntry
-			for _, es := range tl.resume {
-				saved = append(saved, es...)
-			}
-			tl.rescan(now, true)
+			tl, saved, now := startSteps(t, dir, state)
 			if tl.byPath[path] != nil {
 				t.Fatal("premise: nothing at the path at the start")
 			}
@@ -506,25 +481,11 @@ func startTickCopyWithBanner(t *testing.T, inTick bool) {
 	r0 := path + ".20261206-000001"
 	appendFile(t, r0, old)
 	appendFile(t, path, first)
-	entry := func(p, data string, done bool) stateEntry {
-		k := statKeyT(t, p)
-		n := int64(len(data))
-		return stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: fpSize, Fingerprint: fpHash([]byte(data[:fpSize])), Path: path, Offset: n, AckedTo: n, Done: done}
-	}
+	entry := func(p, data string, done bool) stateEntry { return dataEntry(t, path, p, data, done) }
 	if err := writeState(state, []stateEntry{entry(r0, old, true), entry(path, first, false)}); err != nil {
 		t.Fatal(err)
 	}
-	tl := newIdleTailerIn(t, dir, state)
-	if os.Getenv("TAIL_DEBUG") != "" {
-		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	now := time.Now()
-	tl.loadState(now)
-	var saved []stateEntry
-	for _, es := range tl.resume {
-		saved = append(saved, es...)
-	}
-	tl.rescan(now, true)
+	tl, saved, now := startSteps(t, dir, state)
 	cur := tl.byPath[path]
 	if cur == nil || cur.off != int64(len(first)) {
 		t.Fatalf("the file at the path not resumed at its offset: %+v", cur)
@@ -675,14 +636,7 @@ func TestStartSiblingRenamedBackBeforeItsOpen(t *testing.T) {
 	}
 	away := path + ".20261206-000001"
 	mustRename(t, path, away)
-	tl := newIdleTailerIn(t, dir, state)
-	now := time.Now()
-	tl.loadState(now)
-	var saved []stateEntry
-	for _, es := range tl.resume {
-		saved = append(saved, es...)
-	}
-	tl.rescan(now, true)
+	tl, saved, now := startSteps(t, dir, state)
 	if tl.byPath[path] != nil {
 		t.Fatal("premise: nothing at the path at the start")
 	}
@@ -747,14 +701,7 @@ func TestEmptyRotatedThenNextFileAfterCompressedAnchor(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustGzip(t, c)
-	tl := newIdleTailerIn(t, dir, state)
-	now := time.Now()
-	tl.loadState(now)
-	var saved []stateEntry
-	for _, es := range tl.resume {
-		saved = append(saved, es...)
-	}
-	tl.rescan(now, true)
+	tl, saved, now := startSteps(t, dir, state)
 	f := tl.byPath[path]
 	if f == nil {
 		t.Fatal("premise: the empty file followed")
