@@ -340,7 +340,15 @@
 // least as long as what was read of it (a copytruncate as the agent
 // starts: the truncation reads it from the checkpoint's offset;
 // TestCopyMadeAsTheAgentStartsInItsTick; the plain copies made since after it are left
-// to the truncation too, read after it: discovery.go heldLater); nor,
+// to the truncation too, read after it: discovery.go heldLater); so is
+// such a copy compressed at once, which decompresses to the file's first
+// bytes and at least what was read, unless its plain name was a file from
+// before the file's generation (discovery.go holdsGz;
+// TestStartTickCopyCompressedBeforeLook). A file the start resumed that
+// waited for a descriptor and was copytruncated meanwhile has its copy,
+// found by the checkpoint entry's first bytes, read from the entry's
+// offset before it (discovery.go copyOfEntry;
+// TestResumedFileCopiedWhileWaiting). Nor,
 // when the path is first seen, a
 // compressed one whose gzip trailer's size and CRC-32 are those of the
 // file's first bytes: the file's read takes its lines. Compressed before
