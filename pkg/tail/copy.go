@@ -382,8 +382,7 @@ func (f *follower) fromBefore(key fileKey, b time.Time, read bool) bool {
 // is never read. One listing per generation, at its first read. True if f
 // is to wait for a copy (takeCopy).
 //
-// Not while f's path names another file (or none, unless f is known
-// rotated and nothing was read of it; see below): f was renamed
+// Not while f's path names another file, or none: f was renamed
 // (kubelet's rotation; the runtime may not have opened the path's next
 // file yet) or deleted, not truncated in place, and that is not taken yet.
 // A sibling born since is a later file of the path renamed in turn (two
@@ -391,30 +390,16 @@ func (f *follower) fromBefore(key fileKey, b time.Time, read bool) bool {
 // came before f's. Taken as rotated, f is read first and the later
 // siblings after it (rotatedAfter).
 func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
-	switch k, err := statKey(f.path); {
-	case err == nil && k == f.key:
-		if f.st == stRotated {
-			// Renamed back before a check saw it (a rotation undone):
-			// it is followed at its path again, and copies made while
-			// nothing of it was read are its (undone notes them).
-			t.undone(f)
-		}
-		t.parkedCopies(f)
-	case f.st == stRotated && errors.Is(err, fs.ErrNotExist):
-		// Renamed away and nothing at its path (the runtime has not
-		// reopened the log, or cannot, and kubelet renames it back):
-		// a later file of the path would be there, so the siblings
-		// born since its generation started are its copies (as at a
-		// stop, tailer.go lastLook). A copytruncate before it was
-		// renamed away again (a rotation undone before, not seen
-		// undone) made one; this read, of what was written since,
-		// took it for a file nothing was truncated of, and the copy's
-		// lines were lost uncounted (randomized seed 66115,
-		// TestCopyMadeWhileRotationUndoneReadAway).
-		t.siblingsBornSince(f)
-	default:
+	if k, err := statKey(f.path); err != nil || k != f.key {
 		return false
 	}
+	if f.st == stRotated {
+		// Renamed back before a check saw it (a rotation undone): it
+		// is followed at its path again, and copies made while nothing
+		// of it was read are its (undone notes them).
+		t.undone(f)
+	}
+	t.parkedCopies(f)
 	return len(f.copied) > 0 && t.takeCopy(f, now)
 }
 

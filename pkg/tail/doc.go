@@ -262,10 +262,7 @@
 // that finds its path naming it again, a poll's or its first read's; if
 // nothing of it was read, the copies made of it meanwhile (a copytruncate,
 // whose creation notice came while it was away) are found by a listing and
-// read first (follower.go undone; TestCopyMadeWhileRotationUndone), also
-// when its first read comes while it is away again with nothing at its
-// path, where a later file of the path would be (copy.go copiesUnnoted;
-// TestCopyMadeWhileRotationUndoneReadAway). Before every read (not only on polls) the tailer checks that
+// read first (follower.go undone; TestCopyMadeWhileRotationUndone). Before every read (not only on polls) the tailer checks that
 // the file still starts with its fingerprint and that the byte before the end
 // of the last complete line read is still a newline (a read within a line,
 // whose last read ended inside it, looks at the first bytes again once its
