@@ -390,7 +390,7 @@ func (f *follower) fromBefore(key fileKey, b time.Time, read bool) bool {
 // came before f's. Taken as rotated, f is read first and the later
 // siblings after it (rotatedAfter).
 func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
-	if k, err := statKey(f.path); err != nil || k != f.key {
+	if !atPathNow(f.path, f.key) {
 		return false
 	}
 	if f.st == stRotated {

@@ -315,10 +315,7 @@ func (t *Tailer) copyOfEntry(path string, key fileKey, es []stateEntry, now time
 	var pick, gz *sibling
 	var pickSize int64
 	for _, s := range listSiblings(path) {
-		k, n, err := siblingStart(s, buf[:])
-		if s.compressedSince(err) { // since the listing: as its .gz
-			k, n, err = siblingStart(s, buf[:])
-		}
+		k, n, err := s.startNow(buf[:])
 		if err != nil || !e.fpMatches(buf[:n]) {
 			continue
 		}
@@ -487,16 +484,14 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		// read of ref came twice (TestHostile61RotatedAfterRenamedBackThenCopytruncated).
 		var buf [fpSize]byte
 		for j := len(sibs) - 1; j >= 0 && idx < 0; j-- {
-			_, n, err := siblingStart(sibs[j], buf[:])
-			if sibs[j].compressedSince(err) {
-				// The copy compressed since it was listed (logrotate's
-				// compress, right after the copy; siblingIndex looked
-				// at it plain): known by its first bytes as its .gz.
-				// Taken for gone, ref was "deleted" and every sibling
-				// read as newer, the copy whole and the older files
-				// read already too (randomized seed 63093).
-				_, n, err = siblingStart(sibs[j], buf[:])
-			}
+			// The copy may be compressed since it was listed
+			// (logrotate's compress, right after the copy;
+			// siblingIndex looked at it plain): known by its first
+			// bytes as its .gz (startNow). Taken for gone, ref was
+			// "deleted" and every sibling read as newer, the copy
+			// whole and the older files read already too (randomized
+			// seed 63093).
+			_, n, err := sibs[j].startNow(buf[:])
 			if err == nil && n >= len(refFP) && bytes.Equal(buf[:len(refFP)], refFP) {
 				idx, copied, byRef = j, true, true
 			}
@@ -601,10 +596,7 @@ func siblingIndex(sibs []sibling, key fileKey, fp []byte, closed bool) int {
 func siblingIndexOf(sibs []sibling, e stateEntry) int {
 	var buf [fpSize]byte
 	for j := len(sibs) - 1; j >= 0; j-- {
-		k, n, err := siblingStart(sibs[j], buf[:])
-		if sibs[j].compressedSince(err) {
-			k, n, err = siblingStart(sibs[j], buf[:])
-		}
+		k, n, err := sibs[j].startNow(buf[:])
 		if err != nil || !e.fpMatches(buf[:n]) {
 			continue
 		}
@@ -1034,15 +1026,12 @@ func (t *Tailer) copiesAfter(f *follower, p string, prev *follower, since time.T
 	}
 	var buf [fpSize]byte
 	later := slices.DeleteFunc(slices.Clone(sibs[i+1:]), func(s sibling) bool {
-		_, n, err := siblingStart(s, buf[:])
-		if s.compressedSince(err) {
-			// Compressed since it was listed (logrotate's copytruncate
-			// with compress gzips each copy at once): looked at as its
-			// .gz, as openSibling opens it. Taken for gone, the later
-			// copy's lines were lost uncounted
-			// (TestLaterCopyCompressedAsListed).
-			_, n, err = siblingStart(s, buf[:])
-		}
+		// Compressed since it was listed (logrotate's copytruncate with
+		// compress gzips each copy at once): looked at as its .gz
+		// (startNow), as openSibling opens it. Taken for gone, the later
+		// copy's lines were lost uncounted
+		// (TestLaterCopyCompressedAsListed).
+		_, n, err := s.startNow(buf[:])
 		if err != nil || n == 0 {
 			return true
 		}
@@ -1145,7 +1134,7 @@ func (t *Tailer) holdsGz(live *follower, s sibling) bool {
 			return false
 		}
 	}
-	if k, err := statKey(live.path); err != nil || k != live.key {
+	if !atPathNow(live.path, live.key) {
 		return false
 	}
 	b, ok := born(s.path)
@@ -1185,8 +1174,7 @@ func copiedSince(live *follower, p string, key fileKey) bool {
 	if !ok || !live.bornSince(b, key) {
 		return false
 	}
-	k, err := statKey(live.path)
-	return err == nil && k == live.key
+	return atPathNow(live.path, live.key)
 }
 
 // compressedOf says whether the compressed sibling p, which starts with

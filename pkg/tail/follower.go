@@ -98,7 +98,7 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 	}
 	changed := false
 	if f.st == stRotated && nlink > 0 {
-		if k, err := statKey(f.path); err == nil && k == f.key {
+		if atPathNow(f.path, f.key) {
 			t.undone(f)
 		}
 	}

@@ -57,6 +57,18 @@ func (s *sibling) compressedSince(err error) bool {
 	return true
 }
 
+// startNow is siblingStart of s, looked at as its .gz if it was
+// compressed since it was listed (s names the .gz then): kubelet and
+// logrotate compress a rotated file at any time, and a plain file gone
+// since the listing is rarely deleted.
+func (s *sibling) startNow(buf []byte) (fileKey, int, error) {
+	k, n, err := siblingStart(*s, buf)
+	if s.compressedSince(err) {
+		k, n, err = siblingStart(*s, buf)
+	}
+	return k, n, err
+}
+
 // recheck looks again at s, a sibling listed plain: compressed since, s
 // names its .gz now.
 func (s *sibling) recheck() {
