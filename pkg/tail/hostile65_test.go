@@ -1,10 +1,12 @@
 package tail
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,5 +189,67 @@ func TestHostile65LinkDirRotatedWhileStopped(t *testing.T) {
 		t.Errorf("lines %v, want %v once each, in order (or a loss counted)", got, upto(0, 10))
 	} else if !slices.Equal(got, upto(0, 10)) {
 		t.Logf("lines %v: lost, counted (%v)", got, hostile61Lost(t, r2.reg))
+	}
+}
+
+// TestHostile65PartialAcrossTwoRotationsWhileStopped: containerd cuts a
+// long stdout line into 16 KiB fragments (P, P, F); kubelet's rotation
+// lands between the first two, with stderr lines interleaved on both
+// sides. The agent reads up to the second fragment (the merge carried
+// into the new file, its stderr lines delivered and acknowledged) and is
+// stopped gracefully. While no agent runs the final fragment and a
+// stderr line are written, kubelet compresses the first rotated file and
+// rotates the second, and the container writes the third. The long line
+// arrives once, whole, before the third file's lines; every other line
+// once.
+func TestHostile65PartialAcrossTwoRotationsWhileStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	long := "seq=100 " + strings.Repeat("L", 40<<10)
+	p1, p2, p3 := long[:16<<10], long[16<<10:32<<10], long[32<<10:]
+	errLine := func(n int) string { return criLine("stderr", "F", fmt.Sprintf("seq=%d e", n)) }
+	appendFile(t, path, lines(0, 5)+criLine("stdout", "P", p1)+errLine(5))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 5) })
+	r1 := path + ".20261207-000001"
+	mustRename(t, path, r1)
+	appendFile(t, path, errLine(6)+criLine("stdout", "P", p2)+errLine(7))
+	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r, 7) })
+	waitLooked(t, r)
+	r.stop()
+	must(t, r.tl.Close())
+	first := r.snapshot()
+	appendFile(t, path, criLine("stdout", "F", p3)+errLine(8))
+	mustGzip(t, r1)
+	mustRename(t, path, path+".20261207-000011")
+	appendFile(t, path, lines(9, 12))
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r2, 11) })
+	waitLooked(t, r2)
+	r2.stop()
+	all := append(first, r2.snapshot()...)
+	count := map[int]int{}
+	var out []int
+	for _, x := range all {
+		n, _ := seqOf(x.body)
+		count[n]++
+		if x.stream == event.Stdout {
+			out = append(out, n)
+		}
+		if n == 100 && (x.body != long || x.truncated) {
+			t.Errorf("the long line cut or changed: %d bytes (want %d), truncated %v", len(x.body), len(long), x.truncated)
+		}
+	}
+	for _, n := range append(upto(0, 12), 100) {
+		if count[n] != 1 {
+			t.Errorf("line %d delivered %d times", n, count[n])
+		}
+	}
+	if want := []int{0, 1, 2, 3, 4, 100, 9, 10, 11}; !slices.Equal(out, want) {
+		t.Errorf("stdout lines %v, want %v", out, want)
+	}
+	if lost := hostile61Lost(t, r2.reg); lost != 0 {
+		t.Errorf("a loss counted: %v", lost)
 	}
 }
