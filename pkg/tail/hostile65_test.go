@@ -253,3 +253,88 @@ func TestHostile65PartialAcrossTwoRotationsWhileStopped(t *testing.T) {
 		t.Errorf("a loss counted: %v", lost)
 	}
 }
+
+// TestHostile65MaxFilesTwo: kubelet with containerLogMaxFiles 2 keeps no
+// rotated file at a rotation: it deletes every rotated file, then renames
+// 0.log. Between two looks of the tailer, the file it reads (half read)
+// is rotated, the next one written, and rotated in turn, the first one
+// deleted then; the third written. Lines once, in order: the first
+// through its descriptor, the second from its rotated name.
+func TestHostile65MaxFilesTwo(t *testing.T) {
+	tl, path, _ := followNew(t)
+	appendFile(t, path, lines(0, 5))
+	hostile64Turns(t, tl)
+	appendFile(t, path, lines(5, 8))
+	r1 := path + ".20261207-000001"
+	mustRename(t, path, r1)
+	appendFile(t, path, lines(8, 12))
+	must(t, os.Remove(r1))
+	mustRename(t, path, path+".20261207-000011")
+	appendFile(t, path, lines(12, 14))
+	hostile65Look(t, tl)
+	got := hostile65Look(t, tl)
+	hostile64Want(t, got, upto(0, 14))
+}
+
+// TestHostile65MaxFilesTwoAcrossStop: as TestHostile65MaxFilesTwo, the
+// second rotation (the first file deleted) while no agent runs after a
+// graceful stop that had read everything of the first file but what it
+// got after the stop. The rest of the first file is lost with it
+// (counted); the second and third files' lines come once, in order.
+func TestHostile65MaxFilesTwoAcrossStop(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	appendFile(t, path, lines(0, 5))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 4) })
+	r1 := path + ".20261207-000001"
+	mustRename(t, path, r1)
+	appendFile(t, path, lines(5, 8))
+	waitFor(t, 5*time.Second, "the second file's lines", func() bool { return hasSeq(r, 7) })
+	waitLooked(t, r)
+	r.stop()
+	must(t, r.tl.Close())
+	first := r.snapshot()
+	appendFile(t, path, lines(8, 10))
+	must(t, os.Remove(r1))
+	mustRename(t, path, path+".20261207-000011")
+	appendFile(t, path, lines(10, 12))
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r2, 11) })
+	waitLooked(t, r2)
+	r2.stop()
+	got := seqs(append(first, r2.snapshot()...))
+	if !slices.Equal(got, upto(0, 12)) {
+		t.Errorf("lines %v, want %v once each, in order", got, upto(0, 12))
+	}
+	if lost := hostile61Lost(t, r2.reg); lost != 0 {
+		t.Errorf("a loss counted, nothing lost: %v", lost)
+	}
+}
+
+// TestHostile65PodDeletedBehind: the tailer is behind on a container's
+// log (it read part of it) when kubelet rotates it and the runtime's new
+// file (found, not read yet: it waits for the rotated one) gets lines;
+// then the pod is deleted, its whole directory removed. Both files are
+// read to their ends through their descriptors, in order, once.
+func TestHostile65PodDeletedBehind(t *testing.T) {
+	tl, path, f := followNew(t)
+	appendFile(t, path, lines(0, 5))
+	hostile64Turns(t, tl)
+	appendFile(t, path, lines(5, 8))
+	mustRename(t, path, path+".20261207-000001")
+	appendFile(t, path, lines(8, 12))
+	tl.check(f, time.Now())
+	tl.rescan(time.Now(), false)
+	if g := tl.byPath[path]; g == nil || g == f {
+		t.Fatalf("the new file not followed: %+v", g)
+	}
+	must(t, os.RemoveAll(filepath.Dir(filepath.Dir(path))))
+	hostile65Look(t, tl)
+	got := hostile65Look(t, tl)
+	hostile64Want(t, got, upto(0, 12))
+	if lost := hostile65LostAll(tl); lost != 0 {
+		t.Errorf("a loss counted, nothing lost: %v", lost)
+	}
+}
