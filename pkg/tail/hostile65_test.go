@@ -338,3 +338,48 @@ func TestHostile65PodDeletedBehind(t *testing.T) {
 		t.Errorf("a loss counted, nothing lost: %v", lost)
 	}
 }
+
+// TestHostile65PartialAcrossRotationKilled: the order of
+// TestHostile65PartialAcrossTwoRotationsWhileStopped with a SIGKILL (no
+// final checkpoint: the next agent starts from the last one written)
+// instead of a graceful stop. Lines may come twice, but none is lost, and
+// the long line is never cut or mixed (each copy whole).
+func TestHostile65PartialAcrossRotationKilled(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	cfg := testConfig(dir, state)
+	long := "seq=100 " + strings.Repeat("L", 40<<10)
+	p1, p2, p3 := long[:16<<10], long[16<<10:32<<10], long[32<<10:]
+	errLine := func(n int) string { return criLine("stderr", "F", fmt.Sprintf("seq=%d e", n)) }
+	appendFile(t, path, lines(0, 5)+criLine("stdout", "P", p1)+errLine(5))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 5) })
+	r1 := path + ".20261207-000001"
+	mustRename(t, path, r1)
+	appendFile(t, path, errLine(6)+criLine("stdout", "P", p2)+errLine(7))
+	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r, 7) })
+	r.stop() // no Close: the checkpoint is the last one written
+	first := r.snapshot()
+	appendFile(t, path, criLine("stdout", "F", p3)+errLine(8))
+	mustGzip(t, r1)
+	mustRename(t, path, path+".20261207-000011")
+	appendFile(t, path, lines(9, 12))
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r2, 11) })
+	waitLooked(t, r2)
+	r2.stop()
+	count := map[int]int{}
+	for _, x := range append(first, r2.snapshot()...) {
+		n, _ := seqOf(x.body)
+		count[n]++
+		if (n == 100 || strings.Contains(x.body, "LLL")) && (x.body != long || x.truncated) {
+			t.Errorf("the long line cut or changed: %d bytes (want %d), truncated %v", len(x.body), len(long), x.truncated)
+		}
+	}
+	for _, n := range append(upto(0, 12), 100) {
+		if count[n] == 0 {
+			t.Errorf("line %d lost", n)
+		}
+	}
+	t.Logf("copies: %v", count)
+}
