@@ -49,13 +49,13 @@ import (
 //     once, in the same way (newFileIn).
 //
 // A file reached through a symlink (an entry of a link directory, the
-// kubelet's /var/log/containers) is never busy either: its writes are
-// notified to the directory of its target, not to the link's, so
-// unwatching the link directory saves no wakeup, and it would lose the
-// notification of a new link. A new container whose first file kubelet
-// rotates before the rescan finds its link depends on that notification:
-// the rotated file lies beside the target, where the siblings of the link
-// are not looked for, and its lines were lost without a count.
+// kubelet's /var/log/containers; followed under its target's path,
+// links.go) is never busy either: its writes are notified to the
+// directory of its target, which is not watched, so unwatching the link
+// directory saves no wakeup, and it would lose the notification of a new
+// link, which would then wait for the next rescan (a file kubelet rotated
+// meanwhile is still read: found as a path first seen, its rotated
+// siblings beside the target are read first, discovery.go).
 //
 // A file read nothing of since it was opened is never busy: the copy of a
 // copytruncate made before its first read is found by a creation

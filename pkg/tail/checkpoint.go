@@ -339,6 +339,11 @@ func (t *Tailer) loadState(now time.Time) {
 		if ok {
 			t.resume, t.fresh = make(map[fileKey][]stateEntry, len(m)), false
 			for _, e := range m {
+				// An agent before links.go named a link directory's
+				// file by its link: the file is its target's now.
+				if tgt, isLink, err := t.linkTarget(e.Path); err == nil && isLink {
+					e.Path = tgt
+				}
 				k := e.key()
 				t.resume[k] = append(t.resume[k], e)
 				// A compressed file is checkpointed under a key the

@@ -55,7 +55,7 @@ func (t *Tailer) included(path string) bool {
 			return true
 		}
 	}
-	return false
+	return t.linkTargets[path] != "" // links.go
 }
 
 // rotated remembers the last rotated file closed for a path, to find the
@@ -101,12 +101,19 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 		}
 	}
 	t.pruneAnchors()
+	listed := make(map[string]bool)
+	complete := true
 	for _, p := range t.cfg.Include {
 		ms, err := glob(p, t.progress, t.dirs)
 		if err != nil {
+			complete = false
 			continue
 		}
+		links := linkRoot(p) != ""
 		for _, m := range ms {
+			if links {
+				listed[m] = true
+			}
 			if ignoredName(m) || t.excluded(m) {
 				continue
 			}
@@ -116,6 +123,9 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 			t.discover(m, now, initial)
 		}
 	}
+	if complete {
+		t.pruneLinks(listed) // links.go
+	}
 }
 
 // discover starts following path unless it (or its inode under another
@@ -123,6 +133,16 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	if f := t.byPath[path]; f != nil && f.st == stFollowing {
 		return
+	}
+	linked := false
+	if tgt, isLink, err := t.linkTarget(path); err != nil {
+		t.openErr(path, "cannot read log file link", err)
+		return
+	} else if isLink {
+		path, linked = tgt, true // links.go: followed as the file it names
+		if f := t.byPath[path]; f != nil && f.st == stFollowing {
+			return
+		}
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -172,9 +192,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	if w := t.lim.since; w.path == path && w.key == key {
 		f.startGen(w.gen) // openlimit.go: waited since the start
 	}
-	if li, err := os.Lstat(path); err == nil && li.Mode()&os.ModeSymlink != 0 {
-		f.linked = true // busy.go
-	}
+	f.linked = linked || t.linkTargets[path] != "" // busy.go
 	f.dec.maxLine, f.dec.path = t.cfg.MaxLineBytes, path
 	f.fpLen = readFP(fh, f.fp[:])
 	var start int64

@@ -15,10 +15,12 @@
 // directories anyway. Compressed and
 // temporary files and kubelet's rotated copies (0.log.20261126-035509) are
 // never taken as logs. A file is known by device + inode + a fingerprint of
-// its first bytes (up to 1 KiB); the same inode reached by two paths (a
-// /var/log/containers symlink and its /var/log/pods target) is read once, under
-// the first path found. A file that the Excluder excludes once it is open
-// keeps being read.
+// its first bytes (up to 1 KiB). An entry of a link directory (the kubelet's
+// /var/log/containers symlinks) is read as the file it names, under its
+// /var/log/pods path (links.go): its rotated files lie beside that path, the
+// checkpoint and records name it, and a file reached both by a link and by
+// a pods glob is read once. A file that the Excluder excludes once it is
+// open keeps being read.
 //
 // Reading is coalesced: change notifications only mark a file; a file that was
 // read to its end is not read again before read_interval, so a container

@@ -133,12 +133,14 @@ func (c *dirCache) clear() {
 }
 
 // rescan is called before each rescan; every fullEvery-th reads every
-// directory again.
-func (c *dirCache) rescan() {
+// directory again (and says so).
+func (c *dirCache) rescan() bool {
 	if c == nil {
-		return
+		return false
 	}
 	if c.rescans++; c.rescans%fullEvery == 0 {
 		clear(c.names)
+		return true
 	}
+	return false
 }

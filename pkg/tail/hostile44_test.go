@@ -504,9 +504,9 @@ func testLinkDirNewContainer(t *testing.T, idle bool) {
 	}
 	t.Logf("link directory polled: %v", tl.isPolled(containers))
 	// A new container: its link and its first lines.
-	b, linkB := pod("b")
+	b, _ := pod("b")
 	appendFile(t, b, lines(1000, 1010))
-	drainSteps(t, tl, now, func() bool { return tl.byPath[linkB] != nil })
+	drainSteps(t, tl, now, func() bool { return tl.byPath[b] != nil }) // followed as its target (links.go)
 	// kubelet rotates it before the next rescan.
 	mustRename(t, b, b+".20261206-020000")
 	appendFile(t, b, lines(1010, 1012))

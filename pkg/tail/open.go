@@ -317,6 +317,13 @@ func (t *Tailer) rootOf(path string) string {
 			return includeRoot(p)
 		}
 	}
+	// The target of a link directory's entry, or a file beside one: beneath
+	// the pods directory the links must point into (links.go).
+	for _, p := range t.cfg.Include {
+		if lr := linkRoot(p); lr != "" && strings.HasPrefix(path, lr+"/") {
+			return lr
+		}
+	}
 	return ""
 }
 

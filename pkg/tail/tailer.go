@@ -106,6 +106,7 @@ type Tailer struct {
 	closeErr  error
 
 	// Owned by the Run goroutine.
+	linkMaps  // links.go
 	files     map[fileKey]*follower
 	byPath    map[string]*follower
 	order     []*follower
@@ -291,6 +292,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			// Events were lost: look at everything now.
 			t.log.Debug("file notification queue overflowed; polling and rescanning")
 			t.dirs.clear()
+			t.forgetLinks() // links.go
 			nextPoll, rescanAt = now, now
 		}
 	}
@@ -298,7 +300,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 		t.heartbeat()
 		now = time.Now()
 		if (!rescanAt.IsZero() && !now.Before(rescanAt)) || !now.Before(nextRescan) {
-			t.dirs.rescan()
+			if t.dirs.rescan() {
+				t.forgetLinks() // links.go: read again with the listings
+			}
 			t.rescan(now, false)
 			t.refreshKept()
 			t.watch()
@@ -764,6 +768,7 @@ func (t *Tailer) fileWritten(path []byte) {
 
 // handleEvent reacts to one notification; true asks for a rescan soon.
 func (t *Tailer) handleEvent(ev notifyEvent, now time.Time) bool {
+	t.forgetLink(ev.Name) // links.go: made again, it may name another file
 	f := t.byPath[ev.Name]
 	switch ev.Op {
 	case opCreate:
