@@ -152,6 +152,7 @@ func (b *Broker) Stop() {
 // AgentConfig is what an agent's config file says.
 type AgentConfig struct {
 	Root       string // the directory playing /var/log/pods
+	Include    string // logs.include's one glob; empty is Root/*/*/*.log
 	StateDir   string
 	Broker     string
 	Listen     string
@@ -182,7 +183,11 @@ func (c AgentConfig) YAML() string {
 	if c.QueueBytes > 0 {
 		fmt.Fprintf(&b, "memory: {queue_bytes: %d}\n", c.QueueBytes)
 	}
-	fmt.Fprintf(&b, "logs:\n  include: [%q]\n", c.Root+"/*/*/*.log")
+	include := c.Include
+	if include == "" {
+		include = c.Root + "/*/*/*.log"
+	}
+	fmt.Fprintf(&b, "logs:\n  include: [%q]\n", include)
 	for _, l := range c.Logs {
 		fmt.Fprintf(&b, "  %s\n", l)
 	}

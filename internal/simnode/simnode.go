@@ -35,6 +35,10 @@ const PartialSize = 16 << 10
 type Config struct {
 	// Root is the directory playing /var/log/pods.
 	Root string
+	// Links, when set, is a directory playing /var/log/containers: New
+	// makes one symlink per container there, named as the kubelet names
+	// them (<pod>_<namespace>_<container>-<id>.log), to its 0.log.
+	Links string
 	// Pods and ContainersPerPod set how many log files are written at once.
 	Pods, ContainersPerPod int
 	// LinesPerSecond is each container's rate; 0 writes as fast as possible.
@@ -138,6 +142,16 @@ func New(cfg Config) (*Node, error) {
 				return nil, fmt.Errorf("simnode: %w", err)
 			}
 			n.containers = append(n.containers, &Container{Namespace: ns, Pod: pod, UID: uid, Name: name, Dir: dir})
+			if cfg.Links != "" {
+				id := fmt.Sprintf("%064x", len(n.containers))
+				if err := os.MkdirAll(cfg.Links, 0o755); err != nil {
+					return nil, fmt.Errorf("simnode: %w", err)
+				}
+				link := filepath.Join(cfg.Links, pod+"_"+ns+"_"+name+"-"+id+".log")
+				if err := os.Symlink(filepath.Join(dir, "0.log"), link); err != nil {
+					return nil, fmt.Errorf("simnode: %w", err)
+				}
+			}
 		}
 	}
 	return n, nil

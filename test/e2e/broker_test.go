@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -49,8 +50,27 @@ func TestBrokerDownFastRotation(t *testing.T) {
 	brokerDown(t, n, 15*time.Second)
 }
 
-func brokerDown(t *testing.T, n simnode.Config, d time.Duration) {
-	e := newEnv(t, n, keepDeleted(d))
+// TestBrokerDownFastRotationLinks is TestBrokerDownFastRotation with the
+// agent reading the kubelet's link directory (logs.include
+// /var/log/containers/*.log, as many log agents are set up): the files
+// kubelet rotates and gzips while the sink is down lie beside the links'
+// targets, not beside the links, and must be found there.
+func TestBrokerDownFastRotationLinks(t *testing.T) {
+	n := outageNode(11)
+	n.RotateBytes = 128 << 10
+	n.Links = "containers"
+	brokerDown(t, n, 15*time.Second, func(c *e2eharness.AgentConfig) {
+		c.Include = filepath.Join(filepath.Dir(c.Root), "containers", "*.log")
+	})
+}
+
+func brokerDown(t *testing.T, n simnode.Config, d time.Duration, mods ...func(*e2eharness.AgentConfig)) {
+	e := newEnv(t, n, func(c *e2eharness.AgentConfig) {
+		keepDeleted(d)(c)
+		for _, m := range mods {
+			m(c)
+		}
+	})
 	e.cons.Start()
 	p := e.agent.Start()
 	e.write()

@@ -56,6 +56,9 @@ func newEnv(t *testing.T, ncfg simnode.Config, mod func(*e2eharness.AgentConfig)
 	e := &env{t: t, dir: t.TempDir(), started: time.Now()}
 	e.broker = e2eharness.NewBroker(t, opts...)
 	ncfg.Root = filepath.Join(e.dir, "pods")
+	if ncfg.Links != "" {
+		ncfg.Links = filepath.Join(e.dir, ncfg.Links) // beside pods, as /var/log/containers is
+	}
 	var err error
 	if e.node, err = simnode.New(ncfg); err != nil {
 		t.Fatal(err)
