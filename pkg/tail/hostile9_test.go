@@ -102,6 +102,11 @@ func TestStopNamesWaitingFiles(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	cfg := testConfig(dir, state)
 	cfg.MaxOpenFiles = 1
+	// Files take turns at polls: none comes between the wait and the stop
+	// (the first file is read on its notifications, the second found by
+	// the rescan). With the test's 50 ms, a loaded machine let one come,
+	// the second file was read, and the checkpoint named it read.
+	cfg.PollInterval = time.Hour
 	first := mkContainer(t, dir, "ns_a_uid")
 	appendFile(t, first, lines(0, 5))
 	r := startRunner(t, cfg, Options{})
