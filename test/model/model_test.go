@@ -34,6 +34,7 @@ var (
 	flagFaults   = flag.Bool("faults", true, "also have the broker refuse Produce for a while at random moments (-faults=false: without)")
 	flagMore     = flag.Bool("more", false, "also undo rotations (kubelet renames 0.log.<ts> back to 0.log when the runtime cannot reopen the log) and copytruncate (0.log copied to 0.log.<ts>, then truncated), drawn from a second random stream so the other draws stay the same")
 	flagWait     = flag.Duration("wait", 2*time.Minute, "how long each wait for lines to arrive lasts at most")
+	flagLinks    = flag.Bool("links", false, "have the agent read the kubelet's link directory (logs.include <dir>/containers/*.log, one symlink per container to its 0.log) instead of the pods glob")
 	flagPoll     = flag.Duration("poll", 0, "the agent's logs.poll_interval (0: its default); with it set, some operations also stream lines to a container for 300-800 ms (drawn from the second random stream), so that with a short one (100ms) directories whose files grow at every poll are polled, not watched, within a sequence")
 )
 
@@ -44,6 +45,10 @@ var (
 // failures".
 var ciSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
 	37, 1127, 1274, 3090, 5042, 5359, 21724, 22360, 40735, 41807, 42685, 71332, 82388}
+
+// ciLinkSeeds run in the default set too, with the agent reading the link
+// directory (-links).
+var ciLinkSeeds = []uint64{1, 2, 3, 4, 5, 6}
 
 // knownBad are seeds that expose a bug not fixed yet; they are left out of
 // the CI set and out of -seeds runs, and run only when replayed with -seed.
@@ -86,13 +91,31 @@ func TestModel(t *testing.T) {
 	default:
 		seeds = ciSeeds
 	}
+	type run struct {
+		seed  uint64
+		links bool
+	}
+	var runs []run
+	for _, s := range seeds {
+		runs = append(runs, run{s, *flagLinks})
+	}
+	if *flagSeed == 0 && *flagSeeds == 0 && !*flagLinks {
+		for _, s := range ciLinkSeeds {
+			runs = append(runs, run{s, true})
+		}
+	}
 	start := time.Now()
-	for _, seed := range seeds {
+	for _, r := range runs {
+		seed := r.seed
 		if *flagDuration > 0 && time.Since(start) > *flagDuration {
 			t.Logf("duration %s reached", *flagDuration)
 			break
 		}
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+		name := fmt.Sprintf("seed=%d", seed)
+		if r.links {
+			name += ",links"
+		}
+		t.Run(name, func(t *testing.T) {
 			defer func() {
 				if t.Failed() {
 					extra := ""
@@ -102,10 +125,13 @@ func TestModel(t *testing.T) {
 					if *flagMore {
 						extra += " -more"
 					}
+					if r.links {
+						extra += " -links"
+					}
 					t.Logf("replay: go test ./test/model -run 'TestModel' -seed %d -ops %d%s -v", seed, *flagOps, extra)
 				}
 			}()
-			runSequence(t, seed, *flagOps)
+			runSequence(t, seed, *flagOps, r.links)
 		})
 	}
 	total.mu.Lock()
@@ -207,10 +233,11 @@ type world struct {
 	lostCounted                                                    float64   // lost bytes + lost files of processes already stopped
 	ops, restarts, kills, terms, rotations, gzips, deletes, faults int
 	log                                                            []string
+	links                                                          bool // the agent reads the link directory (-links)
 }
 
-func runSequence(t *testing.T, seed uint64, nops int) {
-	w := &world{
+func runSequence(t *testing.T, seed uint64, nops int, links bool) {
+	w := &world{links: links,
 		t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), extra: rand.New(rand.NewPCG(seed, 0xfa17)), dir: t.TempDir(),
 		clock: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC), files: map[string][]int{}, atRisk: map[int]bool{}, unowed: map[int]bool{}, born: map[string]int{}, writtenDown: map[int]bool{}, copiedDown: map[string]bool{},
 		createdAt: map[string]time.Time{}, killedYoung: map[string]bool{}, rotatedEmpty: map[string]bool{},
@@ -218,8 +245,12 @@ func runSequence(t *testing.T, seed uint64, nops int) {
 	w.root = filepath.Join(w.dir, "pods")
 	w.keep = 1 + w.rng.IntN(3)
 	w.broker = e2eharness.NewBroker(t)
-	w.agent = e2eharness.NewAgent(t, w.dir, e2eharness.AgentConfig{Root: w.root, StateDir: filepath.Join(w.dir, "state"),
-		Broker: w.broker.Addr(), Logs: agentLogs(), LogLevel: os.Getenv("MODEL_AGENT_LOG")})
+	acfg := e2eharness.AgentConfig{Root: w.root, StateDir: filepath.Join(w.dir, "state"),
+		Broker: w.broker.Addr(), Logs: agentLogs(), LogLevel: os.Getenv("MODEL_AGENT_LOG")}
+	if w.links {
+		acfg.Include = filepath.Join(w.dir, "containers", "*.log")
+	}
+	w.agent = e2eharness.NewAgent(t, w.dir, acfg)
 	w.cons = startConsumer(t, w.broker.Addr(), w.root)
 	for i := range 1 + w.rng.IntN(3) {
 		w.newContainer(fmt.Sprintf("ns_pod%d_uid%d/app", i, w.rng.Uint32()))
@@ -294,6 +325,15 @@ func (w *world) newContainer(name string) *container {
 	c := &container{name: name, dir: filepath.Join(w.root, name)}
 	w.must(os.MkdirAll(c.dir, 0o755))
 	w.conts = append(w.conts, c)
+	if w.links {
+		// As the kubelet names them: <pod>_<namespace>_<container>-<id>.log.
+		pod, ctr := filepath.Split(name)
+		parts := strings.Split(strings.TrimSuffix(pod, "/"), "_")
+		links := filepath.Join(w.dir, "containers")
+		w.must(os.MkdirAll(links, 0o755))
+		link := filepath.Join(links, fmt.Sprintf("%s_%s_%s-%064x.log", parts[1], parts[0], ctr, len(w.conts)))
+		w.must(os.Symlink(filepath.Join(c.dir, "0.log"), link))
+	}
 	return c
 }
 
