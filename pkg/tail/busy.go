@@ -49,13 +49,10 @@ import (
 //     once, in the same way (newFileIn).
 //
 // A file reached through a symlink (an entry of a link directory, the
-// kubelet's /var/log/containers; followed under its target's path,
-// links.go) is never busy either: its writes are notified to the
-// directory of its target, which is not watched, so unwatching the link
-// directory saves no wakeup, and it would lose the notification of a new
-// link, which would then wait for the next rescan (a file kubelet rotated
-// meanwhile is still read: found as a path first seen, its rotated
-// siblings beside the target are read first, discovery.go).
+// kubelet's /var/log/containers) is followed under its target's path
+// (links.go), and its directory is watched (watch) and polled when busy as
+// any other; the link directory itself holds no followed file, so it is
+// never busy and never misses the notification of a new link.
 //
 // A file read nothing of since it was opened is never busy: the copy of a
 // copytruncate made before its first read is found by a creation
@@ -90,7 +87,7 @@ func (t *Tailer) heat(now time.Time) (rescan bool) {
 			f.grew, f.readSince, f.cutSince = false, 0, false
 			continue
 		}
-		f.grew = f.readSince > 0 && f.off > 0 && !f.cutSince && len(f.copied) == 0 && !f.linked
+		f.grew = f.readSince > 0 && f.off > 0 && !f.cutSince && len(f.copied) == 0
 		f.readSince, f.cutSince = 0, false
 		if f.grew && t.busy[filepath.Dir(f.path)] == nil {
 			t.busy[filepath.Dir(f.path)] = &busyDir{}

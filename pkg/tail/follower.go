@@ -54,7 +54,7 @@ type follower struct {
 	cutSince   bool             // truncated since the last poll (busy.go)
 	grew       bool             // read further between the last two polls (busy.go)
 	polled     bool             // its directory is polled, not watched: read every read_interval (busy.go)
-	linked     bool             // its path is a symlink (a link directory's entry): never busy (busy.go)
+	linked     bool             // found through a link directory's entry (links.go): its directory is watched though no glob names it
 	parkedBorn time.Time        // its file's birth time when it was parked (openlimit.go park); zero if unknown
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
 )
 
 // linkNode is a node's /var/log with a pods directory and the kubelet's
@@ -216,5 +218,59 @@ func TestLinkNewContainerRotatedBeforeFound(t *testing.T) {
 	r.stop()
 	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 8)) {
 		t.Errorf("lines %v, want %v", got, upto(0, 8))
+	}
+}
+
+// TestLinkTargetDirectoryWatched: the directory of a file followed through
+// a link is watched (no glob names it): a write there is notified and
+// read, without a poll; busy, it is polled as any container directory,
+// and watched again when quiet.
+func TestLinkTargetDirectoryWatched(t *testing.T) {
+	n := newLinkNode(t)
+	target, _ := n.pod("ns", "web", "1")
+	appendFile(t, target, lines(0, 5))
+	cfg := n.config(t.TempDir(), filepath.Join(n.containers, "*.log"))
+	out := make(chan []event.Log, 100000)
+	tl, err := New(cfg, nil, out, Options{})
+	must(t, err)
+	t.Cleanup(tl.closeAll)
+	now := time.Now()
+	tl.loadState(now)
+	tl.rescan(now, true)
+	watchSteps(t, tl)
+	dir := filepath.Dir(target)
+	if !tl.watcher.Watching(dir) {
+		t.Fatalf("the link's target directory %s is not watched (watched: %v)", dir, tl.watcher.Dirs())
+	}
+	tl.readTurn(now)
+	appendFile(t, target, lines(5, 6))
+	f := tl.byPath[target]
+	drainSteps(t, tl, now, func() bool { return f.dirty })
+	now = now.Add(cfg.ReadInterval)
+	tl.readTurn(now)
+	next := 6
+	for i := 0; i < busyPolls; i++ {
+		busyStep(t, tl, target, &next, &now)
+	}
+	if !tl.isPolled(dir) || tl.watcher.Watching(dir) {
+		t.Fatalf("busy, the target directory is not polled (polled %v, watched %v)", tl.isPolled(dir), tl.watcher.Watching(dir))
+	}
+	if !tl.watcher.Watching(n.containers) {
+		t.Fatal("the link directory is no longer watched")
+	}
+	// A rescan leaves it unwatched.
+	tl.watch()
+	if tl.watcher.Watching(dir) {
+		t.Fatal("watch() watched the polled target directory again")
+	}
+	// Two polls without growth (the first still counts the last read):
+	// watched again.
+	busyStep(t, tl, "", &next, &now)
+	busyStep(t, tl, "", &next, &now)
+	if tl.isPolled(dir) || !tl.watcher.Watching(dir) {
+		t.Fatalf("quiet, the target directory is not watched again (polled %v, watched %v)", tl.isPolled(dir), tl.watcher.Watching(dir))
+	}
+	if missing := notOnce(out, 0, next); len(missing) > 0 {
+		t.Fatalf("lines not received once: %v", missing)
 	}
 }

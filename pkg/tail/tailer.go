@@ -800,7 +800,8 @@ func (t *Tailer) handleEvent(ev notifyEvent, now time.Time) bool {
 
 // watch adds notification watches on every directory the include globs can
 // create or write files in, and on their ancestors down from the first
-// directory without glob characters, so new pods are seen.
+// directory without glob characters, so new pods are seen; and on the
+// directory of every file followed through a link.
 func (t *Tailer) watch() {
 	if t.watcher == nil {
 		return
@@ -816,6 +817,14 @@ func (t *Tailer) watch() {
 			for _, m := range ms {
 				want[m] = true
 			}
+		}
+	}
+	// The directories of the files followed through a link directory's
+	// entries (links.go), which no glob names: their writes and rotations
+	// are notified there, not to the link directory.
+	for _, f := range t.order {
+		if f.linked && f.st != stClosed {
+			want[filepath.Dir(f.path)] = true
 		}
 	}
 	for d := range want {
