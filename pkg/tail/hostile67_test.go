@@ -82,3 +82,33 @@ func TestHostile67ExcludeOnPodsPath(t *testing.T) {
 		t.Errorf("lines %v, want %v (none of the excluded pod)", got, upto(0, 3))
 	}
 }
+
+// TestHostile67PodDeletedWhileStopped: the agent stops (a rolling
+// update) with its files read to their ends; a container writes its last
+// lines and its pod is deleted (kubelet removes the link and the pod's log
+// directory) before the next agent starts. Those lines are lost, and the
+// loss is counted, as it is for the pods glob and was when the file was
+// checkpointed under its link.
+func TestHostile67PodDeletedWhileStopped(t *testing.T) {
+	n := newLinkNode(t)
+	keep, _ := n.pod("ns", "keep", "1")
+	gone, goneLink := n.pod("ns", "gone", "2")
+	appendFile(t, keep, lines(0, 3))
+	appendFile(t, gone, lines(100, 103))
+	state := t.TempDir()
+	cfg := n.config(state, filepath.Join(n.containers, "*.log"))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "both files", func() bool { return hasSeq(r, 2) && hasSeq(r, 102) })
+	stopClosed(t, r)
+	appendFile(t, gone, lines(103, 105))
+	must(t, os.Remove(goneLink))
+	must(t, os.RemoveAll(filepath.Dir(filepath.Dir(gone))))
+	appendFile(t, keep, lines(3, 5))
+	r2 := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the other pod's new lines", func() bool { return hasSeq(r2, 4) })
+	waitLooked(t, r2)
+	r2.stop()
+	if got := hostile61Lost(t, r2.reg); got == 0 {
+		t.Errorf("lines %v; the deleted pod's last lines lost, no loss counted", seqs(r2.snapshot()))
+	}
+}

@@ -2,6 +2,7 @@ package tail
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,4 +121,30 @@ func linkRoot(pattern string) string {
 		return ""
 	}
 	return filepath.Join(filepath.Dir(root), "pods")
+}
+
+// linkFileGone says whether path, a checkpoint entry's path that no link
+// names now (not included), is a link directory's file gone with its link
+// while no agent ran: beneath the pods directory of a link directory, not
+// excluded by its own path, and no file there. Its entries are looked for
+// (resumeRotated), so that what was not read of them is counted lost, as
+// for the pods glob's files and as when such files were checkpointed under
+// their links (TestHostile67PodDeletedWhileStopped). A file still there
+// whose link is gone or no longer selected is not read.
+func (t *Tailer) linkFileGone(path string) bool {
+	if ignoredName(path) || t.excluded(path) {
+		return false
+	}
+	beneath := false
+	for _, p := range t.cfg.Include {
+		if lr := linkRoot(p); lr != "" && strings.HasPrefix(path, lr+"/") {
+			beneath = true
+			break
+		}
+	}
+	if !beneath {
+		return false
+	}
+	_, err := os.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
 }
