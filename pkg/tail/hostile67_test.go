@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/pkg/event"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -320,5 +322,123 @@ func TestHostile67HostileTargets(t *testing.T) {
 	}
 	if got := hostile67Skipped(r, skipNotRegular); got != 2 {
 		t.Errorf("%v refused as not regular, want 2", got)
+	}
+}
+
+// TestHostile67ExcluderSeesPodsPath: the Excluder (a pod annotation,
+// enrich.ParsePath reads the pods path) is asked about the file a link
+// names under its pods path, at discovery and at a restart that finds the
+// file rotated while no agent ran (the entry migrated from the link's
+// name): none of the excluded pod's lines are read.
+func TestHostile67ExcluderSeesPodsPath(t *testing.T) {
+	n := newLinkNode(t)
+	keep, keepLink := n.pod("keep", "web", "1")
+	drop, dropLink := n.pod("drop", "web", "2")
+	appendFile(t, keep, lines(0, 3))
+	appendFile(t, drop, lines(100, 103))
+	state := t.TempDir()
+	cfg := n.config(state, filepath.Join(n.containers, "*.log"))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "both files", func() bool { return hasSeq(r, 2) && hasSeq(r, 102) })
+	stopClosed(t, r)
+	hostile67Linkify(t, state, keep, keepLink, drop, dropLink)
+	appendFile(t, drop, lines(103, 105))
+	mustRename(t, drop, drop+".20261207-000001")
+	appendFile(t, drop, lines(105, 107))
+	appendFile(t, keep, lines(3, 5))
+	var asked []string
+	ex := excluder(func(p string) bool {
+		asked = append(asked, p) // Run's goroutine only
+		return strings.HasPrefix(p, filepath.Join(n.pods, "drop_"))
+	})
+	r2 := startRunner(t, cfg, Options{Excluder: ex})
+	waitFor(t, 5*time.Second, "the kept pod's new lines", func() bool { return hasSeq(r2, 4) })
+	waitLooked(t, r2)
+	r2.stop()
+	if got := seqs(r2.snapshot()); !slices.Equal(got, upto(3, 5)) {
+		t.Errorf("lines %v, want %v (none of the excluded pod)", got, upto(3, 5))
+	}
+	for _, p := range asked {
+		if strings.HasPrefix(p, n.containers) {
+			t.Errorf("the Excluder was asked about the link %s", p)
+		}
+	}
+}
+
+// TestHostile67LinkReplacedByFile: a link replaced (renamed over) by a
+// regular file while the link's file is followed: the regular file is read
+// under the link directory's path, as before links.go, and the target's
+// lines written afterwards are still read (it is still followed, as the
+// pods file it is), each once.
+func TestHostile67LinkReplacedByFile(t *testing.T) {
+	n := newLinkNode(t)
+	target, link := n.pod("ns", "web", "1")
+	appendFile(t, target, lines(0, 3))
+	cfg := n.config(t.TempDir(), filepath.Join(n.containers, "*.log"))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the first lines", func() bool { return hasSeq(r, 2) })
+	tmp := filepath.Join(n.containers, ".tmp")
+	appendFile(t, tmp, lines(100, 102))
+	mustRename(t, tmp, link)
+	appendFile(t, target, lines(3, 5))
+	waitFor(t, 5*time.Second, "both", func() bool { return hasSeq(r, 101) && hasSeq(r, 4) })
+	waitLooked(t, r)
+	r.stop()
+	var a, b []int
+	for _, rc := range r.snapshot() {
+		s, _ := seqOf(rc.body)
+		if s >= 100 {
+			b = append(b, s)
+			if rc.path != link {
+				t.Errorf("the regular file read under %s", rc.path)
+			}
+		} else {
+			a = append(a, s)
+		}
+	}
+	if !slices.Equal(a, upto(0, 5)) || !slices.Equal(b, upto(100, 102)) {
+		t.Errorf("lines %v and %v, want %v and %v", a, b, upto(0, 5), upto(100, 102))
+	}
+}
+
+// TestHostile67LinkMadeAgainBeforeWatch: Run's start resolves the links
+// the checkpoint names (an earlier agent's entries, loadState) before the
+// link directory is watched. A link made again naming another file in
+// between (TestLinkMadeAgain's hand or tool) sends no notification, and
+// the first scan, the directory watched by then, must not take the
+// target resolved before the watch for the link's.
+func TestHostile67LinkMadeAgainBeforeWatch(t *testing.T) {
+	n := newLinkNode(t)
+	a, link := n.pod("ns", "web", "1")
+	appendFile(t, a, lines(0, 3))
+	state := t.TempDir()
+	cfg := n.config(state, filepath.Join(n.containers, "*.log"))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the first file", func() bool { return hasSeq(r, 2) })
+	stopClosed(t, r)
+	hostile67Linkify(t, state, a, link)
+	// The next agent's start, step by step as Run takes it.
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	must(t, err)
+	t.Cleanup(tl.closeAll)
+	now := time.Now()
+	tl.loadState(now)
+	b := filepath.Join(n.pods, "ns_other_uid-2", "app", "0.log")
+	must(t, os.MkdirAll(filepath.Dir(b), 0o755))
+	appendFile(t, b, lines(3, 6))
+	must(t, os.Remove(link))
+	must(t, os.Symlink(b, link))
+	w, err := newNotifier()
+	must(t, err)
+	defer w.Close()
+	tl.watcher, tl.dirs = w, newDirCache(w.Watching)
+	tl.watch()
+	tl.rescan(now, true)
+	for range fullEvery - 1 { // the rescans before one reads every link again
+		tl.dirs.rescan()
+		tl.rescan(now, false)
+	}
+	if tl.byPath[b] == nil {
+		t.Errorf("the file the link names now is not followed (followed: %v)", slices.Collect(maps.Keys(tl.byPath)))
 	}
 }

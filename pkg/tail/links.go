@@ -42,7 +42,19 @@ import (
 // linkMaps are the targets of the link directory entries resolved
 // (links), and the link of each target (linkTargets).
 type linkMaps struct {
-	links, linkTargets map[string]string
+	links       map[string]linkEntry
+	linkTargets map[string]string
+}
+
+// linkEntry is a link's target, and whether its directory was watched
+// before the link was read: only then does a notification tell of a change
+// since, and the target may be taken again without reading the link. One
+// read while the directory was not watched yet (loadState, before Run's
+// first watch; a watch that could not be added) is read again once it is
+// (TestHostile67LinkMadeAgainBeforeWatch), as glob.go caches a listing.
+type linkEntry struct {
+	target  string
+	watched bool
 }
 
 // linkTarget returns the file path names when path is an entry of a link
@@ -51,13 +63,14 @@ type linkMaps struct {
 // file, a path no glob roots directly). err is a refusal (skipError) or
 // the error of reading the link.
 func (t *Tailer) linkTarget(path string) (target string, isLink bool, err error) {
-	if tgt, ok := t.links[path]; ok && t.dirs.watched(filepath.Dir(path)) {
-		return tgt, true, nil
+	if e, ok := t.links[path]; ok && e.watched && t.dirs.watched(filepath.Dir(path)) {
+		return e.target, true, nil
 	}
 	root := t.rootOf(path)
 	if root == "" || filepath.Dir(path) != root {
 		return "", false, nil
 	}
+	watched := t.dirs.watched(root) // before the read: a change after it is notified
 	li, err := os.Lstat(path)
 	if err != nil || li.Mode()&os.ModeSymlink == 0 {
 		return "", false, nil
@@ -79,19 +92,22 @@ func (t *Tailer) linkTarget(path string) (target string, isLink bool, err error)
 		return "", true, skipErr(skipOutside, path, "links to %s, outside %s", tgt, pods)
 	}
 	if t.links == nil {
-		t.links, t.linkTargets = make(map[string]string), make(map[string]string)
+		t.links, t.linkTargets = make(map[string]linkEntry), make(map[string]string)
 	}
-	t.links[path], t.linkTargets[tgt] = tgt, path
+	if e, ok := t.links[path]; ok && e.target != tgt && t.linkTargets[e.target] == path {
+		delete(t.linkTargets, e.target) // made again, naming another file
+	}
+	t.links[path], t.linkTargets[tgt] = linkEntry{tgt, watched}, path
 	return tgt, true, nil
 }
 
 // forgetLink forgets what the link path named (a notification about it:
 // it may have been made again, naming another file).
 func (t *Tailer) forgetLink(path string) {
-	if tgt, ok := t.links[path]; ok {
+	if e, ok := t.links[path]; ok {
 		delete(t.links, path)
-		if t.linkTargets[tgt] == path {
-			delete(t.linkTargets, tgt)
+		if t.linkTargets[e.target] == path {
+			delete(t.linkTargets, e.target)
 		}
 	}
 }
