@@ -442,3 +442,37 @@ func TestHostile67LinkMadeAgainBeforeWatch(t *testing.T) {
 		t.Errorf("the file the link names now is not followed (followed: %v)", slices.Collect(maps.Keys(tl.byPath)))
 	}
 }
+
+// TestHostile67SecondLinkRemovedStillIncluded: two links name one file;
+// the notification of one's removal must not leave the file not included
+// while the other still names it (the other's target taken from the
+// cache, not read again, until every link is read again).
+func TestHostile67SecondLinkRemovedStillIncluded(t *testing.T) {
+	n := newLinkNode(t)
+	target, _ := n.pod("ns", "web", "1")
+	second := filepath.Join(n.containers, "web_ns_app-2.log")
+	must(t, os.Symlink(target, second))
+	appendFile(t, target, lines(0, 3))
+	cfg := n.config(t.TempDir(), filepath.Join(n.containers, "*.log"))
+	tl, err := New(cfg, nil, make(chan []event.Log), Options{})
+	must(t, err)
+	t.Cleanup(tl.closeAll)
+	now := time.Now()
+	tl.loadState(now)
+	w, err := newNotifier()
+	must(t, err)
+	defer w.Close()
+	tl.watcher, tl.dirs = w, newDirCache(w.Watching)
+	tl.watch()
+	tl.rescan(now, true)
+	tl.rescan(now, false) // the links cached, read while watched
+	if !tl.included(target) {
+		t.Fatal("the target is not included")
+	}
+	must(t, os.Remove(second))
+	drainSteps(t, tl, now, func() bool { _, ok := tl.links[second]; return !ok })
+	tl.rescan(now, false)
+	if !tl.included(target) {
+		t.Errorf("the target is not included, though a link still names it")
+	}
+}

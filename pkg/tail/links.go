@@ -64,6 +64,11 @@ type linkEntry struct {
 // the error of reading the link.
 func (t *Tailer) linkTarget(path string) (target string, isLink bool, err error) {
 	if e, ok := t.links[path]; ok && e.watched && t.dirs.watched(filepath.Dir(path)) {
+		if t.linkTargets[e.target] == "" {
+			// Another link to it forgotten (removed): this one still
+			// names it (TestHostile67SecondLinkRemovedStillIncluded).
+			t.linkTargets[e.target] = path
+		}
 		return e.target, true, nil
 	}
 	root := t.rootOf(path)
