@@ -111,11 +111,14 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 		}
 		links := linkRoot(p) != ""
 		for _, m := range ms {
-			if links {
-				listed[m] = true
-			}
 			if ignoredName(m) || t.excluded(m) {
 				continue
+			}
+			if links {
+				// An excluded link is forgotten too: its target, resolved
+				// by loadState for a checkpoint entry under its name, is
+				// not included (hostile67).
+				listed[m] = true
 			}
 			if initial {
 				t.progress() // health.go
@@ -141,6 +144,11 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	} else if isLink {
 		path, linked = tgt, true // links.go: followed as the file it names
 		if f := t.byPath[path]; f != nil && f.st == stFollowing {
+			return
+		}
+		// The path it is followed under is what logs.exclude is matched
+		// against, as for a file the pods glob finds (hostile67).
+		if ignoredName(path) || t.excluded(path) {
 			return
 		}
 	}

@@ -2,6 +2,7 @@ package tail
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +42,19 @@ import (
 // linkMaps are the targets of the link directory entries resolved
 // (links), and the link of each target (linkTargets).
 type linkMaps struct {
-	links, linkTargets map[string]string
+	links       map[string]linkEntry
+	linkTargets map[string]string
+}
+
+// linkEntry is a link's target, and whether its directory was watched
+// before the link was read: only then does a notification tell of a change
+// since, and the target may be taken again without reading the link. One
+// read while the directory was not watched yet (loadState, before Run's
+// first watch; a watch that could not be added) is read again once it is
+// (TestHostile67LinkMadeAgainBeforeWatch), as glob.go caches a listing.
+type linkEntry struct {
+	target  string
+	watched bool
 }
 
 // linkTarget returns the file path names when path is an entry of a link
@@ -50,13 +63,19 @@ type linkMaps struct {
 // file, a path no glob roots directly). err is a refusal (skipError) or
 // the error of reading the link.
 func (t *Tailer) linkTarget(path string) (target string, isLink bool, err error) {
-	if tgt, ok := t.links[path]; ok && t.dirs.watched(filepath.Dir(path)) {
-		return tgt, true, nil
+	if e, ok := t.links[path]; ok && e.watched && t.dirs.watched(filepath.Dir(path)) {
+		if t.linkTargets[e.target] == "" {
+			// Another link to it forgotten (removed): this one still
+			// names it (TestHostile67SecondLinkRemovedStillIncluded).
+			t.linkTargets[e.target] = path
+		}
+		return e.target, true, nil
 	}
 	root := t.rootOf(path)
 	if root == "" || filepath.Dir(path) != root {
 		return "", false, nil
 	}
+	watched := t.dirs.watched(root) // before the read: a change after it is notified
 	li, err := os.Lstat(path)
 	if err != nil || li.Mode()&os.ModeSymlink == 0 {
 		return "", false, nil
@@ -78,19 +97,22 @@ func (t *Tailer) linkTarget(path string) (target string, isLink bool, err error)
 		return "", true, skipErr(skipOutside, path, "links to %s, outside %s", tgt, pods)
 	}
 	if t.links == nil {
-		t.links, t.linkTargets = make(map[string]string), make(map[string]string)
+		t.links, t.linkTargets = make(map[string]linkEntry), make(map[string]string)
 	}
-	t.links[path], t.linkTargets[tgt] = tgt, path
+	if e, ok := t.links[path]; ok && e.target != tgt && t.linkTargets[e.target] == path {
+		delete(t.linkTargets, e.target) // made again, naming another file
+	}
+	t.links[path], t.linkTargets[tgt] = linkEntry{tgt, watched}, path
 	return tgt, true, nil
 }
 
 // forgetLink forgets what the link path named (a notification about it:
 // it may have been made again, naming another file).
 func (t *Tailer) forgetLink(path string) {
-	if tgt, ok := t.links[path]; ok {
+	if e, ok := t.links[path]; ok {
 		delete(t.links, path)
-		if t.linkTargets[tgt] == path {
-			delete(t.linkTargets, tgt)
+		if t.linkTargets[e.target] == path {
+			delete(t.linkTargets, e.target)
 		}
 	}
 }
@@ -120,4 +142,30 @@ func linkRoot(pattern string) string {
 		return ""
 	}
 	return filepath.Join(filepath.Dir(root), "pods")
+}
+
+// linkFileGone says whether path, a checkpoint entry's path that no link
+// names now (not included), is a link directory's file gone with its link
+// while no agent ran: beneath the pods directory of a link directory, not
+// excluded by its own path, and no file there. Its entries are looked for
+// (resumeRotated), so that what was not read of them is counted lost, as
+// for the pods glob's files and as when such files were checkpointed under
+// their links (TestHostile67PodDeletedWhileStopped). A file still there
+// whose link is gone or no longer selected is not read.
+func (t *Tailer) linkFileGone(path string) bool {
+	if ignoredName(path) || t.excluded(path) {
+		return false
+	}
+	beneath := false
+	for _, p := range t.cfg.Include {
+		if lr := linkRoot(p); lr != "" && strings.HasPrefix(path, lr+"/") {
+			beneath = true
+			break
+		}
+	}
+	if !beneath {
+		return false
+	}
+	_, err := os.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
 }

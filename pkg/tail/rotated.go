@@ -455,7 +455,7 @@ func (t *Tailer) resumeRotated(now time.Time, saved []stateEntry) {
 	}
 	for path, es := range paths {
 		t.progress() // health.go
-		if t.byPath[path] == nil && (!t.included(path) || (t.opts.Excluder != nil && t.opts.Excluder.Excluded(path))) {
+		if t.byPath[path] == nil && ((!t.included(path) && !t.linkFileGone(path)) || (t.opts.Excluder != nil && t.opts.Excluder.Excluded(path))) {
 			// Excluded now (or no longer matched): its checkpoint entry
 			// is kept while the file is there (kept.go), but nothing of
 			// it is read, its rotated copies neither.
