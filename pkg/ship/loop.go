@@ -142,7 +142,7 @@ func (l *loop) run(ctx context.Context) error {
 				logs = nil
 				continue
 			}
-			now := time.Now().UnixNano()
+			now := s.wall().UnixNano()
 			for i := range ls {
 				if ls[i].End {
 					continue // a marker of the tailer's, not a record
@@ -158,7 +158,7 @@ func (l *loop) run(ctx context.Context) error {
 				snaps = nil
 				continue
 			}
-			now := time.Now().UnixNano()
+			now := s.wall().UnixNano()
 			if l.otlp != nil {
 				l.otlp.snapshot(&snap)
 			}
@@ -868,7 +868,7 @@ func (l *loop) failed(ln *lane, v verdict, err error, first bool, now time.Time)
 // dropped for reason, and acknowledges the log records among them.
 func (l *loop) resolve(ln *lane, n int, reason string, err error) {
 	s := l.s
-	now := time.Now()
+	now := s.wall()
 	var cursors []event.Cursor
 	var logs, metrics, logBytes, metricBytes int
 	for i := range n {

@@ -129,8 +129,8 @@ func newMetrics() *metrics {
 }
 
 // init creates the per-destination series of labels at 0.
-func (m *metrics) init(h *health, labels []string) {
-	m.dest = &destCollector{h: h, labels: labels,
+func (m *metrics) init(h *health, labels []string, now func() time.Time) {
+	m.dest = &destCollector{h: h, labels: labels, now: now,
 		age: prometheus.NewDesc("ferry_ship_destination_unconfirmed_age_seconds",
 			"Age of the oldest record held for a destination and not yet confirmed by the sink (0 when none), by configured topic.",
 			[]string{"destination"}, nil),
@@ -150,6 +150,7 @@ func (m *metrics) init(h *health, labels []string) {
 // last published, ages computed at scrape time.
 type destCollector struct {
 	h         *health
+	now       func() time.Time
 	labels    []string
 	age, held *prometheus.Desc
 }
@@ -157,7 +158,7 @@ type destCollector struct {
 func (c *destCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.age; ch <- c.held }
 
 func (c *destCollector) Collect(ch chan<- prometheus.Metric) {
-	now := time.Now()
+	now := c.now()
 	c.h.mu.Lock()
 	defer c.h.mu.Unlock()
 	for _, d := range c.labels {

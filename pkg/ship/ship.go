@@ -91,6 +91,8 @@ type Shipper struct {
 		suppressed int
 	}
 
+	// wall is the wall clock (time.Now; tests step it).
+	wall        func() time.Time
 	health      health
 	lastSuccess atomic.Int64
 	ran         atomic.Bool
@@ -111,7 +113,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Shipper{log: logger.With("component", "ship"), opts: opts, m: newMetrics()}
+	s := &Shipper{log: logger.With("component", "ship"), opts: opts, m: newMetrics(), wall: time.Now}
 	s.notReadyAfter = defaultNotReadyAfter
 	if cfg.Kafka != nil {
 		s.notReadyAfter = time.Duration(cfg.Kafka.NotReadyAfter)
@@ -161,7 +163,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 	s.metricBudget = s.maxBytes
 	s.m.heldLimit.Set(float64(s.logBudget + s.metricBudget + s.maxBytes + s.maxMsg))
 	s.health.oldestBy, s.health.recordsBy = map[string]int64{}, map[string]int{}
-	s.m.init(&s.health, s.labels())
+	s.m.init(&s.health, s.labels(), func() time.Time { return s.wall() })
 	s.m.kafka = s.transport != nil
 	if opts.Registerer != nil {
 		if err := s.m.register(opts.Registerer); err != nil {
@@ -193,7 +195,7 @@ func (s *Shipper) LastSuccess() time.Time {
 	return time.Unix(0, n)
 }
 
-func (s *Shipper) markSuccess() { s.lastSuccess.Store(time.Now().UnixNano()) }
+func (s *Shipper) markSuccess() { s.lastSuccess.Store(s.wall().UnixNano()) }
 
 // Ping asks the sink for an answer (Kafka: an ApiVersions request on the
 // bootstrap connection, not answered from any cache) and records success.
@@ -296,7 +298,7 @@ type health struct {
 // has waited longer than not_ready_after; its error then names the
 // destination holding it and the destination's last error. A sink that
 // has nothing to send is ready: readiness reflects delivery.
-func (s *Shipper) Ready() error { return s.ready(time.Now()) }
+func (s *Shipper) Ready() error { return s.ready(s.wall()) }
 
 func (s *Shipper) ready(now time.Time) error {
 	h := &s.health
