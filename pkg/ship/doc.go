@@ -80,7 +80,13 @@
 // the debug sink's name; never a partition. Ready returns an error, naming
 // the destination and its last error, when the oldest record not yet
 // confirmed has waited longer than kafka.not_ready_after (default 1m; 1m
-// for the debug sinks); the agent's /readyz reports it.
+// for the debug sinks); the agent's /readyz reports it. Every age ship
+// reports (Ready, ferry_ship_destination_unconfirmed_age_seconds,
+// ferry_read_to_ack_seconds, LastSuccess) is measured by the monotonic
+// clock: an NTP step of the node's wall clock (an hour back, a day
+// forward) neither hides a stuck sink nor shows a delay that was not
+// (the line's read time, the tailer's wall clock, is compared with the
+// wall clock once, when ship takes the record).
 //
 // Duplicates. kafka-go has no idempotent producer (no producer ID, epoch
 // or sequence numbers in its produce requests), so a request the client
