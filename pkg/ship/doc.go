@@ -165,6 +165,12 @@
 // Transport cannot be told to refresh, so a refresh replaces it (a new
 // bootstrap connection, and a new connection to each leader at its next
 // request); ferry_ship_kafka_metadata_refreshes_total{cause} counts them.
+// A connection's opening exchange (TCP, TLS, ApiVersions, SASL) is
+// bounded by kafka.dial_timeout and a metadata request on the wire by
+// kafka.write_timeout, on the connection itself (wire.go): kafka-go runs
+// SASL without a deadline and gives its metadata requests MetadataTTL, so
+// a broker answering neither would otherwise keep one connection and its
+// goroutine per refresh, forever.
 // Ping sends an ApiVersions request (the cheapest a broker answers) on the
 // bootstrap connection; the agent pings only when no delivery proved the
 // sink within 10 s.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -12,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -205,4 +208,126 @@ func TestHostile66ReadBeforeStepBack(t *testing.T) {
 			t.Errorf("ferry_read_to_ack_seconds: %d observations summing %vs: negative", n, sum)
 		}
 	})
+}
+
+// countingProxy is a TCP peer between ship and a broker's bootstrap
+// address: it relays bytes and counts the connections ship holds open.
+type countingProxy struct {
+	ln             net.Listener
+	accepted, open atomic.Int64
+}
+
+func newCountingProxy(t *testing.T, target string) *countingProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &countingProxy{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.accepted.Add(1)
+			p.open.Add(1)
+			go func() {
+				defer p.open.Add(-1)
+				defer c.Close()
+				b, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				done := make(chan struct{}, 2)
+				go func() { io.Copy(b, c); done <- struct{}{} }()
+				go func() { io.Copy(c, b); done <- struct{}{} }()
+				<-done // either side closed: close both
+			}()
+		}
+	}()
+	return p
+}
+
+func (p *countingProxy) addr() string { return p.ln.Addr().String() }
+
+// waitFor66 polls cond until it holds or d passes; it reports whether it
+// held.
+func waitFor66(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// hangingBroker is a kfake cluster whose bootstrap address is behind a
+// counting proxy and which, while hang is set, never answers requests of
+// API key.
+func hangingBroker(t *testing.T, key kmsg.Key, opts ...kfake.Opt) (*kfake.Cluster, string, *countingProxy, *atomic.Bool) {
+	t.Helper()
+	c, addr := startCluster(t, opts...)
+	hang := &atomic.Bool{}
+	hang.Store(true)
+	c.ControlKey(int16(key), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		return nil, nil, hang.Load() // handled without an answer: never answered
+	})
+	return c, addr, newCountingProxy(t, addr), hang
+}
+
+// TestHostile66SASLHandshakeNeverAnswered: a broker (or a proxy in front
+// of it) answers ApiVersions but never the SASL handshake of a new
+// connection. The README says dial_timeout bounds connecting "(TCP, TLS
+// and SASL)": each such connection must be given up (closed) within it,
+// and once the broker answers again and the records are delivered, ship
+// must not still hold every connection it ever opened meanwhile (one
+// per metadata refresh, forever: file descriptors and goroutines
+// without bound).
+func TestHostile66SASLHandshakeNeverAnswered(t *testing.T) {
+	_, _, px, hang := hangingBroker(t, kmsg.SASLHandshake, kfake.EnableSASL(), kfake.Superuser("PLAIN", "ferry", "s3cret"))
+	testHangingBootstrap(t, px, hang, func(cfg *Config) {
+		cfg.Kafka.SASL = SASLConfig{Mechanism: "PLAIN", Username: "ferry", Password: "s3cret"}
+	})
+}
+
+// TestHostile66MetadataNeverAnswered: a broker answers ApiVersions but
+// never a metadata request. Every metadata refresh opens a bootstrap
+// connection whose metadata request kafka-go waits for with the
+// Transport's MetadataTTL as deadline (ship sets it to a century): the
+// connections must not pile up.
+func TestHostile66MetadataNeverAnswered(t *testing.T) {
+	_, _, px, hang := hangingBroker(t, kmsg.Metadata)
+	testHangingBootstrap(t, px, hang, nil)
+}
+
+func testHangingBootstrap(t *testing.T, px *countingProxy, hang *atomic.Bool, adjust func(*Config)) {
+	cfg := testKafkaConfig(px.addr())
+	cfg.Kafka.DialTimeout, cfg.Kafka.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	h := runShipper(t, cfg, nil)
+	ls := makeLogs(1, 0, 5, metaFor(1))
+	h.logs <- ls
+	// Several refreshes, each a new bootstrap connection that hangs.
+	if !waitFor66(30*time.Second, func() bool { return px.accepted.Load() >= 6 }) {
+		t.Fatalf("only %d bootstrap connections in 30s", px.accepted.Load())
+	}
+	hang.Store(false)
+	if !waitFor66(30*time.Second, func() bool { return len(h.ack.cursors()) == 5 }) {
+		t.Fatalf("%d of 5 records acknowledged 30s after the broker answered again", len(h.ack.cursors()))
+	}
+	// A hung connection is given up within dial_timeout (SASL) or the
+	// attempt's bound (metadata, at most 64 write_timeouts): 32s.
+	if !waitFor66(40*time.Second, func() bool { return px.open.Load() <= 2 }) {
+		t.Errorf("ship still holds %d bootstrap connections open (of %d opened) long after they hung: they are never closed",
+			px.open.Load(), px.accepted.Load())
+	}
+	h.finish(t)
 }

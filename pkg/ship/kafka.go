@@ -50,10 +50,12 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 	s.writeTimeout, s.dropUnauth = time.Duration(k.WriteTimeout), k.DropUnauthorized
 
 	d := &dialer{
-		net:     &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second},
-		tls:     tlsCfg,
-		dials:   s.m.dials,
-		counter: newRequestsVec(s.m.requests),
+		net:       &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second},
+		tls:       tlsCfg,
+		dials:     s.m.dials,
+		counter:   newRequestsVec(s.m.requests),
+		handshake: time.Duration(k.DialTimeout),
+		metaWait:  time.Duration(k.WriteTimeout),
 	}
 	fixed := []string{k.MetricsTopic}
 	if route.tmpl == nil {
