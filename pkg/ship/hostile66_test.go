@@ -3,14 +3,18 @@ package ship
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -330,4 +334,100 @@ func testHangingBootstrap(t *testing.T, px *countingProxy, hang *atomic.Bool, ad
 			px.open.Load(), px.accepted.Load())
 	}
 	h.finish(t)
+}
+
+// TestHostile66LeaderNotAvailable: during a leader election the metadata
+// lists partition 1 of "logs" with leader -1 (LEADER_NOT_AVAILABLE).
+// Partitions 0 and 2 deliver meanwhile; partition 1's records wait
+// (unacknowledged) and are delivered once the election is over: none
+// lost, none acknowledged before the broker confirmed it.
+func TestHostile66LeaderNotAvailable(t *testing.T) {
+	c, addr := startCluster(t)
+	host, portS, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portS)
+	var election atomic.Bool
+	election.Store(true)
+	c.ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if !election.Load() {
+			return nil, nil, false
+		}
+		r := req.(*kmsg.MetadataRequest)
+		res := r.ResponseKind().(*kmsg.MetadataResponse)
+		res.Brokers = []kmsg.MetadataResponseBroker{{NodeID: 0, Host: host, Port: int32(port)}}
+		res.ControllerID = 0
+		names := []string{"logs", "metrics"}
+		if r.Topics != nil {
+			names = names[:0]
+			for _, tp := range r.Topics {
+				names = append(names, *tp.Topic)
+			}
+		}
+		for _, name := range names {
+			rt := kmsg.NewMetadataResponseTopic()
+			rt.Topic = kmsg.StringPtr(name)
+			if name != "logs" && name != "metrics" {
+				rt.ErrorCode = 3 // UNKNOWN_TOPIC_OR_PARTITION
+			} else {
+				for p := range int32(3) {
+					rp := kmsg.NewMetadataResponseTopicPartition()
+					rp.Partition, rp.Leader, rp.Replicas, rp.ISR = p, 0, []int32{0}, []int32{0}
+					if name == "logs" && p == 1 {
+						rp.ErrorCode, rp.Leader = 5, -1 // LEADER_NOT_AVAILABLE
+					}
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+			}
+			res.Topics = append(res.Topics, rt)
+		}
+		return res, nil, true
+	})
+	h := runShipper(t, testKafkaConfig(addr), nil)
+	var sent [][]event.Log
+	inP1 := map[uint64]bool{}
+	wantOthers := 0
+	for i := range 12 {
+		ls := makeLogs(uint64(i), 0, 5, metaFor(i))
+		p := murmur2.Balance(kafka.Message{Key: []byte(metaFor(i).PodUID)}, 0, 1, 2)
+		inP1[uint64(i)] = p == 1
+		if p != 1 {
+			wantOthers += len(ls)
+		}
+		sent = append(sent, ls)
+		h.logs <- ls
+	}
+	if wantOthers == 60 || wantOthers == 0 {
+		t.Fatalf("keys do not spread over partition 1 and the others (%d of 60 elsewhere)", wantOthers)
+	}
+	if !waitFor66(30*time.Second, func() bool {
+		return len(h.ack.cursors()) >= wantOthers && testutil.ToFloat64(h.s.m.sendFailures) >= 3
+	}) {
+		t.Fatalf("partitions 0 and 2: %d of %d records acknowledged, %v failures, while partition 1 has no leader",
+			len(h.ack.cursors()), wantOthers, testutil.ToFloat64(h.s.m.sendFailures))
+	}
+	for _, cur := range h.ack.cursors() {
+		if inP1[cur.Source] {
+			t.Fatalf("record %v of partition 1 acknowledged while it has no leader", cur)
+		}
+	}
+	election.Store(false)
+	if !waitFor66(60*time.Second, func() bool { return len(h.ack.cursors()) == 60 }) {
+		t.Fatalf("%d of 60 records acknowledged after the election ended", len(h.ack.cursors()))
+	}
+	h.finish(t)
+	checkBodies(t, sent, consumeDistinct(t, addr, 60, []string{"logs"}))
+	// The network was fine: a partition without leader is the brokers'.
+	if v := testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("logs", "network")); v > 0 {
+		t.Errorf("failures by reason: %s: a leader election reported as %v network failures", failuresByReason(h), v)
+	}
+}
+
+func failuresByReason(h *harness) string {
+	var b strings.Builder
+	for _, r := range failureReasons {
+		if v := testutil.ToFloat64(h.s.m.destFailures.WithLabelValues("logs", r)); v > 0 {
+			fmt.Fprintf(&b, "%s=%v ", r, v)
+		}
+	}
+	return b.String()
 }
