@@ -431,3 +431,49 @@ func failuresByReason(h *harness) string {
 	}
 	return b.String()
 }
+
+// templateProducer knows only the topics "logs" and "metrics" (three
+// partitions each) and takes every request.
+type templateProducer struct{}
+
+func (templateProducer) partitions(_ context.Context, topic string) ([]int, error) {
+	if topic == "logs" || topic == "metrics" {
+		return []int{0, 1, 2}, nil
+	}
+	return nil, kafka.UnknownTopicOrPartition
+}
+
+func (templateProducer) produce(context.Context, dest, []kafka.Message) error { return nil }
+
+// TestHostile66MissingTopicsBounded: a topic template that names a topic
+// per pod, none of which exists (every record goes to the fallback
+// topic), on a node whose pods come and go (Jobs, CronJobs): each topic
+// is remembered as missing for a minute, but one no pod renders again is
+// never looked up again. The memory of missing topics must stay bounded
+// however many pods the node ever ran.
+func TestHostile66MissingTopicsBounded(t *testing.T) {
+	cfg := testKafkaConfig("127.0.0.1:1")
+	cfg.Kafka.Topic, cfg.Kafka.FallbackTopic = "logs.{{ .Pod }}", "logs"
+	h := runShipperWith(t, cfg, nil, func(s *Shipper) { s.prod = templateProducer{} })
+	const pods = 83 * 100 // twice maxMetaCache and more
+	for i := 0; i < pods; i += 100 {
+		ls := make([]event.Log, 0, 100)
+		for j := range 100 {
+			ls = append(ls, makeLogs(uint64(i+j), 0, 1, metaFor(i+j))...)
+		}
+		h.logs <- ls
+	}
+	h.finish(t)
+	if n := len(h.ack.cursors()); n != pods {
+		t.Fatalf("%d of %d records acknowledged", n, pods)
+	}
+	if got := testutil.ToFloat64(h.s.m.fallback); got != pods {
+		t.Errorf("fallback_topic_records_total = %v, want %d", got, pods)
+	}
+	h.s.route.mu.Lock()
+	n := len(h.s.route.missing)
+	h.s.route.mu.Unlock()
+	if n > maxMetaCache {
+		t.Errorf("%d topics remembered as missing after %d pods, each seen once: grows with every pod the node ever ran (bound %d)", n, pods, maxMetaCache)
+	}
+}

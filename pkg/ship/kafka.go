@@ -220,7 +220,24 @@ func (r *router) markMissing(topic string) {
 	if r.missing == nil {
 		r.missing = map[string]time.Time{}
 	}
-	r.missing[topic] = time.Now().Add(missingTopicRecheck)
+	now := time.Now()
+	if len(r.missing) >= maxMetaCache {
+		// A topic no record renders again is never looked up again:
+		// forget those whose minute is over, and everything when all
+		// are recent (their records then try the topic once more, as
+		// after the minute), so that the map does not grow with every
+		// topic a template ever made (a topic per pod, pods that come
+		// and go).
+		for tp, until := range r.missing {
+			if now.After(until) {
+				delete(r.missing, tp)
+			}
+		}
+		if len(r.missing) >= maxMetaCache {
+			clear(r.missing)
+		}
+	}
+	r.missing[topic] = now.Add(missingTopicRecheck)
 	r.gen.Add(1)
 }
 
