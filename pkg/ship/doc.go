@@ -367,6 +367,7 @@
 // ferry_ship_budget_full_total{destination}, the pipeline's
 // ferry_read_to_ack_seconds (observed at ack time from event.Log.ReadAt),
 // ferry_ship_kafka_dials_total{result} and
-// ferry_ship_kafka_produce_requests_total{result} (one request per
-// destination attempt).
+// ferry_ship_kafka_produce_requests_total{result} (one per produce
+// request: a shared request carries the attempts of several
+// destinations).
 package ship
