@@ -80,7 +80,13 @@
 // the debug sink's name; never a partition. Ready returns an error, naming
 // the destination and its last error, when the oldest record not yet
 // confirmed has waited longer than kafka.not_ready_after (default 1m; 1m
-// for the debug sinks); the agent's /readyz reports it.
+// for the debug sinks); the agent's /readyz reports it. Every age ship
+// reports (Ready, ferry_ship_destination_unconfirmed_age_seconds,
+// ferry_read_to_ack_seconds, LastSuccess) is measured by the monotonic
+// clock: an NTP step of the node's wall clock (an hour back, a day
+// forward) neither hides a stuck sink nor shows a delay that was not
+// (the line's read time, the tailer's wall clock, is compared with the
+// wall clock once, when ship takes the record).
 //
 // Duplicates. kafka-go has no idempotent producer (no producer ID, epoch
 // or sequence numbers in its produce requests), so a request the client
@@ -159,6 +165,12 @@
 // Transport cannot be told to refresh, so a refresh replaces it (a new
 // bootstrap connection, and a new connection to each leader at its next
 // request); ferry_ship_kafka_metadata_refreshes_total{cause} counts them.
+// A connection's opening exchange (TCP, TLS, ApiVersions, SASL) is
+// bounded by kafka.dial_timeout and a metadata request on the wire by
+// kafka.write_timeout, on the connection itself (wire.go): kafka-go runs
+// SASL without a deadline and gives its metadata requests MetadataTTL, so
+// a broker answering neither would otherwise keep one connection and its
+// goroutine per refresh, forever.
 // Ping sends an ApiVersions request (the cheapest a broker answers) on the
 // bootstrap connection; the agent pings only when no delivery proved the
 // sink within 10 s.
@@ -355,6 +367,7 @@
 // ferry_ship_budget_full_total{destination}, the pipeline's
 // ferry_read_to_ack_seconds (observed at ack time from event.Log.ReadAt),
 // ferry_ship_kafka_dials_total{result} and
-// ferry_ship_kafka_produce_requests_total{result} (one request per
-// destination attempt).
+// ferry_ship_kafka_produce_requests_total{result} (one per produce
+// request: a shared request carries the attempts of several
+// destinations).
 package ship

@@ -50,10 +50,12 @@ func (s *Shipper) setupKafka(k KafkaConfig) error {
 	s.writeTimeout, s.dropUnauth = time.Duration(k.WriteTimeout), k.DropUnauthorized
 
 	d := &dialer{
-		net:     &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second},
-		tls:     tlsCfg,
-		dials:   s.m.dials,
-		counter: newRequestsVec(s.m.requests),
+		net:       &net.Dialer{Timeout: time.Duration(k.DialTimeout), KeepAlive: 30 * time.Second},
+		tls:       tlsCfg,
+		dials:     s.m.dials,
+		counter:   newRequestsVec(s.m.requests),
+		handshake: time.Duration(k.DialTimeout),
+		metaWait:  time.Duration(k.WriteTimeout),
 	}
 	fixed := []string{k.MetricsTopic}
 	if route.tmpl == nil {
@@ -218,7 +220,24 @@ func (r *router) markMissing(topic string) {
 	if r.missing == nil {
 		r.missing = map[string]time.Time{}
 	}
-	r.missing[topic] = time.Now().Add(missingTopicRecheck)
+	now := time.Now()
+	if len(r.missing) >= maxMetaCache {
+		// A topic no record renders again is never looked up again:
+		// forget those whose minute is over, and everything when all
+		// are recent (their records then try the topic once more, as
+		// after the minute), so that the map does not grow with every
+		// topic a template ever made (a topic per pod, pods that come
+		// and go).
+		for tp, until := range r.missing {
+			if now.After(until) {
+				delete(r.missing, tp)
+			}
+		}
+		if len(r.missing) >= maxMetaCache {
+			clear(r.missing)
+		}
+	}
+	r.missing[topic] = now.Add(missingTopicRecheck)
 	r.gen.Add(1)
 }
 

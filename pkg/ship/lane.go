@@ -29,9 +29,13 @@ type rec struct {
 	topic    string
 	path     string // file of a log record (shared string: no copy)
 	cursor   event.Cursor
-	readAt   int64 // log records: when the tailer read the line
-	heldAt   int64 // when ship took the record (unix nanoseconds)
-	isLog    bool
+	// readAt is when the tailer read a log record's line, on ship's
+	// monotonic clock (Shipper.mono; 0: unknown): the wall time between
+	// the read and ship taking the record (never negative), before
+	// heldAt.
+	readAt int64
+	heldAt int64 // when ship took the record (a Shipper.mono stamp)
+	isLog  bool
 }
 
 func (r *rec) value() []byte { return r.data[:r.valueEnd] }

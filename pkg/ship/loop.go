@@ -142,12 +142,19 @@ func (l *loop) run(ctx context.Context) error {
 				logs = nil
 				continue
 			}
-			now := time.Now().UnixNano()
+			now, wall := s.mono(), s.wall().UnixNano()
 			for i := range ls {
 				if ls[i].End {
 					continue // a marker of the tailer's, not a record
 				}
-				l.add(l.encodeLog(&ls[i]), now)
+				r := l.encodeLog(&ls[i])
+				if r.readAt != 0 {
+					// The read time on the monotonic clock: the tailer
+					// stamps it by the wall clock, compared here once
+					// (a step back since the read counts as no time).
+					r.readAt = now - max(0, wall-r.readAt)
+				}
+				l.add(r, now)
 			}
 			// Every line is encoded into a record of its own: ship is the
 			// last holder of the slice and of the bodies it refers to.
@@ -158,7 +165,7 @@ func (l *loop) run(ctx context.Context) error {
 				snaps = nil
 				continue
 			}
-			now := time.Now().UnixNano()
+			now := s.mono()
 			if l.otlp != nil {
 				l.otlp.snapshot(&snap)
 			}
@@ -868,7 +875,7 @@ func (l *loop) failed(ln *lane, v verdict, err error, first bool, now time.Time)
 // dropped for reason, and acknowledges the log records among them.
 func (l *loop) resolve(ln *lane, n int, reason string, err error) {
 	s := l.s
-	now := time.Now()
+	now := s.mono()
 	var cursors []event.Cursor
 	var logs, metrics, logBytes, metricBytes int
 	for i := range n {
@@ -879,7 +886,7 @@ func (l *loop) resolve(ln *lane, n int, reason string, err error) {
 			}
 			cursors = append(cursors, r.cursor)
 			if r.readAt != 0 {
-				s.m.readToAck.Observe(now.Sub(time.Unix(0, r.readAt)).Seconds())
+				s.m.readToAck.Observe(time.Duration(now - r.readAt).Seconds())
 			}
 		}
 		l.hold(r, -1)

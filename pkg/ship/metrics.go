@@ -129,8 +129,8 @@ func newMetrics() *metrics {
 }
 
 // init creates the per-destination series of labels at 0.
-func (m *metrics) init(h *health, labels []string) {
-	m.dest = &destCollector{h: h, labels: labels,
+func (m *metrics) init(h *health, labels []string, now func() int64) {
+	m.dest = &destCollector{h: h, labels: labels, now: now,
 		age: prometheus.NewDesc("ferry_ship_destination_unconfirmed_age_seconds",
 			"Age of the oldest record held for a destination and not yet confirmed by the sink (0 when none), by configured topic.",
 			[]string{"destination"}, nil),
@@ -150,6 +150,7 @@ func (m *metrics) init(h *health, labels []string) {
 // last published, ages computed at scrape time.
 type destCollector struct {
 	h         *health
+	now       func() int64 // the Shipper's mono clock
 	labels    []string
 	age, held *prometheus.Desc
 }
@@ -157,13 +158,13 @@ type destCollector struct {
 func (c *destCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.age; ch <- c.held }
 
 func (c *destCollector) Collect(ch chan<- prometheus.Metric) {
-	now := time.Now()
+	now := c.now()
 	c.h.mu.Lock()
 	defer c.h.mu.Unlock()
 	for _, d := range c.labels {
 		age := 0.0
 		if o := c.h.oldestBy[d]; o != 0 {
-			age = now.Sub(time.Unix(0, o)).Seconds()
+			age = time.Duration(now - o).Seconds()
 		}
 		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age, d)
 		ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, float64(c.h.recordsBy[d]), d)

@@ -176,6 +176,10 @@ func failureReason(err error) string {
 		return "unknown_partition"
 	case errors.Is(err, protocol.ErrNoTopic):
 		return "unknown_topic"
+	case errors.Is(err, protocol.ErrNoLeader):
+		// The metadata names no leader for the partition (an election,
+		// LEADER_NOT_AVAILABLE): the brokers', not the network's.
+		return "broker"
 	case isTimeout(err):
 		return "timeout"
 	}

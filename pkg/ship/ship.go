@@ -91,6 +91,12 @@ type Shipper struct {
 		suppressed int
 	}
 
+	// wall is the wall clock (time.Now; tests step it). Only a record's
+	// read time (event.Log.ReadAt, the tailer's wall clock) is compared
+	// with it, once, when ship takes the record (see mono).
+	wall func() time.Time
+	// epoch is the origin of ship's monotonic stamps (mono).
+	epoch       time.Time
 	health      health
 	lastSuccess atomic.Int64
 	ran         atomic.Bool
@@ -111,7 +117,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Shipper{log: logger.With("component", "ship"), opts: opts, m: newMetrics()}
+	s := &Shipper{log: logger.With("component", "ship"), opts: opts, m: newMetrics(), wall: time.Now, epoch: time.Now()}
 	s.notReadyAfter = defaultNotReadyAfter
 	if cfg.Kafka != nil {
 		s.notReadyAfter = time.Duration(cfg.Kafka.NotReadyAfter)
@@ -161,7 +167,7 @@ func New(cfg Config, logger *slog.Logger, opts Options) (*Shipper, error) {
 	s.metricBudget = s.maxBytes
 	s.m.heldLimit.Set(float64(s.logBudget + s.metricBudget + s.maxBytes + s.maxMsg))
 	s.health.oldestBy, s.health.recordsBy = map[string]int64{}, map[string]int{}
-	s.m.init(&s.health, s.labels())
+	s.m.init(&s.health, s.labels(), s.mono)
 	s.m.kafka = s.transport != nil
 	if opts.Registerer != nil {
 		if err := s.m.register(opts.Registerer); err != nil {
@@ -190,10 +196,21 @@ func (s *Shipper) LastSuccess() time.Time {
 	if n == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, n)
+	// epoch's monotonic reading comes with it: time.Since(LastSuccess())
+	// is measured by the monotonic clock, whatever steps the wall clock
+	// made meanwhile.
+	return s.epoch.Add(time.Duration(n - 1))
 }
 
-func (s *Shipper) markSuccess() { s.lastSuccess.Store(time.Now().UnixNano()) }
+func (s *Shipper) markSuccess() { s.lastSuccess.Store(s.mono()) }
+
+// mono is ship's monotonic clock: nanoseconds since epoch, plus one (0
+// means none). Every age ship reports (Ready, the unconfirmed age gauge,
+// read_to_ack, LastSuccess) is a difference of mono stamps: an NTP step
+// of the wall clock (an hour back, a day forward) moves none of them, where
+// wall-clock stamps would hide a stuck sink for the size of a backward
+// step and report a forward step's size as a delay.
+func (s *Shipper) mono() int64 { return int64(time.Since(s.epoch)) + 1 }
 
 // Ping asks the sink for an answer (Kafka: an ApiVersions request on the
 // bootstrap connection, not answered from any cache) and records success.
@@ -285,7 +302,7 @@ func (s *Shipper) hint(err error) string {
 // metrics (see loop.publish).
 type health struct {
 	mu        sync.Mutex
-	oldest    int64 // when ship took its oldest unconfirmed record (0: none)
+	oldest    int64 // when ship took its oldest unconfirmed record (a mono stamp; 0: none)
 	where     string
 	err       error
 	oldestBy  map[string]int64 // by destination label
@@ -296,9 +313,10 @@ type health struct {
 // has waited longer than not_ready_after; its error then names the
 // destination holding it and the destination's last error. A sink that
 // has nothing to send is ready: readiness reflects delivery.
-func (s *Shipper) Ready() error { return s.ready(time.Now()) }
+func (s *Shipper) Ready() error { return s.ready(s.mono()) }
 
-func (s *Shipper) ready(now time.Time) error {
+// ready is Ready at now, a mono stamp.
+func (s *Shipper) ready(now int64) error {
 	h := &s.health
 	h.mu.Lock()
 	oldest, where, lastErr := h.oldest, h.where, h.err
@@ -306,7 +324,7 @@ func (s *Shipper) ready(now time.Time) error {
 	if oldest == 0 {
 		return nil
 	}
-	age := now.Sub(time.Unix(0, oldest))
+	age := time.Duration(now - oldest)
 	if age <= s.notReadyAfter {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -77,20 +78,106 @@ func (r *requestCounter) write(p []byte, count func(key int16)) {
 	}
 }
 
-// countingConn counts the requests written to a broker connection.
+// countingConn counts the requests written to a broker connection, and
+// bounds how long kafka-go waits on it where kafka-go itself does not.
+//
+// kafka-go clears a new connection's deadline after ApiVersions and then
+// runs the SASL exchange without any (its connect goroutine is left
+// behind by a caller that gave up, not stopped), and its Transport sends
+// its metadata requests with MetadataTTL as deadline (a century: see
+// neverTTL). A broker or proxy that answers ApiVersions but never the
+// SASL handshake, or never a metadata request, then holds the connection
+// and its goroutine forever, one more at every metadata refresh. So:
+//   - until the connection writes its first request other than ApiVersions
+//     and SASL's, no deadline is later than the dial plus dial_timeout
+//     (kafka.dial_timeout bounds connecting: TCP, TLS and SASL);
+//   - a metadata request is answered within write_timeout (what a
+//     metadata lookup waits: kafkaProducer.metaTimeout) or the
+//     connection fails, as a timed-out attempt's does.
+//
+// Other deadlines (an attempt's) are kafka-go's own.
 type countingConn struct {
 	net.Conn
 	mu    sync.Mutex
 	rc    requestCounter
 	count func(key int16)
+
+	handshakeEnd time.Time     // zero: bound off (tests)
+	metaWait     time.Duration // 0: no bound on metadata requests
+	handshaken   bool          // a request other than the handshake's was written
+	rd, wd       time.Time     // the deadlines kafka-go asked for
 }
 
+// handshakeKey says whether API key k belongs to a connection's opening
+// exchange: ApiVersions, SaslHandshake, SaslAuthenticate.
+func handshakeKey(k int16) bool { return k == 18 || k == 17 || k == 36 }
+
 func (c *countingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if !c.handshaken && c.rc.n == 0 && c.rc.skip == 0 && len(p) >= 6 &&
+		!handshakeKey(int16(binary.BigEndian.Uint16(p[4:6]))) {
+		// The first request after the handshake: its deadline is the
+		// caller's again.
+		c.endHandshake()
+	}
+	c.mu.Unlock()
 	n, err := c.Conn.Write(p)
 	c.mu.Lock()
-	c.rc.write(p[:n], c.count)
+	c.rc.write(p[:n], func(key int16) {
+		c.count(key)
+		if !handshakeKey(key) && !c.handshaken {
+			c.endHandshake()
+		}
+		if key == 3 && c.metaWait > 0 {
+			limit := time.Now().Add(c.metaWait)
+			if c.rd.IsZero() || c.rd.After(limit) {
+				_ = c.Conn.SetReadDeadline(limit)
+			}
+		}
+	})
 	c.mu.Unlock()
 	return n, err
+}
+
+// endHandshake lifts the handshake's bound (c.mu held).
+func (c *countingConn) endHandshake() {
+	c.handshaken = true
+	if !c.handshakeEnd.IsZero() {
+		_ = c.Conn.SetReadDeadline(c.rd)
+		_ = c.Conn.SetWriteDeadline(c.wd)
+	}
+}
+
+// bound is the deadline set for t, which kafka-go asked for (c.mu held).
+func (c *countingConn) bound(t time.Time) time.Time {
+	if c.handshaken || c.handshakeEnd.IsZero() {
+		return t
+	}
+	if t.IsZero() || t.After(c.handshakeEnd) {
+		return c.handshakeEnd
+	}
+	return t
+}
+
+func (c *countingConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rd, c.wd = t, t
+	return c.Conn.SetDeadline(c.bound(t))
+}
+
+func (c *countingConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rd = t
+	return c.Conn.SetReadDeadline(c.bound(t))
+}
+
+func (c *countingConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wd = t
+	return c.Conn.SetWriteDeadline(c.bound(t))
 }
 
 // requestsVec counts requests by API label; its children are looked up
@@ -125,9 +212,13 @@ type dialer struct {
 	tls     *tls.Config
 	dials   *prometheus.CounterVec
 	counter *requestsVec
+	// handshake bounds a connection's opening exchange (dial_timeout),
+	// metaWait a metadata request (write_timeout); see countingConn.
+	handshake, metaWait time.Duration
 }
 
 func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	start := time.Now()
 	c, err := d.net.DialContext(ctx, network, addr)
 	if err != nil {
 		d.dials.WithLabelValues("error").Inc()
@@ -146,5 +237,10 @@ func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, erro
 		}
 		c = tls.Client(c, cfg)
 	}
-	return &countingConn{Conn: c, count: d.counter.count}, nil
+	cc := &countingConn{Conn: c, count: d.counter.count, metaWait: d.metaWait}
+	if d.handshake > 0 {
+		cc.handshakeEnd = start.Add(d.handshake)
+		_ = c.SetDeadline(cc.handshakeEnd)
+	}
+	return cc, nil
 }
