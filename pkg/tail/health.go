@@ -26,19 +26,25 @@ func (t *Tailer) heartbeat() {
 }
 
 // progress records that Run is working (a round, or a file of the scan).
-func (t *Tailer) progress() { t.beat.Store(time.Now().UnixNano()) }
+// The stamp is on the monotonic clock: a step of the wall clock (NTP, an
+// hour back) must not make a hung loop look alive for the step's length,
+// nor a step forward a live one dead.
+func (t *Tailer) progress() { t.beat.Store(int64(time.Since(t.beatEpoch)) + 1) }
 
 // LastLoop returns when Run last showed progress: its loop's last round,
 // or during the start-up scan the last file it took up. Zero before Run
 // starts and after it returns. While Run works it is at most about
 // poll_interval old (plus the time one round of reading, or one file of
 // the scan, takes).
+//
+// It carries a monotonic clock reading: time.Since of it (or
+// time.Now().Sub) ignores steps of the wall clock.
 func (t *Tailer) LastLoop() time.Time {
 	ns := t.beat.Load()
 	if ns == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, ns)
+	return t.beatEpoch.Add(time.Duration(ns - 1))
 }
 
 // PollInterval is the configured poll_interval, the period LastLoop is

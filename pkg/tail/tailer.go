@@ -146,7 +146,9 @@ type Tailer struct {
 	held        int64      // bytes of unfinished lines in memory (held.go)
 	lim         *openLimit // files waiting for a descriptor (openlimit.go)
 
-	beat atomic.Int64 // when Run's loop last went round, Unix ns (health.go)
+	beat atomic.Int64 // when Run's loop last went round: ns since beatEpoch, plus one (health.go)
+	// beatEpoch is beat's origin, with its monotonic clock reading.
+	beatEpoch time.Time
 	// behind is behind_bytes, for other goroutines (Behind).
 	behind atomic.Int64
 
@@ -204,6 +206,7 @@ func New(cfg Config, logger *slog.Logger, out chan<- []event.Log, opts Options) 
 		limiters:      make(map[string]*limiter),
 		aggregates:    make(map[string]*aggregate),
 	}
+	t.beatEpoch = time.Now()
 	t.m = newMetrics(func() float64 { return float64(t.inflight.Load()) })
 	t.m.inflightLimit.Set(float64(cfg.MaxInflightBytes))
 	t.m.openLimit.Set(float64(cfg.MaxOpenFiles))
