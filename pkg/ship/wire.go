@@ -105,17 +105,22 @@ type countingConn struct {
 	handshakeEnd time.Time     // zero: bound off (tests)
 	metaWait     time.Duration // 0: no bound on metadata requests
 	handshaken   bool          // a request other than the handshake's was written
+	requests     int           // requests written (their API keys read)
 	rd, wd       time.Time     // the deadlines kafka-go asked for
 }
 
-// handshakeKey says whether API key k belongs to a connection's opening
-// exchange: ApiVersions, SaslHandshake, SaslAuthenticate.
-func handshakeKey(k int16) bool { return k == 18 || k == 17 || k == 36 }
+// handshakeKey says whether API key k, of the connection's request
+// number n (from 0), belongs to the connection's opening exchange:
+// ApiVersions first, then SaslHandshake and SaslAuthenticate. A later
+// ApiVersions is a ping (kafka-go sends it only when connecting): a
+// connection that only ever carried pings is past its opening exchange
+// too, and is not bounded by its dial's dial_timeout.
+func handshakeKey(k int16, n int) bool { return k == 18 && n == 0 || k == 17 || k == 36 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	if !c.handshaken && c.rc.n == 0 && c.rc.skip == 0 && len(p) >= 6 &&
-		!handshakeKey(int16(binary.BigEndian.Uint16(p[4:6]))) {
+		!handshakeKey(int16(binary.BigEndian.Uint16(p[4:6])), c.requests) {
 		// The first request after the handshake: its deadline is the
 		// caller's again.
 		c.endHandshake()
@@ -125,9 +130,10 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	c.rc.write(p[:n], func(key int16) {
 		c.count(key)
-		if !handshakeKey(key) && !c.handshaken {
+		if !c.handshaken && !handshakeKey(key, c.requests) {
 			c.endHandshake()
 		}
+		c.requests++
 		if key == 3 && c.metaWait > 0 {
 			limit := time.Now().Add(c.metaWait)
 			if c.rd.IsZero() || c.rd.After(limit) {
