@@ -1,7 +1,13 @@
 package ship
 
 import (
+	"encoding/binary"
+	"io"
+	"net"
+	"slices"
+
 	"context"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"sync"
 	"testing"
 	"time"
@@ -65,4 +71,158 @@ func TestHostile68PingOnlyConnection(t *testing.T) {
 		}
 	}
 	h.finish(t)
+}
+
+// saslV0Broker is a TCP peer on 127.0.0.1 that speaks just enough of an
+// old (pre-1.0) broker: ApiVersions says SaslHandshake v0 only, so the
+// client sends its SASL tokens raw (a 4-byte size and the token, no
+// request header) after the handshake; the broker answers ApiVersions and
+// SaslHandshake and never the raw token. closed receives, for each
+// connection, how long after it was accepted the client closed it.
+type saslV0Broker struct {
+	ln     net.Listener
+	closed chan time.Duration
+}
+
+func newSASLV0Broker(t *testing.T) *saslV0Broker {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &saslV0Broker{ln: ln, closed: make(chan time.Duration, 1000)}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go b.serve(c)
+		}
+	}()
+	return b
+}
+
+func (b *saslV0Broker) serve(c net.Conn) {
+	start := time.Now()
+	defer c.Close()
+	defer func() { b.closed <- time.Since(start) }()
+	raw := false
+	for {
+		var sz [4]byte
+		if _, err := io.ReadFull(c, sz[:]); err != nil {
+			return
+		}
+		body := make([]byte, binary.BigEndian.Uint32(sz[:]))
+		if _, err := io.ReadFull(c, body); err != nil {
+			return
+		}
+		if raw || len(body) < 8 {
+			continue // a raw SASL token: never answered
+		}
+		key := int16(binary.BigEndian.Uint16(body[0:2]))
+		corr := body[4:8]
+		var res []byte
+		switch key {
+		case int16(kmsg.ApiVersions):
+			r := kmsg.NewApiVersionsResponse()
+			for _, k := range []kmsg.Key{kmsg.Produce, kmsg.Metadata, kmsg.ApiVersions} {
+				r.ApiKeys = append(r.ApiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: int16(k), MinVersion: 0, MaxVersion: 1})
+			}
+			r.ApiKeys = append(r.ApiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: int16(kmsg.SASLHandshake), MinVersion: 0, MaxVersion: 0})
+			res = r.AppendTo(nil)
+		case int16(kmsg.SASLHandshake):
+			r := kmsg.NewSASLHandshakeResponse()
+			r.SupportedMechanisms = []string{"PLAIN"}
+			res = r.AppendTo(nil)
+			raw = true
+		default:
+			return
+		}
+		out := binary.BigEndian.AppendUint32(nil, uint32(4+len(res)))
+		out = append(append(out, corr...), res...)
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+// TestHostile68SASLv0NeverAnswered: hostile 66's SASL test against a
+// broker that speaks SaslHandshake v0 (Kafka before 1.0, still offered by
+// kafka-go): the SASL tokens then go raw, without a request header, and
+// countingConn reads the first two bytes of the token as an API key
+// ("\x00f" of "\x00ferry\x00s3cret": 102), takes it for the first request
+// after the opening exchange and lifts dial_timeout's bound: a broker that
+// never answers the token holds the connection (and kafka-go's connect
+// goroutine) forever, one more at every metadata refresh.
+func TestHostile68SASLv0NeverAnswered(t *testing.T) {
+	b := newSASLV0Broker(t)
+	cfg := testKafkaConfig(b.ln.Addr().String())
+	cfg.Kafka.DialTimeout, cfg.Kafka.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	cfg.Kafka.SASL = SASLConfig{Mechanism: "PLAIN", Username: "ferry", Password: "s3cret"}
+	h := runShipper(t, cfg, nil)
+	ls := makeLogs(1, 0, 5, metaFor(1))
+	go func() { h.logs <- ls }()
+	select {
+	case d := <-b.closed:
+		if d > 3*time.Second {
+			t.Errorf("a connection whose SASL token was never answered was closed %v after it was opened (dial_timeout %v)", d, cfg.Kafka.DialTimeout)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("a connection whose SASL token was never answered still open 10s after it was opened (dial_timeout %v): dial_timeout does not bound SASL against a SaslHandshake v0 broker",
+			cfg.Kafka.DialTimeout)
+	}
+	if v := testutil.ToFloat64(h.s.m.requests.WithLabelValues("other")); v > 0 {
+		t.Errorf("requests_total{api=other} = %v: raw SASL tokens read as requests", v)
+	}
+	h.cancel()
+	<-h.errc
+}
+
+// TestHostile68RawSASLFrames: after a SaslHandshake v0 request the raw
+// SASL tokens (4-byte size, token) are counted as SaslAuthenticate, however
+// the bytes are split, whatever the token's first bytes (one that looks
+// like a Metadata header, one shorter than a header, an empty one); once
+// the exchange is over (endRaw) requests are read again.
+func TestHostile68RawSASLFrames(t *testing.T) {
+	req := func(key, version int16, body int) []byte {
+		b := make([]byte, 4+8+body)
+		binary.BigEndian.PutUint32(b, uint32(8+body))
+		binary.BigEndian.PutUint16(b[4:], uint16(key))
+		binary.BigEndian.PutUint16(b[6:], uint16(version))
+		return b
+	}
+	token := func(tok []byte) []byte {
+		return append(binary.BigEndian.AppendUint32(nil, uint32(len(tok))), tok...)
+	}
+	var stream []byte
+	for _, f := range [][]byte{req(18, 0, 0), req(17, 0, 7), token([]byte{0, 3, 0, 0, 0, 0}), token([]byte{1}), token(nil), token([]byte("\x00ferry\x00s3cret"))} {
+		stream = append(stream, f...)
+	}
+	after := req(3, 1, 20)
+	for _, chunk := range []int{1, 2, 3, 5, 7, 64, len(stream)} {
+		var rc requestCounter
+		var got []int16
+		for p := stream; len(p) > 0; {
+			k := min(chunk, len(p))
+			rc.write(p[:k], func(key int16) { got = append(got, key) })
+			p = p[k:]
+		}
+		rc.endRaw()
+		rc.write(after, func(key int16) { got = append(got, key) })
+		want := []int16{18, 17, 36, 36, 36, 36, 3}
+		if !slices.Equal(got, want) {
+			t.Errorf("writes of %d bytes: keys %v, want %v", chunk, got, want)
+		}
+	}
+	// SaslHandshake v1: its tokens go in SaslAuthenticate requests.
+	var rc requestCounter
+	var got []int16
+	for _, f := range [][]byte{req(18, 0, 0), req(17, 1, 7), req(36, 1, 9), req(3, 1, 0)} {
+		rc.write(f, func(key int16) { got = append(got, key) })
+	}
+	if want := []int16{18, 17, 36, 3}; !slices.Equal(got, want) {
+		t.Errorf("SaslHandshake v1: keys %v, want %v", got, want)
+	}
 }
