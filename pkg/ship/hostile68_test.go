@@ -9,8 +9,11 @@ import (
 	"context"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -224,5 +227,69 @@ func TestHostile68RawSASLFrames(t *testing.T) {
 	}
 	if want := []int16{18, 17, 36, 3}; !slices.Equal(got, want) {
 		t.Errorf("SaslHandshake v1: keys %v, want %v", got, want)
+	}
+}
+
+// lookupCounter is templateProducer counting the lookups of topics that
+// do not exist.
+type lookupCounter struct {
+	templateProducer
+	missing atomic.Int64
+}
+
+func (p *lookupCounter) partitions(ctx context.Context, topic string) ([]int, error) {
+	parts, err := p.templateProducer.partitions(ctx, topic)
+	if err != nil {
+		p.missing.Add(1)
+	}
+	return parts, err
+}
+
+// TestHostile68MissingTopicsOverCap: a template naming a topic per pod,
+// none existing, on a node with more live pods than the bound of topics
+// remembered as missing (maxMetaCache, 4096): every pod logs, twice
+// within the minute a missing topic is avoided. The second time, no
+// topic should be looked up again (each was found missing a moment
+// before): against Kafka each lookup that finds the topic missing
+// forces a metadata refresh (a new bootstrap connection and a metadata
+// request for every topic of the cluster, at most one a second) and logs
+// a warning. markMissing forgets every topic when the bound is reached
+// with all of them recent, so with one pod over the bound every record
+// looks its topic up again: a refresh a second, forever.
+func TestHostile68MissingTopicsOverCap(t *testing.T) {
+	t.Skip("known open: with more live missing templated topics than maxMetaCache, markMissing clears them all and every record looks its topic up again (a forced metadata refresh a second and a warning per record, forever)")
+	cfg := testKafkaConfig("127.0.0.1:1")
+	cfg.Kafka.Topic, cfg.Kafka.FallbackTopic = "logs.{{ .Pod }}", "logs"
+	p := &lookupCounter{}
+	h := runShipperWith(t, cfg, nil, func(s *Shipper) { s.prod = p })
+	const pods = maxMetaCache + 400
+	metas := make([]*event.Meta, pods)
+	for i := range metas {
+		metas[i] = metaFor(i)
+	}
+	round := func(r int) {
+		for i := 0; i < pods; i += 100 {
+			ls := make([]event.Log, 0, 100)
+			for j := i; j < min(i+100, pods); j++ {
+				ls = append(ls, makeLogs(uint64(j), r, 1, metas[j])...)
+			}
+			h.logs <- ls
+		}
+		if !waitFor66(60*time.Second, func() bool { return len(h.ack.cursors()) == (r+1)*pods }) {
+			t.Fatalf("round %d: %d of %d records acknowledged", r, len(h.ack.cursors()), (r+1)*pods)
+		}
+	}
+	start := time.Now()
+	round(0)
+	first := p.missing.Load()
+	round(1)
+	again := p.missing.Load() - first
+	if time.Since(start) > missingTopicRecheck/2 {
+		t.Skipf("too slow to tell (%v)", time.Since(start))
+	}
+	h.finish(t)
+	if again > pods/100 {
+		t.Errorf("%d pods, each topic found missing in the first round (%d lookups): the second round, within the minute, looked up %d missing topics again",
+			pods, first, again)
 	}
 }
