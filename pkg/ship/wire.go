@@ -43,13 +43,50 @@ func apiName(k int16) string {
 
 // requestCounter reads the requests a client writes to a broker
 // connection: each is a 4-byte big-endian size, then the request header,
-// which starts with the 2-byte API key. It is a pure function of the bytes
-// written, whatever the size of each write.
+// which starts with the 2-byte API key and the 2-byte API version. It is a
+// pure function of the bytes written, whatever the size of each write,
+// and of raw's end (endRaw).
+//
+// After a SaslHandshake v0 request (a broker before Kafka 1.0), kafka-go
+// sends the SASL tokens raw: a 4-byte size and the token, no request
+// header. Those frames are counted as SaslAuthenticate requests until
+// endRaw (countingConn: the next deadline kafka-go sets, when its
+// exchange is over and a request of its caller's comes).
 type requestCounter struct {
-	hdr  [6]byte
+	hdr  [8]byte
 	n    int   // bytes of hdr filled
-	skip int64 // bytes of the current request left after its API key
+	skip int64 // bytes of the current request left after its header
 	bad  bool  // a size that cannot be: stop counting this connection
+	raw  bool  // the frames are raw SASL tokens
+}
+
+// need is how many bytes of a frame's start are read: a raw token's
+// size; a request's size and API key, and a SaslHandshake's version too.
+func (r *requestCounter) need() int {
+	switch {
+	case r.raw:
+		return 4
+	case r.n >= 6 && binary.BigEndian.Uint16(r.hdr[4:6]) == 17 && int32(binary.BigEndian.Uint32(r.hdr[:4])) >= 4:
+		return 8
+	}
+	return 6
+}
+
+// starts says whether p starts a request at a frame boundary, and its key.
+func (r *requestCounter) starts(p []byte) (int16, bool) {
+	if r.bad || r.n != 0 || r.skip != 0 || len(p) < 6 {
+		return 0, false
+	}
+	if r.raw {
+		return 36, true
+	}
+	return int16(binary.BigEndian.Uint16(p[4:6])), true
+}
+
+func (r *requestCounter) endRaw() {
+	if r.n == 0 && r.skip == 0 {
+		r.raw = false
+	}
 }
 
 // write feeds the bytes p and calls count for every API key read.
@@ -63,18 +100,35 @@ func (r *requestCounter) write(p []byte, count func(key int16)) {
 			p, r.skip = p[k:], r.skip-k
 			continue
 		}
-		c := copy(r.hdr[r.n:], p)
+		need := r.need()
+		c := copy(r.hdr[r.n:need], p)
 		p, r.n = p[c:], r.n+c
-		if r.n < len(r.hdr) {
+		if r.n < need {
 			return
 		}
-		size := int32(binary.BigEndian.Uint32(r.hdr[:4]))
+		if r.n < r.need() {
+			continue // a SaslHandshake: its version too
+		}
+		size := int64(int32(binary.BigEndian.Uint32(r.hdr[:4])))
+		if r.raw {
+			if size < 0 {
+				r.bad = true
+				return
+			}
+			count(36)
+			r.n, r.skip = 0, size
+			continue
+		}
 		if size < 2 {
 			r.bad = true
 			return
 		}
-		count(int16(binary.BigEndian.Uint16(r.hdr[4:6])))
-		r.n, r.skip = 0, int64(size)-2
+		key, read := int16(binary.BigEndian.Uint16(r.hdr[4:6])), r.n
+		count(key)
+		r.n, r.skip = 0, size-int64(read-4)
+		if key == 17 && read == 8 && binary.BigEndian.Uint16(r.hdr[6:8]) == 0 {
+			r.raw = true // SaslHandshake v0: the SASL tokens follow raw
+		}
 	}
 }
 
@@ -105,17 +159,21 @@ type countingConn struct {
 	handshakeEnd time.Time     // zero: bound off (tests)
 	metaWait     time.Duration // 0: no bound on metadata requests
 	handshaken   bool          // a request other than the handshake's was written
+	requests     int           // requests written (their API keys read)
 	rd, wd       time.Time     // the deadlines kafka-go asked for
 }
 
-// handshakeKey says whether API key k belongs to a connection's opening
-// exchange: ApiVersions, SaslHandshake, SaslAuthenticate.
-func handshakeKey(k int16) bool { return k == 18 || k == 17 || k == 36 }
+// handshakeKey says whether API key k, of the connection's request
+// number n (from 0), belongs to the connection's opening exchange:
+// ApiVersions first, then SaslHandshake and SaslAuthenticate. A later
+// ApiVersions is a ping (kafka-go sends it only when connecting): a
+// connection that only ever carried pings is past its opening exchange
+// too, and is not bounded by its dial's dial_timeout.
+func handshakeKey(k int16, n int) bool { return k == 18 && n == 0 || k == 17 || k == 36 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	if !c.handshaken && c.rc.n == 0 && c.rc.skip == 0 && len(p) >= 6 &&
-		!handshakeKey(int16(binary.BigEndian.Uint16(p[4:6]))) {
+	if key, ok := c.rc.starts(p); ok && !c.handshaken && !handshakeKey(key, c.requests) {
 		// The first request after the handshake: its deadline is the
 		// caller's again.
 		c.endHandshake()
@@ -125,9 +183,10 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	c.rc.write(p[:n], func(key int16) {
 		c.count(key)
-		if !handshakeKey(key) && !c.handshaken {
+		if !c.handshaken && !handshakeKey(key, c.requests) {
 			c.endHandshake()
 		}
+		c.requests++
 		if key == 3 && c.metaWait > 0 {
 			limit := time.Now().Add(c.metaWait)
 			if c.rd.IsZero() || c.rd.After(limit) {
@@ -162,6 +221,7 @@ func (c *countingConn) bound(t time.Time) time.Time {
 func (c *countingConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.rc.endRaw()
 	c.rd, c.wd = t, t
 	return c.Conn.SetDeadline(c.bound(t))
 }
@@ -169,6 +229,7 @@ func (c *countingConn) SetDeadline(t time.Time) error {
 func (c *countingConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.rc.endRaw()
 	c.rd = t
 	return c.Conn.SetReadDeadline(c.bound(t))
 }
@@ -176,6 +237,7 @@ func (c *countingConn) SetReadDeadline(t time.Time) error {
 func (c *countingConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.rc.endRaw()
 	c.wd = t
 	return c.Conn.SetWriteDeadline(c.bound(t))
 }
