@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -401,6 +402,62 @@ func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
 	}
 	t.parkedCopies(f)
 	return len(f.copied) > 0 && t.takeCopy(f, now)
+}
+
+// copiesAway looks, as f's rotated file is finished with nothing of its
+// generation read, for the copies made of it while it was back at its path
+// unseen: a rotation seen, undone before a check saw it back, then a
+// copytruncate (its copy perhaps compressed at once) and another rotation
+// (test/model seed 1230002). The copy's creation notice was dropped (f was
+// not followed at its path: copyCreated), and copiesUnnoted, which looks
+// before the first read that takes something, never ran: f is empty. Such
+// a copy was born since f's generation started and is named before f's
+// name now; the path's later files (kubelet's next rotations) are named
+// after it. Each plain sibling named before f is looked at as
+// takeCopy does (born since f's generation started, not f, not held by
+// f); a compressed one as noteCompressed does, and never one whose plain
+// name was there at f's start. Once per follower; true if f is to wait
+// for a copy.
+func (t *Tailer) copiesAway(f *follower, now time.Time) bool {
+	if f.awayLooked || f.off != 0 || f.st != stRotated || f.f == nil || f.opened.IsZero() {
+		return false
+	}
+	f.awayLooked = true
+	sibs := listSiblings(f.path)
+	own := slices.IndexFunc(sibs, func(s sibling) bool {
+		k, err := statKey(s.path)
+		return !s.gz && err == nil && k == f.key
+	})
+	if own < 0 {
+		return false // deleted, or compressed: where it was named is unknown
+	}
+	for _, s := range sibs {
+		if !orderBefore(s.order, sibs[own].order) {
+			continue
+		}
+		name := strings.TrimSuffix(s.path, ".gz")
+		if slices.Contains(f.copied, name) {
+			continue
+		}
+		if s.gz && slices.ContainsFunc(f.startNames, func(sn startName) bool { return sn.path == name }) {
+			// There plain at f's start: an older file compressed since
+			// (noteCompressed's exception for a name made again does
+			// not hold here: the inode of the file compressed is soon
+			// the path's next file's, which starts otherwise).
+			continue
+		}
+		f.copied = append(f.copied, name)
+		if s.gz {
+			t.noteCompressed(f, name)
+		} else {
+			f.note(name)
+		}
+	}
+	if len(f.copied) == 0 {
+		return false
+	}
+	t.log.Debug("copies of a rotated file nothing was read of looked at as it is finished", "path", f.path, "name", sibs[own].path, "copies", f.copied)
+	return t.takeCopy(f, now)
 }
 
 // parkedCopies notes the copies made of f while it was parked
