@@ -431,12 +431,24 @@ func (t *Tailer) copiesAway(f *follower, now time.Time) bool {
 	if own < 0 {
 		return false // deleted, or compressed: where it was named is unknown
 	}
+	next := t.nextBorn(f)
 	for _, s := range sibs {
 		if !orderBefore(s.order, sibs[own].order) {
 			continue
 		}
 		name := strings.TrimSuffix(s.path, ".gz")
-		if slices.Contains(f.copied, name) {
+		if slices.Contains(f.copied, name) || t.copyOfOther(f, name) {
+			continue
+		}
+		if b, ok := born(s.path); ok && !s.gz && !next.IsZero() && b.After(next) {
+			// Made after a later file of the path was: f was not at the
+			// path then, and this is that file's copy (copytruncate
+			// with names that sort before f's: logrotate's dateext
+			// 0.log-20261207 or numbered 0.log.1 beside kubelet's
+			// 0.log.20261207-000001), read by it; read as f's, twice.
+			// One born in the later file's tick of the file system's
+			// clock may be f's (copied, renamed and reopened within a
+			// tick): looked at as before.
 			continue
 		}
 		if s.gz && slices.ContainsFunc(f.startNames, func(sn startName) bool { return sn.path == name }) {
@@ -458,6 +470,48 @@ func (t *Tailer) copiesAway(f *follower, now time.Time) bool {
 	}
 	t.log.Debug("copies of a rotated file nothing was read of looked at as it is finished", "path", f.path, "name", sibs[own].path, "copies", f.copied)
 	return t.takeCopy(f, now)
+}
+
+// nextBorn is the birth time of the first file of f's path after f still
+// followed there (not deleted: a file the path named while f was renamed
+// away and back, replaced by f, is), or of the file at the path now if it
+// is not f: f was renamed away before it was made. Zero if none is known.
+func (t *Tailer) nextBorn(f *follower) time.Time {
+	fb, ok := bornOf(f.f)
+	if !ok {
+		return time.Time{}
+	}
+	var next time.Time
+	later := func(b time.Time) {
+		if b.After(fb) && (next.IsZero() || b.Before(next)) {
+			next = b
+		}
+	}
+	for _, g := range t.order {
+		if g != f && g.path == f.path && g.f != nil && g.st != stClosed && g.st != stDeleted && g.key != f.key {
+			if _, nlink, _, err := fstatKey(g.f); err != nil || nlink == 0 {
+				continue // replaced by f renamed back (an undone rotation), not seen yet
+			}
+			if b, ok := bornOf(g.f); ok {
+				later(b)
+			}
+		}
+	}
+	if k, err := statKey(f.path); err == nil && k != f.key {
+		if b, ok := born(f.path); ok {
+			later(b)
+		}
+	}
+	return next
+}
+
+// copyOfOther says whether name was noted as a copy of another file
+// followed at f's path (its creation notified while that file was there):
+// not f's.
+func (t *Tailer) copyOfOther(f *follower, name string) bool {
+	return slices.ContainsFunc(t.order, func(g *follower) bool {
+		return g != f && g.path == f.path && g.st != stClosed && slices.Contains(g.copied, name)
+	})
 }
 
 // parkedCopies notes the copies made of f while it was parked
