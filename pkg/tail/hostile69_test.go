@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -89,6 +90,58 @@ func TestHostile69TakenCopyCompressedThenRotated(t *testing.T) {
 	tl.rescan(time.Now(), false)
 	undoneCopyTurns(tl)
 	hostile69Want(t, tl, 0, 8)
+}
+
+// TestHostile69LogrotateNumberedDelaycompress: logrotate's create mode
+// (ifempty, its default), numbered names, compress with delaycompress:
+// the empty file is renamed 0.log.1, the older 0.log.1 moved to 0.log.2
+// and compressed (a .gz born after the empty file's open, under a name not
+// there plain at its start). The older file's lines are not the empty
+// file's copy: history (written before any agent) stays unread; read by
+// this agent before, it is not read again.
+func TestHostile69LogrotateNumberedDelaycompress(t *testing.T) {
+	knownOpen(t, "logrotate numbered names with delaycompress: the older 0.log.1, moved to 0.log.2 and compressed, is read as a new file (history read; read before, read twice); not copiesAway's: fails with it off too")
+	for _, history := range []bool{true, false} {
+		t.Run(map[bool]string{true: "history", false: "read before"}[history], func(t *testing.T) {
+			dir := t.TempDir()
+			tl := newIdleTailer(t, dir)
+			tl.loadState(time.Now())
+			path := mkContainer(t, dir, "ns_pod_uid")
+			var f *follower
+			if history {
+				appendFile(t, path+".1", lines(100, 105))
+				old := time.Now().Add(-time.Hour)
+				must(t, os.Chtimes(path+".1", old, old))
+				f = followEmptyWith(t, tl, path)
+			} else {
+				p := followEmptyWith(t, tl, path)
+				appendFile(t, path, lines(0, 5))
+				tl.readFile(p, time.Now())
+				mustRename(t, path, path+".1")
+				tl.check(p, time.Now())
+				f = followEmptyWith(t, tl, path)
+				undoneCopyTurns(tl)
+			}
+			// logrotate: 0.log.1 -> 0.log.2 (compressed), 0.log -> 0.log.1, new 0.log.
+			mustRename(t, path+".1", path+".2")
+			mustGzip(t, path+".2")
+			mustRename(t, path, path+".1")
+			appendFile(t, path, lines(5, 8))
+			tl.check(f, time.Now())
+			if f.st != stRotated {
+				t.Fatalf("the rotation not seen: state %v", f.st)
+			}
+			tl.discover(path, time.Now(), false)
+			undoneCopyTurns(tl)
+			tl.rescan(time.Now(), false)
+			undoneCopyTurns(tl)
+			if history {
+				hostile69Want(t, tl, 5, 8)
+			} else {
+				hostile69Want(t, tl, 0, 8)
+			}
+		})
+	}
 }
 
 // TestHostile69UndoneOverNextFileThenCopied: kubelet renames the empty
