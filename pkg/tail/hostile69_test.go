@@ -213,3 +213,33 @@ func TestHostile69NextFileUnseenCopiedAndRotated(t *testing.T) {
 	undoneCopyTurns(tl)
 	hostile69Want(t, tl, 0, 8)
 }
+
+// TestHostile69NextFileNamedBeforeCompressed: the clock was stepped back
+// between two rotations: the path's next file, written, is renamed to a
+// name before the empty file's and compressed at once; a third file is
+// made. The next file's lines come once, after the empty file.
+func TestHostile69NextFileNamedBeforeCompressed(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "gz"}[gz], func(t *testing.T) {
+			tl, path, f := followNew(t)
+			mustRename(t, path, path+".20261207-000005")
+			tl.check(f, time.Now())
+			if f.st != stRotated {
+				t.Fatalf("the rotation not seen: state %v", f.st)
+			}
+			n := followEmptyWith(t, tl, path)
+			appendFile(t, path, lines(0, 5))
+			mustRename(t, path, path+".20261207-000003")
+			if gz {
+				mustGzip(t, path+".20261207-000003")
+			}
+			appendFile(t, path, lines(5, 8))
+			tl.check(n, time.Now())
+			tl.discover(path, time.Now(), false)
+			undoneCopyTurns(tl)
+			tl.rescan(time.Now(), false)
+			undoneCopyTurns(tl)
+			hostile69Want(t, tl, 0, 8)
+		})
+	}
+}
