@@ -437,7 +437,7 @@ func (t *Tailer) copiesAway(f *follower, now time.Time) bool {
 			continue
 		}
 		name := strings.TrimSuffix(s.path, ".gz")
-		if slices.Contains(f.copied, name) || t.copyOfOther(f, name) {
+		if slices.Contains(f.copied, name) || t.copyOfOther(f, name, s.path) {
 			continue
 		}
 		if b, ok := born(s.path); ok && !s.gz && !next.IsZero() && b.After(next) {
@@ -505,12 +505,29 @@ func (t *Tailer) nextBorn(f *follower) time.Time {
 	return next
 }
 
-// copyOfOther says whether name was noted as a copy of another file
-// followed at f's path (its creation notified while that file was there):
-// not f's.
-func (t *Tailer) copyOfOther(f *follower, name string) bool {
+// copyOfOther says whether name (listed as listed: name or its .gz) was
+// noted as a copy of another file g followed at f's path (its creation
+// notified while g was there) that g will take: not f's. The notice, taken
+// late, names the file at the path then, not the one copied (test/model
+// seed 1230002: f's copy, made while f was back at its path unseen, noted
+// by the path's next file). So g's only if it was made after g was born
+// (its birth as noted while plain, or now if plain), and a compressed one
+// g did not note plain is not g's: g cannot take it (compressedCopy).
+func (t *Tailer) copyOfOther(f *follower, name, listed string) bool {
 	return slices.ContainsFunc(t.order, func(g *follower) bool {
-		return g != f && g.path == f.path && g.st != stClosed && slices.Contains(g.copied, name)
+		if g == f || g.path != f.path || g.st == stClosed || !slices.Contains(g.copied, name) {
+			return false
+		}
+		b, ok := time.Time{}, false
+		if nb, noted := g.noted[name]; noted {
+			b, ok = nb.at, true
+		} else if listed != name {
+			return false
+		} else {
+			b, ok = born(name)
+		}
+		gb, gok := bornOf(g.f)
+		return !ok || !gok || !b.Before(gb)
 	})
 }
 
