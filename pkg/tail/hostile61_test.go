@@ -768,6 +768,16 @@ func waitLooked(t *testing.T, r *runner) {
 	}
 }
 
+// stopAfter waits (at most d) for line last, then for two rounds of the
+// tailer's loop (waitLooked: whatever a look after the line finds), and
+// stops r.
+func stopAfter(t *testing.T, r *runner, last int, d time.Duration, what string) {
+	t.Helper()
+	waitFor(t, d, what, func() bool { return hasSeq(r, last) })
+	waitLooked(t, r)
+	r.stop()
+}
+
 // stopClosed stops r with every line it emitted acknowledged, closes its
 // tailer (the final checkpoint) and returns the lines it delivered.
 func stopClosed(t *testing.T, r *runner) []int {

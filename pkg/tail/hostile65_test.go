@@ -180,9 +180,7 @@ func TestHostile65LinkDirRotatedWhileStopped(t *testing.T) {
 	mustRename(t, target, target+".20261207-000001")
 	appendFile(t, target, lines(8, 10))
 	r2 := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r2, 9) })
-	waitLooked(t, r2)
-	r2.stop()
+	stopAfter(t, r2, 9, 5*time.Second, "the last line")
 	got := seqs(append(first, r2.snapshot()...))
 	if !slices.Equal(got, upto(0, 10)) || hostile61Lost(t, r2.reg) != 0 {
 		// Followed as its target (links.go), the link's file has its
@@ -214,9 +212,7 @@ func TestHostile65PartialAcrossTwoRotationsWhileStopped(t *testing.T) {
 	r1 := path + ".20261207-000001"
 	mustRename(t, path, r1)
 	appendFile(t, path, errLine(6)+criLine("stdout", "P", p2)+errLine(7))
-	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r, 7) })
-	waitLooked(t, r)
-	r.stop()
+	stopAfter(t, r, 7, 5*time.Second, "the new file's lines")
 	must(t, r.tl.Close())
 	first := r.snapshot()
 	appendFile(t, path, criLine("stdout", "F", p3)+errLine(8))
@@ -224,9 +220,7 @@ func TestHostile65PartialAcrossTwoRotationsWhileStopped(t *testing.T) {
 	mustRename(t, path, path+".20261207-000011")
 	appendFile(t, path, lines(9, 12))
 	r2 := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r2, 11) })
-	waitLooked(t, r2)
-	r2.stop()
+	stopAfter(t, r2, 11, 5*time.Second, "the last line")
 	all := append(first, r2.snapshot()...)
 	count := map[int]int{}
 	var out []int
@@ -290,9 +284,7 @@ func TestHostile65MaxFilesTwoAcrossStop(t *testing.T) {
 	r1 := path + ".20261207-000001"
 	mustRename(t, path, r1)
 	appendFile(t, path, lines(5, 8))
-	waitFor(t, 5*time.Second, "the second file's lines", func() bool { return hasSeq(r, 7) })
-	waitLooked(t, r)
-	r.stop()
+	stopAfter(t, r, 7, 5*time.Second, "the second file's lines")
 	must(t, r.tl.Close())
 	first := r.snapshot()
 	appendFile(t, path, lines(8, 10))
@@ -300,9 +292,7 @@ func TestHostile65MaxFilesTwoAcrossStop(t *testing.T) {
 	mustRename(t, path, path+".20261207-000011")
 	appendFile(t, path, lines(10, 12))
 	r2 := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r2, 11) })
-	waitLooked(t, r2)
-	r2.stop()
+	stopAfter(t, r2, 11, 5*time.Second, "the last line")
 	got := seqs(append(first, r2.snapshot()...))
 	if !slices.Equal(got, upto(0, 12)) {
 		t.Errorf("lines %v, want %v once each, in order", got, upto(0, 12))
@@ -364,9 +354,7 @@ func TestHostile65PartialAcrossRotationKilled(t *testing.T) {
 	mustRename(t, path, path+".20261207-000011")
 	appendFile(t, path, lines(9, 12))
 	r2 := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r2, 11) })
-	waitLooked(t, r2)
-	r2.stop()
+	stopAfter(t, r2, 11, 5*time.Second, "the last line")
 	count := map[int]int{}
 	for _, x := range append(first, r2.snapshot()...) {
 		n, _ := seqOf(x.body)

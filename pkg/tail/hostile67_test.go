@@ -59,9 +59,7 @@ func TestHostile67MigratedEntryOfExcludedLink(t *testing.T) {
 	appendFile(t, keep, lines(3, 5))
 	cfg.Exclude = []string{"*_drop_*"}
 	r2 := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the kept pod's new lines", func() bool { return hasSeq(r2, 4) })
-	waitLooked(t, r2)
-	r2.stop()
+	stopAfter(t, r2, 4, 5*time.Second, "the kept pod's new lines")
 	if got := seqs(r2.snapshot()); !slices.Equal(got, upto(3, 5)) {
 		t.Errorf("lines %v, want %v (none of the excluded pod)", got, upto(3, 5))
 	}
@@ -80,9 +78,7 @@ func TestHostile67ExcludeOnPodsPath(t *testing.T) {
 	cfg := n.config(t.TempDir(), filepath.Join(n.containers, "*.log"))
 	cfg.Exclude = []string{filepath.Join(n.pods, "drop_*", "*", "*.log")}
 	r := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the kept pod's lines", func() bool { return hasSeq(r, 2) })
-	waitLooked(t, r)
-	r.stop()
+	stopAfter(t, r, 2, 5*time.Second, "the kept pod's lines")
 	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 3)) {
 		t.Errorf("lines %v, want %v (none of the excluded pod)", got, upto(0, 3))
 	}
@@ -110,9 +106,7 @@ func TestHostile67PodDeletedWhileStopped(t *testing.T) {
 	must(t, os.RemoveAll(filepath.Dir(filepath.Dir(gone))))
 	appendFile(t, keep, lines(3, 5))
 	r2 := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the other pod's new lines", func() bool { return hasSeq(r2, 4) })
-	waitLooked(t, r2)
-	r2.stop()
+	stopAfter(t, r2, 4, 5*time.Second, "the other pod's new lines")
 	if got := hostile61Lost(t, r2.reg); got == 0 {
 		t.Errorf("lines %v; the deleted pod's last lines lost, no loss counted", seqs(r2.snapshot()))
 	}
@@ -149,9 +143,7 @@ func TestHostile67TwoLinksOneTarget(t *testing.T) {
 	mustRename(t, target, target+".20261207-000021")
 	appendFile(t, target, lines(10, 12))
 	r2 := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the lines after the restart", func() bool { return hasSeq(r2, 11) })
-	waitLooked(t, r2)
-	r2.stop()
+	stopAfter(t, r2, 11, 5*time.Second, "the lines after the restart")
 	if got := append(first, seqs(r2.snapshot())...); !slices.Equal(got, upto(0, 12)) {
 		t.Errorf("lines %v, want %v", got, upto(0, 12))
 	}
@@ -178,9 +170,7 @@ func TestHostile67PodsGlobFirstThenRestart(t *testing.T) {
 	// The next agent lists the link directory first.
 	cfg.Include = []string{cfg.Include[1], cfg.Include[0]}
 	r2 := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r2, 6) })
-	waitLooked(t, r2)
-	r2.stop()
+	stopAfter(t, r2, 6, 5*time.Second, "the last line")
 	if got := append(first, seqs(r2.snapshot())...); !slices.Equal(got, upto(0, 7)) {
 		t.Errorf("lines %v, want %v", got, upto(0, 7))
 	}
@@ -213,9 +203,7 @@ func TestHostile67ContainerRestart(t *testing.T) {
 	must(t, os.Remove(l0))
 	must(t, os.Remove(t0))
 	appendFile(t, t1, lines(106, 108))
-	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r, 107) })
-	waitLooked(t, r)
-	r.stop()
+	stopAfter(t, r, 107, 5*time.Second, "the last line")
 	var old, cur []int
 	for _, rc := range r.snapshot() {
 		s, _ := seqOf(rc.body)
@@ -253,9 +241,7 @@ func TestHostile67LinkBeforeTarget(t *testing.T) {
 			appendFile(t, target, lines(100, 103))
 			mustRename(t, target, target+".20261207-000001")
 			appendFile(t, target, lines(103, 105))
-			waitFor(t, 10*time.Second, "the target's lines", func() bool { return hasSeq(r, 104) })
-			waitLooked(t, r)
-			r.stop()
+			stopAfter(t, r, 104, 10*time.Second, "the target's lines")
 			if got := seqs(r.snapshot()); !slices.Equal(got, upto(100, 105)) {
 				t.Errorf("lines %v, want %v", got, upto(100, 105))
 			}
@@ -352,9 +338,7 @@ func TestHostile67ExcluderSeesPodsPath(t *testing.T) {
 		return strings.HasPrefix(p, filepath.Join(n.pods, "drop_"))
 	})
 	r2 := startRunner(t, cfg, Options{Excluder: ex})
-	waitFor(t, 5*time.Second, "the kept pod's new lines", func() bool { return hasSeq(r2, 4) })
-	waitLooked(t, r2)
-	r2.stop()
+	stopAfter(t, r2, 4, 5*time.Second, "the kept pod's new lines")
 	if got := seqs(r2.snapshot()); !slices.Equal(got, upto(3, 5)) {
 		t.Errorf("lines %v, want %v (none of the excluded pod)", got, upto(3, 5))
 	}

@@ -61,9 +61,7 @@ func TestLinkFollowedAsTarget(t *testing.T) {
 	appendFile(t, target, lines(8, 12))
 	mustRename(t, target, target+".20261207-000011")
 	appendFile(t, target, lines(12, 14))
-	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r, 13) })
-	waitLooked(t, r)
-	r.stop()
+	stopAfter(t, r, 13, 5*time.Second, "the last line")
 	recs := r.snapshot()
 	if got := seqs(recs); !slices.Equal(got, upto(0, 14)) {
 		t.Errorf("lines %v, want %v", got, upto(0, 14))
@@ -103,9 +101,7 @@ func TestLinkCheckpointOfAnEarlierAgent(t *testing.T) {
 	mustRename(t, target, target+".20261207-000001")
 	appendFile(t, target, lines(8, 10))
 	r2 := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r2, 9) })
-	waitLooked(t, r2)
-	r2.stop()
+	stopAfter(t, r2, 9, 5*time.Second, "the last line")
 	if got := append(first, seqs(r2.snapshot())...); !slices.Equal(got, upto(0, 10)) {
 		t.Errorf("lines %v, want %v", got, upto(0, 10))
 	}
@@ -139,9 +135,7 @@ func TestLinkGlobSelects(t *testing.T) {
 	appendFile(t, other, lines(105, 107))
 	appendFile(t, mine, lines(5, 7))
 	r2 := startRunner(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "mine after the restart", func() bool { return hasSeq(r2, 6) })
-	waitLooked(t, r2)
-	r2.stop()
+	stopAfter(t, r2, 6, 5*time.Second, "mine after the restart")
 	if got := append(first, seqs(r2.snapshot())...); !slices.Equal(got, upto(0, 7)) {
 		t.Errorf("lines %v, want %v (the other namespace's none)", got, upto(0, 7))
 	}
@@ -185,9 +179,7 @@ func TestLinkAndPodsGlobOnePath(t *testing.T) {
 	waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, 2) })
 	mustRename(t, target, target+".20261207-000001")
 	appendFile(t, target, lines(3, 6))
-	waitFor(t, 5*time.Second, "the new file's lines", func() bool { return hasSeq(r, 5) })
-	waitLooked(t, r)
-	r.stop()
+	stopAfter(t, r, 5, 5*time.Second, "the new file's lines")
 	recs := r.snapshot()
 	if got := seqs(recs); !slices.Equal(got, upto(0, 6)) {
 		t.Errorf("lines %v, want %v", got, upto(0, 6))
@@ -213,9 +205,7 @@ func TestLinkNewContainerRotatedBeforeFound(t *testing.T) {
 	appendFile(t, target, lines(0, 5))
 	mustRename(t, target, target+".20261207-000001")
 	appendFile(t, target, lines(5, 8))
-	waitFor(t, 10*time.Second, "the new file's lines", func() bool { return hasSeq(r, 7) })
-	waitLooked(t, r)
-	r.stop()
+	stopAfter(t, r, 7, 10*time.Second, "the new file's lines")
 	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 8)) {
 		t.Errorf("lines %v, want %v", got, upto(0, 8))
 	}
