@@ -424,10 +424,7 @@ func (t *Tailer) copiesAway(f *follower, now time.Time) bool {
 	}
 	f.awayLooked = true
 	sibs := listSiblings(f.path)
-	own := slices.IndexFunc(sibs, func(s sibling) bool {
-		k, err := statKey(s.path)
-		return !s.gz && err == nil && k == f.key
-	})
+	own := slices.IndexFunc(sibs, func(s sibling) bool { return !s.gz && atPathNow(s.path, f.key) })
 	if own < 0 {
 		return false // deleted, or compressed: where it was named is unknown
 	}
@@ -518,12 +515,12 @@ func (t *Tailer) copyOfOther(f *follower, name, listed string) bool {
 		if g == f || g.path != f.path || g.st == stClosed || !slices.Contains(g.copied, name) {
 			return false
 		}
-		b, ok := time.Time{}, false
-		if nb, noted := g.noted[name]; noted {
-			b, ok = nb.at, true
-		} else if listed != name {
-			return false
-		} else {
+		nb, ok := g.noted[name]
+		b := nb.at
+		if !ok {
+			if listed != name {
+				return false // compressed, never noted plain by g
+			}
 			b, ok = born(name)
 		}
 		gb, gok := bornOf(g.f)

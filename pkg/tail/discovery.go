@@ -101,7 +101,7 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 		}
 	}
 	t.pruneAnchors()
-	listed := make(map[string]bool)
+	var listed map[string]bool // the link directories' entries (links.go)
 	complete := true
 	for _, p := range t.cfg.Include {
 		ms, err := glob(p, t.progress, t.dirs)
@@ -118,6 +118,9 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 				// An excluded link is forgotten too: its target, resolved
 				// by loadState for a checkpoint entry under its name, is
 				// not included (hostile67).
+				if listed == nil {
+					listed = make(map[string]bool)
+				}
 				listed[m] = true
 			}
 			if initial {
@@ -126,7 +129,7 @@ func (t *Tailer) rescan(now time.Time, initial bool) {
 			t.discover(m, now, initial)
 		}
 	}
-	if complete {
+	if complete && len(t.links) > 0 {
 		t.pruneLinks(listed) // links.go
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // # Link directories
@@ -80,21 +78,13 @@ func (t *Tailer) linkTarget(path string) (target string, isLink bool, err error)
 	if err != nil || li.Mode()&os.ModeSymlink == 0 {
 		return "", false, nil
 	}
-	tgt, err := os.Readlink(path)
+	tgt, err := linkBeneath(path, podsBeside(root)) // open.go, as openLink checks it
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) && errors.Is(pe.Err, unix.EINVAL) {
+		var se *skipError
+		if errors.As(err, &se) && se.reason == skipNotRegular {
 			return "", false, nil // replaced by a regular file meanwhile
 		}
 		return "", true, err
-	}
-	if !filepath.IsAbs(tgt) {
-		tgt = filepath.Join(filepath.Dir(path), tgt)
-	}
-	tgt = filepath.Clean(tgt)
-	pods := filepath.Join(filepath.Dir(root), "pods")
-	if !strings.HasPrefix(tgt, pods+"/") {
-		return "", true, skipErr(skipOutside, path, "links to %s, outside %s", tgt, pods)
 	}
 	if t.links == nil {
 		t.links, t.linkTargets = make(map[string]linkEntry), make(map[string]string)
@@ -141,7 +131,18 @@ func linkRoot(pattern string) string {
 	if filepath.Dir(filepath.Clean(pattern)) != root {
 		return ""
 	}
-	return filepath.Join(filepath.Dir(root), "pods")
+	return podsBeside(root)
+}
+
+// linkRootOf is the pods directory of the first link directory among the
+// include globs that path lies beneath ("" if none).
+func (t *Tailer) linkRootOf(path string) string {
+	for _, p := range t.cfg.Include {
+		if lr := linkRoot(p); lr != "" && strings.HasPrefix(path, lr+"/") {
+			return lr
+		}
+	}
+	return ""
 }
 
 // linkFileGone says whether path, a checkpoint entry's path that no link
@@ -153,17 +154,7 @@ func linkRoot(pattern string) string {
 // their links (TestHostile67PodDeletedWhileStopped). A file still there
 // whose link is gone or no longer selected is not read.
 func (t *Tailer) linkFileGone(path string) bool {
-	if ignoredName(path) || t.excluded(path) {
-		return false
-	}
-	beneath := false
-	for _, p := range t.cfg.Include {
-		if lr := linkRoot(p); lr != "" && strings.HasPrefix(path, lr+"/") {
-			beneath = true
-			break
-		}
-	}
-	if !beneath {
+	if ignoredName(path) || t.excluded(path) || t.linkRootOf(path) == "" {
 		return false
 	}
 	_, err := os.Lstat(path)

@@ -122,23 +122,11 @@ func openBeneath(root, path string) (*os.File, error) {
 // resolved from the link's directory; the link's own directories are
 // resolved as usual (the link directory is configuration, not input).
 func openLink(link, targetRoot string) (*os.File, error) {
-	target, err := os.Readlink(link)
+	target, err := linkBeneath(link, targetRoot)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) && errors.Is(pe.Err, unix.EINVAL) {
-			return nil, skipErr(skipNotRegular, link, "not a symlink in a link directory")
-		}
 		return nil, err
 	}
-	if !filepath.IsAbs(target) {
-		target = filepath.Join(filepath.Dir(link), target)
-	}
-	target = filepath.Clean(target)
-	root := filepath.Clean(targetRoot)
-	if !strings.HasPrefix(target, root+"/") {
-		return nil, skipErr(skipOutside, link, "links to %s, outside %s", target, root)
-	}
-	f, err := openBeneath(root, target)
+	f, err := openBeneath(filepath.Clean(targetRoot), target)
 	var se *skipError
 	if errors.As(err, &se) {
 		se.path = link
@@ -146,6 +134,35 @@ func openLink(link, targetRoot string) (*os.File, error) {
 	}
 	return f, err
 }
+
+// linkBeneath reads the symlink link and returns its target (resolved
+// from the link's directory when relative, cleaned), which must lie under
+// targetRoot: refused (skipOutside) otherwise, and refused as
+// skipNotRegular when link is not a symlink.
+func linkBeneath(link, targetRoot string) (string, error) {
+	target, err := os.Readlink(link)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) && errors.Is(pe.Err, unix.EINVAL) {
+			return "", skipErr(skipNotRegular, link, "not a symlink in a link directory")
+		}
+		return "", err
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(filepath.Dir(link), target)
+	}
+	target = filepath.Clean(target)
+	root := filepath.Clean(targetRoot)
+	if !strings.HasPrefix(target, root+"/") {
+		return "", skipErr(skipOutside, link, "links to %s, outside %s", target, root)
+	}
+	return target, nil
+}
+
+// podsBeside is the pods directory beside a link directory root (the
+// kubelet's /var/log/pods beside /var/log/containers), where its links'
+// targets must lie.
+func podsBeside(root string) string { return filepath.Join(filepath.Dir(root), "pods") }
 
 // includeRoot is the directory of an include glob before its first
 // wildcard: /var/log/pods for /var/log/pods/*/*/*.log.
@@ -296,7 +313,7 @@ func (t *Tailer) openFile(path string) (*os.File, error) {
 	}
 	if filepath.Dir(path) == root {
 		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-			return openLink(path, filepath.Join(filepath.Dir(root), "pods"))
+			return openLink(path, podsBeside(root))
 		}
 	}
 	return openBeneath(root, path)
@@ -317,14 +334,7 @@ func (t *Tailer) rootOf(path string) string {
 			return includeRoot(p)
 		}
 	}
-	// The target of a link directory's entry, or a file beside one: beneath
-	// the pods directory the links must point into (links.go).
-	for _, p := range t.cfg.Include {
-		if lr := linkRoot(p); lr != "" && strings.HasPrefix(path, lr+"/") {
-			return lr
-		}
-	}
-	return ""
+	return t.linkRootOf(path) // a link's target, or a file beside one (links.go)
 }
 
 // openErr reports a failed open of path: a refusal is counted and warned
