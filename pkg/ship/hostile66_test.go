@@ -257,19 +257,6 @@ func newCountingProxy(t *testing.T, target string) *countingProxy {
 
 func (p *countingProxy) addr() string { return p.ln.Addr().String() }
 
-// waitFor66 polls cond until it holds or d passes; it reports whether it
-// held.
-func waitFor66(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}
-
 // hangingBroker is a kfake cluster whose bootstrap address is behind a
 // counting proxy and which, while hang is set, never answers requests of
 // API key.
@@ -320,19 +307,12 @@ func testHangingBootstrap(t *testing.T, px *countingProxy, hang *atomic.Bool, ad
 	ls := makeLogs(1, 0, 5, metaFor(1))
 	h.logs <- ls
 	// Several refreshes, each a new bootstrap connection that hangs.
-	if !waitFor66(30*time.Second, func() bool { return px.accepted.Load() >= 6 }) {
-		t.Fatalf("only %d bootstrap connections in 30s", px.accepted.Load())
-	}
+	waitFor(t, 30*time.Second, "6 bootstrap connections", func() bool { return px.accepted.Load() >= 6 })
 	hang.Store(false)
-	if !waitFor66(30*time.Second, func() bool { return len(h.ack.cursors()) == 5 }) {
-		t.Fatalf("%d of 5 records acknowledged 30s after the broker answered again", len(h.ack.cursors()))
-	}
+	waitFor(t, 30*time.Second, "the 5 records acknowledged after the broker answered again", func() bool { return len(h.ack.cursors()) == 5 })
 	// A hung connection is given up within dial_timeout (SASL) or the
 	// attempt's bound (metadata, at most 64 write_timeouts): 32s.
-	if !waitFor66(40*time.Second, func() bool { return px.open.Load() <= 2 }) {
-		t.Errorf("ship still holds %d bootstrap connections open (of %d opened) long after they hung: they are never closed",
-			px.open.Load(), px.accepted.Load())
-	}
+	waitFor(t, 40*time.Second, "the hung bootstrap connections closed (2 or fewer open)", func() bool { return px.open.Load() <= 2 })
 	h.finish(t)
 }
 
@@ -399,21 +379,16 @@ func TestHostile66LeaderNotAvailable(t *testing.T) {
 	if wantOthers == 60 || wantOthers == 0 {
 		t.Fatalf("keys do not spread over partition 1 and the others (%d of 60 elsewhere)", wantOthers)
 	}
-	if !waitFor66(30*time.Second, func() bool {
+	waitFor(t, 30*time.Second, "partitions 0 and 2 acknowledged and 3 failures while partition 1 has no leader", func() bool {
 		return len(h.ack.cursors()) >= wantOthers && testutil.ToFloat64(h.s.m.sendFailures) >= 3
-	}) {
-		t.Fatalf("partitions 0 and 2: %d of %d records acknowledged, %v failures, while partition 1 has no leader",
-			len(h.ack.cursors()), wantOthers, testutil.ToFloat64(h.s.m.sendFailures))
-	}
+	})
 	for _, cur := range h.ack.cursors() {
 		if inP1[cur.Source] {
 			t.Fatalf("record %v of partition 1 acknowledged while it has no leader", cur)
 		}
 	}
 	election.Store(false)
-	if !waitFor66(60*time.Second, func() bool { return len(h.ack.cursors()) == 60 }) {
-		t.Fatalf("%d of 60 records acknowledged after the election ended", len(h.ack.cursors()))
-	}
+	waitFor(t, 60*time.Second, "the 60 records acknowledged after the election ended", func() bool { return len(h.ack.cursors()) == 60 })
 	h.finish(t)
 	checkBodies(t, sent, consumeDistinct(t, addr, 60, []string{"logs"}))
 	// The network was fine: a partition without leader is the brokers'.

@@ -1,21 +1,21 @@
 package ship
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"slices"
-
-	"context"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ferry-dev/ferry/pkg/event"
-
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-dev/ferry/pkg/event"
 )
 
 // pingBurst sends n pings at once and returns their errors.
@@ -62,10 +62,17 @@ func TestHostile68PingOnlyConnection(t *testing.T) {
 			}
 		}
 	}
-	// The connections are idle (kafka-go keeps them 30s); let dial_timeout
-	// pass since they were opened: that is the point of the test, not
-	// synchronisation.
-	time.Sleep(3 * cfg.Kafka.DialTimeout)
+	// Ping on until the connections are three dial_timeouts old (the
+	// point of the test is their age, not anything the shipper does): a
+	// connection still bounded by its dial fails the pings after the
+	// bound, whichever burst they come in.
+	for opened := time.Now(); time.Since(opened) < 3*cfg.Kafka.DialTimeout; {
+		for _, err := range pingBurst(h.s, 4) {
+			if err != nil {
+				t.Fatalf("a ping of a healthy broker failed on a connection that had carried only pings: %v", err)
+			}
+		}
+	}
 	for range 3 {
 		for _, err := range pingBurst(h.s, 4) {
 			if err != nil {
@@ -275,9 +282,7 @@ func TestHostile68MissingTopicsOverCap(t *testing.T) {
 			}
 			h.logs <- ls
 		}
-		if !waitFor66(60*time.Second, func() bool { return len(h.ack.cursors()) == (r+1)*pods }) {
-			t.Fatalf("round %d: %d of %d records acknowledged", r, len(h.ack.cursors()), (r+1)*pods)
-		}
+		waitFor(t, 60*time.Second, fmt.Sprintf("round %d's records acknowledged", r), func() bool { return len(h.ack.cursors()) == (r+1)*pods })
 	}
 	start := time.Now()
 	round(0)
