@@ -221,13 +221,14 @@ type countingProxy struct {
 	accepted, open atomic.Int64
 }
 
-func newCountingProxy(t *testing.T, target string) *countingProxy {
+// serveLocal listens on 127.0.0.1 until the test ends and serves each
+// connection accepted with serve, in a goroutine of its own.
+func serveLocal(t *testing.T, serve func(net.Conn)) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &countingProxy{ln: ln}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -235,23 +236,30 @@ func newCountingProxy(t *testing.T, target string) *countingProxy {
 			if err != nil {
 				return
 			}
-			p.accepted.Add(1)
-			p.open.Add(1)
-			go func() {
-				defer p.open.Add(-1)
-				defer c.Close()
-				b, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer b.Close()
-				done := make(chan struct{}, 2)
-				go func() { io.Copy(b, c); done <- struct{}{} }()
-				go func() { io.Copy(c, b); done <- struct{}{} }()
-				<-done // either side closed: close both
-			}()
+			go serve(c)
 		}
 	}()
+	return ln
+}
+
+func newCountingProxy(t *testing.T, target string) *countingProxy {
+	t.Helper()
+	p := &countingProxy{}
+	p.ln = serveLocal(t, func(c net.Conn) {
+		p.accepted.Add(1)
+		p.open.Add(1)
+		defer p.open.Add(-1)
+		defer c.Close()
+		b, err := net.Dial("tcp", target)
+		if err != nil {
+			return
+		}
+		defer b.Close()
+		done := make(chan struct{}, 2)
+		go func() { io.Copy(b, c); done <- struct{}{} }()
+		go func() { io.Copy(c, b); done <- struct{}{} }()
+		<-done // either side closed: close both
+	})
 	return p
 }
 

@@ -96,21 +96,8 @@ type saslV0Broker struct {
 
 func newSASLV0Broker(t *testing.T) *saslV0Broker {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &saslV0Broker{ln: ln, closed: make(chan time.Duration, 1000)}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go b.serve(c)
-		}
-	}()
+	b := &saslV0Broker{closed: make(chan time.Duration, 1000)}
+	b.ln = serveLocal(t, b.serve)
 	return b
 }
 
