@@ -18,6 +18,7 @@ import (
 // taken late is dropped (copyCreated: the file is not followed at its
 // path): copiesAway looks as the file is finished.
 func TestCopyOfUndoneFileCompressedThenRotatedAgain(t *testing.T) {
+	knownOpen(t, "test/model seed 1230002: the copy of an empty file whose rotation was undone unseen is never read (copiesAway, which read it, was taken back: it read TestCopytruncatesInARow's copies twice, 2 runs in 10)")
 	for _, notice := range []bool{false, true} {
 		name := map[bool]string{false: "notice lost", true: "notice late"}[notice]
 		t.Run(name, func(t *testing.T) {
