@@ -38,6 +38,14 @@ type encoder struct {
 	// order, so most share it and only the nanoseconds are formatted.
 	sec    int64
 	secFmt []byte
+
+	// The members of a record between its message and its offset
+	// (kubernetes and file) for the last Meta and path encoded: lines come
+	// in runs from one file, so most records share them and the path is
+	// not escaped again for each.
+	srcMeta *event.Meta
+	srcPath string
+	src     []byte
 }
 
 func newEncoder() *encoder {
@@ -53,11 +61,7 @@ func (e *encoder) appendLog(dst []byte, l *event.Log) []byte {
 	dst = append(dst, `","message":`...)
 	dst = appendString(dst, l.Body)
 	dst = appendProcessed(dst, l)
-	dst = append(dst, `,"kubernetes":`...)
-	dst = append(dst, e.kubernetes(l.Meta)...)
-	dst = append(dst, `,"file":`...)
-	dst = appendString(dst, l.Path)
-	dst = append(dst, `,"offset":`...)
+	dst = append(dst, e.source(l.Meta, l.Path)...)
 	dst = strconv.AppendInt(dst, l.Cursor.Offset, 10)
 	if l.Truncated {
 		dst = append(dst, `,"truncated":true}`...)
@@ -138,6 +142,21 @@ func (e *encoder) appendTime(dst []byte, t time.Time) []byte {
 }
 
 // kubernetes returns the encoded "kubernetes" object of m.
+// source returns `,"kubernetes":{...},"file":"<path>","offset":` for m
+// and path, built again only when either differs from the last call's.
+func (e *encoder) source(m *event.Meta, path string) []byte {
+	if e.src != nil && m == e.srcMeta && path == e.srcPath {
+		return e.src
+	}
+	b := append(e.src[:0], `,"kubernetes":`...)
+	b = append(b, e.kubernetes(m)...)
+	b = append(b, `,"file":`...)
+	b = appendString(b, path)
+	b = append(b, `,"offset":`...)
+	e.srcMeta, e.srcPath, e.src = m, path, b
+	return b
+}
+
 func (e *encoder) kubernetes(m *event.Meta) []byte {
 	if m == nil {
 		return []byte(emptyKubernetes)

@@ -108,6 +108,27 @@ func TestEncodeLogExact(t *testing.T) {
 	}
 }
 
+// TestEncodeLogSourceMemo: one encoder keeps the members of the last Meta
+// and path encoded; records that change either, alone or both, in any
+// order, are encoded as a fresh encoder encodes each.
+func TestEncodeLogSourceMemo(t *testing.T) {
+	other := &event.Meta{Namespace: "other", Pod: "p2", PodUID: "u2"}
+	paths := []string{"/var/log/pods/a/app/0.log", "/var/log/pods/b/app/0.log", "/var/log/pods/a/app/0.log.20261126-035509", ""}
+	metas := []*event.Meta{testMeta, other, nil}
+	enc := newEncoder()
+	for i := range 60 {
+		l := event.Log{Time: time.Unix(int64(i), 0), Body: []byte("line"), Path: paths[(i/2)%len(paths)],
+			Meta: metas[(i/3)%len(metas)], Cursor: event.Cursor{Offset: int64(i)}}
+		if i%7 == 0 { // the same path in a new string
+			l.Path = strings.Clone(l.Path)
+		}
+		got := string(enc.appendLog(nil, &l))
+		if want := string(newEncoder().appendLog(nil, &l)); got != want {
+			t.Fatalf("record %d (path %q, meta %v): got\n%s\nwant\n%s", i, l.Path, l.Meta, got, want)
+		}
+	}
+}
+
 func TestEncodeMetric(t *testing.T) {
 	ts := time.Date(2026, 11, 26, 3, 55, 9, 5, time.UTC)
 	tests := []struct {
