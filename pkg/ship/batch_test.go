@@ -23,9 +23,9 @@ import (
 // library's reader), with records past a 64 KiB block.
 func TestEncodeBatch(t *testing.T) {
 	at := time.Date(2026, 12, 6, 8, 0, 0, 123_000_000, time.UTC)
-	var msgs []kafka.Message
+	var msgs []message
 	for i := range 300 {
-		m := kafka.Message{Value: bytes.Repeat([]byte{byte('a' + i%26)}, i*7%900), Time: at.Add(time.Duration(i%9) * time.Second)}
+		m := message{Value: bytes.Repeat([]byte{byte('a' + i%26)}, i*7%900), Time: at.Add(time.Duration(i%9) * time.Second)}
 		if i%5 != 0 {
 			m.Key = fmt.Appendf(nil, "pod-%d", i%7)
 		}
@@ -183,7 +183,7 @@ func decompressBatch(t *testing.T, b []byte, comp kafka.Compression) []byte {
 // the batch encodeBatch writes alone.
 func TestAppendBatchesInOneBuffer(t *testing.T) {
 	msgs, _ := codecRequest(256 << 10)
-	parts := [][]kafka.Message{msgs[:10], msgs[10:200], msgs[200:]}
+	parts := [][]message{msgs[:10], msgs[10:200], msgs[200:]}
 	for _, name := range []string{"none", "lz4", "zstd"} {
 		comp, err := codec(name)
 		if err != nil {
@@ -213,7 +213,7 @@ func TestAppendBatchesInOneBuffer(t *testing.T) {
 
 // encodeBatch is appendBatch into an empty buffer: the batch alone (the
 // tests' and BenchmarkCodec's; a request appends its batches, produce.go).
-func (b *batchBuf) encodeBatch(msgs []kafka.Message, comp kafka.Compression) ([]byte, error) {
+func (b *batchBuf) encodeBatch(msgs []message, comp kafka.Compression) ([]byte, error) {
 	b.out = b.out[:0]
 	start, err := b.appendBatch(msgs, comp)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 // realistic log records: the README's corpus mix (70 % short text lines
 // with varying ids and latencies, 30 % JSON lines), from 20 pods whose
 // metadata repeats in every record, as ship encodes them.
-func codecRequest(maxBytes int) ([]kafka.Message, int) {
+func codecRequest(maxBytes int) ([]message, int) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	metas := make([]*event.Meta, 20)
 	for i := range metas {
@@ -31,7 +31,7 @@ func codecRequest(maxBytes int) ([]kafka.Message, int) {
 	}
 	paths := []string{"GET /api/v1/cart", "POST /api/v1/checkout", "GET /healthz", "GET /api/v1/items"}
 	enc := newEncoder()
-	var msgs []kafka.Message
+	var msgs []message
 	size := 0
 	t0 := time.Date(2026, 11, 26, 3, 55, 9, 0, time.UTC)
 	for i := 0; size < maxBytes-batchHeader; i++ {
@@ -47,7 +47,7 @@ func codecRequest(maxBytes int) ([]kafka.Message, int) {
 		l := event.Log{Time: t0.Add(time.Duration(i) * time.Millisecond), Stream: event.Stdout, Body: []byte(body),
 			Path: "/var/log/pods/shop_" + m.Pod + "_" + m.PodUID + "/app/0.log", Cursor: event.Cursor{Source: 1, Offset: int64(i) * 200}, Meta: m}
 		v := enc.appendLog(nil, &l)
-		msgs = append(msgs, kafka.Message{Key: []byte(m.PodUID), Value: v, Time: l.Time})
+		msgs = append(msgs, message{Key: []byte(m.PodUID), Value: v, Time: l.Time})
 		size += len(v) + len(m.PodUID) + recordOverhead
 	}
 	return msgs, size
@@ -140,7 +140,7 @@ var _ io.Writer = (*countWriter)(nil)
 // them: each record and its key and value readers are reused (kafka-go
 // encodes a record completely before it reads the next one).
 type partRecords struct {
-	msgs       []kafka.Message
+	msgs       []message
 	next       int
 	record     kafka.Record
 	key, value bytesReadCloser

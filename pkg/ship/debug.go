@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // ndjson is the producer of the file and stdout sinks: each call writes its
@@ -36,7 +34,7 @@ var oneSink = []int{0}
 
 func (n *ndjson) partitions(context.Context, string) ([]int, error) { return oneSink, nil }
 
-func (n *ndjson) produce(ctx context.Context, _ dest, msgs []kafka.Message) error {
+func (n *ndjson) produce(ctx context.Context, _ dest, msgs []message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -470,7 +469,7 @@ func TestFileSinkWholeLines(t *testing.T) {
 	defer f.Close()
 	ff := &fullFile{File: f}
 	n := &ndjson{w: ff, sync: f.Sync, file: f}
-	msgs := []kafka.Message{{Value: []byte(`{"a":1}`)}, {Value: []byte(`{"b":2}`)}}
+	msgs := []message{{Value: []byte(`{"a":1}`)}, {Value: []byte(`{"b":2}`)}}
 	if err := n.produce(context.Background(), dest{}, msgs); err == nil {
 		t.Fatal("the failing write reported no error")
 	}

@@ -34,7 +34,7 @@ import (
 // hostile52Sets are adversarial requests: sizes around the 64 KiB codec
 // block, one huge record, thousands of tiny ones, null and empty keys and
 // values, times out of order and far apart.
-func hostile52Sets() map[string][]kafka.Message {
+func hostile52Sets() map[string][]message {
 	at := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(52, 52))
 	noise := func(n int) []byte {
@@ -44,7 +44,7 @@ func hostile52Sets() map[string][]kafka.Message {
 		}
 		return b
 	}
-	sets := map[string][]kafka.Message{
+	sets := map[string][]message{
 		"one empty value":     {{Value: []byte{}, Time: at}},
 		"one null key+value":  {{Time: at}},
 		"empty key":           {{Key: []byte{}, Value: []byte("v"), Time: at}},
@@ -55,27 +55,27 @@ func hostile52Sets() map[string][]kafka.Message {
 	}
 	// A record that ends exactly on the block boundary, then one that
 	// straddles it, then many.
-	var edge []kafka.Message
+	var edge []message
 	first := codecBlock - 1 - 1 - 1 - 1 - 2 - 1 - 3 // attrs, ts, offset, key -1, value len(3), headers, length(3)
-	edge = append(edge, kafka.Message{Value: noise(first), Time: at})
+	edge = append(edge, message{Value: noise(first), Time: at})
 	for i := range 200 {
-		edge = append(edge, kafka.Message{Key: fmt.Appendf(nil, "k%d", i), Value: noise(int(rng.UintN(3000))), Time: at.Add(time.Duration(i) * time.Millisecond)})
+		edge = append(edge, message{Key: fmt.Appendf(nil, "k%d", i), Value: noise(int(rng.UintN(3000))), Time: at.Add(time.Duration(i) * time.Millisecond)})
 	}
 	sets["block edges"] = edge
-	var tiny []kafka.Message
+	var tiny []message
 	for i := range 20000 {
-		m := kafka.Message{Value: []byte{byte(i)}, Time: at}
+		m := message{Value: []byte{byte(i)}, Time: at}
 		if i%3 == 0 {
 			m.Key = []byte{}
 		}
 		tiny = append(tiny, m)
 	}
 	sets["20000 tiny"] = tiny
-	var times []kafka.Message
+	var times []message
 	for i := range 100 {
 		// Out of order, before the first, years apart.
 		d := time.Duration(int64(i%7-3)) * 24 * 365 * time.Hour
-		times = append(times, kafka.Message{Value: fmt.Appendf(nil, "t%d", i), Time: at.Add(d + time.Duration(i)*time.Millisecond)})
+		times = append(times, message{Value: fmt.Appendf(nil, "t%d", i), Time: at.Add(d + time.Duration(i)*time.Millisecond)})
 	}
 	sets["times apart"] = times
 	return sets
@@ -134,7 +134,7 @@ func TestHostile52EncodeAsKafkaGo(t *testing.T) {
 func TestHostile52ZeroTimeFirst(t *testing.T) {
 	before := time.Now().UnixMilli()
 	later := time.Now().Add(time.Hour)
-	msgs := []kafka.Message{{Value: []byte("a")}, {Value: []byte("b"), Time: later}, {Value: []byte("c")}}
+	msgs := []message{{Value: []byte("a")}, {Value: []byte("b"), Time: later}, {Value: []byte("c")}}
 	out, err := getBatchBuf().encodeBatch(msgs, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestHostile52GaveUpAttemptKeepsItsBuffers(t *testing.T) {
 			}
 		}
 		wg.Wait()
-		for i, msgs := range [][]kafka.Message{lost, lost[:50]} {
+		for i, msgs := range [][]message{lost, lost[:50]} {
 			want, err := (&batchBuf{}).encodeBatch(msgs, comp)
 			if err != nil {
 				t.Fatal(err)
@@ -508,11 +508,11 @@ func TestHostile52ConcurrentRequestsOwnTheirBuffers(t *testing.T) {
 				var parts []part
 				for pn := range 1 + r%4 {
 					topic := fmt.Sprintf("t%d", g)
-					var msgs []kafka.Message
+					var msgs []message
 					for j := range 1 + rng.IntN(60) {
 						v := fmt.Appendf(nil, "%s/%d/", topic, pn)
 						v = append(v, hostile52Body(rng, rng.IntN(9000))...)
-						msgs = append(msgs, kafka.Message{Value: fmt.Appendf(v, "/%d", j), Time: time.Now()})
+						msgs = append(msgs, message{Value: fmt.Appendf(v, "/%d", j), Time: time.Now()})
 					}
 					parts = append(parts, part{d: dest{topic: topic, partition: pn}, msgs: msgs})
 				}

@@ -43,7 +43,7 @@ func (p *chaosProducer) partitions(context.Context, string) ([]int, error) {
 	return parts, nil
 }
 
-func (p *chaosProducer) produce(ctx context.Context, d dest, msgs []kafka.Message) error {
+func (p *chaosProducer) produce(ctx context.Context, d dest, msgs []message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls++

@@ -45,7 +45,7 @@ type gateProducer struct {
 
 func (g *gateProducer) partitions(context.Context, string) ([]int, error) { return oneSink, nil }
 
-func (g *gateProducer) produce(context.Context, dest, []kafka.Message) error {
+func (g *gateProducer) produce(context.Context, dest, []message) error {
 	g.calls.Add(1)
 	if !g.open.Load() {
 		return errors.New("dial tcp: connection refused")
@@ -426,7 +426,7 @@ func (templateProducer) partitions(_ context.Context, topic string) ([]int, erro
 	return nil, kafka.UnknownTopicOrPartition
 }
 
-func (templateProducer) produce(context.Context, dest, []kafka.Message) error { return nil }
+func (templateProducer) produce(context.Context, dest, []message) error { return nil }
 
 // TestHostile66MissingTopicsBounded: a topic template that names a topic
 // per pod, none of which exists (every record goes to the fallback

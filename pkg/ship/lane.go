@@ -3,8 +3,6 @@ package ship
 import (
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/ferry-dev/ferry/pkg/event"
 )
 
@@ -111,7 +109,7 @@ type lane struct {
 	sentAt             time.Time // when the last attempt was made
 	warnedAt           time.Time
 	// msgs are the messages of the request in flight (reused).
-	msgs []kafka.Message
+	msgs []message
 	// held are the files (sources) the lane holds back while it fails
 	// over its share of the log budget (loop.holdCheck); nil when none.
 	held map[uint64]struct{}

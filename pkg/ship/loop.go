@@ -667,7 +667,7 @@ func (l *loop) start(ctx context.Context, ln *lane, now time.Time) {
 
 // prepare marks ln's front records in flight and returns them as the
 // messages of a request.
-func (l *loop) prepare(ln *lane, now time.Time) []kafka.Message {
+func (l *loop) prepare(ln *lane, now time.Time) []message {
 	rs := ln.front(l.s.maxBytes)
 	if ln.attempts > 0 {
 		// A fresh slice for the retry. The messages are encoded into the
@@ -682,7 +682,7 @@ func (l *loop) prepare(ln *lane, now time.Time) []kafka.Message {
 	ln.msgs = ln.msgs[:0]
 	ln.sentAt = now
 	for i := range rs {
-		ln.msgs = append(ln.msgs, kafka.Message{Topic: ln.topic, Key: rs[i].key(), Value: rs[i].value(), Time: now})
+		ln.msgs = append(ln.msgs, message{Key: rs[i].key(), Value: rs[i].value(), Time: now})
 	}
 	ln.send(len(rs))
 	return ln.msgs

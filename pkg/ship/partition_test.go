@@ -99,7 +99,7 @@ func TestKafkaPartitionGone(t *testing.T) {
 type shrinkProducer struct {
 	mu    sync.Mutex
 	count int
-	got   []kafka.Message // confirmed, in order
+	got   []message // confirmed, in order
 	gate  map[int]chan struct{}
 	sent  chan int // partitions whose request started
 }
@@ -114,7 +114,7 @@ func (p *shrinkProducer) partitions(context.Context, string) ([]int, error) {
 	return parts, nil
 }
 
-func (p *shrinkProducer) produce(ctx context.Context, d dest, msgs []kafka.Message) error {
+func (p *shrinkProducer) produce(ctx context.Context, d dest, msgs []message) error {
 	p.mu.Lock()
 	g := p.gate[d.partition]
 	p.mu.Unlock()

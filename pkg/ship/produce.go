@@ -24,7 +24,7 @@ type producer interface {
 	// produce sends msgs to d in one request and returns nil when the sink
 	// confirmed all of them: a request succeeds or fails as a whole.
 	// Calls for different destinations may run concurrently.
-	produce(ctx context.Context, d dest, msgs []kafka.Message) error
+	produce(ctx context.Context, d dest, msgs []message) error
 }
 
 // groupProducer is a producer that can also send the records of several
@@ -44,7 +44,7 @@ type groupProducer interface {
 // part is one destination's records in a request.
 type part struct {
 	d    dest
-	msgs []kafka.Message
+	msgs []message
 }
 
 // kafkaProducer sends produce requests through kafka-go's Client and
@@ -72,7 +72,7 @@ type kafkaProducer struct {
 var _ groupProducer = (*kafkaProducer)(nil)
 
 // produce sends msgs to d.topic's partition d.partition in one request.
-func (p *kafkaProducer) produce(ctx context.Context, d dest, msgs []kafka.Message) error {
+func (p *kafkaProducer) produce(ctx context.Context, d dest, msgs []message) error {
 	return p.produceGroup(ctx, []part{{d: d, msgs: msgs}})[0]
 }
 

@@ -51,17 +51,17 @@ func TestKafkaBisectionLimitResets(t *testing.T) {
 // fakeProducer answers from a script and records what it was sent.
 type fakeProducer struct {
 	mu    sync.Mutex
-	calls [][]kafka.Message
+	calls [][]message
 	errs  []error // answer of call i; nil after the end
 }
 
 func (f *fakeProducer) partitions(context.Context, string) ([]int, error) { return oneSink, nil }
 
-func (f *fakeProducer) produce(_ context.Context, _ dest, msgs []kafka.Message) error {
+func (f *fakeProducer) produce(_ context.Context, _ dest, msgs []message) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	i := len(f.calls)
-	f.calls = append(f.calls, append([]kafka.Message(nil), msgs...))
+	f.calls = append(f.calls, append([]message(nil), msgs...))
 	if i < len(f.errs) {
 		return f.errs[i]
 	}
