@@ -878,6 +878,15 @@ func (l *loop) resolve(ln *lane, n int, reason string, err error) {
 	now := s.mono()
 	var cursors []event.Cursor
 	var logs, metrics, logBytes, metricBytes int
+	// The lines of one read share their read time: their latencies are
+	// observed once per run.
+	var runAt int64
+	var run uint64
+	observe := func() {
+		if run > 0 {
+			s.m.readToAck.observeN(time.Duration(now-runAt).Seconds(), run)
+		}
+	}
 	for i := range n {
 		r := &ln.queue[i]
 		if r.isLog {
@@ -886,7 +895,11 @@ func (l *loop) resolve(ln *lane, n int, reason string, err error) {
 			}
 			cursors = append(cursors, r.cursor)
 			if r.readAt != 0 {
-				s.m.readToAck.Observe(time.Duration(now - r.readAt).Seconds())
+				if r.readAt != runAt {
+					observe()
+					runAt, run = r.readAt, 0
+				}
+				run++
 			}
 		}
 		l.hold(r, -1)
@@ -904,6 +917,7 @@ func (l *loop) resolve(ln *lane, n int, reason string, err error) {
 			metricBytes += r.size()
 		}
 	}
+	observe()
 	ln.pop(n)
 	s.m.sent.WithLabelValues("log").Add(float64(logs))
 	s.m.sent.WithLabelValues("metric").Add(float64(metrics))

@@ -2,6 +2,9 @@ package ship
 
 import (
 	"errors"
+	"math"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +26,7 @@ type metrics struct {
 	heldBytes     prometheus.Gauge
 	heldLimit     prometheus.Gauge
 	holdback      prometheus.Gauge
-	readToAck     prometheus.Histogram
+	readToAck     *runHistogram
 	// By destination (a configured topic; see Shipper.label).
 	destFailures *prometheus.CounterVec
 	budgetFull   *prometheus.CounterVec
@@ -94,10 +97,8 @@ func newMetrics() *metrics {
 		holdback: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ferry_ship_held_back_files", Help: "Files whose reading is held back because their destination fails and holds more than its share of the log budget.",
 		}),
-		readToAck: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "ferry_read_to_ack_seconds", Help: "Time from reading a log line to acknowledging it after the sink confirmed (or dropped) it.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12),
-		}),
+		readToAck: newRunHistogram("ferry_read_to_ack_seconds", "Time from reading a log line to acknowledging it after the sink confirmed (or dropped) it.",
+			prometheus.ExponentialBuckets(0.005, 2.5, 12)),
 		destFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_ship_destination_failures_total", Help: "Failed attempts to send to a destination, by configured topic (\"templated\" for the topics of kafka.topic's template) and reason (timeout, unknown_topic, unknown_partition, topic_authorization, invalid_timestamp, corrupt_message, broker, network); its records are held and retried.",
 		}, []string{"destination", "reason"}),
@@ -182,4 +183,59 @@ func (m *metrics) register(r prometheus.Registerer) error {
 		errs = append(errs, r.Register(c))
 	}
 	return errors.Join(errs...)
+}
+
+// runHistogram is a Prometheus histogram that takes a value observed n
+// times in one call. ship acknowledges the lines of a request together,
+// and the lines of one read share their read time (event.Log.ReadAt), so
+// their read-to-ack latencies are runs of one value: one bucket search and
+// one lock per run, where prometheus.Histogram takes one observation (a
+// search and three atomic updates) per line, 1.8 % of the pipeline's CPU
+// to Kafka at full speed.
+type runHistogram struct {
+	desc   *prometheus.Desc
+	upper  []float64 // bucket bounds, ascending (le)
+	mu     sync.Mutex
+	counts []uint64 // per bucket, not cumulative; the last is +Inf
+	count  uint64
+	sum    float64
+}
+
+func newRunHistogram(name, help string, buckets []float64) *runHistogram {
+	return &runHistogram{
+		desc:   prometheus.NewDesc(name, help, nil, nil),
+		upper:  buckets,
+		counts: make([]uint64, len(buckets)+1),
+	}
+}
+
+// Observe observes v once.
+func (h *runHistogram) Observe(v float64) { h.observeN(v, 1) }
+
+// observeN observes v n times.
+func (h *runHistogram) observeN(v float64, n uint64) {
+	if n == 0 || math.IsNaN(v) {
+		return
+	}
+	i := sort.SearchFloat64s(h.upper, v) // the first bound >= v: its bucket
+	h.mu.Lock()
+	h.counts[i] += n
+	h.count += n
+	h.sum += v * float64(n)
+	h.mu.Unlock()
+}
+
+func (h *runHistogram) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+
+func (h *runHistogram) Collect(ch chan<- prometheus.Metric) {
+	buckets := make(map[float64]uint64, len(h.upper))
+	h.mu.Lock()
+	var cum uint64
+	for i, le := range h.upper {
+		cum += h.counts[i]
+		buckets[le] = cum
+	}
+	count, sum := h.count, h.sum
+	h.mu.Unlock()
+	ch <- prometheus.MustNewConstHistogram(h.desc, count, sum, buckets)
 }
