@@ -438,7 +438,7 @@ func TestHostile66MissingTopicsBounded(t *testing.T) {
 	cfg := testKafkaConfig("127.0.0.1:1")
 	cfg.Kafka.Topic, cfg.Kafka.FallbackTopic = "logs.{{ .Pod }}", "logs"
 	h := runShipperWith(t, cfg, nil, func(s *Shipper) { s.prod = templateProducer{} })
-	const pods = 83 * 100 // twice maxMetaCache and more
+	const pods = (2*maxMissingTopics/100 + 1) * 100 // twice the bound and more
 	for i := 0; i < pods; i += 100 {
 		ls := make([]event.Log, 0, 100)
 		for j := range 100 {
@@ -456,7 +456,7 @@ func TestHostile66MissingTopicsBounded(t *testing.T) {
 	h.s.route.mu.Lock()
 	n := len(h.s.route.missing)
 	h.s.route.mu.Unlock()
-	if n > maxMetaCache {
-		t.Errorf("%d topics remembered as missing after %d pods, each seen once: grows with every pod the node ever ran (bound %d)", n, pods, maxMetaCache)
+	if n > maxMissingTopics {
+		t.Errorf("%d topics remembered as missing after %d pods, each seen once: grows with every pod the node ever ran (bound %d)", n, pods, maxMissingTopics)
 	}
 }

@@ -251,7 +251,7 @@ func (p *lookupCounter) partitions(ctx context.Context, topic string) ([]int, er
 // with all of them recent, so with one pod over the bound every record
 // looks its topic up again: a refresh a second, forever.
 func TestHostile68MissingTopicsOverCap(t *testing.T) {
-	t.Skip("known open: with more live missing templated topics than maxMetaCache, markMissing clears them all and every record looks its topic up again (a forced metadata refresh a second and a warning per record, forever)")
+	// Fixed: the bound of missing topics (maxMissingTopics) is above maxMetaCache, and a full map forgets its older half, not everything.
 	cfg := testKafkaConfig("127.0.0.1:1")
 	cfg.Kafka.Topic, cfg.Kafka.FallbackTopic = "logs.{{ .Pod }}", "logs"
 	p := &lookupCounter{}
@@ -283,5 +283,29 @@ func TestHostile68MissingTopicsOverCap(t *testing.T) {
 	if again > pods/100 {
 		t.Errorf("%d pods, each topic found missing in the first round (%d lookups): the second round, within the minute, looked up %d missing topics again",
 			pods, first, again)
+	}
+}
+
+// TestMissingTopicsFullForgetsOlderHalf: when more topics than
+// maxMissingTopics are found missing within the minute, the router forgets
+// the older half of them, not all: the topics found missing last are still
+// avoided, and the map stays within its bound.
+func TestMissingTopicsFullForgetsOlderHalf(t *testing.T) {
+	r := &router{}
+	name := func(i int) string { return fmt.Sprintf("logs.pod-%d", i) }
+	for i := range maxMissingTopics + 1 {
+		r.markMissing(name(i))
+	}
+	if n := len(r.missing); n > maxMissingTopics || n < maxMissingTopics/2 {
+		t.Errorf("%d topics remembered, want between %d and %d", n, maxMissingTopics/2, maxMissingTopics)
+	}
+	for i := maxMissingTopics - 100; i <= maxMissingTopics; i++ {
+		if !r.isMissing(name(i)) {
+			t.Fatalf("topic %d of %d, found missing last, is no longer avoided", i, maxMissingTopics)
+		}
+	}
+	r.markMissing(name(maxMissingTopics)) // again: nothing forgotten
+	if !r.isMissing(name(maxMissingTopics - 100)) {
+		t.Error("marking a remembered topic again forgot others")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"text/template"
@@ -214,6 +215,14 @@ type route struct {
 // know go to the fallback topic before the topic is tried again.
 const missingTopicRecheck = time.Minute
 
+// maxMissingTopics bounds the topics remembered as missing. It is above
+// maxMetaCache: a template naming a topic per pod on a node with more live
+// pods than that would otherwise forget a topic found missing a moment
+// before, and each of its records would look it up again (a forced
+// metadata refresh and a warning each). Each entry is a topic name and a
+// time: 16,384 of them are about 2 MiB.
+const maxMissingTopics = 4 * maxMetaCache
+
 func (r *router) markMissing(topic string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -221,20 +230,30 @@ func (r *router) markMissing(topic string) {
 		r.missing = map[string]time.Time{}
 	}
 	now := time.Now()
-	if len(r.missing) >= maxMetaCache {
+	if _, ok := r.missing[topic]; !ok && len(r.missing) >= maxMissingTopics {
 		// A topic no record renders again is never looked up again:
-		// forget those whose minute is over, and everything when all
-		// are recent (their records then try the topic once more, as
-		// after the minute), so that the map does not grow with every
-		// topic a template ever made (a topic per pod, pods that come
-		// and go).
+		// forget those whose minute is over, and when all are recent
+		// the older half (their records then try the topic once more,
+		// as after the minute), so that the map does not grow with
+		// every topic a template ever made (a topic per pod, pods that
+		// come and go).
 		for tp, until := range r.missing {
 			if now.After(until) {
 				delete(r.missing, tp)
 			}
 		}
-		if len(r.missing) >= maxMetaCache {
-			clear(r.missing)
+		if len(r.missing) >= maxMissingTopics {
+			untils := make([]time.Time, 0, len(r.missing))
+			for _, until := range r.missing {
+				untils = append(untils, until)
+			}
+			slices.SortFunc(untils, time.Time.Compare)
+			median := untils[len(untils)/2]
+			for tp, until := range r.missing {
+				if until.Before(median) {
+					delete(r.missing, tp)
+				}
+			}
 		}
 	}
 	r.missing[topic] = now.Add(missingTopicRecheck)
