@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,6 +52,15 @@ var agentQueueBytes int64
 
 // keepWork keeps each run's directory (config, agent log, state).
 var keepWork bool
+
+// agentProfiles, when set, is where each corpus run of ferry leaves the
+// agent's own CPU profile (-agent-cpuprofile): one-second profiles taken
+// one after the other through its /debug/pprof/profile (http.pprof: true)
+// from the moment it serves until its output holds every line. The
+// in-process profile (-mode profile) has the broker in the same process
+// and neither the agent's GC settings nor enrichment; this is the agent
+// as it runs.
+var agentProfiles string
 
 // moduleRoot is the directory of the ferry module's go.mod.
 func moduleRoot() (string, error) {
@@ -185,8 +196,42 @@ log: {level: warn, format: json}
   start_at: %s
 %s%shostmetrics: {enabled: false}
 sink:
-%shttp: {listen: %q}
-`, filepath.Join(dir, "state"), memory, include, startAt, logs, en.kubernetesYAML(), s.yaml, addr)
+%shttp: {listen: %q%s}
+`, filepath.Join(dir, "state"), memory, include, startAt, logs, en.kubernetesYAML(), s.yaml, addr, pprofYAML())
+}
+
+// pprofYAML turns the agent's /debug/pprof on when agentProfiles is set.
+func pprofYAML() string {
+	if agentProfiles == "" {
+		return ""
+	}
+	return ", pprof: true"
+}
+
+// profileAgent takes one-second CPU profiles of the agent at addr, one
+// after the other, into dir/<name>-<n>.pprof until ctx ends, and returns
+// how many it wrote on done.
+func profileAgent(ctx context.Context, addr, dir, name string, done chan<- int) {
+	n := 0
+	defer func() { done <- n }()
+	for ctx.Err() == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/profile?seconds=1", nil)
+		if err != nil {
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return // the agent stopped, or ctx ended
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return
+		}
+		if os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%03d.pprof", name, n)), b, 0o644) == nil {
+			n++
+		}
+	}
 }
 
 // startProcess starts cmd with its output (what cmd does not send elsewhere
@@ -299,6 +344,22 @@ func (r *agentRun) poll(ctx context.Context, timeout, interval time.Duration, ch
 	}
 }
 
+// profileName names the profiles of a corpus run: its sink, enrichment and
+// processing, and a count so that rounds do not overwrite each other.
+func profileName(s *sink, en *enrichOn, proc *procConfig) string {
+	name := strings.Fields(s.name)[0]
+	if en != nil {
+		name += "-enrich"
+	}
+	if proc != nil && proc.name != "" {
+		name += "-" + proc.name
+	}
+	profileRuns[name]++
+	return fmt.Sprintf("%s-%d", name, profileRuns[name])
+}
+
+var profileRuns = map[string]int{}
+
 // runCorpus runs the agent from the beginning of the corpus to s, waits
 // until every line was read and confirmed by the sink, stops it, and
 // returns its figures. With en set, the agent reads the corpus through
@@ -323,6 +384,20 @@ func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, en *en
 		return Figures{}, err
 	}
 	defer r.kill()
+	profiled := make(chan int, 1)
+	stopProfile := func() string { return "" }
+	if agentProfiles != "" {
+		if err := r.waitReady(ctx, 20*time.Second); err != nil {
+			return Figures{}, err
+		}
+		pctx, cancel := context.WithCancel(ctx)
+		name := profileName(s, en, proc)
+		go profileAgent(pctx, r.addr, agentProfiles, name, profiled)
+		stopProfile = func() string {
+			cancel()
+			return fmt.Sprintf("; agent CPU profile: %d one-second profiles (go tool pprof -top %s/%s-*.pprof)", <-profiled, agentProfiles, name)
+		}
+	}
 	var done scrape
 	deadline := time.Now().Add(timeout)
 	for {
@@ -354,6 +429,7 @@ func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, en *en
 			return Figures{}, fmt.Errorf("timeout after %s: read %d of %d lines, sent %d of %d records", timeout, read, c.Lines, sent, records)
 		}
 	}
+	profiles := stopProfile()
 	wall := done.at.Sub(r.started)
 	load := load1()
 	pid := strconv.Itoa(r.cmd.Process.Pid)
@@ -365,6 +441,7 @@ func runCorpus(ctx context.Context, bin, work string, c *Corpus, s *sink, en *en
 	f := Figures{Name: "ferry -> " + en.label(s.name) + proc.label(), Wall: wall, CPU: cpu, MaxRSS: rss, Anon: anon, Lines: c.Lines, Bytes: c.Bytes, Load1: load, Metrics: done}
 	f.Comment = fmt.Sprintf("CPU at completion %.2f s (process_cpu_seconds_total), the rest is start and shutdown; RssAnon at completion %.1f MiB (the rest of RSS is the binary's mapped pages); dropped %.0f",
 		done.sum("process_cpu_seconds_total"), mib(anon), done.sum("ferry_ship_dropped_records_total"))
+	f.Comment += profiles
 	if proc != nil && proc.yaml != "" {
 		f.Comment += "; " + processedOf(done)
 	}

@@ -73,6 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		memProf   = fs.String("memprofile", "mem.pprof", "profile: allocation profile output")
 		pSink     = fs.String("profile-sink", "file", "profile: file or kafka")
 		queue     = fs.Int64("queue-bytes", 0, "agent memory.queue_bytes (0: the agent's default, 32 MiB)")
+		agentProf = fs.String("agent-cpuprofile", "", "corpus runs of ferry (modes all, corpus, smoke, -processing): leave the agent's own CPU profile in this directory, one-second profiles taken one after the other through its /debug/pprof from start to completion (merge them: go tool pprof -top DIR/kafka-1-*.pprof); the profiler's cost is in the run's CPU")
 		keep      = fs.Bool("keep", false, "keep each run's directory (the agent's config, log and state) under -dir")
 		agentBin  = fs.String("agent", "", "run this agent binary instead of building ./cmd/agent (to compare two builds in one time window)")
 		peersF    = fs.Bool("peers", false, "run the OpenTelemetry Collector (built once by hack/peers.sh otelcol) and, when FLUENT_BIT_BIN names a binary, Fluent Bit beside ferry: the same corpus and the same steady writer, interleaved, every agent's records into a pipe the benchmark counts; prints medians and ratios to ferry (modes all, corpus, steady)")
@@ -221,6 +222,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	agentQueueBytes, keepWork = *queue, *keep
+	if *agentProf != "" {
+		if agentProfiles, err = filepath.Abs(*agentProf); err != nil {
+			return fail(fmt.Errorf("-agent-cpuprofile: %w", err))
+		}
+		if err := os.MkdirAll(agentProfiles, 0o755); err != nil {
+			return fail(fmt.Errorf("-agent-cpuprofile: %w", err))
+		}
+	}
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
 		fmt.Fprintf(stdout, "agent environment: GOMEMLIMIT=%s\n", v)
 	}
