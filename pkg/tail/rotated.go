@@ -701,6 +701,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		defer done()
 	}
 	var later heldLater
+	lastDone := -1 // the newest sibling, when finished before the stop
 	for j := start; j < len(sibs); j++ {
 		if sinceCheckpoint && sibs[j].mtime.Before(since.Add(-mtimeSlack)) {
 			continue
@@ -715,6 +716,9 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 				// Finished before the stop: not read again, and still
 				// the path's anchor until a newer file is finished.
 				t.setAnchor(*e) // anchors.go
+				if j == len(sibs)-1 && !sibs[j].gz {
+					lastDone = j
+				}
 				continue
 			}
 			if e.Done {
@@ -769,6 +773,42 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	if cur == nil && prev != nil {
 		t.lastOpened(path, prev)
 	}
+	if cur == nil && prev == nil && lastDone >= 0 {
+		t.lastFinished(path, sibs[lastDone], es[entryOf[lastDone]])
+	}
+}
+
+// lastFinished notes s, the newest rotated sibling of path and a file the
+// checkpoint has as finished (entry e), as the path's last rotated file,
+// when the start found no file at the path and opened no sibling: kubelet
+// renamed the file away (a rotation) and has not made the next one, or
+// renamed it away once more after undoing a rotation just before the stop.
+// Renamed back, it is then the rotation undone (discover: undoneBy), read
+// on from where it was finished; without the note it was a new file at the
+// path, read from 0, and the lines read before the stop came twice
+// (TestDoneFileAwayAtStartThenBack; TestHostile61MixedRotationsAcrossRestarts
+// seed 8082). A next file at the path reads the siblings rotated after s
+// first, as after any file closed as rotated.
+func (t *Tailer) lastFinished(path string, s sibling, e stateEntry) {
+	if _, ok := t.lastRotated[path]; ok {
+		return
+	}
+	fh, err := t.open(s.path)
+	if err != nil {
+		return
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return
+	}
+	r := rotated{fi: fi, off: e.Offset, born: bornOr(fh)}
+	r.key, _ = keyOf(fi)
+	r.fpLen = readFP(fh, r.fp[:])
+	if r.key != e.key() || r.fpLen != e.FingerprintLen || fpHash(r.fp[:r.fpLen]) != e.Fingerprint || fi.Size() != e.Offset {
+		return // not the finished file any more (grown, or another one at its name)
+	}
+	t.lastRotated[path] = r
 }
 
 // atPathNow says whether the file at path is the file key.
