@@ -28,7 +28,9 @@ import (
 // lost nothing and is not counted. A done file found longer than it was
 // finished (a rotation undone just before the stop: closed as rotated,
 // then renamed back, written and rotated again while no agent ran) is
-// read on from where it was finished (discovery.go grownSince); an empty
+// read on from where it was finished (discovery.go grownSince), and so is
+// a copy of it that copytruncate made then, found by its first bytes
+// (copyGrown); an empty
 // anchor's entry is not resumed for its file once that has lines (a file
 // that reuses the inode, or the anchor's own file renamed back, which an
 // undone rotation's check reads on from where this agent stopped).

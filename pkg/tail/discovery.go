@@ -579,6 +579,25 @@ func grownSince(s sibling, key fileKey, off int64) bool {
 	return k == key && fi.Size() > off
 }
 
+// copyGrown says whether s, a plain sibling found by the first bytes of the
+// file key that was closed after reading it to off, is another file (a
+// copy copytruncate made of it) that holds more than that: the file was
+// renamed back to its path after it was finished (a rotation undone),
+// written, and copytruncated. What follows off in the copy is what was
+// written since; taken for the finished file not grown, it was lost
+// uncounted (TestFinishedGrewWhileStopped/copytruncated).
+func copyGrown(s sibling, key fileKey, off int64) bool {
+	if s.gz {
+		return false
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return false
+	}
+	k, _ := keyOf(fi)
+	return k != key && fi.Size() > off
+}
+
 // siblingIndex is the index in sibs of the file known by key (plain) or by
 // its first bytes fp (compressed), -1 if it is not there. With closed (the
 // file is no longer open, so its inode may be free), a plain file must also

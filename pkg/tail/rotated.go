@@ -712,7 +712,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		var e *stateEntry
 		if entryOf[j] >= 0 {
 			e = &es[entryOf[j]]
-			if e.Done && !grownSince(sibs[j], e.key(), e.Offset) {
+			if e.Done && !grownSince(sibs[j], e.key(), e.Offset) && !copyGrown(sibs[j], e.key(), e.Offset) {
 				// Finished before the stop: not read again, and still
 				// the path's anchor until a newer file is finished.
 				t.setAnchor(*e) // anchors.go
@@ -724,8 +724,9 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			if e.Done {
 				// Finished as rotated, then renamed back to the path (a
 				// rotation undone just before the stop), written, and
-				// rotated again while no agent ran: read on from where
-				// it was finished (discovery.go grownSince).
+				// rotated (or copytruncated) again while no agent ran:
+				// read on from where it was finished (discovery.go
+				// grownSince, copyGrown).
 				d := *e
 				d.Done = false
 				e = &d
