@@ -488,7 +488,13 @@
 // (a compressed file's time is when it was compressed), and an entry
 // written while its file was empty and newer than an anchor (or an empty
 // one) still on disk is not counted as vanished (kubelet deletes the oldest first). A done
-// file that vanished lost nothing (anchors.go).
+// file that vanished lost nothing (anchors.go). A done file found grown (a
+// rotation undone just before the stop, the file written and rotated
+// again while no agent ran), or a copy of it that holds more than it
+// (copytruncated then), is read on from its end; found away from its path
+// with nothing at the path, it stands for the path's last rotated file,
+// so that renamed back it is read on, not read again
+// (TestFinishedGrewWhileStopped, TestDoneFileAwayAtStartThenBack).
 //
 // The checkpoint also keeps the end of the last acknowledged line, so that a
 // resume before a partial line still being merged re-reads the other stream's
