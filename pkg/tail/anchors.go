@@ -78,18 +78,55 @@ func (t *Tailer) setAnchor(e stateEntry) {
 
 // anchorEntries returns the anchors whose file has no entry of its own
 // (named holds the files named already, by entryID), to be written with
-// the others. Call it with t.mu held.
-func (t *Tailer) anchorEntries(named map[entryID]bool) []stateEntry {
+// the others. In the final checkpoint (final), an anchor whose file is
+// back at its path, and not followed there (at: the key and path of each
+// tracker, entryID without first bytes), is written as not done: kubelet
+// undid the rotation after the last look (see backAtPath). Followed, the
+// tracker's entry is the file's, and the anchor stays done: not done, its
+// lower offset was where the next agent resumed, and what the tracker
+// had read came twice (TestUndoneRotationAnchorAndTracker). Call it with
+// t.mu held.
+func (t *Tailer) anchorEntries(named map[entryID]bool, at map[entryID]bool, final bool) []stateEntry {
 	var out []stateEntry
 	for _, m := range []map[string]stateEntry{t.anchors, t.emptyAnchors} {
 		for _, e := range m {
 			if !named[e.id()] {
 				named[e.id()] = true
+				if final && !at[entryID{key: e.key(), path: e.Path}] && backAtPath(e) {
+					e.Done = false
+				}
 				out = append(out, e)
 			}
 		}
 	}
 	return out
+}
+
+// backAtPath says whether e, an anchor with first bytes, is the file at its
+// path again: renamed back there (a rotation kubelet undid) after it was
+// finished as a rotated file and before the tailer looked again. Its entry
+// is then the path's current file's, not a finished one's: the next agent
+// reads on from its end (as it would a done one found grown), and if
+// kubelet rotates and deletes it before then, with lines written since,
+// the file is counted as vanished, where a finished one would have lost
+// nothing (TestFinishedBackAtPathAtStopThenDeleted).
+func backAtPath(e stateEntry) bool {
+	if e.FingerprintLen == 0 {
+		return false // no first bytes: any file reusing the inode matches
+	}
+	fh, err := openRegular(e.Path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return false
+	}
+	var buf [fpSize]byte
+	k, _ := keyOf(fi)
+	n := readFP(fh, buf[:])
+	return k == e.key() && n >= e.FingerprintLen && fpHash(buf[:e.FingerprintLen]) == e.Fingerprint
 }
 
 // pruneAnchors forgets the anchors of paths whose directory is gone (the

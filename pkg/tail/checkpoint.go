@@ -290,7 +290,7 @@ func (t *Tailer) commit(force bool) error {
 	for _, e := range entries {
 		named[e.id()] = true
 	}
-	entries = append(entries, t.anchorEntries(named)...) // anchors.go
+	entries = append(entries, t.anchorEntries(named, at, force)...) // anchors.go (force: Close's, the final one)
 	t.mu.Unlock()
 	sort.Slice(entries, func(i, j int) bool {
 		if entries[i].Path != entries[j].Path {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestDoneFileAwayAtStartThenBack: the checkpoint names the path's file as
@@ -41,5 +43,66 @@ func TestDoneFileAwayAtStartThenBack(t *testing.T) {
 	r.stop()
 	if got := seqsSorted(r); !slices.Equal(got, upto(7, 12)) {
 		t.Errorf("lines %v, want %v once each (0-6 were read before the stop)", got, upto(7, 12))
+	}
+}
+
+// TestFinishedBackAtPathAtStopThenDeleted: the path's file is renamed
+// away (kubelet's rotation), read to its end there and closed as rotated
+// (the path's anchor, done), and renamed back (kubelet undid the rotation)
+// after the agent's last look and before its final checkpoint. While no
+// agent runs it is written to, rotated and deleted (kubelet's
+// containerLogMaxFiles) before anyone read those lines. The next agent
+// counts the loss: the final checkpoint did not name the file as finished,
+// for it was back at its path (TestUndoneRotationsAcrossRestarts seed 240,
+// 3 runs in 6: 112 lines deleted unread while stopped, no loss counted).
+// Not deleted, it is read on from where it was finished.
+func TestFinishedBackAtPathAtStopThenDeleted(t *testing.T) {
+	for _, deleted := range []bool{true, false} {
+		t.Run(map[bool]string{true: "deleted", false: "kept"}[deleted], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			cfg := testConfig(dir, state)
+			appendFile(t, path, lines(0, 5))
+			// The runtime's next file never comes: the rotated file is
+			// final after the linger.
+			r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) { tl.rotatedLinger = 100 * time.Millisecond })
+			waitFor(t, 10*time.Second, "the first lines", func() bool { return hasSeq(r, 4) })
+			away := path + ".20261206-000001"
+			mustRename(t, path, away)
+			waitFor(t, 10*time.Second, "the file closed as rotated", func() bool {
+				return testutil.ToFloat64(r.tl.m.openFiles) == 0 && testutil.ToFloat64(r.tl.m.rotations) == 1
+			})
+			r.stop()
+			mustRename(t, away, path) // the rotation undone, after the last look
+			if err := r.tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			first := seqs(r.snapshot())
+
+			appendFile(t, path, lines(5, 10))
+			rot := path + ".20261206-000002"
+			mustRename(t, path, rot)
+			appendFile(t, path, lines(10, 12))
+			if deleted {
+				if err := os.Remove(rot); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r2 := startRunner(t, cfg, Options{})
+			waitFor(t, 10*time.Second, "the new file's lines", func() bool { return hasSeq(r2, 11) })
+			r2.stop()
+			got := append(first, seqs(r2.snapshot())...)
+			lost := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished))
+			if deleted {
+				want := append(upto(0, 5), upto(10, 12)...)
+				if !slices.Equal(got, want) || lost != 1 {
+					t.Errorf("lines %v, want %v; files counted vanished %v, want 1", got, want, lost)
+				}
+				return
+			}
+			if !slices.Equal(got, upto(0, 12)) || lost != 0 {
+				t.Errorf("lines %v, want %v once each; files counted vanished %v, want 0", got, upto(0, 12), lost)
+			}
+		})
 	}
 }
