@@ -1,0 +1,358 @@
+package ship
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/rawproduce"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+)
+
+// Hostile pass 71: the encoder's memo of a record's source members, the
+// pool of request buffers, ship's own message type, the read-to-ack
+// histogram observed in runs and the bound of missing topics.
+
+// hostile71Paths are file paths a node could hand over: plain, with
+// characters JSON escapes, with invalid UTF-8, and empty.
+var hostile71Paths = []string{
+	"/var/log/pods/shop_a_1/app/0.log",
+	"/var/log/pods/shop_b_2/app/0.log",
+	`/var/log/pods/q"uote\back/app/0.log`,
+	"/var/log/pods/ctl\n\t\x01\u2028<&>/app/0.log",
+	"/var/log/pods/bad\xff\xfeutf8/app/0.log",
+	"",
+}
+
+// hostile71Logs makes n records that alternate between files and pods,
+// whose pods are relabelled every few records (a new *event.Meta for the
+// same pod), some with parsed fields too large for maxMsg (sent without
+// them), and returns each record's expected value by its cursor: what a
+// fresh encoder writes for it.
+func hostile71Logs(n, maxMsg int) ([][]event.Log, map[event.Cursor]string) {
+	metas := make([]*event.Meta, 4)
+	for i := range metas {
+		metas[i] = metaFor(i)
+	}
+	want := map[event.Cursor]string{}
+	offsets := make([]int64, len(hostile71Paths))
+	var reads [][]event.Log
+	var read []event.Log
+	now := time.Now().UnixNano()
+	for i := range n {
+		src := (i*7 + i/3) % len(hostile71Paths)
+		pod := (i / 2) % len(metas)
+		if i%11 == 0 { // relabelled: same pod, new Meta
+			m := *metas[pod]
+			m.Labels = map[string]string{"app": "x", "rev": fmt.Sprint(i), "q\"": "\\"}
+			metas[pod] = &m
+		}
+		if i%13 == 5 { // a Meta without a uid: no key
+			m := *metas[pod]
+			m.PodUID = ""
+			metas[pod] = &m
+		}
+		offsets[src] += 100
+		l := event.Log{Time: time.Unix(1700000000+int64(i/5), int64(i)), ReadAt: now,
+			Body: fmt.Appendf(nil, "line %d \"%s\"", i, strings.Repeat("é", i%5)), Path: strings.Clone(hostile71Paths[src]),
+			Cursor: event.Cursor{Source: uint64(src + 1), Offset: offsets[src]}, Meta: metas[pod]}
+		if i%4 == 3 {
+			l.Fields = []event.Field{{Key: "k", Value: "v"}}
+		}
+		if i%17 == 9 {
+			l.Fields = []event.Field{{Key: "big", Value: strings.Repeat("z", maxMsg)}}
+		}
+		if i%19 == 0 {
+			l.Meta = nil
+		}
+		fresh := l
+		v := newEncoder().appendLog(nil, &fresh)
+		if len(fresh.Fields) > 0 && len(v) > maxMsg {
+			fresh.Fields = nil
+			v = newEncoder().appendLog(nil, &fresh)
+		}
+		want[l.Cursor] = string(v)
+		read = append(read, l)
+		if len(read) == 1+i%9 {
+			reads = append(reads, read)
+			read = nil
+		}
+	}
+	if len(read) > 0 {
+		reads = append(reads, read)
+	}
+	return reads, want
+}
+
+// TestHostile71SourceMemoThroughKafka: records alternating between files
+// and pods, pods relabelled, paths needing escapes, records re-encoded
+// without their fields, keyed by pod uid, sent to three brokers with
+// every codec: each record read back by an independent consumer is
+// exactly what a fresh encoder writes for it, under its pod's uid.
+func TestHostile71SourceMemoThroughKafka(t *testing.T) {
+	for _, comp := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		t.Run(comp, func(t *testing.T) {
+			_, addr := startCluster(t, kfake.NumBrokers(3), kfake.SeedTopics(6, "logs", "metrics"))
+			cfg := testKafkaConfig(addr)
+			cfg.Kafka.Compression = comp
+			cfg.Kafka.MaxMessageBytes = 4000
+			cfg.Kafka.Batch.MaxBytes = 16 << 10 // several requests in flight
+			h := runShipper(t, cfg, nil)
+			reads, want := hostile71Logs(1500, cfg.Kafka.MaxMessageBytes)
+			for _, r := range reads {
+				h.logs <- r
+			}
+			waitFor(t, 60*time.Second, "every record acknowledged", func() bool { return len(h.ack.cursors()) >= len(want) })
+			h.finish(t)
+			byValue := map[string]string{}
+			for _, v := range want {
+				uid := ""
+				var rec logRecord
+				if err := json.Unmarshal([]byte(v), &rec); err == nil {
+					uid = rec.Kubernetes.PodUID
+				}
+				byValue[v] = uid
+			}
+			recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= len(want) }, []string{"logs"})
+			seen := map[string]bool{}
+			for _, r := range recs {
+				uid, ok := byValue[string(r.Value)]
+				if !ok {
+					t.Fatalf("a record no line encodes to: %q", r.Value)
+				}
+				if string(r.Key) != uid || (uid == "" && r.Key != nil) {
+					t.Errorf("record keyed %q, want %q: %s", r.Key, uid, r.Value)
+				}
+				seen[string(r.Value)] = true
+			}
+			if len(seen) != len(want) {
+				t.Errorf("%d distinct records read back, want %d", len(seen), len(want))
+			}
+		})
+	}
+}
+
+// lingeringRT fails every third produce request at once, as an attempt
+// whose deadline passed, while a goroutine of its own goes on reading the
+// request's record sets later (kafka-go's connection goroutine still
+// writing it), once more requests have been answered: each batch read so
+// must still be the one encoded for it (its CRC holds), else its buffer
+// was handed to another request while the failed one was being written.
+type lingeringRT struct {
+	next     kafka.RoundTripper
+	n        atomic.Int64
+	answered atomic.Int64
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	bad      []string
+	checked  atomic.Int64
+}
+
+func (l *lingeringRT) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
+	pr, ok := req.(*rawproduce.Request)
+	if !ok {
+		return l.next.RoundTrip(ctx, addr, req)
+	}
+	if l.n.Add(1)%3 != 0 {
+		r, err := l.next.RoundTrip(ctx, addr, req)
+		if err == nil {
+			l.answered.Add(1)
+		}
+		return r, err
+	}
+	after := l.answered.Load() + 4
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		// Until four more requests were answered (their buffers taken
+		// from the pool and returned), or a bound.
+		for deadline := time.Now().Add(5 * time.Second); l.answered.Load() < after && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		for _, tp := range pr.Topics {
+			for _, p := range tp.Partitions {
+				b, err := io.ReadAll(p.RecordSet.Reader)
+				if err != nil {
+					l.fail(fmt.Sprintf("read: %v", err))
+					continue
+				}
+				if len(b) < batchAttrsOffset || int(binary.BigEndian.Uint32(b)) != len(b)-4 {
+					l.fail(fmt.Sprintf("record set of %d bytes says %d", len(b), binary.BigEndian.Uint32(b)))
+					continue
+				}
+				if crc32.Checksum(b[batchAttrsOffset:], castagnoli) != binary.BigEndian.Uint32(b[batchCRCOffset:]) {
+					l.fail("a failed request's batch changed after its attempt returned: CRC mismatch")
+				}
+				l.checked.Add(1)
+			}
+		}
+	}()
+	return nil, context.DeadlineExceeded
+}
+
+func (l *lingeringRT) fail(s string) {
+	l.mu.Lock()
+	l.bad = append(l.bad, s)
+	l.mu.Unlock()
+}
+
+// TestHostile71FailedRequestBufferNotReused: attempts that fail while
+// their request is still being written (a third of them), with several
+// lanes sending at once through the pool of four buffers: the batches
+// still being read never change, and every record arrives intact.
+func TestHostile71FailedRequestBufferNotReused(t *testing.T) {
+	for _, comp := range []string{"none", "zstd"} {
+		t.Run(comp, func(t *testing.T) {
+			_, addr := startCluster(t, kfake.NumBrokers(3), kfake.SeedTopics(6, "logs", "metrics"))
+			cfg := testKafkaConfig(addr)
+			cfg.Kafka.Compression = comp
+			cfg.Kafka.MaxMessageBytes = 4000
+			cfg.Kafka.Batch.MaxBytes = 8 << 10
+			var lrt *lingeringRT
+			h := runShipperWith(t, cfg, nil, func(s *Shipper) {
+				mc := s.transport.(*metaCache)
+				lrt = &lingeringRT{next: mc.next}
+				mc.next = lrt
+			})
+			reads, want := hostile71Logs(1200, cfg.Kafka.MaxMessageBytes)
+			for _, r := range reads {
+				h.logs <- r
+			}
+			waitFor(t, 60*time.Second, "every record acknowledged", func() bool { return len(h.ack.cursors()) >= len(want) })
+			h.finish(t)
+			lrt.wg.Wait()
+			if lrt.checked.Load() == 0 {
+				t.Fatal("no failed request's batch was read after its attempt")
+			}
+			for _, b := range lrt.bad {
+				t.Error(b)
+			}
+			vals := map[string]bool{}
+			for _, v := range want {
+				vals[v] = true
+			}
+			recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= len(want) }, []string{"logs"})
+			for _, r := range recs {
+				if !vals[string(r.Value)] {
+					t.Fatalf("a record no line encodes to: %q", r.Value)
+				}
+			}
+		})
+	}
+}
+
+// TestHostile71ReadToAckCountsAckedLines: lines read long ago (a read
+// time near the epoch), in the future (a wall clock stepped back), unknown
+// (0) and ordinary, in runs and interleaved, while the registry is
+// scraped without pause: once every line is acknowledged the histogram
+// holds exactly the lines with a read time, its sum is finite and counts
+// the old ones' decades, and no bucket count exceeds the total.
+func TestHostile71ReadToAckCountsAckedLines(t *testing.T) {
+	_, addr := startCluster(t)
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Batch.MaxBytes = 4 << 10
+	h := runShipper(t, cfg, nil)
+	stop := make(chan struct{})
+	var scrapes atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := h.reg.Gather(); err != nil {
+				t.Errorf("gather: %v", err)
+				return
+			}
+			scrapes.Add(1)
+		}
+	}()
+	var total, timed, old int
+	for i := range 200 {
+		ls := makeLogs(uint64(i%5), i*10, 10, metaFor(i%3))
+		for j := range ls {
+			switch (i + j) % 7 {
+			case 0:
+				ls[j].ReadAt = 0
+			case 1:
+				ls[j].ReadAt = 1 // 1970
+				old++
+			case 2:
+				ls[j].ReadAt = time.Now().Add(time.Hour).UnixNano()
+			case 3:
+				ls[j].ReadAt = math.MaxInt64
+			}
+			if ls[j].ReadAt != 0 {
+				timed++
+			}
+		}
+		total += len(ls)
+		h.logs <- ls
+	}
+	waitFor(t, 60*time.Second, "every line acknowledged", func() bool { return len(h.ack.cursors()) >= total })
+	waitFor(t, 10*time.Second, "scrapes", func() bool { return scrapes.Load() >= 10 })
+	close(stop)
+	wg.Wait()
+	sum, count := gathered(t, h.reg, "ferry_read_to_ack_seconds")
+	if count != uint64(timed) {
+		t.Errorf("histogram counts %d lines, want %d (the lines with a read time of %d acknowledged)", count, timed, total)
+	}
+	if math.IsNaN(sum) || math.IsInf(sum, 0) || sum < float64(old)*50*365*24*3600 {
+		t.Errorf("histogram sum %v, want finite and at least %d lines of 50 years", sum, old)
+	}
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "ferry_read_to_ack_seconds" {
+			continue
+		}
+		prev := uint64(0)
+		for _, b := range mf.GetMetric()[0].GetHistogram().GetBucket() {
+			if b.GetCumulativeCount() < prev || b.GetCumulativeCount() > count {
+				t.Errorf("bucket le %v: %d (previous %d, total %d)", b.GetUpperBound(), b.GetCumulativeCount(), prev, count)
+			}
+			prev = b.GetCumulativeCount()
+		}
+	}
+	h.finish(t)
+}
+
+// TestHostile71MissingTopicsBoundWithTiedTimes: a clock coarser than the
+// calls (stamps that tie, as a jiffies clocksource or a Windows node's
+// timer gives) must not let the map of missing topics outgrow its bound.
+func TestHostile71MissingTopicsBoundWithTiedTimes(t *testing.T) {
+	r := &router{missing: map[string]time.Time{}}
+	until := time.Now().Add(missingTopicRecheck)
+	for i := range maxMissingTopics {
+		r.missing[fmt.Sprintf("logs.pod-%d", i)] = until
+	}
+	for i := range 100 {
+		r.markMissing(fmt.Sprintf("logs.new-%d", i))
+	}
+	if n := len(r.missing); n > maxMissingTopics {
+		t.Errorf("%d topics remembered as missing, bound %d", n, maxMissingTopics)
+	}
+	if !r.isMissing("logs.new-99") {
+		t.Error("the topic found missing last is not remembered")
+	}
+}
