@@ -1,6 +1,7 @@
 package ship
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -335,6 +336,52 @@ func TestHostile71ReadToAckCountsAckedLines(t *testing.T) {
 		}
 	}
 	h.finish(t)
+}
+
+// TestHostile71MissingTopicUsedAgainAfterRecheck: a templated topic the
+// brokers do not know sends its pod's records to the fallback; once the
+// topic exists and its minute is over, the pod's next records go to it.
+// The metadata that found the topic missing is the one the recheck asks
+// a minute later when nothing refreshed it since (a quiet node): it says
+// missing again, and the records went to the fallback for another minute.
+func TestHostile71MissingTopicUsedAgainAfterRecheck(t *testing.T) {
+	_, addr := startCluster(t, kfake.SeedTopics(1, "logs-fallback", "metrics"))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Topic, cfg.Kafka.FallbackTopic = "logs.{{ .Pod }}", "logs-fallback"
+	h := runShipper(t, cfg, nil)
+	m := metaFor(7)
+	h.logs <- makeLogs(1, 0, 5, m)
+	waitFor(t, 30*time.Second, "first records acknowledged", func() bool { return len(h.ack.cursors()) == 5 })
+	if !h.s.route.isMissing("logs.pod-7") {
+		t.Fatal("logs.pod-7 not remembered as missing")
+	}
+	createTopic(t, addr, "logs.pod-7", 1)
+	// The minute is over.
+	h.s.route.mu.Lock()
+	h.s.route.missing["logs.pod-7"] = time.Now().Add(-time.Second)
+	h.s.route.mu.Unlock()
+	h.s.route.gen.Add(1) // and so is the routes' (each route's until is the topic's)
+	// and the metadata is a minute old too (nothing else refreshed it).
+	h.s.fresh.mu.Lock()
+	h.s.fresh.lastForce = h.s.fresh.lastForce.Add(-time.Minute)
+	h.s.fresh.born = h.s.fresh.born.Add(-time.Minute)
+	h.s.fresh.mu.Unlock()
+	h.logs <- makeLogs(1, 5, 5, m)
+	waitFor(t, 30*time.Second, "second records acknowledged", func() bool { return len(h.ack.cursors()) == 10 })
+	h.finish(t)
+	recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= 5 }, []string{"logs.pod-7"})
+	for _, r := range dedup(recs) {
+		if !bytes.Contains(r.Value, []byte("line ")) {
+			t.Errorf("unexpected record %q", r.Value)
+		}
+	}
+	fb := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= 5 }, []string{"logs-fallback"})
+	if n := len(dedup(fb)); n != 5 {
+		t.Errorf("%d records in the fallback topic, want the first 5", n)
+	}
+	if got := len(dedup(recs)); got != 5 {
+		t.Errorf("%d records in logs.pod-7 after it was created, want 5", got)
+	}
 }
 
 // TestHostile71MissingTopicsBoundWithTiedTimes: a clock coarser than the

@@ -85,7 +85,17 @@ func (f *freshTransport) RoundTrip(ctx context.Context, addr net.Addr, req kafka
 	}
 	res, err := t.RoundTrip(ctx, addr, req)
 	if stale(req, res, err) {
-		f.refresh(t)
+		if f.refresh(t) >= minForcedRefresh && err == nil {
+			if m, ok := req.(*metadata.Request); ok {
+				// Metadata older than a forced refresh's interval
+				// lacks a topic or its leader: the answer is the new
+				// metadata's. A templated topic found missing is
+				// looked up again only after a minute, and would be
+				// found missing again by the metadata that found it
+				// missing first when nothing refreshed it since.
+				return f.use(m.TopicNames).RoundTrip(ctx, addr, req)
+			}
+		}
 	}
 	return res, err
 }
@@ -145,16 +155,19 @@ func (f *freshTransport) covers(topics []string) bool {
 }
 
 // refresh replaces t (if still current) because an answer said its
-// metadata is stale, at most every minForcedRefresh.
-func (f *freshTransport) refresh(t *kafka.Transport) {
+// metadata is stale, at most every minForcedRefresh. It returns the age
+// of the metadata replaced (0: not replaced).
+func (f *freshTransport) refresh(t *kafka.Transport) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
 	if f.cur != t || now.Sub(f.lastForce) < minForcedRefresh {
-		return
+		return 0
 	}
+	age := now.Sub(f.born)
 	f.lastForce = now
 	f.swap("stale")
+	return age
 }
 
 // forceRefresh replaces the Transport now, however recent the last
