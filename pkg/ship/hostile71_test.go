@@ -20,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go/protocol/rawproduce"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ferry-dev/ferry/pkg/event"
 )
@@ -75,7 +76,7 @@ func hostile71Logs(n, maxMsg int) ([][]event.Log, map[event.Cursor]string) {
 			l.Fields = []event.Field{{Key: "k", Value: "v"}}
 		}
 		if i%17 == 9 {
-			l.Fields = []event.Field{{Key: "big", Value: strings.Repeat("z", maxMsg)}}
+			l.Fields = []event.Field{{Key: "big", Value: strings.Repeat("z", min(maxMsg, 8000))}}
 		}
 		if i%19 == 0 {
 			l.Meta = nil
@@ -401,5 +402,90 @@ func TestHostile71MissingTopicsBoundWithTiedTimes(t *testing.T) {
 	}
 	if !r.isMissing("logs.new-99") {
 		t.Error("the topic found missing last is not remembered")
+	}
+}
+
+// TestHostile71SourceMemoToStdout: the same records through the stdout
+// sink (one NDJSON line per record, its value only): every line is what a
+// fresh encoder writes for its record, each record once.
+func TestHostile71SourceMemoToStdout(t *testing.T) {
+	out := &syncBuffer{}
+	logs := make(chan []event.Log)
+	ack := &recAcker{}
+	s, err := New(Config{Stdout: &StdoutConfig{Linger: time.Millisecond}}, nil, Options{Logs: logs, Acker: ack, Stdout: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(t.Context()) }()
+	reads, want := hostile71Logs(1000, 16<<20)
+	for _, r := range reads {
+		logs <- r
+	}
+	close(logs)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]int{}
+	for _, v := range want {
+		left[v]++
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	for _, l := range lines {
+		if left[l] == 0 {
+			t.Fatalf("a line no record encodes to (or twice): %q", l)
+		}
+		left[l]--
+	}
+	if len(lines) != len(want) || len(ack.cursors()) != len(want) {
+		t.Errorf("%d lines, %d acknowledged, want %d", len(lines), len(ack.cursors()), len(want))
+	}
+}
+
+// TestHostile71ProduceUnansweredThenRetried: three brokers, zstd, several
+// lanes in flight: the first produce requests the brokers take are never
+// answered (each attempt times out while its connection still holds the
+// request), the records are retried in new requests from the pool, and
+// every record read back by a consumer is one a line encodes to, every
+// line present, every line acknowledged.
+func TestHostile71ProduceUnansweredThenRetried(t *testing.T) {
+	c, addr := startCluster(t, kfake.NumBrokers(3), kfake.SeedTopics(6, "logs", "metrics"))
+	var seen atomic.Int64
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		return nil, nil, seen.Add(1) <= 6 // handled without an answer
+	})
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Compression = "zstd"
+	cfg.Kafka.MaxMessageBytes = 4000
+	cfg.Kafka.Batch.MaxBytes = 8 << 10
+	cfg.Kafka.WriteTimeout = 500 * time.Millisecond
+	h := runShipper(t, cfg, nil)
+	reads, want := hostile71Logs(600, cfg.Kafka.MaxMessageBytes)
+	for _, r := range reads {
+		h.logs <- r
+	}
+	waitFor(t, 60*time.Second, "every record acknowledged", func() bool { return len(h.ack.cursors()) >= len(want) })
+	h.finish(t)
+	if seen.Load() <= 6 {
+		t.Fatalf("only %d produce requests reached the brokers", seen.Load())
+	}
+	if f := failuresByReason(h); !strings.Contains(f, "timeout") {
+		t.Errorf("no attempt timed out: %s", f)
+	}
+	vals := map[string]bool{}
+	for _, v := range want {
+		vals[v] = true
+	}
+	recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= len(want) }, []string{"logs"})
+	got := map[string]bool{}
+	for _, r := range recs {
+		if !vals[string(r.Value)] {
+			t.Fatalf("a record no line encodes to: %q", r.Value)
+		}
+		got[string(r.Value)] = true
+	}
+	if len(got) != len(vals) {
+		t.Errorf("%d distinct records, want %d", len(got), len(vals))
 	}
 }
