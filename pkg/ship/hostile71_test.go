@@ -489,3 +489,32 @@ func TestHostile71ProduceUnansweredThenRetried(t *testing.T) {
 		t.Errorf("%d distinct records, want %d", len(got), len(vals))
 	}
 }
+
+// TestHostile71SourceMemoPastMetaCache: more Metas than the encoder's
+// cache of kubernetes objects holds (it is cleared when full), revisited
+// in runs and alone, some relabelled copies of others, with the path
+// changing under an unchanged Meta and the Meta under an unchanged path:
+// every record is encoded as a fresh encoder encodes it.
+func TestHostile71SourceMemoPastMetaCache(t *testing.T) {
+	const n = maxMetaCache + 700
+	metas := make([]*event.Meta, n)
+	for i := range metas {
+		metas[i] = metaFor(i % 900) // the same pod under many Metas
+		if i%3 == 0 {
+			metas[i].Labels = map[string]string{"rev": fmt.Sprint(i)}
+		}
+	}
+	enc := newEncoder()
+	for i := range 3 * n {
+		k := (i * 7919) % n
+		if i%5 < 2 {
+			k = (i / 5) % n // runs
+		}
+		l := event.Log{Time: time.Unix(int64(i), 0), Body: []byte("b"), Meta: metas[k],
+			Path: hostile71Paths[(i/4)%len(hostile71Paths)], Cursor: event.Cursor{Offset: int64(i)}}
+		got := enc.appendLog(nil, &l)
+		if want := newEncoder().appendLog(nil, &l); !bytes.Equal(got, want) {
+			t.Fatalf("record %d (meta %d): got\n%s\nwant\n%s", i, k, got, want)
+		}
+	}
+}
