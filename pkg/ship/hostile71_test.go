@@ -518,3 +518,73 @@ func TestHostile71SourceMemoPastMetaCache(t *testing.T) {
 		}
 	}
 }
+
+// TestHostile71ManyMissingTopicsCreatedLater: a topic per pod, 300 pods
+// (more topics than the metadata names one by one), none existing at
+// first: every record goes to the fallback. Half the topics are created,
+// the minute passes with nothing refreshing the metadata: the next
+// records of those pods go to their topics, the others' to the fallback.
+func TestHostile71ManyMissingTopicsCreatedLater(t *testing.T) {
+	_, addr := startCluster(t, kfake.SeedTopics(1, "logs-fallback", "metrics"))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.Topic, cfg.Kafka.FallbackTopic = "logs.{{ .Pod }}", "logs-fallback"
+	h := runShipper(t, cfg, nil)
+	const pods = 300
+	metas := make([]*event.Meta, pods)
+	for i := range metas {
+		metas[i] = metaFor(i)
+	}
+	round := func(r int) {
+		for i := 0; i < pods; i += 50 {
+			var ls []event.Log
+			for j := i; j < i+50; j++ {
+				ls = append(ls, makeLogs(uint64(j), r, 1, metas[j])...)
+			}
+			h.logs <- ls
+		}
+		waitFor(t, 60*time.Second, fmt.Sprintf("round %d acknowledged", r), func() bool { return len(h.ack.cursors()) == (r+1)*pods })
+	}
+	round(0)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	for i := 0; i < pods; i += 2 {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = fmt.Sprintf("logs.pod-%d", i), 1, 1
+		req.Topics = append(req.Topics, rt)
+	}
+	if _, err := req.RequestWith(t.Context(), cl); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	// A minute later, nothing having refreshed the metadata meanwhile.
+	h.s.route.mu.Lock()
+	if len(h.s.route.missing) != pods {
+		t.Errorf("%d topics remembered as missing, want %d", len(h.s.route.missing), pods)
+	}
+	for tp := range h.s.route.missing {
+		h.s.route.missing[tp] = time.Now().Add(-time.Second)
+	}
+	h.s.route.mu.Unlock()
+	h.s.route.gen.Add(1)
+	h.s.fresh.mu.Lock()
+	h.s.fresh.lastForce = h.s.fresh.lastForce.Add(-time.Minute)
+	h.s.fresh.born = h.s.fresh.born.Add(-time.Minute)
+	h.s.fresh.mu.Unlock()
+	round(1)
+	h.finish(t)
+	var topics []string
+	for i := 0; i < pods; i += 2 {
+		topics = append(topics, fmt.Sprintf("logs.pod-%d", i))
+	}
+	recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= pods/2 }, topics)
+	if n := len(dedup(recs)); n != pods/2 {
+		t.Errorf("%d records in the created topics, want %d", n, pods/2)
+	}
+	fb := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= pods+pods/2 }, []string{"logs-fallback"})
+	if n := len(dedup(fb)); n != pods+pods/2 {
+		t.Errorf("%d records in the fallback topic, want %d", n, pods+pods/2)
+	}
+}
