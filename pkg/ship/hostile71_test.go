@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol/rawproduce"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -46,6 +47,12 @@ var hostile71Paths = []string{
 // them), and returns each record's expected value by its cursor: what a
 // fresh encoder writes for it.
 func hostile71Logs(n, maxMsg int) ([][]event.Log, map[event.Cursor]string) {
+	return hostile71LogsAs(n, maxMsg, func(l *event.Log) []byte { return newEncoder().appendLog(nil, l) })
+}
+
+// hostile71LogsAs is hostile71Logs with the expected values encoded by
+// fresh (a fresh encoder of the sink's encoding).
+func hostile71LogsAs(n, maxMsg int, fresh func(*event.Log) []byte) ([][]event.Log, map[event.Cursor]string) {
 	metas := make([]*event.Meta, 4)
 	for i := range metas {
 		metas[i] = metaFor(i)
@@ -81,11 +88,11 @@ func hostile71Logs(n, maxMsg int) ([][]event.Log, map[event.Cursor]string) {
 		if i%19 == 0 {
 			l.Meta = nil
 		}
-		fresh := l
-		v := newEncoder().appendLog(nil, &fresh)
-		if len(fresh.Fields) > 0 && len(v) > maxMsg {
-			fresh.Fields = nil
-			v = newEncoder().appendLog(nil, &fresh)
+		short := l
+		v := fresh(&short)
+		if len(short.Fields) > 0 && len(v) > maxMsg {
+			short.Fields = nil
+			v = fresh(&short)
 		}
 		want[l.Cursor] = string(v)
 		read = append(read, l)
@@ -586,5 +593,57 @@ func TestHostile71ManyMissingTopicsCreatedLater(t *testing.T) {
 	fb := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= pods+pods/2 }, []string{"logs-fallback"})
 	if n := len(dedup(fb)); n != pods+pods/2 {
 		t.Errorf("%d records in the fallback topic, want %d", n, pods+pods/2)
+	}
+	if n := testutil.ToFloat64(h.s.m.fallback); n != pods+pods/2 {
+		t.Errorf("ferry_ship_fallback_total %v, want %d (the records in the fallback topic)", n, pods+pods/2)
+	}
+}
+
+// TestHostile71OTLPThroughKafka: the same records in the OTLP encodings
+// (their own cache of resources by Meta), keyed by pod uid, through three
+// brokers: each record read back is what a fresh OTLP encoder writes.
+func TestHostile71OTLPThroughKafka(t *testing.T) {
+	for _, encoding := range []string{encodingOTLPJSON, encodingOTLPProto} {
+		t.Run(encoding, func(t *testing.T) {
+			_, addr := startCluster(t, kfake.NumBrokers(3), kfake.SeedTopics(6, "logs", "metrics"))
+			cfg := testKafkaConfig(addr)
+			cfg.Kafka.Encoding = encoding
+			cfg.Kafka.MaxMessageBytes = 6000
+			cfg.Kafka.Batch.MaxBytes = 16 << 10
+			h := runShipper(t, cfg, nil)
+			reads, want := hostile71LogsAs(800, cfg.Kafka.MaxMessageBytes, func(l *event.Log) []byte {
+				return newOTLPEncoder(encoding).appendLog(nil, l)
+			})
+			uids := map[string]string{}
+			for _, r := range reads {
+				for i := range r {
+					uid := ""
+					if r[i].Meta != nil {
+						uid = r[i].Meta.PodUID
+					}
+					uids[want[r[i].Cursor]] = uid
+				}
+			}
+			for _, r := range reads {
+				h.logs <- r
+			}
+			waitFor(t, 60*time.Second, "every record acknowledged", func() bool { return len(h.ack.cursors()) >= len(want) })
+			h.finish(t)
+			recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= len(want) }, []string{"logs"})
+			seen := map[string]bool{}
+			for _, r := range recs {
+				uid, ok := uids[string(r.Value)]
+				if !ok {
+					t.Fatalf("a record no line encodes to: %q", r.Value)
+				}
+				if string(r.Key) != uid {
+					t.Errorf("record keyed %q, want %q", r.Key, uid)
+				}
+				seen[string(r.Value)] = true
+			}
+			if len(seen) != len(want) {
+				t.Errorf("%d distinct records read back, want %d", len(seen), len(want))
+			}
+		})
 	}
 }
