@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -643,6 +645,95 @@ func TestHostile71OTLPThroughKafka(t *testing.T) {
 			}
 			if len(seen) != len(want) {
 				t.Errorf("%d distinct records read back, want %d", len(seen), len(want))
+			}
+		})
+	}
+}
+
+// chaosRT breaks produce requests at random: some fail before they are
+// sent, some after the brokers took them (the answer lost: the records
+// are sent again), the rest go through.
+type chaosRT struct {
+	next   kafka.RoundTripper
+	mu     sync.Mutex
+	rng    *rand.Rand
+	before atomic.Int64
+	after  atomic.Int64
+}
+
+func (c *chaosRT) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
+	if _, ok := req.(*rawproduce.Request); !ok {
+		return c.next.RoundTrip(ctx, addr, req)
+	}
+	c.mu.Lock()
+	roll := c.rng.IntN(100)
+	c.mu.Unlock()
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}
+	switch {
+	case roll < 12:
+		c.before.Add(1)
+		return nil, reset
+	case roll < 24:
+		if _, err := c.next.RoundTrip(ctx, addr, req); err != nil {
+			return nil, err
+		}
+		c.after.Add(1)
+		return nil, reset
+	}
+	return c.next.RoundTrip(ctx, addr, req)
+}
+
+// TestHostile71ChaosEveryCodec: produce requests failing at random before
+// and after the brokers took them, three brokers, every codec, lanes
+// grouped per broker and alone: every line is acknowledged once, every
+// record read back is one a line encodes to, and every line is there.
+func TestHostile71ChaosEveryCodec(t *testing.T) {
+	for i, comp := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		t.Run(comp, func(t *testing.T) {
+			_, addr := startCluster(t, kfake.NumBrokers(3), kfake.SeedTopics(6, "logs", "metrics"))
+			cfg := testKafkaConfig(addr)
+			cfg.Kafka.Compression = comp
+			cfg.Kafka.MaxMessageBytes = 4000
+			cfg.Kafka.Batch.MaxBytes = 8 << 10
+			cfg.Kafka.Retry = RetryConfig{BackoffMin: time.Millisecond, BackoffMax: 20 * time.Millisecond}
+			var crt *chaosRT
+			h := runShipperWith(t, cfg, nil, func(s *Shipper) {
+				mc := s.transport.(*metaCache)
+				crt = &chaosRT{next: mc.next, rng: rand.New(rand.NewPCG(uint64(i), 71))}
+				mc.next = crt
+			})
+			reads, want := hostile71Logs(1500, cfg.Kafka.MaxMessageBytes)
+			for _, r := range reads {
+				h.logs <- r
+			}
+			waitFor(t, 60*time.Second, "every record acknowledged", func() bool { return len(h.ack.cursors()) >= len(want) })
+			h.finish(t)
+			acked := map[event.Cursor]int{}
+			for _, c := range h.ack.cursors() {
+				acked[c]++
+			}
+			for c := range want {
+				if acked[c] != 1 {
+					t.Errorf("cursor %v acknowledged %d times", c, acked[c])
+				}
+			}
+			if crt.before.Load() == 0 || crt.after.Load() == 0 {
+				t.Fatalf("chaos did not strike: %d before, %d after", crt.before.Load(), crt.after.Load())
+			}
+			vals := map[string]bool{}
+			for _, v := range want {
+				vals[v] = true
+			}
+			recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= len(want) }, []string{"logs"})
+			got := map[string]bool{}
+			for _, r := range recs {
+				if !vals[string(r.Value)] {
+					t.Fatalf("a record no line encodes to: %q", r.Value)
+				}
+				got[string(r.Value)] = true
+			}
+			if len(got) != len(vals) {
+				t.Errorf("%d distinct records, want %d", len(got), len(vals))
 			}
 		})
 	}
