@@ -738,3 +738,30 @@ func TestHostile71ChaosEveryCodec(t *testing.T) {
 		})
 	}
 }
+
+// TestHostile71ReadToAckCountsTooLargeDrops: lines larger than the
+// largest record the sink takes are dropped and acknowledged at once;
+// ferry_read_to_ack_seconds is observed at acknowledgement "after the sink
+// confirmed (or dropped)" a line, so it counts them with the others: its
+// count is every acknowledged line with a read time.
+func TestHostile71ReadToAckCountsTooLargeDrops(t *testing.T) {
+	_, addr := startCluster(t)
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.MaxMessageBytes = 4000
+	h := runShipper(t, cfg, nil)
+	ls := makeLogs(1, 0, 20, metaFor(1))
+	for i := range ls {
+		if i%4 == 1 {
+			ls[i].Body = bytes.Repeat([]byte("x"), 5000)
+		}
+	}
+	h.logs <- ls
+	waitFor(t, 30*time.Second, "every line acknowledged", func() bool { return len(h.ack.cursors()) == len(ls) })
+	if n := testutil.ToFloat64(h.s.m.dropped.WithLabelValues("log", "too_large")); n != 5 {
+		t.Fatalf("%v lines dropped as too large, want 5", n)
+	}
+	if _, count := gathered(t, h.reg, "ferry_read_to_ack_seconds"); count != uint64(len(ls)) {
+		t.Errorf("read-to-ack counts %d lines, %d acknowledged (5 dropped as too large)", count, len(ls))
+	}
+	h.finish(t)
+}
