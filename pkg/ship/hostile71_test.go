@@ -98,7 +98,7 @@ func hostile71LogsAs(n, maxMsg int, fresh func(*event.Log) []byte) ([][]event.Lo
 		}
 		want[l.Cursor] = string(v)
 		read = append(read, l)
-		if len(read) == 1+i%9 {
+		if len(read) == 1+len(reads)%9 {
 			reads = append(reads, read)
 			read = nil
 		}
@@ -764,4 +764,60 @@ func TestHostile71ReadToAckCountsTooLargeDrops(t *testing.T) {
 		t.Errorf("read-to-ack counts %d lines, %d acknowledged (5 dropped as too large)", count, len(ls))
 	}
 	h.finish(t)
+}
+
+// TestHostile71LeadersMoveWhileGrouped: three brokers, six partitions,
+// lanes grouped into one request per leader; the partitions' leaders move
+// between the brokers while records flow (a request grouped by leaders
+// that moved is refused by the client, or answered NOT_LEADER): every
+// line is acknowledged exactly once and every record arrives intact.
+func TestHostile71LeadersMoveWhileGrouped(t *testing.T) {
+	c, addr := startCluster(t, kfake.NumBrokers(3), kfake.SeedTopics(6, "logs", "metrics"))
+	cfg := testKafkaConfig(addr)
+	cfg.Kafka.MaxMessageBytes = 4000
+	cfg.Kafka.Batch.MaxBytes = 8 << 10
+	cfg.Kafka.Retry = RetryConfig{BackoffMin: time.Millisecond, BackoffMax: 50 * time.Millisecond}
+	h := runShipper(t, cfg, nil)
+	reads, want := hostile71Logs(1500, cfg.Kafka.MaxMessageBytes)
+	for i, r := range reads {
+		h.logs <- r
+		if i%40 == 20 {
+			for p := range int32(6) {
+				to := (c.LeaderFor("logs", p) + 1) % 3
+				if err := c.MoveTopicPartition("logs", p, to); err != nil {
+					t.Fatal(err)
+				}
+
+			}
+		}
+	}
+	waitFor(t, 60*time.Second, "every record acknowledged", func() bool { return len(h.ack.cursors()) >= len(want) })
+	h.finish(t)
+	acked := map[event.Cursor]int{}
+	for _, c := range h.ack.cursors() {
+		acked[c]++
+	}
+	for c := range want {
+		if acked[c] != 1 {
+			t.Errorf("cursor %v acknowledged %d times", c, acked[c])
+		}
+	}
+	vals := map[string]bool{}
+	for _, v := range want {
+		vals[v] = true
+	}
+	recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= len(want) }, []string{"logs"})
+	got := map[string]bool{}
+	for _, r := range recs {
+		if !vals[string(r.Value)] {
+			t.Fatalf("a record no line encodes to: %q", r.Value)
+		}
+		got[string(r.Value)] = true
+	}
+	if len(got) != len(vals) {
+		t.Errorf("%d distinct records, want %d", len(got), len(vals))
+	}
+	if n := testutil.ToFloat64(h.s.m.produceRequests.WithLabelValues("error")); n == 0 {
+		t.Errorf("no produce request failed: the leaders did not move under the requests")
+	}
 }
