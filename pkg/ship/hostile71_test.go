@@ -821,3 +821,24 @@ func TestHostile71LeadersMoveWhileGrouped(t *testing.T) {
 		t.Errorf("no produce request failed: the leaders did not move under the requests")
 	}
 }
+
+// TestHostile71MissingTopicsKeepNewest: 50,000 topics found missing in a
+// row (pods coming and going, a topic each): the map never holds more
+// than its bound, and the topics found missing last (a quarter of the
+// bound) are all still avoided.
+func TestHostile71MissingTopicsKeepNewest(t *testing.T) {
+	r := &router{}
+	name := func(i int) string { return fmt.Sprintf("logs.pod-%d", i) }
+	const n = 50000
+	for i := range n {
+		r.markMissing(name(i))
+		if len(r.missing) > maxMissingTopics {
+			t.Fatalf("after %d topics, %d remembered: bound %d", i+1, len(r.missing), maxMissingTopics)
+		}
+	}
+	for i := n - maxMissingTopics/4; i < n; i++ {
+		if !r.isMissing(name(i)) {
+			t.Fatalf("topic %d of the last %d found missing is forgotten", i, maxMissingTopics/4)
+		}
+	}
+}
