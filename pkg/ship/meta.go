@@ -35,7 +35,10 @@ import (
 //     metadata is stale: NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
 //     LEADER_NOT_AVAILABLE and the other errors Kafka's Java producer
 //     refreshes on, a partition or leader the cached layout lacks, a
-//     broker connection that failed, or a metadata request that failed;
+//     broker connection that failed, or a metadata request that failed
+//     (a metadata answer so refreshed, from metadata older than
+//     minForcedRefresh, is asked again of the new metadata: a topic
+//     created since it was found missing is found);
 //   - when a topic not yet in use is asked for (a templated topic's first
 //     record), so that the metadata covers only the topics in use.
 //
