@@ -248,9 +248,11 @@ func (r *router) markMissing(topic string) {
 				untils = append(untils, until)
 			}
 			slices.SortFunc(untils, time.Time.Compare)
+			// The median and those before it: at least half, even
+			// when times tie (a clock coarser than the calls).
 			median := untils[len(untils)/2]
 			for tp, until := range r.missing {
-				if until.Before(median) {
+				if !until.After(median) {
 					delete(r.missing, tp)
 				}
 			}

@@ -282,6 +282,11 @@ func (l *loop) add(r rec, now int64) {
 		s.m.dropped.WithLabelValues(r.kind(), "too_large").Inc()
 		s.logDrop("record dropped: larger than the largest record the sink takes (kafka.max_message_bytes)", "record", r.kind(),
 			"bytes", n, "limit", s.maxMsg, "file", r.path, "offset", r.cursor.Offset)
+		if r.isLog && r.readAt != 0 {
+			// Acknowledged now: counted with the lines the sink
+			// confirmed or dropped (resolve).
+			s.m.readToAck.Observe(time.Duration(now - r.readAt).Seconds())
+		}
 		if r.isLog && s.opts.Acker != nil {
 			s.opts.Acker.Ack([]event.Cursor{r.cursor})
 		}

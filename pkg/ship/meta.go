@@ -35,7 +35,10 @@ import (
 //     metadata is stale: NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
 //     LEADER_NOT_AVAILABLE and the other errors Kafka's Java producer
 //     refreshes on, a partition or leader the cached layout lacks, a
-//     broker connection that failed, or a metadata request that failed;
+//     broker connection that failed, or a metadata request that failed
+//     (a metadata answer so refreshed, from metadata older than
+//     minForcedRefresh, is asked again of the new metadata: a topic
+//     created since it was found missing is found);
 //   - when a topic not yet in use is asked for (a templated topic's first
 //     record), so that the metadata covers only the topics in use.
 //
@@ -85,7 +88,17 @@ func (f *freshTransport) RoundTrip(ctx context.Context, addr net.Addr, req kafka
 	}
 	res, err := t.RoundTrip(ctx, addr, req)
 	if stale(req, res, err) {
-		f.refresh(t)
+		if f.refresh(t) >= minForcedRefresh && err == nil {
+			if m, ok := req.(*metadata.Request); ok {
+				// Metadata older than a forced refresh's interval
+				// lacks a topic or its leader: the answer is the new
+				// metadata's. A templated topic found missing is
+				// looked up again only after a minute, and would be
+				// found missing again by the metadata that found it
+				// missing first when nothing refreshed it since.
+				return f.use(m.TopicNames).RoundTrip(ctx, addr, req)
+			}
+		}
 	}
 	return res, err
 }
@@ -145,16 +158,19 @@ func (f *freshTransport) covers(topics []string) bool {
 }
 
 // refresh replaces t (if still current) because an answer said its
-// metadata is stale, at most every minForcedRefresh.
-func (f *freshTransport) refresh(t *kafka.Transport) {
+// metadata is stale, at most every minForcedRefresh. It returns the age
+// of the metadata replaced (0: not replaced).
+func (f *freshTransport) refresh(t *kafka.Transport) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
 	if f.cur != t || now.Sub(f.lastForce) < minForcedRefresh {
-		return
+		return 0
 	}
+	age := now.Sub(f.born)
 	f.lastForce = now
 	f.swap("stale")
+	return age
 }
 
 // forceRefresh replaces the Transport now, however recent the last
