@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -96,6 +97,9 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 	if err != nil || n == 0 {
 		return
 	}
+	if f.tookAlready(gz, fp[:n]) {
+		return
+	}
 	if i := slices.IndexFunc(f.startNames, func(s startName) bool { return s.path == name }); i >= 0 &&
 		!t.startedOtherwise(f.dec.path, f.startNames[i].key, fp[:n]) {
 		// Made before f's generation started: another file's copy, or
@@ -117,6 +121,52 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 		f.noted = make(map[string]birth)
 	}
 	f.noted[name] = birth{key: k, at: b}
+}
+
+// takenCopy is a copy of f taken and read before it (takeCopyOf,
+// compressedCopy): its follower, its first bytes and its size then.
+type takenCopy struct {
+	c    *follower
+	fp   []byte
+	size int64
+}
+
+// maxTaken bounds f.taken: a copy taken that many copies ago is
+// compressed, or deleted, long since.
+const maxTaken = 16
+
+// keepTaken notes tc, a copy of f just taken.
+func (f *follower) keepTaken(tc takenCopy) {
+	if len(f.taken) >= maxTaken {
+		f.taken = slices.Delete(f.taken, 0, 1)
+	}
+	f.taken = append(f.taken, tc)
+}
+
+// tookAlready says whether gz, a compressed rotated sibling of f whose
+// decompressed start is fp, is a copy f took and read already, compressed
+// since: kubelet compresses every rotated file but the newest, and a
+// .gz's birth is its compression's, after the last copy taken (f's
+// generation's start then), so by its birth it is a copy made since
+// (TestTakenCopiesCompressedNotCopiesAgain; TestCopytruncatesInARow read
+// lines twice so). It starts as that copy does and holds as many bytes
+// (the gzip trailer's size) as the copy held when taken or as were read
+// of it.
+func (f *follower) tookAlready(gz string, fp []byte) bool {
+	if len(f.taken) == 0 || len(fp) == 0 {
+		return false
+	}
+	sz, ok := gzipSize(gz)
+	if !ok {
+		return false
+	}
+	return slices.ContainsFunc(f.taken, func(tc takenCopy) bool {
+		m := min(len(tc.fp), len(fp))
+		if m == 0 || !bytes.Equal(tc.fp[:m], fp[:m]) {
+			return false
+		}
+		return sz == uint32(tc.size) || sz == uint32(tc.c.off)
+	})
 }
 
 // startedOtherwise says whether the file key, a plain rotated sibling of
@@ -401,6 +451,130 @@ func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
 	}
 	t.parkedCopies(f)
 	return len(f.copied) > 0 && t.takeCopy(f, now)
+}
+
+// copiesAway looks, as f's rotated file is finished with nothing of its
+// generation read, for the copies made of it while it was back at its path
+// unseen: a rotation seen, undone before a check saw it back, then a
+// copytruncate (its copy perhaps compressed at once) and another rotation
+// (test/model seed 1230002). The copy's creation notice was dropped (f was
+// not followed at its path: copyCreated), and copiesUnnoted, which looks
+// before the first read that takes something, never ran: f is empty. Such
+// a copy was born since f's generation started and is named before f's
+// name now; the path's later files (kubelet's next rotations) are named
+// after it. Each plain sibling named before f is looked at as
+// takeCopy does (born since f's generation started, not f, not held by
+// f); a compressed one as noteCompressed does, and never one whose plain
+// name was there at f's start. Once per follower; true if f is to wait
+// for a copy.
+func (t *Tailer) copiesAway(f *follower, now time.Time) bool {
+	if f.awayLooked || f.off != 0 || f.st != stRotated || f.f == nil || f.opened.IsZero() {
+		return false
+	}
+	f.awayLooked = true
+	sibs := listSiblings(f.path)
+	own := slices.IndexFunc(sibs, func(s sibling) bool { return !s.gz && atPathNow(s.path, f.key) })
+	if own < 0 {
+		return false // deleted, or compressed: where it was named is unknown
+	}
+	next := t.nextBorn(f)
+	for _, s := range sibs {
+		if !orderBefore(s.order, sibs[own].order) {
+			continue
+		}
+		name := strings.TrimSuffix(s.path, ".gz")
+		if slices.Contains(f.copied, name) || t.copyOfOther(f, name, s.path) {
+			continue
+		}
+		if b, ok := born(s.path); ok && !s.gz && !next.IsZero() && b.After(next) {
+			// Made after a later file of the path was: f was not at the
+			// path then, and this is that file's copy (copytruncate
+			// with names that sort before f's: logrotate's dateext
+			// 0.log-20261207 or numbered 0.log.1 beside kubelet's
+			// 0.log.20261207-000001), read by it; read as f's, twice.
+			// One born in the later file's tick of the file system's
+			// clock may be f's (copied, renamed and reopened within a
+			// tick): looked at as before.
+			continue
+		}
+		if s.gz && slices.ContainsFunc(f.startNames, func(sn startName) bool { return sn.path == name }) {
+			// There plain at f's start: an older file compressed since
+			// (noteCompressed's exception for a name made again does
+			// not hold here: the inode of the file compressed is soon
+			// the path's next file's, which starts otherwise).
+			continue
+		}
+		f.copied = append(f.copied, name)
+		if s.gz {
+			t.noteCompressed(f, name)
+		} else {
+			f.note(name)
+		}
+	}
+	if len(f.copied) == 0 {
+		return false
+	}
+	t.log.Debug("copies of a rotated file nothing was read of looked at as it is finished", "path", f.path, "name", sibs[own].path, "copies", f.copied)
+	return t.takeCopy(f, now)
+}
+
+// nextBorn is the birth time of the first file of f's path after f still
+// followed there (not deleted: a file the path named while f was renamed
+// away and back, replaced by f, is), or of the file at the path now if it
+// is not f: f was renamed away before it was made. Zero if none is known.
+func (t *Tailer) nextBorn(f *follower) time.Time {
+	fb, ok := bornOf(f.f)
+	if !ok {
+		return time.Time{}
+	}
+	var next time.Time
+	later := func(b time.Time) {
+		if b.After(fb) && (next.IsZero() || b.Before(next)) {
+			next = b
+		}
+	}
+	for _, g := range t.order {
+		if g != f && g.path == f.path && g.f != nil && g.st != stClosed && g.st != stDeleted && g.key != f.key {
+			if _, nlink, _, err := fstatKey(g.f); err != nil || nlink == 0 {
+				continue // replaced by f renamed back (an undone rotation), not seen yet
+			}
+			if b, ok := bornOf(g.f); ok {
+				later(b)
+			}
+		}
+	}
+	if k, err := statKey(f.path); err == nil && k != f.key {
+		if b, ok := born(f.path); ok {
+			later(b)
+		}
+	}
+	return next
+}
+
+// copyOfOther says whether name (listed as listed: name or its .gz) was
+// noted as a copy of another file g followed at f's path (its creation
+// notified while g was there) that g will take: not f's. The notice, taken
+// late, names the file at the path then, not the one copied (test/model
+// seed 1230002: f's copy, made while f was back at its path unseen, noted
+// by the path's next file). So g's only if it was made after g was born
+// (its birth as noted while plain, or now if plain), and a compressed one
+// g did not note plain is not g's: g cannot take it (compressedCopy).
+func (t *Tailer) copyOfOther(f *follower, name, listed string) bool {
+	return slices.ContainsFunc(t.order, func(g *follower) bool {
+		if g == f || g.path != f.path || g.st == stClosed || !slices.Contains(g.copied, name) {
+			return false
+		}
+		nb, ok := g.noted[name]
+		b := nb.at
+		if !ok {
+			if listed != name {
+				return false // compressed, never noted plain by g
+			}
+			b, ok = born(name)
+		}
+		gb, gok := bornOf(g.f)
+		return !ok || !gok || !b.Before(gb)
+	})
 }
 
 // parkedCopies notes the copies made of f while it was parked
@@ -697,6 +871,7 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *too
 	f.suppressTo = 0
 	t.add(c)
 	f.pred = c
+	f.keepTaken(takenCopy{c: c, fp: slices.Clone(head[:n]), size: fi.Size()})
 	t.copyTaken(f, cur.Size(), own, m, name)
 	switch {
 	case cb.After(latest.at):
@@ -733,6 +908,9 @@ func (t *Tailer) compressedCopy(f *follower, name string, now time.Time, latest 
 	}
 	c.pred = f.pred
 	f.pred = c
+	if sz, ok := gzipSize(gz); ok && c.fpLen > 0 {
+		f.keepTaken(takenCopy{c: c, fp: slices.Clone(c.fp[:c.fpLen]), size: int64(sz)})
+	}
 	var own [fpSize]byte
 	m := readFP(f.f, own[:])
 	t.copyTaken(f, cur.Size(), own, m, gz)

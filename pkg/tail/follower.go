@@ -43,6 +43,8 @@ type follower struct {
 	spilledAt  int64            // size when its unfinished lines were spilled; not read until it grows (held.go)
 	copied     []string         // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
 	noted      map[string]birth // the copies in copied as they were when noted (copy.go compressedCopy)
+	awayLooked bool             // copiesAway listed its siblings (copy.go)
+	taken      []takenCopy      // the copies of it taken and read before it, as they were (copy.go tookAlready)
 	opened     time.Time        // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
 	took       []birth          // the files born in opened's tick before it (copy.go genStart), or the copies taken born at opened, when a copy taken set it
 	startNames []startName      // the plain rotated siblings at its path when opened was read (copy.go genStart, noteCompressed)
@@ -333,6 +335,10 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		// Finished a rotated, copied or deleted file through its
 		// descriptor (a rotated one only once it is final, see
 		// rotatedFinal).
+		if t.copiesAway(f, now) { // copy.go
+			f.dirty = true // a copy made of it while it was back at its path is read first
+			return
+		}
 		t.closeFollower(f, evEnd)
 	} else if !f.more && f.st != stFollowing {
 		f.dirty = true // come back to close it
