@@ -249,15 +249,26 @@ func (f *follower) note(name string) bool {
 }
 
 // newGeneration starts f's generation after a truncation (follower.go
-// truncated): copies created from now on are copies of it. Their creation
-// is notified only in a watched directory: a polled one (busy.go) is
-// watched again at once, as when a new file is followed there, and the
-// copies created between the truncation's handling and the watch are
-// noted from a listing.
-func (t *Tailer) newGeneration(f *follower) {
+// truncated) at gen, taken before the truncation's copies were looked
+// for: copies created since are copies of it, but those the truncation
+// put before f (its copy, the later copies read after it: f.pred's chain
+// back to was, f.pred before the truncation), which are files from
+// before it (took). Their creation is notified only in a watched
+// directory: a polled one (busy.go) is watched again at once, as when a
+// new file is followed there, and the copies created between the
+// truncation's handling and the watch are noted from a listing.
+func (t *Tailer) newGeneration(f *follower, gen genMark, was *follower) {
 	f.noted = nil
-	f.startGen(genStart(f.path))
+	f.startGen(gen)
 	f.tick, f.readCopy, f.readFPs, f.heldCopy = true, "", nil, 0
+	for p := f.pred; p != nil && p != was; p = p.pred {
+		if p.f == nil || p.gz != "" {
+			continue // compressed: a .gz is not taken for a copy by its birth (noteCompressed)
+		}
+		if b, ok := bornOf(p.f); ok && !b.Before(gen.at) {
+			f.took = append(f.took, birth{key: p.key, at: b})
+		}
+	}
 	if d := filepath.Dir(f.path); t.isPolled(d) {
 		t.newFileIn(d, time.Now())
 		t.parkedCopies(f)

@@ -454,6 +454,10 @@ func (t *Tailer) consume(f *follower, chunk []byte) {
 // read are counted as lost. The file is then read again from 0 as a new
 // generation.
 func (t *Tailer) truncated(f *follower, now time.Time) {
+	// The new generation starts before its copies are looked for: a
+	// copytruncate made while this one is handled, after the listings
+	// below, holds the new generation's lines (TestCopytruncateAsTruncationHandled).
+	gen, was := genStart(f.path), f.pred // copy.go
 	t.m.truncations.Inc()
 	f.cutSince = true
 	f.copied = nil // copy.go: the copy, if any, is found here
@@ -500,7 +504,10 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 		// after it, none read: read after it, before f.
 		t.copiesAfter(f, before, f.pred, now)
 	}
-	t.newGeneration(f) // copy.go
+	if t.truncHook != nil {
+		t.truncHook(f)
+	}
+	t.newGeneration(f, gen, was) // copy.go
 }
 
 // closeFollower closes f for good on ev: evEnd says it was read to its end:

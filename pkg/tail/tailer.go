@@ -160,6 +160,9 @@ type Tailer struct {
 	// readHook runs in readFile between its look for a rewrite and the
 	// data's read.
 	readHook func(f *follower)
+	// truncHook runs in truncated after the copies were looked for and
+	// before the new generation is started.
+	truncHook func(f *follower)
 	// Fair reading and rate limits (fair.go, limiter.go).
 	turn       []turnFile
 	limitsOn   bool

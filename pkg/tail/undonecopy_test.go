@@ -149,3 +149,38 @@ func TestTakenCopiesCompressedNotCopiesAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestCopytruncateAsTruncationHandled is TestCopytruncatesInARow's order
+// (seeds 0 and 3, under -race): a second copytruncate made while the
+// first one's truncation is handled, after its copies were looked for
+// (findCopy, laterCopies) and before the new generation started. Its copy
+// is the new generation's: read once, before what the file holds after
+// it (its creation noticed, or not: the file's first read lists the
+// copies made since its generation started).
+func TestCopytruncateAsTruncationHandled(t *testing.T) {
+	for _, notice := range []bool{true, false} {
+		t.Run(map[bool]string{true: "noticed", false: "unnoticed"}[notice], func(t *testing.T) {
+			tl, path, f := followNew(t)
+			appendFile(t, path, lines(0, 5))
+			tl.readFile(f, time.Now())
+			appendFile(t, path, lines(5, 8))
+			cp1, cp2 := path+".20261207-000001", path+".20261207-000002"
+			hostile51CopyTo(t, path, cp1)
+			tl.truncHook = func(*follower) {
+				tl.truncHook = nil
+				appendFile(t, path, lines(8, 10))
+				hostile51CopyTo(t, path, cp2)
+			}
+			tl.check(f, time.Now())
+			if tl.truncHook != nil {
+				t.Fatal("the truncation not handled")
+			}
+			if notice {
+				tl.copyCreated(cp2)
+			}
+			appendFile(t, path, lines(10, 12))
+			undoneCopyTurns(tl)
+			hostile69Want(t, tl, 0, 12)
+		})
+	}
+}
