@@ -260,7 +260,7 @@ func (f *follower) note(name string) bool {
 func (t *Tailer) newGeneration(f *follower, gen genMark, was *follower) {
 	f.noted = nil
 	f.startGen(gen)
-	f.tick, f.readCopy, f.readFPs, f.heldCopy = true, "", nil, 0
+	f.tick, f.readCopy, f.readFPs, f.heldCopy, f.readEarly = true, "", nil, 0, nil
 	for p := f.pred; p != nil && p != was; p = p.pred {
 		if p.f == nil || p.gz != "" {
 			continue // compressed: a .gz is not taken for a copy by its birth (noteCompressed)
@@ -386,6 +386,10 @@ func (f *follower) bornSince(b time.Time, key fileKey) bool {
 func (f *follower) readBefore(s *follower) {
 	if f.fpLen > 0 && s.fpLen >= f.fpLen && bytes.Equal(s.fp[:f.fpLen], f.fp[:f.fpLen]) {
 		f.readCopy = s.path
+	} else if s.fpLen < fpSize && s.gz == "" {
+		// Still being written (copytruncate's copy is a create, then
+		// writes): it may be that copy all the same (readEarly).
+		f.readEarly = append(f.readEarly, s)
 	}
 	if !f.tick {
 		return
@@ -405,6 +409,32 @@ func (f *follower) readBefore(s *follower) {
 	}
 	if s.fpLen > 0 {
 		f.readFPs = append(f.readFPs, slices.Clone(s.fp[:s.fpLen]))
+	}
+}
+
+// readEarly sets f.readCopy, if it is not set and nothing of f was read,
+// to the sibling read whole before f that starts with f's first bytes
+// now, though it held fewer of them when readBefore looked: the copy
+// copytruncate made as f was opened, created before f's generation
+// started and written after the listing opened it (TestCopyReadBeforeWhileEmpty).
+// Taken by f's truncation for the copy to finish, its lines came twice.
+// One still open is looked at through its descriptor: it may not have
+// been read yet; one closed, by the first bytes its reads took.
+func (f *follower) readEarlyCopy() {
+	if f.readCopy != "" || f.off != 0 || f.fpLen == 0 {
+		return
+	}
+	var buf [fpSize]byte
+	for _, s := range f.readEarly {
+		fp := s.fp[:s.fpLen]
+		if s.st != stClosed && s.f != nil {
+			fp = buf[:readFP(s.f, buf[:])]
+		}
+		if len(fp) >= f.fpLen && bytes.Equal(fp[:f.fpLen], f.fp[:f.fpLen]) {
+			f.readCopy = s.path
+			f.readFPs = append(f.readFPs, slices.Clone(fp))
+			return
+		}
 	}
 }
 
@@ -944,7 +974,7 @@ func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, nam
 	t.m.truncations.Inc()
 	f.size = size
 	f.fp, f.fpLen = own, m
-	f.readCopy, f.readFPs = "", nil // of the generations the copy holds, and before
+	f.readCopy, f.readFPs, f.readEarly = "", nil, nil // of the generations the copy holds, and before
 	// A spill's wait for f to grow past its size then (held.go) was
 	// for the generation the copy holds: f's new one is read as it is.
 	f.spilledAt = 0

@@ -52,6 +52,7 @@ type follower struct {
 	readCopy   string           // a copy of its generation as opened, read whole before it (copy.go readBefore): its truncation's copy
 	heldCopy   int64            // the size of the longest copy of its generation left to it (discovery.go holds): bytes it held, for a truncation that finds no copy
 	readFPs    [][]byte         // the first bytes of the siblings born since opened and read whole before it (copy.go readBefore)
+	readEarly  []*follower      // the siblings read whole before it that held fewer first bytes than it when opened (copy.go readEarlyCopy)
 	readSince  int64            // bytes read since the last poll (busy.go)
 	cutSince   bool             // truncated since the last poll (busy.go)
 	grew       bool             // read further between the last two polls (busy.go)

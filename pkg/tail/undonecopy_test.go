@@ -184,3 +184,42 @@ func TestCopytruncateAsTruncationHandled(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyReadBeforeWhileEmpty is TestCopytruncatesInARow's order (seed
+// 0, under load): the path's next file is found as it is copytruncated,
+// its copy created (a create, then writes) in the tick before but not
+// written yet. The copy, named after the rotated file, is opened empty
+// and read whole before the file; then it is written and the file
+// truncated. The file's truncation finds the copy: read already, not
+// read again. Each line once.
+func TestCopyReadBeforeWhileEmpty(t *testing.T) {
+	for _, checkFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "copy read first", true: "truncation seen first"}[checkFirst], func(t *testing.T) {
+			tl, path, f := followNew(t)
+			appendFile(t, path, lines(0, 3))
+			tl.readFile(f, time.Now())
+			mustRename(t, path, path+".20261207-000001")
+			tl.check(f, time.Now())
+			if f.st != stRotated {
+				t.Fatalf("the rotation not seen: state %v", f.st)
+			}
+			appendFile(t, path, lines(3, 6))
+			cp := path + ".20261207-000002"
+			appendFile(t, cp, "") // created, not written yet
+			afterTick(t, time.Now())
+			tl.discover(path, time.Now(), false)
+			n := tl.byPath[path]
+			if n == nil || n == f || n.pred == nil || n.pred.path != cp {
+				t.Fatalf("the copy not read before the next file: %+v", n)
+			}
+			hostile51CopyTo(t, path, cp)
+			if checkFirst {
+				tl.check(n, time.Now()) // a poll: the copy not read yet
+			}
+			undoneCopyTurns(tl)
+			appendFile(t, path, lines(6, 8))
+			undoneCopyTurns(tl)
+			hostile69Want(t, tl, 0, 8)
+		})
+	}
+}
