@@ -58,8 +58,20 @@ func (t *Tailer) copyCreated(name string) {
 	if _, gz, _ := rotatedName(filepath.Base(live), filepath.Base(name)); gz {
 		return
 	}
+	key, kerr := statKey(name)
+	for _, g := range t.order {
+		if kerr == nil && g.path == live && g.key == key && g.st != stClosed {
+			g.renameNoticed = true // its own rename: what is created after is not its copy
+		}
+	}
 	f := t.byPath[live]
-	if f == nil || f.st != stFollowing || f.f == nil || f.off != 0 || slices.Contains(f.copied, name) {
+	if f == nil || f.st != stFollowing {
+		if kerr == nil {
+			t.copyOfAway(live, name, key)
+		}
+		return
+	}
+	if f.f == nil || f.off != 0 || slices.Contains(f.copied, name) {
 		return
 	}
 	f.copied = append(f.copied, name)
@@ -68,6 +80,37 @@ func (t *Tailer) copyCreated(name string) {
 	}
 	f.dirty, f.more = true, true // read at once, not after read_interval
 	t.wantRead(time.Now())
+}
+
+// copyOfAway notes name (key), a rotated name created beside live, as a
+// possible copy of a file renamed away from live (kubelet's rotation, seen)
+// nothing of which was read: a copytruncate made just before the rename,
+// its notice taken after a poll saw the rename (TestCopyNoticeTakenAfterRotation).
+// The notices of a directory come in the order of its changes: one taken
+// before the notice of the file's own rename was made while the file was
+// at its path; one after may be a later file of the path renamed in turn,
+// not taken. So only while that rename was not noticed (renameNoticed),
+// in a directory watched since the file was followed there (not polled:
+// its rename then had no notice), and no notice was lost since (an
+// overflow sets renameNoticed on every file). The file's read takes it as
+// takeCopy does, before the file.
+func (t *Tailer) copyOfAway(live, name string, key fileKey) {
+	if t.files[key] != nil {
+		return // followed: a file of its own
+	}
+	for _, g := range t.order {
+		if g.path != live || g.st != stRotated || g.f == nil || g.off != 0 || g.renameNoticed || g.polled || g.wasPolled ||
+			g.key == key || slices.Contains(g.copied, name) {
+			continue
+		}
+		g.copied = append(g.copied, name)
+		if !g.note(name) {
+			t.noteCompressed(g, name)
+		}
+		g.dirty, g.more = true, true
+		t.wantRead(time.Now())
+		return
+	}
 }
 
 // noteCompressed notes name+".gz" for the copy name whose creation was

@@ -299,6 +299,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 			t.log.Debug("file notification queue overflowed; polling and rescanning")
 			t.dirs.clear()
 			t.forgetLinks() // links.go
+			for _, f := range t.order {
+				f.renameNoticed = true // copy.go copyOfAway: the order of notices is lost
+			}
 			nextPoll, rescanAt = now, now
 		}
 	}

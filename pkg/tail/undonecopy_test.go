@@ -223,3 +223,41 @@ func TestCopyReadBeforeWhileEmpty(t *testing.T) {
 		})
 	}
 }
+
+// TestLaterFileNoticeAfterRenameNotice: a file nothing was read of is
+// written and renamed away by kubelet (seen by a poll); the path's next
+// file, never found, is written and renamed away in turn, and a third
+// file takes the path. The notices come in order: the first file's rename,
+// then the next file's. The next file, created after the first file's
+// rename was noticed, is no copy of it (copyOfAway): its lines come after
+// the first file's, each once. Without the first rename's notice (lost),
+// nothing is taken from the order either.
+func TestLaterFileNoticeAfterRenameNotice(t *testing.T) {
+	for _, renameNotice := range []bool{true, false} {
+		t.Run(map[bool]string{true: "rename noticed", false: "notices lost"}[renameNotice], func(t *testing.T) {
+			tl, path, f := followNew(t)
+			appendFile(t, path, lines(0, 3))
+			r1, r2 := path+".20261207-000001", path+".20261207-000002"
+			mustRename(t, path, r1)
+			tl.check(f, time.Now())
+			if f.st != stRotated || f.off != 0 {
+				t.Fatalf("the rotation not seen, or read: state %v, offset %d", f.st, f.off)
+			}
+			if renameNotice {
+				tl.copyCreated(r1)
+			} else {
+				f.renameNoticed = true // as an overflow leaves it
+			}
+			bornLater(t, path, r1, lines(3, 6)) // never found
+			mustRename(t, path, r2)
+			tl.copyCreated(r2)
+			tl.readFile(f, time.Now()) // before the path's new file is found
+			appendFile(t, path, lines(6, 8))
+			tl.discover(path, time.Now(), false)
+			undoneCopyTurns(tl)
+			tl.rescan(time.Now(), false)
+			undoneCopyTurns(tl)
+			hostile69Want(t, tl, 0, 8)
+		})
+	}
+}
