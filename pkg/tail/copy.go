@@ -60,8 +60,11 @@ func (t *Tailer) copyCreated(name string) {
 	}
 	key, kerr := statKey(name)
 	for _, g := range t.order {
-		if kerr == nil && g.path == live && g.key == key && g.st != stClosed {
-			g.renameNoticed = true // its own rename: what is created after is not its copy
+		if g.path == live && g.st != stClosed && (kerr != nil || g.key == key) {
+			// Its own rename: what is created after is not its copy.
+			// Or a name gone since (renamed again, compressed): perhaps
+			// it was.
+			g.renameNoticed = true
 		}
 	}
 	f := t.byPath[live]
@@ -92,15 +95,27 @@ func (t *Tailer) copyCreated(name string) {
 // not taken. So only while that rename was not noticed (renameNoticed),
 // in a directory watched since the file was followed there (not polled:
 // its rename then had no notice), and no notice was lost since (an
-// overflow sets renameNoticed on every file). The file's read takes it as
-// takeCopy does, before the file.
+// overflow sets renameNoticed on every file; so does a notice of a name
+// gone when it is taken: it may have been the file's rename). Nor one
+// born after the file's last change (its ctime: its rename, or a write
+// after it): the runtime writes to the renamed file until it opens the
+// path's next file, so a later file of the path is born after (in the
+// same tick of the file system's clock, it is taken). The file's read
+// takes it as takeCopy does, before the file.
 func (t *Tailer) copyOfAway(live, name string, key fileKey) {
 	if t.files[key] != nil {
 		return // followed: a file of its own
 	}
+	b, ok := born(name)
+	if !ok {
+		return
+	}
 	for _, g := range t.order {
 		if g.path != live || g.st != stRotated || g.f == nil || g.off != 0 || g.renameNoticed || g.polled || g.wasPolled ||
 			g.key == key || slices.Contains(g.copied, name) {
+			continue
+		}
+		if c, ok := changedOf(g.f); !ok || b.After(c) {
 			continue
 		}
 		g.copied = append(g.copied, name)

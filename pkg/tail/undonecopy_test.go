@@ -230,11 +230,12 @@ func TestCopyReadBeforeWhileEmpty(t *testing.T) {
 // file takes the path. The notices come in order: the first file's rename,
 // then the next file's. The next file, created after the first file's
 // rename was noticed, is no copy of it (copyOfAway): its lines come after
-// the first file's, each once. Without the first rename's notice (lost),
-// nothing is taken from the order either.
+// the first file's, each once. So too with the first rename's notice lost
+// (an overflow), taken after its name was gone (compressed), or missing
+// (the next file is born after the first file's last change).
 func TestLaterFileNoticeAfterRenameNotice(t *testing.T) {
-	for _, renameNotice := range []bool{true, false} {
-		t.Run(map[bool]string{true: "rename noticed", false: "notices lost"}[renameNotice], func(t *testing.T) {
+	for _, order := range []string{"rename noticed", "notices lost", "rename notice of a name gone", "rename notice missing"} {
+		t.Run(order, func(t *testing.T) {
 			tl, path, f := followNew(t)
 			appendFile(t, path, lines(0, 3))
 			r1, r2 := path+".20261207-000001", path+".20261207-000002"
@@ -243,13 +244,20 @@ func TestLaterFileNoticeAfterRenameNotice(t *testing.T) {
 			if f.st != stRotated || f.off != 0 {
 				t.Fatalf("the rotation not seen, or read: state %v, offset %d", f.st, f.off)
 			}
-			if renameNotice {
+			switch order {
+			case "rename noticed":
 				tl.copyCreated(r1)
-			} else {
+			case "notices lost":
 				f.renameNoticed = true // as an overflow leaves it
+			case "rename notice missing":
+				afterTick(t, time.Now())
 			}
 			bornLater(t, path, r1, lines(3, 6)) // never found
 			mustRename(t, path, r2)
+			if order == "rename notice of a name gone" {
+				mustGzip(t, r1)
+				tl.copyCreated(r1)
+			}
 			tl.copyCreated(r2)
 			tl.readFile(f, time.Now()) // before the path's new file is found
 			appendFile(t, path, lines(6, 8))
