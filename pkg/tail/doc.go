@@ -276,7 +276,16 @@
 // already, compressed since (a .gz is born at its compression, after the
 // last copy taken: one that starts as a copy taken did and holds as many
 // bytes, by its gzip trailer, is not taken again;
-// TestTakenCopiesCompressedNotCopiesAgain). Before every read (not only on polls) the tailer checks that
+// TestTakenCopiesCompressedNotCopiesAgain). A copy whose creation notice
+// is taken after a poll saw its file renamed away (kubelet's rotation,
+// nothing of the file read) is that file's if the notice came before the
+// notice of the file's own rename (a directory's notices come in the
+// order of its changes; a later file of the path renamed in turn comes
+// after), in a directory watched since the file was followed, with no
+// notice lost since, and if it was born no later than the file's last
+// change (its ctime: the runtime writes to the renamed file until it
+// opens the path's next file, which is born after) (copy.go copyOfAway;
+// TestCopyNoticeTakenAfterRotation, TestLaterFileNoticeAfterRenameNotice). Before every read (not only on polls) the tailer checks that
 // the file still starts with its fingerprint and that the byte before the end
 // of the last complete line read is still a newline (a read within a line,
 // whose last read ended inside it, looks at the first bytes again once its
