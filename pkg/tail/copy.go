@@ -219,11 +219,15 @@ func (f *follower) tookAlready(gz string, fp []byte) bool {
 		return false
 	}
 	return slices.ContainsFunc(f.taken, func(tc takenCopy) bool {
-		m := min(len(tc.fp), len(fp))
-		if m == 0 || !bytes.Equal(tc.fp[:m], fp[:m]) {
+		own := tc.fp
+		if tc.c.fpLen > len(own) {
+			own = tc.c.fp[:tc.c.fpLen] // taken while still being written: as its reads found it
+		}
+		m := min(len(own), len(fp))
+		if m == 0 || !bytes.Equal(own[:m], fp[:m]) {
 			return false
 		}
-		return sz == uint32(tc.size) || sz == uint32(tc.c.off)
+		return sz == uint32(tc.size) || sz == uint32(tc.c.off) || sz == uint32(tc.c.size)
 	})
 }
 
@@ -320,6 +324,9 @@ func (t *Tailer) newGeneration(f *follower, gen genMark, was *follower) {
 	f.startGen(gen)
 	f.tick, f.readCopy, f.readFPs, f.heldCopy, f.readEarly = true, "", nil, 0, nil
 	for p := f.pred; p != nil && p != was; p = p.pred {
+		// Read before f as its copies: compressed since, they are not
+		// copies of the new generation either (tookAlready).
+		f.keepTaken(takenCopy{c: p, fp: slices.Clone(p.fp[:p.fpLen]), size: p.size})
 		if p.f == nil || p.gz != "" {
 			continue // compressed: a .gz is not taken for a copy by its birth (noteCompressed)
 		}

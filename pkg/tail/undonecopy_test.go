@@ -269,3 +269,48 @@ func TestLaterFileNoticeAfterRenameNotice(t *testing.T) {
 		})
 	}
 }
+
+// TestLaterCopyCompressedNotCopyAgain is TestCopytruncatesInARow's order
+// (seed 1, under load): a truncation found with a later copy beside its
+// copy (made as the truncation was handled), read after it (laterCopies);
+// the next copy taken by its notice; the later copy compressed; the file,
+// empty, rotated. As it is finished (copiesAway), the later copy's .gz is
+// born since its generation started, but it is a copy read already: each
+// line once.
+func TestLaterCopyCompressedNotCopyAgain(t *testing.T) {
+	tl, path, f := followNew(t)
+	appendFile(t, path, lines(0, 5))
+	tl.readFile(f, time.Now())
+	cp1, cp2, cp3 := path+".20261207-000001", path+".20261207-000002", path+".20261207-000003"
+	appendFile(t, path, lines(5, 8))
+	hostile51CopyTo(t, path, cp1)
+	tl.openFault = func(p string) error {
+		if p == cp1 {
+			tl.openFault = nil
+			appendFile(t, path, lines(8, 10))
+			hostile51CopyTo(t, path, cp2)
+		}
+		return nil
+	}
+	tl.check(f, time.Now())
+	if tl.openFault != nil {
+		t.Fatal("the truncation's copy not looked at")
+	}
+	undoneCopyTurns(tl)
+	appendFile(t, path, lines(10, 12))
+	hostile51CopyTo(t, path, cp3)
+	tl.copyCreated(cp3)
+	undoneCopyTurns(tl)
+	if got := emitted(tl); !slices.Equal(got, upto(0, 12)) {
+		t.Fatalf("the copies: lines %v", got)
+	}
+	mustGzip(t, cp2)
+	mustRename(t, path, path+".20261207-000004")
+	appendFile(t, path, lines(12, 14))
+	tl.check(f, time.Now())
+	tl.discover(path, time.Now(), false)
+	undoneCopyTurns(tl)
+	tl.rescan(time.Now(), false)
+	undoneCopyTurns(tl)
+	hostile69Want(t, tl, 0, 14)
+}
