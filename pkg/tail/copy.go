@@ -67,14 +67,14 @@ func (t *Tailer) copyCreated(name string) {
 			g.renameNoticed = true
 		}
 	}
-	f := t.byPath[live]
-	if f == nil || f.st != stFollowing {
-		if kerr == nil {
-			t.copyOfAway(live, name, key)
-		}
-		return
+	if kerr == nil {
+		// Also when the path's next file is followed there already (a
+		// rescan found it before the notice was taken): made before it,
+		// the copy is not its.
+		t.copyOfAway(live, name, key)
 	}
-	if f.f == nil || f.off != 0 || slices.Contains(f.copied, name) {
+	f := t.byPath[live]
+	if f == nil || f.st != stFollowing || f.f == nil || f.off != 0 || slices.Contains(f.copied, name) {
 		return
 	}
 	f.copied = append(f.copied, name)
@@ -179,6 +179,25 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 		f.noted = make(map[string]birth)
 	}
 	f.noted[name] = birth{key: k, at: b}
+}
+
+// noteTaken notes b, a copy just taken by some file (takenBefore).
+func (t *Tailer) noteTaken(b birth) {
+	if b.at.IsZero() {
+		return
+	}
+	if len(t.tookCopies) >= 4*maxTaken {
+		t.tookCopies = slices.Delete(t.tookCopies, 0, 1)
+	}
+	t.tookCopies = append(t.tookCopies, b)
+}
+
+// takenBefore says whether the file key born at b was taken as a copy
+// already, by any file: a copy's notice may be noted by two files of its
+// path (the file followed there, and one renamed away: copyOfAway), and
+// each would read it (TestHostile69UndoneOverNextFileThenCopied).
+func (t *Tailer) takenBefore(key fileKey, b time.Time) bool {
+	return !b.IsZero() && slices.ContainsFunc(t.tookCopies, func(x birth) bool { return x.key == key && x.at.Equal(b) })
 }
 
 // takenCopy is a copy of f taken and read before it (takeCopyOf,
@@ -945,7 +964,7 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *too
 	key, _ := keyOf(fi)
 	cur, err := f.f.Stat()
 	cb, _ := bornOf(fh)
-	if err != nil || key == f.key || t.files[key] != nil || !f.bornSince(cb, key) {
+	if err != nil || key == f.key || t.files[key] != nil || !f.bornSince(cb, key) || t.takenBefore(key, cb) {
 		_ = fh.Close()
 		return copyNone
 	}
@@ -978,6 +997,7 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *too
 	t.add(c)
 	f.pred = c
 	f.keepTaken(takenCopy{c: c, fp: slices.Clone(head[:n]), size: fi.Size()})
+	t.noteTaken(birth{key: key, at: cb})
 	t.copyTaken(f, cur.Size(), own, m, name)
 	switch {
 	case cb.After(latest.at):
@@ -994,7 +1014,7 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *too
 // CRC-32 are those of f's first bytes) or it is read already.
 func (t *Tailer) compressedCopy(f *follower, name string, now time.Time, latest *tookCopies) copyVerdict {
 	nb, ok := f.noted[name]
-	if !ok || !f.bornSince(nb.at, nb.key) {
+	if !ok || !f.bornSince(nb.at, nb.key) || t.takenBefore(nb.key, nb.at) {
 		return copyNone
 	}
 	gz := name + ".gz"
@@ -1014,6 +1034,7 @@ func (t *Tailer) compressedCopy(f *follower, name string, now time.Time, latest 
 	}
 	c.pred = f.pred
 	f.pred = c
+	t.noteTaken(nb)
 	if sz, ok := gzipSize(gz); ok && c.fpLen > 0 {
 		f.keepTaken(takenCopy{c: c, fp: slices.Clone(c.fp[:c.fpLen]), size: int64(sz)})
 	}

@@ -94,6 +94,14 @@ func TestParkedFileInodeReusedAtItsPath(t *testing.T) {
 // file's own rename, the copy was made while the file was at its path
 // (copy.go copyOfAway; TestLaterFileNoticeAfterRenameNotice).
 func TestCopyNoticeTakenAfterRotation(t *testing.T) {
+	for _, found := range []bool{false, true} {
+		t.Run(map[bool]string{false: "next file found after the notice", true: "next file found before the notice"}[found], func(t *testing.T) {
+			copyNoticeTakenAfterRotation(t, found)
+		})
+	}
+}
+
+func copyNoticeTakenAfterRotation(t *testing.T, found bool) {
 	tl, path, f := followNew(t)
 	appendFile(t, path, lines(0, 5))
 	cp := path + ".1"
@@ -104,6 +112,9 @@ func TestCopyNoticeTakenAfterRotation(t *testing.T) {
 	tl.check(f, time.Now())
 	if f.st != stRotated {
 		t.Fatalf("the rotation not seen: state %v", f.st)
+	}
+	if found {
+		tl.discover(path, time.Now(), false)
 	}
 	tl.copyCreated(cp)
 	tl.discover(path, time.Now(), false)

@@ -143,6 +143,7 @@ type Tailer struct {
 	// numbers the keys of those waiting to be (see openSibling).
 	inflatedNow int
 	lazyKeys    uint64
+	tookCopies  []birth    // the last copies taken by any file (copy.go takenBefore)
 	held        int64      // bytes of unfinished lines in memory (held.go)
 	lim         *openLimit // files waiting for a descriptor (openlimit.go)
 

@@ -270,6 +270,44 @@ func TestLaterFileNoticeAfterRenameNotice(t *testing.T) {
 	}
 }
 
+// TestNextFilesCopyNoticeNotTheRotatedFiles: a file nothing was read of is
+// written and renamed away (seen); the path's next file is followed,
+// written and copytruncated, and that copy's notice taken before the
+// first file is read. The copy is the next file's (copyOfAway takes none
+// made after the first file's rename was noticed, or after its last
+// change): its lines come after the first file's, each once.
+func TestNextFilesCopyNoticeNotTheRotatedFiles(t *testing.T) {
+	for _, renameNotice := range []bool{true, false} {
+		t.Run(map[bool]string{true: "rename noticed", false: "rename notice missing"}[renameNotice], func(t *testing.T) {
+			tl, path, f := followNew(t)
+			appendFile(t, path, lines(0, 3))
+			r1 := path + ".20261207-000001"
+			mustRename(t, path, r1)
+			tl.check(f, time.Now())
+			if f.st != stRotated || f.off != 0 {
+				t.Fatalf("the rotation not seen, or read: state %v, offset %d", f.st, f.off)
+			}
+			if renameNotice {
+				tl.copyCreated(r1)
+			} else {
+				afterTick(t, time.Now())
+			}
+			n := followEmptyWith(t, tl, path)
+			appendFile(t, path, lines(3, 6))
+			cp := path + ".20261207-000002"
+			hostile51CopyTo(t, path, cp)
+			tl.copyCreated(cp)
+			tl.readFile(f, time.Now())
+			appendFile(t, path, lines(6, 8))
+			undoneCopyTurns(tl)
+			if n.st == stClosed {
+				t.Fatal("the next file closed")
+			}
+			hostile69Want(t, tl, 0, 8)
+		})
+	}
+}
+
 // TestLaterCopyCompressedNotCopyAgain is TestCopytruncatesInARow's order
 // (seed 1, under load): a truncation found with a later copy beside its
 // copy (made as the truncation was handled), read after it (laterCopies);
