@@ -285,7 +285,10 @@
 // notice lost since, and if it was born no later than the file's last
 // change (its ctime: the runtime writes to the renamed file until it
 // opens the path's next file, which is born after) (copy.go copyOfAway;
-// TestCopyNoticeTakenAfterRotation, TestLaterFileNoticeAfterRenameNotice). Before every read (not only on polls) the tailer checks that
+// TestCopyNoticeTakenAfterRotation, TestLaterFileNoticeAfterRenameNotice),
+// whether the path's next file is followed already or not. A file taken as
+// a copy by one file of a path is not taken again by another (the last
+// copies taken are kept by identity and birth). Before every read (not only on polls) the tailer checks that
 // the file still starts with its fingerprint and that the byte before the end
 // of the last complete line read is still a newline (a read within a line,
 // whose last read ended inside it, looks at the first bytes again once its
@@ -323,7 +326,9 @@
 // found (before its copies are looked for: a copytruncate made while it is
 // handled holds the new generation's lines, and the copies it reads
 // before the file are files from before it;
-// TestCopytruncateAsTruncationHandled), or at the birth of the last copy
+// TestCopytruncateAsTruncationHandled; they are among the copies the file
+// took, so that their .gz is not one either:
+// TestLaterCopyCompressedNotCopyAgain), or at the birth of the last copy
 // taken. Its start is read from
 // the file system's clock (CLOCK_REALTIME_COARSE), the clock that stamps
 // a file's birth: time.Now runs up to a tick (4 ms at 250 Hz) ahead of it,
