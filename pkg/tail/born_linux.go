@@ -47,6 +47,16 @@ func bornOf(fh *os.File) (time.Time, bool) {
 	return statxBorn(int(fh.Fd()), "", unix.AT_EMPTY_PATH)
 }
 
+// changedOf is the last status change of the open file fh (its ctime: a
+// write, a truncation, a rename), by the file system's clock.
+func changedOf(fh *os.File) (time.Time, bool) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(fh.Fd()), &st); err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(st.Ctim.Unix()), true
+}
+
 func statxBorn(dirfd int, path string, flags int) (time.Time, bool) {
 	var stx unix.Statx_t
 	if err := unix.Statx(dirfd, path, flags, unix.STATX_BTIME, &stx); err != nil || stx.Mask&unix.STATX_BTIME == 0 {

@@ -150,6 +150,7 @@ func (t *Tailer) heat(now time.Time) (rescan bool) {
 		d := filepath.Dir(f.path)
 		h := t.busy[d]
 		f.polled = h != nil && h.polled
+		f.wasPolled = f.wasPolled || f.polled // copy.go copyOfAway
 		if again[d] {
 			f.dirty = true
 			t.wantRead(now)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -57,6 +58,21 @@ func (t *Tailer) copyCreated(name string) {
 	if _, gz, _ := rotatedName(filepath.Base(live), filepath.Base(name)); gz {
 		return
 	}
+	key, kerr := statKey(name)
+	for _, g := range t.order {
+		if g.path == live && g.st != stClosed && (kerr != nil || g.key == key) {
+			// Its own rename: what is created after is not its copy.
+			// Or a name gone since (renamed again, compressed): perhaps
+			// it was.
+			g.renameNoticed = true
+		}
+	}
+	if kerr == nil {
+		// Also when the path's next file is followed there already (a
+		// rescan found it before the notice was taken): made before it,
+		// the copy is not its.
+		t.copyOfAway(live, name, key)
+	}
 	f := t.byPath[live]
 	if f == nil || f.st != stFollowing || f.f == nil || f.off != 0 || slices.Contains(f.copied, name) {
 		return
@@ -67,6 +83,49 @@ func (t *Tailer) copyCreated(name string) {
 	}
 	f.dirty, f.more = true, true // read at once, not after read_interval
 	t.wantRead(time.Now())
+}
+
+// copyOfAway notes name (key), a rotated name created beside live, as a
+// possible copy of a file renamed away from live (kubelet's rotation, seen)
+// nothing of which was read: a copytruncate made just before the rename,
+// its notice taken after a poll saw the rename (TestCopyNoticeTakenAfterRotation).
+// The notices of a directory come in the order of its changes: one taken
+// before the notice of the file's own rename was made while the file was
+// at its path; one after may be a later file of the path renamed in turn,
+// not taken. So only while that rename was not noticed (renameNoticed),
+// in a directory watched since the file was followed there (not polled:
+// its rename then had no notice), and no notice was lost since (an
+// overflow sets renameNoticed on every file; so does a notice of a name
+// gone when it is taken: it may have been the file's rename). Nor one
+// born after the file's last change (its ctime: its rename, or a write
+// after it): the runtime writes to the renamed file until it opens the
+// path's next file, so a later file of the path is born after (in the
+// same tick of the file system's clock, it is taken). The file's read
+// takes it as takeCopy does, before the file.
+func (t *Tailer) copyOfAway(live, name string, key fileKey) {
+	if t.files[key] != nil {
+		return // followed: a file of its own
+	}
+	b, ok := born(name)
+	if !ok {
+		return
+	}
+	for _, g := range t.order {
+		if g.path != live || g.st != stRotated || g.f == nil || g.off != 0 || g.renameNoticed || g.polled || g.wasPolled ||
+			g.key == key || slices.Contains(g.copied, name) {
+			continue
+		}
+		if c, ok := changedOf(g.f); !ok || b.After(c) {
+			continue
+		}
+		g.copied = append(g.copied, name)
+		if !g.note(name) {
+			t.noteCompressed(g, name)
+		}
+		g.dirty, g.more = true, true
+		t.wantRead(time.Now())
+		return
+	}
 }
 
 // noteCompressed notes name+".gz" for the copy name whose creation was
@@ -96,6 +155,9 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 	if err != nil || n == 0 {
 		return
 	}
+	if f.tookAlready(gz, fp[:n]) {
+		return
+	}
 	if i := slices.IndexFunc(f.startNames, func(s startName) bool { return s.path == name }); i >= 0 &&
 		!t.startedOtherwise(f.dec.path, f.startNames[i].key, fp[:n]) {
 		// Made before f's generation started: another file's copy, or
@@ -117,6 +179,75 @@ func (t *Tailer) noteCompressed(f *follower, name string) {
 		f.noted = make(map[string]birth)
 	}
 	f.noted[name] = birth{key: k, at: b}
+}
+
+// noteTaken notes b, a copy just taken by some file (takenBefore).
+func (t *Tailer) noteTaken(b birth) {
+	if b.at.IsZero() {
+		return
+	}
+	if len(t.tookCopies) >= 4*maxTaken {
+		t.tookCopies = slices.Delete(t.tookCopies, 0, 1)
+	}
+	t.tookCopies = append(t.tookCopies, b)
+}
+
+// takenBefore says whether the file key born at b was taken as a copy
+// already, by any file: a copy's notice may be noted by two files of its
+// path (the file followed there, and one renamed away: copyOfAway), and
+// each would read it (TestHostile69UndoneOverNextFileThenCopied).
+func (t *Tailer) takenBefore(key fileKey, b time.Time) bool {
+	return !b.IsZero() && slices.ContainsFunc(t.tookCopies, func(x birth) bool { return x.key == key && x.at.Equal(b) })
+}
+
+// takenCopy is a copy of f taken and read before it (takeCopyOf,
+// compressedCopy): its follower, its first bytes and its size then.
+type takenCopy struct {
+	c    *follower
+	fp   []byte
+	size int64
+}
+
+// maxTaken bounds f.taken: a copy taken that many copies ago is
+// compressed, or deleted, long since.
+const maxTaken = 16
+
+// keepTaken notes tc, a copy of f just taken.
+func (f *follower) keepTaken(tc takenCopy) {
+	if len(f.taken) >= maxTaken {
+		f.taken = slices.Delete(f.taken, 0, 1)
+	}
+	f.taken = append(f.taken, tc)
+}
+
+// tookAlready says whether gz, a compressed rotated sibling of f whose
+// decompressed start is fp, is a copy f took and read already, compressed
+// since: kubelet compresses every rotated file but the newest, and a
+// .gz's birth is its compression's, after the last copy taken (f's
+// generation's start then), so by its birth it is a copy made since
+// (TestTakenCopiesCompressedNotCopiesAgain; TestCopytruncatesInARow read
+// lines twice so). It starts as that copy does and holds as many bytes
+// (the gzip trailer's size) as the copy held when taken or as were read
+// of it.
+func (f *follower) tookAlready(gz string, fp []byte) bool {
+	if len(f.taken) == 0 || len(fp) == 0 {
+		return false
+	}
+	sz, ok := gzipSize(gz)
+	if !ok {
+		return false
+	}
+	return slices.ContainsFunc(f.taken, func(tc takenCopy) bool {
+		own := tc.fp
+		if tc.c.fpLen > len(own) {
+			own = tc.c.fp[:tc.c.fpLen] // taken while still being written: as its reads found it
+		}
+		m := min(len(own), len(fp))
+		if m == 0 || !bytes.Equal(own[:m], fp[:m]) {
+			return false
+		}
+		return sz == uint32(tc.size) || sz == uint32(tc.c.off) || sz == uint32(tc.c.size)
+	})
 }
 
 // startedOtherwise says whether the file key, a plain rotated sibling of
@@ -199,15 +330,29 @@ func (f *follower) note(name string) bool {
 }
 
 // newGeneration starts f's generation after a truncation (follower.go
-// truncated): copies created from now on are copies of it. Their creation
-// is notified only in a watched directory: a polled one (busy.go) is
-// watched again at once, as when a new file is followed there, and the
-// copies created between the truncation's handling and the watch are
-// noted from a listing.
-func (t *Tailer) newGeneration(f *follower) {
+// truncated) at gen, taken before the truncation's copies were looked
+// for: copies created since are copies of it, but those the truncation
+// put before f (its copy, the later copies read after it: f.pred's chain
+// back to was, f.pred before the truncation), which are files from
+// before it (took). Their creation is notified only in a watched
+// directory: a polled one (busy.go) is watched again at once, as when a
+// new file is followed there, and the copies created between the
+// truncation's handling and the watch are noted from a listing.
+func (t *Tailer) newGeneration(f *follower, gen genMark, was *follower) {
 	f.noted = nil
-	f.startGen(genStart(f.path))
-	f.tick, f.readCopy, f.readFPs, f.heldCopy = true, "", nil, 0
+	f.startGen(gen)
+	f.tick, f.readCopy, f.readFPs, f.heldCopy, f.readEarly = true, "", nil, 0, nil
+	for p := f.pred; p != nil && p != was; p = p.pred {
+		// Read before f as its copies: compressed since, they are not
+		// copies of the new generation either (tookAlready).
+		f.keepTaken(takenCopy{c: p, fp: slices.Clone(p.fp[:p.fpLen]), size: p.size})
+		if p.f == nil || p.gz != "" {
+			continue // compressed: a .gz is not taken for a copy by its birth (noteCompressed)
+		}
+		if b, ok := bornOf(p.f); ok && !b.Before(gen.at) {
+			f.took = append(f.took, birth{key: p.key, at: b})
+		}
+	}
 	if d := filepath.Dir(f.path); t.isPolled(d) {
 		t.newFileIn(d, time.Now())
 		t.parkedCopies(f)
@@ -325,6 +470,10 @@ func (f *follower) bornSince(b time.Time, key fileKey) bool {
 func (f *follower) readBefore(s *follower) {
 	if f.fpLen > 0 && s.fpLen >= f.fpLen && bytes.Equal(s.fp[:f.fpLen], f.fp[:f.fpLen]) {
 		f.readCopy = s.path
+	} else if s.fpLen < fpSize && s.gz == "" {
+		// Still being written (copytruncate's copy is a create, then
+		// writes): it may be that copy all the same (readEarly).
+		f.readEarly = append(f.readEarly, s)
 	}
 	if !f.tick {
 		return
@@ -344,6 +493,32 @@ func (f *follower) readBefore(s *follower) {
 	}
 	if s.fpLen > 0 {
 		f.readFPs = append(f.readFPs, slices.Clone(s.fp[:s.fpLen]))
+	}
+}
+
+// readEarly sets f.readCopy, if it is not set and nothing of f was read,
+// to the sibling read whole before f that starts with f's first bytes
+// now, though it held fewer of them when readBefore looked: the copy
+// copytruncate made as f was opened, created before f's generation
+// started and written after the listing opened it (TestCopyReadBeforeWhileEmpty).
+// Taken by f's truncation for the copy to finish, its lines came twice.
+// One still open is looked at through its descriptor: it may not have
+// been read yet; one closed, by the first bytes its reads took.
+func (f *follower) readEarlyCopy() {
+	if f.readCopy != "" || f.off != 0 || f.fpLen == 0 {
+		return
+	}
+	var buf [fpSize]byte
+	for _, s := range f.readEarly {
+		fp := s.fp[:s.fpLen]
+		if s.st != stClosed && s.f != nil {
+			fp = buf[:readFP(s.f, buf[:])]
+		}
+		if len(fp) >= f.fpLen && bytes.Equal(fp[:f.fpLen], f.fp[:f.fpLen]) {
+			f.readCopy = s.path
+			f.readFPs = append(f.readFPs, slices.Clone(fp))
+			return
+		}
 	}
 }
 
@@ -401,6 +576,130 @@ func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
 	}
 	t.parkedCopies(f)
 	return len(f.copied) > 0 && t.takeCopy(f, now)
+}
+
+// copiesAway looks, as f's rotated file is finished with nothing of its
+// generation read, for the copies made of it while it was back at its path
+// unseen: a rotation seen, undone before a check saw it back, then a
+// copytruncate (its copy perhaps compressed at once) and another rotation
+// (test/model seed 1230002). The copy's creation notice was dropped (f was
+// not followed at its path: copyCreated), and copiesUnnoted, which looks
+// before the first read that takes something, never ran: f is empty. Such
+// a copy was born since f's generation started and is named before f's
+// name now; the path's later files (kubelet's next rotations) are named
+// after it. Each plain sibling named before f is looked at as
+// takeCopy does (born since f's generation started, not f, not held by
+// f); a compressed one as noteCompressed does, and never one whose plain
+// name was there at f's start. Once per follower; true if f is to wait
+// for a copy.
+func (t *Tailer) copiesAway(f *follower, now time.Time) bool {
+	if f.awayLooked || f.off != 0 || f.st != stRotated || f.f == nil || f.opened.IsZero() {
+		return false
+	}
+	f.awayLooked = true
+	sibs := listSiblings(f.path)
+	own := slices.IndexFunc(sibs, func(s sibling) bool { return !s.gz && atPathNow(s.path, f.key) })
+	if own < 0 {
+		return false // deleted, or compressed: where it was named is unknown
+	}
+	next := t.nextBorn(f)
+	for _, s := range sibs {
+		if !orderBefore(s.order, sibs[own].order) {
+			continue
+		}
+		name := strings.TrimSuffix(s.path, ".gz")
+		if slices.Contains(f.copied, name) || t.copyOfOther(f, name, s.path) {
+			continue
+		}
+		if b, ok := born(s.path); ok && !s.gz && !next.IsZero() && b.After(next) {
+			// Made after a later file of the path was: f was not at the
+			// path then, and this is that file's copy (copytruncate
+			// with names that sort before f's: logrotate's dateext
+			// 0.log-20261207 or numbered 0.log.1 beside kubelet's
+			// 0.log.20261207-000001), read by it; read as f's, twice.
+			// One born in the later file's tick of the file system's
+			// clock may be f's (copied, renamed and reopened within a
+			// tick): looked at as before.
+			continue
+		}
+		if s.gz && slices.ContainsFunc(f.startNames, func(sn startName) bool { return sn.path == name }) {
+			// There plain at f's start: an older file compressed since
+			// (noteCompressed's exception for a name made again does
+			// not hold here: the inode of the file compressed is soon
+			// the path's next file's, which starts otherwise).
+			continue
+		}
+		f.copied = append(f.copied, name)
+		if s.gz {
+			t.noteCompressed(f, name)
+		} else {
+			f.note(name)
+		}
+	}
+	if len(f.copied) == 0 {
+		return false
+	}
+	t.log.Debug("copies of a rotated file nothing was read of looked at as it is finished", "path", f.path, "name", sibs[own].path, "copies", f.copied)
+	return t.takeCopy(f, now)
+}
+
+// nextBorn is the birth time of the first file of f's path after f still
+// followed there (not deleted: a file the path named while f was renamed
+// away and back, replaced by f, is), or of the file at the path now if it
+// is not f: f was renamed away before it was made. Zero if none is known.
+func (t *Tailer) nextBorn(f *follower) time.Time {
+	fb, ok := bornOf(f.f)
+	if !ok {
+		return time.Time{}
+	}
+	var next time.Time
+	later := func(b time.Time) {
+		if b.After(fb) && (next.IsZero() || b.Before(next)) {
+			next = b
+		}
+	}
+	for _, g := range t.order {
+		if g != f && g.path == f.path && g.f != nil && g.st != stClosed && g.st != stDeleted && g.key != f.key {
+			if _, nlink, _, err := fstatKey(g.f); err != nil || nlink == 0 {
+				continue // replaced by f renamed back (an undone rotation), not seen yet
+			}
+			if b, ok := bornOf(g.f); ok {
+				later(b)
+			}
+		}
+	}
+	if k, err := statKey(f.path); err == nil && k != f.key {
+		if b, ok := born(f.path); ok {
+			later(b)
+		}
+	}
+	return next
+}
+
+// copyOfOther says whether name (listed as listed: name or its .gz) was
+// noted as a copy of another file g followed at f's path (its creation
+// notified while g was there) that g will take: not f's. The notice, taken
+// late, names the file at the path then, not the one copied (test/model
+// seed 1230002: f's copy, made while f was back at its path unseen, noted
+// by the path's next file). So g's only if it was made after g was born
+// (its birth as noted while plain, or now if plain), and a compressed one
+// g did not note plain is not g's: g cannot take it (compressedCopy).
+func (t *Tailer) copyOfOther(f *follower, name, listed string) bool {
+	return slices.ContainsFunc(t.order, func(g *follower) bool {
+		if g == f || g.path != f.path || g.st == stClosed || !slices.Contains(g.copied, name) {
+			return false
+		}
+		nb, ok := g.noted[name]
+		b := nb.at
+		if !ok {
+			if listed != name {
+				return false // compressed, never noted plain by g
+			}
+			b, ok = born(name)
+		}
+		gb, gok := bornOf(g.f)
+		return !ok || !gok || !b.Before(gb)
+	})
 }
 
 // parkedCopies notes the copies made of f while it was parked
@@ -665,7 +964,7 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *too
 	key, _ := keyOf(fi)
 	cur, err := f.f.Stat()
 	cb, _ := bornOf(fh)
-	if err != nil || key == f.key || t.files[key] != nil || !f.bornSince(cb, key) {
+	if err != nil || key == f.key || t.files[key] != nil || !f.bornSince(cb, key) || t.takenBefore(key, cb) {
 		_ = fh.Close()
 		return copyNone
 	}
@@ -697,6 +996,8 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *too
 	f.suppressTo = 0
 	t.add(c)
 	f.pred = c
+	f.keepTaken(takenCopy{c: c, fp: slices.Clone(head[:n]), size: fi.Size()})
+	t.noteTaken(birth{key: key, at: cb})
 	t.copyTaken(f, cur.Size(), own, m, name)
 	switch {
 	case cb.After(latest.at):
@@ -713,7 +1014,7 @@ func (t *Tailer) takeCopyOf(f *follower, name string, now time.Time, latest *too
 // CRC-32 are those of f's first bytes) or it is read already.
 func (t *Tailer) compressedCopy(f *follower, name string, now time.Time, latest *tookCopies) copyVerdict {
 	nb, ok := f.noted[name]
-	if !ok || !f.bornSince(nb.at, nb.key) {
+	if !ok || !f.bornSince(nb.at, nb.key) || t.takenBefore(nb.key, nb.at) {
 		return copyNone
 	}
 	gz := name + ".gz"
@@ -733,6 +1034,10 @@ func (t *Tailer) compressedCopy(f *follower, name string, now time.Time, latest 
 	}
 	c.pred = f.pred
 	f.pred = c
+	t.noteTaken(nb)
+	if sz, ok := gzipSize(gz); ok && c.fpLen > 0 {
+		f.keepTaken(takenCopy{c: c, fp: slices.Clone(c.fp[:c.fpLen]), size: int64(sz)})
+	}
 	var own [fpSize]byte
 	m := readFP(f.f, own[:])
 	t.copyTaken(f, cur.Size(), own, m, gz)
@@ -755,7 +1060,7 @@ func (t *Tailer) copyTaken(f *follower, size int64, own [fpSize]byte, m int, nam
 	t.m.truncations.Inc()
 	f.size = size
 	f.fp, f.fpLen = own, m
-	f.readCopy, f.readFPs = "", nil // of the generations the copy holds, and before
+	f.readCopy, f.readFPs, f.readEarly = "", nil, nil // of the generations the copy holds, and before
 	// A spill's wait for f to grow past its size then (held.go) was
 	// for the generation the copy holds: f's new one is read as it is.
 	f.spilledAt = 0

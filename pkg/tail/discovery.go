@@ -886,6 +886,7 @@ func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before strin
 	if f.fpLen == 0 {
 		return nil, ""
 	}
+	f.readEarlyCopy() // copy.go
 	if f.readCopy != "" && f.off == 0 {
 		// The copy of f's generation as opened was read whole before
 		// f (readBefore). Found again, plain or compressed since, its

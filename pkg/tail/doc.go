@@ -264,7 +264,31 @@
 // that finds its path naming it again, a poll's or its first read's; if
 // nothing of it was read, the copies made of it meanwhile (a copytruncate,
 // whose creation notice came while it was away) are found by a listing and
-// read first (follower.go undone; TestCopyMadeWhileRotationUndone). Before every read (not only on polls) the tailer checks that
+// read first (follower.go undone; TestCopyMadeWhileRotationUndone). One
+// whose rotation was undone unseen, and that was written, copytruncated
+// and rotated again while empty before the tailer looked, is empty when
+// read again (nothing to look before), and the copy's notice found no
+// file followed at the path: as such a rotated file, nothing of it read,
+// is finished, its siblings named before its name now are looked at once
+// as copies of it (copy.go copiesAway; test/model seed 1230002): born
+// since its generation started, not made after the path's next file was
+// born (that file's copy), not held by it, nor one of the copies it took
+// already, compressed since (a .gz is born at its compression, after the
+// last copy taken: one that starts as a copy taken did and holds as many
+// bytes, by its gzip trailer, is not taken again;
+// TestTakenCopiesCompressedNotCopiesAgain). A copy whose creation notice
+// is taken after a poll saw its file renamed away (kubelet's rotation,
+// nothing of the file read) is that file's if the notice came before the
+// notice of the file's own rename (a directory's notices come in the
+// order of its changes; a later file of the path renamed in turn comes
+// after), in a directory watched since the file was followed, with no
+// notice lost since, and if it was born no later than the file's last
+// change (its ctime: the runtime writes to the renamed file until it
+// opens the path's next file, which is born after) (copy.go copyOfAway;
+// TestCopyNoticeTakenAfterRotation, TestLaterFileNoticeAfterRenameNotice),
+// whether the path's next file is followed already or not. A file taken as
+// a copy by one file of a path is not taken again by another (the last
+// copies taken are kept by identity and birth). Before every read (not only on polls) the tailer checks that
 // the file still starts with its fingerprint and that the byte before the end
 // of the last complete line read is still a newline (a read within a line,
 // whose last read ended inside it, looks at the first bytes again once its
@@ -285,7 +309,10 @@
 // and a polled directory sees the truncation only at the next read); a
 // copy read whole before the file (as a file rotated before it: the file
 // was copytruncated between its open and the look at its siblings) is not
-// read again, its lines delivered; otherwise the bytes never read are
+// read again, its lines delivered (also one opened while still being
+// written, with fewer first bytes than the file: it is known by those it
+// has when the truncation is found, copy.go readEarlyCopy;
+// TestCopyReadBeforeWhileEmpty); otherwise the bytes never read are
 // counted as lost (reason "truncated"). A file nothing of which was read
 // yet (offset 0) may show no truncation at all, or have no first bytes to
 // find a copy by: the creation of a rotated name beside it (a
@@ -296,7 +323,13 @@
 // offset 0 are the copy's, not emitted again).
 //
 // A generation starts when the file is opened, when a truncation is
-// handled, or at the birth of the last copy taken. Its start is read from
+// found (before its copies are looked for: a copytruncate made while it is
+// handled holds the new generation's lines, and the copies it reads
+// before the file are files from before it;
+// TestCopytruncateAsTruncationHandled; they are among the copies the file
+// took, so that their .gz is not one either:
+// TestLaterCopyCompressedNotCopyAgain), or at the birth of the last copy
+// taken. Its start is read from
 // the file system's clock (CLOCK_REALTIME_COARSE), the clock that stamps
 // a file's birth: time.Now runs up to a tick (4 ms at 250 Hz) ahead of it,
 // and a copy made within that tick was taken for older and lost uncounted

@@ -12,50 +12,55 @@ const maxChunk = 128 << 10
 
 // follower is one open file. It is owned by the Run goroutine.
 type follower struct {
-	tr         *tracker
-	path       string
-	f          *os.File
-	key        fileKey
-	fp         [fpSize]byte
-	fpLen      int
-	off        int64  // next byte to read
-	consumed   int64  // end of the last complete line (off minus carry)
-	carry      []byte // the incomplete last line read: in own, or the tail of the last chunk
-	carryOwned bool   // carry is in own (no record refers to it), not in a chunk
-	own        []byte // a small buffer for a short carry, so an idle file holds no chunk
-	skip       bool   // discarding the rest of an over-long line
-	dec        decoder
-	size       int64 // size at the last stat
-	dirty      bool  // may have new bytes
-	more       bool  // stopped by the turn budget, more to read
-	lastRead   time.Time
-	st         followerState    // see followerstate.go
-	since      time.Time        // when it left stFollowing (or was opened in stDraining)
-	deletedAt  time.Time        // when it was seen unlinked
-	succAt     time.Time        // when a new file was found at its path while rotated: the runtime reopened its log
-	pred       *follower        // must be closed before this one is read
-	suppressTo int64            // lines ending at or below were delivered before a restart
-	inflated   bool             // an unlinked copy of a compressed file, made by the tailer: never "deleted"
-	gz         string           // the compressed file to inflate when its turn comes (f.f is nil until then)
-	lim        *limiter         // its container's rate limit (limiter.go); nil without limits
-	limitAt    time.Time        // when its rate limit lets it read again, if it defers it (limiter.go: deferring)
-	held       int64            // bytes of unfinished lines in memory, as last counted (held.go)
-	spilledAt  int64            // size when its unfinished lines were spilled; not read until it grows (held.go)
-	copied     []string         // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
-	noted      map[string]birth // the copies in copied as they were when noted (copy.go compressedCopy)
-	opened     time.Time        // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
-	took       []birth          // the files born in opened's tick before it (copy.go genStart), or the copies taken born at opened, when a copy taken set it
-	startNames []startName      // the plain rotated siblings at its path when opened was read (copy.go genStart, noteCompressed)
-	tick       bool             // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
-	readCopy   string           // a copy of its generation as opened, read whole before it (copy.go readBefore): its truncation's copy
-	heldCopy   int64            // the size of the longest copy of its generation left to it (discovery.go holds): bytes it held, for a truncation that finds no copy
-	readFPs    [][]byte         // the first bytes of the siblings born since opened and read whole before it (copy.go readBefore)
-	readSince  int64            // bytes read since the last poll (busy.go)
-	cutSince   bool             // truncated since the last poll (busy.go)
-	grew       bool             // read further between the last two polls (busy.go)
-	polled     bool             // its directory is polled, not watched: read every read_interval (busy.go)
-	linked     bool             // found through a link directory's entry (links.go): its directory is watched though no glob names it
-	parkedBorn time.Time        // its file's birth time when it was parked (openlimit.go park); zero if unknown
+	tr            *tracker
+	path          string
+	f             *os.File
+	key           fileKey
+	fp            [fpSize]byte
+	fpLen         int
+	off           int64  // next byte to read
+	consumed      int64  // end of the last complete line (off minus carry)
+	carry         []byte // the incomplete last line read: in own, or the tail of the last chunk
+	carryOwned    bool   // carry is in own (no record refers to it), not in a chunk
+	own           []byte // a small buffer for a short carry, so an idle file holds no chunk
+	skip          bool   // discarding the rest of an over-long line
+	dec           decoder
+	size          int64 // size at the last stat
+	dirty         bool  // may have new bytes
+	more          bool  // stopped by the turn budget, more to read
+	lastRead      time.Time
+	st            followerState    // see followerstate.go
+	since         time.Time        // when it left stFollowing (or was opened in stDraining)
+	deletedAt     time.Time        // when it was seen unlinked
+	succAt        time.Time        // when a new file was found at its path while rotated: the runtime reopened its log
+	pred          *follower        // must be closed before this one is read
+	suppressTo    int64            // lines ending at or below were delivered before a restart
+	inflated      bool             // an unlinked copy of a compressed file, made by the tailer: never "deleted"
+	gz            string           // the compressed file to inflate when its turn comes (f.f is nil until then)
+	lim           *limiter         // its container's rate limit (limiter.go); nil without limits
+	limitAt       time.Time        // when its rate limit lets it read again, if it defers it (limiter.go: deferring)
+	held          int64            // bytes of unfinished lines in memory, as last counted (held.go)
+	spilledAt     int64            // size when its unfinished lines were spilled; not read until it grows (held.go)
+	copied        []string         // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
+	noted         map[string]birth // the copies in copied as they were when noted (copy.go compressedCopy)
+	awayLooked    bool             // copiesAway listed its siblings (copy.go)
+	renameNoticed bool             // the notice of its rename away from its path was taken, or notices were lost since: a rotated name created after is not its copy (copy.go copyOfAway)
+	wasPolled     bool             // its directory was polled, not watched, at some time since it was followed (busy.go): notices do not tell its order
+	taken         []takenCopy      // the copies of it taken and read before it, as they were (copy.go tookAlready)
+	opened        time.Time        // when it was opened at its path (discovery), or its generation started (a truncation, a copy taken): copies are those created after (copy.go)
+	took          []birth          // the files born in opened's tick before it (copy.go genStart), or the copies taken born at opened, when a copy taken set it
+	startNames    []startName      // the plain rotated siblings at its path when opened was read (copy.go genStart, noteCompressed)
+	tick          bool             // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
+	readCopy      string           // a copy of its generation as opened, read whole before it (copy.go readBefore): its truncation's copy
+	heldCopy      int64            // the size of the longest copy of its generation left to it (discovery.go holds): bytes it held, for a truncation that finds no copy
+	readFPs       [][]byte         // the first bytes of the siblings born since opened and read whole before it (copy.go readBefore)
+	readEarly     []*follower      // the siblings read whole before it that held fewer first bytes than it when opened (copy.go readEarlyCopy)
+	readSince     int64            // bytes read since the last poll (busy.go)
+	cutSince      bool             // truncated since the last poll (busy.go)
+	grew          bool             // read further between the last two polls (busy.go)
+	polled        bool             // its directory is polled, not watched: read every read_interval (busy.go)
+	linked        bool             // found through a link directory's entry (links.go): its directory is watched though no glob names it
+	parkedBorn    time.Time        // its file's birth time when it was parked (openlimit.go park); zero if unknown
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).
@@ -156,6 +161,7 @@ func (t *Tailer) undone(f *follower) {
 	if p := t.byPath[f.path]; p == nil || p.st == stClosed || p == f {
 		t.byPath[f.path] = f
 	}
+	f.renameNoticed = false // back at its path: a rename from now on is another
 	t.log.Debug("rotation undone; continuing", "path", f.path, "offset", f.consumed)
 	if f.off == 0 && f.f != nil {
 		if t.parkedCopies(f); len(f.copied) > 0 {
@@ -333,6 +339,10 @@ func (t *Tailer) readFile(f *follower, now time.Time) {
 		// Finished a rotated, copied or deleted file through its
 		// descriptor (a rotated one only once it is final, see
 		// rotatedFinal).
+		if t.copiesAway(f, now) { // copy.go
+			f.dirty = true // a copy made of it while it was back at its path is read first
+			return
+		}
 		t.closeFollower(f, evEnd)
 	} else if !f.more && f.st != stFollowing {
 		f.dirty = true // come back to close it
@@ -448,6 +458,10 @@ func (t *Tailer) consume(f *follower, chunk []byte) {
 // read are counted as lost. The file is then read again from 0 as a new
 // generation.
 func (t *Tailer) truncated(f *follower, now time.Time) {
+	// The new generation starts before its copies are looked for: a
+	// copytruncate made while this one is handled, after the listings
+	// below, holds the new generation's lines (TestCopytruncateAsTruncationHandled).
+	gen, was := genStart(f.path), f.pred // copy.go
 	t.m.truncations.Inc()
 	f.cutSince = true
 	f.copied = nil // copy.go: the copy, if any, is found here
@@ -494,7 +508,10 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 		// after it, none read: read after it, before f.
 		t.copiesAfter(f, before, f.pred, now)
 	}
-	t.newGeneration(f) // copy.go
+	if t.truncHook != nil {
+		t.truncHook(f)
+	}
+	t.newGeneration(f, gen, was) // copy.go
 }
 
 // closeFollower closes f for good on ev: evEnd says it was read to its end:

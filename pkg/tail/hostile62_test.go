@@ -88,14 +88,20 @@ func TestParkedFileInodeReusedAtItsPath(t *testing.T) {
 // seen. The copy holds the file's first lines: read before the rest of
 // the file, then the new file's.
 //
-// Open: the copy's lines are lost uncounted. copyCreated takes notices
-// only for a file followed at its path, and copiesUnnoted does not list
-// while the path names another file: a sibling born since the file's
-// start may then be a later file of the path renamed in turn, and nothing
-// known tells it from a copy made before the rename (the file was empty
-// when read: no first bytes).
+// copiesUnnoted does not list while the path names another file (a
+// sibling born since the file's start may then be a later file of the path
+// renamed in turn), but the notice tells: taken before the notice of the
+// file's own rename, the copy was made while the file was at its path
+// (copy.go copyOfAway; TestLaterFileNoticeAfterRenameNotice).
 func TestCopyNoticeTakenAfterRotation(t *testing.T) {
-	knownOpen(t, "a copytruncate's copy of a file nothing was read of, whose creation is taken after kubelet's rotation of the file was seen, is never read: its lines are lost uncounted")
+	for _, found := range []bool{false, true} {
+		t.Run(map[bool]string{false: "next file found after the notice", true: "next file found before the notice"}[found], func(t *testing.T) {
+			copyNoticeTakenAfterRotation(t, found)
+		})
+	}
+}
+
+func copyNoticeTakenAfterRotation(t *testing.T, found bool) {
 	tl, path, f := followNew(t)
 	appendFile(t, path, lines(0, 5))
 	cp := path + ".1"
@@ -106,6 +112,9 @@ func TestCopyNoticeTakenAfterRotation(t *testing.T) {
 	tl.check(f, time.Now())
 	if f.st != stRotated {
 		t.Fatalf("the rotation not seen: state %v", f.st)
+	}
+	if found {
+		tl.discover(path, time.Now(), false)
 	}
 	tl.copyCreated(cp)
 	tl.discover(path, time.Now(), false)

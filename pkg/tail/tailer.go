@@ -143,6 +143,7 @@ type Tailer struct {
 	// numbers the keys of those waiting to be (see openSibling).
 	inflatedNow int
 	lazyKeys    uint64
+	tookCopies  []birth    // the last copies taken by any file (copy.go takenBefore)
 	held        int64      // bytes of unfinished lines in memory (held.go)
 	lim         *openLimit // files waiting for a descriptor (openlimit.go)
 
@@ -160,6 +161,9 @@ type Tailer struct {
 	// readHook runs in readFile between its look for a rewrite and the
 	// data's read.
 	readHook func(f *follower)
+	// truncHook runs in truncated after the copies were looked for and
+	// before the new generation is started.
+	truncHook func(f *follower)
 	// Fair reading and rate limits (fair.go, limiter.go).
 	turn       []turnFile
 	limitsOn   bool
@@ -296,6 +300,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 			t.log.Debug("file notification queue overflowed; polling and rescanning")
 			t.dirs.clear()
 			t.forgetLinks() // links.go
+			for _, f := range t.order {
+				f.renameNoticed = true // copy.go copyOfAway: the order of notices is lost
+			}
 			nextPoll, rescanAt = now, now
 		}
 	}
