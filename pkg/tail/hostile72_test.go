@@ -278,3 +278,59 @@ func TestHostile72CheckpointedFileMovedBeforeItsOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestHostile72FinishedAwayNextFileWaits: one descriptor for two
+// containers. The checkpoint has one container's file read to its end,
+// and for the other's path a finished file away (its newest sibling) and
+// the file at the path read in part. The start notes the finished one as
+// the path's last rotated file while the file at the path waits for a
+// descriptor; that file is rotated and the next one written before or
+// after its turn. Every line not read before the stop comes once, in
+// order per path, and nothing is counted lost.
+func TestHostile72FinishedAwayNextFileWaits(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	other := mkContainer(t, dir, "ns_a_uid")
+	path := mkContainer(t, dir, "ns_b_uid")
+	cfg := testConfig(dir, state)
+	cfg.MaxOpenFiles = 1
+	entry := func(p string, first []byte, off int64, done bool) stateEntry {
+		k := statKeyT(t, p)
+		n := min(len(first), fpSize)
+		return stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: n, Fingerprint: fpHash(first[:n]), Path: p, Offset: off, AckedTo: off, Done: done}
+	}
+	appendFile(t, other, lines(100, 105))
+	appendFile(t, path, lines(0, 7))
+	es := []stateEntry{
+		entry(other, []byte(lines(100, 105)), int64(len(lines(100, 105))), false),
+		entry(path, []byte(lines(0, 7)), int64(len(lines(0, 7))), true),
+	}
+	away := path + ".20261206-000001"
+	mustRename(t, path, away)
+	appendFile(t, path, lines(7, 10))
+	es = append(es, entry(path, []byte(lines(7, 10)), int64(len(lines(7, 8))), false))
+	if err := writeState(state, es); err != nil {
+		t.Fatal(err)
+	}
+	r := startRunner(t, cfg, Options{})
+	waitLooked(t, r)
+	mustRename(t, path, path+".20261206-000002")
+	appendFile(t, path, lines(10, 13))
+	appendFile(t, other, lines(105, 107))
+	waitFor(t, 10*time.Second, "lines 12 and 106", func() bool { return hasSeq(r, 12) && hasSeq(r, 106) })
+	waitLooked(t, r)
+	r.stop()
+	var mine, theirs []int
+	for _, n := range seqs(r.snapshot()) {
+		if n >= 100 {
+			theirs = append(theirs, n)
+		} else {
+			mine = append(mine, n)
+		}
+	}
+	if lost := hostile61Lost(t, r.reg); !slices.Equal(mine, upto(8, 13)) || !slices.Equal(theirs, upto(105, 107)) || lost != 0 {
+		t.Errorf("lines %v and %v, want %v and %v once each, in order; lost %v", mine, theirs, upto(8, 13), upto(105, 107), lost)
+	}
+	if w := testutil.ToFloat64(r.tl.m.waits); w == 0 {
+		t.Errorf("no file waited for a descriptor")
+	}
+}
