@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ferry-dev/ferry/internal/simnode"
 )
 
 // doneAway72 writes a checkpoint that names path's file, lines 0-6, as
@@ -332,5 +334,53 @@ func TestHostile72FinishedAwayNextFileWaits(t *testing.T) {
 	}
 	if w := testutil.ToFloat64(r.tl.m.waits); w == 0 {
 		t.Errorf("no file waited for a descriptor")
+	}
+}
+
+// TestHostile72FinishedGrewCompressedAtStart: TestFinishedGrewWhileStopped
+// (a finished file renamed back, written and rotated or copytruncated
+// while no agent ran), the rotated file or copy compressed by kubelet or
+// logrotate while the start looks at it: after it was matched to the
+// finished file's entry, plain, and before its growth is looked at. The
+// lines written after the finish are read once.
+func TestHostile72FinishedGrewCompressedAtStart(t *testing.T) {
+	for _, how := range []string{"renamed", "copytruncated"} {
+		t.Run(how, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			cfg := testConfig(dir, state)
+			first := []byte(lines(0, 5))
+			appendFile(t, path, string(first))
+			k := statKeyT(t, path)
+			done := stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: len(first), Fingerprint: fpHash(first), Path: path,
+				Offset: int64(len(first)), AckedTo: int64(len(first)), Done: true}
+			if err := writeState(state, []stateEntry{done}); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, lines(5, 8))
+			rot := path + ".20261206-000001"
+			if how == "copytruncated" {
+				copyTruncate(t, path, rot)
+			} else {
+				mustRename(t, path, rot)
+			}
+			appendFile(t, path, lines(8, 9))
+			compressed := false
+			siblingsMatched = func() {
+				siblingsMatched = nil
+				if err := simnode.GzipFile(rot); err != nil {
+					t.Error(err)
+				}
+				compressed = true
+			}
+			t.Cleanup(func() { siblingsMatched = nil })
+			r := startRunner(t, cfg, Options{})
+			waitFor(t, 10*time.Second, "line 8", func() bool { return hasSeq(r, 8) })
+			waitLooked(t, r)
+			r.stop()
+			if got := seqsSorted(r); !slices.Equal(got, upto(5, 9)) || !compressed {
+				t.Errorf("lines %v, want %v once each (compressed at the start: %v)", got, upto(5, 9), compressed)
+			}
+		})
 	}
 }

@@ -57,6 +57,11 @@ func (s *sibling) compressedSince(err error) bool {
 	return true
 }
 
+// siblingsMatched, when set (by tests), runs in resumePath once the
+// checkpoint's entries were matched to the siblings: a sibling compressed
+// then was matched plain.
+var siblingsMatched func()
+
 // startNow is siblingStart of s, looked at as its .gz if it was
 // compressed since it was listed (s names the .gz then): kubelet and
 // logrotate compress a rotated file at any time, and a plain file gone
@@ -637,6 +642,9 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			}
 		}
 	}
+	if siblingsMatched != nil {
+		siblingsMatched()
+	}
 	for i, e := range es {
 		if matched[i] && !atPath[i] {
 			t.resumedAside(e)
@@ -712,6 +720,14 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		var e *stateEntry
 		if entryOf[j] >= 0 {
 			e = &es[entryOf[j]]
+			if e.Done {
+				// Compressed since it was matched plain: its growth
+				// is looked at in its .gz. Its stat failing, it was
+				// taken for not grown, and the lines written after
+				// the finish were lost uncounted
+				// (TestHostile72FinishedGrewCompressedAtStart).
+				sibs[j].recheck()
+			}
 			if e.Done && !grownSince(sibs[j], e.key(), e.Offset) && !copyGrown(sibs[j], e.key(), e.Offset) {
 				// Finished before the stop: not read again, and still
 				// the path's anchor until a newer file is finished.
