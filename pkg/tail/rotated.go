@@ -57,6 +57,11 @@ func (s *sibling) compressedSince(err error) bool {
 	return true
 }
 
+// siblingsMatched, when set (by tests), runs in resumePath once the
+// checkpoint's entries were matched to the siblings: a sibling compressed
+// then was matched plain.
+var siblingsMatched func()
+
 // startNow is siblingStart of s, looked at as its .gz if it was
 // compressed since it was listed (s names the .gz then): kubelet and
 // logrotate compress a rotated file at any time, and a plain file gone
@@ -637,6 +642,9 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			}
 		}
 	}
+	if siblingsMatched != nil {
+		siblingsMatched()
+	}
 	for i, e := range es {
 		if matched[i] && !atPath[i] {
 			t.resumedAside(e)
@@ -712,6 +720,14 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		var e *stateEntry
 		if entryOf[j] >= 0 {
 			e = &es[entryOf[j]]
+			if e.Done {
+				// Compressed since it was matched plain: its growth
+				// is looked at in its .gz. Its stat failing, it was
+				// taken for not grown, and the lines written after
+				// the finish were lost uncounted
+				// (TestHostile72FinishedGrewCompressedAtStart).
+				sibs[j].recheck()
+			}
 			if e.Done && !grownSince(sibs[j], e.key(), e.Offset) && !copyGrown(sibs[j], e.key(), e.Offset) {
 				// Finished before the stop: not read again, and still
 				// the path's anchor until a newer file is finished.
@@ -745,8 +761,22 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 			break
 		}
 		f := t.openSibling(path, sibs[j], e, now)
+		if i := entryOf[j]; f == nil && i >= 0 && !sibs[j].gz && starts[j].err == nil && starts[j].key == es[i].key() {
+			// The entry's own file (by its inode), gone from its name
+			// since the listing: kubelet undid its rotation (renamed it
+			// back to the path, below), and may have rotated it again
+			// under another name, where it is read. Taken for deleted,
+			// it was counted vanished, and the discovery that found it
+			// at the path again read it from 0: what the checkpoint
+			// read came twice (TestHostile72CheckpointedFileMovedBeforeItsOpen,
+			// TestHostile61MixedRotationsAcrossRestarts seed 10026).
+			if s, ok := movedSibling(path, sibs[j], es[i].key()); ok {
+				sibs[j] = s
+				f = t.openSibling(path, s, e, now)
+			}
+		}
 		if f == nil {
-			if i := entryOf[j]; i >= 0 && !es[i].Done && !sibs[j].gz && atPathNow(path, es[i].key()) {
+			if i := entryOf[j]; i >= 0 && !sibs[j].gz && atPathNow(path, es[i].key()) {
 				// Gone from its rotated name since the listing: renamed
 				// back to the path (kubelet undid its rotation), its
 				// entry is the file's again, for the discovery that
@@ -754,11 +784,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 				// (resumedAside) and not put back, the file was read
 				// from 0 there: what the checkpoint read came twice
 				// (randomized seed 65334).
-				if t.resume == nil {
-					t.resume = make(map[fileKey][]stateEntry)
-				}
-				k := es[i].key()
-				t.resume[k] = append(t.resume[k], es[i])
+				t.resumeAt(es[i])
 			}
 			continue
 		}
@@ -810,6 +836,47 @@ func (t *Tailer) lastFinished(path string, s sibling, e stateEntry) {
 		return // not the finished file any more (grown, or another one at its name)
 	}
 	t.lastRotated[path] = r
+}
+
+// resumeAt puts e back among the entries to resume: its file, found among
+// the siblings, is at its path again, for the discovery that finds it
+// there.
+func (t *Tailer) resumeAt(e stateEntry) {
+	if t.resume == nil {
+		t.resume = make(map[fileKey][]stateEntry)
+	}
+	k := e.key()
+	t.resume[k] = append(t.resume[k], e)
+}
+
+// movedSibling is the plain sibling of path that is the file key now,
+// another name than s, the name it was listed by: kubelet renamed it back
+// to the path (a rotation undone) and rotated it again since the listing.
+func movedSibling(path string, s sibling, key fileKey) (sibling, bool) {
+	for _, o := range listSiblings(path) {
+		if k, err := statKey(o.path); err == nil && !o.gz && o.path != s.path && k == key {
+			return o, true
+		}
+	}
+	return s, false
+}
+
+// movedNow says whether the file of e, plain and gone from a sibling's
+// name, is at path or a plain sibling of it now, starting as e says: a
+// rotation undone since the listing (and perhaps done again), not a
+// deletion. A copy of e's file gone is not: the file no longer starts as
+// it did (copytruncate truncated it).
+func movedNow(path string, e stateEntry) bool {
+	var buf [fpSize]byte
+	for _, o := range append([]sibling{{path: path}}, listSiblings(path)...) {
+		if o.gz {
+			continue
+		}
+		if k, n, err := siblingStart(o, buf[:]); err == nil && k == e.key() && e.fpMatches(buf[:n]) {
+			return true
+		}
+	}
+	return false
 }
 
 // atPathNow says whether the file at path is the file key.
@@ -989,6 +1056,9 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 	}
 	if err != nil {
 		if e != nil && errors.Is(err, fs.ErrNotExist) {
+			if !s.gz && movedNow(path, *e) {
+				return nil // renamed, not deleted: the caller finds it (resumePath)
+			}
 			// Deleted between the listing and the open, not compressed:
 			// what the checkpoint had not read of it is lost.
 			t.m.lostFiles.WithLabelValues(lostVanished).Inc()
