@@ -141,7 +141,6 @@ func (e *encoder) appendTime(dst []byte, t time.Time) []byte {
 	return append(dst, 'Z')
 }
 
-// kubernetes returns the encoded "kubernetes" object of m.
 // source returns `,"kubernetes":{...},"file":"<path>","offset":` for m
 // and path, built again only when either differs from the last call's.
 func (e *encoder) source(m *event.Meta, path string) []byte {
@@ -157,6 +156,7 @@ func (e *encoder) source(m *event.Meta, path string) []byte {
 	return b
 }
 
+// kubernetes returns the encoded "kubernetes" object of m.
 func (e *encoder) kubernetes(m *event.Meta) []byte {
 	if m == nil {
 		return []byte(emptyKubernetes)

@@ -111,7 +111,7 @@ func (t *Tailer) copyOfAway(live, name string, key fileKey) {
 		return
 	}
 	for _, g := range t.order {
-		if g.path != live || g.st != stRotated || g.f == nil || g.off != 0 || g.renameNoticed || g.polled || g.wasPolled ||
+		if g.path != live || g.st != stRotated || g.f == nil || g.off != 0 || g.renameNoticed || g.wasPolled ||
 			g.key == key || slices.Contains(g.copied, name) {
 			continue
 		}
