@@ -69,20 +69,16 @@ func TestHostile71ReadToAckThroughAgent(t *testing.T) {
 			scrapes.Add(1)
 		}
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for countLines(sink) < lines || scrapes.Load() < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("sink has %d of %d lines after %d scrapes", countLines(sink), lines, scrapes.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 30*time.Second, "every line in the sink, and five scrapes", func() bool {
+		return countLines(sink) >= lines && scrapes.Load() >= 5
+	})
 	close(done)
 	wg.Wait()
 	// /metrics answers from a snapshot a few moments old (the shared
 	// gatherer): scrape until it shows every line confirmed.
 	var count uint64
 	var sent float64
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	waitFor(t, 10*time.Second, "/metrics showing every line confirmed", func() bool {
 		mfs, err := scrapeFamilies(addr)
 		if err != nil {
 			t.Fatal(err)
@@ -102,12 +98,9 @@ func TestHostile71ReadToAckThroughAgent(t *testing.T) {
 				}
 			}
 		}
-		if sent >= lines || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if sent < lines || float64(count) != sent {
+		return sent >= lines
+	})
+	if float64(count) != sent {
 		t.Errorf("read-to-ack counts %d lines, the sink confirmed %v log records (%d lines written)", count, sent, lines)
 	}
 	if err := stop(); err != nil {

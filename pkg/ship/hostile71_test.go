@@ -164,9 +164,13 @@ func TestHostile71SourceMemoThroughKafka(t *testing.T) {
 // must still be the one encoded for it (its CRC holds), else its buffer
 // was handed to another request while the failed one was being written.
 type lingeringRT struct {
-	next     kafka.RoundTripper
-	n        atomic.Int64
-	answered atomic.Int64
+	next kafka.RoundTripper
+	n    atomic.Int64
+	// answered counts the requests answered; changed is closed, and
+	// replaced, at each (mu), so that a waiter wakes on the count it
+	// waits for.
+	answered int64
+	changed  chan struct{}
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	bad      []string
@@ -181,19 +185,17 @@ func (l *lingeringRT) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Re
 	if l.n.Add(1)%3 != 0 {
 		r, err := l.next.RoundTrip(ctx, addr, req)
 		if err == nil {
-			l.answered.Add(1)
+			l.answer()
 		}
 		return r, err
 	}
-	after := l.answered.Load() + 4
+	after := l.answeredNow() + 4
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		// Until four more requests were answered (their buffers taken
 		// from the pool and returned), or a bound.
-		for deadline := time.Now().Add(5 * time.Second); l.answered.Load() < after && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-		}
+		l.awaitAnswered(after, 5*time.Second)
 		for _, tp := range pr.Topics {
 			for _, p := range tp.Partitions {
 				b, err := io.ReadAll(p.RecordSet.Reader)
@@ -213,6 +215,45 @@ func (l *lingeringRT) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Re
 		}
 	}()
 	return nil, context.DeadlineExceeded
+}
+
+// answer counts a request answered and wakes the waiters.
+func (l *lingeringRT) answer() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.answered++
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
+}
+
+func (l *lingeringRT) answeredNow() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.answered
+}
+
+// awaitAnswered returns once n requests were answered, or after d.
+func (l *lingeringRT) awaitAnswered(n int64, d time.Duration) {
+	deadline := time.After(d)
+	for {
+		l.mu.Lock()
+		if l.answered >= n {
+			l.mu.Unlock()
+			return
+		}
+		if l.changed == nil {
+			l.changed = make(chan struct{})
+		}
+		ch := l.changed
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			return
+		}
+	}
 }
 
 func (l *lingeringRT) fail(s string) {
