@@ -248,26 +248,7 @@ func TestFinishedGrewWhileStopped(t *testing.T) {
 			dir, state := t.TempDir(), t.TempDir()
 			path := mkContainer(t, dir, "ns_pod_uid")
 			cfg := testConfig(dir, state)
-			first := []byte(lines(0, 5))
-			appendFile(t, path, string(first))
-			fi, err := os.Stat(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			k, _ := keyOf(fi)
-			done := stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: len(first), Fingerprint: fpHash(first), Path: path,
-				Offset: int64(len(first)), AckedTo: int64(len(first)), Done: true}
-			if err := writeState(state, []stateEntry{done}); err != nil {
-				t.Fatal(err)
-			}
-			appendFile(t, path, lines(5, 8))
-			rot := path + ".20261206-000001"
-			if how == "copytruncated" {
-				copyTruncate(t, path, rot)
-			} else {
-				mustRename(t, path, rot)
-			}
-			appendFile(t, path, lines(8, 9))
+			rot := finishedGrew(t, state, path, how)
 			if gz {
 				mustGzip(t, rot)
 			}

@@ -13,28 +13,6 @@ import (
 	"github.com/ferry-dev/ferry/internal/simnode"
 )
 
-// doneAway72 writes a checkpoint that names path's file, lines 0-6, as
-// finished (its end, done), and renames the file away to a kubelet name:
-// the start finds it finished among the siblings with nothing at the path
-// (rotated.go lastFinished). It returns the rotated name.
-func doneAway72(t *testing.T, state, path, name string) string {
-	t.Helper()
-	appendFile(t, path, lines(0, 7))
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _ := keyOf(fi)
-	first := []byte(lines(0, 7))
-	if err := writeState(state, []stateEntry{{Dev: k.dev, Ino: k.ino, FingerprintLen: min(len(first), fpSize), Fingerprint: fpHash(first[:min(len(first), fpSize)]),
-		Path: path, Offset: fi.Size(), AckedTo: fi.Size(), Done: true}}); err != nil {
-		t.Fatal(err)
-	}
-	away := path + "." + name
-	mustRename(t, path, away)
-	return away
-}
-
 // TestHostile72FinishedAwayUndoneTwice: the finished file, away at the
 // start, is renamed back (read on from its end), written, renamed away
 // again and back again (a second undo), and written: every line written
@@ -43,7 +21,7 @@ func TestHostile72FinishedAwayUndoneTwice(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	cfg := testConfig(dir, state)
-	away := doneAway72(t, state, path, "20261206-000003")
+	away := doneAway(t, state, path, "20261206-000003")
 	r := startRunner(t, cfg, Options{})
 	waitLooked(t, r)
 	mustRename(t, away, path)
@@ -72,7 +50,7 @@ func TestHostile72FinishedAwayThenNextFile(t *testing.T) {
 			dir, state := t.TempDir(), t.TempDir()
 			path := mkContainer(t, dir, "ns_pod_uid")
 			cfg := testConfig(dir, state)
-			away := doneAway72(t, state, path, "20261206-000003")
+			away := doneAway(t, state, path, "20261206-000003")
 			r := startRunner(t, cfg, Options{})
 			waitLooked(t, r)
 			want := upto(10, 14)
@@ -154,7 +132,7 @@ func TestHostile72LinkDoneFileAwayAtStartThenBack(t *testing.T) {
 	state := t.TempDir()
 	path, _ := n.pod("ns", "web", "1")
 	cfg := n.config(state, filepath.Join(n.containers, "*.log"))
-	away := doneAway72(t, state, path, "20261206-000003")
+	away := doneAway(t, state, path, "20261206-000003")
 	r := startRunner(t, cfg, Options{})
 	waitLooked(t, r)
 	mustRename(t, away, path) // the rotation undone
@@ -173,48 +151,8 @@ func TestHostile72LinkFinishedBackAtPathAtStopThenDeleted(t *testing.T) {
 	for _, deleted := range []bool{true, false} {
 		t.Run(map[bool]string{true: "deleted", false: "kept"}[deleted], func(t *testing.T) {
 			n := newLinkNode(t)
-			state := t.TempDir()
 			path, _ := n.pod("ns", "web", "1")
-			cfg := n.config(state, filepath.Join(n.containers, "*.log"))
-			appendFile(t, path, lines(0, 5))
-			r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) { tl.rotatedLinger = 100 * time.Millisecond })
-			waitFor(t, 10*time.Second, "the first lines", func() bool { return hasSeq(r, 4) })
-			away := path + ".20261206-000001"
-			mustRename(t, path, away)
-			waitFor(t, 10*time.Second, "the file closed as rotated", func() bool {
-				return testutil.ToFloat64(r.tl.m.openFiles) == 0 && testutil.ToFloat64(r.tl.m.rotations) == 1
-			})
-			r.stop()
-			mustRename(t, away, path) // the rotation undone, after the last look
-			if err := r.tl.Close(); err != nil {
-				t.Fatal(err)
-			}
-			first := seqs(r.snapshot())
-			appendFile(t, path, lines(5, 10))
-			rot := path + ".20261206-000002"
-			mustRename(t, path, rot)
-			appendFile(t, path, lines(10, 12))
-			if deleted {
-				if err := os.Remove(rot); err != nil {
-					t.Fatal(err)
-				}
-			}
-			r2 := startRunner(t, cfg, Options{})
-			waitFor(t, 10*time.Second, "the new file's lines", func() bool { return hasSeq(r2, 11) })
-			waitLooked(t, r2)
-			r2.stop()
-			got := append(first, seqs(r2.snapshot())...)
-			lost := testutil.ToFloat64(r2.tl.m.lostFiles.WithLabelValues(lostVanished))
-			if deleted {
-				want := append(upto(0, 5), upto(10, 12)...)
-				if !slices.Equal(got, want) || lost != 1 {
-					t.Errorf("lines %v, want %v; files counted vanished %v, want 1", got, want, lost)
-				}
-				return
-			}
-			if !slices.Equal(got, upto(0, 12)) || lost != 0 {
-				t.Errorf("lines %v, want %v once each; files counted vanished %v, want 0", got, upto(0, 12), lost)
-			}
+			finishedBackAtPath(t, n.config(t.TempDir(), filepath.Join(n.containers, "*.log")), path, deleted)
 		})
 	}
 }
@@ -349,22 +287,7 @@ func TestHostile72FinishedGrewCompressedAtStart(t *testing.T) {
 			dir, state := t.TempDir(), t.TempDir()
 			path := mkContainer(t, dir, "ns_pod_uid")
 			cfg := testConfig(dir, state)
-			first := []byte(lines(0, 5))
-			appendFile(t, path, string(first))
-			k := statKeyT(t, path)
-			done := stateEntry{Dev: k.dev, Ino: k.ino, FingerprintLen: len(first), Fingerprint: fpHash(first), Path: path,
-				Offset: int64(len(first)), AckedTo: int64(len(first)), Done: true}
-			if err := writeState(state, []stateEntry{done}); err != nil {
-				t.Fatal(err)
-			}
-			appendFile(t, path, lines(5, 8))
-			rot := path + ".20261206-000001"
-			if how == "copytruncated" {
-				copyTruncate(t, path, rot)
-			} else {
-				mustRename(t, path, rot)
-			}
-			appendFile(t, path, lines(8, 9))
+			rot := finishedGrew(t, state, path, how)
 			compressed := false
 			siblingsMatched = func() {
 				siblingsMatched = nil
