@@ -293,16 +293,7 @@ func TestHostile71FailedRequestBufferNotReused(t *testing.T) {
 			for _, b := range lrt.bad {
 				t.Error(b)
 			}
-			vals := map[string]bool{}
-			for _, v := range want {
-				vals[v] = true
-			}
-			recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= len(want) }, []string{"logs"})
-			for _, r := range recs {
-				if !vals[string(r.Value)] {
-					t.Fatalf("a record no line encodes to: %q", r.Value)
-				}
-			}
+			consumeExactly(t, addr, want)
 		})
 	}
 }
@@ -523,21 +514,7 @@ func TestHostile71ProduceUnansweredThenRetried(t *testing.T) {
 	if f := failuresByReason(h); !strings.Contains(f, "timeout") {
 		t.Errorf("no attempt timed out: %s", f)
 	}
-	vals := map[string]bool{}
-	for _, v := range want {
-		vals[v] = true
-	}
-	recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= len(want) }, []string{"logs"})
-	got := map[string]bool{}
-	for _, r := range recs {
-		if !vals[string(r.Value)] {
-			t.Fatalf("a record no line encodes to: %q", r.Value)
-		}
-		got[string(r.Value)] = true
-	}
-	if len(got) != len(vals) {
-		t.Errorf("%d distinct records, want %d", len(got), len(vals))
-	}
+	consumeExactly(t, addr, want)
 }
 
 // TestHostile71SourceMemoPastMetaCache: more Metas than the encoder's
@@ -761,21 +738,7 @@ func TestHostile71ChaosEveryCodec(t *testing.T) {
 			if crt.before.Load() == 0 || crt.after.Load() == 0 {
 				t.Fatalf("chaos did not strike: %d before, %d after", crt.before.Load(), crt.after.Load())
 			}
-			vals := map[string]bool{}
-			for _, v := range want {
-				vals[v] = true
-			}
-			recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= len(want) }, []string{"logs"})
-			got := map[string]bool{}
-			for _, r := range recs {
-				if !vals[string(r.Value)] {
-					t.Fatalf("a record no line encodes to: %q", r.Value)
-				}
-				got[string(r.Value)] = true
-			}
-			if len(got) != len(vals) {
-				t.Errorf("%d distinct records, want %d", len(got), len(vals))
-			}
+			consumeExactly(t, addr, want)
 		})
 	}
 }
@@ -843,21 +806,7 @@ func TestHostile71LeadersMoveWhileGrouped(t *testing.T) {
 			t.Errorf("cursor %v acknowledged %d times", c, acked[c])
 		}
 	}
-	vals := map[string]bool{}
-	for _, v := range want {
-		vals[v] = true
-	}
-	recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= len(want) }, []string{"logs"})
-	got := map[string]bool{}
-	for _, r := range recs {
-		if !vals[string(r.Value)] {
-			t.Fatalf("a record no line encodes to: %q", r.Value)
-		}
-		got[string(r.Value)] = true
-	}
-	if len(got) != len(vals) {
-		t.Errorf("%d distinct records, want %d", len(got), len(vals))
-	}
+	consumeExactly(t, addr, want)
 	if n := testutil.ToFloat64(h.s.m.produceRequests.WithLabelValues("error")); n == 0 {
 		t.Errorf("no produce request failed: the leaders did not move under the requests")
 	}
@@ -881,5 +830,27 @@ func TestHostile71MissingTopicsKeepNewest(t *testing.T) {
 		if !r.isMissing(name(i)) {
 			t.Fatalf("topic %d of the last %d found missing is forgotten", i, maxMissingTopics/4)
 		}
+	}
+}
+
+// consumeExactly reads topic logs with an independent client until it
+// holds as many distinct records as want, and fails unless every record
+// is one of want and every one of want came.
+func consumeExactly(t *testing.T, addr string, want map[event.Cursor]string) {
+	t.Helper()
+	vals := map[string]bool{}
+	for _, v := range want {
+		vals[v] = true
+	}
+	recs := consumeUntil(t, addr, func(recs []*kgo.Record) bool { return len(dedup(recs)) >= len(want) }, []string{"logs"})
+	got := map[string]bool{}
+	for _, r := range recs {
+		if !vals[string(r.Value)] {
+			t.Fatalf("a record no line encodes to: %q", r.Value)
+		}
+		got[string(r.Value)] = true
+	}
+	if len(got) != len(vals) {
+		t.Errorf("%d distinct records, want %d", len(got), len(vals))
 	}
 }
