@@ -341,7 +341,7 @@ func (f *follower) note(name string) bool {
 func (t *Tailer) newGeneration(f *follower, gen genMark, was *follower) {
 	f.noted = nil
 	f.startGen(gen)
-	f.tick, f.readCopy, f.readFPs, f.heldCopy, f.readEarly = true, "", nil, 0, nil
+	f.tick, f.readCopy, f.readFPs, f.heldCopy, f.readEarly, f.heldEmpty = true, "", nil, 0, nil, nil
 	for p := f.pred; p != nil && p != was; p = p.pred {
 		// Read before f as its copies: compressed since, they are not
 		// copies of the new generation either (tookAlready).
