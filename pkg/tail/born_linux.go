@@ -41,6 +41,19 @@ func born(path string) (time.Time, bool) {
 	return statxBorn(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW)
 }
 
+// bornAs is born for the file at path while it is the file key (one
+// statx gives its inode with its birth); false when the file at path is
+// another one by then (kubelet renamed it away), or the file system keeps
+// no birth time.
+func bornAs(path string, key fileKey) (time.Time, bool) {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME|unix.STATX_INO, &stx); err != nil ||
+		stx.Mask&unix.STATX_BTIME == 0 || stx.Ino != key.ino {
+		return time.Time{}, false
+	}
+	return time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec)), true
+}
+
 // bornOf is the birth time of the open file fh (statx on its descriptor):
 // that of the file itself, whatever is at its path now.
 func bornOf(fh *os.File) (time.Time, bool) {

@@ -13,6 +13,9 @@ func bornAfter(string, time.Time) bool { return false }
 // born needs statx's birth time (Linux); elsewhere it knows nothing.
 func born(string) (time.Time, bool) { return time.Time{}, false }
 
+// bornAs needs statx's birth time (Linux); elsewhere it knows nothing.
+func bornAs(string, fileKey) (time.Time, bool) { return time.Time{}, false }
+
 // bornOf needs statx's birth time (Linux); elsewhere it knows nothing.
 func bornOf(*os.File) (time.Time, bool) { return time.Time{}, false }
 

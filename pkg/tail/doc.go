@@ -190,7 +190,11 @@
 // after the checkpoint: otherwise the current file is a new one that reuses
 // the inode. Where the file system keeps birth times (statx; ext4, xfs,
 // btrfs), a file born after the checkpoint was written is never taken for a
-// checkpointed one by its inode. The code is in rotated.go and discovery.go.
+// checkpointed one by its inode; its birth is read with its identity (the
+// same descriptor, or the same statx), not by its name later, where a
+// rotated file kubelet compressed while the start looked at it no longer is
+// (TestEmptyEntryInodeReusedCompressedAtStart). The code is in rotated.go
+// and discovery.go.
 //
 // When the set of files changes (a file followed for the first time, a
 // finished one fully acknowledged and forgotten, the first bytes of a file

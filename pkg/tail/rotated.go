@@ -62,6 +62,12 @@ func (s *sibling) compressedSince(err error) bool {
 // then was matched plain.
 var siblingsMatched func()
 
+// siblingsStarted, when set (by tests), runs in resumePath once the
+// plain siblings' identities and first bytes were read, before the
+// checkpoint's entries are matched to them: a sibling compressed then was
+// read plain.
+var siblingsStarted func()
+
 // startNow is siblingStart of s, looked at as its .gz if it was
 // compressed since it was listed (s names the .gz then): kubelet and
 // logrotate compress a rotated file at any time, and a plain file gone
@@ -240,28 +246,39 @@ func rotationCount(order string) (int, bool) {
 // siblingStart reads the first bytes of a sibling (decompressed if it is
 // compressed) and, for a plain file, its identity.
 func siblingStart(s sibling, buf []byte) (fileKey, int, error) {
+	k, n, _, err := siblingStartBorn(s, buf)
+	return k, n, err
+}
+
+// siblingStartBorn is siblingStart with, for a plain file, its birth
+// time (zero when the file system keeps none), read from the descriptor
+// its identity was: that file's, whatever is at its name by the time the
+// birth is asked for (kubelet compresses a rotated file, and removes it,
+// at any time).
+func siblingStartBorn(s sibling, buf []byte) (fileKey, int, time.Time, error) {
 	fh, err := openRegular(s.path)
 	if err != nil {
-		return fileKey{}, 0, err
+		return fileKey{}, 0, time.Time{}, err
 	}
 	defer fh.Close()
 	if !s.gz {
 		fi, err := fh.Stat()
 		if err != nil {
-			return fileKey{}, 0, err
+			return fileKey{}, 0, time.Time{}, err
 		}
 		key, _ := keyOf(fi)
-		return key, readFP(fh, buf), nil
+		b, _ := bornOf(fh)
+		return key, readFP(fh, buf), b, nil
 	}
 	zr, err := gzip.NewReader(bufio.NewReader(fh))
 	if err != nil {
-		return fileKey{}, 0, fmt.Errorf("gunzip %s: %w", s.path, err)
+		return fileKey{}, 0, time.Time{}, fmt.Errorf("gunzip %s: %w", s.path, err)
 	}
 	n, err := io.ReadFull(zr, buf[:fpSize])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return fileKey{}, n, fmt.Errorf("gunzip %s: %w", s.path, err)
+		return fileKey{}, n, time.Time{}, fmt.Errorf("gunzip %s: %w", s.path, err)
 	}
-	return fileKey{}, n, nil
+	return fileKey{}, n, time.Time{}, nil
 }
 
 // gzipEndsAt says whether the gzip file path decompresses to exactly off
@@ -489,7 +506,9 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	var buf [fpSize]byte
 	if fi, err := os.Stat(path); err == nil {
 		key, _ := keyOf(fi)
-		b, bornKnown := born(path)
+		// Its birth, if it is still that file (renamed away since the
+		// stat, another file's birth said nothing of it).
+		b, bornKnown := bornAs(path, key)
 		reborn := bornKnown && !t.stateTime.IsZero() && b.After(t.stateTime)
 		// The current file's first bytes: of the scan's follower, or, not
 		// opened yet (waiting for a descriptor), read here. They tell its
@@ -541,6 +560,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	type sibStart struct {
 		key  fileKey
 		head []byte
+		born time.Time // of the file key is (zero: not kept)
 		err  error
 	}
 	starts := make([]sibStart, len(sibs))
@@ -549,11 +569,14 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		if s.gz {
 			continue
 		}
-		k, n, err := siblingStart(s, buf[:])
-		starts[j] = sibStart{k, slices.Clone(buf[:n]), err}
+		k, n, b, err := siblingStartBorn(s, buf[:])
+		starts[j] = sibStart{k, slices.Clone(buf[:n]), b, err}
 		if err == nil {
 			plainOf[k] = j
 		}
+	}
+	if siblingsStarted != nil {
+		siblingsStarted()
 	}
 	held := func(e stateEntry) bool {
 		j, ok := plainOf[e.key()]
@@ -574,11 +597,11 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		st := starts[j]
 		if s.gz {
 			k, n, err := siblingStart(s, buf[:])
-			st = sibStart{k, buf[:n], err}
+			st = sibStart{key: k, head: buf[:n], err: err}
 		} else if s.compressedSince(st.err) {
 			sibs[j] = s
 			k, n, err := siblingStart(s, buf[:])
-			st = sibStart{k, buf[:n], err}
+			st = sibStart{key: k, head: buf[:n], err: err}
 		}
 		key, head, err := st.key, st.head, st.err
 		if err != nil {
@@ -606,8 +629,14 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 				// listing is its .gz (randomized seed 304).
 				continue
 			}
-			if !s.gz && key == e.key() && (bornAfter(s.path, t.stateTime) || reusedEmpty(e, s.size)) {
-				continue // a new file that reuses the inode
+			if !s.gz && key == e.key() && (t.bornSince(st.born) || reusedEmpty(e, s.size)) {
+				// A new file that reuses the inode. Its birth is the one
+				// read with its identity: asked by its name here, a file
+				// compressed (removed) since had none, and was taken for
+				// the entry's, whose file was deleted unread while no agent
+				// ran: the loss was not counted
+				// (TestEmptyEntryInodeReusedCompressedAtStart).
+				continue
 			}
 			if k := entryOf[j]; k >= 0 {
 				// A second entry of the file (state.go resumesBefore),
@@ -944,6 +973,12 @@ func (t *Tailer) copiesBefore(es []stateEntry, entryOf []int, sibs []sibling, st
 		start = j
 	}
 	return start
+}
+
+// bornSince says whether a file born at b (zero: unknown) was created
+// after the checkpoint resumed from was written.
+func (t *Tailer) bornSince(b time.Time) bool {
+	return !b.IsZero() && !t.stateTime.IsZero() && b.After(t.stateTime)
 }
 
 // reusedEmpty says whether a file of size bytes with e's device and inode
