@@ -16,7 +16,11 @@ import (
 // copy, if any, is an empty file with a rotated name made then: a copy
 // copytruncate or logrotate's copy has created and not written yet.
 // It returns the tailer, 0.log's follower and its path, the look done.
-func copyEmptyAtStart(t *testing.T, between func(path, cp string)) (*Tailer, *follower, string, string) {
+//
+// With inTick, the copy is made in the tick of the file system's clock
+// that 0.log's generation started in, and listed by that start as a file
+// from before it (genStart): created as the file was opened.
+func copyEmptyAtStart(t *testing.T, inTick bool, between func(path, cp string)) (*Tailer, *follower, string, string) {
 	t.Helper()
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
@@ -38,6 +42,14 @@ func copyEmptyAtStart(t *testing.T, between func(path, cp string)) (*Tailer, *fo
 	}
 	cp := path + ".20261206-000006"
 	between(path, cp)
+	if inTick {
+		b, ok := born(cp)
+		if !ok {
+			t.Skip("no birth times on this file system")
+		}
+		f.opened, f.tick = b, true
+		f.took = append(f.took, birth{key: statKeyT(t, cp), at: b})
+	}
 	tl.resumeRotated(now, saved)
 	return tl, f, path, cp
 }
@@ -72,8 +84,14 @@ func fillCopy(t *testing.T, path, cp string) {
 // later generation by the time the file's truncation is found is read,
 // and what no copy holds is counted lost.
 func TestCopyEmptyAtStartLook(t *testing.T) {
+	for _, inTick := range []bool{false, true} {
+		t.Run(map[bool]string{false: "made since", true: "made in the start's tick"}[inTick], func(t *testing.T) { copyEmptyAtStartLook(t, inTick) })
+	}
+}
+
+func copyEmptyAtStartLook(t *testing.T, inTick bool) {
 	t.Run("copytruncated", func(t *testing.T) {
-		tl, f, path, cp := copyEmptyAtStart(t, func(_, cp string) { emptyCopy(t, cp) })
+		tl, f, path, cp := copyEmptyAtStart(t, inTick, func(_, cp string) { emptyCopy(t, cp) })
 		fillCopy(t, path, cp)
 		if err := os.Truncate(path, 0); err != nil {
 			t.Fatal(err)
@@ -82,13 +100,13 @@ func TestCopyEmptyAtStartLook(t *testing.T) {
 		readAllWant(t, tl, f, upto(72, 87))
 	})
 	t.Run("copied, not truncated", func(t *testing.T) {
-		tl, f, path, cp := copyEmptyAtStart(t, func(_, cp string) { emptyCopy(t, cp) })
+		tl, f, path, cp := copyEmptyAtStart(t, inTick, func(_, cp string) { emptyCopy(t, cp) })
 		fillCopy(t, path, cp)
 		appendFile(t, path, lines(85, 87))
 		readAllWant(t, tl, f, upto(72, 87))
 	})
 	t.Run("copytruncated, then the agent stops", func(t *testing.T) {
-		tl, _, path, cp := copyEmptyAtStart(t, func(_, cp string) { emptyCopy(t, cp) })
+		tl, _, path, cp := copyEmptyAtStart(t, inTick, func(_, cp string) { emptyCopy(t, cp) })
 		fillCopy(t, path, cp)
 		if err := os.Truncate(path, 0); err != nil {
 			t.Fatal(err)
@@ -104,7 +122,7 @@ func TestCopyEmptyAtStartLook(t *testing.T) {
 	t.Run("a later generation", func(t *testing.T) {
 		// Truncated in place (nothing copied: lines 72-84 lost), written,
 		// and then copytruncated, the copy empty at the look.
-		tl, f, path, cp := copyEmptyAtStart(t, func(path, cp string) {
+		tl, f, path, cp := copyEmptyAtStart(t, inTick, func(path, cp string) {
 			if err := os.Truncate(path, 0); err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +143,7 @@ func TestCopyEmptyAtStartLook(t *testing.T) {
 	t.Run("stays empty", func(t *testing.T) {
 		// A copy of the file made while it was empty (a second
 		// copytruncate right after the first) stays empty.
-		tl, f, path, _ := copyEmptyAtStart(t, func(path, cp string) {
+		tl, f, path, _ := copyEmptyAtStart(t, inTick, func(path, cp string) {
 			hostile51CopyTo(t, path, path+".20261206-000005")
 			emptyCopy(t, cp)
 		})

@@ -779,10 +779,13 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 	}
 	var buf [fpSize]byte
 	key, n, err := siblingStart(s, buf[:])
-	if err == nil && n == 0 && copiedSince(live, s.path, key) {
-		// Empty, made since live's generation started, live still at its
-		// path: a copy being written (copytruncate and logrotate's copy
-		// create the file, then write it). Opened apart, it was read from
+	if err == nil && n == 0 && (copiedSince(live, s.path, key) || (bornInStartTick(live, s.path) && atPathNow(live.path, live.key))) {
+		// Empty, made since live's generation started, or in the tick of
+		// the file system's clock it started in (listed by its start as a
+		// file from before: created as live was opened), live still at
+		// its path: a copy being written (copytruncate and logrotate's
+		// copy create the file, then write it, and truncate only after).
+		// Opened apart, it was read from
 		// 0 once written, and what the checkpoint had read of live came
 		// twice (TestHostile61MixedRotationsAcrossRestarts seed 8427,
 		// TestCopyEmptyAtStartLook). Left to live: live's own read takes
