@@ -342,6 +342,7 @@ func (t *Tailer) newGeneration(f *follower, gen genMark, was *follower) {
 	f.noted = nil
 	f.startGen(gen)
 	f.tick, f.readCopy, f.readFPs, f.heldCopy, f.readEarly, f.heldEmpty = true, "", nil, 0, nil, nil
+	f.awayLooked = false // copiesAway: its copies made since are looked at again
 	for p := f.pred; p != nil && p != was; p = p.pred {
 		// Read before f as its copies: compressed since, they are not
 		// copies of the new generation either (tookAlready).
@@ -564,9 +565,18 @@ func (f *follower) fromBefore(key fileKey, b time.Time, read bool) bool {
 // rotations before the first read), not a copy: read as one, its lines
 // came before f's. Taken as rotated, f is read first and the later
 // siblings after it (rotatedAfter).
+//
+// A rotated f away from its path (its rotation seen) may have been back
+// there unseen, and copied then: a rotation undone, a copytruncate, and
+// the file renamed away again before a check saw it back, its copy's
+// notice refused (copyCreated: not followed at its path; copyOfAway: a
+// rename noticed before it, perhaps the one undone). Its siblings named
+// before its name now are looked at as copiesAway looks at them when such
+// a file is finished empty: the path's later files are named after it
+// (TestHostile75CopyNoticeRefusedThenReadAway).
 func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
 	if !atPathNow(f.path, f.key) {
-		return false
+		return f.st == stRotated && t.copiesAway(f, now)
 	}
 	if f.st == stRotated {
 		// Renamed back before a check saw it (a rotation undone): it
@@ -579,18 +589,20 @@ func (t *Tailer) copiesUnnoted(f *follower, now time.Time) bool {
 }
 
 // copiesAway looks, as f's rotated file is finished with nothing of its
-// generation read, for the copies made of it while it was back at its path
-// unseen: a rotation seen, undone before a check saw it back, then a
-// copytruncate (its copy perhaps compressed at once) and another rotation
-// (test/model seed 1230002). The copy's creation notice was dropped (f was
-// not followed at its path: copyCreated), and copiesUnnoted, which looks
-// before the first read that takes something, never ran: f is empty. Such
+// generation read, or before the first read that takes something of it
+// while it is away from its path (copiesUnnoted), for the copies made of
+// it while it was back at its path unseen: a rotation seen, undone before
+// a check saw it back, then a copytruncate (its copy perhaps compressed
+// at once) and another rotation (test/model seed 1230002; TAIL_MIX seed
+// 20058). The copy's creation notice was dropped (f was not followed at
+// its path: copyCreated; or a rename was noticed before it: copyOfAway),
+// and no listing at f's path found it (f is empty, or was read away). Such
 // a copy was born since f's generation started and is named before f's
 // name now; the path's later files (kubelet's next rotations) are named
 // after it. Each plain sibling named before f is looked at as
 // takeCopy does (born since f's generation started, not f, not held by
 // f); a compressed one as noteCompressed does, and never one whose plain
-// name was there at f's start. Once per follower; true if f is to wait
+// name was there at f's start. Once per generation; true if f is to wait
 // for a copy.
 func (t *Tailer) copiesAway(f *follower, now time.Time) bool {
 	if f.awayLooked || f.off != 0 || f.st != stRotated || f.f == nil || f.opened.IsZero() {

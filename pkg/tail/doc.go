@@ -273,8 +273,13 @@
 // and rotated again while empty before the tailer looked, is empty when
 // read again (nothing to look before), and the copy's notice found no
 // file followed at the path: as such a rotated file, nothing of it read,
-// is finished, its siblings named before its name now are looked at once
-// as copies of it (copy.go copiesAway; test/model seed 1230002): born
+// is finished, or before its first read that takes something while it is
+// still away (written after it was back, then renamed away again: the
+// copy's notice, taken after a poll saw it away, is refused when a rename
+// was noticed before, perhaps the one undone;
+// TestHostile75CopyNoticeRefusedThenReadAway), its siblings named before
+// its name now are looked at once per generation as copies of it (copy.go
+// copiesAway, copiesUnnoted; test/model seed 1230002): born
 // since its generation started, not made after the path's next file was
 // born (that file's copy), not held by it, nor one of the copies it took
 // already, compressed since (a .gz is born at its compression, after the

@@ -43,7 +43,7 @@ type follower struct {
 	spilledAt     int64            // size when its unfinished lines were spilled; not read until it grows (held.go)
 	copied        []string         // rotated copies made of it before anything of it was read; looked at by its next read (copy.go)
 	noted         map[string]birth // the copies in copied as they were when noted (copy.go compressedCopy)
-	awayLooked    bool             // copiesAway listed its siblings (copy.go)
+	awayLooked    bool             // copiesAway listed its siblings in this generation (copy.go)
 	renameNoticed bool             // the notice of its rename away from its path was taken, or notices were lost since: a rotated name created after is not its copy (copy.go copyOfAway)
 	wasPolled     bool             // its directory was polled, not watched, at some time since it was followed (busy.go): notices do not tell its order
 	taken         []takenCopy      // the copies of it taken and read before it, as they were (copy.go tookAlready)

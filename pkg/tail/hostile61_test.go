@@ -918,12 +918,15 @@ func TestEmptyAnchorHasNoCopiesBefore(t *testing.T) {
 // generation, and the copy, made before, should be read before it
 // (randomized seed 66115).
 //
-// Open: copiesUnnoted does not list while the path names nothing. Listing
-// then (the siblings born since the file's generation started, as a stop
-// does) took kubelet's next file, rotated before the first file's read,
-// for a copy, and read lines twice (TestHostile64TwoRotationsBeforeRead):
+// Open: while the path names nothing, copiesUnnoted lists only the
+// siblings named before the file's name now (copiesAway;
+// TestHostile75CopyNoticeRefusedThenReadAway), and here the file went away
+// again under the name it had before, which sorts before the copy's.
+// Listing every sibling born since the file's generation started (as a
+// stop does) took kubelet's next file, rotated before the first file's
+// read, for a copy, and read lines twice (TestHostile64TwoRotationsBeforeRead):
 // a worse trade than this order, which needs logrotate's copytruncate and
-// kubelet's undone rotation on one file.
+// kubelet's undone rotation on one file, renamed away twice under one name.
 func TestCopyMadeWhileRotationUndoneReadAway(t *testing.T) {
 	knownOpen(t, "a copytruncate's copy of a file nothing was read of, whose first read comes while it is renamed away (a rotation undone twice), is never read: its lines are lost uncounted")
 	tl, path, f := followNew(t)
