@@ -17,10 +17,12 @@ import (
 // copytruncate or logrotate's copy has created and not written yet.
 // It returns the tailer, 0.log's follower and its path, the look done.
 //
-// With inTick, the copy is made in the tick of the file system's clock
-// that 0.log's generation started in, and listed by that start as a file
-// from before it (genStart): created as the file was opened.
-func copyEmptyAtStart(t *testing.T, inTick bool, between func(path, cp string)) (*Tailer, *follower, string, string) {
+// when says when the copy was created, as 0.log's generation start
+// (genStart) sees it: since; in the tick of the file system's clock that
+// start read, and listed by it as a file from before (created as the file
+// was opened); or in a tick before (created just before the file was
+// opened, written after).
+func copyEmptyAtStart(t *testing.T, when copyMade, between func(path, cp string)) (*Tailer, *follower, string, string) {
 	t.Helper()
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
@@ -42,13 +44,17 @@ func copyEmptyAtStart(t *testing.T, inTick bool, between func(path, cp string)) 
 	}
 	cp := path + ".20261206-000006"
 	between(path, cp)
-	if inTick {
+	switch when {
+	case madeInTick, madeBefore:
 		b, ok := born(cp)
 		if !ok {
 			t.Skip("no birth times on this file system")
 		}
 		f.opened, f.tick = b, true
 		f.took = append(f.took, birth{key: statKeyT(t, cp), at: b})
+		if when == madeBefore {
+			f.opened, f.took = b.Add(time.Millisecond), nil
+		}
 	}
 	tl.resumeRotated(now, saved)
 	return tl, f, path, cp
@@ -84,14 +90,24 @@ func fillCopy(t *testing.T, path, cp string) {
 // later generation by the time the file's truncation is found is read,
 // and what no copy holds is counted lost.
 func TestCopyEmptyAtStartLook(t *testing.T) {
-	for _, inTick := range []bool{false, true} {
-		t.Run(map[bool]string{false: "made since", true: "made in the start's tick"}[inTick], func(t *testing.T) { copyEmptyAtStartLook(t, inTick) })
+	for _, when := range []copyMade{madeSince, madeInTick, madeBefore} {
+		t.Run([]string{"made since", "made in the start's tick", "made a tick before"}[when], func(t *testing.T) { copyEmptyAtStartLook(t, when) })
 	}
 }
 
-func copyEmptyAtStartLook(t *testing.T, inTick bool) {
+// copyMade is when a copy was created, as a file's generation start sees
+// it (copyEmptyAtStart).
+type copyMade int
+
+const (
+	madeSince copyMade = iota
+	madeInTick
+	madeBefore
+)
+
+func copyEmptyAtStartLook(t *testing.T, when copyMade) {
 	t.Run("copytruncated", func(t *testing.T) {
-		tl, f, path, cp := copyEmptyAtStart(t, inTick, func(_, cp string) { emptyCopy(t, cp) })
+		tl, f, path, cp := copyEmptyAtStart(t, when, func(_, cp string) { emptyCopy(t, cp) })
 		fillCopy(t, path, cp)
 		if err := os.Truncate(path, 0); err != nil {
 			t.Fatal(err)
@@ -100,13 +116,13 @@ func copyEmptyAtStartLook(t *testing.T, inTick bool) {
 		readAllWant(t, tl, f, upto(72, 87))
 	})
 	t.Run("copied, not truncated", func(t *testing.T) {
-		tl, f, path, cp := copyEmptyAtStart(t, inTick, func(_, cp string) { emptyCopy(t, cp) })
+		tl, f, path, cp := copyEmptyAtStart(t, when, func(_, cp string) { emptyCopy(t, cp) })
 		fillCopy(t, path, cp)
 		appendFile(t, path, lines(85, 87))
 		readAllWant(t, tl, f, upto(72, 87))
 	})
 	t.Run("copytruncated, then the agent stops", func(t *testing.T) {
-		tl, _, path, cp := copyEmptyAtStart(t, inTick, func(_, cp string) { emptyCopy(t, cp) })
+		tl, _, path, cp := copyEmptyAtStart(t, when, func(_, cp string) { emptyCopy(t, cp) })
 		fillCopy(t, path, cp)
 		if err := os.Truncate(path, 0); err != nil {
 			t.Fatal(err)
@@ -122,7 +138,7 @@ func copyEmptyAtStartLook(t *testing.T, inTick bool) {
 	t.Run("a later generation", func(t *testing.T) {
 		// Truncated in place (nothing copied: lines 72-84 lost), written,
 		// and then copytruncated, the copy empty at the look.
-		tl, f, path, cp := copyEmptyAtStart(t, inTick, func(path, cp string) {
+		tl, f, path, cp := copyEmptyAtStart(t, when, func(path, cp string) {
 			if err := os.Truncate(path, 0); err != nil {
 				t.Fatal(err)
 			}
@@ -140,10 +156,15 @@ func copyEmptyAtStartLook(t *testing.T, inTick bool) {
 			t.Errorf("lost %v bytes counted, want %d (lines 72-84)", lost, len(lines(72, 85)))
 		}
 	})
+	if when == madeBefore {
+		// A copytruncate before the copy would be before the file's
+		// open too: the file was opened truncated, not as it is here.
+		return
+	}
 	t.Run("stays empty", func(t *testing.T) {
 		// A copy of the file made while it was empty (a second
 		// copytruncate right after the first) stays empty.
-		tl, f, path, _ := copyEmptyAtStart(t, inTick, func(path, cp string) {
+		tl, f, path, _ := copyEmptyAtStart(t, when, func(path, cp string) {
 			hostile51CopyTo(t, path, path+".20261206-000005")
 			emptyCopy(t, cp)
 		})

@@ -779,15 +779,19 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 	}
 	var buf [fpSize]byte
 	key, n, err := siblingStart(s, buf[:])
-	if err == nil && n == 0 && (copiedSince(live, s.path, key) || (bornInStartTick(live, s.path) && atPathNow(live.path, live.key))) {
-		// Empty, made since live's generation started, or in the tick of
-		// the file system's clock it started in (listed by its start as a
-		// file from before: created as live was opened), live still at
-		// its path: a copy being written (copytruncate and logrotate's
-		// copy create the file, then write it, and truncate only after).
-		// Opened apart, it was read from
-		// 0 once written, and what the checkpoint had read of live came
-		// twice (TestHostile61MixedRotationsAcrossRestarts seed 8427,
+	if err == nil && n == 0 && live.off > 0 && atPathNow(live.path, live.key) {
+		// Empty, live read past its start and still at its path: perhaps
+		// a copy being written (copytruncate and logrotate's copy create
+		// the file, then write it, and truncate only after), made since
+		// live was opened or as it was (in the tick of the file system's
+		// clock its generation started in, or the one before: birth
+		// times do not tell). A rotated file that stays empty holds
+		// nothing to read, and none is written after the runtime reopened
+		// the path (live). Nothing of live read, such a copy is read
+		// apart, and live's truncation knows it (copy.go readEarlyCopy).
+		// Opened apart here, it was read from 0 once written, and what
+		// the checkpoint had read of live came twice
+		// (TestHostile61MixedRotationsAcrossRestarts seed 8427,
 		// TestCopyEmptyAtStartLook). Left to live: live's own read takes
 		// its lines, or live's truncation finds it (findCopy) and reads it
 		// from live's offset; a truncation that finds no copy of live

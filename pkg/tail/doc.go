@@ -384,10 +384,11 @@
 // least as long as what was read of it (a copytruncate as the agent
 // starts: the truncation reads it from the checkpoint's offset;
 // TestCopyMadeAsTheAgentStartsInItsTick; the plain copies made since after it are left
-// to the truncation too, read after it: discovery.go heldLater), or made
-// since and still empty (created, not written yet: a truncation that
-// finds no copy of what the file held reads it, written since, as a
-// later generation's; TestCopyEmptyAtStartLook); so is
+// to the truncation too, read after it: discovery.go heldLater), or,
+// the file read past its start, still empty (created, not written yet,
+// whenever it was born: a truncation that finds no copy of what the file
+// held reads it, written since, as a later generation's;
+// TestCopyEmptyAtStartLook); so is
 // such a copy compressed at once, which decompresses to the file's first
 // bytes and at least what was read, unless its plain name was a file from
 // before the file's generation (discovery.go holdsGz;
