@@ -790,8 +790,8 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 		// from live's offset; a truncation that finds no copy of live
 		// reads it whole if it holds another generation by then
 		// (heldEmptyCopies).
-		if live.st != stClosed && !slices.Contains(live.heldEmpty, key) {
-			live.heldEmpty = append(live.heldEmpty, key)
+		if live.st != stClosed && !slices.ContainsFunc(live.heldEmpty, func(h heldEmpty) bool { return h.key == key }) {
+			live.heldEmpty = append(live.heldEmpty, heldEmpty{key: key, path: s.path})
 		}
 		t.log.Debug("an empty copy made since the file was opened; left to it", "path", live.path, "copy", s.path)
 		return true
@@ -1139,30 +1139,74 @@ func (t *Tailer) copiesAfter(f *follower, p string, prev *follower, since time.T
 	}
 }
 
+// heldEmpty is a sibling left to a file while empty (holds): a copy
+// being written, known by its identity and the name it had then.
+type heldEmpty struct {
+	key  fileKey
+	path string
+}
+
 // heldEmptyCopies opens, to be read from 0 before f, the siblings left to
 // f while empty (holds) that hold something now: f was truncated and no
 // copy of the generation it had read was found, so they are copies of a
 // later one (the file truncated in place, written, and copytruncated
 // before the tailer looked at it again), none of it read. Left unread,
-// their lines were lost uncounted (TestCopyEmptyAtStartLook). A plain
-// one may be compressed since (logrotate's compress): known by its
-// inode, it is looked for under the names of its path's plain siblings
-// only, so a compressed one is not found and its lines are counted lost
-// by no counter; logrotate compresses at its next rotation, when the
-// tailer has long looked.
+// their lines were lost uncounted (TestCopyEmptyAtStartLook). One that
+// f's new generation holds is a copy of it, not yet truncated: left to f.
+// A plain one known by its inode is looked for under the names of its
+// path's plain siblings; one gone from them whose name is a .gz now was
+// compressed since (logrotate's compress without delaycompress gzips the
+// copy at once), and is read from its .gz: taken for gone, its lines
+// were lost uncounted (TestHeldEmptyCopyOfLaterGenerationCompressed). One
+// compressed and renamed since (a later rotation of numbered names) is
+// not found.
 func (t *Tailer) heldEmptyCopies(f *follower, now time.Time) {
 	if len(f.heldEmpty) == 0 {
 		return
 	}
-	keys := f.heldEmpty
+	held := f.heldEmpty
 	f.heldEmpty = nil
 	var buf [fpSize]byte
-	for _, s := range listSiblings(f.path) {
+	sibs := listSiblings(f.path)
+	found := make([]bool, len(held))
+	read := make([]bool, len(sibs))
+	for j, s := range sibs {
 		if s.gz {
 			continue
 		}
 		k, n, err := siblingStart(s, buf[:])
-		if err != nil || n == 0 || !slices.Contains(keys, k) || t.files[k] != nil {
+		i := slices.IndexFunc(held, func(h heldEmpty) bool { return h.key == k })
+		if err != nil || i < 0 {
+			continue
+		}
+		found[i] = true
+		// One f's new generation holds is a copy of it (logrotate's
+		// copy, or a copytruncate that has not truncated f yet): f's
+		// read takes its lines, or f's next truncation finds it. Read
+		// whole here too, they came twice
+		// (TestHeldEmptyCopyOfLaterGenerationNotTruncatedYet).
+		read[j] = n > 0 && t.files[k] == nil && !holdsNewGeneration(f, s.path, buf[:n])
+	}
+	for i, h := range held {
+		if found[i] {
+			continue
+		}
+		if _, err := os.Lstat(h.path); err == nil {
+			continue // another file by its name now
+		}
+		j := slices.IndexFunc(sibs, func(s sibling) bool { return s.gz && s.path == h.path+".gz" })
+		if j < 0 || t.followsGz(sibs[j].path) {
+			continue
+		}
+		if fi, err := f.f.Stat(); err == nil && fi.Size() > 0 {
+			if _, ok := gzipStartOf(sibs[j].path, f.f, fi.Size()); ok {
+				continue // a copy of f's new generation, compressed
+			}
+		}
+		read[j] = true
+	}
+	for j, s := range sibs {
+		if !read[j] {
 			continue
 		}
 		g := t.openSibling(f.path, s, nil, now)
@@ -1173,6 +1217,24 @@ func (t *Tailer) heldEmptyCopies(f *follower, now time.Time) {
 		f.pred = g
 		t.log.Debug("a copy left to a truncated file while empty holds a later generation; reading it first", "path", f.path, "copy", g.path)
 	}
+}
+
+// holdsNewGeneration says whether f, truncated and reset to read its new
+// generation from 0, holds the sibling p that starts with head: p is no
+// longer than f, starts as f does and ends as f holds at the same offset.
+func holdsNewGeneration(f *follower, p string, head []byte) bool {
+	if f.f == nil || f.fpLen == 0 || len(head) > f.fpLen || !bytes.Equal(head, f.fp[:len(head)]) {
+		return false
+	}
+	fi, err := f.f.Stat()
+	if err != nil {
+		return false
+	}
+	ci, err := os.Stat(p)
+	if err != nil || ci.Size() == 0 || ci.Size() > fi.Size() {
+		return false
+	}
+	return endsAlike(p, f.f, ci.Size())
 }
 
 // heldLater follows a listing of live's rotated siblings, oldest first:

@@ -382,7 +382,9 @@
 // to the truncation too, read after it: discovery.go heldLater), or made
 // since and still empty (created, not written yet: a truncation that
 // finds no copy of what the file held reads it, written since, as a
-// later generation's; TestCopyEmptyAtStartLook); so is
+// later generation's, from its .gz if it was compressed since, unless
+// the file's new generation holds it: a copy of that one not truncated
+// yet; TestCopyEmptyAtStartLook, hostile74_test.go); so is
 // such a copy compressed at once, which decompresses to the file's first
 // bytes and at least what was read, unless its plain name was a file from
 // before the file's generation (discovery.go holdsGz;

@@ -1,0 +1,141 @@
+package tail
+
+import (
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// lostTruncatedOf is the bytes counted lost to truncations.
+func lostTruncatedOf(tl *Tailer) float64 {
+	return testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated))
+}
+
+// TestHeldEmptyCopyFoundThenTruncatedInPlace: the copy the start left to
+// the file while empty (copyEmptyAtStart) is written and the file
+// truncated: the truncation finds it and reads it from the file's offset
+// (lines 72-84). The copy stays on disk; the file's next generation
+// (85-86) is then truncated in place and written (87), nothing copied (an application's
+// `> file`), before its last line was read. The copy was read already:
+// taken again as a copy of a later generation left to the file while
+// empty, it was read whole, and lines 57-84 came twice.
+func TestHeldEmptyCopyFoundThenTruncatedInPlace(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, func(_, cp string) { emptyCopy(t, cp) })
+	fillCopy(t, path, cp)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(85, 87))
+	readAllWant(t, tl, f, upto(72, 87))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(87, 88)) // shorter than 85-86: seen truncated
+	readAll(t, tl, f)                  // to the truncation
+	readAllWant(t, tl, f, upto(72, 88))
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+}
+
+// TestHeldEmptyCopyOfLaterGenerationNotTruncatedYet: as TestCopyEmptyAtStartLook
+// "a later generation" (the file truncated in place while the start
+// looked, lines 72-84 lost, 85-89 written, the copy made empty), but the
+// copy is written before the file is truncated (logrotate's copy, or a
+// copytruncate between its copy and its truncation) when the tailer
+// sees the first truncation. The copy holds what the file's new
+// generation holds: read whole as a later generation, and the file from
+// 0 too, lines 85-89 came twice.
+func TestHeldEmptyCopyOfLaterGenerationNotTruncatedYet(t *testing.T) {
+	for _, truncate := range []bool{false, true} {
+		name := "copied"
+		if truncate {
+			name = "copytruncated after the look"
+		}
+		t.Run(name, func(t *testing.T) {
+			tl, f, path, cp := copyEmptyAtStart(t, func(path, cp string) {
+				if err := os.Truncate(path, 0); err != nil {
+					t.Fatal(err)
+				}
+				appendFile(t, path, lines(85, 90))
+				emptyCopy(t, cp)
+			})
+			fillCopy(t, path, cp)
+			readAll(t, tl, f) // to the truncation
+			readAll(t, tl, f)
+			want := upto(85, 90)
+			if truncate {
+				if err := os.Truncate(path, 0); err != nil {
+					t.Fatal(err)
+				}
+				appendFile(t, path, lines(90, 92))
+				readAll(t, tl, f)
+				readAll(t, tl, f)
+				want = upto(85, 92)
+			}
+			if got := emitted(tl); !slices.Equal(got, want) {
+				t.Errorf("lines %v, want %v", got, want)
+			}
+			if lost := lostTruncatedOf(tl); lost != float64(len(lines(72, 85))) {
+				t.Errorf("lost %v bytes counted, want %d (lines 72-84)", lost, len(lines(72, 85)))
+			}
+		})
+	}
+}
+
+// TestHeldEmptyCopyOfLaterGenerationCompressed: as TestCopyEmptyAtStartLook
+// "a later generation" (the file truncated in place while the start
+// looked, lines 72-84 lost, 85-89 written, the copy made empty), with
+// logrotate's compress without delaycompress: the copy is written, the
+// file truncated and written on (90-91), and the copy compressed at once,
+// all before the tailer looks at the file again. The copy, known by its
+// inode while plain, is gone under its plain name: lines 85-89 are read
+// from its .gz, or counted lost.
+func TestHeldEmptyCopyOfLaterGenerationCompressed(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, func(path, cp string) {
+		if err := os.Truncate(path, 0); err != nil {
+			t.Fatal(err)
+		}
+		appendFile(t, path, lines(85, 90))
+		emptyCopy(t, cp)
+	})
+	fillCopy(t, path, cp)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(90, 92))
+	mustGzip(t, cp)
+	readAll(t, tl, f) // to the truncation
+	readAll(t, tl, f)
+	got, lost := emitted(tl), lostTruncatedOf(tl)
+	if slices.Equal(got, upto(85, 92)) && lost == float64(len(lines(72, 85))) {
+		return
+	}
+	if slices.Equal(got, upto(90, 92)) && lost == float64(len(lines(72, 90))) {
+		return
+	}
+	t.Errorf("lines %v, lost %v bytes counted; want lines 85-91 and lines 72-84 (%d bytes) lost, or 90-91 and 72-89 (%d) lost",
+		got, lost, len(lines(72, 85)), len(lines(72, 90)))
+}
+
+// TestHeldEmptyCopyAgentStopped: the agent stops while the copy it left
+// to the file is empty; copytruncate writes it and truncates the file
+// while no agent runs, and the file is written on. The next agent reads
+// what the checkpoint had not: lines 72-86, once.
+func TestHeldEmptyCopyAgentStopped(t *testing.T) {
+	tl, _, path, cp := copyEmptyAtStart(t, func(_, cp string) { emptyCopy(t, cp) })
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	fillCopy(t, path, cp)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(85, 87))
+	restartWant(t, tl.cfg, 72, 87)
+}
