@@ -134,7 +134,12 @@
 // rotation, perhaps one kubelet undoes later); it is the copy that is
 // continued from the committed offset, the truncated file read from 0
 // after it, and nothing is counted lost
-// (TestCopytruncatedThenRenamedWhileStopped).
+// (TestCopytruncatedThenRenamedWhileStopped). A copy the file still holds
+// (logrotate's copy, not truncated: no longer than the file, starting as
+// it does and ending as it holds at the same offset, or decompressing to
+// its first bytes), the file renamed since to a rotated name and resumed
+// there from its entry, is not read: the file delivers its lines
+// (rotated.go copyOfResumed; TestCopyOfResumedFileRenamedWhileStopped).
 // Compression is not loss: a compressed file is decompressed into an
 // unlinked temporary file in state_dir (os.TempDir without one), at the same
 // offsets, with the part before the committed offset left as a hole, and read

@@ -139,3 +139,68 @@ func TestHeldEmptyCopyAgentStopped(t *testing.T) {
 	appendFile(t, path, lines(85, 87))
 	restartWant(t, tl.cfg, 72, 87)
 }
+
+// TestHeldEmptyCopyThenRotatedByRename: logrotate's copy of the file the
+// start resumed is empty at the look (left to the file), and the agent
+// stops. While no agent runs, the copy is written with the file's bytes
+// (lines 57-84), kubelet rotates the file by renaming it, and the runtime
+// makes the next one (85-86). The next agent resumes the renamed file
+// at the checkpoint's offset and reads the next one from 0: the copy
+// holds nothing else, and is not read.
+func TestHeldEmptyCopyThenRotatedByRename(t *testing.T) {
+	tl, _, path, cp := copyEmptyAtStart(t, func(_, cp string) { emptyCopy(t, cp) })
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	fillCopy(t, path, cp)
+	mustRename(t, path, path+".20261206-000007")
+	appendFile(t, path, lines(85, 87))
+	restartWant(t, tl.cfg, 72, 87)
+}
+
+// TestCopyOfResumedFileRenamedWhileStopped: while no agent runs,
+// logrotate copies the file the checkpoint read to line 71 (copy: lines
+// 57-84, not truncated), and kubelet rotates the file by renaming it after
+// the copy's name; the runtime makes the next file (85-86). The next
+// agent resumes the renamed file at the checkpoint's offset: the copy
+// holds nothing it does not, and is not read (it was read from 0: lines
+// 57-84 came twice). A copytruncate's copy, the renamed file empty, is
+// read on from the checkpoint's offset.
+func TestCopyOfResumedFileRenamedWhileStopped(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		gz, trunc bool
+	}{{"plain", false, false}, {"compressed", true, false}, {"copytruncated", false, true}} {
+		gz := c.gz
+		t.Run(c.name, func(t *testing.T) {
+			tl, _, path, cp := copyEmptyAtStart(t, func(string, string) {})
+			tl.lastLook(time.Now())
+			if err := tl.commit(true); err != nil {
+				t.Fatal(err)
+			}
+			tl.closeAll()
+			if c.trunc {
+				// Not a copy the renamed file holds: read from the
+				// checkpoint's offset, as the file's copytruncate.
+				hostile51CopyTo(t, path, cp)
+			} else {
+				copyOnly(t, path, cp)
+			}
+			if gz {
+				mustGzip(t, cp)
+			}
+			mustRename(t, path, path+".20261206-000007")
+			appendFile(t, path, lines(85, 87))
+			restartWant(t, tl.cfg, 72, 87)
+		})
+	}
+}
+
+// copyOnly copies the file at path to cp (logrotate's copy).
+func copyOnly(t *testing.T, path, cp string) {
+	t.Helper()
+	emptyCopy(t, cp)
+	fillCopy(t, path, cp)
+}
