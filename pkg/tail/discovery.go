@@ -1153,6 +1153,8 @@ type heldEmpty struct {
 // before the tailer looked at it again), none of it read. Left unread,
 // their lines were lost uncounted (TestCopyEmptyAtStartLook). One that
 // f's new generation holds is a copy of it, not yet truncated: left to f.
+// One of the generation f read (was), no longer than what was read of it,
+// is a copy made before f was written on: not read again.
 // A plain one known by its inode is looked for under the names of its
 // path's plain siblings; one gone from them whose name is a .gz now was
 // compressed since (logrotate's compress without delaycompress gzips the
@@ -1160,7 +1162,7 @@ type heldEmpty struct {
 // were lost uncounted (TestHeldEmptyCopyOfLaterGenerationCompressed). One
 // compressed and renamed since (a later rotation of numbered names) is
 // not found.
-func (t *Tailer) heldEmptyCopies(f *follower, now time.Time) {
+func (t *Tailer) heldEmptyCopies(f *follower, was readGen, now time.Time) {
 	if len(f.heldEmpty) == 0 {
 		return
 	}
@@ -1184,8 +1186,14 @@ func (t *Tailer) heldEmptyCopies(f *follower, now time.Time) {
 		// copy, or a copytruncate that has not truncated f yet): f's
 		// read takes its lines, or f's next truncation finds it. Read
 		// whole here too, they came twice
-		// (TestHeldEmptyCopyOfLaterGenerationNotTruncatedYet).
-		read[j] = n > 0 && t.files[k] == nil && !holdsNewGeneration(f, s.path, buf[:n])
+		// (TestHeldEmptyCopyOfLaterGenerationNotTruncatedYet). One of
+		// the generation f had read, no longer than what was read of
+		// it, is a copy made before f was written on (logrotate's copy,
+		// or its copytruncate with lines written between its copy and
+		// its truncation): every line it holds came through f; read
+		// whole, they came twice
+		// (TestHeldEmptyCopyOfReadGenerationThenTruncatedInPlace).
+		read[j] = n > 0 && t.files[k] == nil && !holdsNewGeneration(f, s.path, buf[:n]) && !was.holds(s.path, buf[:n])
 	}
 	for i, h := range held {
 		if found[i] {
@@ -1203,6 +1211,9 @@ func (t *Tailer) heldEmptyCopies(f *follower, now time.Time) {
 				continue // a copy of f's new generation, compressed
 			}
 		}
+		if _, n, err := siblingStart(sibs[j], buf[:]); err != nil || n == 0 || was.holdsGz(sibs[j].path, buf[:n]) {
+			continue // of the generation read, compressed (or unreadable)
+		}
 		read[j] = true
 	}
 	for j, s := range sibs {
@@ -1217,6 +1228,35 @@ func (t *Tailer) heldEmptyCopies(f *follower, now time.Time) {
 		f.pred = g
 		t.log.Debug("a copy left to a truncated file while empty holds a later generation; reading it first", "path", f.path, "copy", g.path)
 	}
+}
+
+// readGen is what a truncated file had read of the generation it held:
+// its first bytes and its offset (follower.go truncated).
+type readGen struct {
+	fp  []byte
+	off int64
+}
+
+// holds says whether the sibling p, which starts with head, is a copy of
+// that generation read through the file: it starts with the generation's
+// first bytes (all of them it has) and is no longer than what was read.
+// A generation that starts with the same fpSize bytes (a banner that
+// long, with no timestamp before it) cannot be told from it.
+func (r readGen) holds(p string, head []byte) bool {
+	if len(r.fp) == 0 || len(head) < len(r.fp) || !bytes.Equal(head[:len(r.fp)], r.fp) {
+		return false
+	}
+	fi, err := os.Stat(p)
+	return err == nil && fi.Size() <= r.off
+}
+
+// holdsGz is holds for a compressed sibling, by its decompressed size.
+func (r readGen) holdsGz(p string, head []byte) bool {
+	if len(r.fp) == 0 || len(head) < len(r.fp) || !bytes.Equal(head[:len(r.fp)], r.fp) {
+		return false
+	}
+	n, ok := gzipSize(p)
+	return ok && int64(n) <= r.off
 }
 
 // holdsNewGeneration says whether f, truncated and reset to read its new

@@ -463,6 +463,10 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	// copytruncate made while this one is handled, after the listings
 	// below, holds the new generation's lines (TestCopytruncateAsTruncationHandled).
 	gen, was := genStart(f.path), f.pred // copy.go
+	var read readGen                     // discovery.go heldEmptyCopies
+	if len(f.heldEmpty) > 0 {
+		read = readGen{fp: bytes.Clone(f.fp[:f.fpLen]), off: f.off}
+	}
 	t.m.truncations.Inc()
 	f.cutSince = true
 	f.copied = nil // copy.go: the copy, if any, is found here
@@ -509,7 +513,7 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 		// after it, none read: read after it, before f.
 		t.copiesAfter(f, before, f.pred, now)
 	default:
-		t.heldEmptyCopies(f, now) // discovery.go
+		t.heldEmptyCopies(f, read, now) // discovery.go
 	}
 	if t.truncHook != nil {
 		t.truncHook(f)

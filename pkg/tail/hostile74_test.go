@@ -204,3 +204,60 @@ func copyOnly(t *testing.T, path, cp string) {
 	emptyCopy(t, cp)
 	fillCopy(t, path, cp)
 }
+
+// TestHeldEmptyCopyOfReadGenerationThenTruncatedInPlace: the copy the
+// start left to the file while empty is written with the file's bytes
+// (logrotate's copy, not truncated: lines 57-84), the file is written on
+// (85-86) and read, and then truncated in place, nothing copied (87
+// written after). The copy is shorter than what was read of the file:
+// not the truncation's copy, and not a later generation either; every
+// line it holds was read through the file. Read whole as a later
+// generation, lines 57-84 came twice.
+func TestHeldEmptyCopyOfReadGenerationThenTruncatedInPlace(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, func(_, cp string) { emptyCopy(t, cp) })
+	fillCopy(t, path, cp)
+	appendFile(t, path, lines(85, 87))
+	readAllWant(t, tl, f, upto(72, 87))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(87, 88))
+	readAll(t, tl, f) // to the truncation
+	readAllWant(t, tl, f, upto(72, 88))
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+}
+
+// TestHeldEmptyCopytruncateRaced: logrotate's copytruncate copies the file
+// into the copy the start left to it while empty (lines 57-84); the
+// application writes 85-86 before the truncation, and the tailer reads
+// them (logrotate's copytruncate loses them: the copy does not hold them);
+// then the truncation. The copy is shorter than what was read, all of it
+// read through the file: not read again, plain or compressed at once.
+func TestHeldEmptyCopytruncateRaced(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		name := "plain"
+		if gz {
+			name = "compressed"
+		}
+		t.Run(name, func(t *testing.T) {
+			tl, f, path, cp := copyEmptyAtStart(t, func(_, cp string) { emptyCopy(t, cp) })
+			fillCopy(t, path, cp)
+			appendFile(t, path, lines(85, 87))
+			readAllWant(t, tl, f, upto(72, 87))
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+			if gz {
+				mustGzip(t, cp)
+			}
+			appendFile(t, path, lines(87, 88))
+			readAll(t, tl, f) // to the truncation
+			readAllWant(t, tl, f, upto(72, 88))
+			if lost := lostTruncatedOf(tl); lost != 0 {
+				t.Errorf("lost %v bytes counted, want none", lost)
+			}
+		})
+	}
+}
