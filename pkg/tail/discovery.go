@@ -790,9 +790,7 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 		// from live's offset; a truncation that finds no copy of live
 		// reads it whole if it holds another generation by then
 		// (heldEmptyCopies).
-		if live.st != stClosed && !slices.ContainsFunc(live.heldEmpty, func(h heldEmpty) bool { return h.key == key }) {
-			live.heldEmpty = append(live.heldEmpty, heldEmpty{key: key, path: s.path})
-		}
+		live.holdEmpty(key, s.path)
 		t.log.Debug("an empty copy made since the file was opened; left to it", "path", live.path, "copy", s.path)
 		return true
 	}
@@ -1146,6 +1144,14 @@ type heldEmpty struct {
 	path string
 }
 
+// holdEmpty notes the empty sibling p (the file key) as left to f, a
+// copy being written (heldEmptyCopies).
+func (f *follower) holdEmpty(key fileKey, p string) {
+	if f.st != stClosed && !slices.ContainsFunc(f.heldEmpty, func(h heldEmpty) bool { return h.key == key }) {
+		f.heldEmpty = append(f.heldEmpty, heldEmpty{key: key, path: p})
+	}
+}
+
 // heldEmptyCopies opens, to be read from 0 before f, the siblings left to
 // f while empty (holds) that hold something now: f was truncated and no
 // copy of the generation it had read was found, so they are copies of a
@@ -1296,6 +1302,14 @@ func (h *heldLater) left(t *Tailer, live *follower, s sibling) bool {
 		return err == nil && copiedSince(live, s.path, k)
 	}
 	if h.since && copied() {
+		// Empty, a copy being written: read by a truncation of live
+		// that finds no copy of it, as the one held before it. Not
+		// noted, a later generation it holds by then was lost
+		// uncounted (TestTwoHeldEmptyCopiesOfLaterGenerations).
+		var buf [fpSize]byte
+		if k, n, err := siblingStart(s, buf[:]); err == nil && n == 0 {
+			live.holdEmpty(k, s.path)
+		}
 		return true
 	}
 	if !t.holds(live, s) {

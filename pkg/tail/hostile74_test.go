@@ -261,3 +261,131 @@ func TestHeldEmptyCopytruncateRaced(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldEmptyCopytruncatedCompressedAtOnce: logrotate's copytruncate
+// with compress (no delaycompress) fills the copy the start left to the
+// file while empty, truncates the file and gzips the copy, all before the
+// tailer looks at the file again. The truncation finds the copy by its
+// .gz and reads it on from the file's offset: lines 72-84 once, then the
+// new generation.
+func TestHeldEmptyCopytruncatedCompressedAtOnce(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, func(_, cp string) { emptyCopy(t, cp) })
+	fillCopy(t, path, cp)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, cp)
+	appendFile(t, path, lines(85, 87))
+	readAll(t, tl, f) // to the truncation
+	readAllWant(t, tl, f, upto(72, 87))
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+}
+
+// TestHeldEmptyCopyFilledAfterTruncationHandled: the copy the start left
+// to the file while empty is still empty when the file's truncation in
+// place (lines 72-84 lost) is handled; the new generation (85-86) is read;
+// copytruncate then fills the copy with it and truncates the file (87
+// written after). The copy is the second truncation's: nothing of it is
+// read again, nothing more is counted lost.
+func TestHeldEmptyCopyFilledAfterTruncationHandled(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, func(_, cp string) { emptyCopy(t, cp) })
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(85, 87))
+	readAll(t, tl, f) // to the truncation
+	readAllWant(t, tl, f, upto(85, 87))
+	fillCopy(t, path, cp)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(87, 88))
+	readAll(t, tl, f) // to the truncation
+	readAllWant(t, tl, f, upto(85, 88))
+	if lost := lostTruncatedOf(tl); lost != float64(len(lines(72, 85))) {
+		t.Errorf("lost %v bytes counted, want %d (lines 72-84)", lost, len(lines(72, 85)))
+	}
+}
+
+// TestHeldEmptyCopyTruncatedAfterLastLook: the agent stops while the copy
+// it left to the file is empty; the file is truncated in place after the
+// stop's last look (lines 72-84 lost) and written (85-89); while no agent
+// runs, copytruncate fills the copy with them and truncates the file, and
+// 90-91 are written. The next agent reads 85-91 once.
+func TestHeldEmptyCopyTruncatedAfterLastLook(t *testing.T) {
+	tl, _, path, cp := copyEmptyAtStart(t, func(_, cp string) { emptyCopy(t, cp) })
+	tl.lastLook(time.Now())
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(85, 90))
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	fillCopy(t, path, cp)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(90, 92))
+	restartWant(t, tl.cfg, 85, 92)
+}
+
+// TestHeldEmptyCopyInStartTick: the empty copy is made in the tick of the
+// file system's clock the start resumed the file in (hostile63StartTick:
+// a file born then, taken by the start's listing, marks the tick), after
+// the listing. It is left to the file all the same: copytruncate fills it
+// (lines 0-4, all read before the stop) and truncates the file; 5-6 come
+// once.
+func TestHeldEmptyCopyInStartTick(t *testing.T) {
+	tl, cur, path := hostile63StartTick(t, func(path string) string {
+		mark := path + ".mark"
+		emptyCopy(t, mark)
+		emptyCopy(t, path+".20261206-000002")
+		return mark
+	})
+	fillCopy(t, path, path+".20261206-000002")
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 7))
+	readAll(t, tl, cur) // to the truncation
+	readAllWant(t, tl, cur, upto(5, 7))
+}
+
+// TestTwoHeldEmptyCopiesOfLaterGenerations: while the start looks, the
+// file is truncated in place (lines 72-84 lost) and written (85-86), and
+// two empty copies are made; then copytruncate fills the first with
+// 85-86 and truncates the file, 87-88 are written, copytruncate fills the
+// second with them and truncates the file, 89 is written. The file's
+// truncation finds no copy of what it read: both copies are read, in
+// order, before the file.
+func TestTwoHeldEmptyCopiesOfLaterGenerations(t *testing.T) {
+	cp2 := ""
+	tl, f, path, cp := copyEmptyAtStart(t, func(path, cp string) {
+		if err := os.Truncate(path, 0); err != nil {
+			t.Fatal(err)
+		}
+		appendFile(t, path, lines(85, 87))
+		emptyCopy(t, cp)
+		cp2 = path + ".20261206-000007"
+		emptyCopy(t, cp2)
+	})
+	for _, c := range []struct {
+		cp       string
+		from, to int
+	}{{cp, 87, 89}, {cp2, 89, 90}} {
+		fillCopy(t, path, c.cp)
+		if err := os.Truncate(path, 0); err != nil {
+			t.Fatal(err)
+		}
+		appendFile(t, path, lines(c.from, c.to))
+	}
+	readAll(t, tl, f) // to the truncation
+	readAllWant(t, tl, f, upto(85, 90))
+	if lost := lostTruncatedOf(tl); lost != float64(len(lines(72, 85))) {
+		t.Errorf("lost %v bytes counted, want %d (lines 72-84)", lost, len(lines(72, 85)))
+	}
+}
