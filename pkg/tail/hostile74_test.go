@@ -389,3 +389,34 @@ func TestTwoHeldEmptyCopiesOfLaterGenerations(t *testing.T) {
 		t.Errorf("lost %v bytes counted, want %d (lines 72-84)", lost, len(lines(72, 85)))
 	}
 }
+
+// TestCopyThenRenamedWhileRunning: while the agent runs, logrotate copies
+// the file it follows (copy, not truncated: lines 0-4), and kubelet then
+// rotates the file by renaming it after the copy's name; the runtime makes
+// the next file (5-6). The copy holds nothing the file did not: every line
+// comes once, and again once across a stop and a start.
+func TestCopyThenRenamedWhileRunning(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 5))
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the file's lines", func() bool { return hasSeq(r, 4) })
+	copyOnly(t, path, path+".20261206-000001")
+	waitLooked(t, r)
+	mustRename(t, path, path+".20261206-000002")
+	appendFile(t, path, lines(5, 7))
+	waitFor(t, 5*time.Second, "the next file's lines", func() bool { return hasSeq(r, 6) })
+	waitLooked(t, r)
+	// Acknowledged before the stop: a line not acknowledged comes again.
+	waitFor(t, 5*time.Second, "every line acknowledged", func() bool { return testutil.ToFloat64(r.tl.m.inflight) == 0 })
+	r.stop()
+	if err := r.tl.Close(); err != nil { // the final checkpoint
+		t.Fatal(err)
+	}
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(0, 7)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 7))
+	}
+	appendFile(t, path, lines(7, 8))
+	restartWant(t, cfg, 7, 8)
+}
