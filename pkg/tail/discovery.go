@@ -1222,6 +1222,7 @@ func (t *Tailer) heldEmptyCopies(f *follower, was readGen, now time.Time) {
 		}
 		read[j] = true
 	}
+	last := ""
 	for j, s := range sibs {
 		if !read[j] {
 			continue
@@ -1232,7 +1233,16 @@ func (t *Tailer) heldEmptyCopies(f *follower, was readGen, now time.Time) {
 		}
 		g.pred = f.pred
 		f.pred = g
+		last = s.path
 		t.log.Debug("a copy left to a truncated file while empty holds a later generation; reading it first", "path", f.path, "copy", g.path)
+	}
+	if last != "" {
+		// Copies made after it (copytruncates in a row: logrotate's next
+		// rotation moved it to another numbered name and copied the file
+		// again) hold later generations still: read after it, before f.
+		// Not read, their lines were lost uncounted
+		// (TestHeldEmptyCopyThenAnotherRotation).
+		t.copiesAfter(f, last, f.pred, now)
 	}
 }
 

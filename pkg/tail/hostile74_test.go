@@ -420,3 +420,36 @@ func TestCopyThenRenamedWhileRunning(t *testing.T) {
 	appendFile(t, path, lines(7, 8))
 	restartWant(t, cfg, 7, 8)
 }
+
+// TestHeldEmptyCopyThenAnotherRotation: logrotate's numbered names. While
+// the start looks, the file is truncated in place (lines 72-84 lost) and
+// written (85-86), and copytruncate's copy 0.log.1 is made, empty. Then,
+// before the tailer looks at the file again: the copy is filled (85-86),
+// the file truncated and written (87-88); the next rotation moves 0.log.1
+// to 0.log.2 and copytruncates the file into a new 0.log.1 (87-88), 89
+// written. Every line after 84 comes once, in order.
+func TestHeldEmptyCopyThenAnotherRotation(t *testing.T) {
+	tl, f, path, _ := copyEmptyAtStart(t, func(path, _ string) {
+		if err := os.Truncate(path, 0); err != nil {
+			t.Fatal(err)
+		}
+		appendFile(t, path, lines(85, 87))
+		emptyCopy(t, path+".1")
+	})
+	fillCopy(t, path, path+".1")
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(87, 89))
+	mustRename(t, path+".1", path+".2")
+	copyOnly(t, path, path+".1")
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(89, 90))
+	readAll(t, tl, f) // to the truncation
+	readAllWant(t, tl, f, upto(85, 90))
+	if lost := lostTruncatedOf(tl); lost != float64(len(lines(72, 85))) {
+		t.Errorf("lost %v bytes counted, want %d (lines 72-84)", lost, len(lines(72, 85)))
+	}
+}
