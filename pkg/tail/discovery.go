@@ -797,9 +797,7 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 		// from live's offset; a truncation that finds no copy of live
 		// reads it whole if it holds another generation by then
 		// (heldEmptyCopies).
-		if live.st != stClosed && !slices.Contains(live.heldEmpty, key) {
-			live.heldEmpty = append(live.heldEmpty, key)
-		}
+		live.holdEmpty(key, s.path)
 		t.log.Debug("an empty copy made since the file was opened; left to it", "path", live.path, "copy", s.path)
 		return true
 	}
@@ -1146,30 +1144,94 @@ func (t *Tailer) copiesAfter(f *follower, p string, prev *follower, since time.T
 	}
 }
 
+// heldEmpty is a sibling left to a file while empty (holds): a copy
+// being written, known by its identity and the name it had then.
+type heldEmpty struct {
+	key  fileKey
+	path string
+}
+
+// holdEmpty notes the empty sibling p (the file key) as left to f, a
+// copy being written (heldEmptyCopies).
+func (f *follower) holdEmpty(key fileKey, p string) {
+	if f.st != stClosed && !slices.ContainsFunc(f.heldEmpty, func(h heldEmpty) bool { return h.key == key }) {
+		f.heldEmpty = append(f.heldEmpty, heldEmpty{key: key, path: p})
+	}
+}
+
 // heldEmptyCopies opens, to be read from 0 before f, the siblings left to
 // f while empty (holds) that hold something now: f was truncated and no
 // copy of the generation it had read was found, so they are copies of a
 // later one (the file truncated in place, written, and copytruncated
 // before the tailer looked at it again), none of it read. Left unread,
-// their lines were lost uncounted (TestCopyEmptyAtStartLook). A plain
-// one may be compressed since (logrotate's compress): known by its
-// inode, it is looked for under the names of its path's plain siblings
-// only, so a compressed one is not found and its lines are counted lost
-// by no counter; logrotate compresses at its next rotation, when the
-// tailer has long looked.
-func (t *Tailer) heldEmptyCopies(f *follower, now time.Time) {
+// their lines were lost uncounted (TestCopyEmptyAtStartLook). One that
+// f's new generation holds is a copy of it, not yet truncated: left to f.
+// One of the generation f read (was), no longer than what was read of it,
+// is a copy made before f was written on: not read again.
+// A plain one known by its inode is looked for under the names of its
+// path's plain siblings; one gone from them whose name is a .gz now was
+// compressed since (logrotate's compress without delaycompress gzips the
+// copy at once), and is read from its .gz: taken for gone, its lines
+// were lost uncounted (TestHeldEmptyCopyOfLaterGenerationCompressed). One
+// compressed and renamed since (a later rotation of numbered names) is
+// not found.
+func (t *Tailer) heldEmptyCopies(f *follower, was readGen, now time.Time) {
 	if len(f.heldEmpty) == 0 {
 		return
 	}
-	keys := f.heldEmpty
+	held := f.heldEmpty
 	f.heldEmpty = nil
 	var buf [fpSize]byte
-	for _, s := range listSiblings(f.path) {
+	sibs := listSiblings(f.path)
+	found := make([]bool, len(held))
+	read := make([]bool, len(sibs))
+	for j, s := range sibs {
 		if s.gz {
 			continue
 		}
 		k, n, err := siblingStart(s, buf[:])
-		if err != nil || n == 0 || !slices.Contains(keys, k) || t.files[k] != nil {
+		i := slices.IndexFunc(held, func(h heldEmpty) bool { return h.key == k })
+		if err != nil || i < 0 {
+			continue
+		}
+		found[i] = true
+		// One f's new generation holds is a copy of it (logrotate's
+		// copy, or a copytruncate that has not truncated f yet): f's
+		// read takes its lines, or f's next truncation finds it. Read
+		// whole here too, they came twice
+		// (TestHeldEmptyCopyOfLaterGenerationNotTruncatedYet). One of
+		// the generation f had read, no longer than what was read of
+		// it, is a copy made before f was written on (logrotate's copy,
+		// or its copytruncate with lines written between its copy and
+		// its truncation): every line it holds came through f; read
+		// whole, they came twice
+		// (TestHeldEmptyCopyOfReadGenerationThenTruncatedInPlace).
+		read[j] = n > 0 && t.files[k] == nil && !holdsNewGeneration(f, s.path, buf[:n]) && !was.holds(s.path, buf[:n])
+	}
+	for i, h := range held {
+		if found[i] {
+			continue
+		}
+		if _, err := os.Lstat(h.path); err == nil {
+			continue // another file by its name now
+		}
+		j := slices.IndexFunc(sibs, func(s sibling) bool { return s.gz && s.path == h.path+".gz" })
+		if j < 0 || t.followsGz(sibs[j].path) {
+			continue
+		}
+		if fi, err := f.f.Stat(); err == nil && fi.Size() > 0 {
+			if _, ok := gzipStartOf(sibs[j].path, f.f, fi.Size()); ok {
+				continue // a copy of f's new generation, compressed
+			}
+		}
+		if _, n, err := siblingStart(sibs[j], buf[:]); err != nil || n == 0 || was.holdsGz(sibs[j].path, buf[:n]) {
+			continue // of the generation read, compressed (or unreadable)
+		}
+		read[j] = true
+	}
+	last := ""
+	for j, s := range sibs {
+		if !read[j] {
 			continue
 		}
 		g := t.openSibling(f.path, s, nil, now)
@@ -1178,8 +1240,64 @@ func (t *Tailer) heldEmptyCopies(f *follower, now time.Time) {
 		}
 		g.pred = f.pred
 		f.pred = g
+		last = s.path
 		t.log.Debug("a copy left to a truncated file while empty holds a later generation; reading it first", "path", f.path, "copy", g.path)
 	}
+	if last != "" {
+		// Copies made after it (copytruncates in a row: logrotate's next
+		// rotation moved it to another numbered name and copied the file
+		// again) hold later generations still: read after it, before f.
+		// Not read, their lines were lost uncounted
+		// (TestHeldEmptyCopyThenAnotherRotation).
+		t.copiesAfter(f, last, f.pred, now)
+	}
+}
+
+// readGen is what a truncated file had read of the generation it held:
+// its first bytes and its offset (follower.go truncated).
+type readGen struct {
+	fp  []byte
+	off int64
+}
+
+// holds says whether the sibling p, which starts with head, is a copy of
+// that generation read through the file: it starts with the generation's
+// first bytes (all of them it has) and is no longer than what was read.
+// A generation that starts with the same fpSize bytes (a banner that
+// long, with no timestamp before it) cannot be told from it.
+func (r readGen) holds(p string, head []byte) bool {
+	if len(r.fp) == 0 || len(head) < len(r.fp) || !bytes.Equal(head[:len(r.fp)], r.fp) {
+		return false
+	}
+	fi, err := os.Stat(p)
+	return err == nil && fi.Size() <= r.off
+}
+
+// holdsGz is holds for a compressed sibling, by its decompressed size.
+func (r readGen) holdsGz(p string, head []byte) bool {
+	if len(r.fp) == 0 || len(head) < len(r.fp) || !bytes.Equal(head[:len(r.fp)], r.fp) {
+		return false
+	}
+	n, ok := gzipSize(p)
+	return ok && int64(n) <= r.off
+}
+
+// holdsNewGeneration says whether f, truncated and reset to read its new
+// generation from 0, holds the sibling p that starts with head: p is no
+// longer than f, starts as f does and ends as f holds at the same offset.
+func holdsNewGeneration(f *follower, p string, head []byte) bool {
+	if f.f == nil || f.fpLen == 0 || len(head) > f.fpLen || !bytes.Equal(head, f.fp[:len(head)]) {
+		return false
+	}
+	fi, err := f.f.Stat()
+	if err != nil {
+		return false
+	}
+	ci, err := os.Stat(p)
+	if err != nil || ci.Size() == 0 || ci.Size() > fi.Size() {
+		return false
+	}
+	return endsAlike(p, f.f, ci.Size())
 }
 
 // heldLater follows a listing of live's rotated siblings, oldest first:
@@ -1201,6 +1319,14 @@ func (h *heldLater) left(t *Tailer, live *follower, s sibling) bool {
 		return err == nil && copiedSince(live, s.path, k)
 	}
 	if h.since && copied() {
+		// Empty, a copy being written: read by a truncation of live
+		// that finds no copy of it, as the one held before it. Not
+		// noted, a later generation it holds by then was lost
+		// uncounted (TestTwoHeldEmptyCopiesOfLaterGenerations).
+		var buf [fpSize]byte
+		if k, n, err := siblingStart(s, buf[:]); err == nil && n == 0 {
+			live.holdEmpty(k, s.path)
+		}
 		return true
 	}
 	if !t.holds(live, s) {

@@ -134,7 +134,12 @@
 // rotation, perhaps one kubelet undoes later); it is the copy that is
 // continued from the committed offset, the truncated file read from 0
 // after it, and nothing is counted lost
-// (TestCopytruncatedThenRenamedWhileStopped).
+// (TestCopytruncatedThenRenamedWhileStopped). A copy the file still holds
+// (logrotate's copy, not truncated: no longer than the file, starting as
+// it does and ending as it holds at the same offset, or decompressing to
+// its first bytes), the file renamed since to a rotated name and resumed
+// there from its entry, is not read: the file delivers its lines
+// (rotated.go copyOfResumed; TestCopyOfResumedFileRenamedWhileStopped).
 // Compression is not loss: a compressed file is decompressed into an
 // unlinked temporary file in state_dir (os.TempDir without one), at the same
 // offsets, with the part before the committed offset left as a hole, and read
@@ -387,8 +392,10 @@
 // to the truncation too, read after it: discovery.go heldLater), or,
 // the file read past its start, still empty (created, not written yet,
 // whenever it was born: a truncation that finds no copy of what the file
-// held reads it, written since, as a later generation's;
-// TestCopyEmptyAtStartLook); so is
+// held reads it, written since, as a later generation's, from its .gz if
+// it was compressed since, unless the file's new generation holds it: a
+// copy of that one not truncated yet; TestCopyEmptyAtStartLook,
+// hostile74_test.go); so is
 // such a copy compressed at once, which decompresses to the file's first
 // bytes and at least what was read, unless its plain name was a file from
 // before the file's generation (discovery.go holdsGz;

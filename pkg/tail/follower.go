@@ -53,7 +53,7 @@ type follower struct {
 	tick          bool             // opened is by the file system's clock, and took names every file born in its tick before: another born then is a copy (copy.go bornSince)
 	readCopy      string           // a copy of its generation as opened, read whole before it (copy.go readBefore): its truncation's copy
 	heldCopy      int64            // the size of the longest copy of its generation left to it (discovery.go holds): bytes it held, for a truncation that finds no copy
-	heldEmpty     []fileKey        // the siblings left to it while empty (discovery.go holds: copies being written), by identity: read by a truncation that finds no copy of it (heldEmptyCopies)
+	heldEmpty     []heldEmpty      // the siblings left to it while empty (discovery.go holds: copies being written): read by a truncation that finds no copy of it (heldEmptyCopies)
 	readFPs       [][]byte         // the first bytes of the siblings born since opened and read whole before it (copy.go readBefore)
 	readEarly     []*follower      // the siblings read whole before it that held fewer first bytes than it when opened (copy.go readEarlyCopy)
 	readSince     int64            // bytes read since the last poll (busy.go)
@@ -463,6 +463,10 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	// copytruncate made while this one is handled, after the listings
 	// below, holds the new generation's lines (TestCopytruncateAsTruncationHandled).
 	gen, was := genStart(f.path), f.pred // copy.go
+	var read readGen                     // discovery.go heldEmptyCopies
+	if len(f.heldEmpty) > 0 {
+		read = readGen{fp: bytes.Clone(f.fp[:f.fpLen]), off: f.off}
+	}
 	t.m.truncations.Inc()
 	f.cutSince = true
 	f.copied = nil // copy.go: the copy, if any, is found here
@@ -509,7 +513,7 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 		// after it, none read: read after it, before f.
 		t.copiesAfter(f, before, f.pred, now)
 	default:
-		t.heldEmptyCopies(f, now) // discovery.go
+		t.heldEmptyCopies(f, read, now) // discovery.go
 	}
 	if t.truncHook != nil {
 		t.truncHook(f)

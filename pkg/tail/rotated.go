@@ -789,6 +789,15 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		if e == nil && later.left(t, live, sibs[j]) { // discovery.go
 			continue // held by the file at the path
 		}
+		if e == nil && copyOfResumed(sibs[j], sibs, es, entryOf) {
+			// logrotate's copy of a checkpoint's file made while no
+			// agent ran, the file rotated by its name since (kubelet):
+			// the file, resumed at its entry's offset, holds its lines.
+			// Read from 0 too, what the checkpoint had read of the
+			// file came twice, and the rest twice once the file was read
+			// (TestCopyOfResumedFileRenamedWhileStopped).
+			continue
+		}
 		if t.followedAsGz(path, cur, sibs[j]) || followedPlain(cur, sibs[j]) { // discovery.go
 			// The scan's file, renamed (and compressed) since: its
 			// entry, if any, is the one the scan resumed it from, and
@@ -841,6 +850,59 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 	if cur == nil && prev == nil && lastDone >= 0 {
 		t.lastFinished(path, sibs[lastDone], es[entryOf[lastDone]])
 	}
+}
+
+// copyOfResumed says whether s, a sibling no checkpoint entry matched,
+// is a copy of a plain sibling resumed from its entry (not finished): it
+// decompresses to that file's first bytes, or is no longer than it,
+// starts as it does and ends as it holds at the same offset. A copy
+// copytruncate made is not: the file was truncated, and no longer holds
+// it. A generation that starts with the same banner holds other bytes.
+func copyOfResumed(s sibling, sibs []sibling, es []stateEntry, entryOf []int) bool {
+	for k, o := range sibs {
+		i := entryOf[k]
+		if i < 0 || es[i].Done || o.gz || o.path == s.path {
+			continue
+		}
+		if heldBy(s, o.path, es[i].key()) {
+			return true
+		}
+	}
+	return false
+}
+
+// heldBy says whether the file at p, while it is the file key, holds s
+// (copyOfResumed).
+func heldBy(s sibling, p string, key fileKey) bool {
+	fh, err := openRegular(p)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return false
+	}
+	if k, _ := keyOf(fi); k != key {
+		return false
+	}
+	if s.gz {
+		n, ok := gzipStartOf(s.path, fh, fi.Size())
+		return ok && n > 0
+	}
+	var a, b [fpSize]byte
+	_, n, err := siblingStart(s, a[:])
+	if err != nil || n == 0 {
+		return false
+	}
+	ci, err := os.Stat(s.path)
+	if err != nil || ci.Size() > fi.Size() {
+		return false
+	}
+	if m, _ := fh.ReadAt(b[:n], 0); m != n || !bytes.Equal(a[:n], b[:n]) {
+		return false
+	}
+	return endsAlike(s.path, fh, ci.Size())
 }
 
 // lastFinished notes s, the newest rotated sibling of path and a file the
