@@ -814,6 +814,14 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 	}
 	if live.st != stClosed {
 		live.heldCopy = max(live.heldCopy, s.size) // follower.go truncated
+		// A copy of live: if its start listed it as a file from before
+		// (created in the tick of the file system's clock the start
+		// read, before its listing), it was made as live was opened.
+		// The notice of its creation takes it as live's copy (copy.go
+		// takeCopyOf); still taken for a file from before there, it was
+		// skipped and its lines lost uncounted
+		// (TestStartTickCopyHeldThenTakenByNotice).
+		live.took = slices.DeleteFunc(live.took, func(x birth) bool { return x.key == key && !x.read })
 	}
 	t.log.Debug("a copy the file holds; not read apart", "path", live.path, "copy", s.path)
 	return true

@@ -388,7 +388,9 @@
 // clock it started in (listed by the start as a file from before), and at
 // least as long as what was read of it (a copytruncate as the agent
 // starts: the truncation reads it from the checkpoint's offset;
-// TestCopyMadeAsTheAgentStartsInItsTick; the plain copies made since after it are left
+// TestCopyMadeAsTheAgentStartsInItsTick; such a copy is no longer a file
+// from before for the notice of its creation, which takes it:
+// TestStartTickCopyHeldThenTakenByNotice; the plain copies made since after it are left
 // to the truncation too, read after it: discovery.go heldLater), or,
 // the file read past its start, still empty (created, not written yet,
 // whenever it was born: a truncation that finds no copy of what the file
