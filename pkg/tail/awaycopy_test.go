@@ -1,0 +1,68 @@
+package tail
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestResumedAwayThenBackAndCopytruncated: the agent starts while a
+// rotation of the file it had checkpointed is being undone (kubelet
+// renamed the file away, the runtime could not reopen, and kubelet renames
+// it back): the start finds the file under its rotated name and reads it
+// on from the checkpoint's offset as a rotated file. It is renamed back
+// and copytruncated (logrotate) before that read. The truncation's copy
+// lies beside the path, not beside the rotated name: looked for beside the
+// rotated name, it was not found, the lines the file held past the
+// checkpoint (5-7) were counted lost although they were in the copy, and
+// the next agent read the copy from 0: lines 0-4 twice
+// (TestHostile61MixedRotationsAcrossRestarts seed 60276, once in 300
+// seeds).
+//
+// Open: looking beside the path finds the copy and reads it from the
+// checkpoint's offset, but the file, still read as a rotated file, is
+// then finished and closed; the discovery that finds it at the path
+// takes it for a rotation undone and its truncation's copy for the
+// file's copy, and reads the copy and the file's new line again. The
+// follower of a rotated file found back at its path needs to become the
+// path's follower when its truncation is handled.
+func TestResumedAwayThenBackAndCopytruncated(t *testing.T) {
+	knownOpen(t, "a file the start read under its rotated name (a rotation being undone), renamed back and copytruncated before its read: its copy is looked for beside the rotated name; lines counted lost that the copy holds, then read again by the next agent")
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	read := lines(0, 5)
+	appendFile(t, path, read)
+	if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 8)) // not read before the stop
+	away := path + ".20261206-000020"
+	mustRename(t, path, away)
+	tl, saved, now := startSteps(t, dir, state)
+	tl.resumeRotated(now, saved)
+	f := tl.files[statKeyT(t, away)]
+	if f == nil || f.off != int64(len(read)) {
+		t.Fatalf("the file away not resumed at the checkpoint's offset: %+v", f)
+	}
+	mustRename(t, away, path) // the rotation undone
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 9))
+	readAll(t, tl, f)
+	tl.rescan(time.Now(), false)
+	for _, g := range tl.order {
+		readAll(t, tl, g)
+	}
+	if got := emitted(tl); !slices.Equal(got, upto(5, 9)) {
+		t.Errorf("lines %v, want %v", got, upto(5, 9))
+	}
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	appendFile(t, path, lines(9, 10))
+	restartWant(t, tl.cfg, 9, 10)
+}
