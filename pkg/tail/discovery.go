@@ -758,7 +758,9 @@ func (t *Tailer) openSiblings(path string, sibs []sibling, live *follower, now t
 //     live since (before this listing);
 //   - s was made since live's generation started (bornSince) and is at
 //     least as long as what was read of it: a copy of live, truncated or
-//     not since.
+//     not since;
+//   - s is empty, live read past its start: perhaps a copy being written
+//     (noted in live.heldEmpty; its first bytes do not tell yet).
 //
 // live's own read takes its lines, or live's truncation finds it
 // (findCopy) and reads it from live's offset: read apart too
@@ -798,7 +800,7 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 		// reads it whole if it holds another generation by then
 		// (heldEmptyCopies).
 		live.holdEmpty(key, s.path)
-		t.log.Debug("an empty copy made since the file was opened; left to it", "path", live.path, "copy", s.path)
+		t.log.Debug("an empty rotated file, perhaps a copy being written; left to the file", "path", live.path, "copy", s.path)
 		return true
 	}
 	if m := min(n, live.fpLen); err != nil || m == 0 || !bytes.Equal(buf[:m], live.fp[:m]) {
