@@ -105,10 +105,17 @@ func TestModel(t *testing.T) {
 		}
 	}
 	start := time.Now()
+	deadline, hasDeadline := t.Deadline()
 	for _, r := range runs {
 		seed := r.seed
 		if *flagDuration > 0 && time.Since(start) > *flagDuration {
 			t.Logf("duration %s reached", *flagDuration)
+			break
+		}
+		if left := time.Until(deadline); hasDeadline && left < 2**flagWait {
+			// go test's -timeout (10 minutes unless given) would end the
+			// run in a panic, its figures unprinted.
+			t.Logf("stopping %s before go test's -timeout: give -timeout 0 (or a longer one) for a longer soak", left.Round(time.Second))
 			break
 		}
 		name := fmt.Sprintf("seed=%d", seed)
