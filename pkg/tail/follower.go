@@ -62,6 +62,7 @@ type follower struct {
 	polled        bool             // its directory is polled, not watched: read every read_interval (busy.go)
 	linked        bool             // found through a link directory's entry (links.go): its directory is watched though no glob names it
 	parkedBorn    time.Time        // its file's birth time when it was parked (openlimit.go park); zero if unknown
+	home          string           // the path whose rotated sibling it was opened as, away from it (rotated.go): kubelet may rename it back there (backHome)
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).
@@ -462,6 +463,7 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	// The new generation starts before its copies are looked for: a
 	// copytruncate made while this one is handled, after the listings
 	// below, holds the new generation's lines (TestCopytruncateAsTruncationHandled).
+	t.backHome(f, now)                   // rotated.go: an undone rotation's file, read away from its path
 	gen, was := genStart(f.path), f.pred // copy.go
 	var read readGen                     // discovery.go heldEmptyCopies
 	if len(f.heldEmpty) > 0 {

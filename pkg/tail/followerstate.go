@@ -14,7 +14,8 @@ const (
 	// last seen growing. kubelet may rename it back (stFollowing again).
 	stRotated
 	// stDraining: opened as a rotated sibling or a copytruncate copy;
-	// read to its end, then closed.
+	// read to its end, then closed. A rotated sibling renamed back to its
+	// path (an undone rotation) is followed there (stFollowing).
 	stDraining
 	// stDeleted: unlinked; what is left is read through the descriptor
 	// within delete_wait, then it is closed and the rest counted as lost.
@@ -67,6 +68,10 @@ func transition(s followerState, ev followerEvent) (next followerState, ok bool)
 		}
 	case stDraining:
 		switch ev {
+		case evMovedBack:
+			// A rotated sibling opened away from its path, renamed
+			// back there (rotated.go backHome).
+			return stFollowing, true
 		case evUnlinked:
 			return stDeleted, true
 		case evEnd, evStop:

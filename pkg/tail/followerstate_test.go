@@ -11,7 +11,7 @@ func TestTransition(t *testing.T) {
 	edges := map[followerState]map[followerEvent]followerState{
 		stFollowing: {evMoved: stRotated, evUnlinked: stDeleted, evStop: stClosed},
 		stRotated:   {evMovedBack: stFollowing, evUnlinked: stDeleted, evEnd: stClosed, evStop: stClosed},
-		stDraining:  {evUnlinked: stDeleted, evEnd: stClosed, evStop: stClosed},
+		stDraining:  {evMovedBack: stFollowing, evUnlinked: stDeleted, evEnd: stClosed, evStop: stClosed},
 		stDeleted:   {evEnd: stClosed, evDeleteWait: stClosed, evStop: stClosed},
 		stClosed:    {},
 	}

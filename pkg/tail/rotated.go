@@ -980,6 +980,33 @@ func movedNow(path string, e stateEntry) bool {
 }
 
 // atPathNow says whether the file at path is the file key.
+// backHome makes f, a plain rotated sibling the start opened away from its
+// path (f.home) whose file is back at that path now, the path's follower,
+// as its truncation is handled: kubelet renamed the file back (a rotation
+// undone: the runtime could not reopen its log) after the start found it
+// under its rotated name, and logrotate copytruncated it there. Its copy
+// lies beside the path; looked for beside the rotated name, it was not
+// found, the lines the file held past the checkpoint were counted lost
+// although the copy held them, and the next agent read the copy from 0
+// again (TestResumedAwayThenBackAndCopytruncated, test/model TAIL_MIX seed
+// 60276). Not while another follower is at the path, or a file waits on
+// f (its successor: read after f, which would not end while followed).
+func (t *Tailer) backHome(f *follower, now time.Time) {
+	if f.home == "" || f.st != stDraining || f.f == nil || f.inflated || !atPathNow(f.home, f.key) || t.successor(f) != nil {
+		return
+	}
+	if p := t.byPath[f.home]; p != nil && p.st != stClosed && p != f {
+		return
+	}
+	if !f.fire(evMovedBack, now) {
+		return
+	}
+	f.path, f.home = f.home, ""
+	t.byPath[f.path] = f
+	f.renameNoticed = false
+	t.log.Debug("rotated file back at its path (a rotation undone); followed there", "path", f.path, "offset", f.consumed)
+}
+
 func atPathNow(path string, key fileKey) bool {
 	k, err := statKey(path)
 	return err == nil && k == key
@@ -1195,7 +1222,7 @@ func (t *Tailer) openSibling(path string, s sibling, e *stateEntry, now time.Tim
 			_ = fh.Close()
 			return nil
 		}
-		f = &follower{path: s.path, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now}
+		f = &follower{path: s.path, f: fh, key: key, size: fi.Size(), dirty: true, st: stDraining, since: now, home: path}
 		f.fpLen = readFP(fh, f.fp[:])
 		if off > f.size {
 			t.m.truncations.Inc()
