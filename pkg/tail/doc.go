@@ -273,7 +273,12 @@
 // that finds its path naming it again, a poll's or its first read's; if
 // nothing of it was read, the copies made of it meanwhile (a copytruncate,
 // whose creation notice came while it was away) are found by a listing and
-// read first (follower.go undone; TestCopyMadeWhileRotationUndone). One
+// read first (follower.go undone; TestCopyMadeWhileRotationUndone). A
+// rotated file the start found under its rotated name (a rotation being
+// undone as the agent started) and read from its checkpoint as a rotated
+// sibling is followed at its path again when a truncation of it is
+// handled with its file back there: its copy lies beside the path
+// (rotated.go backHome; TestResumedAwayThenBackAndCopytruncated). One
 // whose rotation was undone unseen, and that was written, copytruncated
 // and rotated again while empty before the tailer looked, is empty when
 // read again (nothing to look before), and the copy's notice found no
