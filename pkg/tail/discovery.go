@@ -926,7 +926,7 @@ func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before strin
 		// file open), the bytes it holds were counted lost.
 		return nil, f.readCopy
 	}
-	dir, base := filepath.Split(f.path)
+	dir, base := filepath.Split(f.beside())
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, ""
@@ -1088,7 +1088,7 @@ func (t *Tailer) laterCopies(f, c *follower) {
 // f waited for before) and before f.
 func (t *Tailer) copiesAfter(f *follower, p string, prev *follower, since time.Time) {
 	plain := !strings.HasSuffix(p, ".gz")
-	sibs := listSiblings(f.path)
+	sibs := listSiblings(f.beside())
 	// A plain copy may have been compressed since it was found (logrotate's
 	// copytruncate with compress): it is listed under its .gz name.
 	i := slices.IndexFunc(sibs, func(s sibling) bool { return s.path == p || (plain && s.path == p+".gz") })
@@ -1101,7 +1101,7 @@ func (t *Tailer) copiesAfter(f *follower, p string, prev *follower, since time.T
 	}
 	var open []*follower
 	for _, o := range t.order {
-		if o != f && o.st != stClosed && o.dec.path == f.path && o.fpLen > 0 {
+		if o != f && o.st != stClosed && o.dec.path == f.beside() && o.fpLen > 0 {
 			open = append(open, o)
 		}
 	}
@@ -1132,7 +1132,7 @@ func (t *Tailer) copiesAfter(f *follower, p string, prev *follower, since time.T
 	})
 	first := prev
 	for _, s := range later {
-		g := t.openSibling(f.path, s, nil, since)
+		g := t.openSibling(f.beside(), s, nil, since)
 		if g == nil {
 			continue
 		}

@@ -1,0 +1,175 @@
+package tail
+
+import (
+	"os"
+	"slices"
+	"testing"
+	"time"
+)
+
+// resumedAway77 is TestResumedAwayThenBackAndCopytruncated's start: the
+// checkpoint read 0.log to line 4, lines 5-7 were written since, and the
+// file is under its rotated name (a rotation being undone) as the agent
+// starts. It returns the tailer, the follower the start opened away from
+// the path (at the checkpoint's offset), the path and the rotated name.
+func resumedAway77(t *testing.T) (*Tailer, *follower, string, string) {
+	t.Helper()
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	read := lines(0, 5)
+	appendFile(t, path, read)
+	if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 8)) // not read before the stop
+	away := path + ".20261206-000020"
+	mustRename(t, path, away)
+	tl, saved, now := startSteps(t, dir, state)
+	tl.resumeRotated(now, saved)
+	f := tl.files[statKeyT(t, away)]
+	if f == nil || f.off != int64(len(read)) {
+		t.Fatalf("the file away not resumed at the checkpoint's offset: %+v", f)
+	}
+	return tl, f, path, away
+}
+
+// readEvery77 reads every open follower to its end, then rescans and
+// reads again, as turns and the next scan would.
+func readEvery77(t *testing.T, tl *Tailer) {
+	t.Helper()
+	for range 3 {
+		for _, g := range slices.Clone(tl.order) {
+			if g.st != stClosed {
+				readAll(t, tl, g)
+			}
+		}
+		tl.poll(time.Now())
+		tl.rescan(time.Now(), false)
+	}
+}
+
+// stop77 ends tl as Run's end does.
+func stop77(t *testing.T, tl *Tailer) {
+	t.Helper()
+	tl.lastLook(time.Now())
+	if err := tl.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	tl.closeAll()
+}
+
+// TestResumedAwayBackTruncatedInPlace: as
+// TestResumedAwayThenBackAndCopytruncated, but the file renamed back is
+// truncated in place (nothing copied): lines 5-7 are lost and counted,
+// 8 is read once, and the next agent reads the new generation only.
+func TestResumedAwayBackTruncatedInPlace(t *testing.T) {
+	tl, f, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 9))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(8, 9)) {
+		t.Errorf("lines %v, want %v", got, upto(8, 9))
+	}
+	if lost := lostTruncatedOf(tl); lost != float64(len(lines(5, 8))) {
+		t.Errorf("lost %v bytes counted, want %d (lines 5-7)", lost, len(lines(5, 8)))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(9, 10))
+	restartWant(t, tl.cfg, 8, 10)
+}
+
+// TestResumedAwayBackNotTruncated: the file the start opened away from
+// its path is renamed back (the rotation undone) and written on, never
+// truncated: every line comes once, and once more at most after a
+// restart (nothing acknowledged), never 0-4.
+func TestResumedAwayBackNotTruncated(t *testing.T) {
+	tl, f, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	appendFile(t, path, lines(8, 9))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	appendFile(t, path, lines(9, 11))
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(5, 11)) {
+		t.Errorf("lines %v, want %v", got, upto(5, 11))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(11, 12))
+	restartWant(t, tl.cfg, 5, 12)
+}
+
+// TestResumedAwayBackCopytruncatedCompressed: as
+// TestResumedAwayThenBackAndCopytruncated, with logrotate's compress
+// without delaycompress: the copy is gzipped at once, before the tailer
+// sees the truncation. Lines 5-7 are read from the .gz, or counted lost;
+// never 0-4.
+func TestResumedAwayBackCopytruncatedCompressed(t *testing.T) {
+	tl, f, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	cp := path + ".20261206-000021"
+	hostile51CopyTo(t, path, cp)
+	mustGzip(t, cp)
+	appendFile(t, path, lines(8, 9))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	got, lost := emitted(tl), lostTruncatedOf(tl)
+	if !(slices.Equal(got, upto(5, 9)) && lost == 0) && !(slices.Equal(got, upto(8, 9)) && lost == float64(len(lines(5, 8)))) {
+		t.Errorf("lines %v, lost %v; want 5-8 and none lost, or 8 and lines 5-7 (%d bytes) lost", got, lost, len(lines(5, 8)))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(9, 10))
+	if lost == 0 {
+		restartWant(t, tl.cfg, 5, 10)
+	} else {
+		restartWant(t, tl.cfg, 8, 10)
+	}
+}
+
+// TestResumedAwayBackThenRotatedAgain: the file is renamed back, copytruncated,
+// written, and rotated again (kubelet's rename, a new file at the path)
+// before the tailer sees any of it. The copy (5-7) is read, then the
+// file's new generation (8), then the new file (9); each once.
+func TestResumedAwayBackThenRotatedAgain(t *testing.T) {
+	tl, f, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 9))
+	mustRename(t, path, path+".20261206-000022")
+	appendFile(t, path, lines(9, 10))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	got, lost := emitted(tl), lostTruncatedOf(tl)
+	if !slices.Equal(got, upto(5, 10)) || lost != 0 {
+		t.Errorf("lines %v, lost %v; want %v, none lost", got, lost, upto(5, 10))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(10, 11))
+	restartWant(t, tl.cfg, 5, 11)
+}
+
+// TestResumedAwayBackThenDeleted: the file is renamed back and
+// copytruncated, its truncation handled (the follower moves to the path),
+// written and deleted (the pod gone): lines 5-8 each once, nothing lost.
+func TestResumedAwayBackThenDeleted(t *testing.T) {
+	tl, f, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 9))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	appendFile(t, path, lines(9, 10))
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(5, 10)) {
+		t.Errorf("lines %v, want %v", got, upto(5, 10))
+	}
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+}
