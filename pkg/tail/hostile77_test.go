@@ -173,3 +173,176 @@ func TestResumedAwayBackThenDeleted(t *testing.T) {
 		t.Errorf("lost %v bytes counted, want none", lost)
 	}
 }
+
+// restartWantList runs a tailer on cfg until line last arrives: the lines
+// must be want, in order.
+func restartWantList(t *testing.T, cfg Config, last int, want []int) {
+	t.Helper()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, last) })
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, want) {
+		t.Errorf("after the restart, lines %v, want %v", got, want)
+	}
+}
+
+// TestResumedAwayBackWithPartialLine: the lines the checkpoint had not
+// read end with the first fragment (P) of a CRI line; the file is renamed
+// back and copytruncated, and its new generation starts with the line's
+// last fragment (F). The line is merged across the copy and the file, not
+// cut.
+func TestResumedAwayBackWithPartialLine(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	read := lines(0, 5)
+	appendFile(t, path, read)
+	if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 7)+criLine("stdout", "P", "seq=7 first half "))
+	away := path + ".20261206-000020"
+	mustRename(t, path, away)
+	tl, saved, now := startSteps(t, dir, state)
+	tl.resumeRotated(now, saved)
+	f := tl.files[statKeyT(t, away)]
+	if f == nil {
+		t.Fatal("the file away not resumed")
+	}
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(8, 9))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(5, 9)) {
+		t.Errorf("lines %v, want %v (line 7 merged)", got, upto(5, 9))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(9, 10))
+	restartWant(t, tl.cfg, 5, 10)
+}
+
+// TestResumedAwayTwoSiblingsBackCopytruncated: the checkpoint had read
+// part of a rotated file (line 2 not read) and part of 0.log (line 4 not
+// read); 0.log is under a rotated name as the agent starts (a rotation
+// being undone). Both are opened away from the path, the older first.
+// 0.log is renamed back and copytruncated: lines 2, 4-8 come once each,
+// in order, nothing lost; after a restart (nothing acknowledged) the
+// same.
+func TestResumedAwayTwoSiblingsBackCopytruncated(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	r1 := path + ".20261206-000010"
+	appendFile(t, r1, lines(0, 3))
+	appendFile(t, path, lines(3, 5))
+	if err := writeState(state, []stateEntry{dataEntry(t, path, r1, lines(0, 2), false), dataEntry(t, path, path, lines(3, 4), false)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 8))
+	away := path + ".20261206-000020"
+	mustRename(t, path, away)
+	tl, saved, now := startSteps(t, dir, state)
+	tl.resumeRotated(now, saved)
+	f := tl.files[statKeyT(t, away)]
+	if f == nil || f.off != int64(len(lines(3, 4))) {
+		t.Fatalf("the file away not resumed at the checkpoint's offset: %+v", f)
+	}
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 9))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	want := append([]int{2}, upto(4, 9)...)
+	if got := emitted(tl); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(9, 10))
+	restartWantList(t, tl.cfg, 9, append([]int{2}, upto(4, 10)...))
+}
+
+// TestResumedAwayBackOverNewFile: as the agent starts, the file is under
+// its rotated name and a new file is at the path (the runtime's, lines
+// 100-101); kubelet renames the file back over it (the rotation undone),
+// and it is copytruncated. Lines 5-8 come once each; the new file's
+// lines are read or counted lost, never 0-4.
+func TestResumedAwayBackOverNewFile(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	read := lines(0, 5)
+	appendFile(t, path, read)
+	if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 8))
+	away := path + ".20261206-000020"
+	mustRename(t, path, away)
+	appendFile(t, path, lines(100, 102))
+	tl, saved, now := startSteps(t, dir, state)
+	tl.resumeRotated(now, saved)
+	f := tl.files[statKeyT(t, away)]
+	if f == nil {
+		t.Fatal("the file away not resumed")
+	}
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 9))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	var got []int
+	for _, n := range emitted(tl) {
+		if n < 100 {
+			got = append(got, n)
+		}
+	}
+	if !slices.Equal(got, upto(5, 9)) {
+		t.Errorf("lines %v (but 100-101), want %v", got, upto(5, 9))
+	}
+	if all := emitted(tl); !slices.Contains(all, 100) || !slices.Contains(all, 101) {
+		t.Errorf("lines %v: the new file's lines 100-101 not read", all)
+	}
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted to truncations, want none", lost)
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(9, 10))
+	r := startRunner(t, tl.cfg, Options{})
+	waitFor(t, 5*time.Second, "line 9", func() bool { return hasSeq(r, 9) })
+	r.stop()
+	got = nil
+	for _, n := range seqs(r.snapshot()) {
+		if n < 100 {
+			got = append(got, n)
+		}
+	}
+	if !slices.Equal(got, upto(5, 10)) {
+		t.Errorf("after the restart, lines %v (but 100-101), want %v", got, upto(5, 10))
+	}
+}
+
+// TestResumedAwayBackStoppedThenCopytruncatedAgain: the file is renamed
+// back and copytruncated, its truncation handled (it is the path's
+// follower since), written; the agent stops and restarts, and the file is
+// copytruncated again while no agent runs. Every line comes once in the
+// run, and once more at most after the restart (nothing acknowledged:
+// from the first copy's checkpoint offset on), none lost.
+func TestResumedAwayBackStoppedThenCopytruncatedAgain(t *testing.T) {
+	tl, f, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 10))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	if tl.byPath[path] != f || f.st != stFollowing {
+		t.Fatalf("the file is not the path's follower: %+v", f)
+	}
+	if got := emitted(tl); !slices.Equal(got, upto(5, 10)) {
+		t.Errorf("lines %v, want %v", got, upto(5, 10))
+	}
+	stop77(t, tl)
+	hostile51CopyTo(t, path, path+".20261206-000022")
+	appendFile(t, path, lines(10, 11))
+	restartWant(t, tl.cfg, 5, 11)
+}
