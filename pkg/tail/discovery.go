@@ -1169,6 +1169,39 @@ func (f *follower) holdEmpty(key fileKey, p string) {
 	}
 }
 
+// heldWritten opens, to be read from 0, the siblings left to f while
+// empty (holds) that hold lines now that do not start as f does, as f
+// closes (read to its end, or deleted): no truncation of f will read them
+// (heldEmptyCopies). Such a sibling is no copy of f's generation (which
+// starts with f's first bytes, its lines read through f): a file renamed
+// while empty that the runtime wrote on before it reopened the path. Left
+// to f, its lines were neither read nor counted lost, and the next agent
+// took it for a file from before the path's anchor
+// (TestHeldEmptyWrittenAsItsOwnFileThenRotated).
+func (t *Tailer) heldWritten(f *follower, now time.Time) {
+	if len(f.heldEmpty) == 0 || f.f == nil || f.fpLen == 0 {
+		return
+	}
+	held := f.heldEmpty
+	f.heldEmpty = nil
+	var buf [fpSize]byte
+	for _, s := range listSiblings(f.dec.path) {
+		if s.gz {
+			continue
+		}
+		k, n, err := siblingStart(s, buf[:])
+		if err != nil || n == 0 || t.files[k] != nil || !slices.ContainsFunc(held, func(h heldEmpty) bool { return h.key == k }) {
+			continue
+		}
+		if m := min(n, f.fpLen); bytes.Equal(buf[:m], f.fp[:m]) {
+			continue // a copy of f: its lines came through f
+		}
+		if g := t.openSibling(f.dec.path, s, nil, now); g != nil {
+			t.log.Debug("a sibling left to a file while empty was written as a file of its own; reading it", "path", f.dec.path, "file", g.path)
+		}
+	}
+}
+
 // heldEmptyCopies opens, to be read from 0 before f, the siblings left to
 // f while empty (holds) that hold something now: f was truncated and no
 // copy of the generation it had read was found, so they are copies of a

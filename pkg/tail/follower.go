@@ -587,6 +587,9 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 	}
 	t.collect(f)
 	t.release(f)
+	if ev != evStop {
+		t.heldWritten(f, time.Now()) // discovery.go
+	}
 	if atEnd && (was == stRotated || was == stDraining || was == stDeleted) {
 		// A rotated file read to its end, also one kubelet compressed
 		// (deleted) meanwhile: it is the path's newest finished file,

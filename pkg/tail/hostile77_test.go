@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // resumedAway77 is TestResumedAwayThenBackAndCopytruncated's start: the
@@ -38,9 +40,11 @@ func resumedAway77(t *testing.T) (*Tailer, *follower, string, string) {
 func readEvery77(t *testing.T, tl *Tailer) {
 	t.Helper()
 	for range 3 {
-		for _, g := range slices.Clone(tl.order) {
-			if g.st != stClosed {
-				readAll(t, tl, g)
+		for range 5 {
+			for _, g := range slices.Clone(tl.order) {
+				if g.st != stClosed && (g.pred == nil || g.pred.st == stClosed) {
+					tl.readFile(g, time.Now())
+				}
 			}
 		}
 		tl.poll(time.Now())
@@ -345,4 +349,67 @@ func TestResumedAwayBackStoppedThenCopytruncatedAgain(t *testing.T) {
 	hostile51CopyTo(t, path, path+".20261206-000022")
 	appendFile(t, path, lines(10, 11))
 	restartWant(t, tl.cfg, 5, 11)
+}
+
+// TestHeldEmptyWrittenAsItsOwnFile: the empty sibling the start leaves
+// to the file it resumed (holds: perhaps a copy being written) is no
+// copy: a file renamed while empty that the runtime writes on (lines
+// 200-201) before it reopens the path. The file itself is never
+// truncated. Lines 200-201 are read (in the run, or by the next agent),
+// or counted lost; not dropped silently.
+func TestHeldEmptyWrittenAsItsOwnFile(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
+	appendFile(t, cp, lines(200, 202))
+	appendFile(t, path, lines(85, 87))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	got := emitted(tl)
+	if !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(n int) bool { return n >= 200 }), upto(72, 87)) {
+		t.Errorf("lines %v, want 72-86 (and 200-201)", got)
+	}
+	lost := lostTruncatedOf(tl) + testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted))
+	inRun := slices.Contains(got, 200) && slices.Contains(got, 201)
+	stop77(t, tl)
+	appendFile(t, path, lines(87, 88))
+	r := startRunner(t, tl.cfg, Options{})
+	waitFor(t, 5*time.Second, "line 87", func() bool { return hasSeq(r, 87) })
+	waitLooked(t, r)
+	r.stop()
+	after := seqs(r.snapshot())
+	if !inRun && lost == 0 && !(slices.Contains(after, 200) && slices.Contains(after, 201)) {
+		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
+	}
+}
+
+// TestHeldEmptyWrittenAsItsOwnFileThenRotated: as
+// TestHeldEmptyWrittenAsItsOwnFile, and the file is then rotated by
+// kubelet (renamed, a new file at the path) and finished: lines 200-201
+// are read (in the run, or by the next agent) or counted lost.
+func TestHeldEmptyWrittenAsItsOwnFileThenRotated(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
+	appendFile(t, cp, lines(200, 202))
+	appendFile(t, path, lines(85, 87))
+	readAll(t, tl, f)
+	mustRename(t, path, path+".20261206-000030")
+	appendFile(t, path, lines(87, 88))
+	readEvery77(t, tl)
+	f.since = time.Now().Add(-time.Hour) // its linger over: finished
+	f.succAt = time.Now().Add(-time.Hour)
+	readEvery77(t, tl)
+	got := emitted(tl)
+	if !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(n int) bool { return n >= 200 }), upto(72, 88)) {
+		t.Errorf("lines %v, want 72-87 (and 200-201)", got)
+	}
+	lost := lostTruncatedOf(tl) + testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted))
+	inRun := slices.Contains(got, 200) && slices.Contains(got, 201)
+	stop77(t, tl)
+	appendFile(t, path, lines(88, 89))
+	r := startRunner(t, tl.cfg, Options{})
+	waitFor(t, 5*time.Second, "line 88", func() bool { return hasSeq(r, 88) })
+	waitLooked(t, r)
+	r.stop()
+	after := seqs(r.snapshot())
+	if !inRun && lost == 0 && !(slices.Contains(after, 200) && slices.Contains(after, 201)) {
+		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
+	}
 }
