@@ -413,3 +413,127 @@ func TestHeldEmptyWrittenAsItsOwnFileThenRotated(t *testing.T) {
 		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
 	}
 }
+
+// TestHeldEmptyWrittenAsItsOwnFileStoppedRotated: as
+// TestHeldEmptyWrittenAsItsOwnFileThenRotated, but the agent stops while
+// the file is rotated and not finished: the next agent reads lines
+// 200-201, or they are counted lost.
+func TestHeldEmptyWrittenAsItsOwnFileStoppedRotated(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
+	appendFile(t, cp, lines(200, 202))
+	appendFile(t, path, lines(85, 87))
+	readAll(t, tl, f)
+	mustRename(t, path, path+".20261206-000030")
+	appendFile(t, path, lines(87, 88))
+	readEvery77(t, tl)
+	if f.st == stClosed {
+		t.Fatal("the file was finished")
+	}
+	lost := lostTruncatedOf(tl) + testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted))
+	got := emitted(tl)
+	inRun := slices.Contains(got, 200) && slices.Contains(got, 201)
+	stop77(t, tl)
+	appendFile(t, path, lines(88, 89))
+	r := startRunner(t, tl.cfg, Options{})
+	waitFor(t, 5*time.Second, "line 88", func() bool { return hasSeq(r, 88) })
+	waitLooked(t, r)
+	r.stop()
+	after := seqs(r.snapshot())
+	if !inRun && lost == 0 && !(slices.Contains(after, 200) && slices.Contains(after, 201)) {
+		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
+	}
+}
+
+// TestResumedAwayBackCopiedNotTruncated: the file the start opened away
+// from its path is renamed back and copied by logrotate without a
+// truncation (its copy, 0-8), written on (9), then read: every line from
+// the checkpoint's offset comes once; after a restart (nothing
+// acknowledged) the same, never 0-4.
+func TestResumedAwayBackCopiedNotTruncated(t *testing.T) {
+	for _, readFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "copied before any read", true: "copied after a read"}[readFirst], func(t *testing.T) {
+			tl, f, path, away := resumedAway77(t)
+			mustRename(t, away, path)
+			appendFile(t, path, lines(8, 9))
+			if readFirst {
+				readAll(t, tl, f)
+				readEvery77(t, tl)
+			}
+			copyOnly(t, path, path+".20261206-000021")
+			appendFile(t, path, lines(9, 10))
+			readAll(t, tl, f)
+			readEvery77(t, tl)
+			appendFile(t, path, lines(10, 11))
+			readEvery77(t, tl)
+			if got := emitted(tl); !slices.Equal(got, upto(5, 11)) {
+				t.Errorf("lines %v, want %v", got, upto(5, 11))
+			}
+			stop77(t, tl)
+			appendFile(t, path, lines(11, 12))
+			restartWant(t, tl.cfg, 5, 12)
+		})
+	}
+}
+
+// TestResumedAwayBackTruncatedInPlaceThenRotatedAgain: the file is
+// renamed back, truncated in place (nothing copied: lines 5-7 lost),
+// written (8) and rotated again before the tailer sees any of it: 5-7
+// counted lost, 8 and the next file's 9 read once each.
+func TestResumedAwayBackTruncatedInPlaceThenRotatedAgain(t *testing.T) {
+	tl, f, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(8, 9))
+	mustRename(t, path, path+".20261206-000022")
+	appendFile(t, path, lines(9, 10))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(8, 10)) {
+		t.Errorf("lines %v, want %v", got, upto(8, 10))
+	}
+	if lost := lostTruncatedOf(tl); lost != float64(len(lines(5, 8))) {
+		t.Errorf("lost %v bytes counted, want %d (lines 5-7)", lost, len(lines(5, 8)))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(10, 11))
+	restartWant(t, tl.cfg, 8, 11)
+}
+
+// TestResumedAwayBackPartialLineStopped: as
+// TestResumedAwayBackWithPartialLine, but the agent stops after the
+// truncation is handled and before the line's last fragment is written:
+// the next agent merges the line (its first fragment read again from the
+// copy) and reads every line from the checkpoint's offset once.
+func TestResumedAwayBackPartialLineStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	read := lines(0, 5)
+	appendFile(t, path, read)
+	if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 7)+criLine("stdout", "P", "seq=7 first half "))
+	away := path + ".20261206-000020"
+	mustRename(t, path, away)
+	tl, saved, now := startSteps(t, dir, state)
+	tl.resumeRotated(now, saved)
+	f := tl.files[statKeyT(t, away)]
+	if f == nil {
+		t.Fatal("the file away not resumed")
+	}
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	stop77(t, tl)
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(8, 9))
+	r := startRunner(t, tl.cfg, Options{})
+	waitFor(t, 5*time.Second, "line 8", func() bool { return hasSeq(r, 8) })
+	waitLooked(t, r)
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(5, 9)) {
+		t.Errorf("after the restart, lines %v, want %v (line 7 merged)", got, upto(5, 9))
+	}
+}
