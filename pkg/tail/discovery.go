@@ -1555,7 +1555,7 @@ func (t *Tailer) takeOver(f, c *follower) *follower {
 	c.own = append([]byte(nil), f.carry...)
 	c.carry, c.carryOwned = c.own, true
 	c.dec = f.dec
-	c.dec.path = f.path // lines keep the name they were read under
+	c.dec.path = f.beside() // lines keep the name they were read under (a sibling opened away from its path: that path's)
 	// The copy holds the same bytes at the same offsets: it takes over
 	// f's tracker (lines already emitted, committed offset), now
 	// checkpointed under the copy's identity.

@@ -52,6 +52,18 @@ func readEvery77(t *testing.T, tl *Tailer) {
 	}
 }
 
+// emittedPaths77 is the path of each line a tailer driven step by step
+// holds for its receiver (emitted).
+func emittedPaths77(tl *Tailer) []string {
+	var out []string
+	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
+		for _, l := range b {
+			out = append(out, l.Path)
+		}
+	}
+	return out
+}
+
 // stop77 ends tl as Run's end does.
 func stop77(t *testing.T, tl *Tailer) {
 	t.Helper()
@@ -149,6 +161,11 @@ func TestResumedAwayBackThenRotatedAgain(t *testing.T) {
 	got, lost := emitted(tl), lostTruncatedOf(tl)
 	if !slices.Equal(got, upto(5, 10)) || lost != 0 {
 		t.Errorf("lines %v, lost %v; want %v, none lost", got, lost, upto(5, 10))
+	}
+	for _, p := range emittedPaths77(tl) {
+		if p != path {
+			t.Errorf("a line read under %s, want %s", p, path)
+		}
 	}
 	stop77(t, tl)
 	appendFile(t, path, lines(10, 11))
