@@ -1177,7 +1177,8 @@ func (f *follower) holdEmpty(key fileKey, p string) {
 // while empty that the runtime wrote on before it reopened the path. Left
 // to f, its lines were neither read nor counted lost, and the next agent
 // took it for a file from before the path's anchor
-// (TestHeldEmptyWrittenAsItsOwnFileThenRotated).
+// (TestHeldEmptyWrittenAsItsOwnFileThenRotated). One compressed since
+// under its name is read from its .gz.
 func (t *Tailer) heldWritten(f *follower, now time.Time) {
 	if len(f.heldEmpty) == 0 || f.f == nil || f.fpLen == 0 {
 		return
@@ -1185,12 +1186,27 @@ func (t *Tailer) heldWritten(f *follower, now time.Time) {
 	held := f.heldEmpty
 	f.heldEmpty = nil
 	var buf [fpSize]byte
-	for _, s := range listSiblings(f.dec.path) {
+	sibs := listSiblings(f.dec.path)
+	for _, s := range sibs {
+		var k fileKey
+		var n int
+		var err error
 		if s.gz {
-			continue
+			// Compressed since under its name (kubelet compresses the
+			// older rotated files as it rotates f): known by its name.
+			plain := strings.TrimSuffix(s.path, ".gz")
+			if !slices.ContainsFunc(held, func(h heldEmpty) bool { return h.path == plain }) ||
+				slices.ContainsFunc(sibs, func(o sibling) bool { return o.path == plain }) || t.followsGz(s.path) {
+				continue
+			}
+			_, n, err = siblingStart(s, buf[:])
+		} else {
+			k, n, err = siblingStart(s, buf[:])
+			if err == nil && (t.files[k] != nil || !slices.ContainsFunc(held, func(h heldEmpty) bool { return h.key == k })) {
+				continue
+			}
 		}
-		k, n, err := siblingStart(s, buf[:])
-		if err != nil || n == 0 || t.files[k] != nil || !slices.ContainsFunc(held, func(h heldEmpty) bool { return h.key == k }) {
+		if err != nil || n == 0 {
 			continue
 		}
 		if m := min(n, f.fpLen); bytes.Equal(buf[:m], f.fp[:m]) {

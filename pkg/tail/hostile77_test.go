@@ -400,14 +400,26 @@ func TestHeldEmptyWrittenAsItsOwnFile(t *testing.T) {
 
 // TestHeldEmptyWrittenAsItsOwnFileThenRotated: as
 // TestHeldEmptyWrittenAsItsOwnFile, and the file is then rotated by
-// kubelet (renamed, a new file at the path) and finished: lines 200-201
-// are read (in the run, or by the next agent) or counted lost.
+// kubelet (renamed, a new file at the path; the sibling compressed, or
+// not) and finished: lines 200-201 are read (in the run, or by the next
+// agent) or counted lost.
 func TestHeldEmptyWrittenAsItsOwnFileThenRotated(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "compressed"}[compress], func(t *testing.T) { heldEmptyWrittenThenRotated(t, compress) })
+	}
+}
+
+// heldEmptyWrittenThenRotated is TestHeldEmptyWrittenAsItsOwnFileThenRotated;
+// with compress, kubelet compresses the sibling as it rotates the file.
+func heldEmptyWrittenThenRotated(t *testing.T, compress bool) {
 	tl, f, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
 	appendFile(t, cp, lines(200, 202))
 	appendFile(t, path, lines(85, 87))
 	readAll(t, tl, f)
 	mustRename(t, path, path+".20261206-000030")
+	if compress {
+		mustGzip(t, cp)
+	}
 	appendFile(t, path, lines(87, 88))
 	readEvery77(t, tl)
 	f.since = time.Now().Add(-time.Hour) // its linger over: finished
@@ -552,5 +564,67 @@ func TestResumedAwayBackPartialLineStopped(t *testing.T) {
 	r.stop()
 	if got := seqs(r.snapshot()); !slices.Equal(got, upto(5, 9)) {
 		t.Errorf("after the restart, lines %v, want %v (line 7 merged)", got, upto(5, 9))
+	}
+}
+
+// TestHeldEmptyCopyCompressedWhileStopped: the agent stops while it holds
+// an empty copy of the file it resumed (copyEmptyAtStart); while no agent
+// runs, logrotate writes the copy, truncates the file and compresses the
+// copy (compress without delaycompress). The next agent reads lines 72-84
+// from the .gz and the file's new lines once.
+func TestHeldEmptyCopyCompressedWhileStopped(t *testing.T) {
+	tl, _, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
+	stop77(t, tl)
+	fillCopy(t, path, cp)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	mustGzip(t, cp)
+	appendFile(t, path, lines(85, 87))
+	restartWant(t, tl.cfg, 72, 87)
+}
+
+// TestHeldEmptyRenamedThenCopyOfLaterGeneration: the empty sibling left
+// to the file is renamed (a numbered rotation moves it) before it is
+// written; the file is truncated in place (72-84 lost), written (85-86),
+// copied into the moved sibling and truncated (87 written after). The
+// truncation finds no copy of what was read: the moved sibling is read
+// whole before the file, once.
+func TestHeldEmptyRenamedThenCopyOfLaterGeneration(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
+	moved := path + ".20261206-000007"
+	mustRename(t, cp, moved)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(85, 87))
+	fillCopy(t, path, moved)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(87, 88))
+	readAll(t, tl, f) // to the truncation
+	readAllWant(t, tl, f, upto(85, 88))
+	if lost := lostTruncatedOf(tl); lost != float64(len(lines(72, 85))) {
+		t.Errorf("lost %v bytes counted, want %d (lines 72-84)", lost, len(lines(72, 85)))
+	}
+}
+
+// TestHeldEmptyDeletedThenTruncated: the empty sibling left to the file
+// is deleted; the file is truncated in place and written: lines 72-84
+// are counted lost, the new ones read once.
+func TestHeldEmptyDeletedThenTruncated(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
+	if err := os.Remove(cp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(85, 86))
+	readAll(t, tl, f)
+	readAllWant(t, tl, f, upto(85, 86))
+	if lost := lostTruncatedOf(tl); lost != float64(len(lines(72, 85))) {
+		t.Errorf("lost %v bytes counted, want %d (lines 72-84)", lost, len(lines(72, 85)))
 	}
 }
