@@ -628,3 +628,31 @@ func TestHeldEmptyDeletedThenTruncated(t *testing.T) {
 		t.Errorf("lost %v bytes counted, want %d (lines 72-84)", lost, len(lines(72, 85)))
 	}
 }
+
+// TestResumedAwayBackThenRotatedByKubelet: the file followed at its path
+// since its truncation was handled (backHome) is rotated by kubelet
+// (renamed, a new file at the path): its lines and the new file's come
+// once each, and the same after a restart (nothing acknowledged).
+func TestResumedAwayBackThenRotatedByKubelet(t *testing.T) {
+	tl, f, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 9))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	appendFile(t, path, lines(9, 10))
+	mustRename(t, path, path+".20261206-000022")
+	appendFile(t, path, lines(10, 11))
+	readEvery77(t, tl)
+	f.succAt = time.Now().Add(-time.Hour) // final
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(5, 11)) {
+		t.Errorf("lines %v, want %v", got, upto(5, 11))
+	}
+	if f.st != stClosed {
+		t.Errorf("the rotated file not finished: %v", f.st)
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(11, 12))
+	restartWant(t, tl.cfg, 5, 12)
+}
