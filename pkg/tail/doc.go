@@ -397,7 +397,10 @@
 // held reads it, written since, as a later generation's, from its .gz if
 // it was compressed since, unless the file's new generation holds it: a
 // copy of that one not truncated yet; TestCopyEmptyAtStartLook,
-// hostile74_test.go); so is
+// hostile74_test.go; one written by then that does not start as the file
+// does, a file of its own the runtime wrote on, is read as the file
+// closes, from its .gz if compressed since: discovery.go heldWritten,
+// TestHeldEmptyWrittenAsItsOwnFileThenRotated); so is
 // such a copy compressed at once, which decompresses to the file's first
 // bytes and at least what was read, unless its plain name was a file from
 // before the file's generation (discovery.go holdsGz;

@@ -656,3 +656,27 @@ func TestResumedAwayBackThenRotatedByKubelet(t *testing.T) {
 	appendFile(t, path, lines(11, 12))
 	restartWant(t, tl.cfg, 5, 12)
 }
+
+// TestResumedAwayBackCompressedCopyThenRotatedAgain: as
+// TestResumedAwayBackThenRotatedAgain, the copy compressed at once
+// (logrotate's compress without delaycompress): lines 5-7 come from the
+// .gz, then 8 and the next file's 9; each once.
+func TestResumedAwayBackCompressedCopyThenRotatedAgain(t *testing.T) {
+	tl, f, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	cp := path + ".20261206-000021"
+	hostile51CopyTo(t, path, cp)
+	mustGzip(t, cp)
+	appendFile(t, path, lines(8, 9))
+	mustRename(t, path, path+".20261206-000022")
+	appendFile(t, path, lines(9, 10))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	got, lost := emitted(tl), lostTruncatedOf(tl)
+	if !slices.Equal(got, upto(5, 10)) || lost != 0 {
+		t.Errorf("lines %v, lost %v; want %v, none lost", got, lost, upto(5, 10))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(10, 11))
+	restartWant(t, tl.cfg, 5, 11)
+}
