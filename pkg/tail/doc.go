@@ -273,7 +273,15 @@
 // that finds its path naming it again, a poll's or its first read's; if
 // nothing of it was read, the copies made of it meanwhile (a copytruncate,
 // whose creation notice came while it was away) are found by a listing and
-// read first (follower.go undone; TestCopyMadeWhileRotationUndone). One
+// read first (follower.go undone; TestCopyMadeWhileRotationUndone). A
+// rotated sibling the start opened away from its path (a rotation being
+// undone as the agent started) and found back there as its truncation is
+// handled is the path's follower from then on (rotated.go backHome; a
+// file waiting on it, or followed at the path, no longer does: its file
+// was renamed over them); not back there (renamed back, copytruncated and
+// rotated again unseen), its copy is still looked for beside the path,
+// and its new generation is known by the path's name (follower.go
+// beside; TestResumedAwayBackThenRotatedAgain). One
 // whose rotation was undone unseen, and that was written, copytruncated
 // and rotated again while empty before the tailer looked, is empty when
 // read again (nothing to look before), and the copy's notice found no
