@@ -680,3 +680,41 @@ func TestResumedAwayBackCompressedCopyThenRotatedAgain(t *testing.T) {
 	appendFile(t, path, lines(10, 11))
 	restartWant(t, tl.cfg, 5, 11)
 }
+
+// TestResumedAwayNewerSiblingBackCopytruncated: as the agent starts, the
+// file the checkpoint read part of (line 4 not read) is under a rotated
+// name, and so is the file after it (5-7, never read: a rotation of it
+// being undone), nothing at the path. Both are opened away from the path,
+// the newer after the older. The newer is renamed back and copytruncated
+// before its first read, and written (8): lines 4-8 come once each, in
+// order, nothing lost; after a restart (nothing acknowledged) the same.
+func TestResumedAwayNewerSiblingBackCopytruncated(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 5))
+	if err := writeState(state, []stateEntry{dataEntry(t, path, path, lines(0, 4), false)}); err != nil {
+		t.Fatal(err)
+	}
+	older, newer := path+".20261206-000020", path+".20261206-000021"
+	mustRename(t, path, older)
+	appendFile(t, newer, lines(5, 8))
+	tl, saved, now := startSteps(t, dir, state)
+	tl.resumeRotated(now, saved)
+	o, n := tl.files[statKeyT(t, older)], tl.files[statKeyT(t, newer)]
+	if o == nil || n == nil {
+		t.Fatalf("the files away not opened: %+v %+v", o, n)
+	}
+	mustRename(t, newer, path)
+	hostile51CopyTo(t, path, path+".20261206-000022")
+	appendFile(t, path, lines(8, 9))
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(4, 9)) {
+		t.Errorf("lines %v, want %v", got, upto(4, 9))
+	}
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(9, 10))
+	restartWant(t, tl.cfg, 4, 10)
+}
