@@ -1179,8 +1179,13 @@ func (f *follower) holdEmpty(key fileKey, p string) {
 // took it for a file from before the path's anchor
 // (TestHeldEmptyWrittenAsItsOwnFileThenRotated). One compressed since
 // under its name is read from its .gz.
-func (t *Tailer) heldWritten(f *follower, now time.Time) {
-	if len(f.heldEmpty) == 0 || f.f == nil || f.fpLen == 0 {
+//
+// A truncation of f that finds its copy (or read it before) drops the
+// siblings left to it too: those written by then are read as well, unless
+// they start as the generation f read (was, its first bytes: a copy of
+// it) or its new one (TestHeldEmptyWrittenAsItsOwnFileThenCopytruncated).
+func (t *Tailer) heldWritten(f *follower, was []byte, now time.Time) {
+	if len(f.heldEmpty) == 0 || f.f == nil {
 		return
 	}
 	held := f.heldEmpty
@@ -1209,7 +1214,8 @@ func (t *Tailer) heldWritten(f *follower, now time.Time) {
 		if err != nil || n == 0 {
 			continue
 		}
-		if m := min(n, f.fpLen); bytes.Equal(buf[:m], f.fp[:m]) {
+		starts := func(fp []byte) bool { m := min(n, len(fp)); return m > 0 && bytes.Equal(buf[:m], fp[:m]) }
+		if starts(f.fp[:f.fpLen]) || starts(was) {
 			continue // a copy of f: its lines came through f
 		}
 		if g := t.openSibling(f.dec.path, s, nil, now); g != nil {

@@ -517,6 +517,9 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	default:
 		t.heldEmptyCopies(f, read, now) // discovery.go
 	}
+	if c != nil || before != "" {
+		t.heldWritten(f, read.fp, now) // discovery.go: the siblings left to f written as files of their own
+	}
 	if t.truncHook != nil {
 		t.truncHook(f)
 	}
@@ -588,7 +591,7 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 	t.collect(f)
 	t.release(f)
 	if ev != evStop {
-		t.heldWritten(f, time.Now()) // discovery.go
+		t.heldWritten(f, nil, time.Now()) // discovery.go
 	}
 	if atEnd && (was == stRotated || was == stDraining || was == stDeleted) {
 		// A rotated file read to its end, also one kubelet compressed
