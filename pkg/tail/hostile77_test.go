@@ -754,3 +754,38 @@ func TestHeldEmptyWrittenAsItsOwnFileThenCopytruncated(t *testing.T) {
 		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
 	}
 }
+
+// TestResumedAwayBackTruncationSeenAtStop: the file is renamed back and
+// copytruncated, and its truncation is first seen by the stop's last
+// look (backHome then): the next agent reads lines 5-8 once each, in
+// order, nothing lost.
+func TestResumedAwayBackTruncationSeenAtStop(t *testing.T) {
+	tl, _, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 9))
+	stop77(t, tl)
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+	appendFile(t, path, lines(9, 10))
+	restartWant(t, tl.cfg, 5, 10)
+}
+
+// TestResumedAwayBackRotatedAgainSeenAtStop: as
+// TestResumedAwayBackThenRotatedAgain, first seen by the stop's last look:
+// the next agent reads lines 5-9 once each, in order.
+func TestResumedAwayBackRotatedAgainSeenAtStop(t *testing.T) {
+	tl, _, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 9))
+	mustRename(t, path, path+".20261206-000022")
+	appendFile(t, path, lines(9, 10))
+	stop77(t, tl)
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+	appendFile(t, path, lines(10, 11))
+	restartWant(t, tl.cfg, 5, 11)
+}
