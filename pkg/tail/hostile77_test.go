@@ -789,3 +789,47 @@ func TestResumedAwayBackRotatedAgainSeenAtStop(t *testing.T) {
 	appendFile(t, path, lines(10, 11))
 	restartWant(t, tl.cfg, 5, 11)
 }
+
+// TestStartTickCopyOnlyHeldThenNoticed: as
+// TestStartTickCopyHeldThenTakenByNotice, but logrotate copies the file
+// without truncating it (its copy, in the start's tick): the copy's notice
+// comes after the start left it to the file. The file holds every line
+// the copy does: each comes once.
+func TestStartTickCopyOnlyHeldThenNoticed(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	gone := path + ".20261206-000001"
+	appendFile(t, gone, lines(100, 102))
+	entry := dataEntry(t, path, gone, lines(100, 102), false)
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeState(state, []stateEntry{entry}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(0, 5)) // a new file, nothing read
+	tl, saved, now := startSteps(t, dir, state)
+	f := tl.byPath[path]
+	if f == nil || f.off != 0 {
+		t.Fatalf("the new file not followed from 0: %+v", f)
+	}
+	cp := path + ".20261206-000002"
+	copyOnly(t, path, cp)
+	b, ok := born(cp)
+	if !ok {
+		t.Skip("no birth times on this file system")
+	}
+	f.opened, f.tick = b, true
+	f.took = append(f.took, birth{key: statKeyT(t, cp), at: b})
+	tl.resumeRotated(now, saved)
+	if f.pred != nil {
+		t.Fatalf("the copy was read apart: %s", f.pred.path)
+	}
+	appendFile(t, path, lines(5, 7))
+	tl.copyCreated(cp)
+	readAll(t, tl, f)
+	readAllWant(t, tl, f, upto(0, 7))
+	stop77(t, tl)
+	appendFile(t, path, lines(7, 10))
+	restartWant(t, tl.cfg, 0, 10)
+}
