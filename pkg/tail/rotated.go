@@ -993,11 +993,10 @@ func movedNow(path string, e stateEntry) bool {
 // A follower of the path, or a file that waits on f (its successor, read
 // after it: the file the start found at the path), is not at the path any
 // more: f's file is, renamed over it. Its next check finds it moved (or
-// deleted). A successor no longer waits on f, which would not end while
-// followed: held behind it, the successor's file, unlinked by the rename,
-// was counted lost at delete_wait; and f was left a rotated file, its
-// copy read again whole by the discovery that found it at the path
-// (TestResumedAwayBackOverNewFile).
+// deleted), and a successor no longer waits on f, which does not end
+// while followed. Refused for them, f was left a rotated file, finished
+// and closed as one, and the discovery that found it at the path read its
+// copy again whole (TestResumedAwayBackOverNewFile).
 func (t *Tailer) backHome(f *follower, now time.Time) {
 	if f.home == "" || f.st != stDraining || f.f == nil || f.inflated || !atPathNow(f.home, f.key) {
 		return
