@@ -1224,6 +1224,49 @@ func (t *Tailer) heldWritten(f *follower, was []byte, now time.Time) {
 	}
 }
 
+// heldOwn is heldWritten for f followed at its path, at its polls: a
+// sibling left to it while empty, still under the name it had then, that
+// holds lines now that start neither as the generation f read nor as the
+// file at the path does now (a copy of that one, f's truncation not seen
+// yet) is a file of its own, read at once. Left until f closed (a
+// rotation, or the pod's deletion, which takes the sibling with it),
+// its lines waited, or were lost uncounted
+// (TestHeldEmptyWrittenAsItsOwnFileReadInRun). One stat a poll for each
+// sibling left, while any is.
+func (t *Tailer) heldOwn(f *follower, now time.Time) {
+	var buf, cur [fpSize]byte
+	m := -1
+	keep := make([]heldEmpty, 0, len(f.heldEmpty))
+	for _, h := range f.heldEmpty {
+		fi, err := os.Stat(h.path)
+		if err != nil || fi.Size() == 0 {
+			keep = append(keep, h) // empty, or moved: looked for at f's truncation or close
+			continue
+		}
+		s := sibling{path: h.path, size: fi.Size()}
+		k, n, err := siblingStart(s, buf[:])
+		if err != nil || k != h.key || n == 0 {
+			keep = append(keep, h)
+			continue
+		}
+		if m < 0 {
+			m = readFP(f.f, cur[:])
+		}
+		starts := func(fp []byte) bool { l := min(n, len(fp)); return l > 0 && bytes.Equal(buf[:l], fp[:l]) }
+		if starts(f.fp[:f.fpLen]) || starts(cur[:m]) {
+			keep = append(keep, h) // a copy of f, perhaps being written
+			continue
+		}
+		if t.files[k] != nil {
+			continue
+		}
+		if g := t.openSibling(f.dec.path, s, nil, now); g != nil {
+			t.log.Debug("a sibling left to a file while empty was written as a file of its own; reading it", "path", f.dec.path, "file", g.path)
+		}
+	}
+	f.heldEmpty = keep
+}
+
 // heldEmptyCopies opens, to be read from 0 before f, the siblings left to
 // f while empty (holds) that hold something now: f was truncated and no
 // copy of the generation it had read was found, so they are copies of a

@@ -406,9 +406,12 @@
 // it was compressed since, unless the file's new generation holds it: a
 // copy of that one not truncated yet; TestCopyEmptyAtStartLook,
 // hostile74_test.go; one written by then that does not start as the file
-// does, a file of its own the runtime wrote on, is read as the file
-// closes, from its .gz if compressed since: discovery.go heldWritten,
-// TestHeldEmptyWrittenAsItsOwnFileThenRotated); so is
+// does, a file of its own the runtime wrote on, is read by the file's
+// next poll if it starts neither as the file does now nor as what was
+// read of it (discovery.go heldOwn), else as the file closes or its
+// truncation finds its copy, from its .gz if compressed since:
+// discovery.go heldWritten, TestHeldEmptyWrittenAsItsOwnFileThenRotated);
+// so is
 // such a copy compressed at once, which decompresses to the file's first
 // bytes and at least what was read, unless its plain name was a file from
 // before the file's generation (discovery.go holdsGz;

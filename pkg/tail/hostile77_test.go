@@ -833,3 +833,22 @@ func TestStartTickCopyOnlyHeldThenNoticed(t *testing.T) {
 	appendFile(t, path, lines(7, 10))
 	restartWant(t, tl.cfg, 0, 10)
 }
+
+// TestHeldEmptyWrittenAsItsOwnFileReadInRun: as
+// TestHeldEmptyWrittenAsItsOwnFile: lines 200-201 are read by the running
+// agent, without waiting for the file to close (which may come only with
+// the pod's deletion, its directory and the sibling gone with it).
+func TestHeldEmptyWrittenAsItsOwnFileReadInRun(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
+	appendFile(t, cp, lines(200, 202))
+	appendFile(t, path, lines(85, 87))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	got := emitted(tl)
+	if !slices.Contains(got, 200) || !slices.Contains(got, 201) {
+		t.Errorf("lines %v: 200-201 not read", got)
+	}
+	if !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(n int) bool { return n >= 200 }), upto(72, 87)) {
+		t.Errorf("lines %v, want 72-86 (and 200-201)", got)
+	}
+}
