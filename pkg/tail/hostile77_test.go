@@ -852,3 +852,74 @@ func TestHeldEmptyWrittenAsItsOwnFileReadInRun(t *testing.T) {
 		t.Errorf("lines %v, want 72-86 (and 200-201)", got)
 	}
 }
+
+// TestResumedAwayBackWrittenThenRotated: the file the start opened away
+// from its path is renamed back (not truncated), written, and rotated by
+// kubelet (renamed, written still by the runtime before it reopens, a new
+// file at the path): every line comes once, and the same after a restart
+// (nothing acknowledged).
+func TestResumedAwayBackWrittenThenRotated(t *testing.T) {
+	tl, f, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	appendFile(t, path, lines(8, 9))
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	appendFile(t, path, lines(9, 10))
+	rot := path + ".20261206-000022"
+	mustRename(t, path, rot)
+	appendFile(t, rot, lines(10, 11))
+	readEvery77(t, tl)
+	appendFile(t, path, lines(11, 12))
+	readEvery77(t, tl)
+	for _, g := range tl.order {
+		if g.st == stRotated {
+			g.succAt = time.Now().Add(-time.Hour) // final
+		}
+	}
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(5, 12)) {
+		t.Errorf("lines %v, want %v", got, upto(5, 12))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(12, 13))
+	restartWant(t, tl.cfg, 5, 13)
+}
+
+// TestResumedCopyThenAwayBackCopytruncated: while no agent ran, the file
+// the checkpoint read part of (line 4 not read) was copytruncated (its
+// copy .20), written (5-7), and renamed away (.21: a rotation being
+// undone as the agent starts). The start reads the copy from the
+// checkpoint's offset and the file away from 0, after it. The file is
+// renamed back and copytruncated again (.22), and written (8): lines 4-8
+// come once each, in order, nothing lost; after a restart the same.
+func TestResumedCopyThenAwayBackCopytruncated(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 5))
+	if err := writeState(state, []stateEntry{dataEntry(t, path, path, lines(0, 4), false)}); err != nil {
+		t.Fatal(err)
+	}
+	hostile51CopyTo(t, path, path+".20261206-000020")
+	appendFile(t, path, lines(5, 8))
+	away := path + ".20261206-000021"
+	mustRename(t, path, away)
+	tl, saved, now := startSteps(t, dir, state)
+	tl.resumeRotated(now, saved)
+	f := tl.files[statKeyT(t, away)]
+	if f == nil {
+		t.Fatal("the file away not opened")
+	}
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000022")
+	appendFile(t, path, lines(8, 9))
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(4, 9)) {
+		t.Errorf("lines %v, want %v", got, upto(4, 9))
+	}
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(9, 10))
+	restartWant(t, tl.cfg, 4, 10)
+}
