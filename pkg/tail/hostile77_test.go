@@ -923,3 +923,27 @@ func TestResumedCopyThenAwayBackCopytruncated(t *testing.T) {
 	appendFile(t, path, lines(9, 10))
 	restartWant(t, tl.cfg, 4, 10)
 }
+
+// TestHeldEmptyWrittenOpenedThenStopped: the sibling left to the file
+// while empty and written as a file of its own (200-201) is opened by a
+// poll, and the agent stops before reading it: the next agent reads it
+// once, and the file's lines from the checkpoint's offset once.
+func TestHeldEmptyWrittenOpenedThenStopped(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
+	appendFile(t, cp, lines(200, 202))
+	tl.poll(time.Now())
+	if g := tl.files[statKeyT(t, cp)]; g == nil || g == f {
+		t.Fatal("the sibling written as a file of its own not opened by the poll")
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(85, 87))
+	r := startRunner(t, tl.cfg, Options{})
+	waitFor(t, 5*time.Second, "line 86", func() bool { return hasSeq(r, 86) })
+	waitFor(t, 5*time.Second, "line 201", func() bool { return hasSeq(r, 201) })
+	waitLooked(t, r)
+	r.stop()
+	got := slices.Sorted(slices.Values(seqs(r.snapshot())))
+	if want := append(upto(72, 87), 200, 201); !slices.Equal(got, want) {
+		t.Errorf("after the restart, lines %v, want %v once each", got, want)
+	}
+}
