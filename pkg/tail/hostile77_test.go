@@ -947,3 +947,37 @@ func TestHeldEmptyWrittenOpenedThenStopped(t *testing.T) {
 		t.Errorf("after the restart, lines %v, want %v once each", got, want)
 	}
 }
+
+// TestResumedAwayBackCopytruncatedWhileRunning: the agent starts while
+// the file it had checkpointed is under a rotated name (a rotation being
+// undone); while it runs, the file is renamed back, copytruncated and
+// written. Every line from the checkpoint's offset comes once, each
+// acknowledged; the next agent reads only what was written after.
+func TestResumedAwayBackCopytruncatedWhileRunning(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := testConfig(dir, state)
+	path := mkContainer(t, dir, "ns_pod_uid")
+	read := lines(0, 5)
+	appendFile(t, path, read)
+	if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 8))
+	away := path + ".20261206-000020"
+	mustRename(t, path, away)
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "lines 5-7", func() bool { return hasSeq(r, 7) })
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 10))
+	waitFor(t, 5*time.Second, "line 9", func() bool { return hasSeq(r, 9) })
+	waitLooked(t, r)
+	waitFor(t, 5*time.Second, "every line acknowledged", func() bool { return testutil.ToFloat64(r.tl.m.inflight) == 0 })
+	got := stopClosed(t, r)
+	wantOnce(t, got, upto(5, 10))
+	if lost := testutil.ToFloat64(r.tl.m.lost.WithLabelValues(lostTruncated)); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+	appendFile(t, path, lines(10, 11))
+	restartWant(t, cfg, 10, 11)
+}
