@@ -926,7 +926,7 @@ func (t *Tailer) findCopy(f *follower, now time.Time) (c *follower, before strin
 		// file open), the bytes it holds were counted lost.
 		return nil, f.readCopy
 	}
-	dir, base := filepath.Split(f.path)
+	dir, base := filepath.Split(f.beside())
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, ""
@@ -1088,7 +1088,7 @@ func (t *Tailer) laterCopies(f, c *follower) {
 // f waited for before) and before f.
 func (t *Tailer) copiesAfter(f *follower, p string, prev *follower, since time.Time) {
 	plain := !strings.HasSuffix(p, ".gz")
-	sibs := listSiblings(f.path)
+	sibs := listSiblings(f.beside())
 	// A plain copy may have been compressed since it was found (logrotate's
 	// copytruncate with compress): it is listed under its .gz name.
 	i := slices.IndexFunc(sibs, func(s sibling) bool { return s.path == p || (plain && s.path == p+".gz") })
@@ -1101,7 +1101,7 @@ func (t *Tailer) copiesAfter(f *follower, p string, prev *follower, since time.T
 	}
 	var open []*follower
 	for _, o := range t.order {
-		if o != f && o.st != stClosed && o.dec.path == f.path && o.fpLen > 0 {
+		if o != f && o.st != stClosed && o.dec.path == f.beside() && o.fpLen > 0 {
 			open = append(open, o)
 		}
 	}
@@ -1132,7 +1132,7 @@ func (t *Tailer) copiesAfter(f *follower, p string, prev *follower, since time.T
 	})
 	first := prev
 	for _, s := range later {
-		g := t.openSibling(f.path, s, nil, since)
+		g := t.openSibling(f.beside(), s, nil, since)
 		if g == nil {
 			continue
 		}
@@ -1167,6 +1167,104 @@ func (f *follower) holdEmpty(key fileKey, p string) {
 	if f.st != stClosed && !slices.ContainsFunc(f.heldEmpty, func(h heldEmpty) bool { return h.key == key }) {
 		f.heldEmpty = append(f.heldEmpty, heldEmpty{key: key, path: p})
 	}
+}
+
+// heldWritten opens, to be read from 0, the siblings left to f while
+// empty (holds) that hold lines now that do not start as f does, as f
+// closes (read to its end, or deleted): no truncation of f will read them
+// (heldEmptyCopies). Such a sibling is no copy of f's generation (which
+// starts with f's first bytes, its lines read through f): a file renamed
+// while empty that the runtime wrote on before it reopened the path. Left
+// to f, its lines were neither read nor counted lost, and the next agent
+// took it for a file from before the path's anchor
+// (TestHeldEmptyWrittenAsItsOwnFileThenRotated). One compressed since
+// under its name is read from its .gz.
+//
+// A truncation of f that finds its copy (or read it before) drops the
+// siblings left to it too: those written by then are read as well, unless
+// they start as the generation f read (was, its first bytes: a copy of
+// it) or its new one (TestHeldEmptyWrittenAsItsOwnFileThenCopytruncated).
+func (t *Tailer) heldWritten(f *follower, was []byte, now time.Time) {
+	if len(f.heldEmpty) == 0 || f.f == nil {
+		return
+	}
+	held := f.heldEmpty
+	f.heldEmpty = nil
+	var buf [fpSize]byte
+	sibs := listSiblings(f.dec.path)
+	for _, s := range sibs {
+		var k fileKey
+		var n int
+		var err error
+		if s.gz {
+			// Compressed since under its name (kubelet compresses the
+			// older rotated files as it rotates f): known by its name.
+			plain := strings.TrimSuffix(s.path, ".gz")
+			if !slices.ContainsFunc(held, func(h heldEmpty) bool { return h.path == plain }) ||
+				slices.ContainsFunc(sibs, func(o sibling) bool { return o.path == plain }) || t.followsGz(s.path) {
+				continue
+			}
+			_, n, err = siblingStart(s, buf[:])
+		} else {
+			k, n, err = siblingStart(s, buf[:])
+			if err == nil && (t.files[k] != nil || !slices.ContainsFunc(held, func(h heldEmpty) bool { return h.key == k })) {
+				continue
+			}
+		}
+		if err != nil || n == 0 {
+			continue
+		}
+		starts := func(fp []byte) bool { m := min(n, len(fp)); return m > 0 && bytes.Equal(buf[:m], fp[:m]) }
+		if starts(f.fp[:f.fpLen]) || starts(was) {
+			continue // a copy of f: its lines came through f
+		}
+		if g := t.openSibling(f.dec.path, s, nil, now); g != nil {
+			t.log.Debug("a sibling left to a file while empty was written as a file of its own; reading it", "path", f.dec.path, "file", g.path)
+		}
+	}
+}
+
+// heldOwn is heldWritten for f followed at its path, at its polls: a
+// sibling left to it while empty, still under the name it had then, that
+// holds lines now that start neither as the generation f read nor as the
+// file at the path does now (a copy of that one, f's truncation not seen
+// yet) is a file of its own, read at once. Left until f closed (a
+// rotation, or the pod's deletion, which takes the sibling with it),
+// its lines waited, or were lost uncounted
+// (TestHeldEmptyWrittenAsItsOwnFileReadInRun). One stat a poll for each
+// sibling left, while any is.
+func (t *Tailer) heldOwn(f *follower, now time.Time) {
+	var buf, cur [fpSize]byte
+	m := -1
+	keep := make([]heldEmpty, 0, len(f.heldEmpty))
+	for _, h := range f.heldEmpty {
+		fi, err := os.Stat(h.path)
+		if err != nil || fi.Size() == 0 {
+			keep = append(keep, h) // empty, or moved: looked for at f's truncation or close
+			continue
+		}
+		s := sibling{path: h.path, size: fi.Size()}
+		k, n, err := siblingStart(s, buf[:])
+		if err != nil || k != h.key || n == 0 {
+			keep = append(keep, h)
+			continue
+		}
+		if m < 0 {
+			m = readFP(f.f, cur[:])
+		}
+		starts := func(fp []byte) bool { l := min(n, len(fp)); return l > 0 && bytes.Equal(buf[:l], fp[:l]) }
+		if starts(f.fp[:f.fpLen]) || starts(cur[:m]) {
+			keep = append(keep, h) // a copy of f, perhaps being written
+			continue
+		}
+		if t.files[k] != nil {
+			continue
+		}
+		if g := t.openSibling(f.dec.path, s, nil, now); g != nil {
+			t.log.Debug("a sibling left to a file while empty was written as a file of its own; reading it", "path", f.dec.path, "file", g.path)
+		}
+	}
+	f.heldEmpty = keep
 }
 
 // heldEmptyCopies opens, to be read from 0 before f, the siblings left to
@@ -1522,7 +1620,7 @@ func (t *Tailer) takeOver(f, c *follower) *follower {
 	c.own = append([]byte(nil), f.carry...)
 	c.carry, c.carryOwned = c.own, true
 	c.dec = f.dec
-	c.dec.path = f.path // lines keep the name they were read under
+	c.dec.path = f.beside() // lines keep the name they were read under (a sibling opened away from its path: that path's)
 	// The copy holds the same bytes at the same offsets: it takes over
 	// f's tracker (lines already emitted, committed offset), now
 	// checkpointed under the copy's identity.

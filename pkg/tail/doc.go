@@ -274,11 +274,14 @@
 // nothing of it was read, the copies made of it meanwhile (a copytruncate,
 // whose creation notice came while it was away) are found by a listing and
 // read first (follower.go undone; TestCopyMadeWhileRotationUndone). A
-// rotated file the start found under its rotated name (a rotation being
-// undone as the agent started) and read from its checkpoint as a rotated
-// sibling is followed at its path again when a truncation of it is
-// handled with its file back there: its copy lies beside the path
-// (rotated.go backHome; TestResumedAwayThenBackAndCopytruncated). One
+// rotated sibling the start opened away from its path (a rotation being
+// undone as the agent started) and found back there as its truncation is
+// handled is the path's follower from then on (rotated.go backHome; a
+// file waiting on it, or followed at the path, no longer does: its file
+// was renamed over them); not back there (renamed back, copytruncated and
+// rotated again unseen), its copy is still looked for beside the path,
+// and its new generation is known by the path's name (follower.go
+// beside; TestResumedAwayBackThenRotatedAgain). One
 // whose rotation was undone unseen, and that was written, copytruncated
 // and rotated again while empty before the tailer looked, is empty when
 // read again (nothing to look before), and the copy's notice found no
@@ -402,7 +405,13 @@
 // held reads it, written since, as a later generation's, from its .gz if
 // it was compressed since, unless the file's new generation holds it: a
 // copy of that one not truncated yet; TestCopyEmptyAtStartLook,
-// hostile74_test.go); so is
+// hostile74_test.go; one written by then that does not start as the file
+// does, a file of its own the runtime wrote on, is read by the file's
+// next poll if it starts neither as the file does now nor as what was
+// read of it (discovery.go heldOwn), else as the file closes or its
+// truncation finds its copy, from its .gz if compressed since:
+// discovery.go heldWritten, TestHeldEmptyWrittenAsItsOwnFileThenRotated);
+// so is
 // such a copy compressed at once, which decompresses to the file's first
 // bytes and at least what was read, unless its plain name was a file from
 // before the file's generation (discovery.go holdsGz;

@@ -104,6 +104,9 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 		return false
 	}
 	changed := false
+	if f.st == stFollowing && len(f.heldEmpty) > 0 {
+		t.heldOwn(f, now) // discovery.go: a sibling left to it while empty, written as a file of its own
+	}
 	if f.st == stRotated && nlink > 0 {
 		if atPathNow(f.path, f.key) {
 			t.undone(f)
@@ -463,9 +466,9 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	// The new generation starts before its copies are looked for: a
 	// copytruncate made while this one is handled, after the listings
 	// below, holds the new generation's lines (TestCopytruncateAsTruncationHandled).
-	t.backHome(f, now)                   // rotated.go: an undone rotation's file, read away from its path
-	gen, was := genStart(f.path), f.pred // copy.go
-	var read readGen                     // discovery.go heldEmptyCopies
+	t.backHome(f, now)                       // rotated.go: an undone rotation's file, read away from its path
+	gen, was := genStart(f.beside()), f.pred // copy.go
+	var read readGen                         // discovery.go heldEmptyCopies
 	if len(f.heldEmpty) > 0 {
 		read = readGen{fp: bytes.Clone(f.fp[:f.fpLen]), off: f.off}
 	}
@@ -503,9 +506,9 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	f.dropCarry()
 	f.skip, f.suppressTo, f.spilledAt = false, 0, 0
 	t.release(f)
-	f.dec = decoder{maxLine: t.cfg.MaxLineBytes, path: f.path}
+	f.dec = decoder{maxLine: t.cfg.MaxLineBytes, path: f.beside()} // its lines keep its path's name, and its close is the path's last rotated file
 	f.fpLen = readFP(f.f, f.fp[:])
-	f.tr = t.newTracker(f.key, f.path, 0, 0, f.fp[:f.fpLen])
+	f.tr = t.newTracker(f.key, f.beside(), 0, 0, f.fp[:f.fpLen])
 	f.dirty, f.more = true, false
 	switch {
 	case c != nil:
@@ -516,6 +519,9 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 		t.copiesAfter(f, before, f.pred, now)
 	default:
 		t.heldEmptyCopies(f, read, now) // discovery.go
+	}
+	if c != nil || before != "" {
+		t.heldWritten(f, read.fp, now) // discovery.go: the siblings left to f written as files of their own
 	}
 	if t.truncHook != nil {
 		t.truncHook(f)
@@ -587,6 +593,9 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 	}
 	t.collect(f)
 	t.release(f)
+	if ev != evStop {
+		t.heldWritten(f, nil, time.Now()) // discovery.go
+	}
 	if atEnd && (was == stRotated || was == stDraining || was == stDeleted) {
 		// A rotated file read to its end, also one kubelet compressed
 		// (deleted) meanwhile: it is the path's newest finished file,
@@ -625,6 +634,21 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 	t.wantRead(time.Now()) // its successor may read now
 	letGo(f)
 	t.log.Debug("closed", "path", f.path, "offset", f.consumed)
+}
+
+// beside is the path whose rotated siblings are f's copies: its home for
+// a plain rotated sibling the start opened away from it (rotated.go
+// openSibling), truncated while it was back there and renamed away again
+// before backHome saw it at the path (a copytruncate copies the file at
+// the path: its copy lies beside the path, not beside the rotated name;
+// looked for beside that name, the copy was not found, its lines were
+// counted lost and then read again from 0:
+// TestResumedAwayBackThenRotatedAgain); else its path.
+func (f *follower) beside() string {
+	if f.home != "" {
+		return f.home
+	}
+	return f.path
 }
 
 // successor is the follower read after f (its pred), if any is open.

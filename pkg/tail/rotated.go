@@ -979,7 +979,6 @@ func movedNow(path string, e stateEntry) bool {
 	return false
 }
 
-// atPathNow says whether the file at path is the file key.
 // backHome makes f, a plain rotated sibling the start opened away from its
 // path (f.home) whose file is back at that path now, the path's follower,
 // as its truncation is handled: kubelet renamed the file back (a rotation
@@ -989,17 +988,24 @@ func movedNow(path string, e stateEntry) bool {
 // found, the lines the file held past the checkpoint were counted lost
 // although the copy held them, and the next agent read the copy from 0
 // again (TestResumedAwayThenBackAndCopytruncated, test/model TAIL_MIX seed
-// 60276). Not while another follower is at the path, or a file waits on
-// f (its successor: read after f, which would not end while followed).
+// 60276).
+//
+// A follower of the path, or a file that waits on f (its successor, read
+// after it: the file the start found at the path), is not at the path any
+// more: f's file is, renamed over it. Its next check finds it moved (or
+// deleted), and a successor no longer waits on f, which does not end
+// while followed. Refused for them, f was left a rotated file, finished
+// and closed as one, and the discovery that found it at the path read its
+// copy again whole (TestResumedAwayBackOverNewFile).
 func (t *Tailer) backHome(f *follower, now time.Time) {
-	if f.home == "" || f.st != stDraining || f.f == nil || f.inflated || !atPathNow(f.home, f.key) || t.successor(f) != nil {
-		return
-	}
-	if p := t.byPath[f.home]; p != nil && p.st != stClosed && p != f {
+	if f.home == "" || f.st != stDraining || f.f == nil || f.inflated || !atPathNow(f.home, f.key) {
 		return
 	}
 	if !f.fire(evMovedBack, now) {
 		return
+	}
+	if s := t.successor(f); s != nil {
+		s.pred = f.pred
 	}
 	f.path, f.home = f.home, ""
 	t.byPath[f.path] = f
@@ -1007,6 +1013,7 @@ func (t *Tailer) backHome(f *follower, now time.Time) {
 	t.log.Debug("rotated file back at its path (a rotation undone); followed there", "path", f.path, "offset", f.consumed)
 }
 
+// atPathNow says whether the file at path is the file key.
 func atPathNow(path string, key fileKey) bool {
 	k, err := statKey(path)
 	return err == nil && k == key
