@@ -26,23 +26,8 @@ import (
 // that found it at the path took it for a rotation undone and its
 // truncation's copy for the file's copy, and read both again.
 func TestResumedAwayThenBackAndCopytruncated(t *testing.T) {
-	dir, state := t.TempDir(), t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	read := lines(0, 5)
-	appendFile(t, path, read)
-	if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
-		t.Fatal(err)
-	}
-	appendFile(t, path, lines(5, 8)) // not read before the stop
-	away := path + ".20261206-000020"
-	mustRename(t, path, away)
-	tl, saved, now := startSteps(t, dir, state)
-	tl.resumeRotated(now, saved)
-	f := tl.files[statKeyT(t, away)]
-	if f == nil || f.off != int64(len(read)) {
-		t.Fatalf("the file away not resumed at the checkpoint's offset: %+v", f)
-	}
-	mustRename(t, away, path) // the rotation undone
+	tl, f, path, away := resumedAway77(t) // hostile77_test.go
+	mustRename(t, away, path)             // the rotation undone
 	hostile51CopyTo(t, path, path+".20261206-000021")
 	appendFile(t, path, lines(8, 9))
 	readAll(t, tl, f)

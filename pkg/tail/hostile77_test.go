@@ -35,6 +35,27 @@ func resumedAway77(t *testing.T) (*Tailer, *follower, string, string) {
 	return tl, f, path, away
 }
 
+// ownLinesReadOrCounted77 ends a held-sibling test: lines 200-201, written
+// to a sibling left to the file while empty, must have been read by tl, or
+// be read by the next agent (started after line next is appended to
+// path), or their loss counted.
+func ownLinesReadOrCounted77(t *testing.T, tl *Tailer, path string, next int) {
+	t.Helper()
+	lost := lostTruncatedOf(tl) + testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted))
+	got := emitted(tl)
+	inRun := slices.Contains(got, 200) && slices.Contains(got, 201)
+	stop77(t, tl)
+	appendFile(t, path, lines(next, next+1))
+	r := startRunner(t, tl.cfg, Options{})
+	waitFor(t, 5*time.Second, "the line appended", func() bool { return hasSeq(r, next) })
+	waitLooked(t, r)
+	r.stop()
+	after := seqs(r.snapshot())
+	if !inRun && lost == 0 && !(slices.Contains(after, 200) && slices.Contains(after, 201)) {
+		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
+	}
+}
+
 // readEvery77 reads every open follower to its end, then rescans and
 // reads again, as turns and the next scan would.
 func readEvery77(t *testing.T, tl *Tailer) {
@@ -384,18 +405,7 @@ func TestHeldEmptyWrittenAsItsOwnFile(t *testing.T) {
 	if !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(n int) bool { return n >= 200 }), upto(72, 87)) {
 		t.Errorf("lines %v, want 72-86 (and 200-201)", got)
 	}
-	lost := lostTruncatedOf(tl) + testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted))
-	inRun := slices.Contains(got, 200) && slices.Contains(got, 201)
-	stop77(t, tl)
-	appendFile(t, path, lines(87, 88))
-	r := startRunner(t, tl.cfg, Options{})
-	waitFor(t, 5*time.Second, "line 87", func() bool { return hasSeq(r, 87) })
-	waitLooked(t, r)
-	r.stop()
-	after := seqs(r.snapshot())
-	if !inRun && lost == 0 && !(slices.Contains(after, 200) && slices.Contains(after, 201)) {
-		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
-	}
+	ownLinesReadOrCounted77(t, tl, path, 87)
 }
 
 // TestHeldEmptyWrittenAsItsOwnFileThenRotated: as
@@ -429,18 +439,7 @@ func heldEmptyWrittenThenRotated(t *testing.T, compress bool) {
 	if !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(n int) bool { return n >= 200 }), upto(72, 88)) {
 		t.Errorf("lines %v, want 72-87 (and 200-201)", got)
 	}
-	lost := lostTruncatedOf(tl) + testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted))
-	inRun := slices.Contains(got, 200) && slices.Contains(got, 201)
-	stop77(t, tl)
-	appendFile(t, path, lines(88, 89))
-	r := startRunner(t, tl.cfg, Options{})
-	waitFor(t, 5*time.Second, "line 88", func() bool { return hasSeq(r, 88) })
-	waitLooked(t, r)
-	r.stop()
-	after := seqs(r.snapshot())
-	if !inRun && lost == 0 && !(slices.Contains(after, 200) && slices.Contains(after, 201)) {
-		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
-	}
+	ownLinesReadOrCounted77(t, tl, path, 88)
 }
 
 // TestHeldEmptyWrittenAsItsOwnFileStoppedRotated: as
@@ -458,19 +457,7 @@ func TestHeldEmptyWrittenAsItsOwnFileStoppedRotated(t *testing.T) {
 	if f.st == stClosed {
 		t.Fatal("the file was finished")
 	}
-	lost := lostTruncatedOf(tl) + testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted))
-	got := emitted(tl)
-	inRun := slices.Contains(got, 200) && slices.Contains(got, 201)
-	stop77(t, tl)
-	appendFile(t, path, lines(88, 89))
-	r := startRunner(t, tl.cfg, Options{})
-	waitFor(t, 5*time.Second, "line 88", func() bool { return hasSeq(r, 88) })
-	waitLooked(t, r)
-	r.stop()
-	after := seqs(r.snapshot())
-	if !inRun && lost == 0 && !(slices.Contains(after, 200) && slices.Contains(after, 201)) {
-		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
-	}
+	ownLinesReadOrCounted77(t, tl, path, 88)
 }
 
 // TestResumedAwayBackCopiedNotTruncated: the file the start opened away
@@ -741,18 +728,7 @@ func TestHeldEmptyWrittenAsItsOwnFileThenCopytruncated(t *testing.T) {
 	if !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(n int) bool { return n >= 200 }), upto(72, 89)) {
 		t.Errorf("lines %v, want 72-88 (and 200-201)", got)
 	}
-	lost := lostTruncatedOf(tl) + testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted))
-	inRun := slices.Contains(got, 200) && slices.Contains(got, 201)
-	stop77(t, tl)
-	appendFile(t, path, lines(89, 90))
-	r := startRunner(t, tl.cfg, Options{})
-	waitFor(t, 5*time.Second, "line 89", func() bool { return hasSeq(r, 89) })
-	waitLooked(t, r)
-	r.stop()
-	after := seqs(r.snapshot())
-	if !inRun && lost == 0 && !(slices.Contains(after, 200) && slices.Contains(after, 201)) {
-		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
-	}
+	ownLinesReadOrCounted77(t, tl, path, 89)
 }
 
 // TestResumedAwayBackTruncationSeenAtStop: the file is renamed back and
