@@ -1233,9 +1233,22 @@ func (t *Tailer) heldWritten(f *follower, was []byte, now time.Time) {
 // its lines waited, or were lost uncounted
 // (TestHeldEmptyWrittenAsItsOwnFileReadInRun). One stat a poll for each
 // sibling left, while any is.
-func (t *Tailer) heldOwn(f *follower, now time.Time) {
+//
+// Not while f's truncation waits to be handled (its file shorter than
+// what was read, or not starting as it did): a sibling filled since is
+// then a copy of a generation f never read, read before f's new one by
+// the truncation (heldEmptyCopies); read here as a file of its own, its
+// lines came after the new generation's
+// (TestHeldOwnCopyOfLaterGenerationPolled).
+func (t *Tailer) heldOwn(f *follower, size int64, now time.Time) {
 	var buf, cur [fpSize]byte
-	m := -1
+	if size < f.off {
+		return
+	}
+	m := readFP(f.f, cur[:])
+	if m < f.fpLen || !bytes.Equal(cur[:f.fpLen], f.fp[:f.fpLen]) {
+		return
+	}
 	keep := make([]heldEmpty, 0, len(f.heldEmpty))
 	for _, h := range f.heldEmpty {
 		fi, err := os.Stat(h.path)
@@ -1248,9 +1261,6 @@ func (t *Tailer) heldOwn(f *follower, now time.Time) {
 		if err != nil || k != h.key || n == 0 {
 			keep = append(keep, h)
 			continue
-		}
-		if m < 0 {
-			m = readFP(f.f, cur[:])
 		}
 		starts := func(fp []byte) bool { l := min(n, len(fp)); return l > 0 && bytes.Equal(buf[:l], fp[:l]) }
 		if starts(f.fp[:f.fpLen]) || starts(cur[:m]) {

@@ -105,7 +105,7 @@ func (t *Tailer) check(f *follower, now time.Time) bool {
 	}
 	changed := false
 	if f.st == stFollowing && len(f.heldEmpty) > 0 {
-		t.heldOwn(f, now) // discovery.go: a sibling left to it while empty, written as a file of its own
+		t.heldOwn(f, size, now) // discovery.go: a sibling left to it while empty, written as a file of its own
 	}
 	if f.st == stRotated && nlink > 0 {
 		if atPathNow(f.path, f.key) {
