@@ -1211,6 +1211,14 @@ func (t *Tailer) heldWritten(f *follower, was []byte, now time.Time) {
 				continue
 			}
 		}
+		if err == nil && n == 0 && !s.gz {
+			// Still empty: left to f again, looked at by its polls
+			// (heldOwn) and its next truncation or close. Dropped, one
+			// written on after this truncation was neither read nor
+			// counted lost (TestHeldEmptyWrittenAfterCopytruncateHandled).
+			f.holdEmpty(k, s.path)
+			continue
+		}
 		if err != nil || n == 0 {
 			continue
 		}
@@ -1313,6 +1321,10 @@ func (t *Tailer) heldEmptyCopies(f *follower, was readGen, now time.Time) {
 			continue
 		}
 		found[i] = true
+		if n == 0 {
+			f.holdEmpty(k, s.path) // still empty: left to f again (heldWritten)
+			continue
+		}
 		// One f's new generation holds is a copy of it (logrotate's
 		// copy, or a copytruncate that has not truncated f yet): f's
 		// read takes its lines, or f's next truncation finds it. Read

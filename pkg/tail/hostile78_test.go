@@ -41,3 +41,78 @@ func TestHeldOwnCopyOfLaterGenerationPolled(t *testing.T) {
 	restartWant(t, tl.cfg, 85, 93)
 }
 
+// TestHeldEmptyWrittenAfterCopytruncateHandled: as
+// TestHeldEmptyWrittenAsItsOwnFileThenCopytruncated, but the sibling
+// left to the file while empty is still empty as the file's
+// copytruncate is handled (its copy found), and written (200-201) only
+// after: lines 200-201 are read (in the run, or by the next agent) or
+// counted lost; not dropped silently.
+func TestHeldEmptyWrittenAfterCopytruncateHandled(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
+	appendFile(t, path, lines(85, 87))
+	hostile51CopyTo(t, path, path+".20261206-000008")
+	appendFile(t, path, lines(87, 88))
+	readAll(t, tl, f)
+	readAll(t, tl, f)
+	appendFile(t, cp, lines(200, 202))
+	readEvery77(t, tl)
+	mustRename(t, path, path+".20261206-000030")
+	appendFile(t, path, lines(88, 89))
+	readEvery77(t, tl)
+	f.succAt = time.Now().Add(-time.Hour) // final
+	readEvery77(t, tl)
+	got := emitted(tl)
+	if !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(n int) bool { return n >= 200 }), upto(72, 89)) {
+		t.Errorf("lines %v, want 72-88 (and 200-201)", got)
+	}
+	lost := lostTruncatedOf(tl) + testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted))
+	inRun := slices.Contains(got, 200) && slices.Contains(got, 201)
+	stop77(t, tl)
+	appendFile(t, path, lines(89, 90))
+	r := startRunner(t, tl.cfg, Options{})
+	waitFor(t, 5*time.Second, "line 89", func() bool { return hasSeq(r, 89) })
+	waitLooked(t, r)
+	r.stop()
+	after := seqs(r.snapshot())
+	if !inRun && lost == 0 && !(slices.Contains(after, 200) && slices.Contains(after, 201)) {
+		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
+	}
+}
+
+// TestHeldEmptyWrittenAfterTruncationHandled: as
+// TestHeldEmptyWrittenAfterCopytruncateHandled, but the file is
+// truncated in place (no copy: lines 72-84 lost, counted): the sibling,
+// still empty then, is written (200-201) after; those lines are read
+// (in the run, or by the next agent) or counted lost too.
+func TestHeldEmptyWrittenAfterTruncationHandled(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(85, 87))
+	readAll(t, tl, f)
+	readAll(t, tl, f)
+	appendFile(t, cp, lines(200, 202))
+	readEvery77(t, tl)
+	mustRename(t, path, path+".20261206-000030")
+	appendFile(t, path, lines(87, 88))
+	readEvery77(t, tl)
+	f.succAt = time.Now().Add(-time.Hour) // final
+	readEvery77(t, tl)
+	got := emitted(tl)
+	if !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(n int) bool { return n >= 200 }), upto(85, 88)) {
+		t.Errorf("lines %v, want 85-87 (and 200-201)", got)
+	}
+	lost := lostTruncatedOf(tl) + testutil.ToFloat64(tl.m.lost.WithLabelValues(lostDeleted)) - float64(len(lines(72, 85)))
+	inRun := slices.Contains(got, 200) && slices.Contains(got, 201)
+	stop77(t, tl)
+	appendFile(t, path, lines(88, 89))
+	r := startRunner(t, tl.cfg, Options{})
+	waitFor(t, 5*time.Second, "line 88", func() bool { return hasSeq(r, 88) })
+	waitLooked(t, r)
+	r.stop()
+	after := seqs(r.snapshot())
+	if !inRun && lost <= 0 && !(slices.Contains(after, 200) && slices.Contains(after, 201)) {
+		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
+	}
+}
