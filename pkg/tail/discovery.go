@@ -274,6 +274,18 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		}
 	} else if r, ok := t.lastRotated[path]; ok {
 		ref, refKey, refFP, refClosed, refOff = r.fi, r.key, r.fp[:r.fpLen], true, r.off
+		if o := t.files[r.key]; o != nil && o.st != stClosed && o.home == path && o.genAway && t.successor(o) == nil {
+			// The path's newest rotated file, opened away from it by the
+			// start, renamed back, copytruncated and rotated again: the
+			// new generation it holds was the path's, before this file.
+			// Read beside it, its lines came after this file's
+			// (TestResumedAwayBackRotatedAgainNewFileFirst).
+			f.pred = o
+			if o.succAt.IsZero() {
+				o.succAt = now
+				t.wantRead(now)
+			}
+		}
 	}
 	delete(t.lastRotated, path)
 	// Known by its inode before its siblings are looked at: renamed since

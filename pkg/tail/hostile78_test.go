@@ -116,3 +116,63 @@ func TestHeldEmptyWrittenAfterTruncationHandled(t *testing.T) {
 		t.Errorf("lines 200-201 neither read (in the run: %v; after a restart: %v) nor counted lost", got, after)
 	}
 }
+
+// TestResumedAwayBackRotatedAgainNewFileFirst: as
+// TestResumedAwayBackThenRotatedAgain, but the tailer's rescan finds the
+// new file at the path (9) before the file's truncation is handled: the
+// copy (5-7), then the file's new generation (8), then the new file (9),
+// each once, in order; after a restart the same.
+func TestResumedAwayBackRotatedAgainNewFileFirst(t *testing.T) {
+	tl, _, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 9))
+	mustRename(t, path, path+".20261206-000022")
+	appendFile(t, path, lines(9, 10))
+	tl.poll(time.Now())
+	tl.rescan(time.Now(), false)
+	readEvery77(t, tl)
+	got, lost := emitted(tl), lostTruncatedOf(tl)
+	if !slices.Equal(got, upto(5, 10)) || lost != 0 {
+		t.Errorf("lines %v, lost %v; want %v, none lost", got, lost, upto(5, 10))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(10, 11))
+	restartWant(t, tl.cfg, 5, 11)
+}
+
+// TestResumedAwayBackRotatedAgainPartialLine: as
+// TestResumedAwayBackRotatedAgainNewFileFirst, but the file's new
+// generation ends with a partial line (P) whose end (F) the runtime
+// writes in the new file at the path: the line comes once, whole, after
+// 5-7 and before 9; nothing cut.
+func TestResumedAwayBackRotatedAgainPartialLine(t *testing.T) {
+	tl, _, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, criLine("stdout", "P", "seq=8 first half "))
+	mustRename(t, path, path+".20261206-000022")
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(9, 10))
+	tl.poll(time.Now())
+	tl.rescan(time.Now(), false)
+	readEvery77(t, tl)
+	for _, g := range tl.order {
+		if g.st == stDraining || g.st == stRotated {
+			g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
+		}
+	}
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(5, 10)) {
+		t.Errorf("lines %v, want %v", got, upto(5, 10))
+	}
+	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
+		for _, l := range b {
+			if n, _ := seqOf(string(l.Body)); n == 8 && string(l.Body) != "seq=8 first half second half" {
+				t.Errorf("line 8 %q, want it whole", l.Body)
+			}
+		}
+	}
+	if cut := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); cut != 0 {
+		t.Errorf("%v partial lines cut, want none", cut)
+	}
+}
