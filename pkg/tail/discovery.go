@@ -258,6 +258,23 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var refFP []byte
 	var older *rotated
 	refClosed, refOff := false, int64(0)
+	if p := t.byPath[path]; p == nil || p.st == stClosed {
+		if r, ok := t.lastRotated[path]; ok {
+			// The path's newest rotated file, opened away from it by the
+			// start, truncated since (renamed back, copytruncated and
+			// rotated again unseen): its truncation is handled first, its
+			// copy found and its new generation the path's, read before
+			// this file. Left, the copy was taken for a file rotated after
+			// it, read whole before this one (what the checkpoint had read
+			// came twice), and the new generation after
+			// (TestResumedAwayBackRotatedAgainRescanFirst).
+			if o := t.files[r.key]; o != nil && o.st == stDraining && o.home == path && o.f != nil {
+				if fi, err := o.f.Stat(); err == nil && fi.Size() < o.off {
+					t.truncated(o, now)
+				}
+			}
+		}
+	}
 	if p := t.byPath[path]; p != nil && p.st != stClosed {
 		f.pred = p
 		if p.succAt.IsZero() {

@@ -176,3 +176,24 @@ func TestResumedAwayBackRotatedAgainPartialLine(t *testing.T) {
 		t.Errorf("%v partial lines cut, want none", cut)
 	}
 }
+
+// TestResumedAwayBackRotatedAgainRescanFirst: as
+// TestResumedAwayBackRotatedAgainNewFileFirst, but the rescan finds the
+// new file at the path before any poll sees the file's truncation: lines
+// 5-9 each once, in order, never 0-4; after a restart the same.
+func TestResumedAwayBackRotatedAgainRescanFirst(t *testing.T) {
+	tl, _, path, away := resumedAway77(t)
+	mustRename(t, away, path)
+	hostile51CopyTo(t, path, path+".20261206-000021")
+	appendFile(t, path, lines(8, 9))
+	mustRename(t, path, path+".20261206-000022")
+	appendFile(t, path, lines(9, 10))
+	tl.rescan(time.Now(), false)
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(5, 10)) {
+		t.Errorf("lines %v, want %v", got, upto(5, 10))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(10, 11))
+	restartWant(t, tl.cfg, 5, 11)
+}
