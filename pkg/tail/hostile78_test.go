@@ -197,3 +197,33 @@ func TestResumedAwayBackRotatedAgainRescanFirst(t *testing.T) {
 	appendFile(t, path, lines(10, 11))
 	restartWant(t, tl.cfg, 5, 11)
 }
+
+// TestResumedAwayBackRotatedAgainCompressed: as
+// TestResumedAwayBackRotatedAgainRescanFirst (and with a poll first),
+// but kubelet compresses the file's rotated name (.22) before the
+// tailer looks: lines 5-9 each once, in order, never 0-4; after a
+// restart the same.
+func TestResumedAwayBackRotatedAgainCompressed(t *testing.T) {
+	for _, pollFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "rescan first", true: "poll first"}[pollFirst], func(t *testing.T) {
+			tl, _, path, away := resumedAway77(t)
+			mustRename(t, away, path)
+			hostile51CopyTo(t, path, path+".20261206-000021")
+			appendFile(t, path, lines(8, 9))
+			mustRename(t, path, path+".20261206-000022")
+			mustGzip(t, path+".20261206-000022")
+			appendFile(t, path, lines(9, 10))
+			if pollFirst {
+				tl.poll(time.Now())
+			}
+			tl.rescan(time.Now(), false)
+			readEvery77(t, tl)
+			if got := emitted(tl); !slices.Equal(got, upto(5, 10)) {
+				t.Errorf("lines %v, want %v", got, upto(5, 10))
+			}
+			stop77(t, tl)
+			appendFile(t, path, lines(10, 11))
+			restartWant(t, tl.cfg, 5, 11)
+		})
+	}
+}
