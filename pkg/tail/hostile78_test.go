@@ -227,3 +227,39 @@ func TestResumedAwayBackRotatedAgainCompressed(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldOwnWrittenTruncationPending: the sibling left to the file while
+// empty is written as a file of its own (200-201) while the file's
+// truncation in place (72-84 lost) waits to be seen, and a poll looks
+// first: every line comes once (200-201 read by the truncation, as a
+// later generation), 72-84 counted lost; after a restart none twice.
+func TestHeldOwnWrittenTruncationPending(t *testing.T) {
+	tl, f, path, cp := copyEmptyAtStart(t, madeSince, func(_, cp string) { emptyCopy(t, cp) })
+	appendFile(t, cp, lines(200, 202))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(85, 87))
+	tl.poll(time.Now())
+	readAll(t, tl, f)
+	readEvery77(t, tl)
+	got := slices.Sorted(slices.Values(emitted(tl)))
+	if want := append(upto(85, 87), 200, 201); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v once each", got, want)
+	}
+	if lost := testutil.ToFloat64(tl.m.lost.WithLabelValues(lostTruncated)); lost != float64(len(lines(72, 85))) {
+		t.Errorf("lost %v bytes counted, want %d (lines 72-84)", lost, len(lines(72, 85)))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(87, 88))
+	r := startRunner(t, tl.cfg, Options{})
+	waitFor(t, 5*time.Second, "line 87", func() bool { return hasSeq(r, 87) })
+	waitLooked(t, r)
+	r.stop()
+	after := seqs(r.snapshot())
+	for _, n := range upto(85, 88) {
+		if c := len(slices.DeleteFunc(slices.Clone(after), func(m int) bool { return m != n })); c != 1 {
+			t.Errorf("after the restart, line %d came %d times (%v)", n, c, after)
+		}
+	}
+}
