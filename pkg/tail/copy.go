@@ -341,7 +341,9 @@ func (f *follower) note(name string) bool {
 func (t *Tailer) newGeneration(f *follower, gen genMark, was *follower) {
 	f.noted = nil
 	f.startGen(gen)
-	f.tick, f.readCopy, f.readFPs, f.heldCopy, f.readEarly, f.heldEmpty = true, "", nil, 0, nil, nil
+	// f.heldEmpty: the truncation looked at them (heldEmptyCopies,
+	// heldWritten); those still empty are left to f again.
+	f.tick, f.readCopy, f.readFPs, f.heldCopy, f.readEarly = true, "", nil, 0, nil
 	f.awayLooked = false // copiesAway: its copies made since are looked at again
 	for p := f.pred; p != nil && p != was; p = p.pred {
 		// Read before f as its copies: compressed since, they are not

@@ -258,6 +258,23 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var refFP []byte
 	var older *rotated
 	refClosed, refOff := false, int64(0)
+	if p := t.byPath[path]; p == nil || p.st == stClosed {
+		if r, ok := t.lastRotated[path]; ok {
+			// The path's newest rotated file, opened away from it by the
+			// start, truncated since (renamed back, copytruncated and
+			// rotated again unseen): its truncation is handled first, its
+			// copy found and its new generation the path's, read before
+			// this file. Left, the copy was taken for a file rotated after
+			// it, read whole before this one (what the checkpoint had read
+			// came twice), and the new generation after
+			// (TestResumedAwayBackRotatedAgainRescanFirst).
+			if o := t.files[r.key]; o != nil && o.st == stDraining && o.home == path && o.f != nil {
+				if fi, err := o.f.Stat(); err == nil && fi.Size() < o.off {
+					t.truncated(o, now)
+				}
+			}
+		}
+	}
 	if p := t.byPath[path]; p != nil && p.st != stClosed {
 		f.pred = p
 		if p.succAt.IsZero() {
@@ -274,6 +291,18 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		}
 	} else if r, ok := t.lastRotated[path]; ok {
 		ref, refKey, refFP, refClosed, refOff = r.fi, r.key, r.fp[:r.fpLen], true, r.off
+		if o := t.files[r.key]; o != nil && o.st != stClosed && o.home == path && o.genAway && t.successor(o) == nil {
+			// The path's newest rotated file, opened away from it by the
+			// start, renamed back, copytruncated and rotated again: the
+			// new generation it holds was the path's, before this file.
+			// Read beside it, its lines came after this file's
+			// (TestResumedAwayBackRotatedAgainNewFileFirst).
+			f.pred = o
+			if o.succAt.IsZero() {
+				o.succAt = now
+				t.wantRead(now)
+			}
+		}
 	}
 	delete(t.lastRotated, path)
 	// Known by its inode before its siblings are looked at: renamed since
@@ -1211,6 +1240,14 @@ func (t *Tailer) heldWritten(f *follower, was []byte, now time.Time) {
 				continue
 			}
 		}
+		if err == nil && n == 0 && !s.gz {
+			// Still empty: left to f again, looked at by its polls
+			// (heldOwn) and its next truncation or close. Dropped, one
+			// written on after this truncation was neither read nor
+			// counted lost (TestHeldEmptyWrittenAfterCopytruncateHandled).
+			f.holdEmpty(k, s.path)
+			continue
+		}
 		if err != nil || n == 0 {
 			continue
 		}
@@ -1233,9 +1270,22 @@ func (t *Tailer) heldWritten(f *follower, was []byte, now time.Time) {
 // its lines waited, or were lost uncounted
 // (TestHeldEmptyWrittenAsItsOwnFileReadInRun). One stat a poll for each
 // sibling left, while any is.
-func (t *Tailer) heldOwn(f *follower, now time.Time) {
+//
+// Not while f's truncation waits to be handled (its file shorter than
+// what was read, or not starting as it did): a sibling filled since is
+// then a copy of a generation f never read, read before f's new one by
+// the truncation (heldEmptyCopies); read here as a file of its own, its
+// lines came after the new generation's
+// (TestHeldOwnCopyOfLaterGenerationPolled).
+func (t *Tailer) heldOwn(f *follower, size int64, now time.Time) {
 	var buf, cur [fpSize]byte
-	m := -1
+	if size < f.off {
+		return
+	}
+	m := readFP(f.f, cur[:])
+	if m < f.fpLen || !bytes.Equal(cur[:f.fpLen], f.fp[:f.fpLen]) {
+		return
+	}
 	keep := make([]heldEmpty, 0, len(f.heldEmpty))
 	for _, h := range f.heldEmpty {
 		fi, err := os.Stat(h.path)
@@ -1248,9 +1298,6 @@ func (t *Tailer) heldOwn(f *follower, now time.Time) {
 		if err != nil || k != h.key || n == 0 {
 			keep = append(keep, h)
 			continue
-		}
-		if m < 0 {
-			m = readFP(f.f, cur[:])
 		}
 		starts := func(fp []byte) bool { l := min(n, len(fp)); return l > 0 && bytes.Equal(buf[:l], fp[:l]) }
 		if starts(f.fp[:f.fpLen]) || starts(cur[:m]) {
@@ -1303,6 +1350,10 @@ func (t *Tailer) heldEmptyCopies(f *follower, was readGen, now time.Time) {
 			continue
 		}
 		found[i] = true
+		if n == 0 {
+			f.holdEmpty(k, s.path) // still empty: left to f again (heldWritten)
+			continue
+		}
 		// One f's new generation holds is a copy of it (logrotate's
 		// copy, or a copytruncate that has not truncated f yet): f's
 		// read takes its lines, or f's next truncation finds it. Read
