@@ -832,7 +832,7 @@ func (t *Tailer) holds(live *follower, s sibling) bool {
 		t.log.Debug("an empty rotated file, perhaps a copy being written; left to the file", "path", live.path, "copy", s.path)
 		return true
 	}
-	if m := min(n, live.fpLen); err != nil || m == 0 || !bytes.Equal(buf[:m], live.fp[:m]) {
+	if err != nil || !sameStart(buf[:n], live.fp[:live.fpLen]) {
 		return false
 	}
 	switch {
@@ -1251,8 +1251,7 @@ func (t *Tailer) heldWritten(f *follower, was []byte, now time.Time) {
 		if err != nil || n == 0 {
 			continue
 		}
-		starts := func(fp []byte) bool { m := min(n, len(fp)); return m > 0 && bytes.Equal(buf[:m], fp[:m]) }
-		if starts(f.fp[:f.fpLen]) || starts(was) {
+		if sameStart(buf[:n], f.fp[:f.fpLen]) || sameStart(buf[:n], was) {
 			continue // a copy of f: its lines came through f
 		}
 		if g := t.openSibling(f.dec.path, s, nil, now); g != nil {
@@ -1299,8 +1298,7 @@ func (t *Tailer) heldOwn(f *follower, size int64, now time.Time) {
 			keep = append(keep, h)
 			continue
 		}
-		starts := func(fp []byte) bool { l := min(n, len(fp)); return l > 0 && bytes.Equal(buf[:l], fp[:l]) }
-		if starts(f.fp[:f.fpLen]) || starts(cur[:m]) {
+		if sameStart(buf[:n], f.fp[:f.fpLen]) || sameStart(buf[:n], cur[:m]) {
 			keep = append(keep, h) // a copy of f, perhaps being written
 			continue
 		}
@@ -1425,7 +1423,7 @@ type readGen struct {
 // A generation that starts with the same fpSize bytes (a banner that
 // long, with no timestamp before it) cannot be told from it.
 func (r readGen) holds(p string, head []byte) bool {
-	if len(r.fp) == 0 || len(head) < len(r.fp) || !bytes.Equal(head[:len(r.fp)], r.fp) {
+	if len(r.fp) == 0 || !bytes.HasPrefix(head, r.fp) {
 		return false
 	}
 	fi, err := os.Stat(p)
@@ -1434,7 +1432,7 @@ func (r readGen) holds(p string, head []byte) bool {
 
 // holdsGz is holds for a compressed sibling, by its decompressed size.
 func (r readGen) holdsGz(p string, head []byte) bool {
-	if len(r.fp) == 0 || len(head) < len(r.fp) || !bytes.Equal(head[:len(r.fp)], r.fp) {
+	if len(r.fp) == 0 || !bytes.HasPrefix(head, r.fp) {
 		return false
 	}
 	n, ok := gzipSize(p)
@@ -1442,21 +1440,35 @@ func (r readGen) holdsGz(p string, head []byte) bool {
 }
 
 // holdsNewGeneration says whether f, truncated and reset to read its new
-// generation from 0, holds the sibling p that starts with head: p is no
-// longer than f, starts as f does and ends as f holds at the same offset.
+// generation from 0, holds the sibling p that starts with head (holdsFile).
 func holdsNewGeneration(f *follower, p string, head []byte) bool {
 	if f.f == nil || f.fpLen == 0 || len(head) > f.fpLen || !bytes.Equal(head, f.fp[:len(head)]) {
 		return false
 	}
 	fi, err := f.f.Stat()
-	if err != nil {
-		return false
-	}
+	return err == nil && holdsFile(f.f, fi.Size(), p, head)
+}
+
+// holdsFile says whether the file fh, size bytes long, holds the plain
+// sibling p, which starts with head: p is not empty and no longer, fh
+// starts with head, and ends as p does at the same offset (endsAlike).
+func holdsFile(fh *os.File, size int64, p string, head []byte) bool {
 	ci, err := os.Stat(p)
-	if err != nil || ci.Size() == 0 || ci.Size() > fi.Size() {
+	if err != nil || ci.Size() == 0 || ci.Size() > size || len(head) == 0 {
 		return false
 	}
-	return endsAlike(p, f.f, ci.Size())
+	var b [fpSize]byte
+	if m, _ := fh.ReadAt(b[:len(head)], 0); m != len(head) || !bytes.Equal(head, b[:m]) {
+		return false
+	}
+	return endsAlike(p, fh, ci.Size())
+}
+
+// sameStart says whether a and b, the first bytes of two files, agree as
+// far as the shorter goes, and neither is empty.
+func sameStart(a, b []byte) bool {
+	m := min(len(a), len(b))
+	return m > 0 && bytes.Equal(a[:m], b[:m])
 }
 
 // heldLater follows a listing of live's rotated siblings, oldest first:

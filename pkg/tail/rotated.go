@@ -890,19 +890,9 @@ func heldBy(s sibling, p string, key fileKey) bool {
 		n, ok := gzipStartOf(s.path, fh, fi.Size())
 		return ok && n > 0
 	}
-	var a, b [fpSize]byte
+	var a [fpSize]byte
 	_, n, err := siblingStart(s, a[:])
-	if err != nil || n == 0 {
-		return false
-	}
-	ci, err := os.Stat(s.path)
-	if err != nil || ci.Size() > fi.Size() {
-		return false
-	}
-	if m, _ := fh.ReadAt(b[:n], 0); m != n || !bytes.Equal(a[:n], b[:n]) {
-		return false
-	}
-	return endsAlike(s.path, fh, ci.Size())
+	return err == nil && holdsFile(fh, fi.Size(), s.path, a[:n]) // discovery.go
 }
 
 // lastFinished notes s, the newest rotated sibling of path and a file the
