@@ -258,23 +258,6 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var refFP []byte
 	var older *rotated
 	refClosed, refOff := false, int64(0)
-	if p := t.byPath[path]; p == nil || p.st == stClosed {
-		if r, ok := t.lastRotated[path]; ok {
-			// The path's newest rotated file, opened away from it by the
-			// start, truncated since (renamed back, copytruncated and
-			// rotated again unseen): its truncation is handled first, its
-			// copy found and its new generation the path's, read before
-			// this file. Left, the copy was taken for a file rotated after
-			// it, read whole before this one (what the checkpoint had read
-			// came twice), and the new generation after
-			// (TestResumedAwayBackRotatedAgainRescanFirst).
-			if o := t.files[r.key]; o != nil && o.st == stDraining && o.home == path && o.f != nil {
-				if fi, err := o.f.Stat(); err == nil && fi.Size() < o.off {
-					t.truncated(o, now)
-				}
-			}
-		}
-	}
 	if p := t.byPath[path]; p != nil && p.st != stClosed {
 		f.pred = p
 		if p.succAt.IsZero() {
@@ -291,17 +274,8 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		}
 	} else if r, ok := t.lastRotated[path]; ok {
 		ref, refKey, refFP, refClosed, refOff = r.fi, r.key, r.fp[:r.fpLen], true, r.off
-		if o := t.files[r.key]; o != nil && o.st != stClosed && o.home == path && o.genAway && t.successor(o) == nil {
-			// The path's newest rotated file, opened away from it by the
-			// start, renamed back, copytruncated and rotated again: the
-			// new generation it holds was the path's, before this file.
-			// Read beside it, its lines came after this file's
-			// (TestResumedAwayBackRotatedAgainNewFileFirst).
-			f.pred = o
-			if o.succAt.IsZero() {
-				o.succAt = now
-				t.wantRead(now)
-			}
+		if o := t.files[r.key]; o != nil && o.st != stClosed && o.home == path {
+			t.awayBefore(o, f, now)
 		}
 	}
 	delete(t.lastRotated, path)
@@ -932,6 +906,31 @@ func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey
 		newer = append(newer, s)
 	}
 	return t.openSiblings(path, newer, live, now)
+}
+
+// awayBefore puts o, the path's newest rotated file, open still, that the
+// start opened away from the path, before f, the file just found at the
+// path, when o was renamed back, copytruncated and rotated again unseen:
+// the new generation it holds was the path's, before f. A truncation not
+// handled yet is handled first, so that its copy is found as o's and the
+// new generation known. Left, the copy was taken for a file rotated after
+// o, read whole before f (what the checkpoint had read came twice;
+// TestResumedAwayBackRotatedAgainRescanFirst), and o's new generation
+// after f's lines (TestResumedAwayBackRotatedAgainNewFileFirst).
+func (t *Tailer) awayBefore(o, f *follower, now time.Time) {
+	if o.st == stDraining && o.f != nil {
+		if fi, err := o.f.Stat(); err == nil && fi.Size() < o.off {
+			t.truncated(o, now)
+		}
+	}
+	if !o.genAway || o.st == stClosed || t.successor(o) != nil {
+		return
+	}
+	f.pred = o
+	if o.succAt.IsZero() {
+		o.succAt = now
+		t.wantRead(now)
+	}
 }
 
 // findCopy looks beside f for the copy a copytruncate made: a regular file
