@@ -178,6 +178,37 @@ func (r *runner) stop() {
 	<-r.cdone
 }
 
+// looked waits until the tailer has polled every file and rescanned its
+// globs n times since the call: what it was to find of the files as they
+// were then, it has looked at.
+func (r *runner) looked(n int64) {
+	r.t.Helper()
+	p, s := r.tl.polls.Load(), r.tl.rescans.Load()
+	waitFor(r.t, 30*time.Second, "polls and rescans", func() bool {
+		return r.tl.polls.Load() >= p+n && r.tl.rescans.Load() >= s+n
+	})
+}
+
+// settle waits until the tailer has emitted everything it is to read of
+// the files as they are: two polls and two rescans with nothing more
+// emitted, every line emitted acknowledged (so received: the consumer
+// acknowledges what it recorded), and nothing left behind at the last
+// poll. Tests wait on it, not on time passing, before they look for lines
+// that should not have come (duplicates, excluded files).
+func (r *runner) settle() {
+	r.t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		n := len(r.snapshot())
+		r.looked(2)
+		if len(r.snapshot()) == n && r.tl.inflight.Load() == 0 && r.tl.behind.Load() == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the tailer did not settle: %d lines, %d bytes in flight, %d behind", n, r.tl.inflight.Load(), r.tl.behind.Load())
+		}
+	}
+}
+
 func (r *runner) snapshot() []rec {
 	r.mu.Lock()
 	defer r.mu.Unlock()

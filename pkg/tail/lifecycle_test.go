@@ -68,7 +68,7 @@ func blockedRunner(t *testing.T, dir string, first string, path string) *runner 
 	r.setHold(true)
 	n := strings.Count(first, "\n")
 	waitFor(t, 5*time.Second, "first lines", func() bool { return len(r.snapshot()) == n })
-	time.Sleep(30 * time.Millisecond) // several read intervals: it stays blocked
+	r.looked(2) // several polls: it stays blocked
 	if len(r.snapshot()) != n {
 		t.Fatalf("read past the in-flight limit")
 	}
@@ -105,7 +105,7 @@ func TestCopyTruncate(t *testing.T) {
 				want = upto(0, 30)
 			}
 			waitFor(t, 5*time.Second, "all lines", func() bool { return len(r.snapshot()) >= len(want) })
-			time.Sleep(50 * time.Millisecond)
+			r.settle()
 			r.stop()
 			if diff := cmp.Diff(want, seqs(r.snapshot())); diff != "" {
 				t.Fatalf("(-want +got):\n%s", diff)
@@ -150,7 +150,7 @@ func TestDeletedBeforeRead(t *testing.T) {
 		t.Fatalf("backpressure seconds = %v while blocked", got)
 	}
 	r.setHold(false)
-	time.Sleep(50 * time.Millisecond)
+	r.settle()
 	r.stop()
 	if diff := cmp.Diff(upto(0, 10), seqs(r.snapshot())); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
@@ -207,7 +207,7 @@ func TestResumeAndInodeReuse(t *testing.T) {
 			cfg.StartAt = "end" // not fresh: start_at must not apply
 			r := startRunner(t, cfg, Options{})
 			waitFor(t, 5*time.Second, "lines", func() bool { return len(r.snapshot()) >= len(tc.want) })
-			time.Sleep(30 * time.Millisecond)
+			r.settle()
 			r.stop()
 			if diff := cmp.Diff(tc.want, seqs(r.snapshot())); diff != "" {
 				t.Fatalf("(-want +got):\n%s", diff)
@@ -251,12 +251,12 @@ func TestStartAtEnd(t *testing.T) {
 	cfg := testConfig(dir, t.TempDir())
 	cfg.StartAt = "end"
 	r := startRunner(t, cfg, Options{})
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, 5*time.Second, "the start's scan", func() bool { return r.tl.rescans.Load() > 0 })
 	appendFile(t, path, " written\n"+lines(6, 8))
 	path2 := mkContainer(t, dir, "ns_pod2_uid") // appears while running: from 0
 	appendFile(t, path2, lines(100, 102))
 	waitFor(t, 5*time.Second, "lines", func() bool { return len(r.snapshot()) >= 5 })
-	time.Sleep(30 * time.Millisecond)
+	r.settle()
 	r.stop()
 	got := seqs(r.snapshot())
 	var a, b []int
@@ -375,7 +375,7 @@ func TestSymlinkReadOnce(t *testing.T) {
 	waitFor(t, 5*time.Second, "lines", func() bool { return len(r.snapshot()) >= 20 })
 	appendFile(t, path, lines(20, 25))
 	waitFor(t, 5*time.Second, "lines", func() bool { return len(r.snapshot()) >= 25 })
-	time.Sleep(300 * time.Millisecond) // past a rescan
+	r.settle() // past a rescan
 	r.stop()
 	if diff := cmp.Diff(upto(0, 25), seqs(r.snapshot())); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
@@ -408,7 +408,7 @@ func TestExcluder(t *testing.T) {
 	c := mkContainer(t, dir, "ns_c_uid")
 	appendFile(t, c, lines(20, 23))
 	waitFor(t, 5*time.Second, "a", func() bool { return len(r.snapshot()) >= 3 })
-	time.Sleep(300 * time.Millisecond)
+	r.settle()
 	if diff := cmp.Diff(upto(0, 3), seqs(r.snapshot())); diff != "" {
 		t.Fatalf("excluded files read (-want +got):\n%s", diff)
 	}
@@ -470,7 +470,7 @@ func TestRotatedAwayUnderBackpressure(t *testing.T) {
 	}
 	r.setHold(false)
 	waitFor(t, 5*time.Second, "new file", func() bool { return len(r.snapshot()) >= 20 })
-	time.Sleep(50 * time.Millisecond)
+	r.settle()
 	r.stop()
 	if diff := cmp.Diff(append(upto(0, 10), upto(20, 30)...), seqs(r.snapshot())); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)

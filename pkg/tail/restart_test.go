@@ -3,6 +3,7 @@ package tail
 import (
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -10,9 +11,10 @@ import (
 // bgWriter runs a seqWriter in a goroutine, rotating every 256 KiB, until
 // stopped.
 type bgWriter struct {
-	w    *seqWriter
-	stop chan struct{}
-	done chan struct{}
+	w         *seqWriter
+	stop      chan struct{}
+	done      chan struct{}
+	rotations atomic.Int64 // rotations made
 }
 
 func startWriter(w *seqWriter) *bgWriter {
@@ -29,14 +31,22 @@ func startWriter(w *seqWriter) *bgWriter {
 			w.next()
 			if w.size >= 256<<10 {
 				w.rotate()
+				b.rotations.Add(1)
 			}
-			time.Sleep(200 * time.Microsecond)
+			time.Sleep(200 * time.Microsecond) // a pace, not a wait
 		}
 	}()
 	return b
 }
 
 func (b *bgWriter) halt() { close(b.stop); <-b.done }
+
+// rotated waits until the writer has rotated n more times.
+func (b *bgWriter) rotated(t *testing.T, n int64) {
+	t.Helper()
+	from := b.rotations.Load()
+	waitFor(t, 30*time.Second, "rotations", func() bool { return b.rotations.Load() >= from+n })
+}
 
 func restartSetup(t *testing.T) (dir, state string, w *seqWriter, cfg Config) {
 	dir, state = t.TempDir(), t.TempDir()
@@ -69,15 +79,12 @@ func TestRestartExactlyOnce(t *testing.T) {
 	if err := r1.tl.Close(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // the writer rotates meanwhile
+	bg.rotated(t, 2) // while no tailer runs
 	r2 := startRunner(t, cfg, Options{})
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, 10*time.Second, "lines after the restart", func() bool { return len(r2.snapshot()) > 0 })
+	bg.rotated(t, 2) // while the second one runs
 	bg.halt()
-	total := func() int { return len(r1.snapshot()) + len(r2.snapshot()) }
-	for deadline := time.Now().Add(30 * time.Second); total() < w.seq && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
+	r2.settle()
 	r2.stop()
 	t.Logf("%d lines before the restart, %d after, %d rotations", len(r1.snapshot()), len(r2.snapshot()), len(w.rotated))
 	if len(w.rotated) < 2 {
@@ -124,30 +131,24 @@ func TestCrashNoLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2 := startRunner(t, cfg, Options{})
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, 10*time.Second, "lines after the restart", func() bool { return len(r2.snapshot()) > 0 })
+	bg.rotated(t, 2) // while the second one runs
 	bg.halt()
-	first := seqs(r1.snapshot())
-	defer func() { t.Logf("r1 last %v r2 first %v", first[len(first)-3:], seqs(r2.snapshot())[:3]) }()
-	dups := 0
-	var all []rec
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		second := r2.snapshot()
-		if len(second) == 0 {
-			continue
-		}
-		// The second run starts at or before where the first one stopped.
-		n, _ := seqOf(second[0].body)
-		dups = len(first) - n
-		if len(first)+len(second)-dups >= w.seq {
-			all = append(r1.snapshot()[:n], second...)
-			break
-		}
-	}
+	r2.settle()
 	r2.stop()
+	first := seqs(r1.snapshot())
+	second := r2.snapshot()
+	defer func() {
+		t.Logf("r1 last %v r2 first %v", first[len(first)-3:], seqs(second)[:min(3, len(second))])
+	}()
+	// The second run starts at or before where the first one stopped.
+	n, _ := seqOf(second[0].body)
+	dups := len(first) - n
 	t.Logf("first run %d lines, duplicates %d", len(first), dups)
 	if dups < 0 || dups >= len(first) {
 		t.Fatalf("resumed at a bad place: %d duplicates of %d lines", dups, len(first))
 	}
+	all := append(r1.snapshot()[:n], second...)
 	// Everything after the first run's resume point is the second run, in
 	// order and complete; the duplicates are exactly the first run's tail.
 	checkSeqs(t, w, all, cfg.MaxLineBytes)

@@ -43,7 +43,7 @@ func TestRotatedWhileStopped(t *testing.T) {
 			}
 			r2 := startRunner(t, testConfig(dir, state), Options{})
 			waitFor(t, 5*time.Second, "the rest", func() bool { return len(r2.snapshot()) >= len(want) })
-			time.Sleep(50 * time.Millisecond) // nothing more may come
+			r2.settle() // nothing more may come
 			r2.stop()
 			got := seqs(r2.snapshot())
 			// The two files are read concurrently: compare per file.

@@ -208,10 +208,8 @@ func testRotation(t *testing.T, docker bool, rotations int) {
 		w.next()
 	}
 	_ = w.f.Close()
-	for deadline := time.Now().Add(60 * time.Second); len(r.snapshot()) < w.seq && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // a duplicate would show up here
+	waitFor(t, 60*time.Second, "every line", func() bool { return len(r.snapshot()) >= w.seq })
+	r.settle() // a duplicate would show up here
 	r.stop()
 	checkSeqs(t, w, r.snapshot(), cfg.MaxLineBytes)
 	m := r.tl.m

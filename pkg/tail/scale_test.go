@@ -50,7 +50,7 @@ func TestThousandFiles(t *testing.T) {
 	if peak := r.tl.m.openFiles.peak.Load(); peak > int64(cfg.MaxOpenFiles) {
 		t.Errorf("up to %d files open at once, above max_open_files %d", peak, cfg.MaxOpenFiles)
 	}
-	time.Sleep(100 * time.Millisecond)
+	r.settle()
 	r.stop()
 	byPath := make(map[string][]int)
 	for _, x := range r.snapshot() {
@@ -89,7 +89,7 @@ func TestNoNewlineForMegabytes(t *testing.T) {
 	}
 	appendFile(t, path, "\n"+lines(2, 4))
 	waitFor(t, 10*time.Second, "lines", func() bool { return len(r.snapshot()) >= 4 })
-	time.Sleep(50 * time.Millisecond)
+	r.settle()
 	r.stop()
 	got := r.snapshot()
 	if diff := cmp.Diff([]int{0, 1, 2, 3}, seqs(got)); diff != "" {

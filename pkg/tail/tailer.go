@@ -152,6 +152,10 @@ type Tailer struct {
 	beatEpoch time.Time
 	// behind is behind_bytes, for other goroutines (Behind).
 	behind atomic.Int64
+	// polls and rescans count Run's polls and rescans (the start's scan
+	// is the first rescan): tests wait on them for the tailer to have
+	// looked at every file again, in place of waiting for time to pass.
+	polls, rescans atomic.Int64
 
 	// Test hooks: openFault fails opens with the error it returns;
 	// loopHook runs at the top of each round of Run's loop; readHook
@@ -265,6 +269,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 	t.watch() // before the first scan, so nothing created meanwhile is missed
 	t.rescan(now, true)
 	t.resumeRotated(now, saved)
+	t.rescans.Add(1)
 	t.refreshKept() // kept.go
 
 	var (
@@ -317,6 +322,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			t.refreshKept()
 			t.watch()
 			rescanAt, nextRescan = time.Time{}, now.Add(t.cfg.RescanInterval)
+			t.rescans.Add(1)
 		}
 		if !now.Before(nextPoll) {
 			t.rebalance(now) // openlimit.go
@@ -325,6 +331,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			}
 			t.limitTick(now)
 			nextPoll = now.Add(t.cfg.PollInterval)
+			t.polls.Add(1)
 		}
 		if t.rescanDue {
 			t.rescanDue = false
