@@ -73,7 +73,7 @@ func TestAgentGracefulRestartExactlyOnce(t *testing.T) {
 	}
 	stopWriting()
 	p := e.agent.Start()
-	rep := e.cons.Drain(e.node.Containers(), 2*time.Second, 30*time.Second)
+	rep := e.cons.Drain(e.node.Containers(), 30*time.Second, func() { e.agent.WaitSettled(30 * time.Second) })
 	if err := p.Term(20 * time.Second); err != nil {
 		t.Fatalf("agent exit after SIGTERM: %v", err)
 	}
@@ -99,7 +99,7 @@ func TestAgentKillRestartAtLeastOnce(t *testing.T) {
 	}
 	stopWriting()
 	p := e.agent.Start()
-	rep := e.cons.Drain(e.node.Containers(), 2*time.Second, 30*time.Second)
+	rep := e.cons.Drain(e.node.Containers(), 30*time.Second, func() { e.agent.WaitSettled(30 * time.Second) })
 	m, err := e.agent.Scrape()
 	if err != nil {
 		t.Fatal(err)

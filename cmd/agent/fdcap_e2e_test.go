@@ -102,7 +102,7 @@ func TestAgentDescriptorsUnderUlimit(t *testing.T) {
 			if err := <-nodeDone; err != nil {
 				t.Fatal(err)
 			}
-			rep := cons.Drain(node.Containers(), 2*time.Second, 60*time.Second)
+			rep := cons.Drain(node.Containers(), 60*time.Second, func() { agent.WaitSettled(60 * time.Second) })
 			m, err := agent.Scrape()
 			if err != nil {
 				t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ferry-dev/ferry/internal/simnode"
 )
@@ -518,13 +519,26 @@ func BalanceOf(m Metrics) Balance {
 // test if that does not happen within timeout.
 func (a *Agent) WaitBalanced(timeout time.Duration) Metrics {
 	a.t.Helper()
+	return a.waitBalanced(timeout, true)
+}
+
+// WaitSettled is WaitBalanced for an agent that may have read nothing
+// (one started after everything was shipped): counters that balance at
+// zero do too.
+func (a *Agent) WaitSettled(timeout time.Duration) Metrics {
+	a.t.Helper()
+	return a.waitBalanced(timeout, false)
+}
+
+func (a *Agent) waitBalanced(timeout time.Duration, read bool) Metrics {
+	a.t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last Balance
 	for {
 		m, err := a.Scrape()
 		if err == nil {
 			last = BalanceOf(m)
-			if last.Balanced() && last.Read > 0 {
+			if last.Balanced() && (last.Read > 0 || !read) {
 				return m
 			}
 		}
@@ -555,8 +569,8 @@ type Consumer struct {
 	broker  string
 	mu      sync.Mutex
 	records int64
-	last    time.Time
 	bad     []string
+	marks   map[string]bool // sync markers read (Sync)
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -576,7 +590,7 @@ func (c *Consumer) Start() {
 		c.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel, c.done = cancel, make(chan struct{})
+	c.cancel, c.done, c.marks = cancel, make(chan struct{}), make(map[string]bool)
 	go func() {
 		defer close(c.done)
 		defer cl.Close()
@@ -584,6 +598,12 @@ func (c *Consumer) Start() {
 			fetches := cl.PollFetches(ctx)
 			n := int64(0)
 			fetches.EachRecord(func(r *kgo.Record) {
+				if m, ok := strings.CutPrefix(string(r.Value), syncMark); ok {
+					c.mu.Lock()
+					c.marks[m] = true
+					c.mu.Unlock()
+					return
+				}
 				n++
 				var rec Record
 				if err := json.Unmarshal(r.Value, &rec); err != nil {
@@ -601,7 +621,6 @@ func (c *Consumer) Start() {
 			if n > 0 {
 				c.mu.Lock()
 				c.records += n
-				c.last = time.Now()
 				c.mu.Unlock()
 			}
 		}
@@ -632,19 +651,71 @@ func (c *Consumer) Bad() []string {
 	return append([]string(nil), c.bad...)
 }
 
-// Drain waits until every line written by containers was received and
-// nothing new arrived for quiet (so duplicates in flight are counted too),
-// or timeout; it returns the report either way.
-func (c *Consumer) Drain(containers []*simnode.Container, quiet, timeout time.Duration) simnode.Report {
+// syncMark starts the records Sync produces; the consumer counts them
+// apart from the agent's.
+const syncMark = "e2e-sync "
+
+// Drain waits until every line written by containers was received, then
+// runs settle (if not nil: for example the agent's WaitBalanced, so that
+// every line it read was stored), then Syncs, so duplicates stored by
+// then are counted too; it returns the report, also when timeout passed
+// first.
+func (c *Consumer) Drain(containers []*simnode.Container, timeout time.Duration, settle func()) simnode.Report {
+	c.t.Helper()
 	deadline := time.Now().Add(timeout)
-	for {
-		rep := c.Checker.Report(containers)
-		c.mu.Lock()
-		last := c.last
-		c.mu.Unlock()
-		if rep.Lost == 0 && time.Since(last) >= quiet || time.Now().After(deadline) {
-			return rep
-		}
+	for c.Checker.Report(containers).Lost != 0 && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
+	}
+	if settle != nil {
+		settle()
+	}
+	c.Sync(max(time.Until(deadline), 30*time.Second))
+	return c.Checker.Report(containers)
+}
+
+// Sync produces a marker to every partition of the logs topic and waits
+// until the consumer has read them all: every record the broker stored
+// before them is then consumed (a sentinel, not a quiet moment).
+func (c *Consumer) Sync(timeout time.Duration) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.broker), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	topic := kmsg.NewMetadataRequestTopic()
+	topic.Topic = kmsg.StringPtr(Topic)
+	req.Topics = append(req.Topics, topic)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) == 0 {
+		c.t.Fatalf("the partitions of %s: %v", Topic, err)
+	}
+	var want []string
+	for p := range int32(len(resp.Topics[0].Partitions)) {
+		m := strconv.FormatInt(time.Now().UnixNano(), 10) + "-" + strconv.Itoa(int(p))
+		r := &kgo.Record{Topic: Topic, Partition: p, Value: []byte(syncMark + m)}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			c.t.Fatalf("produce a sync marker to partition %d: %v", p, err)
+		}
+		want = append(want, m)
+	}
+	for {
+		c.mu.Lock()
+		all := true
+		for _, m := range want {
+			all = all && c.marks[m]
+		}
+		c.mu.Unlock()
+		if all {
+			return
+		}
+		if ctx.Err() != nil {
+			c.t.Fatalf("the consumer did not read the sync markers within %s", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -74,12 +74,16 @@ func brokerDown(t *testing.T, n simnode.Config, d time.Duration, mods ...func(*e
 	e.cons.Start()
 	p := e.agent.Start()
 	e.write()
-	time.Sleep(3 * time.Second)
+	e.shipping(300)
+	failures := e.scrape().Sum("ferry_ship_send_failures_total")
 	e.broker.Stop()
 	down := time.Now()
-	time.Sleep(2 * time.Second) // let what was in flight fail
+	// What was in flight fails: a send failure counted after the stop.
+	waitFor(t, "a send failure after the broker stopped", 30*time.Second, func() bool {
+		return e.scrape().Sum("ferry_ship_send_failures_total") > failures
+	})
 	before := e.scrape()
-	time.Sleep(d - 2*time.Second)
+	time.Sleep(max(0, d-time.Since(down))) // the outage's length, not a wait for an event
 	during := e.scrape()
 	written := e.node.Written()
 	e.broker.Start()
@@ -98,7 +102,7 @@ func brokerDown(t *testing.T, n simnode.Config, d time.Duration, mods ...func(*e
 	if out := p.Output(); !strings.Contains(out, `"level":"WARN"`) || !strings.Contains(out, "send failed") {
 		t.Errorf("the agent did not warn about failed sends during the outage")
 	}
-	time.Sleep(3 * time.Second)
+	e.shipping(300) // shipping again
 	e.stop()
 	bound := int64(during.Sum("ferry_ship_held_bytes_limit") / 200)
 	e.drain("broker-down", bound, 90*time.Second)
@@ -115,11 +119,17 @@ func TestBrokerRefusesProduce(t *testing.T) {
 	e.cons.Start()
 	p := e.agent.Start()
 	e.write()
-	time.Sleep(3 * time.Second)
+	e.shipping(300)
 	h := e.broker.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.NotEnoughReplicas, Count: -1})
-	time.Sleep(2 * time.Second)
+	faultAt := time.Now()
+	// A refusal seen by the agent: what was in flight before the fault
+	// has its answer.
+	failures := e.scrape().Sum("ferry_ship_send_failures_total")
+	waitFor(t, "a send refused", 30*time.Second, func() bool {
+		return h.Hits() > 0 && e.scrape().Sum("ferry_ship_send_failures_total") > failures
+	})
 	before := e.scrape()
-	time.Sleep(d - 2*time.Second)
+	time.Sleep(max(0, d-time.Since(faultAt))) // the outage's length, not a wait for an event
 	during := e.scrape()
 	h.Remove()
 	t.Logf("produce refused for %s: %d requests refused", d, h.Hits())
@@ -133,7 +143,7 @@ func TestBrokerRefusesProduce(t *testing.T) {
 	if f := during.Sum("ferry_ship_send_failures_total") - before.Sum("ferry_ship_send_failures_total"); f == 0 {
 		t.Errorf("no send failure counted while produce was refused")
 	}
-	time.Sleep(3 * time.Second)
+	e.shipping(300) // shipping again
 	e.stop()
 	e.drain("produce-refused", 0, 90*time.Second)
 	e.balanced() // and no record dropped for a retryable refusal

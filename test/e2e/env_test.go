@@ -97,12 +97,13 @@ func (e *env) containers() []*simnode.Container {
 	return append(append([]*simnode.Container(nil), e.node.Containers()...), e.extra...)
 }
 
-// drain waits until the consumer holds every written line and has been
-// quiet for a moment, then checks zero loss, no corruption and the
-// duplicate bound.
+// drain waits until the consumer holds every written line and everything
+// the agent read was stored and consumed (settle, then the consumer's
+// sync markers), then checks zero loss, no corruption and the duplicate
+// bound.
 func (e *env) drain(name string, maxDup int64, timeout time.Duration) simnode.Report {
 	e.t.Helper()
-	rep := e.cons.Drain(e.containers(), 2*time.Second, timeout)
+	rep := e.cons.Drain(e.containers(), timeout, e.settle)
 	e.t.Logf("FIGURES %s: %s; rotations %d; %d records consumed; %.1fs", name, rep, e.node.Rotations(),
 		e.cons.Records(), time.Since(e.started).Seconds())
 	if bad := e.cons.Bad(); len(bad) > 0 {
@@ -118,6 +119,25 @@ func (e *env) drain(name string, maxDup int64, timeout time.Duration) simnode.Re
 		e.t.Errorf("duplicates %d exceed the bound %d", rep.Duplicates, maxDup)
 	}
 	return rep
+}
+
+// shipping waits until n more of the node's records were consumed: the
+// agent reads, ships and the broker stores (in place of letting it run for
+// a while).
+func (e *env) shipping(n int64) {
+	e.t.Helper()
+	from := e.cons.Records()
+	waitFor(e.t, "more records consumed", 60*time.Second, func() bool { return e.cons.Records() >= from+n })
+}
+
+// settle waits, when an agent runs, until its counters balance: every
+// line it read was sent (stored by the broker) or dropped.
+func (e *env) settle() {
+	e.t.Helper()
+	if _, err := e.agent.Scrape(); err != nil {
+		return // no agent runs: what one sent is stored
+	}
+	e.agent.WaitSettled(60 * time.Second)
 }
 
 // balanced waits for the running agent's counters to balance and returns

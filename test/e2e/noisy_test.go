@@ -76,7 +76,7 @@ func noisyNeighbour(t *testing.T, policy string) {
 	switch policy {
 	case "defer":
 		// The rest arrives at the limit: written/limit seconds, and some.
-		rep = e.cons.Drain(nc, 2*time.Second, time.Duration(written/limit+30)*time.Second)
+		rep = e.cons.Drain(nc, time.Duration(written/limit+30)*time.Second, e.settle)
 		if !rep.OK() || rep.Duplicates != 0 {
 			t.Errorf("noisy container under defer: %s", rep)
 		}

@@ -84,7 +84,8 @@ func stateDirFault(t *testing.T, fault func(t *testing.T, dir, state string) (br
 	waitFor(t, "a first checkpoint", 10*time.Second, func() bool {
 		return e.scrape().Sum("ferry_tail_checkpoints_total") > 0
 	})
-	time.Sleep(2 * time.Second)
+	e.shipping(containers * rate)
+	before := e.scrape()
 
 	breakIt()
 	if err := os.WriteFile(filepath.Join(state, "probe"), make([]byte, 4096), 0o600); err == nil {
@@ -93,27 +94,31 @@ func stateDirFault(t *testing.T, fault func(t *testing.T, dir, state string) (br
 		t.Logf("state dir broken: %v", err)
 		_ = os.Remove(filepath.Join(state, "probe"))
 	}
-	time.Sleep(1500 * time.Millisecond) // a commit in progress at the swap may still succeed
+	// A commit in progress at the swap may still succeed: the first
+	// failure counted says one began after it.
+	waitFor(t, "a failed checkpoint", 30*time.Second, func() bool {
+		return e.scrape().Sum("ferry_tail_checkpoint_errors_total") > before.Sum("ferry_tail_checkpoint_errors_total")
+	})
 	broken := e.scrape()
-	time.Sleep(6 * time.Second)
+	sent := func(m e2eharness.Metrics) float64 { return m.Sum("ferry_ship_records_sent_total", `record="log"`) }
+	// Three more failures (commit_interval 1s), and the node's lines
+	// shipped meanwhile: checkpoints failing stall nothing.
+	waitFor(t, "three more failed checkpoints and a second of the node's lines shipped", 60*time.Second, func() bool {
+		m := e.scrape()
+		return m.Sum("ferry_tail_checkpoint_errors_total")-broken.Sum("ferry_tail_checkpoint_errors_total") >= 3 &&
+			sent(m)-sent(broken) >= containers*rate
+	})
 	during := e.scrape()
 	restore()
 	waitFor(t, "checkpoints to resume", 10*time.Second, func() bool {
 		return e.scrape().Sum("ferry_tail_checkpoints_total") > during.Sum("ferry_tail_checkpoints_total")
 	})
 
-	sent := func(m e2eharness.Metrics) float64 { return m.Sum("ferry_ship_records_sent_total", `record="log"`) }
 	errs := during.Sum("ferry_tail_checkpoint_errors_total") - broken.Sum("ferry_tail_checkpoint_errors_total")
-	t.Logf("while broken (6s): %v checkpoint errors, %v checkpoints, %v records sent", errs,
+	t.Logf("while broken: %v checkpoint errors, %v checkpoints, %v records sent", errs,
 		during.Sum("ferry_tail_checkpoints_total")-broken.Sum("ferry_tail_checkpoints_total"), sent(during)-sent(broken))
-	if errs < 3 {
-		t.Errorf("ferry_tail_checkpoint_errors_total grew by %v in 6 s with commit_interval 1s", errs)
-	}
 	if n := during.Sum("ferry_tail_checkpoints_total") - broken.Sum("ferry_tail_checkpoints_total"); n != 0 {
 		t.Errorf("%v checkpoints counted as written while the directory was unwritable", n)
-	}
-	if sent(during)-sent(broken) < containers*rate {
-		t.Errorf("shipping stalled while checkpoints failed: %v records sent in 6 s", sent(during)-sent(broken))
 	}
 	out := p.Output()
 	if !strings.Contains(out, `"level":"WARN"`) || !strings.Contains(out, "cannot write checkpoint") {
@@ -126,10 +131,10 @@ func stateDirFault(t *testing.T, fault func(t *testing.T, dir, state string) (br
 		t.Errorf("the agent's log does not say checkpoints resumed")
 	}
 
-	time.Sleep(2 * time.Second)
+	e.shipping(containers * rate)
 	p.Kill()
 	p = e.agent.Start()
-	time.Sleep(2 * time.Second)
+	e.shipping(containers * rate) // the next agent ships
 	e.stop()
 	// One commit interval (1 s) plus the time to write and acknowledge,
 	// generously 3 s of the node's writing; a checkpoint from before the
