@@ -277,6 +277,15 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		if o := t.files[r.key]; o != nil && o.st != stClosed && o.home == path {
 			t.awayBefore(o, f, now)
 		}
+		if o := t.files[r.key]; f.pred == nil && o != nil && o.st != stClosed && o.dec.path == path && t.successor(o) == nil {
+			// The newest rotated sibling the start opened when it found
+			// no file at the path (lastOpened), still being read with
+			// the ones before it: this file comes after them. Read
+			// beside them, its lines came before theirs (TestRestartExactlyOnce
+			// under load: a restart while kubelet renamed 0.log and had
+			// not created the next; TestStartBetweenRenameAndCreate).
+			f.pred = o
+		}
 	}
 	delete(t.lastRotated, path)
 	// Known by its inode before its siblings are looked at: renamed since

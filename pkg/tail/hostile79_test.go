@@ -74,3 +74,87 @@ func TestCopyMadeBeforeOpenTruncatedAfter(t *testing.T) {
 		})
 	}
 }
+
+// startBetweenRenameAndCreate is an agent's start, step by step, while
+// kubelet rotates: the checkpoint read 0.log to line 4; lines 5-7 were
+// written since, the file rotated (.01), lines 8-9 written to the next
+// one (tail: what it ends with) and that one renamed (.02), the runtime's
+// next 0.log not created yet as the start scans. The start reads the
+// rotated files; the next 0.log (head, then lines 10-11) is found by the
+// next rescan. It returns the tailer and the path.
+func startBetweenRenameAndCreate(t *testing.T, tail, head string) (*Tailer, string) {
+	t.Helper()
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	read := lines(0, 5)
+	appendFile(t, path, read)
+	if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 8))
+	mustRename(t, path, path+".20261206-000001")
+	appendFile(t, path, lines(8, 10)+tail)
+	mustRename(t, path, path+".20261206-000002")
+	tl, saved, now := startSteps(t, dir, state)
+	if tl.byPath[path] != nil {
+		t.Fatal("a file at the path")
+	}
+	tl.resumeRotated(now, saved)
+	appendFile(t, path, head+lines(10, 12))
+	tl.rescan(time.Now(), false)
+	c := tl.byPath[path]
+	if c == nil {
+		t.Fatal("the path's next file not found")
+	}
+	if c.pred == nil || c.pred.st == stClosed {
+		tl.readFile(c, time.Now()) // its turn may come before theirs (readTurn)
+	}
+	readEvery77(t, tl)
+	return tl, path
+}
+
+// TestStartBetweenRenameAndCreate: the start finds no file at the path
+// (kubelet renamed 0.log and the runtime had not created the next) and
+// reads the rotated files; the next 0.log, found after, is read after
+// them: lines 5-11 once each, in order. Read beside them, its lines came
+// first (TestRestartExactlyOnce under load: "got seq 489, want 304", the
+// first line of the file at the path after the restart before the rest
+// of the file the checkpoint was reading).
+func TestStartBetweenRenameAndCreate(t *testing.T) {
+	tl, path := startBetweenRenameAndCreate(t, "", "")
+	if got := emitted(tl); !slices.Equal(got, upto(5, 12)) {
+		t.Errorf("lines %v, want %v", got, upto(5, 12))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(12, 13))
+	restartWant(t, tl.cfg, 5, 13)
+}
+
+// TestStartBetweenRenameAndCreatePartialLine: as
+// TestStartBetweenRenameAndCreate, but the rotated file ends with the
+// first fragment (P) of a CRI line whose last fragment (F) the runtime
+// writes first in the next 0.log: the line comes once, whole, after 9 and
+// before 10; nothing cut.
+func TestStartBetweenRenameAndCreatePartialLine(t *testing.T) {
+	tl, _ := startBetweenRenameAndCreate(t, criLine("stdout", "P", "seq=100 first half "), criLine("stdout", "F", "second half"))
+	for _, g := range tl.order {
+		if g.st == stDraining || g.st == stRotated {
+			g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
+		}
+	}
+	readEvery77(t, tl)
+	want := append(upto(5, 10), append([]int{100}, upto(10, 12)...)...)
+	if got := emitted(tl); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
+		for _, l := range b {
+			if n, _ := seqOf(string(l.Body)); n == 100 && string(l.Body) != "seq=100 first half second half" {
+				t.Errorf("line 100 %q, want it whole", l.Body)
+			}
+		}
+	}
+	if cut := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); cut != 0 {
+		t.Errorf("%v partial lines cut, want none", cut)
+	}
+}
