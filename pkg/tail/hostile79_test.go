@@ -158,3 +158,30 @@ func TestStartBetweenRenameAndCreatePartialLine(t *testing.T) {
 		t.Errorf("%v partial lines cut, want none", cut)
 	}
 }
+
+// TestTruncatedToLineBoundaryAboveZero: the file, read to line 39, is
+// truncated in place to the end of line 29 (truncate -s; not what
+// kubelet, the runtime or logrotate do: they truncate to 0), and lines
+// 40-41 are written. Its first 30 lines are the bytes read before: only
+// 40-41 are new. The truncation starts a new generation read from 0, so
+// lines 0-29 come twice.
+func TestTruncatedToLineBoundaryAboveZero(t *testing.T) {
+	knownOpen(t, "a file truncated in place to a size above 0 (the bytes before it unchanged) is read again from 0: the lines before that size come twice")
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 40))
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	tl.rescan(time.Now(), true)
+	f := tl.byPath[path]
+	readAll(t, tl, f)
+	if err := os.Truncate(path, int64(len(lines(0, 30)))); err != nil {
+		t.Fatal(err)
+	}
+	tl.poll(time.Now())
+	appendFile(t, path, lines(40, 42))
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(0, 42)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 42))
+	}
+}
