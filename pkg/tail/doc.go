@@ -187,7 +187,7 @@
 // first scan finds no file at a path (kubelet renamed it and had not
 // created the next yet), the newest rotated sibling read at the start
 // stands for the path's last file, so that the files rotated after it are
-// read when the path's next file is found. File
+// read when the path's next file is found, and that file after them all. File
 // times are compared with two seconds of slack (kernels stamp files from a
 // coarse clock), erring towards reading a file again. A checkpoint entry
 // written while its file was empty (it has no first bytes to be known by)

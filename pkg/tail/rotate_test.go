@@ -124,10 +124,15 @@ func (w *seqWriter) next() {
 }
 
 // rotate renames the log kubelet's way, starts a new one, and compresses
-// (then removes) the rotated file from three rotations ago.
+// (then removes) the rotated file from three rotations ago. The names
+// count up in six digits where kubelet's time of day is: they sort in
+// the order they were made (kubelet's order) for a million rotations.
+// With two digits, the 101st rotated file sorted before the 12th, and a
+// restart after it read the files out of order (a writer that ran more
+// than 100 rotations ahead of a tailer slowed by a loaded machine).
 func (w *seqWriter) rotate() {
 	_ = w.f.Close()
-	name := fmt.Sprintf("%s.20261126-0355%02d", w.path, len(w.rotated))
+	name := fmt.Sprintf("%s.20261126-%06d", w.path, len(w.rotated))
 	if err := os.Rename(w.path, name); err != nil {
 		w.t.Error(err)
 	}
