@@ -614,7 +614,15 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 				// as for anchors: once compressed it has no first bytes
 				// to be found by, and rotatedAfter places the siblings by
 				// the last rotated file closed.
-				if p, ok := t.lastRotated[f.dec.path]; !ok || f.fpLen > 0 || p.fpLen == 0 {
+				//
+				// Nor does an older file read before the newest rotated
+				// sibling the start opened (lastOpened), still open: that
+				// one stands for the path's last file until it closes
+				// itself. Replaced by the older one, the path's next file
+				// found meanwhile did not wait for it and its lines came
+				// before the newer one's
+				// (TestStartBetweenRenameAndCreateOlderClosedFirst).
+				if p, ok := t.lastRotated[f.dec.path]; (!ok || f.fpLen > 0 || p.fpLen == 0) && !(ok && t.newerOpen(f, p)) {
 					t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen, born: bornOr(f.f)}
 				}
 			}
@@ -651,6 +659,14 @@ func (f *follower) beside() string {
 		return f.home
 	}
 	return f.path
+}
+
+// newerOpen says whether p, the path's last rotated file noted, is a
+// file other than f still open and read at f's path (the newest rotated
+// sibling the start opened: lastOpened).
+func (t *Tailer) newerOpen(f *follower, p rotated) bool {
+	o := t.files[p.key]
+	return o != nil && o != f && o.st != stClosed && o.key != f.key && o.dec.path == f.dec.path
 }
 
 // successor is the follower read after f (its pred), if any is open.

@@ -1,0 +1,78 @@
+package tail
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// betweenRenameAndCreate80 is startBetweenRenameAndCreate's start, up to
+// resumeRotated: the checkpoint read 0.log to line 4, lines 5-7 were
+// written and the file rotated (r1), lines 8-9 written to the next and
+// that one rotated (r2), no 0.log as the start scans. It returns the
+// tailer, the path and the rotated files' followers (r1's, r2's).
+func betweenRenameAndCreate80(t *testing.T) (tl *Tailer, path string, f1, f2 *follower) {
+	t.Helper()
+	dir, state := t.TempDir(), t.TempDir()
+	path = mkContainer(t, dir, "ns_pod_uid")
+	read := lines(0, 5)
+	appendFile(t, path, read)
+	if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 8))
+	r1, r2 := path+".20261206-000001", path+".20261206-000002"
+	mustRename(t, path, r1)
+	appendFile(t, path, lines(8, 10))
+	mustRename(t, path, r2)
+	tl, saved, now := startSteps(t, dir, state)
+	if tl.byPath[path] != nil {
+		t.Fatal("a file at the path")
+	}
+	tl.resumeRotated(now, saved)
+	for _, g := range tl.order {
+		switch g.path {
+		case r1:
+			f1 = g
+		case r2:
+			f2 = g
+		}
+	}
+	if f1 == nil || f2 == nil {
+		t.Fatalf("rotated files not opened: %v %v", f1, f2)
+	}
+	return tl, path, f1, f2
+}
+
+// TestStartBetweenRenameAndCreateOlderClosedFirst: as
+// TestStartBetweenRenameAndCreate, but the older rotated file (lines 5-7)
+// is read to its end and closed before the path's next 0.log is found,
+// the newer one (8-9) not read yet: the next file's lines (10-11) still
+// come after 8-9.
+func TestStartBetweenRenameAndCreateOlderClosedFirst(t *testing.T) {
+	tl, path, f1, _ := betweenRenameAndCreate80(t)
+	for range 3 {
+		if f1.st != stClosed {
+			tl.readFile(f1, time.Now())
+		}
+	}
+	if f1.st != stClosed {
+		t.Fatalf("the older rotated file not closed: %v", f1.st)
+	}
+	appendFile(t, path, lines(10, 12))
+	tl.rescan(time.Now(), false)
+	c := tl.byPath[path]
+	if c == nil {
+		t.Fatal("the path's next file not found")
+	}
+	if c.pred == nil || c.pred.st == stClosed {
+		tl.readFile(c, time.Now()) // its turn may come before theirs (readTurn)
+	}
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(5, 12)) {
+		t.Errorf("lines %v, want %v", got, upto(5, 12))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(12, 13))
+	restartWant(t, tl.cfg, 5, 13)
+}
