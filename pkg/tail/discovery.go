@@ -284,7 +284,12 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 			// beside them, its lines came before theirs (TestRestartExactlyOnce
 			// under load: a restart while kubelet renamed 0.log and had
 			// not created the next; TestStartBetweenRenameAndCreate).
-			f.pred = o
+			// Still open, it is not closed: found among the siblings
+			// (compressed since, or grown), it is not read again from
+			// where it stood when the start noted it, beside its own
+			// follower (TestStartBetweenRenameAndCreateThen/r2_compressed:
+			// its lines came twice).
+			f.pred, refClosed = o, false
 		}
 	}
 	delete(t.lastRotated, path)

@@ -76,3 +76,79 @@ func TestStartBetweenRenameAndCreateOlderClosedFirst(t *testing.T) {
 	appendFile(t, path, lines(12, 13))
 	restartWant(t, tl.cfg, 5, 13)
 }
+
+// TestStartBetweenRenameAndCreateThen: as
+// TestStartBetweenRenameAndCreate, with something happening to the newest
+// rotated file (r2, lines 8-9) before the path's next 0.log (lines 10-11,
+// or 12-13 after r3) is found: lines 5 on come once each, in order, and a
+// restart reads the same again (nothing acknowledged).
+func TestStartBetweenRenameAndCreateThen(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// between runs after the start; it returns the lines written.
+		between func(t *testing.T, tl *Tailer, path string, f1, f2 *follower) int
+	}{
+		{"r2 compressed", func(t *testing.T, tl *Tailer, path string, f1, f2 *follower) int {
+			mustGzip(t, f2.path)
+			appendFile(t, path, lines(10, 12))
+			return 12
+		}},
+		{"r2 read and closed, then written on by the runtime", func(t *testing.T, tl *Tailer, path string, f1, f2 *follower) int {
+			readEvery77(t, tl)
+			if f2.st != stClosed {
+				t.Fatalf("r2 not closed: %v", f2.st)
+			}
+			appendFile(t, f2.path, lines(10, 11))
+			appendFile(t, path, lines(11, 12))
+			return 12
+		}},
+		{"r2 written on by the runtime, unread", func(t *testing.T, tl *Tailer, path string, f1, f2 *follower) int {
+			appendFile(t, f2.path, lines(10, 11))
+			appendFile(t, path, lines(11, 12))
+			return 12
+		}},
+		{"next file rotated before found, r1 closed", func(t *testing.T, tl *Tailer, path string, f1, f2 *follower) int {
+			for range 3 {
+				if f1.st != stClosed {
+					tl.readFile(f1, time.Now())
+				}
+			}
+			appendFile(t, path, lines(10, 12))
+			mustRename(t, path, path+".20261206-000003")
+			appendFile(t, path, lines(12, 14))
+			return 14
+		}},
+		{"next file rotated before found", func(t *testing.T, tl *Tailer, path string, f1, f2 *follower) int {
+			appendFile(t, path, lines(10, 12))
+			mustRename(t, path, path+".20261206-000003")
+			appendFile(t, path, lines(12, 14))
+			return 14
+		}},
+		{"r2 renamed back (rotation undone)", func(t *testing.T, tl *Tailer, path string, f1, f2 *follower) int {
+			mustRename(t, f2.path, path)
+			appendFile(t, path, lines(10, 12))
+			return 12
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl, path, f1, f2 := betweenRenameAndCreate80(t)
+			to := tc.between(t, tl, path, f1, f2)
+			tl.rescan(time.Now(), false)
+			if c := tl.byPath[path]; c != nil && (c.pred == nil || c.pred.st == stClosed) {
+				tl.readFile(c, time.Now()) // its turn may come before theirs (readTurn)
+			}
+			for _, g := range tl.order {
+				if g.st == stDraining || g.st == stRotated {
+					g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
+				}
+			}
+			readEvery77(t, tl)
+			if got := emitted(tl); !slices.Equal(got, upto(5, to)) {
+				t.Errorf("lines %v, want %v", got, upto(5, to))
+			}
+			stop77(t, tl)
+			appendFile(t, path, lines(to, to+1))
+			restartWant(t, tl.cfg, 5, to+1)
+		})
+	}
+}
