@@ -380,9 +380,26 @@ func (f *follower) rotatedFinal(now time.Time, readInterval, linger time.Duratio
 // descriptor), and only a follower of it can take the fragments over
 // (carryOver). Not beyond rotatedLinger after the rotation: then they are
 // cut.
+//
+// So is the newest rotated sibling the start opened when it found no file
+// at the path (lastOpened), read whole as it drains: it stands for the
+// path's last file, and the next one, not created yet, may begin with the
+// line's last fragments. Closed at its end, the line was cut
+// (TestStartBetweenRenameAndCreatePartialLineReadFirst).
 func (t *Tailer) awaitsNext(f *follower, now time.Time) bool {
-	return f.st == stRotated && f.dec.format == formatCRI && (f.dec.pend[0].active || f.dec.pend[1].active) &&
-		now.Sub(f.since) < t.rotatedLinger && t.successor(f) == nil
+	if f.dec.format != formatCRI || (!f.dec.pend[0].active && !f.dec.pend[1].active) ||
+		now.Sub(f.since) >= t.rotatedLinger || t.successor(f) != nil {
+		return false
+	}
+	switch f.st {
+	case stRotated:
+		return true
+	case stDraining:
+		r, ok := t.lastRotated[f.dec.path]
+		p := t.byPath[f.dec.path]
+		return ok && r.key == f.key && !f.since.IsZero() && (p == nil || p.st == stClosed)
+	}
+	return false
 }
 
 // chunkFor returns a buffer of length need that starts with f's carry. A

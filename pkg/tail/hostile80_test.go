@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"slices"
 	"testing"
 	"time"
@@ -150,5 +151,92 @@ func TestStartBetweenRenameAndCreateThen(t *testing.T) {
 			appendFile(t, path, lines(to, to+1))
 			restartWant(t, tl.cfg, 5, to+1)
 		})
+	}
+}
+
+// TestStartBetweenRenameAndCreateStopWhileWaiting: as
+// TestStartBetweenRenameAndCreate, but the agent stops while the path's
+// next file (lines 10-11) waits for the rotated files: before any is
+// read, after the older one only, or with the newer one ending with the
+// first fragment of a CRI line the next file ends (line 100). The next
+// agent reads what was not acknowledged once each, in order.
+func TestStartBetweenRenameAndCreateStopWhileWaiting(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		partial bool
+		read    func(tl *Tailer, f1, f2 *follower)
+	}{
+		{"nothing read", false, func(*Tailer, *follower, *follower) {}},
+		{"older read", false, func(tl *Tailer, f1, _ *follower) {
+			for range 3 {
+				if f1.st != stClosed {
+					tl.readFile(f1, time.Now())
+				}
+			}
+		}},
+		{"partial line, rotated ones read", true, func(tl *Tailer, f1, f2 *follower) {
+			for range 3 {
+				for _, g := range []*follower{f1, f2} {
+					if g.st != stClosed && (g.pred == nil || g.pred.st == stClosed) {
+						tl.readFile(g, time.Now())
+					}
+				}
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl, path, f1, f2 := betweenRenameAndCreate80(t)
+			head := ""
+			if tc.partial {
+				appendFile(t, f2.path, criLine("stdout", "P", "seq=100 first half "))
+				head = criLine("stdout", "F", "second half")
+			}
+			tc.read(tl, f1, f2)
+			appendFile(t, path, head+lines(10, 12))
+			tl.rescan(time.Now(), false)
+			if c := tl.byPath[path]; c == nil || (c.pred == nil && !tc.partial) {
+				t.Fatalf("the path's next file not found, or not waiting: %+v", c)
+			}
+			stop77(t, tl)
+			appendFile(t, path, lines(12, 13))
+			want := upto(5, 13)
+			if tc.partial {
+				want = append(upto(5, 10), append([]int{100}, upto(10, 13)...)...)
+			}
+			restartWantList(t, tl.cfg, 12, want)
+		})
+	}
+}
+
+// TestStartBetweenRenameAndCreatePartialLineReadFirst: as
+// TestStartBetweenRenameAndCreatePartialLine, but the rotated files are
+// read to their end before the path's next 0.log (which ends the CRI line
+// r2 began) is created: the line comes once, whole, after 9 and before
+// 10; nothing cut.
+func TestStartBetweenRenameAndCreatePartialLineReadFirst(t *testing.T) {
+	tl, path, _, f2 := betweenRenameAndCreate80(t)
+	appendFile(t, f2.path, criLine("stdout", "P", "seq=100 first half "))
+	readEvery77(t, tl)
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(10, 12))
+	tl.rescan(time.Now(), false)
+	for _, g := range tl.order {
+		if g.st == stDraining || g.st == stRotated {
+			g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
+		}
+	}
+	readEvery77(t, tl)
+	want := append(upto(5, 10), append([]int{100}, upto(10, 12)...)...)
+	if got := emitted(tl); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
+		for _, l := range b {
+			if n, _ := seqOf(string(l.Body)); n == 100 && string(l.Body) != "seq=100 first half second half" {
+				t.Errorf("line 100 %q, want it whole", l.Body)
+			}
+		}
+	}
+	if cut := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); cut != 0 {
+		t.Errorf("%v partial lines cut, want none", cut)
 	}
 }
