@@ -1550,7 +1550,14 @@ func (t *Tailer) holdsGz(live *follower, s sibling) bool {
 	plain := strings.TrimSuffix(s.path, ".gz")
 	if i := slices.IndexFunc(live.startNames, func(n startName) bool { return n.path == plain }); i >= 0 {
 		k := live.startNames[i].key
-		if !slices.ContainsFunc(live.took, func(x birth) bool { return x.key == k }) {
+		if !slices.ContainsFunc(live.took, func(x birth) bool { return x.key == k }) && !truncatedSinceOpenNow(live) {
+			// Unless live was truncated since it was opened: then, as
+			// for a plain sibling (holds: truncatedSinceOpen), the file
+			// from before that starts as live does and holds what was
+			// read is the copy its copytruncate made before the open,
+			// compressed since. Read apart from 0, what the checkpoint
+			// had read came twice, and live's truncation read it again
+			// from live's offset (TestCopyBeforeOpenTruncatedCopyCompressed).
 			return false
 		}
 	}
@@ -1597,6 +1604,12 @@ func bornInStartTick(live *follower, p string) bool {
 // copy, counted the rest lost (TestCopyMadeBeforeOpenTruncatedAfter,
 // randomized seed 120278). Left to live, live's truncation finds it
 // (findCopy) and reads it from live's offset.
+// truncatedSinceOpenNow is truncatedSinceOpen, live's stat taken here.
+func truncatedSinceOpenNow(live *follower) bool {
+	fi, err := live.f.Stat()
+	return err == nil && live.off > 0 && truncatedSinceOpen(live, fi)
+}
+
 func truncatedSinceOpen(live *follower, fi os.FileInfo) bool {
 	if !atPathNow(live.path, live.key) {
 		return false

@@ -2,6 +2,8 @@ package tail
 
 import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -238,5 +240,128 @@ func TestStartBetweenRenameAndCreatePartialLineReadFirst(t *testing.T) {
 	}
 	if cut := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); cut != 0 {
 		t.Errorf("%v partial lines cut, want none", cut)
+	}
+}
+
+// copyBeforeOpen80 is TestCopyMadeBeforeOpenTruncatedAfter's start up to
+// the truncation: the checkpoint read 0.log to line 4 (an anchor before
+// it), lines 5-7 written since, and a copy of lines 0-7 made before the
+// start opened the file (logrotate's copy, or copytruncate's before it
+// truncates). It returns the tailer, the file's follower, the path, the
+// copy and the entries to resume.
+func copyBeforeOpen80(t *testing.T) (*Tailer, *follower, string, string, []stateEntry) {
+	t.Helper()
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	old := path + ".20261206-000014"
+	appendFile(t, old, lines(200, 203))
+	anchor := dataEntry(t, path, old, lines(200, 203), true)
+	read := lines(0, 5)
+	appendFile(t, path, read)
+	if err := writeState(state, []stateEntry{anchor, dataEntry(t, path, path, read, false)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 8))
+	cp := path + ".20261206-000020"
+	if err := os.WriteFile(cp, []byte(read+lines(5, 8)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, ok := born(cp)
+	if !ok {
+		t.Skip("no birth times on this file system")
+	}
+	tl, saved, _ := startSteps(t, dir, state)
+	f := tl.byPath[path]
+	if f == nil || f.off != int64(len(read)) {
+		t.Fatalf("the file not resumed at its offset: %+v", f)
+	}
+	f.opened, f.tick, f.took = b.Add(time.Millisecond), true, nil // made in an earlier tick
+	return tl, f, path, cp, saved
+}
+
+// TestCopyBeforeOpenTruncatedThenGrew: the file is truncated after the
+// start opened it and written past its old offset (lines 100-111) before
+// the start looks at its siblings: the copy is read from the offset
+// (5-7), then the new generation from 0; nothing counted lost, nothing
+// twice.
+func TestCopyBeforeOpenTruncatedThenGrew(t *testing.T) {
+	tl, _, path, _, saved := copyBeforeOpen80(t)
+	mustTruncate(t, path)
+	appendFile(t, path, lines(100, 112))
+	tl.resumeRotated(time.Now(), saved)
+	readEvery77(t, tl)
+	want := append(upto(5, 8), upto(100, 112)...)
+	if got := emitted(tl); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(112, 113))
+	restartWantList(t, tl.cfg, 112, append(upto(5, 8), upto(100, 113)...))
+}
+
+// TestCopyBeforeOpenTruncatedInPlaceSameBanner: logrotate's copy (no
+// truncation) made before the start opened the file; after the open the
+// file is truncated in place (`> 0.log`) and the container writes the
+// same first line again (line 0, a banner) and 100: lines 5-7, in the
+// copy, come once (none of 0-4 again), then 0 and 100 of the new
+// generation.
+func TestCopyBeforeOpenTruncatedInPlaceSameBanner(t *testing.T) {
+	tl, _, path, _, saved := copyBeforeOpen80(t)
+	mustTruncate(t, path)
+	appendFile(t, path, lines(0, 1)+lines(100, 101))
+	tl.resumeRotated(time.Now(), saved)
+	readEvery77(t, tl)
+	want := []int{5, 6, 7, 0, 100}
+	if got := emitted(tl); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(101, 102))
+	restartWantList(t, tl.cfg, 101, []int{5, 6, 7, 0, 100, 101})
+}
+
+// TestCopyBeforeOpenTruncatedCopyCompressed: as
+// TestCopyMadeBeforeOpenTruncatedAfter, but logrotate compresses the copy
+// (compress without delaycompress) before the start looks at the
+// siblings: lines 5-7 come once, never 0-4 again, nothing counted lost.
+func TestCopyBeforeOpenTruncatedCopyCompressed(t *testing.T) {
+	tl, f, path, cp, saved := copyBeforeOpen80(t)
+	mustTruncate(t, path)
+	tickAfter80(t, filepath.Dir(path), f.opened) // compressed after the open
+	mustGzip(t, cp)
+	tl.resumeRotated(time.Now(), saved)
+	readEvery77(t, tl)
+	if got := emitted(tl); !slices.Equal(got, upto(5, 8)) {
+		t.Errorf("lines %v, want %v", got, upto(5, 8))
+	}
+	if lost := lostTruncatedOf(tl); lost != 0 {
+		t.Errorf("lost %v bytes counted, want none", lost)
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(8, 9))
+	restartWant(t, tl.cfg, 5, 9)
+}
+
+// tickAfter80 waits until the file system's clock, as birth times read it
+// in dir, is past at: a file made after it is born after at.
+func tickAfter80(t *testing.T, dir string, at time.Time) {
+	t.Helper()
+	probe := filepath.Join(dir, ".probe80")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := os.WriteFile(probe, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, ok := born(probe)
+		_ = os.Remove(probe)
+		if !ok || b.After(at) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the file system's clock did not pass the open")
+		}
 	}
 }
