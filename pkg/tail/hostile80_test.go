@@ -365,3 +365,37 @@ func tickAfter80(t *testing.T, dir string, at time.Time) {
 		}
 	}
 }
+
+// TestStartBetweenRenameAndCreatePartialLineOneDescriptor: as
+// TestStartBetweenRenameAndCreatePartialLineReadFirst, run, with
+// max_open_files 1: the newest rotated file, ending with the first
+// fragment of line 100, holds the only descriptor while it waits for the
+// path's next file (awaitsNext), which waits for a descriptor. The line
+// still comes whole, soon (not cut after rotatedLinger).
+func TestStartBetweenRenameAndCreatePartialLineOneDescriptor(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	read := lines(0, 5)
+	appendFile(t, path, read)
+	if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, lines(5, 8))
+	mustRename(t, path, path+".20261206-000001")
+	appendFile(t, path, lines(8, 10)+criLine("stdout", "P", "seq=100 first half "))
+	mustRename(t, path, path+".20261206-000002")
+	cfg := testConfig(dir, state)
+	cfg.MaxOpenFiles = 1
+	r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) { tl.rotatedLinger = time.Hour })
+	waitFor(t, 5*time.Second, "the rotated files", func() bool { return hasSeq(r, 9) })
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(10, 12))
+	waitFor(t, 10*time.Second, "the next file", func() bool { return hasSeq(r, 11) })
+	r.stop()
+	want := append(upto(5, 10), append([]int{100}, upto(10, 12)...)...)
+	if got := seqs(r.snapshot()); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	if x, n := recOf(r, "seq=100 "); n != 1 || x.body != "seq=100 first half second half" {
+		t.Errorf("line 100 %+v (%d of them), want it once, whole", x, n)
+	}
+}
