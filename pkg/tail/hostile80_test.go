@@ -399,3 +399,34 @@ func TestStartBetweenRenameAndCreatePartialLineOneDescriptor(t *testing.T) {
 		t.Errorf("line 100 %+v (%d of them), want it once, whole", x, n)
 	}
 }
+
+// TestStartBetweenRenameAndCreatePartialLineNextRotated: as
+// TestStartBetweenRenameAndCreatePartialLineReadFirst, but the path's next
+// 0.log (the line's end, 10-11) is rotated in turn, and another written
+// (12), before the tailer looks: line 100 comes once, whole, after 9 and
+// before 10; nothing cut.
+func TestStartBetweenRenameAndCreatePartialLineNextRotated(t *testing.T) {
+	tl, path, _, f2 := betweenRenameAndCreate80(t)
+	appendFile(t, f2.path, criLine("stdout", "P", "seq=100 first half "))
+	readEvery77(t, tl)
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(10, 12))
+	mustRename(t, path, path+".20261206-000003")
+	appendFile(t, path, lines(12, 13))
+	tl.rescan(time.Now(), false)
+	for _, g := range tl.order {
+		if g.st == stDraining || g.st == stRotated {
+			g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
+		}
+	}
+	readEvery77(t, tl)
+	want := append(upto(5, 10), append([]int{100}, upto(10, 13)...)...)
+	if got := emitted(tl); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	if cut := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); cut != 0 {
+		t.Errorf("%v partial lines cut, want none", cut)
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(13, 14))
+	restartWantList(t, tl.cfg, 13, append(upto(5, 10), append([]int{100}, upto(10, 14)...)...))
+}
