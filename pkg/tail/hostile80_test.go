@@ -167,15 +167,24 @@ func TestStartBetweenRenameAndCreateStopWhileWaiting(t *testing.T) {
 		name    string
 		partial bool
 		read    func(tl *Tailer, f1, f2 *follower)
+		gz      bool // r1 and r2 compressed while stopped
 	}{
-		{"nothing read", false, func(*Tailer, *follower, *follower) {}},
+		{"nothing read, compressed while stopped", false, func(*Tailer, *follower, *follower) {}, true},
+		{"older read, compressed while stopped", false, func(tl *Tailer, f1, _ *follower) {
+			for range 3 {
+				if f1.st != stClosed {
+					tl.readFile(f1, time.Now())
+				}
+			}
+		}, true},
+		{"nothing read", false, func(*Tailer, *follower, *follower) {}, false},
 		{"older read", false, func(tl *Tailer, f1, _ *follower) {
 			for range 3 {
 				if f1.st != stClosed {
 					tl.readFile(f1, time.Now())
 				}
 			}
-		}},
+		}, false},
 		{"partial line, rotated ones read", true, func(tl *Tailer, f1, f2 *follower) {
 			for range 3 {
 				for _, g := range []*follower{f1, f2} {
@@ -184,7 +193,7 @@ func TestStartBetweenRenameAndCreateStopWhileWaiting(t *testing.T) {
 					}
 				}
 			}
-		}},
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tl, path, f1, f2 := betweenRenameAndCreate80(t)
@@ -200,6 +209,10 @@ func TestStartBetweenRenameAndCreateStopWhileWaiting(t *testing.T) {
 				t.Fatalf("the path's next file not found, or not waiting: %+v", c)
 			}
 			stop77(t, tl)
+			if tc.gz {
+				mustGzip(t, f1.path)
+				mustGzip(t, f2.path)
+			}
 			appendFile(t, path, lines(12, 13))
 			want := upto(5, 13)
 			if tc.partial {
