@@ -443,3 +443,64 @@ func TestStartBetweenRenameAndCreatePartialLineNextRotated(t *testing.T) {
 	appendFile(t, path, lines(13, 14))
 	restartWantList(t, tl.cfg, 13, append(upto(5, 10), append([]int{100}, upto(10, 14)...)...))
 }
+
+// TestStartBetweenRenameAndCreateNewestEmpty: the start finds no file at
+// the path; the newest rotated file (r2) was renamed while still empty.
+// The older one (5-7) is read and closed, r2 is compressed (empty), or
+// written on by the runtime (8-9) before it reopens, and the path's next
+// 0.log (10-11) is found: each line once, in order.
+func TestStartBetweenRenameAndCreateNewestEmpty(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(map[bool]string{false: "written on", true: "compressed"}[gz], func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			read := lines(0, 5)
+			appendFile(t, path, read)
+			if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, lines(5, 8))
+			r1, r2 := path+".20261206-000001", path+".20261206-000002"
+			mustRename(t, path, r1)
+			appendFile(t, path, "")
+			mustRename(t, path, r2)
+			tl, saved, now := startSteps(t, dir, state)
+			tl.resumeRotated(now, saved)
+			var f1 *follower
+			for _, g := range tl.order {
+				if g.path == r1 {
+					f1 = g
+				}
+			}
+			if f1 == nil {
+				t.Fatal("r1 not opened")
+			}
+			for range 3 {
+				if f1.st != stClosed {
+					tl.readFile(f1, time.Now())
+				}
+			}
+			want := append(upto(5, 8), upto(10, 12)...)
+			if gz {
+				mustGzip(t, r2)
+			} else {
+				appendFile(t, r2, lines(8, 10))
+				want = upto(5, 12)
+			}
+			appendFile(t, path, lines(10, 12))
+			tl.rescan(time.Now(), false)
+			if c := tl.byPath[path]; c != nil && (c.pred == nil || c.pred.st == stClosed) {
+				tl.readFile(c, time.Now()) // its turn may come before theirs (readTurn)
+			}
+			for _, g := range tl.order {
+				if g.st == stDraining || g.st == stRotated {
+					g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
+				}
+			}
+			readEvery77(t, tl)
+			if got := emitted(tl); !slices.Equal(got, want) {
+				t.Errorf("lines %v, want %v", got, want)
+			}
+		})
+	}
+}
