@@ -284,7 +284,12 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 			// beside them, its lines came before theirs (TestRestartExactlyOnce
 			// under load: a restart while kubelet renamed 0.log and had
 			// not created the next; TestStartBetweenRenameAndCreate).
-			f.pred = o
+			// Still open, it is not closed: found among the siblings
+			// (compressed since, or grown), it is not read again from
+			// where it stood when the start noted it, beside its own
+			// follower (TestStartBetweenRenameAndCreateThen/r2_compressed:
+			// its lines came twice).
+			f.pred, refClosed = o, false
 		}
 	}
 	delete(t.lastRotated, path)
@@ -1545,7 +1550,14 @@ func (t *Tailer) holdsGz(live *follower, s sibling) bool {
 	plain := strings.TrimSuffix(s.path, ".gz")
 	if i := slices.IndexFunc(live.startNames, func(n startName) bool { return n.path == plain }); i >= 0 {
 		k := live.startNames[i].key
-		if !slices.ContainsFunc(live.took, func(x birth) bool { return x.key == k }) {
+		if !slices.ContainsFunc(live.took, func(x birth) bool { return x.key == k }) && !truncatedSinceOpenNow(live) {
+			// Unless live was truncated since it was opened: then, as
+			// for a plain sibling (holds: truncatedSinceOpen), the file
+			// from before that starts as live does and holds what was
+			// read is the copy its copytruncate made before the open,
+			// compressed since. Read apart from 0, what the checkpoint
+			// had read came twice, and live's truncation read it again
+			// from live's offset (TestCopyBeforeOpenTruncatedCopyCompressed).
 			return false
 		}
 	}
@@ -1592,6 +1604,12 @@ func bornInStartTick(live *follower, p string) bool {
 // copy, counted the rest lost (TestCopyMadeBeforeOpenTruncatedAfter,
 // randomized seed 120278). Left to live, live's truncation finds it
 // (findCopy) and reads it from live's offset.
+// truncatedSinceOpenNow is truncatedSinceOpen, live's stat taken here.
+func truncatedSinceOpenNow(live *follower) bool {
+	fi, err := live.f.Stat()
+	return err == nil && live.off > 0 && truncatedSinceOpen(live, fi)
+}
+
 func truncatedSinceOpen(live *follower, fi os.FileInfo) bool {
 	if !atPathNow(live.path, live.key) {
 		return false

@@ -380,9 +380,26 @@ func (f *follower) rotatedFinal(now time.Time, readInterval, linger time.Duratio
 // descriptor), and only a follower of it can take the fragments over
 // (carryOver). Not beyond rotatedLinger after the rotation: then they are
 // cut.
+//
+// So is the newest rotated sibling the start opened when it found no file
+// at the path (lastOpened), read whole as it drains: it stands for the
+// path's last file, and the next one, not created yet, may begin with the
+// line's last fragments. Closed at its end, the line was cut
+// (TestStartBetweenRenameAndCreatePartialLineReadFirst).
 func (t *Tailer) awaitsNext(f *follower, now time.Time) bool {
-	return f.st == stRotated && f.dec.format == formatCRI && (f.dec.pend[0].active || f.dec.pend[1].active) &&
-		now.Sub(f.since) < t.rotatedLinger && t.successor(f) == nil
+	if f.dec.format != formatCRI || (!f.dec.pend[0].active && !f.dec.pend[1].active) ||
+		now.Sub(f.since) >= t.rotatedLinger || t.successor(f) != nil {
+		return false
+	}
+	switch f.st {
+	case stRotated:
+		return true
+	case stDraining:
+		r, ok := t.lastRotated[f.dec.path]
+		p := t.byPath[f.dec.path]
+		return ok && r.key == f.key && !f.since.IsZero() && (p == nil || p.st == stClosed)
+	}
+	return false
 }
 
 // chunkFor returns a buffer of length need that starts with f's carry. A
@@ -614,7 +631,15 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 				// as for anchors: once compressed it has no first bytes
 				// to be found by, and rotatedAfter places the siblings by
 				// the last rotated file closed.
-				if p, ok := t.lastRotated[f.dec.path]; !ok || f.fpLen > 0 || p.fpLen == 0 {
+				//
+				// Nor does an older file read before the newest rotated
+				// sibling the start opened (lastOpened), still open: that
+				// one stands for the path's last file until it closes
+				// itself. Replaced by the older one, the path's next file
+				// found meanwhile did not wait for it and its lines came
+				// before the newer one's
+				// (TestStartBetweenRenameAndCreateOlderClosedFirst).
+				if p, ok := t.lastRotated[f.dec.path]; (!ok || f.fpLen > 0 || p.fpLen == 0) && !(ok && t.newerOpen(f, p)) {
 					t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen, born: bornOr(f.f)}
 				}
 			}
@@ -651,6 +676,14 @@ func (f *follower) beside() string {
 		return f.home
 	}
 	return f.path
+}
+
+// newerOpen says whether p, the path's last rotated file noted, is a
+// file other than f still open and read at f's path (the newest rotated
+// sibling the start opened: lastOpened).
+func (t *Tailer) newerOpen(f *follower, p rotated) bool {
+	o := t.files[p.key]
+	return o != nil && o != f && o.st != stClosed && o.key != f.key && o.dec.path == f.dec.path
 }
 
 // successor is the follower read after f (its pred), if any is open.

@@ -149,7 +149,7 @@ func (t *Tailer) mustWait(path string, initial bool) bool {
 	if _, ok := l.queued[path]; ok {
 		return true
 	}
-	if p := t.byPath[path]; p != nil && t.awaitsNext(p, time.Now()) {
+	if p := t.awaiting(path); p != nil && t.awaitsNext(p, time.Now()) {
 		return false // beyond the cap (awaited, below)
 	}
 	if t.openNow() < l.limit() && len(l.queue) == 0 {
@@ -267,7 +267,7 @@ func (t *Tailer) admitAwaited(now time.Time) {
 	l := t.lim
 	for i := 0; i < len(l.queue); {
 		w := l.queue[i]
-		if p := t.byPath[w.path]; w.f != nil || p == nil || !t.awaitsNext(p, now) {
+		if p := t.awaiting(w.path); w.f != nil || p == nil || !t.awaitsNext(p, now) {
 			i++
 			continue
 		}
@@ -543,4 +543,22 @@ func (t *Tailer) dropParked(f *follower) {
 	t.m.lostFiles.WithLabelValues(lostWaiting).Inc()
 	t.warnOnce("parked-vanished", "a file waiting for a descriptor was deleted or compressed before its turn; lines written to it meanwhile, if any, are lost; raise logs.max_open_files",
 		"path", f.path, "offset", f.consumed)
+}
+
+// awaiting is the follower that path's next file would take CRI fragments
+// over from (awaitsNext): the file at the path, or, none open there, the
+// newest rotated sibling the start opened when it found no file at the
+// path (lastOpened). Not looked for there, the next file waited for the
+// descriptor that sibling held until rotatedLinger, and the line was cut
+// (TestStartBetweenRenameAndCreatePartialLineOneDescriptor).
+func (t *Tailer) awaiting(path string) *follower {
+	if p := t.byPath[path]; p != nil && p.st != stClosed {
+		return p
+	}
+	if r, ok := t.lastRotated[path]; ok {
+		if o := t.files[r.key]; o != nil && o.st != stClosed && o.dec.path == path {
+			return o
+		}
+	}
+	return nil
 }

@@ -845,7 +845,7 @@ func (t *Tailer) resumePath(path string, es []stateEntry, now time.Time) {
 		cur.pred = prev
 	}
 	if cur == nil && prev != nil {
-		t.lastOpened(path, prev)
+		t.lastOpened(path, prev, now)
 	}
 	if cur == nil && prev == nil && lastDone >= 0 {
 		t.lastFinished(path, sibs[lastDone], es[entryOf[lastDone]])
@@ -1027,10 +1027,15 @@ func nothingReadAt(es []stateEntry, atPath []bool) bool {
 // f first (discover: rotatedAfter). Without it, a file created, written
 // and rotated in turn before the tailer looked had nothing to be placed
 // after, and its lines were lost uncounted (test/model seed 610029).
-// f's close notes it again, where it was read to.
-func (t *Tailer) lastOpened(path string, f *follower) {
+// f's close notes it again, where it was read to. Ending with the first
+// fragments of a CRI line, f is kept open for the next file (awaitsNext)
+// until rotatedLinger after now.
+func (t *Tailer) lastOpened(path string, f *follower, now time.Time) {
 	if _, ok := t.lastRotated[path]; ok {
 		return
+	}
+	if f.since.IsZero() {
+		f.since = now
 	}
 	var fi os.FileInfo
 	var err error
