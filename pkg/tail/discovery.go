@@ -1604,12 +1604,6 @@ func bornInStartTick(live *follower, p string) bool {
 // copy, counted the rest lost (TestCopyMadeBeforeOpenTruncatedAfter,
 // randomized seed 120278). Left to live, live's truncation finds it
 // (findCopy) and reads it from live's offset.
-// truncatedSinceOpenNow is truncatedSinceOpen, live's stat taken here.
-func truncatedSinceOpenNow(live *follower) bool {
-	fi, err := live.f.Stat()
-	return err == nil && live.off > 0 && truncatedSinceOpen(live, fi)
-}
-
 func truncatedSinceOpen(live *follower, fi os.FileInfo) bool {
 	if !atPathNow(live.path, live.key) {
 		return false
@@ -1620,6 +1614,12 @@ func truncatedSinceOpen(live *follower, fi os.FileInfo) bool {
 	var cur [fpSize]byte
 	m := readFP(live.f, cur[:])
 	return m < live.fpLen || !bytes.Equal(cur[:live.fpLen], live.fp[:live.fpLen])
+}
+
+// truncatedSinceOpenNow is truncatedSinceOpen, live's stat taken here.
+func truncatedSinceOpenNow(live *follower) bool {
+	fi, err := live.f.Stat()
+	return err == nil && live.off > 0 && truncatedSinceOpen(live, fi)
 }
 
 // copiedSince says whether the file at p (key) was made since live's

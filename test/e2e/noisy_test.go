@@ -89,6 +89,14 @@ func noisyNeighbour(t *testing.T, policy string) {
 			t.Errorf("noisy container under drop: %s", rep)
 		}
 	}
+	if policy == "drop" {
+		// The agent's count of summaries sent reaches what was consumed
+		// (a scrape may come before the agent has counted the last one
+		// the consumer already read); a count that never does fails below.
+		waitFor(t, "ferry_tail_drop_summaries_total to reach the summaries consumed", 30*time.Second, func() bool {
+			return e.scrape().Sum("ferry_tail_drop_summaries_total") >= float64(summaries.Load())
+		})
+	}
 	m := e.balanced()
 	t.Logf("noisy: %d written at %d lines/s over %.1fs, %d arrived while it wrote; %s; %d lines in %d summaries; deferred %v, dropped %v",
 		written, noisyRate, wrote.Seconds(), shippedWhileWriting, rep, summarised.Load(), summaries.Load(),
