@@ -277,7 +277,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 		if o := t.files[r.key]; o != nil && o.st != stClosed && o.home == path {
 			t.awayBefore(o, f, now)
 		}
-		if o := t.files[r.key]; f.pred == nil && o != nil && o.st != stClosed && o.dec.path == path && t.successor(o) == nil {
+		if o := t.lastOpen(path); f.pred == nil && o != nil && t.successor(o) == nil {
 			// The newest rotated sibling the start opened when it found
 			// no file at the path (lastOpened), still being read with
 			// the ones before it: this file comes after them. Read

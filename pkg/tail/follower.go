@@ -395,9 +395,8 @@ func (t *Tailer) awaitsNext(f *follower, now time.Time) bool {
 	case stRotated:
 		return true
 	case stDraining:
-		r, ok := t.lastRotated[f.dec.path]
 		p := t.byPath[f.dec.path]
-		return ok && r.key == f.key && !f.since.IsZero() && (p == nil || p.st == stClosed)
+		return t.lastOpen(f.dec.path) == f && !f.since.IsZero() && (p == nil || p.st == stClosed)
 	}
 	return false
 }
@@ -639,7 +638,7 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 				// found meanwhile did not wait for it and its lines came
 				// before the newer one's
 				// (TestStartBetweenRenameAndCreateOlderClosedFirst).
-				if p, ok := t.lastRotated[f.dec.path]; (!ok || f.fpLen > 0 || p.fpLen == 0) && !(ok && t.newerOpen(f, p)) {
+				if p, ok := t.lastRotated[f.dec.path]; (!ok || f.fpLen > 0 || p.fpLen == 0) && !t.lastOpenOther(f) {
 					t.lastRotated[f.dec.path] = rotated{fi: fi, key: f.key, off: f.consumed, fp: f.fp, fpLen: f.fpLen, born: bornOr(f.f)}
 				}
 			}
@@ -678,12 +677,27 @@ func (f *follower) beside() string {
 	return f.path
 }
 
-// newerOpen says whether p, the path's last rotated file noted, is a
-// file other than f still open and read at f's path (the newest rotated
-// sibling the start opened: lastOpened).
-func (t *Tailer) newerOpen(f *follower, p rotated) bool {
-	o := t.files[p.key]
-	return o != nil && o != f && o.st != stClosed && o.key != f.key && o.dec.path == f.dec.path
+// lastOpen is the path's last rotated file noted (lastRotated) while it is
+// still open and read for the path: the newest rotated sibling the start
+// opened when it found no file at the path (rotated.go lastOpened). The
+// path's next file waits for it (discover), takes its CRI fragments over
+// (awaitsNext), and is opened beyond max_open_files for it (openlimit.go
+// awaiting); an older file closing does not replace it (closeFollower).
+func (t *Tailer) lastOpen(path string) *follower {
+	r, ok := t.lastRotated[path]
+	if !ok {
+		return nil
+	}
+	if o := t.files[r.key]; o != nil && o.st != stClosed && o.dec.path == path {
+		return o
+	}
+	return nil
+}
+
+// lastOpenOther says whether the path's lastOpen is a file other than f.
+func (t *Tailer) lastOpenOther(f *follower) bool {
+	o := t.lastOpen(f.dec.path)
+	return o != nil && o != f && o.key != f.key
 }
 
 // successor is the follower read after f (its pred), if any is open.

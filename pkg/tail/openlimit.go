@@ -555,10 +555,5 @@ func (t *Tailer) awaiting(path string) *follower {
 	if p := t.byPath[path]; p != nil && p.st != stClosed {
 		return p
 	}
-	if r, ok := t.lastRotated[path]; ok {
-		if o := t.files[r.key]; o != nil && o.st != stClosed && o.dec.path == path {
-			return o
-		}
-	}
-	return nil
+	return t.lastOpen(path) // follower.go
 }
