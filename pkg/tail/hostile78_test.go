@@ -156,25 +156,9 @@ func TestResumedAwayBackRotatedAgainPartialLine(t *testing.T) {
 	tl.poll(time.Now())
 	tl.rescan(time.Now(), false)
 	readEvery77(t, tl)
-	for _, g := range tl.order {
-		if g.st == stDraining || g.st == stRotated {
-			g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
-		}
-	}
+	lingerOver(tl) // each rotated file's next read is its last
 	readEvery77(t, tl)
-	if got := emitted(tl); !slices.Equal(got, upto(5, 10)) {
-		t.Errorf("lines %v, want %v", got, upto(5, 10))
-	}
-	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
-		for _, l := range b {
-			if n, _ := seqOf(string(l.Body)); n == 8 && string(l.Body) != "seq=8 first half second half" {
-				t.Errorf("line 8 %q, want it whole", l.Body)
-			}
-		}
-	}
-	if cut := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); cut != 0 {
-		t.Errorf("%v partial lines cut, want none", cut)
-	}
+	wantMerged(t, tl, upto(5, 10), 8, "seq=8 first half second half")
 }
 
 // TestResumedAwayBackRotatedAgainRescanFirst: as

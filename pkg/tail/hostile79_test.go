@@ -75,6 +75,46 @@ func TestCopyMadeBeforeOpenTruncatedAfter(t *testing.T) {
 	}
 }
 
+// lingerOver ends the wait of every rotated or draining file for the
+// path's next one (its successor found, and rotatedLinger passed, an hour
+// ago): its next read is its last, as after rotatedLinger on a node.
+func lingerOver(tl *Tailer) {
+	for _, g := range tl.order {
+		if g.st == stDraining || g.st == stRotated {
+			g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour)
+		}
+	}
+}
+
+// readNextIfFree reads the file at path now when nothing open comes
+// before it: on a node its turn may come before the rotated files'
+// (readTurn), and a file that should wait for them must be seen waiting.
+func readNextIfFree(tl *Tailer, path string) {
+	if c := tl.byPath[path]; c != nil && (c.pred == nil || c.pred.st == stClosed) {
+		tl.readFile(c, time.Now())
+	}
+}
+
+// wantMerged checks that the lines emitted are want, in order, that line
+// seq (a CRI line split across two files) came as whole, and that no
+// partial line was counted cut.
+func wantMerged(t *testing.T, tl *Tailer, want []int, seq int, whole string) {
+	t.Helper()
+	if got := emitted(tl); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
+		for _, l := range b {
+			if n, _ := seqOf(string(l.Body)); n == seq && string(l.Body) != whole {
+				t.Errorf("line %d %q, want it whole", seq, l.Body)
+			}
+		}
+	}
+	if cut := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); cut != 0 {
+		t.Errorf("%v partial lines cut, want none", cut)
+	}
+}
+
 // startBetweenRenameAndCreate is an agent's start, step by step, while
 // kubelet rotates: the checkpoint read 0.log to line 4; lines 5-7 were
 // written since, the file rotated (.01), lines 8-9 written to the next
@@ -106,9 +146,7 @@ func startBetweenRenameAndCreate(t *testing.T, tail, head string) (*Tailer, stri
 	if c == nil {
 		t.Fatal("the path's next file not found")
 	}
-	if c.pred == nil || c.pred.st == stClosed {
-		tl.readFile(c, time.Now()) // its turn may come before theirs (readTurn)
-	}
+	readNextIfFree(tl, path)
 	readEvery77(t, tl)
 	return tl, path
 }
@@ -137,26 +175,10 @@ func TestStartBetweenRenameAndCreate(t *testing.T) {
 // before 10; nothing cut.
 func TestStartBetweenRenameAndCreatePartialLine(t *testing.T) {
 	tl, _ := startBetweenRenameAndCreate(t, criLine("stdout", "P", "seq=100 first half "), criLine("stdout", "F", "second half"))
-	for _, g := range tl.order {
-		if g.st == stDraining || g.st == stRotated {
-			g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
-		}
-	}
+	lingerOver(tl) // each rotated file's next read is its last
 	readEvery77(t, tl)
 	want := append(upto(5, 10), append([]int{100}, upto(10, 12)...)...)
-	if got := emitted(tl); !slices.Equal(got, want) {
-		t.Errorf("lines %v, want %v", got, want)
-	}
-	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
-		for _, l := range b {
-			if n, _ := seqOf(string(l.Body)); n == 100 && string(l.Body) != "seq=100 first half second half" {
-				t.Errorf("line 100 %q, want it whole", l.Body)
-			}
-		}
-	}
-	if cut := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); cut != 0 {
-		t.Errorf("%v partial lines cut, want none", cut)
-	}
+	wantMerged(t, tl, want, 100, "seq=100 first half second half")
 }
 
 // TestTruncatedToLineBoundaryAboveZero: the file, read to line 39, is

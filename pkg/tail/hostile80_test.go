@@ -68,9 +68,7 @@ func TestStartBetweenRenameAndCreateOlderClosedFirst(t *testing.T) {
 	if c == nil {
 		t.Fatal("the path's next file not found")
 	}
-	if c.pred == nil || c.pred.st == stClosed {
-		tl.readFile(c, time.Now()) // its turn may come before theirs (readTurn)
-	}
+	readNextIfFree(tl, path)
 	readEvery77(t, tl)
 	if got := emitted(tl); !slices.Equal(got, upto(5, 12)) {
 		t.Errorf("lines %v, want %v", got, upto(5, 12))
@@ -137,14 +135,8 @@ func TestStartBetweenRenameAndCreateThen(t *testing.T) {
 			tl, path, f1, f2 := betweenRenameAndCreate80(t)
 			to := tc.between(t, tl, path, f1, f2)
 			tl.rescan(time.Now(), false)
-			if c := tl.byPath[path]; c != nil && (c.pred == nil || c.pred.st == stClosed) {
-				tl.readFile(c, time.Now()) // its turn may come before theirs (readTurn)
-			}
-			for _, g := range tl.order {
-				if g.st == stDraining || g.st == stRotated {
-					g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
-				}
-			}
+			readNextIfFree(tl, path)
+			lingerOver(tl) // each rotated file's next read is its last
 			readEvery77(t, tl)
 			if got := emitted(tl); !slices.Equal(got, upto(5, to)) {
 				t.Errorf("lines %v, want %v", got, upto(5, to))
@@ -234,26 +226,10 @@ func TestStartBetweenRenameAndCreatePartialLineReadFirst(t *testing.T) {
 	readEvery77(t, tl)
 	appendFile(t, path, criLine("stdout", "F", "second half")+lines(10, 12))
 	tl.rescan(time.Now(), false)
-	for _, g := range tl.order {
-		if g.st == stDraining || g.st == stRotated {
-			g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
-		}
-	}
+	lingerOver(tl) // each rotated file's next read is its last
 	readEvery77(t, tl)
 	want := append(upto(5, 10), append([]int{100}, upto(10, 12)...)...)
-	if got := emitted(tl); !slices.Equal(got, want) {
-		t.Errorf("lines %v, want %v", got, want)
-	}
-	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
-		for _, l := range b {
-			if n, _ := seqOf(string(l.Body)); n == 100 && string(l.Body) != "seq=100 first half second half" {
-				t.Errorf("line 100 %q, want it whole", l.Body)
-			}
-		}
-	}
-	if cut := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); cut != 0 {
-		t.Errorf("%v partial lines cut, want none", cut)
-	}
+	wantMerged(t, tl, want, 100, "seq=100 first half second half")
 }
 
 // copyBeforeOpen80 is TestCopyMadeBeforeOpenTruncatedAfter's start up to
@@ -426,11 +402,7 @@ func TestStartBetweenRenameAndCreatePartialLineNextRotated(t *testing.T) {
 	mustRename(t, path, path+".20261206-000003")
 	appendFile(t, path, lines(12, 13))
 	tl.rescan(time.Now(), false)
-	for _, g := range tl.order {
-		if g.st == stDraining || g.st == stRotated {
-			g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
-		}
-	}
+	lingerOver(tl) // each rotated file's next read is its last
 	readEvery77(t, tl)
 	want := append(upto(5, 10), append([]int{100}, upto(10, 13)...)...)
 	if got := emitted(tl); !slices.Equal(got, want) {
@@ -489,14 +461,8 @@ func TestStartBetweenRenameAndCreateNewestEmpty(t *testing.T) {
 			}
 			appendFile(t, path, lines(10, 12))
 			tl.rescan(time.Now(), false)
-			if c := tl.byPath[path]; c != nil && (c.pred == nil || c.pred.st == stClosed) {
-				tl.readFile(c, time.Now()) // its turn may come before theirs (readTurn)
-			}
-			for _, g := range tl.order {
-				if g.st == stDraining || g.st == stRotated {
-					g.succAt, g.since = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour) // final
-				}
-			}
+			readNextIfFree(tl, path)
+			lingerOver(tl) // each rotated file's next read is its last
 			readEvery77(t, tl)
 			if got := emitted(tl); !slices.Equal(got, want) {
 				t.Errorf("lines %v, want %v", got, want)
