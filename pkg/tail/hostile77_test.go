@@ -131,12 +131,7 @@ func TestResumedAwayBackNotTruncated(t *testing.T) {
 	readEvery77(t, tl)
 	appendFile(t, path, lines(9, 11))
 	readEvery77(t, tl)
-	if got := emitted(tl); !slices.Equal(got, upto(5, 11)) {
-		t.Errorf("lines %v, want %v", got, upto(5, 11))
-	}
-	stop77(t, tl)
-	appendFile(t, path, lines(11, 12))
-	restartWant(t, tl.cfg, 5, 12)
+	onceThenRestart(t, tl, path, 5, 11)
 }
 
 // TestResumedAwayBackCopytruncatedCompressed: as
@@ -481,12 +476,7 @@ func TestResumedAwayBackCopiedNotTruncated(t *testing.T) {
 			readEvery77(t, tl)
 			appendFile(t, path, lines(10, 11))
 			readEvery77(t, tl)
-			if got := emitted(tl); !slices.Equal(got, upto(5, 11)) {
-				t.Errorf("lines %v, want %v", got, upto(5, 11))
-			}
-			stop77(t, tl)
-			appendFile(t, path, lines(11, 12))
-			restartWant(t, tl.cfg, 5, 12)
+			onceThenRestart(t, tl, path, 5, 11)
 		})
 	}
 }
@@ -853,12 +843,7 @@ func TestResumedAwayBackWrittenThenRotated(t *testing.T) {
 		}
 	}
 	readEvery77(t, tl)
-	if got := emitted(tl); !slices.Equal(got, upto(5, 12)) {
-		t.Errorf("lines %v, want %v", got, upto(5, 12))
-	}
-	stop77(t, tl)
-	appendFile(t, path, lines(12, 13))
-	restartWant(t, tl.cfg, 5, 13)
+	onceThenRestart(t, tl, path, 5, 12)
 }
 
 // TestResumedCopyThenAwayBackCopytruncated: while no agent ran, the file

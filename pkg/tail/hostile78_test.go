@@ -174,12 +174,7 @@ func TestResumedAwayBackRotatedAgainRescanFirst(t *testing.T) {
 	appendFile(t, path, lines(9, 10))
 	tl.rescan(time.Now(), false)
 	readEvery77(t, tl)
-	if got := emitted(tl); !slices.Equal(got, upto(5, 10)) {
-		t.Errorf("lines %v, want %v", got, upto(5, 10))
-	}
-	stop77(t, tl)
-	appendFile(t, path, lines(10, 11))
-	restartWant(t, tl.cfg, 5, 11)
+	onceThenRestart(t, tl, path, 5, 10)
 }
 
 // TestResumedAwayBackRotatedAgainCompressed: as
@@ -202,12 +197,7 @@ func TestResumedAwayBackRotatedAgainCompressed(t *testing.T) {
 			}
 			tl.rescan(time.Now(), false)
 			readEvery77(t, tl)
-			if got := emitted(tl); !slices.Equal(got, upto(5, 10)) {
-				t.Errorf("lines %v, want %v", got, upto(5, 10))
-			}
-			stop77(t, tl)
-			appendFile(t, path, lines(10, 11))
-			restartWant(t, tl.cfg, 5, 11)
+			onceThenRestart(t, tl, path, 5, 10)
 		})
 	}
 }

@@ -75,6 +75,20 @@ func TestCopyMadeBeforeOpenTruncatedAfter(t *testing.T) {
 	}
 }
 
+// onceThenRestart checks that the lines emitted are from..to-1, once each
+// and in order, then stops the tailer (stop77), writes line to at path and
+// checks that the next agent reads from..to (nothing acknowledged: what
+// was emitted comes again, and nothing else).
+func onceThenRestart(t *testing.T, tl *Tailer, path string, from, to int) {
+	t.Helper()
+	if got := emitted(tl); !slices.Equal(got, upto(from, to)) {
+		t.Errorf("lines %v, want %v", got, upto(from, to))
+	}
+	stop77(t, tl)
+	appendFile(t, path, lines(to, to+1))
+	restartWant(t, tl.cfg, from, to+1)
+}
+
 // lingerOver ends the wait of every rotated or draining file for the
 // path's next one (its successor found, and rotatedLinger passed, an hour
 // ago): its next read is its last, as after rotatedLinger on a node.
@@ -160,12 +174,7 @@ func startBetweenRenameAndCreate(t *testing.T, tail, head string) (*Tailer, stri
 // of the file the checkpoint was reading).
 func TestStartBetweenRenameAndCreate(t *testing.T) {
 	tl, path := startBetweenRenameAndCreate(t, "", "")
-	if got := emitted(tl); !slices.Equal(got, upto(5, 12)) {
-		t.Errorf("lines %v, want %v", got, upto(5, 12))
-	}
-	stop77(t, tl)
-	appendFile(t, path, lines(12, 13))
-	restartWant(t, tl.cfg, 5, 13)
+	onceThenRestart(t, tl, path, 5, 12)
 }
 
 // TestStartBetweenRenameAndCreatePartialLine: as

@@ -70,12 +70,7 @@ func TestStartBetweenRenameAndCreateOlderClosedFirst(t *testing.T) {
 	}
 	readNextIfFree(tl, path)
 	readEvery77(t, tl)
-	if got := emitted(tl); !slices.Equal(got, upto(5, 12)) {
-		t.Errorf("lines %v, want %v", got, upto(5, 12))
-	}
-	stop77(t, tl)
-	appendFile(t, path, lines(12, 13))
-	restartWant(t, tl.cfg, 5, 13)
+	onceThenRestart(t, tl, path, 5, 12)
 }
 
 // TestStartBetweenRenameAndCreateThen: as
