@@ -598,7 +598,7 @@ func (c *Consumer) Start() {
 			fetches := cl.PollFetches(ctx)
 			n := int64(0)
 			fetches.EachRecord(func(r *kgo.Record) {
-				if m, ok := strings.CutPrefix(string(r.Value), syncMark); ok {
+				if m, ok := strings.CutPrefix(string(r.Value), SyncMark); ok {
 					c.mu.Lock()
 					c.marks[m] = true
 					c.mu.Unlock()
@@ -651,9 +651,9 @@ func (c *Consumer) Bad() []string {
 	return append([]string(nil), c.bad...)
 }
 
-// syncMark starts the records Sync produces; the consumer counts them
-// apart from the agent's.
-const syncMark = "e2e-sync "
+// SyncMark starts the records Sync and ProduceMarks produce; consumers
+// count them apart from the agent's.
+const SyncMark = "e2e-sync "
 
 // Drain waits until every line written by containers was received, then
 // runs settle (if not nil: for example the agent's WaitBalanced, so that
@@ -694,28 +694,49 @@ func (c *Consumer) Sync(timeout time.Duration) {
 	if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) == 0 {
 		c.t.Fatalf("the partitions of %s: %v", Topic, err)
 	}
-	var want []string
-	for p := range int32(len(resp.Topics[0].Partitions)) {
-		m := strconv.FormatInt(time.Now().UnixNano(), 10) + "-" + strconv.Itoa(int(p))
-		r := &kgo.Record{Topic: Topic, Partition: p, Value: []byte(syncMark + m)}
-		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-			c.t.Fatalf("produce a sync marker to partition %d: %v", p, err)
-		}
-		want = append(want, m)
+	want, _, err := ProduceMarks(ctx, cl, int32(len(resp.Topics[0].Partitions)))
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	for {
+	WaitMarks(c.t, want, timeout, func(m string) bool {
 		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.marks[m]
+	})
+}
+
+// ProduceMarks produces, with cl (a manual partitioner), a marker record
+// to each of the logs topic's first partitions: SyncMark and a suffix of
+// its own. It returns the suffixes and the markers' offsets, by
+// partition. A consumer that has read a partition's marker has read every
+// record stored in it before.
+func ProduceMarks(ctx context.Context, cl *kgo.Client, partitions int32) (marks []string, offs []int64, err error) {
+	for p := range partitions {
+		m := strconv.FormatInt(time.Now().UnixNano(), 10) + "-" + strconv.Itoa(int(p))
+		r := &kgo.Record{Topic: Topic, Partition: p, Value: []byte(SyncMark + m)}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			return nil, nil, fmt.Errorf("produce a sync marker to partition %d: %w", p, err)
+		}
+		marks, offs = append(marks, m), append(offs, r.Offset)
+	}
+	return marks, offs, nil
+}
+
+// WaitMarks waits until seen says every marker in want was read, or fails
+// the test at timeout.
+func WaitMarks(t testing.TB, want []string, timeout time.Duration, seen func(string) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; {
 		all := true
 		for _, m := range want {
-			all = all && c.marks[m]
+			all = all && seen(m)
 		}
-		c.mu.Unlock()
 		if all {
 			return
 		}
-		if ctx.Err() != nil {
-			c.t.Fatalf("the consumer did not read the sync markers within %s", timeout)
+		if time.Now().After(deadline) {
+			t.Fatalf("the consumer did not read the sync markers within %s", timeout)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // polls a bounded condition
 	}
 }

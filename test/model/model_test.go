@@ -972,7 +972,7 @@ func startConsumer(t *testing.T, broker, root string) *consumer {
 			fetches.EachRecord(func(r *kgo.Record) {
 				c.mu.Lock()
 				defer c.mu.Unlock()
-				if m, ok := strings.CutPrefix(string(r.Value), "model-sync "); ok {
+				if m, ok := strings.CutPrefix(string(r.Value), e2eharness.SyncMark); ok {
 					c.marks[m] = true
 					return
 				}
@@ -1067,15 +1067,11 @@ func (c *consumer) produceMarks(t *testing.T) (offs [3]int64, marks []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for p := range int32(3) {
-		m := strconv.FormatInt(time.Now().UnixNano(), 10) + "-" + strconv.Itoa(int(p))
-		marks = append(marks, m)
-		r := &kgo.Record{Topic: e2eharness.Topic, Partition: p, Value: []byte("model-sync " + m)}
-		if err := c.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-			t.Fatalf("produce a marker: %v", err)
-		}
-		offs[p] = r.Offset
+	marks, o, err := e2eharness.ProduceMarks(ctx, c.cl, 3)
+	if err != nil {
+		t.Fatal(err)
 	}
+	copy(offs[:], o)
 	return offs, marks
 }
 
@@ -1084,20 +1080,9 @@ func (c *consumer) produceMarks(t *testing.T) (offs [3]int64, marks []string) {
 func (c *consumer) sync(t *testing.T, timeout time.Duration) {
 	t.Helper()
 	_, want := c.produceMarks(t)
-	deadline := time.Now().Add(timeout)
-	for {
+	e2eharness.WaitMarks(t, want, timeout, func(m string) bool {
 		c.mu.Lock()
-		all := true
-		for _, m := range want {
-			all = all && c.marks[m]
-		}
-		c.mu.Unlock()
-		if all {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the consumer did not read the sync markers within %s", timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		defer c.mu.Unlock()
+		return c.marks[m]
+	})
 }
