@@ -77,13 +77,13 @@ func brokerDown(t *testing.T, n simnode.Config, d time.Duration, mods ...func(*e
 	e.shipping(300)
 	failures := e.scrape().Sum("ferry_ship_send_failures_total")
 	e.broker.Stop()
-	down := time.Now()
+	down, writtenAtDown := time.Now(), e.node.Written()
 	// What was in flight fails: a send failure counted after the stop.
 	waitFor(t, "a send failure after the broker stopped", 30*time.Second, func() bool {
 		return e.scrape().Sum("ferry_ship_send_failures_total") > failures
 	})
 	before := e.scrape()
-	time.Sleep(max(0, d-time.Since(down))) // the outage's length, not a wait for an event
+	e.lastsFor(writtenAtDown, d, n.LinesPerSecond)
 	during := e.scrape()
 	written := e.node.Written()
 	e.broker.Start()
@@ -115,13 +115,14 @@ func brokerDown(t *testing.T, n simnode.Config, d time.Duration, mods ...func(*e
 // then accepts again. Nothing is lost, nothing is duplicated.
 func TestBrokerRefusesProduce(t *testing.T) {
 	d := outage(t)
-	e := newEnv(t, outageNode(4), keepDeleted(d))
+	n := outageNode(4)
+	e := newEnv(t, n, keepDeleted(d))
 	e.cons.Start()
 	p := e.agent.Start()
 	e.write()
 	e.shipping(300)
 	h := e.broker.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.NotEnoughReplicas, Count: -1})
-	faultAt := time.Now()
+	faultAt, writtenAtFault := time.Now(), e.node.Written()
 	// A refusal seen by the agent: what was in flight before the fault
 	// has its answer.
 	failures := e.scrape().Sum("ferry_ship_send_failures_total")
@@ -129,10 +130,11 @@ func TestBrokerRefusesProduce(t *testing.T) {
 		return h.Hits() > 0 && e.scrape().Sum("ferry_ship_send_failures_total") > failures
 	})
 	before := e.scrape()
-	time.Sleep(max(0, d-time.Since(faultAt))) // the outage's length, not a wait for an event
+	e.lastsFor(writtenAtFault, d, n.LinesPerSecond)
 	during := e.scrape()
 	h.Remove()
-	t.Logf("produce refused for %s: %d requests refused", d, h.Hits())
+	t.Logf("produce refused for %.1fs (%d lines written meanwhile): %d requests refused",
+		time.Since(faultAt).Seconds(), e.node.Written()-writtenAtFault, h.Hits())
 	if h.Hits() == 0 {
 		t.Fatal("the fault refused nothing")
 	}

@@ -130,6 +130,16 @@ func (e *env) shipping(n int64) {
 	waitFor(e.t, "more records consumed", 60*time.Second, func() bool { return e.cons.Records() >= from+n })
 }
 
+// lastsFor holds a fault in place until the node has written, since it
+// had written from, what it writes in d at perSecond lines per container:
+// the fault covers that many lines however loaded the machine is, not a
+// span of wall time the writer may not have filled.
+func (e *env) lastsFor(from int64, d time.Duration, perSecond int) {
+	e.t.Helper()
+	n := int64(len(e.node.Containers())) * int64(perSecond) * int64(d/time.Second)
+	waitFor(e.t, "the fault's share of the node's lines written", 2*d+time.Minute, func() bool { return e.node.Written() >= from+n })
+}
+
 // settle waits, when an agent runs, until its counters balance: every
 // line it read was sent (stored by the broker) or dropped.
 func (e *env) settle() {
