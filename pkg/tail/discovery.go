@@ -275,21 +275,26 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	} else if r, ok := t.lastRotated[path]; ok {
 		ref, refKey, refFP, refClosed, refOff = r.fi, r.key, r.fp[:r.fpLen], true, r.off
 		if o := t.files[r.key]; o != nil && o.st != stClosed && o.home == path {
-			t.awayBefore(o, f, now)
+			t.truncatedAway(o, now)
 		}
-		if o := t.lastOpen(path); f.pred == nil && o != nil && t.successor(o) == nil {
-			// The newest rotated sibling the start opened when it found
-			// no file at the path (lastOpened), still being read with
-			// the ones before it: this file comes after them. Read
-			// beside them, its lines came before theirs (TestRestartExactlyOnce
-			// under load: a restart while kubelet renamed 0.log and had
-			// not created the next; TestStartBetweenRenameAndCreate).
-			// Still open, it is not closed: found among the siblings
-			// (compressed since, or grown), it is not read again from
-			// where it stood when the start noted it, beside its own
-			// follower (TestStartBetweenRenameAndCreateThen/r2_compressed:
-			// its lines came twice).
+		if o := t.lastOpen(path); o != nil && t.successor(o) == nil {
+			// The newest rotated sibling the start opened (lastOpened:
+			// it found no file at the path, kubelet had renamed 0.log
+			// and the runtime not created the next; or it resumed the
+			// file away from the path, renamed back since), still being
+			// read: this file comes after it. Read beside it, its lines
+			// came before the sibling's (TestRestartExactlyOnce under
+			// load, TestStartBetweenRenameAndCreate,
+			// TestResumedAwayBackRotatedAgainNewFileFirst). Still open,
+			// it is not closed: found among the siblings (compressed
+			// since, or grown), it is not read again from where it stood
+			// when the start noted it, beside its own follower
+			// (TestStartBetweenRenameAndCreateThen/r2_compressed).
 			f.pred, refClosed = o, false
+			if o.succAt.IsZero() {
+				o.succAt = now
+				t.wantRead(now)
+			}
 		}
 	}
 	delete(t.lastRotated, path)
@@ -923,28 +928,19 @@ func (t *Tailer) rotatedAfterByTime(path string, ref os.FileInfo, refKey fileKey
 	return t.openSiblings(path, newer, live, now)
 }
 
-// awayBefore puts o, the path's newest rotated file, open still, that the
-// start opened away from the path, before f, the file just found at the
-// path, when o was renamed back, copytruncated and rotated again unseen:
-// the new generation it holds was the path's, before f. A truncation not
-// handled yet is handled first, so that its copy is found as o's and the
-// new generation known. Left, the copy was taken for a file rotated after
-// o, read whole before f (what the checkpoint had read came twice;
-// TestResumedAwayBackRotatedAgainRescanFirst), and o's new generation
-// after f's lines (TestResumedAwayBackRotatedAgainNewFileFirst).
-func (t *Tailer) awayBefore(o, f *follower, now time.Time) {
+// truncatedAway handles first the truncation not seen yet of o, the
+// path's newest rotated file, that the start opened away from the path
+// (renamed back, copytruncated and rotated again unseen), as the path's
+// next file is found: its copy is then found as o's and its new
+// generation, the path's, is read before the next file (discover).
+// Left, the copy was taken for a file rotated after o, read whole before
+// the next file: what the checkpoint had read came twice
+// (TestResumedAwayBackRotatedAgainRescanFirst).
+func (t *Tailer) truncatedAway(o *follower, now time.Time) {
 	if o.st == stDraining && o.f != nil {
 		if fi, err := o.f.Stat(); err == nil && fi.Size() < o.off {
 			t.truncated(o, now)
 		}
-	}
-	if !o.genAway || o.st == stClosed || t.successor(o) != nil {
-		return
-	}
-	f.pred = o
-	if o.succAt.IsZero() {
-		o.succAt = now
-		t.wantRead(now)
 	}
 }
 

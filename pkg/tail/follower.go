@@ -63,7 +63,6 @@ type follower struct {
 	linked        bool             // found through a link directory's entry (links.go): its directory is watched though no glob names it
 	parkedBorn    time.Time        // its file's birth time when it was parked (openlimit.go park); zero if unknown
 	home          string           // the path whose rotated sibling it was opened as, away from it (rotated.go): kubelet may rename it back there (backHome)
-	genAway       bool             // truncated away from its home (renamed back, copytruncated and rotated again unseen): its new generation is the path's, before the next file found there (discovery.go)
 }
 
 // poll checks every open file; true asks for a rescan (a path changed).
@@ -484,7 +483,6 @@ func (t *Tailer) truncated(f *follower, now time.Time) {
 	// copytruncate made while this one is handled, after the listings
 	// below, holds the new generation's lines (TestCopytruncateAsTruncationHandled).
 	t.backHome(f, now)                       // rotated.go: an undone rotation's file, read away from its path
-	f.genAway = f.home != ""                 // discovery.go: read before the next file found at the path
 	gen, was := genStart(f.beside()), f.pred // copy.go
 	var read readGen                         // discovery.go heldEmptyCopies
 	if len(f.heldEmpty) > 0 {
