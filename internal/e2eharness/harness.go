@@ -598,7 +598,7 @@ func (c *Consumer) Start() {
 			fetches := cl.PollFetches(ctx)
 			n := int64(0)
 			fetches.EachRecord(func(r *kgo.Record) {
-				if m, ok := strings.CutPrefix(string(r.Value), SyncMark); ok {
+				if m, ok := SyncMarkOf(r.Value); ok {
 					c.mu.Lock()
 					c.marks[m] = true
 					c.mu.Unlock()
@@ -654,6 +654,15 @@ func (c *Consumer) Bad() []string {
 // SyncMark starts the records Sync and ProduceMarks produce; consumers
 // count them apart from the agent's.
 const SyncMark = "e2e-sync "
+
+// SyncMarkOf is the suffix of a marker record's value (ProduceMarks), and
+// false for any other record, which it neither copies nor converts.
+func SyncMarkOf(v []byte) (string, bool) {
+	if len(v) < len(SyncMark) || string(v[:len(SyncMark)]) != SyncMark {
+		return "", false
+	}
+	return string(v[len(SyncMark):]), true
+}
 
 // Drain waits until every line written by containers was received, then
 // runs settle (if not nil: for example the agent's WaitBalanced, so that

@@ -972,7 +972,7 @@ func startConsumer(t *testing.T, broker, root string) *consumer {
 			fetches.EachRecord(func(r *kgo.Record) {
 				c.mu.Lock()
 				defer c.mu.Unlock()
-				if m, ok := strings.CutPrefix(string(r.Value), e2eharness.SyncMark); ok {
+				if m, ok := e2eharness.SyncMarkOf(r.Value); ok {
 					c.marks[m] = true
 					return
 				}
