@@ -89,6 +89,20 @@ func onceThenRestart(t *testing.T, tl *Tailer, path string, from, to int) {
 	restartWant(t, tl.cfg, from, to+1)
 }
 
+// nextFileFound is a poll and a rescan that find the path's next file,
+// read at once when nothing comes before it (readNextIfFree), then every
+// file read, the rotated files' wait for the next one ended (lingerOver),
+// and every file read again.
+func nextFileFound(t *testing.T, tl *Tailer, path string) {
+	t.Helper()
+	tl.poll(time.Now())
+	tl.rescan(time.Now(), false)
+	readNextIfFree(tl, path)
+	readEvery77(t, tl)
+	lingerOver(tl)
+	readEvery77(t, tl)
+}
+
 // lingerOver ends the wait of every rotated or draining file for the
 // path's next one (its successor found, and rotatedLinger passed, an hour
 // ago): its next read is its last, as after rotatedLinger on a node.

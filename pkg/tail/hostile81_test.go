@@ -21,12 +21,7 @@ func TestResumedAwayBackRotatedAgainPlainNewFileFirst(t *testing.T) {
 	mustRename(t, path, rot)
 	appendFile(t, rot, lines(9, 10))
 	appendFile(t, path, lines(10, 12))
-	tl.poll(time.Now())
-	tl.rescan(time.Now(), false)
-	readNextIfFree(tl, path)
-	readEvery77(t, tl)
-	lingerOver(tl)
-	readEvery77(t, tl)
+	nextFileFound(t, tl, path)
 	onceThenRestart(t, tl, path, 5, 12)
 }
 
@@ -41,12 +36,7 @@ func TestResumedAwayBackRotatedAgainPlainPartialLine(t *testing.T) {
 	appendFile(t, path, lines(8, 10)+criLine("stdout", "P", "seq=100 first half "))
 	mustRename(t, path, path+".20261206-000022")
 	appendFile(t, path, criLine("stdout", "F", "second half")+lines(10, 12))
-	tl.poll(time.Now())
-	tl.rescan(time.Now(), false)
-	readNextIfFree(tl, path)
-	readEvery77(t, tl)
-	lingerOver(tl)
-	readEvery77(t, tl)
+	nextFileFound(t, tl, path)
 	want := append(upto(5, 10), append([]int{100}, upto(10, 12)...)...)
 	wantMerged(t, tl, want, 100, "seq=100 first half second half")
 }
@@ -139,12 +129,7 @@ func TestResumedAwayBackRotatedTwiceUnseen(t *testing.T) {
 	appendFile(t, path, lines(10, 11))
 	mustRename(t, path, path+".20261206-000023")
 	appendFile(t, path, lines(11, 12))
-	tl.poll(time.Now())
-	tl.rescan(time.Now(), false)
-	readNextIfFree(tl, path)
-	readEvery77(t, tl)
-	lingerOver(tl)
-	readEvery77(t, tl)
+	nextFileFound(t, tl, path)
 	onceThenRestart(t, tl, path, 5, 12)
 }
 
