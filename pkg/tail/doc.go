@@ -118,9 +118,12 @@
 // startup, per path of the checkpoint (and per path found with no entry),
 // the tailer lists the rotated siblings in kubelet's order (by the name
 // after "0.log.", a timestamp; names of other rotators, like logrotate's
-// 0.log.1, by last write) and looks for each checkpointed file among the
-// path and its siblings: a plain file by device, inode and fingerprint, a
-// compressed one by the fingerprint of its decompressed start. The oldest
+// 0.log.1 or dockerd's <id>-json.log.1 and .2.gz, by last write; dockerd
+// writes <log>.1.gz under that name beside <log>.1, so a start can find it
+// half written, and reads the plain file: dockerd_test.go) and looks for
+// each checkpointed file among the path and its siblings: a plain file by
+// device, inode and fingerprint, a compressed one by the fingerprint of
+// its decompressed start. The oldest
 // one found is continued from its committed offset and every newer sibling
 // is read from 0, in order, before the current file; a new file at the path
 // (even one that reuses the old inode) is read from 0 after them. When
