@@ -1,0 +1,350 @@
+package tail
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/event"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// ackEmitted82 acknowledges every line a tailer driven step by step holds
+// for its receiver, as a sink that stored them would.
+func ackEmitted82(tl *Tailer) {
+	var cs []event.Cursor
+	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
+		for _, l := range b {
+			if !l.End {
+				cs = append(cs, l.Cursor)
+			}
+		}
+	}
+	tl.Ack(cs)
+}
+
+// readRotated82 reads the rotated files the start opened (each after the
+// one it waits for) to their ends, nothing at the path yet.
+func readRotated82(tl *Tailer) {
+	for range 3 {
+		for _, g := range slices.Clone(tl.order) {
+			if g.st != stClosed && (g.pred == nil || g.pred.st == stClosed) {
+				tl.readFile(g, time.Now())
+			}
+		}
+	}
+}
+
+// TestStartBetweenRenameAndCreateTwoStreamsPartial: as
+// TestStartBetweenRenameAndCreatePartialLineReadFirst, but the newest
+// rotated file ends with first fragments of a line on each stream
+// (stdout 100, stderr 101), and the runtime's next 0.log ends them in the
+// other order: both come once, whole; nothing cut.
+func TestStartBetweenRenameAndCreateTwoStreamsPartial(t *testing.T) {
+	tl, path, _, f2 := betweenRenameAndCreate80(t)
+	appendFile(t, f2.path, criLine("stdout", "P", "seq=100 out first ")+criLine("stderr", "P", "seq=101 err first "))
+	readRotated82(tl)
+	appendFile(t, path, criLine("stderr", "F", "err end")+criLine("stdout", "P", "out more ")+criLine("stdout", "F", "out end")+lines(10, 12))
+	tl.rescan(time.Now(), false)
+	lingerOver(tl)
+	readEvery77(t, tl)
+	want := append(upto(5, 10), append([]int{101, 100}, upto(10, 12)...)...)
+	wantMerged(t, tl, want, 100, "seq=100 out first out more out end")
+	wantMerged(t, tl, want, 101, "seq=101 err first err end")
+	stop77(t, tl)
+	appendFile(t, path, lines(12, 13))
+	restartWantList(t, tl.cfg, 12, append(upto(5, 10), append([]int{101, 100}, upto(10, 13)...)...))
+}
+
+// restartInWindow82 is a second start inside the same window: the agent
+// before (tl) read the rotated files and its lines were acknowledged, then
+// it stopped (gracefully: its final checkpoint; or killed: the last
+// periodic one) before the runtime created the next 0.log. The next agent
+// starts, step by step, with still no file at the path.
+func restartInWindow82(t *testing.T, tl *Tailer, path string, kill bool) *Tailer {
+	t.Helper()
+	ackEmitted82(tl)
+	if kill {
+		if err := tl.commit(false); err != nil {
+			t.Fatal(err)
+		}
+		tl.closeAll()
+	} else {
+		stop77(t, tl)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("a file at the path")
+	}
+	dir := filepath.Dir(filepath.Dir(filepath.Dir(path)))
+	tl2, saved, now := startSteps(t, dir, tl.cfg.StateDir)
+	if tl2.byPath[path] != nil {
+		t.Fatal("a file at the path")
+	}
+	tl2.resumeRotated(now, saved)
+	return tl2
+}
+
+// TestStartBetweenRenameAndCreateRestartedInside: the agent that started
+// between kubelet's rename and the runtime's create reads the rotated
+// files (5-9, the newest ending, or not, with the first fragment of line
+// 100), its lines acknowledged, and stops (SIGTERM, or a SIGKILL after a
+// periodic checkpoint) still inside the window; the next agent starts
+// there too, then the runtime's 0.log (the line's end, 10-11) comes.
+// The second agent reads only what was not acknowledged: line 100 whole,
+// then 10-11.
+func TestStartBetweenRenameAndCreateRestartedInside(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		for _, partial := range []bool{false, true} {
+			name := map[bool]string{false: "sigterm", true: "sigkill"}[kill] + map[bool]string{false: "", true: " partial"}[partial]
+			t.Run(name, func(t *testing.T) {
+				tl, path, _, f2 := betweenRenameAndCreate80(t)
+				head := ""
+				if partial {
+					appendFile(t, f2.path, criLine("stdout", "P", "seq=100 first half "))
+					head = criLine("stdout", "F", "second half")
+				}
+				readRotated82(tl)
+				if got := emitted(tl); !slices.Equal(got, upto(5, 10)) {
+					t.Fatalf("first agent: lines %v, want %v", got, upto(5, 10))
+				}
+				tl2 := restartInWindow82(t, tl, path, kill)
+				readRotated82(tl2)
+				if got := emitted(tl2); len(got) != 0 {
+					t.Errorf("second agent, in the window: lines %v, want none", got)
+				}
+				appendFile(t, path, head+lines(10, 12))
+				nextFileFound(t, tl2, path)
+				want := upto(10, 12)
+				if partial {
+					want = append([]int{100}, want...)
+					wantMerged(t, tl2, want, 100, "seq=100 first half second half")
+				} else if got := emitted(tl2); !slices.Equal(got, want) {
+					t.Errorf("second agent: lines %v, want %v", got, want)
+				}
+				stop77(t, tl2)
+				appendFile(t, path, lines(12, 13))
+				restartWantList(t, tl2.cfg, 12, append(want, 12))
+			})
+		}
+	}
+}
+
+// TestStartBetweenRenameAndCreateRestartedInsideUnread: as
+// TestStartBetweenRenameAndCreateRestartedInside, but the first agent
+// read nothing (or only the older rotated file) before it stopped: the
+// second reads 5 on once each, in order.
+func TestStartBetweenRenameAndCreateRestartedInsideUnread(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		for _, older := range []bool{false, true} {
+			name := map[bool]string{false: "sigterm", true: "sigkill"}[kill] + map[bool]string{false: " nothing read", true: " older read"}[older]
+			t.Run(name, func(t *testing.T) {
+				tl, path, f1, _ := betweenRenameAndCreate80(t)
+				from := 5
+				if older {
+					for range 3 {
+						if f1.st != stClosed {
+							tl.readFile(f1, time.Now())
+						}
+					}
+					from = 8
+				}
+				tl2 := restartInWindow82(t, tl, path, kill)
+				appendFile(t, path, lines(10, 12))
+				nextFileFound(t, tl2, path)
+				onceThenRestart(t, tl2, path, from, 12)
+			})
+		}
+	}
+}
+
+// TestStartBetweenRenameAndCreateUndonePartial: the newest rotated file
+// the start opened ends with the first fragment of line 100; kubelet's
+// rotation is undone (the runtime could not reopen the log: 0.log.<ts>
+// renamed back to 0.log) and the container writes the line's end and
+// 10-11 to it. Line 100 comes once, whole; nothing cut; after a restart
+// nothing again.
+func TestStartBetweenRenameAndCreateUndonePartial(t *testing.T) {
+	for _, readFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unread", true: "read first"}[readFirst], func(t *testing.T) {
+			tl, path, _, f2 := betweenRenameAndCreate80(t)
+			appendFile(t, f2.path, criLine("stdout", "P", "seq=100 first half "))
+			if readFirst {
+				readRotated82(tl)
+			}
+			mustRename(t, f2.path, path)
+			appendFile(t, path, criLine("stdout", "F", "second half")+lines(10, 12))
+			nextFileFound(t, tl, path)
+			want := append(upto(5, 10), append([]int{100}, upto(10, 12)...)...)
+			wantMerged(t, tl, want, 100, "seq=100 first half second half")
+			stop77(t, tl)
+			appendFile(t, path, lines(12, 13))
+			restartWantList(t, tl.cfg, 12, append(want, 12))
+		})
+	}
+}
+
+// TestStartBetweenRenameAndCreateNextRotatedNewestCompressed: the
+// runtime's next 0.log (10-11) is created, then rotated in turn by
+// kubelet, which gzips the newest rotated file the start opened (r2, its
+// lines read or not) before it renames, and a new 0.log (12-13) is
+// written, all before the tailer looks: 5-13 once each, in order.
+func TestStartBetweenRenameAndCreateNextRotatedNewestCompressed(t *testing.T) {
+	for _, read := range []bool{false, true} {
+		t.Run(map[bool]string{false: "r2 unread", true: "r2 read"}[read], func(t *testing.T) {
+			tl, path, _, f2 := betweenRenameAndCreate80(t)
+			if read {
+				readRotated82(tl)
+			}
+			appendFile(t, path, lines(10, 12))
+			mustGzip(t, f2.path)
+			mustRename(t, path, path+".20261206-000003")
+			appendFile(t, path, lines(12, 14))
+			nextFileFound(t, tl, path)
+			onceThenRestart(t, tl, path, 5, 14)
+		})
+	}
+}
+
+// TestStartBetweenRenameAndCreatePodDeleted: the pod is deleted (its log
+// directory removed) while the start reads its rotated files, before the
+// runtime made the next 0.log: what was read is not read again, nothing
+// waits for the path, and the tailer forgets it.
+func TestStartBetweenRenameAndCreatePodDeleted(t *testing.T) {
+	tl, path, f1, f2 := betweenRenameAndCreate80(t)
+	appendFile(t, f2.path, criLine("stdout", "P", "seq=100 first half "))
+	readRotated82(tl)
+	if err := os.RemoveAll(filepath.Dir(filepath.Dir(path))); err != nil {
+		t.Fatal(err)
+	}
+	nextFileFound(t, tl, path)
+	for _, g := range []*follower{f1, f2} {
+		if g.st != stClosed {
+			t.Errorf("%s not closed: %v", g.path, g.st)
+		}
+	}
+	if _, ok := tl.lastRotated[path]; ok {
+		t.Error("the deleted path's last rotated file kept")
+	}
+	got := emitted(tl)
+	if !slices.Equal(got, append(upto(5, 10), 100)) {
+		t.Errorf("lines %v, want %v", got, append(upto(5, 10), 100))
+	}
+}
+
+// TestStartBetweenRenameAndCreateLongPartial: the newest rotated file ends
+// with first fragments of a line longer than max_line_bytes: the line is
+// cut at max_line_bytes as within one file, once; 10-11 after it.
+func TestStartBetweenRenameAndCreateLongPartial(t *testing.T) {
+	tl, path, _, f2 := betweenRenameAndCreate80(t)
+	max := tl.cfg.MaxLineBytes
+	frag := strings.Repeat("a", 16<<10)
+	var tail strings.Builder
+	tail.WriteString(criLine("stdout", "P", "seq=100 "+frag))
+	for range max/len(frag) + 1 {
+		tail.WriteString(criLine("stdout", "P", frag))
+	}
+	appendFile(t, f2.path, tail.String())
+	readRotated82(tl)
+	appendFile(t, path, criLine("stdout", "F", "end")+lines(10, 12))
+	tl.rescan(time.Now(), false)
+	lingerOver(tl)
+	readEvery77(t, tl)
+	want := append(upto(5, 10), append([]int{100}, upto(10, 12)...)...)
+	if got := emitted(tl); !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
+		for _, l := range b {
+			if n, _ := seqOf(string(l.Body)); n == 100 && len(l.Body) > max {
+				t.Errorf("line 100 %d bytes, over max_line_bytes %d", len(l.Body), max)
+			}
+		}
+	}
+	if cut := testutil.ToFloat64(tl.m.partialsCut.WithLabelValues(cutRotated)); cut != 0 {
+		t.Errorf("%v partial lines cut at the rotation, want none", cut)
+	}
+}
+
+// TestStartBetweenRenameAndCreateSeveralContainersFewDescriptors: run,
+// with max_open_files 1 or 2: several containers' logs are each found by
+// the start between kubelet's rename and the runtime's next 0.log, each
+// newest rotated file ending with the first fragment of a line whose end
+// the next 0.log begins with. Every line of each path comes once, in
+// order for its path, each split line whole, soon (not cut after
+// rotatedLinger).
+func TestStartBetweenRenameAndCreateSeveralContainersFewDescriptors(t *testing.T) {
+	for _, tc := range []struct{ max, pods int }{{1, 2}, {1, 3}, {2, 3}} {
+		t.Run(strings.Join([]string{"max", string(rune('0' + tc.max)), "pods", string(rune('0' + tc.pods))}, " "), func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			var paths []string
+			var entries []stateEntry
+			for k := range tc.pods {
+				path := mkContainer(t, dir, "ns_pod"+string(rune('a'+k))+"_uid")
+				paths = append(paths, path)
+				base := 1000 * (k + 1)
+				read := lines(base, base+5)
+				appendFile(t, path, read)
+				entries = append(entries, dataEntry(t, path, path, read, false))
+			}
+			if err := writeState(state, entries); err != nil {
+				t.Fatal(err)
+			}
+			for k, path := range paths {
+				base := 1000 * (k + 1)
+				appendFile(t, path, lines(base+5, base+8))
+				mustRename(t, path, path+".20261206-000001")
+				appendFile(t, path, lines(base+8, base+10)+criLine("stdout", "P", "seq="+itoa82(base+100)+" first half "))
+				mustRename(t, path, path+".20261206-000002")
+			}
+			cfg := testConfig(dir, state)
+			cfg.MaxOpenFiles = tc.max
+			r := startRunnerTuned(t, cfg, Options{}, nil, func(tl *Tailer) { tl.rotatedLinger = time.Hour })
+			waitFor(t, 10*time.Second, "the rotated files", func() bool {
+				for k := range paths {
+					if !hasSeq(r, 1000*(k+1)+9) {
+						return false
+					}
+				}
+				return true
+			})
+			for k, path := range paths {
+				base := 1000 * (k + 1)
+				appendFile(t, path, criLine("stdout", "F", "second half")+lines(base+10, base+12))
+			}
+			waitFor(t, 20*time.Second, "the next files", func() bool {
+				for k := range paths {
+					if !hasSeq(r, 1000*(k+1)+11) {
+						return false
+					}
+				}
+				return true
+			})
+			r.settle()
+			r.stop()
+			recs := r.snapshot()
+			for k, path := range paths {
+				base := 1000 * (k + 1)
+				var got []int
+				for _, x := range recs {
+					if x.path == path {
+						n, _ := seqOf(x.body)
+						got = append(got, n)
+					}
+				}
+				want := append(upto(base+5, base+10), append([]int{base + 100}, upto(base+10, base+12)...)...)
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: lines %v, want %v", path, got, want)
+				}
+				if x, n := recOf(r, "seq="+itoa82(base+100)+" "); n != 1 || x.body != "seq="+itoa82(base+100)+" first half second half" || x.truncated {
+					t.Errorf("line %d %+v (%d of them), want it once, whole", base+100, x, n)
+				}
+			}
+		})
+	}
+}
+
+func itoa82(n int) string { return strconv.Itoa(n) }
