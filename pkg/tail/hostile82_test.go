@@ -348,3 +348,101 @@ func TestStartBetweenRenameAndCreateSeveralContainersFewDescriptors(t *testing.T
 }
 
 func itoa82(n int) string { return strconv.Itoa(n) }
+
+// TestCopyInProgressAtStartShorterThanOffset: logrotate's copytruncate of
+// a file the checkpoint read to line 4 (lines 5-7 written since) is under
+// way as the agent starts: the copy holds lines 0-2 only (shorter than the
+// checkpoint's offset) when the start opens the file; it is finished
+// (0-7) and the file truncated, and 100-101 written, before the start
+// looks at the siblings, or after; the copy compressed at once
+// (compress without delaycompress), or not. Lines 5-7 come once (none of 0-4
+// again), then 100-101; nothing counted lost.
+func TestCopyInProgressAtStartShorterThanOffset(t *testing.T) {
+	for _, tc := range []struct{ after, gz bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		after := tc.after
+		name := map[bool]string{false: "finished before the look", true: "finished after the look"}[after] + map[bool]string{false: "", true: ", compressed"}[tc.gz]
+		t.Run(name, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			read := lines(0, 5)
+			appendFile(t, path, read)
+			if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, lines(5, 8))
+			cp := path + ".1"
+			appendFile(t, cp, lines(0, 3))
+			tl, saved, now := startSteps(t, dir, state)
+			f := tl.byPath[path]
+			if f == nil || f.off != int64(len(read)) {
+				t.Fatalf("the file not resumed at its offset: %+v", f)
+			}
+			finish := func() {
+				appendFile(t, cp, lines(3, 8))
+				mustTruncate(t, path)
+				if tc.gz {
+					tickAfter80(t, filepath.Dir(path), f.opened) // compressed after the open
+					mustGzip(t, cp)
+				}
+				appendFile(t, path, lines(100, 102))
+			}
+			if !after {
+				finish()
+			}
+			tl.resumeRotated(now, saved)
+			if after {
+				finish()
+			}
+			readEvery77(t, tl)
+			want := append(upto(5, 8), upto(100, 102)...)
+			if got := emitted(tl); !slices.Equal(got, want) {
+				t.Errorf("lines %v, want %v", got, want)
+			}
+			if lost := lostTruncatedOf(tl); lost != 0 {
+				t.Errorf("lost %v bytes counted, want none", lost)
+			}
+			stop77(t, tl)
+			appendFile(t, path, lines(102, 103))
+			restartWantList(t, tl.cfg, 102, append(upto(5, 8), upto(100, 103)...))
+		})
+	}
+}
+
+// TestStartBetweenRenameAndCreateNewestBackRotatedAgain: the newest
+// rotated file the start opened (r2, read from 0, lines 8-9) is renamed
+// back to 0.log (kubelet undid the rotation), written (10), rotated again
+// under a new name (the runtime writes 11 to it before it reopens, maybe
+// ending with the first fragment of line 100) and the next 0.log made
+// (the line's end, 12-13), before the tailer looks, r2 read or not
+// meanwhile: 5-13 once each, in order, line 100 whole before 12.
+func TestStartBetweenRenameAndCreateNewestBackRotatedAgain(t *testing.T) {
+	for _, tc := range []struct{ partial, read bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
+		name := map[bool]string{false: "plain", true: "partial"}[tc.partial] + map[bool]string{false: "", true: ", r2 read first"}[tc.read]
+		t.Run(name, func(t *testing.T) {
+			tl, path, _, f2 := betweenRenameAndCreate80(t)
+			if tc.read {
+				readRotated82(tl)
+			}
+			mustRename(t, f2.path, path)
+			appendFile(t, path, lines(10, 11))
+			if tc.read {
+				readRotated82(tl)
+			}
+			r3 := path + ".20261206-000003"
+			mustRename(t, path, r3)
+			tail, head := "", ""
+			want := upto(5, 14)
+			if tc.partial {
+				tail, head = criLine("stdout", "P", "seq=100 first half "), criLine("stdout", "F", "second half")
+				want = append(upto(5, 12), append([]int{100}, upto(12, 14)...)...)
+			}
+			appendFile(t, r3, lines(11, 12)+tail)
+			appendFile(t, path, head+lines(12, 14))
+			nextFileFound(t, tl, path)
+			wantMerged(t, tl, want, 100, "seq=100 first half second half")
+			stop77(t, tl)
+			appendFile(t, path, lines(14, 15))
+			restartWantList(t, tl.cfg, 14, append(want, 14))
+		})
+	}
+}
