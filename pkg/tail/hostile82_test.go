@@ -446,3 +446,58 @@ func TestStartBetweenRenameAndCreateNewestBackRotatedAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestStartBetweenRenameAndCreateNewestClosedThenWritten: the newest
+// rotated file the start opened (r2) is read to its end and closed (no
+// line left unfinished), then the runtime, which had not reopened yet,
+// writes 10 to it, maybe ending with the first fragment of line 100;
+// the next 0.log (the line's end, 11-12) is made, and maybe rotated in
+// turn, r2 compressed by kubelet before that rename, and a new 0.log
+// (13) made, all before the tailer looks: each line once, in order, line
+// 100 whole. The agent then stops with nothing acknowledged: the next
+// reads it all again, none counted lost (r2's .gz was taken for a file
+// read from where the continuation began, r2's own entry counted
+// vanished, and 8-9 were lost).
+func TestStartBetweenRenameAndCreateNewestClosedThenWritten(t *testing.T) {
+	for _, tc := range []struct{ partial, again bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		name := map[bool]string{false: "plain", true: "partial"}[tc.partial] + map[bool]string{false: "", true: ", rotated again, r2 compressed"}[tc.again]
+		t.Run(name, func(t *testing.T) {
+			tl, path, _, f2 := betweenRenameAndCreate80(t)
+			readRotated82(tl)
+			if f2.st != stClosed {
+				t.Fatalf("r2 not closed: %v", f2.st)
+			}
+			tail, head := "", ""
+			want := upto(5, 13)
+			if tc.partial {
+				tail, head = criLine("stdout", "P", "seq=100 first half "), criLine("stdout", "F", "second half")
+				want = append(upto(5, 11), append([]int{100}, upto(11, 13)...)...)
+			}
+			appendFile(t, f2.path, lines(10, 11)+tail)
+			appendFile(t, path, head+lines(11, 13))
+			last := 13
+			if tc.again {
+				mustGzip(t, f2.path)
+				mustRename(t, path, path+".20261206-000003")
+				appendFile(t, path, lines(13, 14))
+				want = append(want, 13)
+				last = 14
+			}
+			nextFileFound(t, tl, path)
+			wantMerged(t, tl, want, 100, "seq=100 first half second half")
+			stop77(t, tl)
+			appendFile(t, path, lines(last, last+1))
+			// Nothing acknowledged: the next agent reads it all again,
+			// r2's lines before its close too, and counts nothing lost.
+			r := startRunner(t, tl.cfg, Options{})
+			waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, last) })
+			r.stop()
+			if got := seqs(r.snapshot()); !slices.Equal(got, append(want, last)) {
+				t.Errorf("after the restart, lines %v, want %v", got, append(want, last))
+			}
+			if n := hostile61Lost(t, r.reg); n != 0 {
+				t.Errorf("after the restart, %v losses counted, want none", n)
+			}
+		})
+	}
+}
