@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -498,6 +499,85 @@ func TestStartBetweenRenameAndCreateNewestClosedThenWritten(t *testing.T) {
 			if n := hostile61Lost(t, r.reg); n != 0 {
 				t.Errorf("after the restart, %v losses counted, want none", n)
 			}
+		})
+	}
+}
+
+// TestStartBetweenRenameAndCreateNextWaitedRenamed: with max_open_files 1
+// (the rotated files the start opened hold descriptors beyond it), the
+// runtime's next 0.log (the end of line 100, whose first fragment ends
+// the newest rotated file r2, then 10-11) is found before r2 was read to
+// its end and waits for a descriptor; kubelet rotates it (r3) before its
+// turn, and the runtime's next 0.log (12-13) is made before that turn,
+// or after it (r3 then ending, or not, with the first fragment of line
+// 101, which that 0.log ends). Its turn comes as r2, read, waits for it
+// with the line's first fragment (admitAwaited): r2, then r3, then 0.log;
+// 5-13 once each, in order, lines 100 and 101 whole (r3 was read before
+// r2, line 100's end read alone and its first fragment merged with line
+// 12, or r3 read twice).
+func TestStartBetweenRenameAndCreateNextWaitedRenamed(t *testing.T) {
+	for _, tc := range []struct{ created, partial bool }{{true, false}, {false, false}, {false, true}} {
+		created := tc.created
+		name := map[bool]string{true: "next made before the turn", false: "next made after the turn"}[created] + map[bool]string{false: "", true: ", r3 ending with a first fragment"}[tc.partial]
+		t.Run(name, func(t *testing.T) {
+			dir, state := t.TempDir(), t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			read := lines(0, 5)
+			appendFile(t, path, read)
+			if err := writeState(state, []stateEntry{dataEntry(t, path, path, read, false)}); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, lines(5, 8))
+			r1, r2 := path+".20261206-000001", path+".20261206-000002"
+			mustRename(t, path, r1)
+			appendFile(t, path, lines(8, 10)+criLine("stdout", "P", "seq=100 first half "))
+			mustRename(t, path, r2)
+			tl := newIdleTailerIn(t, dir, state)
+			if testLogLevel == slog.LevelDebug {
+				tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			}
+			tl.lim.max = 1
+			now := time.Now()
+			tl.loadState(now)
+			var saved []stateEntry
+			for _, es := range tl.resume {
+				saved = append(saved, es...)
+			}
+			tl.rescan(now, true)
+			tl.resumeRotated(now, saved)
+			appendFile(t, path, criLine("stdout", "F", "second half")+lines(10, 12))
+			tl.rescan(time.Now(), false)
+			if _, ok := tl.lim.queued[path]; !ok {
+				t.Fatalf("the next file not waiting for a descriptor: %+v", tl.byPath[path])
+			}
+			tail, head := "", ""
+			if tc.partial {
+				tail, head = criLine("stdout", "P", "seq=101 first half "), criLine("stdout", "F", "second half")
+			}
+			appendFile(t, path, tail)
+			mustRename(t, path, path+".20261206-000003")
+			if created {
+				appendFile(t, path, lines(12, 14))
+			}
+			for range 3 {
+				readRotated82(tl)
+				tl.rebalance(time.Now())
+			}
+			if !created {
+				appendFile(t, path, head+lines(12, 14))
+			}
+			nextFileFound(t, tl, path)
+			tl.rebalance(time.Now())
+			nextFileFound(t, tl, path)
+			want := append(upto(5, 10), append([]int{100}, upto(10, 14)...)...)
+			if tc.partial {
+				want = append(upto(5, 10), append([]int{100}, append(upto(10, 12), append([]int{101}, upto(12, 14)...)...)...)...)
+				wantMerged(t, tl, want, 101, "seq=101 first half second half")
+			}
+			wantMerged(t, tl, want, 100, "seq=100 first half second half")
+			stop77(t, tl)
+			appendFile(t, path, lines(14, 15))
+			restartWantList(t, tl.cfg, 14, append(want, 14))
 		})
 	}
 }

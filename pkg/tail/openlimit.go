@@ -359,6 +359,16 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 		if prev != nil && prev.st == stClosed {
 			prev = nil
 		}
+		if prev == nil && moved != nil {
+			// None at the path: the newest rotated sibling the start
+			// opened (lastOpen), still read, is (the start found no file
+			// at the path, and the waited file was the next). Placed
+			// before it, the waited file's lines came before that
+			// sibling's, a CRI line it ends was cut and its end merged
+			// into a line of the path's next file
+			// (TestStartBetweenRenameAndCreateNextWaitedRenamed).
+			prev = t.lastOpen(w.path)
+		}
 		t.lim.admitting, t.lim.refused = true, false
 		if moved == nil && w.initial && !w.gen.at.IsZero() {
 			// Nothing of it read at the start (the scan's files rotated
@@ -384,10 +394,37 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 				head.pred = prev
 			}
 			last.pred = moved
+		} else if moved != nil && (f == nil || f == prev) && prev != nil && t.lastOpen(w.path) == prev && nextSibling(w.path, prev.path, moved.path) {
+			// No next file at the path yet (kubelet renamed the waited
+			// file, and the runtime has not made the next): the waited
+			// file comes after prev and stands for the path's last file
+			// in its stead (rotated.go lastOpened), so that the next
+			// one waits for it and takes a CRI line it ends over.
+			// Read beside prev, its lines came first, and the next
+			// file, placed after prev, read it again.
+			head := moved
+			for head.pred != nil {
+				head = head.pred
+			}
+			head.pred = prev
+			delete(t.lastRotated, w.path)
+			t.lastOpened(w.path, moved, now)
 		}
 		return !t.lim.refused
 	}
 	return t.unpark(w.f, now)
+}
+
+// nextSibling says whether b is the rotated sibling of path named next
+// after a (nothing rotated between them).
+func nextSibling(path, a, b string) bool {
+	sibs := listSiblings(path)
+	for i := 0; i+1 < len(sibs); i++ {
+		if sibs[i].path == a {
+			return sibs[i+1].path == b
+		}
+	}
+	return false
 }
 
 // waitedSibling opens, to be read from 0 (from its checkpoint entry's
