@@ -581,3 +581,44 @@ func TestStartBetweenRenameAndCreateNextWaitedRenamed(t *testing.T) {
 		})
 	}
 }
+
+// TestNextWaitedRenamedEndingWithFirstFragment: running, max_open_files
+// 1: 0.log (0-4) is followed; kubelet rotates it (r1), and the runtime's
+// next 0.log (5-6, then the first fragment of line 100) waits for the
+// descriptor r1 holds; kubelet rotates that one (r2) before its turn, and
+// its turn comes before the runtime made the next 0.log (the line's end,
+// 7-8). r2 waits for it as the path's last file: line 100 whole, not cut
+// at r2's end with its end read as a line of its own.
+func TestNextWaitedRenamedEndingWithFirstFragment(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 5))
+	tl := newIdleTailer(t, dir)
+	if testLogLevel == slog.LevelDebug {
+		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	tl.lim.max = 1
+	tl.loadState(time.Now())
+	tl.rescan(time.Now(), true)
+	readEvery77(t, tl)
+	mustRename(t, path, path+".20261206-000001")
+	appendFile(t, path, lines(5, 7))
+	tl.poll(time.Now())
+	tl.rescan(time.Now(), false)
+	if _, ok := tl.lim.queued[path]; !ok {
+		t.Fatalf("the next file not waiting for a descriptor: %+v", tl.byPath[path])
+	}
+	appendFile(t, path, criLine("stdout", "P", "seq=100 first half "))
+	mustRename(t, path, path+".20261206-000002")
+	lingerOver(tl) // r1 final
+	for range 3 {
+		readEvery77(t, tl)
+		tl.rebalance(time.Now())
+	}
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(7, 9))
+	nextFileFound(t, tl, path)
+	tl.rebalance(time.Now())
+	nextFileFound(t, tl, path)
+	want := append(upto(0, 7), append([]int{100}, upto(7, 9)...)...)
+	wantMerged(t, tl, want, 100, "seq=100 first half second half")
+}

@@ -3,6 +3,7 @@ package tail
 import (
 	"errors"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -394,19 +395,22 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 				head.pred = prev
 			}
 			last.pred = moved
-		} else if moved != nil && (f == nil || f == prev) && prev != nil && t.lastOpen(w.path) == prev && nextSibling(w.path, prev.path, moved.path) {
+		} else if moved != nil && (f == nil || f == prev) && t.waitedLast(w.path, prev, moved) {
 			// No next file at the path yet (kubelet renamed the waited
 			// file, and the runtime has not made the next): the waited
-			// file comes after prev and stands for the path's last file
-			// in its stead (rotated.go lastOpened), so that the next
-			// one waits for it and takes a CRI line it ends over.
-			// Read beside prev, its lines came first, and the next
-			// file, placed after prev, read it again.
-			head := moved
-			for head.pred != nil {
-				head = head.pred
+			// file comes after prev, if any, and stands for the path's
+			// last file (rotated.go lastOpened), so that the next one
+			// waits for it and takes a CRI line it ends over. Read
+			// beside prev, its lines came first, and the next file,
+			// placed after prev, read it again; closed at its end, such
+			// a line was cut (TestNextWaitedRenamedEndingWithFirstFragment).
+			if prev != nil {
+				head := moved
+				for head.pred != nil {
+					head = head.pred
+				}
+				head.pred = prev
 			}
-			head.pred = prev
 			delete(t.lastRotated, w.path)
 			t.lastOpened(w.path, moved, now)
 		}
@@ -415,16 +419,26 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 	return t.unpark(w.f, now)
 }
 
-// nextSibling says whether b is the rotated sibling of path named next
-// after a (nothing rotated between them).
-func nextSibling(path, a, b string) bool {
+// waitedLast says whether moved, the file that waited for a descriptor
+// at path, found renamed at its turn with no file at the path, is the
+// rotated sibling named next after the path's last file: prev (the
+// newest rotated sibling the start opened, lastOpen), or, with no prev,
+// the last rotated file closed. Not when a file lies between (rotated
+// after that one, before the waited file was found): the path's next
+// file reads it from there (discover: rotatedAfter).
+func (t *Tailer) waitedLast(path string, prev, moved *follower) bool {
 	sibs := listSiblings(path)
-	for i := 0; i+1 < len(sibs); i++ {
-		if sibs[i].path == a {
-			return sibs[i+1].path == b
+	i := -1
+	switch r, ok := t.lastRotated[path]; {
+	case prev != nil:
+		if t.lastOpen(path) != prev {
+			return false
 		}
+		i = slices.IndexFunc(sibs, func(s sibling) bool { return s.path == prev.path })
+	case ok && t.lastOpen(path) == nil && r.fpLen > 0:
+		i = siblingIndex(sibs, r.key, r.fp[:r.fpLen], true)
 	}
-	return false
+	return i >= 0 && i+1 < len(sibs) && sibs[i+1].path == moved.path
 }
 
 // waitedSibling opens, to be read from 0 (from its checkpoint entry's
