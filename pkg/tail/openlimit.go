@@ -3,6 +3,7 @@ package tail
 import (
 	"errors"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -359,6 +360,16 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 		if prev != nil && prev.st == stClosed {
 			prev = nil
 		}
+		if prev == nil && moved != nil {
+			// None at the path: the newest rotated sibling the start
+			// opened (lastOpen), still read, is (the start found no file
+			// at the path, and the waited file was the next). Placed
+			// before it, the waited file's lines came before that
+			// sibling's, a CRI line it ends was cut and its end merged
+			// into a line of the path's next file
+			// (TestStartBetweenRenameAndCreateNextWaitedRenamed).
+			prev = t.lastOpen(w.path)
+		}
 		t.lim.admitting, t.lim.refused = true, false
 		if moved == nil && w.initial && !w.gen.at.IsZero() {
 			// Nothing of it read at the start (the scan's files rotated
@@ -384,10 +395,50 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 				head.pred = prev
 			}
 			last.pred = moved
+		} else if moved != nil && (f == nil || f == prev) && t.waitedLast(w.path, prev, moved) {
+			// No next file at the path yet (kubelet renamed the waited
+			// file, and the runtime has not made the next): the waited
+			// file comes after prev, if any, and stands for the path's
+			// last file (rotated.go lastOpened), so that the next one
+			// waits for it and takes a CRI line it ends over. Read
+			// beside prev, its lines came first, and the next file,
+			// placed after prev, read it again; closed at its end, such
+			// a line was cut (TestNextWaitedRenamedEndingWithFirstFragment).
+			if prev != nil {
+				head := moved
+				for head.pred != nil {
+					head = head.pred
+				}
+				head.pred = prev
+			}
+			delete(t.lastRotated, w.path)
+			t.lastOpened(w.path, moved, now)
 		}
 		return !t.lim.refused
 	}
 	return t.unpark(w.f, now)
+}
+
+// waitedLast says whether moved, the file that waited for a descriptor
+// at path, found renamed at its turn with no file at the path, is the
+// rotated sibling named next after the path's last file: prev (the
+// newest rotated sibling the start opened, lastOpen), or, with no prev,
+// the last rotated file closed. Not when a file lies between (rotated
+// after that one, before the waited file was found): the path's next
+// file reads it from there (discover: rotatedAfter).
+func (t *Tailer) waitedLast(path string, prev, moved *follower) bool {
+	sibs := listSiblings(path)
+	i := -1
+	switch r, ok := t.lastRotated[path]; {
+	case prev != nil:
+		if t.lastOpen(path) != prev {
+			return false
+		}
+		i = slices.IndexFunc(sibs, func(s sibling) bool { return s.path == prev.path })
+	case ok && t.lastOpen(path) == nil && r.fpLen > 0:
+		i = siblingIndex(sibs, r.key, r.fp[:r.fpLen], true)
+	}
+	return i >= 0 && i+1 < len(sibs) && sibs[i+1].path == moved.path
 }
 
 // waitedSibling opens, to be read from 0 (from its checkpoint entry's
