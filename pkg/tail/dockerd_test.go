@@ -205,3 +205,72 @@ func TestDockerdRotationWhileStopped(t *testing.T) {
 		})
 	}
 }
+
+// TestDockerdMaxFileWhileStopped: while no agent runs, dockerd rotates
+// past max-file and removes the oldest .gz, which held the checkpoint's
+// file and the lines after it no agent read: those are lost, and counted
+// (the file vanished, its size unknown); every line of the files left
+// comes once, in order.
+func TestDockerdMaxFileWhileStopped(t *testing.T) {
+	cfg, d := dockerdSetup(t)
+	d.maxFiles = 3
+	appendFile(t, d.path, dockerLines(0, 10))
+	r := startRunner(t, cfg, Options{})
+	dockerdWant(t, r, 0, 9)
+	r.stop()
+
+	next := 10
+	for range 3 {
+		appendFile(t, d.path, dockerLines(next, next+10))
+		next += 10
+		d.rotate()
+		d.compress(8)
+	}
+	appendFile(t, d.path, dockerLines(next, next+5))
+	next += 5
+	if _, err := os.Stat(d.path + ".3.gz"); !os.IsNotExist(err) {
+		t.Fatalf("max-file 3 keeps .1.gz and .2.gz only: %v", err)
+	}
+
+	r = startRunner(t, cfg, Options{})
+	waitFor(t, 30*time.Second, fmt.Sprintf("line %d", next-1), func() bool { return hasSeq(r, next-1) })
+	r.settle()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(20, next)) {
+		t.Errorf("lines %v, want 20-%d once each (10-19 were in the file dockerd removed)", got, next-1)
+	}
+	m := r.tl.m
+	if got := testutil.ToFloat64(m.lostFiles.WithLabelValues(lostVanished)); got != 1 {
+		t.Errorf("lost files (vanished) = %v, want 1: the checkpoint's file", got)
+	}
+}
+
+// TestDockerdMaxFileWhileBehind: the sink holds every acknowledgement, so
+// the agent stops reading at its in-flight bound with the log half read;
+// dockerd rotates past max-file meanwhile, compressing the file the agent
+// holds open and removing it later. The agent reads on through its
+// descriptor once the sink acknowledges: every line once, in order,
+// nothing lost.
+func TestDockerdMaxFileWhileBehind(t *testing.T) {
+	cfg, d := dockerdSetup(t)
+	d.maxFiles = 3
+	cfg.MaxInflightBytes = 8 << 10
+	cfg.MaxLineBytes = 4 << 10
+	cfg.ReadBytesPerTurn = 16 << 10
+	appendFile(t, d.path, dockerLines(0, 4000))
+	r := startRunner(t, cfg, Options{})
+	r.setHold(true)
+	waitFor(t, 30*time.Second, "the first lines", func() bool { return hasSeq(r, 9) })
+	r.looked(2)
+	if hasSeq(r, 3999) {
+		t.Fatal("every line read with nothing acknowledged: the in-flight bound did not hold reading back")
+	}
+	next := 4000
+	for range 4 {
+		d.rotate()
+		d.compress(8)
+		appendFile(t, d.path, dockerLines(next, next+50))
+		next += 50
+	}
+	r.setHold(false)
+	dockerdWant(t, r, 0, next-1)
+}
