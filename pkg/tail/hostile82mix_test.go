@@ -27,6 +27,8 @@ import (
 // own (a real runtime stamps each with its time): ends alike began files
 // alike, and a file was taken for another's compressed copy. A few
 // sequences run by default; TAIL_WINDOW=N runs N from TAIL_WINDOW_BASE.
+// TAIL_WINDOW_STRICT=1 also fails a line's end that came alone, not
+// flagged truncated, after a killed agent delivered the line whole.
 func TestStartBetweenRenameAndCreateMixed(t *testing.T) {
 	n, base := 3, 0
 	if s := os.Getenv("TAIL_WINDOW"); s != "" {
@@ -45,6 +47,7 @@ func TestStartBetweenRenameAndCreateMixed(t *testing.T) {
 
 func windowMixed82(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 82))
+	strict := os.Getenv("TAIL_WINDOW_STRICT") != ""
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, "")
@@ -354,6 +357,8 @@ func windowMixed82(t *testing.T, seed uint64) {
 			var n int
 			if _, err := fmt.Sscanf(x.body, "end %d", &n); err != nil || !(mayLose[n] || dupOK[n]) {
 				t.Errorf("a record with no line number: %q", x.body)
+			} else if strict && !mayLose[n] && !x.truncated {
+				t.Errorf("the end of line %d alone, not flagged truncated (TAIL_WINDOW_STRICT): %q", n, x.body)
 			}
 			continue
 		}
