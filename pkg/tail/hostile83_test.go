@@ -1,6 +1,8 @@
 package tail
 
 import (
+	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -122,4 +124,154 @@ func TestClosedThenContinuedCompressedKilledBeforeAck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNextWaitedRenamedAfterEmptyClosed: as
+// TestNextWaitedRenamedEndingWithFirstFragment, but the file rotated
+// before the one that waited was empty (0.log rotated before anything was
+// written to it): the last rotated file closed has no first bytes to be
+// found by among the siblings, so the waited file, renamed before its
+// turn, is not taken for the path's last file, and the first fragment of
+// line 100 it ends is cut at its end, its end read alone in the next
+// 0.log (TestStartBetweenRenameAndCreateMixed seed 1030 with
+// TAIL_WINDOW_STRICT). kubelet rotates only a file over
+// containerLogMaxSize, never an empty one, nor does dockerd: no node
+// makes this sequence.
+func TestNextWaitedRenamedAfterEmptyClosed(t *testing.T) {
+	knownOpen(t, "a waited file renamed before its turn, after an empty rotated file closed, is not the path's last file: a CRI line it ends is cut (needs an empty file rotated, which kubelet and dockerd never do)")
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl := newIdleTailer(t, dir)
+	tl.lim.max = 1
+	tl.loadState(time.Now())
+	tl.rescan(time.Now(), true)
+	readEvery77(t, tl)
+	mustRename(t, path, path+".20261206-000001") // empty
+	appendFile(t, path, lines(0, 2))
+	tl.poll(time.Now())
+	tl.rescan(time.Now(), false)
+	if _, ok := tl.lim.queued[path]; !ok {
+		t.Fatalf("the next file not waiting for a descriptor: %+v", tl.byPath[path])
+	}
+	appendFile(t, path, criLine("stdout", "P", "seq=100 first half "))
+	mustRename(t, path, path+".20261206-000002")
+	lingerOver(tl) // r1 final
+	for range 3 {
+		readEvery77(t, tl)
+		tl.rebalance(time.Now())
+	}
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(2, 4))
+	nextFileFound(t, tl, path)
+	tl.rebalance(time.Now())
+	nextFileFound(t, tl, path)
+	want := append(upto(0, 2), append([]int{100}, upto(2, 4)...)...)
+	wantMerged(t, tl, want, 100, "seq=100 first half second half")
+}
+
+// TestNextWaitedRenamedTwiceBeforeTurn: as
+// TestNextWaitedRenamedEndingWithFirstFragment, but kubelet rotates twice
+// before the waited file's turn: the waited 0.log (5-6, the first
+// fragment of line 100) is renamed (r2), the runtime's next 0.log (the
+// line's end, 7-8, the first fragment of line 101) renamed too (r3),
+// and the turn comes with no 0.log, or with the next one made (the end
+// of line 101, 9-10) before it. Every line once, in order, 100 and 101
+// whole.
+func TestNextWaitedRenamedTwiceBeforeTurn(t *testing.T) {
+	for _, made := range []bool{false, true} {
+		name := map[bool]string{false: "next made after the turn", true: "next made before the turn"}[made]
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			appendFile(t, path, lines(0, 5))
+			tl := newIdleTailer(t, dir)
+			tl.lim.max = 1
+			tl.loadState(time.Now())
+			tl.rescan(time.Now(), true)
+			readEvery77(t, tl)
+			mustRename(t, path, path+".20261206-000001")
+			appendFile(t, path, lines(5, 7))
+			tl.poll(time.Now())
+			tl.rescan(time.Now(), false)
+			if _, ok := tl.lim.queued[path]; !ok {
+				t.Fatalf("the next file not waiting for a descriptor: %+v", tl.byPath[path])
+			}
+			appendFile(t, path, criLine("stdout", "P", "seq=100 first half "))
+			mustRename(t, path, path+".20261206-000002")
+			appendFile(t, path, criLine("stdout", "F", "second half")+lines(7, 9)+criLine("stdout", "P", "seq=101 first half "))
+			mustRename(t, path, path+".20261206-000003")
+			tail := criLine("stdout", "F", "second half") + lines(9, 11)
+			if made {
+				appendFile(t, path, tail)
+			}
+			lingerOver(tl) // r1 final
+			for range 3 {
+				readEvery77(t, tl)
+				tl.rebalance(time.Now())
+			}
+			if !made {
+				appendFile(t, path, tail)
+			}
+			nextFileFound(t, tl, path)
+			tl.rebalance(time.Now())
+			nextFileFound(t, tl, path)
+			want := append(upto(0, 7), 100, 7, 8, 101, 9, 10)
+			wantMerged(t, tl, want, 100, "seq=100 first half second half")
+			wantMerged(t, tl, want, 101, "seq=101 first half second half")
+			stop77(t, tl)
+			appendFile(t, path, lines(11, 12))
+			restartWantList(t, tl.cfg, 11, append(want, 11))
+		})
+	}
+}
+
+// TestNextWaitedRotationUndoneBeforeTurn: as
+// TestNextWaitedRenamedEndingWithFirstFragment, but kubelet undoes the
+// waited file's rotation before its turn (the runtime could not reopen:
+// r2 renamed back to 0.log), and the runtime goes on writing to it:
+// r1 ends with first fragments on both streams (100 on stdout, 101 on
+// stderr), the waited 0.log starts with their ends in the other order,
+// and ends with another first fragment (102) whose end comes after the
+// turn. Every line once, in order, all three whole; a restart repeats
+// nothing acknowledged.
+func TestNextWaitedRotationUndoneBeforeTurn(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 5))
+	tl := newIdleTailer(t, dir)
+	if testLogLevel == slog.LevelDebug {
+		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	tl.lim.max = 1
+	tl.loadState(time.Now())
+	tl.rescan(time.Now(), true)
+	readEvery77(t, tl)
+	appendFile(t, path, criLine("stdout", "P", "seq=100 out first ")+criLine("stderr", "P", "seq=101 err first "))
+	mustRename(t, path, path+".20261206-000001")
+	appendFile(t, path, criLine("stderr", "F", "err end")+criLine("stdout", "F", "out end")+lines(5, 7))
+	tl.poll(time.Now())
+	tl.rescan(time.Now(), false)
+	if _, ok := tl.lim.queued[path]; !ok {
+		t.Fatalf("the next file not waiting for a descriptor: %+v", tl.byPath[path])
+	}
+	r2 := path + ".20261206-000002"
+	mustRename(t, path, r2)
+	mustRename(t, r2, path) // undone
+	appendFile(t, path, criLine("stdout", "P", "seq=102 first "))
+	for range 3 {
+		readEvery77(t, tl)
+		tl.rebalance(time.Now())
+	}
+	appendFile(t, path, criLine("stdout", "F", "end")+lines(7, 9))
+	nextFileFound(t, tl, path)
+	tl.rebalance(time.Now())
+	nextFileFound(t, tl, path)
+	want := append(upto(0, 5), 101, 100, 5, 6, 102, 7, 8)
+	wantMerged(t, tl, want, 100, "seq=100 out first out end")
+	wantMerged(t, tl, want, 101, "seq=101 err first err end")
+	wantMerged(t, tl, want, 102, "seq=102 first end")
+	ackEmitted82(tl)
+	stop77(t, tl)
+	appendFile(t, path, lines(9, 10))
+	restartWantList(t, tl.cfg, 9, []int{9})
 }
