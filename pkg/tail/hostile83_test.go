@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/pkg/event"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // ackAllBut83 acknowledges every line a tailer driven step by step holds
@@ -362,4 +363,52 @@ func TestKilledAfterCarryCheckpointedPredecessorDeletedWhileDown(t *testing.T) {
 func TestKilledAfterCarryPredecessorDeletedWhileDown(t *testing.T) {
 	knownOpen(t, "a line's end, its first fragment's file deleted while no agent ran, after an agent killed before its checkpoint held the carry delivered the line whole, comes again alone, not flagged truncated")
 	killedAfterCarry83(t, false)
+}
+
+// TestNextWaitedCompressedBeforeTurn: with max_open_files 1, the
+// runtime's next 0.log (5-6) waits for the descriptor the rotated r1
+// holds; kubelet rotates it (r2), the runtime's next 0.log (7-8) is
+// rotated in turn (r3) and r2 compressed, all before the waited file's
+// turn, and the next 0.log (9-10) is made. r2's lines are read from its
+// .gz, after r1's and before r3's, and no loss is counted; each line
+// once, in order.
+func TestNextWaitedCompressedBeforeTurn(t *testing.T) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(0, 5))
+	tl := newIdleTailer(t, dir)
+	if testLogLevel == slog.LevelDebug {
+		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	tl.lim.max = 1
+	tl.loadState(time.Now())
+	tl.rescan(time.Now(), true)
+	readEvery77(t, tl)
+	mustRename(t, path, path+".20261206-000001")
+	appendFile(t, path, lines(5, 7))
+	tl.poll(time.Now())
+	tl.rescan(time.Now(), false)
+	if _, ok := tl.lim.queued[path]; !ok {
+		t.Fatalf("the next file not waiting for a descriptor: %+v", tl.byPath[path])
+	}
+	r2, r3 := path+".20261206-000002", path+".20261206-000003"
+	mustRename(t, path, r2)
+	appendFile(t, path, lines(7, 9))
+	mustRename(t, path, r3)
+	mustGzip(t, r2)
+	appendFile(t, path, lines(9, 11))
+	lingerOver(tl) // r1 final
+	for range 3 {
+		readEvery77(t, tl)
+		tl.rebalance(time.Now())
+	}
+	nextFileFound(t, tl, path)
+	tl.rebalance(time.Now())
+	nextFileFound(t, tl, path)
+	if got := emitted(tl); !slices.Equal(got, upto(0, 11)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 11))
+	}
+	if n := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostWaiting)); n != 0 {
+		t.Errorf("%v waiting files counted lost, want none", n)
+	}
 }
