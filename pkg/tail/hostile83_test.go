@@ -412,3 +412,54 @@ func TestNextWaitedCompressedBeforeTurn(t *testing.T) {
 		t.Errorf("%v waiting files counted lost, want none", n)
 	}
 }
+
+// TestClosedThenContinuedBothEntriesVanished: as
+// TestClosedThenContinuedCompressedKilledBeforeAck, killed while the
+// continuation is still read (r2's lines 8-9 not acknowledged, the
+// continuation's 10 read): the checkpoint holds two entries of r2 under
+// its inode, with first bytes of two lengths (by design: state.go
+// resumesBefore). While no agent runs kubelet deletes r1 and r3's .gz
+// (the oldest first). The next agent counts one file lost: it counted
+// two, one per entry, in ferry_tail_lost_files_total{reason="vanished"}.
+// The entries keep only a hash of their first bytes, so the next agent
+// cannot tell two entries of one file from a deleted file's and the one
+// that took its inode number since (both possible at one path).
+// Before the fix of 1786d44 the two entries were under two keys and
+// counted twice too. Lines lost are lost either way; only the count is
+// off by one.
+func TestClosedThenContinuedBothEntriesVanished(t *testing.T) {
+	knownOpen(t, "a file checkpointed under two entries of its inode (closed, and continued from its .gz) that vanished while no agent ran is counted lost twice")
+	tl, path, f1, f2 := betweenRenameAndCreate80(t)
+	readRotated82(tl)
+	ackAllBut83(tl, f2.tr.id)
+	mustRename(t, f2.path, path)
+	appendFile(t, path, lines(10, 11))
+	r3, r4 := path+".20261206-000003", path+".20261206-000004"
+	mustRename(t, path, r3)
+	appendFile(t, path, lines(11, 13))
+	mustRename(t, path, r4)
+	mustGzip(t, r3)
+	appendFile(t, path, lines(13, 14))
+	tl.poll(time.Now())
+	tl.rescan(time.Now(), false)
+	if err := tl.commit(false); err != nil { // killed: the last periodic checkpoint
+		t.Fatal(err)
+	}
+	tl.closeAll()
+	if err := os.Remove(f1.path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(r3 + ".gz"); err != nil {
+		t.Fatal(err)
+	}
+	r := startRunner(t, tl.cfg, Options{})
+	waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, 13) })
+	r.settle()
+	r.stop()
+	if got := seqs(r.snapshot()); !slices.Equal(got, upto(11, 14)) {
+		t.Errorf("after the restart, lines %v, want %v", got, upto(11, 14))
+	}
+	if n := testutil.ToFloat64(r.tl.m.lostFiles.WithLabelValues(lostVanished)); n != 1 {
+		t.Errorf("%v files counted vanished, want 1 (r2)", n)
+	}
+}
