@@ -37,8 +37,20 @@ import (
 
 // anchor records f, a rotated file just closed at its end, as its path's
 // anchor. Call it from Run's goroutine.
+//
+// Under the key f is checkpointed by (its tracker's): a rotated file
+// continued from its .gz is checkpointed under its own inode's key, as
+// its closed tracker is (discovery.go rotatedAfter). Anchored under the
+// .gz's key of its own, the next start took the anchor and the closed
+// tracker's entry, not acknowledged yet, for two files: the anchor
+// (knowing more first bytes) for the .gz, the other counted vanished,
+// and its lines were lost (TestClosedThenContinuedCompressedKilledBeforeAck).
 func (t *Tailer) anchor(f *follower) {
-	t.setAnchor(stateEntry{Dev: f.key.dev, Ino: f.key.ino, FingerprintLen: f.fpLen, Fingerprint: fpHash(f.fp[:f.fpLen]),
+	key := f.key
+	if f.tr != nil {
+		key = f.tr.key
+	}
+	t.setAnchor(stateEntry{Dev: key.dev, Ino: key.ino, FingerprintLen: f.fpLen, Fingerprint: fpHash(f.fp[:f.fpLen]),
 		Path: f.dec.path, Offset: f.consumed, AckedTo: f.consumed})
 }
 

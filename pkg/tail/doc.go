@@ -177,7 +177,11 @@
 // rotated file closed, found again longer than it was read (renamed back
 // to the path by an undone rotation, written, and rotated again before
 // the tailer looked), is read on from where reading stopped first
-// (TestRotatedAfterUndoneAndRotatedAgain). A
+// (TestRotatedAfterUndoneAndRotatedAgain); compressed by then, it is
+// checkpointed, and anchored once finished, under its own inode's key,
+// as its first reading still is until acknowledged: one file's entries,
+// of which the next start resumes the lower
+// (TestClosedThenContinuedCompressedKilledBeforeAck). A
 // file closed empty never replaces the last rotated file closed, nor the
 // anchor (below), when those have first bytes: a reference must be
 // findable once compressed. A file no longer open counts by its inode only

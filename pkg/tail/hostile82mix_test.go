@@ -27,6 +27,10 @@ import (
 // own (a real runtime stamps each with its time): ends alike began files
 // alike, and a file was taken for another's compressed copy. A few
 // sequences run by default; TAIL_WINDOW=N runs N from TAIL_WINDOW_BASE.
+// TAIL_WINDOW_STRICT=1 also fails a line's end that came alone, not
+// flagged truncated, after a killed agent delivered the line whole, and
+// an agent that counts more files vanished than were deleted since the
+// agent before it started.
 func TestStartBetweenRenameAndCreateMixed(t *testing.T) {
 	n, base := 3, 0
 	if s := os.Getenv("TAIL_WINDOW"); s != "" {
@@ -45,6 +49,7 @@ func TestStartBetweenRenameAndCreateMixed(t *testing.T) {
 
 func windowMixed82(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 82))
+	strict := os.Getenv("TAIL_WINDOW_STRICT") != ""
 	dir, state := t.TempDir(), t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, "")
@@ -92,6 +97,21 @@ func windowMixed82(t *testing.T, seed uint64) {
 		}
 	}
 	content := map[string][]int{path: nil}
+	// Files deleted so far, and when the agent before the one running
+	// started: an agent counts as vanished only files its checkpoint
+	// named that were deleted since that agent started (its checkpoint
+	// may be older than its stop).
+	// An entry written while its file was empty, not found, may be
+	// counted ("if any", doc.go): one more each.
+	dels, delsPrevStart, delsStart, emptyAtStart := 0, 0, 0, 0
+	checkVanished := func() {
+		if !strict || r == nil {
+			return
+		}
+		if n := lostVanished82(t, r); n > float64(dels-delsPrevStart+emptyAtStart) {
+			t.Errorf("an agent counted %v files vanished, %d deleted since the agent before it started, %d entries empty (TAIL_WINDOW_STRICT)", n, dels-delsPrevStart, emptyAtStart)
+		}
+	}
 	mayLose := make(map[int]bool)
 	next, clock := 0, 0
 	pendP := -1                     // the line whose first fragment ends the file at the path
@@ -163,6 +183,7 @@ func windowMixed82(t *testing.T, seed uint64) {
 			t.Fatal(err)
 		}
 		delete(content, name)
+		dels++
 		logf("delete %s", filepath.Base(name))
 	}
 	gzipOlder := func() {
@@ -205,6 +226,7 @@ func windowMixed82(t *testing.T, seed uint64) {
 	}
 	stop := func(kill bool) {
 		r.stop()
+		checkVanished()
 		if kill {
 			// No final checkpoint: the last one written while it ran.
 			for _, s := range seqs(r.snapshot()) {
@@ -220,6 +242,14 @@ func windowMixed82(t *testing.T, seed uint64) {
 		logf("stopped (kill %v); state: %s", kill, st)
 	}
 	start := func() {
+		delsPrevStart, delsStart, emptyAtStart = delsStart, dels, 0
+		if m, ok, _, _ := loadState(state); ok {
+			for _, e := range m {
+				if e.FingerprintLen == 0 && !e.Done {
+					emptyAtStart++
+				}
+			}
+		}
 		r = startRunnerLog(t, cfg, Options{}, logger)
 		logf("started")
 		if rng.IntN(2) == 0 {
@@ -341,6 +371,7 @@ func windowMixed82(t *testing.T, seed uint64) {
 	}
 	r.settle()
 	r.stop()
+	checkVanished()
 	past = append(past, r.snapshot()...)
 	r = nil
 	count := make(map[int]int)
@@ -354,6 +385,8 @@ func windowMixed82(t *testing.T, seed uint64) {
 			var n int
 			if _, err := fmt.Sscanf(x.body, "end %d", &n); err != nil || !(mayLose[n] || dupOK[n]) {
 				t.Errorf("a record with no line number: %q", x.body)
+			} else if strict && !mayLose[n] && !x.truncated {
+				t.Errorf("the end of line %d alone, not flagged truncated (TAIL_WINDOW_STRICT): %q", n, x.body)
 			}
 			continue
 		}
@@ -372,4 +405,26 @@ func windowMixed82(t *testing.T, seed uint64) {
 		}
 	}
 	_ = killed
+}
+
+// lostVanished82 is r's ferry_tail_lost_files_total{reason="vanished"}.
+func lostVanished82(t *testing.T, r *runner) float64 {
+	t.Helper()
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if !strings.HasSuffix(mf.GetName(), "tail_lost_files_total") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == lostVanished {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
