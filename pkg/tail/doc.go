@@ -513,7 +513,11 @@
 // Across a stop: a file a merge was carried into, or whose first line of
 // a stream was flagged for a cut, names those streams in its checkpoint
 // entry (cont) until that line is acknowledged (the other stream's lines
-// acknowledged before it move the entry's offset, not the mark). If the
+// acknowledged before it move the entry's offset, not the mark); the mark
+// is written within filesCommitDelay, as a file found is (an agent killed
+// in that instant, its rotated file deleted before the next one runs,
+// leaves the line's end to be shipped again as a line of its own:
+// TestKilledAfterCarryPredecessorDeletedWhileDown, known open). If the
 // rotated file is gone at the next start (deleted while no agent ran:
 // counted vanished, fragments and all), or the line was cut, the first
 // line of those streams from the entry's offset is flagged Truncated

@@ -601,6 +601,7 @@ func (t *Tailer) closeFollower(f *follower, ev followerEvent) {
 					if next.tr != nil {
 						next.tr.cont[s] = true
 						t.changes++
+						t.filesChanged.Store(true) // soon, as a line carried is
 					}
 				}
 			}
@@ -773,7 +774,13 @@ func (t *Tailer) carryOver(f *follower, was followerState) int {
 		n++
 	}
 	if n > 0 {
+		// Written soon, as a file found is (tailer.go filesCommitDelay):
+		// until next's entry names the stream (cont), an agent killed,
+		// its rotated file deleted before the next one runs, leaves
+		// nothing to say that next's first line there is a line's end
+		// (TestCarryCheckpointedSoon).
 		t.changes++
+		t.filesChanged.Store(true)
 	}
 	t.mu.Unlock()
 	if n > 0 {

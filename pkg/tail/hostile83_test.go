@@ -350,13 +350,14 @@ func TestKilledAfterCarryCheckpointedPredecessorDeletedWhileDown(t *testing.T) {
 // randomized window test (TAIL_WINDOW_STRICT=1: seeds 1105, 1133, 1217
 // and others from TAIL_WINDOW_BASE=1100), as killedAfterCarry83 with the
 // agent killed before any checkpoint after the merge (within
-// commit_interval of it). The next agent counts r1's entry vanished
+// filesCommitDelay of it: the carry asks for one soon,
+// TestCarryCheckpointedSoon; before that, within commit_interval). The next agent counts r1's entry vanished
 // (nothing was lost: the killed agent had delivered its lines), and reads
 // r2 from its entry (offset 0): the line's end is its first line, and
 // nothing tells it is one (r2's cont mark would have come with the next
 // checkpoint; CRI tags a whole line F too). It is shipped as a line of
 // its own, not flagged Truncated. A node makes this with an agent killed
-// within commit_interval of its start and down for containerLogMaxFiles
+// within 100 ms of the carry and down for containerLogMaxFiles
 // rotations; the line itself came whole once, and the vanished file was
 // counted. Not fixed: flagging the first line of every file read after
 // a vanished one would flag whole lines too.
