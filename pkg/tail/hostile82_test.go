@@ -593,14 +593,7 @@ func TestNextWaitedRenamedEndingWithFirstFragment(t *testing.T) {
 	dir := t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, lines(0, 5))
-	tl := newIdleTailer(t, dir)
-	if testLogLevel == slog.LevelDebug {
-		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	tl.lim.max = 1
-	tl.loadState(time.Now())
-	tl.rescan(time.Now(), true)
-	readEvery77(t, tl)
+	tl := oneDescriptorRead(t, dir)
 	mustRename(t, path, path+".20261206-000001")
 	appendFile(t, path, lines(5, 7))
 	tl.poll(time.Now())
@@ -621,4 +614,20 @@ func TestNextWaitedRenamedEndingWithFirstFragment(t *testing.T) {
 	nextFileFound(t, tl, path)
 	want := append(upto(0, 7), append([]int{100}, upto(7, 9)...)...)
 	wantMerged(t, tl, want, 100, "seq=100 first half second half")
+}
+
+// oneDescriptorRead is a tailer on dir with one descriptor
+// (max_open_files 1; its log at debug level with testLogLevel), its files
+// found and read.
+func oneDescriptorRead(t *testing.T, dir string) *Tailer {
+	t.Helper()
+	tl := newIdleTailer(t, dir)
+	if testLogLevel == slog.LevelDebug {
+		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	tl.lim.max = 1
+	tl.loadState(time.Now())
+	tl.rescan(time.Now(), true)
+	readEvery77(t, tl)
+	return tl
 }

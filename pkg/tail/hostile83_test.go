@@ -1,7 +1,6 @@
 package tail
 
 import (
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -239,14 +238,7 @@ func TestNextWaitedRotationUndoneBeforeTurn(t *testing.T) {
 	dir := t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, lines(0, 5))
-	tl := newIdleTailer(t, dir)
-	if testLogLevel == slog.LevelDebug {
-		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	tl.lim.max = 1
-	tl.loadState(time.Now())
-	tl.rescan(time.Now(), true)
-	readEvery77(t, tl)
+	tl := oneDescriptorRead(t, dir)
 	appendFile(t, path, criLine("stdout", "P", "seq=100 out first ")+criLine("stderr", "P", "seq=101 err first "))
 	mustRename(t, path, path+".20261206-000001")
 	appendFile(t, path, criLine("stderr", "F", "err end")+criLine("stdout", "F", "out end")+lines(5, 7))
@@ -377,14 +369,7 @@ func TestNextWaitedCompressedBeforeTurn(t *testing.T) {
 	dir := t.TempDir()
 	path := mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, lines(0, 5))
-	tl := newIdleTailer(t, dir)
-	if testLogLevel == slog.LevelDebug {
-		tl.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	tl.lim.max = 1
-	tl.loadState(time.Now())
-	tl.rescan(time.Now(), true)
-	readEvery77(t, tl)
+	tl := oneDescriptorRead(t, dir)
 	mustRename(t, path, path+".20261206-000001")
 	appendFile(t, path, lines(5, 7))
 	tl.poll(time.Now())
