@@ -388,11 +388,7 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 				last = last.pred
 			}
 			if last.pred == prev {
-				head := moved // the copy of what it waited for, if any (waitedSibling)
-				for head.pred != nil {
-					head = head.pred
-				}
-				head.pred = prev
+				readAfter(moved, prev)
 			}
 			last.pred = moved
 		} else if moved != nil && (f == nil || f == prev) && t.waitedLast(w.path, prev, moved) {
@@ -404,19 +400,23 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 			// beside prev, its lines came first, and the next file,
 			// placed after prev, read it again; closed at its end, such
 			// a line was cut (TestNextWaitedRenamedEndingWithFirstFragment).
-			if prev != nil {
-				head := moved
-				for head.pred != nil {
-					head = head.pred
-				}
-				head.pred = prev
-			}
-			delete(t.lastRotated, w.path)
+			readAfter(moved, prev)
+			delete(t.lastRotated, w.path) // lastOpened notes only a path's first
 			t.lastOpened(w.path, moved, now)
 		}
 		return !t.lim.refused
 	}
 	return t.unpark(w.f, now)
+}
+
+// readAfter has moved, and the copy of what it waited for read before it
+// (waitedSibling), if any, read after prev (nil: after nothing).
+func readAfter(moved, prev *follower) {
+	head := moved
+	for head.pred != nil {
+		head = head.pred
+	}
+	head.pred = prev
 }
 
 // waitedLast says whether moved, the file that waited for a descriptor
