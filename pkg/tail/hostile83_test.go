@@ -130,43 +130,68 @@ func TestClosedThenContinuedCompressedKilledBeforeAck(t *testing.T) {
 // TestNextWaitedRenamedEndingWithFirstFragment, but the file rotated
 // before the one that waited was empty (0.log rotated before anything was
 // written to it): the last rotated file closed has no first bytes to be
-// found by among the siblings, so the waited file, renamed before its
-// turn, is not taken for the path's last file, and the first fragment of
-// line 100 it ends is cut at its end, its end read alone in the next
-// 0.log (TestStartBetweenRenameAndCreateMixed seed 1030 with
-// TAIL_WINDOW_STRICT). kubelet rotates only a file over
-// containerLogMaxSize, never an empty one, nor does dockerd: no node
-// makes this sequence.
+// found by among the siblings. It is found by its inode while plain, and
+// by the path's anchor (the rotated file before it, finished with lines)
+// once compressed; the waited file, renamed before its turn, is the
+// path's last file either way, and line 100, its first fragment at the
+// waited file's end, is merged with its end in the next 0.log. Before, it
+// was cut at the waited file's end and its end shipped alone
+// (TestStartBetweenRenameAndCreateMixed seeds 1030 and 3009). kubelet
+// rotates only a file over containerLogMaxSize, but an empty rotated file
+// must not cost a line either.
 func TestNextWaitedRenamedAfterEmptyClosed(t *testing.T) {
-	knownOpen(t, "a waited file renamed before its turn, after an empty rotated file closed, is not the path's last file: a CRI line it ends is cut (needs an empty file rotated, which kubelet and dockerd never do)")
-	dir := t.TempDir()
-	path := mkContainer(t, dir, "ns_pod_uid")
-	appendFile(t, path, "")
-	tl := newIdleTailer(t, dir)
-	tl.lim.max = 1
-	tl.loadState(time.Now())
-	tl.rescan(time.Now(), true)
-	readEvery77(t, tl)
-	mustRename(t, path, path+".20261206-000001") // empty
-	appendFile(t, path, lines(0, 2))
-	tl.poll(time.Now())
-	tl.rescan(time.Now(), false)
-	if _, ok := tl.lim.queued[path]; !ok {
-		t.Fatalf("the next file not waiting for a descriptor: %+v", tl.byPath[path])
+	for _, compressed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "empty plain", true: "empty compressed"}[compressed], func(t *testing.T) {
+			dir := t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			first := ""
+			if compressed {
+				first = lines(50, 52) // the anchor once rotated and read
+			}
+			appendFile(t, path, first)
+			tl := oneDescriptorRead(t, dir)
+			if compressed {
+				mustRename(t, path, path+".20261206-000000")
+				appendFile(t, path, "")
+				tl.poll(time.Now())
+				tl.rescan(time.Now(), false)
+				lingerOver(tl)
+				for range 3 {
+					readEvery77(t, tl)
+					tl.rebalance(time.Now())
+				}
+				if f := tl.byPath[path]; f == nil || f.st != stFollowing {
+					t.Fatalf("the empty 0.log not followed: %+v", f)
+				}
+			}
+			mustRename(t, path, path+".20261206-000001") // empty
+			appendFile(t, path, lines(0, 2))
+			tl.poll(time.Now())
+			tl.rescan(time.Now(), false)
+			if _, ok := tl.lim.queued[path]; !ok {
+				t.Fatalf("the next file not waiting for a descriptor: %+v", tl.byPath[path])
+			}
+			appendFile(t, path, criLine("stdout", "P", "seq=100 first half "))
+			mustRename(t, path, path+".20261206-000002")
+			if compressed {
+				mustGzip(t, path+".20261206-000001")
+			}
+			lingerOver(tl) // r1 final
+			for range 3 {
+				readEvery77(t, tl)
+				tl.rebalance(time.Now())
+			}
+			appendFile(t, path, criLine("stdout", "F", "second half")+lines(2, 4))
+			nextFileFound(t, tl, path)
+			tl.rebalance(time.Now())
+			nextFileFound(t, tl, path)
+			want := append(upto(0, 2), append([]int{100}, upto(2, 4)...)...)
+			if compressed {
+				want = append(upto(50, 52), want...)
+			}
+			wantMerged(t, tl, want, 100, "seq=100 first half second half")
+		})
 	}
-	appendFile(t, path, criLine("stdout", "P", "seq=100 first half "))
-	mustRename(t, path, path+".20261206-000002")
-	lingerOver(tl) // r1 final
-	for range 3 {
-		readEvery77(t, tl)
-		tl.rebalance(time.Now())
-	}
-	appendFile(t, path, criLine("stdout", "F", "second half")+lines(2, 4))
-	nextFileFound(t, tl, path)
-	tl.rebalance(time.Now())
-	nextFileFound(t, tl, path)
-	want := append(upto(0, 2), append([]int{100}, upto(2, 4)...)...)
-	wantMerged(t, tl, want, 100, "seq=100 first half second half")
 }
 
 // TestNextWaitedRenamedTwiceBeforeTurn: as

@@ -423,9 +423,19 @@ func readAfter(moved, prev *follower) {
 // at path, found renamed at its turn with no file at the path, is the
 // rotated sibling named next after the path's last file: prev (the
 // newest rotated sibling the start opened, lastOpen), or, with no prev,
-// the last rotated file closed. Not when a file lies between (rotated
-// after that one, before the waited file was found): the path's next
-// file reads it from there (discover: rotatedAfter).
+// the last rotated file closed. Not when a file with lines lies between
+// (rotated after that one, before the waited file was found): the path's
+// next file reads it from there (discover: rotatedAfter). An empty one
+// between holds nothing to read before moved.
+//
+// The last rotated file closed empty has no first bytes to be found by
+// once compressed: it is found plain by its inode, or else the path's
+// anchor stands for it (the newest rotated file finished with lines,
+// older than it, anchors.go), as for rotatedAfter. Taken for a file that
+// cannot be placed, the waited file was not the path's last, and a CRI
+// line it ends was cut at its end, its end shipped alone from the next
+// file (TestNextWaitedRenamedAfterEmptyClosed, TestStartBetweenRenameAndCreateMixed
+// seed 3009).
 func (t *Tailer) waitedLast(path string, prev, moved *follower) bool {
 	sibs := listSiblings(path)
 	i := -1
@@ -437,8 +447,33 @@ func (t *Tailer) waitedLast(path string, prev, moved *follower) bool {
 		i = slices.IndexFunc(sibs, func(s sibling) bool { return s.path == prev.path })
 	case ok && t.lastOpen(path) == nil && r.fpLen > 0:
 		i = siblingIndex(sibs, r.key, r.fp[:r.fpLen], true)
+	case ok && t.lastOpen(path) == nil:
+		i = slices.IndexFunc(sibs, func(s sibling) bool {
+			k, err := statKey(s.path)
+			return !s.gz && err == nil && k == r.key
+		})
+		if i < 0 {
+			t.mu.Lock()
+			a, ok := t.anchors[path]
+			t.mu.Unlock()
+			if ok && a.FingerprintLen > 0 {
+				i = siblingIndexOf(sibs, a)
+			}
+		}
 	}
-	return i >= 0 && i+1 < len(sibs) && sibs[i+1].path == moved.path
+	if i < 0 {
+		return false
+	}
+	var buf [fpSize]byte
+	for _, s := range sibs[i+1:] {
+		if s.path == moved.path {
+			return true
+		}
+		if _, n, err := s.startNow(buf[:]); err != nil || n > 0 {
+			return false // lines between (or a file that cannot be read)
+		}
+	}
+	return false
 }
 
 // waitedSibling opens, to be read from 0 (from its checkpoint entry's
