@@ -449,8 +449,12 @@ func (t *Tailer) waitedLast(path string, prev, moved *follower) bool {
 		i = siblingIndex(sibs, r.key, r.fp[:r.fpLen], true)
 	case ok && t.lastOpen(path) == nil:
 		i = slices.IndexFunc(sibs, func(s sibling) bool {
-			k, err := statKey(s.path)
-			return !s.gz && err == nil && k == r.key
+			// Still empty: a file with its inode and lines is another
+			// one (the inode freed and taken again), or it was written
+			// after its close; either holds lines not read.
+			var buf [fpSize]byte
+			k, n, err := s.startNow(buf[:])
+			return !s.gz && err == nil && k == r.key && n == 0
 		})
 		if i < 0 {
 			t.mu.Lock()
