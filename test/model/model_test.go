@@ -35,6 +35,7 @@ var (
 	flagMore     = flag.Bool("more", false, "also undo rotations (kubelet renames 0.log.<ts> back to 0.log when the runtime cannot reopen the log) and copytruncate (0.log copied to 0.log.<ts>, then truncated), drawn from a second random stream so the other draws stay the same")
 	flagWait     = flag.Duration("wait", 2*time.Minute, "how long each wait for lines to arrive lasts at most")
 	flagLinks    = flag.Bool("links", false, "have the agent read the kubelet's link directory (logs.include <dir>/containers/*.log, one symlink per container to its 0.log) instead of the pods glob")
+	flagMaxOpen  = flag.Int("max-open", 0, "the agent's logs.max_open_files (0: its default); 1 makes the next 0.log after a rotation wait for the rotated file's descriptor, and kubelet may rotate it again before its turn")
 	flagPoll     = flag.Duration("poll", 0, "the agent's logs.poll_interval (0: its default); with it set, some operations also stream lines to a container for 300-800 ms (drawn from the second random stream), so that with a short one (100ms) directories whose files grow at every poll are polled, not watched, within a sequence")
 )
 
@@ -134,6 +135,9 @@ func TestModel(t *testing.T) {
 					}
 					if r.links {
 						extra += " -links"
+					}
+					if *flagMaxOpen > 0 {
+						extra += fmt.Sprintf(" -max-open %d", *flagMaxOpen)
 					}
 					t.Logf("replay: go test ./test/model -run 'TestModel' -seed %d -ops %d%s -v", seed, *flagOps, extra)
 				}
@@ -278,6 +282,9 @@ func agentLogs() []string {
 		// read_interval in the defaults' ratio to it: a directory is
 		// busy only if its files are read between every two polls.
 		l = append(l, "poll_interval: "+flagPoll.String(), "read_interval: "+max(*flagPoll/5, 10*time.Millisecond).String())
+	}
+	if *flagMaxOpen > 0 {
+		l = append(l, fmt.Sprintf("max_open_files: %d", *flagMaxOpen))
 	}
 	return l
 }
