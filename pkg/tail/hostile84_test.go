@@ -1,0 +1,113 @@
+package tail
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// emptyClosedThenWaited84 is the set-up of TestNextWaitedRenamedAfterEmptyClosed
+// (compressed): one descriptor; r0 (50-51) read and closed, the path's
+// anchor; the empty 0.log after it followed, rotated empty (r1), and the
+// runtime's next 0.log (0-1) waits for the descriptor r1 holds; it gets
+// the first fragment of line 100 and is renamed (r2) before its turn, and
+// r1 is compressed. It returns the tailer, the path, r1's key, and r2.
+func emptyClosedThenWaited84(t *testing.T) (*Tailer, string, fileKey, string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, lines(50, 52))
+	tl := oneDescriptorRead(t, dir)
+	mustRename(t, path, path+".20261206-000000")
+	appendFile(t, path, "")
+	tl.poll(time.Now())
+	tl.rescan(time.Now(), false)
+	lingerOver(tl)
+	for range 3 {
+		readEvery77(t, tl)
+		tl.rebalance(time.Now())
+	}
+	if f := tl.byPath[path]; f == nil || f.st != stFollowing {
+		t.Fatalf("the empty 0.log not followed: %+v", f)
+	}
+	r1key := statKeyT(t, path)
+	mustRename(t, path, path+".20261206-000001") // empty
+	appendFile(t, path, lines(0, 2))
+	tl.poll(time.Now())
+	tl.rescan(time.Now(), false)
+	if _, ok := tl.lim.queued[path]; !ok {
+		t.Fatalf("the next file not waiting for a descriptor: %+v", tl.byPath[path])
+	}
+	appendFile(t, path, criLine("stdout", "P", "seq=100 first half "))
+	r2 := path + ".20261206-000002"
+	mustRename(t, path, r2)
+	mustGzip(t, path+".20261206-000001")
+	return tl, path, r1key, r2
+}
+
+// closeRotated84 reads every open file and ends the rotated files' wait
+// for the next one, until none is open: r1 is closed (its inode freed,
+// compressed) before the waited file's turn.
+func closeRotated84(t *testing.T, tl *Tailer) {
+	t.Helper()
+	for range 3 {
+		lingerOver(tl)
+		for _, g := range tl.order {
+			if g.st != stClosed && (g.pred == nil || g.pred.st == stClosed) {
+				tl.readFile(g, time.Now())
+			}
+		}
+	}
+	for _, g := range tl.order {
+		if g.st != stClosed {
+			t.Fatalf("%s still open: %v", g.path, g.st)
+		}
+	}
+}
+
+// createWithInode84 creates path empty with inode key if the file system
+// hands the inode out again (ext4 gives a directory's next file the inode
+// freed last); false if it does not after a few tries.
+func createWithInode84(t *testing.T, path string, key fileKey) bool {
+	t.Helper()
+	dir := filepath.Dir(path)
+	for i := range 50 {
+		tmp := filepath.Join(dir, "reuse84.tmp")
+		appendFile(t, tmp, "")
+		if statKeyT(t, tmp) == key {
+			mustRename(t, tmp, path)
+			return true
+		}
+		// Kept while trying (so the next one gets another inode), then
+		// removed.
+		mustRename(t, tmp, filepath.Join(dir, "reuse84."+string(rune('a'+i%26))+".keep"))
+	}
+	return false
+}
+
+// TestNextWaitedEmptyClosedInodeReusedBeforeTurn: as
+// TestNextWaitedRenamedAfterEmptyClosed (compressed), but r1, closed
+// empty and compressed, gives its freed inode to the runtime's next
+// 0.log (the end of line 100, then 2-3), which kubelet rotates too (r3)
+// before the waited file's turn. Found by that inode, r3 was taken for
+// r1: the waited file, r2, seemed to lie before it, was not the path's
+// last, and line 100 was cut at its end.
+func TestNextWaitedEmptyClosedInodeReusedBeforeTurn(t *testing.T) {
+	tl, path, r1key, _ := emptyClosedThenWaited84(t)
+	closeRotated84(t, tl)
+	if !createWithInode84(t, path, r1key) {
+		t.Skip("the file system did not hand r1's inode out again")
+	}
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(2, 4))
+	mustRename(t, path, path+".20261206-000003")
+	for range 3 {
+		tl.rebalance(time.Now()) // the waited file's turn
+		readEvery77(t, tl)
+	}
+	appendFile(t, path, lines(4, 6))
+	nextFileFound(t, tl, path)
+	tl.rebalance(time.Now())
+	nextFileFound(t, tl, path)
+	want := append(upto(50, 52), append(upto(0, 2), append([]int{100}, upto(2, 6)...)...)...)
+	wantMerged(t, tl, want, 100, "seq=100 first half second half")
+}
