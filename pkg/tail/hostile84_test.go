@@ -2,6 +2,7 @@ package tail
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -110,4 +111,56 @@ func TestNextWaitedEmptyClosedInodeReusedBeforeTurn(t *testing.T) {
 	nextFileFound(t, tl, path)
 	want := append(upto(50, 52), append(upto(0, 2), append([]int{100}, upto(2, 6)...)...)...)
 	wantMerged(t, tl, want, 100, "seq=100 first half second half")
+}
+
+// TestRotatedAfterEmptyClosedInodeReused: no descriptor cap. The
+// followed 0.log is rotated empty (r1) and closed once the next 0.log
+// is there; before the tailer looks at the path again, that 0.log (0-1)
+// is rotated (r2) and r1 compressed, freeing its inode, which the
+// runtime's next 0.log (2-3) takes; it is rotated too (r3), r2
+// compressed, and the next 0.log (4-5) is found. r3, found by r1's
+// inode, was taken for r1 grown (a rotation undone), read from 0, and
+// r2's lines, rotated before it, were never read and never counted.
+// kubelet rotates only files over containerLogMaxSize, never an empty
+// one: a node with kubelet does not make this.
+func TestRotatedAfterEmptyClosedInodeReused(t *testing.T) {
+	for _, reuse := range []bool{true, false} {
+		t.Run(map[bool]string{true: "inode reused", false: "inode not reused"}[reuse], func(t *testing.T) { rotatedAfterEmptyClosed84(t, reuse) })
+	}
+}
+
+func rotatedAfterEmptyClosed84(t *testing.T, reuse bool) {
+	dir := t.TempDir()
+	path := mkContainer(t, dir, "ns_pod_uid")
+	appendFile(t, path, "")
+	tl := newIdleTailer(t, dir)
+	tl.loadState(time.Now())
+	tl.rescan(time.Now(), true)
+	readEvery77(t, tl)
+	if f := tl.byPath[path]; f == nil || f.st != stFollowing {
+		t.Fatalf("the empty 0.log not followed: %+v", f)
+	}
+	r1key := statKeyT(t, path)
+	r1 := path + ".20261206-000001"
+	mustRename(t, path, r1) // empty
+	appendFile(t, path, lines(0, 2))
+	tl.poll(time.Now()) // r1 rotated, a new file at the path
+	closeRotated84(t, tl)
+	mustRename(t, path, path+".20261206-000002")
+	mustGzip(t, r1)
+	if reuse {
+		if !createWithInode84(t, path, r1key) {
+			t.Skip("the file system did not hand r1's inode out again")
+		}
+	} else {
+		appendFile(t, filepath.Join(t.TempDir(), "other"), "x") // takes r1's inode
+	}
+	appendFile(t, path, lines(2, 4))
+	mustRename(t, path, path+".20261206-000003")
+	mustGzip(t, path+".20261206-000002")
+	appendFile(t, path, lines(4, 6))
+	nextFileFound(t, tl, path)
+	if got := emitted(tl); !slices.Equal(got, upto(0, 6)) {
+		t.Errorf("lines %v, want %v", got, upto(0, 6))
+	}
 }
