@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -163,4 +164,66 @@ func rotatedAfterEmptyClosed84(t *testing.T, reuse bool) {
 	if got := emitted(tl); !slices.Equal(got, upto(0, 6)) {
 		t.Errorf("lines %v, want %v", got, upto(0, 6))
 	}
+}
+
+// TestNextWaitedAfterEmptyClosedAnchorDeleted: as
+// TestNextWaitedRenamedAfterEmptyClosed (compressed), but kubelet deletes
+// r0, the path's anchor (the oldest first), before the waited file's
+// turn: r1's .gz (empty) is all that lies before the waited file, which
+// is the path's last file, and line 100 is merged with its end in the
+// next 0.log. With no reference found, it was taken for a file that
+// cannot be placed and the line was cut at its end, its end shipped alone
+// (TestStartBetweenRenameAndCreateMixed seed 20094: the anchor deleted
+// while no agent ran, then two files rotated empty). kubelet rotates only
+// files over containerLogMaxSize, never an empty one.
+func TestNextWaitedAfterEmptyClosedAnchorDeleted(t *testing.T) {
+	tl, path, _, _ := emptyClosedThenWaited84(t)
+	if err := os.Remove(path + ".20261206-000000"); err != nil {
+		t.Fatal(err)
+	}
+	lingerOver(tl) // r1 final
+	for range 3 {
+		readEvery77(t, tl)
+		tl.rebalance(time.Now())
+	}
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(2, 4))
+	nextFileFound(t, tl, path)
+	tl.rebalance(time.Now())
+	nextFileFound(t, tl, path)
+	want := append(upto(50, 52), append(upto(0, 2), append([]int{100}, upto(2, 4)...)...)...)
+	wantMerged(t, tl, want, 100, "seq=100 first half second half")
+}
+
+// TestNextWaitedAfterEmptyClosedLinesBeforeNoAnchor: as
+// TestNextWaitedAfterEmptyClosedAnchorDeleted, but a file with lines the
+// tailer never finished lies before the waited file with no anchor to
+// place it (r0 taken out of the anchors: a file from before the agents
+// began). The waited file is not taken for the path's last one: every line
+// is delivered once.
+func TestNextWaitedAfterEmptyClosedLinesBeforeNoAnchor(t *testing.T) {
+	tl, path, _, _ := emptyClosedThenWaited84(t)
+	tl.mu.Lock()
+	delete(tl.anchors, path)
+	tl.mu.Unlock()
+	lingerOver(tl) // r1 final
+	for range 3 {
+		readEvery77(t, tl)
+		tl.rebalance(time.Now())
+	}
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(2, 4))
+	nextFileFound(t, tl, path)
+	tl.rebalance(time.Now())
+	nextFileFound(t, tl, path)
+	got := emitted(tl)
+	if c := count84(got); c[50] != 1 || c[51] != 1 || c[0] != 1 || c[1] != 1 || c[2] != 1 || c[3] != 1 {
+		t.Errorf("lines %v, want 50-51, 0-3 once each", got)
+	}
+}
+
+func count84(s []int) map[int]int {
+	m := make(map[int]int)
+	for _, n := range s {
+		m[n]++
+	}
+	return m
 }
