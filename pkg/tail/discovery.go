@@ -260,6 +260,14 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	refClosed, refOff := false, int64(0)
 	var refBorn time.Time
 	if p := t.byPath[path]; p != nil && p.st != stClosed {
+		if o := t.lastOpen(path); o != nil && o != p && t.successor(o) == nil {
+			// A file that waited for a descriptor, renamed before its
+			// turn, placed after p as the path's last file
+			// (openlimit.go waitedLast): this one comes after it. After
+			// p, it was p's second successor, read beside it
+			// (TestParkedRotatedThenNextWaitedRenamed).
+			p = o
+		}
 		f.pred = p
 		if p.succAt.IsZero() {
 			p.succAt = now

@@ -1,11 +1,14 @@
 package tail
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // emptyClosedThenWaited84 is the set-up of TestNextWaitedRenamedAfterEmptyClosed
@@ -226,4 +229,224 @@ func count84(s []int) map[int]int {
 		m[n]++
 	}
 	return m
+}
+
+// restartWhole84 runs a tailer on cfg until line last arrives: the lines
+// must be want, in order, line seq whole, none flagged truncated, and no
+// file counted lost.
+func restartWhole84(t *testing.T, cfg Config, last int, want []int, seq int, whole string) {
+	t.Helper()
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "the lines", func() bool { return hasSeq(r, last) })
+	r.settle()
+	r.stop()
+	recs := r.snapshot()
+	if got := seqs(recs); !slices.Equal(got, want) {
+		t.Errorf("after the restart, lines %v, want %v", got, want)
+	}
+	for _, x := range recs {
+		if n, _ := seqOf(x.body); x.truncated || (n == seq && x.body != whole) {
+			t.Errorf("after the restart, %q (truncated %v), want line %d whole", x.body, x.truncated, seq)
+		}
+	}
+	if n := hostile61Lost(t, r.reg); n != 0 {
+		t.Errorf("after the restart, %v losses counted, want none", n)
+	}
+}
+
+// waitedTurn84 is emptyClosedThenWaited84 and the waited file's turn (r1
+// final, then every file read): r2 is open as the path's last file,
+// waiting with the first fragment of line 100 for the next 0.log.
+func waitedTurn84(t *testing.T) (*Tailer, string, string) {
+	t.Helper()
+	tl, path, _, r2 := emptyClosedThenWaited84(t)
+	lingerOver(tl) // r1 final
+	for range 3 {
+		readEvery77(t, tl)
+		tl.rebalance(time.Now())
+	}
+	if got := emitted(tl); !slices.Equal(got, []int{50, 51, 0, 1}) {
+		t.Fatalf("lines %v before the next 0.log, want 50, 51, 0, 1", got)
+	}
+	if o := tl.lastOpen(path); o == nil || o.path != r2 {
+		t.Fatalf("r2 not the path's last file: %+v", o)
+	}
+	return tl, path, r2
+}
+
+// TestNextWaitedAfterEmptyClosedStoppedAfterTurn: the agent is stopped
+// (its final checkpoint) or killed (the last periodic one, after the
+// lines delivered were acknowledged) right after the waited file's turn,
+// before the next 0.log (the end of line 100, then 2-3) is made. The next
+// agent delivers line 100 whole, then 2-3, and counts nothing lost.
+func TestNextWaitedAfterEmptyClosedStoppedAfterTurn(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		t.Run(map[bool]string{false: "stopped", true: "killed"}[kill], func(t *testing.T) {
+			tl, path, _ := waitedTurn84(t)
+			ackEmitted82(tl)
+			if kill {
+				if err := tl.commit(false); err != nil {
+					t.Fatal(err)
+				}
+				tl.closeAll()
+			} else {
+				stop77(t, tl)
+			}
+			appendFile(t, path, criLine("stdout", "F", "second half")+lines(2, 4))
+			restartWhole84(t, tl.cfg, 3, []int{100, 2, 3}, 100, "seq=100 first half second half")
+		})
+	}
+}
+
+// TestNextWaitedAfterEmptyClosedUndoneAfterTurn: after the waited file's
+// turn (r2, the path's last file, ending with the first fragment of line
+// 100), kubelet undoes its rotation (the runtime could not reopen):
+// renamed back to 0.log, written on (the line's end, 2-3), rotated again
+// (r3), and the next 0.log (4-5) is made. Every line once, in order, 100
+// whole; a restart repeats nothing.
+func TestNextWaitedAfterEmptyClosedUndoneAfterTurn(t *testing.T) {
+	tl, path, r2 := waitedTurn84(t)
+	mustRename(t, r2, path)
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(2, 4))
+	for range 3 {
+		readEvery77(t, tl)
+		tl.rebalance(time.Now())
+	}
+	mustRename(t, path, path+".20261206-000003")
+	appendFile(t, path, lines(4, 6))
+	nextFileFound(t, tl, path)
+	tl.rebalance(time.Now())
+	nextFileFound(t, tl, path)
+	want := []int{50, 51, 0, 1, 100, 2, 3, 4, 5}
+	wantMerged(t, tl, want, 100, "seq=100 first half second half")
+	ackEmitted82(tl)
+	stop77(t, tl)
+	appendFile(t, path, lines(6, 7))
+	restartWantList(t, tl.cfg, 6, []int{6})
+}
+
+// TestNextWaitedAfterEmptyClosedCompressedBeforeTurn: as
+// TestNextWaitedCompressedBeforeTurn after an empty rotated file closed:
+// the waited file (0-1, the first fragment of line 100) is renamed (r2),
+// the next 0.log (the line's end, 2-3) rotated in turn (r3) and r2
+// compressed before the waited file's turn; the next 0.log (4-5) is made.
+// Every line once, in order, and no waiting file counted lost.
+func TestNextWaitedAfterEmptyClosedCompressedBeforeTurn(t *testing.T) {
+	tl, path, _, r2 := emptyClosedThenWaited84(t)
+	appendFile(t, path, criLine("stdout", "F", "second half")+lines(2, 4))
+	mustRename(t, path, path+".20261206-000003")
+	mustGzip(t, r2)
+	appendFile(t, path, lines(4, 6))
+	lingerOver(tl) // r1 final
+	for range 3 {
+		readEvery77(t, tl)
+		tl.rebalance(time.Now())
+	}
+	nextFileFound(t, tl, path)
+	tl.rebalance(time.Now())
+	nextFileFound(t, tl, path)
+	got := emitted(tl)
+	if want := []int{50, 51, 0, 1, 100, 2, 3, 4, 5}; !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	if n := testutil.ToFloat64(tl.m.lostFiles.WithLabelValues(lostWaiting)); n != 0 {
+		t.Errorf("%v waiting files counted lost, want none", n)
+	}
+}
+
+// emittedOf84 is emitted for the lines of the files beside path (its
+// own and its rotated siblings').
+func emittedOf84(tl *Tailer, path string) []int {
+	var out []int
+	for _, b := range append(slices.Clone(tl.ready), tl.batch) {
+		for _, l := range b {
+			if filepath.Dir(l.Path) != filepath.Dir(path) {
+				continue
+			}
+			n, ok := seqOf(string(l.Body))
+			if !ok {
+				n = -1
+			}
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestParkedRotatedThenNextWaitedRenamed: one descriptor, two
+// containers. A's 0.log (0-4) is parked for B's; while parked it gets the
+// first fragment of line 100 and is rotated (r1); at its turn it is found
+// there and the runtime's next 0.log (the line's end, 5-6, then the first
+// fragment of line 101) waits for a descriptor; kubelet rotates that one
+// too (r2) before its turn, and the next 0.log (the end of line 101,
+// 7-8) is made. A's lines come once each, in order, 100 and 101 whole.
+func TestParkedRotatedThenNextWaitedRenamed(t *testing.T) {
+	dir := t.TempDir()
+	a := mkContainer(t, dir, "ns_a_uid")
+	b := mkContainer(t, dir, "ns_b_uid")
+	appendFile(t, a, lines(0, 5))
+	appendFile(t, b, lines(1000, 1002))
+	tl := oneDescriptorRead(t, dir)
+	var parked *follower
+	for range 6 {
+		tl.rebalance(time.Now())
+		if w, ok := tl.lim.queued[a]; ok && w.f != nil {
+			parked = w.f
+			break
+		}
+		readEvery77(t, tl)
+	}
+	if parked == nil {
+		t.Fatalf("A's 0.log not parked: queue %+v, open %v", tl.lim.queue, tl.byPath[a] != nil)
+	}
+	appendFile(t, a, criLine("stdout", "P", "seq=100 first half "))
+	mustRename(t, a, a+".20261206-000001")
+	appendFile(t, a, criLine("stdout", "F", "second half")+lines(5, 7)+criLine("stdout", "P", "seq=101 first half "))
+	queuedNext := false
+	for range 6 {
+		tl.rebalance(time.Now())
+		readEvery77(t, tl)
+		if w, ok := tl.lim.queued[a]; ok && w.f == nil {
+			queuedNext = true
+			break
+		}
+	}
+	if !queuedNext {
+		t.Fatalf("A's next 0.log not waiting for a descriptor: queue %+v", tl.lim.queue)
+	}
+	mustRename(t, a, a+".20261206-000002")
+	for range 4 {
+		tl.rebalance(time.Now())
+		readEvery77(t, tl)
+	}
+	// r1's next file appeared a read_interval ago: r1 is final, the
+	// waited file not (rotatedLinger has not passed).
+	parked.succAt = time.Now().Add(-time.Hour)
+	for range 4 {
+		tl.rebalance(time.Now())
+		readEvery77(t, tl)
+	}
+	appendFile(t, a, criLine("stdout", "F", "second half")+lines(7, 9))
+	for range 4 { // turns come far more often than rotatedLinger ends
+		tl.rebalance(time.Now())
+		readEvery77(t, tl)
+	}
+	nextFileFound(t, tl, a)
+	tl.rebalance(time.Now())
+	nextFileFound(t, tl, a)
+	want := append(upto(0, 5), 100, 5, 6, 101, 7, 8)
+	if got := emittedOf84(tl, a); !slices.Equal(got, want) {
+		t.Errorf("A's lines %v, want %v", got, want)
+	}
+	for _, bt := range append(slices.Clone(tl.ready), tl.batch) {
+		for _, l := range bt {
+			if n, _ := seqOf(string(l.Body)); (n == 100 || n == 101) && string(l.Body) != fmt.Sprintf("seq=%d first half second half", n) {
+				t.Errorf("line %d %q, want it whole", n, l.Body)
+			}
+		}
+	}
+	ackEmitted82(tl)
+	stop77(t, tl)
+	appendFile(t, a, lines(9, 10))
+	restartWantList(t, tl.cfg, 9, []int{9})
 }

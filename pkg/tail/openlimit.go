@@ -440,11 +440,18 @@ func (t *Tailer) waitedLast(path string, prev, moved *follower) bool {
 	sibs := listSiblings(path)
 	i, fromStart := -1, false
 	switch r, ok := t.lastRotated[path]; {
-	case prev != nil:
-		if t.lastOpen(path) != prev {
-			return false
-		}
+	case prev != nil && t.lastOpen(path) == prev:
 		i = slices.IndexFunc(sibs, func(s sibling) bool { return s.path == prev.path })
+	case prev != nil && t.byPath[path] == prev && prev.st == stRotated && prev.f != nil:
+		// The path's file, renamed (a parked file found rotated at its
+		// turn, whose next file waited in its turn): found among the
+		// siblings by its inode, which it holds. Left out, the waited
+		// file was read beside it, its lines before prev's last ones,
+		// the path's next file read it again after prev, and a CRI line
+		// it ended was cut (TestParkedRotatedThenNextWaitedRenamed).
+		i = siblingIndex(sibs, prev.key, prev.fp[:prev.fpLen], false)
+	case prev != nil:
+		return false
 	case ok && t.lastOpen(path) == nil && r.fpLen > 0:
 		i = siblingIndex(sibs, r.key, r.fp[:r.fpLen], true)
 	case ok && t.lastOpen(path) == nil:
