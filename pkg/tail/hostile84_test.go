@@ -450,3 +450,67 @@ func TestParkedRotatedThenNextWaitedRenamed(t *testing.T) {
 	appendFile(t, a, lines(9, 10))
 	restartWantList(t, tl.cfg, 9, []int{9})
 }
+
+// TestNextWaitedRenamedWithFileBetween: one descriptor. The followed
+// 0.log (0-4) is rotated (r1); the runtime's next 0.log (5-6) is rotated
+// too (r2) before the tailer looks, and the one after it (7-8, then the
+// first fragment of line 100) waits for the descriptor r1 holds, and is
+// renamed (r3) before its turn; the next 0.log (the line's end, 9-10)
+// comes after (or before the turn). r2 lies between the last rotated
+// file closed and the waited file: every line once, in order. Left to
+// the path's next file, r2 was read after the waited file, or, that one
+// closed first and become the path's last rotated file closed, never, and
+// nothing was counted; line 100 was cut.
+func TestNextWaitedRenamedWithFileBetween(t *testing.T) {
+	for _, tc := range []struct{ empty, made bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		empty := tc.empty
+		name := map[bool]string{false: "r1 with lines", true: "r1 empty"}[empty] + map[bool]string{false: "", true: ", next made before the turn"}[tc.made]
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			first := lines(0, 5)
+			if empty {
+				first = ""
+			}
+			appendFile(t, path, first)
+			tl := oneDescriptorRead(t, dir)
+			mustRename(t, path, path+".20261206-000001")
+			appendFile(t, path, lines(5, 7))
+			mustRename(t, path, path+".20261206-000002")
+			appendFile(t, path, lines(7, 9))
+			tl.poll(time.Now())
+			tl.rescan(time.Now(), false)
+			if _, ok := tl.lim.queued[path]; !ok {
+				t.Fatalf("the next file not waiting for a descriptor: %+v", tl.byPath[path])
+			}
+			appendFile(t, path, criLine("stdout", "P", "seq=100 first half "))
+			mustRename(t, path, path+".20261206-000003")
+			next := criLine("stdout", "F", "second half") + lines(9, 11)
+			if tc.made {
+				appendFile(t, path, next)
+			}
+			lingerOver(tl) // r1 final
+			for range 3 {
+				readEvery77(t, tl)
+				tl.rebalance(time.Now())
+			}
+			if !tc.made {
+				appendFile(t, path, next)
+			}
+			for range 3 {
+				tl.poll(time.Now())
+				tl.rescan(time.Now(), false)
+				tl.rebalance(time.Now())
+				readEvery77(t, tl)
+			}
+			nextFileFound(t, tl, path)
+			tl.rebalance(time.Now())
+			nextFileFound(t, tl, path)
+			want := append(upto(5, 9), append([]int{100}, upto(9, 11)...)...)
+			if !empty {
+				want = append(upto(0, 5), want...)
+			}
+			wantMerged(t, tl, want, 100, "seq=100 first half second half")
+		})
+	}
+}
