@@ -380,7 +380,16 @@ func emittedOf84(tl *Tailer, path string) []int {
 // fragment of line 101) waits for a descriptor; kubelet rotates that one
 // too (r2) before its turn, and the next 0.log (the end of line 101,
 // 7-8) is made. A's lines come once each, in order, 100 and 101 whole.
+//
+// Or a file (the line's end, 5-6) lies between r1 and the waited file
+// (7-8, then the first fragment of line 101), rotated before A's turn.
 func TestParkedRotatedThenNextWaitedRenamed(t *testing.T) {
+	for _, between := range []bool{false, true} {
+		t.Run(map[bool]string{false: "next waited", true: "a file between"}[between], func(t *testing.T) { parkedRotated84(t, between) })
+	}
+}
+
+func parkedRotated84(t *testing.T, between bool) {
 	dir := t.TempDir()
 	a := mkContainer(t, dir, "ns_a_uid")
 	b := mkContainer(t, dir, "ns_b_uid")
@@ -401,7 +410,15 @@ func TestParkedRotatedThenNextWaitedRenamed(t *testing.T) {
 	}
 	appendFile(t, a, criLine("stdout", "P", "seq=100 first half "))
 	mustRename(t, a, a+".20261206-000001")
-	appendFile(t, a, criLine("stdout", "F", "second half")+lines(5, 7)+criLine("stdout", "P", "seq=101 first half "))
+	rn, last := 2, 7
+	if between {
+		appendFile(t, a, criLine("stdout", "F", "second half")+lines(5, 7))
+		mustRename(t, a, a+".20261206-000002")
+		appendFile(t, a, lines(7, 9)+criLine("stdout", "P", "seq=101 first half "))
+		rn, last = 3, 9
+	} else {
+		appendFile(t, a, criLine("stdout", "F", "second half")+lines(5, 7)+criLine("stdout", "P", "seq=101 first half "))
+	}
 	queuedNext := false
 	for range 6 {
 		tl.rebalance(time.Now())
@@ -414,7 +431,7 @@ func TestParkedRotatedThenNextWaitedRenamed(t *testing.T) {
 	if !queuedNext {
 		t.Fatalf("A's next 0.log not waiting for a descriptor: queue %+v", tl.lim.queue)
 	}
-	mustRename(t, a, a+".20261206-000002")
+	mustRename(t, a, fmt.Sprintf("%s.20261206-%06d", a, rn))
 	for range 4 {
 		tl.rebalance(time.Now())
 		readEvery77(t, tl)
@@ -426,7 +443,7 @@ func TestParkedRotatedThenNextWaitedRenamed(t *testing.T) {
 		tl.rebalance(time.Now())
 		readEvery77(t, tl)
 	}
-	appendFile(t, a, criLine("stdout", "F", "second half")+lines(7, 9))
+	appendFile(t, a, criLine("stdout", "F", "second half")+lines(last, last+2))
 	for range 4 { // turns come far more often than rotatedLinger ends
 		tl.rebalance(time.Now())
 		readEvery77(t, tl)
@@ -434,7 +451,7 @@ func TestParkedRotatedThenNextWaitedRenamed(t *testing.T) {
 	nextFileFound(t, tl, a)
 	tl.rebalance(time.Now())
 	nextFileFound(t, tl, a)
-	want := append(upto(0, 5), 100, 5, 6, 101, 7, 8)
+	want := append(upto(0, 5), append(append([]int{100}, upto(5, last)...), 101, last, last+1)...)
 	if got := emittedOf84(tl, a); !slices.Equal(got, want) {
 		t.Errorf("A's lines %v, want %v", got, want)
 	}
@@ -447,8 +464,8 @@ func TestParkedRotatedThenNextWaitedRenamed(t *testing.T) {
 	}
 	ackEmitted82(tl)
 	stop77(t, tl)
-	appendFile(t, a, lines(9, 10))
-	restartWantList(t, tl.cfg, 9, []int{9})
+	appendFile(t, a, lines(20, 21))
+	restartWantList(t, tl.cfg, 20, []int{20})
 }
 
 // TestNextWaitedRenamedWithFileBetween: one descriptor. The followed
