@@ -531,3 +531,91 @@ func TestNextWaitedRenamedWithFileBetween(t *testing.T) {
 		})
 	}
 }
+
+// TestNextWaitedRenamedWithFileBetweenStoppedAtTurn: as
+// TestNextWaitedRenamedWithFileBetween (r1 with lines), the agent stopped
+// (its final checkpoint) or killed (the last periodic one) right after
+// the waited file's turn opened r2 and the waited file, before either was
+// read; the next 0.log (the end of line 100, 9-10) is made while no agent
+// runs. The next agent delivers 5-10 once each, in order, 100 whole, and
+// counts nothing lost.
+func TestNextWaitedRenamedWithFileBetweenStoppedAtTurn(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		t.Run(map[bool]string{false: "stopped", true: "killed"}[kill], func(t *testing.T) {
+			dir := t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			appendFile(t, path, lines(0, 5))
+			tl := oneDescriptorRead(t, dir)
+			mustRename(t, path, path+".20261206-000001")
+			appendFile(t, path, lines(5, 7))
+			mustRename(t, path, path+".20261206-000002")
+			appendFile(t, path, lines(7, 9))
+			tl.poll(time.Now())
+			tl.rescan(time.Now(), false)
+			if _, ok := tl.lim.queued[path]; !ok {
+				t.Fatalf("the next file not waiting for a descriptor: %+v", tl.byPath[path])
+			}
+			appendFile(t, path, criLine("stdout", "P", "seq=100 first half "))
+			mustRename(t, path, path+".20261206-000003")
+			lingerOver(tl) // r1 final
+			readEvery77(t, tl)
+			tl.rebalance(time.Now()) // the turn
+			if len(tl.lim.queue) != 0 {
+				t.Fatalf("the waited file not admitted: %+v", tl.lim.queue)
+			}
+			if got := emitted(tl); !slices.Equal(got, upto(0, 5)) {
+				t.Fatalf("lines %v at the turn, want %v", got, upto(0, 5))
+			}
+			ackEmitted82(tl)
+			if kill {
+				if err := tl.commit(false); err != nil {
+					t.Fatal(err)
+				}
+				tl.closeAll()
+			} else {
+				stop77(t, tl)
+			}
+			appendFile(t, path, criLine("stdout", "F", "second half")+lines(9, 11))
+			restartWhole84(t, tl.cfg, 10, append(upto(5, 9), append([]int{100}, upto(9, 11)...)...), 100, "seq=100 first half second half")
+		})
+	}
+}
+
+// TestNextWaitedAfterEmptyClosedRenamedTwice: as
+// TestNextWaitedRenamedTwiceBeforeTurn after an empty rotated file closed
+// and compressed: the waited file (0-1, the first fragment of line 100)
+// renamed (r2), the runtime's next 0.log (its end, 2-3, the first
+// fragment of line 101) renamed too (r3) before the turn, then the next
+// 0.log (the end of line 101, 4-5) made after it, or before it. Every
+// line once, in order, both whole.
+func TestNextWaitedAfterEmptyClosedRenamedTwice(t *testing.T) {
+	for _, made := range []bool{false, true} {
+		t.Run(map[bool]string{false: "next made after the turn", true: "next made before the turn"}[made], func(t *testing.T) {
+			tl, path, _, _ := emptyClosedThenWaited84(t)
+			appendFile(t, path, criLine("stdout", "F", "second half")+lines(2, 4)+criLine("stdout", "P", "seq=101 first half "))
+			mustRename(t, path, path+".20261206-000003")
+			next := criLine("stdout", "F", "second half") + lines(4, 6)
+			if made {
+				appendFile(t, path, next)
+			}
+			lingerOver(tl) // r1 final
+			for range 3 {
+				readEvery77(t, tl)
+				tl.rebalance(time.Now())
+			}
+			if !made {
+				appendFile(t, path, next)
+			}
+			nextFileFound(t, tl, path)
+			tl.rebalance(time.Now())
+			nextFileFound(t, tl, path)
+			want := []int{50, 51, 0, 1, 100, 2, 3, 101, 4, 5}
+			wantMerged(t, tl, want, 100, "seq=100 first half second half")
+			wantMerged(t, tl, want, 101, "seq=101 first half second half")
+			ackEmitted82(tl)
+			stop77(t, tl)
+			appendFile(t, path, lines(6, 7))
+			restartWantList(t, tl.cfg, 6, []int{6})
+		})
+	}
+}
