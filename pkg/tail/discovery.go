@@ -258,7 +258,16 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	var refFP []byte
 	var older *rotated
 	refClosed, refOff := false, int64(0)
+	var refBorn time.Time
 	if p := t.byPath[path]; p != nil && p.st != stClosed {
+		if o := t.lastOpen(path); o != nil && o != p && t.successor(o) == nil {
+			// A file that waited for a descriptor, renamed before its
+			// turn, placed after p as the path's last file
+			// (openlimit.go waitedLast): this one comes after it. After
+			// p, it was p's second successor, read beside it
+			// (TestParkedRotatedThenNextWaitedRenamed).
+			p = o
+		}
 		f.pred = p
 		if p.succAt.IsZero() {
 			p.succAt = now
@@ -273,7 +282,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 			}
 		}
 	} else if r, ok := t.lastRotated[path]; ok {
-		ref, refKey, refFP, refClosed, refOff = r.fi, r.key, r.fp[:r.fpLen], true, r.off
+		ref, refKey, refFP, refClosed, refOff, refBorn = r.fi, r.key, r.fp[:r.fpLen], true, r.off, r.born
 		if o := t.files[r.key]; o != nil && o.st != stClosed && o.home == path {
 			t.truncatedAway(o, now)
 		}
@@ -307,7 +316,7 @@ func (t *Tailer) discover(path string, now time.Time, initial bool) {
 	case ref != nil && !initial:
 		// Files rotated after the one we knew and before this one (while
 		// notifications were not being taken) are read whole first.
-		before = t.rotatedAfter(path, ref, refKey, refFP, refClosed, refOff, older, f, now)
+		before = t.rotatedAfter(path, ref, refKey, refFP, refClosed, refOff, refBorn, older, f, now)
 	case !initial && !t.seenPaths[path]:
 		// A path found for the first time while running: kubelet may
 		// have rotated it (even more than once) before it was seen.
@@ -485,9 +494,19 @@ func knownBefore(p *follower) *rotated {
 // path after it was closed (a rotation undone), written, and rotated
 // again before the tailer looked at the path: it is read on from refOff
 // first (as discover continues an undone rotation it sees).
-func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, refClosed bool, refOff int64, older *rotated, live *follower, now time.Time) []*follower {
+func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refFP []byte, refClosed bool, refOff int64, refBorn time.Time, older *rotated, live *follower, now time.Time) []*follower {
 	sibs := listSiblings(path)
 	idx := siblingIndex(sibs, refKey, refFP, refClosed)
+	if idx >= 0 && refClosed && len(refFP) == 0 && !refBorn.IsZero() {
+		// ref closed empty is known by its inode alone: a plain sibling
+		// with it born after ref is a newer file that took the inode
+		// once ref was compressed (file systems hand a freed inode out
+		// again). Taken for ref grown, it was read from 0 and the files
+		// rotated between ref and it never were (TestRotatedAfterEmptyClosedInodeReused).
+		if b, ok := bornAs(sibs[idx].path, refKey); ok && !b.Equal(refBorn) {
+			idx = -1
+		}
+	}
 	// Found by ref itself (or by its copy, below), not by a file older
 	// than it (older, the anchor): only then is sibs[idx] ref, which may
 	// have grown since its close. The anchor of an empty ref, compressed,
@@ -555,6 +574,19 @@ func (t *Tailer) rotatedAfter(path string, ref os.FileInfo, refKey fileKey, refF
 		// than ref (the plain ones and the compressed ones: a file
 		// rotated and compressed before it was seen).
 		return t.openSiblings(path, sibs, live, now)
+	}
+	if idx < 0 && refClosed {
+		// ref, the last rotated file closed, was empty (no first bytes to
+		// know it by once compressed), and no file finished with lines
+		// is there to place it (no anchor, or kubelet deleted it, the
+		// oldest first): every file of the path finished with lines
+		// before ref would be the anchor, so the siblings with lines
+		// left are newer than ref, the compressed ones too. Of the plain
+		// ones alone, a file rotated after ref and compressed before the
+		// tailer looked was never read, nor counted
+		// (TestRotatedAfterEmptyClosedInodeReused). Those written
+		// since the agents began, as for a path found while running.
+		return t.rotatedSince(path, live, now)
 	}
 	if idx < 0 {
 		// ref was empty (no first bytes to know it by once compressed):

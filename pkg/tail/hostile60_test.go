@@ -126,7 +126,7 @@ func TestRotatedAfterUndoneAndRotatedAgain(t *testing.T) {
 			if gz {
 				mustGzip(t, c)
 			}
-			fs := tl.rotatedAfter(path, ref, refKey, []byte(first), true, off, nil, nil, time.Now())
+			fs := tl.rotatedAfter(path, ref, refKey, []byte(first), true, off, time.Time{}, nil, nil, time.Now())
 			if len(fs) != 1 || (fs[0].path != c && fs[0].path != c+".gz") || fs[0].off != off {
 				var got []string
 				for _, f := range fs {

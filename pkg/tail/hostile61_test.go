@@ -475,7 +475,7 @@ func TestHostile61RotatedAfterRenamedBackThenCopytruncated(t *testing.T) {
 	defer done()
 	live.key = refKey
 	var got []string
-	for _, f := range tl.rotatedAfter(path, ref, refKey, []byte(first), true, int64(len(first)), nil, live, time.Now()) {
+	for _, f := range tl.rotatedAfter(path, ref, refKey, []byte(first), true, int64(len(first)), time.Time{}, nil, live, time.Now()) {
 		got = append(got, fmt.Sprintf("%s from %d", filepath.Base(f.path), f.off))
 	}
 	want := []string{fmt.Sprintf("%s from %d", filepath.Base(c), len(first))}

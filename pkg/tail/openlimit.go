@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -383,15 +384,32 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 			// Placed among the open files (a successor waits on its
 			// predecessor alone: linked behind a closed one, nothing
 			// waited on it), after prev, before what followed prev.
+			// Not before a file rotated before it, though: the path's
+			// next file reads those rotated after prev first (discover:
+			// rotatedAfter), the files rotated between prev and the
+			// waited one among them. Placed before them, its lines came
+			// first and a CRI line it ended was merged with the first
+			// line of the next file read, a file older than its end
+			// (TestNextWaitedRenamedWithFileBetween).
+			sibs := listSiblings(w.path)
+			at := siblingPos(sibs, moved.path)
+			older := func(q *follower) bool {
+				j := siblingPos(sibs, q.path)
+				return at >= 0 && j >= 0 && j < at
+			}
 			last := f
-			for last.pred != nil && last.pred != prev && last.pred.st != stClosed {
+			for last.pred != nil && last.pred != prev && last.pred.st != stClosed && !older(last.pred) {
 				last = last.pred
 			}
-			if last.pred == prev {
-				readAfter(moved, prev)
+			if q := last.pred; q == prev || (q != nil && q.st != stClosed && older(q)) {
+				readAfter(moved, q)
 			}
 			last.pred = moved
-		} else if moved != nil && (f == nil || f == prev) && t.waitedLast(w.path, prev, moved) {
+		} else if moved != nil && (f == nil || f == prev) {
+			last, between := t.waitedLast(w.path, prev, moved)
+			if !last {
+				return !t.lim.refused
+			}
 			// No next file at the path yet (kubelet renamed the waited
 			// file, and the runtime has not made the next): the waited
 			// file comes after prev, if any, and stands for the path's
@@ -400,13 +418,25 @@ func (t *Tailer) admit(w *waiter, now time.Time) bool {
 			// beside prev, its lines came first, and the next file,
 			// placed after prev, read it again; closed at its end, such
 			// a line was cut (TestNextWaitedRenamedEndingWithFirstFragment).
-			readAfter(moved, prev)
+			after := prev
+			for _, b := range t.openSiblings(w.path, between, nil, now) {
+				b.pred, after = after, b
+			}
+			readAfter(moved, after)
 			delete(t.lastRotated, w.path) // lastOpened notes only a path's first
 			t.lastOpened(w.path, moved, now)
 		}
 		return !t.lim.refused
 	}
 	return t.unpark(w.f, now)
+}
+
+// siblingPos is the position in sibs of the rotated file named p, plain
+// or compressed since (or before: a follower of a .gz is named by it);
+// -1 if none.
+func siblingPos(sibs []sibling, p string) int {
+	p = strings.TrimSuffix(p, ".gz")
+	return slices.IndexFunc(sibs, func(s sibling) bool { return strings.TrimSuffix(s.path, ".gz") == p })
 }
 
 // readAfter has moved, and the copy of what it waited for read before it
@@ -423,9 +453,12 @@ func readAfter(moved, prev *follower) {
 // at path, found renamed at its turn with no file at the path, is the
 // rotated sibling named next after the path's last file: prev (the
 // newest rotated sibling the start opened, lastOpen), or, with no prev,
-// the last rotated file closed. Not when a file with lines lies between
-// (rotated after that one, before the waited file was found): the path's
-// next file reads it from there (discover: rotatedAfter). An empty one
+// the last rotated file closed. The files with lines that lie between
+// (rotated after that one, before the waited file was found, never
+// opened) are returned, to be read first. Left to the path's next file
+// (discover: rotatedAfter), they were read after the waited file, or, the
+// waited file closed first and the path's last rotated file closed, never
+// and uncounted (TestNextWaitedRenamedWithFileBetween). An empty one
 // between holds nothing to read before moved.
 //
 // The last rotated file closed empty has no first bytes to be found by
@@ -436,25 +469,44 @@ func readAfter(moved, prev *follower) {
 // line it ends was cut at its end, its end shipped alone from the next
 // file (TestNextWaitedRenamedAfterEmptyClosed, TestStartBetweenRenameAndCreateMixed
 // seed 3009).
-func (t *Tailer) waitedLast(path string, prev, moved *follower) bool {
+func (t *Tailer) waitedLast(path string, prev, moved *follower) (bool, []sibling) {
 	sibs := listSiblings(path)
-	i := -1
+	i, fromStart := -1, false
 	switch r, ok := t.lastRotated[path]; {
-	case prev != nil:
-		if t.lastOpen(path) != prev {
-			return false
-		}
+	case prev != nil && t.lastOpen(path) == prev:
 		i = slices.IndexFunc(sibs, func(s sibling) bool { return s.path == prev.path })
+	case prev != nil && t.byPath[path] == prev && prev.st == stRotated && prev.f != nil:
+		// The path's file, renamed (a parked file found rotated at its
+		// turn, whose next file waited in its turn): found among the
+		// siblings by its inode, which it holds. Left out, the waited
+		// file was read beside it, its lines before prev's last ones,
+		// the path's next file read it again after prev, and a CRI line
+		// it ended was cut (TestParkedRotatedThenNextWaitedRenamed).
+		i = siblingIndex(sibs, prev.key, prev.fp[:prev.fpLen], false)
+	case prev != nil:
+		return false, nil
 	case ok && t.lastOpen(path) == nil && r.fpLen > 0:
 		i = siblingIndex(sibs, r.key, r.fp[:r.fpLen], true)
 	case ok && t.lastOpen(path) == nil:
 		i = slices.IndexFunc(sibs, func(s sibling) bool {
-			// Still empty: a file with its inode and lines is another
-			// one (the inode freed and taken again), or it was written
-			// after its close; either holds lines not read.
 			var buf [fpSize]byte
 			k, n, err := s.startNow(buf[:])
-			return !s.gz && err == nil && k == r.key && n == 0
+			if s.gz || err != nil || k != r.key || n > 0 {
+				// Not still empty: a file with its inode and lines is
+				// another one (the inode freed and taken again), or it
+				// was written after its close; either holds lines not
+				// read, and the anchor places it.
+				return false
+			}
+			// Born after it, a file with its inode is a newer one that
+			// took it once it was compressed (file systems hand a freed
+			// inode out again): the runtime's next 0.log, rotated before
+			// the waited file's turn, lies after the waited file, which
+			// was then not the path's last, and a CRI line it ends was
+			// cut (TestNextWaitedEmptyClosedInodeReusedBeforeTurn). The
+			// anchor places it instead.
+			b, known := bornAs(s.path, r.key)
+			return r.born.IsZero() || !known || b.Equal(r.born)
 		})
 		if i < 0 {
 			t.mu.Lock()
@@ -464,20 +516,34 @@ func (t *Tailer) waitedLast(path string, prev, moved *follower) bool {
 				i = siblingIndexOf(sibs, a)
 			}
 		}
+		// Neither there (r compressed, and no anchor: kubelet deleted
+		// it, the oldest first, or none was finished with lines), the
+		// waited file is still the path's last when every sibling before
+		// it is empty: none holds anything to read before it. Taken for
+		// a file that cannot be placed, a CRI line it ended was cut
+		// (TestNextWaitedAfterEmptyClosedAnchorDeleted; window seed 20094).
+		fromStart = i < 0
 	}
-	if i < 0 {
-		return false
+	if i < 0 && !fromStart {
+		return false, nil
 	}
 	var buf [fpSize]byte
+	var between []sibling
 	for _, s := range sibs[i+1:] {
 		if s.path == moved.path {
-			return true
+			return true, between
 		}
-		if _, n, err := s.startNow(buf[:]); err != nil || n > 0 {
-			return false // lines between (or a file that cannot be read)
+		_, n, err := s.startNow(buf[:])
+		if err != nil || (n > 0 && fromStart) {
+			// A file that cannot be read, or lines before it with
+			// nothing known to place them.
+			return false, nil
+		}
+		if n > 0 {
+			between = append(between, s)
 		}
 	}
-	return false
+	return false, nil
 }
 
 // waitedSibling opens, to be read from 0 (from its checkpoint entry's

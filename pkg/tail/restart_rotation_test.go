@@ -177,7 +177,7 @@ func TestRotatedAfterCompressed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, f := range tl.rotatedAfter(path, ref, fileKey{}, []byte(lines(5, 10)), false, 0, nil, nil, time.Now()) {
+	for _, f := range tl.rotatedAfter(path, ref, fileKey{}, []byte(lines(5, 10)), false, 0, time.Time{}, nil, nil, time.Now()) {
 		got = append(got, filepath.Base(f.path))
 		if f.dec.path != path || f.st != stDraining || f.off != 0 {
 			t.Errorf("%s: path %s state %v offset %d", f.path, f.dec.path, f.st, f.off)
@@ -543,7 +543,7 @@ func TestRotatedAfterDeletedRef(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, f := range tl.rotatedAfter(path, ref, refKey, []byte(lines(0, 5)), false, 0, nil, nil, time.Now()) {
+	for _, f := range tl.rotatedAfter(path, ref, refKey, []byte(lines(0, 5)), false, 0, time.Time{}, nil, nil, time.Now()) {
 		got = append(got, filepath.Base(f.path))
 	}
 	if diff := cmp.Diff([]string{"0.log.20261126-035506.gz", "0.log.20261126-035507"}, got); diff != "" {
@@ -996,7 +996,7 @@ func TestRotatedAfterClosedRefInodeReused(t *testing.T) {
 	}
 	reused, _ := keyOf(dfi) // as a file system that reuses the freed inode gives it
 	var got []string
-	for _, f := range tl.rotatedAfter(path, ref, reused, []byte(lines(0, 5)), true, int64(len(lines(0, 5))), nil, nil, time.Now()) {
+	for _, f := range tl.rotatedAfter(path, ref, reused, []byte(lines(0, 5)), true, int64(len(lines(0, 5))), time.Time{}, nil, nil, time.Now()) {
 		got = append(got, filepath.Base(f.path))
 	}
 	if diff := cmp.Diff([]string{"0.log.20261126-035510"}, got); diff != "" {
@@ -1377,7 +1377,7 @@ func anchorAt(t *testing.T, tl *Tailer, path, name, data string) {
 // empty reference that is no longer open.
 func rotatedAfterNames(tl *Tailer, path string, ref os.FileInfo, refKey fileKey, older *rotated) []string {
 	var got []string
-	for _, f := range tl.rotatedAfter(path, ref, refKey, nil, false, 0, older, nil, time.Now()) {
+	for _, f := range tl.rotatedAfter(path, ref, refKey, nil, false, 0, time.Time{}, older, nil, time.Now()) {
 		got = append(got, filepath.Base(f.path))
 	}
 	return got
