@@ -513,7 +513,7 @@ func (t *Tailer) finalSend() {
 // would find it nowhere and count as lost a file that lost nothing.
 func (t *Tailer) closeAll() {
 	for _, f := range t.order {
-		finished := f.st != stClosed && f.tr != nil && deletedAndRead(f)
+		finished := f.st != stClosed && f.tr != nil && (deletedAndRead(f) || rotatedAndRead(f))
 		if finished {
 			t.anchor(f) // anchors.go
 		}
@@ -542,6 +542,27 @@ func deletedAndRead(f *follower) bool {
 	}
 	_, nlink, size, err := fstatKey(f.f)
 	return err == nil && nlink == 0 && size == f.consumed
+}
+
+// rotatedAndRead says whether f, a file kubelet renamed, was read to its
+// end with a new file at its path found (the runtime writes there now),
+// every byte in a complete line, and nothing before it left to read: at a
+// stop it is finished, as it would have been once final (rotatedFinal), a
+// read_interval later. Checkpointed as a file still being read, and
+// compressed and deleted by kubelet before the next agent's first scan (a
+// rolling update while the container rotates fast), it was counted
+// vanished though every line of it was delivered
+// (TestStoppedBeforeRotatedFinalThenDeleted). A write on the old
+// descriptor landing after the stop is not lost: a finished file found
+// longer than it was finished is read on from there (discovery.go
+// grownSince).
+func rotatedAndRead(f *follower) bool {
+	if f.st != stRotated || f.succAt.IsZero() || (f.pred != nil && f.pred.st != stClosed) ||
+		f.f == nil || f.inflated || f.dec.pend[0].active || f.dec.pend[1].active {
+		return false
+	}
+	_, _, size, err := fstatKey(f.f)
+	return err == nil && size == f.consumed
 }
 
 // heldBack says whether the sink holds f's file back (Options.Holdback).
