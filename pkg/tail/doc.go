@@ -713,7 +713,12 @@
 // not looked at again before the stop, is in that checkpoint as its path's
 // anchor, not as a file to go on with: the next agent could not find it
 // and would count a loss that did not happen, or would read its .gz again
-// (tailer.go deletedAndRead). The tailer is Linux-only
+// (tailer.go deletedAndRead). So is a file kubelet renamed that was read to
+// its end once the new file at its path was found, though read_interval
+// had not passed since (rotatedFinal): kubelet may compress and delete it
+// before the next agent's first scan (tailer.go rotatedAndRead); a write
+// landing on its old descriptor after the stop is read on from where it
+// was finished, as for any finished file found longer. The tailer is Linux-only
 // (device and inode numbers come from syscall.Stat_t).
 //
 // # Where things are
