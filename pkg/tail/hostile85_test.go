@@ -3,6 +3,7 @@ package tail
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -229,3 +230,58 @@ func TestStoppedEmptyRotatedAfterUnreadFile(t *testing.T) {
 	}
 }
 
+// TestStoppedBeforeRotatedFinalInLongLine: r1 ends in a line longer than
+// any line may be whose write is in progress (its first bytes landed: it
+// was cut and the tailer skips to its newline, every byte read consumed).
+// Its next file found, the agent stops before r1 is final; the rest of
+// the line and line 10 land on r1's old descriptor after the stop. The
+// next agent skips the rest of the cut line as the tailer would have: it
+// does not ship it as a line of its own (finished mid-line, r1 was read
+// on from inside the line).
+// A real node: a container writing a line over max_line_bytes (a large
+// write is visible in part while it lands) when kubelet rotates and the
+// agent is stopped.
+func TestStoppedBeforeRotatedFinalInLongLine(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "compressed"}[gz], func(t *testing.T) {
+			dir := t.TempDir()
+			path := mkContainer(t, dir, "ns_pod_uid")
+			long := criLine("stdout", "F", "seq=9 "+strings.Repeat("y", 300<<10))
+			head, rest := long[:200<<10], long[200<<10:]
+			appendFile(t, path, lines(0, 3)+head)
+			tl := newIdleTailer(t, dir)
+			tl.loadState(time.Now())
+			tl.rescan(time.Now(), true)
+			readEvery77(t, tl)
+			f := tl.byPath[path]
+			if f == nil || !f.skip {
+				t.Fatal("the long line not cut and skipped")
+			}
+			r1 := path + ".20261206-000001"
+			mustRename(t, path, r1)
+			appendFile(t, path, lines(3, 5))
+			tl.poll(time.Now())
+			tl.rescan(time.Now(), false)
+			readEvery77(t, tl)
+			if got := emitted(tl); !slices.Equal(got, upto(0, 3)) && !slices.Equal(got, []int{0, 1, 2, 9}) {
+				t.Fatalf("lines %v, want 0-2 and the cut line 9", got)
+			}
+			ackAllBut83(tl)
+			gracefulStop85(t, tl)
+			appendFile(t, r1, rest+lines(10, 11))
+			if gz {
+				mustGzip(t, r1)
+			}
+			appendFile(t, path, lines(5, 6))
+			got, lost := restart85(t, tl.cfg, 5)
+			// The cut line 9 was acknowledged: not shipped again, nor
+			// its rest as a line of its own, nor 0-2 read again.
+			if want := []int{10, 3, 4, 5}; !slices.Equal(got, want) {
+				t.Errorf("after the restart, lines %v, want %v", got, want)
+			}
+			if lost != 0 {
+				t.Errorf("%v losses counted, want none (lines %v)", lost, got)
+			}
+		})
+	}
+}

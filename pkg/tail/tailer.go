@@ -556,9 +556,17 @@ func deletedAndRead(f *follower) bool {
 // descriptor landing after the stop is not lost: a finished file found
 // longer than it was finished is read on from there (discovery.go
 // grownSince).
+//
+// Not a file skipping the rest of a line cut at max_line_bytes (f.skip):
+// every byte read is consumed then, but its end is inside that line, whose
+// rest is the write in progress read_interval waits for. Finished there,
+// the next agent read on from inside the line, took the byte before its
+// offset (not a newline) for a copytruncate, counted the line's rest lost
+// and read the file again from 0 (TestStoppedBeforeRotatedFinalInLongLine).
+// Left as being read, it is resumed at the cut line's start.
 func rotatedAndRead(f *follower) bool {
 	if f.st != stRotated || f.succAt.IsZero() || (f.pred != nil && f.pred.st != stClosed) ||
-		f.f == nil || f.inflated || f.dec.pend[0].active || f.dec.pend[1].active {
+		f.f == nil || f.inflated || f.skip || f.dec.pend[0].active || f.dec.pend[1].active {
 		return false
 	}
 	_, _, size, err := fstatKey(f.f)
