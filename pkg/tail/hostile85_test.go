@@ -18,6 +18,7 @@ func rotatedNotFinal85(t *testing.T) (tl *Tailer, path, r1 string, id uint64) {
 	path = mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, lines(0, 3))
 	tl = newIdleTailer(t, dir)
+	tl.cfg.ReadInterval = time.Hour // r1 final only at the stop, however slow the steps (restart85 runs at testConfig's)
 	tl.loadState(time.Now())
 	tl.rescan(time.Now(), true)
 	readEvery77(t, tl)
@@ -56,6 +57,7 @@ func gracefulStop85(t *testing.T, tl *Tailer) {
 // delivered and returns its lines and losses counted.
 func restart85(t *testing.T, cfg Config, until int) ([]int, float64) {
 	t.Helper()
+	cfg.ReadInterval = testConfig("", "").ReadInterval
 	r := startRunner(t, cfg, Options{})
 	waitFor(t, 5*time.Second, "the last line", func() bool { return hasSeq(r, until) })
 	r.settle()
@@ -250,6 +252,7 @@ func TestStoppedBeforeRotatedFinalInLongLine(t *testing.T) {
 			head, rest := long[:200<<10], long[200<<10:]
 			appendFile(t, path, lines(0, 3)+head)
 			tl := newIdleTailer(t, dir)
+			tl.cfg.ReadInterval = time.Hour // r1 not final before the stop
 			tl.loadState(time.Now())
 			tl.rescan(time.Now(), true)
 			readEvery77(t, tl)
@@ -281,6 +284,55 @@ func TestStoppedBeforeRotatedFinalInLongLine(t *testing.T) {
 			}
 			if lost != 0 {
 				t.Errorf("%v losses counted, want none (lines %v)", lost, got)
+			}
+		})
+	}
+}
+
+// TestStoppedBeforeEmptyRotatedFinalWithCopyAway: as
+// TestCopyOfUndoneFileCompressedThenRotatedAgain (an empty file rotated,
+// seen; renamed back unseen, written, copytruncated with its copy
+// compressed at once, rotated again while empty; the runtime's next file
+// found), but the agent stops before the empty file is final: finished at
+// the stop as read to its end (empty), copiesAway never looked for its
+// copy. The next agent reads the copy's lines (0-7) once, before the new
+// file's (8-9). Not a kubelet-only node: copytruncate beside kubelet's
+// renames (test/model's mixed rotations).
+func TestStoppedBeforeEmptyRotatedFinalWithCopyAway(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(map[bool]string{false: "copy plain", true: "copy compressed"}[gz], func(t *testing.T) {
+			tl, path, f := followNew(t)
+			away := path + ".20261204-000007"
+			mustRename(t, path, away)
+			tl.check(f, time.Now())
+			if f.st != stRotated {
+				t.Fatalf("the rotation not seen: state %v", f.st)
+			}
+			mustRename(t, away, path) // undone, not seen
+			appendFile(t, path, lines(0, 8))
+			cp := path + ".20261204-000008"
+			hostile51CopyTo(t, path, cp)
+			mustRename(t, path, path+".20261204-000009")
+			if gz {
+				mustGzip(t, cp)
+			}
+			appendFile(t, path, lines(8, 10))
+			tl.check(f, time.Now())
+			tl.discover(path, time.Now(), false)
+			tl.readFile(f, time.Now())
+			if f.st != stRotated || f.succAt.IsZero() {
+				t.Fatalf("the empty file %v, succAt %v: want rotated, its next file found", f.st, f.succAt)
+			}
+			early := emitted(tl)
+			ackAllBut83(tl)
+			gracefulStop85(t, tl)
+			appendFile(t, path, lines(10, 11))
+			got, lost := restart85(t, tl.cfg, 10)
+			if all := append(early, got...); !slices.Equal(all, upto(0, 11)) {
+				t.Errorf("lines %v before the stop, %v after the restart: want %v once", early, got, upto(0, 11))
+			}
+			if lost != 0 {
+				t.Errorf("%v losses counted, want none", lost)
 			}
 		})
 	}

@@ -564,9 +564,17 @@ func deletedAndRead(f *follower) bool {
 // offset (not a newline) for a copytruncate, counted the line's rest lost
 // and read the file again from 0 (TestStoppedBeforeRotatedFinalInLongLine).
 // Left as being read, it is resumed at the cut line's start.
+//
+// Nor a file nothing of its generation was read of (f.off == 0, empty):
+// the copies made of it while it was back at its path unseen are looked
+// for only as it is finished at its end (copy.go copiesAway). Finished at
+// the stop, they never were, and the next agent took them for history
+// before the anchor: their lines were lost, uncounted
+// (TestStoppedBeforeEmptyRotatedFinalWithCopyAway). kubelet rotates no
+// empty file; left as being read, the next agent looks as before.
 func rotatedAndRead(f *follower) bool {
 	if f.st != stRotated || f.succAt.IsZero() || (f.pred != nil && f.pred.st != stClosed) ||
-		f.f == nil || f.inflated || f.skip || f.dec.pend[0].active || f.dec.pend[1].active {
+		f.f == nil || f.inflated || f.skip || f.off == 0 || f.dec.pend[0].active || f.dec.pend[1].active {
 		return false
 	}
 	_, _, size, err := fstatKey(f.f)
