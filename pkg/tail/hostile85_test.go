@@ -18,7 +18,8 @@ func rotatedNotFinal85(t *testing.T) (tl *Tailer, path, r1 string, id uint64) {
 	path = mkContainer(t, dir, "ns_pod_uid")
 	appendFile(t, path, lines(0, 3))
 	tl = newIdleTailer(t, dir)
-	tl.cfg.ReadInterval = time.Hour // r1 final only at the stop, however slow the steps (restart85 runs at testConfig's)
+	tl.cfg.ReadInterval = time.Hour                                             // r1 final only at the stop, however slow the steps (restart85 runs at testConfig's)
+	t.Cleanup(func() { tl.cfg.ReadInterval = testConfig("", "").ReadInterval }) // before the idle tailer's closeAll
 	tl.loadState(time.Now())
 	tl.rescan(time.Now(), true)
 	readEvery77(t, tl)
@@ -46,6 +47,9 @@ func rotatedNotFinal85(t *testing.T) (tl *Tailer, path, r1 string, id uint64) {
 // closed, the final checkpoint.
 func gracefulStop85(t *testing.T, tl *Tailer) {
 	t.Helper()
+	// closeAll waits at most read_interval for writes in progress
+	// (landedAtStop): testConfig's, not the hour the steps ran with.
+	tl.cfg.ReadInterval = testConfig("", "").ReadInterval
 	tl.lastLook(time.Now())
 	tl.closeAll()
 	if err := tl.commit(true); err != nil {
@@ -118,6 +122,7 @@ func TestStoppedBeforeRotatedFinalKilled(t *testing.T) {
 			if err := tl.commit(false); err != nil {
 				t.Fatal(err)
 			}
+			tl.cfg.ReadInterval = testConfig("", "").ReadInterval // closeAll's wait
 			tl.closeAll()
 			if gz {
 				mustGzip(t, r1)
@@ -253,6 +258,7 @@ func TestStoppedBeforeRotatedFinalInLongLine(t *testing.T) {
 			appendFile(t, path, lines(0, 3)+head)
 			tl := newIdleTailer(t, dir)
 			tl.cfg.ReadInterval = time.Hour // r1 not final before the stop
+			t.Cleanup(func() { tl.cfg.ReadInterval = testConfig("", "").ReadInterval })
 			tl.loadState(time.Now())
 			tl.rescan(time.Now(), true)
 			readEvery77(t, tl)
@@ -333,6 +339,61 @@ func TestStoppedBeforeEmptyRotatedFinalWithCopyAway(t *testing.T) {
 			}
 			if lost != 0 {
 				t.Errorf("%v losses counted, want none", lost)
+			}
+		})
+	}
+}
+
+// TestStoppedBeforeRotatedFinalWriteLandingAtStop: r1 read to its end,
+// its next file found just before the stop; a write in progress on r1's
+// old descriptor (line 10) lands within read_interval of that, as the
+// agent stops. kubelet then compresses r1, and deletes it or not, before
+// the next start. Deleted, line 10 was never read: the next agent counts
+// the loss (finished at the stop without waiting read_interval, r1 was a
+// done file that vanished, and 10 was lost uncounted). Kept, 10 is read.
+// A real node, rarely: a rolling update the moment kubelet rotates a
+// chatty container, and kubelet's next rotations deleting r1 before the
+// new agent's first scan.
+func TestStoppedBeforeRotatedFinalWriteLandingAtStop(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		delete bool
+		want   []int
+	}{
+		{name: "compressed and deleted", delete: true, want: upto(3, 6)},
+		{name: "compressed", want: []int{10, 3, 4, 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl, path, r1, _ := rotatedNotFinal85(t)
+			ackAllBut83(tl)
+			tl.cfg.ReadInterval = testConfig("", "").ReadInterval
+			for _, f := range tl.order {
+				if f.st == stRotated {
+					f.succAt = time.Now() // the next file appeared just now
+				}
+			}
+			landed := false
+			tl.stopWaitHook = func() {
+				appendFile(t, r1, lines(10, 11))
+				landed = true
+			}
+			gracefulStop85(t, tl)
+			if !landed { // the stop did not wait: it lands just after
+				appendFile(t, r1, lines(10, 11))
+			}
+			mustGzip(t, r1)
+			if tc.delete {
+				if err := os.Remove(r1 + ".gz"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			appendFile(t, path, lines(5, 6))
+			got, lost := restart85(t, tl.cfg, 5)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("after the restart, lines %v, want %v", got, tc.want)
+			}
+			if (lost > 0) != tc.delete {
+				t.Errorf("after the restart, %v losses counted, want lost=%v", lost, tc.delete)
 			}
 		})
 	}
