@@ -398,3 +398,31 @@ func TestStoppedBeforeRotatedFinalWriteLandingAtStop(t *testing.T) {
 		})
 	}
 }
+
+// TestStoppedBeforeRotatedFinalInodeReused: r1 finished at the stop (its
+// inode and first bytes the path's anchor); kubelet then compresses it
+// (its inode freed) and rotates the next 0.log (r2, 3-5), and the runtime's
+// new 0.log (6) takes r1's freed inode (ext4 gives the inode freed last;
+// the file system's choice). The next agent takes the new 0.log for a new
+// file, not the anchor grown: r2 then 0.log read whole, 0-2 not again. A
+// real kubelet node: compression and rotation while no agent runs.
+func TestStoppedBeforeRotatedFinalInodeReused(t *testing.T) {
+	tl, path, r1, _ := rotatedNotFinal85(t)
+	k1 := statKeyT(t, r1)
+	ackAllBut83(tl)
+	gracefulStop85(t, tl)
+	mustGzip(t, r1)
+	appendFile(t, path, lines(5, 6))
+	mustRename(t, path, path+".20261206-000002")
+	appendFile(t, path, lines(6, 7))
+	if reused := statKeyT(t, path) == k1; !reused {
+		t.Logf("r1's inode not reused by the next 0.log (the file system's choice)")
+	}
+	got, lost := restart85(t, tl.cfg, 6)
+	if want := upto(3, 7); !slices.Equal(got, want) {
+		t.Errorf("after the restart, lines %v, want %v", got, want)
+	}
+	if lost != 0 {
+		t.Errorf("%v losses counted, want none", lost)
+	}
+}
