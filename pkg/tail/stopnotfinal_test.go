@@ -35,6 +35,10 @@ func TestStoppedBeforeRotatedFinalThenDeleted(t *testing.T) {
 			path := mkContainer(t, dir, "ns_pod_uid")
 			appendFile(t, path, lines(0, 3))
 			tl := newIdleTailer(t, dir)
+			// r1 is not final before the stop however slow the steps
+			// (under load they took more than testConfig's 10ms).
+			tl.cfg.ReadInterval = time.Hour
+			t.Cleanup(func() { tl.cfg.ReadInterval = testConfig("", "").ReadInterval })
 			tl.loadState(time.Now())
 			tl.rescan(time.Now(), true)
 			readEvery77(t, tl)
@@ -51,6 +55,7 @@ func TestStoppedBeforeRotatedFinalThenDeleted(t *testing.T) {
 			// Run's stop: its last look, the files closed (closeAll),
 			// then the final checkpoint (Close, once the sink
 			// acknowledged).
+			tl.cfg.ReadInterval = testConfig("", "").ReadInterval // closeAll waits at most this (landedAtStop); the runner below reads at it
 			tl.lastLook(time.Now())
 			tl.closeAll()
 			if err := tl.commit(true); err != nil {

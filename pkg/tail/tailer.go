@@ -168,6 +168,9 @@ type Tailer struct {
 	// truncHook runs in truncated after the copies were looked for and
 	// before the new generation is started.
 	truncHook func(f *follower)
+	// stopWaitHook runs in closeAll while it waits for the writes in
+	// progress on rotated files read to their end (landedAtStop).
+	stopWaitHook func()
 	// Fair reading and rate limits (fair.go, limiter.go).
 	turn       []turnFile
 	limitsOn   bool
@@ -512,6 +515,7 @@ func (t *Tailer) finalSend() {
 // is left out once its lines are acknowledged. Otherwise the next agent
 // would find it nowhere and count as lost a file that lost nothing.
 func (t *Tailer) closeAll() {
+	t.landedAtStop(time.Now())
 	for _, f := range t.order {
 		finished := f.st != stClosed && f.tr != nil && (deletedAndRead(f) || rotatedAndRead(f))
 		if finished {
@@ -556,13 +560,56 @@ func deletedAndRead(f *follower) bool {
 // descriptor landing after the stop is not lost: a finished file found
 // longer than it was finished is read on from there (discovery.go
 // grownSince).
+//
+// Not a file skipping the rest of a line cut at max_line_bytes (f.skip):
+// every byte read is consumed then, but its end is inside that line, whose
+// rest is the write in progress read_interval waits for. Finished there,
+// the next agent read on from inside the line, took the byte before its
+// offset (not a newline) for a copytruncate, counted the line's rest lost
+// and read the file again from 0 (TestStoppedBeforeRotatedFinalInLongLine).
+// Left as being read, it is resumed at the cut line's start.
+//
+// Nor a file nothing of its generation was read of (f.off == 0, empty):
+// the copies made of it while it was back at its path unseen are looked
+// for only as it is finished at its end (copy.go copiesAway). Finished at
+// the stop, they never were, and the next agent took them for history
+// before the anchor: their lines were lost, uncounted
+// (TestStoppedBeforeEmptyRotatedFinalWithCopyAway). kubelet rotates no
+// empty file; left as being read, the next agent looks as before.
 func rotatedAndRead(f *follower) bool {
 	if f.st != stRotated || f.succAt.IsZero() || (f.pred != nil && f.pred.st != stClosed) ||
-		f.f == nil || f.inflated || f.dec.pend[0].active || f.dec.pend[1].active {
+		f.f == nil || f.inflated || f.skip || f.off == 0 || f.dec.pend[0].active || f.dec.pend[1].active {
 		return false
 	}
 	_, _, size, err := fstatKey(f.f)
 	return err == nil && size == f.consumed
+}
+
+// landedAtStop waits, before closeAll finishes the rotated files read to
+// their end (rotatedAndRead), until each one's next file appeared
+// read_interval ago, as rotatedFinal would have: a write in progress on the
+// old descriptor lands within it. Found longer then, the file is not
+// finished: it is checkpointed as being read, and if kubelet deletes it
+// before the next start, that agent counts the loss. Finished without the
+// wait, a write landing just after the stop was lost uncounted once the
+// file was deleted: a done file that vanished lost nothing
+// (TestStoppedBeforeRotatedFinalWriteLandingAtStop). The wait is at most
+// read_interval, once for all files.
+func (t *Tailer) landedAtStop(now time.Time) {
+	var until time.Time
+	for _, f := range t.order {
+		if f.tr != nil && rotatedAndRead(f) {
+			if u := f.succAt.Add(t.cfg.ReadInterval); u.After(until) {
+				until = u
+			}
+		}
+	}
+	if d := until.Sub(now); d > 0 {
+		time.Sleep(min(d, t.cfg.ReadInterval))
+		if t.stopWaitHook != nil {
+			t.stopWaitHook()
+		}
+	}
 }
 
 // heldBack says whether the sink holds f's file back (Options.Holdback).
