@@ -163,3 +163,64 @@ func TestHostile86MidLineWriteDuringWait(t *testing.T) {
 		})
 	}
 }
+
+// TestHostile86TwoPathsFinishedAtStop: two containers, each with a
+// rotated file read to its end whose next file just appeared; one wait
+// for both, both finished (done, anchors), kubelet compresses and deletes
+// both before the next start: their next files read, nothing read again,
+// nothing counted lost. A real kubelet node (rotations are per container,
+// in one monitor pass).
+func TestHostile86TwoPathsFinishedAtStop(t *testing.T) {
+	dir := t.TempDir()
+	pa := mkContainer(t, dir, "ns_poda_uida")
+	pb := mkContainer(t, dir, "ns_podb_uidb")
+	appendFile(t, pa, lines(0, 3))
+	appendFile(t, pb, lines(100, 103))
+	tl := newIdleTailer(t, dir)
+	tl.cfg.ReadInterval = time.Hour
+	t.Cleanup(func() { tl.cfg.ReadInterval = testConfig("", "").ReadInterval })
+	tl.loadState(time.Now())
+	tl.rescan(time.Now(), true)
+	readEvery77(t, tl)
+	ra, rb := pa+".20261206-000001", pb+".20261206-000001"
+	mustRename(t, pa, ra)
+	mustRename(t, pb, rb)
+	appendFile(t, pa, lines(3, 5))
+	appendFile(t, pb, lines(103, 105))
+	tl.poll(time.Now())
+	tl.rescan(time.Now(), false)
+	readEvery77(t, tl)
+	ackAllBut83(tl)
+	gracefulStop85(t, tl)
+	done := 0
+	for _, e := range readState(t, tl.cfg.StateDir).Files {
+		if e.Done && e.Offset > 0 {
+			done++
+		}
+	}
+	if done != 2 {
+		t.Errorf("%d rotated files finished at the stop, want 2", done)
+	}
+	for _, r := range []string{ra, rb} {
+		mustGzip(t, r)
+		if err := os.Remove(r + ".gz"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendFile(t, pb, lines(105, 106))
+	appendFile(t, pa, lines(5, 6))
+	cfg := tl.cfg
+	cfg.ReadInterval = testConfig("", "").ReadInterval
+	r := startRunner(t, cfg, Options{})
+	waitFor(t, 5*time.Second, "lines 5 and 105", func() bool { return hasSeq(r, 5) && hasSeq(r, 105) })
+	r.settle()
+	r.stop()
+	got := seqs(r.snapshot())
+	slices.Sort(got)
+	if want := []int{3, 4, 5, 103, 104, 105}; !slices.Equal(got, want) {
+		t.Errorf("after the restart, lines %v, want %v", got, want)
+	}
+	if lost := hostile61Lost(t, r.reg); lost != 0 {
+		t.Errorf("%v losses counted, want none", lost)
+	}
+}
