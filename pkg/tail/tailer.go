@@ -515,10 +515,16 @@ func (t *Tailer) finalSend() {
 // is left out once its lines are acknowledged. Otherwise the next agent
 // would find it nowhere and count as lost a file that lost nothing.
 func (t *Tailer) closeAll() {
-	t.landedAtStop(time.Now())
-	for _, f := range t.order {
-		finished := f.st != stClosed && f.tr != nil && (deletedAndRead(f) || rotatedAndRead(f))
-		if finished {
+	waited := t.landedAtStop(time.Now())
+	// Which files are finished is decided before any is closed: a file
+	// whose predecessor was not read to its end is not finished, and that
+	// predecessor, closed first in this loop, would look read.
+	finished := make([]bool, len(t.order))
+	for i, f := range t.order {
+		finished[i] = f.st != stClosed && f.tr != nil && (deletedAndRead(f) || (waited[f] && rotatedAndRead(f)))
+	}
+	for i, f := range t.order {
+		if finished[i] {
 			t.anchor(f) // anchors.go
 		}
 		if f.fire(evStop, time.Now()) {
@@ -527,7 +533,7 @@ func (t *Tailer) closeAll() {
 			}
 			t.m.openFiles.Dec()
 		}
-		if finished {
+		if finished[i] {
 			t.closeTracker(f.tr, false)
 		}
 	}
@@ -593,24 +599,45 @@ func rotatedAndRead(f *follower) bool {
 // before the next start, that agent counts the loss. Finished without the
 // wait, a write landing just after the stop was lost uncounted once the
 // file was deleted: a done file that vanished lost nothing
-// (TestStoppedBeforeRotatedFinalWriteLandingAtStop). The wait is at most
-// read_interval, once for all files.
-func (t *Tailer) landedAtStop(now time.Time) {
+// (TestStoppedBeforeRotatedFinalWriteLandingAtStop). It returns the files
+// it waited for, which closeAll may finish.
+//
+// The wait is once for all files, and at most stopWaitMax: a file whose
+// read_interval would end later (a long read_interval configured) is not
+// waited for, nor finished, as before finishing at a stop was done. Waited
+// for whole, a stop took read_interval longer, and one configured longer
+// than the pod's termination grace period was killed in the wait, with no
+// final checkpoint (TestHostile86StopWaitBounded).
+func (t *Tailer) landedAtStop(now time.Time) map[*follower]bool {
 	var until time.Time
+	var waited map[*follower]bool
 	for _, f := range t.order {
-		if f.tr != nil && rotatedAndRead(f) {
-			if u := f.succAt.Add(t.cfg.ReadInterval); u.After(until) {
-				until = u
-			}
+		if f.tr == nil || !rotatedAndRead(f) {
+			continue
+		}
+		u := f.succAt.Add(t.cfg.ReadInterval)
+		if u.Sub(now) > stopWaitMax {
+			continue
+		}
+		if waited == nil {
+			waited = make(map[*follower]bool)
+		}
+		waited[f] = true
+		if u.After(until) {
+			until = u
 		}
 	}
 	if d := until.Sub(now); d > 0 {
-		time.Sleep(min(d, t.cfg.ReadInterval))
+		time.Sleep(d)
 		if t.stopWaitHook != nil {
 			t.stopWaitHook()
 		}
 	}
+	return waited
 }
+
+// stopWaitMax bounds landedAtStop's wait.
+const stopWaitMax = time.Second
 
 // heldBack says whether the sink holds f's file back (Options.Holdback).
 func (t *Tailer) heldBack(f *follower) bool {
