@@ -717,9 +717,10 @@
 // its end once the new file at its path was found, though read_interval
 // had not passed since (rotatedFinal): kubelet may compress and delete it
 // before the next agent's first scan (tailer.go rotatedAndRead). The stop
-// first waits out that read_interval (at most read_interval, once for all
-// files: landedAtStop), so that a write in progress on the old descriptor
-// lands; a file that grew is checkpointed as being read. One that grows
+// first waits out that read_interval (once for all files, at most a second:
+// landedAtStop; a file whose read_interval ends later is neither waited for
+// nor finished), so that a write in progress on the old descriptor lands; a
+// file that grew is checkpointed as being read. One that grows
 // later still is read on from where it was finished, as any finished file
 // found longer; not one cut inside a line longer than max_line_bytes, nor
 // one nothing of which was read. The tailer is Linux-only
