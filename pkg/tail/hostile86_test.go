@@ -33,8 +33,15 @@ func TestHostile86StopWaitBounded(t *testing.T) {
 	}
 	tl.lastLook(time.Now())
 	// Nothing to wait for: its read_interval ends beyond stopWaitMax.
-	if waited := tl.landedAtStop(time.Now()); len(waited) != 0 {
-		t.Errorf("the stop waits for %d files whose read_interval (%v) ends beyond stopWaitMax (%v)", len(waited), tl.cfg.ReadInterval, stopWaitMax)
+	start := time.Now()
+	tl.stopWaitHook = func() {
+		t.Errorf("the stop waited %v for a file whose read_interval (%v) ends beyond stopWaitMax (%v)", time.Since(start), tl.cfg.ReadInterval, stopWaitMax)
+	}
+	tl.landedAtStop(start)
+	for _, f := range tl.order {
+		if f.st == stRotated && f.rotatedFinal(time.Now(), tl.cfg.ReadInterval, tl.rotatedLinger) {
+			t.Errorf("%s final at the stop, read_interval %v after its next file appeared", f.path, tl.cfg.ReadInterval)
+		}
 	}
 	tl.closeAll()
 	if err := tl.commit(true); err != nil {

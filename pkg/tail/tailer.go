@@ -515,13 +515,14 @@ func (t *Tailer) finalSend() {
 // is left out once its lines are acknowledged. Otherwise the next agent
 // would find it nowhere and count as lost a file that lost nothing.
 func (t *Tailer) closeAll() {
-	waited := t.landedAtStop(time.Now())
+	t.landedAtStop(time.Now())
+	now := time.Now()
 	// Which files are finished is decided before any is closed: a file
 	// whose predecessor was not read to its end is not finished, and that
 	// predecessor, closed first in this loop, would look read.
 	finished := make([]bool, len(t.order))
 	for i, f := range t.order {
-		finished[i] = f.st != stClosed && f.tr != nil && (deletedAndRead(f) || (waited[f] && rotatedAndRead(f)))
+		finished[i] = f.st != stClosed && f.tr != nil && (deletedAndRead(f) || (rotatedAndRead(f) && f.rotatedFinal(now, t.cfg.ReadInterval, t.rotatedLinger)))
 	}
 	for i, f := range t.order {
 		if finished[i] {
@@ -547,11 +548,20 @@ func (t *Tailer) closeAll() {
 // fragment. An inflated copy of a compressed file is unlinked by design
 // and does not count.
 func deletedAndRead(f *follower) bool {
+	nlink, ok := readToEnd(f)
+	return ok && nlink == 0
+}
+
+// readToEnd says whether f's file, open through its descriptor, was read
+// to its end with no partial line waiting for its next fragment, and how
+// many names the file has. An inflated copy of a compressed file does not
+// count.
+func readToEnd(f *follower) (nlink uint64, ok bool) {
 	if f.f == nil || f.inflated || f.dec.pend[0].active || f.dec.pend[1].active {
-		return false
+		return 0, false
 	}
 	_, nlink, size, err := fstatKey(f.f)
-	return err == nil && nlink == 0 && size == f.consumed
+	return nlink, err == nil && size == f.consumed
 }
 
 // rotatedAndRead says whether f, a file kubelet renamed, was read to its
@@ -583,12 +593,11 @@ func deletedAndRead(f *follower) bool {
 // (TestStoppedBeforeEmptyRotatedFinalWithCopyAway). kubelet rotates no
 // empty file; left as being read, the next agent looks as before.
 func rotatedAndRead(f *follower) bool {
-	if f.st != stRotated || f.succAt.IsZero() || (f.pred != nil && f.pred.st != stClosed) ||
-		f.f == nil || f.inflated || f.skip || f.off == 0 || f.dec.pend[0].active || f.dec.pend[1].active {
+	if f.st != stRotated || f.succAt.IsZero() || (f.pred != nil && f.pred.st != stClosed) || f.skip || f.off == 0 {
 		return false
 	}
-	_, _, size, err := fstatKey(f.f)
-	return err == nil && size == f.consumed
+	_, ok := readToEnd(f)
+	return ok
 }
 
 // landedAtStop waits, before closeAll finishes the rotated files read to
@@ -599,18 +608,18 @@ func rotatedAndRead(f *follower) bool {
 // before the next start, that agent counts the loss. Finished without the
 // wait, a write landing just after the stop was lost uncounted once the
 // file was deleted: a done file that vanished lost nothing
-// (TestStoppedBeforeRotatedFinalWriteLandingAtStop). It returns the files
-// it waited for, which closeAll may finish.
+// (TestStoppedBeforeRotatedFinalWriteLandingAtStop). closeAll then
+// finishes the ones final (rotatedFinal) and still read to their end.
 //
 // The wait is once for all files, and at most stopWaitMax: a file whose
 // read_interval would end later (a long read_interval configured) is not
-// waited for, nor finished, as before finishing at a stop was done. Waited
+// waited for, nor final, nor finished, as before finishing at a stop was
+// done. Waited
 // for whole, a stop took read_interval longer, and one configured longer
 // than the pod's termination grace period was killed in the wait, with no
 // final checkpoint (TestHostile86StopWaitBounded).
-func (t *Tailer) landedAtStop(now time.Time) map[*follower]bool {
+func (t *Tailer) landedAtStop(now time.Time) {
 	var until time.Time
-	var waited map[*follower]bool
 	for _, f := range t.order {
 		if f.tr == nil || !rotatedAndRead(f) {
 			continue
@@ -619,10 +628,6 @@ func (t *Tailer) landedAtStop(now time.Time) map[*follower]bool {
 		if u.Sub(now) > stopWaitMax {
 			continue
 		}
-		if waited == nil {
-			waited = make(map[*follower]bool)
-		}
-		waited[f] = true
 		if u.After(until) {
 			until = u
 		}
@@ -633,7 +638,6 @@ func (t *Tailer) landedAtStop(now time.Time) map[*follower]bool {
 			t.stopWaitHook()
 		}
 	}
-	return waited
 }
 
 // stopWaitMax bounds landedAtStop's wait.
